@@ -1,0 +1,3 @@
+//! One module per top-level command group.
+pub mod cib;
+pub mod simulate;

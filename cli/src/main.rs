@@ -1,0 +1,48 @@
+//! `hactl`: the operator's command line. Offline commands (`simulate`, `cib`) use the
+//! model, importer and policy engine directly; everything that talks to a running
+//! cluster goes through the client API on the local daemon's socket.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+
+#[derive(Parser, Debug)]
+#[command(name = "hactl", version, about = "A cluster resource manager", long_about = None)]
+struct Cli {
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `hactl=debug`.
+    #[arg(long, global = true, env = "HACTL_LOG", default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// What-if: schedule a CIB and print the transition (crm_simulate).
+    Simulate(cmd::simulate::Args),
+    /// Work with CIB files (import Pacemaker XML, validate, generate).
+    #[command(subcommand)]
+    Cib(cmd::cib::CibCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Simulate(a) => cmd::simulate::run(a),
+        Command::Cib(c) => cmd::cib::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

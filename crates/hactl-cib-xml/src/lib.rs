@@ -1,0 +1,1 @@
+//! Pacemaker CIB XML import (being written).

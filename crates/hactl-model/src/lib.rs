@@ -1,0 +1,525 @@
+//! The CIB (cluster information base) as plain data: configuration (nodes, properties,
+//! defaults, resources, constraints, fencing topology) and status (node membership,
+//! per-resource operation history, fail counts, node attributes).
+//!
+//! No I/O and no clocks here: the policy engine reads these types, the daemon
+//! replicates them through Raft, importers and the CLI build them. Everything is
+//! `serde` so that the same value travels as JSON, in the Raft log and in snapshots.
+
+mod options;
+mod score;
+mod validate;
+pub mod values;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use options::{ClusterOptions, KNOWN_PROPERTIES};
+pub use score::{Score, ScoreParseError};
+pub use values::{
+    BoolOp, ExprOp, NoQuorumPolicy, OnFail, OrderAction, OrderKind, Requires, Role, ValueType,
+};
+
+/// Name → value pairs (instance attributes, meta attributes, properties). Ordered, so
+/// that digests and output are stable.
+pub type Attrs = BTreeMap<String, String>;
+
+/// Errors from building or validating a CIB.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("duplicate id {id:?}: used by a {first} and a {second}")]
+    DuplicateId {
+        id: String,
+        first: &'static str,
+        second: &'static str,
+    },
+    #[error("{kind} {id:?} refers to unknown {what} {name:?}")]
+    UnknownReference {
+        kind: &'static str,
+        id: String,
+        what: &'static str,
+        name: String,
+    },
+    #[error("{context}: {source}")]
+    BadScore {
+        context: String,
+        source: ScoreParseError,
+    },
+    #[error("{context}: invalid interval {value:?} (examples: 0, 10s, 1500ms, 2m, PT30S)")]
+    BadInterval { context: String, value: String },
+    #[error("invalid {what} {value:?}; expected one of: {expected}")]
+    BadValue {
+        what: &'static str,
+        value: String,
+        expected: String,
+    },
+    #[error("{context}: {message}")]
+    Invalid { context: String, message: String },
+}
+
+/// The whole CIB.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cib {
+    /// Bumped on every configuration change (Pacemaker's `epoch`).
+    pub epoch: u64,
+    /// Seconds since the Unix epoch to evaluate time-based decisions at, when the CIB
+    /// was saved for simulation (Pacemaker's `execution-date`).
+    pub execution_date: Option<i64>,
+    pub config: Configuration,
+    pub status: Status,
+}
+
+/// Everything an operator configures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Configuration {
+    /// Cluster properties (`crm_config`): `stonith-enabled`, `no-quorum-policy`, …
+    /// Kept as strings; read them typed through [`Configuration::options`].
+    pub properties: Attrs,
+    /// Meta attributes every resource inherits unless it sets its own.
+    pub rsc_defaults: Attrs,
+    /// Attributes every operation inherits (`timeout`, …).
+    pub op_defaults: Attrs,
+    pub nodes: Vec<Node>,
+    pub resources: Vec<Resource>,
+    pub constraints: Constraints,
+    /// Fencing topology: per target, levels tried in order.
+    pub fencing_levels: Vec<FencingLevel>,
+}
+
+/// A cluster node as configured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Node {
+    /// Stable identifier (Pacemaker's node id / uuid). Defaults to the name.
+    pub id: String,
+    /// The node's name (`uname`), used everywhere else to refer to it.
+    pub name: String,
+    /// Peer address (`host:port` or IP) for the cluster transport.
+    pub address: Option<String>,
+    /// Permanent node attributes (used by location rules).
+    pub attributes: Attrs,
+    pub standby: bool,
+    pub maintenance: bool,
+}
+
+/// A resource: a primitive or a group of primitives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Resource {
+    Primitive(Primitive),
+    Group(Group),
+}
+
+impl Resource {
+    pub fn id(&self) -> &str {
+        match self {
+            Resource::Primitive(p) => &p.id,
+            Resource::Group(g) => &g.id,
+        }
+    }
+
+    pub fn meta(&self) -> &Attrs {
+        match self {
+            Resource::Primitive(p) => &p.meta,
+            Resource::Group(g) => &g.meta,
+        }
+    }
+
+    /// The primitives in this resource, in group order.
+    pub fn primitives(&self) -> std::slice::Iter<'_, Primitive> {
+        match self {
+            Resource::Primitive(p) => std::slice::from_ref(p).iter(),
+            Resource::Group(g) => g.children.iter(),
+        }
+    }
+}
+
+/// Which agent runs a primitive: `class:provider:type`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AgentSpec {
+    /// `ocf`, `systemd`, `lsb`, `service`, `stonith`, …
+    pub class: String,
+    /// Only for `ocf` (`heartbeat`, `pacemaker`, `hactl`, …).
+    pub provider: Option<String>,
+    /// The agent's name (`IPaddr2`, `haproxy`, `fence_xvm`).
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl AgentSpec {
+    /// Parses `class:provider:type`, `class:type` (non-ocf) or a bare stonith type.
+    pub fn parse(s: &str) -> Result<AgentSpec, ModelError> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let bad = |m: &str| ModelError::Invalid {
+            context: format!("agent {s:?}"),
+            message: m.to_string(),
+        };
+        let spec = match parts.as_slice() {
+            [class, provider, kind] => AgentSpec {
+                class: class.to_string(),
+                provider: Some(provider.to_string()),
+                kind: kind.to_string(),
+            },
+            [class, kind] if *class != "ocf" => AgentSpec {
+                class: class.to_string(),
+                provider: None,
+                kind: kind.to_string(),
+            },
+            [class, _] => {
+                return Err(bad(&format!(
+                    "class {class} needs a provider: ocf:PROVIDER:TYPE"
+                )))
+            }
+            _ => return Err(bad("expected CLASS:PROVIDER:TYPE or CLASS:TYPE")),
+        };
+        if spec.class.is_empty() || spec.kind.is_empty() || spec.provider.as_deref() == Some("") {
+            return Err(bad("empty class, provider or type"));
+        }
+        Ok(spec)
+    }
+}
+
+impl std::fmt::Display for AgentSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.provider {
+            Some(p) => write!(f, "{}:{}:{}", self.class, p, self.kind),
+            None => write!(f, "{}:{}", self.class, self.kind),
+        }
+    }
+}
+
+/// A single resource.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Primitive {
+    pub id: String,
+    pub agent: AgentSpec,
+    /// Instance attributes, passed to the agent (`OCF_RESKEY_<name>`).
+    pub params: Attrs,
+    /// Meta attributes: `target-role`, `is-managed`, `resource-stickiness`, …
+    pub meta: Attrs,
+    pub ops: Vec<OpSpec>,
+}
+
+impl Primitive {
+    /// The configured operation with this name and interval, if any.
+    pub fn op(&self, name: &str, interval_ms: u64) -> Option<&OpSpec> {
+        self.ops
+            .iter()
+            .find(|o| o.name == name && o.interval_ms == interval_ms)
+    }
+}
+
+/// A configured operation (`op monitor interval=10s timeout=20s on-fail=restart`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OpSpec {
+    pub id: String,
+    /// `start`, `stop`, `monitor`, `promote`, …
+    pub name: String,
+    pub interval_ms: u64,
+    pub timeout_ms: Option<u64>,
+    pub on_fail: Option<OnFail>,
+    /// For monitors: which role this monitor applies to (`Stopped` monitors run where
+    /// the resource must not be).
+    pub role: Option<Role>,
+    /// `enabled=false` disables a recurring monitor.
+    pub enabled: Option<bool>,
+    /// Any other attributes (`start-delay`, `OCF_CHECK_LEVEL`, …).
+    pub extra: Attrs,
+}
+
+/// A group: its members start in order, stop in reverse order, and run together.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Group {
+    pub id: String,
+    /// Meta attributes the members inherit.
+    pub meta: Attrs,
+    pub children: Vec<Primitive>,
+}
+
+/// All constraints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Constraints {
+    pub location: Vec<LocationConstraint>,
+    pub colocation: Vec<ColocationConstraint>,
+    pub order: Vec<OrderConstraint>,
+}
+
+/// Prefer or avoid nodes for a resource: a fixed node and score, or rules.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LocationConstraint {
+    pub id: String,
+    pub rsc: String,
+    pub node: Option<String>,
+    /// With `node`: the score for it.
+    pub score: Option<Score>,
+    /// Rules: each that matches a node adds its score for that node.
+    pub rules: Vec<Rule>,
+    /// Only applies to the resource in this role.
+    pub role: Option<Role>,
+    /// `resource-discovery` (always, never, exclusive).
+    pub resource_discovery: Option<String>,
+    /// Seconds since the epoch after which the constraint stops applying (set by
+    /// `resource move --lifetime` / `ban --lifetime`).
+    pub expires: Option<i64>,
+}
+
+/// A location rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Rule {
+    pub id: String,
+    pub score: Option<Score>,
+    /// Take the score from this node attribute instead of `score`.
+    pub score_attribute: Option<String>,
+    pub boolean_op: Option<BoolOp>,
+    pub role: Option<Role>,
+    pub expressions: Vec<Expression>,
+}
+
+/// One node attribute comparison inside a rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Expression {
+    pub id: String,
+    /// Attribute name; `#uname`, `#id`, `#kind` and `#is_dc` are built in.
+    pub attribute: String,
+    pub operation: Option<ExprOp>,
+    pub value: Option<String>,
+    pub value_type: Option<ValueType>,
+}
+
+/// Place `rsc` relative to `with_rsc`: positive scores together, negative apart.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ColocationConstraint {
+    pub id: String,
+    pub rsc: String,
+    pub with_rsc: String,
+    pub score: Score,
+    pub rsc_role: Option<Role>,
+    pub with_rsc_role: Option<Role>,
+    /// Whether `rsc` may pull `with_rsc` (Pacemaker's `influence`, default true).
+    pub influence: Option<bool>,
+}
+
+/// `first` must happen before `then`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrderConstraint {
+    pub id: String,
+    pub first: String,
+    pub then: String,
+    pub first_action: OrderAction,
+    pub then_action: OrderAction,
+    pub kind: OrderKind,
+    /// Whether the reverse applies to the reverse actions (stop `then` before `first`).
+    /// `None` means the default (true for Mandatory/Optional, false for Serialize).
+    pub symmetrical: Option<bool>,
+}
+
+impl Default for OrderConstraint {
+    fn default() -> Self {
+        OrderConstraint {
+            id: String::new(),
+            first: String::new(),
+            then: String::new(),
+            first_action: OrderAction::Start,
+            then_action: OrderAction::Start,
+            kind: OrderKind::Mandatory,
+            symmetrical: None,
+        }
+    }
+}
+
+impl OrderConstraint {
+    pub fn is_symmetrical(&self) -> bool {
+        self.symmetrical
+            .unwrap_or(self.kind != OrderKind::Serialize)
+    }
+}
+
+/// One fencing topology level: to fence `target`, all `devices` must succeed; levels
+/// are tried by increasing `index` until one succeeds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FencingLevel {
+    pub id: String,
+    pub target: String,
+    pub index: u32,
+    pub devices: Vec<String>,
+}
+
+/// What the cluster has observed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Status {
+    /// Whether this partition has quorum.
+    pub have_quorum: bool,
+    /// The designated controller (Raft leader).
+    pub dc: Option<String>,
+    /// Per node, by node name.
+    pub nodes: BTreeMap<String, NodeStatus>,
+}
+
+/// Membership and history of one node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeStatus {
+    /// In the membership layer (Pacemaker's `in_ccm`). `None`: never seen.
+    pub member: Option<bool>,
+    /// The node's controller is up (Pacemaker's `crmd=online`).
+    pub controller_online: Option<bool>,
+    /// Join state: `member`, `down`, `pending`, `banned`.
+    pub join: Option<String>,
+    /// What the DC expects: `member` (should be up) or `down` (clean shutdown).
+    pub expected: Option<String>,
+    /// The node asked to shut down at this time (Pacemaker's `shutdown` attribute).
+    pub shutdown: Option<i64>,
+    /// The node was fenced and confirmed at this time, and has not rejoined since.
+    pub fenced_at: Option<i64>,
+    /// Transient node attributes (cleared when the node leaves).
+    pub attributes: Attrs,
+    /// Fail counts, per resource, operation and interval.
+    pub failcounts: Vec<FailCount>,
+    /// Operation history, per resource.
+    pub resources: BTreeMap<String, ResourceHistory>,
+}
+
+/// Failures of one resource's operation on one node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FailCount {
+    pub rsc: String,
+    /// Operation name and interval; `None` for old-style counts that name only the
+    /// resource.
+    pub op: Option<String>,
+    pub interval_ms: Option<u64>,
+    pub count: Score,
+    /// Seconds since the epoch of the last failure.
+    pub last_failure: Option<i64>,
+}
+
+/// What one node knows about one resource.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResourceHistory {
+    /// The agent the history was recorded with; lets the scheduler stop a resource
+    /// that is no longer configured (an orphan).
+    pub agent: AgentSpec,
+    pub ops: Vec<OpRecord>,
+}
+
+/// The outcome of one executed operation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OpRecord {
+    /// `start`, `stop`, `monitor` (interval 0 = probe), …
+    pub operation: String,
+    pub interval_ms: u64,
+    /// Per-node sequence number; higher is newer.
+    pub call_id: i64,
+    /// The agent's exit code (OCF: 0 success … 7 not running).
+    pub rc: i32,
+    /// Execution status: 0 done, 1 cancelled, 2 timed out, 3 not supported, 4 error,
+    /// 5 not installed, 6 not connected, 7 invalid, 8 error-hard, 9 error-fatal.
+    pub op_status: i32,
+    /// The rc the DC expected (a probe expects 7).
+    pub expected_rc: Option<i32>,
+    /// Seconds since the epoch when the result last changed.
+    pub last_rc_change: Option<i64>,
+    /// Seconds since the epoch when the op ran.
+    pub last_run: Option<i64>,
+    pub exec_time_ms: Option<u64>,
+    pub queue_time_ms: Option<u64>,
+    /// The agent's `ocf-exit-reason:` text.
+    pub exit_reason: Option<String>,
+    /// Digest of the parameters the op ran with, to detect definition changes.
+    pub op_digest: Option<String>,
+}
+
+impl Configuration {
+    /// Typed cluster options, with defaults for what is unset.
+    pub fn options(&self) -> Result<ClusterOptions, ModelError> {
+        ClusterOptions::from_properties(&self.properties)
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Finds a top-level resource or a group member by id.
+    pub fn find_primitive(&self, id: &str) -> Option<&Primitive> {
+        self.resources
+            .iter()
+            .flat_map(|r| r.primitives())
+            .find(|p| p.id == id)
+    }
+
+    pub fn find_resource(&self, id: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.id() == id)
+    }
+
+    /// The group a primitive belongs to, if any.
+    pub fn group_of(&self, primitive_id: &str) -> Option<&Group> {
+        self.resources.iter().find_map(|r| match r {
+            Resource::Group(g) if g.children.iter().any(|c| c.id == primitive_id) => Some(g),
+            _ => None,
+        })
+    }
+
+    /// Checks ids, references, scores and intervals; returns every problem found.
+    pub fn validate(&self) -> Result<(), Vec<ModelError>> {
+        validate::validate(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_spec_parsing() {
+        let a = AgentSpec::parse("ocf:heartbeat:IPaddr2").unwrap();
+        assert_eq!(a.provider.as_deref(), Some("heartbeat"));
+        assert_eq!(a.to_string(), "ocf:heartbeat:IPaddr2");
+        let s = AgentSpec::parse("systemd:haproxy").unwrap();
+        assert_eq!(s.provider, None);
+        assert!(AgentSpec::parse("ocf:IPaddr2").is_err());
+        assert!(AgentSpec::parse("IPaddr2").is_err());
+        assert!(AgentSpec::parse("ocf::IPaddr2").is_err());
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let mut cib = Cib::default();
+        cib.config.resources.push(Resource::Group(Group {
+            id: "g".into(),
+            children: vec![Primitive {
+                id: "vip".into(),
+                agent: AgentSpec::parse("ocf:heartbeat:IPaddr2").unwrap(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }));
+        cib.config
+            .constraints
+            .colocation
+            .push(ColocationConstraint {
+                id: "c".into(),
+                rsc: "g".into(),
+                with_rsc: "g".into(),
+                score: Score::NEG_INFINITY,
+                ..Default::default()
+            });
+        let j = serde_json::to_string(&cib).unwrap();
+        let back: Cib = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, cib);
+    }
+}

@@ -1,0 +1,188 @@
+//! Cluster properties read into types. Both the old (`stonith-*`) and the Pacemaker 3
+//! (`fencing-*`) spellings are accepted; when both are set, the newer one wins.
+
+use serde::{Deserialize, Serialize};
+
+use crate::values::{parse_bool, parse_interval_ms};
+use crate::{Attrs, ModelError, NoQuorumPolicy};
+
+/// Typed cluster options with Pacemaker's defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterOptions {
+    pub stonith_enabled: bool,
+    /// `reboot` or `off`.
+    pub stonith_action: String,
+    pub stonith_timeout_ms: u64,
+    pub no_quorum_policy: NoQuorumPolicy,
+    pub symmetric_cluster: bool,
+    pub maintenance_mode: bool,
+    pub stop_all_resources: bool,
+    pub start_failure_is_fatal: bool,
+    pub cluster_recheck_interval_ms: u64,
+    /// Fence nodes whose state is unknown at startup (Pacemaker's `startup-fencing`).
+    pub startup_fencing: bool,
+    pub stop_orphan_resources: bool,
+    pub stop_orphan_actions: bool,
+    /// Heartbeat profile for the membership layer (`default`, `fast`).
+    pub heartbeat_profile: String,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            stonith_enabled: true,
+            stonith_action: "reboot".into(),
+            stonith_timeout_ms: 60_000,
+            no_quorum_policy: NoQuorumPolicy::Stop,
+            symmetric_cluster: true,
+            maintenance_mode: false,
+            stop_all_resources: false,
+            start_failure_is_fatal: true,
+            cluster_recheck_interval_ms: 15 * 60_000,
+            startup_fencing: true,
+            stop_orphan_resources: true,
+            stop_orphan_actions: true,
+            heartbeat_profile: "default".into(),
+        }
+    }
+}
+
+/// Known property names, for validation and `property list`.
+pub const KNOWN_PROPERTIES: &[&str] = &[
+    "stonith-enabled",
+    "fencing-enabled",
+    "stonith-action",
+    "fencing-action",
+    "stonith-timeout",
+    "fencing-timeout",
+    "no-quorum-policy",
+    "symmetric-cluster",
+    "maintenance-mode",
+    "stop-all-resources",
+    "start-failure-is-fatal",
+    "cluster-recheck-interval",
+    "startup-fencing",
+    "stop-orphan-resources",
+    "stop-orphan-actions",
+    "heartbeat-profile",
+];
+
+impl ClusterOptions {
+    pub fn from_properties(p: &Attrs) -> Result<ClusterOptions, ModelError> {
+        let mut o = ClusterOptions::default();
+        let get = |old: &str, new: &str| p.get(new).or_else(|| p.get(old));
+        let boolean = |name: &str, v: &String| {
+            parse_bool(v).ok_or_else(|| ModelError::BadValue {
+                what: "boolean property",
+                value: format!("{name}={v}"),
+                expected: "true, false, yes, no, on, off, 1, 0".into(),
+            })
+        };
+        let interval = |name: &str, v: &String| {
+            parse_interval_ms(v).ok_or_else(|| ModelError::BadInterval {
+                context: format!("property {name}"),
+                value: v.clone(),
+            })
+        };
+        if let Some(v) = get("stonith-enabled", "fencing-enabled") {
+            o.stonith_enabled = boolean("stonith-enabled", v)?;
+        }
+        if let Some(v) = get("stonith-action", "fencing-action") {
+            let v = v.trim().to_ascii_lowercase();
+            o.stonith_action = match v.as_str() {
+                "reboot" | "off" => v,
+                "poweroff" => "off".into(),
+                _ => {
+                    return Err(ModelError::BadValue {
+                        what: "stonith-action",
+                        value: v,
+                        expected: "reboot, off".into(),
+                    })
+                }
+            };
+        }
+        if let Some(v) = get("stonith-timeout", "fencing-timeout") {
+            o.stonith_timeout_ms = interval("stonith-timeout", v)?;
+        }
+        if let Some(v) = p.get("no-quorum-policy") {
+            o.no_quorum_policy = v.parse()?;
+        }
+        if let Some(v) = p.get("symmetric-cluster") {
+            o.symmetric_cluster = boolean("symmetric-cluster", v)?;
+        }
+        if let Some(v) = p.get("maintenance-mode") {
+            o.maintenance_mode = boolean("maintenance-mode", v)?;
+        }
+        if let Some(v) = p.get("stop-all-resources") {
+            o.stop_all_resources = boolean("stop-all-resources", v)?;
+        }
+        if let Some(v) = p.get("start-failure-is-fatal") {
+            o.start_failure_is_fatal = boolean("start-failure-is-fatal", v)?;
+        }
+        if let Some(v) = p.get("cluster-recheck-interval") {
+            o.cluster_recheck_interval_ms = interval("cluster-recheck-interval", v)?;
+        }
+        if let Some(v) = p.get("startup-fencing") {
+            o.startup_fencing = boolean("startup-fencing", v)?;
+        }
+        if let Some(v) = p.get("stop-orphan-resources") {
+            o.stop_orphan_resources = boolean("stop-orphan-resources", v)?;
+        }
+        if let Some(v) = p.get("stop-orphan-actions") {
+            o.stop_orphan_actions = boolean("stop-orphan-actions", v)?;
+        }
+        if let Some(v) = p.get("heartbeat-profile") {
+            o.heartbeat_profile = match v.as_str() {
+                "default" | "fast" => v.clone(),
+                _ => {
+                    return Err(ModelError::BadValue {
+                        what: "heartbeat-profile",
+                        value: v.clone(),
+                        expected: "default, fast".into(),
+                    })
+                }
+            };
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(kv: &[(&str, &str)]) -> Attrs {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_both_spellings() {
+        let o = ClusterOptions::from_properties(&Attrs::new()).unwrap();
+        assert!(o.stonith_enabled);
+        assert_eq!(o.no_quorum_policy, NoQuorumPolicy::Stop);
+        let o = ClusterOptions::from_properties(&props(&[("fencing-enabled", "false")])).unwrap();
+        assert!(!o.stonith_enabled);
+        let o = ClusterOptions::from_properties(&props(&[("stonith-enabled", "no")])).unwrap();
+        assert!(!o.stonith_enabled);
+        let o = ClusterOptions::from_properties(&props(&[
+            ("stonith-enabled", "false"),
+            ("fencing-enabled", "true"),
+        ]))
+        .unwrap();
+        assert!(o.stonith_enabled);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = ClusterOptions::from_properties(&props(&[("no-quorum-policy", "panic")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("panic") && e.contains("freeze"), "{e}");
+        let e = ClusterOptions::from_properties(&props(&[("stonith-timeout", "soon")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stonith-timeout"), "{e}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared test harness for multi-node scenarios.
