@@ -6,6 +6,7 @@
 //! replicates them through Raft, importers and the CLI build them. Everything is
 //! `serde` so that the same value travels as JSON, in the Raft log and in snapshots.
 
+pub mod change;
 mod options;
 mod score;
 mod validate;

@@ -1,0 +1,910 @@
+//! Changes to the CIB: the unit replicated through the Raft log.
+//!
+//! Every CIB mutation in a running cluster is one [`Change`], serialized as JSON into a
+//! log entry and applied on every node in log order. `apply` is deterministic and pure
+//! so that all replicas end in the same state. A change that would leave the
+//! configuration invalid is rejected and leaves the CIB untouched; configuration
+//! changes bump `epoch`, status changes do not (as in Pacemaker).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    AgentSpec, Cib, ColocationConstraint, Configuration, FailCount, LocationConstraint, ModelError,
+    Node, NodeStatus, OpRecord, OrderConstraint, Primitive, Resource, ResourceHistory,
+};
+
+/// A constraint of any kind, for [`Change::AddConstraint`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Constraint {
+    Location(LocationConstraint),
+    Colocation(ColocationConstraint),
+    Order(OrderConstraint),
+}
+
+impl Constraint {
+    pub fn id(&self) -> &str {
+        match self {
+            Constraint::Location(c) => &c.id,
+            Constraint::Colocation(c) => &c.id,
+            Constraint::Order(c) => &c.id,
+        }
+    }
+}
+
+/// Partial update of a node's membership state; `None` fields are left as they are.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeStateUpdate {
+    pub member: Option<bool>,
+    pub controller_online: Option<bool>,
+    pub join: Option<String>,
+    pub expected: Option<String>,
+}
+
+/// One change to the CIB.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// Sets a cluster property (`crm_config`).
+    SetProperty {
+        name: String,
+        value: String,
+    },
+    UnsetProperty {
+        name: String,
+    },
+    /// Adds a primitive or a group; its id must be new.
+    AddResource {
+        resource: Resource,
+    },
+    /// Replaces the top-level resource with the same id.
+    UpdateResource {
+        resource: Resource,
+    },
+    /// Deletes a top-level resource or a group member, with the constraints that name
+    /// it (what `pcs resource delete` does). A group left empty is deleted too.
+    DeleteResource {
+        id: String,
+    },
+    /// Moves existing top-level primitives into `group` (created if absent), appended
+    /// in the given order.
+    AddGroupMembers {
+        group: String,
+        members: Vec<String>,
+    },
+    /// Moves members out of `group` back to top level; an emptied group is deleted.
+    RemoveGroupMembers {
+        group: String,
+        members: Vec<String>,
+    },
+    AddConstraint {
+        constraint: Constraint,
+    },
+    RemoveConstraint {
+        id: String,
+    },
+    AddNode {
+        node: Node,
+    },
+    /// Removes a node from the configuration and its status.
+    RemoveNode {
+        name: String,
+    },
+    /// Sets (Some) or removes (None) a permanent node attribute.
+    SetNodeAttribute {
+        node: String,
+        name: String,
+        value: Option<String>,
+    },
+    SetStandby {
+        node: String,
+        standby: bool,
+    },
+    SetMaintenance {
+        node: String,
+        maintenance: bool,
+    },
+    /// Sets (Some) or clears (None) a transient node attribute (status section).
+    SetTransientAttribute {
+        node: String,
+        name: String,
+        value: Option<String>,
+    },
+    /// Records an operation result in the node's history for `rsc`. A record with the
+    /// same operation and interval replaces the previous one.
+    RecordOp {
+        node: String,
+        rsc: String,
+        agent: AgentSpec,
+        op: OpRecord,
+    },
+    /// Sets the fail count for (rsc, op, interval) on a node.
+    SetFailCount {
+        node: String,
+        failcount: FailCount,
+    },
+    /// Clears fail counts for `rsc` on a node; with `op`, only that operation (and
+    /// `interval_ms`, if given).
+    ClearFailCount {
+        node: String,
+        rsc: String,
+        op: Option<String>,
+        interval_ms: Option<u64>,
+    },
+    /// Updates a node's membership state (member / controller / join / expected).
+    SetNodeState {
+        node: String,
+        state: NodeStateUpdate,
+    },
+    /// Records whether the partition has quorum and who the DC is.
+    SetQuorum {
+        have_quorum: bool,
+        dc: Option<String>,
+    },
+    /// Records that `node` was fenced and the fencing confirmed at `at` (Unix seconds).
+    RecordFencing {
+        node: String,
+        at: i64,
+    },
+    /// Several changes applied atomically: all or none.
+    Batch {
+        changes: Vec<Change>,
+    },
+}
+
+impl Change {
+    /// Whether this change touches the configuration (and so bumps `epoch`).
+    pub fn is_config(&self) -> bool {
+        match self {
+            Change::SetProperty { .. }
+            | Change::UnsetProperty { .. }
+            | Change::AddResource { .. }
+            | Change::UpdateResource { .. }
+            | Change::DeleteResource { .. }
+            | Change::AddGroupMembers { .. }
+            | Change::RemoveGroupMembers { .. }
+            | Change::AddConstraint { .. }
+            | Change::RemoveConstraint { .. }
+            | Change::AddNode { .. }
+            | Change::RemoveNode { .. }
+            | Change::SetNodeAttribute { .. }
+            | Change::SetStandby { .. }
+            | Change::SetMaintenance { .. } => true,
+            Change::Batch { changes } => changes.iter().any(Change::is_config),
+            _ => false,
+        }
+    }
+
+    /// Applies the change. On error the CIB is unchanged.
+    pub fn apply(&self, cib: &mut Cib) -> Result<(), ModelError> {
+        // Work on a copy of what can change so that a rejected change leaves nothing
+        // behind; status-only changes skip copying the configuration.
+        let mut work = if self.is_config() {
+            cib.clone()
+        } else {
+            Cib {
+                epoch: cib.epoch,
+                execution_date: cib.execution_date,
+                config: Configuration::default(),
+                status: cib.status.clone(),
+            }
+        };
+        let node_names: Vec<String> = cib.config.nodes.iter().map(|n| n.name.clone()).collect();
+        self.apply_inner(&mut work, &node_names)?;
+        if self.is_config() {
+            work.config.validate().map_err(combine)?;
+            work.epoch = cib.epoch + 1;
+            *cib = work;
+        } else {
+            cib.status = work.status;
+        }
+        Ok(())
+    }
+
+    fn apply_inner(&self, cib: &mut Cib, known_nodes: &[String]) -> Result<(), ModelError> {
+        let cfg = &mut cib.config;
+        match self {
+            Change::SetProperty { name, value } => {
+                non_empty("property name", name)?;
+                cfg.properties.insert(name.clone(), value.clone());
+            }
+            Change::UnsetProperty { name } => {
+                if cfg.properties.remove(name).is_none() {
+                    return Err(not_found("property", name));
+                }
+            }
+            Change::AddResource { resource } => {
+                non_empty("resource id", resource.id())?;
+                // Duplicate ids are caught by validation, with a clear message.
+                cfg.resources.push(resource.clone());
+            }
+            Change::UpdateResource { resource } => {
+                let slot = cfg
+                    .resources
+                    .iter_mut()
+                    .find(|r| r.id() == resource.id())
+                    .ok_or_else(|| not_found("resource", resource.id()))?;
+                *slot = resource.clone();
+            }
+            Change::DeleteResource { id } => delete_resource(cfg, id)?,
+            Change::AddGroupMembers { group, members } => {
+                non_empty("group id", group)?;
+                if members.is_empty() {
+                    return Err(invalid(format!("group {group:?}"), "no members given"));
+                }
+                let mut moved = Vec::new();
+                for m in members {
+                    let pos = cfg
+                        .resources
+                        .iter()
+                        .position(|r| matches!(r, Resource::Primitive(p) if &p.id == m))
+                        .ok_or_else(|| {
+                            invalid(
+                                format!("group {group:?}"),
+                                format!("{m:?} is not a top-level primitive"),
+                            )
+                        })?;
+                    if let Resource::Primitive(p) = cfg.resources.remove(pos) {
+                        moved.push(p);
+                    }
+                }
+                match cfg.resources.iter_mut().find(|r| r.id() == group) {
+                    Some(Resource::Group(g)) => g.children.extend(moved),
+                    Some(Resource::Primitive(_)) => {
+                        return Err(invalid(format!("group {group:?}"), "is a primitive"))
+                    }
+                    None => cfg.resources.push(Resource::Group(crate::Group {
+                        id: group.clone(),
+                        meta: Default::default(),
+                        children: moved,
+                    })),
+                }
+            }
+            Change::RemoveGroupMembers { group, members } => {
+                let gi = cfg
+                    .resources
+                    .iter()
+                    .position(|r| matches!(r, Resource::Group(g) if &g.id == group))
+                    .ok_or_else(|| not_found("group", group))?;
+                let mut out: Vec<Primitive> = Vec::new();
+                if let Resource::Group(g) = &mut cfg.resources[gi] {
+                    for m in members {
+                        let pos = g
+                            .children
+                            .iter()
+                            .position(|c| &c.id == m)
+                            .ok_or_else(|| not_found("group member", m))?;
+                        out.push(g.children.remove(pos));
+                    }
+                    if g.children.is_empty() {
+                        cfg.resources.remove(gi);
+                        remove_constraints_naming(cfg, group);
+                    }
+                }
+                cfg.resources
+                    .extend(out.into_iter().map(Resource::Primitive));
+            }
+            Change::AddConstraint { constraint } => {
+                non_empty("constraint id", constraint.id())?;
+                match constraint {
+                    Constraint::Location(c) => cfg.constraints.location.push(c.clone()),
+                    Constraint::Colocation(c) => cfg.constraints.colocation.push(c.clone()),
+                    Constraint::Order(c) => cfg.constraints.order.push(c.clone()),
+                }
+            }
+            Change::RemoveConstraint { id } => {
+                let c = &mut cfg.constraints;
+                let before = c.location.len() + c.colocation.len() + c.order.len();
+                c.location.retain(|x| &x.id != id);
+                c.colocation.retain(|x| &x.id != id);
+                c.order.retain(|x| &x.id != id);
+                if before == c.location.len() + c.colocation.len() + c.order.len() {
+                    return Err(not_found("constraint", id));
+                }
+            }
+            Change::AddNode { node } => {
+                non_empty("node name", &node.name)?;
+                let mut node = node.clone();
+                if node.id.is_empty() {
+                    node.id = node.name.clone();
+                }
+                cfg.nodes.push(node);
+            }
+            Change::RemoveNode { name } => {
+                let before = cfg.nodes.len();
+                cfg.nodes.retain(|n| &n.name != name);
+                if before == cfg.nodes.len() {
+                    return Err(not_found("node", name));
+                }
+                cfg.constraints
+                    .location
+                    .retain(|l| l.node.as_deref() != Some(name.as_str()));
+                cib.status.nodes.remove(name);
+                if cib.status.dc.as_deref() == Some(name.as_str()) {
+                    cib.status.dc = None;
+                }
+            }
+            Change::SetNodeAttribute { node, name, value } => {
+                non_empty("attribute name", name)?;
+                let n = config_node(cfg, node)?;
+                match value {
+                    Some(v) => {
+                        n.attributes.insert(name.clone(), v.clone());
+                    }
+                    None => {
+                        if n.attributes.remove(name).is_none() {
+                            return Err(not_found("node attribute", name));
+                        }
+                    }
+                }
+            }
+            Change::SetStandby { node, standby } => config_node(cfg, node)?.standby = *standby,
+            Change::SetMaintenance { node, maintenance } => {
+                config_node(cfg, node)?.maintenance = *maintenance
+            }
+            Change::SetTransientAttribute { node, name, value } => {
+                non_empty("attribute name", name)?;
+                let st = status_node(cib, known_nodes, node)?;
+                match value {
+                    Some(v) => {
+                        st.attributes.insert(name.clone(), v.clone());
+                    }
+                    None => {
+                        st.attributes.remove(name);
+                    }
+                }
+            }
+            Change::RecordOp {
+                node,
+                rsc,
+                agent,
+                op,
+            } => {
+                non_empty("resource id", rsc)?;
+                non_empty("operation name", &op.operation)?;
+                let st = status_node(cib, known_nodes, node)?;
+                let h = st
+                    .resources
+                    .entry(rsc.clone())
+                    .or_insert_with(|| ResourceHistory {
+                        agent: agent.clone(),
+                        ops: Vec::new(),
+                    });
+                h.agent = agent.clone();
+                match h
+                    .ops
+                    .iter_mut()
+                    .find(|o| o.operation == op.operation && o.interval_ms == op.interval_ms)
+                {
+                    Some(slot) => *slot = op.clone(),
+                    None => h.ops.push(op.clone()),
+                }
+            }
+            Change::SetFailCount { node, failcount } => {
+                non_empty("resource id", &failcount.rsc)?;
+                let st = status_node(cib, known_nodes, node)?;
+                match st.failcounts.iter_mut().find(|f| {
+                    f.rsc == failcount.rsc
+                        && f.op == failcount.op
+                        && f.interval_ms == failcount.interval_ms
+                }) {
+                    Some(slot) => *slot = failcount.clone(),
+                    None => st.failcounts.push(failcount.clone()),
+                }
+            }
+            Change::ClearFailCount {
+                node,
+                rsc,
+                op,
+                interval_ms,
+            } => {
+                let st = status_node(cib, known_nodes, node)?;
+                st.failcounts.retain(|f| {
+                    let hit = &f.rsc == rsc
+                        && (op.is_none() || &f.op == op)
+                        && (interval_ms.is_none() || &f.interval_ms == interval_ms);
+                    !hit
+                });
+            }
+            Change::SetNodeState { node, state } => {
+                let st = status_node(cib, known_nodes, node)?;
+                if let Some(v) = state.member {
+                    st.member = Some(v);
+                }
+                if let Some(v) = state.controller_online {
+                    st.controller_online = Some(v);
+                }
+                if let Some(v) = &state.join {
+                    st.join = Some(v.clone());
+                }
+                if let Some(v) = &state.expected {
+                    st.expected = Some(v.clone());
+                }
+                // A node that rejoins is no longer "fenced and not back".
+                if state.member == Some(true) {
+                    st.fenced_at = None;
+                }
+            }
+            Change::SetQuorum { have_quorum, dc } => {
+                if let Some(d) = dc {
+                    if !known_nodes.iter().any(|n| n == d) {
+                        return Err(not_found("node", d));
+                    }
+                }
+                cib.status.have_quorum = *have_quorum;
+                cib.status.dc = dc.clone();
+            }
+            Change::RecordFencing { node, at } => {
+                let st = status_node(cib, known_nodes, node)?;
+                st.fenced_at = Some(*at);
+                st.member = Some(false);
+                st.controller_online = Some(false);
+                st.join = Some("down".into());
+                // Fencing proves the node's resources are stopped.
+                st.resources.clear();
+                st.attributes.clear();
+            }
+            Change::Batch { changes } => {
+                for c in changes {
+                    // Nodes added earlier in the batch count as known for later ones.
+                    // (Only a config batch carries the configuration in `cib`.)
+                    let known: Vec<String> = if self.is_config() {
+                        cib.config.nodes.iter().map(|n| n.name.clone()).collect()
+                    } else {
+                        known_nodes.to_vec()
+                    };
+                    c.apply_inner(cib, &known)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn delete_resource(cfg: &mut Configuration, id: &str) -> Result<(), ModelError> {
+    if let Some(pos) = cfg.resources.iter().position(|r| r.id() == id) {
+        let removed = cfg.resources.remove(pos);
+        for p in removed.primitives() {
+            remove_constraints_naming(cfg, &p.id);
+        }
+        remove_constraints_naming(cfg, id);
+        return Ok(());
+    }
+    let mut emptied = None;
+    let mut found = false;
+    for r in cfg.resources.iter_mut() {
+        if let Resource::Group(g) = r {
+            if let Some(pos) = g.children.iter().position(|c| c.id == id) {
+                g.children.remove(pos);
+                found = true;
+                if g.children.is_empty() {
+                    emptied = Some(g.id.clone());
+                }
+                break;
+            }
+        }
+    }
+    if !found {
+        return Err(not_found("resource", id));
+    }
+    remove_constraints_naming(cfg, id);
+    if let Some(g) = emptied {
+        cfg.resources.retain(|r| r.id() != g);
+        remove_constraints_naming(cfg, &g);
+    }
+    Ok(())
+}
+
+fn remove_constraints_naming(cfg: &mut Configuration, id: &str) {
+    let c = &mut cfg.constraints;
+    c.location.retain(|x| x.rsc != id);
+    c.colocation.retain(|x| x.rsc != id && x.with_rsc != id);
+    c.order.retain(|x| x.first != id && x.then != id);
+}
+
+fn config_node<'a>(cfg: &'a mut Configuration, name: &str) -> Result<&'a mut Node, ModelError> {
+    cfg.nodes
+        .iter_mut()
+        .find(|n| n.name == name)
+        .ok_or_else(|| not_found("node", name))
+}
+
+fn status_node<'a>(
+    cib: &'a mut Cib,
+    known_nodes: &[String],
+    name: &str,
+) -> Result<&'a mut NodeStatus, ModelError> {
+    if !known_nodes.iter().any(|n| n == name) {
+        return Err(not_found("node", name));
+    }
+    Ok(cib.status.nodes.entry(name.to_string()).or_default())
+}
+
+fn not_found(what: &'static str, name: &str) -> ModelError {
+    ModelError::Invalid {
+        context: format!("{what} {name:?}"),
+        message: "not found".into(),
+    }
+}
+
+fn invalid(context: String, message: impl Into<String>) -> ModelError {
+    ModelError::Invalid {
+        context,
+        message: message.into(),
+    }
+}
+
+fn non_empty(what: &str, v: &str) -> Result<(), ModelError> {
+    if v.trim().is_empty() {
+        return Err(invalid(what.to_string(), "must not be empty"));
+    }
+    Ok(())
+}
+
+/// Validation returns every problem; a change reports them as one error.
+fn combine(mut errs: Vec<ModelError>) -> ModelError {
+    if errs.len() == 1 {
+        return errs.remove(0);
+    }
+    ModelError::Invalid {
+        context: "change rejected".into(),
+        message: errs
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Group, Score};
+
+    fn prim(id: &str) -> Primitive {
+        Primitive {
+            id: id.into(),
+            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+            ..Default::default()
+        }
+    }
+
+    fn base() -> Cib {
+        let mut cib = Cib::default();
+        for n in ["n1", "n2", "n3"] {
+            Change::AddNode {
+                node: Node {
+                    name: n.into(),
+                    ..Default::default()
+                },
+            }
+            .apply(&mut cib)
+            .unwrap();
+        }
+        cib
+    }
+
+    #[test]
+    fn config_changes_bump_epoch_status_changes_do_not() {
+        let mut cib = base();
+        assert_eq!(cib.epoch, 3);
+        assert_eq!(cib.config.nodes[0].id, "n1", "id defaults to the name");
+        Change::SetProperty {
+            name: "stonith-enabled".into(),
+            value: "false".into(),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert_eq!(cib.epoch, 4);
+        Change::SetNodeState {
+            node: "n1".into(),
+            state: NodeStateUpdate {
+                member: Some(true),
+                join: Some("member".into()),
+                ..Default::default()
+            },
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert_eq!(cib.epoch, 4);
+        assert_eq!(cib.status.nodes["n1"].member, Some(true));
+        assert_eq!(cib.status.nodes["n1"].join.as_deref(), Some("member"));
+    }
+
+    #[test]
+    fn invalid_change_leaves_cib_untouched() {
+        let mut cib = base();
+        Change::AddResource {
+            resource: Resource::Primitive(prim("a")),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        let before = cib.clone();
+        // Duplicate id.
+        let e = Change::AddResource {
+            resource: Resource::Primitive(prim("a")),
+        }
+        .apply(&mut cib)
+        .unwrap_err();
+        assert!(matches!(e, ModelError::DuplicateId { .. }), "{e}");
+        // Constraint naming an unknown resource.
+        let e = Change::AddConstraint {
+            constraint: Constraint::Colocation(ColocationConstraint {
+                id: "c1".into(),
+                rsc: "a".into(),
+                with_rsc: "nope".into(),
+                score: Score::INFINITY,
+                ..Default::default()
+            }),
+        }
+        .apply(&mut cib)
+        .unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
+        // Bad property value.
+        assert!(Change::SetProperty {
+            name: "no-quorum-policy".into(),
+            value: "dance".into()
+        }
+        .apply(&mut cib)
+        .is_err());
+        // Batch where the last step fails: nothing of it applies.
+        assert!(Change::Batch {
+            changes: vec![
+                Change::AddResource {
+                    resource: Resource::Primitive(prim("b")),
+                },
+                Change::DeleteResource { id: "zzz".into() },
+            ]
+        }
+        .apply(&mut cib)
+        .is_err());
+        // Status change for an unknown node.
+        assert!(Change::SetTransientAttribute {
+            node: "n9".into(),
+            name: "x".into(),
+            value: Some("1".into())
+        }
+        .apply(&mut cib)
+        .is_err());
+        assert_eq!(cib, before);
+    }
+
+    #[test]
+    fn groups_members_and_delete_cascade() {
+        let mut cib = base();
+        for id in ["a", "b", "c"] {
+            Change::AddResource {
+                resource: Resource::Primitive(prim(id)),
+            }
+            .apply(&mut cib)
+            .unwrap();
+        }
+        Change::AddGroupMembers {
+            group: "g".into(),
+            members: vec!["b".into(), "a".into()],
+        }
+        .apply(&mut cib)
+        .unwrap();
+        let g = match cib.config.find_resource("g") {
+            Some(Resource::Group(g)) => g.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            g.children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
+        Change::AddConstraint {
+            constraint: Constraint::Order(OrderConstraint {
+                id: "o1".into(),
+                first: "c".into(),
+                then: "g".into(),
+                ..Default::default()
+            }),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        Change::AddConstraint {
+            constraint: Constraint::Location(LocationConstraint {
+                id: "l1".into(),
+                rsc: "a".into(),
+                node: Some("n2".into()),
+                score: Some(Score::new(100)),
+                ..Default::default()
+            }),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        // Deleting a member removes constraints naming it.
+        Change::DeleteResource { id: "a".into() }
+            .apply(&mut cib)
+            .unwrap();
+        assert!(cib.config.constraints.location.is_empty());
+        assert_eq!(cib.config.constraints.order.len(), 1);
+        // Removing the last member removes the group and its constraints.
+        Change::RemoveGroupMembers {
+            group: "g".into(),
+            members: vec!["b".into()],
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert!(cib.config.find_resource("g").is_none());
+        assert!(matches!(
+            cib.config.find_resource("b"),
+            Some(Resource::Primitive(_))
+        ));
+        assert!(cib.config.constraints.order.is_empty());
+        Change::RemoveConstraint { id: "o1".into() }
+            .apply(&mut cib)
+            .unwrap_err();
+        // A group of a group member is refused.
+        Change::AddResource {
+            resource: Resource::Group(Group {
+                id: "g2".into(),
+                children: vec![prim("x")],
+                ..Default::default()
+            }),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert!(Change::AddGroupMembers {
+            group: "g3".into(),
+            members: vec!["x".into()]
+        }
+        .apply(&mut cib)
+        .is_err());
+    }
+
+    #[test]
+    fn op_history_failcounts_and_fencing() {
+        let mut cib = base();
+        let agent = AgentSpec::parse("ocf:heartbeat:Dummy").unwrap();
+        let rec = |op: &str, interval_ms, call_id, rc| OpRecord {
+            operation: op.into(),
+            interval_ms,
+            call_id,
+            rc,
+            ..Default::default()
+        };
+        for (op, iv, id, rc) in [
+            ("start", 0, 1, 0),
+            ("monitor", 10_000, 2, 0),
+            ("monitor", 10_000, 3, 7),
+        ] {
+            Change::RecordOp {
+                node: "n1".into(),
+                rsc: "a".into(),
+                agent: agent.clone(),
+                op: rec(op, iv, id, rc),
+            }
+            .apply(&mut cib)
+            .unwrap();
+        }
+        let h = &cib.status.nodes["n1"].resources["a"];
+        assert_eq!(h.ops.len(), 2, "same op+interval replaces");
+        assert_eq!(h.ops[1].call_id, 3);
+        let fc = FailCount {
+            rsc: "a".into(),
+            op: Some("monitor".into()),
+            interval_ms: Some(10_000),
+            count: Score::new(1),
+            last_failure: Some(100),
+        };
+        Change::SetFailCount {
+            node: "n1".into(),
+            failcount: fc.clone(),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        Change::SetFailCount {
+            node: "n1".into(),
+            failcount: FailCount {
+                count: Score::new(2),
+                ..fc
+            },
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert_eq!(cib.status.nodes["n1"].failcounts.len(), 1);
+        assert_eq!(cib.status.nodes["n1"].failcounts[0].count, Score::new(2));
+        Change::ClearFailCount {
+            node: "n1".into(),
+            rsc: "a".into(),
+            op: None,
+            interval_ms: None,
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert!(cib.status.nodes["n1"].failcounts.is_empty());
+        Change::SetQuorum {
+            have_quorum: true,
+            dc: Some("n2".into()),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert!(Change::SetQuorum {
+            have_quorum: true,
+            dc: Some("n7".into())
+        }
+        .apply(&mut cib)
+        .is_err());
+        Change::RecordFencing {
+            node: "n1".into(),
+            at: 1234,
+        }
+        .apply(&mut cib)
+        .unwrap();
+        let st = &cib.status.nodes["n1"];
+        assert_eq!(st.fenced_at, Some(1234));
+        assert!(st.resources.is_empty());
+        assert_eq!(st.member, Some(false));
+        // Removing the node drops its status and the DC pointer.
+        Change::RemoveNode { name: "n2".into() }
+            .apply(&mut cib)
+            .unwrap();
+        assert_eq!(cib.status.dc, None);
+    }
+
+    #[test]
+    fn node_attributes_standby_maintenance() {
+        let mut cib = base();
+        Change::SetStandby {
+            node: "n2".into(),
+            standby: true,
+        }
+        .apply(&mut cib)
+        .unwrap();
+        Change::SetMaintenance {
+            node: "n3".into(),
+            maintenance: true,
+        }
+        .apply(&mut cib)
+        .unwrap();
+        Change::SetNodeAttribute {
+            node: "n1".into(),
+            name: "site".into(),
+            value: Some("a".into()),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert!(cib.config.node("n2").unwrap().standby);
+        assert!(cib.config.node("n3").unwrap().maintenance);
+        assert_eq!(cib.config.node("n1").unwrap().attributes["site"], "a");
+        assert!(Change::SetStandby {
+            node: "zz".into(),
+            standby: true
+        }
+        .apply(&mut cib)
+        .is_err());
+        Change::SetTransientAttribute {
+            node: "n1".into(),
+            name: "pingd".into(),
+            value: Some("100".into()),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert_eq!(cib.status.nodes["n1"].attributes["pingd"], "100");
+    }
+
+    #[test]
+    fn json_shape_is_tagged_and_round_trips() {
+        let c = Change::Batch {
+            changes: vec![
+                Change::SetProperty {
+                    name: "no-quorum-policy".into(),
+                    value: "freeze".into(),
+                },
+                Change::SetQuorum {
+                    have_quorum: false,
+                    dc: None,
+                },
+            ],
+        };
+        let j = serde_json::to_value(&c).unwrap();
+        assert_eq!(j["change"], "batch");
+        assert_eq!(j["changes"][0]["change"], "set_property");
+        let back: Change = serde_json::from_value(j).unwrap();
+        assert_eq!(back, c);
+        assert!(serde_json::from_str::<Change>(r#"{"change":"explode"}"#).is_err());
+    }
+}
