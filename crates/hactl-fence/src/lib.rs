@@ -1,0 +1,2 @@
+//! The fencer's building blocks.
+pub mod xvm;
