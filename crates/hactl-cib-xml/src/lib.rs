@@ -1,1 +1,45 @@
-//! Pacemaker CIB XML import (being written).
+//! Pacemaker CIB XML: import into the hactl model ([`import`]), export back out
+//! ([`export`], so that `crm_simulate` can read what we generate), and a generator of
+//! large synthetic CIBs for benchmarks ([`generate`]).
+
+mod dom;
+mod import;
+
+pub use import::{import, NODE_SCORE_ATTR, NO_QUORUM_PANIC_PROPERTY};
+
+/// Why a CIB could not be imported. Every variant names the element (and its id when
+/// it has one) so that the operator can find it in the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error("malformed XML at byte {position}: {message}")]
+    Xml { position: u64, message: String },
+    #[error("the root element is <{0}>, not <cib>: not a Pacemaker CIB")]
+    NotACib(String),
+    #[error("unsupported <{element}>{}: {reason}", fmt_id(.id))]
+    Unsupported {
+        element: String,
+        id: Option<String>,
+        reason: String,
+    },
+    #[error("<{element}>{} is missing {attribute}", fmt_id(.id))]
+    Missing {
+        element: String,
+        id: Option<String>,
+        attribute: String,
+    },
+    #[error("<{element}>{}: invalid {attribute}={value:?}: {reason}", fmt_id(.id))]
+    Invalid {
+        element: String,
+        id: Option<String>,
+        attribute: String,
+        value: String,
+        reason: String,
+    },
+}
+
+fn fmt_id(id: &Option<String>) -> String {
+    match id {
+        Some(id) => format!(" id={id:?}"),
+        None => String::new(),
+    }
+}

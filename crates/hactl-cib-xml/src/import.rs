@@ -1,0 +1,927 @@
+//! Pacemaker CIB XML → [`hactl_model::Cib`].
+//!
+//! The rule: everything the scheduler could act on is either mapped or rejected with
+//! an error naming the element and its id. Only bookkeeping that cannot change a
+//! decision (alerts, `cib-last-written`, feature-set versions, transition magic,
+//! secondary digests) is skipped, and each skip is spelled out below.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hactl_model::values::{parse_bool, parse_interval_ms};
+use hactl_model::{
+    AgentSpec, Attrs, Cib, ColocationConstraint, Expression, FailCount, FencingLevel, Group,
+    LocationConstraint, Node, NodeStatus, OpRecord, OpSpec, OrderConstraint, OrderKind, Primitive,
+    Resource, ResourceHistory, Rule, Score,
+};
+
+use crate::dom::{self, Element};
+use crate::ImportError;
+
+/// Node attribute that carries a node's base score (`<node score="…">`), which the
+/// model has no dedicated field for. Names starting with `#` cannot be set by
+/// operators, so it cannot clash with a real attribute.
+pub const NODE_SCORE_ATTR: &str = "#score";
+
+/// Cluster property that carries the CIB's `no-quorum-panic` flag (the partition has
+/// had quorum before, so `no-quorum-policy=suicide` really fences itself).
+pub const NO_QUORUM_PANIC_PROPERTY: &str = "no-quorum-panic";
+
+/// Converts a Pacemaker CIB document to the model.
+pub fn import(xml: &str) -> Result<Cib, ImportError> {
+    let root = dom::parse(xml)?;
+    import_root(&root)
+}
+
+fn unsupported(el: &Element, why: &str) -> ImportError {
+    ImportError::Unsupported {
+        element: el.name.clone(),
+        id: el.id().map(str::to_string),
+        reason: why.to_string(),
+    }
+}
+
+fn invalid(el: &Element, attribute: &str, value: &str, why: impl Into<String>) -> ImportError {
+    ImportError::Invalid {
+        element: el.name.clone(),
+        id: el.id().map(str::to_string),
+        attribute: attribute.to_string(),
+        value: value.to_string(),
+        reason: why.into(),
+    }
+}
+
+fn required<'a>(el: &'a Element, attribute: &str) -> Result<&'a str, ImportError> {
+    el.attr(attribute).ok_or_else(|| ImportError::Missing {
+        element: el.name.clone(),
+        id: el.id().map(str::to_string),
+        attribute: attribute.to_string(),
+    })
+}
+
+fn score_attr(el: &Element, attribute: &str) -> Result<Option<Score>, ImportError> {
+    el.attr(attribute)
+        .map(|v| {
+            v.parse::<Score>()
+                .map_err(|e| invalid(el, attribute, v, e.to_string()))
+        })
+        .transpose()
+}
+
+fn bool_attr(el: &Element, attribute: &str) -> Result<Option<bool>, ImportError> {
+    el.attr(attribute)
+        .map(|v| parse_bool(v).ok_or_else(|| invalid(el, attribute, v, "expected true or false")))
+        .transpose()
+}
+
+fn int_attr<T: std::str::FromStr>(el: &Element, attribute: &str) -> Result<Option<T>, ImportError> {
+    el.attr(attribute)
+        .map(|v| {
+            v.trim()
+                .parse::<T>()
+                .map_err(|_| invalid(el, attribute, v, "expected an integer"))
+        })
+        .transpose()
+}
+
+fn required_int<T: std::str::FromStr>(el: &Element, attribute: &str) -> Result<T, ImportError> {
+    let v = required(el, attribute)?;
+    v.trim()
+        .parse::<T>()
+        .map_err(|_| invalid(el, attribute, v, "expected an integer"))
+}
+
+fn parsed<T>(el: &Element, attribute: &str) -> Result<Option<T>, ImportError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    el.attr(attribute)
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|e| invalid(el, attribute, v, e.to_string()))
+        })
+        .transpose()
+}
+
+fn import_root(root: &Element) -> Result<Cib, ImportError> {
+    if root.name != "cib" {
+        return Err(ImportError::NotACib(root.name.clone()));
+    }
+    let mut cib = Cib {
+        epoch: int_attr(root, "epoch")?.unwrap_or(0),
+        execution_date: int_attr(root, "execution-date")?,
+        ..Default::default()
+    };
+    // Pacemaker sets its quorate flag only when have-quorum is true: absent means no
+    // quorum.
+    cib.status.have_quorum = match root.attr("have-quorum") {
+        None => false,
+        Some(v) => parse_bool(v)
+            .ok_or_else(|| invalid(root, "have-quorum", v, "expected true or false"))?,
+    };
+    let mut configuration = None;
+    let mut status = None;
+    for c in &root.children {
+        match c.name.as_str() {
+            "configuration" => configuration = Some(c),
+            "status" => status = Some(c),
+            _ => return Err(unsupported(c, "unknown section of <cib>")),
+        }
+    }
+    let configuration = configuration.ok_or(ImportError::Missing {
+        element: "cib".into(),
+        id: None,
+        attribute: "<configuration>".into(),
+    })?;
+    import_configuration(configuration, &mut cib)?;
+    if let Some(v) = root.attr("no-quorum-panic") {
+        cib.config
+            .properties
+            .insert(NO_QUORUM_PANIC_PROPERTY.to_string(), v.to_string());
+    }
+    // dc-uuid names a node by id; a value that names no configured node (the cases
+    // use "0") means there is no DC.
+    if let Some(dc) = root.attr("dc-uuid") {
+        cib.status.dc = cib
+            .config
+            .nodes
+            .iter()
+            .find(|n| n.id == dc)
+            .map(|n| n.name.clone());
+    }
+    if let Some(s) = status {
+        import_status(s, &mut cib)?;
+    }
+    Ok(cib)
+}
+
+fn import_configuration(conf: &Element, cib: &mut Cib) -> Result<(), ImportError> {
+    let config = &mut cib.config;
+    for c in &conf.children {
+        match c.name.as_str() {
+            "crm_config" => {
+                config.properties =
+                    merge_sets(c, &["cluster_property_set"], Some("cib-bootstrap-options"))?
+            }
+            "rsc_defaults" => config.rsc_defaults = merge_sets(c, &["meta_attributes"], None)?,
+            "op_defaults" => config.op_defaults = merge_sets(c, &["meta_attributes"], None)?,
+            "nodes" => {
+                for n in &c.children {
+                    config.nodes.push(import_node(n)?);
+                }
+            }
+            "resources" => {
+                for r in &c.children {
+                    config.resources.push(import_resource(r)?);
+                }
+            }
+            "constraints" => {
+                for k in &c.children {
+                    import_constraint(k, config)?;
+                }
+            }
+            "fencing-topology" => {} // after nodes: target-attribute needs them
+            // Alert agents are notified of events; they never change a decision.
+            "alerts" => {}
+            "tags" => return Err(unsupported(c, "tags are not supported yet")),
+            "acls" => return Err(unsupported(c, "ACLs are not supported")),
+            _ => return Err(unsupported(c, "unknown configuration section")),
+        }
+    }
+    for c in conf
+        .children
+        .iter()
+        .filter(|c| c.name == "fencing-topology")
+    {
+        for l in &c.children {
+            import_fencing_level(l, config)?;
+        }
+    }
+    Ok(())
+}
+
+/// Merges nvpair sets (`cluster_property_set`, `meta_attributes`, …) the way
+/// Pacemaker does: `first_id` first, then by descending set `score`, then document
+/// order; the first set that names a value wins.
+fn merge_sets(
+    parent: &Element,
+    set_names: &[&str],
+    first_id: Option<&str>,
+) -> Result<Attrs, ImportError> {
+    let mut sets: Vec<(bool, Score, usize, &Element)> = Vec::new();
+    for (i, s) in parent.children.iter().enumerate() {
+        if !set_names.contains(&s.name.as_str()) {
+            return Err(unsupported(
+                s,
+                &format!("unexpected element inside <{}>", parent.name),
+            ));
+        }
+        let score = score_attr(s, "score")?.unwrap_or(Score::ZERO);
+        let is_first = first_id.is_some() && s.id() == first_id;
+        sets.push((!is_first, -score, i, s));
+    }
+    sets.sort_by_key(|a| (a.0, a.1, a.2));
+    let mut out = Attrs::new();
+    for (_, _, _, s) in sets {
+        for (k, v) in nvpairs(s)? {
+            out.entry(k).or_insert(v);
+        }
+    }
+    Ok(out)
+}
+
+/// The nvpairs of one set, in document order.
+fn nvpairs(set: &Element) -> Result<Vec<(String, String)>, ImportError> {
+    if set.attr("id-ref").is_some() {
+        return Err(unsupported(
+            set,
+            "references to other attribute sets (id-ref) are not supported",
+        ));
+    }
+    let mut out = Vec::with_capacity(set.children.len());
+    for p in &set.children {
+        match p.name.as_str() {
+            "nvpair" => {
+                if p.attr("id-ref").is_some() {
+                    return Err(unsupported(
+                        p,
+                        "nvpair references (id-ref) are not supported",
+                    ));
+                }
+                let name = required(p, "name")?;
+                // An nvpair without value unsets the name; nothing to carry.
+                if let Some(v) = p.attr("value") {
+                    out.push((name.to_string(), v.to_string()));
+                }
+            }
+            "rule" => {
+                return Err(unsupported(
+                    p,
+                    &format!(
+                        "rules inside <{}> (conditional attributes) are not supported",
+                        set.name
+                    ),
+                ))
+            }
+            _ => {
+                return Err(unsupported(
+                    p,
+                    &format!("unexpected element inside <{}>", set.name),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Merges several sets of one kind that are direct children of `el` (first wins).
+fn child_sets(el: &Element, set_name: &str) -> Result<Attrs, ImportError> {
+    let mut sets: Vec<(Score, usize, &Element)> = Vec::new();
+    for (i, s) in el
+        .children
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.name == set_name)
+    {
+        sets.push((-score_attr(s, "score")?.unwrap_or(Score::ZERO), i, s));
+    }
+    sets.sort_by_key(|a| (a.0, a.1));
+    let mut out = Attrs::new();
+    for (_, _, s) in sets {
+        for (k, v) in nvpairs(s)? {
+            out.entry(k).or_insert(v);
+        }
+    }
+    Ok(out)
+}
+
+fn import_node(n: &Element) -> Result<Node, ImportError> {
+    if n.name != "node" {
+        return Err(unsupported(n, "unexpected element inside <nodes>"));
+    }
+    let id = required(n, "id")?.to_string();
+    match n.attr("type") {
+        None | Some("member") | Some("normal") => {}
+        Some(t) => {
+            return Err(invalid(
+                n,
+                "type",
+                t,
+                "only cluster member nodes are supported (no remote or ping nodes)",
+            ))
+        }
+    }
+    let name = n.attr("uname").unwrap_or(&id).to_string();
+    let mut node = Node {
+        id,
+        name,
+        ..Default::default()
+    };
+    for c in &n.children {
+        match c.name.as_str() {
+            "instance_attributes" => {}
+            "utilization" => return Err(unsupported(c, "node utilization is not supported yet")),
+            _ => return Err(unsupported(c, "unexpected element inside <node>")),
+        }
+    }
+    node.attributes = child_sets(n, "instance_attributes")?;
+    if let Some(s) = score_attr(n, "score")? {
+        node.attributes
+            .insert(NODE_SCORE_ATTR.to_string(), s.to_string());
+    }
+    for (attr, field) in [
+        ("standby", &mut node.standby),
+        ("maintenance", &mut node.maintenance),
+    ] {
+        if let Some(v) = node.attributes.get(attr) {
+            *field = parse_bool(v).ok_or_else(|| invalid(n, attr, v, "expected true or false"))?;
+        }
+    }
+    Ok(node)
+}
+
+fn import_resource(r: &Element) -> Result<Resource, ImportError> {
+    match r.name.as_str() {
+        "primitive" => Ok(Resource::Primitive(import_primitive(r, &Attrs::new())?)),
+        "group" => {
+            let id = required(r, "id")?.to_string();
+            for c in &r.children {
+                match c.name.as_str() {
+                    "primitive" | "meta_attributes" | "instance_attributes" => {}
+                    "utilization" => {
+                        return Err(unsupported(c, "utilization is not supported yet"))
+                    }
+                    _ => return Err(unsupported(c, "unexpected element inside <group>")),
+                }
+            }
+            // A group's instance attributes are inherited by its members; the model
+            // keeps parameters on primitives only, so push them down here.
+            let inherited = child_sets(r, "instance_attributes")?;
+            let meta = child_sets(r, "meta_attributes")?;
+            let children = r
+                .children
+                .iter()
+                .filter(|c| c.name == "primitive")
+                .map(|c| import_primitive(c, &inherited))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Resource::Group(Group { id, meta, children }))
+        }
+        "clone" => Err(unsupported(r, "clones are not supported yet")),
+        "master" => Err(unsupported(
+            r,
+            "promotable (master/slave) resources are not supported yet",
+        )),
+        "bundle" => Err(unsupported(r, "bundles are not supported")),
+        "template" => Err(unsupported(r, "resource templates are not supported yet")),
+        _ => Err(unsupported(r, "unknown resource type")),
+    }
+}
+
+fn import_primitive(p: &Element, inherited_params: &Attrs) -> Result<Primitive, ImportError> {
+    if p.name != "primitive" {
+        return Err(unsupported(p, "only primitives can be group members"));
+    }
+    let id = required(p, "id")?.to_string();
+    if p.attr("template").is_some() {
+        return Err(unsupported(
+            p,
+            "primitives based on a template are not supported yet",
+        ));
+    }
+    let class = required(p, "class")?.to_string();
+    let provider = p.attr("provider").map(str::to_string);
+    if class == "ocf" && provider.is_none() {
+        return Err(ImportError::Missing {
+            element: p.name.clone(),
+            id: Some(id),
+            attribute: "provider".into(),
+        });
+    }
+    let agent = AgentSpec {
+        class,
+        provider,
+        kind: required(p, "type")?.to_string(),
+    };
+    let mut ops = Vec::new();
+    for c in &p.children {
+        match c.name.as_str() {
+            "instance_attributes" | "meta_attributes" => {}
+            "operations" => {
+                if c.attr("id-ref").is_some() {
+                    return Err(unsupported(
+                        c,
+                        "operation references (id-ref) are not supported",
+                    ));
+                }
+                for o in &c.children {
+                    ops.push(import_op(o)?);
+                }
+            }
+            "utilization" => return Err(unsupported(c, "utilization is not supported yet")),
+            _ => return Err(unsupported(c, "unexpected element inside <primitive>")),
+        }
+    }
+    let mut params = child_sets(p, "instance_attributes")?;
+    for (k, v) in inherited_params {
+        params.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    Ok(Primitive {
+        id,
+        agent,
+        params,
+        meta: child_sets(p, "meta_attributes")?,
+        ops,
+    })
+}
+
+fn import_op(o: &Element) -> Result<OpSpec, ImportError> {
+    if o.name != "op" {
+        return Err(unsupported(o, "unexpected element inside <operations>"));
+    }
+    let interval = required(o, "interval")?;
+    let interval_ms = parse_interval_ms(interval)
+        .ok_or_else(|| invalid(o, "interval", interval, "not a valid interval"))?;
+    let timeout_ms = o
+        .attr("timeout")
+        .map(|v| {
+            parse_interval_ms(v).ok_or_else(|| invalid(o, "timeout", v, "not a valid duration"))
+        })
+        .transpose()?;
+    let mut op = OpSpec {
+        id: o.id().unwrap_or_default().to_string(),
+        name: required(o, "name")?.to_string(),
+        interval_ms,
+        timeout_ms,
+        on_fail: parsed(o, "on-fail")?,
+        role: parsed(o, "role")?,
+        enabled: bool_attr(o, "enabled")?,
+        extra: Attrs::new(),
+    };
+    for (k, v) in &o.attrs {
+        if !matches!(
+            k.as_str(),
+            "id" | "name" | "interval" | "timeout" | "on-fail" | "role" | "enabled"
+        ) {
+            op.extra.insert(k.clone(), v.clone());
+        }
+    }
+    for c in &o.children {
+        match c.name.as_str() {
+            "instance_attributes" | "meta_attributes" => {}
+            _ => return Err(unsupported(c, "unexpected element inside <op>")),
+        }
+    }
+    // Op instance attributes (OCF_CHECK_LEVEL) and meta attributes are both just
+    // more settings of the operation.
+    for set in ["instance_attributes", "meta_attributes"] {
+        for (k, v) in child_sets(o, set)? {
+            op.extra.entry(k).or_insert(v);
+        }
+    }
+    Ok(op)
+}
+
+fn reject_sets(k: &Element) -> Result<(), ImportError> {
+    if let Some(s) = k.children.iter().find(|c| c.name == "resource_set") {
+        return Err(unsupported(
+            s,
+            &format!(
+                "resource sets in constraint {:?} are not supported yet",
+                k.id().unwrap_or("")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn import_constraint(
+    k: &Element,
+    config: &mut hactl_model::Configuration,
+) -> Result<(), ImportError> {
+    match k.name.as_str() {
+        "rsc_location" => {
+            reject_sets(k)?;
+            if k.attr("rsc-pattern").is_some() {
+                return Err(unsupported(k, "rsc-pattern is not supported yet"));
+            }
+            let mut c = LocationConstraint {
+                id: required(k, "id")?.to_string(),
+                rsc: required(k, "rsc")?.to_string(),
+                node: k.attr("node").map(str::to_string),
+                score: score_attr(k, "score")?,
+                role: parsed(k, "role")?,
+                resource_discovery: k.attr("resource-discovery").map(str::to_string),
+                ..Default::default()
+            };
+            if c.node.is_some() && c.score.is_none() {
+                return Err(ImportError::Missing {
+                    element: k.name.clone(),
+                    id: Some(c.id),
+                    attribute: "score".into(),
+                });
+            }
+            for r in &k.children {
+                match r.name.as_str() {
+                    "rule" => c.rules.push(import_rule(r)?),
+                    "lifetime" => {
+                        return Err(unsupported(r, "constraint lifetimes are not supported"))
+                    }
+                    _ => return Err(unsupported(r, "unexpected element inside <rsc_location>")),
+                }
+            }
+            if c.node.is_none() && c.rules.is_empty() {
+                return Err(invalid(
+                    k,
+                    "node",
+                    "",
+                    "a location constraint needs node and score, or a rule",
+                ));
+            }
+            config.constraints.location.push(c);
+        }
+        "rsc_colocation" => {
+            reject_sets(k)?;
+            for a in ["node-attribute", "rsc-instance", "with-rsc-instance"] {
+                if let Some(v) = k.attr(a) {
+                    if !(a == "node-attribute" && v == "#uname") {
+                        return Err(unsupported(k, &format!("{a} is not supported yet")));
+                    }
+                }
+            }
+            if let Some(c) = k.children.first() {
+                return Err(unsupported(c, "unexpected element inside <rsc_colocation>"));
+            }
+            config.constraints.colocation.push(ColocationConstraint {
+                id: required(k, "id")?.to_string(),
+                rsc: required(k, "rsc")?.to_string(),
+                with_rsc: required(k, "with-rsc")?.to_string(),
+                // Pacemaker reads a missing score as 0.
+                score: score_attr(k, "score")?.unwrap_or(Score::ZERO),
+                rsc_role: parsed(k, "rsc-role")?,
+                with_rsc_role: parsed(k, "with-rsc-role")?,
+                influence: bool_attr(k, "influence")?,
+            });
+        }
+        "rsc_order" => {
+            reject_sets(k)?;
+            for a in ["first-instance", "then-instance", "require-all"] {
+                if k.attr(a).is_some() {
+                    return Err(unsupported(k, &format!("{a} is not supported yet")));
+                }
+            }
+            if let Some(c) = k.children.first() {
+                return Err(unsupported(c, "unexpected element inside <rsc_order>"));
+            }
+            let first_action =
+                parsed(k, "first-action")?.unwrap_or(hactl_model::OrderAction::Start);
+            // Pacemaker: then-action defaults to first-action.
+            let then_action = parsed(k, "then-action")?.unwrap_or(first_action);
+            let kind = match parsed::<OrderKind>(k, "kind")? {
+                Some(kind) => kind,
+                // Before `kind` existed, score 0 meant an optional ordering.
+                None => match score_attr(k, "score")? {
+                    Some(s) if s == Score::ZERO => OrderKind::Optional,
+                    _ => OrderKind::Mandatory,
+                },
+            };
+            config.constraints.order.push(OrderConstraint {
+                id: required(k, "id")?.to_string(),
+                first: required(k, "first")?.to_string(),
+                then: required(k, "then")?.to_string(),
+                first_action,
+                then_action,
+                kind,
+                symmetrical: bool_attr(k, "symmetrical")?,
+            });
+        }
+        "rsc_ticket" => return Err(unsupported(k, "tickets are not supported")),
+        _ => return Err(unsupported(k, "unknown constraint type")),
+    }
+    Ok(())
+}
+
+fn import_rule(r: &Element) -> Result<Rule, ImportError> {
+    let mut rule = Rule {
+        id: required(r, "id")?.to_string(),
+        score: score_attr(r, "score")?,
+        score_attribute: r.attr("score-attribute").map(str::to_string),
+        boolean_op: parsed(r, "boolean-op")?,
+        role: parsed(r, "role")?,
+        expressions: Vec::new(),
+    };
+    if r.attr("id-ref").is_some() {
+        return Err(unsupported(r, "rule references (id-ref) are not supported"));
+    }
+    for e in &r.children {
+        match e.name.as_str() {
+            "expression" => {
+                if e.attr("value-source").is_some_and(|v| v != "literal") {
+                    return Err(unsupported(
+                        e,
+                        "value-source other than literal is not supported",
+                    ));
+                }
+                rule.expressions.push(Expression {
+                    id: e.id().unwrap_or_default().to_string(),
+                    attribute: required(e, "attribute")?.to_string(),
+                    operation: parsed(e, "operation")?,
+                    value: e.attr("value").map(str::to_string),
+                    value_type: parsed(e, "type")?,
+                })
+            }
+            "rule" => return Err(unsupported(e, "nested rules are not supported yet")),
+            "date_expression" => {
+                return Err(unsupported(e, "date expressions are not supported yet"))
+            }
+            _ => return Err(unsupported(e, "unsupported rule condition")),
+        }
+    }
+    Ok(rule)
+}
+
+fn import_fencing_level(
+    l: &Element,
+    config: &mut hactl_model::Configuration,
+) -> Result<(), ImportError> {
+    if l.name != "fencing-level" {
+        return Err(unsupported(
+            l,
+            "unexpected element inside <fencing-topology>",
+        ));
+    }
+    let id = required(l, "id")?.to_string();
+    let index: u32 = int_attr(l, "index")?.ok_or_else(|| ImportError::Missing {
+        element: l.name.clone(),
+        id: Some(id.clone()),
+        attribute: "index".into(),
+    })?;
+    let devices: Vec<String> = required(l, "devices")?
+        .split(',')
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if let Some(t) = l.attr("target") {
+        config.fencing_levels.push(FencingLevel {
+            id,
+            target: t.to_string(),
+            index,
+            devices,
+        });
+    } else if let Some(attr) = l.attr("target-attribute") {
+        // Targets chosen by a permanent node attribute: the configured nodes are all
+        // known here, so expand to one level per matching node.
+        let value = required(l, "target-value")?;
+        for n in config
+            .nodes
+            .iter()
+            .filter(|n| n.attributes.get(attr).map(String::as_str) == Some(value))
+        {
+            config.fencing_levels.push(FencingLevel {
+                id: format!("{id}@{}", n.name),
+                target: n.name.clone(),
+                index,
+                devices: devices.clone(),
+            });
+        }
+    } else if l.attr("target-pattern").is_some() {
+        return Err(unsupported(l, "target-pattern is not supported yet"));
+    } else {
+        return Err(ImportError::Missing {
+            element: l.name.clone(),
+            id: Some(id),
+            attribute: "target".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Pacemaker 3 writes `in_ccm`/`crmd` as the time the node joined ("1700000000") or
+/// "0"; older CIBs use true/false and online/offline.
+fn membership_flag(el: &Element, attribute: &str) -> Result<Option<bool>, ImportError> {
+    let Some(v) = el.attr(attribute) else {
+        return Ok(None);
+    };
+    let t = v.trim();
+    if t.eq_ignore_ascii_case("online") {
+        return Ok(Some(true));
+    }
+    if t.eq_ignore_ascii_case("offline") {
+        return Ok(Some(false));
+    }
+    if let Ok(n) = t.parse::<i64>() {
+        return Ok(Some(n > 0));
+    }
+    parse_bool(t).map(Some).ok_or_else(|| {
+        invalid(
+            el,
+            attribute,
+            v,
+            "expected true, false, online, offline or a timestamp",
+        )
+    })
+}
+
+fn import_status(status: &Element, cib: &mut Cib) -> Result<(), ImportError> {
+    let by_id: HashMap<&str, &str> = cib
+        .config
+        .nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.name.as_str()))
+        .collect();
+    let mut nodes: BTreeMap<String, NodeStatus> = BTreeMap::new();
+    for ns in &status.children {
+        if ns.name != "node_state" {
+            return Err(unsupported(ns, "unexpected element inside <status>"));
+        }
+        if ns.attr("remote_node").and_then(parse_bool) == Some(true) {
+            return Err(unsupported(ns, "Pacemaker Remote nodes are not supported"));
+        }
+        let name = match ns.attr("uname") {
+            Some(u) => u.to_string(),
+            None => {
+                let id = required(ns, "id")?;
+                by_id.get(id).map(|s| s.to_string()).ok_or_else(|| {
+                    invalid(
+                        ns,
+                        "id",
+                        id,
+                        "node_state without uname names no configured node",
+                    )
+                })?
+            }
+        };
+        let mut st = NodeStatus {
+            member: membership_flag(ns, "in_ccm")?,
+            controller_online: membership_flag(ns, "crmd")?,
+            join: ns.attr("join").map(str::to_string),
+            expected: ns.attr("expected").map(str::to_string),
+            ..Default::default()
+        };
+        // Old CIBs keep the shutdown request on node_state itself; "0" means none.
+        if let Some(t) = int_attr::<i64>(ns, "shutdown")? {
+            st.shutdown = (t != 0).then_some(t);
+        }
+        for c in &ns.children {
+            match c.name.as_str() {
+                "transient_attributes" => import_transient(c, &mut st)?,
+                "lrm" => import_lrm(c, &mut st)?,
+                _ => return Err(unsupported(c, "unexpected element inside <node_state>")),
+            }
+        }
+        if nodes.insert(name.clone(), st).is_some() {
+            return Err(invalid(
+                ns,
+                "uname",
+                &name,
+                "second node_state for the same node",
+            ));
+        }
+    }
+    cib.status.nodes = nodes;
+    Ok(())
+}
+
+/// `fail-count-rsc` or `fail-count-rsc#op_interval` (after the prefix) → parts.
+fn split_fail_key(key: &str) -> (String, Option<(String, u64)>) {
+    if let Some((rsc, op_interval)) = key.rsplit_once('#') {
+        if let Some((op, interval)) = op_interval.rsplit_once('_') {
+            if let Ok(ms) = interval.parse::<u64>() {
+                return (rsc.to_string(), Some((op.to_string(), ms)));
+            }
+        }
+    }
+    (key.to_string(), None)
+}
+
+fn failcount_entry<'a>(st: &'a mut NodeStatus, key: &str) -> &'a mut FailCount {
+    let (rsc, op) = split_fail_key(key);
+    let (op, interval_ms) = match op {
+        Some((o, i)) => (Some(o), Some(i)),
+        None => (None, None),
+    };
+    let pos = st
+        .failcounts
+        .iter()
+        .position(|f| f.rsc == rsc && f.op == op && f.interval_ms == interval_ms);
+    match pos {
+        Some(i) => &mut st.failcounts[i],
+        None => {
+            st.failcounts.push(FailCount {
+                rsc,
+                op,
+                interval_ms,
+                ..Default::default()
+            });
+            let last = st.failcounts.len() - 1;
+            &mut st.failcounts[last]
+        }
+    }
+}
+
+fn import_transient(t: &Element, st: &mut NodeStatus) -> Result<(), ImportError> {
+    for set in &t.children {
+        if set.name != "instance_attributes" {
+            return Err(unsupported(
+                set,
+                "unexpected element inside <transient_attributes>",
+            ));
+        }
+        for p in set.children.iter() {
+            let Some(name) = p.attr("name") else {
+                // nvpairs() below reports the missing name.
+                continue;
+            };
+            let Some(value) = p.attr("value") else {
+                continue;
+            };
+            if let Some(key) = name.strip_prefix("fail-count-") {
+                let count = value
+                    .parse::<Score>()
+                    .map_err(|e| invalid(p, "value", value, e.to_string()))?;
+                failcount_entry(st, key).count = count;
+            } else if let Some(key) = name.strip_prefix("last-failure-") {
+                let when = value
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| invalid(p, "value", value, "expected seconds since the epoch"))?;
+                failcount_entry(st, key).last_failure = Some(when);
+            } else if name == "shutdown" {
+                let when = value
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| invalid(p, "value", value, "expected seconds since the epoch"))?;
+                st.shutdown = (when != 0).then_some(when);
+            } else {
+                st.attributes.insert(name.to_string(), value.to_string());
+            }
+        }
+        // Validates the set's shape (names present, no rules, no references).
+        nvpairs(set)?;
+    }
+    Ok(())
+}
+
+fn import_lrm(lrm: &Element, st: &mut NodeStatus) -> Result<(), ImportError> {
+    for rs in &lrm.children {
+        if rs.name != "lrm_resources" {
+            return Err(unsupported(rs, "unexpected element inside <lrm>"));
+        }
+        for r in &rs.children {
+            if r.name != "lrm_resource" {
+                return Err(unsupported(r, "unexpected element inside <lrm_resources>"));
+            }
+            let id = required(r, "id")?.to_string();
+            if r.attr("container").is_some() {
+                return Err(unsupported(r, "resources in containers are not supported"));
+            }
+            let mut h = ResourceHistory {
+                agent: AgentSpec {
+                    class: r.attr("class").unwrap_or_default().to_string(),
+                    provider: r.attr("provider").map(str::to_string),
+                    kind: r.attr("type").unwrap_or_default().to_string(),
+                },
+                ops: Vec::with_capacity(r.children.len()),
+            };
+            for o in &r.children {
+                if o.name != "lrm_rsc_op" {
+                    return Err(unsupported(o, "unexpected element inside <lrm_resource>"));
+                }
+                h.ops.push(import_op_record(o)?);
+            }
+            st.resources.insert(id, h);
+        }
+    }
+    Ok(())
+}
+
+fn import_op_record(o: &Element) -> Result<OpRecord, ImportError> {
+    // In the status section intervals are always milliseconds.
+    let interval_ms = int_attr::<u64>(o, "interval")?.unwrap_or(0);
+    let expected_rc = match o.attr("transition-key") {
+        None => None,
+        Some(k) => {
+            // "action:transition:TARGET_RC:uuid"
+            let rc = k.split(':').nth(2).and_then(|s| s.parse::<i32>().ok());
+            Some(rc.ok_or_else(|| {
+                invalid(o, "transition-key", k, "expected ACTION:TRANSITION:RC:UUID")
+            })?)
+        }
+    };
+    Ok(OpRecord {
+        operation: required(o, "operation")?.to_string(),
+        interval_ms,
+        call_id: required_int(o, "call-id")?,
+        rc: required_int(o, "rc-code")?,
+        op_status: int_attr(o, "op-status")?.unwrap_or(0),
+        expected_rc,
+        last_rc_change: int_attr(o, "last-rc-change")?,
+        last_run: int_attr(o, "last-run")?,
+        exec_time_ms: int_attr(o, "exec-time")?,
+        queue_time_ms: int_attr(o, "queue-time")?,
+        exit_reason: o
+            .attr("exit-reason")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        op_digest: o.attr("op-digest").map(str::to_string),
+    })
+}
