@@ -5,8 +5,8 @@
 //! recompute.
 
 use hactl_fence::xvm::proto::{
-    challenge_response, verify_request, FenceKey, HashType, HostRecord, Op, Request,
-    ResultCode, HASH_FIELD_LEN, HOST_RECORD_LEN, REQUEST_LEN,
+    challenge_response, verify_request, FenceKey, HashType, HostRecord, Op, Request, ResultCode,
+    HASH_FIELD_LEN, HOST_RECORD_LEN, REQUEST_LEN,
 };
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -59,7 +59,7 @@ fn load(name: &str) -> Capture {
     let mut lines = decode.lines().peekable();
 
     // The request: the hex block right after the first "UDP ... 176 bytes" line.
-    while let Some(l) = lines.next() {
+    for l in lines.by_ref() {
         if l.contains("] UDP ") {
             break;
         }
@@ -72,7 +72,7 @@ fn load(name: &str) -> Capture {
     let req_port = u16::from_le_bytes([request[96], request[97]]);
 
     // The TCP segments, split by direction: the client's end is the request's port.
-    while let Some(l) = lines.next() {
+    for l in lines.by_ref() {
         if l.starts_with("TCP exchange, segment by segment") {
             break;
         }
@@ -112,7 +112,10 @@ fn check_request(c: &Capture) -> Request {
     assert_eq!(c.request.len(), REQUEST_LEN);
     let buf = req_array(c);
     let d = Request::decode(&c.request).unwrap();
-    assert!(verify_request(&buf, &c.key).unwrap(), "captured hash recomputes");
+    assert!(
+        verify_request(&buf, &c.key).unwrap(),
+        "captured hash recomputes"
+    );
     // Our encoder, given the same fields (incl. random bytes and seqno), reproduces
     // the captured datagram byte for byte.
     assert_eq!(d.request.encode(&c.key).unwrap().to_vec(), c.request);
@@ -137,8 +140,16 @@ fn check_auth(c: &Capture) -> Vec<u8> {
     let r1: [u8; 64] = c.daemon_stream[..n].try_into().unwrap();
     let c2: [u8; 64] = c.daemon_stream[n..2 * n].try_into().unwrap();
     let r2: [u8; 64] = c.client_stream[n..2 * n].try_into().unwrap();
-    assert_eq!(challenge_response(c.auth, &c.key, &c1), r1, "daemon's answer");
-    assert_eq!(challenge_response(c.auth, &c.key, &c2), r2, "client's answer");
+    assert_eq!(
+        challenge_response(c.auth, &c.key, &c1),
+        r1,
+        "daemon's answer"
+    );
+    assert_eq!(
+        challenge_response(c.auth, &c.key, &c2),
+        r2,
+        "client's answer"
+    );
     assert_eq!(c.client_stream.len(), 2 * n);
     c.daemon_stream[2 * n..].to_vec()
 }

@@ -1,1 +1,9 @@
+//! Native fence_xvm: the wire protocol ([`proto`]), the client ([`client`]) and the
+//! agent parameters ([`options`]).
+pub mod client;
+pub mod options;
 pub mod proto;
+
+pub use client::{Client, ClientConfig, PowerState, Reply, XvmError};
+pub use options::{Action, XvmOptions};
+pub use proto::{FenceKey, HashType, HostRecord, Op};

@@ -294,7 +294,10 @@ pub fn challenge_response(
 
 /// Constant-time comparison of two 64-byte hash fields.
 pub fn hashes_equal(a: &[u8; HASH_FIELD_LEN], b: &[u8; HASH_FIELD_LEN]) -> bool {
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// The fields of a `fence_req_t`. `addrlen` and `family` follow from `address`.

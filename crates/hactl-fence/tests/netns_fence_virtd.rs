@@ -1,0 +1,234 @@
+//! The native fence_xvm client against the real fence_virtd (Debian `fence-virtd`,
+//! libvirt backend on libvirt's test driver, domains named after test nodes) in
+//! network namespaces. Needs root; see `testbed`.
+
+mod testbed;
+
+use hactl_fence::xvm::proto::{verify_request, Request, REQUEST_LEN};
+use hactl_fence::xvm::{Client, ClientConfig, FenceKey, HashType, Op, PowerState, XvmError};
+use std::time::Duration;
+use testbed::{block_on, FenceVirtd, Setup};
+
+fn status(fv: &FenceVirtd, cfg: &ClientConfig, domain: &'static str) -> PowerState {
+    let cfg = cfg.clone();
+    fv.in_client(0, move || {
+        block_on(Client::new(cfg).unwrap().status(domain))
+    })
+    .unwrap_or_else(|e| panic!("status {domain}: {e}"))
+}
+
+fn run(
+    fv: &FenceVirtd,
+    cfg: &ClientConfig,
+    op: Op,
+    domain: &'static str,
+) -> Result<hactl_fence::xvm::Reply, XvmError> {
+    let cfg = cfg.clone();
+    fv.in_client(0, move || {
+        block_on(Client::new(cfg).unwrap().request(op, domain))
+    })
+}
+
+#[test]
+fn netns_native_list_status_off_on_reboot() {
+    let Some(fv) = FenceVirtd::start(Setup::default()) else {
+        return;
+    };
+    let cfg = fv.client_config(fv.key());
+
+    let c = cfg.clone();
+    let hosts = fv
+        .in_client(0, move || block_on(Client::new(c).unwrap().list()))
+        .unwrap();
+    let names: Vec<(&str, bool)> = hosts.iter().map(|h| (h.name.as_str(), h.is_on())).collect();
+    assert_eq!(
+        names,
+        [("node1", true), ("node2", true), ("node3", false)],
+        "list from fence_virtd"
+    );
+    assert_eq!(hosts[0].uuid, "6695eb01-f6a4-8304-79aa-000000000001");
+
+    assert_eq!(status(&fv, &cfg, "node1"), PowerState::On);
+    assert_eq!(status(&fv, &cfg, "node3"), PowerState::Off);
+
+    // off → OFF, on → ON, as status reports afterwards.
+    let c = cfg.clone();
+    fv.in_client(0, move || block_on(Client::new(c).unwrap().off("node1")))
+        .unwrap();
+    assert_eq!(status(&fv, &cfg, "node1"), PowerState::Off);
+    let c = cfg.clone();
+    fv.in_client(1, move || block_on(Client::new(c).unwrap().on("node1")))
+        .unwrap();
+    assert_eq!(status(&fv, &cfg, "node1"), PowerState::On);
+    assert_eq!(
+        status(&fv, &cfg, "node2"),
+        PowerState::On,
+        "others untouched"
+    );
+
+    // reboot: destroyed and re-created, so on again afterwards.
+    let c = cfg.clone();
+    fv.in_client(0, move || block_on(Client::new(c).unwrap().reboot("node2")))
+        .unwrap();
+    assert_eq!(status(&fv, &cfg, "node2"), PowerState::On);
+
+    // Starting an off domain.
+    let c = cfg.clone();
+    fv.in_client(0, move || block_on(Client::new(c).unwrap().on("node3")))
+        .unwrap();
+    assert_eq!(status(&fv, &cfg, "node3"), PowerState::On);
+
+    // fence_virtd reports a domain it does not know as OFF (documented caveat), and
+    // refuses to power it off.
+    assert_eq!(status(&fv, &cfg, "nosuchnode"), PowerState::Off);
+    let err = run(&fv, &cfg, Op::Off, "nosuchnode").map(|r| r.code);
+    assert_eq!(
+        err.unwrap(),
+        hactl_fence::xvm::proto::ResultCode::Fail,
+        "off of an unknown domain fails"
+    );
+
+    // monitor answers without touching libvirt.
+    let c = cfg.clone();
+    fv.in_client(0, move || block_on(Client::new(c).unwrap().monitor()))
+        .unwrap();
+}
+
+#[test]
+fn netns_fresh_seqno_per_operation() {
+    let Some(fv) = FenceVirtd::start(Setup::default()) else {
+        return;
+    };
+    let cfg = fv.client_config(fv.key());
+    // fence_virtd drops a repeat of (op, seqno, domain) for 10 s; three quick status
+    // requests for the same domain all get answered only with fresh seqnos.
+    let mut seqnos = Vec::new();
+    for _ in 0..3 {
+        let r = run(&fv, &cfg, Op::Status, "node1").unwrap();
+        seqnos.push(r.seqno);
+    }
+    seqnos.sort();
+    seqnos.dedup();
+    assert_eq!(seqnos.len(), 3);
+}
+
+#[test]
+fn netns_wrong_key_is_a_clear_error_and_fences_nothing() {
+    let Some(fv) = FenceVirtd::start(Setup::default()) else {
+        return;
+    };
+    let mut bad = std::fs::read(&fv.key_path).unwrap();
+    bad[100] ^= 1;
+    let mut cfg = fv.client_config(FenceKey::from_bytes(bad));
+    cfg.timeout = Duration::from_secs(2);
+    cfg.retrans = Duration::from_millis(300);
+    let err = run(&fv, &cfg, Op::Off, "node1").unwrap_err();
+    assert!(matches!(err, XvmError::NoAnswer { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("no answer from fence_virtd within 2"), "{msg}");
+    assert!(
+        msg.contains("the key") && msg.contains("hash type"),
+        "{msg}"
+    );
+    assert!(msg.contains("multicast route"), "{msg}");
+
+    let good = fv.client_config(fv.key());
+    assert_eq!(status(&fv, &good, "node1"), PowerState::On, "not fenced");
+}
+
+#[test]
+fn netns_weak_hash_is_a_clear_error_and_fences_nothing() {
+    let Some(fv) = FenceVirtd::start(Setup::default()) else {
+        return;
+    };
+    let mut cfg = fv.client_config(fv.key());
+    cfg.hash = HashType::Sha1; // fence_virtd requires at least sha256
+    cfg.timeout = Duration::from_secs(2);
+    cfg.retrans = Duration::from_millis(300);
+    let err = run(&fv, &cfg, Op::Off, "node2").unwrap_err();
+    assert!(matches!(err, XvmError::NoAnswer { .. }), "{err:?}");
+    assert!(err.to_string().contains("hash sha1"), "{err}");
+
+    let good = fv.client_config(fv.key());
+    assert_eq!(status(&fv, &good, "node2"), PowerState::On, "not fenced");
+
+    // A stronger hash than the minimum is accepted.
+    let mut strong = fv.client_config(fv.key());
+    strong.hash = HashType::Sha512;
+    assert_eq!(status(&fv, &strong, "node2"), PowerState::On);
+}
+
+#[test]
+fn netns_auth_hash_mismatch_is_detected_and_fences_nothing() {
+    let Some(fv) = FenceVirtd::start(Setup::default()) else {
+        return;
+    };
+    let mut cfg = fv.client_config(fv.key());
+    cfg.auth = HashType::Sha512; // fence_virtd uses sha256
+    let err = run(&fv, &cfg, Op::Off, "node1").unwrap_err();
+    assert!(matches!(err, XvmError::ChallengeFailed { .. }), "{err:?}");
+    assert!(err.to_string().contains("auth hash (sha512)"), "{err}");
+    let good = fv.client_config(fv.key());
+    assert_eq!(status(&fv, &good, "node1"), PowerState::On, "not fenced");
+}
+
+#[test]
+fn netns_ipv6_multicast() {
+    let Some(fv) = FenceVirtd::start(Setup {
+        ipv6: true,
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let cfg = fv.client_config(fv.key());
+    assert!(cfg.group.is_ipv6());
+    assert_eq!(status(&fv, &cfg, "node1"), PowerState::On);
+    let c = cfg.clone();
+    fv.in_client(0, move || block_on(Client::new(c).unwrap().off("node1")))
+        .unwrap();
+    assert_eq!(status(&fv, &cfg, "node1"), PowerState::Off);
+    let c = cfg.clone();
+    let hosts = fv
+        .in_client(1, move || block_on(Client::new(c).unwrap().list()))
+        .unwrap();
+    assert_eq!(hosts.len(), 3);
+    assert!(!hosts[0].is_on());
+}
+
+/// Retransmits carry the same seqno and signature: observed with a plain UDP socket
+/// in the hypervisor namespace joined to the group on a port fence_virtd does not
+/// serve, so nobody calls back and the client keeps resending until its timeout.
+#[test]
+fn netns_retransmits_keep_the_seqno() {
+    let Some(fv) = FenceVirtd::start(Setup::default()) else {
+        return;
+    };
+    let key = fv.key();
+    let mut cfg = fv.client_config(key.clone());
+    cfg.port = 1239;
+    cfg.timeout = Duration::from_millis(1500);
+    cfg.retrans = Duration::from_millis(300);
+
+    let observer = fv.in_hypervisor(|| {
+        let s = std::net::UdpSocket::bind("0.0.0.0:1239").unwrap();
+        let bridge_addr = "192.168.233.1".parse().unwrap();
+        s.join_multicast_v4(&"225.0.0.12".parse().unwrap(), &bridge_addr)
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    });
+    let err = run(&fv, &cfg, Op::Status, "node1").unwrap_err();
+    assert!(matches!(err, XvmError::NoAnswer { .. }));
+    observer.set_nonblocking(true).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Ok((n, _)) = observer.recv_from(&mut buf) {
+        assert_eq!(n, REQUEST_LEN);
+        let arr: [u8; REQUEST_LEN] = buf[..n].try_into().unwrap();
+        assert!(verify_request(&arr, &key).unwrap());
+        got.push(Request::decode(&arr).unwrap().request);
+    }
+    assert!(got.len() >= 3, "expected several sends, got {}", got.len());
+    assert!(got.iter().all(|r| r.seqno == got[0].seqno && r == &got[0]));
+    assert_eq!(got[0].address, fv.client_addrs[0]);
+}
