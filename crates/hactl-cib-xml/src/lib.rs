@@ -3,8 +3,11 @@
 //! large synthetic CIBs for benchmarks ([`generate`]).
 
 mod dom;
+pub mod export;
+pub mod generate;
 mod import;
 
+pub use export::export;
 pub use import::{import, NODE_SCORE_ATTR, NO_QUORUM_PANIC_PROPERTY};
 
 /// Why a CIB could not be imported. Every variant names the element (and its id when

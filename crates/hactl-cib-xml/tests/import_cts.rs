@@ -305,3 +305,38 @@ fn pacemaker3_timestamps_and_order_defaults() {
         "then-action defaults to first-action"
     );
 }
+
+/// Export then re-import gives back the same model: what we hand to crm_simulate is
+/// what we scheduled ourselves.
+#[test]
+fn export_round_trips_every_case() {
+    for e in std::fs::read_dir(cts_dir()).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "xml") {
+            continue;
+        }
+        let cib = import(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let xml = hactl_cib_xml::export(&cib);
+        let mut back = import(&xml).unwrap_or_else(|e| panic!("{p:?}: re-import: {e}\n{xml}"));
+        let mut cib = cib;
+        // Fail counts are a set; XML keeps them in attribute-name order.
+        for c in [&mut cib, &mut back] {
+            for n in c.status.nodes.values_mut() {
+                n.failcounts.sort_by(|a, b| {
+                    (&a.rsc, &a.op, a.interval_ms).cmp(&(&b.rsc, &b.op, b.interval_ms))
+                });
+            }
+        }
+        if back != cib {
+            let (a, b) = (format!("{cib:#?}"), format!("{back:#?}"));
+            let diff: Vec<String> = a
+                .lines()
+                .zip(b.lines())
+                .filter(|(x, y)| x != y)
+                .take(5)
+                .map(|(x, y)| format!("- {x}\n+ {y}"))
+                .collect();
+            panic!("{p:?} changed in the round trip:\n{}", diff.join("\n"));
+        }
+    }
+}
