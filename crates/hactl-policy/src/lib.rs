@@ -1,1 +1,326 @@
-//! The policy engine (being written).
+//! The policy engine (scheduler): a pure function from a CIB and a point in time to
+//! a transition — the actions (fence, stop, start, probe, monitor) that bring the
+//! cluster from its current state to the placement the configuration asks for,
+//! with the ordering edges between them.
+//!
+//! No I/O, no clocks, no randomness: `schedule(cib, now)` gives the same
+//! `Transition` for the same input. Semantics follow Pacemaker's scheduler
+//! (scores with ±INFINITY, stickiness, location/colocation/order constraints,
+//! groups as ordered and colocated chains, failures and migration-threshold,
+//! on-fail, fencing of unclean nodes, no-quorum-policy), so that Pacemaker's own
+//! regression cases can be used as the oracle (see `tests/tests/cts.rs`).
+//!
+//! Differences from Pacemaker worth knowing: `no-quorum-policy=suicide` fences the
+//! partition's nodes whenever fencing is enabled (Pacemaker additionally wants the
+//! cluster to have had quorum once); colocation `node-attribute` is always the node
+//! name; clones, bundles and promotable resources are out of scope.
+
+mod actions;
+mod output;
+mod rules;
+mod sched;
+
+use serde::Serialize;
+
+use hactl_model::{Cib, ModelError, Role, Score};
+
+use actions::Task;
+use sched::{RscRef, Sched};
+
+pub use output::format_status;
+
+/// Why a CIB could not be scheduled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("invalid cluster configuration: {0}")]
+    Config(#[source] ModelError),
+}
+
+/// Which state `format_status` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusView {
+    /// The state recorded in the CIB.
+    Current,
+    /// The state after the transition has run successfully.
+    Revised,
+}
+
+/// The result of one scheduler run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    /// Scheduled actions (only those that must run; optional ones are dropped).
+    pub actions: Vec<Action>,
+    /// Ordering between scheduled actions: `before` must finish before `after` runs.
+    pub edges: Vec<OrderingEdge>,
+    /// Per primitive: where it is and where it goes.
+    pub placements: Vec<Placement>,
+    /// Per node: its state as the scheduler saw it.
+    pub nodes: Vec<NodeState>,
+    /// The "Transition Summary" lines, without the leading `* `.
+    pub summary: Vec<String>,
+    /// Per primitive: final node scores and what contributed to them.
+    pub scores: Vec<ResourceScores>,
+}
+
+/// One action of the transition graph.
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    /// Index in `Transition::actions`.
+    pub id: usize,
+    pub kind: ActionKind,
+    /// The primitive or group acted on (none for fencing).
+    pub resource: Option<String>,
+    pub node: Option<String>,
+    /// Why the action is needed, or why it cannot run.
+    pub reason: Option<String>,
+    /// False when the action is part of the plan but cannot be executed (blocked).
+    pub runnable: bool,
+    /// Pseudo actions have no executor: group markers, stops implied by fencing.
+    pub pseudo: bool,
+}
+
+/// What an action does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Fence the node (`reboot` or `off`).
+    Fence {
+        action: String,
+    },
+    Stop,
+    Start,
+    /// One-shot monitor (interval 0) to learn a resource's state on a node.
+    Probe,
+    /// Recurring monitor.
+    Monitor {
+        interval_ms: u64,
+    },
+    GroupStart,
+    GroupRunning,
+    GroupStop,
+    GroupStopped,
+}
+
+/// `before` → `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OrderingEdge {
+    pub before: usize,
+    pub after: usize,
+}
+
+/// Where a primitive runs now and where the transition puts it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Placement {
+    pub resource: String,
+    pub group: Option<String>,
+    /// `class:provider:type`.
+    pub agent: String,
+    /// Nodes where it is active now (more than one: multiply active).
+    pub current: Vec<String>,
+    /// The node it is assigned to, if any.
+    pub target: Option<String>,
+    /// Role after the transition: `Started` or `Stopped`.
+    pub role: String,
+    pub failed: bool,
+    /// Nodes where its last operation failed.
+    pub failed_on: Vec<String>,
+    pub unmanaged: bool,
+    pub orphan: bool,
+    pub blocked: bool,
+    /// target-role=Stopped.
+    pub disabled: bool,
+    pub maintenance: bool,
+}
+
+/// A node as the scheduler saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeState {
+    pub name: String,
+    pub online: bool,
+    pub unclean: bool,
+    pub standby: bool,
+    pub maintenance: bool,
+    pub pending: bool,
+    pub shutdown: bool,
+    /// Why the node is to be fenced.
+    pub fence_reason: Option<String>,
+}
+
+/// Final scores of one primitive.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceScores {
+    pub resource: String,
+    pub nodes: Vec<NodeScore>,
+    pub chosen: Option<String>,
+    /// Why `chosen` won (or why nothing was chosen).
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeScore {
+    pub node: String,
+    /// `None`: the node is not allowed at all (asymmetric cluster, no constraint).
+    pub score: Option<Score>,
+    /// Whether the node can run resources at all (online, not standby, …).
+    pub available: bool,
+    pub contributions: Vec<Contribution>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Contribution {
+    pub what: String,
+    pub score: Score,
+}
+
+/// Computes the transition for `cib` at `now` (seconds since the Unix epoch).
+pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
+    let mut s = Sched::new(cib, now)?;
+    s.apply_node_criteria();
+    s.assign_all();
+    let g = s.build_graph();
+    Ok(build_transition(&s, &g))
+}
+
+fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
+    let mut map = vec![None; g.acts.len()];
+    let mut out_actions = Vec::new();
+    for (i, a) in g.acts.iter().enumerate() {
+        if a.optional {
+            continue;
+        }
+        let id = out_actions.len();
+        map[i] = Some(id);
+        let kind = match a.task {
+            Task::Start => ActionKind::Start,
+            Task::Stop => ActionKind::Stop,
+            Task::Probe => ActionKind::Probe,
+            Task::Monitor(iv) => ActionKind::Monitor { interval_ms: iv },
+            Task::Fence => ActionKind::Fence {
+                action: s.opts.stonith_action.clone(),
+            },
+            Task::GStart => ActionKind::GroupStart,
+            Task::GRunning => ActionKind::GroupRunning,
+            Task::GStop => ActionKind::GroupStop,
+            Task::GStopped => ActionKind::GroupStopped,
+        };
+        out_actions.push(Action {
+            id,
+            kind,
+            resource: a.rsc.map(|r| s.rsc_id(r).to_string()),
+            node: a.node.map(|n| s.nodes[n].name.to_string()),
+            reason: a.reason.clone(),
+            runnable: a.runnable,
+            pseudo: a.pseudo,
+        });
+    }
+    let mut edges: Vec<OrderingEdge> = g
+        .edges
+        .iter()
+        .filter_map(|e| {
+            Some(OrderingEdge {
+                before: map[e.first]?,
+                after: map[e.then]?,
+            })
+        })
+        .collect();
+    edges.sort_by_key(|e| (e.before, e.after));
+    edges.dedup();
+
+    let mut summary = Vec::new();
+    for a in &g.acts {
+        if a.task == Task::Fence && !a.optional {
+            if let Some(n) = a.node {
+                summary.push(format!(
+                    "Fence ({}) {} '{}'",
+                    s.opts.stonith_action,
+                    s.nodes[n].name,
+                    a.reason.as_deref().unwrap_or("")
+                ));
+            }
+        }
+    }
+    for &r in &s.top {
+        let prims: Vec<usize> = match r {
+            RscRef::P(p) => vec![p],
+            RscRef::G(gi) => s.groups[gi].members.clone(),
+        };
+        for p in prims {
+            for item in actions::summarize_prim(s, g, p) {
+                summary.push(item.text());
+            }
+        }
+    }
+
+    let placements = s
+        .prims
+        .iter()
+        .map(|p| Placement {
+            resource: p.id.clone(),
+            group: p.group.map(|gi| s.groups[gi].id.to_string()),
+            agent: p.agent.clone(),
+            current: p
+                .active
+                .iter()
+                .map(|&n| s.nodes[n].name.to_string())
+                .collect(),
+            target: p.assigned.map(|n| s.nodes[n].name.to_string()),
+            role: p.next_role.unwrap_or(Role::Stopped).to_string(),
+            failed: p.failed,
+            failed_on: p
+                .failed_on
+                .iter()
+                .map(|&n| s.nodes[n].name.to_string())
+                .collect(),
+            unmanaged: !p.managed,
+            orphan: p.orphan,
+            blocked: p.blocked,
+            disabled: p.target_role == Some(Role::Stopped),
+            maintenance: p.maintenance,
+        })
+        .collect();
+    let nodes = s
+        .nodes
+        .iter()
+        .map(|n| NodeState {
+            name: n.name.to_string(),
+            online: n.online,
+            unclean: n.unclean,
+            standby: n.standby,
+            maintenance: n.maintenance,
+            pending: n.pending,
+            shutdown: n.shutdown,
+            fence_reason: n.fence_reason.clone(),
+        })
+        .collect();
+    let scores = output::scores(s);
+    Transition {
+        actions: out_actions,
+        edges,
+        placements,
+        nodes,
+        summary,
+        scores,
+    }
+}
+
+impl Transition {
+    /// crm_simulate's "Transition Summary:" block.
+    pub fn summary_text(&self) -> String {
+        let mut s = String::from("Transition Summary:\n");
+        for l in &self.summary {
+            s.push_str("  * ");
+            s.push_str(l);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Per resource and node: the final score, what made it, and why the chosen
+    /// node won.
+    pub fn explain_text(&self) -> String {
+        output::explain(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;

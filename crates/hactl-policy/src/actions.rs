@@ -1,0 +1,850 @@
+//! Actions and their ordering: which stops, starts, probes, monitors and fencing
+//! operations a placement needs, and how "required" and "cannot run" spread along
+//! ordering edges (a restart of one resource forces the restart of what depends
+//! on it; an unrunnable start blocks what must start after it).
+
+use hactl_model::{OrderAction, OrderKind, Role, Score};
+
+use crate::sched::{RscRef, Sched};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Task {
+    Start,
+    Stop,
+    Probe,
+    Monitor(u64),
+    Fence,
+    /// Group pseudo actions.
+    GStart,
+    GRunning,
+    GStop,
+    GStopped,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Start | Task::GStart => "start",
+            Task::Stop | Task::GStop => "stop",
+            Task::Probe | Task::Monitor(_) => "monitor",
+            Task::Fence => "fence",
+            Task::GRunning => "running",
+            Task::GStopped => "stopped",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Act {
+    pub rsc: Option<RscRef>,
+    pub task: Task,
+    pub node: Option<usize>,
+    pub optional: bool,
+    pub runnable: bool,
+    pub pseudo: bool,
+    pub reason: Option<String>,
+}
+
+pub(crate) const ORDERED: u32 = 1;
+pub(crate) const FIRST_IMPLIES_THEN: u32 = 2;
+pub(crate) const THEN_IMPLIES_FIRST: u32 = 4;
+pub(crate) const UNRUNNABLE_FIRST_BLOCKS: u32 = 8;
+pub(crate) const INTERMEDIATE_STOP: u32 = 16;
+pub(crate) const ASYMMETRIC: u32 = 32;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Edge {
+    pub first: usize,
+    pub then: usize,
+    pub flags: u32,
+}
+
+pub(crate) struct Graph {
+    pub acts: Vec<Act>,
+    pub edges: Vec<Edge>,
+    /// Per primitive: its start (on the assigned node) and stops (per active node).
+    pub start_of: Vec<Option<usize>>,
+    pub stops_of: Vec<Vec<usize>>,
+    /// Per group: start, running, stop, stopped pseudo actions.
+    pub group_acts: Vec<[usize; 4]>,
+}
+
+impl Graph {
+    fn add(&mut self, a: Act) -> usize {
+        self.acts.push(a);
+        self.acts.len() - 1
+    }
+
+    fn order(&mut self, first: usize, then: usize, flags: u32) {
+        self.edges.push(Edge { first, then, flags });
+    }
+}
+
+fn set_reason(a: &mut Act, r: String) {
+    if a.reason.is_none() {
+        a.reason = Some(r);
+    }
+}
+
+impl Sched<'_> {
+    /// Whether an action that needs quorum can run for this primitive.
+    fn quorum_block(&self, p: usize) -> Option<&'static str> {
+        if self.quorate || !self.prims[p].needs_quorum {
+            return None;
+        }
+        match self.nqp {
+            hactl_model::NoQuorumPolicy::Ignore => None,
+            hactl_model::NoQuorumPolicy::Freeze => {
+                let prim = &self.prims[p];
+                let next_higher = prim.orig_role == Role::Stopped
+                    && prim.next_role == Some(Role::Started)
+                    && prim.target_role == Some(Role::Started);
+                if prim.active.is_empty() || next_higher {
+                    Some("quorum freeze")
+                } else {
+                    None
+                }
+            }
+            _ => Some("no quorum"),
+        }
+    }
+
+    fn new_rsc_action(&self, p: usize, task: Task, node: Option<usize>, optional: bool) -> Act {
+        let mut a = Act {
+            rsc: Some(RscRef::P(p)),
+            task,
+            node,
+            optional,
+            runnable: true,
+            pseudo: false,
+            reason: None,
+        };
+        if !self.prims[p].managed && !matches!(task, Task::Monitor(_)) {
+            a.optional = true;
+        }
+        match node {
+            None => a.runnable = false,
+            Some(n) => {
+                let nd = &self.nodes[n];
+                if !nd.online {
+                    // A stop on an unclean node that will be fenced is implied by
+                    // the fencing.
+                    if task == Task::Stop && nd.unclean && self.can_fence(n) {
+                        a.pseudo = true;
+                    } else {
+                        a.runnable = false;
+                    }
+                } else if nd.pending {
+                    a.runnable = false;
+                } else if task == Task::Stop && nd.unclean {
+                    if self.can_fence(n) {
+                        a.pseudo = true;
+                    } else {
+                        a.runnable = false;
+                    }
+                } else if matches!(task, Task::Start) {
+                    if let Some(why) = self.quorum_block(p) {
+                        a.runnable = false;
+                        a.reason = Some(why.to_string());
+                    }
+                }
+            }
+        }
+        a
+    }
+
+    /// Builds the action graph from the placement.
+    pub(crate) fn build_graph(&mut self) -> Graph {
+        let np = self.prims.len();
+        let mut g = Graph {
+            acts: Vec::new(),
+            edges: Vec::new(),
+            start_of: vec![None; np],
+            stops_of: vec![Vec::new(); np],
+            group_acts: Vec::new(),
+        };
+        // Fencing.
+        let mut fence_of = vec![None; self.nodes.len()];
+        for (n, slot) in fence_of.iter_mut().enumerate() {
+            if self.nodes[n].unclean && self.can_fence(n) {
+                let reason = self.nodes[n].fence_reason.clone();
+                *slot = Some(g.add(Act {
+                    rsc: None,
+                    task: Task::Fence,
+                    node: Some(n),
+                    optional: false,
+                    runnable: true,
+                    pseudo: false,
+                    reason,
+                }));
+            }
+        }
+        for p in 0..np {
+            self.create_prim_actions(p, &mut g);
+        }
+        // Fencing before the implied stops.
+        for p in 0..np {
+            for s in g.stops_of[p].clone() {
+                if let Some(n) = g.acts[s].node {
+                    if let Some(f) = fence_of[n] {
+                        g.order(f, s, ORDERED | FIRST_IMPLIES_THEN);
+                    }
+                }
+            }
+        }
+        // Resources that need fencing start only after all pending fencing.
+        let fences: Vec<usize> = fence_of.iter().flatten().copied().collect();
+        if !fences.is_empty() {
+            for p in 0..np {
+                if self.prims[p].fence_device {
+                    continue;
+                }
+                if let Some(s) = g.start_of[p] {
+                    for &f in &fences {
+                        g.order(f, s, ORDERED);
+                    }
+                }
+            }
+        }
+        // Group pseudo actions and the members' chain.
+        for gi in 0..self.groups.len() {
+            let mk = |task| Act {
+                rsc: Some(RscRef::G(gi)),
+                task,
+                node: None,
+                optional: true,
+                runnable: true,
+                pseudo: true,
+                reason: None,
+            };
+            let ids = [
+                g.add(mk(Task::GStart)),
+                g.add(mk(Task::GRunning)),
+                g.add(mk(Task::GStop)),
+                g.add(mk(Task::GStopped)),
+            ];
+            g.group_acts.push(ids);
+            let [gstart, grunning, gstop, gstopped] = ids;
+            g.order(gstop, gstopped, UNRUNNABLE_FIRST_BLOCKS);
+            g.order(gstopped, gstart, ORDERED);
+            g.order(gstart, grunning, UNRUNNABLE_FIRST_BLOCKS);
+            let members = self.groups[gi].members.clone();
+            let mut prev: Option<usize> = None;
+            for &m in &members {
+                if !self.prims[m].managed {
+                    prev = Some(m);
+                    continue;
+                }
+                let first_member = prev.is_none();
+                for &s in &g.stops_of[m].clone() {
+                    let down = if first_member {
+                        THEN_IMPLIES_FIRST | ORDERED
+                    } else {
+                        THEN_IMPLIES_FIRST
+                    };
+                    g.order(gstop, s, down);
+                    let post = if first_member { FIRST_IMPLIES_THEN } else { 0 };
+                    g.order(s, gstopped, post);
+                }
+                if let Some(st) = g.start_of[m] {
+                    g.order(gstart, st, ORDERED);
+                    g.order(st, grunning, UNRUNNABLE_FIRST_BLOCKS | FIRST_IMPLIES_THEN);
+                }
+                if let Some(pm) = prev {
+                    let pstart = self.start_or_placeholder(pm, &mut g);
+                    if let Some(st) = g.start_of[m] {
+                        g.order(pstart, st, FIRST_IMPLIES_THEN | UNRUNNABLE_FIRST_BLOCKS);
+                    }
+                    for &s in &g.stops_of[m].clone() {
+                        for &ps in &g.stops_of[pm].clone() {
+                            g.order(s, ps, ORDERED | INTERMEDIATE_STOP);
+                        }
+                    }
+                }
+                prev = Some(m);
+            }
+        }
+        self.order_constraints(&mut g);
+        propagate(self, &mut g);
+        g
+    }
+
+    /// The start action of a primitive, or an unrunnable placeholder when it has
+    /// none (so that orderings after it see "cannot start").
+    fn start_or_placeholder(&self, p: usize, g: &mut Graph) -> usize {
+        if let Some(s) = g.start_of[p] {
+            return s;
+        }
+        let a = Act {
+            rsc: Some(RscRef::P(p)),
+            task: Task::Start,
+            node: None,
+            optional: true,
+            runnable: false,
+            pseudo: false,
+            reason: None,
+        };
+        let i = g.add(a);
+        g.start_of[p] = Some(i);
+        i
+    }
+
+    fn create_prim_actions(&mut self, p: usize, g: &mut Graph) {
+        // Default next role.
+        if self.prims[p].next_role.is_none() {
+            self.prims[p].next_role = Some(if self.prims[p].assigned.is_some() {
+                Role::Started
+            } else {
+                Role::Stopped
+            });
+        }
+        let prim = &self.prims[p];
+        let current = prim.active.first().copied();
+        let assigned = prim.assigned;
+        let next_role = prim.next_role.unwrap_or(Role::Stopped);
+        let orig_role = prim.orig_role;
+        let mut need_stop = false;
+        let is_moving = current.is_some()
+            && assigned.is_some()
+            && current != assigned
+            && next_role == Role::Started;
+        if is_moving {
+            need_stop = true;
+        }
+        if prim.active.len() > 1 {
+            need_stop = true;
+        }
+        if !is_moving {
+            if prim.failed {
+                if prim.stop_if_failed {
+                    need_stop = true;
+                }
+            } else if prim.blocked {
+                need_stop = true;
+            }
+        }
+        let blocked = prim.blocked;
+        // Bring the resource down (optionally) on its current nodes, and back up.
+        if orig_role == Role::Started {
+            self.stop_resource(p, !need_stop, g);
+            if next_role == Role::Started && !blocked {
+                if let Some(n) = assigned {
+                    self.start_resource(p, n, !need_stop, g);
+                }
+            }
+        }
+        // Then the role transition itself.
+        match (orig_role, next_role) {
+            (Role::Stopped, Role::Started) => {
+                if let Some(n) = assigned {
+                    self.start_resource(p, n, false, g);
+                }
+            }
+            (Role::Started, Role::Stopped) => self.stop_resource(p, false, g),
+            _ => {}
+        }
+        // Restart ordering: stops before the start.
+        if self.prims[p].managed {
+            if let Some(st) = g.start_of[p] {
+                for &s in &g.stops_of[p].clone() {
+                    g.order(s, st, ORDERED | FIRST_IMPLIES_THEN | INTERMEDIATE_STOP);
+                }
+            }
+        }
+        self.create_probes(p, g);
+        self.create_monitors(p, g);
+    }
+
+    fn stop_resource(&mut self, p: usize, optional: bool, g: &mut Graph) {
+        let active = self.prims[p].active.clone();
+        for n in active {
+            let existing = g.stops_of[p]
+                .iter()
+                .copied()
+                .find(|&s| g.acts[s].node == Some(n));
+            let s = match existing {
+                Some(s) => {
+                    if !optional && self.prims[p].managed {
+                        g.acts[s].optional = false;
+                    }
+                    s
+                }
+                None => {
+                    let a = self.new_rsc_action(p, Task::Stop, Some(n), optional);
+                    let i = g.add(a);
+                    g.stops_of[p].push(i);
+                    i
+                }
+            };
+            if self.prims[p].assigned.is_none() {
+                g.acts[s].reason = Some("node availability".into());
+            }
+            if !self.prims[p].managed {
+                g.acts[s].runnable = false;
+            }
+        }
+    }
+
+    fn start_resource(&mut self, p: usize, n: usize, optional: bool, g: &mut Graph) {
+        let s = match g.start_of[p] {
+            Some(s) => s,
+            None => {
+                let a = self.new_rsc_action(p, Task::Start, Some(n), true);
+                let i = g.add(a);
+                g.start_of[p] = Some(i);
+                i
+            }
+        };
+        if g.acts[s].runnable && !optional && self.prims[p].managed {
+            g.acts[s].optional = false;
+        }
+    }
+
+    fn create_probes(&self, p: usize, g: &mut Graph) {
+        let prim = &self.prims[p];
+        if prim.orphan || prim.maintenance {
+            return;
+        }
+        for n in 0..self.nodes.len() {
+            let nd = &self.nodes[n];
+            if prim.probed[n] || !nd.online || nd.unclean || nd.maintenance || nd.pending {
+                continue;
+            }
+            if prim.allowed[n].is_none() && !self.opts.symmetric_cluster {
+                continue;
+            }
+            let a = Act {
+                rsc: Some(RscRef::P(p)),
+                task: Task::Probe,
+                node: Some(n),
+                optional: false,
+                runnable: true,
+                pseudo: false,
+                reason: None,
+            };
+            let i = g.add(a);
+            if let Some(st) = g.start_of[p] {
+                g.order(i, st, ORDERED);
+            }
+        }
+    }
+
+    fn create_monitors(&self, p: usize, g: &mut Graph) {
+        let prim = &self.prims[p];
+        let Some(def) = prim.def else { return };
+        if !prim.managed {
+            return;
+        }
+        let Some(n) = prim.assigned else { return };
+        if prim.next_role != Some(Role::Started) {
+            return;
+        }
+        let start = g.start_of[p];
+        let start_needed = start.is_some_and(|s| !g.acts[s].optional);
+        let start_runnable = start.is_some_and(|s| g.acts[s].runnable);
+        for op in &def.ops {
+            if op.name != "monitor" || op.interval_ms == 0 || op.enabled == Some(false) {
+                continue;
+            }
+            if matches!(op.role, Some(Role::Stopped) | Some(Role::Promoted)) {
+                continue;
+            }
+            let running = prim.running_monitors.contains(&(n, op.interval_ms));
+            if running && !start_needed {
+                continue;
+            }
+            let a = Act {
+                rsc: Some(RscRef::P(p)),
+                task: Task::Monitor(op.interval_ms),
+                node: Some(n),
+                optional: false,
+                runnable: start_runnable || start.is_none(),
+                pseudo: false,
+                reason: None,
+            };
+            let i = g.add(a);
+            if let Some(st) = start {
+                g.order(st, i, ORDERED | UNRUNNABLE_FIRST_BLOCKS);
+            }
+        }
+    }
+
+    /// The actions an order constraint names for a resource.
+    fn order_targets(
+        &self,
+        r: RscRef,
+        action: OrderAction,
+        as_first: bool,
+        g: &mut Graph,
+    ) -> Vec<usize> {
+        match r {
+            RscRef::P(p) => match action {
+                OrderAction::Start | OrderAction::Promote => vec![self.start_or_placeholder(p, g)],
+                OrderAction::Stop | OrderAction::Demote => g.stops_of[p].clone(),
+            },
+            RscRef::G(gi) => {
+                let [gstart, grunning, gstop, gstopped] = g.group_acts[gi];
+                match (action, as_first) {
+                    (OrderAction::Start | OrderAction::Promote, true) => vec![grunning],
+                    (OrderAction::Start | OrderAction::Promote, false) => vec![gstart],
+                    (OrderAction::Stop | OrderAction::Demote, true) => vec![gstopped],
+                    (OrderAction::Stop | OrderAction::Demote, false) => vec![gstop],
+                }
+            }
+        }
+    }
+
+    fn order_constraints(&self, g: &mut Graph) {
+        let cib = self.cib;
+        for oc in &cib.config.constraints.order {
+            let (Some(&first), Some(&then)) = (self.by_id.get(&oc.first), self.by_id.get(&oc.then))
+            else {
+                continue;
+            };
+            let sym = oc.is_symmetrical();
+            let flags = match oc.kind {
+                OrderKind::Optional | OrderKind::Serialize => ORDERED,
+                OrderKind::Mandatory => {
+                    if sym {
+                        let mut f = ORDERED | FIRST_IMPLIES_THEN;
+                        if matches!(oc.first_action, OrderAction::Start | OrderAction::Promote) {
+                            f |= UNRUNNABLE_FIRST_BLOCKS;
+                        }
+                        f
+                    } else {
+                        ORDERED | ASYMMETRIC
+                    }
+                }
+            };
+            self.add_order(first, oc.first_action, then, oc.then_action, flags, g);
+            if sym && oc.kind != OrderKind::Serialize {
+                let inv = |a: OrderAction| match a {
+                    OrderAction::Start => OrderAction::Stop,
+                    OrderAction::Stop => OrderAction::Start,
+                    OrderAction::Promote => OrderAction::Demote,
+                    OrderAction::Demote => OrderAction::Promote,
+                };
+                let iflags = match oc.kind {
+                    OrderKind::Mandatory => ORDERED | THEN_IMPLIES_FIRST,
+                    _ => ORDERED,
+                };
+                self.add_order(
+                    then,
+                    inv(oc.then_action),
+                    first,
+                    inv(oc.first_action),
+                    iflags,
+                    g,
+                );
+            }
+        }
+    }
+
+    fn add_order(
+        &self,
+        first: RscRef,
+        fa: OrderAction,
+        then: RscRef,
+        ta: OrderAction,
+        flags: u32,
+        g: &mut Graph,
+    ) {
+        let firsts = self.order_targets(first, fa, true, g);
+        let mut thens = self.order_targets(then, ta, false, g);
+        // An ordering on a group action also updates its members' actions.
+        if let RscRef::G(gi) = then {
+            for &m in &self.groups[gi].members {
+                match ta {
+                    OrderAction::Start | OrderAction::Promote => {
+                        if let Some(s) = g.start_of[m] {
+                            thens.push(s);
+                        }
+                    }
+                    _ => thens.extend(g.stops_of[m].iter().copied()),
+                }
+            }
+        }
+        for &f in &firsts {
+            for &t in &thens {
+                g.order(f, t, flags);
+            }
+        }
+    }
+}
+
+/// Spreads "required" and "unrunnable" along the edges until nothing changes.
+fn propagate(s: &Sched<'_>, g: &mut Graph) {
+    // Group pseudo actions take their flags from their members.
+    let members: Vec<Vec<usize>> = s.groups.iter().map(|gr| gr.members.clone()).collect();
+    loop {
+        let mut changed = false;
+        for (gi, ids) in g.group_acts.clone().into_iter().enumerate() {
+            let [gstart, grunning, gstop, gstopped] = ids;
+            for (ga, is_start, check_runnable) in [
+                (gstart, true, false),
+                (grunning, true, true),
+                (gstop, false, false),
+                (gstopped, false, true),
+            ] {
+                let mut optional = g.acts[ga].optional;
+                let mut runnable = g.acts[ga].runnable;
+                for &m in &members[gi] {
+                    let acts: Vec<usize> = if is_start {
+                        g.start_of[m].into_iter().collect()
+                    } else {
+                        g.stops_of[m].clone()
+                    };
+                    if acts.is_empty() && is_start {
+                        runnable = runnable && !check_runnable;
+                    }
+                    for a in acts {
+                        if !g.acts[a].optional {
+                            optional = false;
+                        }
+                        if check_runnable && !g.acts[a].runnable {
+                            runnable = false;
+                        }
+                    }
+                }
+                if optional != g.acts[ga].optional || runnable != g.acts[ga].runnable {
+                    g.acts[ga].optional = optional;
+                    g.acts[ga].runnable = runnable;
+                    changed = true;
+                }
+            }
+        }
+        for e in g.edges.clone() {
+            changed |= apply_edge(s, g, e);
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+fn same_rsc(g: &Graph, a: usize, b: usize) -> bool {
+    g.acts[a].rsc == g.acts[b].rsc
+}
+
+fn because(s: &Sched<'_>, g: &Graph, first: usize, what: &str) -> String {
+    let a = &g.acts[first];
+    match a.rsc {
+        Some(r) => format!("{what} {} {}", s.rsc_id(r), a.task.name()),
+        None => format!("{what} {}", a.task.name()),
+    }
+}
+
+fn clear_optional(s: &Sched<'_>, g: &mut Graph, target: usize, cause: usize) -> bool {
+    if !g.acts[target].optional {
+        return false;
+    }
+    if let Some(RscRef::P(p)) = g.acts[target].rsc {
+        if !s.prims[p].managed && !matches!(g.acts[target].task, Task::Monitor(_)) {
+            return false;
+        }
+    }
+    g.acts[target].optional = false;
+    if !same_rsc(g, target, cause) {
+        let r = because(s, g, cause, "required");
+        set_reason(&mut g.acts[target], r);
+    }
+    true
+}
+
+fn clear_runnable(s: &Sched<'_>, g: &mut Graph, target: usize, cause: usize) -> bool {
+    if !g.acts[target].runnable {
+        return false;
+    }
+    g.acts[target].runnable = false;
+    if !same_rsc(g, target, cause) {
+        let r = because(s, g, cause, "unrunnable");
+        set_reason(&mut g.acts[target], r);
+    }
+    true
+}
+
+fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> bool {
+    let (f, t) = (e.first, e.then);
+    let mut changed = false;
+    if e.flags & ASYMMETRIC != 0 && !g.acts[f].runnable {
+        let mut skip = false;
+        if g.acts[t].optional {
+            if let Some(RscRef::P(p)) = g.acts[t].rsc {
+                let running = !s.prims[p].active.is_empty();
+                let stopped_stop = !running && g.acts[t].task == Task::Stop;
+                let start_in_place = running
+                    && g.acts[t].task == Task::Start
+                    && s.prims[p].active.len() == 1
+                    && Some(s.prims[p].active[0]) == g.acts[t].node;
+                skip = stopped_stop || start_in_place;
+            }
+        }
+        if !skip {
+            changed |= clear_optional(s, g, t, f);
+            changed |= clear_runnable(s, g, t, f);
+        }
+    }
+    if e.flags & THEN_IMPLIES_FIRST != 0 && !g.acts[t].optional {
+        changed |= clear_optional(s, g, f, t);
+    }
+    if e.flags & UNRUNNABLE_FIRST_BLOCKS != 0 && !g.acts[f].runnable && g.acts[t].runnable {
+        changed |= clear_runnable(s, g, t, f);
+    }
+    if e.flags & FIRST_IMPLIES_THEN != 0 && !g.acts[f].optional && g.acts[t].optional {
+        changed |= clear_optional(s, g, t, f);
+    }
+    if e.flags & INTERMEDIATE_STOP != 0 {
+        let then_required = !g.acts[t].optional;
+        let then_managed = match g.acts[t].rsc {
+            Some(RscRef::P(p)) => s.prims[p].managed,
+            _ => true,
+        };
+        let stop_reason = !g.acts[t].runnable && then_managed && same_rsc(g, f, t);
+        if then_required || stop_reason {
+            if g.acts[f].runnable {
+                changed |= clear_optional(s, g, f, t);
+            }
+            if !g.acts[t].optional {
+                changed |= clear_optional(s, g, f, t);
+            }
+            if !g.acts[f].optional && !g.acts[f].runnable {
+                changed |= clear_runnable(s, g, t, f);
+            }
+        }
+    }
+    changed
+}
+
+/// One line of the transition summary for a primitive, in crm_simulate's words.
+pub(crate) struct SummaryItem {
+    pub verb: &'static str,
+    pub rsc: String,
+    pub details: String,
+    pub reason: Option<String>,
+}
+
+impl SummaryItem {
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "{:<8}   {:<w$}   ( {} )",
+            self.verb,
+            self.rsc,
+            self.details,
+            w = self.rsc.len().max(5)
+        );
+        if let Some(r) = &self.reason {
+            s.push_str("  ");
+            s.push_str(r);
+        }
+        s
+    }
+}
+
+pub(crate) fn summarize_prim(s: &Sched<'_>, g: &Graph, p: usize) -> Vec<SummaryItem> {
+    let prim = &s.prims[p];
+    let mut out = Vec::new();
+    let current = prim.active.first().copied();
+    let next = prim.assigned;
+    if !prim.managed || (current.is_none() && next.is_none()) {
+        return out;
+    }
+    let name = |n: usize| s.nodes[n].name.to_string();
+    let moving = current.is_some() && next.is_some() && current != next;
+    let start = g.start_of[p].filter(|&a| g.acts[a].node.is_some() && g.acts[a].node == next);
+    let start_node = match start {
+        Some(a) if g.acts[a].runnable => current,
+        _ => None,
+    };
+    let stop = g.stops_of[p]
+        .iter()
+        .copied()
+        .find(|&a| start_node.is_none() || g.acts[a].node == start_node);
+    let item = |verb: &'static str,
+                origin: Option<usize>,
+                dest: Option<usize>,
+                action: usize,
+                source: Option<usize>| {
+        let source = source.unwrap_or(action);
+        let details = match (origin, dest) {
+            (None, Some(d)) => name(d),
+            (Some(o), None) => name(o),
+            (Some(o), Some(d)) if o == d => name(o),
+            (Some(o), Some(d)) => format!("{} -> {}", name(o), name(d)),
+            (None, None) => String::new(),
+        };
+        let runnable = g.acts[action].runnable;
+        let reason = match (&g.acts[source].reason, runnable) {
+            (Some(r), false) => Some(format!("due to {r} (blocked)")),
+            (Some(r), true) => Some(format!("due to {r}")),
+            (None, false) => Some("blocked".to_string()),
+            (None, true) => None,
+        };
+        SummaryItem {
+            verb,
+            rsc: prim.id.clone(),
+            details,
+            reason,
+        }
+    };
+    let next_role = prim.next_role.unwrap_or(Role::Stopped);
+    if prim.orig_role == next_role {
+        let Some(_) = next else { return out };
+        let Some(st) = start else { return out };
+        if g.acts[st].optional {
+            return out;
+        }
+        if !g.acts[st].runnable {
+            let Some(sp) = stop else { return out };
+            let reason_op = if g.acts[sp].reason.is_some() { sp } else { st };
+            out.push(item("Stop", current, None, sp, Some(reason_op)));
+        } else if moving {
+            let Some(sp) = stop else { return out };
+            let verb = if prim.failed { "Recover" } else { "Move" };
+            out.push(item(verb, current, next, sp, None));
+        } else if prim.failed {
+            let Some(sp) = stop else { return out };
+            out.push(item("Recover", current, None, sp, None));
+        } else {
+            out.push(item("Restart", current, next, st, None));
+        }
+        return out;
+    }
+    let start_unrunnable = start.is_some_and(|a| !g.acts[a].runnable);
+    if stop.is_some() && (next_role == Role::Stopped || start_unrunnable) {
+        for &n in &prim.active {
+            let stop_op = g.stops_of[p]
+                .iter()
+                .copied()
+                .find(|&a| g.acts[a].node == Some(n));
+            let Some(sp) = stop_op else { continue };
+            let reason_op = if g.acts[sp].reason.is_some() {
+                Some(sp)
+            } else {
+                start.or(Some(sp))
+            };
+            out.push(item("Stop", Some(n), None, sp, reason_op));
+        }
+    } else if let (Some(sp), true) = (stop, prim.failed && prim.stop_if_failed) {
+        out.push(item("Recover", current, next, sp, start));
+    } else if moving {
+        if let Some(sp) = stop {
+            out.push(item("Move", current, next, sp, None));
+        }
+    } else if let Some(sp) = stop.filter(|&a| !g.acts[a].optional) {
+        if let Some(st) = start {
+            let _ = sp;
+            out.push(item("Restart", current, next, st, None));
+        }
+    } else if prim.orig_role == Role::Stopped && next_role == Role::Started {
+        if let Some(st) = start {
+            out.push(item("Start", current, next, st, None));
+        }
+    }
+    out
+}
+
+/// Whether the score is one a node can be chosen with.
+#[allow(dead_code)]
+pub(crate) fn usable(s: Score) -> bool {
+    s >= Score::ZERO
+}

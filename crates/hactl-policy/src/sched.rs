@@ -1,0 +1,1622 @@
+//! Status unpacking and placement (assignment of primitives to nodes).
+//!
+//! Everything is indexed: nodes, primitives, groups and colocations live in vectors
+//! and refer to each other by position, so that the hot loops never hash or clone
+//! strings. The assignment follows Pacemaker's algorithm: resources are assigned in
+//! priority order; a resource first assigns the resources it is colocated with, adds
+//! the (attenuated) preferences of the resources colocated with it, and then takes
+//! the best allowed node.
+
+use std::collections::BTreeMap;
+
+use hactl_model::values::{parse_bool, parse_interval_ms};
+use hactl_model::{
+    Attrs, Cib, ClusterOptions, Group, NoQuorumPolicy, NodeStatus, OnFail, OpRecord, Primitive,
+    Resource, Role, Score,
+};
+
+use crate::rules::{rule_matches, NodeFacts};
+use crate::PolicyError;
+
+/// One cluster node after unpacking its status.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeInfo<'a> {
+    pub name: &'a str,
+    pub id: &'a str,
+    pub online: bool,
+    pub unclean: bool,
+    pub standby: bool,
+    /// Standby because a resource failed with on-fail=standby.
+    pub fail_standby: bool,
+    pub pending: bool,
+    pub maintenance: bool,
+    pub shutdown: bool,
+    pub fence_reason: Option<String>,
+    pub num_resources: u32,
+    pub attrs: Attrs,
+    pub is_dc: bool,
+}
+
+impl NodeInfo<'_> {
+    /// Whether the node can run resources at all (Pacemaker's node availability).
+    pub fn available(&self) -> bool {
+        self.online
+            && !self.shutdown
+            && !self.unclean
+            && !self.standby
+            && !self.maintenance
+            && !self.pending
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum RscRef {
+    P(usize),
+    G(usize),
+}
+
+/// One score contribution, kept for `explain_text`.
+#[derive(Debug, Clone)]
+pub(crate) struct Contribution {
+    /// `None`: every node.
+    pub node: Option<usize>,
+    pub what: String,
+    pub score: Score,
+}
+
+#[derive(Debug)]
+pub(crate) struct Prim<'a> {
+    pub id: String,
+    pub def: Option<&'a Primitive>,
+    pub agent: String,
+    pub group: Option<usize>,
+    #[allow(dead_code)]
+    pub meta: Attrs,
+    pub managed: bool,
+    pub maintenance: bool,
+    pub target_role: Option<Role>,
+    pub stickiness: i64,
+    pub migration_threshold: i64,
+    pub failure_timeout_s: i64,
+    pub priority: i64,
+    pub critical: bool,
+    pub orphan: bool,
+    pub fence_device: bool,
+    /// Starting needs quorum (and fencing of unclean nodes when enabled).
+    pub needs_quorum: bool,
+
+    // Status.
+    pub active: Vec<usize>,
+    pub failed_on: Vec<usize>,
+    pub failed: bool,
+    pub stop_if_failed: bool,
+    pub blocked: bool,
+    pub ignore_failure: bool,
+    pub probed: Vec<bool>,
+    pub orig_role: Role,
+    pub next_role: Option<Role>,
+    pub next_role_reason: Option<String>,
+    /// Recurring monitors whose last result on a node was success: (node, interval).
+    pub running_monitors: Vec<(usize, u64)>,
+
+    // Placement.
+    pub allowed: Vec<Option<Score>>,
+    pub explain: Vec<Contribution>,
+    pub assigned: Option<usize>,
+    pub unassigned: bool,
+    pub assigning: bool,
+    pub updating: bool,
+    pub this_with: Vec<usize>,
+    pub with_this: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub(crate) struct GroupInfo<'a> {
+    pub id: &'a str,
+    pub def: &'a Group,
+    pub members: Vec<usize>,
+    pub priority: i64,
+    pub this_with: Vec<usize>,
+    pub with_this: Vec<usize>,
+    pub unassigned: bool,
+    pub assigning: bool,
+    pub updating: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Coloc {
+    pub id: String,
+    pub dependent: RscRef,
+    pub primary: RscRef,
+    pub score: Score,
+    pub influence: bool,
+    pub explicit: bool,
+}
+
+pub(crate) struct Sched<'a> {
+    pub cib: &'a Cib,
+    pub opts: ClusterOptions,
+    pub now: i64,
+    pub quorate: bool,
+    pub nqp: NoQuorumPolicy,
+    pub have_fencing: bool,
+    pub nodes: Vec<NodeInfo<'a>>,
+    pub node_by_name: BTreeMap<&'a str, usize>,
+    pub prims: Vec<Prim<'a>>,
+    pub groups: Vec<GroupInfo<'a>>,
+    /// Top-level resources in assignment order (priority, then configuration order).
+    pub top: Vec<RscRef>,
+    pub by_id: BTreeMap<String, RscRef>,
+    pub colocs: Vec<Coloc>,
+}
+
+const INF: i64 = Score::INFINITY_VALUE;
+
+fn meta_bool(meta: &Attrs, key: &str) -> Option<bool> {
+    meta.get(key).and_then(|v| parse_bool(v))
+}
+
+fn meta_score(meta: &Attrs, key: &str) -> Option<i64> {
+    meta.get(key)
+        .and_then(|v| v.parse::<Score>().ok())
+        .map(Score::value)
+}
+
+fn attr_true(attrs: &Attrs, key: &str) -> bool {
+    attrs.get(key).and_then(|v| parse_bool(v)).unwrap_or(false)
+}
+
+impl<'a> Sched<'a> {
+    pub fn new(cib: &'a Cib, now: i64) -> Result<Sched<'a>, PolicyError> {
+        let opts = cib.config.options().map_err(PolicyError::Config)?;
+        let quorate = cib.status.have_quorum;
+        let mut nqp = opts.no_quorum_policy;
+        if nqp == NoQuorumPolicy::Suicide && !opts.stonith_enabled {
+            nqp = NoQuorumPolicy::Stop;
+        }
+        if nqp == NoQuorumPolicy::Demote {
+            // No promotable resources: demote means stop for everything.
+            nqp = NoQuorumPolicy::Stop;
+        }
+        let mut s = Sched {
+            cib,
+            opts,
+            now,
+            quorate,
+            nqp,
+            have_fencing: false,
+            nodes: Vec::new(),
+            node_by_name: BTreeMap::new(),
+            prims: Vec::new(),
+            groups: Vec::new(),
+            top: Vec::new(),
+            by_id: BTreeMap::new(),
+            colocs: Vec::new(),
+        };
+        s.unpack_nodes();
+        s.unpack_resources();
+        s.unpack_history();
+        s.unpack_colocations();
+        Ok(s)
+    }
+
+    pub fn can_fence(&self, node: usize) -> bool {
+        if !self.opts.stonith_enabled || !self.have_fencing {
+            return false;
+        }
+        if self.quorate || self.nqp == NoQuorumPolicy::Ignore {
+            return true;
+        }
+        self.nodes[node].online
+    }
+
+    fn fence_node(&mut self, n: usize, reason: String) {
+        let node = &mut self.nodes[n];
+        if !node.unclean {
+            node.unclean = true;
+            node.fence_reason = Some(reason);
+        }
+    }
+
+    // ---------------------------------------------------------------- nodes
+
+    fn unpack_nodes(&mut self) {
+        let cib = self.cib;
+        let stonith = self.opts.stonith_enabled;
+        for (i, n) in cib.config.nodes.iter().enumerate() {
+            let id = if n.id.is_empty() { &n.name } else { &n.id };
+            let mut attrs = n.attributes.clone();
+            let st = cib.status.nodes.get(&n.name);
+            if let Some(st) = st {
+                for (k, v) in &st.attributes {
+                    attrs.insert(k.clone(), v.clone());
+                }
+            }
+            let mut info = NodeInfo {
+                name: &n.name,
+                id,
+                online: false,
+                unclean: false,
+                standby: n.standby || attr_true(&attrs, "standby"),
+                fail_standby: false,
+                pending: false,
+                maintenance: n.maintenance || attr_true(&attrs, "maintenance"),
+                shutdown: false,
+                fence_reason: None,
+                num_resources: 0,
+                attrs,
+                is_dc: cib.status.dc.as_deref() == Some(n.name.as_str())
+                    || cib.status.dc.as_deref() == Some(id.as_str()),
+            };
+            match st {
+                None => {
+                    // Never seen: with startup fencing, assume the worst.
+                    if stonith && self.opts.startup_fencing {
+                        info.unclean = true;
+                        info.fence_reason = Some("node is unclean".into());
+                    }
+                }
+                Some(st) => {
+                    if stonith {
+                        online_with_fencing(&mut info, st);
+                    } else {
+                        online_without_fencing(&mut info, st);
+                    }
+                }
+            }
+            self.node_by_name.insert(&n.name, i);
+            self.nodes.push(info);
+        }
+        if !self.quorate && self.nqp == NoQuorumPolicy::Suicide {
+            for i in 0..self.nodes.len() {
+                if self.nodes[i].online {
+                    self.fence_node(i, "cluster does not have quorum".into());
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ resources
+
+    fn new_prim(
+        &self,
+        id: String,
+        def: Option<&'a Primitive>,
+        agent: String,
+        group: Option<usize>,
+        meta: Attrs,
+    ) -> Prim<'a> {
+        let n = self.nodes.len();
+        let fence_device = agent.starts_with("stonith:");
+        let maintenance =
+            meta_bool(&meta, "maintenance").unwrap_or(false) || self.opts.maintenance_mode;
+        let managed = meta_bool(&meta, "is-managed").unwrap_or(true) && !maintenance;
+        let target_role = meta
+            .get("target-role")
+            .and_then(|v| v.parse::<Role>().ok())
+            .map(|r| {
+                if r == Role::Unpromoted {
+                    Role::Started
+                } else {
+                    r
+                }
+            });
+        let mut stickiness = meta_score(&meta, "resource-stickiness")
+            .or_else(|| meta_score(&meta, "stickiness"))
+            .unwrap_or(0);
+        if stickiness < 0 {
+            stickiness = 0;
+        }
+        let migration_threshold = meta_score(&meta, "migration-threshold").unwrap_or(INF);
+        let failure_timeout_s = meta
+            .get("failure-timeout")
+            .and_then(|v| parse_interval_ms(v))
+            .map(|ms| (ms / 1000) as i64)
+            .unwrap_or(0);
+        let priority = meta_score(&meta, "priority").unwrap_or(0);
+        let critical = meta_bool(&meta, "critical").unwrap_or(true);
+        let needs_quorum = !matches!(meta.get("requires").map(String::as_str), Some("nothing"));
+        Prim {
+            id,
+            def,
+            agent,
+            group,
+            meta,
+            managed,
+            maintenance,
+            target_role,
+            stickiness,
+            migration_threshold,
+            failure_timeout_s,
+            priority,
+            critical,
+            orphan: def.is_none(),
+            fence_device,
+            needs_quorum,
+            active: Vec::new(),
+            failed_on: Vec::new(),
+            failed: false,
+            stop_if_failed: false,
+            blocked: false,
+            ignore_failure: false,
+            probed: vec![false; n],
+            orig_role: Role::Stopped,
+            next_role: None,
+            next_role_reason: None,
+            running_monitors: Vec::new(),
+            allowed: vec![None; n],
+            explain: Vec::new(),
+            assigned: None,
+            unassigned: true,
+            assigning: false,
+            updating: false,
+            this_with: Vec::new(),
+            with_this: Vec::new(),
+        }
+    }
+
+    fn unpack_resources(&mut self) {
+        let cib = self.cib;
+        let defaults = &cib.config.rsc_defaults;
+        let mut order: Vec<(i64, usize, RscRef)> = Vec::new();
+        for (pos, r) in cib.config.resources.iter().enumerate() {
+            match r {
+                Resource::Primitive(p) => {
+                    let mut meta = defaults.clone();
+                    meta.extend(p.meta.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    let prim =
+                        self.new_prim(p.id.clone(), Some(p), p.agent.to_string(), None, meta);
+                    let idx = self.prims.len();
+                    order.push((prim.priority, pos, RscRef::P(idx)));
+                    self.by_id.insert(p.id.clone(), RscRef::P(idx));
+                    self.prims.push(prim);
+                }
+                Resource::Group(g) => {
+                    let gi = self.groups.len();
+                    let mut gmeta = defaults.clone();
+                    gmeta.extend(g.meta.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    let mut members = Vec::new();
+                    for c in &g.children {
+                        let mut meta = gmeta.clone();
+                        meta.extend(c.meta.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        let prim = self.new_prim(
+                            c.id.clone(),
+                            Some(c),
+                            c.agent.to_string(),
+                            Some(gi),
+                            meta,
+                        );
+                        let idx = self.prims.len();
+                        self.by_id.insert(c.id.clone(), RscRef::P(idx));
+                        self.prims.push(prim);
+                        members.push(idx);
+                    }
+                    let priority = meta_score(&gmeta, "priority").unwrap_or(0);
+                    order.push((priority, pos, RscRef::G(gi)));
+                    self.by_id.insert(g.id.clone(), RscRef::G(gi));
+                    self.groups.push(GroupInfo {
+                        id: &g.id,
+                        def: g,
+                        members,
+                        priority,
+                        this_with: Vec::new(),
+                        with_this: Vec::new(),
+                        unassigned: true,
+                        assigning: false,
+                        updating: false,
+                    });
+                }
+            }
+        }
+        self.have_fencing = self.prims.iter().any(|p| p.fence_device);
+        // Orphans: history for resources that are no longer configured.
+        let mut orphan_ids: BTreeMap<&str, String> = BTreeMap::new();
+        for st in cib.status.nodes.values() {
+            for (rid, h) in &st.resources {
+                if !self.by_id.contains_key(rid.as_str()) {
+                    orphan_ids
+                        .entry(rid.as_str())
+                        .or_insert_with(|| h.agent.to_string());
+                }
+            }
+        }
+        let base = cib.config.resources.len();
+        for (k, (rid, agent)) in orphan_ids.into_iter().enumerate() {
+            let mut meta = defaults.clone();
+            if !self.opts.stop_orphan_resources {
+                meta.insert("is-managed".into(), "false".into());
+            }
+            let mut prim = self.new_prim(rid.to_string(), None, agent, None, meta);
+            prim.next_role = Some(Role::Stopped);
+            prim.next_role_reason = Some("orphan".into());
+            let idx = self.prims.len();
+            order.push((prim.priority, base + k, RscRef::P(idx)));
+            self.by_id.insert(rid.to_string(), RscRef::P(idx));
+            self.prims.push(prim);
+        }
+        // Stable sort: higher priority first, then configuration order.
+        order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        self.top = order.into_iter().map(|(_, _, r)| r).collect();
+    }
+
+    // -------------------------------------------------------------- history
+
+    fn unpack_history(&mut self) {
+        let cib = self.cib;
+        for n in 0..self.nodes.len() {
+            let name = self.nodes[n].name;
+            let Some(st) = cib.status.nodes.get(name) else {
+                continue;
+            };
+            // Without fencing, history of nodes that are down is meaningless.
+            if !self.opts.stonith_enabled && !self.nodes[n].online {
+                continue;
+            }
+            for (rid, hist) in &st.resources {
+                let Some(RscRef::P(p)) = self.by_id.get(rid.as_str()).copied() else {
+                    continue;
+                };
+                self.unpack_rsc_on_node(p, n, st, &hist.ops);
+            }
+        }
+        for p in 0..self.prims.len() {
+            self.prims[p].orig_role = if self.prims[p].active.is_empty() {
+                Role::Stopped
+            } else {
+                Role::Started
+            };
+        }
+    }
+
+    fn op_on_fail(&self, p: usize, op: &OpRecord) -> OnFail {
+        let prim = &self.prims[p];
+        let configured = prim.def.and_then(|d| {
+            d.ops
+                .iter()
+                .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms)
+                .and_then(|o| o.on_fail)
+        });
+        let mut on_fail = configured.unwrap_or(if op.operation == "stop" {
+            if self.opts.stonith_enabled {
+                OnFail::Fence
+            } else {
+                OnFail::Block
+            }
+        } else {
+            OnFail::Restart
+        });
+        if op.operation == "stop"
+            && matches!(on_fail, OnFail::Standby | OnFail::Demote | OnFail::Stop)
+        {
+            on_fail = if self.opts.stonith_enabled {
+                OnFail::Fence
+            } else {
+                OnFail::Block
+            };
+        }
+        if on_fail == OnFail::Fence && !self.opts.stonith_enabled {
+            on_fail = OnFail::Stop;
+        }
+        if on_fail == OnFail::Demote {
+            on_fail = OnFail::Stop;
+        }
+        on_fail
+    }
+
+    /// The effective fail count of a resource on a node, honouring failure-timeout.
+    pub fn failcount(&self, p: usize, n: usize, ignore_expiry: bool) -> (i64, Option<i64>) {
+        let Some(st) = self.cib.status.nodes.get(self.nodes[n].name) else {
+            return (0, None);
+        };
+        let prim = &self.prims[p];
+        let mut total = Score::ZERO;
+        let mut last = None;
+        for fc in st.failcounts.iter().filter(|f| f.rsc == prim.id) {
+            let mut expired = false;
+            if !ignore_expiry && prim.failure_timeout_s > 0 {
+                if let Some(lf) = fc.last_failure {
+                    expired = self.now >= lf + prim.failure_timeout_s
+                        && !self.failure_timeout_ignored(p, fc.op.as_deref(), fc.interval_ms);
+                }
+            }
+            if !expired {
+                total += fc.count;
+                last = last.max(fc.last_failure);
+            }
+        }
+        (total.value(), last)
+    }
+
+    /// Failures of operations with on-fail=block never expire.
+    fn failure_timeout_ignored(&self, p: usize, op: Option<&str>, interval: Option<u64>) -> bool {
+        let Some(def) = self.prims[p].def else {
+            return false;
+        };
+        match op {
+            Some(op) => def.ops.iter().any(|o| {
+                o.name == op && Some(o.interval_ms) == interval && o.on_fail == Some(OnFail::Block)
+            }),
+            None => def.ops.iter().any(|o| o.on_fail == Some(OnFail::Block)),
+        }
+    }
+
+    fn unpack_rsc_on_node(&mut self, p: usize, n: usize, st: &NodeStatus, ops: &[OpRecord]) {
+        let _ = st;
+        let mut sorted: Vec<&OpRecord> = ops.iter().collect();
+        sorted.sort_by(|a, b| {
+            a.call_id
+                .cmp(&b.call_id)
+                .then(a.last_rc_change.cmp(&b.last_rc_change))
+        });
+        let mut role: Option<Role> = None; // None = unknown
+        let mut on_fail = OnFail::Ignore;
+        let mut have_fail = false;
+        let mut failed_here = false;
+        let mut monitors: BTreeMap<u64, bool> = BTreeMap::new();
+        for op in sorted {
+            let is_probe = op.operation == "monitor" && op.interval_ms == 0;
+            if !matches!(
+                op.operation.as_str(),
+                "start" | "stop" | "monitor" | "promote" | "demote" | "migrate_to" | "migrate_from"
+            ) {
+                continue;
+            }
+            // Pending operations (op_status -1 in Pacemaker) leave the state as is,
+            // except a pending start which means the resource may be running.
+            if op.op_status == -1 {
+                if op.operation == "start" || op.operation == "migrate_from" {
+                    role = Some(Role::Started);
+                }
+                continue;
+            }
+            let expected = op.expected_rc.unwrap_or(if is_probe { 7 } else { 0 });
+            // Cancelled ops don't change anything.
+            if op.op_status == 1 {
+                continue;
+            }
+            let success = op.op_status == 0
+                && (op.rc == expected
+                    || (is_probe && (op.rc == 0 || op.rc == 7))
+                    || (op.rc == 7 && !self.prims[p].managed));
+            // Expired failures are skipped entirely.
+            if !success && self.prims[p].failure_timeout_s > 0 {
+                if let Some(t) = op.last_rc_change.or(op.last_run) {
+                    let expired = self.now >= t + self.prims[p].failure_timeout_s;
+                    let blocked = self.op_on_fail(p, op) == OnFail::Block;
+                    let (fc, _) = self.failcount(p, n, false);
+                    let (fc_all, _) = self.failcount(p, n, true);
+                    if expired
+                        && !blocked
+                        && !(fc_all > 0 && fc > 0)
+                        && !(is_probe && (op.rc == 0 || op.rc == 7))
+                    {
+                        continue;
+                    }
+                }
+            }
+            if success {
+                let rc = op.rc;
+                if rc == 7 {
+                    role = Some(Role::Stopped);
+                    if op.interval_ms > 0 {
+                        monitors.insert(op.interval_ms, false);
+                    }
+                    clear_past_failure(&mut on_fail, &mut have_fail, &mut failed_here);
+                    continue;
+                }
+                match op.operation.as_str() {
+                    "monitor" => {
+                        if op.interval_ms > 0 {
+                            monitors.insert(op.interval_ms, true);
+                        }
+                        if role.is_none_or(|r| r == Role::Stopped) {
+                            role = Some(Role::Started);
+                        }
+                        // A success of the op that last failed clears the failure.
+                        if have_fail && op.interval_ms > 0 {
+                            clear_past_failure(&mut on_fail, &mut have_fail, &mut failed_here);
+                        }
+                    }
+                    "start" | "migrate_from" | "promote" | "demote" => {
+                        role = Some(Role::Started);
+                        clear_past_failure(&mut on_fail, &mut have_fail, &mut failed_here);
+                    }
+                    "stop" => {
+                        role = Some(Role::Stopped);
+                        monitors.clear();
+                        clear_past_failure(&mut on_fail, &mut have_fail, &mut failed_here);
+                    }
+                    _ => {
+                        if role.is_none_or(|r| r == Role::Stopped) {
+                            role = Some(Role::Started);
+                        }
+                    }
+                }
+                continue;
+            }
+            // A failure.
+            let strategy = self.op_on_fail(p, op);
+            let hard = op.op_status == 5 || matches!(op.rc, 2..=5) && op.op_status != 2;
+            let fatal = op.rc == 6 && op.op_status != 2;
+            if strategy == OnFail::Ignore {
+                // Pretend it succeeded.
+                self.prims[p].ignore_failure = true;
+                match op.operation.as_str() {
+                    "stop" => role = Some(Role::Stopped),
+                    _ => role = Some(Role::Started),
+                }
+                continue;
+            }
+            if op.interval_ms > 0 {
+                monitors.insert(op.interval_ms, false);
+            }
+            if on_fail_rank(strategy) > on_fail_rank(on_fail) {
+                on_fail = strategy;
+            }
+            have_fail = true;
+            failed_here = true;
+            if op.operation == "stop" {
+                self.location(p, Some(n), Score::NEG_INFINITY, "__stop_fail__".into());
+            }
+            if is_probe && op.rc == 5 {
+                role = Some(Role::Stopped);
+            } else if role.is_none_or(|r| r == Role::Stopped) {
+                role = Some(Role::Started);
+            }
+            if op.rc == 7 && !is_probe {
+                // The resource was found stopped: still needs a stop for cleanup.
+                role = Some(Role::Started);
+            }
+            if strategy == OnFail::Stop {
+                self.prims[p].next_role = Some(Role::Stopped);
+                self.prims[p].next_role_reason = Some("on-fail=stop".into());
+                self.ban_everywhere(p, "on-fail=stop");
+            }
+            if hard {
+                self.location(p, Some(n), Score::NEG_INFINITY, "hard-error".into());
+            } else if fatal {
+                self.ban_everywhere(p, "fatal-error");
+            }
+        }
+        let Some(role) = role else {
+            return;
+        };
+        self.prims[p].probed[n] = true;
+        for (iv, ok) in monitors {
+            if ok {
+                self.prims[p].running_monitors.push((n, iv));
+            }
+        }
+        let known_active = role != Role::Stopped;
+        let node_online = self.nodes[n].online;
+        if known_active
+            && !node_online
+            && !self.nodes[n].maintenance
+            && self.prims[p].managed
+            && self.opts.stonith_enabled
+        {
+            let reason = format!("{} is thought to be active there", self.prims[p].id);
+            self.fence_node(n, reason);
+        }
+        let mut eff = on_fail;
+        if self.nodes[n].unclean {
+            eff = OnFail::Ignore;
+        }
+        match eff {
+            OnFail::Fence => {
+                let reason = format!("{} failed there", self.prims[p].id);
+                self.fence_node(n, reason);
+            }
+            OnFail::Standby => {
+                self.nodes[n].standby = true;
+                self.nodes[n].fail_standby = true;
+            }
+            OnFail::Block => {
+                self.prims[p].managed = false;
+                self.prims[p].blocked = true;
+            }
+            OnFail::Stop => {
+                self.prims[p].next_role = Some(Role::Stopped);
+                self.prims[p].next_role_reason = Some("on-fail=stop".into());
+            }
+            OnFail::Restart | OnFail::RestartContainer if known_active => {
+                self.prims[p].failed = true;
+                self.prims[p].stop_if_failed = true;
+            }
+            _ => {}
+        }
+        if known_active {
+            self.prims[p].active.push(n);
+            if failed_here && on_fail != OnFail::Ignore {
+                self.prims[p].failed_on.push(n);
+            }
+            match eff {
+                OnFail::Ignore => {}
+                OnFail::Block | OnFail::Demote => self.prims[p].failed = true,
+                _ => {
+                    self.prims[p].failed = true;
+                    self.prims[p].stop_if_failed = true;
+                }
+            }
+        }
+    }
+
+    fn ban_everywhere(&mut self, p: usize, why: &str) {
+        self.location(p, None, Score::NEG_INFINITY, why.to_string());
+    }
+
+    /// Adds `score` to the resource's score on a node (`None`: all nodes).
+    pub fn location(&mut self, p: usize, node: Option<usize>, score: Score, what: String) {
+        let prim = &mut self.prims[p];
+        match node {
+            Some(n) => {
+                let cur = prim.allowed[n].unwrap_or(Score::ZERO);
+                prim.allowed[n] = Some(cur + score);
+            }
+            None => {
+                for a in prim.allowed.iter_mut() {
+                    *a = Some(a.unwrap_or(Score::ZERO) + score);
+                }
+            }
+        }
+        prim.explain.push(Contribution { node, what, score });
+    }
+
+    // ---------------------------------------------------------- colocations
+
+    fn unpack_colocations(&mut self) {
+        // Internal group colocations: each member with the previous one.
+        for g in 0..self.groups.len() {
+            let members = self.groups[g].members.clone();
+            for w in members.windows(2) {
+                let (prev, cur) = (w[0], w[1]);
+                let influence = self.prims[cur].critical;
+                self.add_coloc(Coloc {
+                    id: "#group-members".into(),
+                    dependent: RscRef::P(cur),
+                    primary: RscRef::P(prev),
+                    score: Score::INFINITY,
+                    influence,
+                    explicit: false,
+                });
+            }
+        }
+        let cib = self.cib;
+        for c in &cib.config.constraints.colocation {
+            let (Some(&dep), Some(&pri)) = (self.by_id.get(&c.rsc), self.by_id.get(&c.with_rsc))
+            else {
+                continue;
+            };
+            if c.score == Score::ZERO {
+                continue;
+            }
+            let influence = c.influence.unwrap_or(match dep {
+                RscRef::P(p) => self.prims[p].critical,
+                RscRef::G(g) => meta_bool(&self.groups[g].def.meta, "critical").unwrap_or(true),
+            });
+            self.add_coloc(Coloc {
+                id: c.id.clone(),
+                dependent: dep,
+                primary: pri,
+                score: c.score,
+                influence,
+                explicit: true,
+            });
+        }
+    }
+
+    fn add_coloc(&mut self, c: Coloc) {
+        let i = self.colocs.len();
+        let (dep, pri) = (c.dependent, c.primary);
+        self.colocs.push(c);
+        match dep {
+            RscRef::P(p) => self.prims[p].this_with.push(i),
+            RscRef::G(g) => self.groups[g].this_with.push(i),
+        }
+        match pri {
+            RscRef::P(p) => self.prims[p].with_this.push(i),
+            RscRef::G(g) => self.groups[g].with_this.push(i),
+        }
+    }
+
+    pub fn rsc_id(&self, r: RscRef) -> &str {
+        match r {
+            RscRef::P(p) => &self.prims[p].id,
+            RscRef::G(g) => self.groups[g].id,
+        }
+    }
+
+    fn rsc_priority(&self, r: RscRef) -> i64 {
+        match r {
+            RscRef::P(p) => self.prims[p].priority,
+            RscRef::G(g) => self.groups[g].priority,
+        }
+    }
+
+    /// Sort key for colocation lists: higher priority first, groups before
+    /// primitives, then by id.
+    fn sort_colocs(&self, list: &mut [usize], by_primary: bool) {
+        list.sort_by(|&a, &b| {
+            let ra = if by_primary {
+                self.colocs[a].primary
+            } else {
+                self.colocs[a].dependent
+            };
+            let rb = if by_primary {
+                self.colocs[b].primary
+            } else {
+                self.colocs[b].dependent
+            };
+            let va = matches!(ra, RscRef::G(_)) as u8;
+            let vb = matches!(rb, RscRef::G(_)) as u8;
+            self.rsc_priority(rb)
+                .cmp(&self.rsc_priority(ra))
+                .then(vb.cmp(&va))
+                .then(self.rsc_id(ra).cmp(self.rsc_id(rb)))
+        });
+    }
+
+    /// Colocations in which primitive `p` is (effectively) the dependent.
+    fn this_with_list(&self, p: usize) -> Vec<usize> {
+        let mut list = self.prims[p].this_with.clone();
+        if let Some(g) = self.prims[p].group {
+            let grp = &self.groups[g];
+            if grp.members.first() == Some(&p) {
+                list.extend(grp.this_with.iter().copied());
+                for &m in &grp.members {
+                    if m != p {
+                        list.extend(
+                            self.prims[m]
+                                .this_with
+                                .iter()
+                                .copied()
+                                .filter(|&c| self.colocs[c].explicit),
+                        );
+                    }
+                }
+            } else {
+                for &m in &grp.members {
+                    if m == p {
+                        break;
+                    }
+                    if !self.prims[m].managed {
+                        list.extend(
+                            grp.this_with
+                                .iter()
+                                .copied()
+                                .filter(|&c| self.colocs[c].score.is_pos_infinity()),
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        self.sort_colocs(&mut list, true);
+        list
+    }
+
+    /// Colocations in which primitive `p` is (effectively) the primary.
+    fn with_this_list(&self, p: usize) -> Vec<usize> {
+        let mut list = self.prims[p].with_this.clone();
+        if let Some(g) = self.prims[p].group {
+            let grp = &self.groups[g];
+            if grp.members.last() == Some(&p) {
+                list.extend(grp.with_this.iter().copied());
+                for &m in &grp.members {
+                    if m != p {
+                        list.extend(
+                            self.prims[m]
+                                .with_this
+                                .iter()
+                                .copied()
+                                .filter(|&c| self.colocs[c].explicit),
+                        );
+                    }
+                }
+            }
+        }
+        self.sort_colocs(&mut list, false);
+        list
+    }
+
+    // ------------------------------------------------------------ placement
+
+    /// Applies configuration-driven scores: symmetric default, location
+    /// constraints, stickiness, fail-count bans.
+    pub fn apply_node_criteria(&mut self) {
+        let cib = self.cib;
+        if self.opts.symmetric_cluster {
+            for prim in &mut self.prims {
+                for a in prim.allowed.iter_mut() {
+                    *a = Some(a.unwrap_or(Score::ZERO));
+                }
+            }
+        }
+        for lc in &cib.config.constraints.location {
+            if let Some(exp) = lc.expires {
+                if self.now >= exp {
+                    continue;
+                }
+            }
+            if matches!(lc.role, Some(Role::Promoted) | Some(Role::Unpromoted)) {
+                continue;
+            }
+            let Some(&target) = self.by_id.get(&lc.rsc) else {
+                continue;
+            };
+            // Per node: the score to add (if the constraint applies there).
+            let mut scores: Vec<(usize, Score, String)> = Vec::new();
+            if let Some(node) = &lc.node {
+                if let Some(&n) = self.node_by_name.get(node.as_str()) {
+                    scores.push((
+                        n,
+                        lc.score.unwrap_or(Score::ZERO),
+                        format!("location {}", lc.id),
+                    ));
+                }
+            }
+            for rule in &lc.rules {
+                if matches!(rule.role, Some(Role::Promoted) | Some(Role::Unpromoted)) {
+                    continue;
+                }
+                for n in 0..self.nodes.len() {
+                    let node = &self.nodes[n];
+                    let lookup = |k: &str| node.attrs.get(k).map(String::as_str);
+                    let facts = NodeFacts {
+                        name: node.name,
+                        id: node.id,
+                        is_dc: node.is_dc,
+                        attr: &lookup,
+                    };
+                    if !rule_matches(rule, &facts) {
+                        continue;
+                    }
+                    let score = match &rule.score_attribute {
+                        Some(a) => node
+                            .attrs
+                            .get(a)
+                            .and_then(|v| v.parse::<Score>().ok())
+                            .unwrap_or(Score::ZERO),
+                        None => rule.score.or(lc.score).unwrap_or(Score::ZERO),
+                    };
+                    scores.push((n, score, format!("location {} rule {}", lc.id, rule.id)));
+                }
+            }
+            match target {
+                RscRef::P(p) => {
+                    for (n, s, what) in scores {
+                        self.location(p, Some(n), s, what);
+                    }
+                }
+                RscRef::G(g) => {
+                    let members = self.groups[g].members.clone();
+                    for (i, &m) in members.iter().enumerate() {
+                        for (n, s, what) in &scores {
+                            if i == 0 {
+                                self.location(
+                                    m,
+                                    Some(*n),
+                                    *s,
+                                    format!("{what} (group {})", self.groups[g].id),
+                                );
+                            } else if self.prims[m].allowed[*n].is_none() {
+                                self.prims[m].allowed[*n] = Some(Score::ZERO);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Stickiness: managed, sticky, active on exactly one node.
+        for p in 0..self.prims.len() {
+            let prim = &self.prims[p];
+            if !prim.managed || prim.stickiness < 1 || prim.active.len() != 1 {
+                continue;
+            }
+            let n = prim.active[0];
+            if !self.opts.symmetric_cluster && prim.allowed[n].is_none() {
+                continue;
+            }
+            let s = Score::new(prim.stickiness);
+            self.location(p, Some(n), s, "resource-stickiness".into());
+        }
+        // Fail counts against migration-threshold.
+        for p in 0..self.prims.len() {
+            if self.prims[p].ignore_failure {
+                continue;
+            }
+            let threshold = self.prims[p].migration_threshold;
+            if threshold <= 0 {
+                continue;
+            }
+            for n in 0..self.nodes.len() {
+                let (fc, _) = self.failcount(p, n, false);
+                if fc > 0 && fc >= threshold {
+                    let what = format!("fail count {fc} reached migration-threshold {threshold}");
+                    self.location(p, Some(n), Score::NEG_INFINITY, what);
+                }
+            }
+        }
+        // Target role Stopped.
+        for p in 0..self.prims.len() {
+            if self.prims[p].target_role == Some(Role::Stopped) {
+                self.prims[p].next_role = Some(Role::Stopped);
+                self.prims[p].next_role_reason = Some("target-role".into());
+            }
+        }
+    }
+
+    pub fn assign_all(&mut self) {
+        let top = self.top.clone();
+        for r in top {
+            self.assign(r);
+        }
+    }
+
+    pub fn assign(&mut self, r: RscRef) -> Option<usize> {
+        match r {
+            RscRef::P(p) => self.assign_prim(p),
+            RscRef::G(g) => self.assign_group(g),
+        }
+    }
+
+    fn assign_group(&mut self, g: usize) -> Option<usize> {
+        let grp = &self.groups[g];
+        if !grp.unassigned {
+            return grp.members.first().and_then(|&m| self.prims[m].assigned);
+        }
+        if grp.assigning {
+            return None;
+        }
+        if grp.members.is_empty() {
+            self.groups[g].unassigned = false;
+            return None;
+        }
+        self.groups[g].assigning = true;
+        let members = self.groups[g].members.clone();
+        let mut first = None;
+        for m in members {
+            let n = self.assign_prim(m);
+            if first.is_none() {
+                first = n;
+            }
+        }
+        self.groups[g].assigning = false;
+        self.groups[g].unassigned = false;
+        first
+    }
+
+    fn is_unassigned(&self, r: RscRef) -> bool {
+        match r {
+            RscRef::P(p) => self.prims[p].unassigned,
+            RscRef::G(g) => self.groups[g].unassigned,
+        }
+    }
+
+    fn assign_prim(&mut self, p: usize) -> Option<usize> {
+        if let Some(g) = self.prims[p].group {
+            if !self.groups[g].assigning && self.groups[g].unassigned {
+                self.assign_group(g);
+            }
+        }
+        if !self.prims[p].unassigned {
+            return self.prims[p].assigned;
+        }
+        if self.prims[p].assigning {
+            return None;
+        }
+        self.prims[p].assigning = true;
+        let this_with = self.this_with_list(p);
+        let with_this = self.with_this_list(p);
+        for pass_mandatory in [true, false] {
+            for &c in &this_with {
+                if self.colocs[c].score.is_infinite() == pass_mandatory {
+                    self.apply_this_with(c, p);
+                }
+            }
+            for &c in &with_this {
+                if self.colocs[c].score.is_infinite() == pass_mandatory {
+                    self.add_dependent_scores(c, p);
+                }
+            }
+        }
+        let orig_role = self.prims[p].orig_role;
+        if self.prims[p].next_role == Some(Role::Stopped) {
+            self.ban_everywhere(p, "target-role=Stopped");
+        } else if orig_role == Role::Stopped && !self.quorate && self.nqp == NoQuorumPolicy::Freeze
+        {
+            self.prims[p].next_role = Some(orig_role);
+            self.prims[p].next_role_reason = Some("no-quorum-policy=freeze".into());
+        }
+        if self.opts.stonith_enabled && !self.have_fencing {
+            self.prims[p].managed = false;
+        }
+        if !self.prims[p].managed {
+            let cur = self.prims[p].active.first().copied();
+            self.prims[p].next_role = Some(orig_role);
+            self.do_assign(p, cur, true);
+        } else if self.opts.stop_all_resources {
+            self.do_assign(p, None, true);
+        } else {
+            self.assign_best_node(p);
+        }
+        self.prims[p].assigning = false;
+        self.prims[p].assigned
+    }
+
+    fn node_score(&self, p: usize, n: usize) -> Score {
+        if !self.nodes[n].available() {
+            return Score::NEG_INFINITY;
+        }
+        self.prims[p].allowed[n].unwrap_or(Score::NEG_INFINITY)
+    }
+
+    fn assign_best_node(&mut self, p: usize) {
+        let current = self.prims[p].active.first().copied();
+        let mut cands: Vec<usize> = (0..self.nodes.len())
+            .filter(|&n| self.prims[p].allowed[n].is_some())
+            .collect();
+        cands.sort_by(|&a, &b| {
+            let (sa, sb) = (self.node_score(p, a), self.node_score(p, b));
+            sb.cmp(&sa)
+                .then(
+                    self.nodes[a]
+                        .num_resources
+                        .cmp(&self.nodes[b].num_resources),
+                )
+                .then_with(|| {
+                    let pa = Some(a) == current;
+                    let pb = Some(b) == current;
+                    pb.cmp(&pa)
+                })
+                .then(self.nodes[a].name.cmp(self.nodes[b].name))
+        });
+        let Some(&best) = cands.first() else {
+            self.do_assign(p, None, false);
+            return;
+        };
+        let mut chosen = best;
+        let best_score = self.node_score(p, best);
+        if best_score > Score::ZERO && self.nodes[best].available() {
+            if let Some(cur) = current {
+                let cur_ok = self.nodes[cur].available()
+                    && self.prims[p].allowed[cur].is_some_and(|s| s >= Score::ZERO);
+                if cur_ok {
+                    for &n in &cands[1..] {
+                        if self.node_score(p, n) != best_score {
+                            break;
+                        }
+                        if n == cur {
+                            chosen = n;
+                        }
+                    }
+                }
+            }
+        }
+        self.do_assign(p, Some(chosen), false);
+    }
+
+    fn do_assign(&mut self, p: usize, node: Option<usize>, force: bool) {
+        let mut node = node;
+        if !force {
+            if let Some(n) = node {
+                let score = self.prims[p].allowed[n].unwrap_or(Score::NEG_INFINITY);
+                if score < Score::ZERO || !self.nodes[n].available() {
+                    if self.prims[p].next_role != Some(Role::Stopped) {
+                        self.prims[p].next_role = Some(Role::Stopped);
+                        self.prims[p].next_role_reason = Some("node availability".into());
+                    }
+                    node = None;
+                }
+            }
+        }
+        self.prims[p].unassigned = false;
+        self.prims[p].assigned = node;
+        match node {
+            None => {
+                if self.prims[p].next_role != Some(Role::Stopped) {
+                    self.prims[p].next_role = Some(Role::Stopped);
+                    self.prims[p].next_role_reason = Some("node availability".into());
+                }
+            }
+            Some(n) => {
+                self.nodes[n].num_resources += 1;
+            }
+        }
+    }
+
+    fn any_available(&self, table: &[Option<Score>]) -> bool {
+        table
+            .iter()
+            .enumerate()
+            .any(|(n, s)| s.is_some_and(|s| s >= Score::ZERO) && self.nodes[n].available())
+    }
+
+    fn apply_this_with(&mut self, c: usize, p: usize) {
+        let coloc = self.colocs[c].clone();
+        let archive = if coloc.score < Score::ZERO && !coloc.score.is_infinite() {
+            Some((self.prims[p].allowed.clone(), self.prims[p].explain.len()))
+        } else {
+            None
+        };
+        if self.is_unassigned(coloc.primary) {
+            self.assign(coloc.primary);
+        }
+        // Resolve the primary primitive whose placement matters.
+        let primary = match coloc.primary {
+            RscRef::P(q) => Some(q),
+            RscRef::G(g) => {
+                if self.groups[g].unassigned {
+                    None
+                } else if coloc.score.is_pos_infinity() {
+                    self.groups[g].members.last().copied()
+                } else {
+                    self.groups[g].members.first().copied()
+                }
+            }
+        };
+        if let Some(q) = primary {
+            self.apply_coloc_to_scores(p, q, &coloc);
+        }
+        if let Some((allowed, len)) = archive {
+            if !self.any_available(&self.prims[p].allowed) {
+                self.prims[p].allowed = allowed;
+                self.prims[p].explain.truncate(len);
+            }
+        }
+    }
+
+    fn apply_coloc_to_scores(&mut self, dep: usize, primary: usize, coloc: &Coloc) {
+        if self.prims[primary].unassigned || !self.prims[dep].unassigned {
+            return;
+        }
+        let where_ = self.prims[primary].assigned;
+        if where_.is_none() && coloc.score < Score::ZERO {
+            return;
+        }
+        let mut work = self.prims[dep].allowed.clone();
+        let mut notes = Vec::new();
+        for (n, slot) in work.iter_mut().enumerate() {
+            let Some(cur) = *slot else { continue };
+            match where_ {
+                None => {
+                    *slot = Some(cur + (-coloc.score));
+                    notes.push((n, -coloc.score));
+                }
+                Some(w) if w == n => {
+                    if !coloc.score.is_pos_infinity() {
+                        *slot = Some(cur + coloc.score);
+                        notes.push((n, coloc.score));
+                    }
+                }
+                Some(_) => {
+                    if coloc.score.is_pos_infinity() {
+                        *slot = Some(Score::NEG_INFINITY);
+                        notes.push((n, Score::NEG_INFINITY));
+                    }
+                }
+            }
+        }
+        if coloc.score.is_infinite() || self.any_available(&work) {
+            self.prims[dep].allowed = work;
+            let label = if coloc.explicit {
+                format!("colocation {} with {}", coloc.id, self.prims[primary].id)
+            } else {
+                format!("group member after {}", self.prims[primary].id)
+            };
+            for (n, s) in notes {
+                self.prims[dep].explain.push(Contribution {
+                    node: Some(n),
+                    what: label.clone(),
+                    score: s,
+                });
+            }
+        }
+    }
+
+    fn add_dependent_scores(&mut self, c: usize, primary: usize) {
+        let coloc = self.colocs[c].clone();
+        if !self.has_influence(&coloc) {
+            return;
+        }
+        let factor = coloc.score.value() as f64 / INF as f64;
+        let mut table = self.prims[primary].allowed.clone();
+        let before = table.clone();
+        self.add_colocated_node_scores(coloc.dependent, &mut table, &coloc, factor, true);
+        for (n, (a, b)) in before.iter().zip(table.iter()).enumerate() {
+            if a != b {
+                let delta = match (a, b) {
+                    (Some(a), Some(b)) if !a.is_infinite() && !b.is_infinite() => {
+                        Score::new(b.value() - a.value())
+                    }
+                    (_, Some(b)) => *b,
+                    _ => Score::ZERO,
+                };
+                let what = format!(
+                    "preferences of {} (colocated with it{})",
+                    self.rsc_id(coloc.dependent),
+                    if coloc.explicit {
+                        format!(" by {}", coloc.id)
+                    } else {
+                        " in its group".to_string()
+                    }
+                );
+                self.prims[primary].explain.push(Contribution {
+                    node: Some(n),
+                    what,
+                    score: delta,
+                });
+            }
+        }
+        self.prims[primary].allowed = table;
+    }
+
+    fn has_influence(&self, coloc: &Coloc) -> bool {
+        if coloc.influence {
+            return true;
+        }
+        match coloc.primary {
+            RscRef::P(q) => self.prims[q].active.is_empty(),
+            RscRef::G(g) => self.groups[g]
+                .members
+                .iter()
+                .all(|&m| self.prims[m].active.is_empty()),
+        }
+    }
+
+    /// Pacemaker's add_colocated_node_scores: merges `source`'s node preferences
+    /// (and, recursively, those of resources colocated with it) into `table`.
+    fn add_colocated_node_scores(
+        &mut self,
+        source: RscRef,
+        table: &mut Vec<Option<Score>>,
+        coloc: &Coloc,
+        factor: f64,
+        only_active_rollback: bool,
+    ) {
+        let source_p = match source {
+            RscRef::P(q) => q,
+            RscRef::G(g) => {
+                if self.groups[g].updating {
+                    return;
+                }
+                match self.groups[g].members.first() {
+                    Some(&m) => {
+                        self.groups[g].updating = true;
+                        self.add_colocated_node_scores(
+                            RscRef::P(m),
+                            table,
+                            coloc,
+                            factor,
+                            only_active_rollback,
+                        );
+                        self.groups[g].updating = false;
+                        return;
+                    }
+                    None => return,
+                }
+            }
+        };
+        if self.prims[source_p].updating {
+            return;
+        }
+        self.prims[source_p].updating = true;
+        let mut work = table.clone();
+        // Scores of the source on each node (uname attribute: node itself).
+        let src_allowed = self.effective_source_scores(source_p, coloc);
+        for (n, slot) in work.iter_mut().enumerate() {
+            let Some(cur) = *slot else { continue };
+            let score = match src_allowed[n] {
+                Some(s) if self.nodes[n].available() => s,
+                _ => Score::NEG_INFINITY,
+            };
+            if factor < 0.0 && score < Score::ZERO {
+                let primary_stick = match coloc.primary {
+                    RscRef::P(q) => self.prims[q].stickiness,
+                    RscRef::G(g) => self.groups[g]
+                        .members
+                        .first()
+                        .map(|&m| self.prims[m].stickiness)
+                        .unwrap_or(0),
+                };
+                if primary_stick >= -score.value()
+                    || !self.has_influence(coloc)
+                    || !self.allowed_on_one(coloc.dependent)
+                {
+                    continue;
+                }
+            }
+            let delta_f = factor * score.value() as f64;
+            let mut delta = if delta_f < 0.0 {
+                (delta_f - 0.5) as i64
+            } else {
+                (delta_f + 0.5) as i64
+            };
+            if delta == 0 && score != Score::ZERO {
+                if factor > 0.0 {
+                    delta = 1;
+                } else if factor < 0.0 {
+                    delta = -1;
+                }
+            }
+            // Infinite products stay infinite.
+            let d = if score.is_infinite() && factor != 0.0 {
+                if (score.value() > 0) == (factor > 0.0) {
+                    if factor.abs() >= 1.0 {
+                        Score::INFINITY
+                    } else {
+                        Score::new(delta)
+                    }
+                } else if factor.abs() >= 1.0 {
+                    Score::NEG_INFINITY
+                } else {
+                    Score::new(delta)
+                }
+            } else {
+                Score::new(delta)
+            };
+            *slot = Some(d + cur);
+        }
+        if self.any_available(&work) {
+            let list = self.with_this_list(source_p);
+            for c in list {
+                let con = self.colocs[c].clone();
+                if !self.has_influence(&con) {
+                    continue;
+                }
+                let other_factor = factor * con.score.value() as f64 / INF as f64;
+                self.add_colocated_node_scores(con.dependent, &mut work, &con, other_factor, true);
+            }
+        } else if only_active_rollback {
+            self.prims[source_p].updating = false;
+            return;
+        }
+        *table = work;
+        self.prims[source_p].updating = false;
+    }
+
+    /// The dependent's scores used when its preferences are merged into a primary.
+    /// A group member other than the first that is an explicit dependent also counts
+    /// its group's location constraints (which were only applied to the first).
+    fn effective_source_scores(&self, q: usize, coloc: &Coloc) -> Vec<Option<Score>> {
+        let mut v = self.prims[q].allowed.clone();
+        if coloc.explicit && coloc.dependent == RscRef::P(q) {
+            if let Some(g) = self.prims[q].group {
+                if self.groups[g].members.first() != Some(&q) {
+                    let gid = self.groups[g].id;
+                    for lc in &self.cib.config.constraints.location {
+                        if lc.rsc != gid {
+                            continue;
+                        }
+                        if let (Some(node), Some(s)) = (&lc.node, lc.score) {
+                            if let Some(&n) = self.node_by_name.get(node.as_str()) {
+                                v[n] = Some(v[n].unwrap_or(Score::ZERO) + s);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    fn allowed_on_one(&self, r: RscRef) -> bool {
+        let p = match r {
+            RscRef::P(p) => p,
+            RscRef::G(g) => match self.groups[g].members.first() {
+                Some(&m) => m,
+                None => return false,
+            },
+        };
+        self.prims[p]
+            .allowed
+            .iter()
+            .filter(|s| s.is_some_and(|s| s >= Score::ZERO))
+            .count()
+            == 1
+    }
+}
+
+fn on_fail_rank(o: OnFail) -> u8 {
+    match o {
+        OnFail::Ignore => 0,
+        OnFail::Demote => 1,
+        OnFail::Restart => 2,
+        OnFail::RestartContainer => 3,
+        OnFail::Block => 5,
+        OnFail::Stop => 6,
+        OnFail::Standby => 7,
+        OnFail::Fence => 8,
+    }
+}
+
+/// A completed start/stop/monitor clears earlier failures, except those whose
+/// handling is permanent (stop, standby, fence).
+fn clear_past_failure(on_fail: &mut OnFail, have_fail: &mut bool, failed_here: &mut bool) {
+    match on_fail {
+        OnFail::Stop | OnFail::Standby | OnFail::Fence => {}
+        _ => {
+            *on_fail = OnFail::Ignore;
+            *have_fail = false;
+            *failed_here = false;
+        }
+    }
+}
+
+fn online_without_fencing(info: &mut NodeInfo<'_>, st: &NodeStatus) {
+    let shutdown = shutdown_requested(info, st);
+    info.shutdown = shutdown;
+    let member = st.member == Some(true);
+    let crmd = st.controller_online == Some(true);
+    let join_member = st.join.as_deref() == Some("member");
+    info.online = member && crmd && join_member;
+    if member && crmd && !join_member && st.join.as_deref() == Some("pending") {
+        info.pending = true;
+    }
+}
+
+fn shutdown_requested(info: &NodeInfo<'_>, st: &NodeStatus) -> bool {
+    if let Some(t) = st.shutdown {
+        if t != 0 {
+            return true;
+        }
+    }
+    matches!(info.attrs.get("shutdown"), Some(v) if v != "0")
+}
+
+fn online_with_fencing(info: &mut NodeInfo<'_>, st: &NodeStatus) {
+    let shutdown = shutdown_requested(info, st);
+    info.shutdown = shutdown;
+    let when_member: i64 = match st.member {
+        None => -1,
+        Some(true) => 1,
+        Some(false) => 0,
+    };
+    let when_online: i64 = if st.controller_online == Some(true) {
+        1
+    } else {
+        0
+    };
+    let join = st.join.as_deref();
+    let expected = st.expected.as_deref();
+    let terminate = matches!(info.attrs.get("terminate"), Some(v) if parse_bool(v) == Some(true) || v.parse::<i64>().is_ok_and(|x| x > 0));
+    let fence = |info: &mut NodeInfo<'_>, r: &str| {
+        if !info.unclean {
+            info.unclean = true;
+            info.fence_reason = Some(r.to_string());
+        }
+    };
+    if shutdown {
+        info.online = when_online > 0;
+        return;
+    }
+    if when_member < 0 {
+        fence(info, "peer has not been seen by the cluster");
+        info.online = false;
+        return;
+    }
+    if join == Some("banned") {
+        fence(info, "peer failed Pacemaker membership criteria");
+    } else if terminate {
+        if when_member <= 0 && when_online <= 0 && join == Some("down") {
+            info.online = false;
+            return;
+        }
+        fence(info, "fencing was requested");
+    } else if expected.is_none() || expected == Some("down") {
+        if when_member > 0 || when_online > 0 {
+            info.pending = true;
+        }
+    } else if when_member <= 0 {
+        fence(info, "peer is no longer part of the cluster");
+    } else if when_online <= 0 {
+        fence(info, "peer process is no longer available");
+    } else if join == Some("member") {
+        // Active.
+    } else if matches!(join, Some("pending") | Some("down")) {
+        info.pending = true;
+    } else {
+        fence(info, "peer was in an unknown state");
+    }
+    info.online = when_member > 0;
+}
