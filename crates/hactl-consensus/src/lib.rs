@@ -1,0 +1,152 @@
+//! Consensus for hactl: raft-rs behind our own API, replicating the CIB.
+//!
+//! * The Raft log carries [`Change`]s (JSON); every node applies committed changes to
+//!   its [`Cib`] in log order, so all nodes converge on the same CIB.
+//! * Storage is sled ([`storage`]): log, hard state, configuration and CIB snapshots.
+//!   Everything a Ready produces is flushed (fsync) before any message leaves and
+//!   before any proposal is acknowledged, so `kill -9` never loses a committed change.
+//! * A proposal resolves when its entry is applied on the proposing node: a read of the
+//!   local CIB right after a successful write sees the write.
+//! * No raft or protobuf-2 type appears in this API. Peer messages leave as opaque bytes
+//!   through a [`Transport`] callback and come back through [`Handle::step`].
+//!
+//! The Raft node runs on its own OS thread (sled writes block), driven by a channel of
+//! commands and a tick clock.
+
+mod node;
+mod slog_bridge;
+mod storage;
+pub mod testing;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use hactl_model::change::Change;
+pub use hactl_model::Cib;
+pub use node::Handle;
+
+/// A Raft node id. The daemon maps node names to ids through the cluster config.
+pub type NodeId = u64;
+
+/// Sends an encoded peer message to a node. Must not block (queue and return).
+pub type Transport = Arc<dyn Fn(NodeId, Vec<u8>) + Send + Sync>;
+
+/// Errors starting or running a node.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("invalid consensus configuration: {0}")]
+    Config(String),
+}
+
+/// Why a proposal did not succeed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProposeError {
+    /// The change was committed (or checked locally) and refused by the CIB model; the
+    /// CIB is unchanged.
+    #[error("change rejected: {0}")]
+    Rejected(hactl_model::ModelError),
+    /// No leader is known (election in progress, or no quorum): retry later.
+    #[error("no leader (election in progress or no quorum)")]
+    NoLeader,
+    /// Raft refused the proposal (for example a membership change while another is
+    /// pending).
+    #[error("proposal dropped: {0}")]
+    Dropped(String),
+    /// The node has stopped.
+    #[error("consensus node stopped")]
+    Stopped,
+}
+
+/// Timing, in ticks of `tick`: heartbeats every `heartbeat_ticks`, elections after
+/// `election_ticks` (randomized up to twice that, by raft).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub tick: Duration,
+    pub heartbeat_ticks: usize,
+    pub election_ticks: usize,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            tick: Duration::from_millis(10),
+            heartbeat_ticks: 5,
+            election_ticks: 25,
+        }
+    }
+}
+
+/// How to start a node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub id: NodeId,
+    /// Voters of a new cluster, used only when `data_dir` holds no state yet. Every
+    /// founding node must be given the same list. Empty: this node joins an existing
+    /// cluster and waits for the leader to contact it after a `add_voter`.
+    pub initial_voters: Vec<NodeId>,
+    /// Where sled keeps this node's state.
+    pub data_dir: PathBuf,
+    pub timing: Timing,
+    /// Take a CIB snapshot and drop the log before it every this many applied entries.
+    pub compact_after: u64,
+}
+
+impl Config {
+    pub fn new(id: NodeId, initial_voters: Vec<NodeId>, data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            id,
+            initial_voters,
+            data_dir: data_dir.into(),
+            timing: Timing::default(),
+            compact_after: 1000,
+        }
+    }
+}
+
+/// A node's role in Raft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Follower,
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+/// A node's view of the cluster, published after every change.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub id: NodeId,
+    pub role: Role,
+    /// The leader (the DC) this node follows, if known.
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    pub last_index: u64,
+    /// Index of the last CIB snapshot (the log starts after it).
+    pub snapshot_index: u64,
+    pub voters: Vec<NodeId>,
+    /// The CIB as of `applied_index`.
+    pub cib: Arc<Cib>,
+    /// Set when the node stopped on an error (storage failure, corrupt snapshot).
+    pub fatal: Option<String>,
+    /// False once the node has stopped.
+    pub running: bool,
+}
+
+impl Status {
+    pub fn is_leader(&self) -> bool {
+        self.role == Role::Leader
+    }
+}
+
+/// Starts a node on its own thread; messages for peers go out through `transport`.
+pub fn start(config: Config, transport: Transport) -> Result<Handle, Error> {
+    node::start(config, transport)
+}

@@ -1,0 +1,214 @@
+//! An in-memory network of consensus nodes, for tests: real nodes with real sled
+//! storage in temporary directories, connected by function calls instead of QUIC, with
+//! links that can be cut (partitions) and nodes that can be stopped and restarted from
+//! their data directory (a crash, as far as the node's disk is concerned: the sled
+//! state is whatever the last flush left).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::{start, Config, Error, Handle, NodeId, Status, Timing, Transport};
+
+#[derive(Default)]
+struct Router {
+    nodes: BTreeMap<NodeId, Handle>,
+    /// Directed links that drop everything.
+    cut: HashSet<(NodeId, NodeId)>,
+}
+
+/// A cluster of nodes in one process.
+pub struct MemCluster {
+    router: Arc<RwLock<Router>>,
+    dirs: BTreeMap<NodeId, PathBuf>,
+    pub timing: Timing,
+    pub compact_after: u64,
+    _root: Option<tempfile_root::Root>,
+}
+
+/// Keeps the temporary root directory alive while the cluster exists.
+mod tempfile_root {
+    pub struct Root(pub std::path::PathBuf);
+    impl Drop for Root {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl MemCluster {
+    /// A cluster of `n` founding voters (ids 1..=n) under `root` (created; removed on
+    /// drop), with fast timing so tests run quickly.
+    pub fn new(n: u64, root: PathBuf) -> Result<MemCluster, Error> {
+        let timing = Timing {
+            tick: Duration::from_millis(5),
+            heartbeat_ticks: 2,
+            election_ticks: 10,
+        };
+        let mut c = MemCluster {
+            router: Arc::default(),
+            dirs: BTreeMap::new(),
+            timing,
+            compact_after: 1000,
+            _root: Some(tempfile_root::Root(root.clone())),
+        };
+        let voters: Vec<NodeId> = (1..=n).collect();
+        for id in 1..=n {
+            c.dirs.insert(id, root.join(format!("node{id}")));
+        }
+        for id in 1..=n {
+            c.boot(id, voters.clone())?;
+        }
+        Ok(c)
+    }
+
+    fn transport(&self, from: NodeId) -> Transport {
+        let router = self.router.clone();
+        Arc::new(move |to, bytes| {
+            let r = match router.read() {
+                Ok(r) => r,
+                Err(_) => return,
+            };
+            if r.cut.contains(&(from, to)) {
+                return;
+            }
+            if let Some(h) = r.nodes.get(&to) {
+                h.step(from, bytes);
+            }
+        })
+    }
+
+    fn boot(&mut self, id: NodeId, voters: Vec<NodeId>) -> Result<(), Error> {
+        let dir = self
+            .dirs
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::Config(format!("unknown node {id}")))?;
+        let cfg = Config {
+            timing: self.timing,
+            compact_after: self.compact_after,
+            ..Config::new(id, voters, dir)
+        };
+        let h = start(cfg, self.transport(id))?;
+        if let Ok(mut r) = self.router.write() {
+            r.nodes.insert(id, h);
+        }
+        Ok(())
+    }
+
+    /// Adds a brand-new node (empty storage, not yet a voter) with its data under the
+    /// cluster's root; make it a voter with [`Handle::add_voter`] on the leader.
+    pub fn add_node(&mut self, id: NodeId) -> Result<(), Error> {
+        let root = self
+            ._root
+            .as_ref()
+            .map(|r| r.0.clone())
+            .ok_or_else(|| Error::Config("no root".into()))?;
+        self.dirs.insert(id, root.join(format!("node{id}")));
+        self.boot(id, Vec::new())
+    }
+
+    pub fn node(&self, id: NodeId) -> Option<Handle> {
+        self.router.read().ok()?.nodes.get(&id).cloned()
+    }
+
+    pub fn ids(&self) -> Vec<NodeId> {
+        self.dirs.keys().copied().collect()
+    }
+
+    /// Stops a node (its thread ends; its storage stays as the last flush left it).
+    pub fn stop(&self, id: NodeId) {
+        let h = self
+            .router
+            .write()
+            .ok()
+            .and_then(|mut r| r.nodes.remove(&id));
+        if let Some(h) = h {
+            h.stop();
+        }
+    }
+
+    /// Starts a stopped node again from its data directory.
+    pub fn restart(&mut self, id: NodeId) -> Result<(), Error> {
+        self.boot(id, Vec::new())
+    }
+
+    /// Cuts both directions between every node of `a` and every node of `b`.
+    pub fn partition(&self, a: &[NodeId], b: &[NodeId]) {
+        if let Ok(mut r) = self.router.write() {
+            for &x in a {
+                for &y in b {
+                    r.cut.insert((x, y));
+                    r.cut.insert((y, x));
+                }
+            }
+        }
+    }
+
+    pub fn heal(&self) {
+        if let Ok(mut r) = self.router.write() {
+            r.cut.clear();
+        }
+    }
+
+    /// Statuses of the running nodes.
+    pub fn statuses(&self) -> BTreeMap<NodeId, Arc<Status>> {
+        self.router
+            .read()
+            .map(|r| r.nodes.iter().map(|(id, h)| (*id, h.status())).collect())
+            .unwrap_or_default()
+    }
+
+    /// Polls until `cond` holds for the running nodes' statuses, or `timeout` passes.
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        mut cond: impl FnMut(&BTreeMap<NodeId, Arc<Status>>) -> bool,
+    ) -> Result<BTreeMap<NodeId, Arc<Status>>, BTreeMap<NodeId, Arc<Status>>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.statuses();
+            if cond(&s) {
+                return Ok(s);
+            }
+            if Instant::now() >= deadline {
+                return Err(s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits until the nodes in `among` agree on one leader that is one of them.
+    pub fn wait_leader(&self, among: &[NodeId], timeout: Duration) -> Option<NodeId> {
+        let r = self.wait_for(timeout, |s| {
+            let leaders: HashSet<Option<NodeId>> = among
+                .iter()
+                .map(|id| s.get(id).and_then(|st| st.leader))
+                .collect();
+            leaders.len() == 1
+                && leaders.iter().next().copied().flatten().is_some_and(|l| {
+                    among.contains(&l) && s.get(&l).is_some_and(|st| st.is_leader())
+                })
+        });
+        r.ok().and_then(|s| {
+            among
+                .first()
+                .and_then(|id| s.get(id))
+                .and_then(|st| st.leader)
+        })
+    }
+}
+
+impl Drop for MemCluster {
+    fn drop(&mut self) {
+        let nodes: Vec<Handle> = self
+            .router
+            .write()
+            .map(|mut r| std::mem::take(&mut r.nodes).into_values().collect())
+            .unwrap_or_default();
+        for h in nodes {
+            h.stop();
+        }
+    }
+}
