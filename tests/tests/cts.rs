@@ -137,3 +137,25 @@ fn pacemaker_cts_transition_summaries() {
     println!("{} of {} agree", agree, cases.len());
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
+
+/// `CTS_CASE=name cargo test -p hactl-tests --test cts -- --nocapture one_case` prints
+/// one case's summaries, actions and score explanation (for debugging).
+#[test]
+fn one_case() {
+    let Ok(name) = std::env::var("CTS_CASE") else {
+        return;
+    };
+    let path = data_dir().join(format!("{name}.xml"));
+    let xml = std::fs::read_to_string(&path).expect("case exists");
+    let cib = hactl_cib_xml::import(&xml).expect("imports");
+    let now = cib.execution_date.unwrap_or(DEFAULT_NOW);
+    let t = hactl_policy::schedule(&cib, now).expect("schedules");
+    print!("{}", hactl_policy::format_status(&cib, &t, hactl_policy::StatusView::Current));
+    print!("{}", t.summary_text());
+    let expected = std::fs::read_to_string(path.with_extension("summary")).unwrap_or_default();
+    println!("expected:\n  {}", expected_summary(&expected).join("\n  "));
+    for a in &t.actions {
+        println!("action {a:?}");
+    }
+    print!("{}", t.explain_text());
+}

@@ -574,22 +574,26 @@ impl<'a> Sched<'a> {
             if op.op_status == 1 {
                 continue;
             }
-            let success = op.op_status == 0
+            // Pacemaker judges by the exit code when the execution completed, even
+            // if it was recorded as an error.
+            let status_ok = matches!(op.op_status, 0 | 4);
+            let success = status_ok
                 && (op.rc == expected
                     || (is_probe && (op.rc == 0 || op.rc == 7))
                     || (op.rc == 7 && !self.prims[p].managed));
-            // Expired failures are skipped entirely.
-            if !success && self.prims[p].failure_timeout_s > 0 {
+            // Expired failures are skipped entirely (failure-timeout), unless the
+            // resource still has an unexpired fail count on this node.
+            if !success && self.prims[p].failure_timeout_s > 0 && op.op_status != 5 {
                 if let Some(t) = op.last_rc_change.or(op.last_run) {
-                    let expired = self.now >= t + self.prims[p].failure_timeout_s;
-                    let blocked = self.op_on_fail(p, op) == OnFail::Block;
-                    let (fc, _) = self.failcount(p, n, false);
-                    let (fc_all, _) = self.failcount(p, n, true);
-                    if expired
-                        && !blocked
-                        && !(fc_all > 0 && fc > 0)
-                        && !(is_probe && (op.rc == 0 || op.rc == 7))
-                    {
+                    let mut expired = self.now >= t + self.prims[p].failure_timeout_s;
+                    if expired {
+                        let (fc, _) = self.failcount(p, n, false);
+                        let (fc_all, _) = self.failcount(p, n, true);
+                        if fc_all > 0 && fc > 0 {
+                            expired = false;
+                        }
+                    }
+                    if expired && (op.interval_ms == 0 || self.nodes[n].online) {
                         continue;
                     }
                 }
@@ -726,6 +730,11 @@ impl<'a> Sched<'a> {
             _ => {}
         }
         if known_active {
+            // Whatever runs on a node in maintenance is left alone.
+            if self.nodes[n].maintenance {
+                self.prims[p].managed = false;
+                self.prims[p].maintenance = true;
+            }
             self.prims[p].active.push(n);
             if failed_here && on_fail != OnFail::Ignore {
                 self.prims[p].failed_on.push(n);
@@ -1039,9 +1048,15 @@ impl<'a> Sched<'a> {
         }
         // Target role Stopped.
         for p in 0..self.prims.len() {
-            if self.prims[p].target_role == Some(Role::Stopped) {
-                self.prims[p].next_role = Some(Role::Stopped);
-                self.prims[p].next_role_reason = Some("target-role".into());
+            match self.prims[p].target_role {
+                Some(Role::Stopped) => {
+                    self.prims[p].next_role = Some(Role::Stopped);
+                    self.prims[p].next_role_reason = Some("target-role".into());
+                }
+                Some(Role::Started) if self.prims[p].next_role.is_none() => {
+                    self.prims[p].next_role = Some(Role::Started);
+                }
+                _ => {}
             }
         }
     }
@@ -1123,8 +1138,12 @@ impl<'a> Sched<'a> {
         let orig_role = self.prims[p].orig_role;
         if self.prims[p].next_role == Some(Role::Stopped) {
             self.ban_everywhere(p, "target-role=Stopped");
-        } else if orig_role == Role::Stopped && !self.quorate && self.nqp == NoQuorumPolicy::Freeze
+        } else if orig_role == Role::Stopped
+            && self.prims[p].next_role == Some(Role::Started)
+            && !self.quorate
+            && self.nqp == NoQuorumPolicy::Freeze
         {
+            // An explicitly wanted start cannot happen without quorum.
             self.prims[p].next_role = Some(orig_role);
             self.prims[p].next_role_reason = Some("no-quorum-policy=freeze".into());
         }
