@@ -232,3 +232,145 @@ fn netns_retransmits_keep_the_seqno() {
     assert!(got.iter().all(|r| r.seqno == got[0].seqno && r == &got[0]));
     assert_eq!(got[0].address, fv.client_addrs[0]);
 }
+
+fn device(id: &str, params: &[(&str, &str)]) -> hactl_fence::device::FenceDevice {
+    hactl_fence::device::FenceDevice::new(
+        id,
+        "fence_xvm",
+        params.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+    .unwrap()
+}
+
+/// Fence devices and levels with the real C `fence_xvm` as the external agent, run
+/// from a client namespace like the fencer on a cluster node would.
+#[test]
+fn netns_topology_devices_and_levels_with_fence_xvm() {
+    use hactl_fence::topology::{fence, Level};
+    use std::collections::BTreeMap;
+    let Some(fv) = FenceVirtd::start(Setup::default()) else {
+        return;
+    };
+    let good = fv.key_path.display().to_string();
+    let bad_path = fv.dir.path().join("bad.key");
+    std::fs::write(&bad_path, b"wrong key").unwrap();
+    let bad = bad_path.display().to_string();
+
+    let mut devices = BTreeMap::new();
+    for d in [
+        device(
+            "a-badkey",
+            &[
+                ("key_file", &bad),
+                ("timeout", "2"),
+                ("pcmk_host_map", "server1:node1;server2:node2"),
+                ("pcmk_retries", "0"),
+            ],
+        ),
+        device(
+            "b-good",
+            &[
+                ("key_file", &good),
+                ("timeout", "5"),
+                ("pcmk_host_map", "server1:node1;server2:node2;server3:node3"),
+            ],
+        ),
+        device(
+            "c-good",
+            &[
+                ("key_file", &good),
+                ("timeout", "5"),
+                ("pcmk_host_map", "server3:node3"),
+            ],
+        ),
+        // No host list: the agent's own list decides.
+        device("d-dynamic", &[("key_file", &good), ("timeout", "5")]),
+    ] {
+        devices.insert(d.id.clone(), d);
+    }
+    let devices = std::sync::Arc::new(devices);
+
+    // Level 1 (wrong key) fails, level 2 fences: server1 is domain node1.
+    let levels = vec![
+        Level {
+            index: 1,
+            devices: vec!["a-badkey".into()],
+        },
+        Level {
+            index: 2,
+            devices: vec!["b-good".into()],
+        },
+    ];
+    let d = devices.clone();
+    let r = fv.in_client(0, move || block_on(fence("server1", "off", &levels, &d)));
+    assert!(r.ok, "{}", r.summary());
+    assert_eq!(r.level, Some(2));
+    assert_eq!(r.levels.len(), 2);
+    assert!(!r.levels[0].ok);
+    let failed = &r.levels[0].devices[0];
+    assert_eq!(failed.device, "a-badkey");
+    assert!(
+        failed.message.contains("Operation failed"),
+        "{}",
+        failed.message
+    );
+    let done = &r.levels[1].devices[0];
+    assert_eq!(done.plug.as_deref(), Some("node1"));
+    assert!(done.ok);
+    let cfg = fv.client_config(fv.key());
+    assert_eq!(status(&fv, &cfg, "node1"), PowerState::Off);
+    assert_eq!(status(&fv, &cfg, "node2"), PowerState::On);
+
+    // Only the broken device: fencing fails, says why, and fences nothing.
+    let only_bad = vec![Level {
+        index: 1,
+        devices: vec!["a-badkey".into()],
+    }];
+    let d = devices.clone();
+    let r = fv.in_client(0, move || block_on(fence("server2", "off", &only_bad, &d)));
+    assert!(!r.ok);
+    assert!(
+        r.summary()
+            .starts_with("off of server2 failed: level 1 a-badkey: off failed (exit 1)"),
+        "{}",
+        r.summary()
+    );
+    assert_eq!(status(&fv, &cfg, "node2"), PowerState::On);
+
+    // A reboot at a level of two devices is off on both, then on on both: node3
+    // starts off, and ends up on (fence_virtd's own reboot would leave it off).
+    let both = vec![Level {
+        index: 1,
+        devices: vec!["b-good".into(), "c-good".into()],
+    }];
+    let d = devices.clone();
+    let r = fv.in_client(0, move || block_on(fence("server3", "reboot", &both, &d)));
+    assert!(r.ok, "{}", r.summary());
+    let steps: Vec<(&str, &str)> = r.levels[0]
+        .devices
+        .iter()
+        .map(|d| (d.device.as_str(), d.action.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("b-good", "off"),
+            ("c-good", "off"),
+            ("b-good", "on"),
+            ("c-good", "on")
+        ]
+    );
+    assert_eq!(status(&fv, &cfg, "node3"), PowerState::On);
+
+    // dynamic-list: the agent's list decides which nodes the device covers.
+    let d = devices.clone();
+    let (yes, no) = fv.in_client(0, move || {
+        block_on(async {
+            let dev = &d["d-dynamic"];
+            (dev.can_fence("node2").await, dev.can_fence("node7").await)
+        })
+    });
+    assert_eq!(yes.0.as_deref(), Some("node2"));
+    assert!(yes.1.unwrap().stdout().contains("node2"));
+    assert_eq!(no.0, None);
+}
