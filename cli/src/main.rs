@@ -24,6 +24,8 @@ enum Command {
     /// Work with CIB files (import Pacemaker XML, validate, generate).
     #[command(subcommand)]
     Cib(cmd::cib::CibCommand),
+    /// Run the node daemon (normally started by systemd: hactl.service).
+    Daemon(cmd::daemon::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Cib(c) => cmd::cib::run(c),
+        Command::Daemon(a) => cmd::daemon::run(a),
     };
     match result {
         Ok(code) => code,

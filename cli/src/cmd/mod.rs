@@ -1,3 +1,4 @@
 //! One module per top-level command group.
 pub mod cib;
+pub mod daemon;
 pub mod simulate;
