@@ -1,0 +1,33 @@
+//! `hactl daemon`: runs the node daemon in the foreground (systemd starts it).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Directory with cluster.toml and this node's certificate and key.
+    #[arg(long, env = "HACTL_CONFIG_DIR", default_value = hactl_daemon::DEFAULT_CONFIG_DIR)]
+    config_dir: PathBuf,
+    /// Directory for the daemon's persistent state (the Raft log and CIB snapshots).
+    #[arg(long, env = "HACTL_STATE_DIR", default_value = hactl_daemon::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+    /// The local control socket.
+    #[arg(long, env = "HACTL_SOCKET", default_value = hactl_daemon::DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Heartbeat profile (default, fast); overrides cluster.toml's settings.
+    #[arg(long)]
+    profile: Option<String>,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    hactl_daemon::run(hactl_daemon::DaemonConfig {
+        config_dir: a.config_dir,
+        state_dir: a.state_dir,
+        socket: a.socket,
+        profile: a.profile,
+    })
+    .context("hactl daemon")?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,169 @@
+//! The local control socket: a Unix socket (root only: mode 0600 in a 0700 directory)
+//! serving the versioned `ClientRequest`/`ClientResponse` API of `hactl-proto`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hactl_consensus::Change;
+use hactl_proto::client::{
+    client_request::Request, client_response::Response, CibJson, ClientRequest, ClientResponse,
+    ClusterStatus, NodeInfo, NodeState,
+};
+use hactl_proto::{frame, CLIENT_API_VERSION};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::{Daemon, DaemonError};
+
+/// Largest request accepted on the socket (a CIB change; whole CIBs go out, not in).
+const MAX_REQUEST: usize = 4 * 1024 * 1024;
+
+pub(crate) async fn serve(d: Arc<Daemon>, path: &Path) -> Result<JoinHandle<()>, DaemonError> {
+    let io = |what: String| move |source| DaemonError::Io { what, source };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(format!("chmod 0700 {}", dir.display())))?;
+    }
+    // A socket file left by a killed daemon; a live daemon would still answer on it.
+    if path.exists() {
+        if UnixStream::connect(path).await.is_ok() {
+            return Err(DaemonError::Config(format!(
+                "another daemon is serving {}",
+                path.display()
+            )));
+        }
+        std::fs::remove_file(path).map_err(io(format!("removing stale {}", path.display())))?;
+    }
+    let listener = UnixListener::bind(path).map_err(io(format!("binding {}", path.display())))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io(format!("chmod 0600 {}", path.display())))?;
+    info!(socket = %path.display(), "control socket listening");
+    Ok(tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    tokio::spawn(connection(d.clone(), stream));
+                }
+                Err(e) => {
+                    warn!(error = %e, "control socket accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }))
+}
+
+async fn connection(d: Arc<Daemon>, mut stream: UnixStream) {
+    loop {
+        let req: ClientRequest = match frame::read_async(&mut stream, MAX_REQUEST).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                debug!(error = %e, "bad control request");
+                let resp = ClientResponse::error(format!("bad request: {e}"));
+                let _ = frame::write_async(&mut stream, &resp, hactl_proto::MAX_FRAME_LEN).await;
+                return;
+            }
+        };
+        let stop = matches!(req.request, Some(Request::Shutdown(_)));
+        let resp = handle(&d, req).await;
+        if let Err(e) = frame::write_async(&mut stream, &resp, hactl_proto::MAX_FRAME_LEN).await {
+            debug!(error = %e, "control client went away");
+            return;
+        }
+        if stop {
+            d.shutdown.notify_one();
+            return;
+        }
+    }
+}
+
+async fn handle(d: &Arc<Daemon>, req: ClientRequest) -> ClientResponse {
+    if req.version != CLIENT_API_VERSION {
+        return ClientResponse::error(format!(
+            "client API version {} not supported by this daemon (it speaks {})",
+            req.version, CLIENT_API_VERSION
+        ));
+    }
+    match req.request {
+        None => ClientResponse::error("empty or unknown request"),
+        Some(Request::Status(_)) => ClientResponse::new(Response::Status(status(d))),
+        Some(Request::GetCib(_)) => match serde_json::to_vec(&*d.consensus.status().cib) {
+            Ok(cib_json) => ClientResponse::new(Response::Cib(CibJson { cib_json })),
+            Err(e) => ClientResponse::error(format!("encoding the CIB: {e}")),
+        },
+        Some(Request::ProposeChange(p)) => {
+            let change: Change = match serde_json::from_slice(&p.change_json) {
+                Ok(c) => c,
+                Err(e) => return ClientResponse::error(format!("not a CIB change: {e}")),
+            };
+            match d.propose(change).await {
+                Ok(index) => ClientResponse::ok("applied", index),
+                Err(e) => ClientResponse::error(e.to_string()),
+            }
+        }
+        Some(Request::NodeAdd(n)) => ClientResponse::error(format!(
+            "node add {}: not implemented yet in the daemon (membership is fixed by cluster.toml)",
+            n.name
+        )),
+        Some(Request::NodeRemove(n)) => ClientResponse::error(format!(
+            "node remove {}: not implemented yet in the daemon (membership is fixed by cluster.toml)",
+            n.name
+        )),
+        Some(Request::ClusterStop(_)) => ClientResponse::error(
+            "cluster-wide stop is not implemented yet in the daemon; stop each node (Shutdown)",
+        ),
+        Some(Request::Shutdown(_)) => ClientResponse::ok("leaving the cluster", 0),
+    }
+}
+
+pub(crate) fn status(d: &Daemon) -> ClusterStatus {
+    let s = d.consensus.status();
+    let now = Instant::now();
+    let nodes = d
+        .members
+        .all()
+        .into_iter()
+        .map(|(id, name, addr)| {
+            let st = s.cib.status.nodes.get(name.as_str());
+            let state = if d.alive(id, now) {
+                NodeState::Online
+            } else {
+                let left_cleanly = st.is_some_and(|st| {
+                    st.expected.as_deref() == Some("down") || st.fenced_at.is_some()
+                });
+                let was_member = st.is_some_and(|st| {
+                    st.member == Some(true) || st.expected.as_deref() == Some("member")
+                });
+                if was_member && !left_cleanly {
+                    NodeState::Unclean
+                } else {
+                    NodeState::Offline
+                }
+            };
+            NodeInfo {
+                name: name.as_str().to_string(),
+                id,
+                address: addr.to_string(),
+                state: state as i32,
+                last_seen_ms: (id != d.me)
+                    .then(|| d.silent_for(id, now).map(|t| t.as_millis() as u64))
+                    .flatten(),
+            }
+        })
+        .collect();
+    ClusterStatus {
+        cluster_name: d.cluster.name.clone(),
+        local_node: d.me_name.clone(),
+        nodes,
+        dc: d.leader_name().unwrap_or_default(),
+        has_quorum: d.quorum.borrow().have,
+        term: s.term,
+        commit_index: s.commit_index,
+        applied_index: s.applied_index,
+    }
+}

@@ -1,0 +1,588 @@
+//! `hactl daemon`: the per-node daemon.
+//!
+//! It loads the node's identity and the cluster config (written by `hactl cluster
+//! setup`), opens the QUIC peer plane, runs the consensus node (Raft over the CIB), sends
+//! and watches heartbeats, tracks quorum, and serves the local control socket. The Raft
+//! leader is the DC: it records membership (who is up, who left cleanly, who was lost)
+//! in the CIB through Raft.
+//!
+//! Node states follow Pacemaker: `online` (heard from within the profile's bound),
+//! `offline` (left cleanly: it recorded `expected=down` before going, or was fenced), and
+//! `unclean` (lost while it was expected up).
+//!
+//! Quorum: a node has quorum while it hears heartbeats from a majority of the voters
+//! (itself included). A node that loses it knows within `lost_after` plus one check,
+//! logs a `lost_quorum` event with the configured `no-quorum-policy`, and reports it in
+//! its status; the controller applies the policy to the resources it runs.
+
+mod control;
+mod members;
+pub mod profile;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hactl_consensus::{Change, NodeId, ProposeError};
+use hactl_model::change::NodeStateUpdate;
+use hactl_model::NoQuorumPolicy;
+use hactl_net::{ClusterConfig, NodeIdentity, Transport};
+use hactl_proto::peer::{peer_message::Body, Heartbeat, PeerMessage};
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::{debug, error, info, warn};
+
+pub use members::Members;
+pub use profile::Profile;
+
+/// Default locations.
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/hactl";
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/hactl";
+pub const DEFAULT_SOCKET: &str = "/run/hactl/hactl.sock";
+
+/// How long a control-socket proposal may wait to be applied.
+const PROPOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What `hactl daemon` needs.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Holds `cluster.toml`, `ca.pem`, `node.pem`, `node.key`.
+    pub config_dir: PathBuf,
+    /// The daemon's persistent state (the Raft store lives in `raft/` below it).
+    pub state_dir: PathBuf,
+    /// The control socket.
+    pub socket: PathBuf,
+    /// Heartbeat profile; overrides `settings.heartbeat_profile` in `cluster.toml`.
+    pub profile: Option<String>,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            config_dir: DEFAULT_CONFIG_DIR.into(),
+            state_dir: DEFAULT_STATE_DIR.into(),
+            socket: DEFAULT_SOCKET.into(),
+            profile: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("peer transport: {0}")]
+    Net(String),
+    #[error("consensus: {0}")]
+    Consensus(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Quorum as this node sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuorumState {
+    pub have: bool,
+    /// The policy to apply to local resources while `have` is false.
+    pub policy: NoQuorumPolicy,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT or a `Shutdown` request; both leave the cluster
+/// cleanly.
+pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("hactl-daemon")
+        .enable_all()
+        .build()
+        .map_err(|source| DaemonError::Io {
+            what: "starting the async runtime".into(),
+            source,
+        })?;
+    rt.block_on(run_async(config))
+}
+
+pub(crate) struct Daemon {
+    pub(crate) cluster: ClusterConfig,
+    pub(crate) me: NodeId,
+    pub(crate) me_name: String,
+    pub(crate) members: Members,
+    pub(crate) profile: Profile,
+    pub(crate) consensus: hactl_consensus::Handle,
+    transport: Transport,
+    /// Last heartbeat received per peer.
+    last_seen: Mutex<HashMap<NodeId, Instant>>,
+    pub(crate) quorum: watch::Sender<QuorumState>,
+    /// Set when the node is leaving: stop beaconing, stop acting as DC.
+    leaving: AtomicBool,
+    pub(crate) shutdown: Notify,
+    hb_seq: AtomicU64,
+    reconcile_busy: AtomicBool,
+}
+
+async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
+    let cfg_path = config
+        .config_dir
+        .join(hactl_net::config::CLUSTER_CONFIG_FILE);
+    let cluster = ClusterConfig::load(&cfg_path).map_err(|e| DaemonError::Config(e.to_string()))?;
+    let identity = NodeIdentity::load(&config.config_dir).map_err(|e| {
+        DaemonError::Config(format!(
+            "node identity in {}: {e}",
+            config.config_dir.display()
+        ))
+    })?;
+    if identity.cluster != cluster.name {
+        return Err(DaemonError::Config(format!(
+            "identity is for cluster {:?}, {} is for {:?}",
+            identity.cluster,
+            cfg_path.display(),
+            cluster.name
+        )));
+    }
+    let members = Members::from_config(&cluster);
+    let me_entry = cluster.node(&identity.node).cloned().ok_or_else(|| {
+        DaemonError::Config(format!(
+            "this node ({}) is not listed in {}",
+            identity.node,
+            cfg_path.display()
+        ))
+    })?;
+    let profile_name = config
+        .profile
+        .clone()
+        .or_else(|| {
+            cluster
+                .settings
+                .get("heartbeat_profile")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "default".into());
+    let profile = Profile::by_name(&profile_name).ok_or_else(|| {
+        DaemonError::Config(format!(
+            "unknown heartbeat profile {profile_name:?}; known: default, fast"
+        ))
+    })?;
+
+    let listen = SocketAddr::new(
+        if me_entry.address.is_ipv6() {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        },
+        me_entry.address.port(),
+    );
+    let (transport, mut incoming) = Transport::bind(identity.clone(), listen)
+        .await
+        .map_err(|e| DaemonError::Net(e.to_string()))?;
+
+    // Raft runs on its own thread; its messages come here to be sent from the runtime.
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(NodeId, Vec<u8>)>();
+    let founders: Vec<NodeId> = cluster.nodes.iter().map(|n| n.id).collect();
+    let ccfg = hactl_consensus::Config {
+        timing: profile.raft,
+        ..hactl_consensus::Config::new(me_entry.id, founders, config.state_dir.join("raft"))
+    };
+    let consensus = hactl_consensus::start(
+        ccfg,
+        Arc::new(move |to, bytes| {
+            let _ = out_tx.send((to, bytes));
+        }),
+    )
+    .map_err(|e| DaemonError::Consensus(e.to_string()))?;
+
+    let (quorum, _) = watch::channel(QuorumState {
+        have: false,
+        policy: NoQuorumPolicy::Stop,
+    });
+    let d = Arc::new(Daemon {
+        me: me_entry.id,
+        me_name: identity.node.as_str().to_string(),
+        cluster,
+        members,
+        profile,
+        consensus,
+        transport,
+        last_seen: Mutex::new(HashMap::new()),
+        quorum,
+        leaving: AtomicBool::new(false),
+        shutdown: Notify::new(),
+        hb_seq: AtomicU64::new(0),
+        reconcile_busy: AtomicBool::new(false),
+    });
+    info!(node = %d.me_name, id = d.me, cluster = %d.cluster.name, profile = profile.name,
+        addr = %me_entry.address, "daemon started");
+
+    let control = control::serve(d.clone(), &config.socket).await?;
+
+    // Outgoing raft messages.
+    let d2 = d.clone();
+    let sender = tokio::spawn(async move {
+        while let Some((to, bytes)) = out_rx.recv().await {
+            let Some((name, addr)) = d2.members.get(to) else {
+                debug!(to, "raft message for an unknown node dropped");
+                continue;
+            };
+            let msg = PeerMessage::raft(d2.cluster.name.clone(), bytes);
+            if let Err(e) = d2.transport.send(&name, addr, &msg) {
+                debug!(node = %name, error = %e, "raft message not queued");
+                d2.consensus.report_unreachable(to);
+            }
+        }
+    });
+
+    // Incoming peer messages.
+    let d2 = d.clone();
+    let receiver = tokio::spawn(async move {
+        while let Some((from, msg)) = incoming.recv().await {
+            d2.on_peer_message(from.as_str(), msg);
+        }
+    });
+
+    let beacon = tokio::spawn(heartbeat_loop(d.clone()));
+    let monitor = tokio::spawn(monitor_loop(d.clone()));
+    let join = tokio::spawn(self_join_loop(d.clone()));
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|source| DaemonError::Io {
+            what: "installing the SIGTERM handler".into(),
+            source,
+        })?;
+    let mut consensus_watch = d.consensus.watch();
+    let fatal = tokio::select! {
+        _ = term.recv() => { info!(node = %d.me_name, "SIGTERM: leaving the cluster"); None }
+        _ = tokio::signal::ctrl_c() => { info!(node = %d.me_name, "SIGINT: leaving the cluster"); None }
+        _ = d.shutdown.notified() => { info!(node = %d.me_name, "shutdown requested: leaving the cluster"); None }
+        f = async {
+            loop {
+                if consensus_watch.changed().await.is_err() { return Some("consensus stopped".to_string()); }
+                let s = consensus_watch.borrow().clone();
+                if !s.running { return Some(s.fatal.clone().unwrap_or_else(|| "consensus stopped".into())); }
+            }
+        } => f,
+    };
+
+    if fatal.is_none() {
+        d.leave().await;
+    } else {
+        d.leaving.store(true, Ordering::SeqCst);
+    }
+    beacon.abort();
+    monitor.abort();
+    join.abort();
+    control.abort();
+    let _ = std::fs::remove_file(&config.socket);
+    let c = d.consensus.clone();
+    let _ = tokio::task::spawn_blocking(move || c.stop()).await;
+    sender.abort();
+    receiver.abort();
+    d.transport.clone().shutdown().await;
+    match fatal {
+        Some(f) => Err(DaemonError::Consensus(f)),
+        None => {
+            info!(node = %d.me_name, "daemon stopped");
+            Ok(())
+        }
+    }
+}
+
+impl Daemon {
+    fn on_peer_message(&self, from: &str, msg: PeerMessage) {
+        if msg.cluster != self.cluster.name {
+            warn!(peer = from, cluster = %msg.cluster, "message for another cluster dropped");
+            return;
+        }
+        let Some(id) = self.members.id_of(from) else {
+            warn!(
+                peer = from,
+                "message from a node that is not a member dropped"
+            );
+            return;
+        };
+        match msg.body {
+            Some(Body::Raft(bytes)) => self.consensus.step(id, bytes),
+            Some(Body::Heartbeat(_)) => {
+                if let Ok(mut m) = self.last_seen.lock() {
+                    m.insert(id, Instant::now());
+                }
+            }
+            Some(Body::Hello(h)) => debug!(peer = from, version = %h.software_version, "hello"),
+            None => debug!(peer = from, "message of an unknown kind ignored"),
+        }
+    }
+
+    /// Whether `id` was heard from within the profile's bound (this node: always).
+    pub(crate) fn alive(&self, id: NodeId, now: Instant) -> bool {
+        id == self.me
+            || self
+                .silent_for(id, now)
+                .is_some_and(|d| d < self.profile.lost_after)
+    }
+
+    /// Time since the last heartbeat from `id`; None if never heard since start.
+    pub(crate) fn silent_for(&self, id: NodeId, now: Instant) -> Option<Duration> {
+        let m = self.last_seen.lock().ok()?;
+        m.get(&id).map(|t| now.saturating_duration_since(*t))
+    }
+
+    async fn propose(&self, change: Change) -> Result<u64, ProposeError> {
+        match tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.propose(change)).await {
+            Ok(r) => r,
+            Err(_) => Err(ProposeError::Dropped(format!(
+                "not applied within {} s (no quorum?)",
+                PROPOSE_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    /// Clean leave: stop beaconing, record `expected=down` for this node, and go.
+    async fn leave(&self) {
+        self.leaving.store(true, Ordering::SeqCst);
+        let change = Change::SetNodeState {
+            node: self.me_name.clone(),
+            state: NodeStateUpdate {
+                member: Some(false),
+                controller_online: Some(false),
+                join: Some("down".into()),
+                expected: Some("down".into()),
+            },
+        };
+        let r = tokio::time::timeout(Duration::from_secs(2), self.consensus.propose(change)).await;
+        match r {
+            Ok(Ok(index)) => info!(node = %self.me_name, index, "clean leave recorded"),
+            Ok(Err(e)) => warn!(node = %self.me_name, error = %e, "could not record clean leave"),
+            Err(_) => warn!(node = %self.me_name, "clean leave not recorded in time (no quorum?)"),
+        }
+    }
+
+    fn leader_name(&self) -> Option<String> {
+        let s = self.consensus.status();
+        s.leader
+            .and_then(|l| self.members.get(l))
+            .map(|(n, _)| n.as_str().to_string())
+    }
+}
+
+async fn heartbeat_loop(d: Arc<Daemon>) {
+    let mut tick = tokio::time::interval(d.profile.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if d.leaving.load(Ordering::SeqCst) {
+            return;
+        }
+        let s = d.consensus.status();
+        let seq = d.hb_seq.fetch_add(1, Ordering::Relaxed);
+        let hb = Heartbeat {
+            node: d.me_name.clone(),
+            term: s.term,
+            leader_id: s.leader.unwrap_or(0),
+            sent_unix_micros: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|t| t.as_micros() as u64)
+                .unwrap_or(0),
+            seq,
+        };
+        let msg = PeerMessage::heartbeat(d.cluster.name.clone(), hb);
+        for (id, name, addr) in d.members.all() {
+            if id == d.me {
+                continue;
+            }
+            if let Err(e) = d.transport.send(&name, addr, &msg) {
+                debug!(node = %name, error = %e, "heartbeat not queued");
+            }
+        }
+    }
+}
+
+/// Watches liveness and quorum, and acts as DC when this node leads.
+async fn monitor_loop(d: Arc<Daemon>) {
+    // Check four times per heartbeat interval: loss is noticed within a quarter beat of
+    // the bound.
+    let mut tick = tokio::time::interval(d.profile.interval / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut alive_before: HashMap<NodeId, bool> = HashMap::new();
+    let mut had_quorum = false;
+    loop {
+        tick.tick().await;
+        if d.leaving.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = Instant::now();
+        let status = d.consensus.status();
+        let voters: Vec<NodeId> = if status.voters.contains(&d.me) {
+            status.voters.clone()
+        } else {
+            d.members.all().into_iter().map(|(id, _, _)| id).collect()
+        };
+        let mut alive_count = 0usize;
+        for (id, name, _) in d.members.all() {
+            if id == d.me {
+                continue;
+            }
+            let alive = d.alive(id, now);
+            if voters.contains(&id) && alive {
+                alive_count += 1;
+            }
+            let before = alive_before.insert(id, alive);
+            match (before, alive) {
+                (Some(true), false) => {
+                    let silent = d.silent_for(id, now).map(|s| s.as_millis() as u64);
+                    warn!(node = %name, silent_ms = ?silent, event = "node_lost", "node lost");
+                }
+                (Some(false) | None, true) => info!(node = %name, event = "node_seen", "node seen"),
+                _ => {}
+            }
+        }
+        let self_votes = usize::from(voters.contains(&d.me));
+        let have = (alive_count + self_votes) * 2 > voters.len();
+        let policy = status
+            .cib
+            .config
+            .options()
+            .map(|o| o.no_quorum_policy)
+            .unwrap_or(NoQuorumPolicy::Stop);
+        if have != had_quorum {
+            if have {
+                info!(node = %d.me_name, event = "quorum_acquired", "quorum acquired");
+            } else {
+                warn!(node = %d.me_name, event = "lost_quorum", policy = ?policy,
+                    "lost quorum: applying no-quorum-policy to local resources");
+            }
+            had_quorum = have;
+        }
+        d.quorum.send_if_modified(|q| {
+            let new = QuorumState { have, policy };
+            let changed = *q != new;
+            *q = new;
+            changed
+        });
+        if status.is_leader() && have {
+            reconcile(&d, &status, now);
+        }
+    }
+}
+
+/// The DC's duty: make the CIB's membership section match what it observes.
+fn reconcile(d: &Arc<Daemon>, status: &hactl_consensus::Status, now: Instant) {
+    if d.reconcile_busy.load(Ordering::SeqCst) {
+        return;
+    }
+    let cib = &status.cib;
+    let mut changes = Vec::new();
+    for (id, name, addr) in d.members.all() {
+        if cib.config.node(name.as_str()).is_none() {
+            changes.push(Change::AddNode {
+                node: hactl_model::Node {
+                    id: id.to_string(),
+                    name: name.as_str().to_string(),
+                    address: Some(addr.to_string()),
+                    ..Default::default()
+                },
+            });
+        }
+    }
+    for (id, name, _) in d.members.all() {
+        let st = cib.status.nodes.get(name.as_str());
+        let expected = st.and_then(|s| s.expected.as_deref());
+        let want = if d.alive(id, now) {
+            if expected == Some("down") {
+                // It left cleanly and is on its way out, or it is back and will record
+                // its own return; either way not ours to overwrite.
+                continue;
+            }
+            NodeStateUpdate {
+                member: Some(true),
+                controller_online: Some(true),
+                join: Some("member".into()),
+                expected: Some("member".into()),
+            }
+        } else {
+            NodeStateUpdate {
+                member: Some(false),
+                controller_online: Some(false),
+                join: Some("down".into()),
+                expected: None,
+            }
+        };
+        let same = st.is_some_and(|s| {
+            s.member == want.member
+                && s.controller_online == want.controller_online
+                && s.join == want.join
+                && (want.expected.is_none() || s.expected == want.expected)
+        });
+        if !same {
+            changes.push(Change::SetNodeState {
+                node: name.as_str().to_string(),
+                state: want,
+            });
+        }
+    }
+    if !cib.status.have_quorum || cib.status.dc.as_deref() != Some(d.me_name.as_str()) {
+        changes.push(Change::SetQuorum {
+            have_quorum: true,
+            dc: Some(d.me_name.clone()),
+        });
+    }
+    if changes.is_empty() {
+        return;
+    }
+    d.reconcile_busy.store(true, Ordering::SeqCst);
+    let d = d.clone();
+    tokio::spawn(async move {
+        let n = changes.len();
+        match d.propose(Change::Batch { changes }).await {
+            Ok(index) => debug!(index, changes = n, "membership recorded"),
+            Err(e) => debug!(error = %e, "membership update not applied"),
+        }
+        d.reconcile_busy.store(false, Ordering::SeqCst);
+    });
+}
+
+/// Records this node's own return (`expected=member`) once a leader is known; the DC
+/// does not overwrite a clean leave, so a restarted node must say it is back.
+async fn self_join_loop(d: Arc<Daemon>) {
+    let mut w = d.consensus.watch();
+    loop {
+        if d.leaving.load(Ordering::SeqCst) {
+            return;
+        }
+        let s = w.borrow().clone();
+        let recorded =
+            s.cib.status.nodes.get(&d.me_name).is_some_and(|st| {
+                st.expected.as_deref() == Some("member") && st.member == Some(true)
+            });
+        if recorded {
+            return;
+        }
+        if s.leader.is_some() && s.cib.config.node(&d.me_name).is_some() {
+            let change = Change::SetNodeState {
+                node: d.me_name.clone(),
+                state: NodeStateUpdate {
+                    member: Some(true),
+                    controller_online: Some(true),
+                    join: Some("member".into()),
+                    expected: Some("member".into()),
+                },
+            };
+            match d.propose(change).await {
+                Ok(index) => {
+                    info!(node = %d.me_name, index, "joined the cluster");
+                    return;
+                }
+                Err(e) => debug!(error = %e, "join not recorded yet"),
+            }
+        }
+        // Wait for the next consensus change (leader known, node configured).
+        if w.changed().await.is_err() {
+            error!("consensus status channel closed");
+            return;
+        }
+    }
+}
