@@ -1,0 +1,251 @@
+//! Client of the hactl daemon's control socket.
+//!
+//! The daemon listens on a root-only Unix socket (default [`DEFAULT_SOCKET`]). Each
+//! request is one length-delimited [`ClientRequest`] frame, answered by one
+//! [`ClientResponse`] frame (see `hactl_proto::frame`); a connection may carry several
+//! exchanges. Blocking I/O: the CLI makes one or two calls and exits.
+//!
+//! ```no_run
+//! let mut c = hactl_client::Client::connect(&hactl_client::socket_path(None))?;
+//! let status = c.status()?;
+//! println!("DC: {}", status.dc);
+//! # Ok::<(), hactl_client::ClientError>(())
+//! ```
+
+use hactl_proto::client::{
+    self, client_request::Request, client_response::Response, ClientRequest, ClientResponse,
+};
+use hactl_proto::frame::{self, FrameError};
+use hactl_proto::{CLIENT_API_VERSION, MAX_FRAME_LEN};
+use std::io::ErrorKind;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the daemon listens unless told otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/hactl/hactl.sock";
+/// Environment variable that overrides the socket path.
+pub const SOCKET_ENV: &str = "HACTL_SOCKET";
+/// How long to wait for an answer by default: a proposal waits for a Raft commit,
+/// which takes milliseconds with quorum; much longer means something is wrong.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the hactl daemon at {path}: is it running? (hactl cluster start)")]
+    NotRunning { path: PathBuf },
+    #[error("the control socket is root-only: permission denied on {path} (run as root)")]
+    PermissionDenied { path: PathBuf },
+    #[error("the hactl daemon at {path} did not answer within {secs} s")]
+    Timeout { path: PathBuf, secs: u64 },
+    #[error("control socket {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("control socket {path}: {source}")]
+    Frame {
+        path: PathBuf,
+        #[source]
+        source: FrameError,
+    },
+    #[error("the hactl daemon at {path} closed the connection without answering")]
+    NoAnswer { path: PathBuf },
+    #[error("the daemon speaks control API version {theirs}, this hactl speaks {ours}: run the same hactl version on both")]
+    Version { ours: u32, theirs: u32 },
+    /// The daemon answered with an error.
+    #[error("{0}")]
+    Daemon(String),
+    #[error("unexpected answer from the daemon: {0}")]
+    Unexpected(String),
+}
+
+/// The socket path: `explicit` (the CLI's `--socket`), else `$HACTL_SOCKET`, else
+/// [`DEFAULT_SOCKET`].
+pub fn socket_path(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    match std::env::var_os(SOCKET_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(DEFAULT_SOCKET),
+    }
+}
+
+/// A connection to the daemon.
+pub struct Client {
+    stream: UnixStream,
+    path: PathBuf,
+    timeout: Duration,
+}
+
+impl Client {
+    /// Connects to the daemon's socket at `path`.
+    pub fn connect(path: &Path) -> Result<Client, ClientError> {
+        let stream = UnixStream::connect(path).map_err(|e| classify(path, e))?;
+        let mut c = Client {
+            stream,
+            path: path.to_path_buf(),
+            timeout: DEFAULT_TIMEOUT,
+        };
+        c.set_timeout(DEFAULT_TIMEOUT)?;
+        Ok(c)
+    }
+
+    /// Sets how long to wait for each answer.
+    pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), ClientError> {
+        self.timeout = timeout;
+        let t = Some(timeout.max(Duration::from_millis(1)));
+        self.stream
+            .set_read_timeout(t)
+            .and_then(|_| self.stream.set_write_timeout(t))
+            .map_err(|source| ClientError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sends one request and returns the daemon's answer. An `Error` answer becomes
+    /// [`ClientError::Daemon`].
+    pub fn request(&mut self, request: Request) -> Result<Response, ClientError> {
+        let req = ClientRequest::new(request);
+        frame::write(&mut self.stream, &req, MAX_FRAME_LEN).map_err(|e| self.frame_err(e))?;
+        let resp: ClientResponse = frame::read(&mut self.stream, MAX_FRAME_LEN)
+            .map_err(|e| self.frame_err(e))?
+            .ok_or_else(|| ClientError::NoAnswer {
+                path: self.path.clone(),
+            })?;
+        if resp.version != CLIENT_API_VERSION {
+            // A daemon that refuses our version says so in an error; show it.
+            return Err(match resp.response {
+                Some(Response::Error(e)) => ClientError::Daemon(e.message),
+                _ => ClientError::Version {
+                    ours: CLIENT_API_VERSION,
+                    theirs: resp.version,
+                },
+            });
+        }
+        match resp.response {
+            Some(Response::Error(e)) => Err(ClientError::Daemon(e.message)),
+            Some(r) => Ok(r),
+            None => Err(ClientError::Unexpected(
+                "an answer of a kind this hactl does not know".into(),
+            )),
+        }
+    }
+
+    /// Cluster status as the answering daemon sees it.
+    pub fn status(&mut self) -> Result<client::ClusterStatus, ClientError> {
+        match self.request(Request::Status(client::StatusRequest {}))? {
+            Response::Status(s) => Ok(s),
+            other => Err(unexpected("status", &other)),
+        }
+    }
+
+    /// The CIB as JSON.
+    pub fn get_cib(&mut self) -> Result<Vec<u8>, ClientError> {
+        match self.request(Request::GetCib(client::GetCibRequest {}))? {
+            Response::Cib(c) => Ok(c.cib_json),
+            other => Err(unexpected("the CIB", &other)),
+        }
+    }
+
+    /// Proposes a CIB change (JSON of the consensus crate's change type); returns once
+    /// it is committed, with the Raft index it was committed at.
+    pub fn propose_change(&mut self, change_json: Vec<u8>) -> Result<client::Ack, ClientError> {
+        self.ack(Request::ProposeChange(client::ProposeChange {
+            change_json,
+        }))
+    }
+
+    pub fn node_add(&mut self, name: &str, address: &str) -> Result<client::Ack, ClientError> {
+        self.ack(Request::NodeAdd(client::NodeAdd {
+            name: name.into(),
+            address: address.into(),
+        }))
+    }
+
+    pub fn node_remove(&mut self, name: &str) -> Result<client::Ack, ClientError> {
+        self.ack(Request::NodeRemove(client::NodeRemove {
+            name: name.into(),
+        }))
+    }
+
+    /// Asks the cluster to stop (every node stops its resources and its daemon).
+    pub fn cluster_stop(&mut self) -> Result<client::Ack, ClientError> {
+        self.ack(Request::ClusterStop(client::ClusterStop {}))
+    }
+
+    /// Asks the local daemon to stop.
+    pub fn shutdown(&mut self) -> Result<client::Ack, ClientError> {
+        self.ack(Request::Shutdown(client::Shutdown {}))
+    }
+
+    fn ack(&mut self, req: Request) -> Result<client::Ack, ClientError> {
+        match self.request(req)? {
+            Response::Ok(a) => Ok(a),
+            other => Err(unexpected("ok", &other)),
+        }
+    }
+
+    fn frame_err(&self, e: FrameError) -> ClientError {
+        match e {
+            FrameError::Io(io)
+                if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+            {
+                ClientError::Timeout {
+                    path: self.path.clone(),
+                    secs: self.timeout.as_secs(),
+                }
+            }
+            FrameError::Truncated => ClientError::NoAnswer {
+                path: self.path.clone(),
+            },
+            FrameError::Io(io)
+                if matches!(
+                    io.kind(),
+                    ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
+                ) =>
+            {
+                ClientError::NoAnswer {
+                    path: self.path.clone(),
+                }
+            }
+            source => ClientError::Frame {
+                path: self.path.clone(),
+                source,
+            },
+        }
+    }
+}
+
+fn unexpected(wanted: &str, got: &Response) -> ClientError {
+    let kind = match got {
+        Response::Status(_) => "status",
+        Response::Cib(_) => "cib",
+        Response::Ok(_) => "ok",
+        Response::Error(_) => "error",
+    };
+    ClientError::Unexpected(format!("asked for {wanted}, got {kind}"))
+}
+
+fn classify(path: &Path, e: std::io::Error) -> ClientError {
+    match e.kind() {
+        // No socket file, or a stale one nobody listens on.
+        ErrorKind::NotFound | ErrorKind::ConnectionRefused => ClientError::NotRunning {
+            path: path.to_path_buf(),
+        },
+        ErrorKind::PermissionDenied => ClientError::PermissionDenied {
+            path: path.to_path_buf(),
+        },
+        _ => ClientError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        },
+    }
+}
