@@ -19,6 +19,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Fence agents and devices (stonith_admin, pcs stonith).
+    #[command(subcommand)]
+    Stonith(cmd::stonith::StonithCommand),
     /// What-if: schedule a CIB and print the transition (crm_simulate).
     Simulate(cmd::simulate::Args),
     /// Work with CIB files (import Pacemaker XML, validate, generate).
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Simulate(a) => cmd::simulate::run(a),
+        Command::Stonith(c) => cmd::stonith::run(c),
         Command::Cib(c) => cmd::cib::run(c),
         Command::Daemon(a) => cmd::daemon::run(a),
     };

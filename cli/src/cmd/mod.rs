@@ -2,3 +2,4 @@
 pub mod cib;
 pub mod daemon;
 pub mod simulate;
+pub mod stonith;

@@ -273,7 +273,9 @@ impl AgentMetadata {
             if !p.choices.is_empty() {
                 let _ = write!(s, " [{}]", p.choices.join(", "));
             }
-            if let Some(d) = p.default.as_deref().filter(|d| !d.is_empty()) {
+            // Many agents already state the default in the description.
+            let said = p.shortdesc.to_ascii_lowercase().contains("default");
+            if let Some(d) = p.default.as_deref().filter(|d| !d.is_empty() && !said) {
                 let _ = write!(s, " (default: {d})");
             }
             s.push('\n');
