@@ -150,7 +150,10 @@ fn one_case() {
     let cib = hactl_cib_xml::import(&xml).expect("imports");
     let now = cib.execution_date.unwrap_or(DEFAULT_NOW);
     let t = hactl_policy::schedule(&cib, now).expect("schedules");
-    print!("{}", hactl_policy::format_status(&cib, &t, hactl_policy::StatusView::Current));
+    print!(
+        "{}",
+        hactl_policy::format_status(&cib, &t, hactl_policy::StatusView::Current)
+    );
     print!("{}", t.summary_text());
     let expected = std::fs::read_to_string(path.with_extension("summary")).unwrap_or_default();
     println!("expected:\n  {}", expected_summary(&expected).join("\n  "));

@@ -179,8 +179,32 @@ impl Sched<'_> {
                 }));
             }
         }
-        for p in 0..np {
-            self.create_prim_actions(p, &mut g);
+        // Actions in resource order: a group's members, then its pseudo actions.
+        g.group_acts = vec![[usize::MAX; 4]; self.groups.len()];
+        for r in self.top.clone() {
+            match r {
+                RscRef::P(p) => self.create_prim_actions(p, &mut g),
+                RscRef::G(gi) => {
+                    for m in self.groups[gi].members.clone() {
+                        self.create_prim_actions(m, &mut g);
+                    }
+                    let mk = |task| Act {
+                        rsc: Some(RscRef::G(gi)),
+                        task,
+                        node: None,
+                        optional: true,
+                        runnable: true,
+                        pseudo: true,
+                        reason: None,
+                    };
+                    g.group_acts[gi] = [
+                        g.add(mk(Task::GStart)),
+                        g.add(mk(Task::GRunning)),
+                        g.add(mk(Task::GStop)),
+                        g.add(mk(Task::GStopped)),
+                    ];
+                }
+            }
         }
         // Fencing before the implied stops.
         for p in 0..np {
@@ -208,22 +232,7 @@ impl Sched<'_> {
         }
         // Group pseudo actions and the members' chain.
         for gi in 0..self.groups.len() {
-            let mk = |task| Act {
-                rsc: Some(RscRef::G(gi)),
-                task,
-                node: None,
-                optional: true,
-                runnable: true,
-                pseudo: true,
-                reason: None,
-            };
-            let ids = [
-                g.add(mk(Task::GStart)),
-                g.add(mk(Task::GRunning)),
-                g.add(mk(Task::GStop)),
-                g.add(mk(Task::GStopped)),
-            ];
-            g.group_acts.push(ids);
+            let ids = g.group_acts[gi];
             let [gstart, grunning, gstop, gstopped] = ids;
             g.order(gstop, gstopped, UNRUNNABLE_FIRST_BLOCKS);
             g.order(gstopped, gstart, ORDERED);
@@ -402,29 +411,34 @@ impl Sched<'_> {
 
     fn create_probes(&self, p: usize, g: &mut Graph) {
         let prim = &self.prims[p];
-        if prim.orphan || prim.maintenance {
+        if prim.orphan {
             return;
         }
         for n in 0..self.nodes.len() {
             let nd = &self.nodes[n];
-            if prim.probed[n] || !nd.online || nd.unclean || nd.maintenance || nd.pending {
+            if prim.probed[n] || !nd.online || nd.unclean || nd.maintenance {
                 continue;
             }
-            if prim.allowed[n].is_none() && !self.opts.symmetric_cluster {
-                continue;
-            }
+            // A pending node cannot run the probe yet.
+            let runnable = !nd.pending;
             let a = Act {
                 rsc: Some(RscRef::P(p)),
                 task: Task::Probe,
                 node: Some(n),
                 optional: false,
-                runnable: true,
+                runnable,
                 pseudo: false,
                 reason: None,
             };
             let i = g.add(a);
             if let Some(st) = g.start_of[p] {
-                g.order(i, st, ORDERED);
+                // Don't start what could not be probed, unless it already runs.
+                let flags = if !runnable && prim.active.is_empty() {
+                    ORDERED | UNRUNNABLE_FIRST_BLOCKS
+                } else {
+                    ORDERED
+                };
+                g.order(i, st, flags);
             }
         }
     }
@@ -572,49 +586,105 @@ impl Sched<'_> {
     }
 }
 
-/// Spreads "required" and "unrunnable" along the edges until nothing changes.
-fn propagate(s: &Sched<'_>, g: &mut Graph) {
-    // Group pseudo actions take their flags from their members.
-    let members: Vec<Vec<usize>> = s.groups.iter().map(|gr| gr.members.clone()).collect();
-    loop {
-        let mut changed = false;
-        for (gi, ids) in g.group_acts.clone().into_iter().enumerate() {
-            let [gstart, grunning, gstop, gstopped] = ids;
-            for (ga, is_start, check_runnable) in [
-                (gstart, true, false),
-                (grunning, true, true),
-                (gstop, false, false),
-                (gstopped, false, true),
-            ] {
-                let mut optional = g.acts[ga].optional;
-                let mut runnable = g.acts[ga].runnable;
-                for &m in &members[gi] {
-                    let acts: Vec<usize> = if is_start {
-                        g.start_of[m].into_iter().collect()
-                    } else {
-                        g.stops_of[m].clone()
-                    };
-                    if acts.is_empty() && is_start {
-                        runnable = runnable && !check_runnable;
-                    }
-                    for a in acts {
-                        if !g.acts[a].optional {
-                            optional = false;
-                        }
-                        if check_runnable && !g.acts[a].runnable {
-                            runnable = false;
-                        }
-                    }
-                }
-                if optional != g.acts[ga].optional || runnable != g.acts[ga].runnable {
-                    g.acts[ga].optional = optional;
-                    g.acts[ga].runnable = runnable;
-                    changed = true;
-                }
+/// Refreshes a group pseudo action from its members: required if any member's
+/// matching action is, and ("running"/"stopped") unrunnable if any member's is.
+fn refresh_group(s: &Sched<'_>, g: &mut Graph, a: usize) -> bool {
+    let Some(RscRef::G(gi)) = g.acts[a].rsc else {
+        return false;
+    };
+    let (is_start, check_runnable) = match g.acts[a].task {
+        Task::GStart => (true, false),
+        Task::GRunning => (true, true),
+        Task::GStop => (false, false),
+        Task::GStopped => (false, true),
+        _ => return false,
+    };
+    let mut optional = g.acts[a].optional;
+    let mut runnable = g.acts[a].runnable;
+    for &m in &s.groups[gi].members {
+        let acts: Vec<usize> = if is_start {
+            g.start_of[m].into_iter().collect()
+        } else {
+            g.stops_of[m].clone()
+        };
+        if acts.is_empty() && is_start && check_runnable {
+            runnable = false;
+        }
+        for x in acts {
+            if !g.acts[x].optional {
+                optional = false;
+            }
+            if check_runnable && !g.acts[x].runnable {
+                runnable = false;
             }
         }
-        for e in g.edges.clone() {
-            changed |= apply_edge(s, g, e);
+    }
+    let changed = optional != g.acts[a].optional || runnable != g.acts[a].runnable;
+    g.acts[a].optional = optional;
+    g.acts[a].runnable = runnable;
+    changed
+}
+
+struct Adjacency {
+    incoming: Vec<Vec<usize>>,
+    outgoing: Vec<Vec<usize>>,
+}
+
+/// Re-evaluates the orderings into `a`, and whatever follows from changes, in the
+/// order Pacemaker does (which decides the reason text a change is attributed to).
+fn update(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, a: usize, depth: usize) {
+    if depth > 512 {
+        // Deep cascades are finished by the final fixpoint pass.
+        return;
+    }
+    let mut then_changed = false;
+    for k in 0..adj.incoming[a].len() {
+        let e = g.edges[adj.incoming[a][k]];
+        let first_refreshed = refresh_group(s, g, e.first);
+        then_changed |= refresh_group(s, g, e.then);
+        let (fc, tc) = apply_edge(s, g, e);
+        then_changed |= tc;
+        if fc || first_refreshed {
+            for j in 0..adj.outgoing[e.first].len() {
+                let next = g.edges[adj.outgoing[e.first][j]].then;
+                if next != a {
+                    update(s, g, adj, next, depth + 1);
+                }
+            }
+            update(s, g, adj, e.first, depth + 1);
+        }
+    }
+    if then_changed {
+        update(s, g, adj, a, depth + 1);
+        for j in 0..adj.outgoing[a].len() {
+            let next = g.edges[adj.outgoing[a][j]].then;
+            update(s, g, adj, next, depth + 1);
+        }
+    }
+}
+
+/// Spreads "required" and "unrunnable" along the edges until nothing changes.
+fn propagate(s: &Sched<'_>, g: &mut Graph) {
+    let mut adj = Adjacency {
+        incoming: vec![Vec::new(); g.acts.len()],
+        outgoing: vec![Vec::new(); g.acts.len()],
+    };
+    for (i, e) in g.edges.iter().enumerate() {
+        adj.incoming[e.then].push(i);
+        adj.outgoing[e.first].push(i);
+    }
+    for a in 0..g.acts.len() {
+        update(s, g, &adj, a, 0);
+    }
+    // Safety net: a plain fixpoint over all edges.
+    loop {
+        let mut changed = false;
+        for a in 0..g.acts.len() {
+            changed |= refresh_group(s, g, a);
+        }
+        for i in 0..g.edges.len() {
+            let (fc, tc) = apply_edge(s, g, g.edges[i]);
+            changed |= fc || tc;
         }
         if !changed {
             break;
@@ -663,9 +733,10 @@ fn clear_runnable(s: &Sched<'_>, g: &mut Graph, target: usize, cause: usize) -> 
     true
 }
 
-fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> bool {
+fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> (bool, bool) {
     let (f, t) = (e.first, e.then);
-    let mut changed = false;
+    let mut fch = false;
+    let mut tch = false;
     if e.flags & ASYMMETRIC != 0 && !g.acts[f].runnable {
         let mut skip = false;
         if g.acts[t].optional {
@@ -680,18 +751,19 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> bool {
             }
         }
         if !skip {
-            changed |= clear_optional(s, g, t, f);
-            changed |= clear_runnable(s, g, t, f);
+            tch |= clear_optional(s, g, t, f);
+            tch |= clear_runnable(s, g, t, f);
         }
     }
-    if e.flags & THEN_IMPLIES_FIRST != 0 && !g.acts[t].optional {
-        changed |= clear_optional(s, g, f, t);
-    }
+    // THEN_IMPLIES_FIRST is recorded for the graph's readers but changes no flags:
+    // Pacemaker compares the first action's flags with themselves there, so a
+    // required "then" never makes a resource's "first" action required.
+    let _ = THEN_IMPLIES_FIRST;
     if e.flags & UNRUNNABLE_FIRST_BLOCKS != 0 && !g.acts[f].runnable && g.acts[t].runnable {
-        changed |= clear_runnable(s, g, t, f);
+        tch |= clear_runnable(s, g, t, f);
     }
     if e.flags & FIRST_IMPLIES_THEN != 0 && !g.acts[f].optional && g.acts[t].optional {
-        changed |= clear_optional(s, g, t, f);
+        tch |= clear_optional(s, g, t, f);
     }
     if e.flags & INTERMEDIATE_STOP != 0 {
         let then_required = !g.acts[t].optional;
@@ -702,17 +774,31 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> bool {
         let stop_reason = !g.acts[t].runnable && then_managed && same_rsc(g, f, t);
         if then_required || stop_reason {
             if g.acts[f].runnable {
-                changed |= clear_optional(s, g, f, t);
+                fch |= clear_optional(s, g, f, t);
             }
             if !g.acts[t].optional {
-                changed |= clear_optional(s, g, f, t);
+                fch |= clear_optional(s, g, f, t);
             }
             if !g.acts[f].optional && !g.acts[f].runnable {
-                changed |= clear_runnable(s, g, t, f);
+                tch |= clear_runnable(s, g, t, f);
             }
         }
     }
-    changed
+    // A blocked, unmanaged resource that cannot stop holds back whatever is
+    // ordered relative to that stop.
+    if e.flags & (FIRST_IMPLIES_THEN | THEN_IMPLIES_FIRST | INTERMEDIATE_STOP) != 0
+        && g.acts[f].task == Task::Stop
+        && !g.acts[f].runnable
+        && g.acts[t].runnable
+    {
+        if let Some(RscRef::P(p)) = g.acts[f].rsc {
+            if !s.prims[p].managed && s.prims[p].blocked {
+                g.acts[t].runnable = false;
+                tch = true;
+            }
+        }
+    }
+    (fch, tch)
 }
 
 /// One line of the transition summary for a primitive, in crm_simulate's words.
