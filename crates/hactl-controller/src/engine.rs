@@ -1,0 +1,759 @@
+//! The transition engine: a pure state machine (no I/O, no clock) that runs one
+//! transition graph at a time.
+//!
+//! Inputs are a [`Transition`] from the policy engine and [`Event`]s (action results,
+//! recurring-monitor changes, fencing results, node loss, configuration change, loss of
+//! quorum, clock ticks); outputs are [`Command`]s for the runtime to carry out (run an
+//! operation on a node, fence a node, propose a CIB change, recompute). Time is an
+//! input (`now_ms`, milliseconds since the Unix epoch), so every decision can be
+//! replayed in a test.
+//!
+//! Rules (Pacemaker's controld semantics, our own structure):
+//! - An action is dispatched once every runnable predecessor is done; pseudo actions
+//!   complete as soon as their predecessors are done. Actions the policy marked not
+//!   runnable are never dispatched; their successors were already marked by the
+//!   policy when they must not run either, so an edge from one is ignored.
+//! - Each result is compared with the expected rc: 0 for start, stop and recurring
+//!   monitors; 7 for a probe, where 0 (running) and 5 (cannot run here) are
+//!   information, not failures — but information the graph did not assume, so the
+//!   transition is aborted and recomputed.
+//! - Every result is recorded (`RecordOp`, call ids increase per node); a failure also
+//!   raises the fail count (`SetFailCount`): +1, or INFINITY for a failed stop and for
+//!   a failed start while `start-failure-is-fatal` (Pacemaker's rule).
+//! - Abort (unexpected result, node lost, configuration changed, quorum lost): nothing
+//!   new is dispatched; once no action is in flight the engine asks for a recompute
+//!   (not after quorum loss: a DC without quorum must not act).
+//! - A fence action goes to a node other than the victim (the DC itself unless the
+//!   DC is the victim).
+
+use std::collections::BTreeMap;
+
+use hactl_model::change::Change;
+use hactl_model::{Cib, Score};
+use hactl_policy::{ActionKind, Transition};
+use serde::{Deserialize, Serialize};
+
+use crate::ops::{self, rc, status, OpDetails, Outcome};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// This node's name (the DC).
+    pub dc: String,
+    /// How long past an op's own timeout the DC waits for a result before it counts
+    /// the op as timed out (covers the trip to and from the node).
+    pub result_grace_ms: u64,
+    /// How long the DC waits for a fencing result.
+    pub fence_timeout_ms: u64,
+}
+
+impl EngineConfig {
+    pub fn new(dc: impl Into<String>) -> EngineConfig {
+        EngineConfig {
+            dc: dc.into(),
+            result_grace_ms: 5_000,
+            fence_timeout_ms: 60_000,
+        }
+    }
+}
+
+/// Run this operation on `node`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dispatch {
+    pub transition: u64,
+    pub action: usize,
+    pub node: String,
+    pub details: OpDetails,
+    pub expected_rc: i32,
+}
+
+/// Fence `target` by running the fencer on `executor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FenceRequest {
+    pub transition: u64,
+    pub action: usize,
+    pub target: String,
+    /// `reboot` or `off`.
+    pub fence_action: String,
+    pub executor: String,
+}
+
+/// What the runtime must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Execute(Dispatch),
+    Fence(FenceRequest),
+    /// Propose this change through Raft (in the order given).
+    Propose(Change),
+    /// Run the policy engine again on the CIB (after the changes proposed before).
+    Recompute {
+        reason: String,
+    },
+    /// The transition finished; `incomplete` actions could not run.
+    Complete {
+        transition: u64,
+        incomplete: usize,
+    },
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The result of a dispatched operation.
+    ActionResult {
+        transition: u64,
+        action: usize,
+        node: String,
+        details: OpDetails,
+        outcome: Outcome,
+    },
+    /// A recurring monitor's result changed on a node (outside any graph).
+    MonitorChanged {
+        node: String,
+        details: OpDetails,
+        outcome: Outcome,
+    },
+    FenceResult {
+        transition: u64,
+        action: usize,
+        target: String,
+        ok: bool,
+        reason: Option<String>,
+    },
+    NodeLost(String),
+    ConfigChanged,
+    QuorumLost,
+    /// Time passed (checks result deadlines).
+    Tick,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum St {
+    Waiting,
+    InFlight,
+    Done,
+    Failed,
+    /// Not runnable (per the policy), or dispatch impossible.
+    Blocked,
+}
+
+#[derive(Debug, Clone)]
+struct Act {
+    kind: ActionKind,
+    node: Option<String>,
+    pseudo: bool,
+    /// For resource operations.
+    op: Option<OpDetails>,
+    expected_rc: i32,
+    st: St,
+    /// Fencing: the node that runs the fencer.
+    fence_executor: Option<String>,
+    deadline_ms: u64,
+    dispatched_ms: u64,
+}
+
+#[derive(Debug)]
+struct Graph {
+    id: u64,
+    acts: Vec<Act>,
+    preds: Vec<Vec<usize>>,
+    abort: Option<String>,
+    /// Whether to ask for a recompute once the abort has drained.
+    recompute: bool,
+}
+
+/// A snapshot for status output and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub transition: Option<u64>,
+    pub total: usize,
+    pub done: usize,
+    pub in_flight: usize,
+    pub failed: usize,
+    pub aborted: Option<String>,
+}
+
+/// Why a new transition could not be started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("transition {0} still has actions in flight")]
+    Busy(u64),
+}
+
+/// The transition engine.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    next_id: u64,
+    graph: Option<Graph>,
+    /// Last call id issued per node (the CIB may not have it yet).
+    call_ids: BTreeMap<String, i64>,
+    start_failure_is_fatal: bool,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig) -> Engine {
+        Engine {
+            cfg,
+            next_id: 1,
+            graph: None,
+            call_ids: BTreeMap::new(),
+            start_failure_is_fatal: true,
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Whether a transition is running (or draining after an abort).
+    pub fn busy(&self) -> bool {
+        self.graph.is_some()
+    }
+
+    pub fn progress(&self) -> Progress {
+        let Some(g) = &self.graph else {
+            return Progress::default();
+        };
+        let count = |s: St| g.acts.iter().filter(|a| a.st == s).count();
+        Progress {
+            transition: Some(g.id),
+            total: g.acts.len(),
+            done: count(St::Done),
+            in_flight: count(St::InFlight),
+            failed: count(St::Failed),
+            aborted: g.abort.clone(),
+        }
+    }
+
+    /// Starts running `t`, computed from `cib`. Refused while another transition
+    /// still has actions in flight.
+    pub fn start(
+        &mut self,
+        t: &Transition,
+        cib: &Cib,
+        now_ms: u64,
+    ) -> Result<Vec<Command>, EngineError> {
+        if let Some(g) = &self.graph {
+            return Err(EngineError::Busy(g.id));
+        }
+        self.start_failure_is_fatal = cib
+            .config
+            .options()
+            .map(|o| o.start_failure_is_fatal)
+            .unwrap_or(true);
+        let id = self.next_id;
+        self.next_id += 1;
+        let online: Vec<String> = t
+            .nodes
+            .iter()
+            .filter(|n| n.online && !n.unclean)
+            .map(|n| n.name.clone())
+            .collect();
+        let n = t.actions.len();
+        let mut acts = Vec::with_capacity(n);
+        for a in &t.actions {
+            let (op, expected_rc) = match (&a.kind, &a.resource, &a.node) {
+                (ActionKind::Start, Some(r), Some(node)) if !a.pseudo => {
+                    (ops::op_details(cib, r, node, "start", 0), rc::OK)
+                }
+                (ActionKind::Stop, Some(r), Some(node)) if !a.pseudo => {
+                    (ops::op_details(cib, r, node, "stop", 0), rc::OK)
+                }
+                (ActionKind::Probe, Some(r), Some(node)) if !a.pseudo => {
+                    (ops::op_details(cib, r, node, "monitor", 0), rc::NOT_RUNNING)
+                }
+                (ActionKind::Monitor { interval_ms }, Some(r), Some(node)) if !a.pseudo => (
+                    ops::op_details(cib, r, node, "monitor", *interval_ms),
+                    rc::OK,
+                ),
+                _ => (None, rc::OK),
+            };
+            let is_op = matches!(
+                a.kind,
+                ActionKind::Start
+                    | ActionKind::Stop
+                    | ActionKind::Probe
+                    | ActionKind::Monitor { .. }
+            ) && !a.pseudo;
+            let fence_executor = match (&a.kind, &a.node) {
+                (ActionKind::Fence { .. }, Some(victim)) if !a.pseudo => {
+                    if &self.cfg.dc != victim {
+                        Some(self.cfg.dc.clone())
+                    } else {
+                        online.iter().find(|o| *o != victim).cloned()
+                    }
+                }
+                _ => None,
+            };
+            let dispatchable = if a.pseudo {
+                true
+            } else if is_op {
+                op.is_some()
+            } else if matches!(a.kind, ActionKind::Fence { .. }) {
+                fence_executor.is_some()
+            } else {
+                // Group markers without the pseudo flag are still markers.
+                true
+            };
+            let st = if a.runnable && dispatchable {
+                St::Waiting
+            } else {
+                St::Blocked
+            };
+            if a.runnable && !dispatchable {
+                tracing::warn!(transition = id, action = a.id, kind = ?a.kind,
+                    resource = a.resource.as_deref().unwrap_or(""), node = a.node.as_deref().unwrap_or(""),
+                    "action cannot be dispatched (no definition or no fencing executor)");
+            }
+            let pseudo = a.pseudo || (!is_op && !matches!(a.kind, ActionKind::Fence { .. }));
+            acts.push(Act {
+                kind: a.kind.clone(),
+                node: a.node.clone(),
+                pseudo,
+                op,
+                expected_rc,
+                st,
+                fence_executor,
+                deadline_ms: 0,
+                dispatched_ms: 0,
+            });
+        }
+        let mut preds = vec![Vec::new(); n];
+        for e in &t.edges {
+            if e.before < n && e.after < n && e.before != e.after {
+                preds[e.after].push(e.before);
+            }
+        }
+        self.graph = Some(Graph {
+            id,
+            acts,
+            preds,
+            abort: None,
+            recompute: false,
+        });
+        tracing::debug!(transition = id, actions = n, "transition started");
+        let mut out = Vec::new();
+        self.advance(cib, now_ms, &mut out);
+        Ok(out)
+    }
+
+    /// Feeds one event. `cib` is the current CIB and must already hold every change
+    /// this engine proposed before (the runtime awaits each proposal before it feeds
+    /// the next event): fail counts are computed on top of it.
+    pub fn handle(&mut self, ev: Event, cib: &Cib, now_ms: u64) -> Vec<Command> {
+        let mut out = Vec::new();
+        match ev {
+            Event::ActionResult {
+                transition,
+                action,
+                node,
+                details,
+                outcome,
+            } => self.on_result(
+                transition, action, &node, &details, &outcome, cib, now_ms, &mut out,
+            ),
+            Event::MonitorChanged {
+                node,
+                details,
+                outcome,
+            } => {
+                let failed = !outcome.is(rc::OK);
+                self.record(
+                    &node,
+                    &details,
+                    &outcome,
+                    rc::OK,
+                    failed,
+                    cib,
+                    now_ms,
+                    &mut out,
+                );
+                if failed {
+                    self.abort(
+                        format!(
+                            "monitor of {} on {} returned rc={} (status {})",
+                            details.rsc, node, outcome.rc, outcome.op_status
+                        ),
+                        true,
+                        &mut out,
+                    );
+                }
+            }
+            Event::FenceResult {
+                transition,
+                action,
+                target,
+                ok,
+                reason,
+            } => {
+                if ok {
+                    out.push(Command::Propose(Change::RecordFencing {
+                        node: target.clone(),
+                        at: (now_ms / 1000) as i64,
+                    }));
+                }
+                let current = self.graph.as_ref().is_some_and(|g| {
+                    g.id == transition && g.acts.get(action).is_some_and(|a| a.st == St::InFlight)
+                });
+                if current {
+                    if let Some(g) = self.graph.as_mut() {
+                        g.acts[action].st = if ok { St::Done } else { St::Failed };
+                    }
+                    if !ok {
+                        self.abort(
+                            format!(
+                                "fencing of {target} failed: {}",
+                                reason.as_deref().unwrap_or("no reason given")
+                            ),
+                            true,
+                            &mut out,
+                        );
+                    }
+                } else if !ok {
+                    tracing::info!(target = %target, "late fencing failure ignored");
+                }
+            }
+            Event::NodeLost(node) => {
+                let mut hit = false;
+                if let Some(g) = self.graph.as_mut() {
+                    for a in g.acts.iter_mut() {
+                        let runs_there =
+                            a.node.as_deref() == Some(node.as_str()) && a.fence_executor.is_none();
+                        let fences_from_there = a.fence_executor.as_deref() == Some(node.as_str());
+                        if (runs_there || fences_from_there) && a.st == St::InFlight {
+                            // The result will never come; what happened is for the
+                            // next transition to find out (fencing or probing).
+                            a.st = St::Failed;
+                        }
+                    }
+                    hit = true;
+                }
+                if hit {
+                    self.abort(format!("node {node} lost"), true, &mut out);
+                } else {
+                    out.push(Command::Recompute {
+                        reason: format!("node {node} lost"),
+                    });
+                }
+            }
+            Event::ConfigChanged => {
+                if self.graph.is_some() {
+                    self.abort("configuration changed".into(), true, &mut out);
+                } else {
+                    out.push(Command::Recompute {
+                        reason: "configuration changed".into(),
+                    });
+                }
+            }
+            Event::QuorumLost => {
+                if self.graph.is_some() {
+                    self.abort("quorum lost".into(), false, &mut out);
+                }
+            }
+            Event::Tick => self.check_deadlines(cib, now_ms, &mut out),
+        }
+        self.advance(cib, now_ms, &mut out);
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_result(
+        &mut self,
+        transition: u64,
+        action: usize,
+        node: &str,
+        details: &OpDetails,
+        outcome: &Outcome,
+        cib: &Cib,
+        now_ms: u64,
+        out: &mut Vec<Command>,
+    ) {
+        let probe = details.op == "monitor" && details.interval_ms == 0;
+        let expected = self
+            .graph
+            .as_ref()
+            .filter(|g| g.id == transition)
+            .and_then(|g| g.acts.get(action))
+            .filter(|a| a.st == St::InFlight && a.node.as_deref() == Some(node))
+            .map(|a| a.expected_rc);
+        let expected_rc = expected.unwrap_or(if probe { rc::NOT_RUNNING } else { rc::OK });
+        let as_expected = outcome.is(expected_rc);
+        let failure = if probe {
+            !outcome.probe_answer()
+        } else {
+            !as_expected
+        };
+        self.record(
+            node,
+            details,
+            outcome,
+            expected_rc,
+            failure,
+            cib,
+            now_ms,
+            out,
+        );
+        let what = format!(
+            "{} {} of {} on {}: rc={} status={}{}",
+            if as_expected {
+                "expected"
+            } else {
+                "unexpected"
+            },
+            if probe { "probe" } else { details.op.as_str() },
+            details.rsc,
+            node,
+            outcome.rc,
+            outcome.op_status,
+            outcome
+                .exit_reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+        match expected {
+            Some(_) => {
+                if let Some(g) = self.graph.as_mut() {
+                    g.acts[action].st = if as_expected { St::Done } else { St::Failed };
+                }
+                if as_expected {
+                    tracing::debug!(transition, action, resource = %details.rsc, node, op = %details.op, "{what}");
+                } else {
+                    tracing::info!(transition, action, resource = %details.rsc, node, op = %details.op, "{what}");
+                    self.abort(what, true, out);
+                }
+            }
+            None => {
+                // A result from an earlier transition (or a repeat): it is recorded
+                // above; if it contradicts what we assumed, plan again.
+                tracing::info!(transition, action, resource = %details.rsc, node, "late result: {what}");
+                if !as_expected {
+                    self.abort(what, true, out);
+                }
+            }
+        }
+    }
+
+    /// Proposes the record of a result, and the fail count for a failure.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        node: &str,
+        d: &OpDetails,
+        outcome: &Outcome,
+        expected_rc: i32,
+        failure: bool,
+        cib: &Cib,
+        now_ms: u64,
+        out: &mut Vec<Command>,
+    ) {
+        let now_s = (now_ms / 1000) as i64;
+        let call_id = self.next_call_id(cib, node);
+        let mut changes = vec![ops::record_change(
+            node,
+            d,
+            outcome,
+            call_id,
+            expected_rc,
+            now_s,
+        )];
+        if failure {
+            // The runtime hands us a CIB that holds every change proposed before, so
+            // the recorded count is the base (a cleanup in between resets it).
+            let base = ops::recorded_failcount(cib, node, &d.rsc, &d.op, d.interval_ms);
+            let fatal = (d.op == "start" && d.interval_ms == 0 && self.start_failure_is_fatal)
+                || (d.op == "stop" && d.interval_ms == 0);
+            let count = if fatal {
+                Score::INFINITY
+            } else {
+                base + Score::new(1)
+            };
+            changes.push(ops::failcount_change(
+                node,
+                &d.rsc,
+                &d.op,
+                d.interval_ms,
+                count,
+                now_s,
+            ));
+        }
+        let change = if changes.len() == 1 {
+            changes.remove(0)
+        } else {
+            Change::Batch { changes }
+        };
+        out.push(Command::Propose(change));
+    }
+
+    fn next_call_id(&mut self, cib: &Cib, node: &str) -> i64 {
+        let from_cib = ops::max_call_id(cib, node);
+        let e = self.call_ids.entry(node.to_string()).or_insert(0);
+        *e = (*e).max(from_cib) + 1;
+        *e
+    }
+
+    fn abort(&mut self, reason: String, recompute: bool, out: &mut Vec<Command>) {
+        match self.graph.as_mut() {
+            Some(g) => {
+                if g.abort.is_none() {
+                    tracing::info!(transition = g.id, reason = %reason, "transition aborted");
+                    g.abort = Some(reason);
+                }
+                g.recompute |= recompute;
+            }
+            None if recompute => out.push(Command::Recompute { reason }),
+            None => {}
+        }
+    }
+
+    fn check_deadlines(&mut self, cib: &Cib, now_ms: u64, out: &mut Vec<Command>) {
+        let Some(g) = self.graph.as_ref() else {
+            return;
+        };
+        let id = g.id;
+        let expired: Vec<usize> = g
+            .acts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.st == St::InFlight && now_ms >= a.deadline_ms)
+            .map(|(i, _)| i)
+            .collect();
+        for i in expired {
+            let Some(a) = self.graph.as_ref().map(|g| g.acts[i].clone()) else {
+                return;
+            };
+            match (&a.op, &a.node) {
+                (Some(d), Some(node)) => {
+                    let reason = format!(
+                        "no result from {node} within {} ms",
+                        now_ms.saturating_sub(a.dispatched_ms)
+                    );
+                    let outcome =
+                        Outcome::synthetic_timeout((a.dispatched_ms / 1000) as i64, reason);
+                    self.on_result(id, i, node, &d.clone(), &outcome, cib, now_ms, out);
+                }
+                _ => {
+                    if let Some(g) = self.graph.as_mut() {
+                        g.acts[i].st = St::Failed;
+                    }
+                    self.abort(
+                        format!("fencing of {} timed out", a.node.as_deref().unwrap_or("?")),
+                        true,
+                        out,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Dispatches what is ready; finishes the transition when nothing more can
+    /// happen.
+    fn advance(&mut self, _cib: &Cib, now_ms: u64, out: &mut Vec<Command>) {
+        let Some(g) = self.graph.as_mut() else {
+            return;
+        };
+        if g.abort.is_none() {
+            // Pseudo actions can complete in chains: loop until nothing changes.
+            loop {
+                let mut progressed = false;
+                for i in 0..g.acts.len() {
+                    if g.acts[i].st != St::Waiting {
+                        continue;
+                    }
+                    let ready = g.preds[i]
+                        .iter()
+                        .all(|&p| matches!(g.acts[p].st, St::Done | St::Blocked));
+                    if !ready {
+                        continue;
+                    }
+                    let a = &mut g.acts[i];
+                    if a.pseudo {
+                        a.st = St::Done;
+                        progressed = true;
+                        continue;
+                    }
+                    a.st = St::InFlight;
+                    a.dispatched_ms = now_ms;
+                    if let Some(d) = &a.op {
+                        a.deadline_ms = now_ms + d.timeout_ms + self.cfg.result_grace_ms;
+                        out.push(Command::Execute(Dispatch {
+                            transition: g.id,
+                            action: i,
+                            node: a.node.clone().unwrap_or_default(),
+                            details: d.clone(),
+                            expected_rc: a.expected_rc,
+                        }));
+                    } else if let (ActionKind::Fence { action }, Some(exec)) =
+                        (&a.kind, &a.fence_executor)
+                    {
+                        a.deadline_ms = now_ms + self.cfg.fence_timeout_ms;
+                        out.push(Command::Fence(FenceRequest {
+                            transition: g.id,
+                            action: i,
+                            target: a.node.clone().unwrap_or_default(),
+                            fence_action: action.clone(),
+                            executor: exec.clone(),
+                        }));
+                    }
+                }
+                if !progressed {
+                    break;
+                }
+            }
+        }
+        let in_flight = g.acts.iter().any(|a| a.st == St::InFlight);
+        if in_flight {
+            return;
+        }
+        let id = g.id;
+        if let Some(reason) = g.abort.clone() {
+            let recompute = g.recompute;
+            self.graph = None;
+            if recompute {
+                out.push(Command::Recompute { reason });
+            }
+            return;
+        }
+        // Nothing in flight, no abort: actions still waiting can never become ready
+        // (a failure would have aborted), so they count as incomplete.
+        let incomplete = g
+            .acts
+            .iter()
+            .filter(|a| matches!(a.st, St::Waiting | St::Blocked))
+            .count();
+        tracing::debug!(transition = id, incomplete, "transition complete");
+        self.graph = None;
+        out.push(Command::Complete {
+            transition: id,
+            incomplete,
+        });
+    }
+}
+
+/// For runtimes and tests: the ops a command list dispatches.
+pub fn dispatches(cmds: &[Command]) -> Vec<&Dispatch> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Execute(d) => Some(d),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An outcome with rc and status "done", for tests and the executor service.
+pub fn done(rc: i32, now_s: i64) -> Outcome {
+    Outcome {
+        rc,
+        op_status: status::DONE,
+        exit_reason: None,
+        exec_ms: 0,
+        queue_ms: 0,
+        started_at: now_s,
+        digest: None,
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

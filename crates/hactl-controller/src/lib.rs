@@ -1,0 +1,15 @@
+//! The controller (Pacemaker's controld), in two halves like openraft's engine and
+//! runtime:
+//!
+//! - [`engine`]: the transition engine, a pure state machine. Given the policy
+//!   engine's [`hactl_policy::Transition`] and events it emits [`engine::Command`]s;
+//!   no I/O, no clock.
+//! - the runtime (DC loop, per-node executor service, no-quorum-policy) that carries
+//!   those commands out with the daemon's Raft handle, the peer transport and the
+//!   local `hactl-exec` executor.
+
+pub mod engine;
+pub mod ops;
+
+pub use engine::{Command, Dispatch, Engine, EngineConfig, EngineError, Event, FenceRequest};
+pub use ops::{OpDetails, Outcome};

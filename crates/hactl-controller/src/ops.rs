@@ -1,0 +1,222 @@
+//! What an action needs to run on a node (agent, parameters, timeout), looked up in
+//! the CIB, and how a result becomes CIB changes.
+
+use hactl_model::change::Change;
+use hactl_model::values::parse_interval_ms;
+use hactl_model::{AgentSpec, Attrs, Cib, FailCount, OpRecord, Score};
+use serde::{Deserialize, Serialize};
+
+/// Timeout of an operation that neither the resource nor `op_defaults` configures
+/// (Pacemaker's default).
+pub const DEFAULT_OP_TIMEOUT_MS: u64 = 20_000;
+
+/// OCF exit codes the engine reasons about.
+pub mod rc {
+    pub const OK: i32 = 0;
+    pub const ERR_GENERIC: i32 = 1;
+    pub const NOT_INSTALLED: i32 = 5;
+    pub const NOT_RUNNING: i32 = 7;
+}
+
+/// Execution status codes, as in [`OpRecord::op_status`].
+pub mod status {
+    pub const DONE: i32 = 0;
+    pub const TIMEOUT: i32 = 2;
+    pub const ERROR: i32 = 4;
+    pub const NOT_INSTALLED: i32 = 5;
+}
+
+/// How to run one resource operation on a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpDetails {
+    pub rsc: String,
+    pub agent: AgentSpec,
+    pub params: Attrs,
+    /// `start`, `stop`, `monitor` (a probe is `monitor` with interval 0).
+    pub op: String,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    /// `OCF_CHECK_LEVEL`.
+    pub check_level: Option<u32>,
+}
+
+/// The outcome of one operation as a node reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub rc: i32,
+    /// [`OpRecord::op_status`] codes: 0 done, 2 timed out, 4 error, 5 not installed, …
+    pub op_status: i32,
+    pub exit_reason: Option<String>,
+    pub exec_ms: u64,
+    pub queue_ms: u64,
+    /// Unix seconds when the op started.
+    pub started_at: i64,
+    pub digest: Option<String>,
+}
+
+impl Outcome {
+    /// An outcome the DC makes up when no result came (node silent past the timeout).
+    pub fn synthetic_timeout(started_at: i64, reason: String) -> Outcome {
+        Outcome {
+            rc: rc::ERR_GENERIC,
+            op_status: status::TIMEOUT,
+            exit_reason: Some(reason),
+            exec_ms: 0,
+            queue_ms: 0,
+            started_at,
+            digest: None,
+        }
+    }
+
+    pub fn is(&self, expected_rc: i32) -> bool {
+        self.op_status == status::DONE && self.rc == expected_rc
+    }
+
+    /// For a probe: running, stopped and "cannot run here" are answers, not failures.
+    pub fn probe_answer(&self) -> bool {
+        self.op_status == status::NOT_INSTALLED
+            || (self.op_status == status::DONE
+                && matches!(self.rc, rc::OK | rc::NOT_RUNNING | rc::NOT_INSTALLED))
+    }
+}
+
+/// Looks up what running `op` of `rsc` on `node` needs. A resource that is no longer
+/// configured (an orphan being stopped) runs with the agent its history was recorded
+/// with and no parameters.
+pub fn op_details(
+    cib: &Cib,
+    rsc: &str,
+    node: &str,
+    op: &str,
+    interval_ms: u64,
+) -> Option<OpDetails> {
+    let default_timeout = cib
+        .config
+        .op_defaults
+        .get("timeout")
+        .and_then(|t| parse_interval_ms(t))
+        .filter(|t| *t > 0)
+        .unwrap_or(DEFAULT_OP_TIMEOUT_MS);
+    match cib.config.find_primitive(rsc) {
+        Some(p) => {
+            // A probe takes the timeout of the resource's shortest monitor.
+            let spec = if op == "monitor" && interval_ms == 0 {
+                p.ops
+                    .iter()
+                    .filter(|o| o.name == "monitor")
+                    .min_by_key(|o| o.interval_ms)
+            } else {
+                p.op(op, interval_ms)
+            };
+            let timeout_ms = spec
+                .and_then(|s| s.timeout_ms)
+                .filter(|t| *t > 0)
+                .unwrap_or(default_timeout);
+            let check_level = spec
+                .filter(|_| interval_ms > 0)
+                .and_then(|s| s.extra.get("OCF_CHECK_LEVEL").or(s.extra.get("depth")))
+                .and_then(|v| v.parse().ok());
+            Some(OpDetails {
+                rsc: rsc.to_string(),
+                agent: p.agent.clone(),
+                params: p.params.clone(),
+                op: op.to_string(),
+                interval_ms,
+                timeout_ms,
+                check_level,
+            })
+        }
+        None => {
+            let hist = cib.status.nodes.get(node)?.resources.get(rsc)?;
+            Some(OpDetails {
+                rsc: rsc.to_string(),
+                agent: hist.agent.clone(),
+                params: Attrs::new(),
+                op: op.to_string(),
+                interval_ms,
+                timeout_ms: default_timeout,
+                check_level: None,
+            })
+        }
+    }
+}
+
+/// The highest call id recorded for `node` in the CIB.
+pub fn max_call_id(cib: &Cib, node: &str) -> i64 {
+    cib.status
+        .nodes
+        .get(node)
+        .map(|st| {
+            st.resources
+                .values()
+                .flat_map(|h| h.ops.iter().map(|o| o.call_id))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+/// The fail count recorded for exactly (rsc, op, interval) on `node`.
+pub fn recorded_failcount(cib: &Cib, node: &str, rsc: &str, op: &str, interval_ms: u64) -> Score {
+    cib.status
+        .nodes
+        .get(node)
+        .and_then(|st| {
+            st.failcounts.iter().find(|f| {
+                f.rsc == rsc && f.op.as_deref() == Some(op) && f.interval_ms == Some(interval_ms)
+            })
+        })
+        .map(|f| f.count)
+        .unwrap_or(Score::ZERO)
+}
+
+/// The `RecordOp` change for a result.
+pub fn record_change(
+    node: &str,
+    d: &OpDetails,
+    out: &Outcome,
+    call_id: i64,
+    expected_rc: i32,
+    now_s: i64,
+) -> Change {
+    Change::RecordOp {
+        node: node.to_string(),
+        rsc: d.rsc.clone(),
+        agent: d.agent.clone(),
+        op: OpRecord {
+            operation: d.op.clone(),
+            interval_ms: d.interval_ms,
+            call_id,
+            rc: out.rc,
+            op_status: out.op_status,
+            expected_rc: Some(expected_rc),
+            last_rc_change: Some(now_s),
+            last_run: Some(out.started_at),
+            exec_time_ms: Some(out.exec_ms),
+            queue_time_ms: Some(out.queue_ms),
+            exit_reason: out.exit_reason.clone(),
+            op_digest: out.digest.clone(),
+        },
+    }
+}
+
+/// The `SetFailCount` change for a failure.
+pub fn failcount_change(
+    node: &str,
+    rsc: &str,
+    op: &str,
+    interval_ms: u64,
+    count: Score,
+    now_s: i64,
+) -> Change {
+    Change::SetFailCount {
+        node: node.to_string(),
+        failcount: FailCount {
+            rsc: rsc.to_string(),
+            op: Some(op.to_string()),
+            interval_ms: Some(interval_ms),
+            count,
+            last_failure: Some(now_s),
+        },
+    }
+}
