@@ -1,0 +1,309 @@
+//! `hactl simulate` and `hactl cib …` end to end: the built binary, real files from
+//! Pacemaker's regression suite and examples/, checked the way an operator reads them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn cts(case: &str) -> PathBuf {
+    repo().join(format!("tests/data/pacemaker-cts/{case}.xml"))
+}
+
+fn hactl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hactl"))
+        .args(args)
+        .output()
+        .expect("run hactl")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The lines of the "Transition Summary:" block, whitespace-normalized.
+fn summary_block(text: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| l.trim() != "Transition Summary:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn group1_prints_pacemakers_transition_summary() {
+    let o = hactl(&["simulate", "--xml", path(&cts("group1"))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("Current cluster status:"), "{out}");
+    let expected = std::fs::read_to_string(repo().join("tests/data/pacemaker-cts/group1.summary"))
+        .expect("group1.summary");
+    let want = summary_block(&expected);
+    assert_eq!(want.len(), 3, "oracle has three starts");
+    assert_eq!(summary_block(&out), want, "{out}");
+}
+
+#[test]
+fn execution_date_is_announced_like_crm_simulate() {
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&repo().join("examples/web-cluster.xml")),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("Using the original execution date of: 2024-11-25 13:06:45Z\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn web_example_recovers_the_failed_group_and_explains_why() {
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&repo().join("examples/web-cluster.xml")),
+        "--show-scores",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // The same decision crm_simulate 2.1.5 takes on this file.
+    assert_eq!(
+        summary_block(&out),
+        [
+            "* Move vip ( web1 -> web2 )",
+            "* Recover haproxy ( web1 -> web2 )"
+        ],
+        "{out}"
+    );
+    assert!(out.contains("migration-threshold"), "{out}");
+    assert!(out.contains("location-web-web2"), "{out}");
+}
+
+#[test]
+fn node_fail_fences_and_moves() {
+    // web3 runs the fence device; losing it uncleanly means fencing it, and the
+    // device is restarted elsewhere.
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&repo().join("examples/web-cluster.xml")),
+        "--node-fail",
+        "web3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary_block(&stdout(&o));
+    assert!(
+        s.iter().any(|l| l.starts_with("* Fence (reboot) web3")),
+        "{s:?}"
+    );
+    assert!(
+        s.iter()
+            .any(|l| l.starts_with("* Move fence-xvm ( web3 ->")),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn what_if_standby_and_op_fail() {
+    let file = cts("group1");
+    // Without what-ifs group1 starts on node1; with node1 in standby, on node2.
+    let o = hactl(&["simulate", "--xml", path(&file), "--standby", "node1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary_block(&stdout(&o));
+    assert_eq!(s.len(), 3, "{s:?}");
+    assert!(s.iter().all(|l| l.ends_with("( node2 )")), "{s:?}");
+
+    // A probe finding child_rsc1 already running on node2 (rc 0 where 7 was
+    // expected): the group gathers around it on node2 instead of starting on node1.
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&file),
+        "--op-fail",
+        "child_rsc1_monitor_0@node2=0",
+        "--output",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let summary: Vec<&str> = t["summary"]
+        .as_array()
+        .expect("summary list")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        !summary
+            .iter()
+            .any(|l| l.contains("child_rsc1") && l.contains("Start")),
+        "child_rsc1 is already running: {summary:?}"
+    );
+}
+
+#[test]
+fn json_output_parses() {
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&cts("group1")),
+        "--output",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    let actions = t["actions"].as_array().expect("actions");
+    assert!(!actions.is_empty());
+    assert!(t["edges"].is_array() && t["placements"].is_array());
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let o = hactl(&["simulate", "--xml", "/nonexistent/cib.xml"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("cannot read /nonexistent/cib.xml"),
+        "{}",
+        stderr(&o)
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = dir.path().join("broken.xml");
+    std::fs::write(&broken, "<cib><configuration><nodes>").unwrap();
+    let o = hactl(&["simulate", "--xml", path(&broken)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("malformed XML"), "{}", stderr(&o));
+
+    let clone = dir.path().join("clone.xml");
+    std::fs::write(
+        &clone,
+        r#"<cib><configuration><resources><clone id="web-clone"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></clone></resources></configuration></cib>"#,
+    )
+    .unwrap();
+    let o = hactl(&["simulate", "--xml", path(&clone)]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("clone") && e.contains("web-clone"), "{e}");
+
+    for (args, needle) in [
+        (
+            vec!["--node-down", "nosuchnode"],
+            "unknown node \"nosuchnode\"",
+        ),
+        (vec!["--op-fail", "garbage"], "RSC_OP_INTERVALMS@NODE=RC"),
+        (
+            vec!["--op-fail", "nosuch_monitor_0@node1=1"],
+            "configured resource",
+        ),
+        (
+            vec!["--op-fail", "child_rsc1_monitor_10s@node1=1"],
+            "milliseconds",
+        ),
+        (vec!["--quorum", "maybe"], "expected true or false"),
+        (vec!["--now", "tomorrow"], "RFC 3339"),
+    ] {
+        let group1 = cts("group1");
+        let mut a = vec!["simulate", "--xml", path(&group1)];
+        a.extend(args.iter().copied());
+        let o = hactl(&a);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+    let o = hactl(&["simulate"]);
+    assert!(!o.status.success(), "an input file is required");
+}
+
+#[test]
+fn cib_import_validate_generate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("group1.json");
+    let o = hactl(&["cib", "import", path(&cts("group1")), "-o", path(&json)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cib: hactl_model::Cib =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("model JSON");
+    assert_eq!(cib.config.resources[0].id(), "rsc1");
+
+    // Our JSON schedules like the XML it came from.
+    let o = hactl(&["simulate", "--cib", path(&json)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(summary_block(&stdout(&o)).len(), 3);
+
+    let o = hactl(&["cib", "validate", path(&json)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("valid (2 nodes, 3 resources"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Two problems, both reported.
+    let mut bad = cib.clone();
+    bad.config
+        .constraints
+        .location
+        .push(hactl_model::LocationConstraint {
+            id: "loc-ghost".into(),
+            rsc: "ghost".into(),
+            node: Some("node1".into()),
+            score: Some(hactl_model::Score::new(5)),
+            ..Default::default()
+        });
+    bad.config
+        .properties
+        .insert("no-quorum-policy".into(), "panic".into());
+    let badf = dir.path().join("bad.json");
+    std::fs::write(&badf, serde_json::to_string(&bad).unwrap()).unwrap();
+    let o = hactl(&["cib", "validate", path(&badf)]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("ghost") && out.contains("panic"), "{out}");
+
+    let gen = dir.path().join("gen.xml");
+    let o = hactl(&[
+        "cib",
+        "generate",
+        "--nodes",
+        "4",
+        "--resources",
+        "40",
+        "--seed",
+        "3",
+        "-o",
+        path(&gen),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = hactl(&["cib", "validate", path(&gen)]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("valid (4 nodes, 40 resources"),
+        "{}",
+        stdout(&o)
+    );
+    let again = hactl(&[
+        "cib",
+        "generate",
+        "--nodes",
+        "4",
+        "--resources",
+        "40",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(
+        again.stdout,
+        std::fs::read(&gen).unwrap(),
+        "same seed, same file"
+    );
+}

@@ -1,0 +1,360 @@
+//! A real hactl cluster for tests: the built `hactl` binary, one daemon per network
+//! namespace, set up with `hactl cluster setup` / `join`, each node with its own
+//! config dir, state dir, control socket and log file under a temporary directory.
+//!
+//! Daemons run as `ip netns exec NS hactl daemon …` in their own process group; a
+//! crash is SIGKILL to that group, a clean stop SIGTERM. The test talks to each node's
+//! control socket (a Unix socket: a file path, reachable from outside the namespace).
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use hactl_proto::client::{
+    client_request::Request, client_response::Response, ClientRequest, ClientResponse,
+    ClusterStatus, GetCibRequest, NodeState, ProposeChange, StatusRequest,
+};
+
+use crate::netns::Net;
+
+/// QUIC port every node listens on (inside its own namespace).
+pub const PORT: u16 = 7420;
+
+/// The `hactl` binary under test: `HACTL_BIN`, or `target/<profile>/hactl` next to the
+/// test executable's `deps/` directory.
+pub fn hactl_bin() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("HACTL_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|d| {
+            if d.ends_with("deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
+        .ok_or_else(|| anyhow!("cannot locate the target directory from {}", exe.display()))?;
+    let bin = dir.join("hactl");
+    if !bin.exists() {
+        bail!(
+            "{} not found: build it first (cargo build -p hactl) or set HACTL_BIN",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// One node's files.
+pub struct NodeFiles {
+    pub config_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+}
+
+pub struct Cluster {
+    pub net: Net,
+    pub root: PathBuf,
+    pub bin: PathBuf,
+    pub name: String,
+    pub profile: Option<String>,
+    procs: Vec<Option<Child>>,
+}
+
+impl Cluster {
+    /// Builds the network and the cluster identity for `n` nodes named n1..nN; no
+    /// daemon runs yet.
+    pub fn setup(prefix: &str, n: usize, subnet: &str, profile: Option<&str>) -> Result<Cluster> {
+        let bin = hactl_bin()?;
+        let net = Net::new(prefix, n, subnet)?;
+        let root = std::env::temp_dir().join(format!("hactl-{prefix}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root)?;
+        let c = Cluster {
+            net,
+            root,
+            bin,
+            name: "test".into(),
+            profile: profile.map(str::to_string),
+            procs: (0..n).map(|_| None).collect(),
+        };
+        c.make_identity("admin")?;
+        for i in 1..=n {
+            let f = c.files(i);
+            std::fs::create_dir_all(f.state_dir.parent().unwrap_or(&c.root))?;
+            c.install_bundle(i, "admin")?;
+        }
+        Ok(c)
+    }
+
+    /// Runs `hactl cluster setup` into `root/<dir>` (a new CA each time).
+    pub fn make_identity(&self, dir: &str) -> Result<()> {
+        let mut args: Vec<String> = vec![
+            "cluster".into(),
+            "--dir".into(),
+            self.root.join(dir).display().to_string(),
+            "setup".into(),
+            "--name".into(),
+            self.name.clone(),
+            "--no-local".into(),
+        ];
+        for i in 1..=self.net.len() {
+            args.push(format!("n{i}={}:{PORT}", self.net.ip(i)));
+        }
+        self.hactl(&args)?;
+        Ok(())
+    }
+
+    /// Installs node `i`'s bundle made under `root/<from>` into its config dir.
+    pub fn install_bundle(&self, i: usize, from: &str) -> Result<()> {
+        let bundle = self
+            .root
+            .join(from)
+            .join("bundles")
+            .join(format!("n{i}.bundle"));
+        let f = self.files(i);
+        self.hactl(&[
+            "cluster".into(),
+            "--dir".into(),
+            f.config_dir.display().to_string(),
+            "join".into(),
+            bundle.display().to_string(),
+            "--force".into(),
+        ])?;
+        Ok(())
+    }
+
+    fn hactl(&self, args: &[String]) -> Result<String> {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .output()
+            .context("running hactl")?;
+        if !out.status.success() {
+            bail!(
+                "hactl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn files(&self, i: usize) -> NodeFiles {
+        let d = self.root.join(format!("n{i}"));
+        NodeFiles {
+            config_dir: d.join("etc"),
+            state_dir: d.join("lib"),
+            socket: d.join("run").join("hactl.sock"),
+            log: d.join("daemon.log"),
+        }
+    }
+
+    /// Starts node `i`'s daemon in its namespace.
+    pub fn start(&mut self, i: usize) -> Result<()> {
+        if self.procs[i - 1].is_some() {
+            bail!("n{i} is already running");
+        }
+        let f = self.files(i);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&f.log)?;
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.net.ns(i)])
+            .arg(&self.bin)
+            .args(["--log", "info,hactl_consensus::raft=warn", "daemon"])
+            .arg("--config-dir")
+            .arg(&f.config_dir)
+            .arg("--state-dir")
+            .arg(&f.state_dir)
+            .arg("--socket")
+            .arg(&f.socket);
+        if let Some(p) = &self.profile {
+            cmd.args(["--profile", p]);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .context("spawning the daemon")?;
+        self.procs[i - 1] = Some(child);
+        Ok(())
+    }
+
+    pub fn start_all(&mut self) -> Result<()> {
+        for i in 1..=self.net.len() {
+            self.start(i)?;
+        }
+        Ok(())
+    }
+
+    pub fn is_running(&self, i: usize) -> bool {
+        self.procs[i - 1].is_some()
+    }
+
+    /// kill -9 of node `i`'s daemon (its whole process group), and reap it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.procs[i - 1].take() {
+            signal_group(c.id(), 9);
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM (clean leave); waits up to `timeout` for the exit, then SIGKILL.
+    pub fn stop(&mut self, i: usize, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let mut c = self.procs[i - 1]
+            .take()
+            .ok_or_else(|| anyhow!("n{i} is not running"))?;
+        signal_group(c.id(), 15);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = c.try_wait()? {
+                return Ok(st);
+            }
+            if Instant::now() >= deadline {
+                signal_group(c.id(), 9);
+                let _ = c.wait();
+                bail!("n{i} did not exit within {timeout:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.files(i).log).unwrap_or_default()
+    }
+
+    fn request(&self, i: usize, req: Request, timeout: Duration) -> Result<Response> {
+        let sock = self.files(i).socket;
+        request(&sock, req, timeout)
+    }
+
+    pub fn status(&self, i: usize) -> Result<ClusterStatus> {
+        match self.request(i, Request::Status(StatusRequest {}), Duration::from_secs(2))? {
+            Response::Status(s) => Ok(s),
+            other => bail!("unexpected answer {other:?}"),
+        }
+    }
+
+    /// Proposes a CIB change (JSON of `hactl_model::change::Change`) through node
+    /// `i`; Ok(index) once applied there.
+    pub fn propose(&self, i: usize, change: &serde_json::Value) -> Result<u64> {
+        let req = Request::ProposeChange(ProposeChange {
+            change_json: serde_json::to_vec(change)?,
+        });
+        match self.request(i, req, Duration::from_secs(8))? {
+            Response::Ok(a) => Ok(a.index),
+            Response::Error(e) => bail!("{}", e.message),
+            other => bail!("unexpected answer {other:?}"),
+        }
+    }
+
+    pub fn cib(&self, i: usize) -> Result<hactl_model::Cib> {
+        match self.request(i, Request::GetCib(GetCibRequest {}), Duration::from_secs(2))? {
+            Response::Cib(c) => Ok(serde_json::from_slice(&c.cib_json)?),
+            Response::Error(e) => bail!("{}", e.message),
+            other => bail!("unexpected answer {other:?}"),
+        }
+    }
+
+    /// Polls `cond` every 20 ms until it yields a value or `timeout` passes; the error
+    /// names `what` and the last failure `cond` reported.
+    pub fn wait_until<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut cond: impl FnMut() -> Result<Option<T>>,
+    ) -> Result<T> {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::from("condition not met");
+        loop {
+            match cond() {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => {}
+                Err(e) => last = format!("{e:#}"),
+            }
+            if Instant::now() >= deadline {
+                bail!("timed out after {timeout:?} waiting for {what}: {last}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until every node in `nodes` reports the same DC, which is one of them,
+    /// and has quorum; returns the DC's index.
+    pub fn wait_dc(&self, nodes: &[usize], timeout: Duration) -> Result<usize> {
+        self.wait_until("one DC agreed by all", timeout, || {
+            let mut dc = None;
+            for &i in nodes {
+                let s = self.status(i)?;
+                if s.dc.is_empty() || !s.has_quorum {
+                    return Ok(None);
+                }
+                if dc.get_or_insert(s.dc.clone()) != &s.dc {
+                    return Ok(None);
+                }
+            }
+            let dc = dc.unwrap_or_default();
+            let idx = dc.trim_start_matches('n').parse::<usize>().ok();
+            Ok(idx.filter(|i| nodes.contains(i)))
+        })
+    }
+
+    /// State of node `of` as node `by` reports it.
+    pub fn node_state(&self, by: usize, of: usize) -> Result<NodeState> {
+        let s = self.status(by)?;
+        let n = s
+            .nodes
+            .iter()
+            .find(|n| n.name == format!("n{of}"))
+            .ok_or_else(|| anyhow!("n{by} does not list n{of}"))?;
+        Ok(NodeState::try_from(n.state).unwrap_or(NodeState::Unspecified))
+    }
+}
+
+/// One request on a control socket, with a deadline for connect, send and answer.
+pub fn request(sock: &Path, req: Request, timeout: Duration) -> Result<Response> {
+    let mut s = std::os::unix::net::UnixStream::connect(sock)
+        .with_context(|| format!("connecting to {}", sock.display()))?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    hactl_proto::frame::write(&mut s, &ClientRequest::new(req), hactl_proto::MAX_FRAME_LEN)?;
+    let resp: ClientResponse = hactl_proto::frame::read(&mut s, hactl_proto::MAX_FRAME_LEN)?
+        .ok_or_else(|| anyhow!("daemon closed the connection"))?;
+    resp.response.ok_or_else(|| anyhow!("empty response"))
+}
+
+fn signal_group(pid: u32, sig: i32) {
+    // The daemon leads its own process group (process_group(0)).
+    let _ = Command::new("kill")
+        .args([format!("-{sig}"), "--".into(), format!("-{pid}")])
+        .status();
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 1..=self.procs.len() {
+            self.kill(i);
+        }
+        if std::thread::panicking() {
+            // Keep the logs of a failed test where the message says.
+            for i in 1..=self.procs.len() {
+                eprintln!("---- n{i} log ----\n{}", tail(&self.log(i), 60));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn tail(s: &str, lines: usize) -> String {
+    let v: Vec<&str> = s.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}

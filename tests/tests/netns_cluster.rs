@@ -1,0 +1,292 @@
+//! Multi-node tests with real daemons: the built `hactl` binary, one network namespace
+//! per node (prefix `hx-c`), the cluster made by `hactl cluster setup`, partitions as
+//! nftables drops in the switch namespace, crashes as SIGKILL. Every wait is a bounded
+//! poll of the nodes' control sockets.
+//!
+//! Needs root; set `HACTL_SKIP_ROOT_TESTS=1` to skip when not root. Build the binary
+//! first (`cargo build -p hactl`; nextest's workspace run builds it).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use hactl_proto::client::client_request::Request;
+use hactl_proto::client::client_response::Response;
+use hactl_proto::client::{NodeState, ProposeChange};
+use hactl_tests::cluster::{request, Cluster};
+use hactl_tests::netns::require_root;
+use serde_json::json;
+
+const UP: Duration = Duration::from_secs(30);
+
+fn set(name: &str, value: &str) -> serde_json::Value {
+    json!({"change": "set_property", "name": name, "value": value})
+}
+
+/// Waits until the nodes agree on applied index and CIB; returns the common CIB.
+fn wait_converged(c: &Cluster, nodes: &[usize]) -> Result<hactl_model::Cib> {
+    c.wait_until("all nodes at the same applied index and CIB", UP, || {
+        let mut idx = BTreeSet::new();
+        let mut cibs = Vec::new();
+        for &i in nodes {
+            idx.insert(c.status(i)?.applied_index);
+            cibs.push(c.cib(i)?);
+        }
+        let same = idx.len() == 1 && cibs.windows(2).all(|w| w[0] == w[1]);
+        Ok(same.then(|| cibs.swap_remove(0)))
+    })
+}
+
+#[test]
+fn netns_three_nodes_elect_a_dc_and_replace_it_after_kill_9() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut c = Cluster::setup("hx-c", 3, "10.78.1", None)?;
+    c.start_all()?;
+    let dc = c.wait_dc(&[1, 2, 3], UP)?;
+
+    // The CLI's own status command sees the same thing.
+    let out = std::process::Command::new(&c.bin)
+        .args(["cluster", "status", "--output", "json", "--socket"])
+        .arg(c.files(1).socket)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(v["dc"], format!("n{dc}"));
+    assert_eq!(v["quorum"], true);
+
+    // The DC records every node as a member.
+    c.wait_until("all three online in the CIB", UP, || {
+        let cib = c.cib(1)?;
+        Ok((1..=3)
+            .all(|i| {
+                cib.status
+                    .nodes
+                    .get(&format!("n{i}"))
+                    .and_then(|s| s.member)
+                    == Some(true)
+            })
+            .then_some(()))
+    })?;
+
+    // A write through a follower is visible to the very next read there.
+    let follower = if dc == 1 { 2 } else { 1 };
+    c.propose(follower, &set("cluster-name", "alpha"))?;
+    assert_eq!(c.cib(follower)?.config.properties["cluster-name"], "alpha");
+
+    // kill -9 the DC: the others elect a new one, which takes changes and marks the
+    // old DC unclean (lost without a clean leave).
+    c.kill(dc);
+    let rest: Vec<usize> = (1..=3).filter(|&i| i != dc).collect();
+    let new_dc = c.wait_dc(&rest, UP)?;
+    assert_ne!(new_dc, dc);
+    c.propose(rest[0], &set("after-failover", "yes"))?;
+    c.wait_until(
+        "old DC reported unclean and recorded lost in the CIB",
+        UP,
+        || {
+            let lost_in_cib = c.cib(new_dc)?.status.nodes[&format!("n{dc}")].member == Some(false);
+            Ok((lost_in_cib && c.node_state(new_dc, dc)? == NodeState::Unclean).then_some(()))
+        },
+    )?;
+
+    // It comes back and catches up.
+    c.start(dc)?;
+    let cib = wait_converged(&c, &[1, 2, 3])?;
+    assert_eq!(cib.config.properties["after-failover"], "yes");
+    c.wait_until("old DC online again", UP, || {
+        Ok((c.node_state(new_dc, dc)? == NodeState::Online).then_some(()))
+    })?;
+
+    // A clean stop (SIGTERM) is recorded as offline, not unclean.
+    let cur = c.wait_dc(&[1, 2, 3], UP)?;
+    let leaver = (1..=3).find(|&i| i != cur).unwrap_or(1);
+    let st = c.stop(leaver, Duration::from_secs(10))?;
+    assert!(st.success(), "daemon exit after SIGTERM: {st}");
+    c.wait_until("cleanly stopped node reported offline", UP, || {
+        Ok((c.node_state(cur, leaver)? == NodeState::Offline).then_some(()))
+    })?;
+    Ok(())
+}
+
+#[test]
+fn netns_five_nodes_minority_partition_loses_quorum_and_heals() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut c = Cluster::setup("hx-c", 5, "10.78.2", None)?;
+    c.start_all()?;
+    let dc = c.wait_dc(&[1, 2, 3, 4, 5], UP)?;
+    // The DC goes to the minority side, to force a new election on the majority.
+    let minority = vec![dc, if dc == 1 { 2 } else { 1 }];
+    let majority: Vec<usize> = (1..=5).filter(|i| !minority.contains(i)).collect();
+    c.net.partition(&minority, &majority)?;
+
+    for &m in &minority {
+        c.wait_until("minority node reports no quorum", UP, || {
+            Ok((!c.status(m)?.has_quorum).then_some(()))
+        })?;
+    }
+    assert!(c.log(minority[0]).contains("lost_quorum"));
+    let new_dc = c.wait_dc(&majority, UP)?;
+    assert!(majority.contains(&new_dc));
+    for i in 0..10 {
+        c.propose(majority[i % majority.len()], &set(&format!("k{i}"), "v"))?;
+    }
+    // The minority cannot commit.
+    let r = c.propose(minority[1], &set("minority-write", "x"));
+    assert!(r.is_err(), "the minority committed a change");
+    // The majority sees the minority as lost (unclean).
+    c.wait_until("majority reports the minority unclean", UP, || {
+        let ok = minority
+            .iter()
+            .all(|&m| c.node_state(new_dc, m).ok() == Some(NodeState::Unclean));
+        Ok(ok.then_some(()))
+    })?;
+
+    c.net.heal()?;
+    let all: Vec<usize> = (1..=5).collect();
+    c.wait_dc(&all, UP)?;
+    let cib = wait_converged(&c, &all)?;
+    assert_eq!(cib.config.properties["k9"], "v");
+    assert!(!cib.config.properties.contains_key("minority-write"));
+    let commits: BTreeSet<u64> = all
+        .iter()
+        .map(|&i| c.status(i).map(|s| s.commit_index))
+        .collect::<Result<_>>()?;
+    assert_eq!(
+        commits.len(),
+        1,
+        "same commit index everywhere: {commits:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn netns_repeated_kill_9_of_every_node_loses_no_acknowledged_write() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut c = Cluster::setup("hx-c", 3, "10.78.3", None)?;
+    c.start_all()?;
+    c.wait_dc(&[1, 2, 3], UP)?;
+
+    let sockets: Vec<_> = (1..=3).map(|i| c.files(i).socket).collect();
+    let acked = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let acked = acked.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            let mut k = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                // Each write goes to the next node in turn; a failed write is not
+                // acknowledged and is simply not counted.
+                k = (k + 1) % sockets.len();
+                let change =
+                    json!({"change": "set_property", "name": format!("w{n}"), "value": "1"});
+                let req = Request::ProposeChange(ProposeChange {
+                    change_json: serde_json::to_vec(&change).unwrap_or_default(),
+                });
+                if let Ok(Response::Ok(_)) = request(&sockets[k], req, Duration::from_secs(3)) {
+                    if let Ok(mut a) = acked.lock() {
+                        a.push(n);
+                    }
+                } else {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        })
+    };
+
+    let count = || acked.lock().map(|a| a.len()).unwrap_or(0);
+    for round in 0..6 {
+        // Let some writes land, then crash: one node, or (every third round) all.
+        let before = count();
+        c.wait_until("writes acknowledged", UP, || {
+            Ok((count() >= before + 5).then_some(()))
+        })?;
+        if round % 3 == 2 {
+            for i in 1..=3 {
+                c.kill(i);
+            }
+            for i in 1..=3 {
+                c.start(i)?;
+            }
+        } else {
+            let victim = round % 3 + 1;
+            c.kill(victim);
+            let before = count();
+            c.wait_until("writes acknowledged without one node", UP, || {
+                Ok((count() >= before + 3).then_some(()))
+            })?;
+            c.start(victim)?;
+        }
+    }
+    // Crash everything once more in the middle of writing, then stop writing.
+    for i in 1..=3 {
+        c.kill(i);
+    }
+    stop.store(true, Ordering::SeqCst);
+    let _ = writer.join();
+    c.start_all()?;
+    c.wait_dc(&[1, 2, 3], UP)?;
+    // A write in the new term commits everything the log holds before it.
+    c.propose(1, &set("final", "1"))?;
+    let cib = wait_converged(&c, &[1, 2, 3])?;
+    let acked = acked.lock().map(|a| a.clone()).unwrap_or_default();
+    assert!(
+        acked.len() >= 30,
+        "too few writes to mean anything: {}",
+        acked.len()
+    );
+    let lost: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|n| !cib.config.properties.contains_key(&format!("w{n}")))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    Ok(())
+}
+
+#[test]
+fn netns_node_with_a_certificate_from_another_ca_cannot_join() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut c = Cluster::setup("hx-c", 3, "10.78.4", None)?;
+    // Same cluster name, same node name and address, but another CA.
+    c.make_identity("other")?;
+    c.install_bundle(3, "other")?;
+    c.start_all()?;
+    let dc = c.wait_dc(&[1, 2], UP)?;
+    c.wait_until("a peer logs the refusal", UP, || {
+        Ok([1, 2]
+            .iter()
+            .any(|&i| c.log(i).contains("refused peer connection"))
+            .then_some(()))
+    })?;
+    c.propose(dc, &set("without-n3", "yes"))?;
+    let s3 = c.status(3)?;
+    assert!(s3.dc.is_empty(), "n3 sees a DC: {}", s3.dc);
+    assert!(!s3.has_quorum);
+    assert!(s3
+        .nodes
+        .iter()
+        .filter(|n| n.name != "n3")
+        .all(|n| n.state != NodeState::Online as i32));
+    let cib3 = c.cib(3)?;
+    assert!(!cib3.config.properties.contains_key("without-n3"));
+    assert!(cib3.config.nodes.is_empty(), "n3 got the cluster's CIB");
+    assert_ne!(c.node_state(dc, 3)?, NodeState::Online);
+    Ok(())
+}
