@@ -21,6 +21,15 @@ pub const GROUP_SIZE: usize = 4;
 /// later so that results do not depend on the clock.
 const BASE_TIME: i64 = 1_700_000_000;
 
+/// Pacemaker's `op-digest` of the parameters an op ran with: MD5 of the sorted
+/// `<parameters …/>` element as text (`" <parameters/>\n"`), where recurring ops also
+/// carry their timeout. The generated Dummies have no parameters and a 20 s timeout,
+/// so two constants cover every op; without them Pacemaker would restart every
+/// running resource "due to resource definition change".
+const DIGEST_ONE_SHOT: &str = "f2317cad3d54cec5d7d7aa7d0bf35cf8";
+/// `" <parameters CRM_meta_timeout=\"20000\"/>\n"`
+const DIGEST_RECURRING_20S: &str = "4811cef7f7f94e3a35a70be7916cb2fd";
+
 /// splitmix64: tiny, good enough to spread choices, and stable across platforms.
 struct Rng(u64);
 
@@ -155,7 +164,14 @@ pub fn large_cib_model(nodes: usize, resources: usize, seed: u64) -> Cib {
                 exec_time_ms: Some(5 + rng.below(60) as u64),
                 queue_time_ms: Some(0),
                 exit_reason: None,
-                op_digest: None,
+                op_digest: Some(
+                    if interval_ms == 0 {
+                        DIGEST_ONE_SHOT
+                    } else {
+                        DIGEST_RECURRING_20S
+                    }
+                    .to_string(),
+                ),
             }
         };
 
