@@ -150,26 +150,24 @@ pub struct NodeState {
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceScores {
     pub resource: String,
-    pub nodes: Vec<NodeScore>,
+    /// Final score per node, in the order of `Transition::nodes`; `None`: the node
+    /// is not allowed at all (asymmetric cluster and no constraint enabling it).
+    pub scores: Vec<Option<Score>>,
+    /// What made those scores, in the order it was applied.
+    pub contributions: Vec<Contribution>,
     pub chosen: Option<String>,
     /// Why `chosen` won (or why nothing was chosen).
     pub why: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct NodeScore {
-    pub node: String,
-    /// `None`: the node is not allowed at all (asymmetric cluster, no constraint).
-    pub score: Option<Score>,
-    /// Whether the node can run resources at all (online, not standby, …).
-    pub available: bool,
-    pub contributions: Vec<Contribution>,
-}
-
+/// One input to a resource's node scores.
 #[derive(Debug, Clone, Serialize)]
 pub struct Contribution {
+    /// The constraint, stickiness, failure ban, colocation, … that added it.
     pub what: String,
     pub score: Score,
+    /// Indices into `Transition::nodes`; `None` means every node.
+    pub nodes: Option<Vec<usize>>,
 }
 
 /// Computes the transition for `cib` at `now` (seconds since the Unix epoch).

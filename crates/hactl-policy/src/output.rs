@@ -4,35 +4,34 @@ use std::fmt::Write;
 
 use hactl_model::{Cib, Resource, Score};
 
-use crate::sched::Sched;
-use crate::{Contribution, NodeScore, Placement, ResourceScores, StatusView, Transition};
+use crate::sched::{NodeSel, Sched};
+use crate::{Contribution, Placement, ResourceScores, StatusView, Transition};
 
 pub(crate) fn scores(s: &Sched<'_>) -> Vec<ResourceScores> {
     s.prims
         .iter()
         .map(|p| {
-            let nodes = (0..s.nodes.len())
-                .map(|n| NodeScore {
-                    node: s.nodes[n].name.to_string(),
-                    score: p.allowed[n],
-                    available: s.nodes[n].available(),
-                    contributions: p
-                        .explain
-                        .iter()
-                        .filter(|c| c.node.is_none() || c.node == Some(n))
-                        .map(|c| Contribution {
-                            what: c.what.clone(),
-                            score: c.score,
-                        })
-                        .collect(),
+            let contributions = p
+                .explain
+                .iter()
+                .map(|c| Contribution {
+                    what: c.what.to_string(),
+                    score: c.score,
+                    nodes: match &c.nodes {
+                        NodeSel::All => None,
+                        NodeSel::One(n) => Some(vec![*n]),
+                        NodeSel::Many(v) => Some(v.clone()),
+                    },
                 })
-                .collect::<Vec<_>>();
+                .collect();
             let chosen = p.assigned.map(|n| s.nodes[n].name.to_string());
             let why = match p.assigned {
                 Some(n) => {
                     let best = p.allowed[n].unwrap_or(Score::ZERO);
                     let ties = (0..s.nodes.len())
-                        .filter(|&m| m != n && s.nodes[m].available() && p.allowed[m] == Some(best))
+                        .filter(|&m| {
+                            m != n && s.nodes[m].available() && p.allowed[m] == Some(best)
+                        })
                         .count();
                     if !p.managed {
                         "unmanaged: stays where it is".to_string()
@@ -53,7 +52,8 @@ pub(crate) fn scores(s: &Sched<'_>) -> Vec<ResourceScores> {
             };
             ResourceScores {
                 resource: p.id.clone(),
-                nodes,
+                scores: p.allowed.clone(),
+                contributions,
                 chosen,
                 why,
             }
@@ -71,19 +71,24 @@ pub(crate) fn explain(t: &Transition) -> String {
             rs.chosen.as_deref().unwrap_or("stopped"),
             rs.why
         );
-        for ns in &rs.nodes {
-            let score = match ns.score {
+        for (n, node) in t.nodes.iter().enumerate() {
+            let score = match rs.scores.get(n).copied().flatten() {
                 Some(s) => s.to_string(),
                 None => "not allowed".to_string(),
             };
-            let avail = if ns.available {
-                ""
-            } else {
-                " (node unavailable)"
-            };
-            let _ = writeln!(out, "  {:<16} {:>10}{}", ns.node, score, avail);
-            for c in &ns.contributions {
-                let _ = writeln!(out, "      {:>10}  {}", c.score.to_string(), c.what);
+            let unavailable = !node.online
+                || node.unclean
+                || node.standby
+                || node.maintenance
+                || node.pending
+                || node.shutdown;
+            let avail = if unavailable { " (node unavailable)" } else { "" };
+            let _ = writeln!(out, "  {:<16} {:>10}{}", node.name, score, avail);
+            for c in &rs.contributions {
+                let applies = c.nodes.as_ref().is_none_or(|v| v.contains(&n));
+                if applies {
+                    let _ = writeln!(out, "      {:>10}  {}", c.score.to_string(), c.what);
+                }
             }
         }
     }

@@ -7,11 +7,12 @@
 //! the (attenuated) preferences of the resources colocated with it, and then takes
 //! the best allowed node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use hactl_model::values::{parse_bool, parse_interval_ms};
 use hactl_model::{
-    Attrs, Cib, ClusterOptions, Group, NoQuorumPolicy, NodeStatus, OnFail, OpRecord, Primitive,
+    Attrs, Cib, ClusterOptions, FailCount, Group, NoQuorumPolicy, NodeStatus, OnFail, OpRecord, Primitive,
     Resource, Role, Score,
 };
 
@@ -55,13 +56,43 @@ pub(crate) enum RscRef {
     G(usize),
 }
 
+/// Which nodes a score contribution applied to.
+#[derive(Debug, Clone)]
+pub(crate) enum NodeSel {
+    All,
+    One(usize),
+    Many(Vec<usize>),
+}
+
 /// One score contribution, kept for `explain_text`.
 #[derive(Debug, Clone)]
 pub(crate) struct Contribution {
-    /// `None`: every node.
-    pub node: Option<usize>,
-    pub what: String,
+    pub nodes: NodeSel,
+    pub what: Rc<str>,
     pub score: Score,
+}
+
+/// Records `(node, delta)` notes as few contributions (one per distinct delta).
+fn push_notes(explain: &mut Vec<Contribution>, notes: Vec<(usize, Score)>, what: Rc<str>) {
+    let mut groups: Vec<(Score, Vec<usize>)> = Vec::new();
+    for (n, sc) in notes {
+        match groups.iter_mut().find(|(g, _)| *g == sc) {
+            Some((_, v)) => v.push(n),
+            None => groups.push((sc, vec![n])),
+        }
+    }
+    for (score, nodes) in groups {
+        let nodes = if nodes.len() == 1 {
+            NodeSel::One(nodes[0])
+        } else {
+            NodeSel::Many(nodes)
+        };
+        explain.push(Contribution {
+            nodes,
+            what: what.clone(),
+            score,
+        });
+    }
 }
 
 #[derive(Debug)]
@@ -125,7 +156,7 @@ pub(crate) struct GroupInfo<'a> {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Coloc {
-    pub id: String,
+    pub id: Rc<str>,
     pub dependent: RscRef,
     pub primary: RscRef,
     pub score: Score,
@@ -146,8 +177,11 @@ pub(crate) struct Sched<'a> {
     pub groups: Vec<GroupInfo<'a>>,
     /// Top-level resources in assignment order (priority, then configuration order).
     pub top: Vec<RscRef>,
-    pub by_id: BTreeMap<String, RscRef>,
+    /// Lookup only (never iterated), so hash order cannot leak into results.
+    pub by_id: HashMap<String, RscRef>,
     pub colocs: Vec<Coloc>,
+    /// Per primitive: its fail counts, with the node they were recorded on.
+    pub failcounts: Vec<Vec<(usize, &'a FailCount)>>,
 }
 
 const INF: i64 = Score::INFINITY_VALUE;
@@ -190,11 +224,13 @@ impl<'a> Sched<'a> {
             prims: Vec::new(),
             groups: Vec::new(),
             top: Vec::new(),
-            by_id: BTreeMap::new(),
+            by_id: HashMap::new(),
             colocs: Vec::new(),
+            failcounts: Vec::new(),
         };
         s.unpack_nodes();
         s.unpack_resources();
+        s.index_failcounts();
         s.unpack_history();
         s.unpack_colocations();
         Ok(s)
@@ -439,6 +475,21 @@ impl<'a> Sched<'a> {
         self.top = order.into_iter().map(|(_, _, r)| r).collect();
     }
 
+    fn index_failcounts(&mut self) {
+        let cib = self.cib;
+        self.failcounts = vec![Vec::new(); self.prims.len()];
+        for (n, node) in self.nodes.iter().enumerate() {
+            let Some(st) = cib.status.nodes.get(node.name) else {
+                continue;
+            };
+            for fc in &st.failcounts {
+                if let Some(RscRef::P(p)) = self.by_id.get(fc.rsc.as_str()) {
+                    self.failcounts[*p].push((n, fc));
+                }
+            }
+        }
+    }
+
     // -------------------------------------------------------------- history
 
     fn unpack_history(&mut self) {
@@ -505,13 +556,14 @@ impl<'a> Sched<'a> {
 
     /// The effective fail count of a resource on a node, honouring failure-timeout.
     pub fn failcount(&self, p: usize, n: usize, ignore_expiry: bool) -> (i64, Option<i64>) {
-        let Some(st) = self.cib.status.nodes.get(self.nodes[n].name) else {
-            return (0, None);
-        };
         let prim = &self.prims[p];
         let mut total = Score::ZERO;
         let mut last = None;
-        for fc in st.failcounts.iter().filter(|f| f.rsc == prim.id) {
+        let fcs = self.failcounts[p]
+            .iter()
+            .filter(|(m, _)| *m == n)
+            .map(|(_, f)| *f);
+        for fc in fcs {
             let mut expired = false;
             if !ignore_expiry && prim.failure_timeout_s > 0 {
                 if let Some(lf) = fc.last_failure {
@@ -756,6 +808,10 @@ impl<'a> Sched<'a> {
 
     /// Adds `score` to the resource's score on a node (`None`: all nodes).
     pub fn location(&mut self, p: usize, node: Option<usize>, score: Score, what: String) {
+        self.location_rc(p, node, score, Rc::from(what));
+    }
+
+    fn location_rc(&mut self, p: usize, node: Option<usize>, score: Score, what: Rc<str>) {
         let prim = &mut self.prims[p];
         match node {
             Some(n) => {
@@ -768,7 +824,11 @@ impl<'a> Sched<'a> {
                 }
             }
         }
-        prim.explain.push(Contribution { node, what, score });
+        let nodes = match node {
+            Some(n) => NodeSel::One(n),
+            None => NodeSel::All,
+        };
+        prim.explain.push(Contribution { nodes, what, score });
     }
 
     // ---------------------------------------------------------- colocations
@@ -781,7 +841,7 @@ impl<'a> Sched<'a> {
                 let (prev, cur) = (w[0], w[1]);
                 let influence = self.prims[cur].critical;
                 self.add_coloc(Coloc {
-                    id: "#group-members".into(),
+                    id: Rc::from("#group-members"),
                     dependent: RscRef::P(cur),
                     primary: RscRef::P(prev),
                     score: Score::INFINITY,
@@ -804,7 +864,7 @@ impl<'a> Sched<'a> {
                 RscRef::G(g) => meta_bool(&self.groups[g].def.meta, "critical").unwrap_or(true),
             });
             self.add_coloc(Coloc {
-                id: c.id.clone(),
+                id: Rc::from(c.id.as_str()),
                 dependent: dep,
                 primary: pri,
                 score: c.score,
@@ -1038,7 +1098,9 @@ impl<'a> Sched<'a> {
             if threshold <= 0 {
                 continue;
             }
-            for n in 0..self.nodes.len() {
+            let mut nodes: Vec<usize> = self.failcounts[p].iter().map(|(n, _)| *n).collect();
+            nodes.dedup();
+            for n in nodes {
                 let (fc, _) = self.failcount(p, n, false);
                 if fc > 0 && fc >= threshold {
                     let what = format!("fail count {fc} reached migration-threshold {threshold}");
@@ -1318,18 +1380,12 @@ impl<'a> Sched<'a> {
         }
         if coloc.score.is_infinite() || self.any_available(&work) {
             self.prims[dep].allowed = work;
-            let label = if coloc.explicit {
-                format!("colocation {} with {}", coloc.id, self.prims[primary].id)
+            let label: Rc<str> = if coloc.explicit {
+                format!("colocation {} with {}", coloc.id, self.prims[primary].id).into()
             } else {
-                format!("group member after {}", self.prims[primary].id)
+                format!("group member after {}", self.prims[primary].id).into()
             };
-            for (n, s) in notes {
-                self.prims[dep].explain.push(Contribution {
-                    node: Some(n),
-                    what: label.clone(),
-                    score: s,
-                });
-            }
+            push_notes(&mut self.prims[dep].explain, notes, label);
         }
     }
 
@@ -1342,6 +1398,7 @@ impl<'a> Sched<'a> {
         let mut table = self.prims[primary].allowed.clone();
         let before = table.clone();
         self.add_colocated_node_scores(coloc.dependent, &mut table, &coloc, factor, true);
+        let mut notes = Vec::new();
         for (n, (a, b)) in before.iter().zip(table.iter()).enumerate() {
             if a != b {
                 let delta = match (a, b) {
@@ -1351,21 +1408,20 @@ impl<'a> Sched<'a> {
                     (_, Some(b)) => *b,
                     _ => Score::ZERO,
                 };
-                let what = format!(
-                    "preferences of {} (colocated with it{})",
-                    self.rsc_id(coloc.dependent),
-                    if coloc.explicit {
-                        format!(" by {}", coloc.id)
-                    } else {
-                        " in its group".to_string()
-                    }
-                );
-                self.prims[primary].explain.push(Contribution {
-                    node: Some(n),
-                    what,
-                    score: delta,
-                });
+                notes.push((n, delta));
             }
+        }
+        if !notes.is_empty() {
+            let what = format!(
+                "preferences of {} (colocated with it{})",
+                self.rsc_id(coloc.dependent),
+                if coloc.explicit {
+                    format!(" by {}", coloc.id)
+                } else {
+                    " in its group".to_string()
+                }
+            );
+            push_notes(&mut self.prims[primary].explain, notes, what.into());
         }
         self.prims[primary].allowed = table;
     }
