@@ -29,6 +29,9 @@ enum Command {
     Cib(cmd::cib::CibCommand),
     /// Run the node daemon (normally started by systemd: hactl.service).
     Daemon(cmd::daemon::Args),
+    /// Resources: agent discovery (standards, providers, agents, describe).
+    #[command(subcommand)]
+    Resource(cmd::resource::ResourceCommand),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Stonith(c) => cmd::stonith::run(c),
         Command::Cib(c) => cmd::cib::run(c),
         Command::Daemon(a) => cmd::daemon::run(a),
+        Command::Resource(c) => cmd::resource::run(c),
     };
     match result {
         Ok(code) => code,
