@@ -29,6 +29,8 @@ enum Command {
     Cib(cmd::cib::CibCommand),
     /// Run the node daemon (normally started by systemd: hactl.service).
     Daemon(cmd::daemon::Args),
+    /// Create, start, stop and inspect the cluster (pcs cluster ...).
+    Cluster(cmd::cluster::ClusterArgs),
     /// Resources: agent discovery (standards, providers, agents, describe).
     #[command(subcommand)]
     Resource(cmd::resource::ResourceCommand),
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Stonith(c) => cmd::stonith::run(c),
         Command::Cib(c) => cmd::cib::run(c),
         Command::Daemon(a) => cmd::daemon::run(a),
+        Command::Cluster(a) => cmd::cluster::run(a),
         Command::Resource(c) => cmd::resource::run(c),
     };
     match result {

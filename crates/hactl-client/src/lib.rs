@@ -110,6 +110,30 @@ impl Client {
         &self.path
     }
 
+    /// The process id of the daemon at the other end of the socket (SO_PEERCRED), so
+    /// `hactl cluster stop` can wait for that process to exit.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        use std::os::fd::AsRawFd;
+        let mut cred = libc::ucred {
+            pid: 0,
+            uid: 0,
+            gid: 0,
+        };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: `cred` and `len` are valid for writes of the sizes given, and the fd
+        // belongs to our open stream.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&mut cred as *mut libc::ucred).cast(),
+                &mut len,
+            )
+        };
+        (rc == 0 && cred.pid > 0).then_some(cred.pid as u32)
+    }
+
     /// Sends one request and returns the daemon's answer. An `Error` answer becomes
     /// [`ClientError::Daemon`].
     pub fn request(&mut self, request: Request) -> Result<Response, ClientError> {

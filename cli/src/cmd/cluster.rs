@@ -1,0 +1,869 @@
+//! `hactl cluster ...`: create the cluster identity (`setup`), install a node's bundle
+//! (`join`), and drive the daemons (`start`, `stop`, `status`, `destroy`, `node`).
+//!
+//! Files (config dir, default `/etc/hactl`): `cluster.toml`, `ca.pem`, `ca.key` (only
+//! where setup ran), `node.pem`, `node.key`, and `bundles/NODE.bundle` (one per node,
+//! 0600, to be copied to that node). See docs/cluster-setup.md.
+
+use anyhow::{anyhow, bail, Context, Result};
+use hactl_client::{Client, ClientError};
+use hactl_net::config::{
+    parse_peer_address, ClusterConfig, NodeEntry, CLUSTER_CONFIG_FILE, DEFAULT_CONFIG_DIR,
+};
+use hactl_net::pki::{CA_CERT_FILE, CA_KEY_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
+use hactl_net::{Bundle, Ca, NodeIdentity, NodeName};
+use hactl_proto::client::{ClusterStatus, NodeState};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const BUNDLE_DIR: &str = "bundles";
+
+#[derive(clap::Args, Debug)]
+pub struct ClusterArgs {
+    /// The local daemon's control socket.
+    #[arg(long, global = true, env = "HACTL_SOCKET", default_value = hactl_client::DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Config dir holding cluster.toml, the certificates and the bundles.
+    #[arg(long, global = true, env = "HACTL_CONFIG_DIR", default_value = DEFAULT_CONFIG_DIR)]
+    dir: PathBuf,
+    /// The daemon's state dir (Raft log, CIB): passed to a daemon that `start` spawns,
+    /// removed by `destroy`.
+    #[arg(
+        long,
+        global = true,
+        env = "HACTL_STATE_DIR",
+        default_value = "/var/lib/hactl"
+    )]
+    state_dir: PathBuf,
+    #[command(subcommand)]
+    command: ClusterCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum ClusterCommand {
+    /// Create a cluster: its CA, a certificate per node, cluster.toml, and one bundle
+    /// file per node (bundles/NODE.bundle) to copy to that node.
+    Setup(SetupArgs),
+    /// Install a bundle made by `setup` on this node (config, CA, this node's key).
+    Join(JoinArgs),
+    /// Show nodes, DC, quorum, Raft term and commit index.
+    Status(StatusArgs),
+    /// Start the daemon on this node (`--all`: then wait for every node to be online).
+    Start(StartArgs),
+    /// Stop the daemon on this node (`--all`: stop the whole cluster).
+    Stop(StopArgs),
+    /// Remove this node's cluster files and state (the daemon must be stopped).
+    Destroy(DestroyArgs),
+    /// Add or remove a node (Raft membership change).
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+#[derive(clap::Args, Debug)]
+struct SetupArgs {
+    /// Cluster name.
+    #[arg(long)]
+    name: String,
+    /// Members as NODE=ADDR, ADDR an IP with optional port (default 7420/udp).
+    #[arg(required = true, value_name = "NODE=ADDR")]
+    nodes: Vec<String>,
+    /// Replace an existing cluster identity in the config dir (new CA: every node needs
+    /// its new bundle).
+    #[arg(long)]
+    force: bool,
+    /// The node this machine is (default: the one node whose address is local, if any).
+    #[arg(long, value_name = "NODE", conflicts_with = "no_local")]
+    local: Option<String>,
+    /// Do not install any node's files here (setup on an admin machine).
+    #[arg(long)]
+    no_local: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct JoinArgs {
+    /// The bundle file made by `hactl cluster setup` for this node.
+    bundle: PathBuf,
+    /// Replace an existing, different cluster identity; install even if the node's
+    /// address is not on this machine.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct StatusArgs {
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+struct StartArgs {
+    /// Start here, then wait until every configured node is online.
+    #[arg(long, conflicts_with = "node")]
+    all: bool,
+    /// Only this node (must be the local one: a daemon is started on its own machine).
+    node: Option<String>,
+    /// Seconds to wait for the daemon (and with --all for every node).
+    #[arg(long, default_value_t = 15)]
+    wait: u64,
+    /// Log file of a daemon started without systemd.
+    #[arg(long, default_value = "/var/log/hactl/daemon.log")]
+    log_file: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+struct StopArgs {
+    /// Stop every node's daemon (asks the cluster, through the local daemon).
+    #[arg(long, conflicts_with = "node")]
+    all: bool,
+    /// Only this node (must be the local one).
+    node: Option<String>,
+    /// Seconds to wait for the local daemon to exit.
+    #[arg(long, default_value_t = 30)]
+    wait: u64,
+}
+
+#[derive(clap::Args, Debug)]
+struct DestroyArgs {
+    /// Stop a running local daemon first instead of refusing.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum NodeCommand {
+    /// Add NODE=ADDR: issue its certificate and bundle (needs ca.key, i.e. run where
+    /// setup ran) and add it to the Raft membership.
+    Add {
+        #[arg(value_name = "NODE=ADDR")]
+        node: String,
+    },
+    /// Remove NODE from the Raft membership and from cluster.toml here.
+    Remove { node: String },
+}
+
+pub fn run(a: ClusterArgs) -> Result<ExitCode> {
+    match a.command {
+        ClusterCommand::Setup(s) => setup(&a.dir, s),
+        ClusterCommand::Join(j) => join(&a.dir, &a.socket, j),
+        ClusterCommand::Status(s) => status(&a.socket, s),
+        ClusterCommand::Start(s) => start(&a.dir, &a.socket, &a.state_dir, s),
+        ClusterCommand::Stop(s) => stop(&a.dir, &a.socket, s),
+        ClusterCommand::Destroy(d) => destroy(&a.dir, &a.socket, &a.state_dir, d),
+        ClusterCommand::Node(NodeCommand::Add { node }) => node_add(&a.dir, &a.socket, &node),
+        ClusterCommand::Node(NodeCommand::Remove { node }) => node_remove(&a.dir, &a.socket, &node),
+    }
+}
+
+// ---------------------------------------------------------------------------- setup
+
+fn parse_node_arg(s: &str) -> Result<(NodeName, SocketAddr)> {
+    let (name, addr) = s
+        .split_once('=')
+        .ok_or_else(|| anyhow!("expected NODE=ADDR, got {s:?} (example: node1=10.0.0.1)"))?;
+    let name = NodeName::new(name)?;
+    let addr = parse_peer_address(addr).with_context(|| format!("node {name}"))?;
+    Ok((name, addr))
+}
+
+/// Whether `ip` is an address of this machine (binding to it works).
+fn is_local_ip(ip: IpAddr) -> bool {
+    UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
+/// The node this machine is, from `--local`, `--no-local` or its addresses.
+fn pick_local(
+    cfg: &ClusterConfig,
+    local: Option<&str>,
+    no_local: bool,
+) -> Result<Option<NodeName>> {
+    if no_local {
+        return Ok(None);
+    }
+    if let Some(l) = local {
+        let n = NodeName::new(l)?;
+        if cfg.node(&n).is_none() {
+            bail!("--local {n}: no such node in the list");
+        }
+        return Ok(Some(n));
+    }
+    let locals: Vec<&NodeEntry> = cfg
+        .nodes
+        .iter()
+        .filter(|n| is_local_ip(n.address.ip()))
+        .collect();
+    match locals.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.name.clone())),
+        many => bail!(
+            "several node addresses are on this machine ({}); say which node this is with --local NODE",
+            many.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Preflight for the node that will run here: its address is local and its port free.
+fn check_local_port(n: &NodeEntry) -> Result<()> {
+    match UdpSocket::bind(n.address) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "node {}: port {}/udp on {} is already in use (is a hactl daemon or another service running?)",
+            n.name,
+            n.address.port(),
+            n.address.ip()
+        ),
+        Err(e) => bail!("node {}: cannot use address {}: {e}", n.name, n.address),
+    }
+}
+
+/// Preflight for other nodes: this machine has a route to them. (Whether they answer
+/// can only be known once their daemon runs; `hactl cluster start --all` reports it.)
+fn check_route(n: &NodeEntry) -> Result<()> {
+    let any: SocketAddr = if n.address.is_ipv4() {
+        "0.0.0.0:0".parse()?
+    } else {
+        "[::]:0".parse()?
+    };
+    let sock = UdpSocket::bind(any).context("preflight socket")?;
+    // A UDP connect sends nothing; it only asks the kernel for a route.
+    sock.connect(n.address).map_err(|e| {
+        anyhow!(
+            "node {}: no route to {} from this machine: {e}",
+            n.name,
+            n.address
+        )
+    })
+}
+
+fn same_members(a: &ClusterConfig, b: &ClusterConfig) -> bool {
+    a.name == b.name && a.nodes == b.nodes
+}
+
+fn setup(dir: &Path, a: SetupArgs) -> Result<ExitCode> {
+    let mut nodes = Vec::new();
+    for s in &a.nodes {
+        nodes.push(parse_node_arg(s)?);
+    }
+    let cfg = ClusterConfig::new(&a.name, nodes)?;
+    let local = pick_local(&cfg, a.local.as_deref(), a.no_local)?;
+    let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
+    let bundle_dir = dir.join(BUNDLE_DIR);
+
+    if cfg_path.exists() {
+        match ClusterConfig::load(&cfg_path) {
+            Ok(existing) if same_members(&existing, &cfg) && !a.force => {
+                let mut missing: Vec<PathBuf> = [CA_CERT_FILE, CA_KEY_FILE]
+                    .iter()
+                    .map(|f| dir.join(f))
+                    .chain(cfg.nodes.iter().map(|n| bundle_path(&bundle_dir, &n.name)))
+                    .filter(|p| !p.exists())
+                    .collect();
+                if local.is_some() {
+                    missing.extend(
+                        [NODE_CERT_FILE, NODE_KEY_FILE]
+                            .iter()
+                            .map(|f| dir.join(f))
+                            .filter(|p| !p.exists()),
+                    );
+                }
+                if missing.is_empty() {
+                    println!(
+                        "cluster {} is already set up in {} with these nodes; nothing changed",
+                        cfg.name,
+                        dir.display()
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                bail!(
+                    "cluster {} is set up in {} but files are missing ({}); rerun with --force to recreate it",
+                    cfg.name,
+                    dir.display(),
+                    missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                );
+            }
+            Ok(existing) if !a.force => bail!(
+                "{} already holds cluster {} ({}); refusing to overwrite it without --force \
+                 (--force creates a new CA: every node then needs its new bundle)",
+                cfg_path.display(),
+                existing.name,
+                existing
+                    .nodes
+                    .iter()
+                    .map(|n| format!("{}={}", n.name, n.address))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            Err(e) if !a.force => bail!(
+                "{} exists but cannot be read ({e}); refusing to overwrite it without --force",
+                cfg_path.display()
+            ),
+            _ => {}
+        }
+    }
+
+    // Preflight before writing anything.
+    for n in &cfg.nodes {
+        if Some(&n.name) == local.as_ref() {
+            check_local_port(n)?;
+        } else {
+            check_route(n)?;
+        }
+    }
+
+    let ca = Ca::create(&cfg.name)?;
+    let mut bundles = Vec::new();
+    for n in &cfg.nodes {
+        let id = ca.issue_node_cert(&n.name, &[n.address.ip()])?;
+        bundles.push((n.name.clone(), Bundle::new(&id, &cfg)));
+    }
+
+    create_dir(dir, 0o755)?;
+    create_dir(&bundle_dir, 0o700)?;
+    ca.save(dir)?;
+    cfg.save(&cfg_path)?;
+    // Bundles of nodes no longer in the cluster (after --force) must not linger.
+    if let Ok(entries) = std::fs::read_dir(&bundle_dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            let stale = p.extension().is_some_and(|x| x == "bundle")
+                && !cfg
+                    .nodes
+                    .iter()
+                    .any(|n| bundle_path(&bundle_dir, &n.name) == p);
+            if stale {
+                std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+    }
+    for (name, b) in &bundles {
+        b.save(&bundle_path(&bundle_dir, name))?;
+    }
+    match &local {
+        Some(l) => {
+            let b = bundles
+                .iter()
+                .find(|(n, _)| n == l)
+                .map(|(_, b)| b)
+                .ok_or_else(|| anyhow!("internal: no bundle for {l}"))?;
+            b.install(dir)?;
+        }
+        None => {
+            for f in [NODE_CERT_FILE, NODE_KEY_FILE] {
+                let _ = std::fs::remove_file(dir.join(f));
+            }
+        }
+    }
+
+    println!("cluster {} created in {}", cfg.name, dir.display());
+    if let Some(l) = &local {
+        println!("this machine is node {l}; its files are installed");
+    }
+    for n in &cfg.nodes {
+        if Some(&n.name) != local.as_ref() {
+            println!(
+                "  copy {} to {} ({}) and run there: hactl cluster join {}.bundle",
+                bundle_path(&bundle_dir, &n.name).display(),
+                n.name,
+                n.address.ip(),
+                n.name
+            );
+        }
+    }
+    println!("then: hactl cluster start --all");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bundle_path(bundle_dir: &Path, node: &NodeName) -> PathBuf {
+    bundle_dir.join(format!("{node}.bundle"))
+}
+
+fn create_dir(dir: &Path, mode: u32) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting permissions of {}", dir.display()))
+}
+
+// ----------------------------------------------------------------------------- join
+
+fn join(dir: &Path, socket: &Path, a: JoinArgs) -> Result<ExitCode> {
+    let bundle = Bundle::load(&a.bundle)?;
+    let entry = bundle
+        .cluster
+        .node(&bundle.node)
+        .ok_or_else(|| anyhow!("bundle does not list its own node"))?
+        .clone();
+    let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
+    if cfg_path.exists() {
+        let existing = ClusterConfig::load(&cfg_path).ok();
+        let existing_id = NodeIdentity::load(dir).ok();
+        let same = existing
+            .as_ref()
+            .is_some_and(|c| same_members(c, &bundle.cluster))
+            && existing_id
+                .as_ref()
+                .is_some_and(|id| id.cert_pem == bundle.node_cert);
+        if same {
+            println!(
+                "node {} of cluster {} is already installed in {}; nothing changed",
+                bundle.node,
+                bundle.cluster.name,
+                dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !a.force {
+            bail!(
+                "{} already holds {}; refusing to overwrite it without --force",
+                cfg_path.display(),
+                match existing {
+                    Some(c) => format!("cluster {}", c.name),
+                    None => "an unreadable config".to_string(),
+                }
+            );
+        }
+        if Client::connect(socket).is_ok() {
+            bail!("a hactl daemon is running on this node; stop it first (hactl cluster stop)");
+        }
+    }
+    if !is_local_ip(entry.address.ip()) && !a.force {
+        bail!(
+            "this bundle is for node {} at {}, which is not an address of this machine \
+             (wrong bundle? --force installs it anyway)",
+            entry.name,
+            entry.address.ip()
+        );
+    }
+    if is_local_ip(entry.address.ip()) {
+        check_local_port(&entry)?;
+    }
+    create_dir(dir, 0o755)?;
+    bundle.install(dir)?;
+    println!(
+        "node {} of cluster {} installed in {}; next: hactl cluster start",
+        bundle.node,
+        bundle.cluster.name,
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+// --------------------------------------------------------------------------- status
+
+fn connect(socket: &Path) -> Result<Client> {
+    Ok(Client::connect(socket)?)
+}
+
+fn status(socket: &Path, a: StatusArgs) -> Result<ExitCode> {
+    let s = connect(socket)?.status()?;
+    match a.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&status_json(&s))?),
+        Output::Text => print!("{}", status_text(&s)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state_of(n: &hactl_proto::client::NodeInfo) -> &'static str {
+    NodeState::try_from(n.state)
+        .unwrap_or(NodeState::Unspecified)
+        .as_word()
+}
+
+fn status_json(s: &ClusterStatus) -> serde_json::Value {
+    serde_json::json!({
+        "cluster": s.cluster_name,
+        "local_node": s.local_node,
+        "dc": if s.dc.is_empty() { serde_json::Value::Null } else { s.dc.clone().into() },
+        "quorum": s.has_quorum,
+        "term": s.term,
+        "commit_index": s.commit_index,
+        "applied_index": s.applied_index,
+        "nodes": s.nodes.iter().map(|n| serde_json::json!({
+            "name": n.name,
+            "id": n.id,
+            "address": n.address,
+            "state": state_of(n),
+            "last_seen_ms": n.last_seen_ms,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn status_text(s: &ClusterStatus) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Cluster: {} (answered by {})",
+        s.cluster_name, s.local_node
+    );
+    let _ = writeln!(
+        o,
+        "DC: {}   quorum: {}   term: {}   commit index: {}   applied: {}",
+        if s.dc.is_empty() { "NONE" } else { &s.dc },
+        if s.has_quorum { "yes" } else { "NO" },
+        s.term,
+        s.commit_index,
+        s.applied_index
+    );
+    let online = s.nodes.iter().filter(|n| state_of(n) == "online").count();
+    let _ = writeln!(o, "Nodes: {} configured, {} online", s.nodes.len(), online);
+    let w = s.nodes.iter().map(|n| n.name.len()).max().unwrap_or(0);
+    for n in &s.nodes {
+        let mut line = format!(
+            "  {:<w$}  id {:<3} {:<22} {}",
+            n.name,
+            n.id,
+            n.address,
+            state_of(n)
+        );
+        if n.name == s.dc {
+            line.push_str(" (DC)");
+        }
+        if let Some(ms) = n.last_seen_ms {
+            let _ = write!(line, "  last heard {:.1} s ago", ms as f64 / 1000.0);
+        }
+        let _ = writeln!(o, "{line}");
+    }
+    o
+}
+
+// ----------------------------------------------------------------------- start/stop
+
+fn local_node(dir: &Path) -> Result<NodeName> {
+    let id = NodeIdentity::load(dir).map_err(|e| {
+        anyhow!(
+            "this machine is not a cluster node ({e}); run `hactl cluster setup` or \
+             `hactl cluster join BUNDLE` first"
+        )
+    })?;
+    Ok(id.node)
+}
+
+fn check_is_local(dir: &Path, node: Option<&str>, verb: &str) -> Result<NodeName> {
+    let me = local_node(dir)?;
+    if let Some(n) = node {
+        let n = NodeName::new(n)?;
+        if n != me {
+            bail!(
+                "this machine is node {me}: hactl cannot {verb} the daemon on {n} from here; \
+                 run `hactl cluster {verb}` on {n}"
+            );
+        }
+    }
+    Ok(me)
+}
+
+/// systemd is running as PID 1 (the documented check, as sd_booted() does).
+fn systemd_is_init() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+fn wait_for_socket(
+    socket: &Path,
+    deadline: Instant,
+    mut child: Option<&mut std::process::Child>,
+) -> Result<()> {
+    loop {
+        match Client::connect(socket) {
+            Ok(_) => return Ok(()),
+            Err(ClientError::PermissionDenied { path }) => {
+                bail!(
+                    "the control socket {} is root-only: run as root",
+                    path.display()
+                )
+            }
+            Err(_) if Instant::now() < deadline => {}
+            Err(e) => bail!("the daemon did not come up: {e}"),
+        }
+        if let Some(c) = child.as_deref_mut() {
+            if let Some(status) = c.try_wait()? {
+                bail!("the daemon exited at once ({status})");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start_local(
+    dir: &Path,
+    socket: &Path,
+    state_dir: &Path,
+    a: &StartArgs,
+    me: &NodeName,
+) -> Result<()> {
+    if Client::connect(socket).is_ok() {
+        println!("{me}: the hactl daemon is already running");
+        return Ok(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(a.wait);
+    if systemd_is_init() {
+        let st = std::process::Command::new("systemctl")
+            .args(["start", "hactl.service"])
+            .status()
+            .context("running systemctl")?;
+        if !st.success() {
+            bail!("systemctl start hactl.service failed ({st}); see journalctl -u hactl");
+        }
+        wait_for_socket(socket, deadline, None)
+            .context("started hactl.service; see journalctl -u hactl")?;
+        println!("{me}: started hactl.service");
+        return Ok(());
+    }
+    if let Some(parent) = a.log_file.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&a.log_file)
+        .with_context(|| format!("opening {}", a.log_file.display()))?;
+    let exe = std::env::current_exe().context("finding the hactl executable")?;
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new(exe)
+            .arg("daemon")
+            .env("HACTL_CONFIG_DIR", dir)
+            .env("HACTL_SOCKET", socket)
+            .env("HACTL_STATE_DIR", state_dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            // Own process group: a Ctrl-C in this terminal must not reach the daemon.
+            .process_group(0)
+            .spawn()
+            .context("starting hactl daemon")?
+    };
+    wait_for_socket(socket, deadline, Some(&mut child))
+        .with_context(|| format!("see {}", a.log_file.display()))?;
+    println!(
+        "{me}: started the hactl daemon (pid {}, log {})",
+        child.id(),
+        a.log_file.display()
+    );
+    Ok(())
+}
+
+fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<ExitCode> {
+    let me = check_is_local(dir, a.node.as_deref(), "start")?;
+    start_local(dir, socket, state_dir, &a, &me)?;
+    if !a.all {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The other daemons cannot be started from here (no remote execution in hactl):
+    // wait for them to be started on their machines and report who is missing.
+    let deadline = Instant::now() + Duration::from_secs(a.wait);
+    loop {
+        let s = connect(socket)?.status()?;
+        let missing: Vec<&str> = s
+            .nodes
+            .iter()
+            .filter(|n| state_of(n) != "online")
+            .map(|n| n.name.as_str())
+            .collect();
+        if missing.is_empty() && s.has_quorum && !s.dc.is_empty() {
+            print!("{}", status_text(&s));
+            return Ok(ExitCode::SUCCESS);
+        }
+        if Instant::now() >= deadline {
+            print!("{}", status_text(&s));
+            eprintln!(
+                "not online after {} s: {} — run `hactl cluster start` on {}",
+                a.wait,
+                missing.join(", "),
+                if missing.len() == 1 {
+                    "it"
+                } else {
+                    "each of them"
+                }
+            );
+            return Ok(ExitCode::from(1));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
+    if a.all {
+        let ack = connect(socket)?.cluster_stop()?;
+        println!(
+            "cluster stop requested{}",
+            if ack.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", ack.message)
+            }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let me = check_is_local(dir, a.node.as_deref(), "stop")?;
+    let mut c = match Client::connect(socket) {
+        Ok(c) => c,
+        Err(ClientError::NotRunning { .. }) => {
+            println!("{me}: the hactl daemon is not running");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let pid = c.daemon_pid();
+    c.shutdown()?;
+    if !wait_for_exit(socket, pid, Duration::from_secs(a.wait)) {
+        bail!(
+            "{me}: the daemon accepted the stop request but is still running after {} s",
+            a.wait
+        );
+    }
+    println!("{me}: stopped the hactl daemon");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits until the socket stops answering and the daemon process (if known) is gone.
+fn wait_for_exit(socket: &Path, pid: Option<u32>, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let answering = Client::connect(socket).is_ok();
+        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists() && !is_zombie(p));
+        if !answering && !alive {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A daemon whose parent does not reap it stays a zombie after exiting; it has exited
+/// all the same.
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+// -------------------------------------------------------------------------- destroy
+
+fn destroy(dir: &Path, socket: &Path, state_dir: &Path, a: DestroyArgs) -> Result<ExitCode> {
+    if let Ok(mut c) = Client::connect(socket) {
+        if !a.force {
+            bail!("the hactl daemon is running on this node; stop it first (hactl cluster stop) or use --force");
+        }
+        let pid = c.daemon_pid();
+        c.shutdown()?;
+        if !wait_for_exit(socket, pid, Duration::from_secs(30)) {
+            bail!("the daemon is still running after 30 s; not destroying");
+        }
+    }
+    let mut removed = Vec::new();
+    for f in [
+        CLUSTER_CONFIG_FILE,
+        CA_CERT_FILE,
+        CA_KEY_FILE,
+        NODE_CERT_FILE,
+        NODE_KEY_FILE,
+    ] {
+        let p = dir.join(f);
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+            removed.push(p);
+        }
+    }
+    let bundles = dir.join(BUNDLE_DIR);
+    if bundles.is_dir() {
+        for e in std::fs::read_dir(&bundles)?.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "bundle") {
+                std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+                removed.push(p);
+            }
+        }
+        // Only if empty: never delete files hactl did not write.
+        let _ = std::fs::remove_dir(&bundles);
+    }
+    if state_dir.is_dir() {
+        std::fs::remove_dir_all(state_dir)
+            .with_context(|| format!("removing {}", state_dir.display()))?;
+        removed.push(state_dir.to_path_buf());
+    }
+    if removed.is_empty() {
+        println!("nothing to remove: no cluster files in {}", dir.display());
+    } else {
+        for p in removed {
+            println!("removed {}", p.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ----------------------------------------------------------------------------- node
+
+fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
+    let (name, addr) = parse_node_arg(spec)?;
+    let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
+    let mut cfg = ClusterConfig::load(&cfg_path)?;
+    let ca = Ca::load(dir).map_err(|e| {
+        anyhow!("adding a node needs the cluster CA's key ({e}); run this where `hactl cluster setup` ran")
+    })?;
+    if ca.cluster_name() != cfg.name {
+        bail!(
+            "the CA in {} is for cluster {}, not {}",
+            dir.display(),
+            ca.cluster_name(),
+            cfg.name
+        );
+    }
+    let id = cfg.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
+    cfg.nodes.push(NodeEntry {
+        name: name.clone(),
+        id,
+        address: addr,
+    });
+    cfg.validate()?;
+    check_route(&NodeEntry {
+        name: name.clone(),
+        id,
+        address: addr,
+    })?;
+    // Ask the cluster first: if the membership change is refused, nothing is written.
+    let ack = connect(socket)?.node_add(name.as_str(), &addr.to_string())?;
+    let ident = ca.issue_node_cert(&name, &[addr.ip()])?;
+    let bundle_dir = dir.join(BUNDLE_DIR);
+    create_dir(&bundle_dir, 0o700)?;
+    let bp = bundle_path(&bundle_dir, &name);
+    Bundle::new(&ident, &cfg).save(&bp)?;
+    cfg.save(&cfg_path)?;
+    println!(
+        "node {name} (id {id}) added{}; copy {} to it and run there: hactl cluster join {name}.bundle && hactl cluster start",
+        if ack.index > 0 { format!(" at raft index {}", ack.index) } else { String::new() },
+        bp.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn node_remove(dir: &Path, socket: &Path, node: &str) -> Result<ExitCode> {
+    let name = NodeName::new(node)?;
+    let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
+    let mut cfg = ClusterConfig::load(&cfg_path)?;
+    if cfg.node(&name).is_none() {
+        bail!("node {name} is not in {}", cfg_path.display());
+    }
+    connect(socket)?.node_remove(name.as_str())?;
+    cfg.nodes.retain(|n| n.name != name);
+    if !cfg.nodes.is_empty() {
+        cfg.save(&cfg_path)?;
+    }
+    let _ = std::fs::remove_file(bundle_path(&dir.join(BUNDLE_DIR), &name));
+    println!("node {name} removed from the cluster");
+    Ok(ExitCode::SUCCESS)
+}

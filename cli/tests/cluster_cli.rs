@@ -1,0 +1,425 @@
+//! `hactl cluster ...` as an operator runs it: the real binary, real files, real
+//! sockets, and (in the last test) the real daemon on loopback.
+
+use std::net::UdpSocket;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const HACTL: &str = env!("CARGO_BIN_EXE_hactl");
+
+/// A temporary directory removed on drop (also when the test fails).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "hactl-cluster-cli-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn hactl(args: &[&str]) -> Output {
+    Command::new(HACTL)
+        .args(args)
+        .env_remove("HACTL_SOCKET")
+        .env_remove("HACTL_CONFIG_DIR")
+        .env_remove("HACTL_STATE_DIR")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// A UDP port that is free on 127.0.0.1 right now.
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn setup(dir: &Path, extra: &[&str], nodes: &[String]) -> Output {
+    let d = dir.to_str().unwrap();
+    let mut args = vec!["cluster", "--dir", d, "setup", "--name", "lab"];
+    args.extend_from_slice(extra);
+    args.extend(nodes.iter().map(|s| s.as_str()));
+    hactl(&args)
+}
+
+fn three_nodes() -> Vec<String> {
+    let p = free_port();
+    vec![
+        format!("n1=127.0.0.1:{p}"),
+        format!("n2=127.0.0.2:{p}"),
+        format!("n3=127.0.0.3:{p}"),
+    ]
+}
+
+#[test]
+fn setup_creates_the_identity_with_private_files_0600() {
+    let t = TempDir::new("perm");
+    let etc = t.path().join("etc");
+    let nodes = three_nodes();
+    let o = setup(&etc, &["--local", "n1"], &nodes);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("hactl cluster join n2.bundle"),
+        "{}",
+        stdout(&o)
+    );
+    for (f, m) in [
+        ("ca.key", 0o600),
+        ("node.key", 0o600),
+        ("ca.pem", 0o644),
+        ("node.pem", 0o644),
+        ("cluster.toml", 0o644),
+        ("bundles", 0o700),
+        ("bundles/n1.bundle", 0o600),
+        ("bundles/n2.bundle", 0o600),
+        ("bundles/n3.bundle", 0o600),
+    ] {
+        assert_eq!(mode(&etc.join(f)), m, "{f}");
+    }
+    let cfg = hactl_net::ClusterConfig::load(&etc.join("cluster.toml")).unwrap();
+    assert_eq!(cfg.name, "lab");
+    let names: Vec<_> = cfg.nodes.iter().map(|n| n.name.to_string()).collect();
+    assert_eq!(names, ["n1", "n2", "n3"]);
+    assert_eq!(
+        cfg.nodes.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    // The local identity is n1's, and each bundle holds its node's certificate.
+    assert_eq!(
+        hactl_net::NodeIdentity::load(&etc).unwrap().node.as_str(),
+        "n1"
+    );
+    for n in ["n1", "n2", "n3"] {
+        let b = hactl_net::Bundle::load(&etc.join(format!("bundles/{n}.bundle"))).unwrap();
+        assert_eq!(b.node.as_str(), n);
+        assert_eq!(b.cluster, cfg);
+    }
+}
+
+#[test]
+fn setup_is_idempotent_and_refuses_changes_without_force() {
+    let t = TempDir::new("idem");
+    let etc = t.path().join("etc");
+    let nodes = three_nodes();
+    assert!(setup(&etc, &["--local", "n1"], &nodes).status.success());
+    let ca1 = std::fs::read(etc.join("ca.pem")).unwrap();
+    let b2 = std::fs::read(etc.join("bundles/n2.bundle")).unwrap();
+
+    // Same arguments: nothing changes.
+    let o = setup(&etc, &["--local", "n1"], &nodes);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("nothing changed"), "{}", stdout(&o));
+    assert_eq!(std::fs::read(etc.join("ca.pem")).unwrap(), ca1);
+    assert_eq!(std::fs::read(etc.join("bundles/n2.bundle")).unwrap(), b2);
+
+    // Different members: refused, nothing touched.
+    let two = nodes[..2].to_vec();
+    let o = setup(&etc, &["--local", "n1"], &two);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("without --force"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(etc.join("ca.pem")).unwrap(), ca1);
+
+    // --force: a new CA, and n3's bundle is gone.
+    let o = setup(&etc, &["--local", "n1", "--force"], &two);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(std::fs::read(etc.join("ca.pem")).unwrap(), ca1);
+    assert!(!etc.join("bundles/n3.bundle").exists());
+    assert!(etc.join("bundles/n2.bundle").exists());
+}
+
+#[test]
+fn setup_rejects_bad_input_with_clear_errors() {
+    let t = TempDir::new("bad");
+    let etc = t.path().join("etc");
+    let p = free_port();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![format!("n1=127.0.0.1:{p}"), format!("n1=127.0.0.2:{p}")],
+            "listed twice",
+        ),
+        (
+            vec![format!("n1=127.0.0.1:{p}"), format!("n2=127.0.0.1:{p}")],
+            "more than one node",
+        ),
+        (vec!["n1=10.0.0.300".into()], "bad address"),
+        (vec!["n1=db.example.com".into()], "bad address"),
+        (vec!["n1".into()], "expected NODE=ADDR"),
+        (vec!["n_1=127.0.0.1".into()], "invalid node name"),
+    ];
+    for (nodes, want) in cases {
+        let o = setup(&etc, &["--local", "n1"], &nodes);
+        assert!(!o.status.success(), "{nodes:?} accepted");
+        assert!(stderr(&o).contains(want), "{nodes:?}: {}", stderr(&o));
+        assert!(!etc.join("cluster.toml").exists(), "{nodes:?} wrote files");
+    }
+    let o = hactl(&[
+        "cluster",
+        "--dir",
+        etc.to_str().unwrap(),
+        "setup",
+        "--name",
+        "bad name",
+        &format!("n1=127.0.0.1:{p}"),
+    ]);
+    assert!(
+        stderr(&o).contains("invalid cluster name"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The local node's port is taken.
+    let busy = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let o = setup(&etc, &["--local", "n1"], &[format!("n1=127.0.0.1:{port}")]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("already in use"), "{}", stderr(&o));
+    assert!(!etc.join("cluster.toml").exists());
+
+    // Several local addresses and no --local.
+    let o = setup(&etc, &[], &three_nodes());
+    assert!(stderr(&o).contains("--local NODE"), "{}", stderr(&o));
+}
+
+#[test]
+fn join_installs_a_bundle_once_and_refuses_another_cluster() {
+    let t = TempDir::new("join");
+    let etc1 = t.path().join("n1");
+    let etc2 = t.path().join("n2");
+    let nodes = three_nodes();
+    assert!(setup(&etc1, &["--local", "n1"], &nodes).status.success());
+    let b2 = etc1.join("bundles/n2.bundle");
+    let b3 = etc1.join("bundles/n3.bundle");
+    let join = |b: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "cluster",
+            "--dir",
+            etc2.to_str().unwrap(),
+            "join",
+            b.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        hactl(&args)
+    };
+    let o = join(&b2, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(mode(&etc2.join("node.key")), 0o600);
+    assert_eq!(
+        hactl_net::NodeIdentity::load(&etc2).unwrap().node.as_str(),
+        "n2"
+    );
+    let o = join(&b2, &[]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("nothing changed"), "{}", stdout(&o));
+    // Another node's (or cluster's) bundle over it: refused without --force.
+    let o = join(&b3, &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("without --force"), "{}", stderr(&o));
+    // A corrupted bundle is refused with the file named.
+    let bad = t.path().join("bad.bundle");
+    std::fs::write(&bad, "node = \"n2\"\n").unwrap();
+    let o = join(&bad, &["--force"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("bad.bundle"), "{}", stderr(&o));
+}
+
+#[test]
+fn status_without_a_daemon_says_so_and_fails() {
+    let t = TempDir::new("nodaemon");
+    let sock = t.path().join("hactl.sock");
+    let o = hactl(&["cluster", "status", "--socket", sock.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert_eq!(
+        stderr(&o).trim(),
+        format!(
+            "error: cannot reach the hactl daemon at {}: is it running? (hactl cluster start)",
+            sock.display()
+        )
+    );
+    // The environment variable works the same.
+    let o = Command::new(HACTL)
+        .args(["cluster", "status", "--output", "json"])
+        .env("HACTL_SOCKET", &sock)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("cannot reach the hactl daemon"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Needs root (to drop to `nobody`); the CI runs as root.
+#[test]
+fn non_root_user_is_told_the_socket_is_root_only() {
+    if unsafe_geteuid() != 0 {
+        if std::env::var("HACTL_SKIP_ROOT_TESTS").as_deref() == Ok("1") {
+            return;
+        }
+        panic!("this test needs root (set HACTL_SKIP_ROOT_TESTS=1 to skip)");
+    }
+    let t = TempDir::new("perm-denied");
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sock = t.path().join("hactl.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", HACTL])
+        .args(["cluster", "status", "--socket", sock.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("the control socket is root-only"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+fn unsafe_geteuid() -> u32 {
+    // /proc/self/status avoids a libc dependency in this test.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+        })
+        .and_then(|u| u.parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+/// A one-node cluster on loopback with the real daemon: start, status (text and JSON),
+/// stop. Exercises the CLI's spawning of `hactl daemon` without systemd.
+#[test]
+fn start_status_stop_a_one_node_cluster() {
+    let t = TempDir::new("life");
+    let etc = t.path().join("etc");
+    let state = t.path().join("state");
+    let sock = t.path().join("hactl.sock");
+    let log = t.path().join("daemon.log");
+    let port = free_port();
+    let o = setup(&etc, &["--local", "n1"], &[format!("n1=127.0.0.1:{port}")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let common = [
+        "cluster",
+        "--dir",
+        etc.to_str().unwrap(),
+        "--socket",
+        sock.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    let run = |extra: &[&str]| {
+        let mut a = common.to_vec();
+        a.extend_from_slice(extra);
+        hactl(&a)
+    };
+    // Make sure the daemon is stopped even if an assertion fails.
+    struct Stop<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["stop", "--wait", "10"]);
+        }
+    }
+    let _stop = Stop(&run);
+
+    let o = run(&[
+        "start",
+        "--all",
+        "--wait",
+        "20",
+        "--log-file",
+        log.to_str().unwrap(),
+    ]);
+    let logtext = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        o.status.success(),
+        "{}\n{}\nlog:\n{logtext}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("started the hactl daemon"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = run(&["start", "--log-file", log.to_str().unwrap()]);
+    assert!(stdout(&o).contains("already running"), "{}", stdout(&o));
+
+    let o = run(&["status", "--output", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["cluster"], "lab");
+    assert_eq!(v["dc"], "n1");
+    assert_eq!(v["quorum"], true);
+    assert_eq!(v["nodes"][0]["name"], "n1");
+    assert_eq!(v["nodes"][0]["state"], "online");
+    assert!(v["term"].as_u64().unwrap() >= 1);
+
+    let o = run(&["status"]);
+    assert!(stdout(&o).contains("DC: n1"), "{}", stdout(&o));
+
+    // Starting another node from here is refused with an explanation.
+    let o = run(&["start", "n2"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("this machine is node n1"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(&["stop"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("stopped"), "{}", stdout(&o));
+    let o = run(&["status"]);
+    assert!(
+        stderr(&o).contains("cannot reach the hactl daemon"),
+        "{}",
+        stderr(&o)
+    );
+
+    // destroy removes the files and the state dir.
+    let o = run(&["destroy"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!etc.join("cluster.toml").exists());
+    assert!(!etc.join("node.key").exists());
+    assert!(!state.exists());
+}
