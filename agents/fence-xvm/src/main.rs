@@ -11,11 +11,11 @@
 //! it lists the domains and, if domains are given with `plug`/`port` (comma-separated),
 //! checks that each is known and answers a status request.
 
+use hactl_fence::xvm::inproc::{self, Problem};
 use hactl_fence::xvm::options::{Action, OptionError, SetOutcome, METADATA};
-use hactl_fence::xvm::{Client, PowerState, XvmError, XvmOptions};
-use std::io::{BufRead, Write};
+use hactl_fence::xvm::{XvmError, XvmOptions};
+use std::io::BufRead;
 use std::process::ExitCode;
-use std::time::Duration;
 
 const USAGE: &str = "usage: fence_hactl_xvm [options]
   -o ACTION   null, on, off, reboot (default), status, monitor, list, list-status,
@@ -86,91 +86,51 @@ fn main() -> ExitCode {
 }
 
 async fn run(opts: &XvmOptions) -> ExitCode {
-    let client = match opts.client_config().and_then(Client::new) {
-        Ok(c) => c,
-        Err(e) => {
-            println!("{e}");
-            return ExitCode::from(1);
-        }
-    };
     if opts.debug {
         eprintln!(
             "fence_hactl_xvm: action {:?} domain {:?} group {} port {} hash {} auth {} timeout {}s",
             opts.action,
             opts.domain,
-            client.config().group,
-            client.config().port,
-            client.config().hash,
-            client.config().auth,
+            opts.group(),
+            opts.ipport,
+            opts.hash,
+            opts.auth,
             opts.timeout
         );
     }
     let domain = opts.domain.clone().unwrap_or_default();
-    if matches!(opts.action, Action::Off | Action::On | Action::Reboot) && opts.delay > 0 {
-        tokio::time::sleep(Duration::from_secs(u64::from(opts.delay))).await;
-    }
-    let result: Result<u8, XvmError> = match opts.action {
-        Action::Status => client.status(&domain).await.map(|s| {
-            println!("Status: {s}");
-            match s {
-                PowerState::On => 0,
-                PowerState::Off => 2,
-            }
-        }),
-        Action::Off => client.off(&domain).await.map(|_| 0),
-        Action::On => client.on(&domain).await.map(|_| 0),
-        Action::Reboot => client.reboot(&domain).await.map(|_| 0),
-        Action::Null => client
-            .request(hactl_fence::xvm::Op::Null, &domain)
-            .await
-            .map(|r| {
-                if r.code == hactl_fence::xvm::proto::ResultCode::Success {
-                    0
-                } else {
-                    1
-                }
-            }),
-        Action::List | Action::ListStatus => client.list().await.map(|hosts| {
-            let mut out = std::io::stdout().lock();
-            for h in hosts {
-                let _ = writeln!(out, "{}", h.list_line());
-            }
-            0
-        }),
-        Action::Monitor => monitor(&client, &domain).await,
-        Action::Metadata | Action::ValidateAll => Ok(0),
+    // monitor takes a comma-separated list of domains to check.
+    let (target, check): (&str, Vec<String>) = if opts.action == Action::Monitor {
+        let list = domain
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .collect();
+        ("", list)
+    } else {
+        (domain.as_str(), Vec::new())
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
+    match inproc::execute(opts, target, &check).await {
+        Ok((code, stdout)) => {
+            print!("{stdout}");
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
+        Err(Problem::Usage(msg)) => {
+            println!("{msg}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("fence_hactl_xvm: {e}");
-            match e {
-                XvmError::PermissionDenied { .. } => {
-                    println!("Permission denied");
-                    ExitCode::from(3)
-                }
-                _ => {
-                    println!("Operation failed");
-                    ExitCode::from(1)
-                }
+            if let Problem::Xvm(XvmError::PermissionDenied { .. }) = e {
+                println!("Permission denied");
+                ExitCode::from(3)
+            } else {
+                println!("Operation failed");
+                ExitCode::from(1)
             }
         }
     }
-}
-
-/// A real health check: fence_virtd answers a list with our key and hashes, and every
-/// domain we are told about is known to it and answers a status request.
-async fn monitor(client: &Client, domains: &str) -> Result<u8, XvmError> {
-    let hosts = client.list().await?;
-    for d in domains.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-        if !hosts.iter().any(|h| h.name == d || h.uuid == d) {
-            eprintln!("fence_hactl_xvm: domain {d:?} is not known to fence_virtd");
-            println!("Operation failed");
-            return Ok(1);
-        }
-        client.status(d).await?;
-    }
-    Ok(0)
 }
 
 /// name=value lines, as Pacemaker writes them. Whitespace around names and values is

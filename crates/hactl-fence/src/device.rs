@@ -194,7 +194,22 @@ impl FenceDevice {
     }
 
     /// Runs `action` (off, on, reboot, status) against `node`.
+    /// `fence_hactl_xvm` devices run in-process (same behaviour, no process start).
     pub async fn run(&self, action: &str, node: Option<&str>) -> AgentOutcome {
+        if self.agent == crate::xvm::inproc::AGENT_NAME {
+            let plug = node.map(|n| self.plug_for(n));
+            // Its monitor checks that every mapped domain is known and answers.
+            let mapped: Vec<String> = self.host_map.values().cloned().collect();
+            return crate::xvm::inproc::run(
+                &self.params,
+                action,
+                plug.as_deref(),
+                &mapped,
+                self.timeout,
+                self.retries,
+            )
+            .await;
+        }
         match self.command(action, node) {
             Ok(cmd) => agent_api::run(&cmd).await,
             Err(e) => AgentOutcome {

@@ -374,3 +374,83 @@ fn netns_topology_devices_and_levels_with_fence_xvm() {
     assert!(yes.1.unwrap().stdout().contains("node2"));
     assert_eq!(no.0, None);
 }
+
+/// A `fence_hactl_xvm` device runs in-process: same output and results as the agent.
+#[test]
+fn netns_native_device_in_process() {
+    use hactl_fence::agent_api::AgentResult;
+    use hactl_fence::device::FenceDevice;
+    let Some(fv) = FenceVirtd::start(Setup::default()) else {
+        return;
+    };
+    let key = fv.key_path.display().to_string();
+    let mk = |map: &str, key: &str| {
+        FenceDevice::new(
+            "native",
+            "fence_hactl_xvm",
+            [
+                ("key_file".to_string(), key.to_string()),
+                ("timeout".to_string(), "2".to_string()),
+                ("retrans".to_string(), "5".to_string()),
+                ("pcmk_host_map".to_string(), map.to_string()),
+                ("pcmk_retries".to_string(), "0".to_string()),
+            ],
+        )
+        .unwrap()
+    };
+    let dev = mk("server1:node1;server3:node3", &key);
+    let ghost = mk("server1:node1;server9:ghost", &key);
+    let bad_key = fv.dir.path().join("bad.key");
+    std::fs::write(&bad_key, b"nope").unwrap();
+    let broken = mk("server1:node1", &bad_key.display().to_string());
+
+    let (st, list, monitor, ghost_mon, off, after, broken_off) = fv.in_client(0, move || {
+        block_on(async move {
+            (
+                dev.run("status", Some("server1")).await,
+                dev.run("list", None).await,
+                dev.run("monitor", None).await,
+                ghost.run("monitor", None).await,
+                dev.run("off", Some("server3")).await,
+                dev.run("status", Some("server3")).await,
+                broken.run("off", Some("server1")).await,
+            )
+        })
+    });
+    assert_eq!(st.result, AgentResult::Success);
+    assert_eq!(st.stdout(), "Status: ON\n");
+    assert_eq!(list.stdout().lines().count(), 3);
+    assert!(list.stdout().starts_with("node1 "));
+    assert_eq!(
+        monitor.result,
+        AgentResult::Success,
+        "{}",
+        monitor.summary()
+    );
+    assert_eq!(ghost_mon.result, AgentResult::Failed { exit_code: Some(1) });
+    assert!(
+        ghost_mon.summary().contains("\"ghost\" is not known"),
+        "{}",
+        ghost_mon.summary()
+    );
+    assert_eq!(off.result, AgentResult::Success);
+    // node3 started off; off is a no-op that succeeds and status says OFF.
+    assert_eq!(after.result, AgentResult::Off);
+    assert_eq!(
+        broken_off.result,
+        AgentResult::Failed { exit_code: Some(1) }
+    );
+    assert!(
+        broken_off
+            .summary()
+            .contains("no answer from fence_virtd within 2"),
+        "{}",
+        broken_off.summary()
+    );
+    let cfg = fv.client_config(fv.key());
+    assert_eq!(
+        status(&fv, &cfg, "node1"),
+        PowerState::On,
+        "broken device fenced nothing"
+    );
+}

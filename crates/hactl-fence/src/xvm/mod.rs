@@ -1,6 +1,7 @@
 //! Native fence_xvm: the wire protocol ([`proto`]), the client ([`client`]) and the
-//! agent parameters ([`options`]).
+//! agent parameters ([`options`]), and the agent run in-process ([`inproc`]).
 pub mod client;
+pub mod inproc;
 pub mod options;
 pub mod proto;
 
