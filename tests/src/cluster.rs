@@ -32,7 +32,7 @@ pub fn hactl_bin() -> Result<PathBuf> {
     let dir = exe
         .parent()
         .and_then(|d| {
-            if d.ends_with("deps") {
+            if d.ends_with("deps") || d.ends_with("examples") {
                 d.parent()
             } else {
                 Some(d)
@@ -193,6 +193,11 @@ impl Cluster {
             self.start(i)?;
         }
         Ok(())
+    }
+
+    /// Pid of node `i`'s daemon (`ip netns exec` execs it, so it is the child).
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.procs[i - 1].as_ref().map(|c| c.id())
     }
 
     pub fn is_running(&self, i: usize) -> bool {

@@ -2,9 +2,11 @@
 //!
 //! * [`netns`]: a lab of network namespaces (a bridge in a switch namespace, one
 //!   namespace per node, partitions as nftables drops), torn down on drop.
+//! * [`bench`]: the cluster-core benchmarks behind `scripts/bench-cluster`.
 //! * [`cluster`]: real `hactl daemon` processes in that lab, set up with
 //!   `hactl cluster setup`, with crash (SIGKILL) and clean stop (SIGTERM), and a
 //!   control-socket client for status, CIB reads and changes.
 
+pub mod bench;
 pub mod cluster;
 pub mod netns;
