@@ -1,0 +1,381 @@
+//! A small lab of "machines" on one Linux host, built from network namespaces:
+//!
+//! ```text
+//!   PREFIXsw  (switch netns: bridge br0, one veth port vnI per member)
+//!     ├── PREFIX1 .. PREFIXn   node netns: eth0 = SUBNET.I/24, lo up
+//!     └── PREFIXcl             client netns: eth0 = SUBNET.254/24 (optional)
+//! ```
+//!
+//! Every name starts with the caller's prefix, so labs of different users or tests
+//! never collide, and [`destroy_prefix`] can remove a lab it did not create (e.g.
+//! `hactl demo down` after `hactl demo` exited). Processes started with
+//! [`Lab::command`] run in a node's network namespace only (they share the host's
+//! file system and PID namespace); callers isolate more where they need to.
+//!
+//! Built on iproute2 (`ip netns`, `ip link`): it needs root, and says so.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("{what} needs root (it creates network namespaces, veth links and a bridge); run it as root, e.g. with sudo")]
+    NotRoot { what: String },
+    #[error("`{cmd}` failed: {stderr}")]
+    Command { cmd: String, stderr: String },
+    #[error("cannot run `{cmd}`: {source} (is iproute2 installed?)")]
+    Spawn {
+        cmd: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a lab with prefix {prefix:?} already exists (namespace {ns}); remove it first")]
+    Exists { prefix: String, ns: String },
+    #[error("invalid lab: {0}")]
+    Invalid(String),
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Fails with [`LabError::NotRoot`] naming `what` unless root.
+pub fn require_root(what: &str) -> Result<(), LabError> {
+    if is_root() {
+        Ok(())
+    } else {
+        Err(LabError::NotRoot { what: what.into() })
+    }
+}
+
+fn run(args: &[&str]) -> Result<String, LabError> {
+    let cmd = args.join(" ");
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| LabError::Spawn {
+            cmd: cmd.clone(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(LabError::Command {
+            cmd,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Names of all network namespaces on the host.
+pub fn list_netns() -> Result<Vec<String>, LabError> {
+    // `ip netns list` prints "name (id: N)" or "name".
+    Ok(run(&["ip", "netns", "list"])?
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect())
+}
+
+pub fn netns_exists(name: &str) -> bool {
+    Path::new("/run/netns").join(name).exists()
+}
+
+/// PIDs of processes whose network namespace is `ns`.
+pub fn netns_pids(ns: &str) -> Vec<i32> {
+    run(&["ip", "netns", "pids", ns])
+        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Kills every process in `ns`: SIGTERM, then SIGKILL for what is left after `grace`.
+pub fn kill_netns_processes(ns: &str, grace: Duration) {
+    let signal = |sig| {
+        for pid in netns_pids(ns) {
+            // SAFETY: kill(2) with a pid read from the kernel; a stale pid only fails.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    };
+    signal(libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && !netns_pids(ns).is_empty() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && !netns_pids(ns).is_empty() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Kills the processes of, and deletes, every namespace whose name starts with
+/// `prefix` (deleting a namespace removes its veths and bridge). Returns the names.
+pub fn destroy_prefix(prefix: &str, grace: Duration) -> Result<Vec<String>, LabError> {
+    if prefix.len() < 2 {
+        return Err(LabError::Invalid(format!("prefix {prefix:?} is too short")));
+    }
+    let names: Vec<String> = list_netns()?
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    for n in &names {
+        kill_netns_processes(n, grace);
+    }
+    for n in &names {
+        run(&["ip", "netns", "delete", n])?;
+    }
+    Ok(names)
+}
+
+/// A lab: one switch namespace and member namespaces.
+#[derive(Debug)]
+pub struct Lab {
+    prefix: String,
+    subnet: String,
+    nodes: usize,
+    client: bool,
+    /// Remove everything on drop (tests); `hactl demo` turns this off to leave it up.
+    pub destroy_on_drop: bool,
+}
+
+impl Lab {
+    /// Creates `PREFIXsw`, nodes `PREFIX1..=PREFIXn` at `SUBNET.I/24` and, with
+    /// `client`, `PREFIXcl` at `SUBNET.254/24`. On error, whatever was created is
+    /// removed again.
+    pub fn create(prefix: &str, nodes: usize, subnet: &str, client: bool) -> Result<Lab, LabError> {
+        require_root("creating a namespace lab")?;
+        if nodes == 0 || nodes > 200 {
+            return Err(LabError::Invalid(format!("{nodes} nodes (1..=200)")));
+        }
+        if subnet.split('.').count() != 3 || subnet.split('.').any(|o| o.parse::<u8>().is_err()) {
+            return Err(LabError::Invalid(format!(
+                "subnet {subnet:?}: expected the first three octets, e.g. 10.99.0"
+            )));
+        }
+        // Interface names are at most 15 bytes: "vn" + index is ours, the prefix is not
+        // part of them, but namespace names are; keep them short anyway.
+        if prefix.is_empty() || prefix.len() > 10 {
+            return Err(LabError::Invalid(format!(
+                "prefix {prefix:?} (1..=10 characters)"
+            )));
+        }
+        if let Some(ns) = list_netns()?.into_iter().find(|n| n.starts_with(prefix)) {
+            return Err(LabError::Exists {
+                prefix: prefix.into(),
+                ns,
+            });
+        }
+        let lab = Lab {
+            prefix: prefix.into(),
+            subnet: subnet.into(),
+            nodes,
+            client,
+            destroy_on_drop: true,
+        };
+        lab.build()?; // on error, Drop removes the partial lab
+        Ok(lab)
+    }
+
+    fn build(&self) -> Result<(), LabError> {
+        let sw = self.switch_ns();
+        run(&["ip", "netns", "add", &sw])?;
+        run(&["ip", "-n", &sw, "link", "set", "lo", "up"])?;
+        run(&[
+            "ip",
+            "-n",
+            &sw,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+        ])?;
+        // Flood multicast: no snooping state to warm up.
+        run(&[
+            "ip",
+            "-n",
+            &sw,
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ])?;
+        run(&["ip", "-n", &sw, "link", "set", "br0", "up"])?;
+        let mut members: Vec<(String, String, u8)> = (1..=self.nodes)
+            .map(|i| (self.node_ns(i), format!("vn{i}"), i as u8))
+            .collect();
+        if self.client {
+            members.push((self.client_ns(), "vncl".into(), 254));
+        }
+        for (ns, port, host) in members {
+            run(&["ip", "netns", "add", &ns])?;
+            run(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
+            // Create the pair inside the node, then move its peer into the switch.
+            run(&[
+                "ip", "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port,
+            ])?;
+            run(&["ip", "-n", &ns, "link", "set", &port, "netns", &sw])?;
+            run(&["ip", "-n", &sw, "link", "set", &port, "master", "br0"])?;
+            run(&["ip", "-n", &sw, "link", "set", &port, "up"])?;
+            let mac = format!("02:99:00:00:00:{host:02x}");
+            run(&["ip", "-n", &ns, "link", "set", "eth0", "address", &mac])?;
+            let addr = format!("{}.{host}/24", self.subnet);
+            run(&["ip", "-n", &ns, "addr", "add", &addr, "dev", "eth0"])?;
+            run(&["ip", "-n", &ns, "link", "set", "eth0", "up"])?;
+        }
+        Ok(())
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn switch_ns(&self) -> String {
+        format!("{}sw", self.prefix)
+    }
+
+    /// Node `i` (1-based).
+    pub fn node_ns(&self, i: usize) -> String {
+        format!("{}{i}", self.prefix)
+    }
+
+    pub fn client_ns(&self) -> String {
+        format!("{}cl", self.prefix)
+    }
+
+    /// Node `i`'s address.
+    pub fn node_addr(&self, i: usize) -> String {
+        format!("{}.{i}", self.subnet)
+    }
+
+    pub fn nodes(&self) -> usize {
+        self.nodes
+    }
+
+    /// A command that runs `program` in namespace `ns` (`ip netns exec`).
+    pub fn command(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns]).arg(program);
+        c
+    }
+
+    /// Runs a command to completion in `ns`; its stdout on success.
+    pub fn exec(ns: &str, args: &[&str]) -> Result<String, LabError> {
+        let mut all = vec!["ip", "netns", "exec", ns];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+
+    /// Cuts (`false`) or restores (`true`) node `i`'s switch port: carrier loss.
+    pub fn set_link(&self, i: usize, up: bool) -> Result<(), LabError> {
+        run(&[
+            "ip",
+            "-n",
+            &self.switch_ns(),
+            "link",
+            "set",
+            &format!("vn{i}"),
+            if up { "up" } else { "down" },
+        ])
+        .map(|_| ())
+    }
+
+    /// Removes the lab now.
+    pub fn destroy(mut self) -> Result<(), LabError> {
+        self.destroy_on_drop = false;
+        destroy_prefix(&self.prefix, Duration::from_secs(3)).map(|_| ())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.destroy_on_drop {
+            if let Err(e) = destroy_prefix(&self.prefix, Duration::from_secs(3)) {
+                tracing::warn!(prefix = %self.prefix, error = %e, "lab cleanup failed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root_or_skip() -> bool {
+        if is_root() {
+            return true;
+        }
+        if std::env::var("HACTL_SKIP_ROOT_TESTS").as_deref() == Ok("1") {
+            return false;
+        }
+        panic!("this test needs root (network namespaces); set HACTL_SKIP_ROOT_TESTS=1 to skip");
+    }
+
+    /// Two nodes and a client reach each other through the switch; cutting a port
+    /// cuts the node off; destroy removes every namespace.
+    #[test]
+    fn netns_lab_reachability_and_cleanup() {
+        if !root_or_skip() {
+            return;
+        }
+        let lab = Lab::create("hx-dt", 2, "10.98.7", true).unwrap();
+        // TCP to a closed port: a reachable host answers with a reset at once, an
+        // unreachable one lets the connect time out (no ping binary is needed).
+        let ping = |ns: &str, to: &str| {
+            let code = format!(
+                "import socket\ns=socket.socket()\ns.settimeout(1)\ntry:\n s.connect(('{to}',9))\nexcept ConnectionRefusedError:\n pass\n"
+            );
+            Lab::exec(ns, &["python3", "-c", &code]).is_ok()
+        };
+        assert!(ping(&lab.node_ns(1), &lab.node_addr(2)));
+        assert!(ping(&lab.client_ns(), &lab.node_addr(1)));
+        assert!(
+            Lab::create("hx-dt", 1, "10.98.8", false).is_err(),
+            "prefix in use"
+        );
+        lab.set_link(2, false).unwrap();
+        assert!(!ping(&lab.node_ns(1), &lab.node_addr(2)));
+        lab.set_link(2, true).unwrap();
+        // A process started in a node is killed on destroy.
+        let mut child = Lab::command(&lab.node_ns(1), "sleep")
+            .arg("300")
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while netns_pids(&lab.node_ns(1)).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        lab.destroy().unwrap();
+        assert!(child.wait().is_ok());
+        assert!(list_netns()
+            .unwrap()
+            .iter()
+            .all(|n| !n.starts_with("hx-dt")));
+    }
+
+    #[test]
+    fn bad_parameters() {
+        if !root_or_skip() {
+            return;
+        }
+        assert!(matches!(
+            Lab::create("hx-dt2", 0, "10.98.9", false),
+            Err(LabError::Invalid(_))
+        ));
+        assert!(matches!(
+            Lab::create("hx-dt2", 1, "10.98", false),
+            Err(LabError::Invalid(_))
+        ));
+    }
+}
