@@ -215,3 +215,31 @@ fn netns_agent_timeout_is_bounded() {
     );
     assert_eq!(o.status.code(), Some(0));
 }
+
+#[test]
+fn netns_agent_matches_c_fence_xvm_over_ipv6_and_permissions() {
+    let Some(fv) = FenceVirtd::start(Setup {
+        ipv6: true,
+        extra_conf: r#"groups { group { name = "g1"; ip = "fd5a:e233:0:1::11"; uuid = "node1"; uuid = "node2"; } }"#
+            .into(),
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let key = fv.key_path.display().to_string();
+    let (o, c) = both(
+        &fv,
+        &key,
+        &["action=status", "plug=node1", "ip_family=ipv6"],
+    );
+    assert_same("ipv6 status", &o, &c);
+    assert_eq!(o.status.code(), Some(0));
+    let (o, c) = both(&fv, &key, &["action=list", "multicast_address=ff05::3:1"]);
+    assert_same("ipv6 list", &o, &c);
+    assert_eq!(out(&o).lines().count(), 2, "only the permitted domains");
+    // Not permitted: exit 3 from both.
+    let (o, c) = both(&fv, &key, &["action=off", "plug=node3", "ip_family=ipv6"]);
+    assert_same("ipv6 off not permitted", &o, &c);
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(out(&o), "Permission denied\n");
+}

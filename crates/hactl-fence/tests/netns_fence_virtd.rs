@@ -454,3 +454,35 @@ fn netns_native_device_in_process() {
         "broken device fenced nothing"
     );
 }
+
+/// fence_virtd's static permission map: a client may only fence what it is listed
+/// for; the daemon answers 3 and the client reports permission denied.
+#[test]
+fn netns_permission_map_is_reported_as_permission_denied() {
+    let Some(fv) = FenceVirtd::start(Setup {
+        extra_conf: r#"groups { group { name = "g1"; ip = "192.168.233.11"; uuid = "node1"; } }"#
+            .into(),
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let cfg = fv.client_config(fv.key());
+    assert_eq!(status(&fv, &cfg, "node1"), PowerState::On);
+    let c = cfg.clone();
+    let err = fv
+        .in_client(1, move || block_on(Client::new(c).unwrap().off("node1")))
+        .unwrap_err();
+    assert!(matches!(err, XvmError::PermissionDenied { .. }), "{err:?}");
+    assert!(err.to_string().contains("denied off of \"node1\""), "{err}");
+    let c = cfg.clone();
+    let seen = fv
+        .in_client(1, move || block_on(Client::new(c).unwrap().list()))
+        .unwrap();
+    assert!(seen.is_empty(), "client 2 may see nothing: {seen:?}");
+    let c = cfg.clone();
+    let seen = fv
+        .in_client(0, move || block_on(Client::new(c).unwrap().list()))
+        .unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(status(&fv, &cfg, "node1"), PowerState::On, "not fenced");
+}

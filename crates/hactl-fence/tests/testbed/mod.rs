@@ -35,6 +35,8 @@ pub struct Setup {
     pub auth: HashType,
     pub ipv6: bool,
     pub clients: usize,
+    /// Raw text appended to fence_virt.conf (e.g. a `groups` permission map).
+    pub extra_conf: String,
 }
 
 impl Default for Setup {
@@ -45,6 +47,7 @@ impl Default for Setup {
             auth: HashType::Sha256,
             ipv6: false,
             clients: 2,
+            extra_conf: String::new(),
         }
     }
 }
@@ -238,13 +241,14 @@ impl FenceVirtd {
                 "fence_virtd {{\n\tlistener = \"multicast\";\n\tbackend = \"libvirt\";\n\tmodule_path = \"{plugins}\";\n}}\n\
                  listeners {{\n\tmulticast {{\n\t\tkey_file = \"{key}\";\n\t\taddress = \"{group}\";\n\t\tport = \"1229\";\n\
                  \t\tfamily = \"{family}\";\n\t\tinterface = \"{BRIDGE}\";\n\t\thash = \"{hash}\";\n\t\tauth = \"{auth}\";\n\t}}\n}}\n\
-                 backends {{\n\tlibvirt {{\n\t\turi = \"test://{xml}\";\n\t}}\n}}\n",
+                 backends {{\n\tlibvirt {{\n\t\turi = \"test://{xml}\";\n\t}}\n}}\n{extra}\n",
                 plugins = plugin_dir().display(),
                 key = me.key_path.display(),
                 family = if setup.ipv6 { "ipv6" } else { "ipv4" },
                 hash = setup.hash,
                 auth = setup.auth,
                 xml = xml.display(),
+                extra = setup.extra_conf,
             ),
         )
         .unwrap();
