@@ -131,3 +131,63 @@ fn netns_native_vip_finds_interface() {
         assert_eq!(hactl_agent_vip::resolve(&off).unwrap_err().rc(), 1);
     });
 }
+
+/// IPv6: the native agent adds the address and sends an unsolicited neighbour
+/// advertisement that the client sees; the client then reaches a server on it.
+#[test]
+fn netns_native_vip_ipv6() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new("v6");
+    let mac = lab.node_mac();
+    let cap = ArpCapture::open_ipv6(&lab.client, &lab.client_if);
+    let out = std::process::Command::new("ip")
+        .args([
+            "-n",
+            &lab.client,
+            "addr",
+            "add",
+            "fd00:66::2/64",
+            "dev",
+            &lab.client_if,
+            "nodad",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (node, client, nic) = (lab.node.clone(), lab.client.clone(), lab.node_if.clone());
+    in_netns(&lab.node.clone(), move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (exec, _ev) = Executor::new(ExecConfig::default());
+            let agent = AgentSpec::parse("ocf:hactl:VIP").unwrap();
+            let p = params([
+                ("ip", "fd00:66::100"),
+                ("cidr_netmask", "64"),
+                ("nic", nic.as_str()),
+            ]);
+            cap.flush();
+            let r = exec.execute("vip6", &agent, &p, "start", T).await;
+            assert!(r.is_success(), "{r}");
+            let vip: std::net::Ipv6Addr = "fd00:66::100".parse().unwrap();
+            let adv = cap
+                .next_na(vip, Instant::now() + Duration::from_secs(5))
+                .expect("no unsolicited neighbour advertisement seen");
+            assert_eq!(adv, mac);
+            let addr = SocketAddr::new(IpAddr::V6(vip), 8080);
+            serve(&node, addr, "hello over v6");
+            assert_eq!(fetch(&client, addr).unwrap(), "hello over v6");
+            assert_eq!(exec.execute("vip6", &agent, &p, "monitor", T).await.rc, 0);
+            assert!(exec
+                .execute("vip6", &agent, &p, "stop", T)
+                .await
+                .is_success());
+            assert_eq!(exec.execute("vip6", &agent, &p, "monitor", T).await.rc, 7);
+        });
+    });
+    drop(lab);
+}

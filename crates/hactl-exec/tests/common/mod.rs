@@ -163,9 +163,18 @@ pub struct Garp {
 
 impl ArpCapture {
     pub fn open(ns: &str, ifname: &str) -> ArpCapture {
+        Self::open_ethertype(ns, ifname, 0x0806)
+    }
+
+    /// Captures IPv6 (for neighbour advertisements) instead of ARP.
+    pub fn open_ipv6(ns: &str, ifname: &str) -> ArpCapture {
+        Self::open_ethertype(ns, ifname, 0x86DD)
+    }
+
+    fn open_ethertype(ns: &str, ifname: &str, ethertype: u16) -> ArpCapture {
         let ifname = ifname.to_string();
         let fd = in_netns(ns, move || {
-            let proto = (0x0806u16).to_be() as i32;
+            let proto = ethertype.to_be() as i32;
             // SAFETY: plain socket call.
             let fd = unsafe {
                 libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto)
@@ -212,6 +221,44 @@ impl ArpCapture {
             )
         } > 0
         {}
+    }
+
+    /// Waits (bounded) for an unsolicited neighbour advertisement (ICMPv6 136 to
+    /// ff02::1, override flag) for `vip`; returns the advertised link-layer address.
+    pub fn next_na(&self, vip: std::net::Ipv6Addr, deadline: Instant) -> Option<[u8; 6]> {
+        let mut buf = [0u8; 2048];
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) } <= 0 {
+                continue;
+            }
+            // SAFETY: buf writable.
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 86 {
+                continue;
+            }
+            let f = &buf[..n as usize];
+            let dst: [u8; 16] = f[38..54].try_into().ok()?;
+            let icmp = &f[54..];
+            if f[20] == 58
+                && std::net::Ipv6Addr::from(dst) == "ff02::1".parse::<std::net::Ipv6Addr>().ok()?
+                && icmp[0] == 136
+                && icmp[4] & 0x20 != 0
+                && icmp[8..24] == vip.octets()
+                && icmp[24] == 2
+            {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&icmp[26..32]);
+                return Some(mac);
+            }
+        }
     }
 
     /// Waits (bounded) for the next gratuitous ARP announcing `vip`.
