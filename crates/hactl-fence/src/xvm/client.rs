@@ -99,7 +99,7 @@ pub enum XvmError {
         detail: String,
     },
     #[error(
-        "no answer from fence_virtd within {}s (request to {group}:{port} from {sources}, hash {hash}): \
+        "no answer from fence_virtd within {:.1}s (request to {group}:{port} from {sources}, hash {hash}): \
          check the multicast route, the key and the hash type \
          (fence_virtd silently drops requests it cannot verify or whose hash is weaker than its minimum)",
         waited.as_secs_f32()
@@ -121,7 +121,7 @@ pub enum XvmError {
          so the key or the auth hash ({auth}) differs from fence_virtd's"
     )]
     Rejected { auth: HashType, when: &'static str },
-    #[error("fence_virtd did not {step} within {}s", waited.as_secs_f32())]
+    #[error("fence_virtd did not {step} within {:.1}s", waited.as_secs_f32())]
     StepTimeout {
         step: &'static str,
         waited: Duration,
