@@ -45,6 +45,10 @@ pub struct EngineConfig {
     pub result_grace_ms: u64,
     /// How long the DC waits for a fencing result.
     pub fence_timeout_ms: u64,
+    /// Id of the first transition. Results name the transition they answer, so a new
+    /// DC starts from a base of its own (its Raft term) to never mistake an old DC's
+    /// result for one of its own.
+    pub first_transition: u64,
 }
 
 impl EngineConfig {
@@ -53,6 +57,7 @@ impl EngineConfig {
             dc: dc.into(),
             result_grace_ms: 5_000,
             fence_timeout_ms: 60_000,
+            first_transition: 1,
         }
     }
 }
@@ -194,8 +199,8 @@ pub struct Engine {
 impl Engine {
     pub fn new(cfg: EngineConfig) -> Engine {
         Engine {
+            next_id: cfg.first_transition.max(1),
             cfg,
-            next_id: 1,
             graph: None,
             call_ids: BTreeMap::new(),
             start_failure_is_fatal: true,

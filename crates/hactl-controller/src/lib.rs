@@ -8,8 +8,12 @@
 //!   those commands out with the daemon's Raft handle, the peer transport and the
 //!   local `hactl-exec` executor.
 
+pub mod dc;
 pub mod engine;
+pub mod messages;
+pub mod node_service;
 pub mod ops;
+pub mod quorum;
 
 pub use engine::{Command, Dispatch, Engine, EngineConfig, EngineError, Event, FenceRequest};
 pub use ops::{OpDetails, Outcome};

@@ -1,0 +1,566 @@
+//! The DC runtime: runs on the Raft leader while it has quorum. On every CIB change or
+//! event it runs the policy engine, feeds the transition engine, sends actions to the
+//! nodes' executor services, and writes results through Raft.
+//!
+//! Before it plans anything it makes sure it knows what the nodes know:
+//! - **Sync.** When it takes over, and whenever a node (re)joins, it asks the node
+//!   for every result no DC has acknowledged yet (`Resync` → `Synced`) and records
+//!   them; it waits for that answer (bounded by `sync_timeout`) before scheduling.
+//! - **Reprobe.** A node's executor service has a boot id that changes whenever it
+//!   starts. The DC records, as the node attribute `hactl-probed`, the boot under
+//!   which it last probed the node. A node whose boot differs (it restarted: its
+//!   executor remembers nothing) is probed for every resource before anything else
+//!   is scheduled; the probes' results, with newer call ids, replace what the CIB
+//!   held — the node learns what it runs by probing, not by trusting memory.
+//!   Resources the probes find running get their recurring monitors back.
+//! - **Split brain.** Without fencing, a lost node's resources are started elsewhere
+//!   only `split_brain_delay` after the loss was recorded, so that the lost node —
+//!   which lost quorum at the same moment — has stopped them first (see
+//!   `docs/architecture.md`, "Split brain").
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hactl_model::change::Change;
+use hactl_model::Cib;
+use hactl_policy::{Action, ActionKind, NodeState, OrderingEdge, Transition};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use crate::engine::{Command, Engine, EngineConfig, Event};
+use crate::messages::{ControllerMsg, Report};
+use crate::ops::rc;
+
+/// The node attribute holding the boot id under which the node was last probed.
+pub const PROBED_ATTR: &str = "hactl-probed";
+
+/// What the DC runtime needs from the daemon.
+pub trait ClusterIo: Send + Sync + 'static {
+    /// Sends a message to a node's executor service (this node's included).
+    fn send(&self, node: &str, msg: ControllerMsg);
+    /// Proposes a change through Raft; resolves once applied locally.
+    fn propose(
+        &self,
+        change: Change,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+    /// The CIB as applied locally; after `propose` resolved, it holds the change.
+    fn cib(&self) -> Arc<Cib>;
+}
+
+/// DC settings.
+#[derive(Debug, Clone)]
+pub struct DcConfig {
+    pub node: String,
+    /// The Raft term this node leads in (base of transition ids).
+    pub term: u64,
+    /// Without fencing: wait this long after a node is lost before starting its
+    /// resources elsewhere.
+    pub split_brain_delay: Duration,
+    /// How long to wait for a node's `Synced` before planning without it.
+    pub sync_timeout: Duration,
+    /// Deadline checks and time-based rechecks.
+    pub tick: Duration,
+    /// Re-run the policy engine this often even when nothing changed (expiring
+    /// constraints and failures).
+    pub recheck: Duration,
+}
+
+impl DcConfig {
+    pub fn new(node: impl Into<String>, term: u64) -> DcConfig {
+        DcConfig {
+            node: node.into(),
+            term,
+            split_brain_delay: Duration::from_millis(300),
+            sync_timeout: Duration::from_secs(2),
+            tick: Duration::from_millis(100),
+            recheck: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Input to the DC besides CIB changes.
+pub type Inbox = mpsc::UnboundedReceiver<(String, ControllerMsg)>;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Nodes the CIB shows online (member, controller up, joined).
+pub fn online_nodes(cib: &Cib) -> BTreeSet<String> {
+    cib.config
+        .nodes
+        .iter()
+        .filter(|n| {
+            cib.status.nodes.get(&n.name).is_some_and(|s| {
+                s.member == Some(true)
+                    && s.controller_online == Some(true)
+                    && s.join.as_deref() == Some("member")
+            })
+        })
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+struct Dc {
+    cfg: DcConfig,
+    io: Arc<dyn ClusterIo>,
+    engine: Engine,
+    cib: Arc<Cib>,
+    online: BTreeSet<String>,
+    /// Node → (boot, since when we wait for it to sync).
+    synced: HashMap<String, u64>,
+    waiting_since: HashMap<String, Instant>,
+    /// Highest report seq recorded per (node, boot).
+    recorded: HashMap<(String, u64), u64>,
+    hold_until: Option<Instant>,
+    want_schedule: bool,
+    /// Nodes (and boots) being reprobed by the running transition.
+    reprobing: Vec<(String, u64)>,
+    /// After a reprobe: nodes whose running resources need their monitors back.
+    followup: Vec<String>,
+    last_epoch: u64,
+    last_schedule: Instant,
+}
+
+/// Runs the DC until the task is dropped (the daemon aborts it when this node stops
+/// leading or loses quorum; operations in flight finish on their nodes and reach the
+/// next DC through `Resync`).
+pub async fn run(
+    cfg: DcConfig,
+    io: Arc<dyn ClusterIo>,
+    mut cib_rx: watch::Receiver<Arc<Cib>>,
+    mut inbox: Inbox,
+) {
+    let cib = cib_rx.borrow_and_update().clone();
+    let mut ecfg = EngineConfig::new(cfg.node.clone());
+    // 2^20 transitions per term before ids could meet the next term's.
+    ecfg.first_transition = (cfg.term << 20) + 1;
+    let online = online_nodes(&cib);
+    let start = Instant::now();
+    let mut dc = Dc {
+        engine: Engine::new(ecfg),
+        io,
+        last_epoch: cib.epoch,
+        cib,
+        waiting_since: online.iter().map(|n| (n.clone(), start)).collect(),
+        online,
+        synced: HashMap::new(),
+        recorded: HashMap::new(),
+        hold_until: None,
+        want_schedule: true,
+        reprobing: Vec::new(),
+        followup: Vec::new(),
+        last_schedule: start,
+        cfg,
+    };
+    info!(node = %dc.cfg.node, term = dc.cfg.term, "DC runtime started");
+    for n in dc.online.clone() {
+        dc.io.send(&n, ControllerMsg::Resync);
+    }
+    let mut tick = tokio::time::interval(dc.cfg.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            m = inbox.recv() => match m {
+                Some((from, msg)) => dc.on_msg(from, msg).await,
+                None => return,
+            },
+            r = cib_rx.changed() => {
+                if r.is_err() { return; }
+                let cib = cib_rx.borrow_and_update().clone();
+                dc.on_cib(cib).await;
+            }
+            _ = tick.tick() => {
+                let cmds = dc.engine.handle(Event::Tick, &dc.cib, now_ms());
+                dc.run_cmds(cmds).await;
+                if dc.last_schedule.elapsed() >= dc.cfg.recheck {
+                    dc.want_schedule = true;
+                }
+            }
+        }
+        dc.maybe_schedule().await;
+    }
+}
+
+impl Dc {
+    /// Carries out commands in order; each proposal is awaited so the engine always
+    /// sees a CIB holding what it proposed before.
+    async fn run_cmds(&mut self, cmds: Vec<Command>) -> bool {
+        let mut all_ok = true;
+        for c in cmds {
+            match c {
+                Command::Execute(d) => {
+                    debug!(node = %d.node, resource = %d.details.rsc, op = %d.details.op,
+                        interval_ms = d.details.interval_ms, transition = d.transition, "dispatch");
+                    let node = d.node.clone();
+                    self.io.send(&node, ControllerMsg::Execute(d));
+                }
+                Command::Fence(f) => {
+                    info!(target = %f.target, executor = %f.executor, "fencing");
+                    let ex = f.executor.clone();
+                    self.io.send(&ex, ControllerMsg::Fence(f));
+                }
+                Command::Propose(ch) => match self.io.propose(ch).await {
+                    // The engine must see what it proposed before its next event.
+                    Ok(()) => self.cib = self.io.cib(),
+                    Err(e) => {
+                        warn!(error = %e, "proposal failed");
+                        all_ok = false;
+                    }
+                },
+                Command::Recompute { reason } => {
+                    debug!(%reason, "recompute");
+                    self.want_schedule = true;
+                }
+                Command::Complete {
+                    transition,
+                    incomplete,
+                } => {
+                    debug!(transition, incomplete, "transition complete");
+                    self.want_schedule = true;
+                }
+            }
+        }
+        all_ok
+    }
+
+    async fn on_report(&mut self, r: Report) {
+        let key = (r.node.clone(), r.boot);
+        let seen = self.recorded.get(&key).copied().unwrap_or(0);
+        if r.seq > seen {
+            let ev = match (r.transition, r.action) {
+                (Some(t), Some(a)) => Event::ActionResult {
+                    transition: t,
+                    action: a,
+                    node: r.node.clone(),
+                    details: r.details.clone(),
+                    outcome: r.outcome.clone(),
+                },
+                _ if r.details.interval_ms > 0 => Event::MonitorChanged {
+                    node: r.node.clone(),
+                    details: r.details.clone(),
+                    outcome: r.outcome.clone(),
+                },
+                // A result no graph asked for (a stop under no-quorum-policy):
+                // judged as a late result.
+                _ => Event::ActionResult {
+                    transition: 0,
+                    action: usize::MAX,
+                    node: r.node.clone(),
+                    details: r.details.clone(),
+                    outcome: r.outcome.clone(),
+                },
+            };
+            let cmds = self.engine.handle(ev, &self.cib, now_ms());
+            if !self.run_cmds(cmds).await {
+                // Not recorded: keep it in the node's outbox for the next DC.
+                return;
+            }
+            self.recorded.insert(key, r.seq);
+        }
+        self.io
+            .send(&r.node, ControllerMsg::Ack { seqs: vec![r.seq] });
+    }
+
+    async fn on_msg(&mut self, from: String, msg: ControllerMsg) {
+        match msg {
+            ControllerMsg::Report(r) if r.node == from => self.on_report(r).await,
+            ControllerMsg::Synced {
+                node,
+                boot,
+                mut reports,
+            } if node == from => {
+                reports.sort_by_key(|r| r.seq);
+                for r in reports {
+                    if r.node == node && r.boot == boot {
+                        self.on_report(r).await;
+                    }
+                }
+                debug!(node = %node, boot, "node synced");
+                self.synced.insert(node.clone(), boot);
+                self.waiting_since.remove(&node);
+                self.want_schedule = true;
+            }
+            ControllerMsg::FenceResult {
+                transition,
+                action,
+                target,
+                ok,
+                reason,
+            } => {
+                let cmds = self.engine.handle(
+                    Event::FenceResult {
+                        transition,
+                        action,
+                        target,
+                        ok,
+                        reason,
+                    },
+                    &self.cib,
+                    now_ms(),
+                );
+                self.run_cmds(cmds).await;
+            }
+            other => debug!(from = %from, msg = ?other, "unexpected message for the DC ignored"),
+        }
+    }
+
+    async fn on_cib(&mut self, cib: Arc<Cib>) {
+        let epoch_changed = cib.epoch != self.last_epoch;
+        self.last_epoch = cib.epoch;
+        let online = online_nodes(&cib);
+        let stonith = cib
+            .config
+            .options()
+            .map(|o| o.stonith_enabled)
+            .unwrap_or(true);
+        self.cib = cib;
+        let lost: Vec<String> = self.online.difference(&online).cloned().collect();
+        let joined: Vec<String> = online.difference(&self.online).cloned().collect();
+        self.online = online;
+        let mut cmds = Vec::new();
+        if epoch_changed {
+            cmds.extend(
+                self.engine
+                    .handle(Event::ConfigChanged, &self.cib, now_ms()),
+            );
+        }
+        for n in lost {
+            info!(node = %n, "node lost");
+            self.synced.remove(&n);
+            self.waiting_since.remove(&n);
+            if !stonith {
+                self.hold_until = Some(Instant::now() + self.cfg.split_brain_delay);
+            }
+            cmds.extend(self.engine.handle(Event::NodeLost(n), &self.cib, now_ms()));
+        }
+        for n in joined {
+            info!(node = %n, "node joined: asking for its results");
+            self.synced.remove(&n);
+            self.waiting_since.insert(n.clone(), Instant::now());
+            self.io.send(&n, ControllerMsg::Resync);
+        }
+        self.run_cmds(cmds).await;
+        if !self.engine.busy() {
+            self.want_schedule = true;
+        }
+    }
+
+    fn probed_boot(&self, node: &str) -> Option<u64> {
+        self.cib
+            .status
+            .nodes
+            .get(node)
+            .and_then(|s| s.attributes.get(PROBED_ATTR))
+            .and_then(|v| v.parse().ok())
+    }
+
+    async fn maybe_schedule(&mut self) {
+        if self.engine.busy() {
+            return;
+        }
+        if !self.reprobing.is_empty() {
+            self.finish_reprobe().await;
+        }
+        if !self.followup.is_empty() {
+            let nodes = std::mem::take(&mut self.followup);
+            let t = followup_monitors(&self.cib, &nodes);
+            if !t.actions.is_empty() {
+                info!(
+                    actions = t.actions.len(),
+                    "restoring recurring monitors found running by probes"
+                );
+                self.start(t).await;
+                return;
+            }
+        }
+        if !self.want_schedule {
+            return;
+        }
+        if let Some(h) = self.hold_until {
+            if Instant::now() < h {
+                return;
+            }
+            self.hold_until = None;
+        }
+        let waiting: Vec<String> = self
+            .waiting_since
+            .iter()
+            .filter(|(n, since)| {
+                self.online.contains(*n) && since.elapsed() < self.cfg.sync_timeout
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        if !waiting.is_empty() {
+            return;
+        }
+        let need: Vec<(String, u64)> = self
+            .online
+            .iter()
+            .filter_map(|n| {
+                let boot = *self.synced.get(n)?;
+                (self.probed_boot(n) != Some(boot)).then(|| (n.clone(), boot))
+            })
+            .collect();
+        if !need.is_empty() {
+            let nodes: Vec<String> = need.iter().map(|(n, _)| n.clone()).collect();
+            let t = reprobe(&self.cib, &nodes);
+            info!(nodes = ?nodes, probes = t.actions.len(), "probing nodes whose executor restarted");
+            self.reprobing = need;
+            self.start(t).await;
+            return;
+        }
+        self.want_schedule = false;
+        self.last_schedule = Instant::now();
+        let now_s = (now_ms() / 1000) as i64;
+        let t = match hactl_policy::schedule(&self.cib, now_s) {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(error = %e, "policy engine refused the CIB");
+                return;
+            }
+        };
+        if !t.actions.iter().any(|a| a.runnable && !a.pseudo) {
+            if !t.actions.is_empty() {
+                debug!(actions = t.actions.len(), "nothing runnable to do");
+            }
+            return;
+        }
+        info!(actions = t.actions.len(), summary = ?t.summary, "new transition");
+        self.start(t).await;
+    }
+
+    async fn start(&mut self, t: Transition) {
+        match self.engine.start(&t, &self.cib, now_ms()) {
+            Ok(cmds) => {
+                self.run_cmds(cmds).await;
+            }
+            Err(e) => warn!(error = %e, "transition not started"),
+        }
+    }
+
+    async fn finish_reprobe(&mut self) {
+        let done = std::mem::take(&mut self.reprobing);
+        let mut changes = Vec::new();
+        for (n, boot) in &done {
+            changes.push(Change::SetTransientAttribute {
+                node: n.clone(),
+                name: PROBED_ATTR.into(),
+                value: Some(boot.to_string()),
+            });
+        }
+        if let Err(e) = self.io.propose(Change::Batch { changes }).await {
+            warn!(error = %e, "could not record the reprobe");
+        }
+        self.followup = done.into_iter().map(|(n, _)| n).collect();
+        self.want_schedule = true;
+    }
+}
+
+fn node_states(cib: &Cib) -> Vec<NodeState> {
+    let online = online_nodes(cib);
+    cib.config
+        .nodes
+        .iter()
+        .map(|n| NodeState {
+            name: n.name.clone(),
+            online: online.contains(&n.name),
+            unclean: false,
+            standby: n.standby,
+            maintenance: n.maintenance,
+            pending: false,
+            shutdown: false,
+            fence_reason: None,
+        })
+        .collect()
+}
+
+fn graph_of(cib: &Cib, actions: Vec<Action>, edges: Vec<OrderingEdge>) -> Transition {
+    Transition {
+        actions,
+        edges,
+        placements: Vec::new(),
+        nodes: node_states(cib),
+        summary: Vec::new(),
+        scores: Vec::new(),
+    }
+}
+
+/// A probe of every configured primitive (and every resource in the node's
+/// history) on each node.
+pub fn reprobe(cib: &Cib, nodes: &[String]) -> Transition {
+    let mut actions = Vec::new();
+    for n in nodes {
+        let mut rscs: BTreeSet<String> = cib
+            .config
+            .resources
+            .iter()
+            .flat_map(|r| r.primitives())
+            .filter(|p| p.agent.class != "stonith")
+            .map(|p| p.id.clone())
+            .collect();
+        if let Some(st) = cib.status.nodes.get(n) {
+            rscs.extend(st.resources.keys().cloned());
+        }
+        for r in rscs {
+            actions.push(Action {
+                id: actions.len(),
+                kind: ActionKind::Probe,
+                resource: Some(r),
+                node: Some(n.clone()),
+                reason: Some("executor restarted: learn what runs here".into()),
+                runnable: true,
+                pseudo: false,
+            });
+        }
+    }
+    graph_of(cib, actions, Vec::new())
+}
+
+/// Recurring monitors for resources whose newest record on the node is a probe that
+/// found them running (the executor that ran the old monitors is gone).
+pub fn followup_monitors(cib: &Cib, nodes: &[String]) -> Transition {
+    let mut actions = Vec::new();
+    for n in nodes {
+        let Some(st) = cib.status.nodes.get(n) else {
+            continue;
+        };
+        for (rsc, h) in &st.resources {
+            let Some(newest) = h.ops.iter().max_by_key(|o| o.call_id) else {
+                continue;
+            };
+            if !(newest.operation == "monitor"
+                && newest.interval_ms == 0
+                && newest.rc == rc::OK
+                && newest.op_status == 0)
+            {
+                continue;
+            }
+            let Some(p) = cib.config.find_primitive(rsc) else {
+                continue;
+            };
+            for op in &p.ops {
+                if op.name == "monitor" && op.interval_ms > 0 && op.enabled != Some(false) {
+                    actions.push(Action {
+                        id: actions.len(),
+                        kind: ActionKind::Monitor {
+                            interval_ms: op.interval_ms,
+                        },
+                        resource: Some(rsc.clone()),
+                        node: Some(n.clone()),
+                        reason: Some("found running by a probe".into()),
+                        runnable: true,
+                        pseudo: false,
+                    });
+                }
+            }
+        }
+    }
+    graph_of(cib, actions, Vec::new())
+}

@@ -1,0 +1,435 @@
+//! The executor service that runs on every node: it takes operation requests from
+//! the DC, runs them on the local `hactl-exec` executor, and reports results (and
+//! recurring monitors' changes) back. Reports stay in an outbox until the DC
+//! acknowledges them, so a DC that dies mid-transition loses nothing: the next DC
+//! asks for them (`Resync`) before it plans anything.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hactl_exec::{ExecEvent, Executor, MonitorSpec, OpResult};
+use tokio::sync::{mpsc, Notify};
+use tracing::{debug, info, warn};
+
+use crate::engine::{Dispatch, FenceRequest};
+use crate::messages::{ControllerMsg, Report};
+use crate::ops::{status, OpDetails, Outcome};
+
+/// Sends a message to the current DC (the daemon routes it; dropped when there is
+/// none — the outbox keeps what matters).
+pub type SendToDc = Arc<dyn Fn(ControllerMsg) + Send + Sync>;
+
+/// Runs the fencer against a target: `Ok` once the target is confirmed fenced.
+pub type Fencer = Arc<
+    dyn Fn(FenceRequest) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+>;
+
+struct Inner {
+    node: String,
+    boot: u64,
+    exec: Executor,
+    to_dc: SendToDc,
+    fencer: Option<Fencer>,
+    seq: AtomicU64,
+    outbox: Mutex<BTreeMap<u64, Report>>,
+    /// Recurring monitors whose first result answers a graph action.
+    first_monitor: Mutex<HashMap<(String, u64), (u64, usize)>>,
+    /// Details of each running recurring monitor, for its change reports.
+    monitor_details: Mutex<HashMap<(String, u64), OpDetails>>,
+    /// Resources started here and not stopped since, in start order.
+    active: Mutex<Vec<OpDetails>>,
+    in_flight: AtomicUsize,
+    idle: Notify,
+}
+
+/// The per-node executor service. Cheap to clone.
+#[derive(Clone)]
+pub struct NodeService {
+    inner: Arc<Inner>,
+}
+
+fn unix_now() -> (i64, u64) {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs() as i64, d.as_nanos() as u64)
+}
+
+fn to_outcome(r: &OpResult) -> Outcome {
+    Outcome {
+        rc: r.rc,
+        op_status: r.status.code(),
+        exit_reason: r.exit_reason.clone(),
+        exec_ms: r.duration.as_millis() as u64,
+        queue_ms: 0,
+        started_at: r
+            .started_at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+        digest: None,
+    }
+}
+
+fn exec_agent(d: &OpDetails) -> Result<hactl_exec::AgentSpec, String> {
+    hactl_exec::AgentSpec::parse(&d.agent.to_string()).map_err(|e| e.to_string())
+}
+
+impl NodeService {
+    /// Starts the service: `events` is the executor's event channel. Announces
+    /// itself to the DC (`Synced` with an empty outbox and a new boot id).
+    pub fn start(
+        node: impl Into<String>,
+        exec: Executor,
+        mut events: mpsc::UnboundedReceiver<ExecEvent>,
+        to_dc: SendToDc,
+        fencer: Option<Fencer>,
+    ) -> NodeService {
+        let (_, nanos) = unix_now();
+        let svc = NodeService {
+            inner: Arc::new(Inner {
+                node: node.into(),
+                // Unique per start of the service; a restarted node is a new boot.
+                boot: nanos,
+                exec,
+                to_dc,
+                fencer,
+                seq: AtomicU64::new(0),
+                outbox: Mutex::new(BTreeMap::new()),
+                first_monitor: Mutex::new(HashMap::new()),
+                monitor_details: Mutex::new(HashMap::new()),
+                active: Mutex::new(Vec::new()),
+                in_flight: AtomicUsize::new(0),
+                idle: Notify::new(),
+            }),
+        };
+        let s = svc.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                s.on_exec_event(ev);
+            }
+        });
+        svc.send_synced();
+        svc
+    }
+
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    pub fn boot(&self) -> u64 {
+        self.inner.boot
+    }
+
+    pub fn executor(&self) -> &Executor {
+        &self.inner.exec
+    }
+
+    /// Reports not acknowledged by a DC yet.
+    pub fn unacked(&self) -> usize {
+        self.inner.outbox.lock().map(|o| o.len()).unwrap_or(0)
+    }
+
+    /// Resources started here by the cluster and not stopped since, in start order.
+    pub fn active(&self) -> Vec<OpDetails> {
+        self.inner
+            .active
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+
+    /// A message from the DC.
+    pub fn handle(&self, msg: ControllerMsg) {
+        match msg {
+            ControllerMsg::Execute(d) => {
+                let s = self.clone();
+                s.inner.in_flight.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    s.execute(d).await;
+                    if s.inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        s.inner.idle.notify_waiters();
+                    }
+                });
+            }
+            ControllerMsg::Ack { seqs } => {
+                if let Ok(mut o) = self.inner.outbox.lock() {
+                    for s in seqs {
+                        o.remove(&s);
+                    }
+                }
+            }
+            ControllerMsg::Resync => {
+                let s = self.clone();
+                tokio::spawn(async move {
+                    // Let running operations finish so their results travel with the
+                    // answer (each is bounded by its own timeout).
+                    loop {
+                        let idle = s.inner.idle.notified();
+                        if s.inner.in_flight.load(Ordering::SeqCst) == 0 {
+                            break;
+                        }
+                        idle.await;
+                    }
+                    s.send_synced();
+                });
+            }
+            ControllerMsg::Fence(f) => {
+                let s = self.clone();
+                tokio::spawn(async move {
+                    let r = match &s.inner.fencer {
+                        Some(fencer) => fencer(f.clone()).await,
+                        None => Err(format!("no fencer configured on {}", s.inner.node)),
+                    };
+                    info!(node = %s.inner.node, target = %f.target, ok = r.is_ok(), "fencing finished");
+                    (s.inner.to_dc)(ControllerMsg::FenceResult {
+                        transition: f.transition,
+                        action: f.action,
+                        target: f.target,
+                        ok: r.is_ok(),
+                        reason: r.err(),
+                    });
+                });
+            }
+            other => {
+                debug!(node = %self.inner.node, msg = ?other, "unexpected message for a node ignored")
+            }
+        }
+    }
+
+    fn send_synced(&self) {
+        let reports: Vec<Report> = self
+            .inner
+            .outbox
+            .lock()
+            .map(|o| o.values().cloned().collect())
+            .unwrap_or_default();
+        (self.inner.to_dc)(ControllerMsg::Synced {
+            node: self.inner.node.clone(),
+            boot: self.inner.boot,
+            reports,
+        });
+    }
+
+    fn report(
+        &self,
+        transition: Option<u64>,
+        action: Option<usize>,
+        details: OpDetails,
+        outcome: Outcome,
+    ) {
+        let seq = self.inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let r = Report {
+            seq,
+            node: self.inner.node.clone(),
+            boot: self.inner.boot,
+            transition,
+            action,
+            details,
+            outcome,
+        };
+        if let Ok(mut o) = self.inner.outbox.lock() {
+            o.insert(seq, r.clone());
+        }
+        (self.inner.to_dc)(ControllerMsg::Report(r));
+    }
+
+    async fn execute(&self, d: Dispatch) {
+        let det = d.details.clone();
+        let outcome = self.run_op(&det, Some((d.transition, d.action))).await;
+        if let Some(o) = outcome {
+            self.report(Some(d.transition), Some(d.action), det, o);
+        }
+    }
+
+    /// Runs one operation; `None` when the result comes later (a recurring monitor's
+    /// first result arrives as an executor event).
+    async fn run_op(&self, d: &OpDetails, graph: Option<(u64, usize)>) -> Option<Outcome> {
+        let node = &self.inner.node;
+        if d.agent.class == "stonith" {
+            // Fence devices are not run by the executor: "starting" one only makes it
+            // available to the fencer on this node (as in Pacemaker).
+            return Some(self.stonith_op(d));
+        }
+        let agent = match exec_agent(d) {
+            Ok(a) => a,
+            Err(e) => {
+                let (now, _) = unix_now();
+                return Some(Outcome {
+                    rc: 5,
+                    op_status: status::NOT_INSTALLED,
+                    exit_reason: Some(e),
+                    exec_ms: 0,
+                    queue_ms: 0,
+                    started_at: now,
+                    digest: None,
+                });
+            }
+        };
+        let timeout = Duration::from_millis(d.timeout_ms.max(1));
+        if d.op == "monitor" && d.interval_ms > 0 {
+            let key = (d.rsc.clone(), d.interval_ms);
+            if let Some(g) = graph {
+                if let Ok(mut m) = self.inner.first_monitor.lock() {
+                    m.insert(key.clone(), g);
+                }
+            }
+            if let Ok(mut m) = self.inner.monitor_details.lock() {
+                m.insert(key, d.clone());
+            }
+            self.inner.exec.start_monitor(
+                &d.rsc,
+                &agent,
+                &d.params,
+                MonitorSpec {
+                    interval: Duration::from_millis(d.interval_ms),
+                    timeout,
+                    check_level: d.check_level,
+                },
+            );
+            return None;
+        }
+        let r = self
+            .inner
+            .exec
+            .execute_with(
+                &d.rsc,
+                &agent,
+                &d.params,
+                &d.op,
+                Duration::from_millis(d.interval_ms),
+                timeout,
+                d.check_level,
+            )
+            .await;
+        debug!(node = %node, resource = %d.rsc, op = %d.op, rc = r.rc, "op done");
+        self.track(d, &r);
+        Some(to_outcome(&r))
+    }
+
+    fn track(&self, d: &OpDetails, r: &OpResult) {
+        let Ok(mut a) = self.inner.active.lock() else {
+            return;
+        };
+        let ok = r.is_success();
+        match d.op.as_str() {
+            "start" if ok => {
+                a.retain(|x| x.rsc != d.rsc);
+                a.push(d.clone());
+            }
+            "stop" if ok => {
+                a.retain(|x| x.rsc != d.rsc);
+                if let Ok(mut m) = self.inner.monitor_details.lock() {
+                    m.retain(|(r, _), _| r != &d.rsc);
+                }
+            }
+            "monitor" if d.interval_ms == 0 && r.rc == 7 => a.retain(|x| x.rsc != d.rsc),
+            // Found running by a probe: ours to stop if quorum goes.
+            "monitor" if d.interval_ms == 0 && ok && !a.iter().any(|x| x.rsc == d.rsc) => {
+                let mut start = d.clone();
+                start.op = "start".into();
+                a.push(start);
+            }
+            _ => {}
+        }
+    }
+
+    fn stonith_op(&self, d: &OpDetails) -> Outcome {
+        let (now, _) = unix_now();
+        let running = self
+            .inner
+            .active
+            .lock()
+            .map(|a| a.iter().any(|x| x.rsc == d.rsc))
+            .unwrap_or(false);
+        let rc = match d.op.as_str() {
+            "start" => {
+                if let Ok(mut a) = self.inner.active.lock() {
+                    a.retain(|x| x.rsc != d.rsc);
+                    a.push(d.clone());
+                }
+                0
+            }
+            "stop" => {
+                if let Ok(mut a) = self.inner.active.lock() {
+                    a.retain(|x| x.rsc != d.rsc);
+                }
+                0
+            }
+            "monitor" if running => 0,
+            "monitor" => 7,
+            _ => 3,
+        };
+        Outcome {
+            rc,
+            op_status: status::DONE,
+            exit_reason: None,
+            exec_ms: 0,
+            queue_ms: 0,
+            started_at: now,
+            digest: None,
+        }
+    }
+
+    fn on_exec_event(&self, ev: ExecEvent) {
+        let ExecEvent::MonitorChanged {
+            rsc,
+            interval,
+            previous,
+            result,
+        } = ev;
+        let key = (rsc.clone(), interval.as_millis() as u64);
+        let details = self
+            .inner
+            .monitor_details
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned());
+        let Some(details) = details else {
+            debug!(node = %self.inner.node, resource = %rsc, "change of an unknown monitor ignored");
+            return;
+        };
+        let graph = if previous.is_none() {
+            self.inner
+                .first_monitor
+                .lock()
+                .ok()
+                .and_then(|mut m| m.remove(&key))
+        } else {
+            None
+        };
+        if previous.is_some() {
+            warn!(node = %self.inner.node, resource = %rsc, interval_ms = key.1, rc = result.rc,
+                status = %result.status, "recurring monitor result changed");
+        }
+        let outcome = to_outcome(&result);
+        match graph {
+            Some((t, a)) => self.report(Some(t), Some(a), details, outcome),
+            None => self.report(None, None, details, outcome),
+        }
+    }
+
+    /// Stops every resource this node runs, in reverse start order, without a DC
+    /// (no-quorum-policy=stop). The results are reported (and kept until a DC
+    /// acknowledges them).
+    pub async fn stop_all_local(&self) -> Vec<(String, Outcome)> {
+        let mut out = Vec::new();
+        let active = self.active();
+        for d in active.iter().rev() {
+            let mut stop = d.clone();
+            stop.op = "stop".into();
+            stop.interval_ms = 0;
+            stop.check_level = None;
+            info!(node = %self.inner.node, resource = %d.rsc, "no quorum: stopping");
+            if let Some(o) = self.run_op(&stop, None).await {
+                out.push((d.rsc.clone(), o.clone()));
+                self.report(None, None, stop, o);
+            }
+        }
+        out
+    }
+}

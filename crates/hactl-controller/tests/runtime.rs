@@ -1,0 +1,525 @@
+//! The DC runtime and the nodes' executor services together, in one process, running
+//! the real `ocf:heartbeat:Dummy` agent (each simulated node has its own `HA_RSCTMP`,
+//! where the agent keeps its state file). What stands in for the daemon: the CIB
+//! lives in a mutex and a proposal applies the change directly (no Raft), and
+//! messages between the DC and the nodes travel over in-process channels. The same
+//! runtime over real daemons, Raft and QUIC is tested by `tests/tests/netns_controller.rs`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hactl_controller::dc::{self, ClusterIo, DcConfig, PROBED_ATTR};
+use hactl_controller::messages::ControllerMsg;
+use hactl_controller::node_service::NodeService;
+use hactl_controller::quorum::{self, QuorumView};
+use hactl_exec::{ExecConfig, Executor};
+use hactl_model::change::Change;
+use hactl_model::{
+    AgentSpec, Cib, Group, NoQuorumPolicy, Node, NodeStatus, OpSpec, Primitive, Resource,
+};
+use tokio::sync::{mpsc, watch};
+
+const NODES: [&str; 3] = ["n1", "n2", "n3"];
+
+struct Io {
+    cib: Mutex<Arc<Cib>>,
+    cib_tx: watch::Sender<Arc<Cib>>,
+    nodes: Mutex<HashMap<String, NodeService>>,
+}
+
+impl ClusterIo for Io {
+    fn send(&self, node: &str, msg: ControllerMsg) {
+        let svc = self.nodes.lock().unwrap().get(node).cloned();
+        if let Some(s) = svc {
+            s.handle(msg);
+        }
+    }
+
+    fn propose(
+        &self,
+        change: Change,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        let r = {
+            let mut g = self.cib.lock().unwrap();
+            let mut c = (**g).clone();
+            match change.apply(&mut c) {
+                Ok(()) => {
+                    *g = Arc::new(c);
+                    self.cib_tx.send_replace(g.clone());
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        Box::pin(async move { r })
+    }
+
+    fn cib(&self) -> Arc<Cib> {
+        self.cib.lock().unwrap().clone()
+    }
+}
+
+type ToDc = mpsc::UnboundedSender<(String, ControllerMsg)>;
+
+struct Lab {
+    io: Arc<Io>,
+    dir: tempfile::TempDir,
+    /// Where node → DC messages go: the current DC, or nowhere (no leader), as the
+    /// daemon routes them.
+    route: Arc<Mutex<Option<ToDc>>>,
+    dc: Option<tokio::task::JoinHandle<()>>,
+    term: u64,
+}
+
+fn dummy(id: &str) -> Primitive {
+    Primitive {
+        id: id.into(),
+        agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+        ops: vec![OpSpec {
+            name: "monitor".into(),
+            interval_ms: 500,
+            timeout_ms: Some(10_000),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn base_cib() -> Cib {
+    let mut cib = Cib::default();
+    cib.config
+        .properties
+        .insert("stonith-enabled".into(), "false".into());
+    cib.config
+        .rsc_defaults
+        .insert("resource-stickiness".into(), "100".into());
+    cib.status.have_quorum = true;
+    cib.status.dc = Some("n1".into());
+    for n in NODES {
+        cib.config.nodes.push(Node {
+            id: n.into(),
+            name: n.into(),
+            ..Default::default()
+        });
+        cib.status.nodes.insert(
+            n.into(),
+            NodeStatus {
+                member: Some(true),
+                controller_online: Some(true),
+                join: Some("member".into()),
+                expected: Some("member".into()),
+                ..Default::default()
+            },
+        );
+    }
+    cib
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let cib = Arc::new(base_cib());
+        let (cib_tx, _) = watch::channel(cib.clone());
+        let io = Arc::new(Io {
+            cib: Mutex::new(cib),
+            cib_tx,
+            nodes: Mutex::new(HashMap::new()),
+        });
+        let lab = Lab {
+            io,
+            dir: tempfile::tempdir().unwrap(),
+            route: Arc::new(Mutex::new(None)),
+            dc: None,
+            term: 0,
+        };
+        for n in NODES {
+            lab.start_node(n);
+        }
+        lab
+    }
+
+    fn rsctmp(&self, node: &str) -> PathBuf {
+        self.dir.path().join(node)
+    }
+
+    fn start_node(&self, node: &str) -> NodeService {
+        let dir = self.rsctmp(node);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = ExecConfig {
+            rsctmp: dir.clone(),
+            varrun: Some(dir),
+            node_name: Some(node.into()),
+            ..Default::default()
+        };
+        let (exec, events) = Executor::new(cfg);
+        let route = self.route.clone();
+        let name = node.to_string();
+        let svc = NodeService::start(
+            node,
+            exec,
+            events,
+            Arc::new(move |m| {
+                if let Some(tx) = route.lock().unwrap().as_ref() {
+                    let _ = tx.send((name.clone(), m));
+                }
+            }),
+            None,
+        );
+        self.io
+            .nodes
+            .lock()
+            .unwrap()
+            .insert(node.into(), svc.clone());
+        svc
+    }
+
+    /// Starts the DC runtime on n1, in the next term.
+    fn start_dc(&mut self) {
+        self.term += 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.route.lock().unwrap() = Some(tx);
+        let mut cfg = DcConfig::new("n1", self.term);
+        cfg.split_brain_delay = Duration::from_millis(50);
+        cfg.tick = Duration::from_millis(50);
+        let io: Arc<dyn ClusterIo> = self.io.clone();
+        let cib_rx = self.io.cib_tx.subscribe();
+        self.dc = Some(tokio::spawn(dc::run(cfg, io, cib_rx, rx)));
+    }
+
+    /// The DC dies: its task ends, nodes have no one to report to.
+    async fn kill_dc(&mut self) {
+        *self.route.lock().unwrap() = None;
+        if let Some(dc) = self.dc.take() {
+            dc.abort();
+            let _ = dc.await;
+        }
+    }
+
+    fn cib(&self) -> Arc<Cib> {
+        self.io.cib()
+    }
+
+    async fn propose(&self, c: Change) {
+        self.io.propose(c).await.unwrap();
+    }
+
+    /// Nodes where the Dummy agent's state file for `rsc` exists (where it really runs).
+    fn running_on(&self, rsc: &str) -> Vec<String> {
+        NODES
+            .iter()
+            .filter(|n| state_file(&self.rsctmp(n), rsc).exists())
+            .map(|n| n.to_string())
+            .collect()
+    }
+
+    async fn wait_for(&self, what: &str, mut cond: impl FnMut(&Lab) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if cond(self) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "timed out waiting for: {what}\nCIB status: {:#?}",
+            self.cib().status
+        );
+    }
+
+    fn recorded_active_on(&self, rsc: &str) -> Vec<String> {
+        // What the CIB says, through the policy engine's eyes.
+        let t = hactl_policy::schedule(&self.cib(), 2_000_000_000).unwrap();
+        t.placements
+            .iter()
+            .find(|p| p.resource == rsc)
+            .map(|p| p.current.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn state_file(dir: &Path, rsc: &str) -> PathBuf {
+    dir.join(format!("Dummy-{rsc}.state"))
+}
+
+fn add_group(lab: &Lab) -> impl Future<Output = ()> + '_ {
+    lab.propose(Change::AddResource {
+        resource: Resource::Group(Group {
+            id: "hagroup".into(),
+            children: vec![dummy("vip"), dummy("web")],
+            ..Default::default()
+        }),
+    })
+}
+
+async fn group_settled(lab: &Lab) -> String {
+    lab.wait_for("group running on one node, recorded so", |l| {
+        let v = l.running_on("vip");
+        v.len() == 1
+            && l.running_on("web") == v
+            && l.recorded_active_on("vip") == v
+            && l.recorded_active_on("web") == v
+    })
+    .await;
+    lab.running_on("vip")[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_starts_moves_and_recovers_a_group_with_real_agents() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let first = group_settled(&lab).await;
+    // Every node was probed under its current boot.
+    lab.wait_for("probed attributes", |l| {
+        NODES.iter().all(|n| {
+            l.cib().status.nodes[*n]
+                .attributes
+                .contains_key(PROBED_ATTR)
+        })
+    })
+    .await;
+
+    // Standby moves it; the old node no longer runs anything.
+    lab.propose(Change::SetStandby {
+        node: first.clone(),
+        standby: true,
+    })
+    .await;
+    lab.wait_for("group moved off the standby node", |l| {
+        let v = l.running_on("vip");
+        v.len() == 1 && v[0] != first && l.running_on("web") == v
+    })
+    .await;
+    let second = group_settled(&lab).await;
+
+    // The process "dies": its recurring monitor notices, the DC restarts it in place.
+    std::fs::remove_file(state_file(&lab.rsctmp(&second), "web")).unwrap();
+    lab.wait_for("web failcount recorded and web back", |l| {
+        let fc = l.cib().status.nodes[&second]
+            .failcounts
+            .iter()
+            .any(|f| f.rsc == "web" && f.count.value() == 1);
+        fc && l.running_on("web") == vec![second.clone()]
+    })
+    .await;
+    assert_eq!(group_settled(&lab).await, second, "recovered in place");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_executor_is_reprobed_and_its_running_resources_keep_monitors() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    let boot_before = lab.cib().status.nodes[&at].attributes[PROBED_ATTR].clone();
+
+    // The executor service restarts (daemon restart): the resources stay up (their
+    // state files remain), the new service remembers nothing.
+    let svc = lab.start_node(&at);
+    assert_eq!(svc.executor().monitors().len(), 0);
+    lab.wait_for("reprobe recorded under the new boot", |l| {
+        l.cib().status.nodes[&at].attributes.get(PROBED_ATTR) != Some(&boot_before)
+    })
+    .await;
+    // The probes found both running: no restart, and their monitors are back.
+    lab.wait_for("monitors restored on the restarted executor", |_| {
+        svc.executor().monitors().len() == 2
+    })
+    .await;
+    assert_eq!(group_settled(&lab).await, at);
+    let hist = &lab.cib().status.nodes[&at].resources["web"];
+    let starts = hist.ops.iter().filter(|o| o.operation == "start").count();
+    assert_eq!(starts, 1, "not restarted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebooted_node_does_not_keep_its_old_history() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    // The node dies (state gone, as after a reboot) and is recorded as lost.
+    std::fs::remove_dir_all(lab.rsctmp(&at)).unwrap();
+    lab.io.nodes.lock().unwrap().remove(&at);
+    let down = |member: bool| Change::SetNodeState {
+        node: at.clone(),
+        state: hactl_model::change::NodeStateUpdate {
+            member: Some(member),
+            controller_online: Some(member),
+            join: Some(if member { "member" } else { "down" }.into()),
+            expected: None,
+        },
+    };
+    lab.propose(down(false)).await;
+    let moved = group_settled(&lab).await;
+    assert_ne!(moved, at);
+    // It comes back with a fresh executor: its old "started" history must not make
+    // the cluster think the group runs twice.
+    lab.start_node(&at);
+    lab.propose(down(true)).await;
+    lab.wait_for("rejoined node probed", |l| {
+        l.cib().status.nodes[&at]
+            .resources
+            .get("vip")
+            .is_some_and(|h| {
+                let newest = h.ops.iter().max_by_key(|o| o.call_id).unwrap();
+                newest.operation == "monitor" && newest.interval_ms == 0 && newest.rc == 7
+            })
+    })
+    .await;
+    assert_eq!(group_settled(&lab).await, moved, "the group stayed put");
+    let hist = &lab.cib().status.nodes[&moved].resources["vip"];
+    assert_eq!(
+        hist.ops.iter().filter(|o| o.operation == "stop").count(),
+        0,
+        "no spurious stop of the running copy"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dc_failover_mid_transition_records_the_in_flight_result() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    lab.wait_for("initial probes recorded", |l| {
+        NODES.iter().all(|n| {
+            l.cib().status.nodes[*n]
+                .attributes
+                .contains_key(PROBED_ATTR)
+        })
+    })
+    .await;
+    // Every op of this agent takes 2 s: the DC dies while the start runs.
+    let mut slow = dummy("slow");
+    slow.agent = AgentSpec::parse("ocf:pacemaker:Dummy").unwrap();
+    slow.params.insert("op_sleep".into(), "2".into());
+    slow.ops.clear();
+    lab.propose(Change::AddResource {
+        resource: Resource::Primitive(slow),
+    })
+    .await;
+    let starting = |l: &Lab| {
+        NODES.iter().find(|n| {
+            l.io.nodes.lock().unwrap()[**n]
+                .executor()
+                .history("slow")
+                .iter()
+                .any(|o| o.operation == "monitor")
+                && l.cib().status.nodes[**n]
+                    .resources
+                    .get("slow")
+                    .is_some_and(|h| h.ops.iter().all(|o| o.operation != "start"))
+        })
+    };
+    // Probes (2 s each, in parallel) then the start is dispatched.
+    lab.wait_for("probes of slow recorded on every node", |l| {
+        NODES
+            .iter()
+            .all(|n| l.cib().status.nodes[*n].resources.contains_key("slow"))
+    })
+    .await;
+    assert!(starting(&lab).is_some());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    lab.kill_dc().await;
+    // The start finishes on its node with nobody to tell: the node keeps the result.
+    lab.wait_for("start finished on its node", |l| {
+        l.running_on("slow").len() == 1
+    })
+    .await;
+    let node = lab.running_on("slow")[0].clone();
+    lab.wait_for("result kept in the outbox", |l| {
+        l.io.nodes.lock().unwrap()[&node].unacked() >= 1
+    })
+    .await;
+    assert!(
+        lab.cib().status.nodes[&node].resources["slow"]
+            .ops
+            .iter()
+            .all(|o| o.operation != "start"),
+        "no DC recorded the start"
+    );
+    // The next DC asks every node for unacknowledged results before planning.
+    lab.start_dc();
+    lab.wait_for("start recorded by the new DC", |l| {
+        l.recorded_active_on("slow") == vec![node.clone()]
+    })
+    .await;
+    lab.wait_for("outbox drained", |l| {
+        l.io.nodes.lock().unwrap()[&node].unacked() == 0
+    })
+    .await;
+    // It did not start a second copy anywhere.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(lab.running_on("slow"), vec![node]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_quorum_with_policy_stop_stops_local_resources_without_a_dc() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    lab.kill_dc().await;
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+    let (qtx, qrx) = watch::channel(QuorumView {
+        have: true,
+        policy: NoQuorumPolicy::Stop,
+    });
+    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true));
+    qtx.send_replace(QuorumView {
+        have: false,
+        policy: NoQuorumPolicy::Stop,
+    });
+    lab.wait_for("both stopped locally", |l| {
+        l.running_on("vip").is_empty() && l.running_on("web").is_empty()
+    })
+    .await;
+    // In reverse start order: web (started second) stopped first.
+    let hist_web = svc.executor().history("web");
+    let hist_vip = svc.executor().history("vip");
+    let stop_web = hist_web
+        .iter()
+        .filter(|o| o.operation == "stop")
+        .map(|o| o.call_id)
+        .max()
+        .unwrap();
+    let stop_vip = hist_vip
+        .iter()
+        .filter(|o| o.operation == "stop")
+        .map(|o| o.call_id)
+        .max()
+        .unwrap();
+    assert!(stop_web < stop_vip);
+    // The stops wait in the outbox for a DC.
+    assert!(svc.unacked() >= 2);
+    task.abort();
+
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_quorum_with_policy_freeze_keeps_local_resources() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    lab.kill_dc().await;
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+    let (qtx, qrx) = watch::channel(QuorumView {
+        have: true,
+        policy: NoQuorumPolicy::Freeze,
+    });
+    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true));
+    qtx.send_replace(QuorumView {
+        have: false,
+        policy: NoQuorumPolicy::Freeze,
+    });
+    // Nothing to wait for: give a stop (tens of ms for Dummy) ample time to happen.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(lab.running_on("vip"), vec![at.clone()]);
+    assert_eq!(lab.running_on("web"), vec![at]);
+    assert_eq!(svc.unacked(), 0, "nothing was stopped");
+    task.abort();
+}
