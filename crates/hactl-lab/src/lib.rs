@@ -112,15 +112,26 @@ pub fn kill_netns_processes(ns: &str, grace: Duration) {
     }
 }
 
-/// Kills the processes of, and deletes, every namespace whose name starts with
-/// `prefix` (deleting a namespace removes its veths and bridge). Returns the names.
+/// Whether namespace `name` is one a lab with `prefix` creates: `PREFIXsw`,
+/// `PREFIXcl` or `PREFIX<number>` (so prefix `hx-d` never matches lab `hx-dt`).
+pub fn belongs_to(prefix: &str, name: &str) -> bool {
+    match name.strip_prefix(prefix) {
+        Some("sw") | Some("cl") => true,
+        Some(rest) => !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    }
+}
+
+/// Kills the processes of, and deletes, every namespace of the lab with `prefix`
+/// (see [`belongs_to`]; deleting a namespace removes its veths and bridge). Returns
+/// the names.
 pub fn destroy_prefix(prefix: &str, grace: Duration) -> Result<Vec<String>, LabError> {
     if prefix.len() < 2 {
         return Err(LabError::Invalid(format!("prefix {prefix:?} is too short")));
     }
     let names: Vec<String> = list_netns()?
         .into_iter()
-        .filter(|n| n.starts_with(prefix))
+        .filter(|n| belongs_to(prefix, n))
         .collect();
     for n in &names {
         kill_netns_processes(n, grace);
@@ -163,7 +174,7 @@ impl Lab {
                 "prefix {prefix:?} (1..=10 characters)"
             )));
         }
-        if let Some(ns) = list_netns()?.into_iter().find(|n| n.starts_with(prefix)) {
+        if let Some(ns) = list_netns()?.into_iter().find(|n| belongs_to(prefix, n)) {
             return Err(LabError::Exists {
                 prefix: prefix.into(),
                 ns,
@@ -362,6 +373,17 @@ mod tests {
             .unwrap()
             .iter()
             .all(|n| !n.starts_with("hx-dt")));
+    }
+
+    #[test]
+    fn lab_namespace_names() {
+        assert!(belongs_to("hx-d", "hx-d1"));
+        assert!(belongs_to("hx-d", "hx-d12"));
+        assert!(belongs_to("hx-d", "hx-dsw"));
+        assert!(belongs_to("hx-d", "hx-dcl"));
+        assert!(!belongs_to("hx-d", "hx-dt1"));
+        assert!(!belongs_to("hx-d", "hx-d"));
+        assert!(!belongs_to("hx-d", "ag-n1"));
     }
 
     #[test]
