@@ -2,24 +2,29 @@
 //! us (text nodes are only whitespace or `<description>` prose), so elements with
 //! their attributes and children are all we keep.
 
+use std::borrow::Cow;
+
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::ImportError;
 
+/// Names and values borrow from the document where they can (values only need an
+/// owned copy when they contain entities): a large CIB is mostly attributes, and
+/// copying them all would double the importer's memory.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Element {
-    pub name: String,
-    pub attrs: Vec<(String, String)>,
-    pub children: Vec<Element>,
+pub(crate) struct Element<'a> {
+    pub name: Cow<'a, str>,
+    pub attrs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub children: Vec<Element<'a>>,
 }
 
-impl Element {
+impl<'a> Element<'a> {
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     pub fn id(&self) -> Option<&str> {
@@ -27,9 +32,31 @@ impl Element {
     }
 }
 
-fn start_element(e: &BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<Element, ImportError> {
+/// The same bytes as a slice of the document, when `part` lies inside it (quick-xml
+/// hands out slices of its input for a `&str` reader; their lifetime is tied to the
+/// event, so this re-borrows them from the document itself).
+fn anchor<'a>(doc: &'a str, part: &[u8]) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).checked_sub(doc.as_ptr() as usize)?;
+    doc.get(start..start.checked_add(part.len())?)
+        .filter(|s| s.as_bytes() == part)
+}
+
+fn text<'a>(doc: &'a str, part: &[u8]) -> Option<Cow<'a, str>> {
+    match anchor(doc, part) {
+        Some(s) => Some(Cow::Borrowed(s)),
+        None => std::str::from_utf8(part)
+            .ok()
+            .map(|s| Cow::Owned(s.to_string())),
+    }
+}
+
+fn start_element<'a>(
+    doc: &'a str,
+    e: &BytesStart<'_>,
+    reader: &Reader<&[u8]>,
+) -> Result<Element<'a>, ImportError> {
     let pos = reader.buffer_position();
-    let name = String::from_utf8(e.name().as_ref().to_vec()).map_err(|_| ImportError::Xml {
+    let name = text(doc, e.name().as_ref()).ok_or_else(|| ImportError::Xml {
         position: pos,
         message: "element name is not UTF-8".into(),
     })?;
@@ -39,17 +66,19 @@ fn start_element(e: &BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<Element, 
             position: pos,
             message: format!("bad attribute in <{name}>: {err}"),
         })?;
-        let key = String::from_utf8(a.key.as_ref().to_vec()).map_err(|_| ImportError::Xml {
+        let key = text(doc, a.key.as_ref()).ok_or_else(|| ImportError::Xml {
             position: pos,
             message: format!("attribute name in <{name}> is not UTF-8"),
         })?;
-        let value = a
+        let value = match a
             .decode_and_unescape_value(reader.decoder())
             .map_err(|err| ImportError::Xml {
                 position: pos,
                 message: format!("bad value of {key} in <{name}>: {err}"),
-            })?
-            .into_owned();
+            })? {
+            Cow::Borrowed(v) => text(doc, v.as_bytes()).unwrap_or(Cow::Owned(v.to_string())),
+            Cow::Owned(v) => Cow::Owned(v),
+        };
         attrs.push((key, value));
     }
     Ok(Element {
@@ -60,7 +89,20 @@ fn start_element(e: &BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<Element, 
 }
 
 /// Parses a document and returns its root element.
-pub(crate) fn parse(xml: &str) -> Result<Element, ImportError> {
+#[cfg(test)]
+pub(crate) fn parse(xml: &str) -> Result<Element<'_>, ImportError> {
+    parse_with(xml, |_, el| Ok(Some(el)))
+}
+
+/// Parses a document, handing every element to `on_close` as it closes, with its
+/// open ancestors (outermost first). `on_close` may consume the element (return
+/// `None`), so that a large section is converted and freed as soon as it is read
+/// instead of the whole document being held as a tree; what it returns is attached to
+/// the parent. Returns the root.
+pub(crate) fn parse_with<'a>(
+    xml: &'a str,
+    mut on_close: impl FnMut(&[Element<'a>], Element<'a>) -> Result<Option<Element<'a>>, ImportError>,
+) -> Result<Element<'a>, ImportError> {
     let mut reader = Reader::from_str(xml);
     reader.config_mut().trim_text(true);
     let mut stack: Vec<Element> = Vec::new();
@@ -70,24 +112,24 @@ pub(crate) fn parse(xml: &str) -> Result<Element, ImportError> {
             position: reader.error_position(),
             message: e.to_string(),
         })?;
-        match ev {
-            Event::Start(e) => stack.push(start_element(&e, &reader)?),
-            Event::Empty(e) => {
-                let el = start_element(&e, &reader)?;
-                attach(&mut stack, &mut root, el, &reader)?;
+        let closed = match ev {
+            Event::Start(e) => {
+                stack.push(start_element(xml, &e, &reader)?);
+                continue;
             }
-            Event::End(_) => {
-                // quick-xml checks that end names match their start.
-                let el = stack.pop().ok_or_else(|| ImportError::Xml {
-                    position: reader.buffer_position(),
-                    message: "closing tag without an opening one".into(),
-                })?;
-                attach(&mut stack, &mut root, el, &reader)?;
-            }
+            Event::Empty(e) => start_element(xml, &e, &reader)?,
+            // quick-xml checks that end names match their start.
+            Event::End(_) => stack.pop().ok_or_else(|| ImportError::Xml {
+                position: reader.buffer_position(),
+                message: "closing tag without an opening one".into(),
+            })?,
             Event::Eof => break,
             // Text, comments, declarations, processing instructions: nothing the
             // CIB stores there matters to scheduling.
-            _ => {}
+            _ => continue,
+        };
+        if let Some(el) = on_close(&stack, closed)? {
+            attach(&mut stack, &mut root, el, &reader)?;
         }
     }
     if let Some(open) = stack.last() {
@@ -102,10 +144,10 @@ pub(crate) fn parse(xml: &str) -> Result<Element, ImportError> {
     })
 }
 
-fn attach(
-    stack: &mut [Element],
-    root: &mut Option<Element>,
-    el: Element,
+fn attach<'a>(
+    stack: &mut [Element<'a>],
+    root: &mut Option<Element<'a>>,
+    el: Element<'a>,
     reader: &Reader<&[u8]>,
 ) -> Result<(), ImportError> {
     match stack.last_mut() {
@@ -119,4 +161,29 @@ fn attach(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_borrows_and_unescapes() {
+        let doc = r#"<a x="1"><b y="p&amp;q"/><c/></a>"#;
+        let root = parse(doc).unwrap();
+        assert_eq!(root.attr("x"), Some("1"));
+        assert!(
+            matches!(root.attrs[0].1, Cow::Borrowed(_)),
+            "no copy without entities"
+        );
+        assert_eq!(root.children[0].attr("y"), Some("p&q"));
+        assert_eq!(root.children[1].name, "c");
+    }
+
+    #[test]
+    fn malformed_documents_are_errors() {
+        for bad in ["", "<a>", "<a></b>", "<a/><b/>", "</a>", "<a x=1/>"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }

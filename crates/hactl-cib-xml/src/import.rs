@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use hactl_model::values::{parse_bool, parse_interval_ms};
 use hactl_model::{
-    AgentSpec, Attrs, Cib, ColocationConstraint, Expression, FailCount, FencingLevel, Group,
-    LocationConstraint, Node, NodeStatus, OpRecord, OpSpec, OrderConstraint, OrderKind, Primitive,
-    Resource, ResourceHistory, Rule, Score,
+    AgentSpec, Attrs, Cib, ColocationConstraint, Configuration, Expression, FailCount,
+    FencingLevel, Group, LocationConstraint, Node, NodeStatus, OpRecord, OpSpec, OrderConstraint,
+    OrderKind, Primitive, Resource, ResourceHistory, Rule, Score,
 };
 
 use crate::dom::{self, Element};
@@ -28,13 +28,47 @@ pub const NO_QUORUM_PANIC_PROPERTY: &str = "no-quorum-panic";
 
 /// Converts a Pacemaker CIB document to the model.
 pub fn import(xml: &str) -> Result<Cib, ImportError> {
-    let root = dom::parse(xml)?;
-    import_root(&root)
+    // The configuration and each node's status are converted as soon as they have
+    // been read, so a large CIB never exists twice in memory (as a tree and as the
+    // model). The configuration comes first in every CIB; node_state needs its nodes.
+    let mut config: Option<Configuration> = None;
+    let mut by_id: HashMap<String, String> = HashMap::new();
+    let mut nodes: BTreeMap<String, NodeStatus> = BTreeMap::new();
+    let root = dom::parse_with(xml, |ancestors, el| {
+        let names: Vec<&str> = ancestors.iter().map(|a| a.name.as_ref()).collect();
+        match (names.as_slice(), el.name.as_ref()) {
+            (["cib"], "configuration") => {
+                let mut c = Configuration::default();
+                import_configuration(&el, &mut c)?;
+                by_id = c
+                    .nodes
+                    .iter()
+                    .map(|n| (n.id.clone(), n.name.clone()))
+                    .collect();
+                config = Some(c);
+                Ok(None)
+            }
+            (["cib", "status"], "node_state") => {
+                let (name, st) = import_node_state(&el, &by_id)?;
+                if nodes.insert(name.clone(), st).is_some() {
+                    return Err(invalid(
+                        &el,
+                        "uname",
+                        &name,
+                        "second node_state for the same node",
+                    ));
+                }
+                Ok(None)
+            }
+            _ => Ok(Some(el)),
+        }
+    })?;
+    import_root(&root, config, nodes)
 }
 
 fn unsupported(el: &Element, why: &str) -> ImportError {
     ImportError::Unsupported {
-        element: el.name.clone(),
+        element: el.name.to_string(),
         id: el.id().map(str::to_string),
         reason: why.to_string(),
     }
@@ -42,7 +76,7 @@ fn unsupported(el: &Element, why: &str) -> ImportError {
 
 fn invalid(el: &Element, attribute: &str, value: &str, why: impl Into<String>) -> ImportError {
     ImportError::Invalid {
-        element: el.name.clone(),
+        element: el.name.to_string(),
         id: el.id().map(str::to_string),
         attribute: attribute.to_string(),
         value: value.to_string(),
@@ -52,7 +86,7 @@ fn invalid(el: &Element, attribute: &str, value: &str, why: impl Into<String>) -
 
 fn required<'a>(el: &'a Element, attribute: &str) -> Result<&'a str, ImportError> {
     el.attr(attribute).ok_or_else(|| ImportError::Missing {
-        element: el.name.clone(),
+        element: el.name.to_string(),
         id: el.id().map(str::to_string),
         attribute: attribute.to_string(),
     })
@@ -103,9 +137,13 @@ where
         .transpose()
 }
 
-fn import_root(root: &Element) -> Result<Cib, ImportError> {
+fn import_root(
+    root: &Element,
+    config: Option<Configuration>,
+    nodes: BTreeMap<String, NodeStatus>,
+) -> Result<Cib, ImportError> {
     if root.name != "cib" {
-        return Err(ImportError::NotACib(root.name.clone()));
+        return Err(ImportError::NotACib(root.name.to_string()));
     }
     let mut cib = Cib {
         epoch: int_attr(root, "epoch")?.unwrap_or(0),
@@ -119,21 +157,23 @@ fn import_root(root: &Element) -> Result<Cib, ImportError> {
         Some(v) => parse_bool(v)
             .ok_or_else(|| invalid(root, "have-quorum", v, "expected true or false"))?,
     };
-    let mut configuration = None;
-    let mut status = None;
+    // Sections still here were not consumed while parsing: only an empty status
+    // (or one holding something other than node_state) can be left.
     for c in &root.children {
-        match c.name.as_str() {
-            "configuration" => configuration = Some(c),
-            "status" => status = Some(c),
+        match c.name.as_ref() {
+            "status" => {
+                if let Some(x) = c.children.first() {
+                    return Err(unsupported(x, "unexpected element inside <status>"));
+                }
+            }
             _ => return Err(unsupported(c, "unknown section of <cib>")),
         }
     }
-    let configuration = configuration.ok_or(ImportError::Missing {
+    cib.config = config.ok_or(ImportError::Missing {
         element: "cib".into(),
         id: None,
         attribute: "<configuration>".into(),
     })?;
-    import_configuration(configuration, &mut cib)?;
     if let Some(v) = root.attr("no-quorum-panic") {
         cib.config
             .properties
@@ -147,18 +187,15 @@ fn import_root(root: &Element) -> Result<Cib, ImportError> {
             .nodes
             .iter()
             .find(|n| n.id == dc)
-            .map(|n| n.name.clone());
+            .map(|n| n.name.to_string());
     }
-    if let Some(s) = status {
-        import_status(s, &mut cib)?;
-    }
+    cib.status.nodes = nodes;
     Ok(cib)
 }
 
-fn import_configuration(conf: &Element, cib: &mut Cib) -> Result<(), ImportError> {
-    let config = &mut cib.config;
+fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<(), ImportError> {
     for c in &conf.children {
-        match c.name.as_str() {
+        match c.name.as_ref() {
             "crm_config" => {
                 config.properties =
                     merge_sets(c, &["cluster_property_set"], Some("cib-bootstrap-options"))?
@@ -210,7 +247,7 @@ fn merge_sets(
 ) -> Result<Attrs, ImportError> {
     let mut sets: Vec<(bool, Score, usize, &Element)> = Vec::new();
     for (i, s) in parent.children.iter().enumerate() {
-        if !set_names.contains(&s.name.as_str()) {
+        if !set_names.contains(&s.name.as_ref()) {
             return Err(unsupported(
                 s,
                 &format!("unexpected element inside <{}>", parent.name),
@@ -240,7 +277,7 @@ fn nvpairs(set: &Element) -> Result<Vec<(String, String)>, ImportError> {
     }
     let mut out = Vec::with_capacity(set.children.len());
     for p in &set.children {
-        match p.name.as_str() {
+        match p.name.as_ref() {
             "nvpair" => {
                 if p.attr("id-ref").is_some() {
                     return Err(unsupported(
@@ -318,7 +355,7 @@ fn import_node(n: &Element) -> Result<Node, ImportError> {
         ..Default::default()
     };
     for c in &n.children {
-        match c.name.as_str() {
+        match c.name.as_ref() {
             "instance_attributes" => {}
             "utilization" => return Err(unsupported(c, "node utilization is not supported yet")),
             _ => return Err(unsupported(c, "unexpected element inside <node>")),
@@ -341,12 +378,12 @@ fn import_node(n: &Element) -> Result<Node, ImportError> {
 }
 
 fn import_resource(r: &Element) -> Result<Resource, ImportError> {
-    match r.name.as_str() {
+    match r.name.as_ref() {
         "primitive" => Ok(Resource::Primitive(import_primitive(r, &Attrs::new())?)),
         "group" => {
             let id = required(r, "id")?.to_string();
             for c in &r.children {
-                match c.name.as_str() {
+                match c.name.as_ref() {
                     "primitive" | "meta_attributes" | "instance_attributes" => {}
                     "utilization" => {
                         return Err(unsupported(c, "utilization is not supported yet"))
@@ -392,7 +429,7 @@ fn import_primitive(p: &Element, inherited_params: &Attrs) -> Result<Primitive, 
     let provider = p.attr("provider").map(str::to_string);
     if class == "ocf" && provider.is_none() {
         return Err(ImportError::Missing {
-            element: p.name.clone(),
+            element: p.name.to_string(),
             id: Some(id),
             attribute: "provider".into(),
         });
@@ -404,7 +441,7 @@ fn import_primitive(p: &Element, inherited_params: &Attrs) -> Result<Primitive, 
     };
     let mut ops = Vec::new();
     for c in &p.children {
-        match c.name.as_str() {
+        match c.name.as_ref() {
             "instance_attributes" | "meta_attributes" => {}
             "operations" => {
                 if c.attr("id-ref").is_some() {
@@ -459,14 +496,14 @@ fn import_op(o: &Element) -> Result<OpSpec, ImportError> {
     };
     for (k, v) in &o.attrs {
         if !matches!(
-            k.as_str(),
+            k.as_ref(),
             "id" | "name" | "interval" | "timeout" | "on-fail" | "role" | "enabled"
         ) {
-            op.extra.insert(k.clone(), v.clone());
+            op.extra.insert(k.to_string(), v.to_string());
         }
     }
     for c in &o.children {
-        match c.name.as_str() {
+        match c.name.as_ref() {
             "instance_attributes" | "meta_attributes" => {}
             _ => return Err(unsupported(c, "unexpected element inside <op>")),
         }
@@ -498,7 +535,7 @@ fn import_constraint(
     k: &Element,
     config: &mut hactl_model::Configuration,
 ) -> Result<(), ImportError> {
-    match k.name.as_str() {
+    match k.name.as_ref() {
         "rsc_location" => {
             reject_sets(k)?;
             if k.attr("rsc-pattern").is_some() {
@@ -515,13 +552,13 @@ fn import_constraint(
             };
             if c.node.is_some() && c.score.is_none() {
                 return Err(ImportError::Missing {
-                    element: k.name.clone(),
+                    element: k.name.to_string(),
                     id: Some(c.id),
                     attribute: "score".into(),
                 });
             }
             for r in &k.children {
-                match r.name.as_str() {
+                match r.name.as_ref() {
                     "rule" => c.rules.push(import_rule(r)?),
                     "lifetime" => {
                         return Err(unsupported(r, "constraint lifetimes are not supported"))
@@ -613,7 +650,7 @@ fn import_rule(r: &Element) -> Result<Rule, ImportError> {
         return Err(unsupported(r, "rule references (id-ref) are not supported"));
     }
     for e in &r.children {
-        match e.name.as_str() {
+        match e.name.as_ref() {
             "expression" => {
                 if e.attr("value-source").is_some_and(|v| v != "literal") {
                     return Err(unsupported(
@@ -651,7 +688,7 @@ fn import_fencing_level(
     }
     let id = required(l, "id")?.to_string();
     let index: u32 = int_attr(l, "index")?.ok_or_else(|| ImportError::Missing {
-        element: l.name.clone(),
+        element: l.name.to_string(),
         id: Some(id.clone()),
         attribute: "index".into(),
     })?;
@@ -678,7 +715,7 @@ fn import_fencing_level(
         {
             config.fencing_levels.push(FencingLevel {
                 id: format!("{id}@{}", n.name),
-                target: n.name.clone(),
+                target: n.name.to_string(),
                 index,
                 devices: devices.clone(),
             });
@@ -687,7 +724,7 @@ fn import_fencing_level(
         return Err(unsupported(l, "target-pattern is not supported yet"));
     } else {
         return Err(ImportError::Missing {
-            element: l.name.clone(),
+            element: l.name.to_string(),
             id: Some(id),
             attribute: "target".into(),
         });
@@ -721,64 +758,46 @@ fn membership_flag(el: &Element, attribute: &str) -> Result<Option<bool>, Import
     })
 }
 
-fn import_status(status: &Element, cib: &mut Cib) -> Result<(), ImportError> {
-    let by_id: HashMap<&str, &str> = cib
-        .config
-        .nodes
-        .iter()
-        .map(|n| (n.id.as_str(), n.name.as_str()))
-        .collect();
-    let mut nodes: BTreeMap<String, NodeStatus> = BTreeMap::new();
-    for ns in &status.children {
-        if ns.name != "node_state" {
-            return Err(unsupported(ns, "unexpected element inside <status>"));
+fn import_node_state(
+    ns: &Element,
+    by_id: &HashMap<String, String>,
+) -> Result<(String, NodeStatus), ImportError> {
+    if ns.attr("remote_node").and_then(parse_bool) == Some(true) {
+        return Err(unsupported(ns, "Pacemaker Remote nodes are not supported"));
+    }
+    let name = match ns.attr("uname") {
+        Some(u) => u.to_string(),
+        None => {
+            let id = required(ns, "id")?;
+            by_id.get(id).cloned().ok_or_else(|| {
+                invalid(
+                    ns,
+                    "id",
+                    id,
+                    "node_state without uname names no configured node",
+                )
+            })?
         }
-        if ns.attr("remote_node").and_then(parse_bool) == Some(true) {
-            return Err(unsupported(ns, "Pacemaker Remote nodes are not supported"));
-        }
-        let name = match ns.attr("uname") {
-            Some(u) => u.to_string(),
-            None => {
-                let id = required(ns, "id")?;
-                by_id.get(id).map(|s| s.to_string()).ok_or_else(|| {
-                    invalid(
-                        ns,
-                        "id",
-                        id,
-                        "node_state without uname names no configured node",
-                    )
-                })?
-            }
-        };
-        let mut st = NodeStatus {
-            member: membership_flag(ns, "in_ccm")?,
-            controller_online: membership_flag(ns, "crmd")?,
-            join: ns.attr("join").map(str::to_string),
-            expected: ns.attr("expected").map(str::to_string),
-            ..Default::default()
-        };
-        // Old CIBs keep the shutdown request on node_state itself; "0" means none.
-        if let Some(t) = int_attr::<i64>(ns, "shutdown")? {
-            st.shutdown = (t != 0).then_some(t);
-        }
-        for c in &ns.children {
-            match c.name.as_str() {
-                "transient_attributes" => import_transient(c, &mut st)?,
-                "lrm" => import_lrm(c, &mut st)?,
-                _ => return Err(unsupported(c, "unexpected element inside <node_state>")),
-            }
-        }
-        if nodes.insert(name.clone(), st).is_some() {
-            return Err(invalid(
-                ns,
-                "uname",
-                &name,
-                "second node_state for the same node",
-            ));
+    };
+    let mut st = NodeStatus {
+        member: membership_flag(ns, "in_ccm")?,
+        controller_online: membership_flag(ns, "crmd")?,
+        join: ns.attr("join").map(str::to_string),
+        expected: ns.attr("expected").map(str::to_string),
+        ..Default::default()
+    };
+    // Old CIBs keep the shutdown request on node_state itself; "0" means none.
+    if let Some(t) = int_attr::<i64>(ns, "shutdown")? {
+        st.shutdown = (t != 0).then_some(t);
+    }
+    for c in &ns.children {
+        match c.name.as_ref() {
+            "transient_attributes" => import_transient(c, &mut st)?,
+            "lrm" => import_lrm(c, &mut st)?,
+            _ => return Err(unsupported(c, "unexpected element inside <node_state>")),
         }
     }
-    cib.status.nodes = nodes;
-    Ok(())
+    Ok((name, st))
 }
 
 /// `fail-count-rsc` or `fail-count-rsc#op_interval` (after the prefix) → parts.

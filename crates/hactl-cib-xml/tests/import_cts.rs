@@ -340,3 +340,16 @@ fn export_round_trips_every_case() {
         }
     }
 }
+
+#[test]
+fn escaped_values_are_unescaped() {
+    let xml = wrap(
+        r#"<primitive id="d" class="ocf" provider="pacemaker" type="Dummy"><instance_attributes id="i"><nvpair id="n" name="cmd" value="a &amp;&amp; b &lt;c&gt; &quot;q&quot;"/></instance_attributes></primitive>"#,
+        "",
+    );
+    let cib = import(&xml).unwrap();
+    let p = cib.config.find_primitive("d").unwrap();
+    assert_eq!(p.params["cmd"], r#"a && b <c> "q""#);
+    let back = import(&hactl_cib_xml::export(&cib)).unwrap();
+    assert_eq!(back, cib);
+}
