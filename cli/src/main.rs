@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
+mod verbs;
 
 #[derive(Parser, Debug)]
 #[command(name = "hactl", version, about = "A cluster resource manager", long_about = None)]
@@ -31,6 +32,19 @@ enum Command {
     Daemon(cmd::daemon::Args),
     /// Create, start, stop and inspect the cluster (pcs cluster ...).
     Cluster(cmd::cluster::ClusterArgs),
+    /// Cluster status: nodes, DC, quorum, resources, failures (crm_mon).
+    Status(cmd::status::Args),
+    /// Location, colocation and order constraints (pcs constraint ...).
+    #[command(subcommand)]
+    Constraint(cmd::constraint::ConstraintCommand),
+    /// Cluster properties (pcs property ...).
+    #[command(subcommand)]
+    Property(cmd::property::PropertyCommand),
+    /// Standby, maintenance and node attributes (pcs node ...).
+    #[command(subcommand)]
+    Node(cmd::node::NodeCommand),
+    /// A local 3-node demo cluster in network namespaces (`demo down` removes it).
+    Demo(cmd::demo::Args),
     /// Resources: agent discovery (standards, providers, agents, describe).
     #[command(subcommand)]
     Resource(cmd::resource::ResourceCommand),
@@ -50,6 +64,11 @@ fn main() -> ExitCode {
         Command::Cib(c) => cmd::cib::run(c),
         Command::Daemon(a) => cmd::daemon::run(a),
         Command::Cluster(a) => cmd::cluster::run(a),
+        Command::Status(a) => cmd::status::run(a),
+        Command::Constraint(c) => cmd::constraint::run(c),
+        Command::Property(c) => cmd::property::run(c),
+        Command::Node(c) => cmd::node::run(c),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Resource(c) => cmd::resource::run(c),
     };
     match result {

@@ -1,7 +1,13 @@
 //! One module per top-level command group.
 pub mod cib;
 pub mod cluster;
+pub mod constraint;
 pub mod daemon;
+pub mod demo;
+pub mod node;
+pub mod property;
 pub mod resource;
+pub mod resource_config;
 pub mod simulate;
+pub mod status;
 pub mod stonith;

@@ -28,6 +28,9 @@ pub enum ResourceCommand {
         #[command(flatten)]
         args: DiscoveryArgs,
     },
+    /// create, delete, update, enable, disable, move, ... (cmd::resource_config).
+    #[command(flatten)]
+    Config(super::resource_config::ResourceConfigCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -100,12 +103,20 @@ async fn resolve_agent(exec: &Executor, name: &str) -> Result<AgentSpec> {
         [] => bail!("agent '{name}' is not installed (no OCF provider has it)"),
         many => bail!(
             "agent '{name}' is ambiguous; use one of: {}",
-            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
 
 pub fn run(cmd: ResourceCommand) -> Result<ExitCode> {
+    // The configuration verbs are synchronous and start their own runtime if needed.
+    let cmd = match cmd {
+        ResourceCommand::Config(c) => return super::resource_config::run(c),
+        other => other,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -149,6 +160,7 @@ pub fn run(cmd: ResourceCommand) -> Result<ExitCode> {
                     Output::Text => print!("{}", md.render(&spec.to_string())),
                 }
             }
+            ResourceCommand::Config(_) => unreachable!("handled before the runtime starts"),
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -1,0 +1,418 @@
+//! `hactl constraint`: location, colocation and order constraints in pcs's words.
+//!
+//! ```text
+//! constraint location RSC prefers NODE[=SCORE]...     constraint location RSC avoids NODE[=SCORE]...
+//! constraint location add ID RSC NODE SCORE           constraint location remove ID
+//! constraint colocation add RSC with RSC2 [SCORE]     constraint colocation remove ID | RSC RSC2
+//! constraint order [start|stop] A then [start|stop] B [kind=Optional] [symmetrical=false]
+//! constraint order remove ID | RSC                    constraint list | remove ID...
+//! ```
+
+use anyhow::{anyhow, bail, Result};
+use hactl_model::change::{Change, Constraint};
+use hactl_model::{Cib, Constraints, LocationConstraint};
+use std::process::ExitCode;
+
+use crate::cmd::resource_config::simple;
+use crate::verbs::args::{colocation_sentence, location_sentence, order_sentence, parse_score};
+use crate::verbs::{ChangeFlags, OutputFormat, Plan, Session};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ConstraintCommand {
+    /// RSC prefers|avoids NODE[=SCORE]... | add ID RSC NODE SCORE | remove ID | list
+    Location {
+        #[arg(required = true, allow_negative_numbers = true)]
+        words: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+    /// add RSC with RSC2 [SCORE] [id=ID] | remove ID | remove RSC RSC2 | list
+    Colocation {
+        #[arg(required = true, allow_negative_numbers = true)]
+        words: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+    /// [start|stop] A then [start|stop] B [kind=..] [symmetrical=..] [id=..] | remove ID|RSC | list
+    Order {
+        #[arg(required = true, allow_negative_numbers = true)]
+        words: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+    /// All constraints.
+    #[command(alias = "show", alias = "config")]
+    List {
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+    /// Remove constraints by id.
+    #[command(alias = "delete")]
+    Remove {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Location,
+    Colocation,
+    Order,
+}
+
+pub fn run(c: ConstraintCommand) -> Result<ExitCode> {
+    let (kind, words, flags) = match c {
+        ConstraintCommand::Location { words, flags } => (Kind::Location, words, flags),
+        ConstraintCommand::Colocation { words, flags } => (Kind::Colocation, words, flags),
+        ConstraintCommand::Order { words, flags } => (Kind::Order, words, flags),
+        ConstraintCommand::List { flags } => {
+            list(&flags, None)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        ConstraintCommand::Remove { ids, flags } => {
+            simple(&flags, |cib| remove_ids(cib, &ids))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    if matches!(words.first().map(String::as_str), Some("list" | "show")) {
+        list(&flags, Some(kind))?;
+    } else {
+        simple(&flags, |cib| plan(cib, kind, &words))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The verb → `Change` translation for `constraint location|colocation|order ...`.
+pub fn plan(cib: &Cib, kind: Kind, words: &[String]) -> Result<Plan> {
+    let first = words.first().map(String::as_str).unwrap_or("");
+    let rest = words.get(1..).unwrap_or(&[]);
+    match (kind, first) {
+        (_, "remove" | "delete") => remove(cib, kind, rest),
+        (Kind::Location, "add") => {
+            let [id, rsc, node, score] = rest else {
+                bail!("usage: constraint location add ID RSC NODE SCORE");
+            };
+            known_node(cib, node)?;
+            let c = LocationConstraint {
+                id: id.clone(),
+                rsc: rsc.clone(),
+                node: Some(node.clone()),
+                score: Some(parse_score(score)?),
+                ..Default::default()
+            };
+            Ok(add(format!("add location constraint {id}"), vec![], c))
+        }
+        (Kind::Location, _) => {
+            let cs = location_sentence(words)?;
+            for c in &cs {
+                known_node(cib, c.node.as_deref().unwrap_or(""))?;
+            }
+            let mut changes = Vec::new();
+            let mut replaced = Vec::new();
+            for c in &cs {
+                // pcs replaces an existing plain preference for the same node.
+                for old in cib.config.constraints.location.iter().filter(|o| {
+                    o.rsc == c.rsc
+                        && o.node == c.node
+                        && o.rules.is_empty()
+                        && o.role.is_none()
+                        && !o.id.starts_with("cli-")
+                }) {
+                    changes.push(Change::RemoveConstraint { id: old.id.clone() });
+                    replaced.push(old.id.clone());
+                }
+                changes.push(Change::AddConstraint {
+                    constraint: Constraint::Location(c.clone()),
+                });
+            }
+            let mut what = format!(
+                "add location constraint {}",
+                cs.iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            if !replaced.is_empty() {
+                what.push_str(&format!(" (replacing {})", replaced.join(" ")));
+            }
+            Ok(Plan::new(what, changes))
+        }
+        (Kind::Colocation, "add") => {
+            let c = colocation_sentence(rest)?;
+            Ok(Plan::new(
+                format!("add colocation constraint {}", c.id),
+                vec![Change::AddConstraint {
+                    constraint: Constraint::Colocation(c),
+                }],
+            ))
+        }
+        (Kind::Colocation, _) => {
+            bail!("usage: constraint colocation add RSC with RSC2 [SCORE] | remove ID | list")
+        }
+        (Kind::Order, _) => {
+            let w = if first == "add" { rest } else { words };
+            let c = order_sentence(w)?;
+            Ok(Plan::new(
+                format!("add order constraint {}", c.id),
+                vec![Change::AddConstraint {
+                    constraint: Constraint::Order(c),
+                }],
+            ))
+        }
+    }
+}
+
+/// pcs refuses constraints on nodes that do not exist (a typo would silently do
+/// nothing).
+fn known_node(cib: &Cib, node: &str) -> Result<()> {
+    if cib.config.node(node).is_none() {
+        bail!(
+            "no node {node:?} (nodes: {})",
+            cib.config
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn add(what: String, mut changes: Vec<Change>, c: LocationConstraint) -> Plan {
+    changes.push(Change::AddConstraint {
+        constraint: Constraint::Location(c),
+    });
+    Plan::new(what, changes)
+}
+
+fn ids_of(c: &Constraints, kind: Kind) -> Vec<&str> {
+    match kind {
+        Kind::Location => c.location.iter().map(|x| x.id.as_str()).collect(),
+        Kind::Colocation => c.colocation.iter().map(|x| x.id.as_str()).collect(),
+        Kind::Order => c.order.iter().map(|x| x.id.as_str()).collect(),
+    }
+}
+
+/// `remove ID...`, or by resources: `colocation remove A B`, `order remove RSC`.
+fn remove(cib: &Cib, kind: Kind, rest: &[String]) -> Result<Plan> {
+    let c = &cib.config.constraints;
+    if rest.is_empty() {
+        bail!("name the constraint id(s) to remove (see `hactl constraint list`)");
+    }
+    let known = ids_of(c, kind);
+    let ids: Vec<String> = if rest.iter().all(|r| known.contains(&r.as_str())) {
+        rest.to_vec()
+    } else {
+        match (kind, rest) {
+            (Kind::Colocation, [a, b]) => c
+                .colocation
+                .iter()
+                .filter(|x| (&x.rsc == a && &x.with_rsc == b) || (&x.rsc == b && &x.with_rsc == a))
+                .map(|x| x.id.clone())
+                .collect(),
+            (Kind::Order, [r]) => c
+                .order
+                .iter()
+                .filter(|x| &x.first == r || &x.then == r)
+                .map(|x| x.id.clone())
+                .collect(),
+            _ => vec![],
+        }
+    };
+    if ids.is_empty() {
+        let unknown = rest
+            .iter()
+            .find(|r| !known.contains(&r.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        bail!("no {kind:?} constraint {unknown:?} (see `hactl constraint list`)");
+    }
+    Ok(Plan::new(
+        format!("remove constraint {}", ids.join(" ")),
+        ids.into_iter()
+            .map(|id| Change::RemoveConstraint { id })
+            .collect(),
+    ))
+}
+
+fn remove_ids(cib: &Cib, ids: &[String]) -> Result<Plan> {
+    let c = &cib.config.constraints;
+    for id in ids {
+        let found = [Kind::Location, Kind::Colocation, Kind::Order]
+            .iter()
+            .any(|k| ids_of(c, *k).contains(&id.as_str()));
+        if !found {
+            return Err(anyhow!(
+                "no constraint {id:?} (see `hactl constraint list`)"
+            ));
+        }
+    }
+    Ok(Plan::new(
+        format!("remove constraint {}", ids.join(" ")),
+        ids.iter()
+            .map(|id| Change::RemoveConstraint { id: id.clone() })
+            .collect(),
+    ))
+}
+
+fn list(flags: &ChangeFlags, only: Option<Kind>) -> Result<()> {
+    let mut s = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?;
+    let cib = s.cib()?;
+    let c = &cib.config.constraints;
+    if flags.output == OutputFormat::Json {
+        let v = match only {
+            None => serde_json::to_value(c)?,
+            Some(Kind::Location) => serde_json::to_value(&c.location)?,
+            Some(Kind::Colocation) => serde_json::to_value(&c.colocation)?,
+            Some(Kind::Order) => serde_json::to_value(&c.order)?,
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    print!("{}", format_constraints(c, only));
+    Ok(())
+}
+
+/// The text listing (also used by `hactl status` for move/ban constraints).
+pub fn format_constraints(c: &Constraints, only: Option<Kind>) -> String {
+    let mut out = String::new();
+    let show = |k: Kind| only.is_none() || only == Some(k);
+    if show(Kind::Location) {
+        out.push_str("Location Constraints:\n");
+        for l in &c.location {
+            out.push_str(&format!("  {}\n", describe_location(l)));
+        }
+    }
+    if show(Kind::Colocation) {
+        out.push_str("Colocation Constraints:\n");
+        for x in &c.colocation {
+            let role =
+                |r: &Option<hactl_model::Role>| r.map(|r| format!("{r} ")).unwrap_or_default();
+            out.push_str(&format!(
+                "  {}{} with {}{} (score: {}) (id: {})\n",
+                role(&x.rsc_role),
+                x.rsc,
+                role(&x.with_rsc_role),
+                x.with_rsc,
+                x.score,
+                x.id
+            ));
+        }
+    }
+    if show(Kind::Order) {
+        out.push_str("Ordering Constraints:\n");
+        for o in &c.order {
+            let sym = match o.symmetrical {
+                Some(false) => " symmetrical=false",
+                _ => "",
+            };
+            out.push_str(&format!(
+                "  {} {} then {} {} (kind: {}{sym}) (id: {})\n",
+                o.first_action, o.first, o.then_action, o.then, o.kind, o.id
+            ));
+        }
+    }
+    out
+}
+
+pub fn describe_location(l: &LocationConstraint) -> String {
+    let mut s = match (&l.node, l.score) {
+        (Some(n), Some(sc)) if sc.value() < 0 => {
+            format!("{} avoids {n} (score: {sc})", l.rsc)
+        }
+        (Some(n), Some(sc)) => format!("{} prefers {n} (score: {sc})", l.rsc),
+        (Some(n), None) => format!("{} on {n}", l.rsc),
+        (None, _) => format!("{}: {} rule(s)", l.rsc, l.rules.len()),
+    };
+    if let Some(r) = l.role {
+        s.push_str(&format!(" (role: {r})"));
+    }
+    if let Some(e) = l.expires {
+        s.push_str(&format!(" (expires: {e} unix time)"));
+    }
+    s.push_str(&format!(" (id: {})", l.id));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hactl_model::{AgentSpec, Node, Primitive, Resource, Score};
+
+    fn cib() -> Cib {
+        let mut cib = Cib::default();
+        for n in ["n1", "n2"] {
+            cib.config.nodes.push(Node {
+                id: n.into(),
+                name: n.into(),
+                ..Default::default()
+            });
+        }
+        for r in ["a", "b"] {
+            cib.config.resources.push(Resource::Primitive(Primitive {
+                id: r.into(),
+                agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+                ..Default::default()
+            }));
+        }
+        cib
+    }
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn run_plan(cib: &mut Cib, kind: Kind, s: &str) -> Result<()> {
+        let p = plan(cib, kind, &w(s))?;
+        p.change().apply(cib).map_err(|e| anyhow!("{e}"))
+    }
+
+    #[test]
+    fn location_prefers_replaces_and_removes() {
+        let mut c = cib();
+        run_plan(&mut c, Kind::Location, "a prefers n1=100").unwrap();
+        run_plan(&mut c, Kind::Location, "a prefers n1=200").unwrap();
+        assert_eq!(
+            c.config.constraints.location.len(),
+            1,
+            "replaced, not added"
+        );
+        assert_eq!(
+            c.config.constraints.location[0].score,
+            Some(Score::new(200))
+        );
+        run_plan(&mut c, Kind::Location, "add mine b n2 -50").unwrap();
+        assert_eq!(c.config.constraints.location.len(), 2);
+        run_plan(&mut c, Kind::Location, "remove mine").unwrap();
+        assert_eq!(c.config.constraints.location.len(), 1);
+        let e = run_plan(&mut c, Kind::Location, "remove nope").unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
+        // Unknown resource: refused by the model's validation.
+        let e = run_plan(&mut c, Kind::Location, "zz prefers n1").unwrap_err();
+        assert!(e.to_string().contains("zz"), "{e}");
+    }
+
+    #[test]
+    fn colocation_and_order_add_remove() {
+        let mut c = cib();
+        run_plan(&mut c, Kind::Colocation, "add b with a").unwrap();
+        run_plan(&mut c, Kind::Order, "a then b").unwrap();
+        let text = format_constraints(&c.config.constraints, None);
+        assert!(text.contains("b with a (score: INFINITY)"), "{text}");
+        assert!(
+            text.contains("start a then start b (kind: Mandatory)"),
+            "{text}"
+        );
+        run_plan(&mut c, Kind::Colocation, "remove a b").unwrap();
+        run_plan(&mut c, Kind::Order, "remove b").unwrap();
+        assert!(c.config.constraints.colocation.is_empty());
+        assert!(c.config.constraints.order.is_empty());
+        assert!(run_plan(&mut c, Kind::Colocation, "a with b").is_err());
+        let e = run_plan(&mut c, Kind::Colocation, "add a with ghost").unwrap_err();
+        assert!(e.to_string().contains("ghost"), "{e}");
+    }
+}

@@ -1,0 +1,368 @@
+//! `hactl demo`: a local 3-node cluster in network namespaces, with a web group (a
+//! VIP and a web server), left running to play with; `hactl demo down` removes it.
+//!
+//! Layout: namespaces `hx-dsw` (switch), `hx-d1..3` (nodes n1..n3 at 10.99.0.1-3),
+//! `hx-dcl` (a client at 10.99.0.254); files under `/run/hactl-demo` (each node's
+//! config and state dir, its control socket `nI.sock`, its log `nI.log`). Each daemon
+//! runs in its node's network namespace and a private mount namespace with its own
+//! tmpfs on `/run/resource-agents` (the agents' `HA_RSCTMP`), so the nodes' agent
+//! state files do not mix.
+//!
+//! The cluster itself is made by the product's own commands (`hactl cluster setup`,
+//! `cluster join`, `hactl daemon`, `hactl resource create ...`), run as the user
+//! would, and printed.
+
+use anyhow::{bail, Context, Result};
+use hactl_lab::Lab;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PREFIX: &str = "hx-d";
+pub const SUBNET: &str = "10.99.0";
+pub const VIP: &str = "10.99.0.100";
+pub const DIR: &str = "/run/hactl-demo";
+const NODES: usize = 3;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<DemoCommand>,
+    /// How long to wait for the cluster and the resources.
+    #[arg(long, default_value = "90s")]
+    pub timeout: String,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DemoCommand {
+    /// Start the demo cluster (the default).
+    Up,
+    /// Stop the demo's daemons and remove its namespaces and files.
+    Down,
+}
+
+pub fn socket(i: usize) -> PathBuf {
+    Path::new(DIR).join(format!("n{i}.sock"))
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let timeout = hactl_model::values::parse_interval_ms(&a.timeout)
+        .map(Duration::from_millis)
+        .with_context(|| format!("--timeout {:?}: expected a duration", a.timeout))?;
+    match a.command.unwrap_or(DemoCommand::Up) {
+        DemoCommand::Up => up(timeout),
+        DemoCommand::Down => down(),
+    }
+}
+
+fn need_root(what: &str) -> Result<()> {
+    if !hactl_lab::is_root() {
+        bail!(
+            "{what} needs root: it creates network namespaces ({PREFIX}sw, {PREFIX}1..{PREFIX}3, {PREFIX}cl), \
+             veth links and a bridge, and runs three hactl daemons and resource agents \
+             (IPaddr2 adds a VIP). Run it as root (sudo hactl demo). It also needs iproute2, \
+             util-linux (unshare), python3 and the resource-agents package (ocf:heartbeat:IPaddr2, \
+             ocf:heartbeat:anything)."
+        );
+    }
+    Ok(())
+}
+
+fn preflight() -> Result<()> {
+    for (path, pkg) in [
+        (
+            "/usr/lib/ocf/resource.d/heartbeat/IPaddr2",
+            "resource-agents",
+        ),
+        (
+            "/usr/lib/ocf/resource.d/heartbeat/anything",
+            "resource-agents",
+        ),
+        ("/usr/bin/python3", "python3"),
+        ("/usr/bin/unshare", "util-linux"),
+    ] {
+        if !Path::new(path).exists() {
+            bail!("{path} is missing: install the {pkg} package");
+        }
+    }
+    Ok(())
+}
+
+fn hactl_exe() -> Result<PathBuf> {
+    std::env::current_exe().context("finding the hactl executable")
+}
+
+/// Runs `hactl ARGS` (optionally inside a namespace), showing the command line.
+fn step(ns: Option<&str>, args: &[&str]) -> Result<String> {
+    let exe = hactl_exe()?;
+    println!(
+        "$ {}hactl {}",
+        ns.map(|n| format!("[{n}] ")).unwrap_or_default(),
+        shell_words(args)
+    );
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = Lab::command(ns, &exe);
+            c.args(args);
+            c
+        }
+        None => {
+            let mut c = Command::new(&exe);
+            c.args(args);
+            c
+        }
+    };
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running hactl {}", args.join(" ")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    print!("{}", indent(&stdout));
+    if !out.status.success() {
+        eprint!("{}", indent(&stderr));
+        bail!("`hactl {}` failed", args.join(" "));
+    }
+    Ok(stdout)
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+fn shell_words(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn up(timeout: Duration) -> Result<ExitCode> {
+    need_root("hactl demo")?;
+    preflight()?;
+    if Path::new(DIR).exists() || hactl_lab::netns_exists(&format!("{PREFIX}sw")) {
+        bail!("a demo is already running (or was not removed): `hactl demo down` first");
+    }
+    println!(
+        "Creating namespaces {PREFIX}sw, {PREFIX}1..{PREFIX}{NODES}, {PREFIX}cl on {SUBNET}.0/24"
+    );
+    let mut lab = Lab::create(PREFIX, NODES, SUBNET, true)?;
+    // If anything below fails, the lab and files go away (Drop); on success they stay.
+    let mut guard = Cleanup(true);
+    std::fs::create_dir_all(DIR).with_context(|| format!("creating {DIR}"))?;
+    std::fs::create_dir_all("/run/resource-agents").context("creating /run/resource-agents")?;
+    let dir = |i: usize, what: &str| format!("{DIR}/n{i}/{what}");
+    let mut nodes: Vec<String> = Vec::new();
+    for i in 1..=NODES {
+        nodes.push(format!("n{i}={}", lab.node_addr(i)));
+    }
+    // Setup runs "on" n1 (inside its namespace, so the other addresses are routable).
+    let mut setup = vec![
+        "cluster",
+        "setup",
+        "--name",
+        "hactl-demo",
+        "--local",
+        "n1",
+        "--dir",
+    ];
+    let d1 = dir(1, "etc");
+    setup.push(&d1);
+    let node_refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    setup.extend(node_refs.iter());
+    step(Some(&lab.node_ns(1)), &setup)?;
+    for i in 2..=NODES {
+        let bundle = format!("{d1}/bundles/n{i}.bundle");
+        let di = dir(i, "etc");
+        step(
+            Some(&lab.node_ns(i)),
+            &["cluster", "join", &bundle, "--dir", &di],
+        )?;
+    }
+    for i in 1..=NODES {
+        start_daemon(&lab, i)?;
+    }
+    let sock1 = socket(1);
+    let s1 = sock1.to_str().context("socket path")?;
+    wait_online(&sock1, timeout)?;
+    step(
+        None,
+        &[
+            "property",
+            "set",
+            "stonith-enabled=false",
+            "--socket",
+            s1,
+            "--no-wait",
+        ],
+    )?;
+    let www = format!("{DIR}/www");
+    std::fs::create_dir_all(&www)?;
+    std::fs::write(
+        format!("{www}/index.html"),
+        "<h1>Hello from the hactl demo</h1>\n",
+    )?;
+    let wait = format!("--wait={}s", timeout.as_secs());
+    step(
+        None,
+        &[
+            "resource",
+            "create",
+            "vip",
+            "ocf:heartbeat:IPaddr2",
+            &format!("ip={VIP}"),
+            "cidr_netmask=24",
+            "op",
+            "monitor",
+            "interval=10s",
+            "--group",
+            "web",
+            "--socket",
+            s1,
+            "--no-wait",
+        ],
+    )?;
+    step(
+        None,
+        &[
+            "resource",
+            "create",
+            "www",
+            "ocf:heartbeat:anything",
+            "binfile=/usr/bin/python3",
+            "cmdline_options=-m http.server 80",
+            &format!("workdir={www}"),
+            // The pid file must be per node: /run/resource-agents is.
+            "pidfile=/run/resource-agents/www.pid",
+            "op",
+            "monitor",
+            "interval=10s",
+            "--group",
+            "web",
+            "--socket",
+            s1,
+            &wait,
+        ],
+    )?;
+    step(None, &["status", "--socket", s1])?;
+    lab.destroy_on_drop = false;
+    guard.0 = false;
+    println!(
+        "\nThe demo cluster is running. Try (as root):\n\
+         \x20 hactl status --socket {s1}                 # or HACTL_SOCKET={s1} hactl status\n\
+         \x20 ip netns exec {PREFIX}cl curl -s http://{VIP}/   # the client reaches the VIP\n\
+         \x20 hactl node standby n1 --socket {s1}        # the group moves; then unstandby\n\
+         \x20 hactl resource move web n3 --socket {s1}\n\
+         \x20 hactl constraint list --socket {s1}\n\
+         Sockets of the other nodes: {}, {}; logs: {DIR}/nI.log\n\
+         Remove everything with: hactl demo down",
+        socket(2).display(),
+        socket(3).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Removes the demo's files if `up` fails half-way (the lab removes itself).
+struct Cleanup(bool);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = std::fs::remove_dir_all(DIR);
+        }
+    }
+}
+
+fn start_daemon(lab: &Lab, i: usize) -> Result<()> {
+    let exe = hactl_exe()?;
+    let log = std::fs::File::create(format!("{DIR}/n{i}.log"))?;
+    let etc = format!("{DIR}/n{i}/etc");
+    let state = format!("{DIR}/n{i}/state");
+    std::fs::create_dir_all(&state)?;
+    let sock = socket(i);
+    println!(
+        "$ [{}] hactl daemon --config-dir {etc} --state-dir {state} --socket {}",
+        lab.node_ns(i),
+        sock.display()
+    );
+    // A private mount namespace gives the node its own HA_RSCTMP; the mount is
+    // invisible to the host and to the other nodes.
+    let script = "mount -t tmpfs hactl-demo /run/resource-agents && exec \"$0\" \"$@\"";
+    let mut c = Lab::command(&lab.node_ns(i), "unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c", script])
+        .arg(&exe)
+        .args([
+            "daemon",
+            "--config-dir",
+            &etc,
+            "--state-dir",
+            &state,
+            "--socket",
+        ])
+        .arg(&sock)
+        .env("HACTL_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    {
+        use std::os::unix::process::CommandExt;
+        // Own process group: the daemon outlives this command and ^C of it.
+        c.process_group(0);
+    }
+    c.spawn()
+        .with_context(|| format!("starting the daemon of n{i}"))?;
+    Ok(())
+}
+
+/// Waits until n1's daemon reports every node online and quorum.
+fn wait_online(sock: &Path, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    print!("Waiting for the cluster to form");
+    loop {
+        let last = match hactl_client::Client::connect(sock).and_then(|mut c| c.status()) {
+            Ok(s) => {
+                let online = s
+                    .nodes
+                    .iter()
+                    .filter(|n| n.state == hactl_proto::client::NodeState::Online as i32)
+                    .count();
+                if online == NODES && s.has_quorum && !s.dc.is_empty() {
+                    println!(": {online} nodes online, DC {}", s.dc);
+                    return Ok(());
+                }
+                format!("{online} of {NODES} online, quorum {}", s.has_quorum)
+            }
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            println!();
+            bail!("the cluster did not form within {timeout:?} ({last}); see {DIR}/nI.log");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn down() -> Result<ExitCode> {
+    need_root("hactl demo down")?;
+    // Daemons first (SIGTERM lets them stop their resources), then the namespaces.
+    let removed = hactl_lab::destroy_prefix(PREFIX, Duration::from_secs(10))?;
+    let had_dir = Path::new(DIR).exists();
+    if had_dir {
+        std::fs::remove_dir_all(DIR).with_context(|| format!("removing {DIR}"))?;
+    }
+    if removed.is_empty() && !had_dir {
+        println!("No demo was running.");
+    } else {
+        println!("Removed namespaces: {}", removed.join(" "));
+        if had_dir {
+            println!("Removed {DIR}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

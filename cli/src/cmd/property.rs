@@ -1,0 +1,145 @@
+//! `hactl property set|unset|list`: cluster properties (`stonith-enabled`,
+//! `no-quorum-policy`, …). Values are checked by the model before anything is sent.
+
+use anyhow::{bail, Context, Result};
+use hactl_model::change::Change;
+use hactl_model::{Cib, KNOWN_PROPERTIES};
+use std::process::ExitCode;
+
+use crate::cmd::resource_config::simple;
+use crate::verbs::args::parse_kv;
+use crate::verbs::{ChangeFlags, OutputFormat, Plan, ReadFlags, Session};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum PropertyCommand {
+    /// Set properties: NAME=VALUE... (`NAME=` unsets).
+    Set {
+        #[arg(required = true)]
+        assignments: Vec<String>,
+        /// Allow property names hactl does not know.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+    /// Remove properties (back to their defaults).
+    Unset {
+        #[arg(required = true)]
+        names: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+    /// Properties that are set (`--all`: every known property).
+    #[command(alias = "config", alias = "show")]
+    List {
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        flags: ReadFlags,
+    },
+}
+
+pub fn run(c: PropertyCommand) -> Result<ExitCode> {
+    match c {
+        PropertyCommand::Set {
+            assignments,
+            force,
+            flags,
+        } => simple(&flags, |cib| set_plan(cib, &assignments, force))?,
+        PropertyCommand::Unset { names, flags } => simple(&flags, |cib| unset_plan(cib, &names))?,
+        PropertyCommand::List { all, flags } => {
+            let mut s = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?;
+            let cib = s.cib()?;
+            list(&cib, all, flags.output)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn set_plan(cib: &Cib, assignments: &[String], force: bool) -> Result<Plan> {
+    let mut changes = Vec::new();
+    for a in assignments {
+        let (k, v) = parse_kv(a).context("property")?;
+        if !force && !KNOWN_PROPERTIES.contains(&k.as_str()) {
+            bail!(
+                "unknown property {k:?} (known: {}; --force sets it anyway)",
+                KNOWN_PROPERTIES.join(", ")
+            );
+        }
+        if v.is_empty() {
+            if cib.config.properties.contains_key(&k) {
+                changes.push(Change::UnsetProperty { name: k });
+            }
+        } else {
+            changes.push(Change::SetProperty { name: k, value: v });
+        }
+    }
+    let mut p = Plan::new(format!("set {}", assignments.join(" ")), changes);
+    // A property can stop or start everything (stop-all-resources, maintenance-mode).
+    p.moves_things = true;
+    Ok(p)
+}
+
+pub fn unset_plan(cib: &Cib, names: &[String]) -> Result<Plan> {
+    for n in names {
+        if !cib.config.properties.contains_key(n) {
+            bail!("property {n:?} is not set");
+        }
+    }
+    Ok(Plan::new(
+        format!("unset {}", names.join(" ")),
+        names
+            .iter()
+            .map(|n| Change::UnsetProperty { name: n.clone() })
+            .collect(),
+    ))
+}
+
+fn list(cib: &Cib, all: bool, output: OutputFormat) -> Result<()> {
+    let props = &cib.config.properties;
+    if output == OutputFormat::Json {
+        let mut v = serde_json::Map::new();
+        v.insert("properties".into(), serde_json::to_value(props)?);
+        if all {
+            v.insert("known".into(), serde_json::to_value(KNOWN_PROPERTIES)?);
+            v.insert(
+                "effective".into(),
+                serde_json::to_value(cib.config.options()?)?,
+            );
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("Cluster Properties:");
+    for (k, v) in props {
+        println!("  {k}: {v}");
+    }
+    if all {
+        for k in KNOWN_PROPERTIES.iter().filter(|k| !props.contains_key(**k)) {
+            println!("  {k}: (default)");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_unset_and_bad_values() {
+        let mut cib = Cib::default();
+        let p = set_plan(&cib, &["stonith-enabled=false".into()], false).unwrap();
+        p.change().apply(&mut cib).unwrap();
+        assert_eq!(cib.config.properties["stonith-enabled"], "false");
+        let e = set_plan(&cib, &["stonith-enable=false".into()], false).unwrap_err();
+        assert!(e.to_string().contains("unknown property"), "{e}");
+        // The model checks the value.
+        let p = set_plan(&cib, &["no-quorum-policy=dance".into()], false).unwrap();
+        assert!(p.change().apply(&mut cib).is_err());
+        let p = set_plan(&cib, &["stonith-enabled=".into()], false).unwrap();
+        p.change().apply(&mut cib).unwrap();
+        assert!(cib.config.properties.is_empty());
+        assert!(unset_plan(&cib, &["stonith-enabled".into()]).is_err());
+    }
+}

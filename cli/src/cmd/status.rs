@@ -1,0 +1,377 @@
+//! `hactl status`: a crm_mon-like one-shot view — nodes, DC, quorum, where each
+//! resource runs, move/ban constraints, failed actions, fail counts, and what the
+//! cluster still has to do (the policy engine's pending actions on the current CIB).
+
+use anyhow::{Context, Result};
+use hactl_model::values::format_interval_ms;
+use hactl_model::{Cib, FailCount, LocationConstraint};
+use hactl_policy::{format_status, schedule, NodeState, Placement, StatusView, Transition};
+use hactl_proto::client::{ClusterStatus, NodeState as ProtoNodeState};
+use serde::Serialize;
+use std::fmt::Write;
+use std::process::ExitCode;
+
+use crate::cmd::constraint::describe_location;
+use crate::verbs::session::{describe_action, pending};
+use crate::verbs::{OutputFormat, ReadFlags, Session};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub flags: ReadFlags,
+}
+
+/// One failed operation in a node's history.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailedAction {
+    pub node: String,
+    pub resource: String,
+    pub operation: String,
+    pub interval_ms: u64,
+    pub rc: i32,
+    pub rc_text: String,
+    pub op_status: i32,
+    pub exit_reason: Option<String>,
+    pub call_id: i64,
+    pub last_rc_change: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeFailCount {
+    pub node: String,
+    #[serde(flatten)]
+    pub failcount: FailCount,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberInfo {
+    pub name: String,
+    pub address: String,
+    /// online, offline, unclean (as the answering daemon's membership layer sees it)
+    pub state: String,
+    pub last_seen_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DaemonView {
+    pub cluster_name: String,
+    pub local_node: String,
+    pub term: u64,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    pub members: Vec<MemberInfo>,
+}
+
+/// Everything `hactl status --output json` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    pub dc: Option<String>,
+    pub have_quorum: bool,
+    pub epoch: u64,
+    pub daemon: Option<DaemonView>,
+    pub nodes: Vec<NodeState>,
+    pub resources: Vec<Placement>,
+    pub move_constraints: Vec<LocationConstraint>,
+    pub failed_actions: Vec<FailedAction>,
+    pub failcounts: Vec<NodeFailCount>,
+    /// Actions the policy engine would still run; empty when settled.
+    pub pending: Vec<String>,
+    pub settled: bool,
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let mut s = Session::open(a.flags.socket.as_deref(), a.flags.cib.as_deref())?;
+    let daemon = s.status()?;
+    let cib = s.cib()?;
+    let now = s.now(&cib);
+    let t = schedule(&cib, now).context("the CIB cannot be scheduled")?;
+    let report = build(&cib, &t, daemon.as_ref());
+    match a.flags.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Text => print!("{}", render(&cib, &t, &report)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rc_text(rc: i32) -> String {
+    hactl_exec::rc::name(rc).to_string()
+}
+
+/// Failed operations: a result other than expected (a probe may find the resource
+/// running or not), or an execution status other than done/cancelled.
+pub fn failed_actions(cib: &Cib) -> Vec<FailedAction> {
+    let mut out = Vec::new();
+    for (node, st) in &cib.status.nodes {
+        for (rsc, h) in &st.resources {
+            for op in &h.ops {
+                let probe = op.operation == "monitor" && op.interval_ms == 0;
+                let rc_ok = match op.expected_rc {
+                    Some(e) => op.rc == e,
+                    None if probe => op.rc == 0 || op.rc == 7,
+                    None if op.operation == "stop" => op.rc == 0,
+                    None => op.rc == 0,
+                };
+                let failed = !rc_ok || op.op_status >= 2;
+                if failed {
+                    out.push(FailedAction {
+                        node: node.clone(),
+                        resource: rsc.clone(),
+                        operation: op.operation.clone(),
+                        interval_ms: op.interval_ms,
+                        rc: op.rc,
+                        rc_text: rc_text(op.rc),
+                        op_status: op.op_status,
+                        exit_reason: op.exit_reason.clone(),
+                        call_id: op.call_id,
+                        last_rc_change: op.last_rc_change,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn build(cib: &Cib, t: &Transition, daemon: Option<&ClusterStatus>) -> StatusReport {
+    let pend: Vec<String> = pending(t).into_iter().map(describe_action).collect();
+    StatusReport {
+        dc: daemon
+            .filter(|d| !d.dc.is_empty())
+            .map(|d| d.dc.clone())
+            .or_else(|| cib.status.dc.clone()),
+        have_quorum: daemon
+            .map(|d| d.has_quorum)
+            .unwrap_or(cib.status.have_quorum),
+        epoch: cib.epoch,
+        daemon: daemon.map(|d| DaemonView {
+            cluster_name: d.cluster_name.clone(),
+            local_node: d.local_node.clone(),
+            term: d.term,
+            commit_index: d.commit_index,
+            applied_index: d.applied_index,
+            members: d
+                .nodes
+                .iter()
+                .map(|n| MemberInfo {
+                    name: n.name.clone(),
+                    address: n.address.clone(),
+                    state: match ProtoNodeState::try_from(n.state) {
+                        Ok(ProtoNodeState::Online) => "online",
+                        Ok(ProtoNodeState::Offline) => "offline",
+                        Ok(ProtoNodeState::Unclean) => "unclean",
+                        _ => "unknown",
+                    }
+                    .into(),
+                    last_seen_ms: n.last_seen_ms,
+                })
+                .collect(),
+        }),
+        nodes: t.nodes.clone(),
+        resources: t.placements.clone(),
+        move_constraints: cib
+            .config
+            .constraints
+            .location
+            .iter()
+            .filter(|l| l.id.starts_with("cli-"))
+            .cloned()
+            .collect(),
+        failed_actions: failed_actions(cib),
+        failcounts: cib
+            .status
+            .nodes
+            .iter()
+            .flat_map(|(n, st)| {
+                st.failcounts.iter().map(move |f| NodeFailCount {
+                    node: n.clone(),
+                    failcount: f.clone(),
+                })
+            })
+            .collect(),
+        settled: pend.is_empty(),
+        pending: pend,
+    }
+}
+
+pub fn render(cib: &Cib, t: &Transition, r: &StatusReport) -> String {
+    let mut out = String::new();
+    if let Some(d) = &r.daemon {
+        if !d.cluster_name.is_empty() {
+            let _ = writeln!(out, "Cluster name: {}", d.cluster_name);
+        }
+    }
+    out.push_str("Cluster Summary:\n");
+    let _ = writeln!(
+        out,
+        "  * Current DC: {} ({})",
+        r.dc.as_deref().unwrap_or("NONE"),
+        if r.have_quorum {
+            "partition with quorum"
+        } else {
+            "partition WITHOUT quorum"
+        }
+    );
+    if let Some(d) = &r.daemon {
+        let _ = writeln!(
+            out,
+            "  * Answered by: {} (raft term {}, commit {}, applied {})",
+            d.local_node, d.term, d.commit_index, d.applied_index
+        );
+    }
+    let prims = t.placements.len();
+    let disabled = t.placements.iter().filter(|p| p.disabled).count();
+    let _ = writeln!(
+        out,
+        "  * {} nodes configured, {} resource instances configured{} (CIB epoch {})",
+        cib.config.nodes.len(),
+        prims,
+        if disabled > 0 {
+            format!(" ({disabled} DISABLED)")
+        } else {
+            String::new()
+        },
+        r.epoch
+    );
+    out.push('\n');
+    // The node and resource lists are the scheduler's view of the CIB, as crm_simulate
+    // prints it, without its header line.
+    let body = format_status(cib, t, StatusView::Current);
+    for line in body.lines().skip(1) {
+        let _ = writeln!(out, "{}", line.strip_prefix("  ").unwrap_or(line));
+    }
+    if let Some(d) = &r.daemon {
+        let odd: Vec<String> = d
+            .members
+            .iter()
+            .filter(|m| m.state != "online")
+            .map(|m| format!("{} {}", m.name, m.state))
+            .collect();
+        if !odd.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nMembership (as {} sees it): {}",
+                d.local_node,
+                odd.join(", ")
+            );
+        }
+    }
+    if !r.move_constraints.is_empty() {
+        out.push_str("\nMove/ban constraints (remove with `hactl resource clear RSC`):\n");
+        for l in &r.move_constraints {
+            let _ = writeln!(out, "  * {}", describe_location(l));
+        }
+    }
+    if !r.failed_actions.is_empty() {
+        out.push_str("\nFailed Resource Actions:\n");
+        for f in &r.failed_actions {
+            let _ = write!(
+                out,
+                "  * {} {} {} on {} returned '{}' ({}), call={}",
+                f.resource,
+                f.operation,
+                format_interval_ms(f.interval_ms),
+                f.node,
+                f.rc_text,
+                f.rc,
+                f.call_id
+            );
+            if let Some(e) = &f.exit_reason {
+                let _ = write!(out, ", exit-reason='{e}'");
+            }
+            if f.op_status >= 2 {
+                let _ = write!(out, ", status={}", op_status_text(f.op_status));
+            }
+            out.push('\n');
+        }
+    }
+    if !r.failcounts.is_empty() {
+        out.push_str("\nFail counts:\n");
+        for f in &r.failcounts {
+            let op = match (&f.failcount.op, f.failcount.interval_ms) {
+                (Some(o), Some(i)) => format!(" ({o} {})", format_interval_ms(i)),
+                (Some(o), None) => format!(" ({o})"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  * {} on {}: fail-count={}{op}",
+                f.failcount.rsc, f.node, f.failcount.count
+            );
+        }
+    }
+    if r.settled {
+        out.push_str("\nThe cluster has settled (nothing left to do).\n");
+    } else {
+        out.push_str("\nPending actions (the cluster has not settled):\n");
+        for p in &r.pending {
+            let _ = writeln!(out, "  * {p}");
+        }
+    }
+    out
+}
+
+fn op_status_text(s: i32) -> &'static str {
+    match s {
+        2 => "timed out",
+        3 => "not supported",
+        4 => "error",
+        5 => "not installed",
+        6 => "not connected",
+        7 => "invalid",
+        8 => "error (hard)",
+        9 => "error (fatal)",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hactl_model::change::Change;
+    use hactl_model::{AgentSpec, Node, OpRecord, Primitive, Resource};
+
+    #[test]
+    fn failed_actions_skip_probes_and_report_failures() {
+        let mut cib = Cib::default();
+        cib.config.nodes.push(Node {
+            id: "n1".into(),
+            name: "n1".into(),
+            ..Default::default()
+        });
+        cib.config.resources.push(Resource::Primitive(Primitive {
+            id: "d".into(),
+            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+            ..Default::default()
+        }));
+        for (op, iv, rc, id) in [
+            ("monitor", 0, 7, 1),
+            ("start", 0, 0, 2),
+            ("monitor", 10_000, 1, 3),
+        ] {
+            Change::RecordOp {
+                node: "n1".into(),
+                rsc: "d".into(),
+                agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+                op: OpRecord {
+                    operation: op.into(),
+                    interval_ms: iv,
+                    rc,
+                    call_id: id,
+                    exit_reason: (rc == 1).then(|| "boom".to_string()),
+                    ..Default::default()
+                },
+            }
+            .apply(&mut cib)
+            .unwrap();
+        }
+        let f = failed_actions(&cib);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].operation, "monitor");
+        assert_eq!(f[0].rc_text, "error");
+        let t = schedule(&cib, 0).unwrap();
+        let r = build(&cib, &t, None);
+        let text = render(&cib, &t, &r);
+        assert!(text.contains("Failed Resource Actions:"), "{text}");
+        assert!(text.contains("exit-reason='boom'"), "{text}");
+    }
+}

@@ -1,0 +1,465 @@
+//! Where a verb's CIB comes from and where its change goes: the local daemon's
+//! control socket, or a CIB file (`--cib FILE`, offline).
+//!
+//! A change is always checked first by applying it to a copy of the current CIB
+//! (`Change::apply` validates ids, references, scores, property values), so a bad
+//! change is refused here with the model's message and never reaches the cluster.
+//!
+//! **Settled** means: the policy engine, run on the current CIB at the current time,
+//! schedules no runnable action (no start, stop, probe, recurring monitor or fencing
+//! left to do). Actions the scheduler marks as blocked cannot run and do not count;
+//! they are reported. Waiting polls `GetCib` + `schedule` every 250 ms until settled
+//! or the deadline (`--wait=TIMEOUT`, default 60 s) passes.
+
+use anyhow::{anyhow, bail, Context, Result};
+use hactl_client::{socket_path, Client};
+use hactl_model::change::Change;
+use hactl_model::values::parse_interval_ms;
+use hactl_model::Cib;
+use hactl_policy::{schedule, Action, ActionKind, Transition};
+use hactl_proto::client::ClusterStatus;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Flags of every read verb.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ReadFlags {
+    /// The local daemon's control socket.
+    #[arg(long, env = "HACTL_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Read this CIB file (JSON, or Pacemaker XML) instead of asking the cluster.
+    #[arg(long, value_name = "FILE")]
+    pub cib: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Flags of every change verb.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ChangeFlags {
+    /// The local daemon's control socket.
+    #[arg(long, env = "HACTL_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Print the transition this change would cause (from the real policy engine)
+    /// and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Work on a CIB file instead of the cluster: with --dry-run it is only read;
+    /// without, the file (JSON) is rewritten with the change applied.
+    #[arg(long, value_name = "FILE")]
+    pub cib: Option<PathBuf>,
+    /// Wait until the cluster has settled, at most TIMEOUT (default 60s). On by
+    /// default for commands that move resources.
+    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, default_missing_value = "60s", conflicts_with = "no_wait")]
+    pub wait: Option<String>,
+    /// Return as soon as the change is committed.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Output format (of --dry-run and of the result).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+impl ChangeFlags {
+    fn wait_timeout(&self, default_on: bool) -> Result<Option<Duration>> {
+        if self.no_wait || (self.wait.is_none() && !default_on) {
+            return Ok(None);
+        }
+        let t = self.wait.as_deref().unwrap_or("60s");
+        let ms = parse_interval_ms(t)
+            .ok_or_else(|| anyhow!("--wait={t:?}: expected a duration such as 60, 90s, 2m"))?;
+        Ok(Some(Duration::from_millis(ms)))
+    }
+}
+
+/// The changes a verb wants, and a one-line description for messages.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub what: String,
+    /// Whether to wait for the cluster to settle unless told otherwise.
+    pub moves_things: bool,
+}
+
+impl Plan {
+    pub fn new(what: impl Into<String>, changes: Vec<Change>) -> Plan {
+        Plan {
+            changes,
+            what: what.into(),
+            moves_things: true,
+        }
+    }
+
+    /// The changes as one atomic change.
+    pub fn change(&self) -> Change {
+        match self.changes.as_slice() {
+            [one] => one.clone(),
+            _ => Change::Batch {
+                changes: self.changes.clone(),
+            },
+        }
+    }
+}
+
+enum Source {
+    File { path: PathBuf, xml: bool },
+    Daemon(Box<Client>),
+}
+
+/// Where the CIB comes from.
+pub struct Session {
+    src: Source,
+}
+
+/// What happened to a submitted change.
+pub enum Outcome {
+    DryRun,
+    FileWritten,
+    /// Committed; not waited for.
+    Committed,
+    /// Committed and the cluster settled: the CIB and (empty) transition then.
+    Settled(Box<Cib>),
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Load a CIB file: our JSON, or Pacemaker XML (read-only).
+pub fn load_cib_file(path: &Path) -> Result<(Cib, bool)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read CIB file {}", path.display()))?;
+    if text.trim_start().starts_with('<') {
+        let cib = hactl_cib_xml::import(&text)
+            .with_context(|| format!("{}: not a CIB in Pacemaker XML", path.display()))?;
+        return Ok((cib, true));
+    }
+    let cib: Cib = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a CIB in hactl's JSON", path.display()))?;
+    Ok((cib, false))
+}
+
+impl Session {
+    /// Opens the CIB file if given, else connects to the daemon.
+    pub fn open(socket: Option<&Path>, cib: Option<&Path>) -> Result<Session> {
+        let src = match cib {
+            Some(p) => {
+                // Reading decides the format; a missing file is an error here.
+                let (_, xml) = load_cib_file(p)?;
+                Source::File {
+                    path: p.to_path_buf(),
+                    xml,
+                }
+            }
+            None => {
+                let path = socket_path(socket);
+                Source::Daemon(Box::new(Client::connect(&path)?))
+            }
+        };
+        Ok(Session { src })
+    }
+
+    pub fn is_offline(&self) -> bool {
+        matches!(self.src, Source::File { .. })
+    }
+
+    pub fn cib(&mut self) -> Result<Cib> {
+        match &mut self.src {
+            Source::File { path, .. } => Ok(load_cib_file(path)?.0),
+            Source::Daemon(c) => fetch_cib(c),
+        }
+    }
+
+    /// The daemon's view of the cluster (none offline).
+    pub fn status(&mut self) -> Result<Option<ClusterStatus>> {
+        match &mut self.src {
+            Source::File { .. } => Ok(None),
+            Source::Daemon(c) => Ok(Some(c.status()?)),
+        }
+    }
+
+    /// The node this command runs on (pcs's default for `node standby`).
+    pub fn local_node(&mut self) -> Result<String> {
+        match self.status()? {
+            Some(s) if !s.local_node.is_empty() => Ok(s.local_node),
+            Some(_) => bail!("the daemon did not say which node it is; name the node"),
+            None => bail!("with --cib there is no local node; name the node"),
+        }
+    }
+
+    /// The time to evaluate the CIB at: a saved simulation's `execution_date`, else
+    /// now.
+    pub fn now(&self, cib: &Cib) -> i64 {
+        match self.src {
+            Source::File { .. } => cib.execution_date.unwrap_or_else(unix_now),
+            Source::Daemon(_) => unix_now(),
+        }
+    }
+
+    /// Checks `plan` against `cib`, then dry-runs, writes the file, or proposes it
+    /// (and waits, see the module docs).
+    pub fn submit(&mut self, flags: &ChangeFlags, cib: &Cib, plan: &Plan) -> Result<Outcome> {
+        if plan.changes.is_empty() {
+            bail!("nothing to change");
+        }
+        let change = plan.change();
+        let mut next = cib.clone();
+        change
+            .apply(&mut next)
+            .map_err(|e| anyhow!("{}: refused: {e}", plan.what))?;
+        let now = self.now(cib);
+        if flags.dry_run {
+            print_dry_run(flags.output, plan, &change, cib, &next, now)?;
+            return Ok(Outcome::DryRun);
+        }
+        let timeout = flags.wait_timeout(plan.moves_things)?;
+        match &mut self.src {
+            Source::File { path, xml } => {
+                if *xml {
+                    bail!(
+                        "{} is Pacemaker XML: it can be used with --dry-run only (convert it with `hactl cib import`)",
+                        path.display()
+                    );
+                }
+                write_cib_file(path, &next)?;
+                if flags.output == OutputFormat::Json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"what": plan.what, "file": path, "epoch": next.epoch})
+                    );
+                } else {
+                    println!(
+                        "{}: written to {} (epoch {})",
+                        plan.what,
+                        path.display(),
+                        next.epoch
+                    );
+                }
+                Ok(Outcome::FileWritten)
+            }
+            Source::Daemon(client) => {
+                let json = serde_json::to_vec(&change)?;
+                let ack = client
+                    .propose_change(json)
+                    .with_context(|| format!("{}: not committed", plan.what))?;
+                let Some(timeout) = timeout else {
+                    report(flags.output, &plan.what, ack.index, None);
+                    return Ok(Outcome::Committed);
+                };
+                let applied = Applied {
+                    epoch: if change.is_config() { next.epoch } else { 0 },
+                    index: ack.index,
+                };
+                let settled = wait_settled(client, applied, timeout, flags.output)?;
+                report(flags.output, &plan.what, ack.index, Some(&settled));
+                Ok(Outcome::Settled(Box::new(settled)))
+            }
+        }
+    }
+}
+
+fn fetch_cib(c: &mut Client) -> Result<Cib> {
+    let bytes = c.get_cib()?;
+    serde_json::from_slice(&bytes).context("the daemon sent a CIB this hactl cannot read")
+}
+
+fn write_cib_file(path: &Path, cib: &Cib) -> Result<()> {
+    let tmp = path.with_extension("tmp-hactl");
+    let text = serde_json::to_string_pretty(cib)?;
+    std::fs::write(&tmp, text + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+}
+
+fn report(output: OutputFormat, what: &str, index: u64, settled: Option<&Cib>) {
+    match output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({"what": what, "committed_index": index, "settled": settled.is_some()})
+        ),
+        OutputFormat::Text => match settled {
+            Some(_) => {
+                println!("{what}: done (committed at index {index}; the cluster has settled)")
+            }
+            None => {
+                println!("{what}: committed at index {index} (not waiting; see `hactl status`)")
+            }
+        },
+    }
+}
+
+/// What the daemon must have applied before its CIB shows our change.
+#[derive(Clone, Copy, Default)]
+struct Applied {
+    epoch: u64,
+    index: u64,
+}
+
+/// Actions the cluster still has to run: runnable, real (not group markers).
+pub fn pending(t: &Transition) -> Vec<&Action> {
+    t.actions
+        .iter()
+        .filter(|a| a.runnable && !a.pseudo)
+        .collect()
+}
+
+pub fn describe_action(a: &Action) -> String {
+    let what = match &a.kind {
+        ActionKind::Fence { action } => format!("fence ({action})"),
+        ActionKind::Stop => "stop".into(),
+        ActionKind::Start => "start".into(),
+        ActionKind::Probe => "probe".into(),
+        ActionKind::Monitor { interval_ms } => format!(
+            "monitor {}",
+            hactl_model::values::format_interval_ms(*interval_ms)
+        ),
+        other => format!("{other:?}"),
+    };
+    let mut s = what;
+    if let Some(r) = &a.resource {
+        s.push(' ');
+        s.push_str(r);
+    }
+    if let Some(n) = &a.node {
+        s.push_str(" on ");
+        s.push_str(n);
+    }
+    s
+}
+
+fn wait_settled(
+    client: &mut Client,
+    applied: Applied,
+    timeout: Duration,
+    output: OutputFormat,
+) -> Result<Cib> {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let tty = std::io::stderr().is_terminal() && output == OutputFormat::Text;
+    let mut last_line = String::new();
+    loop {
+        let caught_up = if applied.index > 0 && applied.epoch == 0 {
+            client.status()?.applied_index >= applied.index
+        } else {
+            true
+        };
+        if caught_up {
+            let cib = fetch_cib(client)?;
+            if cib.epoch >= applied.epoch {
+                let t =
+                    schedule(&cib, unix_now()).context("the current CIB cannot be scheduled")?;
+                let p = pending(&t);
+                if p.is_empty() {
+                    if tty && !last_line.is_empty() {
+                        eprint!("\r\x1b[K");
+                    }
+                    let blocked: Vec<String> = t
+                        .actions
+                        .iter()
+                        .filter(|a| !a.runnable && !a.pseudo)
+                        .map(describe_action)
+                        .collect();
+                    if !blocked.is_empty() {
+                        eprintln!("note: blocked (cannot run): {}", blocked.join(", "));
+                    }
+                    return Ok(cib);
+                }
+                let mut line = format!(
+                    "waiting for the cluster to settle: {} pending ({})",
+                    p.len(),
+                    p.iter()
+                        .take(3)
+                        .map(|a| describe_action(a))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                if p.len() > 3 {
+                    line.push_str(", …");
+                }
+                if Instant::now() >= deadline {
+                    if tty {
+                        eprintln!();
+                    }
+                    bail!(
+                        "the change is committed, but the cluster did not settle within {:.0?}; still pending: {}",
+                        timeout,
+                        p.iter().map(|a| describe_action(a)).collect::<Vec<_>>().join(", ")
+                    );
+                }
+                if tty {
+                    eprint!("\r\x1b[K{line} [{:.1}s]", start.elapsed().as_secs_f64());
+                    let _ = std::io::stderr().flush();
+                } else if line != last_line && output == OutputFormat::Text {
+                    eprintln!("{line}");
+                }
+                last_line = line;
+            }
+        }
+        if Instant::now() >= deadline {
+            bail!("the change is committed, but the daemon did not show it within {timeout:.0?}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[derive(serde::Serialize)]
+struct DryRunJson<'a> {
+    dry_run: bool,
+    what: &'a str,
+    change: &'a Change,
+    summary: &'a [String],
+    already_pending: usize,
+    transition: &'a Transition,
+}
+
+fn print_dry_run(
+    output: OutputFormat,
+    plan: &Plan,
+    change: &Change,
+    before: &Cib,
+    after: &Cib,
+    now: i64,
+) -> Result<()> {
+    let t_after = schedule(after, now).context("the changed CIB cannot be scheduled")?;
+    // Actions the cluster would run anyway: shown so the user does not blame the change.
+    let already = schedule(before, now)
+        .map(|t| pending(&t).len())
+        .unwrap_or(0);
+    match output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&DryRunJson {
+                dry_run: true,
+                what: &plan.what,
+                change,
+                summary: &t_after.summary,
+                already_pending: already,
+                transition: &t_after,
+            })?
+        ),
+        OutputFormat::Text => {
+            println!("Dry run: {} (nothing was changed)", plan.what);
+            print!("{}", t_after.summary_text());
+            if t_after.summary.is_empty() {
+                println!("  (no resource would start, stop or move)");
+            }
+            if already > 0 {
+                println!(
+                    "Note: the cluster has not settled; {already} action(s) were pending before this change and are included."
+                );
+            }
+        }
+    }
+    Ok(())
+}

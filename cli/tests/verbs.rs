@@ -1,0 +1,446 @@
+//! The configuration verbs against CIB files (`--cib FILE`), no daemon needed:
+//! `--dry-run` prints the transition the real policy engine computes and leaves the
+//! file alone; without `--dry-run` the file is rewritten; bad input gets a clear
+//! error before anything changes. Agent checks use the real ClusterLabs agents
+//! installed on this machine (resource-agents).
+
+use hactl_model::change::{Change, NodeStateUpdate};
+use hactl_model::{AgentSpec, Cib, Node, OpRecord};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "hactl-verbs-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Three online nodes with quorum, fencing off (nothing here can fence).
+fn three_nodes() -> Cib {
+    let mut cib = Cib::default();
+    for n in ["n1", "n2", "n3"] {
+        Change::AddNode {
+            node: Node {
+                name: n.into(),
+                ..Default::default()
+            },
+        }
+        .apply(&mut cib)
+        .unwrap();
+        Change::SetNodeState {
+            node: n.into(),
+            state: NodeStateUpdate {
+                member: Some(true),
+                controller_online: Some(true),
+                join: Some("member".into()),
+                expected: Some("member".into()),
+            },
+        }
+        .apply(&mut cib)
+        .unwrap();
+    }
+    Change::SetProperty {
+        name: "stonith-enabled".into(),
+        value: "false".into(),
+    }
+    .apply(&mut cib)
+    .unwrap();
+    Change::SetQuorum {
+        have_quorum: true,
+        dc: Some("n1".into()),
+    }
+    .apply(&mut cib)
+    .unwrap();
+    cib.execution_date = Some(1_700_000_000);
+    cib
+}
+
+/// Records `rsc` as started on `on` and probed (not running) elsewhere.
+fn mark_running(cib: &mut Cib, rsc: &str, on: &str) {
+    let agent = cib.config.find_primitive(rsc).unwrap().agent.clone();
+    for n in ["n1", "n2", "n3"] {
+        let (op, rc) = if n == on {
+            ("start", 0)
+        } else {
+            ("monitor", 7)
+        };
+        Change::RecordOp {
+            node: n.into(),
+            rsc: rsc.into(),
+            agent: agent.clone(),
+            op: OpRecord {
+                operation: op.into(),
+                call_id: 1,
+                rc,
+                ..Default::default()
+            },
+        }
+        .apply(cib)
+        .unwrap();
+    }
+}
+
+fn write(dir: &TempDir, cib: &Cib) -> PathBuf {
+    let p = dir.0.join("cib.json");
+    std::fs::write(&p, serde_json::to_string_pretty(cib).unwrap()).unwrap();
+    p
+}
+
+fn read(p: &Path) -> Cib {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn hactl(args: &[&str]) -> Out {
+    let o = Command::new(env!("CARGO_BIN_EXE_hactl"))
+        .args(args)
+        // Never reach a daemon by accident.
+        .env("HACTL_SOCKET", "/nonexistent/hactl-verbs-test.sock")
+        .output()
+        .unwrap();
+    Out {
+        ok: o.status.success(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = hactl(args);
+    assert!(o.ok, "hactl {args:?} failed:\n{}\n{}", o.stdout, o.stderr);
+    o.stdout
+}
+
+fn err(args: &[&str]) -> String {
+    let o = hactl(args);
+    assert!(!o.ok, "hactl {args:?} should fail:\n{}", o.stdout);
+    o.stderr
+}
+
+#[test]
+fn create_dry_run_prints_transition_and_changes_nothing() {
+    let d = TempDir::new("create");
+    let f = write(&d, &three_nodes());
+    let before = std::fs::read(&f).unwrap();
+    let fs = f.to_str().unwrap();
+    let out = ok(&[
+        "resource",
+        "create",
+        "vip",
+        "ocf:heartbeat:IPaddr2",
+        "ip=10.0.0.100",
+        "cidr_netmask=24",
+        "op",
+        "monitor",
+        "interval=10s",
+        "--group",
+        "web",
+        "--dry-run",
+        "--cib",
+        fs,
+    ]);
+    assert!(
+        out.contains("Dry run: create resource vip in group web"),
+        "{out}"
+    );
+    assert!(out.contains("Transition Summary:"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("Start") && l.contains("vip")),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(&f).unwrap(), before, "dry run wrote the file");
+    // JSON output carries the change and the summary.
+    let j: serde_json::Value = serde_json::from_str(&ok(&[
+        "resource",
+        "create",
+        "vip",
+        "ocf:heartbeat:IPaddr2",
+        "ip=10.0.0.100",
+        "--dry-run",
+        "--output",
+        "json",
+        "--cib",
+        fs,
+    ]))
+    .unwrap();
+    assert_eq!(j["change"]["change"], "add_resource");
+    assert!(j["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s.as_str().unwrap().contains("vip")));
+}
+
+#[test]
+fn create_adds_the_agents_monitor_and_writes_the_file() {
+    let d = TempDir::new("write");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    ok(&[
+        "resource",
+        "create",
+        "d",
+        "ocf:heartbeat:Dummy",
+        "--cib",
+        fs,
+    ]);
+    let cib = read(&f);
+    let p = cib.config.find_primitive("d").unwrap();
+    assert_eq!(p.agent, AgentSpec::parse("ocf:heartbeat:Dummy").unwrap());
+    // Dummy's meta-data advertises a 10s monitor; pcs adds it when none is given.
+    assert!(
+        p.ops
+            .iter()
+            .any(|o| o.name == "monitor" && o.interval_ms > 0),
+        "{:?}",
+        p.ops
+    );
+    ok(&["resource", "disable", "d", "--cib", fs]);
+    assert_eq!(
+        read(&f).config.find_primitive("d").unwrap().meta["target-role"],
+        "Stopped"
+    );
+    ok(&["resource", "enable", "d", "--cib", fs]);
+    ok(&[
+        "constraint",
+        "location",
+        "d",
+        "prefers",
+        "n2=50",
+        "--cib",
+        fs,
+    ]);
+    let list = ok(&["constraint", "list", "--cib", fs]);
+    assert!(list.contains("d prefers n2 (score: 50)"), "{list}");
+    ok(&["property", "set", "no-quorum-policy=freeze", "--cib", fs]);
+    let props = ok(&["property", "list", "--cib", fs]);
+    assert!(props.contains("no-quorum-policy: freeze"), "{props}");
+    ok(&["resource", "delete", "d", "--cib", fs]);
+    let cib = read(&f);
+    assert!(cib.config.resources.is_empty());
+    assert!(
+        cib.config.constraints.location.is_empty(),
+        "delete removes constraints naming it"
+    );
+}
+
+#[test]
+fn unknown_agent_and_missing_required_parameter_are_refused() {
+    let d = TempDir::new("agent");
+    let f = write(&d, &three_nodes());
+    let before = std::fs::read(&f).unwrap();
+    let fs = f.to_str().unwrap();
+    let e = err(&[
+        "resource",
+        "create",
+        "x",
+        "ocf:heartbeat:NoSuchAgent",
+        "--cib",
+        fs,
+    ]);
+    assert!(e.contains("not installed"), "{e}");
+    let e = err(&[
+        "resource",
+        "create",
+        "vip",
+        "ocf:heartbeat:IPaddr2",
+        "cidr_netmask=24",
+        "--cib",
+        fs,
+    ]);
+    assert!(e.contains("required parameter 'ip'"), "{e}");
+    let e = err(&[
+        "resource",
+        "create",
+        "vip",
+        "ocf:heartbeat:IPaddr2",
+        "ip=10.0.0.1",
+        "colour=red",
+        "--cib",
+        fs,
+    ]);
+    assert!(e.contains("unknown parameter 'colour'"), "{e}");
+    let e = err(&["resource", "create", "vip", "ocf:IPaddr2", "--cib", fs]);
+    assert!(e.contains("provider"), "{e}");
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+}
+
+#[test]
+fn bad_constraints_are_refused_with_the_reason() {
+    let d = TempDir::new("constraints");
+    let mut cib = three_nodes();
+    Change::AddResource {
+        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "d".into(),
+            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+            ..Default::default()
+        }),
+    }
+    .apply(&mut cib)
+    .unwrap();
+    let f = write(&d, &cib);
+    let fs = f.to_str().unwrap();
+    let e = err(&[
+        "constraint",
+        "location",
+        "d",
+        "prefers",
+        "n1=lots",
+        "--cib",
+        fs,
+    ]);
+    assert!(e.contains("invalid score \"lots\""), "{e}");
+    let e = err(&[
+        "constraint",
+        "colocation",
+        "add",
+        "ghost",
+        "with",
+        "d",
+        "--cib",
+        fs,
+    ]);
+    assert!(e.contains("ghost"), "{e}");
+    let e = err(&[
+        "constraint",
+        "order",
+        "d",
+        "then",
+        "ghost",
+        "--cib",
+        fs,
+        "--dry-run",
+    ]);
+    assert!(e.contains("ghost"), "{e}");
+    let e = err(&["constraint", "order", "d", "ghost", "--cib", fs]);
+    assert!(e.contains("missing `then`"), "{e}");
+    let e = err(&["constraint", "location", "d", "prefers", "n9", "--cib", fs]);
+    assert!(e.contains("n9"), "{e}");
+    let e = err(&["property", "set", "no-quorum-policy=dance", "--cib", fs]);
+    assert!(e.contains("dance"), "{e}");
+    let e = err(&["node", "standby", "--cib", fs]);
+    assert!(e.contains("name the node"), "{e}");
+}
+
+#[test]
+fn move_standby_and_ban_dry_runs_show_the_move() {
+    let d = TempDir::new("move");
+    let mut cib = three_nodes();
+    Change::AddResource {
+        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "d".into(),
+            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+            ..Default::default()
+        }),
+    }
+    .apply(&mut cib)
+    .unwrap();
+    mark_running(&mut cib, "d", "n1");
+    let f = write(&d, &cib);
+    let fs = f.to_str().unwrap();
+    let status = ok(&["status", "--cib", fs]);
+    assert!(status.contains("Started n1"), "{status}");
+    let moved = |out: &str, to: &str| {
+        out.lines()
+            .any(|l| l.contains("Move") && l.contains('d') && l.contains(to))
+    };
+    let out = ok(&["resource", "move", "d", "n2", "--dry-run", "--cib", fs]);
+    assert!(moved(&out, "n2"), "{out}");
+    let out = ok(&["node", "standby", "n1", "--dry-run", "--cib", fs]);
+    assert!(moved(&out, "n"), "{out}");
+    let out = ok(&["resource", "ban", "d", "--dry-run", "--cib", fs]);
+    assert!(out.contains("ban d from n1"), "{out}");
+    // Without --dry-run on a file: the move constraint is written and shown in status.
+    ok(&["resource", "move", "d", "n3", "--cib", fs]);
+    let status = ok(&["status", "--cib", fs]);
+    assert!(status.contains("cli-move-d"), "{status}");
+    assert!(status.contains("Pending actions"), "{status}");
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&["status", "--cib", fs, "--output", "json"])).unwrap();
+    assert_eq!(j["settled"], false);
+    assert_eq!(j["move_constraints"][0]["id"], "cli-move-d");
+    ok(&["resource", "clear", "d", "--cib", fs]);
+    assert!(read(&f).config.constraints.location.is_empty());
+    let e = err(&["resource", "clear", "d", "--cib", fs]);
+    assert!(e.contains("no move or ban"), "{e}");
+}
+
+#[test]
+fn status_json_reports_failures_and_failcounts() {
+    let d = TempDir::new("status");
+    let mut cib = three_nodes();
+    Change::AddResource {
+        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "d".into(),
+            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+            ..Default::default()
+        }),
+    }
+    .apply(&mut cib)
+    .unwrap();
+    mark_running(&mut cib, "d", "n1");
+    Change::RecordOp {
+        node: "n1".into(),
+        rsc: "d".into(),
+        agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+        op: OpRecord {
+            operation: "monitor".into(),
+            interval_ms: 10_000,
+            call_id: 5,
+            rc: 7,
+            exit_reason: Some("gone".into()),
+            ..Default::default()
+        },
+    }
+    .apply(&mut cib)
+    .unwrap();
+    Change::SetFailCount {
+        node: "n1".into(),
+        failcount: hactl_model::FailCount {
+            rsc: "d".into(),
+            op: Some("monitor".into()),
+            interval_ms: Some(10_000),
+            count: hactl_model::Score::new(1),
+            last_failure: Some(1_699_999_990),
+        },
+    }
+    .apply(&mut cib)
+    .unwrap();
+    let f = write(&d, &cib);
+    let fs = f.to_str().unwrap();
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&["status", "--cib", fs, "--output", "json"])).unwrap();
+    assert_eq!(j["dc"], "n1");
+    assert_eq!(j["have_quorum"], true);
+    assert_eq!(j["failed_actions"][0]["resource"], "d");
+    assert_eq!(j["failed_actions"][0]["rc_text"], "not running");
+    assert_eq!(j["failcounts"][0]["count"], 1);
+    let text = ok(&["status", "--cib", fs]);
+    assert!(text.contains("Failed Resource Actions:"), "{text}");
+    assert!(text.contains("d on n1: fail-count=1"), "{text}");
+    let fc = ok(&["resource", "failcount", "show", "d", "--cib", fs]);
+    assert!(fc.contains("d on n1 monitor 10s: 1"), "{fc}");
+    ok(&["resource", "cleanup", "d", "--cib", fs]);
+    assert!(read(&f).status.nodes["n1"].failcounts.is_empty());
+}
