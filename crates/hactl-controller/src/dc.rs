@@ -143,6 +143,11 @@ pub async fn run(
     ecfg.first_transition = (cfg.term << 20) + 1;
     let online = online_nodes(&cib);
     let start = Instant::now();
+    let cib_stonith = cib
+        .config
+        .options()
+        .map(|o| o.stonith_enabled)
+        .unwrap_or(true);
     let mut dc = Dc {
         engine: Engine::new(ecfg),
         io,
@@ -152,7 +157,9 @@ pub async fn run(
         online,
         synced: HashMap::new(),
         recorded: HashMap::new(),
-        hold_until: None,
+        // A new DC is usually the result of a failover; its predecessor's node may be
+        // lost without the CIB showing it yet: hold like for any lost node.
+        hold_until: (!cib_stonith).then(|| start + cfg.split_brain_delay),
         want_schedule: true,
         reprobing: Vec::new(),
         followup: Vec::new(),

@@ -472,10 +472,17 @@ async fn losing_quorum_with_policy_stop_stops_local_resources_without_a_dc() {
         have: false,
         policy: NoQuorumPolicy::Stop,
     });
-    lab.wait_for("both stopped locally", |l| {
-        l.running_on("vip").is_empty() && l.running_on("web").is_empty()
+    let stopped = |svc: &NodeService, r: &str| {
+        svc.executor()
+            .history(r)
+            .iter()
+            .any(|o| o.operation == "stop" && o.rc == 0)
+    };
+    lab.wait_for("both stops recorded by the local executor", |_| {
+        stopped(&svc, "vip") && stopped(&svc, "web")
     })
     .await;
+    assert!(lab.running_on("vip").is_empty() && lab.running_on("web").is_empty());
     // In reverse start order: web (started second) stopped first.
     let hist_web = svc.executor().history("web");
     let hist_vip = svc.executor().history("vip");
@@ -494,8 +501,6 @@ async fn losing_quorum_with_policy_stop_stops_local_resources_without_a_dc() {
     assert!(stop_web < stop_vip);
     // The stops wait in the outbox for a DC.
     assert!(svc.unacked() >= 2);
-    task.abort();
-
     task.abort();
 }
 
@@ -520,6 +525,14 @@ async fn losing_quorum_with_policy_freeze_keeps_local_resources() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(lab.running_on("vip"), vec![at.clone()]);
     assert_eq!(lab.running_on("web"), vec![at]);
-    assert_eq!(svc.unacked(), 0, "nothing was stopped");
+    for r in ["vip", "web"] {
+        assert!(
+            svc.executor()
+                .history(r)
+                .iter()
+                .all(|o| o.operation != "stop"),
+            "{r} was not stopped"
+        );
+    }
     task.abort();
 }
