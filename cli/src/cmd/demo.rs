@@ -55,15 +55,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }
 }
 
-fn need_root(what: &str) -> Result<()> {
+fn need_root(what: &str, why: &str) -> Result<()> {
     if !hactl_lab::is_root() {
-        bail!(
-            "{what} needs root: it creates network namespaces ({PREFIX}sw, {PREFIX}1..{PREFIX}3, {PREFIX}cl), \
-             veth links and a bridge, and runs three hactl daemons and resource agents \
-             (IPaddr2 adds a VIP). Run it as root (sudo hactl demo). It also needs iproute2, \
-             util-linux (unshare), python3 and the resource-agents package (ocf:heartbeat:IPaddr2, \
-             ocf:heartbeat:anything)."
-        );
+        bail!("{what} needs root: {why}. Run it as root (sudo {what}).");
     }
     Ok(())
 }
@@ -144,7 +138,15 @@ fn shell_words(args: &[&str]) -> String {
 }
 
 fn up(timeout: Duration) -> Result<ExitCode> {
-    need_root("hactl demo")?;
+    need_root(
+        "hactl demo",
+        &format!(
+            "it creates network namespaces ({PREFIX}sw, {PREFIX}1..{PREFIX}3, {PREFIX}cl), veth links \
+             and a bridge, and runs three hactl daemons and resource agents (IPaddr2 adds a VIP). \
+             It also needs iproute2, util-linux (unshare), python3 and the resource-agents package \
+             (ocf:heartbeat:IPaddr2, ocf:heartbeat:anything)"
+        ),
+    )?;
     preflight()?;
     if Path::new(DIR).exists() || hactl_lab::netns_exists(&format!("{PREFIX}sw")) {
         bail!("a demo is already running (or was not removed): `hactl demo down` first");
@@ -349,7 +351,10 @@ fn wait_online(sock: &Path, timeout: Duration) -> Result<()> {
 }
 
 fn down() -> Result<ExitCode> {
-    need_root("hactl demo down")?;
+    need_root(
+        "hactl demo down",
+        "it stops the demo's daemons and deletes its network namespaces and /run/hactl-demo",
+    )?;
     // Daemons first (SIGTERM lets them stop their resources), then the namespaces.
     let removed = hactl_lab::destroy_prefix(PREFIX, Duration::from_secs(10))?;
     let had_dir = Path::new(DIR).exists();
