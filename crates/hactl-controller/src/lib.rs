@@ -8,6 +8,7 @@
 //!   those commands out with the daemon's Raft handle, the peer transport and the
 //!   local `hactl-exec` executor.
 
+pub mod controller;
 pub mod dc;
 pub mod engine;
 pub mod messages;
@@ -15,5 +16,6 @@ pub mod node_service;
 pub mod ops;
 pub mod quorum;
 
+pub use controller::{Controller, ControllerConfig, Host};
 pub use engine::{Command, Dispatch, Engine, EngineConfig, EngineError, Event, FenceRequest};
 pub use ops::{OpDetails, Outcome};

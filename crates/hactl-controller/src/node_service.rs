@@ -201,6 +201,12 @@ impl NodeService {
         }
     }
 
+    /// Tells the DC this service's boot and hands it every unacknowledged report
+    /// (on start, and whenever the DC changes).
+    pub fn announce(&self) {
+        self.send_synced();
+    }
+
     fn send_synced(&self) {
         let reports: Vec<Report> = self
             .inner

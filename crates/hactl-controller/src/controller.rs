@@ -1,0 +1,256 @@
+//! What the daemon runs: the executor service on every node, the DC runtime while
+//! this node leads with quorum, and no-quorum-policy enforcement. The daemon gives a
+//! [`Host`] (peer transport, Raft, leader) and calls [`Controller::on_peer`] for
+//! controller messages and [`Controller::update`] on every liveness check.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use hactl_exec::{ExecConfig, Executor};
+use hactl_model::change::Change;
+use hactl_model::{Cib, NoQuorumPolicy};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::dc::{self, ClusterIo, DcConfig};
+use crate::messages::ControllerMsg;
+use crate::node_service::{Fencer, NodeService};
+use crate::quorum::{self, QuorumView};
+
+/// The daemon, as the controller sees it.
+pub trait Host: Send + Sync + 'static {
+    /// This node's name.
+    fn me(&self) -> String;
+    /// Sends an encoded [`ControllerMsg`] to a peer (must not block).
+    fn send_peer(&self, node: &str, payload: Vec<u8>);
+    /// The current DC (Raft leader), if known.
+    fn leader(&self) -> Option<String>;
+    /// Proposes a CIB change through Raft; resolves once applied locally.
+    fn propose(
+        &self,
+        change: Change,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+    /// The CIB as applied locally.
+    fn cib(&self) -> Arc<Cib>;
+}
+
+/// Settings the daemon derives from its heartbeat profile.
+#[derive(Clone)]
+pub struct ControllerConfig {
+    pub exec: ExecConfig,
+    pub split_brain_delay: std::time::Duration,
+    pub fencer: Option<Fencer>,
+}
+
+type Inbox = mpsc::UnboundedSender<(String, ControllerMsg)>;
+
+struct DcTask {
+    term: u64,
+    inbox: Inbox,
+    task: JoinHandle<()>,
+}
+
+/// The controller of one node.
+pub struct Controller {
+    host: Arc<dyn Host>,
+    me: String,
+    svc: NodeService,
+    cfg: ControllerConfig,
+    dc: Arc<Mutex<Option<DcTask>>>,
+    cib_tx: watch::Sender<Arc<Cib>>,
+    quorum_tx: watch::Sender<QuorumView>,
+    last_leader: Mutex<Option<String>>,
+}
+
+struct DcIo {
+    host: Arc<dyn Host>,
+    me: String,
+    svc: NodeService,
+}
+
+impl ClusterIo for DcIo {
+    fn send(&self, node: &str, msg: ControllerMsg) {
+        if node == self.me {
+            self.svc.handle(msg);
+        } else {
+            self.host.send_peer(node, msg.to_json());
+        }
+    }
+
+    fn propose(
+        &self,
+        change: Change,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        self.host.propose(change)
+    }
+
+    fn cib(&self) -> Arc<Cib> {
+        self.host.cib()
+    }
+}
+
+impl Controller {
+    /// Starts the executor service (and the no-quorum-policy watch). Must run inside
+    /// a tokio runtime.
+    pub fn start(host: Arc<dyn Host>, cfg: ControllerConfig) -> Arc<Controller> {
+        let me = host.me();
+        let (exec, events) = Executor::new(cfg.exec.clone());
+        let dc: Arc<Mutex<Option<DcTask>>> = Arc::new(Mutex::new(None));
+        let (h, d, name) = (host.clone(), dc.clone(), me.clone());
+        let to_dc = Arc::new(move |msg: ControllerMsg| {
+            // The local DC, if this node is it; else the leader over the network.
+            let local = d
+                .lock()
+                .ok()
+                .and_then(|g| g.as_ref().map(|t| t.inbox.clone()));
+            match (local, h.leader()) {
+                (Some(inbox), _) => {
+                    let _ = inbox.send((name.clone(), msg));
+                }
+                (None, Some(l)) if l != name => h.send_peer(&l, msg.to_json()),
+                _ => debug!(node = %name, "no DC to report to; kept in the outbox"),
+            }
+        });
+        let svc = NodeService::start(me.clone(), exec, events, to_dc, cfg.fencer.clone());
+        let (cib_tx, _) = watch::channel(host.cib());
+        let (quorum_tx, quorum_rx) = watch::channel(QuorumView {
+            have: false,
+            policy: NoQuorumPolicy::Stop,
+        });
+        tokio::spawn(quorum::enforce(svc.clone(), quorum_rx, false));
+        Arc::new(Controller {
+            host,
+            me,
+            svc,
+            cfg,
+            dc,
+            cib_tx,
+            quorum_tx,
+            last_leader: Mutex::new(None),
+        })
+    }
+
+    pub fn service(&self) -> &NodeService {
+        &self.svc
+    }
+
+    /// Whether the DC runtime runs here.
+    pub fn is_dc(&self) -> bool {
+        self.dc.lock().map(|g| g.is_some()).unwrap_or(false)
+    }
+
+    /// A controller message from a peer (`from` as the transport verified it).
+    pub fn on_peer(&self, from: &str, payload: &[u8]) {
+        let msg = match ControllerMsg::from_json(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(peer = from, error = %e, "undecodable controller message dropped");
+                return;
+            }
+        };
+        match msg {
+            ControllerMsg::Report(_)
+            | ControllerMsg::Synced { .. }
+            | ControllerMsg::FenceResult { .. } => {
+                let inbox = self
+                    .dc
+                    .lock()
+                    .ok()
+                    .and_then(|g| g.as_ref().map(|t| t.inbox.clone()));
+                match inbox {
+                    Some(i) => {
+                        let _ = i.send((from.to_string(), msg));
+                    }
+                    // Not the DC (any more): the node keeps it for the next DC.
+                    None => debug!(peer = from, "report for a DC that is not here dropped"),
+                }
+            }
+            other => {
+                // Only the DC gives orders.
+                if self.host.leader().as_deref() == Some(from) {
+                    self.svc.handle(other);
+                } else {
+                    warn!(
+                        peer = from,
+                        "controller request from a node that is not the DC ignored"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Called on every liveness check: the CIB, whether this node leads (and in which
+    /// term), and quorum as this node sees it.
+    pub fn update(
+        &self,
+        leader_with_quorum: Option<u64>,
+        have_quorum: bool,
+        policy: NoQuorumPolicy,
+    ) {
+        let cib = self.host.cib();
+        self.cib_tx.send_if_modified(|c| {
+            let changed = !Arc::ptr_eq(c, &cib);
+            *c = cib.clone();
+            changed
+        });
+        self.quorum_tx.send_if_modified(|q| {
+            let new = QuorumView {
+                have: have_quorum,
+                policy,
+            };
+            let changed = *q != new;
+            *q = new;
+            changed
+        });
+        let leader = self.host.leader();
+        let leader_changed = self
+            .last_leader
+            .lock()
+            .map(|mut l| {
+                let c = *l != leader;
+                *l = leader.clone();
+                c
+            })
+            .unwrap_or(false);
+        let Ok(mut g) = self.dc.lock() else {
+            return;
+        };
+        match (leader_with_quorum, g.as_ref()) {
+            (Some(term), Some(t)) if t.term == term && !t.task.is_finished() => {}
+            (Some(term), _) => {
+                if let Some(old) = g.take() {
+                    old.task.abort();
+                }
+                let (tx, rx) = mpsc::unbounded_channel();
+                let mut dcfg = DcConfig::new(self.me.clone(), term);
+                dcfg.split_brain_delay = self.cfg.split_brain_delay;
+                let io: Arc<dyn ClusterIo> = Arc::new(DcIo {
+                    host: self.host.clone(),
+                    me: self.me.clone(),
+                    svc: self.svc.clone(),
+                });
+                let task = tokio::spawn(dc::run(dcfg, io, self.cib_tx.subscribe(), rx));
+                info!(node = %self.me, term, "acting as DC");
+                *g = Some(DcTask {
+                    term,
+                    inbox: tx,
+                    task,
+                });
+            }
+            (None, Some(_)) => {
+                if let Some(old) = g.take() {
+                    old.task.abort();
+                    info!(node = %self.me, "no longer DC (lost leadership or quorum)");
+                }
+            }
+            (None, None) => {}
+        }
+        drop(g);
+        if leader_changed && leader.is_some() {
+            // A new DC: make sure it knows this node's boot and unrecorded results.
+            self.svc.announce();
+        }
+    }
+}
