@@ -45,7 +45,7 @@ enum Command {
     Node(cmd::node::NodeCommand),
     /// A local 3-node demo cluster in network namespaces (`demo down` removes it).
     Demo(cmd::demo::Args),
-    /// Resources: agent discovery (standards, providers, agents, describe).
+    /// Resources: create, configure, move, clean up; agent discovery (pcs resource ...).
     #[command(subcommand)]
     Resource(cmd::resource::ResourceCommand),
 }
