@@ -463,3 +463,99 @@ fn print_dry_run(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_defaults_and_bad_timeouts() {
+        let f = ChangeFlags::default();
+        assert_eq!(f.wait_timeout(true).unwrap(), Some(Duration::from_secs(60)));
+        assert_eq!(f.wait_timeout(false).unwrap(), None);
+        let f = ChangeFlags {
+            wait: Some("90s".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            f.wait_timeout(false).unwrap(),
+            Some(Duration::from_secs(90))
+        );
+        let f = ChangeFlags {
+            no_wait: true,
+            ..Default::default()
+        };
+        assert_eq!(f.wait_timeout(true).unwrap(), None);
+        let f = ChangeFlags {
+            wait: Some("soon".into()),
+            ..Default::default()
+        };
+        assert!(f
+            .wait_timeout(true)
+            .unwrap_err()
+            .to_string()
+            .contains("soon"));
+    }
+
+    #[test]
+    fn pending_ignores_blocked_and_pseudo_actions() {
+        use hactl_model::change::NodeStateUpdate;
+        use hactl_model::{AgentSpec, Node, Primitive, Resource};
+        let mut cib = Cib::default();
+        for n in ["n1", "n2"] {
+            Change::AddNode {
+                node: Node {
+                    name: n.into(),
+                    ..Default::default()
+                },
+            }
+            .apply(&mut cib)
+            .unwrap();
+            Change::SetNodeState {
+                node: n.into(),
+                state: NodeStateUpdate {
+                    member: Some(true),
+                    controller_online: Some(true),
+                    join: Some("member".into()),
+                    expected: Some("member".into()),
+                },
+            }
+            .apply(&mut cib)
+            .unwrap();
+        }
+        cib.status.have_quorum = true;
+        cib.config
+            .properties
+            .insert("stonith-enabled".into(), "false".into());
+        let settled = schedule(&cib, 0).unwrap();
+        assert!(pending(&settled).is_empty(), "no resources: settled");
+        cib.config
+            .resources
+            .push(Resource::Group(hactl_model::Group {
+                id: "g".into(),
+                children: vec![Primitive {
+                    id: "d".into(),
+                    agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }));
+        let t = schedule(&cib, 0).unwrap();
+        let p = pending(&t);
+        assert!(p.iter().all(|a| !a.pseudo && a.runnable));
+        let words: Vec<String> = p.iter().map(|a| describe_action(a)).collect();
+        assert!(
+            words.contains(&"start d on n1".to_string())
+                || words.contains(&"start d on n2".to_string()),
+            "{words:?}"
+        );
+        assert!(
+            words.iter().any(|w| w.starts_with("probe d on")),
+            "{words:?}"
+        );
+        assert!(
+            t.actions.iter().any(|a| a.pseudo),
+            "group markers exist but are not pending"
+        );
+    }
+}
