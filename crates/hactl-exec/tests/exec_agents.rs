@@ -306,6 +306,10 @@ async fn lsb_script_lifecycle() {
             state.display()
         ),
     );
+    let cfg = ExecConfig {
+        systemd_bus: format!("unix:path={}", dir.path().join("no-bus").display()),
+        ..cfg
+    };
     let (exec, _ev) = Executor::new(cfg);
     let agent = AgentSpec::parse("lsb:svc").unwrap();
     let p = params::<_, String, String>([]);
@@ -315,6 +319,13 @@ async fn lsb_script_lifecycle() {
     assert_eq!(exec.execute("s", &agent, &p, "monitor", T).await.rc, 0);
     assert!(exec.execute("s", &agent, &p, "stop", T).await.is_success());
     assert_eq!(exec.execute("s", &agent, &p, "monitor", T).await.rc, 7);
+    // service: falls back to the init script when no systemd bus answers (the
+    // configured bus address does not exist here).
+    let svc = AgentSpec::parse("service:svc").unwrap();
+    assert!(exec.execute("s", &svc, &p, "start", T).await.is_success());
+    assert_eq!(exec.execute("s", &svc, &p, "monitor", T).await.rc, 0);
+    assert!(exec.execute("s", &svc, &p, "stop", T).await.is_success());
+    assert!(!state.exists());
     let missing = exec
         .execute(
             "s",
