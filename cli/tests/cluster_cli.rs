@@ -397,6 +397,19 @@ fn start_status_stop_a_one_node_cluster() {
     let o = run(&["status"]);
     assert!(stdout(&o).contains("DC: n1"), "{}", stdout(&o));
 
+    // Replacing the identity under a running daemon is refused.
+    let o = run(&[
+        "setup",
+        "--name",
+        "lab",
+        "--local",
+        "n1",
+        "--force",
+        &format!("n1=127.0.0.1:{port}"),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("daemon is running"), "{}", stderr(&o));
+
     // Starting another node from here is refused with an explanation.
     let o = run(&["start", "n2"]);
     assert!(!o.status.success());

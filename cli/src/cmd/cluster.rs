@@ -152,7 +152,7 @@ enum NodeCommand {
 
 pub fn run(a: ClusterArgs) -> Result<ExitCode> {
     match a.command {
-        ClusterCommand::Setup(s) => setup(&a.dir, s),
+        ClusterCommand::Setup(s) => setup(&a.dir, &a.socket, s),
         ClusterCommand::Join(j) => join(&a.dir, &a.socket, j),
         ClusterCommand::Status(s) => status(&a.socket, s),
         ClusterCommand::Start(s) => start(&a.dir, &a.socket, &a.state_dir, s),
@@ -247,7 +247,7 @@ fn same_members(a: &ClusterConfig, b: &ClusterConfig) -> bool {
     a.name == b.name && a.nodes == b.nodes
 }
 
-fn setup(dir: &Path, a: SetupArgs) -> Result<ExitCode> {
+fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     let mut nodes = Vec::new();
     for s in &a.nodes {
         nodes.push(parse_node_arg(s)?);
@@ -310,6 +310,12 @@ fn setup(dir: &Path, a: SetupArgs) -> Result<ExitCode> {
     }
 
     // Preflight before writing anything.
+    if cfg_path.exists() && Client::connect(socket).is_ok() {
+        bail!(
+            "a hactl daemon is running on this node with the current identity; stop it first \
+             (hactl cluster stop), then rerun with --force"
+        );
+    }
     for n in &cfg.nodes {
         if Some(&n.name) == local.as_ref() {
             check_local_port(n)?;

@@ -12,11 +12,11 @@
 //!
 //! ```no_run
 //! # async fn demo(identity: hactl_net::NodeIdentity, peer: hactl_net::NodeName,
-//! #               addr: std::net::SocketAddr) -> Result<(), hactl_net::NetError> {
+//! #               addr: std::net::SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
 //! use hactl_net::Transport;
 //! use hactl_proto::peer::PeerMessage;
 //! let (transport, mut incoming) =
-//!     Transport::bind(identity, "0.0.0.0:7946".parse().unwrap()).await?;
+//!     Transport::bind(identity, "0.0.0.0:7420".parse()?).await?;
 //! transport.send(&peer, addr, &PeerMessage::raft("", vec![1, 2, 3]))?;
 //! while let Some((from, msg)) = incoming.recv().await {
 //!     // `from` comes from the sender's verified certificate.

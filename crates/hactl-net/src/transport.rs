@@ -489,6 +489,12 @@ async fn accept_loop(
             let addr = incoming.remote_address();
             let conn = match incoming.await {
                 Ok(c) => c,
+                // The peer gave up on us: it does not trust our certificate (another
+                // cluster's node, or we are not the node it wanted).
+                Err(e @ quinn::ConnectionError::ConnectionClosed(_)) => {
+                    warn!(%addr, error = %e, "peer aborted the handshake: it refused our certificate");
+                    return;
+                }
                 Err(e) => {
                     // Most often: no client certificate, or one not issued by our CA.
                     warn!(%addr, error = %e, "refused peer connection: TLS handshake failed");
