@@ -106,15 +106,15 @@ fn step(ns: Option<&str>, args: &[&str]) -> Result<String> {
             c
         }
     };
+    // stderr passes through: waits print their progress there as they go.
     let out = c
         .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
         .output()
         .with_context(|| format!("running hactl {}", args.join(" ")))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     print!("{}", indent(&stdout));
     if !out.status.success() {
-        eprint!("{}", indent(&stderr));
         bail!("`hactl {}` failed", args.join(" "));
     }
     Ok(stdout)
