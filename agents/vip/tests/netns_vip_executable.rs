@@ -77,6 +77,18 @@ fn netns_vip_executable_is_an_ocf_agent() {
     }
     assert_eq!(ops, vec![1, 2, 1]);
     assert_eq!(agent(&lab.node, "monitor", &base).status.code(), Some(0));
+    // arp_count_refresh: each monitor re-announces.
+    let mut env = base.to_vec();
+    env.extend([("arp_count_refresh", "2"), ("arp_interval", "50")]);
+    cap.flush();
+    assert_eq!(agent(&lab.node, "monitor", &env).status.code(), Some(0));
+    for _ in 0..2 {
+        let g = cap.next_garp(vip, Instant::now() + Duration::from_secs(5));
+        assert!(
+            g.is_some(),
+            "monitor with arp_count_refresh sent too few GARPs"
+        );
+    }
 
     // A stop ends the announcements of a start still in progress.
     let stop = agent(&lab.node, "stop", &base);

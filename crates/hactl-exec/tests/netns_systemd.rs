@@ -200,6 +200,10 @@ fn netns_systemd_haproxy_and_failing_unit() {
         assert_eq!(m.rc, 0, "monitor while running: {m}");
         let page = fetch_in(c.leader, 8099).expect("haproxy in the container answers");
         assert!(page.contains("hello from haproxy"), "{page}");
+        let restart = exec.execute("lb", &haproxy, &none, "restart", T).await;
+        assert!(restart.is_success(), "restart: {restart}");
+        let page = fetch_in(c.leader, 8099).expect("haproxy answers after restart");
+        assert!(page.contains("hello from haproxy"), "{page}");
         let stop = exec.execute("lb", &haproxy, &none, "stop", T).await;
         assert!(stop.is_success(), "stop: {stop}");
         let m = exec.execute("lb", &haproxy, &none, "monitor", T).await;
