@@ -14,12 +14,14 @@ struct Cluster {
     dir: PathBuf,
     sock: String,
     lab: Option<Lab>,
+    daemon: std::process::Child,
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
         // Kill the daemon (with its namespace) before removing its files.
         drop(self.lab.take());
+        let _ = self.daemon.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -60,7 +62,7 @@ fn start() -> Option<Cluster> {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let sock = dir.join("n1.sock");
     let log = std::fs::File::create(dir.join("daemon.log")).unwrap();
-    Lab::command(&lab.node_ns(1), env!("CARGO_BIN_EXE_hactl"))
+    let daemon = Lab::command(&lab.node_ns(1), env!("CARGO_BIN_EXE_hactl"))
         .arg("daemon")
         .arg("--config-dir")
         .arg(&etc)
@@ -77,6 +79,7 @@ fn start() -> Option<Cluster> {
         sock: sock.to_str().unwrap().to_string(),
         dir,
         lab: Some(lab),
+        daemon,
     };
     wait_for_dc(&c.sock, &c.dir);
     Some(c)
