@@ -369,3 +369,81 @@ async fn discovery() {
         .unwrap();
     assert!(md.parameter("ip").unwrap().required);
 }
+
+/// The real ocf:pacemaker:Dummy: OCF_CHECK_LEVEL reaches the agent (depth 30 always
+/// fails), and depth 10 (a 30 s monitor) is killed at the op timeout; the resource's
+/// queue is free again afterwards.
+#[tokio::test(flavor = "current_thread")]
+async fn check_level_and_timeout_with_a_real_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exec, _ev) = Executor::new(config(dir.path()));
+    let agent = AgentSpec::parse("ocf:pacemaker:Dummy").unwrap();
+    let p = params::<_, String, String>([]);
+    assert!(exec
+        .execute("cl", &agent, &p, "start", T)
+        .await
+        .is_success());
+    let r = exec
+        .execute_with("cl", &agent, &p, "monitor", Duration::ZERO, T, Some(30))
+        .await;
+    assert_eq!((r.rc, r.status), (1, ExecStatus::Done), "{r}");
+    let t0 = Instant::now();
+    let r = exec
+        .execute_with(
+            "cl",
+            &agent,
+            &p,
+            "monitor",
+            Duration::ZERO,
+            Duration::from_secs(1),
+            Some(10),
+        )
+        .await;
+    assert_eq!(r.status, ExecStatus::Timeout, "{r}");
+    assert!(t0.elapsed() < Duration::from_secs(20));
+    assert_eq!(exec.execute("cl", &agent, &p, "monitor", T).await.rc, 0);
+    assert!(exec.execute("cl", &agent, &p, "stop", T).await.is_success());
+}
+
+/// A recurring monitor on the real ocf:heartbeat:Dummy whose state file disappears
+/// (the service "died"): one event with rc 7, then silence.
+#[tokio::test(flavor = "current_thread")]
+async fn recurring_monitor_on_a_real_agent_reports_the_death_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exec, mut events) = Executor::new(config(dir.path()));
+    let agent = AgentSpec::parse("ocf:heartbeat:Dummy").unwrap();
+    let p = params::<_, String, String>([]);
+    assert!(exec
+        .execute("rd", &agent, &p, "start", T)
+        .await
+        .is_success());
+    let interval = Duration::from_millis(100);
+    exec.start_monitor(
+        "rd",
+        &agent,
+        &p,
+        MonitorSpec {
+            interval,
+            timeout: T,
+            check_level: None,
+        },
+    );
+    let ExecEvent::MonitorChanged { result, .. } = tokio::time::timeout(T, events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result.rc, 0);
+    std::fs::remove_file(dir.path().join("rsctmp/Dummy-rd.state")).unwrap();
+    let ExecEvent::MonitorChanged {
+        previous, result, ..
+    } = tokio::time::timeout(T, events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((previous, result.rc), (Some((0, ExecStatus::Done)), 7));
+    let quiet = tokio::time::timeout(Duration::from_millis(800), events.recv()).await;
+    assert!(quiet.is_err(), "unchanged result reported again: {quiet:?}");
+    assert_eq!(exec.fail_count("rd", "monitor", interval), 1);
+    assert!(exec.cancel_monitor("rd", interval));
+    assert!(!exec.cancel_monitor("rd", interval));
+}
