@@ -436,3 +436,129 @@ fn start_status_stop_a_one_node_cluster() {
     assert!(!etc.join("node.key").exists());
     assert!(!state.exists());
 }
+
+/// Growing a running one-node cluster with `node add` (issues the bundle on the node
+/// holding the CA key, Raft membership change through the daemon), `join` + `start` on
+/// the "other machine" (a second loopback address), then `node remove`.
+#[test]
+fn node_add_join_start_and_remove_on_a_running_cluster() {
+    let t = TempDir::new("grow");
+    let p = |n: u32| t.path().join(format!("n{n}"));
+    let arg = |n: u32, what: &str| -> String {
+        t.path()
+            .join(format!("{what}{n}"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let run = |n: u32, extra: &[&str]| {
+        let (dir, sock, state) = (arg(n, "n"), arg(n, "sock"), arg(n, "state"));
+        let mut a = vec![
+            "cluster",
+            "--dir",
+            &dir,
+            "--socket",
+            &sock,
+            "--state-dir",
+            &state,
+        ];
+        a.extend_from_slice(extra);
+        hactl(&a)
+    };
+    struct StopAll<'a>(&'a dyn Fn(u32, &[&str]) -> Output);
+    impl Drop for StopAll<'_> {
+        fn drop(&mut self) {
+            for n in [2, 1] {
+                let _ = (self.0)(n, &["stop", "--wait", "10"]);
+            }
+        }
+    }
+    let _stop = StopAll(&run);
+    let (p1, p2) = (free_port(), free_port());
+
+    let o = run(
+        1,
+        &[
+            "setup",
+            "--name",
+            "lab",
+            "--local",
+            "n1",
+            &format!("n1=127.0.0.1:{p1}"),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log1 = arg(1, "log");
+    let o = run(1, &["start", "--all", "--wait", "20", "--log-file", &log1]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+
+    let o = run(1, &["node", "add", &format!("n2=127.0.0.2:{p2}")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bundle = p(1).join("bundles/n2.bundle");
+    assert_eq!(mode(&bundle), 0o600);
+    let cfg = hactl_net::ClusterConfig::load(&p(1).join("cluster.toml")).unwrap();
+    assert_eq!(cfg.nodes.len(), 2);
+    assert_eq!(cfg.nodes[1].id, 2);
+
+    let o = run(2, &["join", bundle.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log2 = arg(2, "log");
+    let o = run(2, &["start", "--log-file", &log2]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Both daemons see both nodes online (each view polled until then) and a DC.
+    let o = run(1, &["start", "--all", "--wait", "20", "--log-file", &log1]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let o = run(2, &["start", "--all", "--wait", "20", "--log-file", &log2]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("already running"), "{}", stdout(&o));
+    // Wait until both views agree (same DC, term and commit index): the new node has
+    // caught up and any election its arrival caused is over.
+    let view = |n: u32| -> serde_json::Value {
+        serde_json::from_slice(&run(n, &["status", "--output", "json"]).stdout)
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let v = loop {
+        let (a, b) = (view(1), view(2));
+        let same = |k: &str| a[k] == b[k] && !a[k].is_null();
+        if same("dc") && same("term") && same("commit_index") {
+            break b;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "views never agreed: {a} {b}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let states: Vec<_> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_string(),
+                n["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("n1".to_string(), "online".to_string()),
+            ("n2".to_string(), "online".to_string())
+        ]
+    );
+
+    // Adding a name or address that exists is refused before anything is asked.
+    let o = run(1, &["node", "add", &format!("n2=127.0.0.3:{p2}")]);
+    assert!(stderr(&o).contains("listed twice"), "{}", stderr(&o));
+
+    let o = run(1, &["node", "remove", "n2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!bundle.exists());
+    let cfg = hactl_net::ClusterConfig::load(&p(1).join("cluster.toml")).unwrap();
+    assert_eq!(cfg.nodes.len(), 1);
+    let o = run(1, &["status", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 1, "{v}");
+}
