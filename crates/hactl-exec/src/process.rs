@@ -30,7 +30,11 @@ pub(crate) struct ProcOutcome {
     pub duration: Duration,
 }
 
-async fn collect<R>(mut r: R, mut done: oneshot::Receiver<()>) -> Vec<u8>
+/// Reads one of the agent's pipes. Sends what the agent wrote on `out` when the pipe
+/// reaches EOF or, once `done` fires (the agent exited), as soon as the pipe is empty.
+/// After that it keeps reading and discarding until EOF: a background grandchild that
+/// inherited the pipe (send_arp) must neither get SIGPIPE nor block on a full pipe.
+async fn collect<R>(mut r: R, mut done: oneshot::Receiver<()>, out: oneshot::Sender<Vec<u8>>)
 where
     R: AsyncRead + AsRawFd + Unpin,
 {
@@ -40,7 +44,10 @@ where
         tokio::select! {
             biased;
             n = r.read(&mut chunk) => match n {
-                Ok(0) | Err(_) => return buf,
+                Ok(0) | Err(_) => {
+                    let _ = out.send(buf);
+                    return;
+                }
                 Ok(n) => {
                     if buf.len() < OUTPUT_CAP {
                         buf.extend_from_slice(&chunk[..n]);
@@ -48,9 +55,9 @@ where
                 }
             },
             _ = &mut done => {
-                // The agent has exited: take what is already in the pipe, then stop.
-                // tokio's child pipes are non-blocking, so read() returns EAGAIN
-                // (-1) once the pipe is empty even if a grandchild holds it open.
+                // The agent has exited: take what is already in the pipe. tokio's
+                // child pipes are non-blocking, so read() returns EAGAIN (-1) once the
+                // pipe is empty even if a grandchild holds it open.
                 let fd = r.as_raw_fd();
                 loop {
                     // SAFETY: fd stays open (we own `r`); chunk is writable.
@@ -62,7 +69,13 @@ where
                         buf.extend_from_slice(&chunk[..n as usize]);
                     }
                 }
-                return buf;
+                let _ = out.send(buf);
+                while let Ok(n) = r.read(&mut chunk).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                return;
             }
         }
     }
@@ -91,14 +104,16 @@ pub(crate) async fn run(
     let pid = child.id();
     let (out_tx, out_rx) = oneshot::channel();
     let (err_tx, err_rx) = oneshot::channel();
-    let out_task = child
-        .stdout
-        .take()
-        .map(|s| tokio::spawn(collect(s, out_rx)));
-    let err_task = child
-        .stderr
-        .take()
-        .map(|s| tokio::spawn(collect(s, err_rx)));
+    let out_task = child.stdout.take().map(|s| {
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(collect(s, out_rx, tx));
+        rx
+    });
+    let err_task = child.stderr.take().map(|s| {
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(collect(s, err_rx, tx));
+        rx
+    });
 
     let mut timed_out = false;
     let status = match tokio::time::timeout(timeout, child.wait()).await {
@@ -171,6 +186,33 @@ mod tests {
         assert_eq!(out.stdout, "hello\n");
         assert_eq!(exit_reason(&out.stderr).as_deref(), Some("bad thing"));
         assert!(!out.timed_out);
+    }
+
+    #[tokio::test]
+    async fn background_writer_is_not_cut_off() {
+        // Like send_arp: a grandchild that outlives the agent and writes to the
+        // inherited stdout later must not die of SIGPIPE.
+        let dir = std::env::temp_dir().join(format!("hactl-exec-bg-{}", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        let script = format!(
+            "(sleep 0.3; echo late; echo ok > {}) & exit 0",
+            dir.display()
+        );
+        let out = run(
+            Path::new("/bin/sh"),
+            &["-c", &script],
+            &[("PATH".into(), "/usr/bin:/bin".into())],
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.code, Some(0));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !dir.exists() {
+            assert!(Instant::now() < deadline, "background writer died");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = std::fs::remove_file(&dir);
     }
 
     #[tokio::test]

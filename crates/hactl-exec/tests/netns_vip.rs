@@ -18,7 +18,7 @@ fn lifecycle(agent_name: &'static str, tag: &str) {
     }
     let lab = Lab::new(tag);
     let mac = lab.node_mac();
-    let cap = ArpCapture::open(&lab.client, &lab.client_if);
+    let cap = std::sync::Arc::new(ArpCapture::open(&lab.client, &lab.client_if));
     let dir = tempfile::tempdir().unwrap();
     let cfg = ExecConfig {
         rsctmp: dir.path().to_path_buf(),
@@ -40,6 +40,8 @@ fn lifecycle(agent_name: &'static str, tag: &str) {
                 ("ip", "10.66.0.100"),
                 ("cidr_netmask", "24"),
                 ("nic", nic.as_str()),
+                ("arp_count", "3"),
+                ("arp_interval", "100"),
             ]);
 
             // Refused before anything runs: the required ip is missing.
@@ -56,10 +58,25 @@ fn lifecycle(agent_name: &'static str, tag: &str) {
             cap.flush();
             let r = exec.execute("vip", &agent, &p, "start", T).await;
             assert!(r.is_success(), "start: {r}");
-            let garp = cap
-                .next_garp(vip4, Instant::now() + Duration::from_secs(5))
-                .expect("no gratuitous ARP for the VIP seen by the client");
-            assert_eq!(garp.sender_mac, mac, "GARP must carry the node's MAC");
+            // Wait for the frames off the runtime's thread: in-process, the later
+            // announcements come from a task on this (single-threaded) runtime.
+            let c = cap.clone();
+            let garps = tokio::task::spawn_blocking(move || {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                (0..3)
+                    .map_while(|_| c.next_garp(vip4, deadline))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap();
+            assert!(
+                !garps.is_empty(),
+                "no gratuitous ARP for the VIP seen by the client"
+            );
+            assert_eq!(garps[0].sender_mac, mac, "GARP must carry the node's MAC");
+            // All three announcements arrive (the executor neither kills nor cuts off
+            // a background sender such as send_arp).
+            assert_eq!(garps.len(), 3, "announcements missing: {garps:?}");
 
             let addr = SocketAddr::new(vip_addr(), 8080);
             serve(&node, addr, "hello from the node");
