@@ -4,7 +4,13 @@
 use std::time::Instant;
 
 fn main() {
-    for (nodes, resources) in [(3, 10_000), (16, 1_000), (16, 5_000), (64, 10_000)] {
+    // Optional arguments: NODES RESOURCES to time one size only.
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes = match args.as_slice() {
+        [n, r] => vec![(*n, *r)],
+        _ => vec![(3, 10_000), (16, 1_000), (16, 5_000), (64, 10_000)],
+    };
+    for (nodes, resources) in sizes {
         let cib = hactl_cib_xml::generate::large_cib_model(nodes, resources, 42);
         let now = cib.execution_date.unwrap_or(0);
         // Warm up once, then take the best of five.

@@ -625,9 +625,50 @@ fn refresh_group(s: &Sched<'_>, g: &mut Graph, a: usize) -> bool {
     changed
 }
 
+/// Edges by action, in compressed form (one flat array per direction).
 struct Adjacency {
-    incoming: Vec<Vec<usize>>,
-    outgoing: Vec<Vec<usize>>,
+    in_start: Vec<usize>,
+    in_edges: Vec<usize>,
+    out_start: Vec<usize>,
+    out_edges: Vec<usize>,
+}
+
+impl Adjacency {
+    fn new(n: usize, edges: &[Edge]) -> Adjacency {
+        let build = |key: &dyn Fn(&Edge) -> usize| {
+            let mut start = vec![0usize; n + 1];
+            for e in edges {
+                start[key(e) + 1] += 1;
+            }
+            for i in 0..n {
+                start[i + 1] += start[i];
+            }
+            let mut fill = start.clone();
+            let mut flat = vec![0usize; edges.len()];
+            for (i, e) in edges.iter().enumerate() {
+                let k = key(e);
+                flat[fill[k]] = i;
+                fill[k] += 1;
+            }
+            (start, flat)
+        };
+        let (in_start, in_edges) = build(&|e: &Edge| e.then);
+        let (out_start, out_edges) = build(&|e: &Edge| e.first);
+        Adjacency {
+            in_start,
+            in_edges,
+            out_start,
+            out_edges,
+        }
+    }
+
+    fn incoming(&self, a: usize) -> &[usize] {
+        &self.in_edges[self.in_start[a]..self.in_start[a + 1]]
+    }
+
+    fn outgoing(&self, a: usize) -> &[usize] {
+        &self.out_edges[self.out_start[a]..self.out_start[a + 1]]
+    }
 }
 
 /// Re-evaluates the orderings into `a`, and whatever follows from changes, in the
@@ -638,15 +679,15 @@ fn update(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, a: usize, depth: usize)
         return;
     }
     let mut then_changed = false;
-    for k in 0..adj.incoming[a].len() {
-        let e = g.edges[adj.incoming[a][k]];
+    for &ei in adj.incoming(a) {
+        let e = g.edges[ei];
         let first_refreshed = refresh_group(s, g, e.first);
         then_changed |= refresh_group(s, g, e.then);
         let (fc, tc) = apply_edge(s, g, e);
         then_changed |= tc;
         if fc || first_refreshed {
-            for j in 0..adj.outgoing[e.first].len() {
-                let next = g.edges[adj.outgoing[e.first][j]].then;
+            for &oe in adj.outgoing(e.first) {
+                let next = g.edges[oe].then;
                 if next != a {
                     update(s, g, adj, next, depth + 1);
                 }
@@ -656,8 +697,8 @@ fn update(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, a: usize, depth: usize)
     }
     if then_changed {
         update(s, g, adj, a, depth + 1);
-        for j in 0..adj.outgoing[a].len() {
-            let next = g.edges[adj.outgoing[a][j]].then;
+        for &oe in adj.outgoing(a) {
+            let next = g.edges[oe].then;
             update(s, g, adj, next, depth + 1);
         }
     }
@@ -665,14 +706,7 @@ fn update(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, a: usize, depth: usize)
 
 /// Spreads "required" and "unrunnable" along the edges until nothing changes.
 fn propagate(s: &Sched<'_>, g: &mut Graph) {
-    let mut adj = Adjacency {
-        incoming: vec![Vec::new(); g.acts.len()],
-        outgoing: vec![Vec::new(); g.acts.len()],
-    };
-    for (i, e) in g.edges.iter().enumerate() {
-        adj.incoming[e.then].push(i);
-        adj.outgoing[e.first].push(i);
-    }
+    let adj = Adjacency::new(g.acts.len(), &g.edges);
     for a in 0..g.acts.len() {
         update(s, g, &adj, a, 0);
     }

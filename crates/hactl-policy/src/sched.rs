@@ -12,8 +12,8 @@ use std::rc::Rc;
 
 use hactl_model::values::{parse_bool, parse_interval_ms};
 use hactl_model::{
-    Attrs, Cib, ClusterOptions, FailCount, Group, NoQuorumPolicy, NodeStatus, OnFail, OpRecord, Primitive,
-    Resource, Role, Score,
+    Attrs, Cib, ClusterOptions, FailCount, Group, NoQuorumPolicy, NodeStatus, OnFail, OpRecord,
+    Primitive, Resource, ResourceHistory, Role, Score,
 };
 
 use crate::rules::{rule_matches, NodeFacts};
@@ -101,8 +101,6 @@ pub(crate) struct Prim<'a> {
     pub def: Option<&'a Primitive>,
     pub agent: String,
     pub group: Option<usize>,
-    #[allow(dead_code)]
-    pub meta: Attrs,
     pub managed: bool,
     pub maintenance: bool,
     pub target_role: Option<Role>,
@@ -178,19 +176,56 @@ pub(crate) struct Sched<'a> {
     /// Top-level resources in assignment order (priority, then configuration order).
     pub top: Vec<RscRef>,
     /// Lookup only (never iterated), so hash order cannot leak into results.
-    pub by_id: HashMap<String, RscRef>,
+    pub by_id: IdMap<RscRef>,
     pub colocs: Vec<Coloc>,
     /// Per primitive: its fail counts, with the node they were recorded on.
     pub failcounts: Vec<Vec<(usize, &'a FailCount)>>,
+    /// Every (node, primitive, history) of the status section.
+    histories: Vec<(usize, usize, &'a ResourceHistory)>,
+    /// Per node, fixed once placement starts: can it run resources.
+    avail: Vec<bool>,
+    /// Per node: position in name order (the last tie-breaker).
+    name_rank: Vec<usize>,
 }
 
 const INF: i64 = Score::INFINITY_VALUE;
 
-fn meta_bool(meta: &Attrs, key: &str) -> Option<bool> {
+/// FNV-1a: fast for short resource ids, and deterministic. Only used for lookups.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub(crate) type IdMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// Meta attributes seen through their layers: the resource's own, then its
+/// group's, then rsc_defaults (first match wins), without copying them.
+#[derive(Clone, Copy)]
+pub(crate) struct Meta<'m>(&'m [&'m Attrs]);
+
+impl<'m> Meta<'m> {
+    fn get(&self, key: &str) -> Option<&'m String> {
+        self.0.iter().find_map(|a| a.get(key))
+    }
+}
+
+fn meta_bool(meta: Meta<'_>, key: &str) -> Option<bool> {
     meta.get(key).and_then(|v| parse_bool(v))
 }
 
-fn meta_score(meta: &Attrs, key: &str) -> Option<i64> {
+fn meta_score(meta: Meta<'_>, key: &str) -> Option<i64> {
     meta.get(key)
         .and_then(|v| v.parse::<Score>().ok())
         .map(Score::value)
@@ -224,9 +259,12 @@ impl<'a> Sched<'a> {
             prims: Vec::new(),
             groups: Vec::new(),
             top: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: IdMap::default(),
             colocs: Vec::new(),
             failcounts: Vec::new(),
+            histories: Vec::new(),
+            avail: Vec::new(),
+            name_rank: Vec::new(),
         };
         s.unpack_nodes();
         s.unpack_resources();
@@ -320,44 +358,68 @@ impl<'a> Sched<'a> {
         def: Option<&'a Primitive>,
         agent: String,
         group: Option<usize>,
-        meta: Attrs,
+        meta: Meta<'_>,
     ) -> Prim<'a> {
         let n = self.nodes.len();
         let fence_device = agent.starts_with("stonith:");
-        let maintenance =
-            meta_bool(&meta, "maintenance").unwrap_or(false) || self.opts.maintenance_mode;
-        let managed = meta_bool(&meta, "is-managed").unwrap_or(true) && !maintenance;
-        let target_role = meta
-            .get("target-role")
-            .and_then(|v| v.parse::<Role>().ok())
-            .map(|r| {
-                if r == Role::Unpromoted {
-                    Role::Started
-                } else {
-                    r
+        // One pass over each layer, lowest precedence first, so that the resource's
+        // own values win (cheaper than ten lookups per layer).
+        let mut maintenance = None;
+        let mut is_managed = None;
+        let mut target_role = None;
+        let mut stickiness = None;
+        let mut migration_threshold = None;
+        let mut failure_timeout_s = None;
+        let mut priority = None;
+        let mut critical = None;
+        let mut requires = None;
+        let score = |v: &String| v.parse::<Score>().ok().map(Score::value);
+        for layer in meta.0.iter().rev() {
+            for (k, v) in layer.iter() {
+                match k.as_str() {
+                    "maintenance" => maintenance = parse_bool(v).or(maintenance),
+                    "is-managed" => is_managed = parse_bool(v).or(is_managed),
+                    "target-role" => target_role = v.parse::<Role>().ok().or(target_role),
+                    "resource-stickiness" => stickiness = score(v).or(stickiness),
+                    // The old name, unless the layer also has the new one.
+                    "stickiness" if !layer.contains_key("resource-stickiness") => {
+                        stickiness = score(v).or(stickiness)
+                    }
+                    "migration-threshold" => {
+                        migration_threshold = score(v).or(migration_threshold)
+                    }
+                    "failure-timeout" => {
+                        failure_timeout_s = parse_interval_ms(v)
+                            .map(|ms| (ms / 1000) as i64)
+                            .or(failure_timeout_s)
+                    }
+                    "priority" => priority = score(v).or(priority),
+                    "critical" => critical = parse_bool(v).or(critical),
+                    "requires" => requires = Some(v.as_str() != "nothing"),
+                    _ => {}
                 }
-            });
-        let mut stickiness = meta_score(&meta, "resource-stickiness")
-            .or_else(|| meta_score(&meta, "stickiness"))
-            .unwrap_or(0);
-        if stickiness < 0 {
-            stickiness = 0;
+            }
         }
-        let migration_threshold = meta_score(&meta, "migration-threshold").unwrap_or(INF);
-        let failure_timeout_s = meta
-            .get("failure-timeout")
-            .and_then(|v| parse_interval_ms(v))
-            .map(|ms| (ms / 1000) as i64)
-            .unwrap_or(0);
-        let priority = meta_score(&meta, "priority").unwrap_or(0);
-        let critical = meta_bool(&meta, "critical").unwrap_or(true);
-        let needs_quorum = !matches!(meta.get("requires").map(String::as_str), Some("nothing"));
+        let maintenance = maintenance.unwrap_or(false) || self.opts.maintenance_mode;
+        let managed = is_managed.unwrap_or(true) && !maintenance;
+        let target_role = target_role.map(|r| {
+            if r == Role::Unpromoted {
+                Role::Started
+            } else {
+                r
+            }
+        });
+        let stickiness = stickiness.unwrap_or(0).max(0);
+        let migration_threshold = migration_threshold.unwrap_or(INF);
+        let failure_timeout_s = failure_timeout_s.unwrap_or(0);
+        let priority = priority.unwrap_or(0);
+        let critical = critical.unwrap_or(true);
+        let needs_quorum = requires.unwrap_or(true);
         Prim {
             id,
             def,
             agent,
             group,
-            meta,
             managed,
             maintenance,
             target_role,
@@ -398,10 +460,9 @@ impl<'a> Sched<'a> {
         for (pos, r) in cib.config.resources.iter().enumerate() {
             match r {
                 Resource::Primitive(p) => {
-                    let mut meta = defaults.clone();
-                    meta.extend(p.meta.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    let layers = [&p.meta, defaults];
                     let prim =
-                        self.new_prim(p.id.clone(), Some(p), p.agent.to_string(), None, meta);
+                        self.new_prim(p.id.clone(), Some(p), p.agent.to_string(), None, Meta(&layers));
                     let idx = self.prims.len();
                     order.push((prim.priority, pos, RscRef::P(idx)));
                     self.by_id.insert(p.id.clone(), RscRef::P(idx));
@@ -409,25 +470,23 @@ impl<'a> Sched<'a> {
                 }
                 Resource::Group(g) => {
                     let gi = self.groups.len();
-                    let mut gmeta = defaults.clone();
-                    gmeta.extend(g.meta.iter().map(|(k, v)| (k.clone(), v.clone())));
                     let mut members = Vec::new();
                     for c in &g.children {
-                        let mut meta = gmeta.clone();
-                        meta.extend(c.meta.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        let layers = [&c.meta, &g.meta, defaults];
                         let prim = self.new_prim(
                             c.id.clone(),
                             Some(c),
                             c.agent.to_string(),
                             Some(gi),
-                            meta,
+                            Meta(&layers),
                         );
                         let idx = self.prims.len();
                         self.by_id.insert(c.id.clone(), RscRef::P(idx));
                         self.prims.push(prim);
                         members.push(idx);
                     }
-                    let priority = meta_score(&gmeta, "priority").unwrap_or(0);
+                    let glayers = [&g.meta, defaults];
+                    let priority = meta_score(Meta(&glayers), "priority").unwrap_or(0);
                     order.push((priority, pos, RscRef::G(gi)));
                     self.by_id.insert(g.id.clone(), RscRef::G(gi));
                     self.groups.push(GroupInfo {
@@ -445,30 +504,46 @@ impl<'a> Sched<'a> {
             }
         }
         self.have_fencing = self.prims.iter().any(|p| p.fence_device);
-        // Orphans: history for resources that are no longer configured.
-        let mut orphan_ids: BTreeMap<&str, String> = BTreeMap::new();
-        for st in cib.status.nodes.values() {
+        // Every history entry of a configured node, resolved to its primitive once.
+        // History for resources that are no longer configured makes orphans.
+        let mut orphan_ids: BTreeMap<&'a str, String> = BTreeMap::new();
+        let mut pending_orphans: Vec<(usize, &'a str, &'a ResourceHistory)> = Vec::new();
+        for (n, node) in self.nodes.iter().enumerate() {
+            let Some(st) = cib.status.nodes.get(node.name) else {
+                continue;
+            };
             for (rid, h) in &st.resources {
-                if !self.by_id.contains_key(rid.as_str()) {
-                    orphan_ids
-                        .entry(rid.as_str())
-                        .or_insert_with(|| h.agent.to_string());
+                match self.by_id.get(rid.as_str()) {
+                    Some(RscRef::P(p)) => self.histories.push((n, *p, h)),
+                    Some(RscRef::G(_)) => {}
+                    None => {
+                        orphan_ids
+                            .entry(rid.as_str())
+                            .or_insert_with(|| h.agent.to_string());
+                        pending_orphans.push((n, rid.as_str(), h));
+                    }
                 }
             }
         }
         let base = cib.config.resources.len();
+        let mut orphan_meta = Attrs::new();
+        if !self.opts.stop_orphan_resources {
+            orphan_meta.insert("is-managed".into(), "false".into());
+        }
         for (k, (rid, agent)) in orphan_ids.into_iter().enumerate() {
-            let mut meta = defaults.clone();
-            if !self.opts.stop_orphan_resources {
-                meta.insert("is-managed".into(), "false".into());
-            }
-            let mut prim = self.new_prim(rid.to_string(), None, agent, None, meta);
+            let layers = [&orphan_meta, defaults];
+            let mut prim = self.new_prim(rid.to_string(), None, agent, None, Meta(&layers));
             prim.next_role = Some(Role::Stopped);
             prim.next_role_reason = Some("orphan".into());
             let idx = self.prims.len();
             order.push((prim.priority, base + k, RscRef::P(idx)));
             self.by_id.insert(rid.to_string(), RscRef::P(idx));
             self.prims.push(prim);
+        }
+        for (n, rid, h) in pending_orphans {
+            if let Some(RscRef::P(p)) = self.by_id.get(rid) {
+                self.histories.push((n, *p, h));
+            }
         }
         // Stable sort: higher priority first, then configuration order.
         order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -493,23 +568,15 @@ impl<'a> Sched<'a> {
     // -------------------------------------------------------------- history
 
     fn unpack_history(&mut self) {
-        let cib = self.cib;
-        for n in 0..self.nodes.len() {
-            let name = self.nodes[n].name;
-            let Some(st) = cib.status.nodes.get(name) else {
-                continue;
-            };
+        let histories = std::mem::take(&mut self.histories);
+        for &(n, p, hist) in &histories {
             // Without fencing, history of nodes that are down is meaningless.
             if !self.opts.stonith_enabled && !self.nodes[n].online {
                 continue;
             }
-            for (rid, hist) in &st.resources {
-                let Some(RscRef::P(p)) = self.by_id.get(rid.as_str()).copied() else {
-                    continue;
-                };
-                self.unpack_rsc_on_node(p, n, st, &hist.ops);
-            }
+            self.unpack_rsc_on_node(p, n, &hist.ops);
         }
+        self.histories = histories;
         for p in 0..self.prims.len() {
             self.prims[p].orig_role = if self.prims[p].active.is_empty() {
                 Role::Stopped
@@ -592,31 +659,40 @@ impl<'a> Sched<'a> {
         }
     }
 
-    fn unpack_rsc_on_node(&mut self, p: usize, n: usize, st: &NodeStatus, ops: &[OpRecord]) {
-        let _ = st;
-        let mut sorted: Vec<&OpRecord> = ops.iter().collect();
-        sorted.sort_by(|a, b| {
-            a.call_id
-                .cmp(&b.call_id)
-                .then(a.last_rc_change.cmp(&b.last_rc_change))
-        });
+    fn unpack_rsc_on_node(&mut self, p: usize, n: usize, ops: &[OpRecord]) {
+        let key = |o: &OpRecord| (o.call_id, o.last_rc_change);
+        let in_order = ops.windows(2).all(|w| key(&w[0]) <= key(&w[1]));
+        let mut sorted: Vec<&OpRecord> = Vec::new();
+        if !in_order {
+            sorted = ops.iter().collect();
+            sorted.sort_by_key(|o| key(o));
+        }
+        let ordered: Box<dyn Iterator<Item = &OpRecord>> = if in_order {
+            Box::new(ops.iter())
+        } else {
+            Box::new(sorted.iter().copied())
+        };
         let mut role: Option<Role> = None; // None = unknown
         let mut on_fail = OnFail::Ignore;
         let mut have_fail = false;
         let mut failed_here = false;
-        let mut monitors: BTreeMap<u64, bool> = BTreeMap::new();
-        for op in sorted {
-            let is_probe = op.operation == "monitor" && op.interval_ms == 0;
-            if !matches!(
-                op.operation.as_str(),
-                "start" | "stop" | "monitor" | "promote" | "demote" | "migrate_to" | "migrate_from"
-            ) {
-                continue;
-            }
+        // Recurring monitors and whether their last result was success.
+        let mut monitors: Vec<(u64, bool)> = Vec::new();
+        for op in ordered {
+            // Classify the operation once (string compares are the hot path here).
+            let kind = match op.operation.as_str() {
+                "monitor" => OpKind::Monitor,
+                "start" => OpKind::Start,
+                "stop" => OpKind::Stop,
+                "promote" | "demote" | "migrate_from" => OpKind::StartLike,
+                "migrate_to" => OpKind::Other,
+                _ => continue,
+            };
+            let is_probe = kind == OpKind::Monitor && op.interval_ms == 0;
             // Pending operations (op_status -1 in Pacemaker) leave the state as is,
             // except a pending start which means the resource may be running.
             if op.op_status == -1 {
-                if op.operation == "start" || op.operation == "migrate_from" {
+                if matches!(kind, OpKind::Start | OpKind::StartLike) {
                     role = Some(Role::Started);
                 }
                 continue;
@@ -655,15 +731,15 @@ impl<'a> Sched<'a> {
                 if rc == 7 {
                     role = Some(Role::Stopped);
                     if op.interval_ms > 0 {
-                        monitors.insert(op.interval_ms, false);
+                        set_monitor(&mut monitors, op.interval_ms, false);
                     }
                     clear_past_failure(&mut on_fail, &mut have_fail, &mut failed_here);
                     continue;
                 }
-                match op.operation.as_str() {
-                    "monitor" => {
+                match kind {
+                    OpKind::Monitor => {
                         if op.interval_ms > 0 {
-                            monitors.insert(op.interval_ms, true);
+                            set_monitor(&mut monitors, op.interval_ms, true);
                         }
                         if role.is_none_or(|r| r == Role::Stopped) {
                             role = Some(Role::Started);
@@ -673,16 +749,16 @@ impl<'a> Sched<'a> {
                             clear_past_failure(&mut on_fail, &mut have_fail, &mut failed_here);
                         }
                     }
-                    "start" | "migrate_from" | "promote" | "demote" => {
+                    OpKind::Start | OpKind::StartLike => {
                         role = Some(Role::Started);
                         clear_past_failure(&mut on_fail, &mut have_fail, &mut failed_here);
                     }
-                    "stop" => {
+                    OpKind::Stop => {
                         role = Some(Role::Stopped);
                         monitors.clear();
                         clear_past_failure(&mut on_fail, &mut have_fail, &mut failed_here);
                     }
-                    _ => {
+                    OpKind::Other => {
                         if role.is_none_or(|r| r == Role::Stopped) {
                             role = Some(Role::Started);
                         }
@@ -697,21 +773,22 @@ impl<'a> Sched<'a> {
             if strategy == OnFail::Ignore {
                 // Pretend it succeeded.
                 self.prims[p].ignore_failure = true;
-                match op.operation.as_str() {
-                    "stop" => role = Some(Role::Stopped),
-                    _ => role = Some(Role::Started),
-                }
+                role = Some(if kind == OpKind::Stop {
+                    Role::Stopped
+                } else {
+                    Role::Started
+                });
                 continue;
             }
             if op.interval_ms > 0 {
-                monitors.insert(op.interval_ms, false);
+                set_monitor(&mut monitors, op.interval_ms, false);
             }
             if on_fail_rank(strategy) > on_fail_rank(on_fail) {
                 on_fail = strategy;
             }
             have_fail = true;
             failed_here = true;
-            if op.operation == "stop" {
+            if kind == OpKind::Stop {
                 self.location(p, Some(n), Score::NEG_INFINITY, "__stop_fail__".into());
             }
             if is_probe && op.rc == 5 {
@@ -861,7 +938,10 @@ impl<'a> Sched<'a> {
             }
             let influence = c.influence.unwrap_or(match dep {
                 RscRef::P(p) => self.prims[p].critical,
-                RscRef::G(g) => meta_bool(&self.groups[g].def.meta, "critical").unwrap_or(true),
+                RscRef::G(g) => {
+                    let layers = [&self.groups[g].def.meta, &cib.config.rsc_defaults];
+                    meta_bool(Meta(&layers), "critical").unwrap_or(true)
+                }
             });
             self.add_coloc(Coloc {
                 id: Rc::from(c.id.as_str()),
@@ -993,6 +1073,14 @@ impl<'a> Sched<'a> {
     /// Applies configuration-driven scores: symmetric default, location
     /// constraints, stickiness, fail-count bans.
     pub fn apply_node_criteria(&mut self) {
+        // Node states are final from here on.
+        self.avail = self.nodes.iter().map(NodeInfo::available).collect();
+        let mut by_name: Vec<usize> = (0..self.nodes.len()).collect();
+        by_name.sort_by(|&a, &b| self.nodes[a].name.cmp(self.nodes[b].name));
+        self.name_rank = vec![0; self.nodes.len()];
+        for (rank, n) in by_name.into_iter().enumerate() {
+            self.name_rank[n] = rank;
+        }
         let cib = self.cib;
         if self.opts.symmetric_cluster {
             for prim in &mut self.prims {
@@ -1226,7 +1314,7 @@ impl<'a> Sched<'a> {
     }
 
     fn node_score(&self, p: usize, n: usize) -> Score {
-        if !self.nodes[n].available() {
+        if !self.avail[n] {
             return Score::NEG_INFINITY;
         }
         self.prims[p].allowed[n].unwrap_or(Score::NEG_INFINITY)
@@ -1234,43 +1322,39 @@ impl<'a> Sched<'a> {
 
     fn assign_best_node(&mut self, p: usize) {
         let current = self.prims[p].active.first().copied();
-        let mut cands: Vec<usize> = (0..self.nodes.len())
-            .filter(|&n| self.prims[p].allowed[n].is_some())
-            .collect();
-        cands.sort_by(|&a, &b| {
+        // The best node: highest score, then fewest resources assigned, then the
+        // current node, then the lowest name (a linear scan, not a sort).
+        let better = |a: usize, b: usize| -> bool {
             let (sa, sb) = (self.node_score(p, a), self.node_score(p, b));
-            sb.cmp(&sa)
-                .then(
-                    self.nodes[a]
-                        .num_resources
-                        .cmp(&self.nodes[b].num_resources),
-                )
-                .then_with(|| {
-                    let pa = Some(a) == current;
-                    let pb = Some(b) == current;
-                    pb.cmp(&pa)
-                })
-                .then(self.nodes[a].name.cmp(self.nodes[b].name))
-        });
-        let Some(&best) = cands.first() else {
+            let ord = sb
+                .cmp(&sa)
+                .then(self.nodes[a].num_resources.cmp(&self.nodes[b].num_resources))
+                .then_with(|| (Some(b) == current).cmp(&(Some(a) == current)))
+                .then(self.name_rank[a].cmp(&self.name_rank[b]));
+            ord == std::cmp::Ordering::Less
+        };
+        let mut best: Option<usize> = None;
+        for n in 0..self.nodes.len() {
+            if self.prims[p].allowed[n].is_none() {
+                continue;
+            }
+            if best.is_none_or(|b| better(n, b)) {
+                best = Some(n);
+            }
+        }
+        let Some(best) = best else {
             self.do_assign(p, None, false);
             return;
         };
         let mut chosen = best;
         let best_score = self.node_score(p, best);
-        if best_score > Score::ZERO && self.nodes[best].available() {
+        if best_score > Score::ZERO && self.avail[best] {
             if let Some(cur) = current {
-                let cur_ok = self.nodes[cur].available()
+                // Stay on the current node when it is just as good.
+                let cur_ok = self.avail[cur]
                     && self.prims[p].allowed[cur].is_some_and(|s| s >= Score::ZERO);
-                if cur_ok {
-                    for &n in &cands[1..] {
-                        if self.node_score(p, n) != best_score {
-                            break;
-                        }
-                        if n == cur {
-                            chosen = n;
-                        }
-                    }
+                if cur_ok && self.node_score(p, cur) == best_score {
+                    chosen = cur;
                 }
             }
         }
@@ -1282,7 +1366,7 @@ impl<'a> Sched<'a> {
         if !force {
             if let Some(n) = node {
                 let score = self.prims[p].allowed[n].unwrap_or(Score::NEG_INFINITY);
-                if score < Score::ZERO || !self.nodes[n].available() {
+                if score < Score::ZERO || !self.avail[n] {
                     if self.prims[p].next_role != Some(Role::Stopped) {
                         self.prims[p].next_role = Some(Role::Stopped);
                         self.prims[p].next_role_reason = Some("node availability".into());
@@ -1310,7 +1394,7 @@ impl<'a> Sched<'a> {
         table
             .iter()
             .enumerate()
-            .any(|(n, s)| s.is_some_and(|s| s >= Score::ZERO) && self.nodes[n].available())
+            .any(|(n, s)| s.is_some_and(|s| s >= Score::ZERO) && self.avail[n])
     }
 
     fn apply_this_with(&mut self, c: usize, p: usize) {
@@ -1482,7 +1566,7 @@ impl<'a> Sched<'a> {
         for (n, slot) in work.iter_mut().enumerate() {
             let Some(cur) = *slot else { continue };
             let score = match src_allowed[n] {
-                Some(s) if self.nodes[n].available() => s,
+                Some(s) if self.avail[n] => s,
                 _ => Score::NEG_INFINITY,
             };
             if factor < 0.0 && score < Score::ZERO {
@@ -1589,6 +1673,24 @@ impl<'a> Sched<'a> {
             .filter(|s| s.is_some_and(|s| s >= Score::ZERO))
             .count()
             == 1
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OpKind {
+    Monitor,
+    Start,
+    Stop,
+    /// promote, demote, migrate_from: leave the resource active.
+    StartLike,
+    /// migrate_to.
+    Other,
+}
+
+fn set_monitor(monitors: &mut Vec<(u64, bool)>, interval: u64, ok: bool) {
+    match monitors.iter_mut().find(|(i, _)| *i == interval) {
+        Some(m) => m.1 = ok,
+        None => monitors.push((interval, ok)),
     }
 }
 
