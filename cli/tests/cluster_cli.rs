@@ -561,4 +561,19 @@ fn node_add_join_start_and_remove_on_a_running_cluster() {
     let o = run(1, &["status", "--output", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["nodes"].as_array().unwrap().len(), 1, "{v}");
+
+    // stop --all returns once the local daemon has exited.
+    let o = run(1, &["stop", "--all", "--wait", "20"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("the local daemon has stopped"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(1, &["status"]);
+    assert!(
+        stderr(&o).contains("cannot reach the hactl daemon"),
+        "{}",
+        stderr(&o)
+    );
 }

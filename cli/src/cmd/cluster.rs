@@ -698,7 +698,9 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
 
 fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
     if a.all {
-        let ack = connect(socket)?.cluster_stop()?;
+        let mut c = connect(socket)?;
+        let pid = c.daemon_pid();
+        let ack = c.cluster_stop()?;
         println!(
             "cluster stop requested{}",
             if ack.message.is_empty() {
@@ -707,6 +709,11 @@ fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
                 format!(": {}", ack.message)
             }
         );
+        // The other daemons cannot be watched from here; this one can.
+        if !wait_for_exit(socket, pid, Duration::from_secs(a.wait)) {
+            bail!("the local daemon is still running after {} s", a.wait);
+        }
+        println!("the local daemon has stopped");
         return Ok(ExitCode::SUCCESS);
     }
     let me = check_is_local(dir, a.node.as_deref(), "stop")?;
