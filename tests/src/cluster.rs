@@ -64,14 +64,28 @@ pub struct Cluster {
     pub name: String,
     pub profile: Option<String>,
     procs: Vec<Option<Child>>,
+    /// Nodes made by `setup` (the rest of the namespaces are spares).
+    members: usize,
 }
 
 impl Cluster {
     /// Builds the network and the cluster identity for `n` nodes named n1..nN; no
     /// daemon runs yet.
     pub fn setup(prefix: &str, n: usize, subnet: &str, profile: Option<&str>) -> Result<Cluster> {
+        Self::setup_with_spares(prefix, n, 0, subnet, profile)
+    }
+
+    /// Like [`Cluster::setup`], plus `spares` more node namespaces (n{n+1}…) that are
+    /// not in the cluster yet (for `hactl cluster node add`).
+    pub fn setup_with_spares(
+        prefix: &str,
+        n: usize,
+        spares: usize,
+        subnet: &str,
+        profile: Option<&str>,
+    ) -> Result<Cluster> {
         let bin = hactl_bin()?;
-        let net = Net::new(prefix, n, subnet)?;
+        let net = Net::new(prefix, n + spares, subnet)?;
         let root = std::env::temp_dir().join(format!("hactl-{prefix}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root)?;
@@ -81,7 +95,8 @@ impl Cluster {
             bin,
             name: "test".into(),
             profile: profile.map(str::to_string),
-            procs: (0..n).map(|_| None).collect(),
+            procs: (0..n + spares).map(|_| None).collect(),
+            members: n,
         };
         c.make_identity("admin")?;
         for i in 1..=n {
@@ -103,7 +118,7 @@ impl Cluster {
             self.name.clone(),
             "--no-local".into(),
         ];
-        for i in 1..=self.net.len() {
+        for i in 1..=self.members {
             args.push(format!("n{i}={}:{PORT}", self.net.ip(i)));
         }
         self.hactl(&args)?;
@@ -129,7 +144,8 @@ impl Cluster {
         Ok(())
     }
 
-    fn hactl(&self, args: &[String]) -> Result<String> {
+    /// Runs `hactl` with `args` on the host; Ok(stdout) if it succeeds.
+    pub fn hactl(&self, args: &[String]) -> Result<String> {
         let out = Command::new(&self.bin)
             .args(args)
             .output()
@@ -188,8 +204,9 @@ impl Cluster {
         Ok(())
     }
 
+    /// Starts the daemons of the nodes made by `setup` (not the spares).
     pub fn start_all(&mut self) -> Result<()> {
-        for i in 1..=self.net.len() {
+        for i in 1..=self.members {
             self.start(i)?;
         }
         Ok(())
@@ -229,6 +246,24 @@ impl Cluster {
                 bail!("n{i} did not exit within {timeout:?} of SIGTERM");
             }
             std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for node `i`'s daemon to exit on its own.
+    pub fn wait_exit(&mut self, i: usize, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let c = self.procs[i - 1]
+                .as_mut()
+                .ok_or_else(|| anyhow!("n{i} is not running"))?;
+            if let Some(st) = c.try_wait()? {
+                self.procs[i - 1] = None;
+                return Ok(st);
+            }
+            if Instant::now() >= deadline {
+                bail!("n{i} did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

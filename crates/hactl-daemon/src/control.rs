@@ -106,17 +106,18 @@ async fn handle(d: &Arc<Daemon>, req: ClientRequest) -> ClientResponse {
                 Err(e) => ClientResponse::error(e.to_string()),
             }
         }
-        Some(Request::NodeAdd(n)) => ClientResponse::error(format!(
-            "node add {}: not implemented yet in the daemon (membership is fixed by cluster.toml)",
-            n.name
-        )),
-        Some(Request::NodeRemove(n)) => ClientResponse::error(format!(
-            "node remove {}: not implemented yet in the daemon (membership is fixed by cluster.toml)",
-            n.name
-        )),
-        Some(Request::ClusterStop(_)) => ClientResponse::error(
-            "cluster-wide stop is not implemented yet in the daemon; stop each node (Shutdown)",
-        ),
+        Some(Request::NodeAdd(n)) => match d.node_add(&n.name, &n.address).await {
+            Ok(index) => ClientResponse::ok(format!("node {} added", n.name), index),
+            Err(e) => ClientResponse::error(format!("node add {}: {e}", n.name)),
+        },
+        Some(Request::NodeRemove(n)) => match d.node_remove(&n.name).await {
+            Ok(index) => ClientResponse::ok(format!("node {} removed", n.name), index),
+            Err(e) => ClientResponse::error(format!("node remove {}: {e}", n.name)),
+        },
+        Some(Request::ClusterStop(_)) => match d.cluster_stop().await {
+            Ok(index) => ClientResponse::ok("every node asked to stop", index),
+            Err(e) => ClientResponse::error(format!("cluster stop: {e}")),
+        },
         Some(Request::Shutdown(_)) => ClientResponse::ok("leaving the cluster", 0),
     }
 }

@@ -124,6 +124,9 @@ pub(crate) struct Daemon {
     pub(crate) shutdown: Notify,
     hb_seq: AtomicU64,
     reconcile_busy: AtomicBool,
+    /// This run has recorded its own return in the CIB (so a later `expected=down` for
+    /// this node is a stop request, not a leftover of an earlier run).
+    joined: AtomicBool,
 }
 
 async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
@@ -145,7 +148,6 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
             cluster.name
         )));
     }
-    let members = Members::from_config(&cluster);
     let me_entry = cluster.node(&identity.node).cloned().ok_or_else(|| {
         DaemonError::Config(format!(
             "this node ({}) is not listed in {}",
@@ -153,6 +155,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
             cfg_path.display()
         ))
     })?;
+    let members = Members::from_config(&cluster, me_entry.id);
     let profile_name = config
         .profile
         .clone()
@@ -215,6 +218,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         shutdown: Notify::new(),
         hb_seq: AtomicU64::new(0),
         reconcile_busy: AtomicBool::new(false),
+        joined: AtomicBool::new(false),
     });
     info!(node = %d.me_name, id = d.me, cluster = %d.cluster.name, profile = profile.name,
         addr = %me_entry.address, "daemon started");
@@ -361,6 +365,95 @@ impl Daemon {
         }
     }
 
+    /// Adds a node: records it (id, address) in the CIB, then makes it a Raft voter.
+    pub(crate) async fn node_add(&self, name: &str, address: &str) -> Result<u64, String> {
+        let cib = self.consensus.status().cib.clone();
+        if cib.config.node(name).is_some() || self.members.id_of(name).is_some() {
+            return Err(format!("node {name} is already a member"));
+        }
+        let addr: SocketAddr = address
+            .parse()
+            .map_err(|e| format!("bad address {address:?}: {e}"))?;
+        hactl_net::NodeName::new(name).map_err(|e| e.to_string())?;
+        let id = self.members.next_id(&cib);
+        let node = hactl_model::Node {
+            id: id.to_string(),
+            name: name.to_string(),
+            address: Some(addr.to_string()),
+            ..Default::default()
+        };
+        self.propose(Change::AddNode { node })
+            .await
+            .map_err(|e| e.to_string())?;
+        let index = tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.add_voter(id))
+            .await
+            .map_err(|_| "membership change not applied in time".to_string())?
+            .map_err(|e| e.to_string())?;
+        info!(node = name, id, index, "node added");
+        Ok(index)
+    }
+
+    /// Removes a node from the Raft voters, then from the CIB.
+    pub(crate) async fn node_remove(&self, name: &str) -> Result<u64, String> {
+        let id = self
+            .members
+            .id_of(name)
+            .ok_or_else(|| format!("node {name} is not a member"))?;
+        tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.remove_voter(id))
+            .await
+            .map_err(|_| "membership change not applied in time".to_string())?
+            .map_err(|e| e.to_string())?;
+        // The removed node may have been the leader: a proposal forwarded to it just
+        // before it stepped aside is lost, so try again (removal is idempotent: "not
+        // found" means an earlier attempt landed).
+        let mut last = String::new();
+        for _ in 0..3 {
+            let change = Change::RemoveNode {
+                name: name.to_string(),
+            };
+            let r = tokio::time::timeout(Duration::from_secs(2), self.consensus.propose(change));
+            match r.await {
+                Ok(Ok(index)) => {
+                    info!(node = name, id, index, "node removed");
+                    return Ok(index);
+                }
+                Ok(Err(ProposeError::Rejected(_)))
+                    if self.consensus.status().cib.config.node(name).is_none() =>
+                {
+                    return Ok(self.consensus.status().applied_index);
+                }
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = "not applied within 2 s".into(),
+            }
+            tokio::time::sleep(self.profile.lost_after).await;
+        }
+        Err(format!("removed from Raft, but not from the CIB: {last}"))
+    }
+
+    /// Asks every other member to stop (their `expected` becomes `down`; each daemon
+    /// that sees it leaves cleanly), then stops this one.
+    pub(crate) async fn cluster_stop(&self) -> Result<u64, String> {
+        let changes = self
+            .members
+            .all()
+            .into_iter()
+            .filter(|(id, _, _)| *id != self.me)
+            .map(|(_, name, _)| Change::SetNodeState {
+                node: name.as_str().to_string(),
+                state: NodeStateUpdate {
+                    expected: Some("down".into()),
+                    ..Default::default()
+                },
+            })
+            .collect();
+        let index = self
+            .propose(Change::Batch { changes })
+            .await
+            .map_err(|e| e.to_string())?;
+        self.shutdown.notify_one();
+        Ok(index)
+    }
+
     fn leader_name(&self) -> Option<String> {
         let s = self.consensus.status();
         s.leader
@@ -416,6 +509,19 @@ async fn monitor_loop(d: Arc<Daemon>) {
         }
         let now = Instant::now();
         let status = d.consensus.status();
+        d.members.refresh(&status.cib, &status.voters);
+        if d.joined.load(Ordering::SeqCst)
+            && status
+                .cib
+                .status
+                .nodes
+                .get(&d.me_name)
+                .is_some_and(|st| st.expected.as_deref() == Some("down"))
+        {
+            info!(node = %d.me_name, "the cluster asked this node to stop");
+            d.shutdown.notify_one();
+            return;
+        }
         let voters: Vec<NodeId> = if status.voters.contains(&d.me) {
             status.voters.clone()
         } else {
@@ -554,13 +660,6 @@ async fn self_join_loop(d: Arc<Daemon>) {
             return;
         }
         let s = w.borrow().clone();
-        let recorded =
-            s.cib.status.nodes.get(&d.me_name).is_some_and(|st| {
-                st.expected.as_deref() == Some("member") && st.member == Some(true)
-            });
-        if recorded {
-            return;
-        }
         if s.leader.is_some() && s.cib.config.node(&d.me_name).is_some() {
             let change = Change::SetNodeState {
                 node: d.me_name.clone(),
@@ -574,6 +673,7 @@ async fn self_join_loop(d: Arc<Daemon>) {
             match d.propose(change).await {
                 Ok(index) => {
                     info!(node = %d.me_name, index, "joined the cluster");
+                    d.joined.store(true, Ordering::SeqCst);
                     return;
                 }
                 Err(e) => debug!(error = %e, "join not recorded yet"),

@@ -1,42 +1,103 @@
-//! The cluster's nodes: Raft id ↔ node name ↔ peer address, from `cluster.toml`.
+//! The cluster's nodes: Raft id ↔ node name ↔ peer address.
+//!
+//! Known nodes come from `cluster.toml` and from the CIB (nodes added later with
+//! `hactl cluster node add` are in the CIB with their id and address); the members are
+//! those of them that are Raft voters, plus this node.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::RwLock;
 
 use hactl_consensus::NodeId;
+use hactl_model::Cib;
 use hactl_net::{ClusterConfig, NodeName};
 
-/// The configured members, in config order.
-#[derive(Debug, Clone)]
+type Entry = (NodeId, NodeName, SocketAddr);
+
+#[derive(Debug)]
 pub struct Members {
-    nodes: Vec<(NodeId, NodeName, SocketAddr)>,
+    me: NodeId,
+    from_config: Vec<Entry>,
+    current: RwLock<Vec<Entry>>,
 }
 
 impl Members {
-    pub fn from_config(c: &ClusterConfig) -> Members {
+    pub fn from_config(c: &ClusterConfig, me: NodeId) -> Members {
+        let from_config: Vec<Entry> = c
+            .nodes
+            .iter()
+            .map(|n| (n.id, n.name.clone(), n.address))
+            .collect();
         Members {
-            nodes: c
-                .nodes
-                .iter()
-                .map(|n| (n.id, n.name.clone(), n.address))
-                .collect(),
+            me,
+            current: RwLock::new(from_config.clone()),
+            from_config,
         }
     }
 
+    /// Recomputes the members from the config, the CIB and the Raft voters.
+    pub fn refresh(&self, cib: &Cib, voters: &[NodeId]) {
+        let mut known: BTreeMap<NodeId, Entry> =
+            self.from_config.iter().map(|e| (e.0, e.clone())).collect();
+        for n in &cib.config.nodes {
+            let (Ok(id), Some(Ok(addr)), Ok(name)) = (
+                n.id.parse::<NodeId>(),
+                n.address.as_deref().map(str::parse::<SocketAddr>),
+                NodeName::new(n.name.clone()),
+            ) else {
+                continue;
+            };
+            known.entry(id).or_insert((id, name, addr));
+        }
+        let next: Vec<Entry> = known
+            .into_values()
+            .filter(|(id, _, _)| *id == self.me || voters.is_empty() || voters.contains(id))
+            .collect();
+        if let Ok(mut cur) = self.current.write() {
+            if *cur != next {
+                tracing::info!(members = ?next.iter().map(|e| e.1.as_str()).collect::<Vec<_>>(), "membership changed");
+                *cur = next;
+            }
+        }
+    }
+
+    /// Any known node by id (a node just removed is still reachable by name until the
+    /// config forgets it: raft may still need to tell it).
     pub fn get(&self, id: NodeId) -> Option<(NodeName, SocketAddr)> {
-        self.nodes
-            .iter()
+        self.all()
+            .into_iter()
+            .chain(self.from_config.iter().cloned())
             .find(|(i, _, _)| *i == id)
-            .map(|(_, n, a)| (n.clone(), *a))
+            .map(|(_, n, a)| (n, a))
     }
 
     pub fn id_of(&self, name: &str) -> Option<NodeId> {
-        self.nodes
-            .iter()
+        self.all()
+            .into_iter()
             .find(|(_, n, _)| n.as_str() == name)
-            .map(|(i, _, _)| *i)
+            .map(|(i, _, _)| i)
     }
 
-    pub fn all(&self) -> Vec<(NodeId, NodeName, SocketAddr)> {
-        self.nodes.clone()
+    pub fn all(&self) -> Vec<Entry> {
+        self.current.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The id for a new node: above every id ever seen here.
+    pub fn next_id(&self, cib: &Cib) -> NodeId {
+        let cib_max = cib
+            .config
+            .nodes
+            .iter()
+            .filter_map(|n| n.id.parse::<NodeId>().ok())
+            .max()
+            .unwrap_or(0);
+        let known_max = self
+            .all()
+            .iter()
+            .chain(self.from_config.iter())
+            .map(|e| e.0)
+            .max()
+            .unwrap_or(0);
+        cib_max.max(known_max) + 1
     }
 }
