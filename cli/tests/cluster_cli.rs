@@ -148,6 +148,11 @@ fn setup_is_idempotent_and_refuses_changes_without_force() {
     assert_eq!(std::fs::read(etc.join("ca.pem")).unwrap(), ca1);
     assert_eq!(std::fs::read(etc.join("bundles/n2.bundle")).unwrap(), b2);
 
+    // Same members but another local node: refused.
+    let o = setup(&etc, &["--local", "n2"], &nodes);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("for node n1, not n2"), "{}", stderr(&o));
+
     // Different members: refused, nothing touched.
     let two = nodes[..2].to_vec();
     let o = setup(&etc, &["--local", "n1"], &two);

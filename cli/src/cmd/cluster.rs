@@ -274,6 +274,19 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
                             .filter(|p| !p.exists()),
                     );
                 }
+                let installed = NodeIdentity::load(dir).ok().map(|id| id.node);
+                if missing.is_empty() && local.is_some() && installed != local {
+                    bail!(
+                        "cluster {} is set up in {} for node {}, not {}; refusing to change \
+                         this machine's identity without --force",
+                        cfg.name,
+                        dir.display(),
+                        installed
+                            .map(|n| n.to_string())
+                            .unwrap_or_else(|| "none".into()),
+                        local.map(|n| n.to_string()).unwrap_or_default()
+                    );
+                }
                 if missing.is_empty() {
                     println!(
                         "cluster {} is already set up in {} with these nodes; nothing changed",
