@@ -415,6 +415,12 @@ fn start_status_stop_a_one_node_cluster() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("daemon is running"), "{}", stderr(&o));
 
+    // destroy refuses while the daemon runs.
+    let o = run(&["destroy"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("stop it first"), "{}", stderr(&o));
+    assert!(etc.join("node.key").exists());
+
     // Starting another node from here is refused with an explanation.
     let o = run(&["start", "n2"]);
     assert!(!o.status.success());
