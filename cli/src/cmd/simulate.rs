@@ -63,6 +63,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    // Phase timings at `--log info`: where the time goes on large CIBs.
+    let started = std::time::Instant::now();
     let mut cib = match (&a.xml, &a.cib) {
         (Some(x), None) => load(x, Some(CibFormat::PacemakerXml))?,
         (None, Some(c)) => load(c, Some(CibFormat::Json))?,
@@ -79,8 +81,20 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             false,
         ),
     };
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        resources = cib.config.resources.len(),
+        nodes = cib.config.nodes.len(),
+        "CIB loaded"
+    );
     apply_what_if(&mut cib, &a, now)?;
+    let scheduling = std::time::Instant::now();
     let t = hactl_policy::schedule(&cib, now).context("cannot schedule this CIB")?;
+    tracing::info!(
+        elapsed_ms = scheduling.elapsed().as_millis() as u64,
+        actions = t.actions.len(),
+        "scheduled"
+    );
     if a.output == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&t)?);
         return Ok(ExitCode::SUCCESS);
@@ -104,6 +118,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         out.push_str(&hactl_policy::format_status(&cib, &t, StatusView::Revised));
     }
     print!("{out}");
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "done");
     Ok(ExitCode::SUCCESS)
 }
 
