@@ -19,7 +19,7 @@
 //! Sending never blocks: `send` encodes the frame and puts it in the peer's bounded
 //! queue, or returns [`SendError::QueueFull`]; raft tolerates lost messages. A per-peer
 //! task connects lazily, writes, and on failure drops the connection, backs off
-//! (100 ms doubling to 2 s; messages that arrive while backing off are dropped), and
+//! (100 ms doubling to 1 s; messages that arrive while backing off are dropped), and
 //! reconnects.
 //!
 //! The sender's node name is taken from its verified certificate. Refused handshakes
@@ -101,6 +101,10 @@ pub struct TransportOptions {
     /// after `idle_timeout`, so the sender notices and reconnects.
     pub keep_alive: Duration,
     pub idle_timeout: Duration,
+    /// Longest wait between reconnection attempts to an unreachable peer (the wait
+    /// starts at 100 ms and doubles). Bounds how long after a partition heals messages
+    /// start flowing again.
+    pub reconnect_backoff_max: Duration,
 }
 
 impl Default for TransportOptions {
@@ -112,6 +116,7 @@ impl Default for TransportOptions {
             connect_timeout: Duration::from_secs(2),
             keep_alive: Duration::from_millis(500),
             idle_timeout: Duration::from_secs(3),
+            reconnect_backoff_max: Duration::from_secs(1),
         }
     }
 }
@@ -399,7 +404,7 @@ async fn peer_task(
     mut rx: mpsc::Receiver<Outgoing>,
 ) {
     const BACKOFF_MIN: Duration = Duration::from_millis(100);
-    const BACKOFF_MAX: Duration = Duration::from_secs(2);
+    let backoff_max = shared.opts.reconnect_backoff_max.max(BACKOFF_MIN);
     let mut link: Option<(quinn::Connection, quinn::SendStream)> = None;
     let mut backoff = BACKOFF_MIN;
     let mut retry_at: Option<Instant> = None;
@@ -432,7 +437,7 @@ async fn peer_task(
                     // `connect` logged why.
                     dropped += 1;
                     retry_at = Some(Instant::now() + backoff);
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    backoff = (backoff * 2).min(backoff_max);
                     continue;
                 }
             }
