@@ -344,3 +344,31 @@ async fn full_queue_returns_an_error_instead_of_blocking() {
     }
     assert!(full, "queue never reported full");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_starts_once_a_late_peer_comes_up() {
+    let ids = identities("lab", &["n1", "n2"]);
+    let (t1, _rx1, _a1) = bind(ids[0].clone()).await;
+    // n2's address exists but nothing answers QUIC there yet (a silent UDP socket):
+    // n1's connection attempts time out and back off.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let a2 = silent.local_addr().unwrap();
+    for _ in 0..5 {
+        t1.send(&name("n2"), a2, &PeerMessage::raft("", b"early".to_vec()))
+            .unwrap();
+    }
+    assert!(t1.probe(&name("n2"), a2).await.is_err());
+    drop(silent);
+    let (_t2, mut rx2) = Transport::bind(ids[1].clone(), a2).await.unwrap();
+    let got = send_until_received(
+        &t1,
+        &name("n2"),
+        a2,
+        &PeerMessage::raft("", b"late".to_vec()),
+        &mut rx2,
+        Duration::from_secs(15),
+    )
+    .await
+    .expect("no delivery after the peer came up");
+    assert_eq!(got.0, name("n1"));
+}
