@@ -5,7 +5,10 @@ use std::time::Instant;
 
 fn main() {
     // Optional arguments: NODES RESOURCES to time one size only.
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let sizes = match args.as_slice() {
         [n, r] => vec![(*n, *r)],
         _ => vec![(3, 10_000), (16, 1_000), (16, 5_000), (64, 10_000)],

@@ -602,15 +602,15 @@ fn refresh_group(s: &Sched<'_>, g: &mut Graph, a: usize) -> bool {
     let mut optional = g.acts[a].optional;
     let mut runnable = g.acts[a].runnable;
     for &m in &s.groups[gi].members {
-        let acts: Vec<usize> = if is_start {
-            g.start_of[m].into_iter().collect()
+        let acts: &[usize] = if is_start {
+            g.start_of[m].as_slice()
         } else {
-            g.stops_of[m].clone()
+            &g.stops_of[m]
         };
         if acts.is_empty() && is_start && check_runnable {
             runnable = false;
         }
-        for x in acts {
+        for &x in acts {
             if !g.acts[x].optional {
                 optional = false;
             }

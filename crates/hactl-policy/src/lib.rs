@@ -181,7 +181,8 @@ pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
 
 fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
     let mut map = vec![None; g.acts.len()];
-    let mut out_actions = Vec::new();
+    let mut out_actions = Vec::with_capacity(g.acts.iter().filter(|a| !a.optional).count());
+    let node_names: Vec<String> = s.nodes.iter().map(|n| n.name.to_string()).collect();
     for (i, a) in g.acts.iter().enumerate() {
         if a.optional {
             continue;
@@ -205,7 +206,7 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             id,
             kind,
             resource: a.rsc.map(|r| s.rsc_id(r).to_string()),
-            node: a.node.map(|n| s.nodes[n].name.to_string()),
+            node: a.node.map(|n| node_names[n].clone()),
             reason: a.reason.clone(),
             runnable: a.runnable,
             pseudo: a.pseudo,

@@ -29,9 +29,7 @@ pub(crate) fn scores(s: &Sched<'_>) -> Vec<ResourceScores> {
                 Some(n) => {
                     let best = p.allowed[n].unwrap_or(Score::ZERO);
                     let ties = (0..s.nodes.len())
-                        .filter(|&m| {
-                            m != n && s.nodes[m].available() && p.allowed[m] == Some(best)
-                        })
+                        .filter(|&m| m != n && s.nodes[m].available() && p.allowed[m] == Some(best))
                         .count();
                     if !p.managed {
                         "unmanaged: stays where it is".to_string()
@@ -82,7 +80,11 @@ pub(crate) fn explain(t: &Transition) -> String {
                 || node.maintenance
                 || node.pending
                 || node.shutdown;
-            let avail = if unavailable { " (node unavailable)" } else { "" };
+            let avail = if unavailable {
+                " (node unavailable)"
+            } else {
+                ""
+            };
             let _ = writeln!(out, "  {:<16} {:>10}{}", node.name, score, avail);
             for c in &rs.contributions {
                 let applies = c.nodes.as_ref().is_none_or(|v| v.contains(&n));

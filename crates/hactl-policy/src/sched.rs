@@ -186,6 +186,9 @@ pub(crate) struct Sched<'a> {
     avail: Vec<bool>,
     /// Per node: position in name order (the last tie-breaker).
     name_rank: Vec<usize>,
+    /// Per primitive, sorted as Pacemaker processes them.
+    this_with_cache: Vec<Vec<usize>>,
+    with_this_cache: Vec<Vec<usize>>,
 }
 
 const INF: i64 = Score::INFINITY_VALUE;
@@ -199,7 +202,11 @@ impl std::hash::Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -265,6 +272,8 @@ impl<'a> Sched<'a> {
             histories: Vec::new(),
             avail: Vec::new(),
             name_rank: Vec::new(),
+            this_with_cache: Vec::new(),
+            with_this_cache: Vec::new(),
         };
         s.unpack_nodes();
         s.unpack_resources();
@@ -385,9 +394,7 @@ impl<'a> Sched<'a> {
                     "stickiness" if !layer.contains_key("resource-stickiness") => {
                         stickiness = score(v).or(stickiness)
                     }
-                    "migration-threshold" => {
-                        migration_threshold = score(v).or(migration_threshold)
-                    }
+                    "migration-threshold" => migration_threshold = score(v).or(migration_threshold),
                     "failure-timeout" => {
                         failure_timeout_s = parse_interval_ms(v)
                             .map(|ms| (ms / 1000) as i64)
@@ -461,8 +468,13 @@ impl<'a> Sched<'a> {
             match r {
                 Resource::Primitive(p) => {
                     let layers = [&p.meta, defaults];
-                    let prim =
-                        self.new_prim(p.id.clone(), Some(p), p.agent.to_string(), None, Meta(&layers));
+                    let prim = self.new_prim(
+                        p.id.clone(),
+                        Some(p),
+                        p.agent.to_string(),
+                        None,
+                        Meta(&layers),
+                    );
                     let idx = self.prims.len();
                     order.push((prim.priority, pos, RscRef::P(idx)));
                     self.by_id.insert(p.id.clone(), RscRef::P(idx));
@@ -1005,8 +1017,18 @@ impl<'a> Sched<'a> {
         });
     }
 
-    /// Colocations in which primitive `p` is (effectively) the dependent.
+    /// Colocations in which primitive `p` is (effectively) the dependent (cached).
     fn this_with_list(&self, p: usize) -> Vec<usize> {
+        self.this_with_cache[p].clone()
+    }
+
+    /// Colocations in which primitive `p` is (effectively) the primary (cached).
+    fn with_this_list(&self, p: usize) -> Vec<usize> {
+        self.with_this_cache[p].clone()
+    }
+
+    /// Colocations in which primitive `p` is (effectively) the dependent.
+    fn compute_this_with(&self, p: usize) -> Vec<usize> {
         let mut list = self.prims[p].this_with.clone();
         if let Some(g) = self.prims[p].group {
             let grp = &self.groups[g];
@@ -1045,7 +1067,7 @@ impl<'a> Sched<'a> {
     }
 
     /// Colocations in which primitive `p` is (effectively) the primary.
-    fn with_this_list(&self, p: usize) -> Vec<usize> {
+    fn compute_with_this(&self, p: usize) -> Vec<usize> {
         let mut list = self.prims[p].with_this.clone();
         if let Some(g) = self.prims[p].group {
             let grp = &self.groups[g];
@@ -1212,6 +1234,12 @@ impl<'a> Sched<'a> {
     }
 
     pub fn assign_all(&mut self) {
+        self.this_with_cache = (0..self.prims.len())
+            .map(|p| self.compute_this_with(p))
+            .collect();
+        self.with_this_cache = (0..self.prims.len())
+            .map(|p| self.compute_with_this(p))
+            .collect();
         let top = self.top.clone();
         for r in top {
             self.assign(r);
@@ -1328,7 +1356,11 @@ impl<'a> Sched<'a> {
             let (sa, sb) = (self.node_score(p, a), self.node_score(p, b));
             let ord = sb
                 .cmp(&sa)
-                .then(self.nodes[a].num_resources.cmp(&self.nodes[b].num_resources))
+                .then(
+                    self.nodes[a]
+                        .num_resources
+                        .cmp(&self.nodes[b].num_resources),
+                )
                 .then_with(|| (Some(b) == current).cmp(&(Some(a) == current)))
                 .then(self.name_rank[a].cmp(&self.name_rank[b]));
             ord == std::cmp::Ordering::Less
@@ -1351,8 +1383,8 @@ impl<'a> Sched<'a> {
         if best_score > Score::ZERO && self.avail[best] {
             if let Some(cur) = current {
                 // Stay on the current node when it is just as good.
-                let cur_ok = self.avail[cur]
-                    && self.prims[p].allowed[cur].is_some_and(|s| s >= Score::ZERO);
+                let cur_ok =
+                    self.avail[cur] && self.prims[p].allowed[cur].is_some_and(|s| s >= Score::ZERO);
                 if cur_ok && self.node_score(p, cur) == best_score {
                     chosen = cur;
                 }
