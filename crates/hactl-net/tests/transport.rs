@@ -372,3 +372,50 @@ async fn delivery_starts_once_a_late_peer_comes_up() {
     .expect("no delivery after the peer came up");
     assert_eq!(got.0, name("n1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_cluster_or_protocol_version_is_refused() {
+    use hactl_proto::frame;
+    let ids = identities("lab", &["n1", "n2"]);
+    let (_t1, mut rx1, a1) = bind(ids[0].clone()).await;
+    let qt = Arc::new(quinn::TransportConfig::default());
+    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    ep.set_default_client_config(hactl_net::tls::client_config(&ids[1], qt).unwrap());
+    let max = hactl_proto::MAX_FRAME_LEN;
+
+    // A hello for another cluster, then one with a future protocol version: the
+    // connection is closed with the protocol-error code.
+    let mut other_version = PeerMessage::hello("lab", "n2");
+    if let Some(Body::Hello(h)) = other_version.body.as_mut() {
+        h.protocol_version = 99;
+    }
+    for hello in [PeerMessage::hello("prod", "n2"), other_version] {
+        let conn = ep.connect(a1, "n1").unwrap().await.unwrap();
+        let mut s = conn.open_uni().await.unwrap();
+        s.write_all(&frame::encode(&hello, max).unwrap())
+            .await
+            .unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(5), conn.closed())
+            .await
+            .expect("connection not closed");
+        assert!(
+            matches!(&closed, quinn::ConnectionError::ApplicationClosed(c) if c.error_code == quinn::VarInt::from_u32(1)),
+            "{closed:?}"
+        );
+    }
+
+    // A good hello, a message stamped for another cluster (dropped), then a good one
+    // (delivered, and it is the first thing delivered).
+    let conn = ep.connect(a1, "n1").unwrap().await.unwrap();
+    let mut s = conn.open_uni().await.unwrap();
+    for m in [
+        PeerMessage::hello("lab", "n2"),
+        PeerMessage::raft("prod", b"wrong cluster".to_vec()),
+        PeerMessage::raft("lab", b"right cluster".to_vec()),
+    ] {
+        s.write_all(&frame::encode(&m, max).unwrap()).await.unwrap();
+    }
+    let (from, msg) = recv(&mut rx1, 10).await;
+    assert_eq!(from, name("n2"));
+    assert_eq!(msg.body, Some(Body::Raft(b"right cluster".to_vec())));
+}
