@@ -415,6 +415,30 @@ fn start_status_stop_a_one_node_cluster() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("daemon is running"), "{}", stderr(&o));
 
+    // Garbage on the control socket (an oversized length prefix, a body that is not
+    // protobuf, a truncated frame) does not take the daemon down.
+    for junk in [
+        &u32::MAX.to_be_bytes()[..],
+        &[0, 0, 0, 3, 0x0f, 0xff, 0xff][..],
+        &[0, 0, 0, 9, 1][..],
+    ] {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let _ = s.write_all(junk);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        // Either an error answer or a closed connection; reading ends either way.
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+    }
+    let o = run(&["status"]);
+    assert!(
+        o.status.success(),
+        "daemon gone after garbage: {}",
+        stderr(&o)
+    );
+
     // destroy refuses while the daemon runs.
     let o = run(&["destroy"]);
     assert!(!o.status.success());
