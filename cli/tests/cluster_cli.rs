@@ -251,6 +251,14 @@ fn join_installs_a_bundle_once_and_refuses_another_cluster() {
     let o = join(&b2, &[]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("nothing changed"), "{}", stdout(&o));
+    // setup on a joined node points to where the CA key lives.
+    let o = setup(&etc2, &["--local", "n2"], &nodes);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("joined cluster lab from a bundle"),
+        "{}",
+        stderr(&o)
+    );
     // Another node's (or cluster's) bundle over it: refused without --force.
     let o = join(&b3, &[]);
     assert!(!o.status.success());

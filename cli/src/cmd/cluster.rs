@@ -275,6 +275,14 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
                     );
                 }
                 let installed = NodeIdentity::load(dir).ok().map(|id| id.node);
+                if !dir.join(CA_KEY_FILE).exists() && installed.is_some() {
+                    bail!(
+                        "this node joined cluster {} from a bundle: the CA key is not here. \
+                         Run setup where the cluster was created (--force here would make a \
+                         new, separate CA)",
+                        cfg.name
+                    );
+                }
                 if missing.is_empty() && local.is_some() && installed != local {
                     bail!(
                         "cluster {} is set up in {} for node {}, not {}; refusing to change \
