@@ -157,6 +157,9 @@ struct Inner {
     client_config: quinn::ClientConfig,
     peers: Mutex<HashMap<NodeName, PeerHandle>>,
     accept_task: JoinHandle<()>,
+    /// The runtime `bind` ran in: `send` spawns peer tasks there, so it may be called
+    /// from any thread (a raft loop on a plain thread, say).
+    runtime: tokio::runtime::Handle,
 }
 
 impl Drop for Inner {
@@ -218,6 +221,7 @@ impl Transport {
                     client_config,
                     peers: Mutex::new(HashMap::new()),
                     accept_task,
+                    runtime: tokio::runtime::Handle::current(),
                 }),
             },
             in_rx,
@@ -234,8 +238,8 @@ impl Transport {
         self.inner.endpoint.local_addr()
     }
 
-    /// Queues `msg` for `to` at `addr` and returns at once. The message's `cluster`
-    /// field is set to ours. Connection to the peer is made lazily and reused; if `addr`
+    /// Queues `msg` for `to` at `addr` and returns at once; callable from any thread.
+    /// The message's `cluster` field is set to ours. Connection to the peer is made lazily and reused; if `addr`
     /// changed since the last send, the old connection is dropped.
     pub fn send(
         &self,
@@ -265,7 +269,7 @@ impl Transport {
                 old.task.abort();
             }
             let (tx, rx) = mpsc::channel(shared.opts.queue_capacity.max(1));
-            let task = tokio::spawn(peer_task(
+            let task = self.inner.runtime.spawn(peer_task(
                 self.inner.endpoint.clone(),
                 self.inner.client_config.clone(),
                 shared.clone(),

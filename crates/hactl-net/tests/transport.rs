@@ -419,3 +419,24 @@ async fn wrong_cluster_or_protocol_version_is_refused() {
     assert_eq!(from, name("n2"));
     assert_eq!(msg.body, Some(Body::Raft(b"right cluster".to_vec())));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_works_from_a_thread_outside_the_runtime() {
+    let ids = identities("lab", &["n1", "n2"]);
+    let (t1, _rx1, _a1) = bind(ids[0].clone()).await;
+    let (_t2, mut rx2, a2) = bind(ids[1].clone()).await;
+    let sender = t1.clone();
+    std::thread::spawn(move || {
+        sender
+            .send(
+                &name("n2"),
+                a2,
+                &PeerMessage::raft("", b"from a thread".to_vec()),
+            )
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+    let (_, msg) = recv(&mut rx2, 10).await;
+    assert_eq!(msg.body, Some(Body::Raft(b"from a thread".to_vec())));
+}
