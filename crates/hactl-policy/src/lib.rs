@@ -130,6 +130,13 @@ pub struct Placement {
     /// target-role=Stopped.
     pub disabled: bool,
     pub maintenance: bool,
+    /// A failure was ignored because of on-fail=ignore.
+    pub failure_ignored: bool,
+    /// Where it runs once the runnable actions have run (blocked actions leave it
+    /// where it is).
+    pub after: Vec<String>,
+    /// Still failed after the transition (its recovery is blocked).
+    pub failed_after: bool,
 }
 
 /// A node as the scheduler saw it.
@@ -253,28 +260,47 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
     let placements = s
         .prims
         .iter()
-        .map(|p| Placement {
-            resource: p.id.clone(),
-            group: p.group.map(|gi| s.groups[gi].id.to_string()),
-            agent: p.agent.clone(),
-            current: p
-                .active
-                .iter()
-                .map(|&n| s.nodes[n].name.to_string())
-                .collect(),
-            target: p.assigned.map(|n| s.nodes[n].name.to_string()),
-            role: p.next_role.unwrap_or(Role::Stopped).to_string(),
-            failed: p.failed,
-            failed_on: p
-                .failed_on
-                .iter()
-                .map(|&n| s.nodes[n].name.to_string())
-                .collect(),
-            unmanaged: !p.managed,
-            orphan: p.orphan,
-            blocked: p.blocked,
-            disabled: p.target_role == Some(Role::Stopped),
-            maintenance: p.maintenance,
+        .enumerate()
+        .map(|(pi, p)| {
+            // The state after the transition: runnable stops take the resource
+            // away, a runnable start puts it on its target.
+            let stopped_on = |n: usize| {
+                g.stops_of[pi]
+                    .iter()
+                    .any(|&a| g.acts[a].node == Some(n) && !g.acts[a].optional && g.acts[a].runnable)
+            };
+            let started = g.start_of[pi].is_some_and(|a| {
+                let act = &g.acts[a];
+                act.runnable && act.node.is_some() && (!act.optional || p.active.contains(&act.node.unwrap_or(usize::MAX)))
+            });
+            let mut after: Vec<usize> = p.active.iter().copied().filter(|&n| !stopped_on(n)).collect();
+            if started {
+                if let Some(t) = p.assigned {
+                    if !after.contains(&t) {
+                        after.push(t);
+                    }
+                }
+            }
+            let failed_after = p.failed
+                && p.failed_on.iter().any(|&n| after.contains(&n) && !stopped_on(n));
+            Placement {
+                resource: p.id.clone(),
+                group: p.group.map(|gi| s.groups[gi].id.to_string()),
+                agent: p.agent.clone(),
+                current: p.active.iter().map(|&n| node_names[n].clone()).collect(),
+                target: p.assigned.map(|n| node_names[n].clone()),
+                role: p.next_role.unwrap_or(Role::Stopped).to_string(),
+                failed: p.failed,
+                failed_on: p.failed_on.iter().map(|&n| node_names[n].clone()).collect(),
+                unmanaged: !p.managed,
+                orphan: p.orphan,
+                blocked: p.blocked,
+                disabled: p.target_role == Some(Role::Stopped),
+                maintenance: p.maintenance,
+                failure_ignored: p.ignore_failure,
+                after: after.iter().map(|&n| node_names[n].clone()).collect(),
+                failed_after,
+            }
         })
         .collect();
     let nodes = s

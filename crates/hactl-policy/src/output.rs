@@ -101,41 +101,91 @@ fn find<'a>(t: &'a Transition, id: &str) -> Option<&'a Placement> {
     t.placements.iter().find(|p| p.resource == id)
 }
 
-fn rsc_line(p: &Placement, view: StatusView) -> String {
+/// Orders node names the way crm_mon does: digit runs compare as numbers.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let lx = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let ly = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (nx, ny) = (&x[..lx], &y[..ly]);
+                let strip = |v: &[u8]| -> usize { v.iter().take_while(|&&c| c == b'0').count() };
+                let (tx, ty) = (&nx[strip(nx)..], &ny[strip(ny)..]);
+                let o = tx.len().cmp(&ty.len()).then(tx.cmp(ty));
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+                x = &x[lx..];
+                y = &y[ly..];
+            }
+            (Some(c), Some(d)) => {
+                let o = c.to_ascii_lowercase().cmp(&d.to_ascii_lowercase());
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
+fn rsc_line(p: &Placement, t: &Transition, view: StatusView) -> String {
     let mut state = String::new();
-    let nodes: Vec<String> = match view {
-        StatusView::Current => p.current.clone(),
-        StatusView::Revised => p.target.iter().cloned().collect(),
+    let (nodes, failed) = match view {
+        StatusView::Current => (&p.current, p.failed && !p.failed_on.is_empty()),
+        StatusView::Revised => (&p.after, p.failed_after),
     };
     if p.orphan && view == StatusView::Current {
         state.push_str("ORPHANED ");
     }
-    let failed = view == StatusView::Current && p.failed && !p.failed_on.is_empty();
     match nodes.len() {
         0 => state.push_str("Stopped"),
         1 => {
-            if failed {
-                let _ = write!(state, "FAILED {}", nodes[0]);
-            } else {
-                let _ = write!(state, "Started {}", nodes[0]);
-            }
+            let word = if failed { "FAILED" } else { "Started" };
+            let _ = write!(state, "{word} {}", nodes[0]);
         }
         _ => {
             let _ = write!(state, "Started [ {} ]", nodes.join(" "));
         }
     }
-    if p.disabled && nodes.is_empty() {
-        state.push_str(" (disabled)");
+    let mut flags: Vec<&str> = Vec::new();
+    let unclean = nodes.iter().any(|n| {
+        t.nodes.iter().any(|s| &s.name == n && s.unclean && !s.online)
+            && !(view == StatusView::Revised && fenced(t, n))
+    });
+    if unclean {
+        flags.push("UNCLEAN");
+    }
+    if p.disabled {
+        flags.push("disabled");
     }
     if p.maintenance {
-        state.push_str(" (maintenance)");
+        flags.push("maintenance");
+    } else if p.blocked && failed {
+        flags.push("blocked");
     } else if p.unmanaged {
-        state.push_str(" (unmanaged)");
+        flags.push("unmanaged");
     }
-    if p.blocked && view == StatusView::Current {
-        state.push_str(" (blocked)");
+    if p.failure_ignored {
+        flags.push("failure ignored");
+    }
+    if !flags.is_empty() {
+        let _ = write!(state, " ({})", flags.join(", "));
     }
     format!("{}\t({}):\t {}", p.resource, p.agent, state)
+}
+
+fn fenced(t: &Transition, node: &str) -> bool {
+    t.actions.iter().any(|a| {
+        matches!(a.kind, crate::ActionKind::Fence { .. })
+            && a.runnable
+            && a.node.as_deref() == Some(node)
+    })
 }
 
 /// crm_simulate's "Current cluster status:" / "Revised Cluster Status:" block.
@@ -148,34 +198,43 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
     out.push_str("  * Node List:\n");
     let mut online = Vec::new();
     let mut offline = Vec::new();
+    let mut special: Vec<(&str, String)> = Vec::new();
     for n in &t.nodes {
-        let fenced = view == StatusView::Revised
-            && n.unclean
-            && t.summary
-                .iter()
-                .any(|l| l.starts_with("Fence") && l.contains(&format!(" {} '", n.name)));
-        if fenced {
+        let active_here = t.placements.iter().any(|p| {
+            let nodes = match view {
+                StatusView::Current => &p.current,
+                StatusView::Revised => &p.after,
+            };
+            nodes.contains(&n.name)
+        });
+        let gone = view == StatusView::Revised && n.unclean && fenced(t, &n.name);
+        if gone {
             offline.push(n.name.as_str());
-            continue;
-        }
-        if n.unclean {
-            let _ = writeln!(
-                out,
-                "    * Node {}: UNCLEAN ({})",
-                n.name,
-                if n.online { "online" } else { "offline" }
-            );
+        } else if n.unclean {
+            let how = if n.online { "online" } else { "offline" };
+            special.push((n.name.as_str(), format!("UNCLEAN ({how})")));
+        } else if n.pending {
+            special.push((n.name.as_str(), "pending".into()));
         } else if !n.online {
             offline.push(n.name.as_str());
-        } else if n.pending {
-            let _ = writeln!(out, "    * Node {}: pending", n.name);
         } else if n.maintenance {
-            let _ = writeln!(out, "    * Node {}: maintenance", n.name);
+            special.push((n.name.as_str(), "maintenance".into()));
         } else if n.standby {
-            let _ = writeln!(out, "    * Node {}: standby", n.name);
+            let what = if active_here {
+                "standby (with active resources)"
+            } else {
+                "standby"
+            };
+            special.push((n.name.as_str(), what.into()));
         } else {
             online.push(n.name.as_str());
         }
+    }
+    special.sort_by(|a, b| natural_cmp(a.0, b.0));
+    online.sort_by(|a, b| natural_cmp(a, b));
+    offline.sort_by(|a, b| natural_cmp(a, b));
+    for (name, what) in special {
+        let _ = writeln!(out, "    * Node {name}: {what}");
     }
     if !online.is_empty() {
         let _ = writeln!(out, "    * Online: [ {} ]", online.join(" "));
@@ -188,14 +247,26 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
         match r {
             Resource::Primitive(p) => {
                 if let Some(pl) = find(t, &p.id) {
-                    let _ = writeln!(out, "    * {}", rsc_line(pl, view));
+                    let _ = writeln!(out, "    * {}", rsc_line(pl, t, view));
                 }
             }
             Resource::Group(g) => {
-                let _ = writeln!(out, "    * Resource Group: {}:", g.id);
+                let mut flags = Vec::new();
+                if g.meta.get("target-role").is_some_and(|r| r.eq_ignore_ascii_case("stopped")) {
+                    flags.push("disabled");
+                }
+                if g.meta.get("maintenance").is_some_and(|v| hactl_model::values::parse_bool(v) == Some(true)) {
+                    flags.push("maintenance");
+                }
+                let flags = if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", flags.join(", "))
+                };
+                let _ = writeln!(out, "    * Resource Group: {}{}:", g.id, flags);
                 for c in &g.children {
                     if let Some(pl) = find(t, &c.id) {
-                        let _ = writeln!(out, "      * {}", rsc_line(pl, view));
+                        let _ = writeln!(out, "      * {}", rsc_line(pl, t, view));
                     }
                 }
             }
@@ -203,7 +274,7 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
     }
     for pl in t.placements.iter().filter(|p| p.orphan) {
         if view == StatusView::Current && !pl.current.is_empty() {
-            let _ = writeln!(out, "    * {}", rsc_line(pl, view));
+            let _ = writeln!(out, "    * {}", rsc_line(pl, t, view));
         }
     }
     out
