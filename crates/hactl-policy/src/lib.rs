@@ -265,15 +265,22 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             // The state after the transition: runnable stops take the resource
             // away, a runnable start puts it on its target.
             let stopped_on = |n: usize| {
-                g.stops_of[pi]
-                    .iter()
-                    .any(|&a| g.acts[a].node == Some(n) && !g.acts[a].optional && g.acts[a].runnable)
+                g.stops_of[pi].iter().any(|&a| {
+                    g.acts[a].node == Some(n) && !g.acts[a].optional && g.acts[a].runnable
+                })
             };
             let started = g.start_of[pi].is_some_and(|a| {
                 let act = &g.acts[a];
-                act.runnable && act.node.is_some() && (!act.optional || p.active.contains(&act.node.unwrap_or(usize::MAX)))
+                act.runnable
+                    && act.node.is_some()
+                    && (!act.optional || p.active.contains(&act.node.unwrap_or(usize::MAX)))
             });
-            let mut after: Vec<usize> = p.active.iter().copied().filter(|&n| !stopped_on(n)).collect();
+            let mut after: Vec<usize> = p
+                .active
+                .iter()
+                .copied()
+                .filter(|&n| !stopped_on(n))
+                .collect();
             if started {
                 if let Some(t) = p.assigned {
                     if !after.contains(&t) {
@@ -282,7 +289,9 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
                 }
             }
             let failed_after = p.failed
-                && p.failed_on.iter().any(|&n| after.contains(&n) && !stopped_on(n));
+                && p.failed_on
+                    .iter()
+                    .any(|&n| after.contains(&n) && !stopped_on(n));
             Placement {
                 resource: p.id.clone(),
                 group: p.group.map(|gi| s.groups[gi].id.to_string()),

@@ -155,7 +155,9 @@ fn rsc_line(p: &Placement, t: &Transition, view: StatusView) -> String {
     }
     let mut flags: Vec<&str> = Vec::new();
     let unclean = nodes.iter().any(|n| {
-        t.nodes.iter().any(|s| &s.name == n && s.unclean && !s.online)
+        t.nodes
+            .iter()
+            .any(|s| &s.name == n && s.unclean && !s.online)
             && !(view == StatusView::Revised && fenced(t, n))
     });
     if unclean {
@@ -252,10 +254,16 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
             }
             Resource::Group(g) => {
                 let mut flags = Vec::new();
-                if g.meta.get("target-role").is_some_and(|r| r.eq_ignore_ascii_case("stopped")) {
+                if g.meta
+                    .get("target-role")
+                    .is_some_and(|r| r.eq_ignore_ascii_case("stopped"))
+                {
                     flags.push("disabled");
                 }
-                if g.meta.get("maintenance").is_some_and(|v| hactl_model::values::parse_bool(v) == Some(true)) {
+                if g.meta
+                    .get("maintenance")
+                    .is_some_and(|v| hactl_model::values::parse_bool(v) == Some(true))
+                {
                     flags.push("maintenance");
                 }
                 let flags = if flags.is_empty() {

@@ -801,7 +801,12 @@ impl<'a> Sched<'a> {
             have_fail = true;
             failed_here = true;
             if kind == OpKind::Stop {
-                self.location(p, Some(n), Score::NEG_INFINITY, "__stop_fail__".into());
+                self.location(
+                    p,
+                    Some(n),
+                    Score::NEG_INFINITY,
+                    "its stop failed on this node".into(),
+                );
             }
             if is_probe && op.rc == 5 {
                 role = Some(Role::Stopped);
@@ -818,9 +823,14 @@ impl<'a> Sched<'a> {
                 self.ban_everywhere(p, "on-fail=stop");
             }
             if hard {
-                self.location(p, Some(n), Score::NEG_INFINITY, "hard-error".into());
+                self.location(
+                    p,
+                    Some(n),
+                    Score::NEG_INFINITY,
+                    "hard error on this node (agent not installed or misconfigured)".into(),
+                );
             } else if fatal {
-                self.ban_everywhere(p, "fatal-error");
+                self.ban_everywhere(p, "fatal error (invalid configuration)");
             }
         }
         let Some(role) = role else {

@@ -258,3 +258,234 @@ fn same_input_same_output() {
     let b = serde_json::to_string(&schedule(&cib, 5).unwrap()).unwrap();
     assert_eq!(a, b);
 }
+
+fn op(operation: &str, interval_ms: u64, call_id: i64, rc: i32, expected_rc: i32) -> OpRecord {
+    OpRecord {
+        operation: operation.into(),
+        interval_ms,
+        call_id,
+        rc,
+        expected_rc: Some(expected_rc),
+        ..Default::default()
+    }
+}
+
+fn history(ops: Vec<OpRecord>) -> ResourceHistory {
+    ResourceHistory {
+        agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+        ops,
+    }
+}
+
+fn placement<'t>(t: &'t crate::Transition, id: &str) -> &'t crate::Placement {
+    t.placements.iter().find(|p| p.resource == id).unwrap()
+}
+
+#[test]
+fn history_decides_current_state() {
+    let mut cib = base(&["node1", "node2"]);
+    // Without stickiness, equal scores would let resources spread to node2.
+    cib.config
+        .rsc_defaults
+        .insert("resource-stickiness".into(), "1".into());
+    for id in ["probed", "started", "stopped", "failed", "multi"] {
+        cib.config.resources.push(Resource::Primitive(dummy(id)));
+    }
+    let n1 = cib.status.nodes.get_mut("node1").unwrap();
+    // A probe that found nothing: stopped, known.
+    n1.resources
+        .insert("probed".into(), history(vec![op("monitor", 0, 1, 7, 7)]));
+    // Ops are replayed by call id, not by position.
+    n1.resources.insert(
+        "started".into(),
+        history(vec![
+            op("monitor", 10_000, 5, 0, 0),
+            op("start", 0, 4, 0, 0),
+        ]),
+    );
+    n1.resources.insert(
+        "stopped".into(),
+        history(vec![op("start", 0, 6, 0, 0), op("stop", 0, 7, 0, 0)]),
+    );
+    // A recurring monitor that failed: running, failed, must be recovered.
+    n1.resources.insert(
+        "failed".into(),
+        history(vec![
+            op("start", 0, 8, 0, 0),
+            op("monitor", 10_000, 9, 1, 0),
+        ]),
+    );
+    n1.resources
+        .insert("multi".into(), history(vec![op("start", 0, 10, 0, 0)]));
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "multi-on-1".into(),
+        rsc: "multi".into(),
+        node: Some("node1".into()),
+        score: Some(Score::new(10)),
+        ..Default::default()
+    });
+    cib.status
+        .nodes
+        .get_mut("node2")
+        .unwrap()
+        .resources
+        .insert("multi".into(), history(vec![op("start", 0, 3, 0, 0)]));
+    let t = schedule(&cib, 0).unwrap();
+    assert!(placement(&t, "probed").current.is_empty());
+    assert_eq!(placement(&t, "started").current, vec!["node1"]);
+    assert!(placement(&t, "stopped").current.is_empty());
+    let failed = placement(&t, "failed");
+    assert!(failed.failed && failed.failed_on == vec!["node1"]);
+    assert_eq!(placement(&t, "multi").current, vec!["node1", "node2"]);
+    let lines: Vec<String> = t
+        .summary
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        lines.contains(&"Recover failed ( node1 )".to_string()),
+        "{lines:?}"
+    );
+    // Multiply active: stopped everywhere and started on one node.
+    assert!(
+        lines.contains(&"Restart multi ( node1 )".to_string()),
+        "{lines:?}"
+    );
+    // No probe for what node1 already knows, probes on node2 for the rest.
+    let probes: Vec<(String, String)> = t
+        .actions
+        .iter()
+        .filter(|a| a.kind == crate::ActionKind::Probe)
+        .map(|a| (a.resource.clone().unwrap(), a.node.clone().unwrap()))
+        .collect();
+    assert!(!probes.iter().any(|(_, n)| n == "node1"), "{probes:?}");
+    assert!(probes.contains(&("probed".into(), "node2".into())));
+}
+
+#[test]
+fn failed_stop_blocks_without_fencing_and_fences_with_it() {
+    let mut cib = base(&["node1", "node2"]);
+    cib.config.resources.push(Resource::Primitive(dummy("r")));
+    cib.status.nodes.get_mut("node1").unwrap().resources.insert(
+        "r".into(),
+        history(vec![op("start", 0, 1, 0, 0), op("stop", 0, 2, 1, 0)]),
+    );
+    // Without fencing the default on-fail for stop is block: leave it alone.
+    let t = schedule(&cib, 0).unwrap();
+    let p = placement(&t, "r");
+    assert!(p.blocked && p.unmanaged, "{p:?}");
+    assert!(t.summary.is_empty(), "{:?}", t.summary);
+    // With fencing (and a device), the node is fenced and r recovered elsewhere.
+    cib.config
+        .properties
+        .insert("stonith-enabled".into(), "true".into());
+    let mut fence = dummy("fence");
+    fence.agent = AgentSpec::parse("stonith:fence_xvm").unwrap();
+    cib.config.resources.insert(0, Resource::Primitive(fence));
+    let t = schedule(&cib, 0).unwrap();
+    let lines: Vec<String> = t
+        .summary
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        lines.contains(&"Fence (reboot) node1 'r failed there'".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"Recover r ( node1 -> node2 )".to_string()),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn node_states_from_membership() {
+    let mut cib = base(&["up", "left", "lost", "pending", "unseen"]);
+    cib.config
+        .properties
+        .insert("stonith-enabled".into(), "true".into());
+    {
+        let left = cib.status.nodes.get_mut("left").unwrap();
+        left.member = Some(false);
+        left.controller_online = Some(false);
+        left.expected = Some("down".into());
+    }
+    {
+        let lost = cib.status.nodes.get_mut("lost").unwrap();
+        lost.member = Some(false);
+        lost.controller_online = Some(false);
+    }
+    cib.status.nodes.get_mut("pending").unwrap().join = Some("pending".into());
+    cib.status.nodes.remove("unseen");
+    let t = schedule(&cib, 0).unwrap();
+    let st = |n: &str| t.nodes.iter().find(|s| s.name == n).unwrap().clone();
+    assert!(st("up").online && !st("up").unclean);
+    assert!(
+        !st("left").online && !st("left").unclean,
+        "clean shutdown is offline"
+    );
+    assert!(st("lost").unclean);
+    assert_eq!(
+        st("lost").fence_reason.as_deref(),
+        Some("peer is no longer part of the cluster")
+    );
+    assert!(st("pending").pending);
+    assert!(
+        st("unseen").unclean,
+        "startup fencing: never seen means unclean"
+    );
+    // No fence device configured: nothing can be fenced, so no fencing actions.
+    assert!(t.summary.iter().all(|l| !l.starts_with("Fence")));
+}
+
+#[test]
+fn group_stickiness_is_the_sum_of_active_members() {
+    // Each member has stickiness 60; a location preference of 150 for node2 beats
+    // one member's stickiness but not the group's (2 × 60 = 120 < 150 < 180).
+    let mut cib = base(&["node1", "node2"]);
+    cib.config
+        .rsc_defaults
+        .insert("resource-stickiness".into(), "60".into());
+    cib.config.resources.push(Resource::Group(Group {
+        id: "g".into(),
+        children: vec![dummy("a"), dummy("b"), dummy("c")],
+        ..Default::default()
+    }));
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "g-prefers-2".into(),
+        rsc: "g".into(),
+        node: Some("node2".into()),
+        score: Some(Score::new(150)),
+        ..Default::default()
+    });
+    for (i, m) in ["a", "b", "c"].iter().enumerate() {
+        cib.status
+            .nodes
+            .get_mut("node1")
+            .unwrap()
+            .resources
+            .insert(m.to_string(), running(i as i64 + 1));
+    }
+    assert!(summary(&cib).is_empty(), "{:?}", summary(&cib));
+    // With only two members running, 120 < 150: the group moves.
+    cib.status
+        .nodes
+        .get_mut("node1")
+        .unwrap()
+        .resources
+        .remove("c");
+    assert_eq!(
+        summary(&cib),
+        vec![
+            "Move a ( node1 -> node2 )",
+            "Move b ( node1 -> node2 )",
+            "Start c ( node2 )"
+        ]
+    );
+    let t = schedule(&cib, 0).unwrap();
+    assert!(
+        t.explain_text().contains("g-prefers-2"),
+        "{}",
+        t.explain_text()
+    );
+}
