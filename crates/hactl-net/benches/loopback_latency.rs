@@ -4,7 +4,7 @@
 //! offset in the payload, the receiver computes the delay on arrival (same clock, so
 //! this is true one-way latency). Messages are paced (one every 2 ms) so the numbers are
 //! per-message latency, not queueing under a burst. Heartbeats (datagrams) and raft-sized
-//! stream messages are measured separately.
+//! stream messages are measured separately, and so is setting up a connection.
 //!
 //! Run: `cargo bench -p hactl-net --bench loopback_latency`
 
@@ -30,6 +30,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a2 = t2.local_addr()?;
     t1.probe(&n2, a2).await?;
     let origin = Instant::now();
+
+    // Connection setup: a fresh QUIC connection with the mutual-TLS handshake, the
+    // hello, and the peer's confirmation that it read it (what a reconnect costs).
+    let mut setup = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        t1.probe(&n2, a2).await?;
+        setup.push(t.elapsed());
+    }
+    setup.sort();
+    println!(
+        "{:<22} n={:<5} p50={:>8.1?} p99={:>8.1?} max={:>8.1?}",
+        "connect + mTLS (probe)",
+        setup.len(),
+        pct(&setup, 0.50),
+        pct(&setup, 0.99),
+        setup[setup.len() - 1]
+    );
 
     for (label, size, heartbeat) in [
         ("raft 256 B (stream)", 256usize, false),
