@@ -67,6 +67,10 @@ pub(crate) struct Graph {
     pub stops_of: Vec<Vec<usize>>,
     /// Per group: start, running, stop, stopped pseudo actions.
     pub group_acts: Vec<[usize; 4]>,
+    /// Runnable probes (primitive, node). They are always scheduled and never
+    /// change another action's flags, so they stay out of the propagation and
+    /// are only materialized in the transition.
+    pub probes: Vec<(usize, usize)>,
 }
 
 impl Graph {
@@ -162,6 +166,7 @@ impl Sched<'_> {
             start_of: vec![None; np],
             stops_of: vec![Vec::new(); np],
             group_acts: Vec::new(),
+            probes: Vec::new(),
         };
         // Fencing.
         let mut fence_of = vec![None; self.nodes.len()];
@@ -421,6 +426,10 @@ impl Sched<'_> {
             }
             // A pending node cannot run the probe yet.
             let runnable = !nd.pending;
+            if runnable {
+                g.probes.push((p, n));
+                continue;
+            }
             let a = Act {
                 rsc: Some(RscRef::P(p)),
                 task: Task::Probe,

@@ -188,7 +188,8 @@ pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
 
 fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
     let mut map = vec![None; g.acts.len()];
-    let mut out_actions = Vec::with_capacity(g.acts.iter().filter(|a| !a.optional).count());
+    let mut out_actions =
+        Vec::with_capacity(g.acts.iter().filter(|a| !a.optional).count() + g.probes.len());
     let node_names: Vec<String> = s.nodes.iter().map(|n| n.name.to_string()).collect();
     for (i, a) in g.acts.iter().enumerate() {
         if a.optional {
@@ -219,6 +220,26 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             pseudo: a.pseudo,
         });
     }
+    // Runnable probes, each before the start of its resource.
+    let mut probe_edges = Vec::new();
+    for &(p, n) in &g.probes {
+        let id = out_actions.len();
+        out_actions.push(Action {
+            id,
+            kind: ActionKind::Probe,
+            resource: Some(s.prims[p].id.clone()),
+            node: Some(node_names[n].clone()),
+            reason: None,
+            runnable: true,
+            pseudo: false,
+        });
+        if let Some(start) = g.start_of[p].and_then(|a| map[a]) {
+            probe_edges.push(OrderingEdge {
+                before: id,
+                after: start,
+            });
+        }
+    }
     let mut edges: Vec<OrderingEdge> = g
         .edges
         .iter()
@@ -229,6 +250,7 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             })
         })
         .collect();
+    edges.extend(probe_edges);
     edges.sort_by_key(|e| (e.before, e.after));
     edges.dedup();
 
