@@ -193,29 +193,38 @@ pub(crate) struct Sched<'a> {
 
 const INF: i64 = Score::INFINITY_VALUE;
 
-/// FNV-1a: fast for short resource ids, and deterministic. Only used for lookups.
+/// A word-at-a-time multiplicative hash (in the style of rustc's FxHash): fast for
+/// short resource ids and deterministic. Only used for lookups, never iterated.
 #[derive(Default)]
-pub(crate) struct Fnv(u64);
+pub(crate) struct IdHasher(u64);
 
-impl std::hash::Hasher for Fnv {
+impl std::hash::Hasher for IdHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
         }
         self.0 = h;
     }
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
 }
 
-pub(crate) type IdMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
+pub(crate) type IdMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// Meta attributes seen through their layers: the resource's own, then its
 /// group's, then rsc_defaults (first match wins), without copying them.
@@ -679,10 +688,10 @@ impl<'a> Sched<'a> {
             sorted = ops.iter().collect();
             sorted.sort_by_key(|o| key(o));
         }
-        let ordered: Box<dyn Iterator<Item = &OpRecord>> = if in_order {
-            Box::new(ops.iter())
+        let ordered = if in_order {
+            OpsIter::InOrder(ops.iter())
         } else {
-            Box::new(sorted.iter().copied())
+            OpsIter::Sorted(sorted.into_iter())
         };
         let mut role: Option<Role> = None; // None = unknown
         let mut on_fail = OnFail::Ignore;
@@ -1715,6 +1724,22 @@ impl<'a> Sched<'a> {
             .filter(|s| s.is_some_and(|s| s >= Score::ZERO))
             .count()
             == 1
+    }
+}
+
+/// Operations in call order without allocating when they already are.
+enum OpsIter<'o> {
+    InOrder(std::slice::Iter<'o, OpRecord>),
+    Sorted(std::vec::IntoIter<&'o OpRecord>),
+}
+
+impl<'o> Iterator for OpsIter<'o> {
+    type Item = &'o OpRecord;
+    fn next(&mut self) -> Option<&'o OpRecord> {
+        match self {
+            OpsIter::InOrder(i) => i.next(),
+            OpsIter::Sorted(i) => i.next(),
+        }
     }
 }
 
