@@ -363,8 +363,19 @@ impl Node {
             );
             return;
         }
-        if let Err(e) = self.raw.step(msg) {
-            tracing::debug!(node = self.id, from, error = %e, "raft refused message");
+        // raft-rs treats some impossible messages (a heartbeat committing past our log,
+        // say) as fatal and panics before changing anything. A peer, even an
+        // authenticated one, must not be able to kill the daemon that way: drop the
+        // message instead.
+        let raw = &mut self.raw;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| raw.step(msg))) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(node = self.id, from, error = %e, "raft refused message"),
+            Err(_) => tracing::error!(
+                node = self.id,
+                from,
+                "raft message violating the protocol dropped"
+            ),
         }
     }
 

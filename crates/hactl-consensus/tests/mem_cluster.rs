@@ -288,3 +288,30 @@ fn add_and_remove_a_voter() {
     })
     .expect("voter removed everywhere");
 }
+
+#[test]
+fn protocol_violating_peer_message_does_not_kill_the_node() {
+    use protobuf::Message as _;
+    use raft::eraftpb::{Message, MessageType};
+    let c = cluster(3);
+    let rt = rt();
+    let leader = c.wait_leader(&[1, 2, 3], T).unwrap();
+    let follower = [1, 2, 3].into_iter().find(|&i| i != leader).unwrap();
+    let term = c.node(follower).unwrap().status().term;
+    // A "heartbeat" from the leader that commits far past the follower's log: raft-rs
+    // would panic on it.
+    let m = Message {
+        msg_type: MessageType::MsgHeartbeat,
+        from: leader,
+        to: follower,
+        term,
+        commit: 1_000_000,
+        ..Default::default()
+    };
+    let h = c.node(follower).unwrap();
+    h.step(leader, m.write_to_bytes().unwrap());
+    // The follower is still running and still takes part.
+    let idx = propose(&rt, &h, set("after-bad-message", "1")).unwrap();
+    assert!(h.status().running);
+    assert!(h.status().applied_index >= idx);
+}
