@@ -14,6 +14,14 @@
 //! (itself included). A node that loses it knows within `lost_after` plus one check,
 //! logs a `lost_quorum` event with the configured `no-quorum-policy`, and reports it in
 //! its status; the controller applies the policy to the resources it runs.
+//!
+//! Two-node clusters have no special mode: with two voters the majority is two, so a
+//! node that loses its peer has no quorum and applies `no-quorum-policy` (which is what
+//! keeps both sides of a split from running the same VIP). Add a third voter as a
+//! witness (`hactl cluster node add witness=ADDR` on any small machine running the
+//! daemon, with the witness in standby so it runs no resources). A Corosync-style
+//! `two_node` mode that lets the survivor keep quorum would be safe only with fencing
+//! that is guaranteed to win the race; it is not implemented.
 
 mod control;
 mod members;
