@@ -193,6 +193,10 @@ pub(crate) struct Sched<'a> {
 
 const INF: i64 = Score::INFINITY_VALUE;
 
+/// How deep colocation chains are followed recursively (see
+/// `add_colocated_node_scores` and `assign_chain_first`).
+const MAX_CHAIN_DEPTH: usize = 32;
+
 /// A word-at-a-time multiplicative hash (in the style of rustc's FxHash): fast for
 /// short resource ids and deterministic. Only used for lookups, never iterated.
 #[derive(Default)]
@@ -1261,7 +1265,56 @@ impl<'a> Sched<'a> {
             .collect();
         let top = self.top.clone();
         for r in top {
+            self.assign_chain_first(r);
             self.assign(r);
+        }
+    }
+
+    /// Assignment recurses into the resources a resource is colocated with. For a
+    /// long chain of them, assign the far end first, iteratively, so that the
+    /// recursion never goes deep (short chains keep Pacemaker's exact order).
+    fn assign_chain_first(&mut self, r: RscRef) {
+        let mut chain: Vec<RscRef> = Vec::new();
+        let mut seen_p = vec![false; self.prims.len()];
+        let mut seen_g = vec![false; self.groups.len()];
+        let mut cur = r;
+        loop {
+            match cur {
+                RscRef::P(p) => seen_p[p] = true,
+                RscRef::G(g) => seen_g[g] = true,
+            }
+            let p = match cur {
+                RscRef::P(p) => p,
+                RscRef::G(g) => match self.groups[g].members.first() {
+                    Some(&m) => m,
+                    None => break,
+                },
+            };
+            let next = self.this_with_cache[p]
+                .iter()
+                .map(|&c| self.colocs[c].primary)
+                .find(|&q| {
+                    let seen = match q {
+                        RscRef::P(x) => seen_p[x],
+                        RscRef::G(x) => seen_g[x],
+                    };
+                    self.is_unassigned(q) && !seen
+                });
+            match next {
+                Some(q) => {
+                    chain.push(q);
+                    cur = q;
+                }
+                None => break,
+            }
+        }
+        if chain.len() < MAX_CHAIN_DEPTH {
+            return;
+        }
+        for &q in chain.iter().rev() {
+            if self.is_unassigned(q) {
+                self.assign(q);
+            }
         }
     }
 
@@ -1532,7 +1585,7 @@ impl<'a> Sched<'a> {
         let factor = coloc.score.value() as f64 / INF as f64;
         let mut table = self.prims[primary].allowed.clone();
         let before = table.clone();
-        self.add_colocated_node_scores(coloc.dependent, &mut table, &coloc, factor, true);
+        self.add_colocated_node_scores(coloc.dependent, &mut table, &coloc, factor, true, 0);
         let mut notes = Vec::new();
         for (n, (a, b)) in before.iter().zip(table.iter()).enumerate() {
             if a != b {
@@ -1583,7 +1636,14 @@ impl<'a> Sched<'a> {
         coloc: &Coloc,
         factor: f64,
         only_active_rollback: bool,
+        depth: usize,
     ) {
+        // Pacemaker follows chains of colocations to any depth; bounding it keeps
+        // the stack bounded for very long chains (the deep links' preferences are
+        // then ignored, which only matters for chains longer than this).
+        if depth > MAX_CHAIN_DEPTH {
+            return;
+        }
         let source_p = match source {
             RscRef::P(q) => q,
             RscRef::G(g) => {
@@ -1599,6 +1659,7 @@ impl<'a> Sched<'a> {
                             coloc,
                             factor,
                             only_active_rollback,
+                            depth + 1,
                         );
                         self.groups[g].updating = false;
                         return;
@@ -1675,7 +1736,14 @@ impl<'a> Sched<'a> {
                     continue;
                 }
                 let other_factor = factor * con.score.value() as f64 / INF as f64;
-                self.add_colocated_node_scores(con.dependent, &mut work, &con, other_factor, true);
+                self.add_colocated_node_scores(
+                    con.dependent,
+                    &mut work,
+                    &con,
+                    other_factor,
+                    true,
+                    depth + 1,
+                );
             }
         } else if only_active_rollback {
             self.prims[source_p].updating = false;

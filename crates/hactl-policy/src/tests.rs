@@ -489,3 +489,72 @@ fn group_stickiness_is_the_sum_of_active_members() {
         t.explain_text()
     );
 }
+
+#[test]
+fn long_colocation_chain_does_not_exhaust_the_stack() {
+    // r1 with r0, r2 with r1, …: assignment recurses along the chain, so the
+    // depth must stay bounded for long chains.
+    let mut cib = base(&["node1", "node2"]);
+    let n = 5000;
+    for i in 0..n {
+        cib.config
+            .resources
+            .push(Resource::Primitive(dummy(&format!("r{i}"))));
+        if i > 0 {
+            cib.config
+                .constraints
+                .colocation
+                .push(ColocationConstraint {
+                    id: format!("c{i}"),
+                    rsc: format!("r{}", i),
+                    with_rsc: format!("r{}", i - 1),
+                    score: Score::INFINITY,
+                    ..Default::default()
+                });
+        }
+    }
+    let t = schedule(&cib, 0).unwrap();
+    // Everything follows r0.
+    let first = t.placements[0].target.clone();
+    assert!(first.is_some());
+    assert!(t.placements.iter().all(|p| p.target == first));
+}
+
+#[test]
+fn long_chains_in_assignment_order_do_not_exhaust_the_stack() {
+    // r0 with r1, r1 with r2, …: r0 is assigned first and needs the whole chain
+    // placed before it. Also a long chain of mandatory orderings.
+    let mut cib = base(&["node1", "node2"]);
+    let n = 5000;
+    for i in 0..n {
+        cib.config
+            .resources
+            .push(Resource::Primitive(dummy(&format!("r{i}"))));
+        if i + 1 < n {
+            cib.config
+                .constraints
+                .colocation
+                .push(ColocationConstraint {
+                    id: format!("c{i}"),
+                    rsc: format!("r{i}"),
+                    with_rsc: format!("r{}", i + 1),
+                    score: Score::INFINITY,
+                    ..Default::default()
+                });
+            cib.config
+                .constraints
+                .order
+                .push(hactl_model::OrderConstraint {
+                    id: format!("o{i}"),
+                    first: format!("r{}", i + 1),
+                    then: format!("r{i}"),
+                    ..Default::default()
+                });
+        }
+    }
+    let t = schedule(&cib, 0).unwrap();
+    let first = t.placements[0].target.clone();
+    assert!(first.is_some());
+    assert!(t.placements.iter().all(|p| p.target == first));
+    assert_eq!(t.summary.len(), n);
+}
