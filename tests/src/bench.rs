@@ -1,6 +1,6 @@
 //! Cluster-core benchmarks (run by `scripts/bench-cluster`): commit latency, DC
-//! re-election after kill -9, time to declare a killed node dead, idle RSS with 100
-//! resources. Real daemons in network namespaces, as in the netns tests; times are
+//! re-election after kill -9, time to declare a killed node dead, time for an isolated
+//! node to know it has no quorum, idle RSS with 100 resources. Real daemons in network namespaces, as in the netns tests; times are
 //! measured from the test process by polling control sockets every millisecond.
 
 use std::time::{Duration, Instant};
@@ -117,6 +117,35 @@ pub fn declare_dead(c: &mut Cluster, rounds: usize) -> Result<Vec<f64>> {
     Ok(v)
 }
 
+/// Time from cutting one node off (nftables drop in the switch) until that node
+/// reports it has no quorum.
+pub fn quorum_loss(c: &mut Cluster, rounds: usize) -> Result<Vec<f64>> {
+    let all: Vec<usize> = (1..=c.net.len()).collect();
+    let mut v = Vec::new();
+    for r in 0..rounds {
+        let dc = c.wait_dc(&all, UP)?;
+        wait_all_online(c, dc, &all)?;
+        let cut = all[r % all.len()];
+        let rest: Vec<usize> = all.iter().copied().filter(|&i| i != cut).collect();
+        // The clock starts once the drop rules are in place (the nft commands take a
+        // few ms each; counting them would measure nft, not hactl).
+        c.net.partition(&[cut], &rest)?;
+        let t = Instant::now();
+        loop {
+            if matches!(c.status(cut), Ok(s) if !s.has_quorum) {
+                break;
+            }
+            if t.elapsed() > UP {
+                return Err(anyhow!("n{cut} still claims quorum after {UP:?}"));
+            }
+            std::thread::sleep(POLL);
+        }
+        v.push(ms(t.elapsed()));
+        c.net.heal()?;
+    }
+    Ok(v)
+}
+
 fn wait_all_online(c: &Cluster, by: usize, all: &[usize]) -> Result<()> {
     c.wait_until("every node online", UP, || {
         Ok(all
@@ -183,6 +212,11 @@ pub fn run_all(prefix: &str) -> Result<()> {
         summary("declare dead after kill -9 (profile default)", &mut v);
         let mut v = reelection(&mut c, rounds)?;
         summary("new DC after kill -9 of the DC (profile default)", &mut v);
+        let mut v = quorum_loss(&mut c, rounds)?;
+        summary(
+            "isolated node knows it has no quorum (profile default)",
+            &mut v,
+        );
     }
     {
         let mut c = Cluster::setup(prefix, 3, "10.78.9", Some("fast"))?;
@@ -191,6 +225,11 @@ pub fn run_all(prefix: &str) -> Result<()> {
         summary("declare dead after kill -9 (profile fast)", &mut v);
         let mut v = reelection(&mut c, rounds)?;
         summary("new DC after kill -9 of the DC (profile fast)", &mut v);
+        let mut v = quorum_loss(&mut c, rounds)?;
+        summary(
+            "isolated node knows it has no quorum (profile fast)",
+            &mut v,
+        );
     }
     Ok(())
 }
