@@ -28,23 +28,38 @@ pub(crate) fn scores(s: &Sched<'_>) -> Vec<ResourceScores> {
             let why = match p.assigned {
                 Some(n) => {
                     let best = p.allowed[n].unwrap_or(Score::ZERO);
+                    let usable = |m: usize| s.nodes[m].available() && p.allowed[m].is_some();
                     let ties = (0..s.nodes.len())
-                        .filter(|&m| m != n && s.nodes[m].available() && p.allowed[m] == Some(best))
+                        .filter(|&m| m != n && usable(m) && p.allowed[m] == Some(best))
                         .count();
+                    // The best of the other nodes that could have run it.
+                    let runner_up = (0..s.nodes.len())
+                        .filter(|&m| m != n && usable(m))
+                        .filter_map(|m| p.allowed[m].map(|sc| (sc, m)))
+                        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+                    let next = match runner_up {
+                        Some((sc, m)) if sc >= Score::ZERO => {
+                            format!("; next best {} with {sc}", s.nodes[m].name)
+                        }
+                        _ => "; no other node can run it".to_string(),
+                    };
                     if !p.managed {
                         "unmanaged: stays where it is".to_string()
                     } else if ties == 0 {
-                        format!("highest score ({best}) among available nodes")
+                        format!("highest score ({best}) among available nodes{next}")
                     } else if p.active.first() == Some(&n) {
                         format!("ties at {best}; already running there")
                     } else {
-                        format!("ties at {best}; fewest resources assigned, then name")
+                        format!("ties at {best}; fewest resources assigned, then name order")
                     }
                 }
                 None => match &p.next_role_reason {
                     Some(r) if r == "target-role" => "target-role=Stopped".to_string(),
                     Some(r) if r == "orphan" => "no longer configured (orphan)".to_string(),
-                    Some(r) => format!("no node can run it ({r})"),
+                    Some(r) if r == "node availability" => {
+                        "no available node has a score of 0 or more".to_string()
+                    }
+                    Some(r) => format!("stopped ({r})"),
                     None => "no node can run it".to_string(),
                 },
             };
