@@ -10,10 +10,10 @@
 //! on-fail, fencing of unclean nodes, no-quorum-policy), so that Pacemaker's own
 //! regression cases can be used as the oracle (see `tests/tests/cts.rs`).
 //!
-//! Differences from Pacemaker worth knowing: `no-quorum-policy=suicide` fences the
-//! partition's nodes whenever fencing is enabled (Pacemaker additionally wants the
-//! cluster to have had quorum once); colocation `node-attribute` is always the node
-//! name; clones, bundles and promotable resources are out of scope.
+//! Differences from Pacemaker worth knowing: colocation `node-attribute` is always
+//! the node name; colocation chains longer than 32 links stop contributing
+//! preferences (Pacemaker follows them to any depth); clones, bundles and
+//! promotable resources are out of scope.
 
 mod actions;
 mod output;

@@ -260,7 +260,14 @@ impl<'a> Sched<'a> {
         let opts = cib.config.options().map_err(PolicyError::Config)?;
         let quorate = cib.status.have_quorum;
         let mut nqp = opts.no_quorum_policy;
-        if nqp == NoQuorumPolicy::Suicide && !opts.stonith_enabled {
+        // Suicide needs fencing, and (as in Pacemaker) either quorum now or the
+        // `no-quorum-panic` property (set on CIBs of clusters that had quorum).
+        let panic = cib
+            .config
+            .properties
+            .get("no-quorum-panic")
+            .is_some_and(|v| parse_bool(v) == Some(true) || v.trim() == "1");
+        if nqp == NoQuorumPolicy::Suicide && (!opts.stonith_enabled || !(quorate || panic)) {
             nqp = NoQuorumPolicy::Stop;
         }
         if nqp == NoQuorumPolicy::Demote {
@@ -1128,9 +1135,29 @@ impl<'a> Sched<'a> {
         }
         let cib = self.cib;
         if self.opts.symmetric_cluster {
+            // A node's base score (`<node score=…>`, imported as the `#score`
+            // attribute) is where every resource starts on it.
+            let base: Vec<Score> = self
+                .nodes
+                .iter()
+                .map(|n| {
+                    n.attrs
+                        .get("#score")
+                        .and_then(|v| v.parse::<Score>().ok())
+                        .unwrap_or(Score::ZERO)
+                })
+                .collect();
+            let label: Rc<str> = Rc::from("node base score");
             for prim in &mut self.prims {
-                for a in prim.allowed.iter_mut() {
-                    *a = Some(a.unwrap_or(Score::ZERO));
+                for (n, (a, b)) in prim.allowed.iter_mut().zip(&base).enumerate() {
+                    *a = Some(a.unwrap_or(Score::ZERO) + *b);
+                    if *b != Score::ZERO {
+                        prim.explain.push(Contribution {
+                            nodes: NodeSel::One(n),
+                            what: label.clone(),
+                            score: *b,
+                        });
+                    }
                 }
             }
         }
