@@ -250,8 +250,6 @@ fn netns_move_waits_for_the_move_then_removes_its_constraint() {
         &s,
         "--wait=30s",
     ]);
-    stop.store(true, Ordering::Relaxed);
-    let _ = ctl.join();
     assert!(ok, "{out}{err}");
     assert!(out.contains(&format!("move d to {target}: done")), "{out}");
     assert!(
@@ -264,4 +262,26 @@ fn netns_move_waits_for_the_move_then_removes_its_constraint() {
     assert!(ok);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["location"], serde_json::json!([]), "{json}");
+
+    // Standby of its node moves it away and the command returns once it has moved.
+    let (ok, out, err) = hactl(&["node", "standby", target, "--socket", &s, "--wait=30s"]);
+    assert!(ok, "{out}{err}");
+    let (settled, cur) = where_is(&s, "d");
+    assert!(settled);
+    assert!(
+        !cur.is_empty() && !cur.contains(&target.to_string()),
+        "{cur:?}"
+    );
+    let (ok, out, err) = hactl(&["node", "unstandby", target, "--socket", &s, "--wait=30s"]);
+    assert!(ok, "{out}{err}");
+
+    // Restart: stopped, then started again, both waited for.
+    let (ok, out, err) = hactl(&["resource", "restart", "d", "--socket", &s, "--wait=30s"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("disable d: done"), "{out}");
+    assert!(out.contains("enable d: done"), "{out}");
+    let (settled, cur) = where_is(&s, "d");
+    assert!(settled && cur.len() == 1, "{cur:?}");
+    stop.store(true, Ordering::Relaxed);
+    let _ = ctl.join();
 }
