@@ -115,8 +115,14 @@ impl Handle {
         }
     }
 
+    /// Queues a command without blocking the caller's (async) thread.
     fn send(&self, cmd: Cmd) -> Result<(), ProposeError> {
-        self.tx.send(cmd).map_err(|_| ProposeError::Stopped)
+        self.tx.try_send(cmd).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => {
+                ProposeError::Dropped("consensus node is overloaded; retry".into())
+            }
+            mpsc::TrySendError::Disconnected(_) => ProposeError::Stopped,
+        })
     }
 }
 
@@ -404,12 +410,18 @@ impl Node {
         } else {
             None
         };
+        let mut dirty = snap_applied.is_some() || !ready.entries().is_empty();
         self.raw.mut_store().append(ready.entries())?;
         if let Some(hs) = ready.hs() {
             let hs = hs.clone();
             self.raw.mut_store().set_hard_state(&hs)?;
+            dirty = true;
         }
-        self.raw.store().flush()?;
+        // A Ready with only messages (heartbeats and their answers) has nothing to
+        // make durable: skip the fsync.
+        if dirty {
+            self.raw.store().flush()?;
+        }
         // 2. Send.
         self.send(ready.take_messages());
         self.send(ready.take_persisted_messages());
