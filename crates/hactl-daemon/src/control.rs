@@ -131,21 +131,7 @@ pub(crate) fn status(d: &Daemon) -> ClusterStatus {
         .into_iter()
         .map(|(id, name, addr)| {
             let st = s.cib.status.nodes.get(name.as_str());
-            let state = if d.alive(id, now) {
-                NodeState::Online
-            } else {
-                let left_cleanly = st.is_some_and(|st| {
-                    st.expected.as_deref() == Some("down") || st.fenced_at.is_some()
-                });
-                let was_member = st.is_some_and(|st| {
-                    st.member == Some(true) || st.expected.as_deref() == Some("member")
-                });
-                if was_member && !left_cleanly {
-                    NodeState::Unclean
-                } else {
-                    NodeState::Offline
-                }
-            };
+            let state = node_state(d.alive(id, now), st);
             NodeInfo {
                 name: name.as_str().to_string(),
                 id,
@@ -166,5 +152,62 @@ pub(crate) fn status(d: &Daemon) -> ClusterStatus {
         term: s.term,
         commit_index: s.commit_index,
         applied_index: s.applied_index,
+    }
+}
+
+/// Pacemaker's node state from liveness and the CIB: heard from → online; silent after
+/// a clean leave (or fencing) or never a member → offline; silent while expected up →
+/// unclean.
+pub(crate) fn node_state(alive: bool, st: Option<&hactl_model::NodeStatus>) -> NodeState {
+    if alive {
+        return NodeState::Online;
+    }
+    let left_cleanly =
+        st.is_some_and(|st| st.expected.as_deref() == Some("down") || st.fenced_at.is_some());
+    let was_member =
+        st.is_some_and(|st| st.member == Some(true) || st.expected.as_deref() == Some("member"));
+    if was_member && !left_cleanly {
+        NodeState::Unclean
+    } else {
+        NodeState::Offline
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hactl_model::NodeStatus;
+
+    #[test]
+    fn node_states_follow_pacemaker() {
+        let up = NodeStatus {
+            member: Some(true),
+            expected: Some("member".into()),
+            ..Default::default()
+        };
+        assert_eq!(node_state(true, Some(&up)), NodeState::Online);
+        // Lost while expected up: unclean, also once the DC recorded member=false.
+        assert_eq!(node_state(false, Some(&up)), NodeState::Unclean);
+        let lost = NodeStatus {
+            member: Some(false),
+            ..up.clone()
+        };
+        assert_eq!(node_state(false, Some(&lost)), NodeState::Unclean);
+        // Clean leave.
+        let left = NodeStatus {
+            member: Some(false),
+            expected: Some("down".into()),
+            ..Default::default()
+        };
+        assert_eq!(node_state(false, Some(&left)), NodeState::Offline);
+        // Fenced.
+        let fenced = NodeStatus {
+            fenced_at: Some(1),
+            ..lost
+        };
+        assert_eq!(node_state(false, Some(&fenced)), NodeState::Offline);
+        // Never seen.
+        assert_eq!(node_state(false, None), NodeState::Offline);
+        assert_eq!(node_state(true, None), NodeState::Online);
     }
 }
