@@ -59,7 +59,7 @@ pub struct ChangeFlags {
     pub cib: Option<PathBuf>,
     /// Wait until the cluster has settled, at most TIMEOUT (default 60s). On by
     /// default for commands that move resources.
-    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, default_missing_value = "60s", conflicts_with = "no_wait")]
+    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true, default_missing_value = "60s", conflicts_with = "no_wait")]
     pub wait: Option<String>,
     /// Return as soon as the change is committed.
     #[arg(long)]
