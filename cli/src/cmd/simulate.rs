@@ -258,7 +258,7 @@ fn inject_op(cib: &mut Cib, spec: &str, now: i64) -> anyhow::Result<()> {
             }
         };
         let fc = &mut st.failcounts[i];
-        fc.count = fc.count + Score::new(1);
+        fc.count += Score::new(1);
         fc.last_failure = Some(now);
     }
     Ok(())
