@@ -93,6 +93,29 @@ fn web_example_recovers_the_failed_group_and_explains_why() {
 }
 
 #[test]
+fn revised_status_shows_the_target_placement() {
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&repo().join("examples/web-cluster.xml")),
+        "--revised",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let revised = out
+        .split("Revised Cluster Status:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no revised block: {out}"));
+    for rsc in ["vip", "haproxy"] {
+        let line = revised
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("* {rsc}\t")))
+            .unwrap_or_else(|| panic!("{rsc} missing: {revised}"));
+        assert!(line.ends_with("Started web2"), "{line}");
+    }
+}
+
+#[test]
 fn node_fail_fences_and_moves() {
     // web3 runs the fence device; losing it uncleanly means fencing it, and the
     // device is restarted elsewhere.
