@@ -126,6 +126,9 @@ pub(crate) struct Daemon {
     transport: Transport,
     /// Last heartbeat received per peer.
     last_seen: Mutex<HashMap<NodeId, Instant>>,
+    /// When we last warned about each peer's dropped messages (one line per 10 s, not
+    /// one per heartbeat).
+    warned: Mutex<HashMap<String, Instant>>,
     pub(crate) quorum: watch::Sender<QuorumState>,
     /// Set when the node is leaving: stop beaconing, stop acting as DC.
     leaving: AtomicBool,
@@ -221,6 +224,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         consensus,
         transport,
         last_seen: Mutex::new(HashMap::new()),
+        warned: Mutex::new(HashMap::new()),
         quorum,
         leaving: AtomicBool::new(false),
         shutdown: Notify::new(),
@@ -307,14 +311,18 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
 impl Daemon {
     fn on_peer_message(&self, from: &str, msg: PeerMessage) {
         if msg.cluster != self.cluster.name {
-            warn!(peer = from, cluster = %msg.cluster, "message for another cluster dropped");
+            if self.should_warn(from) {
+                warn!(peer = from, cluster = %msg.cluster, "message for another cluster dropped");
+            }
             return;
         }
         let Some(id) = self.members.id_of(from) else {
-            warn!(
-                peer = from,
-                "message from a node that is not a member dropped"
-            );
+            if self.should_warn(from) {
+                warn!(
+                    peer = from,
+                    "message from a node that is not a member dropped"
+                );
+            }
             return;
         };
         match msg.body {
@@ -326,6 +334,20 @@ impl Daemon {
             }
             Some(Body::Hello(h)) => debug!(peer = from, version = %h.software_version, "hello"),
             None => debug!(peer = from, "message of an unknown kind ignored"),
+        }
+    }
+
+    fn should_warn(&self, peer: &str) -> bool {
+        let Ok(mut w) = self.warned.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        match w.get(peer) {
+            Some(t) if now.duration_since(*t) < Duration::from_secs(10) => false,
+            _ => {
+                w.insert(peer.to_string(), now);
+                true
+            }
         }
     }
 
