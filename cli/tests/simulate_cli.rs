@@ -140,6 +140,25 @@ fn node_fail_fences_and_moves() {
 }
 
 #[test]
+fn node_up_brings_an_unseen_node_in() {
+    // rec-node-2: node1 has never reported (no node_state) and fencing is on, so it
+    // is unclean and fenced; once it is up there is nothing to fence and it gets work.
+    let file = cts("rec-node-2");
+    let before = summary_block(&stdout(&hactl(&["simulate", "--xml", path(&file)])));
+    assert!(
+        before
+            .iter()
+            .any(|l| l.starts_with("* Fence (reboot) node1")),
+        "{before:?}"
+    );
+    let o = hactl(&["simulate", "--xml", path(&file), "--node-up", "node1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = summary_block(&stdout(&o));
+    assert!(!after.iter().any(|l| l.contains("Fence")), "{after:?}");
+    assert!(after.iter().any(|l| l.ends_with("( node1 )")), "{after:?}");
+}
+
+#[test]
 fn what_if_standby_and_op_fail() {
     let file = cts("group1");
     // Without what-ifs group1 starts on node1; with node1 in standby, on node2.
