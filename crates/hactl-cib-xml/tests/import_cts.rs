@@ -353,3 +353,24 @@ fn escaped_values_are_unescaped() {
     let back = import(&hactl_cib_xml::export(&cib)).unwrap();
     assert_eq!(back, cib);
 }
+
+/// Truncated or corrupted files are errors, never panics.
+#[test]
+fn damaged_files_never_panic() {
+    let xml = std::fs::read_to_string(cts_dir().join("failcount-block.xml")).unwrap();
+    let len = xml.len();
+    let end = xml.rfind("</cib>").expect("closing tag");
+    for cut in (0..end).step_by(97) {
+        if let Some(prefix) = xml.get(..cut) {
+            assert!(import(prefix).is_err(), "a prefix of {cut} bytes imported");
+        }
+    }
+    // Flip single bytes to '<', '"' or '&' along the file.
+    for (i, bad) in (0..len).step_by(131).zip([b'<', b'"', b'&'].iter().cycle()) {
+        let mut bytes = xml.clone().into_bytes();
+        bytes[i] = *bad;
+        if let Ok(s) = String::from_utf8(bytes) {
+            let _ = import(&s); // error or a (different) CIB; must not panic
+        }
+    }
+}
