@@ -9,9 +9,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AgentSpec, Cib, ColocationConstraint, Configuration, FailCount, LocationConstraint, ModelError,
-    Node, NodeStatus, OpRecord, OrderConstraint, Primitive, Resource, ResourceHistory,
+    AgentSpec, Cib, ColocationConstraint, Configuration, FailCount, FenceEvent, FencingLevel,
+    LocationConstraint, ModelError, Node, NodeStatus, OpRecord, OrderConstraint, Primitive,
+    Resource, ResourceHistory,
 };
+
+/// How many fencing events [`Change::RecordFenceEvent`] keeps per target.
+pub const FENCE_HISTORY_PER_TARGET: usize = 10;
 
 /// A constraint of any kind, for [`Change::AddConstraint`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -147,6 +151,20 @@ pub enum Change {
         node: String,
         at: i64,
     },
+    /// Appends to the fencing history, keeping the last
+    /// [`FENCE_HISTORY_PER_TARGET`] events per target.
+    RecordFenceEvent {
+        event: FenceEvent,
+    },
+    /// Adds a fencing topology level; (target, index) must be new.
+    AddFencingLevel {
+        level: FencingLevel,
+    },
+    /// Removes the levels with this index (for `target` only, if given).
+    RemoveFencingLevel {
+        index: u32,
+        target: Option<String>,
+    },
     /// Several changes applied atomically: all or none.
     Batch {
         changes: Vec<Change>,
@@ -170,7 +188,9 @@ impl Change {
             | Change::RemoveNode { .. }
             | Change::SetNodeAttribute { .. }
             | Change::SetStandby { .. }
-            | Change::SetMaintenance { .. } => true,
+            | Change::SetMaintenance { .. }
+            | Change::AddFencingLevel { .. }
+            | Change::RemoveFencingLevel { .. } => true,
             Change::Batch { changes } => changes.iter().any(Change::is_config),
             _ => false,
         }
@@ -444,6 +464,62 @@ impl Change {
                 // Fencing proves the node's resources are stopped.
                 st.resources.clear();
                 st.attributes.clear();
+            }
+            Change::RecordFenceEvent { event } => {
+                non_empty("fence event target", &event.target)?;
+                let h = &mut cib.status.fencing_history;
+                h.push(event.clone());
+                let mine = h.iter().filter(|e| e.target == event.target).count();
+                if mine > FENCE_HISTORY_PER_TARGET {
+                    let mut drop = mine - FENCE_HISTORY_PER_TARGET;
+                    h.retain(|e| {
+                        if drop > 0 && e.target == event.target {
+                            drop -= 1;
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                }
+            }
+            Change::AddFencingLevel { level } => {
+                non_empty("fencing level target", &level.target)?;
+                if level.index == 0 {
+                    return Err(invalid(
+                        format!("fencing level for {:?}", level.target),
+                        "level index starts at 1",
+                    ));
+                }
+                if level.devices.is_empty() {
+                    return Err(invalid(
+                        format!("fencing level {} for {:?}", level.index, level.target),
+                        "needs at least one device",
+                    ));
+                }
+                if cfg
+                    .fencing_levels
+                    .iter()
+                    .any(|l| l.target == level.target && l.index == level.index)
+                {
+                    return Err(invalid(
+                        format!("fencing level {} for {:?}", level.index, level.target),
+                        "already exists",
+                    ));
+                }
+                let mut level = level.clone();
+                if level.id.is_empty() {
+                    level.id = format!("fl-{}-{}", level.target, level.index);
+                }
+                cfg.fencing_levels.push(level);
+            }
+            Change::RemoveFencingLevel { index, target } => {
+                let before = cfg.fencing_levels.len();
+                cfg.fencing_levels.retain(|l| {
+                    !(l.index == *index && target.as_ref().is_none_or(|t| *t == l.target))
+                });
+                if cfg.fencing_levels.len() == before {
+                    return Err(not_found("fencing level", &index.to_string()));
+                }
             }
             Change::Batch { changes } => {
                 for c in changes {
@@ -906,5 +982,77 @@ mod tests {
         let back: Change = serde_json::from_value(j).unwrap();
         assert_eq!(back, c);
         assert!(serde_json::from_str::<Change>(r#"{"change":"explode"}"#).is_err());
+    }
+
+    #[test]
+    fn fence_history_is_bounded_per_target_and_levels_need_stonith_devices() {
+        let mut cib = base();
+        for i in 0..(FENCE_HISTORY_PER_TARGET as i64 + 3) {
+            for t in ["n1", "n2"] {
+                Change::RecordFenceEvent {
+                    event: FenceEvent {
+                        target: t.into(),
+                        action: "reboot".into(),
+                        at: i,
+                        ..Default::default()
+                    },
+                }
+                .apply(&mut cib)
+                .unwrap();
+            }
+        }
+        let h = &cib.status.fencing_history;
+        let n1: Vec<i64> = h
+            .iter()
+            .filter(|e| e.target == "n1")
+            .map(|e| e.at)
+            .collect();
+        assert_eq!(n1.len(), FENCE_HISTORY_PER_TARGET);
+        assert_eq!(n1[0], 3, "the oldest events go first");
+        assert_eq!(
+            h.iter().filter(|e| e.target == "n2").count(),
+            FENCE_HISTORY_PER_TARGET
+        );
+
+        let level = |idx: u32, dev: &str| Change::AddFencingLevel {
+            level: FencingLevel {
+                target: "n1".into(),
+                index: idx,
+                devices: vec![dev.into()],
+                ..Default::default()
+            },
+        };
+        // No such device: rejected by validation.
+        assert!(level(1, "f1").apply(&mut cib).is_err());
+        let mut dev = prim("f1");
+        dev.agent = AgentSpec {
+            class: "stonith".into(),
+            provider: None,
+            kind: "fence_xvm".into(),
+        };
+        Change::AddResource {
+            resource: Resource::Primitive(dev),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        level(1, "f1").apply(&mut cib).unwrap();
+        assert_eq!(cib.config.fencing_levels[0].id, "fl-n1-1");
+        assert!(level(1, "f1").apply(&mut cib).is_err(), "duplicate index");
+        assert!(level(0, "f1").apply(&mut cib).is_err());
+        let epoch = cib.epoch;
+        Change::RemoveFencingLevel {
+            index: 1,
+            target: Some("n1".into()),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert!(cib.config.fencing_levels.is_empty());
+        assert_eq!(cib.epoch, epoch + 1);
+        assert!(Change::RemoveFencingLevel {
+            index: 1,
+            target: None
+        }
+        .apply(&mut cib)
+        .is_err());
     }
 }

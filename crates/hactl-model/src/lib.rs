@@ -367,6 +367,28 @@ pub struct Status {
     pub dc: Option<String>,
     /// Per node, by node name.
     pub nodes: BTreeMap<String, NodeStatus>,
+    /// Fencing attempts, oldest first; the last few per target are kept.
+    pub fencing_history: Vec<FenceEvent>,
+}
+
+/// One fencing attempt (or an operator's confirmation that a node is down).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FenceEvent {
+    pub target: String,
+    /// `reboot`, `off`, `on`, or `confirm` for `hactl stonith confirm`.
+    pub action: String,
+    pub ok: bool,
+    /// Why it failed, or how it succeeded, in one line.
+    pub reason: Option<String>,
+    /// The node that ran the devices (or where the operator confirmed).
+    pub executor: String,
+    /// Who asked: `controller`, `operator`, …
+    pub origin: Option<String>,
+    /// The devices that were run, in order.
+    pub devices: Vec<String>,
+    /// Seconds since the epoch when the attempt finished.
+    pub at: i64,
 }
 
 /// Membership and history of one node.
