@@ -9,4 +9,5 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod controller_lab;
 pub mod netns;

@@ -519,8 +519,8 @@ pub fn reprobe(cib: &Cib, nodes: &[String]) -> Transition {
             actions.push(Action {
                 id: actions.len(),
                 kind: ActionKind::Probe,
-                resource: Some(r),
-                node: Some(n.clone()),
+                resource: Some(r.into()),
+                node: Some(n.as_str().into()),
                 reason: Some("executor restarted: learn what runs here".into()),
                 runnable: true,
                 pseudo: false,
@@ -559,8 +559,8 @@ pub fn followup_monitors(cib: &Cib, nodes: &[String]) -> Transition {
                         kind: ActionKind::Monitor {
                             interval_ms: op.interval_ms,
                         },
-                        resource: Some(rsc.clone()),
-                        node: Some(n.clone()),
+                        resource: Some(rsc.as_str().into()),
+                        node: Some(n.as_str().into()),
                         reason: Some("found running by a probe".into()),
                         runnable: true,
                         pseudo: false,

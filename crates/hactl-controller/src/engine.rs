@@ -283,10 +283,10 @@ impl Engine {
             ) && !a.pseudo;
             let fence_executor = match (&a.kind, &a.node) {
                 (ActionKind::Fence { .. }, Some(victim)) if !a.pseudo => {
-                    if &self.cfg.dc != victim {
+                    if self.cfg.dc.as_str() != &**victim {
                         Some(self.cfg.dc.clone())
                     } else {
-                        online.iter().find(|o| *o != victim).cloned()
+                        online.iter().find(|o| o.as_str() != &**victim).cloned()
                     }
                 }
                 _ => None,
@@ -314,7 +314,7 @@ impl Engine {
             let pseudo = a.pseudo || (!is_op && !matches!(a.kind, ActionKind::Fence { .. }));
             acts.push(Act {
                 kind: a.kind.clone(),
-                node: a.node.clone(),
+                node: a.node.as_deref().map(String::from),
                 pseudo,
                 op,
                 expected_rc,

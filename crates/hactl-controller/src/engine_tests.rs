@@ -36,8 +36,8 @@ fn act(id: usize, kind: ActionKind, rsc: Option<&str>, node: &str) -> Action {
     Action {
         id,
         kind,
-        resource: rsc.map(str::to_string),
-        node: Some(node.to_string()),
+        resource: rsc.map(Into::into),
+        node: Some(node.into()),
         reason: None,
         runnable: true,
         pseudo: false,

@@ -135,6 +135,8 @@ pub(crate) struct Daemon {
     pub(crate) shutdown: Notify,
     hb_seq: AtomicU64,
     reconcile_busy: AtomicBool,
+    /// The controller (executor service, DC runtime, no-quorum-policy).
+    controller: std::sync::OnceLock<Arc<hactl_controller::Controller>>,
     /// This run has recorded its own return in the CIB (so a later `expected=down` for
     /// this node is a stop request, not a leftover of an earlier run).
     joined: AtomicBool,
@@ -230,10 +232,16 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         shutdown: Notify::new(),
         hb_seq: AtomicU64::new(0),
         reconcile_busy: AtomicBool::new(false),
+        controller: std::sync::OnceLock::new(),
         joined: AtomicBool::new(false),
     });
     info!(node = %d.me_name, id = d.me, cluster = %d.cluster.name, profile = profile.name,
         addr = %me_entry.address, "daemon started");
+    let ctl = hactl_controller::Controller::start(
+        Arc::new(CtlHost(Arc::downgrade(&d))),
+        controller_config(&d.me_name, &profile),
+    );
+    let _ = d.controller.set(ctl);
 
     let control = control::serve(d.clone(), &config.socket).await?;
 
@@ -330,6 +338,11 @@ impl Daemon {
             Some(Body::Heartbeat(_)) => {
                 if let Ok(mut m) = self.last_seen.lock() {
                     m.insert(id, Instant::now());
+                }
+            }
+            Some(Body::Controller(bytes)) => {
+                if let Some(c) = self.controller.get() {
+                    c.on_peer(from, &bytes);
                 }
             }
             Some(Body::Hello(h)) => debug!(peer = from, version = %h.software_version, "hello"),
@@ -599,6 +612,14 @@ async fn monitor_loop(d: Arc<Daemon>) {
             *q = new;
             changed
         });
+        if let Some(ctl) = d.controller.get() {
+            // The DC runtime runs on the leader while it has quorum.
+            ctl.update(
+                (status.is_leader() && have).then_some(status.term),
+                have,
+                policy,
+            );
+        }
         if status.is_leader() && have {
             reconcile(&d, &status, now);
         }
@@ -714,5 +735,85 @@ async fn self_join_loop(d: Arc<Daemon>) {
             error!("consensus status channel closed");
             return;
         }
+    }
+}
+
+/// The controller's view of the daemon.
+struct CtlHost(std::sync::Weak<Daemon>);
+
+impl hactl_controller::Host for CtlHost {
+    fn me(&self) -> String {
+        self.0
+            .upgrade()
+            .map(|d| d.me_name.clone())
+            .unwrap_or_default()
+    }
+
+    fn send_peer(&self, node: &str, payload: Vec<u8>) {
+        let Some(d) = self.0.upgrade() else { return };
+        let Some((name, addr)) = d.members.id_of(node).and_then(|id| d.members.get(id)) else {
+            debug!(node, "controller message for an unknown node dropped");
+            return;
+        };
+        let msg = PeerMessage {
+            cluster: d.cluster.name.clone(),
+            body: Some(Body::Controller(payload)),
+        };
+        if let Err(e) = d.transport.send(&name, addr, &msg) {
+            debug!(node, error = %e, "controller message not queued");
+        }
+    }
+
+    fn leader(&self) -> Option<String> {
+        self.0.upgrade().and_then(|d| d.leader_name())
+    }
+
+    fn propose(
+        &self,
+        change: Change,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+        let d = self.0.upgrade();
+        Box::pin(async move {
+            match d {
+                Some(d) => d
+                    .propose(change)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                None => Err("daemon stopped".into()),
+            }
+        })
+    }
+
+    fn cib(&self) -> Arc<hactl_model::Cib> {
+        self.0
+            .upgrade()
+            .map(|d| d.consensus.status().cib.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Executor settings (agents' state directories from `HA_RSCTMP` / `HA_VARRUN` when
+/// set, as the agents themselves read them) and the split-brain delay of the profile.
+fn controller_config(me: &str, profile: &Profile) -> hactl_controller::ControllerConfig {
+    let mut exec = hactl_exec::ExecConfig {
+        node_name: Some(me.to_string()),
+        ..Default::default()
+    };
+    if let Some(v) = std::env::var_os("HA_RSCTMP") {
+        exec.rsctmp = v.into();
+    }
+    if let Some(v) = std::env::var_os("HA_VARRUN") {
+        exec.varrun = Some(v.into());
+    }
+    let (stop, margin) = hactl_controller::quorum::stop_budget_for_profile(profile.name);
+    hactl_controller::ControllerConfig {
+        exec,
+        split_brain_delay: hactl_controller::quorum::split_brain_delay(
+            profile.interval,
+            stop,
+            margin,
+        ),
+        fencer: None,
     }
 }
