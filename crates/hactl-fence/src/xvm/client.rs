@@ -259,12 +259,16 @@ impl Client {
             })?
             .port();
 
-        let mut rng = rand::thread_rng();
-        let seqno = rng.next_u32();
-        let mut random = [0u8; 6];
-        if cfg.hash != HashType::None {
-            rng.fill_bytes(&mut random);
-        }
+        // ThreadRng is not Send: keep it out of the awaits so the future can move
+        // between threads (the fencer runs on the daemon's multi-threaded runtime).
+        let (seqno, random) = {
+            let mut rng = rand::thread_rng();
+            let mut random = [0u8; 6];
+            if cfg.hash != HashType::None {
+                rng.fill_bytes(&mut random);
+            }
+            (rng.next_u32(), random)
+        };
         // One signed copy per source address, each naming that address for the call-back.
         let mut copies = Vec::with_capacity(sources.len());
         for &(addr, ifindex) in &sources {
