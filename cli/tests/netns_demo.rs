@@ -65,7 +65,6 @@ fn get_from_client(url: &str) -> Option<String> {
 }
 
 #[test]
-#[ignore = "needs the controller: the daemon must run the DC's transition engine and the node executor service (hactl-controller wired into hactl-daemon) so that probes, starts and monitors of the demo's group run; without it `hactl demo` times out waiting for `start vip on nX`"]
 fn netns_demo_up_serves_the_vip_and_down_removes_everything() {
     if !root_or_skip() {
         return;
