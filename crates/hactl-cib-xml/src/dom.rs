@@ -4,6 +4,9 @@
 
 use std::borrow::Cow;
 
+use std::io::BufRead;
+
+use quick_xml::encoding::Decoder;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
@@ -54,9 +57,9 @@ fn text<'a>(doc: &'a str, part: &[u8]) -> Option<Cow<'a, str>> {
 fn start_element<'a>(
     doc: &'a str,
     e: &BytesStart<'_>,
-    reader: &Reader<&[u8]>,
+    decoder: Decoder,
+    pos: u64,
 ) -> Result<Element<'a>, ImportError> {
-    let pos = reader.buffer_position();
     let name = text(doc, e.name().as_ref()).ok_or_else(|| ImportError::Xml {
         position: pos,
         message: "element name is not UTF-8".into(),
@@ -74,7 +77,7 @@ fn start_element<'a>(
             message: format!("attribute name in <{name}> is not UTF-8"),
         })?;
         let value = match a
-            .decode_and_unescape_value(reader.decoder())
+            .decode_and_unescape_value(decoder)
             .map_err(|err| ImportError::Xml {
                 position: pos,
                 message: format!("bad value of {key} in <{name}>: {err}"),
@@ -117,10 +120,11 @@ pub(crate) fn parse_with<'a>(
         })?;
         let closed = match ev {
             Event::Start(e) => {
-                stack.push(start_element(xml, &e, &reader)?);
+                let pos = reader.buffer_position();
+                stack.push(start_element(xml, &e, reader.decoder(), pos)?);
                 continue;
             }
-            Event::Empty(e) => start_element(xml, &e, &reader)?,
+            Event::Empty(e) => start_element(xml, &e, reader.decoder(), reader.buffer_position())?,
             // quick-xml checks that end names match their start.
             Event::End(_) => stack.pop().ok_or_else(|| ImportError::Xml {
                 position: reader.buffer_position(),
@@ -132,12 +136,63 @@ pub(crate) fn parse_with<'a>(
             _ => continue,
         };
         if let Some(el) = on_close(&stack, closed)? {
-            attach(&mut stack, &mut root, el, &reader)?;
+            attach(&mut stack, &mut root, el, reader.buffer_position())?;
         }
     }
+    finish(stack, root, reader.buffer_position())
+}
+
+/// [`parse_with`] for a stream (a file too large to hold as one string): the same
+/// contract, with every name and value copied out of the reader's buffer.
+pub(crate) fn parse_reader_with<R: BufRead>(
+    source: R,
+    mut on_close: impl FnMut(
+        &[Element<'static>],
+        Element<'static>,
+    ) -> Result<Option<Element<'static>>, ImportError>,
+) -> Result<Element<'static>, ImportError> {
+    let mut reader = Reader::from_reader(source);
+    reader.config_mut().trim_text(true);
+    let mut buf = Vec::with_capacity(1 << 12);
+    let mut stack: Vec<Element<'static>> = Vec::new();
+    let mut root: Option<Element<'static>> = None;
+    loop {
+        buf.clear();
+        let pos = reader.buffer_position();
+        let ev = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| ImportError::Xml {
+                position: reader.error_position(),
+                message: e.to_string(),
+            })?;
+        let closed = match ev {
+            Event::Start(e) => {
+                stack.push(start_element("", &e, reader.decoder(), pos)?);
+                continue;
+            }
+            Event::Empty(e) => start_element("", &e, reader.decoder(), pos)?,
+            Event::End(_) => stack.pop().ok_or_else(|| ImportError::Xml {
+                position: pos,
+                message: "closing tag without an opening one".into(),
+            })?,
+            Event::Eof => break,
+            _ => continue,
+        };
+        if let Some(el) = on_close(&stack, closed)? {
+            attach(&mut stack, &mut root, el, pos)?;
+        }
+    }
+    finish(stack, root, reader.buffer_position())
+}
+
+fn finish<'a>(
+    stack: Vec<Element<'a>>,
+    root: Option<Element<'a>>,
+    position: u64,
+) -> Result<Element<'a>, ImportError> {
     if let Some(open) = stack.last() {
         return Err(ImportError::Xml {
-            position: reader.buffer_position(),
+            position,
             message: format!("document ends inside <{}>", open.name),
         });
     }
@@ -151,14 +206,14 @@ fn attach<'a>(
     stack: &mut [Element<'a>],
     root: &mut Option<Element<'a>>,
     el: Element<'a>,
-    reader: &Reader<&[u8]>,
+    position: u64,
 ) -> Result<(), ImportError> {
     match stack.last_mut() {
         Some(parent) => parent.children.push(el),
         None if root.is_none() => *root = Some(el),
         None => {
             return Err(ImportError::Xml {
-                position: reader.buffer_position(),
+                position,
                 message: format!("second root element <{}>", el.name),
             })
         }

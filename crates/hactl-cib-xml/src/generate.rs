@@ -294,6 +294,7 @@ mod tests {
         assert_ne!(a, large_cib(5, 42, 8), "the seed matters");
         let cib = crate::import(&a).expect("generated XML imports");
         assert_eq!(cib, large_cib_model(5, 42, 7));
+        assert_eq!(crate::import_reader(a.as_bytes()).expect("streamed"), cib);
         cib.config.validate().expect("generated CIB validates");
         let prims: usize = cib
             .config

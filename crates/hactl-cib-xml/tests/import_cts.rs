@@ -31,6 +31,12 @@ fn all_66_cases_import() {
         let xml = std::fs::read_to_string(p).expect("readable case");
         match import(&xml) {
             Ok(cib) => {
+                let streamed = hactl_cib_xml::import_reader(std::io::BufReader::with_capacity(
+                    64,
+                    xml.as_bytes(),
+                ))
+                .unwrap_or_else(|e| panic!("{p:?} streamed: {e}"));
+                assert_eq!(streamed, cib, "{p:?}: streamed import differs");
                 assert!(!cib.config.nodes.is_empty(), "{p:?}: no nodes");
                 assert!(!cib.config.resources.is_empty(), "{p:?}: no resources");
             }
@@ -363,6 +369,11 @@ fn damaged_files_never_panic() {
     for cut in (0..end).step_by(97) {
         if let Some(prefix) = xml.get(..cut) {
             assert!(import(prefix).is_err(), "a prefix of {cut} bytes imported");
+            let streamed = hactl_cib_xml::import_reader(prefix.as_bytes());
+            assert!(
+                streamed.is_err(),
+                "a streamed prefix of {cut} bytes imported"
+            );
         }
     }
     // Flip single bytes to '<', '"' or '&' along the file.
