@@ -20,7 +20,9 @@ mod output;
 mod rules;
 mod sched;
 
-use serde::Serialize;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
 
 use hactl_model::{Cib, ModelError, Role, Score};
 
@@ -68,15 +70,28 @@ pub struct Action {
     /// Index in `Transition::actions`.
     pub id: usize,
     pub kind: ActionKind,
-    /// The primitive or group acted on (none for fencing).
-    pub resource: Option<String>,
-    pub node: Option<String>,
+    /// The primitive or group acted on (none for fencing). Shared with every other
+    /// action on the same resource (a large transition has hundreds of thousands
+    /// of actions, mostly probes; one string each was most of its build time).
+    #[serde(serialize_with = "ser_opt_str")]
+    pub resource: Option<Arc<str>>,
+    /// Shared like `resource`.
+    #[serde(serialize_with = "ser_opt_str")]
+    pub node: Option<Arc<str>>,
     /// Why the action is needed, or why it cannot run.
     pub reason: Option<String>,
     /// False when the action is part of the plan but cannot be executed (blocked).
     pub runnable: bool,
     /// Pseudo actions have no executor: group markers, stops implied by fencing.
     pub pseudo: bool,
+}
+
+/// Serializes a shared name as a plain JSON string (without serde's `rc` feature).
+fn ser_opt_str<S: Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&**v),
+        None => s.serialize_none(),
+    }
 }
 
 /// What an action does.
@@ -191,6 +206,17 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
     let mut out_actions =
         Vec::with_capacity(g.acts.iter().filter(|a| !a.optional).count() + g.probes.len());
     let node_names: Vec<String> = s.nodes.iter().map(|n| n.name.to_string()).collect();
+    // One shared string per node and per resource, made only when first used.
+    let node_arcs: Vec<Arc<str>> = s.nodes.iter().map(|n| Arc::from(n.name)).collect();
+    let mut prim_arcs: Vec<Option<Arc<str>>> = vec![None; s.prims.len()];
+    let mut group_arcs: Vec<Option<Arc<str>>> = vec![None; s.groups.len()];
+    let mut rsc_arc = |r: RscRef| -> Arc<str> {
+        let (slot, id) = match r {
+            RscRef::P(p) => (&mut prim_arcs[p], s.prims[p].id.as_str()),
+            RscRef::G(gi) => (&mut group_arcs[gi], s.groups[gi].id),
+        };
+        slot.get_or_insert_with(|| Arc::from(id)).clone()
+    };
     for (i, a) in g.acts.iter().enumerate() {
         if a.optional {
             continue;
@@ -213,22 +239,22 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
         out_actions.push(Action {
             id,
             kind,
-            resource: a.rsc.map(|r| s.rsc_id(r).to_string()),
-            node: a.node.map(|n| node_names[n].clone()),
+            resource: a.rsc.map(&mut rsc_arc),
+            node: a.node.map(|n| node_arcs[n].clone()),
             reason: a.reason.clone(),
             runnable: a.runnable,
             pseudo: a.pseudo,
         });
     }
     // Runnable probes, each before the start of its resource.
-    let mut probe_edges = Vec::new();
+    let mut probe_edges = Vec::with_capacity(g.probes.len());
     for &(p, n) in &g.probes {
         let id = out_actions.len();
         out_actions.push(Action {
             id,
             kind: ActionKind::Probe,
-            resource: Some(s.prims[p].id.clone()),
-            node: Some(node_names[n].clone()),
+            resource: Some(rsc_arc(RscRef::P(p))),
+            node: Some(node_arcs[n].clone()),
             reason: None,
             runnable: true,
             pseudo: false,
@@ -240,18 +266,16 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             });
         }
     }
-    let mut edges: Vec<OrderingEdge> = g
-        .edges
-        .iter()
-        .filter_map(|e| {
-            Some(OrderingEdge {
-                before: map[e.first]?,
-                after: map[e.then]?,
-            })
+    let mut edges: Vec<OrderingEdge> = Vec::with_capacity(g.edges.len() + probe_edges.len());
+    edges.extend(g.edges.iter().filter_map(|e| {
+        Some(OrderingEdge {
+            before: map[e.first]?,
+            after: map[e.then]?,
         })
-        .collect();
+    }));
     edges.extend(probe_edges);
-    edges.sort_by_key(|e| (e.before, e.after));
+    // Equal edges are identical, so an unstable sort gives the same result.
+    edges.sort_unstable_by_key(|e| (e.before, e.after));
     edges.dedup();
 
     let mut summary = Vec::new();

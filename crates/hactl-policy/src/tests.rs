@@ -356,7 +356,12 @@ fn history_decides_current_state() {
         .actions
         .iter()
         .filter(|a| a.kind == crate::ActionKind::Probe)
-        .map(|a| (a.resource.clone().unwrap(), a.node.clone().unwrap()))
+        .map(|a| {
+            (
+                a.resource.as_deref().unwrap().to_string(),
+                a.node.as_deref().unwrap().to_string(),
+            )
+        })
         .collect();
     assert!(!probes.iter().any(|(_, n)| n == "node1"), "{probes:?}");
     assert!(probes.contains(&("probed".into(), "node2".into())));
