@@ -1,25 +1,14 @@
-//! `hactl resource move` end to end against two real daemons (hx-dv1, hx-dv2): the
-//! CLI adds `cli-move-d`, waits until the cluster has settled with `d` on the target,
-//! then removes the constraint.
-//!
-//! The daemon does not run the controller yet, so this test plays the controller's
-//! part: it runs the policy engine on the daemon's CIB and records a successful result
-//! for every pending action through the daemon's control socket (what the DC does
-//! after an executor reports back), without running agents. Everything the CLI does —
-//! proposing, waiting for the daemon to apply, polling until the policy engine has
-//! nothing left, removing the move constraint — is real. Once the controller runs in
-//! the daemon, `netns_demo` covers moves with real agents and this stand-in should go.
+//! Moves, standby and restart end to end against two real daemons (hx-dv1, hx-dv2)
+//! running the real `ocf:heartbeat:Dummy`: `resource move` adds `cli-move-d`, waits
+//! until the cluster has settled with `d` on the target, then removes the constraint;
+//! `node standby` and `resource restart` return once the cluster has settled. Each
+//! daemon has a private `/run/resource-agents` (the agents' HA_RSCTMP), so the nodes'
+//! Dummy state files do not mix.
 
 use hactl_lab::Lab;
-use hactl_model::change::Change;
-use hactl_model::{Cib, OpRecord};
-use hactl_policy::{schedule, ActionKind};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 struct Cluster {
     dir: PathBuf,
@@ -94,11 +83,16 @@ fn start() -> Option<Cluster> {
         2,
         &["cluster", "join", &bundle, "--dir", &d(2, "etc")],
     );
+    std::fs::create_dir_all("/run/resource-agents").unwrap();
     let mut daemons = Vec::new();
     for i in 1..=2 {
         let log = std::fs::File::create(dir.join(format!("n{i}.log"))).unwrap();
+        // A private mount namespace with its own tmpfs on /run/resource-agents.
+        let script = "mount -t tmpfs hx-dv /run/resource-agents && exec \"$0\" \"$@\"";
         daemons.push(
-            Lab::command(&lab.node_ns(i), env!("CARGO_BIN_EXE_hactl"))
+            Lab::command(&lab.node_ns(i), "unshare")
+                .args(["-m", "--propagation", "private", "sh", "-c", script])
+                .arg(env!("CARGO_BIN_EXE_hactl"))
                 .args([
                     "daemon",
                     "--config-dir",
@@ -120,64 +114,6 @@ fn start() -> Option<Cluster> {
         lab: Some(lab),
         daemons,
     })
-}
-
-fn cib(sock: &Path) -> Option<Cib> {
-    let mut c = hactl_client::Client::connect(sock).ok()?;
-    serde_json::from_slice(&c.get_cib().ok()?).ok()
-}
-
-/// The controller's part (see the module docs): record success for every pending
-/// action, until told to stop.
-fn stand_in_controller(sock: PathBuf, stop: Arc<AtomicBool>) {
-    let mut call_id: BTreeMap<String, i64> = BTreeMap::new();
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
-        let Some(cib) = cib(&sock) else { continue };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let Ok(t) = schedule(&cib, now) else { continue };
-        let mut changes = Vec::new();
-        for a in t.actions.iter().filter(|a| a.runnable && !a.pseudo) {
-            let (Some(rsc), Some(node)) = (&a.resource, &a.node) else {
-                continue;
-            };
-            let Some(p) = cib.config.find_primitive(rsc) else {
-                continue;
-            };
-            let (operation, interval_ms, rc) = match a.kind {
-                ActionKind::Start => ("start", 0, 0),
-                ActionKind::Stop => ("stop", 0, 0),
-                ActionKind::Probe => ("monitor", 0, 7),
-                ActionKind::Monitor { interval_ms } => ("monitor", interval_ms, 0),
-                _ => continue,
-            };
-            let id = call_id.entry(node.clone()).or_insert(100);
-            *id += 1;
-            changes.push(Change::RecordOp {
-                node: node.clone(),
-                rsc: rsc.clone(),
-                agent: p.agent.clone(),
-                op: OpRecord {
-                    operation: operation.into(),
-                    interval_ms,
-                    call_id: *id,
-                    rc,
-                    last_run: Some(now),
-                    last_rc_change: Some(now),
-                    ..Default::default()
-                },
-            });
-        }
-        if changes.is_empty() {
-            continue;
-        }
-        if let Ok(mut c) = hactl_client::Client::connect(&sock) {
-            let _ = c.propose_change(serde_json::to_vec(&Change::Batch { changes }).unwrap());
-        }
-    }
 }
 
 fn where_is(sock: &str, rsc: &str) -> (bool, Vec<String>) {
@@ -218,11 +154,6 @@ fn netns_move_waits_for_the_move_then_removes_its_constraint() {
         assert!(Instant::now() < deadline, "cluster did not form");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let ctl = {
-        let (sock, stop) = (sock1.clone(), stop.clone());
-        std::thread::spawn(move || stand_in_controller(sock, stop))
-    };
     let (ok, out, err) = hactl(&["property", "set", "stonith-enabled=false", "--socket", &s]);
     assert!(ok, "{out}{err}");
     let (ok, out, err) = hactl(&[
@@ -282,6 +213,4 @@ fn netns_move_waits_for_the_move_then_removes_its_constraint() {
     assert!(out.contains("enable d: done"), "{out}");
     let (settled, cur) = where_is(&s, "d");
     assert!(settled && cur.len() == 1, "{cur:?}");
-    stop.store(true, Ordering::Relaxed);
-    let _ = ctl.join();
 }
