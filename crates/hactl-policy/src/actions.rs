@@ -520,8 +520,10 @@ impl Sched<'_> {
     fn order_constraints(&self, g: &mut Graph) {
         let cib = self.cib;
         for oc in &cib.config.constraints.order {
-            let (Some(&first), Some(&then)) = (self.by_id.get(&oc.first), self.by_id.get(&oc.then))
-            else {
+            let (Some(&first), Some(&then)) = (
+                self.by_id.get(oc.first.as_str()),
+                self.by_id.get(oc.then.as_str()),
+            ) else {
                 continue;
             };
             let sym = oc.is_symmetrical();

@@ -176,12 +176,10 @@ pub(crate) struct Sched<'a> {
     /// Top-level resources in assignment order (priority, then configuration order).
     pub top: Vec<RscRef>,
     /// Lookup only (never iterated), so hash order cannot leak into results.
-    pub by_id: IdMap<RscRef>,
+    pub by_id: IdMap<'a, RscRef>,
     pub colocs: Vec<Coloc>,
     /// Per primitive: its fail counts, with the node they were recorded on.
     pub failcounts: Vec<Vec<(usize, &'a FailCount)>>,
-    /// Every (node, primitive, history) of the status section.
-    histories: Vec<(usize, usize, &'a ResourceHistory)>,
     /// Per node, fixed once placement starts: can it run resources.
     avail: Vec<bool>,
     /// Per node: position in name order (the last tie-breaker).
@@ -228,7 +226,8 @@ impl std::hash::Hasher for IdHasher {
     }
 }
 
-pub(crate) type IdMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<IdHasher>>;
+/// Keyed by ids borrowed from the CIB (no copies).
+pub(crate) type IdMap<'a, V> = HashMap<&'a str, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// Meta attributes seen through their layers: the resource's own, then its
 /// group's, then rsc_defaults (first match wins), without copying them.
@@ -289,16 +288,14 @@ impl<'a> Sched<'a> {
             by_id: IdMap::default(),
             colocs: Vec::new(),
             failcounts: Vec::new(),
-            histories: Vec::new(),
             avail: Vec::new(),
             name_rank: Vec::new(),
             this_with_cache: Vec::new(),
             with_this_cache: Vec::new(),
         };
         s.unpack_nodes();
+        // Also unpacks the status history (in the same pass over it).
         s.unpack_resources();
-        s.index_failcounts();
-        s.unpack_history();
         s.unpack_colocations();
         Ok(s)
     }
@@ -497,7 +494,7 @@ impl<'a> Sched<'a> {
                     );
                     let idx = self.prims.len();
                     order.push((prim.priority, pos, RscRef::P(idx)));
-                    self.by_id.insert(p.id.clone(), RscRef::P(idx));
+                    self.by_id.insert(&p.id, RscRef::P(idx));
                     self.prims.push(prim);
                 }
                 Resource::Group(g) => {
@@ -513,14 +510,14 @@ impl<'a> Sched<'a> {
                             Meta(&layers),
                         );
                         let idx = self.prims.len();
-                        self.by_id.insert(c.id.clone(), RscRef::P(idx));
+                        self.by_id.insert(&c.id, RscRef::P(idx));
                         self.prims.push(prim);
                         members.push(idx);
                     }
                     let glayers = [&g.meta, defaults];
                     let priority = meta_score(Meta(&glayers), "priority").unwrap_or(0);
                     order.push((priority, pos, RscRef::G(gi)));
-                    self.by_id.insert(g.id.clone(), RscRef::G(gi));
+                    self.by_id.insert(&g.id, RscRef::G(gi));
                     self.groups.push(GroupInfo {
                         id: &g.id,
                         def: g,
@@ -536,17 +533,23 @@ impl<'a> Sched<'a> {
             }
         }
         self.have_fencing = self.prims.iter().any(|p| p.fence_device);
-        // Every history entry of a configured node, resolved to its primitive once.
-        // History for resources that are no longer configured makes orphans.
+        let configured = self.prims.len();
+        self.failcounts = vec![Vec::new(); configured];
+        self.index_failcounts(0);
+        // Every history entry of a configured node, unpacked as soon as it is
+        // resolved to its primitive: one pass over the status section, which is
+        // the largest part of a big CIB and is read from memory, not cache. History
+        // for resources that are no longer configured makes orphans, unpacked
+        // after all the others.
         let mut orphan_ids: BTreeMap<&'a str, String> = BTreeMap::new();
         let mut pending_orphans: Vec<(usize, &'a str, &'a ResourceHistory)> = Vec::new();
-        for (n, node) in self.nodes.iter().enumerate() {
-            let Some(st) = cib.status.nodes.get(node.name) else {
+        for n in 0..self.nodes.len() {
+            let Some(st) = cib.status.nodes.get(self.nodes[n].name) else {
                 continue;
             };
             for (rid, h) in &st.resources {
                 match self.by_id.get(rid.as_str()) {
-                    Some(RscRef::P(p)) => self.histories.push((n, *p, h)),
+                    Some(&RscRef::P(p)) => self.unpack_history_entry(n, p, h),
                     Some(RscRef::G(_)) => {}
                     None => {
                         orphan_ids
@@ -569,46 +572,18 @@ impl<'a> Sched<'a> {
             prim.next_role_reason = Some("orphan".into());
             let idx = self.prims.len();
             order.push((prim.priority, base + k, RscRef::P(idx)));
-            self.by_id.insert(rid.to_string(), RscRef::P(idx));
+            self.by_id.insert(rid, RscRef::P(idx));
             self.prims.push(prim);
         }
+        if self.prims.len() > configured {
+            self.failcounts.resize(self.prims.len(), Vec::new());
+            self.index_failcounts(configured);
+        }
         for (n, rid, h) in pending_orphans {
-            if let Some(RscRef::P(p)) = self.by_id.get(rid) {
-                self.histories.push((n, *p, h));
+            if let Some(&RscRef::P(p)) = self.by_id.get(rid) {
+                self.unpack_history_entry(n, p, h);
             }
         }
-        // Stable sort: higher priority first, then configuration order.
-        order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        self.top = order.into_iter().map(|(_, _, r)| r).collect();
-    }
-
-    fn index_failcounts(&mut self) {
-        let cib = self.cib;
-        self.failcounts = vec![Vec::new(); self.prims.len()];
-        for (n, node) in self.nodes.iter().enumerate() {
-            let Some(st) = cib.status.nodes.get(node.name) else {
-                continue;
-            };
-            for fc in &st.failcounts {
-                if let Some(RscRef::P(p)) = self.by_id.get(fc.rsc.as_str()) {
-                    self.failcounts[*p].push((n, fc));
-                }
-            }
-        }
-    }
-
-    // -------------------------------------------------------------- history
-
-    fn unpack_history(&mut self) {
-        let histories = std::mem::take(&mut self.histories);
-        for &(n, p, hist) in &histories {
-            // Without fencing, history of nodes that are down is meaningless.
-            if !self.opts.stonith_enabled && !self.nodes[n].online {
-                continue;
-            }
-            self.unpack_rsc_on_node(p, n, &hist.ops);
-        }
-        self.histories = histories;
         for p in 0..self.prims.len() {
             self.prims[p].orig_role = if self.prims[p].active.is_empty() {
                 Role::Stopped
@@ -616,6 +591,36 @@ impl<'a> Sched<'a> {
                 Role::Started
             };
         }
+        // Stable sort: higher priority first, then configuration order.
+        order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        self.top = order.into_iter().map(|(_, _, r)| r).collect();
+    }
+
+    /// Indexes the fail counts of primitives `from..` (`failcounts` already sized).
+    fn index_failcounts(&mut self, from: usize) {
+        let cib = self.cib;
+        for (n, node) in self.nodes.iter().enumerate() {
+            let Some(st) = cib.status.nodes.get(node.name) else {
+                continue;
+            };
+            for fc in &st.failcounts {
+                if let Some(&RscRef::P(p)) = self.by_id.get(fc.rsc.as_str()) {
+                    if p >= from {
+                        self.failcounts[p].push((n, fc));
+                    }
+                }
+            }
+        }
+    }
+
+    // -------------------------------------------------------------- history
+
+    fn unpack_history_entry(&mut self, n: usize, p: usize, hist: &ResourceHistory) {
+        // Without fencing, history of nodes that are down is meaningless.
+        if !self.opts.stonith_enabled && !self.nodes[n].online {
+            return;
+        }
+        self.unpack_rsc_on_node(p, n, &hist.ops);
     }
 
     fn op_on_fail(&self, p: usize, op: &OpRecord) -> OnFail {
@@ -971,8 +976,10 @@ impl<'a> Sched<'a> {
         }
         let cib = self.cib;
         for c in &cib.config.constraints.colocation {
-            let (Some(&dep), Some(&pri)) = (self.by_id.get(&c.rsc), self.by_id.get(&c.with_rsc))
-            else {
+            let (Some(&dep), Some(&pri)) = (
+                self.by_id.get(c.rsc.as_str()),
+                self.by_id.get(c.with_rsc.as_str()),
+            ) else {
                 continue;
             };
             if c.score == Score::ZERO {
@@ -1170,7 +1177,7 @@ impl<'a> Sched<'a> {
             if matches!(lc.role, Some(Role::Promoted) | Some(Role::Unpromoted)) {
                 continue;
             }
-            let Some(&target) = self.by_id.get(&lc.rsc) else {
+            let Some(&target) = self.by_id.get(lc.rsc.as_str()) else {
                 continue;
             };
             // Per node: the score to add (if the constraint applies there).
