@@ -85,6 +85,19 @@ pub enum StonithCommand {
         #[command(flatten)]
         flags: ChangeFlags,
     },
+    /// Fence NODE now: the local daemon runs the configured devices (levels in order)
+    /// and records the result in the fencing history. Default action: stonith-action.
+    Fence {
+        node: String,
+        /// Power the node off.
+        #[arg(long, conflicts_with = "on")]
+        off: bool,
+        /// Power the node on (unfence).
+        #[arg(long)]
+        on: bool,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
     /// Fencing history from the CIB (all nodes, or NODE).
     History {
         node: Option<String>,
@@ -236,12 +249,103 @@ pub fn run(cmd: StonithCommand) -> Result<ExitCode> {
             s.submit(&flags, &cib, &plan)?;
             Ok(ExitCode::SUCCESS)
         }
+        StonithCommand::Fence {
+            node,
+            off,
+            on,
+            flags,
+        } => {
+            let action = if off {
+                "off"
+            } else if on {
+                "on"
+            } else {
+                ""
+            };
+            fence(&node, action, &flags)
+        }
         StonithCommand::History { node, flags } => {
             let cib = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?.cib()?;
             print!("{}", history(&cib, node.as_deref(), flags.output)?);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `stonith fence`: with --dry-run, which levels and devices would be tried; else the
+/// local daemon fences and answers once done.
+fn fence(node: &str, action: &str, flags: &ChangeFlags) -> Result<ExitCode> {
+    let mut s = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?;
+    let cib = s.cib()?;
+    if cib.config.node(node).is_none() {
+        bail!("no node {node:?} in the configuration");
+    }
+    let opts = cib.config.options()?;
+    let action = if action.is_empty() {
+        opts.stonith_action.clone()
+    } else {
+        action.to_string()
+    };
+    if flags.dry_run {
+        print!("{}", fence_plan(&cib, node, &action));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if s.is_offline() {
+        bail!("fencing needs the cluster: --cib works with --dry-run only");
+    }
+    let mut client =
+        hactl_client::Client::connect(&hactl_client::socket_path(flags.socket.as_deref()))?;
+    // The daemon answers when fencing is over, which stonith-timeout bounds.
+    client.set_timeout(Duration::from_millis(opts.stonith_timeout_ms) + Duration::from_secs(30))?;
+    match client.fence_node(node, &action) {
+        Ok(ack) => {
+            if flags.output == OutputFormat::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({"target": node, "action": action, "ok": true, "summary": ack.message})
+                );
+            } else {
+                println!("{}", ack.message);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(anyhow!("{e}")).context(format!(
+            "fencing {node} failed (see `hactl stonith history {node}`)"
+        )),
+    }
+}
+
+/// What `stonith fence --dry-run` prints: the levels (or devices) that would be tried.
+fn fence_plan(cib: &Cib, node: &str, action: &str) -> String {
+    let levels = hactl_fence::cluster::levels_for(&cib.config, node);
+    let (devs, _) = hactl_fence::cluster::devices(&cib.config);
+    let mut s = format!("{action} of {node} would try:\n");
+    if !levels.is_empty() {
+        for l in levels {
+            s.push_str(&format!(
+                "  level {}: {}\n",
+                l.index,
+                l.devices.join(" and ")
+            ));
+        }
+        return s;
+    }
+    let mut any = false;
+    for (id, d) in &devs {
+        let covers = match hactl_fence::cluster::static_targets(&cib.config, d) {
+            Some(t) => t.iter().any(|n| n == node),
+            // Asks its agent when fencing.
+            None => true,
+        };
+        if covers {
+            any = true;
+            s.push_str(&format!("  {id} (plug {})\n", d.plug_for(node)));
+        }
+    }
+    if !any {
+        s.push_str("  nothing: no fence device can fence it\n");
+    }
+    s
 }
 
 /// Reads an agent's meta-data (tests pass their own).
@@ -651,6 +755,14 @@ mod tests {
         )
         .unwrap();
 
+        assert_eq!(
+            fence_plan(&cib, "n1", "reboot"),
+            "reboot of n1 would try:\n  vmfence (plug dom1)\n  xvm2 (plug n1)\n"
+        );
+        assert_eq!(
+            fence_plan(&cib, "n3", "off"),
+            "off of n3 would try:\n  xvm2 (plug n3)\n"
+        );
         let text = list_devices(&cib, OutputFormat::Text).unwrap();
         assert!(
             text.contains("vmfence\t(stonith:fence_xvm)\tcan fence: n1, n2\n"),
@@ -664,6 +776,10 @@ mod tests {
         let p = level_add_plan(&cib, 1, "n1", &["vmfence,xvm2".into()]).unwrap();
         p.change().apply(&mut cib).unwrap();
         assert_eq!(cib.config.fencing_levels[0].devices, ["vmfence", "xvm2"]);
+        assert_eq!(
+            fence_plan(&cib, "n1", "reboot"),
+            "reboot of n1 would try:\n  level 1: vmfence and xvm2\n"
+        );
         assert!(list_levels(&cib, OutputFormat::Text)
             .unwrap()
             .contains("Target: n1\n  Level 1 - vmfence,xvm2\n"));

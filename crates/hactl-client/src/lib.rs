@@ -205,6 +205,16 @@ impl Client {
         self.ack(Request::ClusterStop(client::ClusterStop {}))
     }
 
+    /// Asks the local daemon to fence `target` (`action` empty: stonith-action). The
+    /// caller sets a timeout above stonith-timeout: the answer comes once fencing is
+    /// done. Fencing that failed is an error carrying the reason.
+    pub fn fence_node(&mut self, target: &str, action: &str) -> Result<client::Ack, ClientError> {
+        self.ack(Request::FenceNode(client::FenceNode {
+            target: target.into(),
+            action: action.into(),
+        }))
+    }
+
     /// Asks the local daemon to stop.
     pub fn shutdown(&mut self) -> Result<client::Ack, ClientError> {
         self.ack(Request::Shutdown(client::Shutdown {}))

@@ -119,6 +119,24 @@ async fn handle(d: &Arc<Daemon>, req: ClientRequest) -> ClientResponse {
             Err(e) => ClientResponse::error(format!("cluster stop: {e}")),
         },
         Some(Request::Shutdown(_)) => ClientResponse::ok("leaving the cluster", 0),
+        Some(Request::FenceNode(f)) => {
+            if f.target.is_empty() {
+                return ClientResponse::error("fence: no target node given");
+            }
+            if !matches!(f.action.as_str(), "" | "off" | "on" | "reboot") {
+                return ClientResponse::error(format!(
+                    "fence: unknown action {:?} (off, on, reboot)",
+                    f.action
+                ));
+            }
+            let out =
+                crate::fencing::fence_and_record(d, &f.target, &f.action, "operator", true).await;
+            if out.ok {
+                ClientResponse::ok(out.summary, 0)
+            } else {
+                ClientResponse::error(out.summary)
+            }
+        }
     }
 }
 

@@ -24,6 +24,7 @@
 //! that is guaranteed to win the race; it is not implemented.
 
 mod control;
+mod fencing;
 mod members;
 pub mod profile;
 
@@ -237,10 +238,10 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     });
     info!(node = %d.me_name, id = d.me, cluster = %d.cluster.name, profile = profile.name,
         addr = %me_entry.address, "daemon started");
-    let ctl = hactl_controller::Controller::start(
-        Arc::new(CtlHost(Arc::downgrade(&d))),
-        controller_config(&d.me_name, &profile),
-    );
+    let mut ctl_config = controller_config(&d.me_name, &profile);
+    ctl_config.fencer = Some(fencing::controller_fencer(Arc::downgrade(&d)));
+    let ctl =
+        hactl_controller::Controller::start(Arc::new(CtlHost(Arc::downgrade(&d))), ctl_config);
     let _ = d.controller.set(ctl);
 
     let control = control::serve(d.clone(), &config.socket).await?;

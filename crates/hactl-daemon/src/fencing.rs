@@ -1,0 +1,77 @@
+//! Fencing from this node: the cluster fencer of `hactl-fence` run against the
+//! node's current CIB, with every attempt written to the fencing history through Raft.
+//! Used by the controller (the DC picks this node to fence another) and by
+//! `hactl stonith fence NODE` on the control socket.
+
+use std::sync::{Arc, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hactl_consensus::Change;
+use hactl_fence::cluster::{fence_node, ClusterFenceOutcome};
+use tracing::{info, warn};
+
+use crate::Daemon;
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Fences `target` with `action` (empty: the `stonith-action` property) from this
+/// node and records the attempt. With `mark_fenced`, a successful off/reboot also
+/// records the node as fenced (`RecordFencing`), which the controller does itself
+/// for the fencing it asked for.
+pub(crate) async fn fence_and_record(
+    d: &Daemon,
+    target: &str,
+    action: &str,
+    origin: &str,
+    mark_fenced: bool,
+) -> ClusterFenceOutcome {
+    let cfg = d.consensus.status().cib.config.clone();
+    let action = (!action.is_empty()).then_some(action);
+    let out = fence_node(&cfg, target, action, &d.me_name).await;
+    let at = unix_now();
+    let mut changes = vec![Change::RecordFenceEvent {
+        event: out.to_event(at, origin),
+    }];
+    if out.ok && mark_fenced && out.action != "on" {
+        changes.push(Change::RecordFencing {
+            node: target.to_string(),
+            at,
+        });
+    }
+    let change = match changes.len() {
+        1 => changes.remove(0),
+        _ => Change::Batch { changes },
+    };
+    // The history is best effort: without quorum the record may not commit, but the
+    // outcome still goes back to whoever asked.
+    if let Err(e) = d.propose(change).await {
+        warn!(node = %d.me_name, target, error = %e, "fence event not recorded");
+    }
+    info!(node = %d.me_name, target, op = %out.action, ok = out.ok, origin,
+        summary = %out.summary, "fencing recorded");
+    out
+}
+
+/// The controller's fencer: runs on the node the DC picked.
+pub(crate) fn controller_fencer(d: Weak<Daemon>) -> hactl_controller::node_service::Fencer {
+    Arc::new(move |req: hactl_controller::FenceRequest| {
+        let d = d.upgrade();
+        Box::pin(async move {
+            let Some(d) = d else {
+                return Err("daemon stopped".to_string());
+            };
+            let out =
+                fence_and_record(&d, &req.target, &req.fence_action, "controller", false).await;
+            if out.ok {
+                Ok(())
+            } else {
+                Err(out.summary)
+            }
+        })
+    })
+}
