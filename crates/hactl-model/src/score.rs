@@ -120,6 +120,14 @@ impl FromStr for Score {
                 Score::INFINITY
             });
         }
+        // Pacemaker reads a score's leading integer, so CIBs in the wild carry values
+        // like `priority="1.0"`; accept a decimal fraction and drop it.
+        let body = match body.split_once('.') {
+            Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b.is_ascii_digit()) => {
+                int
+            }
+            _ => body,
+        };
         if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ScoreParseError(s.to_string()));
         }
@@ -198,10 +206,12 @@ mod tests {
             ("-5", Score::new(-5)),
             ("+7", Score::new(7)),
             ("5000000", Score::INFINITY),
+            ("1.0", Score::new(1)),
+            ("-2.5", Score::new(-2)),
         ] {
             assert_eq!(s.parse::<Score>().unwrap(), v, "{s}");
         }
-        for bad in ["", "abc", "1.5", "--3", "INF INITY"] {
+        for bad in ["", "abc", "1.", ".5", "1.5x", "--3", "INF INITY"] {
             assert!(bad.parse::<Score>().is_err(), "{bad}");
         }
         assert_eq!(Score::NEG_INFINITY.to_string(), "-INFINITY");
