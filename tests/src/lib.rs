@@ -10,4 +10,5 @@
 pub mod bench;
 pub mod cluster;
 pub mod controller_lab;
+pub mod fence_virtd;
 pub mod netns;

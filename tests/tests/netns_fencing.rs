@@ -1,0 +1,237 @@
+//! Fencing end to end: three real `hactl daemon`s in network namespaces, a real
+//! fence_virtd (libvirt test driver, domains n1..n3 named after the nodes) in a fourth
+//! namespace on the same switch, a `fence_hactl_xvm` stonith device created with
+//! `hactl stonith create`, and a group of real `ocf:heartbeat:Dummy` resources.
+//!
+//! * A node's link is cut → the DC has another node fence it (its domain is off in
+//!   fence_virtd, as the C `fence_xvm -o status` sees it) → the group starts elsewhere.
+//! * With the device's key wrong → fencing fails, is recorded as failed in the
+//!   history, is retried, and the group does not start elsewhere.
+//!
+//! Nothing is mocked. Needs root; fails without it unless `HACTL_SKIP_ROOT_TESTS=1`.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use hactl_tests::cluster::Cluster;
+use hactl_tests::controller_lab::{active_on, agent_env, cli, idx, wait_group_on, NsReaper};
+use hactl_tests::fence_virtd::{write_key, FenceVirtd, GROUP};
+use hactl_tests::netns::{require_root, run};
+
+const T: Duration = Duration::from_secs(60);
+
+/// The lab: 3 nodes + fence_virtd in n4, multicast routed on every node's eth0.
+fn lab(prefix: &str, subnet: &str) -> Result<(Cluster, FenceVirtd)> {
+    let c = Cluster::setup_with_spares(prefix, 3, 1, subnet, None)?;
+    for i in 1..=4 {
+        run(
+            "ip",
+            &[
+                "-n",
+                &c.net.ns(i),
+                "route",
+                "add",
+                "224.0.0.0/4",
+                "dev",
+                "eth0",
+            ],
+        )?;
+    }
+    let dir = c.root.join("fence_virtd");
+    std::fs::create_dir_all(&dir)?;
+    let mut fv = FenceVirtd::start(&c.net.ns(4), "eth0", &dir, &["n1", "n2", "n3"])?;
+    fv.wait_ready(&c.net.ns(1), "n1", T)?;
+    Ok((c, fv))
+}
+
+fn start_nodes(c: &mut Cluster) -> Result<()> {
+    for i in 1..=3 {
+        for (k, v) in agent_env(c, i)? {
+            std::env::set_var(k, v);
+        }
+        c.start(i)?;
+    }
+    c.wait_dc(&[1, 2, 3], T)?;
+    Ok(())
+}
+
+/// Stonith on (action off, so the fenced domain stays off), one fence_hactl_xvm
+/// device with `key_file`, and group `g` of two Dummy resources; returns where it runs.
+fn configure(c: &Cluster, key_file: &str) -> Result<String> {
+    cli(
+        c,
+        1,
+        &[
+            "property",
+            "set",
+            "--no-wait",
+            "stonith-enabled=true",
+            "stonith-action=off",
+            "stonith-timeout=20s",
+            "no-quorum-policy=stop",
+        ],
+    )?;
+    cli(
+        c,
+        1,
+        &[
+            "stonith",
+            "create",
+            "--no-wait",
+            "xvm",
+            "fence_hactl_xvm",
+            "pcmk_host_map=n1:n1;n2:n2;n3:n3",
+            &format!("key_file={key_file}"),
+            &format!("multicast_address={GROUP}"),
+            "hash=sha256",
+            "timeout=3",
+        ],
+    )?;
+    for r in ["d1", "d2"] {
+        cli(
+            c,
+            1,
+            &[
+                "resource",
+                "create",
+                "--no-wait",
+                r,
+                "ocf:heartbeat:Dummy",
+                "--group",
+                "g",
+                "op",
+                "monitor",
+                "interval=5s",
+            ],
+        )?;
+    }
+    wait_group_on(c, 1, &["d1", "d2"], T, |_| true)
+}
+
+/// Cuts node `k`'s link (the node keeps running, isolated).
+fn cut(c: &Cluster, k: usize) -> Result<()> {
+    run("ip", &["-n", &c.net.ns(k), "link", "set", "eth0", "down"])?;
+    Ok(())
+}
+
+fn other(k: usize) -> usize {
+    if k == 1 {
+        2
+    } else {
+        1
+    }
+}
+
+#[test]
+fn netns_fencing_cut_node_is_fenced_then_group_moves() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let (mut c, fv) = lab("hx-kf", "10.87.0")?;
+    let _reaper = NsReaper::new(&c);
+    start_nodes(&mut c)?;
+    let key = fv.key_path.display().to_string();
+    let on = configure(&c, &key)?;
+    let k = idx(&on)?;
+    let o = other(k);
+    let pre = c.net.ns(o);
+    if fv.status_from(&pre, &on)? != Some(true) {
+        bail!("domain {on} should be running before the test");
+    }
+
+    let t0 = std::time::Instant::now();
+    cut(&c, k)?;
+    // Fenced: the history says so and fence_virtd has the domain off.
+    c.wait_until(&format!("{on} fenced"), T, || {
+        let cib = c.cib(o)?;
+        Ok(cib
+            .status
+            .fencing_history
+            .iter()
+            .find(|e| e.target == on && e.ok)
+            .cloned())
+    })?;
+    if fv.status_from(&pre, &on)? != Some(false) {
+        bail!(
+            "{on} was reported fenced but its domain is not off; fence_virtd log:\n{}",
+            fv.log()
+        );
+    }
+    let fenced = t0.elapsed();
+    // Then the group starts on a survivor.
+    let now_on = wait_group_on(&c, o, &["d1", "d2"], T, |n| n != on)?;
+    eprintln!(
+        "link of {on} cut → fenced (recorded) after {:.0} ms → group active on {now_on} after {:.0} ms",
+        fenced.as_secs_f64() * 1000.0,
+        t0.elapsed().as_secs_f64() * 1000.0
+    );
+    if now_on == on {
+        bail!("group still on the fenced node");
+    }
+    let h = cli(&c, o, &["stonith", "history", &on])?;
+    eprintln!("{h}");
+    if !h.contains(&format!("off of {on} succeeded")) {
+        bail!("stonith history does not show the fencing: {h}");
+    }
+    Ok(())
+}
+
+#[test]
+fn netns_fencing_broken_device_keeps_group_stopped() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let (mut c, fv) = lab("hx-kb", "10.88.0")?;
+    let _reaper = NsReaper::new(&c);
+    start_nodes(&mut c)?;
+    // A key fence_virtd does not have: every request goes unanswered.
+    let wrong = c.root.join("wrong.key");
+    write_key(&wrong)?;
+    let on = configure(&c, &wrong.display().to_string())?;
+    let k = idx(&on)?;
+    let o = other(k);
+
+    cut(&c, k)?;
+    // Two failed attempts (a first one and its retry); after each, the group must
+    // still be where it was (not started elsewhere).
+    for attempt in 1..=2 {
+        c.wait_until(
+            &format!("failed fencing attempt {attempt} of {on}"),
+            T,
+            || {
+                let cib = c.cib(o)?;
+                let failed = cib
+                    .status
+                    .fencing_history
+                    .iter()
+                    .filter(|e| e.target == on && !e.ok)
+                    .count();
+                Ok((failed >= attempt).then_some(()))
+            },
+        )?;
+        let cib = c.cib(o)?;
+        if cib
+            .status
+            .fencing_history
+            .iter()
+            .any(|e| e.target == on && e.ok)
+        {
+            bail!("fencing with a wrong key succeeded");
+        }
+        for r in ["d1", "d2"] {
+            let where_ = active_on(&cib, r);
+            if where_.iter().any(|n| n != &on) {
+                bail!("{r} started on {where_:?} although {on} was never fenced");
+            }
+        }
+    }
+    if fv.status_from(&c.net.ns(o), &on)? != Some(true) {
+        bail!("the domain of {on} changed although the key was wrong");
+    }
+    let h = cli(&c, o, &["stonith", "history", &on])?;
+    eprintln!("{h}");
+    if !h.contains(&format!("off of {on} FAILED")) {
+        bail!("stonith history does not say fencing failed: {h}");
+    }
+    Ok(())
+}
