@@ -160,9 +160,11 @@ impl Sched<'_> {
     /// Builds the action graph from the placement.
     pub(crate) fn build_graph(&mut self) -> Graph {
         let np = self.prims.len();
+        // Roughly what a cluster that is mostly settled needs (a stop, start or
+        // monitor per primitive), to avoid regrowing the largest vectors.
         let mut g = Graph {
-            acts: Vec::new(),
-            edges: Vec::new(),
+            acts: Vec::with_capacity(np * 2),
+            edges: Vec::with_capacity(np * 2),
             start_of: vec![None; np],
             stops_of: vec![Vec::new(); np],
             group_acts: Vec::new(),

@@ -94,6 +94,10 @@ fn ser_opt_str<S: Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Er
     }
 }
 
+fn ser_str<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v)
+}
+
 /// What an action does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -185,8 +189,10 @@ pub struct ResourceScores {
 /// One input to a resource's node scores.
 #[derive(Debug, Clone, Serialize)]
 pub struct Contribution {
-    /// The constraint, stickiness, failure ban, colocation, … that added it.
-    pub what: String,
+    /// The constraint, stickiness, failure ban, colocation, … that added it
+    /// (shared: the same label is on many resources).
+    #[serde(serialize_with = "ser_str")]
+    pub what: Arc<str>,
     pub score: Score,
     /// Indices into `Transition::nodes`; `None` means every node.
     pub nodes: Option<Vec<usize>>,

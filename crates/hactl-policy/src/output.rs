@@ -15,7 +15,7 @@ pub(crate) fn scores(s: &Sched<'_>) -> Vec<ResourceScores> {
                 .explain
                 .iter()
                 .map(|c| Contribution {
-                    what: c.what.to_string(),
+                    what: c.what.clone(),
                     score: c.score,
                     nodes: match &c.nodes {
                         NodeSel::All => None,

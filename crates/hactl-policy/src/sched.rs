@@ -8,7 +8,7 @@
 //! the best allowed node.
 
 use std::collections::{BTreeMap, HashMap};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use hactl_model::values::{parse_bool, parse_interval_ms};
 use hactl_model::{
@@ -68,12 +68,12 @@ pub(crate) enum NodeSel {
 #[derive(Debug, Clone)]
 pub(crate) struct Contribution {
     pub nodes: NodeSel,
-    pub what: Rc<str>,
+    pub what: Arc<str>,
     pub score: Score,
 }
 
 /// Records `(node, delta)` notes as few contributions (one per distinct delta).
-fn push_notes(explain: &mut Vec<Contribution>, notes: Vec<(usize, Score)>, what: Rc<str>) {
+fn push_notes(explain: &mut Vec<Contribution>, notes: Vec<(usize, Score)>, what: Arc<str>) {
     let mut groups: Vec<(Score, Vec<usize>)> = Vec::new();
     for (n, sc) in notes {
         match groups.iter_mut().find(|(g, _)| *g == sc) {
@@ -154,7 +154,7 @@ pub(crate) struct GroupInfo<'a> {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Coloc {
-    pub id: Rc<str>,
+    pub id: Arc<str>,
     pub dependent: RscRef,
     pub primary: RscRef,
     pub score: Score,
@@ -481,6 +481,13 @@ impl<'a> Sched<'a> {
         let cib = self.cib;
         let defaults = &cib.config.rsc_defaults;
         let mut order: Vec<(i64, usize, RscRef)> = Vec::new();
+        self.prims.reserve(
+            cib.config
+                .resources
+                .iter()
+                .map(|r| r.primitives().count())
+                .sum(),
+        );
         for (pos, r) in cib.config.resources.iter().enumerate() {
             match r {
                 Resource::Primitive(p) => {
@@ -932,10 +939,10 @@ impl<'a> Sched<'a> {
 
     /// Adds `score` to the resource's score on a node (`None`: all nodes).
     pub fn location(&mut self, p: usize, node: Option<usize>, score: Score, what: String) {
-        self.location_rc(p, node, score, Rc::from(what));
+        self.location_rc(p, node, score, Arc::from(what));
     }
 
-    fn location_rc(&mut self, p: usize, node: Option<usize>, score: Score, what: Rc<str>) {
+    fn location_rc(&mut self, p: usize, node: Option<usize>, score: Score, what: Arc<str>) {
         let prim = &mut self.prims[p];
         match node {
             Some(n) => {
@@ -965,7 +972,7 @@ impl<'a> Sched<'a> {
                 let (prev, cur) = (w[0], w[1]);
                 let influence = self.prims[cur].critical;
                 self.add_coloc(Coloc {
-                    id: Rc::from("#group-members"),
+                    id: Arc::from("#group-members"),
                     dependent: RscRef::P(cur),
                     primary: RscRef::P(prev),
                     score: Score::INFINITY,
@@ -993,7 +1000,7 @@ impl<'a> Sched<'a> {
                 }
             });
             self.add_coloc(Coloc {
-                id: Rc::from(c.id.as_str()),
+                id: Arc::from(c.id.as_str()),
                 dependent: dep,
                 primary: pri,
                 score: c.score,
@@ -1154,7 +1161,7 @@ impl<'a> Sched<'a> {
                         .unwrap_or(Score::ZERO)
                 })
                 .collect();
-            let label: Rc<str> = Rc::from("node base score");
+            let label: Arc<str> = Arc::from("node base score");
             for prim in &mut self.prims {
                 for (n, (a, b)) in prim.allowed.iter_mut().zip(&base).enumerate() {
                     *a = Some(a.unwrap_or(Score::ZERO) + *b);
@@ -1602,7 +1609,7 @@ impl<'a> Sched<'a> {
         }
         if coloc.score.is_infinite() || self.any_available(&work) {
             self.prims[dep].allowed = work;
-            let label: Rc<str> = if coloc.explicit {
+            let label: Arc<str> = if coloc.explicit {
                 format!("colocation {} with {}", coloc.id, self.prims[primary].id).into()
             } else {
                 format!("group member after {}", self.prims[primary].id).into()

@@ -259,6 +259,35 @@ fn same_input_same_output() {
     assert_eq!(a, b);
 }
 
+/// Shared names (`Arc<str>`) still serialize as plain strings, so `--output json`
+/// keeps its shape.
+#[test]
+fn json_names_are_plain_strings() {
+    let mut cib = base(&["n1"]);
+    cib.config.resources.push(Resource::Primitive(dummy("r1")));
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "prefer1".into(),
+        rsc: "r1".into(),
+        node: Some("n1".into()),
+        score: Some(Score::new(100)),
+        ..Default::default()
+    });
+    let v = serde_json::to_value(schedule(&cib, 5).unwrap()).unwrap();
+    let start = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"]["type"] == "start")
+        .unwrap();
+    assert_eq!(start["resource"], "r1");
+    assert_eq!(start["node"], "n1");
+    let what = &v["scores"][0]["contributions"][0]["what"];
+    assert!(
+        what.as_str().is_some_and(|w| w.contains("prefer1")),
+        "{what}"
+    );
+}
+
 fn op(operation: &str, interval_ms: u64, call_id: i64, rc: i32, expected_rc: i32) -> OpRecord {
     OpRecord {
         operation: operation.into(),
