@@ -173,6 +173,52 @@ fn netns_fencing_cut_node_is_fenced_then_group_moves() -> Result<()> {
     if !h.contains(&format!("off of {on} succeeded")) {
         bail!("stonith history does not show the fencing: {h}");
     }
+
+    // `hactl stonith fence NODE --on` through a survivor's daemon powers the domain
+    // back on, and the history names the operator.
+    let out = cli(&c, o, &["stonith", "fence", &on, "--on"])?;
+    if !out.contains(&format!("on of {on} succeeded")) {
+        bail!("stonith fence --on: {out}");
+    }
+    let waited = c.wait_until(
+        &format!("{on}'s domain on again"),
+        Duration::from_secs(10),
+        || Ok((fv.status_from(&pre, &on)? == Some(true)).then_some(())),
+    );
+    if let Err(e) = waited {
+        let h = cli(&c, o, &["stonith", "history", &on])?;
+        bail!(
+            "{e} after `{}`; history:\n{h}\nfence_virtd log:\n{}",
+            out.trim(),
+            fv.log()
+        );
+    }
+    c.wait_until("the operator's fencing in the history", T, || {
+        let h = cli(&c, o, &["stonith", "history", &on])?;
+        Ok(h.contains(&format!(
+            "on of {on} succeeded: executed by {} with xvm (asked by operator)",
+            format_args!("n{o}")
+        ))
+        .then_some(()))
+    })?;
+    // Fenced once: a fenced node is down, not unclean, until it rejoins.
+    let cib = c.cib(o)?;
+    let by_controller = cib
+        .status
+        .fencing_history
+        .iter()
+        .filter(|e| e.target == on && e.origin.as_deref() == Some("controller"))
+        .count();
+    if by_controller != 1 {
+        bail!("{on} was fenced {by_controller} times by the controller, expected once");
+    }
+    // An unknown node: a clear error.
+    let e = cli(&c, o, &["stonith", "fence", "n9"])
+        .unwrap_err()
+        .to_string();
+    if !e.contains("no node \"n9\"") {
+        bail!("fencing an unknown node: {e}");
+    }
     Ok(())
 }
 

@@ -461,6 +461,9 @@ impl Change {
                 st.member = Some(false);
                 st.controller_online = Some(false);
                 st.join = Some("down".into());
+                // As Pacemaker's fencing update: the node is expected down now, so it
+                // is offline rather than unclean (and not fenced again) until it rejoins.
+                st.expected = Some("down".into());
                 // Fencing proves the node's resources are stopped.
                 st.resources.clear();
                 st.attributes.clear();
@@ -914,6 +917,7 @@ mod tests {
         assert_eq!(st.fenced_at, Some(1234));
         assert!(st.resources.is_empty());
         assert_eq!(st.member, Some(false));
+        assert_eq!(st.expected.as_deref(), Some("down"));
         // Removing the node drops its status and the DC pointer.
         Change::RemoveNode { name: "n2".into() }
             .apply(&mut cib)
