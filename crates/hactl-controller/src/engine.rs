@@ -45,6 +45,10 @@ pub struct EngineConfig {
     pub result_grace_ms: u64,
     /// How long the DC waits for a fencing result.
     pub fence_timeout_ms: u64,
+    /// An operation without a result is sent again this often: peer messages are
+    /// not retried by the transport (a connection to a node that restarted can eat
+    /// one), and the node answers a repeat with the result it already has.
+    pub resend_ms: u64,
     /// Id of the first transition. Results name the transition they answer, so a new
     /// DC starts from a base of its own (its Raft term) to never mistake an old DC's
     /// result for one of its own.
@@ -58,6 +62,7 @@ impl EngineConfig {
             result_grace_ms: 5_000,
             fence_timeout_ms: 60_000,
             first_transition: 1,
+            resend_ms: 1_000,
         }
     }
 }
@@ -155,6 +160,7 @@ struct Act {
     fence_executor: Option<String>,
     deadline_ms: u64,
     dispatched_ms: u64,
+    sent_ms: u64,
 }
 
 #[derive(Debug)]
@@ -322,6 +328,7 @@ impl Engine {
                 fence_executor,
                 deadline_ms: 0,
                 dispatched_ms: 0,
+                sent_ms: 0,
             });
         }
         let mut preds = vec![Vec::new(); n];
@@ -613,6 +620,25 @@ impl Engine {
     }
 
     fn check_deadlines(&mut self, cib: &Cib, now_ms: u64, out: &mut Vec<Command>) {
+        let resend = self.cfg.resend_ms;
+        if let Some(g) = self.graph.as_mut() {
+            let id = g.id;
+            for (i, a) in g.acts.iter_mut().enumerate() {
+                if a.st != St::InFlight || now_ms < a.sent_ms + resend {
+                    continue;
+                }
+                if let (Some(d), Some(node)) = (&a.op, &a.node) {
+                    a.sent_ms = now_ms;
+                    out.push(Command::Execute(Dispatch {
+                        transition: id,
+                        action: i,
+                        node: node.clone(),
+                        details: d.clone(),
+                        expected_rc: a.expected_rc,
+                    }));
+                }
+            }
+        }
         let Some(g) = self.graph.as_ref() else {
             return;
         };
@@ -680,6 +706,7 @@ impl Engine {
                     }
                     a.st = St::InFlight;
                     a.dispatched_ms = now_ms;
+                    a.sent_ms = now_ms;
                     if let Some(d) = &a.op {
                         a.deadline_ms = now_ms + d.timeout_ms + self.cfg.result_grace_ms;
                         out.push(Command::Execute(Dispatch {

@@ -565,9 +565,14 @@ fn a_node_that_never_answers_times_out() {
     let mut e = engine();
     let d = only_dispatch(&e.start(&t, &c, NOW).unwrap());
     let grace = e.config().result_grace_ms;
-    // Just before the deadline: nothing.
+    // Before the deadline: the request is only sent again, once per resend period.
+    let resend = e.config().resend_ms;
+    let cmds = e.handle(Event::Tick, &c, NOW + resend);
+    assert_eq!(only_dispatch(&cmds), d, "same action, same transition");
+    assert!(e.handle(Event::Tick, &c, NOW + resend + 1).is_empty());
     let before = NOW + d.details.timeout_ms + grace - 1;
-    assert!(e.handle(Event::Tick, &c, before).is_empty());
+    let cmds = e.handle(Event::Tick, &c, before);
+    assert!(cmds.iter().all(|c| matches!(c, Command::Execute(_))));
     let cmds = e.handle(Event::Tick, &c, before + 1);
     let rec = proposals(&cmds)
         .into_iter()

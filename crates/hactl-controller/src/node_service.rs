@@ -44,6 +44,9 @@ struct Inner {
     active: Mutex<Vec<OpDetails>>,
     in_flight: AtomicUsize,
     idle: Notify,
+    /// Graph actions received: (transition, action) → the seq of their report once
+    /// it exists. A repeated request is not run again.
+    seen: Mutex<HashMap<(u64, usize), Option<u64>>>,
 }
 
 /// The per-node executor service. Cheap to clone.
@@ -105,6 +108,7 @@ impl NodeService {
                 active: Mutex::new(Vec::new()),
                 in_flight: AtomicUsize::new(0),
                 idle: Notify::new(),
+                seen: Mutex::new(HashMap::new()),
             }),
         };
         let s = svc.clone();
@@ -147,6 +151,33 @@ impl NodeService {
     pub fn handle(&self, msg: ControllerMsg) {
         match msg {
             ControllerMsg::Execute(d) => {
+                let key = (d.transition, d.action);
+                let known = self
+                    .inner
+                    .seen
+                    .lock()
+                    .ok()
+                    .and_then(|mut m| match m.get(&key) {
+                        Some(v) => Some(*v),
+                        None => {
+                            m.insert(key, None);
+                            None
+                        }
+                    });
+                if let Some(done) = known {
+                    // A repeat: resend the result if we have it, else it is running.
+                    let report = done.and_then(|seq| {
+                        self.inner
+                            .outbox
+                            .lock()
+                            .ok()
+                            .and_then(|o| o.get(&seq).cloned())
+                    });
+                    if let Some(r) = report {
+                        (self.inner.to_dc)(ControllerMsg::Report(r));
+                    }
+                    return;
+                }
                 let s = self.clone();
                 s.inner.in_flight.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
@@ -157,6 +188,9 @@ impl NodeService {
                 });
             }
             ControllerMsg::Ack { seqs } => {
+                if let Ok(mut m) = self.inner.seen.lock() {
+                    m.retain(|_, v| !v.is_some_and(|s| seqs.contains(&s)));
+                }
                 if let Ok(mut o) = self.inner.outbox.lock() {
                     for s in seqs {
                         o.remove(&s);
@@ -240,6 +274,11 @@ impl NodeService {
         };
         if let Ok(mut o) = self.inner.outbox.lock() {
             o.insert(seq, r.clone());
+        }
+        if let (Some(t), Some(a)) = (transition, action) {
+            if let Ok(mut m) = self.inner.seen.lock() {
+                m.insert((t, a), Some(seq));
+            }
         }
         (self.inner.to_dc)(ControllerMsg::Report(r));
     }
