@@ -347,7 +347,7 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             Placement {
                 resource: p.id.clone(),
                 group: p.group.map(|gi| s.groups[gi].id.to_string()),
-                agent: p.agent.clone(),
+                agent: p.agent.to_string(),
                 current: p.active.iter().map(|&n| node_names[n].clone()).collect(),
                 target: p.assigned.map(|n| node_names[n].clone()),
                 role: p.next_role.unwrap_or(Role::Stopped).to_string(),

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use hactl_model::values::{parse_bool, parse_interval_ms};
 use hactl_model::{
-    Attrs, Cib, ClusterOptions, FailCount, Group, NoQuorumPolicy, NodeStatus, OnFail, OpRecord,
-    Primitive, Resource, ResourceHistory, Role, Score,
+    AgentSpec, Attrs, Cib, ClusterOptions, FailCount, Group, NoQuorumPolicy, NodeStatus, OnFail,
+    OpRecord, Primitive, Resource, ResourceHistory, Role, Score,
 };
 
 use crate::rules::{rule_matches, NodeFacts};
@@ -99,7 +99,7 @@ fn push_notes(explain: &mut Vec<Contribution>, notes: Vec<(usize, Score)>, what:
 pub(crate) struct Prim<'a> {
     pub id: String,
     pub def: Option<&'a Primitive>,
-    pub agent: String,
+    pub agent: Arc<str>,
     pub group: Option<usize>,
     pub managed: bool,
     pub maintenance: bool,
@@ -254,6 +254,19 @@ fn attr_true(attrs: &Attrs, key: &str) -> bool {
     attrs.get(key).and_then(|v| parse_bool(v)).unwrap_or(false)
 }
 
+/// `class:provider:type` of an agent, formatted once for a run of primitives with
+/// the same agent (large configurations use few agents, usually in runs).
+fn agent_name<'a>(last: &mut Option<(&'a AgentSpec, Arc<str>)>, agent: &'a AgentSpec) -> Arc<str> {
+    match last {
+        Some((spec, name)) if *spec == agent => name.clone(),
+        _ => {
+            let name: Arc<str> = Arc::from(agent.to_string());
+            *last = Some((agent, name.clone()));
+            name
+        }
+    }
+}
+
 impl<'a> Sched<'a> {
     pub fn new(cib: &'a Cib, now: i64) -> Result<Sched<'a>, PolicyError> {
         let opts = cib.config.options().map_err(PolicyError::Config)?;
@@ -382,7 +395,7 @@ impl<'a> Sched<'a> {
         &self,
         id: String,
         def: Option<&'a Primitive>,
-        agent: String,
+        agent: Arc<str>,
         group: Option<usize>,
         meta: Meta<'_>,
     ) -> Prim<'a> {
@@ -481,6 +494,7 @@ impl<'a> Sched<'a> {
         let cib = self.cib;
         let defaults = &cib.config.rsc_defaults;
         let mut order: Vec<(i64, usize, RscRef)> = Vec::new();
+        let mut last_agent = None;
         self.prims.reserve(
             cib.config
                 .resources
@@ -495,7 +509,7 @@ impl<'a> Sched<'a> {
                     let prim = self.new_prim(
                         p.id.clone(),
                         Some(p),
-                        p.agent.to_string(),
+                        agent_name(&mut last_agent, &p.agent),
                         None,
                         Meta(&layers),
                     );
@@ -512,7 +526,7 @@ impl<'a> Sched<'a> {
                         let prim = self.new_prim(
                             c.id.clone(),
                             Some(c),
-                            c.agent.to_string(),
+                            agent_name(&mut last_agent, &c.agent),
                             Some(gi),
                             Meta(&layers),
                         );
@@ -574,7 +588,8 @@ impl<'a> Sched<'a> {
         }
         for (k, (rid, agent)) in orphan_ids.into_iter().enumerate() {
             let layers = [&orphan_meta, defaults];
-            let mut prim = self.new_prim(rid.to_string(), None, agent, None, Meta(&layers));
+            let mut prim =
+                self.new_prim(rid.to_string(), None, Arc::from(agent), None, Meta(&layers));
             prim.next_role = Some(Role::Stopped);
             prim.next_role_reason = Some("orphan".into());
             let idx = self.prims.len();
