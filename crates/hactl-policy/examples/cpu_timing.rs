@@ -1,7 +1,8 @@
 //! Times `schedule()` on the generated benchmark clusters in CPU time of the
 //! calling thread (from `/proc/thread-self/schedstat`) as well as wall time, best
 //! of ten. On a shared, loaded machine the CPU time is the steadier number: wall
-//! time also counts the time the thread waited for a core.
+//! time also counts the time the thread waited for a core. Some kernels (this VM's
+//! among them) count it in scheduler ticks (4 ms here), so small sizes read coarse.
 //!
 //! Run: `cargo run --release -p hactl-policy --example cpu_timing [NODES RESOURCES]`.
 
