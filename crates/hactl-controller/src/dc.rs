@@ -183,6 +183,10 @@ pub async fn run(
                 let cib = cib_rx.borrow_and_update().clone();
                 dc.on_cib(cib).await;
             }
+            // Wake exactly when a split-brain hold ends, not at the next tick.
+            _ = tokio::time::sleep_until(
+                dc.hold_until.unwrap_or_else(Instant::now).into()
+            ), if dc.hold_until.is_some() => {}
             _ = tick.tick() => {
                 let cmds = dc.engine.handle(Event::Tick, &dc.cib, now_ms());
                 dc.run_cmds(cmds).await;
@@ -369,6 +373,10 @@ impl Dc {
     }
 
     async fn maybe_schedule(&mut self) {
+        // A hold that has passed is over (and must not keep waking the loop).
+        if self.hold_until.is_some_and(|h| Instant::now() >= h) {
+            self.hold_until = None;
+        }
         if self.engine.busy() {
             return;
         }
