@@ -279,5 +279,10 @@ fn netns_fencing_broken_device_keeps_group_stopped() -> Result<()> {
     if !h.contains(&format!("off of {on} FAILED")) {
         bail!("stonith history does not say fencing failed: {h}");
     }
+    let st = cli(&c, o, &["status"])?;
+    eprintln!("{st}");
+    if !st.contains("Failed Fencing Actions:") || !st.contains(&format!("off of {on} failed")) {
+        bail!("hactl status does not say fencing of {on} failed: {st}");
+    }
     Ok(())
 }

@@ -4,14 +4,17 @@
 
 use anyhow::{Context, Result};
 use hactl_model::values::format_interval_ms;
-use hactl_model::{Cib, FailCount, LocationConstraint};
-use hactl_policy::{format_status, schedule, NodeState, Placement, StatusView, Transition};
+use hactl_model::{Cib, FailCount, FenceEvent, LocationConstraint};
+use hactl_policy::{
+    format_status, schedule, ActionKind, NodeState, Placement, StatusView, Transition,
+};
 use hactl_proto::client::{ClusterStatus, NodeState as ProtoNodeState};
 use serde::Serialize;
 use std::fmt::Write;
 use std::process::ExitCode;
 
 use crate::cmd::constraint::describe_location;
+use crate::cmd::stonith::format_time;
 use crate::verbs::session::{describe_action, pending};
 use crate::verbs::{OutputFormat, ReadFlags, Session};
 
@@ -34,6 +37,27 @@ pub struct FailedAction {
     pub exit_reason: Option<String>,
     pub call_id: i64,
     pub last_rc_change: Option<i64>,
+}
+
+/// A node the scheduler wants fenced (it is unclean), and whether it can be.
+#[derive(Clone, Debug, Serialize)]
+pub struct PendingFence {
+    pub node: String,
+    /// `reboot`/`off`; none when the scheduler has no fence action for the node
+    /// (e.g. stonith-enabled=false), so nothing will fence it.
+    pub action: Option<String>,
+    pub reason: Option<String>,
+    /// False when the fence action is blocked (e.g. no quorum).
+    pub runnable: bool,
+}
+
+/// Fencing facts worth an operator's attention, as crm_mon's "Failed Fencing
+/// Actions" and "Pending Fencing Actions".
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FencingView {
+    /// Per target whose last fencing attempt failed: that attempt.
+    pub failed: Vec<FenceEvent>,
+    pub pending: Vec<PendingFence>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -74,6 +98,7 @@ pub struct StatusReport {
     pub move_constraints: Vec<LocationConstraint>,
     pub failed_actions: Vec<FailedAction>,
     pub failcounts: Vec<NodeFailCount>,
+    pub fencing: FencingView,
     /// Actions the policy engine would still run; empty when settled.
     pub pending: Vec<String>,
     pub settled: bool,
@@ -132,6 +157,47 @@ pub fn failed_actions(cib: &Cib) -> Vec<FailedAction> {
     out
 }
 
+/// The last fencing event of each target when it failed (a later success clears
+/// it, as in crm_mon), and the fencing the scheduler still wants for unclean nodes.
+pub fn fencing_view(cib: &Cib, t: &Transition) -> FencingView {
+    let mut failed: Vec<FenceEvent> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    // The history is appended in order, so the last entry per target is its newest.
+    for e in cib.status.fencing_history.iter().rev() {
+        if seen.contains(&e.target.as_str()) {
+            continue;
+        }
+        seen.push(&e.target);
+        if !e.ok {
+            failed.push(e.clone());
+        }
+    }
+    failed.sort_by(|a, b| a.target.cmp(&b.target));
+    let pending = t
+        .nodes
+        .iter()
+        .filter(|n| n.unclean)
+        .map(|n| {
+            let act = t.actions.iter().find(|a| {
+                matches!(a.kind, ActionKind::Fence { .. }) && a.node.as_deref() == Some(&n.name)
+            });
+            PendingFence {
+                node: n.name.clone(),
+                action: act.and_then(|a| match &a.kind {
+                    ActionKind::Fence { action } => Some(action.clone()),
+                    _ => None,
+                }),
+                reason: n
+                    .fence_reason
+                    .clone()
+                    .or_else(|| act.and_then(|a| a.reason.clone())),
+                runnable: act.is_some_and(|a| a.runnable),
+            }
+        })
+        .collect();
+    FencingView { failed, pending }
+}
+
 pub fn build(cib: &Cib, t: &Transition, daemon: Option<&ClusterStatus>) -> StatusReport {
     let pend: Vec<String> = pending(t).into_iter().map(describe_action).collect();
     StatusReport {
@@ -188,6 +254,7 @@ pub fn build(cib: &Cib, t: &Transition, daemon: Option<&ClusterStatus>) -> Statu
                 })
             })
             .collect(),
+        fencing: fencing_view(cib, t),
         settled: pend.is_empty(),
         pending: pend,
     }
@@ -299,6 +366,42 @@ pub fn render(cib: &Cib, t: &Transition, r: &StatusReport) -> String {
             );
         }
     }
+    if !r.fencing.failed.is_empty() {
+        out.push_str("\nFailed Fencing Actions:\n");
+        for e in &r.fencing.failed {
+            let _ = write!(
+                out,
+                "  * {} of {} failed: executed by {}",
+                e.action, e.target, e.executor
+            );
+            if !e.devices.is_empty() {
+                let _ = write!(out, " with {}", e.devices.join(","));
+            }
+            if let Some(o) = &e.origin {
+                let _ = write!(out, ", asked by {o}");
+            }
+            let _ = write!(out, ", last-failed='{}'", format_time(e.at));
+            if let Some(why) = &e.reason {
+                let _ = write!(out, ", reason='{why}'");
+            }
+            out.push('\n');
+        }
+    }
+    if !r.fencing.pending.is_empty() {
+        out.push_str("\nPending Fencing Actions:\n");
+        for p in &r.fencing.pending {
+            let why = p
+                .reason
+                .as_deref()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            let _ = match (&p.action, p.runnable) {
+                (Some(a), true) => writeln!(out, "  * {a} of {} pending{why}", p.node),
+                (Some(a), false) => writeln!(out, "  * {a} of {} blocked{why}", p.node),
+                (None, _) => writeln!(out, "  * {} is unclean but will not be fenced{why}", p.node),
+            };
+        }
+    }
     if r.settled {
         out.push_str("\nThe cluster has settled (nothing left to do).\n");
     } else {
@@ -373,5 +476,76 @@ mod tests {
         let text = render(&cib, &t, &r);
         assert!(text.contains("Failed Resource Actions:"), "{text}");
         assert!(text.contains("exit-reason='boom'"), "{text}");
+    }
+
+    /// n1 is up; n2 was never seen (unclean under startup fencing) and its last
+    /// fencing attempt failed; n3's failure was followed by a success.
+    #[test]
+    fn fencing_failures_and_pending_fencing_are_shown() {
+        let mut cib = Cib::default();
+        for n in ["n1", "n2", "n3"] {
+            cib.config.nodes.push(Node {
+                id: n.into(),
+                name: n.into(),
+                ..Default::default()
+            });
+        }
+        cib.config.resources.push(Resource::Primitive(Primitive {
+            id: "fd".into(),
+            agent: AgentSpec::parse("stonith:fence_hactl_xvm").unwrap(),
+            ..Default::default()
+        }));
+        cib.status.have_quorum = true;
+        for n in ["n1", "n3"] {
+            let st = cib.status.nodes.entry(n.into()).or_default();
+            st.member = Some(true);
+            st.controller_online = Some(true);
+            st.join = Some("member".into());
+            st.expected = Some("member".into());
+        }
+        let ev = |target: &str, ok: bool, reason: &str, at: i64| Change::RecordFenceEvent {
+            event: FenceEvent {
+                target: target.into(),
+                action: "off".into(),
+                ok,
+                reason: Some(reason.into()),
+                executor: "n1".into(),
+                origin: Some("controller".into()),
+                devices: vec!["fd".into()],
+                at,
+            },
+        };
+        for c in [
+            ev("n2", false, "first try", 1_700_000_000),
+            ev("n3", false, "n3 failed once", 1_700_000_010),
+            ev("n2", false, "fd: no answer from fence_virtd", 1_700_000_020),
+            ev("n3", true, "done", 1_700_000_030),
+        ] {
+            c.apply(&mut cib).unwrap();
+        }
+        let t = schedule(&cib, 0).unwrap();
+        let r = build(&cib, &t, None);
+        assert_eq!(r.fencing.failed.len(), 1, "{:?}", r.fencing);
+        assert_eq!(r.fencing.failed[0].target, "n2");
+        assert_eq!(r.fencing.pending.len(), 1, "{:?}", r.fencing);
+        let p = &r.fencing.pending[0];
+        assert_eq!(p.node, "n2");
+        assert!(p.runnable && p.action.is_some(), "{p:?}");
+        let text = render(&cib, &t, &r);
+        assert!(text.contains("Failed Fencing Actions:"), "{text}");
+        assert!(
+            text.contains(
+                "off of n2 failed: executed by n1 with fd, asked by controller, \
+                 last-failed='2023-11-14 22:13:40', reason='fd: no answer from fence_virtd'"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("first try"), "{text}");
+        assert!(!text.contains("of n3 failed"), "{text}");
+        assert!(text.contains("Pending Fencing Actions:"), "{text}");
+        assert!(text.contains(" of n2 pending ("), "{text}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["fencing"]["failed"][0]["target"], "n2");
+        assert_eq!(json["fencing"]["pending"][0]["node"], "n2");
     }
 }

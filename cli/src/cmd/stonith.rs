@@ -636,7 +636,7 @@ fn history(cib: &Cib, node: Option<&str>, output: OutputFormat) -> Result<String
 }
 
 /// Seconds since the epoch as UTC `YYYY-MM-DD HH:MM:SS`.
-fn format_time(t: i64) -> String {
+pub(crate) fn format_time(t: i64) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     // Civil-from-days (proleptic Gregorian).
