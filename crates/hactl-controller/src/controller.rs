@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 
 use crate::dc::{self, ClusterIo, DcConfig};
 use crate::messages::ControllerMsg;
-use crate::node_service::{Fencer, NodeService};
+use crate::node_service::{DeviceMonitor, Fencer, NodeService};
 use crate::quorum::{self, QuorumView};
 
 /// The daemon, as the controller sees it.
@@ -42,6 +42,8 @@ pub struct ControllerConfig {
     pub exec: ExecConfig,
     pub split_brain_delay: std::time::Duration,
     pub fencer: Option<Fencer>,
+    /// Health check of stonith devices (their start and monitor).
+    pub device_monitor: Option<DeviceMonitor>,
 }
 
 type Inbox = mpsc::UnboundedSender<(String, ControllerMsg)>;
@@ -114,6 +116,9 @@ impl Controller {
             }
         });
         let svc = NodeService::start(me.clone(), exec, events, to_dc, cfg.fencer.clone());
+        if let Some(m) = cfg.device_monitor.clone() {
+            svc.set_device_monitor(m);
+        }
         let (cib_tx, _) = watch::channel(host.cib());
         let (quorum_tx, quorum_rx) = watch::channel(QuorumView {
             have: false,

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hactl_exec::{ExecEvent, Executor, MonitorSpec, OpResult};
 use tokio::sync::{mpsc, Notify};
@@ -28,12 +28,22 @@ pub type Fencer = Arc<
     dyn Fn(FenceRequest) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
 >;
 
+/// A health check of a stonith device: `(device id, op timeout)` → `Ok(message)` if
+/// the device answers, `Err(agent's message)` if not. The daemon runs it against the
+/// node's current CIB (`hactl_fence::cluster::monitor_device`).
+pub type DeviceMonitor = Arc<
+    dyn Fn(String, Duration) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>>
+        + Send
+        + Sync,
+>;
+
 struct Inner {
     node: String,
     boot: u64,
     exec: Executor,
     to_dc: SendToDc,
     fencer: Option<Fencer>,
+    device_monitor: std::sync::OnceLock<DeviceMonitor>,
     seq: AtomicU64,
     outbox: Mutex<BTreeMap<u64, Report>>,
     /// Recurring monitors whose first result answers a graph action.
@@ -101,6 +111,7 @@ impl NodeService {
                 exec,
                 to_dc,
                 fencer,
+                device_monitor: std::sync::OnceLock::new(),
                 seq: AtomicU64::new(0),
                 outbox: Mutex::new(BTreeMap::new()),
                 first_monitor: Mutex::new(HashMap::new()),
@@ -298,7 +309,7 @@ impl NodeService {
         if d.agent.class == "stonith" {
             // Fence devices are not run by the executor: "starting" one only makes it
             // available to the fencer on this node (as in Pacemaker).
-            return Some(self.stonith_op(d));
+            return Some(self.stonith_op(d).await);
         }
         let agent = match exec_agent(d) {
             Ok(a) => a,
@@ -383,21 +394,55 @@ impl NodeService {
         }
     }
 
-    fn stonith_op(&self, d: &OpDetails) -> Outcome {
+    /// Sets the stonith device health check (once; later calls are ignored). Without
+    /// one, a started device's monitor succeeds without checking anything.
+    pub fn set_device_monitor(&self, m: DeviceMonitor) {
+        let _ = self.inner.device_monitor.set(m);
+    }
+
+    /// Runs the device's health check, if there is one: `(rc, exit reason)`.
+    async fn check_device(&self, d: &OpDetails) -> (i32, Option<String>) {
+        let Some(m) = self.inner.device_monitor.get() else {
+            return (0, None);
+        };
+        let timeout = Duration::from_millis(d.timeout_ms.max(1));
+        match m(d.rsc.clone(), timeout).await {
+            Ok(msg) => {
+                debug!(node = %self.inner.node, resource = %d.rsc, op = %d.op, %msg, "stonith device ok");
+                (0, None)
+            }
+            Err(e) => {
+                warn!(node = %self.inner.node, resource = %d.rsc, op = %d.op, error = %e,
+                    "stonith device check failed");
+                // OCF generic error, with the agent's words.
+                (1, Some(e))
+            }
+        }
+    }
+
+    async fn stonith_op(&self, d: &OpDetails) -> Outcome {
         let (now, _) = unix_now();
+        let began = Instant::now();
         let running = self
             .inner
             .active
             .lock()
             .map(|a| a.iter().any(|x| x.rsc == d.rsc))
             .unwrap_or(false);
+        let mut exit_reason = None;
         let rc = match d.op.as_str() {
+            // As in Pacemaker, a start is "register + first monitor": a device that
+            // does not answer is not available to the fencer here.
             "start" => {
+                let (rc, why) = self.check_device(d).await;
+                exit_reason = why;
                 if let Ok(mut a) = self.inner.active.lock() {
                     a.retain(|x| x.rsc != d.rsc);
-                    a.push(d.clone());
+                    if rc == 0 {
+                        a.push(d.clone());
+                    }
                 }
-                0
+                rc
             }
             "stop" => {
                 if let Ok(mut a) = self.inner.active.lock() {
@@ -405,15 +450,20 @@ impl NodeService {
                 }
                 0
             }
-            "monitor" if running => 0,
-            "monitor" => 7,
+            // Probe of a device not started here: not running, nothing to check.
+            "monitor" if !running => 7,
+            "monitor" => {
+                let (rc, why) = self.check_device(d).await;
+                exit_reason = why;
+                rc
+            }
             _ => 3,
         };
         Outcome {
             rc,
             op_status: status::DONE,
-            exit_reason: None,
-            exec_ms: 0,
+            exit_reason,
+            exec_ms: began.elapsed().as_millis() as u64,
             queue_ms: 0,
             started_at: now,
             digest: None,
@@ -476,5 +526,75 @@ impl NodeService {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn op(rsc: &str, op: &str, interval_ms: u64) -> OpDetails {
+        OpDetails {
+            rsc: rsc.into(),
+            agent: hactl_model::AgentSpec::parse("stonith:fence_hactl_xvm").unwrap(),
+            params: Default::default(),
+            op: op.into(),
+            interval_ms,
+            timeout_ms: 7_000,
+            check_level: None,
+        }
+    }
+
+    /// Stonith start and monitor run the device check and map its failure to an OCF
+    /// generic error with the check's message (the check here stands in for
+    /// `hactl_fence::cluster::monitor_device`, tested against a real agent there).
+    #[tokio::test]
+    async fn stonith_start_and_monitor_run_the_device_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let (exec, events) = Executor::new(hactl_exec::ExecConfig {
+            rsctmp: dir.path().to_path_buf(),
+            varrun: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        });
+        let svc = NodeService::start("n1", exec, events, Arc::new(|_| {}), None);
+        let healthy = Arc::new(AtomicBool::new(true));
+        let seen_timeout = Arc::new(Mutex::new(None));
+        let (h, t) = (healthy.clone(), seen_timeout.clone());
+        svc.set_device_monitor(Arc::new(move |dev: String, timeout: Duration| {
+            let ok = h.load(Ordering::SeqCst) && dev != "broken";
+            *t.lock().unwrap() = Some(timeout);
+            Box::pin(async move {
+                if ok {
+                    Ok(format!("{dev}: monitor succeeded"))
+                } else {
+                    Err(format!("{dev}: monitor failed (exit 1): no answer"))
+                }
+            })
+        }));
+        // A probe of a device not started here does not run the check.
+        let o = svc.stonith_op(&op("fd", "monitor", 0)).await;
+        assert_eq!(o.rc, 7);
+        assert_eq!(*seen_timeout.lock().unwrap(), None);
+
+        let o = svc.stonith_op(&op("fd", "start", 0)).await;
+        assert_eq!((o.rc, o.exit_reason.as_deref()), (0, None));
+        assert_eq!(*seen_timeout.lock().unwrap(), Some(Duration::from_secs(7)));
+        assert!(svc.active().iter().any(|a| a.rsc == "fd"));
+        assert_eq!(svc.stonith_op(&op("fd", "monitor", 60_000)).await.rc, 0);
+
+        healthy.store(false, Ordering::SeqCst);
+        let o = svc.stonith_op(&op("fd", "monitor", 60_000)).await;
+        assert_eq!(o.rc, 1);
+        assert_eq!(
+            o.exit_reason.as_deref(),
+            Some("fd: monitor failed (exit 1): no answer")
+        );
+
+        // A device that fails its first check is not started.
+        let o = svc.stonith_op(&op("broken", "start", 0)).await;
+        assert_eq!(o.rc, 1);
+        assert!(o.exit_reason.unwrap().contains("no answer"));
+        assert!(!svc.active().iter().any(|a| a.rsc == "broken"));
     }
 }

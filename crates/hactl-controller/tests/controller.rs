@@ -140,6 +140,7 @@ impl Lab {
                 },
                 split_brain_delay: Duration::from_millis(50),
                 fencer: None,
+                device_monitor: None,
             };
             let host = Arc::new(FakeHost {
                 me: n.into(),

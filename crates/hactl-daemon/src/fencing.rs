@@ -75,3 +75,17 @@ pub(crate) fn controller_fencer(d: Weak<Daemon>) -> hactl_controller::node_servi
         })
     })
 }
+
+/// The controller's stonith device health check, against this node's current CIB.
+pub(crate) fn device_monitor(d: Weak<Daemon>) -> hactl_controller::node_service::DeviceMonitor {
+    Arc::new(move |device: String, timeout: std::time::Duration| {
+        let d = d.upgrade();
+        Box::pin(async move {
+            let Some(d) = d else {
+                return Err("daemon stopped".to_string());
+            };
+            let cfg = d.consensus.status().cib.config.clone();
+            hactl_fence::cluster::monitor_device(&cfg, &device, timeout).await
+        })
+    })
+}

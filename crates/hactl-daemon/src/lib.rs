@@ -240,6 +240,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         addr = %me_entry.address, "daemon started");
     let mut ctl_config = controller_config(&d.me_name, &profile);
     ctl_config.fencer = Some(fencing::controller_fencer(Arc::downgrade(&d)));
+    ctl_config.device_monitor = Some(fencing::device_monitor(Arc::downgrade(&d)));
     let ctl =
         hactl_controller::Controller::start(Arc::new(CtlHost(Arc::downgrade(&d))), ctl_config);
     let _ = d.controller.set(ctl);
@@ -816,5 +817,6 @@ fn controller_config(me: &str, profile: &Profile) -> hactl_controller::Controlle
             margin,
         ),
         fencer: None,
+        device_monitor: None,
     }
 }

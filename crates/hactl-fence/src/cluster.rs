@@ -332,6 +332,36 @@ pub fn fencer(
     })
 }
 
+/// Runs the health check of stonith device `id` as `cfg` defines it: the agent's
+/// `monitor` action (for `fence_hactl_xvm`, in-process: its list + status of every
+/// mapped domain). Bounded by `timeout` (or the device's own timeout if shorter).
+/// `Ok`/`Err` carry the one-line summary with the agent's last words.
+pub async fn monitor_device(
+    cfg: &Configuration,
+    id: &str,
+    timeout: Duration,
+) -> Result<String, String> {
+    let (mut ok, bad) = devices(cfg);
+    if let Some(b) = bad.iter().find(|b| b.id == id) {
+        return Err(format!("stonith device {id} is misconfigured: {}", b.error));
+    }
+    let Some(mut dev) = ok.remove(id) else {
+        return Err(format!(
+            "no enabled stonith device {id} in the configuration"
+        ));
+    };
+    if !timeout.is_zero() {
+        dev.timeout = dev.timeout.min(timeout);
+    }
+    let out = dev.run("monitor", None).await;
+    let summary = format!("{id}: {}", out.summary());
+    if out.succeeded() {
+        Ok(summary)
+    } else {
+        Err(summary)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,6 +443,37 @@ mod tests {
         assert!(ev.ok);
         assert_eq!(ev.devices, ["b-mine"]);
         assert_eq!(ev.executor, "n2");
+    }
+
+    #[tokio::test]
+    async fn device_monitor_runs_the_agent_and_reports_its_failure() {
+        let fx = fixture();
+        let c = cfg(vec![
+            stonith("good", &fx, &[("pcmk_host_list", "n1"), ("mode", "echo")]),
+            stonith(
+                "broken",
+                &fx,
+                &[
+                    ("pcmk_host_list", "n1"),
+                    ("mode", "exit"),
+                    ("code", "1"),
+                    ("pcmk_retries", "0"),
+                ],
+            ),
+        ]);
+        let ok = monitor_device(&c, "good", Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(ok.contains("monitor succeeded"), "{ok}");
+        let err = monitor_device(&c, "broken", Duration::from_secs(10))
+            .await
+            .unwrap_err();
+        assert!(err.contains("failed (exit 1)"), "{err}");
+        assert!(err.contains("exiting 1"), "{err}");
+        let err = monitor_device(&c, "gone", Duration::from_secs(10))
+            .await
+            .unwrap_err();
+        assert!(err.contains("no enabled stonith device gone"), "{err}");
     }
 
     #[tokio::test]
