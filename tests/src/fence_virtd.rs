@@ -83,6 +83,10 @@ impl FenceVirtd {
         let child = Command::new("ip")
             .args(["netns", "exec", ns, "fence_virtd", "-F", "-d", "1", "-f"])
             .arg(&conf)
+            // Its own pid file: the default /run/fence_virtd.pid makes a second
+            // fence_virtd on the machine exit at once.
+            .arg("-p")
+            .arg(dir.join("fence_virtd.pid"))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
