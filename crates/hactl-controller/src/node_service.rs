@@ -4,7 +4,7 @@
 //! acknowledges them, so a DC that dies mid-transition loses nothing: the next DC
 //! asks for them (`Resync`) before it plans anything.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -57,6 +57,8 @@ struct Inner {
     /// Graph actions received: (transition, action) → the seq of their report once
     /// it exists. A repeated request is not run again.
     seen: Mutex<HashMap<(u64, usize), Option<u64>>>,
+    /// Recurring stonith device monitors running here: (device, interval).
+    device_monitors: Mutex<HashSet<(String, u64)>>,
 }
 
 /// The per-node executor service. Cheap to clone.
@@ -120,6 +122,7 @@ impl NodeService {
                 in_flight: AtomicUsize::new(0),
                 idle: Notify::new(),
                 seen: Mutex::new(HashMap::new()),
+                device_monitors: Mutex::new(HashSet::new()),
             }),
         };
         let s = svc.clone();
@@ -455,6 +458,9 @@ impl NodeService {
             "monitor" => {
                 let (rc, why) = self.check_device(d).await;
                 exit_reason = why;
+                if d.interval_ms > 0 {
+                    self.repeat_device_monitor(d, rc);
+                }
                 rc
             }
             _ => 3,
@@ -468,6 +474,60 @@ impl NodeService {
             started_at: now,
             digest: None,
         }
+    }
+
+    /// Keeps checking a started fence device at its monitor interval, reporting only
+    /// when the result changes (like the executor's recurring monitors). Ends once
+    /// the device is stopped here.
+    fn repeat_device_monitor(&self, d: &OpDetails, first_rc: i32) {
+        let key = (d.rsc.clone(), d.interval_ms);
+        let fresh = self
+            .inner
+            .device_monitors
+            .lock()
+            .map(|mut m| m.insert(key.clone()))
+            .unwrap_or(false);
+        if !fresh {
+            return;
+        }
+        let svc = self.clone();
+        let d = d.clone();
+        tokio::spawn(async move {
+            let mut last = first_rc;
+            loop {
+                tokio::time::sleep(Duration::from_millis(d.interval_ms)).await;
+                let still_active = svc
+                    .inner
+                    .active
+                    .lock()
+                    .map(|a| a.iter().any(|x| x.rsc == d.rsc))
+                    .unwrap_or(false);
+                if !still_active {
+                    break;
+                }
+                let began = Instant::now();
+                let (rc, why) = svc.check_device(&d).await;
+                if rc != last {
+                    warn!(node = %svc.inner.node, resource = %d.rsc, interval_ms = d.interval_ms,
+                        rc, "stonith device monitor result changed");
+                    let (now, _) = unix_now();
+                    let outcome = Outcome {
+                        rc,
+                        op_status: status::DONE,
+                        exit_reason: why,
+                        exec_ms: began.elapsed().as_millis() as u64,
+                        queue_ms: 0,
+                        started_at: now,
+                        digest: None,
+                    };
+                    svc.report(None, None, d.clone(), outcome);
+                    last = rc;
+                }
+            }
+            if let Ok(mut m) = svc.inner.device_monitors.lock() {
+                m.remove(&key);
+            }
+        });
     }
 
     fn on_exec_event(&self, ev: ExecEvent) {
@@ -596,5 +656,78 @@ mod tests {
         assert_eq!(o.rc, 1);
         assert!(o.exit_reason.unwrap().contains("no answer"));
         assert!(!svc.active().iter().any(|a| a.rsc == "broken"));
+    }
+
+    /// A recurring stonith monitor keeps checking the device at its interval and
+    /// reports once when the result changes, then stops after the device is stopped.
+    #[tokio::test]
+    async fn recurring_stonith_monitor_reports_a_change_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (exec, events) = Executor::new(hactl_exec::ExecConfig {
+            rsctmp: dir.path().to_path_buf(),
+            varrun: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        });
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let to_dc: SendToDc = Arc::new(move |m| {
+            if let ControllerMsg::Report(r) = m {
+                let _ = tx.send(r);
+            }
+        });
+        let svc = NodeService::start("n1", exec, events, to_dc, None);
+        let healthy = Arc::new(AtomicBool::new(true));
+        let checks = Arc::new(AtomicUsize::new(0));
+        let (h, c) = (healthy.clone(), checks.clone());
+        svc.set_device_monitor(Arc::new(move |dev: String, _timeout: Duration| {
+            let ok = h.load(Ordering::SeqCst);
+            c.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if ok {
+                    Ok(format!("{dev}: ok"))
+                } else {
+                    Err(format!("{dev}: monitor failed (exit 1)"))
+                }
+            })
+        }));
+        assert_eq!(svc.stonith_op(&op("fd", "start", 0)).await.rc, 0);
+        assert_eq!(svc.stonith_op(&op("fd", "monitor", 20)).await.rc, 0);
+        healthy.store(false, Ordering::SeqCst);
+        let r = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("a change report within 5 s")
+            .expect("report channel open");
+        assert_eq!(r.details.rsc, "fd");
+        assert_eq!(r.details.interval_ms, 20);
+        assert_eq!(r.outcome.rc, 1);
+        assert!(r
+            .outcome
+            .exit_reason
+            .unwrap_or_default()
+            .contains("monitor failed"));
+        // Still failing: no second report while several more checks run.
+        let before = checks.load(Ordering::SeqCst);
+        while checks.load(Ordering::SeqCst) < before + 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            rx.try_recv().is_err(),
+            "an unchanged result is not reported again"
+        );
+        // Stopping the device ends the monitor.
+        assert_eq!(svc.stonith_op(&op("fd", "stop", 0)).await.rc, 0);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while svc
+            .inner
+            .device_monitors
+            .lock()
+            .map(|m| !m.is_empty())
+            .unwrap_or(true)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the monitor did not end after stop"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
