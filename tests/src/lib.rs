@@ -1,7 +1,8 @@
 //! Shared test harness for multi-node scenarios.
 //!
-//! * [`netns`]: a lab of network namespaces (a bridge in a switch namespace, one
-//!   namespace per node, partitions as nftables drops), torn down on drop.
+//! * [`netns`]: a [`hactl_lab::Lab`] of network namespaces (a bridge in a switch
+//!   namespace, one namespace per node, partitions as nftables drops), torn down on
+//!   drop.
 //! * [`bench`]: the cluster-core benchmarks behind `scripts/bench-cluster`.
 //! * [`cluster`]: real `hactl daemon` processes in that lab, set up with
 //!   `hactl cluster setup`, with crash (SIGKILL) and clean stop (SIGTERM), and a

@@ -11,6 +11,8 @@
 //! `hactl demo down` after `hactl demo` exited). Processes started with
 //! [`Lab::command`] run in a node's network namespace only (they share the host's
 //! file system and PID namespace); callers isolate more where they need to.
+//! [`Lab::partition`] drops traffic between nodes in the switch (nftables) while
+//! links stay up; [`Lab::set_link`] cuts a port instead.
 //!
 //! Built on iproute2 (`ip netns`, `ip link`): it needs root, and says so.
 
@@ -302,6 +304,41 @@ impl Lab {
         .map(|_| ())
     }
 
+    /// Drops every frame between each node of `a` and each node of `b` (1-based) in
+    /// the switch, with an nftables bridge filter: links stay up, as when a real switch
+    /// misbehaves, so nodes see silence rather than carrier loss. Needs `nft`.
+    pub fn partition(&self, a: &[usize], b: &[usize]) -> Result<(), LabError> {
+        self.ensure_filter()?;
+        for &x in a {
+            for &y in b {
+                for (i, o) in [(x, y), (y, x)] {
+                    self.nft(&format!(
+                        "add rule bridge lab filt iifname \"vn{i}\" oifname \"vn{o}\" drop"
+                    ))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every partition made by [`Lab::partition`].
+    pub fn heal(&self) -> Result<(), LabError> {
+        self.ensure_filter()?;
+        self.nft("flush chain bridge lab filt")
+    }
+
+    /// The switch's filter table and chain; `add` is a no-op when they exist.
+    fn ensure_filter(&self) -> Result<(), LabError> {
+        self.nft("add table bridge lab")?;
+        self.nft(
+            "add chain bridge lab filt { type filter hook forward priority 0; policy accept; }",
+        )
+    }
+
+    fn nft(&self, cmd: &str) -> Result<(), LabError> {
+        Lab::exec(&self.switch_ns(), &["nft", cmd]).map(|_| ())
+    }
+
     /// Removes the lab now.
     pub fn destroy(mut self) -> Result<(), LabError> {
         self.destroy_on_drop = false;
@@ -334,7 +371,8 @@ mod tests {
     }
 
     /// Two nodes and a client reach each other through the switch; cutting a port
-    /// cuts the node off; destroy removes every namespace.
+    /// cuts the node off; a partition cuts only the pair named; destroy removes every
+    /// namespace.
     #[test]
     fn netns_lab_reachability_and_cleanup() {
         if !root_or_skip() {
@@ -349,6 +387,18 @@ mod tests {
             );
             Lab::exec(ns, &["python3", "-c", &code]).is_ok()
         };
+        // Reachable again within a bounded time after a change (ARP, port state).
+        let reaches = |ns: &str, to: &str| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                if ping(ns, to) {
+                    return true;
+                }
+                if Instant::now() > deadline {
+                    return false;
+                }
+            }
+        };
         assert!(ping(&lab.node_ns(1), &lab.node_addr(2)));
         assert!(ping(&lab.client_ns(), &lab.node_addr(1)));
         assert!(
@@ -358,6 +408,13 @@ mod tests {
         lab.set_link(2, false).unwrap();
         assert!(!ping(&lab.node_ns(1), &lab.node_addr(2)));
         lab.set_link(2, true).unwrap();
+        assert!(reaches(&lab.node_ns(1), &lab.node_addr(2)));
+        // A partition cuts node 1 from node 2 only; heal restores it.
+        lab.partition(&[1], &[2]).unwrap();
+        assert!(!ping(&lab.node_ns(1), &lab.node_addr(2)));
+        assert!(ping(&lab.client_ns(), &lab.node_addr(2)));
+        lab.heal().unwrap();
+        assert!(reaches(&lab.node_ns(1), &lab.node_addr(2)));
         // A process started in a node is killed on destroy.
         let mut child = Lab::command(&lab.node_ns(1), "sleep")
             .arg("300")
