@@ -518,6 +518,7 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
             "address": n.address,
             "state": state_of(n),
             "last_seen_ms": n.last_seen_ms,
+            "clock_offset_ms": n.clock_offset_ms,
         })).collect::<Vec<_>>(),
     })
 }
@@ -558,7 +559,25 @@ fn status_text(s: &ClusterStatus) -> String {
         }
         let _ = writeln!(o, "{line}");
     }
+    for n in &s.nodes {
+        if let Some(line) = n.clock_offset_ms.and_then(|ms| skew_line(&n.name, ms)) {
+            let _ = writeln!(o, "{line}");
+        }
+    }
     o
+}
+
+/// `clock skew: n2 is +3.2 s ahead` when `offset_ms` (the node's clock minus the
+/// answering daemon's) is beyond the skew threshold.
+fn skew_line(node: &str, offset_ms: i64) -> Option<String> {
+    if offset_ms.unsigned_abs() <= hactl_proto::CLOCK_SKEW_THRESHOLD_MS as u64 {
+        return None;
+    }
+    let dir = if offset_ms > 0 { "ahead" } else { "behind" };
+    Some(format!(
+        "clock skew: {node} is {:+.1} s {dir} (check NTP on the nodes)",
+        offset_ms as f64 / 1000.0
+    ))
 }
 
 // ----------------------------------------------------------------------- start/stop
@@ -900,4 +919,52 @@ fn node_remove(dir: &Path, socket: &Path, node: &str) -> Result<ExitCode> {
     let _ = std::fs::remove_file(bundle_path(&dir.join(BUNDLE_DIR), &name));
     println!("node {name} removed from the cluster");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hactl_proto::client::NodeInfo;
+
+    #[test]
+    fn skew_line_only_beyond_threshold_with_sign() {
+        assert_eq!(skew_line("n2", 2000), None);
+        assert_eq!(skew_line("n2", -150), None);
+        assert_eq!(
+            skew_line("n2", 3200).as_deref(),
+            Some("clock skew: n2 is +3.2 s ahead (check NTP on the nodes)")
+        );
+        assert_eq!(
+            skew_line("n3", -2500).as_deref(),
+            Some("clock skew: n3 is -2.5 s behind (check NTP on the nodes)")
+        );
+    }
+
+    #[test]
+    fn status_text_warns_about_skewed_nodes() {
+        let node = |name: &str, id: u64, offset: Option<i64>| NodeInfo {
+            name: name.into(),
+            id,
+            address: format!("10.0.0.{id}:7946"),
+            state: NodeState::Online as i32,
+            last_seen_ms: offset.map(|_| 10),
+            clock_offset_ms: offset,
+        };
+        let s = ClusterStatus {
+            cluster_name: "c".into(),
+            local_node: "n1".into(),
+            nodes: vec![
+                node("n1", 1, None),
+                node("n2", 2, Some(3200)),
+                node("n3", 3, Some(5)),
+            ],
+            dc: "n1".into(),
+            has_quorum: true,
+            ..Default::default()
+        };
+        let text = status_text(&s);
+        assert!(text.contains("clock skew: n2 is +3.2 s ahead"), "{text}");
+        assert!(!text.contains("clock skew: n3"), "{text}");
+        assert!(!text.contains("clock skew: n1"), "{text}");
+    }
 }

@@ -158,6 +158,9 @@ pub(crate) fn status(d: &Daemon) -> ClusterStatus {
                 last_seen_ms: (id != d.me)
                     .then(|| d.silent_for(id, now).map(|t| t.as_millis() as u64))
                     .flatten(),
+                clock_offset_ms: (id != d.me)
+                    .then(|| d.clocks.lock().ok().and_then(|c| c.offset_ms(id)))
+                    .flatten(),
             }
         })
         .collect();

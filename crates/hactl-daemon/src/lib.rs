@@ -23,6 +23,7 @@
 //! `two_node` mode that lets the survivor keep quorum would be safe only with fencing
 //! that is guaranteed to win the race; it is not implemented.
 
+mod clock;
 mod control;
 mod fencing;
 mod members;
@@ -130,6 +131,8 @@ pub(crate) struct Daemon {
     /// When we last warned about each peer's dropped messages (one line per 10 s, not
     /// one per heartbeat).
     warned: Mutex<HashMap<String, Instant>>,
+    /// Latest clock-offset estimate per peer, from its heartbeats.
+    pub(crate) clocks: Mutex<clock::ClockTracker>,
     pub(crate) quorum: watch::Sender<QuorumState>,
     /// Set when the node is leaving: stop beaconing, stop acting as DC.
     leaving: AtomicBool,
@@ -228,6 +231,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         transport,
         last_seen: Mutex::new(HashMap::new()),
         warned: Mutex::new(HashMap::new()),
+        clocks: Mutex::new(clock::ClockTracker::default()),
         quorum,
         leaving: AtomicBool::new(false),
         shutdown: Notify::new(),
@@ -337,10 +341,11 @@ impl Daemon {
         };
         match msg.body {
             Some(Body::Raft(bytes)) => self.consensus.step(id, bytes),
-            Some(Body::Heartbeat(_)) => {
+            Some(Body::Heartbeat(hb)) => {
                 if let Ok(mut m) = self.last_seen.lock() {
                     m.insert(id, Instant::now());
                 }
+                self.check_clock(id, from, hb.sent_unix_micros);
             }
             Some(Body::Controller(bytes)) => {
                 if let Some(c) = self.controller.get() {
@@ -349,6 +354,34 @@ impl Daemon {
             }
             Some(Body::Hello(h)) => debug!(peer = from, version = %h.software_version, "hello"),
             None => debug!(peer = from, "message of an unknown kind ignored"),
+        }
+    }
+
+    /// Updates `id`'s clock-offset estimate; warns once when it becomes skewed, logs once
+    /// when it recovers.
+    fn check_clock(&self, id: NodeId, from: &str, sent_unix_micros: u64) {
+        let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
+            return;
+        };
+        let now = u64::try_from(now.as_micros()).unwrap_or(u64::MAX);
+        let Some(offset) = clock::offset_micros(sent_unix_micros, now) else {
+            return;
+        };
+        let Ok(mut c) = self.clocks.lock() else {
+            return;
+        };
+        let offset_ms = offset / 1000;
+        match c.observe(id, offset) {
+            Some(clock::SkewChange::Skewed) => warn!(
+                node = from,
+                offset_ms,
+                threshold_ms = clock::SKEW_THRESHOLD_MS,
+                "clock skew: peer's clock differs from ours beyond the threshold (is NTP running?)"
+            ),
+            Some(clock::SkewChange::Recovered) => {
+                info!(node = from, offset_ms, "clock skew resolved")
+            }
+            None => {}
         }
     }
 

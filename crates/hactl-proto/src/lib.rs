@@ -30,6 +30,10 @@ pub const PEER_PROTOCOL_VERSION: u32 = 1;
 /// [`client::ClientResponse`].
 pub const CLIENT_API_VERSION: u32 = 1;
 
+/// A peer whose clock differs from ours by more than this (ms, either direction) is
+/// reported as skewed: by the daemon's log and by `hactl cluster status`.
+pub const CLOCK_SKEW_THRESHOLD_MS: i64 = 2000;
+
 impl peer::PeerMessage {
     /// A raft message (already encoded by raft-rs) for `cluster`.
     pub fn raft(cluster: impl Into<String>, encoded: impl Into<Vec<u8>>) -> Self {

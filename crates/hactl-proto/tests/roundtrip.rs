@@ -16,6 +16,7 @@ fn sample_status() -> client::ClientResponse {
                 address: "10.0.0.1:7946".into(),
                 state: client::NodeState::Online as i32,
                 last_seen_ms: None,
+                clock_offset_ms: None,
             },
             client::NodeInfo {
                 name: "n2".into(),
@@ -23,6 +24,7 @@ fn sample_status() -> client::ClientResponse {
                 address: "10.0.0.2:7946".into(),
                 state: client::NodeState::Unclean as i32,
                 last_seen_ms: Some(1500),
+                clock_offset_ms: Some(-3200),
             },
         ],
         dc: "n1".into(),
