@@ -74,7 +74,8 @@ pub enum ResourceConfigCommand {
         #[command(flatten)]
         flags: ChangeFlags,
     },
-    /// Forget failures: clear fail counts of RSC (all resources without RSC).
+    /// Forget failures: clear fail counts and operation history of RSC (so it is
+    /// probed again); without RSC, of every resource with failures.
     Cleanup {
         name: Option<String>,
         /// Only on this node.
@@ -230,7 +231,7 @@ pub fn run(c: ResourceConfigCommand) -> Result<ExitCode> {
         }
         ResourceConfigCommand::Restart { name, flags } => restart(&name, &flags)?,
         ResourceConfigCommand::Cleanup { name, node, flags } => simple(&flags, |cib| {
-            failcount_reset_plan(cib, name.as_deref(), node.as_deref(), "clean up")
+            cleanup_plan(cib, name.as_deref(), node.as_deref())
         })?,
         ResourceConfigCommand::Failcount(FailcountCommand::Show { name, node, flags }) => {
             let mut s = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?;
@@ -541,6 +542,21 @@ pub fn failcount_reset_plan(
     node: Option<&str>,
     verb: &str,
 ) -> Result<Plan> {
+    let changes = failcount_clear_changes(cib, rsc, node)?;
+    let what = format!("{verb} {}", rsc.unwrap_or("all resources"));
+    if changes.is_empty() {
+        bail!("{what}: there are no fail counts to clear");
+    }
+    Ok(Plan::new(what, changes))
+}
+
+/// The `ClearFailCount` changes for `failcount_reset_plan` (possibly none); errors on
+/// an unknown resource or node.
+fn failcount_clear_changes(
+    cib: &Cib,
+    rsc: Option<&str>,
+    node: Option<&str>,
+) -> Result<Vec<Change>> {
     if let Some(r) = rsc {
         top_level_of(&cib.config, r)?;
     }
@@ -569,9 +585,51 @@ pub fn failcount_reset_plan(
             }
         }
     }
-    let what = format!("{verb} {}", rsc.unwrap_or("all resources"));
+    Ok(changes)
+}
+
+/// Pacemaker's cleanup: clears the fail counts of `rsc` and forgets its operation
+/// history on `node` (every node if None), so the cluster probes it again. Without
+/// `rsc`, acts on every resource with a fail count or a failed operation there.
+pub fn cleanup_plan(cib: &Cib, rsc: Option<&str>, node: Option<&str>) -> Result<Plan> {
+    let what = format!("clean up {}", rsc.unwrap_or("all resources"));
+    let mut changes = failcount_clear_changes(cib, rsc, node)?;
+    // History is kept per primitive: a group stands for its members.
+    let mut forget: Vec<String> = match rsc {
+        Some(r) => match cib.config.find_resource(r) {
+            Some(Resource::Group(g)) => g.children.iter().map(|p| p.id.clone()).collect(),
+            _ => vec![r.to_string()],
+        },
+        None => {
+            let mut v: Vec<String> = crate::cmd::status::failed_actions(cib)
+                .into_iter()
+                .filter(|f| node.is_none_or(|n| n == f.node))
+                .map(|f| f.resource)
+                .collect();
+            v.extend(changes.iter().filter_map(|c| match c {
+                Change::ClearFailCount { rsc, .. } => Some(rsc.clone()),
+                _ => None,
+            }));
+            v
+        }
+    };
+    forget.sort();
+    forget.dedup();
+    for r in forget {
+        let has_history = cib
+            .status
+            .nodes
+            .iter()
+            .any(|(n, st)| node.is_none_or(|x| x == n) && st.resources.contains_key(&r));
+        if has_history {
+            changes.push(Change::ForgetHistory {
+                node: node.map(String::from),
+                rsc: r,
+            });
+        }
+    }
     if changes.is_empty() {
-        bail!("{what}: there are no fail counts to clear");
+        bail!("{what}: there are no fail counts or operation history to clear");
     }
     Ok(Plan::new(what, changes))
 }
@@ -1164,5 +1222,63 @@ mod tests {
         apply(&mut cib, &plan);
         assert!(cib.status.nodes["n2"].failcounts.is_empty());
         assert!(failcount_reset_plan(&cib, Some("zz"), None, "reset").is_err());
+    }
+
+    fn probes_of<'a>(t: &'a hactl_policy::Transition, rsc: &str) -> Vec<&'a str> {
+        t.actions
+            .iter()
+            .filter(|a| {
+                matches!(a.kind, hactl_policy::ActionKind::Probe)
+                    && a.resource.as_deref() == Some(rsc)
+            })
+            .filter_map(|a| a.node.as_deref())
+            .collect()
+    }
+
+    /// After cleanup the policy engine no longer knows the resource's state on the
+    /// node, so it probes it there (and only there with --node).
+    #[test]
+    fn cleanup_clears_failcount_and_forgets_history_so_it_is_probed() {
+        let mut cib = base();
+        go(&mut cib, |c| {
+            create_plan(c, &args("d", "ocf:heartbeat:Dummy", ""), &no_check)
+        });
+        running(&mut cib, "d", "n1");
+        Change::SetFailCount {
+            node: "n2".into(),
+            failcount: hactl_model::FailCount {
+                rsc: "d".into(),
+                op: Some("start".into()),
+                interval_ms: Some(0),
+                count: Score::new(1),
+                last_failure: Some(5),
+            },
+        }
+        .apply(&mut cib)
+        .unwrap();
+        let t = schedule(&cib, 1000).unwrap();
+        assert!(probes_of(&t, "d").is_empty(), "history known: no probes");
+
+        let plan = cleanup_plan(&cib, Some("d"), Some("n2")).unwrap();
+        assert!(matches!(plan.change(), Change::Batch { .. }));
+        let mut c = cib.clone();
+        apply(&mut c, &plan);
+        assert!(c.status.nodes["n2"].failcounts.is_empty());
+        assert!(!c.status.nodes["n2"].resources.contains_key("d"));
+        assert!(c.status.nodes["n1"].resources.contains_key("d"));
+        let t = schedule(&c, 1000).unwrap();
+        assert_eq!(probes_of(&t, "d"), vec!["n2"]);
+
+        // Without --node: forgotten everywhere, probed on every node.
+        let mut c = cib.clone();
+        apply(&mut c, &cleanup_plan(&cib, Some("d"), None).unwrap());
+        let t = schedule(&c, 1000).unwrap();
+        let mut p = probes_of(&t, "d");
+        p.sort();
+        assert_eq!(p, vec!["n1", "n2", "n3"]);
+        // Nothing left to clean up; unknown names are refused.
+        assert!(cleanup_plan(&c, Some("d"), None).is_err());
+        assert!(cleanup_plan(&cib, Some("zz"), None).is_err());
+        assert!(cleanup_plan(&cib, Some("d"), Some("n9")).is_err());
     }
 }

@@ -136,6 +136,12 @@ pub enum Change {
         op: Option<String>,
         interval_ms: Option<u64>,
     },
+    /// Forgets the operation history of `rsc` on `node` (every node if None), so the
+    /// scheduler probes it again (Pacemaker's cleanup deletes the lrm_resource entry).
+    ForgetHistory {
+        node: Option<String>,
+        rsc: String,
+    },
     /// Updates a node's membership state (member / controller / join / expected).
     SetNodeState {
         node: String,
@@ -426,6 +432,19 @@ impl Change {
                         && (interval_ms.is_none() || &f.interval_ms == interval_ms);
                     !hit
                 });
+            }
+            Change::ForgetHistory { node, rsc } => {
+                non_empty("resource id", rsc)?;
+                match node {
+                    Some(n) => {
+                        status_node(cib, known_nodes, n)?.resources.remove(rsc);
+                    }
+                    None => {
+                        for st in cib.status.nodes.values_mut() {
+                            st.resources.remove(rsc);
+                        }
+                    }
+                }
             }
             Change::SetNodeState { node, state } => {
                 let st = status_node(cib, known_nodes, node)?;
@@ -923,6 +942,58 @@ mod tests {
             .apply(&mut cib)
             .unwrap();
         assert_eq!(cib.status.dc, None);
+    }
+
+    #[test]
+    fn forget_history_on_one_node_or_all_without_epoch_bump() {
+        let mut cib = base();
+        Change::AddResource {
+            resource: Resource::Primitive(prim("a")),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        for n in ["n1", "n2"] {
+            for rsc in ["a", "b"] {
+                Change::RecordOp {
+                    node: n.into(),
+                    rsc: rsc.into(),
+                    agent: prim("a").agent,
+                    op: OpRecord {
+                        operation: "start".into(),
+                        call_id: 3,
+                        ..Default::default()
+                    },
+                }
+                .apply(&mut cib)
+                .unwrap();
+            }
+        }
+        let epoch = cib.epoch;
+        Change::ForgetHistory {
+            node: Some("n1".into()),
+            rsc: "a".into(),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert_eq!(cib.epoch, epoch, "status change");
+        assert!(!cib.status.nodes["n1"].resources.contains_key("a"));
+        assert!(cib.status.nodes["n1"].resources.contains_key("b"));
+        assert!(cib.status.nodes["n2"].resources.contains_key("a"));
+        assert!(Change::ForgetHistory {
+            node: Some("n9".into()),
+            rsc: "a".into()
+        }
+        .apply(&mut cib)
+        .is_err());
+        Change::ForgetHistory {
+            node: None,
+            rsc: "a".into(),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        assert!(!cib.status.nodes["n2"].resources.contains_key("a"));
+        assert!(cib.status.nodes["n2"].resources.contains_key("b"));
+        assert_eq!(cib.epoch, epoch);
     }
 
     #[test]
