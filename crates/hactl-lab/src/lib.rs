@@ -12,9 +12,12 @@
 //! [`Lab::command`] run in a node's network namespace only (they share the host's
 //! file system and PID namespace); callers isolate more where they need to.
 //! [`Lab::partition`] drops traffic between nodes in the switch (nftables) while
-//! links stay up; [`Lab::set_link`] cuts a port instead.
+//! links stay up; [`Lab::set_link`] cuts a port instead. [`fence_virtd`] runs a real
+//! fence_virtd in a namespace.
 //!
 //! Built on iproute2 (`ip netns`, `ip link`): it needs root, and says so.
+
+pub mod fence_virtd;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -36,6 +39,14 @@ pub enum LabError {
     Exists { prefix: String, ns: String },
     #[error("invalid lab: {0}")]
     Invalid(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    NotInstalled(String),
 }
 
 /// Whether this process runs as root.

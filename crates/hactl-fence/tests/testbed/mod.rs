@@ -12,11 +12,12 @@
 use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use hactl_fence::xvm::{Client, ClientConfig, FenceKey, HashType};
+use hactl_lab::fence_virtd as lab;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -61,7 +62,7 @@ pub struct FenceVirtd {
     pub dir: tempfile::TempDir,
     pub key_path: PathBuf,
     pub log_path: PathBuf,
-    child: Option<Child>,
+    daemon: Option<lab::FenceVirtd>,
 }
 
 /// `true` if the caller should skip (not root and HACTL_SKIP_ROOT_TESTS=1); panics
@@ -88,35 +89,6 @@ fn ip(args: &[&str]) {
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn plugin_dir() -> PathBuf {
-    let mut candidates = vec![PathBuf::from("/usr/lib64/fence-virt")];
-    if let Ok(rd) = std::fs::read_dir("/usr/lib") {
-        for e in rd.flatten() {
-            candidates.push(e.path().join("fence-virt"));
-        }
-    }
-    candidates.push(PathBuf::from("/usr/lib/fence-virt"));
-    candidates
-        .into_iter()
-        .find(|d| d.join("virt.so").exists() && d.join("multicast.so").exists())
-        .expect("fence_virtd plugins (virt.so, multicast.so) not found: install fence-virtd")
-}
-
-fn domains_xml(domains: &[(&str, bool)]) -> String {
-    let mut s = String::from("<node>\n");
-    for (i, (name, on)) in domains.iter().enumerate() {
-        s.push_str(&format!(
-            "  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n    \
-             <name>{name}</name>\n    <uuid>6695eb01-f6a4-8304-79aa-{:012}</uuid>\n    \
-             <memory>65536</memory>\n    <vcpu>1</vcpu>\n    <os><type>hvm</type></os>\n{}  </domain>\n",
-            i + 1,
-            if *on { "" } else { "    <test:runstate>5</test:runstate>\n" }
-        ));
-    }
-    s.push_str("</node>\n");
-    s
 }
 
 impl FenceVirtd {
@@ -146,7 +118,7 @@ impl FenceVirtd {
             key_path: dir.path().join("fence_xvm.key"),
             log_path: dir.path().join("fence_virtd.log"),
             dir,
-            child: None,
+            daemon: None,
         };
         // From here on Drop cleans up whatever was created.
         ip(&["netns", "add", &ns]);
@@ -230,42 +202,16 @@ impl FenceVirtd {
             }
         }
 
-        let key: Vec<u8> = (0..4096).map(|_| rand::random::<u8>()).collect();
-        std::fs::write(&me.key_path, &key).unwrap();
-        let xml = me.dir.path().join("domains.xml");
-        std::fs::write(&xml, domains_xml(&setup.domains)).unwrap();
-        let conf = me.dir.path().join("fence_virt.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "fence_virtd {{\n\tlistener = \"multicast\";\n\tbackend = \"libvirt\";\n\tmodule_path = \"{plugins}\";\n}}\n\
-                 listeners {{\n\tmulticast {{\n\t\tkey_file = \"{key}\";\n\t\taddress = \"{group}\";\n\t\tport = \"1229\";\n\
-                 \t\tfamily = \"{family}\";\n\t\tinterface = \"{BRIDGE}\";\n\t\thash = \"{hash}\";\n\t\tauth = \"{auth}\";\n\t}}\n}}\n\
-                 backends {{\n\tlibvirt {{\n\t\turi = \"test://{xml}\";\n\t}}\n}}\n{extra}\n",
-                plugins = plugin_dir().display(),
-                key = me.key_path.display(),
-                family = if setup.ipv6 { "ipv6" } else { "ipv4" },
-                hash = setup.hash,
-                auth = setup.auth,
-                xml = xml.display(),
-                extra = setup.extra_conf,
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(&me.log_path).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns, "fence_virtd", "-F", "-d", "1", "-f"])
-            .arg(&conf)
-            // Its own pid file: the default /run/fence_virtd.pid makes a second
-            // fence_virtd on the machine exit at once.
-            .arg("-p")
-            .arg(me.log_path.with_file_name("fence_virtd.pid"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("cannot start fence_virtd (install fence-virtd)");
-        me.child = Some(child);
+        let mut cfg = lab::Config::new(&ns, BRIDGE, me.dir.path(), &setup.domains);
+        cfg.group = group;
+        cfg.hash = setup.hash.to_string();
+        cfg.auth = setup.auth.to_string();
+        cfg.extra_conf = setup.extra_conf.clone();
+        let daemon = lab::FenceVirtd::start(&cfg)
+            .unwrap_or_else(|e| panic!("cannot start fence_virtd: {e}"));
+        me.key_path = daemon.key_path.clone();
+        me.log_path = daemon.log_path.clone();
+        me.daemon = Some(daemon);
         me.wait_ready();
         Some(me)
     }
@@ -277,13 +223,11 @@ impl FenceVirtd {
         cfg.timeout = Duration::from_millis(500);
         cfg.retrans = Duration::from_millis(100);
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "fence_virtd exited ({status}) before answering; log:\n{}",
-                        self.log()
-                    );
-                }
+            if let Some(status) = self.daemon.as_mut().and_then(|d| d.exited()) {
+                panic!(
+                    "fence_virtd exited ({status}) before answering; log:\n{}",
+                    self.log()
+                );
             }
             let c = cfg.clone();
             let r = self.in_client(0, move || {
@@ -370,23 +314,8 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 
 impl Drop for FenceVirtd {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // `ip netns exec` execs fence_virtd, so this pid is the daemon itself.
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(5);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
-                    Ok(None) if Instant::now() > deadline => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        }
+        // Stop the daemon before its namespace goes away.
+        drop(self.daemon.take());
         for ns in self.clients.iter().chain(std::iter::once(&self.ns)) {
             let _ = Command::new("ip")
                 .args(["netns", "del", ns])
