@@ -638,7 +638,10 @@ fn refresh_group(s: &Sched<'_>, g: &mut Graph, a: usize) -> bool {
     changed
 }
 
-/// Edges by action, in compressed form (one flat array per direction).
+/// Edges by action, in compressed form (one flat array per direction). Each
+/// action's edges are listed newest first, as Pacemaker keeps them (it prepends):
+/// the order decides which cause a change is attributed to, e.g. a group member's
+/// restart is "due to required <previous member> start", not to its own stop.
 struct Adjacency {
     in_start: Vec<usize>,
     in_edges: Vec<usize>,
@@ -658,7 +661,7 @@ impl Adjacency {
             }
             let mut fill = start.clone();
             let mut flat = vec![0usize; edges.len()];
-            for (i, e) in edges.iter().enumerate() {
+            for (i, e) in edges.iter().enumerate().rev() {
                 let k = key(e);
                 flat[fill[k]] = i;
                 fill[k] += 1;
