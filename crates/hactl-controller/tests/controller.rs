@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use hactl_controller::{Controller, ControllerConfig, Host};
 use hactl_exec::ExecConfig;
 use hactl_model::change::Change;
-use hactl_model::{AgentSpec, Cib, NoQuorumPolicy, Node, NodeStatus, OpSpec, Primitive, Resource};
+use hactl_model::{AgentSpec, Cib, NoQuorumPolicy, OpSpec, Primitive, Resource};
+
+mod common;
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
 
@@ -78,29 +80,7 @@ impl Host for FakeHost {
 }
 
 fn base_cib() -> Cib {
-    let mut cib = Cib::default();
-    cib.config
-        .properties
-        .insert("stonith-enabled".into(), "false".into());
-    cib.status.have_quorum = true;
-    for n in NODES {
-        cib.config.nodes.push(Node {
-            id: n.into(),
-            name: n.into(),
-            ..Default::default()
-        });
-        cib.status.nodes.insert(
-            n.into(),
-            NodeStatus {
-                member: Some(true),
-                controller_online: Some(true),
-                join: Some("member".into()),
-                expected: Some("member".into()),
-                ..Default::default()
-            },
-        );
-    }
-    cib
+    common::online_cib(&NODES)
 }
 
 fn dummy(id: &str) -> Resource {

@@ -6,9 +6,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+mod common;
+
 use hactl_controller::engine::{done, Command, Engine, EngineConfig, Event};
 use hactl_model::change::{Change, NodeStateUpdate};
-use hactl_model::{AgentSpec, Cib, Group, Node, NodeStatus, OpSpec, Primitive, Resource};
+use hactl_model::{AgentSpec, Cib, Group, OpSpec, Primitive, Resource};
 use hactl_policy::schedule;
 
 struct Sim {
@@ -39,34 +41,15 @@ fn prim(id: &str) -> Primitive {
 impl Sim {
     /// Three online nodes, stonith disabled, the seed's group (two members).
     fn new() -> Sim {
-        let mut cib = Cib::default();
-        cib.config
-            .properties
-            .insert("stonith-enabled".into(), "false".into());
+        let mut cib = common::online_cib(&["n1", "n2", "n3"]);
         cib.config
             .rsc_defaults
             .insert("resource-stickiness".into(), "100".into());
-        cib.status.have_quorum = true;
         cib.status.dc = Some("n1".into());
-        let mut running = BTreeMap::new();
-        for n in ["n1", "n2", "n3"] {
-            cib.config.nodes.push(Node {
-                id: n.into(),
-                name: n.into(),
-                ..Default::default()
-            });
-            cib.status.nodes.insert(
-                n.into(),
-                NodeStatus {
-                    member: Some(true),
-                    controller_online: Some(true),
-                    join: Some("member".into()),
-                    expected: Some("member".into()),
-                    ..Default::default()
-                },
-            );
-            running.insert(n.to_string(), BTreeSet::new());
-        }
+        let running: BTreeMap<String, BTreeSet<String>> = ["n1", "n2", "n3"]
+            .iter()
+            .map(|n| (n.to_string(), BTreeSet::new()))
+            .collect();
         cib.config.resources.push(Resource::Group(Group {
             id: "hagroup".into(),
             children: vec![prim("vip"), prim("web")],

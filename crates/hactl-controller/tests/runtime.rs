@@ -12,15 +12,15 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use hactl_controller::dc::{self, ClusterIo, DcConfig, PROBED_ATTR};
 use hactl_controller::messages::ControllerMsg;
 use hactl_controller::node_service::NodeService;
 use hactl_controller::quorum::{self, QuorumView};
 use hactl_exec::{ExecConfig, Executor};
 use hactl_model::change::Change;
-use hactl_model::{
-    AgentSpec, Cib, Group, NoQuorumPolicy, Node, NodeStatus, OpSpec, Primitive, Resource,
-};
+use hactl_model::{AgentSpec, Cib, Group, NoQuorumPolicy, OpSpec, Primitive, Resource};
 use tokio::sync::{mpsc, watch};
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
@@ -90,32 +90,11 @@ fn dummy(id: &str) -> Primitive {
 }
 
 fn base_cib() -> Cib {
-    let mut cib = Cib::default();
-    cib.config
-        .properties
-        .insert("stonith-enabled".into(), "false".into());
+    let mut cib = common::online_cib(&NODES);
     cib.config
         .rsc_defaults
         .insert("resource-stickiness".into(), "100".into());
-    cib.status.have_quorum = true;
     cib.status.dc = Some("n1".into());
-    for n in NODES {
-        cib.config.nodes.push(Node {
-            id: n.into(),
-            name: n.into(),
-            ..Default::default()
-        });
-        cib.status.nodes.insert(
-            n.into(),
-            NodeStatus {
-                member: Some(true),
-                controller_online: Some(true),
-                join: Some("member".into()),
-                expected: Some("member".into()),
-                ..Default::default()
-            },
-        );
-    }
     cib
 }
 
