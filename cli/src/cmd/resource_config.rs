@@ -720,6 +720,25 @@ fn current_node(cib: &Cib, rsc: &str, now: i64) -> Result<Option<String>> {
     }))
 }
 
+/// Changes that put `lc` in place of the location constraint with its id, if any
+/// (a repeated move or ban replaces the earlier one).
+fn replace_location(cib: &Cib, lc: LocationConstraint) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if cib
+        .config
+        .constraints
+        .location
+        .iter()
+        .any(|l| l.id == lc.id)
+    {
+        changes.push(Change::RemoveConstraint { id: lc.id.clone() });
+    }
+    changes.push(Change::AddConstraint {
+        constraint: Constraint::Location(lc),
+    });
+    changes
+}
+
 pub fn move_id(rsc: &str) -> String {
     format!("cli-move-{rsc}")
 }
@@ -763,19 +782,7 @@ pub fn move_plan(
         expires: parse_lifetime(lifetime, now)?,
         ..Default::default()
     };
-    let mut changes = Vec::new();
-    if cib
-        .config
-        .constraints
-        .location
-        .iter()
-        .any(|l| l.id == lc.id)
-    {
-        changes.push(Change::RemoveConstraint { id: lc.id.clone() });
-    }
-    changes.push(Change::AddConstraint {
-        constraint: Constraint::Location(lc.clone()),
-    });
+    let changes = replace_location(cib, lc.clone());
     let what = if score == Score::INFINITY {
         format!("move {rsc} to {node}")
     } else {
@@ -900,19 +907,7 @@ pub fn ban_plan(
         expires: parse_lifetime(lifetime, now)?,
         ..Default::default()
     };
-    let mut changes = Vec::new();
-    if cib
-        .config
-        .constraints
-        .location
-        .iter()
-        .any(|l| l.id == lc.id)
-    {
-        changes.push(Change::RemoveConstraint { id: lc.id.clone() });
-    }
-    changes.push(Change::AddConstraint {
-        constraint: Constraint::Location(lc),
-    });
+    let changes = replace_location(cib, lc);
     Ok(Plan::new(format!("ban {rsc} from {node}"), changes))
 }
 
