@@ -242,6 +242,12 @@ fn netns_controller_split_brain() -> Result<()> {
         (majority_up - t0) * 1000.0,
         overlap_ms
     );
+    // The split-brain rule (docs/architecture.md): the minority stops before the
+    // majority starts, so the VIP never answers from two nodes at once.
+    anyhow::ensure!(
+        minority_down <= majority_up,
+        "split brain: the VIP answered on both sides for {overlap_ms:.0} ms"
+    );
     let _ = minority;
     // Heal: the old holder rejoins; the VIP stays single.
     c.net.heal()?;
