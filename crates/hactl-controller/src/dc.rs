@@ -56,6 +56,31 @@ pub trait ClusterIo: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
     /// The CIB as applied locally; after `propose` resolved, it holds the change.
     fn cib(&self) -> Arc<Cib>;
+    /// Told after each policy engine run (tests and metrics watch it).
+    fn scheduled(&self, _run: &ScheduleRun) {}
+}
+
+/// One policy engine run, as the DC used it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRun {
+    /// How long the run took on the scheduler thread.
+    pub took: Duration,
+    pub outcome: RunOutcome,
+}
+
+/// What became of a policy engine run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// A transition of this many actions was started.
+    Started { actions: usize },
+    /// Nothing runnable to do.
+    Idle,
+    /// Past `schedule_deadline`: discarded.
+    Overran,
+    /// The configuration changed meanwhile: run again.
+    Stale,
+    /// The policy engine refused the CIB.
+    Refused,
 }
 
 /// DC settings.
@@ -604,12 +629,18 @@ impl Dc {
         let Some(p) = self.pending.take_if(|p| p.id == done.id) else {
             return;
         };
+        let took = done.took;
+        let outcome = self.use_run(p, done).await;
+        self.io.scheduled(&ScheduleRun { took, outcome });
+    }
+
+    async fn use_run(&mut self, p: PendingRun, done: Scheduled) -> RunOutcome {
         let took_ms = done.took.as_millis() as u64;
         if p.overdue || done.took > self.cfg.schedule_deadline {
             warn!(node = %self.cfg.node, took_ms,
                 deadline_ms = self.cfg.schedule_deadline.as_millis() as u64,
                 "policy engine run overran its deadline: transition discarded");
-            return;
+            return RunOutcome::Overran;
         }
         if self.cib.epoch != p.epoch {
             debug!(
@@ -617,13 +648,13 @@ impl Dc {
                 "configuration changed while scheduling: computing again"
             );
             self.want_schedule = true;
-            return;
+            return RunOutcome::Stale;
         }
         let t = match done.result {
             Ok(t) => t,
             Err(e) => {
                 warn!(error = %e, "policy engine refused the CIB");
-                return;
+                return RunOutcome::Refused;
             }
         };
         for w in &t.warnings {
@@ -633,10 +664,12 @@ impl Dc {
             if !t.actions.is_empty() {
                 debug!(actions = t.actions.len(), "nothing runnable to do");
             }
-            return;
+            return RunOutcome::Idle;
         }
-        info!(actions = t.actions.len(), summary = ?t.summary, "new transition");
+        info!(actions = t.actions.len(), took_ms, summary = ?t.summary, "new transition");
+        let actions = t.actions.len();
         self.start(t).await;
+        RunOutcome::Started { actions }
     }
 
     async fn start(&mut self, t: Transition) {

@@ -593,37 +593,8 @@ fn long_chains_in_assignment_order_do_not_exhaust_the_stack() {
     assert_eq!(t.summary.len(), n);
 }
 
-/// `n` resources on three nodes, each colocated with every other one (n·(n-1)
-/// constraints), with node preferences so that every merge changes scores.
 fn all_pairs_colocated(n: usize, score: Score) -> Cib {
-    let mut cib = base(&["node1", "node2", "node3"]);
-    for i in 0..n {
-        cib.config
-            .resources
-            .push(Resource::Primitive(dummy(&format!("r{i}"))));
-        cib.config.constraints.location.push(LocationConstraint {
-            id: format!("l{i}"),
-            rsc: format!("r{i}"),
-            node: Some(format!("node{}", 1 + i % 3)),
-            score: Some(Score::new(10 + i as i64)),
-            ..Default::default()
-        });
-        for j in 0..n {
-            if i != j {
-                cib.config
-                    .constraints
-                    .colocation
-                    .push(ColocationConstraint {
-                        id: format!("c{i}-{j}"),
-                        rsc: format!("r{i}"),
-                        with_rsc: format!("r{j}"),
-                        score,
-                        ..Default::default()
-                    });
-            }
-        }
-    }
-    cib
+    hactl_cib_xml::generate::dense_colocations_model(3, n, score)
 }
 
 #[test]
