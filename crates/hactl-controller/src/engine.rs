@@ -312,22 +312,26 @@ impl Engine {
             .map(|n| n.name.clone())
             .collect();
         let n = t.actions.len();
+        let index = ops::primitive_index(cib);
         let mut acts = Vec::with_capacity(n);
         for a in &t.actions {
+            let details = |r: &str, node: &str, op: &str, interval_ms: u64| {
+                let prim = index.get(r).copied();
+                ops::op_details_of(cib, prim, r, node, op, interval_ms)
+            };
             let (op, expected_rc) = match (&a.kind, &a.resource, &a.node) {
                 (ActionKind::Start, Some(r), Some(node)) if !a.pseudo => {
-                    (ops::op_details(cib, r, node, "start", 0), rc::OK)
+                    (details(r, node, "start", 0), rc::OK)
                 }
                 (ActionKind::Stop, Some(r), Some(node)) if !a.pseudo => {
-                    (ops::op_details(cib, r, node, "stop", 0), rc::OK)
+                    (details(r, node, "stop", 0), rc::OK)
                 }
                 (ActionKind::Probe, Some(r), Some(node)) if !a.pseudo => {
-                    (ops::op_details(cib, r, node, "monitor", 0), rc::NOT_RUNNING)
+                    (details(r, node, "monitor", 0), rc::NOT_RUNNING)
                 }
-                (ActionKind::Monitor { interval_ms }, Some(r), Some(node)) if !a.pseudo => (
-                    ops::op_details(cib, r, node, "monitor", *interval_ms),
-                    rc::OK,
-                ),
+                (ActionKind::Monitor { interval_ms }, Some(r), Some(node)) if !a.pseudo => {
+                    (details(r, node, "monitor", *interval_ms), rc::OK)
+                }
                 _ => (None, rc::OK),
             };
             let is_op = matches!(
