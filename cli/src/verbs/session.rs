@@ -235,12 +235,12 @@ impl Session {
                 }
                 write_cib_file(path, &next)?;
                 if flags.output == OutputFormat::Json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"what": plan.what, "file": path, "epoch": next.epoch})
                     );
                 } else {
-                    println!(
+                    outln!(
                         "{}: written to {} (epoch {})",
                         plan.what,
                         path.display(),
@@ -284,16 +284,16 @@ fn write_cib_file(path: &Path, cib: &Cib) -> Result<()> {
 
 fn report(output: OutputFormat, what: &str, index: u64, settled: Option<&Cib>) {
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::json!({"what": what, "committed_index": index, "settled": settled.is_some()})
         ),
         OutputFormat::Text => match settled {
             Some(_) => {
-                println!("{what}: done (committed at index {index}; the cluster has settled)")
+                outln!("{what}: done (committed at index {index}; the cluster has settled)")
             }
             None => {
-                println!("{what}: committed at index {index} (not waiting; see `hactl status`)")
+                outln!("{what}: committed at index {index} (not waiting; see `hactl status`)")
             }
         },
     }
@@ -437,7 +437,7 @@ fn print_dry_run(
         .map(|t| pending(&t).len())
         .unwrap_or(0);
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&DryRunJson {
                 dry_run: true,
@@ -449,13 +449,13 @@ fn print_dry_run(
             })?
         ),
         OutputFormat::Text => {
-            println!("Dry run: {} (nothing was changed)", plan.what);
-            print!("{}", t_after.summary_text());
+            outln!("Dry run: {} (nothing was changed)", plan.what);
+            out!("{}", t_after.summary_text());
             if t_after.summary.is_empty() {
-                println!("  (no resource would start, stop or move)");
+                outln!("  (no resource would start, stop or move)");
             }
             if already > 0 {
-                println!(
+                outln!(
                     "Note: the cluster has not settled; {already} action(s) were pending before this change and are included."
                 );
             }
