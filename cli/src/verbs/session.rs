@@ -12,7 +12,7 @@
 //! or the deadline (`--wait=TIMEOUT`, default 60 s) passes.
 
 use anyhow::{anyhow, bail, Context, Result};
-use hactl_client::{socket_path, Client};
+use hactl_client::{socket_path, Client, ClientError};
 use hactl_model::change::Change;
 use hactl_model::values::parse_interval_ms;
 use hactl_model::Cib;
@@ -253,7 +253,7 @@ impl Session {
                 let json = serde_json::to_vec(&change)?;
                 let ack = client
                     .propose_change(json)
-                    .with_context(|| format!("{}: not committed", plan.what))?;
+                    .map_err(|e| propose_failed(&plan.what, cib.epoch, e))?;
                 let Some(timeout) = timeout else {
                     report(flags.output, &plan.what, ack.index, None);
                     return Ok(Outcome::Committed);
@@ -267,6 +267,23 @@ impl Session {
                 Ok(Outcome::Settled(Box::new(settled)))
             }
         }
+    }
+}
+
+/// The error for a change that did not come back committed. "Not committed" only
+/// when that is certain: after a timeout or a lost connection the change may be
+/// committed already or later (an adversarial run saw two such writes land), and a
+/// blind retry would apply it twice.
+fn propose_failed(what: &str, epoch: u64, e: ClientError) -> anyhow::Error {
+    if e.outcome_unknown() {
+        anyhow!(
+            "{what}: outcome unknown ({e}): the change may have been committed, or may \
+             still be. Check before retrying: `hactl status` shows the CIB epoch, {epoch} \
+             before this change (a configuration change raises it), and the verb's \
+             list/config command shows the configuration."
+        )
+    } else {
+        anyhow!(e).context(format!("{what}: not committed"))
     }
 }
 

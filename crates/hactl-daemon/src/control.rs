@@ -103,6 +103,9 @@ async fn handle(d: &Arc<Daemon>, req: ClientRequest) -> ClientResponse {
             };
             match d.propose(change).await {
                 Ok(index) => ClientResponse::ok("applied", index),
+                Err(e @ hactl_consensus::ProposeError::Unknown(_)) => {
+                    ClientResponse::outcome_unknown(e.to_string())
+                }
                 Err(e) => ClientResponse::error(e.to_string()),
             }
         }

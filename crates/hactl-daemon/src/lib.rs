@@ -416,8 +416,8 @@ impl Daemon {
     async fn propose(&self, change: Change) -> Result<u64, ProposeError> {
         match tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.propose(change)).await {
             Ok(r) => r,
-            Err(_) => Err(ProposeError::Dropped(format!(
-                "not applied within {} s (no quorum?)",
+            Err(_) => Err(ProposeError::Unknown(format!(
+                "not seen applied within {} s (no quorum, or a leader change?)",
                 PROPOSE_TIMEOUT.as_secs()
             ))),
         }
