@@ -122,7 +122,7 @@ impl World {
             .entry(rsc.to_string())
             .or_insert_with(|| ResourceHistory {
                 agent,
-                ops: Vec::new(),
+                ..Default::default()
             });
         h.ops.push(op);
         Ok(())
