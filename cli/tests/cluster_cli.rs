@@ -516,7 +516,14 @@ fn start_refuses_a_damaged_store_and_says_why() {
         }
     }
     let _stop = Stop(&run);
-    let start = ["start", "--all", "--wait", "20", "--log-file", log.to_str().unwrap()];
+    let start = [
+        "start",
+        "--all",
+        "--wait",
+        "20",
+        "--log-file",
+        log.to_str().unwrap(),
+    ];
     let o = run(&start);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&["stop"]);
@@ -524,7 +531,10 @@ fn start_refuses_a_damaged_store_and_says_why() {
 
     let store = state.join("raft").join("raft.redb");
     let len = std::fs::metadata(&store).unwrap().len();
-    let f = std::fs::OpenOptions::new().write(true).open(&store).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&store)
+        .unwrap();
     f.set_len(len - 4096).unwrap();
     drop(f);
 
@@ -540,7 +550,11 @@ fn start_refuses_a_damaged_store_and_says_why() {
         stderr(&o)
     );
     let o = run(&["status"]);
-    assert!(!o.status.success(), "a daemon is still running: {}", stdout(&o));
+    assert!(
+        !o.status.success(),
+        "a daemon is still running: {}",
+        stdout(&o)
+    );
 }
 
 /// Growing a running one-node cluster with `node add` (issues the bundle on the node

@@ -48,7 +48,8 @@ fn main() {
         .enable_time()
         .build()
         .expect("runtime");
-    c.wait_leader(&[1], Duration::from_secs(10)).expect("leader");
+    c.wait_leader(&[1], Duration::from_secs(10))
+        .expect("leader");
     let h = c.node(1).expect("node");
     let big = "x".repeat(1024);
     let started = Instant::now();
@@ -65,7 +66,12 @@ fn main() {
             tokio::task::JoinSet::new();
         for i in 0..n {
             if inflight.len() >= 64 {
-                inflight.join_next().await.expect("task").expect("join").expect("write");
+                inflight
+                    .join_next()
+                    .await
+                    .expect("task")
+                    .expect("join")
+                    .expect("write");
             }
             let h = h.clone();
             inflight.spawn(async move {
@@ -97,7 +103,8 @@ fn main() {
     );
     c.stop(1);
     c.restart(1).expect("restart");
-    c.wait_leader(&[1], Duration::from_secs(10)).expect("leader after restart");
+    c.wait_leader(&[1], Duration::from_secs(10))
+        .expect("leader after restart");
     let restarted = dir_bytes(&node_dir);
     println!(
         "state dir after restart: {} ({:.1}x the CIB)",

@@ -375,8 +375,8 @@ fn load(db: &redb::Database) -> Result<Loaded, Error> {
         let get = |k: &str| -> Result<Option<Vec<u8>>, Error> {
             Ok(meta.get(k).map_err(db_err)?.map(|v| v.value().to_vec()))
         };
-        let pb = |what: &'static str| move |e: protobuf::ProtobufError| {
-            Error::Storage(format!("{what} does not decode: {e}"))
+        let pb = |what: &'static str| {
+            move |e: protobuf::ProtobufError| Error::Storage(format!("{what} does not decode: {e}"))
         };
         let hs = get(KEY_HS)?
             .map(|b| HardState::parse_from_bytes(&b).map_err(pb("hard state")))
@@ -413,10 +413,9 @@ fn check_invariants(l: &Loaded) -> Result<(), String> {
     if l.is_fresh() {
         return Ok(());
     }
-    let hs = l
-        .hs
-        .as_ref()
-        .ok_or("the hard state is missing but other Raft state is present")?;
+    let hs =
+        l.hs.as_ref()
+            .ok_or("the hard state is missing but other Raft state is present")?;
     let snap = l.snap_meta.clone().unwrap_or_default();
     let mut expect = snap.index + 1;
     let mut prev_term = snap.term;
@@ -691,7 +690,10 @@ mod tests {
         f.set_len(len - 4096).unwrap();
         drop(f);
         let msg = assert_damaged(dir.path(), "file truncated by 4 KiB");
-        assert!(msg.contains("raft.redb") && msg.contains("Refusing to start"), "{msg}");
+        assert!(
+            msg.contains("raft.redb") && msg.contains("Refusing to start"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -745,5 +747,4 @@ mod tests {
         let msg = assert_damaged(dir.path(), "entry 20 missing");
         assert!(msg.contains("not contiguous"), "{msg}");
     }
-
 }

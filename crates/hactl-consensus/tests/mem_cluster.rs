@@ -322,7 +322,9 @@ fn raft_panic_on_a_protocol_violating_message_stops_the_node() {
     });
     let st = h.status();
     assert!(
-        st.fatal.as_deref().is_some_and(|f| f.contains("raft panicked")),
+        st.fatal
+            .as_deref()
+            .is_some_and(|f| f.contains("raft panicked")),
         "{:?}",
         st.fatal
     );

@@ -92,7 +92,8 @@ fn acknowledged_writes_survive_a_power_cut() {
     fs.power_off();
     c.stop(1);
     fs.power_on();
-    c.restart(1).expect("the node starts again from what was durable");
+    c.restart(1)
+        .expect("the node starts again from what was durable");
     c.wait_leader(&[1], T).expect("leader after the power cut");
     let missing = missing_after_restart(&c, &names);
     assert!(
@@ -127,9 +128,13 @@ fn a_full_disk_fails_the_node_but_does_not_damage_its_store() {
     fs.set_free_space(1 << 30);
     c.restart(1)
         .expect("the store is readable once there is space again");
-    c.wait_leader(&[1], T).expect("leader after the disk was freed");
+    c.wait_leader(&[1], T)
+        .expect("leader after the disk was freed");
     let missing = missing_after_restart(&c, &names);
-    assert!(missing.is_empty(), "writes lost to the full disk: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "writes lost to the full disk: {missing:?}"
+    );
     write(&c.node(1).unwrap(), "after-full-disk").expect("writes work again");
     drop(c);
     drop(session);

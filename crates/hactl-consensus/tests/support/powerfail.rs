@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
-    LockOwner, OpenFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
-    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
+    OpenFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
+    ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
 enum Kind {
@@ -363,7 +363,14 @@ impl Filesystem for PowerFail {
         reply_empty(r, reply);
     }
 
-    fn fsyncdir(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _ds: bool, reply: ReplyEmpty) {
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _ds: bool,
+        reply: ReplyEmpty,
+    ) {
         reply_empty(self.with(|_| Ok(())), reply);
     }
 
@@ -470,6 +477,15 @@ impl Filesystem for PowerFail {
             (s.used(), s.capacity)
         };
         let free = cap.saturating_sub(used).min(1 << 40) / 4096;
-        reply.statfs(free + used / 4096, free, free, 1 << 20, 1 << 20, 4096, 255, 4096);
+        reply.statfs(
+            free + used / 4096,
+            free,
+            free,
+            1 << 20,
+            1 << 20,
+            4096,
+            255,
+            4096,
+        );
     }
 }
