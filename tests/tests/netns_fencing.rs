@@ -371,13 +371,24 @@ fn netns_fencing_typo_in_agent_parameters_fences_nothing() -> Result<()> {
     // Valid on n3 only: n3 gets an interface vnic0 (a veth pair inside n3; the
     // kernel here has no dummy interfaces).
     let n3 = c.net.ns(3);
-    let veth = ["link", "add", "vnic0", "type", "veth", "peer", "name", "vnic0p"];
+    let veth = [
+        "link", "add", "vnic0", "type", "veth", "peer", "name", "vnic0p",
+    ];
     run("ip", &[&["-n", n3.as_str()][..], &veth[..]].concat())?;
     run("ip", &["-n", &n3, "link", "set", "vnic0", "up"])?;
-    let nic_args = ["ip=10.89.0.210", "cidr_netmask=24", "nic=vnic0", "--disabled"];
+    let nic_args = [
+        "ip=10.89.0.210",
+        "cidr_netmask=24",
+        "nic=vnic0",
+        "--disabled",
+    ];
     let (code, out) = create(&c, "vipnic", "ocf:hactl:VIP", &nic_args)?;
     ensure(code == 0, &format!("create vipnic: exit {code}: {out}"))?;
-    cli(&c, 1, &["constraint", "location", "vipnic", "prefers", "n1=100"])?;
+    cli(
+        &c,
+        1,
+        &["constraint", "location", "vipnic", "prefers", "n1=100"],
+    )?;
     let o = cli_output(&c, 1, &["resource", "enable", "vipnic"])?;
     let out = format!(
         "{}{}",
