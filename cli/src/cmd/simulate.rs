@@ -222,7 +222,7 @@ fn inject_op(cib: &mut Cib, spec: &str, now: i64) -> anyhow::Result<()> {
         .entry(rsc.clone())
         .or_insert_with(|| ResourceHistory {
             agent,
-            ops: Vec::new(),
+            ..Default::default()
         });
     h.ops.push(OpRecord {
         operation: op.clone(),

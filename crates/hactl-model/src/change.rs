@@ -395,9 +395,10 @@ impl Change {
                     .entry(rsc.clone())
                     .or_insert_with(|| ResourceHistory {
                         agent: agent.clone(),
-                        ops: Vec::new(),
+                        ..Default::default()
                     });
                 h.agent = agent.clone();
+                h.note_failure(op);
                 match h
                     .ops
                     .iter_mut()

@@ -42,6 +42,7 @@ fn running(call_id: i64) -> ResourceHistory {
             rc: 0,
             ..Default::default()
         }],
+        ..Default::default()
     }
 }
 
@@ -303,6 +304,7 @@ fn history(ops: Vec<OpRecord>) -> ResourceHistory {
     ResourceHistory {
         agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
         ops,
+        ..Default::default()
     }
 }
 
