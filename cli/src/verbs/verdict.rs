@@ -68,16 +68,6 @@ pub fn judge(cib: &Cib, t: &Transition, resources: &[String]) -> Vec<Finding> {
         .collect()
 }
 
-/// Whether an operation's last result is a failure (a probe's "running" and "not
-/// running" are answers).
-fn failed(op: &OpRecord) -> bool {
-    let probe = op.operation == "monitor" && op.interval_ms == 0;
-    if probe {
-        return !(op.op_status == 0 && matches!(op.rc, 0 | 7) || op.op_status == 5);
-    }
-    op.op_status != 0 || op.rc != op.expected_rc.unwrap_or(0)
-}
-
 /// Failed operations (the newest of each operation and interval) and fail counts.
 fn failures(cib: &Cib, rsc: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -94,7 +84,7 @@ fn failures(cib: &Cib, rsc: &str) -> Vec<String> {
                     None => newest.push(op),
                 }
             }
-            for op in newest.into_iter().filter(|o| failed(o)) {
+            for op in newest.into_iter().filter(|o| o.is_failure()) {
                 out.push(describe_failure(node, op));
             }
         }
