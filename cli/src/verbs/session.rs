@@ -12,7 +12,7 @@
 //! or the deadline (`--wait=TIMEOUT`, default 60 s) passes.
 
 use anyhow::{anyhow, bail, Context, Result};
-use hactl_client::{socket_path, Client};
+use hactl_client::{socket_path, Client, ClientError};
 use hactl_model::change::Change;
 use hactl_model::values::parse_interval_ms;
 use hactl_model::Cib;
@@ -237,12 +237,12 @@ impl Session {
                 }
                 write_cib_file(path, &next)?;
                 if flags.output == OutputFormat::Json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"what": plan.what, "file": path, "epoch": next.epoch})
                     );
                 } else {
-                    println!(
+                    outln!(
                         "{}: written to {} (epoch {})",
                         plan.what,
                         path.display(),
@@ -255,7 +255,7 @@ impl Session {
                 let json = serde_json::to_vec(&change)?;
                 let ack = client
                     .propose_change(json)
-                    .with_context(|| format!("{}: not committed", plan.what))?;
+                    .map_err(|e| propose_failed(&plan.what, cib.epoch, e))?;
                 let Some(timeout) = timeout else {
                     report(flags.output, &plan.what, ack.index, None);
                     return Ok(Outcome::Committed);
@@ -287,6 +287,23 @@ impl Session {
     }
 }
 
+/// The error for a change that did not come back committed. "Not committed" only
+/// when that is certain: after a timeout or a lost connection the change may be
+/// committed already or later (an adversarial run saw two such writes land), and a
+/// blind retry would apply it twice.
+fn propose_failed(what: &str, epoch: u64, e: ClientError) -> anyhow::Error {
+    if e.outcome_unknown() {
+        anyhow!(
+            "{what}: outcome unknown ({e}): the change may have been committed, or may \
+             still be. Check before retrying: `hactl status` shows the CIB epoch, {epoch} \
+             before this change (a configuration change raises it), and the verb's \
+             list/config command shows the configuration."
+        )
+    } else {
+        anyhow!(e).context(format!("{what}: not committed"))
+    }
+}
+
 fn fetch_cib(c: &mut Client) -> Result<Cib> {
     let bytes = c.get_cib()?;
     serde_json::from_slice(&bytes).context("the daemon sent a CIB this hactl cannot read")
@@ -303,7 +320,7 @@ fn write_cib_file(path: &Path, cib: &Cib) -> Result<()> {
 fn report(output: OutputFormat, what: &str, index: u64, settled: Option<&[verdict::Finding]>) {
     let done = settled.is_some_and(|f| f.iter().all(|f| !f.not_done));
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::json!({
                 "what": what,
@@ -316,9 +333,9 @@ fn report(output: OutputFormat, what: &str, index: u64, settled: Option<&[verdic
         OutputFormat::Text => match settled {
             Some(findings) => {
                 if done {
-                    println!("{what}: done (committed at index {index}; the cluster has settled)");
+                    outln!("{what}: done (committed at index {index}; the cluster has settled)");
                 } else {
-                    println!(
+                    outln!(
                         "{what}: NOT done (committed at index {index}; the cluster has settled with resources not running)"
                     );
                 }
@@ -331,7 +348,7 @@ fn report(output: OutputFormat, what: &str, index: u64, settled: Option<&[verdic
                 }
             }
             None => {
-                println!("{what}: committed at index {index} (not waiting; see `hactl status`)")
+                outln!("{what}: committed at index {index} (not waiting; see `hactl status`)")
             }
         },
     }
@@ -484,7 +501,7 @@ fn print_dry_run(
         .unwrap_or(0);
     let would_not_start = verdict::would_not_run(&t_after, &verdict::touched(change));
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&DryRunJson {
                 dry_run: true,
@@ -503,20 +520,20 @@ fn print_dry_run(
             })?
         ),
         OutputFormat::Text => {
-            println!("Dry run: {} (nothing was changed)", plan.what);
-            print!("{}", t_after.summary_text());
+            outln!("Dry run: {} (nothing was changed)", plan.what);
+            out!("{}", t_after.summary_text());
             if t_after.summary.is_empty() {
-                println!("  (no resource would start, stop or move)");
+                outln!("  (no resource would start, stop or move)");
             }
             for p in &would_not_start {
-                println!(
+                outln!(
                     "Note: {} would not start: {}",
                     p.resource,
                     verdict::why_not_running(&t_after, &p.resource)
                 );
             }
             if already > 0 {
-                println!(
+                outln!(
                     "Note: the cluster has not settled; {already} action(s) were pending before this change and are included."
                 );
             }
