@@ -40,7 +40,8 @@ pub trait Host: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct ControllerConfig {
     pub exec: ExecConfig,
-    pub split_brain_delay: std::time::Duration,
+    /// The liveness layer's timing (the split-brain hold derives from it and the CIB).
+    pub liveness: crate::split_brain::Liveness,
     pub fencer: Option<Fencer>,
     /// Health check of stonith devices (their start and monitor).
     pub device_monitor: Option<DeviceMonitor>,
@@ -230,7 +231,7 @@ impl Controller {
                 }
                 let (tx, rx) = mpsc::unbounded_channel();
                 let mut dcfg = DcConfig::new(self.me.clone(), term);
-                dcfg.split_brain_delay = self.cfg.split_brain_delay;
+                dcfg.liveness = self.cfg.liveness;
                 let io: Arc<dyn ClusterIo> = Arc::new(DcIo {
                     host: self.host.clone(),
                     me: self.me.clone(),

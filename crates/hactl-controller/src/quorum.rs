@@ -77,40 +77,9 @@ pub async fn enforce(svc: NodeService, mut quorum: watch::Receiver<QuorumView>, 
     }
 }
 
-/// How long the majority's DC waits, after it recorded a node as lost, before it
-/// starts that node's resources elsewhere when fencing is disabled: long enough for
-/// the lost node — which lost quorum at the same moment — to have stopped them.
-///
-/// With heartbeats every `I`, liveness checks every `I/4`, and `S` the time the lost
-/// node needs to stop what it runs, the minority has stopped by `t0 + L + I/4 + S`
-/// (`t0` the partition, `L` the loss timeout), and the majority notices no earlier
-/// than `t0 - I + L` (its last heartbeat from the minority can be up to one interval
-/// old). No overlap needs `D > I + I/4 + S`; `margin` covers timer and scheduling
-/// jitter. See `docs/architecture.md`, "Split brain".
-pub fn split_brain_delay(
-    heartbeat_interval: std::time::Duration,
-    stop_budget: std::time::Duration,
-    margin: std::time::Duration,
-) -> std::time::Duration {
-    heartbeat_interval + heartbeat_interval / 4 + stop_budget + margin
-}
-
-/// Stop budget and margin per heartbeat profile: `default` allows for
-/// `ocf:heartbeat:IPaddr2` (stop 40–150 ms here, up to ~200 ms under load) and a
-/// haproxy in the same group; `fast` assumes the native VIP agent (stop in a few ms)
-/// and a systemd or anything-class haproxy (stop 2–20 ms).
-pub fn stop_budget_for_profile(profile: &str) -> (std::time::Duration, std::time::Duration) {
-    use std::time::Duration;
-    match profile {
-        "fast" => (Duration::from_millis(40), Duration::from_millis(25)),
-        _ => (Duration::from_millis(200), Duration::from_millis(40)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn policies_map_to_local_actions() {
@@ -121,25 +90,5 @@ mod tests {
         );
         assert_eq!(on_quorum_lost(NoQuorumPolicy::Freeze), LocalAction::Keep);
         assert_eq!(on_quorum_lost(NoQuorumPolicy::Ignore), LocalAction::Keep);
-    }
-
-    /// The inequality of `split_brain_delay`, checked on the worst case of the
-    /// timeline: the minority's last heartbeat just before the partition, the
-    /// majority's one interval earlier.
-    #[test]
-    fn minority_stops_before_majority_starts() {
-        for (profile, interval, lost_after) in [("default", 50u64, 250u64), ("fast", 20, 80)] {
-            let i = Duration::from_millis(interval);
-            let l = Duration::from_millis(lost_after);
-            let (stop, margin) = stop_budget_for_profile(profile);
-            let d = split_brain_delay(i, stop, margin);
-            let t0 = Duration::from_secs(10);
-            let minority_stopped = t0 + l + i / 4 + stop;
-            let majority_starts = t0 - i + l + d;
-            assert!(
-                majority_starts > minority_stopped + margin / 2,
-                "{profile}: start at {majority_starts:?}, stop done at {minority_stopped:?}"
-            );
-        }
     }
 }

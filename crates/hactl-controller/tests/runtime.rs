@@ -24,6 +24,8 @@ use hactl_model::{AgentSpec, Cib, Group, NoQuorumPolicy, OpSpec, Primitive, Reso
 use tokio::sync::{mpsc, watch};
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
+/// Stop timeout of the test resources.
+const STOP_TIMEOUT_MS: u64 = 1_500;
 
 struct Io {
     cib: Mutex<Arc<Cib>>,
@@ -79,12 +81,20 @@ fn dummy(id: &str) -> Primitive {
     Primitive {
         id: id.into(),
         agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
-        ops: vec![OpSpec {
-            name: "monitor".into(),
-            interval_ms: 500,
-            timeout_ms: Some(10_000),
-            ..Default::default()
-        }],
+        ops: vec![
+            OpSpec {
+                name: "monitor".into(),
+                interval_ms: 500,
+                timeout_ms: Some(10_000),
+                ..Default::default()
+            },
+            // Bounds the split-brain hold when a node running it is lost.
+            OpSpec {
+                name: "stop".into(),
+                timeout_ms: Some(STOP_TIMEOUT_MS),
+                ..Default::default()
+            },
+        ],
         ..Default::default()
     }
 }
@@ -161,7 +171,6 @@ impl Lab {
         let (tx, rx) = mpsc::unbounded_channel();
         *self.route.lock().unwrap() = Some(tx);
         let mut cfg = DcConfig::new("n1", self.term);
-        cfg.split_brain_delay = Duration::from_millis(50);
         cfg.tick = Duration::from_millis(50);
         let io: Arc<dyn ClusterIo> = self.io.clone();
         let cib_rx = self.io.cib_tx.subscribe();
@@ -356,6 +365,43 @@ async fn a_rebooted_node_does_not_keep_its_old_history() {
         0,
         "no spurious stop of the running copy"
     );
+}
+
+/// Without fencing, a lost node's resources start elsewhere only after the hold the
+/// DC derives from the CIB: the lost node may take each stop's timeout, one after
+/// the other, to stop them (a fixed budget of a few hundred ms would not wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_nodes_group_starts_elsewhere_only_after_its_stop_timeouts() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    // The node dies: nothing runs there any more, nothing reaches it.
+    std::fs::remove_dir_all(lab.rsctmp(&at)).unwrap();
+    lab.io.nodes.lock().unwrap().remove(&at);
+    let lost = Instant::now();
+    lab.propose(Change::SetNodeState {
+        node: at.clone(),
+        state: hactl_model::change::NodeStateUpdate {
+            member: Some(false),
+            controller_online: Some(false),
+            join: Some("down".into()),
+            expected: None,
+        },
+    })
+    .await;
+    lab.wait_for("vip running on another node", |l| {
+        !l.running_on("vip").is_empty()
+    })
+    .await;
+    let waited = lost.elapsed();
+    // vip and web: two stops, each bounded by its timeout.
+    let chain = Duration::from_millis(2 * STOP_TIMEOUT_MS);
+    assert!(
+        waited >= chain,
+        "vip started elsewhere {waited:?} after the loss, before the lost node's stop chain ({chain:?})"
+    );
+    assert_ne!(group_settled(&lab).await, at);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -829,7 +829,8 @@ impl hactl_controller::Host for CtlHost {
 }
 
 /// Executor settings (agents' state directories from `HA_RSCTMP` / `HA_VARRUN` when
-/// set, as the agents themselves read them) and the split-brain delay of the profile.
+/// set, as the agents themselves read them) and the profile's liveness timing (the
+/// split-brain hold derives from it).
 fn controller_config(me: &str, profile: &Profile) -> hactl_controller::ControllerConfig {
     let mut exec = hactl_exec::ExecConfig {
         node_name: Some(me.to_string()),
@@ -841,14 +842,9 @@ fn controller_config(me: &str, profile: &Profile) -> hactl_controller::Controlle
     if let Some(v) = std::env::var_os("HA_VARRUN") {
         exec.varrun = Some(v.into());
     }
-    let (stop, margin) = hactl_controller::quorum::stop_budget_for_profile(profile.name);
     hactl_controller::ControllerConfig {
         exec,
-        split_brain_delay: hactl_controller::quorum::split_brain_delay(
-            profile.interval,
-            stop,
-            margin,
-        ),
+        liveness: profile.liveness(),
         fencer: None,
         device_monitor: None,
     }
