@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use hactl_model::{AgentSpec, Cib, NodeStatus, OpRecord, OpSpec, Primitive, Resource};
+use hactl_model::{AgentSpec, Cib, OpRecord, OpSpec, Primitive, Resource};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -254,11 +254,7 @@ fn prim(id: &str, class: &str, ops: &[(&str, u64)]) -> Resource {
 }
 
 fn record(cib: &mut Cib, node: &str, rsc: &str, op: &str, rc: i32, call_id: i64) {
-    let st = cib
-        .status
-        .nodes
-        .entry(node.into())
-        .or_insert_with(NodeStatus::default);
+    let st = cib.status.nodes.entry(node.into()).or_default();
     let h = st.resources.entry(rsc.into()).or_default();
     h.ops.push(OpRecord {
         operation: op.into(),
