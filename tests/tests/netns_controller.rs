@@ -76,6 +76,11 @@ fn netns_controller_seed_scenario() -> Result<()> {
             "op",
             "monitor",
             "interval=1s",
+            // Without fencing, a lost node's resources are held for its stop
+            // timeouts (docs/architecture.md, "Split brain"): keep them short.
+            "op",
+            "stop",
+            "timeout=2s",
             "meta",
             "resource-stickiness=100",
         ],
@@ -94,6 +99,10 @@ fn netns_controller_seed_scenario() -> Result<()> {
             "op",
             "monitor",
             "interval=1s",
+            // The anything agent allows two thirds of it for SIGTERM, then SIGKILLs.
+            "op",
+            "stop",
+            "timeout=5s",
             "meta",
             "migration-threshold=2",
             "resource-stickiness=100",
@@ -269,7 +278,10 @@ fn netns_controller_split_brain() -> Result<()> {
     }
     let mut c = Cluster::setup_with_spares("hx-t", 3, 2, "10.83.0", None)?;
     let _reaper = NsReaper::new(&c);
-    let members = vec![vip_primitive("ocf:heartbeat:IPaddr2", VIP, "1s")];
+    let members = vec![with_stop_timeout(
+        vip_primitive("ocf:heartbeat:IPaddr2", VIP, "1s"),
+        2_000,
+    )];
     let (split, h) = split_holder(&mut c, members, &["vip"])?;
     split.print("IPaddr2");
     // The split-brain rule (docs/architecture.md): the minority stops before the

@@ -18,6 +18,7 @@ use hactl_controller::dc::{self, ClusterIo, DcConfig, PROBED_ATTR};
 use hactl_controller::messages::ControllerMsg;
 use hactl_controller::node_service::NodeService;
 use hactl_controller::quorum::{self, QuorumView};
+use hactl_controller::watchdog::{SelfFence, Watchdog, WatchdogError};
 use hactl_exec::{ExecConfig, Executor};
 use hactl_model::change::Change;
 use hactl_model::{AgentSpec, Cib, Group, NoQuorumPolicy, OpSpec, Primitive, Resource};
@@ -491,11 +492,13 @@ async fn losing_quorum_with_policy_stop_stops_local_resources_without_a_dc() {
     let (qtx, qrx) = watch::channel(QuorumView {
         have: true,
         policy: NoQuorumPolicy::Stop,
+        stonith_watchdog: None,
     });
-    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true));
+    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, Arc::default()));
     qtx.send_replace(QuorumView {
         have: false,
         policy: NoQuorumPolicy::Stop,
+        stonith_watchdog: None,
     });
     let stopped = |svc: &NodeService, r: &str| {
         svc.executor()
@@ -540,11 +543,13 @@ async fn losing_quorum_with_policy_freeze_keeps_local_resources() {
     let (qtx, qrx) = watch::channel(QuorumView {
         have: true,
         policy: NoQuorumPolicy::Freeze,
+        stonith_watchdog: None,
     });
-    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true));
+    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, Arc::default()));
     qtx.send_replace(QuorumView {
         have: false,
         policy: NoQuorumPolicy::Freeze,
+        stonith_watchdog: None,
     });
     // Nothing to wait for: give a stop (tens of ms for Dummy) ample time to happen.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -559,5 +564,151 @@ async fn losing_quorum_with_policy_freeze_keeps_local_resources() {
             "{r} was not stopped"
         );
     }
+    task.abort();
+}
+
+/// A watchdog the test can watch: every keepalive is noted, and it has expired —
+/// a real one would have reset the machine — once the last keepalive is older than
+/// its timeout. (No watchdog device exists on the machines these tests run on, and
+/// the kernel's softdog would reset the machine running them.)
+struct ObservedWatchdog {
+    timeout: Duration,
+    fed: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Watchdog for ObservedWatchdog {
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn keepalive(&mut self) -> Result<(), WatchdogError> {
+        self.fed.lock().unwrap().push(Instant::now());
+        Ok(())
+    }
+
+    fn disarm(self: Box<Self>) -> Result<(), WatchdogError> {
+        Ok(())
+    }
+}
+
+const WATCHDOG: Duration = Duration::from_millis(400);
+const STONITH_WATCHDOG: Duration = Duration::from_millis(1_200);
+
+/// Arms an observed watchdog on `svc`'s node and takes quorum away from it with
+/// `stonith-watchdog-timeout` set; returns the keepalives, the fence state, and when
+/// quorum went.
+fn lose_quorum_with_watchdog(
+    svc: &NodeService,
+) -> (
+    Arc<Mutex<Vec<Instant>>>,
+    Arc<SelfFence>,
+    Instant,
+    tokio::task::JoinHandle<()>,
+) {
+    let fed = Arc::new(Mutex::new(Vec::new()));
+    let fence = Arc::new(SelfFence::default());
+    fence.arm(
+        Box::new(ObservedWatchdog {
+            timeout: WATCHDOG,
+            fed: fed.clone(),
+        }),
+        svc.node(),
+    );
+    let view = |have| QuorumView {
+        have,
+        policy: NoQuorumPolicy::Stop,
+        stonith_watchdog: Some(STONITH_WATCHDOG),
+    };
+    let (qtx, qrx) = watch::channel(view(true));
+    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, fence.clone()));
+    let lost = Instant::now();
+    qtx.send_replace(view(false));
+    // The enforce task ends when the sender is dropped: keep it.
+    let task = tokio::spawn(async move {
+        let _keep = qtx;
+        let _ = task.await;
+    });
+    (fed, fence, lost, task)
+}
+
+/// When the watchdog expired (a real one resets the machine then), if it has.
+fn expired_at(fed: &Mutex<Vec<Instant>>) -> Option<Instant> {
+    let last = *fed.lock().unwrap().last()?;
+    (Instant::now() >= last + WATCHDOG).then_some(last + WATCHDOG)
+}
+
+/// A node without quorum whose stop outlasts `stonith-watchdog-timeout` minus the
+/// watchdog's timeout stops feeding its watchdog: it is reset by
+/// `stonith-watchdog-timeout` after losing quorum, which is when the majority starts
+/// its resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_stop_overruns_self_fences_through_its_watchdog() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    // Every operation of this agent takes 2 s; its stop may take 10.
+    let mut slow = dummy("slow");
+    slow.agent = AgentSpec::parse("ocf:pacemaker:Dummy").unwrap();
+    slow.params.insert("op_sleep".into(), "2".into());
+    slow.ops = vec![OpSpec {
+        name: "stop".into(),
+        timeout_ms: Some(10_000),
+        ..Default::default()
+    }];
+    lab.propose(Change::AddResource {
+        resource: Resource::Primitive(slow),
+    })
+    .await;
+    lab.wait_for("slow running and recorded", |l| {
+        l.running_on("slow").len() == 1 && l.recorded_active_on("slow") == l.running_on("slow")
+    })
+    .await;
+    let at = lab.running_on("slow")[0].clone();
+    lab.kill_dc().await;
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+    let (fed, fence, lost, task) = lose_quorum_with_watchdog(&svc);
+    lab.wait_for("the watchdog expired", |_| expired_at(&fed).is_some())
+        .await;
+    let expired = expired_at(&fed).unwrap();
+    assert!(fence.fenced());
+    assert!(
+        svc.executor()
+            .history("slow")
+            .iter()
+            .all(|o| o.operation != "stop"),
+        "the stop was still running when the watchdog expired"
+    );
+    let after = expired - lost;
+    // Timer and scheduling lateness on a loaded test machine: the hold's slack.
+    assert!(
+        after <= STONITH_WATCHDOG + Duration::from_millis(150),
+        "reset {after:?} after losing quorum, stonith-watchdog-timeout is {STONITH_WATCHDOG:?}"
+    );
+    task.abort();
+}
+
+/// A node without quorum that stops everything in time keeps feeding its watchdog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_in_time_keeps_feeding_its_watchdog() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    lab.kill_dc().await;
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+    let (fed, fence, lost, task) = lose_quorum_with_watchdog(&svc);
+    lab.wait_for("both stopped", |l| {
+        l.running_on("vip").is_empty() && l.running_on("web").is_empty()
+    })
+    .await;
+    // Past the point where it would have self-fenced and been reset.
+    let past = lost + STONITH_WATCHDOG + WATCHDOG;
+    lab.wait_for("keepalives past stonith-watchdog-timeout", |_| {
+        fed.lock().unwrap().last().is_some_and(|t| *t > past)
+    })
+    .await;
+    assert!(!fence.fenced());
+    let fed = fed.lock().unwrap().clone();
+    let longest = fed.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(longest < WATCHDOG, "a keepalive gap of {longest:?}");
     task.abort();
 }

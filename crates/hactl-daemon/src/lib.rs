@@ -28,6 +28,7 @@ mod control;
 mod fencing;
 mod members;
 pub mod profile;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -247,6 +248,11 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     ctl_config.device_monitor = Some(fencing::device_monitor(Arc::downgrade(&d)));
     let ctl =
         hactl_controller::Controller::start(Arc::new(CtlHost(Arc::downgrade(&d))), ctl_config);
+    if let Some((path, timeout)) = watchdog::from_settings(&d.cluster.settings)? {
+        let wd = watchdog::DevWatchdog::open(&path, timeout)
+            .map_err(|e| DaemonError::Config(e.to_string()))?;
+        ctl.arm_watchdog(Box::new(wd));
+    }
     let _ = d.controller.set(ctl);
 
     let control = control::serve(d.clone(), &config.socket).await?;
@@ -314,8 +320,12 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     receiver.abort();
     d.transport.clone().shutdown().await;
     match fatal {
+        // The watchdog, if any, stays armed: a daemon that died resets the machine.
         Some(f) => Err(DaemonError::Consensus(f)),
         None => {
+            if let Some(c) = d.controller.get() {
+                c.disarm_watchdog();
+            }
             info!(node = %d.me_name, "daemon stopped");
             Ok(())
         }
