@@ -665,17 +665,21 @@ impl Watchdog for ObservedWatchdog {
 const WATCHDOG: Duration = Duration::from_millis(400);
 const STONITH_WATCHDOG: Duration = Duration::from_millis(1_200);
 
-/// Arms an observed watchdog on `svc`'s node and takes quorum away from it with
-/// `stonith-watchdog-timeout` set; returns the keepalives, the fence state, and when
-/// quorum went.
-fn lose_quorum_with_watchdog(
-    svc: &NodeService,
-) -> (
-    Arc<Mutex<Vec<Instant>>>,
-    Arc<SelfFence>,
-    Instant,
-    tokio::task::JoinHandle<()>,
-) {
+/// A node that lost quorum with an observed watchdog armed.
+struct WithoutQuorum {
+    /// The watchdog's keepalives.
+    fed: Arc<Mutex<Vec<Instant>>>,
+    fence: Arc<SelfFence>,
+    /// When quorum went.
+    lost: Instant,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The DC goes; node `at` arms an observed watchdog and loses quorum with
+/// `stonith-watchdog-timeout` set.
+async fn lose_quorum_with_watchdog(lab: &mut Lab, at: &str) -> (NodeService, WithoutQuorum) {
+    lab.kill_dc().await;
+    let svc = lab.io.nodes.lock().unwrap()[at].clone();
     let fed = Arc::new(Mutex::new(Vec::new()));
     let fence = Arc::new(SelfFence::default());
     fence.arm(
@@ -699,7 +703,13 @@ fn lose_quorum_with_watchdog(
         let _keep = qtx;
         let _ = task.await;
     });
-    (fed, fence, lost, task)
+    let w = WithoutQuorum {
+        fed,
+        fence,
+        lost,
+        task,
+    };
+    (svc, w)
 }
 
 /// When the watchdog expired (a real one resets the machine then), if it has.
@@ -734,13 +744,11 @@ async fn a_node_whose_stop_overruns_self_fences_through_its_watchdog() {
     })
     .await;
     let at = lab.running_on("slow")[0].clone();
-    lab.kill_dc().await;
-    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
-    let (fed, fence, lost, task) = lose_quorum_with_watchdog(&svc);
-    lab.wait_for("the watchdog expired", |_| expired_at(&fed).is_some())
+    let (svc, w) = lose_quorum_with_watchdog(&mut lab, &at).await;
+    lab.wait_for("the watchdog expired", |_| expired_at(&w.fed).is_some())
         .await;
-    let expired = expired_at(&fed).unwrap();
-    assert!(fence.fenced());
+    let expired = expired_at(&w.fed).unwrap();
+    assert!(w.fence.fenced());
     assert!(
         svc.executor()
             .history("slow")
@@ -748,13 +756,13 @@ async fn a_node_whose_stop_overruns_self_fences_through_its_watchdog() {
             .all(|o| o.operation != "stop"),
         "the stop was still running when the watchdog expired"
     );
-    let after = expired - lost;
+    let after = expired - w.lost;
     // Timer and scheduling lateness on a loaded test machine: the hold's slack.
     assert!(
         after <= STONITH_WATCHDOG + Duration::from_millis(150),
         "reset {after:?} after losing quorum, stonith-watchdog-timeout is {STONITH_WATCHDOG:?}"
     );
-    task.abort();
+    w.task.abort();
 }
 
 /// A node without quorum that stops everything in time keeps feeding its watchdog.
@@ -764,22 +772,20 @@ async fn a_node_that_stops_in_time_keeps_feeding_its_watchdog() {
     lab.start_dc();
     add_group(&lab).await;
     let at = group_settled(&lab).await;
-    lab.kill_dc().await;
-    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
-    let (fed, fence, lost, task) = lose_quorum_with_watchdog(&svc);
+    let (svc, w) = lose_quorum_with_watchdog(&mut lab, &at).await;
     lab.wait_for("both stopped", |l| {
         l.running_on("vip").is_empty() && l.running_on("web").is_empty()
     })
     .await;
     // Past the point where it would have self-fenced and been reset.
-    let past = lost + STONITH_WATCHDOG + WATCHDOG;
+    let past = w.lost + STONITH_WATCHDOG + WATCHDOG;
     lab.wait_for("keepalives past stonith-watchdog-timeout", |_| {
-        fed.lock().unwrap().last().is_some_and(|t| *t > past)
+        w.fed.lock().unwrap().last().is_some_and(|t| *t > past)
     })
     .await;
-    assert!(!fence.fenced());
-    let fed = fed.lock().unwrap().clone();
+    assert!(!w.fence.fenced());
+    let fed = w.fed.lock().unwrap().clone();
     let longest = fed.windows(2).map(|w| w[1] - w[0]).max().unwrap();
     assert!(longest < WATCHDOG, "a keepalive gap of {longest:?}");
-    task.abort();
+    w.task.abort();
 }
