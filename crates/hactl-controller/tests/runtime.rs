@@ -772,7 +772,7 @@ async fn a_node_that_stops_in_time_keeps_feeding_its_watchdog() {
     lab.start_dc();
     add_group(&lab).await;
     let at = group_settled(&lab).await;
-    let (svc, w) = lose_quorum_with_watchdog(&mut lab, &at).await;
+    let (_, w) = lose_quorum_with_watchdog(&mut lab, &at).await;
     lab.wait_for("both stopped", |l| {
         l.running_on("vip").is_empty() && l.running_on("web").is_empty()
     })
