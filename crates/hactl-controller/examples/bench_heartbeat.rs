@@ -143,6 +143,18 @@ fn main() {
     for st in cib.status.nodes.values_mut() {
         st.attributes.insert(PROBED_ATTR.into(), "1".into());
     }
+    // With fencing, a DC that takes over plans at once (without it, it first holds
+    // for the stops the other nodes may still be running).
+    cib.config
+        .properties
+        .insert("stonith-enabled".into(), "true".into());
+    cib.config
+        .resources
+        .push(hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "fence".into(),
+            agent: hactl_model::AgentSpec::parse("stonith:fence_dummy").expect("valid agent"),
+            ..Default::default()
+        }));
     let cib = Arc::new(cib);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

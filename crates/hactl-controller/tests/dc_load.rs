@@ -226,6 +226,21 @@ fn two_resources() -> Cib {
     cib
 }
 
+/// With fencing configured: a DC that takes over then plans at once (without
+/// fencing it first holds for the stops the other nodes may still be running —
+/// hours' worth of timeouts on a CIB this size).
+fn with_fencing(mut cib: Cib) -> Cib {
+    cib.config
+        .properties
+        .insert("stonith-enabled".into(), "true".into());
+    cib.config.resources.push(Resource::Primitive(Primitive {
+        id: "fence".into(),
+        agent: AgentSpec::parse("stonith:fence_dummy").unwrap(),
+        ..Default::default()
+    }));
+    cib
+}
+
 fn flatten(c: &Change) -> Vec<&Change> {
     match c {
         Change::Batch { changes } => changes.iter().flat_map(flatten).collect(),
@@ -288,7 +303,7 @@ async fn results_arriving_together_are_recorded_in_one_proposal() {
 async fn a_slow_policy_run_neither_stalls_the_runtime_nor_runs_past_its_deadline() {
     // 3 nodes × 10,000 resources: about half a second of policy engine work in
     // the test build, against a deadline of 50 ms.
-    let big = hactl_cib_xml::generate::large_cib_model(3, 10_000, 1);
+    let big = with_fencing(hactl_cib_xml::generate::large_cib_model(3, 10_000, 1));
     let mut cfg = DcConfig::new("node1", 1);
     cfg.schedule_deadline = Duration::from_millis(50);
     let mut c = Cluster::start(big, cfg);
