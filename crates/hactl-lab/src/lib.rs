@@ -18,6 +18,7 @@
 //! Built on iproute2 (`ip netns`, `ip link`): it needs root, and says so.
 
 pub mod fence_virtd;
+pub mod host;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -151,6 +152,7 @@ pub fn destroy_prefix(prefix: &str, grace: Duration) -> Result<Vec<String>, LabE
     }
     for n in &names {
         run(&["ip", "netns", "delete", n])?;
+        host::forget(n);
     }
     Ok(names)
 }
@@ -441,6 +443,59 @@ mod tests {
             .unwrap()
             .iter()
             .all(|n| !n.starts_with("hx-dt")));
+    }
+
+    /// Each node is a separate host: a file one node writes in /run or /tmp is not
+    /// seen by the other node nor by the machine; a kept directory is shared; a second
+    /// command on the same node (a restarted daemon) finds what the first left; a
+    /// node whose host was powered off boots with empty directories.
+    #[test]
+    fn netns_lab_nodes_are_separate_hosts() {
+        if !root_or_skip() {
+            return;
+        }
+        let lab = Lab::create("hx-dh", 2, "10.98.3", false).unwrap();
+        let keep = std::env::temp_dir().join(format!("hx-dh-keep-{}", std::process::id()));
+        std::fs::create_dir_all(&keep).unwrap();
+        let sh = |i: usize, script: &str| -> bool {
+            host::boot(&lab.node_ns(i), std::slice::from_ref(&keep)).unwrap();
+            host::command(&lab.node_ns(i), "sh")
+                .unwrap()
+                .args(["-c", script])
+                .env("KEEP", &keep)
+                .status()
+                .unwrap()
+                .success()
+        };
+        assert!(sh(
+            1,
+            "echo a > /run/Dummy-x.state && echo b > /tmp/f && echo c > $KEEP/k"
+        ));
+        assert!(sh(
+            1,
+            "test -d /run/resource-agents && test -e /sys/class/net/eth0"
+        ));
+        assert!(sh(
+            2,
+            "test ! -e /run/Dummy-x.state && test ! -e /tmp/f && grep -q c $KEEP/k"
+        ));
+        assert!(!Path::new("/run/Dummy-x.state").exists());
+        assert!(
+            sh(1, "grep -q a /run/Dummy-x.state && grep -q b /tmp/f"),
+            "same host"
+        );
+        host::power_off(&lab.node_ns(1));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while host::holder(&lab.node_ns(1)).is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            sh(1, "test ! -e /run/Dummy-x.state && grep -q c $KEEP/k"),
+            "rebooted"
+        );
+        lab.destroy().unwrap();
+        assert!(host::holder("hx-dh1").is_none());
+        std::fs::remove_dir_all(&keep).unwrap();
     }
 
     #[test]
