@@ -104,6 +104,31 @@ pub fn netns_pids(ns: &str) -> Vec<i32> {
         .unwrap_or_default()
 }
 
+/// A signal [`signal`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM: a clean stop.
+    Term,
+    /// SIGKILL: a crash.
+    Kill,
+}
+
+/// Sends `sig` to process `pid`.
+pub fn signal(pid: i32, sig: Signal) -> Result<(), LabError> {
+    let n = match sig {
+        Signal::Term => libc::SIGTERM,
+        Signal::Kill => libc::SIGKILL,
+    };
+    // SAFETY: kill(2) has no memory preconditions; a wrong pid only fails.
+    if unsafe { libc::kill(pid, n) } < 0 {
+        return Err(LabError::Io {
+            what: format!("signalling pid {pid}"),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
 /// Kills every process in `ns`: SIGTERM, then SIGKILL for what is left after `grace`.
 pub fn kill_netns_processes(ns: &str, grace: Duration) {
     let signal = |sig| {
