@@ -124,8 +124,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let t = schedule(&cib, now).context("the CIB cannot be scheduled")?;
     let report = build(&cib, &t, daemon.as_ref());
     match a.flags.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        OutputFormat::Text => print!("{}", render(&cib, &t, &report)),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Text => out!("{}", render(&cib, &t, &report)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 pub use options::{ClusterOptions, KNOWN_PROPERTIES};
 pub use score::{Score, ScoreParseError};
+pub use validate::{check_id, check_node_attribute_name, MAX_ID_LEN};
 pub use values::{
     BoolOp, ExprOp, NoQuorumPolicy, OnFail, OrderAction, OrderKind, Requires, Role, ValueType,
 };
@@ -46,7 +47,9 @@ pub enum ModelError {
         context: String,
         source: ScoreParseError,
     },
-    #[error("{context}: invalid interval {value:?} (examples: 0, 10s, 1500ms, 2m, PT30S)")]
+    #[error(
+        "{context}: invalid interval {value:?} (examples: 0, 10s, 1500ms, 2m, PT30S; at most 365 days)"
+    )]
     BadInterval { context: String, value: String },
     #[error("invalid {what} {value:?}; expected one of: {expected}")]
     BadValue {

@@ -915,13 +915,9 @@ pub(crate) struct SummaryItem {
 
 impl SummaryItem {
     pub fn text(&self) -> String {
-        let mut s = format!(
-            "{:<8}   {:<w$}   ( {} )",
-            self.verb,
-            self.rsc,
-            self.details,
-            w = self.rsc.len().max(5)
-        );
+        // A minimum width, never one computed from the id: a width argument past
+        // u16::MAX panics in `format!`, and an id is outside input.
+        let mut s = format!("{:<8}   {:<5}   ( {} )", self.verb, self.rsc, self.details);
         if let Some(r) = &self.reason {
             s.push_str("  ");
             s.push_str(r);

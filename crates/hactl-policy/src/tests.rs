@@ -69,6 +69,17 @@ fn summary(cib: &Cib) -> Vec<String> {
         .collect()
 }
 
+/// A 65,536-character id (accepted once, refused by validation now, but still
+/// readable from an imported file) panicked the summary's `format!` with "Formatting
+/// argument out of range", three times a second on the DC.
+#[test]
+fn a_huge_id_does_not_panic_the_summary() {
+    let mut cib = base(&["node1"]);
+    let id = "r".repeat(70_000);
+    cib.config.resources.push(Resource::Primitive(dummy(&id)));
+    assert_eq!(summary(&cib), vec![format!("Start {id} ( node1 )")]);
+}
+
 #[test]
 fn group_starts_together_on_first_node() {
     let mut cib = base(&["node1", "node2"]);
