@@ -252,7 +252,7 @@ fn netns_demo_nodes_are_hosts_and_a_daemon_can_be_killed_and_started() {
         let v = status_json(&other_sock)?;
         let (ok, text, _) = hactl(&["status", "--socket", &other_sock]);
         (ok && v["settled"] == true
-            && !text.contains("WARNING")
+            && !text.contains(&warning)
             && runs_on(&other_sock, "www").is_some())
         .then_some(())
     });
