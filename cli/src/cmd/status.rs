@@ -674,10 +674,10 @@ mod tests {
         assert!(text(&cib).contains(warning), "{}", text(&cib));
         let mut fenced = cib.clone();
         fenced.config.properties.remove("stonith-enabled");
-        assert!(!text(&fenced).contains("is unclean"), "{}", text(&fenced));
+        assert!(!text(&fenced).contains(warning), "{}", text(&fenced));
         let mut clean = cib.clone();
         clean.status.nodes.get_mut("n1").unwrap().expected = Some("down".into());
-        assert!(!text(&clean).contains("is unclean"), "{}", text(&clean));
+        assert!(!text(&clean).contains(warning), "{}", text(&clean));
     }
 
     /// A Pacemaker CIB holds a failure twice (`_last_0` and `_last_failure_0`): one row.
