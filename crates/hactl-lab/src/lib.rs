@@ -10,7 +10,8 @@
 //! never collide, and [`destroy_prefix`] can remove a lab it did not create (e.g.
 //! `hactl demo down` after `hactl demo` exited). Processes started with
 //! [`Lab::command`] run in a node's network namespace only (they share the host's
-//! file system and PID namespace); callers isolate more where they need to.
+//! file system and PID namespace); [`host`] makes a node a separate host with its
+//! own mount namespace (private `/run`, `/tmp`), as the demo and the tests' daemons use.
 //! [`Lab::partition`] drops traffic between nodes in the switch (nftables) while
 //! links stay up; [`Lab::set_link`] cuts a port instead. [`fence_virtd`] runs a real
 //! fence_virtd in a namespace.
