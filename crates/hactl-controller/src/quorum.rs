@@ -78,7 +78,18 @@ pub async fn enforce(
 fn self_fence_deadline(q: &QuorumView, fence: &SelfFence, node: &str) -> Option<Duration> {
     let w = q.stonith_watchdog?;
     match fence.armed() {
-        Some(wd) => Some(split_brain::self_fence_after(w, wd)),
+        Some(wd) => {
+            if w <= wd {
+                warn!(
+                    node,
+                    stonith_watchdog_timeout_ms = w.as_millis() as u64,
+                    watchdog_timeout_ms = wd.as_millis() as u64,
+                    "stonith-watchdog-timeout is not above the watchdog's timeout: \
+                     this node self-fences at once unless it runs nothing"
+                );
+            }
+            Some(split_brain::self_fence_after(w, wd))
+        }
         None => {
             error!(
                 node,
