@@ -206,12 +206,13 @@ pub async fn run(
     ecfg.first_transition = (cfg.term << 20) + 1;
     let online = online_nodes(&cib);
     let start = Instant::now();
-    let first_hold = initial_hold(&cfg, &cib);
     let cib_stonith = cib
         .config
         .options()
         .map(|o| o.stonith_enabled)
         .unwrap_or(true);
+    // Only without fencing (it walks every node's history).
+    let first_hold = (!cib_stonith).then(|| initial_hold(&cfg, &cib));
     let (sched, mut sched_rx) = match SchedThread::spawn(&cfg.node) {
         Ok((t, rx)) => (Some(t), rx),
         Err(e) => {
@@ -232,7 +233,7 @@ pub async fn run(
         recorded: HashMap::new(),
         // A new DC is usually the result of a failover; its predecessor's node may be
         // lost without the CIB showing it yet: hold as for the slowest lost node.
-        hold_until: (!cib_stonith).then(|| start + first_hold),
+        hold_until: first_hold.map(|h| start + h),
         starting: HashMap::new(),
         want_schedule: true,
         reprobing: Vec::new(),

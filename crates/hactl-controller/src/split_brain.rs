@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use hactl_model::Cib;
 
-use crate::ops::{op_details, rc, status};
+use crate::ops::{op_details_of, primitive_index, rc, status};
 
 /// The liveness layer's timing, the same on every node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +96,11 @@ pub fn stop_chain<'a>(
     node: &str,
     starting: impl IntoIterator<Item = &'a str>,
 ) -> Duration {
+    // One lookup table, not a scan of the configuration per resource: a node can
+    // run thousands, and this runs on the DC's runtime.
+    let index = primitive_index(cib);
     let timeout = |rsc: &str, op: &str| {
-        op_details(cib, rsc, node, op, 0)
+        op_details_of(cib, index.get(rsc).copied(), rsc, node, op, 0)
             .filter(|d| d.agent.class != "stonith")
             .map(|d| d.timeout_ms)
             .unwrap_or(0)
