@@ -773,6 +773,20 @@ mod tests {
     }
 
     #[test]
+    fn a_store_from_before_redb_is_refused_not_refounded() {
+        let dir = tempfile::tempdir().unwrap();
+        // What sled 0.34 leaves in a data dir.
+        std::fs::write(dir.path().join("conf"), b"segment_size: 524288").unwrap();
+        std::fs::write(dir.path().join("db"), b"sled").unwrap();
+        match Storage::open(dir.path(), &[1, 2, 3], b"{}") {
+            Err(Error::Storage(m)) => assert!(m.contains("old sled format"), "{m}"),
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("a sled store was taken for a fresh one"),
+        }
+        assert!(!dir.path().join(DB_FILE).exists());
+    }
+
+    #[test]
     fn gap_in_the_log_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = written_store(dir.path());
