@@ -47,6 +47,7 @@ fn peer_messages_round_trip() {
                 leader_id: 1,
                 sent_unix_micros: 1_700_000_000_000_000,
                 seq: 99,
+                ..Default::default()
             },
         ),
         PeerMessage::hello("prod", "n3"),
