@@ -205,6 +205,7 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
         stalled: None,
         last_transfer: None,
         deferred_voter: Default::default(),
+        progress_reset: Default::default(),
     };
     let (status_tx, status_rx) = watch::channel(Arc::new(node.status(None, true)));
     let id = config.id;
@@ -276,6 +277,9 @@ struct Node {
     stalled: Option<String>,
     /// When a stalled leader last handed leadership over.
     last_transfer: Option<Instant>,
+    /// Peers whose lost log this leader has already accounted for (see
+    /// `forget_lost_progress`).
+    progress_reset: std::collections::HashSet<NodeId>,
     /// Membership changes asked for while another was pending.
     deferred_voter: std::collections::VecDeque<(bool, NodeId, Reply)>,
 }
@@ -366,7 +370,10 @@ impl Node {
                 }
             }
             Cmd::Step { from, bytes } => self.step(from, &bytes),
-            Cmd::Report { from, report } => self.reports.insert(from, report, Instant::now()),
+            Cmd::Report { from, report } => {
+                self.forget_lost_progress(from, &report);
+                self.reports.insert(from, report, Instant::now());
+            }
             Cmd::Unreachable(peer) => self.raw.report_unreachable(peer),
             Cmd::Campaign => {
                 if let Err(e) = self.raw.campaign() {
@@ -454,6 +461,15 @@ impl Node {
                 "misaddressed raft message dropped"
             );
             return;
+        }
+        let mut msg = msg;
+        // A leader that has not yet noticed we lost our log still tells us its old
+        // match for us as commit index; raft-rs would panic on a commit past our log.
+        // Committing nothing new is always safe: the leader's next append finds the
+        // gap and sends a snapshot.
+        let last = self.raw.raft.raft_log.last_index();
+        if msg.get_msg_type() == MessageType::MsgHeartbeat && msg.commit > last {
+            msg.commit = self.raw.raft.raft_log.committed.min(last);
         }
         if self.rejoin.is_some() && is_vote_request(&msg) && !self.may_vote_for(&msg) {
             tracing::debug!(
@@ -701,6 +717,32 @@ impl Node {
             Instant::now(),
             self.report_ttl,
         )
+    }
+
+    /// On the leader: a peer that says it lost its state no longer has what raft
+    /// recorded as replicated to it. raft-rs never lowers that mark (it assumes logs
+    /// survive), so it would keep probing past the peer's log forever: lower it to what
+    /// the peer reports, once per rejoin.
+    fn forget_lost_progress(&mut self, peer: NodeId, report: &PeerReport) {
+        if report.rejoin != Some(RejoinPhase::NoState) {
+            self.progress_reset.remove(&peer);
+            return;
+        }
+        if self.raw.raft.state != StateRole::Leader || self.progress_reset.contains(&peer) {
+            return;
+        }
+        let Some(pr) = self.raw.raft.mut_prs().get_mut(peer) else {
+            return;
+        };
+        if pr.matched > report.last_index {
+            tracing::warn!(node = self.id, peer, recorded = pr.matched, reported = report.last_index,
+                "peer lost its log: replicating to it again from where it is");
+            pr.matched = report.last_index;
+            pr.pending_snapshot = 0;
+            pr.become_probe();
+            pr.next_idx = report.last_index + 1;
+        }
+        self.progress_reset.insert(peer);
     }
 
     /// On the leader: demote members that lost their state, promote learners that

@@ -406,6 +406,26 @@ fn wiped_member_rejoins_as_learner_and_its_vote_cannot_lose_a_commit() {
     all_converged(&c, &[1, 2, 3]);
 }
 
+/// A follower loses its disk while the leader stays up: the leader, which recorded the
+/// follower's log as replicated up to some index, must notice the loss and bring the
+/// follower back from scratch (snapshot, learner, voter).
+#[test]
+fn wiped_follower_rejoins_while_the_leader_stays_up() {
+    let mut c = cluster(3);
+    let rt = rt();
+    let leader = c.wait_leader(&[1, 2, 3], T).unwrap();
+    let wiped = [1, 2, 3].into_iter().find(|&i| i != leader).unwrap();
+    for i in 0..5 {
+        propose_retry(&rt, &c, &[1, 2, 3], set(&format!("p{i}"), "1"));
+    }
+    all_converged(&c, &[1, 2, 3]);
+    c.wipe(wiped).unwrap();
+    all_rejoined(&c, &[1, 2, 3]);
+    assert!(has(&c.node(wiped).unwrap().status(), "p4"));
+    propose_retry(&rt, &c, &[1, 2, 3], set("after", "1"));
+    all_converged(&c, &[1, 2, 3]);
+}
+
 /// Two of three nodes lose their disks while the third is down: the two must not form
 /// a cluster of their own (they have no configuration and elect nobody); when the
 /// intact node is back, it leads and both rejoin with its state.
