@@ -467,7 +467,10 @@ fn netns_wiped_nodes_rejoin_and_never_found_a_cluster_of_their_own() -> Result<(
             .find(|s| !s.dc.is_empty())
             .map(|s| s.dc))
     });
-    assert!(formed.is_err(), "wiped nodes formed a cluster: DC {formed:?}");
+    assert!(
+        formed.is_err(),
+        "wiped nodes formed a cluster: DC {formed:?}"
+    );
     c.start(keep)?;
     assert_eq!(c.wait_dc(&[1, 2, 3], UP)?, keep, "the intact node leads");
     for &i in &wiped {

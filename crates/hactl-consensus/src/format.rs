@@ -24,7 +24,11 @@ pub const MAGIC: &[u8; 2] = b"hx";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
     #[error("{what} is in format {found}, this node reads up to format {max}: upgrade it")]
-    TooNew { what: &'static str, found: u32, max: u32 },
+    TooNew {
+        what: &'static str,
+        found: u32,
+        max: u32,
+    },
     #[error("{what} in format {format} does not decode: {why}")]
     Undecodable {
         what: &'static str,
@@ -120,7 +124,11 @@ mod tests {
     fn formats_round_trip_and_legacy_is_bare_json() {
         let c = change();
         let v1 = encode_change(&c, 1).unwrap();
-        assert_eq!(v1, serde_json::to_vec(&c).unwrap(), "format 1 is what old builds read");
+        assert_eq!(
+            v1,
+            serde_json::to_vec(&c).unwrap(),
+            "format 1 is what old builds read"
+        );
         let v2 = encode_change(&c, 2).unwrap();
         assert_eq!(&v2[..4], b"hx\0\x02");
         for d in [&v1, &v2] {

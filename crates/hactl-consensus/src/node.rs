@@ -349,8 +349,7 @@ impl Node {
                 // raft-rs turns a membership change proposed while another is pending
                 // into an empty entry (the caller would never hear back): the leader
                 // holds it until the pending one is applied.
-                if self.raw.raft.state == StateRole::Leader && self.raw.raft.has_pending_conf()
-                {
+                if self.raw.raft.state == StateRole::Leader && self.raw.raft.has_pending_conf() {
                     self.deferred_voter.push_back((add, id, reply));
                     return true;
                 }
@@ -735,8 +734,13 @@ impl Node {
             return;
         };
         if pr.matched > report.last_index {
-            tracing::warn!(node = self.id, peer, recorded = pr.matched, reported = report.last_index,
-                "peer lost its log: replicating to it again from where it is");
+            tracing::warn!(
+                node = self.id,
+                peer,
+                recorded = pr.matched,
+                reported = report.last_index,
+                "peer lost its log: replicating to it again from where it is"
+            );
             pr.matched = report.last_index;
             pr.pending_snapshot = 0;
             pr.become_probe();

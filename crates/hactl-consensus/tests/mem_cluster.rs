@@ -385,7 +385,10 @@ fn wiped_member_rejoins_as_learner_and_its_vote_cannot_lose_a_commit() {
     );
     let st = c.node(wiped).unwrap().status();
     assert_eq!(st.rejoin, Some(hactl_consensus::RejoinPhase::NoState));
-    assert!(st.voters.is_empty(), "a wiped node has no configuration of its own");
+    assert!(
+        st.voters.is_empty(),
+        "a wiped node has no configuration of its own"
+    );
     c.restart(leader).unwrap();
     // It was made a learner (nobody counts it as a voter while it catches up)...
     let s = c
@@ -398,7 +401,9 @@ fn wiped_member_rejoins_as_learner_and_its_vote_cannot_lose_a_commit() {
                     .collect::<Vec<_>>()
             )
         });
-    assert!(s.values().all(|st| !st.voters.contains(&wiped) || st.id == wiped));
+    assert!(s
+        .values()
+        .all(|st| !st.voters.contains(&wiped) || st.id == wiped));
     // ...and is a voter again with everything, "committed" included.
     all_rejoined(&c, &[1, 2, 3]);
     assert!(c.statuses().values().all(|st| has(st, "committed")));
@@ -455,7 +460,11 @@ fn two_wiped_of_three_wait_for_the_intact_node_then_rejoin() {
         .values()
         .all(|st| st.rejoin == Some(hactl_consensus::RejoinPhase::NoState)));
     c.restart(1).unwrap();
-    assert_eq!(c.wait_leader(&[1, 2, 3], T), Some(1), "the intact node leads");
+    assert_eq!(
+        c.wait_leader(&[1, 2, 3], T),
+        Some(1),
+        "the intact node leads"
+    );
     all_rejoined(&c, &[1, 2, 3]);
     assert!(c.statuses().values().all(|st| has(st, "kept")));
     propose_retry(&rt, &c, &[1, 2, 3], set("after", "1"));
@@ -528,7 +537,10 @@ fn node_that_cannot_read_an_entry_stops_applying_and_skips_nothing() {
     c.wait_for(T, |s| s[&old].commit_index >= y)
         .expect("the old node still stores the log");
     let st = c.node(old).unwrap().status();
-    assert!(!has(&st, "y") && !has(&st, "x"), "applied past an unreadable entry");
+    assert!(
+        !has(&st, "y") && !has(&st, "x"),
+        "applied past an unreadable entry"
+    );
     assert!(st.applied_index < x);
     // Upgraded, it applies both, in order.
     c.stop(old);

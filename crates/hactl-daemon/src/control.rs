@@ -201,7 +201,10 @@ fn rejoin_of(
     if id == d.me {
         return s.rejoin;
     }
-    d.rejoining.lock().ok().and_then(|r| r.get(&id).copied().flatten())
+    d.rejoining
+        .lock()
+        .ok()
+        .and_then(|r| r.get(&id).copied().flatten())
 }
 
 /// Pacemaker's node state from liveness and the CIB: heard from → online; silent after

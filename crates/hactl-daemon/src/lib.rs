@@ -207,9 +207,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     // Raft runs on its own thread; its messages come here to be sent from the runtime.
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(NodeId, Vec<u8>)>();
     let configured: Vec<NodeId> = cluster.nodes.iter().map(|n| n.id).collect();
-    let founder_marker = config
-        .config_dir
-        .join(hactl_net::config::FOUNDER_FILE);
+    let founder_marker = config.config_dir.join(hactl_net::config::FOUNDER_FILE);
     let ccfg = hactl_consensus::Config {
         timing: profile.raft,
         may_found: founder_marker.exists(),
@@ -419,9 +417,12 @@ impl Daemon {
                 if msg.controller_format() > hactl_proto::CONTROLLER_FORMAT =>
             {
                 if self.should_warn(from) {
-                    warn!(peer = from, format = msg.controller_format(),
+                    warn!(
+                        peer = from,
+                        format = msg.controller_format(),
                         supported = hactl_proto::CONTROLLER_FORMAT,
-                        "controller message in a newer format dropped: upgrade this node");
+                        "controller message in a newer format dropped: upgrade this node"
+                    );
                 }
             }
             Some(Body::Controller(bytes)) => {

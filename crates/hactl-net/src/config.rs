@@ -315,12 +315,21 @@ impl Bundle {
         self.cluster.save(&dir.join(CLUSTER_CONFIG_FILE))?;
         let marker = dir.join(FOUNDER_FILE);
         if self.founder {
-            pki::write_file(&marker, b"founding member: may create the cluster state\n", 0o644)?;
+            pki::write_file(
+                &marker,
+                b"founding member: may create the cluster state\n",
+                0o644,
+            )?;
         } else {
             match std::fs::remove_file(&marker) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(ConfigError::Io { path: marker, source }),
+                Err(source) => {
+                    return Err(ConfigError::Io {
+                        path: marker,
+                        source,
+                    })
+                }
             }
         }
         Ok(id)
