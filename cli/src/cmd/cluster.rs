@@ -297,7 +297,7 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
                     );
                 }
                 if missing.is_empty() {
-                    println!(
+                    outln!(
                         "cluster {} is already set up in {} with these nodes; nothing changed",
                         cfg.name,
                         dir.display()
@@ -393,13 +393,13 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
         }
     }
 
-    println!("cluster {} created in {}", cfg.name, dir.display());
+    outln!("cluster {} created in {}", cfg.name, dir.display());
     if let Some(l) = &local {
-        println!("this machine is node {l}; its files are installed");
+        outln!("this machine is node {l}; its files are installed");
     }
     for n in &cfg.nodes {
         if Some(&n.name) != local.as_ref() {
-            println!(
+            outln!(
                 "  copy {} to {} ({}) and run there: hactl cluster join {}.bundle",
                 bundle_path(&bundle_dir, &n.name).display(),
                 n.name,
@@ -408,7 +408,7 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
             );
         }
     }
-    println!("then: hactl cluster start --all");
+    outln!("then: hactl cluster start --all");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -442,7 +442,7 @@ fn join(dir: &Path, socket: &Path, a: JoinArgs) -> Result<ExitCode> {
                 .as_ref()
                 .is_some_and(|id| id.cert_pem == bundle.node_cert);
         if same {
-            println!(
+            outln!(
                 "node {} of cluster {} is already installed in {}; nothing changed",
                 bundle.node,
                 bundle.cluster.name,
@@ -477,7 +477,7 @@ fn join(dir: &Path, socket: &Path, a: JoinArgs) -> Result<ExitCode> {
     }
     create_dir(dir, 0o755)?;
     bundle.install(dir)?;
-    println!(
+    outln!(
         "node {} of cluster {} installed in {}; next: hactl cluster start",
         bundle.node,
         bundle.cluster.name,
@@ -495,8 +495,8 @@ fn connect(socket: &Path) -> Result<Client> {
 fn status(socket: &Path, a: StatusArgs) -> Result<ExitCode> {
     let s = connect(socket)?.status()?;
     match a.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&status_json(&s))?),
-        Output::Text => print!("{}", status_text(&s)),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&status_json(&s))?),
+        Output::Text => out!("{}", status_text(&s)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -666,7 +666,7 @@ fn start_local(
     me: &NodeName,
 ) -> Result<()> {
     if Client::connect(socket).is_ok() {
-        println!("{me}: the hactl daemon is already running");
+        outln!("{me}: the hactl daemon is already running");
         return Ok(());
     }
     let deadline = Instant::now() + Duration::from_secs(a.wait);
@@ -680,7 +680,7 @@ fn start_local(
         }
         wait_for_socket(socket, deadline, None)
             .context("started hactl.service; see journalctl -u hactl")?;
-        println!("{me}: started hactl.service");
+        outln!("{me}: started hactl.service");
         return Ok(());
     }
     if let Some(parent) = a.log_file.parent() {
@@ -709,13 +709,22 @@ fn start_local(
             .context("starting hactl daemon")?
     };
     wait_for_socket(socket, deadline, Some(&mut child))
-        .with_context(|| format!("see {}", a.log_file.display()))?;
-    println!(
+        .map_err(|e| died_with_log(e, &a.log_file))?;
+    outln!(
         "{me}: started the hactl daemon (pid {}, log {})",
         child.id(),
         a.log_file.display()
     );
     Ok(())
+}
+
+/// Adds the end of the daemon's log to `e`: why a daemon did not come up (a damaged
+/// store, a bad config) is said there, and the operator should not have to go look.
+fn died_with_log(e: anyhow::Error, log_file: &Path) -> anyhow::Error {
+    let text = std::fs::read_to_string(log_file).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(5)..].join("\n");
+    e.context(format!("last lines of {}:\n{tail}", log_file.display()))
 }
 
 fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<ExitCode> {
@@ -728,7 +737,13 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
     // wait for them to be started on their machines and report who is missing.
     let deadline = Instant::now() + Duration::from_secs(a.wait);
     loop {
-        let s = connect(socket)?.status()?;
+        let s = match connect(socket).and_then(|mut c| Ok(c.status()?)) {
+            Ok(s) => s,
+            Err(e) => {
+                let e = e.context("the local daemon stopped answering after it started");
+                return Err(died_with_log(e, &a.log_file));
+            }
+        };
         let missing: Vec<&str> = s
             .nodes
             .iter()
@@ -736,11 +751,11 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
             .map(|n| n.name.as_str())
             .collect();
         if missing.is_empty() && s.has_quorum && !s.dc.is_empty() {
-            print!("{}", status_text(&s));
+            out!("{}", status_text(&s));
             return Ok(ExitCode::SUCCESS);
         }
         if Instant::now() >= deadline {
-            print!("{}", status_text(&s));
+            out!("{}", status_text(&s));
             eprintln!(
                 "not online after {} s: {} — run `hactl cluster start` on {}",
                 a.wait,
@@ -762,7 +777,7 @@ fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
         let mut c = connect(socket)?;
         let pid = c.daemon_pid();
         let ack = c.cluster_stop()?;
-        println!(
+        outln!(
             "cluster stop requested{}",
             if ack.message.is_empty() {
                 String::new()
@@ -774,14 +789,14 @@ fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
         if !wait_for_exit(socket, pid, Duration::from_secs(a.wait)) {
             bail!("the local daemon is still running after {} s", a.wait);
         }
-        println!("the local daemon has stopped");
+        outln!("the local daemon has stopped");
         return Ok(ExitCode::SUCCESS);
     }
     let me = check_is_local(dir, a.node.as_deref(), "stop")?;
     let mut c = match Client::connect(socket) {
         Ok(c) => c,
         Err(ClientError::NotRunning { .. }) => {
-            println!("{me}: the hactl daemon is not running");
+            outln!("{me}: the hactl daemon is not running");
             return Ok(ExitCode::SUCCESS);
         }
         Err(e) => return Err(e.into()),
@@ -794,7 +809,7 @@ fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
             a.wait
         );
     }
-    println!("{me}: stopped the hactl daemon");
+    outln!("{me}: stopped the hactl daemon");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -872,10 +887,10 @@ fn destroy(dir: &Path, socket: &Path, state_dir: &Path, a: DestroyArgs) -> Resul
         removed.push(state_dir.to_path_buf());
     }
     if removed.is_empty() {
-        println!("nothing to remove: no cluster files in {}", dir.display());
+        outln!("nothing to remove: no cluster files in {}", dir.display());
     } else {
         for p in removed {
-            println!("removed {}", p.display());
+            outln!("removed {}", p.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -918,7 +933,7 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
     let bp = bundle_path(&bundle_dir, &name);
     Bundle::new(&ident, &cfg).save(&bp)?;
     cfg.save(&cfg_path)?;
-    println!(
+    outln!(
         "node {name} (id {id}) added{}; copy {} to it and run there: hactl cluster join {name}.bundle && hactl cluster start",
         if ack.index > 0 { format!(" at raft index {}", ack.index) } else { String::new() },
         bp.display()
@@ -939,7 +954,7 @@ fn node_remove(dir: &Path, socket: &Path, node: &str) -> Result<ExitCode> {
         cfg.save(&cfg_path)?;
     }
     let _ = std::fs::remove_file(bundle_path(&dir.join(BUNDLE_DIR), &name));
-    println!("node {name} removed from the cluster");
+    outln!("node {name} removed from the cluster");
     Ok(ExitCode::SUCCESS)
 }
 

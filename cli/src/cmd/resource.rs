@@ -71,10 +71,10 @@ fn executor(a: &DiscoveryArgs) -> Executor {
 
 fn print_list(items: &[String], output: Output) -> Result<()> {
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(items)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(items)?),
         Output::Text => {
             for i in items {
-                println!("{i}");
+                outln!("{i}");
             }
         }
     }
@@ -109,6 +109,20 @@ async fn resolve_agent(exec: &Executor, name: &str) -> Result<AgentSpec> {
                 .join(", ")
         ),
     }
+}
+
+/// `resource create`'s agent: a full name as given, an OCF type alone (`IPaddr2`)
+/// resolved as `describe` does.
+pub(crate) fn resolve_agent_name(name: &str) -> Result<String> {
+    if name.contains(':') {
+        return Ok(name.to_string());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let exec = Executor::new(ExecConfig::default()).0;
+    Ok(rt.block_on(resolve_agent(&exec, name))?.to_string())
 }
 
 pub fn run(cmd: ResourceCommand) -> Result<ExitCode> {
@@ -156,8 +170,8 @@ pub fn run(cmd: ResourceCommand) -> Result<ExitCode> {
                 let spec = resolve_agent(&exec, &agent).await?;
                 let md = exec.metadata(&spec).await?;
                 match args.output {
-                    Output::Json => println!("{}", serde_json::to_string_pretty(&md)?),
-                    Output::Text => print!("{}", md.render(&spec.to_string())),
+                    Output::Json => outln!("{}", serde_json::to_string_pretty(&md)?),
+                    Output::Text => out!("{}", md.render(&spec.to_string())),
                 }
             }
             ResourceCommand::Config(_) => unreachable!("handled before the runtime starts"),

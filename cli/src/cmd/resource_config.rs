@@ -127,7 +127,8 @@ pub enum ResourceConfigCommand {
 #[derive(clap::Args, Debug)]
 pub struct CreateArgs {
     pub name: String,
-    /// CLASS:PROVIDER:TYPE (ocf:heartbeat:IPaddr2) or CLASS:TYPE (systemd:haproxy).
+    /// CLASS:PROVIDER:TYPE (ocf:heartbeat:IPaddr2), CLASS:TYPE (systemd:haproxy), or an
+    /// OCF type alone (IPaddr2) when exactly one provider has it.
     pub agent: String,
     /// k=v... [op NAME k=v...]... [meta k=v...]
     #[arg(allow_negative_numbers = true)]
@@ -190,7 +191,12 @@ pub fn run(c: ResourceConfigCommand) -> Result<ExitCode> {
         ResourceConfigCommand::Create(a) => {
             let mut s = Session::open(a.flags.socket.as_deref(), a.flags.cib.as_deref())?;
             let cib = s.cib()?;
-            let plan = create_plan(&cib, &a, &|agent, params| validate_agent(agent, params))?;
+            let mut a = a;
+            a.agent = super::resource::resolve_agent_name(&a.agent)?;
+            let name = a.name.clone();
+            let plan = create_plan(&cib, &a, &|agent, params| {
+                validate_agent(&name, agent, params)
+            })?;
             s.submit(&a.flags, &cib, &plan)?;
         }
         ResourceConfigCommand::Delete { name, flags } => simple(&flags, |cib| {
@@ -212,7 +218,7 @@ pub fn run(c: ResourceConfigCommand) -> Result<ExitCode> {
         } => simple(&flags, |cib| {
             let ra = parse_resource_args(&args)?;
             update_plan(cib, &name, &ra, force, &|agent, params| {
-                validate_agent(agent, params)
+                validate_agent(&name, agent, params)
             })
         })?,
         ResourceConfigCommand::Meta { name, args, flags } => simple(&flags, |cib| {
@@ -308,23 +314,44 @@ pub(crate) fn simple(flags: &ChangeFlags, f: impl FnOnce(&Cib) -> Result<Plan>) 
     Ok(())
 }
 
-/// Checks an agent and its parameters against the agent's meta-data on this host
-/// (hactl-exec runs `meta-data`); returns the meta-data.
+/// Checks an agent and its parameters on this host: against the agent's meta-data
+/// (hactl-exec runs `meta-data`), then with the agent's own `validate-all` where it
+/// has one; returns the meta-data.
 pub type AgentCheck<'a> =
     &'a dyn Fn(&AgentSpec, &Attrs) -> Result<Option<hactl_exec::AgentMetadata>>;
 
-fn validate_agent(agent: &AgentSpec, params: &Attrs) -> Result<Option<hactl_exec::AgentMetadata>> {
+/// [`AgentCheck`] for resource `rsc`. A configuration the agent calls invalid
+/// ("not configured") is refused; a failure that may be this node's alone (an
+/// interface or program missing here) is printed as a warning.
+fn validate_agent(
+    rsc: &str,
+    agent: &AgentSpec,
+    params: &Attrs,
+) -> Result<Option<hactl_exec::AgentMetadata>> {
     let spec = hactl_exec::AgentSpec::parse(&agent.to_string())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let md = rt.block_on(async {
+    let checked = rt.block_on(async {
         let (exec, _events) = hactl_exec::Executor::new(hactl_exec::ExecConfig::default());
-        exec.validate(&spec, params).await
+        exec.check(rsc, &spec, params).await
     });
-    match md {
-        Ok(md) => Ok(Some(md)),
+    match checked {
+        Ok(c) => {
+            if let Some(r) = &c.local_failure {
+                eprintln!(
+                    "warning: {agent} validate-all fails on this node: {} ({}){}; it may still run on other nodes",
+                    hactl_exec::rc::name(r.rc),
+                    r.rc,
+                    r.exit_reason
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(Some(c.metadata))
+        }
         Err(hactl_exec::ExecError::NotInstalled(a)) => bail!(
             "agent {a} is not installed on this node (see `hactl resource agents`; --force skips this check)"
         ),
@@ -519,7 +546,7 @@ fn restart(name: &str, flags: &ChangeFlags) -> Result<()> {
     let stop = target_role_plan(&cib, &names, Some("Stopped"))?;
     if flags.dry_run {
         s.submit(flags, &cib, &stop)?;
-        println!("(then {name} is enabled again and starts where the cluster places it)");
+        outln!("(then {name} is enabled again and starts where the cluster places it)");
         return Ok(());
     }
     if flags.no_wait {
@@ -661,11 +688,11 @@ fn show_failcounts(
         .filter(|r| rsc.is_none_or(|x| x == r.failcount.rsc))
         .collect();
     if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     if rows.is_empty() {
-        println!("No failcounts");
+        outln!("No failcounts");
     }
     for r in rows {
         let op = match (&r.failcount.op, r.failcount.interval_ms) {
@@ -673,9 +700,11 @@ fn show_failcounts(
             (Some(o), None) => format!(" {o}"),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "{} on {}{op}: {}",
-            r.failcount.rsc, r.node, r.failcount.count
+            r.failcount.rsc,
+            r.node,
+            r.failcount.count
         );
     }
     Ok(())
@@ -843,7 +872,7 @@ fn do_move(
         Outcome::Settled(after) => {
             let now = unix_now();
             if !move_done(&after, &lc, now)? {
-                println!(
+                outln!(
                     "{} did not end where asked; {} stays (remove it with `hactl resource clear {}`)",
                     lc.rsc, lc.id, lc.rsc
                 );
@@ -864,13 +893,13 @@ fn do_move(
                     };
                     s.submit(&f, &after, &drop)?;
                 }
-                Err(why) => println!(
+                Err(why) => outln!(
                     "kept {}: {why}; remove it with `hactl resource clear {}`",
                     lc.id, lc.rsc
                 ),
             }
         }
-        Outcome::Committed | Outcome::FileWritten => println!(
+        Outcome::Committed | Outcome::FileWritten => outln!(
             "{} stays until `hactl resource clear {}` (it is removed automatically only when the move is waited for)",
             lc.id, lc.rsc
         ),
@@ -941,7 +970,7 @@ fn show_config(cfg: &Configuration, name: Option<&str>, output: OutputFormat) ->
         None => cfg.resources.iter().collect(),
     };
     if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&rs)?);
+        outln!("{}", serde_json::to_string_pretty(&rs)?);
         return Ok(());
     }
     let attrs = |a: &Attrs| {
@@ -951,12 +980,12 @@ fn show_config(cfg: &Configuration, name: Option<&str>, output: OutputFormat) ->
             .join(" ")
     };
     let prim = |p: &Primitive, indent: &str| {
-        println!("{indent}Resource: {} ({})", p.id, p.agent);
+        outln!("{indent}Resource: {} ({})", p.id, p.agent);
         if !p.params.is_empty() {
-            println!("{indent}  Attributes: {}", attrs(&p.params));
+            outln!("{indent}  Attributes: {}", attrs(&p.params));
         }
         if !p.meta.is_empty() {
-            println!("{indent}  Meta Attributes: {}", attrs(&p.meta));
+            outln!("{indent}  Meta Attributes: {}", attrs(&p.meta));
         }
         for o in &p.ops {
             let mut s = format!("{} interval={}", o.name, format_interval_ms(o.interval_ms));
@@ -966,16 +995,16 @@ fn show_config(cfg: &Configuration, name: Option<&str>, output: OutputFormat) ->
             if let Some(f) = o.on_fail {
                 s.push_str(&format!(" on-fail={f}"));
             }
-            println!("{indent}  Operation: {s} (id: {})", o.id);
+            outln!("{indent}  Operation: {s} (id: {})", o.id);
         }
     };
     for r in rs {
         match r {
             Resource::Primitive(p) => prim(p, ""),
             Resource::Group(g) => {
-                println!("Group: {}", g.id);
+                outln!("Group: {}", g.id);
                 if !g.meta.is_empty() {
-                    println!("  Meta Attributes: {}", attrs(&g.meta));
+                    outln!("  Meta Attributes: {}", attrs(&g.meta));
                 }
                 for c in &g.children {
                     prim(c, "  ");

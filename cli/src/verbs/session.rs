@@ -12,11 +12,13 @@
 //! or the deadline (`--wait=TIMEOUT`, default 60 s) passes.
 
 use anyhow::{anyhow, bail, Context, Result};
-use hactl_client::{socket_path, Client};
+use hactl_client::{socket_path, Client, ClientError};
 use hactl_model::change::Change;
 use hactl_model::values::parse_interval_ms;
 use hactl_model::Cib;
 use hactl_policy::{schedule, Action, ActionKind, Transition};
+
+use super::verdict;
 use hactl_proto::client::ClusterStatus;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -235,12 +237,12 @@ impl Session {
                 }
                 write_cib_file(path, &next)?;
                 if flags.output == OutputFormat::Json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"what": plan.what, "file": path, "epoch": next.epoch})
                     );
                 } else {
-                    println!(
+                    outln!(
                         "{}: written to {} (epoch {})",
                         plan.what,
                         path.display(),
@@ -253,7 +255,7 @@ impl Session {
                 let json = serde_json::to_vec(&change)?;
                 let ack = client
                     .propose_change(json)
-                    .with_context(|| format!("{}: not committed", plan.what))?;
+                    .map_err(|e| propose_failed(&plan.what, cib.epoch, e))?;
                 let Some(timeout) = timeout else {
                     report(flags.output, &plan.what, ack.index, None);
                     return Ok(Outcome::Committed);
@@ -263,10 +265,42 @@ impl Session {
                     index: ack.index,
                 };
                 let settled = wait_settled(client, applied, timeout, flags.output)?;
-                report(flags.output, &plan.what, ack.index, Some(&settled));
+                let t = schedule(&settled, unix_now())
+                    .context("the current CIB cannot be scheduled")?;
+                let findings = verdict::judge(&settled, &t, &verdict::touched(&change));
+                report(flags.output, &plan.what, ack.index, Some(&findings));
+                let not_done: Vec<String> = findings
+                    .iter()
+                    .filter(|f| f.not_done)
+                    .map(|f| f.resource.clone())
+                    .collect();
+                if !not_done.is_empty() {
+                    return Err(verdict::NotDone {
+                        what: plan.what.clone(),
+                        resources: not_done,
+                    }
+                    .into());
+                }
                 Ok(Outcome::Settled(Box::new(settled)))
             }
         }
+    }
+}
+
+/// The error for a change that did not come back committed. "Not committed" only
+/// when that is certain: after a timeout or a lost connection the change may be
+/// committed already or later (an adversarial run saw two such writes land), and a
+/// blind retry would apply it twice.
+fn propose_failed(what: &str, epoch: u64, e: ClientError) -> anyhow::Error {
+    if e.outcome_unknown() {
+        anyhow!(
+            "{what}: outcome unknown ({e}): the change may have been committed, or may \
+             still be. Check before retrying: `hactl status` shows the CIB epoch, {epoch} \
+             before this change (a configuration change raises it), and the verb's \
+             list/config command shows the configuration."
+        )
+    } else {
+        anyhow!(e).context(format!("{what}: not committed"))
     }
 }
 
@@ -282,18 +316,39 @@ fn write_cib_file(path: &Path, cib: &Cib) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
 }
 
-fn report(output: OutputFormat, what: &str, index: u64, settled: Option<&Cib>) {
+/// The result line; `settled` holds what was found about the touched resources.
+fn report(output: OutputFormat, what: &str, index: u64, settled: Option<&[verdict::Finding]>) {
+    let done = settled.is_some_and(|f| f.iter().all(|f| !f.not_done));
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
-            serde_json::json!({"what": what, "committed_index": index, "settled": settled.is_some()})
+            serde_json::json!({
+                "what": what,
+                "committed_index": index,
+                "settled": settled.is_some(),
+                "done": done,
+                "findings": settled.unwrap_or_default(),
+            })
         ),
         OutputFormat::Text => match settled {
-            Some(_) => {
-                println!("{what}: done (committed at index {index}; the cluster has settled)")
+            Some(findings) => {
+                if done {
+                    outln!("{what}: done (committed at index {index}; the cluster has settled)");
+                } else {
+                    outln!(
+                        "{what}: NOT done (committed at index {index}; the cluster has settled with resources not running)"
+                    );
+                }
+                for f in findings {
+                    let label = if f.not_done { "not running" } else { "note" };
+                    eprintln!("{label}: {}", f.resource);
+                    for d in &f.details {
+                        eprintln!("  {d}");
+                    }
+                }
             }
             None => {
-                println!("{what}: committed at index {index} (not waiting; see `hactl status`)")
+                outln!("{what}: committed at index {index} (not waiting; see `hactl status`)")
             }
         },
     }
@@ -420,7 +475,15 @@ struct DryRunJson<'a> {
     change: &'a Change,
     summary: &'a [String],
     already_pending: usize,
+    /// Touched resources (not disabled) that would not run anywhere, and why.
+    would_not_start: Vec<WouldNotStart<'a>>,
     transition: &'a Transition,
+}
+
+#[derive(serde::Serialize)]
+struct WouldNotStart<'a> {
+    resource: &'a str,
+    why: String,
 }
 
 fn print_dry_run(
@@ -436,8 +499,9 @@ fn print_dry_run(
     let already = schedule(before, now)
         .map(|t| pending(&t).len())
         .unwrap_or(0);
+    let would_not_start = verdict::would_not_run(&t_after, &verdict::touched(change));
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&DryRunJson {
                 dry_run: true,
@@ -445,17 +509,31 @@ fn print_dry_run(
                 change,
                 summary: &t_after.summary,
                 already_pending: already,
+                would_not_start: would_not_start
+                    .iter()
+                    .map(|p| WouldNotStart {
+                        resource: &p.resource,
+                        why: verdict::why_not_running(&t_after, &p.resource),
+                    })
+                    .collect(),
                 transition: &t_after,
             })?
         ),
         OutputFormat::Text => {
-            println!("Dry run: {} (nothing was changed)", plan.what);
-            print!("{}", t_after.summary_text());
+            outln!("Dry run: {} (nothing was changed)", plan.what);
+            out!("{}", t_after.summary_text());
             if t_after.summary.is_empty() {
-                println!("  (no resource would start, stop or move)");
+                outln!("  (no resource would start, stop or move)");
+            }
+            for p in &would_not_start {
+                outln!(
+                    "Note: {} would not start: {}",
+                    p.resource,
+                    verdict::why_not_running(&t_after, &p.resource)
+                );
             }
             if already > 0 {
-                println!(
+                outln!(
                     "Note: the cluster has not settled; {already} action(s) were pending before this change and are included."
                 );
             }

@@ -2,9 +2,14 @@
 //!
 //! * The Raft log carries [`Change`]s (JSON); every node applies committed changes to
 //!   its [`Cib`] in log order, so all nodes converge on the same CIB.
-//! * Storage is sled ([`storage`]): log, hard state, configuration and CIB snapshots.
+//! * Storage is redb ([`storage`]): log, hard state, configuration and CIB snapshots.
 //!   Everything a Ready produces is flushed (fsync) before any message leaves and
-//!   before any proposal is acknowledged, so `kill -9` never loses a committed change.
+//!   before any proposal is acknowledged, so neither `kill -9` nor a power cut loses
+//!   an acknowledged change (tests/power_loss.rs cuts the power under a node). A store
+//!   that fails its checksums or the Raft log's invariants is refused at start
+//!   ([`Error::Damaged`]).
+//! * A raft-rs panic (a broken invariant) is not caught: the node stops and its
+//!   [`Status::fatal`] says so; the daemon then stops its resources and exits.
 //! * A proposal resolves when its entry is applied on the proposing node: a read of the
 //!   local CIB right after a successful write sees the write.
 //! * No raft or protobuf-2 type appears in this API. Peer messages leave as opaque bytes
@@ -18,7 +23,7 @@
 //!   it may ([`Config::may_found`]); otherwise it has lost its state and rejoins as a
 //!   non-voter until it has caught up ([`rejoin`]).
 //!
-//! The Raft node runs on its own OS thread (sled writes block), driven by a channel of
+//! The Raft node runs on its own OS thread (storage writes block), driven by a channel of
 //! commands and a tick clock.
 
 pub mod format;
@@ -49,6 +54,17 @@ pub type Transport = Arc<dyn Fn(NodeId, Vec<u8>) + Send + Sync>;
 pub enum Error {
     #[error("storage: {0}")]
     Storage(String),
+    /// The Raft store on disk fails its checksums or the Raft log's invariants. The
+    /// node refuses to start from it: it could undo committed changes.
+    #[error(
+        "the Raft store {} is damaged: {detail}. Refusing to start from it. If the other \
+         members are healthy, move it away and add this node to the cluster again",
+        path.display()
+    )]
+    Damaged {
+        path: std::path::PathBuf,
+        detail: String,
+    },
     #[error("raft: {0}")]
     Raft(String),
     #[error("invalid consensus configuration: {0}")]
@@ -74,6 +90,10 @@ pub enum ProposeError {
     /// The node has stopped.
     #[error("consensus node stopped")]
     Stopped,
+    /// The change was handed to Raft but not seen applied in time (a lost leader, no
+    /// quorum): it may still be committed later, so "not committed" would be wrong.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
 }
 
 /// Timing, in ticks of `tick`: heartbeats every `heartbeat_ticks`, elections after
@@ -109,7 +129,7 @@ pub struct Config {
     /// `hactl cluster setup`, consumed once the founding state is on disk): an empty
     /// store alone cannot tell a founder from a member that lost its disk.
     pub may_found: bool,
-    /// Where sled keeps this node's state.
+    /// Where this node's Raft store (`raft.redb`) lives.
     pub data_dir: PathBuf,
     pub timing: Timing,
     /// Take a CIB snapshot and drop the log before it every this many applied entries.

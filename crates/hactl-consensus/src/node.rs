@@ -17,7 +17,7 @@ use tokio::sync::{oneshot, watch};
 use crate::format::{self, LEGACY_FORMAT};
 use crate::membership::{self, Action};
 use crate::rejoin::{self, RejoinPhase, Reports};
-use crate::storage::SledStorage;
+use crate::storage::Storage;
 use crate::{
     Change, Cib, Config, Error, NodeId, PeerReport, ProposeError, Role, Status, Transport,
 };
@@ -160,7 +160,7 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
     } else {
         &[]
     };
-    let store = SledStorage::open(&config.data_dir, founders, &initial)?;
+    let store = Storage::open(&config.data_dir, founders, &initial)?;
     let rejoin = rejoin_phase(&config, &store)?;
     let snapshot_index = store.snapshot_index();
     let cib = match store.snapshot_data()? {
@@ -212,11 +212,15 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
     let thread = std::thread::Builder::new()
         .name(format!("raft-{id}"))
         .spawn(move || {
-            let fatal = node.run(rx, &status_tx).err().map(|e| e.to_string());
+            let guard = FatalOnPanic {
+                id,
+                status: status_tx,
+            };
+            let fatal = node.run(rx, &guard.status).err().map(|e| e.to_string());
             if let Some(f) = &fatal {
                 tracing::error!(node = id, error = %f, "consensus node stopped on error");
             }
-            let _ = status_tx.send(Arc::new(node.status(fatal, false)));
+            let _ = guard.status.send(Arc::new(node.status(fatal, false)));
         })
         .map_err(|e| Error::Raft(format!("spawning raft thread: {e}")))?;
     Ok(Handle {
@@ -230,7 +234,7 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
 /// The rejoin phase a node starts in: a store that is still empty although the node may
 /// not found means it lost its state (or is new) and must rejoin; otherwise whatever a
 /// rejoin interrupted by a crash had reached.
-fn rejoin_phase(config: &Config, store: &SledStorage) -> Result<Option<RejoinPhase>, Error> {
+fn rejoin_phase(config: &Config, store: &Storage) -> Result<Option<RejoinPhase>, Error> {
     let empty = store.last_index() == 0 && store.snapshot_index() == 0;
     if empty && !config.may_found {
         tracing::warn!(
@@ -248,9 +252,32 @@ fn rejoin_phase(config: &Config, store: &SledStorage) -> Result<Option<RejoinPha
     Ok(phase)
 }
 
+/// Publishes a stopped status with the reason when the node's thread unwinds from a
+/// panic (raft-rs panics on a broken invariant). Without it the status channel would
+/// just close and watchers would not learn why.
+struct FatalOnPanic {
+    id: NodeId,
+    status: watch::Sender<Arc<Status>>,
+}
+
+impl Drop for FatalOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let reason = "raft panicked on a broken invariant (see the panic message above); \
+                      the node stopped";
+        tracing::error!(node = self.id, "{reason}");
+        let mut s = (**self.status.borrow()).clone();
+        s.fatal = Some(reason.to_string());
+        s.running = false;
+        self.status.send_replace(Arc::new(s));
+    }
+}
+
 struct Node {
     id: NodeId,
-    raw: RawNode<SledStorage>,
+    raw: RawNode<Storage>,
     cib: Arc<Cib>,
     applied: u64,
     transport: Transport,
@@ -462,12 +489,15 @@ impl Node {
             return;
         }
         let mut msg = msg;
-        // A leader that has not yet noticed we lost our log still tells us its old
-        // match for us as commit index; raft-rs would panic on a commit past our log.
-        // Committing nothing new is always safe: the leader's next append finds the
-        // gap and sends a snapshot.
+        // A node rejoining without its state is told by a leader that has not yet
+        // noticed the loss its old match for us as commit index, past our (empty) log.
+        // That is expected here, not a damaged store: commit nothing new (always safe);
+        // the leader's next append finds the gap and sends a snapshot.
         let last = self.raw.raft.raft_log.last_index();
-        if msg.get_msg_type() == MessageType::MsgHeartbeat && msg.commit > last {
+        if self.rejoin.is_some()
+            && msg.get_msg_type() == MessageType::MsgHeartbeat
+            && msg.commit > last
+        {
             msg.commit = self.raw.raft.raft_log.committed.min(last);
         }
         if self.rejoin.is_some() && is_vote_request(&msg) && !self.may_vote_for(&msg) {
@@ -478,19 +508,14 @@ impl Node {
             );
             return;
         }
-        // raft-rs treats some impossible messages (a heartbeat committing past our log,
-        // say) as fatal and panics before changing anything. A peer, even an
-        // authenticated one, must not be able to kill the daemon that way: drop the
-        // message instead.
-        let raw = &mut self.raw;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| raw.step(msg))) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::debug!(node = self.id, from, error = %e, "raft refused message"),
-            Err(_) => tracing::error!(
-                node = self.id,
-                from,
-                "raft message violating the protocol dropped"
-            ),
+        // raft-rs panics on a message it cannot take without breaking its invariants
+        // (a heartbeat committing past our log: this store lost committed entries, or
+        // the peer is broken). That panic is not caught: the node's thread ends, its
+        // status says why ([`FatalOnPanic`]) and the daemon stops its resources and
+        // exits. Carrying on with a RawNode that stopped half-way through a step could
+        // acknowledge or apply what Raft never committed.
+        if let Err(e) = self.raw.step(msg) {
+            tracing::debug!(node = self.id, from, error = %e, "raft refused message");
         }
     }
 
@@ -514,8 +539,9 @@ impl Node {
             return Ok(());
         }
         let mut ready = self.raw.ready();
-        // 1. Persist: snapshot, entries, hard state; then fsync. Nothing leaves this
-        //    node and nothing is acknowledged before that.
+        // 1. Persist: snapshot, entries, hard state; then flush, which makes them
+        //    durable together (storage.rs, "Durability"). Nothing leaves this node and
+        //    nothing is acknowledged before that; tests/power_loss.rs fails without it.
         let snap_applied = if *ready.snapshot() != Snapshot::default() {
             let snap = ready.snapshot().clone();
             self.raw.mut_store().apply_snapshot(&snap)?;
@@ -533,7 +559,7 @@ impl Node {
         // A Ready with only messages (heartbeats and their answers) has nothing to
         // make durable: skip the fsync.
         if dirty {
-            self.raw.store().flush()?;
+            self.raw.mut_store().flush()?;
         }
         // 2. Send.
         self.send(ready.take_messages());

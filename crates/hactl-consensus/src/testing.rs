@@ -1,8 +1,9 @@
-//! An in-memory network of consensus nodes, for tests: real nodes with real sled
+//! An in-memory network of consensus nodes, for tests: real nodes with real redb
 //! storage in temporary directories, connected by function calls instead of QUIC, with
 //! links that can be cut (partitions) and nodes that can be stopped and restarted from
-//! their data directory (a crash, as far as the node's disk is concerned: the sled
-//! state is whatever the last flush left), or wiped (the disk is lost).
+//! their data directory. A stop closes the store cleanly; what a crash or a power cut
+//! leaves (only what was fsynced) is tested in tests/power_loss.rs. A node can also be
+//! wiped (the disk is lost).
 //!
 //! The daemon's heartbeats carry each node's [`PeerReport`]; here a reporter thread
 //! stands in for them and delivers every node's report to every peer it can reach,

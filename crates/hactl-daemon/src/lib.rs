@@ -28,6 +28,7 @@ mod control;
 mod fencing;
 mod members;
 pub mod profile;
+mod statedir;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -208,6 +209,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(NodeId, Vec<u8>)>();
     let configured: Vec<NodeId> = cluster.nodes.iter().map(|n| n.id).collect();
     let founder_marker = config.config_dir.join(hactl_net::config::FOUNDER_FILE);
+    statedir::make_private(&config.state_dir)?;
     let ccfg = hactl_consensus::Config {
         timing: profile.raft,
         may_found: founder_marker.exists(),
@@ -306,10 +308,12 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         } => f,
     };
 
-    if fatal.is_none() {
-        d.leave().await;
-    } else {
-        d.leaving.store(true, Ordering::SeqCst);
+    match &fatal {
+        None => d.leave().await,
+        Some(reason) => {
+            d.leaving.store(true, Ordering::SeqCst);
+            d.stop_local_resources(reason).await;
+        }
     }
     beacon.abort();
     monitor.abort();
@@ -384,6 +388,25 @@ fn rejoin_state(phase: Option<hactl_consensus::RejoinPhase>) -> hactl_proto::pee
 }
 
 impl Daemon {
+    /// The consensus node stopped (a storage failure, a raft-rs panic): this node can
+    /// no longer learn what the cluster decides, and the survivors will recover its
+    /// resources elsewhere once it is gone. Nothing it runs may keep running, so the
+    /// executor stops every local resource before the daemon exits.
+    async fn stop_local_resources(&self, reason: &str) {
+        error!(node = %self.me_name, reason, "consensus stopped: stopping every local resource, then exiting");
+        let Some(ctl) = self.controller.get() else {
+            return;
+        };
+        for (rsc, o) in ctl.service().stop_all_local().await {
+            if o.rc == 0 {
+                info!(node = %self.me_name, resource = %rsc, op = "stop", "stopped before exiting");
+            } else {
+                error!(node = %self.me_name, resource = %rsc, op = "stop", rc = o.rc,
+                    reason = ?o.exit_reason, "stop failed before exiting");
+            }
+        }
+    }
+
     fn on_peer_message(&self, from: &str, msg: PeerMessage) {
         if msg.cluster != self.cluster.name {
             if self.should_warn(from) {
@@ -494,8 +517,8 @@ impl Daemon {
     async fn propose(&self, change: Change) -> Result<u64, ProposeError> {
         match tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.propose(change)).await {
             Ok(r) => r,
-            Err(_) => Err(ProposeError::Dropped(format!(
-                "not applied within {} s (no quorum?)",
+            Err(_) => Err(ProposeError::Unknown(format!(
+                "not seen applied within {} s (no quorum, or a leader change?)",
                 PROPOSE_TIMEOUT.as_secs()
             ))),
         }
