@@ -342,6 +342,14 @@ fn netns_node_add_and_remove_then_cluster_stop() -> Result<()> {
             .all(|&i| c.node_state(i, 4).ok() == Some(NodeState::Online))
             .then_some(()))
     })?;
+    // n4 joined as a learner; the leader makes it a voter once it has caught up.
+    c.wait_until("n4 a voter", UP, || {
+        let s = c.status(1)?;
+        Ok(s.nodes
+            .iter()
+            .any(|n| n.name == "n4" && n.membership == "voter")
+            .then_some(()))
+    })?;
     // With four voters, two nodes down means no quorum: n4 really counts.
     c.kill(2);
     c.kill(3);
@@ -362,7 +370,11 @@ fn netns_node_add_and_remove_then_cluster_stop() -> Result<()> {
         "node".into(),
         "remove".into(),
         "n4".into(),
-    ])?;
+    ])
+    .map_err(|e| {
+        let logs: Vec<String> = (1..=4).map(|i| format!("n{i}:\n{}", c.log(i))).collect();
+        e.context(logs.join("\n"))
+    })?;
     c.kill(4);
     c.wait_until("n4 gone from the members", UP, || {
         let s = c.status(1)?;

@@ -564,12 +564,42 @@ impl Daemon {
         self.propose(Change::AddNode { node })
             .await
             .map_err(|e| e.to_string())?;
-        let index = tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.add_voter(id))
-            .await
-            .map_err(|_| "membership change not applied in time".to_string())?
-            .map_err(|e| e.to_string())?;
+        let index = self.change_membership(true, id).await?;
         info!(node = name, id, index, "node added");
         Ok(index)
+    }
+
+    /// Adds (as a learner the leader promotes once caught up) or removes Raft member
+    /// `id`. The leader drops a membership change forwarded while another is pending
+    /// (it promotes and demotes rejoining members on its own), and the proposer never
+    /// hears back: try again until the change shows in the configuration, within
+    /// `PROPOSE_TIMEOUT`.
+    async fn change_membership(&self, add: bool, id: NodeId) -> Result<u64, String> {
+        let deadline = tokio::time::Instant::now() + PROPOSE_TIMEOUT;
+        let landed = |s: &hactl_consensus::Status| {
+            let member = s.voters.contains(&id) || s.learners.contains(&id);
+            (member == add).then_some(s.applied_index)
+        };
+        let mut last = "membership change not applied in time".to_string();
+        while tokio::time::Instant::now() < deadline {
+            let attempt = async {
+                if add {
+                    self.consensus.add_voter(id).await
+                } else {
+                    self.consensus.remove_voter(id).await
+                }
+            };
+            match tokio::time::timeout(Duration::from_secs(1), attempt).await {
+                Ok(Ok(index)) => return Ok(index),
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => {}
+            }
+            if let Some(index) = landed(&self.consensus.status()) {
+                return Ok(index);
+            }
+            tokio::time::sleep(self.profile.interval).await;
+        }
+        Err(last)
     }
 
     /// Removes a node from the Raft voters, then from the CIB.
@@ -578,10 +608,7 @@ impl Daemon {
             .members
             .id_of(name)
             .ok_or_else(|| format!("node {name} is not a member"))?;
-        tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.remove_voter(id))
-            .await
-            .map_err(|_| "membership change not applied in time".to_string())?
-            .map_err(|e| e.to_string())?;
+        self.change_membership(false, id).await?;
         // The removed node may have been the leader: a proposal forwarded to it just
         // before it stepped aside is lost, so try again (removal is idempotent: "not
         // found" means an earlier attempt landed).
