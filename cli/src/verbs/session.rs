@@ -267,7 +267,7 @@ impl Session {
                 let settled = wait_settled(client, applied, timeout, flags.output)?;
                 let t = schedule(&settled, unix_now())
                     .context("the current CIB cannot be scheduled")?;
-                let findings = verdict::judge(&settled, &t, &verdict::touched(&change));
+                let findings = verdict::judge(&settled, &t, &verdict::touched(&change, cib));
                 report(flags.output, &plan.what, ack.index, Some(&findings));
                 let not_done: Vec<String> = findings
                     .iter()
@@ -499,7 +499,7 @@ fn print_dry_run(
     let already = schedule(before, now)
         .map(|t| pending(&t).len())
         .unwrap_or(0);
-    let would_not_start = verdict::would_not_run(&t_after, &verdict::touched(change));
+    let would_not_start = verdict::would_not_run(&t_after, &verdict::touched(change, before));
     match output {
         OutputFormat::Json => outln!(
             "{}",

@@ -15,23 +15,42 @@ use hactl_policy::{Placement, Transition};
 /// touched failed, blocked or unable to run anywhere.
 pub const EXIT_NOT_RUNNING: u8 = 3;
 
-/// The primitives a change touched: created, updated, moved into a group.
-pub fn touched(change: &Change) -> Vec<String> {
+/// The primitives a change touched: created, moved into a group, or updated (only
+/// the members of an updated group whose definition changed, or all of them when the
+/// group's own meta attributes changed: disabling one member stops the members after
+/// it, which is what was asked, not a failure). `before` is the CIB it applies to.
+pub fn touched(change: &Change, before: &Cib) -> Vec<String> {
     let mut out = Vec::new();
-    collect(change, &mut out);
+    collect(change, before, &mut out);
     out.dedup();
     out
 }
 
-fn collect(change: &Change, out: &mut Vec<String>) {
+fn collect(change: &Change, before: &Cib, out: &mut Vec<String>) {
     match change {
-        Change::AddResource { resource } | Change::UpdateResource { resource } => match resource {
-            Resource::Primitive(p) => out.push(p.id.clone()),
-            Resource::Group(g) => out.extend(g.children.iter().map(|c| c.id.clone())),
-        },
+        Change::AddResource { resource } => out.extend(primitive_ids(resource)),
+        Change::UpdateResource { resource } => {
+            match (resource, before.config.find_resource(resource.id())) {
+                (Resource::Group(g), Some(Resource::Group(old))) if g.meta == old.meta => out
+                    .extend(
+                        g.children
+                            .iter()
+                            .filter(|c| !old.children.contains(c))
+                            .map(|c| c.id.clone()),
+                    ),
+                _ => out.extend(primitive_ids(resource)),
+            }
+        }
         Change::AddGroupMembers { members, .. } => out.extend(members.iter().cloned()),
-        Change::Batch { changes } => changes.iter().for_each(|c| collect(c, out)),
+        Change::Batch { changes } => changes.iter().for_each(|c| collect(c, before, out)),
         _ => {}
+    }
+}
+
+fn primitive_ids(r: &Resource) -> Vec<String> {
+    match r {
+        Resource::Primitive(p) => vec![p.id.clone()],
+        Resource::Group(g) => g.children.iter().map(|c| c.id.clone()).collect(),
     }
 }
 
@@ -335,11 +354,45 @@ mod tests {
                 },
             ],
         };
-        assert_eq!(touched(&batch), vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(
+            touched(&batch, &cib),
+            vec!["a".to_string(), "b".to_string()]
+        );
         let prop = Change::SetProperty {
             name: "x".into(),
             value: "y".into(),
         };
-        assert!(touched(&prop).is_empty());
+        assert!(touched(&prop, &cib).is_empty());
+    }
+
+    /// Disabling one member of a group touches that member only (the members after
+    /// it stop too, as asked); a change to the group's own meta touches them all.
+    #[test]
+    fn an_updated_group_touches_the_members_that_changed() {
+        let mut cib = cluster(&[]);
+        let member = |id: &str| Primitive {
+            id: id.into(),
+            agent: AgentSpec::parse("ocf:hactl:Dummy").unwrap(),
+            ..Default::default()
+        };
+        let group = hactl_model::Group {
+            id: "g".into(),
+            children: vec![member("d1"), member("d2")],
+            ..Default::default()
+        };
+        cib.config.resources.push(Resource::Group(group.clone()));
+        let mut disabled = group.clone();
+        disabled.children[0]
+            .meta
+            .insert("target-role".into(), "Stopped".into());
+        let update = |g: &hactl_model::Group| Change::UpdateResource {
+            resource: Resource::Group(g.clone()),
+        };
+        assert_eq!(touched(&update(&disabled), &cib), vec!["d1".to_string()]);
+        let mut sticky = group;
+        sticky
+            .meta
+            .insert("resource-stickiness".into(), "100".into());
+        assert_eq!(touched(&update(&sticky), &cib), vec!["d1", "d2"]);
     }
 }
