@@ -204,6 +204,16 @@ pub fn agent_env(c: &Cluster, i: usize) -> Result<Vec<(String, String)>> {
     ])
 }
 
+/// Starts node `i`'s daemon with its own agent state directories ([`agent_env`]).
+pub fn start_node(c: &mut Cluster, i: usize) -> Result<()> {
+    // The daemon inherits these; each node gets its own (the lab's nodes share the
+    // host's filesystem).
+    for (k, v) in agent_env(c, i)? {
+        std::env::set_var(k, v);
+    }
+    c.start(i)
+}
+
 pub fn varrun(c: &Cluster, i: usize) -> PathBuf {
     c.root.join(format!("n{i}")).join("agents").join("varrun")
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Result;
 use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
-    active_on, agent_env, cli, create_group, haproxy_pid, idx, kill_node, mac_of, settled,
+    active_on, cli, create_group, haproxy_pid, idx, kill_node, mac_of, settled, start_node,
     unix_now, vip_primitive, wait_group_on, write_haproxy_cfg, NsReaper, Poller,
 };
 use hactl_tests::netns::require_root;
@@ -22,12 +22,7 @@ const T: Duration = Duration::from_secs(30);
 /// Starts the daemons of nodes 1..=n, each with its own agent state directories.
 fn start_nodes(c: &mut Cluster, n: usize) -> Result<()> {
     for i in 1..=n {
-        // The daemon inherits these; each node gets its own (the lab's nodes share
-        // the host's filesystem).
-        for (k, v) in agent_env(c, i)? {
-            std::env::set_var(k, v);
-        }
-        c.start(i)?;
+        start_node(c, i)?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod node_service;
 pub mod ops;
 pub mod quorum;
+pub mod shutdown;
 
 pub use controller::{Controller, ControllerConfig, Host};
 pub use engine::{Command, Dispatch, Engine, EngineConfig, EngineError, Event, FenceRequest};
