@@ -3,10 +3,49 @@
 //! cluster goes through the client API on the local daemon's socket.
 
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::process::ExitCode;
+
+/// `println!` for the CLI's output, which stops quietly when the reader has gone
+/// (`hactl status | head -1`): std's `println!` panics on EPIPE, since Rust ignores
+/// SIGPIPE. Restoring SIGPIPE instead would also kill the CLI without a word when a
+/// daemon's socket closes under a write, where an error message is owed.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` with [`outln!`]'s handling of a closed output.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
 
 mod cmd;
 mod verbs;
+
+/// Writes to standard output; see [`outln!`].
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args) {
+        stdout_failed(e);
+    }
+}
+
+/// Ends the command after a failed write to standard output: quietly with success
+/// when the reader closed the pipe (as `head` expects), with an error otherwise.
+pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to standard output: {e}");
+    std::process::exit(1);
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "hactl", version, about = "A cluster resource manager", long_about = None)]

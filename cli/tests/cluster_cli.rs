@@ -90,6 +90,9 @@ fn three_nodes() -> Vec<String> {
 #[test]
 fn setup_creates_the_identity_with_private_files_0600() {
     let t = TempDir::new("perm");
+    // Reachable by everyone, as /var/lib is: only the state directory's own mode
+    // may keep others out.
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let etc = t.path().join("etc");
     let nodes = three_nodes();
     let o = setup(&etc, &["--local", "n1"], &nodes);
@@ -619,4 +622,105 @@ fn node_add_join_start_and_remove_on_a_running_cluster() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Every regular file under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        if m.is_dir() {
+            todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if m.is_file() {
+            files.push(p);
+        }
+    }
+    files
+}
+
+/// An adversarial run found the state directory and its database world-readable
+/// (a fence password was read from it), a shared 1777 socket directory turned into
+/// 0700, and a regular file at the socket path deleted. The real daemon, started
+/// with a default umask: the state it creates is private, a shared directory keeps
+/// its mode, and a file that is not a stale socket is left alone.
+#[test]
+fn daemon_state_is_private_and_the_socket_path_is_respected() {
+    let t = TempDir::new("perm");
+    // Reachable by everyone, as /var/lib is: only the state directory's own mode
+    // may keep others out.
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let etc = t.path().join("etc");
+    let state = t.path().join("state");
+    let shared = t.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let sock = shared.join("hactl.sock");
+    std::fs::write(&sock, "someone's file").unwrap();
+    let log = t.path().join("daemon.log");
+    let port = free_port();
+    let o = setup(&etc, &["--local", "n1"], &[format!("n1=127.0.0.1:{port}")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (etc_s, sock_s, state_s, log_s) = (
+        etc.to_str().unwrap(),
+        sock.to_str().unwrap(),
+        state.to_str().unwrap(),
+        log.to_str().unwrap(),
+    );
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "cluster",
+            "--dir",
+            etc_s,
+            "--socket",
+            sock_s,
+            "--state-dir",
+            state_s,
+        ];
+        a.extend_from_slice(extra);
+        hactl(&a)
+    };
+    struct Stop<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["stop", "--wait", "10"]);
+        }
+    }
+    let _stop = Stop(&run);
+
+    let o = run(&["start", "--wait", "10", "--log-file", log_s]);
+    let logtext = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        logtext.contains("is not a socket") || stderr(&o).contains("is not a socket"),
+        "{}\nlog:\n{logtext}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&sock).unwrap(), "someone's file");
+
+    std::fs::remove_file(&sock).unwrap();
+    let o = run(&["start", "--wait", "20", "--log-file", log_s]);
+    let logtext = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(o.status.success(), "{}\nlog:\n{logtext}", stderr(&o));
+    assert_eq!(
+        std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777,
+        0o1777,
+        "the shared directory keeps its mode"
+    );
+    assert_eq!(mode(&sock), 0o600);
+    assert_eq!(mode(&state), 0o700);
+    // The CIB (fence passwords included) is out of reach of other users, the
+    // database files the store creates later included.
+    let files = files_under(&state);
+    assert!(!files.is_empty(), "the daemon wrote its state");
+    if unsafe_geteuid() == 0 {
+        for f in &files {
+            let o = Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+                .arg(f)
+                .output()
+                .unwrap();
+            assert!(!o.status.success(), "nobody read {}", f.display());
+        }
+    }
 }

@@ -349,3 +349,49 @@ fn cib_import_validate_generate() {
         "same seed, same file"
     );
 }
+
+/// `hactl status | head -1` panicked ("failed printing to stdout: Broken pipe"):
+/// output commands stop quietly, with success, when the reader goes away. Both the
+/// line printer (simulate's scores) and the bulk writer (cib generate) are covered;
+/// each writes far more than a pipe holds, so the writes after the reader closed
+/// its end are certain to fail.
+#[test]
+fn closed_output_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("big.xml");
+    let gen = hactl(&[
+        "cib",
+        "generate",
+        "--nodes",
+        "16",
+        "--resources",
+        "2000",
+        "-o",
+        path(&big),
+    ]);
+    assert!(gen.status.success(), "{}", stderr(&gen));
+    let runs: [&[&str]; 2] = [
+        &["simulate", "--xml", path(&big), "--show-scores"],
+        &["cib", "generate", "--nodes", "16", "--resources", "2000"],
+    ];
+    for args in runs {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hactl"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hactl");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("first line");
+        // The reader (and with it the pipe's read end) is dropped here, like head's.
+        assert!(!first.is_empty(), "{args:?}: no output");
+        let o = child.wait_with_output().expect("wait");
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(o.status.success(), "{args:?}: {:?} {err}", o.status);
+    }
+}

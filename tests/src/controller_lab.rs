@@ -21,10 +21,12 @@ use crate::netns::run;
 /// every 10 ms it opens a TCP connection to VIP:PORT (100 ms timeout). Connected, or
 /// refused (the VIP's kernel answered with a reset), means the VIP is up; the MAC is
 /// then read from the namespace's ARP table. One line per poll:
-/// `unix_time_s up|down mac`.
+/// `unix_time_s up|down mac`. With a fourth argument `http`, up means an HTTP GET
+/// answered 200 within 500 ms (the service answered, not just the address).
 const POLLER: &str = r#"
 import socket, sys, time
 vip, port, period = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+http = len(sys.argv) > 4 and sys.argv[4] == 'http'
 def mac():
     try:
         with open('/proc/net/arp') as f:
@@ -39,12 +41,16 @@ while True:
     t = time.time()
     up = False
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(0.1)
+    s.settimeout(0.5 if http else 0.1)
     try:
         s.connect((vip, port))
-        up = True
+        if http:
+            s.sendall(b'GET / HTTP/1.0\r\nHost: vip\r\n\r\n')
+            up = s.recv(64).split(b' ')[1:2] == [b'200']
+        else:
+            up = True
     except ConnectionRefusedError:
-        up = True
+        up = not http
     except OSError:
         up = False
     finally:
@@ -72,10 +78,20 @@ pub struct Poller {
 
 impl Poller {
     pub fn start(ns: &str, vip: &str, port: u16) -> Result<Poller> {
+        Self::spawn(ns, vip, port, "tcp")
+    }
+
+    /// Polls with HTTP GETs: a sample is up only when the web server answered 200.
+    pub fn start_http(ns: &str, vip: &str, port: u16) -> Result<Poller> {
+        Self::spawn(ns, vip, port, "http")
+    }
+
+    fn spawn(ns: &str, vip: &str, port: u16, mode: &str) -> Result<Poller> {
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns, "python3", "-u", "-c", POLLER, vip])
             .arg(port.to_string())
             .arg("0.01")
+            .arg(mode)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .stdin(Stdio::null())
@@ -212,6 +228,14 @@ pub fn start_node(c: &mut Cluster, i: usize) -> Result<()> {
         std::env::set_var(k, v);
     }
     c.start(i)
+}
+
+/// Starts the daemons of nodes 1..=n, each with its own agent state directories.
+pub fn start_nodes(c: &mut Cluster, n: usize) -> Result<()> {
+    for i in 1..=n {
+        start_node(c, i)?;
+    }
+    Ok(())
 }
 
 pub fn varrun(c: &Cluster, i: usize) -> PathBuf {

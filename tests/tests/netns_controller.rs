@@ -11,21 +11,13 @@ use std::time::Duration;
 use anyhow::Result;
 use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
-    active_on, cli, create_group, haproxy_pid, idx, kill_node, mac_of, settled, start_node,
+    active_on, cli, create_group, haproxy_pid, idx, kill_node, mac_of, settled, start_nodes,
     unix_now, vip_primitive, wait_group_on, write_haproxy_cfg, NsReaper, Poller,
 };
 use hactl_tests::netns::require_root;
 
 const VIP: &str = "10.83.0.100";
 const T: Duration = Duration::from_secs(30);
-
-/// Starts the daemons of nodes 1..=n, each with its own agent state directories.
-fn start_nodes(c: &mut Cluster, n: usize) -> Result<()> {
-    for i in 1..=n {
-        start_node(c, i)?;
-    }
-    Ok(())
-}
 
 /// Waits for the client to see the VIP answer from `mac`, after `since`.
 fn wait_client(c: &Cluster, p: &Poller, since: f64, mac: &str) -> Result<f64> {

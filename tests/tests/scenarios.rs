@@ -30,9 +30,14 @@
 //! up N
 //! running RSC N                   a successful start in the history
 //! fail RSC N OP [INTERVAL]        a failed operation (rc 1) and a fail count
+//! forget RSC [N]                  cleanup: its history is forgotten (on N, or everywhere)
+//! probe RSC N running|stopped     a probe's answer (rc 0 or 7) in the history
 //! quorum yes|no
 //! now SECONDS
 //! schedule                        then ---- and the expected lines
+//! ordered KIND RSC N KIND RSC N   in the last transition, every action matching the
+//!                                 first (KIND probe|start|stop|monitor, N may be *)
+//!                                 runs before every action matching the second
 //! apply
 //! ```
 
@@ -122,7 +127,7 @@ impl World {
             .entry(rsc.to_string())
             .or_insert_with(|| ResourceHistory {
                 agent,
-                ops: Vec::new(),
+                ..Default::default()
             });
         h.ops.push(op);
         Ok(())
@@ -355,6 +360,30 @@ impl World {
                     }),
                 }
             }
+            "forget" => {
+                need(2)?;
+                for (n, st) in self.cib.status.nodes.iter_mut() {
+                    if words.get(2).is_none_or(|x| x == n) {
+                        st.resources.remove(words[1]);
+                    }
+                }
+            }
+            "probe" => {
+                need(4)?;
+                let rc = match words[3] {
+                    "running" => 0,
+                    "stopped" => 7,
+                    other => return Err(format!("probe answer {other:?}: running or stopped")),
+                };
+                let mut op = self.op("monitor", 0, rc);
+                op.expected_rc = Some(7);
+                self.record(words[1], words[2], op)?;
+            }
+            "ordered" => {
+                need(7)?;
+                let t = self.last.as_ref().ok_or("ordered before schedule")?;
+                check_ordered(t, &words[1..4], &words[4..7])?;
+            }
             "quorum" => {
                 need(2)?;
                 self.cib.status.have_quorum = words[1] == "yes";
@@ -405,6 +434,73 @@ impl World {
         self.last = Some(t);
         Ok(())
     }
+}
+
+/// The actions of `t` matching `KIND RSC NODE` (NODE `*`: any node).
+fn matching(t: &hactl_policy::Transition, spec: &[&str]) -> Result<Vec<usize>, String> {
+    use hactl_policy::ActionKind;
+    let kind_ok = |k: &ActionKind| match spec[0] {
+        "probe" => *k == ActionKind::Probe,
+        "start" => *k == ActionKind::Start,
+        "stop" => *k == ActionKind::Stop,
+        "monitor" => matches!(k, ActionKind::Monitor { .. }),
+        _ => false,
+    };
+    if !["probe", "start", "stop", "monitor"].contains(&spec[0]) {
+        return Err(format!(
+            "action kind {:?}: probe, start, stop or monitor",
+            spec[0]
+        ));
+    }
+    let found: Vec<usize> = t
+        .actions
+        .iter()
+        .filter(|a| {
+            kind_ok(&a.kind)
+                && a.resource.as_deref() == Some(spec[1])
+                && (spec[2] == "*" || a.node.as_deref() == Some(spec[2]))
+        })
+        .map(|a| a.id)
+        .collect();
+    if found.is_empty() {
+        return Err(format!("no action {} in the transition", spec.join(" ")));
+    }
+    Ok(found)
+}
+
+/// Every action matching `first` precedes (through the edges) every one matching `then`.
+fn check_ordered(
+    t: &hactl_policy::Transition,
+    first: &[&str],
+    then: &[&str],
+) -> Result<(), String> {
+    let befores = matching(t, first)?;
+    let afters = matching(t, then)?;
+    for &b in &befores {
+        let mut reach = vec![false; t.actions.len()];
+        let mut stack = vec![b];
+        while let Some(a) = stack.pop() {
+            for e in t.edges.iter().filter(|e| e.before == a) {
+                if !reach[e.after] {
+                    reach[e.after] = true;
+                    stack.push(e.after);
+                }
+            }
+        }
+        if let Some(&a) = afters.iter().find(|&&a| !reach[a]) {
+            let n = |i: usize| {
+                let x = &t.actions[i];
+                format!(
+                    "{:?} {} on {}",
+                    x.kind,
+                    x.resource.as_deref().unwrap_or("-"),
+                    x.node.as_deref().unwrap_or("-")
+                )
+            };
+            return Err(format!("{} is not ordered before {}", n(b), n(a)));
+        }
+    }
+    Ok(())
 }
 
 fn normalize(l: &str) -> String {

@@ -69,7 +69,8 @@ fn write_out(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())
                 .and_then(|_| out.flush())
-                .context("cannot write to standard output")
+                .unwrap_or_else(|e| crate::stdout_failed(e));
+            Ok(())
         }
     }
 }
@@ -89,7 +90,7 @@ pub fn run(c: CibCommand) -> anyhow::Result<ExitCode> {
                 Ok(()) => {
                     let c = &cib.config;
                     let k = &c.constraints;
-                    println!(
+                    outln!(
                         "{}: valid ({} nodes, {} resources, {} constraints)",
                         file.display(),
                         c.nodes.len(),
@@ -103,7 +104,7 @@ pub fn run(c: CibCommand) -> anyhow::Result<ExitCode> {
                 }
                 Err(errs) => {
                     for e in &errs {
-                        println!("{}: {e}", file.display());
+                        outln!("{}: {e}", file.display());
                     }
                     eprintln!("{}: {} problem(s) found", file.display(), errs.len());
                     Ok(ExitCode::from(1))

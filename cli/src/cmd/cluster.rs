@@ -319,7 +319,7 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
                     );
                 }
                 if missing.is_empty() {
-                    println!(
+                    outln!(
                         "cluster {} is already set up in {} with these nodes; nothing changed",
                         cfg.name,
                         dir.display()
@@ -412,13 +412,13 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
         }
     }
 
-    println!("cluster {} created in {}", cfg.name, dir.display());
+    outln!("cluster {} created in {}", cfg.name, dir.display());
     if let Some(l) = &local {
-        println!("this machine is node {l}; its files are installed");
+        outln!("this machine is node {l}; its files are installed");
     }
     for n in &cfg.nodes {
         if Some(&n.name) != local.as_ref() {
-            println!(
+            outln!(
                 "  copy {} to {} ({}) and run there: hactl cluster join {}.bundle",
                 bundle_path(&bundle_dir, &n.name).display(),
                 n.name,
@@ -427,7 +427,7 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
             );
         }
     }
-    println!("then: hactl cluster start --all");
+    outln!("then: hactl cluster start --all");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -461,7 +461,7 @@ fn join(dir: &Path, socket: &Path, a: JoinArgs) -> Result<ExitCode> {
                 .as_ref()
                 .is_some_and(|id| id.cert_pem == bundle.node_cert);
         if same {
-            println!(
+            outln!(
                 "node {} of cluster {} is already installed in {}; nothing changed",
                 bundle.node,
                 bundle.cluster.name,
@@ -496,7 +496,7 @@ fn join(dir: &Path, socket: &Path, a: JoinArgs) -> Result<ExitCode> {
     }
     create_dir(dir, 0o755)?;
     bundle.install(dir)?;
-    println!(
+    outln!(
         "node {} of cluster {} installed in {}; next: hactl cluster start",
         bundle.node,
         bundle.cluster.name,
@@ -514,8 +514,8 @@ fn connect(socket: &Path) -> Result<Client> {
 fn status(socket: &Path, a: StatusArgs) -> Result<ExitCode> {
     let s = connect(socket)?.status()?;
     match a.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&status_json(&s))?),
-        Output::Text => print!("{}", status_text(&s)),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&status_json(&s))?),
+        Output::Text => out!("{}", status_text(&s)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -668,7 +668,7 @@ fn start_local(
     me: &NodeName,
 ) -> Result<()> {
     if Client::connect(socket).is_ok() {
-        println!("{me}: the hactl daemon is already running");
+        outln!("{me}: the hactl daemon is already running");
         return Ok(());
     }
     let deadline = Instant::now() + Duration::from_secs(a.wait);
@@ -682,7 +682,7 @@ fn start_local(
         }
         wait_for_socket(socket, deadline, None)
             .context("started hactl.service; see journalctl -u hactl")?;
-        println!("{me}: started hactl.service");
+        outln!("{me}: started hactl.service");
         return Ok(());
     }
     if let Some(parent) = a.log_file.parent() {
@@ -712,7 +712,7 @@ fn start_local(
     };
     wait_for_socket(socket, deadline, Some(&mut child))
         .with_context(|| format!("see {}", a.log_file.display()))?;
-    println!(
+    outln!(
         "{me}: started the hactl daemon (pid {}, log {})",
         child.id(),
         a.log_file.display()
@@ -738,11 +738,11 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
             .map(|n| n.name.as_str())
             .collect();
         if missing.is_empty() && s.has_quorum && !s.dc.is_empty() {
-            print!("{}", status_text(&s));
+            out!("{}", status_text(&s));
             return Ok(ExitCode::SUCCESS);
         }
         if Instant::now() >= deadline {
-            print!("{}", status_text(&s));
+            out!("{}", status_text(&s));
             eprintln!(
                 "not online after {} s: {} — run `hactl cluster start` on {}",
                 a.wait,
@@ -791,19 +791,19 @@ fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
         let mut c = stop_client(socket, &opts)?;
         let pid = c.daemon_pid();
         let ack = c.cluster_stop(opts)?;
-        println!("cluster stop: {}", ack.message);
+        outln!("cluster stop: {}", ack.message);
         // The other daemons cannot be watched from here; this one can.
         if !wait_for_exit(socket, pid, Duration::from_secs(a.wait)) {
             bail!("the local daemon is still running after {} s", a.wait);
         }
-        println!("the local daemon has stopped");
+        outln!("the local daemon has stopped");
         return Ok(ExitCode::SUCCESS);
     }
     let me = check_is_local(dir, a.node.as_deref(), "stop")?;
     let mut c = match Client::connect(socket) {
         Ok(c) => c,
         Err(ClientError::NotRunning { .. }) => {
-            println!("{me}: the hactl daemon is not running");
+            outln!("{me}: the hactl daemon is not running");
             return Ok(ExitCode::SUCCESS);
         }
         Err(e) => return Err(e.into()),
@@ -811,14 +811,14 @@ fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
     let pid = c.daemon_pid();
     set_stop_wait(&mut c, &opts)?;
     let ack = c.shutdown_with(opts)?;
-    println!("{me}: {}", ack.message);
+    outln!("{me}: {}", ack.message);
     if !wait_for_exit(socket, pid, Duration::from_secs(a.wait)) {
         bail!(
             "{me}: the daemon stopped its resources but is still running after {} s",
             a.wait
         );
     }
-    println!("{me}: stopped the hactl daemon");
+    outln!("{me}: stopped the hactl daemon");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -896,10 +896,10 @@ fn destroy(dir: &Path, socket: &Path, state_dir: &Path, a: DestroyArgs) -> Resul
         removed.push(state_dir.to_path_buf());
     }
     if removed.is_empty() {
-        println!("nothing to remove: no cluster files in {}", dir.display());
+        outln!("nothing to remove: no cluster files in {}", dir.display());
     } else {
         for p in removed {
-            println!("removed {}", p.display());
+            outln!("removed {}", p.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -942,7 +942,7 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
     let bp = bundle_path(&bundle_dir, &name);
     Bundle::new(&ident, &cfg).save(&bp)?;
     cfg.save(&cfg_path)?;
-    println!(
+    outln!(
         "node {name} (id {id}) added{}; copy {} to it and run there: hactl cluster join {name}.bundle && hactl cluster start",
         if ack.index > 0 { format!(" at raft index {}", ack.index) } else { String::new() },
         bp.display()
@@ -963,7 +963,7 @@ fn node_remove(dir: &Path, socket: &Path, node: &str, opts: StopOptions) -> Resu
         cfg.save(&cfg_path)?;
     }
     let _ = std::fs::remove_file(bundle_path(&dir.join(BUNDLE_DIR), &name));
-    println!("node {name} removed from the cluster");
+    outln!("node {name} removed from the cluster");
     Ok(ExitCode::SUCCESS)
 }
 

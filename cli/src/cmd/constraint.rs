@@ -270,10 +270,10 @@ fn list(flags: &ChangeFlags, only: Option<Kind>) -> Result<()> {
             Some(Kind::Colocation) => serde_json::to_value(&c.colocation)?,
             Some(Kind::Order) => serde_json::to_value(&c.order)?,
         };
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    print!("{}", format_constraints(c, only));
+    out!("{}", format_constraints(c, only));
     Ok(())
 }
 

@@ -89,7 +89,7 @@ fn hactl_exe() -> Result<PathBuf> {
 /// Runs `hactl ARGS` (optionally inside a namespace), showing the command line.
 fn step(ns: Option<&str>, args: &[&str]) -> Result<String> {
     let exe = hactl_exe()?;
-    println!(
+    outln!(
         "$ {}hactl {}",
         ns.map(|n| format!("[{n}] ")).unwrap_or_default(),
         shell_words(args)
@@ -113,7 +113,7 @@ fn step(ns: Option<&str>, args: &[&str]) -> Result<String> {
         .output()
         .with_context(|| format!("running hactl {}", args.join(" ")))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    print!("{}", indent(&stdout));
+    out!("{}", indent(&stdout));
     if !out.status.success() {
         bail!("`hactl {}` failed", args.join(" "));
     }
@@ -151,7 +151,7 @@ fn up(timeout: Duration) -> Result<ExitCode> {
     if Path::new(DIR).exists() || hactl_lab::netns_exists(&format!("{PREFIX}sw")) {
         bail!("a demo is already running (or was not removed): `hactl demo down` first");
     }
-    println!(
+    outln!(
         "Creating namespaces {PREFIX}sw, {PREFIX}1..{PREFIX}{NODES}, {PREFIX}cl on {SUBNET}.0/24"
     );
     let mut lab = Lab::create(PREFIX, NODES, SUBNET, true)?;
@@ -255,7 +255,7 @@ fn up(timeout: Duration) -> Result<ExitCode> {
     step(None, &["status", "--socket", s1])?;
     lab.destroy_on_drop = false;
     guard.0 = false;
-    println!(
+    outln!(
         "\nThe demo cluster is running. Try (as root):\n\
          \x20 hactl status --socket {s1}                 # or HACTL_SOCKET={s1} hactl status\n\
          \x20 ip netns exec {PREFIX}cl curl -s http://{VIP}/   # the client reaches the VIP\n\
@@ -288,7 +288,7 @@ fn start_daemon(lab: &Lab, i: usize) -> Result<()> {
     let state = format!("{DIR}/n{i}/state");
     std::fs::create_dir_all(&state)?;
     let sock = socket(i);
-    println!(
+    outln!(
         "$ [{}] hactl daemon --config-dir {etc} --state-dir {state} --socket {}",
         lab.node_ns(i),
         sock.display()
@@ -325,7 +325,7 @@ fn start_daemon(lab: &Lab, i: usize) -> Result<()> {
 /// Waits until n1's daemon reports every node online and quorum.
 fn wait_online(sock: &Path, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
-    print!("Waiting for the cluster to form");
+    out!("Waiting for the cluster to form");
     loop {
         let last = match hactl_client::Client::connect(sock).and_then(|mut c| c.status()) {
             Ok(s) => {
@@ -335,7 +335,7 @@ fn wait_online(sock: &Path, timeout: Duration) -> Result<()> {
                     .filter(|n| n.state == hactl_proto::client::NodeState::Online as i32)
                     .count();
                 if online == NODES && s.has_quorum && !s.dc.is_empty() {
-                    println!(": {online} nodes online, DC {}", s.dc);
+                    outln!(": {online} nodes online, DC {}", s.dc);
                     return Ok(());
                 }
                 format!("{online} of {NODES} online, quorum {}", s.has_quorum)
@@ -343,7 +343,7 @@ fn wait_online(sock: &Path, timeout: Duration) -> Result<()> {
             Err(e) => e.to_string(),
         };
         if Instant::now() >= deadline {
-            println!();
+            outln!();
             bail!("the cluster did not form within {timeout:?} ({last}); see {DIR}/nI.log");
         }
         std::thread::sleep(Duration::from_millis(250));
@@ -362,11 +362,11 @@ fn down() -> Result<ExitCode> {
         std::fs::remove_dir_all(DIR).with_context(|| format!("removing {DIR}"))?;
     }
     if removed.is_empty() && !had_dir {
-        println!("No demo was running.");
+        outln!("No demo was running.");
     } else {
-        println!("Removed namespaces: {}", removed.join(" "));
+        outln!("Removed namespaces: {}", removed.join(" "));
         if had_dir {
-            println!("Removed {DIR}");
+            outln!("Removed {DIR}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -155,16 +155,16 @@ fn attribute(node: Option<String>, assignments: &[String], flags: &ChangeFlags) 
                 .iter()
                 .map(|n| Ok((n.name.clone(), serde_json::to_value(&n.attributes)?)))
                 .collect::<Result<_>>()?;
-            println!("{}", serde_json::to_string_pretty(&m)?);
+            outln!("{}", serde_json::to_string_pretty(&m)?);
         } else {
-            println!("Node Attributes:");
+            outln!("Node Attributes:");
             for n in nodes {
                 let a: Vec<String> = n
                     .attributes
                     .iter()
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
-                println!("  {}: {}", n.name, a.join(" "));
+                outln!("  {}: {}", n.name, a.join(" "));
             }
         }
         return Ok(());

@@ -107,16 +107,16 @@ fn list(cib: &Cib, all: bool, output: OutputFormat) -> Result<()> {
                 serde_json::to_value(cib.config.options()?)?,
             );
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    println!("Cluster Properties:");
+    outln!("Cluster Properties:");
     for (k, v) in props {
-        println!("  {k}: {v}");
+        outln!("  {k}: {v}");
     }
     if all {
         for k in KNOWN_PROPERTIES.iter().filter(|k| !props.contains_key(**k)) {
-            println!("  {k}: (default)");
+            outln!("  {k}: (default)");
         }
     }
     Ok(())

@@ -71,10 +71,10 @@ fn executor(a: &DiscoveryArgs) -> Executor {
 
 fn print_list(items: &[String], output: Output) -> Result<()> {
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(items)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(items)?),
         Output::Text => {
             for i in items {
-                println!("{i}");
+                outln!("{i}");
             }
         }
     }
@@ -156,8 +156,8 @@ pub fn run(cmd: ResourceCommand) -> Result<ExitCode> {
                 let spec = resolve_agent(&exec, &agent).await?;
                 let md = exec.metadata(&spec).await?;
                 match args.output {
-                    Output::Json => println!("{}", serde_json::to_string_pretty(&md)?),
-                    Output::Text => print!("{}", md.render(&spec.to_string())),
+                    Output::Json => outln!("{}", serde_json::to_string_pretty(&md)?),
+                    Output::Text => out!("{}", md.render(&spec.to_string())),
                 }
             }
             ResourceCommand::Config(_) => unreachable!("handled before the runtime starts"),

@@ -519,7 +519,7 @@ fn restart(name: &str, flags: &ChangeFlags) -> Result<()> {
     let stop = target_role_plan(&cib, &names, Some("Stopped"))?;
     if flags.dry_run {
         s.submit(flags, &cib, &stop)?;
-        println!("(then {name} is enabled again and starts where the cluster places it)");
+        outln!("(then {name} is enabled again and starts where the cluster places it)");
         return Ok(());
     }
     if flags.no_wait {
@@ -661,11 +661,11 @@ fn show_failcounts(
         .filter(|r| rsc.is_none_or(|x| x == r.failcount.rsc))
         .collect();
     if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     if rows.is_empty() {
-        println!("No failcounts");
+        outln!("No failcounts");
     }
     for r in rows {
         let op = match (&r.failcount.op, r.failcount.interval_ms) {
@@ -673,9 +673,11 @@ fn show_failcounts(
             (Some(o), None) => format!(" {o}"),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "{} on {}{op}: {}",
-            r.failcount.rsc, r.node, r.failcount.count
+            r.failcount.rsc,
+            r.node,
+            r.failcount.count
         );
     }
     Ok(())
@@ -843,7 +845,7 @@ fn do_move(
         Outcome::Settled(after) => {
             let now = unix_now();
             if !move_done(&after, &lc, now)? {
-                println!(
+                outln!(
                     "{} did not end where asked; {} stays (remove it with `hactl resource clear {}`)",
                     lc.rsc, lc.id, lc.rsc
                 );
@@ -864,13 +866,13 @@ fn do_move(
                     };
                     s.submit(&f, &after, &drop)?;
                 }
-                Err(why) => println!(
+                Err(why) => outln!(
                     "kept {}: {why}; remove it with `hactl resource clear {}`",
                     lc.id, lc.rsc
                 ),
             }
         }
-        Outcome::Committed | Outcome::FileWritten => println!(
+        Outcome::Committed | Outcome::FileWritten => outln!(
             "{} stays until `hactl resource clear {}` (it is removed automatically only when the move is waited for)",
             lc.id, lc.rsc
         ),
@@ -941,7 +943,7 @@ fn show_config(cfg: &Configuration, name: Option<&str>, output: OutputFormat) ->
         None => cfg.resources.iter().collect(),
     };
     if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&rs)?);
+        outln!("{}", serde_json::to_string_pretty(&rs)?);
         return Ok(());
     }
     let attrs = |a: &Attrs| {
@@ -951,12 +953,12 @@ fn show_config(cfg: &Configuration, name: Option<&str>, output: OutputFormat) ->
             .join(" ")
     };
     let prim = |p: &Primitive, indent: &str| {
-        println!("{indent}Resource: {} ({})", p.id, p.agent);
+        outln!("{indent}Resource: {} ({})", p.id, p.agent);
         if !p.params.is_empty() {
-            println!("{indent}  Attributes: {}", attrs(&p.params));
+            outln!("{indent}  Attributes: {}", attrs(&p.params));
         }
         if !p.meta.is_empty() {
-            println!("{indent}  Meta Attributes: {}", attrs(&p.meta));
+            outln!("{indent}  Meta Attributes: {}", attrs(&p.meta));
         }
         for o in &p.ops {
             let mut s = format!("{} interval={}", o.name, format_interval_ms(o.interval_ms));
@@ -966,16 +968,16 @@ fn show_config(cfg: &Configuration, name: Option<&str>, output: OutputFormat) ->
             if let Some(f) = o.on_fail {
                 s.push_str(&format!(" on-fail={f}"));
             }
-            println!("{indent}  Operation: {s} (id: {})", o.id);
+            outln!("{indent}  Operation: {s} (id: {})", o.id);
         }
     };
     for r in rs {
         match r {
             Resource::Primitive(p) => prim(p, ""),
             Resource::Group(g) => {
-                println!("Group: {}", g.id);
+                outln!("Group: {}", g.id);
                 if !g.meta.is_empty() {
-                    println!("  Meta Attributes: {}", attrs(&g.meta));
+                    outln!("  Meta Attributes: {}", attrs(&g.meta));
                 }
                 for c in &g.children {
                     prim(c, "  ");

@@ -96,7 +96,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         "scheduled"
     );
     if a.output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&t)?);
+        outln!("{}", serde_json::to_string_pretty(&t)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
@@ -117,7 +117,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         out.push('\n');
         out.push_str(&hactl_policy::format_status(&cib, &t, StatusView::Revised));
     }
-    print!("{out}");
+    out!("{out}");
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "done");
     Ok(ExitCode::SUCCESS)
 }
@@ -222,7 +222,7 @@ fn inject_op(cib: &mut Cib, spec: &str, now: i64) -> anyhow::Result<()> {
         .entry(rsc.clone())
         .or_insert_with(|| ResourceHistory {
             agent,
-            ops: Vec::new(),
+            ..Default::default()
         });
     h.ops.push(OpRecord {
         operation: op.clone(),

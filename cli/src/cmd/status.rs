@@ -112,8 +112,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let t = schedule(&cib, now).context("the CIB cannot be scheduled")?;
     let report = build(&cib, &t, daemon.as_ref());
     match a.flags.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        OutputFormat::Text => print!("{}", render(&cib, &t, &report)),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Text => out!("{}", render(&cib, &t, &report)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -122,35 +122,26 @@ fn rc_text(rc: i32) -> String {
     hactl_exec::rc::name(rc).to_string()
 }
 
-/// Failed operations: a result other than expected (a probe may find the resource
-/// running or not), or an execution status other than done/cancelled.
+/// Failed operations: the last failure of each operation of each resource on each
+/// node, kept until a cleanup (a recovery in place does not hide it). A probe that
+/// found the resource running or stopped is an answer, not a failure.
 pub fn failed_actions(cib: &Cib) -> Vec<FailedAction> {
     let mut out = Vec::new();
     for (node, st) in &cib.status.nodes {
         for (rsc, h) in &st.resources {
-            for op in &h.ops {
-                let probe = op.operation == "monitor" && op.interval_ms == 0;
-                let rc_ok = match op.expected_rc {
-                    Some(e) => op.rc == e,
-                    None if probe => op.rc == 0 || op.rc == 7,
-                    None if op.operation == "stop" => op.rc == 0,
-                    None => op.rc == 0,
-                };
-                let failed = !rc_ok || op.op_status >= 2;
-                if failed {
-                    out.push(FailedAction {
-                        node: node.clone(),
-                        resource: rsc.clone(),
-                        operation: op.operation.clone(),
-                        interval_ms: op.interval_ms,
-                        rc: op.rc,
-                        rc_text: rc_text(op.rc),
-                        op_status: op.op_status,
-                        exit_reason: op.exit_reason.clone(),
-                        call_id: op.call_id,
-                        last_rc_change: op.last_rc_change,
-                    });
-                }
+            for op in &h.last_failures {
+                out.push(FailedAction {
+                    node: node.clone(),
+                    resource: rsc.clone(),
+                    operation: op.operation.clone(),
+                    interval_ms: op.interval_ms,
+                    rc: op.rc,
+                    rc_text: rc_text(op.rc),
+                    op_status: op.op_status,
+                    exit_reason: op.exit_reason.clone(),
+                    call_id: op.call_id,
+                    last_rc_change: op.last_rc_change,
+                });
             }
         }
     }
@@ -348,6 +339,9 @@ pub fn render(cib: &Cib, t: &Transition, r: &StatusReport) -> String {
             if f.op_status >= 2 {
                 let _ = write!(out, ", status={}", op_status_text(f.op_status));
             }
+            if let Some(t) = f.last_rc_change {
+                let _ = write!(out, ", last-rc-change='{}'", format_time(t));
+            }
             out.push('\n');
         }
     }
@@ -433,8 +427,32 @@ mod tests {
     use hactl_model::change::Change;
     use hactl_model::{AgentSpec, Node, OpRecord, Primitive, Resource};
 
+    fn record(cib: &mut Cib, op: &str, iv: u64, rc: i32, expected: i32, id: i64) {
+        Change::RecordOp {
+            node: "n1".into(),
+            rsc: "d".into(),
+            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+            op: OpRecord {
+                operation: op.into(),
+                interval_ms: iv,
+                rc,
+                expected_rc: Some(expected),
+                call_id: id,
+                last_rc_change: Some(1_700_000_000 + id),
+                exit_reason: (rc == 1).then(|| "boom".to_string()),
+                ..Default::default()
+            },
+        }
+        .apply(cib)
+        .unwrap();
+    }
+
+    /// What the controller records: probes (one finding the resource running, after
+    /// a cleanup), a start, a monitor failure recovered in place (stop, start, the
+    /// monitor succeeding again). The table lists the failure once, with its time
+    /// and exit reason, never a probe's answer, and is empty after a cleanup.
     #[test]
-    fn failed_actions_skip_probes_and_report_failures() {
+    fn failed_actions_list_the_last_real_failure_until_cleanup() {
         let mut cib = Cib::default();
         cib.config.nodes.push(Node {
             id: "n1".into(),
@@ -446,40 +464,63 @@ mod tests {
             agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
             ..Default::default()
         }));
-        for (op, iv, rc, id) in [
-            ("monitor", 0, 7, 1),
-            ("start", 0, 0, 2),
-            ("monitor", 10_000, 1, 3),
-        ] {
-            Change::RecordOp {
-                node: "n1".into(),
-                rsc: "d".into(),
-                agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
-                op: OpRecord {
-                    operation: op.into(),
-                    interval_ms: iv,
-                    rc,
-                    call_id: id,
-                    exit_reason: (rc == 1).then(|| "boom".to_string()),
-                    ..Default::default()
-                },
-            }
-            .apply(&mut cib)
-            .unwrap();
-        }
+        record(&mut cib, "monitor", 0, 7, 7, 1);
+        record(&mut cib, "start", 0, 0, 0, 2);
+        record(&mut cib, "monitor", 10_000, 0, 0, 3);
+        record(&mut cib, "monitor", 0, 0, 7, 4);
+        assert!(
+            failed_actions(&cib).is_empty(),
+            "a probe's answer is no failure"
+        );
+        record(&mut cib, "monitor", 10_000, 1, 0, 5);
+        record(&mut cib, "stop", 0, 0, 0, 6);
+        record(&mut cib, "start", 0, 0, 0, 7);
+        record(&mut cib, "monitor", 10_000, 0, 0, 8);
         let f = failed_actions(&cib);
         assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!(f[0].operation, "monitor");
-        assert_eq!(f[0].rc_text, "error");
+        assert_eq!(
+            (f[0].operation.as_str(), f[0].interval_ms),
+            ("monitor", 10_000)
+        );
+        assert_eq!((f[0].rc_text.as_str(), f[0].call_id), ("error", 5));
         let t = schedule(&cib, 0).unwrap();
         let r = build(&cib, &t, None);
         let text = render(&cib, &t, &r);
         assert!(text.contains("Failed Resource Actions:"), "{text}");
         assert!(text.contains("exit-reason='boom'"), "{text}");
+        assert!(
+            text.contains("last-rc-change='2023-11-14 22:13:25'"),
+            "{text}"
+        );
+        assert!(!text.contains("'ok'"), "{text}");
+        let plan = crate::cmd::resource_config::cleanup_plan(&cib, Some("d"), None).unwrap();
+        for c in &plan.changes {
+            c.apply(&mut cib).unwrap();
+        }
+        assert!(failed_actions(&cib).is_empty());
     }
 
-    /// n1 is up; n2 was never seen (unclean under startup fencing) and its last
-    /// fencing attempt failed; n3's failure was followed by a success.
+    /// A Pacemaker CIB holds a failure twice (`_last_0` and `_last_failure_0`): one row.
+    #[test]
+    fn an_imported_failure_is_listed_once() {
+        let xml = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/web-cluster.xml"
+        ))
+        .unwrap();
+        let cib = hactl_cib_xml::import(&xml).unwrap();
+        let f = failed_actions(&cib);
+        let mut keys: Vec<_> = f
+            .iter()
+            .map(|a| (&a.node, &a.resource, &a.operation, a.interval_ms))
+            .collect();
+        let n = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert!(n > 0, "the example has a failure");
+        assert_eq!(keys.len(), n, "{f:?}");
+    }
+
     #[test]
     fn fencing_failures_and_pending_fencing_are_shown() {
         let mut cib = Cib::default();

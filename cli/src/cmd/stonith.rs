@@ -145,9 +145,9 @@ pub fn run(cmd: StonithCommand) -> Result<ExitCode> {
             }
             for (name, path) in &agents {
                 if paths {
-                    println!("{name}\t{}", path.display());
+                    outln!("{name}\t{}", path.display());
                 } else {
-                    println!("{name}");
+                    outln!("{name}");
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -155,11 +155,11 @@ pub fn run(cmd: StonithCommand) -> Result<ExitCode> {
         StonithCommand::Describe { agent, xml } => {
             let text = agent_metadata(&agent)?;
             if xml {
-                print!("{text}");
+                out!("{text}");
             } else {
                 let md = metadata::parse(&text)
                     .with_context(|| format!("{agent} printed unusable metadata"))?;
-                print!("{}", md.render_help());
+                out!("{}", md.render_help());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -185,7 +185,7 @@ pub fn run(cmd: StonithCommand) -> Result<ExitCode> {
         }
         StonithCommand::List { flags } => {
             let cib = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?.cib()?;
-            print!("{}", list_devices(&cib, flags.output)?);
+            out!("{}", list_devices(&cib, flags.output)?);
             Ok(ExitCode::SUCCESS)
         }
         StonithCommand::Level(LevelCommand::Add {
@@ -216,7 +216,7 @@ pub fn run(cmd: StonithCommand) -> Result<ExitCode> {
         }
         StonithCommand::Level(LevelCommand::List { flags }) => {
             let cib = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?.cib()?;
-            print!("{}", list_levels(&cib, flags.output)?);
+            out!("{}", list_levels(&cib, flags.output)?);
             Ok(ExitCode::SUCCESS)
         }
         StonithCommand::Confirm { node, force, flags } => {
@@ -266,7 +266,7 @@ pub fn run(cmd: StonithCommand) -> Result<ExitCode> {
         }
         StonithCommand::History { node, flags } => {
             let cib = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?.cib()?;
-            print!("{}", history(&cib, node.as_deref(), flags.output)?);
+            out!("{}", history(&cib, node.as_deref(), flags.output)?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -287,7 +287,7 @@ fn fence(node: &str, action: &str, flags: &ChangeFlags) -> Result<ExitCode> {
         action.to_string()
     };
     if flags.dry_run {
-        print!("{}", fence_plan(&cib, node, &action));
+        out!("{}", fence_plan(&cib, node, &action));
         return Ok(ExitCode::SUCCESS);
     }
     if s.is_offline() {
@@ -300,12 +300,12 @@ fn fence(node: &str, action: &str, flags: &ChangeFlags) -> Result<ExitCode> {
     match client.fence_node(node, &action) {
         Ok(ack) => {
             if flags.output == OutputFormat::Json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"target": node, "action": action, "ok": true, "summary": ack.message})
                 );
             } else {
-                println!("{}", ack.message);
+                outln!("{}", ack.message);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -12,7 +12,7 @@
 //! or the deadline (`--wait=TIMEOUT`, default 60 s) passes.
 
 use anyhow::{anyhow, bail, Context, Result};
-use hactl_client::{socket_path, Client};
+use hactl_client::{socket_path, Client, ClientError};
 use hactl_model::change::Change;
 use hactl_model::values::parse_interval_ms;
 use hactl_model::Cib;
@@ -235,12 +235,12 @@ impl Session {
                 }
                 write_cib_file(path, &next)?;
                 if flags.output == OutputFormat::Json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"what": plan.what, "file": path, "epoch": next.epoch})
                     );
                 } else {
-                    println!(
+                    outln!(
                         "{}: written to {} (epoch {})",
                         plan.what,
                         path.display(),
@@ -253,7 +253,7 @@ impl Session {
                 let json = serde_json::to_vec(&change)?;
                 let ack = client
                     .propose_change(json)
-                    .with_context(|| format!("{}: not committed", plan.what))?;
+                    .map_err(|e| propose_failed(&plan.what, cib.epoch, e))?;
                 let Some(timeout) = timeout else {
                     report(flags.output, &plan.what, ack.index, None);
                     return Ok(Outcome::Committed);
@@ -267,6 +267,23 @@ impl Session {
                 Ok(Outcome::Settled(Box::new(settled)))
             }
         }
+    }
+}
+
+/// The error for a change that did not come back committed. "Not committed" only
+/// when that is certain: after a timeout or a lost connection the change may be
+/// committed already or later (an adversarial run saw two such writes land), and a
+/// blind retry would apply it twice.
+fn propose_failed(what: &str, epoch: u64, e: ClientError) -> anyhow::Error {
+    if e.outcome_unknown() {
+        anyhow!(
+            "{what}: outcome unknown ({e}): the change may have been committed, or may \
+             still be. Check before retrying: `hactl status` shows the CIB epoch, {epoch} \
+             before this change (a configuration change raises it), and the verb's \
+             list/config command shows the configuration."
+        )
+    } else {
+        anyhow!(e).context(format!("{what}: not committed"))
     }
 }
 
@@ -284,16 +301,16 @@ fn write_cib_file(path: &Path, cib: &Cib) -> Result<()> {
 
 fn report(output: OutputFormat, what: &str, index: u64, settled: Option<&Cib>) {
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::json!({"what": what, "committed_index": index, "settled": settled.is_some()})
         ),
         OutputFormat::Text => match settled {
             Some(_) => {
-                println!("{what}: done (committed at index {index}; the cluster has settled)")
+                outln!("{what}: done (committed at index {index}; the cluster has settled)")
             }
             None => {
-                println!("{what}: committed at index {index} (not waiting; see `hactl status`)")
+                outln!("{what}: committed at index {index} (not waiting; see `hactl status`)")
             }
         },
     }
@@ -437,7 +454,7 @@ fn print_dry_run(
         .map(|t| pending(&t).len())
         .unwrap_or(0);
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&DryRunJson {
                 dry_run: true,
@@ -449,13 +466,13 @@ fn print_dry_run(
             })?
         ),
         OutputFormat::Text => {
-            println!("Dry run: {} (nothing was changed)", plan.what);
-            print!("{}", t_after.summary_text());
+            outln!("Dry run: {} (nothing was changed)", plan.what);
+            out!("{}", t_after.summary_text());
             if t_after.summary.is_empty() {
-                println!("  (no resource would start, stop or move)");
+                outln!("  (no resource would start, stop or move)");
             }
             if already > 0 {
-                println!(
+                outln!(
                     "Note: the cluster has not settled; {already} action(s) were pending before this change and are included."
                 );
             }

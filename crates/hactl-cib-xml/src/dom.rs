@@ -12,6 +12,22 @@ use quick_xml::Reader;
 
 use crate::ImportError;
 
+/// The deepest element nesting accepted. A CIB is about ten levels deep (a rule
+/// inside a rule adds a few); the tree is freed and converted recursively, so a
+/// document nested 150,000 deep overflowed the stack instead of being refused.
+pub(crate) const MAX_DEPTH: usize = 256;
+
+/// Refuses to open one more element when `open` are already open.
+fn check_depth(open: usize, position: u64) -> Result<(), ImportError> {
+    if open >= MAX_DEPTH {
+        return Err(ImportError::Xml {
+            position,
+            message: format!("elements nested more than {MAX_DEPTH} deep"),
+        });
+    }
+    Ok(())
+}
+
 /// Names and values borrow from the document where they can (values only need an
 /// owned copy when they contain entities): a large CIB is mostly attributes, and
 /// copying them all would double the importer's memory.
@@ -121,6 +137,7 @@ pub(crate) fn parse_with<'a>(
         let closed = match ev {
             Event::Start(e) => {
                 let pos = reader.buffer_position();
+                check_depth(stack.len(), pos)?;
                 stack.push(start_element(xml, &e, reader.decoder(), pos)?);
                 continue;
             }
@@ -167,6 +184,7 @@ pub(crate) fn parse_reader_with<R: BufRead>(
             })?;
         let closed = match ev {
             Event::Start(e) => {
+                check_depth(stack.len(), pos)?;
                 stack.push(start_element("", &e, reader.decoder(), pos)?);
                 continue;
             }

@@ -268,6 +268,7 @@ pub fn large_cib_model(nodes: usize, resources: usize, seed: u64) -> Cib {
                         ResourceHistory {
                             agent: agent.clone(),
                             ops,
+                            ..Default::default()
                         },
                     );
                 }

@@ -923,12 +923,16 @@ fn import_lrm(lrm: &Element, st: &mut NodeStatus) -> Result<(), ImportError> {
                     kind: r.attr("type").unwrap_or_default().to_string(),
                 },
                 ops: Vec::with_capacity(r.children.len()),
+                ..Default::default()
             };
             for o in &r.children {
                 if o.name != "lrm_rsc_op" {
                     return Err(unsupported(o, "unexpected element inside <lrm_resource>"));
                 }
-                h.ops.push(import_op_record(o)?);
+                let op = import_op_record(o)?;
+                // A failed `_last_0` and its `_last_failure_0` are one failure.
+                h.note_failure(&op);
+                h.ops.push(op);
             }
             st.resources.insert(id, h);
         }

@@ -385,3 +385,38 @@ fn damaged_files_never_panic() {
         }
     }
 }
+
+/// XML nested 150,000 deep overflowed the importer's stack (the process died);
+/// both readers refuse it by name, and a realistic depth still imports.
+#[test]
+fn deep_nesting_is_refused_not_a_stack_overflow() {
+    let depth = 150_000;
+    let xml = format!(
+        "<cib><configuration>{}{}</configuration></cib>",
+        "<x>".repeat(depth),
+        "</x>".repeat(depth)
+    );
+    for e in [
+        import(&xml).unwrap_err(),
+        hactl_cib_xml::import_reader(xml.as_bytes()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&e, ImportError::Xml { message, .. } if message.contains("nested more than")),
+            "{e}"
+        );
+    }
+    // Rules inside rules are the deepest real CIBs get: 40 levels still parse (and
+    // are refused for what they are, nested rules, not for their depth).
+    let nested_rules = wrap(
+        r#"<primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/>"#,
+        &format!(
+            r#"<rsc_location id="l" rsc="d">{}{}</rsc_location>"#,
+            (0..40)
+                .map(|i| format!(r#"<rule id="r{i}" score="1">"#))
+                .collect::<String>(),
+            "</rule>".repeat(40)
+        ),
+    );
+    let e = import(&nested_rules).unwrap_err().to_string();
+    assert!(!e.contains("nested more than"), "{e}");
+}

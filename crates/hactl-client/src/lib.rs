@@ -57,8 +57,28 @@ pub enum ClientError {
     /// The daemon answered with an error.
     #[error("{0}")]
     Daemon(String),
+    /// The daemon answered that a write may or may not be committed.
+    #[error("{0}")]
+    OutcomeUnknown(String),
     #[error("unexpected answer from the daemon: {0}")]
     Unexpected(String),
+}
+
+impl ClientError {
+    /// Whether a write that failed this way may still have been committed: the
+    /// request may have reached the daemon and no definite answer came back (a
+    /// timeout, a closed or garbled connection), or the daemon said it cannot tell.
+    /// Errors from before the request went out, and refusals, are definite.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            ClientError::OutcomeUnknown(_)
+                | ClientError::Timeout { .. }
+                | ClientError::NoAnswer { .. }
+                | ClientError::Frame { .. }
+                | ClientError::Io { .. }
+        )
+    }
 }
 
 /// The socket path: `explicit` (the CLI's `--socket`), else `$HACTL_SOCKET`, else
@@ -173,6 +193,9 @@ impl Client {
             });
         }
         match resp.response {
+            Some(Response::Error(e)) if e.outcome_unknown => {
+                Err(ClientError::OutcomeUnknown(e.message))
+            }
             Some(Response::Error(e)) => Err(ClientError::Daemon(e.message)),
             Some(r) => Ok(r),
             None => Err(ClientError::Unexpected(

@@ -60,6 +60,10 @@ pub enum ProposeError {
     /// The node has stopped.
     #[error("consensus node stopped")]
     Stopped,
+    /// The change was handed to Raft but not seen applied in time (a lost leader, no
+    /// quorum): it may still be committed later, so "not committed" would be wrong.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
 }
 
 /// Timing, in ticks of `tick`: heartbeats every `heartbeat_ticks`, elections after

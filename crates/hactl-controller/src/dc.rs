@@ -441,6 +441,13 @@ impl Dc {
                 return;
             }
         };
+        if let Some(change) = forget_orphans(&self.cib, &t) {
+            info!(change = ?change, "forgetting deleted resources stopped everywhere");
+            match self.io.propose(change).await {
+                Ok(()) => self.cib = self.io.cib(),
+                Err(e) => warn!(error = %e, "could not forget deleted resources"),
+            }
+        }
         if !t.actions.iter().any(|a| a.runnable && !a.pseudo) {
             if !t.actions.is_empty() {
                 debug!(actions = t.actions.len(), "nothing runnable to do");
@@ -476,6 +483,61 @@ impl Dc {
         self.followup = done.into_iter().map(|(n, _)| n).collect();
         self.want_schedule = true;
     }
+}
+
+/// The status entries of deleted resources (orphans) that `t` shows stopped
+/// everywhere: their history on online nodes and their fail counts. Forgetting them,
+/// as Pacemaker does with an orphan's history and fail counts, leaves nothing behind
+/// and lets a new resource with the same id start from scratch. History on a node
+/// that is not online stays until the node is back and probed.
+pub fn forget_orphans(cib: &Cib, t: &Transition) -> Option<Change> {
+    let configured: BTreeSet<&str> = cib
+        .config
+        .resources
+        .iter()
+        .flat_map(|r| r.primitives())
+        .map(|p| p.id.as_str())
+        .collect();
+    let active: BTreeSet<&str> = t
+        .placements
+        .iter()
+        .filter(|p| !p.current.is_empty())
+        .map(|p| p.resource.as_str())
+        .collect();
+    let gone = |rsc: &str| !configured.contains(rsc) && !active.contains(rsc);
+    let online: BTreeSet<&str> = t
+        .nodes
+        .iter()
+        .filter(|n| n.online && !n.unclean)
+        .map(|n| n.name.as_str())
+        .collect();
+    let mut changes = Vec::new();
+    for (node, st) in &cib.status.nodes {
+        if online.contains(node.as_str()) {
+            for rsc in st.resources.keys().filter(|r| gone(r)) {
+                changes.push(Change::ForgetHistory {
+                    node: Some(node.clone()),
+                    rsc: rsc.clone(),
+                });
+            }
+        }
+        let mut cleared: Vec<&str> = st
+            .failcounts
+            .iter()
+            .map(|f| f.rsc.as_str())
+            .filter(|r| gone(r))
+            .collect();
+        cleared.dedup();
+        for rsc in cleared {
+            changes.push(Change::ClearFailCount {
+                node: node.clone(),
+                rsc: rsc.to_string(),
+                op: None,
+                interval_ms: None,
+            });
+        }
+    }
+    (!changes.is_empty()).then_some(Change::Batch { changes })
 }
 
 fn node_states(cib: &Cib) -> Vec<NodeState> {

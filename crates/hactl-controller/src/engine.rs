@@ -708,7 +708,11 @@ impl Engine {
                     a.dispatched_ms = now_ms;
                     a.sent_ms = now_ms;
                     if let Some(d) = &a.op {
-                        a.deadline_ms = now_ms + d.timeout_ms + self.cfg.result_grace_ms;
+                        // Saturating: a timeout from a CIB older than the duration
+                        // limit must not wrap the deadline into the past.
+                        a.deadline_ms = now_ms
+                            .saturating_add(d.timeout_ms)
+                            .saturating_add(self.cfg.result_grace_ms);
                         out.push(Command::Execute(Dispatch {
                             transition: g.id,
                             action: i,

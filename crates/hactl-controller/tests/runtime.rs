@@ -288,6 +288,77 @@ async fn runtime_starts_moves_and_recovers_a_group_with_real_agents() {
     assert_eq!(group_settled(&lab).await, second, "recovered in place");
 }
 
+/// Whether any node's status still holds history or a fail count of `rsc`.
+fn remembered(cib: &Cib, rsc: &str) -> bool {
+    cib.status
+        .nodes
+        .values()
+        .any(|s| s.resources.contains_key(rsc) || s.failcounts.iter().any(|f| f.rsc == rsc))
+}
+
+/// `resource delete` of a resource that failed once: it is stopped, then its history
+/// and fail counts go (nothing is left behind), and a new resource with the same id
+/// starts with a clean slate, without a manual cleanup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_resource_leaves_nothing_behind_and_can_be_created_again() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    let add = || Change::AddResource {
+        resource: Resource::Primitive(dummy("foo")),
+    };
+    lab.propose(add()).await;
+    lab.wait_for("foo running", |l| {
+        let v = l.running_on("foo");
+        v.len() == 1 && l.recorded_active_on("foo") == v
+    })
+    .await;
+    let on = lab.running_on("foo")[0].clone();
+    // A real failure: the agent's state goes away, its monitor notices, the DC
+    // recovers it in place.
+    std::fs::remove_file(state_file(&lab.rsctmp(&on), "foo")).unwrap();
+    lab.wait_for("foo failed and recovered", |l| {
+        let fc = l.cib().status.nodes[&on]
+            .failcounts
+            .iter()
+            .any(|f| f.rsc == "foo" && f.count.value() == 1);
+        fc && l.running_on("foo") == vec![on.clone()]
+            && l.recorded_active_on("foo") == vec![on.clone()]
+    })
+    .await;
+    // The failure stays on record (what `hactl status` lists under Failed Resource
+    // Actions) though the monitor succeeds again; no probe's answer is a failure.
+    let cib = lab.cib();
+    let failures: Vec<_> = cib
+        .status
+        .nodes
+        .values()
+        .flat_map(|s| s.resources.values())
+        .flat_map(|h| h.last_failures.iter())
+        .map(|o| (o.operation.as_str(), o.interval_ms, o.rc))
+        .collect();
+    assert_eq!(failures, vec![("monitor", 500, 7)], "{:#?}", cib.status);
+
+    lab.propose(Change::DeleteResource { id: "foo".into() })
+        .await;
+    lab.wait_for("foo stopped and forgotten everywhere", |l| {
+        l.running_on("foo").is_empty() && !remembered(&l.cib(), "foo")
+    })
+    .await;
+
+    lab.propose(add()).await;
+    lab.wait_for("the new foo running", |l| {
+        let v = l.running_on("foo");
+        v.len() == 1 && l.recorded_active_on("foo") == v
+    })
+    .await;
+    let cib = lab.cib();
+    assert!(
+        cib.status.nodes.values().all(|s| s.failcounts.is_empty()),
+        "{:#?}",
+        cib.status
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_executor_is_reprobed_and_its_running_resources_keep_monitors() {
     let mut lab = Lab::new();

@@ -1,7 +1,7 @@
-//! The local control socket: a Unix socket (root only: mode 0600 in a 0700 directory)
+//! The local control socket: a Unix socket (mode 0600, serving only its owner, root)
 //! serving the versioned `ClientRequest`/`ClientResponse` API of `hactl-proto`.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,30 +25,32 @@ const MAX_REQUEST: usize = 4 * 1024 * 1024;
 pub(crate) async fn serve(d: Arc<Daemon>, path: &Path) -> Result<JoinHandle<()>, DaemonError> {
     let io = |what: String| move |source| DaemonError::Io { what, source };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(io(format!("chmod 0700 {}", dir.display())))?;
+        private_parent(dir)?;
     }
-    // A socket file left by a killed daemon; a live daemon would still answer on it.
-    if path.exists() {
-        if UnixStream::connect(path).await.is_ok() {
-            return Err(DaemonError::Config(format!(
-                "another daemon is serving {}",
-                path.display()
-            )));
-        }
-        std::fs::remove_file(path).map_err(io(format!("removing stale {}", path.display())))?;
-    }
+    remove_stale_socket(path).await?;
     let listener = UnixListener::bind(path).map_err(io(format!("binding {}", path.display())))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(io(format!("chmod 0600 {}", path.display())))?;
+    // The socket file is ours, so its owner is this process's user: the only one
+    // served (root in production), whatever the directory lets others reach.
+    let owner = std::fs::metadata(path)
+        .map_err(io(format!("reading {}", path.display())))?
+        .uid();
     info!(socket = %path.display(), "control socket listening");
     Ok(tokio::spawn(async move {
         loop {
             match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::spawn(connection(d.clone(), stream));
-                }
+                Ok((stream, _)) => match stream.peer_cred() {
+                    Ok(c) if c.uid() == owner => {
+                        tokio::spawn(connection(d.clone(), stream));
+                    }
+                    Ok(c) => {
+                        warn!(uid = c.uid(), pid = ?c.pid(), "control socket: refused a connection from another user")
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "control socket: cannot read the peer's credentials")
+                    }
+                },
                 Err(e) => {
                     warn!(error = %e, "control socket accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -56,6 +58,54 @@ pub(crate) async fn serve(d: Arc<Daemon>, path: &Path) -> Result<JoinHandle<()>,
             }
         }
     }))
+}
+
+/// Creates the socket's directory private (0700) when it is missing. An existing
+/// directory is left as it is: it may be shared (a 1777 `/tmp` once became 0700),
+/// and the socket's own mode plus the peer check in [`serve`] keep others out.
+fn private_parent(dir: &Path) -> Result<(), DaemonError> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| DaemonError::Io {
+            what: format!("creating {}", dir.display()),
+            source,
+        })
+}
+
+/// Removes a socket left by a killed daemon. A live daemon still answers on it, and
+/// anything that is not a socket is not ours to delete.
+async fn remove_stale_socket(path: &Path) -> Result<(), DaemonError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(DaemonError::Io {
+                what: format!("reading {}", path.display()),
+                source,
+            })
+        }
+    };
+    if !meta.file_type().is_socket() {
+        return Err(DaemonError::Config(format!(
+            "{} exists and is not a socket; refusing to replace it (choose another --socket, or remove it)",
+            path.display()
+        )));
+    }
+    if UnixStream::connect(path).await.is_ok() {
+        return Err(DaemonError::Config(format!(
+            "another daemon is serving {}",
+            path.display()
+        )));
+    }
+    std::fs::remove_file(path).map_err(|source| DaemonError::Io {
+        what: format!("removing stale {}", path.display()),
+        source,
+    })
 }
 
 async fn connection(d: Arc<Daemon>, mut stream: UnixStream) {
@@ -109,6 +159,9 @@ async fn handle(d: &Arc<Daemon>, req: ClientRequest) -> ClientResponse {
             };
             match d.propose(change).await {
                 Ok(index) => ClientResponse::ok("applied", index),
+                Err(e @ hactl_consensus::ProposeError::Unknown(_)) => {
+                    ClientResponse::outcome_unknown(e.to_string())
+                }
                 Err(e) => ClientResponse::error(e.to_string()),
             }
         }

@@ -28,6 +28,7 @@ mod control;
 mod fencing;
 mod members;
 pub mod profile;
+mod statedir;
 mod stop;
 
 use std::collections::HashMap;
@@ -208,6 +209,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     // Raft runs on its own thread; its messages come here to be sent from the runtime.
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(NodeId, Vec<u8>)>();
     let founders: Vec<NodeId> = cluster.nodes.iter().map(|n| n.id).collect();
+    statedir::make_private(&config.state_dir)?;
     let ccfg = hactl_consensus::Config {
         timing: profile.raft,
         ..hactl_consensus::Config::new(me_entry.id, founders, config.state_dir.join("raft"))
@@ -440,8 +442,8 @@ impl Daemon {
     async fn propose(&self, change: Change) -> Result<u64, ProposeError> {
         match tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.propose(change)).await {
             Ok(r) => r,
-            Err(_) => Err(ProposeError::Dropped(format!(
-                "not applied within {} s (no quorum?)",
+            Err(_) => Err(ProposeError::Unknown(format!(
+                "not seen applied within {} s (no quorum, or a leader change?)",
                 PROPOSE_TIMEOUT.as_secs()
             ))),
         }

@@ -331,6 +331,9 @@ impl Change {
             }
             Change::AddNode { node } => {
                 non_empty("node name", &node.name)?;
+                for name in node.attributes.keys() {
+                    crate::check_node_attribute_name(name)?;
+                }
                 let mut node = node.clone();
                 if node.id.is_empty() {
                     node.id = node.name.clone();
@@ -353,6 +356,9 @@ impl Change {
             }
             Change::SetNodeAttribute { node, name, value } => {
                 non_empty("attribute name", name)?;
+                if value.is_some() {
+                    crate::check_node_attribute_name(name)?;
+                }
                 let n = config_node(cfg, node)?;
                 match value {
                     Some(v) => {
@@ -371,6 +377,9 @@ impl Change {
             }
             Change::SetTransientAttribute { node, name, value } => {
                 non_empty("attribute name", name)?;
+                if value.is_some() {
+                    crate::check_node_attribute_name(name)?;
+                }
                 let st = status_node(cib, known_nodes, node)?;
                 match value {
                     Some(v) => {
@@ -395,9 +404,10 @@ impl Change {
                     .entry(rsc.clone())
                     .or_insert_with(|| ResourceHistory {
                         agent: agent.clone(),
-                        ops: Vec::new(),
+                        ..Default::default()
                     });
                 h.agent = agent.clone();
+                h.note_failure(op);
                 match h
                     .ops
                     .iter_mut()
@@ -681,6 +691,122 @@ mod tests {
             .unwrap();
         }
         cib
+    }
+
+    /// Ids an adversarial run got accepted: a 65,536-character id (it then panicked
+    /// the DC's scheduler), a path that agents would use in file names, a shell
+    /// substitution. Every path into the CIB (CLI, peer, replay) goes through `apply`.
+    #[test]
+    fn hostile_ids_are_refused_and_leave_the_cib_untouched() {
+        let long = "a".repeat(65_536);
+        for id in [
+            long.as_str(),
+            "../../etc/x",
+            "$(id)",
+            "1abc",
+            "a b",
+            "é",
+            "",
+        ] {
+            let mut cib = base();
+            let before = cib.clone();
+            let err = Change::AddResource {
+                resource: Resource::Primitive(prim(id)),
+            }
+            .apply(&mut cib)
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("id"), "{id:.40}: {err}");
+            assert!(
+                err.len() < 400,
+                "the error does not echo the id: {err:.400}"
+            );
+            assert_eq!(cib, before, "{id:.40}");
+            let bad_constraint = Change::AddConstraint {
+                constraint: Constraint::Order(OrderConstraint {
+                    id: id.into(),
+                    first: "n1".into(),
+                    then: "n1".into(),
+                    ..Default::default()
+                }),
+            };
+            assert!(bad_constraint.apply(&mut cib).is_err(), "{id:.40}");
+        }
+        let mut cib = base();
+        for ok in ["_a", "vip-1.web_2", &"r".repeat(crate::MAX_ID_LEN)] {
+            Change::AddResource {
+                resource: Resource::Primitive(prim(ok)),
+            }
+            .apply(&mut cib)
+            .unwrap_or_else(|e| panic!("{ok:.40}: {e}"));
+        }
+    }
+
+    #[test]
+    fn hostile_node_names_and_reserved_attributes_are_refused() {
+        for name in ["../n4", "n 4", "-n4", &"n".repeat(300)] {
+            let mut cib = base();
+            let r = Change::AddNode {
+                node: Node {
+                    name: name.into(),
+                    ..Default::default()
+                },
+            }
+            .apply(&mut cib);
+            assert!(r.is_err(), "{name:.40}");
+        }
+        let mut cib = base();
+        let before = cib.clone();
+        for name in ["#uname", "#is_dc", "#score"] {
+            let set = Change::SetNodeAttribute {
+                node: "n1".into(),
+                name: name.into(),
+                value: Some("n2".into()),
+            };
+            let e = set.apply(&mut cib).unwrap_err().to_string();
+            assert!(e.contains("reserved"), "{e}");
+            let transient = Change::SetTransientAttribute {
+                node: "n1".into(),
+                name: name.into(),
+                value: Some("1".into()),
+            };
+            assert!(transient.apply(&mut cib).is_err(), "{name}");
+        }
+        let mut attributes = crate::Attrs::new();
+        attributes.insert("#kind".into(), "remote".into());
+        let add = Change::AddNode {
+            node: Node {
+                name: "n4".into(),
+                attributes,
+                ..Default::default()
+            },
+        };
+        assert!(add.apply(&mut cib).is_err());
+        assert_eq!(cib, before);
+    }
+
+    /// `op monitor timeout=99999999999999999999s` saturated to u64::MAX and wrapped
+    /// the DC's deadline; a peer can send the number without the string.
+    #[test]
+    fn op_durations_past_the_limit_are_refused() {
+        let mut cib = base();
+        let mut p = prim("r");
+        p.ops.push(crate::OpSpec {
+            name: "start".into(),
+            timeout_ms: Some(u64::MAX),
+            ..Default::default()
+        });
+        let e = Change::AddResource {
+            resource: Resource::Primitive(p),
+        }
+        .apply(&mut cib)
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("timeout longer than"), "{e}");
+        let mut cfg = cib.config.clone();
+        cfg.op_defaults
+            .insert("timeout".into(), "99999999999999999999s".into());
+        assert!(cfg.validate().is_err(), "op defaults are durations too");
     }
 
     #[test]

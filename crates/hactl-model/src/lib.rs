@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 pub use options::{ClusterOptions, KNOWN_PROPERTIES};
 pub use score::{Score, ScoreParseError};
+pub use validate::{check_id, check_node_attribute_name, MAX_ID_LEN};
 pub use values::{
     BoolOp, ExprOp, NoQuorumPolicy, OnFail, OrderAction, OrderKind, Requires, Role, ValueType,
 };
@@ -46,7 +47,9 @@ pub enum ModelError {
         context: String,
         source: ScoreParseError,
     },
-    #[error("{context}: invalid interval {value:?} (examples: 0, 10s, 1500ms, 2m, PT30S)")]
+    #[error(
+        "{context}: invalid interval {value:?} (examples: 0, 10s, 1500ms, 2m, PT30S; at most 365 days)"
+    )]
     BadInterval { context: String, value: String },
     #[error("invalid {what} {value:?}; expected one of: {expected}")]
     BadValue {
@@ -437,6 +440,50 @@ pub struct ResourceHistory {
     /// that is no longer configured (an orphan).
     pub agent: AgentSpec,
     pub ops: Vec<OpRecord>,
+    /// The last failure of each operation (name and interval), kept until a cleanup
+    /// forgets the history: a later success replaces the record in `ops`, not here
+    /// (Pacemaker's `<rsc>_last_failure_0` entries).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub last_failures: Vec<OpRecord>,
+}
+
+impl ResourceHistory {
+    /// Keeps `op` as the last failure of its operation when it is a failure and is
+    /// not older than the one kept.
+    pub fn note_failure(&mut self, op: &OpRecord) {
+        if !op.is_failure() {
+            return;
+        }
+        let same =
+            |o: &&mut OpRecord| o.operation == op.operation && o.interval_ms == op.interval_ms;
+        match self.last_failures.iter_mut().find(same) {
+            Some(slot) if slot.call_id <= op.call_id => *slot = op.clone(),
+            Some(_) => {}
+            None => self.last_failures.push(op.clone()),
+        }
+    }
+}
+
+impl OpRecord {
+    /// A probe (monitor with interval 0).
+    pub fn is_probe(&self) -> bool {
+        self.operation == "monitor" && self.interval_ms == 0
+    }
+
+    /// Whether the result is a failure: an execution status other than done or
+    /// cancelled, or an exit code other than expected. A probe that finds the
+    /// resource running (0, 8) or stopped (7) answered a question: never a failure.
+    pub fn is_failure(&self) -> bool {
+        match self.op_status {
+            0 => {}
+            1 => return false,
+            _ => return true,
+        }
+        if self.is_probe() {
+            return !matches!(self.rc, 0 | 7 | 8);
+        }
+        self.rc != self.expected_rc.unwrap_or(0)
+    }
 }
 
 /// The outcome of one executed operation.

@@ -3,8 +3,102 @@
 
 use std::collections::HashMap;
 
-use crate::values::{parse_bool, parse_interval_ms};
+use crate::values::{format_interval_ms, parse_bool, parse_interval_ms, MAX_DURATION_MS};
 use crate::{Configuration, ModelError, Primitive, Resource, Score};
+
+/// The longest id (resource, group, constraint) and node name accepted. Pacemaker sets
+/// no limit, but ids end up in agents' file names (`OCF_RESOURCE_INSTANCE`, at most
+/// 255 bytes in a file name), in environment variables and in column widths.
+pub const MAX_ID_LEN: usize = 255;
+
+/// Ids derived from a primary id (an op's `RSC-monitor-interval-30s`, a rule's
+/// `CONSTRAINT-rule`) may be this much longer.
+const DERIVED_ID_SLACK: usize = 64;
+
+/// Checks an id the way Pacemaker's schema does (`xsd:ID`, kept to ASCII): a letter
+/// or `_` first, then letters, digits, `.`, `-` and `_`; at most [`MAX_ID_LEN`]
+/// characters. This refuses `../../etc/x` and `$(id)` before they reach an agent.
+pub fn check_id(kind: &str, id: &str) -> Result<(), ModelError> {
+    check_id_within(kind, id, MAX_ID_LEN)
+}
+
+fn check_id_within(kind: &str, id: &str, max: usize) -> Result<(), ModelError> {
+    let first_ok = id
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let rest_ok = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    let message = if id.is_empty() {
+        "empty id".to_string()
+    } else if id.len() > max {
+        format!("id of {} characters; at most {max} are allowed", id.len())
+    } else if !first_ok || !rest_ok {
+        "an id starts with a letter or _ and has only letters, digits, '.', '-' and '_'".into()
+    } else {
+        return Ok(());
+    };
+    Err(ModelError::Invalid {
+        context: format!("{kind} {}", shown(id)),
+        message,
+    })
+}
+
+/// Checks a node name: a host name (letters, digits, `.`, `-`, `_`; a digit may come
+/// first, as in `18node1`), at most [`MAX_ID_LEN`] characters.
+fn check_node_name(what: &str, name: &str) -> Result<(), ModelError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_ID_LEN
+        && !name.starts_with(['.', '-'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok {
+        return Ok(());
+    }
+    Err(ModelError::Invalid {
+        context: format!("{what} {}", shown(name)),
+        message: format!(
+            "a node name has 1 to {MAX_ID_LEN} letters, digits, '.', '-' and '_', \
+             and does not start with '.' or '-'"
+        ),
+    })
+}
+
+/// Checks a node attribute name an operator (or a peer) sets. Names starting with
+/// `#` are Pacemaker's built-ins (`#uname`, `#id`, `#kind`, `#is_dc`) and the
+/// importer's `#score`: setting one would change what every rule sees.
+pub fn check_node_attribute_name(name: &str) -> Result<(), ModelError> {
+    let message = if name.trim().is_empty() {
+        "must not be empty".to_string()
+    } else if name.starts_with('#') {
+        "names starting with '#' are reserved for the cluster (#uname, #id, #kind, #is_dc)".into()
+    } else if name.len() > MAX_ID_LEN {
+        format!(
+            "name of {} characters; at most {MAX_ID_LEN} are allowed",
+            name.len()
+        )
+    } else if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        "a name has no spaces or control characters".into()
+    } else {
+        return Ok(());
+    };
+    Err(ModelError::Invalid {
+        context: format!("node attribute {}", shown(name)),
+        message,
+    })
+}
+
+/// An id as it appears in an error: quoted, and cut short when it is long (an
+/// error must not repeat 65,536 characters back).
+fn shown(id: &str) -> String {
+    const KEEP: usize = 40;
+    match id.char_indices().nth(KEEP) {
+        Some((cut, _)) => format!("{:?}… ({} characters)", &id[..cut], id.chars().count()),
+        None => format!("{id:?}"),
+    }
+}
 
 pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
     let mut errs = Vec::new();
@@ -14,6 +108,14 @@ pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
     }
     let mut node_names: HashMap<&str, ()> = HashMap::new();
     for n in &c.nodes {
+        if let Err(e) = check_node_name("node", &n.name) {
+            errs.push(e);
+        }
+        if n.id != n.name {
+            if let Err(e) = check_node_name("node id", &n.id) {
+                errs.push(e);
+            }
+        }
         if node_names.insert(&n.name, ()).is_some() {
             errs.push(ModelError::DuplicateId {
                 id: n.name.clone(),
@@ -73,6 +175,10 @@ pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
             });
         }
         for r in &l.rules {
+            derived_id("rule", &r.id, &mut errs);
+            for e in &r.expressions {
+                derived_id("rule expression", &e.id, &mut errs);
+            }
             if r.score.is_none() && r.score_attribute.is_none() {
                 errs.push(ModelError::Invalid {
                     context: format!("rule {:?}", r.id),
@@ -97,7 +203,9 @@ pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
             }
         }
     }
+    check_defaults(c, &mut errs);
     for lvl in &c.fencing_levels {
+        derived_id("fencing level", &lvl.id, &mut errs);
         if c.node(&lvl.target).is_none() {
             errs.push(ModelError::UnknownReference {
                 kind: "fencing level",
@@ -131,11 +239,8 @@ fn claim<'a>(
     kind: &'static str,
     errs: &mut Vec<ModelError>,
 ) {
-    if id.is_empty() {
-        errs.push(ModelError::Invalid {
-            context: kind.to_string(),
-            message: "empty id".into(),
-        });
+    if let Err(e) = check_id(kind, id) {
+        errs.push(e);
     } else if let Some(first) = ids.insert(id, kind) {
         errs.push(ModelError::DuplicateId {
             id: id.to_string(),
@@ -161,6 +266,21 @@ fn check_primitive(p: &Primitive, errs: &mut Vec<ModelError>) {
     }
     let mut seen = HashMap::new();
     for op in &p.ops {
+        derived_id("operation", &op.id, errs);
+        for (what, ms) in [
+            ("interval", Some(op.interval_ms)),
+            ("timeout", op.timeout_ms),
+        ] {
+            if ms.is_some_and(|ms| ms > MAX_DURATION_MS) {
+                errs.push(ModelError::Invalid {
+                    context: format!("primitive {:?} op {}", p.id, op.name),
+                    message: format!(
+                        "{what} longer than {} is not allowed",
+                        format_interval_ms(MAX_DURATION_MS)
+                    ),
+                });
+            }
+        }
         if op.name.is_empty() {
             errs.push(ModelError::Invalid {
                 context: format!("primitive {:?}", p.id),
@@ -176,9 +296,35 @@ fn check_primitive(p: &Primitive, errs: &mut Vec<ModelError>) {
                 message: format!(
                     "two {} operations with interval {}",
                     op.name,
-                    crate::values::format_interval_ms(op.interval_ms)
+                    format_interval_ms(op.interval_ms)
                 ),
             });
+        }
+    }
+}
+
+/// An optional secondary id (ops, rules, expressions and fencing levels may have
+/// none): when present it follows the id rules, with room for its derived suffix.
+fn derived_id(kind: &str, id: &str, errs: &mut Vec<ModelError>) {
+    if !id.is_empty() {
+        if let Err(e) = check_id_within(kind, id, MAX_ID_LEN + DERIVED_ID_SLACK) {
+            errs.push(e);
+        }
+    }
+}
+
+/// Resource defaults are meta attributes every resource inherits; operation
+/// defaults' `timeout` and `interval` are durations like an op's own.
+fn check_defaults(c: &Configuration, errs: &mut Vec<ModelError>) {
+    check_meta("defaults", &c.rsc_defaults, errs);
+    for k in ["timeout", "interval"] {
+        if let Some(v) = c.op_defaults.get(k) {
+            if parse_interval_ms(v).is_none() {
+                errs.push(ModelError::BadInterval {
+                    context: format!("op defaults {k}"),
+                    value: v.clone(),
+                });
+            }
         }
     }
 }

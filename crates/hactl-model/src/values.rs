@@ -16,12 +16,22 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Parses an interval into milliseconds.
+/// The longest duration accepted anywhere (a year, ISO `P1Y`). Pacemaker keeps
+/// intervals in 32 bits of milliseconds; we keep 64, but a timeout of 10^20 s is a
+/// typo, and adding it to a clock wraps the deadline (a start then fails at once).
+pub const MAX_DURATION_MS: u64 = 365 * 86_400_000;
+
+/// Parses an interval into milliseconds; `None` for anything malformed, negative or
+/// longer than [`MAX_DURATION_MS`].
 ///
 /// Accepts a bare number (seconds, as Pacemaker does), a number with a unit
 /// (`ms`, `msec`, `s`, `sec`, `m`, `min`, `h`, `hr`, `us`), and ISO 8601 durations
 /// of the form `PT1H2M3S` / `P1D`.
 pub fn parse_interval_ms(s: &str) -> Option<u64> {
+    parse_unbounded_ms(s).filter(|ms| *ms <= MAX_DURATION_MS)
+}
+
+fn parse_unbounded_ms(s: &str) -> Option<u64> {
     let t = s.trim();
     if t.is_empty() {
         return None;
@@ -46,10 +56,12 @@ pub fn parse_interval_ms(s: &str) -> Option<u64> {
         _ => return None,
     };
     let v: f64 = num.parse().ok()?;
-    if !v.is_finite() || v < 0.0 {
+    let ms = (v * mult).round();
+    // `as u64` saturates: anything that does not fit is refused rather than clamped.
+    if !ms.is_finite() || ms < 0.0 || ms >= u64::MAX as f64 {
         return None;
     }
-    Some((v * mult).round() as u64)
+    Some(ms as u64)
 }
 
 fn parse_iso_duration_ms(rest: &str) -> Option<u64> {
@@ -248,12 +260,31 @@ mod tests {
         assert_eq!(parse_interval_ms("1h"), Some(3_600_000));
         assert_eq!(parse_interval_ms("PT1M30S"), Some(90_000));
         assert_eq!(parse_interval_ms("P1D"), Some(86_400_000));
+        assert_eq!(parse_interval_ms("P1Y"), Some(MAX_DURATION_MS));
         for bad in ["", "s", "10x", "-5", "PT", "P1S", "1.2.3"] {
             assert_eq!(parse_interval_ms(bad), None, "{bad}");
         }
         assert_eq!(format_interval_ms(30_000), "30s");
         assert_eq!(format_interval_ms(120_000), "2m");
         assert_eq!(format_interval_ms(1500), "1500ms");
+    }
+
+    /// A timeout of 10^20 s once wrapped the DC's deadline (a 7 s start then failed
+    /// at once on every node): durations past a year are refused, however spelled.
+    #[test]
+    fn absurd_durations_are_refused() {
+        for bad in [
+            "99999999999999999999s",
+            "99999999999999999999",
+            "1e400",
+            "18446744073709551615ms",
+            "366d",
+            "P2Y",
+            "PT99999999999999999H",
+        ] {
+            assert_eq!(parse_interval_ms(bad), None, "{bad}");
+        }
+        assert_eq!(parse_interval_ms("365d"), Some(MAX_DURATION_MS));
     }
 
     #[test]

@@ -28,6 +28,7 @@
 //! [`PeerMessage`]: hactl_proto::peer::PeerMessage
 
 pub mod config;
+mod lograte;
 mod name;
 pub mod pki;
 pub mod tls;

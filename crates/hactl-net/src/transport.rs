@@ -26,6 +26,7 @@
 //! (no certificate, or one not from our CA, or the wrong node name) are logged with
 //! `tracing` at warn level with the node and address.
 
+use crate::lograte::{LogGate, Outage};
 use crate::name::NodeName;
 use crate::pki::{NodeIdentity, PkiError};
 use crate::tls;
@@ -149,6 +150,8 @@ struct Shared {
     node: NodeName,
     cluster: String,
     opts: TransportOptions,
+    /// Rate limit for warnings about unauthenticated traffic.
+    gate: LogGate,
 }
 
 struct Inner {
@@ -210,6 +213,7 @@ impl Transport {
             node: identity.node.clone(),
             cluster: identity.cluster.clone(),
             opts,
+            gate: LogGate::default(),
         });
         let accept_task = tokio::spawn(accept_loop(endpoint.clone(), shared.clone(), in_tx));
         info!(node = %shared.node, addr = %listen, "peer transport listening");
@@ -304,7 +308,8 @@ impl Transport {
             to,
             addr,
         )
-        .await?;
+        .await
+        .inspect_err(|e| warn!(node = %to, %addr, error = %e, "cannot connect to peer"))?;
         // A TLS 1.3 client finishes its handshake before the server has checked the
         // client's certificate. Wait until the peer has read our hello to the end of the
         // stream: that proves it accepted us, too.
@@ -364,13 +369,11 @@ async fn connect(
     to: &NodeName,
     addr: SocketAddr,
 ) -> Result<quinn::Connection, NetError> {
-    let fail = |why: String| {
-        warn!(node = %to, %addr, error = %why, "cannot connect to peer");
-        NetError::Connect {
-            node: to.clone(),
-            addr,
-            why,
-        }
+    // Callers log: a peer task says it once per outage, not once per attempt.
+    let fail = |why: String| NetError::Connect {
+        node: to.clone(),
+        addr,
+        why,
     };
     // The server name is the node name: rustls checks that the peer's certificate,
     // issued by our CA, carries it as a DNS subject alternative name.
@@ -387,7 +390,6 @@ async fn connect(
         Ok(name) if &name == to => Ok(conn),
         Ok(name) => {
             conn.close(quinn::VarInt::from_u32(CLOSE_PROTOCOL), b"wrong node");
-            warn!(node = %to, %addr, actual = %name, "peer certificate names another node");
             Err(NetError::WrongPeer {
                 addr,
                 expected: to.clone(),
@@ -413,6 +415,7 @@ async fn peer_task(
     let mut backoff = BACKOFF_MIN;
     let mut retry_at: Option<Instant> = None;
     let mut dropped: u64 = 0;
+    let mut outage: Option<Outage> = None;
     while let Some(out) = rx.recv().await {
         if let Some((conn, _)) = &link {
             if let Some(reason) = conn.close_reason() {
@@ -427,7 +430,11 @@ async fn peer_task(
             }
             match open_link(&endpoint, &client_config, &shared, &to, addr).await {
                 Ok(l) => {
-                    if dropped > 0 {
+                    if let Some(o) = outage.take() {
+                        let down_for_s = o.since.elapsed().as_secs();
+                        info!(node = %to, %addr, down_for_s, attempts = o.attempts, dropped,
+                            "connected to peer again");
+                    } else if dropped > 0 {
                         info!(node = %to, %addr, dropped, "connected to peer after dropping messages");
                     } else {
                         debug!(node = %to, %addr, "connected to peer");
@@ -437,8 +444,8 @@ async fn peer_task(
                     retry_at = None;
                     dropped = 0;
                 }
-                Err(_) => {
-                    // `connect` logged why.
+                Err(e) => {
+                    report_failure(&mut outage, &to, addr, &e);
                     dropped += 1;
                     retry_at = Some(Instant::now() + backoff);
                     backoff = (backoff * 2).min(backoff_max);
@@ -456,6 +463,26 @@ async fn peer_task(
             debug!(node = %to, %addr, error = %e, "write to peer failed; will reconnect");
             dropped += 1;
             link = None;
+        }
+    }
+}
+
+/// Logs a failed connection attempt: the first of an outage, then how long it has
+/// lasted at growing intervals.
+fn report_failure(outage: &mut Option<Outage>, to: &NodeName, addr: SocketAddr, e: &NetError) {
+    let now = std::time::Instant::now();
+    match outage {
+        None => {
+            warn!(node = %to, %addr, error = %e,
+                "cannot connect to peer (said once; reminders at growing intervals)");
+            *outage = Some(Outage::start(now));
+        }
+        Some(o) => {
+            if o.failed_again(now) {
+                let down_for_s = now.saturating_duration_since(o.since).as_secs();
+                warn!(node = %to, %addr, error = %e, down_for_s, attempts = o.attempts,
+                    "still cannot connect to peer");
+            }
         }
     }
 }
@@ -501,19 +528,29 @@ async fn accept_loop(
                 // The peer gave up on us: it does not trust our certificate (another
                 // cluster's node, or we are not the node it wanted).
                 Err(e @ quinn::ConnectionError::ConnectionClosed(_)) => {
-                    warn!(%addr, error = %e, "peer aborted the handshake: it refused our certificate");
+                    if let Some(held) = shared.gate.admit("aborted", std::time::Instant::now()) {
+                        warn!(%addr, error = %e, similar_since_last = held,
+                            "peer aborted the handshake: it refused our certificate");
+                    }
                     return;
                 }
                 Err(e) => {
                     // Most often: no client certificate, or one not issued by our CA.
-                    warn!(%addr, error = %e, "refused peer connection: TLS handshake failed");
+                    // Anyone can send these: one line per interval, with a count.
+                    if let Some(held) = shared.gate.admit("handshake", std::time::Instant::now()) {
+                        warn!(%addr, error = %e, similar_since_last = held,
+                            "refused peer connection: TLS handshake failed");
+                    }
                     return;
                 }
             };
             let node = match tls::peer_node_name(&conn) {
                 Ok(n) => n,
                 Err(why) => {
-                    warn!(%addr, error = %why, "refused peer connection: no usable node name in its certificate");
+                    if let Some(held) = shared.gate.admit("no-name", std::time::Instant::now()) {
+                        warn!(%addr, error = %why, similar_since_last = held,
+                            "refused peer connection: no usable node name in its certificate");
+                    }
                     conn.close(quinn::VarInt::from_u32(CLOSE_PROTOCOL), b"bad certificate");
                     return;
                 }

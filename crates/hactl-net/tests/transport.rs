@@ -440,3 +440,71 @@ async fn send_works_from_a_thread_outside_the_runtime() {
     let (_, msg) = recv(&mut rx2, 10).await;
     assert_eq!(msg.body, Some(Body::Raft(b"from a thread".to_vec())));
 }
+
+fn capture_logs() -> (LogBuf, tracing::subscriber::DefaultGuard) {
+    let logs = LogBuf::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    (logs, guard)
+}
+
+fn count(logs: &LogBuf, needle: &str) -> usize {
+    logs.text().lines().filter(|l| l.contains(needle)).count()
+}
+
+/// Anyone can make handshakes fail: a UDP flood once wrote one WARN line per
+/// attempt (36 MB of log). Twenty refused impostors make one line per interval.
+/// Current-thread runtime, so the thread-local log subscriber sees every task.
+#[tokio::test]
+async fn a_burst_of_failed_handshakes_logs_one_line() {
+    let (logs, _guard) = capture_logs();
+    let ours = identities("lab", &["n1"]);
+    let theirs = identities("lab", &["n3"]);
+    let (_t1, _rx1, a1) = bind(ours[0].clone()).await;
+    // Trusts our CA, presents a certificate from another: our server refuses it.
+    let mut impostor = theirs[0].clone();
+    impostor.ca_cert_pem = ours[0].ca_cert_pem.clone();
+    let (ti, _rxi) = Transport::bind(impostor, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        assert!(ti.probe(&name("n1"), a1).await.is_err());
+    }
+    assert_eq!(
+        count(&logs, "refused peer connection"),
+        1,
+        "{}",
+        logs.text()
+    );
+}
+
+/// A peer that is down used to add "cannot connect to peer" to the log on every
+/// reconnect attempt (every 2 s per peer, for as long as it stayed down).
+#[tokio::test]
+async fn an_unreachable_peer_is_reported_once() {
+    let (logs, _guard) = capture_logs();
+    let ids = identities("lab", &["n1", "n2"]);
+    let opts = hactl_net::TransportOptions {
+        connect_timeout: Duration::from_millis(100),
+        reconnect_backoff_max: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let (t1, _rx1) = Transport::bind_with(ids[0].clone(), "127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    // A port nobody listens on.
+    let gone = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < until {
+        let _ = t1.send(&name("n2"), gone, &PeerMessage::raft("", vec![1]));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count(&logs, "cannot connect to peer"), 1, "{}", logs.text());
+}

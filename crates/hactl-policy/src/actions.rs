@@ -851,6 +851,60 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> (bool, bool) {
     (fch, tch)
 }
 
+/// Per primitive with runnable probes: the required stops of other primitives that
+/// its start forces (a dependant's restart), found by following "first implies then"
+/// edges, and group markers into their members, from its start. A probe is ordered
+/// before those stops, as Pacemaker does: after a cleanup forgot a running
+/// resource's history, its re-probe answers "running" and aborts the transition
+/// before any dependant is stopped for a start that was never needed.
+pub(crate) fn stops_after_probes(s: &Sched<'_>, g: &Graph) -> Vec<(usize, Vec<usize>)> {
+    let required_stop = |a: usize| {
+        let x = &g.acts[a];
+        x.task == Task::Stop && !x.optional && !x.pseudo
+    };
+    if g.probes.is_empty() || !(0..g.acts.len()).any(required_stop) {
+        return Vec::new();
+    }
+    let adj = Adjacency::new(g.acts.len(), &g.edges);
+    let into_member = |e: &Edge| match (g.acts[e.first].rsc, g.acts[e.then].rsc) {
+        (Some(RscRef::G(gi)), Some(RscRef::P(q))) => s.prims[q].group == Some(gi),
+        _ => false,
+    };
+    let mut prims: Vec<usize> = g.probes.iter().map(|&(p, _)| p).collect();
+    prims.sort_unstable();
+    prims.dedup();
+    // Visited marks, stamped with the primitive whose start is being followed.
+    let mut seen = vec![usize::MAX; g.acts.len()];
+    let mut out = Vec::new();
+    for p in prims {
+        let Some(start) = g.start_of[p] else { continue };
+        let mut stops = Vec::new();
+        let mut stack = vec![start];
+        seen[start] = p;
+        while let Some(a) = stack.pop() {
+            if let (Task::Start, Some(RscRef::P(q))) = (g.acts[a].task, g.acts[a].rsc) {
+                if q != p {
+                    stops.extend(g.stops_of[q].iter().copied().filter(|&x| required_stop(x)));
+                }
+            }
+            for &ei in adj.outgoing(a) {
+                let e = &g.edges[ei];
+                let follow = e.flags & FIRST_IMPLIES_THEN != 0 || into_member(e);
+                if follow && seen[e.then] != p {
+                    seen[e.then] = p;
+                    stack.push(e.then);
+                }
+            }
+        }
+        stops.sort_unstable();
+        stops.dedup();
+        if !stops.is_empty() {
+            out.push((p, stops));
+        }
+    }
+    out
+}
+
 /// One line of the transition summary for a primitive, in crm_simulate's words.
 pub(crate) struct SummaryItem {
     pub verb: &'static str,
@@ -861,13 +915,9 @@ pub(crate) struct SummaryItem {
 
 impl SummaryItem {
     pub fn text(&self) -> String {
-        let mut s = format!(
-            "{:<8}   {:<w$}   ( {} )",
-            self.verb,
-            self.rsc,
-            self.details,
-            w = self.rsc.len().max(5)
-        );
+        // A minimum width, never one computed from the id: a width argument past
+        // u16::MAX panics in `format!`, and an id is outside input.
+        let mut s = format!("{:<8}   {:<5}   ( {} )", self.verb, self.rsc, self.details);
         if let Some(r) = &self.reason {
             s.push_str("  ");
             s.push_str(r);

@@ -252,7 +252,9 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             pseudo: a.pseudo,
         });
     }
-    // Runnable probes, each before the start of its resource.
+    // Runnable probes, each before the start of its resource and before the stops
+    // of the dependants that start would restart.
+    let restarts = actions::stops_after_probes(s, g);
     let mut probe_edges = Vec::with_capacity(g.probes.len());
     for &(p, n) in &g.probes {
         let id = out_actions.len();
@@ -270,6 +272,14 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
                 before: id,
                 after: start,
             });
+        }
+        if let Ok(k) = restarts.binary_search_by_key(&p, |(q, _)| *q) {
+            for stop in restarts[k].1.iter().filter_map(|&a| map[a]) {
+                probe_edges.push(OrderingEdge {
+                    before: id,
+                    after: stop,
+                });
+            }
         }
     }
     let mut edges: Vec<OrderingEdge> = Vec::with_capacity(g.edges.len() + probe_edges.len());

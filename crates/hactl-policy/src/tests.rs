@@ -42,6 +42,7 @@ fn running(call_id: i64) -> ResourceHistory {
             rc: 0,
             ..Default::default()
         }],
+        ..Default::default()
     }
 }
 
@@ -66,6 +67,17 @@ fn summary(cib: &Cib) -> Vec<String> {
         .iter()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect()
+}
+
+/// A 65,536-character id (accepted once, refused by validation now, but still
+/// readable from an imported file) panicked the summary's `format!` with "Formatting
+/// argument out of range", three times a second on the DC.
+#[test]
+fn a_huge_id_does_not_panic_the_summary() {
+    let mut cib = base(&["node1"]);
+    let id = "r".repeat(70_000);
+    cib.config.resources.push(Resource::Primitive(dummy(&id)));
+    assert_eq!(summary(&cib), vec![format!("Start {id} ( node1 )")]);
 }
 
 #[test]
@@ -303,6 +315,7 @@ fn history(ops: Vec<OpRecord>) -> ResourceHistory {
     ResourceHistory {
         agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
         ops,
+        ..Default::default()
     }
 }
 

@@ -94,6 +94,15 @@ impl client::ClientResponse {
     pub fn error(message: impl Into<String>) -> Self {
         Self::new(client::client_response::Response::Error(client::Error {
             message: message.into(),
+            outcome_unknown: false,
+        }))
+    }
+
+    /// An error for a write whose outcome is unknown: it may still be committed.
+    pub fn outcome_unknown(message: impl Into<String>) -> Self {
+        Self::new(client::client_response::Response::Error(client::Error {
+            message: message.into(),
+            outcome_unknown: true,
         }))
     }
 
