@@ -114,7 +114,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            if e.downcast_ref::<verbs::verdict::NotDone>().is_some() {
+                ExitCode::from(verbs::verdict::EXIT_NOT_RUNNING)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }
