@@ -552,6 +552,8 @@ fn start_refuses_a_damaged_store_and_says_why() {
         "{}",
         stderr(&o)
     );
+    // A distinct exit status, which hactl.service does not restart on.
+    assert!(stderr(&o).contains("exit status: 78"), "{}", stderr(&o));
     let o = run(&["status"]);
     assert!(
         !o.status.success(),

@@ -30,6 +30,7 @@ mod members;
 pub mod profile;
 mod statedir;
 mod stop;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -89,6 +90,10 @@ pub enum DaemonError {
     Net(String),
     #[error("consensus: {0}")]
     Consensus(String),
+    /// The Raft store is damaged: starting again cannot help (systemd must not
+    /// restart the daemon in a loop); the operator has to act.
+    #[error("consensus: {0}")]
+    StoreDamaged(String),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -220,7 +225,10 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
             let _ = out_tx.send((to, bytes));
         }),
     )
-    .map_err(|e| DaemonError::Consensus(e.to_string()))?;
+    .map_err(|e| match e {
+        hactl_consensus::Error::Damaged { .. } => DaemonError::StoreDamaged(e.to_string()),
+        e => DaemonError::Consensus(e.to_string()),
+    })?;
 
     let (quorum, _) = watch::channel(QuorumState {
         have: false,
@@ -253,6 +261,11 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     ctl_config.device_monitor = Some(fencing::device_monitor(Arc::downgrade(&d)));
     let ctl =
         hactl_controller::Controller::start(Arc::new(CtlHost(Arc::downgrade(&d))), ctl_config);
+    if let Some((path, timeout)) = watchdog::from_settings(&d.cluster.settings)? {
+        let wd = watchdog::DevWatchdog::open(&path, timeout)
+            .map_err(|e| DaemonError::Config(e.to_string()))?;
+        ctl.arm_watchdog(Box::new(wd));
+    }
     let _ = d.controller.set(ctl);
 
     let control = control::serve(d.clone(), &config.socket).await?;
@@ -310,8 +323,12 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     receiver.abort();
     d.transport.clone().shutdown().await;
     match fatal {
+        // The watchdog, if any, stays armed: a daemon that died resets the machine.
         Some(f) => Err(DaemonError::Consensus(f)),
         None => {
+            if let Some(c) = d.controller.get() {
+                c.disarm_watchdog();
+            }
             info!(node = %d.me_name, "daemon stopped");
             Ok(())
         }
@@ -898,7 +915,8 @@ impl hactl_controller::Host for CtlHost {
 }
 
 /// Executor settings (agents' state directories from `HA_RSCTMP` / `HA_VARRUN` when
-/// set, as the agents themselves read them) and the split-brain delay of the profile.
+/// set, as the agents themselves read them) and the profile's liveness timing (the
+/// split-brain hold derives from it).
 fn controller_config(me: &str, profile: &Profile) -> hactl_controller::ControllerConfig {
     let mut exec = hactl_exec::ExecConfig {
         node_name: Some(me.to_string()),
@@ -910,14 +928,9 @@ fn controller_config(me: &str, profile: &Profile) -> hactl_controller::Controlle
     if let Some(v) = std::env::var_os("HA_VARRUN") {
         exec.varrun = Some(v.into());
     }
-    let (stop, margin) = hactl_controller::quorum::stop_budget_for_profile(profile.name);
     hactl_controller::ControllerConfig {
         exec,
-        split_brain_delay: hactl_controller::quorum::split_brain_delay(
-            profile.interval,
-            stop,
-            margin,
-        ),
+        liveness: profile.liveness(),
         fencer: None,
         device_monitor: None,
     }
