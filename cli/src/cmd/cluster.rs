@@ -5,6 +5,7 @@
 //! where setup ran), `node.pem`, `node.key`, and `bundles/NODE.bundle` (one per node,
 //! 0600, to be copied to that node). See docs/cluster-setup.md.
 
+use crate::verbs::session::wait_for_leader;
 use anyhow::{anyhow, bail, Context, Result};
 use hactl_client::{Client, ClientError, StopOptions};
 use hactl_net::config::{
@@ -733,6 +734,7 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
     let me = check_is_local(dir, a.node.as_deref(), "start")?;
     start_local(dir, socket, state_dir, &a, &me)?;
     if !a.all {
+        wait_ready(dir, socket, &a)?;
         return Ok(ExitCode::SUCCESS);
     }
     // The other daemons cannot be started from here (no remote execution in hactl):
@@ -797,6 +799,27 @@ fn set_stop_wait(c: &mut Client, opts: &StopOptions) -> Result<()> {
     Ok(c.set_timeout(wait)?)
 }
 
+/// Returns once the local daemon can take commands, i.e. knows a Raft leader, when
+/// that does not need other nodes (a single-node cluster): a `hactl property set`
+/// right after `cluster start` must not meet "no leader". With several nodes the
+/// leader needs a quorum of daemons started elsewhere; commands wait for it briefly
+/// themselves (`Client::wait_for_leader`).
+fn wait_ready(dir: &Path, socket: &Path, a: &StartArgs) -> Result<()> {
+    let cfg = ClusterConfig::load(&dir.join(CLUSTER_CONFIG_FILE))?;
+    if cfg.nodes.len() != 1 {
+        return Ok(());
+    }
+    let mut c = connect(socket)?;
+    c.wait_for_leader(Duration::from_secs(a.wait))
+        .map_err(|e| {
+            died_with_log(
+                anyhow!(e).context("the daemon started but cannot take commands"),
+                &a.log_file,
+            )
+        })?;
+    Ok(())
+}
+
 fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
     let opts = StopOptions {
         timeout: a.timeout,
@@ -805,6 +828,7 @@ fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
     if a.all {
         let mut c = stop_client(socket, &opts)?;
         let pid = c.daemon_pid();
+        wait_for_leader(&mut c)?;
         let ack = c.cluster_stop(opts)?;
         outln!("cluster stop: {}", ack.message);
         // The other daemons cannot be watched from here; this one can.
@@ -950,7 +974,9 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
         address: addr,
     })?;
     // Ask the cluster first: if the membership change is refused, nothing is written.
-    let ack = connect(socket)?.node_add(name.as_str(), &addr.to_string())?;
+    let mut c = connect(socket)?;
+    wait_for_leader(&mut c)?;
+    let ack = c.node_add(name.as_str(), &addr.to_string())?;
     let ident = ca.issue_node_cert(&name, &[addr.ip()])?;
     let bundle_dir = dir.join(BUNDLE_DIR);
     create_dir(&bundle_dir, 0o700)?;
@@ -972,7 +998,9 @@ fn node_remove(dir: &Path, socket: &Path, node: &str, opts: StopOptions) -> Resu
     if cfg.node(&name).is_none() {
         bail!("node {name} is not in {}", cfg_path.display());
     }
-    stop_client(socket, &opts)?.node_remove(name.as_str(), opts)?;
+    let mut c = stop_client(socket, &opts)?;
+    wait_for_leader(&mut c)?;
+    c.node_remove(name.as_str(), opts)?;
     cfg.nodes.retain(|n| n.name != name);
     if !cfg.nodes.is_empty() {
         cfg.save(&cfg_path)?;
