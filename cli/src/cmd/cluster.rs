@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use hactl_client::{Client, ClientError, StopOptions};
 use hactl_net::config::{
     parse_peer_address, ClusterConfig, NodeEntry, CLUSTER_CONFIG_FILE, DEFAULT_CONFIG_DIR,
+    FOUNDER_FILE,
 };
 use hactl_net::pki::{CA_CERT_FILE, CA_KEY_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
 use hactl_net::{Bundle, Ca, NodeIdentity, NodeName};
@@ -373,7 +374,10 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     let mut bundles = Vec::new();
     for n in &cfg.nodes {
         let id = ca.issue_node_cert(&n.name, &[n.address.ip()])?;
-        bundles.push((n.name.clone(), Bundle::new(&id, &cfg)));
+        let mut b = Bundle::new(&id, &cfg);
+        // Setup's bundles found the cluster; bundles of nodes added later do not.
+        b.founder = true;
+        bundles.push((n.name.clone(), b));
     }
 
     create_dir(dir, 0o755)?;
@@ -536,6 +540,8 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
         "term": s.term,
         "commit_index": s.commit_index,
         "applied_index": s.applied_index,
+        "entry_format": s.entry_format,
+        "stalled": if s.stalled.is_empty() { serde_json::Value::Null } else { s.stalled.clone().into() },
         "nodes": s.nodes.iter().map(|n| serde_json::json!({
             "name": n.name,
             "id": n.id,
@@ -543,6 +549,8 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
             "state": state_of(n),
             "last_seen_ms": n.last_seen_ms,
             "clock_offset_ms": n.clock_offset_ms,
+            "membership": n.membership,
+            "rejoin": if n.rejoin.is_empty() { serde_json::Value::Null } else { n.rejoin.clone().into() },
         })).collect::<Vec<_>>(),
     })
 }
@@ -578,10 +586,23 @@ fn status_text(s: &ClusterStatus) -> String {
         if n.name == s.dc {
             line.push_str(" (DC)");
         }
+        if n.membership == "learner" {
+            line.push_str(" (learner)");
+        }
         if let Some(ms) = n.last_seen_ms {
             let _ = write!(line, "  last heard {:.1} s ago", ms as f64 / 1000.0);
         }
         let _ = writeln!(o, "{line}");
+    }
+    for n in s.nodes.iter().filter(|n| !n.rejoin.is_empty()) {
+        let _ = writeln!(o, "{}: {}", n.name, n.rejoin);
+    }
+    if !s.stalled.is_empty() {
+        let _ = writeln!(
+            o,
+            "{} STOPPED APPLYING the cluster log: {}",
+            s.local_node, s.stalled
+        );
     }
     for n in &s.nodes {
         if let Some(line) = n.clock_offset_ms.and_then(|ms| skew_line(&n.name, ms)) {
@@ -906,6 +927,7 @@ fn destroy(dir: &Path, socket: &Path, state_dir: &Path, a: DestroyArgs) -> Resul
     let mut removed = Vec::new();
     for f in [
         CLUSTER_CONFIG_FILE,
+        FOUNDER_FILE,
         CA_CERT_FILE,
         CA_KEY_FILE,
         NODE_CERT_FILE,
@@ -1038,6 +1060,7 @@ mod tests {
             state: NodeState::Online as i32,
             last_seen_ms: offset.map(|_| 10),
             clock_offset_ms: offset,
+            ..Default::default()
         };
         let s = ClusterStatus {
             cluster_name: "c".into(),
@@ -1055,5 +1078,28 @@ mod tests {
         assert!(text.contains("clock skew: n2 is +3.2 s ahead"), "{text}");
         assert!(!text.contains("clock skew: n3"), "{text}");
         assert!(!text.contains("clock skew: n1"), "{text}");
+    }
+
+    #[test]
+    fn status_text_shows_rejoining_learner_and_stalled_node() {
+        let n3 = NodeInfo {
+            name: "n3".into(),
+            id: 3,
+            state: NodeState::Online as i32,
+            membership: "learner".into(),
+            rejoin: "rejoining: learner, catching up".into(),
+            ..Default::default()
+        };
+        let s = ClusterStatus {
+            cluster_name: "c".into(),
+            local_node: "n1".into(),
+            nodes: vec![n3],
+            stalled: "committed entry 9: log entry is in format 3".into(),
+            ..Default::default()
+        };
+        let text = status_text(&s);
+        assert!(text.contains("(learner)"), "{text}");
+        assert!(text.contains("n3: rejoining"), "{text}");
+        assert!(text.contains("n1 STOPPED APPLYING"), "{text}");
     }
 }
