@@ -718,3 +718,172 @@ fn config_shows_the_whole_configuration_grouped_like_pcs() {
     assert_eq!(v["op_defaults"]["timeout"], "45s");
     assert_eq!(v["properties"]["stonith-enabled"], "false");
 }
+
+/// `constraint ref R` lists every constraint that names R, whichever side R is on,
+/// and nothing else; an unknown resource is an error.
+#[test]
+fn constraint_ref_lists_every_constraint_naming_the_resource() {
+    let d = TempDir::new("ref");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    for r in ["a", "b", "c"] {
+        ok(&["resource", "create", r, "ocf:heartbeat:Dummy", "--cib", fs]);
+    }
+    ok(&[
+        "constraint",
+        "location",
+        "a",
+        "prefers",
+        "n2=50",
+        "--cib",
+        fs,
+    ]);
+    ok(&["constraint", "location", "b", "avoids", "n1", "--cib", fs]);
+    ok(&[
+        "constraint",
+        "colocation",
+        "add",
+        "b",
+        "with",
+        "a",
+        "--cib",
+        fs,
+    ]);
+    ok(&["constraint", "order", "c", "then", "a", "--cib", fs]);
+    ok(&["constraint", "order", "b", "then", "c", "--cib", fs]);
+
+    let text = ok(&["constraint", "ref", "a", "--cib", fs]);
+    assert_eq!(
+        text,
+        "Resource: a\n  location-a-n2-50\n  colocation-b-a-INFINITY\n  order-c-a-mandatory\n"
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "constraint",
+        "ref",
+        "b",
+        "c",
+        "--cib",
+        fs,
+        "--output",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "b": ["location-b-n1--INFINITY", "colocation-b-a-INFINITY", "order-b-c-mandatory"],
+            "c": ["order-c-a-mandatory", "order-b-c-mandatory"],
+        })
+    );
+    let e = err(&["constraint", "ref", "nosuch", "--cib", fs]);
+    assert!(e.contains("no resource \"nosuch\""), "{e}");
+}
+
+/// `resource defaults` and `resource op defaults` (pcs's words) list, set (`k=v`, with
+/// or without pcs's `update`) and remove (`k=`) rsc_defaults and op_defaults; a bad
+/// value or removing what is not set is refused and changes nothing.
+#[test]
+fn resource_and_op_defaults_are_listed_set_and_removed() {
+    let d = TempDir::new("defaults");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    let out = ok(&["resource", "defaults", "--cib", fs]);
+    assert_eq!(out, "Resource Defaults:\n  No defaults set\n");
+    ok(&[
+        "resource",
+        "defaults",
+        "update",
+        "resource-stickiness=100",
+        "--cib",
+        fs,
+    ]);
+    ok(&["resource", "op", "defaults", "timeout=45s", "--cib", fs]);
+    let cib = read(&f);
+    assert_eq!(cib.config.rsc_defaults["resource-stickiness"], "100");
+    assert_eq!(cib.config.op_defaults["timeout"], "45s");
+    let out = ok(&["resource", "defaults", "--cib", fs]);
+    assert_eq!(out, "Resource Defaults:\n  resource-stickiness=100\n");
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "resource", "op", "defaults", "--cib", fs, "--output", "json",
+    ]))
+    .unwrap();
+    assert_eq!(v, serde_json::json!({"timeout": "45s"}));
+
+    let e = err(&["resource", "op", "defaults", "timeout=soon", "--cib", fs]);
+    assert!(e.contains("refused") && e.contains("soon"), "{e}");
+    let e = err(&["resource", "defaults", "migration-threshold=", "--cib", fs]);
+    assert!(
+        e.contains("resource default \"migration-threshold\""),
+        "{e}"
+    );
+    assert_eq!(
+        read(&f).config,
+        cib.config,
+        "refused changes leave the file alone"
+    );
+
+    ok(&["resource", "defaults", "resource-stickiness=", "--cib", fs]);
+    ok(&["resource", "op", "defaults", "timeout=", "--cib", fs]);
+    let cib = read(&f);
+    assert!(cib.config.rsc_defaults.is_empty() && cib.config.op_defaults.is_empty());
+}
+
+/// `constraint location R rule ...` (pcs's grammar) adds a rule-based location
+/// constraint the scheduler honours; malformed rules are refused.
+#[test]
+fn location_rule_constraints_are_added_and_honoured() {
+    let d = TempDir::new("rule");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    ok(&[
+        "resource",
+        "create",
+        "a",
+        "ocf:heartbeat:Dummy",
+        "--cib",
+        fs,
+    ]);
+    let loc = |args: &[&str]| {
+        let mut a = vec!["constraint", "location", "a", "rule"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--cib", fs]);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |args: &[&str]| ok(&loc(args).iter().map(String::as_str).collect::<Vec<_>>());
+    // Only n3 is allowed: a dry run starts a there.
+    let out = run(&["score=-INFINITY", "#uname", "ne", "n3", "--dry-run"]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("Start") && l.contains(" a ") && l.contains("n3")),
+        "{out}"
+    );
+    assert!(!out.contains("n1") && !out.contains("n2"), "{out}");
+    run(&["score=-INFINITY", "#uname", "ne", "n3"]);
+    run(&[
+        "score=50", "defined", "pingd", "and", "pingd", "gt", "integer", "0",
+    ]);
+    let cib = read(&f);
+    let [first, second] = cib.config.constraints.location.as_slice() else {
+        panic!("{:?}", cib.config.constraints.location)
+    };
+    assert_eq!(first.id, "location-a");
+    assert_eq!(first.rules[0].expressions[0].attribute, "#uname");
+    assert_eq!(second.id, "location-a-1");
+    let r = &second.rules[0];
+    assert_eq!(r.score.unwrap().value(), 50);
+    assert_eq!(r.boolean_op.unwrap().as_str(), "and");
+    assert_eq!(r.expressions.len(), 2);
+    assert_eq!(r.expressions[1].value.as_deref(), Some("0"));
+    assert_eq!(r.expressions[1].value_type.unwrap().as_str(), "integer");
+
+    let bad = |args: &[&str]| err(&loc(args).iter().map(String::as_str).collect::<Vec<_>>());
+    let e = bad(&[
+        "#uname", "eq", "n1", "and", "#uname", "eq", "n2", "or", "defined", "x",
+    ]);
+    assert!(e.contains("either and or or"), "{e}");
+    let e = bad(&["#uname", "like", "n1"]);
+    assert!(e.contains("like"), "{e}");
+    let e = bad(&["#uname", "eq"]);
+    assert!(e.contains("no value"), "{e}");
+    assert_eq!(read(&f).config, cib.config, "refused rules change nothing");
+}

@@ -7,9 +7,10 @@
 
 use crate::verbs::session::wait_for_leader;
 use anyhow::{anyhow, bail, Context, Result};
-use hactl_client::{Client, ClientError};
+use hactl_client::{Client, ClientError, StopOptions};
 use hactl_net::config::{
     parse_peer_address, ClusterConfig, NodeEntry, CLUSTER_CONFIG_FILE, DEFAULT_CONFIG_DIR,
+    FOUNDER_FILE,
 };
 use hactl_net::pki::{CA_CERT_FILE, CA_KEY_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
 use hactl_net::{Bundle, Ca, NodeIdentity, NodeName};
@@ -127,9 +128,18 @@ struct StopArgs {
     all: bool,
     /// Only this node (must be the local one).
     node: Option<String>,
-    /// Seconds to wait for the local daemon to exit.
+    /// Seconds to wait for the local daemon to exit once its resources are stopped.
     #[arg(long, default_value_t = 30)]
     wait: u64,
+    /// How long to wait for the resources here to stop (moved or stopped by the DC)
+    /// before giving up, e.g. 90s; default: the longest stop timeout of what runs here
+    /// plus 30 s.
+    #[arg(long, value_parser = parse_timeout)]
+    timeout: Option<Duration>,
+    /// Leave even if a resource failed to stop or the wait ran out (it may still run
+    /// here; with fencing on, the node is then fenced).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -147,8 +157,18 @@ enum NodeCommand {
         #[arg(value_name = "NODE=ADDR")]
         node: String,
     },
-    /// Remove NODE from the Raft membership and from cluster.toml here.
-    Remove { node: String },
+    /// Remove NODE: its resources are moved or stopped first (its daemon then leaves),
+    /// then it leaves the Raft membership and cluster.toml here.
+    Remove {
+        node: String,
+        /// How long to wait for NODE's resources to stop, e.g. 90s; default: the
+        /// longest stop timeout of what runs there plus 30 s.
+        #[arg(long, value_parser = parse_timeout)]
+        timeout: Option<Duration>,
+        /// Remove it even if a resource failed to stop there or the wait ran out.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run(a: ClusterArgs) -> Result<ExitCode> {
@@ -160,7 +180,11 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
         ClusterCommand::Stop(s) => stop(&a.dir, &a.socket, s),
         ClusterCommand::Destroy(d) => destroy(&a.dir, &a.socket, &a.state_dir, d),
         ClusterCommand::Node(NodeCommand::Add { node }) => node_add(&a.dir, &a.socket, &node),
-        ClusterCommand::Node(NodeCommand::Remove { node }) => node_remove(&a.dir, &a.socket, &node),
+        ClusterCommand::Node(NodeCommand::Remove {
+            node,
+            timeout,
+            force,
+        }) => node_remove(&a.dir, &a.socket, &node, StopOptions { timeout, force }),
     }
 }
 
@@ -350,7 +374,10 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     let mut bundles = Vec::new();
     for n in &cfg.nodes {
         let id = ca.issue_node_cert(&n.name, &[n.address.ip()])?;
-        bundles.push((n.name.clone(), Bundle::new(&id, &cfg)));
+        let mut b = Bundle::new(&id, &cfg);
+        // Setup's bundles found the cluster; bundles of nodes added later do not.
+        b.founder = true;
+        bundles.push((n.name.clone(), b));
     }
 
     create_dir(dir, 0o755)?;
@@ -513,6 +540,8 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
         "term": s.term,
         "commit_index": s.commit_index,
         "applied_index": s.applied_index,
+        "entry_format": s.entry_format,
+        "stalled": if s.stalled.is_empty() { serde_json::Value::Null } else { s.stalled.clone().into() },
         "nodes": s.nodes.iter().map(|n| serde_json::json!({
             "name": n.name,
             "id": n.id,
@@ -520,6 +549,8 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
             "state": state_of(n),
             "last_seen_ms": n.last_seen_ms,
             "clock_offset_ms": n.clock_offset_ms,
+            "membership": n.membership,
+            "rejoin": if n.rejoin.is_empty() { serde_json::Value::Null } else { n.rejoin.clone().into() },
         })).collect::<Vec<_>>(),
     })
 }
@@ -555,10 +586,23 @@ fn status_text(s: &ClusterStatus) -> String {
         if n.name == s.dc {
             line.push_str(" (DC)");
         }
+        if n.membership == "learner" {
+            line.push_str(" (learner)");
+        }
         if let Some(ms) = n.last_seen_ms {
             let _ = write!(line, "  last heard {:.1} s ago", ms as f64 / 1000.0);
         }
         let _ = writeln!(o, "{line}");
+    }
+    for n in s.nodes.iter().filter(|n| !n.rejoin.is_empty()) {
+        let _ = writeln!(o, "{}: {}", n.name, n.rejoin);
+    }
+    if !s.stalled.is_empty() {
+        let _ = writeln!(
+            o,
+            "{} STOPPED APPLYING the cluster log: {}",
+            s.local_node, s.stalled
+        );
     }
     for n in &s.nodes {
         if let Some(line) = n.clock_offset_ms.and_then(|ms| skew_line(&n.name, ms)) {
@@ -753,6 +797,29 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
     }
 }
 
+/// `--timeout` of `cluster stop` and `node remove`: a duration such as `90s`, `2min`.
+fn parse_timeout(s: &str) -> Result<Duration> {
+    hactl_model::values::parse_interval_ms(s)
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| anyhow!("expected a duration such as 90s or 2min, got {s:?}"))
+}
+
+/// A stop is answered once the node's resources are stopped: wait for the daemon's
+/// own deadline (its default is derived from the stop timeouts it knows, not we).
+fn stop_client(socket: &Path, opts: &StopOptions) -> Result<Client> {
+    let mut c = connect(socket)?;
+    set_stop_wait(&mut c, opts)?;
+    Ok(c)
+}
+
+fn set_stop_wait(c: &mut Client, opts: &StopOptions) -> Result<()> {
+    let wait = opts
+        .timeout
+        .map_or(Duration::from_secs(3600), |t| t + Duration::from_secs(60));
+    Ok(c.set_timeout(wait)?)
+}
+
 /// Returns once the local daemon can take commands, i.e. knows a Raft leader, when
 /// that does not need other nodes (a single-node cluster): a `hactl property set`
 /// right after `cluster start` must not meet "no leader". With several nodes the
@@ -775,19 +842,16 @@ fn wait_ready(dir: &Path, socket: &Path, a: &StartArgs) -> Result<()> {
 }
 
 fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
+    let opts = StopOptions {
+        timeout: a.timeout,
+        force: a.force,
+    };
     if a.all {
-        let mut c = connect(socket)?;
+        let mut c = stop_client(socket, &opts)?;
         let pid = c.daemon_pid();
         wait_for_leader(&mut c)?;
-        let ack = c.cluster_stop()?;
-        outln!(
-            "cluster stop requested{}",
-            if ack.message.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", ack.message)
-            }
-        );
+        let ack = c.cluster_stop(opts)?;
+        outln!("cluster stop: {}", ack.message);
         // The other daemons cannot be watched from here; this one can.
         if !wait_for_exit(socket, pid, Duration::from_secs(a.wait)) {
             bail!("the local daemon is still running after {} s", a.wait);
@@ -805,10 +869,12 @@ fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     let pid = c.daemon_pid();
-    c.shutdown()?;
+    set_stop_wait(&mut c, &opts)?;
+    let ack = c.shutdown_with(opts)?;
+    outln!("{me}: {}", ack.message);
     if !wait_for_exit(socket, pid, Duration::from_secs(a.wait)) {
         bail!(
-            "{me}: the daemon accepted the stop request but is still running after {} s",
+            "{me}: the daemon stopped its resources but is still running after {} s",
             a.wait
         );
     }
@@ -852,6 +918,7 @@ fn destroy(dir: &Path, socket: &Path, state_dir: &Path, a: DestroyArgs) -> Resul
             bail!("the hactl daemon is running on this node; stop it first (hactl cluster stop) or use --force");
         }
         let pid = c.daemon_pid();
+        set_stop_wait(&mut c, &StopOptions::default())?;
         c.shutdown()?;
         if !wait_for_exit(socket, pid, Duration::from_secs(30)) {
             bail!("the daemon is still running after 30 s; not destroying");
@@ -860,6 +927,7 @@ fn destroy(dir: &Path, socket: &Path, state_dir: &Path, a: DestroyArgs) -> Resul
     let mut removed = Vec::new();
     for f in [
         CLUSTER_CONFIG_FILE,
+        FOUNDER_FILE,
         CA_CERT_FILE,
         CA_KEY_FILE,
         NODE_CERT_FILE,
@@ -945,16 +1013,16 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn node_remove(dir: &Path, socket: &Path, node: &str) -> Result<ExitCode> {
+fn node_remove(dir: &Path, socket: &Path, node: &str, opts: StopOptions) -> Result<ExitCode> {
     let name = NodeName::new(node)?;
     let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
     let mut cfg = ClusterConfig::load(&cfg_path)?;
     if cfg.node(&name).is_none() {
         bail!("node {name} is not in {}", cfg_path.display());
     }
-    let mut c = connect(socket)?;
+    let mut c = stop_client(socket, &opts)?;
     wait_for_leader(&mut c)?;
-    c.node_remove(name.as_str())?;
+    c.node_remove(name.as_str(), opts)?;
     cfg.nodes.retain(|n| n.name != name);
     if !cfg.nodes.is_empty() {
         cfg.save(&cfg_path)?;
@@ -992,6 +1060,7 @@ mod tests {
             state: NodeState::Online as i32,
             last_seen_ms: offset.map(|_| 10),
             clock_offset_ms: offset,
+            ..Default::default()
         };
         let s = ClusterStatus {
             cluster_name: "c".into(),
@@ -1009,5 +1078,28 @@ mod tests {
         assert!(text.contains("clock skew: n2 is +3.2 s ahead"), "{text}");
         assert!(!text.contains("clock skew: n3"), "{text}");
         assert!(!text.contains("clock skew: n1"), "{text}");
+    }
+
+    #[test]
+    fn status_text_shows_rejoining_learner_and_stalled_node() {
+        let n3 = NodeInfo {
+            name: "n3".into(),
+            id: 3,
+            state: NodeState::Online as i32,
+            membership: "learner".into(),
+            rejoin: "rejoining: learner, catching up".into(),
+            ..Default::default()
+        };
+        let s = ClusterStatus {
+            cluster_name: "c".into(),
+            local_node: "n1".into(),
+            nodes: vec![n3],
+            stalled: "committed entry 9: log entry is in format 3".into(),
+            ..Default::default()
+        };
+        let text = status_text(&s);
+        assert!(text.contains("(learner)"), "{text}");
+        assert!(text.contains("n3: rejoining"), "{text}");
+        assert!(text.contains("n1 STOPPED APPLYING"), "{text}");
     }
 }

@@ -29,6 +29,7 @@ mod fencing;
 mod members;
 pub mod profile;
 mod statedir;
+mod stop;
 pub mod watchdog;
 
 use std::collections::HashMap;
@@ -139,9 +140,13 @@ pub(crate) struct Daemon {
     warned: Mutex<HashMap<String, Instant>>,
     /// Latest clock-offset estimate per peer, from its heartbeats.
     pub(crate) clocks: Mutex<clock::ClockTracker>,
+    /// Each peer's rejoin phase, from its latest heartbeat (for `cluster status`).
+    pub(crate) rejoining: Mutex<HashMap<NodeId, Option<hactl_consensus::RejoinPhase>>>,
     pub(crate) quorum: watch::Sender<QuorumState>,
     /// Set when the node is leaving: stop beaconing, stop acting as DC.
     leaving: AtomicBool,
+    /// A clean stop of this node is under way (or done: it is leaving).
+    stopping: AtomicBool,
     pub(crate) shutdown: Notify,
     hb_seq: AtomicU64,
     reconcile_busy: AtomicBool,
@@ -210,11 +215,13 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
 
     // Raft runs on its own thread; its messages come here to be sent from the runtime.
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(NodeId, Vec<u8>)>();
-    let founders: Vec<NodeId> = cluster.nodes.iter().map(|n| n.id).collect();
+    let configured: Vec<NodeId> = cluster.nodes.iter().map(|n| n.id).collect();
+    let founder_marker = config.config_dir.join(hactl_net::config::FOUNDER_FILE);
     statedir::make_private(&config.state_dir)?;
     let ccfg = hactl_consensus::Config {
         timing: profile.raft,
-        ..hactl_consensus::Config::new(me_entry.id, founders, config.state_dir.join("raft"))
+        may_found: founder_marker.exists(),
+        ..hactl_consensus::Config::new(me_entry.id, configured, config.state_dir.join("raft"))
     };
     let consensus = hactl_consensus::start(
         ccfg,
@@ -226,6 +233,9 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         hactl_consensus::Error::Damaged { .. } => DaemonError::StoreDamaged(e.to_string()),
         e => DaemonError::Consensus(e.to_string()),
     })?;
+    // The store now exists (founded, or being filled by a rejoin): founding is never
+    // repeated, even if the state dir is lost later.
+    consume_founder_marker(&founder_marker)?;
 
     let (quorum, _) = watch::channel(QuorumState {
         have: false,
@@ -242,8 +252,10 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         last_seen: Mutex::new(HashMap::new()),
         warned: Mutex::new(HashMap::new()),
         clocks: Mutex::new(clock::ClockTracker::default()),
+        rejoining: Mutex::new(HashMap::new()),
         quorum,
         leaving: AtomicBool::new(false),
+        stopping: AtomicBool::new(false),
         shutdown: Notify::new(),
         hb_seq: AtomicU64::new(0),
         reconcile_busy: AtomicBool::new(false),
@@ -299,19 +311,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
             what: "installing the SIGTERM handler".into(),
             source,
         })?;
-    let mut consensus_watch = d.consensus.watch();
-    let fatal = tokio::select! {
-        _ = term.recv() => { info!(node = %d.me_name, "SIGTERM: leaving the cluster"); None }
-        _ = tokio::signal::ctrl_c() => { info!(node = %d.me_name, "SIGINT: leaving the cluster"); None }
-        _ = d.shutdown.notified() => { info!(node = %d.me_name, "shutdown requested: leaving the cluster"); None }
-        f = async {
-            loop {
-                if consensus_watch.changed().await.is_err() { return Some("consensus stopped".to_string()); }
-                let s = consensus_watch.borrow().clone();
-                if !s.running { return Some(s.fatal.clone().unwrap_or_else(|| "consensus stopped".into())); }
-            }
-        } => f,
-    };
+    let fatal = wait_for_stop(&d, &mut term).await;
 
     match &fatal {
         None => d.leave().await,
@@ -340,6 +340,91 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
             info!(node = %d.me_name, "daemon stopped");
             Ok(())
         }
+    }
+}
+
+/// Runs until the daemon should go: `None` once its resources are stopped (a signal,
+/// or a stop request that did that already), `Some(why)` when consensus died. A signal
+/// whose clean stop fails keeps the daemon running (a second signal tries again).
+async fn wait_for_stop(d: &Arc<Daemon>, term: &mut tokio::signal::unix::Signal) -> Option<String> {
+    let mut consensus_watch = d.consensus.watch();
+    loop {
+        let signal = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = d.shutdown.notified() => {
+                info!(node = %d.me_name, "resources stopped: leaving the cluster");
+                return None;
+            }
+            f = async {
+                loop {
+                    if consensus_watch.changed().await.is_err() { return "consensus stopped".to_string(); }
+                    let s = consensus_watch.borrow().clone();
+                    if !s.running { return s.fatal.clone().unwrap_or_else(|| "consensus stopped".into()); }
+                }
+            } => return Some(f),
+        };
+        info!(node = %d.me_name, signal, "stopping the resources here, then leaving the cluster");
+        match d.clean_stop(stop::StopOpts::default(), &[]).await {
+            Ok(()) => return None,
+            // Stopping on another request already: that one ends it.
+            Err(stop::StopError::InProgress) => {}
+            // Logged, naming the resource; stay up.
+            Err(_) => {}
+        }
+    }
+}
+
+/// Removes the founder marker once the consensus store exists (durably: the directory
+/// is synced, so a crash cannot bring the marker back).
+fn consume_founder_marker(marker: &std::path::Path) -> Result<(), DaemonError> {
+    match std::fs::remove_file(marker) {
+        Ok(()) => {
+            info!(marker = %marker.display(), "cluster state founded; founder marker removed");
+            if let Some(dir) = marker.parent() {
+                std::fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|source| DaemonError::Io {
+                        what: format!("syncing {}", dir.display()),
+                        source,
+                    })?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(DaemonError::Io {
+            what: format!("removing the founder marker {}", marker.display()),
+            source,
+        }),
+    }
+}
+
+/// What a peer's heartbeat says about its consensus state.
+fn peer_report(hb: &Heartbeat) -> hactl_consensus::PeerReport {
+    use hactl_proto::peer::RejoinState;
+    hactl_consensus::PeerReport {
+        max_format: hb
+            .max_entry_format
+            .max(hactl_consensus::format::LEGACY_FORMAT),
+        rejoin: match RejoinState::try_from(hb.rejoin) {
+            Ok(RejoinState::RejoinNoState) => Some(hactl_consensus::RejoinPhase::NoState),
+            Ok(RejoinState::RejoinLearner) => Some(hactl_consensus::RejoinPhase::Learner),
+            // An unknown value comes from a newer build: it is rejoining somehow, so
+            // do not count it as having its state.
+            Ok(RejoinState::RejoinNone) => None,
+            Err(_) => Some(hactl_consensus::RejoinPhase::NoState),
+        },
+        last_term: hb.last_log_term,
+        last_index: hb.last_log_index,
+    }
+}
+
+fn rejoin_state(phase: Option<hactl_consensus::RejoinPhase>) -> hactl_proto::peer::RejoinState {
+    use hactl_proto::peer::RejoinState;
+    match phase {
+        None => RejoinState::RejoinNone,
+        Some(hactl_consensus::RejoinPhase::NoState) => RejoinState::RejoinNoState,
+        Some(hactl_consensus::RejoinPhase::Learner) => RejoinState::RejoinLearner,
     }
 }
 
@@ -386,6 +471,23 @@ impl Daemon {
                     m.insert(id, Instant::now());
                 }
                 self.check_clock(id, from, hb.sent_unix_micros);
+                let report = peer_report(&hb);
+                if let Ok(mut r) = self.rejoining.lock() {
+                    r.insert(id, report.rejoin);
+                }
+                self.consensus.peer_report(id, report);
+            }
+            Some(Body::Controller(_))
+                if msg.controller_format() > hactl_proto::CONTROLLER_FORMAT =>
+            {
+                if self.should_warn(from) {
+                    warn!(
+                        peer = from,
+                        format = msg.controller_format(),
+                        supported = hactl_proto::CONTROLLER_FORMAT,
+                        "controller message in a newer format dropped: upgrade this node"
+                    );
+                }
             }
             Some(Body::Controller(bytes)) => {
                 if let Some(c) = self.controller.get() {
@@ -503,24 +605,64 @@ impl Daemon {
         self.propose(Change::AddNode { node })
             .await
             .map_err(|e| e.to_string())?;
-        let index = tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.add_voter(id))
-            .await
-            .map_err(|_| "membership change not applied in time".to_string())?
-            .map_err(|e| e.to_string())?;
+        let index = self.change_membership(true, id).await?;
         info!(node = name, id, index, "node added");
         Ok(index)
     }
 
+    /// Adds (as a learner the leader promotes once caught up) or removes Raft member
+    /// `id`. The leader drops a membership change forwarded while another is pending
+    /// (it promotes and demotes rejoining members on its own), and the proposer never
+    /// hears back: try again until the change shows in the configuration, within
+    /// `PROPOSE_TIMEOUT`.
+    async fn change_membership(&self, add: bool, id: NodeId) -> Result<u64, String> {
+        let deadline = tokio::time::Instant::now() + PROPOSE_TIMEOUT;
+        let landed = |s: &hactl_consensus::Status| {
+            let member = s.voters.contains(&id) || s.learners.contains(&id);
+            (member == add).then_some(s.applied_index)
+        };
+        let mut last = "membership change not applied in time".to_string();
+        while tokio::time::Instant::now() < deadline {
+            let attempt = async {
+                if add {
+                    self.consensus.add_voter(id).await
+                } else {
+                    self.consensus.remove_voter(id).await
+                }
+            };
+            match tokio::time::timeout(Duration::from_secs(1), attempt).await {
+                Ok(Ok(index)) => return Ok(index),
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => {}
+            }
+            if let Some(index) = landed(&self.consensus.status()) {
+                return Ok(index);
+            }
+            tokio::time::sleep(self.profile.interval).await;
+        }
+        Err(last)
+    }
+
     /// Removes a node from the Raft voters, then from the CIB.
-    pub(crate) async fn node_remove(&self, name: &str) -> Result<u64, String> {
+    pub(crate) async fn node_remove(
+        &self,
+        name: &str,
+        opts: stop::StopOpts,
+    ) -> Result<u64, String> {
         let id = self
             .members
             .id_of(name)
             .ok_or_else(|| format!("node {name} is not a member"))?;
-        tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.remove_voter(id))
+        if id == self.me {
+            return Err(format!(
+                "{name} is the node answering this request; run it on another node"
+            ));
+        }
+        // Its resources stop (or move) first; its daemon then leaves by itself.
+        self.drain_other(name, opts)
             .await
-            .map_err(|_| "membership change not applied in time".to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{e}; {name} not removed (use --force to remove it anyway)"))?;
+        self.change_membership(false, id).await?;
         // The removed node may have been the leader: a proposal forwarded to it just
         // before it stepped aside is lost, so try again (removal is idempotent: "not
         // found" means an earlier attempt landed).
@@ -548,28 +690,18 @@ impl Daemon {
         Err(format!("removed from Raft, but not from the CIB: {last}"))
     }
 
-    /// Asks every other member to stop (their `expected` becomes `down`; each daemon
-    /// that sees it leaves cleanly), then stops this one.
-    pub(crate) async fn cluster_stop(&self) -> Result<u64, String> {
-        let changes = self
+    /// Marks every member shutting down in one proposal (so every resource stops,
+    /// rather than moving from node to node as they go; each daemon leaves once
+    /// nothing runs on it), and stops this one.
+    pub(crate) async fn cluster_stop(&self, opts: stop::StopOpts) -> Result<(), stop::StopError> {
+        let others: Vec<String> = self
             .members
             .all()
             .into_iter()
             .filter(|(id, _, _)| *id != self.me)
-            .map(|(_, name, _)| Change::SetNodeState {
-                node: name.as_str().to_string(),
-                state: NodeStateUpdate {
-                    expected: Some("down".into()),
-                    ..Default::default()
-                },
-            })
+            .map(|(_, name, _)| name.as_str().to_string())
             .collect();
-        let index = self
-            .propose(Change::Batch { changes })
-            .await
-            .map_err(|e| e.to_string())?;
-        self.shutdown.notify_one();
-        Ok(index)
+        self.clean_stop(opts, &others).await
     }
 
     fn leader_name(&self) -> Option<String> {
@@ -599,6 +731,10 @@ async fn heartbeat_loop(d: Arc<Daemon>) {
                 .map(|t| t.as_micros() as u64)
                 .unwrap_or(0),
             seq,
+            max_entry_format: hactl_consensus::format::ENTRY_FORMAT,
+            rejoin: rejoin_state(s.rejoin) as i32,
+            last_log_term: s.last_term,
+            last_log_index: s.last_index,
         };
         let msg = PeerMessage::heartbeat(d.cluster.name.clone(), hb);
         for (id, name, addr) in d.members.all() {
@@ -620,6 +756,7 @@ async fn monitor_loop(d: Arc<Daemon>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut alive_before: HashMap<NodeId, bool> = HashMap::new();
     let mut had_quorum = false;
+    let mut shutdown_mark: Option<String> = None;
     loop {
         tick.tick().await;
         if d.leaving.load(Ordering::SeqCst) {
@@ -627,19 +764,33 @@ async fn monitor_loop(d: Arc<Daemon>) {
         }
         let now = Instant::now();
         let status = d.consensus.status();
-        d.members.refresh(&status.cib, &status.voters);
-        if d.joined.load(Ordering::SeqCst)
-            && status
-                .cib
-                .status
-                .nodes
-                .get(&d.me_name)
-                .is_some_and(|st| st.expected.as_deref() == Some("down"))
+        // Learners are members too (raft must reach them to bring them up to date).
+        let in_raft: Vec<NodeId> = status
+            .voters
+            .iter()
+            .chain(status.learners.iter())
+            .copied()
+            .collect();
+        d.members.refresh(&status.cib, &in_raft);
+        let mark = status
+            .cib
+            .status
+            .nodes
+            .get(&d.me_name)
+            .and_then(|st| st.attributes.get(hactl_controller::shutdown::SHUTDOWN_ATTR))
+            .cloned();
+        if mark.is_some()
+            && mark != shutdown_mark
+            && d.joined.load(Ordering::SeqCst)
+            && !d.stopping.load(Ordering::SeqCst)
         {
             info!(node = %d.me_name, "the cluster asked this node to stop");
-            d.shutdown.notify_one();
-            return;
+            tokio::spawn({
+                let d = d.clone();
+                async move { d.stop_on_request().await }
+            });
         }
+        shutdown_mark = mark;
         let voters: Vec<NodeId> = if status.voters.contains(&d.me) {
             status.voters.clone()
         } else {
@@ -687,15 +838,13 @@ async fn monitor_loop(d: Arc<Daemon>) {
             *q = new;
             changed
         });
+        // The DC runtime runs on the leader while it has quorum, and never on a node
+        // that stopped applying the log (its CIB is stale; it hands leadership over).
+        let dc = status.is_leader() && have && status.stalled.is_none();
         if let Some(ctl) = d.controller.get() {
-            // The DC runtime runs on the leader while it has quorum.
-            ctl.update(
-                (status.is_leader() && have).then_some(status.term),
-                have,
-                policy,
-            );
+            ctl.update(dc.then_some(status.term), have, policy);
         }
-        if status.is_leader() && have {
+        if dc {
             reconcile(&d, &status, now);
         }
     }
@@ -787,14 +936,25 @@ async fn self_join_loop(d: Arc<Daemon>) {
         }
         let s = w.borrow().clone();
         if s.leader.is_some() && s.cib.config.node(&d.me_name).is_some() {
-            let change = Change::SetNodeState {
-                node: d.me_name.clone(),
-                state: NodeStateUpdate {
-                    member: Some(true),
-                    controller_online: Some(true),
-                    join: Some("member".into()),
-                    expected: Some("member".into()),
-                },
+            // Back, so no longer shutting down (the mark of the stop that ended the
+            // last run would make this run leave again at once).
+            let change = Change::Batch {
+                changes: vec![
+                    Change::SetNodeState {
+                        node: d.me_name.clone(),
+                        state: NodeStateUpdate {
+                            member: Some(true),
+                            controller_online: Some(true),
+                            join: Some("member".into()),
+                            expected: Some("member".into()),
+                        },
+                    },
+                    Change::SetTransientAttribute {
+                        node: d.me_name.clone(),
+                        name: hactl_controller::shutdown::SHUTDOWN_ATTR.into(),
+                        value: None,
+                    },
+                ],
             };
             match d.propose(change).await {
                 Ok(index) => {
@@ -830,10 +990,7 @@ impl hactl_controller::Host for CtlHost {
             debug!(node, "controller message for an unknown node dropped");
             return;
         };
-        let msg = PeerMessage {
-            cluster: d.cluster.name.clone(),
-            body: Some(Body::Controller(payload)),
-        };
+        let msg = PeerMessage::controller(d.cluster.name.clone(), payload);
         if let Err(e) = d.transport.send(&name, addr, &msg) {
             debug!(node, error = %e, "controller message not queued");
         }
@@ -887,5 +1044,44 @@ fn controller_config(me: &str, profile: &Profile) -> hactl_controller::Controlle
         liveness: profile.liveness(),
         fencer: None,
         device_monitor: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hactl_consensus::RejoinPhase;
+
+    /// A heartbeat from a build before versioning has none of the new fields: it reads
+    /// format 1 only and has its state. What this build sends comes back as it was.
+    #[test]
+    fn heartbeat_reports_what_a_peer_reads_and_whether_it_rejoins() {
+        let old = Heartbeat {
+            node: "n2".into(),
+            seq: 1,
+            ..Default::default()
+        };
+        let r = peer_report(&old);
+        assert_eq!(r.max_format, hactl_consensus::format::LEGACY_FORMAT);
+        assert_eq!(r.rejoin, None);
+        for phase in [None, Some(RejoinPhase::NoState), Some(RejoinPhase::Learner)] {
+            let hb = Heartbeat {
+                max_entry_format: 7,
+                rejoin: rejoin_state(phase) as i32,
+                last_log_term: 3,
+                last_log_index: 40,
+                ..Default::default()
+            };
+            let r = peer_report(&hb);
+            assert_eq!((r.max_format, r.rejoin), (7, phase));
+            assert_eq!((r.last_term, r.last_index), (3, 40));
+        }
+        // A rejoin state this build does not know: the peer is not counted as having
+        // its state.
+        let newer = Heartbeat {
+            rejoin: 99,
+            ..Default::default()
+        };
+        assert_eq!(peer_report(&newer).rejoin, Some(RejoinPhase::NoState));
     }
 }
