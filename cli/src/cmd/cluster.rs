@@ -94,6 +94,7 @@ struct JoinArgs {
 
 #[derive(clap::Args, Debug)]
 struct StatusArgs {
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
@@ -143,11 +144,15 @@ enum NodeCommand {
     /// Add NODE=ADDR: issue its certificate and bundle (needs ca.key, i.e. run where
     /// setup ran) and add it to the Raft membership.
     Add {
+        /// The new node and its address, e.g. n4=10.0.0.4 (port 7420 by default).
         #[arg(value_name = "NODE=ADDR")]
         node: String,
     },
     /// Remove NODE from the Raft membership and from cluster.toml here.
-    Remove { node: String },
+    Remove {
+        /// The node to remove.
+        node: String,
+    },
 }
 
 pub fn run(a: ClusterArgs) -> Result<ExitCode> {

@@ -21,6 +21,7 @@ use crate::verbs::{ChangeFlags, OutputFormat, Plan, Session};
 pub enum ConstraintCommand {
     /// RSC prefers|avoids NODE[=SCORE]... | add ID RSC NODE SCORE | remove ID | list
     Location {
+        /// RSC prefers|avoids NODE[=SCORE]..., add ID RSC NODE SCORE, remove ID, or list.
         #[arg(required = true, allow_negative_numbers = true)]
         words: Vec<String>,
         #[command(flatten)]
@@ -28,6 +29,7 @@ pub enum ConstraintCommand {
     },
     /// add RSC with RSC2 [SCORE] [id=ID] | remove ID | remove RSC RSC2 | list
     Colocation {
+        /// add RSC with RSC2 [SCORE] [id=ID], remove ID, remove RSC RSC2, or list.
         #[arg(required = true, allow_negative_numbers = true)]
         words: Vec<String>,
         #[command(flatten)]
@@ -35,6 +37,7 @@ pub enum ConstraintCommand {
     },
     /// [start|stop] A then [start|stop] B [kind=..] [symmetrical=..] [id=..] | remove ID|RSC | list
     Order {
+        /// [start|stop] A then [start|stop] B [kind=..] [symmetrical=..] [id=..], remove ID|RSC, or list.
         #[arg(required = true, allow_negative_numbers = true)]
         words: Vec<String>,
         #[command(flatten)]
@@ -49,6 +52,7 @@ pub enum ConstraintCommand {
     /// Remove constraints by id.
     #[command(alias = "delete")]
     Remove {
+        /// Ids of the constraints to remove (as `constraint list` shows them).
         #[arg(required = true)]
         ids: Vec<String>,
         #[command(flatten)]
