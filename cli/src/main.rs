@@ -117,9 +117,32 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(hint) = demo_hint(&e) {
+                eprintln!("{hint}");
+            }
             ExitCode::from(1)
         }
     }
+}
+
+/// After `hactl demo`, a command without `--socket` looks for a daemon on this host
+/// and finds none: say where the demo's daemons answer instead.
+fn demo_hint(e: &anyhow::Error) -> Option<String> {
+    let not_running = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<hactl_client::ClientError>(),
+            Some(hactl_client::ClientError::NotRunning { .. })
+        )
+    });
+    let sock = cmd::demo::socket(1);
+    (not_running && sock.exists()).then(|| {
+        format!(
+            "hint: the demo is running; its nodes answer on {}/nI.sock: \
+             export HACTL_SOCKET={} (or pass --socket)",
+            cmd::demo::DIR,
+            sock.display()
+        )
+    })
 }
 
 #[cfg(test)]
