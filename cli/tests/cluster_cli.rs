@@ -485,6 +485,83 @@ fn start_status_stop_a_one_node_cluster() {
     assert!(!state.exists());
 }
 
+/// A node whose Raft store was damaged while it was down (here: the file lost its last
+/// 4 KiB) must not start from it: the daemon refuses with a clear error, exits
+/// non-zero, and `cluster start` fails and shows why.
+#[test]
+fn start_refuses_a_damaged_store_and_says_why() {
+    let t = TempDir::new("damaged");
+    let etc = t.path().join("etc");
+    let state = t.path().join("state");
+    let sock = t.path().join("hactl.sock");
+    let log = t.path().join("daemon.log");
+    let o = setup(
+        &etc,
+        &["--local", "n1"],
+        &[format!("n1=127.0.0.1:{}", free_port())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "cluster",
+            "--dir",
+            etc.to_str().unwrap(),
+            "--socket",
+            sock.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        hactl(&a)
+    };
+    struct Stop<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["stop", "--wait", "10"]);
+        }
+    }
+    let _stop = Stop(&run);
+    let start = [
+        "start",
+        "--all",
+        "--wait",
+        "20",
+        "--log-file",
+        log.to_str().unwrap(),
+    ];
+    let o = run(&start);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["stop"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let store = state.join("raft").join("raft.redb");
+    let len = std::fs::metadata(&store).unwrap().len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&store)
+        .unwrap();
+    f.set_len(len - 4096).unwrap();
+    drop(f);
+
+    let o = run(&start);
+    assert!(
+        !o.status.success(),
+        "start succeeded on a damaged store: {}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("is damaged") && stderr(&o).contains("Refusing to start"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["status"]);
+    assert!(
+        !o.status.success(),
+        "a daemon is still running: {}",
+        stdout(&o)
+    );
+}
+
 /// Growing a running one-node cluster with `node add` (issues the bundle on the node
 /// holding the CA key, Raft membership change through the daemon), `join` + `start` on
 /// the "other machine" (a second loopback address), then `node remove`.

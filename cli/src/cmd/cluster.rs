@@ -693,13 +693,22 @@ fn start_local(
             .context("starting hactl daemon")?
     };
     wait_for_socket(socket, deadline, Some(&mut child))
-        .with_context(|| format!("see {}", a.log_file.display()))?;
+        .map_err(|e| died_with_log(e, &a.log_file))?;
     outln!(
         "{me}: started the hactl daemon (pid {}, log {})",
         child.id(),
         a.log_file.display()
     );
     Ok(())
+}
+
+/// Adds the end of the daemon's log to `e`: why a daemon did not come up (a damaged
+/// store, a bad config) is said there, and the operator should not have to go look.
+fn died_with_log(e: anyhow::Error, log_file: &Path) -> anyhow::Error {
+    let text = std::fs::read_to_string(log_file).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(5)..].join("\n");
+    e.context(format!("last lines of {}:\n{tail}", log_file.display()))
 }
 
 fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<ExitCode> {
@@ -712,7 +721,13 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
     // wait for them to be started on their machines and report who is missing.
     let deadline = Instant::now() + Duration::from_secs(a.wait);
     loop {
-        let s = connect(socket)?.status()?;
+        let s = match connect(socket).and_then(|mut c| Ok(c.status()?)) {
+            Ok(s) => s,
+            Err(e) => {
+                let e = e.context("the local daemon stopped answering after it started");
+                return Err(died_with_log(e, &a.log_file));
+            }
+        };
         let missing: Vec<&str> = s
             .nodes
             .iter()

@@ -2,15 +2,20 @@
 //!
 //! * The Raft log carries [`Change`]s (JSON); every node applies committed changes to
 //!   its [`Cib`] in log order, so all nodes converge on the same CIB.
-//! * Storage is sled ([`storage`]): log, hard state, configuration and CIB snapshots.
+//! * Storage is redb ([`storage`]): log, hard state, configuration and CIB snapshots.
 //!   Everything a Ready produces is flushed (fsync) before any message leaves and
-//!   before any proposal is acknowledged, so `kill -9` never loses a committed change.
+//!   before any proposal is acknowledged, so neither `kill -9` nor a power cut loses
+//!   an acknowledged change (tests/power_loss.rs cuts the power under a node). A store
+//!   that fails its checksums or the Raft log's invariants is refused at start
+//!   ([`Error::Damaged`]).
+//! * A raft-rs panic (a broken invariant) is not caught: the node stops and its
+//!   [`Status::fatal`] says so; the daemon then stops its resources and exits.
 //! * A proposal resolves when its entry is applied on the proposing node: a read of the
 //!   local CIB right after a successful write sees the write.
 //! * No raft or protobuf-2 type appears in this API. Peer messages leave as opaque bytes
 //!   through a [`Transport`] callback and come back through [`Handle::step`].
 //!
-//! The Raft node runs on its own OS thread (sled writes block), driven by a channel of
+//! The Raft node runs on its own OS thread (storage writes block), driven by a channel of
 //! commands and a tick clock.
 
 mod node;
@@ -37,6 +42,17 @@ pub type Transport = Arc<dyn Fn(NodeId, Vec<u8>) + Send + Sync>;
 pub enum Error {
     #[error("storage: {0}")]
     Storage(String),
+    /// The Raft store on disk fails its checksums or the Raft log's invariants. The
+    /// node refuses to start from it: it could undo committed changes.
+    #[error(
+        "the Raft store {} is damaged: {detail}. Refusing to start from it. If the other \
+         members are healthy, move it away and add this node to the cluster again",
+        path.display()
+    )]
+    Damaged {
+        path: std::path::PathBuf,
+        detail: String,
+    },
     #[error("raft: {0}")]
     Raft(String),
     #[error("invalid consensus configuration: {0}")]
@@ -93,7 +109,7 @@ pub struct Config {
     /// founding node must be given the same list. Empty: this node joins an existing
     /// cluster and waits for the leader to contact it after a `add_voter`.
     pub initial_voters: Vec<NodeId>,
-    /// Where sled keeps this node's state.
+    /// Where this node's Raft store (`raft.redb`) lives.
     pub data_dir: PathBuf,
     pub timing: Timing,
     /// Take a CIB snapshot and drop the log before it every this many applied entries.

@@ -11,7 +11,7 @@ use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, Message, Snaps
 use raft::{RawNode, StateRole};
 use tokio::sync::{oneshot, watch};
 
-use crate::storage::SledStorage;
+use crate::storage::Storage;
 use crate::{Change, Cib, Config, Error, NodeId, ProposeError, Role, Status, Transport};
 
 /// How many queued commands the node takes per loop turn before it looks at Ready
@@ -137,7 +137,7 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
         )));
     }
     let initial = serde_json::to_vec(&Cib::default()).map_err(|e| Error::Storage(e.to_string()))?;
-    let store = SledStorage::open(&config.data_dir, &config.initial_voters, &initial)?;
+    let store = Storage::open(&config.data_dir, &config.initial_voters, &initial)?;
     let snapshot_index = store.snapshot_index();
     let cib = match store.snapshot_data()? {
         Some(data) => serde_json::from_slice(&data)
@@ -177,11 +177,15 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
     let thread = std::thread::Builder::new()
         .name(format!("raft-{id}"))
         .spawn(move || {
-            let fatal = node.run(rx, &status_tx).err().map(|e| e.to_string());
+            let guard = FatalOnPanic {
+                id,
+                status: status_tx,
+            };
+            let fatal = node.run(rx, &guard.status).err().map(|e| e.to_string());
             if let Some(f) = &fatal {
                 tracing::error!(node = id, error = %f, "consensus node stopped on error");
             }
-            let _ = status_tx.send(Arc::new(node.status(fatal, false)));
+            let _ = guard.status.send(Arc::new(node.status(fatal, false)));
         })
         .map_err(|e| Error::Raft(format!("spawning raft thread: {e}")))?;
     Ok(Handle {
@@ -192,9 +196,32 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
     })
 }
 
+/// Publishes a stopped status with the reason when the node's thread unwinds from a
+/// panic (raft-rs panics on a broken invariant). Without it the status channel would
+/// just close and watchers would not learn why.
+struct FatalOnPanic {
+    id: NodeId,
+    status: watch::Sender<Arc<Status>>,
+}
+
+impl Drop for FatalOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let reason = "raft panicked on a broken invariant (see the panic message above); \
+                      the node stopped";
+        tracing::error!(node = self.id, "{reason}");
+        let mut s = (**self.status.borrow()).clone();
+        s.fatal = Some(reason.to_string());
+        s.running = false;
+        self.status.send_replace(Arc::new(s));
+    }
+}
+
 struct Node {
     id: NodeId,
-    raw: RawNode<SledStorage>,
+    raw: RawNode<Storage>,
     cib: Arc<Cib>,
     applied: u64,
     transport: Transport,
@@ -369,19 +396,14 @@ impl Node {
             );
             return;
         }
-        // raft-rs treats some impossible messages (a heartbeat committing past our log,
-        // say) as fatal and panics before changing anything. A peer, even an
-        // authenticated one, must not be able to kill the daemon that way: drop the
-        // message instead.
-        let raw = &mut self.raw;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| raw.step(msg))) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::debug!(node = self.id, from, error = %e, "raft refused message"),
-            Err(_) => tracing::error!(
-                node = self.id,
-                from,
-                "raft message violating the protocol dropped"
-            ),
+        // raft-rs panics on a message it cannot take without breaking its invariants
+        // (a heartbeat committing past our log: this store lost committed entries, or
+        // the peer is broken). That panic is not caught: the node's thread ends, its
+        // status says why ([`FatalOnPanic`]) and the daemon stops its resources and
+        // exits. Carrying on with a RawNode that stopped half-way through a step could
+        // acknowledge or apply what Raft never committed.
+        if let Err(e) = self.raw.step(msg) {
+            tracing::debug!(node = self.id, from, error = %e, "raft refused message");
         }
     }
 
@@ -401,8 +423,9 @@ impl Node {
             return Ok(());
         }
         let mut ready = self.raw.ready();
-        // 1. Persist: snapshot, entries, hard state; then fsync. Nothing leaves this
-        //    node and nothing is acknowledged before that.
+        // 1. Persist: snapshot, entries, hard state; then flush, which makes them
+        //    durable together (storage.rs, "Durability"). Nothing leaves this node and
+        //    nothing is acknowledged before that; tests/power_loss.rs fails without it.
         let snap_applied = if *ready.snapshot() != Snapshot::default() {
             let snap = ready.snapshot().clone();
             self.raw.mut_store().apply_snapshot(&snap)?;
@@ -420,7 +443,7 @@ impl Node {
         // A Ready with only messages (heartbeats and their answers) has nothing to
         // make durable: skip the fsync.
         if dirty {
-            self.raw.store().flush()?;
+            self.raw.mut_store().flush()?;
         }
         // 2. Send.
         self.send(ready.take_messages());

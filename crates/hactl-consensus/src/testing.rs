@@ -1,8 +1,8 @@
-//! An in-memory network of consensus nodes, for tests: real nodes with real sled
+//! An in-memory network of consensus nodes, for tests: real nodes with real redb
 //! storage in temporary directories, connected by function calls instead of QUIC, with
 //! links that can be cut (partitions) and nodes that can be stopped and restarted from
-//! their data directory (a crash, as far as the node's disk is concerned: the sled
-//! state is whatever the last flush left).
+//! their data directory. A stop closes the store cleanly; what a crash or a power cut
+//! leaves (only what was fsynced) is tested in tests/power_loss.rs.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;

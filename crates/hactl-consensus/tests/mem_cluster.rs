@@ -1,4 +1,4 @@
-//! Consensus with real nodes and real sled storage, connected in memory: elections,
+//! Consensus with real nodes and real redb storage, connected in memory: elections,
 //! leader loss, partitions, restarts from disk, compaction, membership changes.
 
 use std::collections::BTreeSet;
@@ -289,8 +289,11 @@ fn add_and_remove_a_voter() {
     .expect("voter removed everywhere");
 }
 
+/// raft-rs panics on a message that breaks its invariants. The panic is not caught (the
+/// RawNode may be half-way through a step): the node stops and says why in its status,
+/// which is what makes the daemon stop its resources and exit. The others carry on.
 #[test]
-fn protocol_violating_peer_message_does_not_kill_the_node() {
+fn raft_panic_on_a_protocol_violating_message_stops_the_node() {
     use protobuf::Message as _;
     use raft::eraftpb::{Message, MessageType};
     let c = cluster(3);
@@ -298,8 +301,8 @@ fn protocol_violating_peer_message_does_not_kill_the_node() {
     let leader = c.wait_leader(&[1, 2, 3], T).unwrap();
     let follower = [1, 2, 3].into_iter().find(|&i| i != leader).unwrap();
     let term = c.node(follower).unwrap().status().term;
-    // A "heartbeat" from the leader that commits far past the follower's log: raft-rs
-    // would panic on it.
+    // A "heartbeat" from the leader that commits far past the follower's log (what a
+    // follower whose store lost committed entries gets): raft-rs panics on it.
     let m = Message {
         msg_type: MessageType::MsgHeartbeat,
         from: leader,
@@ -309,9 +312,26 @@ fn protocol_violating_peer_message_does_not_kill_the_node() {
         ..Default::default()
     };
     let h = c.node(follower).unwrap();
+    let mut watch = h.watch();
     h.step(leader, m.write_to_bytes().unwrap());
-    // The follower is still running and still takes part.
-    let idx = propose(&rt, &h, set("after-bad-message", "1")).unwrap();
-    assert!(h.status().running);
-    assert!(h.status().applied_index >= idx);
+    rt.block_on(async {
+        tokio::time::timeout(T, watch.wait_for(|s| !s.running))
+            .await
+            .expect("the node stops")
+            .expect("status published");
+    });
+    let st = h.status();
+    assert!(
+        st.fatal
+            .as_deref()
+            .is_some_and(|f| f.contains("raft panicked")),
+        "{:?}",
+        st.fatal
+    );
+    assert_eq!(
+        propose(&rt, &h, set("after-panic", "1")),
+        Err(ProposeError::Stopped)
+    );
+    let rest: Vec<NodeId> = [1, 2, 3].into_iter().filter(|&i| i != follower).collect();
+    propose_retry(&rt, &c, &rest, set("others-carry-on", "1"));
 }

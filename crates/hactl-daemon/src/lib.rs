@@ -300,10 +300,12 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         } => f,
     };
 
-    if fatal.is_none() {
-        d.leave().await;
-    } else {
-        d.leaving.store(true, Ordering::SeqCst);
+    match &fatal {
+        None => d.leave().await,
+        Some(reason) => {
+            d.leaving.store(true, Ordering::SeqCst);
+            d.stop_local_resources(reason).await;
+        }
     }
     beacon.abort();
     monitor.abort();
@@ -325,6 +327,25 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
 }
 
 impl Daemon {
+    /// The consensus node stopped (a storage failure, a raft-rs panic): this node can
+    /// no longer learn what the cluster decides, and the survivors will recover its
+    /// resources elsewhere once it is gone. Nothing it runs may keep running, so the
+    /// executor stops every local resource before the daemon exits.
+    async fn stop_local_resources(&self, reason: &str) {
+        error!(node = %self.me_name, reason, "consensus stopped: stopping every local resource, then exiting");
+        let Some(ctl) = self.controller.get() else {
+            return;
+        };
+        for (rsc, o) in ctl.service().stop_all_local().await {
+            if o.rc == 0 {
+                info!(node = %self.me_name, resource = %rsc, op = "stop", "stopped before exiting");
+            } else {
+                error!(node = %self.me_name, resource = %rsc, op = "stop", rc = o.rc,
+                    reason = ?o.exit_reason, "stop failed before exiting");
+            }
+        }
+    }
+
     fn on_peer_message(&self, from: &str, msg: PeerMessage) {
         if msg.cluster != self.cluster.name {
             if self.should_warn(from) {
