@@ -120,7 +120,11 @@ fn main() -> ExitCode {
             if let Some(hint) = demo_hint(&e) {
                 eprintln!("{hint}");
             }
-            ExitCode::from(1)
+            if e.downcast_ref::<verbs::verdict::NotDone>().is_some() {
+                ExitCode::from(verbs::verdict::EXIT_NOT_RUNNING)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

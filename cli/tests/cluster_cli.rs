@@ -554,11 +554,155 @@ fn start_refuses_a_damaged_store_and_says_why() {
         "{}",
         stderr(&o)
     );
+    // A distinct exit status, which hactl.service does not restart on.
+    assert!(stderr(&o).contains("exit status: 78"), "{}", stderr(&o));
     let o = run(&["status"]);
     assert!(
         !o.status.success(),
         "a daemon is still running: {}",
         stdout(&o)
+    );
+}
+
+/// When the daemon's consensus dies under it (here: the disk holding its Raft store
+/// fills up, so a commit fails), the node can no longer follow the cluster: the
+/// daemon stops every resource it runs, then exits non-zero. Root only (mounts a small
+/// tmpfs as the state dir); a real ocf:heartbeat:Dummy is the resource.
+#[test]
+fn consensus_failure_stops_local_resources_and_exits_non_zero() {
+    if unsafe_geteuid() != 0 {
+        eprintln!("SKIPPED: needs root to mount a small tmpfs");
+        return;
+    }
+    let t = TempDir::new("fatal");
+    let etc = t.path().join("etc");
+    let state = t.path().join("state");
+    let sock = t.path().join("hactl.sock");
+    let dummy_state = t.path().join("dummy.state");
+    std::fs::create_dir_all(&state).unwrap();
+    let mounted = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=16m",
+            "hactl-test",
+            state.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a tmpfs");
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _umount = Umount(state.clone());
+    let o = setup(
+        &etc,
+        &["--local", "n1"],
+        &[format!("n1=127.0.0.1:{}", free_port())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = std::fs::File::create(t.path().join("daemon.log")).unwrap();
+    let mut daemon = Command::new(HACTL)
+        .args([
+            "--log",
+            "info",
+            "daemon",
+            "--config-dir",
+            etc.to_str().unwrap(),
+        ])
+        .args(["--state-dir", state.to_str().unwrap()])
+        .args(["--socket", sock.to_str().unwrap()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let daemon = Kill(&mut daemon);
+    let s = sock.to_str().unwrap();
+    let until = |what: &str, mut cond: Box<dyn FnMut() -> bool + '_>| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !cond() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    until(
+        "the daemon elects itself DC",
+        Box::new(|| {
+            let o = hactl(&["cluster", "status", "--output", "json", "--socket", s]);
+            serde_json::from_slice::<serde_json::Value>(&o.stdout).is_ok_and(|v| v["dc"] == "n1")
+        }),
+    );
+    let o = hactl(&["property", "set", "stonith-enabled=false", "--socket", s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let state_param = format!("state={}", dummy_state.display());
+    let o = hactl(&[
+        "resource",
+        "create",
+        "d",
+        "ocf:heartbeat:Dummy",
+        &state_param,
+        "--socket",
+        s,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    until(
+        "the Dummy runs (its state file exists)",
+        Box::new(|| dummy_state.exists()),
+    );
+
+    // Fill the disk, then write until a commit needs space it cannot get.
+    let mut filler = std::fs::File::create(state.join("filler")).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    while std::io::Write::write_all(&mut filler, &chunk).is_ok() {}
+    let big = "x".repeat(64 * 1024);
+    let mut status = None;
+    let mut last = String::new();
+    for i in 0..200 {
+        let fake = format!("fake={i}-{big}");
+        let o = hactl(&["resource", "update", "d", &fake, "--no-wait", "--socket", s]);
+        last = stderr(&o);
+        if let Some(st) = daemon.0.try_wait().unwrap() {
+            status = Some(st);
+            break;
+        }
+    }
+    let status = match status {
+        Some(st) => st,
+        None => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                if let Some(st) = daemon.0.try_wait().unwrap() {
+                    break st;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the daemon kept running on a full disk; last write: {last}; log:\n{}",
+                    std::fs::read_to_string(t.path().join("daemon.log")).unwrap_or_default()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    };
+    let logtext = std::fs::read_to_string(t.path().join("daemon.log")).unwrap_or_default();
+    assert!(!status.success(), "exit status {status}; log:\n{logtext}");
+    assert!(
+        !dummy_state.exists(),
+        "the Dummy still runs after the daemon exited; log:\n{logtext}"
+    );
+    assert!(
+        logtext.contains("stopping every local resource"),
+        "log:\n{logtext}"
     );
 }
 

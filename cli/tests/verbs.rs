@@ -444,3 +444,128 @@ fn status_json_reports_failures_and_failcounts() {
     ok(&["resource", "cleanup", "d", "--cib", fs]);
     assert!(read(&f).status.nodes["n1"].failcounts.is_empty());
 }
+
+/// Issue: invalid agent parameters were accepted at create and only failed at run
+/// time (where a failing stop gets nodes fenced). Every value the native VIP cannot
+/// use, and an address the real IPaddr2's validate-all calls invalid, is refused
+/// before anything is written, naming the parameter; `IPaddr2` alone resolves like
+/// `resource describe IPaddr2` does, and an ambiguous short name is an error.
+#[test]
+fn create_refuses_invalid_agent_parameters_before_anything_is_written() {
+    let d = TempDir::new("invalid-params");
+    let f = write(&d, &three_nodes());
+    let before = std::fs::read(&f).unwrap();
+    let fs = f.to_str().unwrap();
+    for (k, v) in [
+        ("ip", "999.1.1.1"),
+        ("ip", "224.0.0.1"),
+        ("cidr_netmask", "33"),
+        ("nic", "a/b"),
+        ("arp_count", "-1"),
+    ] {
+        let mut args = vec!["resource", "create", "vipbad", "ocf:hactl:VIP"];
+        let kv = format!("{k}={v}");
+        if k != "ip" {
+            args.push("ip=10.231.0.10");
+        }
+        args.extend([kv.as_str(), "--cib", fs]);
+        let e = err(&args);
+        assert!(e.contains(&format!("parameter '{k}'")), "{kv}: {e}");
+    }
+    let e = err(&[
+        "resource",
+        "create",
+        "foo",
+        "IPaddr2",
+        "ip=10.99.0.300",
+        "--cib",
+        fs,
+    ]);
+    assert!(
+        e.contains("ocf:heartbeat:IPaddr2 refused the parameters") && e.contains("10.99.0.300"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(&f).unwrap(),
+        before,
+        "a refused create wrote the file"
+    );
+    let out = ok(&[
+        "resource",
+        "create",
+        "foo",
+        "IPaddr2",
+        "ip=10.231.0.10",
+        "--dry-run",
+        "--cib",
+        fs,
+    ]);
+    assert!(out.contains("Start") && out.contains("foo"), "{out}");
+    let e = err(&["resource", "create", "d", "Dummy", "--cib", fs]);
+    assert!(
+        e.contains("ambiguous") && e.contains("ocf:heartbeat:Dummy"),
+        "{e}"
+    );
+}
+
+/// `--dry-run` of a change to a resource that cannot run says why: here its start
+/// failed with "not configured" on n1 (Pacemaker's rule: stopped everywhere).
+#[test]
+fn dry_run_says_why_a_resource_would_not_start() {
+    let d = TempDir::new("would-not-start");
+    let mut cib = three_nodes();
+    Change::AddResource {
+        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "vip".into(),
+            agent: AgentSpec::parse("ocf:hactl:VIP").unwrap(),
+            params: [("ip".to_string(), "10.231.0.10".to_string())].into(),
+            ..Default::default()
+        }),
+    }
+    .apply(&mut cib)
+    .unwrap();
+    mark_running(&mut cib, "vip", "n1");
+    Change::RecordOp {
+        node: "n1".into(),
+        rsc: "vip".into(),
+        agent: AgentSpec::parse("ocf:hactl:VIP").unwrap(),
+        op: OpRecord {
+            operation: "start".into(),
+            call_id: 2,
+            rc: 6,
+            exit_reason: Some("parameter 'ip': typo".into()),
+            ..Default::default()
+        },
+    }
+    .apply(&mut cib)
+    .unwrap();
+    let f = write(&d, &cib);
+    let fs = f.to_str().unwrap();
+    let out = ok(&[
+        "resource",
+        "update",
+        "vip",
+        "arp_count=3",
+        "--dry-run",
+        "--cib",
+        fs,
+    ]);
+    assert!(
+        out.contains("Note: vip would not start:")
+            && out.contains("-INFINITY fatal error (invalid configuration)"),
+        "{out}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&ok(&[
+        "resource",
+        "update",
+        "vip",
+        "arp_count=3",
+        "--dry-run",
+        "--output",
+        "json",
+        "--cib",
+        fs,
+    ]))
+    .unwrap();
+    assert_eq!(j["would_not_start"][0]["resource"], "vip", "{j}");
+}

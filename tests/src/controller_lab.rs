@@ -372,13 +372,19 @@ impl Drop for NsReaper {
     }
 }
 
-/// Runs the `hactl` CLI against node `via`'s daemon (its control socket).
-pub fn cli(c: &Cluster, via: usize, args: &[&str]) -> Result<String> {
-    let out = Command::new(&c.bin)
+/// Runs the `hactl` CLI against node `via`'s daemon (its control socket), whatever
+/// its exit code.
+pub fn cli_output(c: &Cluster, via: usize, args: &[&str]) -> Result<std::process::Output> {
+    Command::new(&c.bin)
         .args(args)
         .env("HACTL_SOCKET", &c.files(via).socket)
         .output()
-        .context("running hactl")?;
+        .context("running hactl")
+}
+
+/// Runs the `hactl` CLI against node `via`'s daemon (its control socket).
+pub fn cli(c: &Cluster, via: usize, args: &[&str]) -> Result<String> {
+    let out = cli_output(c, via, args)?;
     if !out.status.success() {
         bail!(
             "hactl {}: {}{}",

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use hactl_tests::cluster::Cluster;
-use hactl_tests::controller_lab::{active_on, agent_env, cli, idx, wait_group_on, NsReaper};
+use hactl_tests::controller_lab::{
+    active_on, agent_env, cli, cli_output, ensure, idx, wait_group_on, NsReaper,
+};
 use hactl_tests::fence_virtd::{write_key, FenceVirtd, GROUP};
 use hactl_tests::netns::{require_root, run};
 
@@ -285,4 +287,138 @@ fn netns_fencing_broken_device_keeps_group_stopped() -> Result<()> {
         bail!("hactl status does not say fencing of {on} failed: {st}");
     }
     Ok(())
+}
+
+/// Values neither `ocf:hactl:VIP` nor any node can use (issue: each fenced nodes).
+const TYPOS: [(&str, &str); 5] = [
+    ("ip", "999.1.1.1"),
+    ("ip", "224.0.0.1"),
+    ("cidr_netmask", "33"),
+    ("nic", "a/b"),
+    ("arp_count", "-1"),
+];
+
+/// `hactl resource create NAME AGENT ARGS...` via n1: (exit code, stdout + stderr).
+fn create(c: &Cluster, name: &str, agent: &str, args: &[&str]) -> Result<(i32, String)> {
+    let mut all = vec!["resource", "create", name, agent];
+    all.extend_from_slice(args);
+    let o = cli_output(c, 1, &all)?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Ok((o.status.code().unwrap_or(-1), text))
+}
+
+/// Issue 9.2 (a typo must not fence the cluster) and 10.2 ("done" must mean done),
+/// with fencing on and a real fence device:
+/// * every invalid VIP value, and an IPaddr2 address that is not one, is refused by
+///   `resource create` before anything is committed;
+/// * the same values forced past the CLI (`--force`: what a CIB written by other
+///   means holds) fail at start on one node, are stopped, and `create` exits 3 (not
+///   done) with the agent's exit reason — and no node is fenced;
+/// * a `nic` that exists on n3 only: the start fails with "invalid parameter" (2) on
+///   the nodes without it, which bans it from them, and it runs on n3.
+#[test]
+fn netns_fencing_typo_in_agent_parameters_fences_nothing() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let (mut c, fv) = lab("hx-kv", "10.89.0")?;
+    let _reaper = NsReaper::new(&c);
+    start_nodes(&mut c)?;
+    configure(&c, &fv.key_path.display().to_string())?;
+
+    for (i, (k, v)) in TYPOS.iter().enumerate() {
+        let name = format!("vipbad{i}");
+        let ip = format!("ip=10.89.0.{}", 200 + i);
+        let kv = format!("{k}={v}");
+        let mut args: Vec<&str> = [ip.as_str(), "cidr_netmask=24"]
+            .into_iter()
+            .filter(|a| !a.starts_with(&format!("{k}=")))
+            .collect();
+        args.push(&kv);
+        let (code, out) = create(&c, &name, "ocf:hactl:VIP", &args)?;
+        ensure(
+            code == 1 && out.contains(&format!("parameter '{k}'")),
+            &format!("create with {kv} was not refused: exit {code}: {out}"),
+        )?;
+        ensure(
+            c.cib(1)?.config.find_primitive(&name).is_none(),
+            &format!("{name} committed although refused"),
+        )?;
+        args.push("--force");
+        let (code, out) = create(&c, &name, "ocf:hactl:VIP", &args)?;
+        eprintln!("forced {kv}: exit {code}\n{out}");
+        ensure(
+            code == 3 && out.contains("NOT done") && out.contains("not configured (6)"),
+            &format!("forced create with {kv}: exit {code}: {out}"),
+        )?;
+    }
+    let (code, out) = create(&c, "foo", "IPaddr2", &["ip=10.89.0.300"])?;
+    ensure(
+        code == 1 && out.contains("10.89.0.300"),
+        &format!("IPaddr2 ip=10.89.0.300 was not refused: exit {code}: {out}"),
+    )?;
+    let (code, out) = create(&c, "foo", "IPaddr2", &["ip=10.89.0.300", "--force"])?;
+    eprintln!("forced IPaddr2 ip=10.89.0.300: exit {code}\n{out}");
+    ensure(
+        code == 3 && out.contains("not running: foo") && out.contains("not configured (6)"),
+        &format!("forced IPaddr2 create: exit {code}: {out}"),
+    )?;
+
+    // Valid on n3 only: n3 gets an interface vnic0 (a veth pair inside n3; the
+    // kernel here has no dummy interfaces).
+    let n3 = c.net.ns(3);
+    let veth = [
+        "link", "add", "vnic0", "type", "veth", "peer", "name", "vnic0p",
+    ];
+    run("ip", &[&["-n", n3.as_str()][..], &veth[..]].concat())?;
+    run("ip", &["-n", &n3, "link", "set", "vnic0", "up"])?;
+    let nic_args = [
+        "ip=10.89.0.210",
+        "cidr_netmask=24",
+        "nic=vnic0",
+        "--disabled",
+    ];
+    let (code, out) = create(&c, "vipnic", "ocf:hactl:VIP", &nic_args)?;
+    ensure(code == 0, &format!("create vipnic: exit {code}: {out}"))?;
+    cli(
+        &c,
+        1,
+        &["constraint", "location", "vipnic", "prefers", "n1=100"],
+    )?;
+    let o = cli_output(&c, 1, &["resource", "enable", "vipnic"])?;
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    eprintln!("enable vipnic: {:?}\n{out}", o.status.code());
+    ensure(
+        o.status.code() == Some(0) && out.contains("invalid parameter (2)"),
+        &format!("enable vipnic: {out}"),
+    )?;
+    let cib = c.cib(1)?;
+    ensure(
+        active_on(&cib, "vipnic") == ["n3"],
+        &format!("vipnic runs on {:?}, not n3", active_on(&cib, "vipnic")),
+    )?;
+
+    // Nothing fenced: no attempt in the history, every domain still on, all online.
+    let fenced: Vec<_> = cib.status.fencing_history.iter().collect();
+    ensure(fenced.is_empty(), &format!("fencing happened: {fenced:?}"))?;
+    for n in ["n1", "n2", "n3"] {
+        ensure(
+            fv.status_from(&c.net.ns(1), n)? == Some(true),
+            &format!("domain {n} is not on"),
+        )?;
+    }
+    let st = cli(&c, 1, &["status"])?;
+    eprintln!("{st}");
+    ensure(
+        wait_group_on(&c, 1, &["d1", "d2"], T, |_| true).is_ok(),
+        "group g is not running",
+    )
 }

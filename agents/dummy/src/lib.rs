@@ -123,7 +123,29 @@ fn op_sleep(params: &HashMap<String, String>) -> Result<Duration, String> {
     }
 }
 
+/// Checks every parameter (what validate-all and start refuse with rc 6); the one
+/// place both the executable and the in-process form use.
+pub fn validate(params: &HashMap<String, String>) -> Result<(), String> {
+    op_sleep(params)?;
+    for name in ["fail_start", "fail_monitor"] {
+        if let Some(v) = params.get(name).filter(|v| !v.is_empty()) {
+            let known = [
+                "1", "0", "true", "false", "yes", "no", "on", "off", "y", "n",
+            ];
+            if !known.contains(&v.to_ascii_lowercase().as_str()) {
+                return Err(format!("{name}: '{v}' is not a boolean (true or false)"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs one action. `rsctmp` is the agent's scratch directory (`HA_RSCTMP`).
+///
+/// Stop and monitor never fail because of parameters (OCF: stopping what is not
+/// running succeeds whatever its parameters; a failed stop gets a node fenced): with
+/// parameters that do not validate, stop skips the sleep and removes the state file,
+/// monitor says "not running" unless the resource is running.
 pub fn run(
     action: &str,
     instance: &str,
@@ -137,24 +159,30 @@ pub fn run(
             output: meta_data().to_string(),
         };
     }
-    let sleep = match op_sleep(params) {
-        Ok(d) => d,
-        Err(e) => return Outcome::fail(OCF_ERR_CONFIGURED, e),
-    };
+    let checked = validate(params);
+    let sleep = op_sleep(params).unwrap_or(Duration::ZERO);
     if !sleep.is_zero() {
         std::thread::sleep(sleep);
     }
     let state = state_path(instance, params, rsctmp);
     let running = state.exists();
     match action {
-        "validate-all" => match state.parent() {
-            Some(dir) if dir.as_os_str().is_empty() || dir.is_dir() => Outcome::rc(OCF_SUCCESS),
-            _ => Outcome::fail(
-                OCF_ERR_CONFIGURED,
-                format!("state: directory of {} does not exist", state.display()),
-            ),
+        "validate-all" => match checked {
+            Err(e) => Outcome::fail(OCF_ERR_CONFIGURED, e),
+            Ok(()) => match state.parent() {
+                Some(dir) if dir.as_os_str().is_empty() || dir.is_dir() => Outcome::rc(OCF_SUCCESS),
+                // This node's problem (another may have the directory): "invalid
+                // argument", as heartbeat's Dummy says, not "not configured".
+                _ => Outcome::fail(
+                    OCF_ERR_ARGS,
+                    format!("state: directory of {} does not exist", state.display()),
+                ),
+            },
         },
         "start" => {
+            if let Err(e) = checked {
+                return Outcome::fail(OCF_ERR_CONFIGURED, e);
+            }
             if truthy(params.get("fail_start")) {
                 return Outcome::fail(OCF_ERR_GENERIC, "start failed on purpose (fail_start)");
             }
@@ -177,6 +205,9 @@ pub fn run(
         "monitor" | "status" => {
             if !running {
                 return Outcome::rc(OCF_NOT_RUNNING);
+            }
+            if let Err(e) = checked {
+                return Outcome::fail(OCF_ERR_CONFIGURED, e);
             }
             let fail_file = params.get("fail_monitor_file").filter(|s| !s.is_empty());
             if truthy(params.get("fail_monitor"))
@@ -223,7 +254,7 @@ mod tests {
 
     #[test]
     fn lifecycle_and_knobs() {
-        let dir = tempfile_dir();
+        let dir = tempfile_dir("lifecycle");
         let mut p = HashMap::new();
         assert_eq!(run("monitor", "d", &p, &dir).rc, OCF_NOT_RUNNING);
         assert_eq!(run("start", "d", &p, &dir).rc, OCF_SUCCESS);
@@ -244,12 +275,42 @@ mod tests {
         let bad = run("start", "d", &p, &dir);
         assert_eq!(bad.rc, OCF_ERR_CONFIGURED);
         assert!(bad.exit_reason.unwrap().contains("op_sleep"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A typo must not fail a stop (a failed stop gets the node fenced) nor a probe:
+    /// stop succeeds and monitor says "not running" whatever the parameters; start
+    /// and validate-all refuse them with rc 6 and the parameter's name.
+    #[test]
+    fn invalid_parameters_never_fail_stop_or_probe() {
+        let dir = tempfile_dir("invalid");
+        for (k, v) in [("op_sleep", "soon"), ("fail_start", "maybe")] {
+            let p = HashMap::from([(k.to_string(), v.to_string())]);
+            for action in ["validate-all", "start"] {
+                let r = run(action, "bad", &p, &dir);
+                assert_eq!(r.rc, OCF_ERR_CONFIGURED, "{action} {k}={v}");
+                assert!(r.exit_reason.unwrap().contains(k), "{action} {k}={v}");
+            }
+            assert_eq!(
+                run("monitor", "bad", &p, &dir).rc,
+                OCF_NOT_RUNNING,
+                "{k}={v}"
+            );
+            assert_eq!(run("stop", "bad", &p, &dir).rc, OCF_SUCCESS, "{k}={v}");
+            // Running (started with good parameters), then the parameters went bad:
+            // monitor reports the configuration error, stop still stops it.
+            assert_eq!(run("start", "bad", &HashMap::new(), &dir).rc, OCF_SUCCESS);
+            assert_eq!(run("monitor", "bad", &p, &dir).rc, OCF_ERR_CONFIGURED);
+            assert_eq!(run("stop", "bad", &p, &dir).rc, OCF_SUCCESS);
+            assert_eq!(run("monitor", "bad", &p, &dir).rc, OCF_NOT_RUNNING);
+        }
         assert_eq!(run("frobnicate", "x", &HashMap::new(), &dir).rc, 3);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    fn tempfile_dir() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("hactl-dummy-test-{}", std::process::id()));
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("hactl-dummy-test-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
     }

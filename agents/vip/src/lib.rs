@@ -4,8 +4,21 @@
 //! One implementation, two forms:
 //! - the OCF executable `hactl-vip` ([`ocf_main`]): meta-data, validate-all, start,
 //!   stop, monitor, parameters from `OCF_RESKEY_*`. Pacemaker itself can run it.
-//! - in-process ([`start`], [`stop`], [`monitor`], [`Announcer`]), which the executor
-//!   uses for `ocf:hactl:VIP` so a start costs no fork/exec at all.
+//! - in-process ([`run`], [`Announcer`]), which the executor uses for `ocf:hactl:VIP`
+//!   so a start costs no fork/exec at all.
+//!
+//! Both forms go through [`run`], so an action means the same in both, and parameters
+//! are checked in one place ([`validate`], which is also `validate-all`):
+//! - a value that is wrong anywhere (not an address, a multicast address, a prefix
+//!   longer than the family allows, an interface name with `/`, a negative count) is
+//!   "not configured" (6) for start and validate-all;
+//! - a value that is only wrong on this node (`nic` absent here) is "invalid
+//!   argument" (2) — Pacemaker bans the resource from this node and starts it on
+//!   another — instead of 6, which would stop it everywhere;
+//! - stop and monitor never fail because of parameters: an address that cannot be
+//!   parsed cannot be configured, so stop succeeds and monitor says "not running"
+//!   (OCF: stopping what is not running succeeds whatever its parameters). A failed
+//!   stop is what makes a cluster fence a node, so a typo must never get there.
 //!
 //! Why it is fast: IPaddr2 is a shell script that runs `ip` several times, `findif`,
 //! and backgrounds `send_arp` (70–180 ms to the first frame). Here the address is added
@@ -64,9 +77,9 @@ impl VipError {
     /// The OCF exit code for this error.
     pub fn rc(&self) -> i32 {
         match self {
-            VipError::Missing(_) | VipError::Invalid { .. } | VipError::NoSuchNic(_) => {
-                OCF_ERR_CONFIGURED
-            }
+            VipError::Missing(_) | VipError::Invalid { .. } => OCF_ERR_CONFIGURED,
+            // Valid elsewhere, perhaps: the interface exists on some nodes only.
+            VipError::NoSuchNic(_) => OCF_ERR_ARGS,
             // IPaddr2 returns a generic error for an off-subnet ip without nic.
             VipError::NoInterface(_) => OCF_ERR_GENERIC,
             VipError::Io { source, .. } if source.raw_os_error() == Some(libc::EPERM) => {
@@ -143,17 +156,7 @@ impl VipParams {
         };
         let nic = match nonempty(p, "nic") {
             None => None,
-            Some(s) => {
-                // IPaddr2 accepts nic:label; the label part is not used here.
-                let name = s.split(':').next().unwrap_or(s);
-                if name.len() >= libc::IFNAMSIZ || name.contains('/') || name.contains('\0') {
-                    return Err(VipError::Invalid {
-                        name: "nic",
-                        msg: format!("'{s}' is not an interface name"),
-                    });
-                }
-                Some(name.to_string())
-            }
+            Some(s) => Some(parse_nic(s)?),
         };
         let broadcast = match nonempty(p, "broadcast") {
             None | Some("+") => None,
@@ -187,6 +190,40 @@ impl VipParams {
             arp_mode,
         })
     }
+}
+
+/// An interface name (IPaddr2 accepts `nic:label`; the label is not used here).
+fn parse_nic(s: &str) -> Result<String, VipError> {
+    let name = s.split(':').next().unwrap_or(s);
+    if name.is_empty()
+        || name.len() >= libc::IFNAMSIZ
+        || name.contains('/')
+        || name.contains('\0')
+        || name.chars().any(char::is_whitespace)
+    {
+        return Err(VipError::Invalid {
+            name: "nic",
+            msg: format!("'{s}' is not an interface name"),
+        });
+    }
+    Ok(name.to_string())
+}
+
+/// The address (and interface) stop and monitor look for, read leniently: a value
+/// that does not parse cannot name an address that is configured here, and a bad
+/// `nic` only widens the search to every interface.
+fn lookup_target(p: &HashMap<String, String>) -> Option<(IpAddr, Option<String>)> {
+    let ip: IpAddr = nonempty(p, "ip")?.parse().ok()?;
+    let nic = nonempty(p, "nic").and_then(|s| parse_nic(s).ok());
+    Some((ip, nic))
+}
+
+/// `validate-all`: every check start makes, without changing anything. Errors carry
+/// the OCF code (see the module docs for 6 versus 2).
+pub fn validate(p: &HashMap<String, String>) -> Result<(VipParams, Resolved), VipError> {
+    let params = VipParams::parse(p)?;
+    let resolved = resolve(&params)?;
+    Ok((params, resolved))
 }
 
 fn parse_prefix(s: &str, max: u8) -> Result<u8, VipError> {
@@ -771,27 +808,19 @@ pub fn start(p: &VipParams) -> Result<Announcer, VipError> {
     Ok(a)
 }
 
-/// stop: removes the address if present.
-pub fn stop(p: &VipParams) -> Result<(), VipError> {
-    let nic = match &p.nic {
-        Some(n) => Some(n.clone()),
-        None => addresses()?
-            .into_iter()
-            .find(|a| a.addr == p.ip)
-            .map(|a| a.nic),
-    };
-    let Some(nic) = nic else { return Ok(()) };
-    let Some(idx) = ifindex(&nic) else {
+/// stop: removes `ip` if present (from `nic` if given, else wherever it is).
+pub fn stop(ip: IpAddr, nic: Option<&str>) -> Result<(), VipError> {
+    let addrs = addresses()?;
+    let Some(found) = addrs
+        .iter()
+        .find(|a| a.addr == ip && nic.is_none_or(|n| n == a.nic))
+    else {
         return Ok(());
     };
-    let prefix = addresses()?
-        .into_iter()
-        .find(|a| a.addr == p.ip && a.nic == nic)
-        .map(|a| a.prefix);
-    match prefix {
-        Some(prefix) => del_address(p.ip, prefix, idx, &nic),
-        None => Ok(()),
-    }
+    let Some(idx) = ifindex(&found.nic) else {
+        return Ok(());
+    };
+    del_address(ip, found.prefix, idx, &found.nic)
 }
 
 /// monitor: `Ok(None)` if not running, else the announcer for `arp_count_refresh`
@@ -905,6 +934,79 @@ fn send_rest_detached(a: Announcer) -> Result<(), VipError> {
     }
 }
 
+/// What one action did, the same for the executable and the in-process form.
+pub struct Outcome {
+    pub rc: i32,
+    /// What an OCF agent prints as `ocf-exit-reason:`.
+    pub exit_reason: Option<String>,
+    /// Announcements still to send (after start, or a monitor with
+    /// `arp_count_refresh`); the caller sends them in the background.
+    pub announcer: Option<Announcer>,
+}
+
+impl Outcome {
+    fn rc(rc: i32) -> Self {
+        Outcome {
+            rc,
+            exit_reason: None,
+            announcer: None,
+        }
+    }
+    fn failed(e: VipError) -> Self {
+        Outcome {
+            rc: e.rc(),
+            exit_reason: Some(e.to_string()),
+            announcer: None,
+        }
+    }
+    fn from(r: Result<Option<Announcer>, VipError>) -> Self {
+        match r {
+            Ok(announcer) => Outcome {
+                announcer,
+                ..Outcome::rc(OCF_SUCCESS)
+            },
+            Err(e) => Outcome::failed(e),
+        }
+    }
+}
+
+/// Runs one action (not meta-data) with the resource's parameters.
+pub fn run(action: &str, params: &HashMap<String, String>) -> Outcome {
+    match action {
+        "validate-all" => Outcome::from(validate(params).map(|_| None)),
+        "start" => Outcome::from(VipParams::parse(params).and_then(|p| start(&p).map(Some))),
+        // Whatever the parameters: nothing that cannot be parsed can be running.
+        "stop" => match lookup_target(params) {
+            None => Outcome::rc(OCF_SUCCESS),
+            Some((ip, nic)) => Outcome::from(stop(ip, nic.as_deref()).map(|()| None)),
+        },
+        "monitor" | "status" => monitor_action(params),
+        _ => Outcome {
+            exit_reason: Some(format!("action '{action}' is not implemented")),
+            ..Outcome::rc(OCF_ERR_UNIMPLEMENTED)
+        },
+    }
+}
+
+/// monitor: "not running" when the address is not here, whatever the parameters
+/// (so a probe of a misconfigured resource is an answer, not a failure); a running
+/// address with parameters that no longer parse is "not configured".
+fn monitor_action(params: &HashMap<String, String>) -> Outcome {
+    let Some((ip, nic)) = lookup_target(params) else {
+        return Outcome::rc(OCF_NOT_RUNNING);
+    };
+    match is_configured(ip, nic.as_deref()) {
+        Ok(false) => return Outcome::rc(OCF_NOT_RUNNING),
+        Ok(true) => {}
+        Err(e) => return Outcome::failed(e),
+    }
+    match VipParams::parse(params).and_then(|p| monitor(&p)) {
+        Ok(MonitorResult::NotRunning) => Outcome::rc(OCF_NOT_RUNNING),
+        Ok(MonitorResult::Running(a)) => Outcome::from(Ok(a)),
+        Err(e) => Outcome::failed(e),
+    }
+}
+
 /// Entry point of the executable form. Returns the exit code.
 pub fn ocf_main(args: &[String]) -> i32 {
     let Some(action) = args.get(1).map(String::as_str) else {
@@ -922,44 +1024,16 @@ pub fn ocf_main(args: &[String]) -> i32 {
                 .map(|k| (k.to_string(), v))
         })
         .collect();
-    let fail = |e: VipError| {
-        eprintln!("ocf-exit-reason:{e}");
-        e.rc()
-    };
-    if !matches!(
-        action,
-        "start" | "stop" | "monitor" | "status" | "validate-all"
-    ) {
-        eprintln!("ocf-exit-reason:action '{action}' is not implemented");
-        return OCF_ERR_UNIMPLEMENTED;
+    let mut out = run(action, &params);
+    if let Some(a) = out.announcer.take() {
+        if let Err(e) = send_rest_detached(a) {
+            out = Outcome::failed(e);
+        }
     }
-    let p = match VipParams::parse(&params) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    match action {
-        "validate-all" => match resolve(&p) {
-            Ok(_) => OCF_SUCCESS,
-            Err(e) => fail(e),
-        },
-        "start" => match start(&p).and_then(send_rest_detached) {
-            Ok(()) => OCF_SUCCESS,
-            Err(e) => fail(e),
-        },
-        "stop" => match stop(&p) {
-            Ok(()) => OCF_SUCCESS,
-            Err(e) => fail(e),
-        },
-        _ => match monitor(&p) {
-            Ok(MonitorResult::NotRunning) => OCF_NOT_RUNNING,
-            Ok(MonitorResult::Running(None)) => OCF_SUCCESS,
-            Ok(MonitorResult::Running(Some(a))) => match send_rest_detached(a) {
-                Ok(()) => OCF_SUCCESS,
-                Err(e) => fail(e),
-            },
-            Err(e) => fail(e),
-        },
+    if let Some(r) = &out.exit_reason {
+        eprintln!("ocf-exit-reason:{r}");
     }
+    out.rc
 }
 
 #[cfg(test)]

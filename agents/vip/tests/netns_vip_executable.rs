@@ -117,7 +117,41 @@ fn netns_vip_executable_is_an_ocf_agent() {
         "validate-all",
         &[("ip", "10.66.0.100"), ("nic", "hx-enone0")],
     );
-    assert_eq!(no_nic.status.code(), Some(6));
+    // An interface missing on this node only: "invalid argument" (2, ban from this
+    // node), not "not configured" (6, stop everywhere).
+    assert_eq!(no_nic.status.code(), Some(2));
+    // Stop and monitor never fail because of parameters: a typo must not get a
+    // node fenced (a failed stop does) nor fail a probe.
+    for typo in [
+        ("ip", "999.1.1.1"),
+        ("ip", "224.0.0.1"),
+        ("cidr_netmask", "33"),
+        ("nic", "a/b"),
+        ("arp_count", "-1"),
+    ] {
+        let mut env = base.to_vec();
+        env.retain(|(k, _)| *k != typo.0);
+        env.push(typo);
+        for (action, rc) in [
+            ("validate-all", 6),
+            ("start", 6),
+            ("monitor", 7),
+            ("stop", 0),
+        ] {
+            let out = agent(&lab.node, action, &env);
+            assert_eq!(out.status.code(), Some(rc), "{action} with {typo:?}");
+        }
+    }
+    // Running, then the parameters went bad: monitor reports it, stop still stops.
+    assert_eq!(agent(&lab.node, "start", &base).status.code(), Some(0));
+    let mut bad_count = base.to_vec();
+    bad_count.push(("arp_count", "-1"));
+    assert_eq!(
+        agent(&lab.node, "monitor", &bad_count).status.code(),
+        Some(6)
+    );
+    assert_eq!(agent(&lab.node, "stop", &bad_count).status.code(), Some(0));
+    assert_eq!(agent(&lab.node, "monitor", &base).status.code(), Some(7));
     assert_eq!(agent(&lab.node, "promote", &base).status.code(), Some(3));
     drop(lab);
 }

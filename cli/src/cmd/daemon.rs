@@ -21,13 +21,24 @@ pub struct Args {
     profile: Option<String>,
 }
 
+/// Exit status of a daemon that refuses to start from a damaged Raft store (sysexits'
+/// EX_CONFIG): hactl.service lists it in `RestartPreventExitStatus`, since restarting
+/// cannot repair the store.
+pub const EXIT_STORE_DAMAGED: u8 = 78;
+
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    hactl_daemon::run(hactl_daemon::DaemonConfig {
+    let r = hactl_daemon::run(hactl_daemon::DaemonConfig {
         config_dir: a.config_dir,
         state_dir: a.state_dir,
         socket: a.socket,
         profile: a.profile,
-    })
-    .context("hactl daemon")?;
-    Ok(ExitCode::SUCCESS)
+    });
+    match r {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e @ hactl_daemon::DaemonError::StoreDamaged(_)) => {
+            eprintln!("error: hactl daemon: {e}");
+            Ok(ExitCode::from(EXIT_STORE_DAMAGED))
+        }
+        Err(e) => Err(e).context("hactl daemon"),
+    }
 }

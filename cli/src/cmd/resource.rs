@@ -111,6 +111,20 @@ async fn resolve_agent(exec: &Executor, name: &str) -> Result<AgentSpec> {
     }
 }
 
+/// `resource create`'s agent: a full name as given, an OCF type alone (`IPaddr2`)
+/// resolved as `describe` does.
+pub(crate) fn resolve_agent_name(name: &str) -> Result<String> {
+    if name.contains(':') {
+        return Ok(name.to_string());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let exec = Executor::new(ExecConfig::default()).0;
+    Ok(rt.block_on(resolve_agent(&exec, name))?.to_string())
+}
+
 pub fn run(cmd: ResourceCommand) -> Result<ExitCode> {
     // The configuration verbs are synchronous and start their own runtime if needed.
     let cmd = match cmd {

@@ -145,7 +145,8 @@ pub enum ResourceConfigCommand {
 pub struct CreateArgs {
     /// Id of the new resource: a letter or _ first, then letters, digits, ., -, _.
     pub name: String,
-    /// CLASS:PROVIDER:TYPE (ocf:heartbeat:IPaddr2) or CLASS:TYPE (systemd:haproxy).
+    /// CLASS:PROVIDER:TYPE (ocf:heartbeat:IPaddr2), CLASS:TYPE (systemd:haproxy), or an
+    /// OCF type alone (IPaddr2) when exactly one provider has it.
     pub agent: String,
     /// k=v... [op NAME k=v...]... [meta k=v...]
     #[arg(allow_negative_numbers = true)]
@@ -216,7 +217,12 @@ pub fn run(c: ResourceConfigCommand) -> Result<ExitCode> {
         ResourceConfigCommand::Create(a) => {
             let mut s = Session::open(a.flags.socket.as_deref(), a.flags.cib.as_deref())?;
             let cib = s.cib()?;
-            let plan = create_plan(&cib, &a, &|agent, params| validate_agent(agent, params))?;
+            let mut a = a;
+            a.agent = super::resource::resolve_agent_name(&a.agent)?;
+            let name = a.name.clone();
+            let plan = create_plan(&cib, &a, &|agent, params| {
+                validate_agent(&name, agent, params)
+            })?;
             s.submit(&a.flags, &cib, &plan)?;
         }
         ResourceConfigCommand::Delete { name, flags } => simple(&flags, |cib| {
@@ -238,7 +244,7 @@ pub fn run(c: ResourceConfigCommand) -> Result<ExitCode> {
         } => simple(&flags, |cib| {
             let ra = parse_resource_args(&args)?;
             update_plan(cib, &name, &ra, force, &|agent, params| {
-                validate_agent(agent, params)
+                validate_agent(&name, agent, params)
             })
         })?,
         ResourceConfigCommand::Meta { name, args, flags } => simple(&flags, |cib| {
@@ -334,23 +340,44 @@ pub(crate) fn simple(flags: &ChangeFlags, f: impl FnOnce(&Cib) -> Result<Plan>) 
     Ok(())
 }
 
-/// Checks an agent and its parameters against the agent's meta-data on this host
-/// (hactl-exec runs `meta-data`); returns the meta-data.
+/// Checks an agent and its parameters on this host: against the agent's meta-data
+/// (hactl-exec runs `meta-data`), then with the agent's own `validate-all` where it
+/// has one; returns the meta-data.
 pub type AgentCheck<'a> =
     &'a dyn Fn(&AgentSpec, &Attrs) -> Result<Option<hactl_exec::AgentMetadata>>;
 
-fn validate_agent(agent: &AgentSpec, params: &Attrs) -> Result<Option<hactl_exec::AgentMetadata>> {
+/// [`AgentCheck`] for resource `rsc`. A configuration the agent calls invalid
+/// ("not configured") is refused; a failure that may be this node's alone (an
+/// interface or program missing here) is printed as a warning.
+fn validate_agent(
+    rsc: &str,
+    agent: &AgentSpec,
+    params: &Attrs,
+) -> Result<Option<hactl_exec::AgentMetadata>> {
     let spec = hactl_exec::AgentSpec::parse(&agent.to_string())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let md = rt.block_on(async {
+    let checked = rt.block_on(async {
         let (exec, _events) = hactl_exec::Executor::new(hactl_exec::ExecConfig::default());
-        exec.validate(&spec, params).await
+        exec.check(rsc, &spec, params).await
     });
-    match md {
-        Ok(md) => Ok(Some(md)),
+    match checked {
+        Ok(c) => {
+            if let Some(r) = &c.local_failure {
+                eprintln!(
+                    "warning: {agent} validate-all fails on this node: {} ({}){}; it may still run on other nodes",
+                    hactl_exec::rc::name(r.rc),
+                    r.rc,
+                    r.exit_reason
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(Some(c.metadata))
+        }
         Err(hactl_exec::ExecError::NotInstalled(a)) => bail!(
             "agent {a} is not installed on this node (see `hactl resource agents`; --force skips this check)"
         ),

@@ -6,5 +6,6 @@
 
 pub mod args;
 pub mod session;
+pub mod verdict;
 
 pub use session::{ChangeFlags, OutputFormat, Plan, ReadFlags, Session};

@@ -17,6 +17,8 @@ use hactl_model::change::Change;
 use hactl_model::values::parse_interval_ms;
 use hactl_model::Cib;
 use hactl_policy::{schedule, Action, ActionKind, Transition};
+
+use super::verdict;
 use hactl_proto::client::ClusterStatus;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -263,7 +265,22 @@ impl Session {
                     index: ack.index,
                 };
                 let settled = wait_settled(client, applied, timeout, flags.output)?;
-                report(flags.output, &plan.what, ack.index, Some(&settled));
+                let t = schedule(&settled, unix_now())
+                    .context("the current CIB cannot be scheduled")?;
+                let findings = verdict::judge(&settled, &t, &verdict::touched(&change, cib));
+                report(flags.output, &plan.what, ack.index, Some(&findings));
+                let not_done: Vec<String> = findings
+                    .iter()
+                    .filter(|f| f.not_done)
+                    .map(|f| f.resource.clone())
+                    .collect();
+                if !not_done.is_empty() {
+                    return Err(verdict::NotDone {
+                        what: plan.what.clone(),
+                        resources: not_done,
+                    }
+                    .into());
+                }
                 Ok(Outcome::Settled(Box::new(settled)))
             }
         }
@@ -299,15 +316,36 @@ fn write_cib_file(path: &Path, cib: &Cib) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
 }
 
-fn report(output: OutputFormat, what: &str, index: u64, settled: Option<&Cib>) {
+/// The result line; `settled` holds what was found about the touched resources.
+fn report(output: OutputFormat, what: &str, index: u64, settled: Option<&[verdict::Finding]>) {
+    let done = settled.is_some_and(|f| f.iter().all(|f| !f.not_done));
     match output {
         OutputFormat::Json => outln!(
             "{}",
-            serde_json::json!({"what": what, "committed_index": index, "settled": settled.is_some()})
+            serde_json::json!({
+                "what": what,
+                "committed_index": index,
+                "settled": settled.is_some(),
+                "done": done,
+                "findings": settled.unwrap_or_default(),
+            })
         ),
         OutputFormat::Text => match settled {
-            Some(_) => {
-                outln!("{what}: done (committed at index {index}; the cluster has settled)")
+            Some(findings) => {
+                if done {
+                    outln!("{what}: done (committed at index {index}; the cluster has settled)");
+                } else {
+                    outln!(
+                        "{what}: NOT done (committed at index {index}; the cluster has settled with resources not running)"
+                    );
+                }
+                for f in findings {
+                    let label = if f.not_done { "not running" } else { "note" };
+                    eprintln!("{label}: {}", f.resource);
+                    for d in &f.details {
+                        eprintln!("  {d}");
+                    }
+                }
             }
             None => {
                 outln!("{what}: committed at index {index} (not waiting; see `hactl status`)")
@@ -437,7 +475,15 @@ struct DryRunJson<'a> {
     change: &'a Change,
     summary: &'a [String],
     already_pending: usize,
+    /// Touched resources (not disabled) that would not run anywhere, and why.
+    would_not_start: Vec<WouldNotStart<'a>>,
     transition: &'a Transition,
+}
+
+#[derive(serde::Serialize)]
+struct WouldNotStart<'a> {
+    resource: &'a str,
+    why: String,
 }
 
 fn print_dry_run(
@@ -453,6 +499,7 @@ fn print_dry_run(
     let already = schedule(before, now)
         .map(|t| pending(&t).len())
         .unwrap_or(0);
+    let would_not_start = verdict::would_not_run(&t_after, &verdict::touched(change, before));
     match output {
         OutputFormat::Json => outln!(
             "{}",
@@ -462,6 +509,13 @@ fn print_dry_run(
                 change,
                 summary: &t_after.summary,
                 already_pending: already,
+                would_not_start: would_not_start
+                    .iter()
+                    .map(|p| WouldNotStart {
+                        resource: &p.resource,
+                        why: verdict::why_not_running(&t_after, &p.resource),
+                    })
+                    .collect(),
                 transition: &t_after,
             })?
         ),
@@ -470,6 +524,13 @@ fn print_dry_run(
             out!("{}", t_after.summary_text());
             if t_after.summary.is_empty() {
                 outln!("  (no resource would start, stop or move)");
+            }
+            for p in &would_not_start {
+                outln!(
+                    "Note: {} would not start: {}",
+                    p.resource,
+                    verdict::why_not_running(&t_after, &p.resource)
+                );
             }
             if already > 0 {
                 outln!(

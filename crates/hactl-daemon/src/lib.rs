@@ -88,6 +88,10 @@ pub enum DaemonError {
     Net(String),
     #[error("consensus: {0}")]
     Consensus(String),
+    /// The Raft store is damaged: starting again cannot help (systemd must not
+    /// restart the daemon in a loop); the operator has to act.
+    #[error("consensus: {0}")]
+    StoreDamaged(String),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -217,7 +221,10 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
             let _ = out_tx.send((to, bytes));
         }),
     )
-    .map_err(|e| DaemonError::Consensus(e.to_string()))?;
+    .map_err(|e| match e {
+        hactl_consensus::Error::Damaged { .. } => DaemonError::StoreDamaged(e.to_string()),
+        e => DaemonError::Consensus(e.to_string()),
+    })?;
 
     let (quorum, _) = watch::channel(QuorumState {
         have: false,

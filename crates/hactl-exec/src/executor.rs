@@ -196,10 +196,23 @@ impl Executor {
         let cfg = &self.inner.cfg;
         let span = tracing::info_span!("op", node = cfg.node_name.as_deref().unwrap_or(""), resource = rsc, op, agent = %agent);
         let _e = span.enter();
-        if let Some(bad) = params
-            .keys()
-            .find(|k| k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        {
+        let bad_name =
+            |k: &String| k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let filtered: Params;
+        let params = if op == "stop" && params.keys().any(bad_name) {
+            // A stop must not fail because of parameters (a failed stop is fenced):
+            // run it without the ones that cannot be passed to an agent.
+            tracing::warn!("stop without parameters whose names are not valid");
+            filtered = params
+                .iter()
+                .filter(|(k, _)| !bad_name(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            &filtered
+        } else {
+            params
+        };
+        if let Some(bad) = params.keys().find(|k| bad_name(k)) {
             return OpResult::new(
                 rc::ERR_CONFIGURED,
                 ExecStatus::Invalid,
@@ -578,6 +591,54 @@ impl Executor {
         Ok(md)
     }
 
+    /// `resource create`/`update` validation: [`validate`](Self::validate), then the
+    /// agent's own `validate-all` on this node with the resource's parameters (the
+    /// OCF environment start would get), where the agent advertises it.
+    ///
+    /// "Not configured" (6) means the configuration is wrong on every node: an
+    /// error. Any other failure (2: not valid on this node, 5: not installed here, 1:
+    /// e.g. IPaddr2 finds no interface for the address here) may be true of this
+    /// node only, so it is returned as a warning and the caller decides.
+    pub async fn check(
+        &self,
+        rsc: &str,
+        agent: &AgentSpec,
+        params: &Params,
+    ) -> Result<Checked, ExecError> {
+        let metadata = self.validate(agent, params).await?;
+        let mut local_failure = None;
+        if agent.class == Class::Ocf && metadata.action("validate-all").is_some() {
+            let timeout = metadata
+                .default_timeout("validate-all")
+                .unwrap_or(Duration::from_secs(20));
+            let r = self
+                .run_unlocked(
+                    rsc,
+                    agent,
+                    params,
+                    "validate-all",
+                    Duration::ZERO,
+                    timeout,
+                    None,
+                )
+                .await;
+            match r.rc {
+                rc::SUCCESS | rc::ERR_UNIMPLEMENTED => {}
+                rc::ERR_CONFIGURED if r.status == ExecStatus::Done => {
+                    return Err(ExecError::Invalid {
+                        agent: agent.to_string(),
+                        reason: r.exit_reason.unwrap_or_else(|| rc::name(r.rc).to_string()),
+                    })
+                }
+                _ => local_failure = Some(r),
+            }
+        }
+        Ok(Checked {
+            metadata,
+            local_failure,
+        })
+    }
+
     /// Resource classes available here.
     pub async fn standards(&self) -> Vec<Class> {
         let mut v = vec![Class::Ocf, Class::Lsb, Class::Service];
@@ -677,6 +738,15 @@ impl Executor {
         }
         Ok(out)
     }
+}
+
+/// What [`Executor::check`] found.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub metadata: AgentMetadata,
+    /// `validate-all` failed on this node with a code other than "not configured":
+    /// the resource may still run on other nodes.
+    pub local_failure: Option<OpResult>,
 }
 
 /// Convenience for callers holding parameters in other map types.

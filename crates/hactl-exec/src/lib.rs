@@ -68,7 +68,7 @@ pub mod types;
 pub type Params = std::collections::BTreeMap<String, String>;
 
 pub use config::ExecConfig;
-pub use executor::{is_failure, params, ExecEvent, Executor, MonitorSpec};
+pub use executor::{is_failure, params, Checked, ExecEvent, Executor, MonitorSpec};
 pub use metadata::{ActionSpec, AgentMetadata, ParamError, ParamSpec};
 pub use systemd::SystemdClient;
 pub use types::{rc, AgentSpec, Class, ExecError, ExecStatus, OpResult};

@@ -33,18 +33,12 @@ pub fn metadata_xml(kind: &str) -> Option<&'static str> {
 }
 
 fn vip(action: &str, params: &Params, started_at: SystemTime, t0: Instant) -> OpResult {
-    use hactl_agent_vip as v;
     let map: HashMap<String, String> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let done = |code: i32| OpResult::new(code, ExecStatus::Done, started_at, t0.elapsed());
-    let fail = |e: v::VipError| done(e.rc()).with_reason(e.to_string());
-    let p = match v::VipParams::parse(&map) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let background = |a: v::Announcer| {
-        if a.remaining() == 0 {
-            return;
-        }
+    // The same entry point as the agent's executable: one place checks parameters.
+    let out = hactl_agent_vip::run(action, &map);
+    let mut r = OpResult::new(out.rc, ExecStatus::Done, started_at, t0.elapsed());
+    r.exit_reason = out.exit_reason;
+    if let Some(a) = out.announcer.filter(|a| a.remaining() > 0) {
         tokio::spawn(async move {
             let mut a = a;
             while a.remaining() > 0 {
@@ -55,39 +49,8 @@ fn vip(action: &str, params: &Params, started_at: SystemTime, t0: Instant) -> Op
                 }
             }
         });
-    };
-    match action {
-        "validate-all" => match v::resolve(&p) {
-            Ok(_) => done(rc::SUCCESS),
-            Err(e) => fail(e),
-        },
-        "start" => match v::start(&p) {
-            Ok(a) => {
-                let r = done(rc::SUCCESS);
-                background(a);
-                r
-            }
-            Err(e) => fail(e),
-        },
-        "stop" => match v::stop(&p) {
-            Ok(()) => done(rc::SUCCESS),
-            Err(e) => fail(e),
-        },
-        "monitor" | "status" => match v::monitor(&p) {
-            Ok(v::MonitorResult::NotRunning) => done(rc::NOT_RUNNING),
-            Ok(v::MonitorResult::Running(a)) => {
-                let r = done(rc::SUCCESS);
-                if let Some(a) = a {
-                    background(a);
-                }
-                r
-            }
-            Err(e) => fail(e),
-        },
-        _ => {
-            done(rc::ERR_UNIMPLEMENTED).with_reason(format!("action '{action}' is not implemented"))
-        }
     }
+    r
 }
 
 pub(crate) async fn execute(

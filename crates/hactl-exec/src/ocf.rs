@@ -127,6 +127,9 @@ pub(crate) async fn execute(
                     out.duration,
                 );
                 r.exit_reason = process::exit_reason(&out.stderr);
+                if action == "validate-all" && code != 0 {
+                    r.exit_reason = validation_reason(r.exit_reason.take(), &out.stderr);
+                }
                 r
             } else {
                 OpResult::new(rc::ERR_GENERIC, ExecStatus::Error, started_at, out.duration)
@@ -138,5 +141,21 @@ pub(crate) async fn execute(
             r.output = out.stdout;
             r
         }
+    }
+}
+
+/// validate-all's explanation: its exit reason plus the errors it logged, since
+/// agents often say what is wrong only in the log (IPaddr2: "IP address [..] not
+/// valid." logged, "[findif] failed" as the exit reason).
+fn validation_reason(exit_reason: Option<String>, stderr: &str) -> Option<String> {
+    let logged: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.split_once("ERROR:").map(|(_, e)| e.trim()))
+        .filter(|e| !e.is_empty())
+        .collect();
+    match (exit_reason, logged.is_empty()) {
+        (r, true) => r,
+        (None, false) => Some(logged.join("; ")),
+        (Some(r), false) => Some(format!("{r} ({})", logged.join("; "))),
     }
 }

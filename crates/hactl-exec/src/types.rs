@@ -256,6 +256,9 @@ pub enum ExecError {
     Metadata { agent: String, msg: String },
     #[error(transparent)]
     Param(#[from] crate::metadata::ParamError),
+    /// The agent's validate-all said "not configured" (6).
+    #[error("agent {agent} refused the parameters: {reason}")]
+    Invalid { agent: String, reason: String },
     #[error("systemd: {0}")]
     Systemd(String),
     #[error("{what}: {source}")]

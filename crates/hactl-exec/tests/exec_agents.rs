@@ -264,6 +264,12 @@ async fn bad_input_is_refused_with_a_clear_message() {
         .execute("x", &ipaddr2, &params([("bad-name", "1")]), "monitor", T)
         .await;
     assert_eq!(bad.status, ExecStatus::Invalid);
+    // ...but a stop never fails because of parameters (a failed stop is fenced).
+    let dummy = AgentSpec::parse("ocf:hactl:Dummy").unwrap();
+    let stop = exec
+        .execute("x", &dummy, &params([("bad-name", "1")]), "stop", T)
+        .await;
+    assert!(stop.is_success(), "{stop}");
 }
 
 /// The real heartbeat Dummy through the OCF path, with the executor's HA_RSCTMP.
@@ -446,4 +452,71 @@ async fn recurring_monitor_on_a_real_agent_reports_the_death_once() {
     assert_eq!(exec.fail_count("rd", "monitor", interval), 1);
     assert!(exec.cancel_monitor("rd", interval));
     assert!(!exec.cancel_monitor("rd", interval));
+}
+
+/// Issue: a typo in a VIP's parameters fenced the cluster, because stop and monitor
+/// of the native agents failed with "not configured" (6) and a failed stop is fenced.
+/// Each invalid value is refused by `check` (what `resource create` runs) with the
+/// parameter's name, while stop succeeds and a probe says "not running" — in-process
+/// here; the executable form is checked in agents/vip's netns test. Nothing here
+/// touches an interface: no value below parses to an address that could be on one.
+#[tokio::test(flavor = "current_thread")]
+async fn native_agents_refuse_typos_at_check_and_never_fail_stop_or_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exec, _ev) = Executor::new(config(dir.path()));
+    let vip = AgentSpec::parse("ocf:hactl:VIP").unwrap();
+    let base = [("ip", "10.231.0.10"), ("cidr_netmask", "24")];
+    for (k, v) in [
+        ("ip", "999.1.1.1"),
+        ("ip", "224.0.0.1"),
+        ("cidr_netmask", "33"),
+        ("nic", "a/b"),
+        ("arp_count", "-1"),
+    ] {
+        let mut p = params(base);
+        p.insert(k.into(), v.into());
+        let e = exec.check("vipbad", &vip, &p).await.unwrap_err();
+        assert!(
+            matches!(&e, hactl_exec::ExecError::Invalid { reason, .. } if reason.contains(k)),
+            "{k}={v}: {e}"
+        );
+        let start = exec.execute("vipbad", &vip, &p, "start", T).await;
+        assert_eq!(start.rc, 6, "{k}={v}: {start}");
+        let probe = exec.probe("vipbad", &vip, &p, T).await;
+        assert_eq!(probe.rc, 7, "{k}={v}: {probe}");
+        let stop = exec.execute("vipbad", &vip, &p, "stop", T).await;
+        assert!(stop.is_success(), "{k}={v}: {stop}");
+    }
+    let dummy = AgentSpec::parse("ocf:hactl:Dummy").unwrap();
+    let p = params([("op_sleep", "soon")]);
+    let e = exec.check("d", &dummy, &p).await.unwrap_err();
+    assert!(e.to_string().contains("op_sleep"), "{e}");
+    assert!(exec.execute("d", &dummy, &p, "stop", T).await.is_success());
+}
+
+/// The real IPaddr2's validate-all runs at `check` with the resource's parameters:
+/// an address that is not one is refused before anything is committed, with what
+/// the agent logged (its exit reason alone is "[findif] failed"). An address this
+/// host has no interface for is only a local failure (another node may have one).
+#[tokio::test(flavor = "current_thread")]
+async fn ipaddr2_validate_all_runs_at_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exec, _ev) = Executor::new(config(dir.path()));
+    let ipaddr2 = AgentSpec::parse("ocf:heartbeat:IPaddr2").unwrap();
+    let e = exec
+        .check("foo", &ipaddr2, &params([("ip", "10.99.0.300")]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, hactl_exec::ExecError::Invalid { .. })
+            && e.to_string().contains("10.99.0.300"),
+        "{e}"
+    );
+    let c = exec
+        .check("foo", &ipaddr2, &params([("ip", "10.231.0.10")]))
+        .await
+        .unwrap();
+    let local = c.local_failure.expect("no interface here for 10.231.0.10");
+    assert_eq!(local.rc, 1, "{local}");
+    assert!(exec.history("foo").is_empty(), "validation records no op");
 }
