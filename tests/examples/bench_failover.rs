@@ -16,7 +16,7 @@ use anyhow::{bail, Result};
 use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
     active_on, agent_env, create_group, idx, kill_node, mac_of, settled, unix_now, vip_primitive,
-    wait_group_on, NsReaper, Poller,
+    wait_group_on, with_stop_timeout, NsReaper, Poller,
 };
 use hactl_tests::netns::{require_root, run};
 use serde_json::json;
@@ -60,7 +60,17 @@ fn main() -> Result<()> {
         start_node(&mut c, i)?;
     }
     c.wait_dc(&[1, 2, 3], T)?;
-    create_group(&c, 1, vec![vip_primitive(&agent, VIP, "1s")])?;
+    // Without fencing the DC holds a lost node's resources for their stop timeouts
+    // (docs/architecture.md, "Split brain"): the VIP's is part of what this measures.
+    let stop_ms = std::env::var("VIP_STOP_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    create_group(
+        &c,
+        1,
+        vec![with_stop_timeout(vip_primitive(&agent, VIP, "1s"), stop_ms)],
+    )?;
     let macs: Vec<String> = (1..=3).map(|i| mac_of(&c, i)).collect::<Result<_>>()?;
     let client = Poller::start(&c.net.ns(4), VIP, 9)?;
 

@@ -264,6 +264,17 @@ pub fn vip_primitive(agent: &str, ip: &str, monitor: &str) -> serde_json::Value 
     })
 }
 
+/// Adds a `stop` operation with this timeout to a primitive's `Change` JSON.
+pub fn with_stop_timeout(mut p: serde_json::Value, timeout_ms: u64) -> serde_json::Value {
+    let id = format!("{}-stop", p["id"].as_str().unwrap_or("rsc"));
+    let stop = json!({"id": id, "name": "stop", "interval_ms": 0, "timeout_ms": timeout_ms});
+    match p["ops"].as_array_mut() {
+        Some(ops) => ops.push(stop),
+        None => p["ops"] = json!([stop]),
+    }
+    p
+}
+
 pub fn haproxy_primitive(cfg: &Path) -> serde_json::Value {
     json!({
         "id": "haproxy",

@@ -12,7 +12,7 @@ use anyhow::Result;
 use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
     active_on, cli, create_group, haproxy_pid, idx, kill_node, mac_of, settled, start_nodes,
-    unix_now, vip_primitive, wait_group_on, write_haproxy_cfg, NsReaper, Poller,
+    unix_now, vip_primitive, wait_group_on, with_stop_timeout, write_haproxy_cfg, NsReaper, Poller,
 };
 use hactl_tests::netns::require_root;
 
@@ -63,6 +63,11 @@ fn netns_controller_seed_scenario() -> Result<()> {
             "op",
             "monitor",
             "interval=1s",
+            // Without fencing, a lost node's resources are held for its stop
+            // timeouts (docs/architecture.md, "Split brain"): keep them short.
+            "op",
+            "stop",
+            "timeout=2s",
             "meta",
             "resource-stickiness=100",
         ],
@@ -81,6 +86,10 @@ fn netns_controller_seed_scenario() -> Result<()> {
             "op",
             "monitor",
             "interval=1s",
+            // The anything agent allows two thirds of it for SIGTERM, then SIGKILLs.
+            "op",
+            "stop",
+            "timeout=5s",
             "meta",
             "migration-threshold=2",
             "resource-stickiness=100",
@@ -174,42 +183,61 @@ fn netns_controller_seed_scenario() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn netns_controller_split_brain() -> Result<()> {
-    if !require_root() {
-        return Ok(());
+/// When the VIP answered around a partition that cuts its holder off.
+struct Split {
+    /// The partition.
+    t0: f64,
+    /// The minority's client: last answer (the minority stopped it).
+    minority_down: f64,
+    /// The majority's client: first answer from the new holder.
+    majority_up: f64,
+}
+
+impl Split {
+    fn overlap_ms(&self) -> f64 {
+        ((self.minority_down - self.majority_up) * 1000.0).max(0.0)
     }
-    // n1..n3 cluster; n4 a client on the majority side, n5 one on the minority side.
-    let mut c = Cluster::setup_with_spares("hx-t", 3, 2, "10.83.0", None)?;
-    let _reaper = NsReaper::new(&c);
-    start_nodes(&mut c, 3)?;
+
+    fn print(&self, what: &str) {
+        eprintln!(
+            "split brain ({what}): minority last answered {:.0} ms after the partition, majority first answered at {:.0} ms; overlap {:.0} ms",
+            (self.minority_down - self.t0) * 1000.0,
+            (self.majority_up - self.t0) * 1000.0,
+            self.overlap_ms()
+        );
+    }
+}
+
+/// A 3-node cluster (n1..n3) runs `members` as a group; n4 is a client on the
+/// majority side, n5 one on the minority side. Cuts the group's holder off (with n5),
+/// and returns when the VIP answered on each side, and the holder's index.
+fn split_holder(
+    c: &mut Cluster,
+    members: Vec<serde_json::Value>,
+    rscs: &[&str],
+) -> Result<(Split, usize)> {
+    start_nodes(c, 3)?;
     c.wait_dc(&[1, 2, 3], T)?;
-    create_group(
-        &c,
-        1,
-        vec![vip_primitive("ocf:heartbeat:IPaddr2", VIP, "1s")],
-    )?;
-    let holder = wait_group_on(&c, 1, &["vip"], T, |_| true)?;
+    create_group(c, 1, members)?;
+    let holder = wait_group_on(c, 1, rscs, T, |_| true)?;
     let h = idx(&holder)?;
     let others: Vec<usize> = (1..=3).filter(|i| *i != h).collect();
-    let holder_mac = mac_of(&c, h)?;
+    let holder_mac = mac_of(c, h)?;
     // The client polls port 9 (nothing listens: a reset proves the VIP is there).
     let minority_client = Poller::start(&c.net.ns(5), VIP, 9)?;
     let majority_client = Poller::start(&c.net.ns(4), VIP, 9)?;
-    wait_client(&c, &minority_client, 0.0, &holder_mac)?;
-    wait_client(&c, &majority_client, 0.0, &holder_mac)?;
+    wait_client(c, &minority_client, 0.0, &holder_mac)?;
+    wait_client(c, &majority_client, 0.0, &holder_mac)?;
 
     let t0 = unix_now();
-    let mut minority = vec![h, 5];
     let mut majority = others.clone();
     majority.push(4);
-    c.net.partition(&minority, &majority)?;
-    minority.pop();
+    c.net.partition(&[h, 5], &majority)?;
 
     // The majority starts the VIP on one of its nodes.
-    let new_holder = wait_group_on(&c, others[0], &["vip"], T, |n| n != holder)?;
-    let new_mac = mac_of(&c, idx(&new_holder)?)?;
-    let majority_up = wait_client(&c, &majority_client, t0, &new_mac)?;
+    let new_holder = wait_group_on(c, others[0], rscs, T, |n| n != holder)?;
+    let new_mac = mac_of(c, idx(&new_holder)?)?;
+    let majority_up = wait_client(c, &majority_client, t0, &new_mac)?;
     // The minority stopped it: its client sees it go down and stay down.
     let minority_down = c.wait_until("VIP gone on the minority side", T, || {
         let s = minority_client.samples();
@@ -222,25 +250,77 @@ fn netns_controller_split_brain() -> Result<()> {
         // Half a second of silence after the last answer.
         Ok((down_after >= 50).then_some(last_up))
     })?;
-    let overlap_ms = ((minority_down - majority_up) * 1000.0).max(0.0);
-    eprintln!(
-        "split brain: minority last answered {:.0} ms after the partition, majority first answered at {:.0} ms; overlap {:.0} ms",
-        (minority_down - t0) * 1000.0,
-        (majority_up - t0) * 1000.0,
-        overlap_ms
-    );
+    let split = Split {
+        t0,
+        minority_down,
+        majority_up,
+    };
+    Ok((split, h))
+}
+
+#[test]
+fn netns_controller_split_brain() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut c = Cluster::setup_with_spares("hx-t", 3, 2, "10.83.0", None)?;
+    let _reaper = NsReaper::new(&c);
+    let members = vec![with_stop_timeout(
+        vip_primitive("ocf:heartbeat:IPaddr2", VIP, "1s"),
+        2_000,
+    )];
+    let (split, h) = split_holder(&mut c, members, &["vip"])?;
+    split.print("IPaddr2");
     // The split-brain rule (docs/architecture.md): the minority stops before the
     // majority starts, so the VIP never answers from two nodes at once.
     anyhow::ensure!(
-        minority_down <= majority_up,
-        "split brain: the VIP answered on both sides for {overlap_ms:.0} ms"
+        split.minority_down <= split.majority_up,
+        "split brain: the VIP answered on both sides for {:.0} ms",
+        split.overlap_ms()
     );
-    let _ = minority;
     // Heal: the old holder rejoins; the VIP stays single.
+    let survivor = (1..=3).find(|i| *i != h).unwrap_or(1);
     c.net.heal()?;
     c.wait_until("settled after heal", T, || {
-        let cib = c.cib(others[0])?;
+        let cib = c.cib(survivor)?;
         Ok((settled(&cib) && active_on(&cib, "vip").len() == 1).then_some(()))
     })?;
+    Ok(())
+}
+
+/// A resource whose stop outlasts the old fixed budget (240 ms of stop time): a
+/// `ocf:pacemaker:Dummy` with `op_sleep=1` (every operation takes 1 s) after the VIP
+/// in a group, so the minority stops it first and the VIP only a second later. The
+/// majority's hold is derived from the stop timeouts in the CIB (3 s + 2 s): the VIP
+/// still never answers from two nodes.
+#[test]
+fn netns_controller_split_brain_slow_stop() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut c = Cluster::setup_with_spares("hx-t", 3, 2, "10.83.0", None)?;
+    let _reaper = NsReaper::new(&c);
+    let members = vec![
+        with_stop_timeout(vip_primitive("ocf:heartbeat:IPaddr2", VIP, "1s"), 2_000),
+        with_stop_timeout(
+            serde_json::json!({
+                "id": "slow",
+                "agent": {"class": "ocf", "provider": "pacemaker", "type": "Dummy"},
+                "params": {"op_sleep": "1"},
+            }),
+            3_000,
+        ),
+    ];
+    let (split, _) = split_holder(&mut c, members, &["vip", "slow"])?;
+    split.print("IPaddr2 + 1 s stop");
+    anyhow::ensure!(
+        split.minority_down - split.t0 > 0.5,
+        "the minority's stop took less than the slow resource's 1 s: the test proves nothing"
+    );
+    anyhow::ensure!(
+        split.minority_down <= split.majority_up,
+        "split brain: the VIP answered on both sides for {:.0} ms",
+        split.overlap_ms()
+    );
     Ok(())
 }

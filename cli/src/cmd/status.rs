@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use hactl_model::values::format_interval_ms;
-use hactl_model::{Cib, FailCount, FenceEvent, LocationConstraint};
+use hactl_model::{Cib, FailCount, FenceEvent, LocationConstraint, NoQuorumPolicy};
 use hactl_policy::{
     format_status, schedule, ActionKind, NodeState, Placement, StatusView, Transition,
 };
@@ -102,6 +102,8 @@ pub struct StatusReport {
     /// Actions the policy engine would still run; empty when settled.
     pub pending: Vec<String>,
     pub settled: bool,
+    /// Configuration that puts the cluster at risk (printed under the summary).
+    pub warnings: Vec<String>,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -248,7 +250,25 @@ pub fn build(cib: &Cib, t: &Transition, daemon: Option<&ClusterStatus>) -> Statu
         fencing: fencing_view(cib, t),
         settled: pend.is_empty(),
         pending: pend,
+        warnings: safety_warnings(cib),
     }
+}
+
+/// Settings under which a partition can run a resource on both sides.
+pub fn safety_warnings(cib: &Cib) -> Vec<String> {
+    let Ok(o) = cib.config.options() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if !o.stonith_enabled && o.no_quorum_policy != NoQuorumPolicy::Stop {
+        out.push(format!(
+            "fencing is disabled and no-quorum-policy is {}: a node cut off from the \
+             majority keeps its resources while the majority starts them too (split \
+             brain). Set no-quorum-policy=stop, or enable fencing.",
+            o.no_quorum_policy
+        ));
+    }
+    out
 }
 
 pub fn render(cib: &Cib, t: &Transition, r: &StatusReport) -> String {
@@ -290,6 +310,9 @@ pub fn render(cib: &Cib, t: &Transition, r: &StatusReport) -> String {
         },
         r.epoch
     );
+    for w in &r.warnings {
+        let _ = writeln!(out, "  * WARNING: {w}");
+    }
     out.push('\n');
     // The node and resource lists are the scheduler's view of the CIB, as crm_simulate
     // prints it, without its header line.
@@ -426,6 +449,36 @@ mod tests {
     use super::*;
     use hactl_model::change::Change;
     use hactl_model::{AgentSpec, Node, OpRecord, Primitive, Resource};
+
+    /// Fencing off and a partition that keeps its resources: `hactl status` says so.
+    #[test]
+    fn split_brain_risk_is_warned() {
+        let text = |props: &[(&str, &str)]| {
+            let mut cib = Cib::default();
+            for (k, v) in props {
+                cib.config.properties.insert(k.to_string(), v.to_string());
+            }
+            let t = schedule(&cib, 0).unwrap();
+            render(&cib, &t, &build(&cib, &t, None))
+        };
+        for nqp in ["freeze", "ignore"] {
+            let out = text(&[("stonith-enabled", "false"), ("no-quorum-policy", nqp)]);
+            assert!(
+                out.contains(&format!(
+                    "WARNING: fencing is disabled and no-quorum-policy is {nqp}"
+                )),
+                "{out}"
+            );
+        }
+        for props in [
+            &[("stonith-enabled", "false"), ("no-quorum-policy", "stop")][..],
+            &[("stonith-enabled", "true"), ("no-quorum-policy", "freeze")][..],
+            &[("stonith-enabled", "false")][..],
+        ] {
+            let out = text(props);
+            assert!(!out.contains("WARNING"), "{props:?}: {out}");
+        }
+    }
 
     fn record(cib: &mut Cib, op: &str, iv: u64, rc: i32, expected: i32, id: i64) {
         Change::RecordOp {

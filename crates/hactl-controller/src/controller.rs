@@ -18,6 +18,8 @@ use crate::dc::{self, ClusterIo, DcConfig};
 use crate::messages::ControllerMsg;
 use crate::node_service::{DeviceMonitor, Fencer, NodeService};
 use crate::quorum::{self, QuorumView};
+use crate::split_brain;
+use crate::watchdog::{SelfFence, Watchdog};
 
 /// The daemon, as the controller sees it.
 pub trait Host: Send + Sync + 'static {
@@ -40,7 +42,8 @@ pub trait Host: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct ControllerConfig {
     pub exec: ExecConfig,
-    pub split_brain_delay: std::time::Duration,
+    /// The liveness layer's timing (the split-brain hold derives from it and the CIB).
+    pub liveness: crate::split_brain::Liveness,
     pub fencer: Option<Fencer>,
     /// Health check of stonith devices (their start and monitor).
     pub device_monitor: Option<DeviceMonitor>,
@@ -64,6 +67,7 @@ pub struct Controller {
     cib_tx: watch::Sender<Arc<Cib>>,
     quorum_tx: watch::Sender<QuorumView>,
     last_leader: Mutex<Option<String>>,
+    fence: Arc<SelfFence>,
 }
 
 struct DcIo {
@@ -123,8 +127,15 @@ impl Controller {
         let (quorum_tx, quorum_rx) = watch::channel(QuorumView {
             have: false,
             policy: NoQuorumPolicy::Stop,
+            stonith_watchdog: None,
         });
-        tokio::spawn(quorum::enforce(svc.clone(), quorum_rx, false));
+        let fence = Arc::new(SelfFence::default());
+        tokio::spawn(quorum::enforce(
+            svc.clone(),
+            quorum_rx,
+            false,
+            fence.clone(),
+        ));
         Arc::new(Controller {
             host,
             me,
@@ -134,7 +145,24 @@ impl Controller {
             cib_tx,
             quorum_tx,
             last_leader: Mutex::new(None),
+            fence,
         })
+    }
+
+    /// Arms this node's watchdog: fed while the node is healthy, left to reset the
+    /// machine when it must self-fence ([`crate::watchdog`]).
+    pub fn arm_watchdog(&self, wd: Box<dyn Watchdog>) {
+        self.fence.arm(wd, &self.me);
+    }
+
+    /// Clean shutdown: stops the watchdog (unless the node self-fenced).
+    pub fn disarm_watchdog(&self) {
+        self.fence.disarm(&self.me);
+    }
+
+    /// This node's watchdog and self-fence state.
+    pub fn self_fence(&self) -> &Arc<SelfFence> {
+        &self.fence
     }
 
     pub fn service(&self) -> &NodeService {
@@ -204,6 +232,7 @@ impl Controller {
             let new = QuorumView {
                 have: have_quorum,
                 policy,
+                stonith_watchdog: split_brain::watchdog_timeout(&cib),
             };
             let changed = *q != new;
             *q = new;
@@ -230,7 +259,7 @@ impl Controller {
                 }
                 let (tx, rx) = mpsc::unbounded_channel();
                 let mut dcfg = DcConfig::new(self.me.clone(), term);
-                dcfg.split_brain_delay = self.cfg.split_brain_delay;
+                dcfg.liveness = self.cfg.liveness;
                 let io: Arc<dyn ClusterIo> = Arc::new(DcIo {
                     host: self.host.clone(),
                     me: self.me.clone(),

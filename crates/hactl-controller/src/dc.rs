@@ -14,9 +14,10 @@
 //!   held — the node learns what it runs by probing, not by trusting memory.
 //!   Resources the probes find running get their recurring monitors back.
 //! - **Split brain.** Without fencing, a lost node's resources are started elsewhere
-//!   only `split_brain_delay` after the loss was recorded, so that the lost node —
-//!   which lost quorum at the same moment — has stopped them first (see
-//!   `docs/architecture.md`, "Split brain").
+//!   only after a hold derived from the CIB (the lost node's chain of stop timeouts,
+//!   or `stonith-watchdog-timeout`), so that the lost node — which lost quorum too —
+//!   has stopped them or been reset by its watchdog first
+//!   ([`crate::split_brain`], `docs/architecture.md`, "Split brain").
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -33,6 +34,7 @@ use tracing::{debug, info, warn};
 use crate::engine::{Command, Engine, EngineConfig, Event};
 use crate::messages::{ControllerMsg, Report};
 use crate::ops::rc;
+use crate::split_brain::{self, Liveness};
 
 /// The node attribute holding the boot id under which the node was last probed.
 pub const PROBED_ATTR: &str = "hactl-probed";
@@ -56,9 +58,9 @@ pub struct DcConfig {
     pub node: String,
     /// The Raft term this node leads in (base of transition ids).
     pub term: u64,
-    /// Without fencing: wait this long after a node is lost before starting its
-    /// resources elsewhere.
-    pub split_brain_delay: Duration,
+    /// The liveness layer's timing, from which (with the CIB) the split-brain hold
+    /// is derived when fencing is off.
+    pub liveness: Liveness,
     /// How long to wait for a node's `Synced` before planning without it.
     pub sync_timeout: Duration,
     /// Deadline checks and time-based rechecks.
@@ -73,7 +75,11 @@ impl DcConfig {
         DcConfig {
             node: node.into(),
             term,
-            split_brain_delay: Duration::from_millis(300),
+            liveness: Liveness::new(
+                Duration::from_millis(50),
+                Duration::from_millis(250),
+                Duration::from_millis(20),
+            ),
             sync_timeout: Duration::from_secs(2),
             tick: Duration::from_millis(100),
             recheck: Duration::from_secs(60),
@@ -119,6 +125,9 @@ struct Dc {
     /// Highest report seq recorded per (node, boot).
     recorded: HashMap<(String, u64), u64>,
     hold_until: Option<Instant>,
+    /// Node → resources whose start was dispatched there and has no result yet (a
+    /// lost node may still complete them: the split-brain hold counts them).
+    starting: HashMap<String, BTreeSet<String>>,
     want_schedule: bool,
     /// Nodes (and boots) being reprobed by the running transition.
     reprobing: Vec<(String, u64)>,
@@ -143,6 +152,7 @@ pub async fn run(
     ecfg.first_transition = (cfg.term << 20) + 1;
     let online = online_nodes(&cib);
     let start = Instant::now();
+    let first_hold = initial_hold(&cfg, &cib);
     let cib_stonith = cib
         .config
         .options()
@@ -158,8 +168,9 @@ pub async fn run(
         synced: HashMap::new(),
         recorded: HashMap::new(),
         // A new DC is usually the result of a failover; its predecessor's node may be
-        // lost without the CIB showing it yet: hold like for any lost node.
-        hold_until: (!cib_stonith).then(|| start + cfg.split_brain_delay),
+        // lost without the CIB showing it yet: hold as for the slowest lost node.
+        hold_until: (!cib_stonith).then(|| start + first_hold),
+        starting: HashMap::new(),
         want_schedule: true,
         reprobing: Vec::new(),
         followup: Vec::new(),
@@ -210,6 +221,12 @@ impl Dc {
                     debug!(node = %d.node, resource = %d.details.rsc, op = %d.details.op,
                         interval_ms = d.details.interval_ms, transition = d.transition, "dispatch");
                     let node = d.node.clone();
+                    if d.details.op == "start" {
+                        self.starting
+                            .entry(node.clone())
+                            .or_default()
+                            .insert(d.details.rsc.clone());
+                    }
                     self.io.send(&node, ControllerMsg::Execute(d));
                 }
                 Command::Fence(f) => {
@@ -243,6 +260,11 @@ impl Dc {
 
     async fn on_report(&mut self, r: Report) {
         let key = (r.node.clone(), r.boot);
+        if r.details.op == "start" {
+            if let Some(s) = self.starting.get_mut(&r.node) {
+                s.remove(&r.details.rsc);
+            }
+        }
         let seen = self.recorded.get(&key).copied().unwrap_or(0);
         if r.seq > seen {
             let ev = match (r.transition, r.action) {
@@ -347,7 +369,7 @@ impl Dc {
             self.synced.remove(&n);
             self.waiting_since.remove(&n);
             if !stonith {
-                self.hold_until = Some(Instant::now() + self.cfg.split_brain_delay);
+                self.hold_for_lost(&n);
             }
             cmds.extend(self.engine.handle(Event::NodeLost(n), &self.cib, now_ms()));
         }
@@ -361,6 +383,22 @@ impl Dc {
         if !self.engine.busy() {
             self.want_schedule = true;
         }
+    }
+
+    /// Without fencing: no resource of the lost `node` starts elsewhere before it has
+    /// stopped them or been reset (the longest hold wins when several are lost).
+    fn hold_for_lost(&mut self, node: &str) {
+        let starting = self.starting.remove(node).unwrap_or_default();
+        let hold = split_brain::hold_for(
+            &self.cfg.liveness,
+            &self.cib,
+            node,
+            starting.iter().map(String::as_str),
+        );
+        info!(node = %node, hold_ms = hold.as_millis() as u64,
+            "fencing disabled: holding the lost node's resources until it has stopped them");
+        let until = Instant::now() + hold;
+        self.hold_until = Some(self.hold_until.map_or(until, |h| h.max(until)));
     }
 
     fn probed_boot(&self, node: &str) -> Option<u64> {
@@ -483,6 +521,17 @@ impl Dc {
         self.followup = done.into_iter().map(|(n, _)| n).collect();
         self.want_schedule = true;
     }
+}
+
+/// A new DC's hold: any other node may be lost without the CIB showing it yet.
+fn initial_hold(cfg: &DcConfig, cib: &Cib) -> Duration {
+    cib.config
+        .nodes
+        .iter()
+        .filter(|n| n.name != cfg.node)
+        .map(|n| split_brain::hold_for(&cfg.liveness, cib, &n.name, []))
+        .max()
+        .unwrap_or_default()
 }
 
 /// The status entries of deleted resources (orphans) that `t` shows stopped

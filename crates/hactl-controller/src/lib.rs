@@ -15,6 +15,8 @@ pub mod messages;
 pub mod node_service;
 pub mod ops;
 pub mod quorum;
+pub mod split_brain;
+pub mod watchdog;
 
 pub use controller::{Controller, ControllerConfig, Host};
 pub use engine::{Command, Dispatch, Engine, EngineConfig, EngineError, Event, FenceRequest};

@@ -216,13 +216,7 @@ impl NodeService {
                 tokio::spawn(async move {
                     // Let running operations finish so their results travel with the
                     // answer (each is bounded by its own timeout).
-                    loop {
-                        let idle = s.inner.idle.notified();
-                        if s.inner.in_flight.load(Ordering::SeqCst) == 0 {
-                            break;
-                        }
-                        idle.await;
-                    }
+                    s.wait_idle().await;
                     s.send_synced();
                 });
             }
@@ -246,6 +240,17 @@ impl NodeService {
             other => {
                 debug!(node = %self.inner.node, msg = ?other, "unexpected message for a node ignored")
             }
+        }
+    }
+
+    /// Returns once no operation the DC asked for is running here.
+    pub async fn wait_idle(&self) {
+        loop {
+            let idle = self.inner.idle.notified();
+            if self.inner.in_flight.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
         }
     }
 

@@ -8,18 +8,31 @@
 //! - `demote`: no promotable resources here, so the same as `stop`.
 //! - `suicide`: needs fencing of itself, which a node cannot do alone here; it is
 //!   handled as `stop`, with a warning.
+//!
+//! With `stonith-watchdog-timeout` (`W`) and a watchdog armed here, the node must
+//! also be clean — nothing running — within `W − watchdog timeout` of losing quorum,
+//! whatever the policy; if it is not, or a stop fails, it self-fences: it stops
+//! feeding the watchdog, which resets it by `W`. The majority holds the node's
+//! resources for `W` ([`crate::split_brain`]).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hactl_model::NoQuorumPolicy;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::node_service::NodeService;
+use crate::split_brain;
+use crate::watchdog::SelfFence;
 
 /// Quorum as the local daemon sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuorumView {
     pub have: bool,
     pub policy: NoQuorumPolicy,
+    /// `stonith-watchdog-timeout`, when set.
+    pub stonith_watchdog: Option<Duration>,
 }
 
 /// What a node does when it loses quorum.
@@ -42,33 +55,16 @@ pub fn on_quorum_lost(policy: NoQuorumPolicy) -> LocalAction {
 /// Watches quorum and applies the policy whenever it goes from had to lost; `had`
 /// is whether the node had quorum when the watch was taken. Runs until the watch
 /// closes.
-pub async fn enforce(svc: NodeService, mut quorum: watch::Receiver<QuorumView>, mut had: bool) {
+pub async fn enforce(
+    svc: NodeService,
+    mut quorum: watch::Receiver<QuorumView>,
+    mut had: bool,
+    fence: Arc<SelfFence>,
+) {
     loop {
         let q = quorum.borrow_and_update().clone();
         if had && !q.have {
-            if q.policy == NoQuorumPolicy::Suicide {
-                warn!(node = %svc.node(), "no-quorum-policy=suicide cannot fence this node from itself here: stopping its resources instead");
-            }
-            match on_quorum_lost(q.policy) {
-                LocalAction::StopAll => {
-                    let started = std::time::Instant::now();
-                    let results = svc.stop_all_local().await;
-                    let failed: Vec<&String> = results
-                        .iter()
-                        .filter(|(_, o)| !o.is(0))
-                        .map(|(r, _)| r)
-                        .collect();
-                    if failed.is_empty() {
-                        info!(node = %svc.node(), stopped = results.len(), ms = started.elapsed().as_millis() as u64,
-                            event = "no_quorum_stopped", "lost quorum: local resources stopped");
-                    } else {
-                        warn!(node = %svc.node(), failed = ?failed, "lost quorum: some local resources failed to stop");
-                    }
-                }
-                LocalAction::Keep => {
-                    info!(node = %svc.node(), policy = ?q.policy, "lost quorum: local resources left running, nothing new starts")
-                }
-            }
+            on_lost(&svc, &q, &fence, &quorum).await;
         }
         had = q.have;
         if quorum.changed().await.is_err() {
@@ -77,40 +73,117 @@ pub async fn enforce(svc: NodeService, mut quorum: watch::Receiver<QuorumView>, 
     }
 }
 
-/// How long the majority's DC waits, after it recorded a node as lost, before it
-/// starts that node's resources elsewhere when fencing is disabled: long enough for
-/// the lost node — which lost quorum at the same moment — to have stopped them.
-///
-/// With heartbeats every `I`, liveness checks every `I/4`, and `S` the time the lost
-/// node needs to stop what it runs, the minority has stopped by `t0 + L + I/4 + S`
-/// (`t0` the partition, `L` the loss timeout), and the majority notices no earlier
-/// than `t0 - I + L` (its last heartbeat from the minority can be up to one interval
-/// old). No overlap needs `D > I + I/4 + S`; `margin` covers timer and scheduling
-/// jitter. See `docs/architecture.md`, "Split brain".
-pub fn split_brain_delay(
-    heartbeat_interval: std::time::Duration,
-    stop_budget: std::time::Duration,
-    margin: std::time::Duration,
-) -> std::time::Duration {
-    heartbeat_interval + heartbeat_interval / 4 + stop_budget + margin
+/// How long after losing quorum the node may take to be clean before it self-fences:
+/// with `stonith-watchdog-timeout` and an armed watchdog.
+fn self_fence_deadline(q: &QuorumView, fence: &SelfFence, node: &str) -> Option<Duration> {
+    let w = q.stonith_watchdog?;
+    match fence.armed() {
+        Some(wd) => {
+            if w <= wd {
+                warn!(
+                    node,
+                    stonith_watchdog_timeout_ms = w.as_millis() as u64,
+                    watchdog_timeout_ms = wd.as_millis() as u64,
+                    "stonith-watchdog-timeout is not above the watchdog's timeout: \
+                     this node self-fences at once unless it runs nothing"
+                );
+            }
+            Some(split_brain::self_fence_after(w, wd))
+        }
+        None => {
+            error!(
+                node,
+                stonith_watchdog_timeout_ms = w.as_millis() as u64,
+                "stonith-watchdog-timeout is set, but no watchdog is armed on this node: \
+                 the majority will assume this node reset itself, which it cannot"
+            );
+            None
+        }
+    }
 }
 
-/// Stop budget and margin per heartbeat profile: `default` allows for
-/// `ocf:heartbeat:IPaddr2` (stop 40–150 ms here, up to ~200 ms under load) and a
-/// haproxy in the same group; `fast` assumes the native VIP agent (stop in a few ms)
-/// and a systemd or anything-class haproxy (stop 2–20 ms).
-pub fn stop_budget_for_profile(profile: &str) -> (std::time::Duration, std::time::Duration) {
-    use std::time::Duration;
-    match profile {
-        "fast" => (Duration::from_millis(40), Duration::from_millis(25)),
-        _ => (Duration::from_millis(200), Duration::from_millis(40)),
+async fn on_lost(
+    svc: &NodeService,
+    q: &QuorumView,
+    fence: &SelfFence,
+    quorum: &watch::Receiver<QuorumView>,
+) {
+    let node = svc.node();
+    if q.policy == NoQuorumPolicy::Suicide {
+        warn!(node = %node, "no-quorum-policy=suicide cannot fence this node from itself here: stopping its resources instead");
     }
+    let deadline = self_fence_deadline(q, fence, node);
+    match on_quorum_lost(q.policy) {
+        LocalAction::StopAll => {
+            let started = Instant::now();
+            let mut stops = std::pin::pin!(stop_until_clean(svc));
+            let outcome = match deadline {
+                Some(d) => match tokio::time::timeout(d, &mut stops).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        fence.fence(
+                            node,
+                            "resources not stopped within stonith-watchdog-timeout minus the watchdog's timeout",
+                        );
+                        // Keep stopping until the reset comes.
+                        stops.await
+                    }
+                },
+                None => stops.await,
+            };
+            match outcome {
+                Ok(n) => {
+                    info!(node = %node, stopped = n, ms = started.elapsed().as_millis() as u64,
+                    event = "no_quorum_stopped", "lost quorum: local resources stopped")
+                }
+                Err(failed) => {
+                    warn!(node = %node, failed = ?failed, "lost quorum: some local resources failed to stop");
+                    fence.fence(node, "a stop failed after losing quorum");
+                }
+            }
+        }
+        LocalAction::Keep => {
+            info!(node = %node, policy = ?q.policy, "lost quorum: local resources left running, nothing new starts");
+            if let Some(d) = deadline {
+                tokio::time::sleep(d).await;
+                if !quorum.borrow().have && !svc.active().is_empty() {
+                    fence.fence(
+                        node,
+                        "still running resources without quorum at stonith-watchdog-timeout",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Stops everything the node runs, then what a start still in flight brought up
+/// (three rounds at most): `Ok(stops)` once nothing runs, else the resources that
+/// failed to stop or still run.
+async fn stop_until_clean(svc: &NodeService) -> Result<usize, Vec<String>> {
+    let mut stopped = 0;
+    for _ in 0..3 {
+        let results = svc.stop_all_local().await;
+        let failed: Vec<String> = results
+            .iter()
+            .filter(|(_, o)| !o.is(0))
+            .map(|(r, _)| r.clone())
+            .collect();
+        if !failed.is_empty() {
+            return Err(failed);
+        }
+        stopped += results.len();
+        svc.wait_idle().await;
+        if svc.active().is_empty() {
+            return Ok(stopped);
+        }
+    }
+    Err(svc.active().into_iter().map(|d| d.rsc).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn policies_map_to_local_actions() {
@@ -121,25 +194,5 @@ mod tests {
         );
         assert_eq!(on_quorum_lost(NoQuorumPolicy::Freeze), LocalAction::Keep);
         assert_eq!(on_quorum_lost(NoQuorumPolicy::Ignore), LocalAction::Keep);
-    }
-
-    /// The inequality of `split_brain_delay`, checked on the worst case of the
-    /// timeline: the minority's last heartbeat just before the partition, the
-    /// majority's one interval earlier.
-    #[test]
-    fn minority_stops_before_majority_starts() {
-        for (profile, interval, lost_after) in [("default", 50u64, 250u64), ("fast", 20, 80)] {
-            let i = Duration::from_millis(interval);
-            let l = Duration::from_millis(lost_after);
-            let (stop, margin) = stop_budget_for_profile(profile);
-            let d = split_brain_delay(i, stop, margin);
-            let t0 = Duration::from_secs(10);
-            let minority_stopped = t0 + l + i / 4 + stop;
-            let majority_starts = t0 - i + l + d;
-            assert!(
-                majority_starts > minority_stopped + margin / 2,
-                "{profile}: start at {majority_starts:?}, stop done at {minority_stopped:?}"
-            );
-        }
     }
 }

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hactl_controller::split_brain::Liveness;
 use hactl_controller::{Controller, ControllerConfig, Host};
 use hactl_exec::ExecConfig;
 use hactl_model::change::Change;
@@ -118,7 +119,11 @@ impl Lab {
                     node_name: Some(n.into()),
                     ..Default::default()
                 },
-                split_brain_delay: Duration::from_millis(50),
+                liveness: Liveness::new(
+                    Duration::from_millis(50),
+                    Duration::from_millis(250),
+                    Duration::from_millis(20),
+                ),
                 fencer: None,
                 device_monitor: None,
             };
@@ -250,12 +255,14 @@ async fn the_leader_runs_the_dc_and_remote_nodes_execute_over_peer_messages() {
     }
     let mut q = HashMap::new();
     q.insert(at.as_str(), false);
-    l2.run_until("r stopped on the node without quorum", &q, |l| {
-        l.running_on("r").is_empty()
-    })
+    // The agent removes its state file before the stop's result is reported: wait
+    // for both, the report staying in the outbox (no DC can acknowledge it).
+    l2.run_until(
+        "r stopped on the node without quorum, the stop waiting for a DC",
+        &q,
+        |l| l.running_on("r").is_empty() && l.ctl(&at).service().unacked() >= 1,
+    )
     .await;
-    let svc = l2.ctl(&at);
-    assert!(svc.service().unacked() >= 1, "the stop waits for a DC");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,12 +18,15 @@ use hactl_controller::dc::{self, ClusterIo, DcConfig, PROBED_ATTR};
 use hactl_controller::messages::ControllerMsg;
 use hactl_controller::node_service::NodeService;
 use hactl_controller::quorum::{self, QuorumView};
+use hactl_controller::watchdog::{SelfFence, Watchdog, WatchdogError};
 use hactl_exec::{ExecConfig, Executor};
 use hactl_model::change::Change;
 use hactl_model::{AgentSpec, Cib, Group, NoQuorumPolicy, OpSpec, Primitive, Resource};
 use tokio::sync::{mpsc, watch};
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
+/// Stop timeout of the test resources.
+const STOP_TIMEOUT_MS: u64 = 1_500;
 
 struct Io {
     cib: Mutex<Arc<Cib>>,
@@ -79,12 +82,20 @@ fn dummy(id: &str) -> Primitive {
     Primitive {
         id: id.into(),
         agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
-        ops: vec![OpSpec {
-            name: "monitor".into(),
-            interval_ms: 500,
-            timeout_ms: Some(10_000),
-            ..Default::default()
-        }],
+        ops: vec![
+            OpSpec {
+                name: "monitor".into(),
+                interval_ms: 500,
+                timeout_ms: Some(10_000),
+                ..Default::default()
+            },
+            // Bounds the split-brain hold when a node running it is lost.
+            OpSpec {
+                name: "stop".into(),
+                timeout_ms: Some(STOP_TIMEOUT_MS),
+                ..Default::default()
+            },
+        ],
         ..Default::default()
     }
 }
@@ -161,7 +172,6 @@ impl Lab {
         let (tx, rx) = mpsc::unbounded_channel();
         *self.route.lock().unwrap() = Some(tx);
         let mut cfg = DcConfig::new("n1", self.term);
-        cfg.split_brain_delay = Duration::from_millis(50);
         cfg.tick = Duration::from_millis(50);
         let io: Arc<dyn ClusterIo> = self.io.clone();
         let cib_rx = self.io.cib_tx.subscribe();
@@ -429,6 +439,43 @@ async fn a_rebooted_node_does_not_keep_its_old_history() {
     );
 }
 
+/// Without fencing, a lost node's resources start elsewhere only after the hold the
+/// DC derives from the CIB: the lost node may take each stop's timeout, one after
+/// the other, to stop them (a fixed budget of a few hundred ms would not wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_nodes_group_starts_elsewhere_only_after_its_stop_timeouts() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    // The node dies: nothing runs there any more, nothing reaches it.
+    std::fs::remove_dir_all(lab.rsctmp(&at)).unwrap();
+    lab.io.nodes.lock().unwrap().remove(&at);
+    let lost = Instant::now();
+    lab.propose(Change::SetNodeState {
+        node: at.clone(),
+        state: hactl_model::change::NodeStateUpdate {
+            member: Some(false),
+            controller_online: Some(false),
+            join: Some("down".into()),
+            expected: None,
+        },
+    })
+    .await;
+    lab.wait_for("vip running on another node", |l| {
+        !l.running_on("vip").is_empty()
+    })
+    .await;
+    let waited = lost.elapsed();
+    // vip and web: two stops, each bounded by its timeout.
+    let chain = Duration::from_millis(2 * STOP_TIMEOUT_MS);
+    assert!(
+        waited >= chain,
+        "vip started elsewhere {waited:?} after the loss, before the lost node's stop chain ({chain:?})"
+    );
+    assert_ne!(group_settled(&lab).await, at);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dc_failover_mid_transition_records_the_in_flight_result() {
     let mut lab = Lab::new();
@@ -516,11 +563,13 @@ async fn losing_quorum_with_policy_stop_stops_local_resources_without_a_dc() {
     let (qtx, qrx) = watch::channel(QuorumView {
         have: true,
         policy: NoQuorumPolicy::Stop,
+        stonith_watchdog: None,
     });
-    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true));
+    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, Arc::default()));
     qtx.send_replace(QuorumView {
         have: false,
         policy: NoQuorumPolicy::Stop,
+        stonith_watchdog: None,
     });
     let stopped = |svc: &NodeService, r: &str| {
         svc.executor()
@@ -565,11 +614,13 @@ async fn losing_quorum_with_policy_freeze_keeps_local_resources() {
     let (qtx, qrx) = watch::channel(QuorumView {
         have: true,
         policy: NoQuorumPolicy::Freeze,
+        stonith_watchdog: None,
     });
-    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true));
+    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, Arc::default()));
     qtx.send_replace(QuorumView {
         have: false,
         policy: NoQuorumPolicy::Freeze,
+        stonith_watchdog: None,
     });
     // Nothing to wait for: give a stop (tens of ms for Dummy) ample time to happen.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -585,4 +636,156 @@ async fn losing_quorum_with_policy_freeze_keeps_local_resources() {
         );
     }
     task.abort();
+}
+
+/// A watchdog the test can watch: every keepalive is noted, and it has expired —
+/// a real one would have reset the machine — once the last keepalive is older than
+/// its timeout. (No watchdog device exists on the machines these tests run on, and
+/// the kernel's softdog would reset the machine running them.)
+struct ObservedWatchdog {
+    timeout: Duration,
+    fed: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Watchdog for ObservedWatchdog {
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn keepalive(&mut self) -> Result<(), WatchdogError> {
+        self.fed.lock().unwrap().push(Instant::now());
+        Ok(())
+    }
+
+    fn disarm(self: Box<Self>) -> Result<(), WatchdogError> {
+        Ok(())
+    }
+}
+
+const WATCHDOG: Duration = Duration::from_millis(400);
+const STONITH_WATCHDOG: Duration = Duration::from_millis(1_200);
+
+/// A node that lost quorum with an observed watchdog armed.
+struct WithoutQuorum {
+    /// The watchdog's keepalives.
+    fed: Arc<Mutex<Vec<Instant>>>,
+    fence: Arc<SelfFence>,
+    /// When quorum went.
+    lost: Instant,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The DC goes; node `at` arms an observed watchdog and loses quorum with
+/// `stonith-watchdog-timeout` set.
+async fn lose_quorum_with_watchdog(lab: &mut Lab, at: &str) -> (NodeService, WithoutQuorum) {
+    lab.kill_dc().await;
+    let svc = lab.io.nodes.lock().unwrap()[at].clone();
+    let fed = Arc::new(Mutex::new(Vec::new()));
+    let fence = Arc::new(SelfFence::default());
+    fence.arm(
+        Box::new(ObservedWatchdog {
+            timeout: WATCHDOG,
+            fed: fed.clone(),
+        }),
+        svc.node(),
+    );
+    let view = |have| QuorumView {
+        have,
+        policy: NoQuorumPolicy::Stop,
+        stonith_watchdog: Some(STONITH_WATCHDOG),
+    };
+    let (qtx, qrx) = watch::channel(view(true));
+    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, fence.clone()));
+    let lost = Instant::now();
+    qtx.send_replace(view(false));
+    // The enforce task ends when the sender is dropped: keep it.
+    let task = tokio::spawn(async move {
+        let _keep = qtx;
+        let _ = task.await;
+    });
+    let w = WithoutQuorum {
+        fed,
+        fence,
+        lost,
+        task,
+    };
+    (svc, w)
+}
+
+/// When the watchdog expired (a real one resets the machine then), if it has.
+fn expired_at(fed: &Mutex<Vec<Instant>>) -> Option<Instant> {
+    let last = *fed.lock().unwrap().last()?;
+    (Instant::now() >= last + WATCHDOG).then_some(last + WATCHDOG)
+}
+
+/// A node without quorum whose stop outlasts `stonith-watchdog-timeout` minus the
+/// watchdog's timeout stops feeding its watchdog: it is reset by
+/// `stonith-watchdog-timeout` after losing quorum, which is when the majority starts
+/// its resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_stop_overruns_self_fences_through_its_watchdog() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    // Every operation of this agent takes 2 s; its stop may take 10.
+    let mut slow = dummy("slow");
+    slow.agent = AgentSpec::parse("ocf:pacemaker:Dummy").unwrap();
+    slow.params.insert("op_sleep".into(), "2".into());
+    slow.ops = vec![OpSpec {
+        name: "stop".into(),
+        timeout_ms: Some(10_000),
+        ..Default::default()
+    }];
+    lab.propose(Change::AddResource {
+        resource: Resource::Primitive(slow),
+    })
+    .await;
+    lab.wait_for("slow running and recorded", |l| {
+        l.running_on("slow").len() == 1 && l.recorded_active_on("slow") == l.running_on("slow")
+    })
+    .await;
+    let at = lab.running_on("slow")[0].clone();
+    let (svc, w) = lose_quorum_with_watchdog(&mut lab, &at).await;
+    lab.wait_for("the watchdog expired", |_| expired_at(&w.fed).is_some())
+        .await;
+    let expired = expired_at(&w.fed).unwrap();
+    assert!(w.fence.fenced());
+    assert!(
+        svc.executor()
+            .history("slow")
+            .iter()
+            .all(|o| o.operation != "stop"),
+        "the stop was still running when the watchdog expired"
+    );
+    let after = expired - w.lost;
+    // Timer and scheduling lateness on a loaded test machine: the hold's slack.
+    assert!(
+        after <= STONITH_WATCHDOG + Duration::from_millis(150),
+        "reset {after:?} after losing quorum, stonith-watchdog-timeout is {STONITH_WATCHDOG:?}"
+    );
+    w.task.abort();
+}
+
+/// A node without quorum that stops everything in time keeps feeding its watchdog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_in_time_keeps_feeding_its_watchdog() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    let (_, w) = lose_quorum_with_watchdog(&mut lab, &at).await;
+    lab.wait_for("both stopped", |l| {
+        l.running_on("vip").is_empty() && l.running_on("web").is_empty()
+    })
+    .await;
+    // Past the point where it would have self-fenced and been reset.
+    let past = w.lost + STONITH_WATCHDOG + WATCHDOG;
+    lab.wait_for("keepalives past stonith-watchdog-timeout", |_| {
+        w.fed.lock().unwrap().last().is_some_and(|t| *t > past)
+    })
+    .await;
+    assert!(!w.fence.fenced());
+    let fed = w.fed.lock().unwrap().clone();
+    let longest = fed.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(longest < WATCHDOG, "a keepalive gap of {longest:?}");
+    w.task.abort();
 }

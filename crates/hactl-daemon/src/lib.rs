@@ -29,6 +29,7 @@ mod fencing;
 mod members;
 pub mod profile;
 mod statedir;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -256,6 +257,11 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     ctl_config.device_monitor = Some(fencing::device_monitor(Arc::downgrade(&d)));
     let ctl =
         hactl_controller::Controller::start(Arc::new(CtlHost(Arc::downgrade(&d))), ctl_config);
+    if let Some((path, timeout)) = watchdog::from_settings(&d.cluster.settings)? {
+        let wd = watchdog::DevWatchdog::open(&path, timeout)
+            .map_err(|e| DaemonError::Config(e.to_string()))?;
+        ctl.arm_watchdog(Box::new(wd));
+    }
     let _ = d.controller.set(ctl);
 
     let control = control::serve(d.clone(), &config.socket).await?;
@@ -325,8 +331,12 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     receiver.abort();
     d.transport.clone().shutdown().await;
     match fatal {
+        // The watchdog, if any, stays armed: a daemon that died resets the machine.
         Some(f) => Err(DaemonError::Consensus(f)),
         None => {
+            if let Some(c) = d.controller.get() {
+                c.disarm_watchdog();
+            }
             info!(node = %d.me_name, "daemon stopped");
             Ok(())
         }
@@ -859,7 +869,8 @@ impl hactl_controller::Host for CtlHost {
 }
 
 /// Executor settings (agents' state directories from `HA_RSCTMP` / `HA_VARRUN` when
-/// set, as the agents themselves read them) and the split-brain delay of the profile.
+/// set, as the agents themselves read them) and the profile's liveness timing (the
+/// split-brain hold derives from it).
 fn controller_config(me: &str, profile: &Profile) -> hactl_controller::ControllerConfig {
     let mut exec = hactl_exec::ExecConfig {
         node_name: Some(me.to_string()),
@@ -871,14 +882,9 @@ fn controller_config(me: &str, profile: &Profile) -> hactl_controller::Controlle
     if let Some(v) = std::env::var_os("HA_VARRUN") {
         exec.varrun = Some(v.into());
     }
-    let (stop, margin) = hactl_controller::quorum::stop_budget_for_profile(profile.name);
     hactl_controller::ControllerConfig {
         exec,
-        split_brain_delay: hactl_controller::quorum::split_brain_delay(
-            profile.interval,
-            stop,
-            margin,
-        ),
+        liveness: profile.liveness(),
         fencer: None,
         device_monitor: None,
     }

@@ -14,6 +14,9 @@ pub struct Profile {
     /// A node not heard from for this long is lost (and so is quorum, when too many
     /// are lost).
     pub lost_after: Duration,
+    /// Bound on timer, scheduling and network lateness on one node (the split-brain
+    /// hold adds it for each side of a partition).
+    pub slack: Duration,
     /// Raft's clock.
     pub raft: Timing,
 }
@@ -25,6 +28,7 @@ impl Profile {
         name: "default",
         interval: Duration::from_millis(50),
         lost_after: Duration::from_millis(250),
+        slack: Duration::from_millis(20),
         raft: Timing {
             tick: Duration::from_millis(10),
             heartbeat_ticks: 5,
@@ -38,6 +42,7 @@ impl Profile {
         name: "fast",
         interval: Duration::from_millis(20),
         lost_after: Duration::from_millis(80),
+        slack: Duration::from_millis(12),
         raft: Timing {
             tick: Duration::from_millis(4),
             heartbeat_ticks: 5,
@@ -46,6 +51,11 @@ impl Profile {
     };
 
     pub const ALL: [Profile; 2] = [Profile::DEFAULT, Profile::FAST];
+
+    /// The timing the split-brain hold derives from.
+    pub fn liveness(&self) -> hactl_controller::split_brain::Liveness {
+        hactl_controller::split_brain::Liveness::new(self.interval, self.lost_after, self.slack)
+    }
 
     pub fn by_name(name: &str) -> Option<Profile> {
         Self::ALL.into_iter().find(|p| p.name == name)

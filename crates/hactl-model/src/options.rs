@@ -13,6 +13,10 @@ pub struct ClusterOptions {
     /// `reboot` or `off`.
     pub stonith_action: String,
     pub stonith_timeout_ms: u64,
+    /// Pacemaker's `stonith-watchdog-timeout`: 0 = off; else every node runs a
+    /// watchdog, and a node lost this long has stopped its resources or been reset by
+    /// its watchdog (the split-brain hold derives from it).
+    pub stonith_watchdog_timeout_ms: u64,
     pub no_quorum_policy: NoQuorumPolicy,
     pub symmetric_cluster: bool,
     pub maintenance_mode: bool,
@@ -33,6 +37,7 @@ impl Default for ClusterOptions {
             stonith_enabled: true,
             stonith_action: "reboot".into(),
             stonith_timeout_ms: 60_000,
+            stonith_watchdog_timeout_ms: 0,
             no_quorum_policy: NoQuorumPolicy::Stop,
             symmetric_cluster: true,
             maintenance_mode: false,
@@ -55,6 +60,8 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "fencing-action",
     "stonith-timeout",
     "fencing-timeout",
+    "stonith-watchdog-timeout",
+    "fencing-watchdog-timeout",
     "no-quorum-policy",
     "symmetric-cluster",
     "maintenance-mode",
@@ -127,6 +134,9 @@ impl ClusterOptions {
         }
         if let Some(v) = get("stonith-timeout", "fencing-timeout") {
             o.stonith_timeout_ms = interval("stonith-timeout", v)?;
+        }
+        if let Some(v) = get("stonith-watchdog-timeout", "fencing-watchdog-timeout") {
+            o.stonith_watchdog_timeout_ms = interval("stonith-watchdog-timeout", v)?;
         }
         if let Some(v) = p.get("no-quorum-policy") {
             o.no_quorum_policy = v.parse()?;
@@ -227,5 +237,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("stonith-timeout"), "{e}");
+        let e = ClusterOptions::from_properties(&props(&[("stonith-watchdog-timeout", "-1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stonith-watchdog-timeout"), "{e}");
+        let o = ClusterOptions::from_properties(&props(&[("fencing-watchdog-timeout", "10s")]))
+            .unwrap();
+        assert_eq!(o.stonith_watchdog_timeout_ms, 10_000);
     }
 }
