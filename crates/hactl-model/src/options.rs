@@ -85,6 +85,9 @@ impl ClusterOptions {
             "stonith-enabled" | "fencing-enabled" => b(self.stonith_enabled),
             "stonith-action" | "fencing-action" => self.stonith_action.clone(),
             "stonith-timeout" | "fencing-timeout" => ms(self.stonith_timeout_ms),
+            "stonith-watchdog-timeout" | "fencing-watchdog-timeout" => {
+                ms(self.stonith_watchdog_timeout_ms)
+            }
             "no-quorum-policy" => self.no_quorum_policy.to_string(),
             "symmetric-cluster" => b(self.symmetric_cluster),
             "maintenance-mode" => b(self.maintenance_mode),
