@@ -71,6 +71,9 @@ enum Command {
     Daemon(cmd::daemon::Args),
     /// Create, start, stop and inspect the cluster (pcs cluster ...).
     Cluster(cmd::cluster::ClusterArgs),
+    /// The whole configuration: resources, stonith, constraints, defaults,
+    /// properties (pcs config).
+    Config(cmd::config::Args),
     /// Cluster status: nodes, DC, quorum, resources, failures (crm_mon).
     Status(cmd::status::Args),
     /// Location, colocation and order constraints (pcs constraint ...).
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Cib(c) => cmd::cib::run(c),
         Command::Daemon(a) => cmd::daemon::run(a),
         Command::Cluster(a) => cmd::cluster::run(a),
+        Command::Config(a) => cmd::config::run(a),
         Command::Status(a) => cmd::status::run(a),
         Command::Constraint(c) => cmd::constraint::run(c),
         Command::Property(c) => cmd::property::run(c),

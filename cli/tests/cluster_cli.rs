@@ -947,3 +947,138 @@ fn daemon_state_is_private_and_the_socket_path_is_respected() {
         }
     }
 }
+
+/// `cluster start` of a one-node cluster returns only once the node can take
+/// commands: it knows the leader (itself) at once, and a change made right after is
+/// committed (it used to fail with "no leader (election in progress)").
+#[test]
+fn a_change_right_after_a_one_node_start_is_committed() {
+    let t = TempDir::new("ready");
+    let etc = t.path().join("etc");
+    let (sock, state, log) = (
+        t.path().join("hactl.sock"),
+        t.path().join("state"),
+        t.path().join("daemon.log"),
+    );
+    let o = setup(
+        &etc,
+        &["--local", "n1"],
+        &[format!("n1=127.0.0.1:{}", free_port())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (etc, sock, state, log) = (
+        etc.to_str().unwrap(),
+        sock.to_str().unwrap(),
+        state.to_str().unwrap(),
+        log.to_str().unwrap(),
+    );
+    let cluster = |extra: &[&str]| {
+        let mut a = vec![
+            "cluster",
+            "--dir",
+            etc,
+            "--socket",
+            sock,
+            "--state-dir",
+            state,
+        ];
+        a.extend_from_slice(extra);
+        hactl(&a)
+    };
+    struct Stop<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["stop", "--wait", "10"]);
+        }
+    }
+    let _stop = Stop(&cluster);
+
+    let o = cluster(&["start", "--log-file", log]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // Read without waiting for anything: the leader is known when start returns.
+    let o = cluster(&["status", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["dc"], "n1", "{v}");
+    let o = hactl(&[
+        "property",
+        "set",
+        "no-quorum-policy=ignore",
+        "--no-wait",
+        "--socket",
+        sock,
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(!stderr(&o).contains("waiting"), "{}", stderr(&o));
+    let o = hactl(&["property", "list", "--socket", sock]);
+    assert!(stdout(&o).contains("no-quorum-policy"), "{}", stdout(&o));
+}
+
+/// A change sent while the cluster has no leader (here: one of two nodes started, so
+/// no quorum) waits for the election and is committed once the other node starts.
+#[test]
+fn a_change_sent_without_a_leader_waits_for_the_election() {
+    use std::io::BufRead;
+    let t = TempDir::new("elect");
+    // Daemons listen on every address: two ports for two daemons on one machine.
+    let (p1, p2) = (free_port(), free_port());
+    let dir = |n: u32| t.path().join(format!("n{n}"));
+    let arg = |n: u32, what: &str| {
+        t.path()
+            .join(format!("{what}{n}"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let o = setup(
+        &dir(1),
+        &["--local", "n1"],
+        &[format!("n1=127.0.0.1:{p1}"), format!("n2=127.0.0.2:{p2}")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = |n: u32, extra: &[&str]| {
+        let (d, sock, state) = (arg(n, "n"), arg(n, "sock"), arg(n, "state"));
+        let mut a = vec![
+            "cluster",
+            "--dir",
+            &d,
+            "--socket",
+            &sock,
+            "--state-dir",
+            &state,
+        ];
+        a.extend_from_slice(extra);
+        hactl(&a)
+    };
+    struct StopAll<'a>(&'a dyn Fn(u32, &[&str]) -> Output);
+    impl Drop for StopAll<'_> {
+        fn drop(&mut self) {
+            for n in [2, 1] {
+                let _ = (self.0)(n, &["stop", "--wait", "10"]);
+            }
+        }
+    }
+    let _stop = StopAll(&run);
+    let bundle = dir(1).join("bundles/n2.bundle");
+    let o = run(2, &["join", bundle.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = run(1, &["start", "--log-file", &arg(1, "log")]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let mut set = Command::new(HACTL)
+        .args(["property", "set", "no-quorum-policy=ignore", "--no-wait"])
+        .args(["--socket", &arg(1, "sock")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The command says it waits: only then start the second node.
+    let mut err = std::io::BufReader::new(set.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("no leader yet"), "{line:?}");
+    let o = run(2, &["start", "--log-file", &arg(2, "log")]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let o = set.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(stdout(&o).contains("committed at index"), "{}", stdout(&o));
+}

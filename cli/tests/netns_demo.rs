@@ -178,3 +178,112 @@ fn netns_demo_down_is_idempotent_and_non_root_is_told_what_is_needed() {
     assert!(err.contains("network namespaces"), "{err}");
     assert!(demo_namespaces().is_empty());
 }
+
+/// `hactl status --output json` through `sock`, parsed.
+fn status_json(sock: &str) -> Option<serde_json::Value> {
+    let (ok, json, _) = hactl(&["status", "--socket", sock, "--output", "json"]);
+    ok.then(|| serde_json::from_str(&json).ok()).flatten()
+}
+
+/// The node a resource runs on, as `sock`'s daemon reports it.
+fn runs_on(sock: &str, rsc: &str) -> Option<String> {
+    let v = status_json(sock)?;
+    let p = v["resources"]
+        .as_array()?
+        .iter()
+        .find(|p| p["resource"] == rsc)?;
+    match p["current"].as_array()?.as_slice() {
+        [one] => one.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The demo's nodes are separate hosts, and one node's daemon can be killed and
+/// started again:
+/// - `ocf:pacemaker:Dummy` keeps its state in /run: after a cleanup only its own
+///   node's probe finds it running, and nothing is stopped (with a shared /run all
+///   three probes found it and the cluster ran a multi-active recovery);
+/// - `demo node nI kill` of the group's node: its agents' processes run on (fencing
+///   is off), and status on another node warns that they may still be active;
+/// - `demo node nI start`: the daemon enters the same host and the cluster settles.
+#[test]
+fn netns_demo_nodes_are_hosts_and_a_daemon_can_be_killed_and_started() {
+    if !root_or_skip() {
+        return;
+    }
+    let _down = Down;
+    let (ok, out, err) = hactl(&["demo", "--timeout", "90s"]);
+    assert!(ok, "hactl demo failed:\n{out}\n{err}");
+    let s1 = "/run/hactl-demo/n1.sock";
+    let (ok, out, err) = hactl(&[
+        "resource",
+        "create",
+        "d",
+        "ocf:pacemaker:Dummy",
+        "op",
+        "monitor",
+        "interval=5s",
+        "--socket",
+        s1,
+        "--wait=60s",
+    ]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = hactl(&["resource", "cleanup", "d", "--socket", s1, "--wait=60s"]);
+    assert!(ok, "{out}{err}");
+    let cib = wait_for("d re-probed on every node", || {
+        let bytes = hactl_client::Client::connect(Path::new(s1))
+            .ok()?
+            .get_cib()
+            .ok()?;
+        let cib: hactl_model::Cib = serde_json::from_slice(&bytes).ok()?;
+        let everywhere = cib
+            .status
+            .nodes
+            .values()
+            .all(|s| s.resources.contains_key("d"));
+        let settled = status_json(s1)?["settled"] == true;
+        (everywhere && settled && cib.status.nodes.len() == 3).then_some(cib)
+    });
+    for (node, st) in &cib.status.nodes {
+        let stops = st.resources["d"]
+            .ops
+            .iter()
+            .filter(|o| o.operation == "stop")
+            .count();
+        assert_eq!(stops, 0, "d stopped on {node}: {:#?}", st.resources["d"]);
+    }
+
+    let holder = wait_for("the group placed", || runs_on(s1, "www"));
+    let other = if holder == "n1" { "n2" } else { "n1" };
+    let other_sock = format!("/run/hactl-demo/{other}.sock");
+    let (ok, out, err) = hactl(&["demo", "node", &holder, "kill"]);
+    assert!(ok, "{out}{err}");
+    let warning = format!("WARNING: {holder} is unclean, fencing disabled");
+    wait_for("the unclean-node warning", || {
+        let (ok, text, _) = hactl(&["status", "--socket", &other_sock]);
+        (ok && text.contains(&warning)).then_some(())
+    });
+    let (ok, _, err) = hactl(&["demo", "node", &holder, "kill"]);
+    assert!(!ok && err.contains("not running"), "{err}");
+    let (ok, out, err) = hactl(&["demo", "node", &holder, "start"]);
+    assert!(ok, "{out}{err}");
+    wait_for("settled with the node back", || {
+        let v = status_json(&other_sock)?;
+        let (ok, text, _) = hactl(&["status", "--socket", &other_sock]);
+        (ok && v["settled"] == true
+            && !text.contains(&warning)
+            && runs_on(&other_sock, "www").is_some())
+        .then_some(())
+    });
+}

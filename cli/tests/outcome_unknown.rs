@@ -10,7 +10,7 @@ use hactl_model::change::Change;
 use hactl_model::{Cib, Node};
 use hactl_proto::client::client_request::Request;
 use hactl_proto::client::client_response::Response;
-use hactl_proto::client::{CibJson, ClientRequest, ClientResponse};
+use hactl_proto::client::{CibJson, ClientRequest, ClientResponse, ClusterStatus};
 use hactl_proto::{frame, MAX_FRAME_LEN};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -50,6 +50,13 @@ fn serve(listener: UnixListener, on_propose: OnPropose) {
         let resp = match req.request {
             Some(Request::GetCib(_)) => ClientResponse::new(Response::Cib(CibJson {
                 cib_json: serde_json::to_vec(&cib()).expect("json"),
+            })),
+            // A leader is known: the CLI asks before proposing.
+            Some(Request::Status(_)) => ClientResponse::new(Response::Status(ClusterStatus {
+                local_node: "n1".into(),
+                dc: "n1".into(),
+                has_quorum: true,
+                ..Default::default()
             })),
             Some(Request::ProposeChange(_)) => match on_propose {
                 OnPropose::SaysUnknown => ClientResponse::outcome_unknown(

@@ -569,3 +569,152 @@ fn dry_run_says_why_a_resource_would_not_start() {
     .unwrap();
     assert_eq!(j["would_not_start"][0]["resource"], "vip", "{j}");
 }
+
+/// A CIB with a fence device, a fencing level and both kinds of defaults (set in the
+/// model directly: they are not what these tests exercise).
+fn with_fencing_and_defaults() -> Cib {
+    let mut cib = three_nodes();
+    Change::AddResource {
+        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "xvm".into(),
+            agent: AgentSpec::parse("stonith:fence_xvm").unwrap(),
+            params: [("pcmk_host_list".to_string(), "n1 n2 n3".to_string())].into(),
+            ..Default::default()
+        }),
+    }
+    .apply(&mut cib)
+    .unwrap();
+    cib.config.fencing_levels.push(hactl_model::FencingLevel {
+        id: "fl-n1-1".into(),
+        target: "n1".into(),
+        index: 1,
+        devices: vec!["xvm".into()],
+    });
+    cib.config
+        .rsc_defaults
+        .insert("resource-stickiness".into(), "100".into());
+    cib.config
+        .op_defaults
+        .insert("timeout".into(), "45s".into());
+    cib
+}
+
+/// `hactl config` shows the whole configuration, grouped like `pcs config`: resources
+/// with their operations and meta attributes, groups, fence devices apart, fencing
+/// levels, constraints with their ids, defaults and properties; `--output json` has
+/// each part under its own key.
+#[test]
+fn config_shows_the_whole_configuration_grouped_like_pcs() {
+    let d = TempDir::new("config");
+    let f = write(&d, &with_fencing_and_defaults());
+    let fs = f.to_str().unwrap();
+    let create = |name: &str, extra: &[&str]| {
+        let mut a = vec![
+            "resource",
+            "create",
+            name,
+            "ocf:heartbeat:Dummy",
+            "--cib",
+            fs,
+        ];
+        a.extend_from_slice(extra);
+        ok(&a);
+    };
+    create(
+        "web",
+        &[
+            "op",
+            "monitor",
+            "interval=20s",
+            "meta",
+            "migration-threshold=3",
+        ],
+    );
+    create("db1", &["--group", "g"]);
+    create("db2", &["--group", "g"]);
+    ok(&[
+        "constraint",
+        "colocation",
+        "add",
+        "web",
+        "with",
+        "g",
+        "--cib",
+        fs,
+    ]);
+    ok(&[
+        "constraint",
+        "location",
+        "web",
+        "prefers",
+        "n2=50",
+        "--cib",
+        fs,
+    ]);
+
+    let text = ok(&["config", "--cib", fs]);
+    let section = |title: &str| -> String {
+        let start = text
+            .find(&format!("{title}:\n"))
+            .unwrap_or_else(|| panic!("no {title}:\n{text}"));
+        let rest = &text[start + title.len() + 2..];
+        let end = rest.find("\n\n").unwrap_or(rest.len());
+        rest[..end].to_string()
+    };
+    let res = section("Resources");
+    assert!(res.contains("Resource: web (ocf:heartbeat:Dummy)"), "{res}");
+    assert!(
+        res.contains("Meta Attributes: migration-threshold=3"),
+        "{res}"
+    );
+    assert!(res.contains("Operation: monitor interval=20s"), "{res}");
+    assert!(res.contains("Group: g\n    Resource: db1"), "{res}");
+    assert!(
+        !res.contains("xvm"),
+        "fence devices are listed apart: {res}"
+    );
+    let st = section("Stonith Devices");
+    assert!(st.contains("Resource: xvm (stonith:fence_xvm)"), "{st}");
+    assert!(st.contains("Attributes: pcmk_host_list=n1 n2 n3"), "{st}");
+    assert!(
+        text.contains("Fencing Levels:\n  Target: n1\n    Level 1 - xvm"),
+        "{text}"
+    );
+    assert!(
+        text.contains("web prefers n2 (score: 50) (id: location-web-n2-50)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("web with g (score: INFINITY) (id: colocation-web-g-INFINITY)"),
+        "{text}"
+    );
+    assert!(
+        section("Resources Defaults").contains("resource-stickiness=100"),
+        "{text}"
+    );
+    assert!(
+        section("Operations Defaults").contains("timeout=45s"),
+        "{text}"
+    );
+    assert!(
+        section("Cluster Properties").contains("stonith-enabled: false"),
+        "{text}"
+    );
+
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["config", "--cib", fs, "--output", "json"])).unwrap();
+    let ids = |k: &str| -> Vec<String> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids("resources"), ["web", "g"]);
+    assert_eq!(ids("stonith"), ["xvm"]);
+    assert_eq!(v["constraints"]["location"][0]["id"], "location-web-n2-50");
+    assert_eq!(v["fencing_levels"][0]["devices"][0], "xvm");
+    assert_eq!(v["rsc_defaults"]["resource-stickiness"], "100");
+    assert_eq!(v["op_defaults"]["timeout"], "45s");
+    assert_eq!(v["properties"]["stonith-enabled"], "false");
+}

@@ -2,8 +2,9 @@
 //! namespace, set up with `hactl cluster setup` / `join`, each node with its own
 //! config dir, state dir, control socket and log file under a temporary directory.
 //!
-//! Daemons run as `ip netns exec NS hactl daemon …` in their own process group; a
-//! crash is SIGKILL to that group, a clean stop SIGTERM. The test talks to each node's
+//! Each node is a separate host (network and mount namespaces, see
+//! `hactl_lab::host`); daemons run there in their own process group; a crash is
+//! SIGKILL to that group, a clean stop SIGTERM. The test talks to each node's
 //! control socket (a Unix socket: a file path, reachable from outside the namespace).
 
 use std::os::unix::process::CommandExt;
@@ -180,10 +181,12 @@ impl Cluster {
             .create(true)
             .append(true)
             .open(&f.log)?;
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.net.ns(i)])
-            .arg(&self.bin)
-            .args(["--log", "info,hactl_consensus::raft=warn", "daemon"])
+        // The node is a separate host (its own /run, /tmp, … : see hactl_lab::host),
+        // the same one across restarts of its daemon; the cluster's files stay visible.
+        let ns = self.net.ns(i);
+        hactl_lab::host::boot(&ns, std::slice::from_ref(&self.root))?;
+        let mut cmd = hactl_lab::host::command(&ns, &self.bin)?;
+        cmd.args(["--log", "info,hactl_consensus::raft=warn", "daemon"])
             .arg("--config-dir")
             .arg(&f.config_dir)
             .arg("--state-dir")
@@ -212,7 +215,7 @@ impl Cluster {
         Ok(())
     }
 
-    /// Pid of node `i`'s daemon (`ip netns exec` execs it, so it is the child).
+    /// Pid of node `i`'s daemon (the child itself).
     pub fn pid(&self, i: usize) -> Option<u32> {
         self.procs[i - 1].as_ref().map(|c| c.id())
     }

@@ -342,6 +342,14 @@ fn netns_node_add_and_remove_then_cluster_stop() -> Result<()> {
             .all(|&i| c.node_state(i, 4).ok() == Some(NodeState::Online))
             .then_some(()))
     })?;
+    // n4 joined as a learner; the leader makes it a voter once it has caught up.
+    c.wait_until("n4 a voter", UP, || {
+        let s = c.status(1)?;
+        Ok(s.nodes
+            .iter()
+            .any(|n| n.name == "n4" && n.membership == "voter")
+            .then_some(()))
+    })?;
     // With four voters, two nodes down means no quorum: n4 really counts.
     c.kill(2);
     c.kill(3);
@@ -362,7 +370,11 @@ fn netns_node_add_and_remove_then_cluster_stop() -> Result<()> {
         "node".into(),
         "remove".into(),
         "n4".into(),
-    ])?;
+    ])
+    .map_err(|e| {
+        let logs: Vec<String> = (1..=4).map(|i| format!("n{i}:\n{}", c.log(i))).collect();
+        e.context(logs.join("\n"))
+    })?;
     c.kill(4);
     c.wait_until("n4 gone from the members", UP, || {
         let s = c.status(1)?;
@@ -383,5 +395,102 @@ fn netns_node_add_and_remove_then_cluster_stop() -> Result<()> {
         let st = c.wait_exit(i, UP)?;
         assert!(st.success(), "n{i} exit status {st}");
     }
+    Ok(())
+}
+
+/// Node `i`'s view of itself: (raft membership, rejoin phase).
+fn self_view(c: &Cluster, i: usize) -> Result<(String, String)> {
+    let s = c.status(i)?;
+    let me = s
+        .nodes
+        .iter()
+        .find(|n| n.name == s.local_node)
+        .ok_or_else(|| anyhow::anyhow!("n{i} does not list itself"))?;
+    Ok((me.membership.clone(), me.rejoin.clone()))
+}
+
+/// Kills node `i` and deletes its state dir (a lost disk); its config dir stays.
+fn wipe(c: &mut Cluster, i: usize) -> Result<()> {
+    c.kill(i);
+    std::fs::remove_dir_all(c.files(i).state_dir)?;
+    Ok(())
+}
+
+/// A node whose state dir is lost must not found a cluster of its own: it rejoins as
+/// a learner, gets the CIB, and votes again. Two of three wiped while the third is
+/// down: they elect nobody and wait for it.
+#[test]
+fn netns_wiped_nodes_rejoin_and_never_found_a_cluster_of_their_own() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut c = Cluster::setup("hx-c", 3, "10.78.6", None)?;
+    c.start_all()?;
+    let dc = c.wait_dc(&[1, 2, 3], UP)?;
+    for i in 1..=3 {
+        let marker = c.files(i).config_dir.join("founder");
+        assert!(!marker.exists(), "n{i}: founder marker not consumed");
+    }
+    c.propose(dc, &set("before-wipe", "1"))?;
+    wait_converged(&c, &[1, 2, 3])?;
+
+    // One node loses its disk.
+    let w = if dc == 3 { 2 } else { 3 };
+    wipe(&mut c, w)?;
+    c.start(w)?;
+    c.wait_until("the wiped node a voter again, rejoin done", UP, || {
+        Ok((self_view(&c, w)? == ("voter".into(), String::new())).then_some(()))
+    })
+    .map_err(|e| {
+        let logs: Vec<String> = (1..=3).map(|i| format!("n{i}:\n{}", c.log(i))).collect();
+        e.context(logs.join("\n"))
+    })?;
+    let cib = wait_converged(&c, &[1, 2, 3])?;
+    assert_eq!(cib.config.properties["before-wipe"], "1");
+    let demoted = format!("Demote({w})");
+    let dc = c.wait_dc(&[1, 2, 3], UP)?;
+    assert!(
+        (1..=3).any(|i| c.log(i).contains(&demoted)),
+        "the leader never made n{w} a learner; DC n{dc} log:\n{}",
+        c.log(dc)
+    );
+
+    // Two of three lose their disks while the third is down.
+    let keep = dc;
+    let wiped: Vec<usize> = (1..=3).filter(|&i| i != keep).collect();
+    c.kill(keep);
+    for &i in &wiped {
+        wipe(&mut c, i)?;
+        c.start(i)?;
+    }
+    for &i in &wiped {
+        c.wait_until("the wiped node says it is rejoining", UP, || {
+            let (m, r) = self_view(&c, i)?;
+            Ok((m.is_empty() && r.contains("lost its state")).then_some(()))
+        })?;
+    }
+    // They must not elect a DC among themselves; give them several election timeouts.
+    let formed = c.wait_until("a DC among the wiped nodes", Duration::from_secs(3), || {
+        Ok(wiped
+            .iter()
+            .map(|&i| c.status(i))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .find(|s| !s.dc.is_empty())
+            .map(|s| s.dc))
+    });
+    assert!(
+        formed.is_err(),
+        "wiped nodes formed a cluster: DC {formed:?}"
+    );
+    c.start(keep)?;
+    assert_eq!(c.wait_dc(&[1, 2, 3], UP)?, keep, "the intact node leads");
+    for &i in &wiped {
+        c.wait_until("wiped node a voter again", UP, || {
+            Ok((self_view(&c, i)? == ("voter".into(), String::new())).then_some(()))
+        })?;
+    }
+    let cib = wait_converged(&c, &[1, 2, 3])?;
+    assert_eq!(cib.config.properties["before-wipe"], "1");
     Ok(())
 }

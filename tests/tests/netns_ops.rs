@@ -12,8 +12,8 @@ use anyhow::Result;
 use hactl_model::Cib;
 use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
-    cli, create_group, ensure, haproxy_pid, haproxy_primitive, idx, settled, start_nodes, unix_now,
-    vip_primitive, wait_group_on, write_haproxy_cfg, NsReaper, Poller,
+    active_on, cli, create_group, ensure, haproxy_pid, haproxy_primitive, idx, settled,
+    start_nodes, unix_now, vip_primitive, wait_group_on, write_haproxy_cfg, NsReaper, Poller,
 };
 use hactl_tests::netns::require_root;
 
@@ -113,5 +113,68 @@ fn netns_cleanup_of_each_group_member_drops_no_request() -> Result<()> {
         haproxy_pid(&c, on)? == pid,
         "haproxy was restarted by a cleanup",
     )?;
+    Ok(())
+}
+
+/// `ocf:pacemaker:Dummy` keeps its state file in `/run` (`HA_VARRUN`). Lab nodes are
+/// separate hosts, so after a cleanup the re-probes find it running on its node only
+/// and nothing is stopped. (When the nodes shared `/run`, all three probes found it
+/// running and the cluster ran a multi-active recovery: stop everywhere, start.)
+#[test]
+fn netns_dummy_state_in_run_is_per_node() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut c = Cluster::setup("hx-o", 3, "10.86.1", None)?;
+    let _reaper = NsReaper::new(&c);
+    // No per-node HA_VARRUN/HA_RSCTMP here: the agents' defaults, as in production.
+    for i in 1..=3 {
+        c.start(i)?;
+    }
+    c.wait_dc(&[1, 2, 3], T)?;
+    cli(
+        &c,
+        1,
+        &["property", "set", "--no-wait", "stonith-enabled=false"],
+    )?;
+    cli(
+        &c,
+        1,
+        &[
+            "resource",
+            "create",
+            "--no-wait",
+            "d",
+            "ocf:pacemaker:Dummy",
+            "op",
+            "monitor",
+            "interval=1s",
+        ],
+    )?;
+    let on = c.wait_until("d running, settled", T, || {
+        let cib = c.cib(1)?;
+        let on = active_on(&cib, "d");
+        Ok((on.len() == 1 && settled(&cib)).then(|| on[0].clone()))
+    })?;
+    cli(&c, 1, &["resource", "cleanup", "--no-wait", "d"])?;
+    let cib = c.wait_until("d re-probed everywhere, settled", T, || {
+        let cib = c.cib(1)?;
+        Ok((known_everywhere(&cib, "d") && settled(&cib)).then_some(cib))
+    })?;
+    ensure(
+        active_on(&cib, "d") == vec![on.clone()],
+        &format!("d should run on {on} only: {:?}", active_on(&cib, "d")),
+    )?;
+    for (node, st) in &cib.status.nodes {
+        let stops = st.resources["d"]
+            .ops
+            .iter()
+            .filter(|o| o.operation == "stop")
+            .count();
+        ensure(
+            stops == 0,
+            &format!("d was stopped on {node} (multi-active recovery)"),
+        )?;
+    }
     Ok(())
 }

@@ -5,10 +5,12 @@
 //! where setup ran), `node.pem`, `node.key`, and `bundles/NODE.bundle` (one per node,
 //! 0600, to be copied to that node). See docs/cluster-setup.md.
 
+use crate::verbs::session::wait_for_leader;
 use anyhow::{anyhow, bail, Context, Result};
 use hactl_client::{Client, ClientError};
 use hactl_net::config::{
     parse_peer_address, ClusterConfig, NodeEntry, CLUSTER_CONFIG_FILE, DEFAULT_CONFIG_DIR,
+    FOUNDER_FILE,
 };
 use hactl_net::pki::{CA_CERT_FILE, CA_KEY_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
 use hactl_net::{Bundle, Ca, NodeIdentity, NodeName};
@@ -354,7 +356,10 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     let mut bundles = Vec::new();
     for n in &cfg.nodes {
         let id = ca.issue_node_cert(&n.name, &[n.address.ip()])?;
-        bundles.push((n.name.clone(), Bundle::new(&id, &cfg)));
+        let mut b = Bundle::new(&id, &cfg);
+        // Setup's bundles found the cluster; bundles of nodes added later do not.
+        b.founder = true;
+        bundles.push((n.name.clone(), b));
     }
 
     create_dir(dir, 0o755)?;
@@ -517,6 +522,8 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
         "term": s.term,
         "commit_index": s.commit_index,
         "applied_index": s.applied_index,
+        "entry_format": s.entry_format,
+        "stalled": if s.stalled.is_empty() { serde_json::Value::Null } else { s.stalled.clone().into() },
         "nodes": s.nodes.iter().map(|n| serde_json::json!({
             "name": n.name,
             "id": n.id,
@@ -524,6 +531,8 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
             "state": state_of(n),
             "last_seen_ms": n.last_seen_ms,
             "clock_offset_ms": n.clock_offset_ms,
+            "membership": n.membership,
+            "rejoin": if n.rejoin.is_empty() { serde_json::Value::Null } else { n.rejoin.clone().into() },
         })).collect::<Vec<_>>(),
     })
 }
@@ -559,10 +568,23 @@ fn status_text(s: &ClusterStatus) -> String {
         if n.name == s.dc {
             line.push_str(" (DC)");
         }
+        if n.membership == "learner" {
+            line.push_str(" (learner)");
+        }
         if let Some(ms) = n.last_seen_ms {
             let _ = write!(line, "  last heard {:.1} s ago", ms as f64 / 1000.0);
         }
         let _ = writeln!(o, "{line}");
+    }
+    for n in s.nodes.iter().filter(|n| !n.rejoin.is_empty()) {
+        let _ = writeln!(o, "{}: {}", n.name, n.rejoin);
+    }
+    if !s.stalled.is_empty() {
+        let _ = writeln!(
+            o,
+            "{} STOPPED APPLYING the cluster log: {}",
+            s.local_node, s.stalled
+        );
     }
     for n in &s.nodes {
         if let Some(line) = n.clock_offset_ms.and_then(|ms| skew_line(&n.name, ms)) {
@@ -715,6 +737,7 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
     let me = check_is_local(dir, a.node.as_deref(), "start")?;
     start_local(dir, socket, state_dir, &a, &me)?;
     if !a.all {
+        wait_ready(dir, socket, &a)?;
         return Ok(ExitCode::SUCCESS);
     }
     // The other daemons cannot be started from here (no remote execution in hactl):
@@ -756,10 +779,32 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
     }
 }
 
+/// Returns once the local daemon can take commands, i.e. knows a Raft leader, when
+/// that does not need other nodes (a single-node cluster): a `hactl property set`
+/// right after `cluster start` must not meet "no leader". With several nodes the
+/// leader needs a quorum of daemons started elsewhere; commands wait for it briefly
+/// themselves (`Client::wait_for_leader`).
+fn wait_ready(dir: &Path, socket: &Path, a: &StartArgs) -> Result<()> {
+    let cfg = ClusterConfig::load(&dir.join(CLUSTER_CONFIG_FILE))?;
+    if cfg.nodes.len() != 1 {
+        return Ok(());
+    }
+    let mut c = connect(socket)?;
+    c.wait_for_leader(Duration::from_secs(a.wait))
+        .map_err(|e| {
+            died_with_log(
+                anyhow!(e).context("the daemon started but cannot take commands"),
+                &a.log_file,
+            )
+        })?;
+    Ok(())
+}
+
 fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
     if a.all {
         let mut c = connect(socket)?;
         let pid = c.daemon_pid();
+        wait_for_leader(&mut c)?;
         let ack = c.cluster_stop()?;
         outln!(
             "cluster stop requested{}",
@@ -841,6 +886,7 @@ fn destroy(dir: &Path, socket: &Path, state_dir: &Path, a: DestroyArgs) -> Resul
     let mut removed = Vec::new();
     for f in [
         CLUSTER_CONFIG_FILE,
+        FOUNDER_FILE,
         CA_CERT_FILE,
         CA_KEY_FILE,
         NODE_CERT_FILE,
@@ -909,7 +955,9 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
         address: addr,
     })?;
     // Ask the cluster first: if the membership change is refused, nothing is written.
-    let ack = connect(socket)?.node_add(name.as_str(), &addr.to_string())?;
+    let mut c = connect(socket)?;
+    wait_for_leader(&mut c)?;
+    let ack = c.node_add(name.as_str(), &addr.to_string())?;
     let ident = ca.issue_node_cert(&name, &[addr.ip()])?;
     let bundle_dir = dir.join(BUNDLE_DIR);
     create_dir(&bundle_dir, 0o700)?;
@@ -931,7 +979,9 @@ fn node_remove(dir: &Path, socket: &Path, node: &str) -> Result<ExitCode> {
     if cfg.node(&name).is_none() {
         bail!("node {name} is not in {}", cfg_path.display());
     }
-    connect(socket)?.node_remove(name.as_str())?;
+    let mut c = connect(socket)?;
+    wait_for_leader(&mut c)?;
+    c.node_remove(name.as_str())?;
     cfg.nodes.retain(|n| n.name != name);
     if !cfg.nodes.is_empty() {
         cfg.save(&cfg_path)?;
@@ -969,6 +1019,7 @@ mod tests {
             state: NodeState::Online as i32,
             last_seen_ms: offset.map(|_| 10),
             clock_offset_ms: offset,
+            ..Default::default()
         };
         let s = ClusterStatus {
             cluster_name: "c".into(),
@@ -986,5 +1037,28 @@ mod tests {
         assert!(text.contains("clock skew: n2 is +3.2 s ahead"), "{text}");
         assert!(!text.contains("clock skew: n3"), "{text}");
         assert!(!text.contains("clock skew: n1"), "{text}");
+    }
+
+    #[test]
+    fn status_text_shows_rejoining_learner_and_stalled_node() {
+        let n3 = NodeInfo {
+            name: "n3".into(),
+            id: 3,
+            state: NodeState::Online as i32,
+            membership: "learner".into(),
+            rejoin: "rejoining: learner, catching up".into(),
+            ..Default::default()
+        };
+        let s = ClusterStatus {
+            cluster_name: "c".into(),
+            local_node: "n1".into(),
+            nodes: vec![n3],
+            stalled: "committed entry 9: log entry is in format 3".into(),
+            ..Default::default()
+        };
+        let text = status_text(&s);
+        assert!(text.contains("(learner)"), "{text}");
+        assert!(text.contains("n3: rejoining"), "{text}");
+        assert!(text.contains("n1 STOPPED APPLYING"), "{text}");
     }
 }

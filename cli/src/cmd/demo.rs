@@ -3,10 +3,12 @@
 //!
 //! Layout: namespaces `hx-dsw` (switch), `hx-d1..3` (nodes n1..n3 at 10.99.0.1-3),
 //! `hx-dcl` (a client at 10.99.0.254); files under `/run/hactl-demo` (each node's
-//! config and state dir, its control socket `nI.sock`, its log `nI.log`). Each daemon
-//! runs in its node's network namespace and a private mount namespace with its own
-//! tmpfs on `/run/resource-agents` (the agents' `HA_RSCTMP`), so the nodes' agent
-//! state files do not mix.
+//! config and state dir, its control socket `nI.sock`, its log `nI.log`, its pid
+//! `nI.pid`). Each node is a separate host (`hactl_lab::host`): its daemon and agents
+//! run in its network namespace and its own mount namespace, with private `/run`,
+//! `/tmp` and agent state directories, so the nodes' agent state files do not mix.
+//! `hactl demo node nI stop|start|kill` stops, starts or kills one node's daemon; a
+//! started daemon enters the same host (what its agents left running is still there).
 //!
 //! The cluster itself is made by the product's own commands (`hactl cluster setup`,
 //! `cluster join`, `hactl daemon`, `hactl resource create ...`), run as the user
@@ -39,6 +41,21 @@ pub enum DemoCommand {
     Up,
     /// Stop the demo's daemons and remove its namespaces and files.
     Down,
+    /// Stop (SIGTERM), start, or kill (SIGKILL, as a crash) one node's daemon.
+    Node {
+        /// n1, n2 or n3.
+        node: String,
+        /// What to do with the node's daemon.
+        #[arg(value_enum)]
+        action: NodeAction,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeAction {
+    Stop,
+    Start,
+    Kill,
 }
 
 pub fn socket(i: usize) -> PathBuf {
@@ -52,6 +69,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     match a.command.unwrap_or(DemoCommand::Up) {
         DemoCommand::Up => up(timeout),
         DemoCommand::Down => down(),
+        DemoCommand::Node { node, action } => node_action(&node, action, timeout),
     }
 }
 
@@ -73,7 +91,6 @@ fn preflight() -> Result<()> {
             "resource-agents",
         ),
         ("/usr/bin/python3", "python3"),
-        ("/usr/bin/unshare", "util-linux"),
     ] {
         if !Path::new(path).exists() {
             bail!("{path} is missing: install the {pkg} package");
@@ -143,7 +160,7 @@ fn up(timeout: Duration) -> Result<ExitCode> {
         &format!(
             "it creates network namespaces ({PREFIX}sw, {PREFIX}1..{PREFIX}3, {PREFIX}cl), veth links \
              and a bridge, and runs three hactl daemons and resource agents (IPaddr2 adds a VIP). \
-             It also needs iproute2, util-linux (unshare), python3 and the resource-agents package \
+             It also needs iproute2, python3 and the resource-agents package \
              (ocf:heartbeat:IPaddr2, ocf:heartbeat:anything)"
         ),
     )?;
@@ -158,7 +175,6 @@ fn up(timeout: Duration) -> Result<ExitCode> {
     // If anything below fails, the lab and files go away (Drop); on success they stay.
     let mut guard = Cleanup(true);
     std::fs::create_dir_all(DIR).with_context(|| format!("creating {DIR}"))?;
-    std::fs::create_dir_all("/run/resource-agents").context("creating /run/resource-agents")?;
     let dir = |i: usize, what: &str| format!("{DIR}/n{i}/{what}");
     let mut nodes: Vec<String> = Vec::new();
     for i in 1..=NODES {
@@ -188,7 +204,7 @@ fn up(timeout: Duration) -> Result<ExitCode> {
         )?;
     }
     for i in 1..=NODES {
-        start_daemon(&lab, i)?;
+        start_daemon(i)?;
     }
     let sock1 = socket(1);
     let s1 = sock1.to_str().context("socket path")?;
@@ -240,7 +256,7 @@ fn up(timeout: Duration) -> Result<ExitCode> {
             "binfile=/usr/bin/python3",
             "cmdline_options=-m http.server 80",
             &format!("workdir={www}"),
-            // The pid file must be per node: /run/resource-agents is.
+            // /run is per node (each node is its own host).
             "pidfile=/run/resource-agents/www.pid",
             "op",
             "monitor",
@@ -264,6 +280,7 @@ fn up(timeout: Duration) -> Result<ExitCode> {
          \x20 {h} node standby n1        # the group moves; then unstandby\n\
          \x20 {h} resource move web n3\n\
          \x20 {h} constraint list\n\
+         \x20 {h} demo node n1 kill      # a crash of n1's daemon; then: start\n\
          Logs: {DIR}/nI.log\n\
          Remove everything with: {h} demo down",
         socket(2).display(),
@@ -303,45 +320,111 @@ impl Drop for Cleanup {
     }
 }
 
-fn start_daemon(lab: &Lab, i: usize) -> Result<()> {
+fn pid_path(i: usize) -> PathBuf {
+    Path::new(DIR).join(format!("n{i}.pid"))
+}
+
+/// Starts node `i`'s daemon on its host (booted if it is not running: a host that
+/// runs is reused, with everything its agents left in its /run and /tmp).
+fn start_daemon(i: usize) -> Result<()> {
     let exe = hactl_exe()?;
-    let log = std::fs::File::create(format!("{DIR}/n{i}.log"))?;
+    let ns = format!("{PREFIX}{i}");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(format!("{DIR}/n{i}.log"))?;
     let etc = format!("{DIR}/n{i}/etc");
     let state = format!("{DIR}/n{i}/state");
     std::fs::create_dir_all(&state)?;
     let sock = socket(i);
     outln!(
-        "$ [{}] hactl daemon --config-dir {etc} --state-dir {state} --socket {}",
-        lab.node_ns(i),
+        "$ [{ns}] hactl daemon --config-dir {etc} --state-dir {state} --socket {}",
         sock.display()
     );
-    // A private mount namespace gives the node its own HA_RSCTMP; the mount is
-    // invisible to the host and to the other nodes.
-    let script = "mount -t tmpfs hactl-demo /run/resource-agents && exec \"$0\" \"$@\"";
-    let mut c = Lab::command(&lab.node_ns(i), "unshare");
-    c.args(["-m", "--propagation", "private", "sh", "-c", script])
-        .arg(&exe)
-        .args([
-            "daemon",
-            "--config-dir",
-            &etc,
-            "--state-dir",
-            &state,
-            "--socket",
-        ])
-        .arg(&sock)
-        .env("HACTL_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
+    hactl_lab::host::boot(&ns, &[PathBuf::from(DIR)])?;
+    let mut c = hactl_lab::host::command(&ns, &exe)?;
+    c.args([
+        "daemon",
+        "--config-dir",
+        &etc,
+        "--state-dir",
+        &state,
+        "--socket",
+    ])
+    .arg(&sock)
+    .env("HACTL_LOG", "info")
+    .stdin(Stdio::null())
+    .stdout(log.try_clone()?)
+    .stderr(log);
     {
         use std::os::unix::process::CommandExt;
         // Own process group: the daemon outlives this command and ^C of it.
         c.process_group(0);
     }
-    c.spawn()
+    let child = c
+        .spawn()
         .with_context(|| format!("starting the daemon of n{i}"))?;
+    std::fs::write(pid_path(i), format!("{}\n", child.id()))?;
     Ok(())
+}
+
+/// The pid of node `i`'s daemon, if it runs (the pid file names a live process
+/// whose command line is that node's daemon).
+fn daemon_pid(i: usize) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(pid_path(i))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let sock = socket(i);
+    let want = sock.to_str()?.as_bytes();
+    cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == want)
+        .then_some(pid)
+}
+
+fn node_action(node: &str, action: NodeAction, timeout: Duration) -> Result<ExitCode> {
+    need_root(
+        "hactl demo node",
+        "it signals or starts a daemon in the demo's namespaces",
+    )?;
+    let i = node
+        .strip_prefix('n')
+        .and_then(|x| x.parse::<usize>().ok())
+        .filter(|i| (1..=NODES).contains(i))
+        .with_context(|| format!("node {node:?}: expected n1..n{NODES}"))?;
+    if !Path::new(DIR).exists() {
+        bail!("no demo is running: start one with `hactl demo`");
+    }
+    let pid = daemon_pid(i);
+    match (action, pid) {
+        (NodeAction::Start, Some(p)) => bail!("n{i}'s daemon already runs (pid {p})"),
+        (NodeAction::Start, None) => {
+            start_daemon(i)?;
+            outln!("n{i}'s daemon started; log: {DIR}/n{i}.log");
+        }
+        (NodeAction::Stop | NodeAction::Kill, None) => {
+            bail!("n{i}'s daemon is not running")
+        }
+        (NodeAction::Stop, Some(p)) => {
+            hactl_lab::signal(p, hactl_lab::Signal::Term)?;
+            let deadline = Instant::now() + timeout;
+            while Path::new(&format!("/proc/{p}")).exists() {
+                if Instant::now() >= deadline {
+                    bail!("n{i}'s daemon (pid {p}) did not stop within {timeout:?}");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            outln!("n{i}'s daemon stopped");
+        }
+        (NodeAction::Kill, Some(p)) => {
+            hactl_lab::signal(p, hactl_lab::Signal::Kill)?;
+            outln!("n{i}'s daemon killed (pid {p}); what its agents started still runs on n{i}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Waits until n1's daemon reports every node online and quorum.

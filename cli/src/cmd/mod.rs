@@ -1,6 +1,7 @@
 //! One module per top-level command group.
 pub mod cib;
 pub mod cluster;
+pub mod config;
 pub mod constraint;
 pub mod daemon;
 pub mod demo;

@@ -999,46 +999,76 @@ fn show_config(cfg: &Configuration, name: Option<&str>, output: OutputFormat) ->
         outln!("{}", serde_json::to_string_pretty(&rs)?);
         return Ok(());
     }
-    let attrs = |a: &Attrs| {
-        a.iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let prim = |p: &Primitive, indent: &str| {
-        outln!("{indent}Resource: {} ({})", p.id, p.agent);
-        if !p.params.is_empty() {
-            outln!("{indent}  Attributes: {}", attrs(&p.params));
-        }
-        if !p.meta.is_empty() {
-            outln!("{indent}  Meta Attributes: {}", attrs(&p.meta));
-        }
-        for o in &p.ops {
-            let mut s = format!("{} interval={}", o.name, format_interval_ms(o.interval_ms));
-            if let Some(t) = o.timeout_ms {
-                s.push_str(&format!(" timeout={}", format_interval_ms(t)));
-            }
-            if let Some(f) = o.on_fail {
-                s.push_str(&format!(" on-fail={f}"));
-            }
-            outln!("{indent}  Operation: {s} (id: {})", o.id);
-        }
-    };
+    out!("{}", format_resources(&rs, ""));
+    Ok(())
+}
+
+/// `k=v k=v`, as pcs prints attributes.
+pub(crate) fn format_attrs(a: &Attrs) -> String {
+    a.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Resources as `pcs resource config` prints them: each with its attributes, meta
+/// attributes and operations; groups with their members. Every line starts with
+/// `indent`.
+pub(crate) fn format_resources(rs: &[&Resource], indent: &str) -> String {
+    let mut out = String::new();
     for r in rs {
         match r {
-            Resource::Primitive(p) => prim(p, ""),
+            Resource::Primitive(p) => format_primitive(&mut out, p, indent),
             Resource::Group(g) => {
-                outln!("Group: {}", g.id);
+                out.push_str(&format!("{indent}Group: {}\n", g.id));
                 if !g.meta.is_empty() {
-                    outln!("  Meta Attributes: {}", attrs(&g.meta));
+                    out.push_str(&format!(
+                        "{indent}  Meta Attributes: {}\n",
+                        format_attrs(&g.meta)
+                    ));
                 }
                 for c in &g.children {
-                    prim(c, "  ");
+                    format_primitive(&mut out, c, &format!("{indent}  "));
                 }
             }
         }
     }
-    Ok(())
+    out
+}
+
+fn format_primitive(out: &mut String, p: &Primitive, indent: &str) {
+    out.push_str(&format!("{indent}Resource: {} ({})\n", p.id, p.agent));
+    if !p.params.is_empty() {
+        out.push_str(&format!(
+            "{indent}  Attributes: {}\n",
+            format_attrs(&p.params)
+        ));
+    }
+    if !p.meta.is_empty() {
+        out.push_str(&format!(
+            "{indent}  Meta Attributes: {}\n",
+            format_attrs(&p.meta)
+        ));
+    }
+    for o in &p.ops {
+        let mut s = format!("{} interval={}", o.name, format_interval_ms(o.interval_ms));
+        if let Some(t) = o.timeout_ms {
+            s.push_str(&format!(" timeout={}", format_interval_ms(t)));
+        }
+        if let Some(f) = o.on_fail {
+            s.push_str(&format!(" on-fail={f}"));
+        }
+        if let Some(r) = o.role {
+            s.push_str(&format!(" role={r}"));
+        }
+        if let Some(e) = o.enabled {
+            s.push_str(&format!(" enabled={e}"));
+        }
+        if !o.extra.is_empty() {
+            s.push_str(&format!(" {}", format_attrs(&o.extra)));
+        }
+        out.push_str(&format!("{indent}  Operation: {s} (id: {})\n", o.id));
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,16 @@ pub struct PendingFence {
     pub runnable: bool,
 }
 
+/// A node that left without a clean shutdown while fencing is disabled, with the
+/// resources its history last showed running: nothing confirmed that they stopped
+/// (a daemon killed with kill -9 leaves them running), so they may be active there
+/// and, once started elsewhere, active twice.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnconfirmedNode {
+    pub node: String,
+    pub resources: Vec<String>,
+}
+
 /// Fencing facts worth an operator's attention, as crm_mon's "Failed Fencing
 /// Actions" and "Pending Fencing Actions".
 #[derive(Clone, Debug, Default, Serialize)]
@@ -99,6 +109,8 @@ pub struct StatusReport {
     pub failed_actions: Vec<FailedAction>,
     pub failcounts: Vec<NodeFailCount>,
     pub fencing: FencingView,
+    /// Nodes lost uncleanly with fencing disabled whose resources may still run.
+    pub unconfirmed_nodes: Vec<UnconfirmedNode>,
     /// Actions the policy engine would still run; empty when settled.
     pub pending: Vec<String>,
     pub settled: bool,
@@ -145,6 +157,50 @@ pub fn failed_actions(cib: &Cib) -> Vec<FailedAction> {
                     last_rc_change: op.last_rc_change,
                 });
             }
+        }
+    }
+    out
+}
+
+/// Nodes that are down without a clean shutdown (expected up), not fenced, while
+/// fencing is disabled, and whose history shows resources running. With fencing
+/// the scheduler shows them UNCLEAN and fences them instead.
+pub fn unconfirmed_nodes(cib: &Cib, t: &Transition) -> Vec<UnconfirmedNode> {
+    let fencing = cib
+        .config
+        .options()
+        .map(|o| o.stonith_enabled)
+        .unwrap_or(true);
+    if fencing {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for n in t.nodes.iter().filter(|n| !n.online) {
+        let Some(st) = cib.status.nodes.get(&n.name) else {
+            continue;
+        };
+        if st.expected.as_deref() == Some("down") || st.fenced_at.is_some() {
+            continue;
+        }
+        let resources: Vec<String> = st
+            .resources
+            .iter()
+            .filter(|(_, h)| {
+                // The newest result: running unless a stop succeeded or the agent
+                // said "not running".
+                h.ops.iter().max_by_key(|o| o.call_id).is_some_and(|o| {
+                    let stopped =
+                        (o.operation == "stop" && o.rc == 0 && o.op_status == 0) || o.rc == 7;
+                    !stopped
+                })
+            })
+            .map(|(r, _)| r.clone())
+            .collect();
+        if !resources.is_empty() {
+            out.push(UnconfirmedNode {
+                node: n.name.clone(),
+                resources,
+            });
         }
     }
     out
@@ -248,6 +304,7 @@ pub fn build(cib: &Cib, t: &Transition, daemon: Option<&ClusterStatus>) -> Statu
             })
             .collect(),
         fencing: fencing_view(cib, t),
+        unconfirmed_nodes: unconfirmed_nodes(cib, t),
         settled: pend.is_empty(),
         pending: pend,
         warnings: safety_warnings(cib),
@@ -319,6 +376,15 @@ pub fn render(cib: &Cib, t: &Transition, r: &StatusReport) -> String {
     let body = format_status(cib, t, StatusView::Current);
     for line in body.lines().skip(1) {
         let _ = writeln!(out, "{}", line.strip_prefix("  ").unwrap_or(line));
+    }
+    for u in &r.unconfirmed_nodes {
+        let _ = writeln!(
+            out,
+            "\nWARNING: {} is unclean, fencing disabled: its resources may still be active \
+             ({}); nothing confirmed that they stopped there",
+            u.node,
+            u.resources.join(", ")
+        );
     }
     if let Some(d) = &r.daemon {
         let odd: Vec<String> = d
@@ -551,6 +617,67 @@ mod tests {
             c.apply(&mut cib).unwrap();
         }
         assert!(failed_actions(&cib).is_empty());
+    }
+
+    /// n1 ran vip and is lost without a clean shutdown (its daemon was killed) while
+    /// fencing is disabled: status warns that vip may still run there. A clean leave,
+    /// or fencing enabled (the scheduler then shows it UNCLEAN), gives no warning.
+    #[test]
+    fn a_lost_node_with_fencing_disabled_is_shown_unconfirmed() {
+        let mut cib = Cib::default();
+        cib.config
+            .properties
+            .insert("stonith-enabled".into(), "false".into());
+        for n in ["n1", "n2"] {
+            cib.config.nodes.push(Node {
+                id: n.into(),
+                name: n.into(),
+                ..Default::default()
+            });
+            let up = hactl_model::change::NodeStateUpdate {
+                member: Some(true),
+                controller_online: Some(true),
+                join: Some("member".into()),
+                expected: Some("member".into()),
+            };
+            Change::SetNodeState {
+                node: n.into(),
+                state: up,
+            }
+            .apply(&mut cib)
+            .unwrap();
+        }
+        cib.config.resources.push(Resource::Primitive(Primitive {
+            id: "d".into(),
+            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+            ..Default::default()
+        }));
+        record(&mut cib, "start", 0, 0, 0, 1);
+        let lost = hactl_model::change::NodeStateUpdate {
+            member: Some(false),
+            controller_online: Some(false),
+            join: Some("down".into()),
+            expected: None,
+        };
+        Change::SetNodeState {
+            node: "n1".into(),
+            state: lost,
+        }
+        .apply(&mut cib)
+        .unwrap();
+        let text = |cib: &Cib| {
+            let t = schedule(cib, 0).unwrap();
+            render(cib, &t, &build(cib, &t, None))
+        };
+        let warning =
+            "WARNING: n1 is unclean, fencing disabled: its resources may still be active (d)";
+        assert!(text(&cib).contains(warning), "{}", text(&cib));
+        let mut fenced = cib.clone();
+        fenced.config.properties.remove("stonith-enabled");
+        assert!(!text(&fenced).contains(warning), "{}", text(&fenced));
+        let mut clean = cib.clone();
+        clean.status.nodes.get_mut("n1").unwrap().expected = Some("down".into());
+        assert!(!text(&clean).contains(warning), "{}", text(&clean));
     }
 
     /// A Pacemaker CIB holds a failure twice (`_last_0` and `_last_failure_0`): one row.

@@ -583,7 +583,7 @@ fn list_devices(cib: &Cib, output: OutputFormat) -> Result<String> {
     Ok(s)
 }
 
-fn list_levels(cib: &Cib, output: OutputFormat) -> Result<String> {
+pub(crate) fn list_levels(cib: &Cib, output: OutputFormat) -> Result<String> {
     let mut levels = cib.config.fencing_levels.clone();
     levels.sort_by(|a, b| (&a.target, a.index).cmp(&(&b.target, b.index)));
     if output == OutputFormat::Json {

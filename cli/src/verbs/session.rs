@@ -12,7 +12,7 @@
 //! or the deadline (`--wait=TIMEOUT`, default 60 s) passes.
 
 use anyhow::{anyhow, bail, Context, Result};
-use hactl_client::{socket_path, Client, ClientError};
+use hactl_client::{socket_path, Client, ClientError, LEADER_WAIT};
 use hactl_model::change::Change;
 use hactl_model::values::parse_interval_ms;
 use hactl_model::Cib;
@@ -253,6 +253,7 @@ impl Session {
             }
             Source::Daemon(client) => {
                 let json = serde_json::to_vec(&change)?;
+                wait_for_leader(client).map_err(|e| propose_failed(&plan.what, cib.epoch, e))?;
                 let ack = client
                     .propose_change(json)
                     .map_err(|e| propose_failed(&plan.what, cib.epoch, e))?;
@@ -302,6 +303,20 @@ fn propose_failed(what: &str, epoch: u64, e: ClientError) -> anyhow::Error {
     } else {
         anyhow!(e).context(format!("{what}: not committed"))
     }
+}
+
+/// Waits (at most [`LEADER_WAIT`]) for the Raft leader a change needs, saying so on
+/// stderr when there is none yet, so an election in progress (just after `cluster
+/// start`, after a leader loss) delays the command instead of failing it.
+pub fn wait_for_leader(c: &mut Client) -> Result<(), ClientError> {
+    if c.status()?.dc.is_empty() {
+        eprintln!(
+            "no leader yet (election in progress?): waiting up to {} s",
+            LEADER_WAIT.as_secs()
+        );
+        c.wait_for_leader(LEADER_WAIT)?;
+    }
+    Ok(())
 }
 
 fn fetch_cib(c: &mut Client) -> Result<Cib> {

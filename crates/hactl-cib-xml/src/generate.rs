@@ -284,6 +284,66 @@ pub fn large_cib_model(nodes: usize, resources: usize, seed: u64) -> Cib {
     cib
 }
 
+/// A small CIB that is hard to schedule: `nodes` online nodes (`node1`, …), no
+/// fencing, and `resources` Dummies (`r0`, …), each preferring a node and each
+/// colocated with every other one with `score` (`resources`·(`resources`-1)
+/// constraints). Merging colocated resources' preferences walks every simple path
+/// of the colocation graph, which here is factorial in `resources`.
+pub fn dense_colocations_model(nodes: usize, resources: usize, score: Score) -> Cib {
+    let mut cib = Cib::default();
+    cib.status.have_quorum = true;
+    let c = &mut cib.config;
+    c.properties
+        .insert("stonith-enabled".into(), "false".into());
+    for i in 1..=nodes.max(1) {
+        let name = format!("node{i}");
+        c.nodes.push(Node {
+            id: i.to_string(),
+            name: name.clone(),
+            ..Default::default()
+        });
+        cib.status.nodes.insert(
+            name,
+            NodeStatus {
+                member: Some(true),
+                controller_online: Some(true),
+                join: Some("member".into()),
+                expected: Some("member".into()),
+                ..Default::default()
+            },
+        );
+    }
+    let agent = AgentSpec {
+        class: "ocf".into(),
+        provider: Some("pacemaker".into()),
+        kind: "Dummy".into(),
+    };
+    for i in 0..resources {
+        c.resources.push(Resource::Primitive(Primitive {
+            id: format!("r{i}"),
+            agent: agent.clone(),
+            ..Default::default()
+        }));
+        c.constraints.location.push(LocationConstraint {
+            id: format!("l{i}"),
+            rsc: format!("r{i}"),
+            node: Some(format!("node{}", 1 + i % nodes.max(1))),
+            score: Some(Score::new(10 + i as i64)),
+            ..Default::default()
+        });
+        for j in (0..resources).filter(|&j| j != i) {
+            c.constraints.colocation.push(ColocationConstraint {
+                id: format!("c{i}-{j}"),
+                rsc: format!("r{i}"),
+                with_rsc: format!("r{j}"),
+                score,
+                ..Default::default()
+            });
+        }
+    }
+    cib
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

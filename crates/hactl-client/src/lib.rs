@@ -29,6 +29,10 @@ pub const SOCKET_ENV: &str = "HACTL_SOCKET";
 /// How long to wait for an answer by default: a proposal waits for a Raft commit,
 /// which takes milliseconds with quorum; much longer means something is wrong.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a command that needs the Raft leader waits for one: an election takes
+/// well under a second (election timeout 250–500 ms), so much longer means no
+/// quorum rather than an election in progress.
+pub const LEADER_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -65,6 +69,9 @@ pub enum ClientError {
     OutcomeUnknown(String),
     #[error("unexpected answer from the daemon: {0}")]
     Unexpected(String),
+    /// No leader was elected while a command that needs one waited.
+    #[error("no leader elected within {secs} s ({why}): nothing was sent; see `hactl status`")]
+    NoLeader { secs: u64, why: &'static str },
 }
 
 impl ClientError {
@@ -194,6 +201,34 @@ impl Client {
         match self.request(Request::Status(client::StatusRequest {}))? {
             Response::Status(s) => Ok(s),
             other => Err(unexpected("status", &other)),
+        }
+    }
+
+    /// Waits until the daemon knows a Raft leader (the DC), at most `limit`, and
+    /// returns its status then. Changes go through the leader: sent while an election
+    /// is in progress (just after `cluster start`, after a leader loss) they would be
+    /// refused with "no leader" although one is moments away.
+    pub fn wait_for_leader(
+        &mut self,
+        limit: Duration,
+    ) -> Result<client::ClusterStatus, ClientError> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let s = self.status()?;
+            if !s.dc.is_empty() {
+                return Ok(s);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(ClientError::NoLeader {
+                    secs: limit.as_secs(),
+                    why: if s.has_quorum {
+                        "an election is still in progress"
+                    } else {
+                        "this node has no quorum: are enough nodes started?"
+                    },
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

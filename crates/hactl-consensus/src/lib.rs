@@ -15,10 +15,21 @@
 //! * No raft or protobuf-2 type appears in this API. Peer messages leave as opaque bytes
 //!   through a [`Transport`] callback and come back through [`Handle::step`].
 //!
+//! * Every entry and snapshot carries a format version ([`format`]); a node that meets a
+//!   committed entry it cannot read stops applying and says why ([`Status::stalled`]);
+//!   the leader writes the highest format every member has announced
+//!   ([`Handle::peer_report`]).
+//! * A node whose state directory is empty founds the cluster only when the caller says
+//!   it may ([`Config::may_found`]); otherwise it has lost its state and rejoins as a
+//!   non-voter until it has caught up ([`rejoin`]).
+//!
 //! The Raft node runs on its own OS thread (storage writes block), driven by a channel of
 //! commands and a tick clock.
 
+pub mod format;
+mod membership;
 mod node;
+pub mod rejoin;
 mod slog_bridge;
 mod storage;
 pub mod testing;
@@ -30,6 +41,7 @@ use std::time::Duration;
 pub use hactl_model::change::Change;
 pub use hactl_model::Cib;
 pub use node::Handle;
+pub use rejoin::RejoinPhase;
 
 /// A Raft node id. The daemon maps node names to ids through the cluster config.
 pub type NodeId = u64;
@@ -57,6 +69,8 @@ pub enum Error {
     Raft(String),
     #[error("invalid consensus configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Format(#[from] format::FormatError),
 }
 
 /// Why a proposal did not succeed.
@@ -105,27 +119,54 @@ impl Default for Timing {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub id: NodeId,
-    /// Voters of a new cluster, used only when `data_dir` holds no state yet. Every
-    /// founding node must be given the same list. Empty: this node joins an existing
-    /// cluster and waits for the leader to contact it after a `add_voter`.
+    /// The cluster's configured members (this node included). With `may_found` and an
+    /// empty `data_dir` they become the voters of a new cluster (every founder must be
+    /// given the same list). A node rejoining without state uses the list to know whom
+    /// it must hear from before it lends its vote ([`rejoin`]).
     pub initial_voters: Vec<NodeId>,
+    /// Whether this node may found a new cluster when `data_dir` holds no state. The
+    /// fact comes from outside the store (the daemon: a founder marker written by
+    /// `hactl cluster setup`, consumed once the founding state is on disk): an empty
+    /// store alone cannot tell a founder from a member that lost its disk.
+    pub may_found: bool,
     /// Where this node's Raft store (`raft.redb`) lives.
     pub data_dir: PathBuf,
     pub timing: Timing,
     /// Take a CIB snapshot and drop the log before it every this many applied entries.
     pub compact_after: u64,
+    /// The highest entry format this node reads and writes ([`format::ENTRY_FORMAT`];
+    /// lower only to act as an older build in tests).
+    pub max_format: u32,
 }
 
 impl Config {
+    /// A founding member's config (`may_found`: see the field).
     pub fn new(id: NodeId, initial_voters: Vec<NodeId>, data_dir: impl Into<PathBuf>) -> Config {
         Config {
             id,
+            may_found: !initial_voters.is_empty(),
             initial_voters,
             data_dir: data_dir.into(),
             timing: Timing::default(),
             compact_after: 1000,
+            max_format: format::ENTRY_FORMAT,
         }
     }
+}
+
+/// What a peer says about itself (the daemon carries it in heartbeats). The leader
+/// uses `max_format` to choose the entry format; a rejoining node uses the rest to
+/// decide whom it may vote for; the leader demotes a voter that reports
+/// [`RejoinPhase::NoState`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerReport {
+    /// Highest entry format the peer reads (builds before versioning: 1).
+    pub max_format: u32,
+    /// Set while the peer rejoins after losing its state.
+    pub rejoin: Option<RejoinPhase>,
+    /// Term and index of the last entry of the peer's log.
+    pub last_term: u64,
+    pub last_index: u64,
 }
 
 /// A node's role in Raft.
@@ -152,6 +193,18 @@ pub struct Status {
     /// Index of the last CIB snapshot (the log starts after it).
     pub snapshot_index: u64,
     pub voters: Vec<NodeId>,
+    /// Non-voting members (nodes catching up after losing their state).
+    pub learners: Vec<NodeId>,
+    /// Term of the last entry of the log.
+    pub last_term: u64,
+    /// Set while this node rejoins after losing its state (it does not vote).
+    pub rejoin: Option<RejoinPhase>,
+    /// Set when the node met a committed entry it cannot read: it stopped applying
+    /// (its CIB is frozen at `applied_index`) until it runs a build that reads it.
+    pub stalled: Option<String>,
+    /// The entry format this node writes when it leads (the highest every member
+    /// reads).
+    pub entry_format: u32,
     /// The CIB as of `applied_index`.
     pub cib: Arc<Cib>,
     /// Set when the node stopped on an error (storage failure, corrupt snapshot).

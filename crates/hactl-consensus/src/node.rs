@@ -1,18 +1,26 @@
 //! The Raft node: a thread that owns the raft-rs `RawNode`, ticks it, feeds it commands
 //! and peer messages, and runs the Ready loop (persist, flush, send, apply, answer).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use protobuf::Message as _;
-use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, Message, Snapshot};
+use raft::eraftpb::{
+    ConfChange, ConfChangeType, ConfState, Entry, EntryType, Message, MessageType, Snapshot,
+};
 use raft::{RawNode, StateRole};
 use tokio::sync::{oneshot, watch};
 
+use crate::format::{self, LEGACY_FORMAT};
+use crate::membership::{self, Action};
+use crate::rejoin::{self, RejoinPhase, Reports};
 use crate::storage::Storage;
-use crate::{Change, Cib, Config, Error, NodeId, ProposeError, Role, Status, Transport};
+use crate::{
+    Change, Cib, Config, Error, NodeId, PeerReport, ProposeError, Role, Status, Transport,
+};
 
 /// How many queued commands the node takes per loop turn before it looks at Ready
 /// again; bounds the latency a burst of peer messages can add.
@@ -26,6 +34,7 @@ enum Cmd {
     Propose { change: Box<Change>, reply: Reply },
     Voter { add: bool, id: NodeId, reply: Reply },
     Step { from: NodeId, bytes: Vec<u8> },
+    Report { from: NodeId, report: PeerReport },
     Unreachable(NodeId),
     Campaign,
     Stop,
@@ -57,7 +66,9 @@ impl Handle {
         rx.await.map_err(|_| ProposeError::Stopped)?
     }
 
-    /// Adds a voter (Raft membership change); resolves when applied here.
+    /// Adds a member (Raft membership change); resolves when applied here. It joins as
+    /// a learner and the leader makes it a voter once it holds everything committed,
+    /// so a node that has not caught up never counts toward a quorum.
     pub async fn add_voter(&self, id: NodeId) -> Result<u64, ProposeError> {
         self.voter(true, id).await
     }
@@ -84,6 +95,12 @@ impl Handle {
                 "consensus queue full or stopped; peer message dropped"
             );
         }
+    }
+
+    /// What peer `from` says about itself (from its heartbeat): its highest entry
+    /// format, whether it is rejoining, where its log ends.
+    pub fn peer_report(&self, from: NodeId, report: PeerReport) {
+        let _ = self.tx.try_send(Cmd::Report { from, report });
     }
 
     /// Tells raft that a peer could not be reached, so it probes instead of streaming.
@@ -136,12 +153,18 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
             "timing {t:?}: need tick > 0 and election_ticks > heartbeat_ticks > 0"
         )));
     }
-    let initial = serde_json::to_vec(&Cib::default()).map_err(|e| Error::Storage(e.to_string()))?;
-    let store = Storage::open(&config.data_dir, &config.initial_voters, &initial)?;
+    // The founding snapshot is in the legacy format: founders of any build agree on it.
+    let initial = format::encode_cib(&Cib::default(), LEGACY_FORMAT)?;
+    let founders: &[NodeId] = if config.may_found {
+        &config.initial_voters
+    } else {
+        &[]
+    };
+    let store = Storage::open(&config.data_dir, founders, &initial)?;
+    let rejoin = rejoin_phase(&config, &store)?;
     let snapshot_index = store.snapshot_index();
     let cib = match store.snapshot_data()? {
-        Some(data) => serde_json::from_slice(&data)
-            .map_err(|e| Error::Storage(format!("CIB snapshot does not decode: {e}")))?,
+        Some(data) => format::decode_cib(&data, config.max_format)?,
         None => Cib::default(),
     };
     let rcfg = raft::Config {
@@ -171,6 +194,18 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
         compact_after: config.compact_after.max(1),
         tick: t.tick,
         answers: Vec::new(),
+        data_dir: config.data_dir.clone(),
+        members: config.initial_voters.iter().copied().collect(),
+        max_format: config.max_format,
+        reports: Reports::default(),
+        // A peer's report counts for a vote while it is younger than two election
+        // timeouts (heartbeats come far more often).
+        report_ttl: t.tick * (2 * t.election_ticks) as u32,
+        rejoin,
+        stalled: None,
+        last_transfer: None,
+        deferred_voter: Default::default(),
+        progress_reset: Default::default(),
     };
     let (status_tx, status_rx) = watch::channel(Arc::new(node.status(None, true)));
     let id = config.id;
@@ -194,6 +229,27 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
         status: status_rx,
         thread: Arc::new(std::sync::Mutex::new(Some(thread))),
     })
+}
+
+/// The rejoin phase a node starts in: a store that is still empty although the node may
+/// not found means it lost its state (or is new) and must rejoin; otherwise whatever a
+/// rejoin interrupted by a crash had reached.
+fn rejoin_phase(config: &Config, store: &Storage) -> Result<Option<RejoinPhase>, Error> {
+    let empty = store.last_index() == 0 && store.snapshot_index() == 0;
+    if empty && !config.may_found {
+        tracing::warn!(
+            node = config.id,
+            dir = %config.data_dir.display(),
+            "no consensus state and not a founder: rejoining the cluster as a non-voter"
+        );
+        rejoin::store_phase(&config.data_dir, Some(RejoinPhase::NoState))?;
+        return Ok(Some(RejoinPhase::NoState));
+    }
+    let phase = rejoin::load_phase(&config.data_dir)?;
+    if let Some(p) = phase {
+        tracing::warn!(node = config.id, phase = ?p, "resuming an interrupted rejoin");
+    }
+    Ok(phase)
 }
 
 /// Publishes a stopped status with the reason when the node's thread unwinds from a
@@ -236,6 +292,23 @@ struct Node {
     /// Answers to send once the status that reflects them is published, so a caller
     /// that reads the status after its proposal resolved sees its change.
     answers: Vec<(Reply, Result<u64, ProposeError>)>,
+    data_dir: PathBuf,
+    /// The configured members (besides raft's configuration, which a node without
+    /// state does not have).
+    members: BTreeSet<NodeId>,
+    max_format: u32,
+    reports: Reports,
+    report_ttl: Duration,
+    rejoin: Option<RejoinPhase>,
+    /// Why this node stopped applying committed entries.
+    stalled: Option<String>,
+    /// When a stalled leader last handed leadership over.
+    last_transfer: Option<Instant>,
+    /// Peers whose lost log this leader has already accounted for (see
+    /// `forget_lost_progress`).
+    progress_reset: std::collections::HashSet<NodeId>,
+    /// Membership changes asked for while another was pending.
+    deferred_voter: std::collections::VecDeque<(bool, NodeId, Reply)>,
 }
 
 impl Node {
@@ -277,6 +350,8 @@ impl Node {
                     next_tick = now + self.tick;
                 }
                 self.waiters.retain(|_, w| !w.is_closed());
+                self.manage_members();
+                self.hand_over_if_stalled();
             }
             self.on_ready()?;
             let s = self.status(None, true);
@@ -298,10 +373,17 @@ impl Node {
         match cmd {
             Cmd::Propose { change, reply } => self.propose(*change, reply),
             Cmd::Voter { add, id, reply } => {
+                // raft-rs turns a membership change proposed while another is pending
+                // into an empty entry (the caller would never hear back): the leader
+                // holds it until the pending one is applied.
+                if self.raw.raft.state == StateRole::Leader && self.raw.raft.has_pending_conf() {
+                    self.deferred_voter.push_back((add, id, reply));
+                    return true;
+                }
                 let cc = ConfChange {
                     node_id: id,
                     change_type: if add {
-                        ConfChangeType::AddNode
+                        ConfChangeType::AddLearnerNode
                     } else {
                         ConfChangeType::RemoveNode
                     },
@@ -314,6 +396,10 @@ impl Node {
                 }
             }
             Cmd::Step { from, bytes } => self.step(from, &bytes),
+            Cmd::Report { from, report } => {
+                self.forget_lost_progress(from, &report);
+                self.reports.insert(from, report, Instant::now());
+            }
             Cmd::Unreachable(peer) => self.raw.report_unreachable(peer),
             Cmd::Campaign => {
                 if let Err(e) = self.raw.campaign() {
@@ -326,6 +412,12 @@ impl Node {
     }
 
     fn propose(&mut self, change: Change, reply: Reply) {
+        if let Some(why) = &self.stalled {
+            let _ = reply.send(Err(ProposeError::Dropped(format!(
+                "this node stopped applying the log: {why}"
+            ))));
+            return;
+        }
         // Check against the local CIB first: a change that is invalid here is almost
         // surely invalid at commit too, and refusing it now keeps it out of the log.
         // The answer that counts is still the one at apply time.
@@ -334,10 +426,10 @@ impl Node {
             let _ = reply.send(Err(ProposeError::Rejected(e)));
             return;
         }
-        let data = match serde_json::to_vec(&change) {
+        let data = match format::encode_change(&change, self.write_format()) {
             Ok(d) => d,
             Err(e) => {
-                let _ = reply.send(Err(ProposeError::Dropped(format!("encoding change: {e}"))));
+                let _ = reply.send(Err(ProposeError::Dropped(e.to_string())));
                 return;
             }
         };
@@ -396,6 +488,26 @@ impl Node {
             );
             return;
         }
+        let mut msg = msg;
+        // A node rejoining without its state is told by a leader that has not yet
+        // noticed the loss its old match for us as commit index, past our (empty) log.
+        // That is expected here, not a damaged store: commit nothing new (always safe);
+        // the leader's next append finds the gap and sends a snapshot.
+        let last = self.raw.raft.raft_log.last_index();
+        if self.rejoin.is_some()
+            && msg.get_msg_type() == MessageType::MsgHeartbeat
+            && msg.commit > last
+        {
+            msg.commit = self.raw.raft.raft_log.committed.min(last);
+        }
+        if self.rejoin.is_some() && is_vote_request(&msg) && !self.may_vote_for(&msg) {
+            tracing::debug!(
+                node = self.id,
+                candidate = from,
+                "rejoining without state: vote request ignored"
+            );
+            return;
+        }
         // raft-rs panics on a message it cannot take without breaking its invariants
         // (a heartbeat committing past our log: this store lost committed entries, or
         // the peer is broken). That panic is not caught: the node's thread ends, its
@@ -409,6 +521,10 @@ impl Node {
 
     fn send(&self, msgs: Vec<Message>) {
         for m in msgs {
+            // A node without its state, or one that cannot read the log, must not lead.
+            if (self.rejoin.is_some() || self.stalled.is_some()) && is_vote_request(&m) {
+                continue;
+            }
             match m.write_to_bytes() {
                 Ok(b) => (self.transport)(m.to, b),
                 Err(e) => {
@@ -450,16 +566,7 @@ impl Node {
         self.send(ready.take_persisted_messages());
         // 3. Apply.
         if let Some(snap) = snap_applied {
-            let cib: Cib = serde_json::from_slice(snap.get_data()).map_err(|e| {
-                Error::Storage(format!("snapshot from leader does not decode: {e}"))
-            })?;
-            self.cib = Arc::new(cib);
-            self.applied = snap.get_metadata().index;
-            tracing::info!(
-                node = self.id,
-                index = self.applied,
-                "installed CIB snapshot from leader"
-            );
+            self.install_snapshot(&snap)?;
         }
         let committed = ready.take_committed_entries();
         self.apply(committed)?;
@@ -475,6 +582,30 @@ impl Node {
         Ok(())
     }
 
+    fn install_snapshot(&mut self, snap: &Snapshot) -> Result<(), Error> {
+        let index = snap.get_metadata().index;
+        match format::decode_cib(snap.get_data(), self.max_format) {
+            Ok(cib) if self.stalled.is_none() => {
+                self.cib = Arc::new(cib);
+                self.applied = index;
+                tracing::info!(node = self.id, index, "installed CIB snapshot from leader");
+            }
+            Ok(_) => {}
+            Err(e) => self.stall(index, &e),
+        }
+        self.rejoin_progress(snap.get_metadata().get_conf_state())
+    }
+
+    /// Stops applying: the CIB stays as of the last entry this node could read, and no
+    /// later entry is applied (skipping one would make this replica differ from the
+    /// others without anyone noticing).
+    fn stall(&mut self, index: u64, e: &format::FormatError) {
+        let why = format!("committed entry {index}: {e}");
+        tracing::error!(node = self.id, index, error = %e,
+            "cannot read a committed entry: stopped applying the log");
+        self.stalled = Some(why);
+    }
+
     fn apply(&mut self, entries: Vec<Entry>) -> Result<(), Error> {
         if entries.is_empty() {
             return Ok(());
@@ -484,14 +615,18 @@ impl Node {
             if e.index <= self.applied {
                 continue;
             }
-            self.applied = e.index;
             match e.get_entry_type() {
                 EntryType::EntryNormal => {
+                    if self.stalled.is_some() {
+                        continue;
+                    }
                     if e.data.is_empty() {
+                        self.applied = e.index;
                         continue; // a new leader's empty entry
                     }
-                    let result = match serde_json::from_slice::<Change>(&e.data) {
+                    let result = match format::decode_change(&e.data, self.max_format) {
                         Ok(change) => {
+                            self.applied = e.index;
                             let c = cib.get_or_insert_with(|| (*self.cib).clone());
                             change
                                 .apply(c)
@@ -499,9 +634,8 @@ impl Node {
                                 .map_err(ProposeError::Rejected)
                         }
                         Err(err) => {
-                            // Deterministic on every node: all skip the same entry.
-                            tracing::error!(node = self.id, index = e.index, error = %err, "log entry is not a CIB change; skipped");
-                            Err(ProposeError::Dropped(format!("undecodable change: {err}")))
+                            self.stall(e.index, &err);
+                            Err(ProposeError::Dropped(err.to_string()))
                         }
                     };
                     if let Err(ProposeError::Rejected(err)) = &result {
@@ -512,24 +646,20 @@ impl Node {
                     }
                 }
                 EntryType::EntryConfChange => {
-                    let result = match ConfChange::parse_from_bytes(&e.data) {
-                        Ok(cc) => match self.raw.apply_conf_change(&cc) {
-                            Ok(cs) => {
-                                self.raw.mut_store().set_conf_state(&cs)?;
-                                tracing::info!(node = self.id, index = e.index, voters = ?cs.voters, "membership changed");
-                                Ok(e.index)
-                            }
-                            Err(err) => Err(ProposeError::Dropped(err.to_string())),
-                        },
-                        Err(err) => Err(ProposeError::Dropped(format!(
-                            "undecodable conf change: {err}"
-                        ))),
-                    };
+                    // Raft's own membership, the same in every format: applied even
+                    // while stalled so this node's view of the quorum stays right.
+                    if self.stalled.is_none() {
+                        self.applied = e.index;
+                    }
+                    let result = self.apply_conf_change(&e)?;
                     if let Some(w) = self.take_waiter(&e.context) {
                         self.answers.push((w, result));
                     }
                 }
                 EntryType::EntryConfChangeV2 => {
+                    if self.stalled.is_none() {
+                        self.applied = e.index;
+                    }
                     tracing::error!(
                         node = self.id,
                         index = e.index,
@@ -544,15 +674,191 @@ impl Node {
         Ok(())
     }
 
+    fn apply_conf_change(&mut self, e: &Entry) -> Result<Result<u64, ProposeError>, Error> {
+        let cc = match ConfChange::parse_from_bytes(&e.data) {
+            Ok(cc) => cc,
+            Err(err) => {
+                return Ok(Err(ProposeError::Dropped(format!(
+                    "undecodable conf change: {err}"
+                ))))
+            }
+        };
+        match self.raw.apply_conf_change(&cc) {
+            Ok(cs) => {
+                self.raw.mut_store().set_conf_state(&cs)?;
+                tracing::info!(node = self.id, index = e.index, voters = ?cs.voters,
+                    learners = ?cs.learners, "membership changed");
+                self.rejoin_progress(&cs)?;
+                Ok(Ok(e.index))
+            }
+            Err(err) => Ok(Err(ProposeError::Dropped(err.to_string()))),
+        }
+    }
+
+    /// Moves a rejoin along as the configuration changes: made a learner, then a voter
+    /// again (which ends it).
+    fn rejoin_progress(&mut self, cs: &ConfState) -> Result<(), Error> {
+        let next = match self.rejoin {
+            Some(RejoinPhase::NoState) if cs.learners.contains(&self.id) => {
+                Some(RejoinPhase::Learner)
+            }
+            Some(RejoinPhase::Learner) if cs.voters.contains(&self.id) => None,
+            _ => return Ok(()),
+        };
+        rejoin::store_phase(&self.data_dir, next)?;
+        match next {
+            Some(p) => tracing::info!(node = self.id, phase = ?p, "rejoin: now a learner"),
+            None => tracing::info!(node = self.id, "rejoin complete: a voter again"),
+        }
+        self.rejoin = next;
+        Ok(())
+    }
+
+    /// The format the leader writes: the highest that this node and every other member
+    /// reads. A member that has not reported is assumed to be an old build.
+    fn write_format(&self) -> u32 {
+        let cs = self.raw.store().conf_state();
+        cs.voters
+            .iter()
+            .chain(cs.learners.iter())
+            .filter(|&&id| id != self.id)
+            .map(|&id| {
+                self.reports
+                    .last(id)
+                    .map_or(LEGACY_FORMAT, |r| r.max_format.max(LEGACY_FORMAT))
+            })
+            .fold(self.max_format, u32::min)
+    }
+
+    fn may_vote_for(&self, m: &Message) -> bool {
+        let cs = self.raw.store().conf_state();
+        let mut members = self.members.clone();
+        members.extend(cs.voters.iter().chain(cs.learners.iter()));
+        self.reports.may_vote_for(
+            self.id,
+            &members,
+            m.from,
+            (m.log_term, m.index),
+            Instant::now(),
+            self.report_ttl,
+        )
+    }
+
+    /// On the leader: a peer that says it lost its state no longer has what raft
+    /// recorded as replicated to it. raft-rs never lowers that mark (it assumes logs
+    /// survive), so it would keep probing past the peer's log forever: lower it to what
+    /// the peer reports, once per rejoin.
+    fn forget_lost_progress(&mut self, peer: NodeId, report: &PeerReport) {
+        if report.rejoin != Some(RejoinPhase::NoState) {
+            self.progress_reset.remove(&peer);
+            return;
+        }
+        if self.raw.raft.state != StateRole::Leader || self.progress_reset.contains(&peer) {
+            return;
+        }
+        let Some(pr) = self.raw.raft.mut_prs().get_mut(peer) else {
+            return;
+        };
+        if pr.matched > report.last_index {
+            tracing::warn!(
+                node = self.id,
+                peer,
+                recorded = pr.matched,
+                reported = report.last_index,
+                "peer lost its log: replicating to it again from where it is"
+            );
+            pr.matched = report.last_index;
+            pr.pending_snapshot = 0;
+            pr.become_probe();
+            pr.next_idx = report.last_index + 1;
+        }
+        self.progress_reset.insert(peer);
+    }
+
+    /// On the leader: demote members that lost their state, promote learners that
+    /// caught up, one membership change at a time.
+    fn manage_members(&mut self) {
+        let r = &self.raw.raft;
+        if r.state != StateRole::Leader
+            || self.stalled.is_some()
+            || r.pending_conf_index > r.raft_log.applied
+        {
+            return;
+        }
+        if let Some((add, id, reply)) = self.deferred_voter.pop_front() {
+            self.handle(Cmd::Voter { add, id, reply });
+            return;
+        }
+        let r = &self.raw.raft;
+        let cs = self.raw.store().conf_state();
+        let prs = r.prs();
+        let Some(action) = membership::next_action(
+            self.id,
+            &cs.voters,
+            &cs.learners,
+            &self.reports,
+            |id| prs.get(id).map_or(0, |p| p.matched),
+            r.raft_log.committed,
+        ) else {
+            return;
+        };
+        let (node_id, change_type) = match action {
+            Action::Demote(id) => (id, ConfChangeType::AddLearnerNode),
+            Action::Promote(id) => (id, ConfChangeType::AddNode),
+        };
+        tracing::info!(node = self.id, member = node_id, action = ?action, "membership: proposing");
+        let cc = ConfChange {
+            node_id,
+            change_type,
+            ..Default::default()
+        };
+        if let Err(e) = self.raw.propose_conf_change(Vec::new(), cc) {
+            tracing::debug!(node = self.id, error = %e, "membership change not proposed");
+        }
+    }
+
+    /// A leader that cannot read the log must not act as DC: hand leadership to the
+    /// most up-to-date voter (at most once a second).
+    fn hand_over_if_stalled(&mut self) {
+        if self.stalled.is_none() || self.raw.raft.state != StateRole::Leader {
+            return;
+        }
+        if self
+            .last_transfer
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        let prs = self.raw.raft.prs();
+        let to = self
+            .raw
+            .store()
+            .conf_state()
+            .voters
+            .iter()
+            .filter(|&&v| v != self.id)
+            .max_by_key(|&&v| prs.get(v).map_or(0, |p| p.matched))
+            .copied();
+        if let Some(to) = to {
+            tracing::warn!(node = self.id, to, "stalled leader hands leadership over");
+            self.last_transfer = Some(Instant::now());
+            self.raw.transfer_leader(to);
+        }
+    }
+
     fn maybe_compact(&mut self) -> Result<(), Error> {
+        // While stalled, keep the log from the last applied entry on: a build that
+        // reads it replays it from there.
+        if self.stalled.is_some() {
+            return Ok(());
+        }
         let store = self.raw.store();
         let wanted = store.take_snapshot_wanted() && self.applied > store.snapshot_index();
         let due = self.applied >= store.snapshot_index() + self.compact_after;
         if !(wanted || due) || self.applied > store.last_index() {
             return Ok(());
         }
-        let data = serde_json::to_vec(&*self.cib)
-            .map_err(|e| Error::Storage(format!("encoding CIB: {e}")))?;
+        let data = format::encode_cib(&self.cib, self.write_format())?;
         let cs = store.conf_state().clone();
         let index = self.applied;
         self.raw.mut_store().compact(index, &cs, data)?;
@@ -577,16 +883,30 @@ impl Node {
             applied_index: self.applied,
             last_index: store.last_index(),
             snapshot_index: store.snapshot_index(),
-            voters: {
-                let mut v = store.conf_state().voters.clone();
-                v.sort_unstable();
-                v
-            },
+            voters: sorted(&store.conf_state().voters),
+            learners: sorted(&store.conf_state().learners),
+            last_term: r.raft_log.last_term(),
+            rejoin: self.rejoin,
+            stalled: self.stalled.clone(),
+            entry_format: self.write_format(),
             cib: self.cib.clone(),
             fatal,
             running,
         }
     }
+}
+
+fn sorted(ids: &[NodeId]) -> Vec<NodeId> {
+    let mut v = ids.to_vec();
+    v.sort_unstable();
+    v
+}
+
+fn is_vote_request(m: &Message) -> bool {
+    matches!(
+        m.get_msg_type(),
+        MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
+    )
 }
 
 fn same(a: &Status, b: &Status) -> bool {
@@ -598,6 +918,10 @@ fn same(a: &Status, b: &Status) -> bool {
         && a.last_index == b.last_index
         && a.snapshot_index == b.snapshot_index
         && a.voters == b.voters
+        && a.learners == b.learners
+        && a.rejoin == b.rejoin
+        && a.stalled == b.stalled
+        && a.entry_format == b.entry_format
         && Arc::ptr_eq(&a.cib, &b.cib)
 }
 

@@ -13,7 +13,8 @@
 //! Damage: the file is opened with redb's integrity check (the checksum of every page
 //! is verified), and the Raft log is checked against its own invariants and the hard
 //! state ([`check_invariants`]). A store that fails either is refused with
-//! [`Error::Damaged`]; nothing is repaired or rewritten.
+//! [`Error::Damaged`]. Flushes use redb's two-phase commit, so redb never rolls back
+//! to an older commit to get past damage to the newest one.
 //!
 //! Space: compaction deletes the log up to the snapshot, then redb's own compaction
 //! moves the live pages to the start of the file and truncates the rest, so the file
@@ -310,6 +311,11 @@ impl Storage {
         // Immediate is redb's default durability; said here because it is the point.
         tx.set_durability(redb::Durability::Immediate)
             .map_err(db_err)?;
+        // Two-phase commit (data fsynced before the header that points at it): the
+        // newest commit is then always whole, and redb reports damage to it instead of
+        // falling back to the commit before, which would silently forget what this
+        // node acknowledged. Costs a second fsync per flush.
+        tx.set_two_phase_commit(true);
         tx.commit().map_err(db_err)?;
         self.maybe_shrink()
     }
@@ -655,6 +661,11 @@ mod tests {
     /// A store with a founding snapshot, entries 6..=40 in many flushes (as a running
     /// node writes them) and the commit at 40; closed cleanly.
     fn written_store(dir: &Path) -> PathBuf {
+        written_store_open(dir).path.clone()
+    }
+
+    /// The same, still open (so the file is what a crash right now would leave).
+    fn written_store_open(dir: &Path) -> Storage {
         let mut s = Storage::open(dir, &[1, 2, 3], b"{}").unwrap();
         for i in 6..=40 {
             s.append(&[ent(i, 6)]).unwrap();
@@ -667,7 +678,7 @@ mod tests {
             .unwrap();
             s.flush().unwrap();
         }
-        s.path.clone()
+        s
     }
 
     fn assert_damaged(dir: &Path, what: &str) -> String {
@@ -718,6 +729,32 @@ mod tests {
     }
 
     #[test]
+    fn damage_to_the_newest_commit_is_refused_not_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        // The file as a crash right after the last flush leaves it: entry 40 is only
+        // in the newest commit. Rolling back to the commit before it would give a
+        // consistent store (log and commit at 39) that forgot entry 40, which this node
+        // acknowledged to the leader.
+        let s = written_store_open(dir.path());
+        let path = s.path.clone();
+        let mut bytes = std::fs::read(&path).unwrap();
+        drop(s);
+        let needle = [40u8; 10];
+        let at: Vec<usize> = bytes
+            .windows(needle.len())
+            .enumerate()
+            .filter(|(_, w)| *w == needle)
+            .map(|(i, _)| i)
+            .collect();
+        assert!(!at.is_empty(), "entry 40 not found in the file");
+        for i in at {
+            bytes[i + 3] ^= 0x10;
+        }
+        std::fs::write(&path, bytes).unwrap();
+        assert_damaged(dir.path(), "a bit flipped in the newest commit");
+    }
+
+    #[test]
     fn log_shorter_than_the_commit_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = written_store(dir.path());
@@ -733,6 +770,20 @@ mod tests {
         drop(db);
         let msg = assert_damaged(dir.path(), "log ends at 32, commit 40");
         assert!(msg.contains("committed entries are missing"), "{msg}");
+    }
+
+    #[test]
+    fn a_store_from_before_redb_is_refused_not_refounded() {
+        let dir = tempfile::tempdir().unwrap();
+        // What sled 0.34 leaves in a data dir.
+        std::fs::write(dir.path().join("conf"), b"segment_size: 524288").unwrap();
+        std::fs::write(dir.path().join("db"), b"sled").unwrap();
+        match Storage::open(dir.path(), &[1, 2, 3], b"{}") {
+            Err(Error::Storage(m)) => assert!(m.contains("old sled format"), "{m}"),
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("a sled store was taken for a fresh one"),
+        }
+        assert!(!dir.path().join(DB_FILE).exists());
     }
 
     #[test]

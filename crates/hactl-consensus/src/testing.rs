@@ -2,20 +2,49 @@
 //! storage in temporary directories, connected by function calls instead of QUIC, with
 //! links that can be cut (partitions) and nodes that can be stopped and restarted from
 //! their data directory. A stop closes the store cleanly; what a crash or a power cut
-//! leaves (only what was fsynced) is tested in tests/power_loss.rs.
+//! leaves (only what was fsynced) is tested in tests/power_loss.rs. A node can also be
+//! wiped (the disk is lost).
+//!
+//! The daemon's heartbeats carry each node's [`PeerReport`]; here a reporter thread
+//! stands in for them and delivers every node's report to every peer it can reach,
+//! every two ticks.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::{start, Config, Error, Handle, NodeId, Status, Timing, Transport};
+use crate::format::ENTRY_FORMAT;
+use crate::{start, Config, Error, Handle, NodeId, PeerReport, Status, Timing, Transport};
 
 #[derive(Default)]
 struct Router {
     nodes: BTreeMap<NodeId, Handle>,
     /// Directed links that drop everything.
     cut: HashSet<(NodeId, NodeId)>,
+    /// The highest entry format each node was started with.
+    formats: BTreeMap<NodeId, u32>,
+}
+
+impl Router {
+    /// Delivers every running node's report to every peer it can reach.
+    fn exchange_reports(&self) {
+        for (&from, h) in &self.nodes {
+            let s = h.status();
+            let report = PeerReport {
+                max_format: self.formats.get(&from).copied().unwrap_or(ENTRY_FORMAT),
+                rejoin: s.rejoin,
+                last_term: s.last_term,
+                last_index: s.last_index,
+            };
+            for (&to, peer) in &self.nodes {
+                if to != from && !self.cut.contains(&(from, to)) {
+                    peer.peer_report(from, report);
+                }
+            }
+        }
+    }
 }
 
 /// A cluster of nodes in one process.
@@ -24,6 +53,8 @@ pub struct MemCluster {
     dirs: BTreeMap<NodeId, PathBuf>,
     pub timing: Timing,
     pub compact_after: u64,
+    founders: Vec<NodeId>,
+    reporter_stop: Arc<AtomicBool>,
     _root: Option<tempfile_root::Root>,
 }
 
@@ -51,16 +82,40 @@ impl MemCluster {
             dirs: BTreeMap::new(),
             timing,
             compact_after: 1000,
+            founders: (1..=n).collect(),
+            reporter_stop: Arc::default(),
             _root: Some(tempfile_root::Root(root.clone())),
         };
-        let voters: Vec<NodeId> = (1..=n).collect();
         for id in 1..=n {
             c.dirs.insert(id, root.join(format!("node{id}")));
         }
         for id in 1..=n {
-            c.boot(id, voters.clone())?;
+            c.boot(id, true)?;
         }
+        c.start_reporter();
         Ok(c)
+    }
+
+    fn start_reporter(&self) {
+        let router = self.router.clone();
+        let stop = self.reporter_stop.clone();
+        let every = self.timing.tick * 2;
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(r) = router.read() {
+                    r.exchange_reports();
+                }
+                std::thread::sleep(every);
+            }
+        });
+    }
+
+    /// The highest entry format node `id` reads and writes from its next start on
+    /// (lower than [`ENTRY_FORMAT`]: the node acts as an older build).
+    pub fn set_max_format(&self, id: NodeId, format: u32) {
+        if let Ok(mut r) = self.router.write() {
+            r.formats.insert(id, format);
+        }
     }
 
     fn transport(&self, from: NodeId) -> Transport {
@@ -79,16 +134,30 @@ impl MemCluster {
         })
     }
 
-    fn boot(&mut self, id: NodeId, voters: Vec<NodeId>) -> Result<(), Error> {
+    /// Starts node `id` from its directory; `may_found`: a founder (its first start).
+    fn boot(&mut self, id: NodeId, may_found: bool) -> Result<(), Error> {
         let dir = self
             .dirs
             .get(&id)
             .cloned()
             .ok_or_else(|| Error::Config(format!("unknown node {id}")))?;
+        let max_format = self
+            .router
+            .read()
+            .ok()
+            .and_then(|r| r.formats.get(&id).copied())
+            .unwrap_or(ENTRY_FORMAT);
+        let members = if may_found {
+            self.founders.clone()
+        } else {
+            self.ids()
+        };
         let cfg = Config {
             timing: self.timing,
             compact_after: self.compact_after,
-            ..Config::new(id, voters, dir)
+            may_found,
+            max_format,
+            ..Config::new(id, members, dir)
         };
         let h = start(cfg, self.transport(id))?;
         if let Ok(mut r) = self.router.write() {
@@ -106,7 +175,7 @@ impl MemCluster {
             .map(|r| r.0.clone())
             .ok_or_else(|| Error::Config("no root".into()))?;
         self.dirs.insert(id, root.join(format!("node{id}")));
-        self.boot(id, Vec::new())
+        self.boot(id, false)
     }
 
     pub fn node(&self, id: NodeId) -> Option<Handle> {
@@ -131,7 +200,34 @@ impl MemCluster {
 
     /// Starts a stopped node again from its data directory.
     pub fn restart(&mut self, id: NodeId) -> Result<(), Error> {
-        self.boot(id, Vec::new())
+        self.boot(id, false)
+    }
+
+    /// Stops node `id`, deletes its state (a lost disk) and starts it again, as a
+    /// member (not a founder).
+    pub fn wipe(&mut self, id: NodeId) -> Result<(), Error> {
+        self.wipe_stopped(id)?;
+        self.restart(id)
+    }
+
+    /// Stops node `id` and deletes its state, leaving it stopped.
+    pub fn wipe_stopped(&mut self, id: NodeId) -> Result<(), Error> {
+        self.stop(id);
+        let dir = self
+            .dirs
+            .get(&id)
+            .ok_or_else(|| Error::Config(format!("unknown node {id}")))?;
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Storage(format!("wiping {}: {e}", dir.display()))),
+        }
+    }
+
+    /// Starts node `id` as a founder would on its first start (for tests of what
+    /// founding would do).
+    pub fn start_as_founder(&mut self, id: NodeId) -> Result<(), Error> {
+        self.boot(id, true)
     }
 
     /// Cuts both directions between every node of `a` and every node of `b`.
@@ -202,6 +298,7 @@ impl MemCluster {
 
 impl Drop for MemCluster {
     fn drop(&mut self) {
+        self.reporter_stop.store(true, Ordering::SeqCst);
         let nodes: Vec<Handle> = self
             .router
             .write()

@@ -1,5 +1,6 @@
 //! Consensus with real nodes and real redb storage, connected in memory: elections,
-//! leader loss, partitions, restarts from disk, compaction, membership changes.
+//! leader loss, partitions, restarts from disk, compaction, membership changes, nodes
+//! that lost their disk, members running an older build.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -272,13 +273,22 @@ fn add_and_remove_a_voter() {
     c.add_node(4).unwrap();
     let h = c.node(leader).unwrap();
     rt.block_on(h.add_voter(4)).unwrap();
+    // Added as a learner; the leader makes it a voter once it has caught up.
+    let s = c
+        .wait_for(T, |s| {
+            s.len() == 4 && s.values().all(|st| st.voters == vec![1, 2, 3, 4])
+        })
+        .unwrap_or_else(|s| {
+            panic!(
+                "{:?}",
+                s.values()
+                    .map(|s| (&s.voters, &s.learners))
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert!(s.values().all(|st| st.learners.is_empty()));
     all_converged(&c, &[1, 2, 3, 4]);
     let s = c.statuses();
-    assert!(
-        s.values().all(|st| st.voters == vec![1, 2, 3, 4]),
-        "{:?}",
-        s.values().map(|s| &s.voters).collect::<Vec<_>>()
-    );
     assert!(s[&4].cib.config.node("n4").is_some());
     let leader = c.wait_leader(&[1, 2, 3, 4], T).unwrap();
     rt.block_on(c.node(leader).unwrap().remove_voter(4))
@@ -334,4 +344,225 @@ fn raft_panic_on_a_protocol_violating_message_stops_the_node() {
     );
     let rest: Vec<NodeId> = [1, 2, 3].into_iter().filter(|&i| i != follower).collect();
     propose_retry(&rt, &c, &rest, set("others-carry-on", "1"));
+}
+
+/// Waits until every node in `ids` is a plain voter again (no rejoin, no learners) and
+/// all have the same CIB.
+fn all_rejoined(c: &MemCluster, ids: &[NodeId]) {
+    let want: Vec<NodeId> = ids.to_vec();
+    let r = c.wait_for(T, |s| {
+        ids.iter().all(|i| {
+            s.get(i).is_some_and(|st| {
+                st.rejoin.is_none() && st.voters == want && st.learners.is_empty()
+            })
+        })
+    });
+    if let Err(s) = r {
+        panic!(
+            "nodes did not all become voters again: {:?}",
+            s.values()
+                .map(|st| (st.id, st.rejoin, &st.voters, &st.learners, st.applied_index))
+                .collect::<Vec<_>>()
+        );
+    }
+    all_converged(c, ids);
+}
+
+fn has(st: &hactl_consensus::Status, name: &str) -> bool {
+    st.cib.config.properties.contains_key(name)
+}
+
+/// One node loses its disk. It must not found a cluster of its own, must never lend
+/// its vote to a candidate that lacks what it had acknowledged, and comes back through
+/// learner to voter with the whole CIB.
+#[test]
+fn wiped_member_rejoins_as_learner_and_its_vote_cannot_lose_a_commit() {
+    let mut c = cluster(3);
+    let rt = rt();
+    let leader = c.wait_leader(&[1, 2, 3], T).unwrap();
+    let [stale, wiped] = {
+        let o: Vec<NodeId> = [1, 2, 3].into_iter().filter(|&i| i != leader).collect();
+        [o[0], o[1]]
+    };
+    propose_retry(&rt, &c, &[1, 2, 3], set("before", "1"));
+    all_converged(&c, &[1, 2, 3]);
+    // `stale` misses a write that the leader and `wiped` commit.
+    c.partition(&[stale], &[leader, wiped]);
+    propose(&rt, &c.node(leader).unwrap(), set("committed", "1")).unwrap();
+    // `wiped` loses its disk, the leader (the only other copy) goes down.
+    c.stop(leader);
+    c.wipe(wiped).unwrap();
+    c.heal();
+    // Raft alone would let `wiped` (empty log, no memory of its vote) elect `stale`,
+    // which lacks "committed". It must not: no leader until the copy is back.
+    let elected = c.wait_for(Duration::from_secs(2), |s| {
+        s.values().any(|st| st.is_leader())
+    });
+    assert!(
+        elected.is_err(),
+        "a leader was elected without the node that holds the last commit: {:?}",
+        elected.map(|s| s.values().map(|st| (st.id, st.role)).collect::<Vec<_>>())
+    );
+    let st = c.node(wiped).unwrap().status();
+    assert_eq!(st.rejoin, Some(hactl_consensus::RejoinPhase::NoState));
+    assert!(
+        st.voters.is_empty(),
+        "a wiped node has no configuration of its own"
+    );
+    c.restart(leader).unwrap();
+    // It was made a learner (nobody counts it as a voter while it catches up)...
+    c.wait_for(T, |s| s.values().any(|st| st.learners == vec![wiped]))
+        .unwrap_or_else(|s| {
+            panic!(
+                "never a learner: {:?}",
+                s.values()
+                    .map(|st| (st.id, st.rejoin, &st.voters, &st.learners))
+                    .collect::<Vec<_>>()
+            )
+        });
+    // ...and is a voter again with everything, "committed" included.
+    all_rejoined(&c, &[1, 2, 3]);
+    assert!(c.statuses().values().all(|st| has(st, "committed")));
+    propose_retry(&rt, &c, &[1, 2, 3], set("after", "1"));
+    all_converged(&c, &[1, 2, 3]);
+}
+
+/// A follower loses its disk while the leader stays up: the leader, which recorded the
+/// follower's log as replicated up to some index, must notice the loss and bring the
+/// follower back from scratch (snapshot, learner, voter).
+#[test]
+fn wiped_follower_rejoins_while_the_leader_stays_up() {
+    let mut c = cluster(3);
+    let rt = rt();
+    let leader = c.wait_leader(&[1, 2, 3], T).unwrap();
+    let wiped = [1, 2, 3].into_iter().find(|&i| i != leader).unwrap();
+    for i in 0..5 {
+        propose_retry(&rt, &c, &[1, 2, 3], set(&format!("p{i}"), "1"));
+    }
+    all_converged(&c, &[1, 2, 3]);
+    c.wipe(wiped).unwrap();
+    all_rejoined(&c, &[1, 2, 3]);
+    assert!(has(&c.node(wiped).unwrap().status(), "p4"));
+    propose_retry(&rt, &c, &[1, 2, 3], set("after", "1"));
+    all_converged(&c, &[1, 2, 3]);
+}
+
+/// Two of three nodes lose their disks while the third is down: the two must not form
+/// a cluster of their own (they have no configuration and elect nobody); when the
+/// intact node is back, it leads and both rejoin with its state.
+#[test]
+fn two_wiped_of_three_wait_for_the_intact_node_then_rejoin() {
+    let mut c = cluster(3);
+    let rt = rt();
+    c.wait_leader(&[1, 2, 3], T).unwrap();
+    propose_retry(&rt, &c, &[1, 2, 3], set("kept", "1"));
+    all_converged(&c, &[1, 2, 3]);
+    c.stop(1);
+    c.wipe(2).unwrap();
+    c.wipe(3).unwrap();
+    let waited = c.wait_for(Duration::from_secs(2), |s| {
+        s.values().any(|st| st.is_leader() || !st.voters.is_empty())
+    });
+    assert!(
+        waited.is_err(),
+        "the wiped nodes formed a cluster: {:?}",
+        waited.map(|s| s
+            .values()
+            .map(|st| (st.id, st.role, st.voters.clone()))
+            .collect::<Vec<_>>())
+    );
+    let s = c.statuses();
+    assert!(s
+        .values()
+        .all(|st| st.rejoin == Some(hactl_consensus::RejoinPhase::NoState)));
+    c.restart(1).unwrap();
+    assert_eq!(
+        c.wait_leader(&[1, 2, 3], T),
+        Some(1),
+        "the intact node leads"
+    );
+    all_rejoined(&c, &[1, 2, 3]);
+    assert!(c.statuses().values().all(|st| has(st, "kept")));
+    propose_retry(&rt, &c, &[1, 2, 3], set("after", "1"));
+    all_converged(&c, &[1, 2, 3]);
+}
+
+/// A member running an older build (it reads only format 1) keeps the leader writing
+/// format 1; once it is upgraded the leader writes the newer format.
+#[test]
+fn mixed_version_cluster_writes_what_the_oldest_member_reads() {
+    let mut c = cluster(3);
+    let rt = rt();
+    let first = c.wait_leader(&[1, 2, 3], T).unwrap();
+    let old = [1, 2, 3].into_iter().find(|&i| i != first).unwrap();
+    c.stop(old);
+    c.set_max_format(old, 1);
+    c.restart(old).unwrap();
+    c.wait_for(T, |s| {
+        s.values()
+            .filter(|st| st.is_leader())
+            .any(|st| st.entry_format == 1)
+    })
+    .expect("the leader writes format 1 while a member reads only that");
+    let i = propose_retry(&rt, &c, &[1, 2, 3], set("old-readable", "1"));
+    all_converged(&c, &[1, 2, 3]);
+    let st = c.node(old).unwrap().status();
+    assert!(st.stalled.is_none() && st.applied_index >= i && has(&st, "old-readable"));
+    // Upgrade the old member.
+    c.stop(old);
+    c.set_max_format(old, hactl_consensus::format::ENTRY_FORMAT);
+    c.restart(old).unwrap();
+    c.wait_for(T, |s| {
+        s.values()
+            .all(|st| st.entry_format == hactl_consensus::format::ENTRY_FORMAT)
+    })
+    .expect("after the upgrade the newest format is written");
+    propose_retry(&rt, &c, &[1, 2, 3], set("new-format", "1"));
+    all_converged(&c, &[1, 2, 3]);
+}
+
+/// A node meets a committed entry in a format it cannot read (it was downgraded while
+/// cut off, so the leader still believed it read the newer format). It stops applying
+/// and says why, applies nothing after that entry, and once it runs a build that reads
+/// the entry it applies everything in order.
+#[test]
+fn node_that_cannot_read_an_entry_stops_applying_and_skips_nothing() {
+    let mut c = cluster(3);
+    let rt = rt();
+    let leader = c.wait_leader(&[1, 2, 3], T).unwrap();
+    let old = [1, 2, 3].into_iter().find(|&i| i != leader).unwrap();
+    let rest: Vec<NodeId> = [1, 2, 3].into_iter().filter(|&i| i != old).collect();
+    c.wait_for(T, |s| s[&leader].entry_format == 2).unwrap();
+    c.partition(&[old], &rest);
+    c.stop(old);
+    c.set_max_format(old, 1);
+    c.restart(old).unwrap();
+    let x = propose_retry(&rt, &c, &rest, set("x", "1"));
+    c.heal();
+    let s = c
+        .wait_for(T, |s| s[&old].stalled.is_some())
+        .expect("the old node stops at the entry it cannot read");
+    let why = s[&old].stalled.clone().unwrap_or_default();
+    assert!(why.contains("format 2") && why.contains("upgrade"), "{why}");
+    assert!(s[&old].applied_index < x);
+    // The leader now knows node `old` reads format 1 and writes that; the old node
+    // must still not apply it: it would skip "x".
+    c.wait_for(T, |s| s.values().all(|st| st.entry_format == 1))
+        .expect("format lowered for the old member");
+    let y = propose_retry(&rt, &c, &rest, set("y", "1"));
+    c.wait_for(T, |s| s[&old].commit_index >= y)
+        .expect("the old node still stores the log");
+    let st = c.node(old).unwrap().status();
+    assert!(
+        !has(&st, "y") && !has(&st, "x"),
+        "applied past an unreadable entry"
+    );
+    assert!(st.applied_index < x);
+    // Upgraded, it applies both, in order.
+    c.stop(old);
+    c.set_max_format(old, hactl_consensus::format::ENTRY_FORMAT);
+    c.restart(old).unwrap();
+    all_converged(&c, &[1, 2, 3]);
+    let st = c.node(old).unwrap().status();
+    assert!(st.stalled.is_none() && has(&st, "x") && has(&st, "y"));
 }

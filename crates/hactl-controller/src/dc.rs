@@ -13,13 +13,20 @@
 //!   is scheduled; the probes' results, with newer call ids, replace what the CIB
 //!   held — the node learns what it runs by probing, not by trusting memory.
 //!   Resources the probes find running get their recurring monitors back.
+//! - **Off the runtime.** The policy engine runs on a thread of its own
+//!   ([`crate::sched_thread`]) while the DC keeps serving events, held to
+//!   `schedule_deadline`: a run that overruns it is logged and its transition
+//!   discarded (the running graph, if any, stands) — so no CIB can stall the
+//!   daemon's heartbeats.
+//! - **Batched records.** Results that arrive together (a burst of reports, a
+//!   node's `Synced` backlog) are recorded in one Raft proposal.
 //! - **Split brain.** Without fencing, a lost node's resources are started elsewhere
 //!   only after a hold derived from the CIB (the lost node's chain of stop timeouts,
 //!   or `stonith-watchdog-timeout`), so that the lost node — which lost quorum too —
 //!   has stopped them or been reset by its watchdog first
 //!   ([`crate::split_brain`], `docs/architecture.md`, "Split brain").
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -34,6 +41,7 @@ use tracing::{debug, info, warn};
 use crate::engine::{Command, Engine, EngineConfig, Event};
 use crate::messages::{ControllerMsg, Report};
 use crate::ops::rc;
+use crate::sched_thread::{SchedThread, Scheduled};
 use crate::split_brain::{self, Liveness};
 
 /// The node attribute holding the boot id under which the node was last probed.
@@ -50,6 +58,31 @@ pub trait ClusterIo: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
     /// The CIB as applied locally; after `propose` resolved, it holds the change.
     fn cib(&self) -> Arc<Cib>;
+    /// Told after each policy engine run (tests and metrics watch it).
+    fn scheduled(&self, _run: &ScheduleRun) {}
+}
+
+/// One policy engine run, as the DC used it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRun {
+    /// How long the run took on the scheduler thread.
+    pub took: Duration,
+    pub outcome: RunOutcome,
+}
+
+/// What became of a policy engine run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// A transition of this many actions was started.
+    Started { actions: usize },
+    /// Nothing runnable to do.
+    Idle,
+    /// Past `schedule_deadline`: discarded.
+    Overran,
+    /// The configuration changed meanwhile: run again.
+    Stale,
+    /// The policy engine refused the CIB.
+    Refused,
 }
 
 /// DC settings.
@@ -68,6 +101,9 @@ pub struct DcConfig {
     /// Re-run the policy engine this often even when nothing changed (expiring
     /// constraints and failures).
     pub recheck: Duration,
+    /// A policy engine run that takes longer is abandoned: its transition is
+    /// discarded and the DC goes on with what it runs.
+    pub schedule_deadline: Duration,
 }
 
 impl DcConfig {
@@ -83,6 +119,7 @@ impl DcConfig {
             sync_timeout: Duration::from_secs(2),
             tick: Duration::from_millis(100),
             recheck: Duration::from_secs(60),
+            schedule_deadline: Duration::from_secs(20),
         }
     }
 }
@@ -135,7 +172,24 @@ struct Dc {
     followup: Vec<String>,
     last_epoch: u64,
     last_schedule: Instant,
+    /// The policy engine's thread (`None` if it could not be started).
+    sched: Option<SchedThread>,
+    /// The run it is on.
+    pending: Option<PendingRun>,
 }
+
+/// A policy engine run under way.
+struct PendingRun {
+    id: u64,
+    deadline: Instant,
+    /// The configuration epoch it was asked for.
+    epoch: u64,
+    overdue: bool,
+}
+
+/// Most messages taken from the inbox in one go (their results are recorded in one
+/// proposal).
+const MAX_BATCH: usize = 256;
 
 /// Runs the DC until the task is dropped (the daemon aborts it when this node stops
 /// leading or loses quorum; operations in flight finish on their nodes and reach the
@@ -158,7 +212,16 @@ pub async fn run(
         .options()
         .map(|o| o.stonith_enabled)
         .unwrap_or(true);
+    let (sched, mut sched_rx) = match SchedThread::spawn(&cfg.node) {
+        Ok((t, rx)) => (Some(t), rx),
+        Err(e) => {
+            tracing::error!(node = %cfg.node, error = %e, "cannot start the scheduler thread");
+            (None, tokio::sync::mpsc::unbounded_channel().1)
+        }
+    };
     let mut dc = Dc {
+        sched,
+        pending: None,
         engine: Engine::new(ecfg),
         io,
         last_epoch: cib.epoch,
@@ -186,9 +249,24 @@ pub async fn run(
     loop {
         tokio::select! {
             m = inbox.recv() => match m {
-                Some((from, msg)) => dc.on_msg(from, msg).await,
+                Some(first) => {
+                    // Take what else is waiting, so results that arrived together
+                    // are recorded together.
+                    let mut msgs = vec![first];
+                    while msgs.len() < MAX_BATCH {
+                        match inbox.try_recv() {
+                            Ok(m) => msgs.push(m),
+                            Err(_) => break,
+                        }
+                    }
+                    dc.on_msgs(msgs).await;
+                }
                 None => return,
             },
+            Some(done) = sched_rx.recv() => dc.on_scheduled(done).await,
+            _ = tokio::time::sleep_until(
+                dc.pending.as_ref().map_or_else(Instant::now, |p| p.deadline).into()
+            ), if dc.pending.as_ref().is_some_and(|p| !p.overdue) => dc.on_overdue(),
             r = cib_rx.changed() => {
                 if r.is_err() { return; }
                 let cib = cib_rx.borrow_and_update().clone();
@@ -211,110 +289,195 @@ pub async fn run(
 }
 
 impl Dc {
-    /// Carries out commands in order; each proposal is awaited so the engine always
-    /// sees a CIB holding what it proposed before.
+    /// Carries out commands. The changes to propose go first, in one proposal, so
+    /// the engine always sees a CIB holding what it proposed before its next event
+    /// and a burst of results costs one Raft round; dispatches wait for it (a
+    /// successor starts only once its predecessor's result is recorded). False if
+    /// a change could not be committed.
     async fn run_cmds(&mut self, cmds: Vec<Command>) -> bool {
+        let mut queue: VecDeque<Command> = cmds.into();
         let mut all_ok = true;
-        for c in cmds {
-            match c {
-                Command::Execute(d) => {
-                    debug!(node = %d.node, resource = %d.details.rsc, op = %d.details.op,
-                        interval_ms = d.details.interval_ms, transition = d.transition, "dispatch");
-                    let node = d.node.clone();
-                    if d.details.op == "start" {
-                        self.starting
-                            .entry(node.clone())
-                            .or_default()
-                            .insert(d.details.rsc.clone());
+        while !queue.is_empty() {
+            let mut changes = Vec::new();
+            let mut rest = VecDeque::new();
+            for c in queue.drain(..) {
+                match c {
+                    Command::Propose(ch) => changes.push(ch),
+                    other => rest.push_back(other),
+                }
+            }
+            all_ok &= self.propose_all(changes).await;
+            for c in rest {
+                match c {
+                    Command::RecordFencing {
+                        transition,
+                        action,
+                        change,
+                    } => {
+                        // Recovery after fencing waits for this record; the
+                        // engine asks again if it does not commit.
+                        if self.propose_all(vec![change]).await {
+                            let ev = Event::FencingRecorded { transition, action };
+                            queue.extend(self.engine.handle(ev, &self.cib, now_ms()));
+                        } else {
+                            all_ok = false;
+                        }
                     }
-                    self.io.send(&node, ControllerMsg::Execute(d));
-                }
-                Command::Fence(f) => {
-                    info!(target = %f.target, executor = %f.executor, "fencing");
-                    let ex = f.executor.clone();
-                    self.io.send(&ex, ControllerMsg::Fence(f));
-                }
-                Command::Propose(ch) => match self.io.propose(ch).await {
-                    // The engine must see what it proposed before its next event.
-                    Ok(()) => self.cib = self.io.cib(),
-                    Err(e) => {
-                        warn!(error = %e, "proposal failed");
-                        all_ok = false;
-                    }
-                },
-                Command::Recompute { reason } => {
-                    debug!(%reason, "recompute");
-                    self.want_schedule = true;
-                }
-                Command::Complete {
-                    transition,
-                    incomplete,
-                } => {
-                    debug!(transition, incomplete, "transition complete");
-                    self.want_schedule = true;
+                    other => self.run_cmd(other),
                 }
             }
         }
         all_ok
     }
 
-    async fn on_report(&mut self, r: Report) {
-        let key = (r.node.clone(), r.boot);
-        if r.details.op == "start" {
-            if let Some(s) = self.starting.get_mut(&r.node) {
-                s.remove(&r.details.rsc);
+    /// Proposes `changes` as one batch; if the batch is refused (one bad change
+    /// refuses all of it), each on its own so the others still commit.
+    async fn propose_all(&mut self, mut changes: Vec<Change>) -> bool {
+        let change = match changes.len() {
+            0 => return true,
+            1 => changes.remove(0),
+            _ => Change::Batch {
+                changes: changes.clone(),
+            },
+        };
+        match self.io.propose(change).await {
+            Ok(()) => {
+                self.cib = self.io.cib();
+                return true;
+            }
+            Err(e) if changes.is_empty() => {
+                warn!(node = %self.cfg.node, error = %e, "proposal failed");
+                return false;
+            }
+            Err(e) => warn!(node = %self.cfg.node, error = %e, changes = changes.len(),
+                "batched proposal failed: proposing its changes one by one"),
+        }
+        let mut all_ok = true;
+        for ch in changes {
+            match self.io.propose(ch).await {
+                Ok(()) => self.cib = self.io.cib(),
+                Err(e) => {
+                    warn!(node = %self.cfg.node, error = %e, "proposal failed");
+                    all_ok = false;
+                }
             }
         }
-        let seen = self.recorded.get(&key).copied().unwrap_or(0);
-        if r.seq > seen {
-            let ev = match (r.transition, r.action) {
-                (Some(t), Some(a)) => Event::ActionResult {
-                    transition: t,
-                    action: a,
-                    node: r.node.clone(),
-                    details: r.details.clone(),
-                    outcome: r.outcome.clone(),
-                },
-                _ if r.details.interval_ms > 0 => Event::MonitorChanged {
-                    node: r.node.clone(),
-                    details: r.details.clone(),
-                    outcome: r.outcome.clone(),
-                },
-                // A result no graph asked for (a stop under no-quorum-policy):
-                // judged as a late result.
-                _ => Event::ActionResult {
-                    transition: 0,
-                    action: usize::MAX,
-                    node: r.node.clone(),
-                    details: r.details.clone(),
-                    outcome: r.outcome.clone(),
-                },
-            };
-            let cmds = self.engine.handle(ev, &self.cib, now_ms());
-            if !self.run_cmds(cmds).await {
-                // Not recorded: keep it in the node's outbox for the next DC.
-                return;
+        all_ok
+    }
+
+    fn run_cmd(&mut self, c: Command) {
+        match c {
+            Command::Execute(d) => {
+                debug!(node = %d.node, resource = %d.details.rsc, op = %d.details.op,
+                    interval_ms = d.details.interval_ms, transition = d.transition, "dispatch");
+                let node = d.node.clone();
+                if d.details.op == "start" {
+                    self.starting
+                        .entry(node.clone())
+                        .or_default()
+                        .insert(d.details.rsc.clone());
+                }
+                self.io.send(&node, ControllerMsg::Execute(d));
             }
-            self.recorded.insert(key, r.seq);
+            Command::Fence(f) => {
+                info!(target = %f.target, executor = %f.executor, "fencing");
+                let ex = f.executor.clone();
+                self.io.send(&ex, ControllerMsg::Fence(f));
+            }
+            Command::Recompute { reason } => {
+                debug!(%reason, "recompute");
+                self.want_schedule = true;
+            }
+            Command::Complete {
+                transition,
+                incomplete,
+            } => {
+                debug!(transition, incomplete, "transition complete");
+                self.want_schedule = true;
+            }
+            // Handled by `run_cmds`.
+            Command::Propose(_) | Command::RecordFencing { .. } => {}
         }
-        self.io
-            .send(&r.node, ControllerMsg::Ack { seqs: vec![r.seq] });
+    }
+
+    /// Records reports, as few proposals as possible: one per run of reports that
+    /// touch distinct (node, resource) pairs (a second result for the same pair
+    /// waits for the first to be recorded: its fail count builds on it).
+    async fn on_reports(&mut self, reports: Vec<Report>) {
+        let mut chunk: Vec<Report> = Vec::new();
+        let mut keys: HashSet<(String, String)> = HashSet::new();
+        for r in reports {
+            let key = (r.node.clone(), r.details.rsc.clone());
+            if keys.contains(&key) {
+                self.record_reports(std::mem::take(&mut chunk)).await;
+                keys.clear();
+            }
+            keys.insert(key);
+            chunk.push(r);
+        }
+        self.record_reports(chunk).await;
+    }
+
+    async fn record_reports(&mut self, reports: Vec<Report>) {
+        if reports.is_empty() {
+            return;
+        }
+        let mut cmds = Vec::new();
+        let mut fresh = Vec::new();
+        let mut acks: HashMap<String, Vec<u64>> = HashMap::new();
+        for r in reports {
+            let key = (r.node.clone(), r.boot);
+            if r.details.op == "start" {
+                if let Some(s) = self.starting.get_mut(&r.node) {
+                    s.remove(&r.details.rsc);
+                }
+            }
+            let seen = self.recorded.get(&key).copied().unwrap_or(0);
+            if r.seq <= seen {
+                acks.entry(r.node.clone()).or_default().push(r.seq);
+                continue;
+            }
+            cmds.extend(self.engine.handle(report_event(&r), &self.cib, now_ms()));
+            fresh.push((key, r.seq));
+        }
+        if self.run_cmds(cmds).await {
+            for ((node, boot), seq) in fresh {
+                acks.entry(node.clone()).or_default().push(seq);
+                let e = self.recorded.entry((node, boot)).or_insert(0);
+                *e = (*e).max(seq);
+            }
+        }
+        // Not recorded: left in the nodes' outboxes for the next DC (or resync).
+        for (node, seqs) in acks {
+            self.io.send(&node, ControllerMsg::Ack { seqs });
+        }
+    }
+
+    async fn on_msgs(&mut self, msgs: Vec<(String, ControllerMsg)>) {
+        let mut reports = Vec::new();
+        for (from, msg) in msgs {
+            match msg {
+                ControllerMsg::Report(r) if r.node == from => reports.push(r),
+                other => {
+                    self.on_reports(std::mem::take(&mut reports)).await;
+                    self.on_msg(from, other).await;
+                }
+            }
+        }
+        self.on_reports(reports).await;
     }
 
     async fn on_msg(&mut self, from: String, msg: ControllerMsg) {
         match msg {
-            ControllerMsg::Report(r) if r.node == from => self.on_report(r).await,
+            ControllerMsg::Report(r) if r.node == from => self.on_reports(vec![r]).await,
             ControllerMsg::Synced {
                 node,
                 boot,
                 mut reports,
             } if node == from => {
                 reports.sort_by_key(|r| r.seq);
-                for r in reports {
-                    if r.node == node && r.boot == boot {
-                        self.on_report(r).await;
-                    }
-                }
+                reports.retain(|r| r.node == node && r.boot == boot);
+                self.on_reports(reports).await;
                 debug!(node = %node, boot, "node synced");
                 self.synced.insert(node.clone(), boot);
                 self.waiting_since.remove(&node);
@@ -329,6 +492,7 @@ impl Dc {
             } => {
                 let cmds = self.engine.handle(
                     Event::FenceResult {
+                        from,
                         transition,
                         action,
                         target,
@@ -415,7 +579,8 @@ impl Dc {
         if self.hold_until.is_some_and(|h| Instant::now() >= h) {
             self.hold_until = None;
         }
-        if self.engine.busy() {
+        // One policy engine run at a time; nothing else starts while it runs.
+        if self.engine.busy() || self.pending.is_some() {
             return;
         }
         if !self.reprobing.is_empty() {
@@ -469,16 +634,70 @@ impl Dc {
             self.start(t).await;
             return;
         }
+        let Some(sched) = self.sched.as_mut() else {
+            return;
+        };
+        let now_s = (now_ms() / 1000) as i64;
+        let Some(id) = sched.submit(self.cib.clone(), now_s) else {
+            self.sched = None;
+            return;
+        };
         self.want_schedule = false;
         self.last_schedule = Instant::now();
-        let now_s = (now_ms() / 1000) as i64;
-        let t = match hactl_policy::schedule(&self.cib, now_s) {
+        self.pending = Some(PendingRun {
+            id,
+            deadline: Instant::now() + self.cfg.schedule_deadline,
+            epoch: self.cib.epoch,
+            overdue: false,
+        });
+    }
+
+    /// The run is past its deadline: say so once; its transition will be
+    /// discarded when it comes.
+    fn on_overdue(&mut self) {
+        if let Some(p) = self.pending.as_mut() {
+            p.overdue = true;
+            warn!(node = %self.cfg.node, deadline_ms = self.cfg.schedule_deadline.as_millis() as u64,
+                "policy engine run past its deadline: its transition will be discarded; \
+                 the DC keeps running the current graph");
+        }
+    }
+
+    async fn on_scheduled(&mut self, done: Scheduled) {
+        let Some(p) = self.pending.take_if(|p| p.id == done.id) else {
+            return;
+        };
+        let took = done.took;
+        let outcome = self.use_run(p, done).await;
+        self.io.scheduled(&ScheduleRun { took, outcome });
+    }
+
+    async fn use_run(&mut self, p: PendingRun, done: Scheduled) -> RunOutcome {
+        let took_ms = done.took.as_millis() as u64;
+        if p.overdue || done.took > self.cfg.schedule_deadline {
+            warn!(node = %self.cfg.node, took_ms,
+                deadline_ms = self.cfg.schedule_deadline.as_millis() as u64,
+                "policy engine run overran its deadline: transition discarded");
+            return RunOutcome::Overran;
+        }
+        if self.cib.epoch != p.epoch {
+            debug!(
+                took_ms,
+                "configuration changed while scheduling: computing again"
+            );
+            self.want_schedule = true;
+            return RunOutcome::Stale;
+        }
+        let t = match done.result {
             Ok(t) => t,
             Err(e) => {
                 warn!(error = %e, "policy engine refused the CIB");
-                return;
+                return RunOutcome::Refused;
             }
         };
+        for w in &t.warnings {
+            warn!(node = %self.cfg.node, warning = %w, "policy engine");
+        }
         if let Some(change) = forget_orphans(&self.cib, &t) {
             info!(change = ?change, "forgetting deleted resources stopped everywhere");
             match self.io.propose(change).await {
@@ -490,10 +709,12 @@ impl Dc {
             if !t.actions.is_empty() {
                 debug!(actions = t.actions.len(), "nothing runnable to do");
             }
-            return;
+            return RunOutcome::Idle;
         }
-        info!(actions = t.actions.len(), summary = ?t.summary, "new transition");
+        info!(actions = t.actions.len(), took_ms, summary = ?t.summary, "new transition");
+        let actions = t.actions.len();
         self.start(t).await;
+        RunOutcome::Started { actions }
     }
 
     async fn start(&mut self, t: Transition) {
@@ -520,6 +741,33 @@ impl Dc {
         }
         self.followup = done.into_iter().map(|(n, _)| n).collect();
         self.want_schedule = true;
+    }
+}
+
+/// What a node's report means to the engine.
+fn report_event(r: &Report) -> Event {
+    match (r.transition, r.action) {
+        (Some(t), Some(a)) => Event::ActionResult {
+            transition: t,
+            action: a,
+            node: r.node.clone(),
+            details: r.details.clone(),
+            outcome: r.outcome.clone(),
+        },
+        _ if r.details.interval_ms > 0 => Event::MonitorChanged {
+            node: r.node.clone(),
+            details: r.details.clone(),
+            outcome: r.outcome.clone(),
+        },
+        // A result no graph asked for (a stop under no-quorum-policy): judged as a
+        // late result.
+        _ => Event::ActionResult {
+            transition: 0,
+            action: usize::MAX,
+            node: r.node.clone(),
+            details: r.details.clone(),
+            outcome: r.outcome.clone(),
+        },
     }
 }
 
@@ -615,6 +863,7 @@ fn graph_of(cib: &Cib, actions: Vec<Action>, edges: Vec<OrderingEdge>) -> Transi
         nodes: node_states(cib),
         summary: Vec::new(),
         scores: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -12,7 +12,19 @@
 //! - An action is dispatched once every runnable predecessor is done; pseudo actions
 //!   complete as soon as their predecessors are done. Actions the policy marked not
 //!   runnable are never dispatched; their successors were already marked by the
-//!   policy when they must not run either, so an edge from one is ignored.
+//!   policy when they must not run either, so an edge from one is ignored (as
+//!   Pacemaker leaves unrunnable inputs out of its graph).
+//! - An action the policy found runnable but the engine cannot carry out (no
+//!   operation definition, no node to run the fencer) is `Undispatchable`, and so
+//!   is every action that depends on one through a mandatory edge: a start ordered
+//!   after a fence or stop that never happened must not run. Optional edges
+//!   (sequence only) from it are ignored.
+//! - Fencing is done only once the CIB records it: a successful fence result is
+//!   proposed as `RecordFencing` (`Command::RecordFencing`), and the action
+//!   completes — releasing the starts after it — only when the runtime reports the
+//!   proposal committed (`Event::FencingRecorded`); until then it is retried every
+//!   `resend_ms`. A fence result counts only from the node the DC chose to fence
+//!   from, for the target it named.
 //! - Each result is compared with the expected rc: 0 for start, stop and recurring
 //!   monitors; 7 for a probe, where 0 (running) and 5 (cannot run here) are
 //!   information, not failures — but information the graph did not assume, so the
@@ -30,7 +42,7 @@ use std::collections::BTreeMap;
 
 use hactl_model::change::Change;
 use hactl_model::{Cib, Score};
-use hactl_policy::{ActionKind, Transition};
+use hactl_policy::{ActionKind, EdgeKind, Transition};
 use serde::{Deserialize, Serialize};
 
 use crate::ops::{self, rc, status, OpDetails, Outcome};
@@ -95,6 +107,14 @@ pub enum Command {
     Fence(FenceRequest),
     /// Propose this change through Raft (in the order given).
     Propose(Change),
+    /// Propose `RecordFencing` for the target of a fence action that succeeded and
+    /// answer with `Event::FencingRecorded` once it is committed (on failure,
+    /// nothing: the engine asks again).
+    RecordFencing {
+        transition: u64,
+        action: usize,
+        change: Change,
+    },
     /// Run the policy engine again on the CIB (after the changes proposed before).
     Recompute {
         reason: String,
@@ -124,11 +144,18 @@ pub enum Event {
         outcome: Outcome,
     },
     FenceResult {
+        /// The node that sent the result.
+        from: String,
         transition: u64,
         action: usize,
         target: String,
         ok: bool,
         reason: Option<String>,
+    },
+    /// A `Command::RecordFencing` proposal was committed.
+    FencingRecorded {
+        transition: u64,
+        action: usize,
     },
     NodeLost(String),
     ConfigChanged,
@@ -143,8 +170,13 @@ enum St {
     InFlight,
     Done,
     Failed,
-    /// Not runnable (per the policy), or dispatch impossible.
+    /// Not runnable (per the policy).
     Blocked,
+    /// Runnable per the policy but impossible to carry out, or mandatorily after
+    /// such an action.
+    Undispatchable,
+    /// Fenced; waiting for the CIB to record it.
+    Recording,
 }
 
 #[derive(Debug, Clone)]
@@ -167,7 +199,7 @@ struct Act {
 struct Graph {
     id: u64,
     acts: Vec<Act>,
-    preds: Vec<Vec<usize>>,
+    preds: Vec<Vec<(usize, EdgeKind)>>,
     abort: Option<String>,
     /// Whether to ask for a recompute once the abort has drained.
     recompute: bool,
@@ -200,6 +232,23 @@ pub struct Engine {
     /// Last call id issued per node (the CIB may not have it yet).
     call_ids: BTreeMap<String, i64>,
     start_failure_is_fatal: bool,
+    /// Fence requests sent, (transition, action) → (executor, target), until
+    /// answered: a result is accepted only from that executor for that target,
+    /// also after its graph is gone (a late success is still recorded).
+    fence_requests: BTreeMap<(u64, usize), (String, String)>,
+}
+
+/// How many unanswered fence requests are remembered (oldest forgotten first).
+const FENCE_REQUESTS_KEPT: usize = 64;
+
+/// A fence result as received.
+struct FenceAnswer {
+    from: String,
+    transition: u64,
+    action: usize,
+    target: String,
+    ok: bool,
+    reason: Option<String>,
 }
 
 impl Engine {
@@ -210,6 +259,7 @@ impl Engine {
             graph: None,
             call_ids: BTreeMap::new(),
             start_failure_is_fatal: true,
+            fence_requests: BTreeMap::new(),
         }
     }
 
@@ -231,7 +281,7 @@ impl Engine {
             transition: Some(g.id),
             total: g.acts.len(),
             done: count(St::Done),
-            in_flight: count(St::InFlight),
+            in_flight: count(St::InFlight) + count(St::Recording),
             failed: count(St::Failed),
             aborted: g.abort.clone(),
         }
@@ -262,22 +312,26 @@ impl Engine {
             .map(|n| n.name.clone())
             .collect();
         let n = t.actions.len();
+        let index = ops::primitive_index(cib);
         let mut acts = Vec::with_capacity(n);
         for a in &t.actions {
+            let details = |r: &str, node: &str, op: &str, interval_ms: u64| {
+                let prim = index.get(r).copied();
+                ops::op_details_of(cib, prim, r, node, op, interval_ms)
+            };
             let (op, expected_rc) = match (&a.kind, &a.resource, &a.node) {
                 (ActionKind::Start, Some(r), Some(node)) if !a.pseudo => {
-                    (ops::op_details(cib, r, node, "start", 0), rc::OK)
+                    (details(r, node, "start", 0), rc::OK)
                 }
                 (ActionKind::Stop, Some(r), Some(node)) if !a.pseudo => {
-                    (ops::op_details(cib, r, node, "stop", 0), rc::OK)
+                    (details(r, node, "stop", 0), rc::OK)
                 }
                 (ActionKind::Probe, Some(r), Some(node)) if !a.pseudo => {
-                    (ops::op_details(cib, r, node, "monitor", 0), rc::NOT_RUNNING)
+                    (details(r, node, "monitor", 0), rc::NOT_RUNNING)
                 }
-                (ActionKind::Monitor { interval_ms }, Some(r), Some(node)) if !a.pseudo => (
-                    ops::op_details(cib, r, node, "monitor", *interval_ms),
-                    rc::OK,
-                ),
+                (ActionKind::Monitor { interval_ms }, Some(r), Some(node)) if !a.pseudo => {
+                    (details(r, node, "monitor", *interval_ms), rc::OK)
+                }
                 _ => (None, rc::OK),
             };
             let is_op = matches!(
@@ -307,10 +361,10 @@ impl Engine {
                 // Group markers without the pseudo flag are still markers.
                 true
             };
-            let st = if a.runnable && dispatchable {
-                St::Waiting
-            } else {
-                St::Blocked
+            let st = match (a.runnable, dispatchable) {
+                (false, _) => St::Blocked,
+                (true, true) => St::Waiting,
+                (true, false) => St::Undispatchable,
             };
             if a.runnable && !dispatchable {
                 tracing::warn!(transition = id, action = a.id, kind = ?a.kind,
@@ -334,7 +388,7 @@ impl Engine {
         let mut preds = vec![Vec::new(); n];
         for e in &t.edges {
             if e.before < n && e.after < n && e.before != e.after {
-                preds[e.after].push(e.before);
+                preds[e.after].push((e.before, e.kind));
             }
         }
         self.graph = Some(Graph {
@@ -393,37 +447,38 @@ impl Engine {
                 }
             }
             Event::FenceResult {
+                from,
                 transition,
                 action,
                 target,
                 ok,
                 reason,
             } => {
-                if ok {
-                    out.push(Command::Propose(Change::RecordFencing {
-                        node: target.clone(),
-                        at: (now_ms / 1000) as i64,
-                    }));
-                }
-                let current = self.graph.as_ref().is_some_and(|g| {
-                    g.id == transition && g.acts.get(action).is_some_and(|a| a.st == St::InFlight)
-                });
-                if current {
-                    if let Some(g) = self.graph.as_mut() {
-                        g.acts[action].st = if ok { St::Done } else { St::Failed };
-                    }
-                    if !ok {
-                        self.abort(
-                            format!(
-                                "fencing of {target} failed: {}",
-                                reason.as_deref().unwrap_or("no reason given")
-                            ),
-                            true,
-                            &mut out,
-                        );
-                    }
-                } else if !ok {
-                    tracing::info!(target = %target, "late fencing failure ignored");
+                let r = FenceAnswer {
+                    from,
+                    transition,
+                    action,
+                    target,
+                    ok,
+                    reason,
+                };
+                self.on_fence_result(r, now_ms, &mut out);
+            }
+            Event::FencingRecorded { transition, action } => {
+                if let Some(a) = self
+                    .graph
+                    .as_mut()
+                    .filter(|g| g.id == transition)
+                    .and_then(|g| g.acts.get_mut(action))
+                    .filter(|a| a.st == St::Recording)
+                {
+                    tracing::info!(
+                        transition,
+                        action,
+                        target = a.node.as_deref().unwrap_or(""),
+                        "fencing recorded in the CIB"
+                    );
+                    a.st = St::Done;
                 }
             }
             Event::NodeLost(node) => {
@@ -467,6 +522,74 @@ impl Engine {
         }
         self.advance(cib, now_ms, &mut out);
         out
+    }
+
+    /// Whom the DC asked to fence whom for `(transition, action)`: the running
+    /// graph's action while in flight, else a remembered earlier request.
+    fn fence_asked(&self, transition: u64, action: usize) -> Option<(String, String, bool)> {
+        let current = self
+            .graph
+            .as_ref()
+            .filter(|g| g.id == transition)
+            .and_then(|g| g.acts.get(action))
+            .filter(|a| a.st == St::InFlight);
+        if let Some(a) = current {
+            return Some((a.fence_executor.clone()?, a.node.clone()?, true));
+        }
+        let (exec, target) = self.fence_requests.get(&(transition, action))?;
+        Some((exec.clone(), target.clone(), false))
+    }
+
+    fn on_fence_result(&mut self, r: FenceAnswer, now_ms: u64, out: &mut Vec<Command>) {
+        let FenceAnswer {
+            from,
+            transition,
+            action,
+            target,
+            ok,
+            reason,
+        } = r;
+        let Some((exec, victim, current)) = self.fence_asked(transition, action) else {
+            tracing::warn!(node = %from, target = %target, transition, action, ok,
+                "fence result for no fencing this DC asked for ignored");
+            return;
+        };
+        if exec != from || victim != target {
+            // Only the node the DC chose knows whether it fenced the target; anyone
+            // else's word (a stale or confused peer) must not release recovery.
+            tracing::warn!(node = %from, target = %target, transition, action, ok,
+                expected_node = %exec, expected_target = %victim,
+                "fence result from a node not asked, or for another target, ignored");
+            return;
+        }
+        self.fence_requests.remove(&(transition, action));
+        let change = Change::RecordFencing {
+            node: target.clone(),
+            at: (now_ms / 1000) as i64,
+        };
+        match (current, ok) {
+            (true, true) => {
+                if let Some(g) = self.graph.as_mut() {
+                    g.acts[action].st = St::Recording;
+                    g.acts[action].sent_ms = now_ms;
+                }
+                out.push(Command::RecordFencing {
+                    transition,
+                    action,
+                    change,
+                });
+            }
+            (true, false) => {
+                if let Some(g) = self.graph.as_mut() {
+                    g.acts[action].st = St::Failed;
+                }
+                let why = reason.as_deref().unwrap_or("no reason given");
+                self.abort(format!("fencing of {target} failed: {why}"), true, out);
+            }
+            // Late but true: the node is fenced; no graph waits for the record.
+            (false, true) => out.push(Command::Propose(change)),
+            (false, false) => tracing::info!(target = %target, "late fencing failure ignored"),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -624,6 +747,19 @@ impl Engine {
         if let Some(g) = self.graph.as_mut() {
             let id = g.id;
             for (i, a) in g.acts.iter_mut().enumerate() {
+                if a.st == St::Recording && now_ms >= a.sent_ms + resend {
+                    // The record did not commit (yet): recovery waits for it.
+                    a.sent_ms = now_ms;
+                    out.push(Command::RecordFencing {
+                        transition: id,
+                        action: i,
+                        change: Change::RecordFencing {
+                            node: a.node.clone().unwrap_or_default(),
+                            at: (now_ms / 1000) as i64,
+                        },
+                    });
+                    continue;
+                }
                 if a.st != St::InFlight || now_ms < a.sent_ms + resend {
                     continue;
                 }
@@ -692,9 +828,17 @@ impl Engine {
                     if g.acts[i].st != St::Waiting {
                         continue;
                     }
-                    let ready = g.preds[i]
-                        .iter()
-                        .all(|&p| matches!(g.acts[p].st, St::Done | St::Blocked));
+                    let cannot = g.preds[i].iter().any(|&(p, kind)| {
+                        kind == EdgeKind::Mandatory && g.acts[p].st == St::Undispatchable
+                    });
+                    if cannot {
+                        g.acts[i].st = St::Undispatchable;
+                        progressed = true;
+                        continue;
+                    }
+                    let ready = g.preds[i].iter().all(|&(p, _)| {
+                        matches!(g.acts[p].st, St::Done | St::Blocked | St::Undispatchable)
+                    });
                     if !ready {
                         continue;
                     }
@@ -724,6 +868,12 @@ impl Engine {
                         (&a.kind, &a.fence_executor)
                     {
                         a.deadline_ms = now_ms + self.cfg.fence_timeout_ms;
+                        let target = a.node.clone().unwrap_or_default();
+                        self.fence_requests
+                            .insert((g.id, i), (exec.clone(), target.clone()));
+                        while self.fence_requests.len() > FENCE_REQUESTS_KEPT {
+                            self.fence_requests.pop_first();
+                        }
                         out.push(Command::Fence(FenceRequest {
                             transition: g.id,
                             action: i,
@@ -738,7 +888,10 @@ impl Engine {
                 }
             }
         }
-        let in_flight = g.acts.iter().any(|a| a.st == St::InFlight);
+        let in_flight = g
+            .acts
+            .iter()
+            .any(|a| matches!(a.st, St::InFlight | St::Recording));
         if in_flight {
             return;
         }
@@ -756,7 +909,7 @@ impl Engine {
         let incomplete = g
             .acts
             .iter()
-            .filter(|a| matches!(a.st, St::Waiting | St::Blocked))
+            .filter(|a| matches!(a.st, St::Waiting | St::Blocked | St::Undispatchable))
             .count();
         tracing::debug!(transition = id, incomplete, "transition complete");
         self.graph = None;

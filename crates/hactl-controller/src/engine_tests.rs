@@ -2,7 +2,7 @@
 
 use super::*;
 use hactl_model::{AgentSpec, Cib, FailCount, Node, NodeStatus, OpSpec, Primitive, Resource};
-use hactl_policy::{Action, NodeState, OrderingEdge};
+use hactl_policy::{Action, EdgeKind, NodeState, OrderingEdge};
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -57,11 +57,23 @@ fn pseudo(id: usize, kind: ActionKind) -> Action {
 }
 
 fn graph(actions: Vec<Action>, edges: &[(usize, usize)]) -> Transition {
+    let typed: Vec<_> = edges
+        .iter()
+        .map(|&(b, a)| (b, a, EdgeKind::Mandatory))
+        .collect();
+    typed_graph(actions, &typed)
+}
+
+fn typed_graph(actions: Vec<Action>, edges: &[(usize, usize, EdgeKind)]) -> Transition {
     Transition {
         actions,
         edges: edges
             .iter()
-            .map(|&(before, after)| OrderingEdge { before, after })
+            .map(|&(before, after, kind)| OrderingEdge {
+                before,
+                after,
+                kind,
+            })
             .collect(),
         placements: vec![],
         nodes: ["n1", "n2", "n3"]
@@ -79,6 +91,7 @@ fn graph(actions: Vec<Action>, edges: &[(usize, usize)]) -> Transition {
             .collect(),
         summary: vec![],
         scores: vec![],
+        warnings: vec![],
     }
 }
 
@@ -493,20 +506,29 @@ fn fencing_runs_on_another_node_and_is_recorded() {
         other => panic!("{other:?}"),
     };
     assert_eq!((f.target.as_str(), f.executor.as_str()), ("n3", "n1"));
+    let cmds = e.handle(fence_result(&f, "n1", "n3", true), &c, NOW);
+    // Fenced, but not yet in the CIB: the start waits for the record.
+    assert_eq!(recorded_fencing(&cmds), Some("n3".to_string()));
+    assert!(
+        dispatches(&cmds).is_empty(),
+        "start before fencing is recorded"
+    );
+    // The proposal did not commit (no `FencingRecorded`): asked again, and the
+    // start keeps waiting.
+    assert!(e.handle(Event::Tick, &c, NOW + 1).is_empty());
+    let resend = e.config().resend_ms;
+    let cmds = e.handle(Event::Tick, &c, NOW + resend);
+    assert_eq!(recorded_fencing(&cmds), Some("n3".to_string()));
+    assert!(dispatches(&cmds).is_empty());
+    // Committed: now the recovery runs.
     let cmds = e.handle(
-        Event::FenceResult {
+        Event::FencingRecorded {
             transition: f.transition,
             action: f.action,
-            target: "n3".into(),
-            ok: true,
-            reason: None,
         },
         &c,
-        NOW,
+        NOW + resend,
     );
-    assert!(proposals(&cmds)
-        .iter()
-        .any(|c| matches!(c, Change::RecordFencing { node, .. } if node == "n3")));
     assert_eq!(only_dispatch(&cmds).details.rsc, "a");
 
     // The DC itself is the victim: another online node fences it.
@@ -542,17 +564,7 @@ fn failed_fencing_aborts() {
         panic!("{cmds:?}")
     };
     assert_eq!(f.fence_action, "off");
-    let cmds = e.handle(
-        Event::FenceResult {
-            transition: f.transition,
-            action: f.action,
-            target: "n3".into(),
-            ok: false,
-            reason: Some("timed out".into()),
-        },
-        &c,
-        NOW,
-    );
+    let cmds = e.handle(fence_result(f, "n1", "n3", false), &c, NOW);
     assert!(dispatches(&cmds).is_empty());
     assert!(proposals(&cmds).is_empty());
     assert!(recompute(&cmds));
@@ -672,4 +684,135 @@ fn orphans_stop_with_the_agent_from_their_history() {
     let mut e = engine();
     let cmds = e.start(&t, &c, NOW).unwrap();
     assert_eq!(complete(&cmds), Some(1));
+}
+
+fn fence_result(f: &FenceRequest, from: &str, target: &str, ok: bool) -> Event {
+    Event::FenceResult {
+        from: from.into(),
+        transition: f.transition,
+        action: f.action,
+        target: target.into(),
+        ok,
+        reason: (!ok).then(|| "timed out".into()),
+    }
+}
+
+/// The node a `RecordFencing` command asks to record as fenced.
+fn recorded_fencing(cmds: &[Command]) -> Option<String> {
+    cmds.iter().find_map(|c| match c {
+        Command::RecordFencing {
+            change: Change::RecordFencing { node, .. },
+            ..
+        } => Some(node.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn fence_results_count_only_from_the_chosen_node_for_its_target() {
+    let c = cib();
+    let t = graph(
+        vec![
+            act(
+                0,
+                ActionKind::Fence {
+                    action: "reboot".into(),
+                },
+                None,
+                "n3",
+            ),
+            act(1, ActionKind::Start, Some("a"), "n2"),
+        ],
+        &[(0, 1)],
+    );
+    let mut e = engine();
+    let cmds = e.start(&t, &c, NOW).unwrap();
+    let Command::Fence(f) = &cmds[0] else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(f.executor, "n1");
+    // Another node claims the fencing succeeded: not the one asked.
+    assert!(e
+        .handle(fence_result(f, "n2", "n3", true), &c, NOW)
+        .is_empty());
+    // The right node, but for another target.
+    assert!(e
+        .handle(fence_result(f, "n1", "n2", true), &c, NOW)
+        .is_empty());
+    // Nor does a failure from elsewhere abort anything.
+    assert!(e
+        .handle(fence_result(f, "n2", "n3", false), &c, NOW)
+        .is_empty());
+    assert_eq!(e.progress().in_flight, 1);
+    // The chosen node for its target: recorded, then the start runs.
+    let cmds = e.handle(fence_result(f, "n1", "n3", true), &c, NOW);
+    assert_eq!(recorded_fencing(&cmds), Some("n3".to_string()));
+    let ev = Event::FencingRecorded {
+        transition: f.transition,
+        action: f.action,
+    };
+    assert_eq!(only_dispatch(&e.handle(ev, &c, NOW)).details.rsc, "a");
+}
+
+#[test]
+fn late_fence_success_from_the_chosen_node_is_still_recorded() {
+    let c = cib();
+    let fence = ActionKind::Fence {
+        action: "reboot".into(),
+    };
+    let t = graph(vec![act(0, fence, None, "n3")], &[]);
+    let mut e = engine();
+    let cmds = e.start(&t, &c, NOW).unwrap();
+    let Command::Fence(f) = &cmds[0] else {
+        panic!("{cmds:?}")
+    };
+    // Timed out: the graph is aborted and gone.
+    let after = NOW + e.config().fence_timeout_ms;
+    assert!(recompute(&e.handle(Event::Tick, &c, after)));
+    assert!(!e.busy());
+    // A stranger's late word is ignored; the chosen node's is recorded.
+    assert!(proposals(&e.handle(fence_result(f, "n2", "n3", true), &c, after)).is_empty());
+    let cmds = e.handle(fence_result(f, "n1", "n3", true), &c, after);
+    assert!(proposals(&cmds)
+        .iter()
+        .any(|c| matches!(c, Change::RecordFencing { node, .. } if node == "n3")));
+}
+
+#[test]
+fn mandatory_successors_of_an_undispatchable_action_do_not_run() {
+    let c = cib();
+    // 0: a stop of a resource nothing is known about (runnable per the policy,
+    // but the engine has no definition to run it with).
+    let t = typed_graph(
+        vec![
+            act(0, ActionKind::Stop, Some("unknown"), "n2"),
+            act(1, ActionKind::Start, Some("a"), "n1"),
+            act(2, ActionKind::Start, Some("b"), "n1"),
+            pseudo(3, ActionKind::GroupRunning),
+            act(
+                4,
+                ActionKind::Monitor {
+                    interval_ms: 10_000,
+                },
+                Some("a"),
+                "n1",
+            ),
+        ],
+        &[
+            (0, 1, EdgeKind::Mandatory),
+            (0, 2, EdgeKind::Optional),
+            (1, 3, EdgeKind::Mandatory),
+            (1, 4, EdgeKind::Mandatory),
+        ],
+    );
+    let mut e = engine();
+    let cmds = e.start(&t, &c, NOW).unwrap();
+    // Only b (ordered after the stop for sequence only) runs; a must not start
+    // after a stop that never happened, nor what hangs on a's start: its monitor
+    // and the group's "running" marker.
+    let b = only_dispatch(&cmds);
+    assert_eq!(b.details.rsc, "b");
+    let cmds = e.handle(result(&b, 0), &c, NOW);
+    assert!(dispatches(&cmds).is_empty(), "{cmds:?}");
+    assert_eq!(complete(&cmds), Some(4));
 }

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod node_service;
 pub mod ops;
 pub mod quorum;
+pub mod sched_thread;
 pub mod split_brain;
 pub mod watchdog;
 

@@ -3,7 +3,9 @@
 
 use hactl_model::change::Change;
 use hactl_model::values::parse_interval_ms;
-use hactl_model::{AgentSpec, Attrs, Cib, FailCount, OpRecord, Score};
+use std::collections::HashMap;
+
+use hactl_model::{AgentSpec, Attrs, Cib, FailCount, OpRecord, Primitive, Score};
 use serde::{Deserialize, Serialize};
 
 /// Timeout of an operation that neither the resource nor `op_defaults` configures
@@ -90,6 +92,30 @@ pub fn op_details(
     op: &str,
     interval_ms: u64,
 ) -> Option<OpDetails> {
+    let prim = cib.config.find_primitive(rsc);
+    op_details_of(cib, prim, rsc, node, op, interval_ms)
+}
+
+/// Every configured primitive by id: a transition of thousands of actions looks
+/// each up once instead of scanning the configuration per action.
+pub fn primitive_index(cib: &Cib) -> HashMap<&str, &Primitive> {
+    cib.config
+        .resources
+        .iter()
+        .flat_map(|r| r.primitives())
+        .map(|p| (p.id.as_str(), p))
+        .collect()
+}
+
+/// `op_details` with the primitive already looked up (`None`: not configured).
+pub fn op_details_of(
+    cib: &Cib,
+    prim: Option<&Primitive>,
+    rsc: &str,
+    node: &str,
+    op: &str,
+    interval_ms: u64,
+) -> Option<OpDetails> {
     let default_timeout = cib
         .config
         .op_defaults
@@ -97,7 +123,7 @@ pub fn op_details(
         .and_then(|t| parse_interval_ms(t))
         .filter(|t| *t > 0)
         .unwrap_or(DEFAULT_OP_TIMEOUT_MS);
-    match cib.config.find_primitive(rsc) {
+    match prim {
         Some(p) => {
             // A probe takes the timeout of the resource's shortest monitor.
             let spec = if op == "monitor" && interval_ms == 0 {

@@ -125,6 +125,9 @@ impl Sim {
                     Command::Propose(ch) => self.propose(ch),
                     Command::Recompute { .. } => recompute = true,
                     Command::Fence(f) => panic!("no fencing expected: {f:?}"),
+                    Command::RecordFencing { change, .. } => {
+                        panic!("no fencing expected: {change:?}")
+                    }
                     Command::Complete { .. } => {}
                 }
             }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hactl_consensus::Change;
+use hactl_consensus::{Change, NodeId};
 use hactl_proto::client::{
     client_request::Request, client_response::Response, CibJson, ClientRequest, ClientResponse,
     ClusterStatus, NodeInfo, NodeState,
@@ -214,6 +214,10 @@ pub(crate) fn status(d: &Daemon) -> ClusterStatus {
                 clock_offset_ms: (id != d.me)
                     .then(|| d.clocks.lock().ok().and_then(|c| c.offset_ms(id)))
                     .flatten(),
+                membership: membership(&s, id).to_string(),
+                rejoin: rejoin_of(d, &s, id)
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
             }
         })
         .collect();
@@ -226,7 +230,34 @@ pub(crate) fn status(d: &Daemon) -> ClusterStatus {
         term: s.term,
         commit_index: s.commit_index,
         applied_index: s.applied_index,
+        stalled: s.stalled.clone().unwrap_or_default(),
+        entry_format: s.entry_format,
     }
+}
+
+fn membership(s: &hactl_consensus::Status, id: NodeId) -> &'static str {
+    if s.voters.contains(&id) {
+        "voter"
+    } else if s.learners.contains(&id) {
+        "learner"
+    } else {
+        ""
+    }
+}
+
+/// The node's rejoin phase: ours from consensus, a peer's from its heartbeats.
+fn rejoin_of(
+    d: &Daemon,
+    s: &hactl_consensus::Status,
+    id: NodeId,
+) -> Option<hactl_consensus::RejoinPhase> {
+    if id == d.me {
+        return s.rejoin;
+    }
+    d.rejoining
+        .lock()
+        .ok()
+        .and_then(|r| r.get(&id).copied().flatten())
 }
 
 /// Pacemaker's node state from liveness and the CIB: heard from → online; silent after

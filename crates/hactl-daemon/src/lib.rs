@@ -139,6 +139,8 @@ pub(crate) struct Daemon {
     warned: Mutex<HashMap<String, Instant>>,
     /// Latest clock-offset estimate per peer, from its heartbeats.
     pub(crate) clocks: Mutex<clock::ClockTracker>,
+    /// Each peer's rejoin phase, from its latest heartbeat (for `cluster status`).
+    pub(crate) rejoining: Mutex<HashMap<NodeId, Option<hactl_consensus::RejoinPhase>>>,
     pub(crate) quorum: watch::Sender<QuorumState>,
     /// Set when the node is leaving: stop beaconing, stop acting as DC.
     leaving: AtomicBool,
@@ -210,11 +212,13 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
 
     // Raft runs on its own thread; its messages come here to be sent from the runtime.
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(NodeId, Vec<u8>)>();
-    let founders: Vec<NodeId> = cluster.nodes.iter().map(|n| n.id).collect();
+    let configured: Vec<NodeId> = cluster.nodes.iter().map(|n| n.id).collect();
+    let founder_marker = config.config_dir.join(hactl_net::config::FOUNDER_FILE);
     statedir::make_private(&config.state_dir)?;
     let ccfg = hactl_consensus::Config {
         timing: profile.raft,
-        ..hactl_consensus::Config::new(me_entry.id, founders, config.state_dir.join("raft"))
+        may_found: founder_marker.exists(),
+        ..hactl_consensus::Config::new(me_entry.id, configured, config.state_dir.join("raft"))
     };
     let consensus = hactl_consensus::start(
         ccfg,
@@ -226,6 +230,9 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         hactl_consensus::Error::Damaged { .. } => DaemonError::StoreDamaged(e.to_string()),
         e => DaemonError::Consensus(e.to_string()),
     })?;
+    // The store now exists (founded, or being filled by a rejoin): founding is never
+    // repeated, even if the state dir is lost later.
+    consume_founder_marker(&founder_marker)?;
 
     let (quorum, _) = watch::channel(QuorumState {
         have: false,
@@ -242,6 +249,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         last_seen: Mutex::new(HashMap::new()),
         warned: Mutex::new(HashMap::new()),
         clocks: Mutex::new(clock::ClockTracker::default()),
+        rejoining: Mutex::new(HashMap::new()),
         quorum,
         leaving: AtomicBool::new(false),
         shutdown: Notify::new(),
@@ -343,6 +351,59 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     }
 }
 
+/// Removes the founder marker once the consensus store exists (durably: the directory
+/// is synced, so a crash cannot bring the marker back).
+fn consume_founder_marker(marker: &std::path::Path) -> Result<(), DaemonError> {
+    match std::fs::remove_file(marker) {
+        Ok(()) => {
+            info!(marker = %marker.display(), "cluster state founded; founder marker removed");
+            if let Some(dir) = marker.parent() {
+                std::fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|source| DaemonError::Io {
+                        what: format!("syncing {}", dir.display()),
+                        source,
+                    })?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(DaemonError::Io {
+            what: format!("removing the founder marker {}", marker.display()),
+            source,
+        }),
+    }
+}
+
+/// What a peer's heartbeat says about its consensus state.
+fn peer_report(hb: &Heartbeat) -> hactl_consensus::PeerReport {
+    use hactl_proto::peer::RejoinState;
+    hactl_consensus::PeerReport {
+        max_format: hb
+            .max_entry_format
+            .max(hactl_consensus::format::LEGACY_FORMAT),
+        rejoin: match RejoinState::try_from(hb.rejoin) {
+            Ok(RejoinState::RejoinNoState) => Some(hactl_consensus::RejoinPhase::NoState),
+            Ok(RejoinState::RejoinLearner) => Some(hactl_consensus::RejoinPhase::Learner),
+            // An unknown value comes from a newer build: it is rejoining somehow, so
+            // do not count it as having its state.
+            Ok(RejoinState::RejoinNone) => None,
+            Err(_) => Some(hactl_consensus::RejoinPhase::NoState),
+        },
+        last_term: hb.last_log_term,
+        last_index: hb.last_log_index,
+    }
+}
+
+fn rejoin_state(phase: Option<hactl_consensus::RejoinPhase>) -> hactl_proto::peer::RejoinState {
+    use hactl_proto::peer::RejoinState;
+    match phase {
+        None => RejoinState::RejoinNone,
+        Some(hactl_consensus::RejoinPhase::NoState) => RejoinState::RejoinNoState,
+        Some(hactl_consensus::RejoinPhase::Learner) => RejoinState::RejoinLearner,
+    }
+}
+
 impl Daemon {
     /// The consensus node stopped (a storage failure, a raft-rs panic): this node can
     /// no longer learn what the cluster decides, and the survivors will recover its
@@ -386,6 +447,23 @@ impl Daemon {
                     m.insert(id, Instant::now());
                 }
                 self.check_clock(id, from, hb.sent_unix_micros);
+                let report = peer_report(&hb);
+                if let Ok(mut r) = self.rejoining.lock() {
+                    r.insert(id, report.rejoin);
+                }
+                self.consensus.peer_report(id, report);
+            }
+            Some(Body::Controller(_))
+                if msg.controller_format() > hactl_proto::CONTROLLER_FORMAT =>
+            {
+                if self.should_warn(from) {
+                    warn!(
+                        peer = from,
+                        format = msg.controller_format(),
+                        supported = hactl_proto::CONTROLLER_FORMAT,
+                        "controller message in a newer format dropped: upgrade this node"
+                    );
+                }
             }
             Some(Body::Controller(bytes)) => {
                 if let Some(c) = self.controller.get() {
@@ -503,12 +581,42 @@ impl Daemon {
         self.propose(Change::AddNode { node })
             .await
             .map_err(|e| e.to_string())?;
-        let index = tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.add_voter(id))
-            .await
-            .map_err(|_| "membership change not applied in time".to_string())?
-            .map_err(|e| e.to_string())?;
+        let index = self.change_membership(true, id).await?;
         info!(node = name, id, index, "node added");
         Ok(index)
+    }
+
+    /// Adds (as a learner the leader promotes once caught up) or removes Raft member
+    /// `id`. The leader drops a membership change forwarded while another is pending
+    /// (it promotes and demotes rejoining members on its own), and the proposer never
+    /// hears back: try again until the change shows in the configuration, within
+    /// `PROPOSE_TIMEOUT`.
+    async fn change_membership(&self, add: bool, id: NodeId) -> Result<u64, String> {
+        let deadline = tokio::time::Instant::now() + PROPOSE_TIMEOUT;
+        let landed = |s: &hactl_consensus::Status| {
+            let member = s.voters.contains(&id) || s.learners.contains(&id);
+            (member == add).then_some(s.applied_index)
+        };
+        let mut last = "membership change not applied in time".to_string();
+        while tokio::time::Instant::now() < deadline {
+            let attempt = async {
+                if add {
+                    self.consensus.add_voter(id).await
+                } else {
+                    self.consensus.remove_voter(id).await
+                }
+            };
+            match tokio::time::timeout(Duration::from_secs(1), attempt).await {
+                Ok(Ok(index)) => return Ok(index),
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => {}
+            }
+            if let Some(index) = landed(&self.consensus.status()) {
+                return Ok(index);
+            }
+            tokio::time::sleep(self.profile.interval).await;
+        }
+        Err(last)
     }
 
     /// Removes a node from the Raft voters, then from the CIB.
@@ -517,10 +625,7 @@ impl Daemon {
             .members
             .id_of(name)
             .ok_or_else(|| format!("node {name} is not a member"))?;
-        tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.remove_voter(id))
-            .await
-            .map_err(|_| "membership change not applied in time".to_string())?
-            .map_err(|e| e.to_string())?;
+        self.change_membership(false, id).await?;
         // The removed node may have been the leader: a proposal forwarded to it just
         // before it stepped aside is lost, so try again (removal is idempotent: "not
         // found" means an earlier attempt landed).
@@ -599,6 +704,10 @@ async fn heartbeat_loop(d: Arc<Daemon>) {
                 .map(|t| t.as_micros() as u64)
                 .unwrap_or(0),
             seq,
+            max_entry_format: hactl_consensus::format::ENTRY_FORMAT,
+            rejoin: rejoin_state(s.rejoin) as i32,
+            last_log_term: s.last_term,
+            last_log_index: s.last_index,
         };
         let msg = PeerMessage::heartbeat(d.cluster.name.clone(), hb);
         for (id, name, addr) in d.members.all() {
@@ -627,7 +736,14 @@ async fn monitor_loop(d: Arc<Daemon>) {
         }
         let now = Instant::now();
         let status = d.consensus.status();
-        d.members.refresh(&status.cib, &status.voters);
+        // Learners are members too (raft must reach them to bring them up to date).
+        let in_raft: Vec<NodeId> = status
+            .voters
+            .iter()
+            .chain(status.learners.iter())
+            .copied()
+            .collect();
+        d.members.refresh(&status.cib, &in_raft);
         if d.joined.load(Ordering::SeqCst)
             && status
                 .cib
@@ -687,15 +803,13 @@ async fn monitor_loop(d: Arc<Daemon>) {
             *q = new;
             changed
         });
+        // The DC runtime runs on the leader while it has quorum, and never on a node
+        // that stopped applying the log (its CIB is stale; it hands leadership over).
+        let dc = status.is_leader() && have && status.stalled.is_none();
         if let Some(ctl) = d.controller.get() {
-            // The DC runtime runs on the leader while it has quorum.
-            ctl.update(
-                (status.is_leader() && have).then_some(status.term),
-                have,
-                policy,
-            );
+            ctl.update(dc.then_some(status.term), have, policy);
         }
-        if status.is_leader() && have {
+        if dc {
             reconcile(&d, &status, now);
         }
     }
@@ -830,10 +944,7 @@ impl hactl_controller::Host for CtlHost {
             debug!(node, "controller message for an unknown node dropped");
             return;
         };
-        let msg = PeerMessage {
-            cluster: d.cluster.name.clone(),
-            body: Some(Body::Controller(payload)),
-        };
+        let msg = PeerMessage::controller(d.cluster.name.clone(), payload);
         if let Err(e) = d.transport.send(&name, addr, &msg) {
             debug!(node, error = %e, "controller message not queued");
         }

@@ -10,7 +10,8 @@
 //! never collide, and [`destroy_prefix`] can remove a lab it did not create (e.g.
 //! `hactl demo down` after `hactl demo` exited). Processes started with
 //! [`Lab::command`] run in a node's network namespace only (they share the host's
-//! file system and PID namespace); callers isolate more where they need to.
+//! file system and PID namespace); [`host`] makes a node a separate host with its
+//! own mount namespace (private `/run`, `/tmp`), as the demo and the tests' daemons use.
 //! [`Lab::partition`] drops traffic between nodes in the switch (nftables) while
 //! links stay up; [`Lab::set_link`] cuts a port instead. [`fence_virtd`] runs a real
 //! fence_virtd in a namespace.
@@ -18,6 +19,7 @@
 //! Built on iproute2 (`ip netns`, `ip link`): it needs root, and says so.
 
 pub mod fence_virtd;
+pub mod host;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -103,6 +105,31 @@ pub fn netns_pids(ns: &str) -> Vec<i32> {
         .unwrap_or_default()
 }
 
+/// A signal [`signal`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM: a clean stop.
+    Term,
+    /// SIGKILL: a crash.
+    Kill,
+}
+
+/// Sends `sig` to process `pid`.
+pub fn signal(pid: i32, sig: Signal) -> Result<(), LabError> {
+    let n = match sig {
+        Signal::Term => libc::SIGTERM,
+        Signal::Kill => libc::SIGKILL,
+    };
+    // SAFETY: kill(2) has no memory preconditions; a wrong pid only fails.
+    if unsafe { libc::kill(pid, n) } < 0 {
+        return Err(LabError::Io {
+            what: format!("signalling pid {pid}"),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
 /// Kills every process in `ns`: SIGTERM, then SIGKILL for what is left after `grace`.
 pub fn kill_netns_processes(ns: &str, grace: Duration) {
     let signal = |sig| {
@@ -151,6 +178,7 @@ pub fn destroy_prefix(prefix: &str, grace: Duration) -> Result<Vec<String>, LabE
     }
     for n in &names {
         run(&["ip", "netns", "delete", n])?;
+        host::forget(n);
     }
     Ok(names)
 }
@@ -441,6 +469,59 @@ mod tests {
             .unwrap()
             .iter()
             .all(|n| !n.starts_with("hx-dt")));
+    }
+
+    /// Each node is a separate host: a file one node writes in /run or /tmp is not
+    /// seen by the other node nor by the machine; a kept directory is shared; a second
+    /// command on the same node (a restarted daemon) finds what the first left; a
+    /// node whose host was powered off boots with empty directories.
+    #[test]
+    fn netns_lab_nodes_are_separate_hosts() {
+        if !root_or_skip() {
+            return;
+        }
+        let lab = Lab::create("hx-dh", 2, "10.98.3", false).unwrap();
+        let keep = std::env::temp_dir().join(format!("hx-dh-keep-{}", std::process::id()));
+        std::fs::create_dir_all(&keep).unwrap();
+        let sh = |i: usize, script: &str| -> bool {
+            host::boot(&lab.node_ns(i), std::slice::from_ref(&keep)).unwrap();
+            host::command(&lab.node_ns(i), "sh")
+                .unwrap()
+                .args(["-c", script])
+                .env("KEEP", &keep)
+                .status()
+                .unwrap()
+                .success()
+        };
+        assert!(sh(
+            1,
+            "echo a > /run/Dummy-x.state && echo b > /tmp/f && echo c > $KEEP/k"
+        ));
+        assert!(sh(
+            1,
+            "test -d /run/resource-agents && test -e /sys/class/net/eth0"
+        ));
+        assert!(sh(
+            2,
+            "test ! -e /run/Dummy-x.state && test ! -e /tmp/f && grep -q c $KEEP/k"
+        ));
+        assert!(!Path::new("/run/Dummy-x.state").exists());
+        assert!(
+            sh(1, "grep -q a /run/Dummy-x.state && grep -q b /tmp/f"),
+            "same host"
+        );
+        host::power_off(&lab.node_ns(1));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while host::holder(&lab.node_ns(1)).is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            sh(1, "test ! -e /run/Dummy-x.state && grep -q c $KEEP/k"),
+            "rebooted"
+        );
+        lab.destroy().unwrap();
+        assert!(host::holder("hx-dh1").is_none());
+        std::fs::remove_dir_all(&keep).unwrap();
     }
 
     #[test]

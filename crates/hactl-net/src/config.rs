@@ -22,6 +22,10 @@ use std::path::{Path, PathBuf};
 
 /// File name of the cluster config in the config dir.
 pub const CLUSTER_CONFIG_FILE: &str = "cluster.toml";
+/// Marker in the config dir: this node may found the cluster (its bundle was made by
+/// `hactl cluster setup`). The daemon removes it once the founding state is on disk,
+/// so a node that later loses its state dir rejoins instead of founding again.
+pub const FOUNDER_FILE: &str = "founder";
 /// Default config dir.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/hactl";
 /// Default UDP port of the QUIC peer plane when an address has no port.
@@ -216,6 +220,10 @@ pub struct Bundle {
     pub node_cert: String,
     pub node_key: String,
     pub cluster: ClusterConfig,
+    /// Made by `hactl cluster setup` for a founding member (installing it writes the
+    /// [`FOUNDER_FILE`] marker); false for a node added to a running cluster.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub founder: bool,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -236,6 +244,7 @@ impl Bundle {
             node_cert: identity.cert_pem.clone(),
             node_key: identity.key_pem.clone(),
             cluster: cluster.clone(),
+            founder: false,
         }
     }
 
@@ -293,7 +302,9 @@ impl Bundle {
     }
 
     /// Installs the bundle into a config dir: `cluster.toml`, `ca.pem`, `node.pem`,
-    /// `node.key` (0600). Creates the dir (0755) if needed.
+    /// `node.key` (0600), and for a founder's bundle the [`FOUNDER_FILE`] marker (a
+    /// non-founder's bundle removes a marker left there). Creates the dir (0755) if
+    /// needed.
     pub fn install(&self, dir: &Path) -> Result<NodeIdentity, ConfigError> {
         let id = self.identity()?;
         std::fs::create_dir_all(dir).map_err(|source| ConfigError::Io {
@@ -302,6 +313,25 @@ impl Bundle {
         })?;
         id.save(dir)?;
         self.cluster.save(&dir.join(CLUSTER_CONFIG_FILE))?;
+        let marker = dir.join(FOUNDER_FILE);
+        if self.founder {
+            pki::write_file(
+                &marker,
+                b"founding member: may create the cluster state\n",
+                0o644,
+            )?;
+        } else {
+            match std::fs::remove_file(&marker) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(ConfigError::Io {
+                        path: marker,
+                        source,
+                    })
+                }
+            }
+        }
         Ok(id)
     }
 }

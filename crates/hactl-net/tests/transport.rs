@@ -47,6 +47,7 @@ async fn three_nodes_all_pairs_and_heartbeats_as_datagrams() {
                     leader_id: 1,
                     sent_unix_micros: 0,
                     seq: j as u64,
+                    ..Default::default()
                 };
                 t.send(&name(names[j]), *addr, &PeerMessage::heartbeat("", hb))
                     .unwrap();

@@ -52,6 +52,17 @@ pub(crate) const UNRUNNABLE_FIRST_BLOCKS: u32 = 8;
 pub(crate) const INTERMEDIATE_STOP: u32 = 16;
 pub(crate) const ASYMMETRIC: u32 = 32;
 
+/// The engine's view of an edge: anything beyond plain sequence is mandatory.
+/// Flags 0 (a group member's stop before the group's "stopped" marker, for all
+/// but the first member) is also sequence only.
+pub(crate) fn edge_kind(flags: u32) -> crate::EdgeKind {
+    if flags & !ORDERED == 0 {
+        crate::EdgeKind::Optional
+    } else {
+        crate::EdgeKind::Mandatory
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Edge {
     pub first: usize,

@@ -12,7 +12,10 @@
 //!
 //! Differences from Pacemaker worth knowing: colocation `node-attribute` is always
 //! the node name; colocation chains longer than 32 links stop contributing
-//! preferences (Pacemaker follows them to any depth); clones, bundles and
+//! preferences (Pacemaker follows them to any depth); merging a resource's
+//! colocated preferences visits at most 2,000 resources (Pacemaker walks every
+//! path, factorial for densely colocated sets — see `sched::COLOC_MERGE_BUDGET`;
+//! a cut is reported in `Transition::warnings`); clones, bundles and
 //! promotable resources are out of scope.
 
 mod actions;
@@ -62,6 +65,10 @@ pub struct Transition {
     pub summary: Vec<String>,
     /// Per primitive: final node scores and what contributed to them.
     pub scores: Vec<ResourceScores>,
+    /// Where the scheduler had to depart from Pacemaker's exact result to stay
+    /// bounded in time (a colocation walk cut short); empty almost always.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One action of the transition graph.
@@ -125,6 +132,23 @@ pub enum ActionKind {
 pub struct OrderingEdge {
     pub before: usize,
     pub after: usize,
+    pub kind: EdgeKind,
+}
+
+/// How strongly `after` depends on `before` (Pacemaker's ordering flags reduced to
+/// what the transition engine needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// `after` must not run unless `before` ran: any ordering that carries more
+    /// than "ordered" (implies-then, implies-first, unrunnable-first-blocks,
+    /// intermediate stop, asymmetric mandatory order). If `before` cannot be
+    /// carried out, `after` is not either.
+    Mandatory,
+    /// Only sequence (Pacemaker's pe_order_optional, `pcmk__ar_ordered` alone):
+    /// `after` waits while `before` is pending, but runs without it when
+    /// `before` cannot run.
+    Optional,
 }
 
 /// Where a primitive runs now and where the transition puts it.
@@ -268,16 +292,20 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             pseudo: false,
         });
         if let Some(start) = g.start_of[p].and_then(|a| map[a]) {
+            // As Pacemaker orders a probe before the start: sequence only.
             probe_edges.push(OrderingEdge {
                 before: id,
                 after: start,
+                kind: EdgeKind::Optional,
             });
         }
         if let Ok(k) = restarts.binary_search_by_key(&p, |(q, _)| *q) {
             for stop in restarts[k].1.iter().filter_map(|&a| map[a]) {
+                // Sequence only: the stop waits for what the probe finds.
                 probe_edges.push(OrderingEdge {
                     before: id,
                     after: stop,
+                    kind: EdgeKind::Optional,
                 });
             }
         }
@@ -287,12 +315,14 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
         Some(OrderingEdge {
             before: map[e.first]?,
             after: map[e.then]?,
+            kind: actions::edge_kind(e.flags),
         })
     }));
     edges.extend(probe_edges);
-    // Equal edges are identical, so an unstable sort gives the same result.
-    edges.sort_unstable_by_key(|e| (e.before, e.after));
-    edges.dedup();
+    // Equal edges are identical, so an unstable sort gives the same result. Of two
+    // edges between the same actions the mandatory one (sorted first) is kept.
+    edges.sort_unstable_by_key(|e| (e.before, e.after, e.kind));
+    edges.dedup_by_key(|e| (e.before, e.after));
 
     let mut summary = Vec::new();
     for a in &g.acts {
@@ -389,6 +419,18 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
         })
         .collect();
     let scores = output::scores(s);
+    let warnings = s
+        .coloc_merges_cut
+        .iter()
+        .map(|&p| {
+            format!(
+                "colocation search for {} cut after {} resources: preferences of \
+                 resources reached only further along its colocations were not merged",
+                s.prims[p].id,
+                sched::COLOC_MERGE_BUDGET
+            )
+        })
+        .collect();
     Transition {
         actions: out_actions,
         edges,
@@ -396,6 +438,7 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
         nodes,
         summary,
         scores,
+        warnings,
     }
 }
 

@@ -187,6 +187,13 @@ pub(crate) struct Sched<'a> {
     /// Per primitive, sorted as Pacemaker processes them.
     this_with_cache: Vec<Vec<usize>>,
     with_this_cache: Vec<Vec<usize>>,
+    /// What is left of the current preference merge's walk (see
+    /// `COLOC_MERGE_BUDGET`).
+    coloc_visits_left: usize,
+    coloc_walk_cut: bool,
+    /// Merges whose walk was cut short by the budget, by primary (for the
+    /// transition's warnings).
+    pub coloc_merges_cut: Vec<usize>,
 }
 
 const INF: i64 = Score::INFINITY_VALUE;
@@ -194,6 +201,18 @@ const INF: i64 = Score::INFINITY_VALUE;
 /// How deep colocation chains are followed recursively (see
 /// `add_colocated_node_scores` and `assign_chain_first`).
 const MAX_CHAIN_DEPTH: usize = 32;
+
+/// How many resources one preference merge (`add_dependent_scores`) may visit.
+/// The merge walks every simple path of the colocation graph from the dependent,
+/// as Pacemaker's does: linear for chains and trees, but factorial for densely
+/// colocated sets (12 resources all colocated with each other: about 12! paths,
+/// minutes of work while the DC must stay responsive). Past the budget the rest of
+/// the walk is skipped — the preferences of resources reached only through the
+/// skipped paths are not merged, exactly as for links past `MAX_CHAIN_DEPTH` — and
+/// the transition carries a warning. Mandatory colocations still bind (they are
+/// applied when each resource is assigned, not through this walk). Every realistic
+/// configuration, Pacemaker's regression cases included, stays far below it.
+pub(crate) const COLOC_MERGE_BUDGET: usize = 2_000;
 
 /// A word-at-a-time multiplicative hash (in the style of rustc's FxHash): fast for
 /// short resource ids and deterministic. Only used for lookups, never iterated.
@@ -305,6 +324,9 @@ impl<'a> Sched<'a> {
             name_rank: Vec::new(),
             this_with_cache: Vec::new(),
             with_this_cache: Vec::new(),
+            coloc_visits_left: 0,
+            coloc_walk_cut: false,
+            coloc_merges_cut: Vec::new(),
         };
         s.unpack_nodes();
         // Also unpacks the status history (in the same pass over it).
@@ -1641,7 +1663,12 @@ impl<'a> Sched<'a> {
         let factor = coloc.score.value() as f64 / INF as f64;
         let mut table = self.prims[primary].allowed.clone();
         let before = table.clone();
+        self.coloc_visits_left = COLOC_MERGE_BUDGET;
+        self.coloc_walk_cut = false;
         self.add_colocated_node_scores(coloc.dependent, &mut table, &coloc, factor, true, 0);
+        if self.coloc_walk_cut && self.coloc_merges_cut.last() != Some(&primary) {
+            self.coloc_merges_cut.push(primary);
+        }
         let mut notes = Vec::new();
         for (n, (a, b)) in before.iter().zip(table.iter()).enumerate() {
             if a != b {
@@ -1700,6 +1727,11 @@ impl<'a> Sched<'a> {
         if depth > MAX_CHAIN_DEPTH {
             return;
         }
+        if self.coloc_visits_left == 0 {
+            self.coloc_walk_cut = true;
+            return;
+        }
+        self.coloc_visits_left -= 1;
         let source_p = match source {
             RscRef::P(q) => q,
             RscRef::G(g) => {

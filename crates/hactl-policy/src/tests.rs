@@ -605,3 +605,85 @@ fn long_chains_in_assignment_order_do_not_exhaust_the_stack() {
     assert!(t.placements.iter().all(|p| p.target == first));
     assert_eq!(t.summary.len(), n);
 }
+
+fn all_pairs_colocated(n: usize, score: Score) -> Cib {
+    hactl_cib_xml::generate::dense_colocations_model(3, n, score)
+}
+
+#[test]
+fn dense_colocations_are_scheduled_in_bounded_time() {
+    // Merging colocated resources' preferences walks every simple path of the
+    // colocation graph (Pacemaker does the same): with 12 resources all colocated
+    // with each other that is about 12! paths per merge. The walk is bounded, so
+    // this schedules in well under a second instead of minutes.
+    for score in [Score::INFINITY, Score::new(100)] {
+        let cib = all_pairs_colocated(12, score);
+        let started = std::time::Instant::now();
+        let t = schedule(&cib, 0).unwrap();
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "12 resources with all pairwise colocations (score {score}) took {took:?}"
+        );
+        // The cut is reported, not silent.
+        assert!(
+            t.warnings.iter().any(|w| w.contains("colocation search")),
+            "{:?}",
+            t.warnings
+        );
+        if score.is_infinite() {
+            // Mandatory colocations still hold: everything on one node.
+            let first = t.placements[0].target.clone();
+            assert!(first.is_some());
+            assert!(t.placements.iter().all(|p| p.target == first));
+        }
+    }
+}
+
+#[test]
+fn small_colocation_sets_are_searched_in_full() {
+    // Below the budget nothing is cut: 5 resources all colocated with each other
+    // is 4! = 24 paths per merge.
+    let t = schedule(&all_pairs_colocated(5, Score::new(100)), 0).unwrap();
+    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+}
+
+#[test]
+fn ordering_edges_are_typed_mandatory_or_optional() {
+    // a runs on node1 and must move to node2: its stop must happen before its
+    // start (mandatory); the probe on node2 only sequences the start (optional).
+    let mut cib = base(&["node1", "node2"]);
+    cib.config.resources.push(Resource::Primitive(dummy("a")));
+    cib.status
+        .nodes
+        .get_mut("node1")
+        .unwrap()
+        .resources
+        .insert("a".into(), running(1));
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "a-on-2".into(),
+        rsc: "a".into(),
+        node: Some("node2".into()),
+        score: Some(Score::INFINITY),
+        ..Default::default()
+    });
+    let t = schedule(&cib, 0).unwrap();
+    let find = |kind: crate::ActionKind, node: &str| {
+        t.actions
+            .iter()
+            .find(|x| x.kind == kind && x.node.as_deref() == Some(node))
+            .unwrap_or_else(|| panic!("{kind:?} on {node} in {:?}", t.actions))
+            .id
+    };
+    let stop = find(crate::ActionKind::Stop, "node1");
+    let start = find(crate::ActionKind::Start, "node2");
+    let probe = find(crate::ActionKind::Probe, "node2");
+    let kind_of = |before: usize, after: usize| {
+        t.edges
+            .iter()
+            .find(|e| e.before == before && e.after == after)
+            .map(|e| e.kind)
+    };
+    assert_eq!(kind_of(stop, start), Some(crate::EdgeKind::Mandatory));
+    assert_eq!(kind_of(probe, start), Some(crate::EdgeKind::Optional));
+}

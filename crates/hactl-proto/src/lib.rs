@@ -26,6 +26,9 @@ pub use frame::{FrameError, MAX_FRAME_LEN};
 /// Version of the peer protocol carried in [`peer::Hello::protocol_version`].
 pub const PEER_PROTOCOL_VERSION: u32 = 1;
 
+/// Format of controller message bodies ([`peer::PeerMessage::body_format`]).
+pub const CONTROLLER_FORMAT: u32 = 1;
+
 /// Version of the control API carried in every [`client::ClientRequest`] and
 /// [`client::ClientResponse`].
 pub const CLIENT_API_VERSION: u32 = 1;
@@ -39,14 +42,31 @@ impl peer::PeerMessage {
     pub fn raft(cluster: impl Into<String>, encoded: impl Into<Vec<u8>>) -> Self {
         Self {
             cluster: cluster.into(),
+            body_format: 0,
             body: Some(peer::peer_message::Body::Raft(encoded.into())),
         }
+    }
+
+    /// A controller message (the JSON of the controller's message type) for `cluster`,
+    /// in this build's [`CONTROLLER_FORMAT`].
+    pub fn controller(cluster: impl Into<String>, payload: Vec<u8>) -> Self {
+        Self {
+            cluster: cluster.into(),
+            body_format: CONTROLLER_FORMAT,
+            body: Some(peer::peer_message::Body::Controller(payload)),
+        }
+    }
+
+    /// The format of a controller body (0, from builds before versioning, is 1).
+    pub fn controller_format(&self) -> u32 {
+        self.body_format.max(1)
     }
 
     /// A heartbeat for `cluster`.
     pub fn heartbeat(cluster: impl Into<String>, hb: peer::Heartbeat) -> Self {
         Self {
             cluster: cluster.into(),
+            body_format: 0,
             body: Some(peer::peer_message::Body::Heartbeat(hb)),
         }
     }
@@ -56,6 +76,7 @@ impl peer::PeerMessage {
         let cluster = cluster.into();
         Self {
             cluster: cluster.clone(),
+            body_format: 0,
             body: Some(peer::peer_message::Body::Hello(peer::Hello {
                 cluster,
                 protocol_version: PEER_PROTOCOL_VERSION,

@@ -17,6 +17,8 @@ fn sample_status() -> client::ClientResponse {
                 state: client::NodeState::Online as i32,
                 last_seen_ms: None,
                 clock_offset_ms: None,
+                membership: "voter".into(),
+                rejoin: String::new(),
             },
             client::NodeInfo {
                 name: "n2".into(),
@@ -25,6 +27,8 @@ fn sample_status() -> client::ClientResponse {
                 state: client::NodeState::Unclean as i32,
                 last_seen_ms: Some(1500),
                 clock_offset_ms: Some(-3200),
+                membership: "learner".into(),
+                rejoin: "rejoining: learner, catching up".into(),
             },
         ],
         dc: "n1".into(),
@@ -32,6 +36,8 @@ fn sample_status() -> client::ClientResponse {
         term: 7,
         commit_index: 42,
         applied_index: 41,
+        stalled: String::new(),
+        entry_format: 2,
     }))
 }
 
@@ -47,6 +53,7 @@ fn peer_messages_round_trip() {
                 leader_id: 1,
                 sent_unix_micros: 1_700_000_000_000_000,
                 seq: 99,
+                ..Default::default()
             },
         ),
         PeerMessage::hello("prod", "n3"),

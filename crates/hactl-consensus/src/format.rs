@@ -1,0 +1,161 @@
+//! Versioned replicated data: every log entry and every CIB snapshot says which format
+//! it is in, and a node refuses (rather than skips) data in a format it does not know.
+//!
+//! * Format 1: the bare JSON of a [`Change`] (entries) or of the [`Cib`] (snapshots).
+//!   What builds before versioning wrote and are the only thing they read.
+//! * Format 2: [`MAGIC`], the format as a big-endian u16, then the JSON. Later formats
+//!   keep the header and change what follows it.
+//!
+//! The leader writes `min(own max, every member's announced max)`, so a member running
+//! an older build can always read the log (the rolling-upgrade rule in
+//! docs/architecture.md).
+
+use hactl_model::change::Change;
+use hactl_model::Cib;
+
+/// The highest format this build reads and writes.
+pub const ENTRY_FORMAT: u32 = 2;
+/// The format of builds that did not announce one (they only read bare JSON).
+pub const LEGACY_FORMAT: u32 = 1;
+/// Header of framed data (formats ≥ 2). JSON never starts with it.
+pub const MAGIC: &[u8; 2] = b"hx";
+
+/// Why replicated data cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("{what} is in format {found}, this node reads up to format {max}: upgrade it")]
+    TooNew {
+        what: &'static str,
+        found: u32,
+        max: u32,
+    },
+    #[error("{what} in format {format} does not decode: {why}")]
+    Undecodable {
+        what: &'static str,
+        format: u32,
+        why: String,
+    },
+    #[error("encoding {what}: {why}")]
+    Encode { what: &'static str, why: String },
+}
+
+/// Frames `value` as JSON in `format` (1: bare; ≥ 2: header, then JSON).
+fn encode<T: serde::Serialize>(
+    what: &'static str,
+    value: &T,
+    format: u32,
+) -> Result<Vec<u8>, FormatError> {
+    let json = serde_json::to_vec(value).map_err(|e| FormatError::Encode {
+        what,
+        why: e.to_string(),
+    })?;
+    if format <= LEGACY_FORMAT {
+        return Ok(json);
+    }
+    let v = u16::try_from(format).map_err(|_| FormatError::Encode {
+        what,
+        why: format!("format {format} out of range"),
+    })?;
+    let mut out = Vec::with_capacity(json.len() + 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&v.to_be_bytes());
+    out.extend_from_slice(&json);
+    Ok(out)
+}
+
+/// The format of `data` and its payload.
+pub fn split(data: &[u8]) -> (u32, &[u8]) {
+    match data {
+        [a, b, hi, lo, rest @ ..] if [*a, *b] == *MAGIC => {
+            (u32::from(u16::from_be_bytes([*hi, *lo])), rest)
+        }
+        _ => (LEGACY_FORMAT, data),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    data: &[u8],
+    max: u32,
+) -> Result<T, FormatError> {
+    let (format, payload) = split(data);
+    if format > max {
+        return Err(FormatError::TooNew {
+            what,
+            found: format,
+            max,
+        });
+    }
+    serde_json::from_slice(payload).map_err(|e| FormatError::Undecodable {
+        what,
+        format,
+        why: e.to_string(),
+    })
+}
+
+pub fn encode_change(change: &Change, format: u32) -> Result<Vec<u8>, FormatError> {
+    encode("log entry", change, format)
+}
+
+pub fn decode_change(data: &[u8], max: u32) -> Result<Change, FormatError> {
+    decode("log entry", data, max)
+}
+
+pub fn encode_cib(cib: &Cib, format: u32) -> Result<Vec<u8>, FormatError> {
+    encode("CIB snapshot", cib, format)
+}
+
+pub fn decode_cib(data: &[u8], max: u32) -> Result<Cib, FormatError> {
+    decode("CIB snapshot", data, max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change() -> Change {
+        Change::SetProperty {
+            name: "a".into(),
+            value: "b".into(),
+        }
+    }
+
+    #[test]
+    fn formats_round_trip_and_legacy_is_bare_json() {
+        let c = change();
+        let v1 = encode_change(&c, 1).unwrap();
+        assert_eq!(
+            v1,
+            serde_json::to_vec(&c).unwrap(),
+            "format 1 is what old builds read"
+        );
+        let v2 = encode_change(&c, 2).unwrap();
+        assert_eq!(&v2[..4], b"hx\0\x02");
+        for d in [&v1, &v2] {
+            assert_eq!(decode_change(d, 2).unwrap(), c);
+        }
+        assert_eq!(split(&v2).0, 2);
+    }
+
+    #[test]
+    fn newer_format_is_refused_not_misread() {
+        let v2 = encode_change(&change(), 2).unwrap();
+        assert_eq!(
+            decode_change(&v2, 1),
+            Err(FormatError::TooNew {
+                what: "log entry",
+                found: 2,
+                max: 1
+            })
+        );
+        let v9 = encode_change(&change(), 9).unwrap();
+        assert!(matches!(
+            decode_change(&v9, ENTRY_FORMAT),
+            Err(FormatError::TooNew { found: 9, .. })
+        ));
+        assert!(matches!(
+            decode_change(b"not json", ENTRY_FORMAT),
+            Err(FormatError::Undecodable { format: 1, .. })
+        ));
+    }
+}
