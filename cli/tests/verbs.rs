@@ -718,3 +718,63 @@ fn config_shows_the_whole_configuration_grouped_like_pcs() {
     assert_eq!(v["op_defaults"]["timeout"], "45s");
     assert_eq!(v["properties"]["stonith-enabled"], "false");
 }
+
+/// `constraint ref R` lists every constraint that names R, whichever side R is on,
+/// and nothing else; an unknown resource is an error.
+#[test]
+fn constraint_ref_lists_every_constraint_naming_the_resource() {
+    let d = TempDir::new("ref");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    for r in ["a", "b", "c"] {
+        ok(&["resource", "create", r, "ocf:heartbeat:Dummy", "--cib", fs]);
+    }
+    ok(&[
+        "constraint",
+        "location",
+        "a",
+        "prefers",
+        "n2=50",
+        "--cib",
+        fs,
+    ]);
+    ok(&["constraint", "location", "b", "avoids", "n1", "--cib", fs]);
+    ok(&[
+        "constraint",
+        "colocation",
+        "add",
+        "b",
+        "with",
+        "a",
+        "--cib",
+        fs,
+    ]);
+    ok(&["constraint", "order", "c", "then", "a", "--cib", fs]);
+    ok(&["constraint", "order", "b", "then", "c", "--cib", fs]);
+
+    let text = ok(&["constraint", "ref", "a", "--cib", fs]);
+    assert_eq!(
+        text,
+        "Resource: a\n  location-a-n2-50\n  colocation-b-a-INFINITY\n  order-c-a-mandatory\n"
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "constraint",
+        "ref",
+        "b",
+        "c",
+        "--cib",
+        fs,
+        "--output",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "b": ["location-b-n1--INFINITY", "colocation-b-a-INFINITY", "order-b-c-mandatory"],
+            "c": ["order-c-a-mandatory", "order-b-c-mandatory"],
+        })
+    );
+    let e = err(&["constraint", "ref", "nosuch", "--cib", fs]);
+    assert!(e.contains("no resource \"nosuch\""), "{e}");
+}

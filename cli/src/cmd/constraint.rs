@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use crate::cmd::resource_config::simple;
 use crate::verbs::args::{colocation_sentence, location_sentence, order_sentence, parse_score};
-use crate::verbs::{ChangeFlags, OutputFormat, Plan, Session};
+use crate::verbs::{ChangeFlags, OutputFormat, Plan, ReadFlags, Session};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ConstraintCommand {
@@ -49,6 +49,13 @@ pub enum ConstraintCommand {
         #[command(flatten)]
         flags: ChangeFlags,
     },
+    /// The ids of every constraint that names RSC (pcs constraint ref).
+    Ref {
+        #[arg(required = true)]
+        resources: Vec<String>,
+        #[command(flatten)]
+        flags: ReadFlags,
+    },
     /// Remove constraints by id.
     #[command(alias = "delete")]
     Remove {
@@ -74,6 +81,11 @@ pub fn run(c: ConstraintCommand) -> Result<ExitCode> {
         ConstraintCommand::Order { words, flags } => (Kind::Order, words, flags),
         ConstraintCommand::List { flags } => {
             list(&flags, None)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        ConstraintCommand::Ref { resources, flags } => {
+            let cib = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?.cib()?;
+            out!("{}", references(&cib, &resources, flags.output)?);
             return Ok(ExitCode::SUCCESS);
         }
         ConstraintCommand::Remove { ids, flags } => {
@@ -279,6 +291,31 @@ fn list(flags: &ChangeFlags, only: Option<Kind>) -> Result<()> {
     }
     out!("{}", format_constraints(c, only));
     Ok(())
+}
+
+/// `constraint ref`: per resource, the ids of the constraints that name it, as pcs
+/// prints them (JSON: resource → ids). An unknown resource is an error.
+fn references(cib: &Cib, resources: &[String], output: OutputFormat) -> Result<String> {
+    let mut found = serde_json::Map::new();
+    let mut text = String::new();
+    for r in resources {
+        if cib.config.find_resource(r).is_none() && cib.config.find_primitive(r).is_none() {
+            bail!("no resource {r:?}");
+        }
+        let ids = cib.config.constraints.ids_naming(r);
+        text.push_str(&format!("Resource: {r}\n"));
+        if ids.is_empty() {
+            text.push_str("  No Matches\n");
+        }
+        for id in &ids {
+            text.push_str(&format!("  {id}\n"));
+        }
+        found.insert(r.clone(), serde_json::to_value(ids)?);
+    }
+    match output {
+        OutputFormat::Json => Ok(serde_json::to_string_pretty(&found)? + "\n"),
+        OutputFormat::Text => Ok(text),
+    }
 }
 
 /// The text listing (also used by `hactl status` for move/ban constraints).

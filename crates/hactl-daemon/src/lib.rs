@@ -1000,3 +1000,42 @@ fn controller_config(me: &str, profile: &Profile) -> hactl_controller::Controlle
         device_monitor: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hactl_consensus::RejoinPhase;
+
+    /// A heartbeat from a build before versioning has none of the new fields: it reads
+    /// format 1 only and has its state. What this build sends comes back as it was.
+    #[test]
+    fn heartbeat_reports_what_a_peer_reads_and_whether_it_rejoins() {
+        let old = Heartbeat {
+            node: "n2".into(),
+            seq: 1,
+            ..Default::default()
+        };
+        let r = peer_report(&old);
+        assert_eq!(r.max_format, hactl_consensus::format::LEGACY_FORMAT);
+        assert_eq!(r.rejoin, None);
+        for phase in [None, Some(RejoinPhase::NoState), Some(RejoinPhase::Learner)] {
+            let hb = Heartbeat {
+                max_entry_format: 7,
+                rejoin: rejoin_state(phase) as i32,
+                last_log_term: 3,
+                last_log_index: 40,
+                ..Default::default()
+            };
+            let r = peer_report(&hb);
+            assert_eq!((r.max_format, r.rejoin), (7, phase));
+            assert_eq!((r.last_term, r.last_index), (3, 40));
+        }
+        // A rejoin state this build does not know: the peer is not counted as having
+        // its state.
+        let newer = Heartbeat {
+            rejoin: 99,
+            ..Default::default()
+        };
+        assert_eq!(peer_report(&newer).rejoin, Some(RejoinPhase::NoState));
+    }
+}

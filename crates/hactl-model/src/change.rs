@@ -607,8 +607,8 @@ fn delete_resource(cfg: &mut Configuration, id: &str) -> Result<(), ModelError> 
 fn remove_constraints_naming(cfg: &mut Configuration, id: &str) {
     let c = &mut cfg.constraints;
     c.location.retain(|x| x.rsc != id);
-    c.colocation.retain(|x| x.rsc != id && x.with_rsc != id);
-    c.order.retain(|x| x.first != id && x.then != id);
+    c.colocation.retain(|x| !x.names(id));
+    c.order.retain(|x| !x.names(id));
 }
 
 fn config_node<'a>(cfg: &'a mut Configuration, name: &str) -> Result<&'a mut Node, ModelError> {

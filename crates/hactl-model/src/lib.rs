@@ -254,6 +254,33 @@ pub struct Constraints {
     pub order: Vec<OrderConstraint>,
 }
 
+impl Constraints {
+    /// The ids of the constraints that name resource `rsc` (as the constrained
+    /// resource or the other one), location first, then colocation, then order.
+    pub fn ids_naming(&self, rsc: &str) -> Vec<&str> {
+        let location = self.location.iter().filter(|x| x.rsc == rsc);
+        let colocation = self.colocation.iter().filter(|x| x.names(rsc));
+        let order = self.order.iter().filter(|x| x.names(rsc));
+        location
+            .map(|x| x.id.as_str())
+            .chain(colocation.map(|x| x.id.as_str()))
+            .chain(order.map(|x| x.id.as_str()))
+            .collect()
+    }
+}
+
+impl ColocationConstraint {
+    pub fn names(&self, rsc: &str) -> bool {
+        self.rsc == rsc || self.with_rsc == rsc
+    }
+}
+
+impl OrderConstraint {
+    pub fn names(&self, rsc: &str) -> bool {
+        self.first == rsc || self.then == rsc
+    }
+}
+
 /// Prefer or avoid nodes for a resource: a fixed node and score, or rules.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
