@@ -51,6 +51,7 @@ pub enum ConstraintCommand {
     },
     /// The ids of every constraint that names RSC (pcs constraint ref).
     Ref {
+        /// The resources to look up.
         #[arg(required = true)]
         resources: Vec<String>,
         #[command(flatten)]
