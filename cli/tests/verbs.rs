@@ -778,3 +778,52 @@ fn constraint_ref_lists_every_constraint_naming_the_resource() {
     let e = err(&["constraint", "ref", "nosuch", "--cib", fs]);
     assert!(e.contains("no resource \"nosuch\""), "{e}");
 }
+
+/// `resource defaults` and `resource op defaults` (pcs's words) list, set (`k=v`, with
+/// or without pcs's `update`) and remove (`k=`) rsc_defaults and op_defaults; a bad
+/// value or removing what is not set is refused and changes nothing.
+#[test]
+fn resource_and_op_defaults_are_listed_set_and_removed() {
+    let d = TempDir::new("defaults");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    let out = ok(&["resource", "defaults", "--cib", fs]);
+    assert_eq!(out, "Resource Defaults:\n  No defaults set\n");
+    ok(&[
+        "resource",
+        "defaults",
+        "update",
+        "resource-stickiness=100",
+        "--cib",
+        fs,
+    ]);
+    ok(&["resource", "op", "defaults", "timeout=45s", "--cib", fs]);
+    let cib = read(&f);
+    assert_eq!(cib.config.rsc_defaults["resource-stickiness"], "100");
+    assert_eq!(cib.config.op_defaults["timeout"], "45s");
+    let out = ok(&["resource", "defaults", "--cib", fs]);
+    assert_eq!(out, "Resource Defaults:\n  resource-stickiness=100\n");
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "resource", "op", "defaults", "--cib", fs, "--output", "json",
+    ]))
+    .unwrap();
+    assert_eq!(v, serde_json::json!({"timeout": "45s"}));
+
+    let e = err(&["resource", "op", "defaults", "timeout=soon", "--cib", fs]);
+    assert!(e.contains("refused") && e.contains("soon"), "{e}");
+    let e = err(&["resource", "defaults", "migration-threshold=", "--cib", fs]);
+    assert!(
+        e.contains("resource default \"migration-threshold\""),
+        "{e}"
+    );
+    assert_eq!(
+        read(&f).config,
+        cib.config,
+        "refused changes leave the file alone"
+    );
+
+    ok(&["resource", "defaults", "resource-stickiness=", "--cib", fs]);
+    ok(&["resource", "op", "defaults", "timeout=", "--cib", fs]);
+    let cib = read(&f);
+    assert!(cib.config.rsc_defaults.is_empty() && cib.config.op_defaults.is_empty());
+}

@@ -13,7 +13,7 @@
 //! (or `--lifetime` runs out).
 
 use anyhow::{anyhow, bail, Context, Result};
-use hactl_model::change::{Change, Constraint};
+use hactl_model::change::{Change, Constraint, DefaultsSection};
 use hactl_model::values::format_interval_ms;
 use hactl_model::{
     AgentSpec, Attrs, Cib, Configuration, LocationConstraint, Primitive, Resource, Score,
@@ -27,6 +27,16 @@ use crate::verbs::{ChangeFlags, OutputFormat, Plan, ReadFlags, Session};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ResourceConfigCommand {
+    /// Resource defaults (rsc_defaults): without arguments list them, else set
+    /// k=v... (`k=` removes; pcs's leading `update` is accepted).
+    Defaults {
+        args: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+    /// Operations: `resource op defaults [k=v...]` (op_defaults).
+    #[command(subcommand)]
+    Op(OpCommand),
     /// Create a resource: NAME CLASS:PROVIDER:TYPE [k=v...] [op NAME k=v...]... [meta k=v...]
     Create(CreateArgs),
     /// Delete a resource (and the constraints that name it).
@@ -189,6 +199,17 @@ pub enum FailcountCommand {
 }
 
 #[derive(clap::Subcommand, Debug)]
+pub enum OpCommand {
+    /// Operation defaults (op_defaults): without arguments list them, else set
+    /// k=v... (`k=` removes; pcs's leading `update` is accepted).
+    Defaults {
+        args: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
 pub enum GroupCommand {
     /// Add resources to group G (created if needed), in this order.
     Add {
@@ -214,6 +235,12 @@ pub enum GroupCommand {
 
 pub fn run(c: ResourceConfigCommand) -> Result<ExitCode> {
     match c {
+        ResourceConfigCommand::Defaults { args, flags } => {
+            defaults(DefaultsSection::Resource, &args, &flags)?
+        }
+        ResourceConfigCommand::Op(OpCommand::Defaults { args, flags }) => {
+            defaults(DefaultsSection::Op, &args, &flags)?
+        }
         ResourceConfigCommand::Create(a) => {
             let mut s = Session::open(a.flags.socket.as_deref(), a.flags.cib.as_deref())?;
             let cib = s.cib()?;
@@ -329,6 +356,54 @@ pub fn run(c: ResourceConfigCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `resource [op] defaults`: list without arguments, else change.
+fn defaults(section: DefaultsSection, args: &[String], flags: &ChangeFlags) -> Result<()> {
+    let args = match args.split_first() {
+        Some((first, rest)) if first == "update" => rest,
+        _ => args,
+    };
+    if !args.is_empty() {
+        return simple(flags, |_| defaults_plan(section, args));
+    }
+    let cib = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?.cib()?;
+    let (title, attrs) = match section {
+        DefaultsSection::Resource => ("Resource Defaults", &cib.config.rsc_defaults),
+        DefaultsSection::Op => ("Operation Defaults", &cib.config.op_defaults),
+    };
+    if flags.output == OutputFormat::Json {
+        outln!("{}", serde_json::to_string_pretty(attrs)?);
+        return Ok(());
+    }
+    outln!("{title}:");
+    if attrs.is_empty() {
+        outln!("  No defaults set");
+    }
+    for (k, v) in attrs {
+        outln!("  {k}={v}");
+    }
+    Ok(())
+}
+
+/// Sets (`k=v`) or removes (`k=`) defaults. Defaults can move resources
+/// (resource-stickiness), so the change waits for the cluster to settle.
+pub fn defaults_plan(section: DefaultsSection, args: &[String]) -> Result<Plan> {
+    let mut changes = Vec::new();
+    for a in args {
+        let (name, v) = parse_kv(a).context("default")?;
+        let value = (!v.is_empty()).then_some(v);
+        changes.push(Change::SetDefault {
+            section,
+            name,
+            value,
+        });
+    }
+    let what = match section {
+        DefaultsSection::Resource => "resource defaults",
+        DefaultsSection::Op => "operation defaults",
+    };
+    Ok(Plan::new(format!("{what} {}", args.join(" ")), changes))
 }
 
 /// Open, fetch, plan, submit.

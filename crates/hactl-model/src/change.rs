@@ -36,6 +36,25 @@ impl Constraint {
     }
 }
 
+/// Which defaults a [`Change::SetDefault`] changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultsSection {
+    /// `rsc_defaults`: meta attributes every resource inherits.
+    Resource,
+    /// `op_defaults`: attributes every operation inherits.
+    Op,
+}
+
+impl DefaultsSection {
+    fn what(self) -> &'static str {
+        match self {
+            DefaultsSection::Resource => "resource default",
+            DefaultsSection::Op => "operation default",
+        }
+    }
+}
+
 /// Partial update of a node's membership state; `None` fields are left as they are.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -171,6 +190,13 @@ pub enum Change {
         index: u32,
         target: Option<String>,
     },
+    /// Sets (Some) or removes (None) a resource default (`rsc_defaults`) or an
+    /// operation default (`op_defaults`).
+    SetDefault {
+        section: DefaultsSection,
+        name: String,
+        value: Option<String>,
+    },
     /// Several changes applied atomically: all or none.
     Batch {
         changes: Vec<Change>,
@@ -196,7 +222,8 @@ impl Change {
             | Change::SetStandby { .. }
             | Change::SetMaintenance { .. }
             | Change::AddFencingLevel { .. }
-            | Change::RemoveFencingLevel { .. } => true,
+            | Change::RemoveFencingLevel { .. }
+            | Change::SetDefault { .. } => true,
             Change::Batch { changes } => changes.iter().any(Change::is_config),
             _ => false,
         }
@@ -551,6 +578,26 @@ impl Change {
                 });
                 if cfg.fencing_levels.len() == before {
                     return Err(not_found("fencing level", &index.to_string()));
+                }
+            }
+            Change::SetDefault {
+                section,
+                name,
+                value,
+            } => {
+                non_empty("default name", name)?;
+                let attrs = match section {
+                    DefaultsSection::Resource => &mut cfg.rsc_defaults,
+                    DefaultsSection::Op => &mut cfg.op_defaults,
+                };
+                match value {
+                    Some(v) => {
+                        attrs.insert(name.clone(), v.clone());
+                    }
+                    None if attrs.remove(name).is_none() => {
+                        return Err(not_found(section.what(), name));
+                    }
+                    None => {}
                 }
             }
             Change::Batch { changes } => {
