@@ -30,6 +30,7 @@ pub enum ResourceConfigCommand {
     /// Resource defaults (rsc_defaults): without arguments list them, else set
     /// k=v... (`k=` removes; pcs's leading `update` is accepted).
     Defaults {
+        /// Nothing to list them, or k=v... to set (`k=` removes).
         args: Vec<String>,
         #[command(flatten)]
         flags: ChangeFlags,
@@ -203,6 +204,7 @@ pub enum OpCommand {
     /// Operation defaults (op_defaults): without arguments list them, else set
     /// k=v... (`k=` removes; pcs's leading `update` is accepted).
     Defaults {
+        /// Nothing to list them, or k=v... to set (`k=` removes).
         args: Vec<String>,
         #[command(flatten)]
         flags: ChangeFlags,
