@@ -827,3 +827,63 @@ fn resource_and_op_defaults_are_listed_set_and_removed() {
     let cib = read(&f);
     assert!(cib.config.rsc_defaults.is_empty() && cib.config.op_defaults.is_empty());
 }
+
+/// `constraint location R rule ...` (pcs's grammar) adds a rule-based location
+/// constraint the scheduler honours; malformed rules are refused.
+#[test]
+fn location_rule_constraints_are_added_and_honoured() {
+    let d = TempDir::new("rule");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    ok(&[
+        "resource",
+        "create",
+        "a",
+        "ocf:heartbeat:Dummy",
+        "--cib",
+        fs,
+    ]);
+    let loc = |args: &[&str]| {
+        let mut a = vec!["constraint", "location", "a", "rule"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--cib", fs]);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |args: &[&str]| ok(&loc(args).iter().map(String::as_str).collect::<Vec<_>>());
+    // Only n3 is allowed: a dry run starts a there.
+    let out = run(&["score=-INFINITY", "#uname", "ne", "n3", "--dry-run"]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("Start") && l.contains(" a ") && l.contains("n3")),
+        "{out}"
+    );
+    assert!(!out.contains("n1") && !out.contains("n2"), "{out}");
+    run(&["score=-INFINITY", "#uname", "ne", "n3"]);
+    run(&[
+        "score=50", "defined", "pingd", "and", "pingd", "gt", "integer", "0",
+    ]);
+    let cib = read(&f);
+    let [first, second] = cib.config.constraints.location.as_slice() else {
+        panic!("{:?}", cib.config.constraints.location)
+    };
+    assert_eq!(first.id, "location-a");
+    assert_eq!(first.rules[0].expressions[0].attribute, "#uname");
+    assert_eq!(second.id, "location-a-1");
+    let r = &second.rules[0];
+    assert_eq!(r.score.unwrap().value(), 50);
+    assert_eq!(r.boolean_op.unwrap().as_str(), "and");
+    assert_eq!(r.expressions.len(), 2);
+    assert_eq!(r.expressions[1].value.as_deref(), Some("0"));
+    assert_eq!(r.expressions[1].value_type.unwrap().as_str(), "integer");
+
+    let bad = |args: &[&str]| err(&loc(args).iter().map(String::as_str).collect::<Vec<_>>());
+    let e = bad(&[
+        "#uname", "eq", "n1", "and", "#uname", "eq", "n2", "or", "defined", "x",
+    ]);
+    assert!(e.contains("either and or or"), "{e}");
+    let e = bad(&["#uname", "like", "n1"]);
+    assert!(e.contains("like"), "{e}");
+    let e = bad(&["#uname", "eq"]);
+    assert!(e.contains("no value"), "{e}");
+    assert_eq!(read(&f).config, cib.config, "refused rules change nothing");
+}

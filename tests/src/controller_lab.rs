@@ -220,15 +220,20 @@ pub fn agent_env(c: &Cluster, i: usize) -> Result<Vec<(String, String)>> {
     ])
 }
 
+/// Starts node `i`'s daemon with its own agent state directories ([`agent_env`]).
+pub fn start_node(c: &mut Cluster, i: usize) -> Result<()> {
+    // The daemon inherits these; each node gets its own (the lab's nodes share the
+    // host's filesystem).
+    for (k, v) in agent_env(c, i)? {
+        std::env::set_var(k, v);
+    }
+    c.start(i)
+}
+
 /// Starts the daemons of nodes 1..=n, each with its own agent state directories.
 pub fn start_nodes(c: &mut Cluster, n: usize) -> Result<()> {
     for i in 1..=n {
-        // The daemon inherits these; each node gets its own (the lab's nodes share
-        // the host's filesystem).
-        for (k, v) in agent_env(c, i)? {
-            std::env::set_var(k, v);
-        }
-        c.start(i)?;
+        start_node(c, i)?;
     }
     Ok(())
 }

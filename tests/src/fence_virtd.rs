@@ -79,3 +79,26 @@ impl FenceVirtd {
         }
     }
 }
+
+/// The fencing lab: a 3-node cluster (no daemon started yet) plus a real fence_virtd
+/// in a fourth namespace on the same switch, with domains n1..n3, multicast routed on
+/// every node's eth0; returns once fence_virtd answers (within `ready_within`).
+pub fn fencing_lab(
+    prefix: &str,
+    subnet: &str,
+    ready_within: Duration,
+) -> Result<(crate::cluster::Cluster, FenceVirtd)> {
+    let c = crate::cluster::Cluster::setup_with_spares(prefix, 3, 1, subnet, None)?;
+    for i in 1..=4 {
+        let ns = c.net.ns(i);
+        crate::netns::run(
+            "ip",
+            &["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"],
+        )?;
+    }
+    let dir = c.root.join("fence_virtd");
+    std::fs::create_dir_all(&dir)?;
+    let mut fv = FenceVirtd::start(&c.net.ns(4), "eth0", &dir, &["n1", "n2", "n3"])?;
+    fv.wait_ready(&c.net.ns(1), "n1", ready_within)?;
+    Ok((c, fv))
+}

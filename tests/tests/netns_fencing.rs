@@ -17,34 +17,10 @@ use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
     active_on, agent_env, cli, cli_output, ensure, idx, wait_group_on, NsReaper,
 };
-use hactl_tests::fence_virtd::{write_key, FenceVirtd, GROUP};
+use hactl_tests::fence_virtd::{fencing_lab, write_key, GROUP};
 use hactl_tests::netns::{require_root, run};
 
 const T: Duration = Duration::from_secs(60);
-
-/// The lab: 3 nodes + fence_virtd in n4, multicast routed on every node's eth0.
-fn lab(prefix: &str, subnet: &str) -> Result<(Cluster, FenceVirtd)> {
-    let c = Cluster::setup_with_spares(prefix, 3, 1, subnet, None)?;
-    for i in 1..=4 {
-        run(
-            "ip",
-            &[
-                "-n",
-                &c.net.ns(i),
-                "route",
-                "add",
-                "224.0.0.0/4",
-                "dev",
-                "eth0",
-            ],
-        )?;
-    }
-    let dir = c.root.join("fence_virtd");
-    std::fs::create_dir_all(&dir)?;
-    let mut fv = FenceVirtd::start(&c.net.ns(4), "eth0", &dir, &["n1", "n2", "n3"])?;
-    fv.wait_ready(&c.net.ns(1), "n1", T)?;
-    Ok((c, fv))
-}
 
 fn start_nodes(c: &mut Cluster) -> Result<()> {
     for i in 1..=3 {
@@ -129,7 +105,7 @@ fn netns_fencing_cut_node_is_fenced_then_group_moves() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    let (mut c, fv) = lab("hx-kf", "10.87.0")?;
+    let (mut c, fv) = fencing_lab("hx-kf", "10.87.0", T)?;
     let _reaper = NsReaper::new(&c);
     start_nodes(&mut c)?;
     let key = fv.key_path.display().to_string();
@@ -229,7 +205,7 @@ fn netns_fencing_broken_device_keeps_group_stopped() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    let (mut c, fv) = lab("hx-kb", "10.88.0")?;
+    let (mut c, fv) = fencing_lab("hx-kb", "10.88.0", T)?;
     let _reaper = NsReaper::new(&c);
     start_nodes(&mut c)?;
     // A key fence_virtd does not have: every request goes unanswered.
@@ -325,7 +301,7 @@ fn netns_fencing_typo_in_agent_parameters_fences_nothing() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    let (mut c, fv) = lab("hx-kv", "10.89.0")?;
+    let (mut c, fv) = fencing_lab("hx-kv", "10.89.0", T)?;
     let _reaper = NsReaper::new(&c);
     start_nodes(&mut c)?;
     configure(&c, &fv.key_path.display().to_string())?;

@@ -20,7 +20,12 @@
 //! colocation ID RSC WITH SCORE
 //! order ID FIRST THEN [Mandatory|Optional|Serialize]
 //! standby N / unstandby N
-//! down N                          clean shutdown
+//! shutdown N                      N asks to stop (the daemon's first step of a
+//!                                 clean stop: the `shutdown` node attribute)
+//! down N                          N left the membership cleanly (`expected=down`);
+//!                                 its history stays: the daemon leaves only once
+//!                                 its resources are stopped, so a story first
+//!                                 says `shutdown N`, schedules, applies
 //! lost N                          left the membership while expected up
 //! up N
 //! running RSC N                   a successful start in the history
@@ -303,14 +308,18 @@ impl World {
                 st.controller_online = Some(false);
                 st.join = Some("down".into());
                 st.expected = Some(if clean { "down" } else { "member" }.into());
-                if clean {
-                    st.resources.clear();
-                }
+            }
+            "shutdown" => {
+                need(2)?;
+                let now = self.now;
+                let st = self.node_status(words[1])?;
+                st.attributes.insert("shutdown".into(), now.to_string());
             }
             "up" => {
                 need(2)?;
                 let st = self.node_status(words[1])?;
                 let keep = std::mem::take(&mut st.resources);
+                // Back, so no longer shutting down (the daemon clears the mark on join).
                 *st = online();
                 st.resources = keep;
             }

@@ -7,7 +7,7 @@
 
 use crate::verbs::session::wait_for_leader;
 use anyhow::{anyhow, bail, Context, Result};
-use hactl_client::{Client, ClientError};
+use hactl_client::{Client, ClientError, StopOptions};
 use hactl_net::config::{
     parse_peer_address, ClusterConfig, NodeEntry, CLUSTER_CONFIG_FILE, DEFAULT_CONFIG_DIR,
     FOUNDER_FILE,
@@ -129,9 +129,18 @@ struct StopArgs {
     all: bool,
     /// Only this node (must be the local one).
     node: Option<String>,
-    /// Seconds to wait for the local daemon to exit.
+    /// Seconds to wait for the local daemon to exit once its resources are stopped.
     #[arg(long, default_value_t = 30)]
     wait: u64,
+    /// How long to wait for the resources here to stop (moved or stopped by the DC)
+    /// before giving up, e.g. 90s; default: the longest stop timeout of what runs here
+    /// plus 30 s.
+    #[arg(long, value_parser = parse_timeout)]
+    timeout: Option<Duration>,
+    /// Leave even if a resource failed to stop or the wait ran out (it may still run
+    /// here; with fencing on, the node is then fenced).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -150,10 +159,18 @@ enum NodeCommand {
         #[arg(value_name = "NODE=ADDR")]
         node: String,
     },
-    /// Remove NODE from the Raft membership and from cluster.toml here.
+    /// Remove NODE: its resources are moved or stopped first (its daemon then leaves),
+    /// then it leaves the Raft membership and cluster.toml here.
     Remove {
         /// The node to remove.
         node: String,
+        /// How long to wait for NODE's resources to stop, e.g. 90s; default: the
+        /// longest stop timeout of what runs there plus 30 s.
+        #[arg(long, value_parser = parse_timeout)]
+        timeout: Option<Duration>,
+        /// Remove it even if a resource failed to stop there or the wait ran out.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -166,7 +183,11 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
         ClusterCommand::Stop(s) => stop(&a.dir, &a.socket, s),
         ClusterCommand::Destroy(d) => destroy(&a.dir, &a.socket, &a.state_dir, d),
         ClusterCommand::Node(NodeCommand::Add { node }) => node_add(&a.dir, &a.socket, &node),
-        ClusterCommand::Node(NodeCommand::Remove { node }) => node_remove(&a.dir, &a.socket, &node),
+        ClusterCommand::Node(NodeCommand::Remove {
+            node,
+            timeout,
+            force,
+        }) => node_remove(&a.dir, &a.socket, &node, StopOptions { timeout, force }),
     }
 }
 
@@ -779,6 +800,29 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
     }
 }
 
+/// `--timeout` of `cluster stop` and `node remove`: a duration such as `90s`, `2min`.
+fn parse_timeout(s: &str) -> Result<Duration> {
+    hactl_model::values::parse_interval_ms(s)
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| anyhow!("expected a duration such as 90s or 2min, got {s:?}"))
+}
+
+/// A stop is answered once the node's resources are stopped: wait for the daemon's
+/// own deadline (its default is derived from the stop timeouts it knows, not we).
+fn stop_client(socket: &Path, opts: &StopOptions) -> Result<Client> {
+    let mut c = connect(socket)?;
+    set_stop_wait(&mut c, opts)?;
+    Ok(c)
+}
+
+fn set_stop_wait(c: &mut Client, opts: &StopOptions) -> Result<()> {
+    let wait = opts
+        .timeout
+        .map_or(Duration::from_secs(3600), |t| t + Duration::from_secs(60));
+    Ok(c.set_timeout(wait)?)
+}
+
 /// Returns once the local daemon can take commands, i.e. knows a Raft leader, when
 /// that does not need other nodes (a single-node cluster): a `hactl property set`
 /// right after `cluster start` must not meet "no leader". With several nodes the
@@ -801,19 +845,16 @@ fn wait_ready(dir: &Path, socket: &Path, a: &StartArgs) -> Result<()> {
 }
 
 fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
+    let opts = StopOptions {
+        timeout: a.timeout,
+        force: a.force,
+    };
     if a.all {
-        let mut c = connect(socket)?;
+        let mut c = stop_client(socket, &opts)?;
         let pid = c.daemon_pid();
         wait_for_leader(&mut c)?;
-        let ack = c.cluster_stop()?;
-        outln!(
-            "cluster stop requested{}",
-            if ack.message.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", ack.message)
-            }
-        );
+        let ack = c.cluster_stop(opts)?;
+        outln!("cluster stop: {}", ack.message);
         // The other daemons cannot be watched from here; this one can.
         if !wait_for_exit(socket, pid, Duration::from_secs(a.wait)) {
             bail!("the local daemon is still running after {} s", a.wait);
@@ -831,10 +872,12 @@ fn stop(dir: &Path, socket: &Path, a: StopArgs) -> Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     let pid = c.daemon_pid();
-    c.shutdown()?;
+    set_stop_wait(&mut c, &opts)?;
+    let ack = c.shutdown_with(opts)?;
+    outln!("{me}: {}", ack.message);
     if !wait_for_exit(socket, pid, Duration::from_secs(a.wait)) {
         bail!(
-            "{me}: the daemon accepted the stop request but is still running after {} s",
+            "{me}: the daemon stopped its resources but is still running after {} s",
             a.wait
         );
     }
@@ -878,6 +921,7 @@ fn destroy(dir: &Path, socket: &Path, state_dir: &Path, a: DestroyArgs) -> Resul
             bail!("the hactl daemon is running on this node; stop it first (hactl cluster stop) or use --force");
         }
         let pid = c.daemon_pid();
+        set_stop_wait(&mut c, &StopOptions::default())?;
         c.shutdown()?;
         if !wait_for_exit(socket, pid, Duration::from_secs(30)) {
             bail!("the daemon is still running after 30 s; not destroying");
@@ -972,16 +1016,16 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn node_remove(dir: &Path, socket: &Path, node: &str) -> Result<ExitCode> {
+fn node_remove(dir: &Path, socket: &Path, node: &str, opts: StopOptions) -> Result<ExitCode> {
     let name = NodeName::new(node)?;
     let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
     let mut cfg = ClusterConfig::load(&cfg_path)?;
     if cfg.node(&name).is_none() {
         bail!("node {name} is not in {}", cfg_path.display());
     }
-    let mut c = connect(socket)?;
+    let mut c = stop_client(socket, &opts)?;
     wait_for_leader(&mut c)?;
-    c.node_remove(name.as_str())?;
+    c.node_remove(name.as_str(), opts)?;
     cfg.nodes.retain(|n| n.name != name);
     if !cfg.nodes.is_empty() {
         cfg.save(&cfg_path)?;

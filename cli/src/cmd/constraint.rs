@@ -3,6 +3,8 @@
 //! ```text
 //! constraint location RSC prefers NODE[=SCORE]...     constraint location RSC avoids NODE[=SCORE]...
 //! constraint location add ID RSC NODE SCORE           constraint location remove ID
+//! constraint location RSC rule [id=ID] [role=R] [score=S|score-attribute=A] EXPR
+//! constraint ref RSC...
 //! constraint colocation add RSC with RSC2 [SCORE]     constraint colocation remove ID | RSC RSC2
 //! constraint order [start|stop] A then [start|stop] B [kind=Optional] [symmetrical=false]
 //! constraint order remove ID | RSC                    constraint list | remove ID...
@@ -10,7 +12,9 @@
 
 use anyhow::{anyhow, bail, Result};
 use hactl_model::change::{Change, Constraint};
-use hactl_model::{Cib, Constraints, LocationConstraint};
+use hactl_model::{
+    BoolOp, Cib, Constraints, ExprOp, Expression, LocationConstraint, Rule, Score, ValueType,
+};
 use std::process::ExitCode;
 
 use crate::cmd::resource_config::simple;
@@ -19,7 +23,7 @@ use crate::verbs::{ChangeFlags, OutputFormat, Plan, ReadFlags, Session};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ConstraintCommand {
-    /// RSC prefers|avoids NODE[=SCORE]... | add ID RSC NODE SCORE | remove ID | list
+    /// RSC prefers|avoids NODE[=SCORE]... | RSC rule [score=S] EXPR | add ID RSC NODE SCORE | remove ID | list
     Location {
         /// RSC prefers|avoids NODE[=SCORE]..., add ID RSC NODE SCORE, remove ID, or list.
         #[arg(required = true, allow_negative_numbers = true)]
@@ -122,6 +126,10 @@ pub fn plan(cib: &Cib, kind: Kind, words: &[String]) -> Result<Plan> {
             };
             Ok(add(format!("add location constraint {id}"), vec![], c))
         }
+        (Kind::Location, _) if words.get(1).map(String::as_str) == Some("rule") => {
+            let c = rule_constraint(cib, first, words.get(2..).unwrap_or(&[]))?;
+            Ok(add(format!("add location constraint {}", c.id), vec![], c))
+        }
         (Kind::Location, _) => {
             let cs = location_sentence(words)?;
             for c in &cs {
@@ -184,6 +192,114 @@ pub fn plan(cib: &Cib, kind: Kind, words: &[String]) -> Result<Plan> {
 
 /// pcs refuses constraints on nodes that do not exist (a typo would silently do
 /// nothing).
+/// `constraint location RSC rule [id=ID] [role=ROLE] [score=S|score-attribute=A]
+/// EXPR`, EXPR being `defined|not_defined ATTR` or `ATTR lt|gt|lte|gte|eq|ne
+/// [string|integer|number|version] VALUE`, joined by `and` or by `or` (one rule:
+/// mixing them would need nested rules). The score defaults to INFINITY, as in pcs.
+fn rule_constraint(cib: &Cib, rsc: &str, words: &[String]) -> Result<LocationConstraint> {
+    let usage =
+        "usage: constraint location RSC rule [id=ID] [role=ROLE] [score=S|score-attribute=A] \
+                 defined|not_defined ATTR | ATTR lt|gt|lte|gte|eq|ne [TYPE] VALUE [and|or ...]";
+    let mut rule = Rule::default();
+    let mut id = None;
+    let mut rest = words;
+    while let Some((w, more)) = rest.split_first() {
+        match w.split_once('=') {
+            Some(("id" | "constraint-id", v)) => id = Some(v.to_string()),
+            Some(("role", v)) => rule.role = Some(v.parse().map_err(|e| anyhow!("role: {e}"))?),
+            Some(("score", v)) => rule.score = Some(parse_score(v)?),
+            Some(("score-attribute", v)) => rule.score_attribute = Some(v.to_string()),
+            _ => break,
+        }
+        rest = more;
+    }
+    if rule.score.is_none() && rule.score_attribute.is_none() {
+        rule.score = Some(Score::INFINITY);
+    }
+    let id = id.unwrap_or_else(|| free_id(cib, &format!("location-{rsc}")));
+    rule.id = format!("{id}-rule");
+    loop {
+        let (e, more) = rule_expression(rest).map_err(|e| e.context(usage))?;
+        let n = rule.expressions.len();
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        rule.expressions.push(Expression {
+            id: format!("{}-expr{suffix}", rule.id),
+            ..e
+        });
+        let Some((op, more)) = more.split_first() else {
+            break;
+        };
+        let op: BoolOp = op
+            .parse()
+            .map_err(|_| anyhow!("{op:?}: expected and, or\n{usage}"))?;
+        if rule.boolean_op.is_some_and(|b| b != op) {
+            bail!("a rule joins its expressions with either and or or, not both");
+        }
+        rule.boolean_op = Some(op);
+        rest = more;
+    }
+    Ok(LocationConstraint {
+        id,
+        rsc: rsc.to_string(),
+        rules: vec![rule],
+        ..Default::default()
+    })
+}
+
+/// One expression at the start of `w`, and the words after it.
+fn rule_expression(w: &[String]) -> Result<(Expression, &[String])> {
+    let word = |i: usize| w.get(i).map(String::as_str);
+    if let (Some(op @ ("defined" | "not_defined")), Some(attr)) = (word(0), word(1)) {
+        let e = Expression {
+            attribute: attr.to_string(),
+            operation: Some(op.parse()?),
+            ..Default::default()
+        };
+        return Ok((e, &w[2..]));
+    }
+    let (Some(attr), Some(op)) = (word(0), word(1)) else {
+        bail!("incomplete rule expression {w:?}");
+    };
+    let operation: ExprOp = op.parse().map_err(|e| anyhow!("{e}"))?;
+    let (value_type, at) = match word(2).map(str::parse::<ValueType>) {
+        Some(Ok(t)) if word(3).is_some() => (Some(t), 3),
+        _ => (None, 2),
+    };
+    let value = word(at).ok_or_else(|| anyhow!("{attr} {op}: no value"))?;
+    let e = Expression {
+        attribute: attr.to_string(),
+        operation: Some(operation),
+        value: Some(value.to_string()),
+        value_type,
+        ..Default::default()
+    };
+    Ok((e, &w[at + 1..]))
+}
+
+/// `base`, or `base-N` with the first N that no constraint uses.
+fn free_id(cib: &Cib, base: &str) -> String {
+    let c = &cib.config.constraints;
+    let used = |id: &str| {
+        c.location.iter().any(|x| x.id == id)
+            || c.colocation.iter().any(|x| x.id == id)
+            || c.order.iter().any(|x| x.id == id)
+    };
+    (0..)
+        .map(|n| {
+            if n == 0 {
+                base.to_string()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
+        .find(|id| !used(id))
+        .unwrap_or_else(|| base.to_string())
+}
+
 fn known_node(cib: &Cib, node: &str) -> Result<()> {
     if cib.config.node(node).is_none() {
         bail!(

@@ -103,6 +103,24 @@ pub fn socket_path(explicit: Option<&Path>) -> PathBuf {
     }
 }
 
+/// How a node stops (`hactl cluster stop`, `node remove`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StopOptions {
+    /// How long to wait for the node's resources to stop; `None`: the daemon's default
+    /// (the longest stop timeout of what runs there plus a margin).
+    pub timeout: Option<Duration>,
+    /// Go on even if a stop failed or the wait ran out.
+    pub force: bool,
+}
+
+impl StopOptions {
+    fn timeout_ms(&self) -> u64 {
+        self.timeout
+            .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+}
+
 /// A connection to the daemon.
 pub struct Client {
     stream: UnixStream,
@@ -255,15 +273,26 @@ impl Client {
         }))
     }
 
-    pub fn node_remove(&mut self, name: &str) -> Result<client::Ack, ClientError> {
+    /// Removes `name` once nothing runs on it any more (see [`StopOptions`]).
+    pub fn node_remove(
+        &mut self,
+        name: &str,
+        opts: StopOptions,
+    ) -> Result<client::Ack, ClientError> {
         self.ack(Request::NodeRemove(client::NodeRemove {
             name: name.into(),
+            timeout_ms: opts.timeout_ms(),
+            force: opts.force,
         }))
     }
 
-    /// Asks the cluster to stop (every node stops its resources and its daemon).
-    pub fn cluster_stop(&mut self) -> Result<client::Ack, ClientError> {
-        self.ack(Request::ClusterStop(client::ClusterStop {}))
+    /// Asks the cluster to stop (every node stops its resources and its daemon);
+    /// answers once this node has stopped its own.
+    pub fn cluster_stop(&mut self, opts: StopOptions) -> Result<client::Ack, ClientError> {
+        self.ack(Request::ClusterStop(client::ClusterStop {
+            timeout_ms: opts.timeout_ms(),
+            force: opts.force,
+        }))
     }
 
     /// Asks the local daemon to fence `target` (`action` empty: stonith-action). The
@@ -276,9 +305,19 @@ impl Client {
         }))
     }
 
-    /// Asks the local daemon to stop.
+    /// Asks the local daemon to stop with the default wait for its resources.
     pub fn shutdown(&mut self) -> Result<client::Ack, ClientError> {
-        self.ack(Request::Shutdown(client::Shutdown {}))
+        self.shutdown_with(StopOptions::default())
+    }
+
+    /// Asks the local daemon to stop: it answers once its resources are stopped (it
+    /// then leaves), or with an error naming the resource that would not stop (it
+    /// stays up unless `force`). The caller's timeout must cover `opts.timeout`.
+    pub fn shutdown_with(&mut self, opts: StopOptions) -> Result<client::Ack, ClientError> {
+        self.ack(Request::Shutdown(client::Shutdown {
+            timeout_ms: opts.timeout_ms(),
+            force: opts.force,
+        }))
     }
 
     fn ack(&mut self, req: Request) -> Result<client::Ack, ClientError> {

@@ -18,6 +18,7 @@ use crate::dc::{self, ClusterIo, DcConfig};
 use crate::messages::ControllerMsg;
 use crate::node_service::{DeviceMonitor, Fencer, NodeService};
 use crate::quorum::{self, QuorumView};
+use crate::shutdown;
 use crate::split_brain;
 use crate::watchdog::{SelfFence, Watchdog};
 
@@ -167,6 +168,36 @@ impl Controller {
 
     pub fn service(&self) -> &NodeService {
         &self.svc
+    }
+
+    /// Waits until nothing runs on `node` any more (it has been marked shutting down,
+    /// see [`shutdown`]), a stop there fails, or `deadline` passes. For this node the
+    /// local executor counts too.
+    pub async fn drain(
+        &self,
+        node: &str,
+        deadline: std::time::Instant,
+    ) -> Result<(), shutdown::DrainError> {
+        let local = (node == self.me).then_some(&self.svc);
+        shutdown::wait_drained(
+            node,
+            local,
+            self.cib_tx.subscribe(),
+            self.quorum_tx.subscribe(),
+            deadline,
+        )
+        .await
+    }
+
+    /// The default wait for `node`'s resources to stop: the longest stop timeout of
+    /// what runs there, plus a margin.
+    pub fn stop_timeout(&self, node: &str) -> std::time::Duration {
+        let local = if node == self.me {
+            shutdown::LocalState::of(&self.svc)
+        } else {
+            shutdown::LocalState::default()
+        };
+        shutdown::default_timeout(&self.host.cib(), node, &local, shutdown::unix_now())
     }
 
     /// Whether the DC runtime runs here.

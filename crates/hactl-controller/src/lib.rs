@@ -16,6 +16,7 @@ pub mod node_service;
 pub mod ops;
 pub mod quorum;
 pub mod sched_thread;
+pub mod shutdown;
 pub mod split_brain;
 pub mod watchdog;
 

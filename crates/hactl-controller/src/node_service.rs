@@ -152,6 +152,11 @@ impl NodeService {
         self.inner.outbox.lock().map(|o| o.len()).unwrap_or(0)
     }
 
+    /// Operations the DC asked for that are still running here.
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
     /// Resources started here by the cluster and not stopped since, in start order.
     pub fn active(&self) -> Vec<OpDetails> {
         self.inner

@@ -18,6 +18,7 @@ use hactl_controller::dc::{self, ClusterIo, DcConfig, PROBED_ATTR};
 use hactl_controller::messages::ControllerMsg;
 use hactl_controller::node_service::NodeService;
 use hactl_controller::quorum::{self, QuorumView};
+use hactl_controller::shutdown::{wait_drained, SHUTDOWN_ATTR};
 use hactl_controller::watchdog::{SelfFence, Watchdog, WatchdogError};
 use hactl_exec::{ExecConfig, Executor};
 use hactl_model::change::Change;
@@ -788,4 +789,99 @@ async fn a_node_that_stops_in_time_keeps_feeding_its_watchdog() {
     let longest = fed.windows(2).map(|w| w[1] - w[0]).max().unwrap();
     assert!(longest < WATCHDOG, "a keepalive gap of {longest:?}");
     w.task.abort();
+}
+
+fn mark_shutdown(node: &str) -> Change {
+    Change::SetTransientAttribute {
+        node: node.into(),
+        name: SHUTDOWN_ATTR.into(),
+        value: Some("1700000000".into()),
+    }
+}
+
+fn quorate() -> watch::Receiver<QuorumView> {
+    watch::channel(QuorumView {
+        have: true,
+        policy: NoQuorumPolicy::Stop,
+        stonith_watchdog: None,
+    })
+    .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_marked_shutting_down_is_drained_before_it_may_leave() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+
+    lab.propose(mark_shutdown(&at)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    wait_drained(
+        &at,
+        Some(&svc),
+        lab.io.cib_tx.subscribe(),
+        quorate(),
+        deadline,
+    )
+    .await
+    .unwrap();
+    // When the wait ends, the agents' state files are gone here (the processes are
+    // stopped), the CIB says so, and the executor runs nothing.
+    assert!(
+        !lab.running_on("vip").contains(&at),
+        "vip still runs on {at}"
+    );
+    assert!(
+        !lab.running_on("web").contains(&at),
+        "web still runs on {at}"
+    );
+    assert!(!lab.recorded_active_on("vip").contains(&at));
+    assert!(svc.active().is_empty());
+    // And the group then runs exactly once, elsewhere.
+    let moved = group_settled(&lab).await;
+    assert_ne!(moved, at);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_that_fails_ends_the_drain_naming_the_resource() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    // The real Delay agent: its stop sleeps 30 s, its stop timeout is 1 s.
+    let mut slow = dummy("slow");
+    slow.agent = AgentSpec::parse("ocf:heartbeat:Delay").unwrap();
+    for (k, v) in [("startdelay", "0"), ("stopdelay", "30"), ("mondelay", "0")] {
+        slow.params.insert(k.into(), v.into());
+    }
+    slow.ops.retain(|o| o.name != "stop");
+    slow.ops.push(OpSpec {
+        name: "stop".into(),
+        timeout_ms: Some(1_000),
+        ..Default::default()
+    });
+    lab.propose(Change::AddResource {
+        resource: Resource::Primitive(slow),
+    })
+    .await;
+    lab.wait_for("slow started", |l| l.recorded_active_on("slow").len() == 1)
+        .await;
+    let at = lab.recorded_active_on("slow")[0].clone();
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+
+    lab.propose(mark_shutdown(&at)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let err = wait_drained(
+        &at,
+        Some(&svc),
+        lab.io.cib_tx.subscribe(),
+        quorate(),
+        deadline,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.resources(), vec!["slow".to_string()], "{err}");
+    assert!(err.to_string().contains("stop of slow failed"), "{err}");
+    // Well before the deadline: a failed stop is final.
+    assert!(Instant::now() < deadline - Duration::from_secs(10));
 }

@@ -16,6 +16,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use crate::stop::StopOpts;
 use crate::{Daemon, DaemonError};
 
 /// Largest request accepted on the socket (a CIB change; whole CIBs go out, not in).
@@ -119,8 +120,13 @@ async fn connection(d: Arc<Daemon>, mut stream: UnixStream) {
                 return;
             }
         };
-        let stop = matches!(req.request, Some(Request::Shutdown(_)));
+        let stop = matches!(
+            req.request,
+            Some(Request::Shutdown(_) | Request::ClusterStop(_))
+        );
         let resp = handle(&d, req).await;
+        // Leave only once the stop succeeded; a refused one keeps the daemon up.
+        let stop = stop && matches!(resp.response, Some(Response::Ok(_)));
         if let Err(e) = frame::write_async(&mut stream, &resp, hactl_proto::MAX_FRAME_LEN).await {
             debug!(error = %e, "control client went away");
             return;
@@ -163,15 +169,46 @@ async fn handle(d: &Arc<Daemon>, req: ClientRequest) -> ClientResponse {
             Ok(index) => ClientResponse::ok(format!("node {} added", n.name), index),
             Err(e) => ClientResponse::error(format!("node add {}: {e}", n.name)),
         },
-        Some(Request::NodeRemove(n)) => match d.node_remove(&n.name).await {
+        Some(Request::NodeRemove(n)) => match d
+            .node_remove(&n.name, StopOpts::new(n.timeout_ms, n.force))
+            .await
+        {
             Ok(index) => ClientResponse::ok(format!("node {} removed", n.name), index),
             Err(e) => ClientResponse::error(format!("node remove {}: {e}", n.name)),
         },
-        Some(Request::ClusterStop(_)) => match d.cluster_stop().await {
-            Ok(index) => ClientResponse::ok("every node asked to stop", index),
-            Err(e) => ClientResponse::error(format!("cluster stop: {e}")),
-        },
-        Some(Request::Shutdown(_)) => ClientResponse::ok("leaving the cluster", 0),
+        Some(Request::ClusterStop(s)) => {
+            match d.cluster_stop(StopOpts::new(s.timeout_ms, s.force)).await {
+                Ok(()) => ClientResponse::ok(
+                    format!(
+                        "every node asked to stop; nothing runs on {} any more, it leaves the cluster",
+                        d.me_name
+                    ),
+                    0,
+                ),
+                Err(e) => ClientResponse::error(format!(
+                    "cluster stop: {e}; the daemon on {} keeps running (use --force to stop it anyway)",
+                    d.me_name
+                )),
+            }
+        }
+        Some(Request::Shutdown(s)) => {
+            match d
+                .clean_stop(StopOpts::new(s.timeout_ms, s.force), &[])
+                .await
+            {
+                Ok(()) => ClientResponse::ok(
+                    format!(
+                        "nothing runs on {} any more; leaving the cluster",
+                        d.me_name
+                    ),
+                    0,
+                ),
+                Err(e) => ClientResponse::error(format!(
+                    "{e}; the daemon on {} keeps running (use --force to stop it anyway)",
+                    d.me_name
+                )),
+            }
+        }
         Some(Request::FenceNode(f)) => {
             if f.target.is_empty() {
                 return ClientResponse::error("fence: no target node given");

@@ -29,6 +29,7 @@ mod fencing;
 mod members;
 pub mod profile;
 mod statedir;
+mod stop;
 pub mod watchdog;
 
 use std::collections::HashMap;
@@ -144,6 +145,8 @@ pub(crate) struct Daemon {
     pub(crate) quorum: watch::Sender<QuorumState>,
     /// Set when the node is leaving: stop beaconing, stop acting as DC.
     leaving: AtomicBool,
+    /// A clean stop of this node is under way (or done: it is leaving).
+    stopping: AtomicBool,
     pub(crate) shutdown: Notify,
     hb_seq: AtomicU64,
     reconcile_busy: AtomicBool,
@@ -252,6 +255,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         rejoining: Mutex::new(HashMap::new()),
         quorum,
         leaving: AtomicBool::new(false),
+        stopping: AtomicBool::new(false),
         shutdown: Notify::new(),
         hb_seq: AtomicU64::new(0),
         reconcile_busy: AtomicBool::new(false),
@@ -307,19 +311,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
             what: "installing the SIGTERM handler".into(),
             source,
         })?;
-    let mut consensus_watch = d.consensus.watch();
-    let fatal = tokio::select! {
-        _ = term.recv() => { info!(node = %d.me_name, "SIGTERM: leaving the cluster"); None }
-        _ = tokio::signal::ctrl_c() => { info!(node = %d.me_name, "SIGINT: leaving the cluster"); None }
-        _ = d.shutdown.notified() => { info!(node = %d.me_name, "shutdown requested: leaving the cluster"); None }
-        f = async {
-            loop {
-                if consensus_watch.changed().await.is_err() { return Some("consensus stopped".to_string()); }
-                let s = consensus_watch.borrow().clone();
-                if !s.running { return Some(s.fatal.clone().unwrap_or_else(|| "consensus stopped".into())); }
-            }
-        } => f,
-    };
+    let fatal = wait_for_stop(&d, &mut term).await;
 
     match &fatal {
         None => d.leave().await,
@@ -347,6 +339,38 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
             }
             info!(node = %d.me_name, "daemon stopped");
             Ok(())
+        }
+    }
+}
+
+/// Runs until the daemon should go: `None` once its resources are stopped (a signal,
+/// or a stop request that did that already), `Some(why)` when consensus died. A signal
+/// whose clean stop fails keeps the daemon running (a second signal tries again).
+async fn wait_for_stop(d: &Arc<Daemon>, term: &mut tokio::signal::unix::Signal) -> Option<String> {
+    let mut consensus_watch = d.consensus.watch();
+    loop {
+        let signal = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = d.shutdown.notified() => {
+                info!(node = %d.me_name, "resources stopped: leaving the cluster");
+                return None;
+            }
+            f = async {
+                loop {
+                    if consensus_watch.changed().await.is_err() { return "consensus stopped".to_string(); }
+                    let s = consensus_watch.borrow().clone();
+                    if !s.running { return s.fatal.clone().unwrap_or_else(|| "consensus stopped".into()); }
+                }
+            } => return Some(f),
+        };
+        info!(node = %d.me_name, signal, "stopping the resources here, then leaving the cluster");
+        match d.clean_stop(stop::StopOpts::default(), &[]).await {
+            Ok(()) => return None,
+            // Stopping on another request already: that one ends it.
+            Err(stop::StopError::InProgress) => {}
+            // Logged, naming the resource; stay up.
+            Err(_) => {}
         }
     }
 }
@@ -620,11 +644,24 @@ impl Daemon {
     }
 
     /// Removes a node from the Raft voters, then from the CIB.
-    pub(crate) async fn node_remove(&self, name: &str) -> Result<u64, String> {
+    pub(crate) async fn node_remove(
+        &self,
+        name: &str,
+        opts: stop::StopOpts,
+    ) -> Result<u64, String> {
         let id = self
             .members
             .id_of(name)
             .ok_or_else(|| format!("node {name} is not a member"))?;
+        if id == self.me {
+            return Err(format!(
+                "{name} is the node answering this request; run it on another node"
+            ));
+        }
+        // Its resources stop (or move) first; its daemon then leaves by itself.
+        self.drain_other(name, opts)
+            .await
+            .map_err(|e| format!("{e}; {name} not removed (use --force to remove it anyway)"))?;
         self.change_membership(false, id).await?;
         // The removed node may have been the leader: a proposal forwarded to it just
         // before it stepped aside is lost, so try again (removal is idempotent: "not
@@ -653,28 +690,18 @@ impl Daemon {
         Err(format!("removed from Raft, but not from the CIB: {last}"))
     }
 
-    /// Asks every other member to stop (their `expected` becomes `down`; each daemon
-    /// that sees it leaves cleanly), then stops this one.
-    pub(crate) async fn cluster_stop(&self) -> Result<u64, String> {
-        let changes = self
+    /// Marks every member shutting down in one proposal (so every resource stops,
+    /// rather than moving from node to node as they go; each daemon leaves once
+    /// nothing runs on it), and stops this one.
+    pub(crate) async fn cluster_stop(&self, opts: stop::StopOpts) -> Result<(), stop::StopError> {
+        let others: Vec<String> = self
             .members
             .all()
             .into_iter()
             .filter(|(id, _, _)| *id != self.me)
-            .map(|(_, name, _)| Change::SetNodeState {
-                node: name.as_str().to_string(),
-                state: NodeStateUpdate {
-                    expected: Some("down".into()),
-                    ..Default::default()
-                },
-            })
+            .map(|(_, name, _)| name.as_str().to_string())
             .collect();
-        let index = self
-            .propose(Change::Batch { changes })
-            .await
-            .map_err(|e| e.to_string())?;
-        self.shutdown.notify_one();
-        Ok(index)
+        self.clean_stop(opts, &others).await
     }
 
     fn leader_name(&self) -> Option<String> {
@@ -729,6 +756,7 @@ async fn monitor_loop(d: Arc<Daemon>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut alive_before: HashMap<NodeId, bool> = HashMap::new();
     let mut had_quorum = false;
+    let mut shutdown_mark: Option<String> = None;
     loop {
         tick.tick().await;
         if d.leaving.load(Ordering::SeqCst) {
@@ -744,18 +772,25 @@ async fn monitor_loop(d: Arc<Daemon>) {
             .copied()
             .collect();
         d.members.refresh(&status.cib, &in_raft);
-        if d.joined.load(Ordering::SeqCst)
-            && status
-                .cib
-                .status
-                .nodes
-                .get(&d.me_name)
-                .is_some_and(|st| st.expected.as_deref() == Some("down"))
+        let mark = status
+            .cib
+            .status
+            .nodes
+            .get(&d.me_name)
+            .and_then(|st| st.attributes.get(hactl_controller::shutdown::SHUTDOWN_ATTR))
+            .cloned();
+        if mark.is_some()
+            && mark != shutdown_mark
+            && d.joined.load(Ordering::SeqCst)
+            && !d.stopping.load(Ordering::SeqCst)
         {
             info!(node = %d.me_name, "the cluster asked this node to stop");
-            d.shutdown.notify_one();
-            return;
+            tokio::spawn({
+                let d = d.clone();
+                async move { d.stop_on_request().await }
+            });
         }
+        shutdown_mark = mark;
         let voters: Vec<NodeId> = if status.voters.contains(&d.me) {
             status.voters.clone()
         } else {
@@ -901,14 +936,25 @@ async fn self_join_loop(d: Arc<Daemon>) {
         }
         let s = w.borrow().clone();
         if s.leader.is_some() && s.cib.config.node(&d.me_name).is_some() {
-            let change = Change::SetNodeState {
-                node: d.me_name.clone(),
-                state: NodeStateUpdate {
-                    member: Some(true),
-                    controller_online: Some(true),
-                    join: Some("member".into()),
-                    expected: Some("member".into()),
-                },
+            // Back, so no longer shutting down (the mark of the stop that ended the
+            // last run would make this run leave again at once).
+            let change = Change::Batch {
+                changes: vec![
+                    Change::SetNodeState {
+                        node: d.me_name.clone(),
+                        state: NodeStateUpdate {
+                            member: Some(true),
+                            controller_online: Some(true),
+                            join: Some("member".into()),
+                            expected: Some("member".into()),
+                        },
+                    },
+                    Change::SetTransientAttribute {
+                        node: d.me_name.clone(),
+                        name: hactl_controller::shutdown::SHUTDOWN_ATTR.into(),
+                        value: None,
+                    },
+                ],
             };
             match d.propose(change).await {
                 Ok(index) => {
