@@ -96,9 +96,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour only for a terminal: the daemon's log file (and a demo's) once held
+    // escape codes on every line.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
         Command::Simulate(a) => cmd::simulate::run(a),
@@ -118,11 +121,66 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(hint) = demo_hint(&e) {
+                eprintln!("{hint}");
+            }
             if e.downcast_ref::<verbs::verdict::NotDone>().is_some() {
                 ExitCode::from(verbs::verdict::EXIT_NOT_RUNNING)
             } else {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+/// After `hactl demo`, a command without `--socket` looks for a daemon on this host
+/// and finds none: say where the demo's daemons answer instead.
+fn demo_hint(e: &anyhow::Error) -> Option<String> {
+    let not_running = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<hactl_client::ClientError>(),
+            Some(hactl_client::ClientError::NotRunning { .. })
+        )
+    });
+    let sock = cmd::demo::socket(1);
+    (not_running && sock.exists()).then(|| {
+        format!(
+            "hint: the demo is running; its nodes answer on {}/nI.sock: \
+             export HACTL_SOCKET={} (or pass --socket)",
+            cmd::demo::DIR,
+            sock.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every command says what it is for (several positional
+    /// arguments and `ban --lifetime` once showed a bare name in `--help`).
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "hactl", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "arguments without help:\n{}",
+            missing.join("\n")
+        );
     }
 }

@@ -283,7 +283,9 @@ fn status_without_a_daemon_says_so_and_fails() {
     assert_eq!(
         stderr(&o).trim(),
         format!(
-            "error: cannot reach the hactl daemon at {}: is it running? (hactl cluster start)",
+            "error: cannot reach the hactl daemon at {}: is it running? (start it with \
+             `hactl cluster start`, or name another daemon's socket with --socket PATH or \
+             HACTL_SOCKET=PATH)",
             sock.display()
         )
     );

@@ -74,6 +74,36 @@ fn netns_demo_up_serves_the_vip_and_down_removes_everything() {
     assert!(ok, "hactl demo failed:\n{out}\n{err}");
     assert!(out.contains("The demo cluster is running"), "{out}");
     assert!(out.contains("Resource Group: web"), "status shown: {out}");
+    // The hints work as printed: hactl is named by a path that runs (it is not on
+    // PATH here), and the socket comes from HACTL_SOCKET, as in the README.
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_hactl")).unwrap();
+    assert!(
+        out.contains(&format!("  {} status\n", exe.display())),
+        "{out}"
+    );
+    assert!(
+        out.contains("export HACTL_SOCKET=/run/hactl-demo/n1.sock"),
+        "{out}"
+    );
+    let o = Command::new(&exe)
+        .arg("status")
+        .env("HACTL_SOCKET", "/run/hactl-demo/n1.sock")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && text.contains("Resource Group: web"),
+        "{text}"
+    );
+    // Without a socket, the error points at the demo's.
+    if !Path::new(hactl_client::DEFAULT_SOCKET).exists() {
+        let (ok, _, err) = hactl(&["status"]);
+        assert!(!ok);
+        assert!(
+            err.contains("export HACTL_SOCKET=/run/hactl-demo/n1.sock"),
+            "{err}"
+        );
+    }
 
     // The group runs on one node, as the cluster reports from another node's socket.
     let (ok, json, err) = hactl(&[

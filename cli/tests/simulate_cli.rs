@@ -395,3 +395,18 @@ fn closed_output_pipe_ends_quietly() {
         assert!(o.status.success(), "{args:?}: {:?} {err}", o.status);
     }
 }
+
+/// Logs written to a file (the daemon's, the demo's nI.log) held ANSI colour codes on
+/// every line: colour is for terminals only.
+#[test]
+fn logs_to_a_file_have_no_colour_codes() {
+    let o = Command::new(env!("CARGO_BIN_EXE_hactl"))
+        .args(["--log", "info", "simulate", "--xml"])
+        .arg(repo().join("examples/web-cluster.xml"))
+        .output()
+        .expect("run hactl");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("INFO"), "something was logged: {err}");
+    assert!(!err.contains('\x1b'), "{err:?}");
+}

@@ -19,15 +19,21 @@ pub enum CibCommand {
         output: Option<PathBuf>,
     },
     /// Check a CIB (Pacemaker XML or hactl JSON) and print every problem found.
-    Validate { file: PathBuf },
+    Validate {
+        /// A Pacemaker CIB (XML) or a hactl CIB (JSON).
+        file: PathBuf,
+    },
     /// Generate a large synthetic Pacemaker CIB (for benchmarks): Dummy resources in
     /// groups of 4 with location/colocation/order constraints, half of them running,
     /// some nodes in standby.
     Generate {
+        /// Number of nodes.
         #[arg(long)]
         nodes: usize,
+        /// Number of Dummy resources.
         #[arg(long)]
         resources: usize,
+        /// Seed of the generator: the same seed gives the same CIB.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Write the XML here instead of standard output.

@@ -96,6 +96,7 @@ struct JoinArgs {
 
 #[derive(clap::Args, Debug)]
 struct StatusArgs {
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
@@ -154,12 +155,14 @@ enum NodeCommand {
     /// Add NODE=ADDR: issue its certificate and bundle (needs ca.key, i.e. run where
     /// setup ran) and add it to the Raft membership.
     Add {
+        /// The new node and its address, e.g. n4=10.0.0.4 (port 7420 by default).
         #[arg(value_name = "NODE=ADDR")]
         node: String,
     },
     /// Remove NODE: its resources are moved or stopped first (its daemon then leaves),
     /// then it leaves the Raft membership and cluster.toml here.
     Remove {
+        /// The node to remove.
         node: String,
         /// How long to wait for NODE's resources to stop, e.g. 90s; default: the
         /// longest stop timeout of what runs there plus 30 s.

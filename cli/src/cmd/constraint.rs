@@ -25,6 +25,7 @@ use crate::verbs::{ChangeFlags, OutputFormat, Plan, ReadFlags, Session};
 pub enum ConstraintCommand {
     /// RSC prefers|avoids NODE[=SCORE]... | RSC rule [score=S] EXPR | add ID RSC NODE SCORE | remove ID | list
     Location {
+        /// RSC prefers|avoids NODE[=SCORE]..., add ID RSC NODE SCORE, remove ID, or list.
         #[arg(required = true, allow_negative_numbers = true)]
         words: Vec<String>,
         #[command(flatten)]
@@ -32,6 +33,7 @@ pub enum ConstraintCommand {
     },
     /// add RSC with RSC2 [SCORE] [id=ID] | remove ID | remove RSC RSC2 | list
     Colocation {
+        /// add RSC with RSC2 [SCORE] [id=ID], remove ID, remove RSC RSC2, or list.
         #[arg(required = true, allow_negative_numbers = true)]
         words: Vec<String>,
         #[command(flatten)]
@@ -39,6 +41,7 @@ pub enum ConstraintCommand {
     },
     /// [start|stop] A then [start|stop] B [kind=..] [symmetrical=..] [id=..] | remove ID|RSC | list
     Order {
+        /// [start|stop] A then [start|stop] B [kind=..] [symmetrical=..] [id=..], remove ID|RSC, or list.
         #[arg(required = true, allow_negative_numbers = true)]
         words: Vec<String>,
         #[command(flatten)]
@@ -52,6 +55,7 @@ pub enum ConstraintCommand {
     },
     /// The ids of every constraint that names RSC (pcs constraint ref).
     Ref {
+        /// The resources to look up.
         #[arg(required = true)]
         resources: Vec<String>,
         #[command(flatten)]
@@ -60,6 +64,7 @@ pub enum ConstraintCommand {
     /// Remove constraints by id.
     #[command(alias = "delete")]
     Remove {
+        /// Ids of the constraints to remove (as `constraint list` shows them).
         #[arg(required = true)]
         ids: Vec<String>,
         #[command(flatten)]

@@ -45,6 +45,7 @@ pub enum DemoCommand {
     Node {
         /// n1, n2 or n3.
         node: String,
+        /// What to do with the node's daemon.
         #[arg(value_enum)]
         action: NodeAction,
     },
@@ -270,20 +271,42 @@ fn up(timeout: Duration) -> Result<ExitCode> {
     step(None, &["status", "--socket", s1])?;
     lab.destroy_on_drop = false;
     guard.0 = false;
+    let h = prog();
     outln!(
         "\nThe demo cluster is running. Try (as root):\n\
-         \x20 hactl status --socket {s1}                 # or HACTL_SOCKET={s1} hactl status\n\
+         \x20 export HACTL_SOCKET={s1}   # node n1's daemon (n2, n3: {}, {})\n\
+         \x20 {h} status\n\
          \x20 ip netns exec {PREFIX}cl curl -s http://{VIP}/   # the client reaches the VIP\n\
-         \x20 hactl node standby n1 --socket {s1}        # the group moves; then unstandby\n\
-         \x20 hactl resource move web n3 --socket {s1}\n\
-         \x20 hactl constraint list --socket {s1}\n\
-         \x20 hactl demo node n1 kill                    # a crash of n1's daemon; then: start\n\
-         Sockets of the other nodes: {}, {}; logs: {DIR}/nI.log\n\
-         Remove everything with: hactl demo down",
+         \x20 {h} node standby n1        # the group moves; then unstandby\n\
+         \x20 {h} resource move web n3\n\
+         \x20 {h} constraint list\n\
+         \x20 {h} demo node n1 kill      # a crash of n1's daemon; then: start\n\
+         Logs: {DIR}/nI.log\n\
+         Remove everything with: {h} demo down",
         socket(2).display(),
         socket(3).display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// How the hints call this hactl: `hactl` when that name on PATH is this very
+/// executable, else its full path (after `cargo build` it is in target/release,
+/// not on PATH, and a bare `hactl` in the hints did not work).
+fn prog() -> String {
+    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "hactl".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p)
+            .filter_map(|d| std::fs::canonicalize(d.join("hactl")).ok())
+            .next()
+            .is_some_and(|first| first == me)
+    });
+    if on_path {
+        "hactl".into()
+    } else {
+        me.display().to_string()
+    }
 }
 
 /// Removes the demo's files if `up` fails half-way (the lab removes itself).

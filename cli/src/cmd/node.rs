@@ -32,7 +32,9 @@ pub enum NodeCommand {
     Unmaintenance(NodeSel),
     /// Node attributes: `attribute [NODE]` lists, `attribute NODE k=v...` sets, `k=` removes.
     Attribute {
+        /// The node (all nodes when listing without one).
         node: Option<String>,
+        /// NAME=VALUE... to set; NAME= removes.
         assignments: Vec<String>,
         #[command(flatten)]
         flags: ChangeFlags,

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use hactl_model::change::Change;
-use hactl_model::{Cib, KNOWN_PROPERTIES};
+use hactl_model::{Cib, ClusterOptions, KNOWN_PROPERTIES};
 use std::process::ExitCode;
 
 use crate::cmd::resource_config::simple;
@@ -14,6 +14,7 @@ use crate::verbs::{ChangeFlags, OutputFormat, Plan, ReadFlags, Session};
 pub enum PropertyCommand {
     /// Set properties: NAME=VALUE... (`NAME=` unsets).
     Set {
+        /// NAME=VALUE... (see `property list --all` for the names).
         #[arg(required = true)]
         assignments: Vec<String>,
         /// Allow property names hactl does not know.
@@ -24,6 +25,7 @@ pub enum PropertyCommand {
     },
     /// Remove properties (back to their defaults).
     Unset {
+        /// Property names.
         #[arg(required = true)]
         names: Vec<String>,
         #[command(flatten)]
@@ -32,6 +34,7 @@ pub enum PropertyCommand {
     /// Properties that are set (`--all`: every known property).
     #[command(alias = "config", alias = "show")]
     List {
+        /// Also list the properties that are not set, with their default values.
         #[arg(long)]
         all: bool,
         #[command(flatten)]
@@ -110,21 +113,48 @@ fn list(cib: &Cib, all: bool, output: OutputFormat) -> Result<()> {
         outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    outln!("Cluster Properties:");
+    out!("{}", list_text(cib, all));
+    Ok(())
+}
+
+/// The text of `property list`: what is set, and with `all` every other known
+/// property with its default value.
+fn list_text(cib: &Cib, all: bool) -> String {
+    let props = &cib.config.properties;
+    let mut s = String::from("Cluster Properties:\n");
     for (k, v) in props {
-        outln!("  {k}: {v}");
+        s.push_str(&format!("  {k}: {v}\n"));
     }
     if all {
+        let defaults = ClusterOptions::default();
         for k in KNOWN_PROPERTIES.iter().filter(|k| !props.contains_key(**k)) {
-            outln!("  {k}: (default)");
+            let v = defaults.property_value(k).unwrap_or_default();
+            s.push_str(&format!("  {k}: {v} (default)\n"));
         }
     }
-    Ok(())
+    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_all_shows_default_values() {
+        let mut cib = Cib::default();
+        cib.config
+            .properties
+            .insert("stonith-enabled".into(), "false".into());
+        let text = list_text(&cib, true);
+        assert!(text.contains("  stonith-enabled: false\n"), "{text}");
+        assert!(text.contains("  stonith-timeout: 1m (default)\n"), "{text}");
+        assert!(
+            text.contains("  no-quorum-policy: stop (default)\n"),
+            "{text}"
+        );
+        assert!(!text.contains(": (default)"), "{text}");
+        assert!(!list_text(&cib, false).contains("(default)"));
+    }
 
     #[test]
     fn set_unset_and_bad_values() {

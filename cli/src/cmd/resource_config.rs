@@ -30,6 +30,7 @@ pub enum ResourceConfigCommand {
     /// Resource defaults (rsc_defaults): without arguments list them, else set
     /// k=v... (`k=` removes; pcs's leading `update` is accepted).
     Defaults {
+        /// Nothing to list them, or k=v... to set (`k=` removes).
         args: Vec<String>,
         #[command(flatten)]
         flags: ChangeFlags,
@@ -42,13 +43,16 @@ pub enum ResourceConfigCommand {
     /// Delete a resource (and the constraints that name it).
     #[command(alias = "remove")]
     Delete {
+        /// The resource (or group) to delete.
         name: String,
         #[command(flatten)]
         flags: ChangeFlags,
     },
     /// Change parameters, operations or meta attributes: NAME [k=v...] [op NAME k=v...] [meta k=v...]; `k=` removes.
     Update {
+        /// The resource to change.
         name: String,
+        /// k=v... [op NAME k=v...]... [meta k=v...]; k= removes.
         #[arg(allow_negative_numbers = true)]
         args: Vec<String>,
         /// Skip checking parameters against the agent's meta-data.
@@ -59,13 +63,16 @@ pub enum ResourceConfigCommand {
     },
     /// Set meta attributes: NAME k=v... (`k=` removes).
     Meta {
+        /// The resource (or group).
         name: String,
+        /// k=v... meta attributes; k= removes.
         args: Vec<String>,
         #[command(flatten)]
         flags: ChangeFlags,
     },
     /// Allow resources to run (removes target-role=Stopped).
     Enable {
+        /// Resources (or groups) to start.
         #[arg(required = true)]
         names: Vec<String>,
         #[command(flatten)]
@@ -73,6 +80,7 @@ pub enum ResourceConfigCommand {
     },
     /// Stop resources and keep them stopped (target-role=Stopped).
     Disable {
+        /// Resources (or groups) to stop.
         #[arg(required = true)]
         names: Vec<String>,
         #[command(flatten)]
@@ -80,6 +88,7 @@ pub enum ResourceConfigCommand {
     },
     /// Stop a resource, wait until it is stopped, start it again.
     Restart {
+        /// The resource (or group).
         name: String,
         #[command(flatten)]
         flags: ChangeFlags,
@@ -87,6 +96,7 @@ pub enum ResourceConfigCommand {
     /// Forget failures: clear fail counts and operation history of RSC (so it is
     /// probed again); without RSC, of every resource with failures.
     Cleanup {
+        /// The resource (default: every resource with failures).
         name: Option<String>,
         /// Only on this node.
         #[arg(long)]
@@ -99,7 +109,9 @@ pub enum ResourceConfigCommand {
     Failcount(FailcountCommand),
     /// Move a resource to NODE (or away from where it runs); the move constraint is removed once done.
     Move {
+        /// The resource (a group member moves its group).
         name: String,
+        /// Where to (default: away from the node it runs on).
         node: Option<String>,
         /// The move constraint expires after this long (e.g. 10m, PT1H).
         #[arg(long)]
@@ -109,8 +121,11 @@ pub enum ResourceConfigCommand {
     },
     /// Keep a resource off NODE (default: the node it runs on) until `clear`.
     Ban {
+        /// The resource (a group member bans its group).
         name: String,
+        /// The node to keep it off (default: the node it runs on).
         node: Option<String>,
+        /// The ban expires after this long (e.g. 10m, PT1H); default: until `clear`.
         #[arg(long)]
         lifetime: Option<String>,
         #[command(flatten)]
@@ -118,7 +133,9 @@ pub enum ResourceConfigCommand {
     },
     /// Remove the constraints `move` and `ban` created (only those on NODE if given).
     Clear {
+        /// The resource.
         name: String,
+        /// Only the constraints for this node.
         node: Option<String>,
         #[command(flatten)]
         flags: ChangeFlags,
@@ -128,6 +145,7 @@ pub enum ResourceConfigCommand {
     Group(GroupCommand),
     /// Show the configuration of resources (all, or NAME).
     Config {
+        /// The resource (default: all).
         name: Option<String>,
         #[command(flatten)]
         flags: ReadFlags,
@@ -136,6 +154,7 @@ pub enum ResourceConfigCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct CreateArgs {
+    /// Id of the new resource: a letter or _ first, then letters, digits, ., -, _.
     pub name: String,
     /// CLASS:PROVIDER:TYPE (ocf:heartbeat:IPaddr2), CLASS:TYPE (systemd:haproxy), or an
     /// OCF type alone (IPaddr2) when exactly one provider has it.
@@ -160,7 +179,9 @@ pub struct CreateArgs {
 pub enum FailcountCommand {
     /// Fail counts (of RSC, on NODE).
     Show {
+        /// The resource (default: all).
         name: Option<String>,
+        /// Only on this node.
         #[arg(long)]
         node: Option<String>,
         #[command(flatten)]
@@ -168,7 +189,9 @@ pub enum FailcountCommand {
     },
     /// Reset fail counts of RSC (on NODE).
     Reset {
+        /// The resource.
         name: String,
+        /// Only on this node (default: every node).
         #[arg(long)]
         node: Option<String>,
         #[command(flatten)]
@@ -181,6 +204,7 @@ pub enum OpCommand {
     /// Operation defaults (op_defaults): without arguments list them, else set
     /// k=v... (`k=` removes; pcs's leading `update` is accepted).
     Defaults {
+        /// Nothing to list them, or k=v... to set (`k=` removes).
         args: Vec<String>,
         #[command(flatten)]
         flags: ChangeFlags,
@@ -191,7 +215,9 @@ pub enum OpCommand {
 pub enum GroupCommand {
     /// Add resources to group G (created if needed), in this order.
     Add {
+        /// The group (created if it does not exist).
         group: String,
+        /// Top-level resources to add, in order.
         #[arg(required = true)]
         members: Vec<String>,
         #[command(flatten)]
@@ -199,7 +225,9 @@ pub enum GroupCommand {
     },
     /// Take resources out of group G (an emptied group is deleted).
     Remove {
+        /// The group.
         group: String,
+        /// Members to take out.
         #[arg(required = true)]
         members: Vec<String>,
         #[command(flatten)]

@@ -45,9 +45,11 @@ pub enum StonithCommand {
     },
     /// Create a fence device: NAME AGENT [k=v...] [pcmk_host_map="n1:dom1;n2:dom2"] [op monitor interval=30s] [meta k=v...]
     Create {
+        /// Id of the new fence device.
         name: String,
         /// The fence agent (fence_xvm, fence_hactl_xvm, stonith:fence_ipmilan, …).
         agent: String,
+        /// k=v... [op NAME k=v...]... [meta k=v...]
         #[arg(allow_negative_numbers = true)]
         args: Vec<String>,
         /// Create it disabled (target-role=Stopped): it is not used for fencing.
@@ -62,6 +64,7 @@ pub enum StonithCommand {
     /// Delete a fence device (it must not be in a fencing level).
     #[command(alias = "remove")]
     Delete {
+        /// The fence device.
         name: String,
         #[command(flatten)]
         flags: ChangeFlags,
@@ -78,6 +81,7 @@ pub enum StonithCommand {
     /// Tell the cluster that NODE is down (powered off by hand): its resources may be
     /// recovered elsewhere. Wrong confirmation can corrupt data.
     Confirm {
+        /// The node that is down.
         node: String,
         /// Do not ask (needed when stdin is not a terminal).
         #[arg(long)]
@@ -88,6 +92,7 @@ pub enum StonithCommand {
     /// Fence NODE now: the local daemon runs the configured devices (levels in order)
     /// and records the result in the fencing history. Default action: stonith-action.
     Fence {
+        /// The node to fence.
         node: String,
         /// Power the node off.
         #[arg(long, conflicts_with = "on")]
@@ -100,6 +105,7 @@ pub enum StonithCommand {
     },
     /// Fencing history from the CIB (all nodes, or NODE).
     History {
+        /// Only this node (default: all).
         node: Option<String>,
         #[command(flatten)]
         flags: ReadFlags,
@@ -110,7 +116,9 @@ pub enum StonithCommand {
 pub enum LevelCommand {
     /// Add level LEVEL (1, 2, …) for NODE: all of DEVICE,DEVICE... are needed.
     Add {
+        /// Level index: 1 is tried first.
         level: u32,
+        /// The node this level fences.
         node: String,
         /// Devices, comma-separated or as separate words.
         #[arg(required = true)]
@@ -121,7 +129,9 @@ pub enum LevelCommand {
     /// Remove level LEVEL (for NODE only, if given).
     #[command(alias = "delete")]
     Remove {
+        /// Level index.
         level: u32,
+        /// Only for this node (default: every node).
         node: Option<String>,
         #[command(flatten)]
         flags: ChangeFlags,

@@ -36,7 +36,10 @@ pub const LEADER_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach the hactl daemon at {path}: is it running? (hactl cluster start)")]
+    #[error(
+        "cannot reach the hactl daemon at {path}: is it running? (start it with `hactl cluster start`, \
+         or name another daemon's socket with --socket PATH or HACTL_SOCKET=PATH)"
+    )]
     NotRunning { path: PathBuf },
     #[error("the control socket is root-only: permission denied on {path} (run as root)")]
     PermissionDenied { path: PathBuf },

@@ -43,7 +43,9 @@ fn no_daemon_gives_the_clear_error() {
     assert_eq!(
         err.to_string(),
         format!(
-            "cannot reach the hactl daemon at {}: is it running? (hactl cluster start)",
+            "cannot reach the hactl daemon at {}: is it running? (start it with \
+             `hactl cluster start`, or name another daemon's socket with --socket PATH or \
+             HACTL_SOCKET=PATH)",
             path.display()
         )
     );

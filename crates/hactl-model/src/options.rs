@@ -75,6 +75,33 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
 ];
 
 impl ClusterOptions {
+    /// Property `name` as these options have it, spelled the way an operator writes
+    /// it (`true`, `60s`, `stop`); None for a name hactl does not know. With
+    /// [`ClusterOptions::default`] these are the defaults `property list --all` shows.
+    pub fn property_value(&self, name: &str) -> Option<String> {
+        let b = |v: bool| v.to_string();
+        let ms = crate::values::format_interval_ms;
+        Some(match name {
+            "stonith-enabled" | "fencing-enabled" => b(self.stonith_enabled),
+            "stonith-action" | "fencing-action" => self.stonith_action.clone(),
+            "stonith-timeout" | "fencing-timeout" => ms(self.stonith_timeout_ms),
+            "stonith-watchdog-timeout" | "fencing-watchdog-timeout" => {
+                ms(self.stonith_watchdog_timeout_ms)
+            }
+            "no-quorum-policy" => self.no_quorum_policy.to_string(),
+            "symmetric-cluster" => b(self.symmetric_cluster),
+            "maintenance-mode" => b(self.maintenance_mode),
+            "stop-all-resources" => b(self.stop_all_resources),
+            "start-failure-is-fatal" => b(self.start_failure_is_fatal),
+            "cluster-recheck-interval" => ms(self.cluster_recheck_interval_ms),
+            "startup-fencing" => b(self.startup_fencing),
+            "stop-orphan-resources" => b(self.stop_orphan_resources),
+            "stop-orphan-actions" => b(self.stop_orphan_actions),
+            "heartbeat-profile" => self.heartbeat_profile.clone(),
+            _ => return None,
+        })
+    }
+
     pub fn from_properties(p: &Attrs) -> Result<ClusterOptions, ModelError> {
         let mut o = ClusterOptions::default();
         let get = |old: &str, new: &str| p.get(new).or_else(|| p.get(old));
@@ -182,6 +209,25 @@ mod tests {
         ]))
         .unwrap();
         assert!(o.stonith_enabled);
+    }
+
+    /// `property list --all` printed "(default)" instead of the defaults: every
+    /// known property has its default spelled out, and reading those spellings back
+    /// gives the defaults again.
+    #[test]
+    fn every_known_property_has_a_default_that_reads_back() {
+        let d = ClusterOptions::default();
+        let spelled: Attrs = KNOWN_PROPERTIES
+            .iter()
+            .map(|k| {
+                let v = d.property_value(k).unwrap_or_else(|| panic!("{k}"));
+                (k.to_string(), v)
+            })
+            .collect();
+        assert_eq!(spelled["stonith-timeout"], "1m");
+        assert_eq!(spelled["cluster-recheck-interval"], "15m");
+        assert_eq!(ClusterOptions::from_properties(&spelled).unwrap(), d);
+        assert_eq!(d.property_value("no-such-property"), None);
     }
 
     #[test]
