@@ -206,6 +206,7 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
         last_transfer: None,
         deferred_voter: Default::default(),
         progress_reset: Default::default(),
+        snapshot_sent: HashMap::new(),
     };
     let (status_tx, status_rx) = watch::channel(Arc::new(node.status(None, true)));
     let id = config.id;
@@ -307,6 +308,9 @@ struct Node {
     /// Peers whose lost log this leader has already accounted for (see
     /// `forget_lost_progress`).
     progress_reset: std::collections::HashSet<NodeId>,
+    /// Peers this leader has a snapshot outstanding to, and since when (see
+    /// `retry_lost_snapshot`).
+    snapshot_sent: HashMap<NodeId, Instant>,
     /// Membership changes asked for while another was pending.
     deferred_voter: std::collections::VecDeque<(bool, NodeId, Reply)>,
 }
@@ -398,6 +402,7 @@ impl Node {
             Cmd::Step { from, bytes } => self.step(from, &bytes),
             Cmd::Report { from, report } => {
                 self.forget_lost_progress(from, &report);
+                self.retry_lost_snapshot(from, &report);
                 self.reports.insert(from, report, Instant::now());
             }
             Cmd::Unreachable(peer) => self.raw.report_unreachable(peer),
@@ -773,6 +778,41 @@ impl Node {
             pr.next_idx = report.last_index + 1;
         }
         self.progress_reset.insert(peer);
+    }
+
+    /// On the leader: a snapshot the transport lost (sent while the peer's old
+    /// connection was still taken for alive, e.g. to a daemon that restarted without
+    /// its state) is never reported back, and raft-rs sends a peer nothing else while
+    /// one is outstanding. When the peer still reports a log short of the snapshot two
+    /// election timeouts after it went out, report it failed: raft probes and sends a
+    /// new one.
+    fn retry_lost_snapshot(&mut self, peer: NodeId, report: &PeerReport) {
+        let pending = match self.raw.raft.prs().get(peer) {
+            Some(pr)
+                if self.raw.raft.state == StateRole::Leader
+                    && pr.state == raft::ProgressState::Snapshot =>
+            {
+                pr.pending_snapshot
+            }
+            _ => {
+                self.snapshot_sent.remove(&peer);
+                return;
+            }
+        };
+        let since = *self.snapshot_sent.entry(peer).or_insert_with(Instant::now);
+        if report.last_index >= pending || since.elapsed() < self.report_ttl {
+            return;
+        }
+        tracing::warn!(
+            node = self.id,
+            peer,
+            snapshot = pending,
+            reported = report.last_index,
+            "snapshot to peer apparently lost: sending it again"
+        );
+        self.raw
+            .report_snapshot(peer, raft::SnapshotStatus::Failure);
+        self.snapshot_sent.remove(&peer);
     }
 
     /// On the leader: demote members that lost their state, promote learners that

@@ -242,6 +242,14 @@ impl MemCluster {
         }
     }
 
+    /// Cuts the one direction `from` → `to` (a peer that looks alive to `from`, whose
+    /// messages still arrive, while everything sent to it is lost).
+    pub fn cut(&self, from: NodeId, to: NodeId) {
+        if let Ok(mut r) = self.router.write() {
+            r.cut.insert((from, to));
+        }
+    }
+
     pub fn heal(&self) {
         if let Ok(mut r) = self.router.write() {
             r.cut.clear();

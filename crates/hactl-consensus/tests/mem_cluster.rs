@@ -447,6 +447,31 @@ fn wiped_follower_rejoins_while_the_leader_stays_up() {
     all_converged(&c, &[1, 2, 3]);
 }
 
+/// The snapshot that brings a wiped follower back is lost on the way (its restarted
+/// daemon is reached over a connection still open to the dead one): raft-rs sends
+/// nothing more to a peer while a snapshot is outstanding, so the leader must notice
+/// from the follower's reports that it never arrived and send it again.
+#[test]
+fn wiped_follower_rejoins_when_its_first_snapshot_is_lost() {
+    let mut c = cluster(3);
+    let rt = rt();
+    let leader = c.wait_leader(&[1, 2, 3], T).unwrap();
+    let wiped = [1, 2, 3].into_iter().find(|&i| i != leader).unwrap();
+    propose_retry(&rt, &c, &[1, 2, 3], set("before", "1"));
+    all_converged(&c, &[1, 2, 3]);
+    c.cut(leader, wiped);
+    c.wipe(wiped).unwrap();
+    // Its reports reach the leader, which demotes it and sends the snapshot into the cut.
+    c.wait_for(T, |s| {
+        s.get(&leader).is_some_and(|st| st.learners == [wiped])
+    })
+    .expect("the leader made the wiped node a learner");
+    std::thread::sleep(Duration::from_millis(200));
+    c.heal();
+    all_rejoined(&c, &[1, 2, 3]);
+    assert!(has(&c.node(wiped).unwrap().status(), "before"));
+}
+
 /// Two of three nodes lose their disks while the third is down: the two must not form
 /// a cluster of their own (they have no configuration and elect nobody); when the
 /// intact node is back, it leads and both rejoin with its state.
