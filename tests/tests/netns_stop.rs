@@ -88,6 +88,16 @@ fn wait_sl_once(c: &Cluster, via: usize, among: &[usize]) -> Result<usize> {
 /// Nothing was fenced, nor tried: the fencing history is empty, `gone`'s domain is
 /// still on in fence_virtd, and `gone` is offline (it left cleanly), not unclean.
 fn nothing_fenced(c: &Cluster, fv: &FenceVirtd, via: usize, gone: usize) -> Result<()> {
+    // The daemon has exited, but its peers see it go only when its heartbeats stop
+    // (dead_after): wait for that event, then judge how it went.
+    let state = c.wait_until(&format!("n{via} to see n{gone} leave"), T, || {
+        let s = c.node_state(via, gone)?;
+        Ok((s != NodeState::Online).then_some(s))
+    })?;
+    ensure(
+        state == NodeState::Offline,
+        &format!("n{gone} is {state:?}, not offline"),
+    )?;
     let cib = c.cib(via)?;
     ensure(
         cib.status.fencing_history.is_empty(),
@@ -96,11 +106,6 @@ fn nothing_fenced(c: &Cluster, fv: &FenceVirtd, via: usize, gone: usize) -> Resu
     ensure(
         fv.status_from(&c.net.ns(via), &format!("n{gone}"))? == Some(true),
         &format!("n{gone}'s domain is not on"),
-    )?;
-    let state = c.node_state(via, gone)?;
-    ensure(
-        state == NodeState::Offline,
-        &format!("n{gone} is {state:?}, not offline"),
     )
 }
 

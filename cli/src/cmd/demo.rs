@@ -239,6 +239,11 @@ fn up(timeout: Duration) -> Result<ExitCode> {
             "op",
             "monitor",
             "interval=10s",
+            // Without fencing a lost node's resources are recovered only after the
+            // sum of their stop timeouts (the split-brain hold): keep it short here.
+            "op",
+            "stop",
+            "timeout=5s",
             "--group",
             "web",
             "--socket",
@@ -261,6 +266,11 @@ fn up(timeout: Duration) -> Result<ExitCode> {
             "op",
             "monitor",
             "interval=10s",
+            // Without fencing a lost node's resources are recovered only after the
+            // sum of their stop timeouts (the split-brain hold): keep it short here.
+            "op",
+            "stop",
+            "timeout=5s",
             "--group",
             "web",
             "--socket",
