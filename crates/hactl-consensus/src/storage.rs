@@ -707,23 +707,29 @@ mod tests {
         );
     }
 
-    #[test]
-    fn flipped_bytes_in_a_committed_entry_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = written_store(dir.path());
-        let mut bytes = std::fs::read(&path).unwrap();
-        // Entry 23's data is ten bytes of 23: flip a bit in every copy of it.
-        let needle = [23u8; 10];
+    /// Flips a bit in every copy of entry `n`'s data (ten bytes of `n`, as
+    /// `written_store` writes it) in a store file's bytes.
+    fn flip_a_bit_in_entry(bytes: &mut [u8], n: u8) {
+        let needle = [n; 10];
         let at: Vec<usize> = bytes
             .windows(needle.len())
             .enumerate()
             .filter(|(_, w)| *w == needle)
             .map(|(i, _)| i)
             .collect();
-        assert!(!at.is_empty(), "entry 23 not found in the file");
+        assert!(!at.is_empty(), "entry {n} not found in the file");
         for i in at {
             bytes[i + 3] ^= 0x10;
         }
+    }
+
+    #[test]
+    fn flipped_bytes_in_a_committed_entry_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = written_store(dir.path());
+        let mut bytes = std::fs::read(&path).unwrap();
+        // Entry 23's data is ten bytes of 23: flip a bit in every copy of it.
+        flip_a_bit_in_entry(&mut bytes, 23);
         std::fs::write(&path, bytes).unwrap();
         assert_damaged(dir.path(), "a bit flipped in entry 23");
     }
@@ -739,17 +745,7 @@ mod tests {
         let path = s.path.clone();
         let mut bytes = std::fs::read(&path).unwrap();
         drop(s);
-        let needle = [40u8; 10];
-        let at: Vec<usize> = bytes
-            .windows(needle.len())
-            .enumerate()
-            .filter(|(_, w)| *w == needle)
-            .map(|(i, _)| i)
-            .collect();
-        assert!(!at.is_empty(), "entry 40 not found in the file");
-        for i in at {
-            bytes[i + 3] ^= 0x10;
-        }
+        flip_a_bit_in_entry(&mut bytes, 40);
         std::fs::write(&path, bytes).unwrap();
         assert_damaged(dir.path(), "a bit flipped in the newest commit");
     }
