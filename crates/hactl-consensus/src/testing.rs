@@ -12,8 +12,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+
+use protobuf::Message as _;
 
 use crate::format::ENTRY_FORMAT;
 use crate::{start, Config, Error, Handle, NodeId, PeerReport, Status, Timing, Transport};
@@ -25,6 +27,9 @@ struct Router {
     cut: HashSet<(NodeId, NodeId)>,
     /// The highest entry format each node was started with.
     formats: BTreeMap<NodeId, u32>,
+    /// Snapshots lost in a cut, per directed link (what a test waits for before it
+    /// heals a cut that must have eaten one).
+    dropped_snapshots: Mutex<BTreeMap<(NodeId, NodeId), usize>>,
 }
 
 impl Router {
@@ -126,6 +131,13 @@ impl MemCluster {
                 Err(_) => return,
             };
             if r.cut.contains(&(from, to)) {
+                let snapshot = raft::eraftpb::Message::parse_from_bytes(&bytes)
+                    .is_ok_and(|m| m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot);
+                if snapshot {
+                    if let Ok(mut d) = r.dropped_snapshots.lock() {
+                        *d.entry((from, to)).or_default() += 1;
+                    }
+                }
                 return;
             }
             if let Some(h) = r.nodes.get(&to) {
@@ -248,6 +260,21 @@ impl MemCluster {
         if let Ok(mut r) = self.router.write() {
             r.cut.insert((from, to));
         }
+    }
+
+    /// How many snapshots `from` sent to `to` were lost in a cut.
+    pub fn dropped_snapshots(&self, from: NodeId, to: NodeId) -> usize {
+        self.router
+            .read()
+            .ok()
+            .and_then(|r| {
+                r.dropped_snapshots
+                    .lock()
+                    .ok()
+                    .map(|d| d.get(&(from, to)).copied())
+            })
+            .flatten()
+            .unwrap_or(0)
     }
 
     pub fn heal(&self) {

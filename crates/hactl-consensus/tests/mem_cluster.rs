@@ -466,7 +466,14 @@ fn wiped_follower_rejoins_when_its_first_snapshot_is_lost() {
         s.get(&leader).is_some_and(|st| st.learners == [wiped])
     })
     .expect("the leader made the wiped node a learner");
-    std::thread::sleep(Duration::from_millis(200));
+    let deadline = std::time::Instant::now() + T;
+    while c.dropped_snapshots(leader, wiped) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the leader never sent the wiped node a snapshot"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     c.heal();
     all_rejoined(&c, &[1, 2, 3]);
     assert!(has(&c.node(wiped).unwrap().status(), "before"));
