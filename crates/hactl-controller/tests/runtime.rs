@@ -110,6 +110,19 @@ fn base_cib() -> Cib {
     cib
 }
 
+/// The membership change that records `node` as a member (back) or lost.
+fn member(node: &str, member: bool) -> Change {
+    Change::SetNodeState {
+        node: node.into(),
+        state: hactl_model::change::NodeStateUpdate {
+            member: Some(member),
+            controller_online: Some(member),
+            join: Some(if member { "member" } else { "down" }.into()),
+            expected: None,
+        },
+    }
+}
+
 impl Lab {
     fn new() -> Lab {
         let cib = Arc::new(base_cib());
@@ -134,6 +147,13 @@ impl Lab {
 
     fn rsctmp(&self, node: &str) -> PathBuf {
         self.dir.path().join(node)
+    }
+
+    /// The node dies: its executor's state is gone (as after a reboot) and nothing
+    /// reaches it any more.
+    fn kill_node(&self, node: &str) {
+        std::fs::remove_dir_all(self.rsctmp(node)).unwrap();
+        self.io.nodes.lock().unwrap().remove(node);
     }
 
     fn start_node(&self, node: &str) -> NodeService {
@@ -403,24 +423,14 @@ async fn a_rebooted_node_does_not_keep_its_old_history() {
     add_group(&lab).await;
     let at = group_settled(&lab).await;
     // The node dies (state gone, as after a reboot) and is recorded as lost.
-    std::fs::remove_dir_all(lab.rsctmp(&at)).unwrap();
-    lab.io.nodes.lock().unwrap().remove(&at);
-    let down = |member: bool| Change::SetNodeState {
-        node: at.clone(),
-        state: hactl_model::change::NodeStateUpdate {
-            member: Some(member),
-            controller_online: Some(member),
-            join: Some(if member { "member" } else { "down" }.into()),
-            expected: None,
-        },
-    };
-    lab.propose(down(false)).await;
+    lab.kill_node(&at);
+    lab.propose(member(&at, false)).await;
     let moved = group_settled(&lab).await;
     assert_ne!(moved, at);
     // It comes back with a fresh executor: its old "started" history must not make
     // the cluster think the group runs twice.
     lab.start_node(&at);
-    lab.propose(down(true)).await;
+    lab.propose(member(&at, true)).await;
     lab.wait_for("rejoined node probed", |l| {
         l.cib().status.nodes[&at]
             .resources
@@ -450,19 +460,9 @@ async fn a_lost_nodes_group_starts_elsewhere_only_after_its_stop_timeouts() {
     add_group(&lab).await;
     let at = group_settled(&lab).await;
     // The node dies: nothing runs there any more, nothing reaches it.
-    std::fs::remove_dir_all(lab.rsctmp(&at)).unwrap();
-    lab.io.nodes.lock().unwrap().remove(&at);
+    lab.kill_node(&at);
     let lost = Instant::now();
-    lab.propose(Change::SetNodeState {
-        node: at.clone(),
-        state: hactl_model::change::NodeStateUpdate {
-            member: Some(false),
-            controller_online: Some(false),
-            join: Some("down".into()),
-            expected: None,
-        },
-    })
-    .await;
+    lab.propose(member(&at, false)).await;
     lab.wait_for("vip running on another node", |l| {
         !l.running_on("vip").is_empty()
     })
