@@ -22,6 +22,7 @@ mod actions;
 mod output;
 mod rules;
 mod sched;
+mod tickets;
 
 use std::sync::Arc;
 
