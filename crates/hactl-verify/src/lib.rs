@@ -97,7 +97,7 @@ pub fn verify(cib: &Cib, ctx: &Context) -> Report {
                 .into(),
         ),
     }
-    r.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     r
 }
 
