@@ -8,6 +8,7 @@
 
 pub mod change;
 mod options;
+pub mod rc;
 mod score;
 mod validate;
 pub mod values;

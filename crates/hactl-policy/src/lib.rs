@@ -32,7 +32,7 @@ use hactl_model::{Cib, ModelError, Role, Score};
 use actions::Task;
 use sched::{RscRef, Sched};
 
-pub use output::format_status;
+pub use output::{format_status, rsc_line as format_resource_line};
 
 /// Why a CIB could not be scheduled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
