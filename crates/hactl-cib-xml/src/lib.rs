@@ -6,6 +6,7 @@ mod dom;
 pub mod export;
 pub mod generate;
 mod import;
+mod sets;
 
 pub use export::export;
 pub use import::{import, import_reader, NODE_SCORE_ATTR, NO_QUORUM_PANIC_PROPERTY};
