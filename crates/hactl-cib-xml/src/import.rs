@@ -202,6 +202,7 @@ fn import_root(
         id: None,
         attribute: "<configuration>".into(),
     })?;
+    crate::refuse::check(&cib.config)?;
     if let Some(v) = root.attr("no-quorum-panic") {
         cib.config
             .properties

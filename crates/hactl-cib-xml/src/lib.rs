@@ -6,6 +6,7 @@ mod dom;
 pub mod export;
 pub mod generate;
 mod import;
+mod refuse;
 mod sets;
 
 pub use export::export;
