@@ -23,6 +23,7 @@ mod graph;
 mod output;
 mod rules;
 mod sched;
+mod tickets;
 
 use std::sync::Arc;
 
