@@ -9,6 +9,7 @@
 pub mod change;
 mod options;
 mod score;
+pub mod split_brain;
 mod validate;
 pub mod values;
 
@@ -21,6 +22,10 @@ pub use validate::{check_id, check_node_attribute_name, MAX_ID_LEN};
 pub use values::{
     BoolOp, ExprOp, NoQuorumPolicy, OnFail, OrderAction, OrderKind, Requires, Role, ValueType,
 };
+
+/// Timeout of an operation that neither the resource nor `op_defaults` configures
+/// (Pacemaker's default).
+pub const DEFAULT_OP_TIMEOUT_MS: u64 = 20_000;
 
 /// Name → value pairs (instance attributes, meta attributes, properties). Ordered, so
 /// that digests and output are stable.
@@ -569,6 +574,20 @@ impl Configuration {
             Resource::Group(g) if g.children.iter().any(|c| c.id == primitive_id) => Some(g),
             _ => None,
         })
+    }
+
+    /// The timeout an operation runs with: its own, else `op_defaults timeout`, else
+    /// [`DEFAULT_OP_TIMEOUT_MS`] (a zero or unreadable value counts as unset).
+    pub fn op_timeout_ms(&self, spec: Option<&OpSpec>) -> u64 {
+        spec.and_then(|s| s.timeout_ms)
+            .filter(|t| *t > 0)
+            .or_else(|| {
+                self.op_defaults
+                    .get("timeout")
+                    .and_then(|t| values::parse_interval_ms(t))
+                    .filter(|t| *t > 0)
+            })
+            .unwrap_or(DEFAULT_OP_TIMEOUT_MS)
     }
 
     /// Checks ids, references, scores and intervals; returns every problem found.

@@ -19,6 +19,7 @@
 //! promotable resources are out of scope.
 
 mod actions;
+mod graph;
 mod output;
 mod rules;
 mod sched;
@@ -32,6 +33,7 @@ use hactl_model::{Cib, ModelError, Role, Score};
 use actions::Task;
 use sched::{RscRef, Sched};
 
+pub use graph::{graph_xml, operation_key};
 pub use output::format_status;
 
 /// Why a CIB could not be scheduled.
