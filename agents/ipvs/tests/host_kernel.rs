@@ -21,7 +21,7 @@ fn reason(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr)
         .lines()
         .filter_map(|l| l.strip_prefix("ocf-exit-reason:"))
-        .last()
+        .next_back()
         .unwrap_or_default()
         .to_string()
 }
