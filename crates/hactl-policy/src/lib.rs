@@ -21,6 +21,7 @@
 mod actions;
 mod graph;
 mod output;
+mod raw_scores;
 mod rules;
 mod sched;
 mod tickets;
