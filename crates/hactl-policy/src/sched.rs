@@ -345,7 +345,7 @@ impl<'a> Sched<'a> {
         self.nodes[node].online
     }
 
-    fn fence_node(&mut self, n: usize, reason: String) {
+    pub(crate) fn fence_node(&mut self, n: usize, reason: String) {
         let node = &mut self.nodes[n];
         if !node.unclean {
             node.unclean = true;
@@ -1190,6 +1190,8 @@ impl<'a> Sched<'a> {
     /// Applies configuration-driven scores: symmetric default, location
     /// constraints, stickiness, fail-count bans.
     pub fn apply_node_criteria(&mut self) {
+        // Tickets can fence nodes, so they come first.
+        self.apply_tickets();
         // Node states are final from here on.
         self.avail = self.nodes.iter().map(NodeInfo::available).collect();
         let mut by_name: Vec<usize> = (0..self.nodes.len()).collect();
