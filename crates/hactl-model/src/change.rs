@@ -197,6 +197,13 @@ pub enum Change {
         name: String,
         value: Option<String>,
     },
+    /// Replaces the whole configuration (`hactl cib push`, `cibadmin --replace`), if
+    /// the CIB is still at `expected_epoch` (when given). The node list stays the
+    /// cluster's (see [`crate::replace`]). Needs entry format 3.
+    ReplaceConfiguration {
+        config: Box<Configuration>,
+        expected_epoch: Option<u64>,
+    },
     /// Several changes applied atomically: all or none.
     Batch {
         changes: Vec<Change>,
@@ -223,7 +230,8 @@ impl Change {
             | Change::SetMaintenance { .. }
             | Change::AddFencingLevel { .. }
             | Change::RemoveFencingLevel { .. }
-            | Change::SetDefault { .. } => true,
+            | Change::SetDefault { .. }
+            | Change::ReplaceConfiguration { .. } => true,
             Change::Batch { changes } => changes.iter().any(Change::is_config),
             _ => false,
         }
@@ -600,6 +608,10 @@ impl Change {
                     None => {}
                 }
             }
+            Change::ReplaceConfiguration {
+                config,
+                expected_epoch,
+            } => crate::replace::replace_configuration(cib, config, *expected_epoch)?,
             Change::Batch { changes } => {
                 for c in changes {
                     // Nodes added earlier in the batch count as known for later ones.
