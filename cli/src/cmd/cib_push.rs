@@ -37,6 +37,7 @@ pub struct PullArgs {
     /// Where to write the configuration (created with mode 0600: device parameters
     /// may hold passwords).
     file: PathBuf,
+    /// The file's format.
     #[arg(long, value_enum, default_value_t = PullFormat::Json)]
     format: PullFormat,
     /// The local daemon's control socket.

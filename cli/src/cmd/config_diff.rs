@@ -128,8 +128,10 @@ mod tests {
 
     #[test]
     fn added_removed_and_changed_items_are_each_named() {
-        let mut old = Configuration::default();
-        old.resources = vec![dummy("keep", "a"), dummy("gone", "a"), dummy("edit", "a")];
+        let mut old = Configuration {
+            resources: vec![dummy("keep", "a"), dummy("gone", "a"), dummy("edit", "a")],
+            ..Default::default()
+        };
         old.properties
             .insert("stonith-enabled".into(), "true".into());
         old.properties.insert("old-prop".into(), "1".into());

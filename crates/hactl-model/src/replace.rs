@@ -138,8 +138,10 @@ mod tests {
                 live: 7
             }
         );
-        let mut bad = Configuration::default();
-        bad.resources = vec![dummy("d"), dummy("d")];
+        let bad = Configuration {
+            resources: vec![dummy("d"), dummy("d")],
+            ..Default::default()
+        };
         assert!(replace(bad, None).apply(&mut cib).is_err());
         assert_eq!(cib, before);
         // Without an expected epoch the check is skipped.
