@@ -14,3 +14,4 @@ pub mod resource_config;
 pub mod simulate;
 pub mod status;
 pub mod stonith;
+pub mod verify;
