@@ -68,13 +68,6 @@ pub enum ModelError {
     },
     #[error("{context}: {message}")]
     Invalid { context: String, message: String },
-    /// A replacement was made from the configuration at `expected`, but the live one
-    /// has changed since (it is at `live`).
-    #[error(
-        "the live configuration changed since the file was taken (file: epoch {expected}, \
-         live: epoch {live}): pull it again and redo the edit"
-    )]
-    StaleEpoch { expected: u64, live: u64 },
 }
 
 /// The whole CIB.

@@ -23,16 +23,25 @@ pub(crate) fn replace_configuration(
 ) -> Result<(), ModelError> {
     if let Some(expected) = expected_epoch {
         if expected != cib.epoch {
-            return Err(ModelError::StaleEpoch {
-                expected,
-                live: cib.epoch,
-            });
+            return Err(stale(expected, cib.epoch));
         }
     }
     let nodes = merged_nodes(&cib.config.nodes, &new.nodes);
     cib.config = new.clone();
     cib.config.nodes = nodes;
     Ok(())
+}
+
+/// A replacement made from the configuration at `expected` while the live one is at
+/// `live`: an edit made in between would be lost.
+fn stale(expected: u64, live: u64) -> ModelError {
+    ModelError::Invalid {
+        context: "configuration replace".into(),
+        message: format!(
+            "the live configuration changed since the file was taken (file: epoch \
+             {expected}, live: epoch {live}): pull it again and redo the edit"
+        ),
+    }
 }
 
 /// The cluster's nodes, each with the file's settings when the file names it.
@@ -131,13 +140,8 @@ mod tests {
         let err = replace(Configuration::default(), Some(6))
             .apply(&mut cib)
             .unwrap_err();
-        assert_eq!(
-            err,
-            ModelError::StaleEpoch {
-                expected: 6,
-                live: 7
-            }
-        );
+        assert_eq!(err, stale(6, 7));
+        assert!(err.to_string().contains("changed since"), "{err}");
         let bad = Configuration {
             resources: vec![dummy("d"), dummy("d")],
             ..Default::default()
