@@ -21,6 +21,7 @@
 mod actions;
 mod graph;
 mod output;
+mod raw_scores;
 mod rules;
 mod sched;
 mod tickets;
@@ -35,7 +36,7 @@ use actions::Task;
 use sched::{RscRef, Sched};
 
 pub use graph::{graph_xml, operation_key};
-pub use output::format_status;
+pub use output::{format_status, rsc_line as format_resource_line};
 
 /// Node attribute a node sets on itself when it leaves by force (`hactl cluster stop
 /// --force`) with resources it could not confirm stopped (value: their ids). Its
