@@ -5,9 +5,11 @@
 //!   What builds before versioning wrote and are the only thing they read.
 //! * Format 2: [`MAGIC`], the format as a big-endian u16, then the JSON. Later formats
 //!   keep the header and change what follows it.
-//! * Format 3: as 2; adds [`Change::ReplaceConfiguration`]. A change a format cannot
-//!   carry is refused while the cluster writes that format ([`required_format`]):
-//!   a member on an older build could not apply it.
+//! * Format 3: as 2; adds the changes added since format 2 was defined:
+//!   [`Change::ReplaceConfiguration`], [`Change::SetDefault`], [`Change::SetTicket`].
+//!   A change a format cannot carry is refused while the cluster writes that format
+//!   ([`required_format`]): a member on an older build could not apply it. A new
+//!   `Change` variant needs a new format here.
 //!
 //! The leader writes `min(own max, every member's announced max)`, so a member running
 //! an older build can always read the log (the rolling-upgrade rule in
@@ -99,7 +101,9 @@ fn decode<T: serde::de::DeserializeOwned>(
 /// The lowest format whose readers know every part of `change`.
 pub fn required_format(change: &Change) -> u32 {
     match change {
-        Change::ReplaceConfiguration { .. } => 3,
+        Change::ReplaceConfiguration { .. }
+        | Change::SetDefault { .. }
+        | Change::SetTicket { .. } => 3,
         Change::Batch { changes } => changes
             .iter()
             .map(required_format)
