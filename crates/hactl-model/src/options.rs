@@ -70,6 +70,7 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "cluster-recheck-interval",
     "startup-fencing",
     "stop-orphan-resources",
+    "stop-removed-resources",
     "stop-orphan-actions",
     "heartbeat-profile",
 ];
@@ -95,7 +96,7 @@ impl ClusterOptions {
             "start-failure-is-fatal" => b(self.start_failure_is_fatal),
             "cluster-recheck-interval" => ms(self.cluster_recheck_interval_ms),
             "startup-fencing" => b(self.startup_fencing),
-            "stop-orphan-resources" => b(self.stop_orphan_resources),
+            "stop-orphan-resources" | "stop-removed-resources" => b(self.stop_orphan_resources),
             "stop-orphan-actions" => b(self.stop_orphan_actions),
             "heartbeat-profile" => self.heartbeat_profile.clone(),
             _ => return None,
@@ -162,7 +163,8 @@ impl ClusterOptions {
         if let Some(v) = p.get("startup-fencing") {
             o.startup_fencing = boolean("startup-fencing", v)?;
         }
-        if let Some(v) = p.get("stop-orphan-resources") {
+        // Pacemaker 3 renamed it stop-removed-resources.
+        if let Some(v) = get("stop-orphan-resources", "stop-removed-resources") {
             o.stop_orphan_resources = boolean("stop-orphan-resources", v)?;
         }
         if let Some(v) = p.get("stop-orphan-actions") {
@@ -209,6 +211,9 @@ mod tests {
         ]))
         .unwrap();
         assert!(o.stonith_enabled);
+        let o = ClusterOptions::from_properties(&props(&[("stop-removed-resources", "false")]))
+            .unwrap();
+        assert!(!o.stop_orphan_resources, "Pacemaker 3's name for it");
     }
 
     /// `property list --all` printed "(default)" instead of the defaults: every
