@@ -29,6 +29,10 @@ pub struct ClusterOptions {
     pub stop_orphan_actions: bool,
     /// Heartbeat profile for the membership layer (`default`, `fast`).
     pub heartbeat_profile: String,
+    /// Pacemaker's `priority-fencing-delay`: 0 = off; else fencing of a lost node
+    /// that holds the highest-priority resources waits this long, when the fencing
+    /// side has no majority (a two-node split), so that node wins the race.
+    pub priority_fencing_delay_ms: u64,
 }
 
 impl Default for ClusterOptions {
@@ -48,6 +52,7 @@ impl Default for ClusterOptions {
             stop_orphan_resources: true,
             stop_orphan_actions: true,
             heartbeat_profile: "default".into(),
+            priority_fencing_delay_ms: 0,
         }
     }
 }
@@ -73,6 +78,7 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "stop-removed-resources",
     "stop-orphan-actions",
     "heartbeat-profile",
+    "priority-fencing-delay",
 ];
 
 impl ClusterOptions {
@@ -99,6 +105,7 @@ impl ClusterOptions {
             "stop-orphan-resources" | "stop-removed-resources" => b(self.stop_orphan_resources),
             "stop-orphan-actions" => b(self.stop_orphan_actions),
             "heartbeat-profile" => self.heartbeat_profile.clone(),
+            "priority-fencing-delay" => ms(self.priority_fencing_delay_ms),
             _ => return None,
         })
     }
@@ -138,6 +145,9 @@ impl ClusterOptions {
         }
         if let Some(v) = get("stonith-timeout", "fencing-timeout") {
             o.stonith_timeout_ms = interval("stonith-timeout", v)?;
+        }
+        if let Some(v) = p.get("priority-fencing-delay") {
+            o.priority_fencing_delay_ms = interval("priority-fencing-delay", v)?;
         }
         if let Some(v) = get("stonith-watchdog-timeout", "fencing-watchdog-timeout") {
             o.stonith_watchdog_timeout_ms = interval("stonith-watchdog-timeout", v)?;
