@@ -517,6 +517,7 @@ pub fn create_plan(cib: &Cib, a: &CreateArgs, check: AgentCheck<'_>) -> Result<P
             .collect(),
         meta,
         ops,
+        ..Default::default()
     };
     let mut changes = vec![Change::AddResource {
         resource: Resource::Primitive(p),

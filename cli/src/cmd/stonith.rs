@@ -435,6 +435,7 @@ pub fn create_plan(
         params,
         meta,
         ops,
+        ..Default::default()
     };
     let mut plan = Plan::new(
         format!("create fence device {name}"),

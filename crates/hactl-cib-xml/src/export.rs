@@ -111,7 +111,7 @@ pub fn export(cib: &Cib) -> String {
                 a.insert(key.into(), "on".into());
             }
         }
-        if a.is_empty() {
+        if a.is_empty() && n.utilization.is_empty() {
             out.push_str("/>\n");
         } else {
             out.push_str(">\n");
@@ -122,6 +122,8 @@ pub fn export(cib: &Cib) -> String {
                 &format!("nodes-{}", n.id),
                 &a,
             );
+            let id = format!("nodes-{}-utilization", n.id);
+            nvset(&mut out, "        ", "utilization", &id, &n.utilization);
             out.push_str("      </node>\n");
         }
     }
@@ -373,7 +375,7 @@ fn primitive(out: &mut String, indent: &str, p: &Primitive) {
         attr(out, "provider", pr);
     }
     attr(out, "type", &p.agent.kind);
-    if p.params.is_empty() && p.meta.is_empty() && p.ops.is_empty() {
+    if p.params.is_empty() && p.meta.is_empty() && p.ops.is_empty() && p.utilization.is_empty() {
         out.push_str("/>\n");
         return;
     }
@@ -393,6 +395,8 @@ fn primitive(out: &mut String, indent: &str, p: &Primitive) {
         &format!("{}-meta_attributes", p.id),
         &p.meta,
     );
+    let id = format!("{}-utilization", p.id);
+    nvset(out, &inner, "utilization", &id, &p.utilization);
     if !p.ops.is_empty() {
         let _ = writeln!(out, "{inner}<operations>");
         for (i, o) in p.ops.iter().enumerate() {

@@ -103,6 +103,7 @@ pub fn large_cib_model(nodes: usize, resources: usize, seed: u64) -> Cib {
             attributes,
             standby,
             maintenance: false,
+            utilization: Attrs::new(),
         });
     }
 

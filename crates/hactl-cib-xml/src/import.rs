@@ -404,12 +404,12 @@ fn import_node(n: &Element) -> Result<Node, ImportError> {
     };
     for c in &n.children {
         match c.name.as_ref() {
-            "instance_attributes" => {}
-            "utilization" => return Err(unsupported(c, "node utilization is not supported yet")),
+            "instance_attributes" | "utilization" => {}
             _ => return Err(unsupported(c, "unexpected element inside <node>")),
         }
     }
     node.attributes = child_sets(n, "instance_attributes")?;
+    node.utilization = child_sets(n, "utilization")?;
     if let Some(s) = score_attr(n, "score")? {
         node.attributes
             .insert(NODE_SCORE_ATTR.to_string(), s.to_string());
@@ -489,7 +489,7 @@ fn import_primitive(p: &Element, inherited_params: &Attrs) -> Result<Primitive, 
     let mut ops = Vec::new();
     for c in &p.children {
         match c.name.as_ref() {
-            "instance_attributes" | "meta_attributes" => {}
+            "instance_attributes" | "meta_attributes" | "utilization" => {}
             "operations" => {
                 if c.attr("id-ref").is_some() {
                     return Err(unsupported(
@@ -501,7 +501,6 @@ fn import_primitive(p: &Element, inherited_params: &Attrs) -> Result<Primitive, 
                     ops.push(import_op(o)?);
                 }
             }
-            "utilization" => return Err(unsupported(c, "utilization is not supported yet")),
             _ => return Err(unsupported(c, "unexpected element inside <primitive>")),
         }
     }
@@ -515,6 +514,7 @@ fn import_primitive(p: &Element, inherited_params: &Attrs) -> Result<Primitive, 
         params,
         meta: child_sets(p, "meta_attributes")?,
         ops,
+        utilization: child_sets(p, "utilization")?,
     })
 }
 

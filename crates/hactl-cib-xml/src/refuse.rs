@@ -15,11 +15,6 @@ use crate::ImportError;
 /// Cluster properties Pacemaker knows whose effect hactl has not implemented, with
 /// the values that mean "off" (which are accepted).
 const PROPERTIES: &[(&str, &[&str], &str)] = &[
-    (
-        "placement-strategy",
-        &["default"],
-        "placement strategies (utilization)",
-    ),
     ("shutdown-lock", &["false"], "shutdown locks"),
     (
         "cancel-removed-actions",
@@ -186,7 +181,6 @@ mod tests {
     #[test]
     fn each_refusal_names_the_setting() {
         for (name, value) in [
-            ("placement-strategy", "balanced"),
             ("shutdown-lock", "true"),
             ("cancel-removed-actions", "false"),
             ("enable-startup-probes", "false"),

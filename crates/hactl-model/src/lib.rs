@@ -116,6 +116,10 @@ pub struct Node {
     pub attributes: Attrs,
     pub standby: bool,
     pub maintenance: bool,
+    /// Capacities (`<utilization>`: `cpu=8`, `memory=16384`) that resources'
+    /// utilization uses up under a `placement-strategy` other than default.
+    #[serde(skip_serializing_if = "Attrs::is_empty")]
+    pub utilization: Attrs,
 }
 
 /// A resource: a primitive or a group of primitives.
@@ -215,6 +219,9 @@ pub struct Primitive {
     /// Meta attributes: `target-role`, `is-managed`, `resource-stickiness`, …
     pub meta: Attrs,
     pub ops: Vec<OpSpec>,
+    /// What the resource uses of a node's capacities (`<utilization>`).
+    #[serde(skip_serializing_if = "Attrs::is_empty")]
+    pub utilization: Attrs,
 }
 
 impl Primitive {

@@ -26,6 +26,7 @@ mod raw_scores;
 mod rules;
 mod sched;
 mod tickets;
+mod utilization;
 
 use std::sync::Arc;
 

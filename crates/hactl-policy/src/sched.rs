@@ -182,6 +182,8 @@ pub(crate) struct Sched<'a> {
     pub failcounts: Vec<Vec<(usize, &'a FailCount)>>,
     /// Per node, fixed once placement starts: can it run resources.
     avail: Vec<bool>,
+    /// Remaining node capacity, under a placement strategy other than default.
+    pub(crate) capacity: Option<crate::utilization::Capacity>,
     /// Per node: position in name order (the last tie-breaker).
     name_rank: Vec<usize>,
     /// Per primitive, sorted as Pacemaker processes them.
@@ -321,6 +323,7 @@ impl<'a> Sched<'a> {
             colocs: Vec::new(),
             failcounts: Vec::new(),
             avail: Vec::new(),
+            capacity: None,
             name_rank: Vec::new(),
             this_with_cache: Vec::new(),
             with_this_cache: Vec::new(),
@@ -1082,7 +1085,7 @@ impl<'a> Sched<'a> {
         }
     }
 
-    fn rsc_priority(&self, r: RscRef) -> i64 {
+    pub(crate) fn rsc_priority(&self, r: RscRef) -> i64 {
         match r {
             RscRef::P(p) => self.prims[p].priority,
             RscRef::G(g) => self.groups[g].priority,
@@ -1113,12 +1116,25 @@ impl<'a> Sched<'a> {
     }
 
     /// Colocations in which primitive `p` is (effectively) the dependent (cached).
-    fn this_with_list(&self, p: usize) -> Vec<usize> {
+    /// Whether node `n` can run resources (fixed once placement starts).
+    pub(crate) fn is_avail(&self, n: usize) -> bool {
+        self.avail[n]
+    }
+
+    /// The primitives a resource reference stands for.
+    pub(crate) fn members_of(&self, r: RscRef) -> Vec<usize> {
+        match r {
+            RscRef::P(p) => vec![p],
+            RscRef::G(g) => self.groups[g].members.clone(),
+        }
+    }
+
+    pub(crate) fn this_with_list(&self, p: usize) -> Vec<usize> {
         self.this_with_cache[p].clone()
     }
 
     /// Colocations in which primitive `p` is (effectively) the primary (cached).
-    fn with_this_list(&self, p: usize) -> Vec<usize> {
+    pub(crate) fn with_this_list(&self, p: usize) -> Vec<usize> {
         self.with_this_cache[p].clone()
     }
 
@@ -1351,13 +1367,20 @@ impl<'a> Sched<'a> {
         }
     }
 
+    /// Node order by name (the last tie-breaker).
+    pub(crate) fn name_order(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        self.name_rank[a].cmp(&self.name_rank[b])
+    }
+
     pub fn assign_all(&mut self) {
+        self.capacity = crate::utilization::Capacity::new(self);
         self.this_with_cache = (0..self.prims.len())
             .map(|p| self.compute_this_with(p))
             .collect();
         self.with_this_cache = (0..self.prims.len())
             .map(|p| self.compute_with_this(p))
             .collect();
+        self.sort_for_capacity();
         let top = self.top.clone();
         for r in top {
             self.assign_chain_first(r);
@@ -1502,6 +1525,7 @@ impl<'a> Sched<'a> {
         } else if self.opts.stop_all_resources {
             self.do_assign(p, None, true);
         } else {
+            self.ban_insufficient_capacity(p);
             self.assign_best_node(p);
         }
         self.prims[p].assigning = false;
@@ -1523,6 +1547,7 @@ impl<'a> Sched<'a> {
             let (sa, sb) = (self.node_score(p, a), self.node_score(p, b));
             let ord = sb
                 .cmp(&sa)
+                .then_with(|| self.capacity_order(a, b))
                 .then(
                     self.nodes[a]
                         .num_resources
@@ -1585,6 +1610,7 @@ impl<'a> Sched<'a> {
             }
             Some(n) => {
                 self.nodes[n].num_resources += 1;
+                self.consume_capacity(p, n);
             }
         }
     }
