@@ -4,6 +4,7 @@
 //!   namespace, one namespace per node, partitions as nftables drops), torn down on
 //!   drop.
 //! * [`bench`]: the cluster-core benchmarks behind `scripts/bench-cluster`.
+//! * [`cts`]: the Pacemaker regression-case runner's comparisons and known-failures file.
 //! * [`cluster`]: real `hactl daemon` processes in that lab, set up with
 //!   `hactl cluster setup`, with crash (SIGKILL) and clean stop (SIGTERM), and a
 //!   control-socket client for status, CIB reads and changes.
@@ -11,5 +12,6 @@
 pub mod bench;
 pub mod cluster;
 pub mod controller_lab;
+pub mod cts;
 pub mod fence_virtd;
 pub mod netns;

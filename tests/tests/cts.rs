@@ -1,141 +1,188 @@
-//! Pacemaker scheduler regression cases: every `tests/data/pacemaker-cts/*.xml` is
-//! imported and scheduled, and its Transition Summary is compared with the one
-//! Pacemaker itself printed (`<case>.summary`), ignoring whitespace and line order.
+//! Pacemaker scheduler regression cases: every `tests/data/pacemaker-cts/*.xml` (the
+//! base set) and `tests/data/pacemaker-cts/wave2/*.xml` is imported and scheduled,
+//! and hactl's Transition Summary is compared with the one Pacemaker printed
+//! (`<case>.summary`), ignoring whitespace and line order.
 //!
-//! Cases hactl does not agree with yet are listed in `tests/cts-known-failures.txt`
-//! with a reason. The test fails when an unlisted case disagrees, and also when a
-//! listed case agrees (so that the list stays honest).
+//! Cases hactl does not agree with yet are listed in `tests/cts-known-failures.txt`,
+//! one line each with the comparisons that fail and a reason. The test fails when a
+//! case's failing comparisons differ from the listed ones: an unlisted case that
+//! disagrees, and also a listed case that agrees now (so the list stays honest).
+//! `CTS_KNOWN=print` prints the file the runner expects, `CTS_KNOWN=write` writes it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Used when a case has no `execution-date`: 2026-01-01T00:00:00Z.
-const DEFAULT_NOW: i64 = 1_767_225_600;
+use hactl_tests::cts::{
+    case_files, case_now, expected_summary, line_diff, normalize, parse_known, render_known, Check,
+    Outcome,
+};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/pacemaker-cts")
 }
 
-fn normalize(line: &str) -> String {
-    let t = line.trim();
-    let t = t.strip_prefix("* ").unwrap_or(t);
-    t.split_whitespace().collect::<Vec<_>>().join(" ")
+/// The case sets, reported separately.
+fn sets() -> [(&'static str, PathBuf); 2] {
+    [("base", data_dir()), ("wave2", data_dir().join("wave2"))]
 }
 
-/// The lines of the `Transition Summary:` block of a crm_simulate output.
-fn expected_summary(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut inside = false;
-    for line in text.lines() {
-        if line.starts_with("Transition Summary:") {
-            inside = true;
-            continue;
-        }
-        if inside {
-            if line.trim().is_empty() || !line.starts_with(' ') {
-                break;
-            }
-            out.push(normalize(line));
-        }
-    }
-    out
+fn known_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("cts-known-failures.txt")
 }
 
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
+fn case_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default()
 }
 
-fn known_failures() -> BTreeMap<String, String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("cts-known-failures.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| match l.split_once(char::is_whitespace) {
-            Some((case, reason)) => (case.to_string(), reason.trim().to_string()),
-            None => (l.to_string(), String::new()),
-        })
-        .collect()
+/// Imports, schedules and compares one case.
+fn run_case(xml_path: &Path) -> Outcome {
+    let read = |ext: &str| std::fs::read_to_string(xml_path.with_extension(ext));
+    let xml = match read("xml") {
+        Ok(x) => x,
+        Err(e) => return Outcome::refused(format!("read: {e}")),
+    };
+    let cib = match hactl_cib_xml::import(&xml) {
+        Ok(c) => c,
+        Err(e) => return Outcome::refused(e.to_string()),
+    };
+    let now = case_now(&case_name(xml_path), cib.execution_date);
+    let t = match hactl_policy::schedule(&cib, now) {
+        Ok(t) => t,
+        Err(e) => return Outcome::refused(format!("schedule: {e}")),
+    };
+    let mut o = Outcome::default();
+    let want = expected_summary(&read("summary").unwrap_or_default());
+    let got: Vec<String> = t.summary.iter().map(|l| normalize(l)).collect();
+    o.fail(Check::Summary, line_diff(&want, &got));
+    o
 }
 
-/// Runs one case; `Ok(())` when the summaries agree, else a readable diff.
-fn run_case(xml_path: &Path) -> Result<(), String> {
-    let xml = std::fs::read_to_string(xml_path).map_err(|e| format!("read: {e}"))?;
-    let summary_path = xml_path.with_extension("summary");
-    let expected_text =
-        std::fs::read_to_string(&summary_path).map_err(|e| format!("read summary: {e}"))?;
-    let cib = hactl_cib_xml::import(&xml).map_err(|e| format!("import failed: {e}"))?;
-    let now = cib.execution_date.unwrap_or(DEFAULT_NOW);
-    let t = hactl_policy::schedule(&cib, now).map_err(|e| format!("schedule failed: {e}"))?;
-    let got = sorted(t.summary.iter().map(|l| normalize(l)).collect());
-    let want = sorted(expected_summary(&expected_text));
-    if got == want {
-        return Ok(());
+/// Per set: how many cases agree on each comparison.
+#[derive(Default)]
+struct Counts {
+    cases: usize,
+    refused: usize,
+    summary: usize,
+    graph: usize,
+    graphs: usize,
+    both: usize,
+    scores: usize,
+    scored: usize,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Outcome) {
+        self.cases += 1;
+        self.refused += usize::from(o.failed.contains_key(&Check::Refused));
+        self.summary += usize::from(o.ok(Check::Summary));
+        self.graphs += usize::from(o.graphed);
+        self.graph += usize::from(o.graphed && o.ok(Check::Graph));
+        self.both += usize::from(o.ok(Check::Summary) && o.ok(Check::Graph));
+        self.scored += usize::from(o.scored);
+        self.scores += usize::from(o.scored && o.ok(Check::Scores));
     }
-    let mut diff = String::new();
-    for l in &want {
-        if !got.contains(l) {
-            diff.push_str(&format!("    - {l}\n"));
-        }
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} cases: {} agree (summary and graph), {} disagree, {} refused; \
+             summary {}/{}, graph {}/{}, scores {}/{}",
+            self.cases,
+            self.both,
+            self.cases - self.both - self.refused,
+            self.refused,
+            self.summary,
+            self.cases,
+            self.graph,
+            self.graphs,
+            self.scores,
+            self.scored
+        )
     }
-    for l in &got {
-        if !want.contains(l) {
-            diff.push_str(&format!("    + {l}\n"));
-        }
-    }
-    if diff.is_empty() {
-        diff.push_str("    (same lines, different multiplicity)\n");
-    }
-    Err(diff)
 }
 
 #[test]
-fn pacemaker_cts_transition_summaries() {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(data_dir())
-        .expect("tests/data/pacemaker-cts exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty(), "no cases found in {:?}", data_dir());
-    let known = known_failures();
-    let mut agree = 0;
+fn pacemaker_cts() {
+    let known_text = std::fs::read_to_string(known_path()).unwrap_or_default();
+    let known = parse_known(&known_text).unwrap_or_else(|e| panic!("{e}"));
+    let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
+    let mut report = Vec::new();
+    for (set, dir) in sets() {
+        let cases = case_files(&dir);
+        assert!(!cases.is_empty(), "no cases found in {}", dir.display());
+        let mut counts = Counts::default();
+        for path in &cases {
+            let o = run_case(path);
+            counts.add(&o);
+            let name = case_name(path);
+            assert!(
+                outcomes.insert(name.clone(), o).is_none(),
+                "{name} is in two case sets"
+            );
+        }
+        report.push(format!("{set}: {counts}"));
+    }
+    match std::env::var("CTS_KNOWN").as_deref() {
+        Ok("print") => print!("{}", render_known(&outcomes, &known)),
+        Ok("write") => std::fs::write(known_path(), render_known(&outcomes, &known))
+            .expect("write cts-known-failures.txt"),
+        _ => {}
+    }
     let mut problems = Vec::new();
-    for path in &cases {
-        let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        match run_case(path) {
-            Ok(()) => {
-                agree += 1;
-                if known.contains_key(&name) {
-                    problems.push(format!(
-                        "{name}: agrees now; remove it from tests/cts-known-failures.txt"
-                    ));
-                }
+    for (name, o) in &outcomes {
+        let kinds = o.kinds();
+        let listed = known.get(name).map(|k| k.kinds.as_str()).unwrap_or("");
+        let details = || {
+            o.failed
+                .iter()
+                .flat_map(|(c, d)| d.iter().map(move |l| format!("    {c} {l}\n")))
+                .collect::<String>()
+        };
+        if kinds == listed {
+            if !kinds.is_empty() && std::env::var_os("CTS_KNOWN").is_none() {
+                println!(
+                    "known failure {name} ({kinds}: {}):\n{}",
+                    known[name].reason,
+                    details()
+                );
             }
-            Err(diff) => {
-                if let Some(reason) = known.get(&name) {
-                    println!("known failure {name} ({reason}):\n{diff}");
-                } else {
-                    problems.push(format!(
-                        "{name}: transition summary differs (- expected, + got):\n{diff}"
-                    ));
-                }
+            continue;
+        }
+        let now = if kinds.is_empty() {
+            "agrees now".to_string()
+        } else {
+            format!("fails {kinds:?}")
+        };
+        problems.push(format!(
+            "{name}: {now}, cts-known-failures.txt lists {listed:?} \
+             (update it: CTS_KNOWN=write){}",
+            if details().is_empty() {
+                String::new()
+            } else {
+                format!(":\n{}", details())
             }
-        }
+        ));
     }
-    for k in known.keys() {
-        if !cases
-            .iter()
-            .any(|p| p.file_stem().is_some_and(|s| s.to_string_lossy() == *k))
-        {
-            problems.push(format!(
-                "{k}: listed in cts-known-failures.txt but no such case"
-            ));
-        }
+    for k in known.keys().filter(|k| !outcomes.contains_key(*k)) {
+        problems.push(format!(
+            "{k}: listed in cts-known-failures.txt but no such case"
+        ));
     }
-    println!("{} of {} agree", agree, cases.len());
-    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+    for line in &report {
+        println!("{line}");
+    }
+    if std::env::var("CTS_KNOWN").as_deref() != Ok("write") {
+        assert!(
+            problems.is_empty(),
+            "\n{}\n{}",
+            problems.join("\n"),
+            report.join("\n")
+        );
+    }
 }
 
 /// `CTS_CASE=name cargo test -p hactl-tests --test cts -- --nocapture one_case` prints
@@ -145,10 +192,14 @@ fn one_case() {
     let Ok(name) = std::env::var("CTS_CASE") else {
         return;
     };
-    let path = data_dir().join(format!("{name}.xml"));
+    let path = sets()
+        .into_iter()
+        .map(|(_, d)| d.join(format!("{name}.xml")))
+        .find(|p| p.exists())
+        .expect("case exists");
     let xml = std::fs::read_to_string(&path).expect("case exists");
     let cib = hactl_cib_xml::import(&xml).expect("imports");
-    let now = cib.execution_date.unwrap_or(DEFAULT_NOW);
+    let now = case_now(&name, cib.execution_date);
     let t = hactl_policy::schedule(&cib, now).expect("schedules");
     print!(
         "{}",
@@ -205,16 +256,10 @@ fn pacemaker_cts_status_blocks() {
     let mut problems = Vec::new();
     let mut known_seen: Vec<String> = Vec::new();
     let mut total = 0;
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(data_dir())
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-        .collect();
-    paths.sort();
-    for path in paths {
+    for path in case_files(&data_dir()) {
         let xml = std::fs::read_to_string(&path).unwrap();
         let cib = hactl_cib_xml::import(&xml).unwrap();
-        let now = cib.execution_date.unwrap_or(DEFAULT_NOW);
+        let now = case_now(&case_name(&path), cib.execution_date);
         let t = hactl_policy::schedule(&cib, now).unwrap();
         let want_text = std::fs::read_to_string(path.with_extension("summary")).unwrap();
         for (view, header) in [
@@ -226,21 +271,15 @@ fn pacemaker_cts_status_blocks() {
             let want = block(&want_text, header);
             let name = path.file_stem().unwrap().to_string_lossy().to_string();
             let known = KNOWN_STATUS_DIFFS.iter().any(|(k, _)| *k == name);
-            if sorted(got.clone()) == sorted(want.clone()) {
+            let lines = line_diff(&want, &got);
+            if lines.is_empty() {
                 agree += 1;
                 continue;
             }
-            let mut diff = format!("{name} {header} (- expected, + got)\n");
-            for l in &want {
-                if !got.contains(l) {
-                    diff.push_str(&format!("  - {l}\n"));
-                }
-            }
-            for l in &got {
-                if !want.contains(l) {
-                    diff.push_str(&format!("  + {l}\n"));
-                }
-            }
+            let diff = format!(
+                "{name} {header} (- expected, + got)\n{}",
+                lines.iter().map(|l| format!("  {l}\n")).collect::<String>()
+            );
             if known {
                 known_seen.push(name.clone());
                 println!("known difference: {diff}");

@@ -11,24 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use hactl_tests::cts::{expected_summary, line_diff, normalize};
+
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/generated")
-}
-
-fn normalize(line: &str) -> String {
-    let t = line.trim();
-    let t = t.strip_prefix("* ").unwrap_or(t);
-    t.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The lines of the `Transition Summary:` block of a crm_simulate output.
-fn expected_summary(text: &str) -> Vec<String> {
-    text.lines()
-        .skip_while(|l| !l.starts_with("Transition Summary:"))
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty() && l.starts_with(' '))
-        .map(normalize)
-        .collect()
 }
 
 /// Per case, the expected differences as `-line` / `+line`.
@@ -60,27 +46,12 @@ fn case_diff(xml_path: &Path) -> Result<BTreeSet<String>, String> {
         .execution_date
         .ok_or("generated CIBs carry an execution-date")?;
     let t = hactl_policy::schedule(&cib, now).map_err(|e| format!("schedule failed: {e}"))?;
-    let mut got: Vec<String> = t.summary.iter().map(|l| normalize(l)).collect();
-    let mut want = expected_summary(&expected_text);
+    let got: Vec<String> = t.summary.iter().map(|l| normalize(l)).collect();
+    let want = expected_summary(&expected_text);
     if want.is_empty() {
         return Err("expected summary is empty (is the .summary file complete?)".into());
     }
-    got.sort();
-    want.sort();
-    let mut diff = BTreeSet::new();
-    for l in &want {
-        if !got.contains(l) {
-            diff.insert(format!("-{l}"));
-        }
-    }
-    for l in &got {
-        if !want.contains(l) {
-            diff.insert(format!("+{l}"));
-        }
-    }
-    if diff.is_empty() && got != want {
-        diff.insert("(same lines, different multiplicity)".into());
-    }
+    let diff: BTreeSet<String> = line_diff(&want, &got).into_iter().collect();
     Ok(diff)
 }
 

@@ -11,7 +11,7 @@ use hactl_model::values::{parse_bool, parse_interval_ms};
 use hactl_model::{
     AgentSpec, Attrs, Cib, ColocationConstraint, Configuration, Expression, FailCount,
     FencingLevel, Group, LocationConstraint, Node, NodeStatus, OpRecord, OpSpec, OrderConstraint,
-    OrderKind, Primitive, Resource, ResourceHistory, Rule, Score,
+    Primitive, Resource, ResourceHistory, Rule, Score,
 };
 
 use crate::dom::{self, Element};
@@ -89,7 +89,7 @@ impl Sink {
     }
 }
 
-fn unsupported(el: &Element, why: &str) -> ImportError {
+pub(crate) fn unsupported(el: &Element, why: &str) -> ImportError {
     ImportError::Unsupported {
         element: el.name.to_string(),
         id: el.id().map(str::to_string),
@@ -97,7 +97,12 @@ fn unsupported(el: &Element, why: &str) -> ImportError {
     }
 }
 
-fn invalid(el: &Element, attribute: &str, value: &str, why: impl Into<String>) -> ImportError {
+pub(crate) fn invalid(
+    el: &Element,
+    attribute: &str,
+    value: &str,
+    why: impl Into<String>,
+) -> ImportError {
     ImportError::Invalid {
         element: el.name.to_string(),
         id: el.id().map(str::to_string),
@@ -107,7 +112,7 @@ fn invalid(el: &Element, attribute: &str, value: &str, why: impl Into<String>) -
     }
 }
 
-fn required<'a>(el: &'a Element, attribute: &str) -> Result<&'a str, ImportError> {
+pub(crate) fn required<'a>(el: &'a Element, attribute: &str) -> Result<&'a str, ImportError> {
     el.attr(attribute).ok_or_else(|| ImportError::Missing {
         element: el.name.to_string(),
         id: el.id().map(str::to_string),
@@ -115,7 +120,7 @@ fn required<'a>(el: &'a Element, attribute: &str) -> Result<&'a str, ImportError
     })
 }
 
-fn score_attr(el: &Element, attribute: &str) -> Result<Option<Score>, ImportError> {
+pub(crate) fn score_attr(el: &Element, attribute: &str) -> Result<Option<Score>, ImportError> {
     el.attr(attribute)
         .map(|v| {
             v.parse::<Score>()
@@ -124,7 +129,7 @@ fn score_attr(el: &Element, attribute: &str) -> Result<Option<Score>, ImportErro
         .transpose()
 }
 
-fn bool_attr(el: &Element, attribute: &str) -> Result<Option<bool>, ImportError> {
+pub(crate) fn bool_attr(el: &Element, attribute: &str) -> Result<Option<bool>, ImportError> {
     el.attr(attribute)
         .map(|v| parse_bool(v).ok_or_else(|| invalid(el, attribute, v, "expected true or false")))
         .transpose()
@@ -147,7 +152,7 @@ fn required_int<T: std::str::FromStr>(el: &Element, attribute: &str) -> Result<T
         .map_err(|_| invalid(el, attribute, v, "expected an integer"))
 }
 
-fn parsed<T>(el: &Element, attribute: &str) -> Result<Option<T>, ImportError>
+pub(crate) fn parsed<T>(el: &Element, attribute: &str) -> Result<Option<T>, ImportError>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
@@ -197,6 +202,7 @@ fn import_root(
         id: None,
         attribute: "<configuration>".into(),
     })?;
+    crate::refuse::check(&cib.config)?;
     if let Some(v) = root.attr("no-quorum-panic") {
         cib.config
             .properties
@@ -599,7 +605,9 @@ fn import_constraint(
             config.constraints.location.push(c);
         }
         "rsc_colocation" => {
-            reject_sets(k)?;
+            if crate::sets::colocation_sets(k, config)? {
+                return Ok(());
+            }
             for a in ["node-attribute", "rsc-instance", "with-rsc-instance"] {
                 if let Some(v) = k.attr(a) {
                     if !(a == "node-attribute" && v == "#uname") {
@@ -622,7 +630,9 @@ fn import_constraint(
             });
         }
         "rsc_order" => {
-            reject_sets(k)?;
+            if crate::sets::order_sets(k, config)? {
+                return Ok(());
+            }
             for a in ["first-instance", "then-instance", "require-all"] {
                 if k.attr(a).is_some() {
                     return Err(unsupported(k, &format!("{a} is not supported yet")));
@@ -635,14 +645,8 @@ fn import_constraint(
                 parsed(k, "first-action")?.unwrap_or(hactl_model::OrderAction::Start);
             // Pacemaker: then-action defaults to first-action.
             let then_action = parsed(k, "then-action")?.unwrap_or(first_action);
-            let kind = match parsed::<OrderKind>(k, "kind")? {
-                Some(kind) => kind,
-                // Before `kind` existed, score 0 meant an optional ordering.
-                None => match score_attr(k, "score")? {
-                    Some(s) if s == Score::ZERO => OrderKind::Optional,
-                    _ => OrderKind::Mandatory,
-                },
-            };
+            // Before `kind` existed, score 0 meant an optional ordering.
+            let kind = crate::sets::constraint_kind(k)?;
             config.constraints.order.push(OrderConstraint {
                 id: required(k, "id")?.to_string(),
                 first: required(k, "first")?.to_string(),

@@ -6,6 +6,8 @@ mod dom;
 pub mod export;
 pub mod generate;
 mod import;
+mod refuse;
+mod sets;
 
 pub use export::export;
 pub use import::{import, import_reader, NODE_SCORE_ATTR, NO_QUORUM_PANIC_PROPERTY};

@@ -1,0 +1,257 @@
+//! Settings the import maps into the model but the scheduler does not act on: each is
+//! refused by name and id, so that a CIB using one is never scheduled as if the
+//! setting were absent (a silent wrong plan). The import refuses unknown elements
+//! itself; this covers what lives in name/value pairs (cluster properties, meta
+//! attributes, operation attributes) and attributes the model keeps but no decision
+//! reads.
+//!
+//! Whoever implements one of these removes its entry here (and its test case in
+//! `tests::each_refusal_names_the_setting`).
+
+use hactl_model::{Attrs, Configuration, OnFail, Resource};
+
+use crate::ImportError;
+
+/// Cluster properties Pacemaker knows whose effect hactl has not implemented, with
+/// the values that mean "off" (which are accepted).
+const PROPERTIES: &[(&str, &[&str], &str)] = &[
+    (
+        "placement-strategy",
+        &["default"],
+        "placement strategies (utilization)",
+    ),
+    ("node-health-strategy", &["none"], "node health strategies"),
+    ("shutdown-lock", &["false"], "shutdown locks"),
+    (
+        "stop-removed-resources",
+        &["true"],
+        "keeping removed resources running (stop-removed-resources=false)",
+    ),
+    (
+        "cancel-removed-actions",
+        &["true"],
+        "keeping removed operations (cancel-removed-actions=false)",
+    ),
+    (
+        "enable-startup-probes",
+        &["true"],
+        "turning probes off (enable-startup-probes=false)",
+    ),
+];
+
+/// Resource meta attributes whose effect hactl has not implemented, with the values
+/// that mean "off".
+const META: &[(&str, &[&str], &str)] = &[
+    ("allow-migrate", &["false"], "live migration"),
+    (
+        "multiple-active",
+        &["stop_start"],
+        "multiple-active policies other than stop_start",
+    ),
+    ("remote-node", &[], "guest nodes (remote-node)"),
+    ("container", &[], "resources inside containers"),
+    (
+        "container-attribute-target",
+        &[],
+        "container-attribute-target",
+    ),
+    ("allow-unhealthy-nodes", &["false"], "allow-unhealthy-nodes"),
+    (
+        "requires",
+        &["nothing", "quorum", "fencing"],
+        "unfencing (requires=unfencing)",
+    ),
+    (
+        "provides",
+        &[],
+        "fence devices that unfence (provides=unfencing)",
+    ),
+    ("ordered", &["true"], "unordered groups (ordered=false)"),
+    (
+        "collocated",
+        &["true"],
+        "groups whose members are not colocated (collocated=false)",
+    ),
+];
+
+/// The first unsupported setting of the configuration, as an import error.
+pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
+    check_set(
+        &c.properties,
+        PROPERTIES,
+        "crm_config",
+        None,
+        "cluster property",
+    )?;
+    check_set(
+        &c.rsc_defaults,
+        META,
+        "rsc_defaults",
+        None,
+        "meta attribute",
+    )?;
+    for r in &c.resources {
+        if let Resource::Group(g) = r {
+            check_set(&g.meta, META, "group", Some(&g.id), "meta attribute")?;
+        }
+        for p in r.primitives() {
+            check_set(&p.meta, META, "primitive", Some(&p.id), "meta attribute")?;
+            if p.agent.class == "ocf"
+                && p.agent.provider.as_deref() == Some("pacemaker")
+                && p.agent.kind == "remote"
+            {
+                return Err(refusal(
+                    "primitive",
+                    &p.id,
+                    "ocf:pacemaker:remote (Pacemaker Remote nodes) is not supported",
+                ));
+            }
+        }
+        for p in r.primitives() {
+            for op in &p.ops {
+                if op.on_fail == Some(OnFail::RestartContainer) {
+                    return Err(refusal(
+                        "op",
+                        &op.id,
+                        "on-fail=restart-container (containers) is not supported yet",
+                    ));
+                }
+            }
+        }
+    }
+    for l in &c.constraints.location {
+        if let Some(d) = l.resource_discovery.as_deref().filter(|d| *d != "always") {
+            return Err(refusal(
+                "rsc_location",
+                &l.id,
+                &format!("resource-discovery={d} is not supported yet"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_set(
+    attrs: &Attrs,
+    table: &[(&str, &[&str], &str)],
+    element: &str,
+    id: Option<&str>,
+    what: &str,
+) -> Result<(), ImportError> {
+    for (name, off, feature) in table {
+        let Some(v) = attrs.get(*name) else { continue };
+        if off.iter().any(|o| same_value(o, v)) {
+            continue;
+        }
+        return Err(ImportError::Unsupported {
+            element: element.to_string(),
+            id: id.map(str::to_string),
+            reason: format!("{what} {name}={v} is not supported yet ({feature})"),
+        });
+    }
+    Ok(())
+}
+
+/// Pacemaker's booleans have several spellings; other values compare as written.
+fn same_value(off: &str, v: &str) -> bool {
+    let v = v.trim();
+    match (
+        hactl_model::values::parse_bool(off),
+        hactl_model::values::parse_bool(v),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => off.eq_ignore_ascii_case(v),
+    }
+}
+
+fn refusal(element: &str, id: &str, reason: &str) -> ImportError {
+    ImportError::Unsupported {
+        element: element.to_string(),
+        id: Some(id.to_string()),
+        reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A minimal CIB with `extra` spliced into the configuration.
+    fn cib(props: &str, meta: &str, loc: &str) -> String {
+        format!(
+            r#"<cib have-quorum="true"><configuration>
+<crm_config><cluster_property_set id="o">{props}</cluster_property_set></crm_config>
+<nodes><node id="1" uname="n1"/></nodes>
+<resources><primitive id="r" class="ocf" provider="pacemaker" type="Dummy">
+<meta_attributes id="r-m">{meta}</meta_attributes></primitive></resources>
+<constraints>{loc}</constraints></configuration><status/></cib>"#
+        )
+    }
+
+    fn nv(name: &str, value: &str) -> String {
+        format!(r#"<nvpair id="{name}-x" name="{name}" value="{value}"/>"#)
+    }
+
+    #[test]
+    fn each_refusal_names_the_setting() {
+        for (name, value) in [
+            ("placement-strategy", "balanced"),
+            ("node-health-strategy", "migrate-on-red"),
+            ("shutdown-lock", "true"),
+            ("stop-removed-resources", "false"),
+            ("cancel-removed-actions", "false"),
+            ("enable-startup-probes", "false"),
+        ] {
+            let e = crate::import(&cib(&nv(name, value), "", ""))
+                .expect_err(name)
+                .to_string();
+            assert!(e.contains(&format!("{name}={value}")), "{e}");
+        }
+        for (name, value) in [
+            ("allow-migrate", "true"),
+            ("multiple-active", "stop_unexpected"),
+            ("remote-node", "guest1"),
+            ("container", "vm1"),
+            ("requires", "unfencing"),
+            ("provides", "unfencing"),
+            ("ordered", "false"),
+        ] {
+            let e = crate::import(&cib("", &nv(name, value), ""))
+                .expect_err(name)
+                .to_string();
+            assert!(
+                e.contains(&format!("{name}={value}")) && e.contains("\"r\""),
+                "{e}"
+            );
+        }
+        let loc =
+            r#"<rsc_location id="l1" rsc="r" node="n1" score="10" resource-discovery="never"/>"#;
+        let e = crate::import(&cib("", "", loc)).unwrap_err().to_string();
+        assert!(
+            e.contains("l1") && e.contains("resource-discovery=never"),
+            "{e}"
+        );
+        let remote = cib("", "", "").replace(r#"type="Dummy""#, r#"type="remote""#);
+        let e = crate::import(&remote).unwrap_err().to_string();
+        assert!(
+            e.contains("\"r\"") && e.contains("ocf:pacemaker:remote"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn off_values_and_unrelated_names_are_accepted() {
+        let props = [
+            nv("placement-strategy", "default"),
+            nv("shutdown-lock", "0"),
+            nv("dc-version", "2.1.5"),
+            nv("my-agent-state", "x"),
+        ]
+        .concat();
+        let meta = [
+            nv("allow-migrate", "false"),
+            nv("requires", "quorum"),
+            nv("comment", "x"),
+        ]
+        .concat();
+        crate::import(&cib(&props, &meta, "")).expect("accepted");
+    }
+}
