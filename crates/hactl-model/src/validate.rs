@@ -351,6 +351,55 @@ pub(crate) fn check_meta(id: &str, meta: &crate::Attrs, errs: &mut Vec<ModelErro
     }
 }
 
+/// The id of what a clone clones (its primitive or group).
+fn cloned_id(r: &Resource) -> Option<&str> {
+    match r {
+        Resource::Clone(c) => Some(c.child.id()),
+        _ => None,
+    }
+}
+
+fn check_resource<'c>(
+    r: &'c Resource,
+    ids: &mut HashMap<&'c str, &'static str>,
+    errs: &mut Vec<ModelError>,
+    top_level: bool,
+) {
+    match r {
+        Resource::Primitive(p) => {
+            claim(ids, &p.id, "primitive", errs);
+            check_primitive(p, errs);
+        }
+        Resource::Group(g) => {
+            claim(ids, &g.id, "group", errs);
+            check_meta(&g.id, &g.meta, errs);
+            if g.children.is_empty() {
+                errs.push(ModelError::Invalid {
+                    context: format!("group {:?}", g.id),
+                    message: "a group needs at least one member".into(),
+                });
+            }
+            for p in &g.children {
+                claim(ids, &p.id, "primitive", errs);
+                check_primitive(p, errs);
+            }
+        }
+        Resource::Clone(cl) => {
+            claim(ids, &cl.id, "clone", errs);
+            check_meta(&cl.id, &cl.meta, errs);
+            if !top_level || matches!(*cl.child, Resource::Clone(_)) {
+                errs.push(ModelError::Invalid {
+                    context: format!("clone {:?}", cl.id),
+                    message: "a clone can only be a top-level resource, of a primitive or a group"
+                        .into(),
+                });
+                return;
+            }
+            check_resource(&cl.child, ids, errs, false);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::*;
@@ -406,54 +455,5 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(c.validate(), Ok(()));
-    }
-}
-
-/// The id of what a clone clones (its primitive or group).
-fn cloned_id(r: &Resource) -> Option<&str> {
-    match r {
-        Resource::Clone(c) => Some(c.child.id()),
-        _ => None,
-    }
-}
-
-fn check_resource<'c>(
-    r: &'c Resource,
-    ids: &mut HashMap<&'c str, &'static str>,
-    errs: &mut Vec<ModelError>,
-    top_level: bool,
-) {
-    match r {
-        Resource::Primitive(p) => {
-            claim(ids, &p.id, "primitive", errs);
-            check_primitive(p, errs);
-        }
-        Resource::Group(g) => {
-            claim(ids, &g.id, "group", errs);
-            check_meta(&g.id, &g.meta, errs);
-            if g.children.is_empty() {
-                errs.push(ModelError::Invalid {
-                    context: format!("group {:?}", g.id),
-                    message: "a group needs at least one member".into(),
-                });
-            }
-            for p in &g.children {
-                claim(ids, &p.id, "primitive", errs);
-                check_primitive(p, errs);
-            }
-        }
-        Resource::Clone(cl) => {
-            claim(ids, &cl.id, "clone", errs);
-            check_meta(&cl.id, &cl.meta, errs);
-            if !top_level || matches!(*cl.child, Resource::Clone(_)) {
-                errs.push(ModelError::Invalid {
-                    context: format!("clone {:?}", cl.id),
-                    message: "a clone can only be a top-level resource, of a primitive or a group"
-                        .into(),
-                });
-                return;
-            }
-            check_resource(&cl.child, ids, errs, false);
-        }
     }
 }

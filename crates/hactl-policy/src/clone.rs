@@ -355,11 +355,7 @@ impl<'a> Sched<'a> {
         let available_nodes = (0..self.nodes.len())
             .filter(|&n| self.clones[ci].allowed[n].is_some() && self.avail[n])
             .count();
-        let optimal = if available_nodes > 0 {
-            (max_total / available_nodes).max(1)
-        } else {
-            1
-        };
+        let optimal = max_total.checked_div(available_nodes).unwrap_or(1).max(1);
         let mut assigned = 0;
         for &p in order {
             if assigned >= max_total {

@@ -319,7 +319,8 @@ fn clone_set(out: &mut String, c: &hactl_model::CloneSet, t: &Transition, view: 
             StatusView::Current => &pl.current,
             StatusView::Revised => &pl.after,
         };
-        let plain = !pl.unmanaged && !pl.blocked && !(pl.failed && view == StatusView::Current);
+        let failed_now = pl.failed && view == StatusView::Current;
+        let plain = !(pl.unmanaged || pl.blocked || failed_now);
         if plain && nodes.len() == 1 {
             started.push(nodes[0].as_str());
         } else if !nodes.is_empty() {

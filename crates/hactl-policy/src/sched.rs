@@ -1786,7 +1786,7 @@ impl<'a> Sched<'a> {
     ) {
         self.coloc_visits_left = COLOC_MERGE_BUDGET;
         self.coloc_walk_cut = false;
-        self.add_colocated_node_scores(source, table, coloc, factor, true, 0);
+        self.add_colocated_node_scores(source, table, coloc, factor, 0);
     }
 
     pub(crate) fn has_influence(&self, coloc: &Coloc) -> bool {
@@ -1814,7 +1814,6 @@ impl<'a> Sched<'a> {
         table: &mut Vec<Option<Score>>,
         coloc: &Coloc,
         factor: f64,
-        only_active_rollback: bool,
         depth: usize,
     ) {
         // Pacemaker follows chains of colocations to any depth; bounding it keeps
@@ -1842,7 +1841,6 @@ impl<'a> Sched<'a> {
                             table,
                             coloc,
                             factor,
-                            only_active_rollback,
                             depth + 1,
                         );
                         self.groups[g].updating = false;
@@ -1859,7 +1857,7 @@ impl<'a> Sched<'a> {
                 let src = self.clones[c].allowed.clone();
                 let mut list = self.clones[c].with_this.clone();
                 self.sort_colocs(&mut list, false);
-                self.merge_source_scores(source, src, list, table, coloc, factor, depth);
+                self.merge_source_scores(src, list, table, coloc, factor, depth);
                 self.clones[c].updating = false;
                 return;
             }
@@ -1871,16 +1869,15 @@ impl<'a> Sched<'a> {
         // Scores of the source on each node (uname attribute: node itself).
         let src_allowed = self.effective_source_scores(source_p, coloc);
         let list = self.with_this_list(source_p);
-        self.merge_source_scores(source, src_allowed, list, table, coloc, factor, depth);
+        self.merge_source_scores(src_allowed, list, table, coloc, factor, depth);
         self.prims[source_p].updating = false;
     }
 
     /// The body of `add_colocated_node_scores` once the source's own scores and
-    /// the colocations with it are known.
-    #[allow(clippy::too_many_arguments)]
+    /// the colocations with it are known. When no node is left available the
+    /// table is left as it was (Pacemaker's pcmk__coloc_select_active).
     fn merge_source_scores(
         &mut self,
-        _source: RscRef,
         src_allowed: Vec<Option<Score>>,
         list: Vec<usize>,
         table: &mut Vec<Option<Score>>,
@@ -1888,7 +1885,6 @@ impl<'a> Sched<'a> {
         factor: f64,
         depth: usize,
     ) {
-        let only_active_rollback = true;
         let mut work = table.clone();
         for (n, slot) in work.iter_mut().enumerate() {
             let Some(cur) = *slot else { continue };
@@ -1960,11 +1956,10 @@ impl<'a> Sched<'a> {
                     &mut work,
                     &con,
                     other_factor,
-                    true,
                     depth + 1,
                 );
             }
-        } else if only_active_rollback {
+        } else {
             return;
         }
         *table = work;
