@@ -18,7 +18,9 @@ pub enum CibCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Check a CIB (Pacemaker XML or hactl JSON) and print every problem found.
+    /// Check a CIB file's structure (ids, references, values) and print every
+    /// problem found; exit 1 on problems. `hactl cluster verify --cib FILE` also
+    /// checks what the cluster would do with it (crm_verify's checks and hactl's).
     Validate {
         /// A Pacemaker CIB (XML) or a hactl CIB (JSON).
         file: PathBuf,

@@ -62,6 +62,9 @@ enum ClusterCommand {
     /// Add or remove a node (Raft membership change).
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Check the live CIB or a file for errors and warnings (crm_verify -L / -x):
+    /// exit 0 clean, 1 warnings only, 2 errors.
+    Verify(crate::cmd::verify::VerifyArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -188,6 +191,7 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
             timeout,
             force,
         }) => node_remove(&a.dir, &a.socket, &node, StopOptions { timeout, force }),
+        ClusterCommand::Verify(v) => crate::cmd::verify::run(&a.socket, v),
     }
 }
 

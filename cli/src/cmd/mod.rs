@@ -12,3 +12,4 @@ pub mod resource_config;
 pub mod simulate;
 pub mod status;
 pub mod stonith;
+pub mod verify;

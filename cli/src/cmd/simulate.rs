@@ -57,6 +57,10 @@ pub struct Args {
     /// Also print the cluster status after the transition.
     #[arg(long)]
     revised: bool,
+    /// Write the transition graph to FILE in Pacemaker's transition-graph XML (as
+    /// `crm_simulate -G` does), to diff against Pacemaker's.
+    #[arg(long, value_name = "FILE")]
+    save_graph: Option<PathBuf>,
     /// `json` prints the transition (actions, ordering edges, placements, scores).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
@@ -95,6 +99,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         actions = t.actions.len(),
         "scheduled"
     );
+    if let Some(path) = &a.save_graph {
+        std::fs::write(path, hactl_policy::graph_xml(&cib, &t))
+            .with_context(|| format!("writing the transition graph to {}", path.display()))?;
+    }
     if a.output == OutputFormat::Json {
         outln!("{}", serde_json::to_string_pretty(&t)?);
         return Ok(ExitCode::SUCCESS);

@@ -27,7 +27,7 @@ fn esc(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Writes ` name="value"` with escaping.
-fn attr(out: &mut String, name: &str, value: &str) {
+pub(crate) fn attr(out: &mut String, name: &str, value: &str) {
     let _ = write!(out, " {name}=\"{}\"", esc(value));
 }
 
@@ -203,6 +203,7 @@ pub fn export(cib: &Cib) -> String {
         }
         out.push_str("/>\n");
     }
+    crate::tickets::export_constraints(&mut out, &c.constraints.tickets);
     out.push_str("    </constraints>\n");
     if !c.fencing_levels.is_empty() {
         out.push_str("    <fencing-topology>\n");
@@ -341,6 +342,7 @@ pub fn export(cib: &Cib) -> String {
         }
         out.push_str("    </node_state>\n");
     }
+    crate::tickets::export_states(&mut out, &cib.status.tickets);
     out.push_str("  </status>\n</cib>\n");
     out
 }

@@ -2,15 +2,12 @@
 //! the CIB, and how a result becomes CIB changes.
 
 use hactl_model::change::Change;
-use hactl_model::values::parse_interval_ms;
 use std::collections::HashMap;
 
 use hactl_model::{AgentSpec, Attrs, Cib, FailCount, OpRecord, Primitive, Score};
 use serde::{Deserialize, Serialize};
 
-/// Timeout of an operation that neither the resource nor `op_defaults` configures
-/// (Pacemaker's default).
-pub const DEFAULT_OP_TIMEOUT_MS: u64 = 20_000;
+pub use hactl_model::DEFAULT_OP_TIMEOUT_MS;
 
 /// OCF exit codes the engine reasons about.
 pub mod rc {
@@ -116,13 +113,7 @@ pub fn op_details_of(
     op: &str,
     interval_ms: u64,
 ) -> Option<OpDetails> {
-    let default_timeout = cib
-        .config
-        .op_defaults
-        .get("timeout")
-        .and_then(|t| parse_interval_ms(t))
-        .filter(|t| *t > 0)
-        .unwrap_or(DEFAULT_OP_TIMEOUT_MS);
+    let default_timeout = cib.config.op_timeout_ms(None);
     match prim {
         Some(p) => {
             // A probe takes the timeout of the resource's shortest monitor.
@@ -134,10 +125,7 @@ pub fn op_details_of(
             } else {
                 p.op(op, interval_ms)
             };
-            let timeout_ms = spec
-                .and_then(|s| s.timeout_ms)
-                .filter(|t| *t > 0)
-                .unwrap_or(default_timeout);
+            let timeout_ms = cib.config.op_timeout_ms(spec);
             let check_level = spec
                 .filter(|_| interval_ms > 0)
                 .and_then(|s| s.extra.get("OCF_CHECK_LEVEL").or(s.extra.get("depth")))

@@ -1,80 +1,15 @@
-//! The split-brain rule without fencing, as pure functions of explicit inputs (see
-//! `docs/architecture.md`, "Split brain").
-//!
-//! A partition cuts the cluster at `t0` into a majority (quorum) and a minority.
-//! Nothing proves to the majority that the minority stopped its resources, so the
-//! majority's DC holds back the lost node's resources long enough that, by then, the
-//! minority has **stopped them, or been reset by its watchdog**:
-//!
-//! - The minority heard its last heartbeat from the majority at the latest at `t0`;
-//!   it loses quorum at its first liveness check after `L` of silence: by
-//!   `t0 + L + check + slack`.
-//! - It then stops what it runs, in reverse start order, each stop bounded by its
-//!   timeout: clean by `+ chain` (the sum of those timeouts). With
-//!   `stonith-watchdog-timeout` (`W`) it also runs a watchdog and stops feeding it
-//!   when it is not clean `W − watchdog timeout` after losing quorum (or as soon as a
-//!   stop fails): clean or reset by `+ W`, whatever its stops do.
-//! - The majority's DC sees the node lost no earlier than `t0 − I − slack + L` (the
-//!   minority's last heartbeat left up to one interval, plus lateness, before `t0`).
-//!
-//! So the DC holds `hold = I + check + 2·slack + clean_within` after it sees the loss,
-//! where `clean_within` is `W` with the watchdog, else `chain`.
+//! The split-brain rule without fencing, applied to the CIB: which resources a lost
+//! node may still run and so how long the DC holds them. The timing itself (`hold`,
+//! its derivation) is pure and lives in [`hactl_model::split_brain`], shared with
+//! `hactl cluster verify`; see also `docs/architecture.md`, "Split brain".
 
 use std::time::Duration;
 
 use hactl_model::Cib;
 
+pub use hactl_model::split_brain::{clean_within, hold, self_fence_after, Liveness};
+
 use crate::ops::{op_details_of, primitive_index, rc, status};
-
-/// The liveness layer's timing, the same on every node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Liveness {
-    /// `I`: every node sends a heartbeat to every other node this often.
-    pub interval: Duration,
-    /// `L`: a node not heard from for this long is lost.
-    pub lost_after: Duration,
-    /// How often each node checks liveness and quorum.
-    pub check: Duration,
-    /// Bound on lateness on each side: a heartbeat's send plus its network delay, a
-    /// liveness check's timer and scheduling, the stop's start after quorum loss.
-    pub slack: Duration,
-}
-
-impl Liveness {
-    /// A node checking four times per interval, as the daemon does.
-    pub fn new(interval: Duration, lost_after: Duration, slack: Duration) -> Liveness {
-        Liveness {
-            interval,
-            lost_after,
-            check: interval / 4,
-            slack,
-        }
-    }
-}
-
-/// After losing quorum, how long the minority node may take at most until it has
-/// stopped its resources or been reset: `stonith-watchdog-timeout` when set (the
-/// watchdog is the backstop), else the chain of its stop timeouts.
-pub fn clean_within(stop_chain: Duration, watchdog: Option<Duration>) -> Duration {
-    watchdog.unwrap_or(stop_chain)
-}
-
-/// How long the majority's DC waits, after it sees a node lost, before starting that
-/// node's resources elsewhere (the derivation is in the module documentation).
-pub fn hold(l: &Liveness, clean_within: Duration) -> Duration {
-    l.interval + l.check + 2 * l.slack + clean_within
-}
-
-/// When the minority stops feeding its watchdog if it is not clean yet, counted from
-/// its loss of quorum: the reset then lands within `stonith-watchdog-timeout`. Zero
-/// when the watchdog's own timeout leaves no time (the node then self-fences at once
-/// unless it runs nothing).
-pub fn self_fence_after(
-    stonith_watchdog_timeout: Duration,
-    watchdog_timeout: Duration,
-) -> Duration {
-    stonith_watchdog_timeout.saturating_sub(watchdog_timeout)
-}
 
 /// Whether the newest record of a resource on a node leaves it possibly running: all
 /// but a successful stop and a probe that found it stopped.

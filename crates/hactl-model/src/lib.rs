@@ -8,7 +8,10 @@
 
 pub mod change;
 mod options;
+pub mod rc;
 mod score;
+pub mod split_brain;
+mod ticket;
 mod validate;
 pub mod values;
 
@@ -17,10 +20,16 @@ use std::collections::BTreeMap;
 
 pub use options::{ClusterOptions, KNOWN_PROPERTIES};
 pub use score::{Score, ScoreParseError};
+pub use ticket::{TicketConstraint, TicketState};
 pub use validate::{check_id, check_node_attribute_name, MAX_ID_LEN};
 pub use values::{
-    BoolOp, ExprOp, NoQuorumPolicy, OnFail, OrderAction, OrderKind, Requires, Role, ValueType,
+    BoolOp, ExprOp, LossPolicy, NoQuorumPolicy, OnFail, OrderAction, OrderKind, Requires, Role,
+    ValueType,
 };
+
+/// Timeout of an operation that neither the resource nor `op_defaults` configures
+/// (Pacemaker's default).
+pub const DEFAULT_OP_TIMEOUT_MS: u64 = 20_000;
 
 /// Name → value pairs (instance attributes, meta attributes, properties). Ordered, so
 /// that digests and output are stable.
@@ -320,6 +329,8 @@ pub struct Constraints {
     pub location: Vec<LocationConstraint>,
     pub colocation: Vec<ColocationConstraint>,
     pub order: Vec<OrderConstraint>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<TicketConstraint>,
 }
 
 impl Constraints {
@@ -329,10 +340,12 @@ impl Constraints {
         let location = self.location.iter().filter(|x| x.rsc == rsc);
         let colocation = self.colocation.iter().filter(|x| x.names(rsc));
         let order = self.order.iter().filter(|x| x.names(rsc));
+        let tickets = self.tickets.iter().filter(|x| x.rsc == rsc);
         location
             .map(|x| x.id.as_str())
             .chain(colocation.map(|x| x.id.as_str()))
             .chain(order.map(|x| x.id.as_str()))
+            .chain(tickets.map(|x| x.id.as_str()))
             .collect()
     }
 }
@@ -467,6 +480,9 @@ pub struct Status {
     pub nodes: BTreeMap<String, NodeStatus>,
     /// Fencing attempts, oldest first; the last few per target are kept.
     pub fencing_history: Vec<FenceEvent>,
+    /// Tickets by name (granted, standby).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tickets: BTreeMap<String, TicketState>,
 }
 
 /// One fencing attempt (or an operator's confirmation that a node is down).
@@ -653,6 +669,20 @@ impl Configuration {
             },
             _ => None,
         })
+    }
+
+    /// The timeout an operation runs with: its own, else `op_defaults timeout`, else
+    /// [`DEFAULT_OP_TIMEOUT_MS`] (a zero or unreadable value counts as unset).
+    pub fn op_timeout_ms(&self, spec: Option<&OpSpec>) -> u64 {
+        spec.and_then(|s| s.timeout_ms)
+            .filter(|t| *t > 0)
+            .or_else(|| {
+                self.op_defaults
+                    .get("timeout")
+                    .and_then(|t| values::parse_interval_ms(t))
+                    .filter(|t| *t > 0)
+            })
+            .unwrap_or(DEFAULT_OP_TIMEOUT_MS)
     }
 
     /// Checks ids, references, scores and intervals; returns every problem found.

@@ -1,0 +1,77 @@
+use super::*;
+use hactl_model::{AgentSpec, OpSpec, Primitive, Resource};
+use std::time::Duration;
+
+fn ctx() -> Context {
+    Context {
+        liveness: Liveness::new(
+            Duration::from_millis(50),
+            Duration::from_millis(250),
+            Duration::from_millis(20),
+        ),
+        local_networks: Some(vec![Network {
+            addr: "10.0.0.1".parse().unwrap(),
+            prefix: 24,
+        }]),
+    }
+}
+
+fn cib_with(p: Primitive, props: &[(&str, &str)]) -> Cib {
+    let mut cib = Cib::default();
+    for (k, v) in props {
+        cib.config.properties.insert(k.to_string(), v.to_string());
+    }
+    cib.config.resources.push(Resource::Primitive(p));
+    cib
+}
+
+fn vip(ip: &str) -> Primitive {
+    Primitive {
+        id: "vip".into(),
+        agent: AgentSpec::parse("ocf:heartbeat:IPaddr2").unwrap(),
+        params: [("ip".to_string(), ip.to_string())].into(),
+        ..Default::default()
+    }
+}
+
+fn checks(r: &Report) -> Vec<&str> {
+    r.findings.iter().map(|f| f.check).collect()
+}
+
+#[test]
+fn exit_codes_follow_the_worst_finding() {
+    let nofence = [("stonith-enabled", "false")];
+    let clean = verify(&cib_with(vip("10.0.0.9"), &nofence), &ctx());
+    assert_eq!(checks(&clean), Vec::<&str>::new());
+    assert_eq!((clean.exit_code(false), clean.exit_code(true)), (0, 0));
+    let warned = verify(&cib_with(vip("10.9.0.9"), &nofence), &ctx());
+    assert_eq!(checks(&warned), ["vip-outside-local-subnets"]);
+    assert_eq!((warned.exit_code(false), warned.exit_code(true)), (1, 2));
+    let bad = verify(&cib_with(vip("10.0.0.300"), &nofence), &ctx());
+    assert_eq!(checks(&bad), ["vip-not-an-address"]);
+    assert_eq!(bad.exit_code(false), 2);
+}
+
+/// The hold with a watchdog follows `stonith-watchdog-timeout`: a stop as long as
+/// it passes, one a millisecond longer does not.
+#[test]
+fn stop_timeout_is_checked_against_the_watchdog_hold() {
+    let with_stop = |ms: u64| {
+        let mut p = vip("10.0.0.9");
+        p.ops.push(OpSpec {
+            name: "stop".into(),
+            timeout_ms: Some(ms),
+            ..Default::default()
+        });
+        let props = [
+            ("stonith-enabled", "false"),
+            ("stonith-watchdog-timeout", "10s"),
+        ];
+        checks(&verify(&cib_with(p, &props), &ctx()))
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert!(with_stop(10_000).is_empty());
+    assert_eq!(with_stop(10_001), ["stop-timeout-exceeds-hold"]);
+}
