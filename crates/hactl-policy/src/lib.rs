@@ -24,6 +24,7 @@ mod clone;
 mod clone_actions;
 mod graph;
 mod output;
+mod raw_scores;
 mod rules;
 mod sched;
 mod tickets;
