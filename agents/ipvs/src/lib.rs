@@ -21,6 +21,7 @@
 //! service cannot have created one.
 
 pub mod config;
+pub mod realserver;
 
 pub use config::{ConfigError, IpvsConfig, RealServer, SCHEDULERS};
 use hactl_ipvs::{Ipvs, IpvsError, Step};
@@ -73,7 +74,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn rc(rc: i32) -> Self {
+    pub(crate) fn error(rc: i32, reason: String) -> Self {
+        Outcome {
+            rc,
+            exit_reason: Some(reason),
+            steps: Vec::new(),
+        }
+    }
+    pub(crate) fn unimplemented(action: &str) -> Self {
+        Outcome::error(
+            OCF_ERR_UNIMPLEMENTED,
+            format!("action '{action}' is not implemented"),
+        )
+    }
+    pub(crate) fn rc(rc: i32) -> Self {
         Outcome {
             rc,
             exit_reason: None,
@@ -86,11 +100,7 @@ impl Outcome {
                 steps,
                 ..Outcome::rc(OCF_SUCCESS)
             },
-            Err(e) => Outcome {
-                rc: e.rc(),
-                exit_reason: Some(e.to_string()),
-                steps: Vec::new(),
-            },
+            Err(e) => Outcome::error(e.rc(), e.to_string()),
         }
     }
 }
@@ -153,10 +163,7 @@ pub fn run_with_health(
         ),
         "stop" => Outcome::from(stop(params)),
         "monitor" | "status" => monitor(params, down),
-        _ => Outcome {
-            exit_reason: Some(format!("action '{action}' is not implemented")),
-            ..Outcome::rc(OCF_ERR_UNIMPLEMENTED)
-        },
+        _ => Outcome::unimplemented(action),
     }
 }
 
@@ -176,14 +183,38 @@ fn monitor(params: &HashMap<String, String>, down: impl Fn(&RealServer) -> bool)
     }
 }
 
-/// The OCF executable's entry point (parameters from `OCF_RESKEY_*`).
+/// The OCF executable's entry point for `ipvs` (parameters from `OCF_RESKEY_*`).
 pub fn ocf_main(args: &[String]) -> i32 {
+    ocf_entry(args, "ipvs", meta_data(), run)
+}
+
+/// The OCF executable's entry point for `lvs-realserver`; its state goes to
+/// `HA_RSCTMP` (default `/run/resource-agents`), keyed by `OCF_RESOURCE_INSTANCE`.
+pub fn realserver_ocf_main(args: &[String]) -> i32 {
+    let dir = std::env::var_os("HA_RSCTMP")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/run/resource-agents".into());
+    let instance = std::env::var("OCF_RESOURCE_INSTANCE").unwrap_or_else(|_| "default".into());
+    ocf_entry(
+        args,
+        "lvs-realserver",
+        realserver::meta_data(),
+        |action, params| realserver::run(action, &instance, params, &dir),
+    )
+}
+
+fn ocf_entry(
+    args: &[String],
+    name: &str,
+    meta: &str,
+    run: impl Fn(&str, &HashMap<String, String>) -> Outcome,
+) -> i32 {
     let Some(action) = args.get(1).map(String::as_str) else {
-        eprintln!("usage: ipvs {{start|stop|monitor|reload-agent|validate-all|meta-data}}");
+        eprintln!("usage: {name} {{start|stop|monitor|validate-all|meta-data}}");
         return OCF_ERR_ARGS;
     };
     if action == "meta-data" {
-        print!("{}", meta_data());
+        print!("{meta}");
         return OCF_SUCCESS;
     }
     let params: HashMap<String, String> = std::env::vars()
@@ -195,7 +226,7 @@ pub fn ocf_main(args: &[String]) -> i32 {
         .collect();
     let out = run(action, &params);
     for s in &out.steps {
-        eprintln!("ipvs: {action}: {s}");
+        eprintln!("{name}: {action}: {s}");
     }
     if let Some(r) = &out.exit_reason {
         eprintln!("ocf-exit-reason:{r}");

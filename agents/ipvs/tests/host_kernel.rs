@@ -113,3 +113,55 @@ fn meta_data_lists_every_parameter() {
     }
     assert!(xml.contains("<action name=\"reload-agent\""));
 }
+
+fn realserver(action: &str, env: &[(&str, &str)]) -> Output {
+    let state = std::env::temp_dir().join(format!("hactl-rs-host-{}", std::process::id()));
+    Command::new(env!("CARGO_BIN_EXE_hactl-lvs-realserver"))
+        .arg(action)
+        .env_clear()
+        .env("OCF_ROOT", "/usr/lib/ocf")
+        .env("OCF_RESOURCE_INSTANCE", "rs")
+        .env("HA_RSCTMP", state)
+        .envs(env.iter().map(|(k, v)| (format!("OCF_RESKEY_{k}"), *v)))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hactl-lvs-realserver")
+}
+
+/// lvs-realserver refuses what it cannot do before touching anything (nothing here
+/// parses to an address it could add), and stop/monitor never fail on parameters.
+#[test]
+fn lvs_realserver_bad_configuration_is_rc_6() {
+    for (env, want) in [
+        (vec![], "missing required parameter 'vip'"),
+        (vec![("vip", "fd00::100")], "only IPv4"),
+        (vec![("vip", "10.0.0.300")], "not an IPv4 address"),
+        (
+            vec![("vip", "10.0.0.100"), ("mode", "nat")],
+            "'nat' is not dr or tun",
+        ),
+        (
+            vec![("vip", "10.0.0.100"), ("arp_interfaces", "eth0 a/b")],
+            "arp_interfaces",
+        ),
+    ] {
+        for action in ["validate-all", "start"] {
+            let o = realserver(action, &env);
+            assert_eq!(o.status.code(), Some(6), "{action} {env:?}: {o:?}");
+            assert!(reason(&o).contains(want), "{env:?}: {}", reason(&o));
+        }
+        assert_eq!(
+            realserver("monitor", &env).status.code(),
+            Some(7),
+            "{env:?}"
+        );
+    }
+    assert_eq!(
+        realserver("stop", &[("vip", "not-an-address")])
+            .status
+            .code(),
+        Some(0)
+    );
+    let md = realserver("meta-data", &[]);
+    assert!(String::from_utf8_lossy(&md.stdout).contains("<parameter name=\"arp_interfaces\""));
+}

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 pub const PROVIDER: &str = "hactl";
-pub const AGENTS: [&str; 3] = ["Dummy", "VIP", "ipvs"];
+pub const AGENTS: [&str; 4] = ["Dummy", "VIP", "ipvs", "lvs-realserver"];
 
 pub(crate) fn is_native(cfg: &ExecConfig, agent: &AgentSpec) -> bool {
     cfg.native_hactl
@@ -32,6 +32,7 @@ pub fn metadata_xml(kind: &str) -> Option<&'static str> {
         "VIP" => Some(hactl_agent_vip::meta_data()),
         "Dummy" => Some(hactl_agent_dummy::meta_data()),
         "ipvs" => Some(hactl_agent_ipvs::meta_data()),
+        "lvs-realserver" => Some(hactl_agent_ipvs::realserver::meta_data()),
         _ => None,
     }
 }
@@ -91,8 +92,14 @@ fn ipvs(rsc: &str, action: &str, map: HashMap<String, String>) -> OpResult {
     for step in &out.steps {
         tracing::info!(resource = rsc, op = action, change = %step, "ipvs table changed");
     }
-    let mut r = OpResult::new(out.rc, ExecStatus::Done, SystemTime::now(), Duration::ZERO);
-    r.exit_reason = out.exit_reason;
+    done(out.rc, out.exit_reason, String::new())
+}
+
+/// A finished in-process action (times are filled in by [`blocking`]).
+fn done(rc: i32, exit_reason: Option<String>, output: String) -> OpResult {
+    let mut r = OpResult::new(rc, ExecStatus::Done, SystemTime::now(), Duration::ZERO);
+    r.exit_reason = exit_reason;
+    r.output = output;
     r
 }
 
@@ -117,17 +124,17 @@ pub(crate) async fn execute(
             let map: HashMap<String, String> =
                 params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             let (action_s, rsc_s, dir) = (action.to_string(), rsc.to_string(), cfg.rsctmp.clone());
-            let is_ipvs = kind == "ipvs";
-            blocking(action, timeout, move || {
-                if is_ipvs {
-                    return ipvs(&rsc_s, &action_s, map);
+            let kind = kind.to_string();
+            blocking(action, timeout, move || match kind.as_str() {
+                "ipvs" => ipvs(&rsc_s, &action_s, map),
+                "lvs-realserver" => {
+                    let o = hactl_agent_ipvs::realserver::run(&action_s, &rsc_s, &map, &dir);
+                    done(o.rc, o.exit_reason, String::new())
                 }
-                let o = hactl_agent_dummy::run(&action_s, &rsc_s, &map, &dir);
-                let mut r =
-                    OpResult::new(o.rc, ExecStatus::Done, SystemTime::now(), Duration::ZERO);
-                r.exit_reason = o.exit_reason;
-                r.output = o.output;
-                r
+                _ => {
+                    let o = hactl_agent_dummy::run(&action_s, &rsc_s, &map, &dir);
+                    done(o.rc, o.exit_reason, o.output)
+                }
             })
             .await
         }

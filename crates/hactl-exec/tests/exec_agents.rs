@@ -370,7 +370,12 @@ async fn discovery() {
         .unwrap();
     assert_eq!(
         ours,
-        vec!["ocf:hactl:Dummy", "ocf:hactl:VIP", "ocf:hactl:ipvs"]
+        vec![
+            "ocf:hactl:Dummy",
+            "ocf:hactl:VIP",
+            "ocf:hactl:ipvs",
+            "ocf:hactl:lvs-realserver"
+        ]
     );
     let md = exec
         .metadata(&AgentSpec::parse("ocf:hactl:VIP").unwrap())
