@@ -23,6 +23,7 @@ mod actions;
 mod clone;
 mod clone_actions;
 mod graph;
+mod health;
 mod output;
 mod raw_scores;
 mod rules;
