@@ -81,16 +81,20 @@ impl Sched<'_> {
                 continue;
             }
             for r in self.top.clone() {
+                if health < Score::ZERO && self.allows_unhealthy(r) {
+                    continue;
+                }
                 let (first, rest) = match r {
+                    RscRef::C(c) => {
+                        self.clone_location(c, n, health, label.clone());
+                        continue;
+                    }
                     RscRef::P(p) => (p, Vec::new()),
                     RscRef::G(g) => match self.groups[g].members.split_first() {
                         Some((f, rest)) => (*f, rest.to_vec()),
                         None => continue,
                     },
                 };
-                if health < Score::ZERO && self.allows_unhealthy(r) {
-                    continue;
-                }
                 self.location(first, Some(n), health, label.clone());
                 // As for a location constraint on a group: the other members may
                 // follow the first there.
@@ -108,6 +112,8 @@ impl Sched<'_> {
         let meta = match r {
             RscRef::P(p) => self.prims[p].def.map(|d| &d.meta),
             RscRef::G(g) => Some(&self.groups[g].def.meta),
+            // The clone's meta attributes reach its instances' definition.
+            RscRef::C(c) => Some(&self.clones[c].def.meta),
         };
         meta.and_then(|m| m.get("allow-unhealthy-nodes"))
             .or_else(|| cib.config.rsc_defaults.get("allow-unhealthy-nodes"))
