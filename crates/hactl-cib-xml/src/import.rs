@@ -248,7 +248,7 @@ fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<()
             }
             "fencing-topology" => {} // after nodes: target-attribute needs them
             // Alert agents are notified of events; they never change a decision.
-            "alerts" => {}
+            "alerts" => config.alerts = crate::alerts::import_alerts(c)?,
             "tags" => return Err(unsupported(c, "tags are not supported yet")),
             "acls" => return Err(unsupported(c, "ACLs are not supported")),
             _ => return Err(unsupported(c, "unknown configuration section")),
@@ -341,7 +341,7 @@ fn nvpairs(set: &Element) -> Result<Vec<(String, String)>, ImportError> {
 }
 
 /// Merges several sets of one kind that are direct children of `el` (first wins).
-fn child_sets(el: &Element, set_name: &str) -> Result<Attrs, ImportError> {
+pub(crate) fn child_sets(el: &Element, set_name: &str) -> Result<Attrs, ImportError> {
     let mut sets: Vec<(Score, usize, &Element)> = Vec::new();
     for (i, s) in el
         .children
