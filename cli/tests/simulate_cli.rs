@@ -410,3 +410,76 @@ fn logs_to_a_file_have_no_colour_codes() {
     assert!(err.contains("INFO"), "something was logged: {err}");
     assert!(!err.contains('\x1b'), "{err:?}");
 }
+
+/// `operation_key on node` of every real action a transition-graph file names.
+fn graph_actions(xml: &str) -> std::collections::BTreeSet<String> {
+    xml.split("operation_key=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (key, tail) = rest.split_once('"')?;
+            let line = tail.lines().next()?;
+            let node = line.split("on_node=\"").nth(1)?.split('"').next()?;
+            Some(format!("{key} on {node}"))
+        })
+        .collect()
+}
+
+#[test]
+fn save_graph_writes_pacemakers_transition_graph() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("group1.graph.xml");
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&cts("group1")),
+        "--save-graph",
+        path(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ours = std::fs::read_to_string(&out).expect("graph written");
+    assert!(ours.starts_with("<transition_graph"), "{ours}");
+    let exp = std::fs::read_to_string(repo().join("tests/data/pacemaker-cts/group1.exp"))
+        .expect("group1.exp");
+    let want = graph_actions(&exp);
+    assert!(want.contains("child_rsc1_start_0 on node1"), "{want:?}");
+    assert_eq!(graph_actions(&ours), want);
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&cts("group1")),
+        "--save-graph",
+        path(&dir.path().join("no/such/dir/g.xml")),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("writing the transition graph"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `--show-scores --raw` prints exactly what crm_simulate -s printed for the case
+/// (Pacemaker's `.scores`, blank lines aside).
+#[test]
+fn raw_scores_match_crm_simulates() {
+    let case = repo().join("tests/data/pacemaker-cts/wave2/params-0");
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&case.with_extension("xml")),
+        "--show-scores",
+        "--raw",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = std::fs::read_to_string(case.with_extension("scores")).expect("params-0.scores");
+    let want: Vec<&str> = want.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(want.len(), 20, "oracle has 5 resources on 4 nodes");
+    assert_eq!(stdout(&o).lines().collect::<Vec<_>>(), want);
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&case.with_extension("xml")),
+        "--raw",
+    ]);
+    assert!(!o.status.success(), "--raw needs --show-scores");
+}

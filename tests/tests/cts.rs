@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use hactl_tests::cts::graph::{self, Graph};
 use hactl_tests::cts::{
     case_files, case_now, expected_summary, line_diff, normalize, parse_known, render_known, Check,
     Outcome,
@@ -56,6 +57,30 @@ fn run_case(xml_path: &Path) -> Outcome {
     let want = expected_summary(&read("summary").unwrap_or_default());
     let got: Vec<String> = t.summary.iter().map(|l| normalize(l)).collect();
     o.fail(Check::Summary, line_diff(&want, &got));
+    if let Ok(scores) = read("scores") {
+        o.scored = true;
+        let lines = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        o.fail(
+            Check::Scores,
+            line_diff(&lines(&scores), &lines(&t.raw_scores())),
+        );
+    }
+    if let Ok(exp) = read("exp") {
+        o.graphed = true;
+        let ours = hactl_policy::graph_xml(&cib, &t);
+        let details = match (Graph::parse(&exp), Graph::parse(&ours)) {
+            (Ok(want), Ok(got)) => graph::diff(&want, &got),
+            (Err(e), _) => vec![format!("cannot read the .exp: {e}")],
+            (_, Err(e)) => vec![format!("cannot read hactl's graph: {e}")],
+        };
+        o.fail(Check::Graph, details);
+    }
     o
 }
 

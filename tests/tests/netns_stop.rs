@@ -5,9 +5,11 @@
 //! cluster stop --all`. Each time the process is gone from the node when its daemon
 //! has exited (for `node remove`: when the removal is done), then runs exactly once
 //! elsewhere (after `--all`: nowhere), and with fencing on (a real fence_virtd)
-//! nothing is fenced. A stop that fails (the real
-//! `ocf:heartbeat:Delay`, whose stop outlasts its timeout) keeps the daemon up and
-//! names the resource; `--force` leaves.
+//! nothing is fenced. A stop that fails (a real process that ignores SIGTERM under
+//! `ocf:heartbeat:anything`, whose stop outlasts its timeout) keeps the daemon up and
+//! names the resource; `--force` leaves, but not as a clean leave: the peers see the
+//! node unclean, and without fencing the process that may still run there is never
+//! started a second time elsewhere.
 //!
 //! Nothing is mocked. Needs root; fails without it unless `HACTL_SKIP_ROOT_TESTS=1`.
 
@@ -293,7 +295,18 @@ fn netns_failed_stop_keeps_the_daemon_up_unless_forced() -> Result<()> {
         1,
         &["property", "set", "--no-wait", "stonith-enabled=false"],
     )?;
-    // The real Delay agent: its stop sleeps 30 s, its stop timeout is 2 s.
+    // A real process that ignores SIGTERM (the disposition survives the exec), under
+    // the real `anything` agent told to wait 30 s for it: the stop (timeout 2 s)
+    // fails, and the process keeps running.
+    let stubborn = c.root.join("stubborn.sh");
+    std::fs::write(
+        &stubborn,
+        "#!/bin/sh\ntrap '' TERM\nexec /bin/sleep 98765\n",
+    )?;
+    std::fs::set_permissions(
+        &stubborn,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
     cli(
         &c,
         1,
@@ -301,32 +314,35 @@ fn netns_failed_stop_keeps_the_daemon_up_unless_forced() -> Result<()> {
             "resource",
             "create",
             "--no-wait",
-            "slow",
-            "ocf:heartbeat:Delay",
-            "startdelay=0",
-            "stopdelay=30",
-            "mondelay=0",
+            "sl",
+            "ocf:heartbeat:anything",
+            &format!("binfile={}", stubborn.display()),
+            "stop_timeout=30",
             "op",
             "stop",
             "timeout=2s",
             "op",
             "monitor",
-            "interval=5s",
+            "interval=2s",
         ],
     )?;
-    let holder = c.wait_until("slow started", T, || {
-        let on = active_on(&c.cib(1)?, "slow");
-        Ok((on.len() == 1).then(|| on[0].clone()))
+    let holder = c.wait_until("sl started", T, || {
+        let on = active_on(&c.cib(1)?, "sl");
+        Ok((on.len() == 1 && sleepers(&c, &[1, 2, 3]).len() == 1).then(|| on[0].clone()))
     })?;
     let h = idx(&holder)?;
+    ensure(
+        sleepers(&c, &[1, 2, 3]) == vec![h],
+        "sl's process not on its node",
+    )?;
 
     let out = cluster_cmd(&c, h, &["stop", "--timeout", "20s"])?;
     let said = text(&out);
     if out.status.success() {
-        bail!("cluster stop succeeded although slow could not stop: {said}");
+        bail!("cluster stop succeeded although sl could not stop: {said}");
     }
     ensure(
-        said.contains("stop of slow failed") && said.contains("keeps running"),
+        said.contains("stop of sl failed") && said.contains("keeps running"),
         &format!("the error does not name the resource: {said}"),
     )?;
     // Still up, still a member, no longer marked shutting down.
@@ -349,5 +365,32 @@ fn netns_failed_stop_keeps_the_daemon_up_unless_forced() -> Result<()> {
         &format!("cluster stop --force: {}", text(&out)),
     )?;
     c.wait_exit(h, Duration::from_secs(5))?;
+    ensure(
+        sleepers(&c, &[h]) == vec![h],
+        "sl's process did not outlive the forced stop (the case this test is about)",
+    )?;
+
+    // Not a clean leave: the peers see the node lost (unclean), not offline, and
+    // without fencing nothing proves sl stopped, so it must not start elsewhere.
+    let via = others(h)[0];
+    let state = c.wait_until(&format!("n{via} to see n{h} go"), T, || {
+        let s = c.node_state(via, h)?;
+        Ok((s != NodeState::Online).then_some(s))
+    })?;
+    ensure(
+        state == NodeState::Unclean,
+        &format!("n{h} left by force with sl running and is {state:?}, not unclean"),
+    )?;
+    c.wait_until("nothing left to do after the forced leave", T, || {
+        let cib = c.cib(via)?;
+        let procs = sleepers(&c, &[1, 2, 3]);
+        ensure(procs == vec![h], &format!("sl's process runs on {procs:?}"))?;
+        Ok(settled(&cib).then_some(()))
+    })?;
+    let cib = c.cib(via)?;
+    ensure(
+        active_on(&cib, "sl") == vec![holder.clone()],
+        &format!("sl recorded active on {:?}", active_on(&cib, "sl")),
+    )?;
     Ok(())
 }

@@ -27,6 +27,7 @@
 //!                                 its resources are stopped, so a story first
 //!                                 says `shutdown N`, schedules, applies
 //! lost N                          left the membership while expected up
+//! left-running N RSC...           N left by force, saying these may still run there
 //! up N
 //! running RSC N                   a successful start in the history
 //! fail RSC N OP [INTERVAL]        a failed operation (rc 1) and a fail count
@@ -308,6 +309,13 @@ impl World {
                 st.controller_online = Some(false);
                 st.join = Some("down".into());
                 st.expected = Some(if clean { "down" } else { "member" }.into());
+            }
+            "left-running" => {
+                need(3)?;
+                let list = words[2..].join(",");
+                let st = self.node_status(words[1])?;
+                st.attributes
+                    .insert(hactl_policy::LEFT_RUNNING_ATTR.into(), list);
             }
             "shutdown" => {
                 need(2)?;

@@ -442,7 +442,7 @@ pub fn format_constraints(c: &Constraints, only: Option<Kind>) -> String {
     if show(Kind::Location) {
         out.push_str("Location Constraints:\n");
         for l in &c.location {
-            out.push_str(&format!("  {}\n", describe_location(l)));
+            out.push_str(&format!("  {}\n", hactl_view::text::describe_location(l)));
         }
     }
     if show(Kind::Colocation) {
@@ -475,25 +475,6 @@ pub fn format_constraints(c: &Constraints, only: Option<Kind>) -> String {
         }
     }
     out
-}
-
-pub fn describe_location(l: &LocationConstraint) -> String {
-    let mut s = match (&l.node, l.score) {
-        (Some(n), Some(sc)) if sc.value() < 0 => {
-            format!("{} avoids {n} (score: {sc})", l.rsc)
-        }
-        (Some(n), Some(sc)) => format!("{} prefers {n} (score: {sc})", l.rsc),
-        (Some(n), None) => format!("{} on {n}", l.rsc),
-        (None, _) => format!("{}: {} rule(s)", l.rsc, l.rules.len()),
-    };
-    if let Some(r) = l.role {
-        s.push_str(&format!(" (role: {r})"));
-    }
-    if let Some(e) = l.expires {
-        s.push_str(&format!(" (expires: {e} unix time)"));
-    }
-    s.push_str(&format!(" (id: {})", l.id));
-    s
 }
 
 #[cfg(test)]

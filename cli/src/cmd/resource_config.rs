@@ -731,7 +731,7 @@ pub fn cleanup_plan(cib: &Cib, rsc: Option<&str>, node: Option<&str>) -> Result<
             _ => vec![r.to_string()],
         },
         None => {
-            let mut v: Vec<String> = crate::cmd::status::failed_actions(cib)
+            let mut v: Vec<String> = hactl_view::failed_actions(cib)
                 .into_iter()
                 .filter(|f| node.is_none_or(|n| n == f.node))
                 .map(|f| f.resource)

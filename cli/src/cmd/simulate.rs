@@ -54,9 +54,17 @@ pub struct Args {
     /// Also explain each placement: per node, the score and what contributed to it.
     #[arg(long)]
     show_scores: bool,
+    /// With --show-scores: print only the allocation scores, one line per resource
+    /// and node in the format of `crm_simulate -s` (Pacemaker's `.scores` files).
+    #[arg(long, requires = "show_scores")]
+    raw: bool,
     /// Also print the cluster status after the transition.
     #[arg(long)]
     revised: bool,
+    /// Write the transition graph to FILE in Pacemaker's transition-graph XML (as
+    /// `crm_simulate -G` does), to diff against Pacemaker's.
+    #[arg(long, value_name = "FILE")]
+    save_graph: Option<PathBuf>,
     /// `json` prints the transition (actions, ordering edges, placements, scores).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
@@ -95,6 +103,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         actions = t.actions.len(),
         "scheduled"
     );
+    if let Some(path) = &a.save_graph {
+        std::fs::write(path, hactl_policy::graph_xml(&cib, &t))
+            .with_context(|| format!("writing the transition graph to {}", path.display()))?;
+    }
+    if a.raw {
+        out!("{}", t.raw_scores());
+        return Ok(ExitCode::SUCCESS);
+    }
     if a.output == OutputFormat::Json {
         outln!("{}", serde_json::to_string_pretty(&t)?);
         return Ok(ExitCode::SUCCESS);

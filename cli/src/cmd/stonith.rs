@@ -623,7 +623,7 @@ fn history(cib: &Cib, node: Option<&str>, output: OutputFormat) -> Result<String
     let mut s = String::new();
     // Newest first, as stonith_admin --history does.
     for e in events.iter().rev() {
-        let when = format_time(e.at);
+        let when = hactl_view::time::format_time(e.at);
         let result = if e.ok { "succeeded" } else { "FAILED" };
         let by = match e.origin.as_deref() {
             Some(o) => format!(" (asked by {o})"),
@@ -643,28 +643,6 @@ fn history(cib: &Cib, node: Option<&str>, output: OutputFormat) -> Result<String
         }
     }
     Ok(s)
-}
-
-/// Seconds since the epoch as UTC `YYYY-MM-DD HH:MM:SS`.
-pub(crate) fn format_time(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Civil-from-days (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }
 
 /// The agent's `action=metadata` output.

@@ -16,7 +16,7 @@ use hactl_client::{socket_path, Client, ClientError, LEADER_WAIT};
 use hactl_model::change::Change;
 use hactl_model::values::parse_interval_ms;
 use hactl_model::Cib;
-use hactl_policy::{schedule, Action, ActionKind, Transition};
+use hactl_policy::{schedule, Transition};
 
 use super::verdict;
 use hactl_proto::client::ClusterStatus;
@@ -377,36 +377,7 @@ struct Applied {
 }
 
 /// Actions the cluster still has to run: runnable, real (not group markers).
-pub fn pending(t: &Transition) -> Vec<&Action> {
-    t.actions
-        .iter()
-        .filter(|a| a.runnable && !a.pseudo)
-        .collect()
-}
-
-pub fn describe_action(a: &Action) -> String {
-    let what = match &a.kind {
-        ActionKind::Fence { action } => format!("fence ({action})"),
-        ActionKind::Stop => "stop".into(),
-        ActionKind::Start => "start".into(),
-        ActionKind::Probe => "probe".into(),
-        ActionKind::Monitor { interval_ms } => format!(
-            "monitor {}",
-            hactl_model::values::format_interval_ms(*interval_ms)
-        ),
-        other => format!("{other:?}"),
-    };
-    let mut s = what;
-    if let Some(r) = &a.resource {
-        s.push(' ');
-        s.push_str(r);
-    }
-    if let Some(n) = &a.node {
-        s.push_str(" on ");
-        s.push_str(n);
-    }
-    s
-}
+pub use hactl_view::report::{describe_action, pending};
 
 fn wait_settled(
     client: &mut Client,

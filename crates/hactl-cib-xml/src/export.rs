@@ -221,6 +221,7 @@ pub fn export(cib: &Cib) -> String {
         }
         out.push_str("/>\n");
     }
+    crate::tickets::export_constraints(&mut out, &c.constraints.tickets);
     out.push_str("    </constraints>\n");
     if !c.fencing_levels.is_empty() {
         out.push_str("    <fencing-topology>\n");
@@ -360,6 +361,7 @@ pub fn export(cib: &Cib) -> String {
         }
         out.push_str("    </node_state>\n");
     }
+    crate::tickets::export_states(&mut out, &cib.status.tickets);
     out.push_str("  </status>\n</cib>\n");
     out
 }

@@ -30,7 +30,9 @@ pub const NO_QUORUM_PANIC_PROPERTY: &str = "no-quorum-panic";
 pub fn import(xml: &str) -> Result<Cib, ImportError> {
     let mut sink = Sink::default();
     let root = dom::parse_with(xml, |ancestors, el| sink.on_close(ancestors, el))?;
-    import_root(&root, sink.config, sink.nodes)
+    let mut cib = import_root(&root, sink.config, sink.nodes)?;
+    cib.status.tickets = sink.tickets;
+    Ok(cib)
 }
 
 /// [`import`] from a stream, without reading the whole file into one string first.
@@ -40,7 +42,9 @@ pub fn import(xml: &str) -> Result<Cib, ImportError> {
 pub fn import_reader(source: impl std::io::BufRead) -> Result<Cib, ImportError> {
     let mut sink = Sink::default();
     let root = dom::parse_reader_with(source, |ancestors, el| sink.on_close(ancestors, el))?;
-    import_root(&root, sink.config, sink.nodes)
+    let mut cib = import_root(&root, sink.config, sink.nodes)?;
+    cib.status.tickets = sink.tickets;
+    Ok(cib)
 }
 
 /// Converts the configuration and each node's status as soon as they have been read,
@@ -51,6 +55,7 @@ struct Sink {
     config: Option<Configuration>,
     by_id: HashMap<String, String>,
     nodes: BTreeMap<String, NodeStatus>,
+    tickets: BTreeMap<String, hactl_model::TicketState>,
 }
 
 impl Sink {
@@ -71,6 +76,10 @@ impl Sink {
                 .map(|n| (n.id.clone(), n.name.clone()))
                 .collect();
             self.config = Some(c);
+            return Ok(None);
+        }
+        if el.name == "tickets" && under(&["cib", "status"]) {
+            crate::tickets::import_states(&el, &mut self.tickets)?;
             return Ok(None);
         }
         if el.name == "node_state" && under(&["cib", "status"]) {
@@ -658,7 +667,7 @@ fn import_constraint(
                 symmetrical: bool_attr(k, "symmetrical")?,
             });
         }
-        "rsc_ticket" => return Err(unsupported(k, "tickets are not supported")),
+        "rsc_ticket" => crate::tickets::import_constraint(k, config)?,
         _ => return Err(unsupported(k, "unknown constraint type")),
     }
     Ok(())

@@ -9,6 +9,7 @@ pub mod generate;
 mod import;
 mod refuse;
 mod sets;
+mod tickets;
 
 pub use export::export;
 pub use import::{import, import_reader, NODE_SCORE_ATTR, NO_QUORUM_PANIC_PROPERTY};

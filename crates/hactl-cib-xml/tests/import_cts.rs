@@ -232,7 +232,10 @@ fn unsupported_constructs_are_named() {
         unsupported(&one_or_more),
         ("rsc_order".into(), Some("o1".into()))
     );
-    let ticket = wrap(prim, r#"<rsc_ticket id="t" rsc="d" ticket="T"/>"#);
+    let ticket = wrap(
+        prim,
+        r#"<rsc_ticket id="t" rsc="d" rsc-instance="1" ticket="T"/>"#,
+    );
     assert_eq!(
         unsupported(&ticket),
         ("rsc_ticket".into(), Some("t".into()))

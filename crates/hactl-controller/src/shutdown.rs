@@ -31,6 +31,9 @@ use crate::quorum::QuorumView;
 /// the time of the request (seconds since the epoch), as in Pacemaker.
 pub const SHUTDOWN_ATTR: &str = "shutdown";
 
+/// Set by a node that leaves by force with resources not confirmed stopped.
+pub use hactl_policy::LEFT_RUNNING_ATTR;
+
 /// Added to the longest stop timeout for the default wait: the DC's reaction, and
 /// stops of a group that run one after another.
 pub const STOP_MARGIN: Duration = Duration::from_secs(30);

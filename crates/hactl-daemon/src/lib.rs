@@ -151,6 +151,9 @@ pub(crate) struct Daemon {
     leaving: AtomicBool,
     /// A clean stop of this node is under way (or done: it is leaving).
     stopping: AtomicBool,
+    /// Resources a forced stop left without a confirmed stop: the leave is then not
+    /// a clean one (see `leave`).
+    left_running: Mutex<Vec<String>>,
     pub(crate) shutdown: Notify,
     hb_seq: AtomicU64,
     reconcile_busy: AtomicBool,
@@ -262,6 +265,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         quorum,
         leaving: AtomicBool::new(false),
         stopping: AtomicBool::new(false),
+        left_running: Mutex::new(Vec::new()),
         shutdown: Notify::new(),
         hb_seq: AtomicU64::new(0),
         reconcile_busy: AtomicBool::new(false),
@@ -571,23 +575,52 @@ impl Daemon {
         }
     }
 
-    /// Clean leave: stop beaconing, record `expected=down` for this node, and go.
+    /// Leave: stop beaconing, record the leave for this node, and go.
+    ///
+    /// A clean leave (`expected=down`) says nothing runs here any more. After a
+    /// forced stop whose resources were not confirmed stopped that would be a lie the
+    /// peers act on (an offline node's history means nothing without fencing: they
+    /// would start the resources again while they still run here). Such a leave
+    /// keeps `expected=member` (the node is lost: fenced where fencing is on), drops
+    /// the shutdown mark (which would excuse it), and names what may still run here
+    /// (`LEFT_RUNNING_ATTR`: without fencing it stays blocked here).
     async fn leave(&self) {
         self.leaving.store(true, Ordering::SeqCst);
-        let change = Change::SetNodeState {
+        let left_running = self
+            .left_running
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        let clean = left_running.is_empty();
+        let mut changes = vec![Change::SetNodeState {
             node: self.me_name.clone(),
             state: NodeStateUpdate {
                 member: Some(false),
                 controller_online: Some(false),
                 join: Some("down".into()),
-                expected: Some("down".into()),
+                expected: Some(if clean { "down" } else { "member" }.into()),
             },
-        };
+        }];
+        if !clean {
+            warn!(node = %self.me_name, resources = ?left_running,
+                "leaving with resources not confirmed stopped: recorded as lost, not as a clean leave");
+            changes.push(Change::SetTransientAttribute {
+                node: self.me_name.clone(),
+                name: hactl_controller::shutdown::SHUTDOWN_ATTR.into(),
+                value: None,
+            });
+            changes.push(Change::SetTransientAttribute {
+                node: self.me_name.clone(),
+                name: hactl_controller::shutdown::LEFT_RUNNING_ATTR.into(),
+                value: Some(left_running.join(",")),
+            });
+        }
+        let change = Change::Batch { changes };
         let r = tokio::time::timeout(Duration::from_secs(2), self.consensus.propose(change)).await;
         match r {
-            Ok(Ok(index)) => info!(node = %self.me_name, index, "clean leave recorded"),
-            Ok(Err(e)) => warn!(node = %self.me_name, error = %e, "could not record clean leave"),
-            Err(_) => warn!(node = %self.me_name, "clean leave not recorded in time (no quorum?)"),
+            Ok(Ok(index)) => info!(node = %self.me_name, index, clean, "leave recorded"),
+            Ok(Err(e)) => warn!(node = %self.me_name, error = %e, "could not record the leave"),
+            Err(_) => warn!(node = %self.me_name, "leave not recorded in time (no quorum?)"),
         }
     }
 
@@ -879,9 +912,13 @@ fn reconcile(d: &Arc<Daemon>, status: &hactl_consensus::Status, now: Instant) {
         let st = cib.status.nodes.get(name.as_str());
         let expected = st.and_then(|s| s.expected.as_deref());
         let want = if d.alive(id, now) {
-            if expected == Some("down") {
-                // It left cleanly and is on its way out, or it is back and will record
-                // its own return; either way not ours to overwrite.
+            let left_running = st.is_some_and(|s| {
+                s.attributes
+                    .contains_key(hactl_controller::shutdown::LEFT_RUNNING_ATTR)
+            });
+            if expected == Some("down") || left_running {
+                // It left (cleanly, or by force: lost) and is on its way out, or it is
+                // back and will record its own return; either way not ours to overwrite.
                 continue;
             }
             NodeStateUpdate {
@@ -958,6 +995,12 @@ async fn self_join_loop(d: Arc<Daemon>) {
                     Change::SetTransientAttribute {
                         node: d.me_name.clone(),
                         name: hactl_controller::shutdown::SHUTDOWN_ATTR.into(),
+                        value: None,
+                    },
+                    // This run's probes tell what really runs here.
+                    Change::SetTransientAttribute {
+                        node: d.me_name.clone(),
+                        name: hactl_controller::shutdown::LEFT_RUNNING_ATTR.into(),
                         value: None,
                     },
                 ],

@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use hactl_consensus::Change;
-use hactl_controller::shutdown::{DrainError, SHUTDOWN_ATTR};
+use hactl_controller::shutdown::{DrainError, LocalState, SHUTDOWN_ATTR};
 use tracing::{error, info, warn};
 
 use crate::Daemon;
@@ -113,9 +113,22 @@ impl Daemon {
             Ok(()) => Ok(()),
             Err(e) if opts.force => {
                 warn!(node = %self.me_name, error = %e, "leaving anyway (--force)");
+                self.note_left_running(ctl, &e);
                 Ok(())
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Remembers, for the leave, what a forced stop leaves behind: the resources the
+    /// drain named and whatever the local executor still holds.
+    fn note_left_running(&self, ctl: &hactl_controller::Controller, e: &DrainError) {
+        let mut left = e.resources();
+        left.extend(LocalState::of(ctl.service()).active);
+        left.sort();
+        left.dedup();
+        if let Ok(mut l) = self.left_running.lock() {
+            *l = left;
         }
     }
 

@@ -9,8 +9,10 @@
 pub mod alerts;
 pub mod change;
 mod options;
+pub mod rc;
 mod score;
 pub mod split_brain;
+mod ticket;
 mod validate;
 pub mod values;
 
@@ -19,9 +21,11 @@ use std::collections::BTreeMap;
 
 pub use options::{ClusterOptions, KNOWN_PROPERTIES};
 pub use score::{Score, ScoreParseError};
+pub use ticket::{TicketConstraint, TicketState};
 pub use validate::{check_id, check_node_attribute_name, MAX_ID_LEN};
 pub use values::{
-    BoolOp, ExprOp, NoQuorumPolicy, OnFail, OrderAction, OrderKind, Requires, Role, ValueType,
+    BoolOp, ExprOp, LossPolicy, NoQuorumPolicy, OnFail, OrderAction, OrderKind, Requires, Role,
+    ValueType,
 };
 
 /// Timeout of an operation that neither the resource nor `op_defaults` configures
@@ -262,6 +266,8 @@ pub struct Constraints {
     pub location: Vec<LocationConstraint>,
     pub colocation: Vec<ColocationConstraint>,
     pub order: Vec<OrderConstraint>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<TicketConstraint>,
 }
 
 impl Constraints {
@@ -271,10 +277,12 @@ impl Constraints {
         let location = self.location.iter().filter(|x| x.rsc == rsc);
         let colocation = self.colocation.iter().filter(|x| x.names(rsc));
         let order = self.order.iter().filter(|x| x.names(rsc));
+        let tickets = self.tickets.iter().filter(|x| x.rsc == rsc);
         location
             .map(|x| x.id.as_str())
             .chain(colocation.map(|x| x.id.as_str()))
             .chain(order.map(|x| x.id.as_str()))
+            .chain(tickets.map(|x| x.id.as_str()))
             .collect()
     }
 }
@@ -409,6 +417,9 @@ pub struct Status {
     pub nodes: BTreeMap<String, NodeStatus>,
     /// Fencing attempts, oldest first; the last few per target are kept.
     pub fencing_history: Vec<FenceEvent>,
+    /// Tickets by name (granted, standby).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tickets: BTreeMap<String, TicketState>,
 }
 
 /// One fencing attempt (or an operator's confirmation that a node is down).

@@ -203,6 +203,15 @@ pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
             }
         }
     }
+    for t in &c.constraints.tickets {
+        claim(&mut ids, &t.id, "ticket constraint", &mut errs);
+        if !rsc_exists(&t.rsc) {
+            errs.push(unknown_rsc("ticket constraint", &t.id, &t.rsc));
+        }
+        if let Err(e) = check_id("ticket", &t.ticket) {
+            errs.push(e);
+        }
+    }
     check_defaults(c, &mut errs);
     for lvl in &c.fencing_levels {
         derived_id("fencing level", &lvl.id, &mut errs);

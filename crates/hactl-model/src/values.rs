@@ -171,6 +171,17 @@ string_enum!(
 );
 
 string_enum!(
+    /// What happens to a resource that needs a ticket when the ticket is revoked
+    /// (`rsc_ticket`'s `loss-policy`).
+    LossPolicy {
+        Stop => "stop",
+        Demote => "demote",
+        Fence => "fence",
+        Freeze => "freeze",
+    }
+);
+
+string_enum!(
     /// What to do when an operation fails (the op's `on-fail`).
     OnFail {
         Ignore => "ignore",

@@ -19,9 +19,12 @@
 //! promotable resources are out of scope.
 
 mod actions;
+mod graph;
 mod output;
+mod raw_scores;
 mod rules;
 mod sched;
+mod tickets;
 
 use std::sync::Arc;
 
@@ -32,7 +35,14 @@ use hactl_model::{Cib, ModelError, Role, Score};
 use actions::Task;
 use sched::{RscRef, Sched};
 
-pub use output::format_status;
+pub use graph::{graph_xml, operation_key};
+pub use output::{format_status, rsc_line as format_resource_line};
+
+/// Node attribute a node sets on itself when it leaves by force (`hactl cluster stop
+/// --force`) with resources it could not confirm stopped (value: their ids). Its
+/// history then stays meaningful while it is away even without fencing: what it
+/// may still run is blocked there, never started a second time elsewhere.
+pub const LEFT_RUNNING_ATTR: &str = "hactl-left-running";
 
 /// Why a CIB could not be scheduled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -149,7 +149,8 @@ fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-fn rsc_line(p: &Placement, t: &Transition, view: StatusView) -> String {
+/// One resource as the status lists show it: `vip\t(ocf:heartbeat:IPaddr2):\t Started n1`.
+pub fn rsc_line(p: &Placement, t: &Transition, view: StatusView) -> String {
     let mut state = String::new();
     let (nodes, failed) = match view {
         StatusView::Current => (&p.current, p.failed && !p.failed_on.is_empty()),

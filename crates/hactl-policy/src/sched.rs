@@ -345,7 +345,7 @@ impl<'a> Sched<'a> {
         self.nodes[node].online
     }
 
-    fn fence_node(&mut self, n: usize, reason: String) {
+    pub(crate) fn fence_node(&mut self, n: usize, reason: String) {
         let node = &mut self.nodes[n];
         if !node.unclean {
             node.unclean = true;
@@ -660,11 +660,20 @@ impl<'a> Sched<'a> {
     // -------------------------------------------------------------- history
 
     fn unpack_history_entry(&mut self, n: usize, p: usize, hist: &ResourceHistory) {
-        // Without fencing, history of nodes that are down is meaningless.
-        if !self.opts.stonith_enabled && !self.nodes[n].online {
+        // Without fencing, history of nodes that are down is meaningless — unless the
+        // node said, as it left by force, that it may still run something.
+        if !self.opts.stonith_enabled && !self.nodes[n].online && !self.left_running(n) {
             return;
         }
         self.unpack_rsc_on_node(p, n, &hist.ops);
+    }
+
+    /// Whether node `n` left by force with resources not confirmed stopped.
+    fn left_running(&self, n: usize) -> bool {
+        self.nodes[n]
+            .attrs
+            .get(crate::LEFT_RUNNING_ATTR)
+            .is_some_and(|v| !v.is_empty())
     }
 
     fn op_on_fail(&self, p: usize, op: &OpRecord) -> OnFail {
@@ -922,6 +931,11 @@ impl<'a> Sched<'a> {
             let reason = format!("{} is thought to be active there", self.prims[p].id);
             self.fence_node(n, reason);
         }
+        if known_active && !node_online && !self.opts.stonith_enabled && self.left_running(n) {
+            // Nothing can stop it there, nothing proves it stopped: it stays put.
+            self.prims[p].managed = false;
+            self.prims[p].blocked = true;
+        }
         let mut eff = on_fail;
         if self.nodes[n].unclean {
             eff = OnFail::Ignore;
@@ -1176,6 +1190,8 @@ impl<'a> Sched<'a> {
     /// Applies configuration-driven scores: symmetric default, location
     /// constraints, stickiness, fail-count bans.
     pub fn apply_node_criteria(&mut self) {
+        // Tickets can fence nodes, so they come first.
+        self.apply_tickets();
         // Node states are final from here on.
         self.avail = self.nodes.iter().map(NodeInfo::available).collect();
         let mut by_name: Vec<usize> = (0..self.nodes.len()).collect();

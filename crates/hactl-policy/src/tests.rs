@@ -7,7 +7,7 @@ use hactl_model::{
 
 use crate::{schedule, StatusView};
 
-fn node(name: &str) -> Node {
+pub(crate) fn node(name: &str) -> Node {
     Node {
         id: name.into(),
         name: name.into(),
@@ -15,7 +15,7 @@ fn node(name: &str) -> Node {
     }
 }
 
-fn online() -> NodeStatus {
+pub(crate) fn online() -> NodeStatus {
     NodeStatus {
         member: Some(true),
         controller_online: Some(true),
@@ -25,7 +25,7 @@ fn online() -> NodeStatus {
     }
 }
 
-fn dummy(id: &str) -> Primitive {
+pub(crate) fn dummy(id: &str) -> Primitive {
     Primitive {
         id: id.into(),
         agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
@@ -33,7 +33,7 @@ fn dummy(id: &str) -> Primitive {
     }
 }
 
-fn running(call_id: i64) -> ResourceHistory {
+pub(crate) fn running(call_id: i64) -> ResourceHistory {
     ResourceHistory {
         agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
         ops: vec![OpRecord {
@@ -47,7 +47,7 @@ fn running(call_id: i64) -> ResourceHistory {
 }
 
 /// Two online nodes, no fencing, quorum.
-fn base(nodes: &[&str]) -> Cib {
+pub(crate) fn base(nodes: &[&str]) -> Cib {
     let mut cib = Cib::default();
     cib.config
         .properties
@@ -60,7 +60,7 @@ fn base(nodes: &[&str]) -> Cib {
     cib
 }
 
-fn summary(cib: &Cib) -> Vec<String> {
+pub(crate) fn summary(cib: &Cib) -> Vec<String> {
     schedule(cib, 1_000_000)
         .unwrap()
         .summary

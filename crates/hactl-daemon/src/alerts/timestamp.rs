@@ -8,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Broken-down local time of `secs` since the epoch.
 fn local(secs: i64) -> Option<nix::libc::tm> {
-    let t: nix::libc::time_t = secs.try_into().ok()?;
+    // time_t is i64 on every target the daemon runs on.
+    let t: nix::libc::time_t = secs;
     // SAFETY: tm is plain old data (zeroes are a valid value); localtime_r reads
     // `t` and writes only into `tm`, both valid for the call, and is thread-safe.
     unsafe {

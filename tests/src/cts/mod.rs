@@ -7,6 +7,8 @@
 //! `<case>.scores` (allocation scores). Each comparison is one [`Check`]; a case
 //! agrees when its summary and graph agree (scores are counted on their own).
 
+pub mod graph;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -155,16 +157,23 @@ impl Outcome {
             .join(",")
     }
 
-    /// A one-line reason generated from the first details of the first failure.
-    pub fn auto_reason(&self) -> String {
-        let Some((check, details)) = self.failed.iter().next() else {
-            return String::new();
-        };
-        let r = match check {
-            Check::Refused => details.join(" "),
-            _ => format!("{} {check} differences, e.g. {}", details.len(), details[0]),
-        };
-        one_line(&r, 200)
+    /// A one-line reason generated from the details of the failing checks other
+    /// than `except`.
+    pub fn auto_reason(&self, except: &[Check]) -> String {
+        let parts: Vec<String> = self
+            .failed
+            .iter()
+            .filter(|(c, _)| !except.contains(c))
+            .map(|(check, details)| match check {
+                Check::Refused => details.join(" "),
+                _ => format!(
+                    "{} {check} differences, e.g. {}",
+                    details.len(),
+                    details.first().map(String::as_str).unwrap_or("")
+                ),
+            })
+            .collect();
+        one_line(&parts.join("; "), 200)
     }
 }
 
@@ -222,13 +231,14 @@ pub const KNOWN_HEADER: &str = "\
 # kinds: refused (import or scheduling refused it), summary, graph, scores: the
 # comparisons that fail. tests/tests/cts.rs fails when a case's failing comparisons
 # are not exactly the ones listed (a listed case that improves must be updated too).
-# To regenerate after a change (keeps the reasons of unchanged lines):
+# To regenerate after a change (keeps the reasons written here, adds generated ones
+# for comparisons that newly fail):
 #   CTS_KNOWN=write cargo nextest run -p hactl-tests --test cts pacemaker_cts
 # (CTS_KNOWN=print prints the expected file instead of writing it.)
 ";
 
-/// The known-failures file for `outcomes`, keeping `old` reasons where a case's
-/// kinds did not change.
+/// The known-failures file for `outcomes`, keeping the reasons in `old` (with
+/// generated ones added for comparisons that fail now and were not listed).
 pub fn render_known(
     outcomes: &BTreeMap<String, Outcome>,
     old: &BTreeMap<String, KnownFailure>,
@@ -239,9 +249,18 @@ pub fn render_known(
             continue;
         }
         let kinds = o.kinds();
-        let reason = match old.get(case) {
-            Some(k) if k.kinds == kinds && !k.reason.is_empty() => k.reason.clone(),
-            _ => o.auto_reason(),
+        // A hand-written reason stays; checks that newly fail get a generated one.
+        let reason = match old.get(case).filter(|k| !k.reason.is_empty()) {
+            Some(k) => {
+                let listed: Vec<Check> = k.kinds.split(',').filter_map(Check::parse).collect();
+                let added = o.auto_reason(&listed);
+                if added.is_empty() {
+                    k.reason.clone()
+                } else {
+                    format!("{}; {added}", k.reason)
+                }
+            }
+            None => o.auto_reason(&[]),
         };
         s.push_str(&format!("{case}  {kinds}: {reason}\n"));
     }

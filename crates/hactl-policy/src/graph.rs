@@ -1,0 +1,303 @@
+//! The transition in Pacemaker's transition-graph XML (what `crm_simulate -G` writes
+//! and the controller executes): one `<synapse>` per action that will run, its
+//! `<action_set>` holding the action (`rsc_op`, `crm_event` for fencing, or
+//! `pseudo_event` for markers such as `grp_running_0`) and its `<inputs>` the actions
+//! it waits for. Unrunnable actions are left out, as Pacemaker leaves them out.
+//!
+//! Operation keys follow Pacemaker: `RSC_OPERATION_INTERVALMS` (`vip_monitor_10000`,
+//! a probe is `vip_monitor_0`), fencing `stonith-NODE-ACTION`.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use hactl_model::{Cib, Primitive};
+
+use crate::{Action, ActionKind, Transition};
+
+/// Pacemaker's default operation timeout when neither the operation nor
+/// `op_defaults` sets one.
+const DEFAULT_TIMEOUT_MS: u64 = 20_000;
+
+/// `(operation, interval in ms)` of an action; None for fencing.
+fn operation(kind: &ActionKind) -> (&'static str, u64) {
+    match kind {
+        ActionKind::Fence { .. } => ("stonith", 0),
+        ActionKind::Stop => ("stop", 0),
+        ActionKind::Start => ("start", 0),
+        ActionKind::Probe => ("monitor", 0),
+        ActionKind::Monitor { interval_ms } => ("monitor", *interval_ms),
+        ActionKind::GroupStart => ("start", 0),
+        ActionKind::GroupRunning => ("running", 0),
+        ActionKind::GroupStop => ("stop", 0),
+        ActionKind::GroupStopped => ("stopped", 0),
+    }
+}
+
+/// Pacemaker's operation key of an action (`rsc_start_0`, `stonith-node1-reboot`).
+pub fn operation_key(a: &Action) -> String {
+    let node = a.node.as_deref().unwrap_or("");
+    match &a.kind {
+        ActionKind::Fence { action } => format!("stonith-{node}-{action}"),
+        kind => {
+            let (op, interval) = operation(kind);
+            format!("{}_{op}_{interval}", a.resource.as_deref().unwrap_or(""))
+        }
+    }
+}
+
+/// What the writer needs from the CIB, indexed once (a large transition has
+/// hundreds of thousands of actions).
+struct Lookup<'c> {
+    cib: &'c Cib,
+    prims: HashMap<&'c str, &'c Primitive>,
+    uuids: HashMap<&'c str, &'c str>,
+    default_timeout_ms: u64,
+}
+
+impl<'c> Lookup<'c> {
+    fn new(cib: &'c Cib) -> Lookup<'c> {
+        let prims = cib
+            .config
+            .resources
+            .iter()
+            .flat_map(|r| r.primitives())
+            .map(|p| (p.id.as_str(), p))
+            .collect();
+        let uuids = cib
+            .config
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.id.as_str()))
+            .collect();
+        let default_timeout_ms = cib
+            .config
+            .op_defaults
+            .get("timeout")
+            .and_then(|v| hactl_model::values::parse_interval_ms(v))
+            .unwrap_or(DEFAULT_TIMEOUT_MS);
+        Lookup {
+            cib,
+            prims,
+            uuids,
+            default_timeout_ms,
+        }
+    }
+
+    fn uuid<'n>(&self, node: &'n str) -> &'n str
+    where
+        'c: 'n,
+    {
+        self.uuids.get(node).copied().unwrap_or(node)
+    }
+
+    fn timeout_ms(&self, p: Option<&Primitive>, op: &str, interval: u64) -> u64 {
+        p.and_then(|p| {
+            p.ops
+                .iter()
+                .find(|o| o.name == op && o.interval_ms == interval)
+                .and_then(|o| o.timeout_ms)
+        })
+        .unwrap_or(self.default_timeout_ms)
+    }
+
+    /// `class`, `provider`, `type` of a resource: from the configuration, else from
+    /// the status history (an orphan).
+    fn agent(&self, rsc: &str) -> Option<&'c hactl_model::AgentSpec> {
+        if let Some(p) = self.prims.get(rsc) {
+            return Some(&p.agent);
+        }
+        self.cib
+            .status
+            .nodes
+            .values()
+            .find_map(|n| n.resources.get(rsc).map(|h| &h.agent))
+    }
+}
+
+/// Appends formatted text.
+fn put(out: &mut String, args: std::fmt::Arguments<'_>) {
+    // `fmt::Write` for `String` never returns an error.
+    out.write_fmt(args).ok();
+}
+
+fn putln(out: &mut String, args: std::fmt::Arguments<'_>) {
+    put(out, args);
+    out.push('\n');
+}
+
+/// Escapes a value for an XML attribute.
+fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['&', '<', '>', '"', '\'']) {
+        return s.into();
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            c => o.push(c),
+        }
+    }
+    o.into()
+}
+
+/// Whether an action appears in the graph at all.
+fn in_graph(a: &Action) -> bool {
+    a.runnable
+}
+
+/// The element name and identifying attributes of an action (as written in an
+/// `<action_set>` and, without children, in a `<trigger>`).
+fn open_tag(l: &Lookup<'_>, a: &Action, out: &mut String) {
+    let (op, _) = operation(&a.kind);
+    let key = operation_key(a);
+    let element = element_name(a);
+    put(
+        out,
+        format_args!(
+            r#"<{element} id="{}" operation="{op}" operation_key="{}""#,
+            a.id,
+            esc(&key)
+        ),
+    );
+    if let (Some(node), false) = (a.node.as_deref(), a.pseudo) {
+        put(
+            out,
+            format_args!(
+                r#" on_node="{}" on_node_uuid="{}""#,
+                esc(node),
+                esc(l.uuid(node))
+            ),
+        );
+    }
+}
+
+fn element_name(a: &Action) -> &'static str {
+    match (&a.kind, a.pseudo) {
+        (ActionKind::Fence { .. }, _) => "crm_event",
+        (_, true) => "pseudo_event",
+        _ => "rsc_op",
+    }
+}
+
+/// The body of an action: the resource and the attributes the executor gets.
+fn action_body(l: &Lookup<'_>, a: &Action, out: &mut String) {
+    let (op, interval) = operation(&a.kind);
+    let node = a.node.as_deref().filter(|_| !a.pseudo);
+    let mut attrs: Vec<(String, String)> = Vec::new();
+    if let ActionKind::Fence { action } = &a.kind {
+        if let Some(n) = node {
+            attrs.push(("CRM_meta_on_node".into(), n.to_string()));
+            attrs.push(("CRM_meta_on_node_uuid".into(), l.uuid(n).to_string()));
+        }
+        attrs.push(("CRM_meta_stonith_action".into(), action.clone()));
+        write_attributes(&attrs, out);
+        if let Some(n) = node {
+            putln(
+                out,
+                format_args!(
+                    "        <downed>\n          <node id=\"{}\"/>\n        </downed>",
+                    esc(l.uuid(n))
+                ),
+            );
+        }
+        return;
+    }
+    let rsc = a.resource.as_deref().unwrap_or("");
+    let prim = l.prims.get(rsc).copied();
+    if !a.pseudo {
+        if let Some(agent) = l.agent(rsc) {
+            put(
+                out,
+                format_args!(
+                    r#"        <primitive id="{}" class="{}""#,
+                    esc(rsc),
+                    esc(&agent.class)
+                ),
+            );
+            if let Some(p) = &agent.provider {
+                put(out, format_args!(r#" provider="{}""#, esc(p)));
+            }
+            putln(out, format_args!(r#" type="{}"/>"#, esc(&agent.kind)));
+        }
+    }
+    if interval > 0 {
+        attrs.push(("CRM_meta_interval".into(), interval.to_string()));
+        attrs.push(("CRM_meta_name".into(), op.to_string()));
+    }
+    if let Some(n) = node {
+        attrs.push(("CRM_meta_on_node".into(), n.to_string()));
+        attrs.push(("CRM_meta_on_node_uuid".into(), l.uuid(n).to_string()));
+    }
+    if a.kind == ActionKind::Probe {
+        attrs.push(("CRM_meta_op_target_rc".into(), "7".into()));
+    }
+    let timeout = l.timeout_ms(prim, op, interval);
+    attrs.push(("CRM_meta_timeout".into(), timeout.to_string()));
+    if !a.pseudo {
+        if let Some(p) = prim {
+            attrs.extend(p.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    write_attributes(&attrs, out);
+}
+
+fn write_attributes(attrs: &[(String, String)], out: &mut String) {
+    out.push_str("        <attributes");
+    for (k, v) in attrs {
+        put(out, format_args!(r#" {}="{}""#, esc(k), esc(v)));
+    }
+    out.push_str("/>\n");
+}
+
+/// The transition as Pacemaker transition-graph XML.
+pub fn graph_xml(cib: &Cib, t: &Transition) -> String {
+    let l = Lookup::new(cib);
+    let mut inputs: Vec<Vec<usize>> = vec![Vec::new(); t.actions.len()];
+    for e in &t.edges {
+        if in_graph(&t.actions[e.before]) && in_graph(&t.actions[e.after]) {
+            inputs[e.after].push(e.before);
+        }
+    }
+    let opts = cib.config.options().unwrap_or_default();
+    let mut xml = String::new();
+    let out = &mut xml;
+    putln(
+        out,
+        format_args!(
+            r#"<transition_graph cluster-delay="60s" fencing-timeout="{}ms" failed-stop-offset="INFINITY" failed-start-offset="INFINITY" transition_id="0">"#,
+            opts.stonith_timeout_ms
+        ),
+    );
+    for (synapse, a) in t.actions.iter().filter(|a| in_graph(a)).enumerate() {
+        putln(
+            out,
+            format_args!("  <synapse id=\"{synapse}\">\n    <action_set>"),
+        );
+        out.push_str("      ");
+        open_tag(&l, a, out);
+        out.push_str(">\n");
+        action_body(&l, a, out);
+        putln(
+            out,
+            format_args!("      </{}>\n    </action_set>", element_name(a)),
+        );
+        if inputs[a.id].is_empty() {
+            out.push_str("    <inputs/>\n");
+        } else {
+            out.push_str("    <inputs>\n");
+            for &i in &inputs[a.id] {
+                out.push_str("      <trigger>\n        ");
+                open_tag(&l, &t.actions[i], out);
+                out.push_str("/>\n      </trigger>\n");
+            }
+            out.push_str("    </inputs>\n");
+        }
+        out.push_str("  </synapse>\n");
+    }
+    out.push_str("</transition_graph>\n");
+    xml
+}

@@ -1,0 +1,67 @@
+//! One rendering of a cluster snapshot, shared by `hactl status` and `hactl mon` so
+//! the two never drift: a [`Snapshot`] (the CIB, what the answering daemon sees, the
+//! time) becomes a [`View`] (the scheduler's reading of it plus a [`StatusReport`]),
+//! which renders as text ([`text`]), JSON (the report, `schema_version`
+//! [`SCHEMA_VERSION`], documented in docs/status-json.md) or crm_mon's
+//! `--output-as=xml` shape ([`xml`]). Pure: no I/O, no clock.
+
+pub mod report;
+pub mod text;
+pub mod time;
+pub mod xml;
+
+pub use report::{
+    failed_actions, DaemonView, FailedAction, FencingView, MemberInfo, NodeFailCount, PendingFence,
+    StatusReport, UnconfirmedNode,
+};
+pub use text::Sections;
+
+use hactl_model::Cib;
+use hactl_policy::{schedule, Transition};
+
+/// The version of the JSON document `hactl status --output json` prints. Raise it
+/// when a field changes meaning or goes away (adding a field does not).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error("the CIB cannot be scheduled: {0}")]
+    Schedule(#[from] hactl_policy::PolicyError),
+    #[error("encoding the view: {0}")]
+    Encode(String),
+}
+
+/// What a view is made from: everything arrives from outside, nothing is read here.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub cib: Cib,
+    /// The answering daemon's own view (membership, raft); none for a CIB file.
+    pub daemon: Option<DaemonView>,
+    /// Seconds since the epoch the scheduler evaluates rules and expiries at.
+    pub now: i64,
+}
+
+/// A snapshot read by the scheduler, ready to render.
+#[derive(Clone, Debug)]
+pub struct View {
+    pub cib: Cib,
+    pub transition: Transition,
+    pub report: StatusReport,
+}
+
+impl View {
+    pub fn new(s: Snapshot) -> Result<View, ViewError> {
+        let transition = schedule(&s.cib, s.now)?;
+        let report = report::build(&s.cib, &transition, s.daemon);
+        Ok(View {
+            cib: s.cib,
+            transition,
+            report,
+        })
+    }
+
+    /// The report as pretty JSON.
+    pub fn json(&self) -> Result<String, ViewError> {
+        serde_json::to_string_pretty(&self.report).map_err(|e| ViewError::Encode(e.to_string()))
+    }
+}

@@ -1,0 +1,386 @@
+//! crm_mon's `--output-as=xml` document (Pacemaker's API schema `api-result.rng`,
+//! crm_mon 2.25), so tools that parse crm_mon's XML read hactl's unchanged. Written
+//! with quick-xml, which escapes every attribute value.
+
+use std::io::Cursor;
+
+use hactl_policy::Placement;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, Event};
+use quick_xml::Writer;
+
+use crate::report::history_ops;
+use crate::time::format_time;
+use crate::{View, ViewError};
+
+/// The crm_mon API version whose shape this follows.
+pub const API_VERSION: &str = "2.25";
+
+type W = Writer<Cursor<Vec<u8>>>;
+type Attrs<'a> = &'a [(&'a str, String)];
+
+fn start(w: &mut W, name: &str, attrs: Attrs<'_>) -> Result<(), ViewError> {
+    let mut e = BytesStart::new(name);
+    for (k, v) in attrs {
+        e.push_attribute((*k, v.as_str()));
+    }
+    w.write_event(Event::Start(e)).map_err(enc)
+}
+
+fn end(w: &mut W, name: &str) -> Result<(), ViewError> {
+    w.write_event(Event::End(BytesEnd::new(name))).map_err(enc)
+}
+
+fn empty(w: &mut W, name: &str, attrs: Attrs<'_>) -> Result<(), ViewError> {
+    let mut e = BytesStart::new(name);
+    for (k, v) in attrs {
+        e.push_attribute((*k, v.as_str()));
+    }
+    w.write_event(Event::Empty(e)).map_err(enc)
+}
+
+fn enc(e: impl std::fmt::Display) -> ViewError {
+    ViewError::Encode(e.to_string())
+}
+
+fn b(v: bool) -> String {
+    v.to_string()
+}
+
+/// The whole document.
+pub fn render(v: &View) -> Result<String, ViewError> {
+    let mut w = Writer::new_with_indent(Cursor::new(Vec::new()), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
+        .map_err(enc)?;
+    let root = [
+        ("api-version", API_VERSION.to_string()),
+        ("request", "hactl status --output xml".to_string()),
+    ];
+    start(&mut w, "pacemaker-result", &root)?;
+    summary(&mut w, v)?;
+    nodes(&mut w, v)?;
+    resources(&mut w, v)?;
+    node_attributes(&mut w, v)?;
+    node_history(&mut w, v)?;
+    failures(&mut w, v)?;
+    fence_history(&mut w, v)?;
+    empty(
+        &mut w,
+        "status",
+        &[("code", "0".into()), ("message", "OK".into())],
+    )?;
+    end(&mut w, "pacemaker-result")?;
+    let mut out = String::from_utf8(w.into_inner().into_inner()).map_err(enc)?;
+    out.push('\n');
+    Ok(out)
+}
+
+fn node_id(v: &View, name: &str) -> String {
+    v.cib
+        .config
+        .nodes
+        .iter()
+        .find(|n| n.name == name)
+        .map(|n| n.id.clone())
+        .unwrap_or_else(|| name.to_string())
+}
+
+fn summary(w: &mut W, v: &View) -> Result<(), ViewError> {
+    let r = &v.report;
+    start(w, "summary", &[])?;
+    empty(w, "stack", &[("type", "hactl".into())])?;
+    let dc = match &r.dc {
+        Some(dc) => vec![
+            ("present", b(true)),
+            ("version", env!("CARGO_PKG_VERSION").to_string()),
+            ("name", dc.clone()),
+            ("id", node_id(v, dc)),
+            ("with_quorum", b(r.have_quorum)),
+        ],
+        None => vec![("present", b(false))],
+    };
+    empty(w, "current_dc", &dc)?;
+    let t = &v.transition;
+    empty(
+        w,
+        "nodes_configured",
+        &[("number", v.cib.config.nodes.len().to_string())],
+    )?;
+    let count = |f: fn(&Placement) -> bool| t.placements.iter().filter(|p| f(p)).count();
+    empty(
+        w,
+        "resources_configured",
+        &[
+            ("number", t.placements.len().to_string()),
+            ("disabled", count(|p| p.disabled).to_string()),
+            ("blocked", count(|p| p.blocked).to_string()),
+        ],
+    )?;
+    if let Ok(o) = v.cib.config.options() {
+        let props = &v.cib.config.properties;
+        let on = |k: &str| props.get(k).is_some_and(|x| x == "true");
+        empty(
+            w,
+            "cluster_options",
+            &[
+                ("stonith-enabled", b(o.stonith_enabled)),
+                ("symmetric-cluster", b(o.symmetric_cluster)),
+                ("no-quorum-policy", o.no_quorum_policy.to_string()),
+                ("maintenance-mode", b(on("maintenance-mode"))),
+                ("stop-all-resources", b(on("stop-all-resources"))),
+                ("stonith-timeout-ms", o.stonith_timeout_ms.to_string()),
+                ("priority-fencing-delay-ms", "0".into()),
+            ],
+        )?;
+    }
+    end(w, "summary")
+}
+
+fn nodes(w: &mut W, v: &View) -> Result<(), ViewError> {
+    let t = &v.transition;
+    start(w, "nodes", &[])?;
+    for n in &t.nodes {
+        let st = v.cib.status.nodes.get(&n.name);
+        let running = t
+            .placements
+            .iter()
+            .filter(|p| p.current.contains(&n.name))
+            .count();
+        empty(
+            w,
+            "node",
+            &[
+                ("name", n.name.clone()),
+                ("id", node_id(v, &n.name)),
+                ("online", b(n.online)),
+                ("standby", b(n.standby)),
+                ("standby_onfail", b(false)),
+                ("maintenance", b(n.maintenance)),
+                ("pending", b(n.pending)),
+                ("unclean", b(n.unclean)),
+                ("shutdown", b(n.shutdown)),
+                (
+                    "expected_up",
+                    b(st.is_some_and(|s| s.expected.as_deref() == Some("member"))),
+                ),
+                ("is_dc", b(v.report.dc.as_deref() == Some(n.name.as_str()))),
+                ("resources_running", running.to_string()),
+                ("type", "member".into()),
+            ],
+        )?;
+    }
+    end(w, "nodes")
+}
+
+fn resource(w: &mut W, v: &View, p: &Placement) -> Result<(), ViewError> {
+    let role = if p.current.is_empty() {
+        "Stopped"
+    } else {
+        "Started"
+    };
+    let mut attrs = vec![
+        ("id", p.resource.clone()),
+        ("resource_agent", p.agent.clone()),
+        ("role", role.to_string()),
+    ];
+    if p.disabled {
+        attrs.push(("target_role", "Stopped".into()));
+    }
+    attrs.extend([
+        ("active", b(!p.current.is_empty())),
+        ("orphaned", b(p.orphan)),
+        ("blocked", b(p.blocked)),
+        ("managed", b(!p.unmanaged)),
+        ("failed", b(p.failed)),
+        ("failure_ignored", b(p.failure_ignored)),
+        ("nodes_running_on", p.current.len().to_string()),
+    ]);
+    if p.current.is_empty() {
+        return empty(w, "resource", &attrs);
+    }
+    start(w, "resource", &attrs)?;
+    for n in &p.current {
+        let node = [
+            ("name", n.clone()),
+            ("id", node_id(v, n)),
+            ("cached", b(true)),
+        ];
+        empty(w, "node", &node)?;
+    }
+    end(w, "resource")
+}
+
+/// Primitives in configuration order, a group's members inside its `<group>`.
+fn resources(w: &mut W, v: &View) -> Result<(), ViewError> {
+    let ps = &v.transition.placements;
+    start(w, "resources", &[])?;
+    let mut i = 0;
+    while i < ps.len() {
+        let Some(g) = ps[i].group.clone() else {
+            resource(w, v, &ps[i])?;
+            i += 1;
+            continue;
+        };
+        let members: Vec<&Placement> = ps[i..]
+            .iter()
+            .take_while(|p| p.group.as_ref() == Some(&g))
+            .collect();
+        let attrs = [
+            ("id", g.clone()),
+            ("number_resources", members.len().to_string()),
+            ("managed", b(members.iter().all(|p| !p.unmanaged))),
+            ("disabled", b(members.iter().all(|p| p.disabled))),
+        ];
+        start(w, "group", &attrs)?;
+        for p in &members {
+            resource(w, v, p)?;
+        }
+        end(w, "group")?;
+        i += members.len();
+    }
+    end(w, "resources")
+}
+
+fn node_attributes(w: &mut W, v: &View) -> Result<(), ViewError> {
+    let any = v.cib.config.nodes.iter().any(|n| {
+        !n.attributes.is_empty()
+            || v.cib
+                .status
+                .nodes
+                .get(&n.name)
+                .is_some_and(|s| !s.attributes.is_empty())
+    });
+    if !any {
+        return Ok(());
+    }
+    start(w, "node_attributes", &[])?;
+    for n in &v.cib.config.nodes {
+        let transient = v.cib.status.nodes.get(&n.name).map(|s| &s.attributes);
+        let all: Vec<(&String, &String)> = n
+            .attributes
+            .iter()
+            .chain(transient.into_iter().flatten())
+            .collect();
+        if all.is_empty() {
+            continue;
+        }
+        start(w, "node", &[("name", n.name.clone())])?;
+        for (k, val) in all {
+            empty(
+                w,
+                "attribute",
+                &[("name", k.clone()), ("value", val.clone())],
+            )?;
+        }
+        end(w, "node")?;
+    }
+    end(w, "node_attributes")
+}
+
+fn node_history(w: &mut W, v: &View) -> Result<(), ViewError> {
+    start(w, "node_history", &[])?;
+    for (node, st) in &v.cib.status.nodes {
+        let shown: Vec<_> = st
+            .resources
+            .iter()
+            .map(|(r, h)| (r, history_ops(h)))
+            .filter(|(_, ops)| !ops.is_empty())
+            .collect();
+        if shown.is_empty() {
+            continue;
+        }
+        start(w, "node", &[("name", node.clone())])?;
+        for (rsc, ops) in shown {
+            let orphan = v.cib.config.find_primitive(rsc).is_none();
+            start(
+                w,
+                "resource_history",
+                &[("id", rsc.clone()), ("orphan", b(orphan))],
+            )?;
+            for op in ops {
+                let mut a = vec![
+                    ("call", op.call_id.to_string()),
+                    ("task", op.operation.clone()),
+                ];
+                if op.interval_ms > 0 {
+                    a.push(("interval", format!("{}ms", op.interval_ms)));
+                }
+                if let Some(t) = op.last_rc_change {
+                    a.push(("last-rc-change", format_time(t)));
+                }
+                if let Some(ms) = op.exec_time_ms {
+                    a.push(("exec-time", format!("{ms}ms")));
+                }
+                if let Some(ms) = op.queue_time_ms {
+                    a.push(("queue-time", format!("{ms}ms")));
+                }
+                a.push(("rc", op.rc.to_string()));
+                a.push(("rc_text", hactl_model::rc::name(op.rc).to_string()));
+                empty(w, "operation_history", &a)?;
+            }
+            end(w, "resource_history")?;
+        }
+        end(w, "node")?;
+    }
+    end(w, "node_history")
+}
+
+fn failures(w: &mut W, v: &View) -> Result<(), ViewError> {
+    if v.report.failed_actions.is_empty() {
+        return Ok(());
+    }
+    start(w, "failures", &[])?;
+    for f in &v.report.failed_actions {
+        let mut a = vec![
+            (
+                "op_key",
+                format!("{}_{}_{}", f.resource, f.operation, f.interval_ms),
+            ),
+            ("node", f.node.clone()),
+            ("exitstatus", f.rc_text.clone()),
+            ("exitreason", f.exit_reason.clone().unwrap_or_default()),
+            ("exitcode", f.rc.max(0).to_string()),
+            ("call", f.call_id.to_string()),
+            (
+                "status",
+                crate::text::op_status_text(f.op_status).to_string(),
+            ),
+        ];
+        if let Some(t) = f.last_rc_change {
+            a.extend([
+                ("last-rc-change", format!("{}Z", format_time(t))),
+                ("queued", f.queue_time_ms.unwrap_or(0).to_string()),
+                ("exec", f.exec_time_ms.unwrap_or(0).to_string()),
+                ("interval", f.interval_ms.to_string()),
+                ("task", f.operation.clone()),
+            ]);
+        }
+        empty(w, "failure", &a)?;
+    }
+    end(w, "failures")
+}
+
+fn fence_history(w: &mut W, v: &View) -> Result<(), ViewError> {
+    if v.cib.status.fencing_history.is_empty() {
+        return Ok(());
+    }
+    start(w, "fence_history", &[])?;
+    for e in v.cib.status.fencing_history.iter().rev() {
+        let mut a = vec![(
+            "status",
+            if e.ok { "success" } else { "failed" }.to_string(),
+        )];
+        if let Some(r) = e.reason.as_ref().filter(|_| !e.ok) {
+            a.push(("exit-reason", r.clone()));
+        }
+        a.extend([
+            ("delegate", e.executor.clone()),
+            ("action", e.action.clone()),
+            ("target", e.target.clone()),
+            ("client", e.origin.clone().unwrap_or_default()),
+            ("origin", e.executor.clone()),
+            ("completed", format!("{}Z", format_time(e.at))),
+        ]);
+        empty(w, "fence_event", &a)?;
+    }
+    end(w, "fence_history")
+}

@@ -1,0 +1,83 @@
+//! docs/status-json.md lists every field `hactl status --output json` prints: a
+//! field added to the report without a line in the page fails here.
+
+use hactl_model::change::Change;
+use hactl_model::FenceEvent;
+use hactl_view::{DaemonView, MemberInfo, Snapshot, View};
+
+const DOC: &str = include_str!("../../../docs/status-json.md");
+const EXAMPLE: &str = include_str!("../../../examples/web-cluster.xml");
+
+/// Dotted paths of every object key (arrays add no segment).
+fn paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, val) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                out.push(p.clone());
+                paths(val, &p, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| paths(x, prefix, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_json_field_is_documented() {
+    let mut cib = hactl_cib_xml::import(EXAMPLE).unwrap();
+    Change::RecordFenceEvent {
+        event: FenceEvent {
+            target: "web3".into(),
+            action: "off".into(),
+            reason: Some("no answer".into()),
+            executor: "web1".into(),
+            ..Default::default()
+        },
+    }
+    .apply(&mut cib)
+    .unwrap();
+    let daemon = DaemonView {
+        cluster_name: "web".into(),
+        local_node: "web1".into(),
+        dc: Some("web2".into()),
+        have_quorum: true,
+        term: 3,
+        commit_index: 10,
+        applied_index: 10,
+        members: vec![MemberInfo {
+            name: "web1".into(),
+            address: "10.0.0.1:7000".into(),
+            state: "online".into(),
+            last_seen_ms: None,
+        }],
+    };
+    let now = cib.execution_date.unwrap_or(0);
+    let v = View::new(Snapshot {
+        cib,
+        daemon: Some(daemon),
+        now,
+    })
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&v.json().unwrap()).unwrap();
+    assert_eq!(json["schema_version"], hactl_view::SCHEMA_VERSION);
+    let mut all = Vec::new();
+    paths(&json, "", &mut all);
+    all.sort();
+    all.dedup();
+    // Members, fence events and pending fences are described in one row each.
+    let nested = ["daemon.members.", "fencing.failed.", "fencing.pending."];
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|p| !nested.iter().any(|n| p.starts_with(n)))
+        .filter(|p| !DOC.contains(&format!("`{p}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in docs/status-json.md: {missing:?}"
+    );
+}
