@@ -170,7 +170,7 @@ fn netns_alerts_sample_agent_records_events_in_order_and_a_hung_agent_is_killed(
             res("start", "d2", &now_on, "ok"),
         ],
     )?;
-    if !text.contains(&format!("for controller: OK")) {
+    if !text.contains("for controller: OK") {
         bail!("the fencing line does not say it succeeded:\n{text}");
     }
 
