@@ -93,6 +93,9 @@ enum Command {
     /// Alert agents run on cluster events, Pacemaker's alert interface (pcs alert ...).
     #[command(subcommand)]
     Alert(cmd::alert::AlertCommand),
+    /// Tickets: grant, revoke, standby, activate, list (crm_ticket).
+    #[command(subcommand)]
+    Ticket(cmd::ticket::TicketCommand),
 }
 
 fn main() -> ExitCode {
@@ -120,6 +123,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Resource(c) => cmd::resource::run(c),
         Command::Alert(c) => cmd::alert::run(c),
+        Command::Ticket(c) => cmd::ticket::run(c),
     };
     match result {
         Ok(code) => code,

@@ -13,4 +13,5 @@ pub mod resource_config;
 pub mod simulate;
 pub mod status;
 pub mod stonith;
+pub mod ticket;
 pub mod verify;
