@@ -9,6 +9,7 @@ pub mod generate;
 mod import;
 mod refuse;
 mod sets;
+mod templates;
 mod tickets;
 
 pub use export::export;

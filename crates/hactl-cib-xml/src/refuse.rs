@@ -23,11 +23,6 @@ const PROPERTIES: &[(&str, &[&str], &str)] = &[
     ("node-health-strategy", &["none"], "node health strategies"),
     ("shutdown-lock", &["false"], "shutdown locks"),
     (
-        "stop-removed-resources",
-        &["true"],
-        "keeping removed resources running (stop-removed-resources=false)",
-    ),
-    (
         "cancel-removed-actions",
         &["true"],
         "keeping removed operations (cancel-removed-actions=false)",
@@ -196,7 +191,6 @@ mod tests {
             ("placement-strategy", "balanced"),
             ("node-health-strategy", "migrate-on-red"),
             ("shutdown-lock", "true"),
-            ("stop-removed-resources", "false"),
             ("cancel-removed-actions", "false"),
             ("enable-startup-probes", "false"),
         ] {
