@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod change;
 mod options;
 pub mod rc;
+pub mod replace;
 mod score;
 pub mod split_brain;
 mod ticket;
