@@ -81,12 +81,12 @@ impl Sched<'_> {
                 continue;
             }
             for r in self.top.clone() {
-                if health < Score::ZERO && self.allows_unhealthy(r) {
-                    continue;
-                }
                 let (first, rest) = match r {
-                    RscRef::C(c) => {
-                        self.clone_location(c, n, health, label.clone());
+                    RscRef::C(ci) => {
+                        // As for a location constraint on the clone.
+                        if !(health < Score::ZERO && self.allows_unhealthy(r)) {
+                            self.clone_location(ci, n, health, label.clone());
+                        }
                         continue;
                     }
                     RscRef::P(p) => (p, Vec::new()),
@@ -95,6 +95,9 @@ impl Sched<'_> {
                         None => continue,
                     },
                 };
+                if health < Score::ZERO && self.allows_unhealthy(r) {
+                    continue;
+                }
                 self.location(first, Some(n), health, label.clone());
                 // As for a location constraint on a group: the other members may
                 // follow the first there.
@@ -112,8 +115,10 @@ impl Sched<'_> {
         let meta = match r {
             RscRef::P(p) => self.prims[p].def.map(|d| &d.meta),
             RscRef::G(g) => Some(&self.groups[g].def.meta),
-            // The clone's meta attributes reach its instances' definition.
-            RscRef::C(c) => Some(&self.clones[c].def.meta),
+            RscRef::C(ci) => cib
+                .config
+                .clone_of(&self.clones[ci].def.id)
+                .map(|c| &c.meta),
         };
         meta.and_then(|m| m.get("allow-unhealthy-nodes"))
             .or_else(|| cib.config.rsc_defaults.get("allow-unhealthy-nodes"))
