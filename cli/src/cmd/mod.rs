@@ -5,6 +5,7 @@ pub mod config;
 pub mod constraint;
 pub mod daemon;
 pub mod demo;
+pub mod mon;
 pub mod node;
 pub mod property;
 pub mod resource;
