@@ -457,3 +457,29 @@ fn save_graph_writes_pacemakers_transition_graph() {
         stderr(&o)
     );
 }
+
+/// `--show-scores --raw` prints exactly what crm_simulate -s printed for the case
+/// (Pacemaker's `.scores`, blank lines aside).
+#[test]
+fn raw_scores_match_crm_simulates() {
+    let case = repo().join("tests/data/pacemaker-cts/wave2/params-0");
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&case.with_extension("xml")),
+        "--show-scores",
+        "--raw",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = std::fs::read_to_string(case.with_extension("scores")).expect("params-0.scores");
+    let want: Vec<&str> = want.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(want.len(), 20, "oracle has 5 resources on 4 nodes");
+    assert_eq!(stdout(&o).lines().collect::<Vec<_>>(), want);
+    let o = hactl(&[
+        "simulate",
+        "--xml",
+        path(&case.with_extension("xml")),
+        "--raw",
+    ]);
+    assert!(!o.status.success(), "--raw needs --show-scores");
+}

@@ -57,6 +57,20 @@ fn run_case(xml_path: &Path) -> Outcome {
     let want = expected_summary(&read("summary").unwrap_or_default());
     let got: Vec<String> = t.summary.iter().map(|l| normalize(l)).collect();
     o.fail(Check::Summary, line_diff(&want, &got));
+    if let Ok(scores) = read("scores") {
+        o.scored = true;
+        let lines = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        o.fail(
+            Check::Scores,
+            line_diff(&lines(&scores), &lines(&t.raw_scores())),
+        );
+    }
     if let Ok(exp) = read("exp") {
         o.graphed = true;
         let ours = hactl_policy::graph_xml(&cib, &t);

@@ -54,6 +54,10 @@ pub struct Args {
     /// Also explain each placement: per node, the score and what contributed to it.
     #[arg(long)]
     show_scores: bool,
+    /// With --show-scores: print only the allocation scores, one line per resource
+    /// and node in the format of `crm_simulate -s` (Pacemaker's `.scores` files).
+    #[arg(long, requires = "show_scores")]
+    raw: bool,
     /// Also print the cluster status after the transition.
     #[arg(long)]
     revised: bool,
@@ -102,6 +106,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &a.save_graph {
         std::fs::write(path, hactl_policy::graph_xml(&cib, &t))
             .with_context(|| format!("writing the transition graph to {}", path.display()))?;
+    }
+    if a.raw {
+        out!("{}", t.raw_scores());
+        return Ok(ExitCode::SUCCESS);
     }
     if a.output == OutputFormat::Json {
         outln!("{}", serde_json::to_string_pretty(&t)?);

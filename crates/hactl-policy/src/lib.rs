@@ -20,7 +20,9 @@
 
 mod actions;
 mod graph;
+mod health;
 mod output;
+mod raw_scores;
 mod rules;
 mod sched;
 mod tickets;

@@ -1,0 +1,39 @@
+//! Allocation scores in the form `crm_simulate -s` prints them (and Pacemaker's
+//! regression suite keeps them in `<case>.scores`): one line per primitive and node,
+//! `pcmk__primitive_assign: RSC allocation score on NODE: SCORE`, sorted.
+//!
+//! Only the primitive lines exist here: Pacemaker also prints the scores of a group
+//! and of its members as the group is assigned (`pcmk__group_assign: …`), a state
+//! hactl's scheduler does not keep, so cases with groups do not agree on scores.
+
+use crate::Transition;
+
+impl Transition {
+    /// The allocation scores, one `pcmk__primitive_assign` line per primitive and
+    /// node it may run on, sorted as in a `.scores` file (orphans have none).
+    pub fn raw_scores(&self) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        // Orphans (no longer configured) are not assigned, so Pacemaker prints no
+        // scores for them; placements and scores are both in primitive order.
+        let configured = self.placements.iter().map(|p| !p.orphan);
+        for (r, _) in self.scores.iter().zip(configured).filter(|(_, c)| *c) {
+            for (node, score) in self.nodes.iter().zip(&r.scores) {
+                // None: not an allowed node at all (asymmetric cluster), which
+                // Pacemaker does not list either.
+                if let Some(score) = score {
+                    lines.push(format!(
+                        "pcmk__primitive_assign: {} allocation score on {}: {score}",
+                        r.resource, node.name
+                    ));
+                }
+            }
+        }
+        lines.sort();
+        let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out
+    }
+}
