@@ -144,25 +144,7 @@ pub fn export(cib: &Cib) -> String {
     }
     out.push_str("    <resources>\n");
     for r in &c.resources {
-        match r {
-            Resource::Primitive(p) => primitive(&mut out, "      ", p),
-            Resource::Group(g) => {
-                out.push_str("      <group");
-                attr(&mut out, "id", &g.id);
-                out.push_str(">\n");
-                nvset(
-                    &mut out,
-                    "        ",
-                    "meta_attributes",
-                    &format!("{}-meta_attributes", g.id),
-                    &g.meta,
-                );
-                for p in &g.children {
-                    primitive(&mut out, "        ", p);
-                }
-                out.push_str("      </group>\n");
-            }
-        }
+        resource(&mut out, "      ", r);
     }
     out.push_str("    </resources>\n    <constraints>\n");
     for l in &c.constraints.location {
@@ -363,6 +345,36 @@ pub fn export(cib: &Cib) -> String {
     crate::tickets::export_states(&mut out, &cib.status.tickets);
     out.push_str("  </status>\n</cib>\n");
     out
+}
+
+/// One resource element: a primitive, a group, or a clone of either.
+fn resource(out: &mut String, indent: &str, r: &Resource) {
+    let (tag, id, meta) = match r {
+        Resource::Primitive(p) => return primitive(out, indent, p),
+        Resource::Group(g) => ("group", &g.id, &g.meta),
+        Resource::Clone(c) => ("clone", &c.id, &c.meta),
+    };
+    let inner = format!("{indent}  ");
+    let _ = write!(out, "{indent}<{tag}");
+    attr(out, "id", id);
+    out.push_str(">\n");
+    nvset(
+        out,
+        &inner,
+        "meta_attributes",
+        &format!("{id}-meta_attributes"),
+        meta,
+    );
+    match r {
+        Resource::Group(g) => {
+            for p in &g.children {
+                primitive(out, &inner, p);
+            }
+        }
+        Resource::Clone(c) => resource(out, &inner, &c.child),
+        Resource::Primitive(_) => {}
+    }
+    let _ = writeln!(out, "{indent}</{tag}>");
 }
 
 fn primitive(out: &mut String, indent: &str, p: &Primitive) {

@@ -425,6 +425,9 @@ fn import_node(n: &Element) -> Result<Node, ImportError> {
     Ok(node)
 }
 
+#[path = "import_clone.rs"]
+mod clone;
+
 fn import_resource(r: &Element) -> Result<Resource, ImportError> {
     match r.name.as_ref() {
         "primitive" => Ok(Resource::Primitive(import_primitive(r, &Attrs::new())?)),
@@ -451,11 +454,7 @@ fn import_resource(r: &Element) -> Result<Resource, ImportError> {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Resource::Group(Group { id, meta, children }))
         }
-        "clone" => Err(unsupported(r, "clones are not supported yet")),
-        "master" => Err(unsupported(
-            r,
-            "promotable (master/slave) resources are not supported yet",
-        )),
+        "clone" | "master" => clone::import_clone(r),
         "bundle" => Err(unsupported(r, "bundles are not supported")),
         _ => Err(unsupported(r, "unknown resource type")),
     }

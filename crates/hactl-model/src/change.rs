@@ -325,6 +325,9 @@ impl Change {
                     Some(Resource::Primitive(_)) => {
                         return Err(invalid(format!("group {group:?}"), "is a primitive"))
                     }
+                    Some(Resource::Clone(_)) => {
+                        return Err(invalid(format!("group {group:?}"), "is a clone"))
+                    }
                     None => cfg.resources.push(Resource::Group(crate::Group {
                         id: group.clone(),
                         meta: Default::default(),
