@@ -128,6 +128,10 @@ fn resource(r: &Resource, s: &mut Script) {
                 s.push(w);
             }
         }
+        Resource::Clone(c) => s.notes.push(format!(
+            "clone {}: no hactl command creates clones yet; it and its resources are not recreated (`hactl cib push` carries them)",
+            c.id
+        )),
     }
 }
 
