@@ -385,3 +385,174 @@ fn xml_export_reads_back_as_the_same_configuration() {
     let got = ok(&["config", "--output", "json", "--cib", x.to_str().unwrap()]);
     assert_eq!(got, want);
 }
+
+/// A cluster identity (cluster.toml, CA) named `name` in `dir`, made by `cluster setup`.
+fn identity(dir: &Path, name: &str) {
+    ok(&[
+        "cluster",
+        "--dir",
+        dir.to_str().unwrap(),
+        "setup",
+        "--name",
+        name,
+        "--no-local",
+        "n1=127.0.0.1:7420",
+        "n2=127.0.0.2:7420",
+        "n3=127.0.0.3:7420",
+    ]);
+}
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn backup_then_restore_gives_the_same_configuration_and_keys_only_on_request() {
+    let t = tempfile::tempdir().unwrap();
+    let etc = t.path().join("etc");
+    identity(&etc, "lab");
+    let every = every_construct(t.path());
+    let (e, d) = (every.to_str().unwrap(), etc.to_str().unwrap());
+    let want = ok(&["config", "--output", "json", "--cib", e]);
+    let b = t.path().join("b.json");
+    let o = hactl(&[
+        "config",
+        "backup",
+        b.to_str().unwrap(),
+        "--dir",
+        d,
+        "--cib",
+        e,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(mode(&b), 0o600);
+    let text = std::fs::read_to_string(&b).unwrap();
+    let key = std::fs::read_to_string(etc.join("ca.key")).unwrap();
+    assert!(!text.contains(key.trim()) && !text.contains("PRIVATE KEY"));
+    assert!(text.contains(
+        std::fs::read_to_string(etc.join("ca.pem"))
+            .unwrap()
+            .trim()
+            .lines()
+            .nth(1)
+            .unwrap()
+    ));
+
+    // Change everything: another configuration altogether.
+    let target = empty_like(t.path());
+    let tg = target.to_str().unwrap();
+    ok(&["property", "set", "--cib", tg, "no-quorum-policy=ignore"]);
+    ok(&[
+        "resource",
+        "create",
+        "--force",
+        "--cib",
+        tg,
+        "other",
+        "ocf:heartbeat:Dummy",
+    ]);
+    ok(&[
+        "config",
+        "restore",
+        b.to_str().unwrap(),
+        "--dir",
+        d,
+        "--cib",
+        tg,
+    ]);
+    assert_eq!(ok(&["config", "--output", "json", "--cib", tg]), want);
+
+    // --with-keys: the keys are in, with a warning that never shows them.
+    let o = hactl(&[
+        "config",
+        "backup",
+        b.to_str().unwrap(),
+        "--dir",
+        d,
+        "--cib",
+        e,
+        "--with-keys",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && err.contains("warning") && err.contains("ca.key"),
+        "{err}"
+    );
+    assert!(!err.contains(key.trim()) && !String::from_utf8_lossy(&o.stdout).contains("PRIVATE"));
+    assert!(std::fs::read_to_string(&b).unwrap().contains("PRIVATE KEY"));
+    assert_eq!(mode(&b), 0o600);
+
+    // --files into an empty config dir: the files back, keys 0600.
+    let fresh = t.path().join("fresh");
+    ok(&[
+        "config",
+        "restore",
+        b.to_str().unwrap(),
+        "--dir",
+        fresh.to_str().unwrap(),
+        "--cib",
+        tg,
+        "--files",
+        "--force",
+    ]);
+    for f in ["cluster.toml", "ca.pem", "ca.key"] {
+        assert_eq!(
+            std::fs::read_to_string(fresh.join(f)).unwrap(),
+            std::fs::read_to_string(etc.join(f)).unwrap()
+        );
+    }
+    assert_eq!(mode(&fresh.join("ca.key")), 0o600);
+}
+
+#[test]
+fn restore_of_another_clusters_backup_is_refused_without_force() {
+    let t = tempfile::tempdir().unwrap();
+    let (lab, other) = (t.path().join("lab"), t.path().join("other"));
+    identity(&lab, "lab");
+    identity(&other, "other");
+    let every = every_construct(t.path());
+    let b = t.path().join("b.json");
+    ok(&[
+        "config",
+        "backup",
+        b.to_str().unwrap(),
+        "--dir",
+        lab.to_str().unwrap(),
+        "--cib",
+        every.to_str().unwrap(),
+    ]);
+    let target = empty_like(t.path());
+    let before = std::fs::read(&target).unwrap();
+    let o = hactl(&[
+        "config",
+        "restore",
+        b.to_str().unwrap(),
+        "--dir",
+        other.to_str().unwrap(),
+        "--cib",
+        target.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("\"lab\"") && err.contains("\"other\""),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        before,
+        "a refused restore wrote"
+    );
+    ok(&[
+        "config",
+        "restore",
+        b.to_str().unwrap(),
+        "--dir",
+        other.to_str().unwrap(),
+        "--cib",
+        target.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(read(&target).config.resources.len(), 3);
+}

@@ -264,11 +264,12 @@ fn rebuild(c: &mut Cluster) -> Result<()> {
     Ok(())
 }
 
-/// The scenario: export the commands of a configured cluster, destroy it,
-/// set up a new cluster with the same nodes, run the commands: the same
-/// configuration, and it runs.
+/// The scenarios: backup, change everything, restore: the same
+/// configuration. Then export the commands of the configured cluster, destroy it, set
+/// up a new cluster with the same nodes, run the commands: the same configuration,
+/// and it runs.
 #[test]
-fn netns_config_export_commands_rebuild_an_identical_cluster() -> Result<()> {
+fn netns_config_backup_restore_and_export_rebuild_an_identical_cluster() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
@@ -280,6 +281,49 @@ fn netns_config_export_commands_rebuild_an_identical_cluster() -> Result<()> {
     ensure(!script.contains("NOTE"), &format!("notes in:\n{script}"))?;
     let script_file = c.root.join("export.sh");
     std::fs::write(&script_file, &script)?;
+
+    // Backup, change everything, restore: the same configuration.
+    let backup = c.root.join("backup.json");
+    let dir = c.files(2).config_dir.display().to_string();
+    let b = backup.to_str().unwrap_or_default();
+    cli(&c, 2, &["config", "backup", b, "--dir", &dir])?;
+    for step in [
+        &["resource", "delete", "--no-wait", "d1"][..],
+        &["resource", "delete", "--no-wait", "g"],
+        &["property", "set", "--no-wait", "no-quorum-policy=ignore"],
+        &[
+            "resource",
+            "defaults",
+            "--no-wait",
+            "resource-stickiness=",
+            "priority=3",
+        ],
+        &["node", "attribute", "--no-wait", "n1", "rack=", "zone=z"],
+        &[
+            "resource",
+            "create",
+            "--no-wait",
+            "other",
+            "ocf:pacemaker:Dummy",
+        ],
+    ] {
+        cli(&c, 1, step)?;
+    }
+    ensure(config_json(&c, 1)? != want, "nothing changed")?;
+    cli(
+        &c,
+        3,
+        &["config", "restore", b, "--dir", &dir, "--wait=60s"],
+    )?;
+    let got = config_json(&c, 1)?;
+    ensure(
+        got == want,
+        &format!("restored configuration differs:\nbefore {want:#}\nafter {got:#}"),
+    )?;
+    ensure(
+        dummy_on(&c, "other").is_empty(),
+        "the resource the restore removed still runs",
+    )?;
 
     rebuild(&mut c)?;
     ensure(

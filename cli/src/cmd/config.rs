@@ -25,11 +25,20 @@ pub enum ConfigCommand {
     /// Print the configuration as the hactl commands that recreate it on an empty
     /// cluster (`--format commands`), or as Pacemaker CIB XML (`--format xml`).
     Export(crate::cmd::config_file::ExportArgs),
+    /// Write one file (mode 0600) with the configuration, cluster.toml and the
+    /// cluster's public certificates (pcs config backup); private keys only with
+    /// --with-keys.
+    Backup(crate::cmd::config_file::BackupArgs),
+    /// Replace the live configuration by a backup's (pcs config restore), if the
+    /// backup is of this cluster (same name).
+    Restore(crate::cmd::config_file::RestoreArgs),
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
     match a.command {
         Some(ConfigCommand::Export(e)) => crate::cmd::config_file::export(e),
+        Some(ConfigCommand::Backup(b)) => crate::cmd::config_file::backup(b),
+        Some(ConfigCommand::Restore(r)) => crate::cmd::config_file::restore(r),
         None => show(a.flags),
     }
 }
