@@ -22,7 +22,7 @@ const OP_XML_ATTRS: &[&str] = &[
     "description",
 ];
 
-fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn esc(s: &str) -> std::borrow::Cow<'_, str> {
     quick_xml::escape::escape(s)
 }
 
@@ -31,7 +31,7 @@ pub(crate) fn attr(out: &mut String, name: &str, value: &str) {
     let _ = write!(out, " {name}=\"{}\"", esc(value));
 }
 
-fn nvset(out: &mut String, indent: &str, tag: &str, id: &str, attrs: &Attrs) {
+pub(crate) fn nvset(out: &mut String, indent: &str, tag: &str, id: &str, attrs: &Attrs) {
     if attrs.is_empty() {
         return;
     }
@@ -217,6 +217,7 @@ pub fn export(cib: &Cib) -> String {
         }
         out.push_str("    </fencing-topology>\n");
     }
+    crate::alerts::export_alerts(&mut out, &c.alerts);
     out.push_str("  </configuration>\n  <status>\n");
     for (name, st) in &cib.status.nodes {
         out.push_str("    <node_state");

@@ -262,7 +262,7 @@ fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<()
             }
             "fencing-topology" => {} // after nodes: target-attribute needs them
             // Alert agents are notified of events; they never change a decision.
-            "alerts" => {}
+            "alerts" => config.alerts = crate::alerts::import_alerts(c)?,
             // Read by templates::collect, resolved into the constraints naming them.
             "tags" => {}
             // ACLs restrict who may change the CIB, never what the scheduler does;
@@ -360,7 +360,7 @@ fn nvpairs(set: &Element) -> Result<Vec<(String, String)>, ImportError> {
 }
 
 /// Merges several sets of one kind that are direct children of `el` (first wins).
-fn child_sets(el: &Element, set_name: &str) -> Result<Attrs, ImportError> {
+pub(crate) fn child_sets(el: &Element, set_name: &str) -> Result<Attrs, ImportError> {
     let mut sets: Vec<(Score, usize, &Element)> = Vec::new();
     for (i, s) in el
         .children

@@ -6,6 +6,7 @@
 //! replicates them through Raft, importers and the CLI build them. Everything is
 //! `serde` so that the same value travels as JSON, in the Raft log and in snapshots.
 
+pub mod alerts;
 pub mod change;
 mod options;
 pub mod rc;
@@ -100,6 +101,10 @@ pub struct Configuration {
     pub constraints: Constraints,
     /// Fencing topology: per target, levels tried in order.
     pub fencing_levels: Vec<FencingLevel>,
+    /// Alert agents run on cluster events (Pacemaker's `<alerts>`). Not written
+    /// when empty, so CIBs without alerts serialize as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<alerts::Alert>,
 }
 
 /// A cluster node as configured.

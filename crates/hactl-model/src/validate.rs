@@ -215,6 +215,13 @@ pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
             }
         }
     }
+    for a in &c.alerts {
+        claim(&mut ids, &a.id, "alert", &mut errs);
+        crate::alerts::check(a, &mut errs);
+        for r in &a.recipients {
+            claim(&mut ids, &r.id, "alert recipient", &mut errs);
+        }
+    }
     if errs.is_empty() {
         Ok(())
     } else {
