@@ -346,10 +346,7 @@ fn what_commands_cannot_say_is_noted_not_dropped_silently() {
     );
     assert!(o.status.success(), "{err}");
     for id in ["web-with-g: influence", "web-on-n1: resource-discovery"] {
-        assert!(
-            out.contains(&format!("# NOTE: ")) && out.contains(id),
-            "{out}"
-        );
+        assert!(out.contains("# NOTE: ") && out.contains(id), "{out}");
         assert!(err.contains(id), "{err}");
     }
 }
