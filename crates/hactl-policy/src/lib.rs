@@ -19,6 +19,7 @@
 //! promotable resources are out of scope.
 
 mod actions;
+mod fence_order;
 mod graph;
 mod output;
 mod raw_scores;
