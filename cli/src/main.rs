@@ -90,6 +90,9 @@ enum Command {
     /// Resources: create, configure, move, clean up; agent discovery (pcs resource ...).
     #[command(subcommand)]
     Resource(cmd::resource::ResourceCommand),
+    /// Tickets: grant, revoke, standby, activate, list (crm_ticket).
+    #[command(subcommand)]
+    Ticket(cmd::ticket::TicketCommand),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::Node(c) => cmd::node::run(c),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Resource(c) => cmd::resource::run(c),
+        Command::Ticket(c) => cmd::ticket::run(c),
     };
     match result {
         Ok(code) => code,

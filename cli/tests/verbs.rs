@@ -887,3 +887,38 @@ fn location_rule_constraints_are_added_and_honoured() {
     assert!(e.contains("no value"), "{e}");
     assert_eq!(read(&f).config, cib.config, "refused rules change nothing");
 }
+
+#[test]
+fn ticket_grant_add_revoke_and_standby_drive_the_resource() {
+    let d = TempDir::new("ticket");
+    let mut cib = three_nodes();
+    Change::AddResource {
+        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "d".into(),
+            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+            ..Default::default()
+        }),
+    }
+    .apply(&mut cib)
+    .unwrap();
+    mark_running(&mut cib, "d", "n1");
+    let f = write(&d, &cib);
+    let fs = f.to_str().unwrap();
+    ok(&["ticket", "grant", "T", "--cib", fs]);
+    ok(&["ticket", "add", "T", "d", "loss-policy=stop", "--cib", fs]);
+    assert!(read(&f).status.tickets["T"].granted);
+    let stops = |out: &str| out.lines().any(|l| l.contains("Stop") && l.contains('d'));
+    let out = ok(&["ticket", "revoke", "T", "--dry-run", "--cib", fs]);
+    assert!(stops(&out), "{out}");
+    let out = ok(&["ticket", "standby", "T", "--dry-run", "--cib", fs]);
+    assert!(stops(&out), "{out}");
+    let list = ok(&["ticket", "list", "--cib", fs]);
+    assert!(list.contains("T: granted (needed by: d)"), "{list}");
+    // Revoked for real: the file records it, and the resource is to stop.
+    ok(&["ticket", "revoke", "T", "--cib", fs]);
+    assert!(!read(&f).status.tickets["T"].granted);
+    let status = ok(&["status", "--cib", fs]);
+    assert!(status.contains("Pending actions"), "{status}");
+    let e = err(&["ticket", "standby", "U", "--cib", fs]);
+    assert!(e.contains("no ticket \"U\""), "{e}");
+}

@@ -20,13 +20,7 @@ const PROPERTIES: &[(&str, &[&str], &str)] = &[
         &["default"],
         "placement strategies (utilization)",
     ),
-    ("node-health-strategy", &["none"], "node health strategies"),
     ("shutdown-lock", &["false"], "shutdown locks"),
-    (
-        "stop-removed-resources",
-        &["true"],
-        "keeping removed resources running (stop-removed-resources=false)",
-    ),
     (
         "cancel-removed-actions",
         &["true"],
@@ -55,7 +49,6 @@ const META: &[(&str, &[&str], &str)] = &[
         &[],
         "container-attribute-target",
     ),
-    ("allow-unhealthy-nodes", &["false"], "allow-unhealthy-nodes"),
     (
         "requires",
         &["nothing", "quorum", "fencing"],
@@ -194,9 +187,7 @@ mod tests {
     fn each_refusal_names_the_setting() {
         for (name, value) in [
             ("placement-strategy", "balanced"),
-            ("node-health-strategy", "migrate-on-red"),
             ("shutdown-lock", "true"),
-            ("stop-removed-resources", "false"),
             ("cancel-removed-actions", "false"),
             ("enable-startup-probes", "false"),
         ] {

@@ -253,8 +253,11 @@ fn unsupported_constructs_are_named() {
         unsupported(&date),
         ("date_expression".into(), Some("de".into()))
     );
-    let acls = r#"<cib><configuration><acls id="a"/></configuration></cib>"#;
+    let acls =
+        r#"<cib><configuration><acls id="a"><acl_role id="r"/></acls></configuration></cib>"#;
     assert_eq!(unsupported(acls).0, "acls");
+    // An empty <acls/> grants nothing: accepted.
+    import(&wrap(prim, "").replace("<crm_config/>", "<crm_config/><acls/>")).expect("empty acls");
 }
 
 #[test]

@@ -98,6 +98,10 @@ pub struct FenceRequest {
     /// `reboot` or `off`.
     pub fence_action: String,
     pub executor: String,
+    /// `priority-fencing-delay` the executor waits before fencing (0 from a DC that
+    /// predates it).
+    #[serde(default)]
+    pub delay_ms: u64,
 }
 
 /// What the runtime must do.
@@ -190,6 +194,10 @@ struct Act {
     st: St,
     /// Fencing: the node that runs the fencer.
     fence_executor: Option<String>,
+    /// Fencing: `priority-fencing-delay` for this target, and the longest delay its
+    /// devices may add (`pcmk_delay_*`): neither counts against the fence timeout.
+    fence_delay_ms: u64,
+    device_delay_ms: u64,
     deadline_ms: u64,
     dispatched_ms: u64,
     sent_ms: u64,
@@ -372,6 +380,12 @@ impl Engine {
                     "action cannot be dispatched (no definition or no fencing executor)");
             }
             let pseudo = a.pseudo || (!is_op && !matches!(a.kind, ActionKind::Fence { .. }));
+            let (fence_delay_ms, device_delay_ms) = match (&a.kind, &a.node) {
+                (ActionKind::Fence { action }, Some(victim)) if !pseudo => {
+                    fence_delays(t, cib, victim, action)
+                }
+                _ => (0, 0),
+            };
             acts.push(Act {
                 kind: a.kind.clone(),
                 node: a.node.as_deref().map(String::from),
@@ -380,6 +394,8 @@ impl Engine {
                 expected_rc,
                 st,
                 fence_executor,
+                fence_delay_ms,
+                device_delay_ms,
                 deadline_ms: 0,
                 dispatched_ms: 0,
                 sent_ms: 0,
@@ -867,7 +883,10 @@ impl Engine {
                     } else if let (ActionKind::Fence { action }, Some(exec)) =
                         (&a.kind, &a.fence_executor)
                     {
-                        a.deadline_ms = now_ms + self.cfg.fence_timeout_ms;
+                        a.deadline_ms = now_ms
+                            + self.cfg.fence_timeout_ms
+                            + a.fence_delay_ms
+                            + a.device_delay_ms;
                         let target = a.node.clone().unwrap_or_default();
                         self.fence_requests
                             .insert((g.id, i), (exec.clone(), target.clone()));
@@ -880,6 +899,7 @@ impl Engine {
                             target: a.node.clone().unwrap_or_default(),
                             fence_action: action.clone(),
                             executor: exec.clone(),
+                            delay_ms: a.fence_delay_ms,
                         }));
                     }
                 }
@@ -921,6 +941,15 @@ impl Engine {
 }
 
 /// For runtimes and tests: the ops a command list dispatches.
+/// Fencing `victim` with `action`: its `priority-fencing-delay` and the longest delay
+/// its devices may add, in ms.
+fn fence_delays(t: &Transition, cib: &Cib, victim: &str, action: &str) -> (u64, u64) {
+    let priority = crate::fence_delay::priority_fencing_delay(t, cib, victim);
+    let (devs, _) = hactl_fence::cluster::devices(&cib.config);
+    let device = hactl_fence::cluster::max_delay(&devs, action, victim);
+    (priority.as_millis() as u64, device.as_millis() as u64)
+}
+
 pub fn dispatches(cmds: &[Command]) -> Vec<&Dispatch> {
     cmds.iter()
         .filter_map(|c| match c {

@@ -228,6 +228,13 @@ impl NodeService {
             ControllerMsg::Fence(f) => {
                 let s = self.clone();
                 tokio::spawn(async move {
+                    if f.delay_ms > 0 {
+                        // priority-fencing-delay: the peer that holds the important
+                        // resources gets this head start to fence us first.
+                        info!(node = %s.inner.node, target = %f.target, delay_ms = f.delay_ms,
+                            "fencing delay (priority-fencing-delay)");
+                        tokio::time::sleep(std::time::Duration::from_millis(f.delay_ms)).await;
+                    }
                     let r = match &s.inner.fencer {
                         Some(fencer) => fencer(f.clone()).await,
                         None => Err(format!("no fencer configured on {}", s.inner.node)),

@@ -13,8 +13,9 @@
 //! - [`systemd`]: units over D-Bus (zbus) on a configurable bus address.
 //! - [`lsb`]: init scripts (directory configurable); `service:` picks systemd when a
 //!   systemd bus answers, else LSB.
-//! - [`native`]: the project's own agents (`agents/vip`, `agents/dummy`) called
-//!   in-process as `ocf:hactl:VIP` and `ocf:hactl:Dummy`.
+//! - [`native`]: the project's own agents (`agents/vip`, `agents/ipvs`,
+//!   `agents/dummy`) called in-process as `ocf:hactl:VIP`, `ocf:hactl:ipvs` and
+//!   `ocf:hactl:Dummy`.
 //!
 //! # The `hactl` OCF provider
 //!
@@ -28,6 +29,7 @@
 //! ```text
 //! install -D -m 0755 target/release/hactl-vip   /usr/lib/ocf/resource.d/hactl/VIP
 //! install -D -m 0755 target/release/hactl-dummy /usr/lib/ocf/resource.d/hactl/Dummy
+//! install -D -m 0755 target/release/hactl-ipvs  /usr/lib/ocf/resource.d/hactl/ipvs
 //! ```
 //!
 //! Or, without installing, point the provider at a directory holding links named
@@ -56,6 +58,7 @@
 
 pub mod config;
 pub mod executor;
+mod ipvs_health;
 pub mod lsb;
 pub mod metadata;
 pub mod native;

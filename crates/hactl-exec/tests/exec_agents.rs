@@ -368,7 +368,15 @@ async fn discovery() {
         .agents(Some(hactl_exec::Class::Ocf), Some("hactl"))
         .await
         .unwrap();
-    assert_eq!(ours, vec!["ocf:hactl:Dummy", "ocf:hactl:VIP"]);
+    assert_eq!(
+        ours,
+        vec![
+            "ocf:hactl:Dummy",
+            "ocf:hactl:VIP",
+            "ocf:hactl:ipvs",
+            "ocf:hactl:lvs-realserver"
+        ]
+    );
     let md = exec
         .metadata(&AgentSpec::parse("ocf:hactl:VIP").unwrap())
         .await
@@ -492,6 +500,42 @@ async fn native_agents_refuse_typos_at_check_and_never_fail_stop_or_probe() {
     let e = exec.check("d", &dummy, &p).await.unwrap_err();
     assert!(e.to_string().contains("op_sleep"), "{e}");
     assert!(exec.execute("d", &dummy, &p, "stop", T).await.is_success());
+}
+
+/// `ocf:hactl:ipvs` in-process: a wrong configuration is refused at `check` naming
+/// the parameter; on a kernel without IPVS (this machine's) a right one is a local
+/// "not installed" (5) — another node may have ip_vs — and stop and probe succeed
+/// and say "not running". The kernel side is tested in the ipvs-vm guest (agents/ipvs).
+#[tokio::test(flavor = "current_thread")]
+async fn ipvs_in_process_refuses_bad_config_and_reports_a_kernel_without_ipvs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exec, _ev) = Executor::new(config(dir.path()));
+    let ipvs = AgentSpec::parse("ocf:hactl:ipvs").unwrap();
+    let base = [
+        ("vip", "10.231.0.100"),
+        ("port", "80"),
+        ("real_servers", "10.231.0.11:80"),
+    ];
+    for (k, v) in [
+        ("scheduler", "fastest"),
+        ("real_servers", "10.231.0.11:80 10.231.0.11:80"),
+    ] {
+        let mut p = params(base);
+        p.insert(k.into(), v.into());
+        // The meta-data's option list or the agent's validate-all: either names it.
+        let e = exec.check("web", &ipvs, &p).await.unwrap_err();
+        assert!(e.to_string().contains(k), "{k}={v}: {e}");
+        assert_eq!(exec.execute("web", &ipvs, &p, "start", T).await.rc, 6);
+    }
+    if Path::new("/proc/net/ip_vs").exists() {
+        eprintln!("skipped the rest: this kernel has IPVS");
+        return;
+    }
+    let p = params(base);
+    let local = exec.check("web", &ipvs, &p).await.unwrap().local_failure;
+    assert_eq!(local.map(|r| r.rc), Some(5));
+    assert_eq!(exec.probe("web", &ipvs, &p, T).await.rc, 7);
+    assert!(exec.execute("web", &ipvs, &p, "stop", T).await.is_success());
 }
 
 /// The real IPaddr2's validate-all runs at `check` with the resource's parameters:

@@ -206,8 +206,10 @@ pub async fn fence_node(
         return failed(target, &action, executor, start, why);
     }
     tracing::info!(node = target, op = %action, executor, levels = levels.len(), "fencing");
+    // A device's pcmk_delay is not part of stonith-timeout (as in Pacemaker).
+    let delay = max_delay(&devs, &action, target);
     let res = match tokio::time::timeout(
-        timeout + Duration::from_secs(2),
+        timeout + delay + Duration::from_secs(2),
         topology::fence(target, &action, &levels, &devs),
     )
     .await
@@ -285,6 +287,14 @@ pub async fn fence_node(
         tracing::warn!(node = target, op = %action, executor, summary = %outcome.summary, "fencing failed");
     }
     outcome
+}
+
+/// The longest delay any of `devs` may wait before `action` against `target`.
+pub fn max_delay(devs: &BTreeMap<String, FenceDevice>, action: &str, target: &str) -> Duration {
+    devs.values()
+        .map(|d| d.delay_bounds(action, target).1)
+        .max()
+        .unwrap_or_default()
 }
 
 fn failed(

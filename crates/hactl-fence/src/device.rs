@@ -67,6 +67,42 @@ pub struct FenceDevice {
     pub retries: u32,
     /// `port` or `plug`: how this agent wants the target named on stdin.
     pub target_param: &'static str,
+    /// `pcmk_delay_base`: a fixed delay before an off or reboot through this device
+    /// (per target node where given as `node:delay` entries; others get none).
+    pub delay_base: DelayBase,
+    /// `pcmk_delay_max`: the delay is drawn at random between the base and this.
+    pub delay_max: Duration,
+}
+
+/// `pcmk_delay_base`: one delay for every target, or one per node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum DelayBase {
+    #[default]
+    None,
+    All(Duration),
+    PerNode(BTreeMap<String, Duration>),
+}
+
+impl DelayBase {
+    fn parse(v: &str) -> Option<DelayBase> {
+        if !v.contains(':') {
+            return parse_duration(v).map(DelayBase::All);
+        }
+        let map = parse_host_map(v).ok()?;
+        let mut out = BTreeMap::new();
+        for (node, d) in map {
+            out.insert(node, parse_duration(&d)?);
+        }
+        Some(DelayBase::PerNode(out))
+    }
+
+    fn for_node(&self, node: &str) -> Duration {
+        match self {
+            DelayBase::None => Duration::ZERO,
+            DelayBase::All(d) => *d,
+            DelayBase::PerNode(m) => m.get(node).copied().unwrap_or_default(),
+        }
+    }
 }
 
 /// Parses `pcmk_host_map`: `node:plug` entries separated by `;`, blanks or commas
@@ -114,8 +150,28 @@ impl FenceDevice {
         let mut host_check = None;
         let mut timeout = Duration::from_secs(60);
         let mut retries = 2;
+        let mut delay_base = DelayBase::None;
+        let mut delay_max = Duration::ZERO;
+        let bad = |k: &str, v: &str, why: &str| DeviceError::Value {
+            name: k.to_string(),
+            value: v.to_string(),
+            why: why.to_string(),
+        };
         for (k, v) in params {
             match k.as_str() {
+                "pcmk_delay_base" => {
+                    delay_base = DelayBase::parse(&v).ok_or_else(|| {
+                        bad(
+                            &k,
+                            &v,
+                            "expected a duration like 5s, or node:duration entries",
+                        )
+                    })?
+                }
+                "pcmk_delay_max" => {
+                    delay_max = parse_duration(&v)
+                        .ok_or_else(|| bad(&k, &v, "expected a duration like 5s"))?
+                }
                 "pcmk_host_map" => host_map = parse_host_map(&v)?,
                 "pcmk_host_list" => host_list = parse_host_list(&v),
                 "pcmk_host_check" => {
@@ -164,7 +220,32 @@ impl FenceDevice {
             timeout,
             retries,
             target_param: "port",
+            delay_base,
+            delay_max,
         })
+    }
+
+    /// The bounds of the delay before `action` against `node` through this device
+    /// (Pacemaker's rule: only off and reboot wait; a maximum below the base is the
+    /// base).
+    pub fn delay_bounds(&self, action: &str, node: &str) -> (Duration, Duration) {
+        if action != "off" && action != "reboot" {
+            return (Duration::ZERO, Duration::ZERO);
+        }
+        let base = self.delay_base.for_node(node);
+        (base, self.delay_max.max(base))
+    }
+
+    /// The delay before `action` against `node`: the base plus a random part up to
+    /// the maximum (`pcmk_delay_max` breaks ties between nodes fencing each other).
+    pub fn delay(&self, action: &str, node: &str) -> Duration {
+        use rand::Rng;
+        let (lo, hi) = self.delay_bounds(action, node);
+        if hi <= lo {
+            return lo;
+        }
+        let span = (hi - lo).as_millis() as u64;
+        lo + Duration::from_millis(rand::thread_rng().gen_range(0..=span))
     }
 
     /// The name the device knows `node` by.
@@ -251,6 +332,64 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn delays_are_parsed_bounded_and_only_for_off_and_reboot() {
+        let d = FenceDevice::new(
+            "f",
+            "fence_xvm",
+            kv(&[
+                ("pcmk_host_list", "n1 n2"),
+                ("pcmk_delay_base", "2s"),
+                ("pcmk_delay_max", "5s"),
+            ]),
+        )
+        .unwrap();
+        assert!(!d.params.contains_key("pcmk_delay_base"));
+        let two = Duration::from_secs(2);
+        let five = Duration::from_secs(5);
+        assert_eq!(d.delay_bounds("reboot", "n1"), (two, five));
+        assert_eq!(d.delay_bounds("off", "n2"), (two, five));
+        assert_eq!(d.delay_bounds("on", "n1"), (Duration::ZERO, Duration::ZERO));
+        for _ in 0..50 {
+            let x = d.delay("reboot", "n1");
+            assert!(x >= two && x <= five, "{x:?}");
+        }
+        assert_eq!(d.delay("status", "n1"), Duration::ZERO);
+        // Per node; a maximum below the base is the base; other nodes wait nothing.
+        let d = FenceDevice::new(
+            "f",
+            "fence_xvm",
+            kv(&[
+                ("pcmk_host_list", "n1 n2"),
+                ("pcmk_delay_base", "n1:3s;n2:0"),
+                ("pcmk_delay_max", "1s"),
+            ]),
+        )
+        .unwrap();
+        let three = Duration::from_secs(3);
+        assert_eq!(d.delay_bounds("reboot", "n1"), (three, three));
+        assert_eq!(d.delay("reboot", "n1"), three);
+        assert_eq!(
+            d.delay_bounds("reboot", "n2"),
+            (Duration::ZERO, Duration::from_secs(1))
+        );
+        assert_eq!(
+            d.delay_bounds("reboot", "n3"),
+            (Duration::ZERO, Duration::from_secs(1))
+        );
+        // Bad values are named.
+        for (k, v) in [
+            ("pcmk_delay_base", "soon"),
+            ("pcmk_delay_base", "n1:soon"),
+            ("pcmk_delay_max", "-1"),
+        ] {
+            let e = FenceDevice::new("f", "fence_xvm", kv(&[("pcmk_host_list", "n1"), (k, v)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(k) && e.contains(v), "{e}");
+        }
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub async fn fence(
             })
             .collect();
     }
+    // The first device that acts waits its pcmk_delay (once per operation, as in
+    // Pacemaker: a later level or device is already late).
+    let mut delayed = false;
     for level in &plan {
         let mut lo = LevelOutcome {
             index: level.index,
@@ -164,6 +167,15 @@ pub async fn fence(
             };
             for step in steps {
                 for (dev, plug) in &members {
+                    if !delayed && step != "on" {
+                        delayed = true;
+                        let d = dev.delay(step, target);
+                        if !d.is_zero() {
+                            tracing::info!(node = target, device = %dev.id, op = step,
+                                delay_ms = d.as_millis() as u64, "fencing delay (pcmk_delay_base/max)");
+                            tokio::time::sleep(d).await;
+                        }
+                    }
                     let out = dev.run(step, Some(target)).await;
                     let ok = out.result == AgentResult::Success;
                     tracing::info!(

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     AgentSpec, Cib, ColocationConstraint, Configuration, FailCount, FenceEvent, FencingLevel,
     LocationConstraint, ModelError, Node, NodeStatus, OpRecord, OrderConstraint, Primitive,
-    Resource, ResourceHistory,
+    Resource, ResourceHistory, TicketConstraint,
 };
 
 /// How many fencing events [`Change::RecordFenceEvent`] keeps per target.
@@ -24,6 +24,7 @@ pub enum Constraint {
     Location(LocationConstraint),
     Colocation(ColocationConstraint),
     Order(OrderConstraint),
+    Ticket(TicketConstraint),
 }
 
 impl Constraint {
@@ -32,6 +33,7 @@ impl Constraint {
             Constraint::Location(c) => &c.id,
             Constraint::Colocation(c) => &c.id,
             Constraint::Order(c) => &c.id,
+            Constraint::Ticket(c) => &c.id,
         }
     }
 }
@@ -197,6 +199,21 @@ pub enum Change {
         name: String,
         value: Option<String>,
     },
+    /// Replaces the whole configuration (`hactl cib push`, `cibadmin --replace`), if
+    /// the CIB is still at `expected_epoch` (when given). The node list stays the
+    /// cluster's (see [`crate::replace`]). Needs entry format 3.
+    ReplaceConfiguration {
+        config: Box<Configuration>,
+        expected_epoch: Option<u64>,
+    },
+    /// Grants or revokes a ticket, or puts it in or out of standby (status: tickets
+    /// are granted to a site, not configured). `at` records when it was granted.
+    SetTicket {
+        ticket: String,
+        granted: Option<bool>,
+        standby: Option<bool>,
+        at: Option<i64>,
+    },
     /// Several changes applied atomically: all or none.
     Batch {
         changes: Vec<Change>,
@@ -223,7 +240,8 @@ impl Change {
             | Change::SetMaintenance { .. }
             | Change::AddFencingLevel { .. }
             | Change::RemoveFencingLevel { .. }
-            | Change::SetDefault { .. } => true,
+            | Change::SetDefault { .. }
+            | Change::ReplaceConfiguration { .. } => true,
             Change::Batch { changes } => changes.iter().any(Change::is_config),
             _ => false,
         }
@@ -344,15 +362,20 @@ impl Change {
                     Constraint::Location(c) => cfg.constraints.location.push(c.clone()),
                     Constraint::Colocation(c) => cfg.constraints.colocation.push(c.clone()),
                     Constraint::Order(c) => cfg.constraints.order.push(c.clone()),
+                    Constraint::Ticket(c) => cfg.constraints.tickets.push(c.clone()),
                 }
             }
             Change::RemoveConstraint { id } => {
                 let c = &mut cfg.constraints;
-                let before = c.location.len() + c.colocation.len() + c.order.len();
+                let count = |c: &crate::Constraints| {
+                    c.location.len() + c.colocation.len() + c.order.len() + c.tickets.len()
+                };
+                let before = count(c);
                 c.location.retain(|x| &x.id != id);
                 c.colocation.retain(|x| &x.id != id);
                 c.order.retain(|x| &x.id != id);
-                if before == c.location.len() + c.colocation.len() + c.order.len() {
+                c.tickets.retain(|x| &x.id != id);
+                if before == count(c) {
                     return Err(not_found("constraint", id));
                 }
             }
@@ -600,6 +623,28 @@ impl Change {
                     None => {}
                 }
             }
+            Change::ReplaceConfiguration {
+                config,
+                expected_epoch,
+            } => crate::replace::replace_configuration(cib, config, *expected_epoch)?,
+            Change::SetTicket {
+                ticket,
+                granted,
+                standby,
+                at,
+            } => {
+                crate::validate::check_id("ticket", ticket)?;
+                let t = cib.status.tickets.entry(ticket.clone()).or_default();
+                if let Some(g) = granted {
+                    t.granted = *g;
+                    if *g {
+                        t.last_granted = at.or(t.last_granted);
+                    }
+                }
+                if let Some(sb) = standby {
+                    t.standby = *sb;
+                }
+            }
             Change::Batch { changes } => {
                 for c in changes {
                     // Nodes added earlier in the batch count as known for later ones.
@@ -656,6 +701,7 @@ fn remove_constraints_naming(cfg: &mut Configuration, id: &str) {
     c.location.retain(|x| x.rsc != id);
     c.colocation.retain(|x| !x.names(id));
     c.order.retain(|x| !x.names(id));
+    c.tickets.retain(|x| x.rsc != id);
 }
 
 fn config_node<'a>(cfg: &'a mut Configuration, name: &str) -> Result<&'a mut Node, ModelError> {

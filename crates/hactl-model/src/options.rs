@@ -29,6 +29,10 @@ pub struct ClusterOptions {
     pub stop_orphan_actions: bool,
     /// Heartbeat profile for the membership layer (`default`, `fast`).
     pub heartbeat_profile: String,
+    /// Pacemaker's `priority-fencing-delay`: 0 = off; else fencing of a lost node
+    /// that holds the highest-priority resources waits this long, when the fencing
+    /// side has no majority (a two-node split), so that node wins the race.
+    pub priority_fencing_delay_ms: u64,
 }
 
 impl Default for ClusterOptions {
@@ -48,6 +52,7 @@ impl Default for ClusterOptions {
             stop_orphan_resources: true,
             stop_orphan_actions: true,
             heartbeat_profile: "default".into(),
+            priority_fencing_delay_ms: 0,
         }
     }
 }
@@ -70,8 +75,10 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "cluster-recheck-interval",
     "startup-fencing",
     "stop-orphan-resources",
+    "stop-removed-resources",
     "stop-orphan-actions",
     "heartbeat-profile",
+    "priority-fencing-delay",
 ];
 
 impl ClusterOptions {
@@ -95,9 +102,10 @@ impl ClusterOptions {
             "start-failure-is-fatal" => b(self.start_failure_is_fatal),
             "cluster-recheck-interval" => ms(self.cluster_recheck_interval_ms),
             "startup-fencing" => b(self.startup_fencing),
-            "stop-orphan-resources" => b(self.stop_orphan_resources),
+            "stop-orphan-resources" | "stop-removed-resources" => b(self.stop_orphan_resources),
             "stop-orphan-actions" => b(self.stop_orphan_actions),
             "heartbeat-profile" => self.heartbeat_profile.clone(),
+            "priority-fencing-delay" => ms(self.priority_fencing_delay_ms),
             _ => return None,
         })
     }
@@ -138,6 +146,9 @@ impl ClusterOptions {
         if let Some(v) = get("stonith-timeout", "fencing-timeout") {
             o.stonith_timeout_ms = interval("stonith-timeout", v)?;
         }
+        if let Some(v) = p.get("priority-fencing-delay") {
+            o.priority_fencing_delay_ms = interval("priority-fencing-delay", v)?;
+        }
         if let Some(v) = get("stonith-watchdog-timeout", "fencing-watchdog-timeout") {
             o.stonith_watchdog_timeout_ms = interval("stonith-watchdog-timeout", v)?;
         }
@@ -162,7 +173,8 @@ impl ClusterOptions {
         if let Some(v) = p.get("startup-fencing") {
             o.startup_fencing = boolean("startup-fencing", v)?;
         }
-        if let Some(v) = p.get("stop-orphan-resources") {
+        // Pacemaker 3 renamed it stop-removed-resources.
+        if let Some(v) = get("stop-orphan-resources", "stop-removed-resources") {
             o.stop_orphan_resources = boolean("stop-orphan-resources", v)?;
         }
         if let Some(v) = p.get("stop-orphan-actions") {
@@ -209,6 +221,9 @@ mod tests {
         ]))
         .unwrap();
         assert!(o.stonith_enabled);
+        let o = ClusterOptions::from_properties(&props(&[("stop-removed-resources", "false")]))
+            .unwrap();
+        assert!(!o.stop_orphan_resources, "Pacemaker 3's name for it");
     }
 
     /// `property list --all` printed "(default)" instead of the defaults: every

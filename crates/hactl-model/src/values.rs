@@ -81,9 +81,11 @@ fn parse_iso_duration_ms(rest: &str) -> Option<u64> {
                     ('M', false) => 30 * 86_400_000,
                     ('W', false) => 7 * 86_400_000,
                     ('D', false) => 86_400_000,
-                    ('H', true) => 3_600_000,
+                    // Pacemaker also reads hours and seconds before the `T`
+                    // (`P40S`); only `M` needs it to mean minutes.
+                    ('H', _) => 3_600_000,
                     ('M', true) => 60_000,
-                    ('S', true) => 1000,
+                    ('S', _) => 1000,
                     _ => return None,
                 };
                 total = total.checked_add(v.checked_mul(ms)?)?;
@@ -272,7 +274,12 @@ mod tests {
         assert_eq!(parse_interval_ms("PT1M30S"), Some(90_000));
         assert_eq!(parse_interval_ms("P1D"), Some(86_400_000));
         assert_eq!(parse_interval_ms("P1Y"), Some(MAX_DURATION_MS));
-        for bad in ["", "s", "10x", "-5", "PT", "P1S", "1.2.3"] {
+        // Pacemaker reads seconds and hours without the `T` (the scheduler case
+        // `intervals` has a `P40S` monitor); `P1M` stays a month.
+        assert_eq!(parse_interval_ms("P40S"), Some(40_000));
+        assert_eq!(parse_interval_ms("P1H"), Some(3_600_000));
+        assert_eq!(parse_interval_ms("P1M"), Some(30 * 86_400_000));
+        for bad in ["", "s", "10x", "-5", "PT", "P1X", "1.2.3"] {
             assert_eq!(parse_interval_ms(bad), None, "{bad}");
         }
         assert_eq!(format_interval_ms(30_000), "30s");

@@ -21,6 +21,7 @@
 mod actions;
 mod fence_order;
 mod graph;
+mod health;
 mod output;
 mod raw_scores;
 mod rules;

@@ -1,0 +1,160 @@
+# Guest script (tests/ipvs-vm): the ocf:hactl:ipvs executable against a real IPVS
+# kernel, with `ipvsadm -Ln` as the oracle. Every check prints what it compared; the
+# first mismatch fails the run.
+set -u
+A=/usr/lib/ocf/resource.d/hactl/ipvs
+fail=0
+
+# agent ACTION KEY=VALUE... : runs the agent with a clean OCF environment, prints rc.
+agent() {
+  local action=$1; shift
+  local env=(OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=web)
+  for kv in "$@"; do env+=("OCF_RESKEY_$kv"); done
+  env -i "${env[@]}" "$A" "$action" 2>/tmp/agent.err
+  local rc=$?
+  sed 's/^/    agent: /' /tmp/agent.err
+  return $rc
+}
+
+# The table as ipvsadm lists it, without the header and the connection counters.
+table() {
+  ipvsadm -Ln | tail -n +4 | awk '$1=="->" {print "->", $2, $3, $4; next} {$1=$1; print}'
+}
+
+expect_table() { # NAME EXPECTED
+  local got; got=$(table)
+  if [ "$got" == "$2" ]; then echo "ok   $1"; else
+    echo "FAIL $1"; echo "  want:"; echo "$2" | sed 's/^/    /'; echo "  got:"; echo "$got" | sed 's/^/    /'
+    fail=1
+  fi
+}
+
+expect_rc() { # NAME WANT ACTION ARGS...
+  local name=$1 want=$2; shift 2
+  agent "$@"; local rc=$?
+  if [ $rc -eq "$want" ]; then echo "ok   $name (rc $rc)"; else echo "FAIL $name: rc $rc, want $want"; fail=1; fi
+}
+
+WEB=(vip=10.0.0.100 port=80)
+
+echo "== every scheduler: start makes exactly the table, stop removes it"
+for s in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh; do
+  expect_rc "start $s" 0 start "${WEB[@]}" scheduler=$s "real_servers=10.0.0.11:80 10.0.0.12:80,weight=3"
+  expect_table "table $s" "TCP 10.0.0.100:80 $s
+-> 10.0.0.11:80 Route 1
+-> 10.0.0.12:80 Route 3"
+  expect_rc "monitor $s" 0 monitor "${WEB[@]}" scheduler=$s "real_servers=10.0.0.11:80 10.0.0.12:80,weight=3"
+  expect_rc "stop $s" 0 stop "${WEB[@]}" scheduler=$s
+  expect_table "empty after stop $s" ""
+done
+
+echo "== every forwarding method, per service and per real server"
+for f in dr nat tun; do
+  expect_rc "start forward=$f" 0 start "${WEB[@]}" forward=$f "real_servers=10.0.0.11:8080"
+  case $f in dr) n=Route ;; nat) n=Masq ;; tun) n=Tunnel ;; esac
+  expect_table "forward=$f" "TCP 10.0.0.100:80 wlc
+-> 10.0.0.11:8080 $n 1"
+  expect_rc "stop forward=$f" 0 stop "${WEB[@]}"
+done
+expect_rc "start mixed" 0 start "${WEB[@]}" forward=nat \
+  "real_servers=10.0.0.11:80 10.0.0.12:80,forward=dr 10.0.0.13:80,forward=tun,weight=0"
+expect_table "mixed forwarding" "TCP 10.0.0.100:80 wlc
+-> 10.0.0.11:80 Masq 1
+-> 10.0.0.12:80 Route 1
+-> 10.0.0.13:80 Tunnel 0"
+expect_rc "start again is idempotent" 0 start "${WEB[@]}" forward=nat \
+  "real_servers=10.0.0.11:80 10.0.0.12:80,forward=dr 10.0.0.13:80,forward=tun,weight=0"
+expect_table "unchanged by a second start" "TCP 10.0.0.100:80 wlc
+-> 10.0.0.11:80 Masq 1
+-> 10.0.0.12:80 Route 1
+-> 10.0.0.13:80 Tunnel 0"
+expect_rc "stop mixed" 0 stop "${WEB[@]}"
+
+echo "== protocols, IPv6, fwmark, persistence"
+expect_rc "udp" 0 start vip=10.0.0.53 port=53 protocol=udp scheduler=rr "real_servers=10.0.0.11:53"
+expect_rc "sctp" 0 start vip=10.0.0.54 port=3868 protocol=sctp scheduler=rr "real_servers=10.0.0.11:3868"
+expect_rc "ipv6" 0 start vip=fd00::100 port=443 scheduler=sh "real_servers=[fd00::11]:443 [fd00::12]:443,weight=2"
+expect_rc "fwmark" 0 start fwmark=7 scheduler=rr "real_servers=10.0.0.11:0 10.0.0.12:0"
+expect_rc "persistent" 0 start vip=10.0.0.101 port=0 persistence_timeout=300 persistence_netmask=255.255.255.0 \
+  scheduler=wrr "real_servers=10.0.0.11:0"
+expect_table "five services" "TCP 10.0.0.101:0 wrr persistent 300 mask 255.255.255.0
+-> 10.0.0.11:0 Route 1
+UDP 10.0.0.53:53 rr
+-> 10.0.0.11:53 Route 1
+SCTP 10.0.0.54:3868 rr
+-> 10.0.0.11:3868 Route 1
+TCP [fd00::100]:443 sh
+-> [fd00::11]:443 Route 1
+-> [fd00::12]:443 Route 2
+FWM 7 rr
+-> 10.0.0.11:0 Route 1
+-> 10.0.0.12:0 Route 1"
+ipvsadm -Ln
+expect_rc "stop udp only" 0 stop vip=10.0.0.53 port=53 protocol=udp
+expect_rc "stop sctp" 0 stop vip=10.0.0.54 port=3868 protocol=sctp
+expect_rc "stop ipv6" 0 stop vip=fd00::100 port=443 "real_servers=[fd00::11]:443"
+expect_rc "stop fwmark" 0 stop fwmark=7 "real_servers=10.0.0.11:0"
+expect_table "stop removed exactly each service" "TCP 10.0.0.101:0 wrr persistent 300 mask 255.255.255.0
+-> 10.0.0.11:0 Route 1"
+expect_rc "stop persistent" 0 stop vip=10.0.0.101 port=0 persistence_timeout=300
+expect_rc "stop again succeeds" 0 stop vip=10.0.0.101 port=0 persistence_timeout=300
+expect_rc "monitor after stop" 7 monitor vip=10.0.0.101 port=0 persistence_timeout=300
+
+echo "== a partial table left by a crash is completed by start"
+ipvsadm -A -t 10.0.0.100:80 -s rr
+ipvsadm -a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1
+ipvsadm -a -t 10.0.0.100:80 -r 10.0.0.99:80 -m -w 4
+CFG=("${WEB[@]}" scheduler=wlc "real_servers=10.0.0.11:80 10.0.0.12:80 10.0.0.13:80,weight=2")
+expect_rc "start over a partial table" 0 start "${CFG[@]}"
+expect_table "partial table reconciled" "TCP 10.0.0.100:80 wlc
+-> 10.0.0.11:80 Route 1
+-> 10.0.0.12:80 Route 1
+-> 10.0.0.13:80 Route 2"
+
+echo "== monitor repairs drift"
+ipvsadm -E -t 10.0.0.100:80 -s lc
+ipvsadm -e -t 10.0.0.100:80 -r 10.0.0.11:80 -m -w 9
+ipvsadm -d -t 10.0.0.100:80 -r 10.0.0.12:80
+ipvsadm -a -t 10.0.0.100:80 -r 10.0.0.77:80 -g
+expect_rc "monitor with drift" 0 monitor "${CFG[@]}"
+expect_table "drift repaired" "TCP 10.0.0.100:80 wlc
+-> 10.0.0.11:80 Route 1
+-> 10.0.0.12:80 Route 1
+-> 10.0.0.13:80 Route 2"
+
+echo "== update in place: add, remove, reweight, reschedule (reload-agent)"
+B=("${WEB[@]}" scheduler=wrr "real_servers=10.0.0.11:80,weight=5 10.0.0.13:80,weight=2 10.0.0.14:80,forward=nat")
+expect_rc "reload-agent" 0 reload-agent "${B[@]}"
+expect_table "updated in place" "TCP 10.0.0.100:80 wrr
+-> 10.0.0.11:80 Route 5
+-> 10.0.0.13:80 Route 2
+-> 10.0.0.14:80 Masq 1"
+# The service's connection counter lives in the kernel's service entry: it survives an
+# update only if the service is changed in place, not deleted and re-added (real
+# servers' own counters would not tell: the kernel restores a re-added server from its
+# trash). One local client connection through the VIP counts one; the kernel folds
+# its per-CPU counters into the service every 2 s, so wait for that.
+ip link add d0 type dummy; ip link set d0 up; ip addr add 10.0.0.1/24 dev d0
+ip addr add 10.0.0.100/32 dev d0
+curl -s -m 1 http://10.0.0.100/ >/dev/null
+conns() { ipvsadm -Ln --stats -t 10.0.0.100:80 | awk '$2=="10.0.0.100:80" {print $3}'; }
+for i in $(seq 50); do [ "$(conns)" -ge 1 ] && break; sleep 0.1; done
+before=$(conns)
+expect_rc "reload-agent again" 0 reload-agent "${WEB[@]}" scheduler=rr \
+  "real_servers=10.0.0.11:80,weight=2 10.0.0.13:80,weight=2 10.0.0.14:80,forward=nat,weight=3"
+expect_table "reweighted and rescheduled in place" "TCP 10.0.0.100:80 rr
+-> 10.0.0.11:80 Route 2
+-> 10.0.0.13:80 Route 2
+-> 10.0.0.14:80 Masq 3"
+after=$(conns)
+if [ "$before" -ge 1 ] && [ "$after" == "$before" ]; then echo "ok   service kept through the update ($after connection counted)"
+else echo "FAIL connection counts reset or never counted: before $before, after $after"; fail=1; fi
+expect_rc "stop" 0 stop "${WEB[@]}"
+expect_table "nothing after stop" ""
+
+echo "== bad configuration changes nothing"
+expect_rc "unknown scheduler" 6 start "${WEB[@]}" scheduler=fastest "real_servers=10.0.0.11:80"
+expect_rc "duplicate real server" 6 start "${WEB[@]}" "real_servers=10.0.0.11:80 10.0.0.11:80"
+expect_table "still empty" ""
+
+exit $fail

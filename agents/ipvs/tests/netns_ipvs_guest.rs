@@ -1,0 +1,58 @@
+//! The `hactl-ipvs` OCF executable in a real IPVS kernel (the ipvs-vm guest), with
+//! `ipvsadm -Ln` inside the guest as the independent oracle. One guest boot runs
+//! `tests/guest/lifecycle.sh`: every scheduler and forwarding method, tcp/udp/sctp,
+//! IPv6, fwmark and persistence; start over a partial table, monitor repairing drift,
+//! an in-place update that keeps the service (its connection counter survives),
+//! stop removing exactly one service, and bad configuration changing nothing.
+
+#[path = "support/guest.rs"]
+mod guest;
+
+#[test]
+fn netns_ipvs_agent_in_a_real_lvs_kernel() {
+    if !guest::require_root() {
+        return;
+    }
+    let agent = env!("CARGO_BIN_EXE_hactl-ipvs");
+    let (ok, out) = guest::run_guest(
+        "lifecycle.sh",
+        &[(agent, "/usr/lib/ocf/resource.d/hactl/ipvs")],
+    );
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(ok && failed.is_empty(), "guest checks failed: {failed:#?}");
+    assert!(
+        out.contains("ok   nothing after stop"),
+        "the script did not run to its end"
+    );
+}
+
+/// `tests/guest/realserver.sh`: lvs-realserver on DR and TUN real servers in
+/// namespaces behind an ipvs director; ARP for the VIP answered only by the director
+/// (arping from a client namespace, with a control real server that does answer),
+/// requests carried DR and TUN, drift seen by monitor, stop restoring exactly what
+/// start changed (also with two resources sharing the settings).
+#[test]
+fn netns_lvs_realserver_in_a_real_lvs_kernel() {
+    if !guest::require_root() {
+        return;
+    }
+    let (ok, out) = guest::run_guest(
+        "realserver.sh",
+        &[
+            (
+                env!("CARGO_BIN_EXE_hactl-ipvs"),
+                "/usr/lib/ocf/resource.d/hactl/ipvs",
+            ),
+            (
+                env!("CARGO_BIN_EXE_hactl-lvs-realserver"),
+                "/usr/lib/ocf/resource.d/hactl/lvs-realserver",
+            ),
+        ],
+    );
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(ok && failed.is_empty(), "guest checks failed: {failed:#?}");
+    assert!(
+        out.contains("ok   no state left"),
+        "the script did not run to its end"
+    );
+}
