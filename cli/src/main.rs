@@ -76,6 +76,8 @@ enum Command {
     Config(cmd::config::Args),
     /// Cluster status: nodes, DC, quorum, resources, failures (crm_mon).
     Status(cmd::status::Args),
+    /// Live cluster view, pushed by the daemon (crm_mon); `--once` prints one frame.
+    Mon(cmd::mon::Args),
     /// Location, colocation and order constraints (pcs constraint ...).
     #[command(subcommand)]
     Constraint(cmd::constraint::ConstraintCommand),
@@ -90,6 +92,9 @@ enum Command {
     /// Resources: create, configure, move, clean up; agent discovery (pcs resource ...).
     #[command(subcommand)]
     Resource(cmd::resource::ResourceCommand),
+    /// Alert agents run on cluster events, Pacemaker's alert interface (pcs alert ...).
+    #[command(subcommand)]
+    Alert(cmd::alert::AlertCommand),
     /// Tickets: grant, revoke, standby, activate, list (crm_ticket).
     #[command(subcommand)]
     Ticket(cmd::ticket::TicketCommand),
@@ -114,11 +119,13 @@ fn main() -> ExitCode {
         Command::Cluster(a) => cmd::cluster::run(a),
         Command::Config(a) => cmd::config::run(a),
         Command::Status(a) => cmd::status::run(a),
+        Command::Mon(a) => cmd::mon::run(a),
         Command::Constraint(c) => cmd::constraint::run(c),
         Command::Property(c) => cmd::property::run(c),
         Command::Node(c) => cmd::node::run(c),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Resource(c) => cmd::resource::run(c),
+        Command::Alert(c) => cmd::alert::run(c),
         Command::Ticket(c) => cmd::ticket::run(c),
     };
     match result {

@@ -1,4 +1,5 @@
 //! One module per top-level command group.
+pub mod alert;
 pub mod cib;
 pub mod cib_push;
 pub mod cluster;
@@ -7,6 +8,7 @@ pub mod config_diff;
 pub mod constraint;
 pub mod daemon;
 pub mod demo;
+pub mod mon;
 pub mod node;
 pub mod property;
 pub mod resource;

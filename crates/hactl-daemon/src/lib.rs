@@ -23,6 +23,7 @@
 //! `two_node` mode that lets the survivor keep quorum would be safe only with fencing
 //! that is guaranteed to win the race; it is not implemented.
 
+mod alerts;
 mod clock;
 mod control;
 mod fencing;
@@ -30,6 +31,7 @@ mod members;
 pub mod profile;
 mod statedir;
 mod stop;
+mod subscribe;
 pub mod watchdog;
 
 use std::collections::HashMap;
@@ -132,6 +134,9 @@ pub(crate) struct Daemon {
     pub(crate) members: Members,
     pub(crate) profile: Profile,
     pub(crate) consensus: hactl_consensus::Handle,
+    /// This node's alert agents (counters read by the metrics endpoint).
+    #[allow(dead_code)] // the metrics endpoint (next) reads the counters
+    pub(crate) alerts: alerts::Alerts,
     transport: Transport,
     /// Last heartbeat received per peer.
     last_seen: Mutex<HashMap<NodeId, Instant>>,
@@ -143,6 +148,8 @@ pub(crate) struct Daemon {
     /// Each peer's rejoin phase, from its latest heartbeat (for `cluster status`).
     pub(crate) rejoining: Mutex<HashMap<NodeId, Option<hactl_consensus::RejoinPhase>>>,
     pub(crate) quorum: watch::Sender<QuorumState>,
+    /// Bumped whenever a peer is lost or seen again (subscribers wait on it).
+    pub(crate) membership: watch::Sender<u64>,
     /// Set when the node is leaving: stop beaconing, stop acting as DC.
     leaving: AtomicBool,
     /// A clean stop of this node is under way (or done: it is leaving).
@@ -244,6 +251,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         have: false,
         policy: NoQuorumPolicy::Stop,
     });
+    let alerts = alerts::Alerts::spawn(identity.node.as_str().to_string(), consensus.watch());
     let d = Arc::new(Daemon {
         me: me_entry.id,
         me_name: identity.node.as_str().to_string(),
@@ -251,12 +259,14 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         members,
         profile,
         consensus,
+        alerts,
         transport,
         last_seen: Mutex::new(HashMap::new()),
         warned: Mutex::new(HashMap::new()),
         clocks: Mutex::new(clock::ClockTracker::default()),
         rejoining: Mutex::new(HashMap::new()),
         quorum,
+        membership: watch::channel(0).0,
         leaving: AtomicBool::new(false),
         stopping: AtomicBool::new(false),
         left_running: Mutex::new(Vec::new()),
@@ -839,6 +849,9 @@ async fn monitor_loop(d: Arc<Daemon>) {
                 alive_count += 1;
             }
             let before = alive_before.insert(id, alive);
+            if before != Some(alive) {
+                d.membership.send_modify(|n| *n += 1);
+            }
             match (before, alive) {
                 (Some(true), false) => {
                     let silent = d.silent_for(id, now).map(|s| s.as_millis() as u64);
