@@ -4,6 +4,7 @@
 use hactl_ipvs::{Dest, Forward, Persistence, Protocol, Service, ServiceKey, SockAddr, Table};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 /// The schedulers of Linux's IPVS (each is a module `ip_vs_NAME`).
 pub const SCHEDULERS: [&str; 13] = [
@@ -40,6 +41,33 @@ impl RealServer {
     }
 }
 
+/// How a real server is checked (keepalived's checkers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckKind {
+    /// TCP_CHECK: a connection to the check port succeeds.
+    Tcp,
+    /// HTTP_GET: `GET path` answers with `status`.
+    Http { path: String, status: u16 },
+    /// MISC_CHECK: `sh -c command` exits 0 within `timeout`.
+    Misc { command: String, timeout: Duration },
+    /// No checks: every real server is always in rotation.
+    None,
+}
+
+/// Health-check settings (keepalived's names in parentheses in the meta-data).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthConfig {
+    pub kind: CheckKind,
+    /// The port to check; default each real server's own.
+    pub port: Option<u16>,
+    pub connect_timeout: Duration,
+    /// Between checks (keepalived's delay_loop).
+    pub interval: Duration,
+    /// Failed attempts after the first before a server counts as down.
+    pub retry: u32,
+    pub delay_before_retry: Duration,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpvsConfig {
     pub service: Service,
@@ -47,6 +75,7 @@ pub struct IpvsConfig {
     pub real_servers: Vec<RealServer>,
     pub sorry_server: Option<RealServer>,
     pub inhibit_on_failure: bool,
+    pub health: HealthConfig,
 }
 
 pub(crate) fn nonempty<'a>(p: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
@@ -279,6 +308,7 @@ impl IpvsConfig {
             real_servers,
             sorry_server,
             inhibit_on_failure: parse_bool(p, "inhibit_on_failure")?,
+            health: parse_health(p)?,
         })
     }
 
@@ -304,6 +334,85 @@ impl IpvsConfig {
             dests,
         }
     }
+}
+
+fn parse_secs(
+    p: &HashMap<String, String>,
+    name: &'static str,
+    default: f64,
+) -> Result<Duration, ConfigError> {
+    let v = match nonempty(p, name) {
+        None => default,
+        Some(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0 && *v <= 86400.0)
+            .ok_or_else(|| invalid(name, format!("'{s}' is not a number of seconds (0-86400)")))?,
+    };
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn parse_health(p: &HashMap<String, String>) -> Result<HealthConfig, ConfigError> {
+    let interval = parse_secs(p, "check_interval", 6.0)?;
+    let kind = match nonempty(p, "check").unwrap_or("tcp") {
+        "tcp" => CheckKind::Tcp,
+        "none" => CheckKind::None,
+        "http" => {
+            let path = nonempty(p, "http_path").unwrap_or("/");
+            if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(invalid("http_path", format!("'{path}' is not a URL path")));
+            }
+            let status = match nonempty(p, "http_status") {
+                None => 200,
+                Some(s) => s
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|c| (100..600).contains(c))
+                    .ok_or_else(|| {
+                        invalid("http_status", format!("'{s}' is not an HTTP status"))
+                    })?,
+            };
+            CheckKind::Http {
+                path: path.to_string(),
+                status,
+            }
+        }
+        "misc" => CheckKind::Misc {
+            command: nonempty(p, "misc_path")
+                .ok_or(ConfigError::Missing("misc_path"))?
+                .to_string(),
+            timeout: parse_secs(p, "misc_timeout", interval.as_secs_f64())?,
+        },
+        // Not built yet: refused rather than silently checked some other way.
+        "https" => {
+            return Err(invalid(
+                "check",
+                "https checks are not supported yet (use tcp, or misc with curl)",
+            ))
+        }
+        s => {
+            return Err(invalid(
+                "check",
+                format!("'{s}' is not one of tcp, http, misc, none"),
+            ))
+        }
+    };
+    if nonempty(p, "http_digest").is_some() {
+        return Err(invalid(
+            "http_digest",
+            "digest checks are not supported yet",
+        ));
+    }
+    Ok(HealthConfig {
+        kind,
+        port: nonempty(p, "check_port")
+            .map(|s| parse_port("check_port", s, false))
+            .transpose()?,
+        connect_timeout: parse_secs(p, "connect_timeout", 3.0)?,
+        interval,
+        retry: parse_num(p, "retry", 1)?,
+        delay_before_retry: parse_secs(p, "delay_before_retry", 1.0)?,
+    })
 }
 
 /// The kernel mixes address families only for tunnelled real servers.
@@ -399,6 +508,35 @@ mod tests {
     }
 
     #[test]
+    fn health_checks_default_to_keepalived_timings() {
+        let c = IpvsConfig::parse(&params(&[("vip", "10.0.0.100"), ("port", "80")])).unwrap();
+        assert_eq!(c.health.kind, CheckKind::Tcp);
+        assert_eq!(c.health.connect_timeout, Duration::from_secs(3));
+        assert_eq!(c.health.interval, Duration::from_secs(6));
+        assert_eq!(
+            (c.health.retry, c.health.delay_before_retry),
+            (1, Duration::from_secs(1))
+        );
+        let c = IpvsConfig::parse(&params(&[
+            ("vip", "10.0.0.100"),
+            ("port", "80"),
+            ("check", "http"),
+            ("http_path", "/health"),
+            ("http_status", "204"),
+            ("check_interval", "0.5"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.health.kind,
+            CheckKind::Http {
+                path: "/health".into(),
+                status: 204
+            }
+        );
+        assert_eq!(c.health.interval, Duration::from_millis(500));
+    }
+
+    #[test]
     fn without_inhibit_a_failed_server_is_removed() {
         let c = IpvsConfig::parse(&params(&[
             ("vip", "fd00::100"),
@@ -434,6 +572,10 @@ mod tests {
         assert!(err(&[("vip", "10.0.0.100"), ("port", "0")]).contains("out of range"));
         assert!(err(&[("port", "80")]).contains("'vip'"));
         assert!(err(&[("vip", "10.0.0.100"), ("port", "80"), ("fwmark", "1")]).contains("either"));
+        assert!(with("check", "ping").contains("'check'"));
+        assert!(with("check_interval", "0").contains("'check_interval'"));
+        assert!(with("check", "misc").contains("'misc_path'"));
+        assert!(with("check_port", "0").contains("'check_port'"));
     }
 
     #[test]

@@ -23,7 +23,8 @@
 pub mod config;
 pub mod realserver;
 
-pub use config::{ConfigError, IpvsConfig, RealServer, SCHEDULERS};
+pub use config::{CheckKind, ConfigError, HealthConfig, IpvsConfig, RealServer, SCHEDULERS};
+pub use hactl_ipvs::SockAddr;
 use hactl_ipvs::{Ipvs, IpvsError, Step};
 use std::collections::HashMap;
 

@@ -1,5 +1,7 @@
 //! `hactl cib …`: offline work on CIB files — import Pacemaker XML into our JSON
-//! model, validate either format, generate large synthetic CIBs for benchmarks.
+//! model, validate either format, generate large synthetic CIBs for benchmarks — and
+//! taking the live configuration into a file and putting one back (`pull`, `push`,
+//! in [`crate::cmd::cib_push`]).
 
 use anyhow::Context;
 use std::io::Write;
@@ -10,6 +12,13 @@ use hactl_model::Cib;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum CibCommand {
+    /// Write the live configuration (and the epoch it is at) to FILE (pcs cluster cib,
+    /// cibadmin --query).
+    Pull(crate::cmd::cib_push::PullArgs),
+    /// Replace the live configuration by FILE's, as one change (pcs cluster cib-push,
+    /// cibadmin --replace): refused if the live configuration changed since FILE was
+    /// pulled. Resources FILE no longer has are stopped.
+    Push(crate::cmd::cib_push::PushArgs),
     /// Convert a Pacemaker CIB (XML) to hactl's model (JSON).
     Import {
         /// Pacemaker CIB, e.g. from `cibadmin --query` or `pcs cluster cib`.
@@ -85,6 +94,8 @@ fn write_out(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
 
 pub fn run(c: CibCommand) -> anyhow::Result<ExitCode> {
     match c {
+        CibCommand::Pull(a) => crate::cmd::cib_push::pull(a),
+        CibCommand::Push(a) => crate::cmd::cib_push::push(a),
         CibCommand::Import { file, output } => {
             let cib = load(&file, Some(CibFormat::PacemakerXml))?;
             let mut json = serde_json::to_string_pretty(&cib)?;

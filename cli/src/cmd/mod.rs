@@ -1,7 +1,9 @@
 //! One module per top-level command group.
 pub mod cib;
+pub mod cib_push;
 pub mod cluster;
 pub mod config;
+pub mod config_diff;
 pub mod constraint;
 pub mod daemon;
 pub mod demo;

@@ -43,6 +43,15 @@ fn collect(change: &Change, before: &Cib, out: &mut Vec<String>) {
         }
         Change::AddGroupMembers { members, .. } => out.extend(members.iter().cloned()),
         Change::Batch { changes } => changes.iter().for_each(|c| collect(c, before, out)),
+        // `cib push`: the primitives it creates or redefines.
+        Change::ReplaceConfiguration { config, .. } => out.extend(
+            config
+                .resources
+                .iter()
+                .flat_map(|r| r.primitives())
+                .filter(|p| before.config.find_primitive(&p.id) != Some(*p))
+                .map(|p| p.id.clone()),
+        ),
         _ => {}
     }
 }

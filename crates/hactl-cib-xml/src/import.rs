@@ -232,6 +232,7 @@ fn import_root(
 }
 
 fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<(), ImportError> {
+    let refs = crate::templates::collect(conf)?;
     for c in &conf.children {
         match c.name.as_ref() {
             "crm_config" => {
@@ -246,19 +247,24 @@ fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<()
                 }
             }
             "resources" => {
-                for r in &c.children {
-                    config.resources.push(import_resource(r)?);
+                for r in c.children.iter().filter(|r| r.name != "template") {
+                    config
+                        .resources
+                        .push(import_resource(&refs.resolve_resource(r))?);
                 }
             }
             "constraints" => {
                 for k in &c.children {
-                    import_constraint(k, config)?;
+                    for k in refs.expand(k)? {
+                        import_constraint(&k, config)?;
+                    }
                 }
             }
             "fencing-topology" => {} // after nodes: target-attribute needs them
             // Alert agents are notified of events; they never change a decision.
             "alerts" => {}
-            "tags" => return Err(unsupported(c, "tags are not supported yet")),
+            // Read by templates::collect, resolved into the constraints naming them.
+            "tags" => {}
             // ACLs restrict who may change the CIB, never what the scheduler does;
             // an empty section grants nothing, so it can be dropped. Rules in a
             // non-empty one would be lost, so those are refused.
@@ -451,7 +457,6 @@ fn import_resource(r: &Element) -> Result<Resource, ImportError> {
             "promotable (master/slave) resources are not supported yet",
         )),
         "bundle" => Err(unsupported(r, "bundles are not supported")),
-        "template" => Err(unsupported(r, "resource templates are not supported yet")),
         _ => Err(unsupported(r, "unknown resource type")),
     }
 }

@@ -8,6 +8,7 @@ pub mod generate;
 mod import;
 mod refuse;
 mod sets;
+mod templates;
 mod tickets;
 
 pub use export::export;

@@ -5,6 +5,11 @@
 //!   What builds before versioning wrote and are the only thing they read.
 //! * Format 2: [`MAGIC`], the format as a big-endian u16, then the JSON. Later formats
 //!   keep the header and change what follows it.
+//! * Format 3: as 2; adds the changes added since format 2 was defined:
+//!   [`Change::ReplaceConfiguration`], [`Change::SetDefault`], [`Change::SetTicket`].
+//!   A change a format cannot carry is refused while the cluster writes that format
+//!   ([`required_format`]): a member on an older build could not apply it. A new
+//!   `Change` variant needs a new format here.
 //!
 //! The leader writes `min(own max, every member's announced max)`, so a member running
 //! an older build can always read the log (the rolling-upgrade rule in
@@ -14,7 +19,7 @@ use hactl_model::change::Change;
 use hactl_model::Cib;
 
 /// The highest format this build reads and writes.
-pub const ENTRY_FORMAT: u32 = 2;
+pub const ENTRY_FORMAT: u32 = 3;
 /// The format of builds that did not announce one (they only read bare JSON).
 pub const LEGACY_FORMAT: u32 = 1;
 /// Header of framed data (formats ≥ 2). JSON never starts with it.
@@ -93,6 +98,20 @@ fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The lowest format whose readers know every part of `change`.
+pub fn required_format(change: &Change) -> u32 {
+    match change {
+        Change::ReplaceConfiguration { .. }
+        | Change::SetDefault { .. }
+        | Change::SetTicket { .. } => 3,
+        Change::Batch { changes } => changes
+            .iter()
+            .map(required_format)
+            .fold(LEGACY_FORMAT, u32::max),
+        _ => LEGACY_FORMAT,
+    }
+}
+
 pub fn encode_change(change: &Change, format: u32) -> Result<Vec<u8>, FormatError> {
     encode("log entry", change, format)
 }
@@ -135,6 +154,20 @@ mod tests {
             assert_eq!(decode_change(d, 2).unwrap(), c);
         }
         assert_eq!(split(&v2).0, 2);
+    }
+
+    #[test]
+    fn replace_needs_format_3_even_inside_a_batch() {
+        let replace = Change::ReplaceConfiguration {
+            config: Box::default(),
+            expected_epoch: None,
+        };
+        assert_eq!(required_format(&change()), LEGACY_FORMAT);
+        assert_eq!(required_format(&replace), 3);
+        let batch = Change::Batch {
+            changes: vec![change(), replace],
+        };
+        assert_eq!(required_format(&batch), 3);
     }
 
     #[test]

@@ -431,7 +431,16 @@ impl Node {
             let _ = reply.send(Err(ProposeError::Rejected(e)));
             return;
         }
-        let data = match format::encode_change(&change, self.write_format()) {
+        let write = self.write_format();
+        let needs = format::required_format(&change);
+        if needs > write {
+            let _ = reply.send(Err(ProposeError::Dropped(format!(
+                "this change needs entry format {needs} and a member reads only up to \
+                 format {write}: upgrade every node first (docs/architecture.md, rolling upgrade)"
+            ))));
+            return;
+        }
+        let data = match format::encode_change(&change, write) {
             Ok(d) => d,
             Err(e) => {
                 let _ = reply.send(Err(ProposeError::Dropped(e.to_string())));

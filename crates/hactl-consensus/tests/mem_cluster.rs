@@ -540,6 +540,12 @@ fn mixed_version_cluster_writes_what_the_oldest_member_reads() {
     all_converged(&c, &[1, 2, 3]);
     let st = c.node(old).unwrap().status();
     assert!(st.stalled.is_none() && st.applied_index >= i && has(&st, "old-readable"));
+    // A change the old member could not read is refused, not written in a format it
+    // cannot carry.
+    let leader = c.wait_leader(&[1, 2, 3], T).unwrap();
+    let err = propose(&rt, &c.node(leader).unwrap(), replace_all())
+        .expect_err("a configuration replace while a member reads only format 1");
+    assert!(err.to_string().contains("upgrade every node"), "{err}");
     // Upgrade the old member.
     c.stop(old);
     c.set_max_format(old, hactl_consensus::format::ENTRY_FORMAT);
@@ -550,7 +556,20 @@ fn mixed_version_cluster_writes_what_the_oldest_member_reads() {
     })
     .expect("after the upgrade the newest format is written");
     propose_retry(&rt, &c, &[1, 2, 3], set("new-format", "1"));
+    propose_retry(&rt, &c, &[1, 2, 3], replace_all());
     all_converged(&c, &[1, 2, 3]);
+    let st = c.node(old).unwrap().status();
+    assert!(has(&st, "replaced") && !has(&st, "new-format"));
+}
+
+/// Replaces the configuration by one with the single property `replaced`.
+fn replace_all() -> Change {
+    let mut config = hactl_model::Configuration::default();
+    config.properties.insert("replaced".into(), "1".into());
+    Change::ReplaceConfiguration {
+        config: Box::new(config),
+        expected_epoch: None,
+    }
 }
 
 /// A node meets a committed entry in a format it cannot read (it was downgraded while
@@ -564,7 +583,10 @@ fn node_that_cannot_read_an_entry_stops_applying_and_skips_nothing() {
     let leader = c.wait_leader(&[1, 2, 3], T).unwrap();
     let old = [1, 2, 3].into_iter().find(|&i| i != leader).unwrap();
     let rest: Vec<NodeId> = [1, 2, 3].into_iter().filter(|&i| i != old).collect();
-    c.wait_for(T, |s| s[&leader].entry_format == 2).unwrap();
+    c.wait_for(T, |s| {
+        s[&leader].entry_format == hactl_consensus::format::ENTRY_FORMAT
+    })
+    .unwrap();
     c.partition(&[old], &rest);
     c.stop(old);
     c.set_max_format(old, 1);
@@ -575,7 +597,8 @@ fn node_that_cannot_read_an_entry_stops_applying_and_skips_nothing() {
         .wait_for(T, |s| s[&old].stalled.is_some())
         .expect("the old node stops at the entry it cannot read");
     let why = s[&old].stalled.clone().unwrap_or_default();
-    assert!(why.contains("format 2") && why.contains("upgrade"), "{why}");
+    let newest = format!("format {}", hactl_consensus::format::ENTRY_FORMAT);
+    assert!(why.contains(&newest) && why.contains("upgrade"), "{why}");
     assert!(s[&old].applied_index < x);
     // The leader now knows node `old` reads format 1 and writes that; the old node
     // must still not apply it: it would skip "x".

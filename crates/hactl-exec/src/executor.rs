@@ -56,6 +56,8 @@ struct Inner {
     call_id: AtomicI64,
     systemd: tokio::sync::Mutex<Option<SystemdClient>>,
     metadata: Mutex<HashMap<String, AgentMetadata>>,
+    /// Real-server health checks of the in-process `ocf:hactl:ipvs` resources.
+    ipvs_health: Arc<crate::ipvs_health::Registry>,
 }
 
 /// The executor. Cheap to clone (shared state).
@@ -110,6 +112,7 @@ impl Executor {
             call_id: AtomicI64::new(0),
             systemd: tokio::sync::Mutex::new(None),
             metadata: Mutex::default(),
+            ipvs_health: Arc::default(),
         };
         (
             Executor {
@@ -226,7 +229,16 @@ impl Executor {
         drop(_e);
         let r = match agent.class {
             Class::Ocf if native::is_native(cfg, agent) => {
-                native::execute(cfg, rsc, agent, params, op, timeout).await
+                native::execute(
+                    cfg,
+                    &self.inner.ipvs_health,
+                    rsc,
+                    agent,
+                    params,
+                    op,
+                    timeout,
+                )
+                .await
             }
             Class::Ocf => {
                 ocf::execute(cfg, rsc, agent, params, op, interval, timeout, check_level).await

@@ -58,6 +58,7 @@
 
 pub mod config;
 pub mod executor;
+mod ipvs_health;
 pub mod lsb;
 pub mod metadata;
 pub mod native;

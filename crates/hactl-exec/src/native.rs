@@ -9,12 +9,15 @@
 //! blocking pool under the op timeout; a timed-out in-process Dummy is reported as
 //! timed out, but its thread cannot be killed and finishes its sleep. ipvs makes one
 //! netlink round trip per real server, so it runs on the blocking pool too; what it
-//! changed in the kernel's table is logged.
+//! changed in the kernel's table is logged, and its real servers' health checks run
+//! here ([`crate::ipvs_health`]).
 
 use crate::config::ExecConfig;
+use crate::ipvs_health::Registry;
 use crate::types::{rc, AgentSpec, Class, ExecStatus, OpResult};
 use crate::Params;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 pub const PROVIDER: &str = "hactl";
@@ -87,12 +90,43 @@ async fn blocking(
     }
 }
 
-fn ipvs(rsc: &str, action: &str, map: HashMap<String, String>) -> OpResult {
-    let out = hactl_agent_ipvs::run(action, &map);
-    for step in &out.steps {
-        tracing::info!(resource = rsc, op = action, change = %step, "ipvs table changed");
+/// `ocf:hactl:ipvs`: the agent's action with the daemon's view of real-server health,
+/// under the service's table lock; the health checker follows the resource (started
+/// with it, restarted on reload, found again by a monitor after a daemon restart,
+/// stopped before the service is deleted).
+async fn ipvs(
+    health: &Arc<Registry>,
+    rsc: &str,
+    action: &str,
+    map: HashMap<String, String>,
+    timeout: Duration,
+) -> OpResult {
+    if action == "stop" {
+        health.stop(rsc);
     }
-    done(out.rc, out.exit_reason, String::new())
+    let guard = health.table_lock(rsc).await;
+    let down = health.down(rsc);
+    let (rsc_s, action_s) = (rsc.to_string(), action.to_string());
+    let params = map.clone();
+    let r = blocking(action, timeout, move || {
+        let _held = guard; // until the netlink work is done
+        let out = hactl_agent_ipvs::run_with_health(&action_s, &params, |r| {
+            down.contains(&(r.addr, r.port))
+        });
+        for step in &out.steps {
+            tracing::info!(resource = %rsc_s, op = %action_s, change = %step, "ipvs table changed");
+        }
+        done(out.rc, out.exit_reason, String::new())
+    })
+    .await;
+    let restart = matches!(action, "start" | "reload" | "reload-agent")
+        || (matches!(action, "monitor" | "status") && !health.is_running(rsc));
+    if r.rc == rc::SUCCESS && restart {
+        if let Ok(cfg) = hactl_agent_ipvs::IpvsConfig::parse(&map) {
+            health.start(rsc, cfg);
+        }
+    }
+    r
 }
 
 /// A finished in-process action (times are filled in by [`blocking`]).
@@ -105,6 +139,7 @@ fn done(rc: i32, exit_reason: Option<String>, output: String) -> OpResult {
 
 pub(crate) async fn execute(
     cfg: &ExecConfig,
+    health: &Arc<Registry>,
     rsc: &str,
     agent: &AgentSpec,
     params: &Params,
@@ -118,15 +153,14 @@ pub(crate) async fn execute(
         r.output = metadata_xml(&agent.kind).unwrap_or_default().to_string();
         return r;
     }
+    let map: HashMap<String, String> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     match agent.kind.as_str() {
         "VIP" => vip(action, params, started_at, t0),
+        "ipvs" => ipvs(health, rsc, action, map, timeout).await,
         kind => {
-            let map: HashMap<String, String> =
-                params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             let (action_s, rsc_s, dir) = (action.to_string(), rsc.to_string(), cfg.rsctmp.clone());
             let kind = kind.to_string();
             blocking(action, timeout, move || match kind.as_str() {
-                "ipvs" => ipvs(&rsc_s, &action_s, map),
                 "lvs-realserver" => {
                     let o = hactl_agent_ipvs::realserver::run(&action_s, &rsc_s, &map, &dir);
                     done(o.rc, o.exit_reason, String::new())

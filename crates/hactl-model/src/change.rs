@@ -199,6 +199,13 @@ pub enum Change {
         name: String,
         value: Option<String>,
     },
+    /// Replaces the whole configuration (`hactl cib push`, `cibadmin --replace`), if
+    /// the CIB is still at `expected_epoch` (when given). The node list stays the
+    /// cluster's (see [`crate::replace`]). Needs entry format 3.
+    ReplaceConfiguration {
+        config: Box<Configuration>,
+        expected_epoch: Option<u64>,
+    },
     /// Grants or revokes a ticket, or puts it in or out of standby (status: tickets
     /// are granted to a site, not configured). `at` records when it was granted.
     SetTicket {
@@ -233,7 +240,8 @@ impl Change {
             | Change::SetMaintenance { .. }
             | Change::AddFencingLevel { .. }
             | Change::RemoveFencingLevel { .. }
-            | Change::SetDefault { .. } => true,
+            | Change::SetDefault { .. }
+            | Change::ReplaceConfiguration { .. } => true,
             Change::Batch { changes } => changes.iter().any(Change::is_config),
             _ => false,
         }
@@ -615,6 +623,10 @@ impl Change {
                     None => {}
                 }
             }
+            Change::ReplaceConfiguration {
+                config,
+                expected_epoch,
+            } => crate::replace::replace_configuration(cib, config, *expected_epoch)?,
             Change::SetTicket {
                 ticket,
                 granted,

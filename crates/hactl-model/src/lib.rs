@@ -9,6 +9,7 @@
 pub mod change;
 mod options;
 pub mod rc;
+pub mod replace;
 mod score;
 pub mod split_brain;
 mod ticket;

@@ -20,6 +20,7 @@
 
 mod actions;
 mod graph;
+mod health;
 mod output;
 mod raw_scores;
 mod rules;

@@ -1192,6 +1192,7 @@ impl<'a> Sched<'a> {
     pub fn apply_node_criteria(&mut self) {
         // Tickets can fence nodes, so they come first.
         self.apply_tickets();
+        self.apply_node_health();
         // Node states are final from here on.
         self.avail = self.nodes.iter().map(NodeInfo::available).collect();
         let mut by_name: Vec<usize> = (0..self.nodes.len()).collect();

@@ -10,7 +10,7 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The guest script `tests/guest/NAME` with `bins` (host path, guest path) copied in.
+/// The guest script `tests/guest/NAME` (of the crate whose test includes this file) with `bins` (host path, guest path) copied in.
 /// Callers hold no lock: a developer machine serialises qemu runs with
 /// `flock /tmp/hactl-netns.lock cargo nextest run ...`; nextest's netns group does in CI.
 pub fn run_guest(name: &str, bins: &[(&str, &str)]) -> (bool, String) {

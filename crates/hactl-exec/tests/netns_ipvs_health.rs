@@ -1,0 +1,177 @@
+//! Real-server health checks of the in-process `ocf:hactl:ipvs`, in a real IPVS
+//! kernel: this test binary copies itself into the ipvs-vm guest (Debian's kernel
+//! under qemu, `tests/ipvs-vm`) and runs `guest_health_checks` there, against busybox
+//! httpd real servers, with `ipvsadm -Ln` as the oracle.
+
+#[path = "../../../agents/ipvs/tests/support/guest.rs"]
+mod guest;
+
+use hactl_exec::{params, AgentSpec, ExecConfig, Executor, Params};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+#[test]
+fn netns_ipvs_health_checks_in_a_real_lvs_kernel() {
+    if !guest::require_root() {
+        return;
+    }
+    let me = std::env::current_exe().expect("own path");
+    let me = me.to_str().expect("utf-8 path");
+    let (ok, out) = guest::run_guest("health.sh", &[(me, "/t")]);
+    assert!(
+        ok && out.contains("test result: ok. 1 passed"),
+        "the guest run failed"
+    );
+}
+
+/// The table as `ipvsadm -Ln` lists it: "addr:port weight" per real server.
+fn table() -> Vec<String> {
+    let out = Command::new("ipvsadm")
+        .args(["-Ln", "-t", "10.0.0.100:80"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.trim_start().starts_with("->") && !l.contains("RemoteAddress"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            format!("{} {}", f[1], f[3])
+        })
+        .collect()
+}
+
+fn httpd(last: u8) -> Child {
+    Command::new("httpd")
+        .args([
+            "-f",
+            "-p",
+            &format!("10.0.0.{last}:80"),
+            "-h",
+            &format!("/tmp/w{last}"),
+        ])
+        .spawn()
+        .unwrap()
+}
+
+/// Polls the kernel table until it equals `want`; the time it took.
+fn until(want: &[&str], limit: Duration) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        let got = table();
+        if got == want {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "table {got:?}, want {want:?} within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn base(extra: &[(&str, &str)]) -> Params {
+    let mut p = params([
+        ("vip", "10.0.0.100"),
+        ("port", "80"),
+        ("scheduler", "rr"),
+        ("real_servers", "10.0.0.11:80 10.0.0.12:80"),
+        ("sorry_server", "10.0.0.99:80"),
+        ("check_interval", "1"),
+        ("connect_timeout", "1"),
+        ("retry", "1"),
+        ("delay_before_retry", "0.5"),
+    ]);
+    for (k, v) in extra {
+        p.insert(k.to_string(), v.to_string());
+    }
+    p
+}
+
+/// Runs inside the guest only (`tests/guest/health.sh` sets HACTL_IN_GUEST).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs inside the ipvs-vm guest"]
+async fn guest_health_checks() {
+    assert_eq!(std::env::var("HACTL_IN_GUEST").as_deref(), Ok("1"));
+    let dir = tempfile::tempdir().unwrap();
+    let (exec, _ev) = Executor::new(ExecConfig {
+        rsctmp: dir.path().to_path_buf(),
+        ..ExecConfig::default()
+    });
+    let ipvs = AgentSpec::parse("ocf:hactl:ipvs").unwrap();
+    let t = Duration::from_secs(20);
+    let mut rs11 = httpd(11);
+    let mut rs12 = httpd(12);
+    // keepalived's bound for a dead server: (retry+1)·check_interval + connect_timeout.
+    let bound = Duration::from_secs(3);
+    let slack = 2 * bound; // TCG emulation is slow; the measured time is printed
+
+    let p = base(&[("check", "tcp")]);
+    assert_eq!(exec.execute("web", &ipvs, &p, "start", t).await.rc, 0);
+    until(&["10.0.0.11:80 1", "10.0.0.12:80 1"], slack);
+
+    rs11.kill().unwrap();
+    rs11.wait().unwrap();
+    let took = until(&["10.0.0.12:80 1"], slack);
+    println!("tcp: dead real server out of rotation after {took:?} (bound {bound:?})");
+    rs11 = httpd(11);
+    let took = until(&["10.0.0.11:80 1", "10.0.0.12:80 1"], slack);
+    println!("tcp: recovered real server back after {took:?}");
+    // A monitor with one server down repairs nothing back in: it sees the health.
+    rs12.kill().unwrap();
+    rs12.wait().unwrap();
+    until(&["10.0.0.11:80 1"], slack);
+    assert_eq!(exec.execute("web", &ipvs, &p, "monitor", t).await.rc, 0);
+    assert_eq!(
+        table(),
+        ["10.0.0.11:80 1"],
+        "monitor put a dead server back"
+    );
+
+    // inhibit_on_failure: dead servers stay at weight 0; all dead → the sorry server.
+    let p = base(&[("check", "tcp"), ("inhibit_on_failure", "true")]);
+    assert_eq!(
+        exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
+        0
+    );
+    until(&["10.0.0.11:80 1", "10.0.0.12:80 0"], slack);
+    rs11.kill().unwrap();
+    rs11.wait().unwrap();
+    until(
+        &["10.0.0.11:80 0", "10.0.0.12:80 0", "10.0.0.99:80 1"],
+        slack,
+    );
+    rs12 = httpd(12);
+    until(&["10.0.0.11:80 0", "10.0.0.12:80 1"], slack);
+    rs11 = httpd(11);
+
+    // http: the status decides (10.0.0.11 serves /ok, 10.0.0.12 answers 404).
+    let p = base(&[("check", "http"), ("http_path", "/ok")]);
+    assert_eq!(
+        exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
+        0
+    );
+    until(&["10.0.0.11:80 1"], slack);
+
+    // misc: the command decides, told which server it checks.
+    let p = base(&[("check", "misc"), ("misc_path", "test -e /tmp/up-$RS_ADDR")]);
+    std::fs::write("/tmp/up-10.0.0.12", "").unwrap();
+    assert_eq!(
+        exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
+        0
+    );
+    until(&["10.0.0.12:80 1"], slack);
+
+    // stop: the checks stop with the service; nothing puts it back.
+    assert_eq!(exec.execute("web", &ipvs, &p, "stop", t).await.rc, 0);
+    std::fs::write("/tmp/up-10.0.0.11", "").unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await; // three check intervals: no event to wait for
+    assert!(
+        table().is_empty(),
+        "the service came back after stop: {:?}",
+        table()
+    );
+    for mut c in [rs11, rs12] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}
