@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use hactl_model::Cib;
 
-pub use hactl_model::split_brain::{clean_within, hold, self_fence_after, Liveness};
+pub use hactl_model::split_brain::{
+    clean_within, hold, hold_between, self_fence_after, Liveness, LIVENESS_ATTR,
+};
 
 use crate::ops::{op_details_of, primitive_index, rc, status};
 
@@ -84,7 +86,19 @@ pub fn hold_for<'a>(
     starting: impl IntoIterator<Item = &'a str>,
 ) -> Duration {
     let chain = stop_chain(cib, node, starting);
-    hold(l, clean_within(chain, watchdog_timeout(cib)))
+    let clean = clean_within(chain, watchdog_timeout(cib));
+    // The lost node's own timing, as it recorded it when it joined (none from older
+    // builds: the same as ours).
+    let theirs = cib
+        .status
+        .nodes
+        .get(node)
+        .and_then(|st| st.attributes.get(LIVENESS_ATTR))
+        .and_then(|v| Liveness::from_attr(v));
+    match theirs {
+        Some(m) => hold_between(l, &m, clean),
+        None => hold(l, clean),
+    }
 }
 
 #[cfg(test)]

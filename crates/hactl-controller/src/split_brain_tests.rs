@@ -72,19 +72,27 @@ struct Stop {
 }
 
 struct Case {
+    /// The DC's timing.
     l: Liveness,
+    /// The minority's (another when a heartbeat profile changed and only some nodes
+    /// restarted with the new one).
+    m: Liveness,
     stops: Vec<Stop>,
     /// `(stonith-watchdog-timeout, the watchdog device's timeout)`.
     watchdog: Option<(Us, Us)>,
 }
 
-fn random_case(rng: &mut StdRng, with_watchdog: bool) -> Case {
+fn random_liveness(rng: &mut StdRng) -> Liveness {
     let interval = pick(rng, 10_000, 100_000);
-    let l = Liveness::new(
+    Liveness::new(
         Duration::from_micros(interval),
         Duration::from_micros(interval * rng.gen_range(3..=8)),
         Duration::from_micros(pick(rng, 0, 25_000)),
-    );
+    )
+}
+
+fn random_case(rng: &mut StdRng, with_watchdog: bool) -> Case {
+    let l = random_liveness(rng);
     let stops = (0..rng.gen_range(0..=4))
         .map(|_| {
             let timeout = pick(rng, 10_000, 3_000_000);
@@ -102,7 +110,19 @@ fn random_case(rng: &mut StdRng, with_watchdog: bool) -> Case {
         let wd = pick(rng, 100_000, 5_000_000);
         (wd + pick(rng, 0, 5_000_000), wd)
     });
-    Case { l, stops, watchdog }
+    Case {
+        l,
+        m: l,
+        stops,
+        watchdog,
+    }
+}
+
+/// A case whose minority runs a timing of its own.
+fn mixed_case(rng: &mut StdRng) -> Case {
+    let mut c = random_case(rng, false);
+    c.m = random_liveness(rng);
+    c
 }
 
 /// When the minority node has stopped everything, or has been reset by its
@@ -138,34 +158,45 @@ fn minority_clean_or_reset(c: &Case) -> Us {
 /// One partition: `Some((minority done, majority starts))`, both in µs since the
 /// start of the run; `hold_of` gives the DC's hold for the case.
 fn play(rng: &mut StdRng, c: &Case, hold_of: impl Fn(&Case) -> Duration) -> (Us, Us) {
-    let i = us(c.l.interval);
-    let lost = us(c.l.lost_after);
-    let check = us(c.l.check);
-    let slack = us(c.l.slack);
     let cut = rng.gen_range(1_000_000..=2_000_000);
     // Each side's lateness budget is split between its two sources.
-    let send_late = pick(rng, 0, slack);
-    let net = slack - send_late;
-    let check_late = pick(rng, 0, slack);
-    let react_late = slack - check_late;
+    let (i_m, slack_m) = (us(c.m.interval), us(c.m.slack));
+    let send_late_m = pick(rng, 0, slack_m);
+    let net_m = slack_m - send_late_m;
+    let check_late = pick(rng, 0, slack_m);
+    let react_late = slack_m - check_late;
+    let (i_l, slack_l) = (us(c.l.interval), us(c.l.slack));
+    let send_late_l = pick(rng, 0, slack_l);
+    let net_l = slack_l - send_late_l;
 
     // The minority hears the majority's nodes (2 to 4 of them); it loses quorum when
-    // it has heard none of them for `lost_after`.
+    // it has heard none of them for its `lost_after`.
     let peers = rng.gen_range(2..=4);
     let heard_last = (0..peers)
-        .map(|_| last_before(&arrivals(rng, i, send_late, net, cut + i), cut))
+        .map(|_| last_before(&arrivals(rng, i_l, send_late_l, net_l, cut + i_l), cut))
         .max()
         .unwrap_or(0);
-    let lost_quorum =
-        first_check_after(rng, check, check_late, heard_last, lost) + pick(rng, 0, react_late);
+    let lost_quorum = first_check_after(
+        rng,
+        us(c.m.check),
+        check_late,
+        heard_last,
+        us(c.m.lost_after),
+    ) + pick(rng, 0, react_late);
     let minority_done = lost_quorum + minority_clean_or_reset(c);
 
     // The majority's DC: the minority's heartbeats, its own checks, then Raft takes
     // a while to record the loss before the DC sees it.
-    let from_minority = arrivals(rng, i, send_late, net, cut + i);
+    let from_minority = arrivals(rng, i_m, send_late_m, net_m, cut + i_m);
     let dc_last = last_before(&from_minority, cut);
-    let dc_check_late = pick(rng, 0, slack);
-    let seen = first_check_after(rng, check, dc_check_late, dc_last, lost) + pick(rng, 0, 100_000);
+    let dc_check_late = pick(rng, 0, slack_l);
+    let seen = first_check_after(
+        rng,
+        us(c.l.check),
+        dc_check_late,
+        dc_last,
+        us(c.l.lost_after),
+    ) + pick(rng, 0, 100_000);
     (minority_done, seen + us(hold_of(c)))
 }
 
@@ -174,19 +205,24 @@ fn play(rng: &mut StdRng, c: &Case, hold_of: impl Fn(&Case) -> Duration) -> (Us,
 fn derived_hold(c: &Case) -> Duration {
     let chain = Duration::from_micros(c.stops.iter().map(|s| s.timeout).sum());
     let w = c.watchdog.map(|(w, _)| Duration::from_micros(w));
-    hold(&c.l, clean_within(chain, w))
+    hold_between(&c.l, &c.m, clean_within(chain, w))
 }
 
 fn check_property(seed: u64, with_watchdog: bool) {
+    check_cases(seed, |rng| random_case(rng, with_watchdog));
+}
+
+fn check_cases(seed: u64, case: impl Fn(&mut StdRng) -> Case) {
     let mut rng = StdRng::seed_from_u64(seed);
     for n in 0..CASES {
-        let c = random_case(&mut rng, with_watchdog);
+        let c = case(&mut rng);
         let (done, starts) = play(&mut rng, &c, derived_hold);
         assert!(
             starts > done,
             "case {n} (seed {seed}): the majority starts at {starts} µs, the minority is \
-             done only at {done} µs; liveness {:?}, stops {:?}, watchdog {:?}",
+             done only at {done} µs; liveness {:?} / minority {:?}, stops {:?}, watchdog {:?}",
             c.l,
+            c.m,
             c.stops,
             c.watchdog
         );
@@ -205,6 +241,33 @@ fn majority_never_starts_before_the_minority_stopped() {
 #[test]
 fn majority_never_starts_before_the_minority_stopped_or_was_reset() {
     check_property(0x5b1e_0002, true);
+}
+
+/// The DC and the lost node run different timings (a heartbeat profile changed in
+/// the CIB; it applies at each daemon's next start): the hold from both timings, as
+/// each node records its own (`LIVENESS_ATTR`), still never lets both run.
+#[test]
+fn majority_never_starts_before_the_minority_stopped_with_mixed_timings() {
+    check_cases(0x5b1e_0004, mixed_case);
+}
+
+/// And the DC's own timing alone is not enough then: a minority slower to notice
+/// than the DC still runs when the DC's hold ends.
+#[test]
+fn the_dcs_own_timing_is_not_enough_for_a_slower_minority() {
+    let mut rng = StdRng::seed_from_u64(0x5b1e_0005);
+    let own = |c: &Case| {
+        let chain = Duration::from_micros(c.stops.iter().map(|s| s.timeout).sum());
+        hold(&c.l, chain)
+    };
+    let overlaps = (0..CASES)
+        .filter(|_| {
+            let c = mixed_case(&mut rng);
+            let (done, starts) = play(&mut rng, &c, own);
+            starts <= done
+        })
+        .count();
+    assert!(overlaps > 0, "no overlap found with the DC's timing alone");
 }
 
 /// The simulation has teeth: the old fixed budget (`I + I/4 + 200 ms + 40 ms`) lets

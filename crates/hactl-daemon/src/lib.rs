@@ -133,6 +133,7 @@ pub(crate) struct Daemon {
     pub(crate) me_name: String,
     pub(crate) members: Members,
     pub(crate) profile: Profile,
+    state_dir: PathBuf,
     pub(crate) consensus: hactl_consensus::Handle,
     /// This node's alert agents (counters read by the metrics endpoint).
     #[allow(dead_code)] // the metrics endpoint (next) reads the counters
@@ -194,22 +195,13 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         ))
     })?;
     let members = Members::from_config(&cluster, me_entry.id);
-    let profile_name = config
-        .profile
-        .clone()
-        .or_else(|| {
-            cluster
-                .settings
-                .get("heartbeat_profile")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "default".into());
-    let profile = Profile::by_name(&profile_name).ok_or_else(|| {
-        DaemonError::Config(format!(
-            "unknown heartbeat profile {profile_name:?}; known: default, fast"
-        ))
-    })?;
+    let from_cib = profile::read_cib_profile(&config.state_dir);
+    let profile = profile::choose(
+        config.profile.as_deref(),
+        &cluster.settings,
+        from_cib.as_deref(),
+    )
+    .map_err(|e| DaemonError::Config(e.to_string()))?;
 
     let listen = SocketAddr::new(
         if me_entry.address.is_ipv6() {
@@ -258,6 +250,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         cluster,
         members,
         profile,
+        state_dir: config.state_dir.clone(),
         consensus,
         alerts,
         transport,
@@ -791,6 +784,36 @@ async fn heartbeat_loop(d: Arc<Daemon>) {
     }
 }
 
+/// Keeps the CIB's `heartbeat-profile` for this daemon's next start when it changes
+/// (`seen`: the last value looked at, so the file is touched only on a change).
+fn note_cib_profile(d: &Daemon, cib: &hactl_model::Cib, seen: &mut Option<String>) {
+    let name = cib
+        .config
+        .properties
+        .get("heartbeat-profile")
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| "default".into());
+    if seen.as_deref() == Some(name.as_str()) {
+        return;
+    }
+    *seen = Some(name.clone());
+    if Profile::by_name(&name).is_none() {
+        warn!(node = %d.me_name, profile = %name, "unknown heartbeat-profile in the CIB: ignored");
+        return;
+    }
+    match profile::keep_cib_profile(&d.state_dir, &name) {
+        Ok(true) if name != d.profile.name => {
+            warn!(node = %d.me_name, profile = %name, running = d.profile.name,
+                "heartbeat-profile changed in the CIB: it applies at this daemon's next start \
+                 (unless cluster.toml or --profile names one)")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            warn!(node = %d.me_name, error = %e, "could not keep the CIB's heartbeat-profile")
+        }
+    }
+}
+
 /// Watches liveness and quorum, and acts as DC when this node leads.
 async fn monitor_loop(d: Arc<Daemon>) {
     // Check four times per heartbeat interval: loss is noticed within a quarter beat of
@@ -800,6 +823,7 @@ async fn monitor_loop(d: Arc<Daemon>) {
     let mut alive_before: HashMap<NodeId, bool> = HashMap::new();
     let mut had_quorum = false;
     let mut shutdown_mark: Option<String> = None;
+    let mut cib_profile: Option<String> = None;
     loop {
         tick.tick().await;
         if d.leaving.load(Ordering::SeqCst) {
@@ -807,6 +831,7 @@ async fn monitor_loop(d: Arc<Daemon>) {
         }
         let now = Instant::now();
         let status = d.consensus.status();
+        note_cib_profile(&d, &status.cib, &mut cib_profile);
         // Learners are members too (raft must reach them to bring them up to date).
         let in_raft: Vec<NodeId> = status
             .voters
@@ -1009,6 +1034,13 @@ async fn self_join_loop(d: Arc<Daemon>) {
                         node: d.me_name.clone(),
                         name: hactl_controller::shutdown::LEFT_RUNNING_ATTR.into(),
                         value: None,
+                    },
+                    // The timing this run detects losses with: a DC that runs another
+                    // holds this node's resources by both (split_brain::hold_for).
+                    Change::SetTransientAttribute {
+                        node: d.me_name.clone(),
+                        name: hactl_controller::split_brain::LIVENESS_ATTR.into(),
+                        value: Some(d.profile.liveness().to_attr()),
                     },
                 ],
             };

@@ -50,6 +50,34 @@ impl Liveness {
     }
 }
 
+/// The node attribute where each node records the liveness timing it runs with (so
+/// a DC running another timing — a heartbeat profile changed and not every node
+/// restarted yet — holds that node's resources long enough; see [`hold_between`]).
+pub const LIVENESS_ATTR: &str = "hactl-liveness";
+
+impl Liveness {
+    /// The attribute value: `interval,lost_after,slack` in milliseconds.
+    pub fn to_attr(&self) -> String {
+        format!(
+            "{},{},{}",
+            self.interval.as_millis(),
+            self.lost_after.as_millis(),
+            self.slack.as_millis()
+        )
+    }
+
+    /// Reads [`Liveness::to_attr`]'s format; None for anything else.
+    pub fn from_attr(v: &str) -> Option<Liveness> {
+        let mut it = v.split(',').map(|x| x.trim().parse::<u64>().ok());
+        let (i, l, s) = (it.next()??, it.next()??, it.next()??);
+        if it.next().is_some() || i == 0 || l == 0 {
+            return None;
+        }
+        let ms = Duration::from_millis;
+        Some(Liveness::new(ms(i), ms(l), ms(s)))
+    }
+}
+
 /// After losing quorum, how long the minority node may take at most until it has
 /// stopped its resources or been reset: `stonith-watchdog-timeout` when set (the
 /// watchdog is the backstop), else the chain of its stop timeouts.
@@ -61,6 +89,22 @@ pub fn clean_within(stop_chain: Duration, watchdog: Option<Duration>) -> Duratio
 /// node's resources elsewhere (the derivation is in the module documentation).
 pub fn hold(l: &Liveness, clean_within: Duration) -> Duration {
     l.interval + l.check + 2 * l.slack + clean_within
+}
+
+/// [`hold`] when the lost node runs another timing than the DC: it loses quorum
+/// after its own `L_m` (plus its check and lateness), while the DC sees it lost
+/// after `L_dc` of silence from a heartbeat sent up to `I_m + slack_m` before the cut:
+///
+///     hold = (L_m − L_dc)⁺ + I_m + check_m + slack_m + slack_dc + clean_within
+///
+/// which is [`hold`] when both run the same timing.
+pub fn hold_between(dc: &Liveness, minority: &Liveness, clean_within: Duration) -> Duration {
+    minority.lost_after.saturating_sub(dc.lost_after)
+        + minority.interval
+        + minority.check
+        + minority.slack
+        + dc.slack
+        + clean_within
 }
 
 /// When the minority stops feeding its watchdog if it is not clean yet, counted from

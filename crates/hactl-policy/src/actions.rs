@@ -205,6 +205,7 @@ impl Sched<'_> {
                 }));
             }
         }
+        crate::fence_order::order_fencing(self, &mut g, &fence_of);
         // Actions in resource order: a group's members, then its pseudo actions.
         g.group_acts = vec![[usize::MAX; 4]; self.groups.len()];
         g.clone_acts = vec![[usize::MAX; 4]; self.clones.len()];
@@ -249,17 +250,20 @@ impl Sched<'_> {
                 }
             }
         }
-        // Resources that need fencing start only after all pending fencing.
-        let fences: Vec<usize> = fence_of.iter().flatten().copied().collect();
-        if !fences.is_empty() {
-            for p in 0..np {
-                if self.prims[p].fence_device {
-                    continue;
-                }
-                if let Some(s) = g.start_of[p] {
-                    for &f in &fences {
-                        g.order(f, s, ORDERED);
-                    }
+        // Resources that need fencing start only after all pending fencing. Fence
+        // devices need only quorum: as in Pacemaker, their start waits only for the
+        // fencing of a node they may run on but whose state of them is unknown.
+        let fences: Vec<(usize, usize)> = fence_of
+            .iter()
+            .enumerate()
+            .filter_map(|(n, f)| Some((n, (*f)?)))
+            .collect();
+        for p in 0..np {
+            let Some(s) = g.start_of[p] else { continue };
+            let prim = &self.prims[p];
+            for &(n, f) in &fences {
+                if !prim.fence_device || (!prim.probed[n] && prim.allowed[n].is_some()) {
+                    g.order(f, s, ORDERED);
                 }
             }
         }

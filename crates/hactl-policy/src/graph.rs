@@ -300,6 +300,53 @@ pub fn graph_xml(cib: &Cib, t: &Transition) -> String {
         }
         out.push_str("  </synapse>\n");
     }
+    let shutdowns = t
+        .nodes
+        .iter()
+        .filter(|n| n.shutdown && n.online && !n.unclean);
+    for (k, n) in shutdowns.enumerate() {
+        let stops: Vec<&Action> = t
+            .actions
+            .iter()
+            .filter(|a| in_graph(a) && a.kind == ActionKind::Stop && !a.pseudo)
+            .filter(|a| a.node.as_deref() == Some(n.name.as_str()))
+            .collect();
+        write_shutdown(&l, t.actions.len() + k, &n.name, &stops, out);
+    }
     out.push_str("</transition_graph>\n");
     xml
+}
+
+/// A node that is shutting down gets Pacemaker's `do_shutdown` event once every
+/// resource on it has stopped (the controller leaves after the transition).
+fn write_shutdown(l: &Lookup<'_>, id: usize, node: &str, stops: &[&Action], out: &mut String) {
+    let uuid = l.uuid(node);
+    putln(
+        out,
+        format_args!(
+            r#"  <synapse id="{id}">
+    <action_set>
+      <crm_event id="{id}" operation="do_shutdown" operation_key="do_shutdown-{n}" on_node="{n}" on_node_uuid="{u}">
+        <attributes CRM_meta_on_node="{n}" CRM_meta_on_node_uuid="{u}" CRM_meta_op_no_wait="true"/>
+        <downed>
+          <node id="{u}"/>
+        </downed>
+      </crm_event>
+    </action_set>"#,
+            n = esc(node),
+            u = esc(uuid)
+        ),
+    );
+    if stops.is_empty() {
+        out.push_str("    <inputs/>\n");
+    } else {
+        out.push_str("    <inputs>\n");
+        for a in stops {
+            out.push_str("      <trigger>\n        ");
+            open_tag(l, a, out);
+            out.push_str("/>\n      </trigger>\n");
+        }
+        out.push_str("    </inputs>\n");
+    }
+    out.push_str("  </synapse>\n");
 }

@@ -22,6 +22,7 @@
 mod actions;
 mod clone;
 mod clone_actions;
+mod fence_order;
 mod graph;
 mod health;
 mod output;
