@@ -138,3 +138,217 @@ fn netns_cib_push_pacemaker_xml_dry_run_stale_epoch_and_removal() -> Result<()> 
     })?;
     Ok(())
 }
+
+/// Builds a configuration of every kind through the CLI on node `via`.
+fn configure_everything(c: &Cluster, via: usize) -> Result<()> {
+    let steps: &[&[&str]] = &[
+        &["property", "set", "--no-wait", "no-quorum-policy=stop"],
+        &[
+            "resource",
+            "defaults",
+            "--no-wait",
+            "resource-stickiness=100",
+        ],
+        &["resource", "op", "defaults", "--no-wait", "timeout=30s"],
+        &["node", "attribute", "--no-wait", "n1", "rack=r 1"],
+        &[
+            "resource",
+            "create",
+            "--no-wait",
+            "d1",
+            "ocf:pacemaker:Dummy",
+            "op",
+            "monitor",
+            "interval=5s",
+            "meta",
+            "migration-threshold=2",
+        ],
+        &[
+            "resource",
+            "create",
+            "--no-wait",
+            "d2",
+            "ocf:pacemaker:Dummy",
+            "--group",
+            "g",
+        ],
+        &[
+            "resource",
+            "create",
+            "--no-wait",
+            "d3",
+            "ocf:pacemaker:Dummy",
+            "--group",
+            "g",
+        ],
+        &["resource", "meta", "--no-wait", "g", "priority=5"],
+        &[
+            "constraint",
+            "location",
+            "--no-wait",
+            "d1",
+            "prefers",
+            "n1=50",
+        ],
+        &[
+            "constraint",
+            "location",
+            "--no-wait",
+            "g",
+            "rule",
+            "score=20",
+            "rack",
+            "eq",
+            "r 1",
+        ],
+        &[
+            "constraint",
+            "colocation",
+            "--no-wait",
+            "add",
+            "g",
+            "with",
+            "d1",
+            "score=-INFINITY",
+        ],
+        &[
+            "constraint",
+            "order",
+            "--no-wait",
+            "d1",
+            "then",
+            "g",
+            "kind=Optional",
+        ],
+    ];
+    for s in steps {
+        cli(c, via, s)?;
+    }
+    Ok(())
+}
+
+/// `hactl config --output json` on node `via`.
+fn config_json(c: &Cluster, via: usize) -> Result<serde_json::Value> {
+    Ok(serde_json::from_str(&cli(
+        c,
+        via,
+        &["config", "--output", "json"],
+    )?)?)
+}
+
+/// Kills every daemon and removes every node's cluster files and state; then a new
+/// cluster with the same nodes (a new CA) is set up and started.
+fn rebuild(c: &mut Cluster) -> Result<()> {
+    for i in 1..=3 {
+        c.kill(i);
+        let f = c.files(i);
+        c.hactl(&[
+            "cluster".into(),
+            "--dir".into(),
+            f.config_dir.display().to_string(),
+            "--state-dir".into(),
+            f.state_dir.display().to_string(),
+            "--socket".into(),
+            f.socket.display().to_string(),
+            "destroy".into(),
+        ])?;
+        // The old resources' state files: the new cluster must not find them running.
+        let _ = std::fs::remove_dir_all(varrun(c, i));
+    }
+    c.make_identity("admin2")?;
+    for i in 1..=3 {
+        c.install_bundle(i, "admin2")?;
+    }
+    start_nodes(c, 3)?;
+    c.wait_dc(&[1, 2, 3], T)?;
+    Ok(())
+}
+
+/// The scenarios: backup, change everything, restore: the same
+/// configuration. Then export the commands of the configured cluster, destroy it, set
+/// up a new cluster with the same nodes, run the commands: the same configuration,
+/// and it runs.
+#[test]
+fn netns_config_backup_restore_and_export_rebuild_an_identical_cluster() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut c = three_nodes("10.93.2")?;
+    let _reaper = NsReaper::new(&c);
+    configure_everything(&c, 1)?;
+    let want = config_json(&c, 2)?;
+    let script = cli(&c, 2, &["config", "export", "--format", "commands"])?;
+    ensure(!script.contains("NOTE"), &format!("notes in:\n{script}"))?;
+    let script_file = c.root.join("export.sh");
+    std::fs::write(&script_file, &script)?;
+
+    // Backup, change everything, restore: the same configuration.
+    let backup = c.root.join("backup.json");
+    let dir = c.files(2).config_dir.display().to_string();
+    let b = backup.to_str().unwrap_or_default();
+    cli(&c, 2, &["config", "backup", b, "--dir", &dir])?;
+    for step in [
+        &["resource", "delete", "--no-wait", "d1"][..],
+        &["resource", "delete", "--no-wait", "g"],
+        &["property", "set", "--no-wait", "no-quorum-policy=ignore"],
+        &[
+            "resource",
+            "defaults",
+            "--no-wait",
+            "resource-stickiness=",
+            "priority=3",
+        ],
+        &["node", "attribute", "--no-wait", "n1", "rack=", "zone=z"],
+        &[
+            "resource",
+            "create",
+            "--no-wait",
+            "other",
+            "ocf:pacemaker:Dummy",
+        ],
+    ] {
+        cli(&c, 1, step)?;
+    }
+    ensure(config_json(&c, 1)? != want, "nothing changed")?;
+    cli(
+        &c,
+        3,
+        &["config", "restore", b, "--dir", &dir, "--wait=60s"],
+    )?;
+    let got = config_json(&c, 1)?;
+    ensure(
+        got == want,
+        &format!("restored configuration differs:\nbefore {want:#}\nafter {got:#}"),
+    )?;
+    ensure(
+        dummy_on(&c, "other").is_empty(),
+        "the resource the restore removed still runs",
+    )?;
+
+    rebuild(&mut c)?;
+    ensure(
+        config_json(&c, 1)?["resources"] == serde_json::json!([]),
+        "the new cluster is not empty",
+    )?;
+    let bin_dir = c.bin.parent().map(Path::to_path_buf).unwrap_or_default();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH")?);
+    let o = std::process::Command::new("sh")
+        .arg(&script_file)
+        .env("PATH", path)
+        .env("HACTL_SOCKET", &c.files(3).socket)
+        .output()?;
+    ensure(
+        o.status.success(),
+        &format!("the exported script failed: {}", stderr(&o)),
+    )?;
+    let got = config_json(&c, 1)?;
+    ensure(
+        got == want,
+        &format!("configurations differ:\nbefore {want:#}\nafter {got:#}"),
+    )?;
+    c.wait_until("the recreated resources run, settled", T, || {
+        let on = ["d1", "d2", "d3"].map(|r| dummy_on(&c, r));
+        Ok((settled(&c.cib(1)?) && on.iter().all(|n| n.len() == 1)).then_some(()))
+    })?;
+    Ok(())
+}

@@ -71,13 +71,21 @@ pub fn config_only(cib: &Cib) -> Cib {
 
 /// Writes `text` to `path`, readable by the owner only.
 pub fn write_private(path: &Path, text: &[u8]) -> Result<()> {
+    write_mode(path, text, 0o600)
+}
+
+/// Writes `text` to `path` with permissions `mode` (also when the file existed).
+pub fn write_mode(path: &Path, text: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o600)
+        .mode(mode)
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of {}", path.display()))?;
     f.write_all(text)
         .and_then(|_| f.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))

@@ -12,15 +12,41 @@ use crate::cmd::stonith::list_levels;
 use crate::verbs::{OutputFormat, ReadFlags, Session};
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<ConfigCommand>,
     #[command(flatten)]
     flags: ReadFlags,
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the configuration as the hactl commands that recreate it on an empty
+    /// cluster (`--format commands`), or as Pacemaker CIB XML (`--format xml`).
+    Export(crate::cmd::config_file::ExportArgs),
+    /// Write one file (mode 0600) with the configuration, cluster.toml and the
+    /// cluster's public certificates (pcs config backup); private keys only with
+    /// --with-keys.
+    Backup(crate::cmd::config_file::BackupArgs),
+    /// Replace the live configuration by a backup's (pcs config restore), if the
+    /// backup is of this cluster (same name).
+    Restore(crate::cmd::config_file::RestoreArgs),
+}
+
 pub fn run(a: Args) -> Result<ExitCode> {
-    let mut s = Session::open(a.flags.socket.as_deref(), a.flags.cib.as_deref())?;
+    match a.command {
+        Some(ConfigCommand::Export(e)) => crate::cmd::config_file::export(e),
+        Some(ConfigCommand::Backup(b)) => crate::cmd::config_file::backup(b),
+        Some(ConfigCommand::Restore(r)) => crate::cmd::config_file::restore(r),
+        None => show(a.flags),
+    }
+}
+
+fn show(flags: ReadFlags) -> Result<ExitCode> {
+    let mut s = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?;
     let cib = s.cib()?;
-    match a.flags.output {
+    match flags.output {
         OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&json(&cib.config))?),
         OutputFormat::Text => out!("{}", text(&cib)?),
     }

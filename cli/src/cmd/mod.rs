@@ -5,6 +5,8 @@ pub mod cib_push;
 pub mod cluster;
 pub mod config;
 pub mod config_diff;
+pub mod config_export;
+pub mod config_file;
 pub mod constraint;
 pub mod daemon;
 pub mod demo;

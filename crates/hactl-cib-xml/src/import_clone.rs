@@ -18,10 +18,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "promotable clones (promote/demote) are not supported yet",
     ),
     (
-        "globally-unique",
-        "globally-unique clones are not supported yet",
-    ),
-    (
         "notify",
         "clone notifications (notify=true) are not supported yet",
     ),

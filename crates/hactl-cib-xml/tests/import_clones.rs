@@ -45,10 +45,6 @@ fn unsupported_clone_kinds_are_refused_by_name() {
     for (xml, words) in [
         (clone_xml("master", &[]), "promotable"),
         (clone_xml("clone", &[("promotable", "true")]), "promotable"),
-        (
-            clone_xml("clone", &[("globally-unique", "true")]),
-            "globally-unique",
-        ),
         (clone_xml("clone", &[("notify", "true")]), "notify"),
         (clone_xml("clone", &[("clone-min", "1")]), "clone-min"),
         (

@@ -22,6 +22,9 @@ pub(crate) struct CloneInfo<'a> {
     pub node_max: usize,
     pub interleave: bool,
     pub ordered: bool,
+    /// Globally unique: each instance is its own resource (history names it
+    /// `rsc:N`, several may run on one node).
+    pub unique: bool,
     pub priority: i64,
     /// The clone's own node scores (location constraints, dependents' wishes).
     pub allowed: Vec<Option<Score>>,
@@ -67,6 +70,7 @@ impl<'a> Sched<'a> {
         let ci = self.clones.len();
         let max = meta_usize(&cl.meta, "clone-max").unwrap_or(self.nodes.len().max(1));
         let truthy = |k: &str| meta.get(k).and_then(|v| hactl_model::values::parse_bool(v));
+        let unique = truthy("globally-unique").unwrap_or(false);
         let priority = meta
             .get("priority")
             .and_then(|v| v.parse::<Score>().ok())
@@ -78,9 +82,14 @@ impl<'a> Sched<'a> {
             instances: Vec::new(),
             max,
             // Anonymous clones run at most one instance per node.
-            node_max: 1,
+            node_max: if unique {
+                meta_usize(&cl.meta, "clone-node-max").unwrap_or(1)
+            } else {
+                1
+            },
             interleave: truthy("interleave").unwrap_or(false),
             ordered: truthy("ordered").unwrap_or(false),
+            unique,
             priority,
             allowed: vec![None; self.nodes.len()],
             count: vec![0; self.nodes.len()],
@@ -134,6 +143,9 @@ impl<'a> Sched<'a> {
     /// (Pacemaker's find_anonymous_clone).
     pub(crate) fn clone_history_instance(&mut self, n: usize, rid: &str) -> Option<usize> {
         let ci = *self.clone_base.get(strip_instance(rid))?;
+        if self.clones[ci].unique {
+            return self.unique_instance(ci, rid);
+        }
         let mut inactive = None;
         let mut skip_inactive = false;
         for &p in &self.clones[ci].instances {
@@ -161,6 +173,17 @@ impl<'a> Sched<'a> {
             Some(p) => p,
             None => self.new_instance(ci),
         })
+    }
+
+    /// A globally-unique clone's history names its instance: `rsc:N` is instance
+    /// N (made, as an orphan past `clone-max`, when it does not exist yet).
+    fn unique_instance(&mut self, ci: usize, rid: &str) -> Option<usize> {
+        let (_, num) = rid.rsplit_once(':')?;
+        let number: usize = num.parse().ok()?;
+        while self.clones[ci].instances.len() <= number {
+            self.new_instance(ci);
+        }
+        Some(self.clones[ci].instances[number])
     }
 
     fn instance_needs_fencing(&self, ci: usize) -> bool {

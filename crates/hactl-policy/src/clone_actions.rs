@@ -205,6 +205,9 @@ impl Sched<'_> {
         let Some(ci) = self.prims[p].clone else {
             return true;
         };
+        if self.clones[ci].unique {
+            return true;
+        }
         let instances = &self.clones[ci].instances;
         if instances.iter().any(|&q| self.prims[q].probed[n]) {
             return false;

@@ -169,3 +169,29 @@ fn the_status_shows_a_clone_set() {
         "{text}"
     );
 }
+
+#[test]
+fn a_globally_unique_clone_may_run_several_instances_on_a_node() {
+    let mut cib = base(&["n1"]);
+    cib.config.resources.push(clone_of(
+        "ip-clone",
+        "ip",
+        &[
+            ("globally-unique", "true"),
+            ("clone-max", "2"),
+            ("clone-node-max", "2"),
+        ],
+    ));
+    assert_eq!(
+        summary(&cib),
+        vec!["Start ip:0 ( n1 )", "Start ip:1 ( n1 )"]
+    );
+    // Anonymous, the same clone runs once per node.
+    let mut cib = base(&["n1"]);
+    cib.config.resources.push(clone_of(
+        "ip-clone",
+        "ip",
+        &[("clone-max", "2"), ("clone-node-max", "2")],
+    ));
+    assert_eq!(summary(&cib), vec!["Start ip:0 ( n1 )"]);
+}

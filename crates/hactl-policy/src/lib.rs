@@ -16,7 +16,7 @@
 //! colocated preferences visits at most 2,000 resources (Pacemaker walks every
 //! path, factorial for densely colocated sets — see `sched::COLOC_MERGE_BUDGET`;
 //! a cut is reported in `Transition::warnings`); anonymous clones of primitives
-//! are scheduled (`clone.rs`), while bundles, promotable, globally-unique and
+//! and globally-unique clones are scheduled (`clone.rs`), while bundles, promotable and
 //! notifying clones and clones of groups are refused when a CIB is imported.
 
 mod actions;
