@@ -1082,3 +1082,136 @@ fn a_change_sent_without_a_leader_waits_for_the_election() {
     assert!(o.status.success(), "{}", stdout(&o));
     assert!(stdout(&o).contains("committed at index"), "{}", stdout(&o));
 }
+
+/// `metrics_listen` set to a bare port: the daemon serves Prometheus metrics on
+/// 127.0.0.1 only. The scrape parses with the Python client's parser (Debian
+/// python3-prometheus-client) and carries membership, quorum, DC, Raft, resources
+/// by state and the start of a real ocf:heartbeat:Dummy with its duration.
+#[test]
+fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
+    let t = TempDir::new("metrics");
+    let etc = t.path().join("etc");
+    let (sock, state, log) = (
+        t.path().join("hactl.sock"),
+        t.path().join("state"),
+        t.path().join("daemon.log"),
+    );
+    let o = setup(
+        &etc,
+        &["--local", "n1"],
+        &[format!("n1=127.0.0.1:{}", free_port())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let port = free_port();
+    let toml = etc.join("cluster.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    assert!(!text.contains("[settings]"), "{text}");
+    text.push_str(&format!("\n[settings]\nmetrics_listen = \"{port}\"\n"));
+    std::fs::write(&toml, text).unwrap();
+    let (etc, sock, state, log) = (
+        etc.to_str().unwrap(),
+        sock.to_str().unwrap(),
+        state.to_str().unwrap(),
+        log.to_str().unwrap(),
+    );
+    let cluster = |extra: &[&str]| {
+        let mut a = vec![
+            "cluster",
+            "--dir",
+            etc,
+            "--socket",
+            sock,
+            "--state-dir",
+            state,
+        ];
+        a.extend_from_slice(extra);
+        hactl(&a)
+    };
+    struct Stop<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["stop", "--wait", "10"]);
+        }
+    }
+    let _stop = Stop(&cluster);
+    let o = cluster(&["start", "--log-file", log]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let o = hactl(&["property", "set", "stonith-enabled=false", "--socket", sock]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dummy_state = t.path().join("dummy.state");
+    let state_param = format!("state={}", dummy_state.display());
+    let o = hactl(&[
+        "resource",
+        "create",
+        "d",
+        "ocf:heartbeat:Dummy",
+        &state_param,
+        "--socket",
+        sock,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let scrape = || -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        body.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut body = scrape();
+    while !body.contains("agent=\"ocf:heartbeat:Dummy\",op=\"start\",result=\"ok\"") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Dummy start in:\n{body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        body = scrape();
+    }
+    // Not on any other address of this machine.
+    let others = Command::new("hostname").arg("-I").output().unwrap();
+    for ip in String::from_utf8_lossy(&others.stdout).split_whitespace() {
+        if let Ok(ip) = ip.parse::<std::net::IpAddr>() {
+            assert!(
+                std::net::TcpStream::connect((ip, port)).is_err(),
+                "listening on {ip}"
+            );
+        }
+    }
+    // The Python client's parser reads it; print the samples it found.
+    let parse = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\n\
+                 for f in p(sys.stdin.read()):\n    for s in f.samples:\n        print(s.name, sorted(s.labels.items()), float(s.value))\n";
+    // Debian's interpreter, where python3-prometheus-client installs.
+    let mut py = Command::new("/usr/bin/python3")
+        .args(["-c", parse])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with python3-prometheus-client (scripts/test-packages.txt)");
+    std::io::Write::write_all(py.stdin.as_mut().unwrap(), body.as_bytes()).unwrap();
+    let out = py.wait_with_output().unwrap();
+    let samples = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "parser: {}\n{body}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "hactl_node_member [('name', 'n1')] 1.0",
+        "hactl_quorum [] 1.0",
+        "hactl_dc [('name', 'n1')] 1.0",
+        "hactl_resources [('name', 'started')] 1.0",
+        "hactl_operations_total [('agent', 'ocf:heartbeat:Dummy'), ('op', 'start'), ('result', 'ok')] 1.0",
+        "hactl_operation_duration_seconds_count [('agent', 'ocf:heartbeat:Dummy'), ('op', 'start')] 1.0",
+        "hactl_raft_term [] ",
+        "hactl_raft_apply_lag_entries [] ",
+        "hactl_alert_deliveries_total [('name', 'delivered')] 0.0",
+    ] {
+        assert!(samples.contains(want), "{want:?} not in:\n{samples}");
+    }
+}

@@ -28,6 +28,7 @@ mod clock;
 mod control;
 mod fencing;
 mod members;
+mod metrics;
 pub mod profile;
 mod statedir;
 mod stop;
@@ -136,7 +137,6 @@ pub(crate) struct Daemon {
     state_dir: PathBuf,
     pub(crate) consensus: hactl_consensus::Handle,
     /// This node's alert agents (counters read by the metrics endpoint).
-    #[allow(dead_code)] // the metrics endpoint (next) reads the counters
     pub(crate) alerts: alerts::Alerts,
     transport: Transport,
     /// Last heartbeat received per peer.
@@ -284,6 +284,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     let _ = d.controller.set(ctl);
 
     let control = control::serve(d.clone(), &config.socket).await?;
+    metrics::start(&d)?;
 
     // Outgoing raft messages.
     let d2 = d.clone();

@@ -58,13 +58,16 @@ fn membership(old: &Cib, new: &Cib, out: &mut Vec<AlertEvent>) {
     }
 }
 
-fn fencing(old: &Cib, new: &Cib, out: &mut Vec<AlertEvent>) {
-    for e in new
-        .status
+/// Fencing attempts recorded in `new` and not in `old`, oldest first.
+pub fn new_fencing<'a>(old: &'a Cib, new: &'a Cib) -> impl Iterator<Item = &'a FenceEvent> {
+    new.status
         .fencing_history
         .iter()
         .filter(|e| !old.status.fencing_history.contains(e))
-    {
+}
+
+fn fencing(old: &Cib, new: &Cib, out: &mut Vec<AlertEvent>) {
+    for e in new_fencing(old, new) {
         out.push(AlertEvent {
             kind: Some(AlertKind::Fencing),
             node: e.target.clone(),
@@ -92,9 +95,11 @@ fn fencing_desc(e: &FenceEvent) -> String {
     )
 }
 
-fn operations(old: &Cib, new: &Cib, me: &str, out: &mut Vec<AlertEvent>) {
+/// Operation results of node `me` recorded in `new` and not in `old` (call ids
+/// above the highest `old` had), in call order, with their resource.
+pub fn new_ops<'a>(old: &Cib, new: &'a Cib, me: &str) -> Vec<(&'a str, &'a OpRecord)> {
     let Some(st) = new.status.nodes.get(me) else {
-        return;
+        return Vec::new();
     };
     let seen = old
         .status
@@ -109,9 +114,16 @@ fn operations(old: &Cib, new: &Cib, me: &str, out: &mut Vec<AlertEvent>) {
         .resources
         .iter()
         .flat_map(|(rsc, h)| h.ops.iter().map(move |o| (rsc.as_str(), o)))
-        .filter(|(_, o)| o.call_id > seen && worth_an_alert(o))
+        .filter(|(_, o)| o.call_id > seen)
         .collect();
     fresh.sort_by_key(|(_, o)| o.call_id);
+    fresh
+}
+
+fn operations(old: &Cib, new: &Cib, me: &str, out: &mut Vec<AlertEvent>) {
+    let fresh = new_ops(old, new, me)
+        .into_iter()
+        .filter(|(_, o)| worth_an_alert(o));
     for (rsc, o) in fresh {
         out.push(AlertEvent {
             kind: Some(AlertKind::Resource),

@@ -16,4 +16,5 @@ mod events;
 mod run;
 mod timestamp;
 
+pub use events::{new_fencing, new_ops};
 pub use run::Alerts;

@@ -37,7 +37,6 @@ struct Job {
 
 /// This node's alert service.
 pub struct Alerts {
-    #[allow(dead_code)] // the metrics endpoint (next) reads them
     pub counters: Arc<AlertCounters>,
 }
 

@@ -1,0 +1,399 @@
+//! The opt-in Prometheus endpoint: `metrics_listen` in cluster.toml's `[settings]`
+//! (off unless set; a bare port, or `:PORT`, binds 127.0.0.1). Plain HTTP, `GET
+//! /metrics`, served by tiny_http on a thread of its own (a scrape never runs on the
+//! daemon's tokio workers, which carry heartbeats); the text format is
+//! prometheus-client's.
+//!
+//! Two sources: a snapshot at scrape time (membership, quorum, DC, Raft indexes,
+//! heartbeat ages, resources by state, fail counts, alert deliveries) and counters
+//! kept by a task that watches the applied CIB (this node's operations by agent and
+//! op with their durations, fencing attempts by result).
+//!
+//! Tested in cli/tests/cluster_cli.rs (`metrics_endpoint_...`) with the Python
+//! client's parser.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use hactl_model::Cib;
+use prometheus_client::encoding::{text::encode, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tracing::{info, warn};
+
+use crate::alerts::{new_fencing, new_ops};
+use crate::{Daemon, DaemonError};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabels {
+    agent: String,
+    op: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpResult {
+    agent: String,
+    op: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Labels1 {
+    name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Labels2 {
+    rsc: String,
+    node: String,
+}
+
+fn op_duration() -> Histogram {
+    // 1 ms … ~65 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+/// Counters kept since the daemon started.
+pub(crate) struct Counters {
+    ops: Family<OpResult, Counter>,
+    op_seconds: Family<OpLabels, Histogram, fn() -> Histogram>,
+    fencing: Family<Labels1, Counter>,
+}
+
+impl Counters {
+    fn new() -> Counters {
+        Counters {
+            ops: Family::default(),
+            op_seconds: Family::new_with_constructor(op_duration),
+            fencing: Family::default(),
+        }
+    }
+
+    /// Counts what `new` adds to `old`: this node's operations, fencing attempts.
+    fn observe(&self, old: &Cib, new: &Cib, me: &str) {
+        for (rsc, o) in new_ops(old, new, me) {
+            let agent = new
+                .config
+                .find_primitive(rsc)
+                .map(|p| p.agent.to_string())
+                .or_else(|| {
+                    let h = new.status.nodes.get(me)?.resources.get(rsc)?;
+                    Some(h.agent.to_string())
+                })
+                .unwrap_or_default();
+            let result = if o.is_failure() { "failed" } else { "ok" };
+            self.ops
+                .get_or_create(&OpResult {
+                    agent: agent.clone(),
+                    op: o.operation.clone(),
+                    result: result.into(),
+                })
+                .inc();
+            if let Some(ms) = o.exec_time_ms {
+                self.op_seconds
+                    .get_or_create(&OpLabels {
+                        agent,
+                        op: o.operation.clone(),
+                    })
+                    .observe(ms as f64 / 1000.0);
+            }
+        }
+        for e in new_fencing(old, new) {
+            let name = if e.ok { "ok" } else { "failed" };
+            self.fencing
+                .get_or_create(&Labels1 { name: name.into() })
+                .inc();
+        }
+    }
+}
+
+/// Where `metrics_listen` says to listen: `ADDR:PORT`, or a port alone (`9664`,
+/// `:9664`) on localhost. `None` when it is not set (off).
+pub(crate) fn listen_address(settings: &toml::Table) -> Result<Option<SocketAddr>, DaemonError> {
+    let Some(v) = settings.get("metrics_listen") else {
+        return Ok(None);
+    };
+    let bad = || {
+        DaemonError::Config(format!(
+        "settings.metrics_listen {v} is not an address: \"127.0.0.1:9664\", \"[::1]:9664\" or a port alone"
+    ))
+    };
+    let text = match v {
+        toml::Value::String(s) => s.trim().to_string(),
+        toml::Value::Integer(i) => i.to_string(),
+        _ => return Err(bad()),
+    };
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(Some(a));
+    }
+    let port: u16 = text.trim_start_matches(':').parse().map_err(|_| bad())?;
+    Ok(Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)))
+}
+
+/// Starts the endpoint when configured: the CIB watcher task and the HTTP thread.
+pub(crate) fn start(d: &Arc<Daemon>) -> Result<(), DaemonError> {
+    let Some(addr) = listen_address(&d.cluster.settings)? else {
+        return Ok(());
+    };
+    let server = tiny_http::Server::http(addr)
+        .map_err(|e| DaemonError::Config(format!("metrics_listen {addr}: {e}")))?;
+    info!(addr = %addr, "metrics endpoint listening (GET /metrics)");
+    let counters = Arc::new(Counters::new());
+    tokio::spawn(watch_cib(
+        d.me_name.clone(),
+        d.consensus.watch(),
+        counters.clone(),
+    ));
+    let weak = Arc::downgrade(d);
+    let spawned = std::thread::Builder::new()
+        .name("hactl-metrics".into())
+        .spawn(move || serve(server, weak, counters));
+    spawned.map_err(|e| DaemonError::Config(format!("metrics thread: {e}")))?;
+    Ok(())
+}
+
+async fn watch_cib(
+    me: String,
+    mut status: tokio::sync::watch::Receiver<Arc<hactl_consensus::Status>>,
+    counters: Arc<Counters>,
+) {
+    let mut last = status.borrow_and_update().cib.clone();
+    while status.changed().await.is_ok() {
+        let cib = status.borrow_and_update().cib.clone();
+        counters.observe(&last, &cib, &me);
+        last = cib;
+    }
+}
+
+fn serve(server: tiny_http::Server, d: Weak<Daemon>, counters: Arc<Counters>) {
+    for req in server.incoming_requests() {
+        let Some(d) = d.upgrade() else { return };
+        let path = req.url().split('?').next().unwrap_or("");
+        let response = if path == "/metrics" && *req.method() == tiny_http::Method::Get {
+            let started = Instant::now();
+            let body = render(&d, &counters);
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "metrics scraped");
+            let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+            let resp = tiny_http::Response::from_string(body);
+            match tiny_http::Header::from_bytes("Content-Type", ct) {
+                Ok(h) => resp.with_header(h),
+                Err(()) => resp,
+            }
+        } else {
+            tiny_http::Response::from_string("GET /metrics\n").with_status_code(404)
+        };
+        if let Err(e) = req.respond(response) {
+            warn!(error = %e, "metrics response not sent");
+        }
+    }
+}
+
+fn gauge(reg: &mut Registry, name: &str, help: &str, v: i64) {
+    let g: Gauge = Gauge::default();
+    g.set(v);
+    reg.register(name, help, g);
+}
+
+fn family<L>(reg: &mut Registry, name: &str, help: &str, values: impl IntoIterator<Item = (L, i64)>)
+where
+    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
+{
+    let f: Family<L, Gauge> = Family::default();
+    for (l, v) in values {
+        f.get_or_create(&l).set(v);
+    }
+    reg.register(name, help, f);
+}
+
+fn named(n: &str) -> Labels1 {
+    Labels1 {
+        name: n.to_string(),
+    }
+}
+
+/// The text of one scrape.
+fn render(d: &Daemon, counters: &Counters) -> String {
+    let mut reg = Registry::with_prefix("hactl");
+    let st = d.consensus.status();
+    let cib = &st.cib;
+    membership(&mut reg, d, cib);
+    raft(&mut reg, &st);
+    resources(&mut reg, cib);
+    reg.register(
+        "operations",
+        "Operations this node ran, by agent, op and result",
+        counters.ops.clone(),
+    );
+    reg.register(
+        "operation_duration_seconds",
+        "How long this node's operations ran, by agent and op",
+        counters.op_seconds.clone(),
+    );
+    reg.register(
+        "fencing_attempts",
+        "Fencing attempts recorded while this daemon ran, by result",
+        counters.fencing.clone(),
+    );
+    let a = &d.alerts.counters;
+    let deliveries: Family<Labels1, Counter> = Family::default();
+    for (n, c) in [
+        ("delivered", &a.delivered),
+        ("failed", &a.failed),
+        ("timed_out", &a.timed_out),
+    ] {
+        deliveries
+            .get_or_create(&named(n))
+            .inc_by(c.load(Ordering::Relaxed));
+    }
+    reg.register(
+        "alert_deliveries",
+        "Alert agent runs on this node, by outcome (name)",
+        deliveries,
+    );
+    let mut out = String::new();
+    if let Err(e) = encode(&mut out, &reg) {
+        warn!(error = %e, "metrics not encoded");
+    }
+    out
+}
+
+fn membership(reg: &mut Registry, d: &Daemon, cib: &Cib) {
+    let members = cib
+        .status
+        .nodes
+        .iter()
+        .map(|(n, s)| (named(n), i64::from(s.member == Some(true))));
+    family(
+        reg,
+        "node_member",
+        "1 when the node is in the membership",
+        members,
+    );
+    gauge(
+        reg,
+        "quorum",
+        "1 when this node's partition has quorum",
+        i64::from(d.quorum.borrow().have),
+    );
+    let dc = cib.status.dc.clone().unwrap_or_default();
+    family(
+        reg,
+        "dc",
+        "1 for the node that is DC (Raft leader)",
+        std::iter::once((named(&dc), 1)).filter(|_| !dc.is_empty()),
+    );
+    gauge(
+        reg,
+        "is_dc",
+        "1 when this node is the DC",
+        i64::from(dc == d.me_name),
+    );
+    let now = Instant::now();
+    let ages: Vec<(Labels1, i64)> = d
+        .cluster
+        .nodes
+        .iter()
+        .filter(|n| n.id != d.me)
+        .filter_map(|n| {
+            Some((
+                named(n.name.as_str()),
+                d.silent_for(n.id, now)?.as_millis() as i64,
+            ))
+        })
+        .collect();
+    family(
+        reg,
+        "peer_heartbeat_age_milliseconds",
+        "Time since the last heartbeat from each peer",
+        ages,
+    );
+}
+
+fn raft(reg: &mut Registry, st: &hactl_consensus::Status) {
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    gauge(reg, "raft_term", "Raft term", n(st.term));
+    gauge(
+        reg,
+        "raft_commit_index",
+        "Raft commit index",
+        n(st.commit_index),
+    );
+    gauge(
+        reg,
+        "raft_applied_index",
+        "Raft index applied to the CIB",
+        n(st.applied_index),
+    );
+    gauge(
+        reg,
+        "raft_apply_lag_entries",
+        "Committed entries not applied yet",
+        n(st.commit_index.saturating_sub(st.applied_index)),
+    );
+    gauge(
+        reg,
+        "raft_last_index",
+        "Last Raft log index",
+        n(st.last_index),
+    );
+}
+
+/// Resources by state as the CIB shows them: started (the newest result on some
+/// node is a successful start or monitor), failed (not started, with a failure
+/// recorded), else stopped.
+fn resources(reg: &mut Registry, cib: &Cib) {
+    let (mut started, mut failed, mut stopped) = (0, 0, 0);
+    let mut fails = Vec::new();
+    for p in cib.config.resources.iter().flat_map(|r| r.primitives()) {
+        let hist = cib
+            .status
+            .nodes
+            .values()
+            .filter_map(|s| s.resources.get(&p.id));
+        let running = hist.clone().any(|h| {
+            h.ops.iter().max_by_key(|o| o.call_id).is_some_and(|o| {
+                !o.is_failure() && o.rc == 0 && (o.operation == "start" || o.operation == "monitor")
+            })
+        });
+        let failure = hist.clone().any(|h| !h.last_failures.is_empty());
+        match (running, failure) {
+            (true, _) => started += 1,
+            (false, true) => failed += 1,
+            (false, false) => stopped += 1,
+        }
+    }
+    for (node, s) in &cib.status.nodes {
+        for f in &s.failcounts {
+            let v = f.count.to_string().parse::<i64>().unwrap_or(1_000_000);
+            fails.push((
+                Labels2 {
+                    rsc: f.rsc.clone(),
+                    node: node.clone(),
+                },
+                v,
+            ));
+        }
+    }
+    let states = [
+        ("started", started),
+        ("failed", failed),
+        ("stopped", stopped),
+    ];
+    family(
+        reg,
+        "resources",
+        "Configured primitives by state (name)",
+        states.map(|(n, v)| (named(n), v)),
+    );
+    family(
+        reg,
+        "fail_count",
+        "Fail counts per resource and node (INFINITY: 1000000)",
+        fails,
+    );
+}
