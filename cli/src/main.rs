@@ -90,6 +90,9 @@ enum Command {
     /// Resources: create, configure, move, clean up; agent discovery (pcs resource ...).
     #[command(subcommand)]
     Resource(cmd::resource::ResourceCommand),
+    /// Alert agents run on cluster events, Pacemaker's alert interface (pcs alert ...).
+    #[command(subcommand)]
+    Alert(cmd::alert::AlertCommand),
     /// Tickets: grant, revoke, standby, activate, list (crm_ticket).
     #[command(subcommand)]
     Ticket(cmd::ticket::TicketCommand),
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::Node(c) => cmd::node::run(c),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Resource(c) => cmd::resource::run(c),
+        Command::Alert(c) => cmd::alert::run(c),
         Command::Ticket(c) => cmd::ticket::run(c),
     };
     match result {

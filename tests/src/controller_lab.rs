@@ -411,3 +411,9 @@ pub fn cli(c: &Cluster, via: usize, args: &[&str]) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Cuts node `k`'s link (the node keeps running, isolated).
+pub fn cut_link(c: &Cluster, k: usize) -> Result<()> {
+    run("ip", &["-n", &c.net.ns(k), "link", "set", "eth0", "down"])?;
+    Ok(())
+}

@@ -102,3 +102,56 @@ pub fn fencing_lab(
     fv.wait_ready(&c.net.ns(1), "n1", ready_within)?;
     Ok((c, fv))
 }
+
+/// Stonith on (action off, so the fenced domain stays off), one fence_hactl_xvm
+/// device with `key_file`, and group `g` of two Dummy resources; returns where it runs.
+pub fn configure_fenced_group(c: &crate::cluster::Cluster, key_file: &str) -> Result<String> {
+    crate::controller_lab::cli(
+        c,
+        1,
+        &[
+            "property",
+            "set",
+            "--no-wait",
+            "stonith-enabled=true",
+            "stonith-action=off",
+            "stonith-timeout=20s",
+            "no-quorum-policy=stop",
+        ],
+    )?;
+    crate::controller_lab::cli(
+        c,
+        1,
+        &[
+            "stonith",
+            "create",
+            "--no-wait",
+            "xvm",
+            "fence_hactl_xvm",
+            "pcmk_host_map=n1:n1;n2:n2;n3:n3",
+            &format!("key_file={key_file}"),
+            &format!("multicast_address={GROUP}"),
+            "hash=sha256",
+            "timeout=3",
+        ],
+    )?;
+    for r in ["d1", "d2"] {
+        crate::controller_lab::cli(
+            c,
+            1,
+            &[
+                "resource",
+                "create",
+                "--no-wait",
+                r,
+                "ocf:heartbeat:Dummy",
+                "--group",
+                "g",
+                "op",
+                "monitor",
+                "interval=5s",
+            ],
+        )?;
+    }
+    crate::controller_lab::wait_group_on(c, 1, &["d1", "d2"], Duration::from_secs(60), |_| true)
+}

@@ -15,9 +15,9 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
-    active_on, agent_env, cli, cli_output, ensure, idx, wait_group_on, NsReaper,
+    active_on, agent_env, cli, cli_output, cut_link, ensure, idx, wait_group_on, NsReaper,
 };
-use hactl_tests::fence_virtd::{fencing_lab, write_key, GROUP};
+use hactl_tests::fence_virtd::{configure_fenced_group, fencing_lab, write_key};
 use hactl_tests::netns::{require_root, run};
 
 const T: Duration = Duration::from_secs(60);
@@ -30,65 +30,6 @@ fn start_nodes(c: &mut Cluster) -> Result<()> {
         c.start(i)?;
     }
     c.wait_dc(&[1, 2, 3], T)?;
-    Ok(())
-}
-
-/// Stonith on (action off, so the fenced domain stays off), one fence_hactl_xvm
-/// device with `key_file`, and group `g` of two Dummy resources; returns where it runs.
-fn configure(c: &Cluster, key_file: &str) -> Result<String> {
-    cli(
-        c,
-        1,
-        &[
-            "property",
-            "set",
-            "--no-wait",
-            "stonith-enabled=true",
-            "stonith-action=off",
-            "stonith-timeout=20s",
-            "no-quorum-policy=stop",
-        ],
-    )?;
-    cli(
-        c,
-        1,
-        &[
-            "stonith",
-            "create",
-            "--no-wait",
-            "xvm",
-            "fence_hactl_xvm",
-            "pcmk_host_map=n1:n1;n2:n2;n3:n3",
-            &format!("key_file={key_file}"),
-            &format!("multicast_address={GROUP}"),
-            "hash=sha256",
-            "timeout=3",
-        ],
-    )?;
-    for r in ["d1", "d2"] {
-        cli(
-            c,
-            1,
-            &[
-                "resource",
-                "create",
-                "--no-wait",
-                r,
-                "ocf:heartbeat:Dummy",
-                "--group",
-                "g",
-                "op",
-                "monitor",
-                "interval=5s",
-            ],
-        )?;
-    }
-    wait_group_on(c, 1, &["d1", "d2"], T, |_| true)
-}
-
-/// Cuts node `k`'s link (the node keeps running, isolated).
-fn cut(c: &Cluster, k: usize) -> Result<()> {
-    run("ip", &["-n", &c.net.ns(k), "link", "set", "eth0", "down"])?;
     Ok(())
 }
 
@@ -109,7 +50,7 @@ fn netns_fencing_cut_node_is_fenced_then_group_moves() -> Result<()> {
     let _reaper = NsReaper::new(&c);
     start_nodes(&mut c)?;
     let key = fv.key_path.display().to_string();
-    let on = configure(&c, &key)?;
+    let on = configure_fenced_group(&c, &key)?;
     let k = idx(&on)?;
     let o = other(k);
     let pre = c.net.ns(o);
@@ -118,7 +59,7 @@ fn netns_fencing_cut_node_is_fenced_then_group_moves() -> Result<()> {
     }
 
     let t0 = std::time::Instant::now();
-    cut(&c, k)?;
+    cut_link(&c, k)?;
     // Fenced: the history says so and fence_virtd has the domain off.
     c.wait_until(&format!("{on} fenced"), T, || {
         let cib = c.cib(o)?;
@@ -211,11 +152,11 @@ fn netns_fencing_broken_device_keeps_group_stopped() -> Result<()> {
     // A key fence_virtd does not have: every request goes unanswered.
     let wrong = c.root.join("wrong.key");
     write_key(&wrong)?;
-    let on = configure(&c, &wrong.display().to_string())?;
+    let on = configure_fenced_group(&c, &wrong.display().to_string())?;
     let k = idx(&on)?;
     let o = other(k);
 
-    cut(&c, k)?;
+    cut_link(&c, k)?;
     // Two failed attempts (a first one and its retry); after each, the group must
     // still be where it was (not started elsewhere).
     for attempt in 1..=2 {
@@ -304,7 +245,7 @@ fn netns_fencing_typo_in_agent_parameters_fences_nothing() -> Result<()> {
     let (mut c, fv) = fencing_lab("hx-kv", "10.89.0", T)?;
     let _reaper = NsReaper::new(&c);
     start_nodes(&mut c)?;
-    configure(&c, &fv.key_path.display().to_string())?;
+    configure_fenced_group(&c, &fv.key_path.display().to_string())?;
 
     for (i, (k, v)) in TYPOS.iter().enumerate() {
         let name = format!("vipbad{i}");

@@ -222,7 +222,9 @@ impl World {
                         .ok_or_else(|| format!("no top-level primitive {m:?}"))?;
                     match self.cib.config.resources.remove(pos) {
                         Resource::Primitive(p) => children.push(p),
-                        Resource::Group(_) => unreachable!("matched a primitive"),
+                        Resource::Group(_) | Resource::Clone(_) => {
+                            unreachable!("matched a primitive")
+                        }
                     }
                 }
                 self.cib.config.resources.push(Resource::Group(Group {

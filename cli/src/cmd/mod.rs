@@ -1,4 +1,5 @@
 //! One module per top-level command group.
+pub mod alert;
 pub mod cib;
 pub mod cib_push;
 pub mod cluster;

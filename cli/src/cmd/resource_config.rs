@@ -547,6 +547,11 @@ fn top_level_of<'a>(cfg: &'a Configuration, name: &str) -> Result<&'a Resource> 
     if let Some(r) = cfg.find_resource(name) {
         return Ok(r);
     }
+    if let Some(c) = cfg.clone_of(name) {
+        return cfg
+            .find_resource(&c.id)
+            .ok_or_else(|| anyhow!("no resource {name:?}"));
+    }
     let g = cfg
         .group_of(name)
         .ok_or_else(|| anyhow!("no resource {name:?}"))?;
@@ -564,34 +569,32 @@ pub fn update_plan(
 ) -> Result<Plan> {
     let mut top = top_level_of(&cib.config, name)?.clone();
     let what = format!("update resource {name}");
-    match &mut top {
-        Resource::Group(g) if g.id == name => {
-            if !ra.params.is_empty() || !ra.ops.is_empty() {
-                bail!("group {name:?} has no parameters or operations; only meta attributes");
-            }
-            merge(&mut g.meta, &ra.meta);
+    if top.primitive_mut(name).is_none() {
+        if !ra.params.is_empty() || !ra.ops.is_empty() {
+            bail!(
+                "{name:?} is a group or clone: it has no parameters or operations; \
+                 only meta attributes"
+            );
         }
-        _ => {
-            let p: &mut Primitive = match &mut top {
-                Resource::Primitive(p) => p,
-                Resource::Group(g) => g
-                    .children
-                    .iter_mut()
-                    .find(|c| c.id == name)
-                    .ok_or_else(|| anyhow!("no resource {name:?}"))?,
-            };
-            merge(&mut p.params, &ra.params);
-            merge(&mut p.meta, &ra.meta);
-            for o in &ra.ops {
-                // pcs: `op NAME ...` replaces the operations of that name.
-                p.ops.retain(|x| x.name != o.name);
-            }
-            for o in &ra.ops {
-                p.ops.push(build_op(name, o)?);
-            }
-            if !force && !ra.params.is_empty() {
-                check(&p.agent, &p.params)?;
-            }
+        let meta = top
+            .meta_mut(name)
+            .ok_or_else(|| anyhow!("no resource {name:?}"))?;
+        merge(meta, &ra.meta);
+    } else {
+        let p: &mut Primitive = top
+            .primitive_mut(name)
+            .ok_or_else(|| anyhow!("no resource {name:?}"))?;
+        merge(&mut p.params, &ra.params);
+        merge(&mut p.meta, &ra.meta);
+        for o in &ra.ops {
+            // pcs: `op NAME ...` replaces the operations of that name.
+            p.ops.retain(|x| x.name != o.name);
+        }
+        for o in &ra.ops {
+            p.ops.push(build_op(name, o)?);
+        }
+        if !force && !ra.params.is_empty() {
+            check(&p.agent, &p.params)?;
         }
     }
     Ok(Plan::new(
@@ -610,13 +613,8 @@ pub fn target_role_plan(cib: &Cib, names: &[String], role: Option<&str>) -> Resu
         let Some(top) = cfg.resources.iter_mut().find(|r| r.id() == top_id) else {
             bail!("no resource {name:?}");
         };
-        let meta = match top {
-            Resource::Primitive(p) => &mut p.meta,
-            Resource::Group(g) if g.id == *name => &mut g.meta,
-            Resource::Group(g) => match g.children.iter_mut().find(|c| c.id == *name) {
-                Some(c) => &mut c.meta,
-                None => bail!("no resource {name:?}"),
-            },
+        let Some(meta) = top.meta_mut(name) else {
+            bail!("no resource {name:?}");
         };
         match role {
             Some(r) => {
@@ -1107,6 +1105,16 @@ pub(crate) fn format_resources(rs: &[&Resource], indent: &str) -> String {
                 for c in &g.children {
                     format_primitive(&mut out, c, &format!("{indent}  "));
                 }
+            }
+            Resource::Clone(c) => {
+                out.push_str(&format!("{indent}Clone: {}\n", c.id));
+                if !c.meta.is_empty() {
+                    out.push_str(&format!(
+                        "{indent}  Meta Attributes: {}\n",
+                        format_attrs(&c.meta)
+                    ));
+                }
+                out.push_str(&format_resources(&[&*c.child], &format!("{indent}  ")));
             }
         }
     }

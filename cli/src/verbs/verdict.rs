@@ -57,10 +57,7 @@ fn collect(change: &Change, before: &Cib, out: &mut Vec<String>) {
 }
 
 fn primitive_ids(r: &Resource) -> Vec<String> {
-    match r {
-        Resource::Primitive(p) => vec![p.id.clone()],
-        Resource::Group(g) => g.children.iter().map(|c| c.id.clone()).collect(),
-    }
+    r.primitives().map(|p| p.id.clone()).collect()
 }
 
 /// What is wrong with one touched resource.

@@ -22,7 +22,7 @@ const OP_XML_ATTRS: &[&str] = &[
     "description",
 ];
 
-fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn esc(s: &str) -> std::borrow::Cow<'_, str> {
     quick_xml::escape::escape(s)
 }
 
@@ -31,7 +31,7 @@ pub(crate) fn attr(out: &mut String, name: &str, value: &str) {
     let _ = write!(out, " {name}=\"{}\"", esc(value));
 }
 
-fn nvset(out: &mut String, indent: &str, tag: &str, id: &str, attrs: &Attrs) {
+pub(crate) fn nvset(out: &mut String, indent: &str, tag: &str, id: &str, attrs: &Attrs) {
     if attrs.is_empty() {
         return;
     }
@@ -144,25 +144,7 @@ pub fn export(cib: &Cib) -> String {
     }
     out.push_str("    <resources>\n");
     for r in &c.resources {
-        match r {
-            Resource::Primitive(p) => primitive(&mut out, "      ", p),
-            Resource::Group(g) => {
-                out.push_str("      <group");
-                attr(&mut out, "id", &g.id);
-                out.push_str(">\n");
-                nvset(
-                    &mut out,
-                    "        ",
-                    "meta_attributes",
-                    &format!("{}-meta_attributes", g.id),
-                    &g.meta,
-                );
-                for p in &g.children {
-                    primitive(&mut out, "        ", p);
-                }
-                out.push_str("      </group>\n");
-            }
-        }
+        resource(&mut out, "      ", r);
     }
     out.push_str("    </resources>\n    <constraints>\n");
     for l in &c.constraints.location {
@@ -235,6 +217,7 @@ pub fn export(cib: &Cib) -> String {
         }
         out.push_str("    </fencing-topology>\n");
     }
+    crate::alerts::export_alerts(&mut out, &c.alerts);
     out.push_str("  </configuration>\n  <status>\n");
     for (name, st) in &cib.status.nodes {
         out.push_str("    <node_state");
@@ -363,6 +346,36 @@ pub fn export(cib: &Cib) -> String {
     crate::tickets::export_states(&mut out, &cib.status.tickets);
     out.push_str("  </status>\n</cib>\n");
     out
+}
+
+/// One resource element: a primitive, a group, or a clone of either.
+fn resource(out: &mut String, indent: &str, r: &Resource) {
+    let (tag, id, meta) = match r {
+        Resource::Primitive(p) => return primitive(out, indent, p),
+        Resource::Group(g) => ("group", &g.id, &g.meta),
+        Resource::Clone(c) => ("clone", &c.id, &c.meta),
+    };
+    let inner = format!("{indent}  ");
+    let _ = write!(out, "{indent}<{tag}");
+    attr(out, "id", id);
+    out.push_str(">\n");
+    nvset(
+        out,
+        &inner,
+        "meta_attributes",
+        &format!("{id}-meta_attributes"),
+        meta,
+    );
+    match r {
+        Resource::Group(g) => {
+            for p in &g.children {
+                primitive(out, &inner, p);
+            }
+        }
+        Resource::Clone(c) => resource(out, &inner, &c.child),
+        Resource::Primitive(_) => {}
+    }
+    let _ = writeln!(out, "{indent}</{tag}>");
 }
 
 fn primitive(out: &mut String, indent: &str, p: &Primitive) {

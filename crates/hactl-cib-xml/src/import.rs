@@ -262,7 +262,7 @@ fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<()
             }
             "fencing-topology" => {} // after nodes: target-attribute needs them
             // Alert agents are notified of events; they never change a decision.
-            "alerts" => {}
+            "alerts" => config.alerts = crate::alerts::import_alerts(c)?,
             // Read by templates::collect, resolved into the constraints naming them.
             "tags" => {}
             // ACLs restrict who may change the CIB, never what the scheduler does;
@@ -360,7 +360,7 @@ fn nvpairs(set: &Element) -> Result<Vec<(String, String)>, ImportError> {
 }
 
 /// Merges several sets of one kind that are direct children of `el` (first wins).
-fn child_sets(el: &Element, set_name: &str) -> Result<Attrs, ImportError> {
+pub(crate) fn child_sets(el: &Element, set_name: &str) -> Result<Attrs, ImportError> {
     let mut sets: Vec<(Score, usize, &Element)> = Vec::new();
     for (i, s) in el
         .children
@@ -425,6 +425,9 @@ fn import_node(n: &Element) -> Result<Node, ImportError> {
     Ok(node)
 }
 
+#[path = "import_clone.rs"]
+mod clone;
+
 fn import_resource(r: &Element) -> Result<Resource, ImportError> {
     match r.name.as_ref() {
         "primitive" => Ok(Resource::Primitive(import_primitive(r, &Attrs::new())?)),
@@ -451,11 +454,7 @@ fn import_resource(r: &Element) -> Result<Resource, ImportError> {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Resource::Group(Group { id, meta, children }))
         }
-        "clone" => Err(unsupported(r, "clones are not supported yet")),
-        "master" => Err(unsupported(
-            r,
-            "promotable (master/slave) resources are not supported yet",
-        )),
+        "clone" | "master" => clone::import_clone(r),
         "bundle" => Err(unsupported(r, "bundles are not supported")),
         _ => Err(unsupported(r, "unknown resource type")),
     }

@@ -2,6 +2,7 @@
 //! ([`export`], so that `crm_simulate` can read what we generate), and a generator of
 //! large synthetic CIBs for benchmarks ([`generate`]).
 
+mod alerts;
 mod dom;
 pub mod export;
 pub mod generate;

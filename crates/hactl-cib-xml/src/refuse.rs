@@ -20,7 +20,6 @@ const PROPERTIES: &[(&str, &[&str], &str)] = &[
         &["default"],
         "placement strategies (utilization)",
     ),
-    ("node-health-strategy", &["none"], "node health strategies"),
     ("shutdown-lock", &["false"], "shutdown locks"),
     (
         "cancel-removed-actions",
@@ -50,7 +49,6 @@ const META: &[(&str, &[&str], &str)] = &[
         &[],
         "container-attribute-target",
     ),
-    ("allow-unhealthy-nodes", &["false"], "allow-unhealthy-nodes"),
     (
         "requires",
         &["nothing", "quorum", "fencing"],
@@ -189,7 +187,6 @@ mod tests {
     fn each_refusal_names_the_setting() {
         for (name, value) in [
             ("placement-strategy", "balanced"),
-            ("node-health-strategy", "migrate-on-red"),
             ("shutdown-lock", "true"),
             ("cancel-removed-actions", "false"),
             ("enable-startup-probes", "false"),

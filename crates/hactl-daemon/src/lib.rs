@@ -23,6 +23,7 @@
 //! `two_node` mode that lets the survivor keep quorum would be safe only with fencing
 //! that is guaranteed to win the race; it is not implemented.
 
+mod alerts;
 mod clock;
 mod control;
 mod fencing;
@@ -132,6 +133,9 @@ pub(crate) struct Daemon {
     pub(crate) members: Members,
     pub(crate) profile: Profile,
     pub(crate) consensus: hactl_consensus::Handle,
+    /// This node's alert agents (counters read by the metrics endpoint).
+    #[allow(dead_code)] // the metrics endpoint (next) reads the counters
+    pub(crate) alerts: alerts::Alerts,
     transport: Transport,
     /// Last heartbeat received per peer.
     last_seen: Mutex<HashMap<NodeId, Instant>>,
@@ -244,6 +248,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         have: false,
         policy: NoQuorumPolicy::Stop,
     });
+    let alerts = alerts::Alerts::spawn(identity.node.as_str().to_string(), consensus.watch());
     let d = Arc::new(Daemon {
         me: me_entry.id,
         me_name: identity.node.as_str().to_string(),
@@ -251,6 +256,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         members,
         profile,
         consensus,
+        alerts,
         transport,
         last_seen: Mutex::new(HashMap::new()),
         warned: Mutex::new(HashMap::new()),

@@ -93,6 +93,9 @@ pub fn devices(cfg: &Configuration) -> (BTreeMap<String, FenceDevice>, Vec<BadDe
     for r in &cfg.resources {
         let group_meta = match r {
             Resource::Group(g) => Some(&g.meta),
+            // A cloned stonith device is one device for fencing purposes; a
+            // disabled clone disables it.
+            Resource::Clone(c) => Some(&c.meta),
             Resource::Primitive(_) => None,
         };
         for p in r.primitives() {

@@ -192,6 +192,14 @@ pub enum Change {
         index: u32,
         target: Option<String>,
     },
+    /// Creates the alert, or replaces the one with its id (recipients included).
+    SetAlert {
+        alert: crate::alerts::Alert,
+    },
+    /// Removes an alert and its recipients.
+    DeleteAlert {
+        id: String,
+    },
     /// Sets (Some) or removes (None) a resource default (`rsc_defaults`) or an
     /// operation default (`op_defaults`).
     SetDefault {
@@ -240,6 +248,8 @@ impl Change {
             | Change::SetMaintenance { .. }
             | Change::AddFencingLevel { .. }
             | Change::RemoveFencingLevel { .. }
+            | Change::SetAlert { .. }
+            | Change::DeleteAlert { .. }
             | Change::SetDefault { .. }
             | Change::ReplaceConfiguration { .. } => true,
             Change::Batch { changes } => changes.iter().any(Change::is_config),
@@ -324,6 +334,9 @@ impl Change {
                     Some(Resource::Group(g)) => g.children.extend(moved),
                     Some(Resource::Primitive(_)) => {
                         return Err(invalid(format!("group {group:?}"), "is a primitive"))
+                    }
+                    Some(Resource::Clone(_)) => {
+                        return Err(invalid(format!("group {group:?}"), "is a clone"))
                     }
                     None => cfg.resources.push(Resource::Group(crate::Group {
                         id: group.clone(),
@@ -562,6 +575,20 @@ impl Change {
                             true
                         }
                     });
+                }
+            }
+            Change::SetAlert { alert } => {
+                non_empty("alert id", &alert.id)?;
+                match cfg.alerts.iter_mut().find(|a| a.id == alert.id) {
+                    Some(slot) => *slot = alert.clone(),
+                    None => cfg.alerts.push(alert.clone()),
+                }
+            }
+            Change::DeleteAlert { id } => {
+                let before = cfg.alerts.len();
+                cfg.alerts.retain(|a| &a.id != id);
+                if cfg.alerts.len() == before {
+                    return Err(not_found("alert", id));
                 }
             }
             Change::AddFencingLevel { level } => {

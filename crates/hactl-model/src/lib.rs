@@ -6,6 +6,7 @@
 //! replicates them through Raft, importers and the CLI build them. Everything is
 //! `serde` so that the same value travels as JSON, in the Raft log and in snapshots.
 
+pub mod alerts;
 pub mod change;
 mod options;
 pub mod rc;
@@ -100,6 +101,10 @@ pub struct Configuration {
     pub constraints: Constraints,
     /// Fencing topology: per target, levels tried in order.
     pub fencing_levels: Vec<FencingLevel>,
+    /// Alert agents run on cluster events (Pacemaker's `<alerts>`). Not written
+    /// when empty, so CIBs without alerts serialize as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<alerts::Alert>,
 }
 
 /// A cluster node as configured.
@@ -118,12 +123,13 @@ pub struct Node {
     pub maintenance: bool,
 }
 
-/// A resource: a primitive or a group of primitives.
+/// A resource: a primitive, a group of primitives, or a clone of either.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Resource {
     Primitive(Primitive),
     Group(Group),
+    Clone(CloneSet),
 }
 
 impl Resource {
@@ -131,6 +137,7 @@ impl Resource {
         match self {
             Resource::Primitive(p) => &p.id,
             Resource::Group(g) => &g.id,
+            Resource::Clone(c) => &c.id,
         }
     }
 
@@ -138,6 +145,40 @@ impl Resource {
         match self {
             Resource::Primitive(p) => &p.meta,
             Resource::Group(g) => &g.meta,
+            Resource::Clone(c) => &c.meta,
+        }
+    }
+
+    /// The primitive `id` inside this resource (itself, a group member, or what a
+    /// clone clones).
+    pub fn primitive_mut(&mut self, id: &str) -> Option<&mut Primitive> {
+        match self {
+            Resource::Primitive(p) => (p.id == id).then_some(p),
+            Resource::Group(g) => g.children.iter_mut().find(|c| c.id == id),
+            Resource::Clone(c) => c.child.primitive_mut(id),
+        }
+    }
+
+    /// The meta attributes of `id` inside this resource: itself, a group member,
+    /// or a clone's group or primitive.
+    pub fn meta_mut(&mut self, id: &str) -> Option<&mut Attrs> {
+        match self {
+            Resource::Primitive(p) => (p.id == id).then_some(&mut p.meta),
+            Resource::Group(g) => {
+                if g.id == id {
+                    return Some(&mut g.meta);
+                }
+                g.children
+                    .iter_mut()
+                    .find(|c| c.id == id)
+                    .map(|c| &mut c.meta)
+            }
+            Resource::Clone(c) => {
+                if c.id == id {
+                    return Some(&mut c.meta);
+                }
+                c.child.meta_mut(id)
+            }
         }
     }
 
@@ -146,7 +187,39 @@ impl Resource {
         match self {
             Resource::Primitive(p) => std::slice::from_ref(p).iter(),
             Resource::Group(g) => g.children.iter(),
+            Resource::Clone(c) => c.child.primitives(),
         }
+    }
+}
+
+/// A clone: copies ("instances") of one primitive or group, numbered `id:0`,
+/// `id:1`, … as Pacemaker numbers them. Its meta attributes (`clone-max`,
+/// `clone-node-max`, `interleave`, `ordered`, `globally-unique`, `notify`,
+/// `promotable`) shape how many instances run where; the instances inherit the
+/// rest of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloneSet {
+    pub id: String,
+    #[serde(default)]
+    pub meta: Attrs,
+    /// The cloned resource: a primitive or a group (never another clone; see
+    /// [`Configuration::validate`]).
+    pub child: Box<Resource>,
+}
+
+impl CloneSet {
+    /// A meta attribute read as a boolean (`true`, `yes`, `on`, `1`, …).
+    pub fn meta_true(&self, key: &str) -> bool {
+        self.meta
+            .get(key)
+            .and_then(|v| values::parse_bool(v))
+            .unwrap_or(false)
+    }
+
+    /// Whether the clone is promotable (`promotable=true`, or imported from
+    /// Pacemaker's old `<master>` element).
+    pub fn promotable(&self) -> bool {
+        self.meta_true("promotable")
     }
 }
 
@@ -568,6 +641,18 @@ impl Configuration {
         self.nodes.iter().find(|n| n.name == name)
     }
 
+    /// The clone a primitive or group belongs to, if any.
+    pub fn clone_of(&self, id: &str) -> Option<&CloneSet> {
+        self.resources.iter().find_map(|r| match r {
+            Resource::Clone(c)
+                if c.child.id() == id || c.child.primitives().any(|p| p.id == id) =>
+            {
+                Some(c)
+            }
+            _ => None,
+        })
+    }
+
     /// Finds a top-level resource or a group member by id.
     pub fn find_primitive(&self, id: &str) -> Option<&Primitive> {
         self.resources
@@ -584,6 +669,10 @@ impl Configuration {
     pub fn group_of(&self, primitive_id: &str) -> Option<&Group> {
         self.resources.iter().find_map(|r| match r {
             Resource::Group(g) if g.children.iter().any(|c| c.id == primitive_id) => Some(g),
+            Resource::Clone(c) => match &*c.child {
+                Resource::Group(g) if g.children.iter().any(|c| c.id == primitive_id) => Some(g),
+                _ => None,
+            },
             _ => None,
         })
     }

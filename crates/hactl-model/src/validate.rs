@@ -125,31 +125,12 @@ pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
         }
     }
     for r in &c.resources {
-        match r {
-            Resource::Primitive(p) => {
-                claim(&mut ids, &p.id, "primitive", &mut errs);
-                check_primitive(p, &mut errs);
-            }
-            Resource::Group(g) => {
-                claim(&mut ids, &g.id, "group", &mut errs);
-                check_meta(&g.id, &g.meta, &mut errs);
-                if g.children.is_empty() {
-                    errs.push(ModelError::Invalid {
-                        context: format!("group {:?}", g.id),
-                        message: "a group needs at least one member".into(),
-                    });
-                }
-                for p in &g.children {
-                    claim(&mut ids, &p.id, "primitive", &mut errs);
-                    check_primitive(p, &mut errs);
-                }
-            }
-        }
+        check_resource(r, &mut ids, &mut errs, true);
     }
     let rsc_exists = |id: &str| {
         c.resources
             .iter()
-            .any(|r| r.id() == id || r.primitives().any(|p| p.id == id))
+            .any(|r| r.id() == id || cloned_id(r) == Some(id) || r.primitives().any(|p| p.id == id))
     };
     let unknown_rsc = |kind: &'static str, id: &str, name: &str| ModelError::UnknownReference {
         kind,
@@ -232,6 +213,13 @@ pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
                     name: d.clone(),
                 });
             }
+        }
+    }
+    for a in &c.alerts {
+        claim(&mut ids, &a.id, "alert", &mut errs);
+        crate::alerts::check(a, &mut errs);
+        for r in &a.recipients {
+            claim(&mut ids, &r.id, "alert recipient", &mut errs);
         }
     }
     if errs.is_empty() {
@@ -375,6 +363,55 @@ pub(crate) fn check_meta(id: &str, meta: &crate::Attrs, errs: &mut Vec<ModelErro
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// The id of what a clone clones (its primitive or group).
+fn cloned_id(r: &Resource) -> Option<&str> {
+    match r {
+        Resource::Clone(c) => Some(c.child.id()),
+        _ => None,
+    }
+}
+
+fn check_resource<'c>(
+    r: &'c Resource,
+    ids: &mut HashMap<&'c str, &'static str>,
+    errs: &mut Vec<ModelError>,
+    top_level: bool,
+) {
+    match r {
+        Resource::Primitive(p) => {
+            claim(ids, &p.id, "primitive", errs);
+            check_primitive(p, errs);
+        }
+        Resource::Group(g) => {
+            claim(ids, &g.id, "group", errs);
+            check_meta(&g.id, &g.meta, errs);
+            if g.children.is_empty() {
+                errs.push(ModelError::Invalid {
+                    context: format!("group {:?}", g.id),
+                    message: "a group needs at least one member".into(),
+                });
+            }
+            for p in &g.children {
+                claim(ids, &p.id, "primitive", errs);
+                check_primitive(p, errs);
+            }
+        }
+        Resource::Clone(cl) => {
+            claim(ids, &cl.id, "clone", errs);
+            check_meta(&cl.id, &cl.meta, errs);
+            if !top_level || matches!(*cl.child, Resource::Clone(_)) {
+                errs.push(ModelError::Invalid {
+                    context: format!("clone {:?}", cl.id),
+                    message: "a clone can only be a top-level resource, of a primitive or a group"
+                        .into(),
+                });
+                return;
+            }
+            check_resource(&cl.child, ids, errs, false);
         }
     }
 }

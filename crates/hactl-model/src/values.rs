@@ -152,6 +152,16 @@ macro_rules! string_enum {
 }
 
 string_enum!(
+    /// The kind of an alert's event (`CRM_alert_kind`, an alert's `select_kind`).
+    AlertKind {
+        Node => "node",
+        Fencing => "fencing",
+        Resource => "resource",
+        Attribute => "attribute",
+    }
+);
+
+string_enum!(
     /// A resource role. Promotable clones are out of scope, but the words are kept so
     /// that constraints naming them parse.
     Role {

@@ -78,6 +78,12 @@ pub(crate) struct Graph {
     pub stops_of: Vec<Vec<usize>>,
     /// Per group: start, running, stop, stopped pseudo actions.
     pub group_acts: Vec<[usize; 4]>,
+    /// Per clone: the same four pseudo actions.
+    pub clone_acts: Vec<[usize; 4]>,
+    /// Mandatory interleaved orderings (first clone, then clone), kept to find
+    /// the "then" instances left without a partner on their node: those must not
+    /// run after all (see `unassign_instances`).
+    pub interleaved: Vec<(usize, usize)>,
     /// Runnable probes (primitive, node). They are always scheduled and never
     /// change another action's flags, so they stay out of the propagation and
     /// are only materialized in the transition.
@@ -85,12 +91,12 @@ pub(crate) struct Graph {
 }
 
 impl Graph {
-    fn add(&mut self, a: Act) -> usize {
+    pub(crate) fn add(&mut self, a: Act) -> usize {
         self.acts.push(a);
         self.acts.len() - 1
     }
 
-    fn order(&mut self, first: usize, then: usize, flags: u32) {
+    pub(crate) fn order(&mut self, first: usize, then: usize, flags: u32) {
         self.edges.push(Edge { first, then, flags });
     }
 }
@@ -179,6 +185,8 @@ impl Sched<'_> {
             start_of: vec![None; np],
             stops_of: vec![Vec::new(); np],
             group_acts: Vec::new(),
+            clone_acts: Vec::new(),
+            interleaved: Vec::new(),
             probes: Vec::new(),
         };
         // Fencing.
@@ -199,6 +207,7 @@ impl Sched<'_> {
         }
         // Actions in resource order: a group's members, then its pseudo actions.
         g.group_acts = vec![[usize::MAX; 4]; self.groups.len()];
+        g.clone_acts = vec![[usize::MAX; 4]; self.clones.len()];
         for r in self.top.clone() {
             match r {
                 RscRef::P(p) => self.create_prim_actions(p, &mut g),
@@ -221,6 +230,12 @@ impl Sched<'_> {
                         g.add(mk(Task::GStop)),
                         g.add(mk(Task::GStopped)),
                     ];
+                }
+                RscRef::C(ci) => {
+                    for p in self.clones[ci].instances.clone() {
+                        self.create_prim_actions(p, &mut g);
+                    }
+                    g.clone_acts[ci] = self.clone_pseudo_actions(ci, &mut g);
                 }
             }
         }
@@ -291,14 +306,16 @@ impl Sched<'_> {
                 prev = Some(m);
             }
         }
+        self.clone_internal_orders(&mut g);
         self.order_constraints(&mut g);
+        self.unassign_instances(&mut g);
         propagate(self, &mut g);
         g
     }
 
     /// The start action of a primitive, or an unrunnable placeholder when it has
     /// none (so that orderings after it see "cannot start").
-    fn start_or_placeholder(&self, p: usize, g: &mut Graph) -> usize {
+    pub(crate) fn start_or_placeholder(&self, p: usize, g: &mut Graph) -> usize {
         if let Some(s) = g.start_of[p] {
             return s;
         }
@@ -437,6 +454,9 @@ impl Sched<'_> {
             if prim.probed[n] || !nd.online || nd.unclean || nd.maintenance {
                 continue;
             }
+            if !self.probes_instance(p, n) {
+                continue;
+            }
             // A pending node cannot run the probe yet.
             let runnable = !nd.pending;
             if runnable {
@@ -518,8 +538,12 @@ impl Sched<'_> {
                 OrderAction::Start | OrderAction::Promote => vec![self.start_or_placeholder(p, g)],
                 OrderAction::Stop | OrderAction::Demote => g.stops_of[p].clone(),
             },
-            RscRef::G(gi) => {
-                let [gstart, grunning, gstop, gstopped] = g.group_acts[gi];
+            RscRef::G(_) | RscRef::C(_) => {
+                let [gstart, grunning, gstop, gstopped] = match r {
+                    RscRef::G(gi) => g.group_acts[gi],
+                    RscRef::C(ci) => g.clone_acts[ci],
+                    RscRef::P(_) => unreachable!("primitives are matched above"),
+                };
                 match (action, as_first) {
                     (OrderAction::Start | OrderAction::Promote, true) => vec![grunning],
                     (OrderAction::Start | OrderAction::Promote, false) => vec![gstart],
@@ -587,6 +611,9 @@ impl Sched<'_> {
         flags: u32,
         g: &mut Graph,
     ) {
+        if self.clone_order(first, fa, then, ta, flags, g) {
+            return;
+        }
         let firsts = self.order_targets(first, fa, true, g);
         let mut thens = self.order_targets(then, ta, false, g);
         // An ordering on a group action also updates its members' actions.
@@ -613,8 +640,10 @@ impl Sched<'_> {
 /// Refreshes a group pseudo action from its members: required if any member's
 /// matching action is, and ("running"/"stopped") unrunnable if any member's is.
 fn refresh_group(s: &Sched<'_>, g: &mut Graph, a: usize) -> bool {
-    let Some(RscRef::G(gi)) = g.acts[a].rsc else {
-        return false;
+    let gi = match g.acts[a].rsc {
+        Some(RscRef::G(gi)) => gi,
+        Some(RscRef::C(ci)) => return crate::clone_actions::refresh_clone(s, g, a, ci),
+        _ => return false,
     };
     let (is_start, check_runnable) = match g.acts[a].task {
         Task::GStart => (true, false),
@@ -765,7 +794,7 @@ fn because(s: &Sched<'_>, g: &Graph, first: usize, what: &str) -> String {
     }
 }
 
-fn clear_optional(s: &Sched<'_>, g: &mut Graph, target: usize, cause: usize) -> bool {
+pub(crate) fn clear_optional(s: &Sched<'_>, g: &mut Graph, target: usize, cause: usize) -> bool {
     if !g.acts[target].optional {
         return false;
     }
@@ -782,7 +811,7 @@ fn clear_optional(s: &Sched<'_>, g: &mut Graph, target: usize, cause: usize) -> 
     true
 }
 
-fn clear_runnable(s: &Sched<'_>, g: &mut Graph, target: usize, cause: usize) -> bool {
+pub(crate) fn clear_runnable(s: &Sched<'_>, g: &mut Graph, target: usize, cause: usize) -> bool {
     if !g.acts[target].runnable {
         return false;
     }

@@ -103,7 +103,9 @@ impl<'c> Lookup<'c> {
     /// `class`, `provider`, `type` of a resource: from the configuration, else from
     /// the status history (an orphan).
     fn agent(&self, rsc: &str) -> Option<&'c hactl_model::AgentSpec> {
-        if let Some(p) = self.prims.get(rsc) {
+        // A clone instance (`web:2`) runs its clone's primitive (`web`).
+        let base = crate::clone::strip_instance(rsc);
+        if let Some(p) = self.prims.get(rsc).or_else(|| self.prims.get(base)) {
             return Some(&p.agent);
         }
         self.cib

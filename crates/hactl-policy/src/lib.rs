@@ -15,11 +15,15 @@
 //! preferences (Pacemaker follows them to any depth); merging a resource's
 //! colocated preferences visits at most 2,000 resources (Pacemaker walks every
 //! path, factorial for densely colocated sets — see `sched::COLOC_MERGE_BUDGET`;
-//! a cut is reported in `Transition::warnings`); clones, bundles and
-//! promotable resources are out of scope.
+//! a cut is reported in `Transition::warnings`); anonymous clones of primitives
+//! are scheduled (`clone.rs`), while bundles, promotable, globally-unique and
+//! notifying clones and clones of groups are refused when a CIB is imported.
 
 mod actions;
+mod clone;
+mod clone_actions;
 mod graph;
+mod health;
 mod output;
 mod raw_scores;
 mod rules;
@@ -131,6 +135,7 @@ pub enum ActionKind {
     Monitor {
         interval_ms: u64,
     },
+    /// A group's or a clone's pseudo actions (`resource` says which).
     GroupStart,
     GroupRunning,
     GroupStop,
@@ -166,6 +171,8 @@ pub enum EdgeKind {
 pub struct Placement {
     pub resource: String,
     pub group: Option<String>,
+    /// The clone it is an instance of (its id is then `<primitive>:<number>`).
+    pub clone: Option<String>,
     /// `class:provider:type`.
     pub agent: String,
     /// Nodes where it is active now (more than one: multiply active).
@@ -250,10 +257,12 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
     let node_arcs: Vec<Arc<str>> = s.nodes.iter().map(|n| Arc::from(n.name)).collect();
     let mut prim_arcs: Vec<Option<Arc<str>>> = vec![None; s.prims.len()];
     let mut group_arcs: Vec<Option<Arc<str>>> = vec![None; s.groups.len()];
+    let mut clone_arcs: Vec<Option<Arc<str>>> = vec![None; s.clones.len()];
     let mut rsc_arc = |r: RscRef| -> Arc<str> {
         let (slot, id) = match r {
             RscRef::P(p) => (&mut prim_arcs[p], s.prims[p].id.as_str()),
             RscRef::G(gi) => (&mut group_arcs[gi], s.groups[gi].id),
+            RscRef::C(ci) => (&mut clone_arcs[ci], s.clones[ci].id),
         };
         slot.get_or_insert_with(|| Arc::from(id)).clone()
     };
@@ -351,6 +360,7 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
         let prims: Vec<usize> = match r {
             RscRef::P(p) => vec![p],
             RscRef::G(gi) => s.groups[gi].members.clone(),
+            RscRef::C(ci) => s.clones[ci].instances.clone(),
         };
         for p in prims {
             for item in actions::summarize_prim(s, g, p) {
@@ -397,6 +407,7 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             Placement {
                 resource: p.id.clone(),
                 group: p.group.map(|gi| s.groups[gi].id.to_string()),
+                clone: p.clone.map(|ci| s.clones[ci].id.to_string()),
                 agent: p.agent.to_string(),
                 current: p.active.iter().map(|&n| node_names[n].clone()).collect(),
                 target: p.assigned.map(|n| node_names[n].clone()),

@@ -294,6 +294,7 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
                     }
                 }
             }
+            Resource::Clone(c) => clone_set(&mut out, c, t, view),
         }
     }
     for pl in t.placements.iter().filter(|p| p.orphan) {
@@ -302,4 +303,43 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
         }
     }
     out
+}
+
+/// crm_mon's clone block: instances running normally folded into one
+/// `Started: [ … ]` line, the others (failed, unmanaged, blocked) one per line,
+/// and the nodes without an instance as `Stopped: [ … ]`.
+fn clone_set(out: &mut String, c: &hactl_model::CloneSet, t: &Transition, view: StatusView) {
+    let _ = writeln!(out, "    * Clone Set: {} [{}]:", c.id, c.child.id());
+    let mut started: Vec<&str> = Vec::new();
+    for pl in t
+        .placements
+        .iter()
+        .filter(|p| p.clone.as_deref() == Some(c.id.as_str()))
+    {
+        let nodes = match view {
+            StatusView::Current => &pl.current,
+            StatusView::Revised => &pl.after,
+        };
+        let failed_now = pl.failed && view == StatusView::Current;
+        let plain = !(pl.unmanaged || pl.blocked || failed_now);
+        if plain && nodes.len() == 1 {
+            started.push(nodes[0].as_str());
+        } else if !nodes.is_empty() {
+            let _ = writeln!(out, "      * {}", rsc_line(pl, t, view));
+        }
+    }
+    started.sort_by(|a, b| natural_cmp(a, b));
+    if !started.is_empty() {
+        let _ = writeln!(out, "      * Started: [ {} ]", started.join(" "));
+    }
+    let mut stopped: Vec<&str> = t
+        .nodes
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|n| !started.contains(n))
+        .collect();
+    stopped.sort_by(|a, b| natural_cmp(a, b));
+    if !stopped.is_empty() {
+        let _ = writeln!(out, "      * Stopped: [ {} ]", stopped.join(" "));
+    }
 }

@@ -16,6 +16,7 @@ use hactl_model::{
     OpRecord, Primitive, Resource, ResourceHistory, Role, Score,
 };
 
+use crate::clone;
 use crate::rules::{rule_matches, NodeFacts};
 use crate::PolicyError;
 
@@ -54,6 +55,8 @@ impl NodeInfo<'_> {
 pub(crate) enum RscRef {
     P(usize),
     G(usize),
+    /// A clone (see `clone.rs`); its instances are primitives.
+    C(usize),
 }
 
 /// Which nodes a score contribution applied to.
@@ -101,6 +104,8 @@ pub(crate) struct Prim<'a> {
     pub def: Option<&'a Primitive>,
     pub agent: Arc<str>,
     pub group: Option<usize>,
+    /// The clone this primitive is an instance of.
+    pub clone: Option<usize>,
     pub managed: bool,
     pub maintenance: bool,
     pub target_role: Option<Role>,
@@ -173,6 +178,11 @@ pub(crate) struct Sched<'a> {
     pub node_by_name: BTreeMap<&'a str, usize>,
     pub prims: Vec<Prim<'a>>,
     pub groups: Vec<GroupInfo<'a>>,
+    pub clones: Vec<crate::clone::CloneInfo<'a>>,
+    /// Cloned primitive id → its clone (history names instances by it).
+    pub clone_base: IdMap<'a, usize>,
+    /// While a clone instance is assigned early: (instance, its current node).
+    pub prefer: Option<(usize, usize)>,
     /// Top-level resources in assignment order (priority, then configuration order).
     pub top: Vec<RscRef>,
     /// Lookup only (never iterated), so hash order cannot leak into results.
@@ -181,7 +191,7 @@ pub(crate) struct Sched<'a> {
     /// Per primitive: its fail counts, with the node they were recorded on.
     pub failcounts: Vec<Vec<(usize, &'a FailCount)>>,
     /// Per node, fixed once placement starts: can it run resources.
-    avail: Vec<bool>,
+    pub(crate) avail: Vec<bool>,
     /// Per node: position in name order (the last tie-breaker).
     name_rank: Vec<usize>,
     /// Per primitive, sorted as Pacemaker processes them.
@@ -251,10 +261,10 @@ pub(crate) type IdMap<'a, V> = HashMap<&'a str, V, std::hash::BuildHasherDefault
 /// Meta attributes seen through their layers: the resource's own, then its
 /// group's, then rsc_defaults (first match wins), without copying them.
 #[derive(Clone, Copy)]
-pub(crate) struct Meta<'m>(&'m [&'m Attrs]);
+pub(crate) struct Meta<'m>(pub(crate) &'m [&'m Attrs]);
 
 impl<'m> Meta<'m> {
-    fn get(&self, key: &str) -> Option<&'m String> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'m String> {
         self.0.iter().find_map(|a| a.get(key))
     }
 }
@@ -316,6 +326,9 @@ impl<'a> Sched<'a> {
             node_by_name: BTreeMap::new(),
             prims: Vec::new(),
             groups: Vec::new(),
+            clones: Vec::new(),
+            clone_base: IdMap::default(),
+            prefer: None,
             top: Vec::new(),
             by_id: IdMap::default(),
             colocs: Vec::new(),
@@ -413,7 +426,7 @@ impl<'a> Sched<'a> {
 
     // ------------------------------------------------------------ resources
 
-    fn new_prim(
+    pub(crate) fn new_prim(
         &self,
         id: String,
         def: Option<&'a Primitive>,
@@ -479,6 +492,7 @@ impl<'a> Sched<'a> {
             def,
             agent,
             group,
+            clone: None,
             managed,
             maintenance,
             target_role,
@@ -573,10 +587,16 @@ impl<'a> Sched<'a> {
                         updating: false,
                     });
                 }
+                Resource::Clone(cl) => {
+                    if let Some(ci) = self.unpack_clone(cl) {
+                        order.push((self.clones[ci].priority, pos, RscRef::C(ci)));
+                        self.by_id.insert(&cl.id, RscRef::C(ci));
+                    }
+                }
             }
         }
         self.have_fencing = self.prims.iter().any(|p| p.fence_device);
-        let configured = self.prims.len();
+        let mut configured = self.prims.len();
         self.failcounts = vec![Vec::new(); configured];
         self.index_failcounts(0);
         // Every history entry of a configured node, unpacked as soon as it is
@@ -593,7 +613,12 @@ impl<'a> Sched<'a> {
             for (rid, h) in &st.resources {
                 match self.by_id.get(rid.as_str()) {
                     Some(&RscRef::P(p)) => self.unpack_history_entry(n, p, h),
-                    Some(RscRef::G(_)) => {}
+                    Some(RscRef::G(_) | RscRef::C(_)) => {}
+                    None if self.clone_base.contains_key(clone::strip_instance(rid)) => {
+                        if let Some(p) = self.clone_history_instance(n, rid) {
+                            self.unpack_history_entry(n, p, h);
+                        }
+                    }
                     None => {
                         orphan_ids
                             .entry(rid.as_str())
@@ -603,6 +628,9 @@ impl<'a> Sched<'a> {
                 }
             }
         }
+        // Orphan clone instances made while reading the history have their fail
+        // counts indexed already.
+        configured = configured.max(self.prims.len());
         let base = cib.config.resources.len();
         let mut orphan_meta = Attrs::new();
         if !self.opts.stop_orphan_resources {
@@ -651,6 +679,14 @@ impl<'a> Sched<'a> {
                 if let Some(&RscRef::P(p)) = self.by_id.get(fc.rsc.as_str()) {
                     if p >= from {
                         self.failcounts[p].push((n, fc));
+                    }
+                } else if let Some(&ci) = self.clone_base.get(clone::strip_instance(&fc.rsc)) {
+                    // An anonymous clone's failures count against every instance
+                    // on that node (Pacemaker bans the clone there).
+                    for &p in &self.clones[ci].instances {
+                        if p >= from {
+                            self.failcounts[p].push((n, fc));
+                        }
                     }
                 }
             }
@@ -1049,6 +1085,10 @@ impl<'a> Sched<'a> {
                     let layers = [&self.groups[g].def.meta, &cib.config.rsc_defaults];
                     meta_bool(Meta(&layers), "critical").unwrap_or(true)
                 }
+                RscRef::C(ci) => match self.clones[ci].instances.first() {
+                    Some(&p) => self.prims[p].critical,
+                    None => true,
+                },
             });
             self.add_coloc(Coloc {
                 id: Arc::from(c.id.as_str()),
@@ -1068,10 +1108,12 @@ impl<'a> Sched<'a> {
         match dep {
             RscRef::P(p) => self.prims[p].this_with.push(i),
             RscRef::G(g) => self.groups[g].this_with.push(i),
+            RscRef::C(c) => self.clones[c].this_with.push(i),
         }
         match pri {
             RscRef::P(p) => self.prims[p].with_this.push(i),
             RscRef::G(g) => self.groups[g].with_this.push(i),
+            RscRef::C(c) => self.clones[c].with_this.push(i),
         }
     }
 
@@ -1079,6 +1121,7 @@ impl<'a> Sched<'a> {
         match r {
             RscRef::P(p) => &self.prims[p].id,
             RscRef::G(g) => self.groups[g].id,
+            RscRef::C(c) => self.clones[c].id,
         }
     }
 
@@ -1086,12 +1129,13 @@ impl<'a> Sched<'a> {
         match r {
             RscRef::P(p) => self.prims[p].priority,
             RscRef::G(g) => self.groups[g].priority,
+            RscRef::C(c) => self.clones[c].priority,
         }
     }
 
     /// Sort key for colocation lists: higher priority first, groups before
     /// primitives, then by id.
-    fn sort_colocs(&self, list: &mut [usize], by_primary: bool) {
+    pub(crate) fn sort_colocs(&self, list: &mut [usize], by_primary: bool) {
         list.sort_by(|&a, &b| {
             let ra = if by_primary {
                 self.colocs[a].primary
@@ -1103,8 +1147,12 @@ impl<'a> Sched<'a> {
             } else {
                 self.colocs[b].dependent
             };
-            let va = matches!(ra, RscRef::G(_)) as u8;
-            let vb = matches!(rb, RscRef::G(_)) as u8;
+            let variant = |r: RscRef| match r {
+                RscRef::P(_) => 0u8,
+                RscRef::G(_) => 1,
+                RscRef::C(_) => 2,
+            };
+            let (va, vb) = (variant(ra), variant(rb));
             self.rsc_priority(rb)
                 .cmp(&self.rsc_priority(ra))
                 .then(vb.cmp(&va))
@@ -1113,18 +1161,19 @@ impl<'a> Sched<'a> {
     }
 
     /// Colocations in which primitive `p` is (effectively) the dependent (cached).
-    fn this_with_list(&self, p: usize) -> Vec<usize> {
+    pub(crate) fn this_with_list(&self, p: usize) -> Vec<usize> {
         self.this_with_cache[p].clone()
     }
 
     /// Colocations in which primitive `p` is (effectively) the primary (cached).
-    fn with_this_list(&self, p: usize) -> Vec<usize> {
+    pub(crate) fn with_this_list(&self, p: usize) -> Vec<usize> {
         self.with_this_cache[p].clone()
     }
 
     /// Colocations in which primitive `p` is (effectively) the dependent.
     fn compute_this_with(&self, p: usize) -> Vec<usize> {
         let mut list = self.prims[p].this_with.clone();
+        list.extend_from_slice(self.clone_colocs_of(p, true));
         if let Some(g) = self.prims[p].group {
             let grp = &self.groups[g];
             if grp.members.first() == Some(&p) {
@@ -1164,6 +1213,7 @@ impl<'a> Sched<'a> {
     /// Colocations in which primitive `p` is (effectively) the primary.
     fn compute_with_this(&self, p: usize) -> Vec<usize> {
         let mut list = self.prims[p].with_this.clone();
+        list.extend_from_slice(self.clone_colocs_of(p, false));
         if let Some(g) = self.prims[p].group {
             let grp = &self.groups[g];
             if grp.members.last() == Some(&p) {
@@ -1192,6 +1242,7 @@ impl<'a> Sched<'a> {
     pub fn apply_node_criteria(&mut self) {
         // Tickets can fence nodes, so they come first.
         self.apply_tickets();
+        self.apply_node_health();
         // Node states are final from here on.
         self.avail = self.nodes.iter().map(NodeInfo::available).collect();
         let mut by_name: Vec<usize> = (0..self.nodes.len()).collect();
@@ -1214,6 +1265,7 @@ impl<'a> Sched<'a> {
                         .unwrap_or(Score::ZERO)
                 })
                 .collect();
+            self.init_clone_scores(&base);
             let label: Arc<str> = Arc::from("node base score");
             for prim in &mut self.prims {
                 for (n, (a, b)) in prim.allowed.iter_mut().zip(&base).enumerate() {
@@ -1282,6 +1334,11 @@ impl<'a> Sched<'a> {
                 RscRef::P(p) => {
                     for (n, s, what) in scores {
                         self.location(p, Some(n), s, what);
+                    }
+                }
+                RscRef::C(ci) => {
+                    for (n, s, what) in scores {
+                        self.clone_location(ci, n, s, what);
                     }
                 }
                 RscRef::G(g) => {
@@ -1376,6 +1433,7 @@ impl<'a> Sched<'a> {
             match cur {
                 RscRef::P(p) => seen_p[p] = true,
                 RscRef::G(g) => seen_g[g] = true,
+                RscRef::C(_) => break,
             }
             let p = match cur {
                 RscRef::P(p) => p,
@@ -1383,6 +1441,7 @@ impl<'a> Sched<'a> {
                     Some(&m) => m,
                     None => break,
                 },
+                RscRef::C(_) => break,
             };
             let next = self.this_with_cache[p]
                 .iter()
@@ -1391,6 +1450,7 @@ impl<'a> Sched<'a> {
                     let seen = match q {
                         RscRef::P(x) => seen_p[x],
                         RscRef::G(x) => seen_g[x],
+                        RscRef::C(_) => true,
                     };
                     self.is_unassigned(q) && !seen
                 });
@@ -1416,6 +1476,10 @@ impl<'a> Sched<'a> {
         match r {
             RscRef::P(p) => self.assign_prim(p),
             RscRef::G(g) => self.assign_group(g),
+            RscRef::C(c) => {
+                self.assign_clone(c);
+                None
+            }
         }
     }
 
@@ -1445,10 +1509,11 @@ impl<'a> Sched<'a> {
         first
     }
 
-    fn is_unassigned(&self, r: RscRef) -> bool {
+    pub(crate) fn is_unassigned(&self, r: RscRef) -> bool {
         match r {
             RscRef::P(p) => self.prims[p].unassigned,
             RscRef::G(g) => self.groups[g].unassigned,
+            RscRef::C(c) => self.clones[c].unassigned,
         }
     }
 
@@ -1544,6 +1609,18 @@ impl<'a> Sched<'a> {
             self.do_assign(p, None, false);
             return;
         };
+        // A clone instance tried on its current node first (see clone.rs).
+        if let Some((q, pref)) = self.prefer {
+            let ok = q == p
+                && self.prims[p].allowed[pref].is_some()
+                && self.node_score(p, pref) >= self.node_score(p, best)
+                && self.avail[pref]
+                && self.node_score(p, pref) >= Score::ZERO;
+            if ok {
+                self.do_assign(p, Some(pref), false);
+                return;
+            }
+        }
         let mut chosen = best;
         let best_score = self.node_score(p, best);
         if best_score > Score::ZERO && self.avail[best] {
@@ -1559,7 +1636,7 @@ impl<'a> Sched<'a> {
         self.do_assign(p, Some(chosen), false);
     }
 
-    fn do_assign(&mut self, p: usize, node: Option<usize>, force: bool) {
+    pub(crate) fn do_assign(&mut self, p: usize, node: Option<usize>, force: bool) {
         let mut node = node;
         if !force {
             if let Some(n) = node {
@@ -1608,6 +1685,10 @@ impl<'a> Sched<'a> {
         // Resolve the primary primitive whose placement matters.
         let primary = match coloc.primary {
             RscRef::P(q) => Some(q),
+            RscRef::C(x) => {
+                self.apply_coloc_with_clone(p, x, &coloc);
+                None
+            }
             RscRef::G(g) => {
                 if self.groups[g].unassigned {
                     None
@@ -1629,7 +1710,7 @@ impl<'a> Sched<'a> {
         }
     }
 
-    fn apply_coloc_to_scores(&mut self, dep: usize, primary: usize, coloc: &Coloc) {
+    pub(crate) fn apply_coloc_to_scores(&mut self, dep: usize, primary: usize, coloc: &Coloc) {
         if self.prims[primary].unassigned || !self.prims[dep].unassigned {
             return;
         }
@@ -1679,9 +1760,7 @@ impl<'a> Sched<'a> {
         let factor = coloc.score.value() as f64 / INF as f64;
         let mut table = self.prims[primary].allowed.clone();
         let before = table.clone();
-        self.coloc_visits_left = COLOC_MERGE_BUDGET;
-        self.coloc_walk_cut = false;
-        self.add_colocated_node_scores(coloc.dependent, &mut table, &coloc, factor, true, 0);
+        self.merge_colocated_scores(coloc.dependent, &mut table, &coloc, factor);
         if self.coloc_walk_cut && self.coloc_merges_cut.last() != Some(&primary) {
             self.coloc_merges_cut.push(primary);
         }
@@ -1713,7 +1792,21 @@ impl<'a> Sched<'a> {
         self.prims[primary].allowed = table;
     }
 
-    fn has_influence(&self, coloc: &Coloc) -> bool {
+    /// Merges `source`'s preferences (and those colocated with it) into `table`,
+    /// within the walk budget.
+    pub(crate) fn merge_colocated_scores(
+        &mut self,
+        source: RscRef,
+        table: &mut Vec<Option<Score>>,
+        coloc: &Coloc,
+        factor: f64,
+    ) {
+        self.coloc_visits_left = COLOC_MERGE_BUDGET;
+        self.coloc_walk_cut = false;
+        self.add_colocated_node_scores(source, table, coloc, factor, 0);
+    }
+
+    pub(crate) fn has_influence(&self, coloc: &Coloc) -> bool {
         if coloc.influence {
             return true;
         }
@@ -1723,18 +1816,21 @@ impl<'a> Sched<'a> {
                 .members
                 .iter()
                 .all(|&m| self.prims[m].active.is_empty()),
+            RscRef::C(c) => self.clones[c]
+                .instances
+                .iter()
+                .all(|&m| self.prims[m].active.is_empty()),
         }
     }
 
     /// Pacemaker's add_colocated_node_scores: merges `source`'s node preferences
     /// (and, recursively, those of resources colocated with it) into `table`.
-    fn add_colocated_node_scores(
+    pub(crate) fn add_colocated_node_scores(
         &mut self,
         source: RscRef,
         table: &mut Vec<Option<Score>>,
         coloc: &Coloc,
         factor: f64,
-        only_active_rollback: bool,
         depth: usize,
     ) {
         // Pacemaker follows chains of colocations to any depth; bounding it keeps
@@ -1762,7 +1858,6 @@ impl<'a> Sched<'a> {
                             table,
                             coloc,
                             factor,
-                            only_active_rollback,
                             depth + 1,
                         );
                         self.groups[g].updating = false;
@@ -1771,14 +1866,43 @@ impl<'a> Sched<'a> {
                     None => return,
                 }
             }
+            RscRef::C(c) => {
+                if self.clones[c].updating {
+                    return;
+                }
+                self.clones[c].updating = true;
+                let src = self.clones[c].allowed.clone();
+                let mut list = self.clones[c].with_this.clone();
+                self.sort_colocs(&mut list, false);
+                self.merge_source_scores(src, list, table, coloc, factor, depth);
+                self.clones[c].updating = false;
+                return;
+            }
         };
         if self.prims[source_p].updating {
             return;
         }
         self.prims[source_p].updating = true;
-        let mut work = table.clone();
         // Scores of the source on each node (uname attribute: node itself).
         let src_allowed = self.effective_source_scores(source_p, coloc);
+        let list = self.with_this_list(source_p);
+        self.merge_source_scores(src_allowed, list, table, coloc, factor, depth);
+        self.prims[source_p].updating = false;
+    }
+
+    /// The body of `add_colocated_node_scores` once the source's own scores and
+    /// the colocations with it are known. When no node is left available the
+    /// table is left as it was (Pacemaker's pcmk__coloc_select_active).
+    fn merge_source_scores(
+        &mut self,
+        src_allowed: Vec<Option<Score>>,
+        list: Vec<usize>,
+        table: &mut Vec<Option<Score>>,
+        coloc: &Coloc,
+        factor: f64,
+        depth: usize,
+    ) {
+        let mut work = table.clone();
         for (n, slot) in work.iter_mut().enumerate() {
             let Some(cur) = *slot else { continue };
             let score = match src_allowed[n] {
@@ -1790,6 +1914,11 @@ impl<'a> Sched<'a> {
                     RscRef::P(q) => self.prims[q].stickiness,
                     RscRef::G(g) => self.groups[g]
                         .members
+                        .first()
+                        .map(|&m| self.prims[m].stickiness)
+                        .unwrap_or(0),
+                    RscRef::C(c) => self.clones[c]
+                        .instances
                         .first()
                         .map(|&m| self.prims[m].stickiness)
                         .unwrap_or(0),
@@ -1833,7 +1962,6 @@ impl<'a> Sched<'a> {
             *slot = Some(d + cur);
         }
         if self.any_available(&work) {
-            let list = self.with_this_list(source_p);
             for c in list {
                 let con = self.colocs[c].clone();
                 if !self.has_influence(&con) {
@@ -1845,16 +1973,13 @@ impl<'a> Sched<'a> {
                     &mut work,
                     &con,
                     other_factor,
-                    true,
                     depth + 1,
                 );
             }
-        } else if only_active_rollback {
-            self.prims[source_p].updating = false;
+        } else {
             return;
         }
         *table = work;
-        self.prims[source_p].updating = false;
     }
 
     /// The dependent's scores used when its preferences are merged into a primary.
@@ -1883,15 +2008,15 @@ impl<'a> Sched<'a> {
     }
 
     fn allowed_on_one(&self, r: RscRef) -> bool {
-        let p = match r {
-            RscRef::P(p) => p,
+        let table = match r {
+            RscRef::P(p) => &self.prims[p].allowed,
             RscRef::G(g) => match self.groups[g].members.first() {
-                Some(&m) => m,
+                Some(&m) => &self.prims[m].allowed,
                 None => return false,
             },
+            RscRef::C(c) => &self.clones[c].allowed,
         };
-        self.prims[p]
-            .allowed
+        table
             .iter()
             .filter(|s| s.is_some_and(|s| s >= Score::ZERO))
             .count()

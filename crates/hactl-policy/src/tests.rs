@@ -687,3 +687,6 @@ fn ordering_edges_are_typed_mandatory_or_optional() {
     assert_eq!(kind_of(stop, start), Some(crate::EdgeKind::Mandatory));
     assert_eq!(kind_of(probe, start), Some(crate::EdgeKind::Optional));
 }
+
+#[path = "clone_tests.rs"]
+mod clone_tests;

@@ -21,6 +21,8 @@ impl Sched<'_> {
             let members = match self.by_id.get(tc.rsc.as_str()) {
                 Some(&RscRef::P(p)) => vec![p],
                 Some(&RscRef::G(g)) => self.groups[g].members.clone(),
+                // A clone's ticket holds for every instance.
+                Some(&RscRef::C(c)) => self.clones[c].instances.clone(),
                 None => continue,
             };
             for p in members {

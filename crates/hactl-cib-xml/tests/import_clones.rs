@@ -1,0 +1,65 @@
+//! `<clone>` imports as a clone of its primitive and exports back; what the
+//! scheduler cannot do with clones yet is refused by name and id.
+
+use hactl_cib_xml::{export, import};
+use hactl_model::Resource;
+
+fn cib(resources: &str) -> String {
+    format!(
+        r#"<cib><configuration><crm_config/><nodes><node id="1" uname="n1"/></nodes>
+        <resources>{resources}</resources><constraints/></configuration><status/></cib>"#
+    )
+}
+
+const WEB: &str = r#"<primitive id="web" class="ocf" provider="heartbeat" type="apache"/>"#;
+
+fn clone_xml(tag: &str, meta: &[(&str, &str)]) -> String {
+    let nv: String = meta
+        .iter()
+        .map(|(k, v)| format!(r#"<nvpair id="m-{k}" name="{k}" value="{v}"/>"#))
+        .collect();
+    cib(&format!(
+        r#"<{tag} id="web-clone"><meta_attributes id="m">{nv}</meta_attributes>{WEB}</{tag}>"#
+    ))
+}
+
+#[test]
+fn a_clone_of_a_primitive_round_trips() {
+    let c = import(&clone_xml(
+        "clone",
+        &[("clone-max", "2"), ("interleave", "true")],
+    ))
+    .expect("imports");
+    let Resource::Clone(cl) = &c.config.resources[0] else {
+        panic!("not a clone: {:?}", c.config.resources[0]);
+    };
+    assert_eq!(cl.id, "web-clone");
+    assert_eq!(cl.child.id(), "web");
+    assert_eq!(cl.meta.get("clone-max").map(String::as_str), Some("2"));
+    let again = import(&export(&c)).expect("re-imports");
+    assert_eq!(again.config.resources, c.config.resources);
+}
+
+#[test]
+fn unsupported_clone_kinds_are_refused_by_name() {
+    for (xml, words) in [
+        (clone_xml("master", &[]), "promotable"),
+        (clone_xml("clone", &[("promotable", "true")]), "promotable"),
+        (
+            clone_xml("clone", &[("globally-unique", "true")]),
+            "globally-unique",
+        ),
+        (clone_xml("clone", &[("notify", "true")]), "notify"),
+        (clone_xml("clone", &[("clone-min", "1")]), "clone-min"),
+        (
+            cib(&format!(
+                r#"<clone id="web-clone"><group id="g">{WEB}</group></clone>"#
+            )),
+            "clones of groups",
+        ),
+    ] {
+        let err = import(&xml).expect_err(words).to_string();
+        assert!(err.contains(words), "{words}: {err}");
+        assert!(err.contains("web-clone") || err.contains("\"g\""), "{err}");
+    }
+}

@@ -1,0 +1,226 @@
+//! The watcher task and one worker task per alert; see the module documentation.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hactl_consensus::Status;
+use hactl_model::alerts::{Alert, AlertRecipient};
+use hactl_model::Cib;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use super::events::{events, AlertEvent};
+use super::timestamp;
+
+/// The `CRM_alert_version` agents see: the Pacemaker release whose alert
+/// interface this follows (agents check that it is set, some compare it).
+const PACEMAKER_VERSION: &str = "2.1.5";
+
+/// Agent runs, by outcome, on this node (read by the metrics endpoint).
+#[derive(Debug, Default)]
+pub struct AlertCounters {
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+    pub timed_out: AtomicU64,
+}
+
+/// One event for one alert, with its place in this node's sequence.
+struct Job {
+    alert: Alert,
+    event: AlertEvent,
+    seq: u64,
+    at: SystemTime,
+}
+
+/// This node's alert service.
+pub struct Alerts {
+    #[allow(dead_code)] // the metrics endpoint (next) reads them
+    pub counters: Arc<AlertCounters>,
+}
+
+impl Alerts {
+    /// Starts the watcher on `status` (the applied CIB) for node `me`.
+    pub fn spawn(me: String, status: watch::Receiver<Arc<Status>>) -> Alerts {
+        let counters = Arc::new(AlertCounters::default());
+        tokio::spawn(watch_cib(me, status, counters.clone()));
+        Alerts { counters }
+    }
+}
+
+async fn watch_cib(me: String, mut status: watch::Receiver<Arc<Status>>, c: Arc<AlertCounters>) {
+    let mut last: Arc<Cib> = status.borrow_and_update().cib.clone();
+    let mut workers: HashMap<String, mpsc::UnboundedSender<Job>> = HashMap::new();
+    let mut seq = 0u64;
+    while status.changed().await.is_ok() {
+        let cib = status.borrow_and_update().cib.clone();
+        if Arc::ptr_eq(&cib, &last) {
+            continue;
+        }
+        // A deleted alert's worker finishes what it has queued, then ends.
+        workers.retain(|id, _| cib.config.alerts.iter().any(|a| &a.id == id));
+        for event in events(&last, &cib, &me) {
+            seq += 1;
+            let at = SystemTime::now();
+            let attr = Some(event.attribute_name.as_str());
+            for alert in cib
+                .config
+                .alerts
+                .iter()
+                .filter(|a| a.selects(event.kind(), attr))
+            {
+                let tx = workers
+                    .entry(alert.id.clone())
+                    .or_insert_with(|| spawn_worker(me.clone(), c.clone()));
+                // The worker only ends when its sender is dropped, so this succeeds.
+                let sent = tx.send(Job {
+                    alert: alert.clone(),
+                    event: event.clone(),
+                    seq,
+                    at,
+                });
+                debug_assert!(sent.is_ok());
+            }
+        }
+        last = cib;
+    }
+}
+
+fn spawn_worker(me: String, c: Arc<AlertCounters>) -> mpsc::UnboundedSender<Job> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+    tokio::spawn(async move {
+        while let Some(job) = rx.recv().await {
+            deliver(&me, &job, &c).await;
+        }
+    });
+    tx
+}
+
+/// Runs the agent once per recipient (once with no recipient when it has none),
+/// in parallel, and waits for all.
+async fn deliver(me: &str, job: &Job, c: &AlertCounters) {
+    let nobody = [AlertRecipient::default()];
+    let recipients = if job.alert.recipients.is_empty() {
+        &nobody[..]
+    } else {
+        &job.alert.recipients[..]
+    };
+    let mut runs = tokio::task::JoinSet::new();
+    for r in recipients {
+        let env = environment(me, job, r);
+        let timeout = Duration::from_millis(job.alert.timeout_ms(r));
+        let (path, alert, recipient) = (job.alert.path.clone(), job.alert.id.clone(), r.id.clone());
+        debug!(alert = %alert, recipient = %recipient, value = %r.value, "alert recipient");
+        runs.spawn(async move { (alert, recipient, run_agent(&path, env, timeout).await) });
+    }
+    while let Some(done) = runs.join_next().await {
+        let Ok((alert, recipient, outcome)) = done else {
+            continue;
+        };
+        let ev = &job.event;
+        let kind = ev.kind().as_str();
+        match outcome {
+            Outcome::Ok => {
+                c.delivered.fetch_add(1, Ordering::Relaxed);
+                debug!(alert = %alert, recipient = %recipient, kind, node = %ev.node, rsc = %ev.rsc, "alert delivered");
+            }
+            Outcome::TimedOut(t) => {
+                c.timed_out.fetch_add(1, Ordering::Relaxed);
+                warn!(alert = %alert, recipient = %recipient, kind, node = %ev.node, rsc = %ev.rsc,
+                    timeout_ms = t.as_millis() as u64, "alert agent timed out: killed");
+            }
+            Outcome::Failed(why) => {
+                c.failed.fetch_add(1, Ordering::Relaxed);
+                warn!(alert = %alert, recipient = %recipient, kind, node = %ev.node, rsc = %ev.rsc,
+                    error = %why, "alert agent failed");
+            }
+        }
+    }
+}
+
+/// The `CRM_alert_*` environment of one run, plus the alert's instance attributes
+/// (the recipient's override them), as Pacemaker passes them.
+fn environment(me: &str, job: &Job, r: &AlertRecipient) -> Vec<(String, String)> {
+    let e = &job.event;
+    let d = job.at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut env: Vec<(String, String)> = job
+        .alert
+        .params
+        .iter()
+        .chain(r.params.iter())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut set = |k: &str, v: String| env.push((format!("CRM_alert_{k}"), v));
+    set("version", PACEMAKER_VERSION.into());
+    set("kind", e.kind().as_str().into());
+    set("recipient", r.value.clone());
+    set("node_sequence", job.seq.to_string());
+    set(
+        "timestamp",
+        timestamp::format(job.alert.timestamp_format(r), job.at),
+    );
+    set("timestamp_epoch", d.as_secs().to_string());
+    set("timestamp_usec", d.subsec_micros().to_string());
+    set("node", e.node.clone());
+    set("nodeid", e.node.clone());
+    set("local_node", me.into());
+    set("desc", e.desc.clone());
+    set("task", e.task.clone());
+    set("rsc", e.rsc.clone());
+    set("interval", e.interval_ms.to_string());
+    set("attribute_name", e.attribute_name.clone());
+    set("attribute_value", e.attribute_value.clone());
+    let num = |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or_default();
+    set("rc", num(e.rc));
+    set("target_rc", num(e.target_rc));
+    set("status", num(e.status));
+    set("select_kind", e.kind().as_str().into());
+    env
+}
+
+enum Outcome {
+    Ok,
+    TimedOut(Duration),
+    Failed(String),
+}
+
+/// Runs one agent in its own process group, killed whole at `timeout`.
+async fn run_agent(path: &str, env: Vec<(String, String)>, timeout: Duration) -> Outcome {
+    let mut cmd = tokio::process::Command::new(path);
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(format!("cannot run {path}: {e}")),
+    };
+    let pid = child.id();
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(out)) if out.status.success() => Outcome::Ok,
+        Ok(Ok(out)) => Outcome::Failed(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Ok(Err(e)) => Outcome::Failed(e.to_string()),
+        Err(_) => {
+            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+                // The whole group: an agent's children (a `sleep`, a `curl`) too.
+                if let Err(e) = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                ) {
+                    info!(pid, error = %e, "alert agent's process group already gone");
+                }
+            }
+            Outcome::TimedOut(timeout)
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! Actions of clones: the clone's start/running/stop/stopped pseudo actions, their
+//! ordering around the instances' actions (`ordered` clones go one instance after
+//! another), orderings with clones (interleaved per node when the clone asks for
+//! it), and which instance probes a node.
+
+use hactl_model::OrderAction;
+
+use crate::actions::{
+    Act, Graph, Task, FIRST_IMPLIES_THEN, ORDERED, THEN_IMPLIES_FIRST, UNRUNNABLE_FIRST_BLOCKS,
+};
+use crate::sched::{RscRef, Sched};
+
+impl Sched<'_> {
+    pub(crate) fn clone_pseudo_actions(&self, ci: usize, g: &mut Graph) -> [usize; 4] {
+        let mk = |task| Act {
+            rsc: Some(RscRef::C(ci)),
+            task,
+            node: None,
+            optional: true,
+            runnable: true,
+            pseudo: true,
+            reason: None,
+        };
+        [
+            g.add(mk(Task::GStart)),
+            g.add(mk(Task::GRunning)),
+            g.add(mk(Task::GStop)),
+            g.add(mk(Task::GStopped)),
+        ]
+    }
+
+    /// Pacemaker's clone internal constraints.
+    pub(crate) fn clone_internal_orders(&self, g: &mut Graph) {
+        for ci in 0..self.clones.len() {
+            let [start, running, stop, stopped] = g.clone_acts[ci];
+            if start == usize::MAX {
+                continue;
+            }
+            g.order(stopped, start, ORDERED);
+            g.order(start, running, UNRUNNABLE_FIRST_BLOCKS);
+            g.order(stop, stopped, UNRUNNABLE_FIRST_BLOCKS);
+            let instances = self.clones[ci].instances.clone();
+            for (i, &p) in instances.iter().enumerate() {
+                let st = self.start_or_placeholder(p, g);
+                g.order(start, st, UNRUNNABLE_FIRST_BLOCKS | THEN_IMPLIES_FIRST);
+                g.order(st, running, FIRST_IMPLIES_THEN);
+                for s in g.stops_of[p].clone() {
+                    g.order(stop, s, THEN_IMPLIES_FIRST);
+                    g.order(s, stopped, FIRST_IMPLIES_THEN);
+                }
+                if self.clones[ci].ordered {
+                    for &later in &instances[i + 1..] {
+                        let lst = self.start_or_placeholder(later, g);
+                        g.order(st, lst, ORDERED);
+                        for ls in g.stops_of[later].clone() {
+                            for s in g.stops_of[p].clone() {
+                                g.order(ls, s, ORDERED);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The instance actions an ordering names for instance `p`.
+    fn instance_actions(&self, p: usize, action: OrderAction, g: &mut Graph) -> Vec<usize> {
+        match action {
+            OrderAction::Start | OrderAction::Promote => vec![self.start_or_placeholder(p, g)],
+            OrderAction::Stop | OrderAction::Demote => g.stops_of[p].clone(),
+        }
+    }
+
+    /// Orderings that involve a clone. Interleaved orderings between two clones
+    /// are made per node between instances (true: nothing else to add); for a
+    /// clone that comes "then", its instances' actions are ordered too.
+    pub(crate) fn clone_order(
+        &self,
+        first: RscRef,
+        fa: OrderAction,
+        then: RscRef,
+        ta: OrderAction,
+        flags: u32,
+        g: &mut Graph,
+    ) -> bool {
+        let RscRef::C(tc) = then else {
+            return false;
+        };
+        let stopping = matches!(ta, OrderAction::Stop | OrderAction::Demote);
+        if let RscRef::C(fc) = first {
+            let decider = if stopping { fc } else { tc };
+            if fc != tc && self.clones[decider].interleave {
+                self.interleave(fc, fa, tc, ta, flags, g);
+                return true;
+            }
+        }
+        let firsts = match first {
+            RscRef::P(p) => self.instance_actions(p, fa, g),
+            _ => return false,
+        };
+        for p in self.clones[tc].instances.clone() {
+            for t in self.instance_actions(p, ta, g) {
+                if !g.acts[t].runnable {
+                    continue;
+                }
+                for &f in &firsts {
+                    g.order(f, t, flags);
+                }
+            }
+        }
+        false
+    }
+
+    /// Per instance of `tc`: the instance of `fc` on the same node.
+    fn interleave(
+        &self,
+        fc: usize,
+        fa: OrderAction,
+        tc: usize,
+        ta: OrderAction,
+        flags: u32,
+        g: &mut Graph,
+    ) {
+        let current = matches!(fa, OrderAction::Stop | OrderAction::Demote);
+        if !current && flags & (UNRUNNABLE_FIRST_BLOCKS | FIRST_IMPLIES_THEN) != 0 {
+            g.interleaved.push((fc, tc));
+        }
+        let node_of = |p: usize| {
+            if current {
+                self.prims[p].active.first().copied()
+            } else {
+                self.prims[p].assigned
+            }
+        };
+        for tp in self.clones[tc].instances.clone() {
+            let Some(n) = node_of(tp) else { continue };
+            let fp = self.clones[fc]
+                .instances
+                .iter()
+                .copied()
+                .find(|&q| node_of(q) == Some(n) && !self.prims[q].blocked);
+            let Some(fp) = fp else { continue };
+            let firsts = self.instance_actions(fp, fa, g);
+            for t in self.instance_actions(tp, ta, g) {
+                for &f in &firsts {
+                    g.order(f, t, flags);
+                }
+            }
+        }
+    }
+
+    /// Takes back the placement of the instances a mandatory interleaved ordering
+    /// leaves without a partner on their node, until none is left (Pacemaker
+    /// unassigns them while ordering): their start cannot run, and where they run
+    /// now they stop.
+    pub(crate) fn unassign_instances(&mut self, g: &mut Graph) {
+        loop {
+            let mut lost = Vec::new();
+            for &(fc, tc) in &g.interleaved {
+                for &tp in &self.clones[tc].instances {
+                    let Some(n) = self.prims[tp].assigned else {
+                        continue;
+                    };
+                    let partner = self.clones[fc]
+                        .instances
+                        .iter()
+                        .any(|&q| self.prims[q].assigned == Some(n) && !self.prims[q].blocked);
+                    if !partner && !lost.contains(&tp) {
+                        lost.push(tp);
+                    }
+                }
+            }
+            if lost.is_empty() {
+                return;
+            }
+            for p in lost {
+                self.unassign_instance(p, g);
+            }
+        }
+    }
+
+    fn unassign_instance(&mut self, p: usize, g: &mut Graph) {
+        if let Some(n) = self.prims[p].assigned.take() {
+            self.nodes[n].num_resources = self.nodes[n].num_resources.saturating_sub(1);
+        }
+        self.prims[p].next_role = Some(hactl_model::Role::Stopped);
+        self.prims[p].next_role_reason = Some("node availability".into());
+        if let Some(st) = g.start_of[p] {
+            g.acts[st].runnable = false;
+            g.acts[st].optional = true;
+        }
+        for s in g.stops_of[p].clone() {
+            if self.prims[p].managed {
+                g.acts[s].optional = false;
+                g.acts[s]
+                    .reason
+                    .get_or_insert_with(|| "node availability".into());
+            }
+        }
+    }
+
+    /// Whether instance `p` is the one of its anonymous clone that probes node `n`:
+    /// none probed there yet, and it is the instance placed there, or the first.
+    pub(crate) fn probes_instance(&self, p: usize, n: usize) -> bool {
+        let Some(ci) = self.prims[p].clone else {
+            return true;
+        };
+        let instances = &self.clones[ci].instances;
+        if instances.iter().any(|&q| self.prims[q].probed[n]) {
+            return false;
+        }
+        let chosen = instances
+            .iter()
+            .copied()
+            .find(|&q| self.prims[q].assigned == Some(n))
+            .or_else(|| instances.first().copied());
+        chosen == Some(p)
+    }
+}
+
+/// Refreshes a clone pseudo action from its instances: required when any
+/// instance's matching action is, and "running" runnable only while some instance
+/// can start (or keeps running).
+pub(crate) fn refresh_clone(s: &Sched<'_>, g: &mut Graph, a: usize, ci: usize) -> bool {
+    let (is_start, check_runnable) = match g.acts[a].task {
+        Task::GStart => (true, false),
+        Task::GRunning => (true, true),
+        Task::GStop => (false, false),
+        Task::GStopped => (false, false),
+        _ => return false,
+    };
+    let mut optional = g.acts[a].optional;
+    let mut any_runnable = false;
+    for &p in &s.clones[ci].instances {
+        let acts: &[usize] = if is_start {
+            g.start_of[p].as_slice()
+        } else {
+            &g.stops_of[p]
+        };
+        for &x in acts {
+            if !g.acts[x].optional {
+                optional = false;
+            }
+            if g.acts[x].runnable && g.acts[x].node.is_some() {
+                any_runnable = true;
+            }
+        }
+    }
+    let runnable = g.acts[a].runnable && (!check_runnable || any_runnable);
+    let changed = optional != g.acts[a].optional || runnable != g.acts[a].runnable;
+    g.acts[a].optional = optional;
+    g.acts[a].runnable = runnable;
+    changed
+}

@@ -1,0 +1,171 @@
+//! Anonymous clones on small hand-built CIBs: one instance per node, numbered as
+//! Pacemaker numbers them, and constraints with the clone.
+
+use hactl_model::{CloneSet, OrderConstraint};
+
+use super::*;
+use crate::format_status;
+
+fn clone_of(id: &str, prim: &str, meta: &[(&str, &str)]) -> Resource {
+    Resource::Clone(CloneSet {
+        id: id.into(),
+        meta: meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        child: Box::new(Resource::Primitive(dummy(prim))),
+    })
+}
+
+/// `web` cloned over three nodes and running on each (histories named `web`, as
+/// Pacemaker records anonymous instances).
+fn web_everywhere() -> Cib {
+    let mut cib = base(&["n1", "n2", "n3"]);
+    cib.config.resources.push(clone_of("web-clone", "web", &[]));
+    for (i, n) in ["n1", "n2", "n3"].iter().enumerate() {
+        let st = cib.status.nodes.get_mut(*n).unwrap();
+        st.resources.insert("web".into(), running(i as i64 + 1));
+    }
+    cib
+}
+
+fn coloc(id: &str, rsc: &str, with: &str, score: Score) -> ColocationConstraint {
+    ColocationConstraint {
+        id: id.into(),
+        rsc: rsc.into(),
+        with_rsc: with.into(),
+        score,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_clone_starts_one_instance_per_node() {
+    let mut cib = base(&["n1", "n2", "n3"]);
+    cib.config.resources.push(clone_of("web-clone", "web", &[]));
+    assert_eq!(
+        summary(&cib),
+        vec![
+            "Start web:0 ( n1 )",
+            "Start web:1 ( n2 )",
+            "Start web:2 ( n3 )"
+        ]
+    );
+}
+
+#[test]
+fn clone_max_limits_the_instances() {
+    let mut cib = base(&["n1", "n2", "n3"]);
+    cib.config
+        .resources
+        .push(clone_of("web-clone", "web", &[("clone-max", "2")]));
+    assert_eq!(summary(&cib).len(), 2);
+}
+
+#[test]
+fn a_running_clone_stays_and_standby_stops_only_that_nodes_instance() {
+    let cib = web_everywhere();
+    assert!(summary(&cib).is_empty(), "{:?}", summary(&cib));
+    let mut cib = web_everywhere();
+    cib.config.nodes[1].standby = true;
+    assert_eq!(
+        summary(&cib),
+        vec!["Stop web:1 ( n2 ) due to node availability"]
+    );
+}
+
+#[test]
+fn a_vip_colocated_with_a_clone_goes_where_an_instance_runs() {
+    let mut cib = base(&["n1", "n2", "n3"]);
+    cib.config
+        .resources
+        .push(clone_of("web-clone", "web", &[("clone-max", "1")]));
+    cib.config.resources.push(Resource::Primitive(dummy("vip")));
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "web-on-n3".into(),
+        rsc: "web-clone".into(),
+        node: Some("n3".into()),
+        score: Some(Score::new(100)),
+        ..Default::default()
+    });
+    cib.config.constraints.colocation.push(coloc(
+        "vip-with-web",
+        "vip",
+        "web-clone",
+        Score::INFINITY,
+    ));
+    assert_eq!(
+        summary(&cib),
+        vec!["Start web:0 ( n3 )", "Start vip ( n3 )"]
+    );
+}
+
+#[test]
+fn a_vip_anti_colocated_with_a_clone_avoids_its_nodes() {
+    let mut cib = base(&["n1", "n2", "n3"]);
+    cib.config
+        .resources
+        .push(clone_of("web-clone", "web", &[("clone-max", "2")]));
+    cib.config.resources.push(Resource::Primitive(dummy("vip")));
+    // The clone prefers n1 and n2, the VIP n1: the anti-colocation, not the
+    // spread, must send the VIP to n3.
+    for (id, rsc, node, score) in [
+        ("web-n1", "web-clone", "n1", 100),
+        ("web-n2", "web-clone", "n2", 100),
+        ("vip-n1", "vip", "n1", 50),
+    ] {
+        cib.config.constraints.location.push(LocationConstraint {
+            id: id.into(),
+            rsc: rsc.into(),
+            node: Some(node.into()),
+            score: Some(Score::new(score)),
+            ..Default::default()
+        });
+    }
+    cib.config.constraints.colocation.push(coloc(
+        "vip-away",
+        "vip",
+        "web-clone",
+        Score::NEG_INFINITY,
+    ));
+    let t = schedule(&cib, 1_000_000).unwrap();
+    let vip = placement(&t, "vip").target.clone();
+    let web: Vec<_> = t
+        .placements
+        .iter()
+        .filter(|p| p.clone.as_deref() == Some("web-clone"))
+        .filter_map(|p| p.target.clone())
+        .collect();
+    assert_eq!(web.len(), 2);
+    assert_eq!(vip.as_deref(), Some("n3"), "instances on {web:?}");
+}
+
+#[test]
+fn what_is_ordered_after_a_clone_waits_for_an_instance() {
+    let mut cib = base(&["n1", "n2"]);
+    cib.config
+        .resources
+        .push(clone_of("web-clone", "web", &[("target-role", "Stopped")]));
+    cib.config.resources.push(Resource::Primitive(dummy("vip")));
+    cib.config.constraints.order.push(OrderConstraint {
+        id: "web-then-vip".into(),
+        first: "web-clone".into(),
+        then: "vip".into(),
+        ..Default::default()
+    });
+    assert_eq!(
+        summary(&cib),
+        vec!["Start vip ( n1 ) due to unrunnable web-clone running (blocked)"]
+    );
+}
+
+#[test]
+fn the_status_shows_a_clone_set() {
+    let cib = web_everywhere();
+    let t = schedule(&cib, 1_000_000).unwrap();
+    let text = format_status(&cib, &t, StatusView::Current);
+    assert!(
+        text.contains("* Clone Set: web-clone [web]:\n      * Started: [ n1 n2 n3 ]"),
+        "{text}"
+    );
+}
