@@ -76,6 +76,8 @@ enum Command {
     Config(cmd::config::Args),
     /// Cluster status: nodes, DC, quorum, resources, failures (crm_mon).
     Status(cmd::status::Args),
+    /// Live cluster view, pushed by the daemon (crm_mon); `--once` prints one frame.
+    Mon(cmd::mon::Args),
     /// Location, colocation and order constraints (pcs constraint ...).
     #[command(subcommand)]
     Constraint(cmd::constraint::ConstraintCommand),
@@ -117,6 +119,7 @@ fn main() -> ExitCode {
         Command::Cluster(a) => cmd::cluster::run(a),
         Command::Config(a) => cmd::config::run(a),
         Command::Status(a) => cmd::status::run(a),
+        Command::Mon(a) => cmd::mon::run(a),
         Command::Constraint(c) => cmd::constraint::run(c),
         Command::Property(c) => cmd::property::run(c),
         Command::Node(c) => cmd::node::run(c),

@@ -15,3 +15,4 @@ pub mod controller_lab;
 pub mod cts;
 pub mod fence_virtd;
 pub mod netns;
+pub mod tmux;

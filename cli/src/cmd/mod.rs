@@ -8,6 +8,7 @@ pub mod config_diff;
 pub mod constraint;
 pub mod daemon;
 pub mod demo;
+pub mod mon;
 pub mod node;
 pub mod property;
 pub mod resource;

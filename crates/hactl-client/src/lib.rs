@@ -214,6 +214,21 @@ impl Client {
         }
     }
 
+    /// Turns this connection into the daemon's subscribe stream: a snapshot, then
+    /// one event per change, pushed by the daemon. Reads then wait as long as it
+    /// takes (no timeout): the next change may be hours away.
+    pub fn subscribe(mut self) -> Result<Subscription, ClientError> {
+        let req = ClientRequest::new(Request::Subscribe(client::Subscribe {}));
+        frame::write(&mut self.stream, &req, MAX_FRAME_LEN).map_err(|e| self.frame_err(e))?;
+        self.stream
+            .set_read_timeout(None)
+            .map_err(|source| ClientError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(Subscription { client: self })
+    }
+
     /// Cluster status as the answering daemon sees it.
     pub fn status(&mut self) -> Result<client::ClusterStatus, ClientError> {
         match self.request(Request::Status(client::StatusRequest {}))? {
@@ -364,6 +379,7 @@ fn unexpected(wanted: &str, got: &Response) -> ClientError {
         Response::Cib(_) => "cib",
         Response::Ok(_) => "ok",
         Response::Error(_) => "error",
+        Response::Event(_) => "event",
     };
     ClientError::Unexpected(format!("asked for {wanted}, got {kind}"))
 }
@@ -381,5 +397,26 @@ fn classify(path: &Path, e: std::io::Error) -> ClientError {
             path: path.to_path_buf(),
             source: e,
         },
+    }
+}
+
+/// The daemon's subscribe stream (see [`Client::subscribe`]).
+pub struct Subscription {
+    client: Client,
+}
+
+impl Subscription {
+    /// The next event; `None` when the stream ended (the daemon stopped, or dropped
+    /// this subscriber for falling behind: subscribe again for a new snapshot).
+    pub fn next_event(&mut self) -> Result<Option<client::Event>, ClientError> {
+        let c = &mut self.client;
+        let resp: Option<ClientResponse> =
+            frame::read(&mut c.stream, MAX_FRAME_LEN).map_err(|e| c.frame_err(e))?;
+        match resp.and_then(|r| r.response) {
+            None => Ok(None),
+            Some(Response::Event(e)) => Ok(Some(e)),
+            Some(Response::Error(e)) => Err(ClientError::Daemon(e.message)),
+            Some(other) => Err(unexpected("an event", &other)),
+        }
     }
 }

@@ -114,6 +114,14 @@ pub fn op_details_of(
     interval_ms: u64,
 ) -> Option<OpDetails> {
     let default_timeout = cib.config.op_timeout_ms(None);
+    // A clone instance (`web:2`) runs its clone's primitive, told which instance
+    // it is through Pacemaker's meta parameters.
+    let mut instance_meta = None;
+    let prim = prim.or_else(|| {
+        let (clone, p, number) = cib.config.clone_instance(rsc)?;
+        instance_meta = Some(clone.instance_meta(number, cib.config.nodes.len()));
+        Some(p)
+    });
     match prim {
         Some(p) => {
             // A probe takes the timeout of the resource's shortest monitor.
@@ -130,10 +138,12 @@ pub fn op_details_of(
                 .filter(|_| interval_ms > 0)
                 .and_then(|s| s.extra.get("OCF_CHECK_LEVEL").or(s.extra.get("depth")))
                 .and_then(|v| v.parse().ok());
+            let mut params = p.params.clone();
+            params.extend(instance_meta.unwrap_or_default());
             Some(OpDetails {
                 rsc: rsc.to_string(),
                 agent: p.agent.clone(),
-                params: p.params.clone(),
+                params,
                 op: op.to_string(),
                 interval_ms,
                 timeout_ms,

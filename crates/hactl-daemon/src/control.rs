@@ -120,6 +120,9 @@ async fn connection(d: Arc<Daemon>, mut stream: UnixStream) {
                 return;
             }
         };
+        if matches!(req.request, Some(Request::Subscribe(_))) && req.version == CLIENT_API_VERSION {
+            return crate::subscribe::serve(d, stream).await;
+        }
         let stop = matches!(
             req.request,
             Some(Request::Shutdown(_) | Request::ClusterStop(_))
@@ -147,6 +150,8 @@ async fn handle(d: &Arc<Daemon>, req: ClientRequest) -> ClientResponse {
     }
     match req.request {
         None => ClientResponse::error("empty or unknown request"),
+        // Served as a stream by `connection` before it gets here.
+        Some(Request::Subscribe(_)) => ClientResponse::error("subscribe is a stream of its own"),
         Some(Request::Status(_)) => ClientResponse::new(Response::Status(status(d))),
         Some(Request::GetCib(_)) => match serde_json::to_vec(&*d.consensus.status().cib) {
             Ok(cib_json) => ClientResponse::new(Response::Cib(CibJson { cib_json })),

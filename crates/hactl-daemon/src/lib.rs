@@ -31,6 +31,7 @@ mod members;
 pub mod profile;
 mod statedir;
 mod stop;
+mod subscribe;
 pub mod watchdog;
 
 use std::collections::HashMap;
@@ -147,6 +148,8 @@ pub(crate) struct Daemon {
     /// Each peer's rejoin phase, from its latest heartbeat (for `cluster status`).
     pub(crate) rejoining: Mutex<HashMap<NodeId, Option<hactl_consensus::RejoinPhase>>>,
     pub(crate) quorum: watch::Sender<QuorumState>,
+    /// Bumped whenever a peer is lost or seen again (subscribers wait on it).
+    pub(crate) membership: watch::Sender<u64>,
     /// Set when the node is leaving: stop beaconing, stop acting as DC.
     leaving: AtomicBool,
     /// A clean stop of this node is under way (or done: it is leaving).
@@ -263,6 +266,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         clocks: Mutex::new(clock::ClockTracker::default()),
         rejoining: Mutex::new(HashMap::new()),
         quorum,
+        membership: watch::channel(0).0,
         leaving: AtomicBool::new(false),
         stopping: AtomicBool::new(false),
         left_running: Mutex::new(Vec::new()),
@@ -845,6 +849,9 @@ async fn monitor_loop(d: Arc<Daemon>) {
                 alive_count += 1;
             }
             let before = alive_before.insert(id, alive);
+            if before != Some(alive) {
+                d.membership.send_modify(|n| *n += 1);
+            }
             match (before, alive) {
                 (Some(true), false) => {
                     let silent = d.silent_for(id, now).map(|s| s.as_millis() as u64);

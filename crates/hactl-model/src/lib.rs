@@ -208,6 +208,41 @@ pub struct CloneSet {
 }
 
 impl CloneSet {
+    /// `clone-max`: as configured, else one instance per configured node.
+    pub fn max_instances(&self, nodes: usize) -> u32 {
+        self.meta
+            .get("clone-max")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(nodes.max(1) as u32)
+    }
+
+    /// The meta attributes Pacemaker hands the agent of instance `number` (as
+    /// `OCF_RESKEY_CRM_meta_<name>`): its number, `clone_max`, `clone_node_max`,
+    /// `globally_unique` and `notify`.
+    pub fn instance_meta(&self, number: u32, nodes: usize) -> Attrs {
+        let node_max = self
+            .meta
+            .get("clone-node-max")
+            .cloned()
+            .unwrap_or_else(|| "1".into());
+        let mut m = Attrs::new();
+        m.insert("CRM_meta_clone".into(), number.to_string());
+        m.insert(
+            "CRM_meta_clone_max".into(),
+            self.max_instances(nodes).to_string(),
+        );
+        m.insert("CRM_meta_clone_node_max".into(), node_max);
+        m.insert(
+            "CRM_meta_globally_unique".into(),
+            self.meta_true("globally-unique").to_string(),
+        );
+        m.insert(
+            "CRM_meta_notify".into(),
+            self.meta_true("notify").to_string(),
+        );
+        m
+    }
+
     /// A meta attribute read as a boolean (`true`, `yes`, `on`, `1`, …).
     pub fn meta_true(&self, key: &str) -> bool {
         self.meta
@@ -651,6 +686,16 @@ impl Configuration {
             }
             _ => None,
         })
+    }
+
+    /// A clone instance id (`web:2`): its clone, the primitive it runs and its
+    /// number.
+    pub fn clone_instance(&self, id: &str) -> Option<(&CloneSet, &Primitive, u32)> {
+        let (base, num) = id.rsplit_once(':')?;
+        let number = num.parse::<u32>().ok()?;
+        let clone = self.clone_of(base)?;
+        let prim = clone.child.primitives().find(|p| p.id == base)?;
+        Some((clone, prim, number))
     }
 
     /// Finds a top-level resource or a group member by id.

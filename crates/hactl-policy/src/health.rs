@@ -82,6 +82,13 @@ impl Sched<'_> {
             }
             for r in self.top.clone() {
                 let (first, rest) = match r {
+                    RscRef::C(ci) => {
+                        // As for a location constraint on the clone.
+                        if !(health < Score::ZERO && self.allows_unhealthy(r)) {
+                            self.clone_location(ci, n, health, label.clone());
+                        }
+                        continue;
+                    }
                     RscRef::P(p) => (p, Vec::new()),
                     RscRef::G(g) => match self.groups[g].members.split_first() {
                         Some((f, rest)) => (*f, rest.to_vec()),
@@ -108,6 +115,10 @@ impl Sched<'_> {
         let meta = match r {
             RscRef::P(p) => self.prims[p].def.map(|d| &d.meta),
             RscRef::G(g) => Some(&self.groups[g].def.meta),
+            RscRef::C(ci) => cib
+                .config
+                .clone_of(&self.clones[ci].def.id)
+                .map(|c| &c.meta),
         };
         meta.and_then(|m| m.get("allow-unhealthy-nodes"))
             .or_else(|| cib.config.rsc_defaults.get("allow-unhealthy-nodes"))
