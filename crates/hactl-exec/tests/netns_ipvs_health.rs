@@ -192,7 +192,7 @@ async fn guest_bench_failure_to_weight_zero() {
     let ipvs = AgentSpec::parse("ocf:hactl:ipvs").unwrap();
     let p = base(&[("check", "tcp"), ("inhibit_on_failure", "true")]);
     let mut rs11 = httpd(11);
-    let _rs12 = httpd(12);
+    let mut rs12 = httpd(12);
     let t = Duration::from_secs(20);
     assert_eq!(exec.execute("web", &ipvs, &p, "start", t).await.rc, 0);
     let limit = Duration::from_secs(30);
@@ -213,4 +213,8 @@ async fn guest_bench_failure_to_weight_zero() {
         took[0]
     );
     assert_eq!(exec.execute("web", &ipvs, &p, "stop", t).await.rc, 0);
+    for c in [&mut rs11, &mut rs12] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
 }
