@@ -22,6 +22,7 @@
 
 pub mod config;
 pub mod realserver;
+pub mod sync;
 
 pub use config::{CheckKind, ConfigError, HealthConfig, IpvsConfig, RealServer, SCHEDULERS};
 pub use hactl_ipvs::SockAddr;
@@ -72,6 +73,8 @@ pub struct Outcome {
     /// The changes made to the kernel's table (start/reload: the reconciliation,
     /// monitor: a drift repair), for the log.
     pub steps: Vec<Step>,
+    /// Things that went wrong without failing the action, for the log.
+    pub notes: Vec<String>,
 }
 
 impl Outcome {
@@ -80,6 +83,7 @@ impl Outcome {
             rc,
             exit_reason: Some(reason),
             steps: Vec::new(),
+            notes: Vec::new(),
         }
     }
     pub(crate) fn unimplemented(action: &str) -> Self {
@@ -93,6 +97,7 @@ impl Outcome {
             rc,
             exit_reason: None,
             steps: Vec::new(),
+            notes: Vec::new(),
         }
     }
     fn from(r: Result<Vec<Step>, AgentError>) -> Self {
@@ -123,6 +128,7 @@ pub fn apply(
 /// `validate-all`: the configuration, then the kernel.
 pub fn validate(params: &HashMap<String, String>) -> Result<IpvsConfig, AgentError> {
     let cfg = IpvsConfig::parse(params)?;
+    sync::parse(params)?;
     Ipvs::open()?;
     Ok(cfg)
 }
@@ -157,18 +163,63 @@ pub fn run_with_health(
 ) -> Outcome {
     match action {
         "validate-all" => Outcome::from(validate(params).map(|_| Vec::new())),
-        "start" | "reload" | "reload-agent" => Outcome::from(
-            IpvsConfig::parse(params)
-                .map_err(AgentError::from)
-                .and_then(|c| apply(&c, down)),
-        ),
-        "stop" => Outcome::from(stop(params)),
+        "start" | "reload" | "reload-agent" => Outcome::from(start(params, down)),
+        "stop" => {
+            let mut out = Outcome::from(stop(params));
+            // The service is gone, which is all a stop promises: a sync daemon that
+            // cannot be switched must not fail it (a failed stop gets a node fenced).
+            match with_sync(params, sync::become_backup) {
+                Ok(()) | Err(AgentError::Ipvs(IpvsError::NotAvailable)) => {}
+                Err(e) => out
+                    .notes
+                    .push(format!("connection sync not switched to backup: {e}")),
+            }
+            out
+        }
         "monitor" | "status" => monitor(params, down),
         _ => Outcome::unimplemented(action),
     }
 }
 
+fn start(
+    params: &HashMap<String, String>,
+    down: impl Fn(&RealServer) -> bool,
+) -> Result<Vec<Step>, AgentError> {
+    let cfg = IpvsConfig::parse(params)?;
+    sync::parse(params)?;
+    let steps = apply(&cfg, down)?;
+    with_sync(params, sync::become_master)?;
+    Ok(steps)
+}
+
+/// Runs `f` when connection sync is configured (parameters that do not parse: none).
+fn with_sync(
+    params: &HashMap<String, String>,
+    f: fn(&sync::SyncConfig) -> Result<(), IpvsError>,
+) -> Result<(), AgentError> {
+    match sync::parse(params) {
+        Ok(Some(c)) => f(&c).map_err(AgentError::from),
+        _ => Ok(()),
+    }
+}
+
 fn monitor(params: &HashMap<String, String>, down: impl Fn(&RealServer) -> bool) -> Outcome {
+    let out = monitor_table(params, down);
+    // Not running here: a backup for whoever holds it. Running: the master.
+    let role = match out.rc {
+        OCF_NOT_RUNNING => sync::become_backup,
+        OCF_SUCCESS => sync::become_master,
+        _ => return out,
+    };
+    match with_sync(params, role) {
+        // A kernel without IPVS cannot sync; "not running" stays the answer.
+        Err(AgentError::Ipvs(IpvsError::NotAvailable)) => out,
+        Err(e) => Outcome::from(Err(e)),
+        Ok(()) => out,
+    }
+}
+
+fn monitor_table(params: &HashMap<String, String>, down: impl Fn(&RealServer) -> bool) -> Outcome {
     let Some(key) = config::lookup_key(params) else {
         return Outcome::rc(OCF_NOT_RUNNING);
     };
@@ -228,6 +279,9 @@ fn ocf_entry(
     let out = run(action, &params);
     for s in &out.steps {
         eprintln!("{name}: {action}: {s}");
+    }
+    for n in &out.notes {
+        eprintln!("{name}: {action}: warning: {n}");
     }
     if let Some(r) = &out.exit_reason {
         eprintln!("ocf-exit-reason:{r}");

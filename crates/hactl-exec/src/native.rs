@@ -116,6 +116,9 @@ async fn ipvs(
         for step in &out.steps {
             tracing::info!(resource = %rsc_s, op = %action_s, change = %step, "ipvs table changed");
         }
+        for note in &out.notes {
+            tracing::warn!(resource = %rsc_s, op = %action_s, "{note}");
+        }
         done(out.rc, out.exit_reason, String::new())
     })
     .await;

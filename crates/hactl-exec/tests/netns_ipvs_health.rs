@@ -175,3 +175,46 @@ async fn guest_health_checks() {
         c.wait().unwrap();
     }
 }
+
+/// Benchmark half (`scripts/bench-ipvs-health`, inside the guest): a real server's
+/// httpd killed → weight 0 in the kernel (inhibit_on_failure), 20 trials, with
+/// check_interval=1 connect_timeout=1 retry=1 delay_before_retry=0.5. Prints the
+/// median and the maximum; asserts nothing about them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark run inside the ipvs-vm guest"]
+async fn guest_bench_failure_to_weight_zero() {
+    assert_eq!(std::env::var("HACTL_IN_GUEST").as_deref(), Ok("1"));
+    let dir = tempfile::tempdir().unwrap();
+    let (exec, _ev) = Executor::new(ExecConfig {
+        rsctmp: dir.path().to_path_buf(),
+        ..ExecConfig::default()
+    });
+    let ipvs = AgentSpec::parse("ocf:hactl:ipvs").unwrap();
+    let p = base(&[("check", "tcp"), ("inhibit_on_failure", "true")]);
+    let mut rs11 = httpd(11);
+    let mut rs12 = httpd(12);
+    let t = Duration::from_secs(20);
+    assert_eq!(exec.execute("web", &ipvs, &p, "start", t).await.rc, 0);
+    let limit = Duration::from_secs(30);
+    let mut took = Vec::new();
+    for _ in 0..20 {
+        until(&["10.0.0.11:80 1", "10.0.0.12:80 1"], limit);
+        rs11.kill().unwrap();
+        rs11.wait().unwrap();
+        took.push(until(&["10.0.0.11:80 0", "10.0.0.12:80 1"], limit));
+        rs11 = httpd(11);
+    }
+    took.sort();
+    println!(
+        "failure -> weight 0 over {} trials: median {:?}, max {:?} (min {:?})",
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() - 1],
+        took[0]
+    );
+    assert_eq!(exec.execute("web", &ipvs, &p, "stop", t).await.rc, 0);
+    for c in [&mut rs11, &mut rs12] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}

@@ -152,6 +152,23 @@ else echo "FAIL connection counts reset or never counted: before $before, after 
 expect_rc "stop" 0 stop "${WEB[@]}"
 expect_table "nothing after stop" ""
 
+echo "== connection sync: master while the service runs here, backup otherwise"
+daemons() { ipvsadm -L --daemon | sed 's/, maxlen.*)/)/' | sort; }
+expect_daemons() { # NAME EXPECTED
+  local got; got=$(daemons)
+  if [ "$got" == "$2" ]; then echo "ok   $1"; else echo "FAIL $1: got '$got', want '$2'"; fail=1; fi
+}
+SYNC=("${WEB[@]}" "real_servers=10.0.0.11:80" sync_interface=d0 sync_id=5)
+expect_rc "probe, not running here" 7 monitor "${SYNC[@]}"
+expect_daemons "a probe that finds nothing makes a backup" "backup sync daemon (mcast=d0, syncid=5)"
+expect_rc "start with sync" 0 start "${SYNC[@]}"
+expect_daemons "start makes the master, no backup" "master sync daemon (mcast=d0, syncid=5)"
+expect_rc "monitor with sync" 0 monitor "${SYNC[@]}"
+expect_daemons "monitor keeps the master" "master sync daemon (mcast=d0, syncid=5)"
+expect_rc "stop with sync" 0 stop "${SYNC[@]}"
+expect_daemons "stop hands over to a backup" "backup sync daemon (mcast=d0, syncid=5)"
+ipvsadm --stop-daemon backup
+
 echo "== bad configuration changes nothing"
 expect_rc "unknown scheduler" 6 start "${WEB[@]}" scheduler=fastest "real_servers=10.0.0.11:80"
 expect_rc "duplicate real server" 6 start "${WEB[@]}" "real_servers=10.0.0.11:80 10.0.0.11:80"
