@@ -34,7 +34,9 @@ pub enum TicketCommand {
     /// `add TICKET RSC [loss-policy=stop|demote|fence|freeze] [rsc-role=ROLE] [id=ID]`.
     /// Remove it with `constraint remove ID`.
     Add {
+        /// The ticket the resource depends on.
         ticket: String,
+        /// The resource that runs only while the ticket is granted.
         rsc: String,
         /// NAME=VALUE options: loss-policy, rsc-role, id.
         options: Vec<String>,

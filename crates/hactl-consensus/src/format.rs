@@ -6,7 +6,10 @@
 //! * Format 2: [`MAGIC`], the format as a big-endian u16, then the JSON. Later formats
 //!   keep the header and change what follows it.
 //! * Format 3: as 2; adds the changes added since format 2 was defined:
-//!   [`Change::ReplaceConfiguration`], [`Change::SetDefault`], [`Change::SetTicket`].
+//!   [`Change::ReplaceConfiguration`], [`Change::SetDefault`], [`Change::SetTicket`],
+//!   [`Change::SetAlert`], [`Change::DeleteAlert`], clones in `AddResource` /
+//!   `UpdateResource` and ticket constraints in `AddConstraint`. (New optional fields,
+//!   such as utilization, are ignored by older readers: a known rolling-upgrade gap.)
 //!   A change a format cannot carry is refused while the cluster writes that format
 //!   ([`required_format`]): a member on an older build could not apply it. A new
 //!   `Change` variant needs a new format here.
@@ -15,7 +18,8 @@
 //! an older build can always read the log (the rolling-upgrade rule in
 //! docs/architecture.md).
 
-use hactl_model::change::Change;
+use hactl_model::change::{Change, Constraint};
+use hactl_model::Resource;
 use hactl_model::Cib;
 
 /// The highest format this build reads and writes.
@@ -100,15 +104,55 @@ fn decode<T: serde::de::DeserializeOwned>(
 
 /// The lowest format whose readers know every part of `change`.
 pub fn required_format(change: &Change) -> u32 {
+    // No wildcard arm: a new variant must be placed in a format here, or it would be
+    // written to members that cannot decode it (they would stop, see the module doc).
     match change {
         Change::ReplaceConfiguration { .. }
         | Change::SetDefault { .. }
-        | Change::SetTicket { .. } => 3,
+        | Change::SetTicket { .. }
+        | Change::SetAlert { .. }
+        | Change::DeleteAlert { .. } => 3,
+        Change::AddResource { resource } | Change::UpdateResource { resource } => {
+            resource_format(resource)
+        }
+        Change::AddConstraint { constraint } => match constraint {
+            Constraint::Ticket(_) => 3,
+            _ => LEGACY_FORMAT,
+        },
         Change::Batch { changes } => changes
             .iter()
             .map(required_format)
             .fold(LEGACY_FORMAT, u32::max),
-        _ => LEGACY_FORMAT,
+        Change::SetProperty { .. }
+        | Change::UnsetProperty { .. }
+        | Change::DeleteResource { .. }
+        | Change::AddGroupMembers { .. }
+        | Change::RemoveGroupMembers { .. }
+        | Change::RemoveConstraint { .. }
+        | Change::AddNode { .. }
+        | Change::RemoveNode { .. }
+        | Change::SetNodeAttribute { .. }
+        | Change::SetStandby { .. }
+        | Change::SetMaintenance { .. }
+        | Change::SetTransientAttribute { .. }
+        | Change::RecordOp { .. }
+        | Change::SetFailCount { .. }
+        | Change::ClearFailCount { .. }
+        | Change::ForgetHistory { .. }
+        | Change::SetNodeState { .. }
+        | Change::SetQuorum { .. }
+        | Change::RecordFencing { .. }
+        | Change::RecordFenceEvent { .. }
+        | Change::AddFencingLevel { .. }
+        | Change::RemoveFencingLevel { .. } => LEGACY_FORMAT,
+    }
+}
+
+/// Clones arrived with format 3; a build before it cannot decode one.
+fn resource_format(resource: &Resource) -> u32 {
+    match resource {
+        Resource::Clone(_) => 3,
+        Resource::Primitive(_) | Resource::Group(_) => LEGACY_FORMAT,
     }
 }
 
