@@ -19,8 +19,8 @@
 //! docs/architecture.md).
 
 use hactl_model::change::{Change, Constraint};
-use hactl_model::Resource;
 use hactl_model::Cib;
+use hactl_model::Resource;
 
 /// The highest format this build reads and writes.
 pub const ENTRY_FORMAT: u32 = 3;
@@ -212,6 +212,24 @@ mod tests {
             changes: vec![change(), replace],
         };
         assert_eq!(required_format(&batch), 3);
+    }
+
+    #[test]
+    fn clones_and_alerts_are_not_written_to_readers_of_format_2() {
+        let primitive = Resource::Primitive(hactl_model::Primitive {
+            id: "web".into(),
+            ..Default::default()
+        });
+        let clone = Resource::Clone(hactl_model::CloneSet {
+            id: "web-clone".into(),
+            meta: Default::default(),
+            child: Box::new(primitive.clone()),
+        });
+        let add = |resource| Change::AddResource { resource };
+        assert_eq!(required_format(&add(primitive)), LEGACY_FORMAT);
+        assert_eq!(required_format(&add(clone)), 3);
+        let delete_alert = Change::DeleteAlert { id: "a".into() };
+        assert_eq!(required_format(&delete_alert), 3);
     }
 
     #[test]
