@@ -51,6 +51,16 @@ pub struct View {
 }
 
 impl View {
+    /// A node's permanent attributes, then its transient ones (crm_mon -A lists both).
+    pub(crate) fn node_attributes(&self, node: &str) -> Vec<(&String, &String)> {
+        let permanent = self.cib.config.nodes.iter().filter(|n| n.name == node);
+        let transient = self.cib.status.nodes.get(node).map(|s| &s.attributes);
+        permanent
+            .flat_map(|n| n.attributes.iter())
+            .chain(transient.into_iter().flatten())
+            .collect()
+    }
+
     pub fn new(s: Snapshot) -> Result<View, ViewError> {
         let transition = schedule(&s.cib, s.now)?;
         let report = report::build(&s.cib, &transition, s.daemon);

@@ -204,12 +204,7 @@ fn warnings(out: &mut String, r: &StatusReport) {
 fn attributes(out: &mut String, v: &View) {
     out.push_str("\nNode Attributes:\n");
     for n in &v.cib.config.nodes {
-        let transient = v.cib.status.nodes.get(&n.name).map(|s| &s.attributes);
-        let all: Vec<(&String, &String)> = n
-            .attributes
-            .iter()
-            .chain(transient.into_iter().flatten())
-            .collect();
+        let all = v.node_attributes(&n.name);
         if all.is_empty() {
             continue;
         }

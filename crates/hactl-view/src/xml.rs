@@ -254,12 +254,7 @@ fn node_attributes(w: &mut W, v: &View) -> Result<(), ViewError> {
     }
     start(w, "node_attributes", &[])?;
     for n in &v.cib.config.nodes {
-        let transient = v.cib.status.nodes.get(&n.name).map(|s| &s.attributes);
-        let all: Vec<(&String, &String)> = n
-            .attributes
-            .iter()
-            .chain(transient.into_iter().flatten())
-            .collect();
+        let all = v.node_attributes(&n.name);
         if all.is_empty() {
             continue;
         }
