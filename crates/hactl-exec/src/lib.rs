@@ -63,7 +63,7 @@ pub mod lsb;
 pub mod metadata;
 pub mod native;
 pub mod ocf;
-mod process;
+pub mod process;
 pub mod systemd;
 pub mod types;
 

@@ -8,6 +8,9 @@
 //! grandchild keeps its copy of the pipe, which we simply close. The process group is
 //! killed only on timeout, never after a successful op (that would cut send_arp's
 //! announcements short).
+//!
+//! This is the project's one runner of external programs with a deadline: agents here,
+//! and the CLI's `systemctl` and `ssh` calls (`hactl cluster enable`, `start --all`).
 
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -20,7 +23,7 @@ use tokio::sync::oneshot;
 const OUTPUT_CAP: usize = 1 << 20;
 
 #[derive(Debug)]
-pub(crate) struct ProcOutcome {
+pub struct ProcOutcome {
     /// Exit code, or `None` if killed by a signal.
     pub code: Option<i32>,
     pub signal: Option<i32>,
@@ -81,8 +84,9 @@ where
     }
 }
 
-/// Runs `program args…` with exactly `env`, killing its process group at `timeout`.
-pub(crate) async fn run(
+/// Runs `program args…` with exactly `env` (a bare program name is looked up in that
+/// `PATH`), killing its process group at `timeout`.
+pub async fn run(
     program: &Path,
     args: &[&str],
     env: &[(String, String)],

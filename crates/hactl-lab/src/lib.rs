@@ -14,10 +14,11 @@
 //! own mount namespace (private `/run`, `/tmp`), as the demo and the tests' daemons use.
 //! [`Lab::partition`] drops traffic between nodes in the switch (nftables) while
 //! links stay up; [`Lab::set_link`] cuts a port instead. [`fence_virtd`] runs a real
-//! fence_virtd in a namespace.
+//! fence_virtd in a namespace; [`container`] boots a real systemd as a container.
 //!
 //! Built on iproute2 (`ip netns`, `ip link`): it needs root, and says so.
 
+pub mod container;
 pub mod fence_virtd;
 pub mod host;
 
