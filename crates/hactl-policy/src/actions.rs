@@ -51,12 +51,15 @@ pub(crate) const THEN_IMPLIES_FIRST: u32 = 4;
 pub(crate) const UNRUNNABLE_FIRST_BLOCKS: u32 = 8;
 pub(crate) const INTERMEDIATE_STOP: u32 = 16;
 pub(crate) const ASYMMETRIC: u32 = 32;
+/// Sequence only, and only between actions on the same node (an anti-colocation's
+/// stop before start; see `probe_order.rs`).
+pub(crate) const SAME_NODE: u32 = 64;
 
 /// The engine's view of an edge: anything beyond plain sequence is mandatory.
 /// Flags 0 (a group member's stop before the group's "stopped" marker, for all
 /// but the first member) is also sequence only.
 pub(crate) fn edge_kind(flags: u32) -> crate::EdgeKind {
-    if flags & !ORDERED == 0 {
+    if flags & !(ORDERED | SAME_NODE) == 0 {
         crate::EdgeKind::Optional
     } else {
         crate::EdgeKind::Mandatory
@@ -88,6 +91,11 @@ pub(crate) struct Graph {
     /// change another action's flags, so they stay out of the propagation and
     /// are only materialized in the transition.
     pub probes: Vec<(usize, usize)>,
+    /// Anti-colocation orderings (primitive that stops, then action), see
+    /// `probe_order.rs`.
+    pub anti_orders: Vec<(usize, usize)>,
+    /// "Probe A, then X" orderings, sorted by primitive (see `probe_order.rs`).
+    pub probe_thens: Vec<crate::probe_order::ProbeThen>,
 }
 
 impl Graph {
@@ -188,6 +196,8 @@ impl Sched<'_> {
             clone_acts: Vec::new(),
             interleaved: Vec::new(),
             probes: Vec::new(),
+            anti_orders: Vec::new(),
+            probe_thens: Vec::new(),
         };
         // Fencing.
         let mut fence_of = vec![None; self.nodes.len()];
@@ -312,8 +322,10 @@ impl Sched<'_> {
         }
         self.clone_internal_orders(&mut g);
         self.order_constraints(&mut g);
+        self.anti_colocation_orders(&mut g);
         self.unassign_instances(&mut g);
         propagate(self, &mut g);
+        g.probe_thens = self.probe_thens(&mut g);
         g
     }
 
