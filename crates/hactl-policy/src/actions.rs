@@ -521,22 +521,29 @@ impl Sched<'_> {
             if matches!(op.role, Some(Role::Stopped) | Some(Role::Promoted)) {
                 continue;
             }
+            // A monitor already running is only needed again if the start is (a
+            // restart found required later, when ordering spreads "required").
             let running = prim.running_monitors.contains(&(n, op.interval_ms));
-            if running && !start_needed {
+            if running && start.is_none() {
                 continue;
             }
+            let optional = running && !start_needed;
             let a = Act {
                 rsc: Some(RscRef::P(p)),
                 task: Task::Monitor(op.interval_ms),
                 node: Some(n),
-                optional: false,
+                optional,
                 runnable: start_runnable || start.is_none(),
                 pseudo: false,
                 reason: None,
             };
             let i = g.add(a);
             if let Some(st) = start {
-                g.order(st, i, ORDERED | UNRUNNABLE_FIRST_BLOCKS);
+                g.order(
+                    st,
+                    i,
+                    ORDERED | UNRUNNABLE_FIRST_BLOCKS | FIRST_IMPLIES_THEN,
+                );
             }
         }
     }

@@ -161,3 +161,85 @@ impl Sched<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hactl_model::{ColocationConstraint, LocationConstraint, Resource, Score};
+
+    use crate::tests::{base, dummy, running};
+    use crate::{schedule, ActionKind, Transition};
+
+    fn find(t: &Transition, kind: &ActionKind, rsc: &str, node: &str) -> usize {
+        t.actions
+            .iter()
+            .find(|a| {
+                &a.kind == kind
+                    && a.resource.as_deref() == Some(rsc)
+                    && a.node.as_deref() == Some(node)
+            })
+            .unwrap_or_else(|| panic!("no {kind:?} of {rsc} on {node}"))
+            .id
+    }
+
+    fn ordered(t: &Transition, before: usize, after: usize) -> bool {
+        t.edges
+            .iter()
+            .any(|e| e.before == before && e.after == after)
+    }
+
+    fn apart(cib: &mut hactl_model::Cib, rsc: &str, with: &str) {
+        cib.config
+            .constraints
+            .colocation
+            .push(ColocationConstraint {
+                id: format!("{rsc}-apart-{with}"),
+                rsc: rsc.into(),
+                with_rsc: with.into(),
+                score: Score::NEG_INFINITY,
+                ..Default::default()
+            });
+    }
+
+    /// The resource leaving a node makes room for the anti-colocated one arriving
+    /// there: its stop comes first (Pacemaker's simple6).
+    #[test]
+    fn anti_colocated_stop_comes_before_the_start_on_the_same_node() {
+        let mut cib = base(&["node1"]);
+        cib.config.resources.push(Resource::Primitive(dummy("a")));
+        cib.config.resources.push(Resource::Primitive(dummy("b")));
+        apart(&mut cib, "a", "b");
+        cib.config.constraints.location.push(LocationConstraint {
+            id: "b-on-1".into(),
+            rsc: "b".into(),
+            node: Some("node1".into()),
+            score: Some(Score::INFINITY),
+            ..Default::default()
+        });
+        let st = cib.status.nodes.get_mut("node1").expect("node1");
+        st.resources.insert("a".into(), running(1));
+        let t = schedule(&cib, 1_000_000).expect("schedules");
+        let stop = find(&t, &ActionKind::Stop, "a", "node1");
+        let start = find(&t, &ActionKind::Start, "b", "node1");
+        assert!(ordered(&t, stop, start), "{:?}", t.edges);
+    }
+
+    /// Neither resource has run anywhere: the probe of each on the node where the
+    /// other starts comes before that start (it might be running there after all,
+    /// and would have to stop first), but not on the other node (Pacemaker's
+    /// rsc_dep1).
+    #[test]
+    fn probes_of_an_anti_colocated_resource_come_before_the_start_on_their_node() {
+        let mut cib = base(&["node1", "node2"]);
+        cib.config.resources.push(Resource::Primitive(dummy("a")));
+        cib.config.resources.push(Resource::Primitive(dummy("b")));
+        apart(&mut cib, "b", "a");
+        let t = schedule(&cib, 1_000_000).expect("schedules");
+        let (na, nb) = ("node1", "node2");
+        let start_a = find(&t, &ActionKind::Start, "a", na);
+        let start_b = find(&t, &ActionKind::Start, "b", nb);
+        assert!(ordered(&t, find(&t, &ActionKind::Probe, "a", nb), start_b));
+        assert!(ordered(&t, find(&t, &ActionKind::Probe, "b", na), start_a));
+        assert!(!ordered(&t, find(&t, &ActionKind::Probe, "a", na), start_b));
+        assert!(!ordered(&t, find(&t, &ActionKind::Probe, "b", nb), start_a));
+    }
+}
