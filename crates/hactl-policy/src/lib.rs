@@ -27,6 +27,7 @@ mod fence_order;
 mod graph;
 mod health;
 mod output;
+mod probe_order;
 mod promotable;
 mod promotable_actions;
 mod raw_scores;
@@ -346,21 +347,37 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             runnable: true,
             pseudo: false,
         });
-        // A clone instance's probe comes before the clone's start (Pacemaker
-        // orders it before its top-level resource's start), hence before every
-        // instance's.
-        let clone_start = s.prims[p]
-            .clone
-            .and_then(|ci| g.clone_acts[ci].first().copied())
-            .filter(|&a| a != usize::MAX);
-        for start in [g.start_of[p], clone_start].into_iter().flatten() {
-            let Some(start) = map[start] else { continue };
+        // A clone instance's probe comes before the start of the whole clone.
+        let clone_start = s.prims[p].clone.map(|ci| g.clone_acts[ci][0]);
+        if let Some(start) = clone_start.and_then(|a| map[a]) {
+            probe_edges.push(OrderingEdge {
+                before: id,
+                after: start,
+                kind: EdgeKind::Optional,
+            });
+        }
+        if let Some(start) = g.start_of[p].and_then(|a| map[a]) {
             // As Pacemaker orders a probe before the start: sequence only.
             probe_edges.push(OrderingEdge {
                 before: id,
                 after: start,
                 kind: EdgeKind::Optional,
             });
+        }
+        let first = g.probe_thens.partition_point(|pt| pt.prim < p);
+        for pt in g.probe_thens[first..].iter().take_while(|pt| pt.prim == p) {
+            let then_node = g.acts[pt.then].node;
+            if pt.same_node && then_node.is_some_and(|tn| tn != n) {
+                continue;
+            }
+            if let Some(after) = map[pt.then] {
+                // Sequence only: `then` waits for what the probe finds.
+                probe_edges.push(OrderingEdge {
+                    before: id,
+                    after,
+                    kind: EdgeKind::Optional,
+                });
+            }
         }
         if let Ok(k) = restarts.binary_search_by_key(&p, |(q, _)| *q) {
             for stop in restarts[k].1.iter().filter_map(|&a| map[a]) {
@@ -375,6 +392,12 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
     }
     let mut edges: Vec<OrderingEdge> = Vec::with_capacity(g.edges.len() + probe_edges.len());
     edges.extend(g.edges.iter().filter_map(|e| {
+        if e.flags & actions::SAME_NODE != 0 {
+            let (a, b) = (g.acts[e.first].node, g.acts[e.then].node);
+            if a.is_some() && b.is_some() && a != b {
+                return None;
+            }
+        }
         Some(OrderingEdge {
             before: map[e.first]?,
             after: map[e.then]?,
