@@ -176,7 +176,7 @@ impl Sched<'_> {
             }
             for (m, s, _) in self.location_scores(lc, true) {
                 if m == n {
-                    rank.priority = rank.priority + s;
+                    rank.priority += s;
                 }
             }
         }
