@@ -4,7 +4,7 @@
 
 use crate::config::ExecConfig;
 use crate::metadata::{AgentMetadata, ParamError};
-use crate::systemd::{self, SystemdClient};
+use crate::systemd::{self, SystemdClient, SystemdError};
 use crate::types::{rc, AgentSpec, Class, ExecError, ExecStatus, OpResult};
 use crate::{lsb, native, ocf, Params};
 use hactl_model::{FailCount, OpRecord, Score};
@@ -269,7 +269,7 @@ impl Executor {
         r
     }
 
-    async fn systemd_client(&self) -> Result<SystemdClient, String> {
+    async fn systemd_client(&self) -> Result<SystemdClient, SystemdError> {
         let mut g = self.inner.systemd.lock().await;
         if let Some(c) = g.as_ref() {
             return Ok(c.clone());
@@ -744,7 +744,7 @@ impl Executor {
                         out.extend(names.into_iter().map(|n| format!("{c}:{n}")));
                     }
                     Err(e) if class.is_some() && c == Class::Systemd => {
-                        return Err(ExecError::Systemd(format!("no systemd bus: {e}")))
+                        return Err(ExecError::Systemd(e))
                     }
                     Err(_) if c == Class::Service => out.extend(
                         list_dir(&cfg.initd_dir)

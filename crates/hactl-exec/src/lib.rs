@@ -74,5 +74,5 @@ pub type Params = std::collections::BTreeMap<String, String>;
 pub use config::ExecConfig;
 pub use executor::{is_failure, params, Checked, ExecEvent, Executor, MonitorSpec};
 pub use metadata::{ActionSpec, AgentMetadata, ParamError, ParamSpec};
-pub use systemd::SystemdClient;
+pub use systemd::{SystemdClient, SystemdError};
 pub use types::{rc, AgentSpec, Class, ExecError, ExecStatus, OpResult};

@@ -222,7 +222,7 @@ pub enum ExecError {
     #[error("agent {agent} refused the parameters: {reason}")]
     Invalid { agent: String, reason: String },
     #[error("systemd: {0}")]
-    Systemd(String),
+    Systemd(#[from] crate::systemd::SystemdError),
     #[error("{what}: {source}")]
     Io {
         what: String,
