@@ -9,13 +9,14 @@
 //! there, for that node alone. So a node does there exactly what it does when the
 //! operator types the command on it: `systemctl start hactl.service` where systemd is
 //! PID 1, else the detached daemon. External programs (`systemctl`, `ssh`) run through
-//! the executor's process runner (`hactl_exec::process`): a deadline that kills the
-//! whole process group, completion on exit.
+//! the project's one process runner (`hactl-process`): a deadline that kills the whole
+//! process group, completion on exit; they get the operator's environment (ssh needs
+//! HOME for its config, keys and known hosts, and the agent's socket).
 
 use anyhow::{Context, Result};
-use hactl_exec::process::{self, ProcOutcome};
 use hactl_net::config::NodeEntry;
 use hactl_net::NodeName;
+use hactl_process::{Env, Outcome as ProcOutcome, Spec};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -92,18 +93,6 @@ impl Outcome {
     }
 }
 
-/// The environment external programs get: the runner starts from an empty one, and
-/// ssh needs the user's HOME (config, keys, known hosts) and agent.
-fn passed_env() -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = ["HOME", "USER", "LOGNAME", "SSH_AUTH_SOCK", "LANG"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
-        .collect();
-    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    env.push(("PATH".into(), path));
-    env
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -129,13 +118,11 @@ pub fn systemd_is_init() -> bool {
 
 /// Runs `systemctl ARGS`; Ok(stdout) on exit 0, else the reason.
 pub fn systemctl(args: &[&str]) -> Result<String> {
+    let spec = Spec::new("systemctl", SYSTEMCTL_LIMIT)
+        .args(args)
+        .env(Env::Inherit(Vec::new()));
     let out = runtime()?
-        .block_on(process::run(
-            Path::new("systemctl"),
-            args,
-            &passed_env(),
-            SYSTEMCTL_LIMIT,
-        ))
+        .block_on(hactl_process::run(&spec))
         .context("running systemctl")?;
     if out.code == Some(0) {
         return Ok(out.stdout);
@@ -318,19 +305,16 @@ pub fn on_nodes(
     args: impl Fn(&NodeEntry) -> String,
     limit: Duration,
 ) -> Result<Vec<(NodeName, Outcome)>> {
-    let env = passed_env();
     let limit = limit + Duration::from_secs(ssh.ssh_timeout);
-    let runs: Vec<_> = nodes
+    let specs: Vec<Spec> = nodes
         .iter()
         .map(|n| {
-            let argv = ssh.argv(n, &args(n));
-            let env = env.clone();
-            async move {
-                let args: Vec<&str> = argv.iter().map(String::as_str).collect();
-                process::run(Path::new("ssh"), &args, &env, limit).await
-            }
+            Spec::new("ssh", limit)
+                .args(ssh.argv(n, &args(n)))
+                .env(Env::Inherit(Vec::new()))
         })
         .collect();
+    let runs = specs.iter().map(hactl_process::run);
     let results = runtime()?.block_on(futures::future::join_all(runs));
     Ok(nodes
         .iter()
@@ -348,6 +332,7 @@ mod tests {
             name: NodeName::new("n2").unwrap(),
             id: 2,
             address: "10.0.0.2:7420".parse().unwrap(),
+            more_addresses: Vec::new(),
         }
     }
 
