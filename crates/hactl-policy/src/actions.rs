@@ -288,6 +288,15 @@ impl Sched<'_> {
             let mut prev: Option<usize> = None;
             for &m in &members {
                 if !self.prims[m].managed {
+                    // An unmanaged member that cannot stop still holds back the
+                    // stops of the members before it (they stop after it).
+                    if let Some(pm) = prev {
+                        for &s in &g.stops_of[m].clone() {
+                            for &ps in &g.stops_of[pm].clone() {
+                                g.order(s, ps, ORDERED | INTERMEDIATE_STOP);
+                            }
+                        }
+                    }
                     prev = Some(m);
                     continue;
                 }
