@@ -10,8 +10,9 @@
 //! must move, and one in fifty running groups has a failed monitor to recover.
 
 use hactl_model::{
-    AgentSpec, Attrs, Cib, CloneSet, ColocationConstraint, FailCount, Group, LocationConstraint, Node,
-    NodeStatus, OpRecord, OpSpec, OrderConstraint, Primitive, Resource, ResourceHistory, Score,
+    AgentSpec, Attrs, Cib, CloneSet, ColocationConstraint, FailCount, Group, LocationConstraint,
+    Node, NodeStatus, OpRecord, OpSpec, OrderConstraint, Primitive, Resource, ResourceHistory,
+    Score,
 };
 
 /// Members per group.
@@ -326,15 +327,23 @@ pub fn add_clones(cib: &mut Cib, clones: usize) {
                     call_id: next + i,
                     rc,
                     op_status: 0,
-                    expected_rc: Some(if op == "monitor" && interval_ms == 0 { 7 } else { 0 }),
+                    expected_rc: Some(if op == "monitor" && interval_ms == 0 {
+                        7
+                    } else {
+                        0
+                    }),
                     last_rc_change: Some(BASE_TIME + next + i),
                     last_run: Some(BASE_TIME + next + i),
                     exec_time_ms: Some(10),
                     queue_time_ms: Some(0),
                     exit_reason: None,
                     op_digest: Some(
-                        if interval_ms == 0 { DIGEST_ONE_SHOT } else { DIGEST_RECURRING_20S }
-                            .to_string(),
+                        if interval_ms == 0 {
+                            DIGEST_ONE_SHOT
+                        } else {
+                            DIGEST_RECURRING_20S
+                        }
+                        .to_string(),
                     ),
                 };
                 let mut ops = vec![rec(1, "monitor", 0, 7)];
@@ -478,7 +487,10 @@ mod tests {
         );
         let mut with_clones = cib.clone();
         add_clones(&mut with_clones, 3);
-        with_clones.config.validate().expect("CIB with clones validates");
+        with_clones
+            .config
+            .validate()
+            .expect("CIB with clones validates");
         let xml = crate::export(&with_clones);
         assert_eq!(crate::import(&xml).expect("imports"), with_clones);
         for st in cib.status.nodes.values() {

@@ -340,6 +340,10 @@ impl Engine {
                 (ActionKind::Monitor { interval_ms }, Some(r), Some(node)) if !a.pseudo => {
                     (details(r, node, "monitor", *interval_ms), rc::OK)
                 }
+                // The node stops its recurring monitor (see `NodeService::run_op`).
+                (ActionKind::Cancel { interval_ms }, Some(r), Some(node)) if !a.pseudo => {
+                    (details(r, node, ops::CANCEL, *interval_ms), rc::OK)
+                }
                 _ => (None, rc::OK),
             };
             let is_op = matches!(
@@ -348,6 +352,7 @@ impl Engine {
                     | ActionKind::Stop
                     | ActionKind::Probe
                     | ActionKind::Monitor { .. }
+                    | ActionKind::Cancel { .. }
             ) && !a.pseudo;
             let fence_executor = match (&a.kind, &a.node) {
                 (ActionKind::Fence { .. }, Some(victim)) if !a.pseudo => {

@@ -79,6 +79,11 @@ impl Outcome {
     }
 }
 
+/// The operation name of a cancel: the node stops the recurring monitor with the
+/// op's interval, and the record of the result removes that monitor's history
+/// entry (as Pacemaker's controller deletes a cancelled op from the status).
+pub const CANCEL: &str = "cancel";
+
 /// Looks up what running `op` of `rsc` on `node` needs. A resource that is no longer
 /// configured (an orphan being stopped) runs with the agent its history was recorded
 /// with and no parameters.

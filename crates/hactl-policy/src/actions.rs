@@ -13,6 +13,8 @@ pub(crate) enum Task {
     Stop,
     Probe,
     Monitor(u64),
+    /// Cancel of the recurring monitor with this interval (see `cancel.rs`).
+    Cancel(u64),
     Fence,
     /// Group pseudo actions.
     GStart,
@@ -27,6 +29,7 @@ impl Task {
             Task::Start | Task::GStart => "start",
             Task::Stop | Task::GStop => "stop",
             Task::Probe | Task::Monitor(_) => "monitor",
+            Task::Cancel(_) => "cancel",
             Task::Fence => "fence",
             Task::GRunning => "running",
             Task::GStopped => "stopped",
@@ -422,6 +425,7 @@ impl Sched<'_> {
         }
         self.create_probes(p, g);
         self.create_monitors(p, g);
+        self.create_cancels(p, g);
     }
 
     fn stop_resource(&mut self, p: usize, optional: bool, g: &mut Graph) {

@@ -26,6 +26,8 @@ fn operation(kind: &ActionKind) -> (&'static str, u64) {
         ActionKind::Start => ("start", 0),
         ActionKind::Probe => ("monitor", 0),
         ActionKind::Monitor { interval_ms } => ("monitor", *interval_ms),
+        // A cancel is keyed by the monitor it stops (`rsc_monitor_10000`).
+        ActionKind::Cancel { interval_ms } => ("monitor", *interval_ms),
         ActionKind::GroupStart => ("start", 0),
         ActionKind::GroupRunning => ("running", 0),
         ActionKind::GroupStop => ("stop", 0),
@@ -154,7 +156,10 @@ fn in_graph(a: &Action) -> bool {
 /// The element name and identifying attributes of an action (as written in an
 /// `<action_set>` and, without children, in a `<trigger>`).
 fn open_tag(l: &Lookup<'_>, a: &Action, out: &mut String) {
-    let (op, _) = operation(&a.kind);
+    let op = match a.kind {
+        ActionKind::Cancel { .. } => "cancel",
+        ref kind => operation(kind).0,
+    };
     let key = operation_key(a);
     let element = element_name(a);
     put(
@@ -226,7 +231,10 @@ fn action_body(l: &Lookup<'_>, a: &Action, out: &mut String) {
             putln(out, format_args!(r#" type="{}"/>"#, esc(&agent.kind)));
         }
     }
-    if interval > 0 {
+    if let ActionKind::Cancel { .. } = a.kind {
+        attrs.push(("CRM_meta_interval".into(), interval.to_string()));
+        attrs.push(("CRM_meta_operation".into(), op.to_string()));
+    } else if interval > 0 {
         attrs.push(("CRM_meta_interval".into(), interval.to_string()));
         attrs.push(("CRM_meta_name".into(), op.to_string()));
     }

@@ -20,6 +20,7 @@
 //! notifying clones and clones of groups are refused when a CIB is imported.
 
 mod actions;
+mod cancel;
 mod clone;
 mod clone_actions;
 mod fence_order;
@@ -136,6 +137,11 @@ pub enum ActionKind {
     Probe,
     /// Recurring monitor.
     Monitor {
+        interval_ms: u64,
+    },
+    /// Stop a recurring monitor that runs but must not (in maintenance mode, or no
+    /// longer configured); its history entry goes with it.
+    Cancel {
         interval_ms: u64,
     },
     /// A group's or a clone's pseudo actions (`resource` says which).
@@ -280,6 +286,7 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             Task::Stop => ActionKind::Stop,
             Task::Probe => ActionKind::Probe,
             Task::Monitor(iv) => ActionKind::Monitor { interval_ms: iv },
+            Task::Cancel(iv) => ActionKind::Cancel { interval_ms: iv },
             Task::Fence => ActionKind::Fence {
                 action: s.opts.stonith_action.clone(),
             },

@@ -132,6 +132,9 @@ pub(crate) struct Prim<'a> {
     pub next_role_reason: Option<String>,
     /// Recurring monitors whose last result on a node was success: (node, interval).
     pub running_monitors: Vec<(usize, u64)>,
+    /// Every recurring monitor the executor runs since the last start, whatever its
+    /// last result: (node, interval). See `cancel.rs`.
+    pub recurring_active: Vec<(usize, u64)>,
 
     // Placement.
     pub allowed: Vec<Option<Score>>,
@@ -518,6 +521,7 @@ impl<'a> Sched<'a> {
             next_role: None,
             next_role_reason: None,
             running_monitors: Vec::new(),
+            recurring_active: Vec::new(),
             allowed: vec![None; n],
             explain: Vec::new(),
             assigned: None,
@@ -958,6 +962,7 @@ impl<'a> Sched<'a> {
             if ok {
                 self.prims[p].running_monitors.push((n, iv));
             }
+            self.prims[p].recurring_active.push((n, iv));
         }
         let known_active = role != Role::Stopped;
         let node_online = self.nodes[n].online;
