@@ -228,6 +228,7 @@ impl<'a> Sched<'a> {
         if !self.clones[ci].unassigned || self.clones[ci].assigning {
             return;
         }
+        self.note_clone_assign(ci);
         self.clones[ci].assigning = true;
         let mut this_with = self.clones[ci].this_with.clone();
         self.sort_colocs(&mut this_with, true);

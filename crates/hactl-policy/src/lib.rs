@@ -20,6 +20,8 @@
 //! notifying clones and clones of groups are refused when a CIB is imported.
 
 mod actions;
+mod assign_scores;
+pub use assign_scores::AssignScores;
 mod cancel;
 mod clone;
 mod clone_actions;
@@ -87,6 +89,9 @@ pub struct Transition {
     /// bounded in time (a colocation walk cut short); empty almost always.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Scores as groups and clones start being assigned (`--show-scores --raw`).
+    #[serde(skip)]
+    pub assign_scores: Vec<AssignScores>,
 }
 
 /// One action of the transition graph.
@@ -500,6 +505,7 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
         summary,
         scores,
         warnings,
+        assign_scores: s.assign_scores.clone(),
     }
 }
 

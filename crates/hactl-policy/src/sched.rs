@@ -209,6 +209,10 @@ pub(crate) struct Sched<'a> {
     /// Merges whose walk was cut short by the budget, by primary (for the
     /// transition's warnings).
     pub coloc_merges_cut: Vec<usize>,
+    /// Per group: its own node scores (see `assign_scores.rs`).
+    pub(crate) group_allowed: Vec<Vec<Option<Score>>>,
+    /// Scores as groups and clones start being assigned, in that order.
+    pub(crate) assign_scores: Vec<crate::assign_scores::AssignScores>,
 }
 
 const INF: i64 = Score::INFINITY_VALUE;
@@ -346,6 +350,8 @@ impl<'a> Sched<'a> {
             coloc_visits_left: 0,
             coloc_walk_cut: false,
             coloc_merges_cut: Vec::new(),
+            group_allowed: Vec::new(),
+            assign_scores: Vec::new(),
         };
         s.unpack_nodes();
         // Also unpacks the status history (in the same pass over it).
@@ -1274,6 +1280,7 @@ impl<'a> Sched<'a> {
             self.name_rank[n] = rank;
         }
         let cib = self.cib;
+        self.init_group_scores(None);
         if self.opts.symmetric_cluster {
             // A node's base score (`<node score=…>`, imported as the `#score`
             // attribute) is where every resource starts on it.
@@ -1288,6 +1295,7 @@ impl<'a> Sched<'a> {
                 })
                 .collect();
             self.init_clone_scores(&base);
+            self.init_group_scores(Some(&base));
             let label: Arc<str> = Arc::from("node base score");
             for prim in &mut self.prims {
                 for (n, (a, b)) in prim.allowed.iter_mut().zip(&base).enumerate() {
@@ -1364,6 +1372,9 @@ impl<'a> Sched<'a> {
                     }
                 }
                 RscRef::G(g) => {
+                    for (n, s, _) in &scores {
+                        self.group_location(g, *n, *s);
+                    }
                     let members = self.groups[g].members.clone();
                     for (i, &m) in members.iter().enumerate() {
                         for (n, s, what) in &scores {
@@ -1525,6 +1536,7 @@ impl<'a> Sched<'a> {
             return None;
         }
         self.groups[g].assigning = true;
+        self.note_group_assign(g);
         let members = self.groups[g].members.clone();
         let mut first = None;
         for m in members {
