@@ -347,8 +347,25 @@ impl NodeService {
             }
         };
         let timeout = Duration::from_millis(d.timeout_ms.max(1));
-        if d.op == crate::ops::CANCEL {
-            return Some(self.cancel_monitor(d));
+        if d.op == "cancel" {
+            // The recurring monitor of a role the resource leaves (a promote or
+            // demote follows), or one in maintenance mode or no longer configured.
+            let interval = Duration::from_millis(d.interval_ms);
+            let existed = self.inner.exec.cancel_monitor(&d.rsc, interval);
+            if let Ok(mut m) = self.inner.monitor_details.lock() {
+                m.remove(&(d.rsc.clone(), d.interval_ms));
+            }
+            debug!(node = %node, resource = %d.rsc, interval_ms = d.interval_ms, existed, "monitor cancelled");
+            let (now, _) = unix_now();
+            return Some(Outcome {
+                rc: 0,
+                op_status: status::DONE,
+                exit_reason: None,
+                exec_ms: 0,
+                queue_ms: 0,
+                started_at: now,
+                digest: None,
+            });
         }
         if d.op == "monitor" && d.interval_ms > 0 {
             let key = (d.rsc.clone(), d.interval_ms);
@@ -388,32 +405,6 @@ impl NodeService {
         debug!(node = %node, resource = %d.rsc, op = %d.op, rc = r.rc, "op done");
         self.track(d, &r);
         Some(to_outcome(&r))
-    }
-
-    /// Stops the recurring monitor `d` names (a cancel). Done whether or not one
-    /// ran: either way none runs afterwards.
-    fn cancel_monitor(&self, d: &OpDetails) -> Outcome {
-        let interval = Duration::from_millis(d.interval_ms);
-        let was_running = self.inner.exec.cancel_monitor(&d.rsc, interval);
-        let key = (d.rsc.clone(), d.interval_ms);
-        if let Ok(mut m) = self.inner.monitor_details.lock() {
-            m.remove(&key);
-        }
-        if let Ok(mut m) = self.inner.first_monitor.lock() {
-            m.remove(&key);
-        }
-        debug!(node = %self.inner.node, resource = %d.rsc, interval_ms = d.interval_ms,
-            was_running, "recurring monitor cancelled");
-        let (now, _) = unix_now();
-        Outcome {
-            rc: 0,
-            op_status: status::DONE,
-            exit_reason: None,
-            exec_ms: 0,
-            queue_ms: 0,
-            started_at: now,
-            digest: None,
-        }
     }
 
     fn track(&self, d: &OpDetails, r: &OpResult) {

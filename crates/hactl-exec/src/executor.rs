@@ -3,10 +3,10 @@
 //! probes, op history and fail counts.
 
 use crate::config::ExecConfig;
-use crate::metadata::{AgentMetadata, ParamError};
 use crate::systemd::{self, SystemdClient, SystemdError};
 use crate::types::{rc, AgentSpec, Class, ExecError, ExecStatus, OpResult};
 use crate::{lsb, native, ocf, Params};
+use hactl_agent_metadata::{AgentMetadata, ParamError};
 use hactl_model::{FailCount, OpRecord, Score};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -578,9 +578,9 @@ impl Executor {
             }
             Class::Lsb => systemd::synthetic_metadata(&agent.kind, "LSB init script"),
         };
-        let md = AgentMetadata::parse(&xml).map_err(|msg| ExecError::Metadata {
+        let md = AgentMetadata::parse(&xml).map_err(|source| ExecError::Metadata {
             agent: key.clone(),
-            msg,
+            source,
         })?;
         self.inner
             .metadata
