@@ -315,8 +315,8 @@ async fn orders_from_a_node_that_is_not_the_dc_are_refused() {
 
 /// A node put in maintenance keeps its resources running but stops monitoring
 /// them: the scheduler plans a cancel of the recurring monitor, the node's executor
-/// stops it and its history entry goes (as in Pacemaker, where a monitor left
-/// running would report failures nobody may act on).
+/// stops it and its history entry says it was cancelled (as in Pacemaker, where a
+/// monitor left running would report failures nobody may act on).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maintenance_cancels_the_recurring_monitor_where_it_runs() {
     let lab = Lab::new();
@@ -335,7 +335,12 @@ async fn maintenance_cancels_the_recurring_monitor_where_it_runs() {
         let in_history = l.world.cib.lock().unwrap().status.nodes[node]
             .resources
             .get("r")
-            .is_some_and(|h| h.ops.iter().any(|o| o.interval_ms == 500));
+            .is_some_and(|h| {
+                // A cancelled monitor's record says so (op_status 1, cancelled).
+                h.ops
+                    .iter()
+                    .any(|o| o.interval_ms == 500 && o.op_status != 1)
+            });
         let in_executor = l
             .ctl(node)
             .service()
@@ -357,7 +362,7 @@ async fn maintenance_cancels_the_recurring_monitor_where_it_runs() {
     })
     .await
     .unwrap();
-    lab.run_until("the monitor cancelled and forgotten", &all, |l| {
+    lab.run_until("the monitor cancelled and recorded so", &all, |l| {
         monitored(l, &at) == (false, false)
     })
     .await;

@@ -470,13 +470,6 @@ impl Change {
                         ..Default::default()
                     });
                 h.agent = agent.clone();
-                // A cancelled recurring op leaves no record of its own: its entry
-                // goes (Pacemaker's controller deletes it from the status too).
-                if op.operation == "cancel" {
-                    h.ops
-                        .retain(|o| o.interval_ms == 0 || o.interval_ms != op.interval_ms);
-                    return Ok(());
-                }
                 h.note_failure(op);
                 match h
                     .ops
