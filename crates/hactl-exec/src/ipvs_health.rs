@@ -248,17 +248,17 @@ async fn check_once(rs: &RealServer, h: &HealthConfig) -> bool {
 /// One command serves every real server: it finds the one it checks in `RS_ADDR` and
 /// `RS_PORT`.
 async fn misc(command: &str, target: SocketAddr, timeout: Duration) -> bool {
-    let child = tokio::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(command)
-        .env("RS_ADDR", target.ip().to_string())
-        .env("RS_PORT", target.port().to_string())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .status();
-    matches!(tokio::time::timeout(timeout, child).await, Ok(Ok(s)) if s.success())
+    // The command's own children go with it at the timeout (its whole process group).
+    let spec = hactl_process::Spec::new("/bin/sh", timeout)
+        .args(["-c", command])
+        .env(hactl_process::Env::Inherit(vec![
+            ("RS_ADDR".into(), target.ip().to_string()),
+            ("RS_PORT".into(), target.port().to_string()),
+        ]))
+        .output_cap(0);
+    hactl_process::run(&spec)
+        .await
+        .is_ok_and(|out| out.success())
 }
 
 /// Applies each health transition to the kernel's table, then has the service's
