@@ -138,7 +138,9 @@ pub(crate) struct Daemon {
     pub(crate) consensus: hactl_consensus::Handle,
     /// This node's alert agents (counters read by the metrics endpoint).
     pub(crate) alerts: alerts::Alerts,
-    transport: Transport,
+    /// Policy engine run times while this node is DC (read by the metrics endpoint).
+    pub(crate) scheduler_seconds: metrics::SchedulerTimes,
+    pub(crate) transport: Transport,
     /// Last heartbeat received per peer.
     last_seen: Mutex<HashMap<NodeId, Instant>>,
     /// When we last warned about each peer's dropped messages (one line per 10 s, not
@@ -253,6 +255,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         state_dir: config.state_dir.clone(),
         consensus,
         alerts,
+        scheduler_seconds: metrics::SchedulerTimes::default(),
         transport,
         last_seen: Mutex::new(HashMap::new()),
         warned: Mutex::new(HashMap::new()),
@@ -1087,6 +1090,12 @@ impl hactl_controller::Host for CtlHost {
 
     fn leader(&self) -> Option<String> {
         self.0.upgrade().and_then(|d| d.leader_name())
+    }
+
+    fn scheduled(&self, run: &hactl_controller::dc::ScheduleRun) {
+        if let Some(d) = self.0.upgrade() {
+            d.scheduler_seconds.observe(run.took);
+        }
     }
 
     fn propose(

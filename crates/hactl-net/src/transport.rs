@@ -144,7 +144,11 @@ struct PeerHandle {
     addr: SocketAddr,
     tx: mpsc::Sender<Outgoing>,
     task: JoinHandle<()>,
+    /// The connection the peer task sends on, while it has one (for [`Transport::rtt`]).
+    conn: ConnSlot,
 }
+
+type ConnSlot = Arc<Mutex<Option<quinn::Connection>>>;
 
 struct Shared {
     node: NodeName,
@@ -273,15 +277,24 @@ impl Transport {
                 old.task.abort();
             }
             let (tx, rx) = mpsc::channel(shared.opts.queue_capacity.max(1));
+            let conn = ConnSlot::default();
             let task = self.inner.runtime.spawn(peer_task(
                 self.inner.endpoint.clone(),
                 self.inner.client_config.clone(),
                 shared.clone(),
-                to.clone(),
-                addr,
+                (to.clone(), addr),
                 rx,
+                conn.clone(),
             ));
-            peers.insert(to.clone(), PeerHandle { addr, tx, task });
+            peers.insert(
+                to.clone(),
+                PeerHandle {
+                    addr,
+                    tx,
+                    task,
+                    conn,
+                },
+            );
         }
         let Some(p) = peers.get(to) else {
             return Err(SendError::Shutdown);
@@ -334,6 +347,16 @@ impl Transport {
                 why,
             }
         })
+    }
+
+    /// The round-trip time to `to` as QUIC measures it on the connection our messages
+    /// (heartbeats included, as acknowledged datagrams) travel on: a smoothed
+    /// estimate from the acknowledgements. None without an open connection.
+    pub fn rtt(&self, to: &NodeName) -> Option<Duration> {
+        let peers = self.inner.peers.lock().ok()?;
+        let slot = peers.get(to)?.conn.lock().ok()?;
+        let conn = slot.as_ref()?;
+        conn.close_reason().is_none().then(|| conn.rtt())
     }
 
     /// Forgets a peer: aborts its sender task and drops its connection.
@@ -405,9 +428,9 @@ async fn peer_task(
     endpoint: quinn::Endpoint,
     client_config: quinn::ClientConfig,
     shared: Arc<Shared>,
-    to: NodeName,
-    addr: SocketAddr,
+    (to, addr): (NodeName, SocketAddr),
     mut rx: mpsc::Receiver<Outgoing>,
+    current: ConnSlot,
 ) {
     const BACKOFF_MIN: Duration = Duration::from_millis(100);
     let backoff_max = shared.opts.reconnect_backoff_max.max(BACKOFF_MIN);
@@ -438,6 +461,9 @@ async fn peer_task(
                         info!(node = %to, %addr, dropped, "connected to peer after dropping messages");
                     } else {
                         debug!(node = %to, %addr, "connected to peer");
+                    }
+                    if let Ok(mut c) = current.lock() {
+                        *c = Some(l.0.clone());
                     }
                     link = Some(l);
                     backoff = BACKOFF_MIN;

@@ -509,3 +509,25 @@ async fn an_unreachable_peer_is_reported_once() {
     }
     assert_eq!(count(&logs, "cannot connect to peer"), 1, "{}", logs.text());
 }
+
+/// `rtt` is QUIC's measurement on the connection heartbeats travel on: none before
+/// a connection exists, then a measured time — on loopback far below QUIC's initial
+/// guess of 333 ms, which an unmeasured estimate would still show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtt_is_measured_on_the_heartbeat_connection() {
+    let ids = identities("lab", &["n1", "n2"]);
+    let (t1, _rx1, _a1) = bind(ids[0].clone()).await;
+    let (_t2, mut rx2, a2) = bind(ids[1].clone()).await;
+    assert_eq!(t1.rtt(&name("n2")), None, "no connection yet");
+    let hb = Heartbeat {
+        node: "n1".into(),
+        ..Default::default()
+    };
+    let msg = PeerMessage::heartbeat("", hb);
+    send_until_received(&t1, &name("n2"), a2, &msg, &mut rx2, Duration::from_secs(10))
+        .await
+        .expect("a heartbeat arrives");
+    let rtt = t1.rtt(&name("n2")).expect("an rtt once connected");
+    assert!(rtt > Duration::ZERO && rtt < Duration::from_millis(100), "{rtt:?}");
+    assert_eq!(t1.rtt(&name("n3")), None, "an unknown peer");
+}
