@@ -265,6 +265,12 @@ pub fn describe_action(a: &Action) -> String {
         ActionKind::Stop => "stop".into(),
         ActionKind::Start => "start".into(),
         ActionKind::Probe => "probe".into(),
+        ActionKind::Promote => "promote".into(),
+        ActionKind::Demote => "demote".into(),
+        ActionKind::Cancel { interval_ms } => format!(
+            "cancel monitor {}",
+            hactl_model::values::format_interval_ms(*interval_ms)
+        ),
         ActionKind::Monitor { interval_ms } => format!(
             "monitor {}",
             hactl_model::values::format_interval_ms(*interval_ms)
