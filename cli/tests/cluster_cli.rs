@@ -1224,6 +1224,12 @@ fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
         line.and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or(0.0)
     };
-    assert!(value("hactl_transitions_total [('result', 'complete')]") >= 1.0, "{samples}");
-    assert!(value("hactl_scheduler_duration_seconds_count") >= 1.0, "{samples}");
+    assert!(
+        value("hactl_transitions_total [('result', 'complete')]") >= 1.0,
+        "{samples}"
+    );
+    assert!(
+        value("hactl_scheduler_duration_seconds_count") >= 1.0,
+        "{samples}"
+    );
 }

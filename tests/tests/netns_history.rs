@@ -48,7 +48,9 @@ fn wait_record(
     what: &str,
     mut pick: impl FnMut(&TransitionRecord) -> bool,
 ) -> Result<TransitionRecord> {
-    c.wait_until(what, T, || Ok(history(c, via)?.into_iter().find(|r| pick(r))))
+    c.wait_until(what, T, || {
+        Ok(history(c, via)?.into_iter().find(|r| pick(r)))
+    })
 }
 
 #[test]
@@ -61,7 +63,10 @@ fn netns_history_shows_standby_and_failover_is_bounded_and_survives_a_restart() 
     start_nodes(&mut c, 3)?;
     c.wait_dc(&[1, 2, 3], T)?;
     for (name, value) in [("stonith-enabled", "false"), ("no-quorum-policy", "stop")] {
-        c.propose(1, &json!({"change": "set_property", "name": name, "value": value}))?;
+        c.propose(
+            1,
+            &json!({"change": "set_property", "name": name, "value": value}),
+        )?;
     }
     c.propose(
         1,
@@ -108,11 +113,18 @@ fn netns_history_shows_standby_and_failover_is_bounded_and_survives_a_restart() 
         failover.trigger
     );
     let ops = cli(&c, watch, &["resource", "history", "web", "--node", &third])?;
-    anyhow::ensure!(ops.contains("start: rc=0 (ok)") && ops.contains("exec-time="), "{ops}");
+    anyhow::ensure!(
+        ops.contains("start: rc=0 (ok)") && ops.contains("exec-time="),
+        "{ops}"
+    );
 
     // The bound: at most 2 records, the same on both live nodes.
     let live = [idx(&first)?, watch];
-    cli(&c, watch, &["property", "set", "transition-history-limit=2"])?;
+    cli(
+        &c,
+        watch,
+        &["property", "set", "transition-history-limit=2"],
+    )?;
     for _ in 0..2 {
         cli(&c, watch, &["resource", "disable", "web"])?;
         cli(&c, watch, &["resource", "enable", "web"])?;
@@ -126,7 +138,11 @@ fn netns_history_shows_standby_and_failover_is_bounded_and_survives_a_restart() 
     anyhow::ensure!(ran(&kept[1], "start", &third), "{kept:#?}");
 
     // A restart: the node reads the same records back from its own store.
-    cli(&c, watch, &["property", "set", "transition-history-limit=25"])?;
+    cli(
+        &c,
+        watch,
+        &["property", "set", "transition-history-limit=25"],
+    )?;
     let before: Vec<u64> = history(&c, live[0])?.iter().map(|r| r.id).collect();
     let restarted = idx(&first)?;
     c.stop(restarted, T)?;

@@ -524,10 +524,20 @@ async fn rtt_is_measured_on_the_heartbeat_connection() {
         ..Default::default()
     };
     let msg = PeerMessage::heartbeat("", hb);
-    send_until_received(&t1, &name("n2"), a2, &msg, &mut rx2, Duration::from_secs(10))
-        .await
-        .expect("a heartbeat arrives");
+    send_until_received(
+        &t1,
+        &name("n2"),
+        a2,
+        &msg,
+        &mut rx2,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("a heartbeat arrives");
     let rtt = t1.rtt(&name("n2")).expect("an rtt once connected");
-    assert!(rtt > Duration::ZERO && rtt < Duration::from_millis(100), "{rtt:?}");
+    assert!(
+        rtt > Duration::ZERO && rtt < Duration::from_millis(100),
+        "{rtt:?}"
+    );
     assert_eq!(t1.rtt(&name("n3")), None, "an unknown peer");
 }

@@ -56,8 +56,8 @@ pub fn resource_history(
     node: Option<&str>,
 ) -> Result<Vec<OpEntry>, HistoryError> {
     if let Some(n) = node {
-        let known = cib.config.nodes.iter().any(|x| x.name == n)
-            || cib.status.nodes.contains_key(n);
+        let known =
+            cib.config.nodes.iter().any(|x| x.name == n) || cib.status.nodes.contains_key(n);
         if !known {
             return Err(HistoryError::UnknownNode(n.to_string()));
         }
@@ -65,7 +65,11 @@ pub fn resource_history(
     if let Some(r) = rsc {
         let configured = cib.config.find_primitive(r).is_some()
             || cib.config.resources.iter().any(|x| x.id() == r);
-        let recorded = cib.status.nodes.values().any(|s| s.resources.contains_key(r));
+        let recorded = cib
+            .status
+            .nodes
+            .values()
+            .any(|s| s.resources.contains_key(r));
         if !configured && !recorded {
             return Err(HistoryError::UnknownResource(r.to_string()));
         }
@@ -290,7 +294,10 @@ mod tests {
         let failed: Vec<&OpEntry> = haproxy.iter().filter(|e| e.failed).collect();
         assert_eq!(failed.len(), 1, "the monitor failure, once: {haproxy:#?}");
         let text = resource_history_text(&haproxy);
-        assert!(text.contains("FAILED") && text.contains("exec-time="), "{text}");
+        assert!(
+            text.contains("FAILED") && text.contains("exec-time="),
+            "{text}"
+        );
         let node = &haproxy[0].node;
         let on_node = resource_history(&c, Some("haproxy"), Some(node)).unwrap();
         assert!(on_node.iter().all(|e| &e.node == node));
