@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use hactl_model::transitions::{ActionResult, TransitionRecord};
 use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
@@ -27,6 +27,13 @@ fn history(c: &Cluster, via: usize) -> Result<Vec<TransitionRecord>> {
         return Err(anyhow!("no schema_version 1 in {out}"));
     }
     Ok(serde_json::from_value(doc["transitions"].clone())?)
+}
+
+/// What node `via` shows, for a failure's message.
+fn diag(c: &Cluster, via: usize) -> String {
+    let status = cli(c, via, &["status"]).unwrap_or_else(|e| e.to_string());
+    let history = cli(c, via, &["cluster", "history"]).unwrap_or_else(|e| e.to_string());
+    format!("n{via}'s status:\n{status}\nits history:\n{history}")
 }
 
 /// Whether `r` ran `task` of web on `node` successfully.
@@ -74,13 +81,13 @@ fn netns_history_shows_standby_and_failover_is_bounded_and_survives_a_restart() 
             "agent": {"class": "ocf", "provider": "heartbeat", "type": "Dummy"},
             "ops": [{"id": "web-monitor", "name": "monitor", "interval_ms": 2000, "timeout_ms": 20000}]}}),
     )?;
-    let first = wait_group_on(&c, 1, &["web"], T, |_| true)?;
+    let first = wait_group_on(&c, 1, &["web"], T, |_| true).with_context(|| diag(&c, 1))?;
     wait_record(&c, 1, "the first start", |r| ran(r, "start", &first))?;
 
     // Standby: one transition, triggered by it, stops web there and starts it
     // elsewhere, each with its rc and duration.
     cli(&c, 1, &["node", "standby", &first])?;
-    let second = wait_group_on(&c, 1, &["web"], T, |n| n != first)?;
+    let second = wait_group_on(&c, 1, &["web"], T, |n| n != first).with_context(|| diag(&c, 1))?;
     let why = format!("node {first} standby on");
     let moved = wait_record(&c, 1, "the standby's transition", |r| {
         r.trigger.contains(&why) && ran(r, "stop", &first) && ran(r, "start", &second)
@@ -101,7 +108,7 @@ fn netns_history_shows_standby_and_failover_is_bounded_and_survives_a_restart() 
         .ok_or_else(|| anyhow!("no third node"))?;
     let watch = idx(&third)?;
     kill_node(&mut c, idx(&second)?)?;
-    wait_group_on(&c, watch, &["web"], T, |n| n == third)?;
+    wait_group_on(&c, watch, &["web"], T, |n| n == third).with_context(|| diag(&c, watch))?;
     let lost = format!("node {second} lost");
     let failover = wait_record(&c, watch, "the failover's transition", |r| {
         ran(r, "start", &third)
