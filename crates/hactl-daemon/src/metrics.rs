@@ -54,6 +54,15 @@ struct Labels2 {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LinkLabels {
+    name: String,
+    link: String,
+}
+
+/// Links asked for a round-trip time per peer.
+const MAX_LINKS: u8 = 8;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabel {
     result: String,
 }
@@ -376,16 +385,22 @@ fn membership(reg: &mut Registry, d: &Daemon, cib: &Cib) {
         "Time since the last heartbeat from each peer",
         ages,
     );
-    let rtt: Family<Labels1, Gauge<f64, AtomicU64>> = Family::default();
+    let rtt: Family<LinkLabels, Gauge<f64, AtomicU64>> = Family::default();
     for n in d.cluster.nodes.iter().filter(|n| n.id != d.me) {
-        if let Some(t) = d.transport.rtt(&n.name) {
-            rtt.get_or_create(&named(n.name.as_str()))
-                .set(t.as_secs_f64());
+        // A peer has a few links at most (their addresses); one connection each.
+        for k in 0..MAX_LINKS {
+            if let Some(t) = d.transport.link_rtt(&n.name, k) {
+                let l = LinkLabels {
+                    name: n.name.to_string(),
+                    link: k.to_string(),
+                };
+                rtt.get_or_create(&l).set(t.as_secs_f64());
+            }
         }
     }
     reg.register(
         "peer_rtt_seconds",
-        "Round-trip time to each peer, QUIC's estimate on the connection heartbeats use",
+        "Round-trip time to each peer per link, QUIC's estimate on the connection heartbeats use",
         rtt,
     );
 }
