@@ -16,7 +16,9 @@
 //!
 //! * Format 4: as 3; adds [`Change::RecordTransition`] (the transition history). A DC
 //!   whose cluster still writes format 3 does not record its transitions (the
-//!   proposal is refused; the history just has a gap until every member reads 4).
+//!   proposal is refused; the history just has a gap until every member reads 4), and
+//!   [`Change::ClearTransientAttributeBefore`] (a joining node clears only a stale
+//!   shutdown mark; in a cluster still on format 3 it clears the mark as before).
 //!
 //! The leader writes `min(own max, every member's announced max)`, so a member running
 //! an older build can always read the log (the rolling-upgrade rule in
@@ -116,7 +118,7 @@ pub fn required_format(change: &Change) -> u32 {
         | Change::SetTicket { .. }
         | Change::SetAlert { .. }
         | Change::DeleteAlert { .. } => 3,
-        Change::RecordTransition { .. } => 4,
+        Change::RecordTransition { .. } | Change::ClearTransientAttributeBefore { .. } => 4,
         Change::AddResource { resource } | Change::UpdateResource { resource } => {
             resource_format(resource)
         }

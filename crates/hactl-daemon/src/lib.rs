@@ -1045,6 +1045,10 @@ fn reconcile(d: &Arc<Daemon>, status: &hactl_consensus::Status, now: Instant) {
 /// does not overwrite a clean leave, so a restarted node must say it is back.
 async fn self_join_loop(d: Arc<Daemon>) {
     let mut w = d.consensus.watch();
+    let started = stop::unix_now();
+    // Until a proposal of the conditional clear was dropped (a member on a build that
+    // does not read it): then the unconditional one, as such builds do themselves.
+    let mut conditional_clear = true;
     loop {
         if d.leaving.load(Ordering::SeqCst) {
             return;
@@ -1064,11 +1068,7 @@ async fn self_join_loop(d: Arc<Daemon>) {
                             expected: Some("member".into()),
                         },
                     },
-                    Change::SetTransientAttribute {
-                        node: d.me_name.clone(),
-                        name: hactl_controller::shutdown::SHUTDOWN_ATTR.into(),
-                        value: None,
-                    },
+                    clear_old_shutdown_mark(&d.me_name, started, conditional_clear),
                     // This run's probes tell what really runs here.
                     Change::SetTransientAttribute {
                         node: d.me_name.clone(),
@@ -1090,13 +1090,39 @@ async fn self_join_loop(d: Arc<Daemon>) {
                     d.joined.store(true, Ordering::SeqCst);
                     return;
                 }
-                Err(e) => debug!(error = %e, "join not recorded yet"),
+                Err(e) => {
+                    if matches!(e, ProposeError::Dropped(_)) {
+                        conditional_clear = false;
+                    }
+                    debug!(error = %e, "join not recorded yet");
+                }
             }
         }
         // Wait for the next consensus change (leader known, node configured).
         if w.changed().await.is_err() {
             error!("consensus status channel closed");
             return;
+        }
+    }
+}
+
+/// Back, so no longer shutting down: the mark of the stop that ended the last run
+/// would make this run leave again at once. A stop asked for since `started` (a
+/// `cluster stop --all` that commits before this join) keeps its mark, so the node
+/// still stops.
+fn clear_old_shutdown_mark(me: &str, started: i64, conditional: bool) -> Change {
+    let name = hactl_controller::shutdown::SHUTDOWN_ATTR.to_string();
+    if conditional {
+        Change::ClearTransientAttributeBefore {
+            node: me.to_string(),
+            name,
+            before: started,
+        }
+    } else {
+        Change::SetTransientAttribute {
+            node: me.to_string(),
+            name,
+            value: None,
         }
     }
 }

@@ -55,7 +55,7 @@ pub(crate) enum StopError {
     Mark { node: String, reason: String },
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -136,6 +136,16 @@ pub enum Change {
         name: String,
         value: Option<String>,
     },
+    /// Clears a transient node attribute whose value is a time (seconds since the
+    /// epoch) before `before`, and keeps a newer one. A node that starts clears the
+    /// shutdown mark of the stop that ended its last run this way, never the mark of a
+    /// stop asked for since it started: decided when the change commits, so a
+    /// `cluster stop --all` that commits just before the join still stops the node.
+    ClearTransientAttributeBefore {
+        node: String,
+        name: String,
+        before: i64,
+    },
     /// Records an operation result in the node's history for `rsc`. A record with the
     /// same operation and interval replaces the previous one.
     RecordOp {
@@ -449,6 +459,17 @@ impl Change {
             Change::SetStandby { node, standby } => config_node(cfg, node)?.standby = *standby,
             Change::SetMaintenance { node, maintenance } => {
                 config_node(cfg, node)?.maintenance = *maintenance
+            }
+            Change::ClearTransientAttributeBefore { node, name, before } => {
+                let st = status_node(cib, known_nodes, node)?;
+                // A value that is no time at all is no request of anybody's: it goes.
+                let stale = st
+                    .attributes
+                    .get(name)
+                    .is_some_and(|v| v.trim().parse::<i64>().map_or(true, |t| t < *before));
+                if stale {
+                    st.attributes.remove(name);
+                }
             }
             Change::SetTransientAttribute { node, name, value } => {
                 non_empty("attribute name", name)?;
@@ -833,6 +854,45 @@ mod tests {
     /// Ids an adversarial run got accepted: a 65,536-character id (it then panicked
     /// the DC's scheduler), a path that agents would use in file names, a shell
     /// substitution. Every path into the CIB (CLI, peer, replay) goes through `apply`.
+    #[test]
+    fn a_conditional_clear_takes_only_a_mark_older_than_its_time() {
+        let mut cib = base();
+        let n = cib.config.nodes[0].name.clone();
+        let mark = |cib: &mut Cib, v: &str| {
+            Change::SetTransientAttribute {
+                node: n.clone(),
+                name: "shutdown".into(),
+                value: Some(v.into()),
+            }
+            .apply(cib)
+            .unwrap();
+        };
+        let clear = Change::ClearTransientAttributeBefore {
+            node: n.clone(),
+            name: "shutdown".into(),
+            before: 1000,
+        };
+        let get = |cib: &Cib| {
+            cib.status
+                .nodes
+                .get(&n)
+                .and_then(|st| st.attributes.get("shutdown"))
+                .cloned()
+        };
+        // The mark of the stop that ended the last run goes...
+        mark(&mut cib, "999");
+        clear.apply(&mut cib).unwrap();
+        assert_eq!(get(&cib), None);
+        // ...a stop asked for since the start stays (it must still stop the node)...
+        mark(&mut cib, "1000");
+        clear.apply(&mut cib).unwrap();
+        assert_eq!(get(&cib).as_deref(), Some("1000"));
+        // ...and no mark at all is no error.
+        let mut empty = base();
+        clear.apply(&mut empty).unwrap();
+        assert_eq!(get(&empty), None);
+    }
+
     #[test]
     fn hostile_ids_are_refused_and_leave_the_cib_untouched() {
         let long = "a".repeat(65_536);
