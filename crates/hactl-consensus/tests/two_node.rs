@@ -187,7 +187,7 @@ fn the_fenced_peer_rejoins_with_the_survivors_writes_and_loses_its_uncommitted_t
     propose(&rt, &c.node(leader).unwrap(), set("after", "1"), T).unwrap();
     c.wait_for(T, |st| {
         st.values()
-            .all(|x| x.cib.config.properties.get("after").is_some())
+            .all(|x| x.cib.config.properties.contains_key("after"))
     })
     .expect("both apply the write");
 }
