@@ -123,6 +123,10 @@ struct StartArgs {
     /// Log file of a daemon started without systemd.
     #[arg(long, default_value = "/var/log/hactl/daemon.log")]
     log_file: PathBuf,
+    /// Two-node mode: the peer is known to be off; fence it (if it is not seen) and
+    /// continue alone, without waiting to see it first (wait_for_all).
+    #[arg(long, conflicts_with = "all")]
+    force_alone: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -191,7 +195,7 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
             timeout,
             force,
         }) => node_remove(&a.dir, &a.socket, &node, StopOptions { timeout, force }),
-        ClusterCommand::Verify(v) => crate::cmd::verify::run(&a.socket, v),
+        ClusterCommand::Verify(v) => crate::cmd::verify::run(&a.socket, &a.dir, v),
     }
 }
 
@@ -284,7 +288,12 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     for s in &a.nodes {
         nodes.push(parse_node_arg(s)?);
     }
-    let cfg = ClusterConfig::new(&a.name, nodes)?;
+    let mut cfg = ClusterConfig::new(&a.name, nodes)?;
+    if cfg.nodes.len() == 2 {
+        // Two-node mode: the survivor of a split continues after fencing its peer
+        // (docs/cluster-setup.md); it needs a fence device to do anything.
+        hactl_daemon::set_two_node(&mut cfg.settings, true);
+    }
     let local = pick_local(&cfg, a.local.as_deref(), a.no_local)?;
     let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
     let bundle_dir = dir.join(BUNDLE_DIR);
@@ -760,6 +769,9 @@ fn died_with_log(e: anyhow::Error, log_file: &Path) -> anyhow::Error {
 
 fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<ExitCode> {
     let me = check_is_local(dir, a.node.as_deref(), "start")?;
+    if a.force_alone {
+        force_alone(dir, state_dir, &me)?;
+    }
     start_local(dir, socket, state_dir, &a, &me)?;
     if !a.all {
         wait_ready(dir, socket, &a)?;
@@ -802,6 +814,23 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Leaves the marker the daemon consumes (at start, or within a heartbeat if it runs).
+fn force_alone(dir: &Path, state_dir: &Path, me: &NodeName) -> Result<()> {
+    let cfg = ClusterConfig::load(&dir.join(CLUSTER_CONFIG_FILE))?;
+    if !hactl_daemon::two_node_configured(&cfg.settings)? {
+        bail!(
+            "--force-alone is for two-node mode, and cluster {} is not in it",
+            cfg.name
+        );
+    }
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
+    let p = state_dir.join(hactl_daemon::FORCE_ALONE_FILE);
+    std::fs::write(&p, b"").with_context(|| format!("writing {}", p.display()))?;
+    outln!("{me}: will fence its peer if it does not see it, then continue alone");
+    Ok(())
 }
 
 /// `--timeout` of `cluster stop` and `node remove`: a duration such as `90s`, `2min`.
@@ -996,6 +1025,8 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
         id,
         address: addr,
     });
+    // Three voters have a majority without fencing: two-node mode ends.
+    hactl_daemon::set_two_node(&mut cfg.settings, false);
     cfg.validate()?;
     check_route(&NodeEntry {
         name: name.clone(),

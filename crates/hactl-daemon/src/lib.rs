@@ -15,13 +15,10 @@
 //! logs a `lost_quorum` event with the configured `no-quorum-policy`, and reports it in
 //! its status; the controller applies the policy to the resources it runs.
 //!
-//! Two-node clusters have no special mode: with two voters the majority is two, so a
-//! node that loses its peer has no quorum and applies `no-quorum-policy` (which is what
-//! keeps both sides of a split from running the same VIP). Add a third voter as a
-//! witness (`hactl cluster node add witness=ADDR` on any small machine running the
-//! daemon, with the witness in standby so it runs no resources). A Corosync-style
-//! `two_node` mode that lets the survivor keep quorum would be safe only with fencing
-//! that is guaranteed to win the race; it is not implemented.
+//! Two-node clusters: with two voters the majority is two, so a node that loses its
+//! peer has no quorum. In two-node mode (`two_node = true` in `cluster.toml`) the
+//! survivor continues only after fencing its peer ([`two_node`]); without it (or
+//! without a fence device) `no-quorum-policy` applies on both sides.
 
 mod alerts;
 mod clock;
@@ -33,6 +30,7 @@ pub mod profile;
 mod statedir;
 mod stop;
 mod subscribe;
+mod two_node;
 pub mod watchdog;
 
 use std::collections::HashMap;
@@ -52,6 +50,9 @@ use tracing::{debug, error, info, warn};
 
 pub use members::Members;
 pub use profile::Profile;
+pub use two_node::{
+    configured as two_node_configured, set_configured as set_two_node, FORCE_ALONE_FILE,
+};
 
 /// Default locations.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/hactl";
@@ -166,6 +167,7 @@ pub(crate) struct Daemon {
     /// This run has recorded its own return in the CIB (so a later `expected=down` for
     /// this node is a stop request, not a leftover of an earlier run).
     joined: AtomicBool,
+    two_node: two_node::TwoNode,
 }
 
 async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
@@ -243,6 +245,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         have: false,
         policy: NoQuorumPolicy::Stop,
     });
+    let two_node = two_node::TwoNode::from_settings(&cluster.settings)?;
     let alerts = alerts::Alerts::spawn(identity.node.as_str().to_string(), consensus.watch());
     let d = Arc::new(Daemon {
         me: me_entry.id,
@@ -268,6 +271,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         reconcile_busy: AtomicBool::new(false),
         controller: std::sync::OnceLock::new(),
         joined: AtomicBool::new(false),
+        two_node,
     });
     info!(node = %d.me_name, id = d.me, cluster = %d.cluster.name, profile = profile.name,
         addr = %me_entry.address, "daemon started");
@@ -313,6 +317,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     let beacon = tokio::spawn(heartbeat_loop(d.clone()));
     let monitor = tokio::spawn(monitor_loop(d.clone()));
     let join = tokio::spawn(self_join_loop(d.clone()));
+    let two_node = tokio::spawn(two_node::run(d.clone()));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|source| DaemonError::Io {
@@ -331,6 +336,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     beacon.abort();
     monitor.abort();
     join.abort();
+    two_node.abort();
     control.abort();
     let _ = std::fs::remove_file(&config.socket);
     let c = d.consensus.clone();
@@ -479,6 +485,7 @@ impl Daemon {
                     m.insert(id, Instant::now());
                 }
                 self.check_clock(id, from, hb.sent_unix_micros);
+                self.two_node.heard(id, hb.last_log_index);
                 let report = peer_report(&hb);
                 if let Ok(mut r) = self.rejoining.lock() {
                     r.insert(id, report.rejoin);
@@ -889,12 +896,16 @@ async fn monitor_loop(d: Arc<Daemon>) {
         }
         let self_votes = usize::from(voters.contains(&d.me));
         let have = (alive_count + self_votes) * 2 > voters.len();
-        let policy = status
-            .cib
-            .config
-            .options()
-            .map(|o| o.no_quorum_policy)
-            .unwrap_or(NoQuorumPolicy::Stop);
+        let policy = if d.two_node.busy() {
+            NoQuorumPolicy::Freeze // two-node mode fencing its peer: nothing stops, nothing starts
+        } else {
+            status
+                .cib
+                .config
+                .options()
+                .map(|o| o.no_quorum_policy)
+                .unwrap_or(NoQuorumPolicy::Stop)
+        };
         if have != had_quorum {
             if have {
                 info!(node = %d.me_name, event = "quorum_acquired", "quorum acquired");
@@ -912,7 +923,7 @@ async fn monitor_loop(d: Arc<Daemon>) {
         });
         // The DC runtime runs on the leader while it has quorum, and never on a node
         // that stopped applying the log (its CIB is stale; it hands leadership over).
-        let dc = status.is_leader() && have && status.stalled.is_none();
+        let dc = status.is_leader() && have && status.stalled.is_none() && !d.two_node.busy();
         if let Some(ctl) = d.controller.get() {
             ctl.update(dc.then_some(status.term), have, policy);
         }
