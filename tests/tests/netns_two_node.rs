@@ -6,221 +6,23 @@
 //! VIP every 10 ms, and a watcher looks at both nodes' addresses every 10 ms: the VIP
 //! must never be up on both.
 //!
-//! fence_virtd's test driver only flips a domain's state; it cannot power a namespace
-//! off. A "power" watcher does that part (the one thing mocked, because no VM exists
-//! here): when fence_virtd reports a node's domain off, every process in its namespace
-//! gets SIGKILL, its link goes down and its VIP goes away, as a power cut would do.
-//! "Power on" is the domain on again (`hactl stonith fence NODE --on`), the link up and
-//! the daemon started again with its old state.
+//! The lab, and its power watcher (fence_virtd's test driver cannot power a namespace
+//! off: a watcher does, the one thing mocked here), are in `hactl_tests::two_node_lab`.
 //!
 //! Needs root; fails without it unless `HACTL_SKIP_ROOT_TESTS=1`.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
-    agent_env, cli, cli_output, haproxy_primitive, idx, kill_node, mac_of, vip_primitive,
-    wait_group_on, write_haproxy_cfg, NsReaper, Poller,
+    cli_output, idx, kill_node, mac_of, wait_group_on, NsReaper, Poller,
 };
-use hactl_tests::fence_virtd::{fencing_lab_of, FenceVirtd, GROUP};
 use hactl_tests::netns::{require_root, run};
+use hactl_tests::two_node_lab::{
+    holds_vip, lab, membership, other, power_on, watched, GROUP_RSCS, T,
+};
 use serde_json::json;
-
-const T: Duration = Duration::from_secs(60);
-const GROUP_RSCS: [&str; 2] = ["vip", "haproxy"];
-
-struct Lab {
-    c: Cluster,
-    fv: FenceVirtd,
-    vip: String,
-}
-
-fn lab(prefix: &str, subnet: &str) -> Result<Lab> {
-    let (c, fv) = fencing_lab_of(prefix, subnet, 2, 1, T)?;
-    let vip = format!("{subnet}.100");
-    Ok(Lab { c, fv, vip })
-}
-
-impl Lab {
-    fn client(&self) -> String {
-        self.c.net.ns(4)
-    }
-
-    fn start(&mut self, i: usize) -> Result<()> {
-        for (k, v) in agent_env(&self.c, i)? {
-            std::env::set_var(k, v);
-        }
-        self.c.start(i)
-    }
-
-    /// Fencing on (action off), the native xvm device, the group (priority 10,
-    /// sticky); `extra` properties too. Returns where the group runs.
-    fn configure(&self, fencing: bool, extra: &[&str]) -> Result<String> {
-        let c = &self.c;
-        let mut props = vec![
-            "property",
-            "set",
-            "--no-wait",
-            "stonith-action=off",
-            "stonith-timeout=20s",
-            "no-quorum-policy=stop",
-        ];
-        props.push(if fencing {
-            "stonith-enabled=true"
-        } else {
-            "stonith-enabled=false"
-        });
-        props.extend_from_slice(extra);
-        cli(c, 1, &props)?;
-        if fencing {
-            let key = format!("key_file={}", self.fv.key_path.display());
-            let mcast = format!("multicast_address={GROUP}");
-            cli(
-                c,
-                1,
-                &[
-                    "stonith",
-                    "create",
-                    "--no-wait",
-                    "xvm",
-                    "fence_hactl_xvm",
-                    "pcmk_host_map=n1:n1;n2:n2",
-                    &key,
-                    &mcast,
-                    "hash=sha256",
-                    "timeout=3",
-                ],
-            )?;
-        }
-        let cfg = write_haproxy_cfg(&c.root, &self.vip)?;
-        c.propose(
-            1,
-            &json!({"change": "add_resource", "resource": {
-                "kind": "group", "id": "g",
-                "meta": {"resource-stickiness": "100", "priority": "10"},
-                "children": [
-                    vip_primitive("ocf:heartbeat:IPaddr2", &self.vip, "2s"),
-                    haproxy_primitive(&cfg),
-                ],
-            }}),
-        )?;
-        wait_group_on(c, 1, &GROUP_RSCS, T, |_| true)
-    }
-
-    fn domain_on(&self, node: &str) -> Result<Option<bool>> {
-        self.fv.status_from(&self.client(), node)
-    }
-}
-
-/// Whether node `i`'s namespace has the VIP on an interface that is up.
-fn holds_vip(l: &Lab, i: usize) -> bool {
-    run("ip", &["-n", &l.c.net.ns(i), "-o", "addr", "show", "up"])
-        .map(|o| o.contains(&format!("inet {}/", l.vip)))
-        .unwrap_or(false)
-}
-
-/// A power cut of node `i` as seen from outside: link down, VIP gone, every process
-/// in its namespace killed.
-fn power_off(l: &Lab, i: usize) {
-    let ns = l.c.net.ns(i);
-    let _ = run("ip", &["-n", &ns, "link", "set", "eth0", "down"]);
-    let _ = run(
-        "ip",
-        &[
-            "-n",
-            &ns,
-            "addr",
-            "del",
-            &format!("{}/24", l.vip),
-            "dev",
-            "eth0",
-        ],
-    );
-    for p in run("ip", &["netns", "pids", &ns])
-        .unwrap_or_default()
-        .split_whitespace()
-    {
-        let _ = std::process::Command::new("kill").args(["-9", p]).status();
-    }
-}
-
-/// What the watchers saw.
-#[derive(Default)]
-struct Watch {
-    stop: AtomicBool,
-    /// Most nodes seen holding the VIP at once.
-    max_holders: AtomicUsize,
-    /// Nodes whose domain went off (and that were powered off), in order.
-    powered_off: Mutex<Vec<usize>>,
-}
-
-impl Watch {
-    fn fenced(&self) -> Vec<usize> {
-        self.powered_off
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default()
-    }
-}
-
-/// Runs `body` with the address watcher and the power watcher running.
-fn watched<R>(l: &Lab, body: impl FnOnce(&Watch) -> Result<R>) -> Result<R> {
-    let w = Watch::default();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            while !w.stop.load(Ordering::SeqCst) {
-                let n = (1..=2).filter(|&i| holds_vip(l, i)).count();
-                w.max_holders.fetch_max(n, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        });
-        s.spawn(|| {
-            while !w.stop.load(Ordering::SeqCst) {
-                for i in 1..=2 {
-                    let done = w.fenced().contains(&i);
-                    if !done && l.domain_on(&format!("n{i}")).ok().flatten() == Some(false) {
-                        power_off(l, i);
-                        if let Ok(mut v) = w.powered_off.lock() {
-                            v.push(i);
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        });
-        let r = body(&w);
-        w.stop.store(true, Ordering::SeqCst);
-        r
-    })
-}
-
-fn other(k: usize) -> usize {
-    3 - k
-}
-
-/// Powers node `k` on again: domain on (through the survivor `via`), link up, daemon
-/// started with its old state.
-fn power_on(l: &mut Lab, k: usize, via: usize) -> Result<()> {
-    let name = format!("n{k}");
-    let out = cli(&l.c, via, &["stonith", "fence", &name, "--on"])?;
-    if !out.contains(&format!("on of {name} succeeded")) {
-        bail!("stonith fence --on: {out}");
-    }
-    run("ip", &["-n", &l.c.net.ns(k), "link", "set", "eth0", "up"])?;
-    l.c.kill(k); // reap the daemon the power cut killed
-    l.start(k)
-}
-
-fn membership(c: &Cluster, via: usize) -> Result<Vec<(String, String)>> {
-    Ok(c.status(via)?
-        .nodes
-        .iter()
-        .map(|n| (n.name.clone(), n.membership.clone()))
-        .collect())
-}
 
 #[test]
 fn netns_two_node_cut_link_fences_one_and_the_fenced_node_rejoins() -> Result<()> {
