@@ -169,7 +169,7 @@ pub fn run(cmd: StonithCommand) -> Result<ExitCode> {
             } else {
                 let md = metadata::parse(&text)
                     .with_context(|| format!("{agent} printed unusable metadata"))?;
-                out!("{}", md.render_help());
+                out!("{}", metadata::render_help(&md));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -676,7 +676,7 @@ mod tests {
         let xml = agent_metadata("fence_xvm").expect("fence_xvm installed (fence-virt)");
         let md = metadata::parse(&xml).unwrap();
         assert_eq!(md.name, "fence_xvm");
-        let help = md.render_help();
+        let help = metadata::render_help(&md);
         assert!(help.contains("  key_file: Shared key file"), "{help}");
         assert!(help.contains("  plug (required, replaces port):"), "{help}");
     }

@@ -450,6 +450,7 @@ impl Node {
             Cmd::Report { from, report } => {
                 self.forget_lost_progress(from, &report);
                 self.retry_lost_snapshot(from, &report);
+                self.reach_peer_behind_snapshot(from, &report);
                 self.reports.insert(from, report, Instant::now());
             }
             Cmd::Unreachable(peer) => self.raw.report_unreachable(peer),
@@ -930,6 +931,28 @@ impl Node {
         self.raw
             .report_snapshot(peer, raft::SnapshotStatus::Failure);
         self.snapshot_sent.remove(&peer);
+    }
+
+    /// On the leader: a peer whose report shows it needs a snapshot (its log ends before
+    /// the leader's snapshot) is sent one now. raft-rs sends a snapshot only to a peer it
+    /// heard raft messages from since its last quorum check, and a peer without state
+    /// says nothing in raft until a leader reaches it: where only the leader's messages
+    /// are lost (an old connection to a restarted daemon), no snapshot would ever go out.
+    /// The report is the proof that the peer is alive.
+    fn reach_peer_behind_snapshot(&mut self, peer: NodeId, report: &PeerReport) {
+        let snapshot_index = self.raw.store().snapshot_index();
+        let r = &mut self.raw.raft;
+        if r.state != StateRole::Leader || report.last_index >= snapshot_index {
+            return;
+        }
+        let Some(pr) = r.mut_prs().get_mut(peer) else {
+            return;
+        };
+        if pr.state != raft::ProgressState::Probe {
+            return;
+        }
+        pr.recent_active = true;
+        r.send_append(peer);
     }
 
     /// On the leader: demote members that lost their state, promote learners that

@@ -470,6 +470,10 @@ fn wiped_follower_rejoins_when_its_first_snapshot_is_lost() {
     propose_retry(&rt, &c, &[1, 2, 3], set("before", "1"));
     all_converged(&c, &[1, 2, 3]);
     c.cut(leader, wiped);
+    // The leader hears no raft message from `wiped` any more (it answers nothing it
+    // does not receive). Past a few election timeouts raft-rs takes it for inactive and
+    // would not send it a snapshot on its own; the reports must be enough.
+    std::thread::sleep(c.timing.tick * (c.timing.election_ticks as u32) * 4);
     c.wipe(wiped).unwrap();
     // Its reports reach the leader, which demotes it and sends the snapshot into the cut.
     c.wait_for(T, |s| {

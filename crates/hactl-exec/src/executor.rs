@@ -3,10 +3,10 @@
 //! probes, op history and fail counts.
 
 use crate::config::ExecConfig;
-use crate::metadata::{AgentMetadata, ParamError};
-use crate::systemd::{self, SystemdClient};
+use crate::systemd::{self, SystemdClient, SystemdError};
 use crate::types::{rc, AgentSpec, Class, ExecError, ExecStatus, OpResult};
 use crate::{lsb, native, ocf, Params};
+use hactl_agent_metadata::{AgentMetadata, ParamError};
 use hactl_model::{FailCount, OpRecord, Score};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -262,7 +262,7 @@ impl Executor {
         r
     }
 
-    async fn systemd_client(&self) -> Result<SystemdClient, String> {
+    async fn systemd_client(&self) -> Result<SystemdClient, SystemdError> {
         let mut g = self.inner.systemd.lock().await;
         if let Some(c) = g.as_ref() {
             return Ok(c.clone());
@@ -578,9 +578,9 @@ impl Executor {
             }
             Class::Lsb => systemd::synthetic_metadata(&agent.kind, "LSB init script"),
         };
-        let md = AgentMetadata::parse(&xml).map_err(|msg| ExecError::Metadata {
+        let md = AgentMetadata::parse(&xml).map_err(|source| ExecError::Metadata {
             agent: key.clone(),
-            msg,
+            source,
         })?;
         self.inner
             .metadata
@@ -737,7 +737,7 @@ impl Executor {
                         out.extend(names.into_iter().map(|n| format!("{c}:{n}")));
                     }
                     Err(e) if class.is_some() && c == Class::Systemd => {
-                        return Err(ExecError::Systemd(format!("no systemd bus: {e}")))
+                        return Err(ExecError::Systemd(e))
                     }
                     Err(_) if c == Class::Service => out.extend(
                         list_dir(&cfg.initd_dir)

@@ -60,7 +60,6 @@ pub mod config;
 pub mod executor;
 mod ipvs_health;
 pub mod lsb;
-pub mod metadata;
 pub mod native;
 pub mod ocf;
 mod process;
@@ -72,6 +71,6 @@ pub type Params = std::collections::BTreeMap<String, String>;
 
 pub use config::ExecConfig;
 pub use executor::{is_failure, params, Checked, ExecEvent, Executor, MonitorSpec};
-pub use metadata::{ActionSpec, AgentMetadata, ParamError, ParamSpec};
-pub use systemd::SystemdClient;
+pub use hactl_agent_metadata::{AgentMetadata, MetadataError, ParamError};
+pub use systemd::{SystemdClient, SystemdError};
 pub use types::{rc, AgentSpec, Class, ExecError, ExecStatus, OpResult};

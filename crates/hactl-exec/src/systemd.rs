@@ -61,8 +61,32 @@ pub(crate) fn synthetic_metadata(name: &str, what: &str) -> String {
     )
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// What went wrong talking to systemd over D-Bus.
+#[derive(Debug, thiserror::Error)]
+pub enum SystemdError {
+    #[error("connecting to {address}: {source}")]
+    Connect {
+        address: String,
+        source: zbus::Error,
+    },
+    #[error("{method}: {source}")]
+    Call { method: String, source: zbus::Error },
+    #[error("{prop}: {source}")]
+    Property { prop: String, source: zbus::Error },
+    #[error("{prop} is not a string: {source}")]
+    NotAString {
+        prop: String,
+        source: zbus::zvariant::Error,
+    },
+    #[error("bus connection closed while waiting for the job")]
+    Closed,
+}
+
+fn call_err(method: &str) -> impl FnOnce(zbus::Error) -> SystemdError + '_ {
+    move |source| SystemdError::Call {
+        method: method.to_string(),
+        source,
+    }
 }
 
 /// A connection to one systemd instance.
@@ -84,25 +108,29 @@ pub struct UnitState {
 
 impl SystemdClient {
     /// Connects to the bus at `address` and subscribes to manager signals.
-    pub async fn connect(address: &str) -> Result<Self, String> {
+    pub async fn connect(address: &str) -> Result<Self, SystemdError> {
+        let connect_err = |source| SystemdError::Connect {
+            address: address.to_string(),
+            source,
+        };
         let conn = zbus::connection::Builder::address(address)
-            .map_err(err)?
+            .map_err(connect_err)?
             .build()
             .await
-            .map_err(|e| format!("connecting to {address}: {e}"))?;
+            .map_err(connect_err)?;
         let c = SystemdClient { conn };
         c.manager()
             .await?
             .call_method("Subscribe", &())
             .await
-            .map_err(err)?;
+            .map_err(call_err("Subscribe"))?;
         Ok(c)
     }
 
-    async fn manager(&self) -> Result<Proxy<'static>, String> {
+    async fn manager(&self) -> Result<Proxy<'static>, SystemdError> {
         Proxy::new(&self.conn, DEST, MANAGER_PATH, MANAGER)
             .await
-            .map_err(err)
+            .map_err(call_err("the systemd manager"))
     }
 
     async fn get(
@@ -110,7 +138,11 @@ impl SystemdClient {
         path: &OwnedObjectPath,
         iface: &str,
         prop: &str,
-    ) -> Result<OwnedValue, String> {
+    ) -> Result<OwnedValue, SystemdError> {
+        let prop_err = |source| SystemdError::Property {
+            prop: prop.to_string(),
+            source,
+        };
         let props = Proxy::new(
             &self.conn,
             DEST,
@@ -118,11 +150,8 @@ impl SystemdClient {
             "org.freedesktop.DBus.Properties",
         )
         .await
-        .map_err(err)?;
-        props
-            .call("Get", &(iface, prop))
-            .await
-            .map_err(|e| format!("{prop}: {e}"))
+        .map_err(prop_err)?;
+        props.call("Get", &(iface, prop)).await.map_err(prop_err)
     }
 
     async fn get_str(
@@ -130,36 +159,41 @@ impl SystemdClient {
         path: &OwnedObjectPath,
         iface: &str,
         prop: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, SystemdError> {
         let v = self.get(path, iface, prop).await?;
-        String::try_from(v).map_err(|e| format!("{prop}: {e}"))
+        String::try_from(v).map_err(|source| SystemdError::NotAString {
+            prop: prop.to_string(),
+            source,
+        })
     }
 
     /// The manager's `SystemState` (`initializing`, `starting`, `running`, `degraded`, …).
-    pub async fn system_state(&self) -> Result<String, String> {
-        let p = OwnedObjectPath::try_from(MANAGER_PATH).map_err(err)?;
+    pub async fn system_state(&self) -> Result<String, SystemdError> {
+        let p = OwnedObjectPath::from(zbus::zvariant::ObjectPath::from_static_str_unchecked(
+            MANAGER_PATH,
+        ));
         self.get_str(&p, MANAGER, "SystemState").await
     }
 
     /// Asks systemd to re-read unit files (`Manager.Reload`).
-    pub async fn reload(&self) -> Result<(), String> {
+    pub async fn reload(&self) -> Result<(), SystemdError> {
         self.manager()
             .await?
             .call_method("Reload", &())
             .await
-            .map_err(err)?;
+            .map_err(call_err("Reload"))?;
         Ok(())
     }
 
-    async fn load_unit(&self, unit: &str) -> Result<OwnedObjectPath, String> {
+    async fn load_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
         self.manager()
             .await?
             .call("LoadUnit", &(unit,))
             .await
-            .map_err(err)
+            .map_err(call_err("LoadUnit"))
     }
 
-    pub async fn unit_state(&self, unit: &str) -> Result<UnitState, String> {
+    pub async fn unit_state(&self, unit: &str) -> Result<UnitState, SystemdError> {
         let path = self.load_unit(unit).await?;
         let u = "org.freedesktop.systemd1.Unit";
         let mut st = UnitState {
@@ -178,13 +212,13 @@ impl SystemdClient {
     }
 
     /// Names of the service units systemd knows (`ListUnitFiles`), for discovery.
-    pub async fn list_services(&self) -> Result<Vec<String>, String> {
+    pub async fn list_services(&self) -> Result<Vec<String>, SystemdError> {
         let files: Vec<(String, String)> = self
             .manager()
             .await?
             .call("ListUnitFiles", &())
             .await
-            .map_err(err)?;
+            .map_err(call_err("ListUnitFiles"))?;
         let mut names: Vec<String> = files
             .into_iter()
             .filter_map(|(path, _)| {
@@ -205,11 +239,17 @@ impl SystemdClient {
         method: &str,
         unit: &str,
         timeout: Duration,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, SystemdError> {
         let mgr = self.manager().await?;
         // Open the stream first: a fast job can finish before the call returns.
-        let mut removed = mgr.receive_signal("JobRemoved").await.map_err(err)?;
-        let job: OwnedObjectPath = mgr.call(method, &(unit, "replace")).await.map_err(err)?;
+        let mut removed = mgr
+            .receive_signal("JobRemoved")
+            .await
+            .map_err(call_err("JobRemoved"))?;
+        let job: OwnedObjectPath = mgr
+            .call(method, &(unit, "replace"))
+            .await
+            .map_err(call_err(method))?;
         let wait = async {
             while let Some(msg) = removed.next().await {
                 let body = msg.body();
@@ -225,7 +265,7 @@ impl SystemdClient {
         };
         match tokio::time::timeout(timeout, wait).await {
             Ok(Some(r)) => Ok(Some(r)),
-            Ok(None) => Err("bus connection closed while waiting for the job".into()),
+            Ok(None) => Err(SystemdError::Closed),
             Err(_) => Ok(None),
         }
     }
@@ -244,7 +284,7 @@ impl SystemdClient {
             |code: i32, status: ExecStatus| OpResult::new(code, status, started_at, t0.elapsed());
         let state = match self.unit_state(unit).await {
             Ok(s) => s,
-            Err(e) => return res(rc::ERR_GENERIC, ExecStatus::Error).with_reason(e),
+            Err(e) => return res(rc::ERR_GENERIC, ExecStatus::Error).with_reason(e.to_string()),
         };
         if state.load_state == "not-found" {
             return res(rc::ERR_INSTALLED, ExecStatus::NotInstalled)
@@ -278,11 +318,11 @@ impl SystemdClient {
                     timeout.as_millis()
                 ))
             }
-            Err(e) => return res(rc::ERR_GENERIC, ExecStatus::Error).with_reason(e),
+            Err(e) => return res(rc::ERR_GENERIC, ExecStatus::Error).with_reason(e.to_string()),
         };
         let mut st = match self.unit_state(unit).await {
             Ok(s) => s,
-            Err(e) => return res(rc::ERR_GENERIC, ExecStatus::Error).with_reason(e),
+            Err(e) => return res(rc::ERR_GENERIC, ExecStatus::Error).with_reason(e.to_string()),
         };
         if action != "stop" {
             // Wait out activation (bounded by the op timeout), then, for Type=simple,
@@ -291,7 +331,9 @@ impl SystemdClient {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 match self.unit_state(unit).await {
                     Ok(s) => st = s,
-                    Err(e) => return res(rc::ERR_GENERIC, ExecStatus::Error).with_reason(e),
+                    Err(e) => {
+                        return res(rc::ERR_GENERIC, ExecStatus::Error).with_reason(e.to_string())
+                    }
                 }
             }
             if st.active_state == "active" && st.service_type == "simple" && !settle.is_zero() {

@@ -214,15 +214,19 @@ pub enum ExecError {
     NotInstalled(String),
     #[error("agent {agent}: {msg}")]
     Agent { agent: String, msg: String },
-    #[error("agent {agent}: bad meta-data: {msg}")]
-    Metadata { agent: String, msg: String },
+    #[error("agent {agent}: bad meta-data: {source}")]
+    Metadata {
+        agent: String,
+        #[source]
+        source: hactl_agent_metadata::MetadataError,
+    },
     #[error(transparent)]
-    Param(#[from] crate::metadata::ParamError),
+    Param(#[from] hactl_agent_metadata::ParamError),
     /// The agent's validate-all said "not configured" (6).
     #[error("agent {agent} refused the parameters: {reason}")]
     Invalid { agent: String, reason: String },
     #[error("systemd: {0}")]
-    Systemd(String),
+    Systemd(#[from] crate::systemd::SystemdError),
     #[error("{what}: {source}")]
     Io {
         what: String,

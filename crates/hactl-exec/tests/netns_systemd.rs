@@ -115,14 +115,14 @@ impl Container {
                             Ok(s) if s == "running" || s == "degraded" => return c,
                             Ok(s) => last = s,
                             Err(e) => {
-                                last = e;
+                                last = e.to_string();
                                 break;
                             }
                         }
                         assert!(Instant::now() < deadline, "systemd not running: {last}");
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     },
-                    Err(e) => last = e,
+                    Err(e) => last = e.to_string(),
                 }
             }
             assert!(

@@ -118,7 +118,7 @@ pub struct AgentCommand {
     pub params: BTreeMap<String, String>,
     /// The target's name at the device, sent as `target_param=plug`.
     pub plug: Option<String>,
-    /// `port` or `plug` (see [`crate::metadata::AgentMetadata::target_parameter`]).
+    /// `port` or `plug` (see [`crate::metadata::target_parameter`]).
     pub target_param: &'static str,
     /// The cluster node being fenced, sent as `nodename=`.
     pub nodename: Option<String>,

@@ -147,13 +147,11 @@ async fn real_fence_xvm_metadata_and_errors() {
     let md = metadata::parse(out.stdout()).unwrap();
     assert_eq!(md.name, "fence_xvm");
     assert_eq!(md.shortdesc, "Fence agent for virtual machines");
-    assert_eq!(md.target_parameter(), "plug");
+    assert_eq!(metadata::target_parameter(&md), "plug");
     assert!(md.supports("list") && md.supports("reboot"));
     let key = md.parameters.iter().find(|p| p.name == "key_file").unwrap();
     assert_eq!(key.getopt.as_deref(), Some("-k"));
-    assert!(md
-        .render_help()
-        .starts_with("fence_xvm - Fence agent for virtual machines"));
+    assert!(metadata::render_help(&md).starts_with("fence_xvm - Fence agent for virtual machines"));
 
     // off without a target: fence_xvm refuses (no network involved).
     let mut c = AgentCommand::new(agent, "off");

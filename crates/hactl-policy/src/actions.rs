@@ -51,12 +51,15 @@ pub(crate) const THEN_IMPLIES_FIRST: u32 = 4;
 pub(crate) const UNRUNNABLE_FIRST_BLOCKS: u32 = 8;
 pub(crate) const INTERMEDIATE_STOP: u32 = 16;
 pub(crate) const ASYMMETRIC: u32 = 32;
+/// Sequence only, and only between actions on the same node (an anti-colocation's
+/// stop before start; see `probe_order.rs`).
+pub(crate) const SAME_NODE: u32 = 64;
 
 /// The engine's view of an edge: anything beyond plain sequence is mandatory.
 /// Flags 0 (a group member's stop before the group's "stopped" marker, for all
 /// but the first member) is also sequence only.
 pub(crate) fn edge_kind(flags: u32) -> crate::EdgeKind {
-    if flags & !ORDERED == 0 {
+    if flags & !(ORDERED | SAME_NODE) == 0 {
         crate::EdgeKind::Optional
     } else {
         crate::EdgeKind::Mandatory
@@ -88,6 +91,11 @@ pub(crate) struct Graph {
     /// change another action's flags, so they stay out of the propagation and
     /// are only materialized in the transition.
     pub probes: Vec<(usize, usize)>,
+    /// Anti-colocation orderings (primitive that stops, then action), see
+    /// `probe_order.rs`.
+    pub anti_orders: Vec<(usize, usize)>,
+    /// "Probe A, then X" orderings, sorted by primitive (see `probe_order.rs`).
+    pub probe_thens: Vec<crate::probe_order::ProbeThen>,
 }
 
 impl Graph {
@@ -188,6 +196,8 @@ impl Sched<'_> {
             clone_acts: Vec::new(),
             interleaved: Vec::new(),
             probes: Vec::new(),
+            anti_orders: Vec::new(),
+            probe_thens: Vec::new(),
         };
         // Fencing.
         let mut fence_of = vec![None; self.nodes.len()];
@@ -312,8 +322,10 @@ impl Sched<'_> {
         }
         self.clone_internal_orders(&mut g);
         self.order_constraints(&mut g);
+        self.anti_colocation_orders(&mut g);
         self.unassign_instances(&mut g);
         propagate(self, &mut g);
+        g.probe_thens = self.probe_thens(&mut g);
         g
     }
 
@@ -509,22 +521,29 @@ impl Sched<'_> {
             if matches!(op.role, Some(Role::Stopped) | Some(Role::Promoted)) {
                 continue;
             }
+            // A monitor already running is only needed again if the start is (a
+            // restart found required later, when ordering spreads "required").
             let running = prim.running_monitors.contains(&(n, op.interval_ms));
-            if running && !start_needed {
+            if running && start.is_none() {
                 continue;
             }
+            let optional = running && !start_needed;
             let a = Act {
                 rsc: Some(RscRef::P(p)),
                 task: Task::Monitor(op.interval_ms),
                 node: Some(n),
-                optional: false,
+                optional,
                 runnable: start_runnable || start.is_none(),
                 pseudo: false,
                 reason: None,
             };
             let i = g.add(a);
             if let Some(st) = start {
-                g.order(st, i, ORDERED | UNRUNNABLE_FIRST_BLOCKS);
+                g.order(
+                    st,
+                    i,
+                    ORDERED | UNRUNNABLE_FIRST_BLOCKS | FIRST_IMPLIES_THEN,
+                );
             }
         }
     }

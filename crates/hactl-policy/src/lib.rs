@@ -26,6 +26,7 @@ mod fence_order;
 mod graph;
 mod health;
 mod output;
+mod probe_order;
 mod raw_scores;
 mod rules;
 mod sched;
@@ -312,6 +313,15 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             runnable: true,
             pseudo: false,
         });
+        // A clone instance's probe comes before the start of the whole clone.
+        let clone_start = s.prims[p].clone.map(|ci| g.clone_acts[ci][0]);
+        if let Some(start) = clone_start.and_then(|a| map[a]) {
+            probe_edges.push(OrderingEdge {
+                before: id,
+                after: start,
+                kind: EdgeKind::Optional,
+            });
+        }
         if let Some(start) = g.start_of[p].and_then(|a| map[a]) {
             // As Pacemaker orders a probe before the start: sequence only.
             probe_edges.push(OrderingEdge {
@@ -319,6 +329,21 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
                 after: start,
                 kind: EdgeKind::Optional,
             });
+        }
+        let first = g.probe_thens.partition_point(|pt| pt.prim < p);
+        for pt in g.probe_thens[first..].iter().take_while(|pt| pt.prim == p) {
+            let then_node = g.acts[pt.then].node;
+            if pt.same_node && then_node.is_some_and(|tn| tn != n) {
+                continue;
+            }
+            if let Some(after) = map[pt.then] {
+                // Sequence only: `then` waits for what the probe finds.
+                probe_edges.push(OrderingEdge {
+                    before: id,
+                    after,
+                    kind: EdgeKind::Optional,
+                });
+            }
         }
         if let Ok(k) = restarts.binary_search_by_key(&p, |(q, _)| *q) {
             for stop in restarts[k].1.iter().filter_map(|&a| map[a]) {
@@ -333,6 +358,12 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
     }
     let mut edges: Vec<OrderingEdge> = Vec::with_capacity(g.edges.len() + probe_edges.len());
     edges.extend(g.edges.iter().filter_map(|e| {
+        if e.flags & actions::SAME_NODE != 0 {
+            let (a, b) = (g.acts[e.first].node, g.acts[e.then].node);
+            if a.is_some() && b.is_some() && a != b {
+                return None;
+            }
+        }
         Some(OrderingEdge {
             before: map[e.first]?,
             after: map[e.then]?,
