@@ -52,9 +52,16 @@ fn main() -> Result<()> {
         ms.push(took);
         on = wait_group_on(&l.c, s, &GROUP_RSCS, T, |n| n != on)?;
         power_on(&mut l, h, s)?;
-        l.c.wait_until("both voters again", T, || {
-            let m = membership(&l.c, h)?;
-            Ok(m.iter().all(|(_, v)| v == "voter").then_some(()))
+        // Voters again as the survivor sees it (the returning node's own view is its
+        // stale configuration until it catches up), and caught up: only then does the
+        // returning node take part (wait_for_all), so only then may the next trial start.
+        l.c.wait_until("both voters again, caught up", T, || {
+            let m = membership(&l.c, s)?;
+            let (back, surv) = (l.c.status(h)?, l.c.status(s)?);
+            Ok((m.iter().all(|(_, v)| v == "voter")
+                && membership(&l.c, h)? == m
+                && back.applied_index >= surv.commit_index)
+                .then_some(()))
         })?;
     }
     hactl_tests::bench::summary(

@@ -40,6 +40,9 @@ fn netns_two_node_cut_link_fences_one_and_the_fenced_node_rejoins() -> Result<()
     let o = other(h);
     let poller = Poller::start(&l.client(), &l.vip, 80)?;
     let holder_mac = mac_of(&l.c, h)?;
+    l.c.wait_until("the client sees the VIP", T, || {
+        Ok(poller.last().filter(|x| x.up).map(|_| ()))
+    })?;
 
     let survivor_writes = watched(&l, |w| {
         l.c.net.partition(&[1], &[2])?;
