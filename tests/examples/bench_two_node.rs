@@ -11,7 +11,7 @@
 use anyhow::{bail, Result};
 use hactl_tests::controller_lab::{idx, mac_of, unix_now, wait_group_on, NsReaper, Poller};
 use hactl_tests::netns::{require_root, run};
-use hactl_tests::two_node_lab::{lab, membership, other, power_on, watched, GROUP_RSCS, T};
+use hactl_tests::two_node_lab::{lab, membership, other, power_on, watched, Lab, GROUP_RSCS, T};
 
 fn main() -> Result<()> {
     if !require_root() {
@@ -27,9 +27,22 @@ fn main() -> Result<()> {
     l.start(1)?;
     l.start(2)?;
     l.c.wait_dc(&[1, 2], T)?;
+    let mut ms = Vec::new();
+    // Panic (not return) on a failure while the lab is alive: its drop then prints the
+    // daemons' logs.
+    if let Err(e) = run_trials(&mut l, trials, &mut ms) {
+        panic!("after {} trials: {e:#}", ms.len());
+    }
+    hactl_tests::bench::summary(
+        "two-node fenced failover (kill -9 -> VIP elsewhere)",
+        &mut ms,
+    );
+    Ok(())
+}
+
+fn run_trials(l: &mut Lab, trials: usize, ms: &mut Vec<f64>) -> Result<()> {
     let mut on = l.configure(true, &[])?;
     let poller = Poller::start(&l.client(), &l.vip, 80)?;
-    let mut ms = Vec::new();
     for trial in 1..=trials {
         let h = idx(&on)?;
         let s = other(h);
@@ -37,7 +50,7 @@ fn main() -> Result<()> {
         let Some(pid) = l.c.pid(h) else {
             bail!("{on}'s daemon is not running");
         };
-        let took = watched(&l, |w| {
+        let took = watched(l, |w| {
             let t0 = unix_now();
             run("kill", &["-9", "--", &format!("-{pid}")])?;
             let up = l.c.wait_until("VIP answering from the survivor", T, || {
@@ -51,7 +64,7 @@ fn main() -> Result<()> {
         println!("trial {trial}: kill -9 of {on} -> VIP from n{s} after {took:.0} ms");
         ms.push(took);
         on = wait_group_on(&l.c, s, &GROUP_RSCS, T, |n| n != on)?;
-        power_on(&mut l, h, s)?;
+        power_on(l, h, s)?;
         // Voters again as the survivor sees it (the returning node's own view is its
         // stale configuration until it catches up), and caught up: only then does the
         // returning node take part (wait_for_all), so only then may the next trial start.
@@ -64,9 +77,5 @@ fn main() -> Result<()> {
                 .then_some(()))
         })?;
     }
-    hactl_tests::bench::summary(
-        "two-node fenced failover (kill -9 -> VIP elsewhere)",
-        &mut ms,
-    );
     Ok(())
 }

@@ -142,6 +142,12 @@ pub fn power_off(l: &Lab, i: usize) {
     {
         let _ = std::process::Command::new("kill").args(["-9", p]).status();
     }
+    // The agents' run-time state (HA_VARRUN, HA_RSCTMP: pid files) lives in tmpfs on a
+    // real machine and does not survive a power cut; here it is on disk.
+    for (_, dir) in agent_env(&l.c, i).unwrap_or_default() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::create_dir_all(&dir);
+    }
 }
 
 /// What the watchers saw.
