@@ -12,16 +12,10 @@ use crate::ImportError;
 
 /// Clone meta attributes the scheduler does not honour yet, each with the reason
 /// given when a CIB sets it to a value that changes scheduling.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "promotable",
-        "promotable clones (promote/demote) are not supported yet",
-    ),
-    (
-        "notify",
-        "clone notifications (notify=true) are not supported yet",
-    ),
-];
+const NOT_YET: &[(&str, &str)] = &[(
+    "notify",
+    "clone notifications (notify=true) are not supported yet",
+)];
 
 pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
     let id = required(r, "id")?.to_string();

@@ -43,8 +43,7 @@ fn a_clone_of_a_primitive_round_trips() {
 #[test]
 fn unsupported_clone_kinds_are_refused_by_name() {
     for (xml, words) in [
-        (clone_xml("master", &[]), "promotable"),
-        (clone_xml("clone", &[("promotable", "true")]), "promotable"),
+        (clone_xml("master", &[("notify", "true")]), "notify"),
         (clone_xml("clone", &[("notify", "true")]), "notify"),
         (clone_xml("clone", &[("clone-min", "1")]), "clone-min"),
         (
@@ -57,5 +56,22 @@ fn unsupported_clone_kinds_are_refused_by_name() {
         let err = import(&xml).expect_err(words).to_string();
         assert!(err.contains(words), "{words}: {err}");
         assert!(err.contains("web-clone") || err.contains("\"g\""), "{err}");
+    }
+}
+
+#[test]
+fn promotable_clones_import_in_both_spellings() {
+    // Pacemaker's old <master> element is a clone with promotable=true.
+    for xml in [
+        clone_xml("master", &[("master-max", "1")]),
+        clone_xml("clone", &[("promotable", "true"), ("promoted-max", "1")]),
+    ] {
+        let c = import(&xml).expect("imports");
+        let Resource::Clone(cl) = &c.config.resources[0] else {
+            panic!("not a clone: {:?}", c.config.resources[0]);
+        };
+        assert_eq!(cl.meta.get("promotable").map(String::as_str), Some("true"));
+        let again = import(&export(&c)).expect("re-imports");
+        assert_eq!(again.config.resources, c.config.resources);
     }
 }

@@ -337,8 +337,18 @@ impl Engine {
                 (ActionKind::Probe, Some(r), Some(node)) if !a.pseudo => {
                     (details(r, node, "monitor", 0), rc::NOT_RUNNING)
                 }
-                (ActionKind::Monitor { interval_ms }, Some(r), Some(node)) if !a.pseudo => {
-                    (details(r, node, "monitor", *interval_ms), rc::OK)
+                (ActionKind::Monitor { interval_ms }, Some(r), Some(node)) if !a.pseudo => (
+                    details(r, node, "monitor", *interval_ms),
+                    ops::expected_rc(cib, r, "monitor", *interval_ms),
+                ),
+                (ActionKind::Promote, Some(r), Some(node)) if !a.pseudo => {
+                    (details(r, node, "promote", 0), rc::OK)
+                }
+                (ActionKind::Demote, Some(r), Some(node)) if !a.pseudo => {
+                    (details(r, node, "demote", 0), rc::OK)
+                }
+                (ActionKind::Cancel { interval_ms }, Some(r), Some(node)) if !a.pseudo => {
+                    (details(r, node, "cancel", *interval_ms), rc::OK)
                 }
                 _ => (None, rc::OK),
             };
@@ -348,6 +358,9 @@ impl Engine {
                     | ActionKind::Stop
                     | ActionKind::Probe
                     | ActionKind::Monitor { .. }
+                    | ActionKind::Promote
+                    | ActionKind::Demote
+                    | ActionKind::Cancel { .. }
             ) && !a.pseudo;
             let fence_executor = match (&a.kind, &a.node) {
                 (ActionKind::Fence { .. }, Some(victim)) if !a.pseudo => {
@@ -440,16 +453,11 @@ impl Engine {
                 details,
                 outcome,
             } => {
-                let failed = !outcome.is(rc::OK);
+                let expected =
+                    ops::expected_rc(cib, &details.rsc, &details.op, details.interval_ms);
+                let failed = !outcome.is(expected);
                 self.record(
-                    &node,
-                    &details,
-                    &outcome,
-                    rc::OK,
-                    failed,
-                    cib,
-                    now_ms,
-                    &mut out,
+                    &node, &details, &outcome, expected, failed, cib, now_ms, &mut out,
                 );
                 if failed {
                     self.abort(

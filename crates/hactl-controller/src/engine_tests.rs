@@ -816,3 +816,115 @@ fn mandatory_successors_of_an_undispatchable_action_do_not_run() {
     assert!(dispatches(&cmds).is_empty(), "{cmds:?}");
     assert_eq!(complete(&cmds), Some(4));
 }
+
+/// `a` as a promotable clone's primitive: a Promoted monitor (rc 8 is its success)
+/// and an Unpromoted one.
+fn promotable_cib() -> Cib {
+    let mut c = cib();
+    if let Resource::Primitive(p) = &mut c.config.resources[0] {
+        p.ops = vec![
+            OpSpec {
+                name: "monitor".into(),
+                interval_ms: 10_000,
+                role: Some(hactl_model::Role::Promoted),
+                ..Default::default()
+            },
+            OpSpec {
+                name: "monitor".into(),
+                interval_ms: 11_000,
+                role: Some(hactl_model::Role::Unpromoted),
+                ..Default::default()
+            },
+        ];
+    }
+    c
+}
+
+#[test]
+fn promote_demote_and_cancel_run_as_operations_with_their_expected_results() {
+    let c = promotable_cib();
+    for (kind, op, interval) in [
+        (ActionKind::Promote, "promote", 0),
+        (ActionKind::Demote, "demote", 0),
+        (
+            ActionKind::Cancel {
+                interval_ms: 11_000,
+            },
+            "cancel",
+            11_000,
+        ),
+    ] {
+        let mut e = engine();
+        let t = graph(vec![act(0, kind, Some("a"), "n2")], &[]);
+        let d = only_dispatch(&e.start(&t, &c, NOW).unwrap());
+        assert_eq!(
+            (d.details.op.as_str(), d.details.interval_ms),
+            (op, interval)
+        );
+        let cmds = e.handle(result(&d, 0), &c, NOW);
+        assert!(failcount_in(&cmds).is_none(), "{op}: rc 0 is its success");
+    }
+    // The cancel is recorded on the monitor it stopped: cancelled, not running.
+    let mut e = engine();
+    let t = graph(
+        vec![act(
+            0,
+            ActionKind::Cancel {
+                interval_ms: 11_000,
+            },
+            Some("a"),
+            "n2",
+        )],
+        &[],
+    );
+    let d = only_dispatch(&e.start(&t, &c, NOW).unwrap());
+    let cmds = e.handle(result(&d, 0), &c, NOW);
+    let rec = proposals(&cmds)
+        .into_iter()
+        .flat_map(flatten)
+        .find_map(|ch| match ch {
+            Change::RecordOp { op, .. } => Some(op.clone()),
+            _ => None,
+        })
+        .expect("recorded");
+    assert_eq!(
+        (rec.operation.as_str(), rec.interval_ms, rec.op_status),
+        ("monitor", 11_000, ops::status::CANCELLED)
+    );
+}
+
+#[test]
+fn a_promoted_monitor_succeeds_with_rc_8_and_fails_with_rc_0() {
+    let c = promotable_cib();
+    let mut e = engine();
+    let t = graph(
+        vec![act(
+            0,
+            ActionKind::Monitor {
+                interval_ms: 10_000,
+            },
+            Some("a"),
+            "n1",
+        )],
+        &[],
+    );
+    let d = only_dispatch(&e.start(&t, &c, NOW).unwrap());
+    let cmds = e.handle(result(&d, 8), &c, NOW);
+    assert!(failcount_in(&cmds).is_none(), "rc 8 is promoted: expected");
+    // A later change to rc 0 means it is no longer promoted: a failure.
+    let d = ops::op_details(&c, "a", "n1", "monitor", 10_000).unwrap();
+    let ev = |rc| Event::MonitorChanged {
+        node: "n1".into(),
+        details: d.clone(),
+        outcome: done(rc, 1),
+    };
+    assert!(failcount_in(&e.handle(ev(0), &c, NOW)).is_some());
+    // The unpromoted monitor is the other way round.
+    let d = ops::op_details(&c, "a", "n1", "monitor", 11_000).unwrap();
+    let ev = Event::MonitorChanged {
+        node: "n1".into(),
+        details: d,
+        outcome: done(0, 1),
+    };
+    assert!(failcount_in(&e.handle(ev, &c, NOW)).is_none());
+}

@@ -347,6 +347,26 @@ impl NodeService {
             }
         };
         let timeout = Duration::from_millis(d.timeout_ms.max(1));
+        if d.op == "cancel" {
+            // The recurring monitor of a role the resource leaves (a promote or
+            // demote follows).
+            let interval = Duration::from_millis(d.interval_ms);
+            let existed = self.inner.exec.cancel_monitor(&d.rsc, interval);
+            if let Ok(mut m) = self.inner.monitor_details.lock() {
+                m.remove(&(d.rsc.clone(), d.interval_ms));
+            }
+            debug!(node = %node, resource = %d.rsc, interval_ms = d.interval_ms, existed, "monitor cancelled");
+            let (now, _) = unix_now();
+            return Some(Outcome {
+                rc: 0,
+                op_status: status::DONE,
+                exit_reason: None,
+                exec_ms: 0,
+                queue_ms: 0,
+                started_at: now,
+                digest: None,
+            });
+        }
         if d.op == "monitor" && d.interval_ms > 0 {
             let key = (d.rsc.clone(), d.interval_ms);
             if let Some(g) = graph {

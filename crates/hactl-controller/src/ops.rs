@@ -15,11 +15,15 @@ pub mod rc {
     pub const ERR_GENERIC: i32 = 1;
     pub const NOT_INSTALLED: i32 = 5;
     pub const NOT_RUNNING: i32 = 7;
+    pub const RUNNING_PROMOTED: i32 = 8;
 }
 
 /// Execution status codes, as in [`OpRecord::op_status`].
 pub mod status {
     pub const DONE: i32 = 0;
+    /// A recurring operation that was cancelled (its record says it no longer
+    /// runs).
+    pub const CANCELLED: i32 = 1;
     pub const TIMEOUT: i32 = 2;
     pub const ERROR: i32 = 4;
     pub const NOT_INSTALLED: i32 = 5;
@@ -75,7 +79,10 @@ impl Outcome {
     pub fn probe_answer(&self) -> bool {
         self.op_status == status::NOT_INSTALLED
             || (self.op_status == status::DONE
-                && matches!(self.rc, rc::OK | rc::NOT_RUNNING | rc::NOT_INSTALLED))
+                && matches!(
+                    self.rc,
+                    rc::OK | rc::NOT_RUNNING | rc::NOT_INSTALLED | rc::RUNNING_PROMOTED
+                ))
     }
 }
 
@@ -165,6 +172,29 @@ pub fn op_details_of(
     }
 }
 
+/// The rc a successful `op` of `rsc` returns: a monitor configured for the
+/// Promoted role answers 8 (OCF_RUNNING_PROMOTED), anything else 0.
+pub fn expected_rc(cib: &Cib, rsc: &str, op: &str, interval_ms: u64) -> i32 {
+    if op != "monitor" || interval_ms == 0 {
+        return rc::OK;
+    }
+    let prim = cib
+        .config
+        .resources
+        .iter()
+        .flat_map(|r| r.primitives())
+        .find(|p| p.id == rsc)
+        .or_else(|| cib.config.clone_instance(rsc).map(|(_, p, _)| p));
+    let promoted = prim
+        .and_then(|p| p.op(op, interval_ms))
+        .is_some_and(|o| o.role == Some(hactl_model::Role::Promoted));
+    if promoted {
+        rc::RUNNING_PROMOTED
+    } else {
+        rc::OK
+    }
+}
+
 /// The highest call id recorded for `node` in the CIB.
 pub fn max_call_id(cib: &Cib, node: &str) -> i64 {
     cib.status
@@ -203,16 +233,22 @@ pub fn record_change(
     expected_rc: i32,
     now_s: i64,
 ) -> Change {
+    // A cancel is recorded on the monitor it cancelled (its record then says it
+    // no longer runs), as Pacemaker removes a cancelled monitor's record.
+    let (operation, op_status) = match d.op.as_str() {
+        "cancel" => ("monitor".to_string(), status::CANCELLED),
+        _ => (d.op.clone(), out.op_status),
+    };
     Change::RecordOp {
         node: node.to_string(),
         rsc: d.rsc.clone(),
         agent: d.agent.clone(),
         op: OpRecord {
-            operation: d.op.clone(),
+            operation,
             interval_ms: d.interval_ms,
             call_id,
             rc: out.rc,
-            op_status: out.op_status,
+            op_status,
             expected_rc: Some(expected_rc),
             last_rc_change: Some(now_s),
             last_run: Some(out.started_at),

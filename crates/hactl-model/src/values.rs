@@ -162,8 +162,8 @@ string_enum!(
 );
 
 string_enum!(
-    /// A resource role. Promotable clones are out of scope, but the words are kept so
-    /// that constraints naming them parse.
+    /// A resource role (`Unpromoted`/`Promoted` for promotable clones; the old
+    /// spellings `Slave`/`Master` parse too).
     Role {
         Stopped => "Stopped",
         Started => "Started",

@@ -19,6 +19,16 @@ pub(crate) enum Task {
     GRunning,
     GStop,
     GStopped,
+    /// Promotable clone instances: promote, demote, and the cancel of a
+    /// recurring monitor of the role being left.
+    Promote,
+    Demote,
+    Cancel(u64),
+    /// A promotable clone's pseudo actions.
+    CPromote,
+    CPromoted,
+    CDemote,
+    CDemoted,
 }
 
 impl Task {
@@ -30,6 +40,11 @@ impl Task {
             Task::Fence => "fence",
             Task::GRunning => "running",
             Task::GStopped => "stopped",
+            Task::Promote | Task::CPromote => "promote",
+            Task::Demote | Task::CDemote => "demote",
+            Task::Cancel(_) => "cancel",
+            Task::CPromoted => "promoted",
+            Task::CDemoted => "demoted",
         }
     }
 }
@@ -54,6 +69,9 @@ pub(crate) const ASYMMETRIC: u32 = 32;
 /// Sequence only, and only between actions on the same node (an anti-colocation's
 /// stop before start; see `probe_order.rs`).
 pub(crate) const SAME_NODE: u32 = 64;
+/// A required "then" makes "first" required (Pacemaker's promoted-implies-first:
+/// an instance's stop requires its demote).
+pub(crate) const PROMOTED_IMPLIES_FIRST: u32 = 128;
 
 /// The engine's view of an edge: anything beyond plain sequence is mandatory.
 /// Flags 0 (a group member's stop before the group's "stopped" marker, for all
@@ -83,6 +101,11 @@ pub(crate) struct Graph {
     pub group_acts: Vec<[usize; 4]>,
     /// Per clone: the same four pseudo actions.
     pub clone_acts: Vec<[usize; 4]>,
+    /// Per promotable clone: promote, promoted, demote, demoted pseudo actions.
+    pub promo_acts: Vec<[usize; 4]>,
+    /// Per primitive: its promote and demote, if any.
+    pub promote_of: Vec<Option<usize>>,
+    pub demote_of: Vec<Option<usize>>,
     /// Mandatory interleaved orderings (first clone, then clone), kept to find
     /// the "then" instances left without a partner on their node: those must not
     /// run after all (see `unassign_instances`).
@@ -138,7 +161,13 @@ impl Sched<'_> {
         }
     }
 
-    fn new_rsc_action(&self, p: usize, task: Task, node: Option<usize>, optional: bool) -> Act {
+    pub(crate) fn new_rsc_action(
+        &self,
+        p: usize,
+        task: Task,
+        node: Option<usize>,
+        optional: bool,
+    ) -> Act {
         let mut a = Act {
             rsc: Some(RscRef::P(p)),
             task,
@@ -158,14 +187,15 @@ impl Sched<'_> {
                 if !nd.online {
                     // A stop on an unclean node that will be fenced is implied by
                     // the fencing.
-                    if task == Task::Stop && nd.unclean && self.can_fence(n) {
+                    let stopping = matches!(task, Task::Stop | Task::Demote);
+                    if stopping && nd.unclean && self.can_fence(n) {
                         a.pseudo = true;
                     } else {
                         a.runnable = false;
                     }
                 } else if nd.pending {
                     a.runnable = false;
-                } else if task == Task::Stop && nd.unclean {
+                } else if matches!(task, Task::Stop | Task::Demote) && nd.unclean {
                     if self.can_fence(n) {
                         a.pseudo = true;
                     } else {
@@ -194,6 +224,9 @@ impl Sched<'_> {
             stops_of: vec![Vec::new(); np],
             group_acts: Vec::new(),
             clone_acts: Vec::new(),
+            promo_acts: Vec::new(),
+            promote_of: vec![None; np],
+            demote_of: vec![None; np],
             interleaved: Vec::new(),
             probes: Vec::new(),
             anti_orders: Vec::new(),
@@ -219,6 +252,7 @@ impl Sched<'_> {
         // Actions in resource order: a group's members, then its pseudo actions.
         g.group_acts = vec![[usize::MAX; 4]; self.groups.len()];
         g.clone_acts = vec![[usize::MAX; 4]; self.clones.len()];
+        g.promo_acts = vec![[usize::MAX; 4]; self.clones.len()];
         for r in self.top.clone() {
             match r {
                 RscRef::P(p) => self.create_prim_actions(p, &mut g),
@@ -247,6 +281,9 @@ impl Sched<'_> {
                         self.create_prim_actions(p, &mut g);
                     }
                     g.clone_acts[ci] = self.clone_pseudo_actions(ci, &mut g);
+                    if self.clones[ci].promotable {
+                        g.promo_acts[ci] = self.promotable_pseudo_actions(ci, &mut g);
+                    }
                 }
             }
         }
@@ -321,6 +358,7 @@ impl Sched<'_> {
             }
         }
         self.clone_internal_orders(&mut g);
+        self.promotable_orders(&mut g);
         self.order_constraints(&mut g);
         self.anti_colocation_orders(&mut g);
         self.unassign_instances(&mut g);
@@ -410,6 +448,12 @@ impl Sched<'_> {
                     g.order(s, st, ORDERED | FIRST_IMPLIES_THEN | INTERMEDIATE_STOP);
                 }
             }
+        }
+        if self.prims[p]
+            .clone
+            .is_some_and(|ci| self.clones[ci].promotable)
+        {
+            self.create_role_actions(p, g);
         }
         self.create_probes(p, g);
         self.create_monitors(p, g);
@@ -518,16 +562,31 @@ impl Sched<'_> {
             if op.name != "monitor" || op.interval_ms == 0 || op.enabled == Some(false) {
                 continue;
             }
-            if matches!(op.role, Some(Role::Stopped) | Some(Role::Promoted)) {
+            // Two monitors with one interval (even for different roles) are a
+            // configuration error Pacemaker schedules neither of.
+            let same =
+                |o: &&hactl_model::OpSpec| o.name == op.name && o.interval_ms == op.interval_ms;
+            if def.ops.iter().filter(same).count() > 1 {
+                continue;
+            }
+            // Monitors of the role the resource will have (a promoted instance
+            // runs the Promoted ones only).
+            let promoted_op = op.role == Some(Role::Promoted);
+            if op.role == Some(Role::Stopped) || promoted_op != prim.promote {
                 continue;
             }
             // A monitor already running is only needed again if the start is (a
             // restart found required later, when ordering spreads "required").
             let running = prim.running_monitors.contains(&(n, op.interval_ms));
-            if running && start.is_none() {
+            // A role change needs the new role's monitor.
+            let role_changing = [g.promote_of[p], g.demote_of[p]]
+                .into_iter()
+                .flatten()
+                .any(|a| !g.acts[a].optional);
+            if running && start.is_none() && !role_changing {
                 continue;
             }
-            let optional = running && !start_needed;
+            let optional = running && !start_needed && !role_changing;
             let a = Act {
                 rsc: Some(RscRef::P(p)),
                 task: Task::Monitor(op.interval_ms),
@@ -545,6 +604,15 @@ impl Sched<'_> {
                     ORDERED | UNRUNNABLE_FIRST_BLOCKS | FIRST_IMPLIES_THEN,
                 );
             }
+            // After the role change that makes it the right monitor.
+            let role_change = if prim.promote {
+                g.promote_of[p]
+            } else {
+                g.demote_of[p]
+            };
+            if let Some(rc) = role_change {
+                g.order(rc, i, ORDERED | UNRUNNABLE_FIRST_BLOCKS);
+            }
         }
     }
 
@@ -561,6 +629,18 @@ impl Sched<'_> {
                 OrderAction::Start | OrderAction::Promote => vec![self.start_or_placeholder(p, g)],
                 OrderAction::Stop | OrderAction::Demote => g.stops_of[p].clone(),
             },
+            RscRef::C(ci)
+                if self.clones[ci].promotable
+                    && matches!(action, OrderAction::Promote | OrderAction::Demote) =>
+            {
+                let [promote, promoted, demote, demoted] = g.promo_acts[ci];
+                match (action, as_first) {
+                    (OrderAction::Promote, true) => vec![promoted],
+                    (OrderAction::Promote, false) => vec![promote],
+                    (_, true) => vec![demoted],
+                    (_, false) => vec![demote],
+                }
+            }
             RscRef::G(_) | RscRef::C(_) => {
                 let [gstart, grunning, gstop, gstopped] = match r {
                     RscRef::G(gi) => g.group_acts[gi],
@@ -878,6 +958,9 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> (bool, bool) {
     if e.flags & FIRST_IMPLIES_THEN != 0 && !g.acts[f].optional && g.acts[t].optional {
         tch |= clear_optional(s, g, t, f);
     }
+    if e.flags & PROMOTED_IMPLIES_FIRST != 0 && !g.acts[t].optional && g.acts[f].optional {
+        fch |= clear_optional(s, g, f, t);
+    }
     if e.flags & INTERMEDIATE_STOP != 0 {
         let then_required = !g.acts[t].optional;
         let then_managed = match g.acts[t].rsc {
@@ -998,6 +1081,8 @@ pub(crate) fn summarize_prim(s: &Sched<'_>, g: &Graph, p: usize) -> Vec<SummaryI
         return out;
     }
     let name = |n: usize| s.nodes[n].name.to_string();
+    let next_role = s.full_next_role(p);
+    let orig = s.full_orig_role(p);
     let moving = current.is_some() && next.is_some() && current != next;
     let start = g.start_of[p].filter(|&a| g.acts[a].node.is_some() && g.acts[a].node == next);
     let start_node = match start {
@@ -1014,13 +1099,8 @@ pub(crate) fn summarize_prim(s: &Sched<'_>, g: &Graph, p: usize) -> Vec<SummaryI
                 action: usize,
                 source: Option<usize>| {
         let source = source.unwrap_or(action);
-        let details = match (origin, dest) {
-            (None, Some(d)) => name(d),
-            (Some(o), None) => name(o),
-            (Some(o), Some(d)) if o == d => name(o),
-            (Some(o), Some(d)) => format!("{} -> {}", name(o), name(d)),
-            (None, None) => String::new(),
-        };
+        let details =
+            crate::promotable_actions::action_details(orig, next_role, origin, dest, &name);
         let runnable = g.acts[action].runnable;
         let reason = match (&g.acts[source].reason, runnable) {
             (Some(r), false) => Some(format!("due to {r} (blocked)")),
@@ -1035,13 +1115,16 @@ pub(crate) fn summarize_prim(s: &Sched<'_>, g: &Graph, p: usize) -> Vec<SummaryI
             reason,
         }
     };
-    let next_role = prim.next_role.unwrap_or(Role::Stopped);
-    if prim.orig_role == next_role {
+    let required = |a: Option<usize>| a.filter(|&a| !g.acts[a].optional);
+    let (promote, demote) = (required(g.promote_of[p]), required(g.demote_of[p]));
+    if orig == next_role {
         let Some(_) = next else { return out };
-        let Some(st) = start else { return out };
-        if g.acts[st].optional {
+        let Some(st) = start.filter(|&st| !g.acts[st].optional) else {
+            if let (Some(pr), Some(_)) = (promote, demote) {
+                out.push(item("Re-promote", current, next, pr, demote));
+            }
             return out;
-        }
+        };
         if !g.acts[st].runnable {
             let Some(sp) = stop else { return out };
             let reason_op = if g.acts[sp].reason.is_some() { sp } else { st };
@@ -1084,7 +1167,11 @@ pub(crate) fn summarize_prim(s: &Sched<'_>, g: &Graph, p: usize) -> Vec<SummaryI
             let _ = sp;
             out.push(item("Restart", current, next, st, None));
         }
-    } else if prim.orig_role == Role::Stopped && next_role == Role::Started {
+    } else if let (Role::Promoted, Some(d)) = (orig, demote) {
+        out.push(item("Demote", current, next, d, None));
+    } else if let (Role::Promoted, Some(pr)) = (next_role, promote) {
+        out.push(item("Promote", current, next, pr, None));
+    } else if orig == Role::Stopped && next_role != Role::Stopped {
         if let Some(st) = start {
             out.push(item("Start", current, next, st, None));
         }

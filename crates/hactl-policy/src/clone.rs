@@ -25,6 +25,11 @@ pub(crate) struct CloneInfo<'a> {
     /// Globally unique: each instance is its own resource (history names it
     /// `rsc:N`, several may run on one node).
     pub unique: bool,
+    /// Promotable: instances are promoted (at most `promoted_max` in all and
+    /// `promoted_node_max` per node) or unpromoted (`promotable.rs`).
+    pub promotable: bool,
+    pub promoted_max: usize,
+    pub promoted_node_max: usize,
     pub priority: i64,
     /// The clone's own node scores (location constraints, dependents' wishes).
     pub allowed: Vec<Option<Score>>,
@@ -70,7 +75,17 @@ impl<'a> Sched<'a> {
         let ci = self.clones.len();
         let max = meta_usize(&cl.meta, "clone-max").unwrap_or(self.nodes.len().max(1));
         let truthy = |k: &str| meta.get(k).and_then(|v| hactl_model::values::parse_bool(v));
-        let unique = truthy("globally-unique").unwrap_or(false);
+        // Pacemaker's default: globally unique when more than one instance may
+        // run per node.
+        let node_max_set = meta_usize(&cl.meta, "clone-node-max").unwrap_or(1);
+        let unique = truthy("globally-unique").unwrap_or(node_max_set > 1);
+        let promotable = truthy("promotable").unwrap_or(false);
+        // The old names (master-max, master-node-max) still count.
+        let count_of = |new: &str, old: &str| {
+            meta_usize(&cl.meta, new)
+                .or_else(|| meta_usize(&cl.meta, old))
+                .unwrap_or(1)
+        };
         let priority = meta
             .get("priority")
             .and_then(|v| v.parse::<Score>().ok())
@@ -90,6 +105,9 @@ impl<'a> Sched<'a> {
             interleave: truthy("interleave").unwrap_or(false),
             ordered: truthy("ordered").unwrap_or(false),
             unique,
+            promotable,
+            promoted_max: count_of("promoted-max", "master-max"),
+            promoted_node_max: count_of("promoted-node-max", "master-node-max"),
             priority,
             allowed: vec![None; self.nodes.len()],
             count: vec![0; self.nodes.len()],
@@ -229,6 +247,10 @@ impl<'a> Sched<'a> {
             return;
         }
         self.clones[ci].assigning = true;
+        if self.clones[ci].promotable {
+            self.add_promotion_scores(ci);
+            self.assign_role_primaries(ci);
+        }
         let mut this_with = self.clones[ci].this_with.clone();
         self.sort_colocs(&mut this_with, true);
         for c in this_with {
@@ -245,6 +267,9 @@ impl<'a> Sched<'a> {
         let mut order = self.clones[ci].instances.clone();
         order.sort_by(|&a, &b| self.cmp_instance(ci, a, b));
         self.assign_instances(ci, &order);
+        if self.clones[ci].promotable {
+            self.set_instance_roles(ci);
+        }
         self.clones[ci].assigning = false;
         self.clones[ci].unassigned = false;
     }
@@ -277,7 +302,7 @@ impl<'a> Sched<'a> {
     }
 
     /// Pacemaker's pcmk__cmp_instance: which instance to assign first.
-    fn cmp_instance(&self, ci: usize, a: usize, b: usize) -> std::cmp::Ordering {
+    pub(crate) fn cmp_instance(&self, ci: usize, a: usize, b: usize) -> std::cmp::Ordering {
         use std::cmp::Ordering::*;
         let (pa, pb) = (&self.prims[a], &self.prims[b]);
         let (na, nb) = (pa.active.len(), pb.active.len());
@@ -522,6 +547,10 @@ impl<'a> Sched<'a> {
     /// (pcmk__clone_apply_coloc_score with the clone as the primary).
     pub(crate) fn apply_coloc_with_clone(&mut self, p: usize, x: usize, coloc: &Coloc) {
         if self.clones[x].unassigned {
+            return;
+        }
+        if let Some(role) = coloc.pri_role {
+            self.apply_coloc_with_role(p, x, role, coloc);
             return;
         }
         if let Some(d) = self.prims[p].clone {

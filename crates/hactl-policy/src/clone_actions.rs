@@ -65,7 +65,12 @@ impl Sched<'_> {
 
     /// The instance actions an ordering names for instance `p`.
     fn instance_actions(&self, p: usize, action: OrderAction, g: &mut Graph) -> Vec<usize> {
+        let promotable = self.prims[p]
+            .clone
+            .is_some_and(|ci| self.clones[ci].promotable);
         match action {
+            OrderAction::Promote if promotable => g.promote_of[p].into_iter().collect(),
+            OrderAction::Demote if promotable => g.demote_of[p].into_iter().collect(),
             OrderAction::Start | OrderAction::Promote => vec![self.start_or_placeholder(p, g)],
             OrderAction::Stop | OrderAction::Demote => g.stops_of[p].clone(),
         }
@@ -230,6 +235,9 @@ pub(crate) fn refresh_clone(s: &Sched<'_>, g: &mut Graph, a: usize, ci: usize) -
         Task::GRunning => (true, true),
         Task::GStop => (false, false),
         Task::GStopped => (false, false),
+        Task::CPromote | Task::CPromoted | Task::CDemote | Task::CDemoted => {
+            return crate::promotable_actions::refresh_promotable(s, g, a, ci)
+        }
         _ => return false,
     };
     let mut optional = g.acts[a].optional;

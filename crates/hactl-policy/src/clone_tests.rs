@@ -186,12 +186,28 @@ fn a_globally_unique_clone_may_run_several_instances_on_a_node() {
         summary(&cib),
         vec!["Start ip:0 ( n1 )", "Start ip:1 ( n1 )"]
     );
-    // Anonymous, the same clone runs once per node.
+    // Without globally-unique, clone-node-max > 1 makes it unique (Pacemaker's
+    // default) ...
     let mut cib = base(&["n1"]);
     cib.config.resources.push(clone_of(
         "ip-clone",
         "ip",
         &[("clone-max", "2"), ("clone-node-max", "2")],
+    ));
+    assert_eq!(
+        summary(&cib),
+        vec!["Start ip:0 ( n1 )", "Start ip:1 ( n1 )"]
+    );
+    // ... while an anonymous clone runs once per node, whatever clone-node-max.
+    let mut cib = base(&["n1"]);
+    cib.config.resources.push(clone_of(
+        "ip-clone",
+        "ip",
+        &[
+            ("globally-unique", "false"),
+            ("clone-max", "2"),
+            ("clone-node-max", "2"),
+        ],
     ));
     assert_eq!(summary(&cib), vec!["Start ip:0 ( n1 )"]);
 }

@@ -30,17 +30,28 @@ fn operation(kind: &ActionKind) -> (&'static str, u64) {
         ActionKind::GroupRunning => ("running", 0),
         ActionKind::GroupStop => ("stop", 0),
         ActionKind::GroupStopped => ("stopped", 0),
+        ActionKind::Promote | ActionKind::GroupPromote => ("promote", 0),
+        ActionKind::Demote | ActionKind::GroupDemote => ("demote", 0),
+        // A cancel's key is the monitor's (its operation is "cancel").
+        ActionKind::Cancel { interval_ms } => ("monitor", *interval_ms),
+        ActionKind::GroupPromoted => ("promoted", 0),
+        ActionKind::GroupDemoted => ("demoted", 0),
     }
 }
 
 /// Pacemaker's operation key of an action (`rsc_start_0`, `stonith-node1-reboot`).
 pub fn operation_key(a: &Action) -> String {
+    key_as(a, a.resource.as_deref().unwrap_or(""))
+}
+
+/// The operation key of an action on resource `name`.
+fn key_as(a: &Action, name: &str) -> String {
     let node = a.node.as_deref().unwrap_or("");
     match &a.kind {
         ActionKind::Fence { action } => format!("stonith-{node}-{action}"),
         kind => {
             let (op, interval) = operation(kind);
-            format!("{}_{op}_{interval}", a.resource.as_deref().unwrap_or(""))
+            format!("{name}_{op}_{interval}")
         }
     }
 }
@@ -52,6 +63,8 @@ struct Lookup<'c> {
     prims: HashMap<&'c str, &'c Primitive>,
     uuids: HashMap<&'c str, &'c str>,
     default_timeout_ms: u64,
+    /// Instance id → the name its history knows it by (see `Placement`).
+    history: HashMap<&'c str, &'c str>,
 }
 
 impl<'c> Lookup<'c> {
@@ -80,6 +93,22 @@ impl<'c> Lookup<'c> {
             prims,
             uuids,
             default_timeout_ms,
+            history: HashMap::new(),
+        }
+    }
+
+    /// The name an action's resource has in its history, when not its id.
+    fn history_name(&self, a: &Action) -> Option<&'c str> {
+        let rsc = a.resource.as_deref()?;
+        self.history.get(rsc).copied()
+    }
+
+    /// An action's key as Pacemaker writes it: by the history's name for the
+    /// resource (an anonymous clone instance's `clone_name`).
+    fn key_of(&self, a: &Action) -> String {
+        match self.history_name(a) {
+            Some(name) => key_as(a, name),
+            None => operation_key(a),
         }
     }
 
@@ -155,6 +184,10 @@ fn in_graph(a: &Action) -> bool {
 /// `<action_set>` and, without children, in a `<trigger>`).
 fn open_tag(l: &Lookup<'_>, a: &Action, out: &mut String) {
     let (op, _) = operation(&a.kind);
+    let op = match a.kind {
+        ActionKind::Cancel { .. } => "cancel",
+        _ => op,
+    };
     let key = operation_key(a);
     let element = element_name(a);
     put(
@@ -162,9 +195,15 @@ fn open_tag(l: &Lookup<'_>, a: &Action, out: &mut String) {
         format_args!(
             r#"<{element} id="{}" operation="{op}" operation_key="{}""#,
             a.id,
-            esc(&key)
+            esc(&l.key_of(a))
         ),
     );
+    if l.history_name(a).is_some() {
+        put(
+            out,
+            format_args!(r#" internal_operation_key="{}""#, esc(&key)),
+        );
+    }
     if let (Some(node), false) = (a.node.as_deref(), a.pseudo) {
         put(
             out,
@@ -256,8 +295,13 @@ fn write_attributes(attrs: &[(String, String)], out: &mut String) {
 }
 
 /// The transition as Pacemaker transition-graph XML.
-pub fn graph_xml(cib: &Cib, t: &Transition) -> String {
-    let l = Lookup::new(cib);
+pub fn graph_xml<'a>(cib: &'a Cib, t: &'a Transition) -> String {
+    let mut l = Lookup::new(cib);
+    l.history = t
+        .placements
+        .iter()
+        .filter_map(|p| Some((p.resource.as_str(), p.history_name.as_deref()?)))
+        .collect();
     let mut inputs: Vec<Vec<usize>> = vec![Vec::new(); t.actions.len()];
     for e in &t.edges {
         if in_graph(&t.actions[e.before]) && in_graph(&t.actions[e.after]) {

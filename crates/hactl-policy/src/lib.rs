@@ -15,9 +15,10 @@
 //! preferences (Pacemaker follows them to any depth); merging a resource's
 //! colocated preferences visits at most 2,000 resources (Pacemaker walks every
 //! path, factorial for densely colocated sets — see `sched::COLOC_MERGE_BUDGET`;
-//! a cut is reported in `Transition::warnings`); anonymous clones of primitives
-//! and globally-unique clones are scheduled (`clone.rs`), while bundles, promotable and
-//! notifying clones and clones of groups are refused when a CIB is imported.
+//! a cut is reported in `Transition::warnings`); anonymous, globally-unique and
+//! promotable clones of primitives are scheduled (`clone.rs`, `promotable.rs`),
+//! while bundles, notifying clones and clones of groups are refused when a CIB is
+//! imported.
 
 mod actions;
 mod clone;
@@ -27,6 +28,8 @@ mod graph;
 mod health;
 mod output;
 mod probe_order;
+mod promotable;
+mod promotable_actions;
 mod raw_scores;
 mod rules;
 mod sched;
@@ -143,6 +146,19 @@ pub enum ActionKind {
     GroupRunning,
     GroupStop,
     GroupStopped,
+    /// Promote or demote an instance of a promotable clone (OCF `promote`,
+    /// `demote`).
+    Promote,
+    Demote,
+    /// Cancel a recurring monitor (of the role an instance leaves).
+    Cancel {
+        interval_ms: u64,
+    },
+    /// A promotable clone's pseudo actions.
+    GroupPromote,
+    GroupPromoted,
+    GroupDemote,
+    GroupDemoted,
 }
 
 /// `before` → `after`.
@@ -182,8 +198,19 @@ pub struct Placement {
     pub current: Vec<String>,
     /// The node it is assigned to, if any.
     pub target: Option<String>,
-    /// Role after the transition: `Started` or `Stopped`.
+    /// Role after the transition: `Started` or `Stopped`; for an instance of a
+    /// promotable clone `Promoted`, `Unpromoted` or `Stopped`.
     pub role: String,
+    /// An instance of a promotable clone.
+    pub promotable: bool,
+    /// The name the history knows an anonymous clone instance by, when not its
+    /// id (Pacemaker's graph keys its actions by it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_name: Option<String>,
+    /// Instances of promotable clones: promoted now (per the history).
+    pub promoted: bool,
+    /// Runs promoted once the transition has run.
+    pub promoted_after: bool,
     pub failed: bool,
     /// Nodes where its last operation failed.
     pub failed_on: Vec<String>,
@@ -287,6 +314,13 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             Task::GRunning => ActionKind::GroupRunning,
             Task::GStop => ActionKind::GroupStop,
             Task::GStopped => ActionKind::GroupStopped,
+            Task::Promote => ActionKind::Promote,
+            Task::Demote => ActionKind::Demote,
+            Task::Cancel(iv) => ActionKind::Cancel { interval_ms: iv },
+            Task::CPromote => ActionKind::GroupPromote,
+            Task::CPromoted => ActionKind::GroupPromoted,
+            Task::CDemote => ActionKind::GroupDemote,
+            Task::CDemoted => ActionKind::GroupDemoted,
         };
         out_actions.push(Action {
             id,
@@ -444,7 +478,11 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
                 agent: p.agent.to_string(),
                 current: p.active.iter().map(|&n| node_names[n].clone()).collect(),
                 target: p.assigned.map(|n| node_names[n].clone()),
-                role: p.next_role.unwrap_or(Role::Stopped).to_string(),
+                role: s.full_next_role(pi).to_string(),
+                promotable: p.clone.is_some_and(|ci| s.clones[ci].promotable),
+                history_name: p.history_name.clone(),
+                promoted: p.promoted_on.is_some(),
+                promoted_after: promotable_actions::promoted_after(s, g, pi, &after),
                 failed: p.failed,
                 failed_on: p.failed_on.iter().map(|&n| node_names[n].clone()).collect(),
                 unmanaged: !p.managed,

@@ -158,7 +158,17 @@ pub fn rsc_line(p: &Placement, t: &Transition, view: StatusView) -> String {
     match nodes.len() {
         0 => state.push_str("Stopped"),
         1 => {
-            let word = if failed { "FAILED" } else { "Started" };
+            let promoted = match view {
+                StatusView::Current => p.promoted,
+                StatusView::Revised => p.promoted_after,
+            };
+            let word = match (failed, p.promotable, promoted) {
+                (true, true, true) => "FAILED Promoted",
+                (true, _, _) => "FAILED",
+                (false, true, true) => "Promoted",
+                (false, true, false) => "Unpromoted",
+                (false, false, _) => "Started",
+            };
             let _ = write!(state, "{word} {}", nodes[0]);
         }
         _ => {
@@ -313,7 +323,36 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
 /// `Started: [ … ]` line, the others (failed, unmanaged, blocked) one per line,
 /// and the nodes without an instance as `Stopped: [ … ]`.
 fn clone_set(out: &mut String, c: &hactl_model::CloneSet, t: &Transition, view: StatusView) {
-    let _ = writeln!(out, "    * Clone Set: {} [{}]:", c.id, c.child.id());
+    let truthy = |k: &str| {
+        c.meta
+            .get(k)
+            .and_then(|v| hactl_model::values::parse_bool(v))
+            .unwrap_or(false)
+    };
+    let node_max = c
+        .meta
+        .get("clone-node-max")
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let unique = c
+        .meta
+        .get("globally-unique")
+        .and_then(|v| hactl_model::values::parse_bool(v))
+        .unwrap_or(node_max.unwrap_or(1) > 1);
+    let mut flags: Vec<&str> = Vec::new();
+    if truthy("promotable") {
+        flags.push("promotable");
+    }
+    if unique {
+        flags.push("unique");
+    }
+    let flags = if flags.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", flags.join(", "))
+    };
+    let _ = writeln!(out, "    * Clone Set: {} [{}]{flags}:", c.id, c.child.id());
+    // Instances running normally, folded per role: Promoted, then the others.
+    let mut promoted: Vec<&str> = Vec::new();
     let mut started: Vec<&str> = Vec::new();
     for pl in t
         .placements
@@ -324,23 +363,41 @@ fn clone_set(out: &mut String, c: &hactl_model::CloneSet, t: &Transition, view: 
             StatusView::Current => &pl.current,
             StatusView::Revised => &pl.after,
         };
+        let is_promoted = match view {
+            StatusView::Current => pl.promoted,
+            StatusView::Revised => pl.promoted_after,
+        };
         let failed_now = pl.failed && view == StatusView::Current;
         let plain = !(pl.unmanaged || pl.blocked || failed_now);
         if plain && nodes.len() == 1 {
-            started.push(nodes[0].as_str());
+            let list = if is_promoted {
+                &mut promoted
+            } else {
+                &mut started
+            };
+            list.push(nodes[0].as_str());
         } else if !nodes.is_empty() {
             let _ = writeln!(out, "      * {}", rsc_line(pl, t, view));
         }
     }
+    promoted.sort_by(|a, b| natural_cmp(a, b));
     started.sort_by(|a, b| natural_cmp(a, b));
+    if !promoted.is_empty() {
+        let _ = writeln!(out, "      * Promoted: [ {} ]", promoted.join(" "));
+    }
     if !started.is_empty() {
-        let _ = writeln!(out, "      * Started: [ {} ]", started.join(" "));
+        let word = if truthy("promotable") {
+            "Unpromoted"
+        } else {
+            "Started"
+        };
+        let _ = writeln!(out, "      * {word}: [ {} ]", started.join(" "));
     }
     let mut stopped: Vec<&str> = t
         .nodes
         .iter()
         .map(|n| n.name.as_str())
-        .filter(|n| !started.contains(n))
+        .filter(|n| !started.contains(n) && !promoted.contains(n))
         .collect();
     stopped.sort_by(|a, b| natural_cmp(a, b));
     if !stopped.is_empty() {

@@ -132,6 +132,14 @@ pub(crate) struct Prim<'a> {
     pub next_role_reason: Option<String>,
     /// Recurring monitors whose last result on a node was success: (node, interval).
     pub running_monitors: Vec<(usize, u64)>,
+    /// Instances of promotable clones: the node where the history says it is
+    /// promoted, and whether it is to be promoted (see `promotable.rs`).
+    pub promoted_on: Option<usize>,
+    pub promote: bool,
+    /// The name an anonymous clone instance's history knows it by, when that is
+    /// not its own id (`rsc`, or another instance number): Pacemaker's
+    /// clone_name, which its transition graph keys use.
+    pub history_name: Option<String>,
 
     // Placement.
     pub allowed: Vec<Option<Score>>,
@@ -165,6 +173,10 @@ pub(crate) struct Coloc {
     pub score: Score,
     pub influence: bool,
     pub explicit: bool,
+    /// The roles it is limited to (`rsc-role`, `with-rsc-role`; `Started` means
+    /// any role and is None here).
+    pub dep_role: Option<Role>,
+    pub pri_role: Option<Role>,
 }
 
 pub(crate) struct Sched<'a> {
@@ -188,6 +200,9 @@ pub(crate) struct Sched<'a> {
     /// Lookup only (never iterated), so hash order cannot leak into results.
     pub by_id: IdMap<'a, RscRef>,
     pub colocs: Vec<Coloc>,
+    /// Colocations that only decide promotion (the dependent limited to a role):
+    /// they take no part in placement (see `promotable.rs`).
+    pub role_colocs: Vec<Coloc>,
     /// Per primitive: its fail counts, with the node they were recorded on.
     pub failcounts: Vec<Vec<(usize, &'a FailCount)>>,
     /// Per node, fixed once placement starts: can it run resources.
@@ -334,6 +349,7 @@ impl<'a> Sched<'a> {
             top: Vec::new(),
             by_id: IdMap::default(),
             colocs: Vec::new(),
+            role_colocs: Vec::new(),
             failcounts: Vec::new(),
             avail: Vec::new(),
             capacity: None,
@@ -518,6 +534,9 @@ impl<'a> Sched<'a> {
             next_role: None,
             next_role_reason: None,
             running_monitors: Vec::new(),
+            promoted_on: None,
+            promote: false,
+            history_name: None,
             allowed: vec![None; n],
             explain: Vec::new(),
             assigned: None,
@@ -619,6 +638,9 @@ impl<'a> Sched<'a> {
                     Some(RscRef::G(_) | RscRef::C(_)) => {}
                     None if self.clone_base.contains_key(clone::strip_instance(rid)) => {
                         if let Some(p) = self.clone_history_instance(n, rid) {
+                            if *rid != self.prims[p].id {
+                                self.prims[p].history_name = Some(rid.clone());
+                            }
                             self.unpack_history_entry(n, p, h);
                         }
                     }
@@ -802,6 +824,8 @@ impl<'a> Sched<'a> {
             OpsIter::Sorted(sorted.into_iter())
         };
         let mut role: Option<Role> = None; // None = unknown
+                                           // Running in the promoted role (OCF rc 8, or promoted and not demoted since).
+        let mut promoted = false;
         let mut on_fail = OnFail::Ignore;
         let mut have_fail = false;
         let mut failed_here = false;
@@ -827,8 +851,12 @@ impl<'a> Sched<'a> {
                 continue;
             }
             let expected = op.expected_rc.unwrap_or(if is_probe { 7 } else { 0 });
-            // Cancelled ops don't change anything.
+            // Cancelled ops don't change anything, but a cancelled recurring
+            // monitor no longer runs.
             if op.op_status == 1 {
+                if kind == OpKind::Monitor && op.interval_ms > 0 {
+                    set_monitor(&mut monitors, op.interval_ms, false);
+                }
                 continue;
             }
             // Pacemaker judges by the exit code when the execution completed, even
@@ -836,7 +864,7 @@ impl<'a> Sched<'a> {
             let status_ok = matches!(op.op_status, 0 | 4);
             let success = status_ok
                 && (op.rc == expected
-                    || (is_probe && (op.rc == 0 || op.rc == 7))
+                    || (is_probe && matches!(op.rc, 0 | 7 | 8))
                     || (op.rc == 7 && !self.prims[p].managed));
             // Expired failures are skipped entirely (failure-timeout), unless the
             // resource still has an unexpired fail count on this node.
@@ -859,12 +887,18 @@ impl<'a> Sched<'a> {
                 let rc = op.rc;
                 if rc == 7 {
                     role = Some(Role::Stopped);
+                    promoted = false;
                     if op.interval_ms > 0 {
                         set_monitor(&mut monitors, op.interval_ms, false);
                     }
                     clear_past_failure(&mut on_fail, &mut have_fail, &mut failed_here);
                     continue;
                 }
+                promoted = match op.operation.as_str() {
+                    "promote" => true,
+                    "start" | "stop" | "demote" | "migrate_from" => false,
+                    _ => promoted || rc == crate::promotable::RC_RUNNING_PROMOTED,
+                };
                 match kind {
                     OpKind::Monitor => {
                         if op.interval_ms > 0 {
@@ -911,6 +945,14 @@ impl<'a> Sched<'a> {
             }
             if op.interval_ms > 0 {
                 set_monitor(&mut monitors, op.interval_ms, false);
+            }
+            // A failed promote or demote leaves it promoted (as far as is known),
+            // rc 9 is "failed while promoted".
+            if matches!(op.operation.as_str(), "promote" | "demote")
+                || op.rc == crate::promotable::RC_FAILED_PROMOTED
+                || op.rc == crate::promotable::RC_RUNNING_PROMOTED
+            {
+                promoted = true;
             }
             if on_fail_rank(strategy) > on_fail_rank(on_fail) {
                 on_fail = strategy;
@@ -1002,6 +1044,9 @@ impl<'a> Sched<'a> {
             }
             _ => {}
         }
+        if known_active && promoted {
+            self.prims[p].promoted_on = Some(n);
+        }
         if known_active {
             // Whatever runs on a node in maintenance is left alone.
             if self.nodes[n].maintenance {
@@ -1068,6 +1113,8 @@ impl<'a> Sched<'a> {
                     score: Score::INFINITY,
                     influence,
                     explicit: false,
+                    dep_role: None,
+                    pri_role: None,
                 });
             }
         }
@@ -1093,14 +1140,24 @@ impl<'a> Sched<'a> {
                     None => true,
                 },
             });
-            self.add_coloc(Coloc {
+            let role = |r: Option<Role>| r.filter(|r| *r != Role::Started);
+            let coloc = Coloc {
                 id: Arc::from(c.id.as_str()),
                 dependent: dep,
                 primary: pri,
                 score: c.score,
                 influence,
                 explicit: true,
-            });
+                dep_role: role(c.rsc_role),
+                pri_role: role(c.with_rsc_role),
+            };
+            if coloc.dep_role.is_some() {
+                self.role_colocs.push(coloc);
+            } else if coloc.pri_role.is_none() || self.is_promotable(pri) {
+                self.add_coloc(coloc);
+            }
+            // A primary limited to a role it can never have: no effect (as in
+            // Pacemaker, where the role never matches).
         }
     }
 
@@ -1303,50 +1360,10 @@ impl<'a> Sched<'a> {
                     continue;
                 }
             }
-            if matches!(lc.role, Some(Role::Promoted) | Some(Role::Unpromoted)) {
-                continue;
-            }
             let Some(&target) = self.by_id.get(lc.rsc.as_str()) else {
                 continue;
             };
-            // Per node: the score to add (if the constraint applies there).
-            let mut scores: Vec<(usize, Score, String)> = Vec::new();
-            if let Some(node) = &lc.node {
-                if let Some(&n) = self.node_by_name.get(node.as_str()) {
-                    scores.push((
-                        n,
-                        lc.score.unwrap_or(Score::ZERO),
-                        format!("location {}", lc.id),
-                    ));
-                }
-            }
-            for rule in &lc.rules {
-                if matches!(rule.role, Some(Role::Promoted) | Some(Role::Unpromoted)) {
-                    continue;
-                }
-                for n in 0..self.nodes.len() {
-                    let node = &self.nodes[n];
-                    let lookup = |k: &str| node.attrs.get(k).map(String::as_str);
-                    let facts = NodeFacts {
-                        name: node.name,
-                        id: node.id,
-                        is_dc: node.is_dc,
-                        attr: &lookup,
-                    };
-                    if !rule_matches(rule, &facts) {
-                        continue;
-                    }
-                    let score = match &rule.score_attribute {
-                        Some(a) => node
-                            .attrs
-                            .get(a)
-                            .and_then(|v| v.parse::<Score>().ok())
-                            .unwrap_or(Score::ZERO),
-                        None => rule.score.or(lc.score).unwrap_or(Score::ZERO),
-                    };
-                    scores.push((n, score, format!("location {} rule {}", lc.id, rule.id)));
-                }
-            }
+            let scores = self.location_scores(lc, false);
             match target {
                 RscRef::P(p) => {
                     for (n, s, what) in scores {
@@ -1425,6 +1442,63 @@ impl<'a> Sched<'a> {
     }
 
     /// Node order by name (the last tie-breaker).
+    /// Per node: what location constraint `lc` adds there (when it applies), for
+    /// placement (`promoted` false: constraints and rules limited to a role are
+    /// left out) or for promotion (`promoted` true: only those for the Promoted
+    /// role, as Pacemaker applies them to promotion priorities).
+    pub(crate) fn location_scores(
+        &self,
+        lc: &hactl_model::LocationConstraint,
+        promoted: bool,
+    ) -> Vec<(usize, Score, String)> {
+        let counts = |role: Option<Role>| {
+            let role_limited = matches!(role, Some(Role::Promoted) | Some(Role::Unpromoted));
+            if promoted {
+                role == Some(Role::Promoted)
+            } else {
+                !role_limited
+            }
+        };
+        let mut scores: Vec<(usize, Score, String)> = Vec::new();
+        if let Some(node) = lc.node.as_ref().filter(|_| counts(lc.role)) {
+            if let Some(&n) = self.node_by_name.get(node.as_str()) {
+                scores.push((
+                    n,
+                    lc.score.unwrap_or(Score::ZERO),
+                    format!("location {}", lc.id),
+                ));
+            }
+        }
+        for rule in &lc.rules {
+            if !counts(rule.role.or(lc.role)) {
+                continue;
+            }
+            for n in 0..self.nodes.len() {
+                let node = &self.nodes[n];
+                let lookup = |k: &str| node.attrs.get(k).map(String::as_str);
+                let facts = NodeFacts {
+                    name: node.name,
+                    id: node.id,
+                    is_dc: node.is_dc,
+                    attr: &lookup,
+                };
+                if !rule_matches(rule, &facts) {
+                    continue;
+                }
+                let score = match &rule.score_attribute {
+                    Some(a) => node
+                        .attrs
+                        .get(a)
+                        .and_then(|v| v.parse::<Score>().ok())
+                        .unwrap_or(Score::ZERO),
+                    None => rule.score.or(lc.score).unwrap_or(Score::ZERO),
+                };
+                scores.push((n, score, format!("location {} rule {}", lc.id, rule.id)));
+            }
+        }
+        scores
+    }
+
     pub(crate) fn name_order(&self, a: usize, b: usize) -> std::cmp::Ordering {
         self.name_rank[a].cmp(&self.name_rank[b])
     }

@@ -690,3 +690,6 @@ fn ordering_edges_are_typed_mandatory_or_optional() {
 
 #[path = "clone_tests.rs"]
 mod clone_tests;
+
+#[path = "promotable_tests.rs"]
+mod promotable_tests;
