@@ -504,7 +504,13 @@ impl Node {
             .raw
             .apply_conf_change(&cc)
             .map_err(|e| AloneError::Storage(e.to_string()))?;
-        self.raw.mut_store().set_conf_state(&cs).map_err(storage)?;
+        // Every membership change in the log is already in `cs` (the guard refused a
+        // pending one): a replay after a restart must not apply them again.
+        let upto = self.raw.raft.raft_log.last_index();
+        self.raw
+            .mut_store()
+            .set_conf_state(&cs, upto)
+            .map_err(storage)?;
         self.alone_peer = Some(peer);
         // The peer is out of the configuration now: its messages can no longer count,
         // and it must hear from us to rejoin.
@@ -798,6 +804,10 @@ impl Node {
     }
 
     fn apply_conf_change(&mut self, e: &Entry) -> Result<Result<u64, ProposeError>, Error> {
+        if e.index <= self.raw.store().conf_index() {
+            // Replayed after a restart: the stored membership includes it already.
+            return Ok(Ok(e.index));
+        }
         let cc = match ConfChange::parse_from_bytes(&e.data) {
             Ok(cc) => cc,
             Err(err) => {
@@ -808,7 +818,7 @@ impl Node {
         };
         match self.raw.apply_conf_change(&cc) {
             Ok(cs) => {
-                self.raw.mut_store().set_conf_state(&cs)?;
+                self.raw.mut_store().set_conf_state(&cs, e.index)?;
                 tracing::info!(node = self.id, index = e.index, voters = ?cs.voters,
                     learners = ?cs.learners, "membership changed");
                 self.rejoin_progress(&cs)?;
