@@ -69,8 +69,11 @@ fn netns_two_node_cut_link_fences_one_and_the_fenced_node_rejoins() -> Result<()
                 w.fenced()
             );
         }
-        if l.domain_on(&on)? != Some(true) {
-            bail!("the survivor's domain is not on");
+        // fence_virtd may not answer one query in time while the power watcher polls it.
+        let state =
+            l.c.wait_until("fence_virtd answers", T, || l.domain_on(&on))?;
+        if !state {
+            bail!("the survivor's domain is off: both nodes were fenced");
         }
         // The survivor commits alone.
         l.c.propose(
