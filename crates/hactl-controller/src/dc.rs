@@ -865,6 +865,7 @@ fn graph_of(cib: &Cib, actions: Vec<Action>, edges: Vec<OrderingEdge>) -> Transi
         summary: Vec::new(),
         scores: Vec::new(),
         warnings: Vec::new(),
+        assign_scores: Vec::new(),
     }
 }
 
