@@ -10,6 +10,7 @@ pub mod config_file;
 pub mod constraint;
 pub mod daemon;
 pub mod demo;
+pub mod history;
 pub mod mon;
 pub mod node;
 pub mod property;
