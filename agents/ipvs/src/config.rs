@@ -76,6 +76,10 @@ pub struct IpvsConfig {
     pub sorry_server: Option<RealServer>,
     pub inhibit_on_failure: bool,
     pub health: HealthConfig,
+    /// How often the daemon publishes the kernel's counters for `hactl status` when
+    /// they changed (health transitions are published at once); zero: only on
+    /// transitions.
+    pub status_interval: Duration,
 }
 
 pub(crate) fn nonempty<'a>(p: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
@@ -309,6 +313,10 @@ impl IpvsConfig {
             sorry_server,
             inhibit_on_failure: parse_bool(p, "inhibit_on_failure")?,
             health: parse_health(p)?,
+            status_interval: match nonempty(p, "status_interval") {
+                Some("0") => Duration::ZERO,
+                _ => parse_secs(p, "status_interval", 10.0)?,
+            },
         })
     }
 

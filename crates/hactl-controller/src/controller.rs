@@ -104,6 +104,10 @@ impl Controller {
     pub fn start(host: Arc<dyn Host>, cfg: ControllerConfig) -> Arc<Controller> {
         let me = host.me();
         let (exec, events) = Executor::new(cfg.exec.clone());
+        tokio::spawn(crate::ipvs_status::publish(
+            host.clone(),
+            exec.ipvs_status(),
+        ));
         let dc: Arc<Mutex<Option<DcTask>>> = Arc::new(Mutex::new(None));
         let (h, d, name) = (host.clone(), dc.clone(), me.clone());
         let to_dc = Arc::new(move |msg: ControllerMsg| {

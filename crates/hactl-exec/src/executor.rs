@@ -126,6 +126,13 @@ impl Executor {
         &self.inner.cfg
     }
 
+    /// The state of each in-process `ocf:hactl:ipvs` service running here (health,
+    /// weights, the kernel's counters), updated at a bounded rate
+    /// ([`crate::ipvs_state`]).
+    pub fn ipvs_status(&self) -> watch::Receiver<crate::ipvs_state::StatusMap> {
+        self.inner.ipvs_health.status.subscribe()
+    }
+
     fn lock_for(&self, rsc: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.inner.locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(rsc.to_string()).or_default().clone()

@@ -16,21 +16,25 @@
 //! the blocking netlink work is done, so a stop never races an update that would put
 //! the service back.
 
+use crate::ipvs_state::{self, Health, StatusMap};
 use hactl_agent_ipvs::{CheckKind, HealthConfig, IpvsConfig, RealServer};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, OwnedMutexGuard};
+use tokio::sync::{mpsc, watch, Notify, OwnedMutexGuard};
 use tokio::task::JoinHandle;
 
-type ServerId = (IpAddr, u16);
+pub(crate) type ServerId = (IpAddr, u16);
 
-/// One service's checker.
+/// One service's checker and state reporter.
 struct Checker {
-    down: Arc<Mutex<HashSet<ServerId>>>,
+    health: Arc<Mutex<Health>>,
+    /// False once the service is stopped: its reporter publishes nothing more.
+    alive: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -42,11 +46,22 @@ impl Drop for Checker {
     }
 }
 
-/// The checkers and table locks of this executor's ipvs resources.
-#[derive(Default)]
+/// The checkers, table locks and published state of this executor's ipvs resources.
 pub(crate) struct Registry {
     checkers: Mutex<HashMap<String, Checker>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Each running service's state, for `hactl status` ([`crate::ipvs_state`]).
+    pub(crate) status: watch::Sender<StatusMap>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            checkers: Mutex::default(),
+            locks: Mutex::default(),
+            status: watch::channel(StatusMap::new()).0,
+        }
+    }
 }
 
 impl Registry {
@@ -63,10 +78,14 @@ impl Registry {
     }
 
     /// The servers `rsc`'s checker currently finds down (none without a checker).
-    pub(crate) fn down(&self, rsc: &str) -> HashSet<ServerId> {
+    pub(crate) fn down(&self, rsc: &str) -> std::collections::HashSet<ServerId> {
+        self.health(rsc).down
+    }
+
+    fn health(&self, rsc: &str) -> Health {
         let c = self.checkers.lock().unwrap_or_else(|p| p.into_inner());
         c.get(rsc)
-            .map(|c| c.down.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .map(|c| c.health.lock().unwrap_or_else(|p| p.into_inner()).clone())
             .unwrap_or_default()
     }
 
@@ -77,51 +96,92 @@ impl Registry {
             .contains_key(rsc)
     }
 
-    /// Stops `rsc`'s checks (their tasks are aborted; an update in flight still holds
-    /// the table lock, which the caller takes next).
+    /// Stops `rsc`'s checks and withdraws its published state (their tasks are
+    /// aborted; an update in flight still holds the table lock, which the caller
+    /// takes next).
     pub(crate) fn stop(&self, rsc: &str) {
-        self.checkers
+        let gone = self
+            .checkers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(rsc);
+        if let Some(c) = gone {
+            // Under the channel's lock, so a reporter mid-publication cannot put the
+            // state back after this.
+            self.status.send_if_modified(|m| {
+                c.alive.store(false, Ordering::SeqCst);
+                m.remove(rsc).is_some()
+            });
+        }
     }
 
-    /// (Re)starts `rsc`'s checks for `cfg`, keeping what is known to be down of the
-    /// servers that stay.
+    /// Publishes `rsc`'s state unless the service was stopped meanwhile.
+    pub(crate) fn publish(
+        &self,
+        rsc: &str,
+        alive: &AtomicBool,
+        st: hactl_model::ipvs_status::IpvsServiceState,
+    ) {
+        self.status.send_if_modified(|m| {
+            if !alive.load(Ordering::SeqCst) {
+                return false;
+            }
+            m.insert(rsc.to_string(), st);
+            true
+        });
+    }
+
+    /// (Re)starts `rsc`'s checks and state reporter for `cfg`, keeping what is known
+    /// of the health of the servers that stay.
     pub(crate) fn start(self: &Arc<Self>, rsc: &str, cfg: IpvsConfig) {
-        let kept: HashSet<ServerId> = self
-            .down(rsc)
-            .into_iter()
-            .filter(|id| cfg.real_servers.iter().any(|r| (r.addr, r.port) == *id))
-            .collect();
+        let kept = self.health(rsc).keep_only(&cfg, ipvs_state::unix_now());
         self.stop(rsc);
-        if cfg.health.kind == CheckKind::None || cfg.real_servers.is_empty() {
-            return;
-        }
-        let down = Arc::new(Mutex::new(kept));
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut tasks: Vec<JoinHandle<()>> = cfg
-            .real_servers
-            .iter()
-            .map(|rs| {
-                let was_down = down
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .contains(&(rs.addr, rs.port));
-                tokio::spawn(watch(*rs, cfg.health.clone(), !was_down, tx.clone()))
-            })
-            .collect();
-        tasks.push(tokio::spawn(apply_loop(
+        let health = Arc::new(Mutex::new(kept));
+        let alive = Arc::new(AtomicBool::new(true));
+        let kick = Arc::new(Notify::new());
+        let mut tasks = vec![tokio::spawn(ipvs_state::report_loop(
             self.clone(),
             rsc.to_string(),
-            cfg,
-            down.clone(),
-            rx,
-        )));
+            cfg.clone(),
+            health.clone(),
+            alive.clone(),
+            kick.clone(),
+        ))];
+        if cfg.health.kind != CheckKind::None {
+            let (tx, rx) = mpsc::unbounded_channel();
+            for rs in &cfg.real_servers {
+                let was_down = health
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .down
+                    .contains(&(rs.addr, rs.port));
+                tasks.push(tokio::spawn(watch(
+                    *rs,
+                    cfg.health.clone(),
+                    !was_down,
+                    tx.clone(),
+                )));
+            }
+            tasks.push(tokio::spawn(apply_loop(
+                self.clone(),
+                rsc.to_string(),
+                cfg,
+                health.clone(),
+                kick,
+                rx,
+            )));
+        }
         self.checkers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(rsc.to_string(), Checker { down, tasks });
+            .insert(
+                rsc.to_string(),
+                Checker {
+                    health,
+                    alive,
+                    tasks,
+                },
+            );
     }
 }
 
@@ -202,43 +262,41 @@ async fn http_status(target: SocketAddr, path: &str) -> Option<u16> {
 /// One command serves every real server: it finds the one it checks in `RS_ADDR` and
 /// `RS_PORT`.
 async fn misc(command: &str, target: SocketAddr, timeout: Duration) -> bool {
-    let child = tokio::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(command)
-        .env("RS_ADDR", target.ip().to_string())
-        .env("RS_PORT", target.port().to_string())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .status();
-    matches!(tokio::time::timeout(timeout, child).await, Ok(Ok(s)) if s.success())
+    // The command's own children go with it at the timeout (its whole process group).
+    let spec = hactl_process::Spec::new("/bin/sh", timeout)
+        .args(["-c", command])
+        .env(hactl_process::Env::Inherit(vec![
+            ("RS_ADDR".into(), target.ip().to_string()),
+            ("RS_PORT".into(), target.port().to_string()),
+        ]))
+        .output_cap(0);
+    hactl_process::run(&spec)
+        .await
+        .is_ok_and(|out| out.success())
 }
 
-/// Applies each health transition to the kernel's table.
+/// Applies each health transition to the kernel's table, then has the service's
+/// state published.
 async fn apply_loop(
     reg: Arc<Registry>,
     rsc: String,
     cfg: IpvsConfig,
-    down: Arc<Mutex<HashSet<ServerId>>>,
+    health: Arc<Mutex<Health>>,
+    kick: Arc<Notify>,
     mut rx: mpsc::UnboundedReceiver<(RealServer, bool)>,
 ) {
     while let Some((rs, up)) = rx.recv().await {
         let server = hactl_agent_ipvs::SockAddr(rs.addr, rs.port).to_string();
-        {
-            let mut d = down.lock().unwrap_or_else(|p| p.into_inner());
-            if up {
-                d.remove(&(rs.addr, rs.port));
-            } else {
-                d.insert((rs.addr, rs.port));
-            }
-        }
+        let now_down = {
+            let mut h = health.lock().unwrap_or_else(|p| p.into_inner());
+            h.set((rs.addr, rs.port), up, ipvs_state::unix_now());
+            h.down.clone()
+        };
         if up {
             tracing::info!(resource = %rsc, real_server = %server, "real server passed its health check: back in rotation");
         } else {
             tracing::warn!(resource = %rsc, real_server = %server, "real server failed its health check: out of rotation");
         }
-        let now_down = down.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let guard = reg.table_lock(&rsc).await;
         let cfg2 = cfg.clone();
         let job = tokio::task::spawn_blocking(move || {
@@ -256,5 +314,6 @@ async fn apply_loop(
             }
             Err(e) => tracing::error!(resource = %rsc, error = %e, "health update task failed"),
         }
+        kick.notify_one();
     }
 }

@@ -59,6 +59,7 @@
 pub mod config;
 pub mod executor;
 mod ipvs_health;
+pub mod ipvs_state;
 pub mod lsb;
 pub mod native;
 pub mod ocf;

@@ -7,9 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Output kept per stream and run; the rest is dropped.
 const MAX_OUTPUT: usize = 64 * 1024;
@@ -317,8 +315,6 @@ fn classify(action: &str, r: &AgentRun) -> AgentResult {
 }
 
 async fn run_once(cmd: &AgentCommand, input: &str, attempt: u32, limit: Duration) -> AgentRun {
-    use std::os::unix::process::ExitStatusExt;
-    let start = Instant::now();
     let mut run = AgentRun {
         attempt,
         exit_code: None,
@@ -333,88 +329,27 @@ async fn run_once(cmd: &AgentCommand, input: &str, attempt: u32, limit: Duration
         run.timed_out = true;
         return run;
     }
-    let mut command = tokio::process::Command::new(&cmd.agent);
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout kills everything it started.
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match command.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            run.spawn_error = Some(format!("{}: {e}", cmd.agent.display()));
-            return run;
+    // Fence agents read their options on stdin and get the daemon's environment; a
+    // timed-out agent has a moment to end its session with the device before SIGKILL,
+    // and nothing it started may outlive it.
+    let spec = hactl_process::Spec::new(&cmd.agent, limit)
+        .env(hactl_process::Env::Inherit(Vec::new()))
+        .stdin(input.as_bytes().to_vec())
+        .term_grace(Duration::from_secs(2))
+        .reap_group()
+        .output_cap(MAX_OUTPUT);
+    match hactl_process::run(&spec).await {
+        Ok(out) => {
+            run.exit_code = out.code;
+            run.signal = out.signal;
+            run.timed_out = out.timed_out;
+            run.stdout = out.stdout;
+            run.stderr = out.stderr;
+            run.duration = out.duration;
         }
-    };
-    let pgid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
-    if let Some(mut stdin) = child.stdin.take() {
-        let data = input.as_bytes().to_vec();
-        // An agent that does not read stdin must not block us.
-        tokio::spawn(async move {
-            let _ = stdin.write_all(&data).await;
-        });
+        Err(e) => run.spawn_error = Some(format!("{}: {e}", cmd.agent.display())),
     }
-    let out_task = child.stdout.take().map(|s| tokio::spawn(read_capped(s)));
-    let err_task = child.stderr.take().map(|s| tokio::spawn(read_capped(s)));
-    match tokio::time::timeout(limit, child.wait()).await {
-        Ok(Ok(status)) => {
-            run.exit_code = status.code();
-            run.signal = status.signal();
-        }
-        Ok(Err(e)) => run.spawn_error = Some(format!("waiting for the agent: {e}")),
-        Err(_) => {
-            run.timed_out = true;
-            if let Some(pg) = pgid {
-                let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGTERM);
-                if tokio::time::timeout(Duration::from_secs(2), child.wait())
-                    .await
-                    .is_err()
-                {
-                    let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGKILL);
-                }
-            }
-            let _ = child.start_kill();
-            if let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(2), child.wait()).await
-            {
-                run.signal = status.signal();
-            }
-        }
-    }
-    // Whatever the agent left behind in its group goes too (its pipes would otherwise
-    // keep our readers waiting).
-    if let Some(pg) = pgid {
-        let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGKILL);
-    }
-    let grace = Duration::from_secs(1);
-    if let Some(t) = out_task {
-        if let Ok(Ok(s)) = tokio::time::timeout(grace, t).await {
-            run.stdout = s;
-        }
-    }
-    if let Some(t) = err_task {
-        if let Ok(Ok(s)) = tokio::time::timeout(grace, t).await {
-            run.stderr = s;
-        }
-    }
-    run.duration = start.elapsed();
     run
-}
-
-async fn read_capped<R: tokio::io::AsyncRead + Unpin>(mut r: R) -> String {
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = MAX_OUTPUT.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
-        }
-    }
-    String::from_utf8_lossy(&kept).into_owned()
 }
 
 /// The targets a `list` printed: the first word of each line (words end at blanks or

@@ -45,6 +45,7 @@ const DEST_L_THRESH: u16 = 6;
 const DEST_ACTIVE_CONNS: u16 = 7;
 const DEST_INACT_CONNS: u16 = 8;
 const DEST_PERSIST_CONNS: u16 = 9;
+const DEST_STATS: u16 = 10;
 const DEST_ADDR_FAMILY: u16 = 11;
 
 const DAEMON_STATE: u16 = 1;
@@ -105,6 +106,8 @@ pub enum DestAttr {
     InactConns(u32),
     PersistConns(u32),
     AddrFamily(u16),
+    /// The real server's counters (read only).
+    Stats(Vec<StatsAttr>),
     Other(DefaultNla),
 }
 
@@ -282,6 +285,7 @@ impl Nla for DestAttr {
         match self {
             DestAttr::Addr(_) => 16,
             DestAttr::Port(_) | DestAttr::AddrFamily(_) => 2,
+            DestAttr::Stats(v) => nested_len(v),
             DestAttr::Other(n) => n.value_len(),
             _ => 4,
         }
@@ -298,8 +302,12 @@ impl Nla for DestAttr {
             DestAttr::InactConns(_) => DEST_INACT_CONNS,
             DestAttr::PersistConns(_) => DEST_PERSIST_CONNS,
             DestAttr::AddrFamily(_) => DEST_ADDR_FAMILY,
+            DestAttr::Stats(_) => DEST_STATS,
             DestAttr::Other(n) => n.kind(),
         }
+    }
+    fn is_nested(&self) -> bool {
+        matches!(self, DestAttr::Stats(_))
     }
     fn emit_value(&self, buf: &mut [u8]) {
         match self {
@@ -313,6 +321,7 @@ impl Nla for DestAttr {
             | DestAttr::ActiveConns(v)
             | DestAttr::InactConns(v)
             | DestAttr::PersistConns(v) => ok(emit_u32(buf, *v)),
+            DestAttr::Stats(v) => v.as_slice().emit(buf),
             DestAttr::Other(n) => n.emit_value(buf),
         }
     }
@@ -335,6 +344,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for DestAttr {
             DEST_ADDR_FAMILY => {
                 DestAttr::AddrFamily(parse_u16(p).context("IPVS_DEST_ATTR_ADDR_FAMILY")?)
             }
+            DEST_STATS => DestAttr::Stats(parse_nested(p, "IPVS_DEST_ATTR_STATS")?),
             _ => DestAttr::Other(DefaultNla::parse(buf)?),
         })
     }

@@ -168,7 +168,7 @@ pub struct Service {
     pub persistence: Option<Persistence>,
 }
 
-/// Kernel counters of a service (read only).
+/// Kernel counters of a service or a real server (read only).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ServiceStats {
     pub conns: u32,
@@ -190,6 +190,8 @@ pub struct Dest {
     pub lower_threshold: u32,
     pub active_conns: u32,
     pub inactive_conns: u32,
+    /// The kernel's counters for this real server (`ipvsadm -Ln --stats`).
+    pub stats: ServiceStats,
 }
 
 impl Dest {
@@ -203,6 +205,7 @@ impl Dest {
             lower_threshold: 0,
             active_conns: 0,
             inactive_conns: 0,
+            stats: ServiceStats::default(),
         }
     }
     /// Same settings (counters aside).
@@ -247,6 +250,7 @@ impl Dest {
                 DestAttr::LThresh(x) => d.lower_threshold = *x,
                 DestAttr::ActiveConns(x) => d.active_conns = *x,
                 DestAttr::InactConns(x) => d.inactive_conns = *x,
+                DestAttr::Stats(s) => d.stats = stats_from(s),
                 _ => {}
             }
         }

@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod change;
+pub mod ipvs_status;
 mod options;
 pub mod rc;
 pub mod replace;

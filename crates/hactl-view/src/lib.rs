@@ -5,6 +5,7 @@
 //! [`SCHEMA_VERSION`], documented in docs/status-json.md) or crm_mon's
 //! `--output-as=xml` shape ([`xml`]). Pure: no I/O, no clock.
 
+pub mod ipvs;
 pub mod mon;
 pub mod report;
 pub mod text;
@@ -55,9 +56,11 @@ impl View {
     pub(crate) fn node_attributes(&self, node: &str) -> Vec<(&String, &String)> {
         let permanent = self.cib.config.nodes.iter().filter(|n| n.name == node);
         let transient = self.cib.status.nodes.get(node).map(|s| &s.attributes);
+        // IPVS service state rides in transient attributes: shown as the service.
+        let ipvs = |(k, _): &(&String, &String)| ipvs::is_state_attr(k);
         permanent
             .flat_map(|n| n.attributes.iter())
-            .chain(transient.into_iter().flatten())
+            .chain(transient.into_iter().flatten().filter(|a| !ipvs(a)))
             .collect()
     }
 

@@ -135,6 +135,8 @@ pub struct StatusReport {
     pub settled: bool,
     /// Configuration that puts the cluster at risk (printed under the summary).
     pub warnings: Vec<String>,
+    /// IPVS virtual services with their real servers (`crate::ipvs`).
+    pub ipvs: Vec<crate::ipvs::IpvsView>,
 }
 
 /// Failed operations: the last failure of each operation of each resource on each
@@ -329,6 +331,7 @@ pub(crate) fn build(cib: &Cib, t: &Transition, daemon: Option<DaemonView>) -> St
         settled: pend.is_empty(),
         pending: pend,
         warnings: safety_warnings(cib),
+        ipvs: crate::ipvs::services(cib),
     }
 }
 

@@ -67,6 +67,7 @@ pub fn render(v: &View, s: &Sections) -> String {
     if s.inactive {
         inactive(&mut out, v);
     }
+    crate::ipvs::render(&mut out, &v.report.ipvs);
     warnings(&mut out, &v.report);
     if s.attributes {
         attributes(&mut out, v);

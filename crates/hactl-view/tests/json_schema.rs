@@ -56,6 +56,24 @@ fn every_json_field_is_documented() {
             last_seen_ms: None,
         }],
     };
+    // An IPVS service as its node publishes it, with a real server and a sorry server.
+    let rs = hactl_model::ipvs_status::IpvsRealServerState {
+        address: "10.0.0.11:80".into(),
+        since: Some(1),
+        weight: Some(1),
+        ..Default::default()
+    };
+    let ipvs = hactl_model::ipvs_status::IpvsServiceState {
+        real_servers: vec![rs],
+        ..Default::default()
+    };
+    Change::SetTransientAttribute {
+        node: "web1".into(),
+        name: hactl_model::ipvs_status::attr_name("lb"),
+        value: Some(serde_json::to_string(&ipvs).unwrap()),
+    }
+    .apply(&mut cib)
+    .unwrap();
     let now = cib.execution_date.unwrap_or(0);
     let v = View::new(Snapshot {
         cib,

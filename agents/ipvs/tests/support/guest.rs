@@ -6,8 +6,14 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The workspace holding the kit: the including crate's directory or one above it.
 fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .ancestors()
+        .find(|d| d.join("tests/ipvs-vm/ipvs-vm.sh").exists())
+        .unwrap_or(&crate_dir)
+        .to_path_buf()
 }
 
 /// The guest script `tests/guest/NAME` (of the crate whose test includes this file) with `bins` (host path, guest path) copied in.

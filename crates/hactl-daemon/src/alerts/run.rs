@@ -1,7 +1,6 @@
 //! The watcher task and one worker task per alert; see the module documentation.
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,7 +9,7 @@ use hactl_consensus::Status;
 use hactl_model::alerts::{Alert, AlertRecipient};
 use hactl_model::Cib;
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::events::{events, AlertEvent};
 use super::timestamp;
@@ -185,41 +184,27 @@ enum Outcome {
     Failed(String),
 }
 
+/// Output of an alert agent kept for the log (its stderr says why it failed).
+const ALERT_OUTPUT_CAP: usize = 4096;
+
 /// Runs one agent in its own process group, killed whole at `timeout`.
-async fn run_agent(path: &str, env: Vec<(String, String)>, timeout: Duration) -> Outcome {
-    let mut cmd = tokio::process::Command::new(path);
-    cmd.env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return Outcome::Failed(format!("cannot run {path}: {e}")),
-    };
-    let pid = child.id();
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(out)) if out.status.success() => Outcome::Ok,
-        Ok(Ok(out)) => Outcome::Failed(format!(
-            "{}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Ok(Err(e)) => Outcome::Failed(e.to_string()),
-        Err(_) => {
-            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-                // The whole group: an agent's children (a `sleep`, a `curl`) too.
-                if let Err(e) = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                ) {
-                    info!(pid, error = %e, "alert agent's process group already gone");
-                }
-            }
-            Outcome::TimedOut(timeout)
-        }
+async fn run_agent(path: &str, mut env: Vec<(String, String)>, timeout: Duration) -> Outcome {
+    // First: the variables of the event come later and win.
+    env.insert(0, ("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into()));
+    let spec = hactl_process::Spec::new(path, timeout)
+        .env(hactl_process::Env::Clean(env))
+        .output_cap(ALERT_OUTPUT_CAP);
+    match hactl_process::run(&spec).await {
+        Ok(out) if out.timed_out => Outcome::TimedOut(timeout),
+        Ok(out) if out.success() => Outcome::Ok,
+        Ok(out) => Outcome::Failed(match (out.code, out.signal) {
+            (Some(code), _) => format!("exit status {code}: {}", out.stderr.trim()),
+            (None, sig) => format!(
+                "killed by signal {}: {}",
+                sig.unwrap_or(0),
+                out.stderr.trim()
+            ),
+        }),
+        Err(e) => Outcome::Failed(format!("cannot run {path}: {e}")),
     }
 }
