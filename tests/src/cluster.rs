@@ -85,8 +85,29 @@ impl Cluster {
         subnet: &str,
         profile: Option<&str>,
     ) -> Result<Cluster> {
+        Self::setup_on(Net::new(prefix, n + spares, subnet)?, prefix, n, profile)
+    }
+
+    /// Like [`Cluster::setup`], with every node on one more network per entry of
+    /// `more_subnets`: its addresses there are its redundant heartbeat links 1, 2, ...
+    pub fn setup_with_links(
+        prefix: &str,
+        n: usize,
+        subnet: &str,
+        more_subnets: &[&str],
+        profile: Option<&str>,
+    ) -> Result<Cluster> {
+        let mut net = Net::new(prefix, n, subnet)?;
+        for s in more_subnets {
+            net.add_link(s)?;
+        }
+        Self::setup_on(net, prefix, n, profile)
+    }
+
+    /// The cluster's identity for the first `n` nodes of `net` (the rest are spares).
+    fn setup_on(net: Net, prefix: &str, n: usize, profile: Option<&str>) -> Result<Cluster> {
         let bin = hactl_bin()?;
-        let net = Net::new(prefix, n + spares, subnet)?;
+        let spares = net.len() - n;
         let root = std::env::temp_dir().join(format!("hactl-{prefix}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root)?;
@@ -120,7 +141,13 @@ impl Cluster {
             "--no-local".into(),
         ];
         for i in 1..=self.members {
-            args.push(format!("n{i}={}:{PORT}", self.net.ip(i)));
+            let addrs: Vec<String> = self
+                .net
+                .ips(i)
+                .iter()
+                .map(|ip| format!("{ip}:{PORT}"))
+                .collect();
+            args.push(format!("n{i}={}", addrs.join(",")));
         }
         self.hactl(&args)?;
         Ok(())

@@ -67,6 +67,23 @@ impl Net {
         self.lab.node_addr(i)
     }
 
+    /// Gives every node another network (`ethK` at `{subnet}.I`): a redundant link.
+    pub fn add_link(&mut self, subnet: &str) -> Result<usize> {
+        Ok(self.lab.add_link(subnet)?)
+    }
+
+    /// Node `i`'s addresses, link 0 first.
+    pub fn ips(&self, i: usize) -> Vec<String> {
+        (0..self.lab.links())
+            .filter_map(|k| self.lab.node_addr_on(k, i))
+            .collect()
+    }
+
+    /// Drops all traffic between `a` and `b` on one link only.
+    pub fn partition_on(&self, link: usize, a: &[usize], b: &[usize]) -> Result<()> {
+        Ok(self.lab.partition_on(link, a, b)?)
+    }
+
     pub fn len(&self) -> usize {
         self.lab.nodes()
     }

@@ -46,8 +46,15 @@ impl RealServer {
 pub enum CheckKind {
     /// TCP_CHECK: a connection to the check port succeeds.
     Tcp,
-    /// HTTP_GET: `GET path` answers with `status`.
-    Http { path: String, status: u16 },
+    /// HTTP_GET (SSL_GET with `tls`): `GET path` answers with `status` and, with a
+    /// `digest`, a body whose MD5 is that (lower-case hex). Over TLS nothing of the
+    /// server's certificate is verified, as keepalived's SSL_GET does by default.
+    Http {
+        path: String,
+        status: u16,
+        digest: Option<String>,
+        tls: bool,
+    },
     /// MISC_CHECK: `sh -c command` exits 0 within `timeout`.
     Misc { command: String, timeout: Duration },
     /// No checks: every real server is always in rotation.
@@ -360,55 +367,62 @@ fn parse_secs(
     Ok(Duration::from_secs_f64(v))
 }
 
+/// `check=http|https`: path, expected status and optional body digest.
+fn parse_http(p: &HashMap<String, String>, tls: bool) -> Result<CheckKind, ConfigError> {
+    let path = nonempty(p, "http_path").unwrap_or("/");
+    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("http_path", format!("'{path}' is not a URL path")));
+    }
+    let status = match nonempty(p, "http_status") {
+        None => 200,
+        Some(s) => s
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (100..600).contains(c))
+            .ok_or_else(|| invalid("http_status", format!("'{s}' is not an HTTP status")))?,
+    };
+    let digest = nonempty(p, "http_digest")
+        .map(|d| {
+            let ok = d.len() == 32 && d.chars().all(|c| c.is_ascii_hexdigit());
+            ok.then(|| d.to_ascii_lowercase()).ok_or_else(|| {
+                invalid(
+                    "http_digest",
+                    format!("'{d}' is not an MD5 digest (32 hex digits)"),
+                )
+            })
+        })
+        .transpose()?;
+    Ok(CheckKind::Http {
+        path: path.to_string(),
+        status,
+        digest,
+        tls,
+    })
+}
+
 fn parse_health(p: &HashMap<String, String>) -> Result<HealthConfig, ConfigError> {
     let interval = parse_secs(p, "check_interval", 6.0)?;
     let kind = match nonempty(p, "check").unwrap_or("tcp") {
         "tcp" => CheckKind::Tcp,
         "none" => CheckKind::None,
-        "http" => {
-            let path = nonempty(p, "http_path").unwrap_or("/");
-            if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(invalid("http_path", format!("'{path}' is not a URL path")));
-            }
-            let status = match nonempty(p, "http_status") {
-                None => 200,
-                Some(s) => s
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|c| (100..600).contains(c))
-                    .ok_or_else(|| {
-                        invalid("http_status", format!("'{s}' is not an HTTP status"))
-                    })?,
-            };
-            CheckKind::Http {
-                path: path.to_string(),
-                status,
-            }
-        }
+        kind @ ("http" | "https") => parse_http(p, kind == "https")?,
         "misc" => CheckKind::Misc {
             command: nonempty(p, "misc_path")
                 .ok_or(ConfigError::Missing("misc_path"))?
                 .to_string(),
             timeout: parse_secs(p, "misc_timeout", interval.as_secs_f64())?,
         },
-        // Not built yet: refused rather than silently checked some other way.
-        "https" => {
-            return Err(invalid(
-                "check",
-                "https checks are not supported yet (use tcp, or misc with curl)",
-            ))
-        }
         s => {
             return Err(invalid(
                 "check",
-                format!("'{s}' is not one of tcp, http, misc, none"),
+                format!("'{s}' is not one of tcp, http, https, misc, none"),
             ))
         }
     };
-    if nonempty(p, "http_digest").is_some() {
+    if nonempty(p, "http_digest").is_some() && !matches!(kind, CheckKind::Http { .. }) {
         return Err(invalid(
             "http_digest",
-            "digest checks are not supported yet",
+            "applies to check=http or check=https only",
         ));
     }
     Ok(HealthConfig {
@@ -538,10 +552,28 @@ mod tests {
             c.health.kind,
             CheckKind::Http {
                 path: "/health".into(),
-                status: 204
+                status: 204,
+                digest: None,
+                tls: false,
             }
         );
         assert_eq!(c.health.interval, Duration::from_millis(500));
+        let c = IpvsConfig::parse(&params(&[
+            ("vip", "10.0.0.100"),
+            ("port", "443"),
+            ("check", "https"),
+            ("http_digest", "EFF5BC1EF8EC9D03E640FC4370F5EACD"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.health.kind,
+            CheckKind::Http {
+                path: "/".into(),
+                status: 200,
+                digest: Some("eff5bc1ef8ec9d03e640fc4370f5eacd".into()),
+                tls: true,
+            }
+        );
     }
 
     #[test]
@@ -581,6 +613,9 @@ mod tests {
         assert!(err(&[("port", "80")]).contains("'vip'"));
         assert!(err(&[("vip", "10.0.0.100"), ("port", "80"), ("fwmark", "1")]).contains("either"));
         assert!(with("check", "ping").contains("'check'"));
+        let http = [("check", "http"), ("http_digest", "abc")];
+        assert!(err(&[base.as_slice(), &http].concat()).contains("not an MD5 digest"));
+        assert!(with("http_digest", "eff5bc1ef8ec9d03e640fc4370f5eacd").contains("check=http"));
         assert!(with("check_interval", "0").contains("'check_interval'"));
         assert!(with("check", "misc").contains("'misc_path'"));
         assert!(with("check_port", "0").contains("'check_port'"));

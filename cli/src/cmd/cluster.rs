@@ -9,7 +9,7 @@ use crate::verbs::session::wait_for_leader;
 use anyhow::{anyhow, bail, Context, Result};
 use hactl_client::{Client, ClientError, StopOptions};
 use hactl_net::config::{
-    parse_peer_address, ClusterConfig, NodeEntry, CLUSTER_CONFIG_FILE, DEFAULT_CONFIG_DIR,
+    parse_peer_addresses, ClusterConfig, NodeEntry, CLUSTER_CONFIG_FILE, DEFAULT_CONFIG_DIR,
     FOUNDER_FILE,
 };
 use hactl_net::pki::{CA_CERT_FILE, CA_KEY_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
@@ -72,8 +72,10 @@ struct SetupArgs {
     /// Cluster name.
     #[arg(long)]
     name: String,
-    /// Members as NODE=ADDR, ADDR an IP with optional port (default 7420/udp).
-    #[arg(required = true, value_name = "NODE=ADDR")]
+    /// Members as NODE=ADDR[,ADDR...], ADDR an IP with optional port (default
+    /// 7420/udp); up to 4 addresses per node are redundant heartbeat links (link 0
+    /// first; link k of every node should be one network).
+    #[arg(required = true, value_name = "NODE=ADDR[,ADDR...]")]
     nodes: Vec<String>,
     /// Replace an existing cluster identity in the config dir (new CA: every node needs
     /// its new bundle).
@@ -155,11 +157,12 @@ struct DestroyArgs {
 
 #[derive(clap::Subcommand, Debug)]
 enum NodeCommand {
-    /// Add NODE=ADDR: issue its certificate and bundle (needs ca.key, i.e. run where
+    /// Add NODE=ADDR[,ADDR...]: issue its certificate and bundle (needs ca.key, i.e. run where
     /// setup ran) and add it to the Raft membership.
     Add {
-        /// The new node and its address, e.g. n4=10.0.0.4 (port 7420 by default).
-        #[arg(value_name = "NODE=ADDR")]
+        /// The new node and its addresses, e.g. n4=10.0.0.4 or n4=10.0.0.4,192.168.1.4
+        /// (port 7420 by default; more than one: redundant heartbeat links).
+        #[arg(value_name = "NODE=ADDR[,ADDR...]")]
         node: String,
     },
     /// Remove NODE: its resources are moved or stopped first (its daemon then leaves),
@@ -197,13 +200,42 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
 
 // ---------------------------------------------------------------------------- setup
 
-fn parse_node_arg(s: &str) -> Result<(NodeName, SocketAddr)> {
-    let (name, addr) = s
-        .split_once('=')
-        .ok_or_else(|| anyhow!("expected NODE=ADDR, got {s:?} (example: node1=10.0.0.1)"))?;
+/// `NODE=ADDR[,ADDR...]`: the node and its addresses, link 0 first (redundant
+/// heartbeat links).
+fn parse_node_arg(s: &str) -> Result<(NodeName, Vec<SocketAddr>)> {
+    let (name, addrs) = s.split_once('=').ok_or_else(|| {
+        anyhow!("expected NODE=ADDR[,ADDR...], got {s:?} (example: node1=10.0.0.1,192.168.1.1)")
+    })?;
     let name = NodeName::new(name)?;
-    let addr = parse_peer_address(addr).with_context(|| format!("node {name}"))?;
-    Ok((name, addr))
+    let addrs = parse_peer_addresses(addrs).with_context(|| format!("node {name}"))?;
+    Ok((name, addrs))
+}
+
+/// A node entry with id `id` and its addresses, link 0 first.
+fn node_entry(name: NodeName, id: u64, addrs: &[SocketAddr]) -> Result<NodeEntry> {
+    let (first, more) = addrs
+        .split_first()
+        .ok_or_else(|| anyhow!("node {name}: no address"))?;
+    Ok(NodeEntry {
+        name,
+        id,
+        address: *first,
+        more_addresses: more.to_vec(),
+    })
+}
+
+/// The IP addresses a node's certificate names (all its links).
+fn cert_ips(n: &NodeEntry) -> Vec<IpAddr> {
+    n.addresses().iter().map(|a| a.ip()).collect()
+}
+
+/// `ADDR[,ADDR...]` as the user wrote it.
+fn addresses_text(n: &NodeEntry) -> String {
+    n.addresses()
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Whether `ip` is an address of this machine (binding to it works).
@@ -230,7 +262,7 @@ fn pick_local(
     let locals: Vec<&NodeEntry> = cfg
         .nodes
         .iter()
-        .filter(|n| is_local_ip(n.address.ip()))
+        .filter(|n| n.addresses().iter().any(|a| is_local_ip(a.ip())))
         .collect();
     match locals.as_slice() {
         [] => Ok(None),
@@ -256,23 +288,22 @@ fn check_local_port(n: &NodeEntry) -> Result<()> {
     }
 }
 
-/// Preflight for other nodes: this machine has a route to them. (Whether they answer
-/// can only be known once their daemon runs; `hactl cluster start --all` reports it.)
+/// Preflight for other nodes: this machine has a route to each of their addresses.
+/// (Whether they answer can only be known once their daemon runs; `hactl cluster
+/// start --all` reports it.)
 fn check_route(n: &NodeEntry) -> Result<()> {
-    let any: SocketAddr = if n.address.is_ipv4() {
-        "0.0.0.0:0".parse()?
-    } else {
-        "[::]:0".parse()?
-    };
-    let sock = UdpSocket::bind(any).context("preflight socket")?;
-    // A UDP connect sends nothing; it only asks the kernel for a route.
-    sock.connect(n.address).map_err(|e| {
-        anyhow!(
-            "node {}: no route to {} from this machine: {e}",
-            n.name,
-            n.address
-        )
-    })
+    for addr in n.addresses() {
+        let any: SocketAddr = if addr.is_ipv4() {
+            "0.0.0.0:0".parse()?
+        } else {
+            "[::]:0".parse()?
+        };
+        let sock = UdpSocket::bind(any).context("preflight socket")?;
+        // A UDP connect sends nothing; it only asks the kernel for a route.
+        sock.connect(addr)
+            .map_err(|e| anyhow!("node {}: no route to {addr} from this machine: {e}", n.name))?;
+    }
+    Ok(())
 }
 
 fn same_members(a: &ClusterConfig, b: &ClusterConfig) -> bool {
@@ -284,7 +315,17 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     for s in &a.nodes {
         nodes.push(parse_node_arg(s)?);
     }
-    let cfg = ClusterConfig::new(&a.name, nodes)?;
+    let mut cfg = ClusterConfig::new(
+        &a.name,
+        nodes
+            .iter()
+            .map(|(n, addrs)| (n.clone(), addrs[0]))
+            .collect(),
+    )?;
+    for (entry, (_, addrs)) in cfg.nodes.iter_mut().zip(&nodes) {
+        entry.more_addresses = addrs[1..].to_vec();
+    }
+    cfg.validate()?;
     let local = pick_local(&cfg, a.local.as_deref(), a.no_local)?;
     let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
     let bundle_dir = dir.join(BUNDLE_DIR);
@@ -350,7 +391,7 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
                 existing
                     .nodes
                     .iter()
-                    .map(|n| format!("{}={}", n.name, n.address))
+                    .map(|n| format!("{}={}", n.name, addresses_text(n)))
                     .collect::<Vec<_>>()
                     .join(" ")
             ),
@@ -380,7 +421,7 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     let ca = Ca::create(&cfg.name)?;
     let mut bundles = Vec::new();
     for n in &cfg.nodes {
-        let id = ca.issue_node_cert(&n.name, &[n.address.ip()])?;
+        let id = ca.issue_node_cert(&n.name, &cert_ips(n))?;
         let mut b = Bundle::new(&id, &cfg);
         // Setup's bundles found the cluster; bundles of nodes added later do not.
         b.founder = true;
@@ -495,15 +536,16 @@ fn join(dir: &Path, socket: &Path, a: JoinArgs) -> Result<ExitCode> {
             bail!("a hactl daemon is running on this node; stop it first (hactl cluster stop)");
         }
     }
-    if !is_local_ip(entry.address.ip()) && !a.force {
+    let local = entry.addresses().iter().all(|a| is_local_ip(a.ip()));
+    if !local && !a.force {
         bail!(
-            "this bundle is for node {} at {}, which is not an address of this machine \
+            "this bundle is for node {} at {}, which is not (all) addresses of this machine \
              (wrong bundle? --force installs it anyway)",
             entry.name,
-            entry.address.ip()
+            addresses_text(&entry)
         );
     }
-    if is_local_ip(entry.address.ip()) {
+    if local {
         check_local_port(&entry)?;
     }
     create_dir(dir, 0o755)?;
@@ -558,6 +600,14 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
             "clock_offset_ms": n.clock_offset_ms,
             "membership": n.membership,
             "rejoin": if n.rejoin.is_empty() { serde_json::Value::Null } else { n.rejoin.clone().into() },
+            "links": n.links.iter().map(|l| serde_json::json!({
+                "index": l.index,
+                "address": l.address,
+                "state": if l.up { "up" } else { "down" },
+                "active": l.active,
+                "last_heard_ms": l.last_heard_ms,
+                "rtt_us": l.rtt_us,
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }
@@ -600,6 +650,9 @@ fn status_text(s: &ClusterStatus) -> String {
             let _ = write!(line, "  last heard {:.1} s ago", ms as f64 / 1000.0);
         }
         let _ = writeln!(o, "{line}");
+        if n.links.len() > 1 {
+            let _ = writeln!(o, "    {}", links_text(&n.links));
+        }
     }
     for n in s.nodes.iter().filter(|n| !n.rejoin.is_empty()) {
         let _ = writeln!(o, "{}: {}", n.name, n.rejoin);
@@ -617,6 +670,26 @@ fn status_text(s: &ClusterStatus) -> String {
         }
     }
     o
+}
+
+/// `links: 0 10.0.0.2:7420 up 0.3 ms (active) | 1 192.168.1.2:7420 DOWN`.
+fn links_text(links: &[hactl_proto::client::LinkInfo]) -> String {
+    let each: Vec<String> = links
+        .iter()
+        .map(|l| {
+            let mut t = format!("{} {} ", l.index, l.address);
+            match (l.up, l.rtt_us) {
+                (true, Some(us)) => t.push_str(&format!("up {:.1} ms", us as f64 / 1000.0)),
+                (true, None) => t.push_str("up"),
+                (false, _) => t.push_str("DOWN"),
+            }
+            if l.active {
+                t.push_str(" (active)");
+            }
+            t
+        })
+        .collect();
+    format!("links: {}", each.join(" | "))
 }
 
 /// `clock skew: n2 is +3.2 s ahead` when `offset_ms` (the node's clock minus the
@@ -976,7 +1049,7 @@ fn destroy(dir: &Path, socket: &Path, state_dir: &Path, a: DestroyArgs) -> Resul
 // ----------------------------------------------------------------------------- node
 
 fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
-    let (name, addr) = parse_node_arg(spec)?;
+    let (name, addrs) = parse_node_arg(spec)?;
     let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
     let mut cfg = ClusterConfig::load(&cfg_path)?;
     let ca = Ca::load(dir).map_err(|e| {
@@ -991,22 +1064,15 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
         );
     }
     let id = cfg.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
-    cfg.nodes.push(NodeEntry {
-        name: name.clone(),
-        id,
-        address: addr,
-    });
+    let entry = node_entry(name.clone(), id, &addrs)?;
+    cfg.nodes.push(entry.clone());
     cfg.validate()?;
-    check_route(&NodeEntry {
-        name: name.clone(),
-        id,
-        address: addr,
-    })?;
+    check_route(&entry)?;
     // Ask the cluster first: if the membership change is refused, nothing is written.
     let mut c = connect(socket)?;
     wait_for_leader(&mut c)?;
-    let ack = c.node_add(name.as_str(), &addr.to_string())?;
-    let ident = ca.issue_node_cert(&name, &[addr.ip()])?;
+    let ack = c.node_add(name.as_str(), &addresses_text(&entry))?;
+    let ident = ca.issue_node_cert(&name, &cert_ips(&entry))?;
     let bundle_dir = dir.join(BUNDLE_DIR);
     create_dir(&bundle_dir, 0o700)?;
     let bp = bundle_path(&bundle_dir, &name);
@@ -1108,5 +1174,49 @@ mod tests {
         assert!(text.contains("(learner)"), "{text}");
         assert!(text.contains("n3: rejoining"), "{text}");
         assert!(text.contains("n1 STOPPED APPLYING"), "{text}");
+    }
+
+    /// Each link of a node with several: its state, RTT while up, the active one; in
+    /// JSON too.
+    #[test]
+    fn status_shows_each_link() {
+        use hactl_proto::client::LinkInfo;
+        let n2 = NodeInfo {
+            name: "n2".into(),
+            id: 2,
+            state: NodeState::Online as i32,
+            links: vec![
+                LinkInfo {
+                    index: 0,
+                    address: "10.0.0.2:7420".into(),
+                    up: false,
+                    last_heard_ms: Some(900),
+                    ..Default::default()
+                },
+                LinkInfo {
+                    index: 1,
+                    address: "192.168.1.2:7420".into(),
+                    up: true,
+                    rtt_us: Some(350),
+                    active: true,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let s = ClusterStatus {
+            nodes: vec![n2],
+            ..Default::default()
+        };
+        let text = status_text(&s);
+        assert!(
+            text.contains("links: 0 10.0.0.2:7420 DOWN | 1 192.168.1.2:7420 up 0.3 ms (active)"),
+            "{text}"
+        );
+        let j = status_json(&s);
+        assert_eq!(j["nodes"][0]["links"][0]["state"], "down");
+        assert_eq!(j["nodes"][0]["links"][1]["state"], "up");
+        assert_eq!(j["nodes"][0]["links"][1]["rtt_us"], 350);
+        assert_eq!(j["nodes"][0]["links"][1]["active"], true);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use hactl_consensus::{Change, NodeId};
 use hactl_proto::client::{
     client_request::Request, client_response::Response, CibJson, ClientRequest, ClientResponse,
-    ClusterStatus, NodeInfo, NodeState,
+    ClusterStatus, LinkInfo, NodeInfo, NodeState,
 };
 use hactl_proto::{frame, CLIENT_API_VERSION};
 use tokio::net::{UnixListener, UnixStream};
@@ -242,13 +242,18 @@ pub(crate) fn status(d: &Daemon) -> ClusterStatus {
         .members
         .all()
         .into_iter()
-        .map(|(id, name, addr)| {
+        .map(|(id, name, addrs)| {
             let st = s.cib.status.nodes.get(name.as_str());
             let state = node_state(d.alive(id, now), st);
             NodeInfo {
                 name: name.as_str().to_string(),
                 id,
-                address: addr.to_string(),
+                address: addrs.first().map(|a| a.to_string()).unwrap_or_default(),
+                links: if id == d.me {
+                    Vec::new()
+                } else {
+                    link_infos(d, id, &name, &addrs, now)
+                },
                 state: state as i32,
                 last_seen_ms: (id != d.me)
                     .then(|| d.silent_for(id, now).map(|t| t.as_millis() as u64))
@@ -275,6 +280,33 @@ pub(crate) fn status(d: &Daemon) -> ClusterStatus {
         stalled: s.stalled.clone().unwrap_or_default(),
         entry_format: s.entry_format,
     }
+}
+
+/// Each of a peer's links: up or down, since when silent, QUIC's RTT on it.
+fn link_infos(
+    d: &Daemon,
+    id: NodeId,
+    name: &hactl_net::NodeName,
+    addrs: &[std::net::SocketAddr],
+    now: Instant,
+) -> Vec<LinkInfo> {
+    let (active, view) = d.links.current(id, addrs.len(), now);
+    view.into_iter()
+        .zip(addrs)
+        .enumerate()
+        .map(|(k, (v, addr))| LinkInfo {
+            index: k as u32,
+            address: addr.to_string(),
+            up: v.up,
+            last_heard_ms: v.silent.map(|t| t.as_millis() as u64),
+            rtt_us: v
+                .up
+                .then(|| d.transport.link_rtt(name, k as u8))
+                .flatten()
+                .map(|r| r.as_micros() as u64),
+            active: active == k as u32,
+        })
+        .collect()
 }
 
 fn membership(s: &hactl_consensus::Status, id: NodeId) -> &'static str {

@@ -27,6 +27,7 @@ mod alerts;
 mod clock;
 mod control;
 mod fencing;
+mod links;
 mod members;
 mod metrics;
 pub mod profile;
@@ -110,6 +111,15 @@ pub enum DaemonError {
     },
 }
 
+/// Why a message to a member was not queued.
+#[derive(Debug, thiserror::Error)]
+enum SendToError {
+    #[error("unknown node")]
+    Unknown,
+    #[error(transparent)]
+    Send(#[from] hactl_net::SendError),
+}
+
 /// Quorum as this node sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuorumState {
@@ -143,8 +153,10 @@ pub(crate) struct Daemon {
     pub(crate) consensus: hactl_consensus::Handle,
     /// This node's alert agents (counters read by the metrics endpoint).
     pub(crate) alerts: alerts::Alerts,
-    transport: Transport,
-    /// Last heartbeat received per peer.
+    pub(crate) transport: Transport,
+    /// Each peer's heartbeat links: which are up, which carries its traffic.
+    pub(crate) links: links::Links,
+    /// Last heartbeat received per peer (on any link).
     last_seen: Mutex<HashMap<NodeId, Instant>>,
     /// When we last warned about each peer's dropped messages (one line per 10 s, not
     /// one per heartbeat).
@@ -259,6 +271,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         consensus,
         alerts,
         transport,
+        links: links::Links::new(&profile),
         last_seen: Mutex::new(HashMap::new()),
         warned: Mutex::new(HashMap::new()),
         clocks: Mutex::new(clock::ClockTracker::default()),
@@ -275,7 +288,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         joined: AtomicBool::new(false),
     });
     info!(node = %d.me_name, id = d.me, cluster = %d.cluster.name, profile = profile.name,
-        addr = %me_entry.address, "daemon started");
+        addrs = ?me_entry.addresses(), "daemon started");
     let mut ctl_config = controller_config(&d.me_name, &profile);
     ctl_config.exec.client_socket = Some(config.socket.clone());
     ctl_config.exec.sbin_dir = config
@@ -300,13 +313,9 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     let d2 = d.clone();
     let sender = tokio::spawn(async move {
         while let Some((to, bytes)) = out_rx.recv().await {
-            let Some((name, addr)) = d2.members.get(to) else {
-                debug!(to, "raft message for an unknown node dropped");
-                continue;
-            };
             let msg = PeerMessage::raft(d2.cluster.name.clone(), bytes);
-            if let Err(e) = d2.transport.send(&name, addr, &msg) {
-                debug!(node = %name, error = %e, "raft message not queued");
+            if let Err(e) = d2.send_to(to, &msg) {
+                debug!(to, error = %e, "raft message not queued");
                 d2.consensus.report_unreachable(to);
             }
         }
@@ -485,9 +494,11 @@ impl Daemon {
         match msg.body {
             Some(Body::Raft(bytes)) => self.consensus.step(id, bytes),
             Some(Body::Heartbeat(hb)) => {
+                let now = Instant::now();
                 if let Ok(mut m) = self.last_seen.lock() {
-                    m.insert(id, Instant::now());
+                    m.insert(id, now);
                 }
+                self.links.on_heartbeat(id, hb.link, hb.links_heard, now);
                 self.check_clock(id, from, hb.sent_unix_micros);
                 let report = peer_report(&hb);
                 if let Ok(mut r) = self.rejoining.lock() {
@@ -543,6 +554,20 @@ impl Daemon {
             }
             None => {}
         }
+    }
+
+    /// Sends `msg` to member `id` on its active link (see `links`).
+    fn send_to(&self, id: NodeId, msg: &PeerMessage) -> Result<(), SendToError> {
+        let (name, addrs) = self.members.get(id).ok_or(SendToError::Unknown)?;
+        let k = self
+            .links
+            .active(id, name.as_str(), addrs.len(), Instant::now());
+        let addr = addrs
+            .get(k as usize)
+            .or(addrs.first())
+            .ok_or(SendToError::Unknown)?;
+        self.transport.send_link(&name, k as u8, *addr, msg)?;
+        Ok(())
     }
 
     fn should_warn(&self, peer: &str) -> bool {
@@ -638,15 +663,14 @@ impl Daemon {
         if cib.config.node(name).is_some() || self.members.id_of(name).is_some() {
             return Err(format!("node {name} is already a member"));
         }
-        let addr: SocketAddr = address
-            .parse()
+        let addrs = hactl_net::config::parse_peer_addresses(address)
             .map_err(|e| format!("bad address {address:?}: {e}"))?;
         hactl_net::NodeName::new(name).map_err(|e| e.to_string())?;
         let id = self.members.next_id(&cib);
         let node = hactl_model::Node {
             id: id.to_string(),
             name: name.to_string(),
-            address: Some(addr.to_string()),
+            address: Some(members::cib_addresses(&addrs)),
             ..Default::default()
         };
         self.propose(Change::AddNode { node })
@@ -782,14 +806,26 @@ async fn heartbeat_loop(d: Arc<Daemon>) {
             rejoin: rejoin_state(s.rejoin) as i32,
             last_log_term: s.last_term,
             last_log_index: s.last_index,
+            link: 0,
+            links_heard: 0,
         };
-        let msg = PeerMessage::heartbeat(d.cluster.name.clone(), hb);
-        for (id, name, addr) in d.members.all() {
+        let now = Instant::now();
+        for (id, name, addrs) in d.members.all() {
             if id == d.me {
                 continue;
             }
-            if let Err(e) = d.transport.send(&name, addr, &msg) {
-                debug!(node = %name, error = %e, "heartbeat not queued");
+            // One copy per link, each saying which it is: the peer tracks every link.
+            let heard = d.links.heard_mask(id, addrs.len(), now);
+            for (k, addr) in addrs.iter().enumerate() {
+                let hb = Heartbeat {
+                    link: k as u32,
+                    links_heard: heard,
+                    ..hb.clone()
+                };
+                let msg = PeerMessage::heartbeat(d.cluster.name.clone(), hb);
+                if let Err(e) = d.transport.send_link(&name, k as u8, *addr, &msg) {
+                    debug!(node = %name, link = k, error = %e, "heartbeat not queued");
+                }
             }
         }
     }
@@ -939,13 +975,13 @@ fn reconcile(d: &Arc<Daemon>, status: &hactl_consensus::Status, now: Instant) {
     }
     let cib = &status.cib;
     let mut changes = Vec::new();
-    for (id, name, addr) in d.members.all() {
+    for (id, name, addrs) in d.members.all() {
         if cib.config.node(name.as_str()).is_none() {
             changes.push(Change::AddNode {
                 node: hactl_model::Node {
                     id: id.to_string(),
                     name: name.as_str().to_string(),
-                    address: Some(addr.to_string()),
+                    address: Some(members::cib_addresses(&addrs)),
                     ..Default::default()
                 },
             });
@@ -1085,12 +1121,12 @@ impl hactl_controller::Host for CtlHost {
 
     fn send_peer(&self, node: &str, payload: Vec<u8>) {
         let Some(d) = self.0.upgrade() else { return };
-        let Some((name, addr)) = d.members.id_of(node).and_then(|id| d.members.get(id)) else {
+        let Some(id) = d.members.id_of(node) else {
             debug!(node, "controller message for an unknown node dropped");
             return;
         };
         let msg = PeerMessage::controller(d.cluster.name.clone(), payload);
-        if let Err(e) = d.transport.send(&name, addr, &msg) {
+        if let Err(e) = d.send_to(id, &msg) {
             debug!(node, error = %e, "controller message not queued");
         }
     }

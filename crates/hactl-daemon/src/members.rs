@@ -1,7 +1,8 @@
-//! The cluster's nodes: Raft id ↔ node name ↔ peer address.
+//! The cluster's nodes: Raft id ↔ node name ↔ peer addresses (link 0 first).
 //!
 //! Known nodes come from `cluster.toml` and from the CIB (nodes added later with
-//! `hactl cluster node add` are in the CIB with their id and address); the members are
+//! `hactl cluster node add` are in the CIB with their id and addresses, comma
+//! separated); the members are
 //! those of them that are Raft voters, plus this node.
 
 use std::collections::BTreeMap;
@@ -12,7 +13,24 @@ use hactl_consensus::NodeId;
 use hactl_model::Cib;
 use hactl_net::{ClusterConfig, NodeName};
 
-type Entry = (NodeId, NodeName, SocketAddr);
+type Entry = (NodeId, NodeName, Vec<SocketAddr>);
+
+/// A node's addresses as the CIB keeps them: `ADDR[,ADDR...]`, link 0 first.
+pub(crate) fn cib_addresses(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_cib_addresses(s: &str) -> Option<Vec<SocketAddr>> {
+    let v: Vec<SocketAddr> = s
+        .split(',')
+        .map(|a| a.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    (!v.is_empty() && v.len() <= hactl_net::config::MAX_LINKS).then_some(v)
+}
 
 #[derive(Debug)]
 pub struct Members {
@@ -26,7 +44,7 @@ impl Members {
         let from_config: Vec<Entry> = c
             .nodes
             .iter()
-            .map(|n| (n.id, n.name.clone(), n.address))
+            .map(|n| (n.id, n.name.clone(), n.addresses()))
             .collect();
         Members {
             me,
@@ -40,9 +58,9 @@ impl Members {
         let mut known: BTreeMap<NodeId, Entry> =
             self.from_config.iter().map(|e| (e.0, e.clone())).collect();
         for n in &cib.config.nodes {
-            let (Ok(id), Some(Ok(addr)), Ok(name)) = (
+            let (Ok(id), Some(addr), Ok(name)) = (
                 n.id.parse::<NodeId>(),
-                n.address.as_deref().map(str::parse::<SocketAddr>),
+                n.address.as_deref().and_then(parse_cib_addresses),
                 NodeName::new(n.name.clone()),
             ) else {
                 continue;
@@ -63,7 +81,7 @@ impl Members {
 
     /// Any known node by id (a node just removed is still reachable by name until the
     /// config forgets it: raft may still need to tell it).
-    pub fn get(&self, id: NodeId) -> Option<(NodeName, SocketAddr)> {
+    pub fn get(&self, id: NodeId) -> Option<(NodeName, Vec<SocketAddr>)> {
         self.all()
             .into_iter()
             .chain(self.from_config.iter().cloned())

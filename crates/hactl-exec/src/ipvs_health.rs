@@ -23,7 +23,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Notify, OwnedMutexGuard};
 use tokio::task::JoinHandle;
@@ -218,44 +217,31 @@ async fn check_with_retries(rs: &RealServer, h: &HealthConfig) -> bool {
 
 async fn check_once(rs: &RealServer, h: &HealthConfig) -> bool {
     let target = SocketAddr::new(rs.addr, h.port.unwrap_or(rs.port));
-    let attempt = async {
-        match &h.kind {
-            CheckKind::Tcp => TcpStream::connect(target).await.is_ok(),
-            CheckKind::Http { path, status } => http_status(target, path).await == Some(*status),
-            CheckKind::Misc { .. } | CheckKind::None => true,
-        }
-    };
     match &h.kind {
-        CheckKind::Misc { command, timeout } => misc(command, target, *timeout).await,
-        _ => tokio::time::timeout(h.connect_timeout, attempt)
+        CheckKind::Tcp => tokio::time::timeout(h.connect_timeout, TcpStream::connect(target))
             .await
-            .unwrap_or(false),
-    }
-}
-
-/// `GET path` over HTTP/1.0; the status code of the answer.
-async fn http_status(target: SocketAddr, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(target).await.ok()?;
-    let host = match target.ip() {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
-    };
-    let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: hactl-check\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.ok()?;
-    let mut buf = [0u8; 64];
-    let mut n = 0;
-    // The status line is all that is needed: "HTTP/1.x NNN".
-    while n < 12 {
-        let got = s.read(&mut buf[n..]).await.ok()?;
-        if got == 0 {
-            break;
+            .is_ok_and(|c| c.is_ok()),
+        CheckKind::Http {
+            path,
+            status,
+            digest,
+            tls,
+        } => {
+            let (path, tls, timeout) = (path.clone(), *tls, h.connect_timeout);
+            // Blocking I/O bounded by the timeout (crate::ipvs_http).
+            let answer = tokio::task::spawn_blocking(move || {
+                crate::ipvs_http::get(target, &path, tls, timeout)
+            })
+            .await
+            .ok()
+            .flatten();
+            answer.is_some_and(|a| {
+                a.status == *status && digest.as_ref().is_none_or(|d| *d == a.digest)
+            })
         }
-        n += got;
+        CheckKind::Misc { command, timeout } => misc(command, target, *timeout).await,
+        CheckKind::None => true,
     }
-    let line = std::str::from_utf8(&buf[..n]).ok()?;
-    let mut parts = line.split_whitespace();
-    parts.next().filter(|v| v.starts_with("HTTP/"))?;
-    parts.next()?.parse().ok()
 }
 
 /// keepalived's MISC_CHECK: `sh -c command`, healthy on exit 0 within the timeout.

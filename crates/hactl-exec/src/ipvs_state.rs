@@ -72,7 +72,8 @@ impl Health {
 fn check_name(k: &CheckKind) -> &'static str {
     match k {
         CheckKind::Tcp => "tcp",
-        CheckKind::Http { .. } => "http",
+        CheckKind::Http { tls: false, .. } => "http",
+        CheckKind::Http { tls: true, .. } => "https",
         CheckKind::Misc { .. } => "misc",
         CheckKind::None => "none",
     }

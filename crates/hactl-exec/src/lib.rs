@@ -59,6 +59,7 @@
 pub mod config;
 pub mod executor;
 mod ipvs_health;
+mod ipvs_http;
 pub mod ipvs_state;
 pub mod lsb;
 pub mod native;

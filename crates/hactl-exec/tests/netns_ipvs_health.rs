@@ -17,7 +17,10 @@ fn netns_ipvs_health_checks_in_a_real_lvs_kernel() {
     }
     let me = std::env::current_exe().expect("own path");
     let me = me.to_str().expect("utf-8 path");
-    let (ok, out) = guest::run_guest("health.sh", &[(me, "/t")]);
+    let (ok, out) = guest::run_guest(
+        "health.sh",
+        &[(me, "/t"), ("/usr/bin/openssl", "/usr/bin/openssl")],
+    );
     assert!(
         ok && out.contains("test result: ok. 1 passed"),
         "the guest run failed"
@@ -67,6 +70,15 @@ fn until(want: &[&str], limit: Duration) -> Duration {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// MD5 of `body` in hex, as `md5sum` prints it.
+fn md5_hex(body: &str) -> String {
+    use md5::Digest;
+    md5::Md5::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn base(extra: &[(&str, &str)]) -> Params {
@@ -146,6 +158,47 @@ async fn guest_health_checks() {
 
     // http: the status decides (10.0.0.11 serves /ok, 10.0.0.12 answers 404).
     let p = base(&[("check", "http"), ("http_path", "/ok")]);
+    assert_eq!(
+        exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
+        0
+    );
+    until(&["10.0.0.11:80 1"], slack);
+
+    // https (SSL_GET): only the real TLS server on 443 passes; the plain HTTP server
+    // there does not (it answers a ClientHello with garbage).
+    let https = |digest: Option<&str>| {
+        let mut p = base(&[
+            ("check", "https"),
+            ("check_port", "443"),
+            ("http_path", "/ok"),
+        ]);
+        if let Some(d) = digest {
+            p.insert("http_digest".into(), md5_hex(d));
+        }
+        p
+    };
+    let p = https(None);
+    assert_eq!(
+        exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
+        0
+    );
+    until(&["10.0.0.12:80 1"], slack);
+    // http_digest: the body decides, over TLS and over plain HTTP.
+    let p = https(Some("ok\n"));
+    assert_eq!(
+        exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
+        0
+    );
+    until(&["10.0.0.99:80 1"], slack);
+    let p = https(Some("tls\n"));
+    assert_eq!(
+        exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
+        0
+    );
+    until(&["10.0.0.12:80 1"], slack);
+    std::fs::write("/tmp/w12/ok", "other\n").unwrap();
+    let mut p = base(&[("check", "http"), ("http_path", "/ok")]);
+    p.insert("http_digest".into(), md5_hex("ok\n"));
     assert_eq!(
         exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
         0

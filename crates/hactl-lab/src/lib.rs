@@ -13,7 +13,9 @@
 //! file system and PID namespace); [`host`] makes a node a separate host with its
 //! own mount namespace (private `/run`, `/tmp`), as the demo and the tests' daemons use.
 //! [`Lab::partition`] drops traffic between nodes in the switch (nftables) while
-//! links stay up; [`Lab::set_link`] cuts a port instead. [`fence_virtd`] runs a real
+//! links stay up; [`Lab::set_link`] cuts a port instead. [`Lab::add_link`] gives
+//! every node a second (third, ...) network: `ethK` on bridge `brK`, ports `vKnI`,
+//! for redundant heartbeat links; [`Lab::partition_on`] cuts one of them. [`fence_virtd`] runs a real
 //! fence_virtd in a namespace.
 //!
 //! Built on iproute2 (`ip netns`, `ip link`): it needs root, and says so.
@@ -190,6 +192,8 @@ pub struct Lab {
     subnet: String,
     nodes: usize,
     client: bool,
+    /// Subnets of the links added with [`Lab::add_link`] (link 1 first).
+    more_links: Vec<String>,
     /// Remove everything on drop (tests); `hactl demo` turns this off to leave it up.
     pub destroy_on_drop: bool,
 }
@@ -203,11 +207,7 @@ impl Lab {
         if nodes == 0 || nodes > 200 {
             return Err(LabError::Invalid(format!("{nodes} nodes (1..=200)")));
         }
-        if subnet.split('.').count() != 3 || subnet.split('.').any(|o| o.parse::<u8>().is_err()) {
-            return Err(LabError::Invalid(format!(
-                "subnet {subnet:?}: expected the first three octets, e.g. 10.99.0"
-            )));
-        }
+        check_subnet(subnet)?;
         // Interface names are at most 15 bytes: "vn" + index is ours, the prefix is not
         // part of them, but namespace names are; keep them short anyway.
         if prefix.is_empty() || prefix.len() > 10 {
@@ -226,6 +226,7 @@ impl Lab {
             subnet: subnet.into(),
             nodes,
             client,
+            more_links: Vec::new(),
             destroy_on_drop: true,
         };
         lab.build()?; // on error, Drop removes the partial lab
@@ -236,36 +237,9 @@ impl Lab {
         let sw = self.switch_ns();
         run(&["ip", "netns", "add", &sw])?;
         run(&["ip", "-n", &sw, "link", "set", "lo", "up"])?;
-        run(&[
-            "ip",
-            "-n",
-            &sw,
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "stp_state",
-            "0",
-            "forward_delay",
-            "0",
-        ])?;
-        // Flood multicast: no snooping state to warm up.
-        run(&[
-            "ip",
-            "-n",
-            &sw,
-            "link",
-            "set",
-            "br0",
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ])?;
-        run(&["ip", "-n", &sw, "link", "set", "br0", "up"])?;
+        add_bridge(&sw, "br0")?;
         let mut members: Vec<(String, String, u8)> = (1..=self.nodes)
-            .map(|i| (self.node_ns(i), format!("vn{i}"), i as u8))
+            .map(|i| (self.node_ns(i), port_name(0, i), i as u8))
             .collect();
         if self.client {
             members.push((self.client_ns(), "vncl".into(), 254));
@@ -273,20 +247,47 @@ impl Lab {
         for (ns, port, host) in members {
             run(&["ip", "netns", "add", &ns])?;
             run(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
-            // Create the pair inside the node, then move its peer into the switch.
-            run(&[
-                "ip", "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port,
-            ])?;
-            run(&["ip", "-n", &ns, "link", "set", &port, "netns", &sw])?;
-            run(&["ip", "-n", &sw, "link", "set", &port, "master", "br0"])?;
-            run(&["ip", "-n", &sw, "link", "set", &port, "up"])?;
             let mac = format!("02:99:00:00:00:{host:02x}");
-            run(&["ip", "-n", &ns, "link", "set", "eth0", "address", &mac])?;
             let addr = format!("{}.{host}/24", self.subnet);
-            run(&["ip", "-n", &ns, "addr", "add", &addr, "dev", "eth0"])?;
-            run(&["ip", "-n", &ns, "link", "set", "eth0", "up"])?;
+            add_port(&sw, "br0", &ns, "eth0", &port, Some(&mac), &addr)?;
         }
         Ok(())
+    }
+
+    /// Adds another network: bridge `brK` in the switch, `ethK` = `SUBNET.I/24` in
+    /// every node (not the client). Returns K (1 for the first added).
+    pub fn add_link(&mut self, subnet: &str) -> Result<usize, LabError> {
+        check_subnet(subnet)?;
+        let k = self.more_links.len() + 1;
+        let (sw, br, eth) = (self.switch_ns(), format!("br{k}"), format!("eth{k}"));
+        add_bridge(&sw, &br)?;
+        for i in 1..=self.nodes {
+            let addr = format!("{subnet}.{i}/24");
+            add_port(
+                &sw,
+                &br,
+                &self.node_ns(i),
+                &eth,
+                &port_name(k, i),
+                None,
+                &addr,
+            )?;
+        }
+        self.more_links.push(subnet.to_string());
+        Ok(k)
+    }
+
+    /// Node `i`'s address on `link` (0 = eth0).
+    pub fn node_addr_on(&self, link: usize, i: usize) -> Option<String> {
+        match link {
+            0 => Some(self.node_addr(i)),
+            k => self.more_links.get(k - 1).map(|s| format!("{s}.{i}")),
+        }
+    }
+
+    /// How many links the nodes have (1 + those added).
+    pub fn links(&self) -> usize {
+        1 + self.more_links.len()
     }
 
     pub fn prefix(&self) -> &str {
@@ -347,12 +348,25 @@ impl Lab {
     /// the switch, with an nftables bridge filter: links stay up, as when a real switch
     /// misbehaves, so nodes see silence rather than carrier loss. Needs `nft`.
     pub fn partition(&self, a: &[usize], b: &[usize]) -> Result<(), LabError> {
+        self.partition_on(0, a, b)
+    }
+
+    /// Like [`Lab::partition`], on one link only (0 = eth0; see [`Lab::add_link`]):
+    /// the nodes still reach each other on the others.
+    pub fn partition_on(&self, link: usize, a: &[usize], b: &[usize]) -> Result<(), LabError> {
+        if link >= self.links() {
+            return Err(LabError::Invalid(format!(
+                "link {link}: the lab has {} links",
+                self.links()
+            )));
+        }
         self.ensure_filter()?;
         for &x in a {
             for &y in b {
                 for (i, o) in [(x, y), (y, x)] {
+                    let (pi, po) = (port_name(link, i), port_name(link, o));
                     self.nft(&format!(
-                        "add rule bridge lab filt iifname \"vn{i}\" oifname \"vn{o}\" drop"
+                        "add rule bridge lab filt iifname \"{pi}\" oifname \"{po}\" drop"
                     ))?;
                 }
             }
@@ -383,6 +397,63 @@ impl Lab {
         self.destroy_on_drop = false;
         destroy_prefix(&self.prefix, Duration::from_secs(3)).map(|_| ())
     }
+}
+
+/// A bridge `br` in the switch namespace `sw`: no STP, no forwarding delay, multicast
+/// flooded (no snooping state to warm up).
+fn add_bridge(sw: &str, br: &str) -> Result<(), LabError> {
+    let set = |args: &[&str]| {
+        let mut all = vec!["ip", "-n", sw, "link", "set", br, "type", "bridge"];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    run(&["ip", "-n", sw, "link", "add", br, "type", "bridge"])?;
+    set(&["stp_state", "0", "forward_delay", "0"])?;
+    set(&["mcast_snooping", "0"])?;
+    run(&["ip", "-n", sw, "link", "set", br, "up"]).map(|_| ())
+}
+
+/// A veth pair: `eth` in namespace `ns` with `addr` (and `mac`), its peer `port` on
+/// bridge `br` in the switch `sw`. The pair is made inside the node, then its peer is
+/// moved into the switch.
+fn add_port(
+    sw: &str,
+    br: &str,
+    ns: &str,
+    eth: &str,
+    port: &str,
+    mac: Option<&str>,
+    addr: &str,
+) -> Result<(), LabError> {
+    run(&[
+        "ip", "-n", ns, "link", "add", eth, "type", "veth", "peer", "name", port,
+    ])?;
+    run(&["ip", "-n", ns, "link", "set", port, "netns", sw])?;
+    run(&["ip", "-n", sw, "link", "set", port, "master", br])?;
+    run(&["ip", "-n", sw, "link", "set", port, "up"])?;
+    if let Some(mac) = mac {
+        run(&["ip", "-n", ns, "link", "set", eth, "address", mac])?;
+    }
+    run(&["ip", "-n", ns, "addr", "add", addr, "dev", eth])?;
+    run(&["ip", "-n", ns, "link", "set", eth, "up"]).map(|_| ())
+}
+
+/// The switch port of node `i` on `link`: `vnI` for link 0 (as always), `vKnI` after.
+fn port_name(link: usize, i: usize) -> String {
+    if link == 0 {
+        format!("vn{i}")
+    } else {
+        format!("v{link}n{i}")
+    }
+}
+
+fn check_subnet(subnet: &str) -> Result<(), LabError> {
+    if subnet.split('.').count() != 3 || subnet.split('.').any(|o| o.parse::<u8>().is_err()) {
+        return Err(LabError::Invalid(format!(
+            "subnet {subnet:?}: expected the first three octets, e.g. 10.99.0"
+        )));
+    }
+    Ok(())
 }
 
 impl Drop for Lab {

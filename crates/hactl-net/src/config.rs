@@ -9,6 +9,7 @@
 //! name = "node1"
 //! id = 1
 //! address = "10.0.0.1:7420"
+//! more_addresses = ["192.168.1.1:7420"]   # optional: heartbeat links 1..3
 //!
 //! [settings]          # free-form daemon settings (heartbeat profile, ...), optional
 //! ```
@@ -30,6 +31,8 @@ pub const FOUNDER_FILE: &str = "founder";
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/hactl";
 /// Default UDP port of the QUIC peer plane when an address has no port.
 pub const DEFAULT_PEER_PORT: u16 = 7420;
+/// Most addresses (heartbeat links) a node may have, as corosync knet's links.
+pub const MAX_LINKS: usize = 4;
 /// Version of the config and bundle file formats.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -55,8 +58,74 @@ pub struct NodeEntry {
     pub name: NodeName,
     /// Raft id, unique and never reused within the cluster, > 0.
     pub id: u64,
-    /// The node's QUIC peer address.
+    /// The node's QUIC peer address: link 0.
     pub address: SocketAddr,
+    /// Further addresses, links 1, 2, 3 in order (redundant heartbeat links: link
+    /// `k` of every node is one network). Same port as `address`: the node listens
+    /// on one UDP port on all its addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_addresses: Vec<SocketAddr>,
+}
+
+impl NodeEntry {
+    /// Every address of the node, link 0 first.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        std::iter::once(self.address)
+            .chain(self.more_addresses.iter().copied())
+            .collect()
+    }
+
+    /// Checks the node's own addresses: at most [`MAX_LINKS`], none unspecified, one
+    /// port for all.
+    fn validate_addresses(&self) -> Result<(), ConfigError> {
+        let all = self.addresses();
+        if all.len() > MAX_LINKS {
+            return Err(ConfigError::Invalid(format!(
+                "node {}: {} addresses given; at most {MAX_LINKS} links are supported",
+                self.name,
+                all.len()
+            )));
+        }
+        for a in &all {
+            if a.ip().is_unspecified() {
+                return Err(ConfigError::Invalid(format!(
+                    "node {}: address {a} is unspecified; give the address peers reach it at",
+                    self.name
+                )));
+            }
+            if a.port() != self.address.port() {
+                return Err(ConfigError::Invalid(format!(
+                    "node {}: address {a} has another port than {} (a node listens on one \
+                     port on all its addresses)",
+                    self.name, self.address
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a node's addresses: `ADDR[,ADDR...]`, link 0 first, each as
+/// [`parse_peer_address`]; an address without a port takes the first one's.
+pub fn parse_peer_addresses(s: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        let mut a = parse_peer_address(part)?;
+        if let Some(first) = out.first() {
+            if part.parse::<std::net::IpAddr>().is_ok() {
+                a.set_port(first.port());
+            }
+        }
+        out.push(a);
+    }
+    if out.len() > MAX_LINKS {
+        return Err(ConfigError::Invalid(format!(
+            "{s:?}: {} addresses; at most {MAX_LINKS} links are supported",
+            out.len()
+        )));
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +194,7 @@ impl ClusterConfig {
                     name,
                     id: i as u64 + 1,
                     address,
+                    more_addresses: Vec::new(),
                 })
                 .collect(),
             settings: toml::Table::new(),
@@ -161,17 +231,14 @@ impl ClusterConfig {
                     n.name, n.id
                 )));
             }
-            if n.address.ip().is_unspecified() {
-                return Err(ConfigError::Invalid(format!(
-                    "node {}: address {} is unspecified; give the address peers reach it at",
-                    n.name, n.address
-                )));
-            }
-            if !addrs.insert(n.address) {
-                return Err(ConfigError::Invalid(format!(
-                    "address {} is given for more than one node",
-                    n.address
-                )));
+            n.validate_addresses()?;
+            for a in n.addresses() {
+                if !addrs.insert(a) {
+                    return Err(ConfigError::Invalid(format!(
+                        "address {a} is given for more than one node, or twice for {}",
+                        n.name
+                    )));
+                }
             }
         }
         Ok(())

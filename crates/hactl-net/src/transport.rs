@@ -22,6 +22,14 @@
 //! (100 ms doubling to 1 s; messages that arrive while backing off are dropped), and
 //! reconnects.
 //!
+//! A node may have several addresses (redundant links, as corosync knet's): each
+//! (peer, link) pair has its own sender task and connection, so a link that is cut
+//! stalls only its own queue. The caller picks the link per message
+//! ([`Transport::send_link`]); heartbeats go on every link, other traffic on one that
+//! is up (the daemon's choice). TLS does not depend on the address: the client checks
+//! the peer's certificate for its node name (a DNS subject alternative name), so every
+//! address of a node is verified the same way.
+//!
 //! The sender's node name is taken from its verified certificate. Refused handshakes
 //! (no certificate, or one not from our CA, or the wrong node name) are logged with
 //! `tracing` at warn level with the node and address.
@@ -144,7 +152,12 @@ struct PeerHandle {
     addr: SocketAddr,
     tx: mpsc::Sender<Outgoing>,
     task: JoinHandle<()>,
+    /// The task's current connection, for its round-trip time.
+    conn: Arc<Mutex<Option<quinn::Connection>>>,
 }
+
+/// A peer's link: its node name and the link's index (0 = its first address).
+type LinkKey = (NodeName, u8);
 
 struct Shared {
     node: NodeName,
@@ -158,7 +171,7 @@ struct Inner {
     shared: Arc<Shared>,
     endpoint: quinn::Endpoint,
     client_config: quinn::ClientConfig,
-    peers: Mutex<HashMap<NodeName, PeerHandle>>,
+    peers: Mutex<HashMap<LinkKey, PeerHandle>>,
     accept_task: JoinHandle<()>,
     /// The runtime `bind` ran in: `send` spawns peer tasks there, so it may be called
     /// from any thread (a raft loop on a plain thread, say).
@@ -242,12 +255,25 @@ impl Transport {
         self.inner.endpoint.local_addr()
     }
 
-    /// Queues `msg` for `to` at `addr` and returns at once; callable from any thread.
-    /// The message's `cluster` field is set to ours. Connection to the peer is made lazily and reused; if `addr`
-    /// changed since the last send, the old connection is dropped.
+    /// Queues `msg` for `to` at `addr` on link 0 and returns at once; see
+    /// [`Transport::send_link`].
     pub fn send(
         &self,
         to: &NodeName,
+        addr: SocketAddr,
+        msg: &PeerMessage,
+    ) -> Result<(), SendError> {
+        self.send_link(to, 0, addr, msg)
+    }
+
+    /// Queues `msg` for `to` at `addr`, its address on `link`, and returns at once;
+    /// callable from any thread. The message's `cluster` field is set to ours. The
+    /// connection on that link is made lazily and reused; if `addr` changed since the
+    /// last send on the link, the old connection is dropped.
+    pub fn send_link(
+        &self,
+        to: &NodeName,
+        link: u8,
         addr: SocketAddr,
         msg: &PeerMessage,
     ) -> Result<(), SendError> {
@@ -264,36 +290,63 @@ impl Transport {
             heartbeat: msg.is_heartbeat(),
         };
         let mut peers = self.inner.peers.lock().map_err(|_| SendError::Shutdown)?;
-        let stale = match peers.get(to) {
+        let key = (to.clone(), link);
+        let stale = match peers.get(&key) {
             Some(p) => p.addr != addr || p.task.is_finished(),
             None => true,
         };
         if stale {
-            if let Some(old) = peers.remove(to) {
+            if let Some(old) = peers.remove(&key) {
                 old.task.abort();
             }
-            let (tx, rx) = mpsc::channel(shared.opts.queue_capacity.max(1));
-            let task = self.inner.runtime.spawn(peer_task(
-                self.inner.endpoint.clone(),
-                self.inner.client_config.clone(),
-                shared.clone(),
-                to.clone(),
-                addr,
-                rx,
-            ));
-            peers.insert(to.clone(), PeerHandle { addr, tx, task });
+            peers.insert(key.clone(), self.spawn_peer(to, addr));
         }
-        let Some(p) = peers.get(to) else {
+        let Some(p) = peers.get(&key) else {
             return Err(SendError::Shutdown);
         };
         match p.tx.try_send(out) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
-                debug!(node = %to, "send queue full, message dropped");
+                debug!(node = %to, link, "send queue full, message dropped");
                 Err(SendError::QueueFull { node: to.clone() })
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Shutdown),
         }
+    }
+
+    fn spawn_peer(&self, to: &NodeName, addr: SocketAddr) -> PeerHandle {
+        let shared = &self.inner.shared;
+        let (tx, rx) = mpsc::channel(shared.opts.queue_capacity.max(1));
+        let conn = Arc::new(Mutex::new(None));
+        let task = self.inner.runtime.spawn(peer_task(
+            PeerLink {
+                endpoint: self.inner.endpoint.clone(),
+                client_config: self.inner.client_config.clone(),
+                shared: shared.clone(),
+                to: to.clone(),
+                addr,
+                conn: conn.clone(),
+            },
+            rx,
+        ));
+        PeerHandle {
+            addr,
+            tx,
+            task,
+            conn,
+        }
+    }
+
+    /// QUIC's round-trip estimate on our connection to `to` over `link`; None while
+    /// there is no connection on it. (The estimate of a cut link is its last one:
+    /// whether a link is up is the caller's judgement, from heartbeats.)
+    pub fn link_rtt(&self, to: &NodeName, link: u8) -> Option<Duration> {
+        let peers = self.inner.peers.lock().ok()?;
+        let p = peers.get(&(to.clone(), link))?;
+        let conn = p.conn.lock().ok()?;
+        conn.as_ref()
+            .filter(|c| c.close_reason().is_none())
+            .map(|c| c.rtt())
     }
 
     /// Connects to `to` at `addr` on a fresh connection, checks that TLS succeeds and the
@@ -336,12 +389,16 @@ impl Transport {
         })
     }
 
-    /// Forgets a peer: aborts its sender task and drops its connection.
+    /// Forgets a peer: aborts its sender tasks (every link) and drops their
+    /// connections.
     pub fn forget(&self, node: &NodeName) {
         if let Ok(mut peers) = self.inner.peers.lock() {
-            if let Some(p) = peers.remove(node) {
-                p.task.abort();
-            }
+            peers.retain(|(n, _), p| {
+                if n == node {
+                    p.task.abort();
+                }
+                n != node
+            });
         }
     }
 
@@ -400,15 +457,36 @@ async fn connect(
     }
 }
 
-/// Sends queued frames to one peer, (re)connecting as needed.
-async fn peer_task(
+/// What a peer task sends to: one address of one peer.
+struct PeerLink {
     endpoint: quinn::Endpoint,
     client_config: quinn::ClientConfig,
     shared: Arc<Shared>,
     to: NodeName,
     addr: SocketAddr,
-    mut rx: mpsc::Receiver<Outgoing>,
-) {
+    /// Where the task shows its current connection ([`Transport::link_rtt`]).
+    conn: Arc<Mutex<Option<quinn::Connection>>>,
+}
+
+impl PeerLink {
+    fn show(&self, conn: Option<&quinn::Connection>) {
+        if let Ok(mut c) = self.conn.lock() {
+            *c = conn.cloned();
+        }
+    }
+}
+
+/// Sends queued frames to one peer's address, (re)connecting as needed.
+async fn peer_task(pl: PeerLink, mut rx: mpsc::Receiver<Outgoing>) {
+    let PeerLink {
+        endpoint,
+        client_config,
+        shared,
+        to,
+        addr,
+        ..
+    } = &pl;
+    let (to, addr) = (to, *addr);
     const BACKOFF_MIN: Duration = Duration::from_millis(100);
     let backoff_max = shared.opts.reconnect_backoff_max.max(BACKOFF_MIN);
     let mut link: Option<(quinn::Connection, quinn::SendStream)> = None;
@@ -421,6 +499,7 @@ async fn peer_task(
             if let Some(reason) = conn.close_reason() {
                 debug!(node = %to, %addr, %reason, "peer connection closed; will reconnect");
                 link = None;
+                pl.show(None);
             }
         }
         if link.is_none() {
@@ -428,8 +507,9 @@ async fn peer_task(
                 dropped += 1;
                 continue;
             }
-            match open_link(&endpoint, &client_config, &shared, &to, addr).await {
+            match open_link(endpoint, client_config, shared, to, addr).await {
                 Ok(l) => {
+                    pl.show(Some(&l.0));
                     if let Some(o) = outage.take() {
                         let down_for_s = o.since.elapsed().as_secs();
                         info!(node = %to, %addr, down_for_s, attempts = o.attempts, dropped,
@@ -445,7 +525,7 @@ async fn peer_task(
                     dropped = 0;
                 }
                 Err(e) => {
-                    report_failure(&mut outage, &to, addr, &e);
+                    report_failure(&mut outage, to, addr, &e);
                     dropped += 1;
                     retry_at = Some(Instant::now() + backoff);
                     backoff = (backoff * 2).min(backoff_max);
@@ -463,6 +543,7 @@ async fn peer_task(
             debug!(node = %to, %addr, error = %e, "write to peer failed; will reconnect");
             dropped += 1;
             link = None;
+            pl.show(None);
         }
     }
 }

@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use hactl_net::config::{parse_peer_address, ClusterConfig, DEFAULT_PEER_PORT};
+use hactl_net::config::{
+    parse_peer_address, parse_peer_addresses, ClusterConfig, DEFAULT_PEER_PORT,
+};
 use hactl_net::{pki, Bundle, Ca, NodeIdentity};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -149,4 +151,73 @@ fn config_validation_and_address_parsing() {
     assert!(ClusterConfig::new("bad name", vec![(name("n1"), addr("10.0.0.1:1"))]).is_err());
     assert!(ClusterConfig::new("prod", vec![(name("n1"), addr("0.0.0.0:1"))]).is_err());
     assert!(ClusterConfig::new("prod", vec![]).is_err());
+}
+
+/// `node1=10.0.0.1,192.168.1.1`: up to four links, one port for all (an address
+/// without a port takes the first one's); cluster.toml keeps them, and a config whose
+/// links break a rule is refused with the reason.
+#[test]
+fn nodes_with_several_links() {
+    let v = parse_peer_addresses("10.0.0.1:9000,192.168.1.1").unwrap();
+    assert_eq!(v, vec![addr("10.0.0.1:9000"), addr("192.168.1.1:9000")]);
+    let v = parse_peer_addresses("10.0.0.1, 192.168.1.1").unwrap();
+    assert_eq!(v[1], addr("192.168.1.1:7420"));
+    let five = parse_peer_addresses("10.0.0.1,10.0.1.1,10.0.2.1,10.0.3.1,10.0.4.1").unwrap_err();
+    assert!(five.to_string().contains("at most 4 links"), "{five}");
+    assert!(parse_peer_addresses("10.0.0.1,").is_err());
+
+    let mut cfg = ClusterConfig::new(
+        "prod",
+        vec![
+            (name("n1"), addr("10.0.0.1:7420")),
+            (name("n2"), addr("10.0.0.2:7420")),
+        ],
+    )
+    .unwrap();
+    cfg.nodes[0].more_addresses = vec![addr("192.168.1.1:7420")];
+    cfg.nodes[1].more_addresses = vec![addr("192.168.1.2:7420")];
+    cfg.validate().unwrap();
+    let back = ClusterConfig::from_toml(&cfg.to_toml(), Path::new("cluster.toml")).unwrap();
+    assert_eq!(back, cfg);
+    assert_eq!(
+        back.nodes[1].addresses(),
+        vec![addr("10.0.0.2:7420"), addr("192.168.1.2:7420")]
+    );
+
+    type Edit = fn(&mut ClusterConfig);
+    let cases: [(Edit, &str); 5] = [
+        (
+            |c| c.nodes[0].more_addresses[0] = addr("192.168.1.1:7421"),
+            "another port",
+        ),
+        (
+            |c| c.nodes[1].more_addresses[0] = addr("192.168.1.1:7420"),
+            "more than one node",
+        ),
+        (
+            |c| c.nodes[0].more_addresses[0] = addr("10.0.0.1:7420"),
+            "twice for n1",
+        ),
+        (
+            |c| c.nodes[0].more_addresses[0] = addr("0.0.0.0:7420"),
+            "unspecified",
+        ),
+        (
+            |c| {
+                let more = ["10.1.0.1", "10.2.0.1", "10.3.0.1", "10.4.0.1"];
+                c.nodes[0].more_addresses = more.map(|a| addr(&format!("{a}:7420"))).to_vec()
+            },
+            "at most 4 links",
+        ),
+    ];
+    for (edit, why) in cases {
+        let mut c = cfg.clone();
+        edit(&mut c);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains(why), "{e}");
+    }
+}
+
+fn addr(s: &str) -> std::net::SocketAddr {
+    s.parse().unwrap()
 }

@@ -509,3 +509,52 @@ async fn an_unreachable_peer_is_reported_once() {
     }
     assert_eq!(count(&logs, "cannot connect to peer"), 1, "{}", logs.text());
 }
+
+/// A node with two addresses (redundant links): both carry messages under mutual TLS
+/// (the peer is verified by its node name, not by the address, so the second address
+/// needs nothing in the certificate), each link has its own connection and RTT, and a
+/// link whose address does not answer holds up nothing on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_is_reached_on_each_of_its_links_independently() {
+    let ids = identities("lab", &["n1", "n2"]);
+    let (t1, _rx1, _) = bind(ids[0].clone()).await;
+    // n2 listens on every address, as the daemon does; its certificate names 127.0.0.1.
+    let (t2, mut rx2) = Transport::bind(ids[1].clone(), "0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap();
+    let port = t2.local_addr().unwrap().port();
+    let link0: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let link1: std::net::SocketAddr = format!("127.0.0.2:{port}").parse().unwrap();
+    let n2 = name("n2");
+    for (k, addr) in [(0u8, link0), (1, link1)] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            t1.send_link(&n2, k, addr, &PeerMessage::raft("", vec![k]))
+                .unwrap();
+            match tokio::time::timeout(Duration::from_millis(100), rx2.recv()).await {
+                Ok(Some((from, m))) if m.body == Some(Body::Raft(vec![k])) => {
+                    assert_eq!(from, name("n1"));
+                    break;
+                }
+                _ => assert!(tokio::time::Instant::now() < deadline, "link {k} silent"),
+            }
+        }
+        assert!(t1.link_rtt(&n2, k).is_some(), "no RTT on link {k}");
+    }
+    // Link 1 now points at a port nobody serves: link 0 goes on, link 1 has no RTT.
+    let dead = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    for i in 0..20u8 {
+        t1.send_link(&n2, 1, dead_addr, &PeerMessage::raft("", vec![100 + i]))
+            .unwrap();
+        t1.send_link(&n2, 0, link0, &PeerMessage::raft("", vec![i]))
+            .unwrap();
+    }
+    for i in 0..20u8 {
+        let (_, m) = recv(&mut rx2, 10).await;
+        assert_eq!(m.body, Some(Body::Raft(vec![i])));
+    }
+    assert!(t1.link_rtt(&n2, 1).is_none());
+    assert!(t1.link_rtt(&n2, 0).is_some());
+}

@@ -19,6 +19,7 @@ fn sample_status() -> client::ClientResponse {
                 clock_offset_ms: None,
                 membership: "voter".into(),
                 rejoin: String::new(),
+                links: Vec::new(),
             },
             client::NodeInfo {
                 name: "n2".into(),
@@ -29,6 +30,14 @@ fn sample_status() -> client::ClientResponse {
                 clock_offset_ms: Some(-3200),
                 membership: "learner".into(),
                 rejoin: "rejoining: learner, catching up".into(),
+                links: vec![client::LinkInfo {
+                    index: 1,
+                    address: "192.168.1.2:7946".into(),
+                    up: true,
+                    last_heard_ms: Some(20),
+                    rtt_us: Some(310),
+                    active: true,
+                }],
             },
         ],
         dc: "n1".into(),
