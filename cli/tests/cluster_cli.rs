@@ -1211,7 +1211,25 @@ fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
         "hactl_raft_term [] ",
         "hactl_raft_apply_lag_entries [] ",
         "hactl_alert_deliveries_total [('name', 'delivered')] 0.0",
+        // The Dummy's start ran in a transition of this node's, planned by a
+        // policy engine run (counts depend on how many runs there were).
+        "hactl_transitions_total [('result', 'complete')] ",
+        "hactl_transition_duration_seconds_count [] ",
+        "hactl_scheduler_duration_seconds_count [] ",
     ] {
         assert!(samples.contains(want), "{want:?} not in:\n{samples}");
     }
+    let value = |name: &str| -> f64 {
+        let line = samples.lines().find(|l| l.starts_with(name));
+        line.and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        value("hactl_transitions_total [('result', 'complete')]") >= 1.0,
+        "{samples}"
+    );
+    assert!(
+        value("hactl_scheduler_duration_seconds_count") >= 1.0,
+        "{samples}"
+    );
 }

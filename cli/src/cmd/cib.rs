@@ -44,6 +44,10 @@ pub enum CibCommand {
         /// Number of Dummy resources.
         #[arg(long)]
         resources: usize,
+        /// Also this many anonymous clones of a Dummy (one instance per node), half
+        /// of them running.
+        #[arg(long, default_value_t = 0)]
+        clones: usize,
         /// Seed of the generator: the same seed gives the same CIB.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -133,11 +137,14 @@ pub fn run(c: CibCommand) -> anyhow::Result<ExitCode> {
         CibCommand::Generate {
             nodes,
             resources,
+            clones,
             seed,
             output,
         } => {
             anyhow::ensure!(nodes >= 1, "--nodes must be at least 1");
-            let xml = hactl_cib_xml::generate::large_cib(nodes, resources, seed);
+            let mut cib = hactl_cib_xml::generate::large_cib_model(nodes, resources, seed);
+            hactl_cib_xml::generate::add_clones(&mut cib, clones);
+            let xml = hactl_cib_xml::export(&cib);
             write_out(output.as_deref(), &xml)?;
             Ok(ExitCode::SUCCESS)
         }

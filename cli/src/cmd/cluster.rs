@@ -65,6 +65,9 @@ enum ClusterCommand {
     /// Check the live CIB or a file for errors and warnings (crm_verify -L / -x):
     /// exit 0 clean, 1 warnings only, 2 errors.
     Verify(crate::cmd::verify::VerifyArgs),
+    /// The last transitions the DC ran: why, what was planned, what ran (each action
+    /// with its result and duration), how long (`-n N`: the last N).
+    History(crate::cmd::history::ClusterHistoryArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -195,6 +198,7 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
             force,
         }) => node_remove(&a.dir, &a.socket, &node, StopOptions { timeout, force }),
         ClusterCommand::Verify(v) => crate::cmd::verify::run(&a.socket, v),
+        ClusterCommand::History(h) => crate::cmd::history::cluster(&a.socket, h),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod constraint;
 pub mod crm_attribute;
 pub mod daemon;
 pub mod demo;
+pub mod history;
 pub mod mon;
 pub mod node;
 pub mod property;

@@ -10,8 +10,9 @@
 //! must move, and one in fifty running groups has a failed monitor to recover.
 
 use hactl_model::{
-    AgentSpec, Attrs, Cib, ColocationConstraint, FailCount, Group, LocationConstraint, Node,
-    NodeStatus, OpRecord, OpSpec, OrderConstraint, Primitive, Resource, ResourceHistory, Score,
+    AgentSpec, Attrs, Cib, CloneSet, ColocationConstraint, FailCount, Group, LocationConstraint,
+    Node, NodeStatus, OpRecord, OpSpec, OrderConstraint, Primitive, Resource, ResourceHistory,
+    Score,
 };
 
 /// Members per group.
@@ -285,6 +286,103 @@ pub fn large_cib_model(nodes: usize, resources: usize, seed: u64) -> Cib {
     cib
 }
 
+/// Adds `clones` anonymous clones (`cln-00000` of the Dummy `cd-00000`, …) to a
+/// generated CIB: one instance per node, every other clone already running on
+/// every node that is not in standby (probed everywhere, started, monitored; the
+/// history names the primitive, as Pacemaker records anonymous instances), the
+/// rest just added; one in five running clones is ordered before the group of the
+/// same number, as "a cloned daemon on every node, then the service" is.
+pub fn add_clones(cib: &mut Cib, clones: usize) {
+    let agent = AgentSpec {
+        class: "ocf".into(),
+        provider: Some("pacemaker".into()),
+        kind: "Dummy".into(),
+    };
+    let standby: Vec<bool> = cib.config.nodes.iter().map(|n| n.standby).collect();
+    let names: Vec<String> = cib.config.nodes.iter().map(|n| n.name.clone()).collect();
+    for k in 0..clones {
+        let pid = format!("cd-{k:05}");
+        let cid = format!("cln-{k:05}");
+        let ops = vec![OpSpec {
+            id: format!("{pid}-monitor-10s"),
+            name: "monitor".into(),
+            interval_ms: 10_000,
+            timeout_ms: Some(20_000),
+            ..Default::default()
+        }];
+        if k.is_multiple_of(2) {
+            for (n, name) in names.iter().enumerate() {
+                let Some(st) = cib.status.nodes.get_mut(name) else {
+                    continue;
+                };
+                let next = st
+                    .resources
+                    .values()
+                    .flat_map(|h| h.ops.iter().map(|o| o.call_id))
+                    .max()
+                    .unwrap_or(0);
+                let rec = |i: i64, op: &str, interval_ms: u64, rc: i32| OpRecord {
+                    operation: op.into(),
+                    interval_ms,
+                    call_id: next + i,
+                    rc,
+                    op_status: 0,
+                    expected_rc: Some(if op == "monitor" && interval_ms == 0 {
+                        7
+                    } else {
+                        0
+                    }),
+                    last_rc_change: Some(BASE_TIME + next + i),
+                    last_run: Some(BASE_TIME + next + i),
+                    exec_time_ms: Some(10),
+                    queue_time_ms: Some(0),
+                    exit_reason: None,
+                    op_digest: Some(
+                        if interval_ms == 0 {
+                            DIGEST_ONE_SHOT
+                        } else {
+                            DIGEST_RECURRING_20S
+                        }
+                        .to_string(),
+                    ),
+                };
+                let mut ops = vec![rec(1, "monitor", 0, 7)];
+                if !standby[n] {
+                    ops.push(rec(2, "start", 0, 0));
+                    ops.push(rec(3, "monitor", 10_000, 0));
+                }
+                st.resources.insert(
+                    pid.clone(),
+                    ResourceHistory {
+                        agent: agent.clone(),
+                        ops,
+                        ..Default::default()
+                    },
+                );
+            }
+            let group = format!("grp-{k:05}");
+            if k.is_multiple_of(5) && cib.config.resources.iter().any(|r| r.id() == group) {
+                cib.config.constraints.order.push(OrderConstraint {
+                    id: format!("ord-{cid}"),
+                    first: cid.clone(),
+                    then: group,
+                    ..Default::default()
+                });
+            }
+        }
+        cib.config.resources.push(Resource::Clone(CloneSet {
+            id: cid,
+            meta: Attrs::new(),
+            child: Box::new(Resource::Primitive(Primitive {
+                id: pid,
+                agent: agent.clone(),
+                ops,
+                ..Default::default()
+            })),
+        }));
+    }
+}
+
 /// A small CIB that is hard to schedule: `nodes` online nodes (`node1`, …), no
 /// fencing, and `resources` Dummies (`r0`, …), each preferring a node and each
 /// colocated with every other one with `score` (`resources`·(`resources`-1)
@@ -387,6 +485,14 @@ mod tests {
             5 * 4 + 2,
             "groups 0,2,..,10; the last has 2 members"
         );
+        let mut with_clones = cib.clone();
+        add_clones(&mut with_clones, 3);
+        with_clones
+            .config
+            .validate()
+            .expect("CIB with clones validates");
+        let xml = crate::export(&with_clones);
+        assert_eq!(crate::import(&xml).expect("imports"), with_clones);
         for st in cib.status.nodes.values() {
             let mut ids: Vec<i64> = st
                 .resources

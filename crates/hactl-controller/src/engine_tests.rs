@@ -92,6 +92,7 @@ fn typed_graph(actions: Vec<Action>, edges: &[(usize, usize, EdgeKind)]) -> Tran
         summary: vec![],
         scores: vec![],
         warnings: vec![],
+        assign_scores: vec![],
     }
 }
 

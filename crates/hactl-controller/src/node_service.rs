@@ -349,7 +349,7 @@ impl NodeService {
         let timeout = Duration::from_millis(d.timeout_ms.max(1));
         if d.op == "cancel" {
             // The recurring monitor of a role the resource leaves (a promote or
-            // demote follows).
+            // demote follows), or one in maintenance mode or no longer configured.
             let interval = Duration::from_millis(d.interval_ms);
             let existed = self.inner.exec.cancel_monitor(&d.rsc, interval);
             if let Ok(mut m) = self.inner.monitor_details.lock() {

@@ -312,3 +312,60 @@ async fn orders_from_a_node_that_is_not_the_dc_are_refused() {
     // Garbage is dropped, not a panic.
     lab.ctl("n3").on_peer("n1", b"{not json");
 }
+
+/// A node put in maintenance keeps its resources running but stops monitoring
+/// them: the scheduler plans a cancel of the recurring monitor, the node's executor
+/// stops it and its history entry says it was cancelled (as in Pacemaker, where a
+/// monitor left running would report failures nobody may act on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_cancels_the_recurring_monitor_where_it_runs() {
+    let lab = Lab::new();
+    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let all = HashMap::new();
+    let host = FakeHost {
+        me: "n1".into(),
+        world: lab.world.clone(),
+    };
+    host.propose(Change::AddResource {
+        resource: dummy("r"),
+    })
+    .await
+    .unwrap();
+    let monitored = |l: &Lab, node: &str| {
+        let in_history = l.world.cib.lock().unwrap().status.nodes[node]
+            .resources
+            .get("r")
+            .is_some_and(|h| {
+                // A cancelled monitor's record says so (op_status 1, cancelled).
+                h.ops
+                    .iter()
+                    .any(|o| o.interval_ms == 500 && o.op_status != 1)
+            });
+        let in_executor = l
+            .ctl(node)
+            .service()
+            .executor()
+            .monitors()
+            .iter()
+            .any(|(rsc, iv)| rsc == "r" && *iv == Duration::from_millis(500));
+        (in_history, in_executor)
+    };
+    lab.run_until("r running and monitored", &all, |l| {
+        let on = l.running_on("r");
+        on.len() == 1 && monitored(l, &on[0]) == (true, true)
+    })
+    .await;
+    let at = lab.running_on("r")[0].clone();
+    host.propose(Change::SetMaintenance {
+        node: at.clone(),
+        maintenance: true,
+    })
+    .await
+    .unwrap();
+    lab.run_until("the monitor cancelled and recorded so", &all, |l| {
+        monitored(l, &at) == (false, false)
+    })
+    .await;
+    // Maintenance leaves the resource itself alone.
+    assert_eq!(lab.running_on("r"), vec![at]);
+}

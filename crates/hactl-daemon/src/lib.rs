@@ -153,6 +153,8 @@ pub(crate) struct Daemon {
     pub(crate) consensus: hactl_consensus::Handle,
     /// This node's alert agents (counters read by the metrics endpoint).
     pub(crate) alerts: alerts::Alerts,
+    /// Policy engine run times while this node is DC (read by the metrics endpoint).
+    pub(crate) scheduler_seconds: metrics::SchedulerTimes,
     pub(crate) transport: Transport,
     /// Each peer's heartbeat links: which are up, which carries its traffic.
     pub(crate) links: links::Links,
@@ -270,6 +272,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         state_dir: config.state_dir.clone(),
         consensus,
         alerts,
+        scheduler_seconds: metrics::SchedulerTimes::default(),
         transport,
         links: links::Links::new(&profile),
         last_seen: Mutex::new(HashMap::new()),
@@ -1133,6 +1136,12 @@ impl hactl_controller::Host for CtlHost {
 
     fn leader(&self) -> Option<String> {
         self.0.upgrade().and_then(|d| d.leader_name())
+    }
+
+    fn scheduled(&self, run: &hactl_controller::dc::ScheduleRun) {
+        if let Some(d) = self.0.upgrade() {
+            d.scheduler_seconds.observe(run.took);
+        }
     }
 
     fn propose(

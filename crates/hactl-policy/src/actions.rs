@@ -19,8 +19,8 @@ pub(crate) enum Task {
     GRunning,
     GStop,
     GStopped,
-    /// Promotable clone instances: promote, demote, and the cancel of a
-    /// recurring monitor of the role being left.
+    /// Promotable clone instances: promote, demote; and the cancel of a recurring
+    /// monitor (of the role being left, or see `cancel.rs`).
     Promote,
     Demote,
     Cancel(u64),
@@ -325,6 +325,15 @@ impl Sched<'_> {
             let mut prev: Option<usize> = None;
             for &m in &members {
                 if !self.prims[m].managed {
+                    // An unmanaged member that cannot stop still holds back the
+                    // stops of the members before it (they stop after it).
+                    if let Some(pm) = prev {
+                        for &s in &g.stops_of[m].clone() {
+                            for &ps in &g.stops_of[pm].clone() {
+                                g.order(s, ps, ORDERED | INTERMEDIATE_STOP);
+                            }
+                        }
+                    }
                     prev = Some(m);
                     continue;
                 }
@@ -457,6 +466,7 @@ impl Sched<'_> {
         }
         self.create_probes(p, g);
         self.create_monitors(p, g);
+        self.create_cancels(p, g);
     }
 
     fn stop_resource(&mut self, p: usize, optional: bool, g: &mut Graph) {

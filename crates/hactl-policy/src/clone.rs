@@ -246,6 +246,7 @@ impl<'a> Sched<'a> {
         if !self.clones[ci].unassigned || self.clones[ci].assigning {
             return;
         }
+        self.note_clone_assign(ci);
         self.clones[ci].assigning = true;
         if self.clones[ci].promotable {
             self.add_promotion_scores(ci);

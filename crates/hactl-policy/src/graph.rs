@@ -265,7 +265,10 @@ fn action_body(l: &Lookup<'_>, a: &Action, out: &mut String) {
             putln(out, format_args!(r#" type="{}"/>"#, esc(&agent.kind)));
         }
     }
-    if interval > 0 {
+    if let ActionKind::Cancel { .. } = a.kind {
+        attrs.push(("CRM_meta_interval".into(), interval.to_string()));
+        attrs.push(("CRM_meta_operation".into(), op.to_string()));
+    } else if interval > 0 {
         attrs.push(("CRM_meta_interval".into(), interval.to_string()));
         attrs.push(("CRM_meta_name".into(), op.to_string()));
     }

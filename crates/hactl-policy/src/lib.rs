@@ -21,6 +21,9 @@
 //! imported.
 
 mod actions;
+mod assign_scores;
+pub use assign_scores::AssignScores;
+mod cancel;
 mod clone;
 mod clone_actions;
 mod fence_order;
@@ -89,6 +92,9 @@ pub struct Transition {
     /// bounded in time (a colocation walk cut short); empty almost always.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Scores as groups and clones start being assigned (`--show-scores --raw`).
+    #[serde(skip)]
+    pub assign_scores: Vec<AssignScores>,
 }
 
 /// One action of the transition graph.
@@ -150,7 +156,8 @@ pub enum ActionKind {
     /// `demote`).
     Promote,
     Demote,
-    /// Cancel a recurring monitor (of the role an instance leaves).
+    /// Cancel a recurring monitor: of the role an instance leaves, in maintenance
+    /// mode, or no longer configured (see `cancel.rs`); its history entry goes.
     Cancel {
         interval_ms: u64,
     },
@@ -531,6 +538,7 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
         summary,
         scores,
         warnings,
+        assign_scores: s.assign_scores.clone(),
     }
 }
 

@@ -2,9 +2,9 @@
 //! regression suite keeps them in `<case>.scores`): one line per primitive and node,
 //! `pcmk__primitive_assign: RSC allocation score on NODE: SCORE`, sorted.
 //!
-//! Only the primitive lines exist here: Pacemaker also prints the scores of a group
-//! and of its members as the group is assigned (`pcmk__group_assign: …`), a state
-//! hactl's scheduler does not keep, so cases with groups do not agree on scores.
+//! Groups and clones add the scores they and their members had as their
+//! assignment started (`pcmk__group_assign: …`, `pcmk__clone_assign: …`; see
+//! `assign_scores.rs`).
 
 use crate::Transition;
 
@@ -24,6 +24,16 @@ impl Transition {
                     lines.push(format!(
                         "pcmk__primitive_assign: {} allocation score on {}: {score}",
                         r.resource, node.name
+                    ));
+                }
+            }
+        }
+        for a in &self.assign_scores {
+            for (node, score) in self.nodes.iter().zip(&a.scores) {
+                if let Some(score) = score {
+                    lines.push(format!(
+                        "{}: {} allocation score on {}: {score}",
+                        a.function, a.resource, node.name
                     ));
                 }
             }

@@ -132,6 +132,9 @@ pub(crate) struct Prim<'a> {
     pub next_role_reason: Option<String>,
     /// Recurring monitors whose last result on a node was success: (node, interval).
     pub running_monitors: Vec<(usize, u64)>,
+    /// Every recurring monitor the executor runs since the last start, whatever its
+    /// last result: (node, interval). See `cancel.rs`.
+    pub recurring_active: Vec<(usize, u64)>,
     /// Instances of promotable clones: the node where the history says it is
     /// promoted, and whether it is to be promoted (see `promotable.rs`).
     pub promoted_on: Option<usize>,
@@ -221,6 +224,10 @@ pub(crate) struct Sched<'a> {
     /// Merges whose walk was cut short by the budget, by primary (for the
     /// transition's warnings).
     pub coloc_merges_cut: Vec<usize>,
+    /// Per group: its own node scores (see `assign_scores.rs`).
+    pub(crate) group_allowed: Vec<Vec<Option<Score>>>,
+    /// Scores as groups and clones start being assigned, in that order.
+    pub(crate) assign_scores: Vec<crate::assign_scores::AssignScores>,
 }
 
 const INF: i64 = Score::INFINITY_VALUE;
@@ -359,6 +366,8 @@ impl<'a> Sched<'a> {
             coloc_visits_left: 0,
             coloc_walk_cut: false,
             coloc_merges_cut: Vec::new(),
+            group_allowed: Vec::new(),
+            assign_scores: Vec::new(),
         };
         s.unpack_nodes();
         // Also unpacks the status history (in the same pass over it).
@@ -534,6 +543,7 @@ impl<'a> Sched<'a> {
             next_role: None,
             next_role_reason: None,
             running_monitors: Vec::new(),
+            recurring_active: Vec::new(),
             promoted_on: None,
             promote: false,
             history_name: None,
@@ -1000,6 +1010,7 @@ impl<'a> Sched<'a> {
             if ok {
                 self.prims[p].running_monitors.push((n, iv));
             }
+            self.prims[p].recurring_active.push((n, iv));
         }
         let known_active = role != Role::Stopped;
         let node_online = self.nodes[n].online;
@@ -1326,6 +1337,7 @@ impl<'a> Sched<'a> {
             self.name_rank[n] = rank;
         }
         let cib = self.cib;
+        self.init_group_scores(None);
         if self.opts.symmetric_cluster {
             // A node's base score (`<node score=…>`, imported as the `#score`
             // attribute) is where every resource starts on it.
@@ -1340,6 +1352,7 @@ impl<'a> Sched<'a> {
                 })
                 .collect();
             self.init_clone_scores(&base);
+            self.init_group_scores(Some(&base));
             let label: Arc<str> = Arc::from("node base score");
             for prim in &mut self.prims {
                 for (n, (a, b)) in prim.allowed.iter_mut().zip(&base).enumerate() {
@@ -1376,6 +1389,9 @@ impl<'a> Sched<'a> {
                     }
                 }
                 RscRef::G(g) => {
+                    for (n, s, _) in &scores {
+                        self.group_location(g, *n, *s);
+                    }
                     let members = self.groups[g].members.clone();
                     for (i, &m) in members.iter().enumerate() {
                         for (n, s, what) in &scores {
@@ -1594,6 +1610,7 @@ impl<'a> Sched<'a> {
             return None;
         }
         self.groups[g].assigning = true;
+        self.note_group_assign(g);
         let members = self.groups[g].members.clone();
         let mut first = None;
         for m in members {

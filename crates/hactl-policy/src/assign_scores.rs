@@ -1,0 +1,84 @@
+//! The node scores Pacemaker prints as it starts assigning a group or a clone
+//! (`pcmk__group_assign: …` / `pcmk__clone_assign: …` in `crm_simulate -s`): the
+//! collective resource's own scores (its location constraints), then each member's
+//! or instance's scores as they stand before any of them is assigned (its own
+//! constraints, stickiness, failure bans; a group's location constraints count in
+//! full for its first member only, as they do for assignment).
+
+use hactl_model::Score;
+
+use crate::sched::{RscRef, Sched};
+
+/// One resource's scores at the start of a collective's assignment.
+#[derive(Debug, Clone)]
+pub struct AssignScores {
+    /// `pcmk__group_assign` or `pcmk__clone_assign`.
+    pub function: &'static str,
+    pub resource: String,
+    /// Per node (in `Transition::nodes` order); None: not an allowed node.
+    pub scores: Vec<Option<Score>>,
+}
+
+impl Sched<'_> {
+    /// Records the scores of group `g` and its members (call as its assignment
+    /// starts, once).
+    pub(crate) fn note_group_assign(&mut self, g: usize) {
+        let own = self.group_allowed.get(g).cloned().unwrap_or_default();
+        let members = self.groups[g].members.clone();
+        self.note_assign("pcmk__group_assign", RscRef::G(g), own, &members);
+    }
+
+    /// Records the scores of clone `ci` and its instances.
+    pub(crate) fn note_clone_assign(&mut self, ci: usize) {
+        let own = self.clones[ci].allowed.clone();
+        let instances = self.clones[ci].instances.clone();
+        self.note_assign("pcmk__clone_assign", RscRef::C(ci), own, &instances);
+    }
+
+    fn note_assign(
+        &mut self,
+        function: &'static str,
+        r: RscRef,
+        own: Vec<Option<Score>>,
+        members: &[usize],
+    ) {
+        let mut out = vec![AssignScores {
+            function,
+            resource: self.rsc_id(r).to_string(),
+            scores: own,
+        }];
+        for &m in members {
+            out.push(AssignScores {
+                function,
+                resource: self.prims[m].id.clone(),
+                scores: self.prims[m].allowed.clone(),
+            });
+        }
+        self.assign_scores.extend(out);
+    }
+
+    /// A location constraint's score on a group's own scores.
+    pub(crate) fn group_location(&mut self, g: usize, n: usize, score: Score) {
+        let nodes = self.nodes.len();
+        if self.group_allowed.len() <= g {
+            self.group_allowed.resize(self.groups.len(), Vec::new());
+        }
+        let row = &mut self.group_allowed[g];
+        if row.len() < nodes {
+            row.resize(nodes, None);
+        }
+        row[n] = Some(row[n].unwrap_or(Score::ZERO) + score);
+    }
+
+    /// Every group starts at the node base scores in a symmetric cluster, and
+    /// nowhere in an asymmetric one.
+    pub(crate) fn init_group_scores(&mut self, base: Option<&[Score]>) {
+        let nodes = self.nodes.len();
+        self.group_allowed = (0..self.groups.len())
+            .map(|_| match base {
+                Some(b) => b.iter().map(|&s| Some(s)).collect(),
+                None => vec![None; nodes],
+            })
+            .collect();
+    }
+}
