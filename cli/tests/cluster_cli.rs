@@ -775,9 +775,32 @@ fn node_add_join_start_and_remove_on_a_running_cluster() {
     let o = run(2, &["start", "--log-file", &log2]);
     assert!(o.status.success(), "{}", stderr(&o));
     // Both daemons see both nodes online (each view polled until then) and a DC.
-    let o = run(1, &["start", "--all", "--wait", "20", "--log-file", &log1]);
+    // --no-ssh: both daemons run already; this is about the wait, not about ssh.
+    let o = run(
+        1,
+        &[
+            "start",
+            "--all",
+            "--no-ssh",
+            "--wait",
+            "20",
+            "--log-file",
+            &log1,
+        ],
+    );
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    let o = run(2, &["start", "--all", "--wait", "20", "--log-file", &log2]);
+    let o = run(
+        2,
+        &[
+            "start",
+            "--all",
+            "--no-ssh",
+            "--wait",
+            "20",
+            "--log-file",
+            &log2,
+        ],
+    );
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("already running"), "{}", stdout(&o));
     // Wait until both views agree (same DC, term and commit index): the new node has

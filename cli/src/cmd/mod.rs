@@ -3,6 +3,7 @@ pub mod alert;
 pub mod cib;
 pub mod cib_push;
 pub mod cluster;
+pub mod cluster_remote;
 pub mod config;
 pub mod config_diff;
 pub mod config_export;
