@@ -775,9 +775,32 @@ fn node_add_join_start_and_remove_on_a_running_cluster() {
     let o = run(2, &["start", "--log-file", &log2]);
     assert!(o.status.success(), "{}", stderr(&o));
     // Both daemons see both nodes online (each view polled until then) and a DC.
-    let o = run(1, &["start", "--all", "--wait", "20", "--log-file", &log1]);
+    // --no-ssh: both daemons run already; this is about the wait, not about ssh.
+    let o = run(
+        1,
+        &[
+            "start",
+            "--all",
+            "--no-ssh",
+            "--wait",
+            "20",
+            "--log-file",
+            &log1,
+        ],
+    );
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    let o = run(2, &["start", "--all", "--wait", "20", "--log-file", &log2]);
+    let o = run(
+        2,
+        &[
+            "start",
+            "--all",
+            "--no-ssh",
+            "--wait",
+            "20",
+            "--log-file",
+            &log2,
+        ],
+    );
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("already running"), "{}", stdout(&o));
     // Wait until both views agree (same DC, term and commit index): the new node has
@@ -1211,7 +1234,25 @@ fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
         "hactl_raft_term [] ",
         "hactl_raft_apply_lag_entries [] ",
         "hactl_alert_deliveries_total [('name', 'delivered')] 0.0",
+        // The Dummy's start ran in a transition of this node's, planned by a
+        // policy engine run (counts depend on how many runs there were).
+        "hactl_transitions_total [('result', 'complete')] ",
+        "hactl_transition_duration_seconds_count [] ",
+        "hactl_scheduler_duration_seconds_count [] ",
     ] {
         assert!(samples.contains(want), "{want:?} not in:\n{samples}");
     }
+    let value = |name: &str| -> f64 {
+        let line = samples.lines().find(|l| l.starts_with(name));
+        line.and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        value("hactl_transitions_total [('result', 'complete')]") >= 1.0,
+        "{samples}"
+    );
+    assert!(
+        value("hactl_scheduler_duration_seconds_count") >= 1.0,
+        "{samples}"
+    );
 }

@@ -5,6 +5,7 @@
 //! where setup ran), `node.pem`, `node.key`, and `bundles/NODE.bundle` (one per node,
 //! 0600, to be copied to that node). See docs/cluster-setup.md.
 
+use crate::cmd::cluster_remote::{self as remote, Outcome, SshArgs, ALREADY_RUNNING, UNIT};
 use crate::verbs::session::wait_for_leader;
 use anyhow::{anyhow, bail, Context, Result};
 use hactl_client::{Client, ClientError, StopOptions};
@@ -53,18 +54,29 @@ enum ClusterCommand {
     Join(JoinArgs),
     /// Show nodes, DC, quorum, Raft term and commit index.
     Status(StatusArgs),
-    /// Start the daemon on this node (`--all`: then wait for every node to be online).
+    /// Start the daemon on this node (`--all`: on every node, the others over ssh, then
+    /// wait until the cluster can take commands).
     Start(StartArgs),
     /// Stop the daemon on this node (`--all`: stop the whole cluster).
     Stop(StopArgs),
     /// Remove this node's cluster files and state (the daemon must be stopped).
     Destroy(DestroyArgs),
+    /// Start the daemon at boot: `systemctl enable hactl.service` (`--all`: on every
+    /// node, the others over ssh). Exit 6: systemd is not PID 1; 5: the unit is not
+    /// installed.
+    Enable(BootArgs),
+    /// Do not start the daemon at boot: `systemctl disable hactl.service` (`--all`: on
+    /// every node). Exit codes as for `enable`.
+    Disable(BootArgs),
     /// Add or remove a node (Raft membership change).
     #[command(subcommand)]
     Node(NodeCommand),
     /// Check the live CIB or a file for errors and warnings (crm_verify -L / -x):
     /// exit 0 clean, 1 warnings only, 2 errors.
     Verify(crate::cmd::verify::VerifyArgs),
+    /// The last transitions the DC ran: why, what was planned, what ran (each action
+    /// with its result and duration), how long (`-n N`: the last N).
+    History(crate::cmd::history::ClusterHistoryArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -113,17 +125,36 @@ enum Output {
 }
 
 #[derive(clap::Args, Debug)]
+struct BootArgs {
+    /// Every node of the cluster: this one here, the others over ssh.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    ssh: SshArgs,
+}
+
+#[derive(clap::Args, Debug)]
 struct StartArgs {
-    /// Start here, then wait until every configured node is online.
+    /// Start here, start the other nodes over ssh (those this node does not already
+    /// see online), then wait until the cluster can take commands.
     #[arg(long, conflicts_with = "node")]
     all: bool,
+    /// With --all: start no other node, only wait for them to come online.
+    #[arg(long, requires = "all")]
+    no_ssh: bool,
+    #[command(flatten)]
+    ssh: SshArgs,
     /// Only this node (must be the local one: a daemon is started on its own machine).
     node: Option<String>,
     /// Seconds to wait for the daemon (and with --all for every node).
     #[arg(long, default_value_t = 15)]
     wait: u64,
     /// Log file of a daemon started without systemd.
-    #[arg(long, default_value = "/var/log/hactl/daemon.log")]
+    #[arg(
+        long,
+        env = "HACTL_LOG_FILE",
+        default_value = "/var/log/hactl/daemon.log"
+    )]
     log_file: PathBuf,
 }
 
@@ -188,6 +219,8 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
         ClusterCommand::Start(s) => start(&a.dir, &a.socket, &a.state_dir, s),
         ClusterCommand::Stop(s) => stop(&a.dir, &a.socket, s),
         ClusterCommand::Destroy(d) => destroy(&a.dir, &a.socket, &a.state_dir, d),
+        ClusterCommand::Enable(b) => boot(&a.dir, b, true),
+        ClusterCommand::Disable(b) => boot(&a.dir, b, false),
         ClusterCommand::Node(NodeCommand::Add { node }) => node_add(&a.dir, &a.socket, &node),
         ClusterCommand::Node(NodeCommand::Remove {
             node,
@@ -195,6 +228,7 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
             force,
         }) => node_remove(&a.dir, &a.socket, &node, StopOptions { timeout, force }),
         ClusterCommand::Verify(v) => crate::cmd::verify::run(&a.socket, v),
+        ClusterCommand::History(h) => crate::cmd::history::cluster(&a.socket, h),
     }
 }
 
@@ -731,11 +765,6 @@ fn check_is_local(dir: &Path, node: Option<&str>, verb: &str) -> Result<NodeName
     Ok(me)
 }
 
-/// systemd is running as PID 1 (the documented check, as sd_booted() does).
-fn systemd_is_init() -> bool {
-    Path::new("/run/systemd/system").is_dir()
-}
-
 fn wait_for_socket(
     socket: &Path,
     deadline: Instant,
@@ -770,23 +799,18 @@ fn start_local(
     me: &NodeName,
 ) -> Result<()> {
     if Client::connect(socket).is_ok() {
-        outln!("{me}: the hactl daemon is already running");
+        outln!("{me}: {ALREADY_RUNNING}");
         return Ok(());
     }
     let deadline = Instant::now() + Duration::from_secs(a.wait);
-    if systemd_is_init() {
-        let st = std::process::Command::new("systemctl")
-            .args(["start", "hactl.service"])
-            .status()
-            .context("running systemctl")?;
-        if !st.success() {
-            bail!("systemctl start hactl.service failed ({st}); see journalctl -u hactl");
-        }
+    if remote::systemd_is_init() {
+        remote::systemctl(&["start", UNIT]).context("see journalctl -u hactl")?;
         wait_for_socket(socket, deadline, None)
             .context("started hactl.service; see journalctl -u hactl")?;
-        outln!("{me}: started hactl.service");
+        outln!("{me}: started {UNIT}");
         return Ok(());
     }
+    wait_port_free(dir, me, deadline)?;
     if let Some(parent) = a.log_file.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
@@ -822,6 +846,36 @@ fn start_local(
     Ok(())
 }
 
+/// Waits until this node's peer port is free. A daemon that was just told to stop
+/// (`cluster stop --all` from another node) stops answering on its control socket
+/// before it has closed its peer endpoint; a daemon started then would fail with
+/// "address in use".
+fn wait_port_free(dir: &Path, me: &NodeName, deadline: Instant) -> Result<()> {
+    let cfg = ClusterConfig::load(&dir.join(CLUSTER_CONFIG_FILE))?;
+    let Some(entry) = cfg.node(me) else {
+        return Ok(());
+    };
+    let mut said = false;
+    loop {
+        match UdpSocket::bind(entry.address) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+            // Free, or a problem the daemon reports itself.
+            _ => return Ok(()),
+        }
+        if Instant::now() >= deadline {
+            return check_local_port(entry);
+        }
+        if !said {
+            outln!(
+                "{me}: port {}/udp is still in use (a daemon still leaving?): waiting for it",
+                entry.address.port()
+            );
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Adds the end of the daemon's log to `e`: why a daemon did not come up (a damaged
 /// store, a bad config) is said there, and the operator should not have to go look.
 fn died_with_log(e: anyhow::Error, log_file: &Path) -> anyhow::Error {
@@ -838,9 +892,104 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
         wait_ready(dir, socket, &a)?;
         return Ok(ExitCode::SUCCESS);
     }
-    // The other daemons cannot be started from here (no remote execution in hactl):
-    // wait for them to be started on their machines and report who is missing.
     let deadline = Instant::now() + Duration::from_secs(a.wait);
+    let cfg = ClusterConfig::load(&dir.join(CLUSTER_CONFIG_FILE))?;
+    let peers = if a.no_ssh {
+        Vec::new()
+    } else {
+        start_peers(socket, &cfg, &me, &a)?
+    };
+    for (n, o) in &peers {
+        outln!("{}", o.line(n));
+    }
+    let failed: Vec<&str> = peers
+        .iter()
+        .filter(|(_, o)| !o.is_done())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let online = wait_online(socket, &failed, deadline, &a)?;
+    if !failed.is_empty() {
+        eprintln!(
+            "error: not started: {} (see above); the others {}",
+            failed.join(", "),
+            if online {
+                "are online and the cluster takes commands"
+            } else {
+                "did not all come online either"
+            }
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(if online {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Starts the daemons of the nodes this one does not see online, over ssh, each with
+/// `hactl cluster start NODE` there (systemd's unit where systemd runs).
+fn start_peers(
+    socket: &Path,
+    cfg: &ClusterConfig,
+    me: &NodeName,
+    a: &StartArgs,
+) -> Result<Vec<(NodeName, Outcome)>> {
+    let s = connect(socket)?.status()?;
+    let online = |n: &NodeEntry| {
+        s.nodes
+            .iter()
+            .any(|i| i.name == n.name.as_str() && state_of(i) == "online")
+    };
+    let mut out = Vec::new();
+    let mut todo = Vec::new();
+    for n in cfg.nodes.iter().filter(|n| &n.name != me) {
+        if online(n) {
+            out.push((n.name.clone(), Outcome::Done(ALREADY_RUNNING.into())));
+        } else {
+            todo.push(n);
+        }
+    }
+    let wait = a.wait;
+    let ran = remote::on_nodes(
+        &a.ssh,
+        &todo,
+        |n| format!("cluster start {} --wait {wait}", n.name),
+        Duration::from_secs(wait + 5),
+    )?;
+    out.extend(ran.into_iter().map(|(n, o)| match o {
+        Outcome::Done(text) if text.contains(ALREADY_RUNNING) => {
+            (n, Outcome::Done(ALREADY_RUNNING.into()))
+        }
+        Outcome::Done(_) => (n, Outcome::Done("started over ssh".into())),
+        other => (n, other),
+    }));
+    Ok(out)
+}
+
+/// Whether every node but `failed` has joined, as this node's copy of the CIB shows:
+/// each daemon records its return (`expected=member`) once it reaches the leader, and a node that applied those records takes changes. Before
+/// that a change sent here can time out, and a `cluster stop --all` that commits first
+/// is undone by the join.
+fn all_joined(socket: &Path, failed: &[&str]) -> Result<bool> {
+    let cib: hactl_model::Cib = serde_json::from_slice(&connect(socket)?.get_cib()?)?;
+    Ok(cib
+        .config
+        .nodes
+        .iter()
+        .filter(|n| !failed.contains(&n.name.as_str()))
+        .all(|n| {
+            cib.status
+                .nodes
+                .get(&n.name)
+                .is_some_and(|st| st.expected.as_deref() == Some("member"))
+        }))
+}
+
+/// Waits until every node but `failed` is online and has joined, there is quorum and
+/// the local daemon knows the leader (a change sent now is taken); prints the status.
+/// False when the deadline passed first.
+fn wait_online(socket: &Path, failed: &[&str], deadline: Instant, a: &StartArgs) -> Result<bool> {
     loop {
         let s = match connect(socket).and_then(|mut c| Ok(c.status()?)) {
             Ok(s) => s,
@@ -852,29 +1001,54 @@ fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<Ex
         let missing: Vec<&str> = s
             .nodes
             .iter()
-            .filter(|n| state_of(n) != "online")
+            .filter(|n| state_of(n) != "online" && !failed.contains(&n.name.as_str()))
             .map(|n| n.name.as_str())
             .collect();
-        if missing.is_empty() && s.has_quorum && !s.dc.is_empty() {
+        if missing.is_empty() && s.has_quorum && !s.dc.is_empty() && all_joined(socket, failed)? {
             out!("{}", status_text(&s));
-            return Ok(ExitCode::SUCCESS);
+            return Ok(true);
         }
         if Instant::now() >= deadline {
             out!("{}", status_text(&s));
             eprintln!(
-                "not online after {} s: {} — run `hactl cluster start` on {}",
+                "not online (or not joined) after {} s: {}{}",
                 a.wait,
-                missing.join(", "),
-                if missing.len() == 1 {
-                    "it"
+                if missing.is_empty() {
+                    "no quorum or no leader".to_string()
                 } else {
-                    "each of them"
+                    missing.join(", ")
+                },
+                if a.no_ssh {
+                    " — run `hactl cluster start` there"
+                } else {
+                    " — their daemons run but have not joined; see their logs"
                 }
             );
-            return Ok(ExitCode::from(1));
+            return Ok(false);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// `cluster enable` / `disable`: here, or with `--all` on every node (the others over
+/// ssh, each running the same verb for itself).
+fn boot(dir: &Path, b: BootArgs, enable: bool) -> Result<ExitCode> {
+    let me = local_node(dir)?;
+    let here = remote::boot_local(enable);
+    if !b.all {
+        return Ok(remote::report_one(&me, &here));
+    }
+    let cfg = ClusterConfig::load(&dir.join(CLUSTER_CONFIG_FILE))?;
+    let peers: Vec<&NodeEntry> = cfg.nodes.iter().filter(|n| n.name != me).collect();
+    let verb = if enable { "enable" } else { "disable" };
+    let mut all = vec![(me, here)];
+    all.extend(remote::on_nodes(
+        &b.ssh,
+        &peers,
+        |_| format!("cluster {verb}"),
+        Duration::from_secs(60),
+    )?);
+    Ok(remote::report_all(verb, &all))
 }
 
 /// `--timeout` of `cluster stop` and `node remove`: a duration such as `90s`, `2min`.

@@ -28,6 +28,9 @@ pub enum ResourceCommand {
         #[command(flatten)]
         args: DiscoveryArgs,
     },
+    /// Operation history with rc, times and durations, from the CIB status: every
+    /// resource, or RESOURCE (a group or clone: its members); `--node` for one node.
+    History(super::history::ResourceHistoryArgs),
     /// create, delete, update, enable, disable, move, ... (cmd::resource_config).
     #[command(flatten)]
     Config(super::resource_config::ResourceConfigCommand),
@@ -129,6 +132,7 @@ pub fn run(cmd: ResourceCommand) -> Result<ExitCode> {
     // The configuration verbs are synchronous and start their own runtime if needed.
     let cmd = match cmd {
         ResourceCommand::Config(c) => return super::resource_config::run(c),
+        ResourceCommand::History(a) => return super::history::resource(a),
         other => other,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -174,7 +178,9 @@ pub fn run(cmd: ResourceCommand) -> Result<ExitCode> {
                     Output::Text => out!("{}", md.render(&spec.to_string())),
                 }
             }
-            ResourceCommand::Config(_) => unreachable!("handled before the runtime starts"),
+            ResourceCommand::Config(_) | ResourceCommand::History(_) => {
+                unreachable!("handled before the runtime starts")
+            }
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -14,6 +14,10 @@
 //!   ([`required_format`]): a member on an older build could not apply it. A new
 //!   `Change` variant needs a new format here.
 //!
+//! * Format 4: as 3; adds [`Change::RecordTransition`] (the transition history). A DC
+//!   whose cluster still writes format 3 does not record its transitions (the
+//!   proposal is refused; the history just has a gap until every member reads 4).
+//!
 //! The leader writes `min(own max, every member's announced max)`, so a member running
 //! an older build can always read the log (the rolling-upgrade rule in
 //! docs/architecture.md).
@@ -23,7 +27,7 @@ use hactl_model::Cib;
 use hactl_model::Resource;
 
 /// The highest format this build reads and writes.
-pub const ENTRY_FORMAT: u32 = 3;
+pub const ENTRY_FORMAT: u32 = 4;
 /// The format of builds that did not announce one (they only read bare JSON).
 pub const LEGACY_FORMAT: u32 = 1;
 /// Header of framed data (formats ≥ 2). JSON never starts with it.
@@ -112,6 +116,7 @@ pub fn required_format(change: &Change) -> u32 {
         | Change::SetTicket { .. }
         | Change::SetAlert { .. }
         | Change::DeleteAlert { .. } => 3,
+        Change::RecordTransition { .. } => 4,
         Change::AddResource { resource } | Change::UpdateResource { resource } => {
             resource_format(resource)
         }
@@ -230,6 +235,18 @@ mod tests {
         assert_eq!(required_format(&add(clone)), 3);
         let delete_alert = Change::DeleteAlert { id: "a".into() };
         assert_eq!(required_format(&delete_alert), 3);
+    }
+
+    #[test]
+    fn transition_records_are_not_written_to_readers_of_format_3() {
+        let record = Change::RecordTransition {
+            record: Box::default(),
+        };
+        assert_eq!(required_format(&record), 4);
+        let batch = Change::Batch {
+            changes: vec![change(), record],
+        };
+        assert_eq!(required_format(&batch), 4);
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub trait Host: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
     /// The CIB as applied locally.
     fn cib(&self) -> Arc<Cib>;
+    /// Told after each policy engine run while this node is DC (metrics).
+    fn scheduled(&self, _run: &dc::ScheduleRun) {}
 }
 
 /// Settings the daemon derives from its heartbeat profile.
@@ -95,6 +97,10 @@ impl ClusterIo for DcIo {
 
     fn cib(&self) -> Arc<Cib> {
         self.host.cib()
+    }
+
+    fn scheduled(&self, run: &dc::ScheduleRun) {
+        self.host.scheduled(run);
     }
 }
 

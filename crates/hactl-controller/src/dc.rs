@@ -39,6 +39,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::engine::{Command, Engine, EngineConfig, Event};
+use crate::history::{self, Triggers};
 use crate::messages::{ControllerMsg, Report};
 use crate::ops::rc;
 use crate::sched_thread::{SchedThread, Scheduled};
@@ -176,6 +177,20 @@ struct Dc {
     sched: Option<SchedThread>,
     /// The run it is on.
     pending: Option<PendingRun>,
+    /// Why the next run is wanted (for the transition history).
+    triggers: Triggers,
+    /// The CIB as the last `on_cib` saw it (what the next change is described
+    /// against; `cib` also moves with the DC's own proposals).
+    seen: Arc<Cib>,
+    /// The running transition's trigger, plan and scheduling time.
+    meta: Option<Meta>,
+}
+
+/// What the history record of a transition takes from the run that computed it.
+struct Meta {
+    trigger: Vec<String>,
+    planned: Vec<String>,
+    scheduler_ms: u64,
 }
 
 /// A policy engine run under way.
@@ -185,6 +200,7 @@ struct PendingRun {
     /// The configuration epoch it was asked for.
     epoch: u64,
     overdue: bool,
+    triggers: Triggers,
 }
 
 /// Most messages taken from the inbox in one go (their results are recorded in one
@@ -226,6 +242,7 @@ pub async fn run(
         engine: Engine::new(ecfg),
         io,
         last_epoch: cib.epoch,
+        seen: cib.clone(),
         cib,
         waiting_since: online.iter().map(|n| (n.clone(), start)).collect(),
         online,
@@ -239,8 +256,12 @@ pub async fn run(
         reprobing: Vec::new(),
         followup: Vec::new(),
         last_schedule: start,
+        triggers: Triggers::default(),
+        meta: None,
         cfg,
     };
+    dc.triggers
+        .add(format!("{} became DC (term {})", dc.cfg.node, dc.cfg.term));
     info!(node = %dc.cfg.node, term = dc.cfg.term, "DC runtime started");
     for n in dc.online.clone() {
         dc.io.send(&n, ControllerMsg::Resync);
@@ -282,6 +303,7 @@ pub async fn run(
                 dc.run_cmds(cmds).await;
                 if dc.last_schedule.elapsed() >= dc.cfg.recheck {
                     dc.want_schedule = true;
+                    dc.triggers.add("periodic recheck");
                 }
             }
         }
@@ -299,7 +321,7 @@ impl Dc {
         let mut queue: VecDeque<Command> = cmds.into();
         let mut all_ok = true;
         while !queue.is_empty() {
-            let mut changes = Vec::new();
+            let mut changes: Vec<Change> = self.finished_record().into_iter().collect();
             let mut rest = VecDeque::new();
             for c in queue.drain(..) {
                 match c {
@@ -328,7 +350,23 @@ impl Dc {
                 }
             }
         }
+        if let Some(c) = self.finished_record() {
+            all_ok &= self.propose_all(vec![c]).await;
+        }
         all_ok
+    }
+
+    /// The history record of the transition that just ended, if one did.
+    fn finished_record(&mut self) -> Option<Change> {
+        let mut record = self.engine.take_finished()?;
+        if let Some(m) = self.meta.take() {
+            record.trigger = m.trigger;
+            record.planned = m.planned;
+            record.scheduler_ms = m.scheduler_ms;
+        }
+        Some(Change::RecordTransition {
+            record: Box::new(record.bounded()),
+        })
     }
 
     /// Proposes `changes` as one batch; if the batch is refused (one bad change
@@ -388,6 +426,7 @@ impl Dc {
             Command::Recompute { reason } => {
                 debug!(%reason, "recompute");
                 self.want_schedule = true;
+                self.triggers.add(reason);
             }
             Command::Complete {
                 transition,
@@ -395,6 +434,7 @@ impl Dc {
             } => {
                 debug!(transition, incomplete, "transition complete");
                 self.want_schedule = true;
+                self.triggers.add(format!("transition {transition} ended"));
             }
             // Handled by `run_cmds`.
             Command::Propose(_) | Command::RecordFencing { .. } => {}
@@ -483,6 +523,7 @@ impl Dc {
                 self.synced.insert(node.clone(), boot);
                 self.waiting_since.remove(&node);
                 self.want_schedule = true;
+                self.triggers.add(format!("node {node} synced"));
             }
             ControllerMsg::FenceResult {
                 transition,
@@ -519,6 +560,12 @@ impl Dc {
             .map(|o| o.stonith_enabled)
             .unwrap_or(true);
         self.cib = cib;
+        if !self.engine.busy() {
+            // What a run would now react to (while busy, an abort says why).
+            self.triggers
+                .extend(history::describe(&self.seen, &self.cib));
+        }
+        self.seen = self.cib.clone();
         let lost: Vec<String> = self.online.difference(&online).cloned().collect();
         let joined: Vec<String> = online.difference(&self.online).cloned().collect();
         self.online = online;
@@ -531,6 +578,7 @@ impl Dc {
         }
         for n in lost {
             info!(node = %n, "node lost");
+            self.triggers.add(format!("node {n} lost"));
             self.synced.remove(&n);
             self.waiting_since.remove(&n);
             if !stonith {
@@ -540,6 +588,7 @@ impl Dc {
         }
         for n in joined {
             info!(node = %n, "node joined: asking for its results");
+            self.triggers.add(format!("node {n} joined"));
             self.synced.remove(&n);
             self.waiting_since.insert(n.clone(), Instant::now());
             self.io.send(&n, ControllerMsg::Resync);
@@ -595,7 +644,9 @@ impl Dc {
                     actions = t.actions.len(),
                     "restoring recurring monitors found running by probes"
                 );
-                self.start(t).await;
+                let why = format!("resources found running by probes on {}", nodes.join(" "));
+                self.start(t, Meta::direct(why, "restore their recurring monitors"))
+                    .await;
                 return;
             }
         }
@@ -631,8 +682,10 @@ impl Dc {
             let nodes: Vec<String> = need.iter().map(|(n, _)| n.clone()).collect();
             let t = reprobe(&self.cib, &nodes);
             info!(nodes = ?nodes, probes = t.actions.len(), "probing nodes whose executor restarted");
+            let why = format!("executor started on {}", nodes.join(" "));
+            let plan = format!("probe every resource on {}", nodes.join(" "));
             self.reprobing = need;
-            self.start(t).await;
+            self.start(t, Meta::direct(why, &plan)).await;
             return;
         }
         let Some(sched) = self.sched.as_mut() else {
@@ -650,6 +703,7 @@ impl Dc {
             deadline: Instant::now() + self.cfg.schedule_deadline,
             epoch: self.cib.epoch,
             overdue: false,
+            triggers: self.triggers.take(),
         });
     }
 
@@ -687,6 +741,7 @@ impl Dc {
                 "configuration changed while scheduling: computing again"
             );
             self.want_schedule = true;
+            self.triggers.extend(p.triggers.lines());
             return RunOutcome::Stale;
         }
         let t = match done.result {
@@ -714,13 +769,19 @@ impl Dc {
         }
         info!(actions = t.actions.len(), took_ms, summary = ?t.summary, "new transition");
         let actions = t.actions.len();
-        self.start(t).await;
+        let meta = Meta {
+            trigger: p.triggers.lines(),
+            planned: t.summary.clone(),
+            scheduler_ms: took_ms,
+        };
+        self.start(t, meta).await;
         RunOutcome::Started { actions }
     }
 
-    async fn start(&mut self, t: Transition) {
+    async fn start(&mut self, t: Transition, meta: Meta) {
         match self.engine.start(&t, &self.cib, now_ms()) {
             Ok(cmds) => {
+                self.meta = Some(meta);
                 self.run_cmds(cmds).await;
             }
             Err(e) => warn!(error = %e, "transition not started"),
@@ -742,6 +803,19 @@ impl Dc {
         }
         self.followup = done.into_iter().map(|(n, _)| n).collect();
         self.want_schedule = true;
+        self.triggers
+            .add(format!("nodes probed: {}", self.followup.join(" ")));
+    }
+}
+
+impl Meta {
+    /// A transition the DC builds itself (probes, restored monitors).
+    fn direct(why: String, plan: &str) -> Meta {
+        Meta {
+            trigger: vec![why],
+            planned: vec![plan.to_string()],
+            scheduler_ms: 0,
+        }
     }
 }
 

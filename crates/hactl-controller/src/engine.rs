@@ -41,6 +41,7 @@
 use std::collections::BTreeMap;
 
 use hactl_model::change::Change;
+use hactl_model::transitions::TransitionRecord;
 use hactl_model::{Cib, Score};
 use hactl_policy::{ActionKind, EdgeKind, Transition};
 use serde::{Deserialize, Serialize};
@@ -201,6 +202,11 @@ struct Act {
     deadline_ms: u64,
     dispatched_ms: u64,
     sent_ms: u64,
+    /// When its result came (for the transition history).
+    ended_ms: u64,
+    /// The agent's rc and run time, for operations that answered.
+    rc: Option<i32>,
+    exec_ms: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -211,6 +217,7 @@ struct Graph {
     abort: Option<String>,
     /// Whether to ask for a recompute once the abort has drained.
     recompute: bool,
+    started_ms: u64,
 }
 
 /// A snapshot for status output and tests.
@@ -244,6 +251,8 @@ pub struct Engine {
     /// answered: a result is accepted only from that executor for that target,
     /// also after its graph is gone (a late success is still recorded).
     fence_requests: BTreeMap<(u64, usize), (String, String)>,
+    /// The last transition that ended, for the history (taken by the runtime).
+    finished: Option<TransitionRecord>,
 }
 
 /// How many unanswered fence requests are remembered (oldest forgotten first).
@@ -268,6 +277,7 @@ impl Engine {
             call_ids: BTreeMap::new(),
             start_failure_is_fatal: true,
             fence_requests: BTreeMap::new(),
+            finished: None,
         }
     }
 
@@ -278,6 +288,12 @@ impl Engine {
     /// Whether a transition is running (or draining after an abort).
     pub fn busy(&self) -> bool {
         self.graph.is_some()
+    }
+
+    /// The record of the transition that ended last, once (the runtime proposes it
+    /// to the history).
+    pub fn take_finished(&mut self) -> Option<TransitionRecord> {
+        self.finished.take()
     }
 
     pub fn progress(&self) -> Progress {
@@ -412,6 +428,9 @@ impl Engine {
                 deadline_ms: 0,
                 dispatched_ms: 0,
                 sent_ms: 0,
+                ended_ms: 0,
+                rc: None,
+                exec_ms: None,
             });
         }
         let mut preds = vec![Vec::new(); n];
@@ -426,6 +445,7 @@ impl Engine {
             preds,
             abort: None,
             recompute: false,
+            started_ms: now_ms,
         });
         tracing::debug!(transition = id, actions = n, "transition started");
         let mut out = Vec::new();
@@ -503,6 +523,7 @@ impl Engine {
                         "fencing recorded in the CIB"
                     );
                     a.st = St::Done;
+                    a.ended_ms = now_ms;
                 }
             }
             Event::NodeLost(node) => {
@@ -516,6 +537,7 @@ impl Engine {
                             // The result will never come; what happened is for the
                             // next transition to find out (fencing or probing).
                             a.st = St::Failed;
+                            a.ended_ms = now_ms;
                         }
                     }
                     hit = true;
@@ -606,6 +628,7 @@ impl Engine {
             (true, false) => {
                 if let Some(g) = self.graph.as_mut() {
                     g.acts[action].st = St::Failed;
+                    g.acts[action].ended_ms = now_ms;
                 }
                 let why = reason.as_deref().unwrap_or("no reason given");
                 self.abort(format!("fencing of {target} failed: {why}"), true, out);
@@ -674,7 +697,11 @@ impl Engine {
         match expected {
             Some(_) => {
                 if let Some(g) = self.graph.as_mut() {
-                    g.acts[action].st = if as_expected { St::Done } else { St::Failed };
+                    let a = &mut g.acts[action];
+                    a.st = if as_expected { St::Done } else { St::Failed };
+                    a.ended_ms = now_ms;
+                    a.rc = Some(outcome.rc);
+                    a.exec_ms = Some(outcome.exec_ms);
                 }
                 if as_expected {
                     tracing::debug!(transition, action, resource = %details.rsc, node, op = %details.op, "{what}");
@@ -827,6 +854,7 @@ impl Engine {
                 _ => {
                     if let Some(g) = self.graph.as_mut() {
                         g.acts[i].st = St::Failed;
+                        g.acts[i].ended_ms = now_ms;
                     }
                     self.abort(
                         format!("fencing of {} timed out", a.node.as_deref().unwrap_or("?")),
@@ -924,6 +952,7 @@ impl Engine {
             return;
         }
         let id = g.id;
+        self.finished = Some(history::record_of(g, &self.cfg.dc, now_ms));
         if let Some(reason) = g.abort.clone() {
             let recompute = g.recompute;
             self.graph = None;
@@ -977,6 +1006,60 @@ pub fn done(rc: i32, now_s: i64) -> Outcome {
         queue_ms: 0,
         started_at: now_s,
         digest: None,
+    }
+}
+
+/// The history record of an ended graph: its real actions (pseudo and blocked ones
+/// left out), in the order they were dispatched, those never dispatched last.
+mod history {
+    use hactl_model::transitions::{ActionRecord, ActionResult, TransitionRecord};
+    use hactl_policy::ActionKind;
+
+    use super::{Act, Graph, St};
+
+    pub(super) fn record_of(g: &Graph, dc: &str, now_ms: u64) -> TransitionRecord {
+        let mut acts: Vec<&Act> = g
+            .acts
+            .iter()
+            .filter(|a| !a.pseudo && a.st != St::Blocked)
+            .collect();
+        acts.sort_by_key(|a| (a.dispatched_ms == 0, a.dispatched_ms));
+        TransitionRecord {
+            id: g.id,
+            dc: dc.to_string(),
+            started_ms: g.started_ms,
+            duration_ms: now_ms.saturating_sub(g.started_ms),
+            aborted: g.abort.clone(),
+            actions: acts.into_iter().map(action_of).collect(),
+            ..TransitionRecord::default()
+        }
+        .bounded()
+    }
+
+    fn action_of(a: &Act) -> ActionRecord {
+        let result = match a.st {
+            St::Done => ActionResult::Ok,
+            St::Failed => ActionResult::Failed,
+            _ => ActionResult::NotRun,
+        };
+        let (task, rsc, interval_ms) = match (&a.kind, &a.op) {
+            (ActionKind::Fence { .. }, _) => ("fence".to_string(), None, 0),
+            (_, Some(d)) if d.op == "monitor" && d.interval_ms == 0 => {
+                ("probe".to_string(), Some(d.rsc.clone()), 0)
+            }
+            (_, Some(d)) => (d.op.clone(), Some(d.rsc.clone()), d.interval_ms),
+            (kind, None) => (format!("{kind:?}").to_lowercase(), None, 0),
+        };
+        let ran = a.dispatched_ms > 0 && a.ended_ms >= a.dispatched_ms;
+        ActionRecord {
+            task,
+            rsc,
+            node: a.node.clone().unwrap_or_default(),
+            interval_ms,
+            result,
+            rc: a.rc,
+            ms: a.exec_ms.or(ran.then(|| a.ended_ms - a.dispatched_ms)),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod controller;
 pub mod dc;
 pub mod engine;
 pub mod fence_delay;
+mod history;
 pub mod ipvs_status;
 pub mod messages;
 pub mod node_service;

@@ -73,6 +73,10 @@ pub struct DaemonConfig {
     pub socket: PathBuf,
     /// Heartbeat profile; overrides `settings.heartbeat_profile` in `cluster.toml`.
     pub profile: Option<String>,
+    /// The `hactl` binary, offered to resource agents as `crm_attribute` (in
+    /// `HA_SBIN_DIR`): agents such as `ocf:pacemaker:Stateful` set their promotion
+    /// score with it. None: agents get no `HA_SBIN_DIR` from hactl.
+    pub agent_tool: Option<PathBuf>,
 }
 
 impl Default for DaemonConfig {
@@ -82,6 +86,7 @@ impl Default for DaemonConfig {
             state_dir: DEFAULT_STATE_DIR.into(),
             socket: DEFAULT_SOCKET.into(),
             profile: None,
+            agent_tool: None,
         }
     }
 }
@@ -148,6 +153,8 @@ pub(crate) struct Daemon {
     pub(crate) consensus: hactl_consensus::Handle,
     /// This node's alert agents (counters read by the metrics endpoint).
     pub(crate) alerts: alerts::Alerts,
+    /// Policy engine run times while this node is DC (read by the metrics endpoint).
+    pub(crate) scheduler_seconds: metrics::SchedulerTimes,
     pub(crate) transport: Transport,
     /// Each peer's heartbeat links: which are up, which carries its traffic.
     pub(crate) links: links::Links,
@@ -265,6 +272,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         state_dir: config.state_dir.clone(),
         consensus,
         alerts,
+        scheduler_seconds: metrics::SchedulerTimes::default(),
         transport,
         links: links::Links::new(&profile),
         last_seen: Mutex::new(HashMap::new()),
@@ -285,6 +293,11 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     info!(node = %d.me_name, id = d.me, cluster = %d.cluster.name, profile = profile.name,
         addrs = ?me_entry.addresses(), "daemon started");
     let mut ctl_config = controller_config(&d.me_name, &profile);
+    ctl_config.exec.client_socket = Some(config.socket.clone());
+    ctl_config.exec.sbin_dir = config
+        .agent_tool
+        .as_deref()
+        .and_then(|tool| agent_tools_dir(&config.state_dir, tool));
     ctl_config.fencer = Some(fencing::controller_fencer(Arc::downgrade(&d)));
     ctl_config.device_monitor = Some(fencing::device_monitor(Arc::downgrade(&d)));
     let ctl =
@@ -1125,6 +1138,12 @@ impl hactl_controller::Host for CtlHost {
         self.0.upgrade().and_then(|d| d.leader_name())
     }
 
+    fn scheduled(&self, run: &hactl_controller::dc::ScheduleRun) {
+        if let Some(d) = self.0.upgrade() {
+            d.scheduler_seconds.observe(run.took);
+        }
+    }
+
     fn propose(
         &self,
         change: Change,
@@ -1147,6 +1166,28 @@ impl hactl_controller::Host for CtlHost {
             .upgrade()
             .map(|d| d.consensus.status().cib.clone())
             .unwrap_or_default()
+    }
+}
+
+/// `<state>/sbin` holding `crm_attribute` → the hactl binary (made afresh at each
+/// start: the binary may have moved). None, with a warning, if it cannot be made:
+/// agents then find no `crm_attribute` and run without promotion scores.
+fn agent_tools_dir(state_dir: &std::path::Path, tool: &std::path::Path) -> Option<PathBuf> {
+    let dir = state_dir.join("sbin");
+    let link = dir.join("crm_attribute");
+    let made = std::fs::create_dir_all(&dir).and_then(|()| {
+        match std::fs::remove_file(&link) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::os::unix::fs::symlink(tool, &link)
+    });
+    match made {
+        Ok(()) => Some(dir),
+        Err(e) => {
+            warn!(path = %link.display(), error = %e, "cannot offer crm_attribute to agents");
+            None
+        }
     }
 }
 

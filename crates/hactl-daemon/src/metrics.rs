@@ -13,7 +13,7 @@
 //! client's parser.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -53,6 +53,37 @@ struct Labels2 {
     node: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LinkLabels {
+    name: String,
+    link: String,
+}
+
+/// Links asked for a round-trip time per peer.
+const MAX_LINKS: u8 = 8;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+/// Policy engine run times while this node is DC (told by the controller).
+#[derive(Clone)]
+pub(crate) struct SchedulerTimes(Histogram);
+
+impl Default for SchedulerTimes {
+    fn default() -> Self {
+        // 0.5 ms … ~16 s (runs past `schedule_deadline`, 20 s, land in +Inf).
+        SchedulerTimes(Histogram::new(exponential_buckets(0.0005, 2.0, 16)))
+    }
+}
+
+impl SchedulerTimes {
+    pub(crate) fn observe(&self, took: std::time::Duration) {
+        self.0.observe(took.as_secs_f64());
+    }
+}
+
 fn op_duration() -> Histogram {
     // 1 ms … ~65 s.
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
@@ -63,6 +94,8 @@ pub(crate) struct Counters {
     ops: Family<OpResult, Counter>,
     op_seconds: Family<OpLabels, Histogram, fn() -> Histogram>,
     fencing: Family<Labels1, Counter>,
+    transitions: Family<ResultLabel, Counter>,
+    transition_seconds: Histogram,
 }
 
 impl Counters {
@@ -71,6 +104,8 @@ impl Counters {
             ops: Family::default(),
             op_seconds: Family::new_with_constructor(op_duration),
             fencing: Family::default(),
+            transitions: Family::default(),
+            transition_seconds: op_duration(),
         }
     }
 
@@ -103,11 +138,34 @@ impl Counters {
                     .observe(ms as f64 / 1000.0);
             }
         }
+        self.observe_transitions(old, new, me);
         for e in new_fencing(old, new) {
             let name = if e.ok { "ok" } else { "failed" };
             self.fencing
                 .get_or_create(&Labels1 { name: name.into() })
                 .inc();
+        }
+    }
+}
+
+impl Counters {
+    /// Counts the transitions this node ran as DC that `new` adds to the history.
+    fn observe_transitions(&self, old: &Cib, new: &Cib, me: &str) {
+        let seen = old.status.transitions.last().map_or(0, |r| r.id);
+        let added = new.status.transitions.iter().filter(|r| r.id > seen);
+        for r in added.filter(|r| r.dc == me) {
+            let result = if r.aborted.is_some() {
+                "aborted"
+            } else {
+                "complete"
+            };
+            self.transitions
+                .get_or_create(&ResultLabel {
+                    result: result.into(),
+                })
+                .inc();
+            self.transition_seconds
+                .observe(r.duration_ms as f64 / 1000.0);
         }
     }
 }
@@ -239,6 +297,21 @@ fn render(d: &Daemon, counters: &Counters) -> String {
         "Fencing attempts recorded while this daemon ran, by result",
         counters.fencing.clone(),
     );
+    reg.register(
+        "transitions",
+        "Transitions this node ran as DC, by result (complete, aborted)",
+        counters.transitions.clone(),
+    );
+    reg.register(
+        "transition_duration_seconds",
+        "How long the transitions this node ran as DC took, start to last result",
+        counters.transition_seconds.clone(),
+    );
+    reg.register(
+        "scheduler_duration_seconds",
+        "How long each policy engine run took while this node was DC",
+        d.scheduler_seconds.0.clone(),
+    );
     let a = &d.alerts.counters;
     let deliveries: Family<Labels1, Counter> = Family::default();
     for (n, c) in [
@@ -311,6 +384,24 @@ fn membership(reg: &mut Registry, d: &Daemon, cib: &Cib) {
         "peer_heartbeat_age_milliseconds",
         "Time since the last heartbeat from each peer",
         ages,
+    );
+    let rtt: Family<LinkLabels, Gauge<f64, AtomicU64>> = Family::default();
+    for n in d.cluster.nodes.iter().filter(|n| n.id != d.me) {
+        // A peer has a few links at most (their addresses); one connection each.
+        for k in 0..MAX_LINKS {
+            if let Some(t) = d.transport.link_rtt(&n.name, k) {
+                let l = LinkLabels {
+                    name: n.name.to_string(),
+                    link: k.to_string(),
+                };
+                rtt.get_or_create(&l).set(t.as_secs_f64());
+            }
+        }
+    }
+    reg.register(
+        "peer_rtt_seconds",
+        "Round-trip time to each peer per link, QUIC's estimate on the connection heartbeats use",
+        rtt,
     );
 }
 

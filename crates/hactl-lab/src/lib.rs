@@ -16,10 +16,11 @@
 //! links stay up; [`Lab::set_link`] cuts a port instead. [`Lab::add_link`] gives
 //! every node a second (third, ...) network: `ethK` on bridge `brK`, ports `vKnI`,
 //! for redundant heartbeat links; [`Lab::partition_on`] cuts one of them. [`fence_virtd`] runs a real
-//! fence_virtd in a namespace.
+//! fence_virtd in a namespace; [`container`] boots a real systemd as a container.
 //!
 //! Built on iproute2 (`ip netns`, `ip link`): it needs root, and says so.
 
+pub mod container;
 pub mod fence_virtd;
 pub mod host;
 

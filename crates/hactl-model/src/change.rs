@@ -222,6 +222,11 @@ pub enum Change {
         standby: Option<bool>,
         at: Option<i64>,
     },
+    /// Appends a transition to the history (`hactl cluster history`); the oldest
+    /// beyond `transition-history-limit` are dropped. Needs entry format 4.
+    RecordTransition {
+        record: Box<crate::transitions::TransitionRecord>,
+    },
     /// Several changes applied atomically: all or none.
     Batch {
         changes: Vec<Change>,
@@ -276,8 +281,15 @@ impl Change {
         if self.is_config() {
             work.config.validate().map_err(combine)?;
             work.epoch = cib.epoch + 1;
+            // A lower limit takes effect at once.
+            let limit = crate::transitions::limit(&work.config);
+            crate::transitions::trim(&mut work.status.transitions, limit);
             *cib = work;
         } else {
+            // The bound is the configuration's, which status changes do not carry
+            // in `work`: every node trims by the same committed property.
+            let limit = crate::transitions::limit(&cib.config);
+            crate::transitions::trim(&mut work.status.transitions, limit);
             cib.status = work.status;
         }
         Ok(())
@@ -671,6 +683,11 @@ impl Change {
                 if let Some(sb) = standby {
                     t.standby = *sb;
                 }
+            }
+            Change::RecordTransition { record } => {
+                non_empty("transition record dc", &record.dc)?;
+                let r = record.as_ref().clone().bounded();
+                cib.status.transitions.push(r);
             }
             Change::Batch { changes } => {
                 for c in changes {

@@ -15,6 +15,7 @@ pub mod replace;
 mod score;
 pub mod split_brain;
 mod ticket;
+pub mod transitions;
 mod validate;
 pub mod values;
 
@@ -532,6 +533,10 @@ pub struct Status {
     /// Tickets by name (granted, standby).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tickets: BTreeMap<String, TicketState>,
+    /// The last transitions the DC ran, oldest first (`hactl cluster history`),
+    /// bounded by `transition-history-limit` ([`transitions`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<transitions::TransitionRecord>,
 }
 
 /// One fencing attempt (or an operator's confirmation that a node is down).

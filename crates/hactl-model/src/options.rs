@@ -33,6 +33,9 @@ pub struct ClusterOptions {
     /// that holds the highest-priority resources waits this long, when the fencing
     /// side has no majority (a two-node split), so that node wins the race.
     pub priority_fencing_delay_ms: u64,
+    /// How many transitions `hactl cluster history` keeps (hactl's own property,
+    /// [`crate::transitions::LIMIT_PROPERTY`]).
+    pub transition_history_limit: usize,
 }
 
 impl Default for ClusterOptions {
@@ -53,6 +56,7 @@ impl Default for ClusterOptions {
             stop_orphan_actions: true,
             heartbeat_profile: "default".into(),
             priority_fencing_delay_ms: 0,
+            transition_history_limit: crate::transitions::DEFAULT_LIMIT,
         }
     }
 }
@@ -79,6 +83,7 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "stop-orphan-actions",
     "heartbeat-profile",
     "priority-fencing-delay",
+    crate::transitions::LIMIT_PROPERTY,
 ];
 
 impl ClusterOptions {
@@ -106,6 +111,7 @@ impl ClusterOptions {
             "stop-orphan-actions" => b(self.stop_orphan_actions),
             "heartbeat-profile" => self.heartbeat_profile.clone(),
             "priority-fencing-delay" => ms(self.priority_fencing_delay_ms),
+            crate::transitions::LIMIT_PROPERTY => self.transition_history_limit.to_string(),
             _ => return None,
         })
     }
@@ -180,6 +186,9 @@ impl ClusterOptions {
         if let Some(v) = p.get("stop-orphan-actions") {
             o.stop_orphan_actions = boolean("stop-orphan-actions", v)?;
         }
+        if let Some(v) = p.get(crate::transitions::LIMIT_PROPERTY) {
+            o.transition_history_limit = history_limit(v)?;
+        }
         if let Some(v) = p.get("heartbeat-profile") {
             o.heartbeat_profile = match v.as_str() {
                 "default" | "fast" => v.clone(),
@@ -193,6 +202,19 @@ impl ClusterOptions {
             };
         }
         Ok(o)
+    }
+}
+
+/// `transition-history-limit`: a count up to [`crate::transitions::MAX_LIMIT`].
+fn history_limit(v: &str) -> Result<usize, ModelError> {
+    let max = crate::transitions::MAX_LIMIT;
+    match v.trim().parse::<usize>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(ModelError::BadValue {
+            what: "transition-history-limit",
+            value: v.to_string(),
+            expected: format!("a number of transitions from 0 to {max}"),
+        }),
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`SCHEMA_VERSION`], documented in docs/status-json.md) or crm_mon's
 //! `--output-as=xml` shape ([`xml`]). Pure: no I/O, no clock.
 
+pub mod history;
 pub mod ipvs;
 pub mod mon;
 pub mod report;
