@@ -101,6 +101,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Resource agents run this binary as `crm_attribute` (see cmd::crm_attribute).
+    let mut argv = std::env::args_os();
+    let called = argv.next().unwrap_or_default();
+    if std::path::Path::new(&called).file_name() == Some("crm_attribute".as_ref()) {
+        let args: Vec<String> = argv.map(|a| a.to_string_lossy().into_owned()).collect();
+        return cmd::crm_attribute::run(&args);
+    }
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

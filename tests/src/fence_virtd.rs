@@ -88,8 +88,20 @@ pub fn fencing_lab(
     subnet: &str,
     ready_within: Duration,
 ) -> Result<(crate::cluster::Cluster, FenceVirtd)> {
-    let c = crate::cluster::Cluster::setup_with_spares(prefix, 3, 1, subnet, None)?;
-    for i in 1..=4 {
+    fencing_lab_of(prefix, subnet, 3, 0, ready_within)
+}
+
+/// [`fencing_lab`] with `members` nodes (domains n1..n`members`), fence_virtd in
+/// namespace `members + 1`, and `clients` more namespaces after it (not in the cluster).
+pub fn fencing_lab_of(
+    prefix: &str,
+    subnet: &str,
+    members: usize,
+    clients: usize,
+    ready_within: Duration,
+) -> Result<(crate::cluster::Cluster, FenceVirtd)> {
+    let c = crate::cluster::Cluster::setup_with_spares(prefix, members, 1 + clients, subnet, None)?;
+    for i in 1..=members + 1 + clients {
         let ns = c.net.ns(i);
         crate::netns::run(
             "ip",
@@ -98,7 +110,9 @@ pub fn fencing_lab(
     }
     let dir = c.root.join("fence_virtd");
     std::fs::create_dir_all(&dir)?;
-    let mut fv = FenceVirtd::start(&c.net.ns(4), "eth0", &dir, &["n1", "n2", "n3"])?;
+    let domains: Vec<String> = (1..=members).map(|i| format!("n{i}")).collect();
+    let domains: Vec<&str> = domains.iter().map(String::as_str).collect();
+    let mut fv = FenceVirtd::start(&c.net.ns(members + 1), "eth0", &dir, &domains)?;
     fv.wait_ready(&c.net.ns(1), "n1", ready_within)?;
     Ok((c, fv))
 }

@@ -16,3 +16,4 @@ pub mod cts;
 pub mod fence_virtd;
 pub mod netns;
 pub mod tmux;
+pub mod two_node_lab;

@@ -156,6 +156,10 @@ struct StartArgs {
         default_value = "/var/log/hactl/daemon.log"
     )]
     log_file: PathBuf,
+    /// Two-node mode: the peer is known to be off; fence it (if it is not seen) and
+    /// continue alone, without waiting to see it first (wait_for_all).
+    #[arg(long, conflicts_with = "all")]
+    force_alone: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -227,7 +231,7 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
             timeout,
             force,
         }) => node_remove(&a.dir, &a.socket, &node, StopOptions { timeout, force }),
-        ClusterCommand::Verify(v) => crate::cmd::verify::run(&a.socket, v),
+        ClusterCommand::Verify(v) => crate::cmd::verify::run(&a.socket, &a.dir, v),
         ClusterCommand::History(h) => crate::cmd::history::cluster(&a.socket, h),
     }
 }
@@ -360,6 +364,11 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
         entry.more_addresses = addrs[1..].to_vec();
     }
     cfg.validate()?;
+    if cfg.nodes.len() == 2 {
+        // Two-node mode: the survivor of a split continues after fencing its peer
+        // (docs/cluster-setup.md); it needs a fence device to do anything.
+        hactl_daemon::set_two_node(&mut cfg.settings, true);
+    }
     let local = pick_local(&cfg, a.local.as_deref(), a.no_local)?;
     let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
     let bundle_dir = dir.join(BUNDLE_DIR);
@@ -887,6 +896,9 @@ fn died_with_log(e: anyhow::Error, log_file: &Path) -> anyhow::Error {
 
 fn start(dir: &Path, socket: &Path, state_dir: &Path, a: StartArgs) -> Result<ExitCode> {
     let me = check_is_local(dir, a.node.as_deref(), "start")?;
+    if a.force_alone {
+        force_alone(dir, state_dir, &me)?;
+    }
     start_local(dir, socket, state_dir, &a, &me)?;
     if !a.all {
         wait_ready(dir, socket, &a)?;
@@ -1028,6 +1040,23 @@ fn wait_online(socket: &Path, failed: &[&str], deadline: Instant, a: &StartArgs)
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Leaves the marker the daemon consumes (at start, or within a heartbeat if it runs).
+fn force_alone(dir: &Path, state_dir: &Path, me: &NodeName) -> Result<()> {
+    let cfg = ClusterConfig::load(&dir.join(CLUSTER_CONFIG_FILE))?;
+    if !hactl_daemon::two_node_configured(&cfg.settings)? {
+        bail!(
+            "--force-alone is for two-node mode, and cluster {} is not in it",
+            cfg.name
+        );
+    }
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
+    let p = state_dir.join(hactl_daemon::FORCE_ALONE_FILE);
+    std::fs::write(&p, b"").with_context(|| format!("writing {}", p.display()))?;
+    outln!("{me}: will fence its peer if it does not see it, then continue alone");
+    Ok(())
 }
 
 /// `cluster enable` / `disable`: here, or with `--all` on every node (the others over
@@ -1240,6 +1269,8 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
     let id = cfg.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
     let entry = node_entry(name.clone(), id, &addrs)?;
     cfg.nodes.push(entry.clone());
+    // Three voters have a majority without fencing: two-node mode ends.
+    hactl_daemon::set_two_node(&mut cfg.settings, false);
     cfg.validate()?;
     check_route(&entry)?;
     // Ask the cluster first: if the membership change is refused, nothing is written.

@@ -32,6 +32,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         state_dir: a.state_dir,
         socket: a.socket,
         profile: a.profile,
+        // Agents call this binary as `crm_attribute` (see cmd::crm_attribute).
+        agent_tool: std::env::current_exe().ok(),
     });
     match r {
         Ok(()) => Ok(ExitCode::SUCCESS),

@@ -9,6 +9,7 @@ pub mod config_diff;
 pub mod config_export;
 pub mod config_file;
 pub mod constraint;
+pub mod crm_attribute;
 pub mod daemon;
 pub mod demo;
 pub mod history;

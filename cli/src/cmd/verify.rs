@@ -32,7 +32,7 @@ pub struct VerifyArgs {
     output: OutputFormat,
 }
 
-pub fn run(socket: &Path, a: VerifyArgs) -> Result<ExitCode> {
+pub fn run(socket: &Path, config_dir: &Path, a: VerifyArgs) -> Result<ExitCode> {
     // An unreadable CIB is an error finding's exit code, not a warning's (1).
     let cib = match read(socket, a.cib.as_deref()) {
         Ok(c) => c,
@@ -45,6 +45,7 @@ pub fn run(socket: &Path, a: VerifyArgs) -> Result<ExitCode> {
     let ctx = VerifyContext {
         liveness: liveness(&cib),
         local_networks: local.then(local_networks),
+        two_node: local && two_node(config_dir),
     };
     let report = hactl_verify::verify(&cib, &ctx);
     match a.output {
@@ -52,6 +53,16 @@ pub fn run(socket: &Path, a: VerifyArgs) -> Result<ExitCode> {
         OutputFormat::Text => print_text(&report, a.strict),
     }
     Ok(ExitCode::from(report.exit_code(a.strict)))
+}
+
+/// Whether this machine's `cluster.toml` puts the cluster in two-node mode (a missing
+/// or unreadable file: not known to, so not checked).
+fn two_node(config_dir: &Path) -> bool {
+    let path = config_dir.join(hactl_net::config::CLUSTER_CONFIG_FILE);
+    hactl_net::ClusterConfig::load(&path)
+        .ok()
+        .and_then(|c| hactl_daemon::two_node_configured(&c.settings).ok())
+        .unwrap_or(false)
 }
 
 fn read(socket: &Path, file: Option<&Path>) -> Result<Cib> {

@@ -26,6 +26,7 @@
 //! The Raft node runs on its own OS thread (storage writes block), driven by a channel of
 //! commands and a tick clock.
 
+pub mod alone;
 pub mod format;
 mod membership;
 mod node;
@@ -38,6 +39,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use alone::{AloneError, AloneProof};
 pub use hactl_model::change::Change;
 pub use hactl_model::Cib;
 pub use node::Handle;

@@ -14,6 +14,7 @@ use raft::eraftpb::{
 use raft::{RawNode, StateRole};
 use tokio::sync::{oneshot, watch};
 
+use crate::alone::{self, AloneError, AloneProof};
 use crate::format::{self, LEGACY_FORMAT};
 use crate::membership::{self, Action};
 use crate::rejoin::{self, RejoinPhase, Reports};
@@ -31,12 +32,30 @@ const QUEUE: usize = 4096;
 type Reply = oneshot::Sender<Result<u64, ProposeError>>;
 
 enum Cmd {
-    Propose { change: Box<Change>, reply: Reply },
-    Voter { add: bool, id: NodeId, reply: Reply },
-    Step { from: NodeId, bytes: Vec<u8> },
-    Report { from: NodeId, report: PeerReport },
+    Propose {
+        change: Box<Change>,
+        reply: Reply,
+    },
+    Voter {
+        add: bool,
+        id: NodeId,
+        reply: Reply,
+    },
+    Step {
+        from: NodeId,
+        bytes: Vec<u8>,
+    },
+    Report {
+        from: NodeId,
+        report: PeerReport,
+    },
     Unreachable(NodeId),
     Campaign,
+    Seal(Option<NodeId>),
+    Alone {
+        proof: AloneProof,
+        reply: oneshot::Sender<Result<(), AloneError>>,
+    },
     Stop,
 }
 
@@ -113,6 +132,26 @@ impl Handle {
         let _ = self.tx.try_send(Cmd::Campaign);
     }
 
+    /// Two-node mode: stops exchanging Raft messages with `peer` (none sent, none
+    /// taken), so this node acknowledges nothing of it and grants it no vote; `None`
+    /// lifts the seal. The step before [`Handle::force_alone`] ([`crate::alone`]).
+    pub fn seal(&self, peer: Option<NodeId>) {
+        if self.tx.send(Cmd::Seal(peer)).is_err() {
+            tracing::debug!(node = self.id, "consensus stopped; seal not applied");
+        }
+    }
+
+    /// Two-node mode: makes this node the only voter, given a proof that its sealed
+    /// peer is out ([`crate::alone`] says what is checked). Resolves once the change is
+    /// made; the node then elects itself and commits alone.
+    pub async fn force_alone(&self, proof: AloneProof) -> Result<(), AloneError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .try_send(Cmd::Alone { proof, reply })
+            .map_err(|_| AloneError::Stopped)?;
+        rx.await.map_err(|_| AloneError::Stopped)?
+    }
+
     /// The latest status (role, leader, indexes, CIB).
     pub fn status(&self) -> Arc<Status> {
         self.status.borrow().clone()
@@ -162,6 +201,7 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
     };
     let store = Storage::open(&config.data_dir, founders, &initial)?;
     let rejoin = rejoin_phase(&config, &store)?;
+    let alone_peer = alone::load(&config.data_dir)?;
     let snapshot_index = store.snapshot_index();
     let cib = match store.snapshot_data()? {
         Some(data) => format::decode_cib(&data, config.max_format)?,
@@ -207,6 +247,8 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
         deferred_voter: Default::default(),
         progress_reset: Default::default(),
         snapshot_sent: HashMap::new(),
+        sealed: None,
+        alone_peer,
     };
     let (status_tx, status_rx) = watch::channel(Arc::new(node.status(None, true)));
     let id = config.id;
@@ -313,6 +355,11 @@ struct Node {
     snapshot_sent: HashMap<NodeId, Instant>,
     /// Membership changes asked for while another was pending.
     deferred_voter: std::collections::VecDeque<(bool, NodeId, Reply)>,
+    /// Two-node mode: the peer whose messages are dropped both ways.
+    sealed: Option<NodeId>,
+    /// Two-node mode: the peer this node went on without, still to be added back as a
+    /// learner (kept on disk until that change is applied).
+    alone_peer: Option<NodeId>,
 }
 
 impl Node {
@@ -412,9 +459,70 @@ impl Node {
                     tracing::debug!(node = self.id, error = %e, "campaign refused");
                 }
             }
+            Cmd::Seal(peer) => {
+                tracing::warn!(node = self.id, peer = ?peer, "two-node: seal against the peer set");
+                self.sealed = peer;
+            }
+            Cmd::Alone { proof, reply } => {
+                let r = self.force_alone(&proof);
+                let _ = reply.send(r);
+            }
             Cmd::Stop => return false,
         }
         true
+    }
+
+    /// Makes this node the only voter ([`crate::alone`]): the guard, then the peer's
+    /// id on disk (to add it back as a learner), then the configuration, then an
+    /// election this node wins alone at a new term.
+    fn force_alone(&mut self, proof: &AloneProof) -> Result<(), AloneError> {
+        let cs = self.raw.store().conf_state().clone();
+        let r = &self.raw.raft;
+        let facts = alone::Facts {
+            me: self.id,
+            voters: &cs.voters,
+            learners: &cs.learners,
+            sealed: self.sealed,
+            pending_conf: r.pending_conf_index > r.raft_log.applied
+                || r.raft_log.committed > r.raft_log.applied
+                || self.conf_change_in_tail(),
+            committed: r.raft_log.committed,
+            applied: r.raft_log.applied,
+            rejoin: self.rejoin,
+            stalled: self.stalled.as_deref(),
+        };
+        alone::check(&facts, proof)?;
+        let peer = proof.peer();
+        let storage = |e: Error| AloneError::Storage(e.to_string());
+        alone::store(&self.data_dir, Some(peer)).map_err(storage)?;
+        let cc = ConfChange {
+            node_id: peer,
+            change_type: ConfChangeType::RemoveNode,
+            ..Default::default()
+        };
+        let cs = self
+            .raw
+            .apply_conf_change(&cc)
+            .map_err(|e| AloneError::Storage(e.to_string()))?;
+        // Every membership change in the log is already in `cs` (the guard refused a
+        // pending one): a replay after a restart must not apply them again.
+        let upto = self.raw.raft.raft_log.last_index();
+        self.raw
+            .mut_store()
+            .set_conf_state(&cs, upto)
+            .map_err(storage)?;
+        self.alone_peer = Some(peer);
+        // The peer is out of the configuration now: its messages can no longer count,
+        // and it must hear from us to rejoin.
+        self.sealed = None;
+        tracing::warn!(node = self.id, peer, proof = ?proof, voters = ?cs.voters,
+            "two-node: continuing as the only voter");
+        if self.raw.raft.state != StateRole::Leader {
+            if let Err(e) = self.raw.campaign() {
+                tracing::warn!(node = self.id, error = %e, "two-node: campaign refused");
+            }
+        }
+        Ok(())
     }
 
     fn propose(&mut self, change: Change, reply: Reply) {
@@ -503,6 +611,9 @@ impl Node {
             );
             return;
         }
+        if self.sealed == Some(from) {
+            return;
+        }
         let mut msg = msg;
         // A node rejoining without its state is told by a leader that has not yet
         // noticed the loss its old match for us as commit index, past our (empty) log.
@@ -536,6 +647,9 @@ impl Node {
 
     fn send(&self, msgs: Vec<Message>) {
         for m in msgs {
+            if self.sealed == Some(m.to) {
+                continue;
+            }
             // A node without its state, or one that cannot read the log, must not lead.
             if (self.rejoin.is_some() || self.stalled.is_some()) && is_vote_request(&m) {
                 continue;
@@ -690,6 +804,10 @@ impl Node {
     }
 
     fn apply_conf_change(&mut self, e: &Entry) -> Result<Result<u64, ProposeError>, Error> {
+        if e.index <= self.raw.store().conf_index() {
+            // Replayed after a restart: the stored membership includes it already.
+            return Ok(Ok(e.index));
+        }
         let cc = match ConfChange::parse_from_bytes(&e.data) {
             Ok(cc) => cc,
             Err(err) => {
@@ -700,7 +818,7 @@ impl Node {
         };
         match self.raw.apply_conf_change(&cc) {
             Ok(cs) => {
-                self.raw.mut_store().set_conf_state(&cs)?;
+                self.raw.mut_store().set_conf_state(&cs, e.index)?;
                 tracing::info!(node = self.id, index = e.index, voters = ?cs.voters,
                     learners = ?cs.learners, "membership changed");
                 self.rejoin_progress(&cs)?;
@@ -861,6 +979,9 @@ impl Node {
             self.handle(Cmd::Voter { add, id, reply });
             return;
         }
+        if self.add_back_alone_peer() {
+            return;
+        }
         let r = &self.raw.raft;
         let cs = self.raw.store().conf_state();
         let prs = r.prs();
@@ -887,6 +1008,49 @@ impl Node {
         if let Err(e) = self.raw.propose_conf_change(Vec::new(), cc) {
             tracing::debug!(node = self.id, error = %e, "membership change not proposed");
         }
+    }
+
+    /// Whether the log holds a membership change not applied yet: committed under the
+    /// forced configuration it would change it again, so [`Node::force_alone`] waits.
+    fn conf_change_in_tail(&self) -> bool {
+        let log = &self.raw.raft.raft_log;
+        let ctx = raft::GetEntriesContext::empty(false);
+        match log.entries(log.applied + 1, None, ctx) {
+            Ok(ents) => ents
+                .iter()
+                .any(|e| e.get_entry_type() != EntryType::EntryNormal),
+            Err(_) => true,
+        }
+    }
+
+    /// After [`Node::force_alone`]: proposes the peer back as a learner, and forgets it
+    /// once that is applied. True while it is being added (one change at a time).
+    fn add_back_alone_peer(&mut self) -> bool {
+        let Some(peer) = self.alone_peer else {
+            return false;
+        };
+        let cs = self.raw.store().conf_state();
+        if cs.learners.contains(&peer) || cs.voters.contains(&peer) {
+            match alone::store(&self.data_dir, None) {
+                Ok(()) => self.alone_peer = None,
+                Err(e) => tracing::error!(node = self.id, error = %e, "two-node: peer file"),
+            }
+            return false;
+        }
+        tracing::info!(
+            node = self.id,
+            peer,
+            "two-node: adding the fenced peer back as a learner"
+        );
+        let cc = ConfChange {
+            node_id: peer,
+            change_type: ConfChangeType::AddLearnerNode,
+            ..Default::default()
+        };
+        if let Err(e) = self.raw.propose_conf_change(Vec::new(), cc) {
+            tracing::debug!(node = self.id, error = %e, "learner not proposed");
+        }
+        true
     }
 
     /// A leader that cannot read the log must not act as DC: hand leadership to the

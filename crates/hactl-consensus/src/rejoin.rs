@@ -73,27 +73,33 @@ pub(crate) fn load_phase(data_dir: &Path) -> Result<Option<RejoinPhase>, Error> 
     }
 }
 
-/// Records the phase durably (write, fsync, rename, fsync the directory); `None`
-/// removes the file.
+/// Records the phase durably; `None` removes the file.
 pub(crate) fn store_phase(data_dir: &Path, phase: Option<RejoinPhase>) -> Result<(), Error> {
-    let p = phase_path(data_dir);
+    let word = phase.map(|ph| match ph {
+        RejoinPhase::NoState => "no_state\n",
+        RejoinPhase::Learner => "learner\n",
+    });
+    write_durably(&phase_path(data_dir), word)
+}
+
+/// Writes `text` to `p` durably (write, fsync, rename, fsync the directory); `None`
+/// removes the file.
+pub(crate) fn write_durably(p: &Path, text: Option<&str>) -> Result<(), Error> {
     let io = |e: std::io::Error| Error::Storage(format!("{}: {e}", p.display()));
-    match phase {
-        None => match std::fs::remove_file(&p) {
+    match text {
+        None => match std::fs::remove_file(p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         },
-        Some(ph) => {
-            let tmp = p.with_extension("rejoin.tmp");
-            let word = match ph {
-                RejoinPhase::NoState => "no_state\n",
-                RejoinPhase::Learner => "learner\n",
-            };
+        Some(text) => {
+            let mut tmp = p.as_os_str().to_os_string();
+            tmp.push(".tmp");
+            let tmp = PathBuf::from(tmp);
             let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(word.as_bytes()).map_err(io)?;
+            f.write_all(text.as_bytes()).map_err(io)?;
             f.sync_all().map_err(io)?;
-            std::fs::rename(&tmp, &p).map_err(io)?;
+            std::fs::rename(&tmp, p).map_err(io)?;
         }
     }
     if let Some(dir) = p.parent() {

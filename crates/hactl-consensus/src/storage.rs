@@ -33,6 +33,8 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const KEY_HS: &str = "hs";
 const KEY_CS: &str = "cs";
+/// Index of the last membership change `KEY_CS` includes (absent in older stores: 0).
+const KEY_CS_INDEX: &str = "cs_index";
 const KEY_SNAP: &str = "snap";
 /// The database file inside the node's data dir.
 pub(crate) const DB_FILE: &str = "raft.redb";
@@ -50,6 +52,9 @@ pub(crate) struct Storage {
     path: PathBuf,
     hs: HardState,
     cs: ConfState,
+    /// The last log index whose membership change `cs` already includes: replaying the
+    /// log after a restart must not apply those again (see `conf_index`).
+    cs_index: u64,
     snap_meta: SnapshotMetadata,
     /// First and last index of the entries in the log; `last < first` when empty.
     first: u64,
@@ -65,6 +70,7 @@ pub(crate) struct Storage {
 struct Loaded {
     hs: Option<HardState>,
     cs: Option<ConfState>,
+    cs_index: u64,
     snap_meta: Option<SnapshotMetadata>,
     /// Every log entry's key and decoded entry, in index order.
     log: Vec<(u64, Entry)>,
@@ -110,6 +116,7 @@ impl Storage {
             path: path.clone(),
             hs: loaded.hs.unwrap_or_default(),
             cs: loaded.cs.unwrap_or_default(),
+            cs_index: loaded.cs_index,
             snap_meta: loaded.snap_meta.unwrap_or_default(),
             first: 0,
             last: 0,
@@ -235,14 +242,28 @@ impl Storage {
         self.set_hard_state(&hs)
     }
 
-    pub(crate) fn set_conf_state(&mut self, cs: &ConfState) -> Result<(), Error> {
+    /// Stores the membership as of log index `index` (every membership change up to it
+    /// included).
+    pub(crate) fn set_conf_state(&mut self, cs: &ConfState, index: u64) -> Result<(), Error> {
         let b = cs.write_to_bytes().map_err(pb_err)?;
         self.write(|tx| {
-            tx.open_table(META)?.insert(KEY_CS, b.as_slice())?;
+            let mut m = tx.open_table(META)?;
+            m.insert(KEY_CS, b.as_slice())?;
+            m.insert(KEY_CS_INDEX, index.to_be_bytes().as_slice())?;
             Ok(())
         })?;
         self.cs = cs.clone();
+        self.cs_index = index;
         Ok(())
+    }
+
+    /// The last log index whose membership change the stored membership includes. A
+    /// node restarts with the stored membership and replays the log from its snapshot;
+    /// applying those changes again would walk the membership through states it is no
+    /// longer in (after a forced single voter, a configuration with this node alone,
+    /// where it would elect itself).
+    pub(crate) fn conf_index(&self) -> u64 {
+        self.cs_index
     }
 
     /// Replaces the whole log with a snapshot received from the leader.
@@ -264,11 +285,13 @@ impl Storage {
             m.insert(KEY_SNAP, snap_b.as_slice())?;
             m.insert(KEY_HS, hs_b.as_slice())?;
             m.insert(KEY_CS, cs_b.as_slice())?;
+            m.insert(KEY_CS_INDEX, meta.index.to_be_bytes().as_slice())?;
             Ok(())
         })?;
         self.deleted_since_compaction += self.last.saturating_sub(self.first) + 1;
         self.hs = hs;
         self.cs = meta.get_conf_state().clone();
+        self.cs_index = meta.index;
         self.snap_meta = meta.clone();
         self.first = meta.index + 1;
         self.last = meta.index;
@@ -390,6 +413,12 @@ fn load(db: &redb::Database) -> Result<Loaded, Error> {
         let cs = get(KEY_CS)?
             .map(|b| ConfState::parse_from_bytes(&b).map_err(pb("conf state")))
             .transpose()?;
+        let cs_index = match get(KEY_CS_INDEX)? {
+            None => 0,
+            Some(b) => u64::from_be_bytes(b.as_slice().try_into().map_err(|_| {
+                Error::Storage(format!("conf state index has {} bytes, not 8", b.len()))
+            })?),
+        };
         let snap_meta = get(KEY_SNAP)?
             .map(|b| Snapshot::parse_from_bytes(&b).map_err(pb("snapshot")))
             .transpose()?
@@ -403,6 +432,7 @@ fn load(db: &redb::Database) -> Result<Loaded, Error> {
         Loaded {
             hs,
             cs,
+            cs_index,
             snap_meta,
             log: entries,
         }

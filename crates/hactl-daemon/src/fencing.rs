@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::Daemon;
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -15,13 +15,10 @@
 //! logs a `lost_quorum` event with the configured `no-quorum-policy`, and reports it in
 //! its status; the controller applies the policy to the resources it runs.
 //!
-//! Two-node clusters have no special mode: with two voters the majority is two, so a
-//! node that loses its peer has no quorum and applies `no-quorum-policy` (which is what
-//! keeps both sides of a split from running the same VIP). Add a third voter as a
-//! witness (`hactl cluster node add witness=ADDR` on any small machine running the
-//! daemon, with the witness in standby so it runs no resources). A Corosync-style
-//! `two_node` mode that lets the survivor keep quorum would be safe only with fencing
-//! that is guaranteed to win the race; it is not implemented.
+//! Two-node clusters: with two voters the majority is two, so a node that loses its
+//! peer has no quorum. In two-node mode (`two_node = true` in `cluster.toml`) the
+//! survivor continues only after fencing its peer ([`two_node`]); without it (or
+//! without a fence device) `no-quorum-policy` applies on both sides.
 
 mod alerts;
 mod clock;
@@ -34,6 +31,7 @@ pub mod profile;
 mod statedir;
 mod stop;
 mod subscribe;
+mod two_node;
 pub mod watchdog;
 
 use std::collections::HashMap;
@@ -53,6 +51,9 @@ use tracing::{debug, error, info, warn};
 
 pub use members::Members;
 pub use profile::Profile;
+pub use two_node::{
+    configured as two_node_configured, set_configured as set_two_node, FORCE_ALONE_FILE,
+};
 
 /// Default locations.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/hactl";
@@ -73,6 +74,10 @@ pub struct DaemonConfig {
     pub socket: PathBuf,
     /// Heartbeat profile; overrides `settings.heartbeat_profile` in `cluster.toml`.
     pub profile: Option<String>,
+    /// The `hactl` binary, offered to resource agents as `crm_attribute` (in
+    /// `HA_SBIN_DIR`): agents such as `ocf:pacemaker:Stateful` set their promotion
+    /// score with it. None: agents get no `HA_SBIN_DIR` from hactl.
+    pub agent_tool: Option<PathBuf>,
 }
 
 impl Default for DaemonConfig {
@@ -82,6 +87,7 @@ impl Default for DaemonConfig {
             state_dir: DEFAULT_STATE_DIR.into(),
             socket: DEFAULT_SOCKET.into(),
             profile: None,
+            agent_tool: None,
         }
     }
 }
@@ -180,6 +186,7 @@ pub(crate) struct Daemon {
     /// This run has recorded its own return in the CIB (so a later `expected=down` for
     /// this node is a stop request, not a leftover of an earlier run).
     joined: AtomicBool,
+    two_node: two_node::TwoNode,
 }
 
 async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
@@ -257,6 +264,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         have: false,
         policy: NoQuorumPolicy::Stop,
     });
+    let two_node = two_node::TwoNode::from_settings(&cluster.settings)?;
     let alerts = alerts::Alerts::spawn(identity.node.as_str().to_string(), consensus.watch());
     let d = Arc::new(Daemon {
         me: me_entry.id,
@@ -284,10 +292,16 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         reconcile_busy: AtomicBool::new(false),
         controller: std::sync::OnceLock::new(),
         joined: AtomicBool::new(false),
+        two_node,
     });
     info!(node = %d.me_name, id = d.me, cluster = %d.cluster.name, profile = profile.name,
         addrs = ?me_entry.addresses(), "daemon started");
     let mut ctl_config = controller_config(&d.me_name, &profile);
+    ctl_config.exec.client_socket = Some(config.socket.clone());
+    ctl_config.exec.sbin_dir = config
+        .agent_tool
+        .as_deref()
+        .and_then(|tool| agent_tools_dir(&config.state_dir, tool));
     ctl_config.fencer = Some(fencing::controller_fencer(Arc::downgrade(&d)));
     ctl_config.device_monitor = Some(fencing::device_monitor(Arc::downgrade(&d)));
     let ctl =
@@ -325,6 +339,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     let beacon = tokio::spawn(heartbeat_loop(d.clone()));
     let monitor = tokio::spawn(monitor_loop(d.clone()));
     let join = tokio::spawn(self_join_loop(d.clone()));
+    let two_node = tokio::spawn(two_node::run(d.clone()));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|source| DaemonError::Io {
@@ -343,6 +358,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     beacon.abort();
     monitor.abort();
     join.abort();
+    two_node.abort();
     control.abort();
     let _ = std::fs::remove_file(&config.socket);
     let c = d.consensus.clone();
@@ -493,6 +509,7 @@ impl Daemon {
                 }
                 self.links.on_heartbeat(id, hb.link, hb.links_heard, now);
                 self.check_clock(id, from, hb.sent_unix_micros);
+                self.two_node.heard(id, hb.last_log_index);
                 let report = peer_report(&hb);
                 if let Ok(mut r) = self.rejoining.lock() {
                     r.insert(id, report.rejoin);
@@ -928,12 +945,16 @@ async fn monitor_loop(d: Arc<Daemon>) {
         }
         let self_votes = usize::from(voters.contains(&d.me));
         let have = (alive_count + self_votes) * 2 > voters.len();
-        let policy = status
-            .cib
-            .config
-            .options()
-            .map(|o| o.no_quorum_policy)
-            .unwrap_or(NoQuorumPolicy::Stop);
+        let policy = if d.two_node.busy() {
+            NoQuorumPolicy::Freeze // two-node mode fencing its peer: nothing stops, nothing starts
+        } else {
+            status
+                .cib
+                .config
+                .options()
+                .map(|o| o.no_quorum_policy)
+                .unwrap_or(NoQuorumPolicy::Stop)
+        };
         if have != had_quorum {
             if have {
                 info!(node = %d.me_name, event = "quorum_acquired", "quorum acquired");
@@ -951,7 +972,7 @@ async fn monitor_loop(d: Arc<Daemon>) {
         });
         // The DC runtime runs on the leader while it has quorum, and never on a node
         // that stopped applying the log (its CIB is stale; it hands leadership over).
-        let dc = status.is_leader() && have && status.stalled.is_none();
+        let dc = status.is_leader() && have && status.stalled.is_none() && !d.two_node.busy();
         if let Some(ctl) = d.controller.get() {
             ctl.update(dc.then_some(status.term), have, policy);
         }
@@ -1182,6 +1203,28 @@ impl hactl_controller::Host for CtlHost {
             .upgrade()
             .map(|d| d.consensus.status().cib.clone())
             .unwrap_or_default()
+    }
+}
+
+/// `<state>/sbin` holding `crm_attribute` → the hactl binary (made afresh at each
+/// start: the binary may have moved). None, with a warning, if it cannot be made:
+/// agents then find no `crm_attribute` and run without promotion scores.
+fn agent_tools_dir(state_dir: &std::path::Path, tool: &std::path::Path) -> Option<PathBuf> {
+    let dir = state_dir.join("sbin");
+    let link = dir.join("crm_attribute");
+    let made = std::fs::create_dir_all(&dir).and_then(|()| {
+        match std::fs::remove_file(&link) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::os::unix::fs::symlink(tool, &link)
+    });
+    match made {
+        Ok(()) => Some(dir),
+        Err(e) => {
+            warn!(path = %link.display(), error = %e, "cannot offer crm_attribute to agents");
+            None
+        }
     }
 }
 

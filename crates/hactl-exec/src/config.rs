@@ -27,6 +27,11 @@ pub struct ExecConfig {
     pub path: String,
     /// This node's name (for logs and `OCF_RESKEY_CRM_meta_on_node`).
     pub node_name: Option<String>,
+    /// `HA_SBIN_DIR` for agents: where they find `crm_attribute` (hactl's, which
+    /// sets node attributes through the daemon at `client_socket`).
+    pub sbin_dir: Option<PathBuf>,
+    /// The local daemon's socket, for the tools agents call (`HACTL_SOCKET`).
+    pub client_socket: Option<PathBuf>,
     /// Op records kept per resource.
     pub history_limit: usize,
     /// How long a systemd `Type=simple` service must stay up after its start job
@@ -47,6 +52,8 @@ impl Default for ExecConfig {
             native_hactl: true,
             path: "/usr/sbin:/usr/bin:/sbin:/bin".into(),
             node_name: None,
+            sbin_dir: None,
+            client_socket: None,
             history_limit: 50,
             systemd_settle: Duration::from_millis(100),
         }

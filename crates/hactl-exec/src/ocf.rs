@@ -62,6 +62,12 @@ pub(crate) fn environment(
     if let Some(n) = &cfg.node_name {
         env.push(("OCF_RESKEY_CRM_meta_on_node".into(), n.clone()));
     }
+    if let Some(d) = &cfg.sbin_dir {
+        env.push(("HA_SBIN_DIR".into(), d.display().to_string()));
+    }
+    if let Some(s) = &cfg.client_socket {
+        env.push(("HACTL_SOCKET".into(), s.display().to_string()));
+    }
     if let Some(l) = check_level {
         env.push(("OCF_CHECK_LEVEL".into(), l.to_string()));
     }

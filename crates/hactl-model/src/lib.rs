@@ -689,6 +689,17 @@ impl Configuration {
         self.nodes.iter().find(|n| n.name == name)
     }
 
+    /// Whether fencing can run: `stonith-enabled` (the default) and at least one fence
+    /// device (a `stonith` class primitive). Two-node mode recovers only then.
+    pub fn fencing_configured(&self) -> bool {
+        self.options().is_ok_and(|o| o.stonith_enabled)
+            && self
+                .resources
+                .iter()
+                .flat_map(|r| r.primitives())
+                .any(|p| p.agent.class == "stonith")
+    }
+
     /// The clone a primitive or group belongs to, if any.
     pub fn clone_of(&self, id: &str) -> Option<&CloneSet> {
         self.resources.iter().find_map(|r| match r {

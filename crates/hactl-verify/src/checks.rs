@@ -103,6 +103,25 @@ pub(crate) fn fencing(cib: &Cib, r: &mut Report) {
     }
 }
 
+/// Two-node mode recovers only by fencing: without a device (or with fencing off) the
+/// loss of either node stops everything (docs/architecture.md, "Two-node mode").
+pub(crate) fn two_node(cib: &Cib, r: &mut Report) {
+    if cib.config.fencing_configured() {
+        return;
+    }
+    push(
+        r,
+        Severity::Error,
+        "two-node-without-fencing",
+        "stonith-enabled",
+        "two-node mode without a fence device: when either node is lost nothing is \
+         recovered (the survivor may continue only after fencing its peer)"
+            .into(),
+        "configure a fence device (`hactl stonith create ...`) with stonith-enabled=true, \
+         or add a third node",
+    );
+}
+
 /// Without fencing, with `stonith-watchdog-timeout`: the majority holds a lost node's
 /// resources for a hold derived from the watchdog, not from the stops; a stop that
 /// needs longer is cut short by the node's watchdog reset.

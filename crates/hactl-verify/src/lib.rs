@@ -43,6 +43,8 @@ pub struct Context {
     pub liveness: Liveness,
     /// This machine's networks; `None` when they are not this CIB's (a file).
     pub local_networks: Option<Vec<Network>>,
+    /// The cluster is in two-node mode (`two_node = true` in `cluster.toml`).
+    pub two_node: bool,
 }
 
 /// Every finding, and notes on what was not checked.
@@ -87,6 +89,9 @@ pub fn verify(cib: &Cib, ctx: &Context) -> Report {
     let mut r = Report::default();
     checks::model(cib, &mut r);
     checks::fencing(cib, &mut r);
+    if ctx.two_node {
+        checks::two_node(cib, &mut r);
+    }
     checks::split_brain(cib, &ctx.liveness, &mut r);
     checks::monitors(cib, &mut r);
     match &ctx.local_networks {

@@ -13,6 +13,7 @@ fn ctx() -> Context {
             addr: "10.0.0.1".parse().unwrap(),
             prefix: 24,
         }]),
+        two_node: false,
     }
 }
 
@@ -74,4 +75,27 @@ fn stop_timeout_is_checked_against_the_watchdog_hold() {
     };
     assert!(with_stop(10_000).is_empty());
     assert_eq!(with_stop(10_001), ["stop-timeout-exceeds-hold"]);
+}
+
+#[test]
+fn two_node_mode_without_a_fence_device_is_an_error() {
+    let two = Context {
+        two_node: true,
+        ..ctx()
+    };
+    let cib = cib_with(vip("10.0.0.100"), &[("stonith-enabled", "false")]);
+    assert!(checks(&verify(&cib, &two)).contains(&"two-node-without-fencing"));
+    assert!(!checks(&verify(&cib, &ctx())).contains(&"two-node-without-fencing"));
+    let mut fenced = cib_with(vip("10.0.0.100"), &[]);
+    fenced.config.resources.push(Resource::Primitive(Primitive {
+        id: "xvm".into(),
+        agent: AgentSpec::parse("stonith:fence_xvm").unwrap(),
+        ..Default::default()
+    }));
+    assert!(!checks(&verify(&fenced, &two)).contains(&"two-node-without-fencing"));
+    fenced
+        .config
+        .properties
+        .insert("stonith-enabled".into(), "false".into());
+    assert!(checks(&verify(&fenced, &two)).contains(&"two-node-without-fencing"));
 }

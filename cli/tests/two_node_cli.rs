@@ -1,0 +1,62 @@
+//! `hactl cluster setup` turns two-node mode on for exactly two nodes, and
+//! `cluster start --force-alone` is refused outside it (no daemon is started here; the
+//! mode itself is tested in tests/tests/netns_two_node.rs).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const HACTL: &str = env!("CARGO_BIN_EXE_hactl");
+
+fn hactl(dir: &Path, args: &[&str]) -> Output {
+    Command::new(HACTL)
+        .arg("cluster")
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("HACTL_SOCKET")
+        .env_remove("HACTL_CONFIG_DIR")
+        .env_remove("HACTL_STATE_DIR")
+        .output()
+        .unwrap()
+}
+
+fn setup(dir: &Path, nodes: &[&str]) -> String {
+    let mut args = vec!["setup", "--name", "lab", "--local", "n1"];
+    args.extend_from_slice(nodes);
+    let o = hactl(dir, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(dir.join("cluster.toml")).unwrap()
+}
+
+#[test]
+fn setup_turns_two_node_mode_on_for_two_nodes_only() {
+    let two = tempfile::tempdir().unwrap();
+    let toml = setup(two.path(), &["n1=127.0.0.1:7491", "n2=127.0.0.2:7491"]);
+    assert!(toml.contains("two_node = true"), "{toml}");
+    let three = tempfile::tempdir().unwrap();
+    let toml = setup(
+        three.path(),
+        &[
+            "n1=127.0.0.1:7492",
+            "n2=127.0.0.2:7492",
+            "n3=127.0.0.3:7492",
+        ],
+    );
+    assert!(!toml.contains("two_node"), "{toml}");
+
+    // --force-alone is refused outside two-node mode, before anything starts.
+    let state = three.path().join("state");
+    let o = hactl(
+        three.path(),
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "start",
+            "--force-alone",
+        ],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("two-node mode"), "{err}");
+    assert!(!state.join("force-alone").exists());
+}

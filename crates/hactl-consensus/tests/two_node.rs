@@ -1,0 +1,193 @@
+//! Two-node mode in consensus ([`hactl_consensus::alone`]), with real nodes and real
+//! redb storage connected in memory: the survivor of a split continues as the only
+//! voter only when sealed against its peer and given a proof; the sealed peer commits
+//! nothing; the fenced peer rejoins with the survivor's writes, its uncommitted tail
+//! overwritten. (A fence cannot power off a thread: `stop` stands in for it.)
+
+use std::time::Duration;
+
+use hactl_consensus::testing::MemCluster;
+use hactl_consensus::{AloneError, AloneProof, Change, Handle, NodeId, ProposeError};
+
+const T: Duration = Duration::from_secs(10);
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn cluster() -> MemCluster {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("HACTL_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+    MemCluster::new(2, tempfile::tempdir().unwrap().keep()).unwrap()
+}
+
+fn set(name: &str, value: &str) -> Change {
+    Change::SetProperty {
+        name: name.into(),
+        value: value.into(),
+    }
+}
+
+fn propose(
+    rt: &tokio::runtime::Runtime,
+    h: &Handle,
+    c: Change,
+    wait: Duration,
+) -> Result<u64, ProposeError> {
+    rt.block_on(async {
+        match tokio::time::timeout(wait, h.propose(c)).await {
+            Ok(r) => r,
+            Err(_) => Err(ProposeError::Unknown("timed out".into())),
+        }
+    })
+}
+
+fn fenced(peer: NodeId) -> AloneProof {
+    AloneProof::Fenced {
+        peer,
+        device: "xvm".into(),
+        at_unix: 1,
+    }
+}
+
+fn property(h: &Handle, name: &str) -> Option<String> {
+    h.status().cib.config.properties.get(name).cloned()
+}
+
+#[test]
+fn alone_needs_the_seal_and_a_proof_and_the_sealed_peer_commits_nothing() {
+    let rt = rt();
+    let c = cluster();
+    let leader = c.wait_leader(&[1, 2], T).expect("a leader");
+    propose(&rt, &c.node(leader).unwrap(), set("before", "1"), T).unwrap();
+    let (a, b) = (c.node(1).unwrap(), c.node(2).unwrap());
+    c.wait_for(T, |s| {
+        s.values()
+            .all(|st| st.applied_index == s[&leader].applied_index)
+    })
+    .expect("both applied");
+
+    c.partition(&[1], &[2]);
+    // Without the seal: refused, and node 1 alone commits nothing (Raft needs 2 of 2).
+    let r = rt.block_on(a.force_alone(fenced(2)));
+    assert!(matches!(r, Err(AloneError::NotSealed { peer: 2 })), "{r:?}");
+    c.wait_for(T, |s| !s[&1].is_leader() && !s[&2].is_leader())
+        .expect("neither side leads a two-voter cluster alone");
+    let commit_a = a.status().commit_index;
+    assert!(propose(&rt, &a, set("unsealed", "1"), Duration::from_millis(500)).is_err());
+    assert_eq!(a.status().commit_index, commit_a);
+
+    // Sealed against node 2, node 1 drops its messages even once the network heals:
+    // node 2 (standing in for a peer whose fence was confirmed but which still runs)
+    // commits nothing.
+    a.seal(Some(2));
+    c.heal();
+    let commit_b = b.status().commit_index;
+    // Elections take 50-100 ms here: 1.5 s of retries gives the two many chances.
+    let until = std::time::Instant::now() + Duration::from_millis(1500);
+    let mut i = 0;
+    while std::time::Instant::now() < until {
+        i += 1;
+        let r = propose(
+            &rt,
+            &b,
+            set("from-b", &i.to_string()),
+            Duration::from_millis(300),
+        );
+        assert!(r.is_err(), "the sealed-off peer committed {r:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        b.status().commit_index,
+        commit_b,
+        "the sealed-off peer committed"
+    );
+
+    // A proof for anyone but the sealed peer is refused.
+    let r = rt.block_on(a.force_alone(fenced(3)));
+    assert!(matches!(r, Err(AloneError::NotTwoNode { .. })), "{r:?}");
+    let r = rt.block_on(a.force_alone(fenced(1)));
+    assert!(matches!(r, Err(AloneError::NotTwoNode { .. })), "{r:?}");
+
+    // With the seal and the proof: node 1 leads alone and commits.
+    c.partition(&[1], &[2]);
+    rt.block_on(a.force_alone(fenced(2)))
+        .expect("alone with a proof");
+    c.wait_for(T, |s| s[&1].is_leader() && s[&1].voters == vec![1])
+        .expect("node 1 leads alone");
+    propose(&rt, &a, set("alone", "1"), T).expect("the survivor commits alone");
+    assert_eq!(property(&a, "before").as_deref(), Some("1"));
+    assert_eq!(property(&a, "from-b"), None);
+    // The fenced side still commits nothing while cut off.
+    assert!(propose(&rt, &b, set("from-b", "late"), Duration::from_millis(500)).is_err());
+    assert_eq!(property(&b, "alone"), None);
+}
+
+#[test]
+fn the_fenced_peer_rejoins_with_the_survivors_writes_and_loses_its_uncommitted_tail() {
+    let rt = rt();
+    let mut c = cluster();
+    let old_leader = c.wait_leader(&[1, 2], T).expect("a leader");
+    let survivor = 3 - old_leader;
+    let (s, l) = (c.node(survivor).unwrap(), c.node(old_leader).unwrap());
+    propose(&rt, &l, set("before", "1"), T).unwrap();
+    c.wait_for(T, |st| {
+        st[&survivor].applied_index == st[&old_leader].applied_index
+    })
+    .expect("both applied");
+
+    // The old leader appends entries the survivor never sees: an uncommitted tail.
+    c.partition(&[survivor], &[old_leader]);
+    for i in 0..3 {
+        let r = propose(
+            &rt,
+            &l,
+            set("tail", &i.to_string()),
+            Duration::from_millis(100),
+        );
+        assert!(r.is_err(), "committed without the peer: {r:?}");
+    }
+    assert!(
+        l.status().last_index > s.status().last_index,
+        "no tail on the old leader"
+    );
+    // It is fenced (off); the survivor continues alone and writes.
+    c.stop(old_leader);
+    s.seal(Some(old_leader));
+    rt.block_on(s.force_alone(fenced(old_leader)))
+        .expect("alone");
+    for i in 0..3 {
+        propose(&rt, &s, set("alone", &i.to_string()), T).expect("survivor commits");
+    }
+    c.wait_for(T, |st| st[&survivor].learners == vec![old_leader])
+        .expect("the fenced peer is added back as a learner");
+
+    // It comes back with its old configuration and tail; it catches up as a learner
+    // and is a voter again, with every write of the survivor and none of its tail.
+    c.heal();
+    c.restart(old_leader).unwrap();
+    let back = c
+        .wait_for(T, |st| {
+            st.values()
+                .all(|x| x.voters == vec![1, 2] && x.learners.is_empty())
+                && st[&old_leader].applied_index >= st[&survivor].commit_index
+        })
+        .expect("a voter again, caught up");
+    let cib = &back[&old_leader].cib.config.properties;
+    assert_eq!(cib.get("alone").map(String::as_str), Some("2"));
+    assert_eq!(cib.get("before").map(String::as_str), Some("1"));
+    assert_eq!(cib.get("tail"), None, "the uncommitted tail survived");
+    // Two voters again: a write needs both and reaches both.
+    let leader = c.wait_leader(&[1, 2], T).expect("a leader");
+    propose(&rt, &c.node(leader).unwrap(), set("after", "1"), T).unwrap();
+    c.wait_for(T, |st| {
+        st.values()
+            .all(|x| x.cib.config.properties.contains_key("after"))
+    })
+    .expect("both apply the write");
+}

@@ -1,0 +1,303 @@
+//! Two-node mode (docs/architecture.md, "Two-node mode"): when the two voters of a
+//! two-node cluster lose each other, each fences the other (the fence delays decide
+//! the race), and the one whose fence is confirmed continues as the only voter
+//! (`hactl_consensus::alone`): it records the fencing, becomes the DC and recovers the
+//! peer's resources.
+//!
+//! * On with `two_node = true` under `[settings]` in `cluster.toml` (written by
+//!   `hactl cluster setup` with two nodes); acts only while the voters are exactly this
+//!   node and one peer.
+//! * `wait_for_all`: a node takes part only once *armed*: it has seen its peer since it
+//!   started and holds at least what the peer's first heartbeat said its log held (a
+//!   node that was fenced and came back has not: it must catch up first, or it would
+//!   continue alone without the survivor's writes). `hactl cluster start
+//!   --force-alone` arms it regardless (the operator says the peer is off).
+//! * Without fencing configured it does nothing: `no-quorum-policy` applies as in any
+//!   cluster that lost quorum, and nothing recovers (`cluster verify` says so).
+//! * While the fencing runs, `no-quorum-policy` is deferred (`freeze`): a node that
+//!   stopped the group on a cut would hand the service to nobody.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hactl_consensus::{AloneProof, Change, NodeId};
+use hactl_fence::cluster::{fence_node, ClusterFenceOutcome};
+use hactl_model::change::NodeStateUpdate;
+use tracing::{error, info, warn};
+
+use crate::fencing::unix_now;
+use crate::{Daemon, DaemonError};
+
+/// The marker `hactl cluster start --force-alone` leaves in the state directory.
+pub const FORCE_ALONE_FILE: &str = "force-alone";
+
+/// The `[settings]` key in `cluster.toml`.
+const SETTING: &str = "two_node";
+
+/// Whether `cluster.toml`'s `[settings]` turn two-node mode on: `two_node = true|false`
+/// (default false).
+pub fn configured(settings: &toml::Table) -> Result<bool, DaemonError> {
+    match settings.get(SETTING) {
+        None => Ok(false),
+        Some(toml::Value::Boolean(b)) => Ok(*b),
+        Some(v) => Err(DaemonError::Config(format!(
+            "settings.{SETTING} must be true or false, not {v}"
+        ))),
+    }
+}
+
+/// Turns two-node mode on or off in `cluster.toml`'s `[settings]`.
+pub fn set_configured(settings: &mut toml::Table, on: bool) {
+    if on {
+        settings.insert(SETTING.into(), toml::Value::Boolean(true));
+    } else {
+        settings.remove(SETTING);
+    }
+}
+
+/// Two-node mode's state on this node.
+#[derive(Debug, Default)]
+pub(crate) struct TwoNode {
+    enabled: bool,
+    /// Each peer's log end as its first heartbeat since this daemon started said.
+    first_report: Mutex<HashMap<NodeId, u64>>,
+    /// Seen the peer and caught up (or forced): may fence it and continue alone.
+    armed: AtomicBool,
+    /// A fencing of the peer, or the step to a single voter, is under way.
+    busy: AtomicBool,
+}
+
+impl TwoNode {
+    pub(crate) fn from_settings(settings: &toml::Table) -> Result<TwoNode, DaemonError> {
+        Ok(TwoNode {
+            enabled: configured(settings)?,
+            ..TwoNode::default()
+        })
+    }
+
+    /// A heartbeat from `peer` said its log ends at `last_index`.
+    pub(crate) fn heard(&self, peer: NodeId, last_index: u64) {
+        if let Ok(mut m) = self.first_report.lock() {
+            m.entry(peer).or_insert(last_index);
+        }
+    }
+
+    /// While fencing runs: no-quorum-policy deferred, and this node does not act as DC
+    /// before the fencing is recorded (the DC would fence the peer a second time).
+    pub(crate) fn busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+
+    fn arm_if_caught_up(&self, me: &str, peer: NodeId, s: &hactl_consensus::Status) {
+        if self.armed.load(Ordering::SeqCst) || s.rejoin.is_some() {
+            return;
+        }
+        let first = self
+            .first_report
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&peer).copied());
+        if first.is_some_and(|i| s.applied_index >= i) {
+            info!(
+                node = me,
+                peer,
+                applied = s.applied_index,
+                "two-node: peer seen and caught up: armed"
+            );
+            self.armed.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The other voter when the voters are exactly `me` and one other node.
+fn peer_of(me: NodeId, voters: &[NodeId]) -> Option<NodeId> {
+    match voters {
+        [a, b] if *a == me => Some(*b),
+        [a, b] if *b == me => Some(*a),
+        _ => None,
+    }
+}
+
+/// Consumes the `--force-alone` marker; true if it was there.
+fn take_force_alone(state_dir: &Path) -> bool {
+    let p = state_dir.join(FORCE_ALONE_FILE);
+    match std::fs::remove_file(&p) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => {
+            error!(path = %p.display(), error = %e, "two-node: cannot consume the force-alone marker");
+            false
+        }
+    }
+}
+
+/// Watches the peer; fences it and continues alone when it is lost.
+pub(crate) async fn run(d: Arc<Daemon>) {
+    if !d.two_node.enabled {
+        return;
+    }
+    let mut tick = tokio::time::interval(d.profile.interval / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut said_no_fencing = false;
+    loop {
+        tick.tick().await;
+        if d.leaving.load(Ordering::SeqCst) {
+            return;
+        }
+        if take_force_alone(&d.state_dir) {
+            warn!(node = %d.me_name, "two-node: started with --force-alone: the peer will be fenced if it is not seen");
+            d.two_node.armed.store(true, Ordering::SeqCst);
+        }
+        let s = d.consensus.status();
+        let Some(peer) = peer_of(d.me, &s.voters) else {
+            continue;
+        };
+        if d.alive(peer, Instant::now()) {
+            d.two_node.arm_if_caught_up(&d.me_name, peer, &s);
+            said_no_fencing = false;
+            continue;
+        }
+        if !d.two_node.armed.load(Ordering::SeqCst) {
+            continue; // wait_for_all
+        }
+        if !s.cib.config.fencing_configured() {
+            if !said_no_fencing {
+                error!(node = %d.me_name, peer, "two-node mode without a fence device: the peer is lost \
+                    and nothing will be recovered (no-quorum-policy applies)");
+                said_no_fencing = true;
+            }
+            continue;
+        }
+        fence_and_continue(&d, peer).await;
+    }
+}
+
+/// Seal, fence (after the priority delay), and on a confirmed fence continue alone.
+async fn fence_and_continue(d: &Arc<Daemon>, peer: NodeId) {
+    let Some((name, _)) = d.members.get(peer) else {
+        return;
+    };
+    let name = name.as_str().to_string();
+    d.two_node.busy.store(true, Ordering::SeqCst);
+    d.consensus.seal(Some(peer));
+    let cib = d.consensus.status().cib.clone();
+    let delay = priority_delay(&cib, &name);
+    warn!(node = %d.me_name, peer = %name, delay_ms = delay.as_millis() as u64,
+        "two-node: peer lost: fencing it");
+    tokio::time::sleep(delay).await;
+    let out = fence_node(&cib.config, &name, None, &d.me_name).await;
+    let at = unix_now();
+    if !out.ok || out.action == "on" {
+        warn!(node = %d.me_name, peer = %name, summary = %out.summary,
+            "two-node: fencing failed: not continuing alone");
+        d.consensus.seal(None);
+        d.two_node.busy.store(false, Ordering::SeqCst);
+        // Pacemaker retries fencing; so does the next turn of the loop, not at once.
+        tokio::time::sleep(d.profile.lost_after * 4).await;
+        return;
+    }
+    let device = out
+        .devices
+        .iter()
+        .rev()
+        .find(|r| r.action == out.action)
+        .map(|r| r.device.clone())
+        .unwrap_or_default();
+    let proof = AloneProof::Fenced {
+        peer,
+        device,
+        at_unix: at,
+    };
+    match d.consensus.force_alone(proof).await {
+        Ok(()) => record(d, &out, at).await,
+        Err(e) => {
+            error!(node = %d.me_name, peer = %name, error = %e, "two-node: cannot continue alone");
+            d.consensus.seal(None);
+        }
+    }
+    d.two_node.busy.store(false, Ordering::SeqCst);
+}
+
+/// The first entries committed alone: the fencing, so that the DC takes the peer as
+/// fenced (offline, its resources stopped) rather than fencing it again.
+async fn record(d: &Arc<Daemon>, out: &ClusterFenceOutcome, at: i64) {
+    let change = Change::Batch {
+        changes: vec![
+            Change::RecordFenceEvent {
+                event: out.to_event(at, "two-node"),
+            },
+            Change::RecordFencing {
+                node: out.target.clone(),
+                at,
+            },
+        ],
+    };
+    let mut w = d.consensus.watch();
+    let lead = tokio::time::timeout(Duration::from_secs(5), w.wait_for(|s| s.is_leader()));
+    if lead.await.is_err() {
+        error!(node = %d.me_name, "two-node: not leading alone after 5 s");
+    }
+    for attempt in 1..=3 {
+        match d.propose(change.clone()).await {
+            Ok(index) => {
+                info!(node = %d.me_name, peer = %out.target, index, "two-node: continuing alone; fencing recorded");
+                return;
+            }
+            Err(e) => {
+                warn!(node = %d.me_name, attempt, error = %e, "two-node: fencing not recorded yet")
+            }
+        }
+    }
+}
+
+/// `priority-fencing-delay` for fencing `peer` from this side of a split: the CIB as
+/// this node has it, with the peer lost, through the scheduler (as the DC computes it).
+fn priority_delay(cib: &hactl_model::Cib, peer: &str) -> Duration {
+    let mut c = cib.clone();
+    let lost = Change::SetNodeState {
+        node: peer.to_string(),
+        state: NodeStateUpdate {
+            member: Some(false),
+            controller_online: Some(false),
+            join: Some("down".into()),
+            expected: None,
+        },
+    };
+    if let Err(e) = lost.apply(&mut c) {
+        warn!(peer, error = %e, "two-node: cannot compute the priority delay");
+        return Duration::ZERO;
+    }
+    match hactl_policy::schedule(&c, unix_now()) {
+        Ok(t) => hactl_controller::fence_delay::priority_fencing_delay(&t, &c, peer),
+        Err(e) => {
+            warn!(peer, error = %e, "two-node: cannot compute the priority delay");
+            Duration::ZERO
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_only_in_a_two_voter_configuration() {
+        assert_eq!(peer_of(1, &[1, 2]), Some(2));
+        assert_eq!(peer_of(2, &[1, 2]), Some(1));
+        assert_eq!(peer_of(1, &[1]), None);
+        assert_eq!(peer_of(1, &[1, 2, 3]), None);
+        assert_eq!(peer_of(3, &[1, 2]), None);
+    }
+
+    #[test]
+    fn two_node_setting_must_be_a_boolean() {
+        let t: toml::Table = toml::from_str("two_node = true").unwrap();
+        assert!(TwoNode::from_settings(&t).unwrap().enabled);
+        let t: toml::Table = toml::from_str("two_node = \"yes\"").unwrap();
+        assert!(TwoNode::from_settings(&t).is_err());
+        assert!(!TwoNode::from_settings(&toml::Table::new()).unwrap().enabled);
+    }
+}

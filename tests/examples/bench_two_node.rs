@@ -1,0 +1,81 @@
+//! Two-node fenced failover benchmark (docs/benchmarks.md, "Two-node fenced failover"):
+//! the lab of `hactl_tests::two_node_lab` (two daemons, default heartbeat profile, real
+//! fence_virtd, the native `fence_hactl_xvm` device, group IPaddr2 VIP + haproxy), a
+//! client polling the VIP every 10 ms. Each trial: kill -9 of the holder's daemon → the
+//! survivor fences it (fence_virtd turns its domain off, the lab powers its namespace
+//! off) → continues alone → the VIP answers from the survivor's MAC. The fenced node is
+//! then powered on again and rejoins before the next trial (roles alternate).
+//!
+//! Usage: bench_two_node [TRIALS] (default 20). Needs root.
+
+use anyhow::{bail, Result};
+use hactl_tests::controller_lab::{idx, mac_of, unix_now, wait_group_on, NsReaper, Poller};
+use hactl_tests::netns::{require_root, run};
+use hactl_tests::two_node_lab::{lab, membership, other, power_on, watched, Lab, GROUP_RSCS, T};
+
+fn main() -> Result<()> {
+    if !require_root() {
+        bail!("needs root");
+    }
+    let trials: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(20);
+    let mut l = lab("hx-2b", "10.88.9")?;
+    let _reaper = NsReaper::new(&l.c);
+    l.start(1)?;
+    l.start(2)?;
+    l.c.wait_dc(&[1, 2], T)?;
+    let mut ms = Vec::new();
+    // Panic (not return) on a failure while the lab is alive: its drop then prints the
+    // daemons' logs.
+    if let Err(e) = run_trials(&mut l, trials, &mut ms) {
+        panic!("after {} trials: {e:#}", ms.len());
+    }
+    hactl_tests::bench::summary(
+        "two-node fenced failover (kill -9 -> VIP elsewhere)",
+        &mut ms,
+    );
+    Ok(())
+}
+
+fn run_trials(l: &mut Lab, trials: usize, ms: &mut Vec<f64>) -> Result<()> {
+    let mut on = l.configure(true, &[])?;
+    let poller = Poller::start(&l.client(), &l.vip, 80)?;
+    for trial in 1..=trials {
+        let h = idx(&on)?;
+        let s = other(h);
+        let survivor_mac = mac_of(&l.c, s)?;
+        let Some(pid) = l.c.pid(h) else {
+            bail!("{on}'s daemon is not running");
+        };
+        let took = watched(l, |w| {
+            let t0 = unix_now();
+            run("kill", &["-9", "--", &format!("-{pid}")])?;
+            let up = l.c.wait_until("VIP answering from the survivor", T, || {
+                Ok(poller.first_up_after(t0, |m| m == survivor_mac))
+            })?;
+            if w.max_holders.load(std::sync::atomic::Ordering::SeqCst) > 1 {
+                bail!("the VIP was up on both nodes at once");
+            }
+            Ok((up - t0) * 1000.0)
+        })?;
+        println!("trial {trial}: kill -9 of {on} -> VIP from n{s} after {took:.0} ms");
+        ms.push(took);
+        on = wait_group_on(&l.c, s, &GROUP_RSCS, T, |n| n != on)?;
+        power_on(l, h, s)?;
+        // Voters again as the survivor sees it (the returning node's own view is its
+        // stale configuration until it catches up), and caught up: only then does the
+        // returning node take part (wait_for_all), so only then may the next trial start.
+        l.c.wait_until("both voters again, caught up", T, || {
+            let m = membership(&l.c, s)?;
+            let (back, surv) = (l.c.status(h)?, l.c.status(s)?);
+            Ok((m.iter().all(|(_, v)| v == "voter")
+                && membership(&l.c, h)? == m
+                && back.applied_index >= surv.commit_index)
+                .then_some(()))
+        })?;
+    }
+    Ok(())
+}

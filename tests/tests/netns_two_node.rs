@@ -1,0 +1,293 @@
+//! Two-node mode end to end (docs/architecture.md, "Two-node mode"): two real `hactl
+//! daemon`s in network namespaces set up by `hactl cluster setup` with two nodes (so
+//! `two_node = true`), a real fence_virtd (libvirt test driver, domains n1 and n2) in a
+//! third namespace, a native `fence_hactl_xvm` device with `pcmk_host_map`, and the
+//! seed's group: an IPaddr2 VIP and haproxy. A client in a fourth namespace polls the
+//! VIP every 10 ms, and a watcher looks at both nodes' addresses every 10 ms: the VIP
+//! must never be up on both.
+//!
+//! The lab, and its power watcher (fence_virtd's test driver cannot power a namespace
+//! off: a watcher does, the one thing mocked here), are in `hactl_tests::two_node_lab`.
+//!
+//! Needs root; fails without it unless `HACTL_SKIP_ROOT_TESTS=1`.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use hactl_tests::controller_lab::{
+    cli_output, idx, kill_node, mac_of, wait_group_on, NsReaper, Poller,
+};
+use hactl_tests::netns::{require_root, run};
+use hactl_tests::two_node_lab::{
+    holds_vip, lab, membership, other, power_on, watched, GROUP_RSCS, T,
+};
+use serde_json::json;
+
+#[test]
+fn netns_two_node_cut_link_fences_one_and_the_fenced_node_rejoins() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut l = lab("hx-2c", "10.88.0")?;
+    let _reaper = NsReaper::new(&l.c);
+    l.start(1)?;
+    l.start(2)?;
+    l.c.wait_dc(&[1, 2], T)?;
+    // The node running the group fences first; the other waits 5 s.
+    let on = l.configure(true, &["priority-fencing-delay=5s"])?;
+    let h = idx(&on)?;
+    let o = other(h);
+    let poller = Poller::start(&l.client(), &l.vip, 80)?;
+    let holder_mac = mac_of(&l.c, h)?;
+    l.c.wait_until("the client sees the VIP", T, || {
+        Ok(poller.last().filter(|x| x.up).map(|_| ()))
+    })?;
+
+    let survivor_writes = watched(&l, |w| {
+        l.c.net.partition(&[1], &[2])?;
+        l.c.wait_until("one node fenced", T, || {
+            Ok((!w.fenced().is_empty()).then_some(()))
+        })?;
+        // The survivor records the fencing and keeps (or recovers) the group.
+        l.c.wait_until("fencing recorded on the survivor", T, || {
+            let cib = l.c.cib(h)?;
+            Ok(cib
+                .status
+                .fencing_history
+                .iter()
+                .any(|e| e.target == format!("n{o}") && e.ok)
+                .then_some(()))
+        })?;
+        let at = wait_group_on(&l.c, h, &GROUP_RSCS, T, |_| true)?;
+        if at != on {
+            bail!("the group moved from {on} to {at} although {on} survived");
+        }
+        if w.fenced() != vec![o] {
+            bail!(
+                "fenced: {:?}, expected only n{o} (the node without the group)",
+                w.fenced()
+            );
+        }
+        // fence_virtd may not answer one query in time while the power watcher polls it.
+        let state =
+            l.c.wait_until("fence_virtd answers", T, || l.domain_on(&on))?;
+        if !state {
+            bail!("the survivor's domain is off: both nodes were fenced");
+        }
+        // The survivor commits alone.
+        l.c.propose(
+            h,
+            &json!({"change": "set_property", "name": "written-alone", "value": "yes"}),
+        )?;
+        let max = w.max_holders.load(Ordering::SeqCst);
+        if max > 1 {
+            bail!("the VIP was up on both nodes at once");
+        }
+        Ok(())
+    });
+    survivor_writes?;
+    let s = poller.samples();
+    let answered_elsewhere = s
+        .iter()
+        .filter(|x| x.up && x.mac.as_deref() != Some(holder_mac.as_str()))
+        .count();
+    if answered_elsewhere > 0 {
+        bail!("the VIP answered {answered_elsewhere} times from a node other than {on}");
+    }
+    eprintln!("cut: n{o} fenced, group stayed on {on}; {} polls", s.len());
+
+    // The fenced node comes back: it catches up from the survivor (a learner, then a
+    // voter), with the write made while it was off, and the group stays put.
+    l.c.net.heal()?;
+    power_on(&mut l, o, h)?;
+    let want = vec![
+        ("n1".to_string(), "voter".to_string()),
+        ("n2".to_string(), "voter".to_string()),
+    ];
+    l.c.wait_until("both voters again", T, || {
+        Ok((membership(&l.c, o)? == want && membership(&l.c, h)? == want).then_some(()))
+    })?;
+    l.c.wait_until("the survivor's write on the rejoined node", T, || {
+        let cib = l.c.cib(o)?;
+        Ok((cib
+            .config
+            .properties
+            .get("written-alone")
+            .map(String::as_str)
+            == Some("yes"))
+        .then_some(()))
+    })?;
+    l.c.propose(
+        o,
+        &json!({"change": "set_property", "name": "after-rejoin", "value": "yes"}),
+    )?;
+    let cib = l.c.cib(h)?;
+    if cib
+        .config
+        .properties
+        .get("after-rejoin")
+        .map(String::as_str)
+        != Some("yes")
+    {
+        bail!("a write through the rejoined node is not on the survivor");
+    }
+    // The DC probes the returning node; the group stays where it is.
+    let at = wait_group_on(&l.c, h, &GROUP_RSCS, T, |_| true)?;
+    if at != on {
+        bail!("the group moved to {at} when n{o} came back");
+    }
+    let elsewhere = poller
+        .samples()
+        .iter()
+        .filter(|x| x.up && x.mac.as_deref() != Some(holder_mac.as_str()))
+        .count();
+    if elsewhere > 0 {
+        bail!("the VIP answered {elsewhere} times from n{o}");
+    }
+    if holds_vip(&l, o) {
+        bail!("the rejoined node holds the VIP");
+    }
+    Ok(())
+}
+
+#[test]
+fn netns_two_node_killed_holder_is_fenced_and_its_group_recovered() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut l = lab("hx-2k", "10.88.1")?;
+    let _reaper = NsReaper::new(&l.c);
+    l.start(1)?;
+    l.start(2)?;
+    l.c.wait_dc(&[1, 2], T)?;
+    let on = l.configure(true, &[])?;
+    let h = idx(&on)?;
+    let s = other(h);
+    let poller = Poller::start(&l.client(), &l.vip, 80)?;
+    let survivor_mac = mac_of(&l.c, s)?;
+    let pid = l.c.pid(h).context("holder's daemon")?;
+    watched(&l, |w| {
+        let t0 = hactl_tests::controller_lab::unix_now();
+        // kill -9 of the daemon (its process group): the VIP stays configured
+        run("kill", &["-9", "--", &format!("-{pid}")])?;
+        let now_on = wait_group_on(&l.c, s, &GROUP_RSCS, T, |n| n != on)?;
+        if w.fenced() != vec![h] {
+            bail!("fenced: {:?}, expected only {on}", w.fenced());
+        }
+        let up = l.c.wait_until("VIP answering from the survivor", T, || {
+            Ok(poller.first_up_after(t0, |m| m == survivor_mac))
+        })?;
+        eprintln!(
+            "kill -9 of {on}'s daemon -> fenced -> VIP answering from {now_on} after {:.0} ms",
+            (up - t0) * 1000.0
+        );
+        if w.max_holders.load(Ordering::SeqCst) > 1 {
+            bail!("the VIP was up on both nodes at once");
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn netns_two_node_wait_for_all_then_force_alone() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut l = lab("hx-2w", "10.88.2")?;
+    let _reaper = NsReaper::new(&l.c);
+    l.start(1)?;
+    l.start(2)?;
+    l.c.wait_dc(&[1, 2], T)?;
+    l.configure(true, &[])?;
+    // Both machines lose power; only n1 comes back.
+    kill_node(&mut l.c, 1)?;
+    kill_node(&mut l.c, 2)?;
+    run("ip", &["-n", &l.c.net.ns(1), "link", "set", "eth0", "up"])?;
+    let _ = run(
+        "ip",
+        &[
+            "-n",
+            &l.c.net.ns(1),
+            "addr",
+            "del",
+            &format!("{}/24", l.vip),
+            "dev",
+            "eth0",
+        ],
+    );
+    l.start(1)?;
+    // Alone since it booted: it fences nobody and runs nothing, for many loss timeouts.
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if holds_vip(&l, 1) {
+            bail!("n1 started the VIP without having seen its peer");
+        }
+        // None: fence_virtd did not answer this query in time (a busy machine).
+        if l.domain_on("n2")? == Some(false) {
+            bail!("n1 fenced n2 without having seen it (wait_for_all)");
+        }
+    }
+    // The operator says n2 is gone.
+    let f = l.c.files(1);
+    let out = std::process::Command::new(&l.c.bin)
+        .args(["cluster", "start", "--force-alone", "--wait", "5"])
+        .env("HACTL_CONFIG_DIR", &f.config_dir)
+        .env("HACTL_STATE_DIR", &f.state_dir)
+        .env("HACTL_SOCKET", &f.socket)
+        .output()
+        .context("hactl cluster start --force-alone")?;
+    if !out.status.success() {
+        bail!(
+            "cluster start --force-alone: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    l.c.wait_until("n2 fenced", T, || {
+        Ok((l.domain_on("n2")? == Some(false)).then_some(()))
+    })?;
+    wait_group_on(&l.c, 1, &GROUP_RSCS, T, |n| n == "n1")?;
+    l.c.wait_until("the VIP up on n1", T, || Ok(holds_vip(&l, 1).then_some(())))?;
+    Ok(())
+}
+
+#[test]
+fn netns_two_node_without_fencing_recovers_nothing() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut l = lab("hx-2n", "10.88.3")?;
+    let _reaper = NsReaper::new(&l.c);
+    l.start(1)?;
+    l.start(2)?;
+    l.c.wait_dc(&[1, 2], T)?;
+    let on = l.configure(false, &[])?;
+    let h = idx(&on)?;
+    let s = other(h);
+    // `cluster verify` on a node says two-node mode cannot recover.
+    let f = l.c.files(s);
+    let out = std::process::Command::new(&l.c.bin)
+        .args(["cluster", "verify"])
+        .env("HACTL_CONFIG_DIR", &f.config_dir)
+        .env("HACTL_SOCKET", &f.socket)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() != Some(2) || !text.contains("two-node-without-fencing") {
+        bail!("cluster verify ({:?}): {text}", out.status.code());
+    }
+    kill_node(&mut l.c, h)?;
+    // The survivor never starts the group: no quorum, no fencing, no recovery.
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if holds_vip(&l, s) {
+            bail!(
+                "{} started the VIP without fencing {on}",
+                format_args!("n{s}")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = cli_output(&l.c, s, &["status"])?;
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+    Ok(())
+}
