@@ -45,6 +45,42 @@ fn hactl(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `hactl cluster …` against one local node's directories. Dropping it stops the
+/// node's daemon, so a failed assertion leaves nothing running.
+struct LocalNode {
+    common: Vec<String>,
+}
+
+impl LocalNode {
+    fn new(etc: &Path, sock: &Path, state: &Path) -> LocalNode {
+        let s = |p: &Path| p.to_str().unwrap().to_string();
+        LocalNode {
+            common: vec![
+                "cluster".into(),
+                "--dir".into(),
+                s(etc),
+                "--socket".into(),
+                s(sock),
+                "--state-dir".into(),
+                s(state),
+            ],
+        }
+    }
+
+    fn cluster(&self, extra: &[&str]) -> Output {
+        let mut a: Vec<&str> = self.common.iter().map(String::as_str).collect();
+        a.extend_from_slice(extra);
+        hactl(&a)
+    }
+}
+
+impl Drop for LocalNode {
+    fn drop(&mut self) {
+        // Best effort: the test's own assertion already failed or passed.
+        let _ = self.cluster(&["stop", "--wait", "10"]);
+    }
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -355,28 +391,8 @@ fn start_status_stop_a_one_node_cluster() {
     let port = free_port();
     let o = setup(&etc, &["--local", "n1"], &[format!("n1=127.0.0.1:{port}")]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let common = [
-        "cluster",
-        "--dir",
-        etc.to_str().unwrap(),
-        "--socket",
-        sock.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ];
-    let run = |extra: &[&str]| {
-        let mut a = common.to_vec();
-        a.extend_from_slice(extra);
-        hactl(&a)
-    };
-    // Make sure the daemon is stopped even if an assertion fails.
-    struct Stop<'a>(&'a dyn Fn(&[&str]) -> Output);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = (self.0)(&["stop", "--wait", "10"]);
-        }
-    }
-    let _stop = Stop(&run);
+    let node = LocalNode::new(&etc, &sock, &state);
+    let run = |extra: &[&str]| node.cluster(extra);
 
     let o = run(&[
         "start",
@@ -501,26 +517,8 @@ fn start_refuses_a_damaged_store_and_says_why() {
         &[format!("n1=127.0.0.1:{}", free_port())],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let run = |extra: &[&str]| {
-        let mut a = vec![
-            "cluster",
-            "--dir",
-            etc.to_str().unwrap(),
-            "--socket",
-            sock.to_str().unwrap(),
-            "--state-dir",
-            state.to_str().unwrap(),
-        ];
-        a.extend_from_slice(extra);
-        hactl(&a)
-    };
-    struct Stop<'a>(&'a dyn Fn(&[&str]) -> Output);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = (self.0)(&["stop", "--wait", "10"]);
-        }
-    }
-    let _stop = Stop(&run);
+    let node = LocalNode::new(&etc, &sock, &state);
+    let run = |extra: &[&str]| node.cluster(extra);
     let start = [
         "start",
         "--all",
@@ -907,32 +905,9 @@ fn daemon_state_is_private_and_the_socket_path_is_respected() {
     let port = free_port();
     let o = setup(&etc, &["--local", "n1"], &[format!("n1=127.0.0.1:{port}")]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let (etc_s, sock_s, state_s, log_s) = (
-        etc.to_str().unwrap(),
-        sock.to_str().unwrap(),
-        state.to_str().unwrap(),
-        log.to_str().unwrap(),
-    );
-    let run = |extra: &[&str]| {
-        let mut a = vec![
-            "cluster",
-            "--dir",
-            etc_s,
-            "--socket",
-            sock_s,
-            "--state-dir",
-            state_s,
-        ];
-        a.extend_from_slice(extra);
-        hactl(&a)
-    };
-    struct Stop<'a>(&'a dyn Fn(&[&str]) -> Output);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = (self.0)(&["stop", "--wait", "10"]);
-        }
-    }
-    let _stop = Stop(&run);
+    let log_s = log.to_str().unwrap();
+    let node = LocalNode::new(&etc, &sock, &state);
+    let run = |extra: &[&str]| node.cluster(extra);
 
     let o = run(&["start", "--wait", "10", "--log-file", log_s]);
     let logtext = std::fs::read_to_string(&log).unwrap_or_default();
@@ -995,26 +970,8 @@ fn a_change_right_after_a_one_node_start_is_committed() {
         state.to_str().unwrap(),
         log.to_str().unwrap(),
     );
-    let cluster = |extra: &[&str]| {
-        let mut a = vec![
-            "cluster",
-            "--dir",
-            etc,
-            "--socket",
-            sock,
-            "--state-dir",
-            state,
-        ];
-        a.extend_from_slice(extra);
-        hactl(&a)
-    };
-    struct Stop<'a>(&'a dyn Fn(&[&str]) -> Output);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = (self.0)(&["stop", "--wait", "10"]);
-        }
-    }
-    let _stop = Stop(&cluster);
+    let node = LocalNode::new(Path::new(etc), Path::new(sock), Path::new(state));
+    let cluster = |extra: &[&str]| node.cluster(extra);
 
     let o = cluster(&["start", "--log-file", log]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
@@ -1137,26 +1094,8 @@ fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
         state.to_str().unwrap(),
         log.to_str().unwrap(),
     );
-    let cluster = |extra: &[&str]| {
-        let mut a = vec![
-            "cluster",
-            "--dir",
-            etc,
-            "--socket",
-            sock,
-            "--state-dir",
-            state,
-        ];
-        a.extend_from_slice(extra);
-        hactl(&a)
-    };
-    struct Stop<'a>(&'a dyn Fn(&[&str]) -> Output);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = (self.0)(&["stop", "--wait", "10"]);
-        }
-    }
-    let _stop = Stop(&cluster);
+    let node = LocalNode::new(Path::new(etc), Path::new(sock), Path::new(state));
+    let cluster = |extra: &[&str]| node.cluster(extra);
     let o = cluster(&["start", "--log-file", log]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let o = hactl(&["property", "set", "stonith-enabled=false", "--socket", sock]);
