@@ -12,23 +12,30 @@ use crate::sched::{RscRef, Sched};
 
 impl Sched<'_> {
     pub(crate) fn clone_pseudo_actions(&self, ci: usize, g: &mut Graph) -> [usize; 4] {
-        let mk = |task| Act {
-            rsc: Some(RscRef::C(ci)),
-            task,
-            node: None,
-            optional: true,
-            runnable: true,
-            pseudo: true,
-            reason: None,
-        };
-        [
-            g.add(mk(Task::GStart)),
-            g.add(mk(Task::GRunning)),
-            g.add(mk(Task::GStop)),
-            g.add(mk(Task::GStopped)),
-        ]
+        collective_pseudo_actions(
+            ci,
+            [Task::GStart, Task::GRunning, Task::GStop, Task::GStopped],
+            g,
+        )
     }
+}
 
+/// The clone's own pseudo actions for `tasks` (its start/running/stop/stopped, or a
+/// promotable clone's promote/promoted/demote/demoted).
+pub(crate) fn collective_pseudo_actions(ci: usize, tasks: [Task; 4], g: &mut Graph) -> [usize; 4] {
+    let mk = |task| Act {
+        rsc: Some(RscRef::C(ci)),
+        task,
+        node: None,
+        optional: true,
+        runnable: true,
+        pseudo: true,
+        reason: None,
+    };
+    tasks.map(|t| g.add(mk(t)))
+}
+
+impl Sched<'_> {
     /// Pacemaker's clone internal constraints.
     pub(crate) fn clone_internal_orders(&self, g: &mut Graph) {
         for ci in 0..self.clones.len() {

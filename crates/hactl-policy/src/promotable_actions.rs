@@ -7,10 +7,10 @@
 use hactl_model::Role;
 
 use crate::actions::{
-    Act, Graph, Task, FIRST_IMPLIES_THEN, ORDERED, PROMOTED_IMPLIES_FIRST, THEN_IMPLIES_FIRST,
+    Graph, Task, FIRST_IMPLIES_THEN, ORDERED, PROMOTED_IMPLIES_FIRST, THEN_IMPLIES_FIRST,
     UNRUNNABLE_FIRST_BLOCKS,
 };
-use crate::sched::{RscRef, Sched};
+use crate::sched::Sched;
 
 impl Sched<'_> {
     /// The role a primitive has now, with the promotable roles.
@@ -40,21 +40,16 @@ impl Sched<'_> {
     }
 
     pub(crate) fn promotable_pseudo_actions(&self, ci: usize, g: &mut Graph) -> [usize; 4] {
-        let mk = |task| Act {
-            rsc: Some(RscRef::C(ci)),
-            task,
-            node: None,
-            optional: true,
-            runnable: true,
-            pseudo: true,
-            reason: None,
-        };
-        [
-            g.add(mk(Task::CPromote)),
-            g.add(mk(Task::CPromoted)),
-            g.add(mk(Task::CDemote)),
-            g.add(mk(Task::CDemoted)),
-        ]
+        crate::clone_actions::collective_pseudo_actions(
+            ci,
+            [
+                Task::CPromote,
+                Task::CPromoted,
+                Task::CDemote,
+                Task::CDemoted,
+            ],
+            g,
+        )
     }
 
     /// An instance's demote (where it is promoted now) and promote (where it is
