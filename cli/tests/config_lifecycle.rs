@@ -29,6 +29,23 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Runs a command that must be refused (exit 1) with a message containing each of
+/// `says`, and must leave `file` byte for byte as it was.
+fn refused_unchanged(args: &[&str], says: &[&str], file: &Path) {
+    let before = std::fs::read(file).unwrap();
+    let o = hactl(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for s in says {
+        assert!(err.contains(s), "no {s:?} in: {err}");
+    }
+    assert_eq!(
+        std::fs::read(file).unwrap(),
+        before,
+        "a refused {args:?} wrote"
+    );
+}
+
 fn read(p: &Path) -> Cib {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
@@ -93,18 +110,10 @@ fn push_of_a_stale_file_is_refused_and_review_modes_change_nothing() {
 
     // Someone else changes the live configuration: the pulled file is stale now.
     ok(&["property", "set", "no-quorum-policy=ignore", "--cib", l]);
-    let before = std::fs::read(&live).unwrap();
-    let o = hactl(&["cib", "push", p, "--cib", l]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("taken at epoch 3") && err.contains("at epoch 4"),
-        "{err}"
-    );
-    assert_eq!(
-        std::fs::read(&live).unwrap(),
-        before,
-        "a refused push wrote"
+    refused_unchanged(
+        &["cib", "push", p, "--cib", l],
+        &["taken at epoch 3", "at epoch 4"],
+        &live,
     );
 
     // --force replaces it anyway, as one change (one epoch step).
@@ -132,15 +141,11 @@ fn push_of_an_invalid_file_lists_the_problems_and_changes_nothing() {
             ..Default::default()
         });
     std::fs::write(&bad, serde_json::to_string(&cib).unwrap()).unwrap();
-    let before = std::fs::read(&live).unwrap();
-    let o = hactl(&["cib", "push", bad.to_str().unwrap(), "--cib", l]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("\"nope\"") && err.contains("nothing was changed"),
-        "{err}"
+    refused_unchanged(
+        &["cib", "push", bad.to_str().unwrap(), "--cib", l],
+        &["\"nope\"", "nothing was changed"],
+        &live,
     );
-    assert_eq!(std::fs::read(&live).unwrap(), before);
 }
 
 /// The migration path: a Pacemaker CIB (one of the CTS inputs, status stripped)
@@ -520,26 +525,18 @@ fn restore_of_another_clusters_backup_is_refused_without_force() {
         every.to_str().unwrap(),
     ]);
     let target = empty_like(t.path());
-    let before = std::fs::read(&target).unwrap();
-    let o = hactl(&[
-        "config",
-        "restore",
-        b.to_str().unwrap(),
-        "--dir",
-        other.to_str().unwrap(),
-        "--cib",
-        target.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("\"lab\"") && err.contains("\"other\""),
-        "{err}"
-    );
-    assert_eq!(
-        std::fs::read(&target).unwrap(),
-        before,
-        "a refused restore wrote"
+    refused_unchanged(
+        &[
+            "config",
+            "restore",
+            b.to_str().unwrap(),
+            "--dir",
+            other.to_str().unwrap(),
+            "--cib",
+            target.to_str().unwrap(),
+        ],
+        &["\"lab\"", "\"other\""],
+        &target,
     );
     ok(&[
         "config",
