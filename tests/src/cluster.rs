@@ -213,7 +213,10 @@ impl Cluster {
         let ns = self.net.ns(i);
         hactl_lab::host::boot(&ns, std::slice::from_ref(&self.root))?;
         let mut cmd = hactl_lab::host::command(&ns, &self.bin)?;
-        cmd.args(["--log", "info,hactl_consensus::raft=warn", "daemon"])
+        // HACTL_LAB_LOG: the daemons' log filter when diagnosing a lab run.
+        let filter = std::env::var("HACTL_LAB_LOG")
+            .unwrap_or_else(|_| "info,hactl_consensus::raft=warn".into());
+        cmd.args(["--log", &filter, "daemon"])
             .arg("--config-dir")
             .arg(&f.config_dir)
             .arg("--state-dir")
@@ -419,6 +422,11 @@ impl Drop for Cluster {
             for i in 1..=self.procs.len() {
                 eprintln!("---- n{i} log ----\n{}", tail(&self.log(i), 60));
             }
+        }
+        // HACTL_LAB_KEEP: keep the lab's directory (whole logs) after a failure.
+        if std::thread::panicking() && std::env::var_os("HACTL_LAB_KEEP").is_some() {
+            eprintln!("lab kept in {}", self.root.display());
+            return;
         }
         let _ = std::fs::remove_dir_all(&self.root);
     }

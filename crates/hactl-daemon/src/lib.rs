@@ -628,13 +628,18 @@ impl Daemon {
     /// the shutdown mark (which would excuse it), and names what may still run here
     /// (`LEFT_RUNNING_ATTR`: without fencing it stays blocked here).
     async fn leave(&self) {
-        self.leaving.store(true, Ordering::SeqCst);
         let left_running = self
             .left_running
             .lock()
             .map(|l| l.clone())
             .unwrap_or_default();
         let clean = left_running.is_empty();
+        // In two-node mode a clean leave keeps beaconing until it has stepped aside
+        // (`two_node::step_aside`): its silence would make the peer fence it.
+        let step_aside = clean && self.two_node.enabled();
+        if !step_aside {
+            self.leaving.store(true, Ordering::SeqCst);
+        }
         let mut changes = vec![Change::SetNodeState {
             node: self.me_name.clone(),
             state: NodeStateUpdate {
@@ -661,10 +666,16 @@ impl Daemon {
         let change = Change::Batch { changes };
         let r = tokio::time::timeout(Duration::from_secs(2), self.consensus.propose(change)).await;
         match r {
-            Ok(Ok(index)) => info!(node = %self.me_name, index, clean, "leave recorded"),
+            Ok(Ok(index)) => {
+                info!(node = %self.me_name, index, clean, "leave recorded");
+                if step_aside {
+                    two_node::step_aside(self).await;
+                }
+            }
             Ok(Err(e)) => warn!(node = %self.me_name, error = %e, "could not record the leave"),
             Err(_) => warn!(node = %self.me_name, "leave not recorded in time (no quorum?)"),
         }
+        self.leaving.store(true, Ordering::SeqCst);
     }
 
     /// Adds a node: records it (id, address) in the CIB, then makes it a Raft voter.

@@ -26,13 +26,16 @@ use std::time::{Duration, Instant};
 use hactl_consensus::{AloneProof, Change, NodeId};
 use hactl_fence::cluster::{fence_node, ClusterFenceOutcome};
 use hactl_model::change::NodeStateUpdate;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::fencing::unix_now;
 use crate::{Daemon, DaemonError};
 
 /// The marker `hactl cluster start --force-alone` leaves in the state directory.
 pub const FORCE_ALONE_FILE: &str = "force-alone";
+
+/// How long a clean leave tries to make this node a learner ([`step_aside`]).
+const STEP_ASIDE_WITHIN: Duration = Duration::from_secs(3);
 
 /// The `[settings]` key in `cluster.toml`.
 const SETTING: &str = "two_node";
@@ -76,6 +79,11 @@ impl TwoNode {
             enabled: configured(settings)?,
             ..TwoNode::default()
         })
+    }
+
+    /// Whether `cluster.toml` turns two-node mode on.
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// A heartbeat from `peer` said its log ends at `last_index`.
@@ -219,6 +227,46 @@ async fn fence_and_continue(d: &Arc<Daemon>, peer: NodeId) {
         }
     }
     d.two_node.busy.store(false, Ordering::SeqCst);
+}
+
+/// A clean leave in two-node mode (its resources stopped, the leave recorded): this
+/// node makes itself a learner, so that its peer carries on as the only voter instead
+/// of taking the silence for a loss and fencing it. While the peer leads it
+/// does not promote this node back (the CIB records the leave: `membership::away`);
+/// this node's return (its own `expected=member` record) makes it a voter again.
+/// Without an answering peer nothing is done: the peer then fences it as before.
+pub(crate) async fn step_aside(d: &Daemon) {
+    let s = d.consensus.status();
+    let Some(peer) = peer_of(d.me, &s.voters) else {
+        return;
+    };
+    if !d.alive(peer, Instant::now()) {
+        return;
+    }
+    let deadline = Instant::now() + STEP_ASIDE_WITHIN;
+    // A leader that is no longer a voter would go on leading: hand leadership over.
+    let mut w = d.consensus.watch();
+    while w.borrow().is_leader() && Instant::now() < deadline {
+        d.consensus.transfer_leader(peer);
+        let turn = tokio::time::timeout(d.profile.interval * 2, w.changed());
+        if matches!(turn.await, Ok(Err(_))) {
+            return;
+        }
+    }
+    while Instant::now() < deadline {
+        if d.consensus.status().learners.contains(&d.me) {
+            info!(node = %d.me_name, peer, "two-node: left as a learner: the peer carries on alone without fencing this node");
+            return;
+        }
+        // A new leader drops a membership change until its first entry is applied,
+        // and the proposer never hears back: try again, and look at the configuration.
+        let attempt = tokio::time::timeout(d.profile.interval * 4, d.consensus.demote(d.me));
+        if let Ok(Err(e)) = attempt.await {
+            debug!(node = %d.me_name, error = %e, "two-node: stepping aside not applied yet");
+            tokio::time::sleep(d.profile.interval).await;
+        }
+    }
+    warn!(node = %d.me_name, peer, "two-node: could not step aside in time: the peer will take this node's leave for a loss and fence it");
 }
 
 /// The first entries committed alone: the fencing, so that the DC takes the peer as
