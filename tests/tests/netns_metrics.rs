@@ -56,8 +56,11 @@ fn rtts(page: &str) -> BTreeMap<(String, String), f64> {
     out
 }
 
-/// Per peer of n1, its links from `hactl status --output json`: `(index, state, rtt_us)`.
-fn status_links(c: &Cluster) -> Result<BTreeMap<String, Vec<(u64, String, u64)>>> {
+/// A link as status JSON shows it: `(index, state, rtt_us)`.
+type Link = (u64, String, u64);
+
+/// Per peer of n1, its links from `hactl status --output json`.
+fn status_links(c: &Cluster) -> Result<BTreeMap<String, Vec<Link>>> {
     let j: serde_json::Value = serde_json::from_str(&cli(c, 1, &["status", "--output", "json"])?)?;
     let members = j["daemon"]["members"]
         .as_array()

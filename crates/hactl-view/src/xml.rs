@@ -214,7 +214,7 @@ fn resource(w: &mut W, v: &View, p: &Placement) -> Result<(), ViewError> {
 }
 
 /// The placements from `ps[0]` on that share `key` with it.
-fn run_of<'a, K: PartialEq>(ps: &'a [Placement], key: impl Fn(&Placement) -> K) -> &'a [Placement] {
+fn run_of<K: PartialEq>(ps: &[Placement], key: impl Fn(&Placement) -> K) -> &[Placement] {
     let k = key(&ps[0]);
     let n = ps.iter().take_while(|p| key(p) == k).count();
     &ps[..n]
