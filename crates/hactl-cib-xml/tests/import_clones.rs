@@ -43,8 +43,6 @@ fn a_clone_of_a_primitive_round_trips() {
 #[test]
 fn unsupported_clone_kinds_are_refused_by_name() {
     for (xml, words) in [
-        (clone_xml("master", &[("notify", "true")]), "notify"),
-        (clone_xml("clone", &[("notify", "true")]), "notify"),
         (clone_xml("clone", &[("clone-min", "1")]), "clone-min"),
         (
             cib(&format!(
@@ -56,6 +54,17 @@ fn unsupported_clone_kinds_are_refused_by_name() {
         let err = import(&xml).expect_err(words).to_string();
         assert!(err.contains(words), "{words}: {err}");
         assert!(err.contains("web-clone") || err.contains("\"g\""), "{err}");
+    }
+}
+
+#[test]
+fn notifying_clones_import() {
+    for kind in ["clone", "master"] {
+        let c = import(&clone_xml(kind, &[("notify", "true")])).expect("imports");
+        let Resource::Clone(cl) = &c.config.resources[0] else {
+            panic!("not a clone: {:?}", c.config.resources[0]);
+        };
+        assert_eq!(cl.meta.get("notify").map(String::as_str), Some("true"));
     }
 }
 

@@ -29,6 +29,10 @@ pub(crate) enum Task {
     CPromoted,
     CDemote,
     CDemoted,
+    /// Clone notifications (`notify.rs`): an instance's notify operation, and the
+    /// clone's pseudo actions around them.
+    Notify(crate::NotifyPhase, crate::NotifyOf),
+    NotifyMarker(crate::NotifyPhase, crate::NotifyOf),
 }
 
 impl Task {
@@ -45,6 +49,11 @@ impl Task {
             Task::Cancel(_) => "cancel",
             Task::CPromoted => "promoted",
             Task::CDemoted => "demoted",
+            Task::Notify(..) => "notify",
+            Task::NotifyMarker(phase, _) => match phase {
+                crate::NotifyPhase::Pre | crate::NotifyPhase::Post => "notify",
+                _ => "notified",
+            },
         }
     }
 }
@@ -110,6 +119,10 @@ pub(crate) struct Graph {
     /// the "then" instances left without a partner on their node: those must not
     /// run after all (see `unassign_instances`).
     pub interleaved: Vec<(usize, usize)>,
+    /// Every interleaved ordering between clones, as (first clone, its action,
+    /// then clone, its action, flags): a notifying first clone orders the then
+    /// clone's own action after its notifications (`notify.rs`).
+    pub interleaved_orders: Vec<(usize, OrderAction, usize, OrderAction, u32)>,
     /// Runnable probes (primitive, node). They are always scheduled and never
     /// change another action's flags, so they stay out of the propagation and
     /// are only materialized in the transition.
@@ -228,6 +241,7 @@ impl Sched<'_> {
             promote_of: vec![None; np],
             demote_of: vec![None; np],
             interleaved: Vec::new(),
+            interleaved_orders: Vec::new(),
             probes: Vec::new(),
             anti_orders: Vec::new(),
             probe_thens: Vec::new(),

@@ -133,6 +133,7 @@ impl Sched<'_> {
         flags: u32,
         g: &mut Graph,
     ) {
+        g.interleaved_orders.push((fc, fa, tc, ta, flags));
         let current = matches!(fa, OrderAction::Stop | OrderAction::Demote);
         if !current && flags & (UNRUNNABLE_FIRST_BLOCKS | FIRST_IMPLIES_THEN) != 0 {
             g.interleaved.push((fc, tc));

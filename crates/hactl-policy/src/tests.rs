@@ -693,3 +693,6 @@ mod clone_tests;
 
 #[path = "promotable_tests.rs"]
 mod promotable_tests;
+
+#[path = "notify_tests.rs"]
+mod notify_tests;
