@@ -99,7 +99,7 @@ fn run_trials(l: &mut Lab, trials: usize, ms: &mut Vec<f64>) -> Result<()> {
 /// The fence race, `trials` times.
 fn cuts(l: &mut Lab, trials: usize) -> Result<()> {
     l.configure(true, &["priority-fencing-delay=5s"])?;
-    let poller = Poller::start(&l.client(), &l.vip, 80)?;
+    let poller = Poller::start_http(&l.client(), &l.vip, 80)?;
     let mut right = 0;
     let mut ms = Vec::new();
     for trial in 1..=trials {
@@ -108,19 +108,21 @@ fn cuts(l: &mut Lab, trials: usize) -> Result<()> {
             Err(e) => panic!("cut {trial}: {e:#}"),
         };
         println!(
-            "cut {trial}: group on {}, fenced {:?}, group after on {}, VIP holders at most {}, answers from elsewhere {}, fencing recorded after {:.0} ms: {}",
+            "cut {trial}: group on {}, fenced {:?}, group after on {}, VIP holders {}..{}, answers from elsewhere {}, failed requests {}, fencing recorded after {:.0} ms: {}",
             r.before,
             r.fenced,
             r.after,
+            r.min_holders,
             r.max_holders,
             r.answered_elsewhere,
+            r.failed_requests,
             r.fenced_after_ms,
             if r.ok() { "ok" } else { "WRONG" }
         );
         right += usize::from(r.ok());
         ms.push(r.fenced_after_ms);
     }
-    println!("RESULT cut-link runs={trials} right={right} (exactly the node without the group fenced, the group stayed and ran once)");
+    println!("RESULT cut-link runs={trials} right={right} (exactly the node without the group fenced, the group stayed, ran once and kept running)");
     hactl_tests::bench::summary("cut -> fencing recorded on the survivor", &mut ms);
     Ok(())
 }

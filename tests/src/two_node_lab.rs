@@ -151,13 +151,25 @@ pub fn power_off(l: &Lab, i: usize) {
 }
 
 /// What the watchers saw.
-#[derive(Default)]
 pub struct Watch {
     stop: AtomicBool,
     /// Most nodes seen holding the VIP at once.
     pub max_holders: AtomicUsize,
+    /// Fewest nodes seen holding the VIP at once (0: it was down at some point).
+    pub min_holders: AtomicUsize,
     /// Nodes whose domain went off (and that were powered off), in order.
     powered_off: Mutex<Vec<usize>>,
+}
+
+impl Default for Watch {
+    fn default() -> Watch {
+        Watch {
+            stop: AtomicBool::new(false),
+            max_holders: AtomicUsize::new(0),
+            min_holders: AtomicUsize::new(usize::MAX),
+            powered_off: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl Watch {
@@ -177,6 +189,7 @@ pub fn watched<R>(l: &Lab, body: impl FnOnce(&Watch) -> Result<R>) -> Result<R> 
             while !w.stop.load(Ordering::SeqCst) {
                 let n = (1..=2).filter(|&i| holds_vip(l, i)).count();
                 w.max_holders.fetch_max(n, Ordering::SeqCst);
+                w.min_holders.fetch_min(n, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
@@ -236,24 +249,31 @@ pub struct CutRun {
     /// Where the group ran before the cut, and after it.
     pub before: String,
     pub after: String,
-    /// Most nodes holding the VIP at once.
+    /// Most and fewest nodes holding the VIP at once, from the cut until the fencing
+    /// was recorded and the group settled.
     pub max_holders: usize,
+    pub min_holders: usize,
     /// Client answers from a node other than the group's (none expected).
     pub answered_elsewhere: usize,
+    /// Client requests (HTTP through the VIP to haproxy) that failed from the cut
+    /// until the fenced node was back (none expected: the group keeps running).
+    pub failed_requests: usize,
     /// From the cut until the fencing was recorded on the survivor.
     pub fenced_after_ms: f64,
 }
 
 impl CutRun {
-    /// Exactly one node fenced, the one without the group; the group stayed and ran
-    /// once.
+    /// Exactly one node fenced, the one without the group; the group stayed, ran
+    /// once and kept running (the VIP up on exactly one node throughout).
     pub fn ok(&self) -> bool {
         let holder = self.before.trim_start_matches('n').parse::<usize>().ok();
         self.fenced.len() == 1
             && Some(self.fenced[0]) != holder
             && self.after == self.before
             && self.max_holders <= 1
+            && self.min_holders == 1
             && self.answered_elsewhere == 0
+            && self.failed_requests == 0
     }
 }
 
@@ -296,7 +316,9 @@ pub fn cut_once(l: &mut Lab, poller: &crate::controller_lab::Poller) -> Result<C
             before: before.clone(),
             after,
             max_holders: w.max_holders.load(Ordering::SeqCst),
+            min_holders: w.min_holders.load(Ordering::SeqCst),
             answered_elsewhere: 0,
+            failed_requests: 0,
             fenced_after_ms: (recorded - t0) * 1000.0,
         })
     })?;
@@ -319,8 +341,14 @@ pub fn cut_once(l: &mut Lab, poller: &crate::controller_lab::Poller) -> Result<C
             && back.applied_index >= surv.commit_index)
             .then_some(()))
     })?;
+    let failed_requests = poller
+        .samples()
+        .iter()
+        .filter(|x| x.t >= t0 && !x.up)
+        .count();
     Ok(CutRun {
         answered_elsewhere,
+        failed_requests,
         ..run
     })
 }

@@ -43,9 +43,6 @@ fn sleepers(c: &Cluster, nodes: &[usize]) -> Vec<usize> {
     out
 }
 
-/// `hactl cluster ARGS` as node `i`'s administrator runs it (its config dir and
-/// control socket).
-
 fn text(o: &Output) -> String {
     format!(
         "{}{}",

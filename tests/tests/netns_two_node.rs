@@ -38,7 +38,7 @@ fn netns_two_node_cut_link_fences_one_and_the_fenced_node_rejoins() -> Result<()
     let on = l.configure(true, &["priority-fencing-delay=5s"])?;
     let h = idx(&on)?;
     let o = other(h);
-    let poller = Poller::start(&l.client(), &l.vip, 80)?;
+    let poller = Poller::start_http(&l.client(), &l.vip, 80)?;
     let holder_mac = mac_of(&l.c, h)?;
     l.c.wait_until("the client sees the VIP", T, || {
         Ok(poller.last().filter(|x| x.up).map(|_| ()))
@@ -83,6 +83,11 @@ fn netns_two_node_cut_link_fences_one_and_the_fenced_node_rejoins() -> Result<()
         let max = w.max_holders.load(Ordering::SeqCst);
         if max > 1 {
             bail!("the VIP was up on both nodes at once");
+        }
+        // The survivor kept the group running while it fenced (no-quorum-policy
+        // waits for the fence race).
+        if w.min_holders.load(Ordering::SeqCst) != 1 {
+            bail!("the VIP went down on {on} during the cut");
         }
         Ok(())
     });

@@ -956,7 +956,10 @@ async fn monitor_loop(d: Arc<Daemon>) {
         }
         let self_votes = usize::from(voters.contains(&d.me));
         let have = (alive_count + self_votes) * 2 > voters.len();
-        let policy = if d.two_node.busy() {
+        let policy = if d
+            .two_node
+            .defers_no_quorum(d.me, &status.voters, &status.cib)
+        {
             NoQuorumPolicy::Freeze // two-node mode fencing its peer: nothing stops, nothing starts
         } else {
             status

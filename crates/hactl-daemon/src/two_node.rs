@@ -71,6 +71,9 @@ pub(crate) struct TwoNode {
     armed: AtomicBool,
     /// A fencing of the peer, or the step to a single voter, is under way.
     busy: AtomicBool,
+    /// The last fencing of the peer failed: no-quorum-policy applies until the peer
+    /// is seen again or the next attempt starts.
+    fence_failed: AtomicBool,
 }
 
 impl TwoNode {
@@ -97,6 +100,25 @@ impl TwoNode {
     /// before the fencing is recorded (the DC would fence the peer a second time).
     pub(crate) fn busy(&self) -> bool {
         self.busy.load(Ordering::SeqCst)
+    }
+
+    /// Whether no-quorum-policy waits (`freeze`): from the moment this node loses
+    /// its peer, when it is going to fence it (two-node mode, armed, fencing
+    /// configured, no failed attempt), and while it does. The loss is noticed by the
+    /// liveness check before this mode's own loop gets to seal and fence: without it
+    /// the node that holds the group (and wins the race) stopped it first.
+    pub(crate) fn defers_no_quorum(
+        &self,
+        me: NodeId,
+        voters: &[NodeId],
+        cib: &hactl_model::Cib,
+    ) -> bool {
+        self.busy()
+            || (self.enabled
+                && self.armed.load(Ordering::SeqCst)
+                && !self.fence_failed.load(Ordering::SeqCst)
+                && peer_of(me, voters).is_some()
+                && cib.config.fencing_configured())
     }
 
     fn arm_if_caught_up(&self, me: &str, peer: NodeId, s: &hactl_consensus::Status) {
@@ -164,6 +186,7 @@ pub(crate) async fn run(d: Arc<Daemon>) {
             continue;
         };
         if d.alive(peer, Instant::now()) {
+            d.two_node.fence_failed.store(false, Ordering::SeqCst);
             d.two_node.arm_if_caught_up(&d.me_name, peer, &s);
             said_no_fencing = false;
             continue;
@@ -190,6 +213,7 @@ async fn fence_and_continue(d: &Arc<Daemon>, peer: NodeId) {
     };
     let name = name.as_str().to_string();
     d.two_node.busy.store(true, Ordering::SeqCst);
+    d.two_node.fence_failed.store(false, Ordering::SeqCst);
     d.consensus.seal(Some(peer));
     let cib = d.consensus.status().cib.clone();
     let delay = priority_delay(&cib, &name);
@@ -202,6 +226,7 @@ async fn fence_and_continue(d: &Arc<Daemon>, peer: NodeId) {
         warn!(node = %d.me_name, peer = %name, summary = %out.summary,
             "two-node: fencing failed: not continuing alone");
         d.consensus.seal(None);
+        d.two_node.fence_failed.store(true, Ordering::SeqCst);
         d.two_node.busy.store(false, Ordering::SeqCst);
         // Pacemaker retries fencing; so does the next turn of the loop, not at once.
         tokio::time::sleep(d.profile.lost_after * 4).await;
