@@ -38,7 +38,6 @@ pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
     if r.name == "master" {
         meta.insert("promotable".into(), "true".into());
     }
-    refuse_unsupported(r, &meta)?;
     if child.name == "group" {
         return Err(unsupported(child, "clones of groups are not supported yet"));
     }
@@ -48,12 +47,4 @@ pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
         meta,
         child: Box::new(child),
     }))
-}
-
-/// Clone meta attributes the scheduler does not honour yet.
-fn refuse_unsupported(r: &Element, meta: &hactl_model::Attrs) -> Result<(), ImportError> {
-    if meta.contains_key("clone-min") {
-        return Err(unsupported(r, "clone-min is not supported yet"));
-    }
-    Ok(())
 }

@@ -71,7 +71,12 @@ impl Sched<'_> {
     }
 
     /// The instance actions an ordering names for instance `p`.
-    fn instance_actions(&self, p: usize, action: OrderAction, g: &mut Graph) -> Vec<usize> {
+    pub(crate) fn instance_actions(
+        &self,
+        p: usize,
+        action: OrderAction,
+        g: &mut Graph,
+    ) -> Vec<usize> {
         let promotable = self.prims[p]
             .clone
             .is_some_and(|ci| self.clones[ci].promotable);

@@ -37,6 +37,7 @@ fn operation(kind: &ActionKind) -> (&'static str, u64) {
         ActionKind::GroupPromoted => ("promoted", 0),
         ActionKind::GroupDemoted => ("demoted", 0),
         ActionKind::Notify { .. } => ("notify", 0),
+        ActionKind::CloneOneOrMore { .. } => ("clone-one-or-more", 0),
         ActionKind::NotifyMarker { phase, .. } => match phase {
             crate::NotifyPhase::Pre | crate::NotifyPhase::Post => ("notify", 0),
             _ => ("notified", 0),
@@ -54,6 +55,7 @@ fn key_as(a: &Action, name: &str) -> String {
     let node = a.node.as_deref().unwrap_or("");
     match &a.kind {
         ActionKind::Fence { action } => format!("stonith-{node}-{action}"),
+        ActionKind::CloneOneOrMore { ordering } => format!("clone-one-or-more:{ordering}"),
         // Instances are told about the clone's action (`rsc:0_pre_notify_start_0`);
         // the clone's markers name its own pseudo action, the post ones the
         // completion (`clone_confirmed-post_notify_running_0`).

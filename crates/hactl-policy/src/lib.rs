@@ -17,8 +17,8 @@
 //! path, factorial for densely colocated sets — see `sched::COLOC_MERGE_BUDGET`;
 //! a cut is reported in `Transition::warnings`); anonymous, globally-unique and
 //! promotable clones of primitives are scheduled (`clone.rs`, `promotable.rs`),
-//! with their notifications (`notify.rs`), while bundles, `clone-min` and clones of
-//! groups are refused when a CIB is imported.
+//! with their notifications (`notify.rs`) and `clone-min` (`clone_min.rs`), while
+//! bundles and clones of groups are refused when a CIB is imported.
 
 mod actions;
 mod assign_scores;
@@ -26,6 +26,7 @@ pub use assign_scores::AssignScores;
 mod cancel;
 mod clone;
 mod clone_actions;
+mod clone_min;
 mod fence_order;
 mod graph;
 mod health;
@@ -183,6 +184,11 @@ pub enum ActionKind {
     NotifyMarker {
         phase: NotifyPhase,
         of: NotifyOf,
+    },
+    /// `clone-one-or-more:<ordering>`: enough instances of a clone with
+    /// `clone-min` can run the action the ordering names (`clone_min.rs`).
+    CloneOneOrMore {
+        ordering: String,
     },
 }
 
@@ -359,6 +365,9 @@ fn build_transition(
                 env: notify_env.remove(&i).unwrap_or_default(),
             },
             Task::NotifyMarker(phase, of) => ActionKind::NotifyMarker { phase, of },
+            Task::OneOrMore(k) => ActionKind::CloneOneOrMore {
+                ordering: g.one_or_more[k].id.clone(),
+            },
         };
         out_actions.push(Action {
             id,

@@ -16,7 +16,7 @@ use hactl_model::{OrderAction, Role};
 use serde::Serialize;
 
 use crate::actions::{Act, Graph, Task, FIRST_IMPLIES_THEN, ORDERED};
-use crate::sched::{Meta, RscRef, Sched};
+use crate::sched::{RscRef, Sched};
 
 /// When a notification happens relative to the clone's action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -97,15 +97,7 @@ struct Set {
 
 /// Whether clone `ci` asks for notifications (its meta, else `rsc_defaults`).
 fn notifies(s: &Sched<'_>, ci: usize) -> bool {
-    let id = s.clones[ci].id;
-    let Some(hactl_model::Resource::Clone(cl)) =
-        s.cib.config.resources.iter().find(|r| r.id() == id)
-    else {
-        return false;
-    };
-    let layers = [&cl.meta, &s.cib.config.rsc_defaults];
-    Meta(&layers)
-        .get("notify")
+    crate::clone_min::clone_meta(s, ci, "notify")
         .and_then(|v| hactl_model::values::parse_bool(v))
         .unwrap_or(false)
 }

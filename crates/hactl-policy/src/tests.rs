@@ -696,3 +696,6 @@ mod promotable_tests;
 
 #[path = "notify_tests.rs"]
 mod notify_tests;
+
+#[path = "clone_min_tests.rs"]
+mod clone_min_tests;
