@@ -237,7 +237,10 @@ fn bad_input_is_a_clear_error() {
     let o = hactl(&["simulate", "--xml", path(&clone)]);
     assert!(!o.status.success());
     let e = stderr(&o);
-    assert!(e.contains("clones of groups") && e.contains("web-group"), "{e}");
+    assert!(
+        e.contains("clones of groups") && e.contains("web-group"),
+        "{e}"
+    );
 
     for (args, needle) in [
         (
