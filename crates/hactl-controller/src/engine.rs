@@ -366,6 +366,9 @@ impl Engine {
                 (ActionKind::Cancel { interval_ms }, Some(r), Some(node)) if !a.pseudo => {
                     (details(r, node, "cancel", *interval_ms), rc::OK)
                 }
+                (ActionKind::Reload, Some(r), Some(node)) if !a.pseudo => {
+                    (details(r, node, "reload-agent", 0), rc::OK)
+                }
                 _ => (None, rc::OK),
             };
             let is_op = matches!(
@@ -377,6 +380,7 @@ impl Engine {
                     | ActionKind::Promote
                     | ActionKind::Demote
                     | ActionKind::Cancel { .. }
+                    | ActionKind::Reload
             ) && !a.pseudo;
             let fence_executor = match (&a.kind, &a.node) {
                 (ActionKind::Fence { .. }, Some(victim)) if !a.pseudo => {
@@ -1006,6 +1010,7 @@ pub fn done(rc: i32, now_s: i64) -> Outcome {
         queue_ms: 0,
         started_at: now_s,
         digest: None,
+        restart: None,
     }
 }
 

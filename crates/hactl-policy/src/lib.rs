@@ -26,6 +26,9 @@ pub use assign_scores::AssignScores;
 mod cancel;
 mod clone;
 mod clone_actions;
+mod digest;
+#[cfg(test)]
+mod digest_tests;
 mod fence_order;
 mod graph;
 mod health;
@@ -166,6 +169,9 @@ pub enum ActionKind {
     GroupPromoted,
     GroupDemote,
     GroupDemoted,
+    /// Apply changed reloadable parameters without a restart (OCF
+    /// `reload-agent`, or `reload` for agents before OCF 1.1).
+    Reload,
 }
 
 /// `before` → `after`.
@@ -280,6 +286,7 @@ pub struct Contribution {
 pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
     let mut s = Sched::new(cib, now)?;
     s.apply_node_criteria();
+    s.check_definitions();
     s.assign_all();
     let g = s.build_graph();
     Ok(build_transition(&s, &g))
@@ -328,6 +335,7 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             Task::CPromoted => ActionKind::GroupPromoted,
             Task::CDemote => ActionKind::GroupDemote,
             Task::CDemoted => ActionKind::GroupDemoted,
+            Task::Reload => ActionKind::Reload,
         };
         out_actions.push(Action {
             id,

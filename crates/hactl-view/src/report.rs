@@ -269,6 +269,7 @@ pub fn describe_action(a: &Action) -> String {
         ActionKind::Probe => "probe".into(),
         ActionKind::Promote => "promote".into(),
         ActionKind::Demote => "demote".into(),
+        ActionKind::Reload => "reload".into(),
         ActionKind::Cancel { interval_ms } => format!(
             "cancel monitor {}",
             hactl_model::values::format_interval_ms(*interval_ms)
