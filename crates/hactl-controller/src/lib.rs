@@ -10,6 +10,7 @@
 
 pub mod controller;
 pub mod dc;
+mod definition;
 pub mod engine;
 pub mod fence_delay;
 mod history;

@@ -151,6 +151,7 @@ impl Cluster {
                 queue_ms: 0,
                 started_at: 1_700_000_000,
                 digest: None,
+                restart: None,
             },
         })
     }
