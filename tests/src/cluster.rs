@@ -153,6 +153,26 @@ impl Cluster {
         Ok(())
     }
 
+    /// Adds `lines` (TOML `key = value` lines) under `[settings]` in every member's
+    /// cluster.toml, where the daemons read e.g. `heartbeat_interval` and `dead_after`;
+    /// call it before the daemons start. The files stay identical on every node.
+    pub fn add_settings(&self, lines: &str) -> Result<()> {
+        for i in 1..=self.members {
+            let path = self.files(i).config_dir.join("cluster.toml");
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let text = match text.find("\n[settings]\n") {
+                Some(at) => {
+                    let end = at + "\n[settings]\n".len();
+                    format!("{}{lines}\n{}", &text[..end], &text[end..])
+                }
+                None => format!("{text}\n[settings]\n{lines}\n"),
+            };
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+
     /// Installs node `i`'s bundle made under `root/<from>` into its config dir.
     pub fn install_bundle(&self, i: usize, from: &str) -> Result<()> {
         let bundle = self

@@ -7,7 +7,7 @@
 //! it), ring as the crypto provider.
 
 use crate::name::NodeName;
-use crate::pki::{node_name_of_cert, NodeIdentity, PkiError};
+use crate::pki::{node_name_of_cert, CertNameError, NodeIdentity, PkiError};
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
@@ -111,13 +111,11 @@ pub(crate) fn check_identity(id: &NodeIdentity) -> Result<(), PkiError> {
 
 /// The node name of the peer on an established connection, from its verified
 /// certificate (never from anything the peer says).
-pub fn peer_node_name(conn: &quinn::Connection) -> Result<NodeName, String> {
-    let identity = conn
-        .peer_identity()
-        .ok_or("peer presented no certificate")?;
+pub fn peer_node_name(conn: &quinn::Connection) -> Result<NodeName, CertNameError> {
+    let identity = conn.peer_identity().ok_or(CertNameError::NoCertificate)?;
     let certs = identity
         .downcast::<Vec<CertificateDer<'static>>>()
-        .map_err(|_| "unexpected peer identity type")?;
-    let first = certs.first().ok_or("peer presented no certificate")?;
+        .map_err(|_| CertNameError::IdentityType)?;
+    let first = certs.first().ok_or(CertNameError::NoCertificate)?;
     node_name_of_cert(first)
 }
