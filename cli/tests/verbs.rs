@@ -1272,3 +1272,22 @@ fn bad_clone_requests_are_refused_and_change_nothing() {
     refused_unchanged(&["resource", "unclone", "g"], &f, "is not a clone");
     refused_unchanged(&["resource", "unclone", "nosuch"], &f, "no resource");
 }
+
+/// `hactl status -n -r` takes crm_mon's letters: resources listed under their node
+/// and the inactive list; plain `status` shows neither (the text itself is checked
+/// against crm_mon's in crates/hactl-view/tests/crm_mon.rs).
+#[test]
+fn status_takes_crm_mons_by_node_and_inactive_letters() {
+    let cib = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/web-cluster.xml");
+    let by_node = ok(&["status", "-n", "-r", "--cib", cib]);
+    assert!(
+        by_node.contains("  * Node web1: online:\n    * Resources:\n      * vip\t"),
+        "{by_node}"
+    );
+    assert!(by_node.contains("\nInactive Resources:\n"), "{by_node}");
+    let plain = ok(&["status", "--cib", cib]);
+    assert!(
+        !plain.contains("Resources:\n      * vip") && !plain.contains("Inactive Resources"),
+        "{plain}"
+    );
+}
