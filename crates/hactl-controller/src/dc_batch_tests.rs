@@ -48,17 +48,21 @@ impl ClusterIo for Io {
 
 fn io() -> Io {
     let mut cib = Cib::default();
-    for n in ["n1", "n2"] {
-        cib.config.nodes.push(Node {
+    cib.config.nodes = ["n1", "n2"]
+        .map(|n| Node {
             id: n.into(),
             name: n.into(),
             ..Default::default()
-        });
-    }
+        })
+        .into();
     Io {
         cib: Mutex::new(Arc::new(cib)),
         ..Default::default()
     }
+}
+
+fn outcome(all_ok: bool, committed: bool) -> BatchOutcome {
+    BatchOutcome { all_ok, committed }
 }
 
 /// The result of `rsc`'s start on `node`, as the DC records it.
@@ -87,13 +91,7 @@ fn recorded(io: &Io, node: &str, rsc: &str) -> bool {
 async fn a_burst_of_results_is_one_proposal() {
     let io = io();
     let out = propose_batch(&io, "n1", vec![started("n1", "a"), started("n2", "b")]).await;
-    assert_eq!(
-        out,
-        BatchOutcome {
-            all_ok: true,
-            committed: true
-        }
-    );
+    assert_eq!(out, outcome(true, true));
     assert_eq!(io.proposals.load(Ordering::SeqCst), 1, "one Raft round");
     assert!(recorded(&io, "n1", "a") && recorded(&io, "n2", "b"));
 }
@@ -107,20 +105,15 @@ async fn a_refused_change_does_not_keep_the_others_out() {
     let out = propose_batch(&io, "n1", batch).await;
     assert_eq!(
         out,
-        BatchOutcome {
-            all_ok: false,
-            committed: true
-        },
+        outcome(false, true),
         "the refused change is reported, the others committed"
     );
-    assert!(
-        recorded(&io, "n1", "a"),
-        "n1's result lost with the bad one"
-    );
-    assert!(
-        recorded(&io, "n2", "b"),
-        "n2's result lost with the bad one"
-    );
+    for (node, rsc) in [("n1", "a"), ("n2", "b")] {
+        assert!(
+            recorded(&io, node, rsc),
+            "{node}'s result lost with the bad one"
+        );
+    }
     assert!(!io.cib().status.nodes.contains_key("n9"));
     // The batch, then each of its three changes.
     assert_eq!(io.proposals.load(Ordering::SeqCst), 4);
@@ -134,13 +127,7 @@ async fn a_batch_not_committed_is_not_split() {
     io.leaderless.store(true, Ordering::SeqCst);
     let batch = vec![started("n1", "a"), started("n2", "b")];
     let out = propose_batch(&io, "n1", batch).await;
-    assert_eq!(
-        out,
-        BatchOutcome {
-            all_ok: false,
-            committed: false
-        }
-    );
+    assert_eq!(out, outcome(false, false));
     assert_eq!(io.proposals.load(Ordering::SeqCst), 1);
     assert!(!recorded(&io, "n1", "a"));
 }
