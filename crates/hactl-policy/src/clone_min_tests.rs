@@ -94,7 +94,7 @@ fn a_then_b_apart(require_all: Option<bool>) -> Cib {
         id: "a-then-b".into(),
         first: "a-clone".into(),
         then: "b-clone".into(),
-        require_all: require_all,
+        require_all,
         ..Default::default()
     });
     cib
