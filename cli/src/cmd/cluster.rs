@@ -77,6 +77,9 @@ enum ClusterCommand {
     /// The last transitions the DC ran: why, what was planned, what ran (each action
     /// with its result and duration), how long (`-n N`: the last N).
     History(crate::cmd::history::ClusterHistoryArgs),
+    /// The witness of a two-node cluster (pcs quorum device add/remove).
+    #[command(subcommand)]
+    Witness(crate::cmd::cluster_witness::ClusterWitnessCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -99,6 +102,11 @@ struct SetupArgs {
     /// Do not install any node's files here (setup on an admin machine).
     #[arg(long)]
     no_local: bool,
+    /// Two nodes only: the `hactl witness` (IP[:PORT], port 7421 by default) that
+    /// decides which node continues when they lose each other; its identity is written
+    /// to bundles/witness/NAME/.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = crate::cmd::cluster_witness::parse_witness)]
+    witness: Option<SocketAddr>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -233,6 +241,7 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
         }) => node_remove(&a.dir, &a.socket, &node, StopOptions { timeout, force }),
         ClusterCommand::Verify(v) => crate::cmd::verify::run(&a.socket, &a.dir, v),
         ClusterCommand::History(h) => crate::cmd::history::cluster(&a.socket, h),
+        ClusterCommand::Witness(w) => crate::cmd::cluster_witness::run(&a.dir, w),
     }
 }
 
@@ -368,6 +377,12 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
         // Two-node mode: the survivor of a split continues after fencing its peer
         // (docs/cluster-setup.md); it needs a fence device to do anything.
         hactl_daemon::set_two_node(&mut cfg.settings, true);
+        hactl_witness::setting::set_address(&mut cfg.settings, a.witness);
+    } else if a.witness.is_some() {
+        bail!(
+            "--witness: a witness serves two-node clusters, not {} nodes",
+            cfg.nodes.len()
+        );
     }
     let local = pick_local(&cfg, a.local.as_deref(), a.no_local)?;
     let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
@@ -492,6 +507,10 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     for (name, b) in &bundles {
         b.save(&bundle_path(&bundle_dir, name))?;
     }
+    let witness_bundle = match a.witness {
+        Some(_) => Some(crate::cmd::cluster_witness::issue_bundle(dir, &cfg)?),
+        None => None,
+    };
     match &local {
         Some(l) => {
             let b = bundles
@@ -522,6 +541,13 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
                 n.name
             );
         }
+    }
+    if let Some(b) = &witness_bundle {
+        outln!(
+            "  copy the directory {} to the witness host and run there: hactl witness add-cluster {}",
+            b.display(),
+            b.file_name().unwrap_or_default().to_string_lossy()
+        );
     }
     outln!("then: hactl cluster start --all");
     Ok(ExitCode::SUCCESS)
@@ -634,6 +660,7 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
         "applied_index": s.applied_index,
         "entry_format": s.entry_format,
         "stalled": if s.stalled.is_empty() { serde_json::Value::Null } else { s.stalled.clone().into() },
+        "witness": crate::cmd::cluster_witness::status_json(s.witness.as_ref()),
         "nodes": s.nodes.iter().map(|n| serde_json::json!({
             "name": n.name,
             "id": n.id,
@@ -696,6 +723,9 @@ fn status_text(s: &ClusterStatus) -> String {
         if n.links.len() > 1 {
             let _ = writeln!(o, "    {}", links_text(&n.links));
         }
+    }
+    if let Some(w) = &s.witness {
+        let _ = writeln!(o, "{}", crate::cmd::cluster_witness::status_line(w));
     }
     for n in s.nodes.iter().filter(|n| !n.rejoin.is_empty()) {
         let _ = writeln!(o, "{}: {}", n.name, n.rejoin);
@@ -1271,6 +1301,7 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
     cfg.nodes.push(entry.clone());
     // Three voters have a majority without fencing: two-node mode ends.
     hactl_daemon::set_two_node(&mut cfg.settings, false);
+    hactl_witness::setting::set_address(&mut cfg.settings, None);
     cfg.validate()?;
     check_route(&entry)?;
     // Ask the cluster first: if the membership change is refused, nothing is written.

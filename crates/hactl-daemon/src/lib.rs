@@ -33,6 +33,7 @@ mod stop;
 mod subscribe;
 mod two_node;
 pub mod watchdog;
+mod witness;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -187,6 +188,8 @@ pub(crate) struct Daemon {
     /// this node is a stop request, not a leftover of an earlier run).
     joined: AtomicBool,
     two_node: two_node::TwoNode,
+    /// The cluster's witness, if `cluster.toml` names one.
+    witness: witness::Witness,
 }
 
 async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
@@ -232,6 +235,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         },
         me_entry.address.port(),
     );
+    let witness = witness::Witness::new(cfg_path.clone(), identity.clone());
     let (transport, mut incoming) = Transport::bind(identity.clone(), listen)
         .await
         .map_err(|e| DaemonError::Net(e.to_string()))?;
@@ -293,6 +297,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         controller: std::sync::OnceLock::new(),
         joined: AtomicBool::new(false),
         two_node,
+        witness,
     });
     info!(node = %d.me_name, id = d.me, cluster = %d.cluster.name, profile = profile.name,
         addrs = ?me_entry.addresses(), "daemon started");
@@ -340,6 +345,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     let monitor = tokio::spawn(monitor_loop(d.clone()));
     let join = tokio::spawn(self_join_loop(d.clone()));
     let two_node = tokio::spawn(two_node::run(d.clone()));
+    let witness = tokio::spawn(witness::run(d.clone()));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|source| DaemonError::Io {
@@ -359,6 +365,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     monitor.abort();
     join.abort();
     two_node.abort();
+    witness.abort();
     control.abort();
     let _ = std::fs::remove_file(&config.socket);
     let c = d.consensus.clone();

@@ -91,6 +91,10 @@ impl TwoNode {
         self.busy.load(Ordering::SeqCst)
     }
 
+    pub(crate) fn set_busy(&self, on: bool) {
+        self.busy.store(on, Ordering::SeqCst);
+    }
+
     fn arm_if_caught_up(&self, me: &str, peer: NodeId, s: &hactl_consensus::Status) {
         if self.armed.load(Ordering::SeqCst) || s.rejoin.is_some() {
             return;
@@ -113,7 +117,7 @@ impl TwoNode {
 }
 
 /// The other voter when the voters are exactly `me` and one other node.
-fn peer_of(me: NodeId, voters: &[NodeId]) -> Option<NodeId> {
+pub(crate) fn peer_of(me: NodeId, voters: &[NodeId]) -> Option<NodeId> {
     match voters {
         [a, b] if *a == me => Some(*b),
         [a, b] if *b == me => Some(*a),
@@ -142,6 +146,9 @@ pub(crate) async fn run(d: Arc<Daemon>) {
     let mut tick = tokio::time::interval(d.profile.interval / 4);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut said_no_fencing = false;
+    // Asked the witness since the peer was last seen (later asks do not defer
+    // no-quorum-policy again).
+    let mut asked = false;
     loop {
         tick.tick().await;
         if d.leaving.load(Ordering::SeqCst) {
@@ -158,10 +165,18 @@ pub(crate) async fn run(d: Arc<Daemon>) {
         if d.alive(peer, Instant::now()) {
             d.two_node.arm_if_caught_up(&d.me_name, peer, &s);
             said_no_fencing = false;
+            asked = false;
             continue;
         }
         if !d.two_node.armed.load(Ordering::SeqCst) {
             continue; // wait_for_all
+        }
+        // With a witness, its grant decides; never the fence race (a node the witness
+        // refused must not continue alone by fencing the granted one).
+        if let Some(w) = d.witness.client() {
+            crate::witness::ask_and_continue(&d, peer, w, !asked).await;
+            asked = true;
+            continue;
         }
         if !s.cib.config.fencing_configured() {
             if !said_no_fencing {
