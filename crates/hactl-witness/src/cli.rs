@@ -38,6 +38,7 @@ pub enum WitnessCommand {
     AddCluster {
         #[command(flatten)]
         dirs: Dirs,
+        /// The directory holding the cluster's witness `ca.pem`, `node.pem`, `node.key`.
         identity: PathBuf,
     },
     /// The clusters this witness serves.
