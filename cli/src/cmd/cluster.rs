@@ -670,14 +670,8 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
             "clock_offset_ms": n.clock_offset_ms,
             "membership": n.membership,
             "rejoin": if n.rejoin.is_empty() { serde_json::Value::Null } else { n.rejoin.clone().into() },
-            "links": n.links.iter().map(|l| serde_json::json!({
-                "index": l.index,
-                "address": l.address,
-                "state": if l.up { "up" } else { "down" },
-                "active": l.active,
-                "last_heard_ms": l.last_heard_ms,
-                "rtt_us": l.rtt_us,
-            })).collect::<Vec<_>>(),
+            // The same shape as `hactl status --output json`'s daemon.members.
+            "links": n.links.iter().map(hactl_view::LinkView::from).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }

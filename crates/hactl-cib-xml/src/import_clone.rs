@@ -3,19 +3,11 @@
 //! What the scheduler does not implement yet is refused here by name, so that a
 //! clone is never accepted and then scheduled as something else.
 
-use hactl_model::values::parse_bool;
 use hactl_model::{CloneSet, Resource};
 
 use super::{child_sets, required, unsupported};
 use crate::dom::Element;
 use crate::ImportError;
-
-/// Clone meta attributes the scheduler does not honour yet, each with the reason
-/// given when a CIB sets it to a value that changes scheduling.
-const NOT_YET: &[(&str, &str)] = &[(
-    "notify",
-    "clone notifications (notify=true) are not supported yet",
-)];
 
 pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
     let id = required(r, "id")?.to_string();
@@ -46,7 +38,6 @@ pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
     if r.name == "master" {
         meta.insert("promotable".into(), "true".into());
     }
-    refuse_unsupported(r, &meta)?;
     if child.name == "group" {
         return Err(unsupported(child, "clones of groups are not supported yet"));
     }
@@ -56,16 +47,4 @@ pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
         meta,
         child: Box::new(child),
     }))
-}
-
-fn refuse_unsupported(r: &Element, meta: &hactl_model::Attrs) -> Result<(), ImportError> {
-    for (key, why) in NOT_YET {
-        if meta.get(*key).and_then(|v| parse_bool(v)) == Some(true) {
-            return Err(unsupported(r, why));
-        }
-    }
-    if meta.contains_key("clone-min") {
-        return Err(unsupported(r, "clone-min is not supported yet"));
-    }
-    Ok(())
 }

@@ -41,21 +41,27 @@ fn a_clone_of_a_primitive_round_trips() {
 }
 
 #[test]
-fn unsupported_clone_kinds_are_refused_by_name() {
-    for (xml, words) in [
-        (clone_xml("master", &[("notify", "true")]), "notify"),
-        (clone_xml("clone", &[("notify", "true")]), "notify"),
-        (clone_xml("clone", &[("clone-min", "1")]), "clone-min"),
-        (
-            cib(&format!(
-                r#"<clone id="web-clone"><group id="g">{WEB}</group></clone>"#
-            )),
-            "clones of groups",
-        ),
+fn clones_of_groups_are_refused_by_name() {
+    let xml = cib(&format!(
+        r#"<clone id="web-clone"><group id="g">{WEB}</group></clone>"#
+    ));
+    let err = import(&xml).expect_err("refused").to_string();
+    assert!(err.contains("clones of groups"), "{err}");
+    assert!(err.contains("\"g\""), "{err}");
+}
+
+#[test]
+fn notifying_clones_and_clone_min_import() {
+    for (kind, key, value) in [
+        ("clone", "notify", "true"),
+        ("master", "notify", "true"),
+        ("clone", "clone-min", "2"),
     ] {
-        let err = import(&xml).expect_err(words).to_string();
-        assert!(err.contains(words), "{words}: {err}");
-        assert!(err.contains("web-clone") || err.contains("\"g\""), "{err}");
+        let c = import(&clone_xml(kind, &[(key, value)])).expect("imports");
+        let Resource::Clone(cl) = &c.config.resources[0] else {
+            panic!("not a clone: {:?}", c.config.resources[0]);
+        };
+        assert_eq!(cl.meta.get(key).map(String::as_str), Some(value));
     }
 }
 

@@ -213,15 +213,15 @@ fn unsupported(xml: &str) -> (String, Option<String>) {
 
 #[test]
 fn unsupported_constructs_are_named() {
-    // Plain and promotable clones import now; notifying ones are still refused
-    // by name.
+    // Plain, promotable and notifying clones import now; clones of groups are
+    // still refused by name.
     let clone = wrap(
-        r#"<master id="c1"><meta_attributes id="m"><nvpair id="n" name="notify" value="true"/></meta_attributes><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></master>"#,
+        r#"<master id="c1"><group id="g1"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></master>"#,
         "",
     );
-    assert_eq!(unsupported(&clone), ("master".into(), Some("c1".into())));
+    assert_eq!(unsupported(&clone), ("group".into(), Some("g1".into())));
     let e = import(&clone).unwrap_err().to_string();
-    assert!(e.contains("notify") && e.contains("c1"), "{e}");
+    assert!(e.contains("clones of groups") && e.contains("g1"), "{e}");
 
     let prim = r#"<primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/>"#;
     let templ = wrap(r#"<primitive id="t1" template="tmpl"/>"#, "");

@@ -366,6 +366,10 @@ impl Engine {
                 (ActionKind::Cancel { interval_ms }, Some(r), Some(node)) if !a.pseudo => {
                     (details(r, node, "cancel", *interval_ms), rc::OK)
                 }
+                (ActionKind::Notify { env, .. }, Some(r), Some(node)) if !a.pseudo => (
+                    details(r, node, "notify", 0).map(|d| ops::with_notify_env(d, env)),
+                    rc::OK,
+                ),
                 _ => (None, rc::OK),
             };
             let is_op = matches!(
@@ -377,6 +381,7 @@ impl Engine {
                     | ActionKind::Promote
                     | ActionKind::Demote
                     | ActionKind::Cancel { .. }
+                    | ActionKind::Notify { .. }
             ) && !a.pseudo;
             let fence_executor = match (&a.kind, &a.node) {
                 (ActionKind::Fence { .. }, Some(victim)) if !a.pseudo => {
@@ -651,6 +656,10 @@ impl Engine {
         now_ms: u64,
         out: &mut Vec<Command>,
     ) {
+        if details.op == "notify" {
+            self.on_notify_result(transition, action, node, details, outcome, now_ms);
+            return;
+        }
         let probe = details.op == "monitor" && details.interval_ms == 0;
         let expected = self
             .graph
@@ -718,6 +727,37 @@ impl Engine {
                     self.abort(what, true, out);
                 }
             }
+        }
+    }
+
+    /// A notification's result: as in Pacemaker it is neither recorded in the
+    /// resource's history nor a failure (the agent was only told something), so
+    /// the transition goes on whatever it returned.
+    fn on_notify_result(
+        &mut self,
+        transition: u64,
+        action: usize,
+        node: &str,
+        details: &OpDetails,
+        outcome: &Outcome,
+        now_ms: u64,
+    ) {
+        if !outcome.is(rc::OK) {
+            tracing::warn!(transition, action, resource = %details.rsc, node, op = "notify",
+                rc = outcome.rc, status = outcome.op_status, "notification failed (ignored)");
+        }
+        let Some(g) = self.graph.as_mut().filter(|g| g.id == transition) else {
+            return;
+        };
+        if let Some(a) = g
+            .acts
+            .get_mut(action)
+            .filter(|a| a.st == St::InFlight && a.node.as_deref() == Some(node))
+        {
+            a.st = St::Done;
+            a.ended_ms = now_ms;
+            a.rc = Some(outcome.rc);
+            a.exec_ms = Some(outcome.exec_ms);
         }
     }
 

@@ -111,6 +111,16 @@ pub fn primitive_index(cib: &Cib) -> HashMap<&str, &Primitive> {
         .collect()
 }
 
+/// A notify operation's details: the `notify_*` values the scheduler computed
+/// reach the agent as `OCF_RESKEY_CRM_meta_notify_*`.
+pub fn with_notify_env(mut d: OpDetails, env: &[(String, String)]) -> OpDetails {
+    d.params.extend(
+        env.iter()
+            .map(|(k, v)| (format!("CRM_meta_{k}"), v.clone())),
+    );
+    d
+}
+
 /// `op_details` with the primitive already looked up (`None`: not configured).
 pub fn op_details_of(
     cib: &Cib,

@@ -13,7 +13,7 @@ use hactl_controller::split_brain::Liveness;
 use hactl_controller::{Controller, ControllerConfig, Host};
 use hactl_exec::ExecConfig;
 use hactl_model::change::Change;
-use hactl_model::{AgentSpec, Cib, NoQuorumPolicy, OpSpec, Primitive, Resource};
+use hactl_model::{AgentSpec, Cib, CloneSet, NoQuorumPolicy, OpSpec, Primitive, Resource};
 
 mod common;
 
@@ -98,6 +98,29 @@ fn dummy(id: &str) -> Resource {
     })
 }
 
+/// An OCF agent (`ocf:test:Recorder`) that runs like Dummy (a state file per
+/// node) and appends every notification it gets to `notify.log` in its node's
+/// directory: type, operation, then the start/stop lists and the active nodes.
+const RECORDER: &str = r#"#!/bin/sh
+state="$HA_RSCTMP/Recorder-$OCF_RESOURCE_INSTANCE.state"
+case "$1" in
+start) touch "$state" ;;
+stop) rm -f "$state" ;;
+monitor) [ -f "$state" ] || exit 7 ;;
+notify)
+    echo "$OCF_RESOURCE_INSTANCE $OCF_RESKEY_CRM_meta_notify_type $OCF_RESKEY_CRM_meta_notify_operation start=[$OCF_RESKEY_CRM_meta_notify_start_uname] stop=[$OCF_RESKEY_CRM_meta_notify_stop_uname] stop_rsc=[$OCF_RESKEY_CRM_meta_notify_stop_resource] active=[$OCF_RESKEY_CRM_meta_notify_active_uname]" >> "$HA_RSCTMP/notify.log" ;;
+meta-data) echo '<resource-agent name="Recorder"><actions><action name="notify" timeout="20s"/></actions></resource-agent>' ;;
+*) exit 3 ;;
+esac
+exit 0
+"#;
+
+fn write_agent(path: &std::path::Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 struct Lab {
     world: Arc<World>,
     dir: tempfile::TempDir,
@@ -109,6 +132,9 @@ impl Lab {
         let world = Arc::new(World::default());
         *world.cib.lock().unwrap() = Arc::new(base_cib());
         let dir = tempfile::tempdir().unwrap();
+        let agents = dir.path().join("agents");
+        std::fs::create_dir_all(&agents).unwrap();
+        write_agent(&agents.join("Recorder"), RECORDER);
         for n in NODES {
             let d = dir.path().join(n);
             std::fs::create_dir_all(&d).unwrap();
@@ -117,6 +143,7 @@ impl Lab {
                     rsctmp: d.clone(),
                     varrun: Some(d),
                     node_name: Some(n.into()),
+                    provider_dirs: [("test".to_string(), agents.clone())].into(),
                     ..Default::default()
                 },
                 liveness: Liveness::new(
@@ -368,4 +395,80 @@ async fn maintenance_cancels_the_recurring_monitor_where_it_runs() {
     .await;
     // Maintenance leaves the resource itself alone.
     assert_eq!(lab.running_on("r"), vec![at]);
+}
+
+/// A clone with `notify=true` of a real OCF script run by the real executor: after
+/// the instances start, each is told (post, start) where they started; when one
+/// node goes to standby every instance is told before (pre, stop) and the two
+/// that stay after (post, stop) which instance stopped where. Notifications are
+/// not recorded in the resource history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notifying_clone_tells_its_agents_what_starts_and_stops_where() {
+    let lab = Lab::new();
+    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let all = HashMap::new();
+    let host = FakeHost {
+        me: "n1".into(),
+        world: lab.world.clone(),
+    };
+    let mut meta = hactl_model::Attrs::new();
+    meta.insert("notify".into(), "true".into());
+    let rec = Primitive {
+        id: "rec".into(),
+        agent: AgentSpec::parse("ocf:test:Recorder").unwrap(),
+        ..Default::default()
+    };
+    host.propose(Change::AddResource {
+        resource: Resource::Clone(CloneSet {
+            id: "rec-clone".into(),
+            meta,
+            child: Box::new(Resource::Primitive(rec)),
+        }),
+    })
+    .await
+    .unwrap();
+    let log = |l: &Lab, n: &str| {
+        std::fs::read_to_string(l.dir.path().join(n).join("notify.log")).unwrap_or_default()
+    };
+    let started = "post start start=[n1 n2 n3] stop=[ ]";
+    lab.run_until("every instance told that all three started", &all, |l| {
+        NODES.iter().all(|n| log(l, n).contains(started))
+    })
+    .await;
+    host.propose(Change::SetStandby {
+        node: "n3".into(),
+        standby: true,
+    })
+    .await
+    .unwrap();
+    lab.run_until("the staying instances told that n3's stopped", &all, |l| {
+        ["n1", "n2"]
+            .iter()
+            .all(|n| log(l, n).contains("post stop start=[ ] stop=[n3]"))
+    })
+    .await;
+    let n3 = log(&lab, "n3");
+    assert!(n3.contains("pre stop start=[ ] stop=[n3]"), "{n3}");
+    assert!(
+        !n3.contains("post stop"),
+        "the stopped instance is not told after: {n3}"
+    );
+    for n in NODES {
+        let l = log(&lab, n);
+        let (pre, post) = (l.find("pre stop"), l.find(started));
+        assert!(
+            post < pre,
+            "start notifications before the stop's on {n}: {l}"
+        );
+        assert!(l.contains("active=[n1 n2 n3]"), "{l}");
+    }
+    let cib = lab.world.cib.lock().unwrap().clone();
+    for (n, st) in &cib.status.nodes {
+        for h in st.resources.values() {
+            assert!(
+                h.ops.iter().all(|o| o.operation != "notify"),
+                "a notification in {n}'s history"
+            );
+        }
+    }
 }

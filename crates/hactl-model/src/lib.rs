@@ -262,6 +262,26 @@ impl CloneSet {
     pub fn promotable(&self) -> bool {
         self.meta_true("promotable")
     }
+
+    /// `globally-unique`: as configured, else Pacemaker's default (unique when
+    /// `clone-node-max` lets more than one instance share a node).
+    pub fn globally_unique(&self) -> bool {
+        let node_max = self.meta.get("clone-node-max");
+        let node_max = node_max.and_then(|v| v.trim().parse::<i64>().ok());
+        self.meta
+            .get("globally-unique")
+            .and_then(|v| values::parse_bool(v))
+            .unwrap_or(node_max.unwrap_or(1) > 1)
+    }
+
+    /// The name status views give instance `instance` (`web:2`): the instance of a
+    /// globally unique clone, the primitive (`web`) of an anonymous one, as crm_mon.
+    pub fn shown_instance<'a>(&self, instance: &'a str) -> &'a str {
+        match instance.rsplit_once(':') {
+            Some((base, _)) if !self.globally_unique() => base,
+            _ => instance,
+        }
+    }
 }
 
 /// Which agent runs a primitive: `class:provider:type`.

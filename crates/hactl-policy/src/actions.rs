@@ -29,6 +29,13 @@ pub(crate) enum Task {
     CPromoted,
     CDemote,
     CDemoted,
+    /// Clone notifications (`notify.rs`): an instance's notify operation, and the
+    /// clone's pseudo actions around them.
+    Notify(crate::NotifyPhase, crate::NotifyOf),
+    NotifyMarker(crate::NotifyPhase, crate::NotifyOf),
+    /// `clone-one-or-more:<ordering>` (`clone_min.rs`; index into
+    /// `Graph::one_or_more`).
+    OneOrMore(usize),
 }
 
 impl Task {
@@ -45,6 +52,12 @@ impl Task {
             Task::Cancel(_) => "cancel",
             Task::CPromoted => "promoted",
             Task::CDemoted => "demoted",
+            Task::Notify(..) => "notify",
+            Task::OneOrMore(_) => "clone-one-or-more",
+            Task::NotifyMarker(phase, _) => match phase {
+                crate::NotifyPhase::Pre | crate::NotifyPhase::Post => "notify",
+                _ => "notified",
+            },
         }
     }
 }
@@ -110,6 +123,12 @@ pub(crate) struct Graph {
     /// the "then" instances left without a partner on their node: those must not
     /// run after all (see `unassign_instances`).
     pub interleaved: Vec<(usize, usize)>,
+    /// Every interleaved ordering between clones, as (first clone, its action,
+    /// then clone, its action, flags): a notifying first clone orders the then
+    /// clone's own action after its notifications (`notify.rs`).
+    pub interleaved_orders: Vec<(usize, OrderAction, usize, OrderAction, u32)>,
+    /// `clone-min` orderings' pseudo actions (`clone_min.rs`).
+    pub one_or_more: Vec<crate::clone_min::OneOrMore>,
     /// Runnable probes (primitive, node). They are always scheduled and never
     /// change another action's flags, so they stay out of the propagation and
     /// are only materialized in the transition.
@@ -228,6 +247,8 @@ impl Sched<'_> {
             promote_of: vec![None; np],
             demote_of: vec![None; np],
             interleaved: Vec::new(),
+            interleaved_orders: Vec::new(),
+            one_or_more: Vec::new(),
             probes: Vec::new(),
             anti_orders: Vec::new(),
             probe_thens: Vec::new(),
@@ -691,7 +712,19 @@ impl Sched<'_> {
                     }
                 }
             };
-            self.add_order(first, oc.first_action, then, oc.then_action, flags, g);
+            match (first, self.clone_min(first)) {
+                (RscRef::C(ci), Some(min)) => self.clone_min_order(
+                    &oc.id,
+                    ci,
+                    oc.first_action,
+                    then,
+                    oc.then_action,
+                    flags,
+                    min,
+                    g,
+                ),
+                _ => self.add_order(first, oc.first_action, then, oc.then_action, flags, g),
+            }
             if sym && oc.kind != OrderKind::Serialize {
                 let inv = |a: OrderAction| match a {
                     OrderAction::Start => OrderAction::Stop,
@@ -728,6 +761,16 @@ impl Sched<'_> {
             return;
         }
         let firsts = self.order_targets(first, fa, true, g);
+        let thens = self.order_thens(then, ta, g);
+        for &f in &firsts {
+            for &t in &thens {
+                g.order(f, t, flags);
+            }
+        }
+    }
+
+    /// The actions an ordering's "then" side names.
+    pub(crate) fn order_thens(&self, then: RscRef, ta: OrderAction, g: &mut Graph) -> Vec<usize> {
         let mut thens = self.order_targets(then, ta, false, g);
         // An ordering on a group action also updates its members' actions.
         if let RscRef::G(gi) = then {
@@ -742,11 +785,7 @@ impl Sched<'_> {
                 }
             }
         }
-        for &f in &firsts {
-            for &t in &thens {
-                g.order(f, t, flags);
-            }
-        }
+        thens
     }
 }
 
@@ -756,6 +795,12 @@ fn refresh_group(s: &Sched<'_>, g: &mut Graph, a: usize) -> bool {
     let gi = match g.acts[a].rsc {
         Some(RscRef::G(gi)) => gi,
         Some(RscRef::C(ci)) => return crate::clone_actions::refresh_clone(s, g, a, ci),
+        None => {
+            return match g.acts[a].task {
+                Task::OneOrMore(k) => crate::clone_min::refresh(g, a, k),
+                _ => false,
+            }
+        }
         _ => return false,
     };
     let (is_start, check_runnable) = match g.acts[a].task {
@@ -903,7 +948,10 @@ fn because(s: &Sched<'_>, g: &Graph, first: usize, what: &str) -> String {
     let a = &g.acts[first];
     match a.rsc {
         Some(r) => format!("{what} {} {}", s.rsc_id(r), a.task.name()),
-        None => format!("{what} {}", a.task.name()),
+        None => match a.task {
+            Task::OneOrMore(k) => format!("{what} clone-one-or-more:{}", g.one_or_more[k].id),
+            _ => format!("{what} {}", a.task.name()),
+        },
     }
 }
 

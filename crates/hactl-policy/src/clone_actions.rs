@@ -71,7 +71,12 @@ impl Sched<'_> {
     }
 
     /// The instance actions an ordering names for instance `p`.
-    fn instance_actions(&self, p: usize, action: OrderAction, g: &mut Graph) -> Vec<usize> {
+    pub(crate) fn instance_actions(
+        &self,
+        p: usize,
+        action: OrderAction,
+        g: &mut Graph,
+    ) -> Vec<usize> {
         let promotable = self.prims[p]
             .clone
             .is_some_and(|ci| self.clones[ci].promotable);
@@ -133,6 +138,7 @@ impl Sched<'_> {
         flags: u32,
         g: &mut Graph,
     ) {
+        g.interleaved_orders.push((fc, fa, tc, ta, flags));
         let current = matches!(fa, OrderAction::Stop | OrderAction::Demote);
         if !current && flags & (UNRUNNABLE_FIRST_BLOCKS | FIRST_IMPLIES_THEN) != 0 {
             g.interleaved.push((fc, tc));

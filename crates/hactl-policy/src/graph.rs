@@ -36,6 +36,12 @@ fn operation(kind: &ActionKind) -> (&'static str, u64) {
         ActionKind::Cancel { interval_ms } => ("monitor", *interval_ms),
         ActionKind::GroupPromoted => ("promoted", 0),
         ActionKind::GroupDemoted => ("demoted", 0),
+        ActionKind::Notify { .. } => ("notify", 0),
+        ActionKind::CloneOneOrMore { .. } => ("clone-one-or-more", 0),
+        ActionKind::NotifyMarker { phase, .. } => match phase {
+            crate::NotifyPhase::Pre | crate::NotifyPhase::Post => ("notify", 0),
+            _ => ("notified", 0),
+        },
     }
 }
 
@@ -49,6 +55,20 @@ fn key_as(a: &Action, name: &str) -> String {
     let node = a.node.as_deref().unwrap_or("");
     match &a.kind {
         ActionKind::Fence { action } => format!("stonith-{node}-{action}"),
+        ActionKind::CloneOneOrMore { ordering } => format!("clone-one-or-more:{ordering}"),
+        // Instances are told about the clone's action (`rsc:0_pre_notify_start_0`);
+        // the clone's markers name its own pseudo action, the post ones the
+        // completion (`clone_confirmed-post_notify_running_0`).
+        ActionKind::Notify { phase, of, .. } => {
+            format!("{name}_{}_notify_{}_0", phase.name(), of.action())
+        }
+        ActionKind::NotifyMarker { phase, of } => {
+            let task = match phase {
+                crate::NotifyPhase::Pre | crate::NotifyPhase::ConfirmedPre => of.action(),
+                _ => of.completed(),
+            };
+            format!("{name}_{}_notify_{task}_0", phase.name())
+        }
         kind => {
             let (op, interval) = operation(kind);
             format!("{name}_{op}_{interval}")
@@ -278,6 +298,12 @@ fn action_body(l: &Lookup<'_>, a: &Action, out: &mut String) {
     }
     if a.kind == ActionKind::Probe {
         attrs.push(("CRM_meta_op_target_rc".into(), "7".into()));
+    }
+    if let ActionKind::Notify { env, .. } = &a.kind {
+        attrs.extend(
+            env.iter()
+                .map(|(k, v)| (format!("CRM_meta_{k}"), v.clone())),
+        );
     }
     let timeout = l.timeout_ms(prim, op, interval);
     attrs.push(("CRM_meta_timeout".into(), timeout.to_string()));

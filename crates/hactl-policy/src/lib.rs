@@ -17,8 +17,8 @@
 //! path, factorial for densely colocated sets — see `sched::COLOC_MERGE_BUDGET`;
 //! a cut is reported in `Transition::warnings`); anonymous, globally-unique and
 //! promotable clones of primitives are scheduled (`clone.rs`, `promotable.rs`),
-//! while bundles, notifying clones and clones of groups are refused when a CIB is
-//! imported.
+//! with their notifications (`notify.rs`) and `clone-min` (`clone_min.rs`), while
+//! bundles and clones of groups are refused when a CIB is imported.
 
 mod actions;
 mod assign_scores;
@@ -26,9 +26,11 @@ pub use assign_scores::AssignScores;
 mod cancel;
 mod clone;
 mod clone_actions;
+mod clone_min;
 mod fence_order;
 mod graph;
 mod health;
+mod notify;
 mod output;
 mod probe_order;
 mod promotable;
@@ -49,7 +51,9 @@ use actions::Task;
 use sched::{RscRef, Sched};
 
 pub use graph::{graph_xml, operation_key};
-pub use output::{format_status, rsc_line as format_resource_line};
+pub use output::{
+    format_status, rsc_line as format_resource_line, rsc_line_named as format_resource_line_named,
+};
 
 /// Node attribute a node sets on itself when it leaves by force (`hactl cluster stop
 /// --force`) with resources it could not confirm stopped (value: their ids). Its
@@ -166,7 +170,29 @@ pub enum ActionKind {
     GroupPromoted,
     GroupDemote,
     GroupDemoted,
+    /// A clone notification (`notify=true`, see `notify.rs`): the agent's `notify`
+    /// action on one instance, before (`Pre`) or after (`Post`) the clone's
+    /// instances run `of`. `env` holds the `notify_*` meta attributes the agent
+    /// gets as `OCF_RESKEY_CRM_meta_<name>`.
+    Notify {
+        phase: NotifyPhase,
+        of: NotifyOf,
+        env: Vec<(String, String)>,
+    },
+    /// A clone's notification pseudo actions (`clone_pre_notify_start_0`,
+    /// `clone_confirmed-post_notify_running_0`, ...).
+    NotifyMarker {
+        phase: NotifyPhase,
+        of: NotifyOf,
+    },
+    /// `clone-one-or-more:<ordering>`: enough instances of a clone with
+    /// `clone-min` can run the action the ordering names (`clone_min.rs`).
+    CloneOneOrMore {
+        ordering: String,
+    },
 }
+
+pub use notify::{NotifyOf, NotifyPhase};
 
 /// `before` → `after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -281,11 +307,16 @@ pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
     let mut s = Sched::new(cib, now)?;
     s.apply_node_criteria();
     s.assign_all();
-    let g = s.build_graph();
-    Ok(build_transition(&s, &g))
+    let mut g = s.build_graph();
+    let notify_env = notify::add_notifications(&s, &mut g);
+    Ok(build_transition(&s, &g, notify_env))
 }
 
-fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
+fn build_transition(
+    s: &Sched<'_>,
+    g: &actions::Graph,
+    mut notify_env: notify::NotifyEnv,
+) -> Transition {
     let mut map = vec![None; g.acts.len()];
     let mut out_actions =
         Vec::with_capacity(g.acts.iter().filter(|a| !a.optional).count() + g.probes.len());
@@ -328,6 +359,15 @@ fn build_transition(s: &Sched<'_>, g: &actions::Graph) -> Transition {
             Task::CPromoted => ActionKind::GroupPromoted,
             Task::CDemote => ActionKind::GroupDemote,
             Task::CDemoted => ActionKind::GroupDemoted,
+            Task::Notify(phase, of) => ActionKind::Notify {
+                phase,
+                of,
+                env: notify_env.remove(&i).unwrap_or_default(),
+            },
+            Task::NotifyMarker(phase, of) => ActionKind::NotifyMarker { phase, of },
+            Task::OneOrMore(k) => ActionKind::CloneOneOrMore {
+                ordering: g.one_or_more[k].id.clone(),
+            },
         };
         out_actions.push(Action {
             id,

@@ -147,6 +147,12 @@ fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// One resource as the status lists show it: `vip\t(ocf:heartbeat:IPaddr2):\t Started n1`.
 pub fn rsc_line(p: &Placement, t: &Transition, view: StatusView) -> String {
+    rsc_line_named(&p.resource, p, t, view)
+}
+
+/// [`rsc_line`] under another name (an anonymous clone's instance shows as its
+/// primitive: `CloneSet::shown_instance`).
+pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusView) -> String {
     let mut state = String::new();
     let (nodes, failed) = match view {
         StatusView::Current => (&p.current, p.failed && !p.failed_on.is_empty()),
@@ -201,7 +207,7 @@ pub fn rsc_line(p: &Placement, t: &Transition, view: StatusView) -> String {
     if !flags.is_empty() {
         let _ = write!(state, " ({})", flags.join(", "));
     }
-    format!("{}\t({}):\t {}", p.resource, p.agent, state)
+    format!("{name}\t({}):\t {}", p.agent, state)
 }
 
 fn fenced(t: &Transition, node: &str) -> bool {
@@ -323,21 +329,8 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
 /// `Started: [ … ]` line, the others (failed, unmanaged, blocked) one per line,
 /// and the nodes without an instance as `Stopped: [ … ]`.
 fn clone_set(out: &mut String, c: &hactl_model::CloneSet, t: &Transition, view: StatusView) {
-    let truthy = |k: &str| {
-        c.meta
-            .get(k)
-            .and_then(|v| hactl_model::values::parse_bool(v))
-            .unwrap_or(false)
-    };
-    let node_max = c
-        .meta
-        .get("clone-node-max")
-        .and_then(|v| v.trim().parse::<i64>().ok());
-    let unique = c
-        .meta
-        .get("globally-unique")
-        .and_then(|v| hactl_model::values::parse_bool(v))
-        .unwrap_or(node_max.unwrap_or(1) > 1);
+    let truthy = |k: &str| c.meta_true(k);
+    let unique = c.globally_unique();
     let mut flags: Vec<&str> = Vec::new();
     if truthy("promotable") {
         flags.push("promotable");
@@ -354,6 +347,8 @@ fn clone_set(out: &mut String, c: &hactl_model::CloneSet, t: &Transition, view: 
     // Instances running normally, folded per role: Promoted, then the others.
     let mut promoted: Vec<&str> = Vec::new();
     let mut started: Vec<&str> = Vec::new();
+    // Nodes with an instance on a line of its own (failed, unmanaged, blocked).
+    let mut listed: Vec<&str> = Vec::new();
     for pl in t
         .placements
         .iter()
@@ -377,7 +372,9 @@ fn clone_set(out: &mut String, c: &hactl_model::CloneSet, t: &Transition, view: 
             };
             list.push(nodes[0].as_str());
         } else if !nodes.is_empty() {
-            let _ = writeln!(out, "      * {}", rsc_line(pl, t, view));
+            let name = c.shown_instance(&pl.resource);
+            let _ = writeln!(out, "      * {}", rsc_line_named(name, pl, t, view));
+            listed.extend(nodes.iter().map(String::as_str));
         }
     }
     promoted.sort_by(|a, b| natural_cmp(a, b));
@@ -397,7 +394,7 @@ fn clone_set(out: &mut String, c: &hactl_model::CloneSet, t: &Transition, view: 
         .nodes
         .iter()
         .map(|n| n.name.as_str())
-        .filter(|n| !started.contains(n) && !promoted.contains(n))
+        .filter(|n| !started.contains(n) && !promoted.contains(n) && !listed.contains(n))
         .collect();
     stopped.sort_by(|a, b| natural_cmp(a, b));
     if !stopped.is_empty() {

@@ -693,3 +693,9 @@ mod clone_tests;
 
 #[path = "promotable_tests.rs"]
 mod promotable_tests;
+
+#[path = "notify_tests.rs"]
+mod notify_tests;
+
+#[path = "clone_min_tests.rs"]
+mod clone_min_tests;

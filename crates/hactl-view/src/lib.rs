@@ -14,8 +14,8 @@ pub mod time;
 pub mod xml;
 
 pub use report::{
-    failed_actions, DaemonView, FailedAction, FencingView, MemberInfo, NodeFailCount, PendingFence,
-    StatusReport, UnconfirmedNode,
+    failed_actions, CloneView, DaemonView, FailedAction, FencingView, LinkView, MemberInfo,
+    NodeFailCount, PendingFence, StatusReport, UnconfirmedNode,
 };
 pub use text::Sections;
 
@@ -61,8 +61,28 @@ impl View {
         let ipvs = |(k, _): &(&String, &String)| ipvs::is_state_attr(k);
         permanent
             .flat_map(|n| n.attributes.iter())
+            // Standby is the node's state, shown as such; crm_mon -A leaves it out.
+            .filter(|(k, _)| k.as_str() != "standby")
             .chain(transient.into_iter().flatten().filter(|a| !ipvs(a)))
             .collect()
+    }
+
+    /// The clone set a placement is an instance of.
+    pub fn clone_set(&self, p: &hactl_policy::Placement) -> Option<&hactl_model::CloneSet> {
+        let id = p.clone.as_deref()?;
+        self.cib.config.resources.iter().find_map(|r| match r {
+            hactl_model::Resource::Clone(c) if c.id == id => Some(c),
+            _ => None,
+        })
+    }
+
+    /// The name a placement shows under: an anonymous clone's instance as its
+    /// primitive (crm_mon's `ping`, not `ping:2`).
+    pub fn shown_id<'a>(&self, p: &'a hactl_policy::Placement) -> &'a str {
+        match self.clone_set(p) {
+            Some(c) => c.shown_instance(&p.resource),
+            None => &p.resource,
+        }
     }
 
     pub fn new(s: Snapshot) -> Result<View, ViewError> {

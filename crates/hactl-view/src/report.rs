@@ -70,6 +70,37 @@ pub struct MemberInfo {
     /// online, offline, unclean (as the answering daemon's membership layer sees it)
     pub state: String,
     pub last_seen_ms: Option<u64>,
+    /// Its heartbeat links (link 0 first) as the answering daemon sees them, as
+    /// `hactl cluster status` shows them; empty for the answering node itself.
+    pub links: Vec<LinkView>,
+}
+
+/// One heartbeat link to a member.
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkView {
+    pub index: u32,
+    /// The member's address on this link.
+    pub address: String,
+    /// `up` (heartbeats arrive on it) or `down`.
+    pub state: String,
+    /// Peer traffic to the member goes on this link now.
+    pub active: bool,
+    pub last_heard_ms: Option<u64>,
+    /// QUIC's round-trip estimate on the link, microseconds; null while down.
+    pub rtt_us: Option<u64>,
+}
+
+impl From<&hactl_proto::client::LinkInfo> for LinkView {
+    fn from(l: &hactl_proto::client::LinkInfo) -> Self {
+        LinkView {
+            index: l.index,
+            address: l.address.clone(),
+            state: if l.up { "up" } else { "down" }.into(),
+            active: l.active,
+            last_heard_ms: l.last_heard_ms,
+            rtt_us: l.rtt_us,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -108,10 +139,27 @@ impl From<&ClusterStatus> for DaemonView {
                     }
                     .into(),
                     last_seen_ms: n.last_seen_ms,
+                    links: n.links.iter().map(LinkView::from).collect(),
                 })
                 .collect(),
         }
     }
+}
+
+/// A clone set: its flags and where its instances run (each instance is also in
+/// `resources`, with `clone` naming the set).
+#[derive(Clone, Debug, Serialize)]
+pub struct CloneView {
+    pub id: String,
+    /// The cloned resource (a primitive or a group).
+    pub child: String,
+    pub promotable: bool,
+    pub unique: bool,
+    /// Its instances' ids in `resources`, `ping:0` …
+    pub instances: Vec<String>,
+    /// Nodes where an instance is active now, and those where it is promoted.
+    pub active_on: Vec<String>,
+    pub promoted_on: Vec<String>,
 }
 
 /// Everything `hactl status --output json` prints (docs/status-json.md).
@@ -124,6 +172,7 @@ pub struct StatusReport {
     pub daemon: Option<DaemonView>,
     pub nodes: Vec<NodeState>,
     pub resources: Vec<Placement>,
+    pub clones: Vec<CloneView>,
     pub move_constraints: Vec<LocationConstraint>,
     pub failed_actions: Vec<FailedAction>,
     pub failcounts: Vec<NodeFailCount>,
@@ -306,6 +355,7 @@ pub(crate) fn build(cib: &Cib, t: &Transition, daemon: Option<DaemonView>) -> St
         daemon,
         nodes: t.nodes.clone(),
         resources: t.placements.clone(),
+        clones: clones(cib, t),
         move_constraints: cib
             .config
             .constraints
@@ -333,6 +383,40 @@ pub(crate) fn build(cib: &Cib, t: &Transition, daemon: Option<DaemonView>) -> St
         warnings: safety_warnings(cib),
         ipvs: crate::ipvs::services(cib),
     }
+}
+
+/// Every clone set with where its instances run (configuration order).
+pub fn clones(cib: &Cib, t: &Transition) -> Vec<CloneView> {
+    let sets = cib.config.resources.iter().filter_map(|r| match r {
+        hactl_model::Resource::Clone(c) => Some(c),
+        _ => None,
+    });
+    sets.map(|c| {
+        let mine: Vec<&Placement> = t
+            .placements
+            .iter()
+            .filter(|p| p.clone.as_deref() == Some(c.id.as_str()))
+            .collect();
+        let on = |f: fn(&Placement) -> bool| -> Vec<String> {
+            let mut v: Vec<String> = mine
+                .iter()
+                .filter(|p| f(p))
+                .flat_map(|p| p.current.clone())
+                .collect();
+            v.sort();
+            v
+        };
+        CloneView {
+            id: c.id.clone(),
+            child: c.child.id().to_string(),
+            promotable: c.promotable(),
+            unique: c.globally_unique(),
+            instances: mine.iter().map(|p| p.resource.clone()).collect(),
+            active_on: on(|_| true),
+            promoted_on: on(|p| p.promoted),
+        }
+    })
+    .collect()
 }
 
 /// Settings under which a partition can run a resource on both sides.

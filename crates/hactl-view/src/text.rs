@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use hactl_model::values::format_interval_ms;
 use hactl_model::{LocationConstraint, OpRecord};
-use hactl_policy::{format_resource_line, format_status, StatusView};
+use hactl_policy::{format_resource_line, format_resource_line_named, format_status, StatusView};
 
 use crate::report::{history_ops, FailedAction, StatusReport};
 use crate::time::{format_ms, format_time};
@@ -148,7 +148,7 @@ fn by_node(out: &mut String, v: &View) {
     for n in &t.nodes {
         let _ = writeln!(out, "  * Node {}: {}:", n.name, node_word(n));
         for p in t.placements.iter().filter(|p| p.current.contains(&n.name)) {
-            let line = format_resource_line(p, t, StatusView::Current);
+            let line = format_resource_line_named(v.shown_id(p), p, t, StatusView::Current);
             let _ = writeln!(out, "    * {line}");
         }
     }

@@ -171,14 +171,18 @@ fn nodes(w: &mut W, v: &View) -> Result<(), ViewError> {
     end(w, "nodes")
 }
 
+/// A primitive, or an instance of a clone (named as `View::shown_id` says); an
+/// instance of a promotable clone has its role.
 fn resource(w: &mut W, v: &View, p: &Placement) -> Result<(), ViewError> {
-    let role = if p.current.is_empty() {
-        "Stopped"
-    } else {
-        "Started"
+    let role = match (p.current.is_empty(), p.promotable, p.promoted) {
+        (true, _, _) => "Stopped",
+        (false, true, true) => "Promoted",
+        (false, true, false) => "Unpromoted",
+        (false, false, _) => "Started",
     };
+    let id = v.shown_id(p);
     let mut attrs = vec![
-        ("id", p.resource.clone()),
+        ("id", id.to_string()),
         ("resource_agent", p.agent.clone()),
         ("role", role.to_string()),
     ];
@@ -209,35 +213,84 @@ fn resource(w: &mut W, v: &View, p: &Placement) -> Result<(), ViewError> {
     end(w, "resource")
 }
 
-/// Primitives in configuration order, a group's members inside its `<group>`.
+/// The placements from `ps[0]` on that share `key` with it.
+fn run_of<K: PartialEq>(ps: &[Placement], key: impl Fn(&Placement) -> K) -> &[Placement] {
+    let k = key(&ps[0]);
+    let n = ps.iter().take_while(|p| key(p) == k).count();
+    &ps[..n]
+}
+
+/// Primitives in configuration order, a group's members inside its `<group>`, a
+/// clone's instances inside its `<clone>`.
 fn resources(w: &mut W, v: &View) -> Result<(), ViewError> {
     let ps = &v.transition.placements;
     start(w, "resources", &[])?;
     let mut i = 0;
     while i < ps.len() {
-        let Some(g) = ps[i].group.clone() else {
-            resource(w, v, &ps[i])?;
-            i += 1;
-            continue;
+        let n = if let Some(c) = ps[i].clone.clone() {
+            let instances = run_of(&ps[i..], |p| p.clone.clone());
+            clone(w, v, &c, instances)?;
+            instances.len()
+        } else {
+            members(w, v, &ps[i..])?
         };
-        let members: Vec<&Placement> = ps[i..]
-            .iter()
-            .take_while(|p| p.group.as_ref() == Some(&g))
-            .collect();
-        let attrs = [
-            ("id", g.clone()),
-            ("number_resources", members.len().to_string()),
-            ("managed", b(members.iter().all(|p| !p.unmanaged))),
-            ("disabled", b(members.iter().all(|p| p.disabled))),
-        ];
-        start(w, "group", &attrs)?;
-        for p in &members {
-            resource(w, v, p)?;
-        }
-        end(w, "group")?;
-        i += members.len();
+        i += n;
     }
     end(w, "resources")
+}
+
+/// One primitive, or one group with its members (they follow each other in the
+/// placements); returns how many placements it wrote.
+fn members(w: &mut W, v: &View, ps: &[Placement]) -> Result<usize, ViewError> {
+    let Some(g) = ps[0].group.clone() else {
+        resource(w, v, &ps[0])?;
+        return Ok(1);
+    };
+    let members = run_of(ps, |p| p.group.clone());
+    let attrs = [
+        ("id", g),
+        ("number_resources", members.len().to_string()),
+        ("managed", b(members.iter().all(|p| !p.unmanaged))),
+        ("disabled", b(members.iter().all(|p| p.disabled))),
+    ];
+    start(w, "group", &attrs)?;
+    for p in members {
+        resource(w, v, p)?;
+    }
+    end(w, "group")?;
+    Ok(members.len())
+}
+
+/// crm_mon's `<clone>`: the set's flags, then every instance, stopped ones too.
+fn clone(w: &mut W, v: &View, id: &str, instances: &[Placement]) -> Result<(), ViewError> {
+    let def = instances.first().and_then(|p| v.clone_set(p));
+    let unique = def.is_some_and(|c| c.globally_unique());
+    let disabled = def
+        .and_then(|c| c.meta.get("target-role"))
+        .is_some_and(|r| r.eq_ignore_ascii_case("stopped"));
+    let mut attrs = vec![
+        ("id", id.to_string()),
+        ("multi_state", b(def.is_some_and(|c| c.promotable()))),
+        ("unique", b(unique)),
+        ("managed", b(instances.iter().all(|p| !p.unmanaged))),
+        ("disabled", b(disabled)),
+        // The set's own failure flag, which a failed instance does not raise
+        // (crm_mon shows failed="false" on a clone with a FAILED instance).
+        ("failed", b(false)),
+        (
+            "failure_ignored",
+            b(instances.iter().any(|p| p.failure_ignored)),
+        ),
+    ];
+    if disabled {
+        attrs.push(("target_role", "Stopped".into()));
+    }
+    start(w, "clone", &attrs)?;
+    let mut i = 0;
+    while i < instances.len() {
+        i += members(w, v, &instances[i..])?;
+    }
+    end(w, "clone")
 }
 
 fn node_attributes(w: &mut W, v: &View) -> Result<(), ViewError> {

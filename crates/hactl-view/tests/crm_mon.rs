@@ -4,7 +4,6 @@
 //! carry the same values as `crm_mon -1 --output-as=xml` (pacemaker-cli-utils).
 //! Both tools come from scripts/test-packages.txt; a missing one fails the test.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -16,35 +15,43 @@ const EXAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../examples/web-cluster.xml"
 );
+/// Two clones (anonymous with a failed instance, promotable) on four nodes.
+const CLONES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clones.xml");
 const SCHEMA: &str = "/usr/share/pacemaker/api/api-result.rng";
 
-fn ours() -> String {
-    let xml = std::fs::read_to_string(EXAMPLE).unwrap();
+fn view(path: &str) -> View {
+    let xml = std::fs::read_to_string(path).unwrap();
     let cib = hactl_cib_xml::import(&xml).unwrap();
     let now = cib.execution_date.unwrap_or(0);
-    let v = View::new(Snapshot {
+    View::new(Snapshot {
         cib,
         daemon: None,
         now,
     })
-    .unwrap();
-    hactl_view::xml::render(&v).unwrap()
+    .unwrap()
 }
 
-fn crm_mon() -> String {
+fn ours(path: &str) -> String {
+    hactl_view::xml::render(&view(path)).unwrap()
+}
+
+/// `crm_mon -1 ARGS` on the CIB file `path`.
+fn crm_mon(path: &str, args: &[&str]) -> String {
     let out = Command::new("crm_mon")
-        .args(["-1", "--output-as=xml"])
-        .env("CIB_file", EXAMPLE)
+        .arg("-1")
+        .args(args)
+        .env("CIB_file", path)
         .output()
         .expect("crm_mon (Debian pacemaker-cli-utils) must be installed");
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The `(element, compared attributes)` rows of a crm_mon document for `names`.
-fn rows(xml: &str, names: &[(&str, &[&str])]) -> BTreeSet<String> {
+/// The `(element, compared attributes)` rows of a crm_mon document for `names`,
+/// sorted, each as often as it occurs (a clone's instances can be alike).
+fn rows(xml: &str, names: &[(&str, &[&str])]) -> Vec<String> {
     let mut r = Reader::from_str(xml);
-    let mut out = BTreeSet::new();
+    let mut out = Vec::new();
     let mut path: Vec<String> = Vec::new();
     loop {
         let ev = r.read_event().unwrap();
@@ -70,18 +77,25 @@ fn rows(xml: &str, names: &[(&str, &[&str])]) -> BTreeSet<String> {
                         .map(|a| a.unescape_value().unwrap().to_string());
                     row.push_str(&format!(" {k}={v:?}"));
                 }
-                out.insert(row);
+                out.push(row);
             }
         }
         if is_start {
             path.push(name);
         }
     }
+    out.sort();
     out
 }
 
 #[test]
 fn status_xml_validates_against_pacemakers_api_schema() {
+    for path in [EXAMPLE, CLONES] {
+        validates(path);
+    }
+}
+
+fn validates(path: &str) {
     let mut child = Command::new("xmllint")
         .args(["--noout", "--relaxng", SCHEMA, "-"])
         .stdin(Stdio::piped())
@@ -92,20 +106,20 @@ fn status_xml_validates_against_pacemakers_api_schema() {
         .stdin
         .take()
         .unwrap()
-        .write_all(ours().as_bytes())
+        .write_all(ours(path).as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}\n{}",
         String::from_utf8_lossy(&out.stderr),
-        ours()
+        ours(path)
     );
 }
 
-#[test]
-fn status_xml_says_what_crm_mon_says_on_the_same_cib() {
-    let compared: &[(&str, &[&str])] = &[
+/// The attributes compared, per element.
+fn compared() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![
         (
             "nodes/node",
             &[
@@ -173,14 +187,101 @@ fn status_xml_says_what_crm_mon_says_on_the_same_cib() {
             ],
         ),
         ("node_attributes/node/attribute", &["name", "value"]),
-    ];
-    let theirs = rows(&crm_mon(), compared);
-    let ours = rows(&ours(), compared);
+        (
+            "resources/clone",
+            &[
+                "id",
+                "multi_state",
+                "unique",
+                "managed",
+                "disabled",
+                "failed",
+                "failure_ignored",
+                "target_role",
+            ],
+        ),
+    ]
+}
+
+/// Rows in one list and not the other (counting repeats).
+fn difference(a: &[String], b: &[String]) -> Vec<String> {
+    let mut rest = b.to_vec();
+    let mut out = Vec::new();
+    for x in a {
+        match rest.iter().position(|y| y == x) {
+            Some(i) => {
+                rest.remove(i);
+            }
+            None => out.push(x.clone()),
+        }
+    }
+    out
+}
+
+fn same_rows_as_crm_mon(path: &str) {
+    let compared = compared();
+    // crm_mon lists a failed operation twice in the history when Pacemaker keeps
+    // it both as the last result and as the last failure; hactl lists each call
+    // once, so repeats of a history row are not compared.
+    let once = |mut v: Vec<String>| {
+        v.dedup_by(|a, b| a == b && a.contains("/operation_history "));
+        v
+    };
+    let theirs = once(rows(&crm_mon(path, &["--output-as=xml"]), &compared));
+    let ours = once(rows(&ours(path), &compared));
     assert!(theirs.len() > 10, "{theirs:#?}");
-    let missing: Vec<_> = theirs.difference(&ours).collect();
-    let extra: Vec<_> = ours.difference(&theirs).collect();
+    let missing = difference(&theirs, &ours);
+    let extra = difference(&ours, &theirs);
     assert!(
         missing.is_empty() && extra.is_empty(),
         "crm_mon has, hactl lacks: {missing:#?}\nhactl has, crm_mon lacks: {extra:#?}"
     );
+}
+
+#[test]
+fn status_xml_says_what_crm_mon_says_on_the_same_cib() {
+    same_rows_as_crm_mon(EXAMPLE);
+}
+
+/// Clones: `<clone>` with its flags, one `<resource>` per instance (an anonymous
+/// clone's named by its primitive, a promotable one's with its role, the stopped
+/// ones too), as crm_mon writes them for the same CIB.
+#[test]
+fn status_xml_shows_clones_as_crm_mon_does() {
+    same_rows_as_crm_mon(CLONES);
+    let xml = ours(CLONES);
+    assert!(
+        xml.contains("<clone id=\"db-clone\" multi_state=\"true\""),
+        "{xml}"
+    );
+}
+
+/// The resource list of a text status: the lines after `header` up to the next
+/// blank line, without their bullets and indentation.
+fn resource_block(text: &str, header: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.trim_start_matches("* ").starts_with(header))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.trim()
+                .trim_start_matches("* ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// `hactl status` text lists clones as `crm_mon -1 -r` does: `Clone Set: … [ping]`,
+/// a failed instance on a line of its own under the primitive's name, the others
+/// folded into `Started:` / `Promoted:` / `Unpromoted:`, `Stopped:` the nodes
+/// without one.
+#[test]
+fn status_text_shows_clones_as_crm_mon_does() {
+    let theirs = resource_block(&crm_mon(CLONES, &["-r"]), "Full List of Resources:");
+    let text = hactl_view::text::render(&view(CLONES), &hactl_view::Sections::STATUS);
+    let ours = resource_block(&text, "Full List of Resources:");
+    assert!(theirs.len() >= 8, "{theirs:#?}");
+    assert_eq!(ours, theirs, "{text}");
 }
