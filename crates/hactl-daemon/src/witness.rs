@@ -104,7 +104,10 @@ impl Witness {
         };
         st.last = Some(Last {
             addr,
-            result: r.as_ref().map(Clone::clone).map_err(|e| e.to_string()),
+            result: match r {
+                Ok(reply) => Ok(reply.clone()),
+                Err(e) => Err(e.to_string()),
+            },
             answered,
         });
     }
