@@ -95,29 +95,53 @@ struct Set {
     post_done: usize,
 }
 
-/// Whether clone `ci` asks for notifications (its meta, else `rsc_defaults`).
-fn notifies(s: &Sched<'_>, ci: usize) -> bool {
-    crate::clone_min::clone_meta(s, ci, "notify")
-        .and_then(|v| hactl_model::values::parse_bool(v))
-        .unwrap_or(false)
+/// The clones that ask for notifications (their meta, else `rsc_defaults`) and
+/// have actions.
+fn notifying(s: &Sched<'_>, g: &Graph) -> Vec<usize> {
+    if s.clones.is_empty() {
+        return Vec::new();
+    }
+    let default = s.cib.config.rsc_defaults.get("notify");
+    let asks: HashMap<&str, bool> = s
+        .cib
+        .config
+        .resources
+        .iter()
+        .filter_map(|r| match r {
+            hactl_model::Resource::Clone(c) => Some((c.id.as_str(), c.meta.get("notify"))),
+            _ => None,
+        })
+        .map(|(id, v)| {
+            let on = v
+                .or(default)
+                .and_then(|v| hactl_model::values::parse_bool(v));
+            (id, on.unwrap_or(false))
+        })
+        .collect();
+    (0..s.clones.len())
+        .filter(|&ci| g.clone_acts[ci][0] != usize::MAX)
+        .filter(|&ci| asks.get(s.clones[ci].id).copied().unwrap_or(false))
+        .collect()
 }
 
 /// Adds the notifications of every clone that asks for them; returns what each
 /// notify action tells the agent.
 pub(crate) fn add_notifications(s: &Sched<'_>, g: &mut Graph) -> NotifyEnv {
     let mut env = NotifyEnv::new();
-    let notifying: Vec<usize> = (0..s.clones.len())
-        .filter(|&ci| g.clone_acts[ci][0] != usize::MAX && notifies(s, ci))
-        .collect();
+    let notifying = notifying(s, g);
     if notifying.is_empty() {
         return env;
     }
+    let all_sets: Vec<(usize, Vec<Set>)> = notifying
+        .iter()
+        .map(|&ci| (ci, boundaries(s, ci, g)))
+        .collect();
+    wait_for_notifications(s, &all_sets, g);
     let monitors = recurring_monitors(s, g);
-    for ci in notifying {
-        let sets = boundaries(s, ci, g);
-        wait_for_notifications(s, ci, &sets, g);
+    for (ci, sets) in &all_sets {
+        let ci = *ci;
         let data = Data::collect(s, ci, g);
-        for set in &sets {
+        for set in sets {
             if !data.entries(set.of).is_empty() {
                 // An instance really does it: the notifications are required.
                 for a in [set.pre, set.pre_done, set.post, set.post_done] {
@@ -182,8 +206,14 @@ fn boundaries(s: &Sched<'_>, ci: usize, g: &mut Graph) -> Vec<Set> {
 /// What is ordered after one of the clone's actions (other than the clone's own
 /// instances) waits for its post notifications too: Pacemaker orders it after
 /// `confirmed-post_notify_*` instead of the clone's `running`, `stopped`, ...
-fn wait_for_notifications(s: &Sched<'_>, ci: usize, sets: &[Set], g: &mut Graph) {
-    let own = |a: &Act| match a.rsc {
+fn wait_for_notifications(s: &Sched<'_>, all_sets: &[(usize, Vec<Set>)], g: &mut Graph) {
+    // Each clone's "done" pseudo actions, with the clone and what to wait for
+    // instead; one pass over the edges for all clones.
+    let done: HashMap<usize, (usize, usize)> = all_sets
+        .iter()
+        .flat_map(|(ci, sets)| sets.iter().map(|set| (set.complete, (*ci, set.post_done))))
+        .collect();
+    let own = |ci: usize, a: &Act| match a.rsc {
         Some(RscRef::C(c)) => c == ci,
         Some(RscRef::P(p)) => s.prims[p].clone == Some(ci),
         _ => false,
@@ -191,10 +221,9 @@ fn wait_for_notifications(s: &Sched<'_>, ci: usize, sets: &[Set], g: &mut Graph)
     let extra: Vec<(usize, usize, u32)> = g
         .edges
         .iter()
-        .filter(|e| !own(&g.acts[e.then]))
         .filter_map(|e| {
-            let set = sets.iter().find(|set| set.complete == e.first)?;
-            Some((set.post_done, e.then, e.flags))
+            let &(ci, post_done) = done.get(&e.first)?;
+            (!own(ci, &g.acts[e.then])).then_some((post_done, e.then, e.flags))
         })
         .collect();
     for (first, then, flags) in extra {
@@ -203,14 +232,11 @@ fn wait_for_notifications(s: &Sched<'_>, ci: usize, sets: &[Set], g: &mut Graph)
     // Interleaved orderings have no edge between the clones' own actions; with
     // notifications Pacemaker adds one from the first clone's confirmed post
     // notification to the then clone's action.
-    let interleaved: Vec<_> = g
-        .interleaved_orders
-        .iter()
-        .filter(|o| o.0 == ci)
-        .copied()
-        .collect();
-    for (_, fa, tc, ta, flags) in interleaved {
-        let of = notify_of(fa, s.clones[ci].promotable);
+    for (fc, fa, tc, ta, flags) in g.interleaved_orders.clone() {
+        let Some((_, sets)) = all_sets.iter().find(|(ci, _)| *ci == fc) else {
+            continue;
+        };
+        let of = notify_of(fa, s.clones[fc].promotable);
         let Some(set) = sets.iter().find(|set| set.of == of) else {
             continue;
         };

@@ -153,3 +153,29 @@ fn a_stop_is_announced_to_all_and_confirmed_to_the_instances_that_stay() {
         assert_eq!(env_of(a, "notify_active_uname"), Some("n1 n2 n3"));
     }
 }
+
+#[test]
+fn what_is_ordered_after_the_clone_waits_for_its_post_notifications() {
+    let mut cib = web("true");
+    cib.config.resources.push(Resource::Primitive(dummy("vip")));
+    cib.config
+        .constraints
+        .order
+        .push(hactl_model::OrderConstraint {
+            id: "web-then-vip".into(),
+            first: "web-clone".into(),
+            then: "vip".into(),
+            ..Default::default()
+        });
+    let t = schedule(&cib, 1_000_000).unwrap();
+    let vip = find(&t, |a| rsc(a) == "vip" && a.kind == ActionKind::Start);
+    let posts = find(&t, |a| matches!(a.kind, ActionKind::Notify { .. }));
+    assert_eq!((vip.len(), posts.len()), (1, 3));
+    for p in posts {
+        assert!(
+            reaches(&t, p, vip[0]),
+            "vip starts after {:?}",
+            t.actions[p]
+        );
+    }
+}

@@ -318,6 +318,10 @@ pub fn describe_action(a: &Action) -> String {
         ActionKind::Probe => "probe".into(),
         ActionKind::Promote => "promote".into(),
         ActionKind::Demote => "demote".into(),
+        // The lists the agent gets are in the transition's JSON, not here.
+        ActionKind::Notify { phase, of, .. } => {
+            format!("notify ({} {})", phase.notify_type(), of.action())
+        }
         ActionKind::Cancel { interval_ms } => format!(
             "cancel monitor {}",
             hactl_model::values::format_interval_ms(*interval_ms)

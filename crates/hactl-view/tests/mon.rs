@@ -10,8 +10,15 @@ use ratatui::Terminal;
 
 const EXAMPLE: &str = include_str!("../../../examples/web-cluster.xml");
 
+/// Two clones on four nodes (see the file's comment).
+const CLONES: &str = include_str!("clones.xml");
+
 fn view() -> View {
-    let cib = hactl_cib_xml::import(EXAMPLE).unwrap();
+    view_of(EXAMPLE)
+}
+
+fn view_of(xml: &str) -> View {
+    let cib = hactl_cib_xml::import(xml).unwrap();
     let now = cib.execution_date.unwrap_or(0);
     View::new(Snapshot {
         cib,
@@ -51,6 +58,25 @@ fn rows(t: &Terminal<TestBackend>) -> String {
 fn default_frame_80x24() {
     let v = view();
     insta::assert_snapshot!(rows(&screen(&v, &state(false), 80, 24)));
+}
+
+/// Clones on the screen as `hactl status` prints them (one rendering): the sets,
+/// the failed instance under its primitive's name, the folded node lists.
+#[test]
+fn clones_frame_80x24() {
+    let v = view_of(CLONES);
+    let screen = rows(&screen(&v, &state(false), 80, 24));
+    for want in [
+        "Clone Set: ping-clone [ping]:",
+        "Started: [ n1 n2 ]",
+        "Clone Set: db-clone [db] (promotable):",
+        "Promoted: [ n1 ]",
+        "Unpromoted: [ n2 n3 ]",
+        "Stopped: [ n4 ]",
+    ] {
+        assert!(screen.contains(want), "{want:?} not on\n{screen}");
+    }
+    insta::assert_snapshot!(screen);
 }
 
 #[test]

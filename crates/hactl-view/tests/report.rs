@@ -262,3 +262,25 @@ fn fencing_failures_and_pending_fencing_are_shown() {
     assert_eq!(json["fencing"]["failed"][0]["target"], "n2");
     assert_eq!(json["fencing"]["pending"][0]["node"], "n2");
 }
+
+/// A clone notification reads as what it tells, not as its list of values.
+#[test]
+fn a_notify_action_is_described_in_a_few_words() {
+    let a = hactl_policy::Action {
+        id: 0,
+        kind: hactl_policy::ActionKind::Notify {
+            phase: hactl_policy::NotifyPhase::Post,
+            of: hactl_policy::NotifyOf::Start,
+            env: vec![("notify_start_uname".into(), "n1 n2".into())],
+        },
+        resource: Some("web:0".into()),
+        node: Some("n1".into()),
+        reason: None,
+        runnable: true,
+        pseudo: false,
+    };
+    assert_eq!(
+        hactl_view::report::describe_action(&a),
+        "notify (post start) web:0 on n1"
+    );
+}
