@@ -214,6 +214,11 @@ fn every_construct(dir: &Path) -> PathBuf {
                 web,
                 {"kind": "group", "id": "g", "meta": {"priority": "10"},
                  "children": [dummy("g1"), dummy("g2")]},
+                {"kind": "clone", "id": "db-set", "meta": {"promotable": "true", "promoted-max": "1"},
+                 "child": {"kind": "primitive", "id": "db",
+                    "agent": {"class": "ocf", "provider": "pacemaker", "type": "Stateful"},
+                    "ops": [{"id": "db-monitor-promoted", "name": "monitor", "interval_ms": 11000,
+                             "role": "Promoted"}]}},
             ],
             "constraints": {
                 "location": [
@@ -229,9 +234,13 @@ fn every_construct(dir: &Path) -> PathBuf {
                         {"id": "web-attr-rule-expr", "attribute": "#uname", "operation": "ne", "value": "n3"}]}]}
                 ],
                 "colocation": [{"id": "web-with-g", "rsc": "web", "with_rsc": "g",
-                                "score": "-INFINITY", "with_rsc_role": "Started"}],
+                                "score": "-INFINITY", "with_rsc_role": "Started"},
+                               {"id": "g-with-db", "rsc": "g", "with_rsc": "db-set",
+                                "score": "500", "with_rsc_role": "Promoted"}],
                 "order": [{"id": "g-then-web", "first": "g", "then": "web", "first_action": "stop",
-                           "then_action": "start", "kind": "Optional", "symmetrical": false}]
+                           "then_action": "start", "kind": "Optional", "symmetrical": false},
+                          {"id": "db-then-g", "first": "db-set", "then": "g", "first_action": "promote",
+                           "then_action": "start"}]
             },
             "fencing_levels": [{"id": "fl-n1-1", "target": "n1", "index": 1, "devices": ["xvm"]}]
         }
@@ -548,5 +557,8 @@ fn restore_of_another_clusters_backup_is_refused_without_force() {
         target.to_str().unwrap(),
         "--force",
     ]);
-    assert_eq!(read(&target).config.resources.len(), 3);
+    assert_eq!(
+        read(&target).config.resources.len(),
+        read(&every).config.resources.len()
+    );
 }

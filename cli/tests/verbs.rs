@@ -5,7 +5,7 @@
 //! installed on this machine (resource-agents).
 
 use hactl_model::change::{Change, NodeStateUpdate};
-use hactl_model::{AgentSpec, Cib, Node, OpRecord};
+use hactl_model::{AgentSpec, Cib, Node, OpRecord, OrderAction, Resource, Role};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -107,6 +107,7 @@ fn read(p: &Path) -> Cib {
 
 struct Out {
     ok: bool,
+    code: Option<i32>,
     stdout: String,
     stderr: String,
 }
@@ -120,6 +121,7 @@ fn hactl(args: &[&str]) -> Out {
         .unwrap();
     Out {
         ok: o.status.success(),
+        code: o.status.code(),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
@@ -921,4 +923,352 @@ fn ticket_grant_add_revoke_and_standby_drive_the_resource() {
     assert!(status.contains("Pending actions"), "{status}");
     let e = err(&["ticket", "standby", "U", "--cib", fs]);
     assert!(e.contains("no ticket \"U\""), "{e}");
+}
+
+/// `hactl ARGS --cib FILE` is refused: exit code 1 (refused before anything
+/// changed), a message containing `why`, the file untouched.
+fn refused_unchanged(args: &[&str], file: &Path, why: &str) {
+    let before = std::fs::read(file).unwrap();
+    let mut all = args.to_vec();
+    all.extend(["--cib", file.to_str().unwrap()]);
+    let o = hactl(&all);
+    assert_eq!(
+        o.code,
+        Some(1),
+        "hactl {all:?}:\n{}\n{}",
+        o.stdout,
+        o.stderr
+    );
+    assert!(o.stderr.contains(why), "hactl {all:?}: {}", o.stderr);
+    assert_eq!(
+        std::fs::read(file).unwrap(),
+        before,
+        "hactl {all:?} wrote the file"
+    );
+}
+
+/// `resource clone`, `unclone` and `promotable` (pcs's words): the clone is
+/// `R-clone`, its meta attributes as given, constraints on R follow it into the
+/// clone and back out; `resource config` and `config` show it; a dry run shows the
+/// instances the policy engine would start.
+#[test]
+fn clone_unclone_and_promotable_move_the_resource_and_its_constraints() {
+    let d = TempDir::new("clone");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    ok(&[
+        "resource",
+        "create",
+        "web",
+        "ocf:heartbeat:Dummy",
+        "--cib",
+        fs,
+    ]);
+    ok(&["constraint", "location", "web", "avoids", "n3", "--cib", fs]);
+    let out = ok(&["resource", "clone", "web", "--dry-run", "--cib", fs]);
+    assert!(out.contains("Start") && out.contains("web:0"), "{out}");
+    ok(&[
+        "resource",
+        "clone",
+        "web",
+        "meta",
+        "interleave=true",
+        "--cib",
+        fs,
+    ]);
+    let cib = read(&f);
+    let Some(Resource::Clone(c)) = cib.config.find_resource("web-clone") else {
+        panic!("no web-clone: {:?}", cib.config.resources);
+    };
+    assert_eq!(c.child.id(), "web");
+    assert_eq!(c.meta.get("interleave").map(String::as_str), Some("true"));
+    assert!(
+        cib.config.find_resource("web").is_none(),
+        "web is in the clone only"
+    );
+    let rscs: Vec<&str> = cib
+        .config
+        .constraints
+        .location
+        .iter()
+        .map(|l| l.rsc.as_str())
+        .collect();
+    assert_eq!(rscs, ["web-clone"]);
+    for cmd in [&["resource", "config", "web-clone"][..], &["config"][..]] {
+        let mut args = cmd.to_vec();
+        args.extend(["--cib", fs]);
+        let shown = ok(&args);
+        assert!(shown.contains("Clone: web-clone"), "{shown}");
+        assert!(shown.contains("interleave=true"), "{shown}");
+        assert!(
+            shown.contains("Resource: web (ocf:heartbeat:Dummy)"),
+            "{shown}"
+        );
+    }
+    ok(&["resource", "unclone", "web-clone", "--cib", fs]);
+    let cib = read(&f);
+    assert!(matches!(
+        cib.config.find_resource("web"),
+        Some(Resource::Primitive(_))
+    ));
+    assert!(cib.config.find_resource("web-clone").is_none());
+    assert_eq!(cib.config.constraints.location[0].rsc, "web");
+    // `unclone` also takes the cloned resource's name; `promotable` makes R-clone too.
+    ok(&[
+        "resource",
+        "promotable",
+        "web",
+        "meta",
+        "promoted-max=2",
+        "--cib",
+        fs,
+    ]);
+    let cib = read(&f);
+    let Some(Resource::Clone(c)) = cib.config.find_resource("web-clone") else {
+        panic!("no web-clone");
+    };
+    assert_eq!(c.meta.get("promotable").map(String::as_str), Some("true"));
+    assert_eq!(c.meta.get("promoted-max").map(String::as_str), Some("2"));
+    ok(&["resource", "unclone", "web", "--cib", fs]);
+    assert!(read(&f).config.find_resource("web-clone").is_none());
+}
+
+/// `resource create … clone|promotable [CLONE_ID] [meta …]`, with the old
+/// option form (`clone k=v`) too.
+#[test]
+fn create_with_a_clone_or_promotable_tail_makes_the_clone() {
+    let d = TempDir::new("create-clone");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    ok(&[
+        "resource",
+        "create",
+        "web",
+        "ocf:heartbeat:Dummy",
+        "op",
+        "monitor",
+        "interval=10s",
+        "clone",
+        "meta",
+        "clone-max=2",
+        "--cib",
+        fs,
+    ]);
+    ok(&[
+        "resource",
+        "create",
+        "db",
+        "ocf:pacemaker:Stateful",
+        "op",
+        "monitor",
+        "interval=11s",
+        "role=Promoted",
+        "promotable",
+        "db-set",
+        "promoted-max=1",
+        "--cib",
+        fs,
+    ]);
+    let cib = read(&f);
+    let Some(Resource::Clone(web)) = cib.config.find_resource("web-clone") else {
+        panic!("no web-clone: {:?}", cib.config.resources);
+    };
+    assert_eq!(web.meta.get("clone-max").map(String::as_str), Some("2"));
+    let Some(Resource::Primitive(p)) = Some(&*web.child) else {
+        unreachable!()
+    };
+    assert_eq!((p.id.as_str(), p.ops.len()), ("web", 1));
+    let Some(Resource::Clone(db)) = cib.config.find_resource("db-set") else {
+        panic!("no db-set: {:?}", cib.config.resources);
+    };
+    assert_eq!(db.meta.get("promotable").map(String::as_str), Some("true"));
+    assert_eq!(db.meta.get("promoted-max").map(String::as_str), Some("1"));
+    let out = ok(&["status", "--cib", fs]);
+    assert!(out.contains("web-clone") && out.contains("db-set"), "{out}");
+    refused_unchanged(
+        &[
+            "resource",
+            "create",
+            "x",
+            "ocf:heartbeat:Dummy",
+            "clone",
+            "--group",
+            "g",
+        ],
+        &f,
+        "cannot be cloned alone",
+    );
+}
+
+/// Role-specific colocation and order with a promotable clone, in pcs's words,
+/// the old Master/Slave spellings included; the dry run promotes before it starts
+/// the dependant.
+#[test]
+fn constraints_with_the_promoted_role_of_a_promotable_clone() {
+    let d = TempDir::new("promoted-constraints");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    ok(&[
+        "resource",
+        "create",
+        "db",
+        "ocf:pacemaker:Stateful",
+        "promotable",
+        "--cib",
+        fs,
+    ]);
+    ok(&[
+        "resource",
+        "create",
+        "vip",
+        "ocf:heartbeat:Dummy",
+        "--cib",
+        fs,
+    ]);
+    ok(&[
+        "resource",
+        "create",
+        "rep",
+        "ocf:heartbeat:Dummy",
+        "--cib",
+        fs,
+    ]);
+    ok(&[
+        "constraint",
+        "colocation",
+        "add",
+        "vip",
+        "with",
+        "Promoted",
+        "db-clone",
+        "--cib",
+        fs,
+    ]);
+    ok(&[
+        "constraint",
+        "colocation",
+        "add",
+        "rep",
+        "with",
+        "Slave",
+        "db-clone",
+        "500",
+        "--cib",
+        fs,
+    ]);
+    ok(&[
+        "constraint",
+        "order",
+        "promote",
+        "db-clone",
+        "then",
+        "start",
+        "vip",
+        "--cib",
+        fs,
+    ]);
+    let cib = read(&f);
+    let roles: Vec<_> = cib
+        .config
+        .constraints
+        .colocation
+        .iter()
+        .map(|c| (c.rsc.as_str(), c.with_rsc_role))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("vip", Some(Role::Promoted)),
+            ("rep", Some(Role::Unpromoted))
+        ]
+    );
+    let o = &cib.config.constraints.order[0];
+    assert_eq!(
+        (o.first_action, o.then_action),
+        (OrderAction::Promote, OrderAction::Start)
+    );
+    ok(&[
+        "constraint",
+        "colocation",
+        "remove",
+        "vip",
+        "db-clone",
+        "--cib",
+        fs,
+    ]);
+    ok(&[
+        "constraint",
+        "colocation",
+        "add",
+        "vip",
+        "with",
+        "Master",
+        "db-clone",
+        "--cib",
+        fs,
+    ]);
+    let cib = read(&f);
+    assert!(cib
+        .config
+        .constraints
+        .colocation
+        .iter()
+        .any(|c| c.rsc == "vip" && c.with_rsc_role == Some(Role::Promoted)));
+}
+
+/// What cannot be cloned or uncloned is refused with the reason, exit code 1, and
+/// the file unchanged.
+#[test]
+fn bad_clone_requests_are_refused_and_change_nothing() {
+    let d = TempDir::new("clone-bad");
+    let f = write(&d, &three_nodes());
+    let fs = f.to_str().unwrap();
+    ok(&[
+        "resource",
+        "create",
+        "a",
+        "ocf:heartbeat:Dummy",
+        "--group",
+        "g",
+        "--cib",
+        fs,
+    ]);
+    ok(&[
+        "resource",
+        "create",
+        "b",
+        "ocf:heartbeat:Dummy",
+        "clone",
+        "--cib",
+        fs,
+    ]);
+    ok(&[
+        "resource",
+        "create",
+        "c",
+        "ocf:heartbeat:Dummy",
+        "--cib",
+        fs,
+    ]);
+    refused_unchanged(
+        &["resource", "clone", "b-clone"],
+        &f,
+        "a clone cannot be cloned",
+    );
+    refused_unchanged(&["resource", "clone", "b"], &f, "is cloned already");
+    refused_unchanged(
+        &["resource", "promotable", "nosuch"],
+        &f,
+        "no resource \"nosuch\"",
+    );
+    refused_unchanged(&["resource", "clone", "a"], &f, "member of group \"g\"");
+    refused_unchanged(&["resource", "clone", "c", "b-clone"], &f, "already exists");
+    refused_unchanged(
+        &["resource", "clone", "c", "meta", "oops"],
+        &f,
+        "meta attributes only",
+    );
+    refused_unchanged(&["resource", "unclone", "c"], &f, "is not a clone");
+    refused_unchanged(&["resource", "unclone", "g"], &f, "is not a clone");
+    refused_unchanged(&["resource", "unclone", "nosuch"], &f, "no resource");
 }

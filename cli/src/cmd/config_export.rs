@@ -128,10 +128,15 @@ fn resource(r: &Resource, s: &mut Script) {
                 s.push(w);
             }
         }
-        Resource::Clone(c) => s.notes.push(format!(
-            "clone {}: no hactl command creates clones yet; it and its resources are not recreated (`hactl cib push` carries them)",
-            c.id
-        )),
+        Resource::Clone(c) => {
+            resource(&c.child, s);
+            let mut w = words(&["resource", "clone", "--no-wait", c.child.id(), &c.id]);
+            if !c.meta.is_empty() {
+                w.push("meta".into());
+                w.extend(c.meta.iter().map(|(k, v)| kv(k, v)));
+            }
+            s.push(w);
+        }
     }
 }
 

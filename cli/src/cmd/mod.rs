@@ -2,6 +2,7 @@
 pub mod alert;
 pub mod cib;
 pub mod cib_push;
+pub mod clone;
 pub mod cluster;
 pub mod cluster_remote;
 pub mod cluster_witness;

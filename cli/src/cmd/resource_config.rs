@@ -39,6 +39,7 @@ pub enum ResourceConfigCommand {
     #[command(subcommand)]
     Op(OpCommand),
     /// Create a resource: NAME CLASS:PROVIDER:TYPE [k=v...] [op NAME k=v...]... [meta k=v...]
+    /// [clone [CLONE_ID] [meta k=v...] | promotable [CLONE_ID] [meta k=v...]]
     Create(CreateArgs),
     /// Delete a resource (and the constraints that name it).
     #[command(alias = "remove")]
@@ -143,6 +144,33 @@ pub enum ResourceConfigCommand {
     /// Groups: `group add G R...` (creates G if needed), `group remove G R...`.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Clone a primitive or group: NAME [CLONE_ID] [meta k=v...] (the clone is
+    /// NAME-clone; constraints on NAME then name the clone).
+    Clone {
+        /// The top-level primitive or group to clone.
+        name: String,
+        /// [CLONE_ID] [meta k=v...]
+        args: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+    /// Clone a primitive or group as a promotable clone: NAME [CLONE_ID] [meta k=v...].
+    Promotable {
+        /// The top-level primitive or group to clone.
+        name: String,
+        /// [CLONE_ID] [meta k=v...]
+        args: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+    /// Take a resource out of its clone (NAME: the clone or the cloned resource);
+    /// the clone's constraints then name the resource.
+    Unclone {
+        /// The clone, or the resource it clones.
+        name: String,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
     /// Show the configuration of resources (all, or NAME).
     Config {
         /// The resource (default: all).
@@ -159,7 +187,7 @@ pub struct CreateArgs {
     /// CLASS:PROVIDER:TYPE (ocf:heartbeat:IPaddr2), CLASS:TYPE (systemd:haproxy), or an
     /// OCF type alone (IPaddr2) when exactly one provider has it.
     pub agent: String,
-    /// k=v... [op NAME k=v...]... [meta k=v...]
+    /// k=v... [op NAME k=v...]... [meta k=v...] [clone|promotable [CLONE_ID] [meta k=v...]]
     #[arg(allow_negative_numbers = true)]
     pub args: Vec<String>,
     /// Put the new resource at the end of this group (created if needed).
@@ -351,6 +379,15 @@ pub fn run(c: ResourceConfigCommand) -> Result<ExitCode> {
                 }],
             ))
         })?,
+        ResourceConfigCommand::Clone { name, args, flags } => simple(&flags, |cib| {
+            super::clone::clone_plan(cib, &name, &args, false)
+        })?,
+        ResourceConfigCommand::Promotable { name, args, flags } => simple(&flags, |cib| {
+            super::clone::clone_plan(cib, &name, &args, true)
+        })?,
+        ResourceConfigCommand::Unclone { name, flags } => {
+            simple(&flags, |cib| super::clone::unclone_plan(cib, &name))?
+        }
         ResourceConfigCommand::Config { name, flags } => {
             let mut s = Session::open(flags.socket.as_deref(), flags.cib.as_deref())?;
             let cib = s.cib()?;
@@ -468,9 +505,13 @@ pub fn create_plan(cib: &Cib, a: &CreateArgs, check: AgentCheck<'_>) -> Result<P
     if agent.class == "stonith" {
         bail!("fence devices are created with `hactl stonith create`");
     }
-    let ra = parse_resource_args(&a.args)?;
+    let (args, clone) = super::clone::split_create_args(&a.args)?;
+    let ra = parse_resource_args(args)?;
     if cib.config.find_primitive(&a.name).is_some() || cib.config.find_resource(&a.name).is_some() {
         bail!("resource {:?} already exists", a.name);
+    }
+    if clone.is_some() && a.group.is_some() {
+        bail!("--group and clone: a group member cannot be cloned alone (clone the group)");
     }
     let md = if a.force {
         None
@@ -519,10 +560,17 @@ pub fn create_plan(cib: &Cib, a: &CreateArgs, check: AgentCheck<'_>) -> Result<P
         ops,
         ..Default::default()
     };
-    let mut changes = vec![Change::AddResource {
-        resource: Resource::Primitive(p),
-    }];
     let mut what = format!("create resource {}", a.name);
+    let resource = match clone {
+        Some(spec) => {
+            let c = spec.build(Resource::Primitive(p));
+            super::clone::check_free(cib, &c.id)?;
+            what.push_str(&format!(" cloned as {}", c.id));
+            Resource::Clone(c)
+        }
+        None => Resource::Primitive(p),
+    };
+    let mut changes = vec![Change::AddResource { resource }];
     if let Some(g) = &a.group {
         changes.push(Change::AddGroupMembers {
             group: g.clone(),

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hactl_model::change::Change;
-use hactl_model::Cib;
+use hactl_model::{Cib, Resource};
 use hactl_policy::{Action, ActionKind, NodeState, OrderingEdge, Transition};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
@@ -876,7 +876,21 @@ pub fn forget_orphans(cib: &Cib, t: &Transition) -> Option<Change> {
         .filter(|p| !p.current.is_empty())
         .map(|p| p.resource.as_str())
         .collect();
-    let gone = |rsc: &str| !configured.contains(rsc) && !active.contains(rsc);
+    // A configured clone's instance history (`db:3` for `db`) may be read as any
+    // of its instances: which one is active is not known by that name.
+    let clone_prims: BTreeSet<&str> = cib
+        .config
+        .resources
+        .iter()
+        .filter(|r| matches!(r, Resource::Clone(_)))
+        .flat_map(|r| r.primitives())
+        .map(|p| p.id.as_str())
+        .collect();
+    let cloned = |rsc: &str| {
+        rsc.rsplit_once(':')
+            .is_some_and(|(base, _)| clone_prims.contains(base))
+    };
+    let gone = |rsc: &str| !configured.contains(rsc) && !active.contains(rsc) && !cloned(rsc);
     let online: BTreeSet<&str> = t
         .nodes
         .iter()
@@ -968,6 +982,7 @@ pub fn reprobe(cib: &Cib, nodes: &[String]) -> Transition {
                 reason: Some("executor restarted: learn what runs here".into()),
                 runnable: true,
                 pseudo: false,
+                history_name: None,
             });
         }
     }
@@ -986,18 +1001,28 @@ pub fn followup_monitors(cib: &Cib, nodes: &[String]) -> Transition {
             let Some(newest) = h.ops.iter().max_by_key(|o| o.call_id) else {
                 continue;
             };
-            if !(newest.operation == "monitor"
-                && newest.interval_ms == 0
-                && newest.rc == rc::OK
-                && newest.op_status == 0)
-            {
+            let probed =
+                newest.operation == "monitor" && newest.interval_ms == 0 && newest.op_status == 0;
+            if !probed || !matches!(newest.rc, rc::OK | rc::RUNNING_PROMOTED) {
                 continue;
             }
-            let Some(p) = cib.config.find_primitive(rsc) else {
+            // A clone instance's history (`db:1`) runs its clone's primitive.
+            let Some(p) = cib
+                .config
+                .find_primitive(rsc)
+                .or_else(|| cib.config.clone_instance(rsc).map(|(_, p, _)| p))
+            else {
                 continue;
             };
+            // The monitors of the role the probe found (8: promoted).
+            let promoted = newest.rc == rc::RUNNING_PROMOTED;
             for op in &p.ops {
-                if op.name == "monitor" && op.interval_ms > 0 && op.enabled != Some(false) {
+                let role_fits = (op.role == Some(hactl_model::Role::Promoted)) == promoted;
+                if op.name == "monitor"
+                    && op.interval_ms > 0
+                    && op.enabled != Some(false)
+                    && role_fits
+                {
                     actions.push(Action {
                         id: actions.len(),
                         kind: ActionKind::Monitor {
@@ -1008,6 +1033,7 @@ pub fn followup_monitors(cib: &Cib, nodes: &[String]) -> Transition {
                         reason: Some("found running by a probe".into()),
                         runnable: true,
                         pseudo: false,
+                        history_name: None,
                     });
                 }
             }

@@ -341,7 +341,13 @@ impl Engine {
         for a in &t.actions {
             let details = |r: &str, node: &str, op: &str, interval_ms: u64| {
                 let prim = index.get(r).copied();
-                ops::op_details_of(cib, prim, r, node, op, interval_ms)
+                let mut d = ops::op_details_of(cib, prim, r, node, op, interval_ms)?;
+                // An anonymous clone instance runs, and is recorded, under the
+                // name the node's history already knows it by.
+                if let Some(name) = &a.history_name {
+                    d.rsc = name.to_string();
+                }
+                Some(d)
             };
             let (op, expected_rc) = match (&a.kind, &a.resource, &a.node) {
                 (ActionKind::Start, Some(r), Some(node)) if !a.pseudo => {

@@ -41,6 +41,7 @@ fn act(id: usize, kind: ActionKind, rsc: Option<&str>, node: &str) -> Action {
         reason: None,
         runnable: true,
         pseudo: false,
+        history_name: None,
     }
 }
 
@@ -53,6 +54,7 @@ fn pseudo(id: usize, kind: ActionKind) -> Action {
         reason: None,
         runnable: true,
         pseudo: true,
+        history_name: None,
     }
 }
 

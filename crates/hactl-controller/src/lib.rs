@@ -23,6 +23,9 @@ pub mod shutdown;
 pub mod split_brain;
 pub mod watchdog;
 
+#[cfg(test)]
+mod clone_history_tests;
+
 pub use controller::{Controller, ControllerConfig, Host};
 pub use engine::{Command, Dispatch, Engine, EngineConfig, EngineError, Event, FenceRequest};
 pub use ops::{OpDetails, Outcome};

@@ -175,7 +175,11 @@ impl Executor {
         timeout: Duration,
         check_level: Option<u32>,
     ) -> OpResult {
-        if op == "stop" {
+        // As Pacemaker's controller does, no recurring monitor runs across a
+        // change of state: one between a demote and the stop that follows would
+        // report the new role (rc 0 where its role says 8) as a failure. The
+        // monitors of the role reached are started after the change.
+        if matches!(op, "stop" | "demote" | "promote") {
             self.cancel_all_monitors(rsc);
         }
         let queued = Instant::now();

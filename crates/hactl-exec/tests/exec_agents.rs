@@ -564,3 +564,60 @@ async fn ipaddr2_validate_all_runs_at_check() {
     assert_eq!(local.rc, 1, "{local}");
     assert!(exec.history("foo").is_empty(), "validation records no op");
 }
+
+/// The real ocf:pacemaker:Stateful, promoted with its Promoted-role monitor running:
+/// a demote ends that monitor, so it never reports the unpromoted state it finds
+/// next (rc 0 where its role says 8) as a failure, as it did between the demote and
+/// the stop of a node going to standby. A promote likewise ends the Unpromoted
+/// monitor. `crm_attribute` is a stub that accepts the agent's promotion scores:
+/// they are not under test and there is no daemon here to take them.
+#[tokio::test(flavor = "current_thread")]
+async fn demote_and_promote_end_the_recurring_monitors() {
+    let dir = tempfile::tempdir().unwrap();
+    let sbin = dir.path().join("sbin");
+    script(&sbin.join("crm_attribute"), "#!/bin/sh\nexit 0\n");
+    let cfg = ExecConfig {
+        sbin_dir: Some(sbin),
+        ..config(dir.path())
+    };
+    let (exec, mut events) = Executor::new(cfg);
+    let agent = AgentSpec::parse("ocf:pacemaker:Stateful").unwrap();
+    let p = params::<_, String, String>([]);
+    let spec = MonitorSpec {
+        interval: Duration::from_millis(20),
+        timeout: T,
+        check_level: None,
+    };
+    for op in ["start", "promote"] {
+        assert!(
+            exec.execute("db", &agent, &p, op, T).await.is_success(),
+            "{op}"
+        );
+    }
+    exec.start_monitor("db", &agent, &p, spec.clone());
+    let ExecEvent::MonitorChanged { result, .. } = tokio::time::timeout(T, events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result.rc, 8, "promoted");
+    assert!(exec
+        .execute("db", &agent, &p, "demote", T)
+        .await
+        .is_success());
+    assert!(exec.monitors().is_empty(), "{:?}", exec.monitors());
+    let quiet = tokio::time::timeout(Duration::from_millis(300), events.recv()).await;
+    assert!(quiet.is_err(), "a monitor ran after the demote: {quiet:?}");
+    exec.start_monitor("db", &agent, &p, spec);
+    let ExecEvent::MonitorChanged { result, .. } = tokio::time::timeout(T, events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result.rc, 0, "unpromoted");
+    assert!(exec
+        .execute("db", &agent, &p, "promote", T)
+        .await
+        .is_success());
+    assert!(exec.monitors().is_empty(), "{:?}", exec.monitors());
+    let quiet = tokio::time::timeout(Duration::from_millis(300), events.recv()).await;
+    assert!(quiet.is_err(), "a monitor ran after the promote: {quiet:?}");
+}

@@ -40,6 +40,19 @@ pub(crate) struct CloneInfo<'a> {
     pub unassigned: bool,
     pub assigning: bool,
     pub updating: bool,
+    /// Anonymous clones: every history entry read, and the instance it was given.
+    pub history: Vec<HistoryEntry<'a>>,
+}
+
+/// One node's history entry of an anonymous clone, as unpacked.
+#[derive(Debug)]
+pub(crate) struct HistoryEntry<'a> {
+    pub node: usize,
+    pub instance: usize,
+    /// The name it is recorded under (`rsc`, `rsc:N`, any instance number).
+    pub name: &'a str,
+    /// It made its instance active on the node.
+    pub active: bool,
 }
 
 /// Pacemaker makes clones "ever so slightly sticky" unless told otherwise.
@@ -116,6 +129,7 @@ impl<'a> Sched<'a> {
             unassigned: true,
             assigning: false,
             updating: false,
+            history: Vec::new(),
         });
         self.clone_base.insert(&def.id, ci);
         for _ in 0..max.max(1) {
@@ -191,6 +205,47 @@ impl<'a> Sched<'a> {
             Some(p) => p,
             None => self.new_instance(ci),
         })
+    }
+
+    /// Remembers that history entry `name` on node `n` was given to instance `p`
+    /// (`active`: it made `p` active there), for `instance_history_name`.
+    pub(crate) fn note_clone_history(&mut self, n: usize, p: usize, name: &'a str, active: bool) {
+        let Some(ci) = self.prims[p].clone else {
+            return;
+        };
+        if !self.clones[ci].unique {
+            self.clones[ci].history.push(HistoryEntry {
+                node: n,
+                instance: p,
+                name,
+                active,
+            });
+        }
+    }
+
+    /// The name the executor on node `n` must run and record anonymous clone
+    /// instance `p` under, when not `p`'s own id: the name of the node's history
+    /// entry given to `p` (the one that made it active first), else of an entry
+    /// there whose instance is not active on `n` (a stopped record, given to
+    /// another inactive instance). An anonymous clone has one instance per node
+    /// and the agent knows it by that name only (`OCF_RESOURCE_INSTANCE`, its
+    /// state files): an operation under a new name would start a second history
+    /// there, which the next run reads as one more instance (an orphan) that the
+    /// agent does not know.
+    pub(crate) fn instance_history_name(&self, p: usize, n: usize) -> Option<&'a str> {
+        let ci = self.prims[p].clone?;
+        let here = self.clones[ci].history.iter().filter(|h| h.node == n);
+        let own = here.clone().filter(|h| h.instance == p);
+        let name = own
+            .clone()
+            .find(|h| h.active)
+            .or_else(|| own.clone().next())
+            .or_else(|| {
+                here.clone()
+                    .find(|h| !self.prims[h.instance].active.contains(&n))
+            })?
+            .name;
+        (name != self.prims[p].id).then_some(name)
     }
 
     /// A globally-unique clone's history names its instance: `rsc:N` is instance

@@ -121,6 +121,14 @@ pub struct Action {
     pub runnable: bool,
     /// Pseudo actions have no executor: group markers, stops implied by fencing.
     pub pseudo: bool,
+    /// An anonymous clone instance's name in the node's history when it is not
+    /// `resource` (`db`, or another instance number): the executor runs and
+    /// records the operation under it, so that a node keeps one history per clone.
+    #[serde(
+        serialize_with = "ser_opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub history_name: Option<Arc<str>>,
 }
 
 /// Serializes a shared name as a plain JSON string (without serde's `rc` feature).
@@ -377,6 +385,10 @@ fn build_transition(
             reason: a.reason.clone(),
             runnable: a.runnable,
             pseudo: a.pseudo,
+            history_name: match (a.rsc, a.node) {
+                (Some(RscRef::P(p)), Some(n)) => s.instance_history_name(p, n).map(Arc::from),
+                _ => None,
+            },
         });
     }
     // Runnable probes, each before the start of its resource and before the stops
@@ -393,6 +405,7 @@ fn build_transition(
             reason: None,
             runnable: true,
             pseudo: false,
+            history_name: s.instance_history_name(p, n).map(Arc::from),
         });
         // A clone instance's probe comes before the start of the whole clone.
         let clone_start = s.prims[p].clone.map(|ci| g.clone_acts[ci][0]);

@@ -3,7 +3,9 @@
 //! role-limited constraints decide with them, and a promoted instance that must
 //! leave its node is replaced by one promoted elsewhere.
 
-use hactl_model::{CloneSet, LocationConstraint, OpRecord, OpSpec, OrderAction, OrderConstraint};
+use hactl_model::{
+    CloneSet, LocationConstraint, OpRecord, OpSpec, OrderAction, OrderConstraint, ResourceHistory,
+};
 use hactl_model::{Role, Score};
 
 use super::*;
@@ -247,4 +249,58 @@ fn an_unpromoted_monitor_seeing_it_promoted_counts_it_promoted() {
     st.resources.insert("db".into(), h);
     let s = summary(&cib);
     assert!(!s.iter().any(|l| l.contains("n2")), "{s:?}");
+}
+
+/// Histories whose names are not the instance numbers the scheduler gives them: n1
+/// stopped (its `db:0` a probe that found nothing), n2 running as `db:1`, n3 as
+/// `db:2`. n2's and n3's histories become instances `db:0` and `db:1`; every
+/// operation on a node carries the name its history there is under, so that the
+/// agent (which knows the instance by that name) is asked about itself, and the
+/// node keeps one history.
+#[test]
+fn operations_on_an_instance_carry_the_name_of_the_nodes_history() {
+    let mut cib = promotable(&[("n2", "10"), ("n3", "5")]);
+    cib.config.nodes[0].standby = true;
+    let probe = ResourceHistory {
+        ops: vec![OpRecord {
+            operation: "monitor".into(),
+            call_id: 1,
+            rc: 7,
+            ..Default::default()
+        }],
+        ..running(1)
+    };
+    let entries = [
+        ("n1", "db:0", probe),
+        ("n2", "db:1", running(2)),
+        ("n3", "db:2", running(3)),
+    ];
+    for (node, name, h) in entries {
+        let st = cib.status.nodes.get_mut(node).unwrap();
+        st.resources.insert(name.into(), h);
+    }
+    let t = schedule(&cib, 1_000_000).unwrap();
+    let mut seen = 0;
+    for a in t.actions.iter().filter(|a| !a.pseudo && a.node.is_some()) {
+        let node = a.node.as_deref().unwrap_or_default();
+        let name = a.history_name.as_deref().or(a.resource.as_deref());
+        let want = cib.status.nodes[node]
+            .resources
+            .keys()
+            .next()
+            .map(String::as_str);
+        assert_eq!(name, want, "{a:?}");
+        seen += 1;
+    }
+    let promote = t
+        .actions
+        .iter()
+        .find(|a| a.kind == crate::ActionKind::Promote);
+    assert_eq!(
+        promote.and_then(|a| Some((a.node.as_deref()?, a.history_name.as_deref()?))),
+        Some(("n2", "db:1")),
+        "{:?}",
+        t.actions
+    );
+    assert!(seen >= 3, "a promote and the monitors: {:?}", t.actions);
 }

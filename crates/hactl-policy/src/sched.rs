@@ -651,7 +651,10 @@ impl<'a> Sched<'a> {
                             if *rid != self.prims[p].id {
                                 self.prims[p].history_name = Some(rid.clone());
                             }
+                            let was_active = self.prims[p].active.contains(&n);
                             self.unpack_history_entry(n, p, h);
+                            let active = !was_active && self.prims[p].active.contains(&n);
+                            self.note_clone_history(n, p, rid, active);
                         }
                     }
                     None => {

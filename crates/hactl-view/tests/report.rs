@@ -278,6 +278,7 @@ fn a_notify_action_is_described_in_a_few_words() {
         reason: None,
         runnable: true,
         pseudo: false,
+        history_name: None,
     };
     assert_eq!(
         hactl_view::report::describe_action(&a),
