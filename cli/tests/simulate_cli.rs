@@ -231,13 +231,16 @@ fn bad_input_is_a_clear_error() {
     let clone = dir.path().join("clone.xml");
     std::fs::write(
         &clone,
-        r#"<cib><configuration><resources><clone id="web-clone"><meta_attributes id="m"><nvpair id="m-n" name="notify" value="true"/></meta_attributes><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></clone></resources></configuration></cib>"#,
+        r#"<cib><configuration><resources><clone id="web-clone"><group id="web-group"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></clone></resources></configuration></cib>"#,
     )
     .unwrap();
     let o = hactl(&["simulate", "--xml", path(&clone)]);
     assert!(!o.status.success());
     let e = stderr(&o);
-    assert!(e.contains("notify") && e.contains("web-clone"), "{e}");
+    assert!(
+        e.contains("clones of groups") && e.contains("web-group"),
+        "{e}"
+    );
 
     for (args, needle) in [
         (

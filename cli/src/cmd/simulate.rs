@@ -219,6 +219,15 @@ fn inject_op(cib: &mut Cib, spec: &str, now: i64) -> anyhow::Result<()> {
     let rsc = prim.id.clone();
     let op = rsc_op[rsc.len() + 1..].to_string();
     let agent: AgentSpec = prim.agent.clone();
+    // The digest the executing node would record, so that an injected op does not
+    // look like a definition change (probes and promotes ran with the start's).
+    let spec = prim.op(if interval_ms == 0 { "start" } else { &op }, interval_ms);
+    let params = prim.params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let digest = hactl_model::digest::op_digest(
+        params.chain(hactl_model::digest::op_params(spec)),
+        interval_ms,
+        cib.config.op_timeout_ms(spec),
+    );
     known_node(cib, node)?;
     let expected = if op == "monitor" && interval_ms == 0 {
         7
@@ -252,7 +261,8 @@ fn inject_op(cib: &mut Cib, spec: &str, now: i64) -> anyhow::Result<()> {
         exec_time_ms: Some(0),
         queue_time_ms: Some(0),
         exit_reason: None,
-        op_digest: None,
+        op_digest: Some(digest),
+        ..OpRecord::default()
     });
     if rc != expected {
         let pos = st.failcounts.iter().position(|f| {

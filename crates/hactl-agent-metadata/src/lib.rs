@@ -19,6 +19,9 @@ use std::time::Duration;
 pub struct AgentMetadata {
     pub name: String,
     pub version: Option<String>,
+    /// The OCF version the agent follows (`<version>`; `1.1` agents can mark
+    /// parameters reloadable and support `reload-agent`).
+    pub ocf_version: Option<String>,
     pub shortdesc: String,
     pub longdesc: String,
     /// Fence agents name their vendor's site.
@@ -33,6 +36,8 @@ pub struct Parameter {
     pub name: String,
     pub required: bool,
     pub unique: bool,
+    /// OCF 1.1: a `reload-agent` can apply a change of this parameter.
+    pub reloadable: bool,
     pub deprecated: bool,
     /// The older name this one replaces (fence agents: `plug` obsoletes `port`).
     pub obsoletes: Option<String>,
@@ -78,6 +83,30 @@ impl AgentMetadata {
 
     pub fn supports(&self, action: &str) -> bool {
         self.action(action).is_some()
+    }
+
+    /// The parameters a reload cannot apply, if the agent can reload at all, as
+    /// Pacemaker decides: an OCF 1.1 agent with `reload-agent` reloads what it
+    /// marks reloadable; an older agent with `reload` reloads what is not unique.
+    pub fn non_reloadable(&self) -> Option<Vec<&str>> {
+        let ocf_1_1 = self.ocf_version.as_deref().is_some_and(|v| {
+            let mut it = v.trim().split('.').map(|x| x.parse::<u32>().unwrap_or(0));
+            (it.next().unwrap_or(0), it.next().unwrap_or(0)) >= (1, 1)
+        });
+        let names = |keep: &dyn Fn(&Parameter) -> bool| {
+            self.parameters
+                .iter()
+                .filter(|p| keep(p))
+                .map(|p| p.name.as_str())
+                .collect()
+        };
+        if ocf_1_1 && self.supports("reload-agent") {
+            Some(names(&|p| !p.reloadable))
+        } else if !ocf_1_1 && self.supports("reload") {
+            Some(names(&|p| p.unique))
+        } else {
+            None
+        }
     }
 
     /// The agent's default timeout for an action, if it declares one.

@@ -126,6 +126,7 @@ impl Parser {
                     name: attr(e, "name").unwrap_or_default(),
                     required: flag(e, "required"),
                     unique: flag(e, "unique"),
+                    reloadable: flag(e, "reloadable"),
                     deprecated: flag(e, "deprecated"),
                     obsoletes: attr(e, "obsoletes"),
                     content_type: "string".into(),
@@ -198,7 +199,12 @@ impl Parser {
             // A shortdesc attribute on the agent (fence agents) comes first.
             (Target::AgentShort, _) if md.shortdesc.is_empty() => md.shortdesc = t,
             (Target::AgentLong, _) => md.longdesc = t,
-            (Target::AgentVersion, _) if md.version.is_none() => md.version = Some(t),
+            (Target::AgentVersion, _) => {
+                if md.version.is_none() {
+                    md.version = Some(t.clone());
+                }
+                md.ocf_version = Some(t);
+            }
             (Target::Vendor, _) => md.vendor_url = Some(t),
             _ => {}
         }

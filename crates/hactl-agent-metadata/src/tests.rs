@@ -129,3 +129,30 @@ fn malformed_xml_says_where() {
     assert!(matches!(e, MetadataError::Xml { .. }), "{e}");
     assert!(matches!(parse("<foo/>"), Err(MetadataError::NoAgent)));
 }
+
+/// What a reload cannot apply, as Pacemaker reads it: OCF 1.1 `reloadable`
+/// parameters with `reload-agent`, or (older agents with `reload`) the non-unique
+/// ones; nothing for an agent that cannot reload.
+#[test]
+fn non_reloadable_parameters_follow_the_ocf_version() {
+    let md = |version: &str, action: &str| {
+        AgentMetadata::parse(&format!(
+            r#"<resource-agent name="x" version="2.0"><version>{version}</version>
+            <parameters>
+              <parameter name="state" unique="1"/>
+              <parameter name="fake" reloadable="1"/>
+            </parameters>
+            <actions><action name="start"/><action name="{action}"/></actions>
+            </resource-agent>"#
+        ))
+        .unwrap()
+    };
+    assert_eq!(
+        md("1.1", "reload-agent").non_reloadable(),
+        Some(vec!["state"])
+    );
+    assert_eq!(md("1.1", "reload-agent").version.as_deref(), Some("2.0"));
+    assert_eq!(md("1.0", "reload").non_reloadable(), Some(vec!["state"]));
+    assert_eq!(md("1.0", "reload-agent").non_reloadable(), None);
+    assert_eq!(md("1.1", "monitor").non_reloadable(), None);
+}

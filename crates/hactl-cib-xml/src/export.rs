@@ -14,13 +14,9 @@ use crate::import::{NODE_SCORE_ATTR, NO_QUORUM_PANIC_PROPERTY};
 
 /// Op settings that Pacemaker reads as attributes of `<op>`; every other entry of
 /// [`OpSpec::extra`] is written as an op instance attribute (`OCF_CHECK_LEVEL`, …).
-const OP_XML_ATTRS: &[&str] = &[
-    "start-delay",
-    "interval-origin",
-    "record-pending",
-    "requires",
-    "description",
-];
+/// Operation attributes written on `<op>` itself; the rest are its instance
+/// attributes.
+const OP_XML_ATTRS: &[&str] = hactl_model::digest::OP_META_ATTRS;
 
 pub(crate) fn esc(s: &str) -> std::borrow::Cow<'_, str> {
     quick_xml::escape::escape(s)
@@ -333,8 +329,16 @@ pub fn export(cib: &Cib) -> String {
                     if let Some(r) = &op.exit_reason {
                         attr(&mut out, "exit-reason", r);
                     }
-                    if let Some(d) = &op.op_digest {
-                        attr(&mut out, "op-digest", d);
+                    for (n, v) in [
+                        ("op-digest", &op.op_digest),
+                        ("op-force-restart", &op.op_force_restart),
+                        ("op-restart-digest", &op.op_restart_digest),
+                        ("op-secure-params", &op.op_secure_params),
+                        ("op-secure-digest", &op.op_secure_digest),
+                    ] {
+                        if let Some(v) = v {
+                            attr(&mut out, n, v);
+                        }
                     }
                     attr(&mut out, "on_node", name);
                     out.push_str("/>\n");

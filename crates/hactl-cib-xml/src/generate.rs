@@ -174,6 +174,7 @@ pub fn large_cib_model(nodes: usize, resources: usize, seed: u64) -> Cib {
                     }
                     .to_string(),
                 ),
+                ..OpRecord::default()
             }
         };
 
@@ -345,6 +346,7 @@ pub fn add_clones(cib: &mut Cib, clones: usize) {
                         }
                         .to_string(),
                     ),
+                    ..OpRecord::default()
                 };
                 let mut ops = vec![rec(1, "monitor", 0, 7)];
                 if !standby[n] {

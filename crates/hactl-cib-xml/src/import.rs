@@ -2,8 +2,8 @@
 //!
 //! The rule: everything the scheduler could act on is either mapped or rejected with
 //! an error naming the element and its id. Only bookkeeping that cannot change a
-//! decision (alerts, `cib-last-written`, feature-set versions, transition magic,
-//! secondary digests) is skipped, and each skip is spelled out below.
+//! decision (alerts, `cib-last-written`, feature-set versions, transition magic)
+//! is skipped, and each skip is spelled out below.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -990,5 +990,9 @@ fn import_op_record(o: &Element) -> Result<OpRecord, ImportError> {
             .filter(|s| !s.is_empty())
             .map(str::to_string),
         op_digest: o.attr("op-digest").map(str::to_string),
+        op_force_restart: o.attr("op-force-restart").map(str::to_string),
+        op_restart_digest: o.attr("op-restart-digest").map(str::to_string),
+        op_secure_params: o.attr("op-secure-params").map(str::to_string),
+        op_secure_digest: o.attr("op-secure-digest").map(str::to_string),
     })
 }

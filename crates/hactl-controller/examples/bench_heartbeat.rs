@@ -14,8 +14,6 @@
 //!
 //! Usage: bench_heartbeat [inline|dc] [seconds]
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -37,16 +35,13 @@ impl ClusterIo for Io {
     /// Nodes that never answer: the transition stays in flight.
     fn send(&self, _node: &str, _msg: ControllerMsg) {}
 
-    fn propose(
-        &self,
-        change: Change,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+    fn propose(&self, change: Change) -> hactl_controller::Proposal<'_> {
         let r = {
             let mut g = self.cib.lock().expect("not poisoned");
             let mut c = (**g).clone();
             change
                 .apply(&mut c)
-                .map_err(|e| e.to_string())
+                .map_err(hactl_controller::ProposeError::from)
                 .map(|()| *g = Arc::new(c))
         };
         Box::pin(async move { r })

@@ -3,8 +3,6 @@
 //! [`Host`] (peer transport, Raft, leader) and calls [`Controller::on_peer`] for
 //! controller messages and [`Controller::update`] on every liveness check.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use hactl_exec::{ExecConfig, Executor};
@@ -31,10 +29,7 @@ pub trait Host: Send + Sync + 'static {
     /// The current DC (Raft leader), if known.
     fn leader(&self) -> Option<String>;
     /// Proposes a CIB change through Raft; resolves once applied locally.
-    fn propose(
-        &self,
-        change: Change,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+    fn propose(&self, change: Change) -> crate::Proposal<'_>;
     /// The CIB as applied locally.
     fn cib(&self) -> Arc<Cib>;
     /// Told after each policy engine run while this node is DC (metrics).
@@ -88,10 +83,7 @@ impl ClusterIo for DcIo {
         }
     }
 
-    fn propose(
-        &self,
-        change: Change,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+    fn propose(&self, change: Change) -> crate::Proposal<'_> {
         self.host.propose(change)
     }
 

@@ -27,8 +27,6 @@
 //!   ([`crate::split_brain`], `docs/architecture.md`, "Split brain").
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -53,10 +51,7 @@ pub trait ClusterIo: Send + Sync + 'static {
     /// Sends a message to a node's executor service (this node's included).
     fn send(&self, node: &str, msg: ControllerMsg);
     /// Proposes a change through Raft; resolves once applied locally.
-    fn propose(
-        &self,
-        change: Change,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+    fn propose(&self, change: Change) -> crate::Proposal<'_>;
     /// The CIB as applied locally; after `propose` resolved, it holds the change.
     fn cib(&self) -> Arc<Cib>;
     /// Told after each policy engine run (tests and metrics watch it).
@@ -384,7 +379,9 @@ impl Dc {
                 self.cib = self.io.cib();
                 return true;
             }
-            Err(e) if changes.is_empty() => {
+            // Only a refusal by the model can be one bad change among good ones;
+            // anything else (no leader, stopping) would fail each of them too.
+            Err(e) if changes.is_empty() || !matches!(e, crate::ProposeError::Rejected(_)) => {
                 warn!(node = %self.cfg.node, error = %e, "proposal failed");
                 return false;
             }

@@ -372,6 +372,9 @@ impl Engine {
                 (ActionKind::Cancel { interval_ms }, Some(r), Some(node)) if !a.pseudo => {
                     (details(r, node, "cancel", *interval_ms), rc::OK)
                 }
+                (ActionKind::Reload, Some(r), Some(node)) if !a.pseudo => {
+                    (details(r, node, "reload-agent", 0), rc::OK)
+                }
                 (ActionKind::Notify { env, .. }, Some(r), Some(node)) if !a.pseudo => (
                     details(r, node, "notify", 0).map(|d| ops::with_notify_env(d, env)),
                     rc::OK,
@@ -387,6 +390,7 @@ impl Engine {
                     | ActionKind::Promote
                     | ActionKind::Demote
                     | ActionKind::Cancel { .. }
+                    | ActionKind::Reload
                     | ActionKind::Notify { .. }
             ) && !a.pseudo;
             let fence_executor = match (&a.kind, &a.node) {
@@ -1052,6 +1056,7 @@ pub fn done(rc: i32, now_s: i64) -> Outcome {
         queue_ms: 0,
         started_at: now_s,
         digest: None,
+        restart: None,
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod controller;
 pub mod dc;
+mod definition;
 pub mod engine;
 pub mod fence_delay;
 mod history;
@@ -17,6 +18,7 @@ pub mod ipvs_status;
 pub mod messages;
 pub mod node_service;
 pub mod ops;
+pub mod propose;
 pub mod quorum;
 pub mod sched_thread;
 pub mod shutdown;
@@ -29,3 +31,4 @@ mod clone_history_tests;
 pub use controller::{Controller, ControllerConfig, Host};
 pub use engine::{Command, Dispatch, Engine, EngineConfig, EngineError, Event, FenceRequest};
 pub use ops::{OpDetails, Outcome};
+pub use propose::{Proposal, ProposeError};

@@ -15,6 +15,7 @@ use hactl_exec::{ExecEvent, Executor, MonitorSpec, OpResult};
 use tokio::sync::{mpsc, Notify};
 use tracing::{debug, info, warn};
 
+use crate::definition;
 use crate::engine::{Dispatch, FenceRequest};
 use crate::messages::{ControllerMsg, Report};
 use crate::ops::{status, OpDetails, Outcome};
@@ -87,6 +88,7 @@ fn to_outcome(r: &OpResult) -> Outcome {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
         digest: None,
+        restart: None,
     }
 }
 
@@ -291,8 +293,11 @@ impl NodeService {
         transition: Option<u64>,
         action: Option<usize>,
         details: OpDetails,
-        outcome: Outcome,
+        mut outcome: Outcome,
     ) {
+        if outcome.digest.is_none() && details.op != "cancel" {
+            outcome.digest = Some(definition::digest_of(&details));
+        }
         let seq = self.inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let r = Report {
             seq,
@@ -326,6 +331,13 @@ impl NodeService {
     /// first result arrives as an executor event).
     async fn run_op(&self, d: &OpDetails, graph: Option<(u64, usize)>) -> Option<Outcome> {
         let node = &self.inner.node;
+        let started = self
+            .inner
+            .active
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        let d = &definition::stop_as_started(d, &started);
         if d.agent.class == "stonith" {
             // Fence devices are not run by the executor: "starting" one only makes it
             // available to the fencer on this node (as in Pacemaker).
@@ -343,6 +355,7 @@ impl NodeService {
                     queue_ms: 0,
                     started_at: now,
                     digest: None,
+                    restart: None,
                 });
             }
         };
@@ -365,6 +378,7 @@ impl NodeService {
                 queue_ms: 0,
                 started_at: now,
                 digest: None,
+                restart: None,
             });
         }
         if d.op == "monitor" && d.interval_ms > 0 {
@@ -389,6 +403,10 @@ impl NodeService {
             );
             return None;
         }
+        let op = match d.op.as_str() {
+            "reload-agent" => definition::reload_action(&self.inner.exec, &agent).await,
+            op => op,
+        };
         let r = self
             .inner
             .exec
@@ -396,7 +414,7 @@ impl NodeService {
                 &d.rsc,
                 &agent,
                 &d.params,
-                &d.op,
+                op,
                 Duration::from_millis(d.interval_ms),
                 timeout,
                 d.check_level,
@@ -404,7 +422,9 @@ impl NodeService {
             .await;
         debug!(node = %node, resource = %d.rsc, op = %d.op, rc = r.rc, "op done");
         self.track(d, &r);
-        Some(to_outcome(&r))
+        let mut outcome = to_outcome(&r);
+        outcome.restart = definition::restart_of(&self.inner.exec, &agent, d).await;
+        Some(outcome)
     }
 
     fn track(&self, d: &OpDetails, r: &OpResult) {
@@ -413,9 +433,12 @@ impl NodeService {
         };
         let ok = r.is_success();
         match d.op.as_str() {
-            "start" if ok => {
+            // A reload applied the definition: the next stop undoes it.
+            "start" | "reload-agent" if ok => {
                 a.retain(|x| x.rsc != d.rsc);
-                a.push(d.clone());
+                let mut start = d.clone();
+                start.op = "start".into();
+                a.push(start);
             }
             "stop" if ok => {
                 a.retain(|x| x.rsc != d.rsc);
@@ -510,6 +533,7 @@ impl NodeService {
             queue_ms: 0,
             started_at: now,
             digest: None,
+            restart: None,
         }
     }
 
@@ -556,6 +580,7 @@ impl NodeService {
                         queue_ms: 0,
                         started_at: now,
                         digest: None,
+                        restart: None,
                     };
                     svc.report(None, None, d.clone(), outcome);
                     last = rc;
@@ -640,6 +665,7 @@ mod tests {
             interval_ms,
             timeout_ms: 7_000,
             check_level: None,
+            op_params: Default::default(),
         }
     }
 

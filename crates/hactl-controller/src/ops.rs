@@ -41,6 +41,10 @@ pub struct OpDetails {
     pub timeout_ms: u64,
     /// `OCF_CHECK_LEVEL`.
     pub check_level: Option<u32>,
+    /// The operation's own parameters as digests count them (for one-shot
+    /// operations, the start's: see `hactl_model::digest`).
+    #[serde(default, skip_serializing_if = "Attrs::is_empty")]
+    pub op_params: Attrs,
 }
 
 /// The outcome of one operation as a node reports it.
@@ -54,7 +58,11 @@ pub struct Outcome {
     pub queue_ms: u64,
     /// Unix seconds when the op started.
     pub started_at: i64,
+    /// `op-digest` of the parameters it ran with.
     pub digest: Option<String>,
+    /// For an agent that can reload: `op-force-restart` and `op-restart-digest`.
+    #[serde(default)]
+    pub restart: Option<(String, String)>,
 }
 
 impl Outcome {
@@ -68,6 +76,7 @@ impl Outcome {
             queue_ms: 0,
             started_at,
             digest: None,
+            restart: None,
         }
     }
 
@@ -157,6 +166,16 @@ pub fn op_details_of(
                 .and_then(|v| v.parse().ok());
             let mut params = p.params.clone();
             params.extend(instance_meta.unwrap_or_default());
+            // One-shot operations are compared with the start's definition.
+            let digest_spec = if interval_ms == 0 {
+                p.op("start", 0)
+            } else {
+                spec
+            };
+            let op_params = hactl_model::digest::op_params(digest_spec)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             Some(OpDetails {
                 rsc: rsc.to_string(),
                 agent: p.agent.clone(),
@@ -165,6 +184,7 @@ pub fn op_details_of(
                 interval_ms,
                 timeout_ms,
                 check_level,
+                op_params,
             })
         }
         None => {
@@ -177,6 +197,7 @@ pub fn op_details_of(
                 interval_ms,
                 timeout_ms: default_timeout,
                 check_level: None,
+                op_params: Attrs::new(),
             })
         }
     }
@@ -245,8 +266,12 @@ pub fn record_change(
 ) -> Change {
     // A cancel is recorded on the monitor it cancelled (its record then says it
     // no longer runs), as Pacemaker removes a cancelled monitor's record.
+    // A reload is recorded as a start when it ran (its digests are the
+    // definition's now) and as a failed monitor when it did not, as Pacemaker does.
     let (operation, op_status) = match d.op.as_str() {
         "cancel" => ("monitor".to_string(), status::CANCELLED),
+        "reload-agent" if out.op_status == status::DONE => ("start".to_string(), out.op_status),
+        "reload-agent" => ("monitor".to_string(), out.op_status),
         _ => (d.op.clone(), out.op_status),
     };
     Change::RecordOp {
@@ -266,6 +291,9 @@ pub fn record_change(
             queue_time_ms: Some(out.queue_ms),
             exit_reason: out.exit_reason.clone(),
             op_digest: out.digest.clone(),
+            op_force_restart: out.restart.as_ref().map(|r| r.0.clone()),
+            op_restart_digest: out.restart.as_ref().map(|r| r.1.clone()),
+            ..OpRecord::default()
         },
     }
 }

@@ -4,8 +4,6 @@
 //! directly (no Raft). The agents are the real `ocf:heartbeat:Dummy`.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,17 +58,14 @@ impl Host for FakeHost {
         self.world.leader.lock().unwrap().clone()
     }
 
-    fn propose(
-        &self,
-        change: Change,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+    fn propose(&self, change: Change) -> hactl_controller::Proposal<'_> {
         let r = {
             let mut g = self.world.cib.lock().unwrap();
             let mut c = (**g).clone();
             change
                 .apply(&mut c)
                 .map(|()| *g = Arc::new(c))
-                .map_err(|e| e.to_string())
+                .map_err(hactl_controller::ProposeError::from)
         };
         Box::pin(async move { r })
     }

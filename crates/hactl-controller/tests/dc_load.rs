@@ -36,10 +36,7 @@ impl ClusterIo for Io {
         self.sent.send((node.to_string(), msg)).ok();
     }
 
-    fn propose(
-        &self,
-        change: Change,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+    fn propose(&self, change: Change) -> hactl_controller::Proposal<'_> {
         let r = {
             let mut g = self.cib.lock().unwrap();
             let mut c = (**g).clone();
@@ -50,7 +47,7 @@ impl ClusterIo for Io {
                     self.proposals.lock().unwrap().push(change);
                     Ok(())
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         };
         Box::pin(async move { r })
@@ -154,6 +151,7 @@ impl Cluster {
                 queue_ms: 0,
                 started_at: 1_700_000_000,
                 digest: None,
+                restart: None,
             },
         })
     }

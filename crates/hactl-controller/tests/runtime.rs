@@ -6,9 +6,7 @@
 //! runtime over real daemons, Raft and QUIC is tested by `tests/tests/netns_controller.rs`.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,10 +41,7 @@ impl ClusterIo for Io {
         }
     }
 
-    fn propose(
-        &self,
-        change: Change,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+    fn propose(&self, change: Change) -> hactl_controller::Proposal<'_> {
         let r = {
             let mut g = self.cib.lock().unwrap();
             let mut c = (**g).clone();
@@ -56,7 +51,7 @@ impl ClusterIo for Io {
                     self.cib_tx.send_replace(g.clone());
                     Ok(())
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         };
         Box::pin(async move { r })
@@ -254,7 +249,7 @@ fn state_file(dir: &Path, rsc: &str) -> PathBuf {
     dir.join(format!("Dummy-{rsc}.state"))
 }
 
-fn add_group(lab: &Lab) -> impl Future<Output = ()> + '_ {
+fn add_group(lab: &Lab) -> impl std::future::Future<Output = ()> + '_ {
     lab.propose(Change::AddResource {
         resource: Resource::Group(Group {
             id: "hagroup".into(),

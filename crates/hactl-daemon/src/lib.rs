@@ -26,6 +26,7 @@ mod control;
 mod fencing;
 mod links;
 mod members;
+mod membership;
 mod metrics;
 pub mod profile;
 mod statedir;
@@ -62,7 +63,7 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/hactl";
 pub const DEFAULT_SOCKET: &str = "/run/hactl/hactl.sock";
 
 /// How long a control-socket proposal may wait to be applied.
-const PROPOSE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const PROPOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What `hactl daemon` needs.
 #[derive(Debug, Clone)]
@@ -615,7 +616,7 @@ impl Daemon {
         m.get(&id).map(|t| now.saturating_duration_since(*t))
     }
 
-    async fn propose(&self, change: Change) -> Result<u64, ProposeError> {
+    pub(crate) async fn propose(&self, change: Change) -> Result<u64, ProposeError> {
         match tokio::time::timeout(PROPOSE_TIMEOUT, self.consensus.propose(change)).await {
             Ok(r) => r,
             Err(_) => Err(ProposeError::Unknown(format!(
@@ -672,110 +673,6 @@ impl Daemon {
             Ok(Err(e)) => warn!(node = %self.me_name, error = %e, "could not record the leave"),
             Err(_) => warn!(node = %self.me_name, "leave not recorded in time (no quorum?)"),
         }
-    }
-
-    /// Adds a node: records it (id, address) in the CIB, then makes it a Raft voter.
-    pub(crate) async fn node_add(&self, name: &str, address: &str) -> Result<u64, String> {
-        let cib = self.consensus.status().cib.clone();
-        if cib.config.node(name).is_some() || self.members.id_of(name).is_some() {
-            return Err(format!("node {name} is already a member"));
-        }
-        let addrs = hactl_net::config::parse_peer_addresses(address)
-            .map_err(|e| format!("bad address {address:?}: {e}"))?;
-        hactl_net::NodeName::new(name).map_err(|e| e.to_string())?;
-        let id = self.members.next_id(&cib);
-        let node = hactl_model::Node {
-            id: id.to_string(),
-            name: name.to_string(),
-            address: Some(members::cib_addresses(&addrs)),
-            ..Default::default()
-        };
-        self.propose(Change::AddNode { node })
-            .await
-            .map_err(|e| e.to_string())?;
-        let index = self.change_membership(true, id).await?;
-        info!(node = name, id, index, "node added");
-        Ok(index)
-    }
-
-    /// Adds (as a learner the leader promotes once caught up) or removes Raft member
-    /// `id`. The leader drops a membership change forwarded while another is pending
-    /// (it promotes and demotes rejoining members on its own), and the proposer never
-    /// hears back: try again until the change shows in the configuration, within
-    /// `PROPOSE_TIMEOUT`.
-    async fn change_membership(&self, add: bool, id: NodeId) -> Result<u64, String> {
-        let deadline = tokio::time::Instant::now() + PROPOSE_TIMEOUT;
-        let landed = |s: &hactl_consensus::Status| {
-            let member = s.voters.contains(&id) || s.learners.contains(&id);
-            (member == add).then_some(s.applied_index)
-        };
-        let mut last = "membership change not applied in time".to_string();
-        while tokio::time::Instant::now() < deadline {
-            let attempt = async {
-                if add {
-                    self.consensus.add_voter(id).await
-                } else {
-                    self.consensus.remove_voter(id).await
-                }
-            };
-            match tokio::time::timeout(Duration::from_secs(1), attempt).await {
-                Ok(Ok(index)) => return Ok(index),
-                Ok(Err(e)) => last = e.to_string(),
-                Err(_) => {}
-            }
-            if let Some(index) = landed(&self.consensus.status()) {
-                return Ok(index);
-            }
-            tokio::time::sleep(self.profile.interval).await;
-        }
-        Err(last)
-    }
-
-    /// Removes a node from the Raft voters, then from the CIB.
-    pub(crate) async fn node_remove(
-        &self,
-        name: &str,
-        opts: stop::StopOpts,
-    ) -> Result<u64, String> {
-        let id = self
-            .members
-            .id_of(name)
-            .ok_or_else(|| format!("node {name} is not a member"))?;
-        if id == self.me {
-            return Err(format!(
-                "{name} is the node answering this request; run it on another node"
-            ));
-        }
-        // Its resources stop (or move) first; its daemon then leaves by itself.
-        self.drain_other(name, opts)
-            .await
-            .map_err(|e| format!("{e}; {name} not removed (use --force to remove it anyway)"))?;
-        self.change_membership(false, id).await?;
-        // The removed node may have been the leader: a proposal forwarded to it just
-        // before it stepped aside is lost, so try again (removal is idempotent: "not
-        // found" means an earlier attempt landed).
-        let mut last = String::new();
-        for _ in 0..3 {
-            let change = Change::RemoveNode {
-                name: name.to_string(),
-            };
-            let r = tokio::time::timeout(Duration::from_secs(2), self.consensus.propose(change));
-            match r.await {
-                Ok(Ok(index)) => {
-                    info!(node = name, id, index, "node removed");
-                    return Ok(index);
-                }
-                Ok(Err(ProposeError::Rejected(_)))
-                    if self.consensus.status().cib.config.node(name).is_none() =>
-                {
-                    return Ok(self.consensus.status().applied_index);
-                }
-                Ok(Err(e)) => last = e.to_string(),
-                Err(_) => last = "not applied within 2 s".into(),
-            }
-            tokio::time::sleep(self.profile.lost_after).await;
-        }
-        Err(format!("removed from Raft, but not from the CIB: {last}"))
     }
 
     /// Marks every member shutting down in one proposal (so every resource stops,
@@ -1188,19 +1085,18 @@ impl hactl_controller::Host for CtlHost {
         }
     }
 
-    fn propose(
-        &self,
-        change: Change,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+    fn propose(&self, change: Change) -> hactl_controller::Proposal<'_> {
+        use hactl_controller::ProposeError as Failed;
         let d = self.0.upgrade();
         Box::pin(async move {
-            match d {
-                Some(d) => d
-                    .propose(change)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                None => Err("daemon stopped".into()),
+            let Some(d) = d else {
+                return Err(Failed::Stopped);
+            };
+            match d.propose(change).await {
+                Ok(_) => Ok(()),
+                Err(ProposeError::Rejected(e)) => Err(Failed::Rejected(e)),
+                Err(ProposeError::Stopped) => Err(Failed::Stopped),
+                Err(e) => Err(Failed::NotCommitted(Box::new(e))),
             }
         })
     }

@@ -333,6 +333,7 @@ impl Executor {
             queue_time_ms: Some(queue_time.as_millis() as u64),
             exit_reason: r.exit_reason.clone(),
             op_digest: Some(digest(params)),
+            ..OpRecord::default()
         };
         let limit = self.inner.cfg.history_limit.max(1);
         let mut st = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod change;
+pub mod digest;
 pub mod ipvs_status;
 mod options;
 pub mod rc;
@@ -695,8 +696,23 @@ pub struct OpRecord {
     pub queue_time_ms: Option<u64>,
     /// The agent's `ocf-exit-reason:` text.
     pub exit_reason: Option<String>,
-    /// Digest of the parameters the op ran with, to detect definition changes.
+    /// Digest of the parameters the op ran with, to detect definition changes
+    /// (see [`digest`]).
     pub op_digest: Option<String>,
+    /// For an agent that can reload: the parameters a reload cannot apply
+    /// (`op-force-restart`, ` a b `) and the digest of just those
+    /// (`op-restart-digest`). Absent: the agent cannot reload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub op_force_restart: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub op_restart_digest: Option<String>,
+    /// The private parameters (`op-secure-params`, ` passwd `) and the digest of
+    /// the others (`op-secure-digest`): Pacemaker records them so that a CIB whose
+    /// secrets were masked for a report does not look changed in a simulation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub op_secure_params: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub op_secure_digest: Option<String>,
 }
 
 impl Configuration {

@@ -36,5 +36,5 @@ mod transport;
 
 pub use config::{Bundle, ClusterConfig, NodeEntry};
 pub use name::{NameError, NodeName};
-pub use pki::{Ca, NodeIdentity, PkiError};
+pub use pki::{Ca, CertNameError, NodeIdentity, PkiError};
 pub use transport::{Incoming, NetError, SendError, Transport, TransportOptions};

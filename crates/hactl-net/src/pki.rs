@@ -250,21 +250,40 @@ impl NodeIdentity {
     }
 }
 
+/// Why a certificate names no usable node.
+#[derive(Debug, thiserror::Error)]
+pub enum CertNameError {
+    #[error("peer presented no certificate")]
+    NoCertificate,
+    #[error("unexpected peer identity type")]
+    IdentityType,
+    #[error("unparsable certificate: {0}")]
+    Unparsable(String),
+    #[error("bad subjectAltName: {0}")]
+    BadSan(String),
+    #[error("no subjectAltName")]
+    NoSan,
+    #[error("no DNS name in subjectAltName")]
+    NoDnsName,
+    #[error(transparent)]
+    Name(#[from] crate::name::NameError),
+}
+
 /// The node name a certificate was issued for: its first DNS subject alternative name.
-pub fn node_name_of_cert(der: &CertificateDer<'_>) -> Result<NodeName, String> {
+pub fn node_name_of_cert(der: &CertificateDer<'_>) -> Result<NodeName, CertNameError> {
     use x509_parser::extensions::GeneralName;
     let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
-        .map_err(|e| format!("unparsable certificate: {e}"))?;
+        .map_err(|e| CertNameError::Unparsable(e.to_string()))?;
     let san = cert
         .subject_alternative_name()
-        .map_err(|e| format!("bad subjectAltName: {e}"))?
-        .ok_or("no subjectAltName")?;
+        .map_err(|e| CertNameError::BadSan(e.to_string()))?
+        .ok_or(CertNameError::NoSan)?;
     for gn in &san.value.general_names {
         if let GeneralName::DNSName(n) = gn {
-            return NodeName::new(*n).map_err(|e| e.to_string());
+            return Ok(NodeName::new(*n)?);
         }
     }
-    Err("no DNS name in subjectAltName".into())
+    Err(CertNameError::NoDnsName)
 }
 
 /// The cluster name recorded in a CA certificate (its O attribute).

@@ -7,7 +7,7 @@
 //! it), ring as the crypto provider.
 
 use crate::name::NodeName;
-use crate::pki::{node_name_of_cert, NodeIdentity, PkiError};
+use crate::pki::{node_name_of_cert, CertNameError, NodeIdentity, PkiError};
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
@@ -111,7 +111,7 @@ pub(crate) fn check_identity(id: &NodeIdentity) -> Result<(), PkiError> {
 
 /// The node name of the peer on an established connection, from its verified
 /// certificate (never from anything the peer says).
-pub fn peer_node_name(conn: &quinn::Connection) -> Result<NodeName, String> {
+pub fn peer_node_name(conn: &quinn::Connection) -> Result<NodeName, CertNameError> {
     node_name_of_cert(&peer_certificate(conn)?)
 }
 
@@ -207,15 +207,12 @@ pub fn requested_server_name(conn: &quinn::Connection) -> Option<String> {
 }
 
 /// The verified end-entity certificate the peer presented on an established connection.
-pub fn peer_certificate(conn: &quinn::Connection) -> Result<CertificateDer<'static>, String> {
-    let identity = conn
-        .peer_identity()
-        .ok_or("peer presented no certificate")?;
+pub fn peer_certificate(
+    conn: &quinn::Connection,
+) -> Result<CertificateDer<'static>, CertNameError> {
+    let identity = conn.peer_identity().ok_or(CertNameError::NoCertificate)?;
     let certs = identity
         .downcast::<Vec<CertificateDer<'static>>>()
-        .map_err(|_| "unexpected peer identity type")?;
-    certs
-        .first()
-        .cloned()
-        .ok_or_else(|| "peer presented no certificate".to_string())
+        .map_err(|_| CertNameError::IdentityType)?;
+    certs.first().cloned().ok_or(CertNameError::NoCertificate)
 }

@@ -453,7 +453,7 @@ async fn connect(
                 actual: name.to_string(),
             })
         }
-        Err(why) => Err(fail(why)),
+        Err(why) => Err(fail(why.to_string())),
     }
 }
 

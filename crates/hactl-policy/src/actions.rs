@@ -29,6 +29,9 @@ pub(crate) enum Task {
     CPromoted,
     CDemote,
     CDemoted,
+    /// Apply changed reloadable parameters in place (`reload-agent`, see
+    /// `digest.rs`).
+    Reload,
     /// Clone notifications (`notify.rs`): an instance's notify operation, and the
     /// clone's pseudo actions around them.
     Notify(crate::NotifyPhase, crate::NotifyOf),
@@ -52,6 +55,7 @@ impl Task {
             Task::Cancel(_) => "cancel",
             Task::CPromoted => "promoted",
             Task::CDemoted => "demoted",
+            Task::Reload => "reload-agent",
             Task::Notify(..) => "notify",
             Task::OneOrMore(_) => "clone-one-or-more",
             Task::NotifyMarker(phase, _) => match phase {
@@ -138,6 +142,8 @@ pub(crate) struct Graph {
     pub anti_orders: Vec<(usize, usize)>,
     /// "Probe A, then X" orderings, sorted by primitive (see `probe_order.rs`).
     pub probe_thens: Vec<crate::probe_order::ProbeThen>,
+    /// Reloads (primitive, action), see `digest.rs`.
+    pub reloads: Vec<(usize, usize)>,
 }
 
 impl Graph {
@@ -252,6 +258,7 @@ impl Sched<'_> {
             probes: Vec::new(),
             anti_orders: Vec::new(),
             probe_thens: Vec::new(),
+            reloads: Vec::new(),
         };
         // Fencing.
         let mut fence_of = vec![None; self.nodes.len()];
@@ -393,6 +400,7 @@ impl Sched<'_> {
         self.anti_colocation_orders(&mut g);
         self.unassign_instances(&mut g);
         propagate(self, &mut g);
+        self.drop_moot_reloads(&mut g);
         g.probe_thens = self.probe_thens(&mut g);
         g
     }
@@ -439,7 +447,7 @@ impl Sched<'_> {
         if is_moving {
             need_stop = true;
         }
-        if prim.active.len() > 1 {
+        if prim.active.len() > 1 || prim.def_change.restart {
             need_stop = true;
         }
         if !is_moving {
@@ -486,7 +494,8 @@ impl Sched<'_> {
             self.create_role_actions(p, g);
         }
         self.create_probes(p, g);
-        self.create_monitors(p, g);
+        let reload = self.create_reload(p, g);
+        self.create_monitors(p, g, reload);
         self.create_cancels(p, g);
     }
 
@@ -576,7 +585,7 @@ impl Sched<'_> {
         }
     }
 
-    fn create_monitors(&self, p: usize, g: &mut Graph) {
+    fn create_monitors(&self, p: usize, g: &mut Graph, reload: Option<usize>) {
         let prim = &self.prims[p];
         let Some(def) = prim.def else { return };
         if !prim.managed {
@@ -608,16 +617,18 @@ impl Sched<'_> {
             }
             // A monitor already running is only needed again if the start is (a
             // restart found required later, when ordering spreads "required").
-            let running = prim.running_monitors.contains(&(n, op.interval_ms));
+            // A monitor whose definition changed is scheduled again.
+            let running = prim.running_monitors.contains(&(n, op.interval_ms))
+                && !prim.def_change.reschedule.contains(&(n, op.interval_ms));
             // A role change needs the new role's monitor.
             let role_changing = [g.promote_of[p], g.demote_of[p]]
                 .into_iter()
                 .flatten()
                 .any(|a| !g.acts[a].optional);
-            if running && start.is_none() && !role_changing {
+            if running && start.is_none() && !role_changing && reload.is_none() {
                 continue;
             }
-            let optional = running && !start_needed && !role_changing;
+            let optional = running && !start_needed && !role_changing && reload.is_none();
             let a = Act {
                 rsc: Some(RscRef::P(p)),
                 task: Task::Monitor(op.interval_ms),
@@ -635,6 +646,7 @@ impl Sched<'_> {
                     ORDERED | UNRUNNABLE_FIRST_BLOCKS | FIRST_IMPLIES_THEN,
                 );
             }
+            Sched::monitor_after_reload(reload, i, g);
             // After the role change that makes it the right monitor.
             let role_change = if prim.promote {
                 g.promote_of[p]
@@ -1177,6 +1189,10 @@ pub(crate) fn summarize_prim(s: &Sched<'_>, g: &Graph, p: usize) -> Vec<SummaryI
     let (promote, demote) = (required(g.promote_of[p]), required(g.demote_of[p]));
     if orig == next_role {
         let Some(_) = next else { return out };
+        if let Some(r) = s.reload_of(p, g) {
+            out.push(item("Reload", current, next, r, None));
+            return out;
+        }
         let Some(st) = start.filter(|&st| !g.acts[st].optional) else {
             if let (Some(pr), Some(_)) = (promote, demote) {
                 out.push(item("Re-promote", current, next, pr, demote));

@@ -36,6 +36,7 @@ fn operation(kind: &ActionKind) -> (&'static str, u64) {
         ActionKind::Cancel { interval_ms } => ("monitor", *interval_ms),
         ActionKind::GroupPromoted => ("promoted", 0),
         ActionKind::GroupDemoted => ("demoted", 0),
+        ActionKind::Reload => ("reload-agent", 0),
         ActionKind::Notify { .. } => ("notify", 0),
         ActionKind::CloneOneOrMore { .. } => ("clone-one-or-more", 0),
         ActionKind::NotifyMarker { phase, .. } => match phase {

@@ -27,6 +27,9 @@ mod cancel;
 mod clone;
 mod clone_actions;
 mod clone_min;
+mod digest;
+#[cfg(test)]
+mod digest_tests;
 mod fence_order;
 mod graph;
 mod health;
@@ -178,6 +181,9 @@ pub enum ActionKind {
     GroupPromoted,
     GroupDemote,
     GroupDemoted,
+    /// Apply changed reloadable parameters without a restart (OCF
+    /// `reload-agent`, or `reload` for agents before OCF 1.1).
+    Reload,
     /// A clone notification (`notify=true`, see `notify.rs`): the agent's `notify`
     /// action on one instance, before (`Pre`) or after (`Post`) the clone's
     /// instances run `of`. `env` holds the `notify_*` meta attributes the agent
@@ -314,6 +320,7 @@ pub struct Contribution {
 pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
     let mut s = Sched::new(cib, now)?;
     s.apply_node_criteria();
+    s.check_definitions();
     s.assign_all();
     let mut g = s.build_graph();
     let notify_env = notify::add_notifications(&s, &mut g);
@@ -367,6 +374,7 @@ fn build_transition(
             Task::CPromoted => ActionKind::GroupPromoted,
             Task::CDemote => ActionKind::GroupDemote,
             Task::CDemoted => ActionKind::GroupDemoted,
+            Task::Reload => ActionKind::Reload,
             Task::Notify(phase, of) => ActionKind::Notify {
                 phase,
                 of,

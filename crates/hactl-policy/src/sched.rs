@@ -143,6 +143,8 @@ pub(crate) struct Prim<'a> {
     /// not its own id (`rsc`, or another instance number): Pacemaker's
     /// clone_name, which its transition graph keys use.
     pub history_name: Option<String>,
+    /// What a changed definition asks for (see `digest.rs`).
+    pub def_change: crate::digest::DefChange,
 
     // Placement.
     pub allowed: Vec<Option<Score>>,
@@ -547,6 +549,7 @@ impl<'a> Sched<'a> {
             promoted_on: None,
             promote: false,
             history_name: None,
+            def_change: Default::default(),
             allowed: vec![None; n],
             explain: Vec::new(),
             assigned: None,

@@ -318,6 +318,7 @@ pub fn describe_action(a: &Action) -> String {
         ActionKind::Probe => "probe".into(),
         ActionKind::Promote => "promote".into(),
         ActionKind::Demote => "demote".into(),
+        ActionKind::Reload => "reload".into(),
         // The lists the agent gets are in the transition's JSON, not here.
         ActionKind::Notify { phase, of, .. } => {
             format!("notify ({} {})", phase.notify_type(), of.action())

@@ -161,9 +161,9 @@ fn who(
     let id = ids
         .get(&name)
         .ok_or_else(|| format!("no cluster here for {name}"))?;
-    let cert = hactl_net::tls::peer_certificate(conn)?;
+    let cert = hactl_net::tls::peer_certificate(conn).map_err(|e| e.to_string())?;
     hactl_net::tls::verify_under(id, &cert).map_err(|e| e.to_string())?;
-    let node = hactl_net::pki::node_name_of_cert(&cert)?;
+    let node = hactl_net::pki::node_name_of_cert(&cert).map_err(|e| e.to_string())?;
     Ok((id.cluster.clone(), node.as_str().to_string()))
 }
 
