@@ -53,7 +53,10 @@ pub fn on_quorum_lost(policy: NoQuorumPolicy) -> LocalAction {
 }
 
 /// Watches quorum and applies the policy whenever it goes from had to lost; `had`
-/// is whether the node had quorum when the watch was taken. Runs until the watch
+/// is whether the node had quorum when the watch was taken. A policy that kept the
+/// resources (`freeze`, also two-node mode's deferral while it fences its peer or asks
+/// its witness) and then becomes one that stops them, still without quorum, is applied
+/// then: the refused or unfenced node must stop what it runs. Runs until the watch
 /// closes.
 pub async fn enforce(
     svc: NodeService,
@@ -61,10 +64,17 @@ pub async fn enforce(
     mut had: bool,
     fence: Arc<SelfFence>,
 ) {
+    // Lost quorum and kept the resources under the policy of that moment.
+    let mut kept = false;
     loop {
         let q = quorum.borrow_and_update().clone();
-        if had && !q.have {
+        let stops = on_quorum_lost(q.policy) == LocalAction::StopAll;
+        if !q.have && (had || (kept && stops)) {
+            kept = !stops;
             on_lost(&svc, &q, &fence, &quorum).await;
+        }
+        if q.have {
+            kept = false;
         }
         had = q.have;
         if quorum.changed().await.is_err() {

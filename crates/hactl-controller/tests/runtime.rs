@@ -634,6 +634,43 @@ async fn losing_quorum_with_policy_freeze_keeps_local_resources() {
     task.abort();
 }
 
+/// Two-node mode defers `no-quorum-policy` (freeze) while it fences its peer or asks
+/// its witness; a node refused must then stop what it runs, although it lost quorum
+/// before, under the deferral.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_policy_that_becomes_stop_stops_local_resources() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    lab.kill_dc().await;
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+    let view = |have, policy| QuorumView {
+        have,
+        policy,
+        stonith_watchdog: None,
+    };
+    let (qtx, qrx) = watch::channel(view(true, NoQuorumPolicy::Stop));
+    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, Arc::default()));
+    qtx.send_replace(view(false, NoQuorumPolicy::Freeze));
+    // Let the freeze be applied (it keeps everything) before it is lifted.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(lab.running_on("vip"), vec![at.clone()]);
+    qtx.send_replace(view(false, NoQuorumPolicy::Stop));
+    let stopped = |r: &str| {
+        svc.executor()
+            .history(r)
+            .iter()
+            .any(|o| o.operation == "stop" && o.rc == 0)
+    };
+    lab.wait_for("both stops once the deferral ended", |_| {
+        stopped("vip") && stopped("web")
+    })
+    .await;
+    assert!(lab.running_on("vip").is_empty() && lab.running_on("web").is_empty());
+    task.abort();
+}
+
 /// A watchdog the test can watch: every keepalive is noted, and it has expired —
 /// a real one would have reset the machine — once the last keepalive is older than
 /// its timeout. (No watchdog device exists on the machines these tests run on, and
