@@ -376,8 +376,8 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     if cfg.nodes.len() == 2 {
         // Two-node mode: the survivor of a split continues after fencing its peer
         // (docs/cluster-setup.md); it needs a fence device to do anything.
-        hactl_daemon::set_two_node(&mut cfg.settings, true);
-        hactl_witness::setting::set_address(&mut cfg.settings, a.witness);
+        hactl_settings::two_node::set_configured(&mut cfg.settings, true);
+        hactl_settings::witness::set_address(&mut cfg.settings, a.witness);
     } else if a.witness.is_some() {
         bail!(
             "--witness: a witness serves two-node clusters, not {} nodes",
@@ -1069,16 +1069,18 @@ fn wait_online(socket: &Path, failed: &[&str], deadline: Instant, a: &StartArgs)
 /// Leaves the marker the daemon consumes (at start, or within a heartbeat if it runs).
 fn force_alone(dir: &Path, state_dir: &Path, me: &NodeName) -> Result<()> {
     let cfg = ClusterConfig::load(&dir.join(CLUSTER_CONFIG_FILE))?;
-    if !hactl_daemon::two_node_configured(&cfg.settings)? {
+    if !hactl_settings::two_node::configured(&cfg.settings)? {
         bail!(
             "--force-alone is for two-node mode, and cluster {} is not in it",
             cfg.name
         );
     }
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("creating {}", state_dir.display()))?;
-    let p = state_dir.join(hactl_daemon::FORCE_ALONE_FILE);
-    std::fs::write(&p, b"").with_context(|| format!("writing {}", p.display()))?;
+    hactl_settings::force_alone::request(state_dir).with_context(|| {
+        format!(
+            "writing {}",
+            state_dir.join(hactl_settings::force_alone::FILE).display()
+        )
+    })?;
     outln!("{me}: will fence its peer if it does not see it, then continue alone");
     Ok(())
 }
@@ -1294,8 +1296,8 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
     let entry = node_entry(name.clone(), id, &addrs)?;
     cfg.nodes.push(entry.clone());
     // Three voters have a majority without fencing: two-node mode ends.
-    hactl_daemon::set_two_node(&mut cfg.settings, false);
-    hactl_witness::setting::set_address(&mut cfg.settings, None);
+    hactl_settings::two_node::set_configured(&mut cfg.settings, false);
+    hactl_settings::witness::set_address(&mut cfg.settings, None);
     cfg.validate()?;
     check_route(&entry)?;
     // Ask the cluster first: if the membership change is refused, nothing is written.

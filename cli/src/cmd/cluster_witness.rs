@@ -27,12 +27,12 @@ pub enum ClusterWitnessCommand {
     Remove,
 }
 
-fn parse(s: &str) -> Result<SocketAddr, hactl_witness::setting::AddressError> {
-    hactl_witness::setting::parse_address(s)
+fn parse(s: &str) -> Result<SocketAddr, hactl_settings::witness::AddressError> {
+    hactl_settings::witness::parse_address(s)
 }
 
 /// Parses `--witness` of `cluster setup`.
-pub fn parse_witness(s: &str) -> Result<SocketAddr, hactl_witness::setting::AddressError> {
+pub fn parse_witness(s: &str) -> Result<SocketAddr, hactl_settings::witness::AddressError> {
     parse(s)
 }
 
@@ -48,7 +48,7 @@ pub fn run(dir: &Path, c: ClusterWitnessCommand) -> Result<ExitCode> {
                     cfg.nodes.len()
                 );
             }
-            hactl_witness::setting::set_address(&mut cfg.settings, Some(address));
+            hactl_settings::witness::set_address(&mut cfg.settings, Some(address));
             cfg.save(&path)?;
             outln!("witness {address} set in {}", path.display());
             if dir.join(CA_KEY_FILE).exists() {
@@ -62,7 +62,7 @@ pub fn run(dir: &Path, c: ClusterWitnessCommand) -> Result<ExitCode> {
             outln!("  run `hactl cluster witness add {address}` on the other node too");
         }
         ClusterWitnessCommand::Remove => {
-            hactl_witness::setting::set_address(&mut cfg.settings, None);
+            hactl_settings::witness::set_address(&mut cfg.settings, None);
             cfg.save(&path)?;
             outln!(
                 "no witness in {}; run this on the other node too",

@@ -63,8 +63,8 @@ pub fn run(socket: &Path, config_dir: &Path, a: VerifyArgs) -> Result<ExitCode> 
 fn two_node(config_dir: &Path) -> bool {
     let path = config_dir.join(hactl_net::config::CLUSTER_CONFIG_FILE);
     hactl_net::ClusterConfig::load(&path).ok().is_some_and(|c| {
-        hactl_daemon::two_node_configured(&c.settings).unwrap_or(false)
-            && !hactl_witness::setting::address(&c.settings).is_ok_and(|w| w.is_some())
+        hactl_settings::two_node::configured(&c.settings).unwrap_or(false)
+            && !hactl_settings::witness::address(&c.settings).is_ok_and(|w| w.is_some())
     })
 }
 

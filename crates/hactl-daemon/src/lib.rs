@@ -53,9 +53,6 @@ use tracing::{debug, error, info, warn};
 
 pub use members::Members;
 pub use profile::Profile;
-pub use two_node::{
-    configured as two_node_configured, set_configured as set_two_node, FORCE_ALONE_FILE,
-};
 
 /// Default locations.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/hactl";

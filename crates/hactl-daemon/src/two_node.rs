@@ -31,33 +31,6 @@ use tracing::{error, info, warn};
 use crate::fencing::unix_now;
 use crate::{Daemon, DaemonError};
 
-/// The marker `hactl cluster start --force-alone` leaves in the state directory.
-pub const FORCE_ALONE_FILE: &str = "force-alone";
-
-/// The `[settings]` key in `cluster.toml`.
-const SETTING: &str = "two_node";
-
-/// Whether `cluster.toml`'s `[settings]` turn two-node mode on: `two_node = true|false`
-/// (default false).
-pub fn configured(settings: &toml::Table) -> Result<bool, DaemonError> {
-    match settings.get(SETTING) {
-        None => Ok(false),
-        Some(toml::Value::Boolean(b)) => Ok(*b),
-        Some(v) => Err(DaemonError::Config(format!(
-            "settings.{SETTING} must be true or false, not {v}"
-        ))),
-    }
-}
-
-/// Turns two-node mode on or off in `cluster.toml`'s `[settings]`.
-pub fn set_configured(settings: &mut toml::Table, on: bool) {
-    if on {
-        settings.insert(SETTING.into(), toml::Value::Boolean(true));
-    } else {
-        settings.remove(SETTING);
-    }
-}
-
 /// Two-node mode's state on this node.
 #[derive(Debug, Default)]
 pub(crate) struct TwoNode {
@@ -73,7 +46,8 @@ pub(crate) struct TwoNode {
 impl TwoNode {
     pub(crate) fn from_settings(settings: &toml::Table) -> Result<TwoNode, DaemonError> {
         Ok(TwoNode {
-            enabled: configured(settings)?,
+            enabled: hactl_settings::two_node::configured(settings)
+                .map_err(|e| DaemonError::Config(e.to_string()))?,
             ..TwoNode::default()
         })
     }
@@ -127,15 +101,10 @@ pub(crate) fn peer_of(me: NodeId, voters: &[NodeId]) -> Option<NodeId> {
 
 /// Consumes the `--force-alone` marker; true if it was there.
 fn take_force_alone(state_dir: &Path) -> bool {
-    let p = state_dir.join(FORCE_ALONE_FILE);
-    match std::fs::remove_file(&p) {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => {
-            error!(path = %p.display(), error = %e, "two-node: cannot consume the force-alone marker");
-            false
-        }
-    }
+    hactl_settings::force_alone::take(state_dir).unwrap_or_else(|e| {
+        error!(dir = %state_dir.display(), error = %e, "two-node: cannot consume the force-alone marker");
+        false
+    })
 }
 
 /// Watches the peer; fences it and continues alone when it is lost.

@@ -69,7 +69,7 @@ impl Witness {
     pub(crate) fn client(&self) -> Option<Arc<WitnessClient>> {
         let addr = match hactl_net::ClusterConfig::load(&self.config_path)
             .map_err(|e| e.to_string())
-            .and_then(|c| hactl_witness::setting::address(&c.settings).map_err(|e| e.to_string()))
+            .and_then(|c| hactl_settings::witness::address(&c.settings).map_err(|e| e.to_string()))
         {
             Ok(a) => a?,
             Err(e) => {

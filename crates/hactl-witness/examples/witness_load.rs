@@ -30,7 +30,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let r = c.request(WitnessOp::WitnessAsk, 0, t).await?;
                 c.request(WitnessOp::WitnessQuery, 0, t).await?;
                 if r.granted {
-                    c.request(WitnessOp::WitnessRelease, r.generation, t).await?;
+                    c.request(WitnessOp::WitnessRelease, r.generation, t)
+                        .await?;
                     requests += 1;
                 }
                 requests += 2;

@@ -20,7 +20,6 @@ pub mod cli;
 pub mod client;
 pub mod grants;
 pub mod server;
-pub mod setting;
 
 pub use client::{WitnessClient, WitnessError};
 pub use grants::{Grants, Reply};
@@ -30,7 +29,7 @@ pub use hactl_proto::witness::WitnessOp;
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The port a witness listens on unless told otherwise.
-pub const DEFAULT_PORT: u16 = 7421;
+pub use hactl_settings::witness::DEFAULT_PORT;
 
 /// Largest request or reply accepted (they are a few dozen bytes).
 pub(crate) const MAX_MESSAGE: usize = 4096;

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 
 use thiserror::Error;
 
-use crate::DEFAULT_PORT;
+/// The port a witness listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 7421;
 
 /// The `[settings]` key.
 pub const SETTING: &str = "witness";
