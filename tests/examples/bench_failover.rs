@@ -1,29 +1,51 @@
 //! Failover benchmark (run by `scripts/bench-failover`): a 3-node cluster in network
-//! namespaces with a VIP, a client namespace polling it every 10 ms.
+//! namespaces with a VIP (1 s monitor), a client namespace that starts a TCP
+//! connection to it every 10 ms (each in its own thread, 100 ms timeout) and notes
+//! which MAC answered.
 //!
 //! - node death: every process of the VIP holder's namespace killed and its link
-//!   down → the first poll answered from another node's MAC; TRIALS trials, then
-//!   median and max. The killed node is restarted between trials.
-//! - `node standby` of the holder → first answer from another MAC.
+//!   down → the first connection answered from another node's MAC; TRIALS trials,
+//!   then median and max. The killed node is restarted between trials.
+//! - `node standby` of the holder → first answer from another MAC (STANDBY trials,
+//!   taken off again between them), with where the time went (from the DC's
+//!   transition record: propose → transition start, the stop, the start).
 //! - `resource create` of a second VIP → first answer from it.
 //!
-//! Usage: bench_failover PROFILE AGENT [TRIALS]   (PROFILE default|fast, AGENT e.g.
-//! ocf:hactl:VIP or ocf:heartbeat:IPaddr2). Needs root.
+//! Each trial starts from a steady cluster: the DC reports itself idle (no
+//! transition running or pending: `ClusterStatus.dc_idle`), the policy engine has
+//! nothing left to do on the CIB, and the client reaches the holder.
+//!
+//! Modes: `hold` (the default: no fencing, the DC holds a lost node's VIP for the
+//! split-brain hold, which follows its stop timeout, `VIP_STOP_TIMEOUT_MS`, 500 ms by
+//! default) and `fence` (a real fence_virtd and the native `fence_hactl_xvm` device:
+//! the DC fences the lost node, then starts the VIP at once).
+//!
+//! Usage: bench_failover PROFILE AGENT [TRIALS] [hold|fence]   (PROFILE default|fast,
+//! AGENT e.g. ocf:hactl:VIP or ocf:heartbeat:IPaddr2). Needs root.
 
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
-    active_on, agent_env, create_group, idx, kill_node, mac_of, settled, unix_now, vip_primitive,
-    wait_group_on, with_stop_timeout, NsReaper, Poller,
+    active_on, agent_env, cli, create_group, idx, kill_node, mac_of, settled, unix_now,
+    vip_primitive, wait_group_on, with_stop_timeout, NsReaper, Poller,
 };
+use hactl_tests::fence_virtd::{enable_fencing, fencing_lab_with, FenceVirtd};
 use hactl_tests::netns::{require_root, run};
 use serde_json::json;
 
 const VIP: &str = "10.84.0.100";
 const VIP2: &str = "10.84.0.101";
 const T: Duration = Duration::from_secs(30);
+
+struct Bench {
+    c: Cluster,
+    /// Fencing mode: fence_virtd (stopped on drop).
+    fv: Option<FenceVirtd>,
+    client: Poller,
+    macs: Vec<String>,
+}
 
 fn start_node(c: &mut Cluster, i: usize) -> Result<()> {
     for (k, v) in agent_env(c, i)? {
@@ -43,6 +65,13 @@ fn stats(v: &mut [f64]) -> (f64, f64) {
     (median, v[n - 1])
 }
 
+fn env_ms(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let profile = args.get(1).cloned().unwrap_or_else(|| "default".into());
@@ -51,106 +80,193 @@ fn main() -> Result<()> {
         .cloned()
         .unwrap_or_else(|| "ocf:hactl:VIP".into());
     let trials: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let fence = match args.get(4).map(String::as_str) {
+        None | Some("hold") => false,
+        Some("fence") => true,
+        Some(m) => bail!("mode {m:?}: hold or fence"),
+    };
     if !require_root() {
         bail!("needs root");
     }
-    let mut c = Cluster::setup_with_spares("hx-tb", 3, 1, "10.84.0", Some(&profile))?;
-    let _reaper = NsReaper::new(&c);
+    let mode = if fence { "fence" } else { "hold" };
+    let mut b = setup(&profile, &agent, fence)?;
+    let _reaper = NsReaper::new(&b.c);
+    let mut deaths = node_deaths(&mut b, trials)?;
+    let (med, max) = stats(&mut deaths);
+    println!("RESULT node-death profile={profile} agent={agent} mode={mode} trials={trials} median_ms={med:.0} max_ms={max:.0}");
+    let mut standby = standbys(&b, env_ms("STANDBY_TRIALS", 10) as usize)?;
+    let (med, max) = stats(&mut standby);
+    println!("RESULT standby profile={profile} agent={agent} mode={mode} trials={} median_ms={med:.0} max_ms={max:.0}", standby.len());
+    create(&b, &agent, &profile)?;
+    drop(b.fv.take());
+    Ok(())
+}
+
+/// The cluster, its fencing (mode `fence`), the VIP group and the client.
+fn setup(profile: &str, agent: &str, fence: bool) -> Result<Bench> {
+    let (mut c, fv, client_ns) = if fence {
+        let (c, fv) = fencing_lab_with("hx-tb", "10.84.0", 3, 1, Some(profile), T)?;
+        (c, Some(fv), 5)
+    } else {
+        let c = Cluster::setup_with_spares("hx-tb", 3, 1, "10.84.0", Some(profile))?;
+        (c, None, 4)
+    };
     for i in 1..=3 {
         start_node(&mut c, i)?;
     }
     c.wait_dc(&[1, 2, 3], T)?;
     // Without fencing the DC holds a lost node's resources for their stop timeouts
     // (docs/architecture.md, "Split brain"): the VIP's is part of what this measures.
-    let stop_ms = std::env::var("VIP_STOP_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500);
+    let stop_ms = env_ms("VIP_STOP_TIMEOUT_MS", 500);
     create_group(
         &c,
         1,
-        vec![with_stop_timeout(vip_primitive(&agent, VIP, "1s"), stop_ms)],
+        vec![with_stop_timeout(vip_primitive(agent, VIP, "1s"), stop_ms)],
     )?;
+    if let Some(fv) = &fv {
+        enable_fencing(&c, &fv.key_path.display().to_string(), 3)?;
+    }
     let macs: Vec<String> = (1..=3).map(|i| mac_of(&c, i)).collect::<Result<_>>()?;
-    let client = Poller::start(&c.net.ns(4), VIP, 9)?;
+    let client = Poller::start(&c.net.ns(client_ns), VIP, 9)?;
+    Ok(Bench {
+        c,
+        fv,
+        client,
+        macs,
+    })
+}
 
+/// Waits until the DC is idle, nothing is left to schedule and the client reaches
+/// the VIP on node `h`.
+fn steady(b: &Bench, h: usize) -> Result<()> {
+    b.c.wait_until("steady", T, || {
+        let all: Vec<usize> = (1..=3).filter(|i| b.c.status(*i).is_ok()).collect();
+        let dc = idx(&b.c.status(all[0])?.dc).unwrap_or(0);
+        if dc == 0 || !b.c.status(dc)?.dc_idle {
+            return Ok(None);
+        }
+        let seen = b
+            .client
+            .last()
+            .is_some_and(|s| s.up && s.mac.as_deref() == Some(&b.macs[h - 1]));
+        Ok((seen && settled(&b.c.cib(dc)?)).then_some(()))
+    })
+}
+
+fn holder(b: &Bench) -> Result<usize> {
+    let on = wait_group_on(&b.c, 1, &["vip"], T, |_| true)
+        .or_else(|_| wait_group_on(&b.c, 2, &["vip"], T, |_| true))?;
+    idx(&on)
+}
+
+fn node_deaths(b: &mut Bench, trials: usize) -> Result<Vec<f64>> {
     let mut deaths = Vec::new();
     for trial in 1..=trials {
-        let holder = wait_group_on(&c, 1, &["vip"], T, |_| true)
-            .or_else(|_| wait_group_on(&c, 2, &["vip"], T, |_| true))?;
-        let h = idx(&holder)?;
-        let via = (1..=3).find(|i| *i != h).unwrap_or(1);
-        // Steady state: the client reaches the holder, the cluster is settled.
-        c.wait_until("steady", T, || {
-            let cib = c.cib(via)?;
-            let seen = client
-                .last()
-                .is_some_and(|s| s.up && s.mac.as_deref() == Some(&macs[h - 1]));
-            Ok((seen && settled(&cib)).then_some(()))
-        })?;
+        let h = holder(b)?;
+        steady(b, h)?;
         let t0 = unix_now();
-        kill_node(&mut c, h)?;
-        let back = c.wait_until("VIP answering from another node", T, || {
-            Ok(client.first_up_after(t0, |m| m != macs[h - 1]))
+        kill_node(&mut b.c, h)?;
+        let old = b.macs[h - 1].clone();
+        let back = b.c.wait_until("VIP answering from another node", T, || {
+            Ok(b.client.first_up_after(t0, |m| m != old))
         })?;
         let ms = (back - t0) * 1000.0;
         println!("trial {trial}: node death of n{h} -> VIP elsewhere in {ms:.0} ms");
         deaths.push(ms);
-        // Power the node back on (a rebooted machine has no VIP address any more)
-        // and let it rejoin before the next trial.
-        let _ = run(
-            "ip",
-            &[
-                "-n",
-                &c.net.ns(h),
-                "addr",
-                "del",
-                &format!("{VIP}/24"),
-                "dev",
-                "eth0",
-            ],
-        );
-        run("ip", &["-n", &c.net.ns(h), "link", "set", "eth0", "up"])?;
-        start_node(&mut c, h)?;
-        c.wait_dc(&[1, 2, 3], T)?;
+        power_on(b, h)?;
     }
-    let (med, max) = stats(&mut deaths);
-    println!("RESULT node-death profile={profile} agent={agent} trials={trials} median_ms={med:.0} max_ms={max:.0}");
+    Ok(deaths)
+}
 
-    // Standby of the holder → the VIP answers from elsewhere.
-    let holder = wait_group_on(&c, 1, &["vip"], T, |_| true)?;
-    let h = idx(&holder)?;
-    c.wait_until("steady", T, || {
-        let cib = c.cib(1)?;
-        let seen = client
-            .last()
-            .is_some_and(|s| s.up && s.mac.as_deref() == Some(&macs[h - 1]));
-        Ok((seen && settled(&cib)).then_some(()))
-    })?;
-    let t0 = unix_now();
-    c.propose(
-        1,
-        &json!({"change": "set_standby", "node": holder, "standby": true}),
-    )?;
-    let back = c.wait_until("VIP elsewhere after standby", T, || {
-        Ok(client.first_up_after(t0, |m| m != macs[h - 1]))
-    })?;
-    let standby_ms = (back - t0) * 1000.0;
-    println!("RESULT standby profile={profile} agent={agent} ms={standby_ms:.0}");
-    if standby_ms > 3000.0 || std::env::var_os("BENCH_LOGS").is_some() {
-        for i in 1..=3 {
-            let log = c.log(i);
-            let lines: Vec<&str> = log.lines().collect();
-            eprintln!(
-                "---- n{i} ----\n{}",
-                lines[lines.len().saturating_sub(30)..].join("\n")
-            );
+/// The killed node boots again: its domain on (fencing mode), no VIP address any
+/// more, link up, daemon started; returns once every node is back.
+fn power_on(b: &mut Bench, h: usize) -> Result<()> {
+    if b.fv.is_some() {
+        let via = (1..=3).find(|i| *i != h).unwrap_or(1);
+        let out = cli(&b.c, via, &["stonith", "fence", &format!("n{h}"), "--on"])?;
+        if !out.contains("succeeded") {
+            bail!("stonith fence --on: {out}");
         }
     }
+    let ns = b.c.net.ns(h);
+    // Absent unless the node died holding it.
+    let _ = run(
+        "ip",
+        &[
+            "-n",
+            &ns,
+            "addr",
+            "del",
+            &format!("{VIP}/24"),
+            "dev",
+            "eth0",
+        ],
+    );
+    run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
+    start_node(&mut b.c, h)?;
+    b.c.wait_dc(&[1, 2, 3], T)?;
+    Ok(())
+}
 
-    // resource create → started (answering).
-    let client2 = Poller::start(&c.net.ns(4), VIP2, 9)?;
-    let mut p = vip_primitive(&agent, VIP2, "1s");
+/// `node standby` of the holder → the VIP answers from elsewhere; standby taken off
+/// again after each trial (the VIP stays where it went: stickiness).
+fn standbys(b: &Bench, trials: usize) -> Result<Vec<f64>> {
+    let mut v = Vec::new();
+    for trial in 1..=trials {
+        let h = holder(b)?;
+        let node = format!("n{h}");
+        steady(b, h)?;
+        let t0 = unix_now();
+        b.c.propose(
+            1,
+            &json!({"change": "set_standby", "node": node, "standby": true}),
+        )?;
+        let old = b.macs[h - 1].clone();
+        let back = b.c.wait_until("VIP elsewhere after standby", T, || {
+            Ok(b.client.first_up_after(t0, |m| m != old))
+        })?;
+        let ms = (back - t0) * 1000.0;
+        let path = standby_path(b, t0, &node).unwrap_or_else(|| "no transition record".into());
+        println!("standby {trial}: n{h} -> VIP elsewhere in {ms:.0} ms ({path})");
+        v.push(ms);
+        b.c.propose(
+            1,
+            &json!({"change": "set_standby", "node": node, "standby": false}),
+        )?;
+    }
+    Ok(v)
+}
+
+/// Where a standby's time went, from the DC's record of the transition that moved
+/// the VIP: propose → transition start, the stop and the start (as the agents ran
+/// them), and the transition's end (the start recorded).
+fn standby_path(b: &Bench, t0: f64, from: &str) -> Option<String> {
+    let cib = b.c.cib(1).ok()?;
+    let t0_ms = (t0 * 1000.0) as u64;
+    let r = cib.status.transitions.iter().find(|r| {
+        r.started_ms >= t0_ms && r.actions.iter().any(|a| a.task == "stop" && a.node == from)
+    })?;
+    let ms_of = |task: &str| {
+        r.actions
+            .iter()
+            .find(|a| a.task == task && a.rsc.as_deref() == Some("vip"))
+            .and_then(|a| a.ms)
+            .unwrap_or(0)
+    };
+    Some(format!(
+        "transition started after {} ms, stop ran {} ms, start ran {} ms, transition done after {} ms",
+        r.started_ms.saturating_sub(t0_ms),
+        ms_of("stop"),
+        ms_of("start"),
+        (r.started_ms + r.duration_ms).saturating_sub(t0_ms)
+    ))
+}
+
+/// `resource create` of a second VIP → it answers.
+fn create(b: &Bench, agent: &str, profile: &str) -> Result<()> {
+    let client_ns = if b.fv.is_some() { 5 } else { 4 };
+    let client2 = Poller::start(&b.c.net.ns(client_ns), VIP2, 9)?;
+    let mut p = vip_primitive(agent, VIP2, "1s");
     p["id"] = json!("vip2");
     if let Some(ops) = p["ops"].as_array_mut() {
         for o in ops {
@@ -158,11 +274,11 @@ fn main() -> Result<()> {
         }
     }
     let t0 = unix_now();
-    c.propose(1, &json!({"change": "add_resource", "resource": {"kind": "primitive", "id": "vip2", "agent": p["agent"], "params": p["params"], "ops": p["ops"]}}))?;
-    let up = c.wait_until("new VIP answering", T, || {
+    b.c.propose(1, &json!({"change": "add_resource", "resource": {"kind": "primitive", "id": "vip2", "agent": p["agent"], "params": p["params"], "ops": p["ops"]}}))?;
+    let up = b.c.wait_until("new VIP answering", T, || {
         Ok(client2.first_up_after(t0, |_| true))
     })?;
-    let cib = c.cib(1)?;
+    let cib = b.c.cib(1)?;
     println!(
         "RESULT create profile={profile} agent={agent} ms={:.0} (on {:?})",
         (up - t0) * 1000.0,

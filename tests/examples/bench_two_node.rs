@@ -6,12 +6,20 @@
 //! off) → continues alone → the VIP answers from the survivor's MAC. The fenced node is
 //! then powered on again and rejoins before the next trial (roles alternate).
 //!
-//! Usage: bench_two_node [TRIALS] (default 20). Needs root.
+//! With `cut` (issue 14.2, the fence race): each trial cuts the link between the two
+//! nodes instead (both still reach fence_virtd), with `priority-fencing-delay=5s`:
+//! every run must fence exactly the node without the group, the group must stay
+//! where it ran and the VIP never be up on both; the fenced node is powered on and
+//! rejoins before the next run. Prints each run and how many runs were right.
+//!
+//! Usage: bench_two_node [TRIALS] [kill|cut] (default 20 kill). Needs root.
 
 use anyhow::{bail, Result};
 use hactl_tests::controller_lab::{idx, mac_of, unix_now, wait_group_on, NsReaper, Poller};
 use hactl_tests::netns::{require_root, run};
-use hactl_tests::two_node_lab::{lab, membership, other, power_on, watched, Lab, GROUP_RSCS, T};
+use hactl_tests::two_node_lab::{
+    cut_once, lab, membership, other, power_on, watched, Lab, GROUP_RSCS, T,
+};
 
 fn main() -> Result<()> {
     if !require_root() {
@@ -22,11 +30,19 @@ fn main() -> Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(20);
+    let cut = match std::env::args().nth(2).as_deref() {
+        None | Some("kill") => false,
+        Some("cut") => true,
+        Some(m) => bail!("mode {m:?}: kill or cut"),
+    };
     let mut l = lab("hx-2b", "10.88.9")?;
     let _reaper = NsReaper::new(&l.c);
     l.start(1)?;
     l.start(2)?;
     l.c.wait_dc(&[1, 2], T)?;
+    if cut {
+        return cuts(&mut l, trials);
+    }
     let mut ms = Vec::new();
     // Panic (not return) on a failure while the lab is alive: its drop then prints the
     // daemons' logs.
@@ -77,5 +93,36 @@ fn run_trials(l: &mut Lab, trials: usize, ms: &mut Vec<f64>) -> Result<()> {
                 .then_some(()))
         })?;
     }
+    Ok(())
+}
+
+/// The fence race, `trials` times.
+fn cuts(l: &mut Lab, trials: usize) -> Result<()> {
+    l.configure(true, &["priority-fencing-delay=5s"])?;
+    let poller = Poller::start_http(&l.client(), &l.vip, 80)?;
+    let mut right = 0;
+    let mut ms = Vec::new();
+    for trial in 1..=trials {
+        let r = match cut_once(l, &poller) {
+            Ok(r) => r,
+            Err(e) => panic!("cut {trial}: {e:#}"),
+        };
+        println!(
+            "cut {trial}: group on {}, fenced {:?}, group after on {}, VIP holders {}..{}, answers from elsewhere {}, failed requests {}, fencing recorded after {:.0} ms: {}",
+            r.before,
+            r.fenced,
+            r.after,
+            r.min_holders,
+            r.max_holders,
+            r.answered_elsewhere,
+            r.failed_requests,
+            r.fenced_after_ms,
+            if r.ok() { "ok" } else { "WRONG" }
+        );
+        right += usize::from(r.ok());
+        ms.push(r.fenced_after_ms);
+    }
+    println!("RESULT cut-link runs={trials} right={right} (exactly the node without the group fenced, the group stayed, ran once and kept running)");
+    hactl_tests::bench::summary("cut -> fencing recorded on the survivor", &mut ms);
     Ok(())
 }

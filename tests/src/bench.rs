@@ -23,11 +23,17 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[i.min(v.len() - 1)]
 }
 
-/// Prints n, p50, p99, min and max of `v` (milliseconds).
+/// Prints n, p50, p99 (from 100 samples on: fewer say nothing about it), min and max
+/// of `v` (milliseconds).
 pub fn summary(name: &str, v: &mut [f64]) {
     let n = v.len();
-    let (p50, p99, min, max) = (pct(v, 0.5), pct(v, 0.99), pct(v, 0.0), pct(v, 1.0));
-    println!("{name}: n={n} p50={p50:.2} ms p99={p99:.2} ms min={min:.2} ms max={max:.2} ms");
+    let (p50, min, max) = (pct(v, 0.5), pct(v, 0.0), pct(v, 1.0));
+    let p99 = if n >= 100 {
+        format!(" p99={:.2} ms", pct(v, 0.99))
+    } else {
+        String::new()
+    };
+    println!("{name}: n={n} p50={p50:.2} ms{p99} min={min:.2} ms max={max:.2} ms");
 }
 
 fn ms(d: Duration) -> f64 {

@@ -153,6 +153,26 @@ impl Cluster {
         Ok(())
     }
 
+    /// Adds `lines` (TOML `key = value` lines) under `[settings]` in every member's
+    /// cluster.toml, where the daemons read e.g. `heartbeat_interval` and `dead_after`;
+    /// call it before the daemons start. The files stay identical on every node.
+    pub fn add_settings(&self, lines: &str) -> Result<()> {
+        for i in 1..=self.members {
+            let path = self.files(i).config_dir.join("cluster.toml");
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let text = match text.find("\n[settings]\n") {
+                Some(at) => {
+                    let end = at + "\n[settings]\n".len();
+                    format!("{}{lines}\n{}", &text[..end], &text[end..])
+                }
+                None => format!("{text}\n[settings]\n{lines}\n"),
+            };
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+
     /// Installs node `i`'s bundle made under `root/<from>` into its config dir.
     pub fn install_bundle(&self, i: usize, from: &str) -> Result<()> {
         let bundle = self
@@ -213,7 +233,10 @@ impl Cluster {
         let ns = self.net.ns(i);
         hactl_lab::host::boot(&ns, std::slice::from_ref(&self.root))?;
         let mut cmd = hactl_lab::host::command(&ns, &self.bin)?;
-        cmd.args(["--log", "info,hactl_consensus::raft=warn", "daemon"])
+        // HACTL_LAB_LOG: the daemons' log filter when diagnosing a lab run.
+        let filter = std::env::var("HACTL_LAB_LOG")
+            .unwrap_or_else(|_| "info,hactl_consensus::raft=warn".into());
+        cmd.args(["--log", &filter, "daemon"])
             .arg("--config-dir")
             .arg(&f.config_dir)
             .arg("--state-dir")
@@ -419,6 +442,11 @@ impl Drop for Cluster {
             for i in 1..=self.procs.len() {
                 eprintln!("---- n{i} log ----\n{}", tail(&self.log(i), 60));
             }
+        }
+        // HACTL_LAB_KEEP: keep the lab's directory (whole logs) after a failure.
+        if std::thread::panicking() && std::env::var_os("HACTL_LAB_KEEP").is_some() {
+            eprintln!("lab kept in {}", self.root.display());
+            return;
         }
         let _ = std::fs::remove_dir_all(&self.root);
     }

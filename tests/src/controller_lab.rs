@@ -18,15 +18,20 @@ use crate::cluster::Cluster;
 use crate::netns::run;
 
 /// A client's poller, as a small Python program run inside the client namespace:
-/// every 10 ms it opens a TCP connection to VIP:PORT (100 ms timeout). Connected, or
-/// refused (the VIP's kernel answered with a reset), means the VIP is up; the MAC is
-/// then read from the namespace's ARP table. One line per poll:
-/// `unix_time_s up|down mac`. With a fourth argument `http`, up means an HTTP GET
-/// answered 200 within 500 ms (the service answered, not just the address).
+/// every 10 ms it starts a TCP connection to VIP:PORT (100 ms timeout), each in a
+/// thread of its own, so a connection whose SYN went to a node that no longer holds
+/// the VIP does not delay the next attempt (a 10 ms resolution on when the VIP
+/// answers again, not one bounded by the timeout). Connected, or refused (the VIP's
+/// kernel answered with a reset), means the VIP is up; the MAC is then read from the
+/// namespace's ARP table. One line per attempt, when it ends: `unix_time_s up|down
+/// mac`, the time being when the attempt started. With a fourth argument `http`, up
+/// means an HTTP GET answered 200 within 500 ms (the service answered, not just the
+/// address).
 const POLLER: &str = r#"
-import socket, sys, time
+import socket, sys, threading, time
 vip, port, period = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 http = len(sys.argv) > 4 and sys.argv[4] == 'http'
+out = threading.Lock()
 def mac():
     try:
         with open('/proc/net/arp') as f:
@@ -37,8 +42,7 @@ def mac():
     except OSError:
         pass
     return '-'
-while True:
-    t = time.time()
+def attempt(t):
     up = False
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(0.5 if http else 0.1)
@@ -55,7 +59,11 @@ while True:
         up = False
     finally:
         s.close()
-    print('%.4f %s %s' % (t, 'up' if up else 'down', mac() if up else '-'), flush=True)
+    with out:
+        print('%.4f %s %s' % (t, 'up' if up else 'down', mac() if up else '-'), flush=True)
+while True:
+    t = time.time()
+    threading.Thread(target=attempt, args=(t,), daemon=True).start()
     d = period - (time.time() - t)
     if d > 0:
         time.sleep(d)
@@ -127,17 +135,22 @@ impl Poller {
         self.samples.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
-    /// The newest sample.
+    /// The sample of the newest attempt that has ended.
     pub fn last(&self) -> Option<Sample> {
-        self.samples.lock().ok().and_then(|v| v.last().cloned())
+        self.samples
+            .lock()
+            .ok()
+            .and_then(|v| v.iter().max_by(|a, b| a.t.total_cmp(&b.t)).cloned())
     }
 
-    /// First sample at or after `since` where the VIP answered from `mac`-predicate.
+    /// Start time of the first attempt, at or after `since`, that the VIP answered
+    /// from a MAC `which` accepts (attempts end out of order: the earliest start).
     pub fn first_up_after(&self, since: f64, mut which: impl FnMut(&str) -> bool) -> Option<f64> {
         self.samples()
             .into_iter()
-            .find(|s| s.t >= since && s.up && s.mac.as_deref().is_some_and(&mut which))
+            .filter(|s| s.t >= since && s.up && s.mac.as_deref().is_some_and(&mut which))
             .map(|s| s.t)
+            .min_by(f64::total_cmp)
     }
 }
 
@@ -410,6 +423,21 @@ pub fn cli(c: &Cluster, via: usize, args: &[&str]) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `hactl cluster ARGS` for node `i` (its configuration directory and control
+/// socket), whatever its exit code.
+pub fn cluster_cmd(c: &Cluster, i: usize, args: &[&str]) -> Result<std::process::Output> {
+    let f = c.files(i);
+    Command::new(&c.bin)
+        .arg("cluster")
+        .arg("--dir")
+        .arg(&f.config_dir)
+        .arg("--socket")
+        .arg(&f.socket)
+        .args(args)
+        .output()
+        .context("running hactl cluster")
 }
 
 /// Cuts node `k`'s link (the node keeps running, isolated).

@@ -100,7 +100,20 @@ pub fn fencing_lab_of(
     clients: usize,
     ready_within: Duration,
 ) -> Result<(crate::cluster::Cluster, FenceVirtd)> {
-    let c = crate::cluster::Cluster::setup_with_spares(prefix, members, 1 + clients, subnet, None)?;
+    fencing_lab_with(prefix, subnet, members, clients, None, ready_within)
+}
+
+/// [`fencing_lab_of`] with the daemons' heartbeat profile.
+pub fn fencing_lab_with(
+    prefix: &str,
+    subnet: &str,
+    members: usize,
+    clients: usize,
+    profile: Option<&str>,
+    ready_within: Duration,
+) -> Result<(crate::cluster::Cluster, FenceVirtd)> {
+    let c =
+        crate::cluster::Cluster::setup_with_spares(prefix, members, 1 + clients, subnet, profile)?;
     for i in 1..=members + 1 + clients {
         let ns = c.net.ns(i);
         crate::netns::run(
@@ -117,9 +130,9 @@ pub fn fencing_lab_of(
     Ok((c, fv))
 }
 
-/// Stonith on (action off, so the fenced domain stays off), one fence_hactl_xvm
-/// device with `key_file`, and group `g` of two Dummy resources; returns where it runs.
-pub fn configure_fenced_group(c: &crate::cluster::Cluster, key_file: &str) -> Result<String> {
+/// Stonith on (action off, so the fenced domain stays off) and one fence_hactl_xvm
+/// device with `key_file` for nodes n1..n`members`.
+pub fn enable_fencing(c: &crate::cluster::Cluster, key_file: &str, members: usize) -> Result<()> {
     crate::controller_lab::cli(
         c,
         1,
@@ -133,6 +146,7 @@ pub fn configure_fenced_group(c: &crate::cluster::Cluster, key_file: &str) -> Re
             "no-quorum-policy=stop",
         ],
     )?;
+    let map: Vec<String> = (1..=members).map(|i| format!("n{i}:n{i}")).collect();
     crate::controller_lab::cli(
         c,
         1,
@@ -142,13 +156,20 @@ pub fn configure_fenced_group(c: &crate::cluster::Cluster, key_file: &str) -> Re
             "--no-wait",
             "xvm",
             "fence_hactl_xvm",
-            "pcmk_host_map=n1:n1;n2:n2;n3:n3",
+            &format!("pcmk_host_map={}", map.join(";")),
             &format!("key_file={key_file}"),
             &format!("multicast_address={GROUP}"),
             "hash=sha256",
             "timeout=3",
         ],
     )?;
+    Ok(())
+}
+
+/// [`enable_fencing`] for n1..n3 and group `g` of two Dummy resources; returns where
+/// it runs.
+pub fn configure_fenced_group(c: &crate::cluster::Cluster, key_file: &str) -> Result<String> {
+    enable_fencing(c, key_file, 3)?;
     for r in ["d1", "d2"] {
         crate::controller_lab::cli(
             c,

@@ -151,13 +151,25 @@ pub fn power_off(l: &Lab, i: usize) {
 }
 
 /// What the watchers saw.
-#[derive(Default)]
 pub struct Watch {
     stop: AtomicBool,
     /// Most nodes seen holding the VIP at once.
     pub max_holders: AtomicUsize,
+    /// Fewest nodes seen holding the VIP at once (0: it was down at some point).
+    pub min_holders: AtomicUsize,
     /// Nodes whose domain went off (and that were powered off), in order.
     powered_off: Mutex<Vec<usize>>,
+}
+
+impl Default for Watch {
+    fn default() -> Watch {
+        Watch {
+            stop: AtomicBool::new(false),
+            max_holders: AtomicUsize::new(0),
+            min_holders: AtomicUsize::new(usize::MAX),
+            powered_off: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl Watch {
@@ -177,6 +189,7 @@ pub fn watched<R>(l: &Lab, body: impl FnOnce(&Watch) -> Result<R>) -> Result<R> 
             while !w.stop.load(Ordering::SeqCst) {
                 let n = (1..=2).filter(|&i| holds_vip(l, i)).count();
                 w.max_holders.fetch_max(n, Ordering::SeqCst);
+                w.min_holders.fetch_min(n, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
@@ -229,4 +242,119 @@ pub fn membership(c: &Cluster, via: usize) -> Result<Vec<(String, String)>> {
         .iter()
         .map(|n| (n.name.clone(), n.membership.clone()))
         .collect())
+}
+
+/// One cut of the link between the two nodes (both still reach fence_virtd) with
+/// `priority-fencing-delay` set, and the way back: the outcome and what the client
+/// saw. Used by `netns_two_node_cut_link_...` (a few runs in CI) and
+/// `bench_two_node cut` (20 runs).
+#[derive(Debug)]
+pub struct CutRun {
+    /// Nodes fenced (powered off), in order.
+    pub fenced: Vec<usize>,
+    /// Where the group ran before the cut, and after it.
+    pub before: String,
+    pub after: String,
+    /// Most and fewest nodes holding the VIP at once, from the cut until the fencing
+    /// was recorded and the group settled.
+    pub max_holders: usize,
+    pub min_holders: usize,
+    /// Client answers from a node other than the group's (none expected).
+    pub answered_elsewhere: usize,
+    /// Client requests (HTTP through the VIP to haproxy) that failed from the cut
+    /// until the fenced node was back (none expected: the group keeps running).
+    pub failed_requests: usize,
+    /// From the cut until the fencing was recorded on the survivor.
+    pub fenced_after_ms: f64,
+}
+
+impl CutRun {
+    /// Exactly one node fenced, the one without the group; the group stayed, ran
+    /// once and kept running (the VIP up on exactly one node throughout).
+    pub fn ok(&self) -> bool {
+        let holder = self.before.trim_start_matches('n').parse::<usize>().ok();
+        self.fenced.len() == 1
+            && Some(self.fenced[0]) != holder
+            && self.after == self.before
+            && self.max_holders <= 1
+            && self.min_holders == 1
+            && self.answered_elsewhere == 0
+            && self.failed_requests == 0
+    }
+}
+
+/// Cuts the link, waits for the fencing to be recorded and the group to be settled,
+/// then heals, powers the fenced node on and waits until both are voters again and
+/// caught up. The lab must be configured with `priority-fencing-delay`.
+pub fn cut_once(l: &mut Lab, poller: &crate::controller_lab::Poller) -> Result<CutRun> {
+    let before = wait_group_on(&l.c, 1, &GROUP_RSCS, T, |_| true)
+        .or_else(|_| wait_group_on(&l.c, 2, &GROUP_RSCS, T, |_| true))?;
+    let h: usize = before.trim_start_matches('n').parse()?;
+    let holder_mac = crate::controller_lab::mac_of(&l.c, h)?;
+    l.c.wait_until("the client sees the VIP on the holder", T, || {
+        Ok(poller
+            .last()
+            .filter(|x| x.up && x.mac.as_deref() == Some(holder_mac.as_str()))
+            .map(|_| ()))
+    })?;
+    let t0 = crate::controller_lab::unix_now();
+    let run = watched(l, |w| {
+        l.c.net.partition(&[1], &[2])?;
+        let recorded = l.c.wait_until("a fencing recorded", T, || {
+            let t = (1..=2).find(|&i| {
+                l.c.cib(i).is_ok_and(|cib| {
+                    cib.status
+                        .fencing_history
+                        .iter()
+                        .any(|e| e.ok && e.action == "off" && e.at as f64 >= t0.floor())
+                })
+            });
+            Ok(t.map(|_| crate::controller_lab::unix_now()))
+        })?;
+        let fenced = l.c.wait_until("the fenced node powered off", T, || {
+            let f = w.fenced();
+            Ok((!f.is_empty()).then_some(f))
+        })?;
+        let survivor = other(fenced[0]);
+        let after = wait_group_on(&l.c, survivor, &GROUP_RSCS, T, |_| true)?;
+        Ok(CutRun {
+            fenced: w.fenced(),
+            before: before.clone(),
+            after,
+            max_holders: w.max_holders.load(Ordering::SeqCst),
+            min_holders: w.min_holders.load(Ordering::SeqCst),
+            answered_elsewhere: 0,
+            failed_requests: 0,
+            fenced_after_ms: (recorded - t0) * 1000.0,
+        })
+    })?;
+    let answered_elsewhere = poller
+        .samples()
+        .iter()
+        .filter(|x| x.t >= t0 && x.up && x.mac.as_deref() != Some(holder_mac.as_str()))
+        .count();
+    l.c.net.heal()?;
+    for &k in &run.fenced {
+        power_on(l, k, other(k))?;
+    }
+    let s = other(*run.fenced.first().unwrap_or(&1));
+    let k = other(s);
+    l.c.wait_until("both voters again, caught up", T, || {
+        let m = membership(&l.c, s)?;
+        let (back, surv) = (l.c.status(k)?, l.c.status(s)?);
+        Ok((m.iter().all(|(_, v)| v == "voter")
+            && membership(&l.c, k)? == m
+            && back.applied_index >= surv.commit_index)
+            .then_some(()))
+    })?;
+    let failed_requests = poller
+        .samples()
+        .iter()
+        .filter(|x| x.t >= t0 && !x.up)
+        .count();
+    Ok(CutRun {
+        answered_elsewhere,
+        failed_requests,
+        ..run
+    })
 }

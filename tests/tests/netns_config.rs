@@ -276,7 +276,12 @@ fn netns_config_backup_restore_and_export_rebuild_an_identical_cluster() -> Resu
     let mut c = three_nodes("10.93.2")?;
     let _reaper = NsReaper::new(&c);
     configure_everything(&c, 1)?;
-    let want = config_json(&c, 2)?;
+    // n1 answered once each change applied there; n2 (read and backed up below) may
+    // apply the last one a moment later.
+    let want = config_json(&c, 1)?;
+    c.wait_until("n2 has the configuration n1 has", T, || {
+        Ok((config_json(&c, 2)? == want).then_some(()))
+    })?;
     let script = cli(&c, 2, &["config", "export", "--format", "commands"])?;
     ensure(!script.contains("NOTE"), &format!("notes in:\n{script}"))?;
     let script_file = c.root.join("export.sh");

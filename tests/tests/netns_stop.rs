@@ -13,13 +13,15 @@
 //!
 //! Nothing is mocked. Needs root; fails without it unless `HACTL_SKIP_ROOT_TESTS=1`.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use hactl_proto::client::NodeState;
 use hactl_tests::cluster::Cluster;
-use hactl_tests::controller_lab::{active_on, cli, ensure, idx, settled, start_node, NsReaper};
+use hactl_tests::controller_lab::{
+    active_on, cli, cluster_cmd, ensure, idx, settled, start_node, NsReaper,
+};
 use hactl_tests::fence_virtd::{fencing_lab, FenceVirtd, GROUP};
 use hactl_tests::netns::{require_root, run};
 
@@ -39,21 +41,6 @@ fn sleepers(c: &Cluster, nodes: &[usize]) -> Vec<usize> {
         }
     }
     out
-}
-
-/// `hactl cluster ARGS` as node `i`'s administrator runs it (its config dir and
-/// control socket).
-fn cluster_cmd(c: &Cluster, i: usize, args: &[&str]) -> Result<Output> {
-    let f = c.files(i);
-    Command::new(&c.bin)
-        .arg("cluster")
-        .arg("--dir")
-        .arg(&f.config_dir)
-        .arg("--socket")
-        .arg(&f.socket)
-        .args(args)
-        .output()
-        .context("running hactl cluster")
 }
 
 fn text(o: &Output) -> String {

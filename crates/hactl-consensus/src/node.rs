@@ -51,6 +51,7 @@ enum Cmd {
     },
     Unreachable(NodeId),
     Campaign,
+    TransferLeader(NodeId),
     Seal(Option<NodeId>),
     Alone {
         proof: AloneProof,
@@ -130,6 +131,21 @@ impl Handle {
     /// Starts an election now (used to hand leadership over quickly on clean leave).
     pub fn campaign(&self) {
         let _ = self.tx.try_send(Cmd::Campaign);
+    }
+
+    /// Hands leadership to voter `to` if this node leads (raft-rs waits until `to` has
+    /// caught up, then tells it to campaign at once). Used before this node demotes
+    /// itself: a leader that is no longer a voter would keep leading.
+    pub fn transfer_leader(&self, to: NodeId) {
+        let _ = self.tx.try_send(Cmd::TransferLeader(to));
+    }
+
+    /// Makes voter `id` a learner (a replicated membership change); resolves when
+    /// applied here. The leader promotes it again once the CIB no longer records it as
+    /// away ([`crate::membership::away`]).
+    pub async fn demote(&self, id: NodeId) -> Result<u64, ProposeError> {
+        // AddLearnerNode of a voter demotes it.
+        self.voter(true, id).await
     }
 
     /// Two-node mode: stops exchanging Raft messages with `peer` (none sent, none
@@ -459,6 +475,12 @@ impl Node {
                     tracing::debug!(node = self.id, error = %e, "campaign refused");
                 }
             }
+            Cmd::TransferLeader(to) => {
+                if self.raw.raft.state == StateRole::Leader && to != self.id {
+                    tracing::info!(node = self.id, to, "handing leadership over");
+                    self.raw.transfer_leader(to);
+                }
+            }
             Cmd::Seal(peer) => {
                 tracing::warn!(node = self.id, peer = ?peer, "two-node: seal against the peer set");
                 self.sealed = peer;
@@ -690,24 +712,42 @@ impl Node {
         if dirty {
             self.raw.mut_store().flush()?;
         }
-        // 2. Send.
-        self.send(ready.take_messages());
-        self.send(ready.take_persisted_messages());
-        // 3. Apply.
+        // 2. Send and apply.
         if let Some(snap) = snap_applied {
             self.install_snapshot(&snap)?;
         }
         let committed = ready.take_committed_entries();
-        self.apply(committed)?;
+        let msgs = [ready.take_messages(), ready.take_persisted_messages()].concat();
+        self.apply_and_send(committed, msgs)?;
         let mut light = self.raw.advance(ready);
         if let Some(commit) = light.commit_index() {
             self.raw.mut_store().set_commit(commit)?;
         }
-        self.send(light.take_messages());
         let committed = light.take_committed_entries();
-        self.apply(committed)?;
+        self.apply_and_send(committed, light.take_messages())?;
         self.raw.advance_apply();
         self.maybe_compact()?;
+        Ok(())
+    }
+
+    /// Applies committed entries and sends messages. Normally the messages go first
+    /// (followers wait for nothing). A membership change is applied and made durable
+    /// before anything that may tell a peer it committed leaves this node: a node
+    /// that restarted with the membership before it would act on a configuration the
+    /// cluster has left (after a forced single voter: elect itself alone next to a
+    /// peer that has since become a voter and can do the same).
+    fn apply_and_send(&mut self, committed: Vec<Entry>, msgs: Vec<Message>) -> Result<(), Error> {
+        let membership = committed
+            .iter()
+            .any(|e| e.get_entry_type() != EntryType::EntryNormal);
+        if !membership {
+            self.send(msgs);
+            self.apply(committed)?;
+            return Ok(());
+        }
+        self.apply(committed)?;
+        self.raw.mut_store().flush()?;
+        self.send(msgs);
         Ok(())
     }
 
@@ -985,12 +1025,14 @@ impl Node {
         let r = &self.raw.raft;
         let cs = self.raw.store().conf_state();
         let prs = r.prs();
+        let cib = &self.cib;
         let Some(action) = membership::next_action(
             self.id,
             &cs.voters,
             &cs.learners,
             &self.reports,
             |id| prs.get(id).map_or(0, |p| p.matched),
+            |id| membership::away(cib, id),
             r.raft_log.committed,
         ) else {
             return;

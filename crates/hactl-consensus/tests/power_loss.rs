@@ -139,3 +139,61 @@ fn a_full_disk_fails_the_node_but_does_not_damage_its_store() {
     drop(c);
     drop(session);
 }
+
+/// Two-node mode: the survivor that went on alone (`force_alone`) and has since made
+/// its returning peer a voter again must not come back from a power cut as the only
+/// voter. Its peer is a voter now and could itself go on alone after fencing it: two
+/// single voters would each commit their own entries. So the membership change that
+/// made the peer a voter again is durable before the peer can learn it committed.
+/// (Seen in the two-node benchmark as two leaders in one term, then a survivor whose
+/// log had diverged and whose DC did nothing.)
+#[test]
+fn a_two_node_survivor_does_not_lead_alone_after_a_power_cut() {
+    let Some((dir, fs, session)) = mount() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut c = MemCluster::new(2, dir.path().join("cluster")).unwrap();
+    let old_leader = c.wait_leader(&[1, 2], T).expect("a leader");
+    let survivor = 3 - old_leader;
+    let s = c.node(survivor).unwrap();
+    c.partition(&[survivor], &[old_leader]);
+    c.stop(old_leader);
+    s.seal(Some(old_leader));
+    rt.block_on(s.force_alone(hactl_consensus::AloneProof::Fenced {
+        peer: old_leader,
+        device: "xvm".into(),
+        at_unix: 1,
+    }))
+    .expect("alone");
+    write(&s, "alone").expect("the survivor commits alone");
+    c.heal();
+    c.restart(old_leader).unwrap();
+    c.wait_for(T, |st| {
+        st.values()
+            .all(|x| x.voters == vec![1, 2] && x.learners.is_empty())
+    })
+    .expect("a voter again");
+    // Nothing written since; both lose power and come back unable to reach each other.
+    fs.power_off();
+    c.stop(survivor);
+    c.stop(old_leader);
+    fs.power_on();
+    c.partition(&[survivor], &[old_leader]);
+    c.restart(survivor).unwrap();
+    c.restart(old_leader).unwrap();
+    let alone = c.wait_for(Duration::from_secs(3), |st| {
+        st.get(&survivor).is_some_and(|x| x.is_leader())
+    });
+    if let Ok(st) = alone {
+        panic!(
+            "the survivor leads alone after the power cut: voters {:?}",
+            st[&survivor].voters
+        );
+    }
+    drop(c);
+    drop(session);
+}

@@ -66,6 +66,10 @@ pub struct Controller {
     quorum_tx: watch::Sender<QuorumView>,
     last_leader: Mutex<Option<String>>,
     fence: Arc<SelfFence>,
+    /// Shared by every DC run of this process ([`DcConfig::next_transition`]).
+    next_transition: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether the running DC has nothing under way ([`DcConfig::idle`]).
+    dc_idle: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct DcIo {
@@ -149,6 +153,8 @@ impl Controller {
             quorum_tx,
             last_leader: Mutex::new(None),
             fence,
+            next_transition: Default::default(),
+            dc_idle: Default::default(),
         })
     }
 
@@ -205,6 +211,12 @@ impl Controller {
     /// Whether the DC runtime runs here.
     pub fn is_dc(&self) -> bool {
         self.dc.lock().map(|g| g.is_some()).unwrap_or(false)
+    }
+
+    /// Whether the DC runtime runs here with nothing under way: no transition, no
+    /// policy engine run pending or wanted, no hold, no node it waits for.
+    pub fn dc_idle(&self) -> bool {
+        self.is_dc() && self.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// A controller message from a peer (`from` as the transport verified it).
@@ -293,6 +305,10 @@ impl Controller {
                 let (tx, rx) = mpsc::unbounded_channel();
                 let mut dcfg = DcConfig::new(self.me.clone(), term);
                 dcfg.liveness = self.cfg.liveness;
+                dcfg.next_transition = self.next_transition.clone();
+                self.dc_idle
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                dcfg.idle = self.dc_idle.clone();
                 let io: Arc<dyn ClusterIo> = Arc::new(DcIo {
                     host: self.host.clone(),
                     me: self.me.clone(),

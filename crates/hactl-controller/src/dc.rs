@@ -27,6 +27,7 @@
 //!   ([`crate::split_brain`], `docs/architecture.md`, "Split brain").
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -100,6 +101,15 @@ pub struct DcConfig {
     /// A policy engine run that takes longer is abandoned: its transition is
     /// discarded and the DC goes on with what it runs.
     pub schedule_deadline: Duration,
+    /// The next transition id not used yet by any DC run of this process. A DC that
+    /// stops and starts again in the same term (two-node mode steps aside while it
+    /// fences, then leads on in that term) must not reuse its ids: the nodes take a
+    /// repeated (transition, action) for a request they have already run, and an
+    /// action they are still running answers nothing: the DC waits for it forever.
+    pub next_transition: Arc<AtomicU64>,
+    /// Set after each turn of the DC's loop: whether it has nothing under way (see
+    /// [`crate::controller::Controller::dc_idle`]).
+    pub idle: Arc<AtomicBool>,
 }
 
 impl DcConfig {
@@ -116,6 +126,8 @@ impl DcConfig {
             tick: Duration::from_millis(100),
             recheck: Duration::from_secs(60),
             schedule_deadline: Duration::from_secs(20),
+            next_transition: Arc::new(AtomicU64::new(0)),
+            idle: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -213,8 +225,9 @@ pub async fn run(
 ) {
     let cib = cib_rx.borrow_and_update().clone();
     let mut ecfg = EngineConfig::new(cfg.node.clone());
-    // 2^20 transitions per term before ids could meet the next term's.
-    ecfg.first_transition = (cfg.term << 20) + 1;
+    // 2^20 transitions per term before ids could meet the next term's; after those an
+    // earlier run of this process used in the same term.
+    ecfg.first_transition = ((cfg.term << 20) + 1).max(cfg.next_transition.load(Ordering::SeqCst));
     let online = online_nodes(&cib);
     let start = Instant::now();
     let cib_stonith = cib
@@ -303,6 +316,7 @@ pub async fn run(
             }
         }
         dc.maybe_schedule().await;
+        dc.cfg.idle.store(dc.idle(), Ordering::SeqCst);
     }
 }
 
@@ -596,6 +610,20 @@ impl Dc {
         }
     }
 
+    /// Nothing under way: no transition, no policy engine run pending or wanted, no
+    /// hold, no reprobe or follow-up, no node it still waits for.
+    fn idle(&self) -> bool {
+        !self.engine.busy()
+            && self.pending.is_none()
+            && !self.want_schedule
+            && self.hold_until.is_none()
+            && self.reprobing.is_empty()
+            && self.followup.is_empty()
+            && !self.waiting_since.iter().any(|(n, since)| {
+                self.online.contains(n) && since.elapsed() < self.cfg.sync_timeout
+            })
+    }
+
     /// Without fencing: no resource of the lost `node` starts elsewhere before it has
     /// stopped them or been reset (the longest hold wins when several are lost).
     fn hold_for_lost(&mut self, node: &str) {
@@ -778,6 +806,9 @@ impl Dc {
     async fn start(&mut self, t: Transition, meta: Meta) {
         match self.engine.start(&t, &self.cib, now_ms()) {
             Ok(cmds) => {
+                self.cfg
+                    .next_transition
+                    .fetch_max(self.engine.next_transition(), Ordering::SeqCst);
                 self.meta = Some(meta);
                 self.run_cmds(cmds).await;
             }

@@ -285,6 +285,11 @@ impl Engine {
         &self.cfg
     }
 
+    /// The id the next transition will get.
+    pub fn next_transition(&self) -> u64 {
+        self.next_id
+    }
+
     /// Whether a transition is running (or draining after an abort).
     pub fn busy(&self) -> bool {
         self.graph.is_some()

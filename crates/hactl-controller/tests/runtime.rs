@@ -72,6 +72,8 @@ struct Lab {
     route: Arc<Mutex<Option<ToDc>>>,
     dc: Option<tokio::task::JoinHandle<()>>,
     term: u64,
+    /// Shared by the DC runs, as the daemon's controller shares it.
+    next_transition: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn dummy(id: &str) -> Primitive {
@@ -133,6 +135,7 @@ impl Lab {
             route: Arc::new(Mutex::new(None)),
             dc: None,
             term: 0,
+            next_transition: Default::default(),
         };
         for n in NODES {
             lab.start_node(n);
@@ -185,10 +188,17 @@ impl Lab {
     /// Starts the DC runtime on n1, in the next term.
     fn start_dc(&mut self) {
         self.term += 1;
+        self.restart_dc();
+    }
+
+    /// Starts the DC runtime on n1 in the current term (as two-node mode does after
+    /// it stepped aside to fence its peer while it kept leading).
+    fn restart_dc(&mut self) {
         let (tx, rx) = mpsc::unbounded_channel();
         *self.route.lock().unwrap() = Some(tx);
         let mut cfg = DcConfig::new("n1", self.term);
         cfg.tick = Duration::from_millis(50);
+        cfg.next_transition = self.next_transition.clone();
         let io: Arc<dyn ClusterIo> = self.io.clone();
         let cib_rx = self.io.cib_tx.subscribe();
         self.dc = Some(tokio::spawn(dc::run(cfg, io, cib_rx, rx)));
@@ -470,6 +480,41 @@ async fn a_lost_nodes_group_starts_elsewhere_only_after_its_stop_timeouts() {
         "vip started elsewhere {waited:?} after the loss, before the lost node's stop chain ({chain:?})"
     );
     assert_ne!(group_settled(&lab).await, at);
+}
+
+/// A DC stopped and started again in the same term (two-node mode steps aside while
+/// it fences its peer) gives its transitions new ids: the nodes take a repeated
+/// (transition, action) for a request they already ran, and the transition history
+/// would show two transitions under one id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dc_restarted_in_the_same_term_does_not_reuse_transition_ids() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    for rsc in ["first", "second"] {
+        if rsc == "second" {
+            lab.kill_dc().await;
+            lab.restart_dc();
+        }
+        lab.propose(Change::AddResource {
+            resource: Resource::Primitive(dummy(rsc)),
+        })
+        .await;
+        lab.wait_for("started, and its transition recorded", |l| {
+            let planned = l
+                .cib()
+                .status
+                .transitions
+                .iter()
+                .any(|t| t.planned.iter().any(|p| p.contains(rsc)));
+            planned && l.running_on(rsc).len() == 1 && l.recorded_active_on(rsc).len() == 1
+        })
+        .await;
+    }
+    let ids: Vec<u64> = lab.cib().status.transitions.iter().map(|t| t.id).collect();
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "transition ids repeat: {ids:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -279,6 +279,7 @@ pub(crate) fn status(d: &Daemon) -> ClusterStatus {
         applied_index: s.applied_index,
         stalled: s.stalled.clone().unwrap_or_default(),
         entry_format: s.entry_format,
+        dc_idle: d.controller.get().is_some_and(|c| c.dc_idle()),
         witness: d.witness.info(now),
     }
 }

@@ -633,13 +633,18 @@ impl Daemon {
     /// the shutdown mark (which would excuse it), and names what may still run here
     /// (`LEFT_RUNNING_ATTR`: without fencing it stays blocked here).
     async fn leave(&self) {
-        self.leaving.store(true, Ordering::SeqCst);
         let left_running = self
             .left_running
             .lock()
             .map(|l| l.clone())
             .unwrap_or_default();
         let clean = left_running.is_empty();
+        // In two-node mode a clean leave keeps beaconing until it has stepped aside
+        // (`two_node::step_aside`): its silence would make the peer fence it.
+        let step_aside = clean && self.two_node.enabled();
+        if !step_aside {
+            self.leaving.store(true, Ordering::SeqCst);
+        }
         let mut changes = vec![Change::SetNodeState {
             node: self.me_name.clone(),
             state: NodeStateUpdate {
@@ -666,10 +671,16 @@ impl Daemon {
         let change = Change::Batch { changes };
         let r = tokio::time::timeout(Duration::from_secs(2), self.consensus.propose(change)).await;
         match r {
-            Ok(Ok(index)) => info!(node = %self.me_name, index, clean, "leave recorded"),
+            Ok(Ok(index)) => {
+                info!(node = %self.me_name, index, clean, "leave recorded");
+                if step_aside {
+                    two_node::step_aside(self).await;
+                }
+            }
             Ok(Err(e)) => warn!(node = %self.me_name, error = %e, "could not record the leave"),
             Err(_) => warn!(node = %self.me_name, "leave not recorded in time (no quorum?)"),
         }
+        self.leaving.store(true, Ordering::SeqCst);
     }
 
     /// Marks every member shutting down in one proposal (so every resource stops,
@@ -846,7 +857,12 @@ async fn monitor_loop(d: Arc<Daemon>) {
         }
         let self_votes = usize::from(voters.contains(&d.me));
         let have = (alive_count + self_votes) * 2 > voters.len();
-        let policy = if d.two_node.busy() {
+        let policy = if d.two_node.defers_no_quorum(
+            d.me,
+            &status.voters,
+            &status.cib,
+            d.witness.client().is_some(),
+        ) {
             NoQuorumPolicy::Freeze // two-node mode fencing its peer: nothing stops, nothing starts
         } else {
             status

@@ -26,10 +26,13 @@ use std::time::{Duration, Instant};
 use hactl_consensus::{AloneProof, Change, NodeId};
 use hactl_fence::cluster::{fence_node, ClusterFenceOutcome};
 use hactl_model::change::NodeStateUpdate;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::fencing::unix_now;
 use crate::{Daemon, DaemonError};
+
+/// How long a clean leave tries to make this node a learner ([`step_aside`]).
+const STEP_ASIDE_WITHIN: Duration = Duration::from_secs(3);
 
 /// Two-node mode's state on this node.
 #[derive(Debug, Default)]
@@ -41,6 +44,9 @@ pub(crate) struct TwoNode {
     armed: AtomicBool,
     /// A fencing of the peer, or the step to a single voter, is under way.
     busy: AtomicBool,
+    /// The last fencing of the peer failed: no-quorum-policy applies until the peer
+    /// is seen again or the next attempt starts.
+    fence_failed: AtomicBool,
 }
 
 impl TwoNode {
@@ -50,6 +56,11 @@ impl TwoNode {
                 .map_err(|e| DaemonError::Config(e.to_string()))?,
             ..TwoNode::default()
         })
+    }
+
+    /// Whether `cluster.toml` turns two-node mode on.
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// A heartbeat from `peer` said its log ends at `last_index`.
@@ -67,6 +78,30 @@ impl TwoNode {
 
     pub(crate) fn set_busy(&self, on: bool) {
         self.busy.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether no-quorum-policy waits (`freeze`): from the moment this node loses
+    /// its peer, when it is going to fence it (two-node mode, armed, fencing
+    /// configured, no failed attempt), and while it does. The loss is noticed by the
+    /// liveness check before this mode's own loop gets to seal and fence: without it
+    /// the node that holds the group (and wins the race) stopped it first. With a
+    /// witness (`witness`) only while it asks ([`TwoNode::set_busy`]): a node the
+    /// witness refused must apply the policy, and the granted node waits only as long
+    /// as that ask may take (`witness::after_grant`).
+    pub(crate) fn defers_no_quorum(
+        &self,
+        me: NodeId,
+        voters: &[NodeId],
+        cib: &hactl_model::Cib,
+        witness: bool,
+    ) -> bool {
+        self.busy()
+            || (self.enabled
+                && !witness
+                && self.armed.load(Ordering::SeqCst)
+                && !self.fence_failed.load(Ordering::SeqCst)
+                && peer_of(me, voters).is_some()
+                && cib.config.fencing_configured())
     }
 
     fn arm_if_caught_up(&self, me: &str, peer: NodeId, s: &hactl_consensus::Status) {
@@ -132,6 +167,7 @@ pub(crate) async fn run(d: Arc<Daemon>) {
             continue;
         };
         if d.alive(peer, Instant::now()) {
+            d.two_node.fence_failed.store(false, Ordering::SeqCst);
             d.two_node.arm_if_caught_up(&d.me_name, peer, &s);
             said_no_fencing = false;
             asked = false;
@@ -166,6 +202,7 @@ async fn fence_and_continue(d: &Arc<Daemon>, peer: NodeId) {
     };
     let name = name.as_str().to_string();
     d.two_node.busy.store(true, Ordering::SeqCst);
+    d.two_node.fence_failed.store(false, Ordering::SeqCst);
     d.consensus.seal(Some(peer));
     let cib = d.consensus.status().cib.clone();
     let delay = priority_delay(&cib, &name);
@@ -178,6 +215,7 @@ async fn fence_and_continue(d: &Arc<Daemon>, peer: NodeId) {
         warn!(node = %d.me_name, peer = %name, summary = %out.summary,
             "two-node: fencing failed: not continuing alone");
         d.consensus.seal(None);
+        d.two_node.fence_failed.store(true, Ordering::SeqCst);
         d.two_node.busy.store(false, Ordering::SeqCst);
         // Pacemaker retries fencing; so does the next turn of the loop, not at once.
         tokio::time::sleep(d.profile.lost_after * 4).await;
@@ -203,6 +241,46 @@ async fn fence_and_continue(d: &Arc<Daemon>, peer: NodeId) {
         }
     }
     d.two_node.busy.store(false, Ordering::SeqCst);
+}
+
+/// A clean leave in two-node mode (its resources stopped, the leave recorded): this
+/// node makes itself a learner, so that its peer carries on as the only voter instead
+/// of taking the silence for a loss and fencing it. While the peer leads it
+/// does not promote this node back (the CIB records the leave: `membership::away`);
+/// this node's return (its own `expected=member` record) makes it a voter again.
+/// Without an answering peer nothing is done: the peer then fences it as before.
+pub(crate) async fn step_aside(d: &Daemon) {
+    let s = d.consensus.status();
+    let Some(peer) = peer_of(d.me, &s.voters) else {
+        return;
+    };
+    if !d.alive(peer, Instant::now()) {
+        return;
+    }
+    let deadline = Instant::now() + STEP_ASIDE_WITHIN;
+    // A leader that is no longer a voter would go on leading: hand leadership over.
+    let mut w = d.consensus.watch();
+    while w.borrow().is_leader() && Instant::now() < deadline {
+        d.consensus.transfer_leader(peer);
+        let turn = tokio::time::timeout(d.profile.interval * 2, w.changed());
+        if matches!(turn.await, Ok(Err(_))) {
+            return;
+        }
+    }
+    while Instant::now() < deadline {
+        if d.consensus.status().learners.contains(&d.me) {
+            info!(node = %d.me_name, peer, "two-node: left as a learner: the peer carries on alone without fencing this node");
+            return;
+        }
+        // A new leader drops a membership change until its first entry is applied,
+        // and the proposer never hears back: try again, and look at the configuration.
+        let attempt = tokio::time::timeout(d.profile.interval * 4, d.consensus.demote(d.me));
+        if let Ok(Err(e)) = attempt.await {
+            debug!(node = %d.me_name, error = %e, "two-node: stepping aside not applied yet");
+            tokio::time::sleep(d.profile.interval).await;
+        }
+    }
+    warn!(node = %d.me_name, peer, "two-node: could not step aside in time: the peer will take this node's leave for a loss and fence it");
 }
 
 /// The first entries committed alone: the fencing, so that the DC takes the peer as

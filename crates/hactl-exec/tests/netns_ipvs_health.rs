@@ -248,6 +248,17 @@ async fn guest_bench_failure_to_weight_zero() {
     let mut rs12 = httpd(12);
     let t = Duration::from_secs(20);
     assert_eq!(exec.execute("web", &ipvs, &p, "start", t).await.rc, 0);
+    failure_trials("ocf:hactl:ipvs", &mut rs11);
+    assert_eq!(exec.execute("web", &ipvs, &p, "stop", t).await.rc, 0);
+    for c in [&mut rs11, &mut rs12] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}
+
+/// 20 times: rs11's httpd is killed, and the time until the kernel's table shows it
+/// at weight 0 (rs12 untouched) is taken; then it is restarted. Prints median and max.
+fn failure_trials(who: &str, rs11: &mut Child) {
     let limit = Duration::from_secs(30);
     let mut took = Vec::new();
     for _ in 0..20 {
@@ -255,18 +266,48 @@ async fn guest_bench_failure_to_weight_zero() {
         rs11.kill().unwrap();
         rs11.wait().unwrap();
         took.push(until(&["10.0.0.11:80 0", "10.0.0.12:80 1"], limit));
-        rs11 = httpd(11);
+        *rs11 = httpd(11);
     }
     took.sort();
     println!(
-        "failure -> weight 0 over {} trials: median {:?}, max {:?} (min {:?})",
+        "{who}: failure -> weight 0 over {} trials: median {:?}, max {:?} (min {:?})",
         took.len(),
         took[took.len() / 2],
         took[took.len() - 1],
         took[0]
     );
-    assert_eq!(exec.execute("web", &ipvs, &p, "stop", t).await.rc, 0);
-    for c in [&mut rs11, &mut rs12] {
+}
+
+/// keepalived's TCP_CHECK with the same service and timings as
+/// `guest_bench_failure_to_weight_zero` (`scripts/bench-ipvs-health` copies
+/// /usr/sbin/keepalived into the guest): the comparison.
+#[test]
+#[ignore = "a benchmark run inside the ipvs-vm guest"]
+fn guest_bench_keepalived_failure_to_weight_zero() {
+    assert_eq!(std::env::var("HACTL_IN_GUEST").as_deref(), Ok("1"));
+    let rs = |last: u8| {
+        format!(
+            "  real_server 10.0.0.{last} 80 {{\n    weight 1\n    inhibit_on_failure\n    \
+             TCP_CHECK {{\n      connect_timeout 1\n      retry 1\n      \
+             delay_before_retry 0.5\n    }}\n  }}\n"
+        )
+    };
+    let conf = format!(
+        "virtual_server 10.0.0.100 80 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind DR\n  \
+         protocol TCP\n{}{}}}\n",
+        rs(11),
+        rs(12)
+    );
+    std::fs::write("/tmp/keepalived.conf", conf).unwrap();
+    let mut rs11 = httpd(11);
+    let mut rs12 = httpd(12);
+    // Checker only (-C), in the foreground, logging to the console.
+    let mut keepalived = Command::new("keepalived")
+        .args(["-C", "-n", "-l", "-f", "/tmp/keepalived.conf"])
+        .spawn()
+        .unwrap();
+    failure_trials("keepalived", &mut rs11);
+    for c in [&mut keepalived, &mut rs11, &mut rs12] {
         c.kill().unwrap();
         c.wait().unwrap();
     }

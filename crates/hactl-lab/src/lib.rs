@@ -101,6 +101,36 @@ pub fn netns_exists(name: &str) -> bool {
     Path::new("/run/netns").join(name).exists()
 }
 
+/// Runs `f` on a new thread that has joined network namespace `ns` (a network
+/// namespace is per thread): sockets `f` opens, netlink and `/proc/sys/net` are that
+/// namespace's, and a socket it returns stays there. Errors: the namespace cannot be
+/// joined; a panic in `f` is passed on.
+pub fn in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, LabError> {
+    use std::os::fd::AsRawFd;
+    let path = Path::new("/run/netns").join(ns);
+    let file = std::fs::File::open(&path).map_err(|source| LabError::Io {
+        what: format!("opening {}", path.display()),
+        source,
+    })?;
+    let joined = std::thread::spawn(move || {
+        // SAFETY: setns(2) on a descriptor this thread owns; it moves only this
+        // thread, which ends when `f` returns.
+        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(f())
+    })
+    .join()
+    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    joined.map_err(|source| LabError::Io {
+        what: format!("joining network namespace {ns}"),
+        source,
+    })
+}
+
 /// PIDs of processes whose network namespace is `ns`.
 pub fn netns_pids(ns: &str) -> Vec<i32> {
     run(&["ip", "netns", "pids", ns])

@@ -47,6 +47,7 @@ fn sample_status() -> client::ClientResponse {
         applied_index: 41,
         stalled: String::new(),
         entry_format: 2,
+        dc_idle: true,
         witness: None,
     }))
 }

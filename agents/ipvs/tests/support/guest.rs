@@ -19,7 +19,14 @@ fn workspace_root() -> PathBuf {
 /// The guest script `tests/guest/NAME` (of the crate whose test includes this file) with `bins` (host path, guest path) copied in.
 /// Callers hold no lock: a developer machine serialises qemu runs with
 /// `flock /tmp/hactl-netns.lock cargo nextest run ...`; nextest's netns group does in CI.
+#[allow(dead_code)] // each test that includes this file uses one of the two
 pub fn run_guest(name: &str, bins: &[(&str, &str)]) -> (bool, String) {
+    run_guest_with(name, bins, &[])
+}
+
+/// [`run_guest`] with more options for the kit (`--smp 2`, `--mem MB`, `--timeout S`).
+#[allow(dead_code)]
+pub fn run_guest_with(name: &str, bins: &[(&str, &str)], opts: &[&str]) -> (bool, String) {
     let root = workspace_root();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/guest")
@@ -29,6 +36,7 @@ pub fn run_guest(name: &str, bins: &[(&str, &str)]) -> (bool, String) {
         cmd.arg("--bin").arg(format!("{host}:{guest}"));
     }
     let out = cmd
+        .args(opts)
         .arg(&script)
         .output()
         .expect("run tests/ipvs-vm/ipvs-vm.sh");

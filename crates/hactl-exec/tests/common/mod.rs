@@ -135,16 +135,7 @@ impl Drop for Lab {
 
 /// Runs `f` on a thread that has joined network namespace `ns`.
 pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        // SAFETY: joining a network namespace on this thread only.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("netns thread panicked")
+    hactl_lab::in_netns(ns, f).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A raw AF_PACKET socket capturing ARP on `ifname` in `ns` (open before the action
