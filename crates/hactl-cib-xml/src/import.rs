@@ -666,7 +666,7 @@ fn import_constraint(
             if crate::sets::order_sets(k, config)? {
                 return Ok(());
             }
-            for a in ["first-instance", "then-instance", "require-all"] {
+            for a in ["first-instance", "then-instance"] {
                 if k.attr(a).is_some() {
                     return Err(unsupported(k, &format!("{a} is not supported yet")));
                 }
@@ -688,6 +688,7 @@ fn import_constraint(
                 then_action,
                 kind,
                 symmetrical: bool_attr(k, "symmetrical")?,
+                require_all: bool_attr(k, "require-all")?,
             });
         }
         "rsc_ticket" => crate::tickets::import_constraint(k, config)?,

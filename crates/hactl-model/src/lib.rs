@@ -505,6 +505,10 @@ pub struct OrderConstraint {
     /// Whether the reverse applies to the reverse actions (stop `then` before `first`).
     /// `None` means the default (true for Mandatory/Optional, false for Serialize).
     pub symmetrical: Option<bool>,
+    /// `require-all="false"` with a clone as `first`: `then` waits for one instance
+    /// only (Pacemaker's deprecated spelling of the clone's `clone-min=1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_all: Option<bool>,
 }
 
 impl Default for OrderConstraint {
@@ -517,6 +521,7 @@ impl Default for OrderConstraint {
             then_action: OrderAction::Start,
             kind: OrderKind::Mandatory,
             symmetrical: None,
+            require_all: None,
         }
     }
 }
