@@ -39,6 +39,9 @@ pub(crate) enum Task {
     /// `clone-one-or-more:<ordering>` (`clone_min.rs`; index into
     /// `Graph::one_or_more`).
     OneOrMore(usize),
+    /// Clean-up (`cleanup.rs`): clear a fail count, delete a history.
+    ClearFailcount,
+    Delete,
 }
 
 impl Task {
@@ -58,6 +61,8 @@ impl Task {
             Task::Reload => "reload-agent",
             Task::Notify(..) => "notify",
             Task::OneOrMore(_) => "clone-one-or-more",
+            Task::ClearFailcount => "clear_failcount",
+            Task::Delete => "delete",
             Task::NotifyMarker(phase, _) => match phase {
                 crate::NotifyPhase::Pre | crate::NotifyPhase::Post => "notify",
                 _ => "notified",
@@ -479,6 +484,11 @@ impl Sched<'_> {
             (Role::Started, Role::Stopped) => self.stop_resource(p, false, g),
             _ => {}
         }
+        if self.prims[p].def_change.params_changed {
+            if let Some(st) = g.start_of[p] {
+                set_reason(&mut g.acts[st], "resource definition change".into());
+            }
+        }
         // Restart ordering: stops before the start.
         if self.prims[p].managed {
             if let Some(st) = g.start_of[p] {
@@ -497,6 +507,7 @@ impl Sched<'_> {
         let reload = self.create_reload(p, g);
         self.create_monitors(p, g, reload);
         self.create_cancels(p, g);
+        self.create_cleanups(p, g);
     }
 
     fn stop_resource(&mut self, p: usize, optional: bool, g: &mut Graph) {

@@ -24,6 +24,7 @@ mod actions;
 mod assign_scores;
 pub use assign_scores::AssignScores;
 mod cancel;
+mod cleanup;
 mod clone;
 mod clone_actions;
 mod clone_min;
@@ -205,6 +206,13 @@ pub enum ActionKind {
     CloneOneOrMore {
         ordering: String,
     },
+    /// Clear the resource's fail count on the node (an expired failure, a changed
+    /// definition, a removed resource; see `cleanup.rs`). The DC does it by
+    /// itself when it plans the transition.
+    ClearFailcount,
+    /// Delete the resource's history on the node (a removed resource, a changed
+    /// agent; see `cleanup.rs`), after it stopped there.
+    Delete,
 }
 
 pub use notify::{NotifyOf, NotifyPhase};
@@ -382,6 +390,8 @@ fn build_transition(
                 env: notify_env.remove(&i).unwrap_or_default(),
             },
             Task::NotifyMarker(phase, of) => ActionKind::NotifyMarker { phase, of },
+            Task::ClearFailcount => ActionKind::ClearFailcount,
+            Task::Delete => ActionKind::Delete,
             Task::OneOrMore(k) => ActionKind::CloneOneOrMore {
                 ordering: g.one_or_more[k].id.clone(),
             },

@@ -702,3 +702,6 @@ mod clone_min_tests;
 
 #[path = "clone_numbering_tests.rs"]
 mod clone_numbering_tests;
+
+#[path = "cleanup_tests.rs"]
+mod cleanup_tests;
