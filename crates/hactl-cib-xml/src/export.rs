@@ -220,7 +220,7 @@ pub fn export(cib: &Cib) -> String {
     }
     crate::alerts::export_alerts(&mut out, &c.alerts);
     out.push_str("  </configuration>\n  <status>\n");
-    for (name, st) in &cib.status.nodes {
+    for (name, st) in cib.status.nodes_in_history_order() {
         out.push_str("    <node_state");
         attr(
             &mut out,

@@ -563,6 +563,28 @@ pub struct Status {
     /// bounded by `transition-history-limit` ([`transitions`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transitions: Vec<transitions::TransitionRecord>,
+    /// Node names in the order an imported CIB's status section lists them.
+    /// Pacemaker reads node histories in that order, and the order decides which
+    /// node's history is given which anonymous clone instance number (`rsc:0` to
+    /// the first node that runs one). Empty: node name order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history_order: Vec<String>,
+}
+
+impl Status {
+    /// Each node's status in the order its history is read: the nodes of
+    /// [`Status::history_order`] first, then the others by name.
+    pub fn nodes_in_history_order(&self) -> impl Iterator<Item = (&String, &NodeStatus)> {
+        let listed = self
+            .history_order
+            .iter()
+            .filter_map(|n| self.nodes.get_key_value(n));
+        let rest = self
+            .nodes
+            .iter()
+            .filter(|(n, _)| !self.history_order.contains(n));
+        listed.chain(rest)
+    }
 }
 
 /// One fencing attempt (or an operator's confirmation that a node is down).

@@ -34,6 +34,7 @@ mod digest_tests;
 mod fence_order;
 mod graph;
 mod health;
+mod history_order;
 mod migration;
 mod notify;
 mod output;
