@@ -41,6 +41,8 @@ fn operation(kind: &ActionKind) -> (&'static str, u64) {
         ActionKind::CloneOneOrMore { .. } => ("clone-one-or-more", 0),
         ActionKind::ClearFailcount => ("clear_failcount", 0),
         ActionKind::Delete => ("delete", 0),
+        ActionKind::MigrateTo { .. } => ("migrate_to", 0),
+        ActionKind::MigrateFrom { .. } => ("migrate_from", 0),
         ActionKind::NotifyMarker { phase, .. } => match phase {
             crate::NotifyPhase::Pre | crate::NotifyPhase::Post => ("notify", 0),
             _ => ("notified", 0),

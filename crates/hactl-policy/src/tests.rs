@@ -705,3 +705,6 @@ mod clone_numbering_tests;
 
 #[path = "cleanup_tests.rs"]
 mod cleanup_tests;
+
+#[path = "migration_tests.rs"]
+mod migration_tests;
