@@ -321,11 +321,15 @@ pub async fn run(
 }
 
 impl Dc {
-    /// Carries out commands. The changes to propose go first, in one proposal, so
-    /// the engine always sees a CIB holding what it proposed before its next event
-    /// and a burst of results costs one Raft round; dispatches wait for it (a
-    /// successor starts only once its predecessor's result is recorded). False if
-    /// a change could not be committed.
+    /// Carries out commands. Dispatches go first: the engine makes an action ready
+    /// only once its predecessors' results have come back from their nodes (a stop
+    /// is confirmed by the node that ran it, not by its record), so a start
+    /// elsewhere need not wait a Raft round for the stop's record. A DC that dies
+    /// before the record commits leaves it in the node's outbox: the next DC
+    /// collects it (`Resync`) before it plans. Then the changes to propose, in one
+    /// proposal, so the engine always sees a CIB holding what it proposed before
+    /// its next event (the DC takes no event while it waits) and a burst of results
+    /// costs one Raft round. False if a change could not be committed.
     async fn run_cmds(&mut self, cmds: Vec<Command>) -> bool {
         let mut queue: VecDeque<Command> = cmds.into();
         let mut all_ok = true;
@@ -335,6 +339,7 @@ impl Dc {
             for c in queue.drain(..) {
                 match c {
                     Command::Propose(ch) => changes.push(ch),
+                    Command::Execute(_) | Command::Fence(_) => self.run_cmd(c),
                     other => rest.push_back(other),
                 }
             }

@@ -31,6 +31,37 @@ struct Io {
     cib: Mutex<Arc<Cib>>,
     cib_tx: watch::Sender<Arc<Cib>>,
     nodes: Mutex<HashMap<String, NodeService>>,
+    /// Proposals recording this (resource, operation) wait for the gate to open (a
+    /// slow Raft round, held as long as the test wants).
+    gate: Mutex<Option<Gate>>,
+}
+
+struct Gate {
+    rsc: String,
+    op: String,
+    open: Arc<tokio::sync::Semaphore>,
+    /// Set once a proposal is held at the gate.
+    held: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Whether `change` records `op` of `rsc` (on its own or in a batch).
+fn records(change: &Change, rsc: &str, op: &str) -> bool {
+    match change {
+        Change::RecordOp { rsc: r, op: o, .. } => r == rsc && o.operation == op,
+        Change::Batch { changes } => changes.iter().any(|c| records(c, rsc, op)),
+        _ => false,
+    }
+}
+
+impl Io {
+    fn apply(&self, change: Change) -> Result<(), hactl_controller::ProposeError> {
+        let mut g = self.cib.lock().unwrap();
+        let mut c = (**g).clone();
+        change.apply(&mut c)?;
+        *g = Arc::new(c);
+        self.cib_tx.send_replace(g.clone());
+        Ok(())
+    }
 }
 
 impl ClusterIo for Io {
@@ -42,19 +73,22 @@ impl ClusterIo for Io {
     }
 
     fn propose(&self, change: Change) -> hactl_controller::Proposal<'_> {
-        let r = {
-            let mut g = self.cib.lock().unwrap();
-            let mut c = (**g).clone();
-            match change.apply(&mut c) {
-                Ok(()) => {
-                    *g = Arc::new(c);
-                    self.cib_tx.send_replace(g.clone());
-                    Ok(())
-                }
-                Err(e) => Err(e.into()),
-            }
+        let gated = self
+            .gate
+            .lock()
+            .unwrap()
+            .as_ref()
+            .filter(|g| records(&change, &g.rsc, &g.op))
+            .map(|g| (g.open.clone(), g.held.clone()));
+        let Some((open, held)) = gated else {
+            let r = self.apply(change);
+            return Box::pin(async move { r });
         };
-        Box::pin(async move { r })
+        Box::pin(async move {
+            held.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _permit = open.acquire().await;
+            self.apply(change)
+        })
     }
 
     fn cib(&self) -> Arc<Cib> {
@@ -128,6 +162,7 @@ impl Lab {
             cib: Mutex::new(cib),
             cib_tx,
             nodes: Mutex::new(HashMap::new()),
+            gate: Mutex::new(None),
         });
         let lab = Lab {
             io,
@@ -321,6 +356,48 @@ async fn runtime_starts_moves_and_recovers_a_group_with_real_agents() {
     })
     .await;
     assert_eq!(group_settled(&lab).await, second, "recovered in place");
+}
+
+/// A move does not wait a Raft round between the stop and the start elsewhere: the
+/// start is dispatched once the old node has reported its stop, while the stop's
+/// record is still being committed (held here until the start has run); the group
+/// never runs on two nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_starts_elsewhere_once_the_stop_is_reported_not_recorded() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let from = group_settled(&lab).await;
+    let open = Arc::new(tokio::sync::Semaphore::new(0));
+    let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    *lab.io.gate.lock().unwrap() = Some(Gate {
+        rsc: "vip".into(),
+        op: "stop".into(),
+        open: open.clone(),
+        held: held.clone(),
+    });
+    lab.propose(Change::SetStandby {
+        node: from.clone(),
+        standby: true,
+    })
+    .await;
+    lab.wait_for("vip running elsewhere while its stop's record is held", |l| {
+        let on = l.running_on("vip");
+        assert!(on.len() <= 1, "vip runs on {on:?} at once");
+        held.load(std::sync::atomic::Ordering::SeqCst) && on.len() == 1 && on[0] != from
+    })
+    .await;
+    assert!(
+        lab.cib().status.nodes[&from].resources["vip"]
+            .ops
+            .iter()
+            .all(|o| o.operation != "stop"),
+        "the stop's record is still held"
+    );
+    *lab.io.gate.lock().unwrap() = None;
+    open.add_permits(1);
+    let to = group_settled(&lab).await;
+    assert_ne!(to, from);
 }
 
 /// Whether any node's status still holds history or a fail count of `rsc`.
