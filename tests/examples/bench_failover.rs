@@ -236,9 +236,8 @@ fn standbys(b: &Bench, trials: usize) -> Result<Vec<f64>> {
         })?;
         let ms = (back - t0) * 1000.0;
         // The record is written when the transition ends, after the VIP answers.
-        let path = b
-            .c
-            .wait_until("transition record", Duration::from_secs(5), || {
+        let path =
+            b.c.wait_until("transition record", Duration::from_secs(5), || {
                 Ok(standby_path(b, t0, &node))
             })
             .unwrap_or_else(|_| "no transition record".into());

@@ -831,8 +831,11 @@ impl Dc {
                 value: Some(boot.to_string()),
             });
         }
-        if let Err(e) = self.io.propose(Change::Batch { changes }).await {
-            warn!(error = %e, "could not record the reprobe");
+        // The next `maybe_schedule` reads the probed boots from `self.cib`: without
+        // the record there it would probe the same nodes again.
+        match self.io.propose(Change::Batch { changes }).await {
+            Ok(()) => self.cib = self.io.cib(),
+            Err(e) => warn!(error = %e, "could not record the reprobe"),
         }
         self.followup = done.into_iter().map(|(n, _)| n).collect();
         self.want_schedule = true;

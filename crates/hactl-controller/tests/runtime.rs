@@ -108,6 +108,8 @@ struct Lab {
     term: u64,
     /// Shared by the DC runs, as the daemon's controller shares it.
     next_transition: Arc<std::sync::atomic::AtomicU64>,
+    /// The DC's "nothing under way" flag.
+    dc_idle: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn dummy(id: &str) -> Primitive {
@@ -171,6 +173,7 @@ impl Lab {
             dc: None,
             term: 0,
             next_transition: Default::default(),
+            dc_idle: Default::default(),
         };
         for n in NODES {
             lab.start_node(n);
@@ -234,6 +237,7 @@ impl Lab {
         let mut cfg = DcConfig::new("n1", self.term);
         cfg.tick = Duration::from_millis(50);
         cfg.next_transition = self.next_transition.clone();
+        cfg.idle = self.dc_idle.clone();
         let io: Arc<dyn ClusterIo> = self.io.clone();
         let cib_rx = self.io.cib_tx.subscribe();
         self.dc = Some(tokio::spawn(dc::run(cfg, io, cib_rx, rx)));
@@ -381,11 +385,14 @@ async fn a_move_starts_elsewhere_once_the_stop_is_reported_not_recorded() {
         standby: true,
     })
     .await;
-    lab.wait_for("vip running elsewhere while its stop's record is held", |l| {
-        let on = l.running_on("vip");
-        assert!(on.len() <= 1, "vip runs on {on:?} at once");
-        held.load(std::sync::atomic::Ordering::SeqCst) && on.len() == 1 && on[0] != from
-    })
+    lab.wait_for(
+        "vip running elsewhere while its stop's record is held",
+        |l| {
+            let on = l.running_on("vip");
+            assert!(on.len() <= 1, "vip runs on {on:?} at once");
+            held.load(std::sync::atomic::Ordering::SeqCst) && on.len() == 1 && on[0] != from
+        },
+    )
     .await;
     assert!(
         lab.cib().status.nodes[&from].resources["vip"]
@@ -1038,4 +1045,55 @@ async fn a_stop_that_fails_ends_the_drain_naming_the_resource() {
     assert!(err.to_string().contains("stop of slow failed"), "{err}");
     // Well before the deadline: a failed stop is final.
     assert!(Instant::now() < deadline - Duration::from_secs(10));
+}
+
+/// How many transitions probed every resource on `node`.
+fn reprobes_of(cib: &Cib, node: &str) -> usize {
+    cib.status
+        .transitions
+        .iter()
+        .filter(|t| {
+            t.planned
+                .iter()
+                .any(|p| p.starts_with("probe every resource"))
+                && t.actions
+                    .iter()
+                    .any(|a| a.task == "probe" && a.node == node)
+        })
+        .count()
+}
+
+/// A node is probed once per executor boot: at the DC's start and again after its
+/// executor restarted (the probes' record is what says it was probed; a DC that
+/// did not see its own record probed every node twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_probed_once_per_executor_boot() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    for n in NODES {
+        assert_eq!(
+            reprobes_of(&lab.cib(), n),
+            1,
+            "{n} probed once at the start"
+        );
+    }
+    let boot_before = lab.cib().status.nodes[&at].attributes[PROBED_ATTR].clone();
+    lab.start_node(&at);
+    lab.wait_for("reprobe recorded under the new boot", |l| {
+        l.cib().status.nodes[&at].attributes.get(PROBED_ATTR) != Some(&boot_before)
+    })
+    .await;
+    assert_eq!(group_settled(&lab).await, at);
+    // A second reprobe would follow the first before the DC has nothing under way.
+    lab.wait_for("the DC idle", |l| {
+        l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    assert_eq!(
+        reprobes_of(&lab.cib(), &at),
+        2,
+        "{at} probed again once, after its restart"
+    );
 }
