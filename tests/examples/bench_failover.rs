@@ -100,6 +100,9 @@ fn main() -> Result<()> {
         standbys(&b, env_ms("STANDBY_TRIALS", 10) as usize).unwrap_or_else(|e| panic!("{e:#}"));
     let (med, max) = stats(&mut standby);
     println!("RESULT standby profile={profile} agent={agent} mode={mode} trials={} median_ms={med:.0} max_ms={max:.0}", standby.len());
+    if let Some(path) = std::env::var_os("BENCH_HISTORY") {
+        history(&b, std::path::Path::new(&path))?;
+    }
     create(&b, &agent, &profile)?;
     drop(b.fv.take());
     Ok(())
@@ -299,5 +302,26 @@ fn create(b: &Bench, agent: &str, profile: &str) -> Result<()> {
         (up - t0) * 1000.0,
         active_on(&cib, "vip2")
     );
+    Ok(())
+}
+
+/// BENCH_HISTORY=FILE: the DC's transition records (why each ran, what ran), to
+/// see what a trial did besides the move; its CIB is written to FILE.
+fn history(b: &Bench, file: &std::path::Path) -> Result<()> {
+    let dc = idx(&b.c.status(1)?.dc)?;
+    let cib = b.c.cib(dc)?;
+    std::fs::write(file, serde_json::to_vec_pretty(&cib)?)?;
+    for t in &cib.status.transitions {
+        println!(
+            "transition {} at {} trigger={:?} planned={:?}",
+            t.id, t.started_ms, t.trigger, t.planned
+        );
+        for a in &t.actions {
+            println!(
+                "    {} {:?} on {} interval {} rc {:?}",
+                a.task, a.rsc, a.node, a.interval_ms, a.rc
+            );
+        }
+    }
     Ok(())
 }

@@ -1097,3 +1097,39 @@ async fn a_node_is_probed_once_per_executor_boot() {
         "{at} probed again once, after its restart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zz_debug_transitions() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    let mut p = dummy("vip");
+    p.params.insert("fake".into(), "x".into());
+    p.ops[0].interval_ms = 1000;
+    p.ops[0].timeout_ms = Some(20000);
+    p.ops[1].timeout_ms = Some(500);
+    lab.propose(Change::AddResource {
+        resource: Resource::Group(Group {
+            id: "g".into(),
+            children: vec![p],
+            ..Default::default()
+        }),
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let from = lab.running_on("vip")[0].clone();
+    lab.propose(Change::SetStandby {
+        node: from.clone(),
+        standby: true,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for t in &lab.cib().status.transitions {
+        eprintln!(
+            "{} trigger={:?} planned={:?} aborted={:?}",
+            t.id, t.trigger, t.planned, t.aborted
+        );
+        for a in &t.actions {
+            eprintln!("    {:?} {:?} {:?} {:?}", a.task, a.rsc, a.node, a.rc);
+        }
+    }
+}
