@@ -156,6 +156,18 @@ fn steady(b: &Bench) -> Result<usize> {
             return Ok(None);
         }
         let cib = b.c.cib(dc)?;
+        // Every node back as a member (a restarted node's join, sync and reprobe
+        // are not part of the next trial).
+        let members = cib
+            .status
+            .nodes
+            .values()
+            .filter(|s| s.join.as_deref() == Some("member"))
+            .count();
+        if members < 3 {
+            *missing.borrow_mut() = format!("{members} of 3 nodes members");
+            return Ok(None);
+        }
         let on = active_on(&cib, "vip");
         let [h] = on.as_slice() else {
             *missing.borrow_mut() = format!("VIP active on {on:?}");
