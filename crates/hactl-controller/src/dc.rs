@@ -299,7 +299,12 @@ pub async fn run(
             ), if dc.pending.as_ref().is_some_and(|p| !p.overdue) => dc.on_overdue(),
             r = cib_rx.changed() => {
                 if r.is_err() { return; }
-                let cib = cib_rx.borrow_and_update().clone();
+                cib_rx.borrow_and_update();
+                // The watch only wakes us: it is fed on the daemon's tick and may
+                // hold a CIB older than the one our own proposals returned (taking
+                // it would plan on a status without the latest records, e.g. a
+                // recurring monitor started a second time).
+                let cib = dc.io.cib();
                 dc.on_cib(cib).await;
             }
             // Wake exactly when a split-brain hold ends, not at the next tick.

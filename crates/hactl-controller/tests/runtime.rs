@@ -29,7 +29,13 @@ const STOP_TIMEOUT_MS: u64 = 1_500;
 
 struct Io {
     cib: Mutex<Arc<Cib>>,
-    cib_tx: watch::Sender<Arc<Cib>>,
+    cib_tx: Arc<watch::Sender<Arc<Cib>>>,
+    /// Each applied CIB reaches the watch this much later (the daemon feeds the
+    /// DC's watch on its liveness tick: what it delivers may be older than what a
+    /// proposal returned).
+    watch_lag: Mutex<Option<Duration>>,
+    /// Late CIBs not delivered yet.
+    late: Arc<std::sync::atomic::AtomicUsize>,
     nodes: Mutex<HashMap<String, NodeService>>,
     /// Proposals recording this (resource, operation) wait for the gate to open (a
     /// slow Raft round, held as long as the test wants).
@@ -59,7 +65,20 @@ impl Io {
         let mut c = (**g).clone();
         change.apply(&mut c)?;
         *g = Arc::new(c);
-        self.cib_tx.send_replace(g.clone());
+        match *self.watch_lag.lock().unwrap() {
+            None => {
+                self.cib_tx.send_replace(g.clone());
+            }
+            Some(lag) => {
+                let (tx, cib, late) = (self.cib_tx.clone(), g.clone(), self.late.clone());
+                late.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    tokio::time::sleep(lag).await;
+                    tx.send_replace(cib);
+                    late.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
+        }
         Ok(())
     }
 }
@@ -162,7 +181,9 @@ impl Lab {
         let (cib_tx, _) = watch::channel(cib.clone());
         let io = Arc::new(Io {
             cib: Mutex::new(cib),
-            cib_tx,
+            cib_tx: Arc::new(cib_tx),
+            watch_lag: Mutex::new(None),
+            late: Default::default(),
             nodes: Mutex::new(HashMap::new()),
             gate: Mutex::new(None),
         });
@@ -1098,38 +1119,56 @@ async fn a_node_is_probed_once_per_executor_boot() {
     );
 }
 
+/// Transitions that ran nothing but recurring monitors of `rsc`.
+fn monitor_only_runs(cib: &Cib, rsc: &str) -> usize {
+    cib.status
+        .transitions
+        .iter()
+        .filter(|t| {
+            !t.actions.is_empty()
+                && t.actions.iter().all(|a| {
+                    a.task == "monitor" && a.interval_ms > 0 && a.rsc.as_deref() == Some(rsc)
+                })
+        })
+        .count()
+}
+
+/// A resource that starts gets its recurring monitor once, even when the CIB watch
+/// that wakes the DC delivers a CIB older than the DC's own last proposal (the
+/// daemon feeds it on its tick): the DC plans on the newest CIB, which holds the
+/// monitor's record. Planning on the stale one started the monitor a second time
+/// after every start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zz_debug_transitions() {
+async fn a_late_cib_watch_does_not_start_a_monitor_twice() {
     let mut lab = Lab::new();
+    *lab.io.watch_lag.lock().unwrap() = Some(Duration::from_millis(400));
     lab.start_dc();
-    let mut p = dummy("vip");
-    p.params.insert("fake".into(), "x".into());
-    p.ops[0].interval_ms = 1000;
-    p.ops[0].timeout_ms = Some(20000);
-    p.ops[1].timeout_ms = Some(500);
-    lab.propose(Change::AddResource {
-        resource: Resource::Group(Group {
-            id: "g".into(),
-            children: vec![p],
-            ..Default::default()
-        }),
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let from = lab.running_on("vip")[0].clone();
+    add_group(&lab).await;
+    let from = group_settled(&lab).await;
     lab.propose(Change::SetStandby {
         node: from.clone(),
         standby: true,
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    for t in &lab.cib().status.transitions {
-        eprintln!(
-            "{} trigger={:?} planned={:?} aborted={:?}",
-            t.id, t.trigger, t.planned, t.aborted
+    lab.wait_for("group moved", |l| {
+        let v = l.running_on("vip");
+        v.len() == 1 && v[0] != from
+    })
+    .await;
+    group_settled(&lab).await;
+    // Every late CIB has arrived and been looked at.
+    lab.wait_for("every late CIB delivered, the DC idle", |l| {
+        l.io.late.load(std::sync::atomic::Ordering::SeqCst) == 0
+            && l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    let cib = lab.cib();
+    for rsc in ["vip", "web"] {
+        assert_eq!(
+            monitor_only_runs(&cib, rsc),
+            0,
+            "{rsc}'s monitor started again on its own: {:#?}",
+            cib.status.transitions
         );
-        for a in &t.actions {
-            eprintln!("    {:?} {:?} {:?} {:?}", a.task, a.rsc, a.node, a.rc);
-        }
     }
 }
