@@ -19,3 +19,4 @@ pub mod ipvs_guest;
 pub mod netns;
 pub mod tmux;
 pub mod two_node_lab;
+pub mod witness_lab;
