@@ -169,7 +169,16 @@ fn table(d: usize) -> Option<Vec<Row>> {
 /// every connection it ever scheduled; a service deleted and added again starts at 0).
 fn service_conns(d: usize) -> u64 {
     let out = run(&[
-        "ip", "netns", "exec", &ns(d), "ipvsadm", "-Ln", "--stats", "--exact", "-t", SERVICE,
+        "ip",
+        "netns",
+        "exec",
+        &ns(d),
+        "ipvsadm",
+        "-Ln",
+        "--stats",
+        "--exact",
+        "-t",
+        SERVICE,
     ]);
     out.lines()
         .find(|l| l.starts_with("TCP "))
@@ -282,7 +291,16 @@ fn page(dir: &str, text: &str) {
 /// eth0), once it answers the C `fence_xvm`.
 fn fencer(c: &Cluster) -> FenceVirtd {
     for i in 1..=FENCER {
-        run(&["ip", "-n", &ns(i), "route", "add", "224.0.0.0/4", "dev", "eth0"]);
+        run(&[
+            "ip",
+            "-n",
+            &ns(i),
+            "route",
+            "add",
+            "224.0.0.0/4",
+            "dev",
+            "eth0",
+        ]);
     }
     let dir = c.root.join("fence_virtd");
     std::fs::create_dir_all(&dir).expect("fence_virtd's directory");
@@ -680,7 +698,12 @@ fn nat_health_and_sorry(d: &mut Director) {
 /// The id of the newest transition the DC recorded (0: none yet).
 fn last_transition(d: &Director) -> u64 {
     let cib = d.c.cib(d.alive[0]).expect("read the CIB");
-    cib.status.transitions.iter().map(|t| t.id).max().unwrap_or(0)
+    cib.status
+        .transitions
+        .iter()
+        .map(|t| t.id)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The tasks the DC ran on `rsc` in the transitions after `after`.
@@ -748,10 +771,16 @@ fn update_in_place(d: &Director, params: &[String], want: &[Row], sched: &str) {
             "{member} restarted by web's update: {t:?}"
         );
     }
-    assert_eq!(absent, 0, "the service was missing from the table in {absent} of {seen} samples");
+    assert_eq!(
+        absent, 0,
+        "the service was missing from the table in {absent} of {seen} samples"
+    );
     assert_eq!(holders(&d.alive), [h], "the service moved");
     let now = service_conns(h);
-    assert!(now >= conns, "the service's counter went from {conns} to {now}: it was recreated");
+    assert!(
+        now >= conns,
+        "the service's counter went from {conns} to {now}: it was recreated"
+    );
 }
 
 /// The one director holding the service.
@@ -776,7 +805,10 @@ fn scheduled_to(h: usize, port: u16) -> Option<String> {
 
 /// Real servers as the agent's `real_servers` takes them, with their weights.
 fn real_servers(rows: &[(String, u32)]) -> String {
-    let v: Vec<String> = rows.iter().map(|(a, w)| format!("{a},weight={w}")).collect();
+    let v: Vec<String> = rows
+        .iter()
+        .map(|(a, w)| format!("{a},weight={w}"))
+        .collect();
     format!("real_servers={}", v.join(" "))
 }
 
@@ -791,10 +823,14 @@ fn update_nat_in_place(d: &Director) {
     let port = held.local_addr().expect("local address").port();
     let h = holder(d);
     let mut to = None;
-    wait_for("the held connection in the table", Duration::from_secs(10), || {
-        to = scheduled_to(h, port);
-        to.is_some()
-    });
+    wait_for(
+        "the held connection in the table",
+        Duration::from_secs(10),
+        || {
+            to = scheduled_to(h, port);
+            to.is_some()
+        },
+    );
     let to = to.expect("its real server");
     let others: Vec<String> = REAL
         .map(|i| rs_addr(i, true))
@@ -805,21 +841,44 @@ fn update_nat_in_place(d: &Director) {
     let kept = [(to.clone(), 3), (others[0].clone(), 1)];
     let mut want: Vec<Row> = kept
         .iter()
-        .map(|(a, w)| Row { addr: a.clone(), fwd: "Masq".into(), weight: *w })
+        .map(|(a, w)| Row {
+            addr: a.clone(),
+            fwd: "Masq".into(),
+            weight: *w,
+        })
         .collect();
     want.sort();
-    update_in_place(d, &[real_servers(&kept), "scheduler=wrr".into()], &want, "wrr");
+    update_in_place(
+        d,
+        &[real_servers(&kept), "scheduler=wrr".into()],
+        &want,
+        "wrr",
+    );
     let nat = expect(&REAL.map(|i| rs_addr(i, true)), "Masq");
     update_in_place(
         d,
-        &[format!("real_servers={}", servers(true)), "scheduler=rr".into()],
+        &[
+            format!("real_servers={}", servers(true)),
+            "scheduler=rr".into(),
+        ],
         &nat,
         "rr",
     );
     let page = finish(held, "X-After: 1\r\n\r\n").expect("the held connection's answer");
-    let server = REAL.iter().find(|&&i| rs_addr(i, true) == to).expect("a real server");
-    assert_eq!(page, format!("rs{server}"), "the held connection changed server");
-    assert_eq!(answers(6), all_real(), "not every real server answers after the updates");
+    let server = REAL
+        .iter()
+        .find(|&&i| rs_addr(i, true) == to)
+        .expect("a real server");
+    assert_eq!(
+        page,
+        format!("rs{server}"),
+        "the held connection changed server"
+    );
+    assert_eq!(
+        answers(6),
+        all_real(),
+        "not every real server answers after the updates"
+    );
 }
 
 /// Switches the service to `fwd` (`tun`/`dr`) with the real servers on the clients'
@@ -829,7 +888,10 @@ fn switch_to(d: &Director, fwd: &str, shown: &str) {
     let want = expect(&REAL.map(|i| rs_addr(i, false)), shown);
     update_in_place(
         d,
-        &[format!("forward={fwd}"), format!("real_servers={}", servers(false))],
+        &[
+            format!("forward={fwd}"),
+            format!("real_servers={}", servers(false)),
+        ],
         &want,
         "rr",
     );
@@ -869,7 +931,11 @@ fn guest_ipvs_director() {
     );
     d.sorry.kill().ok();
     for i in DIRECTORS {
-        for l in d.c.log(i).lines().filter(|l| l.contains("rejected") || l.contains("role changed")) {
+        for l in
+            d.c.log(i)
+                .lines()
+                .filter(|l| l.contains("rejected") || l.contains("role changed"))
+        {
             println!("n{i}: {l}");
         }
     }
@@ -937,7 +1003,11 @@ fn guest_bench_director_failover() {
         };
         let (n, tm, tx) = of(|f| f.takeover);
         let (_, om, ox) = of(|f| f.outage);
-        let surv: usize = rows.iter().filter(|r| r.1 == mode).map(|r| r.2.survived).sum();
+        let surv: usize = rows
+            .iter()
+            .filter(|r| r.1 == mode)
+            .map(|r| r.2.survived)
+            .sum();
         let conns: usize = rows.iter().filter(|r| r.1 == mode).map(|r| r.2.conns).sum();
         println!(
             "mode {mode}: {n} trials, takeover median {tm:.2} s max {tx:.2} s; \
