@@ -388,6 +388,16 @@ impl Director {
         d
     }
 
+    /// The changes the directors' logs say the CIB model rejected (the cluster's
+    /// own proposals should never be).
+    fn print_rejected(&self) {
+        for i in DIRECTORS {
+            for l in self.c.log(i).lines().filter(|l| l.contains("rejected")) {
+                println!("n{i}: {l}");
+            }
+        }
+    }
+
     /// `hactl` through a live director's control socket.
     fn hactl(&self, args: &[&str]) -> String {
         let sock = self.c.files(self.alive[0]).socket;
@@ -930,15 +940,7 @@ fn guest_ipvs_director() {
         "not every real server answers after the failover"
     );
     d.sorry.kill().ok();
-    for i in DIRECTORS {
-        for l in
-            d.c.log(i)
-                .lines()
-                .filter(|l| l.contains("rejected") || l.contains("role changed"))
-        {
-            println!("n{i}: {l}");
-        }
-    }
+    d.print_rejected();
 }
 
 /// The director failover benchmark, inside the guest (`scripts/bench-ipvs-director`):
@@ -968,6 +970,7 @@ fn guest_bench_director_failover() {
             d.realservers("start", "dr");
             d.create_group("dr", false, sync);
             let f = failover(&mut d, sync, 5);
+            d.print_rejected();
             d.realservers("stop", "dr");
             d.sorry.kill().ok();
             println!("trial {trial} mode={mode}: {f:?}");
