@@ -45,6 +45,7 @@ mod promotable_actions;
 mod raw_scores;
 mod rules;
 mod sched;
+mod stopped_monitors;
 mod tickets;
 mod utilization;
 
