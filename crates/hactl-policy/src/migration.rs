@@ -13,8 +13,6 @@
 //! (`check_history`), so that neither is ever scheduled as if it were something
 //! else.
 
-use std::collections::BTreeMap;
-
 use hactl_model::values::parse_bool;
 use hactl_model::{OpRecord, Role};
 
@@ -78,51 +76,49 @@ impl Sched<'_> {
     /// Refuses a history where a migration is under way or was left unfinished:
     /// a `migrate_to` or `migrate_from` that is the newest state-changing
     /// operation on a node and failed, a `migrate_to` whose source has not
-    /// stopped since, or a `migrate_to` without a `migrate_from` on any node.
-    /// Pacemaker then continues or aborts the migration (its target may run the
-    /// resource); hactl would see the resource in the wrong place.
+    /// stopped since, or a `migrate_to` without a `migrate_from` on any node
+    /// while another node's history of the resource is older than it (that node
+    /// may be the target, which Pacemaker then counts as running it). Pacemaker
+    /// continues or aborts such a migration; hactl would see the resource in the
+    /// wrong place. A node without any history of the resource (cleaned up,
+    /// rebooted) is probed as usual.
     pub(crate) fn check_migration_history(&self) -> Result<(), PolicyError> {
-        let mut to_without_from: BTreeMap<&str, (&str, bool)> = BTreeMap::new();
-        for (node, st) in &self.cib.status.nodes {
+        let nodes = &self.cib.status.nodes;
+        for (node, st) in nodes {
             for (rsc, h) in &st.resources {
-                let has = |name: &str| h.ops.iter().any(|o| o.operation == name);
-                let entry = to_without_from.entry(rsc).or_insert((node, false));
-                if has("migrate_to") && !entry.1 {
-                    entry.0 = node;
-                    entry.1 = true;
+                if let Some(op) = last_state_op(&h.ops).filter(|o| is_migration_op(o)) {
+                    let failed = op.op_status != 0 || op.rc != op.expected_rc.unwrap_or(0);
+                    if failed || op.operation == "migrate_to" {
+                        let how = if failed { "failed" } else { "succeeded" };
+                        let what = format!(
+                            "{} {how}, not followed by a stop or start there",
+                            op.operation
+                        );
+                        return Err(unsupported(rsc, node, &what));
+                    }
                 }
-                let Some(op) = last_state_op(&h.ops).filter(|o| is_migration_op(o)) else {
+                let Some(to) = h.ops.iter().find(|o| o.operation == "migrate_to") else {
                     continue;
                 };
-                let failed = op.op_status != 0 || op.rc != op.expected_rc.unwrap_or(0);
-                if failed || op.operation == "migrate_to" {
-                    let how = if failed { "failed" } else { "succeeded" };
+                let histories = || nodes.values().filter_map(|n| n.resources.get(rsc));
+                let completed =
+                    histories().any(|o| o.ops.iter().any(|o| o.operation == "migrate_from"));
+                let older_elsewhere = nodes.iter().filter(|(n, _)| *n != node).any(|(_, n)| {
+                    n.resources.get(rsc).is_some_and(|other| {
+                        let newest = other.ops.iter().filter_map(|o| o.last_rc_change).max();
+                        matches!((newest, to.last_rc_change), (Some(a), Some(b)) if a < b)
+                    })
+                });
+                if !completed && older_elsewhere {
                     return Err(unsupported(
                         rsc,
                         node,
-                        &format!(
-                            "{} {how}, not followed by a stop or start there",
-                            op.operation
-                        ),
+                        "migrate_to without a migrate_from, and a node whose history is older",
                     ));
                 }
             }
         }
-        for st in self.cib.status.nodes.values() {
-            for (rsc, h) in &st.resources {
-                if h.ops.iter().any(|o| o.operation == "migrate_from") {
-                    to_without_from.remove(rsc.as_str());
-                }
-            }
-        }
-        match to_without_from.into_iter().find(|(_, (_, to))| *to) {
-            Some((rsc, (node, _))) => Err(unsupported(
-                rsc,
-                node,
-                "migrate_to without a migrate_from on the target",
-            )),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// Pacemaker's `pcmk__rsc_can_migrate` for a resource that moves from

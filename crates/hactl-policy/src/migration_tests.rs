@@ -102,3 +102,57 @@ fn an_unfinished_migration_in_the_history_is_refused() {
     let e = schedule(&cib, 1_000_000).unwrap_err().to_string();
     assert!(e.contains("\"vm\"") && e.contains("live migration"), "{e}");
 }
+
+/// `vm`'s history on n1: started, migrated away (migrate_to at t=100), stopped.
+fn migrated_away_from_n1() -> Cib {
+    let mut cib = vm_moving(Some("true"));
+    let at = |operation: &str, call_id, t| OpRecord {
+        operation: operation.into(),
+        call_id,
+        rc: 0,
+        expected_rc: Some(0),
+        last_rc_change: Some(t),
+        ..Default::default()
+    };
+    if let Some(h) = cib
+        .status
+        .nodes
+        .get_mut("n1")
+        .and_then(|n| n.resources.get_mut("vm"))
+    {
+        h.ops = vec![
+            at("start", 10, 50),
+            at("migrate_to", 11, 100),
+            at("stop", 12, 110),
+        ];
+    }
+    cib
+}
+
+#[test]
+fn a_target_whose_history_is_gone_is_probed_not_refused() {
+    // n2's history was cleaned up (or n2 rebooted): nothing says where vm runs.
+    let t = schedule(&migrated_away_from_n1(), 1_000_000).expect("scheduled");
+    assert!(
+        t.actions
+            .iter()
+            .any(|a| a.kind == ActionKind::Probe && a.node.as_deref() == Some("n2")),
+        "{:#?}",
+        t.actions
+    );
+}
+
+#[test]
+fn a_target_whose_history_is_older_than_the_migrate_to_is_refused() {
+    // n2 last stopped vm before the migrate_to: Pacemaker counts vm as running
+    // there (the migrate_from result is lost); hactl cannot tell, so it refuses.
+    let mut cib = migrated_away_from_n1();
+    if let Some(n2) = cib.status.nodes.get_mut("n2") {
+        let mut h = running(5);
+        h.ops[0].operation = "stop".into();
+        h.ops[0].last_rc_change = Some(20);
+        n2.resources.insert("vm".into(), h);
+    }
+    let e = schedule(&cib, 1_000_000).unwrap_err().to_string();
+    assert!(e.contains("\"vm\"") && e.contains("migrate_from"), "{e}");
+}
