@@ -98,6 +98,9 @@ enum Command {
     /// Tickets: grant, revoke, standby, activate, list (crm_ticket).
     #[command(subcommand)]
     Ticket(cmd::ticket::TicketCommand),
+    /// The witness of two-node clusters, run on a third host (corosync-qnetd).
+    #[command(subcommand)]
+    Witness(hactl_witness::cli::WitnessCommand),
 }
 
 fn main() -> ExitCode {
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
         Command::Resource(c) => cmd::resource::run(c),
         Command::Alert(c) => cmd::alert::run(c),
         Command::Ticket(c) => cmd::ticket::run(c),
+        Command::Witness(c) => hactl_witness::cli::run(c),
     };
     match result {
         Ok(code) => code,

@@ -60,3 +60,74 @@ fn setup_turns_two_node_mode_on_for_two_nodes_only() {
     assert!(err.contains("two-node mode"), "{err}");
     assert!(!state.join("force-alone").exists());
 }
+
+#[test]
+fn witness_add_sets_both_nodes_and_writes_the_witness_identity_where_the_ca_is() {
+    let admin = tempfile::tempdir().unwrap();
+    setup(admin.path(), &["n1=127.0.0.1:7493", "n2=127.0.0.2:7493"]);
+    let o = hactl(admin.path(), &["witness", "add", "127.0.0.9"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let toml = std::fs::read_to_string(admin.path().join("cluster.toml")).unwrap();
+    assert!(toml.contains("witness = \"127.0.0.9:7421\""), "{toml}");
+    // The witness host installs the identity written here.
+    let id = admin.path().join("bundles/witness/lab");
+    let wdir = tempfile::tempdir().unwrap();
+    let o = Command::new(HACTL)
+        .args(["witness", "add-cluster", "--dir"])
+        .arg(wdir.path())
+        .arg(&id)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(HACTL)
+        .args(["witness", "list", "--dir"])
+        .arg(wdir.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "lab\n");
+    // A node's identity is not a witness's.
+    let o = Command::new(HACTL)
+        .args(["witness", "add-cluster", "--dir"])
+        .arg(wdir.path())
+        .arg(admin.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not its witness"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = hactl(admin.path(), &["witness", "remove"]);
+    assert!(o.status.success());
+    let toml = std::fs::read_to_string(admin.path().join("cluster.toml")).unwrap();
+    assert!(!toml.contains("witness"), "{toml}");
+}
+
+#[test]
+fn a_witness_is_refused_for_three_nodes() {
+    let three = tempfile::tempdir().unwrap();
+    let nodes = [
+        "n1=127.0.0.1:7494",
+        "n2=127.0.0.2:7494",
+        "n3=127.0.0.3:7494",
+    ];
+    setup(three.path(), &nodes);
+    let o = hactl(three.path(), &["witness", "add", "127.0.0.9"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("two-node clusters"));
+    let other = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "setup",
+        "--name",
+        "lab",
+        "--local",
+        "n1",
+        "--witness",
+        "127.0.0.9",
+    ];
+    args.extend_from_slice(&nodes);
+    let o = hactl(other.path(), &args);
+    assert!(!o.status.success());
+    assert!(!other.path().join("cluster.toml").exists());
+}

@@ -17,3 +17,4 @@ pub mod fence_virtd;
 pub mod netns;
 pub mod tmux;
 pub mod two_node_lab;
+pub mod witness_lab;

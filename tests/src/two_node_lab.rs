@@ -225,6 +225,12 @@ pub fn power_on(l: &mut Lab, k: usize, via: usize) -> Result<()> {
     if !out.contains(&format!("on of {name} succeeded")) {
         bail!("stonith fence --on: {out}");
     }
+    boot(l, k)
+}
+
+/// Node `k` boots after a power cut ([`power_off`]): link up, daemon started with its
+/// old state.
+pub fn boot(l: &mut Lab, k: usize) -> Result<()> {
     run("ip", &["-n", &l.c.net.ns(k), "link", "set", "eth0", "up"])?;
     l.c.kill(k); // reap the daemon the power cut killed
     l.start(k)

@@ -77,6 +77,9 @@ enum ClusterCommand {
     /// The last transitions the DC ran: why, what was planned, what ran (each action
     /// with its result and duration), how long (`-n N`: the last N).
     History(crate::cmd::history::ClusterHistoryArgs),
+    /// The witness of a two-node cluster (pcs quorum device add/remove).
+    #[command(subcommand)]
+    Witness(crate::cmd::cluster_witness::ClusterWitnessCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -99,6 +102,11 @@ struct SetupArgs {
     /// Do not install any node's files here (setup on an admin machine).
     #[arg(long)]
     no_local: bool,
+    /// Two nodes only: the `hactl witness` (IP[:PORT], port 7421 by default) that
+    /// decides which node continues when they lose each other; its identity is written
+    /// to bundles/witness/NAME/.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = crate::cmd::cluster_witness::parse_witness)]
+    witness: Option<SocketAddr>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -233,6 +241,7 @@ pub fn run(a: ClusterArgs) -> Result<ExitCode> {
         }) => node_remove(&a.dir, &a.socket, &node, StopOptions { timeout, force }),
         ClusterCommand::Verify(v) => crate::cmd::verify::run(&a.socket, &a.dir, v),
         ClusterCommand::History(h) => crate::cmd::history::cluster(&a.socket, h),
+        ClusterCommand::Witness(w) => crate::cmd::cluster_witness::run(&a.dir, w),
     }
 }
 
@@ -367,7 +376,13 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     if cfg.nodes.len() == 2 {
         // Two-node mode: the survivor of a split continues after fencing its peer
         // (docs/cluster-setup.md); it needs a fence device to do anything.
-        hactl_daemon::set_two_node(&mut cfg.settings, true);
+        hactl_settings::two_node::set_configured(&mut cfg.settings, true);
+        hactl_settings::witness::set_address(&mut cfg.settings, a.witness);
+    } else if a.witness.is_some() {
+        bail!(
+            "--witness: a witness serves two-node clusters, not {} nodes",
+            cfg.nodes.len()
+        );
     }
     let local = pick_local(&cfg, a.local.as_deref(), a.no_local)?;
     let cfg_path = dir.join(CLUSTER_CONFIG_FILE);
@@ -492,6 +507,10 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     for (name, b) in &bundles {
         b.save(&bundle_path(&bundle_dir, name))?;
     }
+    let witness_bundle = match a.witness {
+        Some(_) => Some(crate::cmd::cluster_witness::issue_bundle(dir, &cfg)?),
+        None => None,
+    };
     match &local {
         Some(l) => {
             let b = bundles
@@ -522,6 +541,13 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
                 n.name
             );
         }
+    }
+    if let Some(b) = &witness_bundle {
+        outln!(
+            "  copy the directory {} to the witness host and run there: hactl witness add-cluster {}",
+            b.display(),
+            b.file_name().unwrap_or_default().to_string_lossy()
+        );
     }
     outln!("then: hactl cluster start --all");
     Ok(ExitCode::SUCCESS)
@@ -634,6 +660,7 @@ fn status_json(s: &ClusterStatus) -> serde_json::Value {
         "applied_index": s.applied_index,
         "entry_format": s.entry_format,
         "stalled": if s.stalled.is_empty() { serde_json::Value::Null } else { s.stalled.clone().into() },
+        "witness": crate::cmd::cluster_witness::status_json(s.witness.as_ref()),
         "nodes": s.nodes.iter().map(|n| serde_json::json!({
             "name": n.name,
             "id": n.id,
@@ -690,6 +717,9 @@ fn status_text(s: &ClusterStatus) -> String {
         if n.links.len() > 1 {
             let _ = writeln!(o, "    {}", links_text(&n.links));
         }
+    }
+    if let Some(w) = &s.witness {
+        let _ = writeln!(o, "{}", crate::cmd::cluster_witness::status_line(w));
     }
     for n in s.nodes.iter().filter(|n| !n.rejoin.is_empty()) {
         let _ = writeln!(o, "{}: {}", n.name, n.rejoin);
@@ -1039,16 +1069,18 @@ fn wait_online(socket: &Path, failed: &[&str], deadline: Instant, a: &StartArgs)
 /// Leaves the marker the daemon consumes (at start, or within a heartbeat if it runs).
 fn force_alone(dir: &Path, state_dir: &Path, me: &NodeName) -> Result<()> {
     let cfg = ClusterConfig::load(&dir.join(CLUSTER_CONFIG_FILE))?;
-    if !hactl_daemon::two_node_configured(&cfg.settings)? {
+    if !hactl_settings::two_node::configured(&cfg.settings)? {
         bail!(
             "--force-alone is for two-node mode, and cluster {} is not in it",
             cfg.name
         );
     }
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("creating {}", state_dir.display()))?;
-    let p = state_dir.join(hactl_daemon::FORCE_ALONE_FILE);
-    std::fs::write(&p, b"").with_context(|| format!("writing {}", p.display()))?;
+    hactl_settings::force_alone::request(state_dir).with_context(|| {
+        format!(
+            "writing {}",
+            state_dir.join(hactl_settings::force_alone::FILE).display()
+        )
+    })?;
     outln!("{me}: will fence its peer if it does not see it, then continue alone");
     Ok(())
 }
@@ -1264,7 +1296,8 @@ fn node_add(dir: &Path, socket: &Path, spec: &str) -> Result<ExitCode> {
     let entry = node_entry(name.clone(), id, &addrs)?;
     cfg.nodes.push(entry.clone());
     // Three voters have a majority without fencing: two-node mode ends.
-    hactl_daemon::set_two_node(&mut cfg.settings, false);
+    hactl_settings::two_node::set_configured(&mut cfg.settings, false);
+    hactl_settings::witness::set_address(&mut cfg.settings, None);
     cfg.validate()?;
     check_route(&entry)?;
     // Ask the cluster first: if the membership change is refused, nothing is written.

@@ -5,6 +5,7 @@ pub mod cib_push;
 pub mod clone;
 pub mod cluster;
 pub mod cluster_remote;
+pub mod cluster_witness;
 pub mod config;
 pub mod config_diff;
 pub mod config_export;

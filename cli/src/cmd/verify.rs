@@ -55,14 +55,17 @@ pub fn run(socket: &Path, config_dir: &Path, a: VerifyArgs) -> Result<ExitCode> 
     Ok(ExitCode::from(report.exit_code(a.strict)))
 }
 
-/// Whether this machine's `cluster.toml` puts the cluster in two-node mode (a missing
-/// or unreadable file: not known to, so not checked).
+/// Whether this machine's `cluster.toml` puts the cluster in two-node mode without a
+/// witness, where only fencing can let a survivor continue (a missing or unreadable
+/// file: not known to, so not checked). With a witness the witness decides, and the
+/// refused node stops under `no-quorum-policy` as a minority does
+/// (docs/architecture.md, "Witness").
 fn two_node(config_dir: &Path) -> bool {
     let path = config_dir.join(hactl_net::config::CLUSTER_CONFIG_FILE);
-    hactl_net::ClusterConfig::load(&path)
-        .ok()
-        .and_then(|c| hactl_daemon::two_node_configured(&c.settings).ok())
-        .unwrap_or(false)
+    hactl_net::ClusterConfig::load(&path).ok().is_some_and(|c| {
+        hactl_settings::two_node::configured(&c.settings).unwrap_or(false)
+            && !hactl_settings::witness::address(&c.settings).is_ok_and(|w| w.is_some())
+    })
 }
 
 fn read(socket: &Path, file: Option<&Path>) -> Result<Cib> {

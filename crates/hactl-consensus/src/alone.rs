@@ -11,8 +11,8 @@
 //!    acknowledges nothing and grants no vote; the peer can no longer commit (it needs
 //!    this node's acknowledgement), and every entry the peer ever committed is already
 //!    in this node's log;
-//! 2. it holds an [`AloneProof`] that the peer is out: today a confirmed fence (a
-//!    witness grant is meant to be the alternative proof, in the same path);
+//! 2. it holds an [`AloneProof`] that the peer is out: a confirmed fence, or the grant
+//!    of the cluster's witness (`hactl-witness`), which grants at most one of the two;
 //! 3. the configuration is exactly `{me, peer}` as voters, nothing pending, and this
 //!    node is not rejoining (a node catching up does not hold everything committed).
 //!
@@ -38,13 +38,22 @@ pub enum AloneProof {
         device: String,
         at_unix: i64,
     },
+    /// The cluster's witness at `witness` granted this node, not the peer, the right to
+    /// continue alone (grant `generation`). It proves the peer will not continue
+    /// alone, not that its resources stopped: the DC fences it or holds its resources
+    /// for the split-brain hold, as for any lost node.
+    Witness {
+        peer: NodeId,
+        witness: String,
+        generation: u64,
+    },
 }
 
 impl AloneProof {
     /// The node the proof says is out.
     pub fn peer(&self) -> NodeId {
         match self {
-            AloneProof::Fenced { peer, .. } => *peer,
+            AloneProof::Fenced { peer, .. } | AloneProof::Witness { peer, .. } => *peer,
         }
     }
 }
@@ -161,6 +170,24 @@ mod tests {
             device: "xvm".into(),
             at_unix: 0,
         }
+    }
+
+    #[test]
+    fn a_witness_grant_is_a_proof_under_the_same_guard() {
+        let grant = |peer| AloneProof::Witness {
+            peer,
+            witness: "10.0.0.9:7421".into(),
+            generation: 1,
+        };
+        assert_eq!(check(&facts(&[1, 2], Some(2)), &grant(2)), Ok(()));
+        assert!(matches!(
+            check(&facts(&[1, 2], None), &grant(2)),
+            Err(AloneError::NotSealed { .. })
+        ));
+        assert!(matches!(
+            check(&facts(&[1, 2], Some(2)), &grant(3)),
+            Err(AloneError::NotTwoNode { .. })
+        ));
     }
 
     #[test]

@@ -299,7 +299,12 @@ pub async fn run(
             ), if dc.pending.as_ref().is_some_and(|p| !p.overdue) => dc.on_overdue(),
             r = cib_rx.changed() => {
                 if r.is_err() { return; }
-                let cib = cib_rx.borrow_and_update().clone();
+                cib_rx.borrow_and_update();
+                // The watch only wakes us: it is fed on the daemon's tick and may
+                // hold a CIB older than the one our own proposals returned (taking
+                // it would plan on a status without the latest records, e.g. a
+                // recurring monitor started a second time).
+                let cib = dc.io.cib();
                 dc.on_cib(cib).await;
             }
             // Wake exactly when a split-brain hold ends, not at the next tick.
@@ -321,11 +326,15 @@ pub async fn run(
 }
 
 impl Dc {
-    /// Carries out commands. The changes to propose go first, in one proposal, so
-    /// the engine always sees a CIB holding what it proposed before its next event
-    /// and a burst of results costs one Raft round; dispatches wait for it (a
-    /// successor starts only once its predecessor's result is recorded). False if
-    /// a change could not be committed.
+    /// Carries out commands. Dispatches go first: the engine makes an action ready
+    /// only once its predecessors' results have come back from their nodes (a stop
+    /// is confirmed by the node that ran it, not by its record), so a start
+    /// elsewhere need not wait a Raft round for the stop's record. A DC that dies
+    /// before the record commits leaves it in the node's outbox: the next DC
+    /// collects it (`Resync`) before it plans. Then the changes to propose, in one
+    /// proposal, so the engine always sees a CIB holding what it proposed before
+    /// its next event (the DC takes no event while it waits) and a burst of results
+    /// costs one Raft round. False if a change could not be committed.
     async fn run_cmds(&mut self, cmds: Vec<Command>) -> bool {
         let mut queue: VecDeque<Command> = cmds.into();
         let mut all_ok = true;
@@ -335,6 +344,7 @@ impl Dc {
             for c in queue.drain(..) {
                 match c {
                     Command::Propose(ch) => changes.push(ch),
+                    Command::Execute(_) | Command::Fence(_) => self.run_cmd(c),
                     other => rest.push_back(other),
                 }
             }
@@ -826,8 +836,11 @@ impl Dc {
                 value: Some(boot.to_string()),
             });
         }
-        if let Err(e) = self.io.propose(Change::Batch { changes }).await {
-            warn!(error = %e, "could not record the reprobe");
+        // The next `maybe_schedule` reads the probed boots from `self.cib`: without
+        // the record there it would probe the same nodes again.
+        match self.io.propose(Change::Batch { changes }).await {
+            Ok(()) => self.cib = self.io.cib(),
+            Err(e) => warn!(error = %e, "could not record the reprobe"),
         }
         self.followup = done.into_iter().map(|(n, _)| n).collect();
         self.want_schedule = true;

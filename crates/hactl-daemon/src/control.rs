@@ -280,6 +280,7 @@ pub(crate) fn status(d: &Daemon) -> ClusterStatus {
         stalled: s.stalled.clone().unwrap_or_default(),
         entry_format: s.entry_format,
         dc_idle: d.controller.get().is_some_and(|c| c.dc_idle()),
+        witness: d.witness.info(now),
     }
 }
 

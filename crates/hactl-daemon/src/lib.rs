@@ -34,6 +34,7 @@ mod stop;
 mod subscribe;
 mod two_node;
 pub mod watchdog;
+mod witness;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -52,9 +53,6 @@ use tracing::{debug, error, info, warn};
 
 pub use members::Members;
 pub use profile::Profile;
-pub use two_node::{
-    configured as two_node_configured, set_configured as set_two_node, FORCE_ALONE_FILE,
-};
 
 /// Default locations.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/hactl";
@@ -188,6 +186,8 @@ pub(crate) struct Daemon {
     /// this node is a stop request, not a leftover of an earlier run).
     joined: AtomicBool,
     two_node: two_node::TwoNode,
+    /// The cluster's witness, if `cluster.toml` names one.
+    witness: witness::Witness,
 }
 
 async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
@@ -233,6 +233,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         },
         me_entry.address.port(),
     );
+    let witness = witness::Witness::new(cfg_path.clone(), identity.clone());
     let (transport, mut incoming) = Transport::bind(identity.clone(), listen)
         .await
         .map_err(|e| DaemonError::Net(e.to_string()))?;
@@ -294,6 +295,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         controller: std::sync::OnceLock::new(),
         joined: AtomicBool::new(false),
         two_node,
+        witness,
     });
     info!(node = %d.me_name, id = d.me, cluster = %d.cluster.name, profile = profile.name,
         addrs = ?me_entry.addresses(), "daemon started");
@@ -341,6 +343,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     let monitor = tokio::spawn(monitor_loop(d.clone()));
     let join = tokio::spawn(self_join_loop(d.clone()));
     let two_node = tokio::spawn(two_node::run(d.clone()));
+    let witness = tokio::spawn(witness::run(d.clone()));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|source| DaemonError::Io {
@@ -360,6 +363,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     monitor.abort();
     join.abort();
     two_node.abort();
+    witness.abort();
     control.abort();
     let _ = std::fs::remove_file(&config.socket);
     let c = d.consensus.clone();
@@ -853,10 +857,12 @@ async fn monitor_loop(d: Arc<Daemon>) {
         }
         let self_votes = usize::from(voters.contains(&d.me));
         let have = (alive_count + self_votes) * 2 > voters.len();
-        let policy = if d
-            .two_node
-            .defers_no_quorum(d.me, &status.voters, &status.cib)
-        {
+        let policy = if d.two_node.defers_no_quorum(
+            d.me,
+            &status.voters,
+            &status.cib,
+            d.witness.client().is_some(),
+        ) {
             NoQuorumPolicy::Freeze // two-node mode fencing its peer: nothing stops, nothing starts
         } else {
             status

@@ -31,35 +31,8 @@ use tracing::{debug, error, info, warn};
 use crate::fencing::unix_now;
 use crate::{Daemon, DaemonError};
 
-/// The marker `hactl cluster start --force-alone` leaves in the state directory.
-pub const FORCE_ALONE_FILE: &str = "force-alone";
-
 /// How long a clean leave tries to make this node a learner ([`step_aside`]).
 const STEP_ASIDE_WITHIN: Duration = Duration::from_secs(3);
-
-/// The `[settings]` key in `cluster.toml`.
-const SETTING: &str = "two_node";
-
-/// Whether `cluster.toml`'s `[settings]` turn two-node mode on: `two_node = true|false`
-/// (default false).
-pub fn configured(settings: &toml::Table) -> Result<bool, DaemonError> {
-    match settings.get(SETTING) {
-        None => Ok(false),
-        Some(toml::Value::Boolean(b)) => Ok(*b),
-        Some(v) => Err(DaemonError::Config(format!(
-            "settings.{SETTING} must be true or false, not {v}"
-        ))),
-    }
-}
-
-/// Turns two-node mode on or off in `cluster.toml`'s `[settings]`.
-pub fn set_configured(settings: &mut toml::Table, on: bool) {
-    if on {
-        settings.insert(SETTING.into(), toml::Value::Boolean(true));
-    } else {
-        settings.remove(SETTING);
-    }
-}
 
 /// Two-node mode's state on this node.
 #[derive(Debug, Default)]
@@ -79,7 +52,8 @@ pub(crate) struct TwoNode {
 impl TwoNode {
     pub(crate) fn from_settings(settings: &toml::Table) -> Result<TwoNode, DaemonError> {
         Ok(TwoNode {
-            enabled: configured(settings)?,
+            enabled: hactl_settings::two_node::configured(settings)
+                .map_err(|e| DaemonError::Config(e.to_string()))?,
             ..TwoNode::default()
         })
     }
@@ -102,19 +76,28 @@ impl TwoNode {
         self.busy.load(Ordering::SeqCst)
     }
 
+    pub(crate) fn set_busy(&self, on: bool) {
+        self.busy.store(on, Ordering::SeqCst);
+    }
+
     /// Whether no-quorum-policy waits (`freeze`): from the moment this node loses
     /// its peer, when it is going to fence it (two-node mode, armed, fencing
     /// configured, no failed attempt), and while it does. The loss is noticed by the
     /// liveness check before this mode's own loop gets to seal and fence: without it
-    /// the node that holds the group (and wins the race) stopped it first.
+    /// the node that holds the group (and wins the race) stopped it first. With a
+    /// witness (`witness`) only while it asks ([`TwoNode::set_busy`]): a node the
+    /// witness refused must apply the policy, and the granted node waits only as long
+    /// as that ask may take (`witness::after_grant`).
     pub(crate) fn defers_no_quorum(
         &self,
         me: NodeId,
         voters: &[NodeId],
         cib: &hactl_model::Cib,
+        witness: bool,
     ) -> bool {
         self.busy()
             || (self.enabled
+                && !witness
                 && self.armed.load(Ordering::SeqCst)
                 && !self.fence_failed.load(Ordering::SeqCst)
                 && peer_of(me, voters).is_some()
@@ -143,7 +126,7 @@ impl TwoNode {
 }
 
 /// The other voter when the voters are exactly `me` and one other node.
-fn peer_of(me: NodeId, voters: &[NodeId]) -> Option<NodeId> {
+pub(crate) fn peer_of(me: NodeId, voters: &[NodeId]) -> Option<NodeId> {
     match voters {
         [a, b] if *a == me => Some(*b),
         [a, b] if *b == me => Some(*a),
@@ -153,15 +136,10 @@ fn peer_of(me: NodeId, voters: &[NodeId]) -> Option<NodeId> {
 
 /// Consumes the `--force-alone` marker; true if it was there.
 fn take_force_alone(state_dir: &Path) -> bool {
-    let p = state_dir.join(FORCE_ALONE_FILE);
-    match std::fs::remove_file(&p) {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => {
-            error!(path = %p.display(), error = %e, "two-node: cannot consume the force-alone marker");
-            false
-        }
-    }
+    hactl_settings::force_alone::take(state_dir).unwrap_or_else(|e| {
+        error!(dir = %state_dir.display(), error = %e, "two-node: cannot consume the force-alone marker");
+        false
+    })
 }
 
 /// Watches the peer; fences it and continues alone when it is lost.
@@ -172,6 +150,9 @@ pub(crate) async fn run(d: Arc<Daemon>) {
     let mut tick = tokio::time::interval(d.profile.interval / 4);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut said_no_fencing = false;
+    // Asked the witness since the peer was last seen (later asks do not defer
+    // no-quorum-policy again).
+    let mut asked = false;
     loop {
         tick.tick().await;
         if d.leaving.load(Ordering::SeqCst) {
@@ -189,10 +170,18 @@ pub(crate) async fn run(d: Arc<Daemon>) {
             d.two_node.fence_failed.store(false, Ordering::SeqCst);
             d.two_node.arm_if_caught_up(&d.me_name, peer, &s);
             said_no_fencing = false;
+            asked = false;
             continue;
         }
         if !d.two_node.armed.load(Ordering::SeqCst) {
             continue; // wait_for_all
+        }
+        // With a witness, its grant decides; never the fence race (a node the witness
+        // refused must not continue alone by fencing the granted one).
+        if let Some(w) = d.witness.client() {
+            crate::witness::ask_and_continue(&d, peer, w, !asked).await;
+            asked = true;
+            continue;
         }
         if !s.cib.config.fencing_configured() {
             if !said_no_fencing {

@@ -39,6 +39,8 @@ fn operation(kind: &ActionKind) -> (&'static str, u64) {
         ActionKind::Reload => ("reload-agent", 0),
         ActionKind::Notify { .. } => ("notify", 0),
         ActionKind::CloneOneOrMore { .. } => ("clone-one-or-more", 0),
+        ActionKind::MigrateTo { .. } => ("migrate_to", 0),
+        ActionKind::MigrateFrom { .. } => ("migrate_from", 0),
         ActionKind::NotifyMarker { phase, .. } => match phase {
             crate::NotifyPhase::Pre | crate::NotifyPhase::Post => ("notify", 0),
             _ => ("notified", 0),

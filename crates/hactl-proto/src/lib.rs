@@ -3,6 +3,7 @@
 //! * [`peer`]: what daemons send each other over QUIC ([`peer::PeerMessage`]).
 //! * [`client`]: the versioned local control API between the `hactl` CLI and the
 //!   daemon on its Unix socket ([`client::ClientRequest`], [`client::ClientResponse`]).
+//! * [`witness`]: what two-node daemons ask `hactl witness` ([`witness::WitnessRequest`]).
 //! * [`frame`]: length-delimited framing (u32 big-endian length prefix, then one prost
 //!   message) with a maximum frame size, blocking and async.
 //!
@@ -19,6 +20,11 @@ pub mod peer {
 /// The local control API (`proto/client.proto`).
 pub mod client {
     include!(concat!(env!("OUT_DIR"), "/hactl.client.rs"));
+}
+
+/// The witness protocol (`proto/witness.proto`).
+pub mod witness {
+    include!(concat!(env!("OUT_DIR"), "/hactl.witness.rs"));
 }
 
 pub use frame::{FrameError, MAX_FRAME_LEN};

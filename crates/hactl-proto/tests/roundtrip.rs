@@ -48,6 +48,7 @@ fn sample_status() -> client::ClientResponse {
         stalled: String::new(),
         entry_format: 2,
         dc_idle: true,
+        witness: None,
     }))
 }
 

@@ -118,7 +118,7 @@ pub(crate) fn two_node(cib: &Cib, r: &mut Report) {
          recovered (the survivor may continue only after fencing its peer)"
             .into(),
         "configure a fence device (`hactl stonith create ...`) with stonith-enabled=true, \
-         or add a third node",
+         add a witness (`hactl cluster witness add IP`), or add a third node",
     );
 }
 

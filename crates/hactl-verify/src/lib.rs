@@ -43,7 +43,8 @@ pub struct Context {
     pub liveness: Liveness,
     /// This machine's networks; `None` when they are not this CIB's (a file).
     pub local_networks: Option<Vec<Network>>,
-    /// The cluster is in two-node mode (`two_node = true` in `cluster.toml`).
+    /// The cluster is in two-node mode (`two_node = true` in `cluster.toml`) without a
+    /// witness: only fencing lets a survivor continue.
     pub two_node: bool,
 }
 

@@ -1,0 +1,115 @@
+//! `hactl cluster witness add|remove` and `cluster setup --witness` (pcs's `quorum
+//! device add model net host=...`): the cluster side of `hactl witness`. The witness
+//! address goes under `[settings]` in `cluster.toml` (`witness = "IP:PORT"`); on the
+//! node holding the CA key a witness identity is issued too, as a bundle to install on
+//! the witness host. docs/cluster-setup.md, "Witness".
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use hactl_net::config::{ClusterConfig, CLUSTER_CONFIG_FILE};
+use hactl_net::pki::CA_KEY_FILE;
+use hactl_net::Ca;
+use std::os::unix::fs::PermissionsExt;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ClusterWitnessCommand {
+    /// Use a witness (`hactl witness` on a third host) to decide which node of a
+    /// two-node cluster continues when they lose each other. Run it on both nodes.
+    Add {
+        /// The witness's address: IP or IP:PORT (port 7421 by default).
+        #[arg(value_parser = parse)]
+        address: SocketAddr,
+    },
+    /// Stop using the witness (two-node mode falls back to fencing). Run it on both nodes.
+    Remove,
+}
+
+fn parse(s: &str) -> Result<SocketAddr, hactl_settings::witness::AddressError> {
+    hactl_settings::witness::parse_address(s)
+}
+
+/// Parses `--witness` of `cluster setup`.
+pub fn parse_witness(s: &str) -> Result<SocketAddr, hactl_settings::witness::AddressError> {
+    parse(s)
+}
+
+pub fn run(dir: &Path, c: ClusterWitnessCommand) -> Result<ExitCode> {
+    let path = dir.join(CLUSTER_CONFIG_FILE);
+    let mut cfg = ClusterConfig::load(&path)?;
+    match c {
+        ClusterWitnessCommand::Add { address } => {
+            if cfg.nodes.len() != 2 {
+                bail!(
+                    "cluster {} has {} nodes: a witness serves two-node clusters",
+                    cfg.name,
+                    cfg.nodes.len()
+                );
+            }
+            hactl_settings::witness::set_address(&mut cfg.settings, Some(address));
+            cfg.save(&path)?;
+            outln!("witness {address} set in {}", path.display());
+            if dir.join(CA_KEY_FILE).exists() {
+                let b = issue_bundle(dir, &cfg)?;
+                outln!(
+                    "  copy the directory {} to the witness host and run there: hactl witness add-cluster {}",
+                    b.display(),
+                    b.file_name().unwrap_or_default().to_string_lossy()
+                );
+            }
+            outln!("  run `hactl cluster witness add {address}` on the other node too");
+        }
+        ClusterWitnessCommand::Remove => {
+            hactl_settings::witness::set_address(&mut cfg.settings, None);
+            cfg.save(&path)?;
+            outln!(
+                "no witness in {}; run this on the other node too",
+                path.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Issues the cluster's witness identity under its CA (in `dir`) and writes it to
+/// `bundles/witness/CLUSTER/` (`ca.pem`, `node.pem`, `node.key`: copy the directory to
+/// the witness host); returns that directory.
+pub fn issue_bundle(dir: &Path, cfg: &ClusterConfig) -> Result<PathBuf> {
+    let ca = Ca::load(dir).context("the cluster CA (run this where `cluster setup` ran)")?;
+    let name = hactl_net::tls::witness_name(&cfg.name)?;
+    let id = ca.issue_node_cert(&name, &[])?;
+    let out = dir.join("bundles").join("witness").join(&cfg.name);
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("setting permissions of {}", out.display()))?;
+    id.save(&out)?;
+    Ok(out)
+}
+
+/// `Witness: 10.0.0.9:7421 reachable, vote: not granted (both nodes vote)` for `cluster
+/// status`.
+pub fn status_line(w: &hactl_proto::client::WitnessInfo) -> String {
+    if !w.reachable {
+        return format!("Witness: {} UNREACHABLE ({})", w.address, w.error);
+    }
+    let vote = match w.holder.as_str() {
+        "" => "not granted (both nodes are voters)".to_string(),
+        h => format!("granted to {h} (it continues alone)"),
+    };
+    format!("Witness: {} reachable, vote: {vote}", w.address)
+}
+
+pub fn status_json(w: Option<&hactl_proto::client::WitnessInfo>) -> serde_json::Value {
+    match w {
+        None => serde_json::Value::Null,
+        Some(w) => serde_json::json!({
+            "address": w.address,
+            "reachable": w.reachable,
+            "holder": if w.holder.is_empty() { serde_json::Value::Null } else { w.holder.clone().into() },
+            "error": if w.error.is_empty() { serde_json::Value::Null } else { w.error.clone().into() },
+            "last_answer_ms": w.last_answer_ms,
+        }),
+    }
+}

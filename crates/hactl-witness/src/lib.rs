@@ -1,0 +1,35 @@
+//! `hactl witness`: a light arbiter for two-node clusters, in the spirit of
+//! corosync-qdevice (docs/architecture.md, "Witness").
+//!
+//! A witness runs on a third host (say, the libvirt host that runs fence_virtd). It
+//! stores no CIB and runs no resources; it only answers one question for the two nodes
+//! of a cluster that lost each other: *which one of you may continue alone?* It grants
+//! that to at most one node of a cluster, and keeps the grant (on disk, a few bytes per
+//! cluster) until that node gives it back once the two are voters again. The grant is
+//! the node's proof for `hactl_consensus::AloneProof::Witness`.
+//!
+//! * [`grants`]: the rule and its durable table (pure, tested on its own).
+//! * [`server`]: the QUIC server: one port for several clusters, each authenticated
+//!   by its own CA (mutual TLS, `hactl_net::tls::witness_server_config`).
+//! * [`client`]: what a daemon uses to ask.
+//! * [`cli`]: the commands (`hactl witness ...`, and the `hactl-witness` binary).
+//!
+//! This crate does not know the daemon: the daemon links it, not the other way round.
+
+pub mod cli;
+pub mod client;
+pub mod grants;
+pub mod server;
+
+pub use client::{WitnessClient, WitnessError};
+pub use grants::{Grants, Reply};
+pub use hactl_proto::witness::WitnessOp;
+
+/// The witness protocol version carried in every request.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The port a witness listens on unless told otherwise.
+pub use hactl_settings::witness::DEFAULT_PORT;
+
+/// Largest request or reply accepted (they are a few dozen bytes).
+pub(crate) const MAX_MESSAGE: usize = 4096;

@@ -1,0 +1,78 @@
+//! The witness over real QUIC with mutual TLS: two clusters served from one port, each
+//! authenticated by its own CA.
+
+use std::time::Duration;
+
+use hactl_net::{Ca, NodeIdentity, NodeName};
+use hactl_witness::server::{cluster_dir, Server};
+use hactl_witness::{WitnessClient, WitnessError, WitnessOp};
+
+const T: Duration = Duration::from_secs(5);
+
+fn node(ca: &Ca, name: &str) -> NodeIdentity {
+    ca.issue_node_cert(&NodeName::new(name).unwrap(), &[])
+        .unwrap()
+}
+
+/// A witness configuration directory serving `cas`.
+fn witness_dir(cas: &[&Ca]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for ca in cas {
+        let name = hactl_net::tls::witness_name(ca.cluster_name()).unwrap();
+        let d = cluster_dir(dir.path(), ca.cluster_name());
+        std::fs::create_dir_all(&d).unwrap();
+        ca.issue_node_cert(&name, &[]).unwrap().save(&d).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn two_clusters_one_witness_each_grants_one_node() {
+    let web = Ca::create("web").unwrap();
+    let db = Ca::create("db_1").unwrap();
+    let cfg = witness_dir(&[&web, &db]);
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::bind(cfg.path(), state.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.run());
+
+    let ask = |id: NodeIdentity| async move {
+        let c = WitnessClient::new(&id, addr).unwrap();
+        c.request(WitnessOp::WitnessAsk, 0, T).await
+    };
+    let w1 = ask(node(&web, "n1")).await.unwrap();
+    assert!(w1.granted);
+    let w2 = ask(node(&web, "n2")).await.unwrap();
+    assert!(!w2.granted);
+    assert_eq!(w2.holder.as_deref(), Some("n1"));
+    // The other cluster has a grant of its own, for a node of the same name.
+    assert!(ask(node(&db, "n2")).await.unwrap().granted);
+
+    // The holder releases; then the other node may be granted.
+    let n1 = WitnessClient::new(&node(&web, "n1"), addr).unwrap();
+    n1.request(WitnessOp::WitnessRelease, w1.generation, T)
+        .await
+        .unwrap();
+    assert!(ask(node(&web, "n2")).await.unwrap().granted);
+}
+
+#[tokio::test]
+async fn a_node_of_an_unknown_ca_is_refused() {
+    let web = Ca::create("web").unwrap();
+    let cfg = witness_dir(&[&web]);
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::bind(cfg.path(), state.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.run());
+    // Same cluster name, another CA: the witness's certificate does not verify for it,
+    // and its certificate does not verify for the witness.
+    let impostor = Ca::create("web").unwrap();
+    let c = WitnessClient::new(&node(&impostor, "n1"), addr).unwrap();
+    let r = c.request(WitnessOp::WitnessAsk, 0, T).await;
+    assert!(matches!(r, Err(WitnessError::Unreachable { .. })), "{r:?}");
+    let state_file = state.path().join("web.grant");
+    assert!(
+        !state_file.exists(),
+        "an impostor's ask changed the witness state"
+    );
+}
