@@ -12,8 +12,11 @@
 //! - `resource create` of a second VIP → first answer from it.
 //!
 //! Each trial starts from a steady cluster: the DC reports itself idle (no
-//! transition running or pending: `ClusterStatus.dc_idle`), the policy engine has
-//! nothing left to do on the CIB, and the client reaches the holder.
+//! transition running or pending: `ClusterStatus.dc_idle`), every node is a member
+//! again, the policy engine has nothing left to do on the DC's CIB, and the client
+//! reaches the holder (as the DC sees it). A failure prints the daemons' logs
+//! (HACTL_LAB_KEEP keeps them; `always` after any run); BENCH_HISTORY=FILE prints
+//! the DC's transition records and saves its CIB.
 //!
 //! Modes: `hold` (the default: no fencing, the DC holds a lost node's VIP for the
 //! split-brain hold, which follows its stop timeout, `VIP_STOP_TIMEOUT_MS`, 500 ms by

@@ -902,7 +902,8 @@ fn initial_hold(cfg: &DcConfig, cib: &Cib) -> Duration {
 /// everywhere: their history on online nodes and their fail counts. Forgetting them,
 /// as Pacemaker does with an orphan's history and fail counts, leaves nothing behind
 /// and lets a new resource with the same id start from scratch. History on a node
-/// that is not online stays until the node is back and probed.
+/// that is not online stays until the node is back and probed. Also what `t`
+/// plans to clean up (see [`planned_cleanups`]).
 pub fn forget_orphans(cib: &Cib, t: &Transition) -> Option<Change> {
     let configured: BTreeSet<&str> = cib
         .config
@@ -964,7 +965,46 @@ pub fn forget_orphans(cib: &Cib, t: &Transition) -> Option<Change> {
             });
         }
     }
+    changes.extend(planned_cleanups(t));
     (!changes.is_empty()).then_some(Change::Batch { changes })
+}
+
+/// The status changes of the transition's clean-up actions, which run no agent:
+/// `clear_failcount` clears the fail count (an anonymous clone instance's under
+/// its clone's primitive too, the name fail counts are kept under), `delete`
+/// forgets the history where the resource no longer runs (where it still runs,
+/// the next transition forgets it once its stop is recorded).
+fn planned_cleanups(t: &Transition) -> Vec<Change> {
+    let running = |rsc: &str, node: &str| {
+        t.placements
+            .iter()
+            .any(|p| p.resource == rsc && p.current.iter().any(|n| n == node))
+    };
+    let mut changes = Vec::new();
+    for a in t.actions.iter().filter(|a| a.runnable && !a.pseudo) {
+        let (Some(rsc), Some(node)) = (a.resource.as_deref(), a.node.as_deref()) else {
+            continue;
+        };
+        match a.kind {
+            ActionKind::ClearFailcount => {
+                let base = rsc.rsplit_once(':').map_or(rsc, |(b, _)| b);
+                for name in BTreeSet::from([rsc, base]) {
+                    changes.push(Change::ClearFailCount {
+                        node: node.to_string(),
+                        rsc: name.to_string(),
+                        op: None,
+                        interval_ms: None,
+                    });
+                }
+            }
+            ActionKind::Delete if !running(rsc, node) => changes.push(Change::ForgetHistory {
+                node: Some(node.to_string()),
+                rsc: a.history_name.as_deref().unwrap_or(rsc).to_string(),
+            }),
+            _ => {}
+        }
+    }
+    changes
 }
 
 fn node_states(cib: &Cib) -> Vec<NodeState> {

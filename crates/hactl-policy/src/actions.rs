@@ -39,6 +39,9 @@ pub(crate) enum Task {
     /// `clone-one-or-more:<ordering>` (`clone_min.rs`; index into
     /// `Graph::one_or_more`).
     OneOrMore(usize),
+    /// Clean-up (`cleanup.rs`): clear a fail count, delete a history.
+    ClearFailcount,
+    Delete,
     /// Live migration steps (`migration.rs`).
     MigrateTo,
     MigrateFrom,
@@ -61,6 +64,8 @@ impl Task {
             Task::Reload => "reload-agent",
             Task::Notify(..) => "notify",
             Task::OneOrMore(_) => "clone-one-or-more",
+            Task::ClearFailcount => "clear_failcount",
+            Task::Delete => "delete",
             Task::MigrateTo => "migrate_to",
             Task::MigrateFrom => "migrate_from",
             Task::NotifyMarker(phase, _) => match phase {
@@ -488,6 +493,11 @@ impl Sched<'_> {
             (Role::Started, Role::Stopped) => self.stop_resource(p, false, g),
             _ => {}
         }
+        if self.prims[p].def_change.params_changed {
+            if let Some(st) = g.start_of[p] {
+                set_reason(&mut g.acts[st], "resource definition change".into());
+            }
+        }
         // Restart ordering: stops before the start.
         if self.prims[p].managed {
             if let Some(st) = g.start_of[p] {
@@ -506,6 +516,7 @@ impl Sched<'_> {
         let reload = self.create_reload(p, g);
         self.create_monitors(p, g, reload);
         self.create_cancels(p, g);
+        self.create_cleanups(p, g);
         self.create_migration(p, g);
     }
 
