@@ -708,3 +708,6 @@ mod cleanup_tests;
 
 #[path = "migration_tests.rs"]
 mod migration_tests;
+
+#[path = "stopped_monitors_tests.rs"]
+mod stopped_monitors_tests;
