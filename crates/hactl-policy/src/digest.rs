@@ -27,6 +27,9 @@ use crate::sched::{RscRef, Sched};
 pub(crate) struct DefChange {
     /// Restart where it runs (a changed agent or non-reloadable parameter).
     pub restart: bool,
+    /// The restart is for changed parameters of a completed start (crm_simulate
+    /// then says "due to resource definition change").
+    pub changed_params: bool,
     /// Reload on this node (only reloadable parameters changed).
     pub reload: Option<usize>,
     /// Recurring monitors to schedule again: (node, interval).
@@ -160,7 +163,10 @@ impl Sched<'_> {
             match verdict {
                 Verdict::Restart => change.restart = true,
                 _ if op.interval_ms > 0 => change.reschedule.push((n, op.interval_ms)),
-                _ if op.op_restart_digest.is_none() || start_pending => change.restart = true,
+                _ if op.op_restart_digest.is_none() || start_pending => {
+                    change.restart = true;
+                    change.changed_params |= !start_pending;
+                }
                 _ if !failed => change.reload = Some(n),
                 _ => {}
             }

@@ -120,7 +120,11 @@ fn migrated_away_from_n1() -> Cib {
         .get_mut("n1")
         .and_then(|n| n.resources.get_mut("vm"))
     {
-        h.ops = vec![at("start", 10, 50), at("migrate_to", 11, 100), at("stop", 12, 110)];
+        h.ops = vec![
+            at("start", 10, 50),
+            at("migrate_to", 11, 100),
+            at("stop", 12, 110),
+        ];
     }
     cib
 }

@@ -704,3 +704,6 @@ mod clone_min_tests;
 mod clone_numbering_tests;
 #[path = "migration_tests.rs"]
 mod migration_tests;
+
+#[path = "clone_group_tests.rs"]
+mod clone_group_tests;
