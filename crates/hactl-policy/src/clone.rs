@@ -675,8 +675,8 @@ impl<'a> Sched<'a> {
             }
         }
         if coloc.score.is_pos_infinity() {
-            let nodes: Vec<usize> = self.clones[x]
-                .instances
+            let nodes: Vec<usize> = self
+                .colocation_instances(x)
                 .iter()
                 .filter(|&&q| !self.prims[q].blocked)
                 .filter_map(|&q| self.prims[q].assigned)
@@ -695,16 +695,16 @@ impl<'a> Sched<'a> {
             }
             return;
         }
-        for q in self.clones[x].instances.clone() {
+        for q in self.colocation_instances(x) {
             self.apply_coloc_to_scores(p, q, coloc);
         }
     }
 
     /// The instance of clone `x` on the best node `p` may run on (for interleaving).
     fn compatible_instance(&self, p: usize, x: usize) -> Option<usize> {
+        let targets = self.colocation_instances(x);
         let on = |n: usize| {
-            self.clones[x]
-                .instances
+            targets
                 .iter()
                 .copied()
                 .find(|&q| self.prims[q].assigned == Some(n) && !self.prims[q].blocked)

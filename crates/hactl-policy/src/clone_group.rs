@@ -210,6 +210,21 @@ impl<'a> Sched<'a> {
             .collect()
     }
 
+    /// What a resource colocated with clone `x` is colocated with, per
+    /// instance: the instance itself, or a cloned group instance's last member
+    /// (as with a group, Pacemaker colocates with the group's last member: the
+    /// instance counts only where all of it runs).
+    pub(crate) fn colocation_instances(&self, x: usize) -> Vec<usize> {
+        let cl = &self.clones[x];
+        if cl.instance_groups.is_empty() {
+            return cl.instances.clone();
+        }
+        cl.instance_groups
+            .iter()
+            .filter_map(|&gi| self.groups[gi].members.last().copied())
+            .collect()
+    }
+
     /// A location score on a cloned group reaches each instance group as a group
     /// location: the lead gets it, the other members a zero where they had none.
     pub(crate) fn group_clone_location(&mut self, ci: usize, n: usize, score: Score, what: &str) {

@@ -161,7 +161,10 @@ impl Sched<'_> {
             }
             let change = &mut self.prims[p].def_change;
             match verdict {
-                Verdict::Restart => change.restart = true,
+                Verdict::Restart => {
+                    change.restart = true;
+                    change.changed_params |= !start_pending;
+                }
                 _ if op.interval_ms > 0 => change.reschedule.push((n, op.interval_ms)),
                 _ if op.op_restart_digest.is_none() || start_pending => {
                     change.restart = true;
