@@ -39,6 +39,9 @@ pub(crate) enum Task {
     /// `clone-one-or-more:<ordering>` (`clone_min.rs`; index into
     /// `Graph::one_or_more`).
     OneOrMore(usize),
+    /// Clean-up (`cleanup.rs`): clear a fail count, delete a history.
+    ClearFailcount,
+    Delete,
     /// Live migration steps (`migration.rs`).
     MigrateTo,
     MigrateFrom,
@@ -61,6 +64,8 @@ impl Task {
             Task::Reload => "reload-agent",
             Task::Notify(..) => "notify",
             Task::OneOrMore(_) => "clone-one-or-more",
+            Task::ClearFailcount => "clear_failcount",
+            Task::Delete => "delete",
             Task::MigrateTo => "migrate_to",
             Task::MigrateFrom => "migrate_from",
             Task::NotifyMarker(phase, _) => match phase {
@@ -465,14 +470,6 @@ impl Sched<'_> {
             if next_role == Role::Started && !blocked {
                 if let Some(n) = assigned {
                     self.start_resource(p, n, !need_stop, g);
-                    if self.prims[p].def_change.changed_params && !is_moving {
-                        // crm_simulate says why it restarts.
-                        if let Some(st) = g.start_of[p] {
-                            g.acts[st]
-                                .reason
-                                .get_or_insert_with(|| "resource definition change".into());
-                        }
-                    }
                 }
             }
         }
@@ -485,6 +482,11 @@ impl Sched<'_> {
             }
             (Role::Started, Role::Stopped) => self.stop_resource(p, false, g),
             _ => {}
+        }
+        if self.prims[p].def_change.params_changed {
+            if let Some(st) = g.start_of[p] {
+                set_reason(&mut g.acts[st], "resource definition change".into());
+            }
         }
         // Restart ordering: stops before the start.
         if self.prims[p].managed {
@@ -504,6 +506,7 @@ impl Sched<'_> {
         let reload = self.create_reload(p, g);
         self.create_monitors(p, g, reload);
         self.create_cancels(p, g);
+        self.create_cleanups(p, g);
         self.create_migration(p, g);
     }
 

@@ -26,6 +26,7 @@ mod actions;
 mod assign_scores;
 pub use assign_scores::AssignScores;
 mod cancel;
+mod cleanup;
 mod clone;
 mod clone_actions;
 mod clone_group;
@@ -216,6 +217,13 @@ pub enum ActionKind {
     CloneOneOrMore {
         ordering: String,
     },
+    /// Clear the resource's fail count on the node (an expired failure, a changed
+    /// definition, a removed resource; see `cleanup.rs`). The DC does it by
+    /// itself when it plans the transition.
+    ClearFailcount,
+    /// Delete the resource's history on the node (a removed resource, a changed
+    /// agent; see `cleanup.rs`), after it stopped there.
+    Delete,
     /// Live migration (`allow-migrate`, see `migration.rs`): the agent's
     /// `migrate_to` on the source node, then its `migrate_from` on the target;
     /// the agent gets both nodes as `OCF_RESKEY_CRM_meta_migrate_source` and
@@ -406,6 +414,8 @@ fn build_transition(
                 env: notify_env.remove(&i).unwrap_or_default(),
             },
             Task::NotifyMarker(phase, of) => ActionKind::NotifyMarker { phase, of },
+            Task::ClearFailcount => ActionKind::ClearFailcount,
+            Task::Delete => ActionKind::Delete,
             Task::OneOrMore(k) => ActionKind::CloneOneOrMore {
                 ordering: g.one_or_more[k].id.clone(),
             },

@@ -702,6 +702,10 @@ mod clone_min_tests;
 
 #[path = "clone_numbering_tests.rs"]
 mod clone_numbering_tests;
+
+#[path = "cleanup_tests.rs"]
+mod cleanup_tests;
+
 #[path = "migration_tests.rs"]
 mod migration_tests;
 
