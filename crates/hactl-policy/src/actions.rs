@@ -154,6 +154,8 @@ pub(crate) struct Graph {
     pub probe_thens: Vec<crate::probe_order::ProbeThen>,
     /// Reloads (primitive, action), see `digest.rs`.
     pub reloads: Vec<(usize, usize)>,
+    /// Stopped-role monitors (primitive, action), see `stopped_monitors.rs`.
+    pub stopped_monitors: Vec<(usize, usize)>,
     /// Live migrations (`migration.rs`).
     pub migrations: Vec<crate::migration::Migration>,
 }
@@ -271,6 +273,7 @@ impl Sched<'_> {
             anti_orders: Vec::new(),
             probe_thens: Vec::new(),
             reloads: Vec::new(),
+            stopped_monitors: Vec::new(),
             migrations: Vec::new(),
         };
         // Fencing.
@@ -405,6 +408,7 @@ impl Sched<'_> {
         propagate(self, &mut g);
         self.drop_moot_reloads(&mut g);
         g.probe_thens = self.probe_thens(&mut g);
+        self.stopped_monitor_probe_orders(&mut g);
         self.finish_migrations(&mut g);
         g
     }
@@ -507,6 +511,7 @@ impl Sched<'_> {
         self.create_monitors(p, g, reload);
         self.create_cancels(p, g);
         self.create_cleanups(p, g);
+        self.create_stopped_monitors(p, g);
         self.create_migration(p, g);
     }
 

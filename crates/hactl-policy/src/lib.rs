@@ -47,6 +47,7 @@ mod promotable_actions;
 mod raw_scores;
 mod rules;
 mod sched;
+mod stopped_monitors;
 mod tickets;
 mod utilization;
 
@@ -61,7 +62,8 @@ use sched::{RscRef, Sched};
 
 pub use graph::{graph_xml, operation_key};
 pub use output::{
-    format_status, rsc_line as format_resource_line, rsc_line_named as format_resource_line_named,
+    format_resource_blocks, format_status, rsc_line as format_resource_line,
+    rsc_line_named as format_resource_line_named,
 };
 
 /// Node attribute a node sets on itself when it leaves by force (`hactl cluster stop

@@ -711,3 +711,6 @@ mod migration_tests;
 
 #[path = "clone_group_tests.rs"]
 mod clone_group_tests;
+
+#[path = "stopped_monitors_tests.rs"]
+mod stopped_monitors_tests;
