@@ -287,6 +287,48 @@ async fn the_leader_runs_the_dc_and_remote_nodes_execute_over_peer_messages() {
     .await;
 }
 
+/// The DC reacts to a committed change as soon as the host says the CIB changed
+/// (`Controller::cib_changed`, which the daemon calls on every applied change),
+/// not only at the next liveness check: here no check runs after the change, and
+/// the resource still moves off the node put in standby.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_change_reaches_the_dc_without_a_liveness_check() {
+    let lab = Lab::new();
+    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let all = HashMap::new();
+    let host = FakeHost {
+        me: "n1".into(),
+        world: lab.world.clone(),
+    };
+    host.propose(Change::AddResource {
+        resource: dummy("r"),
+    })
+    .await
+    .unwrap();
+    // Nothing under way that could make the DC look at the CIB on its own.
+    lab.run_until("r running, the DC idle", &all, |l| {
+        l.running_on("r").len() == 1 && l.ctl("n1").dc_idle()
+    })
+    .await;
+    let from = lab.running_on("r")[0].clone();
+    host.propose(Change::SetStandby {
+        node: from.clone(),
+        standby: true,
+    })
+    .await
+    .unwrap();
+    lab.ctl("n1").cib_changed();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let on = lab.running_on("r");
+        if on.len() == 1 && on[0] != from {
+            break;
+        }
+        assert!(Instant::now() < deadline, "r still on {on:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_from_a_node_that_is_not_the_dc_are_refused() {
     let lab = Lab::new();
