@@ -509,3 +509,81 @@ async fn a_notifying_clone_tells_its_agents_what_starts_and_stops_where() {
         }
     }
 }
+
+/// A cloned group (`fs` then `app`, real OCF scripts run by the real executor) on
+/// three nodes: each node runs one instance of the whole group, `fs` started
+/// before `app`; a node put in standby stops only its own instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloned_group_runs_one_whole_instance_per_node_in_order() {
+    let lab = Lab::new();
+    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let all = HashMap::new();
+    let host = FakeHost {
+        me: "n1".into(),
+        world: lab.world.clone(),
+    };
+    let member = |id: &str| Primitive {
+        id: id.into(),
+        agent: AgentSpec::parse("ocf:test:Recorder").unwrap(),
+        ..Default::default()
+    };
+    host.propose(Change::AddResource {
+        resource: Resource::Clone(CloneSet {
+            id: "stack-clone".into(),
+            meta: Default::default(),
+            child: Box::new(Resource::Group(hactl_model::Group {
+                id: "stack".into(),
+                meta: Default::default(),
+                children: vec![member("fs"), member("app")],
+            })),
+        }),
+    })
+    .await
+    .unwrap();
+    // The agent keeps one state file per instance it runs on its node.
+    let runs = |l: &Lab, n: &str, rsc: &str| {
+        std::fs::read_dir(l.dir.path().join(n))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.starts_with(&format!("Recorder-{rsc}")) && name.ends_with(".state")
+            })
+            .count()
+    };
+    lab.run_until("fs and app running on every node", &all, |l| {
+        NODES
+            .iter()
+            .all(|n| runs(l, n, "fs") == 1 && runs(l, n, "app") == 1)
+    })
+    .await;
+    // In each instance fs started before app (the node's call ids say so).
+    let cib = lab.world.cib.lock().unwrap().clone();
+    for n in NODES {
+        let st = &cib.status.nodes[n];
+        let start_of = |base: &str| {
+            st.resources
+                .iter()
+                .filter(|(id, _)| id.split(':').next() == Some(base))
+                .flat_map(|(_, h)| h.ops.iter())
+                .filter(|o| o.operation == "start" && o.rc == 0)
+                .map(|o| o.call_id)
+                .max()
+                .unwrap_or_else(|| panic!("no start of {base} on {n}"))
+        };
+        assert!(start_of("fs") < start_of("app"), "fs before app on {n}");
+    }
+    host.propose(Change::SetStandby {
+        node: "n3".into(),
+        standby: true,
+    })
+    .await
+    .unwrap();
+    lab.run_until("n3's instance stopped", &all, |l| {
+        runs(l, "n3", "fs") == 0 && runs(l, "n3", "app") == 0
+    })
+    .await;
+    for n in ["n1", "n2"] {
+        assert_eq!((runs(&lab, n, "fs"), runs(&lab, n, "app")), (1, 1), "{n}");
+    }
+}
