@@ -394,6 +394,9 @@ fn clone_set(out: &mut String, c: &hactl_model::CloneSet, t: &Transition, view: 
     }
     promoted.sort_by(|a, b| natural_cmp(a, b));
     started.sort_by(|a, b| natural_cmp(a, b));
+    // A cloned group's members share their instance's node: one entry per node.
+    promoted.dedup();
+    started.dedup();
     if !promoted.is_empty() {
         let _ = writeln!(out, "      * Promoted: [ {} ]", promoted.join(" "));
     }
