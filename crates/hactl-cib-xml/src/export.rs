@@ -199,6 +199,9 @@ pub fn export(cib: &Cib) -> String {
         if let Some(s) = o.symmetrical {
             attr(&mut out, "symmetrical", if s { "true" } else { "false" });
         }
+        if let Some(r) = o.require_all {
+            attr(&mut out, "require-all", if r { "true" } else { "false" });
+        }
         out.push_str("/>\n");
     }
     crate::tickets::export_constraints(&mut out, &c.constraints.tickets);
@@ -217,7 +220,7 @@ pub fn export(cib: &Cib) -> String {
     }
     crate::alerts::export_alerts(&mut out, &c.alerts);
     out.push_str("  </configuration>\n  <status>\n");
-    for (name, st) in &cib.status.nodes {
+    for (name, st) in cib.status.nodes_in_history_order() {
         out.push_str("    <node_state");
         attr(
             &mut out,

@@ -32,6 +32,7 @@ pub fn import(xml: &str) -> Result<Cib, ImportError> {
     let root = dom::parse_with(xml, |ancestors, el| sink.on_close(ancestors, el))?;
     let mut cib = import_root(&root, sink.config, sink.nodes)?;
     cib.status.tickets = sink.tickets;
+    cib.status.history_order = history_order(sink.order);
     Ok(cib)
 }
 
@@ -44,6 +45,7 @@ pub fn import_reader(source: impl std::io::BufRead) -> Result<Cib, ImportError> 
     let root = dom::parse_reader_with(source, |ancestors, el| sink.on_close(ancestors, el))?;
     let mut cib = import_root(&root, sink.config, sink.nodes)?;
     cib.status.tickets = sink.tickets;
+    cib.status.history_order = history_order(sink.order);
     Ok(cib)
 }
 
@@ -55,6 +57,8 @@ struct Sink {
     config: Option<Configuration>,
     by_id: HashMap<String, String>,
     nodes: BTreeMap<String, NodeStatus>,
+    /// Node names in status-section order ([`hactl_model::Status::history_order`]).
+    order: Vec<String>,
     tickets: BTreeMap<String, hactl_model::TicketState>,
 }
 
@@ -84,6 +88,7 @@ impl Sink {
         }
         if el.name == "node_state" && under(&["cib", "status"]) {
             let (name, st) = import_node_state(&el, &self.by_id)?;
+            self.order.push(name.clone());
             if self.nodes.insert(name.clone(), st).is_some() {
                 return Err(invalid(
                     &el,
@@ -172,6 +177,16 @@ where
                 .map_err(|e| invalid(el, attribute, v, e.to_string()))
         })
         .transpose()
+}
+
+/// The status section's node order, kept only when it is not name order (the
+/// order an empty [`hactl_model::Status::history_order`] stands for).
+fn history_order(order: Vec<String>) -> Vec<String> {
+    if order.windows(2).all(|w| w[0] <= w[1]) {
+        Vec::new()
+    } else {
+        order
+    }
 }
 
 fn import_root(
@@ -651,7 +666,7 @@ fn import_constraint(
             if crate::sets::order_sets(k, config)? {
                 return Ok(());
             }
-            for a in ["first-instance", "then-instance", "require-all"] {
+            for a in ["first-instance", "then-instance"] {
                 if k.attr(a).is_some() {
                     return Err(unsupported(k, &format!("{a} is not supported yet")));
                 }
@@ -673,6 +688,7 @@ fn import_constraint(
                 then_action,
                 kind,
                 symmetrical: bool_attr(k, "symmetrical")?,
+                require_all: bool_attr(k, "require-all")?,
             });
         }
         "rsc_ticket" => crate::tickets::import_constraint(k, config)?,

@@ -218,6 +218,7 @@ pub(crate) fn order_sets(k: &Element, config: &mut Configuration) -> Result<bool
                     then_action: set.action.unwrap_or(OrderAction::Start),
                     kind,
                     symmetrical: Some(symmetric),
+                    require_all: None,
                 });
             }
         }
@@ -287,6 +288,7 @@ fn order_pair(
         then_action: action,
         kind,
         symmetrical: Some(symmetric),
+        require_all: None,
     }
 }
 

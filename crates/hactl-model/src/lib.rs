@@ -505,6 +505,10 @@ pub struct OrderConstraint {
     /// Whether the reverse applies to the reverse actions (stop `then` before `first`).
     /// `None` means the default (true for Mandatory/Optional, false for Serialize).
     pub symmetrical: Option<bool>,
+    /// `require-all="false"` with a clone as `first`: `then` waits for one instance
+    /// only (Pacemaker's deprecated spelling of the clone's `clone-min=1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_all: Option<bool>,
 }
 
 impl Default for OrderConstraint {
@@ -517,6 +521,7 @@ impl Default for OrderConstraint {
             then_action: OrderAction::Start,
             kind: OrderKind::Mandatory,
             symmetrical: None,
+            require_all: None,
         }
     }
 }
@@ -558,6 +563,28 @@ pub struct Status {
     /// bounded by `transition-history-limit` ([`transitions`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transitions: Vec<transitions::TransitionRecord>,
+    /// Node names in the order an imported CIB's status section lists them.
+    /// Pacemaker reads node histories in that order, and the order decides which
+    /// node's history is given which anonymous clone instance number (`rsc:0` to
+    /// the first node that runs one). Empty: node name order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history_order: Vec<String>,
+}
+
+impl Status {
+    /// Each node's status in the order its history is read: the nodes of
+    /// [`Status::history_order`] first, then the others by name.
+    pub fn nodes_in_history_order(&self) -> impl Iterator<Item = (&String, &NodeStatus)> {
+        let listed = self
+            .history_order
+            .iter()
+            .filter_map(|n| self.nodes.get_key_value(n));
+        let rest = self
+            .nodes
+            .iter()
+            .filter(|(n, _)| !self.history_order.contains(n));
+        listed.chain(rest)
+    }
 }
 
 /// One fencing attempt (or an operator's confirmation that a node is down).

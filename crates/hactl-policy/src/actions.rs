@@ -660,7 +660,7 @@ impl Sched<'_> {
     }
 
     /// The actions an order constraint names for a resource.
-    fn order_targets(
+    pub(crate) fn order_targets(
         &self,
         r: RscRef,
         action: OrderAction,
@@ -724,7 +724,7 @@ impl Sched<'_> {
                     }
                 }
             };
-            match (first, self.clone_min(first)) {
+            match (first, self.clone_min_of_order(first, oc)) {
                 (RscRef::C(ci), Some(min)) => self.clone_min_order(
                     &oc.id,
                     ci,

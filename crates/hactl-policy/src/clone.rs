@@ -198,7 +198,14 @@ impl<'a> Sched<'a> {
         }
         let mut found = if skip_inactive { None } else { inactive };
         let node = &self.nodes[n];
-        if found.is_some() && !self.instance_needs_fencing(ci) && (!node.online || node.unclean) {
+        // An instance number is not used up on an unclean node, unless the clone
+        // has one instance for every node (Pacemaker's pe__is_universal_clone).
+        let universal = self.clones[ci].max == self.nodes.len();
+        if found.is_some()
+            && !self.instance_needs_fencing(ci)
+            && (!node.online || node.unclean)
+            && !universal
+        {
             found = None;
         }
         Some(match found {
@@ -220,6 +227,19 @@ impl<'a> Sched<'a> {
                 name,
                 active,
             });
+        }
+    }
+
+    /// After a history entry of `p` on node `n` is read: a numbered name
+    /// (`rsc:N`) under which the instance is not active there is forgotten, so
+    /// the instance keeps its own name in the graph and for its promotion score
+    /// (Pacemaker's process_rsc_state clears such a history id: old status
+    /// sections kept instance numbers of stopped instances).
+    pub(crate) fn forget_stopped_history_name(&mut self, n: usize, p: usize) {
+        let prim = &mut self.prims[p];
+        if !prim.active.contains(&n) && prim.history_name.as_ref().is_some_and(|h| h.contains(':'))
+        {
+            prim.history_name = None;
         }
     }
 

@@ -108,6 +108,13 @@ impl Sched<'_> {
             let decider = if stopping { fc } else { tc };
             if fc != tc && self.clones[decider].interleave {
                 self.interleave(fc, fa, tc, ta, flags, g);
+                // The clones' own pseudo actions stay ordered as the constraint
+                // says (sequence only: the instances carry the rest).
+                for f in self.order_targets(first, fa, true, g) {
+                    for t in self.order_targets(then, ta, false, g) {
+                        g.order(f, t, crate::actions::ORDERED);
+                    }
+                }
                 return true;
             }
         }

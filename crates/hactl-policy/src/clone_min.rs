@@ -43,6 +43,22 @@ impl Sched<'_> {
             .map(|m| m as usize)
     }
 
+    /// How many instances of `first` the ordering `oc` waits for, when not all:
+    /// the clone's `clone-min` when it sets one, else 1 for `require-all="false"`
+    /// (Pacemaker's `get_minimum_first_instances`; require-all only means
+    /// something when `first` is a clone).
+    pub(crate) fn clone_min_of_order(
+        &self,
+        first: RscRef,
+        oc: &hactl_model::OrderConstraint,
+    ) -> Option<usize> {
+        let RscRef::C(ci) = first else { return None };
+        if clone_meta(self, ci, "clone-min").is_some() {
+            return self.clone_min(first);
+        }
+        (oc.require_all == Some(false)).then_some(1)
+    }
+
     /// "First clone `fa`, then `then` `ta`" for a clone with `clone-min`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn clone_min_order(

@@ -66,3 +66,52 @@ fn the_dependent_starts_after_the_instances_that_start() {
         assert!(super::promotable_tests::reaches(&t, web.id, vip.id));
     }
 }
+
+/// `a-clone` can run on n1 only, the interleaved `b-clone` on n2 and n3 only, and
+/// `b-clone` is ordered after `a-clone` (`require-all` as given).
+fn a_then_b_apart(require_all: Option<bool>) -> Cib {
+    let mut cib = base(&["n1", "n2", "n3"]);
+    for (id, banned) in [("a", ["n2", "n3"]), ("b", ["n1", "n1"])] {
+        cib.config.resources.push(Resource::Clone(CloneSet {
+            id: format!("{id}-clone"),
+            meta: [("interleave".to_string(), "true".to_string())].into(),
+            child: Box::new(Resource::Primitive(dummy(id))),
+        }));
+        for n in banned {
+            cib.config
+                .constraints
+                .location
+                .push(hactl_model::LocationConstraint {
+                    id: format!("ban-{id}-{n}"),
+                    rsc: format!("{id}-clone"),
+                    node: Some(n.into()),
+                    score: Some(Score::NEG_INFINITY),
+                    ..Default::default()
+                });
+        }
+    }
+    cib.config.constraints.order.push(OrderConstraint {
+        id: "a-then-b".into(),
+        first: "a-clone".into(),
+        then: "b-clone".into(),
+        require_all,
+        ..Default::default()
+    });
+    cib
+}
+
+#[test]
+fn require_all_false_lets_instances_start_after_any_one_instance() {
+    let starts = |cib: &Cib| -> Vec<String> {
+        summary(cib)
+            .into_iter()
+            .filter(|l| l.starts_with("Start b"))
+            .collect()
+    };
+    // Interleaved, every b instance needs an a instance on its own node: none has.
+    let all = starts(&a_then_b_apart(None));
+    assert!(all.iter().all(|l| l.contains("blocked")), "{all:?}");
+    // require-all=false: the one a instance on n1 is enough (clone-min=1).
+    let one = starts(&a_then_b_apart(Some(false)));
+    assert_eq!(one, ["Start b:0 ( n2 )", "Start b:1 ( n3 )"], "{one:?}");
+}

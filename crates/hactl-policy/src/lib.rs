@@ -33,6 +33,7 @@ mod digest_tests;
 mod fence_order;
 mod graph;
 mod health;
+mod history_order;
 mod notify;
 mod output;
 mod probe_order;

@@ -80,7 +80,10 @@ impl Sched<'_> {
             return None;
         }
         let attrs = &self.nodes[n].attrs;
-        let id = &self.prims[p].id;
+        // The agent set it under the name the history knows the instance by
+        // (crm_attribute --promotion uses OCF_RESOURCE_INSTANCE).
+        let prim = &self.prims[p];
+        let id = prim.history_name.as_ref().unwrap_or(&prim.id);
         let value = attrs.get(&format!("master-{id}")).or_else(|| {
             let ci = self.prims[p].clone?;
             if self.clones[ci].unique {

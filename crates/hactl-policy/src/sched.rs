@@ -641,7 +641,7 @@ impl<'a> Sched<'a> {
         // after all the others.
         let mut orphan_ids: BTreeMap<&'a str, String> = BTreeMap::new();
         let mut pending_orphans: Vec<(usize, &'a str, &'a ResourceHistory)> = Vec::new();
-        for n in 0..self.nodes.len() {
+        for n in self.history_node_order() {
             let Some(st) = cib.status.nodes.get(self.nodes[n].name) else {
                 continue;
             };
@@ -658,6 +658,7 @@ impl<'a> Sched<'a> {
                             self.unpack_history_entry(n, p, h);
                             let active = !was_active && self.prims[p].active.contains(&n);
                             self.note_clone_history(n, p, rid, active);
+                            self.forget_stopped_history_name(n, p);
                         }
                     }
                     None => {

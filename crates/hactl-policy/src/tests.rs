@@ -699,3 +699,6 @@ mod notify_tests;
 
 #[path = "clone_min_tests.rs"]
 mod clone_min_tests;
+
+#[path = "clone_numbering_tests.rs"]
+mod clone_numbering_tests;
