@@ -12,8 +12,11 @@
 //! - `resource create` of a second VIP → first answer from it.
 //!
 //! Each trial starts from a steady cluster: the DC reports itself idle (no
-//! transition running or pending: `ClusterStatus.dc_idle`), the policy engine has
-//! nothing left to do on the CIB, and the client reaches the holder.
+//! transition running or pending: `ClusterStatus.dc_idle`), every node is a member
+//! again, the policy engine has nothing left to do on the DC's CIB, and the client
+//! reaches the holder (as the DC sees it). A failure prints the daemons' logs
+//! (HACTL_LAB_KEEP keeps them; `always` after any run); BENCH_HISTORY=FILE prints
+//! the DC's transition records and saves its CIB.
 //!
 //! Modes: `hold` (the default: no fencing, the DC holds a lost node's VIP for the
 //! split-brain hold, which follows its stop timeout, `VIP_STOP_TIMEOUT_MS`, 500 ms by
@@ -25,11 +28,11 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use hactl_tests::cluster::Cluster;
 use hactl_tests::controller_lab::{
     active_on, agent_env, cli, create_group, idx, kill_node, mac_of, settled, unix_now,
-    vip_primitive, wait_group_on, with_stop_timeout, NsReaper, Poller,
+    vip_primitive, with_stop_timeout, NsReaper, Poller,
 };
 use hactl_tests::fence_virtd::{enable_fencing, fencing_lab_with, FenceVirtd};
 use hactl_tests::netns::{require_root, run};
@@ -91,12 +94,18 @@ fn main() -> Result<()> {
     let mode = if fence { "fence" } else { "hold" };
     let mut b = setup(&profile, &agent, fence)?;
     let _reaper = NsReaper::new(&b.c);
-    let mut deaths = node_deaths(&mut b, trials)?;
+    // Panic (not return) on a failure while the lab is alive: its drop then prints the
+    // daemons' logs (HACTL_LAB_KEEP keeps them whole).
+    let mut deaths = node_deaths(&mut b, trials).unwrap_or_else(|e| panic!("{e:#}"));
     let (med, max) = stats(&mut deaths);
     println!("RESULT node-death profile={profile} agent={agent} mode={mode} trials={trials} median_ms={med:.0} max_ms={max:.0}");
-    let mut standby = standbys(&b, env_ms("STANDBY_TRIALS", 10) as usize)?;
+    let mut standby =
+        standbys(&b, env_ms("STANDBY_TRIALS", 10) as usize).unwrap_or_else(|e| panic!("{e:#}"));
     let (med, max) = stats(&mut standby);
     println!("RESULT standby profile={profile} agent={agent} mode={mode} trials={} median_ms={med:.0} max_ms={max:.0}", standby.len());
+    if let Some(path) = std::env::var_os("BENCH_HISTORY") {
+        history(&b, std::path::Path::new(&path))?;
+    }
     create(&b, &agent, &profile)?;
     drop(b.fv.take());
     Ok(())
@@ -136,34 +145,53 @@ fn setup(profile: &str, agent: &str, fence: bool) -> Result<Bench> {
     })
 }
 
-/// Waits until the DC is idle, nothing is left to schedule and the client reaches
-/// the VIP on node `h`.
-fn steady(b: &Bench, h: usize) -> Result<()> {
-    b.c.wait_until("steady", T, || {
+/// Waits until the DC is idle, nothing is left to schedule, the VIP is active on
+/// one node as the DC sees it (a node that just restarted may still show its own
+/// stale view) and the client reaches it there; returns that node.
+fn steady(b: &Bench) -> Result<usize> {
+    // What was still missing at the last look: the timeout's message says it.
+    let missing = std::cell::RefCell::new(String::new());
+    let r = b.c.wait_until("steady", T, || {
         let all: Vec<usize> = (1..=3).filter(|i| b.c.status(*i).is_ok()).collect();
         let dc = idx(&b.c.status(all[0])?.dc).unwrap_or(0);
         if dc == 0 || !b.c.status(dc)?.dc_idle {
+            *missing.borrow_mut() = format!("DC n{dc} not idle");
             return Ok(None);
         }
+        let cib = b.c.cib(dc)?;
+        // Every node back as a member (a restarted node's join, sync and reprobe
+        // are not part of the next trial).
+        let members = cib
+            .status
+            .nodes
+            .values()
+            .filter(|s| s.join.as_deref() == Some("member"))
+            .count();
+        if members < 3 {
+            *missing.borrow_mut() = format!("{members} of 3 nodes members");
+            return Ok(None);
+        }
+        let on = active_on(&cib, "vip");
+        let [h] = on.as_slice() else {
+            *missing.borrow_mut() = format!("VIP active on {on:?}");
+            return Ok(None);
+        };
+        let h = idx(h)?;
         let seen = b
             .client
             .last()
             .is_some_and(|s| s.up && s.mac.as_deref() == Some(&b.macs[h - 1]));
-        Ok((seen && settled(&b.c.cib(dc)?)).then_some(()))
-    })
-}
-
-fn holder(b: &Bench) -> Result<usize> {
-    let on = wait_group_on(&b.c, 1, &["vip"], T, |_| true)
-        .or_else(|_| wait_group_on(&b.c, 2, &["vip"], T, |_| true))?;
-    idx(&on)
+        let settled = settled(&cib);
+        *missing.borrow_mut() = format!("client reaches n{h}: {seen}, CIB settled: {settled}");
+        Ok((seen && settled).then_some(h))
+    });
+    r.with_context(|| missing.borrow().clone())
 }
 
 fn node_deaths(b: &mut Bench, trials: usize) -> Result<Vec<f64>> {
     let mut deaths = Vec::new();
     for trial in 1..=trials {
-        let h = holder(b)?;
-        steady(b, h)?;
+        let h = steady(b)?;
         let t0 = unix_now();
         kill_node(&mut b.c, h)?;
         let old = b.macs[h - 1].clone();
@@ -213,9 +241,8 @@ fn power_on(b: &mut Bench, h: usize) -> Result<()> {
 fn standbys(b: &Bench, trials: usize) -> Result<Vec<f64>> {
     let mut v = Vec::new();
     for trial in 1..=trials {
-        let h = holder(b)?;
+        let h = steady(b)?;
         let node = format!("n{h}");
-        steady(b, h)?;
         let t0 = unix_now();
         b.c.propose(
             1,
@@ -226,7 +253,12 @@ fn standbys(b: &Bench, trials: usize) -> Result<Vec<f64>> {
             Ok(b.client.first_up_after(t0, |m| m != old))
         })?;
         let ms = (back - t0) * 1000.0;
-        let path = standby_path(b, t0, &node).unwrap_or_else(|| "no transition record".into());
+        // The record is written when the transition ends, after the VIP answers.
+        let path =
+            b.c.wait_until("transition record", Duration::from_secs(5), || {
+                Ok(standby_path(b, t0, &node))
+            })
+            .unwrap_or_else(|_| "no transition record".into());
         println!("standby {trial}: n{h} -> VIP elsewhere in {ms:.0} ms ({path})");
         v.push(ms);
         b.c.propose(
@@ -241,7 +273,8 @@ fn standbys(b: &Bench, trials: usize) -> Result<Vec<f64>> {
 /// the VIP: propose → transition start, the stop and the start (as the agents ran
 /// them), and the transition's end (the start recorded).
 fn standby_path(b: &Bench, t0: f64, from: &str) -> Option<String> {
-    let cib = b.c.cib(1).ok()?;
+    let dc = idx(&b.c.status(1).ok()?.dc).ok()?;
+    let cib = b.c.cib(dc).ok()?;
     let t0_ms = (t0 * 1000.0) as u64;
     let r = cib.status.transitions.iter().find(|r| {
         r.started_ms >= t0_ms && r.actions.iter().any(|a| a.task == "stop" && a.node == from)
@@ -284,5 +317,26 @@ fn create(b: &Bench, agent: &str, profile: &str) -> Result<()> {
         (up - t0) * 1000.0,
         active_on(&cib, "vip2")
     );
+    Ok(())
+}
+
+/// BENCH_HISTORY=FILE: the DC's transition records (why each ran, what ran), to
+/// see what a trial did besides the move; its CIB is written to FILE.
+fn history(b: &Bench, file: &std::path::Path) -> Result<()> {
+    let dc = idx(&b.c.status(1)?.dc)?;
+    let cib = b.c.cib(dc)?;
+    std::fs::write(file, serde_json::to_vec_pretty(&cib)?)?;
+    for t in &cib.status.transitions {
+        println!(
+            "transition {} at {} trigger={:?} planned={:?}",
+            t.id, t.started_ms, t.trigger, t.planned
+        );
+        for a in &t.actions {
+            println!(
+                "    {} {:?} on {} interval {} rc {:?}",
+                a.task, a.rsc, a.node, a.interval_ms, a.rc
+            );
+        }
+    }
     Ok(())
 }

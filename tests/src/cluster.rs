@@ -443,8 +443,10 @@ impl Drop for Cluster {
                 eprintln!("---- n{i} log ----\n{}", tail(&self.log(i), 60));
             }
         }
-        // HACTL_LAB_KEEP: keep the lab's directory (whole logs) after a failure.
-        if std::thread::panicking() && std::env::var_os("HACTL_LAB_KEEP").is_some() {
+        // HACTL_LAB_KEEP: keep the lab's directory (whole logs) after a failure;
+        // HACTL_LAB_KEEP=always: after any run (a benchmark's logs, to trace it).
+        let keep = std::env::var("HACTL_LAB_KEEP").ok();
+        if keep.as_deref() == Some("always") || (std::thread::panicking() && keep.is_some()) {
             eprintln!("lab kept in {}", self.root.display());
             return;
         }

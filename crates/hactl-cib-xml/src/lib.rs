@@ -8,6 +8,7 @@ pub mod export;
 pub mod generate;
 mod import;
 mod refuse;
+mod refuse_migration;
 mod sets;
 mod templates;
 mod tickets;

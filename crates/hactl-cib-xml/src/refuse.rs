@@ -31,7 +31,6 @@ const PROPERTIES: &[(&str, &[&str], &str)] = &[
 /// Resource meta attributes whose effect hactl has not implemented, with the values
 /// that mean "off".
 const META: &[(&str, &[&str], &str)] = &[
-    ("allow-migrate", &["false"], "live migration"),
     (
         "multiple-active",
         &["stop_start"],
@@ -107,6 +106,7 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
             }
         }
     }
+    crate::refuse_migration::check(c)?;
     for l in &c.constraints.location {
         if let Some(d) = l.resource_discovery.as_deref().filter(|d| *d != "always") {
             return Err(refusal(
@@ -191,7 +191,6 @@ mod tests {
             assert!(e.contains(&format!("{name}={value}")), "{e}");
         }
         for (name, value) in [
-            ("allow-migrate", "true"),
             ("multiple-active", "stop_unexpected"),
             ("remote-node", "guest1"),
             ("container", "vm1"),

@@ -299,7 +299,12 @@ pub async fn run(
             ), if dc.pending.as_ref().is_some_and(|p| !p.overdue) => dc.on_overdue(),
             r = cib_rx.changed() => {
                 if r.is_err() { return; }
-                let cib = cib_rx.borrow_and_update().clone();
+                cib_rx.borrow_and_update();
+                // The watch only wakes us: it is fed on the daemon's tick and may
+                // hold a CIB older than the one our own proposals returned (taking
+                // it would plan on a status without the latest records, e.g. a
+                // recurring monitor started a second time).
+                let cib = dc.io.cib();
                 dc.on_cib(cib).await;
             }
             // Wake exactly when a split-brain hold ends, not at the next tick.
@@ -321,11 +326,15 @@ pub async fn run(
 }
 
 impl Dc {
-    /// Carries out commands. The changes to propose go first, in one proposal, so
-    /// the engine always sees a CIB holding what it proposed before its next event
-    /// and a burst of results costs one Raft round; dispatches wait for it (a
-    /// successor starts only once its predecessor's result is recorded). False if
-    /// a change could not be committed.
+    /// Carries out commands. Dispatches go first: the engine makes an action ready
+    /// only once its predecessors' results have come back from their nodes (a stop
+    /// is confirmed by the node that ran it, not by its record), so a start
+    /// elsewhere need not wait a Raft round for the stop's record. A DC that dies
+    /// before the record commits leaves it in the node's outbox: the next DC
+    /// collects it (`Resync`) before it plans. Then the changes to propose, in one
+    /// proposal, so the engine always sees a CIB holding what it proposed before
+    /// its next event (the DC takes no event while it waits) and a burst of results
+    /// costs one Raft round. False if a change could not be committed.
     async fn run_cmds(&mut self, cmds: Vec<Command>) -> bool {
         let mut queue: VecDeque<Command> = cmds.into();
         let mut all_ok = true;
@@ -335,6 +344,7 @@ impl Dc {
             for c in queue.drain(..) {
                 match c {
                     Command::Propose(ch) => changes.push(ch),
+                    Command::Execute(_) | Command::Fence(_) => self.run_cmd(c),
                     other => rest.push_back(other),
                 }
             }
@@ -826,8 +836,11 @@ impl Dc {
                 value: Some(boot.to_string()),
             });
         }
-        if let Err(e) = self.io.propose(Change::Batch { changes }).await {
-            warn!(error = %e, "could not record the reprobe");
+        // The next `maybe_schedule` reads the probed boots from `self.cib`: without
+        // the record there it would probe the same nodes again.
+        match self.io.propose(Change::Batch { changes }).await {
+            Ok(()) => self.cib = self.io.cib(),
+            Err(e) => warn!(error = %e, "could not record the reprobe"),
         }
         self.followup = done.into_iter().map(|(n, _)| n).collect();
         self.want_schedule = true;
@@ -889,7 +902,8 @@ fn initial_hold(cfg: &DcConfig, cib: &Cib) -> Duration {
 /// everywhere: their history on online nodes and their fail counts. Forgetting them,
 /// as Pacemaker does with an orphan's history and fail counts, leaves nothing behind
 /// and lets a new resource with the same id start from scratch. History on a node
-/// that is not online stays until the node is back and probed.
+/// that is not online stays until the node is back and probed. Also what `t`
+/// plans to clean up (see [`planned_cleanups`]).
 pub fn forget_orphans(cib: &Cib, t: &Transition) -> Option<Change> {
     let configured: BTreeSet<&str> = cib
         .config
@@ -951,7 +965,46 @@ pub fn forget_orphans(cib: &Cib, t: &Transition) -> Option<Change> {
             });
         }
     }
+    changes.extend(planned_cleanups(t));
     (!changes.is_empty()).then_some(Change::Batch { changes })
+}
+
+/// The status changes of the transition's clean-up actions, which run no agent:
+/// `clear_failcount` clears the fail count (an anonymous clone instance's under
+/// its clone's primitive too, the name fail counts are kept under), `delete`
+/// forgets the history where the resource no longer runs (where it still runs,
+/// the next transition forgets it once its stop is recorded).
+fn planned_cleanups(t: &Transition) -> Vec<Change> {
+    let running = |rsc: &str, node: &str| {
+        t.placements
+            .iter()
+            .any(|p| p.resource == rsc && p.current.iter().any(|n| n == node))
+    };
+    let mut changes = Vec::new();
+    for a in t.actions.iter().filter(|a| a.runnable && !a.pseudo) {
+        let (Some(rsc), Some(node)) = (a.resource.as_deref(), a.node.as_deref()) else {
+            continue;
+        };
+        match a.kind {
+            ActionKind::ClearFailcount => {
+                let base = rsc.rsplit_once(':').map_or(rsc, |(b, _)| b);
+                for name in BTreeSet::from([rsc, base]) {
+                    changes.push(Change::ClearFailCount {
+                        node: node.to_string(),
+                        rsc: name.to_string(),
+                        op: None,
+                        interval_ms: None,
+                    });
+                }
+            }
+            ActionKind::Delete if !running(rsc, node) => changes.push(Change::ForgetHistory {
+                node: Some(node.to_string()),
+                rsc: a.history_name.as_deref().unwrap_or(rsc).to_string(),
+            }),
+            _ => {}
+        }
+    }
+    changes
 }
 
 fn node_states(cib: &Cib) -> Vec<NodeState> {

@@ -384,6 +384,27 @@ impl Engine {
                     details(r, node, "notify", 0).map(|d| ops::with_notify_env(d, env)),
                     rc::OK,
                 ),
+                (
+                    ActionKind::MigrateTo { source, target }
+                    | ActionKind::MigrateFrom { source, target },
+                    Some(r),
+                    Some(node),
+                ) if !a.pseudo => {
+                    let op = if matches!(a.kind, ActionKind::MigrateTo { .. }) {
+                        "migrate_to"
+                    } else {
+                        "migrate_from"
+                    };
+                    // The agent learns both ends as Pacemaker tells it.
+                    let env = [
+                        ("migrate_source".to_string(), source.clone()),
+                        ("migrate_target".to_string(), target.clone()),
+                    ];
+                    (
+                        details(r, node, op, 0).map(|d| ops::with_notify_env(d, &env)),
+                        rc::OK,
+                    )
+                }
                 _ => (None, rc::OK),
             };
             let is_op = matches!(
@@ -397,6 +418,8 @@ impl Engine {
                     | ActionKind::Cancel { .. }
                     | ActionKind::Reload
                     | ActionKind::Notify { .. }
+                    | ActionKind::MigrateTo { .. }
+                    | ActionKind::MigrateFrom { .. }
             ) && !a.pseudo;
             let fence_executor = match (&a.kind, &a.node) {
                 (ActionKind::Fence { .. }, Some(victim)) if !a.pseudo => {

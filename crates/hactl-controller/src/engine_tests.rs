@@ -931,3 +931,71 @@ fn a_promoted_monitor_succeeds_with_rc_8_and_fails_with_rc_0() {
     };
     assert!(failcount_in(&e.handle(ev, &c, NOW)).is_none());
 }
+
+/// A live migration runs the agent's migrate_to on the source, then migrate_from
+/// on the target, each told both nodes; the target's start is only a marker.
+#[test]
+fn migration_runs_migrate_to_then_migrate_from_with_both_nodes() {
+    let c = cib();
+    let ends = || ("n1".to_string(), "n2".to_string());
+    let (source, target) = ends();
+    let mut start = act(3, ActionKind::Start, Some("a"), "n2");
+    start.pseudo = true;
+    let t = graph(
+        vec![
+            act(
+                0,
+                ActionKind::MigrateTo {
+                    source: source.clone(),
+                    target: target.clone(),
+                },
+                Some("a"),
+                "n1",
+            ),
+            act(
+                1,
+                ActionKind::MigrateFrom { source, target },
+                Some("a"),
+                "n2",
+            ),
+            act(2, ActionKind::Stop, Some("a"), "n1"),
+            start,
+        ],
+        &[(0, 1), (1, 2), (1, 3), (2, 3)],
+    );
+    let mut e = engine();
+    let to = only_dispatch(&e.start(&t, &c, NOW).unwrap());
+    assert_eq!(
+        (to.details.op.as_str(), to.node.as_str()),
+        ("migrate_to", "n1")
+    );
+    for (k, v) in [
+        ("CRM_meta_migrate_source", "n1"),
+        ("CRM_meta_migrate_target", "n2"),
+    ] {
+        assert_eq!(to.details.params.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    let from = only_dispatch(&e.handle(result(&to, 0), &c, NOW));
+    assert_eq!(
+        (from.details.op.as_str(), from.node.as_str()),
+        ("migrate_from", "n2")
+    );
+    assert_eq!(
+        from.details
+            .params
+            .get("CRM_meta_migrate_source")
+            .map(String::as_str),
+        Some("n1")
+    );
+    let stop = only_dispatch(&e.handle(result(&from, 0), &c, NOW));
+    assert_eq!(
+        (stop.details.op.as_str(), stop.node.as_str()),
+        ("stop", "n1")
+    );
+    let cmds = e.handle(result(&stop, 0), &c, NOW);
+    assert!(
+        dispatches(&cmds).is_empty(),
+        "the start is a marker: {cmds:#?}"
+    );
+    assert_eq!(complete(&cmds), Some(0));
+}

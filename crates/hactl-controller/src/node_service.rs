@@ -433,8 +433,9 @@ impl NodeService {
         };
         let ok = r.is_success();
         match d.op.as_str() {
-            // A reload applied the definition: the next stop undoes it.
-            "start" | "reload-agent" if ok => {
+            // A reload applied the definition, a migrate_from brought the resource
+            // here: the next stop undoes it.
+            "start" | "reload-agent" | "migrate_from" if ok => {
                 a.retain(|x| x.rsc != d.rsc);
                 let mut start = d.clone();
                 start.op = "start".into();

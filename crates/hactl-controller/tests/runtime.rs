@@ -29,8 +29,58 @@ const STOP_TIMEOUT_MS: u64 = 1_500;
 
 struct Io {
     cib: Mutex<Arc<Cib>>,
-    cib_tx: watch::Sender<Arc<Cib>>,
+    cib_tx: Arc<watch::Sender<Arc<Cib>>>,
+    /// Each applied CIB reaches the watch this much later (the daemon feeds the
+    /// DC's watch on its liveness tick: what it delivers may be older than what a
+    /// proposal returned).
+    watch_lag: Mutex<Option<Duration>>,
+    /// Late CIBs not delivered yet.
+    late: Arc<std::sync::atomic::AtomicUsize>,
     nodes: Mutex<HashMap<String, NodeService>>,
+    /// Proposals recording this (resource, operation) wait for the gate to open (a
+    /// slow Raft round, held as long as the test wants).
+    gate: Mutex<Option<Gate>>,
+}
+
+struct Gate {
+    rsc: String,
+    op: String,
+    open: Arc<tokio::sync::Semaphore>,
+    /// Set once a proposal is held at the gate.
+    held: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Whether `change` records `op` of `rsc` (on its own or in a batch).
+fn records(change: &Change, rsc: &str, op: &str) -> bool {
+    match change {
+        Change::RecordOp { rsc: r, op: o, .. } => r == rsc && o.operation == op,
+        Change::Batch { changes } => changes.iter().any(|c| records(c, rsc, op)),
+        _ => false,
+    }
+}
+
+impl Io {
+    fn apply(&self, change: Change) -> Result<(), hactl_controller::ProposeError> {
+        let mut g = self.cib.lock().unwrap();
+        let mut c = (**g).clone();
+        change.apply(&mut c)?;
+        *g = Arc::new(c);
+        match *self.watch_lag.lock().unwrap() {
+            None => {
+                self.cib_tx.send_replace(g.clone());
+            }
+            Some(lag) => {
+                let (tx, cib, late) = (self.cib_tx.clone(), g.clone(), self.late.clone());
+                late.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    tokio::time::sleep(lag).await;
+                    tx.send_replace(cib);
+                    late.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ClusterIo for Io {
@@ -42,19 +92,22 @@ impl ClusterIo for Io {
     }
 
     fn propose(&self, change: Change) -> hactl_controller::Proposal<'_> {
-        let r = {
-            let mut g = self.cib.lock().unwrap();
-            let mut c = (**g).clone();
-            match change.apply(&mut c) {
-                Ok(()) => {
-                    *g = Arc::new(c);
-                    self.cib_tx.send_replace(g.clone());
-                    Ok(())
-                }
-                Err(e) => Err(e.into()),
-            }
+        let gated = self
+            .gate
+            .lock()
+            .unwrap()
+            .as_ref()
+            .filter(|g| records(&change, &g.rsc, &g.op))
+            .map(|g| (g.open.clone(), g.held.clone()));
+        let Some((open, held)) = gated else {
+            let r = self.apply(change);
+            return Box::pin(async move { r });
         };
-        Box::pin(async move { r })
+        Box::pin(async move {
+            held.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _permit = open.acquire().await;
+            self.apply(change)
+        })
     }
 
     fn cib(&self) -> Arc<Cib> {
@@ -74,6 +127,8 @@ struct Lab {
     term: u64,
     /// Shared by the DC runs, as the daemon's controller shares it.
     next_transition: Arc<std::sync::atomic::AtomicU64>,
+    /// The DC's "nothing under way" flag.
+    dc_idle: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn dummy(id: &str) -> Primitive {
@@ -126,8 +181,11 @@ impl Lab {
         let (cib_tx, _) = watch::channel(cib.clone());
         let io = Arc::new(Io {
             cib: Mutex::new(cib),
-            cib_tx,
+            cib_tx: Arc::new(cib_tx),
+            watch_lag: Mutex::new(None),
+            late: Default::default(),
             nodes: Mutex::new(HashMap::new()),
+            gate: Mutex::new(None),
         });
         let lab = Lab {
             io,
@@ -136,6 +194,7 @@ impl Lab {
             dc: None,
             term: 0,
             next_transition: Default::default(),
+            dc_idle: Default::default(),
         };
         for n in NODES {
             lab.start_node(n);
@@ -199,6 +258,7 @@ impl Lab {
         let mut cfg = DcConfig::new("n1", self.term);
         cfg.tick = Duration::from_millis(50);
         cfg.next_transition = self.next_transition.clone();
+        cfg.idle = self.dc_idle.clone();
         let io: Arc<dyn ClusterIo> = self.io.clone();
         let cib_rx = self.io.cib_tx.subscribe();
         self.dc = Some(tokio::spawn(dc::run(cfg, io, cib_rx, rx)));
@@ -245,8 +305,11 @@ impl Lab {
     }
 
     fn recorded_active_on(&self, rsc: &str) -> Vec<String> {
-        // What the CIB says, through the policy engine's eyes.
-        let t = hactl_policy::schedule(&self.cib(), 2_000_000_000).unwrap();
+        // What the CIB says, through the policy engine's eyes (nothing while it
+        // cannot be scheduled: a live migration half recorded).
+        let Ok(t) = hactl_policy::schedule(&self.cib(), 2_000_000_000) else {
+            return Vec::new();
+        };
         t.placements
             .iter()
             .find(|p| p.resource == rsc)
@@ -321,6 +384,51 @@ async fn runtime_starts_moves_and_recovers_a_group_with_real_agents() {
     })
     .await;
     assert_eq!(group_settled(&lab).await, second, "recovered in place");
+}
+
+/// A move does not wait a Raft round between the stop and the start elsewhere: the
+/// start is dispatched once the old node has reported its stop, while the stop's
+/// record is still being committed (held here until the start has run); the group
+/// never runs on two nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_starts_elsewhere_once_the_stop_is_reported_not_recorded() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let from = group_settled(&lab).await;
+    let open = Arc::new(tokio::sync::Semaphore::new(0));
+    let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    *lab.io.gate.lock().unwrap() = Some(Gate {
+        rsc: "vip".into(),
+        op: "stop".into(),
+        open: open.clone(),
+        held: held.clone(),
+    });
+    lab.propose(Change::SetStandby {
+        node: from.clone(),
+        standby: true,
+    })
+    .await;
+    lab.wait_for(
+        "vip running elsewhere while its stop's record is held",
+        |l| {
+            let on = l.running_on("vip");
+            assert!(on.len() <= 1, "vip runs on {on:?} at once");
+            held.load(std::sync::atomic::Ordering::SeqCst) && on.len() == 1 && on[0] != from
+        },
+    )
+    .await;
+    assert!(
+        lab.cib().status.nodes[&from].resources["vip"]
+            .ops
+            .iter()
+            .all(|o| o.operation != "stop"),
+        "the stop's record is still held"
+    );
+    *lab.io.gate.lock().unwrap() = None;
+    open.add_permits(1);
+    let to = group_settled(&lab).await;
+    assert_ne!(to, from);
 }
 
 /// Whether any node's status still holds history or a fail count of `rsc`.
@@ -961,4 +1069,165 @@ async fn a_stop_that_fails_ends_the_drain_naming_the_resource() {
     assert!(err.to_string().contains("stop of slow failed"), "{err}");
     // Well before the deadline: a failed stop is final.
     assert!(Instant::now() < deadline - Duration::from_secs(10));
+}
+
+/// How many transitions probed every resource on `node`.
+fn reprobes_of(cib: &Cib, node: &str) -> usize {
+    cib.status
+        .transitions
+        .iter()
+        .filter(|t| {
+            t.planned
+                .iter()
+                .any(|p| p.starts_with("probe every resource"))
+                && t.actions
+                    .iter()
+                    .any(|a| a.task == "probe" && a.node == node)
+        })
+        .count()
+}
+
+/// A node is probed once per executor boot: at the DC's start and again after its
+/// executor restarted (the probes' record is what says it was probed; a DC that
+/// did not see its own record probed every node twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_probed_once_per_executor_boot() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    for n in NODES {
+        assert_eq!(
+            reprobes_of(&lab.cib(), n),
+            1,
+            "{n} probed once at the start"
+        );
+    }
+    let boot_before = lab.cib().status.nodes[&at].attributes[PROBED_ATTR].clone();
+    lab.start_node(&at);
+    lab.wait_for("reprobe recorded under the new boot", |l| {
+        l.cib().status.nodes[&at].attributes.get(PROBED_ATTR) != Some(&boot_before)
+    })
+    .await;
+    assert_eq!(group_settled(&lab).await, at);
+    // A second reprobe would follow the first before the DC has nothing under way.
+    lab.wait_for("the DC idle", |l| {
+        l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    assert_eq!(
+        reprobes_of(&lab.cib(), &at),
+        2,
+        "{at} probed again once, after its restart"
+    );
+}
+
+/// Transitions that ran nothing but recurring monitors of `rsc`.
+fn monitor_only_runs(cib: &Cib, rsc: &str) -> usize {
+    cib.status
+        .transitions
+        .iter()
+        .filter(|t| {
+            !t.actions.is_empty()
+                && t.actions.iter().all(|a| {
+                    a.task == "monitor" && a.interval_ms > 0 && a.rsc.as_deref() == Some(rsc)
+                })
+        })
+        .count()
+}
+
+/// A resource that starts gets its recurring monitor once, even when the CIB watch
+/// that wakes the DC delivers a CIB older than the DC's own last proposal (the
+/// daemon feeds it on its tick): the DC plans on the newest CIB, which holds the
+/// monitor's record. Planning on the stale one started the monitor a second time
+/// after every start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_cib_watch_does_not_start_a_monitor_twice() {
+    let mut lab = Lab::new();
+    *lab.io.watch_lag.lock().unwrap() = Some(Duration::from_millis(400));
+    lab.start_dc();
+    add_group(&lab).await;
+    let from = group_settled(&lab).await;
+    lab.propose(Change::SetStandby {
+        node: from.clone(),
+        standby: true,
+    })
+    .await;
+    lab.wait_for("group moved", |l| {
+        let v = l.running_on("vip");
+        v.len() == 1 && v[0] != from
+    })
+    .await;
+    group_settled(&lab).await;
+    // Every late CIB has arrived and been looked at.
+    lab.wait_for("every late CIB delivered, the DC idle", |l| {
+        l.io.late.load(std::sync::atomic::Ordering::SeqCst) == 0
+            && l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    let cib = lab.cib();
+    for rsc in ["vip", "web"] {
+        assert_eq!(
+            monitor_only_runs(&cib, rsc),
+            0,
+            "{rsc}'s monitor started again on its own: {:#?}",
+            cib.status.transitions
+        );
+    }
+}
+
+/// The operations the CIB records for `rsc` on `node`.
+fn recorded_ops(cib: &Cib, node: &str, rsc: &str) -> Vec<String> {
+    cib.status.nodes[node]
+        .resources
+        .get(rsc)
+        .map(|h| h.ops.iter().map(|o| o.operation.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// A resource with allow-migrate=true moves by the agent's migrate_to on the old
+/// node and migrate_from on the new one (the real Dummy agent moves its state
+/// file), not by stop and start; the history then shows it running on the new
+/// node and the DC plans nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migratable_resource_moves_by_live_migration_with_real_agents() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    let mut vm = dummy("vm");
+    vm.meta.insert("allow-migrate".into(), "true".into());
+    lab.propose(Change::AddResource {
+        resource: Resource::Primitive(vm),
+    })
+    .await;
+    lab.wait_for("vm running and recorded", |l| {
+        let v = l.running_on("vm");
+        v.len() == 1 && l.recorded_active_on("vm") == v
+    })
+    .await;
+    let source = lab.running_on("vm")[0].clone();
+    lab.propose(Change::SetStandby {
+        node: source.clone(),
+        standby: true,
+    })
+    .await;
+    lab.wait_for("vm migrated off the standby node", |l| {
+        let v = l.running_on("vm");
+        v.len() == 1 && v[0] != source && l.recorded_active_on("vm") == v
+    })
+    .await;
+    let target = lab.running_on("vm")[0].clone();
+    let cib = lab.cib();
+    let on_target = recorded_ops(&cib, &target, "vm");
+    assert!(
+        on_target.contains(&"migrate_from".to_string())
+            && !on_target.contains(&"start".to_string()),
+        "{on_target:?}"
+    );
+    let on_source = recorded_ops(&cib, &source, "vm");
+    assert!(
+        on_source.contains(&"migrate_to".to_string()) && on_source.contains(&"stop".to_string()),
+        "{on_source:?}"
+    );
+    let t = hactl_policy::schedule(&cib, 2_000_000_000).unwrap();
+    assert!(t.summary.is_empty(), "{:?}", t.summary);
 }

@@ -39,6 +39,12 @@ pub(crate) enum Task {
     /// `clone-one-or-more:<ordering>` (`clone_min.rs`; index into
     /// `Graph::one_or_more`).
     OneOrMore(usize),
+    /// Clean-up (`cleanup.rs`): clear a fail count, delete a history.
+    ClearFailcount,
+    Delete,
+    /// Live migration steps (`migration.rs`).
+    MigrateTo,
+    MigrateFrom,
 }
 
 impl Task {
@@ -58,6 +64,10 @@ impl Task {
             Task::Reload => "reload-agent",
             Task::Notify(..) => "notify",
             Task::OneOrMore(_) => "clone-one-or-more",
+            Task::ClearFailcount => "clear_failcount",
+            Task::Delete => "delete",
+            Task::MigrateTo => "migrate_to",
+            Task::MigrateFrom => "migrate_from",
             Task::NotifyMarker(phase, _) => match phase {
                 crate::NotifyPhase::Pre | crate::NotifyPhase::Post => "notify",
                 _ => "notified",
@@ -144,6 +154,8 @@ pub(crate) struct Graph {
     pub probe_thens: Vec<crate::probe_order::ProbeThen>,
     /// Reloads (primitive, action), see `digest.rs`.
     pub reloads: Vec<(usize, usize)>,
+    /// Live migrations (`migration.rs`).
+    pub migrations: Vec<crate::migration::Migration>,
 }
 
 impl Graph {
@@ -259,6 +271,7 @@ impl Sched<'_> {
             anti_orders: Vec::new(),
             probe_thens: Vec::new(),
             reloads: Vec::new(),
+            migrations: Vec::new(),
         };
         // Fencing.
         let mut fence_of = vec![None; self.nodes.len()];
@@ -402,6 +415,7 @@ impl Sched<'_> {
         propagate(self, &mut g);
         self.drop_moot_reloads(&mut g);
         g.probe_thens = self.probe_thens(&mut g);
+        self.finish_migrations(&mut g);
         g
     }
 
@@ -479,6 +493,11 @@ impl Sched<'_> {
             (Role::Started, Role::Stopped) => self.stop_resource(p, false, g),
             _ => {}
         }
+        if self.prims[p].def_change.params_changed {
+            if let Some(st) = g.start_of[p] {
+                set_reason(&mut g.acts[st], "resource definition change".into());
+            }
+        }
         // Restart ordering: stops before the start.
         if self.prims[p].managed {
             if let Some(st) = g.start_of[p] {
@@ -497,6 +516,8 @@ impl Sched<'_> {
         let reload = self.create_reload(p, g);
         self.create_monitors(p, g, reload);
         self.create_cancels(p, g);
+        self.create_cleanups(p, g);
+        self.create_migration(p, g);
     }
 
     fn stop_resource(&mut self, p: usize, optional: bool, g: &mut Graph) {
@@ -1205,7 +1226,11 @@ pub(crate) fn summarize_prim(s: &Sched<'_>, g: &Graph, p: usize) -> Vec<SummaryI
             out.push(item("Stop", current, None, sp, Some(reason_op)));
         } else if moving {
             let Some(sp) = stop else { return out };
-            let verb = if prim.failed { "Recover" } else { "Move" };
+            let verb = match (prim.failed, s.migration_of(p, g)) {
+                (true, _) => "Recover",
+                (false, Some(_)) => "Migrate",
+                (false, None) => "Move",
+            };
             out.push(item(verb, current, next, sp, None));
         } else if prim.failed {
             let Some(sp) = stop else { return out };

@@ -27,6 +27,9 @@ use crate::sched::{RscRef, Sched};
 pub(crate) struct DefChange {
     /// Restart where it runs (a changed agent or non-reloadable parameter).
     pub restart: bool,
+    /// The restart is for changed parameters: the summary says it is "due to
+    /// resource definition change", as Pacemaker's does.
+    pub params_changed: bool,
     /// Reload on this node (only reloadable parameters changed).
     pub reload: Option<usize>,
     /// Recurring monitors to schedule again: (node, interval).
@@ -35,7 +38,7 @@ pub(crate) struct DefChange {
 
 /// The comparison of one history record with the current definition.
 #[derive(Debug, PartialEq, Eq)]
-enum Verdict {
+pub(crate) enum Verdict {
     Match,
     Restart,
     /// `op-digest` differs: reload, reschedule or restart.
@@ -156,11 +159,20 @@ impl Sched<'_> {
             if verdict == Verdict::Match {
                 continue;
             }
+            // A changed definition is tried afresh (Pacemaker's "action
+            // definition changed").
+            if self.failcount(p, n, false).0 != 0 {
+                self.prims[p].cleanup.clear_on(n);
+            }
             let change = &mut self.prims[p].def_change;
             match verdict {
-                Verdict::Restart => change.restart = true,
+                Verdict::Restart => (change.restart, change.params_changed) = (true, true),
                 _ if op.interval_ms > 0 => change.reschedule.push((n, op.interval_ms)),
-                _ if op.op_restart_digest.is_none() || start_pending => change.restart = true,
+                // A start still pending restarts without a word about why.
+                _ if start_pending => change.restart = true,
+                _ if op.op_restart_digest.is_none() => {
+                    (change.restart, change.params_changed) = (true, true)
+                }
                 _ if !failed => change.reload = Some(n),
                 _ => {}
             }
@@ -169,7 +181,7 @@ impl Sched<'_> {
 
     /// Pacemaker's `rsc_action_digest_cmp` for one record; a record whose secrets
     /// were masked (`only_sanitized_changed`) matches when its other parameters do.
-    fn compare(&self, def: &Primitive, op: &OpRecord) -> Verdict {
+    pub(crate) fn compare(&self, def: &Primitive, op: &OpRecord) -> Verdict {
         // Probes, promotes and migrations ran with the start's parameters.
         let task = if op.interval_ms == 0 {
             "start"

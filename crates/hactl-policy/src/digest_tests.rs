@@ -118,7 +118,10 @@ fn an_unchanged_definition_plans_nothing() {
 fn a_changed_parameter_restarts_where_it_runs() {
     let old = vip("10.0.0.10", "eth0");
     let cib = cib_running(&old, vip("10.0.0.99", "eth0"), None);
-    assert_eq!(summary(&cib), vec!["Restart vip ( node1 )"]);
+    assert_eq!(
+        summary(&cib),
+        vec!["Restart vip ( node1 ) due to resource definition change"]
+    );
     let acts = actions(&cib);
     let monitor = ActionKind::Monitor {
         interval_ms: MONITOR_MS,
@@ -128,7 +131,10 @@ fn a_changed_parameter_restarts_where_it_runs() {
     }
     // Non-reloadable for an agent that can reload (`ip` is not listed): restart.
     let cib = cib_running(&old, vip("10.0.0.99", "eth0"), Some(&["nic"]));
-    assert_eq!(summary(&cib), vec!["Restart vip ( node1 )"]);
+    assert_eq!(
+        summary(&cib),
+        vec!["Restart vip ( node1 ) due to resource definition change"]
+    );
 }
 
 #[test]

@@ -39,6 +39,10 @@ fn operation(kind: &ActionKind) -> (&'static str, u64) {
         ActionKind::Reload => ("reload-agent", 0),
         ActionKind::Notify { .. } => ("notify", 0),
         ActionKind::CloneOneOrMore { .. } => ("clone-one-or-more", 0),
+        ActionKind::ClearFailcount => ("clear_failcount", 0),
+        ActionKind::Delete => ("delete", 0),
+        ActionKind::MigrateTo { .. } => ("migrate_to", 0),
+        ActionKind::MigrateFrom { .. } => ("migrate_from", 0),
         ActionKind::NotifyMarker { phase, .. } => match phase {
             crate::NotifyPhase::Pre | crate::NotifyPhase::Post => ("notify", 0),
             _ => ("notified", 0),
@@ -239,7 +243,7 @@ fn open_tag(l: &Lookup<'_>, a: &Action, out: &mut String) {
 
 fn element_name(a: &Action) -> &'static str {
     match (&a.kind, a.pseudo) {
-        (ActionKind::Fence { .. }, _) => "crm_event",
+        (ActionKind::Fence { .. } | ActionKind::ClearFailcount, _) => "crm_event",
         (_, true) => "pseudo_event",
         _ => "rsc_op",
     }

@@ -17,13 +17,15 @@
 //! path, factorial for densely colocated sets — see `sched::COLOC_MERGE_BUDGET`;
 //! a cut is reported in `Transition::warnings`); anonymous, globally-unique and
 //! promotable clones of primitives are scheduled (`clone.rs`, `promotable.rs`),
-//! with their notifications (`notify.rs`) and `clone-min` (`clone_min.rs`), while
+//! with their notifications (`notify.rs`) and `clone-min` (`clone_min.rs`), and
+//! live migration of a primitive that stands alone (`migration.rs`), while
 //! bundles and clones of groups are refused when a CIB is imported.
 
 mod actions;
 mod assign_scores;
 pub use assign_scores::AssignScores;
 mod cancel;
+mod cleanup;
 mod clone;
 mod clone_actions;
 mod clone_min;
@@ -34,6 +36,7 @@ mod fence_order;
 mod graph;
 mod health;
 mod history_order;
+mod migration;
 mod notify;
 mod output;
 mod probe_order;
@@ -70,6 +73,13 @@ pub const LEFT_RUNNING_ATTR: &str = "hactl-left-running";
 pub enum PolicyError {
     #[error("invalid cluster configuration: {0}")]
     Config(#[source] ModelError),
+    /// The status shows something the scheduler does not implement yet.
+    #[error("resource {rsc:?} on {node:?}: {reason}")]
+    Unsupported {
+        rsc: String,
+        node: String,
+        reason: String,
+    },
 }
 
 /// Which state `format_status` shows.
@@ -205,6 +215,25 @@ pub enum ActionKind {
     CloneOneOrMore {
         ordering: String,
     },
+    /// Clear the resource's fail count on the node (an expired failure, a changed
+    /// definition, a removed resource; see `cleanup.rs`). The DC does it by
+    /// itself when it plans the transition.
+    ClearFailcount,
+    /// Delete the resource's history on the node (a removed resource, a changed
+    /// agent; see `cleanup.rs`), after it stopped there.
+    Delete,
+    /// Live migration (`allow-migrate`, see `migration.rs`): the agent's
+    /// `migrate_to` on the source node, then its `migrate_from` on the target;
+    /// the agent gets both nodes as `OCF_RESKEY_CRM_meta_migrate_source` and
+    /// `_target`.
+    MigrateTo {
+        source: String,
+        target: String,
+    },
+    MigrateFrom {
+        source: String,
+        target: String,
+    },
 }
 
 pub use notify::{NotifyOf, NotifyPhase};
@@ -320,6 +349,7 @@ pub struct Contribution {
 /// Computes the transition for `cib` at `now` (seconds since the Unix epoch).
 pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
     let mut s = Sched::new(cib, now)?;
+    s.check_migration_history()?;
     s.apply_node_criteria();
     s.check_definitions();
     s.assign_all();
@@ -382,9 +412,12 @@ fn build_transition(
                 env: notify_env.remove(&i).unwrap_or_default(),
             },
             Task::NotifyMarker(phase, of) => ActionKind::NotifyMarker { phase, of },
+            Task::ClearFailcount => ActionKind::ClearFailcount,
+            Task::Delete => ActionKind::Delete,
             Task::OneOrMore(k) => ActionKind::CloneOneOrMore {
                 ordering: g.one_or_more[k].id.clone(),
             },
+            Task::MigrateTo | Task::MigrateFrom => migration::action_kind(s, g, i),
         };
         out_actions.push(Action {
             id,

@@ -145,6 +145,8 @@ pub(crate) struct Prim<'a> {
     pub history_name: Option<String>,
     /// What a changed definition asks for (see `digest.rs`).
     pub def_change: crate::digest::DefChange,
+    /// Fail counts to clear, histories to delete (see `cleanup.rs`).
+    pub cleanup: crate::cleanup::Cleanup,
 
     // Placement.
     pub allowed: Vec<Option<Score>>,
@@ -550,6 +552,7 @@ impl<'a> Sched<'a> {
             promote: false,
             history_name: None,
             def_change: Default::default(),
+            cleanup: Default::default(),
             allowed: vec![None; n],
             explain: Vec::new(),
             assigned: None,
@@ -744,6 +747,7 @@ impl<'a> Sched<'a> {
             return;
         }
         self.unpack_rsc_on_node(p, n, &hist.ops);
+        self.note_failures_to_clear(p, n, hist);
     }
 
     /// Whether node `n` left by force with resources not confirmed stopped.
@@ -815,7 +819,12 @@ impl<'a> Sched<'a> {
     }
 
     /// Failures of operations with on-fail=block never expire.
-    fn failure_timeout_ignored(&self, p: usize, op: Option<&str>, interval: Option<u64>) -> bool {
+    pub(crate) fn failure_timeout_ignored(
+        &self,
+        p: usize,
+        op: Option<&str>,
+        interval: Option<u64>,
+    ) -> bool {
         let Some(def) = self.prims[p].def else {
             return false;
         };
@@ -1443,7 +1452,9 @@ impl<'a> Sched<'a> {
             nodes.dedup();
             for n in nodes {
                 let (fc, _) = self.failcount(p, n, false);
-                if fc > 0 && fc >= threshold {
+                // A fail count about to be cleared does not count (Pacemaker's
+                // check_failure_threshold).
+                if fc > 0 && fc >= threshold && !self.prims[p].cleanup.clears(n) {
                     let what = format!("fail count {fc} reached migration-threshold {threshold}");
                     self.location(p, Some(n), Score::NEG_INFINITY, what);
                 }

@@ -702,3 +702,9 @@ mod clone_min_tests;
 
 #[path = "clone_numbering_tests.rs"]
 mod clone_numbering_tests;
+
+#[path = "cleanup_tests.rs"]
+mod cleanup_tests;
+
+#[path = "migration_tests.rs"]
+mod migration_tests;

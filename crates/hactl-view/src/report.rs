@@ -319,6 +319,10 @@ pub fn describe_action(a: &Action) -> String {
         ActionKind::Promote => "promote".into(),
         ActionKind::Demote => "demote".into(),
         ActionKind::Reload => "reload".into(),
+        ActionKind::ClearFailcount => "clear fail count".into(),
+        ActionKind::Delete => "delete history".into(),
+        ActionKind::MigrateTo { target, .. } => format!("migrate to {target}"),
+        ActionKind::MigrateFrom { source, .. } => format!("migrate from {source}"),
         // The lists the agent gets are in the transition's JSON, not here.
         ActionKind::Notify { phase, of, .. } => {
             format!("notify ({} {})", phase.notify_type(), of.action())

@@ -1,0 +1,247 @@
+//! Live migration (`allow-migrate=true`): a resource that moves from one node to
+//! another is handed over by the agent (`migrate_to` on the source, then
+//! `migrate_from` on the target) instead of being stopped and started, as
+//! Pacemaker does it (lib/pacemaker/pcmk_sched_migration.c): the stop on the source
+//! comes after `migrate_from`, and the start on the target becomes a pseudo action
+//! that only marks the resource as running there.
+//!
+//! What is implemented is the migration of a primitive that stands alone: the import
+//! refuses `allow-migrate` on a group member, a clone, or a resource named in an
+//! ordering (Pacemaker turns those orderings into orderings of the migration
+//! actions and falls back to stop/start when a neighbour cannot migrate; not done
+//! here), and scheduling refuses a history that shows a migration in progress
+//! (`check_history`), so that neither is ever scheduled as if it were something
+//! else.
+
+use hactl_model::values::parse_bool;
+use hactl_model::{OpRecord, Role};
+
+use crate::actions::{Act, Graph, Task, ORDERED};
+use crate::probe_order::ProbeThen;
+use crate::sched::{RscRef, Sched};
+use crate::PolicyError;
+
+/// One scheduled migration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Migration {
+    pub prim: usize,
+    pub migrate_to: usize,
+    pub migrate_from: usize,
+}
+
+fn unsupported(rsc: &str, node: &str, what: &str) -> PolicyError {
+    PolicyError::Unsupported {
+        rsc: rsc.to_string(),
+        node: node.to_string(),
+        reason: format!(
+            "a live migration in progress or left unfinished ({what}) is not supported yet"
+        ),
+    }
+}
+
+/// Whether an operation is one of the two migration steps.
+fn is_migration_op(op: &OpRecord) -> bool {
+    matches!(op.operation.as_str(), "migrate_to" | "migrate_from")
+}
+
+/// The newest operation of a node's history that is not a recurring monitor.
+fn last_state_op(ops: &[OpRecord]) -> Option<&OpRecord> {
+    ops.iter()
+        .filter(|o| !(o.operation == "monitor" && o.interval_ms > 0))
+        .max_by_key(|o| (o.call_id, o.last_rc_change))
+}
+
+impl Sched<'_> {
+    /// Whether primitive `p` may migrate: `allow-migrate` on the primitive (else
+    /// `rsc_defaults`). The import refuses it anywhere but on a primitive that
+    /// stands alone; a configuration made otherwise (the CLI) that puts it on a
+    /// group member, a clone or an ordered resource gets stop and start there.
+    fn allow_migrate(&self, p: usize) -> bool {
+        let prim = &self.prims[p];
+        if prim.group.is_some() || prim.clone.is_some() {
+            return false;
+        }
+        let Some(def) = prim.def else { return false };
+        let order = &self.cib.config.constraints.order;
+        if order.iter().any(|o| o.first == def.id || o.then == def.id) {
+            return false;
+        }
+        def.meta
+            .get("allow-migrate")
+            .or_else(|| self.cib.config.rsc_defaults.get("allow-migrate"))
+            .and_then(|v| parse_bool(v))
+            .unwrap_or(false)
+    }
+
+    /// Refuses a history where a migration is under way or was left unfinished:
+    /// a `migrate_to` or `migrate_from` that is the newest state-changing
+    /// operation on a node and failed, a `migrate_to` whose source has not
+    /// stopped since, or a `migrate_to` without a `migrate_from` on any node
+    /// while another node's history of the resource is older than it (that node
+    /// may be the target, which Pacemaker then counts as running it). Pacemaker
+    /// continues or aborts such a migration; hactl would see the resource in the
+    /// wrong place. A node without any history of the resource (cleaned up,
+    /// rebooted) is probed as usual.
+    pub(crate) fn check_migration_history(&self) -> Result<(), PolicyError> {
+        let nodes = &self.cib.status.nodes;
+        for (node, st) in nodes {
+            for (rsc, h) in &st.resources {
+                if let Some(op) = last_state_op(&h.ops).filter(|o| is_migration_op(o)) {
+                    let failed = op.op_status != 0 || op.rc != op.expected_rc.unwrap_or(0);
+                    if failed || op.operation == "migrate_to" {
+                        let how = if failed { "failed" } else { "succeeded" };
+                        let what = format!(
+                            "{} {how}, not followed by a stop or start there",
+                            op.operation
+                        );
+                        return Err(unsupported(rsc, node, &what));
+                    }
+                }
+                let Some(to) = h.ops.iter().find(|o| o.operation == "migrate_to") else {
+                    continue;
+                };
+                let histories = || nodes.values().filter_map(|n| n.resources.get(rsc));
+                let completed =
+                    histories().any(|o| o.ops.iter().any(|o| o.operation == "migrate_from"));
+                let older_elsewhere = nodes.iter().filter(|(n, _)| *n != node).any(|(_, n)| {
+                    n.resources.get(rsc).is_some_and(|other| {
+                        let newest = other.ops.iter().filter_map(|o| o.last_rc_change).max();
+                        matches!((newest, to.last_rc_change), (Some(a), Some(b)) if a < b)
+                    })
+                });
+                if !completed && older_elsewhere {
+                    return Err(unsupported(
+                        rsc,
+                        node,
+                        "migrate_to without a migrate_from, and a node whose history is older",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pacemaker's `pcmk__rsc_can_migrate` for a resource that moves from
+    /// `current`: migratable, managed, not failed, and neither node unclean.
+    fn can_migrate(&self, p: usize, current: usize) -> bool {
+        let prim = &self.prims[p];
+        self.allow_migrate(p)
+            && prim.managed
+            && !prim.failed
+            && !self.nodes[current].unclean
+            && prim.assigned.is_some_and(|n| !self.nodes[n].unclean)
+    }
+
+    /// Replaces the stop/start of a moving migratable resource by a migration:
+    /// `migrate_to` (source) → `migrate_from` (target) → stop (source) and the
+    /// start (target), which becomes a pseudo action.
+    pub(crate) fn create_migration(&self, p: usize, g: &mut Graph) {
+        let prim = &self.prims[p];
+        let (Some(current), Some(target)) = (prim.active.first().copied(), prim.assigned) else {
+            return;
+        };
+        if current == target
+            || prim.active.len() != 1
+            || prim.next_role != Some(Role::Started)
+            || !self.can_migrate(p, current)
+        {
+            return;
+        }
+        let Some(start) = g.start_of[p].filter(|&s| g.acts[s].runnable) else {
+            return;
+        };
+        let Some(stop) = g.stops_of[p]
+            .iter()
+            .copied()
+            .find(|&s| g.acts[s].node == Some(current))
+        else {
+            return;
+        };
+        let mk = |task, node| Act {
+            rsc: Some(RscRef::P(p)),
+            task,
+            node: Some(node),
+            optional: false,
+            runnable: true,
+            pseudo: false,
+            reason: None,
+        };
+        let migrate_to = g.add(mk(Task::MigrateTo, current));
+        let migrate_from = g.add(mk(Task::MigrateFrom, target));
+        g.acts[start].pseudo = true;
+        g.order(migrate_to, migrate_from, ORDERED);
+        g.order(migrate_from, stop, ORDERED);
+        g.order(migrate_from, start, ORDERED);
+        g.migrations.push(Migration {
+            prim: p,
+            migrate_to,
+            migrate_from,
+        });
+    }
+
+    /// After propagation: a migration whose start cannot run after all does not
+    /// happen (Pacemaker's unmigratable-then-blocks and first-else-then), and what
+    /// the start waits for (fencing) `migrate_to` waits for too, as Pacemaker
+    /// gives `migrate_to` the start's requirements. Probes of the resource come
+    /// before `migrate_to`.
+    pub(crate) fn finish_migrations(&self, g: &mut Graph) {
+        for m in g.migrations.clone() {
+            let Some(start) = g.start_of[m.prim] else {
+                continue;
+            };
+            if !g.acts[start].runnable || g.acts[start].optional {
+                for a in [m.migrate_to, m.migrate_from] {
+                    g.acts[a].runnable = false;
+                    g.acts[a].optional = true;
+                }
+                g.acts[start].pseudo = false;
+                continue;
+            }
+            let fences: Vec<usize> = g
+                .edges
+                .iter()
+                .filter(|e| e.then == start && g.acts[e.first].task == Task::Fence)
+                .map(|e| e.first)
+                .collect();
+            for f in fences {
+                g.order(f, m.migrate_to, ORDERED);
+            }
+            g.probe_thens.push(ProbeThen {
+                prim: m.prim,
+                then: m.migrate_to,
+                same_node: false,
+            });
+        }
+        g.probe_thens.sort_by_key(|pt| pt.prim);
+    }
+
+    /// The migration of primitive `p`, if it migrates in this transition.
+    pub(crate) fn migration_of(&self, p: usize, g: &Graph) -> Option<Migration> {
+        g.migrations
+            .iter()
+            .copied()
+            .find(|m| m.prim == p && !g.acts[m.migrate_to].optional)
+    }
+}
+
+/// The transition's kind of migration action `a`, naming both nodes.
+pub(crate) fn action_kind(s: &Sched<'_>, g: &Graph, a: usize) -> crate::ActionKind {
+    let m = g
+        .migrations
+        .iter()
+        .find(|m| m.migrate_to == a || m.migrate_from == a);
+    let node = |x: usize| {
+        g.acts[x]
+            .node
+            .map(|n| s.nodes[n].name.to_string())
+            .unwrap_or_default()
+    };
+    let (source, target) = m
+        .map(|m| (node(m.migrate_to), node(m.migrate_from)))
+        .unwrap_or_default();
+    if g.acts[a].task == Task::MigrateTo {
+        crate::ActionKind::MigrateTo { source, target }
+    } else {
+        crate::ActionKind::MigrateFrom { source, target }
+    }
+}
