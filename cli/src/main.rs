@@ -121,6 +121,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // The write path's timing probe (docs/benchmarks.md, "Where the time goes").
+    tracing::debug!(target: "timing", "cli: arguments read");
     let result = match cli.command {
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Stonith(c) => cmd::stonith::run(c),

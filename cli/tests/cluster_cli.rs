@@ -6,71 +6,76 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const HACTL: &str = env!("CARGO_BIN_EXE_hactl");
+mod common;
+use common::{hactl, mode, stderr, stdout, temp_dir, HACTL};
 
-/// A temporary directory removed on drop (also when the test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "hactl-cluster-cli-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn hactl(args: &[&str]) -> Output {
-    Command::new(HACTL)
-        .args(args)
-        .env_remove("HACTL_SOCKET")
-        .env_remove("HACTL_CONFIG_DIR")
-        .env_remove("HACTL_STATE_DIR")
-        .output()
-        .unwrap()
+/// `hactl cluster --dir ETC --socket SOCK --state-dir STATE EXTRA…`.
+fn cluster(etc: &Path, sock: &Path, state: &Path, extra: &[&str]) -> Output {
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (etc, sock, state) = (s(etc), s(sock), s(state));
+    let mut a = vec![
+        "cluster",
+        "--dir",
+        &etc,
+        "--socket",
+        &sock,
+        "--state-dir",
+        &state,
+    ];
+    a.extend_from_slice(extra);
+    hactl(&a)
 }
 
 /// `hactl cluster …` against one local node's directories. Dropping it stops the
 /// node's daemon, so a failed assertion leaves nothing running.
 struct LocalNode {
-    common: Vec<String>,
+    etc: PathBuf,
+    sock: PathBuf,
+    state: PathBuf,
 }
 
 impl LocalNode {
     fn new(etc: &Path, sock: &Path, state: &Path) -> LocalNode {
-        let s = |p: &Path| p.to_str().unwrap().to_string();
         LocalNode {
-            common: vec![
-                "cluster".into(),
-                "--dir".into(),
-                s(etc),
-                "--socket".into(),
-                s(sock),
-                "--state-dir".into(),
-                s(state),
-            ],
+            etc: etc.into(),
+            sock: sock.into(),
+            state: state.into(),
         }
     }
 
     fn cluster(&self, extra: &[&str]) -> Output {
-        let mut a: Vec<&str> = self.common.iter().map(String::as_str).collect();
-        a.extend_from_slice(extra);
-        hactl(&a)
+        cluster(&self.etc, &self.sock, &self.state, extra)
+    }
+}
+
+/// Two local nodes under `root`: n1 and n2 (directories `nN`, sockets `sockN`,
+/// state `stateN`, logs `logN`). Dropping it stops n2, then n1.
+struct TwoNodes<'a> {
+    root: &'a Path,
+}
+
+impl TwoNodes<'_> {
+    fn path(&self, what: &str, n: u32) -> PathBuf {
+        self.root.join(format!("{what}{n}"))
+    }
+
+    /// `path` as the string an argument wants.
+    fn arg(&self, what: &str, n: u32) -> String {
+        self.path(what, n).to_str().unwrap().to_string()
+    }
+
+    fn run(&self, n: u32, extra: &[&str]) -> Output {
+        let p = |what| self.path(what, n);
+        cluster(&p("n"), &p("sock"), &p("state"), extra)
+    }
+}
+
+impl Drop for TwoNodes<'_> {
+    fn drop(&mut self) {
+        for n in [2, 1] {
+            // Best effort: the test's own assertion already failed or passed.
+            let _ = self.run(n, &["stop", "--wait", "10"]);
+        }
     }
 }
 
@@ -79,22 +84,6 @@ impl Drop for LocalNode {
         // Best effort: the test's own assertion already failed or passed.
         let _ = self.cluster(&["stop", "--wait", "10"]);
     }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn mode(p: &Path) -> u32 {
-    std::fs::metadata(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .permissions()
-        .mode()
-        & 0o777
 }
 
 /// A UDP port that is free on 127.0.0.1 right now.
@@ -125,7 +114,7 @@ fn three_nodes() -> Vec<String> {
 
 #[test]
 fn setup_creates_the_identity_with_private_files_0600() {
-    let t = TempDir::new("perm");
+    let t = temp_dir("perm");
     // Reachable by everyone, as /var/lib is: only the state directory's own mode
     // may keep others out.
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -173,7 +162,7 @@ fn setup_creates_the_identity_with_private_files_0600() {
 
 #[test]
 fn setup_is_idempotent_and_refuses_changes_without_force() {
-    let t = TempDir::new("idem");
+    let t = temp_dir("idem");
     let etc = t.path().join("etc");
     let nodes = three_nodes();
     assert!(setup(&etc, &["--local", "n1"], &nodes).status.success());
@@ -209,7 +198,7 @@ fn setup_is_idempotent_and_refuses_changes_without_force() {
 
 #[test]
 fn setup_rejects_bad_input_with_clear_errors() {
-    let t = TempDir::new("bad");
+    let t = temp_dir("bad");
     let etc = t.path().join("etc");
     let p = free_port();
     let cases: Vec<(Vec<String>, &str)> = vec![
@@ -262,7 +251,7 @@ fn setup_rejects_bad_input_with_clear_errors() {
 
 #[test]
 fn join_installs_a_bundle_once_and_refuses_another_cluster() {
-    let t = TempDir::new("join");
+    let t = temp_dir("join");
     let etc1 = t.path().join("n1");
     let etc2 = t.path().join("n2");
     let nodes = three_nodes();
@@ -312,7 +301,7 @@ fn join_installs_a_bundle_once_and_refuses_another_cluster() {
 
 #[test]
 fn status_without_a_daemon_says_so_and_fails() {
-    let t = TempDir::new("nodaemon");
+    let t = temp_dir("nodaemon");
     let sock = t.path().join("hactl.sock");
     let o = hactl(&["cluster", "status", "--socket", sock.to_str().unwrap()]);
     assert!(!o.status.success());
@@ -348,7 +337,7 @@ fn non_root_user_is_told_the_socket_is_root_only() {
         }
         panic!("this test needs root (set HACTL_SKIP_ROOT_TESTS=1 to skip)");
     }
-    let t = TempDir::new("perm-denied");
+    let t = temp_dir("perm-denied");
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let sock = t.path().join("hactl.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
@@ -383,7 +372,7 @@ fn unsafe_geteuid() -> u32 {
 /// stop. Exercises the CLI's spawning of `hactl daemon` without systemd.
 #[test]
 fn start_status_stop_a_one_node_cluster() {
-    let t = TempDir::new("life");
+    let t = temp_dir("life");
     let etc = t.path().join("etc");
     let state = t.path().join("state");
     let sock = t.path().join("hactl.sock");
@@ -506,7 +495,7 @@ fn start_status_stop_a_one_node_cluster() {
 /// non-zero, and `cluster start` fails and shows why.
 #[test]
 fn start_refuses_a_damaged_store_and_says_why() {
-    let t = TempDir::new("damaged");
+    let t = temp_dir("damaged");
     let etc = t.path().join("etc");
     let state = t.path().join("state");
     let sock = t.path().join("hactl.sock");
@@ -572,7 +561,7 @@ fn consensus_failure_stops_local_resources_and_exits_non_zero() {
         eprintln!("SKIPPED: needs root to mount a small tmpfs");
         return;
     }
-    let t = TempDir::new("fatal");
+    let t = temp_dir("fatal");
     let etc = t.path().join("etc");
     let state = t.path().join("state");
     let sock = t.path().join("hactl.sock");
@@ -709,38 +698,11 @@ fn consensus_failure_stops_local_resources_and_exits_non_zero() {
 /// the "other machine" (a second loopback address), then `node remove`.
 #[test]
 fn node_add_join_start_and_remove_on_a_running_cluster() {
-    let t = TempDir::new("grow");
-    let p = |n: u32| t.path().join(format!("n{n}"));
-    let arg = |n: u32, what: &str| -> String {
-        t.path()
-            .join(format!("{what}{n}"))
-            .to_str()
-            .unwrap()
-            .to_string()
-    };
-    let run = |n: u32, extra: &[&str]| {
-        let (dir, sock, state) = (arg(n, "n"), arg(n, "sock"), arg(n, "state"));
-        let mut a = vec![
-            "cluster",
-            "--dir",
-            &dir,
-            "--socket",
-            &sock,
-            "--state-dir",
-            &state,
-        ];
-        a.extend_from_slice(extra);
-        hactl(&a)
-    };
-    struct StopAll<'a>(&'a dyn Fn(u32, &[&str]) -> Output);
-    impl Drop for StopAll<'_> {
-        fn drop(&mut self) {
-            for n in [2, 1] {
-                let _ = (self.0)(n, &["stop", "--wait", "10"]);
-            }
-        }
-    }
-    let _stop = StopAll(&run);
+    let t = temp_dir("grow");
+    let nodes = TwoNodes { root: t.path() };
+    let p = |n: u32| nodes.path("n", n);
+    let arg = |n: u32, what: &str| nodes.arg(what, n);
+    let run = |n: u32, extra: &[&str]| nodes.run(n, extra);
     let (p1, p2) = (free_port(), free_port());
 
     let o = run(
@@ -890,7 +852,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// its mode, and a file that is not a stale socket is left alone.
 #[test]
 fn daemon_state_is_private_and_the_socket_path_is_respected() {
-    let t = TempDir::new("perm");
+    let t = temp_dir("perm");
     // Reachable by everyone, as /var/lib is: only the state directory's own mode
     // may keep others out.
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -951,7 +913,7 @@ fn daemon_state_is_private_and_the_socket_path_is_respected() {
 /// committed (it used to fail with "no leader (election in progress)").
 #[test]
 fn a_change_right_after_a_one_node_start_is_committed() {
-    let t = TempDir::new("ready");
+    let t = temp_dir("ready");
     let etc = t.path().join("etc");
     let (sock, state, log) = (
         t.path().join("hactl.sock"),
@@ -998,46 +960,19 @@ fn a_change_right_after_a_one_node_start_is_committed() {
 #[test]
 fn a_change_sent_without_a_leader_waits_for_the_election() {
     use std::io::BufRead;
-    let t = TempDir::new("elect");
+    let t = temp_dir("elect");
     // Daemons listen on every address: two ports for two daemons on one machine.
     let (p1, p2) = (free_port(), free_port());
-    let dir = |n: u32| t.path().join(format!("n{n}"));
-    let arg = |n: u32, what: &str| {
-        t.path()
-            .join(format!("{what}{n}"))
-            .to_str()
-            .unwrap()
-            .to_string()
-    };
+    let nodes = TwoNodes { root: t.path() };
+    let dir = |n: u32| nodes.path("n", n);
+    let arg = |n: u32, what: &str| nodes.arg(what, n);
     let o = setup(
         &dir(1),
         &["--local", "n1"],
         &[format!("n1=127.0.0.1:{p1}"), format!("n2=127.0.0.2:{p2}")],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let run = |n: u32, extra: &[&str]| {
-        let (d, sock, state) = (arg(n, "n"), arg(n, "sock"), arg(n, "state"));
-        let mut a = vec![
-            "cluster",
-            "--dir",
-            &d,
-            "--socket",
-            &sock,
-            "--state-dir",
-            &state,
-        ];
-        a.extend_from_slice(extra);
-        hactl(&a)
-    };
-    struct StopAll<'a>(&'a dyn Fn(u32, &[&str]) -> Output);
-    impl Drop for StopAll<'_> {
-        fn drop(&mut self) {
-            for n in [2, 1] {
-                let _ = (self.0)(n, &["stop", "--wait", "10"]);
-            }
-        }
-    }
-    let _stop = StopAll(&run);
+    let run = |n: u32, extra: &[&str]| nodes.run(n, extra);
     let bundle = dir(1).join("bundles/n2.bundle");
     let o = run(2, &["join", bundle.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -1069,7 +1004,7 @@ fn a_change_sent_without_a_leader_waits_for_the_election() {
 /// by state and the start of a real ocf:heartbeat:Dummy with its duration.
 #[test]
 fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
-    let t = TempDir::new("metrics");
+    let t = temp_dir("metrics");
     let etc = t.path().join("etc");
     let (sock, state, log) = (
         t.path().join("hactl.sock"),

@@ -3,52 +3,10 @@
 //! verbs against a running 3-node cluster: `tests/tests/netns_config.rs`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use hactl_model::Cib;
-
-const HACTL: &str = env!("CARGO_BIN_EXE_hactl");
-
-fn hactl(args: &[&str]) -> Output {
-    Command::new(HACTL)
-        .args(args)
-        .env_remove("HACTL_SOCKET")
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = hactl(args);
-    assert!(
-        o.status.success(),
-        "hactl {}: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Runs a command that must be refused (exit 1) with a message containing each of
-/// `says`, and must leave `file` byte for byte as it was.
-fn refused_unchanged(args: &[&str], says: &[&str], file: &Path) {
-    let before = std::fs::read(file).unwrap();
-    let o = hactl(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    for s in says {
-        assert!(err.contains(s), "no {s:?} in: {err}");
-    }
-    assert_eq!(
-        std::fs::read(file).unwrap(),
-        before,
-        "a refused {args:?} wrote"
-    );
-}
-
-fn read(p: &Path) -> Cib {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
+mod common;
+use common::{hactl, mode, ok, read_cib as read, refused_unchanged, HACTL};
+use std::process::Command;
 
 /// A file CIB with nodes n1..n3 and fencing off.
 fn live(dir: &Path) -> PathBuf {
@@ -411,11 +369,6 @@ fn identity(dir: &Path, name: &str) {
         "n2=127.0.0.2:7420",
         "n3=127.0.0.3:7420",
     ]);
-}
-
-fn mode(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
 #[test]

@@ -7,28 +7,10 @@
 use hactl_model::change::{Change, NodeStateUpdate};
 use hactl_model::{AgentSpec, Cib, Node, OpRecord, OrderAction, Resource, Role};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::Output;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "hactl-verbs-{tag}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::{failed, refused_unchanged_by, succeeded, temp_dir as tmp};
 
 /// Three online nodes with quorum, fencing off (nothing here can fence).
 fn three_nodes() -> Cib {
@@ -95,53 +77,53 @@ fn mark_running(cib: &mut Cib, rsc: &str, on: &str) {
     }
 }
 
-fn write(dir: &TempDir, cib: &Cib) -> PathBuf {
-    let p = dir.0.join("cib.json");
+/// [`three_nodes`] with an `ocf:heartbeat:Dummy` named `d`, running on `on`.
+fn with_dummy_on(on: Option<&str>) -> Cib {
+    let mut cib = three_nodes();
+    Change::AddResource {
+        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "d".into(),
+            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+            ..Default::default()
+        }),
+    }
+    .apply(&mut cib)
+    .unwrap();
+    if let Some(n) = on {
+        mark_running(&mut cib, "d", n);
+    }
+    cib
+}
+
+fn write(dir: &tempfile::TempDir, cib: &Cib) -> PathBuf {
+    let p = dir.path().join("cib.json");
     std::fs::write(&p, serde_json::to_string_pretty(cib).unwrap()).unwrap();
     p
 }
 
 fn read(p: &Path) -> Cib {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    common::read_cib(p)
 }
 
-struct Out {
-    ok: bool,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn hactl(args: &[&str]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_hactl"))
-        .args(args)
-        // Never reach a daemon by accident.
+/// `hactl ARGS`; never reaching a daemon by accident (every test here works on files).
+fn hactl(args: &[&str]) -> Output {
+    common::command(args)
         .env("HACTL_SOCKET", "/nonexistent/hactl-verbs-test.sock")
         .output()
-        .unwrap();
-    Out {
-        ok: o.status.success(),
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+        .unwrap()
 }
 
 fn ok(args: &[&str]) -> String {
-    let o = hactl(args);
-    assert!(o.ok, "hactl {args:?} failed:\n{}\n{}", o.stdout, o.stderr);
-    o.stdout
+    succeeded(args, &hactl(args))
 }
 
 fn err(args: &[&str]) -> String {
-    let o = hactl(args);
-    assert!(!o.ok, "hactl {args:?} should fail:\n{}", o.stdout);
-    o.stderr
+    failed(args, &hactl(args))
 }
 
 #[test]
 fn create_dry_run_prints_transition_and_changes_nothing() {
-    let d = TempDir::new("create");
+    let d = tmp("create");
     let f = write(&d, &three_nodes());
     let before = std::fs::read(&f).unwrap();
     let fs = f.to_str().unwrap();
@@ -196,7 +178,7 @@ fn create_dry_run_prints_transition_and_changes_nothing() {
 
 #[test]
 fn create_adds_the_agents_monitor_and_writes_the_file() {
-    let d = TempDir::new("write");
+    let d = tmp("write");
     let f = write(&d, &three_nodes());
     let fs = f.to_str().unwrap();
     ok(&[
@@ -249,116 +231,73 @@ fn create_adds_the_agents_monitor_and_writes_the_file() {
 
 #[test]
 fn unknown_agent_and_missing_required_parameter_are_refused() {
-    let d = TempDir::new("agent");
+    let d = tmp("agent");
     let f = write(&d, &three_nodes());
-    let before = std::fs::read(&f).unwrap();
-    let fs = f.to_str().unwrap();
-    let e = err(&[
-        "resource",
-        "create",
-        "x",
-        "ocf:heartbeat:NoSuchAgent",
-        "--cib",
-        fs,
-    ]);
-    assert!(e.contains("not installed"), "{e}");
-    let e = err(&[
-        "resource",
-        "create",
-        "vip",
-        "ocf:heartbeat:IPaddr2",
-        "cidr_netmask=24",
-        "--cib",
-        fs,
-    ]);
-    assert!(e.contains("required parameter 'ip'"), "{e}");
-    let e = err(&[
-        "resource",
-        "create",
-        "vip",
-        "ocf:heartbeat:IPaddr2",
-        "ip=10.0.0.1",
-        "colour=red",
-        "--cib",
-        fs,
-    ]);
-    assert!(e.contains("unknown parameter 'colour'"), "{e}");
-    let e = err(&["resource", "create", "vip", "ocf:IPaddr2", "--cib", fs]);
-    assert!(e.contains("provider"), "{e}");
-    assert_eq!(std::fs::read(&f).unwrap(), before);
+    refused_all(
+        &f,
+        &[
+            (
+                &["resource", "create", "x", "ocf:heartbeat:NoSuchAgent"],
+                "not installed",
+            ),
+            (
+                &[
+                    "resource",
+                    "create",
+                    "vip",
+                    "ocf:heartbeat:IPaddr2",
+                    "cidr_netmask=24",
+                ],
+                "required parameter 'ip'",
+            ),
+            (
+                &[
+                    "resource",
+                    "create",
+                    "vip",
+                    "ocf:heartbeat:IPaddr2",
+                    "ip=10.0.0.1",
+                    "colour=red",
+                ],
+                "unknown parameter 'colour'",
+            ),
+            (&["resource", "create", "vip", "ocf:IPaddr2"], "provider"),
+        ],
+    );
 }
 
 #[test]
 fn bad_constraints_are_refused_with_the_reason() {
-    let d = TempDir::new("constraints");
-    let mut cib = three_nodes();
-    Change::AddResource {
-        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
-            id: "d".into(),
-            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
-            ..Default::default()
-        }),
-    }
-    .apply(&mut cib)
-    .unwrap();
+    let d = tmp("constraints");
+    let cib = with_dummy_on(None);
     let f = write(&d, &cib);
-    let fs = f.to_str().unwrap();
-    let e = err(&[
-        "constraint",
-        "location",
-        "d",
-        "prefers",
-        "n1=lots",
-        "--cib",
-        fs,
-    ]);
-    assert!(e.contains("invalid score \"lots\""), "{e}");
-    let e = err(&[
-        "constraint",
-        "colocation",
-        "add",
-        "ghost",
-        "with",
-        "d",
-        "--cib",
-        fs,
-    ]);
-    assert!(e.contains("ghost"), "{e}");
-    let e = err(&[
-        "constraint",
-        "order",
-        "d",
-        "then",
-        "ghost",
-        "--cib",
-        fs,
-        "--dry-run",
-    ]);
-    assert!(e.contains("ghost"), "{e}");
-    let e = err(&["constraint", "order", "d", "ghost", "--cib", fs]);
-    assert!(e.contains("missing `then`"), "{e}");
-    let e = err(&["constraint", "location", "d", "prefers", "n9", "--cib", fs]);
-    assert!(e.contains("n9"), "{e}");
-    let e = err(&["property", "set", "no-quorum-policy=dance", "--cib", fs]);
-    assert!(e.contains("dance"), "{e}");
-    let e = err(&["node", "standby", "--cib", fs]);
-    assert!(e.contains("name the node"), "{e}");
+    refused_all(
+        &f,
+        &[
+            (
+                &["constraint", "location", "d", "prefers", "n1=lots"],
+                "invalid score \"lots\"",
+            ),
+            (
+                &["constraint", "colocation", "add", "ghost", "with", "d"],
+                "ghost",
+            ),
+            (
+                &["constraint", "order", "d", "then", "ghost", "--dry-run"],
+                "ghost",
+            ),
+            (&["constraint", "order", "d", "ghost"], "missing `then`"),
+            (&["constraint", "location", "d", "prefers", "n9"], "n9"),
+            (&["property", "set", "no-quorum-policy=dance"], "dance"),
+            (&["node", "standby"], "name the node"),
+        ],
+    );
 }
 
 #[test]
 fn move_standby_and_ban_dry_runs_show_the_move() {
-    let d = TempDir::new("move");
-    let mut cib = three_nodes();
-    Change::AddResource {
-        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
-            id: "d".into(),
-            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
-            ..Default::default()
-        }),
-    }
-    .apply(&mut cib)
-    .unwrap();
-    mark_running(&mut cib, "d", "n1");
+    let d = tmp("move");
+    let cib = with_dummy_on(Some("n1"));
     let f = write(&d, &cib);
     let fs = f.to_str().unwrap();
     let status = ok(&["status", "--cib", fs]);
@@ -390,18 +329,8 @@ fn move_standby_and_ban_dry_runs_show_the_move() {
 
 #[test]
 fn status_json_reports_failures_and_failcounts() {
-    let d = TempDir::new("status");
-    let mut cib = three_nodes();
-    Change::AddResource {
-        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
-            id: "d".into(),
-            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
-            ..Default::default()
-        }),
-    }
-    .apply(&mut cib)
-    .unwrap();
-    mark_running(&mut cib, "d", "n1");
+    let d = tmp("status");
+    let mut cib = with_dummy_on(Some("n1"));
     Change::RecordOp {
         node: "n1".into(),
         rsc: "d".into(),
@@ -454,7 +383,7 @@ fn status_json_reports_failures_and_failcounts() {
 /// `resource describe IPaddr2` does, and an ambiguous short name is an error.
 #[test]
 fn create_refuses_invalid_agent_parameters_before_anything_is_written() {
-    let d = TempDir::new("invalid-params");
+    let d = tmp("invalid-params");
     let f = write(&d, &three_nodes());
     let before = std::fs::read(&f).unwrap();
     let fs = f.to_str().unwrap();
@@ -514,7 +443,7 @@ fn create_refuses_invalid_agent_parameters_before_anything_is_written() {
 /// failed with "not configured" on n1 (Pacemaker's rule: stopped everywhere).
 #[test]
 fn dry_run_says_why_a_resource_would_not_start() {
-    let d = TempDir::new("would-not-start");
+    let d = tmp("would-not-start");
     let mut cib = three_nodes();
     Change::AddResource {
         resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
@@ -607,7 +536,7 @@ fn with_fencing_and_defaults() -> Cib {
 /// each part under its own key.
 #[test]
 fn config_shows_the_whole_configuration_grouped_like_pcs() {
-    let d = TempDir::new("config");
+    let d = tmp("config");
     let f = write(&d, &with_fencing_and_defaults());
     let fs = f.to_str().unwrap();
     let create = |name: &str, extra: &[&str]| {
@@ -725,7 +654,7 @@ fn config_shows_the_whole_configuration_grouped_like_pcs() {
 /// and nothing else; an unknown resource is an error.
 #[test]
 fn constraint_ref_lists_every_constraint_naming_the_resource() {
-    let d = TempDir::new("ref");
+    let d = tmp("ref");
     let f = write(&d, &three_nodes());
     let fs = f.to_str().unwrap();
     for r in ["a", "b", "c"] {
@@ -786,7 +715,7 @@ fn constraint_ref_lists_every_constraint_naming_the_resource() {
 /// value or removing what is not set is refused and changes nothing.
 #[test]
 fn resource_and_op_defaults_are_listed_set_and_removed() {
-    let d = TempDir::new("defaults");
+    let d = tmp("defaults");
     let f = write(&d, &three_nodes());
     let fs = f.to_str().unwrap();
     let out = ok(&["resource", "defaults", "--cib", fs]);
@@ -834,7 +763,7 @@ fn resource_and_op_defaults_are_listed_set_and_removed() {
 /// constraint the scheduler honours; malformed rules are refused.
 #[test]
 fn location_rule_constraints_are_added_and_honoured() {
-    let d = TempDir::new("rule");
+    let d = tmp("rule");
     let f = write(&d, &three_nodes());
     let fs = f.to_str().unwrap();
     ok(&[
@@ -892,18 +821,8 @@ fn location_rule_constraints_are_added_and_honoured() {
 
 #[test]
 fn ticket_grant_add_revoke_and_standby_drive_the_resource() {
-    let d = TempDir::new("ticket");
-    let mut cib = three_nodes();
-    Change::AddResource {
-        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
-            id: "d".into(),
-            agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
-            ..Default::default()
-        }),
-    }
-    .apply(&mut cib)
-    .unwrap();
-    mark_running(&mut cib, "d", "n1");
+    let d = tmp("ticket");
+    let cib = with_dummy_on(Some("n1"));
     let f = write(&d, &cib);
     let fs = f.to_str().unwrap();
     ok(&["ticket", "grant", "T", "--cib", fs]);
@@ -928,23 +847,16 @@ fn ticket_grant_add_revoke_and_standby_drive_the_resource() {
 /// `hactl ARGS --cib FILE` is refused: exit code 1 (refused before anything
 /// changed), a message containing `why`, the file untouched.
 fn refused_unchanged(args: &[&str], file: &Path, why: &str) {
-    let before = std::fs::read(file).unwrap();
     let mut all = args.to_vec();
     all.extend(["--cib", file.to_str().unwrap()]);
-    let o = hactl(&all);
-    assert_eq!(
-        o.code,
-        Some(1),
-        "hactl {all:?}:\n{}\n{}",
-        o.stdout,
-        o.stderr
-    );
-    assert!(o.stderr.contains(why), "hactl {all:?}: {}", o.stderr);
-    assert_eq!(
-        std::fs::read(file).unwrap(),
-        before,
-        "hactl {all:?} wrote the file"
-    );
+    refused_unchanged_by(hactl, &all, &[why], file);
+}
+
+/// Each `(ARGS, why)` is refused as [`refused_unchanged`] says.
+fn refused_all(file: &Path, cases: &[(&[&str], &str)]) {
+    for (args, why) in cases {
+        refused_unchanged(args, file, why);
+    }
 }
 
 /// `resource clone`, `unclone` and `promotable` (pcs's words): the clone is
@@ -953,7 +865,7 @@ fn refused_unchanged(args: &[&str], file: &Path, why: &str) {
 /// instances the policy engine would start.
 #[test]
 fn clone_unclone_and_promotable_move_the_resource_and_its_constraints() {
-    let d = TempDir::new("clone");
+    let d = tmp("clone");
     let f = write(&d, &three_nodes());
     let fs = f.to_str().unwrap();
     ok(&[
@@ -1037,7 +949,7 @@ fn clone_unclone_and_promotable_move_the_resource_and_its_constraints() {
 /// option form (`clone k=v`) too.
 #[test]
 fn create_with_a_clone_or_promotable_tail_makes_the_clone() {
-    let d = TempDir::new("create-clone");
+    let d = tmp("create-clone");
     let f = write(&d, &three_nodes());
     let fs = f.to_str().unwrap();
     ok(&[
@@ -1105,7 +1017,7 @@ fn create_with_a_clone_or_promotable_tail_makes_the_clone() {
 /// the dependant.
 #[test]
 fn constraints_with_the_promoted_role_of_a_promotable_clone() {
-    let d = TempDir::new("promoted-constraints");
+    let d = tmp("promoted-constraints");
     let f = write(&d, &three_nodes());
     let fs = f.to_str().unwrap();
     ok(&[
@@ -1220,7 +1132,7 @@ fn constraints_with_the_promoted_role_of_a_promotable_clone() {
 /// the file unchanged.
 #[test]
 fn bad_clone_requests_are_refused_and_change_nothing() {
-    let d = TempDir::new("clone-bad");
+    let d = tmp("clone-bad");
     let f = write(&d, &three_nodes());
     let fs = f.to_str().unwrap();
     ok(&[
@@ -1250,25 +1162,46 @@ fn bad_clone_requests_are_refused_and_change_nothing() {
         "--cib",
         fs,
     ]);
-    refused_unchanged(
-        &["resource", "clone", "b-clone"],
+    refused_all(
         &f,
-        "a clone cannot be cloned",
+        &[
+            (
+                &["resource", "clone", "b-clone"],
+                "a clone cannot be cloned",
+            ),
+            (&["resource", "clone", "b"], "is cloned already"),
+            (
+                &["resource", "promotable", "nosuch"],
+                "no resource \"nosuch\"",
+            ),
+            (&["resource", "clone", "a"], "member of group \"g\""),
+            (&["resource", "clone", "c", "b-clone"], "already exists"),
+            (
+                &["resource", "clone", "c", "meta", "oops"],
+                "meta attributes only",
+            ),
+            (&["resource", "unclone", "c"], "is not a clone"),
+            (&["resource", "unclone", "g"], "is not a clone"),
+            (&["resource", "unclone", "nosuch"], "no resource"),
+        ],
     );
-    refused_unchanged(&["resource", "clone", "b"], &f, "is cloned already");
-    refused_unchanged(
-        &["resource", "promotable", "nosuch"],
-        &f,
-        "no resource \"nosuch\"",
+}
+
+/// `hactl status -n -r` takes crm_mon's letters: resources listed under their node
+/// and the inactive list; plain `status` shows neither (the text itself is checked
+/// against crm_mon's in crates/hactl-view/tests/crm_mon.rs).
+#[test]
+fn status_takes_crm_mons_by_node_and_inactive_letters() {
+    let cib = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/web-cluster.xml");
+    let by_node = ok(&["status", "-n", "-r", "--cib", cib]);
+    assert!(
+        by_node.contains("  * Node web1: online:\n    * Resources:\n      * vip\t"),
+        "{by_node}"
     );
-    refused_unchanged(&["resource", "clone", "a"], &f, "member of group \"g\"");
-    refused_unchanged(&["resource", "clone", "c", "b-clone"], &f, "already exists");
-    refused_unchanged(
-        &["resource", "clone", "c", "meta", "oops"],
-        &f,
-        "meta attributes only",
+    assert!(by_node.contains("\nInactive Resources:\n"), "{by_node}");
+    let plain = ok(&["status", "--cib", cib]);
+    assert!(
+        !plain.contains("Resources:\n      * vip") && !plain.contains("Inactive Resources"),
+        "{plain}"
     );
-    refused_unchanged(&["resource", "unclone", "c"], &f, "is not a clone");
-    refused_unchanged(&["resource", "unclone", "g"], &f, "is not a clone");
-    refused_unchanged(&["resource", "unclone", "nosuch"], &f, "no resource");
 }

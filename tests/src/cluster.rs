@@ -10,6 +10,7 @@
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -67,6 +68,8 @@ pub struct Cluster {
     procs: Vec<Option<Child>>,
     /// Nodes made by `setup` (the rest of the namespaces are spares).
     members: usize,
+    /// A wait timed out: the test is failing (by an error, not a panic).
+    failed: AtomicBool,
 }
 
 impl Cluster {
@@ -119,6 +122,7 @@ impl Cluster {
             profile: profile.map(str::to_string),
             procs: (0..n + spares).map(|_| None).collect(),
             members: n,
+            failed: AtomicBool::new(false),
         };
         c.make_identity("admin")?;
         for i in 1..=n {
@@ -359,22 +363,38 @@ impl Cluster {
     }
 
     /// Polls `cond` every 20 ms until it yields a value or `timeout` passes; the error
-    /// names `what` and the last failure `cond` reported.
+    /// names `what` and what the last poll reported (its error, or "condition not met").
     pub fn wait_until<T>(
         &self,
         what: &str,
         timeout: Duration,
         mut cond: impl FnMut() -> Result<Option<T>>,
     ) -> Result<T> {
-        let deadline = Instant::now() + timeout;
-        let mut last = String::from("condition not met");
+        self.wait_seeing(what, timeout, || {
+            Ok(cond()?.ok_or_else(|| "condition not met".to_string()))
+        })
+    }
+
+    /// Like [`Cluster::wait_until`], but `cond` says what it saw when the condition
+    /// is not met (`Err(seen)`): a timeout then reports the last state seen, so a
+    /// failure on a slow machine says what happened rather than only that it did.
+    pub fn wait_seeing<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut cond: impl FnMut() -> Result<std::result::Result<T, String>>,
+    ) -> Result<T> {
+        let start = Instant::now();
         loop {
-            match cond() {
-                Ok(Some(v)) => return Ok(v),
-                Ok(None) => {}
-                Err(e) => last = format!("{e:#}"),
-            }
-            if Instant::now() >= deadline {
+            let last = match cond() {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(seen)) => seen,
+                Err(e) => format!("{e:#}"),
+            };
+            if start.elapsed() >= timeout {
+                // The test fails by returning this error, not by a panic: have Drop
+                // show the daemons' logs all the same.
+                self.failed.store(true, AtomicOrdering::SeqCst);
                 bail!("timed out after {timeout:?} waiting for {what}: {last}");
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -384,21 +404,80 @@ impl Cluster {
     /// Waits until every node in `nodes` reports the same DC, which is one of them,
     /// and has quorum; returns the DC's index.
     pub fn wait_dc(&self, nodes: &[usize], timeout: Duration) -> Result<usize> {
-        self.wait_until("one DC agreed by all", timeout, || {
-            let mut dc = None;
+        self.wait_seeing("one DC agreed by all", timeout, || {
+            let mut seen = Vec::new();
+            let mut dcs = std::collections::BTreeSet::new();
+            let mut quorate = true;
             for &i in nodes {
                 let s = self.status(i)?;
-                if s.dc.is_empty() || !s.has_quorum {
-                    return Ok(None);
-                }
-                if dc.get_or_insert(s.dc.clone()) != &s.dc {
-                    return Ok(None);
-                }
+                seen.push(format!("n{i}: dc={:?} quorum={}", s.dc, s.has_quorum));
+                quorate &= s.has_quorum;
+                dcs.insert(s.dc);
             }
-            let dc = dc.unwrap_or_default();
-            let idx = dc.trim_start_matches('n').parse::<usize>().ok();
-            Ok(idx.filter(|i| nodes.contains(i)))
+            let agreed = match (quorate, dcs.len()) {
+                (true, 1) => dcs.pop_first().unwrap_or_default(),
+                _ => String::new(),
+            };
+            let idx = agreed.trim_start_matches('n').parse::<usize>().ok();
+            Ok(idx
+                .filter(|i| nodes.contains(i))
+                .ok_or_else(|| seen.join(", ")))
         })
+    }
+
+    /// Waits until node `by`'s CIB records every node in `nodes` as a joined member
+    /// (`member=true`, `expected=member`): from then on each is lost (unclean), not
+    /// offline, if it vanishes. A DC and quorum alone do not say so: they come from
+    /// heartbeats, before the joins commit.
+    pub fn wait_joined(&self, by: usize, nodes: &[usize], timeout: Duration) -> Result<()> {
+        let what = format!("n{by}'s CIB to record every node joined");
+        self.wait_seeing(&what, timeout, || {
+            let cib = self.cib(by)?;
+            let joined = nodes.iter().all(|i| {
+                cib.status.nodes.get(&format!("n{i}")).is_some_and(|st| {
+                    st.member == Some(true) && st.expected.as_deref() == Some("member")
+                })
+            });
+            Ok(if joined {
+                Ok(())
+            } else {
+                Err(self.describe(&[by], nodes))
+            })
+        })
+    }
+
+    /// What the nodes `by` report about the nodes `of`: each one's DC and quorum, its
+    /// view of every node in `of` (state, and the CIB's member/expected/join record);
+    /// for the message of a wait that timed out.
+    pub fn describe(&self, by: &[usize], of: &[usize]) -> String {
+        let one = |i: usize| -> Result<String> {
+            let s = self.status(i)?;
+            let cib = self.cib(i)?;
+            let mut out = format!("n{i} (dc={:?} quorum={})", s.dc, s.has_quorum);
+            for &o in of {
+                let name = format!("n{o}");
+                let state = s
+                    .nodes
+                    .iter()
+                    .find(|n| n.name == name)
+                    .map(|n| NodeState::try_from(n.state).unwrap_or(NodeState::Unspecified));
+                let rec = cib.status.nodes.get(&name).map(|st| {
+                    format!(
+                        "member={:?} expected={:?} join={:?} fenced_at={:?}",
+                        st.member, st.expected, st.join, st.fenced_at
+                    )
+                });
+                out += &format!(
+                    " {name}={state:?} [cib: {}]",
+                    rec.as_deref().unwrap_or("none")
+                );
+            }
+            Ok(out)
+        };
+        by.iter()
+            .map(|&i| one(i).unwrap_or_else(|e| format!("n{i}: {e:#}")))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// State of node `of` as node `by` reports it.
@@ -437,7 +516,8 @@ impl Drop for Cluster {
         for i in 1..=self.procs.len() {
             self.kill(i);
         }
-        if std::thread::panicking() {
+        let failing = std::thread::panicking() || self.failed.load(AtomicOrdering::SeqCst);
+        if failing {
             // Keep the logs of a failed test where the message says.
             for i in 1..=self.procs.len() {
                 eprintln!("---- n{i} log ----\n{}", tail(&self.log(i), 60));
@@ -446,7 +526,7 @@ impl Drop for Cluster {
         // HACTL_LAB_KEEP: keep the lab's directory (whole logs) after a failure;
         // HACTL_LAB_KEEP=always: after any run (a benchmark's logs, to trace it).
         let keep = std::env::var("HACTL_LAB_KEEP").ok();
-        if keep.as_deref() == Some("always") || (std::thread::panicking() && keep.is_some()) {
+        if keep.as_deref() == Some("always") || (failing && keep.is_some()) {
             eprintln!("lab kept in {}", self.root.display());
             return;
         }

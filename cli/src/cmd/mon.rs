@@ -141,14 +141,22 @@ fn live(sock: &Path, mut state: MonState) -> Result<()> {
     let mut screen = Screen::open()?;
     let mut cib: Option<Cib> = None;
     let mut view: Option<View> = None;
+    let mut seq = None;
     loop {
         screen.0.draw(|f| mon::draw(f, view.as_ref(), &state))?;
+        // The write path's timing probe (docs/benchmarks.md, "Where the time goes").
+        if let Some(seq) = seq.take() {
+            tracing::debug!(target: "timing", seq, "mon: drawn");
+        }
         let Ok(msg) = rx.recv() else {
             return Ok(());
         };
         match msg {
             Msg::Event(ev) => {
+                tracing::debug!(target: "timing", seq = ev.seq, "mon: event taken");
+                seq = Some(ev.seq);
                 view = apply(&mut state, &mut cib, *ev).or(view);
+                tracing::debug!(target: "timing", "mon: view built");
             }
             Msg::Lost(why) => state.connection = Connection::Lost(why),
             Msg::Resize => {}
@@ -218,6 +226,7 @@ fn spawn_stream(sock: PathBuf, tx: mpsc::Sender<Msg>) {
             Ok(mut sub) => loop {
                 match sub.next_event() {
                     Ok(Some(ev)) => {
+                        tracing::debug!(target: "timing", seq = ev.seq, "mon: event read");
                         if tx.send(Msg::Event(Box::new(ev))).is_err() {
                             return;
                         }

@@ -30,6 +30,12 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = StatusOutput::Text)]
     pub output: StatusOutput,
+    /// Group resources by node (crm_mon -n; text output).
+    #[arg(short = 'n', long = "group-by-node")]
+    pub by_node: bool,
+    /// Also list inactive resources on their own (crm_mon -r; text output).
+    #[arg(short = 'r', long)]
+    pub inactive: bool,
 }
 
 /// Reads one snapshot from the daemon (or a CIB file) and reads it through the
@@ -51,7 +57,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
     match a.output {
         StatusOutput::Json => outln!("{}", v.json()?),
         StatusOutput::Xml => out!("{}", hactl_view::xml::render(&v)?),
-        StatusOutput::Text => out!("{}", hactl_view::text::render(&v, &Sections::STATUS)),
+        StatusOutput::Text => {
+            let s = Sections {
+                by_node: a.by_node,
+                inactive: a.inactive,
+                ..Sections::STATUS
+            };
+            out!("{}", hactl_view::text::render(&v, &s))
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -167,7 +167,9 @@ impl Session {
             }
             None => {
                 let path = socket_path(socket);
-                Source::Daemon(Box::new(Client::connect(&path)?))
+                let c = Client::connect(&path)?;
+                tracing::debug!(target: "timing", "cli: connected");
+                Source::Daemon(Box::new(c))
             }
         };
         Ok(Session { src })
@@ -254,9 +256,11 @@ impl Session {
             Source::Daemon(client) => {
                 let json = serde_json::to_vec(&change)?;
                 wait_for_leader(client).map_err(|e| propose_failed(&plan.what, cib.epoch, e))?;
+                tracing::debug!(target: "timing", "cli: proposing");
                 let ack = client
                     .propose_change(json)
                     .map_err(|e| propose_failed(&plan.what, cib.epoch, e))?;
+                tracing::debug!(target: "timing", index = ack.index, "cli: committed");
                 let Some(timeout) = timeout else {
                     report(flags.output, &plan.what, ack.index, None);
                     return Ok(Outcome::Committed);
@@ -321,7 +325,11 @@ pub fn wait_for_leader(c: &mut Client) -> Result<(), ClientError> {
 
 fn fetch_cib(c: &mut Client) -> Result<Cib> {
     let bytes = c.get_cib()?;
-    serde_json::from_slice(&bytes).context("the daemon sent a CIB this hactl cannot read")
+    tracing::debug!(target: "timing", bytes = bytes.len(), "cli: CIB received");
+    let cib =
+        serde_json::from_slice(&bytes).context("the daemon sent a CIB this hactl cannot read");
+    tracing::debug!(target: "timing", "cli: CIB read");
+    cib
 }
 
 fn write_cib_file(path: &Path, cib: &Cib) -> Result<()> {

@@ -39,7 +39,7 @@ pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
         meta.insert("promotable".into(), "true".into());
     }
     if child.name == "group" {
-        return Err(unsupported(child, "clones of groups are not supported yet"));
+        refuse_group_clone_meta(child, &meta)?;
     }
     let child = super::import_resource(child)?;
     Ok(Resource::Clone(CloneSet {
@@ -47,4 +47,43 @@ pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
         meta,
         child: Box::new(child),
     }))
+}
+
+/// What the scheduler does not implement for clones of groups yet, refused by
+/// name: promotable, notifying, ordered and globally unique cloned groups.
+fn refuse_group_clone_meta(group: &Element, meta: &hactl_model::Attrs) -> Result<(), ImportError> {
+    let truthy = |k: &str| {
+        meta.get(k)
+            .and_then(|v| hactl_model::values::parse_bool(v))
+            .unwrap_or(false)
+    };
+    let node_max = meta
+        .get("clone-node-max")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(1);
+    if truthy("promotable") {
+        return Err(unsupported(
+            group,
+            "promotable clones of groups are not supported yet",
+        ));
+    }
+    if truthy("notify") {
+        return Err(unsupported(
+            group,
+            "notifications (notify=true) for clones of groups are not supported yet",
+        ));
+    }
+    if truthy("ordered") {
+        return Err(unsupported(
+            group,
+            "ordered clones of groups (ordered=true) are not supported yet",
+        ));
+    }
+    if truthy("globally-unique") || node_max > 1 {
+        return Err(unsupported(
+            group,
+            "globally unique clones of groups are not supported yet",
+        ));
+    }
+    Ok(())
 }

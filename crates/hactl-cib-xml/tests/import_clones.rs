@@ -41,13 +41,29 @@ fn a_clone_of_a_primitive_round_trips() {
 }
 
 #[test]
-fn clones_of_groups_are_refused_by_name() {
+fn clones_of_groups_import_and_what_is_not_scheduled_is_refused_by_name() {
     let xml = cib(&format!(
         r#"<clone id="web-clone"><group id="g">{WEB}</group></clone>"#
     ));
-    let err = import(&xml).expect_err("refused").to_string();
-    assert!(err.contains("clones of groups"), "{err}");
-    assert!(err.contains("\"g\""), "{err}");
+    let c = import(&xml).expect("a plain clone of a group imports");
+    let Resource::Clone(cl) = &c.config.resources[0] else {
+        panic!("not a clone: {:?}", c.config.resources[0]);
+    };
+    assert_eq!(cl.child.id(), "g");
+    for (name, value) in [
+        ("promotable", "true"),
+        ("notify", "true"),
+        ("ordered", "true"),
+        ("globally-unique", "true"),
+        ("clone-node-max", "2"),
+    ] {
+        let xml = cib(&format!(
+            r#"<clone id="web-clone"><meta_attributes id="m"><nvpair id="m1" name="{name}" value="{value}"/></meta_attributes><group id="g">{WEB}</group></clone>"#
+        ));
+        let err = import(&xml).expect_err("refused").to_string();
+        assert!(err.contains("clones of groups"), "{name}: {err}");
+        assert!(err.contains("\"g\""), "{name}: {err}");
+    }
 }
 
 #[test]

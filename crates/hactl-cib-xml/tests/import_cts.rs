@@ -213,8 +213,8 @@ fn unsupported(xml: &str) -> (String, Option<String>) {
 
 #[test]
 fn unsupported_constructs_are_named() {
-    // Plain, promotable and notifying clones import now; clones of groups are
-    // still refused by name.
+    // Plain, promotable and notifying clones import now, and plain clones of
+    // groups; promotable clones of groups are still refused by name.
     let clone = wrap(
         r#"<master id="c1"><group id="g1"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></master>"#,
         "",

@@ -719,7 +719,11 @@ impl Node {
         // A Ready with only messages (heartbeats and their answers) has nothing to
         // make durable: skip the fsync.
         if dirty {
+            let t = Instant::now();
             self.raw.mut_store().flush()?;
+            // The write path's timing probe (docs/benchmarks.md, "Where the time goes").
+            tracing::debug!(target: "timing", node = self.id, entries = ready.entries().len(),
+                flush_us = t.elapsed().as_micros() as u64, "raft persisted (fsync)");
         }
         // 2. Send and apply.
         if let Some(snap) = snap_applied {
@@ -848,6 +852,7 @@ impl Node {
         }
         if let Some(c) = cib {
             self.cib = Arc::new(c);
+            tracing::debug!(target: "timing", node = self.id, applied = self.applied, "raft applied");
         }
         Ok(())
     }

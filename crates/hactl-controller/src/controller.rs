@@ -259,6 +259,18 @@ impl Controller {
         }
     }
 
+    /// The host's CIB changed (a change was applied): the DC sees it now rather than
+    /// at the next liveness check (up to a quarter beat later). Returns that CIB.
+    pub fn cib_changed(&self) -> Arc<Cib> {
+        let cib = self.host.cib();
+        self.cib_tx.send_if_modified(|c| {
+            let changed = !Arc::ptr_eq(c, &cib);
+            *c = cib.clone();
+            changed
+        });
+        cib
+    }
+
     /// Called on every liveness check: the CIB, whether this node leads (and in which
     /// term), and quorum as this node sees it.
     pub fn update(
@@ -267,12 +279,7 @@ impl Controller {
         have_quorum: bool,
         policy: NoQuorumPolicy,
     ) {
-        let cib = self.host.cib();
-        self.cib_tx.send_if_modified(|c| {
-            let changed = !Arc::ptr_eq(c, &cib);
-            *c = cib.clone();
-            changed
-        });
+        let cib = self.cib_changed();
         self.quorum_tx.send_if_modified(|q| {
             let new = QuorumView {
                 have: have_quorum,

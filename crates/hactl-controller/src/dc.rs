@@ -158,6 +158,70 @@ pub fn online_nodes(cib: &Cib) -> BTreeSet<String> {
         .collect()
 }
 
+/// What [`propose_batch`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BatchOutcome {
+    /// Every change committed.
+    pub all_ok: bool,
+    /// At least one did (the CIB moved).
+    pub committed: bool,
+}
+
+/// Proposes `changes` as one batch (one Raft round for a burst of results); if the
+/// model refuses the batch (one bad change refuses all of it: a result from a node
+/// removed meanwhile), each on its own so the others still commit.
+pub(crate) async fn propose_batch(
+    io: &dyn ClusterIo,
+    node: &str,
+    mut changes: Vec<Change>,
+) -> BatchOutcome {
+    let change = match changes.len() {
+        0 => {
+            return BatchOutcome {
+                all_ok: true,
+                committed: false,
+            }
+        }
+        1 => changes.remove(0),
+        _ => Change::Batch {
+            changes: changes.clone(),
+        },
+    };
+    match io.propose(change).await {
+        Ok(()) => {
+            return BatchOutcome {
+                all_ok: true,
+                committed: true,
+            }
+        }
+        // Only a refusal by the model can be one bad change among good ones;
+        // anything else (no leader, stopping) would fail each of them too.
+        Err(e) if changes.is_empty() || !matches!(e, crate::ProposeError::Rejected(_)) => {
+            warn!(%node, error = %e, "proposal failed");
+            return BatchOutcome {
+                all_ok: false,
+                committed: false,
+            };
+        }
+        Err(e) => warn!(%node, error = %e, changes = changes.len(),
+            "batched proposal failed: proposing its changes one by one"),
+    }
+    let mut out = BatchOutcome {
+        all_ok: true,
+        committed: false,
+    };
+    for ch in changes {
+        match io.propose(ch).await {
+            Ok(()) => out.committed = true,
+            Err(e) => {
+                warn!(%node, error = %e, "proposal failed");
+                out.all_ok = false;
+            }
+        }
+    }
+    out
+}
+
 struct Dc {
     cfg: DcConfig,
     io: Arc<dyn ClusterIo>,
@@ -388,41 +452,14 @@ impl Dc {
         })
     }
 
-    /// Proposes `changes` as one batch; if the batch is refused (one bad change
-    /// refuses all of it), each on its own so the others still commit.
-    async fn propose_all(&mut self, mut changes: Vec<Change>) -> bool {
-        let change = match changes.len() {
-            0 => return true,
-            1 => changes.remove(0),
-            _ => Change::Batch {
-                changes: changes.clone(),
-            },
-        };
-        match self.io.propose(change).await {
-            Ok(()) => {
-                self.cib = self.io.cib();
-                return true;
-            }
-            // Only a refusal by the model can be one bad change among good ones;
-            // anything else (no leader, stopping) would fail each of them too.
-            Err(e) if changes.is_empty() || !matches!(e, crate::ProposeError::Rejected(_)) => {
-                warn!(node = %self.cfg.node, error = %e, "proposal failed");
-                return false;
-            }
-            Err(e) => warn!(node = %self.cfg.node, error = %e, changes = changes.len(),
-                "batched proposal failed: proposing its changes one by one"),
+    /// Proposes `changes` (see [`propose_batch`]); the DC's CIB then holds what
+    /// committed.
+    async fn propose_all(&mut self, changes: Vec<Change>) -> bool {
+        let out = propose_batch(&*self.io, &self.cfg.node, changes).await;
+        if out.committed {
+            self.cib = self.io.cib();
         }
-        let mut all_ok = true;
-        for ch in changes {
-            match self.io.propose(ch).await {
-                Ok(()) => self.cib = self.io.cib(),
-                Err(e) => {
-                    warn!(node = %self.cfg.node, error = %e, "proposal failed");
-                    all_ok = false;
-                }
-            }
-        }
-        all_ok
+        out.all_ok
     }
 
     fn run_cmd(&mut self, c: Command) {
@@ -1122,3 +1159,7 @@ pub fn followup_monitors(cib: &Cib, nodes: &[String]) -> Transition {
     }
     graph_of(cib, actions, Vec::new())
 }
+
+#[cfg(test)]
+#[path = "dc_batch_tests.rs"]
+mod batch_tests;

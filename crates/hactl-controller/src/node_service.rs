@@ -26,17 +26,46 @@ pub type SendToDc = Arc<dyn Fn(ControllerMsg) + Send + Sync>;
 
 /// Runs the fencer against a target: `Ok` once the target is confirmed fenced.
 pub type Fencer = Arc<
-    dyn Fn(FenceRequest) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
->;
-
-/// A health check of a stonith device: `(device id, op timeout)` → `Ok(message)` if
-/// the device answers, `Err(agent's message)` if not. The daemon runs it against the
-/// node's current CIB (`hactl_fence::cluster::monitor_device`).
-pub type DeviceMonitor = Arc<
-    dyn Fn(String, Duration) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>>
+    dyn Fn(FenceRequest) -> Pin<Box<dyn Future<Output = Result<(), FencerError>> + Send>>
         + Send
         + Sync,
 >;
+
+/// Why a fencing asked of this node did not confirm the target fenced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FencerError {
+    /// This node has no fencer.
+    #[error("no fencer configured on {node}")]
+    NoFencer { node: String },
+    /// The daemon behind the hook is stopping.
+    #[error("daemon stopped")]
+    DaemonStopped,
+    /// The fencing ran and failed: its summary (devices tried, agents' words).
+    #[error("{summary}")]
+    Failed { summary: String },
+}
+
+/// A health check of a stonith device: `(device id, op timeout)` → `Ok(message)` if
+/// the device answers, `Err` with the agent's words if not. The daemon runs it
+/// against the node's current CIB (`hactl_fence::cluster::monitor_device`).
+pub type DeviceMonitor = Arc<
+    dyn Fn(
+            String,
+            Duration,
+        ) -> Pin<Box<dyn Future<Output = Result<String, DeviceCheckError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Why a stonith device's health check failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceCheckError {
+    #[error(transparent)]
+    Device(#[from] hactl_fence::cluster::MonitorError),
+    /// The daemon behind the hook is stopping.
+    #[error("daemon stopped")]
+    DaemonStopped,
+}
 
 struct Inner {
     node: String,
@@ -239,7 +268,9 @@ impl NodeService {
                     }
                     let r = match &s.inner.fencer {
                         Some(fencer) => fencer(f.clone()).await,
-                        None => Err(format!("no fencer configured on {}", s.inner.node)),
+                        None => Err(FencerError::NoFencer {
+                            node: s.inner.node.clone(),
+                        }),
                     };
                     info!(node = %s.inner.node, target = %f.target, ok = r.is_ok(), "fencing finished");
                     (s.inner.to_dc)(ControllerMsg::FenceResult {
@@ -247,7 +278,7 @@ impl NodeService {
                         action: f.action,
                         target: f.target,
                         ok: r.is_ok(),
-                        reason: r.err(),
+                        reason: r.err().map(|e| e.to_string()),
                     });
                 });
             }
@@ -479,7 +510,7 @@ impl NodeService {
                 warn!(node = %self.inner.node, resource = %d.rsc, op = %d.op, error = %e,
                     "stonith device check failed");
                 // OCF generic error, with the agent's words.
-                (1, Some(e))
+                (1, Some(e.to_string()))
             }
         }
     }
@@ -655,6 +686,7 @@ impl NodeService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hactl_fence::cluster::MonitorError;
     use std::sync::atomic::AtomicBool;
 
     fn op(rsc: &str, op: &str, interval_ms: u64) -> OpDetails {
@@ -692,7 +724,10 @@ mod tests {
                 if ok {
                     Ok(format!("{dev}: monitor succeeded"))
                 } else {
-                    Err(format!("{dev}: monitor failed (exit 1): no answer"))
+                    Err(MonitorError::Failed {
+                        summary: format!("{dev}: monitor failed (exit 1): no answer"),
+                    }
+                    .into())
                 }
             })
         }));
@@ -749,7 +784,10 @@ mod tests {
                 if ok {
                     Ok(format!("{dev}: ok"))
                 } else {
-                    Err(format!("{dev}: monitor failed (exit 1)"))
+                    Err(MonitorError::Failed {
+                        summary: format!("{dev}: monitor failed (exit 1)"),
+                    }
+                    .into())
                 }
             })
         }));

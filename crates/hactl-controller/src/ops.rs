@@ -204,7 +204,8 @@ pub fn op_details_of(
 }
 
 /// The rc a successful `op` of `rsc` returns: a monitor configured for the
-/// Promoted role answers 8 (OCF_RUNNING_PROMOTED), anything else 0.
+/// Promoted role answers 8 (OCF_RUNNING_PROMOTED), one for the Stopped role 7
+/// (OCF_NOT_RUNNING: it watches that the resource stays stopped), anything else 0.
 pub fn expected_rc(cib: &Cib, rsc: &str, op: &str, interval_ms: u64) -> i32 {
     if op != "monitor" || interval_ms == 0 {
         return rc::OK;
@@ -216,13 +217,13 @@ pub fn expected_rc(cib: &Cib, rsc: &str, op: &str, interval_ms: u64) -> i32 {
         .flat_map(|r| r.primitives())
         .find(|p| p.id == rsc)
         .or_else(|| cib.config.clone_instance(rsc).map(|(_, p, _)| p));
-    let promoted = prim
+    match prim
         .and_then(|p| p.op(op, interval_ms))
-        .is_some_and(|o| o.role == Some(hactl_model::Role::Promoted));
-    if promoted {
-        rc::RUNNING_PROMOTED
-    } else {
-        rc::OK
+        .and_then(|o| o.role)
+    {
+        Some(hactl_model::Role::Promoted) => rc::RUNNING_PROMOTED,
+        Some(hactl_model::Role::Stopped) => rc::NOT_RUNNING,
+        _ => rc::OK,
     }
 }
 

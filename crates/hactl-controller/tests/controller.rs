@@ -287,6 +287,48 @@ async fn the_leader_runs_the_dc_and_remote_nodes_execute_over_peer_messages() {
     .await;
 }
 
+/// The DC reacts to a committed change as soon as the host says the CIB changed
+/// (`Controller::cib_changed`, which the daemon calls on every applied change),
+/// not only at the next liveness check: here no check runs after the change, and
+/// the resource still moves off the node put in standby.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_change_reaches_the_dc_without_a_liveness_check() {
+    let lab = Lab::new();
+    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let all = HashMap::new();
+    let host = FakeHost {
+        me: "n1".into(),
+        world: lab.world.clone(),
+    };
+    host.propose(Change::AddResource {
+        resource: dummy("r"),
+    })
+    .await
+    .unwrap();
+    // Nothing under way that could make the DC look at the CIB on its own.
+    lab.run_until("r running, the DC idle", &all, |l| {
+        l.running_on("r").len() == 1 && l.ctl("n1").dc_idle()
+    })
+    .await;
+    let from = lab.running_on("r")[0].clone();
+    host.propose(Change::SetStandby {
+        node: from.clone(),
+        standby: true,
+    })
+    .await
+    .unwrap();
+    lab.ctl("n1").cib_changed();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let on = lab.running_on("r");
+        if on.len() == 1 && on[0] != from {
+            break;
+        }
+        assert!(Instant::now() < deadline, "r still on {on:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_from_a_node_that_is_not_the_dc_are_refused() {
     let lab = Lab::new();
@@ -465,5 +507,83 @@ async fn a_notifying_clone_tells_its_agents_what_starts_and_stops_where() {
                 "a notification in {n}'s history"
             );
         }
+    }
+}
+
+/// A cloned group (`fs` then `app`, real OCF scripts run by the real executor) on
+/// three nodes: each node runs one instance of the whole group, `fs` started
+/// before `app`; a node put in standby stops only its own instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloned_group_runs_one_whole_instance_per_node_in_order() {
+    let lab = Lab::new();
+    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let all = HashMap::new();
+    let host = FakeHost {
+        me: "n1".into(),
+        world: lab.world.clone(),
+    };
+    let member = |id: &str| Primitive {
+        id: id.into(),
+        agent: AgentSpec::parse("ocf:test:Recorder").unwrap(),
+        ..Default::default()
+    };
+    host.propose(Change::AddResource {
+        resource: Resource::Clone(CloneSet {
+            id: "stack-clone".into(),
+            meta: Default::default(),
+            child: Box::new(Resource::Group(hactl_model::Group {
+                id: "stack".into(),
+                meta: Default::default(),
+                children: vec![member("fs"), member("app")],
+            })),
+        }),
+    })
+    .await
+    .unwrap();
+    // The agent keeps one state file per instance it runs on its node.
+    let runs = |l: &Lab, n: &str, rsc: &str| {
+        std::fs::read_dir(l.dir.path().join(n))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.starts_with(&format!("Recorder-{rsc}")) && name.ends_with(".state")
+            })
+            .count()
+    };
+    lab.run_until("fs and app running on every node", &all, |l| {
+        NODES
+            .iter()
+            .all(|n| runs(l, n, "fs") == 1 && runs(l, n, "app") == 1)
+    })
+    .await;
+    // In each instance fs started before app (the node's call ids say so).
+    let cib = lab.world.cib.lock().unwrap().clone();
+    for n in NODES {
+        let st = &cib.status.nodes[n];
+        let start_of = |base: &str| {
+            st.resources
+                .iter()
+                .filter(|(id, _)| id.split(':').next() == Some(base))
+                .flat_map(|(_, h)| h.ops.iter())
+                .filter(|o| o.operation == "start" && o.rc == 0)
+                .map(|o| o.call_id)
+                .max()
+                .unwrap_or_else(|| panic!("no start of {base} on {n}"))
+        };
+        assert!(start_of("fs") < start_of("app"), "fs before app on {n}");
+    }
+    host.propose(Change::SetStandby {
+        node: "n3".into(),
+        standby: true,
+    })
+    .await
+    .unwrap();
+    lab.run_until("n3's instance stopped", &all, |l| {
+        runs(l, "n3", "fs") == 0 && runs(l, "n3", "app") == 0
+    })
+    .await;
+    for n in ["n1", "n2"] {
+        assert_eq!((runs(&lab, n, "fs"), runs(&lab, n, "app")), (1, 1), "{n}");
     }
 }

@@ -701,52 +701,64 @@ async fn dc_failover_mid_transition_records_the_in_flight_result() {
     assert_eq!(lab.running_on("slow"), vec![node]);
 }
 
+/// No watchdog, quorum held under `policy`.
+fn view(have: bool, policy: NoQuorumPolicy) -> QuorumView {
+    QuorumView {
+        have,
+        policy,
+        stonith_watchdog: None,
+    }
+}
+
+/// The node running the settled group, with the DC gone and its own no-quorum
+/// enforcement running; quorum views go to `qtx`.
+struct Enforcing {
+    at: String,
+    svc: NodeService,
+    qtx: watch::Sender<QuorumView>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn enforcing(lab: &mut Lab, policy: NoQuorumPolicy) -> Enforcing {
+    lab.start_dc();
+    add_group(lab).await;
+    let at = group_settled(lab).await;
+    lab.kill_dc().await;
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+    let (qtx, qrx) = watch::channel(view(true, policy));
+    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, Arc::default()));
+    Enforcing { at, svc, qtx, task }
+}
+
+/// The node's executor ran a successful stop of `r`.
+fn stopped(svc: &NodeService, r: &str) -> bool {
+    svc.executor()
+        .history(r)
+        .iter()
+        .any(|o| o.operation == "stop" && o.rc == 0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_quorum_with_policy_stop_stops_local_resources_without_a_dc() {
     let mut lab = Lab::new();
-    lab.start_dc();
-    add_group(&lab).await;
-    let at = group_settled(&lab).await;
-    lab.kill_dc().await;
-    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
-    let (qtx, qrx) = watch::channel(QuorumView {
-        have: true,
-        policy: NoQuorumPolicy::Stop,
-        stonith_watchdog: None,
-    });
-    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, Arc::default()));
-    qtx.send_replace(QuorumView {
-        have: false,
-        policy: NoQuorumPolicy::Stop,
-        stonith_watchdog: None,
-    });
-    let stopped = |svc: &NodeService, r: &str| {
-        svc.executor()
-            .history(r)
-            .iter()
-            .any(|o| o.operation == "stop" && o.rc == 0)
-    };
+    let Enforcing { svc, qtx, task, .. } = enforcing(&mut lab, NoQuorumPolicy::Stop).await;
+    qtx.send_replace(view(false, NoQuorumPolicy::Stop));
     lab.wait_for("both stops recorded by the local executor", |_| {
         stopped(&svc, "vip") && stopped(&svc, "web")
     })
     .await;
     assert!(lab.running_on("vip").is_empty() && lab.running_on("web").is_empty());
     // In reverse start order: web (started second) stopped first.
-    let hist_web = svc.executor().history("web");
-    let hist_vip = svc.executor().history("vip");
-    let stop_web = hist_web
-        .iter()
-        .filter(|o| o.operation == "stop")
-        .map(|o| o.call_id)
-        .max()
-        .unwrap();
-    let stop_vip = hist_vip
-        .iter()
-        .filter(|o| o.operation == "stop")
-        .map(|o| o.call_id)
-        .max()
-        .unwrap();
-    assert!(stop_web < stop_vip);
+    let last_stop = |r: &str| {
+        svc.executor()
+            .history(r)
+            .iter()
+            .filter(|o| o.operation == "stop")
+            .map(|o| o.call_id)
+            .max()
+            .unwrap()
+    };
+    assert!(last_stop("web") < last_stop("vip"));
     // The stops wait in the outbox for a DC.
     assert!(svc.unacked() >= 2);
     task.abort();
@@ -755,22 +767,8 @@ async fn losing_quorum_with_policy_stop_stops_local_resources_without_a_dc() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_quorum_with_policy_freeze_keeps_local_resources() {
     let mut lab = Lab::new();
-    lab.start_dc();
-    add_group(&lab).await;
-    let at = group_settled(&lab).await;
-    lab.kill_dc().await;
-    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
-    let (qtx, qrx) = watch::channel(QuorumView {
-        have: true,
-        policy: NoQuorumPolicy::Freeze,
-        stonith_watchdog: None,
-    });
-    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, Arc::default()));
-    qtx.send_replace(QuorumView {
-        have: false,
-        policy: NoQuorumPolicy::Freeze,
-        stonith_watchdog: None,
-    });
+    let Enforcing { at, svc, qtx, task } = enforcing(&mut lab, NoQuorumPolicy::Freeze).await;
+    qtx.send_replace(view(false, NoQuorumPolicy::Freeze));
     // Nothing to wait for: give a stop (tens of ms for Dummy) ample time to happen.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(lab.running_on("vip"), vec![at.clone()]);
@@ -793,31 +791,14 @@ async fn losing_quorum_with_policy_freeze_keeps_local_resources() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deferred_policy_that_becomes_stop_stops_local_resources() {
     let mut lab = Lab::new();
-    lab.start_dc();
-    add_group(&lab).await;
-    let at = group_settled(&lab).await;
-    lab.kill_dc().await;
-    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
-    let view = |have, policy| QuorumView {
-        have,
-        policy,
-        stonith_watchdog: None,
-    };
-    let (qtx, qrx) = watch::channel(view(true, NoQuorumPolicy::Stop));
-    let task = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, Arc::default()));
+    let Enforcing { at, svc, qtx, task } = enforcing(&mut lab, NoQuorumPolicy::Stop).await;
     qtx.send_replace(view(false, NoQuorumPolicy::Freeze));
     // Let the freeze be applied (it keeps everything) before it is lifted.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(lab.running_on("vip"), vec![at.clone()]);
     qtx.send_replace(view(false, NoQuorumPolicy::Stop));
-    let stopped = |r: &str| {
-        svc.executor()
-            .history(r)
-            .iter()
-            .any(|o| o.operation == "stop" && o.rc == 0)
-    };
     lab.wait_for("both stops once the deferral ended", |_| {
-        stopped("vip") && stopped("web")
+        stopped(&svc, "vip") && stopped(&svc, "web")
     })
     .await;
     assert!(lab.running_on("vip").is_empty() && lab.running_on("web").is_empty());

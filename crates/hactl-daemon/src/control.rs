@@ -158,12 +158,16 @@ async fn handle(d: &Arc<Daemon>, req: ClientRequest) -> ClientResponse {
             Err(e) => ClientResponse::error(format!("encoding the CIB: {e}")),
         },
         Some(Request::ProposeChange(p)) => {
+            debug!(target: "timing", bytes = p.change_json.len(), "control: proposal received");
             let change: Change = match serde_json::from_slice(&p.change_json) {
                 Ok(c) => c,
                 Err(e) => return ClientResponse::error(format!("not a CIB change: {e}")),
             };
             match d.propose(change).await {
-                Ok(index) => ClientResponse::ok("applied", index),
+                Ok(index) => {
+                    debug!(target: "timing", index, "control: proposal applied, answering");
+                    ClientResponse::ok("applied", index)
+                }
                 Err(e @ hactl_consensus::ProposeError::Unknown(_)) => {
                     ClientResponse::outcome_unknown(e.to_string())
                 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hactl_consensus::Change;
+use hactl_controller::node_service::{DeviceCheckError, FencerError};
 use hactl_fence::cluster::{fence_node, ClusterFenceOutcome};
 use tracing::{info, warn};
 
@@ -63,14 +64,16 @@ pub(crate) fn controller_fencer(d: Weak<Daemon>) -> hactl_controller::node_servi
         let d = d.upgrade();
         Box::pin(async move {
             let Some(d) = d else {
-                return Err("daemon stopped".to_string());
+                return Err(FencerError::DaemonStopped);
             };
             let out =
                 fence_and_record(&d, &req.target, &req.fence_action, "controller", false).await;
             if out.ok {
                 Ok(())
             } else {
-                Err(out.summary)
+                Err(FencerError::Failed {
+                    summary: out.summary,
+                })
             }
         })
     })
@@ -82,10 +85,10 @@ pub(crate) fn device_monitor(d: Weak<Daemon>) -> hactl_controller::node_service:
         let d = d.upgrade();
         Box::pin(async move {
             let Some(d) = d else {
-                return Err("daemon stopped".to_string());
+                return Err(DeviceCheckError::DaemonStopped);
             };
             let cfg = d.consensus.status().cib.config.clone();
-            hactl_fence::cluster::monitor_device(&cfg, &device, timeout).await
+            Ok(hactl_fence::cluster::monitor_device(&cfg, &device, timeout).await?)
         })
     })
 }

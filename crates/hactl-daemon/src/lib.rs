@@ -341,6 +341,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
 
     let beacon = tokio::spawn(heartbeat_loop(d.clone()));
     let monitor = tokio::spawn(monitor_loop(d.clone()));
+    let cib_follower = tokio::spawn(follow_cib(d.clone()));
     let join = tokio::spawn(self_join_loop(d.clone()));
     let two_node = tokio::spawn(two_node::run(d.clone()));
     let witness = tokio::spawn(witness::run(d.clone()));
@@ -361,6 +362,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     }
     beacon.abort();
     monitor.abort();
+    cib_follower.abort();
     join.abort();
     two_node.abort();
     witness.abort();
@@ -779,6 +781,18 @@ fn note_cib_profile(d: &Daemon, cib: &hactl_model::Cib, seen: &mut Option<String
         Ok(_) => {}
         Err(e) => {
             warn!(node = %d.me_name, error = %e, "could not keep the CIB's heartbeat-profile")
+        }
+    }
+}
+
+/// Hands every applied change to the controller at once: the DC reacts to a
+/// committed change (`node standby`, a new resource) without waiting for the
+/// monitor loop's next check, a quarter beat later.
+async fn follow_cib(d: Arc<Daemon>) {
+    let mut w = d.consensus.watch();
+    while w.changed().await.is_ok() {
+        if let Some(ctl) = d.controller.get() {
+            ctl.cib_changed();
         }
     }
 }

@@ -110,6 +110,7 @@ pub(crate) async fn serve(d: Arc<Daemon>, stream: UnixStream) {
             r = members.changed() => if r.is_err() { break },
             _ = tx.closed() => break,
         }
+        let t = std::time::Instant::now();
         let now = Seen::now(&d);
         let kinds = now.changes(&seen);
         if kinds.is_empty() {
@@ -117,7 +118,10 @@ pub(crate) async fn serve(d: Arc<Daemon>, stream: UnixStream) {
         }
         seq += 1;
         let with_cib = kinds.iter().any(|k| k == "cib");
-        if !push(&tx, now.event(seq, kinds, with_cib)) {
+        let ev = now.event(seq, kinds, with_cib);
+        debug!(target: "timing", seq, build_us = t.elapsed().as_micros() as u64,
+            "subscribe: event built");
+        if !push(&tx, ev) {
             break;
         }
         seen = now;
@@ -146,6 +150,9 @@ async fn write_events(mut stream: UnixStream, mut rx: mpsc::Receiver<ClientRespo
         if let Err(e) = frame::write_async(&mut stream, &ev, hactl_proto::MAX_FRAME_LEN).await {
             debug!(error = %e, "subscriber went away");
             return;
+        }
+        if let Some(Response::Event(e)) = &ev.response {
+            debug!(target: "timing", seq = e.seq, "subscribe: event written");
         }
     }
 }

@@ -345,23 +345,38 @@ pub fn fencer(
     })
 }
 
+/// Why a stonith device's health check did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MonitorError {
+    /// The device's definition is broken (bad parameters, unknown agent…).
+    #[error("stonith device {id} is misconfigured: {error}")]
+    Misconfigured { id: String, error: String },
+    /// No such device, or it is disabled.
+    #[error("no enabled stonith device {id} in the configuration")]
+    NotConfigured { id: String },
+    /// The agent's monitor ran and failed: its one-line summary, with its last words.
+    #[error("{summary}")]
+    Failed { summary: String },
+}
+
 /// Runs the health check of stonith device `id` as `cfg` defines it: the agent's
 /// `monitor` action (for `fence_hactl_xvm`, in-process: its list + status of every
 /// mapped domain). Bounded by `timeout` (or the device's own timeout if shorter).
-/// `Ok`/`Err` carry the one-line summary with the agent's last words.
+/// `Ok` carries the one-line summary with the agent's last words.
 pub async fn monitor_device(
     cfg: &Configuration,
     id: &str,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, MonitorError> {
     let (mut ok, bad) = devices(cfg);
-    if let Some(b) = bad.iter().find(|b| b.id == id) {
-        return Err(format!("stonith device {id} is misconfigured: {}", b.error));
+    if let Some(b) = bad.into_iter().find(|b| b.id == id) {
+        return Err(MonitorError::Misconfigured {
+            id: b.id,
+            error: b.error,
+        });
     }
     let Some(mut dev) = ok.remove(id) else {
-        return Err(format!(
-            "no enabled stonith device {id} in the configuration"
-        ));
+        return Err(MonitorError::NotConfigured { id: id.to_string() });
     };
     if !timeout.is_zero() {
         dev.timeout = dev.timeout.min(timeout);
@@ -371,7 +386,7 @@ pub async fn monitor_device(
     if out.succeeded() {
         Ok(summary)
     } else {
-        Err(summary)
+        Err(MonitorError::Failed { summary })
     }
 }
 
@@ -481,12 +496,19 @@ mod tests {
         let err = monitor_device(&c, "broken", Duration::from_secs(10))
             .await
             .unwrap_err();
-        assert!(err.contains("failed (exit 1)"), "{err}");
-        assert!(err.contains("exiting 1"), "{err}");
+        let MonitorError::Failed { summary } = &err else {
+            panic!("{err:?}");
+        };
+        assert!(summary.contains("failed (exit 1)"), "{summary}");
+        assert!(summary.contains("exiting 1"), "{summary}");
         let err = monitor_device(&c, "gone", Duration::from_secs(10))
             .await
             .unwrap_err();
-        assert!(err.contains("no enabled stonith device gone"), "{err}");
+        assert_eq!(err, MonitorError::NotConfigured { id: "gone".into() });
+        assert!(
+            err.to_string().contains("no enabled stonith device gone"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -154,6 +154,8 @@ pub(crate) struct Graph {
     pub probe_thens: Vec<crate::probe_order::ProbeThen>,
     /// Reloads (primitive, action), see `digest.rs`.
     pub reloads: Vec<(usize, usize)>,
+    /// Stopped-role monitors (primitive, action), see `stopped_monitors.rs`.
+    pub stopped_monitors: Vec<(usize, usize)>,
     /// Live migrations (`migration.rs`).
     pub migrations: Vec<crate::migration::Migration>,
 }
@@ -271,6 +273,7 @@ impl Sched<'_> {
             anti_orders: Vec::new(),
             probe_thens: Vec::new(),
             reloads: Vec::new(),
+            stopped_monitors: Vec::new(),
             migrations: Vec::new(),
         };
         // Fencing.
@@ -301,21 +304,11 @@ impl Sched<'_> {
                     for m in self.groups[gi].members.clone() {
                         self.create_prim_actions(m, &mut g);
                     }
-                    let mk = |task| Act {
-                        rsc: Some(RscRef::G(gi)),
-                        task,
-                        node: None,
-                        optional: true,
-                        runnable: true,
-                        pseudo: true,
-                        reason: None,
-                    };
-                    g.group_acts[gi] = [
-                        g.add(mk(Task::GStart)),
-                        g.add(mk(Task::GRunning)),
-                        g.add(mk(Task::GStop)),
-                        g.add(mk(Task::GStopped)),
-                    ];
+                    g.group_acts[gi] = group_pseudo_actions(gi, &mut g);
+                }
+                RscRef::C(ci) if !self.clones[ci].instance_groups.is_empty() => {
+                    self.create_group_instance_actions(ci, &mut g);
+                    g.clone_acts[ci] = self.clone_pseudo_actions(ci, &mut g);
                 }
                 RscRef::C(ci) => {
                     for p in self.clones[ci].instances.clone() {
@@ -415,6 +408,7 @@ impl Sched<'_> {
         propagate(self, &mut g);
         self.drop_moot_reloads(&mut g);
         g.probe_thens = self.probe_thens(&mut g);
+        self.stopped_monitor_probe_orders(&mut g);
         self.finish_migrations(&mut g);
         g
     }
@@ -439,7 +433,7 @@ impl Sched<'_> {
         i
     }
 
-    fn create_prim_actions(&mut self, p: usize, g: &mut Graph) {
+    pub(crate) fn create_prim_actions(&mut self, p: usize, g: &mut Graph) {
         // Default next role.
         if self.prims[p].next_role.is_none() {
             self.prims[p].next_role = Some(if self.prims[p].assigned.is_some() {
@@ -517,6 +511,7 @@ impl Sched<'_> {
         self.create_monitors(p, g, reload);
         self.create_cancels(p, g);
         self.create_cleanups(p, g);
+        self.create_stopped_monitors(p, g);
         self.create_migration(p, g);
     }
 
@@ -820,6 +815,20 @@ impl Sched<'_> {
         }
         thens
     }
+}
+
+/// A group's start/running/stop/stopped pseudo actions.
+pub(crate) fn group_pseudo_actions(gi: usize, g: &mut Graph) -> [usize; 4] {
+    let mk = |task| Act {
+        rsc: Some(RscRef::G(gi)),
+        task,
+        node: None,
+        optional: true,
+        runnable: true,
+        pseudo: true,
+        reason: None,
+    };
+    [Task::GStart, Task::GRunning, Task::GStop, Task::GStopped].map(|t| g.add(mk(t)))
 }
 
 /// Refreshes a group pseudo action from its members: required if any member's

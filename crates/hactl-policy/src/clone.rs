@@ -16,6 +16,11 @@ use crate::sched::{Coloc, Meta, RscRef, Sched};
 pub(crate) struct CloneInfo<'a> {
     pub id: &'a str,
     pub def: &'a Primitive,
+    /// The clone's definition.
+    pub set: &'a CloneSet,
+    /// A cloned group: the group of each instance, in `instances` order
+    /// (`clone_group.rs`); empty for a cloned primitive.
+    pub instance_groups: Vec<usize>,
     /// Instance primitives in instance-number order (orphans last).
     pub instances: Vec<usize>,
     pub max: usize,
@@ -56,7 +61,7 @@ pub(crate) struct HistoryEntry<'a> {
 }
 
 /// Pacemaker makes clones "ever so slightly sticky" unless told otherwise.
-fn clone_stickiness_default() -> Attrs {
+pub(crate) fn clone_stickiness_default() -> Attrs {
     let mut a = Attrs::new();
     a.insert("resource-stickiness".into(), "1".into());
     a
@@ -79,8 +84,10 @@ pub(crate) fn strip_instance(id: &str) -> &str {
 impl<'a> Sched<'a> {
     /// Creates the clone and its `clone-max` instances; returns the clone's index.
     pub(crate) fn unpack_clone(&mut self, cl: &'a CloneSet) -> Option<usize> {
-        let Resource::Primitive(def) = &*cl.child else {
-            return None;
+        let def = match &*cl.child {
+            Resource::Primitive(def) => def,
+            Resource::Group(g) => g.children.first()?,
+            Resource::Clone(_) => return None,
         };
         let defaults = &self.cib.config.rsc_defaults;
         let layers = [&cl.meta, defaults];
@@ -107,6 +114,8 @@ impl<'a> Sched<'a> {
         self.clones.push(CloneInfo {
             id: &cl.id,
             def,
+            set: cl,
+            instance_groups: Vec::new(),
             instances: Vec::new(),
             max,
             // Anonymous clones run at most one instance per node.
@@ -131,7 +140,9 @@ impl<'a> Sched<'a> {
             updating: false,
             history: Vec::new(),
         });
-        self.clone_base.insert(&def.id, ci);
+        for p in cl.child.primitives() {
+            self.clone_base.insert(&p.id, ci);
+        }
         for _ in 0..max.max(1) {
             self.new_instance(ci);
         }
@@ -140,7 +151,11 @@ impl<'a> Sched<'a> {
 
     /// Adds the clone's next instance (`base:N`); past `clone-max` it is an orphan
     /// that only ever stops.
-    fn new_instance(&mut self, ci: usize) -> usize {
+    pub(crate) fn new_instance(&mut self, ci: usize) -> usize {
+        let set = self.clones[ci].set;
+        if let Resource::Group(grp) = &*set.child {
+            return self.new_group_instance(ci, set, grp);
+        }
         let cl = &self.clones[ci];
         let def = cl.def;
         let number = cl.instances.len();
@@ -177,6 +192,9 @@ impl<'a> Sched<'a> {
         let ci = *self.clone_base.get(strip_instance(rid))?;
         if self.clones[ci].unique {
             return self.unique_instance(ci, rid);
+        }
+        if !self.clones[ci].instance_groups.is_empty() {
+            return self.group_clone_history_instance(ci, n, rid);
         }
         let mut inactive = None;
         let mut skip_inactive = false;
@@ -279,7 +297,7 @@ impl<'a> Sched<'a> {
         Some(self.clones[ci].instances[number])
     }
 
-    fn instance_needs_fencing(&self, ci: usize) -> bool {
+    pub(crate) fn instance_needs_fencing(&self, ci: usize) -> bool {
         let def = self.clones[ci].def;
         let cdef = self.cib.config.clone_of(&def.id);
         let requires = def
@@ -310,6 +328,9 @@ impl<'a> Sched<'a> {
     pub(crate) fn clone_location(&mut self, ci: usize, n: usize, score: Score, what: String) {
         let cur = self.clones[ci].allowed[n].unwrap_or(Score::ZERO);
         self.clones[ci].allowed[n] = Some(cur + score);
+        if !self.clones[ci].instance_groups.is_empty() {
+            return self.group_clone_location(ci, n, score, &what);
+        }
         for p in self.clones[ci].instances.clone() {
             self.location(p, Some(n), score, what.clone());
         }
@@ -500,8 +521,7 @@ impl<'a> Sched<'a> {
                 continue;
             }
             if assigned >= max_total {
-                self.ban_everywhere_rc(p, "clone-max instances already assigned");
-                self.do_assign(p, None, false);
+                self.stop_instance(p, "clone-max instances already assigned");
             } else if self.assign_instance(ci, p, None, node_max).is_some() {
                 assigned += 1;
             }
@@ -574,12 +594,25 @@ impl<'a> Sched<'a> {
             self.prims[p].next_role_reason.clone(),
         );
         let saved_counts = self.clones[ci].count.clone();
+        let saved_group = self
+            .instance_group(p)
+            .map(|gi| (gi, self.save_instance_group(gi)));
         let mut reserved = 0;
         let mut chosen = None;
         while reserved < available {
             chosen = self.assign_instance(ci, p, Some(current), node_max);
             if chosen == Some(current) {
                 break;
+            }
+            if let Some((gi, saved)) = &saved_group {
+                // The whole instance group goes back to unassigned.
+                self.unassign_instance_group(*gi, saved);
+                if chosen.is_none() {
+                    break;
+                }
+                reserved += 1;
+                chosen = None;
+                continue;
             }
             self.prims[p].allowed = saved_allowed.clone();
             self.prims[p].explain.truncate(saved_explain);
@@ -642,8 +675,8 @@ impl<'a> Sched<'a> {
             }
         }
         if coloc.score.is_pos_infinity() {
-            let nodes: Vec<usize> = self.clones[x]
-                .instances
+            let nodes: Vec<usize> = self
+                .colocation_instances(x)
                 .iter()
                 .filter(|&&q| !self.prims[q].blocked)
                 .filter_map(|&q| self.prims[q].assigned)
@@ -662,16 +695,16 @@ impl<'a> Sched<'a> {
             }
             return;
         }
-        for q in self.clones[x].instances.clone() {
+        for q in self.colocation_instances(x) {
             self.apply_coloc_to_scores(p, q, coloc);
         }
     }
 
     /// The instance of clone `x` on the best node `p` may run on (for interleaving).
     fn compatible_instance(&self, p: usize, x: usize) -> Option<usize> {
+        let targets = self.colocation_instances(x);
         let on = |n: usize| {
-            self.clones[x]
-                .instances
+            targets
                 .iter()
                 .copied()
                 .find(|&q| self.prims[q].assigned == Some(n) && !self.prims[q].blocked)
@@ -696,7 +729,7 @@ impl<'a> Sched<'a> {
         self.prims[p].allowed[n].unwrap_or(Score::NEG_INFINITY)
     }
 
-    fn ban_everywhere_rc(&mut self, p: usize, why: &str) {
+    pub(crate) fn ban_everywhere_rc(&mut self, p: usize, why: &str) {
         self.location(p, None, Score::NEG_INFINITY, why.to_string());
     }
 

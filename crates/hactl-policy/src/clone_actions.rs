@@ -48,6 +48,16 @@ impl Sched<'_> {
             g.order(stop, stopped, UNRUNNABLE_FIRST_BLOCKS);
             let instances = self.clones[ci].instances.clone();
             for (i, &p) in instances.iter().enumerate() {
+                if let Some([gstart, grunning, gstop, gstopped]) = self.instance_bounds(p, g) {
+                    // A cloned group's instance: the clone's pseudo actions
+                    // frame the instance group's (which frame its members).
+                    g.order(start, gstart, UNRUNNABLE_FIRST_BLOCKS | THEN_IMPLIES_FIRST);
+                    g.order(grunning, running, FIRST_IMPLIES_THEN);
+                    g.order(stop, gstop, THEN_IMPLIES_FIRST);
+                    g.order(gstopped, stopped, FIRST_IMPLIES_THEN);
+                    self.frame_group_members(p, start, stop, g);
+                    continue;
+                }
                 let st = self.start_or_placeholder(p, g);
                 g.order(start, st, UNRUNNABLE_FIRST_BLOCKS | THEN_IMPLIES_FIRST);
                 g.order(st, running, FIRST_IMPLIES_THEN);
@@ -70,13 +80,18 @@ impl Sched<'_> {
         }
     }
 
-    /// The instance actions an ordering names for instance `p`.
+    /// The instance actions an ordering names for instance `p` (`as_first`: on
+    /// the ordering's "first" side).
     pub(crate) fn instance_actions(
         &self,
         p: usize,
         action: OrderAction,
+        as_first: bool,
         g: &mut Graph,
     ) -> Vec<usize> {
+        if let Some(gi) = self.instance_group(p) {
+            return self.group_instance_actions(gi, action, as_first, g);
+        }
         let promotable = self.prims[p]
             .clone
             .is_some_and(|ci| self.clones[ci].promotable);
@@ -119,11 +134,11 @@ impl Sched<'_> {
             }
         }
         let firsts = match first {
-            RscRef::P(p) => self.instance_actions(p, fa, g),
+            RscRef::P(p) => self.instance_actions(p, fa, true, g),
             _ => return false,
         };
         for p in self.clones[tc].instances.clone() {
-            for t in self.instance_actions(p, ta, g) {
+            for t in self.instance_actions(p, ta, false, g) {
                 if !g.acts[t].runnable {
                     continue;
                 }
@@ -165,8 +180,8 @@ impl Sched<'_> {
                 .copied()
                 .find(|&q| node_of(q) == Some(n) && !self.prims[q].blocked);
             let Some(fp) = fp else { continue };
-            let firsts = self.instance_actions(fp, fa, g);
-            for t in self.instance_actions(tp, ta, g) {
+            let firsts = self.instance_actions(fp, fa, true, g);
+            for t in self.instance_actions(tp, ta, false, g) {
                 for &f in &firsts {
                     g.order(f, t, flags);
                 }

@@ -84,7 +84,7 @@ impl Sched<'_> {
         });
         let mut firsts = Vec::new();
         for p in self.clones[ci].instances.clone() {
-            firsts.extend(self.instance_actions(p, fa, g));
+            firsts.extend(self.instance_actions(p, fa, true, g));
         }
         for &f in &firsts {
             // Sequence only: one instance that cannot run blocks nothing here;
@@ -101,7 +101,7 @@ impl Sched<'_> {
         // is named as Pacemaker names it (the pseudo action, not the clone).
         if let RscRef::C(tc) = then {
             for p in self.clones[tc].instances.clone() {
-                thens.extend(self.instance_actions(p, ta, g));
+                thens.extend(self.instance_actions(p, ta, false, g));
             }
         }
         // The pseudo action is in the graph when an instance's action is (see

@@ -301,7 +301,12 @@ fn action_body(l: &Lookup<'_>, a: &Action, out: &mut String) {
         attrs.push(("CRM_meta_on_node".into(), n.to_string()));
         attrs.push(("CRM_meta_on_node_uuid".into(), l.uuid(n).to_string()));
     }
-    if a.kind == ActionKind::Probe {
+    // A probe, and a monitor for the Stopped role, expect "not running".
+    let stopped_role = matches!(a.kind, ActionKind::Monitor { .. })
+        && prim
+            .and_then(|p| p.op(op, interval))
+            .is_some_and(|o| o.role == Some(hactl_model::Role::Stopped));
+    if a.kind == ActionKind::Probe || stopped_role {
         attrs.push(("CRM_meta_op_target_rc".into(), "7".into()));
     }
     if let ActionKind::Notify { env, .. } = &a.kind {

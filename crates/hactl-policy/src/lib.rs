@@ -18,8 +18,9 @@
 //! a cut is reported in `Transition::warnings`); anonymous, globally-unique and
 //! promotable clones of primitives are scheduled (`clone.rs`, `promotable.rs`),
 //! with their notifications (`notify.rs`) and `clone-min` (`clone_min.rs`), and
-//! live migration of a primitive that stands alone (`migration.rs`), while
-//! bundles and clones of groups are refused when a CIB is imported.
+//! live migration of a primitive that stands alone (`migration.rs`), anonymous
+//! clones of groups (`clone_group.rs`), while bundles and promotable, unique,
+//! ordered or notifying clones of groups are refused when a CIB is imported.
 
 mod actions;
 mod assign_scores;
@@ -28,6 +29,7 @@ mod cancel;
 mod cleanup;
 mod clone;
 mod clone_actions;
+mod clone_group;
 mod clone_min;
 mod digest;
 #[cfg(test)]
@@ -45,6 +47,7 @@ mod promotable_actions;
 mod raw_scores;
 mod rules;
 mod sched;
+mod stopped_monitors;
 mod tickets;
 mod utilization;
 
@@ -59,7 +62,8 @@ use sched::{RscRef, Sched};
 
 pub use graph::{graph_xml, operation_key};
 pub use output::{
-    format_status, rsc_line as format_resource_line, rsc_line_named as format_resource_line_named,
+    format_resource_blocks, format_status, rsc_line as format_resource_line,
+    rsc_line_named as format_resource_line_named,
 };
 
 /// Node attribute a node sets on itself when it leaves by force (`hactl cluster stop
@@ -375,7 +379,7 @@ fn build_transition(
     let mut rsc_arc = |r: RscRef| -> Arc<str> {
         let (slot, id) = match r {
             RscRef::P(p) => (&mut prim_arcs[p], s.prims[p].id.as_str()),
-            RscRef::G(gi) => (&mut group_arcs[gi], s.groups[gi].id),
+            RscRef::G(gi) => (&mut group_arcs[gi], &*s.groups[gi].id),
             RscRef::C(ci) => (&mut clone_arcs[ci], s.clones[ci].id),
         };
         slot.get_or_insert_with(|| Arc::from(id)).clone()
@@ -529,7 +533,7 @@ fn build_transition(
         let prims: Vec<usize> = match r {
             RscRef::P(p) => vec![p],
             RscRef::G(gi) => s.groups[gi].members.clone(),
-            RscRef::C(ci) => s.clones[ci].instances.clone(),
+            RscRef::C(ci) => s.instance_prims(ci),
         };
         for p in prims {
             for item in actions::summarize_prim(s, g, p) {

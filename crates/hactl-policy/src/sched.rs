@@ -161,7 +161,8 @@ pub(crate) struct Prim<'a> {
 
 #[derive(Debug)]
 pub(crate) struct GroupInfo<'a> {
-    pub id: &'a str,
+    /// The group's id, or a cloned group's instance id (`grp:2`).
+    pub id: std::borrow::Cow<'a, str>,
     pub def: &'a Group,
     pub members: Vec<usize>,
     pub priority: i64,
@@ -614,7 +615,7 @@ impl<'a> Sched<'a> {
                     order.push((priority, pos, RscRef::G(gi)));
                     self.by_id.insert(&g.id, RscRef::G(gi));
                     self.groups.push(GroupInfo {
-                        id: &g.id,
+                        id: std::borrow::Cow::Borrowed(&g.id),
                         def: g,
                         members,
                         priority,
@@ -728,7 +729,7 @@ impl<'a> Sched<'a> {
                 } else if let Some(&ci) = self.clone_base.get(clone::strip_instance(&fc.rsc)) {
                     // An anonymous clone's failures count against every instance
                     // on that node (Pacemaker bans the clone there).
-                    for &p in &self.clones[ci].instances {
+                    for p in self.instances_named(ci, clone::strip_instance(&fc.rsc)) {
                         if p >= from {
                             self.failcounts[p].push((n, fc));
                         }
@@ -1207,7 +1208,7 @@ impl<'a> Sched<'a> {
     pub fn rsc_id(&self, r: RscRef) -> &str {
         match r {
             RscRef::P(p) => &self.prims[p].id,
-            RscRef::G(g) => self.groups[g].id,
+            RscRef::G(g) => &self.groups[g].id,
             RscRef::C(c) => self.clones[c].id,
         }
     }
@@ -2126,7 +2127,7 @@ impl<'a> Sched<'a> {
         if coloc.explicit && coloc.dependent == RscRef::P(q) {
             if let Some(g) = self.prims[q].group {
                 if self.groups[g].members.first() != Some(&q) {
-                    let gid = self.groups[g].id;
+                    let gid = &*self.groups[g].id;
                     for lc in &self.cib.config.constraints.location {
                         if lc.rsc != gid {
                             continue;

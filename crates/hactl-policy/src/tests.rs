@@ -708,3 +708,9 @@ mod cleanup_tests;
 
 #[path = "migration_tests.rs"]
 mod migration_tests;
+
+#[path = "clone_group_tests.rs"]
+mod clone_group_tests;
+
+#[path = "stopped_monitors_tests.rs"]
+mod stopped_monitors_tests;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use hactl_model::values::format_interval_ms;
 use hactl_model::{LocationConstraint, OpRecord};
-use hactl_policy::{format_resource_line, format_resource_line_named, format_status, StatusView};
+use hactl_policy::{format_resource_blocks, format_resource_line_named, format_status, StatusView};
 
 use crate::report::{history_ops, FailedAction, StatusReport};
 use crate::time::{format_ms, format_time};
@@ -142,28 +142,63 @@ fn node_word(n: &hactl_policy::NodeState) -> &'static str {
     }
 }
 
+/// crm_mon's `-n`: each node with what runs there, the state without the node's
+/// name (it is the heading), an anonymous clone's instance as its primitive.
 fn by_node(out: &mut String, v: &View) {
     let t = &v.transition;
     out.push_str("* Node List:\n");
     for n in &t.nodes {
         let _ = writeln!(out, "  * Node {}: {}:", n.name, node_word(n));
+        out.push_str("    * Resources:\n");
         for p in t.placements.iter().filter(|p| p.current.contains(&n.name)) {
-            let line = format_resource_line_named(v.shown_id(p), p, t, StatusView::Current);
-            let _ = writeln!(out, "    * {line}");
+            let here = hactl_policy::Placement {
+                current: vec![n.name.clone()],
+                ..p.clone()
+            };
+            let line = format_resource_line_named(v.shown_id(p), &here, t, StatusView::Current);
+            let _ = writeln!(out, "      * {}", without_node(&line, &n.name));
         }
     }
 }
 
+/// A resource line's state without ` NODE`: `ping\t(…):\t Started n1` →
+/// `ping\t(…):\t Started` (flags after it, ` (unmanaged)`, stay).
+fn without_node(line: &str, node: &str) -> String {
+    let Some(at) = line.rfind(":\t ") else {
+        return line.to_string();
+    };
+    let (head, state) = line.split_at(at + 3);
+    let cut = format!(" {node}");
+    let kept = match state.find(&cut) {
+        Some(i) if matches!(state[i + cut.len()..].chars().next(), None | Some(' ')) => {
+            format!("{}{}", &state[..i], &state[i + cut.len()..])
+        }
+        _ => state.to_string(),
+    };
+    format!("{head}{kept}")
+}
+
+/// crm_mon's `-r` list: the block (as in the full list) of every resource with an
+/// instance that is not active, so a clone shows as its clone set, never as an
+/// anonymous instance's internal id (`ping:3`).
 fn inactive(out: &mut String, v: &View) {
     let t = &v.transition;
     out.push_str("\nInactive Resources:\n");
-    let mut none = true;
-    for p in t.placements.iter().filter(|p| p.current.is_empty()) {
-        none = false;
-        let line = format_resource_line(p, t, StatusView::Current);
-        let _ = writeln!(out, "  * {line}");
+    let idle: std::collections::HashSet<&str> = t
+        .placements
+        .iter()
+        .filter(|p| p.current.is_empty())
+        .map(|p| p.clone.as_deref().unwrap_or(p.resource.as_str()))
+        .collect();
+    let has_idle = |r: &hactl_model::Resource| match r {
+        hactl_model::Resource::Group(g) => g.children.iter().any(|c| idle.contains(c.id.as_str())),
+        other => idle.contains(other.id()),
+    };
+    let blocks = format_resource_blocks(&v.cib, t, StatusView::Current, &has_idle);
+    for line in blocks.lines() {
+        let _ = writeln!(out, "{}", line.strip_prefix("  ").unwrap_or(line));
     }
-    if none {
+    if blocks.is_empty() {
         out.push_str("  * No inactive resources\n");
     }
 }

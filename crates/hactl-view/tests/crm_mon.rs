@@ -285,3 +285,33 @@ fn status_text_shows_clones_as_crm_mon_does() {
     assert!(theirs.len() >= 8, "{theirs:#?}");
     assert_eq!(ours, theirs, "{text}");
 }
+
+/// `-n -r` as `crm_mon -1 -n -r` shows them: each node with its resources, the
+/// state without the node's name and an anonymous clone's instance as its
+/// primitive; under "Inactive Resources" the block of every resource with an
+/// instance that is not running (the clone sets as in the full list, a stopped
+/// primitive), never an anonymous instance's internal id (`ping:3`).
+#[test]
+fn status_text_by_node_and_inactive_as_crm_mon_shows_them() {
+    // The clones, plus a primitive that runs nowhere.
+    let xml = std::fs::read_to_string(CLONES).unwrap().replace(
+        "</resources>",
+        r#"<primitive id="vip" class="ocf" provider="pacemaker" type="Dummy"/></resources>"#,
+    );
+    let path = std::env::temp_dir().join(format!("hactl-view-by-node-{}.xml", std::process::id()));
+    std::fs::write(&path, xml).unwrap();
+    let path = path.to_str().unwrap();
+    let theirs = crm_mon(path, &["-n", "-r"]);
+    let sections = hactl_view::Sections {
+        by_node: true,
+        inactive: true,
+        ..hactl_view::Sections::STATUS
+    };
+    let text = hactl_view::text::render(&view(path), &sections);
+    std::fs::remove_file(path).unwrap();
+    for header in ["Node List:", "Inactive Resources:"] {
+        let want = resource_block(&theirs, header);
+        assert!(want.len() >= 5, "{header} {want:#?}");
+        assert_eq!(resource_block(&text, header), want, "{header}\n{text}");
+    }
+}

@@ -92,11 +92,12 @@ pub enum XvmError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot send the request to {group}:{port} from any local address ({detail})")]
+    #[error("cannot send the request to {group}:{port} from any local address ({source})")]
     Send {
         group: IpAddr,
         port: u16,
-        detail: String,
+        #[source]
+        source: SendError,
     },
     #[error(
         "no answer from fence_virtd within {:.1}s (request to {group}:{port} from {sources}, hash {hash}): \
@@ -301,10 +302,10 @@ impl Client {
         let stream = loop {
             send_all(&copies, dest, cfg)
                 .await
-                .map_err(|detail| XvmError::Send {
+                .map_err(|source| XvmError::Send {
                     group: cfg.group,
                     port: cfg.port,
-                    detail,
+                    source,
                 })?;
             let now = Instant::now();
             if now >= deadline {
@@ -542,26 +543,52 @@ fn sender(addr: IpAddr, ifindex: u32, ttl: u32) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(sock.into())
 }
 
+/// Why no copy of a request could be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// There was no socket to send from.
+    #[error("no usable socket")]
+    NoSocket,
+    /// Every copy failed, each for its reason.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    AllFailed(Vec<CopyError>),
+}
+
+/// Why one copy (from one local address) was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error("from {addr}: {source}")]
+    Io {
+        addr: IpAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("from {addr}: send timed out")]
+    TimedOut { addr: IpAddr },
+}
+
 /// Sends every copy once; fails only if none could be sent.
 async fn send_all(
     copies: &[(IpAddr, UdpSocket, [u8; 176])],
     dest: SocketAddr,
     cfg: &ClientConfig,
-) -> Result<(), String> {
+) -> Result<(), SendError> {
     let mut sent = 0;
     let mut errors = Vec::new();
     for (addr, sock, bytes) in copies {
+        let addr = *addr;
         match tokio::time::timeout(cfg.retrans, sock.send_to(bytes, dest)).await {
             Ok(Ok(_)) => sent += 1,
-            Ok(Err(e)) => errors.push(format!("from {addr}: {e}")),
-            Err(_) => errors.push(format!("from {addr}: send timed out")),
+            Ok(Err(source)) => errors.push(CopyError::Io { addr, source }),
+            Err(_) => errors.push(CopyError::TimedOut { addr }),
         }
     }
     if sent == 0 {
-        if errors.is_empty() {
-            errors.push("no usable socket".into());
-        }
-        return Err(errors.join("; "));
+        return Err(if errors.is_empty() {
+            SendError::NoSocket
+        } else {
+            SendError::AllFailed(errors)
+        });
     }
     for e in &errors {
         tracing::debug!(error = %e, "multicast copy not sent");

@@ -1,0 +1,158 @@
+//! Clones of groups on small hand-built CIBs: each instance is a group whose
+//! members (`web:N`, `ip:N`) run together on one node, start in order and stop
+//! in reverse order, numbered as cloned primitives are.
+
+use hactl_model::{CloneSet, OrderConstraint};
+
+use super::*;
+use crate::{ActionKind, Transition};
+
+/// Group `grp` of `web` then `ip`, cloned as `grp-clone`.
+fn cloned_group(meta: &[(&str, &str)]) -> Resource {
+    Resource::Clone(CloneSet {
+        id: "grp-clone".into(),
+        meta: meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        child: Box::new(Resource::Group(Group {
+            id: "grp".into(),
+            children: vec![dummy("web"), dummy("ip")],
+            ..Default::default()
+        })),
+    })
+}
+
+fn action(t: &Transition, kind: ActionKind, rsc: &str) -> usize {
+    t.actions
+        .iter()
+        .find(|a| a.kind == kind && a.resource.as_deref() == Some(rsc))
+        .unwrap_or_else(|| panic!("no {kind:?} of {rsc}"))
+        .id
+}
+
+/// Whether action `a` comes before `b` along the graph's edges.
+fn before(t: &Transition, a: usize, b: usize) -> bool {
+    let mut seen = vec![false; t.actions.len()];
+    let mut todo = vec![a];
+    while let Some(x) = todo.pop() {
+        if x == b {
+            return true;
+        }
+        for e in t.edges.iter().filter(|e| e.before == x) {
+            if !std::mem::replace(&mut seen[e.after], true) {
+                todo.push(e.after);
+            }
+        }
+    }
+    false
+}
+
+/// Where each started primitive goes.
+fn starts(t: &Transition) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = t
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Start && !a.pseudo)
+        .map(|a| {
+            let r = a.resource.as_deref().unwrap_or_default().to_string();
+            let n = a.node.as_deref().unwrap_or_default().to_string();
+            (r, n)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn each_instance_of_a_cloned_group_starts_its_members_together_in_order() {
+    let mut cib = base(&["n1", "n2", "n3"]);
+    cib.config.resources.push(cloned_group(&[]));
+    let t = schedule(&cib, 5).unwrap();
+    let placed = starts(&t);
+    let on = |r: &str| placed.iter().find(|(p, _)| p == r).map(|(_, n)| n.clone());
+    for i in 0..3 {
+        let (web, ip) = (format!("web:{i}"), format!("ip:{i}"));
+        assert!(on(&web).is_some(), "{web} starts: {placed:?}");
+        assert_eq!(on(&web), on(&ip), "instance {i} runs on one node");
+        let (sw, si) = (
+            action(&t, ActionKind::Start, &web),
+            action(&t, ActionKind::Start, &ip),
+        );
+        assert!(before(&t, sw, si), "{web} starts before {ip}");
+        // The instance's group pseudo actions frame its members.
+        let gstart = action(&t, ActionKind::GroupStart, &format!("grp:{i}"));
+        let running = action(&t, ActionKind::GroupRunning, &format!("grp:{i}"));
+        assert!(before(&t, gstart, sw) && before(&t, si, running));
+    }
+    let mut nodes: Vec<_> = (0..3).filter_map(|i| on(&format!("web:{i}"))).collect();
+    nodes.sort();
+    assert_eq!(nodes, ["n1", "n2", "n3"], "one instance per node");
+}
+
+#[test]
+fn a_running_cloned_group_stays_and_standby_stops_only_that_nodes_instance() {
+    let mut cib = base(&["n1", "n2", "n3"]);
+    cib.config.resources.push(cloned_group(&[]));
+    // Histories named by the primitive, as Pacemaker records anonymous instances.
+    for (i, n) in ["n1", "n2", "n3"].iter().enumerate() {
+        let st = cib.status.nodes.get_mut(*n).unwrap();
+        st.resources.insert("web".into(), running(2 * i as i64 + 1));
+        st.resources.insert("ip".into(), running(2 * i as i64 + 2));
+    }
+    assert_eq!(summary(&cib), Vec::<String>::new(), "nothing moves");
+    cib.config
+        .nodes
+        .iter_mut()
+        .find(|n| n.name == "n2")
+        .unwrap()
+        .attributes
+        .insert("standby".into(), "on".into());
+    let mut lines = summary(&cib);
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "Stop ip:1 ( n2 ) due to node availability",
+            "Stop web:1 ( n2 ) due to node availability",
+        ]
+    );
+    let t = schedule(&cib, 5).unwrap();
+    // Members stop in reverse order.
+    let (sw, si) = (
+        action(&t, ActionKind::Stop, "web:1"),
+        action(&t, ActionKind::Stop, "ip:1"),
+    );
+    assert!(before(&t, si, sw), "ip:1 stops before web:1");
+}
+
+#[test]
+fn an_unrunnable_start_before_a_cloned_group_stops_all_its_members() {
+    let mut cib = base(&["n1", "n2"]);
+    cib.config.resources.push(cloned_group(&[]));
+    let mut db = dummy("db");
+    db.meta.insert("target-role".into(), "Stopped".into());
+    cib.config.resources.push(Resource::Primitive(db));
+    cib.config.constraints.order.push(OrderConstraint {
+        id: "db-then-grp".into(),
+        first: "db".into(),
+        then: "grp-clone".into(),
+        ..Default::default()
+    });
+    for (i, n) in ["n1", "n2"].iter().enumerate() {
+        let st = cib.status.nodes.get_mut(*n).unwrap();
+        st.resources.insert("web".into(), running(2 * i as i64 + 1));
+        st.resources.insert("ip".into(), running(2 * i as i64 + 2));
+    }
+    let t = schedule(&cib, 5).unwrap();
+    for r in ["web:0", "ip:0", "web:1", "ip:1"] {
+        let stop = action(&t, ActionKind::Stop, r);
+        assert!(t.actions[stop].runnable, "{r} stops");
+        assert!(
+            !t.actions.iter().any(|a| a.kind == ActionKind::Start
+                && a.resource.as_deref() == Some(r)
+                && a.runnable),
+            "{r} cannot start again"
+        );
+    }
+}
