@@ -8,12 +8,14 @@
 //! * [`cluster`]: real `hactl daemon` processes in that lab, set up with
 //!   `hactl cluster setup`, with crash (SIGKILL) and clean stop (SIGTERM), and a
 //!   control-socket client for status, CIB reads and changes.
+//! * [`ipvs_guest`]: the host half of the cluster tests run in the ipvs-vm guest.
 
 pub mod bench;
 pub mod cluster;
 pub mod controller_lab;
 pub mod cts;
 pub mod fence_virtd;
+pub mod ipvs_guest;
 pub mod netns;
 pub mod tmux;
 pub mod two_node_lab;

@@ -9,9 +9,14 @@
 //!
 //! In order: LVS-NAT carries requests; a killed httpd is out of the table within
 //! keepalived's bound `(retry+1)·check_interval + connect_timeout` and no request fails
-//! after that; restored, it is back; all down, the sorry server answers. Then TUN and
-//! DR (the real servers' side by the lvs-realserver agent) carry requests after a
-//! `resource update` and a restart. Last, the director holding the group loses power: the
+//! after that; restored, it is back; all down, the sorry server answers. Then `hactl
+//! resource update` of the running service, applied in place (a `reload-agent` in the
+//! cluster's transitions, no stop or start; the service in the kernel's table at every
+//! sample and its connection counter going on): a real server removed, the one a held
+//! client connection uses reweighted and the scheduler changed, then all put back; the
+//! held connection finishes its request on its real server. Then TUN and DR (the real
+//! servers' side by the lvs-realserver agent) carry requests, each switched to by an
+//! update in place too. Last, the director holding the group loses power: the
 //! VIP and the service come up on another director and every real server answers
 //! through it; a client connection opened before (its entry copied to the backups by
 //! the sync daemon) finishes its request on the same real server.
@@ -19,10 +24,8 @@
 //! The guest gets 2 vCPUs and the daemons a slower heartbeat than the default
 //! profile (300 ms, lost after 3 s): three debug daemons under software emulation are
 //! late by more than the default's 250 ms. `guest_bench_director_failover` (run by
-//! `scripts/bench-ipvs-director`) measures the failover with sync on and off.
-
-#[path = "../../agents/ipvs/tests/support/guest.rs"]
-mod guest;
+//! `scripts/bench-ipvs-director`) measures the failover with sync on and off, and with
+//! fencing (fence_virtd with libvirt's test driver in the guest).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
@@ -34,28 +37,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hactl_tests::cluster::Cluster;
+use hactl_tests::fence_virtd::{enable_fencing, FenceVirtd};
 
 #[test]
 fn netns_ipvs_director_in_a_real_lvs_kernel() {
-    if !guest::require_root() {
-        return;
-    }
-    let me = std::env::current_exe().expect("own path");
-    let hactl = release_hactl();
-    let (ok, out) = guest::run_guest_with(
+    hactl_tests::ipvs_guest::run_guest_half(
         "director.sh",
-        &[
-            (me.to_str().expect("utf-8 path"), "/t"),
-            (hactl.to_str().expect("utf-8 path"), "/bin/hactl"),
-            // The harness kills a daemon's process group with `kill -- -PID`, which
-            // busybox's kill does not take.
-            ("/bin/kill", "/usr/bin/kill"),
-        ],
+        &release_hactl(),
+        // The harness kills a daemon's process group with `kill -- -PID`, which
+        // busybox's kill does not take.
+        &[("/bin/kill", "/usr/bin/kill")],
         &["--smp", "2", "--mem", "2048", "--timeout", "900"],
-    );
-    assert!(
-        ok && out.contains("test result: ok. 1 passed"),
-        "the guest run failed"
     );
 }
 
@@ -82,6 +74,8 @@ fn release_hactl() -> PathBuf {
 const DIRECTORS: [usize; 3] = [1, 2, 3];
 const CLIENT: usize = 4;
 const REAL: [usize; 3] = [5, 6, 7];
+/// fence_virtd's namespace, in the fenced lab only.
+const FENCER: usize = 8;
 const VIP: &str = "10.0.0.100";
 const SERVICE: &str = "10.0.0.100:80";
 /// The health-check timings (keepalived's names and meanings).
@@ -132,8 +126,9 @@ struct Row {
     weight: u32,
 }
 
-/// The service's real servers in director `d`'s kernel; None: no such service there.
-fn table(d: usize) -> Option<Vec<Row>> {
+/// The service in director `d`'s kernel: its scheduler and real servers (sorted);
+/// None: no such service there.
+fn service(d: usize) -> Option<(String, Vec<Row>)> {
     let out = Command::new("ip")
         .args(["netns", "exec", &ns(d), "ipvsadm", "-Ln", "-t", SERVICE])
         .output()
@@ -141,7 +136,15 @@ fn table(d: usize) -> Option<Vec<Row>> {
     if !out.status.success() {
         return None;
     }
-    let mut rows: Vec<Row> = String::from_utf8_lossy(&out.stdout)
+    let text = String::from_utf8_lossy(&out.stdout);
+    // `TCP  10.0.0.100:80 rr`, then `  -> 10.0.1.5:80  Masq  1  0  0` per server.
+    let sched = text
+        .lines()
+        .find(|l| l.starts_with("TCP "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or_default()
+        .to_string();
+    let mut rows: Vec<Row> = text
         .lines()
         .filter(|l| l.trim_start().starts_with("->") && !l.contains("RemoteAddress"))
         .filter_map(|l| {
@@ -154,7 +157,34 @@ fn table(d: usize) -> Option<Vec<Row>> {
         })
         .collect();
     rows.sort();
-    Some(rows)
+    Some((sched, rows))
+}
+
+/// The service's real servers in director `d`'s kernel; None: no such service there.
+fn table(d: usize) -> Option<Vec<Row>> {
+    service(d).map(|s| s.1)
+}
+
+/// The service's connection counter in director `d`'s kernel (`ipvsadm -Ln --stats`:
+/// every connection it ever scheduled; a service deleted and added again starts at 0).
+fn service_conns(d: usize) -> u64 {
+    let out = run(&[
+        "ip",
+        "netns",
+        "exec",
+        &ns(d),
+        "ipvsadm",
+        "-Ln",
+        "--stats",
+        "--exact",
+        "-t",
+        SERVICE,
+    ]);
+    out.lines()
+        .find(|l| l.starts_with("TCP "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|c| c.parse().ok())
+        .expect("the service's Conns in ipvsadm --stats")
 }
 
 /// The table as `addrs` with forwarding `fwd` at weight 1 each.
@@ -238,6 +268,8 @@ struct Director {
     httpd: HashMap<usize, Child>,
     sorry: Child,
     alive: Vec<usize>,
+    /// With fencing: fence_virtd (libvirt's test driver, domains n1..n3) in FENCER.
+    fence: Option<FenceVirtd>,
 }
 
 fn httpd(i: usize, port: u16, dir: &str) -> Child {
@@ -255,9 +287,36 @@ fn page(dir: &str, text: &str) {
     std::fs::write(format!("{dir}/index.html"), format!("{text}\n")).expect("index.html");
 }
 
+/// fence_virtd in FENCER (domains n1..n3, multicast routed on every namespace's
+/// eth0), once it answers the C `fence_xvm`.
+fn fencer(c: &Cluster) -> FenceVirtd {
+    for i in 1..=FENCER {
+        run(&[
+            "ip",
+            "-n",
+            &ns(i),
+            "route",
+            "add",
+            "224.0.0.0/4",
+            "dev",
+            "eth0",
+        ]);
+    }
+    let dir = c.root.join("fence_virtd");
+    std::fs::create_dir_all(&dir).expect("fence_virtd's directory");
+    let mut f = FenceVirtd::start(&ns(FENCER), "eth0", &dir, &["n1", "n2", "n3"])
+        .expect("start fence_virtd");
+    f.wait_ready(&ns(1), "n1", Duration::from_secs(60))
+        .expect("fence_virtd answers");
+    f
+}
+
 impl Director {
-    fn setup() -> Director {
-        let mut c = Cluster::setup_with_spares("lv", DIRECTORS.len(), 4, "10.0.0", None)
+    /// The lab and the running cluster; with `fenced`, fence_virtd in FENCER and a
+    /// `fence_hactl_xvm` device (stonith action off), else stonith disabled.
+    fn setup(fenced: bool) -> Director {
+        let spares = if fenced { FENCER - DIRECTORS.len() } else { 4 };
+        let mut c = Cluster::setup_with_spares("lv", DIRECTORS.len(), spares, "10.0.0", None)
             .expect("the lab and the cluster identity");
         c.net.add_link("10.0.1").expect("the NAT-side network");
         c.add_settings("heartbeat_interval = \"300ms\"\ndead_after = \"3s\"")
@@ -306,17 +365,37 @@ impl Director {
             .iter()
             .map(|&i| (i, httpd(i, 80, &format!("/tmp/www{i}"))))
             .collect();
+        let fence = fenced.then(|| fencer(&c));
         c.start_all().expect("start the directors");
         let d = Director {
             c,
             httpd: pages,
             sorry,
             alive: DIRECTORS.to_vec(),
+            fence,
         };
         d.c.wait_dc(&DIRECTORS, Duration::from_secs(90))
             .expect("the directors elect a DC");
-        d.hactl(&["property", "set", "stonith-enabled=false"]);
+        match &d.fence {
+            Some(f) => {
+                let key = f.key_path.to_str().expect("a utf-8 path");
+                enable_fencing(&d.c, key, DIRECTORS.len()).expect("the fencing device");
+            }
+            None => {
+                d.hactl(&["property", "set", "stonith-enabled=false"]);
+            }
+        }
         d
+    }
+
+    /// The changes the directors' logs say the CIB model rejected (the cluster's
+    /// own proposals should never be).
+    fn print_rejected(&self) {
+        for i in DIRECTORS {
+            for l in self.c.log(i).lines().filter(|l| l.contains("rejected")) {
+                println!("n{i}: {l}");
+            }
+        }
     }
 
     /// `hactl` through a live director's control socket.
@@ -463,6 +542,8 @@ struct Failover {
     survived: usize,
     conns: usize,
     answered: BTreeSet<String>,
+    /// With fencing: whether the old holder's domain is off in fence_virtd after.
+    fenced_off: Option<bool>,
 }
 
 /// Requests through the VIP every 100 ms until stopped: (when, succeeded).
@@ -546,6 +627,10 @@ fn failover(d: &mut Director, sync: bool, conns: usize) -> Failover {
     );
     let takeover = t0.elapsed();
     println!("n{new} holds the VIP and the service {takeover:?} after the power-off");
+    let fenced_off = d.fence.as_ref().map(|f| {
+        let st = f.status_from(&ns(new), &format!("n{holder}"));
+        st.expect("run fence_xvm") == Some(false)
+    });
     // First the long-lived requests (the httpd waits 60 s for the rest of a request).
     let survived = open
         .drain(..)
@@ -567,6 +652,7 @@ fn failover(d: &mut Director, sync: bool, conns: usize) -> Failover {
         survived,
         conns,
         answered: answers(6),
+        fenced_off,
     }
 }
 
@@ -619,23 +705,209 @@ fn nat_health_and_sorry(d: &mut Director) {
     assert_eq!(answers(6), all_real());
 }
 
+/// The id of the newest transition the DC recorded (0: none yet).
+fn last_transition(d: &Director) -> u64 {
+    let cib = d.c.cib(d.alive[0]).expect("read the CIB");
+    cib.status
+        .transitions
+        .iter()
+        .map(|t| t.id)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The tasks the DC ran on `rsc` in the transitions after `after`.
+fn tasks_since(d: &Director, after: u64, rsc: &str) -> Vec<String> {
+    let cib = d.c.cib(d.alive[0]).expect("read the CIB");
+    cib.status
+        .transitions
+        .iter()
+        .filter(|t| t.id > after)
+        .flat_map(|t| t.actions.iter())
+        .filter(|a| a.rsc.as_deref() == Some(rsc))
+        .map(|a| a.task.clone())
+        .collect()
+}
+
+/// Samples director `h`'s kernel table until stopped: (samples, samples without the
+/// service).
+fn watch_service(h: usize, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(usize, usize)> {
+    std::thread::spawn(move || {
+        let (mut seen, mut absent) = (0, 0);
+        while !stop.load(Ordering::Relaxed) {
+            seen += 1;
+            absent += usize::from(table(h).is_none());
+            // Leaves the guest's 2 vCPUs to the daemons between samples.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (seen, absent)
+    })
+}
+
+/// `hactl resource update web PARAMS` on the running service must apply in place:
+/// the kernel's table becomes `want` with scheduler `sched` on the same director, the
+/// service is in the kernel's table at every sample meanwhile, its connection counter
+/// goes on (a service deleted and added again starts at 0), and the cluster's
+/// transitions show a `reload-agent` of web and no stop or start of any member of the
+/// group.
+fn update_in_place(d: &Director, params: &[String], want: &[Row], sched: &str) {
+    let h = holder(d);
+    let conns = service_conns(h);
+    let after = last_transition(d);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch_service(h, stop.clone());
+    let mut args = vec!["resource", "update", "--wait=60s", "web"];
+    args.extend(params.iter().map(String::as_str));
+    d.hactl(&args);
+    let took = wait_for("the updated table", Duration::from_secs(30), || {
+        service(h).is_some_and(|(s, rows)| s == sched && rows == want)
+    });
+    let mut tasks = Vec::new();
+    wait_for("the reload recorded", Duration::from_secs(30), || {
+        tasks = tasks_since(d, after, "web");
+        tasks.iter().any(|t| t == "reload-agent")
+            || tasks.iter().any(|t| t == "stop" || t == "start")
+    });
+    stop.store(true, Ordering::Relaxed);
+    let (seen, absent) = watcher.join().expect("the table watcher");
+    println!("update {params:?}: n{h} shows it {took:?} after the update returned; web ran {tasks:?}; {seen} samples of the table");
+    assert!(
+        tasks.iter().any(|t| t == "reload-agent")
+            && !tasks.iter().any(|t| t == "stop" || t == "start"),
+        "web was not reloaded in place: {tasks:?}"
+    );
+    for member in ["vip", "gw"] {
+        let t = tasks_since(d, after, member);
+        assert!(
+            !t.iter().any(|t| t == "stop" || t == "start"),
+            "{member} restarted by web's update: {t:?}"
+        );
+    }
+    assert_eq!(
+        absent, 0,
+        "the service was missing from the table in {absent} of {seen} samples"
+    );
+    assert_eq!(holders(&d.alive), [h], "the service moved");
+    let now = service_conns(h);
+    assert!(
+        now >= conns,
+        "the service's counter went from {conns} to {now}: it was recreated"
+    );
+}
+
+/// The one director holding the service.
+fn holder(d: &Director) -> usize {
+    match holders(&d.alive).as_slice() {
+        [h] => *h,
+        other => panic!("the service is on {other:?}, not on one director"),
+    }
+}
+
+/// The real server a client connection from local port `port` is scheduled to, in
+/// director `h`'s connection table (`ipvsadm -Lnc`: `TCP 00:59 ESTABLISHED
+/// client vip real`).
+fn scheduled_to(h: usize, port: u16) -> Option<String> {
+    let out = run(&["ip", "netns", "exec", &ns(h), "ipvsadm", "-Lnc"]);
+    let client = format!("10.0.0.{CLIENT}:{port}");
+    out.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.get(3) == Some(&client.as_str()))
+        .and_then(|f| f.get(5).map(|r| r.to_string()))
+}
+
+/// Real servers as the agent's `real_servers` takes them, with their weights.
+fn real_servers(rows: &[(String, u32)]) -> String {
+    let v: Vec<String> = rows
+        .iter()
+        .map(|(a, w)| format!("{a},weight={w}"))
+        .collect();
+    format!("real_servers={}", v.join(" "))
+}
+
+/// While a client connection is held open through the NAT service, the cluster
+/// removes a real server, reweights the connection's one and changes the scheduler,
+/// in place, and the connection then finishes its request on its real server (at
+/// once: busybox httpd gives up on a request after 60 s); then everything is put
+/// back, in place too.
+fn update_nat_in_place(d: &Director) {
+    let mut held = connect().expect("a long-lived connection");
+    held.write_all(b"GET / HTTP/1.0\r\nX-Before: 1\r\n")
+        .expect("write");
+    let port = held.local_addr().expect("local address").port();
+    let h = holder(d);
+    let mut to = None;
+    wait_for(
+        "the held connection in the table",
+        Duration::from_secs(10),
+        || {
+            to = scheduled_to(h, port);
+            to.is_some()
+        },
+    );
+    let to = to.expect("its real server");
+    let others: Vec<String> = REAL
+        .map(|i| rs_addr(i, true))
+        .into_iter()
+        .filter(|a| *a != to)
+        .collect();
+    println!("held connection {port} on {to}; removing {}", others[1]);
+    let kept = [(to.clone(), 3), (others[0].clone(), 1)];
+    let mut want: Vec<Row> = kept
+        .iter()
+        .map(|(a, w)| Row {
+            addr: a.clone(),
+            fwd: "Masq".into(),
+            weight: *w,
+        })
+        .collect();
+    want.sort();
+    update_in_place(
+        d,
+        &[real_servers(&kept), "scheduler=wrr".into()],
+        &want,
+        "wrr",
+    );
+    let page = finish(held, "X-After: 1\r\n\r\n").expect("the held connection's answer");
+    let server = REAL
+        .iter()
+        .find(|&&i| rs_addr(i, true) == to)
+        .expect("a real server");
+    assert_eq!(
+        page,
+        format!("rs{server}"),
+        "the held connection changed server"
+    );
+    let nat = expect(&REAL.map(|i| rs_addr(i, true)), "Masq");
+    update_in_place(
+        d,
+        &[
+            format!("real_servers={}", servers(true)),
+            "scheduler=rr".into(),
+        ],
+        &nat,
+        "rr",
+    );
+    assert_eq!(
+        answers(6),
+        all_real(),
+        "not every real server answers after the updates"
+    );
+}
+
 /// Switches the service to `fwd` (`tun`/`dr`) with the real servers on the clients'
-/// network and checks every real server answers through it. The update is followed
-/// by a restart, so the switch does not depend on whether the update alone reloads
-/// or restarts the service (not asserted here).
+/// network, in place (`update_in_place`), and checks every real server answers
+/// through it.
 fn switch_to(d: &Director, fwd: &str, shown: &str) {
-    d.hactl(&[
-        "resource",
-        "update",
-        "--wait=60s",
-        "web",
-        &format!("forward={fwd}"),
-        &format!("real_servers={}", servers(false)),
-    ]);
-    d.hactl(&["resource", "restart", "--wait=60s", "web"]);
     let want = expect(&REAL.map(|i| rs_addr(i, false)), shown);
-    let (h, took) = d.wait_table(&format!("the {fwd} service"), &want);
-    println!("{fwd} service on n{h} after {took:?}");
+    update_in_place(
+        d,
+        &[
+            format!("forward={fwd}"),
+            format!("real_servers={}", servers(false)),
+        ],
+        &want,
+        "rr",
+    );
     assert_eq!(
         answers(6),
         all_real(),
@@ -648,9 +920,10 @@ fn switch_to(d: &Director, fwd: &str, shown: &str) {
 #[ignore = "runs inside the ipvs-vm guest"]
 fn guest_ipvs_director() {
     assert_eq!(std::env::var("HACTL_IN_GUEST").as_deref(), Ok("1"));
-    let mut d = Director::setup();
+    let mut d = Director::setup(false);
     d.create_group("nat", true, true);
     nat_health_and_sorry(&mut d);
+    update_nat_in_place(&d);
 
     d.realservers("start", "tun");
     switch_to(&d, "tun", "Tunnel");
@@ -670,11 +943,14 @@ fn guest_ipvs_director() {
         "not every real server answers after the failover"
     );
     d.sorry.kill().ok();
+    d.print_rejected();
 }
 
 /// The director failover benchmark, inside the guest (`scripts/bench-ipvs-director`):
-/// `HACTL_BENCH_TRIALS` fresh clusters each with connection sync on and off, a DR
-/// group, 5 long-lived connections per failover.
+/// `HACTL_BENCH_TRIALS` rounds, each a fresh cluster per mode in
+/// `HACTL_BENCH_MODES` (comma-separated; default `on,off`): `on`/`off` connection
+/// sync with stonith disabled, `fence` sync on with fencing (fence_virtd in the
+/// guest). A DR group, 5 long-lived connections per failover.
 #[test]
 #[ignore = "a benchmark, runs inside the ipvs-vm guest"]
 fn guest_bench_director_failover() {
@@ -683,29 +959,65 @@ fn guest_bench_director_failover() {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(3);
+    let modes = std::env::var("HACTL_BENCH_MODES").unwrap_or_else(|_| "on,off".into());
     let mut rows = Vec::new();
     for trial in 1..=trials {
-        for sync in [true, false] {
-            let mut d = Director::setup();
+        for mode in modes.split(',') {
+            let (sync, fenced) = match mode {
+                "on" => (true, false),
+                "off" => (false, false),
+                "fence" => (true, true),
+                other => panic!("unknown mode {other:?}: on, off or fence"),
+            };
+            let mut d = Director::setup(fenced);
             d.realservers("start", "dr");
             d.create_group("dr", false, sync);
             let f = failover(&mut d, sync, 5);
+            d.print_rejected();
             d.realservers("stop", "dr");
             d.sorry.kill().ok();
-            println!("trial {trial} sync={sync}: {f:?}");
-            rows.push((trial, sync, f));
+            println!("trial {trial} mode={mode}: {f:?}");
+            assert_ne!(f.fenced_off, Some(false), "the old holder was not fenced");
+            rows.push((trial, mode.to_string(), f));
         }
     }
-    println!("| trial | sync | takeover | client outage | connections surviving |");
+    println!("| trial | mode | takeover | client outage | connections surviving |");
     println!("| --- | --- | --- | --- | --- |");
-    for (trial, sync, f) in rows {
+    for (trial, mode, f) in &rows {
         println!(
-            "| {trial} | {} | {:.2} s | {:.2} s | {} of {} |",
-            if sync { "on" } else { "off" },
+            "| {trial} | {mode} | {:.2} s | {:.2} s | {} of {} |",
             f.takeover.as_secs_f64(),
             f.outage.as_secs_f64(),
             f.survived,
             f.conns
+        );
+    }
+    for mode in modes.split(',') {
+        let of = |get: fn(&Failover) -> Duration| {
+            let mut v: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.1 == mode)
+                .map(|r| get(&r.2).as_secs_f64())
+                .collect();
+            v.sort_by(f64::total_cmp);
+            let median = if v.len() % 2 == 1 {
+                v[v.len() / 2]
+            } else {
+                (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+            };
+            (v.len(), median, v.last().copied().unwrap_or_default())
+        };
+        let (n, tm, tx) = of(|f| f.takeover);
+        let (_, om, ox) = of(|f| f.outage);
+        let surv: usize = rows
+            .iter()
+            .filter(|r| r.1 == mode)
+            .map(|r| r.2.survived)
+            .sum();
+        let conns: usize = rows.iter().filter(|r| r.1 == mode).map(|r| r.2.conns).sum();
+        println!(
+            "mode {mode}: {n} trials, takeover median {tm:.2} s max {tx:.2} s; \
+             outage median {om:.2} s max {ox:.2} s; {surv} of {conns} connections survived"
         );
     }
 }

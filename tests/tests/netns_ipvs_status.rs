@@ -5,9 +5,6 @@
 //! `ipvsadm -Ln` (weights, ActiveConn, InActConn) and `ipvsadm -Ln --stats` (Conns)
 //! inside the guest are the oracle for what `hactl status --output json` shows.
 
-#[path = "../../agents/ipvs/tests/support/guest.rs"]
-mod guest;
-
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -15,22 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[test]
 fn netns_ipvs_status_in_a_real_lvs_kernel() {
-    if !guest::require_root() {
-        return;
-    }
-    let me = std::env::current_exe().expect("own path");
     let hactl = hactl_tests::cluster::hactl_bin().expect("the hactl binary");
-    let (ok, out) = guest::run_guest(
-        "status.sh",
-        &[
-            (me.to_str().expect("utf-8 path"), "/t"),
-            (hactl.to_str().expect("utf-8 path"), "/bin/hactl"),
-        ],
-    );
-    assert!(
-        ok && out.contains("test result: ok. 1 passed"),
-        "the guest run failed"
-    );
+    hactl_tests::ipvs_guest::run_guest_half("status.sh", &hactl, &[], &[]);
 }
 
 const VIP: &str = "10.0.0.100:80";

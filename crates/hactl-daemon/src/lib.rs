@@ -28,6 +28,7 @@ mod links;
 mod members;
 mod membership;
 mod metrics;
+mod pending_adds;
 pub mod profile;
 mod statedir;
 mod stop;
@@ -180,6 +181,8 @@ pub(crate) struct Daemon {
     pub(crate) shutdown: Notify,
     hb_seq: AtomicU64,
     reconcile_busy: AtomicBool,
+    /// Members this DC proposed to add whose entry may still commit.
+    pending_adds: Mutex<pending_adds::PendingAdds>,
     /// The controller (executor service, DC runtime, no-quorum-policy).
     controller: std::sync::OnceLock<Arc<hactl_controller::Controller>>,
     /// This run has recorded its own return in the CIB (so a later `expected=down` for
@@ -292,6 +295,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         shutdown: Notify::new(),
         hb_seq: AtomicU64::new(0),
         reconcile_busy: AtomicBool::new(false),
+        pending_adds: Mutex::default(),
         controller: std::sync::OnceLock::new(),
         joined: AtomicBool::new(false),
         two_node,
@@ -981,13 +985,33 @@ fn reconcile(d: &Arc<Daemon>, status: &hactl_consensus::Status, now: Instant) {
     if changes.is_empty() {
         return;
     }
+    let adding: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::AddNode { node } => Some(node.name.clone()),
+            _ => None,
+        })
+        .collect();
+    let in_flight = d
+        .pending_adds
+        .lock()
+        .is_ok_and(|p| p.in_flight(status.term, &adding));
+    if in_flight {
+        return; // the rest follows once the pending entry is applied
+    }
     d.reconcile_busy.store(true, Ordering::SeqCst);
     let d = d.clone();
+    let term = status.term;
     tokio::spawn(async move {
         let n = changes.len();
-        match d.propose(Change::Batch { changes }).await {
+        let result = d.propose(Change::Batch { changes }).await;
+        match &result {
             Ok(index) => debug!(index, changes = n, "membership recorded"),
             Err(e) => debug!(error = %e, "membership update not applied"),
+        }
+        let unknown = matches!(result, Err(ProposeError::Unknown(_)));
+        if let Ok(mut p) = d.pending_adds.lock() {
+            p.settle(term, adding, unknown);
         }
         d.reconcile_busy.store(false, Ordering::SeqCst);
     });
