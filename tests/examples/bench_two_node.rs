@@ -15,7 +15,7 @@
 //! Usage: bench_two_node [TRIALS] [kill|cut] (default 20 kill). Needs root.
 
 use anyhow::{bail, Result};
-use hactl_tests::controller_lab::{idx, mac_of, unix_now, wait_group_on, NsReaper, Poller};
+use hactl_tests::controller_lab::{idx, mac_of, unix_now, wait_group_on, Poller};
 use hactl_tests::netns::{require_root, run};
 use hactl_tests::two_node_lab::{
     cut_once, lab, membership, other, power_on, watched, Lab, GROUP_RSCS, T,
@@ -36,7 +36,6 @@ fn main() -> Result<()> {
         Some(m) => bail!("mode {m:?}: kill or cut"),
     };
     let mut l = lab("hx-2b", "10.88.9")?;
-    let _reaper = NsReaper::new(&l.c);
     l.start(1)?;
     l.start(2)?;
     l.c.wait_dc(&[1, 2], T)?;

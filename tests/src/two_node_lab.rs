@@ -21,7 +21,8 @@ use serde_json::json;
 
 use crate::cluster::Cluster;
 use crate::controller_lab::{
-    agent_env, cli, haproxy_primitive, vip_primitive, wait_group_on, write_haproxy_cfg,
+    agent_env, cli, haproxy_primitive, idx, vip_primitive, wait_group_on, write_haproxy_cfg,
+    NsReaper,
 };
 use crate::fence_virtd::{fencing_lab_of, FenceVirtd, GROUP};
 use crate::netns::run;
@@ -30,15 +31,37 @@ pub const T: Duration = Duration::from_secs(60);
 pub const GROUP_RSCS: [&str; 2] = ["vip", "haproxy"];
 
 pub struct Lab {
+    /// First: fields drop in order, and the processes left in the namespaces (haproxy)
+    /// must be killed before the cluster goes.
+    _reaper: NsReaper,
     pub c: Cluster,
     pub fv: FenceVirtd,
     pub vip: String,
 }
 
+/// The lab, nothing started.
 pub fn lab(prefix: &str, subnet: &str) -> Result<Lab> {
     let (c, fv) = fencing_lab_of(prefix, subnet, 2, 1, T)?;
     let vip = format!("{subnet}.100");
-    Ok(Lab { c, fv, vip })
+    Ok(Lab {
+        _reaper: NsReaper::new(&c),
+        c,
+        fv,
+        vip,
+    })
+}
+
+/// The lab with both daemons started, a DC, and [`Lab::configure`]d: returns it and
+/// the index of the node the group runs on.
+pub fn two_node_lab(
+    prefix: &str,
+    subnet: &str,
+    fencing: bool,
+    extra: &[&str],
+) -> Result<(Lab, usize)> {
+    let mut l = lab(prefix, subnet)?;
+    let on = l.start_configured(fencing, extra)?;
+    Ok((l, on))
 }
 
 impl Lab {
@@ -51,6 +74,15 @@ impl Lab {
             std::env::set_var(k, v);
         }
         self.c.start(i)
+    }
+
+    /// Starts both daemons, waits for a DC and [`Lab::configure`]s: the index of the
+    /// node the group runs on.
+    pub fn start_configured(&mut self, fencing: bool, extra: &[&str]) -> Result<usize> {
+        self.start(1)?;
+        self.start(2)?;
+        self.c.wait_dc(&[1, 2], T)?;
+        idx(&self.configure(fencing, extra)?)
     }
 
     /// Fencing on (action off), the native xvm device, the group (priority 10,

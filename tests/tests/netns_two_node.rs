@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use hactl_tests::controller_lab::{
-    cli_output, cluster_cmd, idx, kill_node, mac_of, wait_group_on, NsReaper, Poller,
+    cli_output, cluster_cmd, kill_node, mac_of, wait_group_on, Poller,
 };
 use hactl_tests::netns::{require_root, run};
 use hactl_tests::two_node_lab::{
-    cut_once, holds_vip, lab, membership, other, power_on, watched, GROUP_RSCS, T,
+    cut_once, holds_vip, membership, other, power_on, two_node_lab, watched, GROUP_RSCS, T,
 };
 use serde_json::json;
 
@@ -29,14 +29,9 @@ fn netns_two_node_cut_link_fences_one_and_the_fenced_node_rejoins() -> Result<()
     if !require_root() {
         return Ok(());
     }
-    let mut l = lab("hx-2c", "10.88.0")?;
-    let _reaper = NsReaper::new(&l.c);
-    l.start(1)?;
-    l.start(2)?;
-    l.c.wait_dc(&[1, 2], T)?;
     // The node running the group fences first; the other waits 5 s.
-    let on = l.configure(true, &["priority-fencing-delay=5s"])?;
-    let h = idx(&on)?;
+    let (mut l, h) = two_node_lab("hx-2c", "10.88.0", true, &["priority-fencing-delay=5s"])?;
+    let on = format!("n{h}");
     let o = other(h);
     let poller = Poller::start_http(&l.client(), &l.vip, 80)?;
     let holder_mac = mac_of(&l.c, h)?;
@@ -170,13 +165,8 @@ fn netns_two_node_killed_holder_is_fenced_and_its_group_recovered() -> Result<()
     if !require_root() {
         return Ok(());
     }
-    let mut l = lab("hx-2k", "10.88.1")?;
-    let _reaper = NsReaper::new(&l.c);
-    l.start(1)?;
-    l.start(2)?;
-    l.c.wait_dc(&[1, 2], T)?;
-    let on = l.configure(true, &[])?;
-    let h = idx(&on)?;
+    let (l, h) = two_node_lab("hx-2k", "10.88.1", true, &[])?;
+    let on = format!("n{h}");
     let s = other(h);
     let poller = Poller::start(&l.client(), &l.vip, 80)?;
     let survivor_mac = mac_of(&l.c, s)?;
@@ -204,19 +194,11 @@ fn netns_two_node_killed_holder_is_fenced_and_its_group_recovered() -> Result<()
 }
 
 #[test]
-#[ignore = "regression found by CI on 2026-12-07 (main 0c6d64e and later): after --force-alone \
-            n2 is fenced and the CIB shows the group on n1, but the VIP (whose address the \
-            power cut removed) is not up on n1 within 60 s; it passed at a1e64aa. Fix first."]
 fn netns_two_node_wait_for_all_then_force_alone() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    let mut l = lab("hx-2w", "10.88.2")?;
-    let _reaper = NsReaper::new(&l.c);
-    l.start(1)?;
-    l.start(2)?;
-    l.c.wait_dc(&[1, 2], T)?;
-    l.configure(true, &[])?;
+    let (mut l, _) = two_node_lab("hx-2w", "10.88.2", true, &[])?;
     // Both machines lose power; only n1 comes back.
     kill_node(&mut l.c, 1)?;
     kill_node(&mut l.c, 2)?;
@@ -273,13 +255,8 @@ fn netns_two_node_without_fencing_recovers_nothing() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    let mut l = lab("hx-2n", "10.88.3")?;
-    let _reaper = NsReaper::new(&l.c);
-    l.start(1)?;
-    l.start(2)?;
-    l.c.wait_dc(&[1, 2], T)?;
-    let on = l.configure(false, &[])?;
-    let h = idx(&on)?;
+    let (mut l, h) = two_node_lab("hx-2n", "10.88.3", false, &[])?;
+    let on = format!("n{h}");
     let s = other(h);
     // `cluster verify` on a node says two-node mode cannot recover.
     let f = l.c.files(s);
@@ -319,12 +296,7 @@ fn netns_two_node_clean_stop_fences_nobody() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    let mut l = lab("hx-2s", "10.88.4")?;
-    let _reaper = NsReaper::new(&l.c);
-    l.start(1)?;
-    l.start(2)?;
-    l.c.wait_dc(&[1, 2], T)?;
-    l.configure(true, &[])?;
+    let (mut l, _) = two_node_lab("hx-2s", "10.88.4", true, &[])?;
     // The DC: it hands leadership over before it steps aside (the harder case; the
     // group moves if it runs there).
     let h = l.c.wait_dc(&[1, 2], T)?;

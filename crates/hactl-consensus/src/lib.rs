@@ -28,6 +28,7 @@
 
 pub mod alone;
 pub mod format;
+mod known_formats;
 mod membership;
 mod node;
 pub mod rejoin;
@@ -89,6 +90,13 @@ pub enum ProposeError {
     /// pending).
     #[error("proposal dropped: {0}")]
     Dropped(String),
+    /// The change needs an entry format a member cannot read yet (it runs an older
+    /// build, or this node has never heard it): refused, not written.
+    #[error(
+        "this change needs entry format {needs} and a member reads only up to format \
+         {writes}: upgrade every node first (docs/architecture.md, rolling upgrade)"
+    )]
+    TooNew { needs: u32, writes: u32 },
     /// The node has stopped.
     #[error("consensus node stopped")]
     Stopped,

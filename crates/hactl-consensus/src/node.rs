@@ -16,6 +16,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::alone::{self, AloneError, AloneProof};
 use crate::format::{self, LEGACY_FORMAT};
+use crate::known_formats::KnownFormats;
 use crate::membership::{self, Action};
 use crate::rejoin::{self, RejoinPhase, Reports};
 use crate::storage::Storage;
@@ -218,6 +219,7 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
     let store = Storage::open(&config.data_dir, founders, &initial)?;
     let rejoin = rejoin_phase(&config, &store)?;
     let alone_peer = alone::load(&config.data_dir)?;
+    let known_formats = KnownFormats::load(&config.data_dir)?;
     let snapshot_index = store.snapshot_index();
     let cib = match store.snapshot_data()? {
         Some(data) => format::decode_cib(&data, config.max_format)?,
@@ -254,6 +256,7 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
         members: config.initial_voters.iter().copied().collect(),
         max_format: config.max_format,
         reports: Reports::default(),
+        known_formats,
         // A peer's report counts for a vote while it is younger than two election
         // timeouts (heartbeats come far more often).
         report_ttl: t.tick * (2 * t.election_ticks) as u32,
@@ -376,6 +379,8 @@ struct Node {
     /// Two-node mode: the peer this node went on without, still to be added back as a
     /// learner (kept on disk until that change is applied).
     alone_peer: Option<NodeId>,
+    /// Each member's last announced format, also from before this start.
+    known_formats: KnownFormats,
 }
 
 impl Node {
@@ -467,6 +472,10 @@ impl Node {
                 self.forget_lost_progress(from, &report);
                 self.retry_lost_snapshot(from, &report);
                 self.reach_peer_behind_snapshot(from, &report);
+                if let Err(e) = self.known_formats.note(from, report.max_format) {
+                    // Still known in memory until the next start.
+                    tracing::error!(node = self.id, peer = from, error = %e, "member format not kept on disk");
+                }
                 self.reports.insert(from, report, Instant::now());
             }
             Cmd::Unreachable(peer) => self.raw.report_unreachable(peer),
@@ -565,10 +574,10 @@ impl Node {
         let write = self.write_format();
         let needs = format::required_format(&change);
         if needs > write {
-            let _ = reply.send(Err(ProposeError::Dropped(format!(
-                "this change needs entry format {needs} and a member reads only up to \
-                 format {write}: upgrade every node first (docs/architecture.md, rolling upgrade)"
-            ))));
+            let _ = reply.send(Err(ProposeError::TooNew {
+                needs,
+                writes: write,
+            }));
             return;
         }
         let data = match format::encode_change(&change, write) {
@@ -893,18 +902,15 @@ impl Node {
     }
 
     /// The format the leader writes: the highest that this node and every other member
-    /// reads. A member that has not reported is assumed to be an old build.
+    /// reads, as each last announced (also before this start: `known_formats`).
     fn write_format(&self) -> u32 {
         let cs = self.raw.store().conf_state();
         cs.voters
             .iter()
             .chain(cs.learners.iter())
             .filter(|&&id| id != self.id)
-            .map(|&id| {
-                self.reports
-                    .last(id)
-                    .map_or(LEGACY_FORMAT, |r| r.max_format.max(LEGACY_FORMAT))
-            })
+            // A member never heard from may be the oldest build (known_formats).
+            .map(|&id| self.known_formats.get(id).unwrap_or(LEGACY_FORMAT))
             .fold(self.max_format, u32::min)
     }
 

@@ -191,3 +191,31 @@ fn the_fenced_peer_rejoins_with_the_survivors_writes_and_loses_its_uncommitted_t
     })
     .expect("both apply the write");
 }
+
+/// Both nodes lose power; only one comes back and is told to continue alone (`cluster
+/// start --force-alone`). It has not heard its peer since it started, but remembers the
+/// format the peer last announced: it writes that format, so a change that needs it
+/// commits (it used to count the unheard peer as the oldest build and refuse it, and
+/// the DC's batches with its transition record were lost whole).
+#[test]
+fn a_survivor_restarted_alone_writes_the_format_its_peer_last_announced() {
+    let rt = rt();
+    let mut c = cluster();
+    let newest = hactl_consensus::format::ENTRY_FORMAT;
+    c.wait_for(T, |st| st.values().all(|x| x.entry_format == newest))
+        .expect("both write the newest format");
+    c.stop(1);
+    c.stop(2);
+    c.restart(1).unwrap();
+    let s = c.node(1).unwrap();
+    s.seal(Some(2));
+    rt.block_on(s.force_alone(fenced(2))).expect("alone");
+    c.wait_for(T, |st| st[&1].is_leader()).expect("leads alone");
+    assert_eq!(s.status().entry_format, newest);
+    let needs_3 = Change::SetDefault {
+        section: hactl_model::change::DefaultsSection::Resource,
+        name: "resource-stickiness".into(),
+        value: Some("1".into()),
+    };
+    propose(&rt, &s, needs_3, T).expect("a change of a newer format commits");
+}

@@ -1067,7 +1067,7 @@ async fn self_join_loop(d: Arc<Daemon>) {
                     return;
                 }
                 Err(e) => {
-                    if matches!(e, ProposeError::Dropped(_)) {
+                    if matches!(e, ProposeError::TooNew { .. } | ProposeError::Dropped(_)) {
                         conditional_clear = false;
                     }
                     debug!(error = %e, "join not recorded yet");
