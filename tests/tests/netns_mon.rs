@@ -49,6 +49,19 @@ fn line_of<'a>(screen: &'a str, rsc: &str) -> &'a str {
     screen.lines().find(|l| l.contains(&key)).unwrap_or("")
 }
 
+/// The line of `rsc` in `node`'s block of the by-node list (`mon -n` shows the
+/// node once, above its resources, as crm_mon -n does).
+fn line_on<'a>(screen: &'a str, node: &str, rsc: &str) -> &'a str {
+    let head = format!("* Node {node}:");
+    let block = screen
+        .lines()
+        .skip_while(|l| !l.contains(&head))
+        .skip(1)
+        .take_while(|l| !l.contains("* Node "));
+    let key = format!("* {rsc} (");
+    block.into_iter().find(|l| l.contains(&key)).unwrap_or("")
+}
+
 #[test]
 fn netns_mon_shows_standby_failure_node_loss_and_reconnects() -> Result<()> {
     if !require_root() {
@@ -68,7 +81,7 @@ fn netns_mon_shows_standby_failure_node_loss_and_reconnects() -> Result<()> {
     tm.wait_for("the standby node", T, |s| s.contains(&standby))?;
     let second = wait_group_on(&c, w, &["vip", "haproxy"], T, |n| n != first)?;
     tm.wait_for("haproxy moved", T, |s| {
-        line_of(s, "haproxy").contains(&format!("Started {second}"))
+        line_on(s, &second, "haproxy").contains("Started")
     })?;
 
     // haproxy's process killed: its monitor fails, the failure is shown.
