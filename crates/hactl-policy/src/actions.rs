@@ -819,16 +819,27 @@ impl Sched<'_> {
 
 /// A group's start/running/stop/stopped pseudo actions.
 pub(crate) fn group_pseudo_actions(gi: usize, g: &mut Graph) -> [usize; 4] {
-    let mk = |task| Act {
-        rsc: Some(RscRef::G(gi)),
-        task,
-        node: None,
-        optional: true,
-        runnable: true,
-        pseudo: true,
-        reason: None,
-    };
-    [Task::GStart, Task::GRunning, Task::GStop, Task::GStopped].map(|t| g.add(mk(t)))
+    pseudo_actions(
+        RscRef::G(gi),
+        [Task::GStart, Task::GRunning, Task::GStop, Task::GStopped],
+        g,
+    )
+}
+
+/// A collective's (group's or clone's) own pseudo actions for `tasks`: optional and
+/// runnable until their members say otherwise.
+pub(crate) fn pseudo_actions(rsc: RscRef, tasks: [Task; 4], g: &mut Graph) -> [usize; 4] {
+    tasks.map(|task| {
+        g.add(Act {
+            rsc: Some(rsc),
+            task,
+            node: None,
+            optional: true,
+            runnable: true,
+            pseudo: true,
+            reason: None,
+        })
+    })
 }
 
 /// Refreshes a group pseudo action from its members: required if any member's

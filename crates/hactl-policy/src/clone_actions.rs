@@ -6,7 +6,7 @@
 use hactl_model::OrderAction;
 
 use crate::actions::{
-    Act, Graph, Task, FIRST_IMPLIES_THEN, ORDERED, THEN_IMPLIES_FIRST, UNRUNNABLE_FIRST_BLOCKS,
+    Graph, Task, FIRST_IMPLIES_THEN, ORDERED, THEN_IMPLIES_FIRST, UNRUNNABLE_FIRST_BLOCKS,
 };
 use crate::sched::{RscRef, Sched};
 
@@ -23,16 +23,7 @@ impl Sched<'_> {
 /// The clone's own pseudo actions for `tasks` (its start/running/stop/stopped, or a
 /// promotable clone's promote/promoted/demote/demoted).
 pub(crate) fn collective_pseudo_actions(ci: usize, tasks: [Task; 4], g: &mut Graph) -> [usize; 4] {
-    let mk = |task| Act {
-        rsc: Some(RscRef::C(ci)),
-        task,
-        node: None,
-        optional: true,
-        runnable: true,
-        pseudo: true,
-        reason: None,
-    };
-    tasks.map(|t| g.add(mk(t)))
+    crate::actions::pseudo_actions(RscRef::C(ci), tasks, g)
 }
 
 impl Sched<'_> {
