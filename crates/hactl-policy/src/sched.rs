@@ -869,6 +869,12 @@ impl<'a> Sched<'a> {
                 _ => continue,
             };
             let is_probe = kind == OpKind::Monitor && op.interval_ms == 0;
+            // A (re)start leaves no recurring monitor of before it running: as
+            // Pacemaker's process_recurring, which skips ops older than the last
+            // start or migrate_from, whatever their result.
+            if matches!(op.operation.as_str(), "start" | "migrate_from") {
+                monitors.clear();
+            }
             // Pending operations (op_status -1 in Pacemaker) leave the state as is,
             // except a pending start which means the resource may be running.
             if op.op_status == -1 {
