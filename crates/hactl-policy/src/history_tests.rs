@@ -68,3 +68,40 @@ fn a_monitor_from_before_the_last_start_is_started_again() {
         t.actions
     );
 }
+
+/// Two histories of one anonymous clone running on the same node, recorded
+/// `r:1` first: the instance that stays takes the first recorded one, and the
+/// extra one stopped is the later (as Pacemaker reads `<lrm_resource>`s in the
+/// status section's order), whatever their ids' order.
+#[test]
+fn clone_histories_are_paired_with_instances_in_the_order_they_were_recorded() {
+    let stopped_history = |first: &str, second: &str| {
+        let mut cib = base(&["n1", "n2"]);
+        cib.config
+            .resources
+            .push(Resource::Clone(hactl_model::CloneSet {
+                id: "c".into(),
+                meta: [("clone-max".to_string(), "1".to_string())].into(),
+                child: Box::new(Resource::Primitive(dummy("r"))),
+            }));
+        let st = cib.status.nodes.get_mut("n1").unwrap();
+        for (position, id) in [first, second].into_iter().enumerate() {
+            let h = ResourceHistory {
+                position: u32::try_from(position).ok(),
+                ..running(1 + position as i64)
+            };
+            st.resources.insert(id.into(), h);
+        }
+        let t = schedule(&cib, 1_000_000).unwrap();
+        let stops: Vec<_> = t
+            .actions
+            .iter()
+            .filter(|a| a.kind == ActionKind::Stop && !a.pseudo)
+            .map(|a| a.history_name.clone().or(a.resource.clone()))
+            .collect();
+        assert_eq!(stops.len(), 1, "{:?}", t.actions);
+        stops[0].as_deref().unwrap_or_default().to_string()
+    };
+    assert_eq!(stopped_history("r:1", "r:0"), "r:0");
+    assert_eq!(stopped_history("r:0", "r:1"), "r:1");
+}
