@@ -283,7 +283,7 @@ pub fn export(cib: &Cib) -> String {
                 "      <lrm id=\"{}\">\n        <lrm_resources>",
                 esc(id)
             );
-            for (rsc, h) in &st.resources {
+            for (rsc, h) in st.histories_in_recorded_order() {
                 out.push_str("          <lrm_resource");
                 attr(&mut out, "id", rsc);
                 attr(&mut out, "class", &h.agent.class);

@@ -646,6 +646,16 @@ pub struct NodeStatus {
     pub resources: BTreeMap<String, ResourceHistory>,
 }
 
+impl NodeStatus {
+    /// The node's histories in the order they were first recorded
+    /// ([`ResourceHistory::position`]; those without one last, by id).
+    pub fn histories_in_recorded_order(&self) -> Vec<(&String, &ResourceHistory)> {
+        let mut v: Vec<_> = self.resources.iter().collect();
+        v.sort_by_key(|(_, h)| h.position.unwrap_or(u32::MAX));
+        v
+    }
+}
+
 /// Failures of one resource's operation on one node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -673,6 +683,12 @@ pub struct ResourceHistory {
     /// (Pacemaker's `<rsc>_last_failure_0` entries).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub last_failures: Vec<OpRecord>,
+    /// Where this history stands among the node's histories in the order they
+    /// were first recorded (Pacemaker's order of `<lrm_resource>` entries, which
+    /// decides which anonymous clone instance a history belongs to); `None`
+    /// when unknown (read after the others, in id order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
 }
 
 impl ResourceHistory {

@@ -720,3 +720,6 @@ mod clone_group_tests;
 
 #[path = "stopped_monitors_tests.rs"]
 mod stopped_monitors_tests;
+
+#[path = "history_tests.rs"]
+mod history_tests;
