@@ -87,23 +87,10 @@ impl<'a> Sched<'a> {
             self.failcounts.resize(self.prims.len(), Vec::new());
         }
         let layers = [&grp.meta, &cl.meta, &self.cib.config.rsc_defaults];
-        let priority = Meta(&layers)
-            .get("priority")
-            .and_then(|v| v.parse::<Score>().ok())
-            .map(Score::value)
-            .unwrap_or(0);
+        let priority = crate::sched::meta_score(Meta(&layers), "priority").unwrap_or(0);
         let lead = members.first().copied().unwrap_or(usize::MAX);
-        self.groups.push(GroupInfo {
-            id: Cow::Owned(format!("{}:{number}", grp.id)),
-            def: grp,
-            members,
-            priority,
-            this_with: Vec::new(),
-            with_this: Vec::new(),
-            unassigned: true,
-            assigning: false,
-            updating: false,
-        });
+        let id = Cow::Owned(format!("{}:{number}", grp.id));
+        self.groups.push(GroupInfo::new(id, grp, members, priority));
         self.clones[ci].instances.push(lead);
         self.clones[ci].instance_groups.push(gi);
         lead
