@@ -294,7 +294,7 @@ impl<'a> Sched<'a> {
     pub(crate) fn unassign_instance_group(&mut self, gi: usize, saved: &[SavedMember]) {
         for s in saved {
             if let Some(n) = self.prims[s.prim].assigned.take() {
-                self.nodes[n].num_resources = self.nodes[n].num_resources.saturating_sub(1);
+                self.release_node(s.prim, n);
             }
             let prim = &mut self.prims[s.prim];
             prim.unassigned = true;
