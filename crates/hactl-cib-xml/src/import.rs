@@ -689,6 +689,7 @@ fn import_constraint(
                 kind,
                 symmetrical: bool_attr(k, "symmetrical")?,
                 require_all: bool_attr(k, "require-all")?,
+                one_or_more: None,
             });
         }
         "rsc_ticket" => crate::tickets::import_constraint(k, config)?,

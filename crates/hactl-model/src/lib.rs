@@ -509,6 +509,12 @@ pub struct OrderConstraint {
     /// only (Pacemaker's deprecated spelling of the clone's `clone-min=1`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_all: Option<bool>,
+    /// Set by a resource set with `require-all="false"` (its id): the orderings
+    /// that name the same set form one group, whose `then`s wait until any one of
+    /// its `first`s can run its start or promote, not all of them (Pacemaker's
+    /// `one-or-more:<set>` pseudo action). Stops and demotes are ordered as usual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_or_more: Option<String>,
 }
 
 impl Default for OrderConstraint {
@@ -522,6 +528,7 @@ impl Default for OrderConstraint {
             kind: OrderKind::Mandatory,
             symmetrical: None,
             require_all: None,
+            one_or_more: None,
         }
     }
 }

@@ -760,7 +760,14 @@ impl Sched<'_> {
                     min,
                     g,
                 ),
-                _ => self.add_order(first, oc.first_action, then, oc.then_action, flags, g),
+                _ => match oc.one_or_more.as_deref() {
+                    Some(set)
+                        if matches!(oc.first_action, OrderAction::Start | OrderAction::Promote) =>
+                    {
+                        self.one_or_more_order(oc, set, first, then, flags, g)
+                    }
+                    _ => self.add_order(first, oc.first_action, then, oc.then_action, flags, g),
+                },
             }
             self.order_migration_equivalents(first, oc.first_action, then, oc.then_action, g);
             if sym && oc.kind != OrderKind::Serialize {

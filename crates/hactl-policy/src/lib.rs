@@ -41,6 +41,7 @@ mod history_order;
 mod migration;
 mod migration_orders;
 mod notify;
+mod one_or_more;
 mod output;
 mod probe_order;
 mod promotable;

@@ -712,6 +712,9 @@ mod migration_tests;
 #[path = "migration_orders_tests.rs"]
 mod migration_orders_tests;
 
+#[path = "one_or_more_tests.rs"]
+mod one_or_more_tests;
+
 #[path = "clone_group_tests.rs"]
 mod clone_group_tests;
 
