@@ -45,6 +45,8 @@ pub(crate) enum Task {
     /// Live migration steps (`migration.rs`).
     MigrateTo,
     MigrateFrom,
+    /// A node's `load_stopped` pseudo action (`utilization.rs`).
+    LoadStopped,
 }
 
 impl Task {
@@ -68,6 +70,7 @@ impl Task {
             Task::Delete => "delete",
             Task::MigrateTo => "migrate_to",
             Task::MigrateFrom => "migrate_from",
+            Task::LoadStopped => "load_stopped",
             Task::NotifyMarker(phase, _) => match phase {
                 crate::NotifyPhase::Pre | crate::NotifyPhase::Post => "notify",
                 _ => "notified",
@@ -411,6 +414,7 @@ impl Sched<'_> {
         self.anti_colocation_orders(&mut g);
         self.unassign_instances(&mut g);
         propagate(self, &mut g);
+        self.utilization_orders(&mut g);
         self.drop_moot_reloads(&mut g);
         g.probe_thens = self.probe_thens(&mut g);
         self.stopped_monitor_probe_orders(&mut g);

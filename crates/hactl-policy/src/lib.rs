@@ -240,6 +240,10 @@ pub enum ActionKind {
         source: String,
         target: String,
     },
+    /// Pacemaker's `load_stopped_<node>` pseudo action: under a placement
+    /// strategy, the stops of resources with utilization on the node come
+    /// before the starts there (`utilization.rs`).
+    LoadStopped,
 }
 
 pub use notify::{NotifyOf, NotifyPhase};
@@ -424,6 +428,7 @@ fn build_transition(
                 ordering: g.one_or_more[k].id.clone(),
             },
             Task::MigrateTo | Task::MigrateFrom => migration::action_kind(s, g, i),
+            Task::LoadStopped => ActionKind::LoadStopped,
         };
         out_actions.push(Action {
             id,

@@ -173,6 +173,28 @@ pub(crate) struct GroupInfo<'a> {
     pub updating: bool,
 }
 
+impl<'a> GroupInfo<'a> {
+    /// A group (or a cloned group's instance `id`) with its members, not placed yet.
+    pub(crate) fn new(
+        id: std::borrow::Cow<'a, str>,
+        def: &'a Group,
+        members: Vec<usize>,
+        priority: i64,
+    ) -> Self {
+        GroupInfo {
+            id,
+            def,
+            members,
+            priority,
+            this_with: Vec::new(),
+            with_this: Vec::new(),
+            unassigned: true,
+            assigning: false,
+            updating: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Coloc {
     pub id: Arc<str>,
@@ -302,7 +324,7 @@ fn meta_bool(meta: Meta<'_>, key: &str) -> Option<bool> {
     meta.get(key).and_then(|v| parse_bool(v))
 }
 
-fn meta_score(meta: Meta<'_>, key: &str) -> Option<i64> {
+pub(crate) fn meta_score(meta: Meta<'_>, key: &str) -> Option<i64> {
     meta.get(key)
         .and_then(|v| v.parse::<Score>().ok())
         .map(Score::value)
@@ -614,17 +636,12 @@ impl<'a> Sched<'a> {
                     let priority = meta_score(Meta(&glayers), "priority").unwrap_or(0);
                     order.push((priority, pos, RscRef::G(gi)));
                     self.by_id.insert(&g.id, RscRef::G(gi));
-                    self.groups.push(GroupInfo {
-                        id: std::borrow::Cow::Borrowed(&g.id),
-                        def: g,
+                    self.groups.push(GroupInfo::new(
+                        std::borrow::Cow::Borrowed(&g.id),
+                        g,
                         members,
                         priority,
-                        this_with: Vec::new(),
-                        with_this: Vec::new(),
-                        unassigned: true,
-                        assigning: false,
-                        updating: false,
-                    });
+                    ));
                 }
                 Resource::Clone(cl) => {
                     if let Some(ci) = self.unpack_clone(cl) {
