@@ -940,8 +940,9 @@ impl<'a> Sched<'a> {
                     || (is_probe && matches!(op.rc, 0 | 7 | 8))
                     || (op.rc == 7 && !self.prims[p].managed));
             // Expired failures are skipped entirely (failure-timeout), unless the
-            // resource still has an unexpired fail count on this node.
-            if !success && self.prims[p].failure_timeout_s > 0 && op.op_status != 5 {
+            // resource still has an unexpired fail count on this node. Hard
+            // errors and agents not installed (execution status 5, 7) never expire.
+            if !success && self.prims[p].failure_timeout_s > 0 && !matches!(op.op_status, 5 | 7) {
                 if let Some(t) = op.last_rc_change.or(op.last_run) {
                     let mut expired = self.now >= t + self.prims[p].failure_timeout_s;
                     if expired {
@@ -1002,8 +1003,12 @@ impl<'a> Sched<'a> {
                 }
                 continue;
             }
-            // A failure.
-            let strategy = self.op_on_fail(p, op);
+            // A failure. One whose agent is not installed (execution status 7)
+            // cannot be ignored: Pacemaker turns on-fail=ignore into a ban there.
+            let mut strategy = self.op_on_fail(p, op);
+            if strategy == OnFail::Ignore && op.op_status == 7 {
+                strategy = OnFail::Restart;
+            }
             let hard = op.op_status == 5 || matches!(op.rc, 2..=5) && op.op_status != 2;
             let fatal = op.rc == 6 && op.op_status != 2;
             if strategy == OnFail::Ignore {

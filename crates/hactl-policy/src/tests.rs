@@ -715,6 +715,9 @@ mod migration_orders_tests;
 #[path = "one_or_more_tests.rs"]
 mod one_or_more_tests;
 
+#[path = "on_fail_tests.rs"]
+mod on_fail_tests;
+
 #[path = "clone_group_tests.rs"]
 mod clone_group_tests;
 
