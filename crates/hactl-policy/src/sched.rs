@@ -118,6 +118,10 @@ pub(crate) struct Prim<'a> {
     pub fence_device: bool,
     /// Starting needs quorum (and fencing of unclean nodes when enabled).
     pub needs_quorum: bool,
+    /// Starting waits for all fencing (`requires=fencing`, the default for
+    /// all but fence devices); with `requires=quorum` it waits only for the
+    /// fencing of a node it may run on whose state of it is unknown.
+    pub needs_fencing: bool,
 
     // Status.
     pub active: Vec<usize>,
@@ -522,7 +526,7 @@ impl<'a> Sched<'a> {
                     }
                     "priority" => priority = score(v).or(priority),
                     "critical" => critical = parse_bool(v).or(critical),
-                    "requires" => requires = Some(v.as_str() != "nothing"),
+                    "requires" => requires = Some(v.as_str()),
                     _ => {}
                 }
             }
@@ -541,7 +545,11 @@ impl<'a> Sched<'a> {
         let failure_timeout_s = failure_timeout_s.unwrap_or(0);
         let priority = priority.unwrap_or(0);
         let critical = critical.unwrap_or(true);
-        let needs_quorum = requires.unwrap_or(true);
+        let needs_quorum = requires != Some("nothing");
+        let needs_fencing = match requires {
+            Some(r) => r == "fencing" || r == "unfencing",
+            None => !fence_device,
+        };
         Prim {
             id,
             def,
@@ -559,6 +567,7 @@ impl<'a> Sched<'a> {
             orphan: def.is_none(),
             fence_device,
             needs_quorum,
+            needs_fencing,
             active: Vec::new(),
             failed_on: Vec::new(),
             failed: false,

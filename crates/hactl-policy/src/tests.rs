@@ -726,3 +726,6 @@ mod stopped_monitors_tests;
 
 #[path = "history_tests.rs"]
 mod history_tests;
+
+#[path = "requires_tests.rs"]
+mod requires_tests;
