@@ -43,6 +43,7 @@ fn operation(kind: &ActionKind) -> (&'static str, u64) {
         ActionKind::Delete => ("delete", 0),
         ActionKind::MigrateTo { .. } => ("migrate_to", 0),
         ActionKind::MigrateFrom { .. } => ("migrate_from", 0),
+        ActionKind::LoadStopped => ("load_stopped", 0),
         ActionKind::NotifyMarker { phase, .. } => match phase {
             crate::NotifyPhase::Pre | crate::NotifyPhase::Post => ("notify", 0),
             _ => ("notified", 0),
@@ -61,6 +62,7 @@ fn key_as(a: &Action, name: &str) -> String {
     match &a.kind {
         ActionKind::Fence { action } => format!("stonith-{node}-{action}"),
         ActionKind::CloneOneOrMore { ordering } => format!("clone-one-or-more:{ordering}"),
+        ActionKind::LoadStopped => format!("load_stopped_{node}"),
         // Instances are told about the clone's action (`rsc:0_pre_notify_start_0`);
         // the clone's markers name its own pseudo action, the post ones the
         // completion (`clone_confirmed-post_notify_running_0`).

@@ -42,7 +42,9 @@ mod graph;
 mod health;
 mod history_order;
 mod migration;
+mod migration_orders;
 mod notify;
+mod one_or_more;
 mod output;
 mod probe_order;
 mod promotable;
@@ -241,6 +243,10 @@ pub enum ActionKind {
         source: String,
         target: String,
     },
+    /// Pacemaker's `load_stopped_<node>` pseudo action: under a placement
+    /// strategy, the stops of resources with utilization on the node come
+    /// before the starts there (`utilization.rs`).
+    LoadStopped,
 }
 
 pub use notify::{NotifyOf, NotifyPhase};
@@ -427,6 +433,7 @@ fn build_transition(
                 ordering: g.one_or_more[k].id.clone(),
             },
             Task::MigrateTo | Task::MigrateFrom => migration::action_kind(s, g, i),
+            Task::LoadStopped => ActionKind::LoadStopped,
         };
         out_actions.push(Action {
             id,
@@ -503,6 +510,9 @@ fn build_transition(
     }
     let mut edges: Vec<OrderingEdge> = Vec::with_capacity(g.edges.len() + probe_edges.len());
     edges.extend(g.edges.iter().filter_map(|e| {
+        if !migration_orders::keep_edge(g, e) {
+            return None;
+        }
         if e.flags & actions::SAME_NODE != 0 {
             let (a, b) = (g.acts[e.first].node, g.acts[e.then].node);
             if a.is_some() && b.is_some() && a != b {
