@@ -429,6 +429,7 @@ impl Sched<'_> {
                             g.order(s, ps, ORDERED | INTERMEDIATE_STOP);
                         }
                     }
+                    self.order_member_migrations(pm, m, &mut g);
                 }
                 prev = Some(m);
             }

@@ -17,7 +17,7 @@ use hactl_model::{
 };
 
 use crate::clone;
-use crate::rules::{rule_matches, NodeFacts};
+use crate::rules::{rule_matches, NodeFacts, RuleInput};
 use crate::PolicyError;
 
 /// One cluster node after unpacking its status.
@@ -812,10 +812,23 @@ impl<'a> Sched<'a> {
         if on_fail == OnFail::Fence && !self.opts.stonith_enabled {
             on_fail = OnFail::Stop;
         }
-        if on_fail == OnFail::Demote {
-            on_fail = OnFail::Stop;
+        // Demotion recovers only what a demote can undo: a failed promote or a
+        // failed monitor of the Promoted role. Elsewhere Pacemaker resets it to
+        // the default (restart).
+        if on_fail == OnFail::Demote && !self.demote_recovers(p, op) {
+            on_fail = OnFail::Restart;
         }
         on_fail
+    }
+
+    fn demote_recovers(&self, p: usize, op: &OpRecord) -> bool {
+        let promoted_monitor = op.operation == "monitor"
+            && op.interval_ms > 0
+            && self.prims[p].def.is_some_and(|d| {
+                d.op("monitor", op.interval_ms)
+                    .is_some_and(|o| o.role == Some(Role::Promoted))
+            });
+        op.operation == "promote" || promoted_monitor
     }
 
     /// The effective fail count of a resource on a node, honouring failure-timeout.
@@ -1566,9 +1579,15 @@ impl<'a> Sched<'a> {
                     name: node.name,
                     id: node.id,
                     is_dc: node.is_dc,
+                    cluster_name: self
+                        .cib
+                        .config
+                        .properties
+                        .get("cluster-name")
+                        .map(|s| s.as_str()),
                     attr: &lookup,
                 };
-                if !rule_matches(rule, &facts) {
+                if !rule_matches(rule, &RuleInput::on_node(&facts, self.now)) {
                     continue;
                 }
                 let score = match &rule.score_attribute {
