@@ -370,11 +370,11 @@ fn a_promotable_cloned_group_settles_with_one_whole_instance_promoted() {
         id: "fs".into(),
         ..db.clone()
     };
-    cl.child = Box::new(Resource::Group(hactl_model::Group {
+    *cl.child = Resource::Group(hactl_model::Group {
         id: "grp".into(),
         children: vec![db, fs],
         ..Default::default()
-    }));
+    });
     let mut lab = Lab::new(cib);
     lab.settle("a promotable cloned group from nothing");
     assert!(lab.failures.is_empty(), "{:?}", lab.failures);
