@@ -73,7 +73,7 @@ fn run_case(xml_path: &Path) -> Outcome {
     }
     if let Ok(exp) = read("exp") {
         o.graphed = true;
-        let ours = hactl_policy::graph_xml(&cib, &t);
+        let ours = hactl_policy::graph_xml_at(&cib, &t, now);
         let details = match (Graph::parse(&exp), Graph::parse(&ours)) {
             (Ok(want), Ok(got)) => graph::diff(&want, &got),
             (Err(e), _) => vec![format!("cannot read the .exp: {e}")],

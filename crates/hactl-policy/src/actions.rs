@@ -186,6 +186,23 @@ fn set_reason(a: &mut Act, r: String) {
 }
 
 impl Sched<'_> {
+    /// Pacemaker's rsc_is_known_on: whether node `n`'s state of `p` is known —
+    /// its own history, or for an instance of an anonymous clone of a primitive
+    /// any instance's (not for a cloned group, which may be only partly known).
+    fn known_on(&self, p: usize, n: usize) -> bool {
+        let prim = &self.prims[p];
+        if prim.probed[n] {
+            return true;
+        }
+        match prim.clone {
+            Some(ci) if !self.clones[ci].unique && prim.group.is_none() => self.clones[ci]
+                .instances
+                .iter()
+                .any(|&q| self.prims[q].probed[n]),
+            _ => false,
+        }
+    }
+
     /// Whether an action that needs quorum can run for this primitive.
     fn quorum_block(&self, p: usize) -> Option<&'static str> {
         if self.quorate || !self.prims[p].needs_quorum {
@@ -317,6 +334,9 @@ impl Sched<'_> {
                 RscRef::C(ci) if !self.clones[ci].instance_groups.is_empty() => {
                     self.create_group_instance_actions(ci, &mut g);
                     g.clone_acts[ci] = self.clone_pseudo_actions(ci, &mut g);
+                    if self.clones[ci].promotable {
+                        g.promo_acts[ci] = self.promotable_pseudo_actions(ci, &mut g);
+                    }
                 }
                 RscRef::C(ci) => {
                     for p in self.clones[ci].instances.clone() {
@@ -329,8 +349,12 @@ impl Sched<'_> {
                 }
             }
         }
-        // Fencing before the implied stops.
+        // Fencing before the implied stops of what needs fencing (Pacemaker's
+        // order_stop_vs_fencing orders only those after it).
         for p in 0..np {
+            if !self.prims[p].needs_fencing {
+                continue;
+            }
             for s in g.stops_of[p].clone() {
                 if let Some(n) = g.acts[s].node {
                     if let Some(f) = fence_of[n] {
@@ -339,9 +363,10 @@ impl Sched<'_> {
                 }
             }
         }
-        // Resources that need fencing start only after all pending fencing. Fence
-        // devices need only quorum: as in Pacemaker, their start waits only for the
-        // fencing of a node they may run on but whose state of them is unknown.
+        // Resources that need fencing start only after all pending fencing. Those
+        // that need only quorum (fence devices by default, `requires=quorum`): as
+        // in Pacemaker, their start waits only for the fencing of a node they may
+        // run on but whose state of them is unknown.
         let fences: Vec<(usize, usize)> = fence_of
             .iter()
             .enumerate()
@@ -351,7 +376,7 @@ impl Sched<'_> {
             let Some(s) = g.start_of[p] else { continue };
             let prim = &self.prims[p];
             for &(n, f) in &fences {
-                if !prim.fence_device || (!prim.probed[n] && prim.allowed[n].is_some()) {
+                if prim.needs_fencing || (!self.known_on(p, n) && prim.allowed[n].is_some()) {
                     g.order(f, s, ORDERED);
                 }
             }
@@ -365,6 +390,7 @@ impl Sched<'_> {
             g.order(gstart, grunning, UNRUNNABLE_FIRST_BLOCKS);
             let members = self.groups[gi].members.clone();
             let mut prev: Option<usize> = None;
+            let mut last_active: Option<usize> = None;
             for &m in &members {
                 if !self.prims[m].managed {
                     // An unmanaged member that cannot stop still holds back the
@@ -404,6 +430,19 @@ impl Sched<'_> {
                             g.order(s, ps, ORDERED | INTERMEDIATE_STOP);
                         }
                     }
+                    self.order_member_migrations(pm, m, &mut g);
+                }
+                // Across stopped members too: a member stops before the last
+                // earlier member that is active (Pacemaker's group stop order).
+                if let Some(la) = last_active.filter(|&la| Some(la) != prev) {
+                    for &s in &g.stops_of[m].clone() {
+                        for &ls in &g.stops_of[la].clone() {
+                            g.order(s, ls, ORDERED);
+                        }
+                    }
+                }
+                if !g.stops_of[m].is_empty() {
+                    last_active = Some(m);
                 }
                 prev = Some(m);
             }
