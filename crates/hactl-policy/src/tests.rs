@@ -709,6 +709,9 @@ mod cleanup_tests;
 #[path = "migration_tests.rs"]
 mod migration_tests;
 
+#[path = "migration_orders_tests.rs"]
+mod migration_orders_tests;
+
 #[path = "clone_group_tests.rs"]
 mod clone_group_tests;
 
