@@ -237,6 +237,8 @@ struct Dc {
     /// Node → (boot, since when we wait for it to sync).
     synced: HashMap<String, u64>,
     waiting_since: HashMap<String, Instant>,
+    /// Node → when it was last sent `Resync`, while its `Synced` is missing.
+    asked: HashMap<String, Instant>,
     /// Highest report seq recorded per (node, boot).
     recorded: HashMap<(String, u64), u64>,
     hold_until: Option<Instant>,
@@ -327,6 +329,7 @@ pub async fn run(
         seen: cib.clone(),
         cib,
         waiting_since: online.iter().map(|n| (n.clone(), start)).collect(),
+        asked: online.iter().map(|n| (n.clone(), start)).collect(),
         online,
         synced: HashMap::new(),
         recorded: HashMap::new(),
@@ -389,6 +392,7 @@ pub async fn run(
             _ = tick.tick() => {
                 let cmds = dc.engine.handle(Event::Tick, &dc.cib, now_ms());
                 dc.run_cmds(cmds).await;
+                dc.ask_again();
                 if dc.last_schedule.elapsed() >= dc.cfg.recheck {
                     dc.want_schedule = true;
                     dc.triggers.add("periodic recheck");
@@ -591,6 +595,7 @@ impl Dc {
                 debug!(node = %node, boot, "node synced");
                 self.synced.insert(node.clone(), boot);
                 self.waiting_since.remove(&node);
+                self.asked.remove(&node);
                 self.probed_unsynced.remove(&node);
                 self.want_schedule = true;
                 self.triggers.add(format!("node {node} synced"));
@@ -651,6 +656,7 @@ impl Dc {
             self.triggers.add(format!("node {n} lost"));
             self.synced.remove(&n);
             self.waiting_since.remove(&n);
+            self.asked.remove(&n);
             self.probed_unsynced.remove(&n);
             if !stonith {
                 self.hold_for_lost(&n);
@@ -663,6 +669,7 @@ impl Dc {
             self.synced.remove(&n);
             self.probed_unsynced.remove(&n);
             self.waiting_since.insert(n.clone(), Instant::now());
+            self.asked.insert(n.clone(), Instant::now());
             self.io.send(&n, ControllerMsg::Resync);
         }
         self.run_cmds(cmds).await;
@@ -683,6 +690,24 @@ impl Dc {
             && !self.waiting_since.iter().any(|(n, since)| {
                 self.online.contains(n) && since.elapsed() < self.cfg.sync_timeout
             })
+    }
+
+    /// Sends `Resync` again to each online node whose `Synced` is still missing, once
+    /// per `sync_timeout`: the transport does not retry a message (a connection to a
+    /// node that just restarted can swallow one), and without the answer the results
+    /// the node keeps never reach the CIB.
+    fn ask_again(&mut self) {
+        let due: Vec<String> = self
+            .asked
+            .iter()
+            .filter(|(n, at)| self.online.contains(*n) && at.elapsed() >= self.cfg.sync_timeout)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in due {
+            debug!(node = %n, "no Synced yet: asking again");
+            self.asked.insert(n.clone(), Instant::now());
+            self.io.send(&n, ControllerMsg::Resync);
+        }
     }
 
     /// Without fencing: no resource of the lost `node` starts elsewhere before it has

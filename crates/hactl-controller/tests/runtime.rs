@@ -51,6 +51,8 @@ struct Links {
     cut: HashSet<String>,
     /// A node whose `Synced` answers arrive this much later (a slow link or node).
     late_synced: HashMap<String, Duration>,
+    /// Nodes the next `Resync` to which is lost (the transport retries nothing).
+    lost_resync: HashSet<String>,
 }
 
 struct Gate {
@@ -96,8 +98,12 @@ impl Io {
 
 impl ClusterIo for Io {
     fn send(&self, node: &str, msg: ControllerMsg) {
-        if self.links.lock().unwrap().cut.contains(node) {
-            return;
+        {
+            let mut links = self.links.lock().unwrap();
+            let resync = matches!(msg, ControllerMsg::Resync);
+            if links.cut.contains(node) || (resync && links.lost_resync.remove(node)) {
+                return;
+            }
         }
         let svc = self.nodes.lock().unwrap().get(node).cloned();
         if let Some(s) = svc {
@@ -1334,7 +1340,7 @@ fn ran(svc: &NodeService, rsc: &str, op: &str) -> usize {
 /// exactly one node, never on two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_reported_to_a_dc_that_died_before_recording_it_reaches_the_next_dc() {
-    stop_reported_to_a_dying_dc(false).await;
+    stop_reported_to_a_dying_dc(Answer::OnTime).await;
 }
 
 /// The same, with the stopping node's `Synced` reaching the next DC after
@@ -1342,11 +1348,26 @@ async fn a_stop_reported_to_a_dc_that_died_before_recording_it_reaches_the_next_
 /// running there (it saw it active on two nodes and stopped it again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_reported_to_a_dc_that_died_is_not_redone_when_the_next_dc_hears_late() {
-    stop_reported_to_a_dying_dc(true).await;
+    stop_reported_to_a_dying_dc(Answer::Late).await;
 }
 
-/// `late`: the stopping node answers the next DC's `Resync` after `sync_timeout`.
-async fn stop_reported_to_a_dying_dc(late: bool) {
+/// The same, with the next DC's first `Resync` to the stopping node lost: the DC
+/// asks again, and the stop the node kept reaches the CIB (its outbox drains).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_reported_to_a_dc_that_died_reaches_the_next_dc_whose_resync_was_lost() {
+    stop_reported_to_a_dying_dc(Answer::AskedTwice).await;
+}
+
+/// How the stopping node answers the next DC's `Resync`.
+enum Answer {
+    OnTime,
+    /// After `sync_timeout`.
+    Late,
+    /// The first `Resync` is lost.
+    AskedTwice,
+}
+
+async fn stop_reported_to_a_dying_dc(answer: Answer) {
     let mut lab = Lab::new();
     lab.start_dc();
     add_group(&lab).await;
@@ -1378,9 +1399,17 @@ async fn stop_reported_to_a_dying_dc(late: bool) {
     let from_svc = lab.io.nodes.lock().unwrap()[&from].clone();
     assert!(!recorded_ops(&lab.cib(), &from, "vip").contains(&"stop".to_string()));
     assert!(from_svc.unacked() >= 1, "the stop waits in the outbox");
-    if late {
+    {
         let mut links = lab.io.links.lock().unwrap();
-        links.late_synced.insert(from.clone(), LATE_SYNC);
+        match answer {
+            Answer::OnTime => {}
+            Answer::Late => {
+                links.late_synced.insert(from.clone(), LATE_SYNC);
+            }
+            Answer::AskedTwice => {
+                links.lost_resync.insert(from.clone());
+            }
+        }
     }
     lab.start_dc();
     lab.wait_for("the group settled, every result recorded", |l| {
