@@ -1323,7 +1323,6 @@ async fn a_returning_nodes_late_resync_does_not_restart_the_moved_group() {
         !recorded_ops(&lab.cib(), &at, "vip").contains(&"stop".to_string()),
         "the CIB has not learned the stop yet"
     );
-    let moved_svc = lab.io.nodes.lock().unwrap()[&moved].clone();
 
     // `at` is back; its answer to the DC's `Resync` comes after sync_timeout.
     {
@@ -1333,12 +1332,63 @@ async fn a_returning_nodes_late_resync_does_not_restart_the_moved_group() {
     }
     qtx.send_replace(view(true, NoQuorumPolicy::Stop));
     lab.propose(member(&at, true)).await;
-    lab.wait_for("the late Synced recorded and the DC idle", |l| {
+    stays_where_it_moved(&lab, &moved, "the late Synced recorded", |_| {
+        svc.unacked() == 0
+    })
+    .await;
+    enforce.abort();
+}
+
+/// The same after a reboot: the node running the group dies (its executor's state
+/// gone), the group moves, and the node comes back with a new executor whose
+/// answers (`Synced` when it starts, and to `Resync`) come after `sync_timeout`. Its
+/// recorded history still shows the group started there: the DC probes it rather
+/// than restart the group where it moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebooted_nodes_late_resync_does_not_restart_the_moved_group() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    lab.propose(Change::SetStandby {
+        node: "n1".into(),
+        standby: true,
+    })
+    .await;
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    lab.kill_node(&at);
+    lab.propose(member(&at, false)).await;
+    let moved = group_settled(&lab).await;
+    assert_ne!(moved, at);
+    lab.io
+        .links
+        .lock()
+        .unwrap()
+        .late_synced
+        .insert(at.clone(), LATE_SYNC);
+    let svc = lab.start_node(&at);
+    lab.propose(member(&at, true)).await;
+    let boot = svc.boot().to_string();
+    stays_where_it_moved(&lab, &moved, "probed under its new boot", |l| {
+        l.cib().status.nodes[&at].attributes.get(PROBED_ATTR) == Some(&boot)
+    })
+    .await;
+}
+
+/// Waits for `done` and the DC idle while the group never runs on two nodes; then
+/// it has not been stopped on `moved`, where it still runs.
+async fn stays_where_it_moved(
+    lab: &Lab,
+    moved: &str,
+    what: &str,
+    mut done: impl FnMut(&Lab) -> bool,
+) {
+    let moved_svc = lab.io.nodes.lock().unwrap()[moved].clone();
+    lab.wait_for(&format!("{what}, the DC idle"), |l| {
         for r in ["vip", "web"] {
             let on = l.running_on(r);
             assert!(on.len() <= 1, "{r} runs on {on:?} at once");
         }
-        svc.unacked() == 0 && l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+        done(l) && l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
     })
     .await;
     for r in ["vip", "web"] {
@@ -1347,8 +1397,7 @@ async fn a_returning_nodes_late_resync_does_not_restart_the_moved_group() {
             "{r} was restarted: stopped on {moved}"
         );
     }
-    assert_eq!(group_settled(&lab).await, moved);
-    enforce.abort();
+    assert_eq!(group_settled(lab).await, moved);
 }
 
 /// How many times `svc`'s executor ran `op` on `rsc`.
