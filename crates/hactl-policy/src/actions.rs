@@ -387,6 +387,7 @@ impl Sched<'_> {
             g.order(gstart, grunning, UNRUNNABLE_FIRST_BLOCKS);
             let members = self.groups[gi].members.clone();
             let mut prev: Option<usize> = None;
+            let mut last_active: Option<usize> = None;
             for &m in &members {
                 if !self.prims[m].managed {
                     // An unmanaged member that cannot stop still holds back the
@@ -427,6 +428,18 @@ impl Sched<'_> {
                         }
                     }
                     self.order_member_migrations(pm, m, &mut g);
+                }
+                // Across stopped members too: a member stops before the last
+                // earlier member that is active (Pacemaker's group stop order).
+                if let Some(la) = last_active.filter(|&la| Some(la) != prev) {
+                    for &s in &g.stops_of[m].clone() {
+                        for &ls in &g.stops_of[la].clone() {
+                            g.order(s, ls, ORDERED);
+                        }
+                    }
+                }
+                if !g.stops_of[m].is_empty() {
+                    last_active = Some(m);
                 }
                 prev = Some(m);
             }
