@@ -50,6 +50,8 @@ mod probe_order;
 mod promotable;
 mod promotable_actions;
 mod raw_scores;
+#[cfg(test)]
+mod removed_actions_tests;
 mod rules;
 mod sched;
 mod stopped_monitors;
