@@ -48,7 +48,6 @@ const META: &[(&str, &[&str], &str)] = &[
         &[],
         "fence devices that unfence (provides=unfencing)",
     ),
-    ("ordered", &["true"], "unordered groups (ordered=false)"),
     (
         "collocated",
         &["true"],
@@ -198,7 +197,6 @@ mod tests {
             ("container", "vm1"),
             ("requires", "unfencing"),
             ("provides", "unfencing"),
-            ("ordered", "false"),
         ] {
             let e = crate::import(&cib("", &nv(name, value), ""))
                 .expect_err(name)

@@ -39,6 +39,7 @@ mod digest;
 mod digest_tests;
 mod fence_order;
 mod graph;
+mod group_order;
 mod health;
 mod history_order;
 mod migration;
