@@ -388,6 +388,7 @@ impl Sched<'_> {
             let members = self.groups[gi].members.clone();
             let ordered = self.group_is_ordered(gi);
             let mut prev: Option<usize> = None;
+            let mut last_active: Option<usize> = None;
             for &m in &members {
                 if !self.prims[m].managed {
                     // An unmanaged member that cannot stop still holds back the
@@ -434,6 +435,19 @@ impl Sched<'_> {
                             g.order(s, ps, ORDERED | INTERMEDIATE_STOP);
                         }
                     }
+                    self.order_member_migrations(pm, m, &mut g);
+                }
+                // Across stopped members too: a member stops before the last
+                // earlier member that is active (Pacemaker's group stop order).
+                if let Some(la) = last_active.filter(|&la| Some(la) != prev) {
+                    for &s in &g.stops_of[m].clone() {
+                        for &ls in &g.stops_of[la].clone() {
+                            g.order(s, ls, ORDERED);
+                        }
+                    }
+                }
+                if !g.stops_of[m].is_empty() {
+                    last_active = Some(m);
                 }
                 prev = Some(m);
             }
