@@ -334,6 +334,9 @@ impl Sched<'_> {
                 RscRef::C(ci) if !self.clones[ci].instance_groups.is_empty() => {
                     self.create_group_instance_actions(ci, &mut g);
                     g.clone_acts[ci] = self.clone_pseudo_actions(ci, &mut g);
+                    if self.clones[ci].promotable {
+                        g.promo_acts[ci] = self.promotable_pseudo_actions(ci, &mut g);
+                    }
                 }
                 RscRef::C(ci) => {
                     for p in self.clones[ci].instances.clone() {
