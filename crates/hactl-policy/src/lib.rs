@@ -52,6 +52,8 @@ mod promotable_actions;
 mod raw_scores;
 mod rules;
 mod sched;
+#[cfg(test)]
+mod stop_reason_tests;
 mod stopped_monitors;
 mod tickets;
 mod utilization;
