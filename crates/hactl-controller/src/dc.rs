@@ -37,6 +37,7 @@ use hactl_policy::{Action, ActionKind, NodeState, OrderingEdge, Transition};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
+use crate::backoff::Backoff;
 use crate::engine::{Command, Engine, EngineConfig, Event};
 use crate::history::{self, Triggers};
 use crate::messages::{ControllerMsg, Report};
@@ -267,6 +268,8 @@ struct Dc {
     seen: Arc<Cib>,
     /// The running transition's trigger, plan and scheduling time.
     meta: Option<Meta>,
+    /// The wait before the next policy run after changes not committed.
+    backoff: Backoff,
 }
 
 /// What the history record of a transition takes from the run that computed it.
@@ -342,6 +345,7 @@ pub async fn run(
         last_schedule: start,
         triggers: Triggers::default(),
         meta: None,
+        backoff: Backoff::default(),
         cfg,
     };
     dc.triggers
@@ -470,6 +474,13 @@ impl Dc {
         let out = propose_batch(&*self.io, &self.cfg.node, changes).await;
         if out.committed {
             self.cib = self.io.cib();
+        }
+        if !out.all_ok {
+            let wait = self.backoff.failed(Instant::now());
+            warn!(node = %self.cfg.node, wait_ms = wait.as_millis() as u64,
+                "changes not committed: the next policy run waits (it would plan the same again)");
+        } else if out.committed {
+            self.backoff.succeeded();
         }
         out.all_ok
     }
@@ -734,7 +745,7 @@ impl Dc {
                 return;
             }
         }
-        if !self.want_schedule {
+        if !self.want_schedule || self.backoff.waiting(Instant::now()) {
             return;
         }
         if let Some(h) = self.hold_until {
