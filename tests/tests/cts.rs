@@ -237,6 +237,15 @@ fn one_case() {
         println!("action {a:?}");
     }
     print!("{}", t.explain_text());
+    if let Ok(exp) = std::fs::read_to_string(path.with_extension("exp")) {
+        let ours = hactl_policy::graph_xml(&cib, &t);
+        if let (Ok(want), Ok(got)) = (Graph::parse(&exp), Graph::parse(&ours)) {
+            println!(
+                "graph differences:\n  {}",
+                graph::diff(&want, &got).join("\n  ")
+            );
+        }
+    }
 }
 
 /// The text between `header` and the next blank line that is followed by a

@@ -188,7 +188,16 @@ pub fn export(cib: &Cib) -> String {
         }
         out.push_str("/>\n");
     }
+    let mut groups_written: Vec<&str> = Vec::new();
     for o in &c.constraints.order {
+        if let Some(name) = o.one_or_more.as_deref() {
+            // The whole group where its first ordering was.
+            if !groups_written.contains(&name) {
+                groups_written.push(name);
+                crate::sets::export_one_or_more(&mut out, &c.constraints.order, name);
+            }
+            continue;
+        }
         out.push_str("      <rsc_order");
         attr(&mut out, "id", &o.id);
         attr(&mut out, "first", &o.first);
@@ -274,7 +283,7 @@ pub fn export(cib: &Cib) -> String {
                 "      <lrm id=\"{}\">\n        <lrm_resources>",
                 esc(id)
             );
-            for (rsc, h) in &st.resources {
+            for (rsc, h) in st.histories_in_recorded_order() {
                 out.push_str("          <lrm_resource");
                 attr(&mut out, "id", rsc);
                 attr(&mut out, "class", &h.agent.class);

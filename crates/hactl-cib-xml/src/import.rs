@@ -689,6 +689,7 @@ fn import_constraint(
                 kind,
                 symmetrical: bool_attr(k, "symmetrical")?,
                 require_all: bool_attr(k, "require-all")?,
+                one_or_more: None,
             });
         }
         "rsc_ticket" => crate::tickets::import_constraint(k, config)?,
@@ -954,6 +955,7 @@ fn import_lrm(lrm: &Element, st: &mut NodeStatus) -> Result<(), ImportError> {
                 return Err(unsupported(r, "resources in containers are not supported"));
             }
             let mut h = ResourceHistory {
+                position: u32::try_from(st.resources.len()).ok(),
                 agent: AgentSpec {
                     class: r.attr("class").unwrap_or_default().to_string(),
                     provider: r.attr("provider").map(str::to_string),

@@ -226,14 +226,6 @@ fn unsupported_constructs_are_named() {
     let prim = r#"<primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/>"#;
     let templ = wrap(r#"<primitive id="t1" template="tmpl"/>"#, "");
     assert_eq!(unsupported(&templ), ("primitive".into(), Some("t1".into())));
-    let one_or_more = wrap(
-        prim,
-        r#"<rsc_order id="o1"><resource_set id="s1" require-all="false"><resource_ref id="d"/></resource_set><resource_set id="s2"><resource_ref id="d"/></resource_set></rsc_order>"#,
-    );
-    assert_eq!(
-        unsupported(&one_or_more),
-        ("rsc_order".into(), Some("o1".into()))
-    );
     let ticket = wrap(
         prim,
         r#"<rsc_ticket id="t" rsc="d" rsc-instance="1" ticket="T"/>"#,

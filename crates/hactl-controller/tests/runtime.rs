@@ -1216,3 +1216,69 @@ async fn a_migratable_resource_moves_by_live_migration_with_real_agents() {
     let t = hactl_policy::schedule(&cib, 2_000_000_000).unwrap();
     assert!(t.summary.is_empty(), "{:?}", t.summary);
 }
+
+/// A migratable resource ordered after another one migrates when only it moves:
+/// the DC runs migrate_to/migrate_from with the ordering's copies on the steps,
+/// and the resource it is ordered after keeps running untouched (Pacemaker does
+/// not restart what a migration is ordered against).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_migratable_resource_migrates_and_its_neighbour_stays() {
+    use hactl_model::change::Constraint;
+    use hactl_model::{LocationConstraint, OrderConstraint, Score};
+    let mut lab = Lab::new();
+    lab.start_dc();
+    let mut vm = dummy("vm");
+    vm.meta.insert("allow-migrate".into(), "true".into());
+    for r in [dummy("db"), vm] {
+        lab.propose(Change::AddResource {
+            resource: Resource::Primitive(r),
+        })
+        .await;
+    }
+    let order = OrderConstraint {
+        id: "db-then-vm".into(),
+        first: "db".into(),
+        then: "vm".into(),
+        ..Default::default()
+    };
+    lab.propose(Change::AddConstraint {
+        constraint: Constraint::Order(order),
+    })
+    .await;
+    lab.wait_for("db and vm running and recorded", |l| {
+        ["db", "vm"].iter().all(|r| {
+            let on = l.running_on(r);
+            on.len() == 1 && l.recorded_active_on(r) == on
+        })
+    })
+    .await;
+    let source = lab.running_on("vm")[0].clone();
+    let db_node = lab.running_on("db")[0].clone();
+    lab.propose(Change::AddConstraint {
+        constraint: Constraint::Location(LocationConstraint {
+            id: "vm-away".into(),
+            rsc: "vm".into(),
+            node: Some(source.clone()),
+            score: Some(Score::NEG_INFINITY),
+            ..Default::default()
+        }),
+    })
+    .await;
+    lab.wait_for("vm migrated away", |l| {
+        let v = l.running_on("vm");
+        v.len() == 1 && v[0] != source && l.recorded_active_on("vm") == v
+    })
+    .await;
+    let cib = lab.cib();
+    let target = lab.running_on("vm")[0].clone();
+    let on_target = recorded_ops(&cib, &target, "vm");
+    assert!(
+        on_target.contains(&"migrate_from".to_string())
+            && !on_target.contains(&"start".to_string()),
+        "{on_target:?}"
+    );
+    assert!(recorded_ops(&cib, &source, "vm").contains(&"migrate_to".to_string()));
+    let db_ops = recorded_ops(&cib, &db_node, "db");
+    assert!(!db_ops.contains(&"stop".to_string()), "{db_ops:?}");
+    assert_eq!(lab.running_on("db"), [db_node]);
+}

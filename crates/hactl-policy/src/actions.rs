@@ -99,12 +99,17 @@ pub(crate) const SAME_NODE: u32 = 64;
 /// A required "then" makes "first" required (Pacemaker's promoted-implies-first:
 /// an instance's stop requires its demote).
 pub(crate) const PROMOTED_IMPLIES_FIRST: u32 = 128;
+/// Only when "first" is not part of a live migration (Pacemaker's
+/// apply-first-non-migratable; `migration_orders.rs`).
+pub(crate) const FIRST_NON_MIGRATABLE: u32 = 256;
+/// A live migration's own steps (`migration.rs`).
+pub(crate) const MIGRATION: u32 = 512;
 
 /// The engine's view of an edge: anything beyond plain sequence is mandatory.
 /// Flags 0 (a group member's stop before the group's "stopped" marker, for all
 /// but the first member) is also sequence only.
 pub(crate) fn edge_kind(flags: u32) -> crate::EdgeKind {
-    if flags & !(ORDERED | SAME_NODE) == 0 {
+    if flags & !(ORDERED | SAME_NODE | FIRST_NON_MIGRATABLE) == 0 {
         crate::EdgeKind::Optional
     } else {
         crate::EdgeKind::Mandatory
@@ -751,8 +756,16 @@ impl Sched<'_> {
                     min,
                     g,
                 ),
-                _ => self.add_order(first, oc.first_action, then, oc.then_action, flags, g),
+                _ => match oc.one_or_more.as_deref() {
+                    Some(set)
+                        if matches!(oc.first_action, OrderAction::Start | OrderAction::Promote) =>
+                    {
+                        self.one_or_more_order(oc, set, first, then, flags, g)
+                    }
+                    _ => self.add_order(first, oc.first_action, then, oc.then_action, flags, g),
+                },
             }
+            self.order_migration_equivalents(first, oc.first_action, then, oc.then_action, g);
             if sym && oc.kind != OrderKind::Serialize {
                 let inv = |a: OrderAction| match a {
                     OrderAction::Start => OrderAction::Stop,
@@ -770,6 +783,13 @@ impl Sched<'_> {
                     first,
                     inv(oc.first_action),
                     iflags,
+                    g,
+                );
+                self.order_migration_equivalents(
+                    then,
+                    inv(oc.then_action),
+                    first,
+                    inv(oc.first_action),
                     g,
                 );
             }
@@ -1066,7 +1086,13 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> (bool, bool) {
     if e.flags & UNRUNNABLE_FIRST_BLOCKS != 0 && !g.acts[f].runnable && g.acts[t].runnable {
         tch |= clear_runnable(s, g, t, f);
     }
-    if e.flags & FIRST_IMPLIES_THEN != 0 && !g.acts[f].optional && g.acts[t].optional {
+    // A migrating resource's stop and start do not restart what follows them
+    // (Pacemaker's implies-then skips a migratable first).
+    if e.flags & FIRST_IMPLIES_THEN != 0
+        && !g.acts[f].optional
+        && g.acts[t].optional
+        && !crate::migration_orders::migrating(g, f)
+    {
         tch |= clear_optional(s, g, t, f);
     }
     if e.flags & PROMOTED_IMPLIES_FIRST != 0 && !g.acts[t].optional && g.acts[f].optional {
@@ -1090,6 +1116,11 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> (bool, bool) {
                 tch |= clear_runnable(s, g, t, f);
             }
         }
+    }
+    if !g.migrations.is_empty() {
+        let (mf, mt) = crate::migration_orders::apply_edge(s, g, e);
+        fch |= mf;
+        tch |= mt;
     }
     // A blocked, unmanaged resource that cannot stop holds back whatever is
     // ordered relative to that stop.

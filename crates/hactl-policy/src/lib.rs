@@ -39,7 +39,9 @@ mod graph;
 mod health;
 mod history_order;
 mod migration;
+mod migration_orders;
 mod notify;
+mod one_or_more;
 mod output;
 mod probe_order;
 mod promotable;
@@ -498,6 +500,9 @@ fn build_transition(
     }
     let mut edges: Vec<OrderingEdge> = Vec::with_capacity(g.edges.len() + probe_edges.len());
     edges.extend(g.edges.iter().filter_map(|e| {
+        if !migration_orders::keep_edge(g, e) {
+            return None;
+        }
         if e.flags & actions::SAME_NODE != 0 {
             let (a, b) = (g.acts[e.first].node, g.acts[e.then].node);
             if a.is_some() && b.is_some() && a != b {

@@ -649,21 +649,15 @@ impl<'a> Sched<'a> {
             let Some(st) = cib.status.nodes.get(self.nodes[n].name) else {
                 continue;
             };
+            // Clone histories are paired with instances in the order they were
+            // recorded (find_anonymous_clone reads the status section in order).
+            let mut cloned: Vec<(&'a String, &'a ResourceHistory)> = Vec::new();
             for (rid, h) in &st.resources {
                 match self.by_id.get(rid.as_str()) {
                     Some(&RscRef::P(p)) => self.unpack_history_entry(n, p, h),
                     Some(RscRef::G(_) | RscRef::C(_)) => {}
                     None if self.clone_base.contains_key(clone::strip_instance(rid)) => {
-                        if let Some(p) = self.clone_history_instance(n, rid) {
-                            if *rid != self.prims[p].id {
-                                self.prims[p].history_name = Some(rid.clone());
-                            }
-                            let was_active = self.prims[p].active.contains(&n);
-                            self.unpack_history_entry(n, p, h);
-                            let active = !was_active && self.prims[p].active.contains(&n);
-                            self.note_clone_history(n, p, rid, active);
-                            self.forget_stopped_history_name(n, p);
-                        }
+                        cloned.push((rid, h));
                     }
                     None => {
                         orphan_ids
@@ -672,6 +666,10 @@ impl<'a> Sched<'a> {
                         pending_orphans.push((n, rid.as_str(), h));
                     }
                 }
+            }
+            cloned.sort_by_key(|(_, h)| h.position.unwrap_or(u32::MAX));
+            for (rid, h) in cloned {
+                self.unpack_clone_history_entry(n, rid, h);
             }
         }
         // Orphan clone instances made while reading the history have their fail
@@ -837,6 +835,22 @@ impl<'a> Sched<'a> {
         }
     }
 
+    /// Unpacks history `rid` on node `n` of an anonymous or unique clone's
+    /// instance: the instance it belongs to gets it.
+    fn unpack_clone_history_entry(&mut self, n: usize, rid: &'a String, h: &'a ResourceHistory) {
+        let Some(p) = self.clone_history_instance(n, rid) else {
+            return;
+        };
+        if *rid != self.prims[p].id {
+            self.prims[p].history_name = Some(rid.clone());
+        }
+        let was_active = self.prims[p].active.contains(&n);
+        self.unpack_history_entry(n, p, h);
+        let active = !was_active && self.prims[p].active.contains(&n);
+        self.note_clone_history(n, p, rid, active);
+        self.forget_stopped_history_name(n, p);
+    }
+
     fn unpack_rsc_on_node(&mut self, p: usize, n: usize, ops: &[OpRecord]) {
         let key = |o: &OpRecord| (o.call_id, o.last_rc_change);
         let in_order = ops.windows(2).all(|w| key(&w[0]) <= key(&w[1]));
@@ -869,6 +883,12 @@ impl<'a> Sched<'a> {
                 _ => continue,
             };
             let is_probe = kind == OpKind::Monitor && op.interval_ms == 0;
+            // A (re)start leaves no recurring monitor of before it running: as
+            // Pacemaker's process_recurring, which skips ops older than the last
+            // start or migrate_from, whatever their result.
+            if matches!(op.operation.as_str(), "start" | "migrate_from") {
+                monitors.clear();
+            }
             // Pending operations (op_status -1 in Pacemaker) leave the state as is,
             // except a pending start which means the resource may be running.
             if op.op_status == -1 {
