@@ -239,9 +239,10 @@ fn unsupported_constructs_are_named() {
         r#"<rsc_location id="l" rsc="d"><rule id="r" score="1"><rule id="inner" score="2"/></rule></rsc_location>"#,
     );
     assert_eq!(unsupported(&nested), ("rule".into(), Some("inner".into())));
+    // A date expression without what its operation compares (lt needs an end).
     let date = wrap(
         prim,
-        r#"<rsc_location id="l" rsc="d"><rule id="r" score="1"><date_expression id="de" operation="lt" end="2030-01-01"/></rule></rsc_location>"#,
+        r#"<rsc_location id="l" rsc="d"><rule id="r" score="1"><date_expression id="de" operation="lt" start="2030-01-01"/></rule></rsc_location>"#,
     );
     assert_eq!(
         unsupported(&date),
@@ -406,7 +407,8 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
         );
     }
     // Rules inside rules are the deepest real CIBs get: 40 levels still parse (and
-    // are refused for what they are, nested rules, not for their depth).
+    // are refused for what they are, an innermost rule without a condition, not
+    // for their depth).
     let nested_rules = wrap(
         r#"<primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/>"#,
         &format!(

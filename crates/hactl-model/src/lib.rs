@@ -8,6 +8,8 @@
 
 pub mod alerts;
 pub mod change;
+pub mod conditional;
+pub mod dates;
 pub mod digest;
 pub mod ipvs_status;
 mod options;
@@ -108,6 +110,11 @@ pub struct Configuration {
     /// when empty, so CIBs without alerts serialize as before.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<alerts::Alert>,
+    /// Attribute sets that apply while their rule passes (properties, defaults,
+    /// node attributes, per-node parameters), in precedence order per owner.
+    /// Scheduled by the policy engine; a running cluster refuses them (validate).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditional: Vec<conditional::ConditionalSet>,
 }
 
 /// A cluster node as configured.
@@ -464,6 +471,41 @@ pub struct Rule {
     pub boolean_op: Option<BoolOp>,
     pub role: Option<Role>,
     pub expressions: Vec<Expression>,
+    /// Nested rules (each with its own boolean-op).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+    /// Conditions on the time the rule is evaluated at.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dates: Vec<conditional::DateExpression>,
+    /// Conditions on the resource's agent (resource and operation defaults only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<conditional::RscExpression>,
+    /// Conditions on the operation (operation defaults only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<conditional::OpExpression>,
+}
+
+impl Rule {
+    /// Whether the rule has no condition at all.
+    pub fn is_empty(&self) -> bool {
+        self.expressions.is_empty()
+            && self.rules.is_empty()
+            && self.dates.is_empty()
+            && self.resources.is_empty()
+            && self.operations.is_empty()
+    }
+
+    /// This rule and every rule nested in it, depth first.
+    pub fn walk(&self) -> Vec<&Rule> {
+        let mut out = vec![self];
+        let mut i = 0;
+        while i < out.len() {
+            let r = out[i];
+            out.extend(r.rules.iter());
+            i += 1;
+        }
+        out
+    }
 }
 
 /// One node attribute comparison inside a rule.

@@ -45,6 +45,8 @@ pub(crate) enum Task {
     /// Live migration steps (`migration.rs`).
     MigrateTo,
     MigrateFrom,
+    /// A node's `load_stopped` pseudo action (`utilization.rs`).
+    LoadStopped,
 }
 
 impl Task {
@@ -68,6 +70,7 @@ impl Task {
             Task::Delete => "delete",
             Task::MigrateTo => "migrate_to",
             Task::MigrateFrom => "migrate_from",
+            Task::LoadStopped => "load_stopped",
             Task::NotifyMarker(phase, _) => match phase {
                 crate::NotifyPhase::Pre | crate::NotifyPhase::Post => "notify",
                 _ => "notified",
@@ -183,6 +186,23 @@ fn set_reason(a: &mut Act, r: String) {
 }
 
 impl Sched<'_> {
+    /// Pacemaker's rsc_is_known_on: whether node `n`'s state of `p` is known —
+    /// its own history, or for an instance of an anonymous clone of a primitive
+    /// any instance's (not for a cloned group, which may be only partly known).
+    fn known_on(&self, p: usize, n: usize) -> bool {
+        let prim = &self.prims[p];
+        if prim.probed[n] {
+            return true;
+        }
+        match prim.clone {
+            Some(ci) if !self.clones[ci].unique && prim.group.is_none() => self.clones[ci]
+                .instances
+                .iter()
+                .any(|&q| self.prims[q].probed[n]),
+            _ => false,
+        }
+    }
+
     /// Whether an action that needs quorum can run for this primitive.
     fn quorum_block(&self, p: usize) -> Option<&'static str> {
         if self.quorate || !self.prims[p].needs_quorum {
@@ -326,8 +346,12 @@ impl Sched<'_> {
                 }
             }
         }
-        // Fencing before the implied stops.
+        // Fencing before the implied stops of what needs fencing (Pacemaker's
+        // order_stop_vs_fencing orders only those after it).
         for p in 0..np {
+            if !self.prims[p].needs_fencing {
+                continue;
+            }
             for s in g.stops_of[p].clone() {
                 if let Some(n) = g.acts[s].node {
                     if let Some(f) = fence_of[n] {
@@ -336,9 +360,10 @@ impl Sched<'_> {
                 }
             }
         }
-        // Resources that need fencing start only after all pending fencing. Fence
-        // devices need only quorum: as in Pacemaker, their start waits only for the
-        // fencing of a node they may run on but whose state of them is unknown.
+        // Resources that need fencing start only after all pending fencing. Those
+        // that need only quorum (fence devices by default, `requires=quorum`): as
+        // in Pacemaker, their start waits only for the fencing of a node they may
+        // run on but whose state of them is unknown.
         let fences: Vec<(usize, usize)> = fence_of
             .iter()
             .enumerate()
@@ -348,7 +373,7 @@ impl Sched<'_> {
             let Some(s) = g.start_of[p] else { continue };
             let prim = &self.prims[p];
             for &(n, f) in &fences {
-                if !prim.fence_device || (!prim.probed[n] && prim.allowed[n].is_some()) {
+                if prim.needs_fencing || (!self.known_on(p, n) && prim.allowed[n].is_some()) {
                     g.order(f, s, ORDERED);
                 }
             }
@@ -411,6 +436,7 @@ impl Sched<'_> {
         self.anti_colocation_orders(&mut g);
         self.unassign_instances(&mut g);
         propagate(self, &mut g);
+        self.utilization_orders(&mut g);
         self.drop_moot_reloads(&mut g);
         g.probe_thens = self.probe_thens(&mut g);
         self.stopped_monitor_probe_orders(&mut g);

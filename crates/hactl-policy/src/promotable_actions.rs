@@ -111,7 +111,9 @@ impl Sched<'_> {
             _ => return,
         };
         let Some(change) = change else { return };
-        for &(m, iv) in &prim.running_monitors {
+        // A failed monitor of the old role is cancelled too (on-fail=demote leaves
+        // the instance in place with its failed promoted monitor recorded).
+        for &(m, iv) in &prim.recurring_active {
             let mut ops = def
                 .ops
                 .iter()

@@ -17,7 +17,7 @@ use hactl_model::{
 };
 
 use crate::clone;
-use crate::rules::{rule_matches, NodeFacts};
+use crate::rules::{rule_matches, NodeFacts, RuleInput};
 use crate::PolicyError;
 
 /// One cluster node after unpacking its status.
@@ -118,6 +118,10 @@ pub(crate) struct Prim<'a> {
     pub fence_device: bool,
     /// Starting needs quorum (and fencing of unclean nodes when enabled).
     pub needs_quorum: bool,
+    /// Starting waits for all fencing (`requires=fencing`, the default for
+    /// all but fence devices); with `requires=quorum` it waits only for the
+    /// fencing of a node it may run on whose state of it is unknown.
+    pub needs_fencing: bool,
 
     // Status.
     pub active: Vec<usize>,
@@ -171,6 +175,28 @@ pub(crate) struct GroupInfo<'a> {
     pub unassigned: bool,
     pub assigning: bool,
     pub updating: bool,
+}
+
+impl<'a> GroupInfo<'a> {
+    /// A group (or a cloned group's instance `id`) with its members, not placed yet.
+    pub(crate) fn new(
+        id: std::borrow::Cow<'a, str>,
+        def: &'a Group,
+        members: Vec<usize>,
+        priority: i64,
+    ) -> Self {
+        GroupInfo {
+            id,
+            def,
+            members,
+            priority,
+            this_with: Vec::new(),
+            with_this: Vec::new(),
+            unassigned: true,
+            assigning: false,
+            updating: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -302,7 +328,7 @@ fn meta_bool(meta: Meta<'_>, key: &str) -> Option<bool> {
     meta.get(key).and_then(|v| parse_bool(v))
 }
 
-fn meta_score(meta: Meta<'_>, key: &str) -> Option<i64> {
+pub(crate) fn meta_score(meta: Meta<'_>, key: &str) -> Option<i64> {
     meta.get(key)
         .and_then(|v| v.parse::<Score>().ok())
         .map(Score::value)
@@ -500,7 +526,7 @@ impl<'a> Sched<'a> {
                     }
                     "priority" => priority = score(v).or(priority),
                     "critical" => critical = parse_bool(v).or(critical),
-                    "requires" => requires = Some(v.as_str() != "nothing"),
+                    "requires" => requires = Some(v.as_str()),
                     _ => {}
                 }
             }
@@ -519,7 +545,11 @@ impl<'a> Sched<'a> {
         let failure_timeout_s = failure_timeout_s.unwrap_or(0);
         let priority = priority.unwrap_or(0);
         let critical = critical.unwrap_or(true);
-        let needs_quorum = requires.unwrap_or(true);
+        let needs_quorum = requires != Some("nothing");
+        let needs_fencing = match requires {
+            Some(r) => r == "fencing" || r == "unfencing",
+            None => !fence_device,
+        };
         Prim {
             id,
             def,
@@ -537,6 +567,7 @@ impl<'a> Sched<'a> {
             orphan: def.is_none(),
             fence_device,
             needs_quorum,
+            needs_fencing,
             active: Vec::new(),
             failed_on: Vec::new(),
             failed: false,
@@ -614,17 +645,12 @@ impl<'a> Sched<'a> {
                     let priority = meta_score(Meta(&glayers), "priority").unwrap_or(0);
                     order.push((priority, pos, RscRef::G(gi)));
                     self.by_id.insert(&g.id, RscRef::G(gi));
-                    self.groups.push(GroupInfo {
-                        id: std::borrow::Cow::Borrowed(&g.id),
-                        def: g,
+                    self.groups.push(GroupInfo::new(
+                        std::borrow::Cow::Borrowed(&g.id),
+                        g,
                         members,
                         priority,
-                        this_with: Vec::new(),
-                        with_this: Vec::new(),
-                        unassigned: true,
-                        assigning: false,
-                        updating: false,
-                    });
+                    ));
                 }
                 Resource::Clone(cl) => {
                     if let Some(ci) = self.unpack_clone(cl) {
@@ -786,10 +812,23 @@ impl<'a> Sched<'a> {
         if on_fail == OnFail::Fence && !self.opts.stonith_enabled {
             on_fail = OnFail::Stop;
         }
-        if on_fail == OnFail::Demote {
-            on_fail = OnFail::Stop;
+        // Demotion recovers only what a demote can undo: a failed promote or a
+        // failed monitor of the Promoted role. Elsewhere Pacemaker resets it to
+        // the default (restart).
+        if on_fail == OnFail::Demote && !self.demote_recovers(p, op) {
+            on_fail = OnFail::Restart;
         }
         on_fail
+    }
+
+    fn demote_recovers(&self, p: usize, op: &OpRecord) -> bool {
+        let promoted_monitor = op.operation == "monitor"
+            && op.interval_ms > 0
+            && self.prims[p].def.is_some_and(|d| {
+                d.op("monitor", op.interval_ms)
+                    .is_some_and(|o| o.role == Some(Role::Promoted))
+            });
+        op.operation == "promote" || promoted_monitor
     }
 
     /// The effective fail count of a resource on a node, honouring failure-timeout.
@@ -914,8 +953,9 @@ impl<'a> Sched<'a> {
                     || (is_probe && matches!(op.rc, 0 | 7 | 8))
                     || (op.rc == 7 && !self.prims[p].managed));
             // Expired failures are skipped entirely (failure-timeout), unless the
-            // resource still has an unexpired fail count on this node.
-            if !success && self.prims[p].failure_timeout_s > 0 && op.op_status != 5 {
+            // resource still has an unexpired fail count on this node. Hard
+            // errors and agents not installed (execution status 5, 7) never expire.
+            if !success && self.prims[p].failure_timeout_s > 0 && !matches!(op.op_status, 5 | 7) {
                 if let Some(t) = op.last_rc_change.or(op.last_run) {
                     let mut expired = self.now >= t + self.prims[p].failure_timeout_s;
                     if expired {
@@ -976,8 +1016,12 @@ impl<'a> Sched<'a> {
                 }
                 continue;
             }
-            // A failure.
-            let strategy = self.op_on_fail(p, op);
+            // A failure. One whose agent is not installed (execution status 7)
+            // cannot be ignored: Pacemaker turns on-fail=ignore into a ban there.
+            let mut strategy = self.op_on_fail(p, op);
+            if strategy == OnFail::Ignore && op.op_status == 7 {
+                strategy = OnFail::Restart;
+            }
             let hard = op.op_status == 5 || matches!(op.rc, 2..=5) && op.op_status != 2;
             let fatal = op.rc == 6 && op.op_status != 2;
             if strategy == OnFail::Ignore {
@@ -1535,9 +1579,15 @@ impl<'a> Sched<'a> {
                     name: node.name,
                     id: node.id,
                     is_dc: node.is_dc,
+                    cluster_name: self
+                        .cib
+                        .config
+                        .properties
+                        .get("cluster-name")
+                        .map(|s| s.as_str()),
                     attr: &lookup,
                 };
-                if !rule_matches(rule, &facts) {
+                if !rule_matches(rule, &RuleInput::on_node(&facts, self.now)) {
                     continue;
                 }
                 let score = match &rule.score_attribute {

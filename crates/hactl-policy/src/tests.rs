@@ -715,6 +715,9 @@ mod migration_orders_tests;
 #[path = "one_or_more_tests.rs"]
 mod one_or_more_tests;
 
+#[path = "on_fail_tests.rs"]
+mod on_fail_tests;
+
 #[path = "clone_group_tests.rs"]
 mod clone_group_tests;
 
@@ -723,3 +726,6 @@ mod stopped_monitors_tests;
 
 #[path = "history_tests.rs"]
 mod history_tests;
+
+#[path = "requires_tests.rs"]
+mod requires_tests;
