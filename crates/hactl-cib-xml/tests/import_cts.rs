@@ -213,10 +213,11 @@ fn unsupported(xml: &str) -> (String, Option<String>) {
 
 #[test]
 fn unsupported_constructs_are_named() {
-    // Plain, promotable and notifying clones import now, and plain clones of
-    // groups; promotable clones of groups are still refused by name.
+    // Plain, promotable and notifying clones import now, and plain and
+    // promotable clones of groups; notifying clones of groups are still refused
+    // by name.
     let clone = wrap(
-        r#"<master id="c1"><group id="g1"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></master>"#,
+        r#"<clone id="c1"><meta_attributes id="m"><nvpair id="m1" name="notify" value="true"/></meta_attributes><group id="g1"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></clone>"#,
         "",
     );
     assert_eq!(unsupported(&clone), ("group".into(), Some("g1".into())));

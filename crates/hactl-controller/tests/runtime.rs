@@ -1302,3 +1302,53 @@ async fn an_ordered_migratable_resource_migrates_and_its_neighbour_stays() {
     assert!(!db_ops.contains(&"stop".to_string()), "{db_ops:?}");
     assert_eq!(lab.running_on("db"), [db_node]);
 }
+
+/// The members of a group whose members have allow-migrate=true migrate one after
+/// the other when the group moves (standby), with the real Dummy agent: no member
+/// is stopped and started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migratable_group_members_migrate_when_the_group_moves() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    let members: Vec<Primitive> = ["gm1", "gm2"]
+        .iter()
+        .map(|id| {
+            let mut p = dummy(id);
+            p.meta.insert("allow-migrate".into(), "true".into());
+            p
+        })
+        .collect();
+    lab.propose(Change::AddResource {
+        resource: Resource::Group(Group {
+            id: "mg".into(),
+            children: members,
+            ..Default::default()
+        }),
+    })
+    .await;
+    let settled = |l: &Lab| {
+        let on = l.running_on("gm1");
+        on.len() == 1 && l.running_on("gm2") == on && l.recorded_active_on("gm2") == on
+    };
+    lab.wait_for("the group running and recorded", settled)
+        .await;
+    let source = lab.running_on("gm1")[0].clone();
+    lab.propose(Change::SetStandby {
+        node: source.clone(),
+        standby: true,
+    })
+    .await;
+    lab.wait_for("the group migrated off the standby node", |l| {
+        settled(l) && l.running_on("gm1")[0] != source
+    })
+    .await;
+    let cib = lab.cib();
+    let target = lab.running_on("gm1")[0].clone();
+    for m in ["gm1", "gm2"] {
+        let ops = recorded_ops(&cib, &target, m);
+        assert!(
+            ops.contains(&"migrate_from".to_string()) && !ops.contains(&"start".to_string()),
+            "{m}: {ops:?}"
+        );
+    }
+}

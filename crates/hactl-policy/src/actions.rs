@@ -334,6 +334,9 @@ impl Sched<'_> {
                 RscRef::C(ci) if !self.clones[ci].instance_groups.is_empty() => {
                     self.create_group_instance_actions(ci, &mut g);
                     g.clone_acts[ci] = self.clone_pseudo_actions(ci, &mut g);
+                    if self.clones[ci].promotable {
+                        g.promo_acts[ci] = self.promotable_pseudo_actions(ci, &mut g);
+                    }
                 }
                 RscRef::C(ci) => {
                     for p in self.clones[ci].instances.clone() {
@@ -387,6 +390,7 @@ impl Sched<'_> {
             g.order(gstart, grunning, UNRUNNABLE_FIRST_BLOCKS);
             let members = self.groups[gi].members.clone();
             let mut prev: Option<usize> = None;
+            let mut last_active: Option<usize> = None;
             for &m in &members {
                 if !self.prims[m].managed {
                     // An unmanaged member that cannot stop still holds back the
@@ -426,6 +430,19 @@ impl Sched<'_> {
                             g.order(s, ps, ORDERED | INTERMEDIATE_STOP);
                         }
                     }
+                    self.order_member_migrations(pm, m, &mut g);
+                }
+                // Across stopped members too: a member stops before the last
+                // earlier member that is active (Pacemaker's group stop order).
+                if let Some(la) = last_active.filter(|&la| Some(la) != prev) {
+                    for &s in &g.stops_of[m].clone() {
+                        for &ls in &g.stops_of[la].clone() {
+                            g.order(s, ls, ORDERED);
+                        }
+                    }
+                }
+                if !g.stops_of[m].is_empty() {
+                    last_active = Some(m);
                 }
                 prev = Some(m);
             }

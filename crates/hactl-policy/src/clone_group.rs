@@ -36,9 +36,13 @@
 //!   `interleave`, instance N of one clone is ordered with the instance of the
 //!   other on the same node, through the group's start/stop.
 //!
+//! Promotable cloned groups: an instance's promotion score is the sum of its
+//! members' (`promotable.rs`), promoting or not applies to all its members,
+//! which promote in order and demote in reverse (`promotable_actions.rs`).
+//!
 //! Not done yet (see /work/notes/clone-groups.md): interleaved orderings and
-//! notifications through the instance groups, promotable cloned groups, unique
-//! cloned groups, the status view of a cloned group.
+//! notifications through the instance groups, unique cloned groups, the status
+//! view of a cloned group.
 
 use std::borrow::Cow;
 use std::sync::Arc;

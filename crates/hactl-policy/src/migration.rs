@@ -8,8 +8,9 @@
 //! A migrating primitive may be named in orderings (`migration_orders.rs`): each
 //! ordering of its start or stop is copied onto its migration steps, and a
 //! neighbour's restart it is ordered against calls the migration off (then it is
-//! stopped and started like any other resource). The import refuses
-//! `allow-migrate` on a group member or a clone, and scheduling refuses a history
+//! stopped and started like any other resource); a group member's chain counts as
+//! such orderings. The import refuses `allow-migrate` on a clone, and scheduling
+//! refuses a history
 //! that shows a migration in progress (`check_history`), so that neither is ever
 //! scheduled as if it were something else.
 
@@ -59,12 +60,12 @@ fn last_state_op(ops: &[OpRecord]) -> Option<&OpRecord> {
 
 impl Sched<'_> {
     /// Whether primitive `p` may migrate: `allow-migrate` on the primitive (else
-    /// `rsc_defaults`). The import refuses it on group members, clones and
-    /// resources ordered against a promotion; a configuration made otherwise
-    /// (the CLI) that puts it there gets stop and start.
+    /// `rsc_defaults`). The import refuses it on clones and resources ordered
+    /// against a promotion; a configuration made otherwise (the CLI) that puts
+    /// it there gets stop and start.
     pub(crate) fn allow_migrate(&self, p: usize) -> bool {
         let prim = &self.prims[p];
-        if prim.group.is_some() || prim.clone.is_some() {
+        if prim.clone.is_some() {
             return false;
         }
         let Some(def) = prim.def else { return false };

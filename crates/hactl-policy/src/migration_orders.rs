@@ -100,6 +100,14 @@ impl Sched<'_> {
         }
     }
 
+    /// A group's chain between members `prev` and `m` (start `prev` then `m`,
+    /// stop `m` then `prev`), copied onto their migrations.
+    pub(crate) fn order_member_migrations(&self, prev: usize, m: usize, g: &mut Graph) {
+        let (a, b) = (RscRef::P(prev), RscRef::P(m));
+        self.order_migration_equivalents(a, OrderAction::Start, b, OrderAction::Start, g);
+        self.order_migration_equivalents(b, OrderAction::Stop, a, OrderAction::Stop, g);
+    }
+
     /// Copies the ordering "`fa` of `first`, then `ta` of `then`" onto `then`'s
     /// migration steps, when `then` migrates.
     pub(crate) fn order_migration_equivalents(

@@ -119,3 +119,60 @@ fn a_starting_neighbour_comes_before_migrate_to() {
     let to = action(&t, "vm", migrate_to).expect("vm migrates");
     assert!(super::promotable_tests::reaches(&t, start, to), "{t:#?}");
 }
+
+/// Group `g` of `a` then `b`, running on n1 and moved to n2; the members in
+/// `migratable` have allow-migrate=true.
+fn group_moving(migratable: &[&str]) -> Cib {
+    let mut cib = base(&["n1", "n2"]);
+    let mut members = Vec::new();
+    for (id, call) in [("a", 10), ("b", 11)] {
+        let mut p = dummy(id);
+        if migratable.contains(&id) {
+            p.meta.insert("allow-migrate".into(), "true".into());
+        }
+        members.push(p);
+        if let Some(n1) = cib.status.nodes.get_mut("n1") {
+            n1.resources.insert(id.into(), running(call));
+        }
+    }
+    cib.config
+        .resources
+        .push(Resource::Group(hactl_model::Group {
+            id: "g".into(),
+            children: members,
+            ..Default::default()
+        }));
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "g-on-n2".into(),
+        rsc: "g".into(),
+        node: Some("n2".into()),
+        score: Some(Score::INFINITY),
+        ..Default::default()
+    });
+    cib
+}
+
+#[test]
+fn group_members_migrate_along_the_group_chain() {
+    // (migratable, expected summary)
+    let cases: [(&[&str], &[&str]); 3] = [
+        (
+            &["a", "b"],
+            &["Migrate a ( n1 -> n2 )", "Migrate b ( n1 -> n2 )"],
+        ),
+        // b stops before a really stops: it cannot migrate.
+        (&["b"], &["Move a ( n1 -> n2 )", "Move b ( n1 -> n2 )"]),
+        // a migrates; b, after it in the chain, moves.
+        (&["a"], &["Migrate a ( n1 -> n2 )", "Move b ( n1 -> n2 )"]),
+    ];
+    for (migratable, want) in cases {
+        let mut got = summary(&group_moving(migratable));
+        got.sort();
+        assert_eq!(got, want, "migratable {migratable:?}");
+    }
+    // Both migrate: a's migrate_from comes before b's migrate_to.
+    let t = schedule(&group_moving(&["a", "b"]), 1_000_000).unwrap();
+    let a_from = action(&t, "a", migrate_from).expect("a migrates");
+    let b_to = action(&t, "b", migrate_to).expect("b migrates");
+    assert!(super::promotable_tests::reaches(&t, a_from, b_to));
+}

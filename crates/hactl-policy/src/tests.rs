@@ -718,6 +718,9 @@ mod one_or_more_tests;
 #[path = "on_fail_tests.rs"]
 mod on_fail_tests;
 
+#[path = "group_order_tests.rs"]
+mod group_order_tests;
+
 #[path = "clone_group_tests.rs"]
 mod clone_group_tests;
 
