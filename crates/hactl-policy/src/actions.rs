@@ -652,7 +652,10 @@ impl Sched<'_> {
     fn create_monitors(&self, p: usize, g: &mut Graph, reload: Option<usize>) {
         let prim = &self.prims[p];
         let Some(def) = prim.def else { return };
-        if !prim.managed {
+        // An unmanaged resource keeps being monitored where it runs (Pacemaker
+        // schedules its recurring monitors), unless it is blocked or in
+        // maintenance (nothing runs for it then).
+        if !prim.managed && (prim.blocked || prim.maintenance) {
             return;
         }
         let Some(n) = prim.assigned else { return };

@@ -50,3 +50,36 @@ fn an_agent_that_is_not_installed_is_not_ignored() {
         );
     }
 }
+
+/// `rsc` runs on n1 with `is-managed` as given (monitor every 10 s configured,
+/// none running yet).
+fn unmanaged_running(managed: &str) -> Cib {
+    let mut cib = base(&["n1", "n2"]);
+    let mut rsc = dummy("rsc");
+    rsc.meta.insert("is-managed".into(), managed.into());
+    rsc.ops.push(OpSpec {
+        name: "monitor".into(),
+        interval_ms: 10_000,
+        ..Default::default()
+    });
+    cib.config.resources.push(Resource::Primitive(rsc));
+    if let Some(n1) = cib.status.nodes.get_mut("n1") {
+        n1.resources.insert("rsc".into(), running(10));
+    }
+    cib
+}
+
+#[test]
+fn an_unmanaged_resource_is_still_monitored_where_it_runs() {
+    for managed in ["true", "false"] {
+        let t = schedule(&unmanaged_running(managed), 1_000_000).unwrap();
+        let monitor = t.actions.iter().find(|a| {
+            a.kind
+                == crate::ActionKind::Monitor {
+                    interval_ms: 10_000,
+                }
+                && a.node.as_deref() == Some("n1")
+        });
+        assert!(monitor.is_some(), "is-managed={managed}: {:#?}", t.actions);
+    }
+}
