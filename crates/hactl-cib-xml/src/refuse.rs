@@ -17,11 +17,6 @@ use crate::ImportError;
 const PROPERTIES: &[(&str, &[&str], &str)] = &[
     ("shutdown-lock", &["false"], "shutdown locks"),
     (
-        "cancel-removed-actions",
-        &["true"],
-        "keeping removed operations (cancel-removed-actions=false)",
-    ),
-    (
         "enable-startup-probes",
         &["true"],
         "turning probes off (enable-startup-probes=false)",
@@ -53,7 +48,6 @@ const META: &[(&str, &[&str], &str)] = &[
         &[],
         "fence devices that unfence (provides=unfencing)",
     ),
-    ("ordered", &["true"], "unordered groups (ordered=false)"),
     (
         "collocated",
         &["true"],
@@ -190,7 +184,6 @@ mod tests {
     fn each_refusal_names_the_setting() {
         for (name, value) in [
             ("shutdown-lock", "true"),
-            ("cancel-removed-actions", "false"),
             ("enable-startup-probes", "false"),
         ] {
             let e = crate::import(&cib(&nv(name, value), "", ""))
@@ -204,7 +197,6 @@ mod tests {
             ("container", "vm1"),
             ("requires", "unfencing"),
             ("provides", "unfencing"),
-            ("ordered", "false"),
         ] {
             let e = crate::import(&cib("", &nv(name, value), ""))
                 .expect_err(name)

@@ -389,6 +389,7 @@ impl Sched<'_> {
             g.order(gstopped, gstart, ORDERED);
             g.order(gstart, grunning, UNRUNNABLE_FIRST_BLOCKS);
             let members = self.groups[gi].members.clone();
+            let ordered = self.group_is_ordered(gi);
             let mut prev: Option<usize> = None;
             let mut last_active: Option<usize> = None;
             for &m in &members {
@@ -405,7 +406,9 @@ impl Sched<'_> {
                     prev = Some(m);
                     continue;
                 }
-                let first_member = prev.is_none();
+                // Unordered: every member is framed like a later one of an ordered
+                // group, and started as soon as the group starts.
+                let first_member = prev.is_none() && ordered;
                 for &s in &g.stops_of[m].clone() {
                     let down = if first_member {
                         THEN_IMPLIES_FIRST | ORDERED
@@ -417,10 +420,15 @@ impl Sched<'_> {
                     g.order(s, gstopped, post);
                 }
                 if let Some(st) = g.start_of[m] {
-                    g.order(gstart, st, ORDERED);
+                    let up = if ordered {
+                        ORDERED
+                    } else {
+                        ORDERED | FIRST_IMPLIES_THEN | UNRUNNABLE_FIRST_BLOCKS
+                    };
+                    g.order(gstart, st, up);
                     g.order(st, grunning, UNRUNNABLE_FIRST_BLOCKS | FIRST_IMPLIES_THEN);
                 }
-                if let Some(pm) = prev {
+                if let Some(pm) = prev.filter(|_| ordered) {
                     let pstart = self.start_or_placeholder(pm, &mut g);
                     if let Some(st) = g.start_of[m] {
                         g.order(pstart, st, FIRST_IMPLIES_THEN | UNRUNNABLE_FIRST_BLOCKS);

@@ -39,6 +39,7 @@ mod digest;
 mod digest_tests;
 mod fence_order;
 mod graph;
+mod group_order;
 mod health;
 mod history_order;
 mod migration;
@@ -50,6 +51,8 @@ mod probe_order;
 mod promotable;
 mod promotable_actions;
 mod raw_scores;
+#[cfg(test)]
+mod removed_actions_tests;
 mod rules;
 mod sched;
 mod stopped_monitors;

@@ -1145,6 +1145,12 @@ impl<'a> Sched<'a> {
                 self.prims[p].managed = false;
                 self.prims[p].maintenance = true;
             }
+            if !self.prims[p].managed {
+                // Pacemaker's "not_managed_default": an unmanaged resource stays
+                // where it runs (shown in its scores).
+                let why = "not managed".to_string();
+                self.location(p, Some(n), Score::INFINITY, why);
+            }
             self.prims[p].active.push(n);
             if failed_here && on_fail != OnFail::Ignore {
                 self.prims[p].failed_on.push(n);
