@@ -6,6 +6,11 @@
 //! - **Sync.** When it takes over, and whenever a node (re)joins, it asks the node
 //!   for every result no DC has acknowledged yet (`Resync` → `Synced`) and records
 //!   them; it waits for that answer (bounded by `sync_timeout`) before scheduling.
+//!   A node still silent then has an unknown state, not the one its recorded
+//!   history shows (that history may be stale: a stop waiting in its outbox since a
+//!   partition, a reboot): it is probed for every resource before anything is
+//!   planned, as Pacemaker probes what it has not learned. Its late answer is
+//!   recorded when it lands and the DC plans again.
 //! - **Reprobe.** A node's executor service has a boot id that changes whenever it
 //!   starts. The DC records, as the node attribute `hactl-probed`, the boot under
 //!   which it last probed the node. A node whose boot differs (it restarted: its
@@ -37,6 +42,7 @@ use hactl_policy::{Action, ActionKind, NodeState, OrderingEdge, Transition};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
+use crate::backoff::Backoff;
 use crate::engine::{Command, Engine, EngineConfig, Event};
 use crate::history::{self, Triggers};
 use crate::messages::{ControllerMsg, Report};
@@ -91,7 +97,8 @@ pub struct DcConfig {
     /// The liveness layer's timing, from which (with the CIB) the split-brain hold
     /// is derived when fencing is off.
     pub liveness: Liveness,
-    /// How long to wait for a node's `Synced` before planning without it.
+    /// How long to wait for a node's `Synced`; a node that has not answered by then
+    /// is probed before anything is planned.
     pub sync_timeout: Duration,
     /// Deadline checks and time-based rechecks.
     pub tick: Duration,
@@ -161,63 +168,75 @@ pub fn online_nodes(cib: &Cib) -> BTreeSet<String> {
 /// What [`propose_batch`] achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BatchOutcome {
-    /// Every change committed.
+    /// Every change committed, but for those refused for their format
+    /// (`too_new`), which is no failure of what they record.
     pub all_ok: bool,
     /// At least one did (the CIB moved).
     pub committed: bool,
+    /// Changes refused because a member does not read their format yet (a rolling
+    /// upgrade: the transition history has a gap until every member reads it).
+    pub too_new: usize,
 }
 
-/// Proposes `changes` as one batch (one Raft round for a burst of results); if the
-/// model refuses the batch (one bad change refuses all of it: a result from a node
-/// removed meanwhile), each on its own so the others still commit.
+impl BatchOutcome {
+    fn new(all_ok: bool, committed: bool) -> BatchOutcome {
+        BatchOutcome {
+            all_ok,
+            committed,
+            too_new: 0,
+        }
+    }
+}
+
+/// Proposes `changes` as one batch (one Raft round for a burst of results). If it
+/// is refused for one of its changes — the model refuses a result from a node
+/// removed meanwhile; a member on an older build cannot read a transition record —
+/// each goes on its own so the others still commit.
 pub(crate) async fn propose_batch(
     io: &dyn ClusterIo,
     node: &str,
     mut changes: Vec<Change>,
 ) -> BatchOutcome {
+    use crate::ProposeError::{Rejected, TooNew};
     let change = match changes.len() {
-        0 => {
-            return BatchOutcome {
-                all_ok: true,
-                committed: false,
-            }
-        }
+        0 => return BatchOutcome::new(true, false),
         1 => changes.remove(0),
         _ => Change::Batch {
             changes: changes.clone(),
         },
     };
     match io.propose(change).await {
-        Ok(()) => {
+        Ok(()) => return BatchOutcome::new(true, true),
+        Err(e @ TooNew { .. }) if changes.is_empty() => {
+            info!(%node, error = %e, "change not recorded");
             return BatchOutcome {
-                all_ok: true,
-                committed: true,
-            }
-        }
-        // Only a refusal by the model can be one bad change among good ones;
-        // anything else (no leader, stopping) would fail each of them too.
-        Err(e) if changes.is_empty() || !matches!(e, crate::ProposeError::Rejected(_)) => {
-            warn!(%node, error = %e, "proposal failed");
-            return BatchOutcome {
-                all_ok: false,
-                committed: false,
+                too_new: 1,
+                ..BatchOutcome::new(true, false)
             };
+        }
+        // Only these can be one change among good ones; anything else (no leader,
+        // stopping) would fail each of them too.
+        Err(e) if changes.is_empty() || !matches!(e, Rejected(_) | TooNew { .. }) => {
+            warn!(%node, error = %e, "proposal failed");
+            return BatchOutcome::new(false, false);
         }
         Err(e) => warn!(%node, error = %e, changes = changes.len(),
             "batched proposal failed: proposing its changes one by one"),
     }
-    let mut out = BatchOutcome {
-        all_ok: true,
-        committed: false,
-    };
+    let mut out = BatchOutcome::new(true, false);
     for ch in changes {
         match io.propose(ch).await {
             Ok(()) => out.committed = true,
+            Err(TooNew { .. }) => out.too_new += 1,
             Err(e) => {
                 warn!(%node, error = %e, "proposal failed");
                 out.all_ok = false;
             }
         }
+    }
+    if out.too_new > 0 {
+        info!(%node, changes = out.too_new,
+            "changes not recorded until every node reads their entry format (rolling upgrade)");
     }
     out
 }
@@ -231,6 +250,8 @@ struct Dc {
     /// Node → (boot, since when we wait for it to sync).
     synced: HashMap<String, u64>,
     waiting_since: HashMap<String, Instant>,
+    /// Node → when it was last sent `Resync`, while its `Synced` is missing.
+    asked: HashMap<String, Instant>,
     /// Highest report seq recorded per (node, boot).
     recorded: HashMap<(String, u64), u64>,
     hold_until: Option<Instant>,
@@ -238,8 +259,12 @@ struct Dc {
     /// lost node may still complete them: the split-brain hold counts them).
     starting: HashMap<String, BTreeSet<String>>,
     want_schedule: bool,
-    /// Nodes (and boots) being reprobed by the running transition.
-    reprobing: Vec<(String, u64)>,
+    /// Nodes (and boots) being reprobed by the running transition; no boot for a
+    /// node probed because its `Synced` did not come in time.
+    reprobing: Vec<(String, Option<u64>)>,
+    /// Nodes probed since their `Synced` was overdue (not probed again until they
+    /// answer, leave or rejoin).
+    probed_unsynced: HashSet<String>,
     /// After a reprobe: nodes whose running resources need their monitors back.
     followup: Vec<String>,
     last_epoch: u64,
@@ -255,6 +280,8 @@ struct Dc {
     seen: Arc<Cib>,
     /// The running transition's trigger, plan and scheduling time.
     meta: Option<Meta>,
+    /// The wait before the next policy run after changes not committed.
+    backoff: Backoff,
 }
 
 /// What the history record of a transition takes from the run that computed it.
@@ -317,6 +344,7 @@ pub async fn run(
         seen: cib.clone(),
         cib,
         waiting_since: online.iter().map(|n| (n.clone(), start)).collect(),
+        asked: online.iter().map(|n| (n.clone(), start)).collect(),
         online,
         synced: HashMap::new(),
         recorded: HashMap::new(),
@@ -326,10 +354,12 @@ pub async fn run(
         starting: HashMap::new(),
         want_schedule: true,
         reprobing: Vec::new(),
+        probed_unsynced: HashSet::new(),
         followup: Vec::new(),
         last_schedule: start,
         triggers: Triggers::default(),
         meta: None,
+        backoff: Backoff::default(),
         cfg,
     };
     dc.triggers
@@ -378,6 +408,7 @@ pub async fn run(
             _ = tick.tick() => {
                 let cmds = dc.engine.handle(Event::Tick, &dc.cib, now_ms());
                 dc.run_cmds(cmds).await;
+                dc.ask_again();
                 if dc.last_schedule.elapsed() >= dc.cfg.recheck {
                     dc.want_schedule = true;
                     dc.triggers.add("periodic recheck");
@@ -458,6 +489,13 @@ impl Dc {
         let out = propose_batch(&*self.io, &self.cfg.node, changes).await;
         if out.committed {
             self.cib = self.io.cib();
+        }
+        if !out.all_ok {
+            let wait = self.backoff.failed(Instant::now());
+            warn!(node = %self.cfg.node, wait_ms = wait.as_millis() as u64,
+                "changes not committed: the next policy run waits (it would plan the same again)");
+        } else if out.committed {
+            self.backoff.succeeded();
         }
         out.all_ok
     }
@@ -580,6 +618,8 @@ impl Dc {
                 debug!(node = %node, boot, "node synced");
                 self.synced.insert(node.clone(), boot);
                 self.waiting_since.remove(&node);
+                self.asked.remove(&node);
+                self.probed_unsynced.remove(&node);
                 self.want_schedule = true;
                 self.triggers.add(format!("node {node} synced"));
             }
@@ -639,6 +679,8 @@ impl Dc {
             self.triggers.add(format!("node {n} lost"));
             self.synced.remove(&n);
             self.waiting_since.remove(&n);
+            self.asked.remove(&n);
+            self.probed_unsynced.remove(&n);
             if !stonith {
                 self.hold_for_lost(&n);
             }
@@ -648,7 +690,9 @@ impl Dc {
             info!(node = %n, "node joined: asking for its results");
             self.triggers.add(format!("node {n} joined"));
             self.synced.remove(&n);
+            self.probed_unsynced.remove(&n);
             self.waiting_since.insert(n.clone(), Instant::now());
+            self.asked.insert(n.clone(), Instant::now());
             self.io.send(&n, ControllerMsg::Resync);
         }
         self.run_cmds(cmds).await;
@@ -669,6 +713,24 @@ impl Dc {
             && !self.waiting_since.iter().any(|(n, since)| {
                 self.online.contains(n) && since.elapsed() < self.cfg.sync_timeout
             })
+    }
+
+    /// Sends `Resync` again to each online node whose `Synced` is still missing, once
+    /// per `sync_timeout`: the transport does not retry a message (a connection to a
+    /// node that just restarted can swallow one), and without the answer the results
+    /// the node keeps never reach the CIB.
+    fn ask_again(&mut self) {
+        let due: Vec<String> = self
+            .asked
+            .iter()
+            .filter(|(n, at)| self.online.contains(*n) && at.elapsed() >= self.cfg.sync_timeout)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in due {
+            debug!(node = %n, "no Synced yet: asking again");
+            self.asked.insert(n.clone(), Instant::now());
+            self.io.send(&n, ControllerMsg::Resync);
+        }
     }
 
     /// Without fencing: no resource of the lost `node` starts elsewhere before it has
@@ -694,6 +756,44 @@ impl Dc {
             .get(node)
             .and_then(|s| s.attributes.get(PROBED_ATTR))
             .and_then(|v| v.parse().ok())
+    }
+
+    /// Online nodes to probe before anything is planned: those whose executor booted
+    /// since they were last probed, and (boot unknown) those that have not answered
+    /// `Resync` within `sync_timeout` — their recorded history is not what they run
+    /// now, or not known to be: planning on it restarted a group that had moved away
+    /// from a node back from a partition (both copies looked active).
+    fn probes_needed(&self) -> Vec<(String, Option<u64>)> {
+        self.online
+            .iter()
+            .filter_map(|n| match self.synced.get(n) {
+                Some(&boot) => (self.probed_boot(n) != Some(boot)).then(|| (n.clone(), Some(boot))),
+                None => (!self.probed_unsynced.contains(n)).then(|| (n.clone(), None)),
+            })
+            .collect()
+    }
+
+    /// Starts the probes of [`Dc::probes_needed`], if any are: true if it did.
+    async fn start_probes(&mut self) -> bool {
+        let need = self.probes_needed();
+        if need.is_empty() {
+            return false;
+        }
+        let nodes: Vec<String> = need.iter().map(|(n, _)| n.clone()).collect();
+        let t = reprobe(&self.cib, &nodes);
+        info!(nodes = ?nodes, probes = t.actions.len(),
+            "probing nodes whose executor restarted or whose resync is overdue");
+        let why: Vec<String> = need
+            .iter()
+            .map(|(n, boot)| match boot {
+                Some(_) => format!("executor started on {n}"),
+                None => format!("no resync from {n} within the sync timeout"),
+            })
+            .collect();
+        let plan = format!("probe every resource on {}", nodes.join(" "));
+        self.reprobing = need;
+        self.start(t, Meta::direct(why.join("; "), &plan)).await;
+        true
     }
 
     async fn maybe_schedule(&mut self) {
@@ -729,7 +829,7 @@ impl Dc {
                 return;
             }
         }
-        if !self.want_schedule {
+        if !self.want_schedule || self.backoff.waiting(Instant::now()) {
             return;
         }
         if let Some(h) = self.hold_until {
@@ -749,22 +849,7 @@ impl Dc {
         if !waiting.is_empty() {
             return;
         }
-        let need: Vec<(String, u64)> = self
-            .online
-            .iter()
-            .filter_map(|n| {
-                let boot = *self.synced.get(n)?;
-                (self.probed_boot(n) != Some(boot)).then(|| (n.clone(), boot))
-            })
-            .collect();
-        if !need.is_empty() {
-            let nodes: Vec<String> = need.iter().map(|(n, _)| n.clone()).collect();
-            let t = reprobe(&self.cib, &nodes);
-            info!(nodes = ?nodes, probes = t.actions.len(), "probing nodes whose executor restarted");
-            let why = format!("executor started on {}", nodes.join(" "));
-            let plan = format!("probe every resource on {}", nodes.join(" "));
-            self.reprobing = need;
-            self.start(t, Meta::direct(why, &plan)).await;
+        if self.start_probes().await {
             return;
         }
         let Some(sched) = self.sched.as_mut() else {
@@ -874,17 +959,26 @@ impl Dc {
         let done = std::mem::take(&mut self.reprobing);
         let mut changes = Vec::new();
         for (n, boot) in &done {
-            changes.push(Change::SetTransientAttribute {
-                node: n.clone(),
-                name: PROBED_ATTR.into(),
-                value: Some(boot.to_string()),
-            });
+            match boot {
+                Some(boot) => changes.push(Change::SetTransientAttribute {
+                    node: n.clone(),
+                    name: PROBED_ATTR.into(),
+                    value: Some(boot.to_string()),
+                }),
+                // Its boot comes with its `Synced`, which is checked against the
+                // attribute then.
+                None => {
+                    self.probed_unsynced.insert(n.clone());
+                }
+            }
         }
         // The next `maybe_schedule` reads the probed boots from `self.cib`: without
         // the record there it would probe the same nodes again.
-        match self.io.propose(Change::Batch { changes }).await {
-            Ok(()) => self.cib = self.io.cib(),
-            Err(e) => warn!(error = %e, "could not record the reprobe"),
+        if !changes.is_empty() {
+            match self.io.propose(Change::Batch { changes }).await {
+                Ok(()) => self.cib = self.io.cib(),
+                Err(e) => warn!(error = %e, "could not record the reprobe"),
+            }
         }
         self.followup = done.into_iter().map(|(n, _)| n).collect();
         self.want_schedule = true;
