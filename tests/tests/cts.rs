@@ -73,7 +73,7 @@ fn run_case(xml_path: &Path) -> Outcome {
     }
     if let Ok(exp) = read("exp") {
         o.graphed = true;
-        let ours = hactl_policy::graph_xml(&cib, &t);
+        let ours = hactl_policy::graph_xml_at(&cib, &t, now);
         let details = match (Graph::parse(&exp), Graph::parse(&ours)) {
             (Ok(want), Ok(got)) => graph::diff(&want, &got),
             (Err(e), _) => vec![format!("cannot read the .exp: {e}")],
@@ -223,9 +223,9 @@ fn one_case() {
         .find(|p| p.exists())
         .expect("case exists");
     let xml = std::fs::read_to_string(&path).expect("case exists");
-    let cib = hactl_cib_xml::import(&xml).expect("imports");
+    let cib = hactl_cib_xml::import(&xml).unwrap_or_else(|e| panic!("import: {e}"));
     let now = case_now(&name, cib.execution_date);
-    let t = hactl_policy::schedule(&cib, now).expect("schedules");
+    let t = hactl_policy::schedule(&cib, now).unwrap_or_else(|e| panic!("schedule: {e}"));
     print!(
         "{}",
         hactl_policy::format_status(&cib, &t, hactl_policy::StatusView::Current)
@@ -237,6 +237,15 @@ fn one_case() {
         println!("action {a:?}");
     }
     print!("{}", t.explain_text());
+    if let Ok(exp) = std::fs::read_to_string(path.with_extension("exp")) {
+        let ours = hactl_policy::graph_xml(&cib, &t);
+        if let (Ok(want), Ok(got)) = (Graph::parse(&exp), Graph::parse(&ours)) {
+            println!(
+                "graph differences:\n  {}",
+                graph::diff(&want, &got).join("\n  ")
+            );
+        }
+    }
 }
 
 /// The text between `header` and the next blank line that is followed by a

@@ -104,7 +104,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         "scheduled"
     );
     if let Some(path) = &a.save_graph {
-        std::fs::write(path, hactl_policy::graph_xml(&cib, &t))
+        std::fs::write(path, hactl_policy::graph_xml_at(&cib, &t, now))
             .with_context(|| format!("writing the transition graph to {}", path.display()))?;
     }
     if a.raw {
@@ -290,104 +290,21 @@ fn inject_op(cib: &mut Cib, spec: &str, now: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Days since 1970-01-01 for a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
 /// crm_simulate's way of printing the execution date: `2023-11-14 22:13:20Z`.
 fn format_time(t: i64) -> String {
-    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    hactl_model::dates::format_utc(t)
 }
 
-/// Unix seconds, or RFC 3339 (`2024-05-01T12:00:00Z`, `…+02:00`; a space instead
-/// of `T` is accepted too).
+/// Unix seconds, or an ISO 8601 date and time (`2024-05-01T12:00:00Z`, `…+02:00`;
+/// a space instead of `T` is accepted too; without an offset, UTC).
 fn parse_time(s: &str) -> anyhow::Result<i64> {
     let t = s.trim();
     if let Ok(n) = t.parse::<i64>() {
         return Ok(n);
     }
-    let bad =
-        || anyhow::anyhow!("--now {s:?}: expected Unix seconds or RFC 3339 (2024-05-01T12:00:00Z)");
-    let b = t.as_bytes();
-    if b.len() < 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return Err(bad());
-    }
-    let num = |r: std::ops::Range<usize>| -> anyhow::Result<i64> {
-        t.get(r).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad)
-    };
-    let (y, mo, d, h, mi, se) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return Err(bad());
-    }
-    let mut rest = &t[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(frac.len());
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "" | "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return Err(bad()),
-            };
-            let (oh, om) = rest[1..].split_once(':').ok_or_else(bad)?;
-            let oh: i64 = oh.parse().map_err(|_| bad())?;
-            let om: i64 = om.parse().map_err(|_| bad())?;
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    Ok(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
+    hactl_model::dates::parse_datetime(t).ok_or_else(|| {
+        anyhow::anyhow!("--now {s:?}: expected Unix seconds or RFC 3339 (2024-05-01T12:00:00Z)")
+    })
 }
 
 #[cfg(test)]

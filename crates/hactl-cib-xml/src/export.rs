@@ -7,9 +7,11 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use hactl_model::conditional::SetOwner;
 use hactl_model::values::{format_interval_ms, parse_bool};
-use hactl_model::{Attrs, Cib, OpSpec, Primitive, Resource, Rule};
+use hactl_model::{Attrs, Cib, Configuration, OpSpec, Primitive, Resource};
 
+use crate::export_rules;
 use crate::import::{NODE_SCORE_ATTR, NO_QUORUM_PANIC_PROPERTY};
 
 /// Op settings that Pacemaker reads as attributes of `<op>`; every other entry of
@@ -72,12 +74,16 @@ pub fn export(cib: &Cib) -> String {
         attr(&mut out, "no-quorum-panic", v);
     }
     out.push_str(">\n  <configuration>\n    <crm_config>\n");
-    let props: Attrs = c
+    // Pacemaker reads cib-bootstrap-options first whatever the scores, so values a
+    // conditional set may override go in a set of their own after those.
+    let cond = export_rules::sets_of(c, &SetOwner::Properties);
+    let overridable = |k: &str| cond.iter().any(|s| s.values.contains_key(k));
+    let (props, fallback): (Attrs, Attrs) = c
         .properties
         .iter()
         .filter(|(k, _)| k.as_str() != NO_QUORUM_PANIC_PROPERTY)
         .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+        .partition(|(k, _)| !overridable(k));
     nvset(
         &mut out,
         "      ",
@@ -85,6 +91,9 @@ pub fn export(cib: &Cib) -> String {
         "cib-bootstrap-options",
         &props,
     );
+    export_rules::write_sets(&mut out, "      ", "cluster_property_set", &cond);
+    let id = "cib-bootstrap-options-overridable";
+    nvset(&mut out, "      ", "cluster_property_set", id, &fallback);
     out.push_str("    </crm_config>\n    <nodes>\n");
     for n in &c.nodes {
         out.push_str("      <node");
@@ -107,10 +116,17 @@ pub fn export(cib: &Cib) -> String {
                 a.insert(key.into(), "on".into());
             }
         }
-        if a.is_empty() && n.utilization.is_empty() {
+        let cond = export_rules::sets_of(
+            c,
+            &SetOwner::Node {
+                name: n.name.clone(),
+            },
+        );
+        if a.is_empty() && n.utilization.is_empty() && cond.is_empty() {
             out.push_str("/>\n");
         } else {
             out.push_str(">\n");
+            export_rules::write_sets(&mut out, "        ", "instance_attributes", &cond);
             nvset(
                 &mut out,
                 "        ",
@@ -124,12 +140,14 @@ pub fn export(cib: &Cib) -> String {
         }
     }
     out.push_str("    </nodes>\n");
-    for (tag, attrs) in [
-        ("rsc_defaults", &c.rsc_defaults),
-        ("op_defaults", &c.op_defaults),
+    for (tag, attrs, owner) in [
+        ("rsc_defaults", &c.rsc_defaults, SetOwner::RscDefaults),
+        ("op_defaults", &c.op_defaults, SetOwner::OpDefaults),
     ] {
-        if !attrs.is_empty() {
+        let cond = export_rules::sets_of(c, &owner);
+        if !attrs.is_empty() || !cond.is_empty() {
             let _ = writeln!(out, "    <{tag}>");
+            export_rules::write_sets(&mut out, "      ", "meta_attributes", &cond);
             nvset(
                 &mut out,
                 "      ",
@@ -142,7 +160,7 @@ pub fn export(cib: &Cib) -> String {
     }
     out.push_str("    <resources>\n");
     for r in &c.resources {
-        resource(&mut out, "      ", r);
+        resource(&mut out, "      ", r, c);
     }
     out.push_str("    </resources>\n    <constraints>\n");
     for l in &c.constraints.location {
@@ -166,7 +184,7 @@ pub fn export(cib: &Cib) -> String {
         } else {
             out.push_str(">\n");
             for r in &l.rules {
-                rule(&mut out, r);
+                export_rules::rule(&mut out, "        ", r);
             }
             out.push_str("      </rsc_location>\n");
         }
@@ -188,7 +206,16 @@ pub fn export(cib: &Cib) -> String {
         }
         out.push_str("/>\n");
     }
+    let mut groups_written: Vec<&str> = Vec::new();
     for o in &c.constraints.order {
+        if let Some(name) = o.one_or_more.as_deref() {
+            // The whole group where its first ordering was.
+            if !groups_written.contains(&name) {
+                groups_written.push(name);
+                crate::sets::export_one_or_more(&mut out, &c.constraints.order, name);
+            }
+            continue;
+        }
         out.push_str("      <rsc_order");
         attr(&mut out, "id", &o.id);
         attr(&mut out, "first", &o.first);
@@ -274,7 +301,7 @@ pub fn export(cib: &Cib) -> String {
                 "      <lrm id=\"{}\">\n        <lrm_resources>",
                 esc(id)
             );
-            for (rsc, h) in &st.resources {
+            for (rsc, h) in st.histories_in_recorded_order() {
                 out.push_str("          <lrm_resource");
                 attr(&mut out, "id", rsc);
                 attr(&mut out, "class", &h.agent.class);
@@ -358,11 +385,11 @@ pub fn export(cib: &Cib) -> String {
 }
 
 /// One resource element: a primitive, a group, or a clone of either.
-fn resource(out: &mut String, indent: &str, r: &Resource) {
+fn resource(out: &mut String, indent: &str, r: &Resource, c: &Configuration) {
     let (tag, id, meta) = match r {
-        Resource::Primitive(p) => return primitive(out, indent, p),
+        Resource::Primitive(p) => return primitive(out, indent, p, c),
         Resource::Group(g) => ("group", &g.id, &g.meta),
-        Resource::Clone(c) => ("clone", &c.id, &c.meta),
+        Resource::Clone(cl) => ("clone", &cl.id, &cl.meta),
     };
     let inner = format!("{indent}  ");
     let _ = write!(out, "{indent}<{tag}");
@@ -378,16 +405,16 @@ fn resource(out: &mut String, indent: &str, r: &Resource) {
     match r {
         Resource::Group(g) => {
             for p in &g.children {
-                primitive(out, &inner, p);
+                primitive(out, &inner, p, c);
             }
         }
-        Resource::Clone(c) => resource(out, &inner, &c.child),
+        Resource::Clone(cl) => resource(out, &inner, &cl.child, c),
         Resource::Primitive(_) => {}
     }
     let _ = writeln!(out, "{indent}</{tag}>");
 }
 
-fn primitive(out: &mut String, indent: &str, p: &Primitive) {
+fn primitive(out: &mut String, indent: &str, p: &Primitive, c: &Configuration) {
     let _ = write!(out, "{indent}<primitive");
     attr(out, "id", &p.id);
     attr(out, "class", &p.agent.class);
@@ -395,12 +422,19 @@ fn primitive(out: &mut String, indent: &str, p: &Primitive) {
         attr(out, "provider", pr);
     }
     attr(out, "type", &p.agent.kind);
-    if p.params.is_empty() && p.meta.is_empty() && p.ops.is_empty() && p.utilization.is_empty() {
+    let cond = export_rules::sets_of(c, &SetOwner::Params { rsc: p.id.clone() });
+    if p.params.is_empty()
+        && p.meta.is_empty()
+        && p.ops.is_empty()
+        && p.utilization.is_empty()
+        && cond.is_empty()
+    {
         out.push_str("/>\n");
         return;
     }
     out.push_str(">\n");
     let inner = format!("{indent}  ");
+    export_rules::write_sets(out, &inner, "instance_attributes", &cond);
     nvset(
         out,
         &inner,
@@ -470,42 +504,4 @@ fn op(out: &mut String, indent: &str, p: &Primitive, i: usize, o: &OpSpec) {
         );
         let _ = writeln!(out, "{indent}</op>");
     }
-}
-
-fn rule(out: &mut String, r: &Rule) {
-    out.push_str("        <rule");
-    attr(out, "id", &r.id);
-    if let Some(s) = r.score {
-        attr(out, "score", &s.to_string());
-    }
-    if let Some(a) = &r.score_attribute {
-        attr(out, "score-attribute", a);
-    }
-    if let Some(b) = r.boolean_op {
-        attr(out, "boolean-op", b.as_str());
-    }
-    if let Some(role) = r.role {
-        attr(out, "role", role.as_str());
-    }
-    out.push_str(">\n");
-    for (i, e) in r.expressions.iter().enumerate() {
-        out.push_str("          <expression");
-        if e.id.is_empty() {
-            attr(out, "id", &format!("{}-expr-{i}", r.id));
-        } else {
-            attr(out, "id", &e.id);
-        }
-        attr(out, "attribute", &e.attribute);
-        if let Some(op) = e.operation {
-            attr(out, "operation", op.as_str());
-        }
-        if let Some(v) = &e.value {
-            attr(out, "value", v);
-        }
-        if let Some(t) = e.value_type {
-            attr(out, "type", t.as_str());
-        }
-        out.push_str("/>\n");
-    }
-    out.push_str("        </rule>\n");
 }

@@ -266,11 +266,13 @@ pub fn large_cib_model(nodes: usize, resources: usize, seed: u64) -> Cib {
                         }
                         ops.push(mon);
                     }
+                    let position = u32::try_from(st.resources.len()).ok();
                     st.resources.insert(
                         p.id.clone(),
                         ResourceHistory {
                             agent: agent.clone(),
                             ops,
+                            position,
                             ..Default::default()
                         },
                     );
@@ -353,11 +355,13 @@ pub fn add_clones(cib: &mut Cib, clones: usize) {
                     ops.push(rec(2, "start", 0, 0));
                     ops.push(rec(3, "monitor", 10_000, 0));
                 }
+                let position = u32::try_from(st.resources.len()).ok();
                 st.resources.insert(
                     pid.clone(),
                     ResourceHistory {
                         agent: agent.clone(),
                         ops,
+                        position,
                         ..Default::default()
                     },
                 );

@@ -9,13 +9,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use hactl_model::values::{parse_bool, parse_interval_ms};
 use hactl_model::{
-    AgentSpec, Attrs, Cib, ColocationConstraint, Configuration, Expression, FailCount,
-    FencingLevel, Group, LocationConstraint, Node, NodeStatus, OpRecord, OpSpec, OrderConstraint,
-    Primitive, Resource, ResourceHistory, Rule, Score,
+    AgentSpec, Attrs, Cib, ColocationConstraint, Configuration, FailCount, FencingLevel, Group,
+    LocationConstraint, Node, NodeStatus, OpRecord, OpSpec, OrderConstraint, Primitive, Resource,
+    ResourceHistory, Score,
 };
 
+use crate::conditional;
 use crate::dom::{self, Element};
 use crate::ImportError;
+use hactl_model::conditional::{ConditionalSet, SetOwner};
 
 /// Node attribute that carries a node's base score (`<node score="…">`), which the
 /// model has no dedicated field for. Names starting with `#` cannot be set by
@@ -251,21 +253,41 @@ fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<()
     for c in &conf.children {
         match c.name.as_ref() {
             "crm_config" => {
-                config.properties =
-                    merge_sets(c, &["cluster_property_set"], Some("cib-bootstrap-options"))?
+                let first = Some("cib-bootstrap-options");
+                let sets = conditional::ordered(c, &["cluster_property_set"], first, true)?;
+                let (plain, cond) = conditional::fold(&sets, Some(&SetOwner::Properties))?;
+                config.properties = plain;
+                config.conditional.extend(cond);
             }
-            "rsc_defaults" => config.rsc_defaults = merge_sets(c, &["meta_attributes"], None)?,
-            "op_defaults" => config.op_defaults = merge_sets(c, &["meta_attributes"], None)?,
+            "rsc_defaults" | "op_defaults" => {
+                let owner = match c.name.as_ref() {
+                    "rsc_defaults" => SetOwner::RscDefaults,
+                    _ => SetOwner::OpDefaults,
+                };
+                let sets = conditional::ordered(c, &["meta_attributes"], None, true)?;
+                let (plain, cond) = conditional::fold(&sets, Some(&owner))?;
+                match owner {
+                    SetOwner::RscDefaults => config.rsc_defaults = plain,
+                    _ => config.op_defaults = plain,
+                }
+                config.conditional.extend(cond);
+            }
             "nodes" => {
                 for n in &c.children {
-                    config.nodes.push(import_node(n)?);
+                    let node = import_node(n, &mut config.conditional)?;
+                    config.nodes.push(node);
                 }
             }
             "resources" => {
                 for r in c.children.iter().filter(|r| r.name != "template") {
-                    config
-                        .resources
-                        .push(import_resource(&refs.resolve_resource(r))?);
+                    let r = refs.resolve_resource(r);
+                    config.resources.push(import_resource(&r)?);
+                    // Per-node parameters: read apart so that the resource import
+                    // (shared with clones) keeps its signature.
+                    for p in primitives_of(&r) {
+                        let id = required(p, "id")?;
+                        conditional::primitive_params(p, id, &mut config.conditional)?;
+                    }
                 }
             }
             "constraints" => {
@@ -300,38 +322,18 @@ fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<()
     Ok(())
 }
 
-/// Merges nvpair sets (`cluster_property_set`, `meta_attributes`, …) the way
-/// Pacemaker does: `first_id` first, then by descending set `score`, then document
-/// order; the first set that names a value wins.
-fn merge_sets(
-    parent: &Element,
-    set_names: &[&str],
-    first_id: Option<&str>,
-) -> Result<Attrs, ImportError> {
-    let mut sets: Vec<(bool, Score, usize, &Element)> = Vec::new();
-    for (i, s) in parent.children.iter().enumerate() {
-        if !set_names.contains(&s.name.as_ref()) {
-            return Err(unsupported(
-                s,
-                &format!("unexpected element inside <{}>", parent.name),
-            ));
-        }
-        let score = score_attr(s, "score")?.unwrap_or(Score::ZERO);
-        let is_first = first_id.is_some() && s.id() == first_id;
-        sets.push((!is_first, -score, i, s));
+/// The primitives of a resource element (itself, a group's, a clone's).
+fn primitives_of<'e>(r: &'e Element<'e>) -> Vec<&'e Element<'e>> {
+    match r.name.as_ref() {
+        "primitive" => vec![r],
+        "group" | "clone" | "master" => r.children.iter().flat_map(primitives_of).collect(),
+        _ => Vec::new(),
     }
-    sets.sort_by_key(|a| (a.0, a.1, a.2));
-    let mut out = Attrs::new();
-    for (_, _, _, s) in sets {
-        for (k, v) in nvpairs(s)? {
-            out.entry(k).or_insert(v);
-        }
-    }
-    Ok(out)
 }
 
-/// The nvpairs of one set, in document order.
-fn nvpairs(set: &Element) -> Result<Vec<(String, String)>, ImportError> {
+/// The nvpairs of one set, in document order. A `<rule>` in it is refused unless
+/// the caller reads it (`rules_ok`: [`conditional::fold`]).
+pub(crate) fn nvpairs(set: &Element, rules_ok: bool) -> Result<Vec<(String, String)>, ImportError> {
     if set.attr("id-ref").is_some() {
         return Err(unsupported(
             set,
@@ -354,6 +356,7 @@ fn nvpairs(set: &Element) -> Result<Vec<(String, String)>, ImportError> {
                     out.push((name.to_string(), v.to_string()));
                 }
             }
+            "rule" if rules_ok => {}
             "rule" => {
                 return Err(unsupported(
                     p,
@@ -376,26 +379,11 @@ fn nvpairs(set: &Element) -> Result<Vec<(String, String)>, ImportError> {
 
 /// Merges several sets of one kind that are direct children of `el` (first wins).
 pub(crate) fn child_sets(el: &Element, set_name: &str) -> Result<Attrs, ImportError> {
-    let mut sets: Vec<(Score, usize, &Element)> = Vec::new();
-    for (i, s) in el
-        .children
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.name == set_name)
-    {
-        sets.push((-score_attr(s, "score")?.unwrap_or(Score::ZERO), i, s));
-    }
-    sets.sort_by_key(|a| (a.0, a.1));
-    let mut out = Attrs::new();
-    for (_, _, s) in sets {
-        for (k, v) in nvpairs(s)? {
-            out.entry(k).or_insert(v);
-        }
-    }
-    Ok(out)
+    let sets = conditional::ordered(el, &[set_name], None, false)?;
+    Ok(conditional::fold(&sets, None)?.0)
 }
 
-fn import_node(n: &Element) -> Result<Node, ImportError> {
+fn import_node(n: &Element, cond: &mut Vec<ConditionalSet>) -> Result<Node, ImportError> {
     if n.name != "node" {
         return Err(unsupported(n, "unexpected element inside <nodes>"));
     }
@@ -423,7 +411,13 @@ fn import_node(n: &Element) -> Result<Node, ImportError> {
             _ => return Err(unsupported(c, "unexpected element inside <node>")),
         }
     }
-    node.attributes = child_sets(n, "instance_attributes")?;
+    let sets = conditional::ordered(n, &["instance_attributes"], None, false)?;
+    let owner = SetOwner::Node {
+        name: node.name.clone(),
+    };
+    let (attributes, node_cond) = conditional::fold(&sets, Some(&owner))?;
+    node.attributes = attributes;
+    cond.extend(node_cond);
     node.utilization = child_sets(n, "utilization")?;
     if let Some(s) = score_attr(n, "score")? {
         node.attributes
@@ -518,7 +512,9 @@ fn import_primitive(p: &Element, inherited_params: &Attrs) -> Result<Primitive, 
             _ => return Err(unsupported(c, "unexpected element inside <primitive>")),
         }
     }
-    let mut params = child_sets(p, "instance_attributes")?;
+    // Sets with a rule are read by conditional::primitive_params.
+    let sets = conditional::ordered(p, &["instance_attributes"], None, false)?;
+    let mut params = conditional::fold(&sets, Some(&SetOwner::Params { rsc: id.clone() }))?.0;
     for (k, v) in inherited_params {
         params.entry(k.clone()).or_insert_with(|| v.clone());
     }
@@ -620,7 +616,7 @@ fn import_constraint(
             }
             for r in &k.children {
                 match r.name.as_ref() {
-                    "rule" => c.rules.push(import_rule(r)?),
+                    "rule" => c.rules.push(conditional::import_rule(r)?),
                     "lifetime" => {
                         return Err(unsupported(r, "constraint lifetimes are not supported"))
                     }
@@ -689,51 +685,13 @@ fn import_constraint(
                 kind,
                 symmetrical: bool_attr(k, "symmetrical")?,
                 require_all: bool_attr(k, "require-all")?,
+                one_or_more: None,
             });
         }
         "rsc_ticket" => crate::tickets::import_constraint(k, config)?,
         _ => return Err(unsupported(k, "unknown constraint type")),
     }
     Ok(())
-}
-
-fn import_rule(r: &Element) -> Result<Rule, ImportError> {
-    let mut rule = Rule {
-        id: required(r, "id")?.to_string(),
-        score: score_attr(r, "score")?,
-        score_attribute: r.attr("score-attribute").map(str::to_string),
-        boolean_op: parsed(r, "boolean-op")?,
-        role: parsed(r, "role")?,
-        expressions: Vec::new(),
-    };
-    if r.attr("id-ref").is_some() {
-        return Err(unsupported(r, "rule references (id-ref) are not supported"));
-    }
-    for e in &r.children {
-        match e.name.as_ref() {
-            "expression" => {
-                if e.attr("value-source").is_some_and(|v| v != "literal") {
-                    return Err(unsupported(
-                        e,
-                        "value-source other than literal is not supported",
-                    ));
-                }
-                rule.expressions.push(Expression {
-                    id: e.id().unwrap_or_default().to_string(),
-                    attribute: required(e, "attribute")?.to_string(),
-                    operation: parsed(e, "operation")?,
-                    value: e.attr("value").map(str::to_string),
-                    value_type: parsed(e, "type")?,
-                })
-            }
-            "rule" => return Err(unsupported(e, "nested rules are not supported yet")),
-            "date_expression" => {
-                return Err(unsupported(e, "date expressions are not supported yet"))
-            }
-            _ => return Err(unsupported(e, "unsupported rule condition")),
-        }
-    }
-    Ok(rule)
 }
 
 fn import_fencing_level(
@@ -935,7 +893,7 @@ fn import_transient(t: &Element, st: &mut NodeStatus) -> Result<(), ImportError>
             }
         }
         // Validates the set's shape (names present, no rules, no references).
-        nvpairs(set)?;
+        nvpairs(set, false)?;
     }
     Ok(())
 }
@@ -954,6 +912,7 @@ fn import_lrm(lrm: &Element, st: &mut NodeStatus) -> Result<(), ImportError> {
                 return Err(unsupported(r, "resources in containers are not supported"));
             }
             let mut h = ResourceHistory {
+                position: u32::try_from(st.resources.len()).ok(),
                 agent: AgentSpec {
                     class: r.attr("class").unwrap_or_default().to_string(),
                     provider: r.attr("provider").map(str::to_string),

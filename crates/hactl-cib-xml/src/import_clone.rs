@@ -50,7 +50,7 @@ pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
 }
 
 /// What the scheduler does not implement for clones of groups yet, refused by
-/// name: promotable, notifying, ordered and globally unique cloned groups.
+/// name: notifying, ordered and globally unique cloned groups.
 fn refuse_group_clone_meta(group: &Element, meta: &hactl_model::Attrs) -> Result<(), ImportError> {
     let truthy = |k: &str| {
         meta.get(k)
@@ -61,12 +61,6 @@ fn refuse_group_clone_meta(group: &Element, meta: &hactl_model::Attrs) -> Result
         .get("clone-node-max")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(1);
-    if truthy("promotable") {
-        return Err(unsupported(
-            group,
-            "promotable clones of groups are not supported yet",
-        ));
-    }
     if truthy("notify") {
         return Err(unsupported(
             group,

@@ -3,8 +3,10 @@
 //! large synthetic CIBs for benchmarks ([`generate`]).
 
 mod alerts;
+mod conditional;
 mod dom;
 pub mod export;
+mod export_rules;
 pub mod generate;
 mod import;
 mod refuse;

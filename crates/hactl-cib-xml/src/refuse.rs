@@ -106,6 +106,14 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
             }
         }
     }
+    crate::conditional::refuse(c, |set, props| {
+        let (table, element, what) = if props {
+            (PROPERTIES, "cluster_property_set", "cluster property")
+        } else {
+            (META, "meta_attributes", "meta attribute")
+        };
+        check_set(&set.values, table, element, Some(&set.id), what)
+    })?;
     crate::refuse_migration::check(c)?;
     for l in &c.constraints.location {
         if let Some(d) = l.resource_discovery.as_deref().filter(|d| *d != "always") {

@@ -1,11 +1,11 @@
-//! Live migration (`allow-migrate=true`) is scheduled for a primitive that stands
-//! alone (`hactl-policy`'s `migration.rs`). Where Pacemaker's migration depends on
-//! more than that, the import refuses it by name: group members and clones, and a
-//! resource named in an ordering (Pacemaker orders the migration steps of both
-//! sides and falls back to stop/start when one cannot migrate).
+//! Live migration (`allow-migrate=true`) is scheduled for a primitive, also one
+//! named in orderings or a group member (`hactl-policy`'s `migration.rs`,
+//! `migration_orders.rs`). Where Pacemaker's migration depends on more than that,
+//! the import refuses it by name: clones, a group's own meta attribute, a
+//! resource ordered against a promotion.
 
 use hactl_model::values::parse_bool;
-use hactl_model::{Attrs, Configuration, Resource};
+use hactl_model::{Attrs, Configuration, Primitive, Resource};
 
 use crate::ImportError;
 
@@ -21,56 +21,68 @@ fn refusal(element: &str, id: &str, reason: String) -> ImportError {
     }
 }
 
+/// A migratable primitive (standing alone or a group member) the scheduler
+/// cannot migrate as Pacemaker would.
+fn check_primitive(c: &Configuration, p: &Primitive) -> Result<(), ImportError> {
+    // Pacemaker does not restart a migratable resource ordered after a
+    // promotion where hactl would (not understood yet); the scheduler
+    // side is `Sched::allow_migrate`.
+    if let Some(o) = c
+        .constraints
+        .order
+        .iter()
+        .find(|o| o.orders_against_role_change(&p.id))
+    {
+        return Err(refusal(
+            "primitive",
+            &p.id,
+            format!(
+                "meta attribute allow-migrate=true on a resource ordered against \
+             a promotion or demotion ({:?}) is not supported yet",
+                o.id
+            ),
+        ));
+    }
+    if p.agent.class != "ocf" {
+        return Err(refusal(
+            "primitive",
+            &p.id,
+            format!(
+                "meta attribute allow-migrate=true needs an OCF agent \
+             (migrate_to/migrate_from), not {}",
+                p.agent
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The first use of `allow-migrate=true` the scheduler cannot honour.
 pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
     let default = migratable(&c.rsc_defaults).unwrap_or(false);
     for r in &c.resources {
         match r {
             Resource::Primitive(p) => {
-                if !migratable(&p.meta).unwrap_or(default) {
-                    continue;
-                }
-                if p.agent.class != "ocf" {
-                    return Err(refusal(
-                        "primitive",
-                        &p.id,
-                        format!(
-                            "meta attribute allow-migrate=true needs an OCF agent \
-                             (migrate_to/migrate_from), not {}",
-                            p.agent
-                        ),
-                    ));
-                }
-                let order = c
-                    .constraints
-                    .order
-                    .iter()
-                    .find(|o| o.first == p.id || o.then == p.id);
-                if let Some(o) = order {
-                    return Err(refusal(
-                        "primitive",
-                        &p.id,
-                        format!(
-                            "meta attribute allow-migrate=true on a resource in an ordering \
-                             ({:?}) is not supported yet (live migration of ordered resources)",
-                            o.id
-                        ),
-                    ));
+                if migratable(&p.meta).unwrap_or(default) {
+                    check_primitive(c, p)?;
                 }
             }
+            // Group members migrate (the group's chain is copied onto their
+            // migrations); the ordering rules above apply to each member.
             Resource::Group(g) => {
-                let group = migratable(&g.meta);
-                if g.children
-                    .iter()
-                    .any(|m| migratable(&m.meta).or(group).unwrap_or(default))
-                {
+                if migratable(&g.meta).is_some() {
                     return Err(refusal(
                         "group",
                         &g.id,
-                        "meta attribute allow-migrate=true is not supported yet \
-                         (live migration of group members)"
+                        "meta attribute allow-migrate on a group is not supported \
+                         (set it on the members)"
                             .into(),
                     ));
+                }
+                for m in &g.children {
+                    if migratable(&m.meta).unwrap_or(default) {
+                        check_primitive(c, m)?;
+                    }
                 }
             }
             Resource::Clone(cl) => {
@@ -123,24 +135,27 @@ mod tests {
     }
 
     #[test]
-    fn a_standalone_ocf_primitive_may_migrate() {
-        crate::import(&cib(&prim("vm", "ocf", true), "")).expect("accepted");
+    fn an_ocf_primitive_may_migrate_alone_ordered_or_in_a_group() {
+        let order = r#"<rsc_order id="o1" first="db" then="vm"/>"#;
+        let both = [prim("vm", "ocf", true), prim("db", "ocf", false)].concat();
+        let member = format!(r#"<group id="g">{both}</group>"#);
+        for xml in [
+            cib(&prim("vm", "ocf", true), ""),
+            cib(&both, order),
+            cib(&member, ""),
+        ] {
+            crate::import(&xml).expect("accepted");
+        }
     }
 
     #[test]
-    fn migration_beyond_a_standalone_ocf_primitive_is_refused_by_name() {
-        let order = r#"<rsc_order id="o1" first="db" then="vm"/>"#;
+    fn migration_of_instances_and_promotion_orders_is_refused_by_name() {
+        let promote = r#"<rsc_order id="o2" first="db" first-action="promote" then="vm"/>"#;
         let both = [prim("vm", "ocf", true), prim("db", "ocf", false)].concat();
+        let group_meta = r#"<group id="g"><meta_attributes id="gm"><nvpair id="gm1" name="allow-migrate" value="true"/></meta_attributes><primitive id="vm" class="ocf" provider="heartbeat" type="Dummy"/></group>"#;
         let cases = [
-            (cib(&both, order), "\"vm\"", "\"o1\""),
-            (
-                cib(
-                    &format!(r#"<group id="g">{}</group>"#, prim("vm", "ocf", true)),
-                    "",
-                ),
-                "\"g\"",
-                "group members",
-            ),
+            (cib(&both, promote), "\"vm\"", "\"o2\""),
+            (cib(group_meta, ""), "\"g\"", "set it on the members"),
             (
                 cib(
                     &format!(r#"<clone id="c">{}</clone>"#, prim("vm", "ocf", true)),

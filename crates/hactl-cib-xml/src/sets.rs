@@ -14,13 +14,17 @@
 //! * Inside an order set (sequential, the default): each member after the one
 //!   before it, with the set's `action`, `kind` and `symmetrical`.
 //! * Between order sets: the earlier set's last member (every member unless the set
-//!   says `sequential="true"`) before the later set's first member (likewise).
+//!   says `sequential="true"`) before the later set's first member (likewise). An
+//!   earlier set with `require-all="false"`: every member before every member of
+//!   the later set, as one group (`OrderConstraint::one_or_more`) whose starts wait
+//!   for any one of the earlier set's members only.
 
 use hactl_model::{
     ColocationConstraint, Configuration, OrderAction, OrderConstraint, OrderKind, Role, Score,
 };
 
 use crate::dom::Element;
+use crate::export::attr;
 use crate::import::{bool_attr, parsed, required, score_attr, unsupported};
 use crate::ImportError;
 
@@ -186,24 +190,23 @@ pub(crate) fn order_sets(k: &Element, config: &mut Configuration) -> Result<bool
             continue;
         };
         let a1 = prev.action.unwrap_or(OrderAction::Start);
-        if prev.require_all == Some(false)
-            && matches!(a1, OrderAction::Start | OrderAction::Promote)
-        {
-            return Err(unsupported(
-                k,
-                &format!(
-                    "require-all=\"false\" in resource set {:?} (one-or-more orderings) is not supported yet",
-                    prev.id
-                ),
-            ));
-        }
+        // require-all="false" (only for starts and promotes, as in Pacemaker):
+        // every member of both sets, grouped under the earlier set's id and
+        // named after it (so that an export and import give the same ids).
+        let one_or_more = prev.require_all == Some(false)
+            && matches!(a1, OrderAction::Start | OrderAction::Promote);
+        let group_base = format!("{}-one-or-more", prev.id);
+        let mut group_ids = Ids {
+            base: &group_base,
+            n: 0,
+        };
         // Between sets only an explicit sequential="true" narrows to one member.
         let firsts: &[&str] = match (prev.sequential, prev.members.last()) {
-            (Some(true), Some(last)) => std::slice::from_ref(last),
+            (Some(true), Some(last)) if !one_or_more => std::slice::from_ref(last),
             _ => &prev.members,
         };
         let thens: &[&str] = match (set.sequential, set.members.first()) {
-            (Some(true), Some(first)) => std::slice::from_ref(first),
+            (Some(true), Some(first)) if !one_or_more => std::slice::from_ref(first),
             _ => &set.members,
         };
         // Pacemaker applies the orderings it creates newest first; emitting the
@@ -211,7 +214,11 @@ pub(crate) fn order_sets(k: &Element, config: &mut Configuration) -> Result<bool
         for &f in firsts.iter().rev() {
             for &t in thens.iter().rev() {
                 out.push(OrderConstraint {
-                    id: between.next(),
+                    id: if one_or_more {
+                        group_ids.next()
+                    } else {
+                        between.next()
+                    },
                     first: f.to_string(),
                     then: t.to_string(),
                     first_action: a1,
@@ -219,6 +226,7 @@ pub(crate) fn order_sets(k: &Element, config: &mut Configuration) -> Result<bool
                     kind,
                     symmetrical: Some(symmetric),
                     require_all: None,
+                    one_or_more: one_or_more.then(|| prev.id.to_string()),
                 });
             }
         }
@@ -289,6 +297,7 @@ fn order_pair(
         kind,
         symmetrical: Some(symmetric),
         require_all: None,
+        one_or_more: None,
     }
 }
 
@@ -301,4 +310,72 @@ pub(crate) fn constraint_kind(k: &Element) -> Result<OrderKind, ImportError> {
             _ => OrderKind::Mandatory,
         },
     })
+}
+
+/// Members in the order the import read them: the pairs were emitted with both
+/// sets walked backwards.
+fn members_as_read<'o>(
+    pairs: &[&'o OrderConstraint],
+    side: fn(&OrderConstraint) -> &str,
+) -> Vec<&'o str> {
+    let mut out: Vec<&str> = Vec::new();
+    for p in pairs {
+        let m = side(p);
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// Writes the `one_or_more` group `name` of orderings back as the two resource
+/// sets it was read from (the first with `require-all="false"`), so that an
+/// import gives the same orderings, ids included.
+pub(crate) fn export_one_or_more(out: &mut String, order: &[OrderConstraint], name: &str) {
+    let pairs: Vec<&OrderConstraint> = order
+        .iter()
+        .filter(|o| o.one_or_more.as_deref() == Some(name))
+        .collect();
+    let Some(o) = pairs.first() else { return };
+    out.push_str("      <rsc_order");
+    attr(out, "id", &format!("{name}-one-or-more"));
+    attr(out, "kind", o.kind.as_str());
+    attr(
+        out,
+        "symmetrical",
+        if o.is_symmetrical() { "true" } else { "false" },
+    );
+    out.push_str(">\n");
+    let sets = [
+        (
+            name.to_string(),
+            o.first_action,
+            members_as_read(&pairs, |p| &p.first),
+            true,
+        ),
+        (
+            format!("{name}-then"),
+            o.then_action,
+            members_as_read(&pairs, |p| &p.then),
+            false,
+        ),
+    ];
+    for (id, action, members, first) in sets {
+        out.push_str("        <resource_set");
+        attr(out, "id", &id);
+        attr(out, "sequential", "false");
+        if first {
+            attr(out, "require-all", "false");
+        }
+        attr(out, "action", action.as_str());
+        out.push_str(">\n");
+        for m in members {
+            out.push_str("          <resource_ref");
+            attr(out, "id", m);
+            out.push_str("/>\n");
+        }
+        out.push_str("        </resource_set>\n");
+    }
+    out.push_str("      </rsc_order>\n");
 }

@@ -126,8 +126,11 @@ impl<'e> Refs<'e> {
         );
         let own_ops = p.children.iter().filter(|c| c.name == "operations");
         let mut ops: Vec<Element<'a>> = own_ops.flat_map(|c| c.children.clone()).collect();
+        // As Pacemaker's template_op_key: an operation of the primitive replaces
+        // the template's operations of the same name and role (whatever their
+        // intervals), Started and Unpromoted counting as no role.
         let same = |a: &Element, b: &Element| {
-            a.attr("name") == b.attr("name") && a.attr("interval") == b.attr("interval")
+            a.attr("name") == b.attr("name") && op_role_key(a) == op_role_key(b)
         };
         for o in t.children.iter().filter(|c| c.name == "operations") {
             for top in &o.children {
@@ -299,5 +302,21 @@ impl<'e> Refs<'e> {
                 Cow::Owned(c)
             })
             .collect()
+    }
+}
+
+/// The role part of Pacemaker's template_op_key: the roles an operation of a
+/// running resource has by default (none, Started, Unpromoted, Slave) are one.
+fn op_role_key<'a>(op: &'a Element<'a>) -> &'a str {
+    match op.attr("role") {
+        None => "",
+        Some(r)
+            if ["Started", "Unpromoted", "Slave"]
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(r)) =>
+        {
+            ""
+        }
+        Some(r) => r,
     }
 }

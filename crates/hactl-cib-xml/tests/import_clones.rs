@@ -50,8 +50,11 @@ fn clones_of_groups_import_and_what_is_not_scheduled_is_refused_by_name() {
         panic!("not a clone: {:?}", c.config.resources[0]);
     };
     assert_eq!(cl.child.id(), "g");
+    let promotable = cib(&format!(
+        r#"<master id="web-clone"><group id="g">{WEB}</group></master>"#
+    ));
+    import(&promotable).expect("a promotable clone of a group imports");
     for (name, value) in [
-        ("promotable", "true"),
         ("notify", "true"),
         ("ordered", "true"),
         ("globally-unique", "true"),

@@ -213,10 +213,11 @@ fn unsupported(xml: &str) -> (String, Option<String>) {
 
 #[test]
 fn unsupported_constructs_are_named() {
-    // Plain, promotable and notifying clones import now, and plain clones of
-    // groups; promotable clones of groups are still refused by name.
+    // Plain, promotable and notifying clones import now, and plain and
+    // promotable clones of groups; notifying clones of groups are still refused
+    // by name.
     let clone = wrap(
-        r#"<master id="c1"><group id="g1"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></master>"#,
+        r#"<clone id="c1"><meta_attributes id="m"><nvpair id="m1" name="notify" value="true"/></meta_attributes><group id="g1"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></clone>"#,
         "",
     );
     assert_eq!(unsupported(&clone), ("group".into(), Some("g1".into())));
@@ -226,14 +227,6 @@ fn unsupported_constructs_are_named() {
     let prim = r#"<primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/>"#;
     let templ = wrap(r#"<primitive id="t1" template="tmpl"/>"#, "");
     assert_eq!(unsupported(&templ), ("primitive".into(), Some("t1".into())));
-    let one_or_more = wrap(
-        prim,
-        r#"<rsc_order id="o1"><resource_set id="s1" require-all="false"><resource_ref id="d"/></resource_set><resource_set id="s2"><resource_ref id="d"/></resource_set></rsc_order>"#,
-    );
-    assert_eq!(
-        unsupported(&one_or_more),
-        ("rsc_order".into(), Some("o1".into()))
-    );
     let ticket = wrap(
         prim,
         r#"<rsc_ticket id="t" rsc="d" rsc-instance="1" ticket="T"/>"#,
@@ -247,9 +240,10 @@ fn unsupported_constructs_are_named() {
         r#"<rsc_location id="l" rsc="d"><rule id="r" score="1"><rule id="inner" score="2"/></rule></rsc_location>"#,
     );
     assert_eq!(unsupported(&nested), ("rule".into(), Some("inner".into())));
+    // A date expression without what its operation compares (lt needs an end).
     let date = wrap(
         prim,
-        r#"<rsc_location id="l" rsc="d"><rule id="r" score="1"><date_expression id="de" operation="lt" end="2030-01-01"/></rule></rsc_location>"#,
+        r#"<rsc_location id="l" rsc="d"><rule id="r" score="1"><date_expression id="de" operation="lt" start="2030-01-01"/></rule></rsc_location>"#,
     );
     assert_eq!(
         unsupported(&date),
@@ -414,7 +408,8 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
         );
     }
     // Rules inside rules are the deepest real CIBs get: 40 levels still parse (and
-    // are refused for what they are, nested rules, not for their depth).
+    // are refused for what they are, an innermost rule without a condition, not
+    // for their depth).
     let nested_rules = wrap(
         r#"<primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/>"#,
         &format!(

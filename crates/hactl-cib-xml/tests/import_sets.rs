@@ -135,3 +135,35 @@ fn order_sets_chain_inside_and_connect_between() {
         .iter()
         .all(|o| o.is_symmetrical()));
 }
+
+/// A set with require-all="false" before another: every pair, grouped under the
+/// set's id (the scheduler's one-or-more group); its stops stay plain pairs of a
+/// symmetric ordering. An export writes the two sets back, and an import of that
+/// gives the same model.
+#[test]
+fn require_all_false_between_sets_is_a_one_or_more_group() {
+    let c = cib(r#"<rsc_order id="o">
+        <resource_set id="s1"><resource_ref id="a"/></resource_set>
+        <resource_set id="s2" sequential="false" require-all="false"><resource_ref id="b"/><resource_ref id="c"/></resource_set>
+        <resource_set id="s3"><resource_ref id="d"/><resource_ref id="e"/></resource_set>
+        </rsc_order>"#);
+    let order = &c.config.constraints.order;
+    let group: Vec<(&str, &str)> = order
+        .iter()
+        .filter(|o| o.one_or_more.as_deref() == Some("s2"))
+        .map(|o| (o.first.as_str(), o.then.as_str()))
+        .collect();
+    // Every member of s2 before every member of s3 (sequential or not).
+    let mut sorted = group.clone();
+    sorted.sort();
+    assert_eq!(sorted, [("b", "d"), ("b", "e"), ("c", "d"), ("c", "e")]);
+    assert!(order
+        .iter()
+        .filter(|o| o.one_or_more.is_some())
+        .all(|o| o.is_symmetrical() && o.first_action == OrderAction::Start));
+    // a before b and c is an ordinary pair each; d before e inside s3.
+    let plain = order.iter().filter(|o| o.one_or_more.is_none()).count();
+    assert_eq!(plain, 3, "{order:#?}");
+    let back = import(&hactl_cib_xml::export(&c)).expect("re-imports");
+    assert_eq!(back, c);
+}

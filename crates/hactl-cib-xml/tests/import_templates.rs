@@ -44,6 +44,28 @@ fn a_primitive_takes_its_templates_definition_and_overrides_it() {
     assert_eq!(b.params["ip"], "10.0.0.1");
 }
 
+/// Pacemaker keys a template's operations by name and role, not interval: a
+/// primitive's own monitor replaces the template's monitor at any interval, a
+/// monitor for another role is kept.
+#[test]
+fn a_primitives_operation_replaces_the_templates_of_the_same_name_and_role() {
+    let resources = r#"<template id="T" class="ocf" provider="pacemaker" type="Stateful">
+        <operations><op id="T-mon" name="monitor" interval="10s"/>
+          <op id="T-mon-p" name="monitor" interval="5s" role="Promoted"/></operations>
+      </template>
+      <primitive id="a" template="T">
+        <operations><op id="a-mon" name="monitor" interval="20s" role="Started"/></operations>
+      </primitive>"#;
+    let c = cib(resources, "", "").expect("imports");
+    let a = c.config.find_primitive("a").unwrap();
+    assert!(a.op("monitor", 20_000).is_some(), "its own monitor");
+    assert!(
+        a.op("monitor", 10_000).is_none(),
+        "the template's monitor of the same role is replaced"
+    );
+    assert!(a.op("monitor", 5_000).is_some(), "another role's is kept");
+}
+
 #[test]
 fn constraints_naming_a_template_or_tag_apply_to_each_member() {
     let tags = r#"<tag id="G"><obj_ref id="a"/><obj_ref id="c"/></tag>"#;

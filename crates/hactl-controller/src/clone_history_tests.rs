@@ -117,9 +117,11 @@ impl Lab {
             None => self.agent.remove(&key),
         };
         if d.details.op == "stop" || score.is_some() {
+            // As crm_attribute --promotion: under the primitive's name.
+            let base = d.details.rsc.split(':').next().unwrap_or_default();
             Change::SetTransientAttribute {
                 node: d.node.clone(),
-                name: "master-db".into(),
+                name: format!("master-{base}"),
                 value: score.map(String::from),
             }
             .apply(&mut self.cib)
@@ -349,4 +351,44 @@ fn monitors_after_a_reprobe_follow_the_role_found() {
         .collect();
     sent.sort();
     assert_eq!(sent, vec![("db:1".into(), 8), ("db:2".into(), 0)]);
+}
+
+/// A promotable clone of a group (`db` then `fs`, both Stateful) run by the
+/// engine from nothing: every node runs one whole instance, and exactly one
+/// instance is promoted, both its members on the same node, with no operation
+/// failing on the way (each member's monitors follow its role).
+#[test]
+fn a_promotable_cloned_group_settles_with_one_whole_instance_promoted() {
+    let mut cib = stateful_cib();
+    let Resource::Clone(cl) = &mut cib.config.resources[0] else {
+        panic!("stateful_cib holds a clone");
+    };
+    let Resource::Primitive(db) = (*cl.child).clone() else {
+        panic!("of a primitive");
+    };
+    let fs = Primitive {
+        id: "fs".into(),
+        ..db.clone()
+    };
+    *cl.child = Resource::Group(hactl_model::Group {
+        id: "grp".into(),
+        children: vec![db, fs],
+        ..Default::default()
+    });
+    let mut lab = Lab::new(cib);
+    lab.settle("a promotable cloned group from nothing");
+    assert!(lab.failures.is_empty(), "{:?}", lab.failures);
+    let on = |member: &str, promoted: bool| -> Vec<&str> {
+        lab.agent
+            .iter()
+            .filter(|((_, r), role)| {
+                r.split(':').next() == Some(member) && (**role == Role::Promoted) == promoted
+            })
+            .map(|((n, _), _)| n.as_str())
+            .collect()
+    };
+    assert_eq!(on("db", true).len(), 1, "{:?}", lab.agent);
+    assert_eq!(on("db", true), on("fs", true), "{:?}", lab.agent);
+    assert_eq!(on("db", false), on("fs", false), "{:?}", lab.agent);
+    assert_eq!(lab.agent.len(), 2 * NODES.len(), "{:?}", lab.agent);
 }

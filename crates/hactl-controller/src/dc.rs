@@ -697,6 +697,13 @@ impl Dc {
     }
 
     async fn maybe_schedule(&mut self) {
+        // Our own proposals refresh `self.cib` with whatever else committed meanwhile,
+        // before the watch brings it: a membership change in it is handled first (a
+        // rejoined node resynced and reprobed, a lost one held), never planned on as
+        // it stands (a rejoined node's old history taken for what it runs).
+        if online_nodes(&self.cib) != self.online {
+            self.on_cib(self.cib.clone()).await;
+        }
         // A hold that has passed is over (and must not keep waking the loop).
         if self.hold_until.is_some_and(|h| Instant::now() >= h) {
             self.hold_until = None;
@@ -1163,3 +1170,7 @@ pub fn followup_monitors(cib: &Cib, nodes: &[String]) -> Transition {
 #[cfg(test)]
 #[path = "dc_batch_tests.rs"]
 mod batch_tests;
+
+#[cfg(test)]
+#[path = "dc_rejoin_tests.rs"]
+mod rejoin_tests;

@@ -26,7 +26,8 @@ pub mod status {
     pub const CANCELLED: i32 = 1;
     pub const TIMEOUT: i32 = 2;
     pub const ERROR: i32 = 4;
-    pub const NOT_INSTALLED: i32 = 5;
+    /// Pacemaker's PCMK_EXEC_NOT_INSTALLED (as `hactl_exec::ExecStatus` records it).
+    pub const NOT_INSTALLED: i32 = 7;
 }
 
 /// How to run one resource operation on a node.
@@ -51,7 +52,7 @@ pub struct OpDetails {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub rc: i32,
-    /// [`OpRecord::op_status`] codes: 0 done, 2 timed out, 4 error, 5 not installed, …
+    /// [`OpRecord::op_status`] codes: 0 done, 2 timed out, 4 error, 7 not installed, …
     pub op_status: i32,
     pub exit_reason: Option<String>,
     pub exec_ms: u64,

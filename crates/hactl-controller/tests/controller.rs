@@ -163,6 +163,21 @@ impl Lab {
         }
     }
 
+    /// A lab in which `leader` is the Raft leader (the DC once a tick has run).
+    fn led_by(leader: &str) -> Lab {
+        let lab = Lab::new();
+        *lab.world.leader.lock().unwrap() = Some(leader.into());
+        lab
+    }
+
+    /// The daemon's side as `me` sees it: proposals and the CIB.
+    fn host(&self, me: &str) -> FakeHost {
+        FakeHost {
+            me: me.into(),
+            world: self.world.clone(),
+        }
+    }
+
     fn ctl(&self, n: &str) -> Arc<Controller> {
         self.world.ctls.lock().unwrap()[n].clone()
     }
@@ -211,17 +226,13 @@ impl Lab {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_runs_the_dc_and_remote_nodes_execute_over_peer_messages() {
-    let lab = Lab::new();
-    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let lab = Lab::led_by("n1");
     let all = HashMap::new();
     lab.run_until("n1 is DC", &all, |l| l.ctl("n1").is_dc())
         .await;
     assert!(!lab.ctl("n2").is_dc() && !lab.ctl("n3").is_dc());
     // Keep n1 from running it, so the work goes over peer messages.
-    let host = FakeHost {
-        me: "n1".into(),
-        world: lab.world.clone(),
-    };
+    let host = lab.host("n1");
     host.propose(Change::AddResource {
         resource: dummy("r"),
     })
@@ -293,13 +304,9 @@ async fn the_leader_runs_the_dc_and_remote_nodes_execute_over_peer_messages() {
 /// the resource still moves off the node put in standby.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_change_reaches_the_dc_without_a_liveness_check() {
-    let lab = Lab::new();
-    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let lab = Lab::led_by("n1");
     let all = HashMap::new();
-    let host = FakeHost {
-        me: "n1".into(),
-        world: lab.world.clone(),
-    };
+    let host = lab.host("n1");
     host.propose(Change::AddResource {
         resource: dummy("r"),
     })
@@ -331,8 +338,7 @@ async fn a_committed_change_reaches_the_dc_without_a_liveness_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_from_a_node_that_is_not_the_dc_are_refused() {
-    let lab = Lab::new();
-    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let lab = Lab::led_by("n1");
     let all = HashMap::new();
     lab.run_until("n1 is DC", &all, |l| l.ctl("n1").is_dc())
         .await;
@@ -383,13 +389,9 @@ async fn orders_from_a_node_that_is_not_the_dc_are_refused() {
 /// monitor left running would report failures nobody may act on).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maintenance_cancels_the_recurring_monitor_where_it_runs() {
-    let lab = Lab::new();
-    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let lab = Lab::led_by("n1");
     let all = HashMap::new();
-    let host = FakeHost {
-        me: "n1".into(),
-        world: lab.world.clone(),
-    };
+    let host = lab.host("n1");
     host.propose(Change::AddResource {
         resource: dummy("r"),
     })
@@ -441,13 +443,9 @@ async fn maintenance_cancels_the_recurring_monitor_where_it_runs() {
 /// not recorded in the resource history.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notifying_clone_tells_its_agents_what_starts_and_stops_where() {
-    let lab = Lab::new();
-    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let lab = Lab::led_by("n1");
     let all = HashMap::new();
-    let host = FakeHost {
-        me: "n1".into(),
-        world: lab.world.clone(),
-    };
+    let host = lab.host("n1");
     let mut meta = hactl_model::Attrs::new();
     meta.insert("notify".into(), "true".into());
     let rec = Primitive {
@@ -515,13 +513,9 @@ async fn a_notifying_clone_tells_its_agents_what_starts_and_stops_where() {
 /// before `app`; a node put in standby stops only its own instance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cloned_group_runs_one_whole_instance_per_node_in_order() {
-    let lab = Lab::new();
-    *lab.world.leader.lock().unwrap() = Some("n1".into());
+    let lab = Lab::led_by("n1");
     let all = HashMap::new();
-    let host = FakeHost {
-        me: "n1".into(),
-        world: lab.world.clone(),
-    };
+    let host = lab.host("n1");
     let member = |id: &str| Primitive {
         id: id.into(),
         agent: AgentSpec::parse("ocf:test:Recorder").unwrap(),

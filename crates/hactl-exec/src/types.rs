@@ -33,8 +33,11 @@ impl ExecStatus {
             ExecStatus::Timeout => 2,
             ExecStatus::NotSupported => 3,
             ExecStatus::Error => 4,
-            ExecStatus::NotInstalled => 5,
-            ExecStatus::Invalid => 7,
+            // Pacemaker's PCMK_EXEC_NOT_INSTALLED and PCMK_EXEC_INVALID: the
+            // scheduler reads them as Pacemaker does (a not-installed failure
+            // cannot be ignored with on-fail=ignore).
+            ExecStatus::NotInstalled => 7,
+            ExecStatus::Invalid => 9,
         }
     }
 }
@@ -261,5 +264,8 @@ mod tests {
         assert_eq!(rc::from_exit(42), 1);
         assert_eq!(rc::from_exit(-1), 1);
         assert_eq!(ExecStatus::Timeout.code(), 2);
+        // Pacemaker's execution status numbers.
+        assert_eq!(ExecStatus::NotInstalled.code(), 7);
+        assert_eq!(ExecStatus::Invalid.code(), 9);
     }
 }

@@ -495,11 +495,16 @@ impl Change {
                 non_empty("resource id", rsc)?;
                 non_empty("operation name", &op.operation)?;
                 let st = status_node(cib, known_nodes, node)?;
+                // A new history goes after the node's others (as Pacemaker appends
+                // an `<lrm_resource>`): the scheduler pairs clone histories with
+                // instances in this order.
+                let position = u32::try_from(st.resources.len()).ok();
                 let h = st
                     .resources
                     .entry(rsc.clone())
                     .or_insert_with(|| ResourceHistory {
                         agent: agent.clone(),
+                        position,
                         ..Default::default()
                     });
                 h.agent = agent.clone();
@@ -849,6 +854,34 @@ mod tests {
             .unwrap();
         }
         cib
+    }
+
+    /// A node's histories keep the order they were first recorded in (the
+    /// scheduler pairs clone histories with instances in it); a later record of
+    /// the same resource does not move it.
+    #[test]
+    fn a_new_history_is_recorded_after_the_nodes_others() {
+        let mut cib = base();
+        for rsc in ["web:1", "web:0", "web:1"] {
+            Change::RecordOp {
+                node: "n1".into(),
+                rsc: rsc.into(),
+                agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+                op: OpRecord {
+                    operation: "start".into(),
+                    ..Default::default()
+                },
+            }
+            .apply(&mut cib)
+            .unwrap();
+        }
+        let st = &cib.status.nodes["n1"];
+        let order: Vec<&str> = st
+            .histories_in_recorded_order()
+            .into_iter()
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(order, ["web:1", "web:0"]);
     }
 
     /// Ids an adversarial run got accepted: a 65,536-character id (it then panicked

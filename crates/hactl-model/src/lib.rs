@@ -8,6 +8,8 @@
 
 pub mod alerts;
 pub mod change;
+pub mod conditional;
+pub mod dates;
 pub mod digest;
 pub mod ipvs_status;
 mod options;
@@ -108,6 +110,11 @@ pub struct Configuration {
     /// when empty, so CIBs without alerts serialize as before.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<alerts::Alert>,
+    /// Attribute sets that apply while their rule passes (properties, defaults,
+    /// node attributes, per-node parameters), in precedence order per owner.
+    /// Scheduled by the policy engine; a running cluster refuses them (validate).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditional: Vec<conditional::ConditionalSet>,
 }
 
 /// A cluster node as configured.
@@ -464,6 +471,41 @@ pub struct Rule {
     pub boolean_op: Option<BoolOp>,
     pub role: Option<Role>,
     pub expressions: Vec<Expression>,
+    /// Nested rules (each with its own boolean-op).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+    /// Conditions on the time the rule is evaluated at.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dates: Vec<conditional::DateExpression>,
+    /// Conditions on the resource's agent (resource and operation defaults only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<conditional::RscExpression>,
+    /// Conditions on the operation (operation defaults only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<conditional::OpExpression>,
+}
+
+impl Rule {
+    /// Whether the rule has no condition at all.
+    pub fn is_empty(&self) -> bool {
+        self.expressions.is_empty()
+            && self.rules.is_empty()
+            && self.dates.is_empty()
+            && self.resources.is_empty()
+            && self.operations.is_empty()
+    }
+
+    /// This rule and every rule nested in it, depth first.
+    pub fn walk(&self) -> Vec<&Rule> {
+        let mut out = vec![self];
+        let mut i = 0;
+        while i < out.len() {
+            let r = out[i];
+            out.extend(r.rules.iter());
+            i += 1;
+        }
+        out
+    }
 }
 
 /// One node attribute comparison inside a rule.
@@ -509,6 +551,12 @@ pub struct OrderConstraint {
     /// only (Pacemaker's deprecated spelling of the clone's `clone-min=1`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_all: Option<bool>,
+    /// Set by a resource set with `require-all="false"` (its id): the orderings
+    /// that name the same set form one group, whose `then`s wait until any one of
+    /// its `first`s can run its start or promote, not all of them (Pacemaker's
+    /// `one-or-more:<set>` pseudo action). Stops and demotes are ordered as usual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_or_more: Option<String>,
 }
 
 impl Default for OrderConstraint {
@@ -522,6 +570,7 @@ impl Default for OrderConstraint {
             kind: OrderKind::Mandatory,
             symmetrical: None,
             require_all: None,
+            one_or_more: None,
         }
     }
 }
@@ -530,6 +579,14 @@ impl OrderConstraint {
     pub fn is_symmetrical(&self) -> bool {
         self.symmetrical
             .unwrap_or(self.kind != OrderKind::Serialize)
+    }
+
+    /// Whether this ordering relates resource `id` to a promotion or demotion
+    /// (the other side's action is promote or demote).
+    pub fn orders_against_role_change(&self, id: &str) -> bool {
+        let role_change = |a: OrderAction| matches!(a, OrderAction::Promote | OrderAction::Demote);
+        (self.then == id && role_change(self.first_action))
+            || (self.first == id && role_change(self.then_action))
     }
 }
 
@@ -631,6 +688,16 @@ pub struct NodeStatus {
     pub resources: BTreeMap<String, ResourceHistory>,
 }
 
+impl NodeStatus {
+    /// The node's histories in the order they were first recorded
+    /// ([`ResourceHistory::position`]; those without one last, by id).
+    pub fn histories_in_recorded_order(&self) -> Vec<(&String, &ResourceHistory)> {
+        let mut v: Vec<_> = self.resources.iter().collect();
+        v.sort_by_key(|(_, h)| h.position.unwrap_or(u32::MAX));
+        v
+    }
+}
+
 /// Failures of one resource's operation on one node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -658,6 +725,12 @@ pub struct ResourceHistory {
     /// (Pacemaker's `<rsc>_last_failure_0` entries).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub last_failures: Vec<OpRecord>,
+    /// Where this history stands among the node's histories in the order they
+    /// were first recorded (Pacemaker's order of `<lrm_resource>` entries, which
+    /// decides which anonymous clone instance a history belongs to); `None`
+    /// when unknown (read after the others, in id order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
 }
 
 impl ResourceHistory {

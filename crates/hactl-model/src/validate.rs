@@ -156,6 +156,7 @@ pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
             });
         }
         for r in &l.rules {
+            crate::conditional::check_location_rule(r, &mut errs);
             derived_id("rule", &r.id, &mut errs);
             for e in &r.expressions {
                 derived_id("rule expression", &e.id, &mut errs);
@@ -194,6 +195,7 @@ pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
         }
     }
     check_defaults(c, &mut errs);
+    crate::conditional::refuse_in_cluster(c, &mut errs);
     for lvl in &c.fencing_levels {
         derived_id("fencing level", &lvl.id, &mut errs);
         if c.node(&lvl.target).is_none() {

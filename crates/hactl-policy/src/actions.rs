@@ -45,6 +45,8 @@ pub(crate) enum Task {
     /// Live migration steps (`migration.rs`).
     MigrateTo,
     MigrateFrom,
+    /// A node's `load_stopped` pseudo action (`utilization.rs`).
+    LoadStopped,
 }
 
 impl Task {
@@ -68,6 +70,7 @@ impl Task {
             Task::Delete => "delete",
             Task::MigrateTo => "migrate_to",
             Task::MigrateFrom => "migrate_from",
+            Task::LoadStopped => "load_stopped",
             Task::NotifyMarker(phase, _) => match phase {
                 crate::NotifyPhase::Pre | crate::NotifyPhase::Post => "notify",
                 _ => "notified",
@@ -99,12 +102,17 @@ pub(crate) const SAME_NODE: u32 = 64;
 /// A required "then" makes "first" required (Pacemaker's promoted-implies-first:
 /// an instance's stop requires its demote).
 pub(crate) const PROMOTED_IMPLIES_FIRST: u32 = 128;
+/// Only when "first" is not part of a live migration (Pacemaker's
+/// apply-first-non-migratable; `migration_orders.rs`).
+pub(crate) const FIRST_NON_MIGRATABLE: u32 = 256;
+/// A live migration's own steps (`migration.rs`).
+pub(crate) const MIGRATION: u32 = 512;
 
 /// The engine's view of an edge: anything beyond plain sequence is mandatory.
 /// Flags 0 (a group member's stop before the group's "stopped" marker, for all
 /// but the first member) is also sequence only.
 pub(crate) fn edge_kind(flags: u32) -> crate::EdgeKind {
-    if flags & !(ORDERED | SAME_NODE) == 0 {
+    if flags & !(ORDERED | SAME_NODE | FIRST_NON_MIGRATABLE) == 0 {
         crate::EdgeKind::Optional
     } else {
         crate::EdgeKind::Mandatory
@@ -178,6 +186,23 @@ fn set_reason(a: &mut Act, r: String) {
 }
 
 impl Sched<'_> {
+    /// Pacemaker's rsc_is_known_on: whether node `n`'s state of `p` is known —
+    /// its own history, or for an instance of an anonymous clone of a primitive
+    /// any instance's (not for a cloned group, which may be only partly known).
+    fn known_on(&self, p: usize, n: usize) -> bool {
+        let prim = &self.prims[p];
+        if prim.probed[n] {
+            return true;
+        }
+        match prim.clone {
+            Some(ci) if !self.clones[ci].unique && prim.group.is_none() => self.clones[ci]
+                .instances
+                .iter()
+                .any(|&q| self.prims[q].probed[n]),
+            _ => false,
+        }
+    }
+
     /// Whether an action that needs quorum can run for this primitive.
     fn quorum_block(&self, p: usize) -> Option<&'static str> {
         if self.quorate || !self.prims[p].needs_quorum {
@@ -309,6 +334,9 @@ impl Sched<'_> {
                 RscRef::C(ci) if !self.clones[ci].instance_groups.is_empty() => {
                     self.create_group_instance_actions(ci, &mut g);
                     g.clone_acts[ci] = self.clone_pseudo_actions(ci, &mut g);
+                    if self.clones[ci].promotable {
+                        g.promo_acts[ci] = self.promotable_pseudo_actions(ci, &mut g);
+                    }
                 }
                 RscRef::C(ci) => {
                     for p in self.clones[ci].instances.clone() {
@@ -321,8 +349,12 @@ impl Sched<'_> {
                 }
             }
         }
-        // Fencing before the implied stops.
+        // Fencing before the implied stops of what needs fencing (Pacemaker's
+        // order_stop_vs_fencing orders only those after it).
         for p in 0..np {
+            if !self.prims[p].needs_fencing {
+                continue;
+            }
             for s in g.stops_of[p].clone() {
                 if let Some(n) = g.acts[s].node {
                     if let Some(f) = fence_of[n] {
@@ -331,9 +363,10 @@ impl Sched<'_> {
                 }
             }
         }
-        // Resources that need fencing start only after all pending fencing. Fence
-        // devices need only quorum: as in Pacemaker, their start waits only for the
-        // fencing of a node they may run on but whose state of them is unknown.
+        // Resources that need fencing start only after all pending fencing. Those
+        // that need only quorum (fence devices by default, `requires=quorum`): as
+        // in Pacemaker, their start waits only for the fencing of a node they may
+        // run on but whose state of them is unknown.
         let fences: Vec<(usize, usize)> = fence_of
             .iter()
             .enumerate()
@@ -343,7 +376,7 @@ impl Sched<'_> {
             let Some(s) = g.start_of[p] else { continue };
             let prim = &self.prims[p];
             for &(n, f) in &fences {
-                if !prim.fence_device || (!prim.probed[n] && prim.allowed[n].is_some()) {
+                if prim.needs_fencing || (!self.known_on(p, n) && prim.allowed[n].is_some()) {
                     g.order(f, s, ORDERED);
                 }
             }
@@ -357,6 +390,7 @@ impl Sched<'_> {
             g.order(gstart, grunning, UNRUNNABLE_FIRST_BLOCKS);
             let members = self.groups[gi].members.clone();
             let mut prev: Option<usize> = None;
+            let mut last_active: Option<usize> = None;
             for &m in &members {
                 if !self.prims[m].managed {
                     // An unmanaged member that cannot stop still holds back the
@@ -396,6 +430,19 @@ impl Sched<'_> {
                             g.order(s, ps, ORDERED | INTERMEDIATE_STOP);
                         }
                     }
+                    self.order_member_migrations(pm, m, &mut g);
+                }
+                // Across stopped members too: a member stops before the last
+                // earlier member that is active (Pacemaker's group stop order).
+                if let Some(la) = last_active.filter(|&la| Some(la) != prev) {
+                    for &s in &g.stops_of[m].clone() {
+                        for &ls in &g.stops_of[la].clone() {
+                            g.order(s, ls, ORDERED);
+                        }
+                    }
+                }
+                if !g.stops_of[m].is_empty() {
+                    last_active = Some(m);
                 }
                 prev = Some(m);
             }
@@ -406,6 +453,7 @@ impl Sched<'_> {
         self.anti_colocation_orders(&mut g);
         self.unassign_instances(&mut g);
         propagate(self, &mut g);
+        self.utilization_orders(&mut g);
         self.drop_moot_reloads(&mut g);
         g.probe_thens = self.probe_thens(&mut g);
         self.stopped_monitor_probe_orders(&mut g);
@@ -604,7 +652,10 @@ impl Sched<'_> {
     fn create_monitors(&self, p: usize, g: &mut Graph, reload: Option<usize>) {
         let prim = &self.prims[p];
         let Some(def) = prim.def else { return };
-        if !prim.managed {
+        // An unmanaged resource keeps being monitored where it runs (Pacemaker
+        // schedules its recurring monitors), unless it is blocked or in
+        // maintenance (nothing runs for it then).
+        if !prim.managed && (prim.blocked || prim.maintenance) {
             return;
         }
         let Some(n) = prim.assigned else { return };
@@ -751,8 +802,16 @@ impl Sched<'_> {
                     min,
                     g,
                 ),
-                _ => self.add_order(first, oc.first_action, then, oc.then_action, flags, g),
+                _ => match oc.one_or_more.as_deref() {
+                    Some(set)
+                        if matches!(oc.first_action, OrderAction::Start | OrderAction::Promote) =>
+                    {
+                        self.one_or_more_order(oc, set, first, then, flags, g)
+                    }
+                    _ => self.add_order(first, oc.first_action, then, oc.then_action, flags, g),
+                },
             }
+            self.order_migration_equivalents(first, oc.first_action, then, oc.then_action, g);
             if sym && oc.kind != OrderKind::Serialize {
                 let inv = |a: OrderAction| match a {
                     OrderAction::Start => OrderAction::Stop,
@@ -770,6 +829,13 @@ impl Sched<'_> {
                     first,
                     inv(oc.first_action),
                     iflags,
+                    g,
+                );
+                self.order_migration_equivalents(
+                    then,
+                    inv(oc.then_action),
+                    first,
+                    inv(oc.first_action),
                     g,
                 );
             }
@@ -1066,7 +1132,13 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> (bool, bool) {
     if e.flags & UNRUNNABLE_FIRST_BLOCKS != 0 && !g.acts[f].runnable && g.acts[t].runnable {
         tch |= clear_runnable(s, g, t, f);
     }
-    if e.flags & FIRST_IMPLIES_THEN != 0 && !g.acts[f].optional && g.acts[t].optional {
+    // A migrating resource's stop and start do not restart what follows them
+    // (Pacemaker's implies-then skips a migratable first).
+    if e.flags & FIRST_IMPLIES_THEN != 0
+        && !g.acts[f].optional
+        && g.acts[t].optional
+        && !crate::migration_orders::migrating(g, f)
+    {
         tch |= clear_optional(s, g, t, f);
     }
     if e.flags & PROMOTED_IMPLIES_FIRST != 0 && !g.acts[t].optional && g.acts[f].optional {
@@ -1090,6 +1162,11 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> (bool, bool) {
                 tch |= clear_runnable(s, g, t, f);
             }
         }
+    }
+    if !g.migrations.is_empty() {
+        let (mf, mt) = crate::migration_orders::apply_edge(s, g, e);
+        fch |= mf;
+        tch |= mt;
     }
     // A blocked, unmanaged resource that cannot stop holds back whatever is
     // ordered relative to that stop.

@@ -77,7 +77,7 @@ impl Sched<'_> {
             !expired
                 && op.interval_ms == 0
                 && matches!(op.operation.as_str(), "start" | "monitor")
-                && self.compare(def, op) != Verdict::Match
+                && self.compare(def, op, n) != Verdict::Match
         });
         if changed {
             self.prims[p].cleanup.clear_on(n);

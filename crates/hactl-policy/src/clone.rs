@@ -641,7 +641,7 @@ impl<'a> Sched<'a> {
         role: &(Option<Role>, Option<String>),
     ) {
         if let Some(n) = from {
-            self.nodes[n].num_resources = self.nodes[n].num_resources.saturating_sub(1);
+            self.release_node(p, n);
         }
         let prim = &mut self.prims[p];
         prim.assigned = None;

@@ -212,7 +212,7 @@ impl Sched<'_> {
 
     fn unassign_instance(&mut self, p: usize, g: &mut Graph) {
         if let Some(n) = self.prims[p].assigned.take() {
-            self.nodes[n].num_resources = self.nodes[n].num_resources.saturating_sub(1);
+            self.release_node(p, n);
         }
         self.prims[p].next_role = Some(hactl_model::Role::Stopped);
         self.prims[p].next_role_reason = Some("node availability".into());

@@ -36,9 +36,13 @@
 //!   `interleave`, instance N of one clone is ordered with the instance of the
 //!   other on the same node, through the group's start/stop.
 //!
+//! Promotable cloned groups: an instance's promotion score is the sum of its
+//! members' (`promotable.rs`), promoting or not applies to all its members,
+//! which promote in order and demote in reverse (`promotable_actions.rs`).
+//!
 //! Not done yet (see /work/notes/clone-groups.md): interleaved orderings and
-//! notifications through the instance groups, promotable cloned groups, unique
-//! cloned groups, the status view of a cloned group.
+//! notifications through the instance groups, unique cloned groups, the status
+//! view of a cloned group.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -87,23 +91,10 @@ impl<'a> Sched<'a> {
             self.failcounts.resize(self.prims.len(), Vec::new());
         }
         let layers = [&grp.meta, &cl.meta, &self.cib.config.rsc_defaults];
-        let priority = Meta(&layers)
-            .get("priority")
-            .and_then(|v| v.parse::<Score>().ok())
-            .map(Score::value)
-            .unwrap_or(0);
+        let priority = crate::sched::meta_score(Meta(&layers), "priority").unwrap_or(0);
         let lead = members.first().copied().unwrap_or(usize::MAX);
-        self.groups.push(GroupInfo {
-            id: Cow::Owned(format!("{}:{number}", grp.id)),
-            def: grp,
-            members,
-            priority,
-            this_with: Vec::new(),
-            with_this: Vec::new(),
-            unassigned: true,
-            assigning: false,
-            updating: false,
-        });
+        let id = Cow::Owned(format!("{}:{number}", grp.id));
+        self.groups.push(GroupInfo::new(id, grp, members, priority));
         self.clones[ci].instances.push(lead);
         self.clones[ci].instance_groups.push(gi);
         lead
@@ -307,7 +298,7 @@ impl<'a> Sched<'a> {
     pub(crate) fn unassign_instance_group(&mut self, gi: usize, saved: &[SavedMember]) {
         for s in saved {
             if let Some(n) = self.prims[s.prim].assigned.take() {
-                self.nodes[n].num_resources = self.nodes[n].num_resources.saturating_sub(1);
+                self.release_node(s.prim, n);
             }
             let prim = &mut self.prims[s.prim];
             prim.unassigned = true;

@@ -156,3 +156,55 @@ fn an_unrunnable_start_before_a_cloned_group_stops_all_its_members() {
         );
     }
 }
+
+/// A promotable cloned group is promoted as a whole: the instance whose
+/// members' promotion scores add up highest (n2: 5 + 5, against n1's 6 for
+/// `web` alone) has all its members promoted, first to last, and nothing else
+/// is promoted.
+#[test]
+fn a_promotable_cloned_group_promotes_a_whole_instance_in_member_order() {
+    let mut cib = base(&["n1", "n2"]);
+    cib.config
+        .resources
+        .push(cloned_group(&[("promotable", "true")]));
+    for (i, n) in ["n1", "n2"].iter().enumerate() {
+        let st = cib.status.nodes.get_mut(*n).unwrap();
+        st.resources.insert("web".into(), running(2 * i as i64 + 1));
+        st.resources.insert("ip".into(), running(2 * i as i64 + 2));
+    }
+    for (n, attr, score) in [("n1", "web", "6"), ("n2", "web", "5"), ("n2", "ip", "5")] {
+        let st = cib.status.nodes.get_mut(n).unwrap();
+        st.attributes.insert(format!("master-{attr}"), score.into());
+    }
+    let t = schedule(&cib, 5).unwrap();
+    let promoted: Vec<(String, String)> = t
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Promote)
+        .map(|a| {
+            let r = a.resource.as_deref().unwrap_or_default();
+            let base = r.split(':').next().unwrap_or_default().to_string();
+            (base, a.node.as_deref().unwrap_or_default().to_string())
+        })
+        .collect();
+    assert_eq!(
+        promoted,
+        [
+            ("web".to_string(), "n2".to_string()),
+            ("ip".into(), "n2".into())
+        ],
+        "{:?}",
+        t.summary
+    );
+    let promote = |base: &str| {
+        t.actions
+            .iter()
+            .find(|a| {
+                a.kind == ActionKind::Promote
+                    && a.resource.as_deref().is_some_and(|r| r.starts_with(base))
+            })
+            .unwrap()
+            .id
+    };
+    assert!(before(&t, promote("web:"), promote("ip:")), "web before ip");
+}

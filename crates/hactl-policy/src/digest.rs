@@ -155,7 +155,7 @@ impl Sched<'_> {
             if op.interval_ms > 0 && def.op(&op.operation, op.interval_ms).is_none() {
                 continue;
             }
-            let verdict = self.compare(def, op);
+            let verdict = self.compare(def, op, n);
             if verdict == Verdict::Match {
                 continue;
             }
@@ -181,7 +181,7 @@ impl Sched<'_> {
 
     /// Pacemaker's `rsc_action_digest_cmp` for one record; a record whose secrets
     /// were masked (`only_sanitized_changed`) matches when its other parameters do.
-    pub(crate) fn compare(&self, def: &Primitive, op: &OpRecord) -> Verdict {
+    pub(crate) fn compare(&self, def: &Primitive, op: &OpRecord, n: usize) -> Verdict {
         // Probes, promotes and migrations ran with the start's parameters.
         let task = if op.interval_ms == 0 {
             "start"
@@ -190,8 +190,9 @@ impl Sched<'_> {
         };
         let spec = def.op(task, op.interval_ms);
         let own = op_params(spec);
-        let all: Vec<(&str, &str)> = def
-            .params
+        // Parameters with a rule can differ per node (`conditional.rs`).
+        let params = crate::conditional::params_on(self.cib, def, self.nodes[n].name, self.now);
+        let all: Vec<(&str, &str)> = params
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .chain(own.iter().copied())
@@ -202,7 +203,7 @@ impl Sched<'_> {
             return verdict;
         }
         if let (Some(secure), Some(digest)) = (&op.op_secure_params, &op.op_secure_digest) {
-            let rsc = &all[..def.params.len()];
+            let rsc = &all[..params.len()];
             if secure_digest_matches(&all, rsc, secure, op.interval_ms, timeout, digest) {
                 return Verdict::Match;
             }

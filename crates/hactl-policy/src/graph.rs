@@ -43,6 +43,7 @@ fn operation(kind: &ActionKind) -> (&'static str, u64) {
         ActionKind::Delete => ("delete", 0),
         ActionKind::MigrateTo { .. } => ("migrate_to", 0),
         ActionKind::MigrateFrom { .. } => ("migrate_from", 0),
+        ActionKind::LoadStopped => ("load_stopped", 0),
         ActionKind::NotifyMarker { phase, .. } => match phase {
             crate::NotifyPhase::Pre | crate::NotifyPhase::Post => ("notify", 0),
             _ => ("notified", 0),
@@ -61,6 +62,7 @@ fn key_as(a: &Action, name: &str) -> String {
     match &a.kind {
         ActionKind::Fence { action } => format!("stonith-{node}-{action}"),
         ActionKind::CloneOneOrMore { ordering } => format!("clone-one-or-more:{ordering}"),
+        ActionKind::LoadStopped => format!("load_stopped_{node}"),
         // Instances are told about the clone's action (`rsc:0_pre_notify_start_0`);
         // the clone's markers name its own pseudo action, the post ones the
         // completion (`clone_confirmed-post_notify_running_0`).
@@ -90,6 +92,8 @@ struct Lookup<'c> {
     default_timeout_ms: u64,
     /// Instance id → the name its history knows it by (see `Placement`).
     history: HashMap<&'c str, &'c str>,
+    /// When the transition was scheduled (rules in attribute sets).
+    now: i64,
 }
 
 impl<'c> Lookup<'c> {
@@ -119,6 +123,7 @@ impl<'c> Lookup<'c> {
             uuids,
             default_timeout_ms,
             history: HashMap::new(),
+            now: 0,
         }
     }
 
@@ -145,13 +150,15 @@ impl<'c> Lookup<'c> {
     }
 
     fn timeout_ms(&self, p: Option<&Primitive>, op: &str, interval: u64) -> u64 {
-        p.and_then(|p| {
-            p.ops
-                .iter()
-                .find(|o| o.name == op && o.interval_ms == interval)
-                .and_then(|o| o.timeout_ms)
-        })
-        .unwrap_or(self.default_timeout_ms)
+        let Some(p) = p else {
+            return self.default_timeout_ms;
+        };
+        p.op(op, interval)
+            .and_then(|o| o.timeout_ms)
+            .or_else(|| {
+                crate::conditional::unconfigured_op_timeout(self.cib, p, op, interval, self.now)
+            })
+            .unwrap_or(self.default_timeout_ms)
     }
 
     /// `class`, `provider`, `type` of a resource: from the configuration, else from
@@ -319,7 +326,11 @@ fn action_body(l: &Lookup<'_>, a: &Action, out: &mut String) {
     attrs.push(("CRM_meta_timeout".into(), timeout.to_string()));
     if !a.pseudo {
         if let Some(p) = prim {
-            attrs.extend(p.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let params = match node {
+                Some(n) => crate::conditional::params_on(l.cib, p, n, l.now),
+                None => std::borrow::Cow::Borrowed(&p.params),
+            };
+            attrs.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
     }
     write_attributes(&attrs, out);
@@ -333,9 +344,19 @@ fn write_attributes(attrs: &[(String, String)], out: &mut String) {
     out.push_str("/>\n");
 }
 
-/// The transition as Pacemaker transition-graph XML.
-pub fn graph_xml<'a>(cib: &'a Cib, t: &'a Transition) -> String {
+/// The transition as Pacemaker transition-graph XML, with rules in attribute sets
+/// evaluated at the CIB's `execution-date` (else at the epoch): use
+/// [`graph_xml_at`] with the time the transition was scheduled at.
+pub fn graph_xml(cib: &Cib, t: &Transition) -> String {
+    graph_xml_at(cib, t, cib.execution_date.unwrap_or(0))
+}
+
+/// The transition as Pacemaker transition-graph XML; `now` is the time it was
+/// scheduled at (rules in attribute sets: parameters per node, timeouts).
+pub fn graph_xml_at(cib: &Cib, t: &Transition, now: i64) -> String {
+    let cib = &*crate::conditional::resolve(cib, now);
     let mut l = Lookup::new(cib);
+    l.now = now;
     l.history = t
         .placements
         .iter()

@@ -31,6 +31,9 @@ mod clone;
 mod clone_actions;
 mod clone_group;
 mod clone_min;
+mod conditional;
+#[cfg(test)]
+mod conditional_tests;
 mod digest;
 #[cfg(test)]
 mod digest_tests;
@@ -39,7 +42,9 @@ mod graph;
 mod health;
 mod history_order;
 mod migration;
+mod migration_orders;
 mod notify;
+mod one_or_more;
 mod output;
 mod probe_order;
 mod promotable;
@@ -60,7 +65,7 @@ use hactl_model::{Cib, ModelError, Role, Score};
 use actions::Task;
 use sched::{RscRef, Sched};
 
-pub use graph::{graph_xml, operation_key};
+pub use graph::{graph_xml, graph_xml_at, operation_key};
 pub use output::{
     format_resource_blocks, format_status, rsc_line as format_resource_line,
     rsc_line_named as format_resource_line_named,
@@ -238,6 +243,10 @@ pub enum ActionKind {
         source: String,
         target: String,
     },
+    /// Pacemaker's `load_stopped_<node>` pseudo action: under a placement
+    /// strategy, the stops of resources with utilization on the node come
+    /// before the starts there (`utilization.rs`).
+    LoadStopped,
 }
 
 pub use notify::{NotifyOf, NotifyPhase};
@@ -352,6 +361,8 @@ pub struct Contribution {
 
 /// Computes the transition for `cib` at `now` (seconds since the Unix epoch).
 pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
+    // Rules in attribute sets are evaluated once, at `now`, before anything reads them.
+    let cib = &*conditional::resolve(cib, now);
     let mut s = Sched::new(cib, now)?;
     s.check_migration_history()?;
     s.apply_node_criteria();
@@ -422,6 +433,7 @@ fn build_transition(
                 ordering: g.one_or_more[k].id.clone(),
             },
             Task::MigrateTo | Task::MigrateFrom => migration::action_kind(s, g, i),
+            Task::LoadStopped => ActionKind::LoadStopped,
         };
         out_actions.push(Action {
             id,
@@ -498,6 +510,9 @@ fn build_transition(
     }
     let mut edges: Vec<OrderingEdge> = Vec::with_capacity(g.edges.len() + probe_edges.len());
     edges.extend(g.edges.iter().filter_map(|e| {
+        if !migration_orders::keep_edge(g, e) {
+            return None;
+        }
         if e.flags & actions::SAME_NODE != 0 {
             let (a, b) = (g.acts[e.first].node, g.acts[e.then].node);
             if a.is_some() && b.is_some() && a != b {

@@ -5,18 +5,19 @@
 //! comes after `migrate_from`, and the start on the target becomes a pseudo action
 //! that only marks the resource as running there.
 //!
-//! What is implemented is the migration of a primitive that stands alone: the import
-//! refuses `allow-migrate` on a group member, a clone, or a resource named in an
-//! ordering (Pacemaker turns those orderings into orderings of the migration
-//! actions and falls back to stop/start when a neighbour cannot migrate; not done
-//! here), and scheduling refuses a history that shows a migration in progress
-//! (`check_history`), so that neither is ever scheduled as if it were something
-//! else.
+//! A migrating primitive may be named in orderings (`migration_orders.rs`): each
+//! ordering of its start or stop is copied onto its migration steps, and a
+//! neighbour's restart it is ordered against calls the migration off (then it is
+//! stopped and started like any other resource); a group member's chain counts as
+//! such orderings. The import refuses `allow-migrate` on a clone, and scheduling
+//! refuses a history
+//! that shows a migration in progress (`check_history`), so that neither is ever
+//! scheduled as if it were something else.
 
 use hactl_model::values::parse_bool;
 use hactl_model::{OpRecord, Role};
 
-use crate::actions::{Act, Graph, Task, ORDERED};
+use crate::actions::{Act, Graph, Task, MIGRATION, ORDERED};
 use crate::probe_order::ProbeThen;
 use crate::sched::{RscRef, Sched};
 use crate::PolicyError;
@@ -27,6 +28,12 @@ pub(crate) struct Migration {
     pub prim: usize,
     pub migrate_to: usize,
     pub migrate_from: usize,
+    /// The stop on the source and the (pseudo) start on the target.
+    pub stop: usize,
+    pub start: usize,
+    /// Called off while the orderings were applied (`migration_orders.rs`):
+    /// the resource is stopped and started instead.
+    pub cancelled: bool,
 }
 
 fn unsupported(rsc: &str, node: &str, what: &str) -> PolicyError {
@@ -53,17 +60,18 @@ fn last_state_op(ops: &[OpRecord]) -> Option<&OpRecord> {
 
 impl Sched<'_> {
     /// Whether primitive `p` may migrate: `allow-migrate` on the primitive (else
-    /// `rsc_defaults`). The import refuses it anywhere but on a primitive that
-    /// stands alone; a configuration made otherwise (the CLI) that puts it on a
-    /// group member, a clone or an ordered resource gets stop and start there.
-    fn allow_migrate(&self, p: usize) -> bool {
+    /// `rsc_defaults`). The import refuses it on clones and resources ordered
+    /// against a promotion; a configuration made otherwise (the CLI) that puts
+    /// it there gets stop and start.
+    pub(crate) fn allow_migrate(&self, p: usize) -> bool {
         let prim = &self.prims[p];
-        if prim.group.is_some() || prim.clone.is_some() {
+        if prim.clone.is_some() {
             return false;
         }
         let Some(def) = prim.def else { return false };
+        // Refused on import (see hactl-cib-xml's refuse_migration.rs).
         let order = &self.cib.config.constraints.order;
-        if order.iter().any(|o| o.first == def.id || o.then == def.id) {
+        if order.iter().any(|o| o.orders_against_role_change(&def.id)) {
             return false;
         }
         def.meta
@@ -169,13 +177,16 @@ impl Sched<'_> {
         let migrate_to = g.add(mk(Task::MigrateTo, current));
         let migrate_from = g.add(mk(Task::MigrateFrom, target));
         g.acts[start].pseudo = true;
-        g.order(migrate_to, migrate_from, ORDERED);
-        g.order(migrate_from, stop, ORDERED);
-        g.order(migrate_from, start, ORDERED);
+        g.order(migrate_to, migrate_from, ORDERED | MIGRATION);
+        g.order(migrate_from, stop, ORDERED | MIGRATION);
+        g.order(migrate_from, start, ORDERED | MIGRATION);
         g.migrations.push(Migration {
             prim: p,
             migrate_to,
             migrate_from,
+            stop,
+            start,
+            cancelled: false,
         });
     }
 
@@ -185,16 +196,14 @@ impl Sched<'_> {
     /// gives `migrate_to` the start's requirements. Probes of the resource come
     /// before `migrate_to`.
     pub(crate) fn finish_migrations(&self, g: &mut Graph) {
-        for m in g.migrations.clone() {
-            let Some(start) = g.start_of[m.prim] else {
+        for k in 0..g.migrations.len() {
+            let m = g.migrations[k];
+            let start = m.start;
+            if m.cancelled {
                 continue;
-            };
+            }
             if !g.acts[start].runnable || g.acts[start].optional {
-                for a in [m.migrate_to, m.migrate_from] {
-                    g.acts[a].runnable = false;
-                    g.acts[a].optional = true;
-                }
-                g.acts[start].pseudo = false;
+                crate::migration_orders::cancel(g, k);
                 continue;
             }
             let fences: Vec<usize> = g
@@ -220,7 +229,7 @@ impl Sched<'_> {
         g.migrations
             .iter()
             .copied()
-            .find(|m| m.prim == p && !g.acts[m.migrate_to].optional)
+            .find(|m| m.prim == p && !m.cancelled && !g.acts[m.migrate_to].optional)
     }
 }
 

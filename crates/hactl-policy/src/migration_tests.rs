@@ -35,6 +35,26 @@ fn find(t: &Transition, pred: impl Fn(&ActionKind) -> bool, node: &str) -> usize
         .id
 }
 
+/// `vm`'s history on `node` (made if missing).
+fn history<'c>(cib: &'c mut Cib, node: &str) -> &'c mut hactl_model::ResourceHistory {
+    let st = cib.status.nodes.entry(node.into()).or_default();
+    st.resources
+        .entry("vm".into())
+        .or_insert_with(|| running(5))
+}
+
+/// A successful operation at `call_id`, recorded at time `t`.
+fn op(operation: &str, call_id: i64, t: i64) -> OpRecord {
+    OpRecord {
+        operation: operation.into(),
+        call_id,
+        rc: 0,
+        expected_rc: Some(0),
+        last_rc_change: Some(t),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn a_migratable_resource_migrates_instead_of_restarting() {
     let cib = vm_moving(Some("true"));
@@ -64,68 +84,25 @@ fn without_allow_migrate_or_when_failed_it_moves() {
     assert_eq!(summary(&vm_moving(Some("false"))), ["Move vm ( n1 -> n2 )"]);
     // A failed resource is recovered, never migrated (Pacemaker's rule).
     let mut failed = vm_moving(Some("true"));
-    if let Some(h) = failed
-        .status
-        .nodes
-        .get_mut("n1")
-        .and_then(|n| n.resources.get_mut("vm"))
-    {
-        h.ops.push(OpRecord {
-            operation: "monitor".into(),
-            interval_ms: 10_000,
-            call_id: 11,
-            rc: 1,
-            expected_rc: Some(0),
-            ..Default::default()
-        });
-    }
+    history(&mut failed, "n1").ops.push(OpRecord {
+        operation: "monitor".into(),
+        interval_ms: 10_000,
+        call_id: 11,
+        rc: 1,
+        expected_rc: Some(0),
+        ..Default::default()
+    });
     assert_eq!(summary(&failed), ["Recover vm ( n1 -> n2 )"]);
-}
-
-#[test]
-fn an_unfinished_migration_in_the_history_is_refused() {
-    let mut cib = vm_moving(Some("true"));
-    if let Some(h) = cib
-        .status
-        .nodes
-        .get_mut("n1")
-        .and_then(|n| n.resources.get_mut("vm"))
-    {
-        h.ops.push(OpRecord {
-            operation: "migrate_to".into(),
-            call_id: 11,
-            rc: 0,
-            expected_rc: Some(0),
-            ..Default::default()
-        });
-    }
-    let e = schedule(&cib, 1_000_000).unwrap_err().to_string();
-    assert!(e.contains("\"vm\"") && e.contains("live migration"), "{e}");
 }
 
 /// `vm`'s history on n1: started, migrated away (migrate_to at t=100), stopped.
 fn migrated_away_from_n1() -> Cib {
     let mut cib = vm_moving(Some("true"));
-    let at = |operation: &str, call_id, t| OpRecord {
-        operation: operation.into(),
-        call_id,
-        rc: 0,
-        expected_rc: Some(0),
-        last_rc_change: Some(t),
-        ..Default::default()
-    };
-    if let Some(h) = cib
-        .status
-        .nodes
-        .get_mut("n1")
-        .and_then(|n| n.resources.get_mut("vm"))
-    {
-        h.ops = vec![
-            at("start", 10, 50),
-            at("migrate_to", 11, 100),
-            at("stop", 12, 110),
-        ];
-    }
+    history(&mut cib, "n1").ops = vec![
+        op("start", 10, 50),
+        op("migrate_to", 11, 100),
+        op("stop", 12, 110),
+    ];
     cib
 }
 
@@ -143,16 +120,21 @@ fn a_target_whose_history_is_gone_is_probed_not_refused() {
 }
 
 #[test]
-fn a_target_whose_history_is_older_than_the_migrate_to_is_refused() {
+fn an_unfinished_migration_in_the_history_is_refused() {
+    // A migrate_to as n1's newest operation: the migration may be under way.
+    let mut under_way = vm_moving(Some("true"));
+    history(&mut under_way, "n1")
+        .ops
+        .push(op("migrate_to", 11, 100));
     // n2 last stopped vm before the migrate_to: Pacemaker counts vm as running
     // there (the migrate_from result is lost); hactl cannot tell, so it refuses.
-    let mut cib = migrated_away_from_n1();
-    if let Some(n2) = cib.status.nodes.get_mut("n2") {
-        let mut h = running(5);
-        h.ops[0].operation = "stop".into();
-        h.ops[0].last_rc_change = Some(20);
-        n2.resources.insert("vm".into(), h);
+    let mut older_target = migrated_away_from_n1();
+    history(&mut older_target, "n2").ops = vec![op("stop", 5, 20)];
+    for (cib, what) in [
+        (under_way, "live migration"),
+        (older_target, "migrate_from"),
+    ] {
+        let e = schedule(&cib, 1_000_000).unwrap_err().to_string();
+        assert!(e.contains("\"vm\"") && e.contains(what), "{e}");
     }
-    let e = schedule(&cib, 1_000_000).unwrap_err().to_string();
-    assert!(e.contains("\"vm\"") && e.contains("migrate_from"), "{e}");
 }

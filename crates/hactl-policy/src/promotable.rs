@@ -54,15 +54,18 @@ impl Sched<'_> {
         let cl = &self.clones[ci];
         let allowed = self.prims[p].allowed[n].is_some_and(|s| s >= Score::ZERO);
         if !cl.unique {
-            let active = cl
-                .instances
+            // The instances of the same primitive (of each instance group's
+            // member of that name, for a cloned group).
+            let base = self.prims[p].def.map_or("", |d| d.id.as_str());
+            let same = self.instances_named(ci, base);
+            let active = same
                 .iter()
                 .copied()
                 .find(|&q| self.prims[q].active.contains(&n));
             if active == Some(p) {
                 return allowed;
             }
-            if active.is_none() && cl.instances.iter().any(|&q| self.prims[q].probed[n]) {
+            if active.is_none() && same.iter().any(|&q| self.prims[q].probed[n]) {
                 return allowed;
             }
         }
@@ -89,9 +92,41 @@ impl Sched<'_> {
             if self.clones[ci].unique {
                 return None;
             }
-            attrs.get(&format!("master-{}", self.clones[ci].def.id))
+            // The primitive's own name (a cloned group's member, not the clone's
+            // first primitive), as Pacemaker's clone_strip of the instance id.
+            let base = self.prims[p]
+                .def
+                .map_or(self.clones[ci].def.id.as_str(), |d| &d.id);
+            attrs.get(&format!("master-{base}"))
         })?;
         value.parse::<Score>().ok()
+    }
+
+    /// An instance's promotion score: its own, or for a cloned group's
+    /// instance the sum of its members' (None when no member has one), as
+    /// Pacemaker's promotion_score sums a group's children.
+    fn instance_promotion_score(&self, p: usize, n: usize) -> Option<Score> {
+        let Some(gi) = self.instance_group(p) else {
+            return self.promotion_score(p, n);
+        };
+        self.groups[gi]
+            .members
+            .iter()
+            .filter_map(|&m| self.promotion_score(m, n))
+            .reduce(|a, b| a + b)
+    }
+
+    /// Sets instance `p`'s promotion, and for a cloned group's instance its
+    /// members' (a group's role is its members').
+    fn set_promote(&mut self, p: usize, promote: bool) {
+        match self.instance_group(p) {
+            Some(gi) => {
+                for m in self.groups[gi].members.clone() {
+                    self.prims[m].promote = promote;
+                }
+            }
+            None => self.prims[p].promote = promote,
+        }
     }
 
     /// Pacemaker's pcmk__add_promotion_scores: before placement, a positive
@@ -102,7 +137,10 @@ impl Sched<'_> {
                 if self.prims[p].allowed[n].is_none() || !self.avail[n] {
                     continue;
                 }
-                if let Some(s) = self.promotion_score(p, n).filter(|s| *s > Score::ZERO) {
+                if let Some(s) = self
+                    .instance_promotion_score(p, n)
+                    .filter(|s| *s > Score::ZERO)
+                {
                     self.location(p, Some(n), s, "promotion score".into());
                 }
             }
@@ -122,7 +160,7 @@ impl Sched<'_> {
         let mut promoted = 0;
         for r in ranks {
             let p = r.p;
-            self.prims[p].promote = false;
+            self.set_promote(p, false);
             if r.sort_index < Score::ZERO || promoted >= self.clones[ci].promoted_max {
                 continue;
             }
@@ -135,7 +173,7 @@ impl Sched<'_> {
             }
             count[n] += 1;
             promoted += 1;
-            self.prims[p].promote = true;
+            self.set_promote(p, true);
         }
     }
 
@@ -170,7 +208,8 @@ impl Sched<'_> {
         rank.priority = if self.kept_unpromoted(p) || next_stopped {
             Score::NEG_INFINITY
         } else {
-            self.promotion_score(p, n).unwrap_or(Score::new(-1))
+            self.instance_promotion_score(p, n)
+                .unwrap_or(Score::new(-1))
         };
         for lc in &self.cib.config.constraints.location {
             let names = lc.rsc == self.clones[ci].id || lc.rsc == self.clones[ci].def.id;

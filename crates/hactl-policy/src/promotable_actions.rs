@@ -111,7 +111,9 @@ impl Sched<'_> {
             _ => return,
         };
         let Some(change) = change else { return };
-        for &(m, iv) in &prim.running_monitors {
+        // A failed monitor of the old role is cancelled too (on-fail=demote leaves
+        // the instance in place with its failed promoted monitor recorded).
+        for &(m, iv) in &prim.recurring_active {
             let mut ops = def
                 .ops
                 .iter()
@@ -148,7 +150,7 @@ impl Sched<'_> {
             g.order(promote, promoted, ORDERED);
             let ordered = self.clones[ci].ordered;
             let mut last: Option<usize> = None;
-            for &p in &self.clones[ci].instances {
+            for p in self.instance_prims(ci) {
                 if let Some(pr) = g.promote_of[p] {
                     g.order(promote, pr, ORDERED);
                     g.order(pr, promoted, ORDERED);
@@ -167,6 +169,23 @@ impl Sched<'_> {
                 }
                 last = Some(p);
             }
+            self.group_instance_role_orders(ci, g);
+        }
+    }
+
+    /// A promotable cloned group's instance promotes its members in order and
+    /// demotes them in reverse order, as a group does.
+    fn group_instance_role_orders(&self, ci: usize, g: &mut Graph) {
+        for &gi in &self.clones[ci].instance_groups {
+            for w in self.groups[gi].members.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                if let (Some(x), Some(y)) = (g.promote_of[a], g.promote_of[b]) {
+                    g.order(x, y, ORDERED | UNRUNNABLE_FIRST_BLOCKS);
+                }
+                if let (Some(x), Some(y)) = (g.demote_of[b], g.demote_of[a]) {
+                    g.order(x, y, ORDERED);
+                }
+            }
         }
     }
 }
@@ -178,10 +197,10 @@ pub(crate) fn refresh_promotable(s: &Sched<'_>, g: &mut Graph, a: usize, ci: usi
         Task::CPromote | Task::CPromoted => &g.promote_of,
         _ => &g.demote_of,
     };
-    let required = s.clones[ci]
-        .instances
-        .iter()
-        .filter_map(|&p| of[p])
+    let required = s
+        .instance_prims(ci)
+        .into_iter()
+        .filter_map(|p| of[p])
         .any(|x| !g.acts[x].optional);
     if required && g.acts[a].optional {
         g.acts[a].optional = false;

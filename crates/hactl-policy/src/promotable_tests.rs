@@ -304,3 +304,6 @@ fn operations_on_an_instance_carry_the_name_of_the_nodes_history() {
     );
     assert!(seen >= 3, "a promote and the monitors: {:?}", t.actions);
 }
+
+#[path = "on_fail_demote_tests.rs"]
+mod on_fail_demote_tests;

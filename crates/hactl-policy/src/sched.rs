@@ -17,7 +17,7 @@ use hactl_model::{
 };
 
 use crate::clone;
-use crate::rules::{rule_matches, NodeFacts};
+use crate::rules::{rule_matches, NodeFacts, RuleInput};
 use crate::PolicyError;
 
 /// One cluster node after unpacking its status.
@@ -118,6 +118,10 @@ pub(crate) struct Prim<'a> {
     pub fence_device: bool,
     /// Starting needs quorum (and fencing of unclean nodes when enabled).
     pub needs_quorum: bool,
+    /// Starting waits for all fencing (`requires=fencing`, the default for
+    /// all but fence devices); with `requires=quorum` it waits only for the
+    /// fencing of a node it may run on whose state of it is unknown.
+    pub needs_fencing: bool,
 
     // Status.
     pub active: Vec<usize>,
@@ -171,6 +175,28 @@ pub(crate) struct GroupInfo<'a> {
     pub unassigned: bool,
     pub assigning: bool,
     pub updating: bool,
+}
+
+impl<'a> GroupInfo<'a> {
+    /// A group (or a cloned group's instance `id`) with its members, not placed yet.
+    pub(crate) fn new(
+        id: std::borrow::Cow<'a, str>,
+        def: &'a Group,
+        members: Vec<usize>,
+        priority: i64,
+    ) -> Self {
+        GroupInfo {
+            id,
+            def,
+            members,
+            priority,
+            this_with: Vec::new(),
+            with_this: Vec::new(),
+            unassigned: true,
+            assigning: false,
+            updating: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -302,7 +328,7 @@ fn meta_bool(meta: Meta<'_>, key: &str) -> Option<bool> {
     meta.get(key).and_then(|v| parse_bool(v))
 }
 
-fn meta_score(meta: Meta<'_>, key: &str) -> Option<i64> {
+pub(crate) fn meta_score(meta: Meta<'_>, key: &str) -> Option<i64> {
     meta.get(key)
         .and_then(|v| v.parse::<Score>().ok())
         .map(Score::value)
@@ -500,7 +526,7 @@ impl<'a> Sched<'a> {
                     }
                     "priority" => priority = score(v).or(priority),
                     "critical" => critical = parse_bool(v).or(critical),
-                    "requires" => requires = Some(v.as_str() != "nothing"),
+                    "requires" => requires = Some(v.as_str()),
                     _ => {}
                 }
             }
@@ -519,7 +545,11 @@ impl<'a> Sched<'a> {
         let failure_timeout_s = failure_timeout_s.unwrap_or(0);
         let priority = priority.unwrap_or(0);
         let critical = critical.unwrap_or(true);
-        let needs_quorum = requires.unwrap_or(true);
+        let needs_quorum = requires != Some("nothing");
+        let needs_fencing = match requires {
+            Some(r) => r == "fencing" || r == "unfencing",
+            None => !fence_device,
+        };
         Prim {
             id,
             def,
@@ -537,6 +567,7 @@ impl<'a> Sched<'a> {
             orphan: def.is_none(),
             fence_device,
             needs_quorum,
+            needs_fencing,
             active: Vec::new(),
             failed_on: Vec::new(),
             failed: false,
@@ -614,17 +645,12 @@ impl<'a> Sched<'a> {
                     let priority = meta_score(Meta(&glayers), "priority").unwrap_or(0);
                     order.push((priority, pos, RscRef::G(gi)));
                     self.by_id.insert(&g.id, RscRef::G(gi));
-                    self.groups.push(GroupInfo {
-                        id: std::borrow::Cow::Borrowed(&g.id),
-                        def: g,
+                    self.groups.push(GroupInfo::new(
+                        std::borrow::Cow::Borrowed(&g.id),
+                        g,
                         members,
                         priority,
-                        this_with: Vec::new(),
-                        with_this: Vec::new(),
-                        unassigned: true,
-                        assigning: false,
-                        updating: false,
-                    });
+                    ));
                 }
                 Resource::Clone(cl) => {
                     if let Some(ci) = self.unpack_clone(cl) {
@@ -649,21 +675,15 @@ impl<'a> Sched<'a> {
             let Some(st) = cib.status.nodes.get(self.nodes[n].name) else {
                 continue;
             };
+            // Clone histories are paired with instances in the order they were
+            // recorded (find_anonymous_clone reads the status section in order).
+            let mut cloned: Vec<(&'a String, &'a ResourceHistory)> = Vec::new();
             for (rid, h) in &st.resources {
                 match self.by_id.get(rid.as_str()) {
                     Some(&RscRef::P(p)) => self.unpack_history_entry(n, p, h),
                     Some(RscRef::G(_) | RscRef::C(_)) => {}
                     None if self.clone_base.contains_key(clone::strip_instance(rid)) => {
-                        if let Some(p) = self.clone_history_instance(n, rid) {
-                            if *rid != self.prims[p].id {
-                                self.prims[p].history_name = Some(rid.clone());
-                            }
-                            let was_active = self.prims[p].active.contains(&n);
-                            self.unpack_history_entry(n, p, h);
-                            let active = !was_active && self.prims[p].active.contains(&n);
-                            self.note_clone_history(n, p, rid, active);
-                            self.forget_stopped_history_name(n, p);
-                        }
+                        cloned.push((rid, h));
                     }
                     None => {
                         orphan_ids
@@ -672,6 +692,10 @@ impl<'a> Sched<'a> {
                         pending_orphans.push((n, rid.as_str(), h));
                     }
                 }
+            }
+            cloned.sort_by_key(|(_, h)| h.position.unwrap_or(u32::MAX));
+            for (rid, h) in cloned {
+                self.unpack_clone_history_entry(n, rid, h);
             }
         }
         // Orphan clone instances made while reading the history have their fail
@@ -788,10 +812,23 @@ impl<'a> Sched<'a> {
         if on_fail == OnFail::Fence && !self.opts.stonith_enabled {
             on_fail = OnFail::Stop;
         }
-        if on_fail == OnFail::Demote {
-            on_fail = OnFail::Stop;
+        // Demotion recovers only what a demote can undo: a failed promote or a
+        // failed monitor of the Promoted role. Elsewhere Pacemaker resets it to
+        // the default (restart).
+        if on_fail == OnFail::Demote && !self.demote_recovers(p, op) {
+            on_fail = OnFail::Restart;
         }
         on_fail
+    }
+
+    fn demote_recovers(&self, p: usize, op: &OpRecord) -> bool {
+        let promoted_monitor = op.operation == "monitor"
+            && op.interval_ms > 0
+            && self.prims[p].def.is_some_and(|d| {
+                d.op("monitor", op.interval_ms)
+                    .is_some_and(|o| o.role == Some(Role::Promoted))
+            });
+        op.operation == "promote" || promoted_monitor
     }
 
     /// The effective fail count of a resource on a node, honouring failure-timeout.
@@ -837,6 +874,22 @@ impl<'a> Sched<'a> {
         }
     }
 
+    /// Unpacks history `rid` on node `n` of an anonymous or unique clone's
+    /// instance: the instance it belongs to gets it.
+    fn unpack_clone_history_entry(&mut self, n: usize, rid: &'a String, h: &'a ResourceHistory) {
+        let Some(p) = self.clone_history_instance(n, rid) else {
+            return;
+        };
+        if *rid != self.prims[p].id {
+            self.prims[p].history_name = Some(rid.clone());
+        }
+        let was_active = self.prims[p].active.contains(&n);
+        self.unpack_history_entry(n, p, h);
+        let active = !was_active && self.prims[p].active.contains(&n);
+        self.note_clone_history(n, p, rid, active);
+        self.forget_stopped_history_name(n, p);
+    }
+
     fn unpack_rsc_on_node(&mut self, p: usize, n: usize, ops: &[OpRecord]) {
         let key = |o: &OpRecord| (o.call_id, o.last_rc_change);
         let in_order = ops.windows(2).all(|w| key(&w[0]) <= key(&w[1]));
@@ -869,6 +922,12 @@ impl<'a> Sched<'a> {
                 _ => continue,
             };
             let is_probe = kind == OpKind::Monitor && op.interval_ms == 0;
+            // A (re)start leaves no recurring monitor of before it running: as
+            // Pacemaker's process_recurring, which skips ops older than the last
+            // start or migrate_from, whatever their result.
+            if matches!(op.operation.as_str(), "start" | "migrate_from") {
+                monitors.clear();
+            }
             // Pending operations (op_status -1 in Pacemaker) leave the state as is,
             // except a pending start which means the resource may be running.
             if op.op_status == -1 {
@@ -894,8 +953,9 @@ impl<'a> Sched<'a> {
                     || (is_probe && matches!(op.rc, 0 | 7 | 8))
                     || (op.rc == 7 && !self.prims[p].managed));
             // Expired failures are skipped entirely (failure-timeout), unless the
-            // resource still has an unexpired fail count on this node.
-            if !success && self.prims[p].failure_timeout_s > 0 && op.op_status != 5 {
+            // resource still has an unexpired fail count on this node. Hard
+            // errors and agents not installed (execution status 5, 7) never expire.
+            if !success && self.prims[p].failure_timeout_s > 0 && !matches!(op.op_status, 5 | 7) {
                 if let Some(t) = op.last_rc_change.or(op.last_run) {
                     let mut expired = self.now >= t + self.prims[p].failure_timeout_s;
                     if expired {
@@ -956,8 +1016,12 @@ impl<'a> Sched<'a> {
                 }
                 continue;
             }
-            // A failure.
-            let strategy = self.op_on_fail(p, op);
+            // A failure. One whose agent is not installed (execution status 7)
+            // cannot be ignored: Pacemaker turns on-fail=ignore into a ban there.
+            let mut strategy = self.op_on_fail(p, op);
+            if strategy == OnFail::Ignore && op.op_status == 7 {
+                strategy = OnFail::Restart;
+            }
             let hard = op.op_status == 5 || matches!(op.rc, 2..=5) && op.op_status != 2;
             let fatal = op.rc == 6 && op.op_status != 2;
             if strategy == OnFail::Ignore {
@@ -1515,9 +1579,15 @@ impl<'a> Sched<'a> {
                     name: node.name,
                     id: node.id,
                     is_dc: node.is_dc,
+                    cluster_name: self
+                        .cib
+                        .config
+                        .properties
+                        .get("cluster-name")
+                        .map(|s| s.as_str()),
                     attr: &lookup,
                 };
-                if !rule_matches(rule, &facts) {
+                if !rule_matches(rule, &RuleInput::on_node(&facts, self.now)) {
                     continue;
                 }
                 let score = match &rule.score_attribute {

@@ -709,8 +709,26 @@ mod cleanup_tests;
 #[path = "migration_tests.rs"]
 mod migration_tests;
 
+#[path = "migration_orders_tests.rs"]
+mod migration_orders_tests;
+
+#[path = "one_or_more_tests.rs"]
+mod one_or_more_tests;
+
+#[path = "on_fail_tests.rs"]
+mod on_fail_tests;
+
+#[path = "group_order_tests.rs"]
+mod group_order_tests;
+
 #[path = "clone_group_tests.rs"]
 mod clone_group_tests;
 
 #[path = "stopped_monitors_tests.rs"]
 mod stopped_monitors_tests;
+
+#[path = "history_tests.rs"]
+mod history_tests;
+
+#[path = "requires_tests.rs"]
+mod requires_tests;

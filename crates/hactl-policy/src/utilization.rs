@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use hactl_model::{Attrs, Score};
 
+use crate::actions::{Act, Graph, Task, ORDERED};
 use crate::sched::{RscRef, Sched};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -112,9 +113,13 @@ impl Sched<'_> {
         if self.capacity.is_none() {
             return;
         }
+        // Nodes as Pacemaker's compare_nodes sorts them: those that can run
+        // resources first (a standby node's scores come last).
         let mut nodes: Vec<usize> = (0..self.nodes.len()).collect();
         nodes.sort_by(|&a, &b| {
-            self.capacity_order(a, b)
+            self.avail[b]
+                .cmp(&self.avail[a])
+                .then_with(|| self.capacity_order(a, b))
                 .then(
                     self.nodes[a]
                         .num_resources
@@ -158,6 +163,73 @@ impl Sched<'_> {
         if let Some(c) = &mut self.capacity {
             for (k, v) in &def.utilization {
                 *c.remaining[n].entry(k.clone()).or_insert(0) -= value(v);
+            }
+        }
+    }
+
+    /// Undoes [`Sched::do_assign`]'s accounting of `p` on node `n` (an
+    /// assignment taken back): one resource fewer there, and its utilization
+    /// free again (Pacemaker's pcmk__release_node_capacity).
+    pub(crate) fn release_node(&mut self, p: usize, n: usize) {
+        self.nodes[n].num_resources = self.nodes[n].num_resources.saturating_sub(1);
+        let Some(def) = self.prims[p].def else {
+            return;
+        };
+        if let Some(c) = &mut self.capacity {
+            for (k, v) in &def.utilization {
+                *c.remaining[n].entry(k.clone()).or_insert(0) += value(v);
+            }
+        }
+    }
+
+    /// Pacemaker's load_stopped orderings (pcmk__create_utilization_constraints):
+    /// under a placement strategy, what a managed resource with utilization
+    /// stops on a node frees capacity there before the starts of such
+    /// resources on that node, through the node's `load_stopped_<node>` pseudo
+    /// action. Sequence only, so added once the actions are final; the pseudo
+    /// action is made only for a node that has both a stop and a start to order.
+    pub(crate) fn utilization_orders(&mut self, g: &mut Graph) {
+        if self.capacity.is_none() {
+            return;
+        }
+        let n = self.nodes.len();
+        let mut stops: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut starts: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let live = |g: &Graph, a: usize| !g.acts[a].optional && g.acts[a].runnable;
+        for (p, prim) in self.prims.iter().enumerate() {
+            let weighs = prim.def.is_some_and(|d| !d.utilization.is_empty());
+            if !weighs || !prim.managed {
+                continue;
+            }
+            for &a in &g.stops_of[p] {
+                if let (true, Some(m)) = (live(g, a), g.acts[a].node) {
+                    stops[m].push(a);
+                }
+            }
+            if let Some(a) = g.start_of[p] {
+                if let (true, Some(m)) = (live(g, a), g.acts[a].node) {
+                    starts[m].push(a);
+                }
+            }
+        }
+        for m in 0..n {
+            if stops[m].is_empty() || starts[m].is_empty() {
+                continue;
+            }
+            let load = g.add(Act {
+                rsc: None,
+                task: Task::LoadStopped,
+                node: Some(m),
+                optional: false,
+                runnable: true,
+                pseudo: true,
+                reason: None,
+            });
+            for &a in &stops[m] {
+                g.order(a, load, ORDERED);
+            }
+            for &a in &starts[m] {
+                g.order(load, a, ORDERED);
             }
         }
     }
@@ -303,5 +375,121 @@ mod tests {
             ],
             "spread by resource count"
         );
+    }
+
+    /// node1 is put in standby while rsc1 runs there and rsc2 on node2, each
+    /// sticky, with room for one: rsc2 is placed first (its score on the first
+    /// node that can run anything is higher), so it stays and rsc1 stops, as
+    /// with Pacemaker, rather than rsc1 taking rsc2's place.
+    #[test]
+    fn the_resource_on_a_standby_node_is_placed_after_those_on_running_nodes() {
+        let mut cib = cib("balanced", "1", "1", 2);
+        cib.config
+            .rsc_defaults
+            .insert("resource-stickiness".into(), "100".into());
+        cib.config.nodes[0].standby = true;
+        for (node, rsc) in [("node1", "rsc1"), ("node2", "rsc2")] {
+            let st = cib.status.nodes.get_mut(node).unwrap();
+            st.resources.insert(rsc.into(), crate::tests::running(2));
+        }
+        assert_eq!(
+            summary(&cib),
+            vec!["Stop rsc1 ( node1 ) due to node availability".to_string()]
+        );
+    }
+
+    /// Room for two on each node: `big` (two, highest priority) takes node1,
+    /// `mid` moves to node2, and of the clone's instances (node1, node2) the
+    /// one on node1 cannot stay. It is tried elsewhere and taken back; the
+    /// capacity that trial took must be free again, so the instance on node2
+    /// keeps its place and `low` (lowest priority) is what stops there
+    /// (Pacemaker's utilization-order2).
+    #[test]
+    fn an_assignment_taken_back_frees_its_capacity() {
+        let mut cib = cib("utilization", "2", "2", 0);
+        let weighing = |id: &str, cpu: &str, priority: &str| {
+            let mut p = dummy(id);
+            p.utilization.insert("cpu".into(), cpu.into());
+            p.meta.insert("priority".into(), priority.into());
+            p
+        };
+        cib.config
+            .resources
+            .push(Resource::Primitive(weighing("low", "1", "0")));
+        cib.config
+            .resources
+            .push(Resource::Clone(hactl_model::CloneSet {
+                id: "inst-clone".into(),
+                meta: [("priority".to_string(), "1".to_string())].into(),
+                child: Box::new(Resource::Primitive(weighing("inst", "1", "0"))),
+            }));
+        cib.config
+            .resources
+            .push(Resource::Primitive(weighing("mid", "1", "2")));
+        cib.config
+            .resources
+            .push(Resource::Primitive(weighing("big", "2", "3")));
+        let running = [
+            ("node1", "inst:0"),
+            ("node1", "mid"),
+            ("node2", "inst:1"),
+            ("node2", "low"),
+        ];
+        for (node, rsc) in running {
+            let st = cib.status.nodes.get_mut(node).unwrap();
+            st.resources.insert(rsc.into(), crate::tests::running(2));
+        }
+        let got = sorted(summary(&cib));
+        assert_eq!(
+            got,
+            vec![
+                "Move mid ( node1 -> node2 )".to_string(),
+                "Start big ( node1 )".to_string(),
+                "Stop inst:0 ( node1 ) due to node availability".to_string(),
+                "Stop low ( node2 ) due to node availability".to_string(),
+            ]
+        );
+    }
+
+    /// What stops on a node frees capacity before what starts there: the stop
+    /// of `mid` on node1 comes before the start of `big` on node1, through the
+    /// node's load_stopped pseudo action.
+    #[test]
+    fn stops_on_a_node_come_before_starts_there() {
+        let mut cib = cib("utilization", "2", "2", 0);
+        for (id, cpu, priority) in [("mid", "1", "2"), ("big", "2", "3")] {
+            let mut p = dummy(id);
+            p.utilization.insert("cpu".into(), cpu.into());
+            p.meta.insert("priority".into(), priority.into());
+            cib.config.resources.push(Resource::Primitive(p));
+        }
+        for (node, rsc) in [("node1", "mid"), ("node2", "x")] {
+            let st = cib.status.nodes.get_mut(node).unwrap();
+            st.resources.insert(rsc.into(), crate::tests::running(2));
+        }
+        let mut x = dummy("x");
+        x.utilization.insert("cpu".into(), "1".into());
+        cib.config.resources.push(Resource::Primitive(x));
+        let t = crate::schedule(&cib, 1_000_000).unwrap();
+        let find = |kind: crate::ActionKind, rsc: &str| {
+            t.actions
+                .iter()
+                .find(|a| a.kind == kind && a.resource.as_deref() == Some(rsc))
+                .unwrap_or_else(|| panic!("no {kind:?} of {rsc}: {:?}", t.summary))
+                .id
+        };
+        let stop = find(crate::ActionKind::Stop, "mid");
+        let start = find(crate::ActionKind::Start, "big");
+        let load: Vec<_> = t
+            .actions
+            .iter()
+            .filter(|a| a.kind == crate::ActionKind::LoadStopped)
+            .map(|a| (a.id, a.node.as_deref().unwrap_or("").to_string()))
+            .collect();
+        assert_eq!(load.len(), 1, "only node1 has a stop and a start");
+        let (l, node) = &load[0];
+        assert_eq!(node, "node1");
+        let edge = |a: usize, b: usize| t.edges.iter().any(|e| e.before == a && e.after == b);
+        assert!(edge(stop, *l) && edge(*l, start), "{:?}", t.edges);
     }
 }
