@@ -969,5 +969,7 @@ fn import_op_record(o: &Element) -> Result<OpRecord, ImportError> {
         op_restart_digest: o.attr("op-restart-digest").map(str::to_string),
         op_secure_params: o.attr("op-secure-params").map(str::to_string),
         op_secure_digest: o.attr("op-secure-digest").map(str::to_string),
+        migrate_source: o.attr("migrate_source").map(str::to_string),
+        migrate_target: o.attr("migrate_target").map(str::to_string),
     })
 }

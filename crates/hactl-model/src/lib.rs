@@ -813,6 +813,13 @@ pub struct OpRecord {
     pub op_secure_params: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub op_secure_digest: Option<String>,
+    /// For `migrate_to`/`migrate_from`: the nodes the migration ran from and to
+    /// (`migrate_source`, `migrate_target`), which the history of an unfinished
+    /// migration is read by (hactl-policy's `migration_history.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migrate_source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migrate_target: Option<String>,
 }
 
 impl Configuration {
