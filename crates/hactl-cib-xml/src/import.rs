@@ -528,6 +528,21 @@ fn import_primitive(p: &Element, inherited_params: &Attrs) -> Result<Primitive, 
     })
 }
 
+/// An op's timeout. One that does not read as a duration is not an error for
+/// Pacemaker: it runs the op with its default timeout (20 s, not the operation
+/// defaults'), and so does hactl, with a warning.
+fn op_timeout(o: &Element, v: &str) -> u64 {
+    parse_interval_ms(v).unwrap_or_else(|| {
+        tracing::warn!(
+            op = o.id().unwrap_or_default(),
+            timeout = v,
+            default_ms = hactl_model::DEFAULT_OP_TIMEOUT_MS,
+            "invalid operation timeout: using the default, as Pacemaker does"
+        );
+        hactl_model::DEFAULT_OP_TIMEOUT_MS
+    })
+}
+
 fn import_op(o: &Element) -> Result<OpSpec, ImportError> {
     if o.name != "op" {
         return Err(unsupported(o, "unexpected element inside <operations>"));
@@ -535,12 +550,7 @@ fn import_op(o: &Element) -> Result<OpSpec, ImportError> {
     let interval = required(o, "interval")?;
     let interval_ms = parse_interval_ms(interval)
         .ok_or_else(|| invalid(o, "interval", interval, "not a valid interval"))?;
-    let timeout_ms = o
-        .attr("timeout")
-        .map(|v| {
-            parse_interval_ms(v).ok_or_else(|| invalid(o, "timeout", v, "not a valid duration"))
-        })
-        .transpose()?;
+    let timeout_ms = o.attr("timeout").map(|v| op_timeout(o, v));
     let mut op = OpSpec {
         id: o.id().unwrap_or_default().to_string(),
         name: required(o, "name")?.to_string(),

@@ -17,11 +17,6 @@ use crate::ImportError;
 const PROPERTIES: &[(&str, &[&str], &str)] = &[
     ("shutdown-lock", &["false"], "shutdown locks"),
     (
-        "cancel-removed-actions",
-        &["true"],
-        "keeping removed operations (cancel-removed-actions=false)",
-    ),
-    (
         "enable-startup-probes",
         &["true"],
         "turning probes off (enable-startup-probes=false)",
@@ -33,8 +28,8 @@ const PROPERTIES: &[(&str, &[&str], &str)] = &[
 const META: &[(&str, &[&str], &str)] = &[
     (
         "multiple-active",
-        &["stop_start"],
-        "multiple-active policies other than stop_start",
+        &["stop_start", "stop_unexpected"],
+        "multiple-active policies other than stop_start and stop_unexpected",
     ),
     ("remote-node", &[], "guest nodes (remote-node)"),
     ("container", &[], "resources inside containers"),
@@ -53,7 +48,6 @@ const META: &[(&str, &[&str], &str)] = &[
         &[],
         "fence devices that unfence (provides=unfencing)",
     ),
-    ("ordered", &["true"], "unordered groups (ordered=false)"),
     (
         "collocated",
         &["true"],
@@ -190,7 +184,6 @@ mod tests {
     fn each_refusal_names_the_setting() {
         for (name, value) in [
             ("shutdown-lock", "true"),
-            ("cancel-removed-actions", "false"),
             ("enable-startup-probes", "false"),
         ] {
             let e = crate::import(&cib(&nv(name, value), "", ""))
@@ -199,12 +192,11 @@ mod tests {
             assert!(e.contains(&format!("{name}={value}")), "{e}");
         }
         for (name, value) in [
-            ("multiple-active", "stop_unexpected"),
+            ("multiple-active", "block"),
             ("remote-node", "guest1"),
             ("container", "vm1"),
             ("requires", "unfencing"),
             ("provides", "unfencing"),
-            ("ordered", "false"),
         ] {
             let e = crate::import(&cib("", &nv(name, value), ""))
                 .expect_err(name)

@@ -112,9 +112,18 @@ async fn dc_rounds(cib: Arc<Cib>, stop: Instant) -> Vec<f64> {
             runs: runs_tx,
         });
         let (_cib_tx, cib_rx) = watch::channel(cib.clone());
-        let (_to_dc, inbox) = mpsc::unbounded_channel();
-        let mut cfg = DcConfig::new("node-1", term);
-        cfg.sync_timeout = Duration::ZERO;
+        let (to_dc, inbox) = mpsc::unbounded_channel();
+        // Every node has answered the new DC's resync (boot 1, as probed): it plans
+        // at once (a node it has not heard from would be probed first).
+        for node in dc::online_nodes(&cib) {
+            let synced = ControllerMsg::Synced {
+                node: node.clone(),
+                boot: 1,
+                reports: Vec::new(),
+            };
+            to_dc.send((node, synced)).expect("the DC's inbox is open");
+        }
+        let cfg = DcConfig::new("node-1", term);
         let task = tokio::spawn(dc::run(cfg, io, cib_rx, inbox));
         let run = runs.recv().await.expect("the DC plans");
         assert!(matches!(run.outcome, RunOutcome::Started { .. }), "{run:?}");

@@ -6,6 +6,11 @@
 //! - **Sync.** When it takes over, and whenever a node (re)joins, it asks the node
 //!   for every result no DC has acknowledged yet (`Resync` → `Synced`) and records
 //!   them; it waits for that answer (bounded by `sync_timeout`) before scheduling.
+//!   A node still silent then has an unknown state, not the one its recorded
+//!   history shows (that history may be stale: a stop waiting in its outbox since a
+//!   partition, a reboot): it is probed for every resource before anything is
+//!   planned, as Pacemaker probes what it has not learned. Its late answer is
+//!   recorded when it lands and the DC plans again.
 //! - **Reprobe.** A node's executor service has a boot id that changes whenever it
 //!   starts. The DC records, as the node attribute `hactl-probed`, the boot under
 //!   which it last probed the node. A node whose boot differs (it restarted: its
@@ -91,7 +96,8 @@ pub struct DcConfig {
     /// The liveness layer's timing, from which (with the CIB) the split-brain hold
     /// is derived when fencing is off.
     pub liveness: Liveness,
-    /// How long to wait for a node's `Synced` before planning without it.
+    /// How long to wait for a node's `Synced`; a node that has not answered by then
+    /// is probed before anything is planned.
     pub sync_timeout: Duration,
     /// Deadline checks and time-based rechecks.
     pub tick: Duration,
@@ -231,6 +237,8 @@ struct Dc {
     /// Node → (boot, since when we wait for it to sync).
     synced: HashMap<String, u64>,
     waiting_since: HashMap<String, Instant>,
+    /// Node → when it was last sent `Resync`, while its `Synced` is missing.
+    asked: HashMap<String, Instant>,
     /// Highest report seq recorded per (node, boot).
     recorded: HashMap<(String, u64), u64>,
     hold_until: Option<Instant>,
@@ -238,8 +246,12 @@ struct Dc {
     /// lost node may still complete them: the split-brain hold counts them).
     starting: HashMap<String, BTreeSet<String>>,
     want_schedule: bool,
-    /// Nodes (and boots) being reprobed by the running transition.
-    reprobing: Vec<(String, u64)>,
+    /// Nodes (and boots) being reprobed by the running transition; no boot for a
+    /// node probed because its `Synced` did not come in time.
+    reprobing: Vec<(String, Option<u64>)>,
+    /// Nodes probed since their `Synced` was overdue (not probed again until they
+    /// answer, leave or rejoin).
+    probed_unsynced: HashSet<String>,
     /// After a reprobe: nodes whose running resources need their monitors back.
     followup: Vec<String>,
     last_epoch: u64,
@@ -317,6 +329,7 @@ pub async fn run(
         seen: cib.clone(),
         cib,
         waiting_since: online.iter().map(|n| (n.clone(), start)).collect(),
+        asked: online.iter().map(|n| (n.clone(), start)).collect(),
         online,
         synced: HashMap::new(),
         recorded: HashMap::new(),
@@ -326,6 +339,7 @@ pub async fn run(
         starting: HashMap::new(),
         want_schedule: true,
         reprobing: Vec::new(),
+        probed_unsynced: HashSet::new(),
         followup: Vec::new(),
         last_schedule: start,
         triggers: Triggers::default(),
@@ -378,6 +392,7 @@ pub async fn run(
             _ = tick.tick() => {
                 let cmds = dc.engine.handle(Event::Tick, &dc.cib, now_ms());
                 dc.run_cmds(cmds).await;
+                dc.ask_again();
                 if dc.last_schedule.elapsed() >= dc.cfg.recheck {
                     dc.want_schedule = true;
                     dc.triggers.add("periodic recheck");
@@ -580,6 +595,8 @@ impl Dc {
                 debug!(node = %node, boot, "node synced");
                 self.synced.insert(node.clone(), boot);
                 self.waiting_since.remove(&node);
+                self.asked.remove(&node);
+                self.probed_unsynced.remove(&node);
                 self.want_schedule = true;
                 self.triggers.add(format!("node {node} synced"));
             }
@@ -639,6 +656,8 @@ impl Dc {
             self.triggers.add(format!("node {n} lost"));
             self.synced.remove(&n);
             self.waiting_since.remove(&n);
+            self.asked.remove(&n);
+            self.probed_unsynced.remove(&n);
             if !stonith {
                 self.hold_for_lost(&n);
             }
@@ -648,7 +667,9 @@ impl Dc {
             info!(node = %n, "node joined: asking for its results");
             self.triggers.add(format!("node {n} joined"));
             self.synced.remove(&n);
+            self.probed_unsynced.remove(&n);
             self.waiting_since.insert(n.clone(), Instant::now());
+            self.asked.insert(n.clone(), Instant::now());
             self.io.send(&n, ControllerMsg::Resync);
         }
         self.run_cmds(cmds).await;
@@ -669,6 +690,24 @@ impl Dc {
             && !self.waiting_since.iter().any(|(n, since)| {
                 self.online.contains(n) && since.elapsed() < self.cfg.sync_timeout
             })
+    }
+
+    /// Sends `Resync` again to each online node whose `Synced` is still missing, once
+    /// per `sync_timeout`: the transport does not retry a message (a connection to a
+    /// node that just restarted can swallow one), and without the answer the results
+    /// the node keeps never reach the CIB.
+    fn ask_again(&mut self) {
+        let due: Vec<String> = self
+            .asked
+            .iter()
+            .filter(|(n, at)| self.online.contains(*n) && at.elapsed() >= self.cfg.sync_timeout)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in due {
+            debug!(node = %n, "no Synced yet: asking again");
+            self.asked.insert(n.clone(), Instant::now());
+            self.io.send(&n, ControllerMsg::Resync);
+        }
     }
 
     /// Without fencing: no resource of the lost `node` starts elsewhere before it has
@@ -694,6 +733,44 @@ impl Dc {
             .get(node)
             .and_then(|s| s.attributes.get(PROBED_ATTR))
             .and_then(|v| v.parse().ok())
+    }
+
+    /// Online nodes to probe before anything is planned: those whose executor booted
+    /// since they were last probed, and (boot unknown) those that have not answered
+    /// `Resync` within `sync_timeout` — their recorded history is not what they run
+    /// now, or not known to be: planning on it restarted a group that had moved away
+    /// from a node back from a partition (both copies looked active).
+    fn probes_needed(&self) -> Vec<(String, Option<u64>)> {
+        self.online
+            .iter()
+            .filter_map(|n| match self.synced.get(n) {
+                Some(&boot) => (self.probed_boot(n) != Some(boot)).then(|| (n.clone(), Some(boot))),
+                None => (!self.probed_unsynced.contains(n)).then(|| (n.clone(), None)),
+            })
+            .collect()
+    }
+
+    /// Starts the probes of [`Dc::probes_needed`], if any are: true if it did.
+    async fn start_probes(&mut self) -> bool {
+        let need = self.probes_needed();
+        if need.is_empty() {
+            return false;
+        }
+        let nodes: Vec<String> = need.iter().map(|(n, _)| n.clone()).collect();
+        let t = reprobe(&self.cib, &nodes);
+        info!(nodes = ?nodes, probes = t.actions.len(),
+            "probing nodes whose executor restarted or whose resync is overdue");
+        let why: Vec<String> = need
+            .iter()
+            .map(|(n, boot)| match boot {
+                Some(_) => format!("executor started on {n}"),
+                None => format!("no resync from {n} within the sync timeout"),
+            })
+            .collect();
+        let plan = format!("probe every resource on {}", nodes.join(" "));
+        self.reprobing = need;
+        self.start(t, Meta::direct(why.join("; "), &plan)).await;
+        true
     }
 
     async fn maybe_schedule(&mut self) {
@@ -749,22 +826,7 @@ impl Dc {
         if !waiting.is_empty() {
             return;
         }
-        let need: Vec<(String, u64)> = self
-            .online
-            .iter()
-            .filter_map(|n| {
-                let boot = *self.synced.get(n)?;
-                (self.probed_boot(n) != Some(boot)).then(|| (n.clone(), boot))
-            })
-            .collect();
-        if !need.is_empty() {
-            let nodes: Vec<String> = need.iter().map(|(n, _)| n.clone()).collect();
-            let t = reprobe(&self.cib, &nodes);
-            info!(nodes = ?nodes, probes = t.actions.len(), "probing nodes whose executor restarted");
-            let why = format!("executor started on {}", nodes.join(" "));
-            let plan = format!("probe every resource on {}", nodes.join(" "));
-            self.reprobing = need;
-            self.start(t, Meta::direct(why, &plan)).await;
+        if self.start_probes().await {
             return;
         }
         let Some(sched) = self.sched.as_mut() else {
@@ -874,17 +936,26 @@ impl Dc {
         let done = std::mem::take(&mut self.reprobing);
         let mut changes = Vec::new();
         for (n, boot) in &done {
-            changes.push(Change::SetTransientAttribute {
-                node: n.clone(),
-                name: PROBED_ATTR.into(),
-                value: Some(boot.to_string()),
-            });
+            match boot {
+                Some(boot) => changes.push(Change::SetTransientAttribute {
+                    node: n.clone(),
+                    name: PROBED_ATTR.into(),
+                    value: Some(boot.to_string()),
+                }),
+                // Its boot comes with its `Synced`, which is checked against the
+                // attribute then.
+                None => {
+                    self.probed_unsynced.insert(n.clone());
+                }
+            }
         }
         // The next `maybe_schedule` reads the probed boots from `self.cib`: without
         // the record there it would probe the same nodes again.
-        match self.io.propose(Change::Batch { changes }).await {
-            Ok(()) => self.cib = self.io.cib(),
-            Err(e) => warn!(error = %e, "could not record the reprobe"),
+        if !changes.is_empty() {
+            match self.io.propose(Change::Batch { changes }).await {
+                Ok(()) => self.cib = self.io.cib(),
+                Err(e) => warn!(error = %e, "could not record the reprobe"),
+            }
         }
         self.followup = done.into_iter().map(|(n, _)| n).collect();
         self.want_schedule = true;

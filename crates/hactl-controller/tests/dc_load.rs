@@ -109,21 +109,40 @@ impl Cluster {
     /// the way (no backlog, boot 1).
     async fn next_request(&mut self) -> (String, ControllerMsg) {
         loop {
-            let (node, msg) = tokio::time::timeout(Duration::from_secs(60), self.from_dc.recv())
-                .await
-                .expect("the DC sends something")
-                .expect("DC running");
+            let (node, msg) = self.next_msg().await;
             match msg {
-                ControllerMsg::Resync => self.tell(
-                    &node,
-                    ControllerMsg::Synced {
-                        node: node.clone(),
-                        boot: 1,
-                        reports: Vec::new(),
-                    },
-                ),
+                ControllerMsg::Resync => self.synced(&node),
                 ControllerMsg::Ack { .. } => {}
                 other => return (node, other),
+            }
+        }
+    }
+
+    async fn next_msg(&mut self) -> (String, ControllerMsg) {
+        tokio::time::timeout(Duration::from_secs(60), self.from_dc.recv())
+            .await
+            .expect("the DC sends something")
+            .expect("DC running")
+    }
+
+    fn synced(&self, node: &str) {
+        self.tell(
+            node,
+            ControllerMsg::Synced {
+                node: node.to_string(),
+                boot: 1,
+                reports: Vec::new(),
+            },
+        );
+    }
+
+    /// Answers the `Resync` a starting DC sends each online node (a node silent
+    /// past `sync_timeout` would be probed before anything is planned).
+    async fn answer_resyncs(&mut self) {
+        for _ in 0..dc::online_nodes(&self.io.cib()).len() {
+            match self.next_msg().await {
+                (node, ControllerMsg::Resync) => self.synced(&node),
+                other => panic!("a starting DC asks for resyncs first, not {other:?}"),
             }
         }
     }
@@ -306,6 +325,7 @@ async fn a_slow_policy_run_neither_stalls_the_runtime_nor_runs_past_its_deadline
     let mut cfg = DcConfig::new("node1", 1);
     cfg.schedule_deadline = Duration::from_millis(200);
     let mut c = Cluster::start(big, cfg);
+    c.answer_resyncs().await;
     let mut beat = Heartbeat::start();
     let run = c.next_run().await;
     assert_eq!(run.outcome, RunOutcome::Overran, "{run:?}");
@@ -350,6 +370,7 @@ async fn densely_colocated_resources_are_planned_within_the_deadline() {
     // (20 s), which would discard the run (`Overran`) rather than start it.
     let cib = hactl_cib_xml::generate::dense_colocations_model(3, 12, Score::new(100));
     let mut c = Cluster::start(cib, DcConfig::new("node1", 1));
+    c.answer_resyncs().await;
     let run = c.next_run().await;
     eprintln!("dense colocations planned in {:?}", run.took);
     assert!(matches!(run.outcome, RunOutcome::Started { .. }), "{run:?}");

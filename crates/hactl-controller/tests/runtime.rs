@@ -5,7 +5,7 @@
 //! messages between the DC and the nodes travel over in-process channels. The same
 //! runtime over real daemons, Raft and QUIC is tested by `tests/tests/netns_controller.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,6 +40,19 @@ struct Io {
     /// Proposals recording this (resource, operation) wait for the gate to open (a
     /// slow Raft round, held as long as the test wants).
     gate: Mutex<Option<Gate>>,
+    /// How messages between the DC and the nodes travel.
+    links: Arc<Mutex<Links>>,
+}
+
+/// The lab's network between the DC and the nodes.
+#[derive(Default)]
+struct Links {
+    /// Nodes cut off from the DC: nothing reaches them, nothing they send arrives.
+    cut: HashSet<String>,
+    /// A node whose `Synced` answers arrive this much later (a slow link or node).
+    late_synced: HashMap<String, Duration>,
+    /// Nodes the next `Resync` to which is lost (the transport retries nothing).
+    lost_resync: HashSet<String>,
 }
 
 struct Gate {
@@ -85,6 +98,13 @@ impl Io {
 
 impl ClusterIo for Io {
     fn send(&self, node: &str, msg: ControllerMsg) {
+        {
+            let mut links = self.links.lock().unwrap();
+            let resync = matches!(msg, ControllerMsg::Resync);
+            if links.cut.contains(node) || (resync && links.lost_resync.remove(node)) {
+                return;
+            }
+        }
         let svc = self.nodes.lock().unwrap().get(node).cloned();
         if let Some(s) = svc {
             s.handle(msg);
@@ -116,6 +136,25 @@ impl ClusterIo for Io {
 }
 
 type ToDc = mpsc::UnboundedSender<(String, ControllerMsg)>;
+
+/// Hands a message of `from`'s service instance to the current DC, as the daemon
+/// routes it: not if that instance has ended (`alive` false), nowhere if no DC runs
+/// (the report is lost, as on the wire).
+fn deliver(
+    route: &Mutex<Option<ToDc>>,
+    alive: &std::sync::atomic::AtomicBool,
+    from: &str,
+    m: ControllerMsg,
+) {
+    // Under the route's lock: `Lab::retire` takes it to end the instance.
+    let route = route.lock().unwrap();
+    if !alive.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    if let Some(tx) = route.as_ref() {
+        let _ = tx.send((from.to_string(), m));
+    }
+}
 
 struct Lab {
     io: Arc<Io>,
@@ -189,6 +228,7 @@ impl Lab {
             late: Default::default(),
             nodes: Mutex::new(HashMap::new()),
             gate: Mutex::new(None),
+            links: Arc::default(),
         });
         let lab = Lab {
             io,
@@ -249,7 +289,7 @@ impl Lab {
             ..Default::default()
         };
         let (exec, events) = Executor::new(cfg);
-        let route = self.route.clone();
+        let (route, links) = (self.route.clone(), self.io.links.clone());
         let name = node.to_string();
         let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let me = alive.clone();
@@ -258,13 +298,23 @@ impl Lab {
             exec,
             events,
             Arc::new(move |m| {
-                let route = route.lock().unwrap();
-                if !me.load(std::sync::atomic::Ordering::SeqCst) {
-                    return;
-                }
-                if let Some(tx) = route.as_ref() {
-                    // No DC task (killed): the report is lost, as on the wire.
-                    let _ = tx.send((name.clone(), m));
+                let late = {
+                    let l = links.lock().unwrap();
+                    if l.cut.contains(&name) {
+                        return;
+                    }
+                    let synced = matches!(m, ControllerMsg::Synced { .. });
+                    l.late_synced.get(&name).filter(|_| synced).copied()
+                };
+                match late {
+                    None => deliver(&route, &me, &name, m),
+                    Some(lag) => {
+                        let (route, me, name) = (route.clone(), me.clone(), name.clone());
+                        tokio::spawn(async move {
+                            tokio::time::sleep(lag).await;
+                            deliver(&route, &me, &name, m);
+                        });
+                    }
                 }
             }),
             None,
@@ -1235,6 +1285,240 @@ async fn a_migratable_resource_moves_by_live_migration_with_real_agents() {
     );
     let t = hactl_policy::schedule(&cib, 2_000_000_000).unwrap();
     assert!(t.summary.is_empty(), "{:?}", t.summary);
+}
+
+/// How late a returning node's `Synced` arrives: past the DC's `sync_timeout` (2 s).
+const LATE_SYNC: Duration = Duration::from_secs(3);
+
+/// A node back from a partition answers the DC's `Resync` after `sync_timeout`. Its
+/// recorded history is stale: it still shows the group started there, as the node
+/// stopped it alone when it lost quorum and that stop waits in its outbox. The DC
+/// must not plan on that history (it saw the group active on two nodes and restarted
+/// it): it probes the node first. The group stays where it moved, is not stopped
+/// there, and never runs on two nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_nodes_late_resync_does_not_restart_the_moved_group() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    // The DC's own node runs nothing: the node cut off below is another one.
+    lab.propose(Change::SetStandby {
+        node: "n1".into(),
+        standby: true,
+    })
+    .await;
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    // Partition: `at` loses the DC and quorum; under no-quorum-policy=stop it stops
+    // the group itself, and the stops wait in its outbox.
+    lab.io.links.lock().unwrap().cut.insert(at.clone());
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+    let (qtx, qrx) = watch::channel(view(true, NoQuorumPolicy::Stop));
+    let enforce = tokio::spawn(quorum::enforce(svc.clone(), qrx, true, Arc::default()));
+    qtx.send_replace(view(false, NoQuorumPolicy::Stop));
+    lab.propose(member(&at, false)).await;
+    let moved = group_settled(&lab).await;
+    assert_ne!(moved, at);
+    assert!(stopped(&svc, "vip") && stopped(&svc, "web"));
+    assert!(
+        !recorded_ops(&lab.cib(), &at, "vip").contains(&"stop".to_string()),
+        "the CIB has not learned the stop yet"
+    );
+
+    // `at` is back; its answer to the DC's `Resync` comes after sync_timeout.
+    {
+        let mut links = lab.io.links.lock().unwrap();
+        links.late_synced.insert(at.clone(), LATE_SYNC);
+        links.cut.remove(&at);
+    }
+    qtx.send_replace(view(true, NoQuorumPolicy::Stop));
+    lab.propose(member(&at, true)).await;
+    stays_where_it_moved(&lab, &moved, "the late Synced recorded", |_| {
+        svc.unacked() == 0
+    })
+    .await;
+    enforce.abort();
+}
+
+/// The same after a reboot: the node running the group dies (its executor's state
+/// gone), the group moves, and the node comes back with a new executor whose
+/// answers (`Synced` when it starts, and to `Resync`) come after `sync_timeout`. Its
+/// recorded history still shows the group started there: the DC probes it rather
+/// than restart the group where it moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebooted_nodes_late_resync_does_not_restart_the_moved_group() {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    lab.propose(Change::SetStandby {
+        node: "n1".into(),
+        standby: true,
+    })
+    .await;
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    lab.kill_node(&at);
+    lab.propose(member(&at, false)).await;
+    let moved = group_settled(&lab).await;
+    assert_ne!(moved, at);
+    lab.io
+        .links
+        .lock()
+        .unwrap()
+        .late_synced
+        .insert(at.clone(), LATE_SYNC);
+    let svc = lab.start_node(&at);
+    lab.propose(member(&at, true)).await;
+    let boot = svc.boot().to_string();
+    stays_where_it_moved(&lab, &moved, "probed under its new boot", |l| {
+        l.cib().status.nodes[&at].attributes.get(PROBED_ATTR) == Some(&boot)
+    })
+    .await;
+}
+
+/// Waits for `done` and the DC idle while the group never runs on two nodes; then
+/// it has not been stopped on `moved`, where it still runs.
+async fn stays_where_it_moved(
+    lab: &Lab,
+    moved: &str,
+    what: &str,
+    mut done: impl FnMut(&Lab) -> bool,
+) {
+    let moved_svc = lab.io.nodes.lock().unwrap()[moved].clone();
+    lab.wait_for(&format!("{what}, the DC idle"), |l| {
+        for r in ["vip", "web"] {
+            let on = l.running_on(r);
+            assert!(on.len() <= 1, "{r} runs on {on:?} at once");
+        }
+        done(l) && l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    for r in ["vip", "web"] {
+        assert!(
+            !stopped(&moved_svc, r),
+            "{r} was restarted: stopped on {moved}"
+        );
+    }
+    assert_eq!(group_settled(lab).await, moved);
+}
+
+/// How many times `svc`'s executor ran `op` on `rsc`.
+fn ran(svc: &NodeService, rsc: &str, op: &str) -> usize {
+    svc.executor()
+        .history(rsc)
+        .iter()
+        .filter(|o| o.operation == op)
+        .count()
+}
+
+/// The DC dies after a node reported a stop and before the stop's record committed
+/// (the start elsewhere goes out on the report, not the record). The stop waits in
+/// the node's outbox; the next DC learns it from the node's `Synced`: it neither
+/// stops the group there again nor starts it anywhere else, and the group ends on
+/// exactly one node, never on two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_reported_to_a_dc_that_died_before_recording_it_reaches_the_next_dc() {
+    stop_reported_to_a_dying_dc(Answer::OnTime).await;
+}
+
+/// The same, with the stopping node's `Synced` reaching the next DC after
+/// `sync_timeout`: the DC probes that node rather than take the group as still
+/// running there (it saw it active on two nodes and stopped it again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_reported_to_a_dc_that_died_is_not_redone_when_the_next_dc_hears_late() {
+    stop_reported_to_a_dying_dc(Answer::Late).await;
+}
+
+/// The same, with the next DC's first `Resync` to the stopping node lost: the DC
+/// asks again, and the stop the node kept reaches the CIB (its outbox drains).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_reported_to_a_dc_that_died_reaches_the_next_dc_whose_resync_was_lost() {
+    stop_reported_to_a_dying_dc(Answer::AskedTwice).await;
+}
+
+/// How the stopping node answers the next DC's `Resync`.
+enum Answer {
+    OnTime,
+    /// After `sync_timeout`.
+    Late,
+    /// The first `Resync` is lost.
+    AskedTwice,
+}
+
+async fn stop_reported_to_a_dying_dc(answer: Answer) {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    add_group(&lab).await;
+    let from = group_settled(&lab).await;
+    let open = Arc::new(tokio::sync::Semaphore::new(0));
+    let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    *lab.io.gate.lock().unwrap() = Some(Gate {
+        rsc: "vip".into(),
+        op: "stop".into(),
+        open,
+        held: held.clone(),
+    });
+    lab.propose(Change::SetStandby {
+        node: from.clone(),
+        standby: true,
+    })
+    .await;
+    lab.wait_for("vip's stop reported, its record held", |_| {
+        held.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    // The DC dies with the record in flight: it never commits.
+    lab.kill_dc().await;
+    *lab.io.gate.lock().unwrap() = None;
+    let svcs: Vec<NodeService> = NODES
+        .iter()
+        .map(|n| lab.io.nodes.lock().unwrap()[*n].clone())
+        .collect();
+    let from_svc = lab.io.nodes.lock().unwrap()[&from].clone();
+    assert!(!recorded_ops(&lab.cib(), &from, "vip").contains(&"stop".to_string()));
+    assert!(from_svc.unacked() >= 1, "the stop waits in the outbox");
+    {
+        let mut links = lab.io.links.lock().unwrap();
+        match answer {
+            Answer::OnTime => {}
+            Answer::Late => {
+                links.late_synced.insert(from.clone(), LATE_SYNC);
+            }
+            Answer::AskedTwice => {
+                links.lost_resync.insert(from.clone());
+            }
+        }
+    }
+    lab.start_dc();
+    lab.wait_for("the group settled, every result recorded", |l| {
+        for r in ["vip", "web"] {
+            let on = l.running_on(r);
+            assert!(on.len() <= 1, "{r} runs on {on:?} at once");
+            assert!(
+                ran(&from_svc, r, "stop") <= 1,
+                "{r} stopped again on {from}"
+            );
+            let starts: usize = svcs.iter().map(|s| ran(s, r, "start")).sum();
+            assert!(starts <= 2, "{r} started a third time");
+        }
+        let on = l.running_on("vip");
+        on.len() == 1
+            && l.running_on("web") == on
+            && l.recorded_active_on("vip") == on
+            && l.recorded_active_on("web") == on
+            && l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+            && from_svc.unacked() == 0
+    })
+    .await;
+    let to = lab.running_on("vip")[0].clone();
+    assert_ne!(to, from);
+    for r in ["vip", "web"] {
+        assert_eq!(ran(&from_svc, r, "stop"), 1, "{r} stopped once on {from}");
+        let starts: usize = svcs.iter().map(|s| ran(s, r, "start")).sum();
+        assert_eq!(starts, 2, "{r} started on {from}, then once on {to}");
+    }
+    assert!(
+        svcs.iter().all(|s| s.unacked() == 0),
+        "every result recorded"
+    );
 }
 
 /// A migratable resource ordered after another one migrates when only it moves:

@@ -26,6 +26,8 @@ pub struct ClusterOptions {
     /// Fence nodes whose state is unknown at startup (Pacemaker's `startup-fencing`).
     pub startup_fencing: bool,
     pub stop_orphan_resources: bool,
+    /// Cancel recurring operations removed from the configuration where they still
+    /// run (`cancel-removed-actions`, formerly `stop-orphan-actions`).
     pub stop_orphan_actions: bool,
     /// Heartbeat profile for the membership layer (`default`, `fast`).
     pub heartbeat_profile: String,
@@ -81,6 +83,7 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "stop-orphan-resources",
     "stop-removed-resources",
     "stop-orphan-actions",
+    "cancel-removed-actions",
     "heartbeat-profile",
     "priority-fencing-delay",
     crate::transitions::LIMIT_PROPERTY,
@@ -108,7 +111,7 @@ impl ClusterOptions {
             "cluster-recheck-interval" => ms(self.cluster_recheck_interval_ms),
             "startup-fencing" => b(self.startup_fencing),
             "stop-orphan-resources" | "stop-removed-resources" => b(self.stop_orphan_resources),
-            "stop-orphan-actions" => b(self.stop_orphan_actions),
+            "stop-orphan-actions" | "cancel-removed-actions" => b(self.stop_orphan_actions),
             "heartbeat-profile" => self.heartbeat_profile.clone(),
             "priority-fencing-delay" => ms(self.priority_fencing_delay_ms),
             crate::transitions::LIMIT_PROPERTY => self.transition_history_limit.to_string(),
@@ -183,7 +186,7 @@ impl ClusterOptions {
         if let Some(v) = get("stop-orphan-resources", "stop-removed-resources") {
             o.stop_orphan_resources = boolean("stop-orphan-resources", v)?;
         }
-        if let Some(v) = p.get("stop-orphan-actions") {
+        if let Some(v) = get("stop-orphan-actions", "cancel-removed-actions") {
             o.stop_orphan_actions = boolean("stop-orphan-actions", v)?;
         }
         if let Some(v) = p.get(crate::transitions::LIMIT_PROPERTY) {

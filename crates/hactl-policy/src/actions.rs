@@ -389,6 +389,7 @@ impl Sched<'_> {
             g.order(gstopped, gstart, ORDERED);
             g.order(gstart, grunning, UNRUNNABLE_FIRST_BLOCKS);
             let members = self.groups[gi].members.clone();
+            let ordered = self.group_is_ordered(gi);
             let mut prev: Option<usize> = None;
             let mut last_active: Option<usize> = None;
             for &m in &members {
@@ -405,7 +406,9 @@ impl Sched<'_> {
                     prev = Some(m);
                     continue;
                 }
-                let first_member = prev.is_none();
+                // Unordered: every member is framed like a later one of an ordered
+                // group, and started as soon as the group starts.
+                let first_member = prev.is_none() && ordered;
                 for &s in &g.stops_of[m].clone() {
                     let down = if first_member {
                         THEN_IMPLIES_FIRST | ORDERED
@@ -417,10 +420,15 @@ impl Sched<'_> {
                     g.order(s, gstopped, post);
                 }
                 if let Some(st) = g.start_of[m] {
-                    g.order(gstart, st, ORDERED);
+                    let up = if ordered {
+                        ORDERED
+                    } else {
+                        ORDERED | FIRST_IMPLIES_THEN | UNRUNNABLE_FIRST_BLOCKS
+                    };
+                    g.order(gstart, st, up);
                     g.order(st, grunning, UNRUNNABLE_FIRST_BLOCKS | FIRST_IMPLIES_THEN);
                 }
-                if let Some(pm) = prev {
+                if let Some(pm) = prev.filter(|_| ordered) {
                     let pstart = self.start_or_placeholder(pm, &mut g);
                     if let Some(st) = g.start_of[m] {
                         g.order(pstart, st, FIRST_IMPLIES_THEN | UNRUNNABLE_FIRST_BLOCKS);
@@ -566,6 +574,9 @@ impl Sched<'_> {
     fn stop_resource(&mut self, p: usize, optional: bool, g: &mut Graph) {
         let active = self.prims[p].active.clone();
         for n in active {
+            if self.stays_where_expected(p, n) {
+                continue;
+            }
             let existing = g.stops_of[p]
                 .iter()
                 .copied()
@@ -586,6 +597,8 @@ impl Sched<'_> {
             };
             if self.prims[p].assigned.is_none() {
                 g.acts[s].reason = Some("node availability".into());
+            } else if self.stopping_unexpected(p) {
+                g.acts[s].reason = Some("being multiply active".into());
             }
             if !self.prims[p].managed {
                 g.acts[s].runnable = false;
@@ -605,6 +618,10 @@ impl Sched<'_> {
         };
         if g.acts[s].runnable && !optional && self.prims[p].managed {
             g.acts[s].optional = false;
+        }
+        // It keeps running there: the start only stands for it in the graph.
+        if self.stays_where_expected(p, n) {
+            g.acts[s].pseudo = true;
         }
     }
 
@@ -1280,7 +1297,14 @@ pub(crate) fn summarize_prim(s: &Sched<'_>, g: &Graph, p: usize) -> Vec<SummaryI
     let stop = g.stops_of[p]
         .iter()
         .copied()
-        .find(|&a| start_node.is_none() || g.acts[a].node == start_node);
+        .find(|&a| start_node.is_none() || g.acts[a].node == start_node)
+        // Not stopping where it stays (stop_unexpected): its stop elsewhere.
+        .or_else(|| {
+            g.stops_of[p]
+                .first()
+                .copied()
+                .filter(|_| s.stopping_unexpected(p))
+        });
     let item = |verb: &'static str,
                 origin: Option<usize>,
                 dest: Option<usize>,

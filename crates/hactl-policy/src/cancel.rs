@@ -3,8 +3,9 @@
 //! - in maintenance mode (of the resource or of its node) nothing is monitored, so
 //!   a monitor still running there is cancelled;
 //! - a monitor that is no longer configured (removed, disabled, or its interval
-//!   changed) is cancelled where it still runs ("orphaned" operations; Pacemaker's
-//!   `cancel-removed-actions`, whose `false` is refused on import).
+//!   changed) is cancelled where it still runs ("orphaned" operations), unless
+//!   `cancel-removed-actions` (formerly `stop-orphan-actions`) is false: then it is
+//!   left running.
 //!
 //! A cancel comes after the resource's stops (Pacemaker orders it so). It shows in
 //! the transition graph as `operation="cancel"` with the monitor's key, and not in
@@ -30,7 +31,7 @@ impl Sched<'_> {
             let configured = def.ops.iter().any(|o| {
                 o.name == "monitor" && o.interval_ms == interval_ms && o.enabled != Some(false)
             });
-            if !maintenance && configured {
+            if !maintenance && (configured || !self.opts.stop_orphan_actions) {
                 continue;
             }
             let c = g.add(Act {

@@ -130,10 +130,11 @@ impl Sched<'_> {
     /// The nodes where `p`'s history is deleted: every node that can run
     /// resources (or is in maintenance) with a history of a removed resource, or
     /// of one whose agent changed. Not of a failed resource, nor of a removed
-    /// clone instance.
+    /// clone instance, nor of an unmanaged one (a removed resource left running by
+    /// stop-removed-resources=false: Pacemaker's delete is optional there).
     fn histories_to_delete(&self, p: usize) -> Vec<usize> {
         let prim = &self.prims[p];
-        if prim.failed || prim.clone.is_some() {
+        if prim.failed || prim.clone.is_some() || !prim.managed {
             return Vec::new();
         }
         let name = prim.history_name.as_ref().unwrap_or(&prim.id);

@@ -248,3 +248,38 @@ fn a_resource_running_with_its_nodes_parameters_is_not_restarted() {
     let s = ran_with("eth0");
     assert!(s.iter().any(|l| l.starts_with("Restart ip")), "{s:?}");
 }
+
+/// Not a rule, but the same path from XML: an unmanaged resource is pinned where it
+/// runs (Pacemaker's `not_managed_default`, INFINITY in its scores), and an op
+/// timeout that does not read runs with the default timeout, as in Pacemaker.
+#[test]
+fn unmanaged_resources_score_infinity_where_they_run_and_bad_timeouts_default() {
+    let rest = r##"<op_defaults><meta_attributes id="od"><nvpair id="t" name="timeout" value="90s"/></meta_attributes></op_defaults>
+<resources><primitive id="d" class="ocf" provider="pacemaker" type="Dummy">
+<meta_attributes id="m"><nvpair id="im" name="is-managed" value="false"/></meta_attributes>
+<operations><op id="mon" name="monitor" interval="10s" timeout="bad"/></operations></primitive></resources>"##;
+    let mut c = cib("", "", rest);
+    let d = c.config.find_primitive("d").unwrap();
+    assert_eq!(
+        d.ops[0].timeout_ms,
+        Some(hactl_model::DEFAULT_OP_TIMEOUT_MS)
+    );
+    let agent = d.agent.clone();
+    let start = hactl_model::OpRecord {
+        operation: "start".into(),
+        call_id: 1,
+        ..Default::default()
+    };
+    let history = hactl_model::ResourceHistory {
+        agent,
+        ops: vec![start],
+        ..Default::default()
+    };
+    let n2 = c.status.nodes.get_mut("n2").unwrap();
+    n2.resources.insert("d".into(), history);
+    let scores = schedule(&c, THU_NOON).unwrap().raw_scores();
+    assert!(
+        scores.contains("pcmk__primitive_assign: d allocation score on n2: INFINITY"),
+        "{scores}"
+    );
+}
