@@ -9,10 +9,10 @@
 //! ordering of its start or stop is copied onto its migration steps, and a
 //! neighbour's restart it is ordered against calls the migration off (then it is
 //! stopped and started like any other resource); a group member's chain counts as
-//! such orderings. The import refuses `allow-migrate` on a clone, and scheduling
-//! refuses a history
-//! that shows a migration in progress (`check_history`), so that neither is ever
-//! scheduled as if it were something else.
+//! such orderings. The import refuses `allow-migrate` on a clone. A migration
+//! left unfinished in the history is read in `migration_history.rs`; scheduling
+//! refuses the histories that reading does not cover
+//! (`check_migration_history`), so that none is scheduled as something else.
 
 use hactl_model::values::parse_bool;
 use hactl_model::{OpRecord, Role};

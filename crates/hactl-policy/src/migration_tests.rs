@@ -162,8 +162,12 @@ fn a_failed_migrate_to_counts_vm_active_on_both_nodes() {
 #[test]
 fn a_pending_migrate_to_on_an_unclean_source_stops_vm_on_the_target() {
     let mut cib = partial(0, false, "n2");
-    cib.config.properties.insert("have-watchdog".into(), "true".into());
-    cib.config.properties.insert("stonith-enabled".into(), "true".into());
+    cib.config
+        .properties
+        .insert("have-watchdog".into(), "true".into());
+    cib.config
+        .properties
+        .insert("stonith-enabled".into(), "true".into());
     let n1 = cib.status.nodes.get_mut("n1").expect("n1");
     n1.member = Some(false);
     n1.controller_online = Some(false);
@@ -181,7 +185,9 @@ fn a_migration_in_progress_or_dangling_is_refused() {
     history(&mut pending, "n1").ops[1].op_status = -1;
     // migrate_to and migrate_from done, n1 not stopped since: dangling.
     let mut dangling = partial(0, false, "n2");
-    history(&mut dangling, "n2").ops.push(step("migrate_from", 6, 105, 0));
+    history(&mut dangling, "n2")
+        .ops
+        .push(step("migrate_from", 6, 105, 0));
     for (cib, what) in [(pending, "pending"), (dangling, "migrate_from succeeded")] {
         let e = schedule(&cib, 1_000_000).unwrap_err().to_string();
         assert!(e.contains("\"vm\"") && e.contains(what), "{e}");
