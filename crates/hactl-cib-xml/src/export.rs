@@ -365,12 +365,14 @@ pub fn export(cib: &Cib) -> String {
                         ("op-restart-digest", &op.op_restart_digest),
                         ("op-secure-params", &op.op_secure_params),
                         ("op-secure-digest", &op.op_secure_digest),
-                        ("migrate_source", &op.migrate_source),
-                        ("migrate_target", &op.migrate_target),
                     ] {
                         if let Some(v) = v {
                             attr(&mut out, n, v);
                         }
+                    }
+                    if let Some(m) = &op.migration {
+                        attr(&mut out, "migrate_source", &m.source);
+                        attr(&mut out, "migrate_target", &m.target);
                     }
                     attr(&mut out, "on_node", name);
                     out.push_str("/>\n");

@@ -64,7 +64,7 @@ fn migrated_to(
     rsc: &str,
     migrate_to: &OpRecord,
 ) -> bool {
-    let target = migrate_to.migrate_target.as_deref().unwrap_or_default();
+    let target = migrate_to.migrate_target().unwrap_or_default();
     nodes
         .get(target)
         .and_then(|st| st.resources.get(rsc))

@@ -70,7 +70,7 @@ fn read(f: &Facts) -> Reading {
             Reading::Nothing
         };
     }
-    if (f.from.is_some() && f.source_newer) || (f.source_newer && f.target_newer) {
+    if f.source_newer && (f.from.is_some() || f.target_newer) {
         return Reading::Nothing; // a completed (or superseded) migration
     }
     match f.from {
@@ -102,10 +102,10 @@ impl Sched<'_> {
             .iter()
             .filter(|o| o.operation == "migrate_to" && o.op_status != -1)
             .max_by_key(|o| o.call_id)?;
-        if to.migrate_source.as_deref() != Some(src) {
+        if to.migrate_source() != Some(src) {
             return None;
         }
-        let tgt = to.migrate_target.as_deref()?;
+        let tgt = to.migrate_target()?;
         let t = self.node_index(tgt)?;
         let tgt_ops = status
             .get(tgt)
@@ -113,7 +113,7 @@ impl Sched<'_> {
             .map_or(&[][..], |h| &h.ops[..]);
         let from = tgt_ops
             .iter()
-            .filter(|o| o.operation == "migrate_from" && o.migrate_source.as_deref() == Some(src))
+            .filter(|o| o.operation == "migrate_from" && o.migrate_source() == Some(src))
             .max_by_key(|o| o.call_id);
         let target_newer = match from {
             Some(f) => state_after(tgt_ops, f, true),
@@ -195,10 +195,7 @@ impl Sched<'_> {
         let Some(pending) = pending.filter(|_| unclean) else {
             return;
         };
-        let target = pending
-            .migrate_target
-            .as_deref()
-            .and_then(|t| self.node_index(t));
+        let target = pending.migrate_target().and_then(|t| self.node_index(t));
         if let Some(t) = target.filter(|t| !self.prims[p].active.contains(t)) {
             self.prims[p].active.push(t);
             self.prims[p].migration_barred = true;

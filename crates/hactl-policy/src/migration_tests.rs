@@ -123,8 +123,10 @@ fn a_target_whose_history_is_gone_is_probed_not_refused() {
 fn step(operation: &str, call_id: i64, t: i64, rc: i32) -> OpRecord {
     OpRecord {
         rc,
-        migrate_source: Some("n1".into()),
-        migrate_target: Some("n2".into()),
+        migration: Some(Box::new(hactl_model::MigrationNodes {
+            source: "n1".into(),
+            target: "n2".into(),
+        })),
         ..op(operation, call_id, t)
     }
 }
