@@ -267,6 +267,7 @@ struct Dc {
     probed_unsynced: HashSet<String>,
     /// After a reprobe: nodes whose running resources need their monitors back.
     followup: Vec<String>,
+    /// The configuration epoch last reacted to (seen by `on_cib` or planned on).
     last_epoch: u64,
     last_schedule: Instant,
     /// The policy engine's thread (`None` if it could not be started).
@@ -862,6 +863,11 @@ impl Dc {
         };
         self.want_schedule = false;
         self.last_schedule = Instant::now();
+        // This run plans on this configuration, which our own proposals may have
+        // brought before the watch did: the watch's delivery of it is no change to
+        // react to. Taking it for one aborted the transition planned on it, and a
+        // second transition ran what the first had left (e.g. only a monitor).
+        self.last_epoch = self.cib.epoch;
         self.pending = Some(PendingRun {
             id,
             deadline: Instant::now() + self.cfg.schedule_deadline,
