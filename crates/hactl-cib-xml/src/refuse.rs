@@ -28,8 +28,8 @@ const PROPERTIES: &[(&str, &[&str], &str)] = &[
 const META: &[(&str, &[&str], &str)] = &[
     (
         "multiple-active",
-        &["stop_start"],
-        "multiple-active policies other than stop_start",
+        &["stop_start", "stop_unexpected"],
+        "multiple-active policies other than stop_start and stop_unexpected",
     ),
     ("remote-node", &[], "guest nodes (remote-node)"),
     ("container", &[], "resources inside containers"),
@@ -192,7 +192,7 @@ mod tests {
             assert!(e.contains(&format!("{name}={value}")), "{e}");
         }
         for (name, value) in [
-            ("multiple-active", "stop_unexpected"),
+            ("multiple-active", "block"),
             ("remote-node", "guest1"),
             ("container", "vm1"),
             ("requires", "unfencing"),

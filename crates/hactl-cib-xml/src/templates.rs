@@ -219,12 +219,13 @@ impl<'e> Refs<'e> {
             return Ok(vec![Cow::Borrowed(k)]);
         }
         if named == 2 && k.name == "rsc_colocation" {
-            // Pacemaker ignores such a constraint with a configuration error;
-            // dropping it silently would hide the mistake.
-            return Err(unsupported(
-                k,
-                "a colocation between two templates or tags (Pacemaker ignores it)",
-            ));
+            // Pacemaker ignores such a constraint with a configuration error: so
+            // does hactl, loudly (the CLI shows warnings by default).
+            tracing::warn!(
+                constraint = k.id().unwrap_or_default(),
+                "colocation between two templates or tags ignored, as Pacemaker does"
+            );
+            return Ok(Vec::new());
         }
         let moved: Vec<&str> = sides
             .iter()

@@ -107,19 +107,29 @@ fn constraints_naming_a_template_or_tag_apply_to_each_member() {
 }
 
 #[test]
-fn colocating_two_templates_or_tags_is_refused() {
+fn colocating_two_templates_or_tags_is_ignored_as_pacemaker_does() {
     let tags = r#"<tag id="G"><obj_ref id="c"/></tag>"#;
-    let e = cib(
-        TEMPLATE,
-        r#"<rsc_colocation id="x" rsc="G" with-rsc="T" score="1"/>"#,
-        tags,
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.contains("two templates or tags") && e.contains("\"x\""),
-        "{e}"
+    let colocations = |k: &str| {
+        cib(TEMPLATE, k, tags)
+            .expect("imports")
+            .config
+            .constraints
+            .colocation
+            .len()
+    };
+    assert_eq!(
+        colocations(r#"<rsc_colocation id="x" rsc="G" with-rsc="T" score="1"/>"#),
+        0
     );
+    // One side a tag: expanded to its members.
+    assert_eq!(
+        colocations(r#"<rsc_colocation id="x" rsc="G" with-rsc="a" score="1"/>"#),
+        1
+    );
+}
+
+#[test]
+fn a_primitive_naming_no_template_is_refused() {
     let e = cib(r#"<primitive id="d" template="nope"/>"#, "", "")
         .unwrap_err()
         .to_string();

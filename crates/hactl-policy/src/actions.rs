@@ -574,6 +574,9 @@ impl Sched<'_> {
     fn stop_resource(&mut self, p: usize, optional: bool, g: &mut Graph) {
         let active = self.prims[p].active.clone();
         for n in active {
+            if self.stays_where_expected(p, n) {
+                continue;
+            }
             let existing = g.stops_of[p]
                 .iter()
                 .copied()
@@ -594,6 +597,8 @@ impl Sched<'_> {
             };
             if self.prims[p].assigned.is_none() {
                 g.acts[s].reason = Some("node availability".into());
+            } else if self.stopping_unexpected(p) {
+                g.acts[s].reason = Some("being multiply active".into());
             }
             if !self.prims[p].managed {
                 g.acts[s].runnable = false;
@@ -613,6 +618,10 @@ impl Sched<'_> {
         };
         if g.acts[s].runnable && !optional && self.prims[p].managed {
             g.acts[s].optional = false;
+        }
+        // It keeps running there: the start only stands for it in the graph.
+        if self.stays_where_expected(p, n) {
+            g.acts[s].pseudo = true;
         }
     }
 
@@ -1288,7 +1297,14 @@ pub(crate) fn summarize_prim(s: &Sched<'_>, g: &Graph, p: usize) -> Vec<SummaryI
     let stop = g.stops_of[p]
         .iter()
         .copied()
-        .find(|&a| start_node.is_none() || g.acts[a].node == start_node);
+        .find(|&a| start_node.is_none() || g.acts[a].node == start_node)
+        // Not stopping where it stays (stop_unexpected): its stop elsewhere.
+        .or_else(|| {
+            g.stops_of[p]
+                .first()
+                .copied()
+                .filter(|_| s.stopping_unexpected(p))
+        });
     let item = |verb: &'static str,
                 origin: Option<usize>,
                 dest: Option<usize>,

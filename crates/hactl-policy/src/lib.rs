@@ -44,6 +44,7 @@ mod health;
 mod history_order;
 mod migration;
 mod migration_orders;
+mod multiple_active;
 mod notify;
 mod one_or_more;
 mod output;

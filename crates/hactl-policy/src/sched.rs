@@ -114,6 +114,9 @@ pub(crate) struct Prim<'a> {
     pub failure_timeout_s: i64,
     pub priority: i64,
     pub critical: bool,
+    /// `multiple-active=stop_unexpected`: when active on several nodes, stop it
+    /// only where it should not stay (`multiple_active.rs`).
+    pub stop_unexpected: bool,
     pub orphan: bool,
     pub fence_device: bool,
     /// Starting needs quorum (and fencing of unclean nodes when enabled).
@@ -506,6 +509,7 @@ impl<'a> Sched<'a> {
         let mut priority = None;
         let mut critical = None;
         let mut requires = None;
+        let mut multiple_active = None;
         let score = |v: &String| v.parse::<Score>().ok().map(Score::value);
         for layer in meta.0.iter().rev() {
             for (k, v) in layer.iter() {
@@ -527,6 +531,7 @@ impl<'a> Sched<'a> {
                     "priority" => priority = score(v).or(priority),
                     "critical" => critical = parse_bool(v).or(critical),
                     "requires" => requires = Some(v.as_str()),
+                    "multiple-active" => multiple_active = Some(v.trim()),
                     _ => {}
                 }
             }
@@ -564,6 +569,7 @@ impl<'a> Sched<'a> {
             failure_timeout_s,
             priority,
             critical,
+            stop_unexpected: multiple_active == Some("stop_unexpected"),
             orphan: def.is_none(),
             fence_device,
             needs_quorum,
