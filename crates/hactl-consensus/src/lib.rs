@@ -147,6 +147,10 @@ pub struct Config {
     /// The highest entry format this node reads and writes ([`format::ENTRY_FORMAT`];
     /// lower only to act as an older build in tests).
     pub max_format: u32,
+    /// How long a proposal that needs a newer format may wait for a member never heard
+    /// from to announce the format it reads (see `known_formats.rs`); `None`: twelve
+    /// election timeouts.
+    pub format_wait: Option<Duration>,
 }
 
 impl Config {
@@ -160,6 +164,7 @@ impl Config {
             timing: Timing::default(),
             compact_after: 1000,
             max_format: format::ENTRY_FORMAT,
+            format_wait: None,
         }
     }
 }

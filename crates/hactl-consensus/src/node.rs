@@ -219,7 +219,13 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
     let store = Storage::open(&config.data_dir, founders, &initial)?;
     let rejoin = rejoin_phase(&config, &store)?;
     let alone_peer = alone::load(&config.data_dir)?;
-    let known_formats = KnownFormats::load(&config.data_dir)?;
+    // A member's first report normally comes within a heartbeat; twelve election
+    // timeouts leave room for a slow start and stay under the daemon's proposal
+    // timeout (known_formats.rs says why proposals wait at all).
+    let format_wait = config
+        .format_wait
+        .unwrap_or(t.tick * (12 * t.election_ticks) as u32);
+    let known_formats = KnownFormats::load(&config.data_dir, format_wait)?;
     let snapshot_index = store.snapshot_index();
     let cib = match store.snapshot_data()? {
         Some(data) => format::decode_cib(&data, config.max_format)?,
@@ -257,6 +263,8 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
         max_format: config.max_format,
         reports: Reports::default(),
         known_formats,
+        held: Vec::new(),
+        held_since: None,
         // A peer's report counts for a vote while it is younger than two election
         // timeouts (heartbeats come far more often).
         report_ttl: t.tick * (2 * t.election_ticks) as u32,
@@ -381,6 +389,11 @@ struct Node {
     alone_peer: Option<NodeId>,
     /// Each member's last announced format, also from before this start.
     known_formats: KnownFormats,
+    /// Proposals that need a newer format than is written while a member that never
+    /// announced one may still do so (known_formats.rs): decided at its report.
+    held: Vec<(Change, Reply)>,
+    /// Since when proposals have been held (for one log line per wait).
+    held_since: Option<Instant>,
 }
 
 impl Node {
@@ -422,6 +435,8 @@ impl Node {
                     next_tick = now + self.tick;
                 }
                 self.waiters.retain(|_, w| !w.is_closed());
+                // A wait that is over (the silent member is taken as down).
+                self.release_held();
                 self.manage_members();
                 self.hand_over_if_stalled();
             }
@@ -477,6 +492,7 @@ impl Node {
                     tracing::error!(node = self.id, peer = from, error = %e, "member format not kept on disk");
                 }
                 self.reports.insert(from, report, Instant::now());
+                self.release_held();
             }
             Cmd::Unreachable(peer) => self.raw.report_unreachable(peer),
             Cmd::Campaign => {
@@ -574,10 +590,7 @@ impl Node {
         let write = self.write_format();
         let needs = format::required_format(&change);
         if needs > write {
-            let _ = reply.send(Err(ProposeError::TooNew {
-                needs,
-                writes: write,
-            }));
+            self.hold_or_refuse(change, reply, needs, write);
             return;
         }
         let data = match format::encode_change(&change, write) {
@@ -591,6 +604,48 @@ impl Node {
         let seq = self.seq;
         if let Err(e) = self.raw.propose(ctx, data) {
             self.fail(seq, propose_error(e));
+        }
+    }
+
+    /// A change that needs a newer format than is written: held while only members
+    /// that may still announce their format keep it out (known_formats.rs), refused
+    /// otherwise (a member announced an older format, or stayed silent too long).
+    fn hold_or_refuse(&mut self, change: Change, reply: Reply, needs: u32, writes: u32) {
+        let now = Instant::now();
+        let awaited = self.awaited_members(now);
+        if awaited.is_empty() || self.announced_format() < needs {
+            let _ = reply.send(Err(ProposeError::TooNew { needs, writes }));
+            return;
+        }
+        if self.held_since.is_none() {
+            tracing::info!(node = self.id, members = ?awaited, needs,
+                "proposal held until these members announce the entry format they read");
+            self.held_since = Some(now);
+        }
+        self.held.push((change, reply));
+    }
+
+    /// Proposes the held changes again (a member reported, or a wait may be over):
+    /// each is written, refused or held again. A caller that gave up (its timeout)
+    /// has closed its reply: its change is dropped, not written behind its back.
+    fn release_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        for (change, reply) in std::mem::take(&mut self.held) {
+            if !reply.is_closed() {
+                self.propose(change, reply);
+            }
+        }
+        if self.held.is_empty() {
+            if let Some(since) = self.held_since.take() {
+                tracing::info!(
+                    node = self.id,
+                    waited_ms = since.elapsed().as_millis() as u64,
+                    entry_format = self.write_format(),
+                    "held proposals decided"
+                );
+            }
         }
     }
 
@@ -870,9 +925,16 @@ impl Node {
                 ))))
             }
         };
+        let before: BTreeSet<NodeId> = self.other_members().collect();
         match self.raw.apply_conf_change(&cc) {
             Ok(cs) => {
                 self.raw.mut_store().set_conf_state(&cs, e.index)?;
+                let now = Instant::now();
+                for &id in cs.voters.iter().chain(cs.learners.iter()) {
+                    if !before.contains(&id) {
+                        self.known_formats.joined(id, now);
+                    }
+                }
                 tracing::info!(node = self.id, index = e.index, voters = ?cs.voters,
                     learners = ?cs.learners, "membership changed");
                 self.rejoin_progress(&cs)?;
@@ -904,14 +966,34 @@ impl Node {
     /// The format the leader writes: the highest that this node and every other member
     /// reads, as each last announced (also before this start: `known_formats`).
     fn write_format(&self) -> u32 {
+        self.other_members()
+            // A member never heard from may be the oldest build (known_formats).
+            .map(|id| self.known_formats.get(id).unwrap_or(LEGACY_FORMAT))
+            .fold(self.max_format, u32::min)
+    }
+
+    /// The highest format this node and every member that announced one read (the
+    /// members never heard from left out).
+    fn announced_format(&self) -> u32 {
+        self.other_members()
+            .filter_map(|id| self.known_formats.get(id))
+            .fold(self.max_format, u32::min)
+    }
+
+    /// Members never heard from that may still announce their format.
+    fn awaited_members(&self, now: Instant) -> Vec<NodeId> {
+        self.other_members()
+            .filter(|&id| self.known_formats.awaited(id, now))
+            .collect()
+    }
+
+    fn other_members(&self) -> impl Iterator<Item = NodeId> + '_ {
         let cs = self.raw.store().conf_state();
         cs.voters
             .iter()
             .chain(cs.learners.iter())
-            .filter(|&&id| id != self.id)
-            // A member never heard from may be the oldest build (known_formats).
-            .map(|&id| self.known_formats.get(id).unwrap_or(LEGACY_FORMAT))
-            .fold(self.max_format, u32::min)
+            .copied()
+            .filter(move |&id| id != self.id)
     }
 
     fn may_vote_for(&self, m: &Message) -> bool {

@@ -27,6 +27,9 @@ struct Router {
     cut: HashSet<(NodeId, NodeId)>,
     /// The highest entry format each node was started with.
     formats: BTreeMap<NodeId, u32>,
+    /// Nodes whose reports reach no peer (their heartbeats are late), while their
+    /// Raft messages still flow.
+    withheld: HashSet<NodeId>,
     /// Snapshots lost in a cut, per directed link (what a test waits for before it
     /// heals a cut that must have eaten one).
     dropped_snapshots: Mutex<BTreeMap<(NodeId, NodeId), usize>>,
@@ -36,6 +39,9 @@ impl Router {
     /// Delivers every running node's report to every peer it can reach.
     fn exchange_reports(&self) {
         for (&from, h) in &self.nodes {
+            if self.withheld.contains(&from) {
+                continue;
+            }
             let s = h.status();
             let report = PeerReport {
                 max_format: self.formats.get(&from).copied().unwrap_or(ENTRY_FORMAT),
@@ -58,6 +64,8 @@ pub struct MemCluster {
     dirs: BTreeMap<NodeId, PathBuf>,
     pub timing: Timing,
     pub compact_after: u64,
+    /// The nodes' [`Config::format_wait`].
+    pub format_wait: Option<Duration>,
     founders: Vec<NodeId>,
     reporter_stop: Arc<AtomicBool>,
     _root: Option<tempfile_root::Root>,
@@ -77,6 +85,19 @@ impl MemCluster {
     /// A cluster of `n` founding voters (ids 1..=n) under `root` (created; removed on
     /// drop), with fast timing so tests run quickly.
     pub fn new(n: u64, root: PathBuf) -> Result<MemCluster, Error> {
+        Self::with_reports_withheld(n, root, &[], None)
+    }
+
+    /// As [`MemCluster::new`], but the reports of the nodes in `withheld` reach no
+    /// peer until [`MemCluster::release_reports`] (a member whose heartbeats come
+    /// late: its peers have never heard which format it reads); `format_wait`: the
+    /// nodes' [`Config::format_wait`].
+    pub fn with_reports_withheld(
+        n: u64,
+        root: PathBuf,
+        withheld: &[NodeId],
+        format_wait: Option<Duration>,
+    ) -> Result<MemCluster, Error> {
         let timing = Timing {
             tick: Duration::from_millis(5),
             heartbeat_ticks: 2,
@@ -87,12 +108,16 @@ impl MemCluster {
             dirs: BTreeMap::new(),
             timing,
             compact_after: 1000,
+            format_wait,
             founders: (1..=n).collect(),
             reporter_stop: Arc::default(),
             _root: Some(tempfile_root::Root(root.clone())),
         };
         for id in 1..=n {
             c.dirs.insert(id, root.join(format!("node{id}")));
+        }
+        if let Ok(mut r) = c.router.write() {
+            r.withheld.extend(withheld);
         }
         for id in 1..=n {
             c.boot(id, true)?;
@@ -113,6 +138,13 @@ impl MemCluster {
                 std::thread::sleep(every);
             }
         });
+    }
+
+    /// Node `id`'s reports reach its peers again.
+    pub fn release_reports(&self, id: NodeId) {
+        if let Ok(mut r) = self.router.write() {
+            r.withheld.remove(&id);
+        }
     }
 
     /// The highest entry format node `id` reads and writes from its next start on
@@ -169,6 +201,7 @@ impl MemCluster {
             compact_after: self.compact_after,
             may_found,
             max_format,
+            format_wait: self.format_wait,
             ..Config::new(id, members, dir)
         };
         let h = start(cfg, self.transport(id))?;

@@ -18,11 +18,15 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn cluster(n: u64) -> MemCluster {
+fn init_log() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("HACTL_LOG").unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
         .try_init();
+}
+
+fn cluster(n: u64) -> MemCluster {
+    init_log();
     let dir = tempfile::tempdir().unwrap().keep();
     MemCluster::new(n, dir).unwrap()
 }
@@ -634,4 +638,83 @@ fn node_that_cannot_read_an_entry_stops_applying_and_skips_nothing() {
     all_converged(&c, &[1, 2, 3]);
     let st = c.node(old).unwrap().status();
     assert!(st.stalled.is_none() && has(&st, "x") && has(&st, "y"));
+}
+
+/// A change only format 4 carries (the DC's transition record).
+fn transition_record() -> Change {
+    Change::RecordTransition {
+        record: Box::new(hactl_model::transitions::TransitionRecord {
+            id: 1,
+            dc: "n1".into(),
+            ..Default::default()
+        }),
+    }
+}
+
+/// A 3-node cluster just founded in which node 3's reports (the daemon's heartbeats)
+/// have not reached anyone yet, with proposals waiting at most `wait` for them.
+fn founded_with_node3_unheard(wait: Duration) -> MemCluster {
+    init_log();
+    let dir = tempfile::tempdir().unwrap().keep();
+    MemCluster::with_reports_withheld(3, dir, &[3], Some(wait)).unwrap()
+}
+
+/// Right after founding, a member whose first report is late must not make a change
+/// that needs a newer format fail (CI: the DC's first transition records were
+/// refused and its results re-planned in a busy loop): the proposal waits for the
+/// report and then commits, and the late member, which reads that format, applies it.
+#[test]
+fn a_member_heard_late_delays_a_newer_format_change_instead_of_refusing_it() {
+    let c = founded_with_node3_unheard(T);
+    let rt = rt();
+    c.wait_leader(&[1, 2, 3], T).expect("a leader");
+    // Node 1 has heard node 2 (format 4) but not node 3: it writes format 1.
+    c.wait_for(T, |s| s[&1].entry_format == 1 && s[&1].leader.is_some())
+        .expect("node 1 counts the member it never heard as format 1");
+    let h = c.node(1).unwrap();
+    let index = rt.block_on(async {
+        let mut p = std::pin::pin!(h.propose(transition_record()));
+        let early = tokio::time::timeout(Duration::from_millis(50), &mut p).await;
+        assert!(early.is_err(), "decided before node 3 reported: {early:?}");
+        c.release_reports(3);
+        tokio::time::timeout(T, p)
+            .await
+            .expect("decided once node 3 reported")
+    });
+    let index = index.expect("committed once every member announced format 4");
+    all_converged(&c, &[1, 2, 3]);
+    let st = c.node(3).unwrap().status();
+    assert!(st.stalled.is_none() && st.applied_index >= index);
+    assert_eq!(
+        st.cib.status.transitions.len(),
+        1,
+        "the record reached node 3"
+    );
+}
+
+/// A member that stays silent for the whole wait is taken as down and as the oldest
+/// format: the change is refused then (not held forever), and what an old member
+/// reads still goes through meanwhile.
+#[test]
+fn a_member_never_heard_refuses_a_newer_format_change_after_the_wait() {
+    let c = founded_with_node3_unheard(Duration::from_millis(500));
+    let rt = rt();
+    c.wait_leader(&[1, 2, 3], T).expect("a leader");
+    // Through node 1, which has not heard node 3 (node 3 itself knows every peer).
+    let h = c.node(1).unwrap();
+    let err = rt
+        .block_on(async { tokio::time::timeout(T, h.propose(transition_record())).await })
+        .expect("decided within the wait, not held forever")
+        .expect_err("node 3 never announced a format");
+    assert!(
+        matches!(
+            err,
+            ProposeError::TooNew {
+                needs: 4,
+                writes: 1
+            }
+        ),
+        "{err}"
+    );
+    propose_retry(&rt, &c, &[1, 2, 3], set("old-readable", "1"));
 }

@@ -42,6 +42,7 @@ use hactl_policy::{Action, ActionKind, NodeState, OrderingEdge, Transition};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
+use crate::backoff::Backoff;
 use crate::engine::{Command, Engine, EngineConfig, Event};
 use crate::history::{self, Triggers};
 use crate::messages::{ControllerMsg, Report};
@@ -167,63 +168,75 @@ pub fn online_nodes(cib: &Cib) -> BTreeSet<String> {
 /// What [`propose_batch`] achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BatchOutcome {
-    /// Every change committed.
+    /// Every change committed, but for those refused for their format
+    /// (`too_new`), which is no failure of what they record.
     pub all_ok: bool,
     /// At least one did (the CIB moved).
     pub committed: bool,
+    /// Changes refused because a member does not read their format yet (a rolling
+    /// upgrade: the transition history has a gap until every member reads it).
+    pub too_new: usize,
 }
 
-/// Proposes `changes` as one batch (one Raft round for a burst of results); if the
-/// model refuses the batch (one bad change refuses all of it: a result from a node
-/// removed meanwhile), each on its own so the others still commit.
+impl BatchOutcome {
+    fn new(all_ok: bool, committed: bool) -> BatchOutcome {
+        BatchOutcome {
+            all_ok,
+            committed,
+            too_new: 0,
+        }
+    }
+}
+
+/// Proposes `changes` as one batch (one Raft round for a burst of results). If it
+/// is refused for one of its changes — the model refuses a result from a node
+/// removed meanwhile; a member on an older build cannot read a transition record —
+/// each goes on its own so the others still commit.
 pub(crate) async fn propose_batch(
     io: &dyn ClusterIo,
     node: &str,
     mut changes: Vec<Change>,
 ) -> BatchOutcome {
+    use crate::ProposeError::{Rejected, TooNew};
     let change = match changes.len() {
-        0 => {
-            return BatchOutcome {
-                all_ok: true,
-                committed: false,
-            }
-        }
+        0 => return BatchOutcome::new(true, false),
         1 => changes.remove(0),
         _ => Change::Batch {
             changes: changes.clone(),
         },
     };
     match io.propose(change).await {
-        Ok(()) => {
+        Ok(()) => return BatchOutcome::new(true, true),
+        Err(e @ TooNew { .. }) if changes.is_empty() => {
+            info!(%node, error = %e, "change not recorded");
             return BatchOutcome {
-                all_ok: true,
-                committed: true,
-            }
-        }
-        // Only a refusal by the model can be one bad change among good ones;
-        // anything else (no leader, stopping) would fail each of them too.
-        Err(e) if changes.is_empty() || !matches!(e, crate::ProposeError::Rejected(_)) => {
-            warn!(%node, error = %e, "proposal failed");
-            return BatchOutcome {
-                all_ok: false,
-                committed: false,
+                too_new: 1,
+                ..BatchOutcome::new(true, false)
             };
+        }
+        // Only these can be one change among good ones; anything else (no leader,
+        // stopping) would fail each of them too.
+        Err(e) if changes.is_empty() || !matches!(e, Rejected(_) | TooNew { .. }) => {
+            warn!(%node, error = %e, "proposal failed");
+            return BatchOutcome::new(false, false);
         }
         Err(e) => warn!(%node, error = %e, changes = changes.len(),
             "batched proposal failed: proposing its changes one by one"),
     }
-    let mut out = BatchOutcome {
-        all_ok: true,
-        committed: false,
-    };
+    let mut out = BatchOutcome::new(true, false);
     for ch in changes {
         match io.propose(ch).await {
             Ok(()) => out.committed = true,
+            Err(TooNew { .. }) => out.too_new += 1,
             Err(e) => {
                 warn!(%node, error = %e, "proposal failed");
                 out.all_ok = false;
             }
         }
+    }
+    if out.too_new > 0 {
+        info!(%node, changes = out.too_new,
+            "changes not recorded until every node reads their entry format (rolling upgrade)");
     }
     out
 }
@@ -267,6 +280,8 @@ struct Dc {
     seen: Arc<Cib>,
     /// The running transition's trigger, plan and scheduling time.
     meta: Option<Meta>,
+    /// The wait before the next policy run after changes not committed.
+    backoff: Backoff,
 }
 
 /// What the history record of a transition takes from the run that computed it.
@@ -344,6 +359,7 @@ pub async fn run(
         last_schedule: start,
         triggers: Triggers::default(),
         meta: None,
+        backoff: Backoff::default(),
         cfg,
     };
     dc.triggers
@@ -473,6 +489,13 @@ impl Dc {
         let out = propose_batch(&*self.io, &self.cfg.node, changes).await;
         if out.committed {
             self.cib = self.io.cib();
+        }
+        if !out.all_ok {
+            let wait = self.backoff.failed(Instant::now());
+            warn!(node = %self.cfg.node, wait_ms = wait.as_millis() as u64,
+                "changes not committed: the next policy run waits (it would plan the same again)");
+        } else if out.committed {
+            self.backoff.succeeded();
         }
         out.all_ok
     }
@@ -806,7 +829,7 @@ impl Dc {
                 return;
             }
         }
-        if !self.want_schedule {
+        if !self.want_schedule || self.backoff.waiting(Instant::now()) {
             return;
         }
         if let Some(h) = self.hold_until {

@@ -8,6 +8,7 @@
 //!   those commands out with the daemon's Raft handle, the peer transport and the
 //!   local `hactl-exec` executor.
 
+mod backoff;
 pub mod controller;
 pub mod dc;
 mod definition;

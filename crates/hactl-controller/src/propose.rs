@@ -13,6 +13,14 @@ pub enum ProposeError {
     /// The daemon is stopping.
     #[error("daemon stopped")]
     Stopped,
+    /// The change needs an entry format that a member does not read yet (a rolling
+    /// upgrade is under way): refused, nothing written. Splitting a batch helps: the
+    /// changes an older member reads still go in.
+    #[error(
+        "not written until every node is upgraded: needs entry format {needs}, the \
+         cluster writes {writes}"
+    )]
+    TooNew { needs: u32, writes: u32 },
     /// Not committed (no leader, no quorum, a lost leader): retry later, whole.
     #[error("not committed: {0}")]
     NotCommitted(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -1,6 +1,7 @@
 //! The DC runtime under load: the policy engine must not hold up the async runtime
-//! the daemon's heartbeats share, must be held to its deadline, and results that
-//! arrive together must be recorded in one proposal.
+//! the daemon's heartbeats share, must be held to its deadline, results that
+//! arrive together must be recorded in one proposal, and results that cannot be
+//! recorded must not make the DC re-plan in a busy loop.
 //!
 //! The nodes here are scripted: the test answers the DC's messages itself, so it
 //! decides when results arrive (several at once) — real executors cannot be made to
@@ -28,6 +29,8 @@ struct Io {
     sent: mpsc::UnboundedSender<(String, ControllerMsg)>,
     proposals: Mutex<Vec<Change>>,
     runs: mpsc::UnboundedSender<ScheduleRun>,
+    /// Every proposal fails, not committed (no quorum behind the leader yet).
+    refuse: std::sync::atomic::AtomicBool,
 }
 
 impl ClusterIo for Io {
@@ -37,6 +40,10 @@ impl ClusterIo for Io {
     }
 
     fn propose(&self, change: Change) -> hactl_controller::Proposal<'_> {
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            let e = hactl_controller::ProposeError::NotCommitted("no quorum yet".into());
+            return Box::pin(async move { Err(e) });
+        }
         let r = {
             let mut g = self.cib.lock().unwrap();
             let mut c = (**g).clone();
@@ -92,6 +99,7 @@ impl Cluster {
             sent,
             proposals: Mutex::new(Vec::new()),
             runs: runs_tx,
+            refuse: Default::default(),
         });
         let (to_dc, inbox) = mpsc::unbounded_channel();
         let dc = tokio::spawn(dc::run(cfg, io.clone(), cib_rx, inbox));
@@ -116,6 +124,26 @@ impl Cluster {
                 other => return (node, other),
             }
         }
+    }
+
+    /// Answers the DC's requests as nodes where nothing runs yet (probes: not
+    /// running; anything else: done) until `until`; returns the starts it answered.
+    async fn answer_until(&mut self, until: Instant) -> usize {
+        let mut starts = 0;
+        while let Ok((_, msg)) = tokio::time::timeout_at(until.into(), self.next_request()).await {
+            let ControllerMsg::Execute(d) = msg else {
+                panic!("unexpected {msg:?}");
+            };
+            starts += usize::from(d.details.op == "start");
+            let rc = if d.details.op == "monitor" && d.details.interval_ms == 0 {
+                7
+            } else {
+                0
+            };
+            let r = self.report(&d, rc);
+            self.tell(&d.node, r);
+        }
+        starts
     }
 
     async fn next_msg(&mut self) -> (String, ControllerMsg) {
@@ -374,4 +402,36 @@ async fn densely_colocated_resources_are_planned_within_the_deadline() {
     let run = c.next_run().await;
     eprintln!("dense colocations planned in {:?}", run.took);
     assert!(matches!(run.outcome, RunOutcome::Started { .. }), "{run:?}");
+}
+
+/// Results the DC cannot commit (no quorum behind it yet) leave the CIB as it was:
+/// planning again at once plans the same probes, answered at once, not recorded
+/// again: a busy loop (CI: a new transition every 5 ms for seconds, two log lines
+/// each). The DC must wait before it plans again, and go on once proposals commit.
+#[tokio::test(flavor = "current_thread")]
+async fn results_that_cannot_be_recorded_are_not_replanned_in_a_busy_loop() {
+    let mut c = Cluster::start(two_resources(), DcConfig::new("n1", 1));
+    c.io.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    c.answer_until(Instant::now() + Duration::from_secs(2))
+        .await;
+    let mut runs = 0;
+    while c.runs.try_recv().is_ok() {
+        runs += 1;
+    }
+    // With a wait doubling from 100 ms: about five runs in two seconds. A busy
+    // loop makes hundreds.
+    assert!(
+        runs <= 10,
+        "{runs} policy runs in 2 s while nothing could be recorded"
+    );
+    c.io.refuse
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut starts = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while starts < 2 && Instant::now() < deadline {
+        starts += c
+            .answer_until(Instant::now() + Duration::from_secs(1))
+            .await;
+    }
+    assert_eq!(starts, 2, "the DC went on once its proposals committed");
 }

@@ -1147,6 +1147,9 @@ impl hactl_controller::Host for CtlHost {
                 Ok(_) => Ok(()),
                 Err(ProposeError::Rejected(e)) => Err(Failed::Rejected(e)),
                 Err(ProposeError::Stopped) => Err(Failed::Stopped),
+                Err(ProposeError::TooNew { needs, writes }) => {
+                    Err(Failed::TooNew { needs, writes })
+                }
                 Err(e) => Err(Failed::NotCommitted(Box::new(e))),
             }
         })

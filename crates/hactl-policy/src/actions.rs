@@ -1146,9 +1146,6 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> (bool, bool) {
     // Pacemaker compares the first action's flags with themselves there, so a
     // required "then" never makes a resource's "first" action required.
     let _ = THEN_IMPLIES_FIRST;
-    if e.flags & UNRUNNABLE_FIRST_BLOCKS != 0 && !g.acts[f].runnable && g.acts[t].runnable {
-        tch |= clear_runnable(s, g, t, f);
-    }
     // A migrating resource's stop and start do not restart what follows them
     // (Pacemaker's implies-then skips a migratable first).
     if e.flags & FIRST_IMPLIES_THEN != 0
@@ -1157,6 +1154,12 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> (bool, bool) {
         && !crate::migration_orders::migrating(g, f)
     {
         tch |= clear_optional(s, g, t, f);
+    }
+    // After implies-then, as in Pacemaker: a first that is both required and
+    // unrunnable makes "then" required first, which names the reason
+    // ("required X start"; stop_reason_tests.rs).
+    if e.flags & UNRUNNABLE_FIRST_BLOCKS != 0 && !g.acts[f].runnable && g.acts[t].runnable {
+        tch |= clear_runnable(s, g, t, f);
     }
     if e.flags & PROMOTED_IMPLIES_FIRST != 0 && !g.acts[t].optional && g.acts[f].optional {
         fch |= clear_optional(s, g, f, t);

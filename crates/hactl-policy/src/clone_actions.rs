@@ -220,12 +220,11 @@ impl Sched<'_> {
             g.acts[st].runnable = false;
             g.acts[st].optional = true;
         }
+        // Pacemaker takes the placement back after the stop was made, so the
+        // stop gets no "node availability" reason (stop_reason_tests.rs).
         for s in g.stops_of[p].clone() {
             if self.prims[p].managed {
                 g.acts[s].optional = false;
-                g.acts[s]
-                    .reason
-                    .get_or_insert_with(|| "node availability".into());
             }
         }
     }

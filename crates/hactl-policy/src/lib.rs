@@ -56,6 +56,8 @@ mod raw_scores;
 mod removed_actions_tests;
 mod rules;
 mod sched;
+#[cfg(test)]
+mod stop_reason_tests;
 mod stopped_monitors;
 mod tickets;
 mod utilization;
