@@ -142,6 +142,19 @@ impl Lab {
     pub fn domain_on(&self, node: &str) -> Result<Option<bool>> {
         self.fv.status_from(&self.client(), node)
     }
+
+    /// `hactl cluster verify` as an operator runs it on node `i` (its configuration
+    /// directory and control socket): the exit code and what it printed.
+    pub fn verify(&self, i: usize) -> Result<(Option<i32>, String)> {
+        let f = self.c.files(i);
+        let out = std::process::Command::new(&self.c.bin)
+            .args(["cluster", "verify"])
+            .env("HACTL_CONFIG_DIR", &f.config_dir)
+            .env("HACTL_SOCKET", &f.socket)
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        Ok((out.status.code(), text))
+    }
 }
 
 /// Whether node `i`'s namespace has the VIP on an interface that is up.

@@ -109,6 +109,14 @@ fn run(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `ipvsadm ARGS` in director `d`'s namespace: its stdout (panics if it fails).
+fn ipvsadm(d: usize, args: &[&str]) -> String {
+    let ns = ns(d);
+    let mut cmd = vec!["ip", "netns", "exec", &ns, "ipvsadm"];
+    cmd.extend_from_slice(args);
+    run(&cmd)
+}
+
 fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
     let t0 = Instant::now();
     while !cond() {
@@ -168,18 +176,7 @@ fn table(d: usize) -> Option<Vec<Row>> {
 /// The service's connection counter in director `d`'s kernel (`ipvsadm -Ln --stats`:
 /// every connection it ever scheduled; a service deleted and added again starts at 0).
 fn service_conns(d: usize) -> u64 {
-    let out = run(&[
-        "ip",
-        "netns",
-        "exec",
-        &ns(d),
-        "ipvsadm",
-        "-Ln",
-        "--stats",
-        "--exact",
-        "-t",
-        SERVICE,
-    ]);
+    let out = ipvsadm(d, &["-Ln", "--stats", "--exact", "-t", SERVICE]);
     out.lines()
         .find(|l| l.starts_with("TCP "))
         .and_then(|l| l.split_whitespace().nth(2))
@@ -569,7 +566,7 @@ fn longest_gap(seen: &[(Instant, bool)]) -> Duration {
 /// (`ipvsadm -Lnc`: what the sync daemon copied there), per backup.
 fn synced(backups: &[usize], ports: &[u16]) -> bool {
     backups.iter().all(|&d| {
-        let out = run(&["ip", "netns", "exec", &ns(d), "ipvsadm", "-Lnc"]);
+        let out = ipvsadm(d, &["-Lnc"]);
         ports
             .iter()
             .all(|p| out.contains(&format!("10.0.0.{CLIENT}:{p} ")))
@@ -807,7 +804,7 @@ fn holder(d: &Director) -> usize {
 /// director `h`'s connection table (`ipvsadm -Lnc`: `TCP 00:59 ESTABLISHED
 /// client vip real`).
 fn scheduled_to(h: usize, port: u16) -> Option<String> {
-    let out = run(&["ip", "netns", "exec", &ns(h), "ipvsadm", "-Lnc"]);
+    let out = ipvsadm(h, &["-Lnc"]);
     let client = format!("10.0.0.{CLIENT}:{port}");
     out.lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())

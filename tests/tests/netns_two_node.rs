@@ -259,15 +259,9 @@ fn netns_two_node_without_fencing_recovers_nothing() -> Result<()> {
     let on = format!("n{h}");
     let s = other(h);
     // `cluster verify` on a node says two-node mode cannot recover.
-    let f = l.c.files(s);
-    let out = std::process::Command::new(&l.c.bin)
-        .args(["cluster", "verify"])
-        .env("HACTL_CONFIG_DIR", &f.config_dir)
-        .env("HACTL_SOCKET", &f.socket)
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if out.status.code() != Some(2) || !text.contains("two-node-without-fencing") {
-        bail!("cluster verify ({:?}): {text}", out.status.code());
+    let (code, text) = l.verify(s)?;
+    if code != Some(2) || !text.contains("two-node-without-fencing") {
+        bail!("cluster verify ({code:?}): {text}");
     }
     kill_node(&mut l.c, h)?;
     // The survivor never starts the group: no quorum, no fencing, no recovery.

@@ -94,13 +94,7 @@ fn netns_witness_each_of_the_three_killed_in_turn() -> Result<()> {
     let (mut l, mut w, h) = witness_lab("hx-wk", "10.88.4", false)?;
     let o = other(h);
     // Without fencing but with a witness, `cluster verify` finds two-node mode safe.
-    let f = l.c.files(o);
-    let out = std::process::Command::new(&l.c.bin)
-        .args(["cluster", "verify"])
-        .env("HACTL_CONFIG_DIR", &f.config_dir)
-        .env("HACTL_SOCKET", &f.socket)
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (_, text) = l.verify(o)?;
     if text.contains("two-node-without-fencing") {
         bail!("cluster verify with a witness: {text}");
     }

@@ -370,6 +370,10 @@ pub fn export(cib: &Cib) -> String {
                             attr(&mut out, n, v);
                         }
                     }
+                    if let Some(m) = &op.migration {
+                        attr(&mut out, "migrate_source", &m.source);
+                        attr(&mut out, "migrate_target", &m.target);
+                    }
                     attr(&mut out, "on_node", name);
                     out.push_str("/>\n");
                 }

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use hactl_model::values::{parse_bool, parse_interval_ms};
 use hactl_model::{
     AgentSpec, Attrs, Cib, ColocationConstraint, Configuration, FailCount, FencingLevel, Group,
-    LocationConstraint, Node, NodeStatus, OpRecord, OpSpec, OrderConstraint, Primitive, Resource,
-    ResourceHistory, Score,
+    LocationConstraint, MigrationNodes, Node, NodeStatus, OpRecord, OpSpec, OrderConstraint,
+    Primitive, Resource, ResourceHistory, Score,
 };
 
 use crate::conditional;
@@ -979,5 +979,13 @@ fn import_op_record(o: &Element) -> Result<OpRecord, ImportError> {
         op_restart_digest: o.attr("op-restart-digest").map(str::to_string),
         op_secure_params: o.attr("op-secure-params").map(str::to_string),
         op_secure_digest: o.attr("op-secure-digest").map(str::to_string),
+        migration: o.attr("migrate_source").zip(o.attr("migrate_target")).map(
+            |(source, target)| {
+                Box::new(MigrationNodes {
+                    source: source.to_string(),
+                    target: target.to_string(),
+                })
+            },
+        ),
     })
 }

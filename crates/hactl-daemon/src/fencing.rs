@@ -31,6 +31,19 @@ pub(crate) async fn fence_and_record(
     origin: &str,
     mark_fenced: bool,
 ) -> ClusterFenceOutcome {
+    let (out, record) = fence(d, target, action, origin, mark_fenced).await;
+    commit_record(d, &out, origin, record).await;
+    out
+}
+
+/// Runs the fencer; returns its outcome and the change that records it.
+async fn fence(
+    d: &Daemon,
+    target: &str,
+    action: &str,
+    origin: &str,
+    mark_fenced: bool,
+) -> (ClusterFenceOutcome, Change) {
     let cfg = d.consensus.status().cib.config.clone();
     let action = (!action.is_empty()).then_some(action);
     let out = fence_node(&cfg, target, action, &d.me_name).await;
@@ -48,17 +61,26 @@ pub(crate) async fn fence_and_record(
         1 => changes.remove(0),
         _ => Change::Batch { changes },
     };
+    (out, change)
+}
+
+/// Commits the record of a fencing attempt (the fencing history).
+async fn commit_record(d: &Daemon, out: &ClusterFenceOutcome, origin: &str, change: Change) {
     // The history is best effort: without quorum the record may not commit, but the
     // outcome still goes back to whoever asked.
     if let Err(e) = d.propose(change).await {
-        warn!(node = %d.me_name, target, error = %e, "fence event not recorded");
+        warn!(node = %d.me_name, target = %out.target, error = %e, "fence event not recorded");
+        return;
     }
-    info!(node = %d.me_name, target, op = %out.action, ok = out.ok, origin,
+    info!(node = %d.me_name, target = %out.target, op = %out.action, ok = out.ok, origin,
         summary = %out.summary, "fencing recorded");
-    out
 }
 
-/// The controller's fencer: runs on the node the DC picked.
+/// The controller's fencer: runs on the node the DC picked. It answers as soon as
+/// the fence device has confirmed (or refused) the fencing: the DC needs only that
+/// confirmation, and records the node as fenced itself (`RecordFencing`, committed
+/// before it recovers anything). The history record of the attempt is committed in
+/// the background; waiting for it cost the failover a Raft round.
 pub(crate) fn controller_fencer(d: Weak<Daemon>) -> hactl_controller::node_service::Fencer {
     Arc::new(move |req: hactl_controller::FenceRequest| {
         let d = d.upgrade();
@@ -66,14 +88,15 @@ pub(crate) fn controller_fencer(d: Weak<Daemon>) -> hactl_controller::node_servi
             let Some(d) = d else {
                 return Err(FencerError::DaemonStopped);
             };
-            let out =
-                fence_and_record(&d, &req.target, &req.fence_action, "controller", false).await;
-            if out.ok {
+            let (out, record) =
+                fence(&d, &req.target, &req.fence_action, "controller", false).await;
+            let ok = out.ok;
+            let summary = out.summary.clone();
+            tokio::spawn(async move { commit_record(&d, &out, "controller", record).await });
+            if ok {
                 Ok(())
             } else {
-                Err(FencerError::Failed {
-                    summary: out.summary,
-                })
+                Err(FencerError::Failed { summary })
             }
         })
     })

@@ -813,6 +813,31 @@ pub struct OpRecord {
     pub op_secure_params: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub op_secure_digest: Option<String>,
+    /// For `migrate_to`/`migrate_from`: the nodes the migration ran from and to
+    /// (`migrate_source`, `migrate_target`), which the history of an unfinished
+    /// migration is read by (hactl-policy's `migration_history.rs`). Boxed:
+    /// most records have none, and `Change::RecordOp` carries a record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<Box<MigrationNodes>>,
+}
+
+/// The source and target node of a migration step.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationNodes {
+    pub source: String,
+    pub target: String,
+}
+
+impl OpRecord {
+    /// The node this migration step ran from (`migrate_source`).
+    pub fn migrate_source(&self) -> Option<&str> {
+        self.migration.as_deref().map(|m| m.source.as_str())
+    }
+
+    /// The node this migration step ran to (`migrate_target`).
+    pub fn migrate_target(&self) -> Option<&str> {
+        self.migration.as_deref().map(|m| m.target.as_str())
+    }
 }
 
 impl Configuration {

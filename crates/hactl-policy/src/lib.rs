@@ -43,6 +43,7 @@ mod group_order;
 mod health;
 mod history_order;
 mod migration;
+mod migration_history;
 mod migration_orders;
 mod multiple_active;
 mod notify;
@@ -374,6 +375,7 @@ pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
     s.apply_node_criteria();
     s.check_definitions();
     s.assign_all();
+    s.check_partial_migrations()?;
     let mut g = s.build_graph();
     let notify_env = notify::add_notifications(&s, &mut g);
     Ok(build_transition(&s, &g, notify_env))

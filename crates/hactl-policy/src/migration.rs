@@ -9,10 +9,10 @@
 //! ordering of its start or stop is copied onto its migration steps, and a
 //! neighbour's restart it is ordered against calls the migration off (then it is
 //! stopped and started like any other resource); a group member's chain counts as
-//! such orderings. The import refuses `allow-migrate` on a clone, and scheduling
-//! refuses a history
-//! that shows a migration in progress (`check_history`), so that neither is ever
-//! scheduled as if it were something else.
+//! such orderings. The import refuses `allow-migrate` on a clone. A migration
+//! left unfinished in the history is read in `migration_history.rs`; scheduling
+//! refuses the histories that reading does not cover
+//! (`check_migration_history`), so that none is scheduled as something else.
 
 use hactl_model::values::parse_bool;
 use hactl_model::{OpRecord, Role};
@@ -58,6 +58,23 @@ fn last_state_op(ops: &[OpRecord]) -> Option<&OpRecord> {
         .max_by_key(|o| (o.call_id, o.last_rc_change))
 }
 
+/// Whether the target of `migrate_to` has a successful `migrate_from` of `rsc`.
+fn migrated_to(
+    nodes: &std::collections::BTreeMap<String, hactl_model::NodeStatus>,
+    rsc: &str,
+    migrate_to: &OpRecord,
+) -> bool {
+    let target = migrate_to.migrate_target().unwrap_or_default();
+    nodes
+        .get(target)
+        .and_then(|st| st.resources.get(rsc))
+        .is_some_and(|h| {
+            h.ops
+                .iter()
+                .any(|o| o.operation == "migrate_from" && o.op_status == 0 && o.rc == 0)
+        })
+}
+
 impl Sched<'_> {
     /// Whether primitive `p` may migrate: `allow-migrate` on the primitive (else
     /// `rsc_defaults`). The import refuses it on clones and resources ordered
@@ -81,49 +98,34 @@ impl Sched<'_> {
             .unwrap_or(false)
     }
 
-    /// Refuses a history where a migration is under way or was left unfinished:
-    /// a `migrate_to` or `migrate_from` that is the newest state-changing
-    /// operation on a node and failed, a `migrate_to` whose source has not
-    /// stopped since, or a `migrate_to` without a `migrate_from` on any node
-    /// while another node's history of the resource is older than it (that node
-    /// may be the target, which Pacemaker then counts as running it). Pacemaker
-    /// continues or aborts such a migration; hactl would see the resource in the
-    /// wrong place. A node without any history of the resource (cleaned up,
-    /// rebooted) is probed as usual.
+    /// Refuses the histories of a migration `migration_history.rs` does not
+    /// read: one in progress (a pending step), a failed `migrate_from`, and a
+    /// dangling one (`migrate_to` and `migrate_from` done, the source not
+    /// stopped since). Pacemaker continues or finishes these; hactl would see
+    /// the resource in the wrong place.
     pub(crate) fn check_migration_history(&self) -> Result<(), PolicyError> {
         let nodes = &self.cib.status.nodes;
         for (node, st) in nodes {
             for (rsc, h) in &st.resources {
-                if let Some(op) = last_state_op(&h.ops).filter(|o| is_migration_op(o)) {
-                    let failed = op.op_status != 0 || op.rc != op.expected_rc.unwrap_or(0);
-                    if failed || op.operation == "migrate_to" {
-                        let how = if failed { "failed" } else { "succeeded" };
-                        let what = format!(
-                            "{} {how}, not followed by a stop or start there",
-                            op.operation
-                        );
-                        return Err(unsupported(rsc, node, &what));
-                    }
-                }
-                let Some(to) = h.ops.iter().find(|o| o.operation == "migrate_to") else {
+                let Some(op) = last_state_op(&h.ops).filter(|o| is_migration_op(o)) else {
                     continue;
                 };
-                let histories = || nodes.values().filter_map(|n| n.resources.get(rsc));
-                let completed =
-                    histories().any(|o| o.ops.iter().any(|o| o.operation == "migrate_from"));
-                let older_elsewhere = nodes.iter().filter(|(n, _)| *n != node).any(|(_, n)| {
-                    n.resources.get(rsc).is_some_and(|other| {
-                        let newest = other.ops.iter().filter_map(|o| o.last_rc_change).max();
-                        matches!((newest, to.last_rc_change), (Some(a), Some(b)) if a < b)
-                    })
-                });
-                if !completed && older_elsewhere {
-                    return Err(unsupported(
-                        rsc,
-                        node,
-                        "migrate_to without a migrate_from, and a node whose history is older",
-                    ));
-                }
+                let failed = op.op_status != 0 || op.rc != op.expected_rc.unwrap_or(0);
+                let unclean = self
+                    .node_by_name
+                    .get(node.as_str())
+                    .is_some_and(|&n| self.nodes[n].unclean);
+                let what = if op.op_status == -1 && !(unclean && op.operation == "migrate_to") {
+                    format!("{} pending", op.operation)
+                } else if failed && op.operation == "migrate_from" {
+                    "migrate_from failed, not followed by a stop or start there".to_string()
+                } else if !failed && op.operation == "migrate_to" && migrated_to(nodes, rsc, op) {
+                    "migrate_to and migrate_from succeeded, the source not stopped since"
+                        .to_string()
+                } else {
+                    continue;
+                };
+                return Err(unsupported(rsc, node, &what));
             }
         }
         Ok(())
@@ -136,6 +138,7 @@ impl Sched<'_> {
         self.allow_migrate(p)
             && prim.managed
             && !prim.failed
+            && !prim.migration_barred
             && !self.nodes[current].unclean
             && prim.assigned.is_some_and(|n| !self.nodes[n].unclean)
     }

@@ -119,21 +119,78 @@ fn a_target_whose_history_is_gone_is_probed_not_refused() {
     );
 }
 
+/// A migration step from n1 to n2 (as `op`, with `rc`).
+fn step(operation: &str, call_id: i64, t: i64, rc: i32) -> OpRecord {
+    OpRecord {
+        rc,
+        migration: Some(Box::new(hactl_model::MigrationNodes {
+            source: "n1".into(),
+            target: "n2".into(),
+        })),
+        ..op(operation, call_id, t)
+    }
+}
+
+/// n1 started vm, migrated it to n2 (`migrate_to` at t=100, result `rc`) and
+/// stopped it since when `stopped`; n2 last stopped vm at t=20; vm prefers `to`.
+fn partial(rc: i32, stopped: bool, to: &str) -> Cib {
+    let mut cib = vm_moving(Some("true"));
+    cib.config.constraints.location[0].node = Some(to.into());
+    let n1 = &mut history(&mut cib, "n1").ops;
+    *n1 = vec![op("start", 10, 50), step("migrate_to", 11, 100, rc)];
+    if stopped {
+        n1.push(op("stop", 12, 110));
+    }
+    history(&mut cib, "n2").ops = vec![op("stop", 5, 20)];
+    cib
+}
+
 #[test]
-fn an_unfinished_migration_in_the_history_is_refused() {
-    // A migrate_to as n1's newest operation: the migration may be under way.
-    let mut under_way = vm_moving(Some("true"));
-    history(&mut under_way, "n1")
+fn a_migrate_to_without_migrate_from_counts_vm_on_a_target_with_older_history() {
+    // Pacemaker's partial migration: vm may run on n2 (the migrate_from result
+    // is lost), so it is stopped there, and it may not migrate from there.
+    assert_eq!(summary(&partial(0, true, "n1")), ["Move vm ( n2 -> n1 )"]);
+    // Where n2 is chosen again Pacemaker continues the migration: refused.
+    let e = schedule(&partial(0, true, "n2"), 1_000_000).unwrap_err();
+    assert!(e.to_string().contains("partial live migration"), "{e}");
+}
+
+#[test]
+fn a_failed_migrate_to_counts_vm_active_on_both_nodes() {
+    // Active (failed) on n1, and on n2 which has no newer state: recovered.
+    assert_eq!(summary(&partial(1, false, "n2")), ["Recover vm ( n2 )"]);
+}
+
+#[test]
+fn a_pending_migrate_to_on_an_unclean_source_stops_vm_on_the_target() {
+    let mut cib = partial(0, false, "n2");
+    cib.config
+        .properties
+        .insert("have-watchdog".into(), "true".into());
+    cib.config
+        .properties
+        .insert("stonith-enabled".into(), "true".into());
+    let n1 = cib.status.nodes.get_mut("n1").expect("n1");
+    n1.member = Some(false);
+    n1.controller_online = Some(false);
+    let h = history(&mut cib, "n1");
+    h.ops[1].op_status = -1;
+    h.ops[1].call_id = -1;
+    let t = schedule(&cib, 1_000_000).expect("scheduled");
+    find(&t, |k| *k == ActionKind::Stop, "n2");
+}
+
+#[test]
+fn a_migration_in_progress_or_dangling_is_refused() {
+    // A migrate_to pending on a node that is up: the migration is under way.
+    let mut pending = partial(0, false, "n2");
+    history(&mut pending, "n1").ops[1].op_status = -1;
+    // migrate_to and migrate_from done, n1 not stopped since: dangling.
+    let mut dangling = partial(0, false, "n2");
+    history(&mut dangling, "n2")
         .ops
-        .push(op("migrate_to", 11, 100));
-    // n2 last stopped vm before the migrate_to: Pacemaker counts vm as running
-    // there (the migrate_from result is lost); hactl cannot tell, so it refuses.
-    let mut older_target = migrated_away_from_n1();
-    history(&mut older_target, "n2").ops = vec![op("stop", 5, 20)];
-    for (cib, what) in [
-        (under_way, "live migration"),
-        (older_target, "migrate_from"),
-    ] {
+        .push(step("migrate_from", 6, 105, 0));
+    for (cib, what) in [(pending, "pending"), (dangling, "migrate_from succeeded")] {
         let e = schedule(&cib, 1_000_000).unwrap_err().to_string();
         assert!(e.contains("\"vm\"") && e.contains(what), "{e}");
     }

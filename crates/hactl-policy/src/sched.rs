@@ -130,6 +130,12 @@ pub(crate) struct Prim<'a> {
     pub active: Vec<usize>,
     pub failed_on: Vec<usize>,
     pub failed: bool,
+    /// The history of an unfinished migration forbids migrating it
+    /// (`migration_history.rs`), as Pacemaker clears `pcmk_rsc_migratable`.
+    pub migration_barred: bool,
+    /// A partial migration (`migrate_to` done, `migrate_from` not): the target
+    /// it counts as running on.
+    pub partial_target: Option<usize>,
     pub stop_if_failed: bool,
     pub blocked: bool,
     pub ignore_failure: bool,
@@ -577,6 +583,8 @@ impl<'a> Sched<'a> {
             active: Vec::new(),
             failed_on: Vec::new(),
             failed: false,
+            migration_barred: false,
+            partial_target: None,
             stop_if_failed: false,
             blocked: false,
             ignore_failure: false,
@@ -666,7 +674,14 @@ impl<'a> Sched<'a> {
                 }
             }
         }
-        self.have_fencing = self.prims.iter().any(|p| p.fence_device);
+        // A watchdog (SBD, `have-watchdog=true`) fences too: Pacemaker's
+        // unpack_config counts it as a fencing device.
+        let watchdog = cib
+            .config
+            .properties
+            .get("have-watchdog")
+            .and_then(|v| parse_bool(v));
+        self.have_fencing = watchdog.unwrap_or(false) || self.prims.iter().any(|p| p.fence_device);
         let mut configured = self.prims.len();
         self.failcounts = vec![Vec::new(); configured];
         self.index_failcounts(0);
@@ -732,6 +747,7 @@ impl<'a> Sched<'a> {
                 self.unpack_history_entry(n, p, h);
             }
         }
+        self.read_migration_history();
         for p in 0..self.prims.len() {
             self.prims[p].orig_role = if self.prims[p].active.is_empty() {
                 Role::Stopped

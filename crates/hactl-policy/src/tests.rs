@@ -732,3 +732,19 @@ mod history_tests;
 
 #[path = "requires_tests.rs"]
 mod requires_tests;
+
+#[test]
+fn a_watchdog_counts_as_fencing() {
+    // stonith-enabled without a fence device leaves resources alone, but SBD's
+    // watchdog (`have-watchdog=true`) fences: Pacemaker starts them.
+    let mut cib = base(&["node1"]);
+    cib.config
+        .properties
+        .insert("stonith-enabled".into(), "true".into());
+    cib.config.resources.push(Resource::Primitive(dummy("r")));
+    assert!(summary(&cib).is_empty());
+    cib.config
+        .properties
+        .insert("have-watchdog".into(), "true".into());
+    assert_eq!(summary(&cib), ["Start r ( node1 )"]);
+}
