@@ -13,8 +13,9 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::dc::{self, ClusterIo, DcConfig};
-use crate::messages::ControllerMsg;
+use crate::messages::{ControllerMsg, Envelope};
 use crate::node_service::{DeviceMonitor, Fencer, NodeService};
+use crate::orders::{KnownDc, OrderCheck};
 use crate::quorum::{self, QuorumView};
 use crate::shutdown;
 use crate::split_brain;
@@ -28,6 +29,8 @@ pub trait Host: Send + Sync + 'static {
     fn send_peer(&self, node: &str, payload: Vec<u8>);
     /// The current DC (Raft leader), if known.
     fn leader(&self) -> Option<String>;
+    /// The newest Raft term this node knows (its current term).
+    fn term(&self) -> u64;
     /// Proposes a CIB change through Raft; resolves once applied locally.
     fn propose(&self, change: Change) -> crate::Proposal<'_>;
     /// The CIB as applied locally.
@@ -70,20 +73,42 @@ pub struct Controller {
     next_transition: Arc<std::sync::atomic::AtomicU64>,
     /// Whether the running DC has nothing under way ([`DcConfig::idle`]).
     dc_idle: Arc<std::sync::atomic::AtomicBool>,
+    /// Which DC's orders this node runs.
+    orders: Arc<OrderCheck>,
 }
 
+/// What this node's Raft knows of the DC.
+fn known_dc(host: &dyn Host) -> KnownDc {
+    KnownDc {
+        leader: host.leader(),
+        term: host.term(),
+    }
+}
+
+/// The DC runtime's side of one DC run, in Raft term `term`.
 struct DcIo {
     host: Arc<dyn Host>,
     me: String,
     svc: NodeService,
+    term: u64,
+    orders: Arc<OrderCheck>,
 }
 
 impl ClusterIo for DcIo {
     fn send(&self, node: &str, msg: ControllerMsg) {
-        if node == self.me {
+        if node != self.me {
+            let env = Envelope {
+                msg,
+                dc_term: Some(self.term),
+            };
+            self.host.send_peer(node, env.to_json());
+        } else if self
+            .orders
+            .admit(&self.me, Some(self.term), &known_dc(&*self.host), &msg)
+        {
+            // Checked as a peer's order is: this DC may have been deposed since this
+            // node's last liveness check.
             self.svc.handle(msg);
-        } else {
-            self.host.send_peer(node, msg.to_json());
         }
     }
 
@@ -144,6 +169,7 @@ impl Controller {
             fence.clone(),
         ));
         Arc::new(Controller {
+            orders: Arc::new(OrderCheck::new(me.clone())),
             host,
             me,
             svc,
@@ -219,9 +245,14 @@ impl Controller {
         self.is_dc() && self.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Orders this node refused: not from the DC it knows, or from an older term.
+    pub fn refused_orders(&self) -> u64 {
+        self.orders.refused()
+    }
+
     /// A controller message from a peer (`from` as the transport verified it).
     pub fn on_peer(&self, from: &str, payload: &[u8]) {
-        let msg = match ControllerMsg::from_json(payload) {
+        let Envelope { msg, dc_term } = match Envelope::from_json(payload) {
             Ok(m) => m,
             Err(e) => {
                 warn!(peer = from, error = %e, "undecodable controller message dropped");
@@ -246,14 +277,12 @@ impl Controller {
                 }
             }
             other => {
-                // Only the DC gives orders.
-                if self.host.leader().as_deref() == Some(from) {
+                // Only the current DC gives orders.
+                if self
+                    .orders
+                    .admit(from, dc_term, &known_dc(&*self.host), &other)
+                {
                     self.svc.handle(other);
-                } else {
-                    warn!(
-                        peer = from,
-                        "controller request from a node that is not the DC ignored"
-                    );
                 }
             }
         }
@@ -320,6 +349,8 @@ impl Controller {
                     host: self.host.clone(),
                     me: self.me.clone(),
                     svc: self.svc.clone(),
+                    term,
+                    orders: self.orders.clone(),
                 });
                 let task = tokio::spawn(dc::run(dcfg, io, self.cib_tx.subscribe(), rx));
                 info!(node = %self.me, term, "acting as DC");

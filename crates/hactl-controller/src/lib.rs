@@ -19,6 +19,7 @@ pub mod ipvs_status;
 pub mod messages;
 pub mod node_service;
 pub mod ops;
+pub mod orders;
 pub mod propose;
 pub mod quorum;
 pub mod sched_thread;

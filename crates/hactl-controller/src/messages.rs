@@ -40,6 +40,29 @@ pub enum ControllerMsg {
     },
 }
 
+/// A controller message on the wire. The DC's messages carry the Raft term it leads
+/// in, so that a node can refuse the orders of a DC deposed since
+/// ([`crate::orders`]); the nodes' messages carry none. A message from a build
+/// before the term was added decodes with `dc_term: None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    #[serde(flatten)]
+    pub msg: ControllerMsg,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dc_term: Option<u64>,
+}
+
+impl Envelope {
+    pub fn to_json(&self) -> Vec<u8> {
+        // As for `ControllerMsg`: plain types, serializing cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn from_json(b: &[u8]) -> Result<Envelope, serde_json::Error> {
+        serde_json::from_slice(b)
+    }
+}
+
 /// A result the node keeps until the DC acknowledges it: a DC that dies before
 /// recording it leaves it for the next DC (see `docs/architecture.md`, "DC failover").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

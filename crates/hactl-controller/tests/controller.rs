@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hactl_controller::messages::{ControllerMsg, Envelope};
 use hactl_controller::split_brain::Liveness;
 use hactl_controller::{Controller, ControllerConfig, Host};
 use hactl_exec::ExecConfig;
@@ -20,7 +21,9 @@ const NODES: [&str; 3] = ["n1", "n2", "n3"];
 #[derive(Default)]
 struct World {
     cib: Mutex<Arc<Cib>>,
+    /// The Raft leader and term, as every node knows them.
     leader: Mutex<Option<String>>,
+    term: Mutex<u64>,
     ctls: Mutex<HashMap<String, Arc<Controller>>>,
     /// Links that are cut (from, to).
     cut: Mutex<Vec<(String, String)>>,
@@ -58,7 +61,15 @@ impl Host for FakeHost {
         self.world.leader.lock().unwrap().clone()
     }
 
+    fn term(&self) -> u64 {
+        *self.world.term.lock().unwrap()
+    }
+
     fn propose(&self, change: Change) -> hactl_controller::Proposal<'_> {
+        if self.leader().as_deref() != Some(self.me.as_str()) {
+            let e = hactl_controller::ProposeError::NotCommitted("not the leader".into());
+            return Box::pin(async move { Err(e) });
+        }
         let r = {
             let mut g = self.world.cib.lock().unwrap();
             let mut c = (**g).clone();
@@ -121,13 +132,13 @@ fn write_agent(path: &std::path::Path, body: &str) {
 struct Lab {
     world: Arc<World>,
     dir: tempfile::TempDir,
-    term: u64,
 }
 
 impl Lab {
     fn new() -> Lab {
         let world = Arc::new(World::default());
         *world.cib.lock().unwrap() = Arc::new(base_cib());
+        *world.term.lock().unwrap() = 1;
         let dir = tempfile::tempdir().unwrap();
         let agents = dir.path().join("agents");
         std::fs::create_dir_all(&agents).unwrap();
@@ -158,11 +169,7 @@ impl Lab {
             let c = Controller::start(host, cfg);
             world.ctls.lock().unwrap().insert(n.into(), c);
         }
-        Lab {
-            world,
-            dir,
-            term: 1,
-        }
+        Lab { world, dir }
     }
 
     /// A lab in which `leader` is the Raft leader (the DC once a tick has run).
@@ -187,9 +194,10 @@ impl Lab {
     /// One liveness round on every node, as the daemon's monitor loop does.
     fn tick(&self, quorum: &HashMap<&str, bool>) {
         let leader = self.world.leader.lock().unwrap().clone();
+        let term = *self.world.term.lock().unwrap();
         for n in NODES {
             let have = quorum.get(n).copied().unwrap_or(true);
-            let leads = (leader.as_deref() == Some(n) && have).then_some(self.term);
+            let leads = (leader.as_deref() == Some(n) && have).then_some(term);
             self.ctl(n).update(leads, have, NoQuorumPolicy::Stop);
         }
     }
@@ -266,8 +274,8 @@ async fn the_leader_runs_the_dc_and_remote_nodes_execute_over_peer_messages() {
         .unwrap()
         .to_string();
     *lab.world.leader.lock().unwrap() = Some(other.clone());
-    let mut l2 = lab;
-    l2.term = 2;
+    *lab.world.term.lock().unwrap() = 2;
+    let l2 = lab;
     l2.run_until("new DC", &all, |l| {
         l.ctl(&other).is_dc() && !l.ctl("n1").is_dc()
     })
@@ -338,8 +346,12 @@ async fn a_committed_change_reaches_the_dc_without_a_liveness_check() {
     }
 }
 
+/// A node runs an order only from the DC it knows, in a term not older than the
+/// newest it knows: n1, re-elected in term 2, may still have orders of its term-1
+/// DC run on the wire (planned on what that run knew, a start the new run plans
+/// elsewhere); they are refused, as are orders from a node that is not the DC.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn orders_from_a_node_that_is_not_the_dc_are_refused() {
+async fn orders_from_a_node_that_is_not_the_dc_or_of_an_older_term_are_refused() {
     let lab = Lab::led_by("n1");
     let all = HashMap::new();
     lab.run_until("n1 is DC", &all, |l| l.ctl("n1").is_dc())
@@ -362,7 +374,26 @@ async fn orders_from_a_node_that_is_not_the_dc_are_refused() {
         .unwrap(),
         expected_rc: 0,
     };
-    let msg = hactl_controller::messages::ControllerMsg::Execute(d).to_json();
+    let order = |dc_term| {
+        Envelope {
+            msg: ControllerMsg::Execute(d.clone()),
+            dc_term,
+        }
+        .to_json()
+    };
+    *lab.world.term.lock().unwrap() = 2;
+    let n3 = lab.ctl("n3");
+    // Refused as it comes in: nothing is started (`in_flight` counts an order
+    // taken before its operation runs).
+    for (from, dc_term, why) in [
+        ("n2", Some(2), "n2 is not the DC"),
+        ("n1", Some(1), "n1's DC of term 1 is deposed"),
+    ] {
+        let before = n3.refused_orders();
+        n3.on_peer(from, &order(dc_term));
+        assert_eq!(n3.refused_orders(), before + 1, "{why}: not refused");
+        assert_eq!(n3.service().in_flight(), 0, "{why}: the start was taken");
+    }
     let started = |l: &Lab| {
         l.ctl("n3")
             .service()
@@ -371,10 +402,7 @@ async fn orders_from_a_node_that_is_not_the_dc_are_refused() {
             .iter()
             .any(|o| o.operation == "start")
     };
-    lab.ctl("n3").on_peer("n2", &msg);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!started(&lab), "n2 is not the DC: ignored");
-    lab.ctl("n3").on_peer("n1", &msg);
+    n3.on_peer("n1", &order(Some(2)));
     let deadline = Instant::now() + Duration::from_secs(10);
     while !started(&lab) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -382,7 +410,84 @@ async fn orders_from_a_node_that_is_not_the_dc_are_refused() {
     // (The DC then stops it again: x is not configured, an orphan.)
     assert!(started(&lab), "the DC's order was carried out");
     // Garbage is dropped, not a panic.
-    lab.ctl("n3").on_peer("n1", b"{not json");
+    n3.on_peer("n1", b"{not json");
+}
+
+/// A deposed DC runs on until its node's next liveness check stops it (no check
+/// runs in that window here); Raft on its node already knows n2 leads in term 2.
+/// The start it plans on the new leader's first change is refused by its own node
+/// (the DC's orders to itself are checked as a peer's are), and the resource runs
+/// once, where the current DC puts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_dc_does_not_run_its_orders_on_its_own_node() {
+    let lab = Lab::led_by("n1");
+    let all = HashMap::new();
+    let host = lab.host("n1");
+    for n in NODES {
+        let standby = Change::SetStandby {
+            node: n.into(),
+            standby: true,
+        };
+        host.propose(standby).await.unwrap();
+    }
+    host.propose(Change::AddResource {
+        resource: dummy("r"),
+    })
+    .await
+    .unwrap();
+    let probed = |l: &Lab| {
+        let cib = l.world.cib.lock().unwrap().clone();
+        NODES
+            .iter()
+            .all(|n| cib.status.nodes[*n].resources.contains_key("r"))
+    };
+    lab.run_until("r probed everywhere, the DC idle", &all, |l| {
+        probed(l) && l.ctl("n1").dc_idle()
+    })
+    .await;
+
+    *lab.world.leader.lock().unwrap() = Some("n2".into());
+    *lab.world.term.lock().unwrap() = 2;
+    lab.host("n2")
+        .propose(Change::SetStandby {
+            node: "n1".into(),
+            standby: false,
+        })
+        .await
+        .unwrap();
+    let n1 = lab.ctl("n1");
+    n1.cib_changed();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while n1.refused_orders() == 0 {
+        let on = lab.running_on("r");
+        assert!(
+            Instant::now() < deadline,
+            "the deposed DC's start not refused (r runs on {on:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(n1.is_dc(), "the deposed DC still runs");
+    assert_eq!(n1.service().in_flight(), 0, "the start was taken");
+    assert!(lab.running_on("r").is_empty());
+
+    // The current DC's next change puts r on n3: it runs there, once (the deposed
+    // DC's start, had n1 taken it, would have run it on n1 as well).
+    let n2 = lab.host("n2");
+    for (node, standby) in [("n1", true), ("n3", false)] {
+        let node = node.into();
+        n2.propose(Change::SetStandby { node, standby })
+            .await
+            .unwrap();
+    }
+    lab.run_until("r started on n3 by the current DC", &all, |l| {
+        l.ctl("n2").is_dc() && !l.ctl("n1").is_dc() && l.running_on("r") == ["n3"]
+    })
+    .await;
+    let n1_starts = n1.service().executor().history("r");
+    assert!(
+        n1_starts.iter().all(|o| o.operation != "start"),
+        "{n1_starts:?}"
+    );
 }
 
 /// A node put in maintenance keeps its resources running but stops monitoring

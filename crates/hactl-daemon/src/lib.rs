@@ -1130,6 +1130,13 @@ impl hactl_controller::Host for CtlHost {
         self.0.upgrade().and_then(|d| d.leader_name())
     }
 
+    fn term(&self) -> u64 {
+        self.0
+            .upgrade()
+            .map(|d| d.consensus.status().term)
+            .unwrap_or(0)
+    }
+
     fn scheduled(&self, run: &hactl_controller::dc::ScheduleRun) {
         if let Some(d) = self.0.upgrade() {
             d.scheduler_seconds.observe(run.took);
