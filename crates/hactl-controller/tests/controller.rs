@@ -107,8 +107,10 @@ fn dummy(id: &str) -> Resource {
 /// An OCF agent (`ocf:test:Recorder`) that runs like Dummy (a state file per
 /// node) and appends every notification it gets to `notify.log` in its node's
 /// directory: type, operation, then the start/stop lists and the active nodes.
+/// Every start and stop it runs goes to `ops.log` there, in the order it ran.
 const RECORDER: &str = r#"#!/bin/sh
 state="$HA_RSCTMP/Recorder-$OCF_RESOURCE_INSTANCE.state"
+case "$1" in start|stop) echo "$1 $OCF_RESOURCE_INSTANCE" >> "$HA_RSCTMP/ops.log" ;; esac
 case "$1" in
 start) touch "$state" ;;
 stop) rm -f "$state" ;;
@@ -650,27 +652,46 @@ async fn a_cloned_group_runs_one_whole_instance_per_node_in_order() {
             })
             .count()
     };
-    lab.run_until("fs and app running on every node", &all, |l| {
-        NODES
+    // The newest recorded start of `base` on node `n` (its call id).
+    let start_of = |cib: &Cib, n: &str, base: &str| {
+        cib.status.nodes[n]
+            .resources
             .iter()
-            .all(|n| runs(l, n, "fs") == 1 && runs(l, n, "app") == 1)
+            .filter(|(id, _)| id.split(':').next() == Some(base))
+            .flat_map(|(_, h)| h.ops.iter())
+            .filter(|o| o.operation == "start" && o.rc == 0)
+            .map(|o| o.call_id)
+            .max()
+    };
+    // The agent runs before the DC records its result: wait for both.
+    lab.run_until("fs and app running and recorded on every node", &all, |l| {
+        let cib = l.world.cib.lock().unwrap().clone();
+        NODES.iter().all(|n| {
+            runs(l, n, "fs") == 1
+                && runs(l, n, "app") == 1
+                && start_of(&cib, n, "fs").is_some()
+                && start_of(&cib, n, "app").is_some()
+        })
     })
     .await;
-    // In each instance fs started before app (the node's call ids say so).
+    // In each instance fs started before app: the node's call ids say so, and
+    // the agent never ran app there while fs was not running.
     let cib = lab.world.cib.lock().unwrap().clone();
     for n in NODES {
-        let st = &cib.status.nodes[n];
-        let start_of = |base: &str| {
-            st.resources
-                .iter()
-                .filter(|(id, _)| id.split(':').next() == Some(base))
-                .flat_map(|(_, h)| h.ops.iter())
-                .filter(|o| o.operation == "start" && o.rc == 0)
-                .map(|o| o.call_id)
-                .max()
-                .unwrap_or_else(|| panic!("no start of {base} on {n}"))
-        };
-        assert!(start_of("fs") < start_of("app"), "fs before app on {n}");
+        assert!(
+            start_of(&cib, n, "fs") < start_of(&cib, n, "app"),
+            "fs before app on {n}"
+        );
+        let log = std::fs::read_to_string(lab.dir.path().join(n).join("ops.log")).unwrap();
+        let mut fs_up = false;
+        for line in log.lines() {
+            match line.split_once(' ') {
+                Some(("start", "fs")) => fs_up = true,
+                Some(("stop", "fs")) => fs_up = false,
+                Some(("start", "app")) => assert!(fs_up, "app started without fs on {n}: {log}"),
+                _ => {}
+            }
+        }
     }
     host.propose(Change::SetStandby {
         node: "n3".into(),

@@ -272,7 +272,13 @@ impl<'a> Sched<'a> {
     /// agent does not know.
     pub(crate) fn instance_history_name(&self, p: usize, n: usize) -> Option<&'a str> {
         let ci = self.prims[p].clone?;
-        let here = self.clones[ci].history.iter().filter(|h| h.node == n);
+        // A cloned group's history holds every member's entries: only those of
+        // `p`'s own member can name it (else `fs:1` would run as `app`).
+        let member = self.prims[p].def.map(|d| &d.id);
+        let here = self.clones[ci]
+            .history
+            .iter()
+            .filter(|h| h.node == n && self.prims[h.instance].def.map(|d| &d.id) == member);
         let own = here.clone().filter(|h| h.instance == p);
         let name = own
             .clone()

@@ -208,3 +208,46 @@ fn a_promotable_cloned_group_promotes_a_whole_instance_in_member_order() {
     };
     assert!(before(&t, promote("web:"), promote("ip:")), "web before ip");
 }
+
+/// Probed (not running) under the primitive's own name, as the controller records
+/// an anonymous instance's probe.
+fn probed(call_id: i64) -> ResourceHistory {
+    ResourceHistory {
+        agent: dummy("x").agent,
+        ops: vec![hactl_model::OpRecord {
+            operation: "monitor".into(),
+            call_id,
+            rc: 7,
+            expected_rc: Some(7),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn each_member_of_a_cloned_group_runs_under_its_own_history_name() {
+    let mut cib = base(&["n1", "n2", "n3"]);
+    cib.config.resources.push(cloned_group(&[]));
+    // The probes answer in either order: on n2 and n3 `ip`'s came first.
+    for (n, web_first) in [("n1", true), ("n2", false), ("n3", false)] {
+        let st = cib.status.nodes.get_mut(n).unwrap();
+        let (w, i) = if web_first { (1, 2) } else { (2, 1) };
+        st.resources.insert("web".into(), probed(w));
+        st.resources.insert("ip".into(), probed(i));
+    }
+    let t = schedule(&cib, 5).unwrap();
+    let started: Vec<_> = t
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Start && !a.pseudo)
+        .collect();
+    assert_eq!(started.len(), 6, "{started:?}");
+    // The node's executor runs (and the agent knows) the start by this name: a
+    // member under another member's name starts the wrong one, out of order.
+    for a in started {
+        let rsc = a.resource.as_deref().unwrap_or_default();
+        let runs_as = a.history_name.as_deref().unwrap_or(rsc);
+        assert_eq!(runs_as, crate::clone::strip_instance(rsc), "{a:?}");
+    }
+}
