@@ -142,10 +142,18 @@ impl Sched<'_> {
                 prev = Some(m);
             }
         }
+        // An ordered clone's instance also stops before every earlier
+        // instance's stop (clone_actions.rs), so its probes come first too.
         for (ci, cl) in self.clones.iter().enumerate() {
             let stopped = g.clone_acts[ci][3];
-            for &p in &cl.instances {
+            for (i, &p) in cl.instances.iter().enumerate() {
                 push(p, &[stopped], false);
+                // (Ordered cloned groups are ordered through their members.)
+                if cl.ordered && self.instance_group(p).is_none() {
+                    for &earlier in &cl.instances[..i] {
+                        push(p, &g.stops_of[earlier], false);
+                    }
+                }
             }
         }
         out.sort_by_key(|pt| pt.prim);
@@ -241,5 +249,46 @@ mod tests {
         assert!(ordered(&t, find(&t, &ActionKind::Probe, "b", na), start_a));
         assert!(!ordered(&t, find(&t, &ActionKind::Probe, "a", na), start_b));
         assert!(!ordered(&t, find(&t, &ActionKind::Probe, "b", nb), start_a));
+    }
+
+    /// An ordered clone stops its later instances before its earlier ones; a
+    /// later instance's probe on the node it moves to must come before the
+    /// earlier instance's stop too (it may be running there already and have
+    /// to stop first). Pacemaker's inc4.
+    #[test]
+    fn probe_of_a_later_ordered_instance_comes_before_an_earlier_stop() {
+        let mut cib = base(&["n1", "n2"]);
+        let meta = [
+            ("ordered", "true"),
+            ("globally-unique", "true"),
+            ("clone-max", "2"),
+            ("clone-node-max", "2"),
+        ];
+        cib.config
+            .resources
+            .push(Resource::Clone(hactl_model::CloneSet {
+                id: "web-clone".into(),
+                meta: meta
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                child: Box::new(Resource::Primitive(dummy("web"))),
+            }));
+        cib.config.constraints.location.push(LocationConstraint {
+            id: "not-n1".into(),
+            rsc: "web-clone".into(),
+            node: Some("n1".into()),
+            score: Some(Score::NEG_INFINITY),
+            ..Default::default()
+        });
+        let st = cib.status.nodes.get_mut("n1").expect("n1");
+        st.resources.insert("web:0".into(), running(1));
+        st.resources.insert("web:1".into(), running(2));
+        let t = schedule(&cib, 1_000_000).expect("schedules");
+        let stop0 = find(&t, &ActionKind::Stop, "web:0", "n1");
+        let stop1 = find(&t, &ActionKind::Stop, "web:1", "n1");
+        let probe1 = find(&t, &ActionKind::Probe, "web:1", "n2");
+        assert!(ordered(&t, stop1, stop0), "{:?}", t.edges);
+        assert!(ordered(&t, probe1, stop0), "{:?}", t.edges);
     }
 }
