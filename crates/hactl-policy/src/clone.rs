@@ -721,9 +721,19 @@ impl<'a> Sched<'a> {
         let mut nodes: Vec<usize> = (0..self.nodes.len())
             .filter(|&n| self.prims[p].allowed[n].is_some())
             .collect();
+        // Pacemaker sorts the candidate nodes as it does for placement (score,
+        // then fewest resources assigned, then name): instances interleaved
+        // with a clone spread like the clone's own instances did.
         nodes.sort_by(|&a, &b| {
             let (sa, sb) = (self.node_score_of(p, a), self.node_score_of(p, b));
-            sb.cmp(&sa).then(self.nodes[a].name.cmp(self.nodes[b].name))
+            sb.cmp(&sa)
+                .then_with(|| self.capacity_order(a, b))
+                .then(
+                    self.nodes[a]
+                        .num_resources
+                        .cmp(&self.nodes[b].num_resources),
+                )
+                .then(self.nodes[a].name.cmp(self.nodes[b].name))
         });
         nodes.into_iter().find_map(on)
     }

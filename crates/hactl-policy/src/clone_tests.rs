@@ -211,3 +211,37 @@ fn a_globally_unique_clone_may_run_several_instances_on_a_node() {
     ));
     assert_eq!(summary(&cib), vec!["Start ip:0 ( n1 )"]);
 }
+
+/// Instances of an interleaved clone colocated with another clone pick their
+/// partner instance on the node with the fewest resources (then by name), as
+/// Pacemaker sorts nodes for placement; by name alone `app:1` would pile onto
+/// n1 next to `app:0` although n2 has a `db` instance and fewer resources.
+#[test]
+fn interleaved_instances_spread_over_the_partner_clone() {
+    let mut cib = base(&["n1", "n2"]);
+    let meta = [
+        ("globally-unique", "true"),
+        ("clone-max", "2"),
+        ("clone-node-max", "2"),
+        ("interleave", "true"),
+    ];
+    cib.config
+        .resources
+        .push(clone_of("app-clone", "app", &meta));
+    cib.config.resources.push(clone_of("db-clone", "db", &meta));
+    cib.config.constraints.colocation.push(coloc(
+        "app-with-db",
+        "app-clone",
+        "db-clone",
+        Score::INFINITY,
+    ));
+    assert_eq!(
+        summary(&cib),
+        vec![
+            "Start app:0 ( n1 )",
+            "Start app:1 ( n2 )",
+            "Start db:0 ( n1 )",
+            "Start db:1 ( n2 )"
+        ]
+    );
+}
