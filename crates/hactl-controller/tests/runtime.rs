@@ -433,6 +433,21 @@ async fn settled_group() -> (Lab, String) {
     (lab, at)
 }
 
+/// As `settled_group`, with the DC's own node (n1) in standby: the node cut off or
+/// killed later is another one, so the DC survives it.
+async fn settled_group_off_the_dc() -> (Lab, String) {
+    let mut lab = Lab::new();
+    lab.start_dc();
+    lab.propose(Change::SetStandby {
+        node: "n1".into(),
+        standby: true,
+    })
+    .await;
+    add_group(&lab).await;
+    let at = group_settled(&lab).await;
+    (lab, at)
+}
+
 async fn group_settled(lab: &Lab) -> String {
     lab.wait_for("group running on one node, recorded so", |l| {
         let v = l.running_on("vip");
@@ -1329,16 +1344,7 @@ const LATE_SYNC: Duration = Duration::from_secs(3);
 /// there, and never runs on two nodes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_returning_nodes_late_resync_does_not_restart_the_moved_group() {
-    let mut lab = Lab::new();
-    lab.start_dc();
-    // The DC's own node runs nothing: the node cut off below is another one.
-    lab.propose(Change::SetStandby {
-        node: "n1".into(),
-        standby: true,
-    })
-    .await;
-    add_group(&lab).await;
-    let at = group_settled(&lab).await;
+    let (lab, at) = settled_group_off_the_dc().await;
     // Partition: `at` loses the DC and quorum; under no-quorum-policy=stop it stops
     // the group itself, and the stops wait in its outbox.
     lab.io.links.lock().unwrap().cut.insert(at.clone());
@@ -1377,15 +1383,7 @@ async fn a_returning_nodes_late_resync_does_not_restart_the_moved_group() {
 /// than restart the group where it moved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebooted_nodes_late_resync_does_not_restart_the_moved_group() {
-    let mut lab = Lab::new();
-    lab.start_dc();
-    lab.propose(Change::SetStandby {
-        node: "n1".into(),
-        standby: true,
-    })
-    .await;
-    add_group(&lab).await;
-    let at = group_settled(&lab).await;
+    let (lab, at) = settled_group_off_the_dc().await;
     lab.kill_node(&at);
     lab.propose(member(&at, false)).await;
     let moved = group_settled(&lab).await;

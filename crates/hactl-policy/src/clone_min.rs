@@ -21,6 +21,28 @@ pub(crate) struct OneOrMore {
     pub firsts: Vec<usize>,
 }
 
+/// A new one-or-more group `id` needing `min` of its (not yet known) firsts, and
+/// the pseudo action that stands for it: (its index, the action). Shared by
+/// `clone-min` and `require-all="false"` sets.
+pub(crate) fn add_one_or_more(g: &mut Graph, id: &str, min: usize) -> (usize, usize) {
+    let k = g.one_or_more.len();
+    let pseudo = g.add(Act {
+        rsc: None,
+        task: Task::OneOrMore(k),
+        node: None,
+        optional: true,
+        runnable: true,
+        pseudo: true,
+        reason: None,
+    });
+    g.one_or_more.push(OneOrMore {
+        id: id.to_string(),
+        min,
+        firsts: Vec::new(),
+    });
+    (k, pseudo)
+}
+
 /// A clone meta attribute (the clone's own, else `rsc_defaults`).
 pub(crate) fn clone_meta<'s>(s: &Sched<'s>, ci: usize, key: &str) -> Option<&'s String> {
     let id = s.clones[ci].id;
@@ -72,16 +94,7 @@ impl Sched<'_> {
         min: usize,
         g: &mut Graph,
     ) {
-        let k = g.one_or_more.len();
-        let pseudo = g.add(Act {
-            rsc: None,
-            task: Task::OneOrMore(k),
-            node: None,
-            optional: true,
-            runnable: true,
-            pseudo: true,
-            reason: None,
-        });
+        let (k, pseudo) = add_one_or_more(g, id, min);
         let mut firsts = Vec::new();
         for p in self.clones[ci].instances.clone() {
             firsts.extend(self.instance_actions(p, fa, true, g));
@@ -91,11 +104,7 @@ impl Sched<'_> {
             // the count decides (`refresh`).
             g.order(f, pseudo, ORDERED);
         }
-        g.one_or_more.push(OneOrMore {
-            id: id.to_string(),
-            min,
-            firsts,
-        });
+        g.one_or_more[k].firsts = firsts;
         let mut thens = self.order_thens(then, ta, g);
         // A clone's instances are ordered directly too, so that what blocks them
         // is named as Pacemaker names it (the pseudo action, not the clone).

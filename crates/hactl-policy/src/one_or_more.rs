@@ -8,8 +8,8 @@
 
 use hactl_model::OrderConstraint;
 
-use crate::actions::{Act, Graph, Task, FIRST_IMPLIES_THEN, ORDERED, UNRUNNABLE_FIRST_BLOCKS};
-use crate::clone_min::OneOrMore;
+use crate::actions::{Graph, Task, FIRST_IMPLIES_THEN, ORDERED, UNRUNNABLE_FIRST_BLOCKS};
+use crate::clone_min::add_one_or_more;
 use crate::sched::{RscRef, Sched};
 
 impl Sched<'_> {
@@ -23,34 +23,20 @@ impl Sched<'_> {
         flags: u32,
         g: &mut Graph,
     ) {
-        let pseudo = match g.one_or_more.iter().position(|o| o.id == set) {
-            // Rare (one per set): finding its pseudo action by a scan is enough.
-            Some(k) => g.acts.iter().rposition(|a| a.task == Task::OneOrMore(k)),
-            None => None,
-        };
-        let (k, pseudo) = match pseudo {
-            Some(a) => match g.acts[a].task {
-                Task::OneOrMore(k) => (k, a),
-                _ => return,
-            },
-            None => {
-                let k = g.one_or_more.len();
-                let a = g.add(Act {
-                    rsc: None,
-                    task: Task::OneOrMore(k),
-                    node: None,
-                    optional: true,
-                    runnable: true,
-                    pseudo: true,
-                    reason: None,
-                });
-                g.one_or_more.push(OneOrMore {
-                    id: set.to_string(),
-                    min: 1,
-                    firsts: Vec::new(),
-                });
-                (k, a)
-            }
+        // Rare (one per set): finding the set's pseudo action by a scan is enough.
+        let found = g
+            .one_or_more
+            .iter()
+            .position(|o| o.id == set)
+            .and_then(|k| {
+                g.acts
+                    .iter()
+                    .rposition(|a| a.task == Task::OneOrMore(k))
+                    .map(|a| (k, a))
+            });
+        let (k, pseudo) = match found {
+            Some(found) => found,
+            None => add_one_or_more(g, set, 1),
         };
         for f in self.order_targets(first, oc.first_action, true, g) {
             // Sequence only: the count decides (`clone_min::refresh`).
