@@ -31,22 +31,8 @@ fn action(t: &Transition, kind: ActionKind, rsc: &str) -> usize {
         .id
 }
 
-/// Whether action `a` comes before `b` along the graph's edges.
-fn before(t: &Transition, a: usize, b: usize) -> bool {
-    let mut seen = vec![false; t.actions.len()];
-    let mut todo = vec![a];
-    while let Some(x) = todo.pop() {
-        if x == b {
-            return true;
-        }
-        for e in t.edges.iter().filter(|e| e.before == x) {
-            if !std::mem::replace(&mut seen[e.after], true) {
-                todo.push(e.after);
-            }
-        }
-    }
-    false
-}
+// Whether action `a` comes before `b` along the transition's edges.
+use super::promotable_tests::reaches as before;
 
 /// Where each started primitive goes.
 fn starts(t: &Transition) -> Vec<(String, String)> {

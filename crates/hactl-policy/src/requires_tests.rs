@@ -2,22 +2,8 @@
 
 use super::*;
 
-/// Whether action `a` comes before `b` along the transition's edges.
-fn before(t: &crate::Transition, a: usize, b: usize) -> bool {
-    let mut seen = vec![false; t.actions.len()];
-    let mut todo = vec![a];
-    while let Some(x) = todo.pop() {
-        if x == b {
-            return true;
-        }
-        for e in t.edges.iter().filter(|e| e.before == x) {
-            if !std::mem::replace(&mut seen[e.after], true) {
-                todo.push(e.after);
-            }
-        }
-    }
-    false
-}
+// Whether action `a` comes before `b` along the transition's edges.
+use super::promotable_tests::reaches as before;
 
 /// `r` runs on node1, which is lost and must be fenced; `r` moves to node2.
 /// With `requires=quorum` its recovery does not wait for the fencing (its state
