@@ -168,6 +168,8 @@ pub fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The time of day in UTC with microseconds, as the daemons' logs print it: lab
+/// timelines are read against those logs.
 pub fn utc_now() -> String {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
