@@ -9,8 +9,8 @@
 //! polled fence_virtd's status had cut the power).
 //!
 //! So the gate sits on the answer's path. fence_virtd answers a request by connecting
-//! back to the requesting node over TCP (docs: /work/shared/fence/fence_xvm_protocol.md,
-//! steps 3–10); in fence_virtd's namespace an nftables `redirect` sends those
+//! back to the requesting node over TCP (challenge/response both ways, then the result
+//! byte: `hactl_fence::xvm::client`); in fence_virtd's namespace an nftables `redirect` sends those
 //! connections to a relay here, which forwards both directions unchanged. Before it
 //! passes on any byte from fence_virtd it reads fence_virtd's own log (line-buffered,
 //! debug level 3: `[virt:OFF] Success for n1` is written after the domain is destroyed
@@ -57,16 +57,15 @@ impl Machine {
     pub fn power_off(&self) {
         let ns = self.ns.as_str();
         let _ = run("ip", &["-n", ns, "link", "set", "eth0", "down"]);
+        // Signals, not a `kill` process per pid: the cut holds fence_virtd's answer.
+        for pid in hactl_lab::netns_pids(ns) {
+            let _ = hactl_lab::signal(pid, hactl_lab::Signal::Kill);
+        }
+        // After the kills: an agent still running could have added it back.
         let _ = run(
             "ip",
             &["-n", ns, "addr", "del", &self.vip_cidr, "dev", "eth0"],
         );
-        for p in run("ip", &["netns", "pids", ns])
-            .unwrap_or_default()
-            .split_whitespace()
-        {
-            let _ = std::process::Command::new("kill").args(["-9", p]).status();
-        }
         for dir in &self.volatile_dirs {
             let _ = std::fs::remove_dir_all(dir);
             let _ = std::fs::create_dir_all(dir);
@@ -81,7 +80,7 @@ pub type Cuts = Arc<Mutex<Vec<usize>>>;
 struct LogState {
     /// How far fence_virtd's log has been read, and an unfinished last line.
     read: u64,
-    partial: String,
+    partial: Vec<u8>,
     /// Where cuts are recorded while a watch is armed; no cuts otherwise.
     armed: Option<Cuts>,
 }
@@ -102,20 +101,7 @@ impl Shared {
         let Ok(mut st) = self.state.lock() else {
             return;
         };
-        let mut text = String::new();
-        let read = std::fs::File::open(&self.log).and_then(|mut f| {
-            f.seek(SeekFrom::Start(st.read))?;
-            f.read_to_string(&mut text)
-        });
-        let Ok(n) = read else {
-            return;
-        };
-        st.read += n as u64;
-        let mut all = std::mem::take(&mut st.partial);
-        all.push_str(&text);
-        let complete = all.rfind('\n').map_or(0, |i| i + 1);
-        st.partial = all[complete..].to_string();
-        for line in all[..complete].lines() {
+        for line in self.new_lines(&mut st) {
             let Some(domain) = line.strip_prefix(OFF_DONE) else {
                 continue;
             };
@@ -128,11 +114,40 @@ impl Shared {
             };
             let mut cuts = cuts.lock().unwrap_or_else(|p| p.into_inner());
             if !cuts.contains(&i) {
+                let t = std::time::Instant::now();
                 m.power_off();
                 cuts.push(i);
-                eprintln!("lab {}: fence_virtd turned n{i} off: power cut", utc_now());
+                eprintln!(
+                    "lab {}: fence_virtd turned n{i} off: power cut (took {:?}, before its answer)",
+                    utc_now(),
+                    t.elapsed()
+                );
             }
         }
+    }
+
+    /// The complete lines fence_virtd logged since the last call.
+    fn new_lines(&self, st: &mut LogState) -> Vec<String> {
+        let mut bytes = Vec::new();
+        let read = std::fs::File::open(&self.log).and_then(|mut f| {
+            f.seek(SeekFrom::Start(st.read))?;
+            f.read_to_end(&mut bytes)
+        });
+        let Ok(n) = read else {
+            return Vec::new();
+        };
+        st.read += n as u64;
+        st.partial.extend_from_slice(&bytes);
+        let complete = st
+            .partial
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let done: Vec<u8> = st.partial.drain(..complete).collect();
+        String::from_utf8_lossy(&done)
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 }
 
