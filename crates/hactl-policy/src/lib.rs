@@ -55,6 +55,8 @@ mod promotable_actions;
 mod raw_scores;
 #[cfg(test)]
 mod removed_actions_tests;
+#[cfg(test)]
+mod repeated_history_tests;
 mod rules;
 mod sched;
 #[cfg(test)]
