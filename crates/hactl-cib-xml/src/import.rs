@@ -942,10 +942,13 @@ fn import_lrm(lrm: &Element, st: &mut NodeStatus) -> Result<(), ImportError> {
             }
             // Pacemaker reads every entry, also a second one with the same id;
             // keeping only one would read a running resource as stopped.
-            if st.resources.contains_key(&id) {
-                st.repeated_histories.push((id, h));
-            } else {
-                st.resources.insert(id, h);
+            match st.resources.entry(id) {
+                std::collections::btree_map::Entry::Occupied(e) => {
+                    st.repeated_histories.push((e.key().clone(), h));
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(h);
+                }
             }
         }
     }
