@@ -57,6 +57,7 @@ mod raw_scores;
 mod removed_actions_tests;
 mod rules;
 mod sched;
+mod shutdown_lock;
 #[cfg(test)]
 mod stop_reason_tests;
 mod stopped_monitors;

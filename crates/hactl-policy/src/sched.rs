@@ -1434,6 +1434,7 @@ impl<'a> Sched<'a> {
     /// Applies configuration-driven scores: symmetric default, location
     /// constraints, stickiness, fail-count bans.
     pub fn apply_node_criteria(&mut self) {
+        self.apply_shutdown_locks();
         // Tickets can fence nodes, so they come first.
         self.apply_tickets();
         self.apply_node_health();
