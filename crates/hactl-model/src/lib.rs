@@ -14,6 +14,7 @@ pub mod digest;
 pub mod ipvs_status;
 mod options;
 pub mod rc;
+pub mod remote;
 pub mod replace;
 mod score;
 pub mod split_brain;
