@@ -38,3 +38,48 @@ pub(crate) fn check_containers(c: &Configuration) -> Result<(), ImportError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    fn cib(resources: &str) -> String {
+        format!(
+            r#"<cib have-quorum="true"><configuration><crm_config/>
+<nodes><node id="1" uname="n1"/></nodes><resources>{resources}</resources>
+<constraints/></configuration><status/></cib>"#
+        )
+    }
+
+    fn prim(id: &str, container: &str) -> String {
+        format!(
+            r#"<primitive id="{id}" class="ocf" provider="pacemaker" type="Dummy">
+<meta_attributes id="{id}-m"><nvpair id="{id}-c" name="container" value="{container}"/>
+</meta_attributes></primitive>"#
+        )
+    }
+
+    /// A container relation the scheduler cannot honour is refused naming the
+    /// contained resource and what is wrong, never scheduled as if absent.
+    #[test]
+    fn unschedulable_containers_are_refused_by_name() {
+        let vm = r#"<primitive id="vm" class="ocf" provider="pacemaker" type="Dummy"/>"#;
+        for (resources, says) in [
+            (
+                prim("app", "nowhere"),
+                "container=nowhere must name a primitive",
+            ),
+            (prim("app", "app"), "its own container"),
+            (
+                format!(r#"{vm}<group id="g">{}</group>"#, prim("app", "vm")),
+                "inside a group or clone",
+            ),
+            (
+                format!(r#"<group id="g">{vm}</group>{}"#, prim("app", "vm")),
+                "container=vm must name a primitive",
+            ),
+        ] {
+            let e = crate::import(&cib(&resources)).expect_err(says).to_string();
+            assert!(e.contains("\"app\"") && e.contains(says), "{e}");
+        }
+        crate::import(&cib(&format!("{vm}{}", prim("app", "vm")))).expect("accepted");
+    }
+}
