@@ -29,7 +29,6 @@ const META: &[(&str, &[&str], &str)] = &[
         "multiple-active policies other than stop_start and stop_unexpected",
     ),
     ("remote-node", &[], "guest nodes (remote-node)"),
-    ("container", &[], "resources inside containers"),
     (
         "container-attribute-target",
         &[],
@@ -87,11 +86,14 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
         }
         for p in r.primitives() {
             for op in &p.ops {
-                if op.on_fail == Some(OnFail::RestartContainer) {
+                // Without a container there is nothing to restart.
+                if op.on_fail == Some(OnFail::RestartContainer)
+                    && hactl_model::remote::container_of(p).is_none()
+                {
                     return Err(refusal(
                         "op",
                         &op.id,
-                        "on-fail=restart-container (containers) is not supported yet",
+                        "on-fail=restart-container needs the container meta attribute",
                     ));
                 }
             }
@@ -106,6 +108,7 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
         check_set(&set.values, table, element, Some(&set.id), what)
     })?;
     crate::refuse_migration::check(c)?;
+    crate::refuse_remote::check_containers(c)?;
     for l in &c.constraints.location {
         if let Some(d) = l.resource_discovery.as_deref().filter(|d| *d != "always") {
             return Err(refusal(
@@ -186,7 +189,6 @@ mod tests {
         for (name, value) in [
             ("multiple-active", "block"),
             ("remote-node", "guest1"),
-            ("container", "vm1"),
             ("requires", "unfencing"),
             ("provides", "unfencing"),
         ] {

@@ -15,6 +15,7 @@ pub mod ipvs_status;
 mod live;
 mod options;
 pub mod rc;
+pub mod remote;
 pub mod replace;
 mod score;
 pub mod split_brain;
