@@ -58,6 +58,8 @@ mod promotable_actions;
 mod raw_scores;
 #[cfg(test)]
 mod removed_actions_tests;
+#[cfg(test)]
+mod repeated_history_tests;
 mod rules;
 mod sched;
 mod shutdown_lock;
