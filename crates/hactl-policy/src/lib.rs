@@ -34,6 +34,9 @@ mod clone_min;
 mod conditional;
 #[cfg(test)]
 mod conditional_tests;
+mod container;
+#[cfg(test)]
+mod container_tests;
 mod digest;
 #[cfg(test)]
 mod digest_tests;
@@ -55,8 +58,11 @@ mod promotable_actions;
 mod raw_scores;
 #[cfg(test)]
 mod removed_actions_tests;
+#[cfg(test)]
+mod repeated_history_tests;
 mod rules;
 mod sched;
+mod shutdown_lock;
 #[cfg(test)]
 mod stop_reason_tests;
 mod stopped_monitors;
@@ -370,10 +376,12 @@ pub struct Contribution {
 pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
     // Rules in attribute sets are evaluated once, at `now`, before anything reads them.
     let cib = &*conditional::resolve(cib, now);
+    let cib = &*container::desugar(cib);
     let mut s = Sched::new(cib, now)?;
     s.check_migration_history()?;
     s.apply_node_criteria();
     s.check_definitions();
+    s.restart_failed_containers();
     s.assign_all();
     s.check_partial_migrations()?;
     let mut g = s.build_graph();
@@ -404,7 +412,7 @@ fn build_transition(
         slot.get_or_insert_with(|| Arc::from(id)).clone()
     };
     for (i, a) in g.acts.iter().enumerate() {
-        if a.optional {
+        if a.optional && !g.always_in_graph.contains(&i) {
             continue;
         }
         let id = out_actions.len();

@@ -137,6 +137,11 @@ pub(crate) struct Prim<'a> {
     /// it counts as running on.
     pub partial_target: Option<usize>,
     pub stop_if_failed: bool,
+    /// Its history has a start still in progress (Pacemaker's start_pending).
+    pub start_pending: bool,
+    /// It failed inside its container with `on-fail=restart-container`
+    /// (`container.rs`).
+    pub restart_container: bool,
     pub blocked: bool,
     pub ignore_failure: bool,
     pub probed: Vec<bool>,
@@ -586,6 +591,8 @@ impl<'a> Sched<'a> {
             migration_barred: false,
             partial_target: None,
             stop_if_failed: false,
+            start_pending: false,
+            restart_container: false,
             blocked: false,
             ignore_failure: false,
             probed: vec![false; n],
@@ -699,7 +706,10 @@ impl<'a> Sched<'a> {
             // Clone histories are paired with instances in the order they were
             // recorded (find_anonymous_clone reads the status section in order).
             let mut cloned: Vec<(&'a String, &'a ResourceHistory)> = Vec::new();
-            for (rid, h) in &st.resources {
+            // Repeated entries of one id are each read, as Pacemaker does: one
+            // that finds the resource running keeps it so.
+            let repeated = st.repeated_histories.iter().map(|(rid, h)| (rid, h));
+            for (rid, h) in st.resources.iter().chain(repeated) {
                 match self.by_id.get(rid.as_str()) {
                     Some(&RscRef::P(p)) => self.unpack_history_entry(n, p, h),
                     Some(RscRef::G(_) | RscRef::C(_)) => {}
@@ -819,6 +829,8 @@ impl<'a> Sched<'a> {
             } else {
                 OnFail::Block
             }
+        } else if self.container_of(p).is_some() {
+            OnFail::RestartContainer
         } else {
             OnFail::Restart
         });
@@ -955,6 +967,9 @@ impl<'a> Sched<'a> {
             if op.op_status == -1 {
                 if matches!(kind, OpKind::Start | OpKind::StartLike) {
                     role = Some(Role::Started);
+                }
+                if kind == OpKind::Start {
+                    self.prims[p].start_pending = true;
                 }
                 continue;
             }
@@ -1110,10 +1125,13 @@ impl<'a> Sched<'a> {
         };
         self.prims[p].probed[n] = true;
         for (iv, ok) in monitors {
-            if ok {
+            // A repeated history of the resource on this node may name it again.
+            if ok && !self.prims[p].running_monitors.contains(&(n, iv)) {
                 self.prims[p].running_monitors.push((n, iv));
             }
-            self.prims[p].recurring_active.push((n, iv));
+            if !self.prims[p].recurring_active.contains(&(n, iv)) {
+                self.prims[p].recurring_active.push((n, iv));
+            }
         }
         let known_active = role != Role::Stopped;
         let node_online = self.nodes[n].online;
@@ -1155,6 +1173,7 @@ impl<'a> Sched<'a> {
             OnFail::Restart | OnFail::RestartContainer if known_active => {
                 self.prims[p].failed = true;
                 self.prims[p].stop_if_failed = true;
+                self.prims[p].restart_container = eff == OnFail::RestartContainer;
             }
             _ => {}
         }
@@ -1173,8 +1192,11 @@ impl<'a> Sched<'a> {
                 let why = "not managed".to_string();
                 self.location(p, Some(n), Score::INFINITY, why);
             }
-            self.prims[p].active.push(n);
-            if failed_here && on_fail != OnFail::Ignore {
+            // Once per node, also when a repeated history finds it active again.
+            if !self.prims[p].active.contains(&n) {
+                self.prims[p].active.push(n);
+            }
+            if failed_here && on_fail != OnFail::Ignore && !self.prims[p].failed_on.contains(&n) {
                 self.prims[p].failed_on.push(n);
             }
             match eff {
@@ -1434,6 +1456,7 @@ impl<'a> Sched<'a> {
     /// Applies configuration-driven scores: symmetric default, location
     /// constraints, stickiness, fail-count bans.
     pub fn apply_node_criteria(&mut self) {
+        self.apply_shutdown_locks();
         // Tickets can fence nodes, so they come first.
         self.apply_tickets();
         self.apply_node_health();
