@@ -14,14 +14,11 @@ use crate::ImportError;
 
 /// Cluster properties Pacemaker knows whose effect hactl has not implemented, with
 /// the values that mean "off" (which are accepted).
-const PROPERTIES: &[(&str, &[&str], &str)] = &[
-    ("shutdown-lock", &["false"], "shutdown locks"),
-    (
-        "enable-startup-probes",
-        &["true"],
-        "turning probes off (enable-startup-probes=false)",
-    ),
-];
+const PROPERTIES: &[(&str, &[&str], &str)] = &[(
+    "enable-startup-probes",
+    &["true"],
+    "turning probes off (enable-startup-probes=false)",
+)];
 
 /// Resource meta attributes whose effect hactl has not implemented, with the values
 /// that mean "off".
@@ -176,15 +173,10 @@ mod tests {
 
     #[test]
     fn each_refusal_names_the_setting() {
-        for (name, value) in [
-            ("shutdown-lock", "true"),
-            ("enable-startup-probes", "false"),
-        ] {
-            let e = crate::import(&cib(&nv(name, value), "", ""))
-                .expect_err(name)
-                .to_string();
-            assert!(e.contains(&format!("{name}={value}")), "{e}");
-        }
+        let e = crate::import(&cib(&nv("enable-startup-probes", "false"), "", ""))
+            .expect_err("enable-startup-probes")
+            .to_string();
+        assert!(e.contains("enable-startup-probes=false"), "{e}");
         for (name, value) in [
             ("multiple-active", "block"),
             ("remote-node", "guest1"),

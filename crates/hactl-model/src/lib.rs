@@ -12,6 +12,7 @@ pub mod conditional;
 pub mod dates;
 pub mod digest;
 pub mod ipvs_status;
+mod live;
 mod options;
 pub mod rc;
 pub mod remote;
@@ -692,15 +693,34 @@ pub struct NodeStatus {
     pub failcounts: Vec<FailCount>,
     /// Operation history, per resource.
     pub resources: BTreeMap<String, ResourceHistory>,
+    /// Further histories of a resource id already in `resources`: an imported
+    /// status section can hold several `<lrm_resource>` entries with one id on one
+    /// node, and Pacemaker reads each one (the resource keeps the highest role any
+    /// of them gives it). hactl never records one itself: a new result for the
+    /// resource on the node supersedes them (see `Change::RecordOp`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeated_histories: Vec<(String, ResourceHistory)>,
 }
 
 impl NodeStatus {
-    /// The node's histories in the order they were first recorded
-    /// ([`ResourceHistory::position`]; those without one last, by id).
+    /// The node's histories, repeated ones included, in the order they were first
+    /// recorded ([`ResourceHistory::position`]; those without one last, by id).
     pub fn histories_in_recorded_order(&self) -> Vec<(&String, &ResourceHistory)> {
-        let mut v: Vec<_> = self.resources.iter().collect();
+        let repeated = self.repeated_histories.iter().map(|(id, h)| (id, h));
+        let mut v: Vec<_> = self.resources.iter().chain(repeated).collect();
         v.sort_by_key(|(_, h)| h.position.unwrap_or(u32::MAX));
         v
+    }
+
+    /// Forgets the histories of `rsc` on this node, repeated ones included.
+    pub fn forget_history(&mut self, rsc: &str) {
+        self.resources.remove(rsc);
+        self.forget_repeated_histories(rsc);
+    }
+
+    /// Forgets the repeated histories of `rsc` (a new result supersedes them).
+    pub fn forget_repeated_histories(&mut self, rsc: &str) {
+        self.repeated_histories.retain(|(id, _)| id != rsc);
     }
 }
 
@@ -737,6 +757,12 @@ pub struct ResourceHistory {
     /// when unknown (read after the others, in id order).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<u32>,
+    /// The resource was stopped here by a clean shutdown of the node while
+    /// `shutdown-lock` was on, at this time (seconds since the epoch): it stays
+    /// locked to this node (Pacemaker's `shutdown-lock` attribute of
+    /// `<lrm_resource>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_lock: Option<i64>,
 }
 
 impl ResourceHistory {

@@ -61,8 +61,11 @@ mod remote;
 mod remote_tests;
 #[cfg(test)]
 mod removed_actions_tests;
+#[cfg(test)]
+mod repeated_history_tests;
 mod rules;
 mod sched;
+mod shutdown_lock;
 #[cfg(test)]
 mod stop_reason_tests;
 mod stopped_monitors;

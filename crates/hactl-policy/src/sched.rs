@@ -720,7 +720,10 @@ impl<'a> Sched<'a> {
             // Clone histories are paired with instances in the order they were
             // recorded (find_anonymous_clone reads the status section in order).
             let mut cloned: Vec<(&'a String, &'a ResourceHistory)> = Vec::new();
-            for (rid, h) in &st.resources {
+            // Repeated entries of one id are each read, as Pacemaker does: one
+            // that finds the resource running keeps it so.
+            let repeated = st.repeated_histories.iter().map(|(rid, h)| (rid, h));
+            for (rid, h) in st.resources.iter().chain(repeated) {
                 match self.by_id.get(rid.as_str()) {
                     Some(&RscRef::P(p)) => self.unpack_history_entry(n, p, h),
                     Some(RscRef::G(_) | RscRef::C(_)) => {}
@@ -1139,10 +1142,13 @@ impl<'a> Sched<'a> {
         };
         self.prims[p].probed[n] = true;
         for (iv, ok) in monitors {
-            if ok {
+            // A repeated history of the resource on this node may name it again.
+            if ok && !self.prims[p].running_monitors.contains(&(n, iv)) {
                 self.prims[p].running_monitors.push((n, iv));
             }
-            self.prims[p].recurring_active.push((n, iv));
+            if !self.prims[p].recurring_active.contains(&(n, iv)) {
+                self.prims[p].recurring_active.push((n, iv));
+            }
         }
         let known_active = role != Role::Stopped;
         let node_online = self.nodes[n].online;
@@ -1206,8 +1212,11 @@ impl<'a> Sched<'a> {
                 let why = "not managed".to_string();
                 self.location(p, Some(n), Score::INFINITY, why);
             }
-            self.prims[p].active.push(n);
-            if failed_here && on_fail != OnFail::Ignore {
+            // Once per node, also when a repeated history finds it active again.
+            if !self.prims[p].active.contains(&n) {
+                self.prims[p].active.push(n);
+            }
+            if failed_here && on_fail != OnFail::Ignore && !self.prims[p].failed_on.contains(&n) {
                 self.prims[p].failed_on.push(n);
             }
             match eff {
@@ -1467,6 +1476,7 @@ impl<'a> Sched<'a> {
     /// Applies configuration-driven scores: symmetric default, location
     /// constraints, stickiness, fail-count bans.
     pub fn apply_node_criteria(&mut self) {
+        self.apply_shutdown_locks();
         // Tickets can fence nodes, so they come first.
         self.apply_tickets();
         self.apply_node_health();
