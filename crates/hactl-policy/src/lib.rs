@@ -416,7 +416,7 @@ fn build_transition(
         slot.get_or_insert_with(|| Arc::from(id)).clone()
     };
     for (i, a) in g.acts.iter().enumerate() {
-        if a.optional {
+        if a.optional && !g.always_in_graph.contains(&i) {
             continue;
         }
         let id = out_actions.len();

@@ -141,6 +141,8 @@ pub(crate) struct Prim<'a> {
     /// it counts as running on.
     pub partial_target: Option<usize>,
     pub stop_if_failed: bool,
+    /// Its history has a start still in progress (Pacemaker's start_pending).
+    pub start_pending: bool,
     /// It failed inside its container with `on-fail=restart-container`
     /// (`container.rs`).
     pub restart_container: bool,
@@ -599,6 +601,7 @@ impl<'a> Sched<'a> {
             migration_barred: false,
             partial_target: None,
             stop_if_failed: false,
+            start_pending: false,
             restart_container: false,
             reset_remote: false,
             blocked: false,
@@ -984,6 +987,9 @@ impl<'a> Sched<'a> {
             if op.op_status == -1 {
                 if matches!(kind, OpKind::Start | OpKind::StartLike) {
                     role = Some(Role::Started);
+                }
+                if kind == OpKind::Start {
+                    self.prims[p].start_pending = true;
                 }
                 continue;
             }
