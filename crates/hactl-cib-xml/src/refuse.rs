@@ -63,16 +63,6 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
         }
         for p in r.primitives() {
             check_set(&p.meta, META, "primitive", Some(&p.id), "meta attribute")?;
-            if p.agent.class == "ocf"
-                && p.agent.provider.as_deref() == Some("pacemaker")
-                && p.agent.kind == "remote"
-            {
-                return Err(refusal(
-                    "primitive",
-                    &p.id,
-                    "ocf:pacemaker:remote (Pacemaker Remote nodes) is not supported",
-                ));
-            }
         }
         for p in r.primitives() {
             for op in &p.ops {
@@ -99,6 +89,7 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
     })?;
     crate::refuse_migration::check(c)?;
     crate::refuse_remote::check_containers(c)?;
+    crate::refuse_remote::check_connections(c)?;
     for l in &c.constraints.location {
         if let Some(d) = l.resource_discovery.as_deref().filter(|d| *d != "always") {
             return Err(refusal(
@@ -190,12 +181,6 @@ mod tests {
         let e = crate::import(&cib("", "", loc)).unwrap_err().to_string();
         assert!(
             e.contains("l1") && e.contains("resource-discovery=never"),
-            "{e}"
-        );
-        let remote = cib("", "", "").replace(r#"type="Dummy""#, r#"type="remote""#);
-        let e = crate::import(&remote).unwrap_err().to_string();
-        assert!(
-            e.contains("\"r\"") && e.contains("ocf:pacemaker:remote"),
             "{e}"
         );
     }

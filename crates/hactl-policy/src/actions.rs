@@ -317,7 +317,8 @@ impl Sched<'_> {
         let mut fence_of = vec![None; self.nodes.len()];
         for (n, slot) in fence_of.iter_mut().enumerate() {
             if self.nodes[n].unclean && self.can_fence(n) {
-                let reason = self.nodes[n].fence_reason.clone();
+                let reason =
+                    (self.nodes[n].fence_reason.clone()).or_else(|| Some("node is unclean".into()));
                 *slot = Some(g.add(Act {
                     rsc: None,
                     task: Task::Fence,
@@ -473,6 +474,7 @@ impl Sched<'_> {
         self.anti_colocation_orders(&mut g);
         self.order_unfencing(&mut g);
         self.unassign_instances(&mut g);
+        self.order_remote_actions(&mut g);
         propagate(self, &mut g);
         self.utilization_orders(&mut g);
         self.drop_moot_reloads(&mut g);
@@ -664,6 +666,9 @@ impl Sched<'_> {
         for n in 0..self.nodes.len() {
             let nd = &self.nodes[n];
             if prim.probed[n] || !nd.online || nd.unclean || nd.maintenance {
+                continue;
+            }
+            if !self.probes_on_remote(p, n) {
                 continue;
             }
             if !self.probes_instance(p, n) {

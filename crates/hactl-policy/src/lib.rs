@@ -56,6 +56,9 @@ mod probe_order;
 mod promotable;
 mod promotable_actions;
 mod raw_scores;
+mod remote;
+#[cfg(test)]
+mod remote_tests;
 #[cfg(test)]
 mod removed_actions_tests;
 #[cfg(test)]
@@ -381,6 +384,7 @@ pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
     let mut s = Sched::new(cib, now)?;
     s.check_migration_history()?;
     s.apply_node_criteria();
+    s.apply_remote_bans();
     s.check_definitions();
     s.restart_failed_containers();
     s.assign_all();
@@ -502,6 +506,14 @@ fn build_transition(
             probe_edges.push(OrderingEdge {
                 before: id,
                 after: start,
+                kind: EdgeKind::Optional,
+            });
+        }
+        if let Some(up) = s.probe_waits_for(n, g).and_then(|a| map[a]) {
+            // On a remote node, once its connection is up.
+            probe_edges.push(OrderingEdge {
+                before: up,
+                after: id,
                 kind: EdgeKind::Optional,
             });
         }
