@@ -35,16 +35,6 @@ const META: &[(&str, &[&str], &str)] = &[
         "container-attribute-target",
     ),
     (
-        "requires",
-        &["nothing", "quorum", "fencing"],
-        "unfencing (requires=unfencing)",
-    ),
-    (
-        "provides",
-        &[],
-        "fence devices that unfence (provides=unfencing)",
-    ),
-    (
         "collocated",
         &["true"],
         "groups whose members are not colocated (collocated=false)",
@@ -177,12 +167,7 @@ mod tests {
             .expect_err("enable-startup-probes")
             .to_string();
         assert!(e.contains("enable-startup-probes=false"), "{e}");
-        for (name, value) in [
-            ("multiple-active", "block"),
-            ("remote-node", "guest1"),
-            ("requires", "unfencing"),
-            ("provides", "unfencing"),
-        ] {
+        for (name, value) in [("multiple-active", "block"), ("remote-node", "guest1")] {
             let e = crate::import(&cib("", &nv(name, value), ""))
                 .expect_err(name)
                 .to_string();

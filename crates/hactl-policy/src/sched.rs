@@ -129,6 +129,9 @@ pub(crate) struct Prim<'a> {
     /// all but fence devices); with `requires=quorum` it waits only for the
     /// fencing of a node it may run on whose state of it is unknown.
     pub needs_fencing: bool,
+    /// Its probes and starts on a node wait for the node's unfencing
+    /// (`requires=unfencing`, the default when some device unfences).
+    pub needs_unfencing: bool,
 
     // Status.
     pub active: Vec<usize>,
@@ -240,6 +243,8 @@ pub(crate) struct Sched<'a> {
     pub quorate: bool,
     pub nqp: NoQuorumPolicy,
     pub have_fencing: bool,
+    /// Some resource provides unfencing (`unfence.rs`).
+    pub unfencing: bool,
     pub nodes: Vec<NodeInfo<'a>>,
     pub node_by_name: BTreeMap<&'a str, usize>,
     pub prims: Vec<Prim<'a>>,
@@ -397,6 +402,7 @@ impl<'a> Sched<'a> {
             quorate,
             nqp,
             have_fencing: false,
+            unfencing: crate::unfence::unfencing_enabled(cib),
             nodes: Vec::new(),
             node_by_name: BTreeMap::new(),
             prims: Vec::new(),
@@ -576,6 +582,11 @@ impl<'a> Sched<'a> {
             Some(r) => r == "fencing" || r == "unfencing",
             None => !fence_device,
         };
+        // Pacemaker resets requires=unfencing to quorum for fence devices and
+        // without fencing.
+        let needs_unfencing = !fence_device
+            && self.opts.stonith_enabled
+            && requires.map_or(self.unfencing, |r| r == "unfencing");
         Prim {
             id,
             def,
@@ -595,6 +606,7 @@ impl<'a> Sched<'a> {
             fence_device,
             needs_quorum,
             needs_fencing,
+            needs_unfencing,
             active: Vec::new(),
             failed_on: Vec::new(),
             failed: false,
