@@ -38,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hactl_model::change::Change;
 use hactl_model::{Cib, Resource};
-use hactl_policy::{Action, ActionKind, NodeState, OrderingEdge, Transition};
+use hactl_policy::{Action, ActionKind, LiveFacts, NodeState, OrderingEdge, Transition};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
@@ -49,6 +49,7 @@ use crate::messages::{ControllerMsg, Report};
 use crate::ops::rc;
 use crate::sched_thread::{SchedThread, Scheduled};
 use crate::split_brain::{self, Liveness};
+use crate::watchdog;
 
 /// The node attribute holding the boot id under which the node was last probed.
 pub const PROBED_ATTR: &str = "hactl-probed";
@@ -270,6 +271,8 @@ struct Dc {
     /// The configuration epoch last reacted to (seen by `on_cib` or planned on).
     last_epoch: u64,
     last_schedule: Instant,
+    /// The epoch whose `have-watchdog` property the DC last warned it ignores.
+    warned_watchdog: Option<u64>,
     /// The policy engine's thread (`None` if it could not be started).
     sched: Option<SchedThread>,
     /// The run it is on.
@@ -358,6 +361,7 @@ pub async fn run(
         probed_unsynced: HashSet::new(),
         followup: Vec::new(),
         last_schedule: start,
+        warned_watchdog: None,
         triggers: Triggers::default(),
         meta: None,
         backoff: Backoff::default(),
@@ -857,7 +861,18 @@ impl Dc {
             return;
         };
         let now_s = (now_ms() / 1000) as i64;
-        let Some(id) = sched.submit(self.cib.clone(), now_s) else {
+        let live = LiveFacts {
+            have_watchdog: watchdog::have_watchdog(&self.cib),
+        };
+        if let Some(claim) = watchdog::claimed_watchdog(&self.cib, live.have_watchdog) {
+            if self.warned_watchdog != Some(self.cib.epoch) {
+                self.warned_watchdog = Some(self.cib.epoch);
+                warn!(node = %self.cfg.node, property = claim, armed_everywhere = live.have_watchdog,
+                    "the have-watchdog property is ignored: the cluster has a watchdog only \
+                     where every daemon armed one (settings.watchdog in cluster.toml)");
+            }
+        }
+        let Some(id) = sched.submit(self.cib.clone(), now_s, live) else {
             self.sched = None;
             return;
         };

@@ -1665,3 +1665,54 @@ async fn migratable_group_members_migrate_when_the_group_moves() {
         );
     }
 }
+
+/// `have-watchdog=true` written into the CIB (by hand, or by an imported Pacemaker
+/// CIB) with no fence device and no watchdog armed anywhere: the DC does not count
+/// the claim as a way to fence, so it starts nothing it could never recover by
+/// fencing (as with fencing on and no device). Once every node's daemon has said it
+/// armed a watchdog (the attribute each records when it joins), the resource starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claimed_watchdog_counts_as_fencing_only_once_every_node_armed_one() {
+    use hactl_controller::watchdog::WATCHDOG_ATTR;
+    let mut lab = Lab::new();
+    for (k, v) in [("stonith-enabled", "true"), ("have-watchdog", "true")] {
+        lab.propose(Change::SetProperty {
+            name: k.into(),
+            value: v.into(),
+        })
+        .await;
+    }
+    lab.start_dc();
+    lab.propose(Change::AddResource {
+        resource: Resource::Primitive(dummy("foo")),
+    })
+    .await;
+    let started = |l: &Lab| {
+        let d = l.io.dispatched.lock().unwrap();
+        d.iter().any(|(_, _, r, op)| r == "foo" && op == "start")
+    };
+    lab.wait_for("foo probed on every node, the DC idle", |l| {
+        assert!(!started(l), "foo started without a way to fence");
+        let cib = l.cib();
+        NODES
+            .iter()
+            .all(|n| cib.status.nodes[*n].resources.contains_key("foo"))
+            && l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    assert!(!started(&lab) && lab.running_on("foo").is_empty());
+
+    for n in NODES {
+        lab.propose(Change::SetTransientAttribute {
+            node: n.into(),
+            name: WATCHDOG_ATTR.into(),
+            value: Some("5000".into()),
+        })
+        .await;
+    }
+    lab.wait_for("foo running once every node armed a watchdog", |l| {
+        let v = l.running_on("foo");
+        v.len() == 1 && l.recorded_active_on("foo") == v
+    })
+    .await;
+}

@@ -426,6 +426,12 @@ impl<'a> Sched<'a> {
         self.nodes[node].online
     }
 
+    /// A watchdog (SBD, `have-watchdog=true`) fences too: Pacemaker's unpack_config
+    /// counts it as a fencing device. Read before anything asks [`Sched::can_fence`].
+    pub(crate) fn set_have_watchdog(&mut self, watchdog: bool) {
+        self.have_fencing = watchdog || self.prims.iter().any(|p| p.fence_device);
+    }
+
     pub(crate) fn fence_node(&mut self, n: usize, reason: String) {
         let node = &mut self.nodes[n];
         if !node.unclean {
@@ -674,14 +680,12 @@ impl<'a> Sched<'a> {
                 }
             }
         }
-        // A watchdog (SBD, `have-watchdog=true`) fences too: Pacemaker's
-        // unpack_config counts it as a fencing device.
         let watchdog = cib
             .config
             .properties
             .get("have-watchdog")
             .and_then(|v| parse_bool(v));
-        self.have_fencing = watchdog.unwrap_or(false) || self.prims.iter().any(|p| p.fence_device);
+        self.set_have_watchdog(watchdog.unwrap_or(false));
         let mut configured = self.prims.len();
         self.failcounts = vec![Vec::new(); configured];
         self.index_failcounts(0);
