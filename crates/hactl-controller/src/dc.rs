@@ -62,6 +62,14 @@ pub trait ClusterIo: Send + Sync + 'static {
     fn propose(&self, change: Change) -> crate::Proposal<'_>;
     /// The CIB as applied locally; after `propose` resolved, it holds the change.
     fn cib(&self) -> Arc<Cib>;
+    /// Whether a migration step's record (its source and target) can be written:
+    /// not while a member on an older build reads only an older entry format. The
+    /// DC plans no live migration until then (stop and start instead): a migration
+    /// whose steps ran but could not be recorded would leave the resource where the
+    /// CIB does not show it.
+    fn records_migrations(&self) -> bool {
+        true
+    }
     /// Told after each policy engine run (tests and metrics watch it).
     fn scheduled(&self, _run: &ScheduleRun) {}
 }
@@ -863,6 +871,7 @@ impl Dc {
         let now_s = (now_ms() / 1000) as i64;
         let live = LiveFacts {
             have_watchdog: watchdog::have_watchdog(&self.cib),
+            migrate: self.io.records_migrations(),
         };
         if let Some(claim) = watchdog::claimed_watchdog(&self.cib, live.have_watchdog) {
             if self.warned_watchdog != Some(self.cib.epoch) {

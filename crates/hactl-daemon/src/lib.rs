@@ -1179,6 +1179,12 @@ impl hactl_controller::Host for CtlHost {
             .map(|d| d.consensus.status().cib.clone())
             .unwrap_or_default()
     }
+
+    fn records_migrations(&self) -> bool {
+        self.0.upgrade().is_some_and(|d| {
+            d.consensus.status().entry_format >= hactl_consensus::format::MIGRATION_FORMAT
+        })
+    }
 }
 
 /// `<state>/sbin` holding `crm_attribute` → the hactl binary (made afresh at each

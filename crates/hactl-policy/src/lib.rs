@@ -373,13 +373,16 @@ pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
 
 /// What only a running cluster knows, which its DC tells the policy engine instead
 /// of taking the CIB's word for it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LiveFacts {
     /// Every node has armed a watchdog. Pacemaker maintains `have-watchdog` itself
     /// (from SBD), so a simulated Pacemaker CIB's property is believed; in a live
     /// hactl cluster anyone can set the property, and a watchdog that is not armed
     /// fences nothing.
     pub have_watchdog: bool,
+    /// Live migrations can be recorded (every member reads the records of their
+    /// steps); without, resources move by stop and start.
+    pub migrate: bool,
 }
 
 /// [`schedule`] for the live cluster: `live` replaces what the CIB says of it.
@@ -393,6 +396,7 @@ fn run(cib: &Cib, now: i64, live: Option<LiveFacts>) -> Result<Transition, Polic
     let mut s = Sched::new(cib, now)?;
     if let Some(l) = live {
         s.set_have_watchdog(l.have_watchdog);
+        s.migrations_recordable = l.migrate;
     }
     s.check_migration_history()?;
     s.apply_node_criteria();

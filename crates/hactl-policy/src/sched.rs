@@ -229,6 +229,9 @@ pub(crate) struct Sched<'a> {
     pub quorate: bool,
     pub nqp: NoQuorumPolicy,
     pub have_fencing: bool,
+    /// Whether a live migration may be planned: false while the running cluster
+    /// cannot record one (`LiveFacts::migrate`).
+    pub migrations_recordable: bool,
     pub nodes: Vec<NodeInfo<'a>>,
     pub node_by_name: BTreeMap<&'a str, usize>,
     pub prims: Vec<Prim<'a>>,
@@ -386,6 +389,7 @@ impl<'a> Sched<'a> {
             quorate,
             nqp,
             have_fencing: false,
+            migrations_recordable: true,
             nodes: Vec::new(),
             node_by_name: BTreeMap::new(),
             prims: Vec::new(),
