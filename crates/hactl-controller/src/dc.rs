@@ -47,6 +47,7 @@ use crate::engine::{Command, Engine, EngineConfig, Event};
 use crate::history::{self, Triggers};
 use crate::messages::{ControllerMsg, Report};
 use crate::ops::rc;
+use crate::recorded::{Recorded, Seen};
 use crate::sched_thread::{SchedThread, Scheduled};
 use crate::split_brain::{self, Liveness};
 use crate::watchdog;
@@ -261,8 +262,8 @@ struct Dc {
     waiting_since: HashMap<String, Instant>,
     /// Node → when it was last sent `Resync`, while its `Synced` is missing.
     asked: HashMap<String, Instant>,
-    /// Highest report seq recorded per (node, boot).
-    recorded: HashMap<(String, u64), u64>,
+    /// The reports recorded per (node, boot).
+    recorded: HashMap<(String, u64), Recorded>,
     hold_until: Option<Instant>,
     /// Node → resources whose start was dispatched there and has no result yet (a
     /// lost node may still complete them: the split-brain hold counts them).
@@ -582,19 +583,29 @@ impl Dc {
                     s.remove(&r.details.rsc);
                 }
             }
-            let seen = self.recorded.get(&key).copied().unwrap_or(0);
-            if r.seq <= seen {
-                acks.entry(r.node.clone()).or_default().push(r.seq);
-                continue;
-            }
-            cmds.extend(self.engine.handle(report_event(&r), &self.cib, now_ms()));
+            let seen = self
+                .recorded
+                .get(&key)
+                .map_or(Seen::New, |s| s.judge(r.seq));
+            let event = match seen {
+                Seen::Repeat => {
+                    acks.entry(r.node.clone()).or_default().push(r.seq);
+                    continue;
+                }
+                Seen::New => report_event(&r),
+                Seen::Late => Event::LateResult {
+                    node: r.node.clone(),
+                    details: r.details.clone(),
+                    outcome: r.outcome.clone(),
+                },
+            };
+            cmds.extend(self.engine.handle(event, &self.cib, now_ms()));
             fresh.push((key, r.seq));
         }
         if self.run_cmds(cmds).await {
             for ((node, boot), seq) in fresh {
                 acks.entry(node.clone()).or_default().push(seq);
-                let e = self.recorded.entry((node, boot)).or_insert(0);
-                *e = (*e).max(seq);
+                self.recorded.entry((node, boot)).or_default().insert(seq);
             }
         }
         // Not recorded: left in the nodes' outboxes for the next DC (or resync).

@@ -1716,3 +1716,66 @@ async fn a_claimed_watchdog_counts_as_fencing_only_once_every_node_armed_one() {
     })
     .await;
 }
+
+/// A failure a node could not report (it was cut off) waits in its outbox; when the
+/// node is back, its answer to `Resync` (`Synced`, with that failure) arrives after
+/// `sync_timeout`, so the DC has probed the node meanwhile and recorded the newer
+/// probe results first. The older failure is not recorded as the newest result (the
+/// probe's is newer), but its fail count is not lost: it counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_in_a_late_synced_backlog_still_counts() {
+    let (lab, at) = settled_group_off_the_dc().await;
+    // Nowhere else to go: the group stays on `at` while it is away.
+    let third = NODES.iter().find(|n| **n != "n1" && **n != at).unwrap();
+    lab.propose(Change::SetStandby {
+        node: third.to_string(),
+        standby: true,
+    })
+    .await;
+    lab.io.links.lock().unwrap().cut.insert(at.clone());
+    lab.propose(member(&at, false)).await;
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+    // web fails while `at` is cut off: its monitor's report waits in the outbox.
+    std::fs::remove_file(state_file(&lab.rsctmp(&at), "web")).unwrap();
+    let unacked = svc.unacked();
+    lab.wait_for("web's monitor failure waiting in the outbox", |_| {
+        let failed = svc
+            .executor()
+            .history("web")
+            .iter()
+            .any(|o| o.operation == "monitor" && o.interval_ms == 500 && o.rc == 7);
+        failed && svc.unacked() > unacked
+    })
+    .await;
+    // The DC's hold for the lost node is over (a DC still holding plans nothing,
+    // probes included, until the late Synced has come).
+    lab.wait_for("the DC idle", |l| {
+        l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    {
+        let mut links = lab.io.links.lock().unwrap();
+        links.late_synced.insert(at.clone(), LATE_SYNC);
+        links.cut.remove(&at);
+    }
+    lab.propose(member(&at, true)).await;
+    lab.wait_for("the late Synced recorded, web back, the DC idle", |l| {
+        svc.unacked() == 0
+            && l.running_on("web") == vec![at.clone()]
+            && l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    let cib = lab.cib();
+    let web: Vec<_> = cib.status.nodes[&at]
+        .failcounts
+        .iter()
+        .filter(|f| f.rsc == "web")
+        .map(|f| (f.op.as_deref(), f.interval_ms, f.count.value()))
+        .collect();
+    assert_eq!(
+        web,
+        [(Some("monitor"), Some(500), 1)],
+        "{:#?}",
+        cib.status.nodes[&at]
+    );
+}
