@@ -270,6 +270,27 @@ fn bad_input_is_a_clear_error() {
     assert!(!o.status.success(), "an input file is required");
 }
 
+/// A guest node's CIB (container meta, remote-node) is scheduled by `hactl
+/// simulate` but refused, by name, on the way to a cluster (`cib import`).
+#[test]
+fn containers_simulate_but_are_refused_for_a_cluster() {
+    let xml = repo().join("tests/data/pacemaker-cts/wave2/container-2.xml");
+    let o = hactl(&["simulate", "--xml", path(&xml)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(summary_block(&stdout(&o)).contains(&"* Restart container1 ( node1 )".to_string()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("c.json");
+    let o = hactl(&["cib", "import", path(&xml), "-o", path(&json)]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("\"rsc1\"") && err.contains("container=container1"),
+        "{err}"
+    );
+    assert!(err.contains("scheduled by `hactl simulate` only"), "{err}");
+    assert!(!json.exists(), "nothing written");
+}
+
 #[test]
 fn cib_import_validate_generate() {
     let dir = tempfile::tempdir().expect("tempdir");

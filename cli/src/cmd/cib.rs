@@ -102,6 +102,11 @@ pub fn run(c: CibCommand) -> anyhow::Result<ExitCode> {
         CibCommand::Push(a) => crate::cmd::cib_push::push(a),
         CibCommand::Import { file, output } => {
             let cib = load(&file, Some(CibFormat::PacemakerXml))?;
+            // What `cib import` writes is meant for a cluster (`cib push`), which
+            // cannot run these: say so now rather than at the push.
+            if let Some(e) = hactl_model::remote::refusal_in_cluster(&cib.config) {
+                anyhow::bail!("{}: {e}", file.display());
+            }
             let mut json = serde_json::to_string_pretty(&cib)?;
             json.push('\n');
             write_out(output.as_deref(), &json)?;

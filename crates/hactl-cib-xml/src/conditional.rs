@@ -302,13 +302,13 @@ mod tests {
         let e = crate::import(&cib(&props, "")).unwrap_err().to_string();
         assert!(e.contains("moon"), "{e}");
         let unsupported = format!(
-            r##"<cluster_property_set id="s" score="3">{DATE_RULE}<nvpair id="a" name="shutdown-lock" value="true"/></cluster_property_set>"##
+            r##"<cluster_property_set id="s" score="3">{DATE_RULE}<nvpair id="a" name="enable-startup-probes" value="false"/></cluster_property_set>"##
         );
         let e = crate::import(&cib(&unsupported, ""))
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("shutdown-lock=true") && e.contains("\"s\""),
+            e.contains("enable-startup-probes=false") && e.contains("\"s\""),
             "{e}"
         );
     }

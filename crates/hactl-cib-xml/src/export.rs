@@ -309,6 +309,9 @@ pub fn export(cib: &Cib) -> String {
                     attr(&mut out, "provider", p);
                 }
                 attr(&mut out, "type", &h.agent.kind);
+                if let Some(t) = h.shutdown_lock {
+                    attr(&mut out, "shutdown-lock", &t.to_string());
+                }
                 out.push_str(">\n");
                 let mut seen: HashMap<String, ()> = HashMap::new();
                 for op in &h.ops {

@@ -929,6 +929,7 @@ fn import_lrm(lrm: &Element, st: &mut NodeStatus) -> Result<(), ImportError> {
                     kind: r.attr("type").unwrap_or_default().to_string(),
                 },
                 ops: Vec::with_capacity(r.children.len()),
+                shutdown_lock: int_attr::<i64>(r, "shutdown-lock")?.filter(|&t| t != 0),
                 ..Default::default()
             };
             for o in &r.children {

@@ -11,6 +11,7 @@ pub mod generate;
 mod import;
 mod refuse;
 mod refuse_migration;
+mod refuse_remote;
 mod sets;
 mod templates;
 mod tickets;

@@ -14,14 +14,11 @@ use crate::ImportError;
 
 /// Cluster properties Pacemaker knows whose effect hactl has not implemented, with
 /// the values that mean "off" (which are accepted).
-const PROPERTIES: &[(&str, &[&str], &str)] = &[
-    ("shutdown-lock", &["false"], "shutdown locks"),
-    (
-        "enable-startup-probes",
-        &["true"],
-        "turning probes off (enable-startup-probes=false)",
-    ),
-];
+const PROPERTIES: &[(&str, &[&str], &str)] = &[(
+    "enable-startup-probes",
+    &["true"],
+    "turning probes off (enable-startup-probes=false)",
+)];
 
 /// Resource meta attributes whose effect hactl has not implemented, with the values
 /// that mean "off".
@@ -32,7 +29,6 @@ const META: &[(&str, &[&str], &str)] = &[
         "multiple-active policies other than stop_start and stop_unexpected",
     ),
     ("remote-node", &[], "guest nodes (remote-node)"),
-    ("container", &[], "resources inside containers"),
     (
         "container-attribute-target",
         &[],
@@ -90,11 +86,14 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
         }
         for p in r.primitives() {
             for op in &p.ops {
-                if op.on_fail == Some(OnFail::RestartContainer) {
+                // Without a container there is nothing to restart.
+                if op.on_fail == Some(OnFail::RestartContainer)
+                    && hactl_model::remote::container_of(p).is_none()
+                {
                     return Err(refusal(
                         "op",
                         &op.id,
-                        "on-fail=restart-container (containers) is not supported yet",
+                        "on-fail=restart-container needs the container meta attribute",
                     ));
                 }
             }
@@ -109,6 +108,7 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
         check_set(&set.values, table, element, Some(&set.id), what)
     })?;
     crate::refuse_migration::check(c)?;
+    crate::refuse_remote::check_containers(c)?;
     for l in &c.constraints.location {
         if let Some(d) = l.resource_discovery.as_deref().filter(|d| *d != "always") {
             return Err(refusal(
@@ -182,19 +182,13 @@ mod tests {
 
     #[test]
     fn each_refusal_names_the_setting() {
-        for (name, value) in [
-            ("shutdown-lock", "true"),
-            ("enable-startup-probes", "false"),
-        ] {
-            let e = crate::import(&cib(&nv(name, value), "", ""))
-                .expect_err(name)
-                .to_string();
-            assert!(e.contains(&format!("{name}={value}")), "{e}");
-        }
+        let e = crate::import(&cib(&nv("enable-startup-probes", "false"), "", ""))
+            .expect_err("enable-startup-probes")
+            .to_string();
+        assert!(e.contains("enable-startup-probes=false"), "{e}");
         for (name, value) in [
             ("multiple-active", "block"),
             ("remote-node", "guest1"),
-            ("container", "vm1"),
             ("requires", "unfencing"),
             ("provides", "unfencing"),
         ] {

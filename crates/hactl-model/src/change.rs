@@ -290,6 +290,7 @@ impl Change {
         self.apply_inner(&mut work, &node_names)?;
         if self.is_config() {
             work.config.validate().map_err(combine)?;
+            crate::live::check(&work.config)?;
             work.epoch = cib.epoch + 1;
             // A lower limit takes effect at once.
             let limit = crate::transitions::limit(&work.config);

@@ -12,8 +12,10 @@ pub mod conditional;
 pub mod dates;
 pub mod digest;
 pub mod ipvs_status;
+mod live;
 mod options;
 pub mod rc;
+pub mod remote;
 pub mod replace;
 mod score;
 pub mod split_brain;
@@ -731,6 +733,12 @@ pub struct ResourceHistory {
     /// when unknown (read after the others, in id order).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<u32>,
+    /// The resource was stopped here by a clean shutdown of the node while
+    /// `shutdown-lock` was on, at this time (seconds since the epoch): it stays
+    /// locked to this node (Pacemaker's `shutdown-lock` attribute of
+    /// `<lrm_resource>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_lock: Option<i64>,
 }
 
 impl ResourceHistory {

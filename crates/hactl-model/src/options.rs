@@ -38,6 +38,16 @@ pub struct ClusterOptions {
     /// How many transitions `hactl cluster history` keeps (hactl's own property,
     /// [`crate::transitions::LIMIT_PROPERTY`]).
     pub transition_history_limit: usize,
+    /// Pacemaker's `shutdown-lock`: a resource active on a node that shuts down
+    /// cleanly stays locked to it (stopped, not recovered elsewhere) until the node
+    /// returns or `shutdown-lock-limit` passes. The scheduler honours it for
+    /// imported CIBs; a running hactl cluster refuses it
+    /// (`live.rs`).
+    #[serde(default)]
+    pub shutdown_lock: bool,
+    /// `shutdown-lock-limit`: 0 = a lock lasts until the node returns.
+    #[serde(default)]
+    pub shutdown_lock_limit_ms: u64,
 }
 
 impl Default for ClusterOptions {
@@ -59,6 +69,8 @@ impl Default for ClusterOptions {
             heartbeat_profile: "default".into(),
             priority_fencing_delay_ms: 0,
             transition_history_limit: crate::transitions::DEFAULT_LIMIT,
+            shutdown_lock: false,
+            shutdown_lock_limit_ms: 0,
         }
     }
 }
@@ -87,6 +99,8 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "heartbeat-profile",
     "priority-fencing-delay",
     crate::transitions::LIMIT_PROPERTY,
+    "shutdown-lock",
+    "shutdown-lock-limit",
 ];
 
 impl ClusterOptions {
@@ -115,6 +129,8 @@ impl ClusterOptions {
             "heartbeat-profile" => self.heartbeat_profile.clone(),
             "priority-fencing-delay" => ms(self.priority_fencing_delay_ms),
             crate::transitions::LIMIT_PROPERTY => self.transition_history_limit.to_string(),
+            "shutdown-lock" => b(self.shutdown_lock),
+            "shutdown-lock-limit" => ms(self.shutdown_lock_limit_ms),
             _ => return None,
         })
     }
@@ -188,6 +204,12 @@ impl ClusterOptions {
         }
         if let Some(v) = get("stop-orphan-actions", "cancel-removed-actions") {
             o.stop_orphan_actions = boolean("stop-orphan-actions", v)?;
+        }
+        if let Some(v) = p.get("shutdown-lock") {
+            o.shutdown_lock = boolean("shutdown-lock", v)?;
+        }
+        if let Some(v) = p.get("shutdown-lock-limit") {
+            o.shutdown_lock_limit_ms = interval("shutdown-lock-limit", v)?;
         }
         if let Some(v) = p.get(crate::transitions::LIMIT_PROPERTY) {
             o.transition_history_limit = history_limit(v)?;

@@ -627,7 +627,8 @@ impl Sched<'_> {
 
     fn create_probes(&self, p: usize, g: &mut Graph) {
         let prim = &self.prims[p];
-        if prim.orphan {
+        // A contained resource can only run inside its container: not probed.
+        if prim.orphan || self.container_of(p).is_some() {
             return;
         }
         for n in 0..self.nodes.len() {

@@ -150,7 +150,11 @@ impl Sched<'_> {
                     .nodes
                     .get(node.name)
                     .and_then(|st| st.resources.get(name));
-                hist.is_some_and(|h| !h.ops.is_empty() && self.delete_history(p, h))
+                // An expired shutdown lock is forgotten with its history
+                // (Pacemaker's unpack_shutdown_lock).
+                hist.is_some_and(|h| {
+                    !h.ops.is_empty() && (self.delete_history(p, h) || self.lock_expired(h))
+                })
             })
             .collect()
     }

@@ -34,6 +34,9 @@ mod clone_min;
 mod conditional;
 #[cfg(test)]
 mod conditional_tests;
+mod container;
+#[cfg(test)]
+mod container_tests;
 mod digest;
 #[cfg(test)]
 mod digest_tests;
@@ -57,6 +60,7 @@ mod raw_scores;
 mod removed_actions_tests;
 mod rules;
 mod sched;
+mod shutdown_lock;
 #[cfg(test)]
 mod stop_reason_tests;
 mod stopped_monitors;
@@ -393,6 +397,7 @@ pub fn schedule_live(cib: &Cib, now: i64, live: LiveFacts) -> Result<Transition,
 fn run(cib: &Cib, now: i64, live: Option<LiveFacts>) -> Result<Transition, PolicyError> {
     // Rules in attribute sets are evaluated once, at `now`, before anything reads them.
     let cib = &*conditional::resolve(cib, now);
+    let cib = &*container::desugar(cib);
     let mut s = Sched::new(cib, now)?;
     if let Some(l) = live {
         s.set_have_watchdog(l.have_watchdog);
@@ -401,6 +406,7 @@ fn run(cib: &Cib, now: i64, live: Option<LiveFacts>) -> Result<Transition, Polic
     s.check_migration_history()?;
     s.apply_node_criteria();
     s.check_definitions();
+    s.restart_failed_containers();
     s.assign_all();
     s.check_partial_migrations()?;
     let mut g = s.build_graph();

@@ -137,6 +137,9 @@ pub(crate) struct Prim<'a> {
     /// it counts as running on.
     pub partial_target: Option<usize>,
     pub stop_if_failed: bool,
+    /// It failed inside its container with `on-fail=restart-container`
+    /// (`container.rs`).
+    pub restart_container: bool,
     pub blocked: bool,
     pub ignore_failure: bool,
     pub probed: Vec<bool>,
@@ -596,6 +599,7 @@ impl<'a> Sched<'a> {
             migration_barred: false,
             partial_target: None,
             stop_if_failed: false,
+            restart_container: false,
             blocked: false,
             ignore_failure: false,
             probed: vec![false; n],
@@ -827,6 +831,8 @@ impl<'a> Sched<'a> {
             } else {
                 OnFail::Block
             }
+        } else if self.container_of(p).is_some() {
+            OnFail::RestartContainer
         } else {
             OnFail::Restart
         });
@@ -1163,6 +1169,7 @@ impl<'a> Sched<'a> {
             OnFail::Restart | OnFail::RestartContainer if known_active => {
                 self.prims[p].failed = true;
                 self.prims[p].stop_if_failed = true;
+                self.prims[p].restart_container = eff == OnFail::RestartContainer;
             }
             _ => {}
         }
@@ -1442,6 +1449,7 @@ impl<'a> Sched<'a> {
     /// Applies configuration-driven scores: symmetric default, location
     /// constraints, stickiness, fail-count bans.
     pub fn apply_node_criteria(&mut self) {
+        self.apply_shutdown_locks();
         // Tickets can fence nodes, so they come first.
         self.apply_tickets();
         self.apply_node_health();

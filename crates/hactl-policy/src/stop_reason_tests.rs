@@ -7,7 +7,7 @@ use hactl_model::Cib;
 
 /// Two online nodes without fencing; `rsc` and `cons` go in the configuration,
 /// `n1`/`n2` are the nodes' `<lrm_resource>` entries.
-fn cib(rsc: &str, cons: &str, n1: &str, n2: &str) -> Cib {
+pub(crate) fn cib(rsc: &str, cons: &str, n1: &str, n2: &str) -> Cib {
     let xml = format!(
         r##"<cib have-quorum="true" dc-uuid="1"><configuration><crm_config>
 <cluster_property_set id="opts"><nvpair id="o1" name="stonith-enabled" value="false"/>
@@ -24,7 +24,7 @@ fn cib(rsc: &str, cons: &str, n1: &str, n2: &str) -> Cib {
 }
 
 /// The history of a Dummy `id` started successfully (call id `call`).
-fn running(id: &str, call: u32) -> String {
+pub(crate) fn running(id: &str, call: u32) -> String {
     format!(
         r##"<lrm_resource id="{id}" class="ocf" provider="pacemaker" type="Dummy">
 <lrm_rsc_op id="{id}_last_0" operation_key="{id}_start_0" operation="start" call-id="{call}" rc-code="0" op-status="0" interval="0"/>
@@ -32,7 +32,7 @@ fn running(id: &str, call: u32) -> String {
     )
 }
 
-fn dummy(id: &str, meta: &str) -> String {
+pub(crate) fn dummy(id: &str, meta: &str) -> String {
     format!(
         r##"<primitive id="{id}" class="ocf" provider="pacemaker" type="Dummy">{meta}</primitive>"##
     )
@@ -40,7 +40,7 @@ fn dummy(id: &str, meta: &str) -> String {
 
 const STOPPED: &str = r##"<meta_attributes id="k-meta"><nvpair id="k-tr" name="target-role" value="Stopped"/></meta_attributes>"##;
 
-fn summary(cib: &Cib) -> Vec<String> {
+pub(crate) fn summary(cib: &Cib) -> Vec<String> {
     schedule(cib, 0)
         .expect("schedules")
         .summary

@@ -733,6 +733,9 @@ mod history_tests;
 #[path = "requires_tests.rs"]
 mod requires_tests;
 
+#[path = "shutdown_lock_tests.rs"]
+mod shutdown_lock_tests;
+
 #[test]
 fn a_watchdog_counts_as_fencing() {
     // stonith-enabled without a fence device leaves resources alone, but SBD's

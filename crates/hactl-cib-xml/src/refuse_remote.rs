@@ -1,0 +1,85 @@
+//! The part of Pacemaker Remote, guest nodes and containers the scheduler does not
+//! implement, refused by name and id on import (see `hactl_model::remote` for
+//! what a running cluster refuses).
+
+use hactl_model::remote::container_of;
+use hactl_model::{Configuration, Resource};
+
+use crate::ImportError;
+
+/// A `container` meta attribute is scheduled on a primitive standing alone whose
+/// container is another primitive standing alone; anything else is refused.
+pub(crate) fn check_containers(c: &Configuration) -> Result<(), ImportError> {
+    let top_primitive = |id: &str| {
+        c.resources
+            .iter()
+            .any(|r| matches!(r, Resource::Primitive(p) if p.id == id))
+    };
+    for r in &c.resources {
+        for p in r.primitives() {
+            let Some(container) = container_of(p) else {
+                continue;
+            };
+            let reason = if !matches!(r, Resource::Primitive(_)) {
+                format!("container={container} inside a group or clone is not supported yet")
+            } else if container == p.id {
+                "a resource cannot be its own container".to_string()
+            } else if !top_primitive(container) {
+                format!("container={container} must name a primitive outside any group or clone")
+            } else {
+                continue;
+            };
+            return Err(ImportError::Unsupported {
+                element: "primitive".into(),
+                id: Some(p.id.clone()),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    fn cib(resources: &str) -> String {
+        format!(
+            r#"<cib have-quorum="true"><configuration><crm_config/>
+<nodes><node id="1" uname="n1"/></nodes><resources>{resources}</resources>
+<constraints/></configuration><status/></cib>"#
+        )
+    }
+
+    fn prim(id: &str, container: &str) -> String {
+        format!(
+            r#"<primitive id="{id}" class="ocf" provider="pacemaker" type="Dummy">
+<meta_attributes id="{id}-m"><nvpair id="{id}-c" name="container" value="{container}"/>
+</meta_attributes></primitive>"#
+        )
+    }
+
+    /// A container relation the scheduler cannot honour is refused naming the
+    /// contained resource and what is wrong, never scheduled as if absent.
+    #[test]
+    fn unschedulable_containers_are_refused_by_name() {
+        let vm = r#"<primitive id="vm" class="ocf" provider="pacemaker" type="Dummy"/>"#;
+        for (resources, says) in [
+            (
+                prim("app", "nowhere"),
+                "container=nowhere must name a primitive",
+            ),
+            (prim("app", "app"), "its own container"),
+            (
+                format!(r#"{vm}<group id="g">{}</group>"#, prim("app", "vm")),
+                "inside a group or clone",
+            ),
+            (
+                format!(r#"<group id="g">{vm}</group>{}"#, prim("app", "vm")),
+                "container=vm must name a primitive",
+            ),
+        ] {
+            let e = crate::import(&cib(&resources)).expect_err(says).to_string();
+            assert!(e.contains("\"app\"") && e.contains(says), "{e}");
+        }
+        crate::import(&cib(&format!("{vm}{}", prim("app", "vm")))).expect("accepted");
+    }
+}

@@ -1,0 +1,58 @@
+//! Settings the scheduler plans with for an imported Pacemaker CIB (`hactl
+//! simulate`) but a running hactl cluster cannot honour, because its controller or
+//! fencer does not do their part: a change that sets one is refused by name
+//! ([`crate::change::Change::apply`]) instead of being accepted and ignored.
+
+use crate::values::parse_bool;
+use crate::{Configuration, ModelError};
+
+/// The first setting of `c` a running cluster cannot honour, as an error.
+pub(crate) fn check(c: &Configuration) -> Result<(), ModelError> {
+    // The controller would have to record the lock in the stopped resources'
+    // histories when a node shuts down, and clear it when the node rejoins.
+    if let Some(v) = c.properties.get("shutdown-lock") {
+        if parse_bool(v) != Some(false) {
+            return Err(ModelError::Invalid {
+                context: format!("cluster property shutdown-lock={v}"),
+                message: "shutdown locks are not supported in a running cluster yet: \
+                          a node stopped by `hactl cluster stop` does not record them \
+                          (hactl simulate plans them for Pacemaker CIBs)"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::change::Change;
+    use crate::Cib;
+
+    fn set(name: &str, value: &str) -> Change {
+        Change::SetProperty {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    /// Setting shutdown-lock in a running cluster is refused by name and changes
+    /// nothing; turning it off is accepted.
+    #[test]
+    fn a_running_cluster_refuses_shutdown_lock_by_name() {
+        let mut cib = Cib::default();
+        let e = set("shutdown-lock", "true")
+            .apply(&mut cib)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.contains("shutdown-lock=true") && e.contains("running cluster"),
+            "{e}"
+        );
+        assert!(cib.config.properties.is_empty() && cib.epoch == 0);
+        set("shutdown-lock", "false")
+            .apply(&mut cib)
+            .expect("off is fine");
+        assert_eq!(cib.epoch, 1);
+    }
+}
