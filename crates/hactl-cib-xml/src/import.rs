@@ -922,7 +922,7 @@ fn import_lrm(lrm: &Element, st: &mut NodeStatus) -> Result<(), ImportError> {
                 return Err(unsupported(r, "resources in containers are not supported"));
             }
             let mut h = ResourceHistory {
-                position: u32::try_from(st.resources.len()).ok(),
+                position: u32::try_from(st.resources.len() + st.repeated_histories.len()).ok(),
                 agent: AgentSpec {
                     class: r.attr("class").unwrap_or_default().to_string(),
                     provider: r.attr("provider").map(str::to_string),
@@ -941,7 +941,16 @@ fn import_lrm(lrm: &Element, st: &mut NodeStatus) -> Result<(), ImportError> {
                 h.note_failure(&op);
                 h.ops.push(op);
             }
-            st.resources.insert(id, h);
+            // Pacemaker reads every entry, also a second one with the same id;
+            // keeping only one would read a running resource as stopped.
+            match st.resources.entry(id) {
+                std::collections::btree_map::Entry::Occupied(e) => {
+                    st.repeated_histories.push((e.key().clone(), h));
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(h);
+                }
+            }
         }
     }
     Ok(())

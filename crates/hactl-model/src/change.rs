@@ -290,7 +290,6 @@ impl Change {
         self.apply_inner(&mut work, &node_names)?;
         if self.is_config() {
             work.config.validate().map_err(combine)?;
-            crate::live::check(&work.config)?;
             work.epoch = cib.epoch + 1;
             // A lower limit takes effect at once.
             let limit = crate::transitions::limit(&work.config);
@@ -499,7 +498,10 @@ impl Change {
                 // A new history goes after the node's others (as Pacemaker appends
                 // an `<lrm_resource>`): the scheduler pairs clone histories with
                 // instances in this order.
-                let position = u32::try_from(st.resources.len()).ok();
+                let position = u32::try_from(st.resources.len() + st.repeated_histories.len()).ok();
+                // The new result is what is known now; an imported repeated
+                // history would otherwise go on contradicting it.
+                st.forget_repeated_histories(rsc);
                 let h = st
                     .resources
                     .entry(rsc.clone())
@@ -549,11 +551,11 @@ impl Change {
                 non_empty("resource id", rsc)?;
                 match node {
                     Some(n) => {
-                        status_node(cib, known_nodes, n)?.resources.remove(rsc);
+                        status_node(cib, known_nodes, n)?.forget_history(rsc);
                     }
                     None => {
                         for st in cib.status.nodes.values_mut() {
-                            st.resources.remove(rsc);
+                            st.forget_history(rsc);
                         }
                     }
                 }
@@ -597,6 +599,7 @@ impl Change {
                 st.expected = Some("down".into());
                 // Fencing proves the node's resources are stopped.
                 st.resources.clear();
+                st.repeated_histories.clear();
                 st.attributes.clear();
             }
             Change::RecordFenceEvent { event } => {
@@ -883,6 +886,52 @@ mod tests {
             .map(|(id, _)| id.as_str())
             .collect();
         assert_eq!(order, ["web:1", "web:0"]);
+    }
+
+    /// A repeated history of a resource (imported from a status section with two
+    /// `<lrm_resource>` entries of one id) is superseded by the next result
+    /// recorded for it on that node: left in place it would go on saying
+    /// "running" after hactl recorded the stop, and the scheduler would stop it
+    /// again and again. A cleanup forgets it with the rest.
+    #[test]
+    fn a_new_result_or_a_cleanup_supersedes_repeated_histories() {
+        let mut cib = base();
+        let record = |cib: &mut Cib, operation: &str| {
+            Change::RecordOp {
+                node: "n1".into(),
+                rsc: "web".into(),
+                agent: AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+                op: OpRecord {
+                    operation: operation.into(),
+                    ..Default::default()
+                },
+            }
+            .apply(cib)
+            .unwrap();
+        };
+        let repeat = |cib: &mut Cib| {
+            let st = cib.status.nodes.get_mut("n1").unwrap();
+            let h = st.resources["web"].clone();
+            st.repeated_histories.push(("web".into(), h));
+        };
+        record(&mut cib, "start");
+        repeat(&mut cib);
+        record(&mut cib, "stop");
+        let st = &cib.status.nodes["n1"];
+        assert!(st.repeated_histories.is_empty(), "{st:?}");
+        assert_eq!(st.resources["web"].ops.len(), 2);
+        repeat(&mut cib);
+        Change::ForgetHistory {
+            node: Some("n1".into()),
+            rsc: "web".into(),
+        }
+        .apply(&mut cib)
+        .unwrap();
+        let st = &cib.status.nodes["n1"];
+        assert!(
+            st.resources.is_empty() && st.repeated_histories.is_empty(),
+            "{st:?}"
+        );
     }
 
     /// Ids an adversarial run got accepted: a 65,536-character id (it then panicked

@@ -688,15 +688,34 @@ pub struct NodeStatus {
     pub failcounts: Vec<FailCount>,
     /// Operation history, per resource.
     pub resources: BTreeMap<String, ResourceHistory>,
+    /// Further histories of a resource id already in `resources`: an imported
+    /// status section can hold several `<lrm_resource>` entries with one id on one
+    /// node, and Pacemaker reads each one (the resource keeps the highest role any
+    /// of them gives it). hactl never records one itself: a new result for the
+    /// resource on the node supersedes them (see `Change::RecordOp`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeated_histories: Vec<(String, ResourceHistory)>,
 }
 
 impl NodeStatus {
-    /// The node's histories in the order they were first recorded
-    /// ([`ResourceHistory::position`]; those without one last, by id).
+    /// The node's histories, repeated ones included, in the order they were first
+    /// recorded ([`ResourceHistory::position`]; those without one last, by id).
     pub fn histories_in_recorded_order(&self) -> Vec<(&String, &ResourceHistory)> {
-        let mut v: Vec<_> = self.resources.iter().collect();
+        let repeated = self.repeated_histories.iter().map(|(id, h)| (id, h));
+        let mut v: Vec<_> = self.resources.iter().chain(repeated).collect();
         v.sort_by_key(|(_, h)| h.position.unwrap_or(u32::MAX));
         v
+    }
+
+    /// Forgets the histories of `rsc` on this node, repeated ones included.
+    pub fn forget_history(&mut self, rsc: &str) {
+        self.resources.remove(rsc);
+        self.forget_repeated_histories(rsc);
+    }
+
+    /// Forgets the repeated histories of `rsc` (a new result supersedes them).
+    pub fn forget_repeated_histories(&mut self, rsc: &str) {
+        self.repeated_histories.retain(|(id, _)| id != rsc);
     }
 }
 

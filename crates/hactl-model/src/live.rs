@@ -1,18 +1,19 @@
 //! Settings the scheduler plans with for an imported Pacemaker CIB (`hactl
 //! simulate`) but a running hactl cluster cannot honour, because its controller or
-//! fencer does not do their part: a change that sets one is refused by name
-//! ([`crate::change::Change::apply`]) instead of being accepted and ignored.
+//! fencer does not do their part: validation refuses them by name (so a change
+//! that sets one is refused, as `cib push` of a file with one), instead of
+//! accepting and ignoring them.
 
 use crate::values::parse_bool;
 use crate::{Configuration, ModelError};
 
-/// The first setting of `c` a running cluster cannot honour, as an error.
-pub(crate) fn check(c: &Configuration) -> Result<(), ModelError> {
+/// The settings of `c` a running cluster cannot honour, as errors.
+pub(crate) fn refuse_in_cluster(c: &Configuration, errs: &mut Vec<ModelError>) {
     // The controller would have to record the lock in the stopped resources'
     // histories when a node shuts down, and clear it when the node rejoins.
     if let Some(v) = c.properties.get("shutdown-lock") {
         if parse_bool(v) != Some(false) {
-            return Err(ModelError::Invalid {
+            errs.push(ModelError::Invalid {
                 context: format!("cluster property shutdown-lock={v}"),
                 message: "shutdown locks are not supported in a running cluster yet: \
                           a node stopped by `hactl cluster stop` does not record them \
@@ -21,7 +22,6 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ModelError> {
             });
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

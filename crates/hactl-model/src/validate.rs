@@ -197,6 +197,7 @@ pub(crate) fn validate(c: &Configuration) -> Result<(), Vec<ModelError>> {
     check_defaults(c, &mut errs);
     crate::conditional::refuse_in_cluster(c, &mut errs);
     crate::remote::refuse_in_cluster(c, &mut errs);
+    crate::live::refuse_in_cluster(c, &mut errs);
     for lvl in &c.fencing_levels {
         derived_id("fencing level", &lvl.id, &mut errs);
         if c.node(&lvl.target).is_none() {

@@ -151,6 +151,10 @@ pub(crate) struct Graph {
     pub interleaved_orders: Vec<(usize, OrderAction, usize, OrderAction, u32)>,
     /// `clone-min` orderings' pseudo actions (`clone_min.rs`).
     pub one_or_more: Vec<crate::clone_min::OneOrMore>,
+    /// Optional actions that are in the transition all the same: the start of a
+    /// resource whose start is pending (Pacemaker's create_pending_start), so
+    /// that what follows that start waits for it.
+    pub always_in_graph: Vec<usize>,
     /// Runnable probes (primitive, node). They are always scheduled and never
     /// change another action's flags, so they stay out of the propagation and
     /// are only materialized in the transition.
@@ -294,6 +298,7 @@ impl Sched<'_> {
             interleaved: Vec::new(),
             interleaved_orders: Vec::new(),
             one_or_more: Vec::new(),
+            always_in_graph: Vec::new(),
             probes: Vec::new(),
             anti_orders: Vec::new(),
             probe_thens: Vec::new(),
@@ -562,6 +567,7 @@ impl Sched<'_> {
         {
             self.create_role_actions(p, g);
         }
+        self.create_pending_start(p, g);
         self.create_probes(p, g);
         let reload = self.create_reload(p, g);
         self.create_monitors(p, g, reload);
@@ -622,6 +628,22 @@ impl Sched<'_> {
         // It keeps running there: the start only stands for it in the graph.
         if self.stays_where_expected(p, n) {
             g.acts[s].pseudo = true;
+        }
+    }
+
+    /// A start that is pending where the resource stays is in the transition,
+    /// optional, as a real action (Pacemaker's create_pending_start): its
+    /// recurring monitors and the clone's "running" wait for it.
+    fn create_pending_start(&mut self, p: usize, g: &mut Graph) {
+        let prim = &self.prims[p];
+        if !prim.start_pending || prim.next_role != Some(Role::Started) {
+            return;
+        }
+        let Some(n) = prim.assigned else { return };
+        self.start_resource(p, n, true, g);
+        if let Some(s) = g.start_of[p].filter(|&s| g.acts[s].node == Some(n)) {
+            g.acts[s].pseudo = false;
+            g.always_in_graph.push(s);
         }
     }
 

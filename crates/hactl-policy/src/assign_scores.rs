@@ -47,7 +47,9 @@ impl Sched<'_> {
             resource: self.rsc_id(r).to_string(),
             scores: own,
         }];
-        for &m in members {
+        // Pacemaker shows no scores for removed resources (pe__show_node_scores_as),
+        // such as the orphan instances made for extra clone histories.
+        for &m in members.iter().filter(|&&m| !self.prims[m].orphan) {
             out.push(AssignScores {
                 function,
                 resource: self.prims[m].id.clone(),

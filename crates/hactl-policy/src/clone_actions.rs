@@ -124,9 +124,15 @@ impl Sched<'_> {
                 return true;
             }
         }
+        // As Pacemaker's update_noninterleaved_actions: each instance's action is
+        // ordered after the first too (after another clone's pseudo action when
+        // the clones do not interleave), so that a required first restarts the
+        // instances and not only the clone's pseudo action. (Pacemaker does the
+        // same after a group; hactl does not yet.)
         let firsts = match first {
             RscRef::P(p) => self.instance_actions(p, fa, true, g),
-            _ => return false,
+            RscRef::C(_) => self.order_targets(first, fa, true, g),
+            RscRef::G(_) => return false,
         };
         for p in self.clones[tc].instances.clone() {
             for t in self.instance_actions(p, ta, false, g) {

@@ -118,3 +118,29 @@ fn a_numbered_name_of_a_stopped_record_is_not_kept() {
     assert_eq!(on_n2.resource, "web:1");
     assert_eq!(on_n2.history_name, None, "{on_n2:?}");
 }
+
+/// A second history of an anonymous clone on a node where an instance already
+/// runs makes an orphan instance (as Pacemaker's find_anonymous_clone does);
+/// like Pacemaker, the scores do not list it (CTS cases inc6, inc9,
+/// interleave-restart).
+#[test]
+fn the_scores_leave_out_an_orphan_instance_made_for_an_extra_history() {
+    let mut cib = both_recorded_as_zero();
+    let st = cib.status.nodes.get_mut("n1").unwrap();
+    let probe = ResourceHistory {
+        ops: vec![record("monitor", 1, 7)],
+        ..running(1)
+    };
+    st.resources.insert("web:1".into(), probe);
+    let t = schedule(&cib, 1_000_000).unwrap();
+    let orphans: Vec<&str> = t
+        .placements
+        .iter()
+        .filter(|p| p.orphan)
+        .map(|p| p.resource.as_str())
+        .collect();
+    assert_eq!(orphans, ["web:2"]);
+    let scores = t.raw_scores();
+    assert!(scores.contains("pcmk__clone_assign: web:1 allocation score on n1"));
+    assert!(!scores.contains("web:2"), "{scores}");
+}

@@ -245,3 +245,42 @@ fn interleaved_instances_spread_over_the_partner_clone() {
         ]
     );
 }
+
+/// A mandatory ordering between two clones that do not interleave: when the
+/// first clone's instance moves, every instance of the "then" clone restarts
+/// (Pacemaker applies the ordering to each instance's start, not only to the
+/// clone's pseudo action; CTS case inc6). Without that the plan moved `a:1`
+/// and left `b` running on what it no longer had under it.
+#[test]
+fn a_required_first_clone_restarts_the_instances_of_a_clone_that_does_not_interleave() {
+    let mut cib = base(&["n1", "n2"]);
+    let unique = [
+        ("globally-unique", "true"),
+        ("clone-max", "2"),
+        ("clone-node-max", "1"),
+    ];
+    cib.config.resources.push(clone_of("a-clone", "a", &unique));
+    cib.config.resources.push(clone_of("b-clone", "b", &[]));
+    // Both instances of `a` run on n1 (clone-node-max 1 moves one of them).
+    let n1 = cib.status.nodes.get_mut("n1").unwrap();
+    n1.resources.insert("a:0".into(), running(1));
+    n1.resources.insert("a:1".into(), running(2));
+    for (i, n) in ["n1", "n2"].iter().enumerate() {
+        let st = cib.status.nodes.get_mut(*n).unwrap();
+        st.resources.insert("b".into(), running(3 + i as i64));
+    }
+    cib.config.constraints.order.push(OrderConstraint {
+        id: "a-then-b".into(),
+        first: "a-clone".into(),
+        then: "b-clone".into(),
+        ..Default::default()
+    });
+    assert_eq!(
+        summary(&cib),
+        vec![
+            "Move a:1 ( n1 -> n2 )",
+            "Restart b:0 ( n1 ) due to required a-clone running",
+            "Restart b:1 ( n2 ) due to required a-clone running"
+        ]
+    );
+}

@@ -105,3 +105,31 @@ fn clone_histories_are_paired_with_instances_in_the_order_they_were_recorded() {
     assert_eq!(stopped_history("r:1", "r:0"), "r:0");
     assert_eq!(stopped_history("r:0", "r:1"), "r:1");
 }
+
+/// A start still in progress (a pending record, execution status -1, call id -1)
+/// where the resource stays: no new start in the summary, but the transition
+/// holds that start as a real action and the recurring monitor waits for it, as
+/// Pacemaker's create_pending_start (CTS case 726). Without it the monitor
+/// could run before the agent finished starting.
+#[test]
+fn a_pending_start_stays_in_the_transition_and_its_monitor_waits_for_it() {
+    let pending = OpRecord {
+        op_status: -1,
+        rc: 1,
+        ..op("start", 0, -1)
+    };
+    let t = schedule_with(vec![pending]);
+    assert_eq!(t.summary, Vec::<String>::new());
+    let find = |kind: ActionKind| {
+        t.actions
+            .iter()
+            .find(|a| a.kind == kind && a.node.as_deref() == Some("n1"))
+            .unwrap_or_else(|| panic!("no {kind:?} on n1: {:?}", t.actions))
+    };
+    let start = find(ActionKind::Start);
+    assert!(!start.pseudo, "{start:?}");
+    let monitor = find(ActionKind::Monitor {
+        interval_ms: MONITOR_MS,
+    });
+    assert!(super::promotable_tests::reaches(&t, start.id, monitor.id));
+}

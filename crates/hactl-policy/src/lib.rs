@@ -58,6 +58,8 @@ mod promotable_actions;
 mod raw_scores;
 #[cfg(test)]
 mod removed_actions_tests;
+#[cfg(test)]
+mod repeated_history_tests;
 mod rules;
 mod sched;
 mod shutdown_lock;
@@ -437,7 +439,7 @@ fn build_transition(
         slot.get_or_insert_with(|| Arc::from(id)).clone()
     };
     for (i, a) in g.acts.iter().enumerate() {
-        if a.optional {
+        if a.optional && !g.always_in_graph.contains(&i) {
             continue;
         }
         let id = out_actions.len();

@@ -137,6 +137,8 @@ pub(crate) struct Prim<'a> {
     /// it counts as running on.
     pub partial_target: Option<usize>,
     pub stop_if_failed: bool,
+    /// Its history has a start still in progress (Pacemaker's start_pending).
+    pub start_pending: bool,
     /// It failed inside its container with `on-fail=restart-container`
     /// (`container.rs`).
     pub restart_container: bool,
@@ -599,6 +601,7 @@ impl<'a> Sched<'a> {
             migration_barred: false,
             partial_target: None,
             stop_if_failed: false,
+            start_pending: false,
             restart_container: false,
             blocked: false,
             ignore_failure: false,
@@ -711,7 +714,10 @@ impl<'a> Sched<'a> {
             // Clone histories are paired with instances in the order they were
             // recorded (find_anonymous_clone reads the status section in order).
             let mut cloned: Vec<(&'a String, &'a ResourceHistory)> = Vec::new();
-            for (rid, h) in &st.resources {
+            // Repeated entries of one id are each read, as Pacemaker does: one
+            // that finds the resource running keeps it so.
+            let repeated = st.repeated_histories.iter().map(|(rid, h)| (rid, h));
+            for (rid, h) in st.resources.iter().chain(repeated) {
                 match self.by_id.get(rid.as_str()) {
                     Some(&RscRef::P(p)) => self.unpack_history_entry(n, p, h),
                     Some(RscRef::G(_) | RscRef::C(_)) => {}
@@ -970,6 +976,9 @@ impl<'a> Sched<'a> {
                 if matches!(kind, OpKind::Start | OpKind::StartLike) {
                     role = Some(Role::Started);
                 }
+                if kind == OpKind::Start {
+                    self.prims[p].start_pending = true;
+                }
                 continue;
             }
             let expected = op.expected_rc.unwrap_or(if is_probe { 7 } else { 0 });
@@ -1124,10 +1133,13 @@ impl<'a> Sched<'a> {
         };
         self.prims[p].probed[n] = true;
         for (iv, ok) in monitors {
-            if ok {
+            // A repeated history of the resource on this node may name it again.
+            if ok && !self.prims[p].running_monitors.contains(&(n, iv)) {
                 self.prims[p].running_monitors.push((n, iv));
             }
-            self.prims[p].recurring_active.push((n, iv));
+            if !self.prims[p].recurring_active.contains(&(n, iv)) {
+                self.prims[p].recurring_active.push((n, iv));
+            }
         }
         let known_active = role != Role::Stopped;
         let node_online = self.nodes[n].online;
@@ -1188,8 +1200,11 @@ impl<'a> Sched<'a> {
                 let why = "not managed".to_string();
                 self.location(p, Some(n), Score::INFINITY, why);
             }
-            self.prims[p].active.push(n);
-            if failed_here && on_fail != OnFail::Ignore {
+            // Once per node, also when a repeated history finds it active again.
+            if !self.prims[p].active.contains(&n) {
+                self.prims[p].active.push(n);
+            }
+            if failed_here && on_fail != OnFail::Ignore && !self.prims[p].failed_on.contains(&n) {
                 self.prims[p].failed_on.push(n);
             }
             match eff {
