@@ -270,8 +270,8 @@ fn bad_input_is_a_clear_error() {
     assert!(!o.status.success(), "an input file is required");
 }
 
-/// A guest node's CIB (container meta, remote-node) is scheduled by `hactl
-/// simulate` but refused, by name, on the way to a cluster (`cib import`).
+/// Contained resources and remote nodes are scheduled by `hactl simulate` but
+/// refused, by name, on the way to a cluster (`cib import`).
 #[test]
 fn containers_simulate_but_are_refused_for_a_cluster() {
     let xml = repo().join("tests/data/pacemaker-cts/wave2/container-2.xml");
@@ -289,6 +289,19 @@ fn containers_simulate_but_are_refused_for_a_cluster() {
     );
     assert!(err.contains("scheduled by `hactl simulate` only"), "{err}");
     assert!(!json.exists(), "nothing written");
+
+    // A remote node: simulated (listed as crm_simulate lists it), refused for
+    // a cluster.
+    let xml = repo().join("tests/data/pacemaker-cts/wave2/remote-startup.xml");
+    let o = hactl(&["simulate", "--xml", path(&xml)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("* RemoteNode remote1: UNCLEAN (offline)"));
+    let o = hactl(&["cib", "import", path(&xml), "-o", path(&json)]);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success() && err.contains("\"remote1\": ocf:pacemaker:remote"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -44,6 +44,16 @@ pub(crate) fn nvset(out: &mut String, indent: &str, tag: &str, id: &str, attrs: 
     let _ = writeln!(out, "{indent}</{tag}>");
 }
 
+/// Whether `name` is a Pacemaker Remote node (listed as one, or named by its
+/// connection resource).
+fn is_remote_node(c: &hactl_model::Configuration, name: &str) -> bool {
+    c.remote_nodes.iter().any(|n| n.name == name)
+        || c.resources.iter().any(|r| {
+            matches!(r, hactl_model::Resource::Primitive(p)
+                if p.id == name && hactl_model::remote::is_remote_connection(p))
+        })
+}
+
 /// Serializes the CIB as Pacemaker XML.
 pub fn export(cib: &Cib) -> String {
     let mut out = String::with_capacity(1 << 16);
@@ -51,6 +61,7 @@ pub fn export(cib: &Cib) -> String {
     let node_id: HashMap<&str, &str> = c
         .nodes
         .iter()
+        .chain(&c.remote_nodes)
         .map(|n| (n.name.as_str(), n.id.as_str()))
         .collect();
     out.push_str("<cib crm_feature_set=\"3.0.14\" validate-with=\"pacemaker-3.0\"");
@@ -95,11 +106,12 @@ pub fn export(cib: &Cib) -> String {
     let id = "cib-bootstrap-options-overridable";
     nvset(&mut out, "      ", "cluster_property_set", id, &fallback);
     out.push_str("    </crm_config>\n    <nodes>\n");
-    for n in &c.nodes {
+    let members = c.nodes.iter().map(|n| (n, "member"));
+    for (n, kind) in members.chain(c.remote_nodes.iter().map(|n| (n, "remote"))) {
         out.push_str("      <node");
         attr(&mut out, "id", &n.id);
         attr(&mut out, "uname", &n.name);
-        out.push_str(" type=\"member\"");
+        attr(&mut out, "type", kind);
         if let Some(s) = n.attributes.get(NODE_SCORE_ATTR) {
             attr(&mut out, "score", s);
         }
@@ -255,6 +267,9 @@ pub fn export(cib: &Cib) -> String {
             node_id.get(name.as_str()).copied().unwrap_or(name),
         );
         attr(&mut out, "uname", name);
+        if is_remote_node(c, name) {
+            attr(&mut out, "remote_node", "true");
+        }
         if let Some(m) = st.member {
             attr(&mut out, "in_ccm", if m { "true" } else { "false" });
         }

@@ -79,6 +79,7 @@ impl Sink {
             self.by_id = c
                 .nodes
                 .iter()
+                .chain(&c.remote_nodes)
                 .map(|n| (n.id.clone(), n.name.clone()))
                 .collect();
             self.config = Some(c);
@@ -275,7 +276,11 @@ fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<()
             "nodes" => {
                 for n in &c.children {
                     let node = import_node(n, &mut config.conditional)?;
-                    config.nodes.push(node);
+                    if n.attr("type") == Some("remote") {
+                        config.remote_nodes.push(node);
+                    } else {
+                        config.nodes.push(node);
+                    }
                 }
             }
             "resources" => {
@@ -389,13 +394,13 @@ fn import_node(n: &Element, cond: &mut Vec<ConditionalSet>) -> Result<Node, Impo
     }
     let id = required(n, "id")?.to_string();
     match n.attr("type") {
-        None | Some("member") | Some("normal") => {}
+        None | Some("member") | Some("normal") | Some("remote") => {}
         Some(t) => {
             return Err(invalid(
                 n,
                 "type",
                 t,
-                "only cluster member nodes are supported (no remote or ping nodes)",
+                "only cluster member and remote nodes are supported (no ping nodes)",
             ))
         }
     }
@@ -790,8 +795,13 @@ fn import_node_state(
     ns: &Element,
     by_id: &HashMap<String, String>,
 ) -> Result<(String, NodeStatus), ImportError> {
-    if ns.attr("remote_node").and_then(parse_bool) == Some(true) {
-        return Err(unsupported(ns, "Pacemaker Remote nodes are not supported"));
+    // A remote node fenced since its connection last started: what that
+    // changes (get_remote_node_state's reconnect case) is not scheduled.
+    if ns.attr("node_fenced").is_some_and(|v| v.trim() != "0") {
+        return Err(unsupported(
+            ns,
+            "node_fenced (a fenced Pacemaker Remote node) is not supported yet",
+        ));
     }
     let name = match ns.attr("uname") {
         Some(u) => u.to_string(),
@@ -918,9 +928,8 @@ fn import_lrm(lrm: &Element, st: &mut NodeStatus) -> Result<(), ImportError> {
                 return Err(unsupported(r, "unexpected element inside <lrm_resources>"));
             }
             let id = required(r, "id")?.to_string();
-            if r.attr("container").is_some() {
-                return Err(unsupported(r, "resources in containers are not supported"));
-            }
+            // `container` here copies the resource's meta attribute for the
+            // executor: the configuration's is the one scheduled.
             let mut h = ResourceHistory {
                 position: u32::try_from(st.resources.len() + st.repeated_histories.len()).ok(),
                 agent: AgentSpec {

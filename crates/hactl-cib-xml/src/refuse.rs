@@ -35,16 +35,6 @@ const META: &[(&str, &[&str], &str)] = &[
         "container-attribute-target",
     ),
     (
-        "requires",
-        &["nothing", "quorum", "fencing"],
-        "unfencing (requires=unfencing)",
-    ),
-    (
-        "provides",
-        &[],
-        "fence devices that unfence (provides=unfencing)",
-    ),
-    (
         "collocated",
         &["true"],
         "groups whose members are not colocated (collocated=false)",
@@ -73,16 +63,6 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
         }
         for p in r.primitives() {
             check_set(&p.meta, META, "primitive", Some(&p.id), "meta attribute")?;
-            if p.agent.class == "ocf"
-                && p.agent.provider.as_deref() == Some("pacemaker")
-                && p.agent.kind == "remote"
-            {
-                return Err(refusal(
-                    "primitive",
-                    &p.id,
-                    "ocf:pacemaker:remote (Pacemaker Remote nodes) is not supported",
-                ));
-            }
         }
         for p in r.primitives() {
             for op in &p.ops {
@@ -109,6 +89,7 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
     })?;
     crate::refuse_migration::check(c)?;
     crate::refuse_remote::check_containers(c)?;
+    crate::refuse_remote::check_connections(c)?;
     for l in &c.constraints.location {
         if let Some(d) = l.resource_discovery.as_deref().filter(|d| *d != "always") {
             return Err(refusal(
@@ -186,12 +167,7 @@ mod tests {
             .expect_err("enable-startup-probes")
             .to_string();
         assert!(e.contains("enable-startup-probes=false"), "{e}");
-        for (name, value) in [
-            ("multiple-active", "block"),
-            ("remote-node", "guest1"),
-            ("requires", "unfencing"),
-            ("provides", "unfencing"),
-        ] {
+        for (name, value) in [("multiple-active", "block"), ("remote-node", "guest1")] {
             let e = crate::import(&cib("", &nv(name, value), ""))
                 .expect_err(name)
                 .to_string();
@@ -205,12 +181,6 @@ mod tests {
         let e = crate::import(&cib("", "", loc)).unwrap_err().to_string();
         assert!(
             e.contains("l1") && e.contains("resource-discovery=never"),
-            "{e}"
-        );
-        let remote = cib("", "", "").replace(r#"type="Dummy""#, r#"type="remote""#);
-        let e = crate::import(&remote).unwrap_err().to_string();
-        assert!(
-            e.contains("\"r\"") && e.contains("ocf:pacemaker:remote"),
             "{e}"
         );
     }

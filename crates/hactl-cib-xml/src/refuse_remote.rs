@@ -2,7 +2,7 @@
 //! implement, refused by name and id on import (see `hactl_model::remote` for
 //! what a running cluster refuses).
 
-use hactl_model::remote::container_of;
+use hactl_model::remote::{container_of, is_remote_connection};
 use hactl_model::{Configuration, Resource};
 
 use crate::ImportError;
@@ -26,6 +26,31 @@ pub(crate) fn check_containers(c: &Configuration) -> Result<(), ImportError> {
                 "a resource cannot be its own container".to_string()
             } else if !top_primitive(container) {
                 format!("container={container} must name a primitive outside any group or clone")
+            } else {
+                continue;
+            };
+            return Err(ImportError::Unsupported {
+                element: "primitive".into(),
+                id: Some(p.id.clone()),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A Pacemaker Remote connection is scheduled as a primitive standing alone,
+/// named apart from every cluster node; a connection in a group or clone, or
+/// one inside a container (a guest node spelled with `container`), is refused.
+pub(crate) fn check_connections(c: &Configuration) -> Result<(), ImportError> {
+    for r in &c.resources {
+        for p in r.primitives().filter(|p| is_remote_connection(p)) {
+            let reason = if !matches!(r, Resource::Primitive(_)) {
+                "ocf:pacemaker:remote inside a group or clone is not supported".to_string()
+            } else if let Some(container) = container_of(p) {
+                format!("a remote connection inside container={container} (a guest node) is not supported yet")
+            } else if c.nodes.iter().any(|n| n.name == p.id || n.id == p.id) {
+                "a remote connection named like a cluster node".to_string()
             } else {
                 continue;
             };
@@ -81,5 +106,36 @@ mod tests {
             assert!(e.contains("\"app\"") && e.contains(says), "{e}");
         }
         crate::import(&cib(&format!("{vm}{}", prim("app", "vm")))).expect("accepted");
+    }
+
+    /// A remote connection is scheduled standing alone; in a group, inside a
+    /// container, or named like a cluster node it is refused by name.
+    #[test]
+    fn unschedulable_remote_connections_are_refused_by_name() {
+        let conn = |id: &str, meta: &str| {
+            format!(
+                r#"<primitive id="{id}" class="ocf" provider="pacemaker" type="remote">{meta}</primitive>"#
+            )
+        };
+        let vm = r#"<primitive id="vm" class="ocf" provider="pacemaker" type="Dummy"/>"#;
+        let contained = r#"<meta_attributes id="m"><nvpair id="c" name="container" value="vm"/></meta_attributes>"#;
+        for (resources, id, says) in [
+            (
+                format!(r#"<group id="g">{}</group>"#, conn("r1", "")),
+                "r1",
+                "inside a group",
+            ),
+            (
+                format!("{vm}{}", conn("r1", contained)),
+                "r1",
+                "container=vm (a guest node)",
+            ),
+            (conn("n1", ""), "n1", "named like a cluster node"),
+        ] {
+            let e = crate::import(&cib(&resources)).expect_err(says).to_string();
+            assert!(e.contains(&format!("{id:?}")) && e.contains(says), "{e}");
+        }
+        let cib = crate::import(&cib(&conn("r1", ""))).expect("accepted");
+        assert!(cib.config.nodes.iter().all(|n| n.name != "r1"));
     }
 }

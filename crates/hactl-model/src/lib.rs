@@ -104,6 +104,11 @@ pub struct Configuration {
     /// Attributes every operation inherits (`timeout`, …).
     pub op_defaults: Attrs,
     pub nodes: Vec<Node>,
+    /// Pacemaker Remote nodes listed in `<nodes>` (`type="remote"`), for their
+    /// attributes; the node itself exists through its connection resource
+    /// (`ocf:pacemaker:remote`). Scheduled by `hactl simulate` only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remote_nodes: Vec<Node>,
     pub resources: Vec<Resource>,
     pub constraints: Constraints,
     /// Fencing topology: per target, levels tried in order.

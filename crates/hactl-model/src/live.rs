@@ -5,7 +5,7 @@
 //! accepting and ignoring them.
 
 use crate::values::parse_bool;
-use crate::{Configuration, ModelError};
+use crate::{Attrs, Configuration, ModelError, Resource};
 
 /// The settings of `c` a running cluster cannot honour, as errors.
 pub(crate) fn refuse_in_cluster(c: &Configuration, errs: &mut Vec<ModelError>) {
@@ -22,6 +22,41 @@ pub(crate) fn refuse_in_cluster(c: &Configuration, errs: &mut Vec<ModelError>) {
             });
         }
     }
+    // The controller would have to record `#node-unfenced` when a node is
+    // unfenced (and forget it when the node leaves), or every transition would
+    // unfence the node again.
+    if let Some((what, id)) = unfencing_setting(c) {
+        errs.push(ModelError::Invalid {
+            context: format!("{what} of {id}"),
+            message: "unfencing is not supported in a running cluster yet: the daemon                       does not record which nodes were unfenced (hactl simulate plans                       it for Pacemaker CIBs)"
+                .into(),
+        });
+    }
+}
+
+/// The first `provides=unfencing` or `requires=unfencing` meta attribute, with
+/// the id of the resource carrying it (`rsc_defaults` for the defaults).
+fn unfencing_setting(c: &Configuration) -> Option<(String, String)> {
+    let found = |meta: &Attrs| {
+        ["provides", "requires"]
+            .into_iter()
+            .find(|k| meta.get(*k).is_some_and(|v| v.trim() == "unfencing"))
+            .map(|k| format!("meta attribute {k}=unfencing"))
+    };
+    if let Some(what) = found(&c.rsc_defaults) {
+        return Some((what, "rsc_defaults".into()));
+    }
+    c.resources.iter().find_map(|r| {
+        let own = match r {
+            Resource::Primitive(_) => None,
+            Resource::Group(g) => found(&g.meta).map(|w| (w, g.id.clone())),
+            Resource::Clone(cl) => found(&cl.meta).map(|w| (w, cl.id.clone())),
+        };
+        own.or_else(|| {
+            r.primitives()
+                .find_map(|p| found(&p.meta).map(|w| (w, p.id.clone())))
+        })
+    })
 }
 
 #[cfg(test)]
@@ -34,6 +69,29 @@ mod tests {
             name: name.into(),
             value: value.into(),
         }
+    }
+
+    /// A fence device that unfences is refused by name in a running cluster.
+    #[test]
+    fn a_running_cluster_refuses_unfencing_by_name() {
+        let mut cib = Cib::default();
+        let mut f = crate::Primitive {
+            id: "fabric".into(),
+            agent: crate::AgentSpec::parse("stonith:fence_scsi").unwrap(),
+            ..Default::default()
+        };
+        f.meta.insert("provides".into(), "unfencing".into());
+        let add = Change::AddResource {
+            resource: crate::Resource::Primitive(f),
+        };
+        let e = add.apply(&mut cib).expect_err("refused").to_string();
+        assert!(
+            e.contains("provides=unfencing")
+                && e.contains("fabric")
+                && e.contains("running cluster"),
+            "{e}"
+        );
+        assert!(cib.config.resources.is_empty());
     }
 
     /// Setting shutdown-lock in a running cluster is refused by name and changes

@@ -28,6 +28,9 @@ pub fn is_remote_connection(p: &Primitive) -> bool {
         && p.agent.kind == "remote"
 }
 
+const IN_CLUSTER: &str = "Pacemaker Remote nodes are scheduled by `hactl simulate` only; the \
+                          daemon does not run pacemaker_remote connections";
+
 /// What a running cluster cannot do with `p`, if anything.
 fn remote_construct(p: &Primitive) -> Option<String> {
     if is_remote_connection(p) {
@@ -43,6 +46,12 @@ fn remote_construct(p: &Primitive) -> Option<String> {
 /// The first remote node, guest node or contained resource of `c`: a running
 /// cluster refuses them by name rather than run them as plain resources.
 pub fn refusal_in_cluster(c: &Configuration) -> Option<ModelError> {
+    if let Some(n) = c.remote_nodes.first() {
+        return Some(ModelError::Invalid {
+            context: format!("node {:?} (type=remote)", n.name),
+            message: IN_CLUSTER.into(),
+        });
+    }
     let (p, what) = c
         .resources
         .iter()
@@ -50,9 +59,7 @@ pub fn refusal_in_cluster(c: &Configuration) -> Option<ModelError> {
         .find_map(|p| remote_construct(p).map(|w| (p, w)))?;
     Some(ModelError::Invalid {
         context: format!("primitive {:?}: {what}", p.id),
-        message: "Pacemaker Remote nodes are scheduled by `hactl simulate` only; the daemon \
-                  does not run pacemaker_remote connections"
-            .into(),
+        message: IN_CLUSTER.into(),
     })
 }
 
@@ -110,5 +117,13 @@ mod tests {
             assert!(err.contains("scheduled by `hactl simulate` only"), "{err}");
             assert_eq!(cib, before);
         }
+        let mut listed = before.clone();
+        listed.config.remote_nodes.push(crate::Node {
+            id: "r1".into(),
+            name: "r1".into(),
+            ..Default::default()
+        });
+        let err = listed.config.validate().expect_err("a remote node").len();
+        assert_eq!(err, 1);
     }
 }

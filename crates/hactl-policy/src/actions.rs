@@ -47,6 +47,8 @@ pub(crate) enum Task {
     MigrateFrom,
     /// A node's `load_stopped` pseudo action (`utilization.rs`).
     LoadStopped,
+    /// Unfencing of a node (`stonith ... on`, `unfence.rs`).
+    Unfence,
 }
 
 impl Task {
@@ -56,6 +58,7 @@ impl Task {
             Task::Stop | Task::GStop => "stop",
             Task::Probe | Task::Monitor(_) => "monitor",
             Task::Fence => "fence",
+            Task::Unfence => "unfence",
             Task::GRunning => "running",
             Task::GStopped => "stopped",
             Task::Promote | Task::CPromote => "promote",
@@ -159,6 +162,9 @@ pub(crate) struct Graph {
     /// change another action's flags, so they stay out of the propagation and
     /// are only materialized in the transition.
     pub probes: Vec<(usize, usize)>,
+    /// Per node: its unfencing, when something waits for it (`unfence.rs`;
+    /// empty when unfencing is not in use).
+    pub unfence_of: Vec<Option<usize>>,
     /// Anti-colocation orderings (primitive that stops, then action), see
     /// `probe_order.rs`.
     pub anti_orders: Vec<(usize, usize)>,
@@ -300,6 +306,7 @@ impl Sched<'_> {
             one_or_more: Vec::new(),
             always_in_graph: Vec::new(),
             probes: Vec::new(),
+            unfence_of: Vec::new(),
             anti_orders: Vec::new(),
             probe_thens: Vec::new(),
             reloads: Vec::new(),
@@ -310,7 +317,8 @@ impl Sched<'_> {
         let mut fence_of = vec![None; self.nodes.len()];
         for (n, slot) in fence_of.iter_mut().enumerate() {
             if self.nodes[n].unclean && self.can_fence(n) {
-                let reason = self.nodes[n].fence_reason.clone();
+                let reason =
+                    (self.nodes[n].fence_reason.clone()).or_else(|| Some("node is unclean".into()));
                 *slot = Some(g.add(Act {
                     rsc: None,
                     task: Task::Fence,
@@ -464,7 +472,9 @@ impl Sched<'_> {
         self.promotable_orders(&mut g);
         self.order_constraints(&mut g);
         self.anti_colocation_orders(&mut g);
+        self.order_unfencing(&mut g);
         self.unassign_instances(&mut g);
+        self.order_remote_actions(&mut g);
         propagate(self, &mut g);
         self.utilization_orders(&mut g);
         self.drop_moot_reloads(&mut g);
@@ -656,6 +666,9 @@ impl Sched<'_> {
         for n in 0..self.nodes.len() {
             let nd = &self.nodes[n];
             if prim.probed[n] || !nd.online || nd.unclean || nd.maintenance {
+                continue;
+            }
+            if !self.probes_on_remote(p, n) {
                 continue;
             }
             if !self.probes_instance(p, n) {

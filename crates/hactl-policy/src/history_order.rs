@@ -22,11 +22,14 @@ impl Sched<'_> {
             .nodes_in_history_order()
             .filter_map(|(name, _)| index.get(name.as_str()).copied())
             .collect();
+        // Remote nodes last: their state follows their connections' history.
+        let (remote, listed): (Vec<usize>, Vec<usize>) =
+            listed.into_iter().partition(|&n| self.nodes[n].remote);
         if self.opts.stonith_enabled {
-            return listed;
+            return listed.into_iter().chain(remote).collect();
         }
         let (online, offline): (Vec<usize>, Vec<usize>) =
             listed.into_iter().partition(|&n| self.nodes[n].online);
-        online.into_iter().chain(offline).collect()
+        online.into_iter().chain(offline).chain(remote).collect()
     }
 }

@@ -56,6 +56,9 @@ mod probe_order;
 mod promotable;
 mod promotable_actions;
 mod raw_scores;
+mod remote;
+#[cfg(test)]
+mod remote_tests;
 #[cfg(test)]
 mod removed_actions_tests;
 #[cfg(test)]
@@ -67,6 +70,7 @@ mod shutdown_lock;
 mod stop_reason_tests;
 mod stopped_monitors;
 mod tickets;
+mod unfence;
 mod utilization;
 
 use std::sync::Arc;
@@ -407,10 +411,12 @@ fn run(cib: &Cib, now: i64, live: Option<LiveFacts>) -> Result<Transition, Polic
     }
     s.check_migration_history()?;
     s.apply_node_criteria();
+    s.apply_remote_bans();
     s.check_definitions();
     s.restart_failed_containers();
     s.assign_all();
     s.check_partial_migrations()?;
+    s.check_unfencing()?;
     let mut g = s.build_graph();
     let notify_env = notify::add_notifications(&s, &mut g);
     Ok(build_transition(&s, &g, notify_env))
@@ -451,6 +457,9 @@ fn build_transition(
             Task::Monitor(iv) => ActionKind::Monitor { interval_ms: iv },
             Task::Fence => ActionKind::Fence {
                 action: s.opts.stonith_action.clone(),
+            },
+            Task::Unfence => ActionKind::Fence {
+                action: "on".into(),
             },
             Task::GStart => ActionKind::GroupStart,
             Task::GRunning => ActionKind::GroupRunning,
@@ -508,12 +517,30 @@ fn build_transition(
             pseudo: false,
             history_name: s.instance_history_name(p, n).map(Arc::from),
         });
+        // The node's unfencing comes first (sequence only).
+        if let Some(u) = g.unfence_of.get(n).copied().flatten().and_then(|u| map[u]) {
+            if s.waits_for_unfencing(p) {
+                probe_edges.push(OrderingEdge {
+                    before: u,
+                    after: id,
+                    kind: EdgeKind::Optional,
+                });
+            }
+        }
         // A clone instance's probe comes before the start of the whole clone.
         let clone_start = s.prims[p].clone.map(|ci| g.clone_acts[ci][0]);
         if let Some(start) = clone_start.and_then(|a| map[a]) {
             probe_edges.push(OrderingEdge {
                 before: id,
                 after: start,
+                kind: EdgeKind::Optional,
+            });
+        }
+        if let Some(up) = s.probe_waits_for(n, g).and_then(|a| map[a]) {
+            // On a remote node, once its connection is up.
+            probe_edges.push(OrderingEdge {
+                before: up,
+                after: id,
                 kind: EdgeKind::Optional,
             });
         }
@@ -576,27 +603,24 @@ fn build_transition(
 
     let mut summary = Vec::new();
     for a in &g.acts {
-        if a.task == Task::Fence && !a.optional {
+        let action = match a.task {
+            Task::Fence => s.opts.stonith_action.as_str(),
+            Task::Unfence => "on",
+            _ => continue,
+        };
+        if !a.optional {
             if let Some(n) = a.node {
                 summary.push(format!(
-                    "Fence ({}) {} '{}'",
-                    s.opts.stonith_action,
+                    "Fence ({action}) {} '{}'",
                     s.nodes[n].name,
                     a.reason.as_deref().unwrap_or("")
                 ));
             }
         }
     }
-    for &r in &s.top {
-        let prims: Vec<usize> = match r {
-            RscRef::P(p) => vec![p],
-            RscRef::G(gi) => s.groups[gi].members.clone(),
-            RscRef::C(ci) => s.instance_prims(ci),
-        };
-        for p in prims {
-            for item in actions::summarize_prim(s, g, p) {
-                summary.push(item.text());
-            }
+    for p in s.prims_in_top_order() {
+        for item in actions::summarize_prim(s, g, p) {
+            summary.push(item.text());
         }
     }
 

@@ -95,7 +95,8 @@ impl Sched<'_> {
             .get("allow-migrate")
             .or_else(|| self.cib.config.rsc_defaults.get("allow-migrate"))
             .and_then(|v| parse_bool(v))
-            .unwrap_or(false)
+            // Remote nodes' connections migrate unless told not to (Pacemaker).
+            .unwrap_or_else(|| hactl_model::remote::is_remote_connection(def))
     }
 
     /// Refuses the histories of a migration `migration_history.rs` does not

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use hactl_model::{Cib, Resource, Score};
 
+use crate::remote::RemoteView;
 use crate::sched::{NodeSel, Sched};
 use crate::{Contribution, Placement, ResourceScores, StatusView, Transition};
 
@@ -186,7 +187,7 @@ pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusVie
         t.nodes
             .iter()
             .any(|s| &s.name == n && s.unclean && !s.online)
-            && !(view == StatusView::Revised && fenced(t, n))
+            && !(view == StatusView::Revised && fenced_node(t, n))
     });
     if unclean {
         flags.push("UNCLEAN");
@@ -210,7 +211,7 @@ pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusVie
     format!("{name}\t({}):\t {}", p.agent, state)
 }
 
-fn fenced(t: &Transition, node: &str) -> bool {
+pub(crate) fn fenced_node(t: &Transition, node: &str) -> bool {
     t.actions.iter().any(|a| {
         matches!(a.kind, crate::ActionKind::Fence { .. })
             && a.runnable
@@ -229,7 +230,18 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
     let mut online = Vec::new();
     let mut offline = Vec::new();
     let mut special: Vec<(&str, String)> = Vec::new();
+    let mut remote: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
     for n in &t.nodes {
+        if let Some(v) = crate::remote::remote_view(cib, t, n, view) {
+            match v {
+                RemoteView::Online => remote[0].push(n.name.as_str()),
+                RemoteView::Offline => remote[1].push(n.name.as_str()),
+                RemoteView::Unclean => {
+                    special.push((n.name.as_str(), "RemoteNode: UNCLEAN (offline)".into()))
+                }
+            }
+            continue;
+        }
         let active_here = t.placements.iter().any(|p| {
             let nodes = match view {
                 StatusView::Current => &p.current,
@@ -237,7 +249,7 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
             };
             nodes.contains(&n.name)
         });
-        let gone = view == StatusView::Revised && n.unclean && fenced(t, &n.name);
+        let gone = view == StatusView::Revised && n.unclean && fenced_node(t, &n.name);
         if gone {
             offline.push(n.name.as_str());
         } else if n.unclean {
@@ -261,16 +273,21 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
         }
     }
     special.sort_by(|a, b| natural_cmp(a.0, b.0));
-    online.sort_by(|a, b| natural_cmp(a, b));
-    offline.sort_by(|a, b| natural_cmp(a, b));
     for (name, what) in special {
-        let _ = writeln!(out, "    * Node {name}: {what}");
+        let _ = match what.strip_prefix("RemoteNode: ") {
+            Some(w) => writeln!(out, "    * RemoteNode {name}: {w}"),
+            None => writeln!(out, "    * Node {name}: {what}"),
+        };
     }
-    if !online.is_empty() {
-        let _ = writeln!(out, "    * Online: [ {} ]", online.join(" "));
-    }
-    if !offline.is_empty() {
-        let _ = writeln!(out, "    * OFFLINE: [ {} ]", offline.join(" "));
+    for (list, label) in [(online, "Online"), (offline, "OFFLINE")]
+        .into_iter()
+        .chain(remote.into_iter().zip(["RemoteOnline", "RemoteOFFLINE"]))
+    {
+        let mut list = list;
+        list.sort_by(|a, b| natural_cmp(a, b));
+        if !list.is_empty() {
+            let _ = writeln!(out, "    * {label}: [ {} ]", list.join(" "));
+        }
     }
     out.push_str("\n  * Full List of Resources:\n");
     out.push_str(&format_resource_blocks(cib, t, view, &|_| true));

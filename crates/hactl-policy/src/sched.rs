@@ -37,6 +37,10 @@ pub(crate) struct NodeInfo<'a> {
     pub num_resources: u32,
     pub attrs: Attrs,
     pub is_dc: bool,
+    /// A Pacemaker Remote node (`remote.rs`).
+    pub remote: bool,
+    /// Its state was seen: a fencing is not revoked by reconnecting it.
+    pub remote_seen: bool,
 }
 
 impl NodeInfo<'_> {
@@ -125,6 +129,9 @@ pub(crate) struct Prim<'a> {
     /// all but fence devices); with `requires=quorum` it waits only for the
     /// fencing of a node it may run on whose state of it is unknown.
     pub needs_fencing: bool,
+    /// Its probes and starts on a node wait for the node's unfencing
+    /// (`requires=unfencing`, the default when some device unfences).
+    pub needs_unfencing: bool,
 
     // Status.
     pub active: Vec<usize>,
@@ -142,6 +149,8 @@ pub(crate) struct Prim<'a> {
     /// It failed inside its container with `on-fail=restart-container`
     /// (`container.rs`).
     pub restart_container: bool,
+    /// A remote connection whose failure drops its node (`remote.rs`).
+    pub reset_remote: bool,
     pub blocked: bool,
     pub ignore_failure: bool,
     pub probed: Vec<bool>,
@@ -237,6 +246,8 @@ pub(crate) struct Sched<'a> {
     /// Whether a live migration may be planned: false while the running cluster
     /// cannot record one (`LiveFacts::migrate`).
     pub migrations_recordable: bool,
+    /// Some resource provides unfencing (`unfence.rs`).
+    pub unfencing: bool,
     pub nodes: Vec<NodeInfo<'a>>,
     pub node_by_name: BTreeMap<&'a str, usize>,
     pub prims: Vec<Prim<'a>>,
@@ -395,6 +406,7 @@ impl<'a> Sched<'a> {
             nqp,
             have_fencing: false,
             migrations_recordable: true,
+            unfencing: crate::unfence::unfencing_enabled(cib),
             nodes: Vec::new(),
             node_by_name: BTreeMap::new(),
             prims: Vec::new(),
@@ -443,7 +455,8 @@ impl<'a> Sched<'a> {
 
     pub(crate) fn fence_node(&mut self, n: usize, reason: String) {
         let node = &mut self.nodes[n];
-        if !node.unclean {
+        // A remote node is unclean from the start without a fencing yet.
+        if !node.unclean || node.fence_reason.is_none() {
             node.unclean = true;
             node.fence_reason = Some(reason);
         }
@@ -478,6 +491,8 @@ impl<'a> Sched<'a> {
                 attrs,
                 is_dc: cib.status.dc.as_deref() == Some(n.name.as_str())
                     || cib.status.dc.as_deref() == Some(id.as_str()),
+                remote: false,
+                remote_seen: false,
             };
             match st {
                 None => {
@@ -498,6 +513,7 @@ impl<'a> Sched<'a> {
             self.node_by_name.insert(&n.name, i);
             self.nodes.push(info);
         }
+        self.add_remote_nodes();
         if !self.quorate && self.nqp == NoQuorumPolicy::Suicide {
             for i in 0..self.nodes.len() {
                 if self.nodes[i].online {
@@ -576,6 +592,11 @@ impl<'a> Sched<'a> {
             Some(r) => r == "fencing" || r == "unfencing",
             None => !fence_device,
         };
+        // Pacemaker resets requires=unfencing to quorum for fence devices and
+        // without fencing.
+        let needs_unfencing = !fence_device
+            && self.opts.stonith_enabled
+            && requires.map_or(self.unfencing, |r| r == "unfencing");
         Prim {
             id,
             def,
@@ -595,6 +616,7 @@ impl<'a> Sched<'a> {
             fence_device,
             needs_quorum,
             needs_fencing,
+            needs_unfencing,
             active: Vec::new(),
             failed_on: Vec::new(),
             failed: false,
@@ -603,6 +625,7 @@ impl<'a> Sched<'a> {
             stop_if_failed: false,
             start_pending: false,
             restart_container: false,
+            reset_remote: false,
             blocked: false,
             ignore_failure: false,
             probed: vec![false; n],
@@ -707,7 +730,13 @@ impl<'a> Sched<'a> {
         // after all the others.
         let mut orphan_ids: BTreeMap<&'a str, String> = BTreeMap::new();
         let mut pending_orphans: Vec<(usize, &'a str, &'a ResourceHistory)> = Vec::new();
+        let mut remote_known = false;
         for n in self.history_node_order() {
+            // Remote nodes come last: their state follows their connection's.
+            if self.nodes[n].remote && !remote_known {
+                remote_known = true;
+                self.determine_remote_status();
+            }
             let Some(st) = cib.status.nodes.get(self.nodes[n].name) else {
                 continue;
             };
@@ -736,6 +765,9 @@ impl<'a> Sched<'a> {
             for (rid, h) in cloned {
                 self.unpack_clone_history_entry(n, rid, h);
             }
+        }
+        if !remote_known {
+            self.determine_remote_status();
         }
         // Orphan clone instances made while reading the history have their fail
         // counts indexed already.
@@ -1064,6 +1096,9 @@ impl<'a> Sched<'a> {
             // A failure. One whose agent is not installed (execution status 7)
             // cannot be ignored: Pacemaker turns on-fail=ignore into a ban there.
             let mut strategy = self.op_on_fail(p, op);
+            if self.resets_remote(p, op) {
+                self.prims[p].reset_remote = true;
+            }
             if strategy == OnFail::Ignore && op.op_status == 7 {
                 strategy = OnFail::Restart;
             }
@@ -1149,7 +1184,10 @@ impl<'a> Sched<'a> {
             && self.prims[p].managed
             && self.opts.stonith_enabled
         {
-            let reason = format!("{} is thought to be active there", self.prims[p].id);
+            let reason = match self.remote_active_reason(p, n) {
+                Some(r) => r,
+                None => format!("{} is thought to be active there", self.prims[p].id),
+            };
             self.fence_node(n, reason);
         }
         if known_active && !node_online && !self.opts.stonith_enabled && self.left_running(n) {
@@ -1676,10 +1714,11 @@ impl<'a> Sched<'a> {
             .map(|p| self.compute_with_this(p))
             .collect();
         self.sort_for_capacity();
-        let top = self.top.clone();
+        let top = self.connections_first(self.top.clone());
         for r in top {
             self.assign_chain_first(r);
             self.assign(r);
+            self.connection_assigned(r);
         }
     }
 

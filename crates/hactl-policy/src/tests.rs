@@ -736,6 +736,9 @@ mod requires_tests;
 #[path = "shutdown_lock_tests.rs"]
 mod shutdown_lock_tests;
 
+#[path = "unfence_tests.rs"]
+mod unfence_tests;
+
 #[test]
 fn a_watchdog_counts_as_fencing() {
     // stonith-enabled without a fence device leaves resources alone, but SBD's
