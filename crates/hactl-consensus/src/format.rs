@@ -25,7 +25,8 @@
 //!   was defined.
 //! * Format 5: as 4; its readers know the optional fields added since: rules nested in
 //!   rules and rules on dates, resources and operations; attribute sets with a rule
-//!   (`Configuration::conditional`); `require_all` and `one_or_more` on orderings; and
+//!   (`Configuration::conditional`); remote nodes (`Configuration::remote_nodes`);
+//!   `require_all` and `one_or_more` on orderings; and
 //!   the source and target of a migration step on an operation record. The DC does
 //!   not plan live migrations while the cluster writes an older format (their
 //!   records could not be written).
@@ -230,7 +231,8 @@ fn order_format(o: &OrderConstraint) -> u32 {
 
 /// What a whole configuration (`cib push`) needs: the most any part of it needs.
 fn configuration_format(c: &Configuration) -> u32 {
-    let conditional = if c.conditional.is_empty() {
+    // Rule-bound attribute sets and remote nodes are parts of format 5.
+    let newer_parts = if c.conditional.is_empty() && c.remote_nodes.is_empty() {
         LEGACY_FORMAT
     } else {
         5
@@ -238,7 +240,7 @@ fn configuration_format(c: &Configuration) -> u32 {
     let constraints = &c.constraints;
     highest(
         [
-            conditional,
+            newer_parts,
             highest(c.resources.iter().map(resource_format)),
             highest(c.nodes.iter().map(node_format)),
             highest(constraints.location.iter().map(location_format)),
@@ -365,6 +367,9 @@ mod tests {
         config
             .conditional
             .push(hactl_model::conditional::ConditionalSet::default());
+        assert_eq!(required_format(&replace(&config)), 5);
+        let mut config = Configuration::default();
+        config.remote_nodes.push(Node::default());
         assert_eq!(required_format(&replace(&config)), 5);
     }
 
