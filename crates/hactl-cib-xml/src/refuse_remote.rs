@@ -15,6 +15,23 @@ pub(crate) fn check_containers(c: &Configuration) -> Result<(), ImportError> {
             .iter()
             .any(|r| matches!(r, Resource::Primitive(p) if p.id == id))
     };
+    let collective = c.resources.iter().filter_map(|r| match r {
+        Resource::Primitive(_) => None,
+        Resource::Group(g) => Some(("group", Some(g.id.as_str()), &g.meta)),
+        Resource::Clone(cl) => Some(("clone", Some(cl.id.as_str()), &cl.meta)),
+    });
+    let defaults = ("rsc_defaults", None, &c.rsc_defaults);
+    for (element, id, meta) in std::iter::once(defaults).chain(collective) {
+        if let Some(v) = meta.get(hactl_model::remote::CONTAINER_META) {
+            return Err(ImportError::Unsupported {
+                element: element.into(),
+                id: id.map(str::to_string),
+                reason: format!(
+                    "container={v} on a group, clone or rsc_defaults is not supported yet"
+                ),
+            });
+        }
+    }
     for r in &c.resources {
         for p in r.primitives() {
             let Some(container) = container_of(p) else {
@@ -100,6 +117,13 @@ mod tests {
             (
                 format!(r#"<group id="g">{vm}</group>{}"#, prim("app", "vm")),
                 "container=vm must name a primitive",
+            ),
+            (
+                format!(
+                    r#"{vm}<group id="app"><meta_attributes id="gm"><nvpair id="gc" name="container" value="vm"/></meta_attributes>{}</group>"#,
+                    prim("x", "")
+                ),
+                "on a group, clone or rsc_defaults",
             ),
         ] {
             let e = crate::import(&cib(&resources)).expect_err(says).to_string();

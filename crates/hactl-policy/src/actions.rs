@@ -158,6 +158,9 @@ pub(crate) struct Graph {
     /// resource whose start is pending (Pacemaker's create_pending_start), so
     /// that what follows that start waits for it.
     pub always_in_graph: Vec<usize>,
+    /// Unrunnable but optional starts whose colocation dependents are blocked
+    /// once they turn out required, or after the first pass (`coloc_block.rs`).
+    pub block_later: Vec<usize>,
     /// Runnable probes (primitive, node). They are always scheduled and never
     /// change another action's flags, so they stay out of the propagation and
     /// are only materialized in the transition.
@@ -305,6 +308,7 @@ impl Sched<'_> {
             interleaved_orders: Vec::new(),
             one_or_more: Vec::new(),
             always_in_graph: Vec::new(),
+            block_later: Vec::new(),
             probes: Vec::new(),
             unfence_of: Vec::new(),
             anti_orders: Vec::new(),
@@ -1093,8 +1097,16 @@ fn update(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, a: usize, depth: usize)
 /// Spreads "required" and "unrunnable" along the edges until nothing changes.
 fn propagate(s: &Sched<'_>, g: &mut Graph) {
     let adj = Adjacency::new(g.acts.len(), &g.edges);
+    // What cannot start from the outset blocks its colocation dependents before
+    // orderings spread anything (as Pacemaker's pcmk__apply_orderings).
+    for a in 0..g.acts.len() {
+        crate::coloc_block::block_dependents(s, g, a);
+    }
     for a in 0..g.acts.len() {
         update(s, g, &adj, a, 0);
+    }
+    for a in std::mem::take(&mut g.block_later) {
+        crate::coloc_block::block_dependents(s, g, a);
     }
     // Safety net: a plain fixpoint over all edges.
     loop {
@@ -1141,6 +1153,7 @@ pub(crate) fn clear_optional(s: &Sched<'_>, g: &mut Graph, target: usize, cause:
         let r = because(s, g, cause, "required");
         set_reason(&mut g.acts[target], r);
     }
+    crate::coloc_block::now_required(s, g, target);
     true
 }
 
@@ -1153,6 +1166,7 @@ pub(crate) fn clear_runnable(s: &Sched<'_>, g: &mut Graph, target: usize, cause:
         let r = because(s, g, cause, "unrunnable");
         set_reason(&mut g.acts[target], r);
     }
+    crate::coloc_block::blocked_by_ordering(s, g, target);
     true
 }
 

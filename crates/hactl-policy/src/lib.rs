@@ -31,6 +31,9 @@ mod clone;
 mod clone_actions;
 mod clone_group;
 mod clone_min;
+mod coloc_block;
+#[cfg(test)]
+mod coloc_block_tests;
 mod conditional;
 #[cfg(test)]
 mod conditional_tests;

@@ -38,7 +38,7 @@ pub(crate) fn dummy(id: &str, meta: &str) -> String {
     )
 }
 
-const STOPPED: &str = r##"<meta_attributes id="k-meta"><nvpair id="k-tr" name="target-role" value="Stopped"/></meta_attributes>"##;
+pub(crate) const STOPPED: &str = r##"<meta_attributes id="k-meta"><nvpair id="k-tr" name="target-role" value="Stopped"/></meta_attributes>"##;
 
 pub(crate) fn summary(cib: &Cib) -> Vec<String> {
     schedule(cib, 0)
