@@ -50,7 +50,8 @@ pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
 }
 
 /// What the scheduler does not implement for clones of groups yet, refused by
-/// name: notifying, ordered and globally unique cloned groups.
+/// name: notifying and ordered cloned groups, and more than one instance per
+/// node (globally unique ones with one per node are scheduled).
 fn refuse_group_clone_meta(group: &Element, meta: &hactl_model::Attrs) -> Result<(), ImportError> {
     let truthy = |k: &str| {
         meta.get(k)
@@ -73,10 +74,11 @@ fn refuse_group_clone_meta(group: &Element, meta: &hactl_model::Attrs) -> Result
             "ordered clones of groups (ordered=true) are not supported yet",
         ));
     }
-    if truthy("globally-unique") || node_max > 1 {
+    if node_max > 1 {
         return Err(unsupported(
             group,
-            "globally unique clones of groups are not supported yet",
+            "clones of groups with more than one instance per node (clone-node-max > 1) \
+             are not supported yet",
         ));
     }
     Ok(())

@@ -293,14 +293,18 @@ impl<'a> Sched<'a> {
     }
 
     /// A globally-unique clone's history names its instance: `rsc:N` is instance
-    /// N (made, as an orphan past `clone-max`, when it does not exist yet).
+    /// N (made, as an orphan past `clone-max`, when it does not exist yet); of a
+    /// cloned group, its member `rsc`.
     fn unique_instance(&mut self, ci: usize, rid: &str) -> Option<usize> {
-        let (_, num) = rid.rsplit_once(':')?;
+        let (base, num) = rid.rsplit_once(':')?;
         let number: usize = num.parse().ok()?;
         while self.clones[ci].instances.len() <= number {
             self.new_instance(ci);
         }
-        Some(self.clones[ci].instances[number])
+        match self.clones[ci].instance_groups.get(number) {
+            Some(&gi) => self.instance_member(gi, base),
+            None => Some(self.clones[ci].instances[number]),
+        }
     }
 
     pub(crate) fn instance_needs_fencing(&self, ci: usize) -> bool {

@@ -40,9 +40,13 @@
 //! members' (`promotable.rs`), promoting or not applies to all its members,
 //! which promote in order and demote in reverse (`promotable_actions.rs`).
 //!
+//! Globally unique cloned groups (one instance per node): a member's history
+//! `web:3` is instance 3's member `web`, whatever else runs on the node
+//! (`clone.rs` unique_instance).
+//!
 //! Not done yet (see /work/notes/clone-groups.md): interleaved orderings and
-//! notifications through the instance groups, unique cloned groups, the status
-//! view of a cloned group.
+//! notifications through the instance groups, more than one instance per node,
+//! the status view of a cloned group.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -128,13 +132,7 @@ impl<'a> Sched<'a> {
         rid: &str,
     ) -> Option<usize> {
         let base = crate::clone::strip_instance(rid);
-        let member = |s: &Self, gi: usize| {
-            s.groups[gi]
-                .members
-                .iter()
-                .copied()
-                .find(|&m| s.prims[m].def.is_some_and(|d| d.id == base))
-        };
+        let member = |s: &Self, gi: usize| s.instance_member(gi, base);
         let mut found = None;
         let mut inactive = None;
         let mut skip_inactive = false;
@@ -173,6 +171,15 @@ impl<'a> Sched<'a> {
                 member(self, gi)
             }
         }
+    }
+
+    /// The member of instance group `gi` configured as `member` (`web` for `web:2`).
+    pub(crate) fn instance_member(&self, gi: usize, member: &str) -> Option<usize> {
+        self.groups[gi]
+            .members
+            .iter()
+            .copied()
+            .find(|&m| self.prims[m].def.is_some_and(|d| d.id == member))
     }
 
     /// Every primitive of clone `ci`'s instances: the instances themselves, or

@@ -237,3 +237,23 @@ fn each_member_of_a_cloned_group_runs_under_its_own_history_name() {
         assert_eq!(runs_as, crate::clone::strip_instance(rsc), "{a:?}");
     }
 }
+
+/// A globally-unique cloned group: a history names its instance exactly, so
+/// `web:1` and `ip:1` running on n1 are instance 1 there (not the first free
+/// instance, as for an anonymous clone), and instance 0 starts on n2.
+#[test]
+fn a_globally_unique_cloned_group_reads_each_members_history_by_its_instance() {
+    let mut cib = base(&["n1", "n2"]);
+    cib.config.resources.push(cloned_group(&[
+        ("globally-unique", "true"),
+        ("clone-max", "2"),
+    ]));
+    let n1 = cib.status.nodes.get_mut("n1").unwrap();
+    n1.resources.insert("web:1".into(), running(1));
+    n1.resources.insert("ip:1".into(), running(2));
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        starts(&schedule(&cib, 5).unwrap()),
+        [pair("ip:0", "n2"), pair("web:0", "n2")]
+    );
+}

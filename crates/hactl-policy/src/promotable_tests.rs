@@ -307,3 +307,50 @@ fn operations_on_an_instance_carry_the_name_of_the_nodes_history() {
 
 #[path = "on_fail_demote_tests.rs"]
 mod on_fail_demote_tests;
+
+/// A failed demote leaves the instance unpromoted (Pacemaker's
+/// unpack_rsc_op_failure: staying promoted would loop), so its recovery plans no
+/// second demote; with on-fail=block it stays as it was, promoted.
+#[test]
+fn a_failed_demote_counts_as_unpromoted_unless_on_fail_is_block() {
+    let after_failed_demote = |on_fail: Option<hactl_model::OnFail>| {
+        let mut cib = promotable(&[("n1", "5"), ("n2", "10"), ("n3", "5")]);
+        running_promoted_on(&mut cib, "n1");
+        let st = cib.status.nodes.get_mut("n1").unwrap();
+        let h = st.resources.get_mut("db").unwrap();
+        let failed = OpRecord {
+            operation: "demote".into(),
+            call_id: 11,
+            rc: 1,
+            expected_rc: Some(0),
+            ..Default::default()
+        };
+        h.note_failure(&failed);
+        h.ops.push(failed);
+        if let Resource::Clone(c) = &mut cib.config.resources[0] {
+            if let Resource::Primitive(p) = c.child.as_mut() {
+                p.ops.push(OpSpec {
+                    name: "demote".into(),
+                    on_fail,
+                    ..Default::default()
+                });
+            }
+        }
+        let t = schedule(&cib, 0).unwrap();
+        let demotes = t
+            .actions
+            .iter()
+            .filter(|a| a.kind == crate::ActionKind::Demote && a.node.as_deref() == Some("n1"))
+            .count();
+        let promoted = t
+            .placements
+            .iter()
+            .any(|p| p.current == ["n1"] && p.promoted);
+        (demotes, promoted)
+    };
+    assert_eq!(after_failed_demote(None), (0, false));
+    assert_eq!(
+        after_failed_demote(Some(hactl_model::OnFail::Block)),
+        (0, true)
+    );
+}

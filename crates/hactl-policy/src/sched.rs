@@ -1117,9 +1117,13 @@ impl<'a> Sched<'a> {
             if op.interval_ms > 0 {
                 set_monitor(&mut monitors, op.interval_ms, false);
             }
-            // A failed promote or demote leaves it promoted (as far as is known),
-            // rc 9 is "failed while promoted".
-            if matches!(op.operation.as_str(), "promote" | "demote")
+            // A failed promote leaves it promoted (as far as is known), rc 9 is
+            // "failed while promoted". A failed demote counts as unpromoted, as
+            // staying promoted would loop (Pacemaker's unpack_rsc_op_failure),
+            // unless on-fail=block keeps it as it is.
+            if op.operation == "demote" {
+                promoted = strategy == OnFail::Block;
+            } else if op.operation == "promote"
                 || op.rc == crate::promotable::RC_FAILED_PROMOTED
                 || op.rc == crate::promotable::RC_RUNNING_PROMOTED
             {
