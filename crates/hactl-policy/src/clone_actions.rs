@@ -125,14 +125,12 @@ impl Sched<'_> {
             }
         }
         // As Pacemaker's update_noninterleaved_actions: each instance's action is
-        // ordered after the first too (after another clone's pseudo action when
-        // the clones do not interleave), so that a required first restarts the
-        // instances and not only the clone's pseudo action. (Pacemaker does the
-        // same after a group; hactl does not yet.)
+        // ordered after the first too (after a group's or another clone's pseudo
+        // action: those never interleave), so that a required first restarts the
+        // instances and not only the clone's pseudo action.
         let firsts = match first {
             RscRef::P(p) => self.instance_actions(p, fa, true, g),
-            RscRef::C(_) => self.order_targets(first, fa, true, g),
-            RscRef::G(_) => return false,
+            RscRef::C(_) | RscRef::G(_) => self.order_targets(first, fa, true, g),
         };
         for p in self.clones[tc].instances.clone() {
             for t in self.instance_actions(p, ta, false, g) {

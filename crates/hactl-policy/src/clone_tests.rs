@@ -284,3 +284,47 @@ fn a_required_first_clone_restarts_the_instances_of_a_clone_that_does_not_interl
         ]
     );
 }
+
+/// The same after a group: a mandatory ordering from a group to a clone applies to
+/// each instance's start, so when the group moves every instance restarts (as
+/// crm_simulate 2.1.5 plans it). Without that the plan moved the group and left
+/// the clone running on what it no longer had before it.
+#[test]
+fn a_required_first_group_restarts_the_instances_of_a_clone() {
+    let mut cib = base(&["n1", "n2"]);
+    cib.config.resources.push(Resource::Group(Group {
+        id: "g".into(),
+        children: vec![dummy("ga"), dummy("gb")],
+        ..Default::default()
+    }));
+    cib.config.resources.push(clone_of("c-clone", "c", &[]));
+    let n1 = cib.status.nodes.get_mut("n1").unwrap();
+    n1.resources.insert("ga".into(), running(1));
+    n1.resources.insert("gb".into(), running(2));
+    for (i, n) in ["n1", "n2"].iter().enumerate() {
+        let st = cib.status.nodes.get_mut(*n).unwrap();
+        st.resources.insert("c".into(), running(3 + i as i64));
+    }
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "g-on-n2".into(),
+        rsc: "g".into(),
+        node: Some("n2".into()),
+        score: Some(Score::new(100)),
+        ..Default::default()
+    });
+    cib.config.constraints.order.push(OrderConstraint {
+        id: "g-then-c".into(),
+        first: "g".into(),
+        then: "c-clone".into(),
+        ..Default::default()
+    });
+    assert_eq!(
+        summary(&cib),
+        vec![
+            "Move ga ( n1 -> n2 )",
+            "Move gb ( n1 -> n2 )",
+            "Restart c:0 ( n1 ) due to required g running",
+            "Restart c:1 ( n2 ) due to required g running"
+        ]
+    );
+}
