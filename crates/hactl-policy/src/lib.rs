@@ -75,6 +75,8 @@ mod stopped_monitors;
 mod tickets;
 mod unfence;
 mod utilization;
+#[cfg(test)]
+mod utilization_order_tests;
 
 use std::sync::Arc;
 

@@ -128,10 +128,9 @@ impl Sched<'_> {
                 .then(self.name_order(a, b))
         });
         let score = |r: RscRef, n: Option<usize>| -> Score {
-            let first = self.members_of(r).first().copied();
-            match (first, n) {
-                (Some(p), Some(n)) => self.prims[p].allowed[n].unwrap_or(Score::NEG_INFINITY),
-                _ => Score::NEG_INFINITY,
+            match n {
+                Some(n) => self.own_sort_score(r, n) + self.colocated_sort_score(r, n),
+                None => Score::NEG_INFINITY,
             }
         };
         let current = |r: RscRef| -> Option<usize> {
@@ -153,6 +152,37 @@ impl Sched<'_> {
                 .then_with(by_nodes)
         });
         self.top = top;
+    }
+
+    /// A resource's own score on node `n` for the assignment order (a group's
+    /// and a clone's: their first primitive's).
+    fn own_sort_score(&self, r: RscRef, n: usize) -> Score {
+        let first = self.members_of(r).first().copied();
+        first.map_or(Score::NEG_INFINITY, |p| {
+            self.prims[p].allowed[n].unwrap_or(Score::NEG_INFINITY)
+        })
+    }
+
+    /// What `r`'s mandatory colocations add to its score on node `n` for the
+    /// assignment order: -INFINITY where the node cannot run resources (a
+    /// standby node), as in Pacemaker's add_colocated_node_scores, which takes a
+    /// primary's best score among the nodes available to it. (The primaries'
+    /// own scores that Pacemaker adds too are left out: hactl's scores for a
+    /// clone primary differ from Pacemaker's, e.g. load-stopped-loop-2.)
+    fn colocated_sort_score(&self, r: RscRef, n: usize) -> Score {
+        let this_with = match r {
+            RscRef::P(p) => &self.prims[p].this_with,
+            RscRef::G(gi) => &self.groups[gi].this_with,
+            RscRef::C(ci) => &self.clones[ci].this_with,
+        };
+        let mandatory = this_with
+            .iter()
+            .any(|&c| self.colocs[c].score >= Score::INFINITY);
+        if mandatory && !self.is_avail(n) {
+            Score::NEG_INFINITY
+        } else {
+            Score::ZERO
+        }
     }
 
     /// Uses up `p`'s utilization on node `n`.
