@@ -11,7 +11,9 @@ fn run(id: &str, call: u32) -> String {
 }
 
 fn cpu(id: &str, v: u32) -> String {
-    format!(r#"<utilization id="{id}-u"><nvpair id="{id}-cpu" name="cpu" value="{v}"/></utilization>"#)
+    format!(
+        r#"<utilization id="{id}-u"><nvpair id="{id}-cpu" name="cpu" value="{v}"/></utilization>"#
+    )
 }
 
 /// n1, n2 up; n3, n4 in standby; all with cpu=32. `vma` (on n3) and `vmb` (on
@@ -19,14 +21,21 @@ fn cpu(id: &str, v: u32) -> String {
 fn standby_cib() -> hactl_model::Cib {
     let node = |n: u32, standby: bool| {
         let attrs = if standby {
-            format!(r#"<instance_attributes id="n{n}-a"><nvpair id="n{n}-sb" name="standby" value="on"/></instance_attributes>"#)
+            format!(
+                r#"<instance_attributes id="n{n}-a"><nvpair id="n{n}-sb" name="standby" value="on"/></instance_attributes>"#
+            )
         } else {
             String::new()
         };
-        format!(r#"<node id="{n}" uname="n{n}">{attrs}{}</node>"#, cpu(&format!("n{n}"), 32))
+        format!(
+            r#"<node id="{n}" uname="n{n}">{attrs}{}</node>"#,
+            cpu(&format!("n{n}"), 32)
+        )
     };
     let prim = |id: &str, u: String| {
-        format!(r#"<primitive id="{id}" class="ocf" provider="pacemaker" type="Dummy">{u}</primitive>"#)
+        format!(
+            r#"<primitive id="{id}" class="ocf" provider="pacemaker" type="Dummy">{u}</primitive>"#
+        )
     };
     let state = |n: u32, lrm: String| {
         format!(
@@ -69,6 +78,12 @@ fn standby_cib() -> hactl_model::Cib {
 #[test]
 fn a_resource_colocated_with_a_clone_is_assigned_late_when_its_node_is_in_standby() {
     let got = crate::stop_reason_tests::summary(&standby_cib());
-    assert!(got.contains(&"Move vma ( n3 -> n1 )".to_string()), "{got:?}");
-    assert!(got.contains(&"Move vmb ( n4 -> n2 )".to_string()), "{got:?}");
+    assert!(
+        got.contains(&"Move vma ( n3 -> n1 )".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"Move vmb ( n4 -> n2 )".to_string()),
+        "{got:?}"
+    );
 }
