@@ -463,18 +463,61 @@ pub fn format_constraints(c: &Constraints, only: Option<Kind>) -> String {
     }
     if show(Kind::Order) {
         out.push_str("Ordering Constraints:\n");
+        let mut sets_shown = std::collections::BTreeSet::new();
         for o in &c.order {
             let sym = match o.symmetrical {
                 Some(false) => " symmetrical=false",
                 _ => "",
             };
-            out.push_str(&format!(
-                "  {} {} then {} {} (kind: {}{sym}) (id: {})\n",
-                o.first_action, o.first, o.then_action, o.then, o.kind, o.id
-            ));
+            let line = match o.one_or_more.as_deref() {
+                None => format!(
+                    "  {} {} then {} {} (kind: {}{sym}) (id: {})\n",
+                    o.first_action, o.first, o.then_action, o.then, o.kind, o.id
+                ),
+                Some(set) if sets_shown.insert(set) => one_or_more_line(&c.order, o, set, sym),
+                Some(_) => continue,
+            };
+            out.push_str(&line);
         }
     }
     out
+}
+
+/// The orderings of one `require-all=false` set (one per pair, sharing `set`) as the
+/// one set they came from: what follows waits for any one member, not for each.
+fn one_or_more_line(
+    orders: &[hactl_model::OrderConstraint],
+    first: &hactl_model::OrderConstraint,
+    set: &str,
+    sym: &str,
+) -> String {
+    let pairs: Vec<_> = orders
+        .iter()
+        .filter(|o| o.one_or_more.as_deref() == Some(set))
+        .collect();
+    let mut firsts: Vec<&str> = Vec::new();
+    let mut thens: Vec<&str> = Vec::new();
+    for o in &pairs {
+        if !firsts.contains(&o.first.as_str()) {
+            firsts.push(&o.first);
+        }
+        if !thens.contains(&o.then.as_str()) {
+            thens.push(&o.then);
+        }
+    }
+    let then = match thens.as_slice() {
+        [one] => one.to_string(),
+        many => format!("set ({})", many.join(" ")),
+    };
+    let ids: Vec<&str> = pairs.iter().map(|o| o.id.as_str()).collect();
+    format!(
+        "  {} set ({}) require-all=false then {} {then} (kind: {}{sym}) (id: {set}; orderings: {})\n",
+        first.first_action,
+        firsts.join(" "),
+        first.then_action,
+        first.kind,
+        ids.join(" ")
+    )
 }
 
 #[cfg(test)]
@@ -553,5 +596,36 @@ mod tests {
         assert!(run_plan(&mut c, Kind::Colocation, "a with b").is_err());
         let e = run_plan(&mut c, Kind::Colocation, "add a with ghost").unwrap_err();
         assert!(e.to_string().contains("ghost"), "{e}");
+    }
+
+    /// An imported resource set with `require-all=false` is kept as one ordering per
+    /// pair; listed as pairs it read as "b before d and c before d", the opposite of
+    /// what it does (d waits for either).
+    #[test]
+    fn a_one_or_more_set_is_listed_as_a_set_not_as_pairs() {
+        let mut c = Constraints::default();
+        for (n, first) in ["c", "b"].into_iter().enumerate() {
+            c.order.push(hactl_model::OrderConstraint {
+                id: format!("o-set.{}", n + 1),
+                first: first.into(),
+                then: "d".into(),
+                one_or_more: Some("o-set".into()),
+                ..Default::default()
+            });
+        }
+        c.order.push(hactl_model::OrderConstraint {
+            id: "o-plain".into(),
+            first: "a".into(),
+            then: "b".into(),
+            ..Default::default()
+        });
+        let text = format_constraints(&c, Some(Kind::Order));
+        assert_eq!(
+            text,
+            "Ordering Constraints:\n\
+             \x20 start set (c b) require-all=false then start d (kind: Mandatory) \
+             (id: o-set; orderings: o-set.1 o-set.2)\n\
+             \x20 start a then start b (kind: Mandatory) (id: o-plain)\n"
+        );
     }
 }

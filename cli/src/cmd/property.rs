@@ -63,6 +63,14 @@ pub fn set_plan(cib: &Cib, assignments: &[String], force: bool) -> Result<Plan> 
     let mut changes = Vec::new();
     for a in assignments {
         let (k, v) = parse_kv(a).context("property")?;
+        if k == "have-watchdog" && !v.is_empty() {
+            // The DC ignores it: only what the daemons armed counts (watchdog.rs in
+            // hactl-controller).
+            bail!(
+                "have-watchdog is not set by hand: the cluster has a watchdog when every \
+                 node's daemon armed one (settings.watchdog in cluster.toml)"
+            );
+        }
         if !force && !KNOWN_PROPERTIES.contains(&k.as_str()) {
             bail!(
                 "unknown property {k:?} (known: {}; --force sets it anyway)",
@@ -164,6 +172,9 @@ mod tests {
         assert_eq!(cib.config.properties["stonith-enabled"], "false");
         let e = set_plan(&cib, &["stonith-enable=false".into()], false).unwrap_err();
         assert!(e.to_string().contains("unknown property"), "{e}");
+        // The cluster's own, even forced: the DC would ignore it.
+        let e = set_plan(&cib, &["have-watchdog=true".into()], true).unwrap_err();
+        assert!(e.to_string().contains("armed"), "{e}");
         // The model checks the value.
         let p = set_plan(&cib, &["no-quorum-policy=dance".into()], false).unwrap();
         assert!(p.change().apply(&mut cib).is_err());

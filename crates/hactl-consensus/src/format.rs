@@ -8,28 +8,42 @@
 //! * Format 3: as 2; adds the changes added since format 2 was defined:
 //!   [`Change::ReplaceConfiguration`], [`Change::SetDefault`], [`Change::SetTicket`],
 //!   [`Change::SetAlert`], [`Change::DeleteAlert`], clones in `AddResource` /
-//!   `UpdateResource` and ticket constraints in `AddConstraint`. (New optional fields,
-//!   such as utilization, are ignored by older readers: a known rolling-upgrade gap.)
+//!   `UpdateResource` and ticket constraints in `AddConstraint`.
 //!   A change a format cannot carry is refused while the cluster writes that format
 //!   ([`required_format`]): a member on an older build could not apply it. A new
-//!   `Change` variant needs a new format here.
+//!   `Change` variant needs a new format here, and so does a new optional field: an
+//!   older reader ignores a field it does not know (serde), so it would apply the
+//!   change and misread it; a change that uses the field needs the format whose
+//!   readers know it.
 //!
 //! * Format 4: as 3; adds [`Change::RecordTransition`] (the transition history). A DC
 //!   whose cluster still writes format 3 does not record its transitions (the
 //!   proposal is refused; the history just has a gap until every member reads 4), and
 //!   [`Change::ClearTransientAttributeBefore`] (a joining node clears only a stale
 //!   shutdown mark; in a cluster still on format 3 it clears the mark as before).
+//!   Its readers also know utilization (`Node`, `Primitive`), added after format 3
+//!   was defined.
+//! * Format 5: as 4; its readers know the optional fields added since: rules nested in
+//!   rules and rules on dates, resources and operations; attribute sets with a rule
+//!   (`Configuration::conditional`); remote nodes (`Configuration::remote_nodes`);
+//!   `require_all` and `one_or_more` on orderings; and
+//!   the source and target of a migration step on an operation record. The DC does
+//!   not plan live migrations while the cluster writes an older format (their
+//!   records could not be written).
 //!
 //! The leader writes `min(own max, every member's announced max)`, so a member running
 //! an older build can always read the log (the rolling-upgrade rule in
 //! docs/architecture.md).
 
 use hactl_model::change::{Change, Constraint};
-use hactl_model::Cib;
-use hactl_model::Resource;
+use hactl_model::{
+    Cib, Configuration, LocationConstraint, Node, OrderConstraint, Primitive, Resource, Rule,
+};
 
 /// The highest format this build reads and writes.
-pub const ENTRY_FORMAT: u32 = 4;
+pub const ENTRY_FORMAT: u32 = 5;
+/// The first format whose readers know a migration step's source and target.
+pub const MIGRATION_FORMAT: u32 = 5;
 /// The format of builds that did not announce one (they only read bare JSON).
 pub const LEGACY_FORMAT: u32 = 1;
 /// Header of framed data (formats ≥ 2). JSON never starts with it.
@@ -113,19 +127,23 @@ pub fn required_format(change: &Change) -> u32 {
     // No wildcard arm: a new variant must be placed in a format here, or it would be
     // written to members that cannot decode it (they would stop, see the module doc).
     match change {
-        Change::ReplaceConfiguration { .. }
-        | Change::SetDefault { .. }
+        Change::SetDefault { .. }
         | Change::SetTicket { .. }
         | Change::SetAlert { .. }
         | Change::DeleteAlert { .. } => 3,
         Change::RecordTransition { .. } | Change::ClearTransientAttributeBefore { .. } => 4,
+        Change::ReplaceConfiguration { config, .. } => configuration_format(config).max(3),
         Change::AddResource { resource } | Change::UpdateResource { resource } => {
             resource_format(resource)
         }
         Change::AddConstraint { constraint } => match constraint {
             Constraint::Ticket(_) => 3,
-            _ => LEGACY_FORMAT,
+            Constraint::Location(l) => location_format(l),
+            Constraint::Order(o) => order_format(o),
+            Constraint::Colocation(_) => LEGACY_FORMAT,
         },
+        Change::AddNode { node } => node_format(node),
+        Change::RecordOp { op, .. } if op.migration.is_some() => MIGRATION_FORMAT,
         Change::Batch { changes } => changes
             .iter()
             .map(required_format)
@@ -136,7 +154,6 @@ pub fn required_format(change: &Change) -> u32 {
         | Change::AddGroupMembers { .. }
         | Change::RemoveGroupMembers { .. }
         | Change::RemoveConstraint { .. }
-        | Change::AddNode { .. }
         | Change::RemoveNode { .. }
         | Change::SetNodeAttribute { .. }
         | Change::SetStandby { .. }
@@ -155,12 +172,82 @@ pub fn required_format(change: &Change) -> u32 {
     }
 }
 
-/// Clones arrived with format 3; a build before it cannot decode one.
+/// Clones arrived with format 3; a build before it cannot decode one. Utilization
+/// is known from format 4.
 fn resource_format(resource: &Resource) -> u32 {
+    let utilization = |p: &Primitive| {
+        if p.utilization.is_empty() {
+            LEGACY_FORMAT
+        } else {
+            4
+        }
+    };
     match resource {
-        Resource::Clone(_) => 3,
-        Resource::Primitive(_) | Resource::Group(_) => LEGACY_FORMAT,
+        Resource::Clone(c) => resource_format(&c.child).max(3),
+        Resource::Primitive(p) => utilization(p),
+        Resource::Group(g) => highest(g.children.iter().map(utilization)),
     }
+}
+
+/// The highest of `formats`, at least the legacy one.
+fn highest(formats: impl Iterator<Item = u32>) -> u32 {
+    formats.fold(LEGACY_FORMAT, u32::max)
+}
+
+fn node_format(node: &Node) -> u32 {
+    if node.utilization.is_empty() {
+        LEGACY_FORMAT
+    } else {
+        4
+    }
+}
+
+/// Rules nested in rules, or on dates, resources or operations: format 5.
+fn rule_format(rule: &Rule) -> u32 {
+    let newer = rule.walk().iter().any(|r| {
+        !(r.rules.is_empty()
+            && r.dates.is_empty()
+            && r.resources.is_empty()
+            && r.operations.is_empty())
+    });
+    if newer {
+        5
+    } else {
+        LEGACY_FORMAT
+    }
+}
+
+fn location_format(l: &LocationConstraint) -> u32 {
+    highest(l.rules.iter().map(rule_format))
+}
+
+fn order_format(o: &OrderConstraint) -> u32 {
+    if o.require_all.is_some() || o.one_or_more.is_some() {
+        5
+    } else {
+        LEGACY_FORMAT
+    }
+}
+
+/// What a whole configuration (`cib push`) needs: the most any part of it needs.
+fn configuration_format(c: &Configuration) -> u32 {
+    // Rule-bound attribute sets and remote nodes are parts of format 5.
+    let newer_parts = if c.conditional.is_empty() && c.remote_nodes.is_empty() {
+        LEGACY_FORMAT
+    } else {
+        5
+    };
+    let constraints = &c.constraints;
+    highest(
+        [
+            newer_parts,
+            highest(c.resources.iter().map(resource_format)),
+            highest(c.nodes.iter().map(node_format)),
+            highest(constraints.location.iter().map(location_format)),
+            highest(constraints.order.iter().map(order_format)),
+        ]
+        .into_iter(),
+    )
 }
 
 pub fn encode_change(change: &Change, format: u32) -> Result<Vec<u8>, FormatError> {
@@ -249,6 +336,41 @@ mod tests {
             changes: vec![change(), record],
         };
         assert_eq!(required_format(&batch), 4);
+    }
+
+    #[test]
+    fn newer_optional_fields_need_the_format_whose_readers_know_them() {
+        let mut vm = hactl_model::Primitive {
+            id: "vm".into(),
+            ..Default::default()
+        };
+        let add = |p: &hactl_model::Primitive| Change::AddResource {
+            resource: Resource::Primitive(p.clone()),
+        };
+        assert_eq!(required_format(&add(&vm)), LEGACY_FORMAT);
+        vm.utilization.insert("cpu".into(), "2".into());
+        assert_eq!(required_format(&add(&vm)), 4);
+        let order = |require_all| Change::AddConstraint {
+            constraint: Constraint::Order(OrderConstraint {
+                require_all,
+                ..Default::default()
+            }),
+        };
+        assert_eq!(required_format(&order(None)), LEGACY_FORMAT);
+        assert_eq!(required_format(&order(Some(false))), 5);
+        let mut config = Configuration::default();
+        let replace = |config: &Configuration| Change::ReplaceConfiguration {
+            config: Box::new(config.clone()),
+            expected_epoch: None,
+        };
+        assert_eq!(required_format(&replace(&config)), 3);
+        config
+            .conditional
+            .push(hactl_model::conditional::ConditionalSet::default());
+        assert_eq!(required_format(&replace(&config)), 5);
+        let mut config = Configuration::default();
+        config.remote_nodes.push(Node::default());
+        assert_eq!(required_format(&replace(&config)), 5);
     }
 
     #[test]

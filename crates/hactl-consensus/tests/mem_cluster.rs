@@ -718,3 +718,124 @@ fn a_member_never_heard_refuses_a_newer_format_change_after_the_wait() {
     );
     propose_retry(&rt, &c, &[1, 2, 3], set("old-readable", "1"));
 }
+
+/// A member on a build whose format predates a field ignores that field (serde skips
+/// what it does not know): it would apply the change and misread it (a migration
+/// step with no source and target; a rule whose nested rule is gone, which then
+/// matches every node). So while such a member reads only an older format, changes
+/// that use the field are refused, the same changes without it go in, and after
+/// its upgrade they go in with the field intact on every member.
+#[test]
+fn changes_using_newer_fields_wait_until_every_member_reads_them() {
+    use hactl_consensus::format::{ENTRY_FORMAT, MIGRATION_FORMAT};
+    let mut c = cluster(3);
+    let rt = rt();
+    let first = c.wait_leader(&[1, 2, 3], T).unwrap();
+    let old = [1, 2, 3].into_iter().find(|&i| i != first).unwrap();
+    c.stop(old);
+    c.set_max_format(old, MIGRATION_FORMAT - 1);
+    c.restart(old).unwrap();
+    c.wait_for(T, |s| {
+        s.values()
+            .filter(|st| st.is_leader())
+            .any(|st| st.entry_format == MIGRATION_FORMAT - 1)
+    })
+    .expect("the leader writes what the old member reads");
+    propose_retry(&rt, &c, &[1, 2, 3], add_node("n1"));
+    propose_retry(&rt, &c, &[1, 2, 3], add_vm());
+    let leader = c.wait_leader(&[1, 2, 3], T).unwrap();
+    for change in [migrate_to(true), nested_rule()] {
+        let err = propose(&rt, &c.node(leader).unwrap(), change)
+            .expect_err("a change the old member would misread");
+        assert!(err.to_string().contains("upgrade every node"), "{err}");
+    }
+    propose_retry(&rt, &c, &[1, 2, 3], migrate_to(false));
+    c.stop(old);
+    c.set_max_format(old, ENTRY_FORMAT);
+    c.restart(old).unwrap();
+    c.wait_for(T, |s| s.values().all(|st| st.entry_format == ENTRY_FORMAT))
+        .expect("after the upgrade the newest format is written");
+    propose_retry(&rt, &c, &[1, 2, 3], migrate_to(true));
+    propose_retry(&rt, &c, &[1, 2, 3], nested_rule());
+    all_converged(&c, &[1, 2, 3]);
+    let cib = c.node(old).unwrap().status().cib.clone();
+    let ops = &cib.status.nodes["n1"].resources["vm"].ops;
+    // The later record of the same step replaced the one without nodes.
+    assert_eq!(
+        ops.iter().map(|o| o.migrate_target()).collect::<Vec<_>>(),
+        [Some("n2")]
+    );
+    let rule = &cib.config.constraints.location[0].rules[0];
+    assert_eq!(rule.rules.len(), 1, "the nested rule is kept");
+}
+
+fn add_node(name: &str) -> Change {
+    Change::AddNode {
+        node: Node {
+            id: name.into(),
+            name: name.into(),
+            ..Default::default()
+        },
+    }
+}
+
+fn add_vm() -> Change {
+    Change::AddResource {
+        resource: hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "vm".into(),
+            agent: hactl_model::AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The record of vm's `migrate_to` on n1, with (or without) its source and target.
+fn migrate_to(with_nodes: bool) -> Change {
+    Change::RecordOp {
+        node: "n1".into(),
+        rsc: "vm".into(),
+        agent: hactl_model::AgentSpec::parse("ocf:heartbeat:Dummy").unwrap(),
+        op: hactl_model::OpRecord {
+            operation: "migrate_to".into(),
+            call_id: if with_nodes { 2 } else { 1 },
+            migration: with_nodes.then(|| {
+                Box::new(hactl_model::MigrationNodes {
+                    source: "n1".into(),
+                    target: "n2".into(),
+                })
+            }),
+            ..Default::default()
+        },
+    }
+}
+
+/// A location rule for vm that holds only where `a` is 1 and `b` is 2, the second
+/// condition in a nested rule.
+fn nested_rule() -> Change {
+    use hactl_model::{Expression, LocationConstraint, Rule, Score};
+    let expr = |attribute: &str, value: &str| Expression {
+        id: format!("e-{attribute}"),
+        attribute: attribute.into(),
+        operation: Some(hactl_model::ExprOp::Eq),
+        value: Some(value.into()),
+        ..Default::default()
+    };
+    Change::AddConstraint {
+        constraint: hactl_model::change::Constraint::Location(LocationConstraint {
+            id: "loc-vm".into(),
+            rsc: "vm".into(),
+            rules: vec![Rule {
+                id: "r".into(),
+                score: Some(Score::INFINITY),
+                expressions: vec![expr("a", "1")],
+                rules: vec![Rule {
+                    id: "r-inner".into(),
+                    expressions: vec![expr("b", "2")],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+    }
+}

@@ -35,6 +35,11 @@ pub trait Host: Send + Sync + 'static {
     fn propose(&self, change: Change) -> crate::Proposal<'_>;
     /// The CIB as applied locally.
     fn cib(&self) -> Arc<Cib>;
+    /// Whether the cluster writes the entry format that carries a migration step's
+    /// source and target (every member reads it); see [`ClusterIo::records_migrations`].
+    fn records_migrations(&self) -> bool {
+        true
+    }
     /// Told after each policy engine run while this node is DC (metrics).
     fn scheduled(&self, _run: &dc::ScheduleRun) {}
 }
@@ -118,6 +123,10 @@ impl ClusterIo for DcIo {
 
     fn cib(&self) -> Arc<Cib> {
         self.host.cib()
+    }
+
+    fn records_migrations(&self) -> bool {
+        self.host.records_migrations()
     }
 
     fn scheduled(&self, run: &dc::ScheduleRun) {

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hactl_model::change::Change;
 use hactl_model::{Cib, Resource};
-use hactl_policy::{Action, ActionKind, NodeState, OrderingEdge, Transition};
+use hactl_policy::{Action, ActionKind, LiveFacts, NodeState, OrderingEdge, Transition};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
@@ -47,8 +47,10 @@ use crate::engine::{Command, Engine, EngineConfig, Event};
 use crate::history::{self, Triggers};
 use crate::messages::{ControllerMsg, Report};
 use crate::ops::rc;
+use crate::recorded::{Recorded, Seen};
 use crate::sched_thread::{SchedThread, Scheduled};
 use crate::split_brain::{self, Liveness};
+use crate::watchdog;
 
 /// The node attribute holding the boot id under which the node was last probed.
 pub const PROBED_ATTR: &str = "hactl-probed";
@@ -61,6 +63,14 @@ pub trait ClusterIo: Send + Sync + 'static {
     fn propose(&self, change: Change) -> crate::Proposal<'_>;
     /// The CIB as applied locally; after `propose` resolved, it holds the change.
     fn cib(&self) -> Arc<Cib>;
+    /// Whether a migration step's record (its source and target) can be written:
+    /// not while a member on an older build reads only an older entry format. The
+    /// DC plans no live migration until then (stop and start instead): a migration
+    /// whose steps ran but could not be recorded would leave the resource where the
+    /// CIB does not show it.
+    fn records_migrations(&self) -> bool {
+        true
+    }
     /// Told after each policy engine run (tests and metrics watch it).
     fn scheduled(&self, _run: &ScheduleRun) {}
 }
@@ -252,8 +262,8 @@ struct Dc {
     waiting_since: HashMap<String, Instant>,
     /// Node → when it was last sent `Resync`, while its `Synced` is missing.
     asked: HashMap<String, Instant>,
-    /// Highest report seq recorded per (node, boot).
-    recorded: HashMap<(String, u64), u64>,
+    /// The reports recorded per (node, boot).
+    recorded: HashMap<(String, u64), Recorded>,
     hold_until: Option<Instant>,
     /// Node → resources whose start was dispatched there and has no result yet (a
     /// lost node may still complete them: the split-brain hold counts them).
@@ -270,6 +280,8 @@ struct Dc {
     /// The configuration epoch last reacted to (seen by `on_cib` or planned on).
     last_epoch: u64,
     last_schedule: Instant,
+    /// The epoch whose `have-watchdog` property the DC last warned it ignores.
+    warned_watchdog: Option<u64>,
     /// The policy engine's thread (`None` if it could not be started).
     sched: Option<SchedThread>,
     /// The run it is on.
@@ -358,6 +370,7 @@ pub async fn run(
         probed_unsynced: HashSet::new(),
         followup: Vec::new(),
         last_schedule: start,
+        warned_watchdog: None,
         triggers: Triggers::default(),
         meta: None,
         backoff: Backoff::default(),
@@ -570,19 +583,29 @@ impl Dc {
                     s.remove(&r.details.rsc);
                 }
             }
-            let seen = self.recorded.get(&key).copied().unwrap_or(0);
-            if r.seq <= seen {
-                acks.entry(r.node.clone()).or_default().push(r.seq);
-                continue;
-            }
-            cmds.extend(self.engine.handle(report_event(&r), &self.cib, now_ms()));
+            let seen = self
+                .recorded
+                .get(&key)
+                .map_or(Seen::New, |s| s.judge(r.seq));
+            let event = match seen {
+                Seen::Repeat => {
+                    acks.entry(r.node.clone()).or_default().push(r.seq);
+                    continue;
+                }
+                Seen::New => report_event(&r),
+                Seen::Late => Event::LateResult {
+                    node: r.node.clone(),
+                    details: r.details.clone(),
+                    outcome: r.outcome.clone(),
+                },
+            };
+            cmds.extend(self.engine.handle(event, &self.cib, now_ms()));
             fresh.push((key, r.seq));
         }
         if self.run_cmds(cmds).await {
             for ((node, boot), seq) in fresh {
                 acks.entry(node.clone()).or_default().push(seq);
-                let e = self.recorded.entry((node, boot)).or_insert(0);
-                *e = (*e).max(seq);
+                self.recorded.entry((node, boot)).or_default().insert(seq);
             }
         }
         // Not recorded: left in the nodes' outboxes for the next DC (or resync).
@@ -857,7 +880,19 @@ impl Dc {
             return;
         };
         let now_s = (now_ms() / 1000) as i64;
-        let Some(id) = sched.submit(self.cib.clone(), now_s) else {
+        let live = LiveFacts {
+            have_watchdog: watchdog::have_watchdog(&self.cib),
+            migrate: self.io.records_migrations(),
+        };
+        if let Some(claim) = watchdog::claimed_watchdog(&self.cib, live.have_watchdog) {
+            if self.warned_watchdog != Some(self.cib.epoch) {
+                self.warned_watchdog = Some(self.cib.epoch);
+                warn!(node = %self.cfg.node, property = claim, armed_everywhere = live.have_watchdog,
+                    "the have-watchdog property is ignored: the cluster has a watchdog only \
+                     where every daemon armed one (settings.watchdog in cluster.toml)");
+            }
+        }
+        let Some(id) = sched.submit(self.cib.clone(), now_s, live) else {
             self.sched = None;
             return;
         };

@@ -148,6 +148,15 @@ pub enum Event {
         details: OpDetails,
         outcome: Outcome,
     },
+    /// A result older than one already recorded from the same run of the node (a
+    /// `Synced` backlog that came after the DC probed the node). Recorded as a
+    /// result it would pass for newer than the probe that followed it, so only a
+    /// failure's fail count is kept.
+    LateResult {
+        node: String,
+        details: OpDetails,
+        outcome: Outcome,
+    },
     FenceResult {
         /// The node that sent the result.
         from: String,
@@ -533,6 +542,11 @@ impl Engine {
                     );
                 }
             }
+            Event::LateResult {
+                node,
+                details,
+                outcome,
+            } => self.on_late_result(&node, &details, &outcome, cib, now_ms, &mut out),
             Event::FenceResult {
                 from,
                 transition,
@@ -799,6 +813,55 @@ impl Engine {
         }
     }
 
+    /// [`Event::LateResult`]: a failure raises the fail count, as it would have
+    /// when it came in time; the history keeps the newer results it has.
+    fn on_late_result(
+        &mut self,
+        node: &str,
+        d: &OpDetails,
+        outcome: &Outcome,
+        cib: &Cib,
+        now_ms: u64,
+        out: &mut Vec<Command>,
+    ) {
+        let failed = if d.op == "notify" {
+            false
+        } else if d.interval_ms > 0 {
+            !outcome.is(ops::expected_rc(cib, &d.rsc, &d.op, d.interval_ms))
+        } else if d.op == "monitor" {
+            !outcome.probe_answer()
+        } else {
+            !outcome.is(rc::OK)
+        };
+        tracing::info!(resource = %d.rsc, node, op = %d.op, rc = outcome.rc, failed,
+            "result older than one recorded from the node: not recorded as its newest");
+        if failed {
+            out.push(Command::Propose(self.failcount(node, d, cib, now_ms)));
+        }
+    }
+
+    /// The fail count change for a failure of `d` on `node`.
+    fn failcount(&self, node: &str, d: &OpDetails, cib: &Cib, now_ms: u64) -> Change {
+        // The runtime hands us a CIB that holds every change proposed before, so
+        // the recorded count is the base (a cleanup in between resets it).
+        let base = ops::recorded_failcount(cib, node, &d.rsc, &d.op, d.interval_ms);
+        let fatal = (d.op == "start" && d.interval_ms == 0 && self.start_failure_is_fatal)
+            || (d.op == "stop" && d.interval_ms == 0);
+        let count = if fatal {
+            Score::INFINITY
+        } else {
+            base + Score::new(1)
+        };
+        ops::failcount_change(
+            node,
+            &d.rsc,
+            &d.op,
+            d.interval_ms,
+            count,
+            (now_ms / 1000) as i64,
+        )
+    }
+
     /// Proposes the record of a result, and the fail count for a failure.
     #[allow(clippy::too_many_arguments)]
     fn record(
@@ -823,24 +886,7 @@ impl Engine {
             now_s,
         )];
         if failure {
-            // The runtime hands us a CIB that holds every change proposed before, so
-            // the recorded count is the base (a cleanup in between resets it).
-            let base = ops::recorded_failcount(cib, node, &d.rsc, &d.op, d.interval_ms);
-            let fatal = (d.op == "start" && d.interval_ms == 0 && self.start_failure_is_fatal)
-                || (d.op == "stop" && d.interval_ms == 0);
-            let count = if fatal {
-                Score::INFINITY
-            } else {
-                base + Score::new(1)
-            };
-            changes.push(ops::failcount_change(
-                node,
-                &d.rsc,
-                &d.op,
-                d.interval_ms,
-                count,
-                now_s,
-            ));
+            changes.push(self.failcount(node, d, cib, now_ms));
         }
         let change = if changes.len() == 1 {
             changes.remove(0)

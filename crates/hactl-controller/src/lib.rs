@@ -22,6 +22,7 @@ pub mod ops;
 pub mod orders;
 pub mod propose;
 pub mod quorum;
+mod recorded;
 pub mod sched_thread;
 pub mod shutdown;
 pub mod split_brain;

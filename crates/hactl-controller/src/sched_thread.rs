@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hactl_model::Cib;
-use hactl_policy::{PolicyError, Transition};
+use hactl_policy::{LiveFacts, PolicyError, Transition};
 use tokio::sync::mpsc;
 use tracing::{debug, error};
 
@@ -18,6 +18,7 @@ struct Job {
     id: u64,
     cib: Arc<Cib>,
     now_s: i64,
+    live: LiveFacts,
 }
 
 /// One run's answer.
@@ -47,7 +48,7 @@ impl SchedThread {
                 move || {
                     for job in rx {
                         let started = Instant::now();
-                        let result = hactl_policy::schedule(&job.cib, job.now_s);
+                        let result = hactl_policy::schedule_live(&job.cib, job.now_s, job.live);
                         let done = Scheduled {
                             id: job.id,
                             result,
@@ -64,12 +65,18 @@ impl SchedThread {
         Ok((SchedThread { jobs, next_id: 1 }, done_rx))
     }
 
-    /// Queues a run of the policy engine on `cib`; returns its id, or `None` when
-    /// the thread is gone (it panicked: logged, the DC cannot plan any more).
-    pub fn submit(&mut self, cib: Arc<Cib>, now_s: i64) -> Option<u64> {
+    /// Queues a run of the policy engine on `cib`, with what the cluster knows of
+    /// itself (`live`); returns its id, or `None` when the thread is gone (it
+    /// panicked: logged, the DC cannot plan any more).
+    pub fn submit(&mut self, cib: Arc<Cib>, now_s: i64, live: LiveFacts) -> Option<u64> {
         let id = self.next_id;
         self.next_id += 1;
-        match self.jobs.send(Job { id, cib, now_s }) {
+        match self.jobs.send(Job {
+            id,
+            cib,
+            now_s,
+            live,
+        }) {
             Ok(()) => Some(id),
             Err(_) => {
                 error!("scheduler thread is gone: no new transitions can be planned");

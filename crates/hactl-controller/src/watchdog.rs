@@ -151,3 +151,33 @@ async fn feed(state: Arc<SelfFence>, node: String, period: Duration) {
         }
     }
 }
+
+/// The transient node attribute where each node records, when it joins, the timeout
+/// of the watchdog its daemon armed (in ms); absent on a node without one.
+pub const WATCHDOG_ATTR: &str = "hactl-watchdog";
+
+/// The cluster's `have-watchdog`, from what the daemons armed: every configured node
+/// said so when it last joined. Pacemaker's controller maintains this property
+/// itself; here the CIB's property is only a claim anyone can write (an imported
+/// Pacemaker CIB carries one), and the scheduler counts a watchdog as a way to fence.
+pub fn have_watchdog(cib: &hactl_model::Cib) -> bool {
+    !cib.config.nodes.is_empty()
+        && cib.config.nodes.iter().all(|n| {
+            cib.status
+                .nodes
+                .get(&n.name)
+                .and_then(|st| st.attributes.get(WATCHDOG_ATTR))
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|ms| ms > 0)
+        })
+}
+
+/// The CIB's own `have-watchdog`, when it says something else than the daemons
+/// (`armed`): what the DC warns about, since it schedules with `armed`.
+pub fn claimed_watchdog(cib: &hactl_model::Cib, armed: bool) -> Option<&str> {
+    cib.config
+        .properties
+        .get("have-watchdog")
+        .filter(|v| hactl_model::values::parse_bool(v) != Some(armed))
+        .map(String::as_str)
+}

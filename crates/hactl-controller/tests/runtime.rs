@@ -1665,3 +1665,117 @@ async fn migratable_group_members_migrate_when_the_group_moves() {
         );
     }
 }
+
+/// `have-watchdog=true` written into the CIB (by hand, or by an imported Pacemaker
+/// CIB) with no fence device and no watchdog armed anywhere: the DC does not count
+/// the claim as a way to fence, so it starts nothing it could never recover by
+/// fencing (as with fencing on and no device). Once every node's daemon has said it
+/// armed a watchdog (the attribute each records when it joins), the resource starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claimed_watchdog_counts_as_fencing_only_once_every_node_armed_one() {
+    use hactl_controller::watchdog::WATCHDOG_ATTR;
+    let mut lab = Lab::new();
+    for (k, v) in [("stonith-enabled", "true"), ("have-watchdog", "true")] {
+        lab.propose(Change::SetProperty {
+            name: k.into(),
+            value: v.into(),
+        })
+        .await;
+    }
+    lab.start_dc();
+    lab.propose(Change::AddResource {
+        resource: Resource::Primitive(dummy("foo")),
+    })
+    .await;
+    let started = |l: &Lab| {
+        let d = l.io.dispatched.lock().unwrap();
+        d.iter().any(|(_, _, r, op)| r == "foo" && op == "start")
+    };
+    lab.wait_for("foo probed on every node, the DC idle", |l| {
+        assert!(!started(l), "foo started without a way to fence");
+        let cib = l.cib();
+        NODES
+            .iter()
+            .all(|n| cib.status.nodes[*n].resources.contains_key("foo"))
+            && l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    assert!(!started(&lab) && lab.running_on("foo").is_empty());
+
+    for n in NODES {
+        lab.propose(Change::SetTransientAttribute {
+            node: n.into(),
+            name: WATCHDOG_ATTR.into(),
+            value: Some("5000".into()),
+        })
+        .await;
+    }
+    lab.wait_for("foo running once every node armed a watchdog", |l| {
+        let v = l.running_on("foo");
+        v.len() == 1 && l.recorded_active_on("foo") == v
+    })
+    .await;
+}
+
+/// A failure a node could not report (it was cut off) waits in its outbox; when the
+/// node is back, its answer to `Resync` (`Synced`, with that failure) arrives after
+/// `sync_timeout`, so the DC has probed the node meanwhile and recorded the newer
+/// probe results first. The older failure is not recorded as the newest result (the
+/// probe's is newer), but its fail count is not lost: it counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_in_a_late_synced_backlog_still_counts() {
+    let (lab, at) = settled_group_off_the_dc().await;
+    // Nowhere else to go: the group stays on `at` while it is away.
+    let third = NODES.iter().find(|n| **n != "n1" && **n != at).unwrap();
+    lab.propose(Change::SetStandby {
+        node: third.to_string(),
+        standby: true,
+    })
+    .await;
+    lab.io.links.lock().unwrap().cut.insert(at.clone());
+    lab.propose(member(&at, false)).await;
+    let svc = lab.io.nodes.lock().unwrap()[&at].clone();
+    // web fails while `at` is cut off: its monitor's report waits in the outbox.
+    std::fs::remove_file(state_file(&lab.rsctmp(&at), "web")).unwrap();
+    let unacked = svc.unacked();
+    lab.wait_for("web's monitor failure waiting in the outbox", |_| {
+        let failed = svc
+            .executor()
+            .history("web")
+            .iter()
+            .any(|o| o.operation == "monitor" && o.interval_ms == 500 && o.rc == 7);
+        failed && svc.unacked() > unacked
+    })
+    .await;
+    // The DC's hold for the lost node is over (a DC still holding plans nothing,
+    // probes included, until the late Synced has come).
+    lab.wait_for("the DC idle", |l| {
+        l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    {
+        let mut links = lab.io.links.lock().unwrap();
+        links.late_synced.insert(at.clone(), LATE_SYNC);
+        links.cut.remove(&at);
+    }
+    lab.propose(member(&at, true)).await;
+    lab.wait_for("the late Synced recorded, web back, the DC idle", |l| {
+        svc.unacked() == 0
+            && l.running_on("web") == vec![at.clone()]
+            && l.dc_idle.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    let cib = lab.cib();
+    let web: Vec<_> = cib.status.nodes[&at]
+        .failcounts
+        .iter()
+        .filter(|f| f.rsc == "web")
+        .map(|f| (f.op.as_deref(), f.interval_ms, f.count.value()))
+        .collect();
+    assert_eq!(
+        web,
+        [(Some("monitor"), Some(500), 1)],
+        "{:#?}",
+        cib.status.nodes[&at]
+    );
+}

@@ -1058,6 +1058,17 @@ async fn self_join_loop(d: Arc<Daemon>) {
                         name: hactl_controller::split_brain::LIVENESS_ATTR.into(),
                         value: Some(d.profile.liveness().to_attr()),
                     },
+                    // Whether this run armed a watchdog: the cluster's have-watchdog
+                    // is what every node says here (watchdog::have_watchdog).
+                    Change::SetTransientAttribute {
+                        node: d.me_name.clone(),
+                        name: hactl_controller::watchdog::WATCHDOG_ATTR.into(),
+                        value: d
+                            .controller
+                            .get()
+                            .and_then(|c| c.self_fence().armed())
+                            .map(|t| t.as_millis().to_string()),
+                    },
                 ],
             };
             match d.propose(change).await {
@@ -1167,6 +1178,12 @@ impl hactl_controller::Host for CtlHost {
             .upgrade()
             .map(|d| d.consensus.status().cib.clone())
             .unwrap_or_default()
+    }
+
+    fn records_migrations(&self) -> bool {
+        self.0.upgrade().is_some_and(|d| {
+            d.consensus.status().entry_format >= hactl_consensus::format::MIGRATION_FORMAT
+        })
     }
 }
 

@@ -383,10 +383,37 @@ pub struct Contribution {
 
 /// Computes the transition for `cib` at `now` (seconds since the Unix epoch).
 pub fn schedule(cib: &Cib, now: i64) -> Result<Transition, PolicyError> {
+    run(cib, now, None)
+}
+
+/// What only a running cluster knows, which its DC tells the policy engine instead
+/// of taking the CIB's word for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveFacts {
+    /// Every node has armed a watchdog. Pacemaker maintains `have-watchdog` itself
+    /// (from SBD), so a simulated Pacemaker CIB's property is believed; in a live
+    /// hactl cluster anyone can set the property, and a watchdog that is not armed
+    /// fences nothing.
+    pub have_watchdog: bool,
+    /// Live migrations can be recorded (every member reads the records of their
+    /// steps); without, resources move by stop and start.
+    pub migrate: bool,
+}
+
+/// [`schedule`] for the live cluster: `live` replaces what the CIB says of it.
+pub fn schedule_live(cib: &Cib, now: i64, live: LiveFacts) -> Result<Transition, PolicyError> {
+    run(cib, now, Some(live))
+}
+
+fn run(cib: &Cib, now: i64, live: Option<LiveFacts>) -> Result<Transition, PolicyError> {
     // Rules in attribute sets are evaluated once, at `now`, before anything reads them.
     let cib = &*conditional::resolve(cib, now);
     let cib = &*container::desugar(cib);
     let mut s = Sched::new(cib, now)?;
+    if let Some(l) = live {
+        s.set_have_watchdog(l.have_watchdog);
+        s.migrations_recordable = l.migrate;
+    }
     s.check_migration_history()?;
     s.apply_node_criteria();
     s.apply_remote_bans();

@@ -82,7 +82,7 @@ impl Sched<'_> {
     /// it there gets stop and start.
     pub(crate) fn allow_migrate(&self, p: usize) -> bool {
         let prim = &self.prims[p];
-        if prim.clone.is_some() {
+        if prim.clone.is_some() || !self.migrations_recordable {
             return false;
         }
         let Some(def) = prim.def else { return false };

@@ -93,6 +93,23 @@ fn without_allow_migrate_or_when_failed_it_moves() {
         ..Default::default()
     });
     assert_eq!(summary(&failed), ["Recover vm ( n1 -> n2 )"]);
+    // A live cluster that cannot record a migration's steps (a member on an older
+    // build) moves it by stop and start.
+    let live = |migrate| crate::LiveFacts {
+        have_watchdog: false,
+        migrate,
+    };
+    let cib = vm_moving(Some("true"));
+    let plan = |migrate| {
+        let t = crate::schedule_live(&cib, 1_000_000, live(migrate)).unwrap();
+        t.summary
+            .join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(plan(false), "Move vm ( n1 -> n2 )");
+    assert_eq!(plan(true), "Migrate vm ( n1 -> n2 )");
 }
 
 /// `vm`'s history on n1: started, migrated away (migrate_to at t=100), stopped.

@@ -243,6 +243,9 @@ pub(crate) struct Sched<'a> {
     pub quorate: bool,
     pub nqp: NoQuorumPolicy,
     pub have_fencing: bool,
+    /// Whether a live migration may be planned: false while the running cluster
+    /// cannot record one (`LiveFacts::migrate`).
+    pub migrations_recordable: bool,
     /// Some resource provides unfencing (`unfence.rs`).
     pub unfencing: bool,
     pub nodes: Vec<NodeInfo<'a>>,
@@ -402,6 +405,7 @@ impl<'a> Sched<'a> {
             quorate,
             nqp,
             have_fencing: false,
+            migrations_recordable: true,
             unfencing: crate::unfence::unfencing_enabled(cib),
             nodes: Vec::new(),
             node_by_name: BTreeMap::new(),
@@ -441,6 +445,12 @@ impl<'a> Sched<'a> {
             return true;
         }
         self.nodes[node].online
+    }
+
+    /// A watchdog (SBD, `have-watchdog=true`) fences too: Pacemaker's unpack_config
+    /// counts it as a fencing device. Read before anything asks [`Sched::can_fence`].
+    pub(crate) fn set_have_watchdog(&mut self, watchdog: bool) {
+        self.have_fencing = watchdog || self.prims.iter().any(|p| p.fence_device);
     }
 
     pub(crate) fn fence_node(&mut self, n: usize, reason: String) {
@@ -704,14 +714,12 @@ impl<'a> Sched<'a> {
                 }
             }
         }
-        // A watchdog (SBD, `have-watchdog=true`) fences too: Pacemaker's
-        // unpack_config counts it as a fencing device.
         let watchdog = cib
             .config
             .properties
             .get("have-watchdog")
             .and_then(|v| parse_bool(v));
-        self.have_fencing = watchdog.unwrap_or(false) || self.prims.iter().any(|p| p.fence_device);
+        self.set_have_watchdog(watchdog.unwrap_or(false));
         let mut configured = self.prims.len();
         self.failcounts = vec![Vec::new(); configured];
         self.index_failcounts(0);
