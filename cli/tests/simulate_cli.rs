@@ -231,7 +231,7 @@ fn bad_input_is_a_clear_error() {
     let clone = dir.path().join("clone.xml");
     std::fs::write(
         &clone,
-        r#"<cib><configuration><resources><clone id="web-clone"><meta_attributes id="m"><nvpair id="m1" name="notify" value="true"/></meta_attributes><group id="web-group"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></clone></resources></configuration></cib>"#,
+        r#"<cib><configuration><resources><clone id="web-clone"><meta_attributes id="m"><nvpair id="m1" name="ordered" value="true"/></meta_attributes><group id="web-group"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></clone></resources></configuration></cib>"#,
     )
     .unwrap();
     let o = hactl(&["simulate", "--xml", path(&clone)]);

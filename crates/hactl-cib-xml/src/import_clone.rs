@@ -50,8 +50,8 @@ pub(super) fn import_clone(r: &Element) -> Result<Resource, ImportError> {
 }
 
 /// What the scheduler does not implement for clones of groups yet, refused by
-/// name: notifying and ordered cloned groups, and more than one instance per
-/// node (globally unique ones with one per node are scheduled).
+/// name: ordered cloned groups, and more than one instance per node (notifying
+/// and globally unique ones with one per node are scheduled).
 fn refuse_group_clone_meta(group: &Element, meta: &hactl_model::Attrs) -> Result<(), ImportError> {
     let truthy = |k: &str| {
         meta.get(k)
@@ -62,12 +62,6 @@ fn refuse_group_clone_meta(group: &Element, meta: &hactl_model::Attrs) -> Result
         .get("clone-node-max")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(1);
-    if truthy("notify") {
-        return Err(unsupported(
-            group,
-            "notifications (notify=true) for clones of groups are not supported yet",
-        ));
-    }
     if truthy("ordered") {
         return Err(unsupported(
             group,

@@ -213,11 +213,11 @@ fn unsupported(xml: &str) -> (String, Option<String>) {
 
 #[test]
 fn unsupported_constructs_are_named() {
-    // Plain, promotable and notifying clones import now, and plain and
-    // promotable clones of groups; notifying clones of groups are still refused
-    // by name.
+    // Plain, promotable and notifying clones import now, and plain, promotable,
+    // notifying and globally unique clones of groups; ordered clones of groups
+    // are still refused by name.
     let clone = wrap(
-        r#"<clone id="c1"><meta_attributes id="m"><nvpair id="m1" name="notify" value="true"/></meta_attributes><group id="g1"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></clone>"#,
+        r#"<clone id="c1"><meta_attributes id="m"><nvpair id="m1" name="ordered" value="true"/></meta_attributes><group id="g1"><primitive id="d" class="ocf" provider="pacemaker" type="Dummy"/></group></clone>"#,
         "",
     );
     assert_eq!(unsupported(&clone), ("group".into(), Some("g1".into())));

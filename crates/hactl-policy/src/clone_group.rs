@@ -44,9 +44,12 @@
 //! `web:3` is instance 3's member `web`, whatever else runs on the node
 //! (`clone.rs` unique_instance).
 //!
-//! Not done yet (see /work/notes/clone-groups.md): interleaved orderings and
-//! notifications through the instance groups, more than one instance per node,
-//! the status view of a cloned group.
+//! Notifications (`notify.rs`) go to every member of every instance, and the
+//! `notify_*` lists name members.
+//!
+//! Not done yet (see /work/notes/clone-groups.md): interleaved orderings
+//! through the instance groups, more than one instance per node, the status
+//! view of a cloned group.
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use super::*;
 use crate::{ActionKind, Transition};
 
 /// Group `grp` of `web` then `ip`, cloned as `grp-clone`.
-fn cloned_group(meta: &[(&str, &str)]) -> Resource {
+pub(super) fn cloned_group(meta: &[(&str, &str)]) -> Resource {
     Resource::Clone(CloneSet {
         id: "grp-clone".into(),
         meta: meta

@@ -151,7 +151,7 @@ pub(crate) fn add_notifications(s: &Sched<'_>, g: &mut Graph) -> NotifyEnv {
             let mut keys = data.keys(s, ci);
             keys.push(("notify_type".into(), String::new()));
             keys.push(("notify_operation".into(), set.of.action().into()));
-            for &p in &s.clones[ci].instances {
+            for p in s.instance_prims(ci) {
                 let mut n = Notifier {
                     s,
                     g: &mut *g,
@@ -312,7 +312,7 @@ struct Data {
 impl Data {
     fn collect(s: &Sched<'_>, ci: usize, g: &Graph) -> Data {
         let mut d = Data::default();
-        for &p in &s.clones[ci].instances {
+        for p in s.instance_prims(ci) {
             let prim = &s.prims[p];
             let here = (p, prim.active.first().copied());
             match prim.orig_role {

@@ -179,3 +179,35 @@ fn what_is_ordered_after_the_clone_waits_for_its_post_notifications() {
         );
     }
 }
+
+/// A notifying clone of a group (`web` then `ip`): every member of every running
+/// instance is told, and the lists name the members, not only each instance's
+/// first one.
+#[test]
+fn a_notifying_cloned_group_notifies_every_member() {
+    let mut cib = base(&["n1", "n2"]);
+    let grp = super::clone_group_tests::cloned_group(&[("notify", "true")]);
+    cib.config.resources.push(grp);
+    for (member, call) in [("web", 1), ("ip", 2)] {
+        let st = cib.status.nodes.get_mut("n1").unwrap();
+        st.resources.insert(member.into(), running(call));
+    }
+    let t = schedule(&cib, 0).unwrap();
+    let pair = |r: &str, n: &str| (r.to_string(), n.to_string());
+    assert_eq!(
+        notified(&t, NotifyPhase::Pre, NotifyOf::Start),
+        [pair("ip:0", "n1"), pair("web:0", "n1")]
+    );
+    assert_eq!(
+        notified(&t, NotifyPhase::Post, NotifyOf::Start),
+        [
+            pair("ip:0", "n1"),
+            pair("ip:1", "n2"),
+            pair("web:0", "n1"),
+            pair("web:1", "n2")
+        ]
+    );
+    let any = find(&t, |a| matches!(a.kind, ActionKind::Notify { .. }))[0];
+    let starting = env_of(&t.actions[any], "notify_start_resource").unwrap_or("");
+    assert_eq!(starting.split_whitespace().count(), 2, "{starting}");
+}
