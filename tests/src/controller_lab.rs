@@ -441,6 +441,47 @@ pub fn cli(c: &Cluster, via: usize, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `hactl property set --no-wait ASSIGNMENTS` via node `via`, robust to a loaded
+/// machine: the daemon answers "outcome unknown" when it has not seen the change
+/// applied within its 5 s, and under heavy load (CI) the first change after the DC
+/// appears can take longer to commit. Setting a property is idempotent, so that answer
+/// is checked against the CIB and the set repeated until every value is applied or
+/// `within` is over. Any other error fails at once. The labs using this are not about
+/// this step; `hactl` itself still reports the unknown outcome to a user.
+pub fn set_properties(
+    c: &Cluster,
+    via: usize,
+    assignments: &[&str],
+    within: Duration,
+) -> Result<()> {
+    let deadline = std::time::Instant::now() + within;
+    let mut args = vec!["property", "set", "--no-wait"];
+    args.extend_from_slice(assignments);
+    loop {
+        let e = match cli(c, via, &args) {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if !e.to_string().contains("outcome unknown") || std::time::Instant::now() > deadline {
+            return Err(e);
+        }
+        if properties_applied(c, via, assignments)? {
+            return Ok(());
+        }
+        eprintln!("property set: outcome unknown and not applied yet, setting again: {e:#}");
+    }
+}
+
+/// Whether every `NAME=VALUE` in `assignments` is what node `via`'s CIB holds.
+fn properties_applied(c: &Cluster, via: usize, assignments: &[&str]) -> Result<bool> {
+    let out = cli(c, via, &["property", "list", "--output", "json"])?;
+    let v: serde_json::Value = serde_json::from_str(&out).context("property list --output json")?;
+    Ok(assignments.iter().all(|a| {
+        let (k, val) = a.split_once('=').unwrap_or((a, ""));
+        v["properties"][k].as_str() == Some(val)
+    }))
+}
+
 /// Runs `hactl cluster ARGS` for node `i` (its configuration directory and control
 /// socket), whatever its exit code.
 pub fn cluster_cmd(c: &Cluster, i: usize, args: &[&str]) -> Result<std::process::Output> {

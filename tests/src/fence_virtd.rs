@@ -143,18 +143,16 @@ pub fn fencing_lab_with(
 /// Stonith on (action off, so the fenced domain stays off) and one fence_hactl_xvm
 /// device with `key_file` for nodes n1..n`members`.
 pub fn enable_fencing(c: &crate::cluster::Cluster, key_file: &str, members: usize) -> Result<()> {
-    crate::controller_lab::cli(
+    crate::controller_lab::set_properties(
         c,
         1,
         &[
-            "property",
-            "set",
-            "--no-wait",
             "stonith-enabled=true",
             "stonith-action=off",
             "stonith-timeout=20s",
             "no-quorum-policy=stop",
         ],
+        Duration::from_secs(60),
     )?;
     let map: Vec<String> = (1..=members).map(|i| format!("n{i}:n{i}")).collect();
     crate::controller_lab::cli(

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::cluster::Cluster;
 use crate::controller_lab::{
-    agent_env, cli, haproxy_primitive, idx, utc_now, vip_primitive, wait_group_on,
+    agent_env, cli, haproxy_primitive, idx, set_properties, utc_now, vip_primitive, wait_group_on,
     write_haproxy_cfg, NsReaper,
 };
 use crate::fence_virtd::{fencing_lab_of, FenceVirtd, GROUP};
@@ -100,9 +100,6 @@ impl Lab {
     pub fn configure(&self, fencing: bool, extra: &[&str]) -> Result<String> {
         let c = &self.c;
         let mut props = vec![
-            "property",
-            "set",
-            "--no-wait",
             "stonith-action=off",
             "stonith-timeout=20s",
             "no-quorum-policy=stop",
@@ -113,7 +110,7 @@ impl Lab {
             "stonith-enabled=false"
         });
         props.extend_from_slice(extra);
-        cli(c, 1, &props)?;
+        set_properties(c, 1, &props, T)?;
         if fencing {
             let key = format!("key_file={}", self.fv.key_path.display());
             let mcast = format!("multicast_address={GROUP}");
