@@ -168,6 +168,22 @@ pub fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The time of day in UTC with microseconds, as the daemons' logs print it: lab
+/// timelines are read against those logs.
+pub fn utc_now() -> String {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let s = d.as_secs();
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60,
+        d.subsec_micros()
+    )
+}
+
 /// MAC of node `i`'s eth0, lower case.
 pub fn mac_of(c: &Cluster, i: usize) -> Result<String> {
     let out = run("ip", &["-n", &c.net.ns(i), "-o", "link", "show", "eth0"])?;

@@ -47,20 +47,30 @@ impl FenceVirtd {
     /// Power state of `domain` as the C `fence_xvm -o status` run in namespace
     /// `from_ns` sees it: `Some(true)` on, `Some(false)` off, `None` no answer.
     pub fn status_from(&self, from_ns: &str, domain: &str) -> Result<Option<bool>> {
+        Ok(match self.xvm_from(from_ns, "status", domain)? {
+            Some(0) => Some(true),
+            Some(2) => Some(false),
+            _ => None,
+        })
+    }
+
+    /// `fence_xvm -o off` of `domain` run in namespace `from_ns`: whether it succeeded.
+    pub fn off_from(&self, from_ns: &str, domain: &str) -> Result<bool> {
+        Ok(self.xvm_from(from_ns, "off", domain)? == Some(0))
+    }
+
+    /// The C `fence_xvm -o op -H domain` from namespace `from_ns`: its exit code.
+    fn xvm_from(&self, from_ns: &str, op: &str, domain: &str) -> Result<Option<i32>> {
         let out = Command::new("ip")
             // The C client can wait forever for an answer: bound it.
             .args(["netns", "exec", from_ns, "timeout", "5", "fence_xvm"])
-            .args(["-o", "status", "-H", domain])
+            .args(["-o", op, "-H", domain])
             .args(["-k"])
             .arg(&self.key_path)
             .args(["-t", "2", "-c", "sha256", "-a", GROUP])
             .output()
             .context("running fence_xvm (install fence-virt)")?;
-        Ok(match out.status.code() {
-            Some(0) => Some(true),
-            Some(2) => Some(false),
-            _ => None,
-        })
+        Ok(out.status.code())
     }
 
     /// Waits until fence_virtd answers a status query from `from_ns`.

@@ -17,6 +17,7 @@ pub mod cts;
 pub mod fence_virtd;
 pub mod ipvs_guest;
 pub mod netns;
+pub mod power_gate;
 pub mod tmux;
 pub mod two_node_lab;
 pub mod witness_lab;

@@ -5,15 +5,16 @@
 //! VIP and haproxy), and a client namespace.
 //!
 //! fence_virtd's test driver only flips a domain's state; it cannot power a namespace
-//! off. A "power" watcher ([`watched`]) does that part (the one thing mocked, because
-//! no VM exists here): when fence_virtd reports a node's domain off, every process in
-//! its namespace gets SIGKILL, its link goes down and its VIP goes away, as a power cut
-//! would do. [`power_on`] is the domain on again (`hactl stonith fence NODE --on`), the
-//! link up and the daemon started again with its old state. An address watcher records
-//! how many nodes had the VIP up at once (every 10 ms).
+//! off. While [`watched`] runs, the lab's power gate ([`crate::power_gate`]) does that
+//! part (the one thing mocked, because no VM exists here): when fence_virtd turns a
+//! node's domain off, every process in its namespace gets SIGKILL, its link goes down
+//! and its VIP goes away, as a power cut would do — before fence_virtd's answer reaches
+//! the fencing node, as on real hardware. [`power_on`] is the domain on again (`hactl
+//! stonith fence NODE --on`), the link up and the daemon started again with its old
+//! state. An address watcher records how many nodes had the VIP up at once (every
+//! 10 ms).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -21,11 +22,12 @@ use serde_json::json;
 
 use crate::cluster::Cluster;
 use crate::controller_lab::{
-    agent_env, cli, haproxy_primitive, idx, vip_primitive, wait_group_on, write_haproxy_cfg,
-    NsReaper,
+    agent_env, cli, haproxy_primitive, idx, utc_now, vip_primitive, wait_group_on,
+    write_haproxy_cfg, NsReaper,
 };
 use crate::fence_virtd::{fencing_lab_of, FenceVirtd, GROUP};
 use crate::netns::run;
+use crate::power_gate::{Cuts, Machine, PowerGate};
 
 pub const T: Duration = Duration::from_secs(60);
 pub const GROUP_RSCS: [&str; 2] = ["vip", "haproxy"];
@@ -34,6 +36,8 @@ pub struct Lab {
     /// First: fields drop in order, and the processes left in the namespaces (haproxy)
     /// must be killed before the cluster goes.
     _reaper: NsReaper,
+    /// Before the cluster: its relay lives in the lab's fence_virtd namespace.
+    gate: PowerGate,
     pub c: Cluster,
     pub fv: FenceVirtd,
     pub vip: String,
@@ -43,8 +47,14 @@ pub struct Lab {
 pub fn lab(prefix: &str, subnet: &str) -> Result<Lab> {
     let (c, fv) = fencing_lab_of(prefix, subnet, 2, 1, T)?;
     let vip = format!("{subnet}.100");
+    let machines = (1..=2)
+        .map(|i| machine(&c, &vip, i))
+        .collect::<Result<Vec<_>>>()?;
+    let ips: Vec<String> = (1..=2).map(|i| c.net.ip(i)).collect();
+    let gate = PowerGate::start(&fv.ns, fv.log_path.clone(), &ips, machines)?;
     Ok(Lab {
         _reaper: NsReaper::new(&c),
+        gate,
         c,
         fv,
         vip,
@@ -164,34 +174,26 @@ pub fn holds_vip(l: &Lab, i: usize) -> bool {
         .unwrap_or(false)
 }
 
+/// Node `i` as a power cut sees it.
+fn machine(c: &Cluster, vip: &str, i: usize) -> Result<Machine> {
+    Ok(Machine {
+        ns: c.net.ns(i),
+        vip_cidr: format!("{vip}/24"),
+        // The agents' run-time state (HA_VARRUN, HA_RSCTMP: pid files) lives in tmpfs
+        // on a real machine and does not survive a power cut; here it is on disk.
+        volatile_dirs: agent_env(c, i)?
+            .into_iter()
+            .map(|(_, dir)| dir.into())
+            .collect(),
+    })
+}
+
 /// A power cut of node `i` as seen from outside: link down, VIP gone, every process
 /// in its namespace killed.
 pub fn power_off(l: &Lab, i: usize) {
-    let ns = l.c.net.ns(i);
-    let _ = run("ip", &["-n", &ns, "link", "set", "eth0", "down"]);
-    let _ = run(
-        "ip",
-        &[
-            "-n",
-            &ns,
-            "addr",
-            "del",
-            &format!("{}/24", l.vip),
-            "dev",
-            "eth0",
-        ],
-    );
-    for p in run("ip", &["netns", "pids", &ns])
-        .unwrap_or_default()
-        .split_whitespace()
-    {
-        let _ = std::process::Command::new("kill").args(["-9", p]).status();
-    }
-    // The agents' run-time state (HA_VARRUN, HA_RSCTMP: pid files) lives in tmpfs on a
-    // real machine and does not survive a power cut; here it is on disk.
-    for (_, dir) in agent_env(&l.c, i).unwrap_or_default() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::create_dir_all(&dir);
+    match machine(&l.c, &l.vip, i) {
+        Ok(m) => m.power_off(),
+        Err(e) => eprintln!("power cut of n{i}: {e:#}"),
     }
 }
 
@@ -203,7 +205,7 @@ pub struct Watch {
     /// Fewest nodes seen holding the VIP at once (0: it was down at some point).
     pub min_holders: AtomicUsize,
     /// Nodes whose domain went off (and that were powered off), in order.
-    powered_off: Mutex<Vec<usize>>,
+    powered_off: Cuts,
 }
 
 impl Default for Watch {
@@ -212,7 +214,7 @@ impl Default for Watch {
             stop: AtomicBool::new(false),
             max_holders: AtomicUsize::new(0),
             min_holders: AtomicUsize::new(usize::MAX),
-            powered_off: Mutex::new(Vec::new()),
+            powered_off: Cuts::default(),
         }
     }
 }
@@ -226,36 +228,40 @@ impl Watch {
     }
 }
 
-/// Runs `body` with the address watcher and the power watcher running.
+/// Runs `body` with the address watcher running and the power gate armed: a domain
+/// fence_virtd turns off is a power cut of its node before the answer leaves the gate.
 pub fn watched<R>(l: &Lab, body: impl FnOnce(&Watch) -> Result<R>) -> Result<R> {
     let w = Watch::default();
-    std::thread::scope(|s| {
+    l.gate.arm(w.powered_off.clone());
+    let r = std::thread::scope(|s| {
         s.spawn(|| {
+            let mut last = Vec::new();
             while !w.stop.load(Ordering::SeqCst) {
-                let n = (1..=2).filter(|&i| holds_vip(l, i)).count();
-                w.max_holders.fetch_max(n, Ordering::SeqCst);
-                w.min_holders.fetch_min(n, Ordering::SeqCst);
+                let holders: Vec<usize> = (1..=2).filter(|&i| holds_vip(l, i)).collect();
+                if holders != last {
+                    // The timeline a failure is read against (the daemons log in UTC).
+                    eprintln!("lab {}: VIP up on {holders:?}", utc_now());
+                    last.clone_from(&holders);
+                }
+                w.max_holders.fetch_max(holders.len(), Ordering::SeqCst);
+                w.min_holders.fetch_min(holders.len(), Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
+        // Fencings whose answer goes to no node (a request from the client namespace)
+        // pass no relay: the log is read for them too.
         s.spawn(|| {
             while !w.stop.load(Ordering::SeqCst) {
-                for i in 1..=2 {
-                    let done = w.fenced().contains(&i);
-                    if !done && l.domain_on(&format!("n{i}")).ok().flatten() == Some(false) {
-                        power_off(l, i);
-                        if let Ok(mut v) = w.powered_off.lock() {
-                            v.push(i);
-                        }
-                    }
-                }
+                l.gate.sync();
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
         let r = body(&w);
         w.stop.store(true, Ordering::SeqCst);
         r
-    })
+    });
+    l.gate.disarm();
+    r
 }
 
 pub fn other(k: usize) -> usize {

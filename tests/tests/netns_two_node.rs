@@ -6,8 +6,9 @@
 //! VIP every 10 ms, and a watcher looks at both nodes' addresses every 10 ms: the VIP
 //! must never be up on both.
 //!
-//! The lab, and its power watcher (fence_virtd's test driver cannot power a namespace
-//! off: a watcher does, the one thing mocked here), are in `hactl_tests::two_node_lab`.
+//! The lab, and its power gate (fence_virtd's test driver cannot power a namespace off:
+//! the lab does, before fence_virtd's answer reaches the fencing node, the one thing
+//! mocked here), are in `hactl_tests::two_node_lab` and `hactl_tests::power_gate`.
 //!
 //! Needs root; fails without it unless `HACTL_SKIP_ROOT_TESTS=1`.
 
@@ -64,7 +65,7 @@ fn netns_two_node_cut_link_fences_one_and_the_fenced_node_rejoins() -> Result<()
                 w.fenced()
             );
         }
-        // fence_virtd may not answer one query in time while the power watcher polls it.
+        // fence_virtd may not answer one query in time on a busy machine.
         let state =
             l.c.wait_until("fence_virtd answers", T, || l.domain_on(&on))?;
         if !state {
@@ -340,4 +341,42 @@ fn netns_two_node_clean_stop_fences_nobody() -> Result<()> {
         bail!("the group moved to {at} when {on} came back");
     }
     Ok(())
+}
+
+/// The lab's own promise, which every "never twice" check here rests on: a node fenced
+/// through fence_virtd is powered off (link down, VIP gone, daemon dead) before the
+/// fencing side hears that the fence succeeded, as on real hardware. Without it the
+/// survivor may start the VIP while the fenced node still holds it in the lab alone
+/// (the CI failure of `netns_witness_partition_with_fencing_...`). The fencing side is
+/// the C `fence_xvm` in the other node's namespace: it exits as soon as the answer
+/// comes, so a cut made after the answer (as the lab's old status-polling watcher
+/// made it, 15 ms or more later) is not done yet when this looks.
+#[test]
+fn netns_two_node_lab_powers_the_fenced_node_off_before_the_answer() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let (l, h) = two_node_lab("hx-2p", "10.88.7", true, &[])?;
+    let (on, o) = (format!("n{h}"), other(h));
+    let pid = l.c.pid(h).context("holder's daemon")?;
+    watched(&l, |w| {
+        if !l.fv.off_from(&l.c.net.ns(o), &on)? {
+            bail!("fence_xvm -o off {on} failed");
+        }
+        let link = run("ip", &["-n", &l.c.net.ns(h), "-o", "link", "show", "eth0"])?;
+        let vip = holds_vip(&l, h);
+        // Killed and not yet reaped, it is a zombie ("Z"): not running.
+        let daemon_alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|st| !st.contains(") Z "));
+        if link.contains(",UP") || vip || daemon_alive {
+            bail!(
+                "{on} still powered when its fencing was confirmed: link {link:?}, VIP {vip}, \
+                 daemon alive {daemon_alive}"
+            );
+        }
+        if w.fenced() != vec![h] {
+            bail!("powered off: {:?}, expected only {on}", w.fenced());
+        }
+        Ok(())
+    })
 }

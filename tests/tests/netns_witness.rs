@@ -168,7 +168,8 @@ fn partition_one_carries_on(prefix: &str, subnet: &str, fencing: bool) -> Result
         l.c.net.partition(&[1], &[2])?;
         let s = if fencing {
             // The granted node's DC fences the refused one (fencing still runs where
-            // configured); the power watcher turns that into a power cut.
+            // configured); the lab's power gate turns that into a power cut before
+            // fence_virtd's answer reaches it.
             l.c.wait_until("one node fenced", RECOVERY, || {
                 Ok((!w.fenced().is_empty()).then_some(()))
             })?;

@@ -151,15 +151,21 @@ impl FenceVirtd {
         let log2 = log
             .try_clone()
             .map_err(io(format!("opening {}", log_path.display())))?;
+        // Line-buffered at debug level 3, so that the log, read while it runs, holds
+        // every request and outcome as it happens (`[virt:OFF] Success for n1` after
+        // the domain is off and before the answer): the two-node lab's power gate acts
+        // on it. Block-buffered, the last lines came out only at exit.
         let child = Command::new("ip")
             .args([
                 "netns",
                 "exec",
                 &cfg.ns,
+                "stdbuf",
+                "-oL",
                 "fence_virtd",
                 "-F",
                 "-d",
-                "1",
+                "3",
                 "-f",
             ])
             .arg(&conf)

@@ -125,17 +125,15 @@ impl Sched<'_> {
             }
         }
         // As Pacemaker's update_noninterleaved_actions: each instance's action is
-        // ordered after the first too (after another clone's pseudo action when
-        // the clones do not interleave), so that a required first restarts the
-        // instances and not only the clone's pseudo action. (Pacemaker does the
-        // same after a group; hactl does not yet.)
+        // ordered after the first too (after a group's or another clone's pseudo
+        // action: those never interleave), so that a required first restarts the
+        // instances and not only the clone's pseudo action.
         let firsts = match first {
             RscRef::P(p) => self.instance_actions(p, fa, true, g),
-            RscRef::C(_) => self.order_targets(first, fa, true, g),
-            RscRef::G(_) => return false,
+            RscRef::C(_) | RscRef::G(_) => self.order_targets(first, fa, true, g),
         };
         for p in self.clones[tc].instances.clone() {
-            for t in self.instance_actions(p, ta, false, g) {
+            for t in self.instance_thens(p, ta, g) {
                 if !g.acts[t].runnable {
                     continue;
                 }
@@ -145,6 +143,27 @@ impl Sched<'_> {
             }
         }
         false
+    }
+
+    /// The actions of instance `p` that a non-interleaved ordering's "then" side
+    /// names. For an instance of a promotable cloned group, a promotion or
+    /// demotion names its members' own: hactl has no promote action per group
+    /// instance, and the group's start would restart members that Pacemaker only
+    /// promotes (CTS case promoted-partially-demoted-group).
+    fn instance_thens(&self, p: usize, ta: OrderAction, g: &mut Graph) -> Vec<usize> {
+        let role = |m: usize| match ta {
+            OrderAction::Promote => g.promote_of[m],
+            OrderAction::Demote => g.demote_of[m],
+            OrderAction::Start | OrderAction::Stop => None,
+        };
+        match self.instance_group(p) {
+            Some(gi) if matches!(ta, OrderAction::Promote | OrderAction::Demote) => self.groups[gi]
+                .members
+                .iter()
+                .filter_map(|&m| role(m))
+                .collect(),
+            _ => self.instance_actions(p, ta, false, g),
+        }
     }
 
     /// Per instance of `tc`: the instance of `fc` on the same node.

@@ -284,3 +284,111 @@ fn a_required_first_clone_restarts_the_instances_of_a_clone_that_does_not_interl
         ]
     );
 }
+
+/// The same after a group: a mandatory ordering from a group to a clone applies to
+/// each instance's start, so when the group moves every instance restarts (as
+/// crm_simulate 2.1.5 plans it). Without that the plan moved the group and left
+/// the clone running on what it no longer had before it.
+#[test]
+fn a_required_first_group_restarts_the_instances_of_a_clone() {
+    let mut cib = base(&["n1", "n2"]);
+    cib.config.resources.push(Resource::Group(Group {
+        id: "g".into(),
+        children: vec![dummy("ga"), dummy("gb")],
+        ..Default::default()
+    }));
+    cib.config.resources.push(clone_of("c-clone", "c", &[]));
+    let n1 = cib.status.nodes.get_mut("n1").unwrap();
+    n1.resources.insert("ga".into(), running(1));
+    n1.resources.insert("gb".into(), running(2));
+    for (i, n) in ["n1", "n2"].iter().enumerate() {
+        let st = cib.status.nodes.get_mut(*n).unwrap();
+        st.resources.insert("c".into(), running(3 + i as i64));
+    }
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "g-on-n2".into(),
+        rsc: "g".into(),
+        node: Some("n2".into()),
+        score: Some(Score::new(100)),
+        ..Default::default()
+    });
+    cib.config.constraints.order.push(OrderConstraint {
+        id: "g-then-c".into(),
+        first: "g".into(),
+        then: "c-clone".into(),
+        ..Default::default()
+    });
+    assert_eq!(
+        summary(&cib),
+        vec![
+            "Move ga ( n1 -> n2 )",
+            "Move gb ( n1 -> n2 )",
+            "Restart c:0 ( n1 ) due to required g running",
+            "Restart c:1 ( n2 ) due to required g running"
+        ]
+    );
+}
+
+/// A group ordered before the promotion of a promotable cloned group: when the
+/// group moves, the instance colocated with it is promoted where it lands and no
+/// instance restarts (the ordering names the members' promotions, not the
+/// group instances' starts; as crm_simulate 2.1.5 plans it).
+#[test]
+fn a_required_first_group_promotes_a_cloned_group_without_restarting_it() {
+    let mut cib = base(&["n1", "n2"]);
+    cib.config.resources.push(Resource::Group(Group {
+        id: "g".into(),
+        children: vec![dummy("ga"), dummy("gb")],
+        ..Default::default()
+    }));
+    cib.config.resources.push(Resource::Clone(CloneSet {
+        id: "f-clone".into(),
+        meta: [("promotable".to_string(), "true".to_string())].into(),
+        child: Box::new(Resource::Group(Group {
+            id: "f".into(),
+            children: vec![dummy("fa"), dummy("fb")],
+            ..Default::default()
+        })),
+    }));
+    let n1 = cib.status.nodes.get_mut("n1").unwrap();
+    n1.resources.insert("ga".into(), running(1));
+    n1.resources.insert("gb".into(), running(2));
+    for (i, n) in ["n1", "n2"].iter().enumerate() {
+        let st = cib.status.nodes.get_mut(*n).unwrap();
+        st.resources.insert("fa".into(), running(3 + 2 * i as i64));
+        st.resources.insert("fb".into(), running(4 + 2 * i as i64));
+        for m in ["fa", "fb"] {
+            st.attributes.insert(format!("master-{m}"), "5".into());
+        }
+    }
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "g-on-n2".into(),
+        rsc: "g".into(),
+        node: Some("n2".into()),
+        score: Some(Score::new(100)),
+        ..Default::default()
+    });
+    cib.config
+        .constraints
+        .colocation
+        .push(ColocationConstraint {
+            rsc_role: Some(hactl_model::Role::Promoted),
+            ..coloc("f-with-g", "f-clone", "g", Score::INFINITY)
+        });
+    cib.config.constraints.order.push(OrderConstraint {
+        id: "g-then-f".into(),
+        first: "g".into(),
+        then: "f-clone".into(),
+        then_action: hactl_model::OrderAction::Promote,
+        ..Default::default()
+    });
+    assert_eq!(
+        summary(&cib),
+        vec![
+            "Move ga ( n1 -> n2 )",
+            "Move gb ( n1 -> n2 )",
+            "Promote fa:1 ( Unpromoted -> Promoted n2 )",
+            "Promote fb:1 ( Unpromoted -> Promoted n2 )"
+        ]
+    );
+}
