@@ -2,7 +2,8 @@
 //! named in orderings or a group member (`hactl-policy`'s `migration.rs`,
 //! `migration_orders.rs`). Where Pacemaker's migration depends on more than that,
 //! the import refuses it by name: clones, a group's own meta attribute, a
-//! resource ordered against a promotion.
+//! non-OCF agent. One ordered against a promotion or demotion migrates too
+//! (`hactl-policy`'s `role_order_scope.rs`).
 
 use hactl_model::values::parse_bool;
 use hactl_model::{Attrs, Configuration, Primitive, Resource};
@@ -23,26 +24,7 @@ fn refusal(element: &str, id: &str, reason: String) -> ImportError {
 
 /// A migratable primitive (standing alone or a group member) the scheduler
 /// cannot migrate as Pacemaker would.
-fn check_primitive(c: &Configuration, p: &Primitive) -> Result<(), ImportError> {
-    // Pacemaker does not restart a migratable resource ordered after a
-    // promotion where hactl would (not understood yet); the scheduler
-    // side is `Sched::allow_migrate`.
-    if let Some(o) = c
-        .constraints
-        .order
-        .iter()
-        .find(|o| o.orders_against_role_change(&p.id))
-    {
-        return Err(refusal(
-            "primitive",
-            &p.id,
-            format!(
-                "meta attribute allow-migrate=true on a resource ordered against \
-             a promotion or demotion ({:?}) is not supported yet",
-                o.id
-            ),
-        ));
-    }
+fn check_primitive(p: &Primitive) -> Result<(), ImportError> {
     if p.agent.class != "ocf" {
         return Err(refusal(
             "primitive",
@@ -64,7 +46,7 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
         match r {
             Resource::Primitive(p) => {
                 if migratable(&p.meta).unwrap_or(default) {
-                    check_primitive(c, p)?;
+                    check_primitive(p)?;
                 }
             }
             // Group members migrate (the group's chain is copied onto their
@@ -81,7 +63,7 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
                 }
                 for m in &g.children {
                     if migratable(&m.meta).unwrap_or(default) {
-                        check_primitive(c, m)?;
+                        check_primitive(m)?;
                     }
                 }
             }
@@ -137,11 +119,13 @@ mod tests {
     #[test]
     fn an_ocf_primitive_may_migrate_alone_ordered_or_in_a_group() {
         let order = r#"<rsc_order id="o1" first="db" then="vm"/>"#;
+        let promote = r#"<rsc_order id="o2" first="db" first-action="promote" then="vm"/>"#;
         let both = [prim("vm", "ocf", true), prim("db", "ocf", false)].concat();
         let member = format!(r#"<group id="g">{both}</group>"#);
         for xml in [
             cib(&prim("vm", "ocf", true), ""),
             cib(&both, order),
+            cib(&both, promote),
             cib(&member, ""),
         ] {
             crate::import(&xml).expect("accepted");
@@ -149,12 +133,9 @@ mod tests {
     }
 
     #[test]
-    fn migration_of_instances_and_promotion_orders_is_refused_by_name() {
-        let promote = r#"<rsc_order id="o2" first="db" first-action="promote" then="vm"/>"#;
-        let both = [prim("vm", "ocf", true), prim("db", "ocf", false)].concat();
+    fn migration_of_instances_groups_and_non_ocf_is_refused_by_name() {
         let group_meta = r#"<group id="g"><meta_attributes id="gm"><nvpair id="gm1" name="allow-migrate" value="true"/></meta_attributes><primitive id="vm" class="ocf" provider="heartbeat" type="Dummy"/></group>"#;
         let cases = [
-            (cib(&both, promote), "\"vm\"", "\"o2\""),
             (cib(group_meta, ""), "\"g\"", "set it on the members"),
             (
                 cib(

@@ -1202,6 +1202,7 @@ fn apply_edge(s: &Sched<'_>, g: &mut Graph, e: Edge) -> (bool, bool) {
         && !g.acts[f].optional
         && g.acts[t].optional
         && !crate::migration_orders::migrating(g, f)
+        && crate::role_order_scope::optional_on_then_node(s, g, f, t) != Some(true)
     {
         tch |= clear_optional(s, g, t, f);
     }

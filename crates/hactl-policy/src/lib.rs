@@ -66,6 +66,7 @@ mod remote_tests;
 mod removed_actions_tests;
 #[cfg(test)]
 mod repeated_history_tests;
+mod role_order_scope;
 mod rules;
 mod sched;
 mod shutdown_lock;

@@ -77,20 +77,14 @@ fn migrated_to(
 
 impl Sched<'_> {
     /// Whether primitive `p` may migrate: `allow-migrate` on the primitive (else
-    /// `rsc_defaults`). The import refuses it on clones and resources ordered
-    /// against a promotion; a configuration made otherwise (the CLI) that puts
-    /// it there gets stop and start.
+    /// `rsc_defaults`). The import refuses it on clones; a configuration made
+    /// otherwise (the CLI) that puts it there gets stop and start.
     pub(crate) fn allow_migrate(&self, p: usize) -> bool {
         let prim = &self.prims[p];
         if prim.clone.is_some() || !self.migrations_recordable {
             return false;
         }
         let Some(def) = prim.def else { return false };
-        // Refused on import (see hactl-cib-xml's refuse_migration.rs).
-        let order = &self.cib.config.constraints.order;
-        if order.iter().any(|o| o.orders_against_role_change(&def.id)) {
-            return false;
-        }
         def.meta
             .get("allow-migrate")
             .or_else(|| self.cib.config.rsc_defaults.get("allow-migrate"))

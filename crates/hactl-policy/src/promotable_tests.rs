@@ -354,3 +354,59 @@ fn a_failed_demote_counts_as_unpromoted_unless_on_fail_is_block() {
         (0, true)
     );
 }
+
+/// `vm` running on `on` (kept there), ordered after the promotion of `db-clone`,
+/// which is promoted on n1 and now also on n2 (`promoted-max=2`).
+fn vm_after_a_second_promotion(on: &str, migratable: bool) -> Vec<String> {
+    let mut cib = promotable(&[("n1", "10"), ("n2", "10")]);
+    if let Resource::Clone(c) = &mut cib.config.resources[0] {
+        c.meta.insert("promoted-max".into(), "2".into());
+    }
+    running_promoted_on(&mut cib, "n1");
+    let mut vm = dummy("vm");
+    if migratable {
+        vm.meta.insert("allow-migrate".into(), "true".into());
+    }
+    cib.config.resources.push(Resource::Primitive(vm));
+    let st = cib.status.nodes.get_mut(on).unwrap();
+    st.resources.insert("vm".into(), running(20));
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "vm-here".into(),
+        rsc: "vm".into(),
+        node: Some(on.into()),
+        score: Some(Score::INFINITY),
+        ..Default::default()
+    });
+    cib.config.constraints.order.push(OrderConstraint {
+        id: "promote-then-vm".into(),
+        first: "db-clone".into(),
+        then: "vm".into(),
+        first_action: OrderAction::Promote,
+        then_action: OrderAction::Start,
+        ..Default::default()
+    });
+    summary(&cib)
+}
+
+/// The clone's promotion implies the dependent's start only where an instance
+/// is promoted (Pacemaker scopes the clone's action to the node of "then"):
+/// `vm` restarts on n2, where db is promoted, not on n1 (bug-lf-2317), whether
+/// or not it may migrate.
+#[test]
+fn a_promotion_restarts_a_dependent_only_on_the_node_it_happens_on() {
+    for migratable in [false, true] {
+        let s = vm_after_a_second_promotion("n1", migratable);
+        assert!(
+            s.iter()
+                .any(|l| l.ends_with("( Unpromoted -> Promoted n2 )")),
+            "{s:?}"
+        );
+        assert!(!s.iter().any(|l| l.contains("vm")), "{s:?}");
+        let s = vm_after_a_second_promotion("n2", migratable);
+        assert!(
+            s.iter()
+                .any(|l| l == "Restart vm ( n2 ) due to required db-clone promoted"),
+            "{s:?}"
+        );
+    }
+}
