@@ -24,6 +24,12 @@ fn three_nodes(subnet: &str) -> Result<Cluster> {
     let mut c = Cluster::setup("hx-l", 3, subnet, None)?;
     start_nodes(&mut c, 3)?;
     c.wait_dc(&[1, 2, 3], T)?;
+    // The tests schedule from the live CIB (a dry run on any node): the nodes must be
+    // recorded as joined there, which a DC and quorum alone do not say (under load
+    // the joins commit later and a dry run rightly finds no node to run anything).
+    for by in 1..=3 {
+        c.wait_joined(by, &[1, 2, 3], T)?;
+    }
     cli(
         &c,
         1,
