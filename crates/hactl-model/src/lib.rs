@@ -587,14 +587,6 @@ impl OrderConstraint {
         self.symmetrical
             .unwrap_or(self.kind != OrderKind::Serialize)
     }
-
-    /// Whether this ordering relates resource `id` to a promotion or demotion
-    /// (the other side's action is promote or demote).
-    pub fn orders_against_role_change(&self, id: &str) -> bool {
-        let role_change = |a: OrderAction| matches!(a, OrderAction::Promote | OrderAction::Demote);
-        (self.then == id && role_change(self.first_action))
-            || (self.first == id && role_change(self.then_action))
-    }
 }
 
 /// One fencing topology level: to fence `target`, all `devices` must succeed; levels
