@@ -474,11 +474,10 @@ pub fn set_properties(
 
 /// Whether every `NAME=VALUE` in `assignments` is what node `via`'s CIB holds.
 fn properties_applied(c: &Cluster, via: usize, assignments: &[&str]) -> Result<bool> {
-    let out = cli(c, via, &["property", "list", "--output", "json"])?;
-    let v: serde_json::Value = serde_json::from_str(&out).context("property list --output json")?;
+    let props = c.cib(via)?.config.properties;
     Ok(assignments.iter().all(|a| {
         let (k, val) = a.split_once('=').unwrap_or((a, ""));
-        v["properties"][k].as_str() == Some(val)
+        props.get(k).map(String::as_str) == Some(val)
     }))
 }
 

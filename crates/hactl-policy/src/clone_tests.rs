@@ -285,26 +285,18 @@ fn a_required_first_clone_restarts_the_instances_of_a_clone_that_does_not_interl
     );
 }
 
-/// The same after a group: a mandatory ordering from a group to a clone applies to
-/// each instance's start, so when the group moves every instance restarts (as
-/// crm_simulate 2.1.5 plans it). Without that the plan moved the group and left
-/// the clone running on what it no longer had before it.
-#[test]
-fn a_required_first_group_restarts_the_instances_of_a_clone() {
+/// Nodes n1 and n2; a group `g` (`ga`, `gb`) running on n1 that prefers n2 (100),
+/// so it moves: the first side of the group-to-clone orderings below.
+fn group_moving_to_n2() -> Cib {
     let mut cib = base(&["n1", "n2"]);
     cib.config.resources.push(Resource::Group(Group {
         id: "g".into(),
         children: vec![dummy("ga"), dummy("gb")],
         ..Default::default()
     }));
-    cib.config.resources.push(clone_of("c-clone", "c", &[]));
     let n1 = cib.status.nodes.get_mut("n1").unwrap();
     n1.resources.insert("ga".into(), running(1));
     n1.resources.insert("gb".into(), running(2));
-    for (i, n) in ["n1", "n2"].iter().enumerate() {
-        let st = cib.status.nodes.get_mut(*n).unwrap();
-        st.resources.insert("c".into(), running(3 + i as i64));
-    }
     cib.config.constraints.location.push(LocationConstraint {
         id: "g-on-n2".into(),
         rsc: "g".into(),
@@ -312,6 +304,21 @@ fn a_required_first_group_restarts_the_instances_of_a_clone() {
         score: Some(Score::new(100)),
         ..Default::default()
     });
+    cib
+}
+
+/// As with a required first clone (above), after a group: a mandatory ordering from a group to a clone applies to
+/// each instance's start, so when the group moves every instance restarts (as
+/// crm_simulate 2.1.5 plans it). Without that the plan moved the group and left
+/// the clone running on what it no longer had before it.
+#[test]
+fn a_required_first_group_restarts_the_instances_of_a_clone() {
+    let mut cib = group_moving_to_n2();
+    cib.config.resources.push(clone_of("c-clone", "c", &[]));
+    for (i, n) in ["n1", "n2"].iter().enumerate() {
+        let st = cib.status.nodes.get_mut(*n).unwrap();
+        st.resources.insert("c".into(), running(3 + i as i64));
+    }
     cib.config.constraints.order.push(OrderConstraint {
         id: "g-then-c".into(),
         first: "g".into(),
@@ -335,12 +342,7 @@ fn a_required_first_group_restarts_the_instances_of_a_clone() {
 /// group instances' starts; as crm_simulate 2.1.5 plans it).
 #[test]
 fn a_required_first_group_promotes_a_cloned_group_without_restarting_it() {
-    let mut cib = base(&["n1", "n2"]);
-    cib.config.resources.push(Resource::Group(Group {
-        id: "g".into(),
-        children: vec![dummy("ga"), dummy("gb")],
-        ..Default::default()
-    }));
+    let mut cib = group_moving_to_n2();
     cib.config.resources.push(Resource::Clone(CloneSet {
         id: "f-clone".into(),
         meta: [("promotable".to_string(), "true".to_string())].into(),
@@ -350,9 +352,6 @@ fn a_required_first_group_promotes_a_cloned_group_without_restarting_it() {
             ..Default::default()
         })),
     }));
-    let n1 = cib.status.nodes.get_mut("n1").unwrap();
-    n1.resources.insert("ga".into(), running(1));
-    n1.resources.insert("gb".into(), running(2));
     for (i, n) in ["n1", "n2"].iter().enumerate() {
         let st = cib.status.nodes.get_mut(*n).unwrap();
         st.resources.insert("fa".into(), running(3 + 2 * i as i64));
@@ -361,13 +360,6 @@ fn a_required_first_group_promotes_a_cloned_group_without_restarting_it() {
             st.attributes.insert(format!("master-{m}"), "5".into());
         }
     }
-    cib.config.constraints.location.push(LocationConstraint {
-        id: "g-on-n2".into(),
-        rsc: "g".into(),
-        node: Some("n2".into()),
-        score: Some(Score::new(100)),
-        ..Default::default()
-    });
     cib.config
         .constraints
         .colocation
