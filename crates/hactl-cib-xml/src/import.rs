@@ -152,7 +152,10 @@ pub(crate) fn bool_attr(el: &Element, attribute: &str) -> Result<Option<bool>, I
         .transpose()
 }
 
-fn int_attr<T: std::str::FromStr>(el: &Element, attribute: &str) -> Result<Option<T>, ImportError> {
+pub(crate) fn int_attr<T: std::str::FromStr>(
+    el: &Element,
+    attribute: &str,
+) -> Result<Option<T>, ImportError> {
     el.attr(attribute)
         .map(|v| {
             v.trim()
@@ -286,7 +289,12 @@ fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<()
             "resources" => {
                 for r in c.children.iter().filter(|r| r.name != "template") {
                     let r = refs.resolve_resource(r);
-                    config.resources.push(import_resource(&r)?);
+                    if r.name == "bundle" {
+                        let position = config.resources.len();
+                        config.bundles.push(bundle::import_bundle(&r, position)?);
+                    } else {
+                        config.resources.push(import_resource(&r)?);
+                    }
                     // Per-node parameters: read apart so that the resource import
                     // (shared with clones) keeps its signature.
                     for p in primitives_of(&r) {
@@ -331,7 +339,9 @@ fn import_configuration(conf: &Element, config: &mut Configuration) -> Result<()
 fn primitives_of<'e>(r: &'e Element<'e>) -> Vec<&'e Element<'e>> {
     match r.name.as_ref() {
         "primitive" => vec![r],
-        "group" | "clone" | "master" => r.children.iter().flat_map(primitives_of).collect(),
+        "group" | "clone" | "master" | "bundle" => {
+            r.children.iter().flat_map(primitives_of).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -442,6 +452,9 @@ fn import_node(n: &Element, cond: &mut Vec<ConditionalSet>) -> Result<Node, Impo
 #[path = "import_clone.rs"]
 mod clone;
 
+#[path = "import_bundle.rs"]
+mod bundle;
+
 fn import_resource(r: &Element) -> Result<Resource, ImportError> {
     match r.name.as_ref() {
         "primitive" => Ok(Resource::Primitive(import_primitive(r, &Attrs::new())?)),
@@ -469,7 +482,7 @@ fn import_resource(r: &Element) -> Result<Resource, ImportError> {
             Ok(Resource::Group(Group { id, meta, children }))
         }
         "clone" | "master" => clone::import_clone(r),
-        "bundle" => Err(unsupported(r, "bundles are not supported")),
+        "bundle" => Err(unsupported(r, "a bundle cannot be inside a group or clone")),
         _ => Err(unsupported(r, "unknown resource type")),
     }
 }

@@ -79,6 +79,9 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
             }
         }
     }
+    for b in &c.bundles {
+        check_set(&b.meta, META, "bundle", Some(&b.id), "meta attribute")?;
+    }
     crate::conditional::refuse(c, |set, props| {
         let (table, element, what) = if props {
             (PROPERTIES, "cluster_property_set", "cluster property")

@@ -232,11 +232,12 @@ fn order_format(o: &OrderConstraint) -> u32 {
 /// What a whole configuration (`cib push`) needs: the most any part of it needs.
 fn configuration_format(c: &Configuration) -> u32 {
     // Rule-bound attribute sets and remote nodes are parts of format 5.
-    let newer_parts = if c.conditional.is_empty() && c.remote_nodes.is_empty() {
-        LEGACY_FORMAT
-    } else {
-        5
-    };
+    let newer_parts =
+        if c.conditional.is_empty() && c.remote_nodes.is_empty() && c.bundles.is_empty() {
+            LEGACY_FORMAT
+        } else {
+            5
+        };
     let constraints = &c.constraints;
     highest(
         [

@@ -7,6 +7,7 @@
 //! `serde` so that the same value travels as JSON, in the Raft log and in snapshots.
 
 pub mod alerts;
+pub mod bundle;
 pub mod change;
 pub mod conditional;
 pub mod dates;
@@ -110,6 +111,10 @@ pub struct Configuration {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remote_nodes: Vec<Node>,
     pub resources: Vec<Resource>,
+    /// Bundles (`<bundle>`), kept as configured; the scheduler expands each into
+    /// the resources it stands for. Scheduled by `hactl simulate` only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bundles: Vec<bundle::Bundle>,
     pub constraints: Constraints,
     /// Fencing topology: per target, levels tried in order.
     pub fencing_levels: Vec<FencingLevel>,

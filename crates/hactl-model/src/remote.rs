@@ -52,6 +52,14 @@ pub fn refusal_in_cluster(c: &Configuration) -> Option<ModelError> {
             message: IN_CLUSTER.into(),
         });
     }
+    if let Some(b) = c.bundles.first() {
+        return Some(ModelError::Invalid {
+            context: format!("bundle {:?}", b.id),
+            message: "bundles are scheduled by `hactl simulate` only; the daemon does not \
+                      run containers nor the Pacemaker Remote inside them"
+                .into(),
+        });
+    }
     let (p, what) = c
         .resources
         .iter()
@@ -125,5 +133,12 @@ mod tests {
         });
         let err = listed.config.validate().expect_err("a remote node").len();
         assert_eq!(err, 1);
+        let mut bundled = before.clone();
+        bundled.config.bundles.push(crate::bundle::Bundle {
+            id: "web-bundle".into(),
+            ..Default::default()
+        });
+        let err = bundled.config.validate().expect_err("a bundle");
+        assert!(format!("{err:?}").contains("web-bundle"), "{err:?}");
     }
 }

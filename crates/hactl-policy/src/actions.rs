@@ -475,6 +475,7 @@ impl Sched<'_> {
         self.clone_internal_orders(&mut g);
         self.promotable_orders(&mut g);
         self.order_constraints(&mut g);
+        self.bundle_orders(&mut g);
         self.anti_colocation_orders(&mut g);
         self.order_unfencing(&mut g);
         self.unassign_instances(&mut g);

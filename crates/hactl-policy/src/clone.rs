@@ -140,8 +140,11 @@ impl<'a> Sched<'a> {
             updating: false,
             history: Vec::new(),
         });
-        for p in cl.child.primitives() {
-            self.clone_base.insert(&p.id, ci);
+        // A bundle's containers are recorded under their own names (by_id).
+        if crate::bundle::bundle_replica_defs(cl).is_none() {
+            for p in cl.child.primitives() {
+                self.clone_base.insert(&p.id, ci);
+            }
         }
         for _ in 0..max.max(1) {
             self.new_instance(ci);
@@ -153,6 +156,9 @@ impl<'a> Sched<'a> {
     /// that only ever stops.
     pub(crate) fn new_instance(&mut self, ci: usize) -> usize {
         let set = self.clones[ci].set;
+        if let Some(defs) = crate::bundle::bundle_replica_defs(set) {
+            return self.new_replica_instance(ci, defs);
+        }
         if let Resource::Group(grp) = &*set.child {
             return self.new_group_instance(ci, set, grp);
         }

@@ -355,6 +355,7 @@ pub fn graph_xml(cib: &Cib, t: &Transition) -> String {
 /// scheduled at (rules in attribute sets: parameters per node, timeouts).
 pub fn graph_xml_at(cib: &Cib, t: &Transition, now: i64) -> String {
     let cib = &*crate::conditional::resolve(cib, now);
+    let cib = &*crate::bundle::expand(cib);
     let mut l = Lookup::new(cib);
     l.now = now;
     l.history = t

@@ -25,6 +25,10 @@
 mod actions;
 mod assign_scores;
 pub use assign_scores::AssignScores;
+mod bundle;
+mod bundle_status;
+#[cfg(test)]
+mod bundle_tests;
 mod cancel;
 mod cleanup;
 mod clone;
@@ -409,6 +413,7 @@ pub fn schedule_live(cib: &Cib, now: i64, live: LiveFacts) -> Result<Transition,
 fn run(cib: &Cib, now: i64, live: Option<LiveFacts>) -> Result<Transition, PolicyError> {
     // Rules in attribute sets are evaluated once, at `now`, before anything reads them.
     let cib = &*conditional::resolve(cib, now);
+    let cib = &*bundle::expand(cib);
     let cib = &*container::desugar(cib);
     let mut s = Sched::new(cib, now)?;
     if let Some(l) = live {
@@ -534,7 +539,11 @@ fn build_transition(
             }
         }
         // A clone instance's probe comes before the start of the whole clone.
-        let clone_start = s.prims[p].clone.map(|ci| g.clone_acts[ci][0]);
+        // (Not a bundle's container: only its own start waits, bundle.rs.)
+        let clone_start = s.prims[p]
+            .clone
+            .filter(|&ci| !s.is_bundle(ci))
+            .map(|ci| g.clone_acts[ci][0]);
         if let Some(start) = clone_start.and_then(|a| map[a]) {
             probe_edges.push(OrderingEdge {
                 before: id,

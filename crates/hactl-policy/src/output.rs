@@ -318,7 +318,16 @@ pub fn format_resource_blocks(
         .map(|p| (p.resource.as_str(), p))
         .collect();
     let find = |id: &str| by_id.get(id).copied();
-    for r in cib.config.resources.iter().filter(|r| keep(r)) {
+    let bundles_at = |out: &mut String, at: usize| {
+        for b in cib.config.bundles.iter().filter(|b| b.position == at) {
+            crate::bundle_status::bundle_block(out, b, &find, t, view);
+        }
+    };
+    for (at, r) in cib.config.resources.iter().enumerate() {
+        bundles_at(&mut out, at);
+        if !keep(r) {
+            continue;
+        }
         match r {
             Resource::Primitive(p) => {
                 if let Some(pl) = find(&p.id) {
@@ -353,6 +362,10 @@ pub fn format_resource_blocks(
             }
             Resource::Clone(c) => clone_set(&mut out, c, t, view),
         }
+    }
+    let last = cib.config.resources.len();
+    for b in cib.config.bundles.iter().filter(|b| b.position >= last) {
+        crate::bundle_status::bundle_block(&mut out, b, &find, t, view);
     }
     out
 }

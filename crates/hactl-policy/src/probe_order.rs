@@ -155,6 +155,15 @@ impl Sched<'_> {
                     }
                 }
             }
+            // One replica per host: a bundle's container is probed on a node
+            // before any other of its containers starts there (bundle.rs).
+            if self.is_bundle(ci) && cl.node_max == 1 {
+                for &p in &cl.instances {
+                    let others = cl.instances.iter().filter(|&&q| q != p);
+                    let starts: Vec<usize> = others.filter_map(|&q| g.start_of[q]).collect();
+                    push(p, &starts, true);
+                }
+            }
         }
         out.sort_by_key(|pt| pt.prim);
         out

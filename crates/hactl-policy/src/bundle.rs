@@ -1,0 +1,411 @@
+//! Bundles, expanded into what Pacemaker makes of them (lib/pengine/bundle.c):
+//! per replica `i` a container primitive `<bundle>-<docker|podman>-<i>` and, with
+//! `ip-range-start`, an address `<bundle>-ip-<addr>` placed with its container
+//! and started before it. The containers are placed as instances of one set (the
+//! bundle itself): running ones stay, at most `replicas-per-host` per node, which
+//! is how Pacemaker assigns them (`pcmk__assign_instances`). Here that set is a
+//! clone named like the bundle whose instances are the replicas' containers, each
+//! with its own definition and name (`bundle_replica_defs`), so that constraints
+//! naming the bundle apply to its containers and orderings with the bundle wait
+//! for them as Pacemaker's bundle pseudo actions do.
+//!
+//! The container parameters are built exactly as Pacemaker builds them: their
+//! digest must match the one recorded with the container's operations, or every
+//! running container would restart as changed. What a bundle needs beyond this
+//! (a primitive inside, which runs on guest nodes) is refused on import.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use hactl_model::bundle::Bundle;
+use hactl_model::{
+    AgentSpec, Attrs, Cib, CloneSet, ColocationConstraint, Group, OpSpec, Primitive, Resource,
+    Score,
+};
+
+use crate::actions::{Graph, ORDERED, THEN_IMPLIES_FIRST, UNRUNNABLE_FIRST_BLOCKS};
+use crate::sched::{Meta, RscRef, Sched};
+
+/// Meta attribute marking the clone that stands for a bundle's containers (a
+/// name no configuration can use: XML names never start with `#`).
+pub(crate) const REPLICAS_META: &str = "#bundle-replicas";
+
+/// Meta attributes of a bundle that shape a clone: they belong to the bundled
+/// primitive's clone, never to the set of containers.
+const CLONE_ONLY_META: &[&str] = &[
+    "promotable",
+    "promoted-max",
+    "promoted-node-max",
+    "master-max",
+    "master-node-max",
+    "clone-max",
+    "clone-node-max",
+    "clone-min",
+    "notify",
+    "interleave",
+    "ordered",
+    "globally-unique",
+];
+
+/// The replicas' container definitions when `set` stands for a bundle's
+/// containers, in replica order.
+pub(crate) fn bundle_replica_defs(set: &CloneSet) -> Option<&[Primitive]> {
+    if !set.meta.contains_key(REPLICAS_META) {
+        return None;
+    }
+    match &*set.child {
+        Resource::Group(g) => Some(&g.children),
+        _ => None,
+    }
+}
+
+/// The CIB with every bundle written out as its containers (one clone per
+/// bundle) and addresses, each where the bundle was in the configuration, and
+/// the constraints that tie an address to its container (borrowed unchanged
+/// when there is no bundle).
+pub(crate) fn expand(cib: &Cib) -> Cow<'_, Cib> {
+    if cib.config.bundles.is_empty() {
+        return Cow::Borrowed(cib);
+    }
+    let mut out = cib.clone();
+    let bundles = std::mem::take(&mut out.config.bundles);
+    let mut placed: Vec<(usize, Vec<Resource>)> = Vec::new();
+    for b in &bundles {
+        let (resources, colocs) = expand_one(b);
+        placed.push((b.position, resources));
+        out.config.constraints.colocation.extend(colocs);
+        copy_locations_to_addresses(&mut out, b);
+    }
+    // Insert from the back so earlier positions stay valid.
+    placed.sort_by_key(|(pos, _)| std::cmp::Reverse(*pos));
+    for (pos, resources) in placed {
+        let at = pos.min(out.config.resources.len());
+        out.config.resources.splice(at..at, resources);
+    }
+    out.config.bundles = bundles;
+    Cow::Owned(out)
+}
+
+type Expansion = (Vec<Resource>, Vec<ColocationConstraint>);
+
+fn expand_one(b: &Bundle) -> Expansion {
+    let addresses = b.replica_addresses();
+    let host_opts = host_options(b, &addresses);
+    let mut containers = Vec::new();
+    let mut ips = Vec::new();
+    let mut colocs = Vec::new();
+    for i in 0..b.replica_count() {
+        let addr = addresses.get(i as usize).cloned().flatten();
+        let docker = container(b, i, addr.as_deref(), &host_opts);
+        if let Some(a) = &addr {
+            let ip = address(b, a);
+            colocs.push(ColocationConstraint {
+                id: format!("#{}-with-container", ip.id),
+                rsc: ip.id.clone(),
+                with_rsc: docker.id.clone(),
+                score: Score::INFINITY,
+                ..Default::default()
+            });
+            ips.push(Resource::Primitive(ip));
+        }
+        containers.push(docker);
+    }
+    let mut meta = inherited_meta(b);
+    meta.insert("clone-max".into(), b.replica_count().to_string());
+    meta.insert("clone-node-max".into(), b.per_host().to_string());
+    // Each container is its own resource, recorded under its own name.
+    meta.insert("globally-unique".into(), "true".into());
+    meta.insert(REPLICAS_META.into(), "true".into());
+    let set = CloneSet {
+        id: b.id.clone(),
+        meta,
+        child: Box::new(Resource::Group(Group {
+            id: format!("#{}-containers", b.id),
+            meta: Attrs::new(),
+            children: containers,
+        })),
+    };
+    let mut resources = vec![Resource::Clone(set)];
+    resources.extend(ips);
+    (resources, colocs)
+}
+
+/// The bundle's meta attributes as its containers and addresses inherit them.
+fn inherited_meta(b: &Bundle) -> Attrs {
+    b.meta
+        .iter()
+        .filter(|(k, _)| !CLONE_ONLY_META.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// A location constraint on the bundle also applies to its addresses
+/// (Pacemaker's pcmk__bundle_apply_location); the containers get it as the
+/// clone's instances.
+fn copy_locations_to_addresses(out: &mut Cib, b: &Bundle) {
+    let ips: Vec<String> = b
+        .replica_addresses()
+        .into_iter()
+        .flatten()
+        .map(|a| ip_id(b, &a))
+        .collect();
+    let copies: Vec<_> = out
+        .config
+        .constraints
+        .location
+        .iter()
+        .filter(|l| l.rsc == b.id && l.role.is_none())
+        .flat_map(|l| {
+            ips.iter().map(move |ip| {
+                let mut c = l.clone();
+                c.id = format!("#{}-{ip}", l.id);
+                c.rsc = ip.clone();
+                c
+            })
+        })
+        .collect();
+    out.config.constraints.location.extend(copies);
+}
+
+fn ip_id(b: &Bundle, addr: &str) -> String {
+    format!("{}-ip-{addr}", b.id)
+}
+
+/// An operation as Pacemaker writes the ones it adds (`crm_create_op_xml`).
+fn op(rsc: &str, name: &str, interval: &str, interval_ms: u64, timeout_ms: Option<u64>) -> OpSpec {
+    OpSpec {
+        id: format!("{rsc}-{name}-{interval}"),
+        name: name.into(),
+        interval_ms,
+        timeout_ms,
+        ..Default::default()
+    }
+}
+
+fn heartbeat(kind: &str) -> AgentSpec {
+    AgentSpec {
+        class: "ocf".into(),
+        provider: Some("heartbeat".into()),
+        kind: kind.into(),
+    }
+}
+
+/// The IPaddr2 resource of replica `i`.
+fn address(b: &Bundle, addr: &str) -> Primitive {
+    let id = ip_id(b, addr);
+    let mut params = Attrs::new();
+    params.insert("ip".into(), addr.into());
+    if let Some(nic) = &b.host_interface {
+        params.insert("nic".into(), nic.clone());
+    }
+    params.insert(
+        "cidr_netmask".into(),
+        b.host_netmask.clone().unwrap_or_else(|| "32".into()),
+    );
+    Primitive {
+        ops: vec![op(&id, "monitor", "60s", 60_000, None)],
+        id,
+        agent: heartbeat("IPaddr2"),
+        params,
+        meta: inherited_meta(b),
+        utilization: Attrs::new(),
+    }
+}
+
+/// The name resolution every container gets for every replica's address
+/// (`--add-host`, or `--hosts-entry` when add-host is false).
+fn host_options(b: &Bundle, addresses: &[Option<String>]) -> String {
+    let mut s = String::new();
+    for (i, a) in addresses.iter().enumerate() {
+        let Some(a) = a else { continue };
+        if b.add_host.unwrap_or(true) {
+            s.push_str(&format!(" --add-host={}-{i}:{a}", b.id));
+        } else {
+            s.push_str(&format!(" --hosts-entry={a}={}-{i}", b.id));
+        }
+    }
+    s
+}
+
+/// A mount: (source, target, options, per-replica subdirectory).
+type Mount = (String, String, Option<String>, bool);
+
+/// The mounts of every container: the configured ones, then (with a primitive
+/// inside) the Pacemaker Remote key and, unless /var/log is mapped, a log
+/// directory per replica.
+fn mounts(b: &Bundle) -> Vec<Mount> {
+    let mut out: Vec<Mount> = b
+        .storage
+        .iter()
+        .map(|m| match (&m.source_dir, &m.source_dir_root) {
+            (Some(s), _) => (s.clone(), m.target_dir.clone(), m.options.clone(), false),
+            (None, root) => (
+                root.clone().unwrap_or_default(),
+                m.target_dir.clone(),
+                m.options.clone(),
+                true,
+            ),
+        })
+        .collect();
+    if b.primitive.is_some() {
+        let key = "/etc/pacemaker/authkey".to_string();
+        out.push((key.clone(), key, None, false));
+        if !b.storage.iter().any(|m| m.target_dir == "/var/log") {
+            let dir = "/var/log/pacemaker/bundles".to_string();
+            out.push((dir, "/var/log".into(), None, true));
+        }
+    }
+    out
+}
+
+/// The port mappings: the configured ones, then (with a primitive inside) the
+/// Pacemaker Remote control port. (source, target)
+fn ports(b: &Bundle) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = b
+        .ports
+        .iter()
+        .map(|p| {
+            let target = p.target.clone().unwrap_or_else(|| p.source.clone());
+            (p.source.clone(), target)
+        })
+        .collect();
+    if b.primitive.is_some() {
+        let port = b.control_port.clone().unwrap_or_else(|| "3121".into());
+        out.push((port.clone(), port));
+    }
+    out
+}
+
+/// The container resource of replica `i`, with the parameters Pacemaker gives it.
+fn container(b: &Bundle, i: u32, addr: Option<&str>, host_opts: &str) -> Primitive {
+    let id = b.container_id(i);
+    let replica = b.replica_node(i);
+    let mut run = String::new();
+    if b.kind == hactl_model::bundle::ContainerKind::Docker {
+        run.push_str(" --restart=no");
+    }
+    if b.ip_range_start.is_some() {
+        run.push_str(&format!(" -h {replica}"));
+    }
+    run.push_str(" -e PCMK_stderr=1");
+    if let Some(net) = &b.network {
+        run.push_str(&format!(" --net={net}"));
+    }
+    let port = b.control_port.as_deref().unwrap_or("3121");
+    run.push_str(&format!(" -e PCMK_remote_port={port}"));
+    let mut mount_points: Vec<String> = Vec::new();
+    for (source, target, options, per_replica) in mounts(b) {
+        let source = if per_replica {
+            let s = format!("{source}/{replica}");
+            mount_points.push(s.clone());
+            s
+        } else {
+            source
+        };
+        run.push_str(&format!(" -v {source}:{target}"));
+        if let Some(o) = options {
+            run.push_str(&format!(":{o}"));
+        }
+    }
+    for (source, target) in ports(b) {
+        match addr {
+            Some(a) => run.push_str(&format!(" -p {a}:{source}:{target}")),
+            // With the host's network there is nothing to map.
+            None if b.network.as_deref() != Some("host") => {
+                run.push_str(&format!(" -p {source}:{target}"))
+            }
+            None => {}
+        }
+    }
+    if let Some(o) = &b.options {
+        run.push_str(&format!(" {o}"));
+    }
+    run.push_str(&format!(" {host_opts}"));
+    let mut params = Attrs::new();
+    params.insert("image".into(), b.image.clone());
+    params.insert("allow_pull".into(), "true".into());
+    params.insert("force_kill".into(), "false".into());
+    params.insert("reuse".into(), "false".into());
+    params.insert("run_opts".into(), run);
+    params.insert("mount_points".into(), mount_points.join(","));
+    match (&b.run_command, b.primitive.is_some()) {
+        (Some(cmd), _) => {
+            params.insert("run_cmd".into(), cmd.clone());
+        }
+        (None, true) => {
+            params.insert("run_cmd".into(), "/usr/sbin/pacemaker-remoted".into());
+        }
+        (None, false) => {}
+    }
+    params.insert("monitor_cmd".into(), "/bin/true".into());
+    Primitive {
+        ops: vec![op(&id, "monitor", "60s", 60_000, None)],
+        id,
+        agent: heartbeat(b.kind.name()),
+        params,
+        meta: inherited_meta(b),
+        // The bundled primitive's utilization is the container's (Pacemaker moves it).
+        utilization: b
+            .primitive
+            .as_ref()
+            .map(|p| p.utilization.clone())
+            .unwrap_or_default(),
+    }
+}
+
+impl<'a> Sched<'a> {
+    /// Whether clone `ci` stands for a bundle's containers.
+    pub(crate) fn is_bundle(&self, ci: usize) -> bool {
+        bundle_replica_defs(self.clones[ci].set).is_some()
+    }
+
+    /// A replica's address starts before its container, which stops before it
+    /// (Pacemaker's internal bundle orderings: the container is not restarted
+    /// for an address that starts, as a configured ordering would).
+    pub(crate) fn bundle_orders(&self, g: &mut Graph) {
+        let prim = |id: &str| match self.by_id.get(id) {
+            Some(&RscRef::P(p)) => Some(p),
+            _ => None,
+        };
+        for b in &self.cib.config.bundles {
+            for (i, addr) in b.replica_addresses().iter().enumerate() {
+                let Some(addr) = addr else { continue };
+                let (Some(ip), Some(c)) = (prim(&ip_id(b, addr)), prim(&b.container_id(i as u32)))
+                else {
+                    continue;
+                };
+                let ip_start = self.start_or_placeholder(ip, g);
+                if let Some(start) = g.start_of[c] {
+                    g.order(ip_start, start, ORDERED | UNRUNNABLE_FIRST_BLOCKS);
+                }
+                for &cs in &g.stops_of[c].clone() {
+                    for &is in &g.stops_of[ip].clone() {
+                        g.order(cs, is, ORDERED | THEN_IMPLIES_FIRST);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the next container of a bundle as an instance of the clone standing
+    /// for it: its own definition and name, known by that name to history and
+    /// constraints. The containers inherit the bundle's meta attributes through
+    /// their definitions, without the clones' default stickiness.
+    pub(crate) fn new_replica_instance(&mut self, ci: usize, defs: &'a [Primitive]) -> usize {
+        let number = self.clones[ci].instances.len();
+        // The history names containers, so no instance is made past the replicas.
+        let def = &defs[number.min(defs.len().saturating_sub(1))];
+        let layers = [&def.meta, &self.cib.config.rsc_defaults];
+        let agent: Arc<str> = Arc::from(def.agent.to_string());
+        let mut prim = self.new_prim(def.id.clone(), Some(def), agent, None, Meta(&layers));
+        prim.clone = Some(ci);
+        let p = self.prims.len();
+        self.prims.push(prim);
+        if self.failcounts.len() < self.prims.len() {
+            self.failcounts.resize(self.prims.len(), Vec::new());
+        }
+        self.by_id.insert(&def.id, RscRef::P(p));
+        self.clones[ci].instances.push(p);
+        p
+    }
+}
