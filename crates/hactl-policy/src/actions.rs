@@ -115,7 +115,8 @@ pub(crate) const MIGRATION: u32 = 512;
 /// Flags 0 (a group member's stop before the group's "stopped" marker, for all
 /// but the first member) is also sequence only.
 pub(crate) fn edge_kind(flags: u32) -> crate::EdgeKind {
-    if flags & !(ORDERED | SAME_NODE | FIRST_NON_MIGRATABLE) == 0 {
+    let sequence_only = ORDERED | SAME_NODE | FIRST_NON_MIGRATABLE | crate::load_order::LOAD;
+    if flags & !sequence_only == 0 {
         crate::EdgeKind::Optional
     } else {
         crate::EdgeKind::Mandatory
@@ -481,11 +482,11 @@ impl Sched<'_> {
         self.unassign_instances(&mut g);
         self.order_remote_actions(&mut g);
         propagate(self, &mut g);
-        self.utilization_orders(&mut g);
         self.drop_moot_reloads(&mut g);
         g.probe_thens = self.probe_thens(&mut g);
         self.stopped_monitor_probe_orders(&mut g);
         self.finish_migrations(&mut g);
+        self.utilization_orders(&mut g);
         g
     }
 

@@ -292,13 +292,20 @@ pub(crate) fn refresh_clone(s: &Sched<'_>, g: &mut Graph, a: usize, ci: usize) -
     };
     let mut optional = g.acts[a].optional;
     let mut any_runnable = false;
-    for &p in &s.clones[ci].instances {
-        let acts: &[usize] = if is_start {
-            g.start_of[p].as_slice()
-        } else {
-            &g.stops_of[p]
+    for p in &s.clones[ci].instances {
+        // A cloned group's instance counts all its members, not only its lead
+        // (which may keep running while a later member stops).
+        let prims = match s.instance_group(*p) {
+            Some(gi) => s.groups[gi].members.as_slice(),
+            None => std::slice::from_ref(p),
         };
-        for &x in acts {
+        for &x in prims.iter().flat_map(|&m| {
+            if is_start {
+                g.start_of[m].as_slice()
+            } else {
+                g.stops_of[m].as_slice()
+            }
+        }) {
             if !g.acts[x].optional {
                 optional = false;
             }

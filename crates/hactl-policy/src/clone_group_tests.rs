@@ -257,3 +257,56 @@ fn a_globally_unique_cloned_group_reads_each_members_history_by_its_instance() {
         [pair("ip:0", "n2"), pair("web:0", "n2")]
     );
 }
+
+/// A cloned group whose lead keeps running while a later member stops still
+/// stops through the clone's own stop: an interleaved clone ordered after it
+/// (`grp-clone` then `fs-clone`) stops everywhere before any `ip` stops, as
+/// Pacemaker orders the clones' pseudo actions besides the instances per node.
+#[test]
+fn a_member_stop_makes_the_cloned_groups_stop_required() {
+    let mut cib = base(&["n1", "n2"]);
+    let mut grp = cloned_group(&[("interleave", "true")]);
+    if let Resource::Clone(c) = &mut grp {
+        if let Resource::Group(g) = c.child.as_mut() {
+            g.children[1]
+                .meta
+                .insert("target-role".into(), "Stopped".into());
+        }
+    }
+    cib.config.resources.push(grp);
+    cib.config.resources.push(Resource::Clone(CloneSet {
+        id: "fs-clone".into(),
+        meta: [("interleave".to_string(), "true".to_string())].into(),
+        child: Box::new(Resource::Primitive(dummy("fs"))),
+    }));
+    cib.config.constraints.order.push(OrderConstraint {
+        id: "grp-then-fs".into(),
+        first: "grp-clone".into(),
+        then: "fs-clone".into(),
+        ..Default::default()
+    });
+    for (i, n) in ["n1", "n2"].iter().enumerate() {
+        let st = cib.status.nodes.get_mut(*n).unwrap();
+        st.resources.insert("web".into(), running(3 * i as i64 + 1));
+        st.resources.insert("ip".into(), running(3 * i as i64 + 2));
+        st.resources.insert("fs".into(), running(3 * i as i64 + 3));
+    }
+    // fs stops because what it is ordered after (ip) stops on its node.
+    let t = schedule(&cib, 5).unwrap();
+    let stops = |base: &str| -> Vec<usize> {
+        t.actions
+            .iter()
+            .filter(|a| a.kind == ActionKind::Stop)
+            .filter(|a| a.resource.as_deref().is_some_and(|r| r.starts_with(base)))
+            .map(|a| a.id)
+            .collect()
+    };
+    let (ips, fss) = (stops("ip:"), stops("fs:"));
+    assert_eq!((ips.len(), fss.len()), (2, 2), "{:?}", t.summary);
+    action(&t, ActionKind::GroupStop, "grp-clone");
+    for &f in &fss {
+        for &i in &ips {
+            assert!(before(&t, f, i), "every fs stop before every ip stop");
+        }
+    }
+}

@@ -52,6 +52,7 @@ mod graph;
 mod group_order;
 mod health;
 mod history_order;
+mod load_order;
 mod migration;
 mod migration_history;
 mod migration_orders;

@@ -706,6 +706,9 @@ mod clone_numbering_tests;
 #[path = "cleanup_tests.rs"]
 mod cleanup_tests;
 
+#[path = "load_order_tests.rs"]
+mod load_order_tests;
+
 #[path = "migration_tests.rs"]
 mod migration_tests;
 

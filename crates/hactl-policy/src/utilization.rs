@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use hactl_model::{Attrs, Score};
 
-use crate::actions::{Act, Graph, Task, ORDERED};
 use crate::sched::{RscRef, Sched};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -208,58 +207,6 @@ impl Sched<'_> {
         if let Some(c) = &mut self.capacity {
             for (k, v) in &def.utilization {
                 *c.remaining[n].entry(k.clone()).or_insert(0) += value(v);
-            }
-        }
-    }
-
-    /// Pacemaker's load_stopped orderings (pcmk__create_utilization_constraints):
-    /// under a placement strategy, what a managed resource with utilization
-    /// stops on a node frees capacity there before the starts of such
-    /// resources on that node, through the node's `load_stopped_<node>` pseudo
-    /// action. Sequence only, so added once the actions are final; the pseudo
-    /// action is made only for a node that has both a stop and a start to order.
-    pub(crate) fn utilization_orders(&mut self, g: &mut Graph) {
-        if self.capacity.is_none() {
-            return;
-        }
-        let n = self.nodes.len();
-        let mut stops: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let mut starts: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let live = |g: &Graph, a: usize| !g.acts[a].optional && g.acts[a].runnable;
-        for (p, prim) in self.prims.iter().enumerate() {
-            let weighs = prim.def.is_some_and(|d| !d.utilization.is_empty());
-            if !weighs || !prim.managed {
-                continue;
-            }
-            for &a in &g.stops_of[p] {
-                if let (true, Some(m)) = (live(g, a), g.acts[a].node) {
-                    stops[m].push(a);
-                }
-            }
-            if let Some(a) = g.start_of[p] {
-                if let (true, Some(m)) = (live(g, a), g.acts[a].node) {
-                    starts[m].push(a);
-                }
-            }
-        }
-        for m in 0..n {
-            if stops[m].is_empty() || starts[m].is_empty() {
-                continue;
-            }
-            let load = g.add(Act {
-                rsc: None,
-                task: Task::LoadStopped,
-                node: Some(m),
-                optional: false,
-                runnable: true,
-                pseudo: true,
-                reason: None,
-            });
-            for &a in &stops[m] {
-                g.order(a, load, ORDERED);
-            }
-            for &a in &starts[m] {
-                g.order(load, a, ORDERED);
             }
         }
     }
