@@ -93,16 +93,28 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
     crate::refuse_migration::check(c)?;
     crate::refuse_remote::check_containers(c)?;
     crate::refuse_remote::check_connections(c)?;
+    // always, never and exclusive are scheduled (hactl-policy's discovery.rs);
+    // Pacemaker reads any other value as `always` after a configuration error.
     for l in &c.constraints.location {
-        if let Some(d) = l.resource_discovery.as_deref().filter(|d| *d != "always") {
+        if let Some(d) = l
+            .resource_discovery
+            .as_deref()
+            .filter(|d| !discovery_mode(d))
+        {
             return Err(refusal(
                 "rsc_location",
                 &l.id,
-                &format!("resource-discovery={d} is not supported yet"),
+                &format!("resource-discovery={d} is not a valid value (always, never, exclusive)"),
             ));
         }
     }
     Ok(())
+}
+
+fn discovery_mode(v: &str) -> bool {
+    ["always", "never", "exclusive"]
+        .iter()
+        .any(|m| v.trim().eq_ignore_ascii_case(m))
 }
 
 fn check_set(
@@ -179,13 +191,18 @@ mod tests {
                 "{e}"
             );
         }
-        let loc =
-            r#"<rsc_location id="l1" rsc="r" node="n1" score="10" resource-discovery="never"/>"#;
+        let loc = r#"<rsc_location id="l1" rsc="r" node="n1" score="10" resource-discovery="sometimes"/>"#;
         let e = crate::import(&cib("", "", loc)).unwrap_err().to_string();
         assert!(
-            e.contains("l1") && e.contains("resource-discovery=never"),
+            e.contains("l1") && e.contains("resource-discovery=sometimes"),
             "{e}"
         );
+        for mode in ["always", "never", "Exclusive"] {
+            let loc = format!(
+                r#"<rsc_location id="l1" rsc="r" node="n1" score="10" resource-discovery="{mode}"/>"#
+            );
+            crate::import(&cib("", "", &loc)).expect(mode);
+        }
     }
 
     #[test]

@@ -322,20 +322,9 @@ impl Sched<'_> {
         let mut fence_of = vec![None; self.nodes.len()];
         for (n, slot) in fence_of.iter_mut().enumerate() {
             if self.nodes[n].unclean && self.can_fence(n) {
-                let reason =
-                    (self.nodes[n].fence_reason.clone()).or_else(|| Some("node is unclean".into()));
-                *slot = Some(g.add(Act {
-                    rsc: None,
-                    task: Task::Fence,
-                    node: Some(n),
-                    optional: false,
-                    runnable: true,
-                    pseudo: false,
-                    reason,
-                }));
+                *slot = Some(self.fence_action(n, &mut g));
             }
         }
-        crate::fence_order::order_fencing(self, &mut g, &fence_of);
         // Actions in resource order: a group's members, then its pseudo actions.
         g.group_acts = vec![[usize::MAX; 4]; self.groups.len()];
         g.clone_acts = vec![[usize::MAX; 4]; self.clones.len()];
@@ -367,6 +356,8 @@ impl Sched<'_> {
                 }
             }
         }
+        self.fence_unrecoverable_remotes(&mut g, &mut fence_of);
+        crate::fence_order::order_fencing(self, &mut g, &fence_of);
         // Fencing before the implied stops of what needs fencing (Pacemaker's
         // order_stop_vs_fencing orders only those after it).
         for p in 0..np {
@@ -674,7 +665,7 @@ impl Sched<'_> {
             if prim.probed[n] || !nd.online || nd.unclean || nd.maintenance {
                 continue;
             }
-            if !self.probes_on_remote(p, n) {
+            if !self.probes_on_remote(p, n) || !self.discovers(p, n) {
                 continue;
             }
             if !self.probes_instance(p, n) {

@@ -1,5 +1,5 @@
 //! The order between fencing actions, as Pacemaker's scheduler sets it: with
-//! `concurrent-fencing=false` one node is fenced after the other (in node order), and
+//! `concurrent-fencing=false` one node is fenced after the other (in name order), and
 //! fencing the DC always waits for every other fencing action (the DC carries the
 //! transition out; fencing it last lets it finish the rest first).
 
@@ -20,8 +20,12 @@ pub(crate) fn order_fencing(s: &Sched<'_>, g: &mut Graph, fence_of: &[Option<usi
     let dc = s.cib.status.dc.as_deref();
     let mut others: Vec<usize> = Vec::new();
     let mut dc_fence = None;
-    for (n, f) in fence_of.iter().enumerate() {
-        let Some(f) = *f else { continue };
+    // Pacemaker keeps its nodes sorted by name, digit runs as numbers (remote
+    // nodes among the others).
+    let mut by_name: Vec<usize> = (0..fence_of.len()).collect();
+    by_name.sort_by(|&a, &b| crate::output::natural_cmp(s.nodes[a].name, s.nodes[b].name));
+    for n in by_name {
+        let Some(f) = fence_of[n] else { continue };
         if Some(s.nodes[n].name) == dc {
             dc_fence = Some(f);
             continue;

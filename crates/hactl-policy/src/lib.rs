@@ -47,6 +47,9 @@ mod container_tests;
 mod digest;
 #[cfg(test)]
 mod digest_tests;
+mod discovery;
+#[cfg(test)]
+mod discovery_tests;
 mod fence_order;
 mod graph;
 mod group_order;
@@ -63,8 +66,13 @@ mod output;
 mod probe_order;
 mod promotable;
 mod promotable_actions;
+#[cfg(test)]
+mod promote_history_tests;
 mod raw_scores;
 mod remote;
+mod remote_fencing;
+#[cfg(test)]
+mod remote_fencing_tests;
 #[cfg(test)]
 mod remote_tests;
 #[cfg(test)]

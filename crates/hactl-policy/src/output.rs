@@ -114,7 +114,7 @@ pub(crate) fn explain(t: &Transition) -> String {
 }
 
 /// Orders node names the way crm_mon does: digit runs compare as numbers.
-fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
     loop {
         match (x.first(), y.first()) {

@@ -231,6 +231,13 @@ impl<'a> Sched<'a> {
         self.avail[n] = self.nodes[n].available();
     }
 
+    /// Whether remote node `n`'s connection has failed and will not come back
+    /// this transition (`remote_fencing.rs`).
+    pub(crate) fn connection_failed(&self, n: usize) -> bool {
+        self.connection_of(n)
+            .is_some_and(|c| self.conn_state(c) == Conn::Failed)
+    }
+
     fn conn_state(&self, c: usize) -> Conn {
         let prim = &self.prims[c];
         let current = prim.active.first().copied();

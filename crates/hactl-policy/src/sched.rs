@@ -287,6 +287,8 @@ pub(crate) struct Sched<'a> {
     pub(crate) group_allowed: Vec<Vec<Option<Score>>>,
     /// Scores as groups and clones start being assigned, in that order.
     pub(crate) assign_scores: Vec<crate::assign_scores::AssignScores>,
+    /// `resource-discovery` of the location constraints (`discovery.rs`).
+    pub(crate) discovery: crate::discovery::Discovery,
 }
 
 const INF: i64 = Score::INFINITY_VALUE;
@@ -429,6 +431,7 @@ impl<'a> Sched<'a> {
             coloc_merges_cut: Vec::new(),
             group_allowed: Vec::new(),
             assign_scores: Vec::new(),
+            discovery: Default::default(),
         };
         s.unpack_nodes();
         // Also unpacks the status history (in the same pass over it).
@@ -985,6 +988,7 @@ impl<'a> Sched<'a> {
         let mut failed_here = false;
         // Recurring monitors and whether their last result was success.
         let mut monitors: Vec<(u64, bool)> = Vec::new();
+        let mut saw_start = false;
         for op in ordered {
             // Classify the operation once (string compares are the hot path here).
             let kind = match op.operation.as_str() {
@@ -1000,6 +1004,12 @@ impl<'a> Sched<'a> {
             // Pacemaker's process_recurring, which skips ops older than the last
             // start or migrate_from, whatever their result.
             if matches!(op.operation.as_str(), "start" | "migrate_from") {
+                monitors.clear();
+                saw_start = true;
+            } else if !saw_start && matches!(op.operation.as_str(), "promote" | "demote") {
+                // With no start in the history, Pacemaker takes the last promote
+                // or demote for one (calculate_active_ops' implied_clone_start):
+                // a monitor recorded before it is not known to run.
                 monitors.clear();
             }
             // Pending operations (op_status -1 in Pacemaker) leave the state as is,
@@ -1626,6 +1636,7 @@ impl<'a> Sched<'a> {
                 }
             }
         }
+        self.apply_discovery();
         // Target role Stopped.
         for p in 0..self.prims.len() {
             match self.prims[p].target_role {

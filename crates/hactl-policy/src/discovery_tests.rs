@@ -1,0 +1,124 @@
+//! `resource-discovery` of location constraints (`discovery.rs`; wave2 cases
+//! one-or-more-unrunnable-instances, remote-recover-all): three nodes, nothing
+//! known anywhere yet, so every allowed node gets a probe unless a constraint's
+//! discovery mode says otherwise.
+
+use crate::{schedule, ActionKind, Transition};
+
+fn cib(resources: &str, constraints: &str) -> hactl_model::Cib {
+    let node = |id: u32| {
+        format!(
+            r#"<node_state id="{id}" uname="n{id}" in_ccm="true" crmd="online" join="member" expected="member"/>"#
+        )
+    };
+    let xml = format!(
+        r#"<cib have-quorum="true"><configuration><crm_config><cluster_property_set id="o">
+<nvpair id="o-st" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+<nodes><node id="1" uname="n1"/><node id="2" uname="n2"/><node id="3" uname="n3"/></nodes>
+<resources>{resources}</resources><constraints>{constraints}</constraints>
+</configuration><status>{}{}{}</status></cib>"#,
+        node(1),
+        node(2),
+        node(3)
+    );
+    hactl_cib_xml::import(&xml).expect("imports")
+}
+
+const APP: &str = r#"<primitive id="app" class="ocf" provider="pacemaker" type="Dummy"/>"#;
+
+/// `app` prefers n2 (100) through a plain constraint; `discovery` is the mode of
+/// a second constraint giving it 10 on n1.
+fn app_cib(discovery: &str) -> hactl_model::Cib {
+    let constraints = format!(
+        r#"<rsc_location id="pref" rsc="app" node="n2" score="100"/>
+<rsc_location id="disc" rsc="app" node="n1" score="10" resource-discovery="{discovery}"/>"#
+    );
+    cib(APP, &constraints)
+}
+
+fn probed_on(t: &Transition, rsc: &str) -> Vec<String> {
+    let mut nodes: Vec<String> = t
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Probe)
+        .filter(|a| a.resource.as_deref().is_some_and(|r| r.starts_with(rsc)))
+        .filter_map(|a| a.node.as_deref().map(str::to_string))
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
+}
+
+fn summary(t: &Transition) -> Vec<String> {
+    t.summary
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The default probes everywhere and places by score alone.
+#[test]
+fn always_probes_every_node() {
+    let t = schedule(&app_cib("always"), 0).expect("schedules");
+    assert_eq!(probed_on(&t, "app"), ["n1", "n2", "n3"]);
+    assert_eq!(summary(&t), ["Start app ( n2 )"]);
+}
+
+/// `never`: no probe on the constraint's node, but its score still counts.
+#[test]
+fn never_skips_the_probe_but_keeps_the_score() {
+    let constraints =
+        r#"<rsc_location id="disc" rsc="app" node="n1" score="10" resource-discovery="never"/>"#;
+    let t = schedule(&cib(APP, constraints), 0).expect("schedules");
+    assert_eq!(probed_on(&t, "app"), ["n2", "n3"]);
+    assert_eq!(summary(&t), ["Start app ( n1 )"]);
+}
+
+/// `exclusive`: probed only on the nodes it names, and banned from the others
+/// whatever their score (n2 scores higher).
+#[test]
+fn exclusive_probes_and_places_only_where_named() {
+    let t = schedule(&app_cib("exclusive"), 0).expect("schedules");
+    assert_eq!(probed_on(&t, "app"), ["n1"]);
+    assert_eq!(summary(&t), ["Start app ( n1 )"]);
+}
+
+/// With its only exclusive node unavailable, the resource cannot run at all.
+#[test]
+fn exclusive_without_its_node_stays_stopped() {
+    let constraints = r#"<rsc_location id="pref" rsc="app" node="n2" score="100"/>
+<rsc_location id="disc" rsc="app" node="n1" score="10" resource-discovery="exclusive"/>
+<rsc_location id="ban" rsc="app" node="n1" score="-INFINITY"/>"#;
+    let t = schedule(&cib(APP, constraints), 0).expect("schedules");
+    assert!(summary(&t).is_empty(), "{:?}", summary(&t));
+}
+
+/// An exclusive constraint on a clone (a rule naming n1 and n2): its instances
+/// are probed and started on those nodes only.
+#[test]
+fn exclusive_on_a_clone_limits_its_instances() {
+    let resources = r#"<clone id="web-clone"><primitive id="web" class="ocf" provider="pacemaker" type="Dummy"/></clone>"#;
+    let constraints = r##"<rsc_location id="web-where" rsc="web-clone" resource-discovery="exclusive">
+<rule id="web-where-r" score="0" boolean-op="or">
+<expression id="e1" attribute="#uname" operation="eq" value="n1"/>
+<expression id="e2" attribute="#uname" operation="eq" value="n2"/>
+</rule></rsc_location>"##;
+    let t = schedule(&cib(resources, constraints), 0).expect("schedules");
+    assert_eq!(probed_on(&t, "web"), ["n1", "n2"]);
+    let got = summary(&t);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|l| !l.contains("n3")), "{got:?}");
+}
+
+/// An exclusive constraint on a group covers its members.
+#[test]
+fn exclusive_on_a_group_covers_its_members() {
+    let resources = r#"<group id="g"><primitive id="ga" class="ocf" provider="pacemaker" type="Dummy"/>
+<primitive id="gb" class="ocf" provider="pacemaker" type="Dummy"/></group>"#;
+    let constraints = r#"<rsc_location id="pref" rsc="g" node="n2" score="100"/>
+<rsc_location id="g-where" rsc="g" node="n3" score="0" resource-discovery="exclusive"/>"#;
+    let t = schedule(&cib(resources, constraints), 0).expect("schedules");
+    assert_eq!(probed_on(&t, "ga"), ["n3"]);
+    assert_eq!(probed_on(&t, "gb"), ["n3"]);
+    assert_eq!(summary(&t), ["Start ga ( n3 )", "Start gb ( n3 )"]);
+}
