@@ -5,6 +5,9 @@
 //! and bans it from every other node it was allowed on. A node named by several
 //! constraints keeps the strongest mode (exclusive over never over always).
 //!
+//! A remote node's attribute `resource-discovery-enabled=false` turns off every
+//! probe there (with fencing enabled).
+//!
 //! As in Pacemaker, a resource has exclusive discovery when an exclusive
 //! constraint names it or its top-level resource (what its probes check), but
 //! the ban applies only under a top-level resource an exclusive constraint names
@@ -13,9 +16,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use hactl_model::values::parse_bool;
 use hactl_model::Score;
 
 use crate::sched::{Contribution, NodeSel, RscRef, Sched};
+
+/// The node attribute that can turn probes off on a remote node.
+const NODE_DISCOVERY: &str = "resource-discovery-enabled";
 
 /// A location constraint's `resource-discovery`, weakest first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,6 +108,9 @@ impl Sched<'_> {
     /// Whether the discovery modes let primitive `p` be probed on node `n`
     /// (Pacemaker's checks in `pcmk__probe_rsc_on_node`).
     pub(crate) fn discovers(&self, p: usize, n: usize) -> bool {
+        if !self.node_discovers(n) {
+            return false;
+        }
         let d = &self.discovery;
         if d.modes.is_empty() && d.exclusive.is_empty() {
             return true;
@@ -110,6 +120,20 @@ impl Sched<'_> {
             return self.prims[p].allowed[n].is_some() && mode == Discover::Exclusive;
         }
         mode != Discover::Never
+    }
+
+    /// The node attribute `resource-discovery-enabled=false` turns probes off on
+    /// a remote node, but only with fencing enabled (what is never probed there
+    /// may be active: only fencing can make it safe). Pacemaker ignores it on
+    /// cluster nodes.
+    fn node_discovers(&self, n: usize) -> bool {
+        let node = &self.nodes[n];
+        if !node.remote || !self.opts.stonith_enabled {
+            return true;
+        }
+        // Any value but a true one turns it off (Pacemaker's !crm_is_true).
+        let value = node.attrs.get(NODE_DISCOVERY);
+        value.is_none_or(|v| parse_bool(v) == Some(true))
     }
 
     /// `-INFINITY` on every node `top` or a resource under it is allowed on but

@@ -122,3 +122,43 @@ fn exclusive_on_a_group_covers_its_members() {
     assert_eq!(probed_on(&t, "gb"), ["n3"]);
     assert_eq!(summary(&t), ["Start ga ( n3 )", "Start gb ( n3 )"]);
 }
+
+/// A remote node `r1` (its connection running on n1) whose status sets
+/// `resource-discovery-enabled` to `value`; `props` are cluster properties.
+fn remote_cib(props: &str, value: &str) -> hactl_model::Cib {
+    let start = |rsc: &str| {
+        format!(
+            r#"<lrm_rsc_op id="{rsc}_last_0" operation_key="{rsc}_start_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0"/>"#
+        )
+    };
+    let xml = format!(
+        r#"<cib have-quorum="true"><configuration><crm_config><cluster_property_set id="o">{props}</cluster_property_set></crm_config>
+<nodes><node id="1" uname="n1"/></nodes>
+<resources><primitive id="fence" class="stonith" type="fence_dummy"/>
+<primitive id="r1" class="ocf" provider="pacemaker" type="remote"/>{APP}</resources><constraints/>
+</configuration><status>
+<node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>
+<lrm_resource id="fence" class="stonith" type="fence_dummy">{}</lrm_resource>
+<lrm_resource id="r1" class="ocf" provider="pacemaker" type="remote">{}</lrm_resource>
+</lrm_resources></lrm></node_state>
+<node_state id="r1" uname="r1" remote_node="true"><transient_attributes id="r1"><instance_attributes id="r1-a">
+<nvpair id="r1-a-d" name="resource-discovery-enabled" value="{value}"/></instance_attributes></transient_attributes>
+</node_state></status></cib>"#,
+        start("fence"),
+        start("r1"),
+    );
+    hactl_cib_xml::import(&xml).expect("imports")
+}
+
+/// `resource-discovery-enabled=false` on a remote node: nothing is probed there
+/// (with fencing enabled; Pacemaker ignores it without).
+#[test]
+fn a_remote_node_can_turn_discovery_off() {
+    let t = schedule(&remote_cib("", "false"), 0).expect("schedules");
+    assert_eq!(probed_on(&t, "app"), ["n1"]);
+    let t = schedule(&remote_cib("", "true"), 0).expect("schedules");
+    assert_eq!(probed_on(&t, "app"), ["n1", "r1"]);
+    let no_fencing = r#"<nvpair id="o-st" name="stonith-enabled" value="false"/>"#;
+    let t = schedule(&remote_cib(no_fencing, "false"), 0).expect("schedules");
+    assert_eq!(probed_on(&t, "app"), ["n1", "r1"]);
+}
