@@ -128,6 +128,10 @@ pub(crate) struct Edge {
     pub first: usize,
     pub then: usize,
     pub flags: u32,
+    /// A copy, onto a member's (instance's) action, of an ordering whose "then"
+    /// is its group's (clone's) pseudo action: applied with that ordering, as
+    /// Pacemaker's group and clone update methods pass it on (`pass_to_members`).
+    pub member: bool,
 }
 
 pub(crate) struct Graph {
@@ -189,7 +193,23 @@ impl Graph {
     }
 
     pub(crate) fn order(&mut self, first: usize, then: usize, flags: u32) {
-        self.edges.push(Edge { first, then, flags });
+        self.edges.push(Edge {
+            first,
+            then,
+            flags,
+            member: false,
+        });
+    }
+
+    /// Orders a member's (an instance's) action after `first` as a copy of the
+    /// ordering onto its group's (clone's) pseudo action (see `Edge::member`).
+    pub(crate) fn order_member(&mut self, first: usize, then: usize, flags: u32) {
+        self.edges.push(Edge {
+            first,
+            then,
+            flags,
+            member: true,
+        });
     }
 }
 
@@ -908,9 +928,18 @@ impl Sched<'_> {
         let thens = self.order_thens(then, ta, g);
         for &f in &firsts {
             for &t in &thens {
-                g.order(f, t, flags);
+                if self.member_action(t, then, g) {
+                    g.order_member(f, t, flags);
+                } else {
+                    g.order(f, t, flags);
+                }
             }
         }
+    }
+
+    /// Whether action `t` belongs to a member of `then` (not to `then` itself).
+    fn member_action(&self, t: usize, then: RscRef, g: &Graph) -> bool {
+        g.acts[t].rsc.is_some_and(|r| self.within(r, then))
     }
 
     /// The actions an ordering's "then" side names.
@@ -1064,15 +1093,27 @@ fn update(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, a: usize, depth: usize)
     let mut then_changed = false;
     for &ei in adj.incoming(a) {
         let e = g.edges[ei];
-        let first_refreshed = refresh_group(s, g, e.first);
-        then_changed |= refresh_group(s, g, e.then);
+        if e.member {
+            continue;
+        }
+        // A group's or clone's pseudo action takes its flags from its members
+        // here, as Pacemaker computes them for the ordering; that alone is no
+        // change to spread (Pacemaker does not count it as one).
+        refresh_group(s, g, e.first);
+        refresh_group(s, g, e.then);
         let (fc, tc) = apply_edge(s, g, e);
         then_changed |= tc;
-        if fc || first_refreshed {
+        then_changed |= pass_to_members(s, g, adj, e, depth);
+        if fc {
             for &oe in adj.outgoing(e.first) {
                 let next = g.edges[oe].then;
                 if next != a {
                     update(s, g, adj, next, depth + 1);
+                } else if reapply(s, g, oe) {
+                    then_changed = true;
+                    for &ae in adj.outgoing(a) {
+                        update(s, g, adj, g.edges[ae].then, depth + 1);
+                    }
                 }
             }
             update(s, g, adj, e.first, depth + 1);
@@ -1085,6 +1126,51 @@ fn update(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, a: usize, depth: usize)
             update(s, g, adj, next, depth + 1);
         }
     }
+}
+
+/// Re-applies ordering `ei` into the action being updated after its "first"
+/// changed (Pacemaker re-evaluates all of first's "then" actions, this one
+/// included): whether "then" changed.
+fn reapply(s: &Sched<'_>, g: &mut Graph, ei: usize) -> bool {
+    let e = g.edges[ei];
+    !e.member && apply_edge(s, g, e).1
+}
+
+/// Applies the member copies of ordering `e` (into a group's or clone's pseudo
+/// action), member by member, re-evaluating each changed member's own orderings
+/// before the next member's copy, as Pacemaker's group and clone update methods
+/// do. The order decides the reasons: a member made unrunnable restarts, which
+/// makes its start required, and the next member's start is then "due to
+/// required <member> start" (CTS case bug-1718). Whether anything changed.
+fn pass_to_members(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, e: Edge, depth: usize) -> bool {
+    let Some(parent) = g.acts[e.then].rsc.filter(|r| !matches!(r, RscRef::P(_))) else {
+        return false;
+    };
+    let mut copies: Vec<usize> = adj
+        .outgoing(e.first)
+        .iter()
+        .copied()
+        .filter(|&ei| {
+            let c = &g.edges[ei];
+            c.member && g.acts[c.then].rsc.is_some_and(|r| s.within(r, parent))
+        })
+        .collect();
+    // Member order: a group instance's own action before its members'.
+    copies.sort_by_key(|&ei| {
+        let t = g.edges[ei].then;
+        (matches!(g.acts[t].rsc, Some(RscRef::P(_))), t)
+    });
+    let mut changed = false;
+    for ei in copies {
+        let c = g.edges[ei];
+        refresh_group(s, g, c.then);
+        let (_, tc) = apply_edge(s, g, c);
+        if tc {
+            changed = true;
+            update(s, g, adj, c.then, depth + 1);
+        }
+    }
+    changed
 }
 
 /// Spreads "required" and "unrunnable" along the edges until nothing changes.

@@ -138,7 +138,7 @@ impl Sched<'_> {
                     continue;
                 }
                 for &f in &firsts {
-                    g.order(f, t, flags);
+                    g.order_member(f, t, flags);
                 }
             }
         }

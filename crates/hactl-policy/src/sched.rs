@@ -1387,6 +1387,17 @@ impl<'a> Sched<'a> {
         }
     }
 
+    /// Whether `child` is a member of group `parent`, or an instance (or an
+    /// instance's member) of clone `parent`.
+    pub(crate) fn within(&self, child: RscRef, parent: RscRef) -> bool {
+        match (child, parent) {
+            (RscRef::P(p), RscRef::G(gi)) => self.prims[p].group == Some(gi),
+            (RscRef::P(p), RscRef::C(ci)) => self.prims[p].clone == Some(ci),
+            (RscRef::G(gi), RscRef::C(ci)) => self.clones[ci].instance_groups.contains(&gi),
+            _ => false,
+        }
+    }
+
     pub(crate) fn rsc_priority(&self, r: RscRef) -> i64 {
         match r {
             RscRef::P(p) => self.prims[p].priority,

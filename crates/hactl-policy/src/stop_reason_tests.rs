@@ -98,3 +98,30 @@ fn a_dependant_of_a_blocked_restart_stops_due_to_its_required_start() {
         "{got:?}"
     );
 }
+
+/// An ordering onto a group reaches its members one by one: the first member
+/// made unrunnable restarts before the next member is reached, so the next one
+/// stops "due to required b1 start", not for the group ordering itself
+/// (Pacemaker's group update method; wave2 case bug-1718).
+#[test]
+fn the_second_member_of_a_blocked_group_stops_due_to_the_first_members_start() {
+    let rsc = format!(
+        r##"<group id="A">{}{}{}</group><group id="B">{}{}</group>"##,
+        dummy("a1", ""),
+        dummy("a2", STOPPED),
+        dummy("a3", ""),
+        dummy("b1", ""),
+        dummy("b2", ""),
+    );
+    let cons = r##"<rsc_order id="o" first="A" then="B"/>"##;
+    let n1 = format!("{}{}", running("b1", 3), running("b2", 4));
+    let got = summary(&cib(&rsc, cons, &n1, &running("a1", 2)));
+    assert!(
+        got.contains(&"Stop b1 ( n1 ) due to unrunnable A running".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"Stop b2 ( n1 ) due to required b1 start".to_string()),
+        "{got:?}"
+    );
+}
