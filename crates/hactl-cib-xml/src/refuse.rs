@@ -28,7 +28,6 @@ const META: &[(&str, &[&str], &str)] = &[
         &["stop_start", "stop_unexpected"],
         "multiple-active policies other than stop_start and stop_unexpected",
     ),
-    ("remote-node", &[], "guest nodes (remote-node)"),
     (
         "container-attribute-target",
         &[],
@@ -93,6 +92,7 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
     crate::refuse_migration::check(c)?;
     crate::refuse_remote::check_containers(c)?;
     crate::refuse_remote::check_connections(c)?;
+    crate::refuse_remote::check_guests(c)?;
     // always, never and exclusive are scheduled (hactl-policy's discovery.rs);
     // Pacemaker reads any other value as `always` after a configuration error.
     for l in &c.constraints.location {
@@ -182,7 +182,7 @@ mod tests {
             .expect_err("enable-startup-probes")
             .to_string();
         assert!(e.contains("enable-startup-probes=false"), "{e}");
-        for (name, value) in [("multiple-active", "block"), ("remote-node", "guest1")] {
+        for (name, value) in [("multiple-active", "block"), ("collocated", "false")] {
             let e = crate::import(&cib("", &nv(name, value), ""))
                 .expect_err(name)
                 .to_string();

@@ -282,10 +282,14 @@ impl Sched<'_> {
             None => a.runnable = false,
             Some(n) => {
                 let nd = &self.nodes[n];
-                if !nd.online {
+                let stopping = matches!(task, Task::Stop | Task::Demote);
+                if stopping && nd.guest_reset {
+                    // Implied by the guest's fencing (its container's recovery),
+                    // even if the guest comes back this transition.
+                    a.pseudo = true;
+                } else if !nd.online {
                     // A stop on an unclean node that will be fenced is implied by
                     // the fencing.
-                    let stopping = matches!(task, Task::Stop | Task::Demote);
                     if stopping && nd.unclean && self.can_fence(n) {
                         a.pseudo = true;
                     } else {
@@ -378,6 +382,7 @@ impl Sched<'_> {
         }
         self.fence_unrecoverable_remotes(&mut g, &mut fence_of);
         crate::fence_order::order_fencing(self, &mut g, &fence_of);
+        self.add_guest_fencing(&mut g, &mut fence_of);
         // Fencing before the implied stops of what needs fencing (Pacemaker's
         // order_stop_vs_fencing orders only those after it).
         for p in 0..np {
@@ -676,8 +681,9 @@ impl Sched<'_> {
 
     fn create_probes(&self, p: usize, g: &mut Graph) {
         let prim = &self.prims[p];
-        // A contained resource can only run inside its container: not probed.
-        if prim.orphan || self.container_of(p).is_some() {
+        // A contained resource can only run inside its container: not probed
+        // (a guest node's connection is).
+        if prim.orphan || (self.container_of(p).is_some() && !self.is_connection(p)) {
             return;
         }
         for n in 0..self.nodes.len() {
@@ -685,7 +691,8 @@ impl Sched<'_> {
             if prim.probed[n] || !nd.online || nd.unclean || nd.maintenance {
                 continue;
             }
-            if !self.probes_on_remote(p, n) || !self.discovers(p, n) {
+            if !self.probes_on_remote(p, n) || !self.probes_on_guest(p, n) || !self.discovers(p, n)
+            {
                 continue;
             }
             if !self.probes_instance(p, n) {

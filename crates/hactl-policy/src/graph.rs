@@ -250,7 +250,8 @@ fn open_tag(l: &Lookup<'_>, a: &Action, out: &mut String) {
 
 fn element_name(a: &Action) -> &'static str {
     match (&a.kind, a.pseudo) {
-        (ActionKind::Fence { .. } | ActionKind::ClearFailcount, _) => "crm_event",
+        // A guest node's fencing is a pseudo event (its container's recovery).
+        (ActionKind::Fence { .. }, false) | (ActionKind::ClearFailcount, _) => "crm_event",
         (_, true) => "pseudo_event",
         _ => "rsc_op",
     }
@@ -356,6 +357,7 @@ pub fn graph_xml(cib: &Cib, t: &Transition) -> String {
 pub fn graph_xml_at(cib: &Cib, t: &Transition, now: i64) -> String {
     let cib = &*crate::conditional::resolve(cib, now);
     let cib = &*crate::bundle::expand(cib);
+    let cib = &*crate::guest::expand(cib);
     let mut l = Lookup::new(cib);
     l.now = now;
     l.history = t

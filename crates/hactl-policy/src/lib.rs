@@ -53,6 +53,9 @@ mod discovery_tests;
 mod fence_order;
 mod graph;
 mod group_order;
+mod guest;
+#[cfg(test)]
+mod guest_tests;
 mod health;
 mod history_order;
 mod load_order;
@@ -423,6 +426,7 @@ fn run(cib: &Cib, now: i64, live: Option<LiveFacts>) -> Result<Transition, Polic
     // Rules in attribute sets are evaluated once, at `now`, before anything reads them.
     let cib = &*conditional::resolve(cib, now);
     let cib = &*bundle::expand(cib);
+    let cib = &*guest::expand(cib);
     let cib = &*container::desugar(cib);
     let mut s = Sched::new(cib, now)?;
     if let Some(l) = live {
@@ -476,7 +480,10 @@ fn build_transition(
             Task::Probe => ActionKind::Probe,
             Task::Monitor(iv) => ActionKind::Monitor { interval_ms: iv },
             Task::Fence => ActionKind::Fence {
-                action: s.opts.stonith_action.clone(),
+                action: match a.node {
+                    Some(n) => s.fence_label(g, n).0.to_string(),
+                    None => s.opts.stonith_action.clone(),
+                },
             },
             Task::Unfence => ActionKind::Fence {
                 action: "on".into(),
@@ -627,16 +634,19 @@ fn build_transition(
 
     let mut summary = Vec::new();
     for a in &g.acts {
-        let action = match a.task {
-            Task::Fence => s.opts.stonith_action.as_str(),
-            Task::Unfence => "on",
+        let (action, container) = match (a.task, a.node) {
+            (Task::Fence, Some(n)) => s.fence_label(g, n),
+            (Task::Unfence, _) => ("on", None),
             _ => continue,
         };
         if !a.optional {
             if let Some(n) = a.node {
+                // A guest node names the container recovered for it.
+                let by = container.map(|c| format!(" (resource: {c})"));
                 summary.push(format!(
-                    "Fence ({action}) {} '{}'",
+                    "Fence ({action}) {}{} '{}'",
                     s.nodes[n].name,
+                    by.unwrap_or_default(),
                     a.reason.as_deref().unwrap_or("")
                 ));
             }

@@ -114,7 +114,12 @@ impl Sched<'_> {
             }
             // The symmetrical inverse: stop `then` before the inverse of `first`.
             let inverse = oc.is_symmetrical() && oc.kind != OrderKind::Serialize;
-            if let (true, RscRef::P(b), OrderAction::Start) = (inverse, then, oc.then_action) {
+            // Not for a resource inside a stopping container: its probe could
+            // come after the container starts again (Pacemaker avoids the loop).
+            let inside_first = matches!((then, first), (RscRef::P(b), RscRef::P(a)) if self.container_of(b) == Some(a));
+            if let (true, false, RscRef::P(b), OrderAction::Start) =
+                (inverse, inside_first, then, oc.then_action)
+            {
                 let first_inv = match oc.first_action {
                     OrderAction::Start => OrderAction::Stop,
                     OrderAction::Stop => OrderAction::Start,

@@ -7,7 +7,8 @@
 //! cluster (unless the connection is unmanaged). Resources found active on a
 //! remote node whose connection is down fence it only if the connection cannot
 //! come back this transition. Fence devices and connections never run on remote
-//! nodes. Guest nodes (`remote-node`) and bundles are refused on import.
+//! nodes. A guest node is a remote node whose connection has a container
+//! (`guest.rs`); bundles are refused on import.
 
 use hactl_model::values::parse_interval_ms;
 use hactl_model::{OpRecord, Role, Score};
@@ -64,8 +65,9 @@ impl<'a> Sched<'a> {
                 id: conf.map_or(name, |n| n.id.as_str()),
                 online: false,
                 // Unclean until its state is seen (startup fencing), but only
-                // fenced if its connection cannot be brought back.
-                unclean: self.opts.startup_fencing,
+                // fenced if its connection cannot be brought back. A guest
+                // node is not: its container's state tells.
+                unclean: self.opts.startup_fencing && !crate::guest::names_guest(cib, name),
                 standby: conf.is_some_and(|n| n.standby) || flag("standby"),
                 fail_standby: false,
                 pending: false,
@@ -77,6 +79,7 @@ impl<'a> Sched<'a> {
                 is_dc: false,
                 remote: true,
                 remote_seen: false,
+                guest_reset: false,
             };
             self.node_by_name.insert(name, self.nodes.len());
             self.nodes.push(info);
@@ -131,6 +134,10 @@ impl<'a> Sched<'a> {
                 self.nodes[n].unclean = false;
                 continue;
             };
+            if let Some(container) = self.container_of(c) {
+                self.determine_guest_status(n, c, container);
+                continue;
+            }
             let failed = self.prims[c].failed;
             self.nodes[n].online = !self.prims[c].active.is_empty() && !failed;
             let seen = self.cib.status.nodes.contains_key(self.nodes[n].name);
@@ -196,6 +203,7 @@ impl<'a> Sched<'a> {
                 }
             }
         }
+        self.apply_guest_bans(&remotes);
     }
 
     /// Connection resources first, each in its place, then the rest (Pacemaker
@@ -267,6 +275,13 @@ impl<'a> Sched<'a> {
             let Some(c) = self.connection_of(n) else {
                 continue;
             };
+            if self.container_of(c).is_some() {
+                if g.acts[i].task == Task::Start {
+                    self.order_moving_after_connection(g, p, n, c);
+                }
+                self.order_guest_action(g, i, c);
+                continue;
+            }
             let state = self.conn_state(c);
             let start = self.start_or_placeholder(c, g);
             let after_start = |g: &mut Graph, extra: u32| {
@@ -279,13 +294,7 @@ impl<'a> Sched<'a> {
             };
             match g.acts[i].task {
                 Task::Start | Task::Promote => {
-                    // A resource moving here leaves its old node only once
-                    // the connection is up.
-                    for s in g.stops_of[p].clone() {
-                        if g.acts[s].node != Some(n) {
-                            g.order(start, s, ORDERED);
-                        }
-                    }
+                    self.order_moving_after_connection(g, p, n, c);
                     let extra = if state == Conn::Failed {
                         FIRST_IMPLIES_THEN
                     } else {
@@ -319,6 +328,16 @@ impl<'a> Sched<'a> {
                         after_start(g, 0);
                     }
                 }
+            }
+        }
+    }
+
+    /// A resource moving to remote node `n` (starting there) leaves its old node only once the connection `c` is up.
+    fn order_moving_after_connection(&self, g: &mut Graph, p: usize, n: usize, c: usize) {
+        let start = self.start_or_placeholder(c, g);
+        for s in g.stops_of[p].clone() {
+            if g.acts[s].node != Some(n) {
+                g.order(start, s, ORDERED);
             }
         }
     }

@@ -39,7 +39,12 @@ impl Sched<'_> {
         fence_of: &mut [Option<usize>],
     ) {
         let failed: Vec<usize> = (0..self.nodes.len())
-            .filter(|&n| !self.nodes[n].unclean && self.connection_failed(n))
+            // A guest node is fenced by its container's recovery (`guest.rs`).
+            .filter(|&n| {
+                !self.nodes[n].unclean
+                    && self.guest_container(n).is_none()
+                    && self.connection_failed(n)
+            })
             .collect();
         if failed.is_empty() {
             return;

@@ -41,6 +41,9 @@ pub(crate) struct NodeInfo<'a> {
     pub remote: bool,
     /// Its state was seen: a fencing is not revoked by reconnecting it.
     pub remote_seen: bool,
+    /// A guest node to be "fenced" by recovering its container (`guest.rs`;
+    /// Pacemaker's remote_reset on a guest node).
+    pub guest_reset: bool,
 }
 
 impl NodeInfo<'_> {
@@ -496,6 +499,7 @@ impl<'a> Sched<'a> {
                     || cib.status.dc.as_deref() == Some(id.as_str()),
                 remote: false,
                 remote_seen: false,
+                guest_reset: false,
             };
             match st {
                 None => {
@@ -734,22 +738,29 @@ impl<'a> Sched<'a> {
         let mut orphan_ids: BTreeMap<&'a str, String> = BTreeMap::new();
         let mut pending_orphans: Vec<(usize, &'a str, &'a ResourceHistory)> = Vec::new();
         let mut remote_known = false;
-        for n in self.history_node_order() {
+        let mut node_order = self.history_node_order();
+        for i in 0..node_order.len() {
             // Remote nodes come last: their state follows their connection's.
-            if self.nodes[n].remote && !remote_known {
+            if self.nodes[node_order[i]].remote && !remote_known {
                 remote_known = true;
                 self.determine_remote_status();
+                self.defer_unready_guests(&mut node_order[i..]);
             }
+            let n = node_order[i];
             let Some(st) = cib.status.nodes.get(self.nodes[n].name) else {
                 continue;
             };
+            if !self.guest_history_ready(n) && !self.opts.stonith_enabled {
+                continue;
+            }
             // Clone histories are paired with instances in the order they were
             // recorded (find_anonymous_clone reads the status section in order).
             let mut cloned: Vec<(&'a String, &'a ResourceHistory)> = Vec::new();
             // Repeated entries of one id are each read, as Pacemaker does: one
             // that finds the resource running keeps it so.
-            let repeated = st.repeated_histories.iter().map(|(rid, h)| (rid, h));
-            for (rid, h) in st.resources.iter().chain(repeated) {
+            // In the order recorded, as Pacemaker reads them: the first resource
+            // found active on a lost node names the reason to fence it.
+            for (rid, h) in st.histories_in_recorded_order() {
                 match self.by_id.get(rid.as_str()) {
                     Some(&RscRef::P(p)) => self.unpack_history_entry(n, p, h),
                     Some(RscRef::G(_) | RscRef::C(_)) => {}
@@ -842,8 +853,11 @@ impl<'a> Sched<'a> {
 
     fn unpack_history_entry(&mut self, n: usize, p: usize, hist: &ResourceHistory) {
         // Without fencing, history of nodes that are down is meaningless — unless the
-        // node said, as it left by force, that it may still run something.
-        if !self.opts.stonith_enabled && !self.nodes[n].online && !self.left_running(n) {
+        // node said, as it left by force, that it may still run something. A
+        // guest node's is read once its connection and container run.
+        let guest_up = self.guest_container(n).is_some() && self.guest_history_ready(n);
+        if !self.opts.stonith_enabled && !self.nodes[n].online && !self.left_running(n) && !guest_up
+        {
             return;
         }
         self.unpack_rsc_on_node(p, n, &hist.ops);
@@ -997,7 +1011,11 @@ impl<'a> Sched<'a> {
                 "stop" => OpKind::Stop,
                 "promote" | "demote" | "migrate_from" => OpKind::StartLike,
                 "migrate_to" => OpKind::Other,
-                _ => continue,
+                // Notifications do not change the state; any other operation
+                // (`asyncmon`, a custom one) counts as one that ran in it, and
+                // its failure is a failure.
+                "notify" => continue,
+                _ => OpKind::Other,
             };
             let is_probe = kind == OpKind::Monitor && op.interval_ms == 0;
             // A (re)start leaves no recurring monitor of before it running: as
@@ -1192,7 +1210,13 @@ impl<'a> Sched<'a> {
         }
         let known_active = role != Role::Stopped;
         let node_online = self.nodes[n].online;
+        let down_guest = known_active
+            && !node_online
+            && !self.nodes[n].maintenance
+            && self.prims[p].managed
+            && self.active_on_down_guest(p, n);
         if known_active
+            && !down_guest
             && !node_online
             && !self.nodes[n].maintenance
             && self.prims[p].managed
@@ -1204,7 +1228,12 @@ impl<'a> Sched<'a> {
             };
             self.fence_node(n, reason);
         }
-        if known_active && !node_online && !self.opts.stonith_enabled && self.left_running(n) {
+        if known_active
+            && !down_guest
+            && !node_online
+            && !self.opts.stonith_enabled
+            && self.left_running(n)
+        {
             // Nothing can stop it there, nothing proves it stopped: it stays put.
             self.prims[p].managed = false;
             self.prims[p].blocked = true;
@@ -1626,27 +1655,7 @@ impl<'a> Sched<'a> {
             let s = Score::new(prim.stickiness);
             self.location(p, Some(n), s, "resource-stickiness".into());
         }
-        // Fail counts against migration-threshold.
-        for p in 0..self.prims.len() {
-            if self.prims[p].ignore_failure {
-                continue;
-            }
-            let threshold = self.prims[p].migration_threshold;
-            if threshold <= 0 {
-                continue;
-            }
-            let mut nodes: Vec<usize> = self.failcounts[p].iter().map(|(n, _)| *n).collect();
-            nodes.dedup();
-            for n in nodes {
-                let (fc, _) = self.failcount(p, n, false);
-                // A fail count about to be cleared does not count (Pacemaker's
-                // check_failure_threshold).
-                if fc > 0 && fc >= threshold && !self.prims[p].cleanup.clears(n) {
-                    let what = format!("fail count {fc} reached migration-threshold {threshold}");
-                    self.location(p, Some(n), Score::NEG_INFINITY, what);
-                }
-            }
-        }
+        self.ban_over_migration_threshold();
         self.apply_discovery();
         // Target role Stopped.
         for p in 0..self.prims.len() {
@@ -1659,6 +1668,40 @@ impl<'a> Sched<'a> {
                     self.prims[p].next_role = Some(Role::Started);
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// Fail counts against migration-threshold: a resource that reached it on a
+    /// node is banned there. A container's failures include those of what runs
+    /// inside it (Pacemaker counts launched resources' fail counts too).
+    fn ban_over_migration_threshold(&mut self) {
+        let launched_all = self.launched();
+        for (p, launched) in launched_all.iter().enumerate() {
+            if self.prims[p].ignore_failure {
+                continue;
+            }
+            let threshold = self.prims[p].migration_threshold;
+            if threshold <= 0 {
+                continue;
+            }
+            let with_launched = || std::iter::once(p).chain(launched.iter().copied());
+            let mut nodes: Vec<usize> = with_launched()
+                .flat_map(|q| self.failcounts[q].iter().map(|(n, _)| *n))
+                .collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            for n in nodes {
+                let fc = with_launched()
+                    .map(|q| Score::new(self.failcount(q, n, false).0))
+                    .fold(Score::ZERO, |acc, f| acc + f)
+                    .value();
+                // A fail count about to be cleared does not count (Pacemaker's
+                // check_failure_threshold).
+                if fc > 0 && fc >= threshold && !self.prims[p].cleanup.clears(n) {
+                    let what = format!("fail count {fc} reached migration-threshold {threshold}");
+                    self.location(p, Some(n), Score::NEG_INFINITY, what);
+                }
             }
         }
     }
