@@ -1108,9 +1108,8 @@ fn update(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, a: usize, depth: usize)
         // change to spread (Pacemaker does not count it as one).
         refresh_group(s, g, e.first);
         refresh_group(s, g, e.then);
-        let (fc, tc) = apply_edge(s, g, e);
+        let (fc, tc) = apply_with_members(s, g, adj, e, depth);
         then_changed |= tc;
-        then_changed |= pass_to_members(s, g, adj, e, depth);
         if fc {
             for &oe in adj.outgoing(e.first) {
                 let next = g.edges[oe].then;
@@ -1135,6 +1134,36 @@ fn update(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, a: usize, depth: usize)
     }
 }
 
+/// Applies ordering `e` and its member copies: (first changed, then or a
+/// member changed). Pacemaker passes "required" down to every member before
+/// "unrunnable" (one flag after the other, each to the whole resource): a
+/// member's start made required restarts it, and the next member's is then
+/// "due to required <member> start" (CTS case cloned-group-stop).
+fn apply_with_members(
+    s: &Sched<'_>,
+    g: &mut Graph,
+    adj: &Adjacency,
+    e: Edge,
+    depth: usize,
+) -> (bool, bool) {
+    let (mut fc, mut tc) = (false, false);
+    if e.flags & UNRUNNABLE_FIRST_BLOCKS != 0 && has_members(g, e.then) {
+        let required_only = Edge {
+            flags: e.flags & !UNRUNNABLE_FIRST_BLOCKS,
+            ..e
+        };
+        let (f1, t1) = apply_edge(s, g, required_only);
+        fc |= f1;
+        tc |= t1;
+        tc |= pass_to_members(s, g, adj, e, !UNRUNNABLE_FIRST_BLOCKS, depth);
+    }
+    let (f2, t2) = apply_edge(s, g, e);
+    fc |= f2;
+    tc |= t2;
+    tc |= pass_to_members(s, g, adj, e, !0, depth);
+    (fc, tc)
+}
+
 /// Re-applies ordering `ei` into the action being updated after its "first"
 /// changed (Pacemaker re-evaluates all of first's "then" actions, this one
 /// included): whether "then" changed.
@@ -1149,8 +1178,18 @@ fn reapply(s: &Sched<'_>, g: &mut Graph, ei: usize) -> bool {
 /// do. The order decides the reasons: a member made unrunnable restarts, which
 /// makes its start required, and the next member's start is then "due to
 /// required <member> start" (CTS case bug-1718). Whether anything changed.
-fn pass_to_members(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, e: Edge, depth: usize) -> bool {
-    let Some(parent) = g.acts[e.then].rsc.filter(|r| !matches!(r, RscRef::P(_))) else {
+fn pass_to_members(
+    s: &Sched<'_>,
+    g: &mut Graph,
+    adj: &Adjacency,
+    e: Edge,
+    mask: u32,
+    depth: usize,
+) -> bool {
+    if !has_members(g, e.then) {
+        return false;
+    }
+    let Some(parent) = g.acts[e.then].rsc else {
         return false;
     };
     let mut copies: Vec<usize> = adj
@@ -1169,7 +1208,10 @@ fn pass_to_members(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, e: Edge, depth
     });
     let mut changed = false;
     for ei in copies {
-        let c = g.edges[ei];
+        let c = Edge {
+            flags: g.edges[ei].flags & mask,
+            ..g.edges[ei]
+        };
         refresh_group(s, g, c.then);
         let (_, tc) = apply_edge(s, g, c);
         if tc {
@@ -1178,6 +1220,12 @@ fn pass_to_members(s: &Sched<'_>, g: &mut Graph, adj: &Adjacency, e: Edge, depth
         }
     }
     changed
+}
+
+/// Whether action `a` is a group's or clone's pseudo action (which orderings
+/// reach the members of).
+fn has_members(g: &Graph, a: usize) -> bool {
+    matches!(g.acts[a].rsc, Some(RscRef::G(_) | RscRef::C(_)))
 }
 
 /// Spreads "required" and "unrunnable" along the edges until nothing changes.

@@ -125,3 +125,39 @@ fn the_second_member_of_a_blocked_group_stops_due_to_the_first_members_start() {
         "{got:?}"
     );
 }
+
+/// An ordering onto a cloned group makes every member's start required before
+/// any unrunnable: the first member's restart reaches the next members first,
+/// so the third stops "due to required g2:0 start" (wave2 case
+/// cloned-group-stop).
+#[test]
+fn the_members_of_a_blocked_cloned_group_stop_due_to_the_previous_members() {
+    let rsc = format!(
+        r##"<clone id="q-clone">{}</clone><clone id="k-clone">{}</clone>
+<clone id="g-clone"><group id="g">{}{}{}</group></clone>"##,
+        dummy("q", STOPPED),
+        dummy("k", ""),
+        dummy("g1", ""),
+        dummy("g2", ""),
+        dummy("g3", ""),
+    );
+    let cons = r##"<rsc_order id="o1" first="q-clone" then="k-clone"/>
+<rsc_order id="o2" first="k-clone" then="g-clone"/>"##;
+    let on_node = format!(
+        "{}{}{}{}{}",
+        running("q", 2),
+        running("k", 3),
+        running("g1", 4),
+        running("g2", 5),
+        running("g3", 6)
+    );
+    let got = summary(&cib(&rsc, cons, &on_node, &on_node));
+    for want in [
+        "Stop k:0 ( n1 ) due to unrunnable q-clone running",
+        "Stop g1:0 ( n1 ) due to required k-clone running",
+        "Stop g2:0 ( n1 ) due to required g1:0 stop",
+        "Stop g3:0 ( n1 ) due to required g2:0 start",
+    ] {
+        assert!(got.contains(&want.to_string()), "{want}: {got:?}");
+    }
+}
