@@ -190,6 +190,8 @@ impl Sched<'_> {
         }
         c.failed = true;
         c.stop_if_failed = true;
+        // Shown failed where it runs.
+        c.failed_on = c.active.clone();
         self.nodes[n].guest_reset = true;
     }
 
@@ -202,6 +204,9 @@ impl Sched<'_> {
         }
         self.prims[p].failed = true;
         self.prims[p].stop_if_failed = true;
+        if !self.prims[p].failed_on.contains(&n) {
+            self.prims[p].failed_on.push(n);
+        }
         self.fence_guest(n);
         true
     }
@@ -380,4 +385,38 @@ impl Sched<'_> {
             }
         }
     }
+}
+
+/// Guest node `name` as crm_simulate lists it: `Some(true)` online (its
+/// connection and container run, neither failed; after the transition, its
+/// connection runs), `Some(false)` not listed at all (crm_simulate omits a
+/// guest node that is down), `None` for a node that is no guest.
+pub(crate) fn guest_view(
+    cib: &Cib,
+    t: &crate::Transition,
+    name: &str,
+    view: crate::StatusView,
+) -> Option<bool> {
+    let cib = expand(cib);
+    let conn = cib.config.resources.iter().find_map(|r| match r {
+        Resource::Primitive(p) if p.id == name && hactl_model::remote::is_remote_connection(p) => {
+            hactl_model::remote::container_of(p).map(str::to_string)
+        }
+        _ => None,
+    })?;
+    let placed = |id: &str| {
+        t.placements
+            .iter()
+            .find(|p| p.resource == id && p.clone.is_none())
+    };
+    let runs = |id: &str| {
+        placed(id).is_some_and(|p| match view {
+            crate::StatusView::Current => !p.current.is_empty() && !p.failed,
+            crate::StatusView::Revised => !p.after.is_empty(),
+        })
+    };
+    Some(match view {
+        crate::StatusView::Current => runs(name) && runs(&conn),
+        crate::StatusView::Revised => runs(name),
+    })
 }

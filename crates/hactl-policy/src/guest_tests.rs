@@ -188,3 +188,18 @@ fn a_failed_unknown_operation_is_a_failure() {
         lines(&t)
     );
 }
+
+/// crm_simulate lists a guest node as GuestOnline while its connection and
+/// VM run, and leaves it out while it is down (here: its VM failed).
+#[test]
+fn a_guest_node_is_listed_only_while_up() {
+    let nodes = |c: &Cib| {
+        let t = schedule(c, 0).expect("schedules");
+        crate::format_status(c, &t, crate::StatusView::Current)
+    };
+    let up = nodes(&cib("", &guest_up(""), ""));
+    assert!(up.contains("GuestOnline: [ g1 ]"), "{up}");
+    let failed = r##"<lrm_rsc_op id="vm_last_failure_0" operation_key="vm_monitor_10000" operation="monitor" call-id="3" rc-code="1" op-status="0" interval="10000"/>"##;
+    let down = nodes(&cib("", &guest_up(failed), ""));
+    assert!(!down.contains("g1 ") && !down.contains("Remote"), "{down}");
+}

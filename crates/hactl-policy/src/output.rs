@@ -231,7 +231,14 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
     let mut offline = Vec::new();
     let mut special: Vec<(&str, String)> = Vec::new();
     let mut remote: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
+    let mut guests: Vec<&str> = Vec::new();
     for n in &t.nodes {
+        if let Some(up) = crate::guest::guest_view(cib, t, &n.name, view) {
+            if up {
+                guests.push(n.name.as_str());
+            }
+            continue;
+        }
         if let Some(v) = crate::remote::remote_view(cib, t, n, view) {
             match v {
                 RemoteView::Online => remote[0].push(n.name.as_str()),
@@ -282,6 +289,7 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
     for (list, label) in [(online, "Online"), (offline, "OFFLINE")]
         .into_iter()
         .chain(remote.into_iter().zip(["RemoteOnline", "RemoteOFFLINE"]))
+        .chain([(guests, "GuestOnline")])
     {
         let mut list = list;
         list.sort_by(|a, b| natural_cmp(a, b));
