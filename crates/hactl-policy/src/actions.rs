@@ -316,6 +316,7 @@ impl Sched<'_> {
 
     /// Builds the action graph from the placement.
     pub(crate) fn build_graph(&mut self) -> Graph {
+        self.hide_undiscovered();
         let np = self.prims.len();
         // Roughly what a cluster that is mostly settled needs (a stop, start or
         // monitor per primitive), to avoid regrowing the largest vectors.

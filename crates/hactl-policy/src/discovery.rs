@@ -57,6 +57,11 @@ pub(crate) struct Discovery {
     modes: BTreeMap<(RscRef, usize), Discover>,
     /// Primitives with exclusive discovery.
     exclusive: BTreeSet<usize>,
+    /// Top-level resources an exclusive constraint names.
+    exclusive_tops: Vec<RscRef>,
+    /// (clone, node): probed nodes not marked for the clone's exclusive
+    /// discovery, which its notifications do not list as available.
+    hidden: BTreeSet<(usize, usize)>,
 }
 
 impl Discovery {
@@ -100,9 +105,36 @@ impl Sched<'_> {
                 }
             }
         }
-        for top in ban_under {
+        for &top in &ban_under {
             self.ban_undiscovered(top);
         }
+        self.discovery.exclusive_tops = ban_under;
+    }
+
+    /// Once placement is done and before fencing is decided: the nodes each
+    /// exclusively discovered clone is not marked for, among the nodes probes
+    /// are scheduled on. Pacemaker drops them from the clone's allowed nodes as
+    /// it schedules the clone's probes, "so that the notification contains only
+    /// nodes that we might ever run on".
+    pub(crate) fn hide_undiscovered(&mut self) {
+        for &top in &self.discovery.exclusive_tops {
+            let RscRef::C(ci) = top else { continue };
+            for n in 0..self.nodes.len() {
+                let nd = &self.nodes[n];
+                if !nd.online || nd.unclean || !self.node_discovers(n) {
+                    continue;
+                }
+                let marked = self.discovery.mode(top, n) == Discover::Exclusive;
+                if self.clones[ci].allowed[n].is_some() && !marked {
+                    self.discovery.hidden.insert((ci, n));
+                }
+            }
+        }
+    }
+
+    /// Whether clone `ci`'s notifications list node `n` as available.
+    pub(crate) fn notify_available(&self, ci: usize, n: usize) -> bool {
+        self.clones[ci].allowed[n].is_some() && !self.discovery.hidden.contains(&(ci, n))
     }
 
     /// Whether the discovery modes let primitive `p` be probed on node `n`

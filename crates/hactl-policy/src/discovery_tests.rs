@@ -162,3 +162,34 @@ fn a_remote_node_can_turn_discovery_off() {
     let t = schedule(&remote_cib(no_fencing, "false"), 0).expect("schedules");
     assert_eq!(probed_on(&t, "app"), ["n1", "r1"]);
 }
+
+/// The notifications of a clone with exclusive discovery list as available only
+/// the nodes marked for it (Pacemaker drops the others from the clone's allowed
+/// nodes as it probes them).
+#[test]
+fn exclusive_clone_notifications_list_only_its_nodes() {
+    let available = |discovery: &str| {
+        let resources = r#"<clone id="web-clone"><meta_attributes id="web-clone-m">
+<nvpair id="web-clone-n" name="notify" value="true"/></meta_attributes>
+<primitive id="web" class="ocf" provider="pacemaker" type="Dummy"/></clone>"#;
+        let constraints = format!(
+            r#"<rsc_location id="w1" rsc="web-clone" node="n1" score="0" resource-discovery="{discovery}"/>
+<rsc_location id="w2" rsc="web-clone" node="n2" score="0" resource-discovery="{discovery}"/>"#
+        );
+        let t = schedule(&cib(resources, &constraints), 0).expect("schedules");
+        let env = t
+            .actions
+            .iter()
+            .find_map(|a| match &a.kind {
+                ActionKind::Notify { env, .. } => Some(env.clone()),
+                _ => None,
+            })
+            .expect("a notification");
+        env.into_iter()
+            .find(|(k, _)| k == "notify_available_uname")
+            .map(|(_, v)| v)
+            .expect("notify_available_uname")
+    };
+    assert_eq!(available("exclusive"), "n1 n2");
+    assert_eq!(available("always"), "n1 n2 n3");
+}

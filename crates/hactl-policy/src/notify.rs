@@ -395,7 +395,7 @@ impl Data {
             .collect();
         out.extend(copies);
         let mut allowed: Vec<&str> = (0..s.nodes.len())
-            .filter(|&n| s.clones[ci].allowed[n].is_some())
+            .filter(|&n| s.notify_available(ci, n))
             .map(|n| s.nodes[n].name)
             .collect();
         allowed.sort_unstable();
