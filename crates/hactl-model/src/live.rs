@@ -25,6 +25,17 @@ pub(crate) fn refuse_in_cluster(c: &Configuration, errs: &mut Vec<ModelError>) {
     // The controller would have to record `#node-unfenced` when a node is
     // unfenced (and forget it when the node leaves), or every transition would
     // unfence the node again.
+    // Only OCF agents have migrate_to and migrate_from: the executor would have
+    // nothing to run for another class's migration (Pacemaker schedules it all
+    // the same, so `hactl simulate` does).
+    if let Some((id, agent)) = non_ocf_migration(c) {
+        errs.push(ModelError::Invalid {
+            context: format!("primitive {id:?}: meta attribute allow-migrate=true with {agent}"),
+            message: "live migration needs an OCF agent (migrate_to/migrate_from) in a \
+                      running cluster (hactl simulate plans it for Pacemaker CIBs)"
+                .into(),
+        });
+    }
     if let Some((what, id)) = unfencing_setting(c) {
         errs.push(ModelError::Invalid {
             context: format!("{what} of {id}"),
@@ -32,6 +43,24 @@ pub(crate) fn refuse_in_cluster(c: &Configuration, errs: &mut Vec<ModelError>) {
                 .into(),
         });
     }
+}
+
+/// The first primitive that would migrate (`allow-migrate=true`, its own, its
+/// group's or the default) with an agent that is not OCF, and that agent.
+/// Clone instances never migrate (the import refuses it there).
+fn non_ocf_migration(c: &Configuration) -> Option<(&str, String)> {
+    let allow = |m: &Attrs| m.get("allow-migrate").and_then(|v| parse_bool(v));
+    let default = allow(&c.rsc_defaults).unwrap_or(false);
+    c.resources.iter().find_map(|r| {
+        let inherited = match r {
+            Resource::Primitive(_) => None,
+            Resource::Group(g) => allow(&g.meta),
+            Resource::Clone(_) => return None,
+        };
+        r.primitives()
+            .find(|p| p.agent.class != "ocf" && allow(&p.meta).or(inherited).unwrap_or(default))
+            .map(|p| (p.id.as_str(), p.agent.to_string()))
+    })
 }
 
 /// The first `provides=unfencing` or `requires=unfencing` meta attribute, with
@@ -92,6 +121,41 @@ mod tests {
             "{e}"
         );
         assert!(cib.config.resources.is_empty());
+    }
+
+    /// A group that migrates with an LSB member is refused by name in a running
+    /// cluster, and changes nothing; the same group of OCF members is accepted.
+    #[test]
+    fn a_running_cluster_refuses_migrating_a_non_ocf_agent_by_name() {
+        let member = |id: &str, agent: &str| crate::Primitive {
+            id: id.into(),
+            agent: crate::AgentSpec::parse(agent).unwrap(),
+            ..Default::default()
+        };
+        let group = |agent: &str| crate::Group {
+            id: "g".into(),
+            meta: [("allow-migrate".to_string(), "true".to_string())].into(),
+            children: vec![member("web", "ocf:heartbeat:Dummy"), member("db", agent)],
+        };
+        let add = |agent: &str| Change::AddResource {
+            resource: crate::Resource::Group(group(agent)),
+        };
+        let mut cib = Cib::default();
+        let e = add("lsb:mysql")
+            .apply(&mut cib)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.contains("\"db\"")
+                && e.contains("allow-migrate=true")
+                && e.contains("lsb:mysql")
+                && e.contains("running cluster"),
+            "{e}"
+        );
+        assert!(cib.config.resources.is_empty());
+        add("ocf:heartbeat:Dummy")
+            .apply(&mut cib)
+            .expect("OCF members migrate");
     }
 
     /// Setting shutdown-lock in a running cluster is refused by name and changes

@@ -77,7 +77,8 @@ fn migrated_to(
 
 impl Sched<'_> {
     /// Whether primitive `p` may migrate: `allow-migrate` on the primitive (else
-    /// `rsc_defaults`). The import refuses it on clones; a configuration made
+    /// on its group, else `rsc_defaults`), whatever its agent class (a running
+    /// cluster refuses a non-OCF one, `hactl_model::live`). The import refuses it on clones; a configuration made
     /// otherwise (the CLI) that puts it there gets stop and start.
     pub(crate) fn allow_migrate(&self, p: usize) -> bool {
         let prim = &self.prims[p];
@@ -85,8 +86,11 @@ impl Sched<'_> {
             return false;
         }
         let Some(def) = prim.def else { return false };
+        // A group member inherits the group's meta attributes (Pacemaker).
+        let group = prim.group.map(|gi| &self.groups[gi].def.meta);
         def.meta
             .get("allow-migrate")
+            .or_else(|| group.and_then(|m| m.get("allow-migrate")))
             .or_else(|| self.cib.config.rsc_defaults.get("allow-migrate"))
             .and_then(|v| parse_bool(v))
             // Remote nodes' connections migrate unless told not to (Pacemaker).

@@ -176,3 +176,31 @@ fn group_members_migrate_along_the_group_chain() {
     let b_to = action(&t, "b", migrate_to).expect("b migrates");
     assert!(super::promotable_tests::reaches(&t, a_from, b_to));
 }
+
+/// The members inherit the group's `allow-migrate` (Pacemaker copies a
+/// group's meta attributes to its members), whatever their agent class; a
+/// member's own `allow-migrate=false` wins.
+#[test]
+fn group_members_inherit_the_groups_allow_migrate() {
+    let with_group_meta = |b_own: Option<&str>| {
+        let mut cib = group_moving(&[]);
+        if let Some(Resource::Group(g)) = cib.config.resources.first_mut() {
+            g.meta.insert("allow-migrate".into(), "true".into());
+            g.children[1].agent = hactl_model::AgentSpec::parse("lsb:mysql").unwrap();
+            if let Some(v) = b_own {
+                g.children[1].meta.insert("allow-migrate".into(), v.into());
+            }
+        }
+        let mut got = summary(&cib);
+        got.sort();
+        got
+    };
+    assert_eq!(
+        with_group_meta(None),
+        ["Migrate a ( n1 -> n2 )", "Migrate b ( n1 -> n2 )"]
+    );
+    assert_eq!(
+        with_group_meta(Some("false")),
+        ["Migrate a ( n1 -> n2 )", "Move b ( n1 -> n2 )"]
+    );
+}
