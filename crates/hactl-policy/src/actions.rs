@@ -1051,6 +1051,9 @@ struct Adjacency {
     in_edges: Vec<usize>,
     out_start: Vec<usize>,
     out_edges: Vec<usize>,
+    /// Member copies (`Edge::member`) by their first action and the group or
+    /// clone they reach the members of, in member order (see `index_copies`).
+    copies: std::collections::BTreeMap<(usize, RscRef), Vec<usize>>,
 }
 
 impl Adjacency {
@@ -1079,7 +1082,43 @@ impl Adjacency {
             in_edges,
             out_start,
             out_edges,
+            copies: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Indexes the member copies under each group or clone their action belongs
+    /// to, a group instance's own action before its members' (the order
+    /// Pacemaker's update methods go down a clone in).
+    fn index_copies(&mut self, s: &Sched<'_>, g: &Graph) {
+        let mut clone_of_group = vec![None; s.groups.len()];
+        for (ci, c) in s.clones.iter().enumerate() {
+            for &gi in &c.instance_groups {
+                clone_of_group[gi] = Some(ci);
+            }
+        }
+        for (ei, e) in g.edges.iter().enumerate().filter(|(_, e)| e.member) {
+            let parents = match g.acts[e.then].rsc {
+                Some(RscRef::P(p)) => [
+                    s.prims[p].group.map(RscRef::G),
+                    s.prims[p].clone.map(RscRef::C),
+                ],
+                Some(RscRef::G(gi)) => [clone_of_group[gi].map(RscRef::C), None],
+                _ => [None, None],
+            };
+            for parent in parents.into_iter().flatten() {
+                self.copies.entry((e.first, parent)).or_default().push(ei);
+            }
+        }
+        for list in self.copies.values_mut() {
+            list.sort_by_key(|&ei| {
+                let t = g.edges[ei].then;
+                (matches!(g.acts[t].rsc, Some(RscRef::P(_))), t)
+            });
+        }
+    }
+
+    fn copies(&self, first: usize, parent: RscRef) -> &[usize] {
+        self.copies.get(&(first, parent)).map_or(&[], |v| v)
     }
 
     fn incoming(&self, a: usize) -> &[usize] {
@@ -1193,22 +1232,8 @@ fn pass_to_members(
     let Some(parent) = g.acts[e.then].rsc else {
         return false;
     };
-    let mut copies: Vec<usize> = adj
-        .outgoing(e.first)
-        .iter()
-        .copied()
-        .filter(|&ei| {
-            let c = &g.edges[ei];
-            c.member && g.acts[c.then].rsc.is_some_and(|r| s.within(r, parent))
-        })
-        .collect();
-    // Member order: a group instance's own action before its members'.
-    copies.sort_by_key(|&ei| {
-        let t = g.edges[ei].then;
-        (matches!(g.acts[t].rsc, Some(RscRef::P(_))), t)
-    });
     let mut changed = false;
-    for ei in copies {
+    for &ei in adj.copies(e.first, parent) {
         let c = Edge {
             flags: g.edges[ei].flags & mask,
             ..g.edges[ei]
@@ -1231,7 +1256,8 @@ fn has_members(g: &Graph, a: usize) -> bool {
 
 /// Spreads "required" and "unrunnable" along the edges until nothing changes.
 fn propagate(s: &Sched<'_>, g: &mut Graph) {
-    let adj = Adjacency::new(g.acts.len(), &g.edges);
+    let mut adj = Adjacency::new(g.acts.len(), &g.edges);
+    adj.index_copies(s, g);
     // What cannot start from the outset blocks its colocation dependents before
     // orderings spread anything (as Pacemaker's pcmk__apply_orderings).
     for a in 0..g.acts.len() {
