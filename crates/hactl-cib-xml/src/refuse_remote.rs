@@ -130,6 +130,12 @@ pub(crate) fn check_guests(c: &Configuration) -> Result<(), ImportError> {
                 format!("remote-node={name} is named like a cluster node")
             } else if taken_by_resource || names.contains(&name) {
                 format!("remote-node={name} is named like another resource or guest node")
+            } else if p
+                .meta
+                .get("remote-allow-migrate")
+                .is_some_and(|v| hactl_model::values::parse_bool(v) != Some(false))
+            {
+                format!("remote-node={name} with remote-allow-migrate (migrating a guest node's connection) is not supported yet")
             } else {
                 names.push(name);
                 continue;
@@ -249,6 +255,13 @@ mod tests {
             (
                 format!("{}{}", vm("vm", "g1"), vm("g1", "g2")),
                 "named like another",
+            ),
+            (
+                vm("vm", "g1").replace(
+                    "</meta_attributes>",
+                    r#"<nvpair id="vm-am" name="remote-allow-migrate" value="true"/></meta_attributes>"#,
+                ),
+                "remote-allow-migrate",
             ),
         ] {
             let e = crate::import(&cib(&resources)).expect_err(says).to_string();

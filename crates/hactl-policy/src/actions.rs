@@ -501,6 +501,7 @@ impl Sched<'_> {
         propagate(self, &mut g);
         self.drop_moot_reloads(&mut g);
         g.probe_thens = self.probe_thens(&mut g);
+        self.order_guest_probe_skips(&mut g);
         self.stopped_monitor_probe_orders(&mut g);
         self.finish_migrations(&mut g);
         self.utilization_orders(&mut g);

@@ -420,3 +420,86 @@ pub(crate) fn guest_view(
         crate::StatusView::Revised => runs(name),
     })
 }
+
+impl Sched<'_> {
+    /// The start a probe of `p` orders: the outermost collective's, as
+    /// Pacemaker orders against the top resource.
+    fn top_start(&self, p: usize, g: &Graph) -> Option<usize> {
+        let prim = &self.prims[p];
+        if let Some(ci) = prim.clone {
+            return g
+                .clone_acts
+                .get(ci)
+                .map(|a| a[0])
+                .filter(|&a| a != usize::MAX);
+        }
+        if let Some(gi) = prim.group {
+            return g
+                .group_acts
+                .get(gi)
+                .map(|a| a[0])
+                .filter(|&a| a != usize::MAX);
+        }
+        g.start_of[p]
+    }
+
+    /// What stands in for the probes a guest node does not get (Pacemaker's
+    /// pcmk__probe_rsc_on_node): a resource not known on a guest whose
+    /// container is stopped starts after the container's probe where the
+    /// container is to run (if it has not been probed there); on a guest whose
+    /// container will stop, after the container's stop (it may be restarting).
+    pub(crate) fn order_guest_probe_skips(&self, g: &mut Graph) {
+        let guests: Vec<(usize, usize)> = (0..self.nodes.len())
+            .filter_map(|n| Some((n, self.guest_container(n)?)))
+            .collect();
+        if guests.is_empty() {
+            return;
+        }
+        let mut hosts_guest = vec![false; self.prims.len()];
+        for &(_, c) in &guests {
+            hosts_guest[c] = true;
+        }
+        let mut thens = Vec::new();
+        for (p, &hosts) in hosts_guest.iter().enumerate() {
+            let prim = &self.prims[p];
+            let inside = self.container_of(p).is_some() && !self.is_connection(p);
+            if prim.orphan || inside || prim.fence_device || self.is_connection(p) {
+                continue;
+            }
+            let Some(start) = self.top_start(p, g) else {
+                continue;
+            };
+            for &(n, c) in &guests {
+                if prim.probed[n] || hosts {
+                    continue;
+                }
+                let container = &self.prims[c];
+                if container.active.is_empty() {
+                    let unprobed = container.assigned.is_some_and(|a| !container.probed[a]);
+                    if unprobed {
+                        thens.push((c, start));
+                    }
+                } else if self.guest_will_stop(n) {
+                    for s in g.stops_of[c].clone() {
+                        g.order(s, start, ORDERED);
+                    }
+                }
+            }
+        }
+        if thens.is_empty() {
+            return;
+        }
+        thens.sort_unstable();
+        thens.dedup();
+        g.probe_thens.extend(
+            thens
+                .into_iter()
+                .map(|(prim, then)| crate::probe_order::ProbeThen {
+                    prim,
+                    then,
+                    same_node: false,
+                }),
+        );
+        g.probe_thens.sort_by_key(|pt| pt.prim);
+    }
+}

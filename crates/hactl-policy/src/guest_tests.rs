@@ -203,3 +203,33 @@ fn a_guest_node_is_listed_only_while_up() {
     let down = nodes(&cib("", &guest_up(failed), ""));
     assert!(!down.contains("g1 ") && !down.contains("Remote"), "{down}");
 }
+
+/// Nothing is probed on a guest whose VM will stop; a resource whose state
+/// there is unknown starts (elsewhere) only after the VM's stop, in case it
+/// was running inside; with the VM stopped and not yet probed, after the VM's
+/// probe.
+#[test]
+fn a_start_waits_for_what_stands_in_for_a_guest_probe() {
+    let other = r##"<primitive id="other" class="ocf" provider="pacemaker" type="Dummy"/>"##;
+    let failed = r##"<lrm_rsc_op id="vm_last_failure_0" operation_key="vm_monitor_10000" operation="monitor" call-id="3" rc-code="1" op-status="0" interval="10000"/>"##;
+    let t = schedule(&cib(other, &guest_up(failed), ""), 0).expect("schedules");
+    let on_guest = |a: &&crate::Action| a.node.as_deref() == Some("g1");
+    assert!(!t
+        .actions
+        .iter()
+        .filter(on_guest)
+        .any(|a| a.kind == ActionKind::Probe));
+    let vm_stop = action(&t, "vm", &ActionKind::Stop).expect("vm stops");
+    let start = action(&t, "other", &ActionKind::Start).expect("other starts");
+    assert!(before(&t, vm_stop, start), "{:?}", t.edges);
+
+    let t = schedule(&cib(other, "", ""), 0).expect("schedules");
+    let start = action(&t, "other", &ActionKind::Start).expect("other starts");
+    let vm_probe = t.actions.iter().find(|a| {
+        a.resource.as_deref() == Some("vm")
+            && a.kind == ActionKind::Probe
+            && a.node.as_deref() == Some("n1")
+    });
+    let vm_probe = vm_probe.expect("vm is probed where it is to run");
+    assert!(before(&t, vm_probe, start), "{:?}", t.edges);
+}
