@@ -6,7 +6,7 @@
 //! constraints keeps the strongest mode (exclusive over never over always).
 //!
 //! A remote node's attribute `resource-discovery-enabled=false` turns off every
-//! probe there (with fencing enabled).
+//! probe there (with fencing enabled, or on a guest node).
 //!
 //! As in Pacemaker, a resource has exclusive discovery when an exclusive
 //! constraint names it or its top-level resource (what its probes check), but
@@ -155,12 +155,15 @@ impl Sched<'_> {
     }
 
     /// The node attribute `resource-discovery-enabled=false` turns probes off on
-    /// a remote node, but only with fencing enabled (what is never probed there
-    /// may be active: only fencing can make it safe). Pacemaker ignores it on
-    /// cluster nodes.
+    /// a remote node with fencing enabled (what is never probed there may be
+    /// active: only fencing can make it safe), and on a guest node (recovering
+    /// its container does). Pacemaker ignores it on cluster nodes.
     fn node_discovers(&self, n: usize) -> bool {
         let node = &self.nodes[n];
-        if !node.remote || !self.opts.stonith_enabled {
+        let guest = self
+            .connection_of(n)
+            .is_some_and(|c| self.container_of(c).is_some());
+        if !node.remote || !(self.opts.stonith_enabled || guest) {
             return true;
         }
         // Any value but a true one turns it off (Pacemaker's !crm_is_true).

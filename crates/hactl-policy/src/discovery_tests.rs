@@ -193,3 +193,34 @@ fn exclusive_clone_notifications_list_only_its_nodes() {
     assert_eq!(available("exclusive"), "n1 n2");
     assert_eq!(available("always"), "n1 n2 n3");
 }
+
+/// On a guest node `resource-discovery-enabled=false` holds even with fencing
+/// off (its VM is recovered instead): `app` is not probed on guest g1.
+#[test]
+fn a_guest_node_can_turn_discovery_off_without_fencing() {
+    let started = |id: &str, provider: &str, kind: &str| {
+        format!(
+            r#"<lrm_resource id="{id}" class="ocf" provider="{provider}" type="{kind}"><lrm_rsc_op id="{id}_last_0" operation_key="{id}_start_0" operation="start" call-id="2" rc-code="0" op-status="0" interval="0"/></lrm_resource>"#
+        )
+    };
+    let probed = |value: &str| {
+        let xml = format!(
+            r#"<cib have-quorum="true" dc-uuid="1"><configuration><crm_config><cluster_property_set id="o">
+<nvpair id="o-st" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+<nodes><node id="1" uname="n1"/></nodes>
+<resources><primitive id="vm" class="ocf" provider="heartbeat" type="VirtualDomain">
+<meta_attributes id="vm-m"><nvpair id="vm-g" name="remote-node" value="g1"/></meta_attributes></primitive>{APP}</resources>
+<constraints/></configuration><status>
+<node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>{}{}</lrm_resources></lrm></node_state>
+<node_state id="g1" uname="g1"><transient_attributes id="g1"><instance_attributes id="g1-a">
+<nvpair id="g1-a-d" name="resource-discovery-enabled" value="{value}"/></instance_attributes></transient_attributes></node_state>
+</status></cib>"#,
+            started("vm", "heartbeat", "VirtualDomain"),
+            started("g1", "pacemaker", "remote"),
+        );
+        let t = schedule(&hactl_cib_xml::import(&xml).expect("imports"), 0).expect("schedules");
+        probed_on(&t, "app")
+    };
+    assert_eq!(probed("false"), ["n1"]);
+    assert_eq!(probed("true"), ["g1", "n1"]);
+}

@@ -240,10 +240,11 @@ impl<'a> Sched<'a> {
     }
 
     /// Whether remote node `n`'s connection has failed and will not come back
-    /// this transition (`remote_fencing.rs`).
+    /// this transition (`remote_fencing.rs`; a guest node is recovered with its
+    /// container instead).
     pub(crate) fn connection_failed(&self, n: usize) -> bool {
         self.connection_of(n)
-            .is_some_and(|c| self.conn_state(c) == Conn::Failed)
+            .is_some_and(|c| self.container_of(c).is_none() && self.conn_state(c) == Conn::Failed)
     }
 
     fn conn_state(&self, c: usize) -> Conn {

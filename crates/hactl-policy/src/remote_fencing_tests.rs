@@ -150,3 +150,71 @@ fn without_concurrent_fencing_digits_order_by_number() {
         t.edges
     );
 }
+
+/// A guest node is not fenced as an unreachable remote node (Pacemaker orders
+/// what runs on a guest against its container instead): the connection inside
+/// the VM failed and may run nowhere; the guest is fenced by recovering its VM.
+#[test]
+fn a_guest_node_is_not_fenced_as_a_remote_node() {
+    let op = |id: &str, key: &str, call: u32, rc: u32, interval: u32| {
+        let operation = if interval > 0 { "monitor" } else { "start" };
+        format!(
+            r#"<lrm_rsc_op id="{id}" operation_key="{key}" operation="{operation}" call-id="{call}" rc-code="{rc}" op-status="0" interval="{interval}"/>"#
+        )
+    };
+    let rsc = |id: &str, agent: &str, ops: String| {
+        format!("<lrm_resource id=\"{id}\" {agent}>{ops}</lrm_resource>")
+    };
+    let remote = r#"class="ocf" provider="pacemaker" type="remote""#;
+    let n1 = [
+        rsc(
+            "vm",
+            r#"class="ocf" provider="heartbeat" type="VirtualDomain""#,
+            op("vm_last_0", "vm_start_0", 2, 0, 0),
+        ),
+        rsc(
+            "g1",
+            remote,
+            op("g1_last_0", "g1_start_0", 3, 0, 0)
+                + &op("g1_last_failure_0", "g1_monitor_30000", 4, 1, 30000),
+        ),
+        rsc(
+            "fence",
+            r#"class="stonith" type="fence_dummy""#,
+            op("fence_last_0", "fence_start_0", 1, 0, 0),
+        ),
+    ]
+    .concat();
+    let app = rsc(
+        "app",
+        r#"class="ocf" provider="pacemaker" type="Dummy""#,
+        op("app_last_0", "app_start_0", 2, 0, 0),
+    );
+    let xml = format!(
+        r#"<cib have-quorum="true" dc-uuid="1"><configuration><crm_config/>
+<nodes><node id="1" uname="n1"/><node id="2" uname="n2"/></nodes>
+<resources><primitive id="fence" class="stonith" type="fence_dummy"/>
+<primitive id="vm" class="ocf" provider="heartbeat" type="VirtualDomain">
+<meta_attributes id="vm-m"><nvpair id="vm-g" name="remote-node" value="g1"/></meta_attributes></primitive>
+<primitive id="app" class="ocf" provider="pacemaker" type="Dummy"/></resources>
+<constraints><rsc_location id="g1-not-n1" rsc="g1" node="n1" score="-INFINITY"/>
+<rsc_location id="g1-not-n2" rsc="g1" node="n2" score="-INFINITY"/></constraints>
+</configuration><status>
+<node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>{n1}</lrm_resources></lrm></node_state>
+<node_state id="2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>
+<node_state id="g1" uname="g1"><lrm id="g1"><lrm_resources>{app}</lrm_resources></lrm></node_state>
+</status></cib>"#
+    );
+    let t = schedule(&hactl_cib_xml::import(&xml).expect("imports"), 0).expect("schedules");
+    let got = summary(&t);
+    assert!(
+        !got.iter()
+            .any(|l| l.contains("connection is unrecoverable")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|l| l.starts_with("Fence (reboot) g1 (resource: vm)")),
+        "{got:?}"
+    );
+}
