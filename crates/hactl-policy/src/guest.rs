@@ -271,7 +271,9 @@ impl Sched<'_> {
     pub(crate) fn fence_label(&self, g: &Graph, n: usize) -> (&str, Option<&str>) {
         match self.guest_container(n) {
             Some(c) => {
-                let action = if g.start_of[c].is_some() || self.prims[c].assigned.is_some() {
+                // Not a placeholder start (no node) made only to order against.
+                let starts = g.start_of[c].is_some_and(|s| g.acts[s].node.is_some());
+                let action = if starts || self.prims[c].assigned.is_some() {
                     "reboot"
                 } else {
                     "off"

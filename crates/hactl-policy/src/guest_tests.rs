@@ -233,3 +233,19 @@ fn a_start_waits_for_what_stands_in_for_a_guest_probe() {
     let vm_probe = vm_probe.expect("vm is probed where it is to run");
     assert!(before(&t, vm_probe, start), "{:?}", t.edges);
 }
+
+/// A guest whose VM fails while it is to stop is "fenced" off, not rebooted.
+#[test]
+fn a_guest_whose_vm_stays_down_is_fenced_off() {
+    let failed = r##"<lrm_rsc_op id="vm_last_failure_0" operation_key="vm_monitor_10000" operation="monitor" call-id="3" rc-code="1" op-status="0" interval="10000"/>"##;
+    let g1 = history("app", ("pacemaker", "Dummy"), "");
+    let stopping = xml(&app(IN_VM), &guest_up(failed), &g1).replace(
+        r##"<nvpair id="vm-g" name="remote-node" value="g1"/>"##,
+        r##"<nvpair id="vm-g" name="remote-node" value="g1"/><nvpair id="vm-t" name="target-role" value="Stopped"/>"##,
+    );
+    let c = hactl_cib_xml::import(&stopping).expect("imports");
+    let got = lines(&schedule(&c, 0).expect("schedules"));
+    let fence = "Fence (off) g1 (resource: vm) 'guest is unclean'";
+    assert!(got.iter().any(|l| l == fence), "{got:?}");
+    assert!(got.iter().any(|l| l.starts_with("Stop vm")), "{got:?}");
+}
