@@ -180,8 +180,10 @@ fn every_construct(dir: &Path) -> PathBuf {
             ],
             "constraints": {
                 "location": [
-                    {"id": "web-on-n1", "rsc": "web", "node": "n1", "score": "-INFINITY"},
-                    {"id": "g-rack", "rsc": "g", "rules": [{"id": "g-rack-rule", "score": 200,
+                    {"id": "web-on-n1", "rsc": "web", "node": "n1", "score": "-INFINITY",
+                     "resource_discovery": "never"},
+                    {"id": "g-rack", "rsc": "g", "resource_discovery": "exclusive",
+                     "rules": [{"id": "g-rack-rule", "score": 200,
                       "boolean_op": "or", "role": "Started", "expressions": [
                         {"id": "g-rack-rule-expr", "attribute": "rack", "operation": "eq", "value": "r 1"},
                         {"id": "g-rack-rule-expr-1", "attribute": "cores", "operation": "gte",
@@ -302,7 +304,7 @@ fn what_commands_cannot_say_is_noted_not_dropped_silently() {
     let every = every_construct(t.path());
     let mut cib = read(&every);
     cib.config.constraints.colocation[0].influence = Some(false);
-    cib.config.constraints.location[0].resource_discovery = Some("never".into());
+    cib.config.constraints.location[0].expires = Some(2_000_000_000);
     std::fs::write(&every, serde_json::to_string(&cib).unwrap()).unwrap();
     let o = hactl(&[
         "config",
@@ -317,7 +319,7 @@ fn what_commands_cannot_say_is_noted_not_dropped_silently() {
         String::from_utf8_lossy(&o.stderr),
     );
     assert!(o.status.success(), "{err}");
-    for id in ["web-with-g: influence", "web-on-n1: resource-discovery"] {
+    for id in ["web-with-g: influence", "web-on-n1: its expiry"] {
         assert!(out.contains("# NOTE: ") && out.contains(id), "{out}");
         assert!(err.contains(id), "{err}");
     }

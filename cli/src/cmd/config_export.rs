@@ -192,9 +192,6 @@ fn op_words(op: &OpSpec) -> Vec<String> {
 
 fn location(c: &LocationConstraint, s: &mut Script) {
     let mut lost = Vec::new();
-    if c.resource_discovery.is_some() {
-        lost.push("resource-discovery");
-    }
     if c.expires.is_some() {
         lost.push("its expiry");
     }
@@ -204,7 +201,7 @@ fn location(c: &LocationConstraint, s: &mut Script) {
                 lost.push("its role");
             }
             let score = c.score.unwrap_or_default().to_string();
-            s.push(words(&[
+            let mut w = words(&[
                 "constraint",
                 "location",
                 "--no-wait",
@@ -215,7 +212,11 @@ fn location(c: &LocationConstraint, s: &mut Script) {
                 &c.rsc,
                 node,
                 &score,
-            ]));
+            ]);
+            if let Some(d) = &c.resource_discovery {
+                w.push(kv("resource-discovery", d));
+            }
+            s.push(w);
         }
         (None, [rule]) if c.role.is_none() => match rule_words(c, rule) {
             Some(w) => s.push(w),
@@ -262,6 +263,9 @@ fn rule_words(c: &LocationConstraint, rule: &Rule) -> Option<Vec<String>> {
     }
     let mut w = words(&["constraint", "location", "--no-wait", &c.rsc, "rule"]);
     w.push(kv("id", &c.id));
+    if let Some(d) = &c.resource_discovery {
+        w.push(kv("resource-discovery", d));
+    }
     if let Some(r) = rule.role {
         w.push(kv("role", r.as_str()));
     }

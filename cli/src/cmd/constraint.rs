@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! constraint location RSC prefers NODE[=SCORE]...     constraint location RSC avoids NODE[=SCORE]...
-//! constraint location add ID RSC NODE SCORE           constraint location remove ID
-//! constraint location RSC rule [id=ID] [role=R] [score=S|score-attribute=A] EXPR
+//! constraint location add ID RSC NODE SCORE [resource-discovery=always|never|exclusive]
+//! constraint location remove ID
+//! constraint location RSC rule [id=ID] [role=R] [score=S|score-attribute=A]
+//!     [resource-discovery=always|never|exclusive] EXPR
 //! constraint ref RSC...
 //! constraint colocation add RSC with RSC2 [SCORE]     constraint colocation remove ID | RSC RSC2
 //! constraint order [start|stop] A then [start|stop] B [kind=Optional] [symmetrical=false]
@@ -113,8 +115,16 @@ pub fn plan(cib: &Cib, kind: Kind, words: &[String]) -> Result<Plan> {
     match (kind, first) {
         (_, "remove" | "delete") => remove(cib, kind, rest),
         (Kind::Location, "add") => {
+            let usage = "usage: constraint location add ID RSC NODE SCORE \
+                         [resource-discovery=always|never|exclusive]";
+            let (discovery, rest) = match rest {
+                [head @ .., last] if last.starts_with("resource-discovery=") => {
+                    (Some(discovery_mode(last)?), head)
+                }
+                _ => (None, rest),
+            };
             let [id, rsc, node, score] = rest else {
-                bail!("usage: constraint location add ID RSC NODE SCORE");
+                bail!(usage);
             };
             known_node(cib, node)?;
             let c = LocationConstraint {
@@ -122,6 +132,7 @@ pub fn plan(cib: &Cib, kind: Kind, words: &[String]) -> Result<Plan> {
                 rsc: rsc.clone(),
                 node: Some(node.clone()),
                 score: Some(parse_score(score)?),
+                resource_discovery: discovery,
                 ..Default::default()
             };
             Ok(add(format!("add location constraint {id}"), vec![], c))
@@ -199,9 +210,11 @@ pub fn plan(cib: &Cib, kind: Kind, words: &[String]) -> Result<Plan> {
 fn rule_constraint(cib: &Cib, rsc: &str, words: &[String]) -> Result<LocationConstraint> {
     let usage =
         "usage: constraint location RSC rule [id=ID] [role=ROLE] [score=S|score-attribute=A] \
+                 [resource-discovery=MODE] \
                  defined|not_defined ATTR | ATTR lt|gt|lte|gte|eq|ne [TYPE] VALUE [and|or ...]";
     let mut rule = Rule::default();
     let mut id = None;
+    let mut discovery = None;
     let mut rest = words;
     while let Some((w, more)) = rest.split_first() {
         match w.split_once('=') {
@@ -209,6 +222,7 @@ fn rule_constraint(cib: &Cib, rsc: &str, words: &[String]) -> Result<LocationCon
             Some(("role", v)) => rule.role = Some(v.parse().map_err(|e| anyhow!("role: {e}"))?),
             Some(("score", v)) => rule.score = Some(parse_score(v)?),
             Some(("score-attribute", v)) => rule.score_attribute = Some(v.to_string()),
+            Some(("resource-discovery", _)) => discovery = Some(discovery_mode(w)?),
             _ => break,
         }
         rest = more;
@@ -246,8 +260,19 @@ fn rule_constraint(cib: &Cib, rsc: &str, words: &[String]) -> Result<LocationCon
         id,
         rsc: rsc.to_string(),
         rules: vec![rule],
+        resource_discovery: discovery,
         ..Default::default()
     })
+}
+
+/// The mode of a `resource-discovery=MODE` word: when the resource is probed on
+/// the constraint's nodes (always), not (never), or only there (exclusive).
+fn discovery_mode(word: &str) -> Result<String> {
+    let mode = word.strip_prefix("resource-discovery=").unwrap_or(word);
+    match mode {
+        "always" | "never" | "exclusive" => Ok(mode.to_string()),
+        _ => bail!("resource-discovery={mode}: expected always, never or exclusive"),
+    }
 }
 
 /// One expression at the start of `w`, and the words after it.
@@ -576,6 +601,38 @@ mod tests {
         // Unknown resource: refused by the model's validation.
         let e = run_plan(&mut c, Kind::Location, "zz prefers n1").unwrap_err();
         assert!(e.to_string().contains("zz"), "{e}");
+    }
+
+    #[test]
+    fn location_takes_a_resource_discovery_mode() {
+        let mut c = cib();
+        run_plan(
+            &mut c,
+            Kind::Location,
+            "add only-n1 a n1 0 resource-discovery=exclusive",
+        )
+        .unwrap();
+        run_plan(
+            &mut c,
+            Kind::Location,
+            "b rule id=b-ssd resource-discovery=never defined ssd",
+        )
+        .unwrap();
+        let modes: Vec<Option<&str>> = c
+            .config
+            .constraints
+            .location
+            .iter()
+            .map(|l| l.resource_discovery.as_deref())
+            .collect();
+        assert_eq!(modes, [Some("exclusive"), Some("never")]);
+        let e = run_plan(
+            &mut c,
+            Kind::Location,
+            "add x a n2 0 resource-discovery=sometimes",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("sometimes"), "{e}");
     }
 
     #[test]
