@@ -439,7 +439,7 @@ fn run(cib: &Cib, now: i64, live: Option<LiveFacts>) -> Result<Transition, Polic
     s.check_definitions();
     s.restart_failed_containers();
     s.assign_all();
-    s.check_partial_migrations()?;
+    s.continue_partial_migrations()?;
     s.check_unfencing()?;
     let mut g = s.build_graph();
     let notify_env = notify::add_notifications(&s, &mut g);
@@ -698,7 +698,9 @@ fn build_transition(
                 group: p.group.map(|gi| s.groups[gi].id.to_string()),
                 clone: p.clone.map(|ci| s.clones[ci].id.to_string()),
                 agent: p.agent.to_string(),
-                current: p.active.iter().map(|&n| node_names[n].clone()).collect(),
+                current: crate::migration_history::shown_active(p)
+                    .map(|n| node_names[n].clone())
+                    .collect(),
                 target: p.assigned.map(|n| node_names[n].clone()),
                 role: s.full_next_role(pi).to_string(),
                 promotable: p.clone.is_some_and(|ci| s.clones[ci].promotable),

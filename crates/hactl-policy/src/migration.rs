@@ -26,6 +26,10 @@ use crate::PolicyError;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Migration {
     pub prim: usize,
+    /// The node it migrates from.
+    pub source: usize,
+    /// `migrate_from` itself when a partial migration is finished (its
+    /// `migrate_to` ran already): what waits for `migrate_to` waits for it.
     pub migrate_to: usize,
     pub migrate_from: usize,
     /// The stop on the source and the (pseudo) start on the target.
@@ -134,10 +138,17 @@ impl Sched<'_> {
     /// `current`: migratable, managed, not failed, and neither node unclean.
     fn can_migrate(&self, p: usize, current: usize) -> bool {
         let prim = &self.prims[p];
+        (!prim.migration_barred || prim.partial_continue.is_some())
+            && self.may_finish_migration(p, current)
+    }
+
+    /// `can_migrate` apart from the history: what a partial migration needs to
+    /// be finished (`migration_history.rs`).
+    pub(crate) fn may_finish_migration(&self, p: usize, current: usize) -> bool {
+        let prim = &self.prims[p];
         self.allow_migrate(p)
             && prim.managed
             && !prim.failed
-            && !prim.migration_barred
             && !self.nodes[current].unclean
             && prim.assigned.is_some_and(|n| !self.nodes[n].unclean)
     }
@@ -176,14 +187,20 @@ impl Sched<'_> {
             pseudo: false,
             reason: None,
         };
-        let migrate_to = g.add(mk(Task::MigrateTo, current));
+        // A partial migration being finished ran its migrate_to already.
+        let partial = prim.partial_continue.is_some();
+        let migrate_to = (!partial).then(|| g.add(mk(Task::MigrateTo, current)));
         let migrate_from = g.add(mk(Task::MigrateFrom, target));
+        let migrate_to = migrate_to.unwrap_or(migrate_from);
         g.acts[start].pseudo = true;
-        g.order(migrate_to, migrate_from, ORDERED | MIGRATION);
+        if !partial {
+            g.order(migrate_to, migrate_from, ORDERED | MIGRATION);
+        }
         g.order(migrate_from, stop, ORDERED | MIGRATION);
         g.order(migrate_from, start, ORDERED | MIGRATION);
         g.migrations.push(Migration {
             prim: p,
+            source: current,
             migrate_to,
             migrate_from,
             stop,
@@ -208,10 +225,14 @@ impl Sched<'_> {
                 crate::migration_orders::cancel(g, k);
                 continue;
             }
+            // Only what requires fencing waits for it there: the start of one
+            // that requires quorum only waits for a fencing where its state is
+            // unknown, which is no requirement migrate_to inherits.
             let fences: Vec<usize> = g
                 .edges
                 .iter()
                 .filter(|e| e.then == start && g.acts[e.first].task == Task::Fence)
+                .filter(|_| self.prims[m.prim].needs_fencing)
                 .map(|e| e.first)
                 .collect();
             for f in fences {
@@ -248,7 +269,7 @@ pub(crate) fn action_kind(s: &Sched<'_>, g: &Graph, a: usize) -> crate::ActionKi
             .unwrap_or_default()
     };
     let (source, target) = m
-        .map(|m| (node(m.migrate_to), node(m.migrate_from)))
+        .map(|m| (s.nodes[m.source].name.to_string(), node(m.migrate_from)))
         .unwrap_or_default();
     if g.acts[a].task == Task::MigrateTo {
         crate::ActionKind::MigrateTo { source, target }

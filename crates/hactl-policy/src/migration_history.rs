@@ -3,8 +3,9 @@
 //! (lib/pengine/unpack.c) read it: a `migrate_to` whose `migrate_from` never
 //! ran (or failed) counts the resource as active on the target too, unless the
 //! target has newer state of it; without that, the resource is failed and may
-//! not migrate. A partial migration Pacemaker would continue (the target is
-//! chosen again) is refused by `check_partial_migrations`, not scheduled.
+//! not migrate. A partial migration whose target is chosen again is finished
+//! (`continue_partial_migrations`); one that cannot be, which Pacemaker
+//! recovers, is refused.
 
 use hactl_model::OpRecord;
 
@@ -202,25 +203,51 @@ impl Sched<'_> {
         }
     }
 
-    /// Refuses a partial migration whose target is chosen again: Pacemaker
-    /// continues it (`migrate_from` on the target), which hactl does not do.
-    pub(crate) fn check_partial_migrations(&self) -> Result<(), PolicyError> {
-        for prim in &self.prims {
-            if let (Some(t), Some(a)) = (prim.partial_target, prim.assigned) {
-                if t == a {
-                    return Err(PolicyError::Unsupported {
-                        rsc: prim.id.clone(),
-                        node: self.nodes[t].name.to_string(),
-                        reason: "continuing a partial live migration (migrate_to done, \
-                                 migrate_from not) is not supported yet"
-                            .into(),
-                    });
-                }
+    /// A partial migration whose target is chosen again is finished, as
+    /// Pacemaker does when the resource is active on just its source and target
+    /// and may migrate: it moves from the source (`migrate_from` on the target,
+    /// no `migrate_to`; `migration.rs`). Otherwise Pacemaker recovers it; that
+    /// stays refused.
+    pub(crate) fn continue_partial_migrations(&mut self) -> Result<(), PolicyError> {
+        for p in 0..self.prims.len() {
+            let prim = &self.prims[p];
+            let (Some(t), Some(a)) = (prim.partial_target, prim.assigned) else {
+                continue;
+            };
+            if t != a {
+                continue;
             }
+            let source = prim.active.iter().copied().find(|&n| n != t);
+            let continues = prim.active.len() == 2
+                && prim.next_role != Some(hactl_model::Role::Stopped)
+                && source.is_some_and(|src| self.may_finish_migration(p, src));
+            if !continues {
+                return Err(PolicyError::Unsupported {
+                    rsc: prim.id.clone(),
+                    node: self.nodes[t].name.to_string(),
+                    reason: "recovering a partial live migration that cannot be finished \
+                             (migrate_to done, migrate_from not) is not supported yet"
+                        .into(),
+                });
+            }
+            let prim = &mut self.prims[p];
+            prim.active.retain(|&n| n != t);
+            prim.partial_continue = Some(t);
         }
         Ok(())
     }
 }
+
+/// The nodes a primitive is shown active on: a partial migration being
+/// finished still counts its target (`Sched::continue_partial_migrations`),
+/// which Pacemaker lists first.
+pub(crate) fn shown_active<'p>(p: &'p crate::sched::Prim<'_>) -> impl Iterator<Item = usize> + 'p {
+    p.partial_continue
+        .into_iter()
+        .chain(p.active.iter().copied())
+}
+
+impl Sched<'_> {}
 
 #[cfg(test)]
 #[path = "migration_history_tests.rs"]

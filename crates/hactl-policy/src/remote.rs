@@ -259,6 +259,8 @@ impl<'a> Sched<'a> {
         match current {
             None => Conn::Unknown,
             Some(h) if self.nodes[h].unclean || !self.nodes[h].online => Conn::Resting,
+            // Finishing a partial migration: what runs on the node waits for it.
+            Some(_) if prim.partial_continue.is_some() => Conn::Resting,
             Some(_) => Conn::Alive,
         }
     }

@@ -146,6 +146,10 @@ pub(crate) struct Prim<'a> {
     /// A partial migration (`migrate_to` done, `migrate_from` not): the target
     /// it counts as running on.
     pub partial_target: Option<usize>,
+    /// The partial migration is finished in this transition (its target was
+    /// chosen again): the target is taken out of `active` (the resource moves
+    /// from the source) and kept here for the status display.
+    pub partial_continue: Option<usize>,
     pub stop_if_failed: bool,
     /// Its history has a start still in progress (Pacemaker's start_pending).
     pub start_pending: bool,
@@ -595,9 +599,12 @@ impl<'a> Sched<'a> {
         let priority = priority.unwrap_or(0);
         let critical = critical.unwrap_or(true);
         let needs_quorum = requires != Some("nothing");
+        // A remote node's connection requires quorum only by default, as a
+        // fence device does (Pacemaker's unpack_requires).
+        let connection = def.is_some_and(hactl_model::remote::is_remote_connection);
         let needs_fencing = match requires {
             Some(r) => r == "fencing" || r == "unfencing",
-            None => !fence_device,
+            None => !fence_device && !connection,
         };
         // Pacemaker resets requires=unfencing to quorum for fence devices and
         // without fencing.
@@ -629,6 +636,7 @@ impl<'a> Sched<'a> {
             failed: false,
             migration_barred: false,
             partial_target: None,
+            partial_continue: None,
             stop_if_failed: false,
             start_pending: false,
             restart_container: false,
@@ -1786,7 +1794,16 @@ impl<'a> Sched<'a> {
         let top = self.connections_first(self.top.clone());
         for r in top {
             self.assign_chain_first(r);
+            // A connection partially migrated prefers its migration's target
+            // (Pacemaker's allocate_resources), to finish the migration.
+            self.prefer = match r {
+                RscRef::P(p) if self.is_connection(p) => {
+                    self.prims[p].partial_target.map(|t| (p, t))
+                }
+                _ => None,
+            };
             self.assign(r);
+            self.prefer = None;
             self.connection_assigned(r);
         }
     }
