@@ -432,6 +432,9 @@ pub fn describe_location(l: &LocationConstraint) -> String {
     if let Some(r) = l.role {
         let _ = write!(s, " (role: {r})");
     }
+    if let Some(d) = l.resource_discovery.as_deref().filter(|d| *d != "always") {
+        let _ = write!(s, " (resource-discovery={d})");
+    }
     if let Some(e) = l.expires {
         let _ = write!(s, " (expires: {e} unix time)");
     }
@@ -453,5 +456,28 @@ pub fn op_status_text(s: i32) -> &'static str {
         8 => "error (hard)",
         9 => "error (fatal)",
         _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A discovery mode other than the default is shown, as pcs shows it.
+    #[test]
+    fn a_location_shows_its_discovery_mode() {
+        let mut l = LocationConstraint {
+            id: "l1".into(),
+            rsc: "web".into(),
+            node: Some("n1".into()),
+            score: Some(hactl_model::Score::new(10)),
+            ..Default::default()
+        };
+        assert_eq!(describe_location(&l), "web prefers n1 (score: 10) (id: l1)");
+        l.resource_discovery = Some("exclusive".into());
+        assert_eq!(
+            describe_location(&l),
+            "web prefers n1 (score: 10) (resource-discovery=exclusive) (id: l1)"
+        );
     }
 }
