@@ -454,6 +454,7 @@ mod clone;
 
 #[path = "import_bundle.rs"]
 mod bundle;
+pub(crate) use bundle::check_bundle_constraints;
 
 fn import_resource(r: &Element) -> Result<Resource, ImportError> {
     match r.name.as_ref() {

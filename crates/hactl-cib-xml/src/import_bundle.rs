@@ -3,7 +3,7 @@
 //! supports; a primitive without a way to reach it) is refused here by name.
 
 use hactl_model::bundle::{Bundle, ContainerKind, PortMapping, StorageMapping};
-use hactl_model::Attrs;
+use hactl_model::{Attrs, Configuration, OrderAction, Role};
 
 use super::{bool_attr, child_sets, int_attr, required, unsupported};
 use crate::dom::Element;
@@ -54,16 +54,6 @@ pub(super) fn import_bundle(r: &Element, position: usize) -> Result<Bundle, Impo
 
 /// What the scheduler does not do for bundles yet, refused by name.
 fn refuse_unscheduled(r: &Element, b: &Bundle) -> Result<(), ImportError> {
-    if let Some(p) = &b.primitive {
-        return Err(unsupported(
-            r,
-            &format!(
-                "primitive {:?} inside a bundle runs on the replicas' guest nodes, which are \
-                 not scheduled yet (bundles of containers alone are)",
-                p.id
-            ),
-        ));
-    }
     if b.per_host() > 1 {
         return Err(unsupported(
             r,
@@ -150,17 +140,89 @@ fn storage(s: &Element) -> Result<Vec<StorageMapping>, ImportError> {
     Ok(out)
 }
 
+/// What constraints naming a bundle ask that is not scheduled yet, refused by
+/// the constraint's id: a colocation with a role (Promoted, Unpromoted) or a
+/// promote/demote ordering means the bundled primitive's clone as placed on
+/// the replicas' hosts, which is not done yet; tickets on a bundle are not
+/// either. (A role-specific location applies to the bundled clone on its
+/// replicas' nodes: scheduled.)
+pub(crate) fn check_bundle_constraints(c: &Configuration) -> Result<(), ImportError> {
+    let bundle = |id: &str| c.bundles.iter().any(|b| b.id == id);
+    let role = |r: Option<Role>| matches!(r, Some(Role::Promoted | Role::Unpromoted));
+    let refuse = |element: &str, id: &str, what: &str| ImportError::Unsupported {
+        element: element.into(),
+        id: Some(id.to_string()),
+        reason: format!("{what} naming a bundle is not supported yet"),
+    };
+    let k = &c.constraints;
+    for co in &k.colocation {
+        if (bundle(&co.rsc) && role(co.rsc_role))
+            || (bundle(&co.with_rsc) && role(co.with_rsc_role))
+        {
+            return Err(refuse(
+                "rsc_colocation",
+                &co.id,
+                "a role-specific colocation",
+            ));
+        }
+    }
+    let promotion = |a: OrderAction| matches!(a, OrderAction::Promote | OrderAction::Demote);
+    for o in &k.order {
+        if (bundle(&o.first) && promotion(o.first_action))
+            || (bundle(&o.then) && promotion(o.then_action))
+        {
+            return Err(refuse("rsc_order", &o.id, "a promote or demote ordering"));
+        }
+    }
+    if let Some(t) = k.tickets.iter().find(|t| bundle(&t.rsc)) {
+        return Err(refuse("rsc_ticket", &t.id, "a ticket"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use hactl_model::bundle::ContainerKind;
 
     fn cib(bundle: &str) -> String {
+        with_constraints(bundle, "")
+    }
+
+    fn with_constraints(bundle: &str, cons: &str) -> String {
         format!(
             r#"<cib have-quorum="true"><configuration><crm_config/>
 <nodes><node id="1" uname="n1"/></nodes>
 <resources><primitive id="a" class="ocf" provider="pacemaker" type="Dummy"/>{bundle}</resources>
-<constraints/></configuration><status/></cib>"#
+<constraints>{cons}</constraints></configuration><status/></cib>"#
         )
+    }
+
+    /// Constraints naming a bundle with a role or a promotion are refused by
+    /// id; plain ones are accepted.
+    #[test]
+    fn role_constraints_on_a_bundle_are_refused_by_id() {
+        let web = r#"<bundle id="web"><podman image="img" replicas="2"/></bundle>"#;
+        let plain = r#"<rsc_colocation id="c0" rsc="a" with-rsc="web" score="100"/>
+<rsc_order id="o0" first="web" then="a"/>"#;
+        crate::import(&with_constraints(web, plain)).expect("plain constraints");
+        for (id, cons) in [
+            (
+                "c1",
+                r#"<rsc_colocation id="c1" rsc="a" with-rsc="web" with-rsc-role="Promoted" score="100"/>"#,
+            ),
+            (
+                "o1",
+                r#"<rsc_order id="o1" first="web" first-action="promote" then="a"/>"#,
+            ),
+        ] {
+            let e = crate::import(&with_constraints(web, cons))
+                .expect_err(id)
+                .to_string();
+            assert!(
+                e.contains(&format!("\"{id}\"")) && e.contains("bundle"),
+                "{e}"
+            );
+        }
     }
 
     /// A bundle is kept as configured, with its position among the resources;
@@ -186,10 +248,19 @@ mod tests {
             "</bundle>",
             r#"<primitive id="httpd" class="ocf" provider="heartbeat" type="apache"/></bundle>"#,
         );
-        let e = crate::import(&cib(&inner))
-            .expect_err("guest nodes")
+        let c = crate::import(&cib(&inner)).expect("a primitive inside");
+        let inside = c.config.bundles[0]
+            .primitive
+            .as_ref()
+            .map(|p| p.id.as_str());
+        assert_eq!(inside, Some("httpd"));
+        let unreachable = inner
+            .replace(r#" control-port="3121""#, "")
+            .replace(r#"ip-range-start="10.0.0.5" "#, "");
+        let e = crate::import(&cib(&unreachable))
+            .expect_err("no way in")
             .to_string();
-        assert!(e.contains("\"web\"") && e.contains("httpd"), "{e}");
+        assert!(e.contains("\"web\"") && e.contains("control-port"), "{e}");
         let rkt = r#"<bundle id="r"><rkt image="img"/></bundle>"#;
         let e = crate::import(&cib(rkt)).expect_err("rkt").to_string();
         assert!(e.contains("rkt"), "{e}");

@@ -79,7 +79,16 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
         }
     }
     for b in &c.bundles {
-        check_set(&b.meta, META, "bundle", Some(&b.id), "meta attribute")?;
+        let mut meta = b.meta.clone();
+        // Scheduled for bundles: the bundled resource's promotion scores are
+        // read on its replica's host (hactl-policy's bundle_nodes.rs).
+        if meta
+            .get("container-attribute-target")
+            .is_some_and(|v| v == "host")
+        {
+            meta.remove("container-attribute-target");
+        }
+        check_set(&meta, META, "bundle", Some(&b.id), "meta attribute")?;
     }
     crate::conditional::refuse(c, |set, props| {
         let (table, element, what) = if props {
@@ -90,6 +99,7 @@ pub(crate) fn check(c: &Configuration) -> Result<(), ImportError> {
         check_set(&set.values, table, element, Some(&set.id), what)
     })?;
     crate::refuse_migration::check(c)?;
+    crate::import::check_bundle_constraints(c)?;
     crate::refuse_remote::check_containers(c)?;
     crate::refuse_remote::check_connections(c)?;
     crate::refuse_remote::check_guests(c)?;

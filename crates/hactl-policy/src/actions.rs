@@ -494,6 +494,7 @@ impl Sched<'_> {
         self.promotable_orders(&mut g);
         self.order_constraints(&mut g);
         self.bundle_orders(&mut g);
+        self.bundle_connection_probes(&mut g);
         self.anti_colocation_orders(&mut g);
         self.order_unfencing(&mut g);
         self.unassign_instances(&mut g);
@@ -688,6 +689,11 @@ impl Sched<'_> {
         if prim.orphan || (self.container_of(p).is_some() && !self.is_connection(p)) {
             return;
         }
+        // A bundle replica's connection is probed once its container runs
+        // (bundle_nodes.rs).
+        if self.is_bundle_connection(p) {
+            return;
+        }
         for n in 0..self.nodes.len() {
             let nd = &self.nodes[n];
             if prim.probed[n] || !nd.online || nd.unclean || nd.maintenance {
@@ -697,7 +703,7 @@ impl Sched<'_> {
             {
                 continue;
             }
-            if !self.probes_instance(p, n) {
+            if !self.probes_instance(p, n) || !self.bundle_probes(p, n) {
                 continue;
             }
             // A pending node cannot run the probe yet.
@@ -759,6 +765,12 @@ impl Sched<'_> {
             // runs the Promoted ones only).
             let promoted_op = op.role == Some(Role::Promoted);
             if op.role == Some(Role::Stopped) || promoted_op != prim.promote {
+                continue;
+            }
+            // What is not promotable never has the Unpromoted role (Pacemaker
+            // matches an op's role with the resource's next role exactly).
+            let promotable = prim.clone.is_some_and(|ci| self.clones[ci].promotable);
+            if op.role == Some(Role::Unpromoted) && !promotable {
                 continue;
             }
             // A monitor already running is only needed again if the start is (a

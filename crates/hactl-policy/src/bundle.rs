@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use hactl_model::bundle::Bundle;
+use hactl_model::remote::CONTAINER_META;
 use hactl_model::{
     AgentSpec, Attrs, Cib, CloneSet, ColocationConstraint, Group, OpSpec, Primitive, Resource,
     Score,
@@ -29,6 +30,10 @@ use crate::sched::{Meta, RscRef, Sched};
 /// Meta attribute marking the clone that stands for a bundle's containers (a
 /// name no configuration can use: XML names never start with `#`).
 pub(crate) const REPLICAS_META: &str = "#bundle-replicas";
+
+/// A connection's address meaning "the host its container runs on" (Pacemaker's
+/// REMOTE_CONTAINER_HACK), for replicas without an address of their own.
+const UNAME_ADDR: &str = "#uname";
 
 /// Meta attributes of a bundle that shape a clone: they belong to the bundled
 /// primitive's clone, never to the set of containers.
@@ -46,6 +51,23 @@ const CLONE_ONLY_META: &[&str] = &[
     "ordered",
     "globally-unique",
 ];
+
+/// How strongly a resource is colocated with its container: a bundle
+/// replica's connection highly prefers its container's host but may run
+/// elsewhere (so that its start is blocked by the container's rather than
+/// it having no node, as Pacemaker's remote-nesting bundles), anything
+/// else must run there.
+pub(crate) fn container_colocation_score(cib: &Cib, rsc: &str) -> Score {
+    let replica_connection =
+        cib.config.bundles.iter().any(|b| {
+            b.primitive.is_some() && (0..b.replica_count()).any(|i| b.replica_node(i) == rsc)
+        });
+    if replica_connection {
+        Score::new(10_000)
+    } else {
+        Score::INFINITY
+    }
+}
 
 /// The replicas' container definitions when `set` stands for a bundle's
 /// containers, in replica order.
@@ -127,7 +149,63 @@ fn expand_one(b: &Bundle) -> Expansion {
     };
     let mut resources = vec![Resource::Clone(set)];
     resources.extend(ips);
+    if let Some(inner) = &b.primitive {
+        for i in 0..b.replica_count() {
+            let addr = addresses.get(i as usize).cloned().flatten();
+            resources.push(Resource::Primitive(connection(b, i, addr.as_deref())));
+        }
+        resources.push(Resource::Clone(bundled_clone(b, inner)));
+    }
     (resources, colocs)
+}
+
+/// The Pacemaker Remote connection into replica `i`'s container: guest node
+/// `<bundle>-<i>`, reached at the replica's address or (`#uname`) at the
+/// container's host.
+fn connection(b: &Bundle, i: u32, addr: Option<&str>) -> Primitive {
+    let id = b.replica_node(i);
+    let mut params = Attrs::new();
+    params.insert("addr".into(), addr.unwrap_or(UNAME_ADDR).into());
+    params.insert(
+        "port".into(),
+        b.control_port.clone().unwrap_or_else(|| "3121".into()),
+    );
+    let mut meta = inherited_meta(b);
+    meta.insert(CONTAINER_META.into(), b.container_id(i));
+    Primitive {
+        ops: vec![op(&id, "monitor", "30s", 30_000, Some(30_000))],
+        id,
+        agent: AgentSpec {
+            class: "ocf".into(),
+            provider: Some("pacemaker".into()),
+            kind: "remote".into(),
+        },
+        params,
+        meta,
+        utilization: Attrs::new(),
+    }
+}
+
+/// The implicit clone of the bundled primitive, one instance per replica; it
+/// inherits the bundle's meta attributes (`promotable` among them).
+fn bundled_clone(b: &Bundle, inner: &Primitive) -> CloneSet {
+    let mut meta = b.meta.clone();
+    meta.insert("ordered".into(), "true".into());
+    meta.insert("clone-max".into(), b.replica_count().to_string());
+    meta.insert("clone-node-max".into(), b.per_host().to_string());
+    meta.insert("globally-unique".into(), (b.per_host() > 1).to_string());
+    if let Some(m) = b.promoted_max.filter(|&m| m > 0) {
+        meta.insert("promotable".into(), "true".into());
+        meta.insert("promoted-max".into(), m.to_string());
+    }
+    let mut child = inner.clone();
+    // Its utilization is the container's (see `container`).
+    child.utilization = Attrs::new();
+    CloneSet {
+        id: b.clone_id(),
+        meta,
+        child: Box::new(Resource::Primitive(child)),
+    }
 }
 
 /// The bundle's meta attributes as its containers and addresses inherit them.
@@ -141,8 +219,31 @@ fn inherited_meta(b: &Bundle) -> Attrs {
 
 /// A location constraint on the bundle also applies to its addresses
 /// (Pacemaker's pcmk__bundle_apply_location); the containers get it as the
-/// clone's instances.
+/// clone's instances. One limited to a role (Promoted, Unpromoted) applies to
+/// the bundled primitive's clone instead, on the replicas' nodes.
 fn copy_locations_to_addresses(out: &mut Cib, b: &Bundle) {
+    if b.primitive.is_some() {
+        let role = |r: Option<hactl_model::Role>| {
+            matches!(
+                r,
+                Some(hactl_model::Role::Promoted | hactl_model::Role::Unpromoted)
+            )
+        };
+        let to_clone: Vec<_> = out
+            .config
+            .constraints
+            .location
+            .iter()
+            .filter(|l| l.rsc == b.id && (role(l.role) || l.rules.iter().any(|r| role(r.role))))
+            .map(|l| {
+                let mut c = l.clone();
+                c.id = format!("#{}-{}", l.id, b.clone_id());
+                c.rsc = b.clone_id();
+                c
+            })
+            .collect();
+        out.config.constraints.location.extend(to_clone);
+    }
     let ips: Vec<String> = b
         .replica_addresses()
         .into_iter()
@@ -368,6 +469,7 @@ impl<'a> Sched<'a> {
             _ => None,
         };
         for b in &self.cib.config.bundles {
+            self.bundled_clone_orders(b, g);
             for (i, addr) in b.replica_addresses().iter().enumerate() {
                 let Some(addr) = addr else { continue };
                 let (Some(ip), Some(c)) = (prim(&ip_id(b, addr)), prim(&b.container_id(i as u32)))
@@ -385,6 +487,40 @@ impl<'a> Sched<'a> {
                 }
             }
         }
+    }
+
+    /// The bundled primitive's clone starts and stops within the bundle (the
+    /// clone of its containers here), and is promoted only once the bundle
+    /// has stopped and started what it had to (Pacemaker's bundle internal
+    /// constraints and promotable restart ordering).
+    fn bundled_clone_orders(&self, b: &Bundle, g: &mut Graph) {
+        let clone = |id: &str| match self.by_id.get(id) {
+            Some(&RscRef::C(ci)) => Some(ci),
+            _ => None,
+        };
+        let (Some(k), Some(cc)) = (clone(&b.id), clone(&b.clone_id())) else {
+            return;
+        };
+        let [start, running, stop, stopped] = g.clone_acts[k];
+        let [c_start, c_running, c_stop, c_stopped] = g.clone_acts[cc];
+        if start == usize::MAX || c_start == usize::MAX {
+            return;
+        }
+        g.order(start, c_start, ORDERED);
+        g.order(c_running, running, ORDERED);
+        g.order(stop, c_stop, ORDERED);
+        g.order(c_stopped, stopped, ORDERED);
+        if !self.clones[cc].promotable {
+            return;
+        }
+        let [promote, _, _, demoted] = g.promo_acts[cc];
+        if promote == usize::MAX {
+            return;
+        }
+        g.order(stopped, promote, ORDERED);
+        g.order(running, promote, ORDERED);
+        g.order(demoted, stop, ORDERED);
+        g.order(demoted, start, ORDERED);
     }
 
     /// Adds the next container of a bundle as an instance of the clone standing

@@ -141,3 +141,171 @@ fn container_parameters_are_built_as_pacemaker_builds_them() {
     assert_eq!(ip.params["nic"], "eth0");
     assert_eq!(ip.params["cidr_netmask"], "24");
 }
+
+/// A CIB of two nodes and bundle `web` (podman, two replicas, control port)
+/// with `app` inside; `meta` goes into the bundle's meta attributes, `n1`/`n2`
+/// into the nodes' histories and `guests` after the nodes' states.
+fn guest_cib(meta: &str, n1: &str, n2: &str, guests: &str) -> hactl_model::Cib {
+    let xml = format!(
+        r##"<cib have-quorum="true" dc-uuid="1"><configuration><crm_config>
+<cluster_property_set id="opts"><nvpair id="o1" name="stonith-enabled" value="false"/>
+</cluster_property_set></crm_config>
+<nodes><node id="1" uname="n1"/><node id="2" uname="n2"/></nodes>
+<resources><bundle id="web"><meta_attributes id="web-m">{meta}</meta_attributes>
+<podman image="img" replicas="2"/><network control-port="3121"/>
+<primitive id="app" class="ocf" provider="pacemaker" type="Stateful">
+<operations><op id="app-m15" name="monitor" interval="15s" role="Promoted"/>
+<op id="app-m16" name="monitor" interval="16s" role="Unpromoted"/></operations>
+</primitive></bundle></resources><constraints/></configuration><status>
+<node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member">
+<lrm id="1"><lrm_resources>{n1}</lrm_resources></lrm></node_state>
+<node_state id="2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member">
+<lrm id="2"><lrm_resources>{n2}</lrm_resources></lrm></node_state>{guests}
+</status></cib>"##
+    );
+    hactl_cib_xml::import(&xml).expect("imports")
+}
+
+/// The history of `id` (agent `class:provider:type`) started (call 3).
+fn started(id: &str, provider: &str, kind: &str) -> String {
+    format!(
+        r##"<lrm_resource id="{id}" class="ocf" provider="{provider}" type="{kind}">
+<lrm_rsc_op id="{id}_last_0" operation_key="{id}_start_0" operation="start" call-id="3" rc-code="0" op-status="0" interval="0"/>
+</lrm_resource>"##
+    )
+}
+
+/// Replica `i` running on its host: container and connection.
+fn replica_on_host(i: u32) -> String {
+    format!(
+        "{}{}",
+        started(&format!("web-podman-{i}"), "heartbeat", "podman"),
+        started(&format!("web-{i}"), "pacemaker", "remote")
+    )
+}
+
+/// Guest node `web-{i}` running `app`, with `attrs` as its transient attributes.
+fn guest_running_app(i: u32) -> String {
+    format!(
+        r##"<node_state remote_node="true" id="web-{i}" uname="web-{i}" in_ccm="true">
+<lrm id="web-{i}"><lrm_resources>{}</lrm_resources></lrm></node_state>"##,
+        started("app", "pacemaker", "Stateful")
+    )
+}
+
+/// Each replica's instance of the bundled primitive starts on that replica's
+/// guest node, after its container and connection; the connection is probed
+/// on the cluster nodes once the container runs, the primitive nowhere (its
+/// guest node is not up yet); a non-promotable primitive gets no Unpromoted
+/// monitor.
+#[test]
+fn bundled_instances_start_on_their_own_replica_nodes() {
+    let t = schedule(&guest_cib("", "", "", ""), 0).expect("schedules");
+    let mut got: Vec<String> = t
+        .summary
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    got.sort();
+    let host = |i: u32| {
+        t.actions
+            .iter()
+            .find(|a| {
+                a.resource.as_deref() == Some(&format!("web-podman-{i}"))
+                    && matches!(a.kind, ActionKind::Start)
+            })
+            .and_then(|a| a.node.clone())
+            .expect("container starts")
+    };
+    let (h0, h1) = (host(0), host(1));
+    assert_ne!(h0, h1, "one replica per host");
+    let mut want = vec![
+        format!("Start web-podman-0 ( {h0} )"),
+        format!("Start web-0 ( {h0} )"),
+        "Start app:0 ( web-0 )".to_string(),
+        format!("Start web-podman-1 ( {h1} )"),
+        format!("Start web-1 ( {h1} )"),
+        "Start app:1 ( web-1 )".to_string(),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    let of = |rsc: &str, kind: fn(&ActionKind) -> bool| -> Vec<&crate::Action> {
+        t.actions
+            .iter()
+            .filter(|a| a.resource.as_deref() == Some(rsc) && kind(&a.kind))
+            .collect()
+    };
+    let probes = of("web-0", |k| matches!(k, ActionKind::Probe));
+    assert_eq!(probes.len(), 2, "the connection is probed on both nodes");
+    let container_start = of("web-podman-0", |k| matches!(k, ActionKind::Start))[0].id;
+    for p in probes {
+        assert!(t
+            .edges
+            .iter()
+            .any(|e| e.before == container_start && e.after == p.id));
+    }
+    assert!(of("app:0", |k| matches!(k, ActionKind::Probe)).is_empty());
+    let monitors = of("app:0", |k| matches!(k, ActionKind::Monitor { .. }));
+    assert!(monitors.is_empty(), "{monitors:?}");
+}
+
+/// With container-attribute-target=host, a bundled instance's promotion
+/// score is read on its container's host: the replica on n2 (score 10)
+/// is promoted, not the one on n1 (5), whatever the guest nodes say.
+#[test]
+fn promotion_scores_are_read_on_the_replica_host() {
+    let meta = r##"<nvpair id="web-p" name="promotable" value="true"/>
+<nvpair id="web-t" name="container-attribute-target" value="host"/>"##;
+    let attrs = |node: &str, v: u32| {
+        format!(
+            r##"<transient_attributes id="{node}"><instance_attributes id="s-{node}">
+<nvpair id="s-{node}-m" name="master-app" value="{v}"/></instance_attributes></transient_attributes>"##
+        )
+    };
+    let guests = format!(
+        "{}{}",
+        guest_running_app(0).replace(
+            "</node_state>",
+            &format!("{}</node_state>", attrs("web-0", 100))
+        ),
+        guest_running_app(1)
+    );
+    let mut c = guest_cib(meta, &replica_on_host(0), &replica_on_host(1), &guests);
+    let host_attr = |n: &str, v: &str| (n.to_string(), v.to_string());
+    for (n, v) in [host_attr("n1", "5"), host_attr("n2", "10")] {
+        let st = c.status.nodes.get_mut(&n).expect("node state");
+        st.attributes.insert("master-app".into(), v);
+    }
+    let got = summary(&c);
+    assert_eq!(
+        got,
+        ["Promote app:1 ( Unpromoted -> Promoted web-1 )"],
+        "{got:?}"
+    );
+}
+
+/// A location limited to the Promoted role on a bundle applies to its
+/// bundled clone on the replicas' nodes: the replica named gets promoted.
+#[test]
+fn a_role_location_on_a_bundle_applies_to_the_bundled_clone() {
+    let meta = r##"<nvpair id="web-p" name="promotable" value="true"/>"##;
+    let guests = format!("{}{}", guest_running_app(0), guest_running_app(1));
+    let mut c = guest_cib(meta, &replica_on_host(0), &replica_on_host(1), &guests);
+    c.config
+        .constraints
+        .location
+        .push(hactl_model::LocationConstraint {
+            id: "prefer-1".into(),
+            rsc: "web".into(),
+            node: Some("web-1".into()),
+            score: Some(hactl_model::Score::new(100)),
+            role: Some(hactl_model::Role::Promoted),
+            ..Default::default()
+        });
+    let got = summary(&c);
+    assert_eq!(
+        got,
+        ["Promote app:1 ( Unpromoted -> Promoted web-1 )"],
+        "{got:?}"
+    );
+}

@@ -196,6 +196,9 @@ impl<'a> Sched<'a> {
     /// (Pacemaker's find_anonymous_clone).
     pub(crate) fn clone_history_instance(&mut self, n: usize, rid: &str) -> Option<usize> {
         let ci = *self.clone_base.get(strip_instance(rid))?;
+        if let Some(p) = self.bundle_instance_on(ci, n) {
+            return Some(p);
+        }
         if self.clones[ci].unique {
             return self.unique_instance(ci, rid);
         }

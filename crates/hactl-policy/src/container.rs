@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use hactl_model::remote::{container_of, is_remote_connection, CONTAINER_META};
-use hactl_model::{Cib, ColocationConstraint, OrderConstraint, Resource, Score};
+use hactl_model::{Cib, ColocationConstraint, OrderConstraint, Resource};
 
 use crate::sched::{RscRef, Sched};
 
@@ -70,7 +70,7 @@ pub(crate) fn desugar(cib: &Cib) -> Cow<'_, Cib> {
             id: format!("#{rsc}-with-container"),
             rsc: rsc.clone(),
             with_rsc: container.clone(),
-            score: Score::INFINITY,
+            score: crate::bundle::container_colocation_score(cib, &rsc),
             ..Default::default()
         });
         cons.order.push(OrderConstraint {

@@ -192,6 +192,7 @@ impl Sched<'_> {
         let own = op_params(spec);
         // Parameters with a rule can differ per node (`conditional.rs`).
         let params = crate::conditional::params_on(self.cib, def, self.nodes[n].name, self.now);
+        let params = crate::bundle_nodes::digest_params(params, def, self.nodes[n].name);
         let all: Vec<(&str, &str)> = params
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))

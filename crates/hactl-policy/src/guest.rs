@@ -366,9 +366,13 @@ impl Sched<'_> {
         match g.acts[i].task {
             Task::Start | Task::Promote => {
                 let first = self.start_or_placeholder(container, g);
-                g.order(first, i, ORDERED | FIRST_IMPLIES_THEN);
+                g.order(
+                    first,
+                    i,
+                    ORDERED | FIRST_IMPLIES_THEN | UNRUNNABLE_FIRST_BLOCKS,
+                );
                 let first = self.start_or_placeholder(conn, g);
-                g.order(first, i, ORDERED);
+                g.order(first, i, ORDERED | UNRUNNABLE_FIRST_BLOCKS);
             }
             Task::Stop | Task::Demote | Task::MigrateTo | Task::MigrateFrom => {
                 if !self.prims[container].failed {
@@ -472,7 +476,9 @@ impl Sched<'_> {
                 continue;
             };
             for &(n, c) in &guests {
-                if prim.probed[n] || hosts {
+                // A bundle's node is never discovered by anything but its
+                // replica's own instance (bundle_nodes.rs).
+                if prim.probed[n] || hosts || !self.bundle_probes(p, n) {
                     continue;
                 }
                 let container = &self.prims[c];

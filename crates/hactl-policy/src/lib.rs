@@ -19,13 +19,16 @@
 //! promotable clones of primitives are scheduled (`clone.rs`, `promotable.rs`),
 //! with their notifications (`notify.rs`) and `clone-min` (`clone_min.rs`), and
 //! live migration of a primitive that stands alone (`migration.rs`), anonymous
-//! clones of groups (`clone_group.rs`), while bundles and promotable, unique,
-//! ordered or notifying clones of groups are refused when a CIB is imported.
+//! clones of groups (`clone_group.rs`) and bundles (`bundle.rs`, their guest
+//! nodes in `bundle_nodes.rs`), while bundles with more than one replica per
+//! host and promotable, unique, ordered or notifying clones of groups are
+//! refused when a CIB is imported.
 
 mod actions;
 mod assign_scores;
 pub use assign_scores::AssignScores;
 mod bundle;
+mod bundle_nodes;
 mod bundle_status;
 #[cfg(test)]
 mod bundle_tests;
@@ -436,6 +439,7 @@ fn run(cib: &Cib, now: i64, live: Option<LiveFacts>) -> Result<Transition, Polic
     s.check_migration_history()?;
     s.apply_node_criteria();
     s.apply_remote_bans();
+    s.apply_bundle_bans();
     s.check_definitions();
     s.restart_failed_containers();
     s.assign_all();

@@ -82,7 +82,7 @@ impl Sched<'_> {
         if !self.promotion_score_applies(p, n) {
             return None;
         }
-        let attrs = &self.nodes[n].attrs;
+        let attrs = &self.nodes[self.attribute_node(p, n)?].attrs;
         // The agent set it under the name the history knows the instance by
         // (crm_attribute --promotion uses OCF_RESOURCE_INSTANCE).
         let prim = &self.prims[p];

@@ -8,7 +8,7 @@
 //! remote node whose connection is down fence it only if the connection cannot
 //! come back this transition. Fence devices and connections never run on remote
 //! nodes. A guest node is a remote node whose connection has a container
-//! (`guest.rs`); bundles are refused on import.
+//! (`guest.rs`); so is a bundle replica's node (`bundle_nodes.rs`).
 
 use hactl_model::values::parse_interval_ms;
 use hactl_model::{OpRecord, Role, Score};
@@ -211,7 +211,9 @@ impl<'a> Sched<'a> {
     pub(crate) fn connections_first(&self, top: Vec<RscRef>) -> Vec<RscRef> {
         let (first, rest): (Vec<RscRef>, Vec<RscRef>) = top
             .into_iter()
-            .partition(|r| matches!(*r, RscRef::P(p) if self.is_connection(p)));
+            .partition(|r| {
+                matches!(*r, RscRef::P(p) if self.is_connection(p) && !self.is_bundle_connection(p))
+            });
         first.into_iter().chain(rest).collect()
     }
 
