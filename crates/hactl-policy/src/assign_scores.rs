@@ -23,6 +23,15 @@ impl Sched<'_> {
     /// Records the scores of group `g` and its members (call as its assignment
     /// starts, once).
     pub(crate) fn note_group_assign(&mut self, g: usize) {
+        // An orphan instance of a cloned group is removed: no scores (as for
+        // any removed resource).
+        if self.groups[g]
+            .members
+            .first()
+            .is_some_and(|&m| self.prims[m].orphan)
+        {
+            return;
+        }
         let own = self.group_allowed.get(g).cloned().unwrap_or_default();
         let members = self.groups[g].members.clone();
         self.note_assign("pcmk__group_assign", RscRef::G(g), own, &members);
@@ -33,6 +42,32 @@ impl Sched<'_> {
         let own = self.clones[ci].allowed.clone();
         let instances = self.clones[ci].instances.clone();
         self.note_assign("pcmk__clone_assign", RscRef::C(ci), own, &instances);
+        self.note_clone_group_instances(ci);
+    }
+
+    /// A cloned group's instances as its clone's assignment starts: Pacemaker
+    /// shows the clone's children recursively, so each instance group's own
+    /// scores and all its members (the leads are already noted as instances).
+    fn note_clone_group_instances(&mut self, ci: usize) {
+        for gi in self.clones[ci].instance_groups.clone() {
+            let members = self.groups[gi].members.clone();
+            if members.first().is_none_or(|&m| self.prims[m].orphan) {
+                continue;
+            }
+            let own = self.group_allowed.get(gi).cloned().unwrap_or_default();
+            self.assign_scores.push(AssignScores {
+                function: "pcmk__clone_assign",
+                resource: self.groups[gi].id.to_string(),
+                scores: own,
+            });
+            for &m in members.iter().skip(1) {
+                self.assign_scores.push(AssignScores {
+                    function: "pcmk__clone_assign",
+                    resource: self.prims[m].id.clone(),
+                    scores: self.prims[m].allowed.clone(),
+                });
+            }
+        }
     }
 
     fn note_assign(

@@ -584,6 +584,7 @@ impl<'a> Sched<'a> {
         for n in 0..self.nodes.len() {
             if self.prims[p].allowed[n].is_some() && !self.can_run_instance(ci, p, n, node_max) {
                 self.prims[p].allowed[n] = Some(Score::NEG_INFINITY);
+                self.ban_instance_group(p, n);
             }
         }
         self.prefer = prefer.map(|n| (p, n));

@@ -230,6 +230,7 @@ impl<'a> Sched<'a> {
     /// location: the lead gets it, the other members a zero where they had none.
     pub(crate) fn group_clone_location(&mut self, ci: usize, n: usize, score: Score, what: &str) {
         for gi in self.clones[ci].instance_groups.clone() {
+            self.group_location(gi, n, score);
             let members = self.groups[gi].members.clone();
             for (i, &m) in members.iter().enumerate() {
                 if i == 0 {
@@ -318,6 +319,29 @@ impl<'a> Sched<'a> {
             prim.next_role_reason = s.role.1.clone();
         }
         self.groups[gi].unassigned = true;
+    }
+
+    /// A node instance `p` cannot run on, for a cloned group's instance: Pacemaker
+    /// bans it on the instance group and every member, not only the lead (the
+    /// lead's own ban is the caller's).
+    pub(crate) fn ban_instance_group(&mut self, p: usize, n: usize) {
+        let Some(gi) = self.instance_group(p) else {
+            return;
+        };
+        if let Some(slot) = self
+            .group_allowed
+            .get_mut(gi)
+            .and_then(|row| row.get_mut(n))
+        {
+            if slot.is_some() {
+                *slot = Some(Score::NEG_INFINITY);
+            }
+        }
+        for m in self.groups[gi].members.clone() {
+            if self.prims[m].allowed[n].is_some() {
+                self.prims[m].allowed[n] = Some(Score::NEG_INFINITY);
+            }
+        }
     }
 
     /// Each member's state that assigning it changes.

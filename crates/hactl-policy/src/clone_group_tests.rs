@@ -310,3 +310,57 @@ fn a_member_stop_makes_the_cloned_groups_stop_required() {
         }
     }
 }
+
+/// As Pacemaker shows a clone's children recursively when its assignment starts,
+/// the scores list each instance group (with the clone's location constraint)
+/// and every member, not only the leads; an instance that cannot run on a node
+/// (here: the node already holds clone-node-max instances) is banned there on
+/// its group and all members before the group is assigned (CTS cloned-group).
+#[test]
+fn the_scores_list_each_cloned_group_instance_and_its_members() {
+    let mut cib = base(&["n1", "n2"]);
+    cib.config.resources.push(cloned_group(&[]));
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "grp-on-n1".into(),
+        rsc: "grp-clone".into(),
+        node: Some("n1".into()),
+        score: Some(Score::new(5)),
+        ..Default::default()
+    });
+    let scores = schedule(&cib, 5).unwrap().raw_scores();
+    for line in [
+        "pcmk__clone_assign: grp:0 allocation score on n1: 5",
+        "pcmk__clone_assign: grp:1 allocation score on n2: 0",
+        "pcmk__clone_assign: web:0 allocation score on n1: 5",
+        "pcmk__clone_assign: ip:1 allocation score on n1: 0",
+        "pcmk__group_assign: grp:0 allocation score on n1: 5",
+        "pcmk__group_assign: grp:1 allocation score on n1: -INFINITY",
+        "pcmk__group_assign: ip:1 allocation score on n1: -INFINITY",
+        "pcmk__group_assign: ip:1 allocation score on n2: 0",
+    ] {
+        assert!(
+            scores.lines().any(|l| l == line),
+            "no {line:?} in\n{scores}"
+        );
+    }
+}
+
+/// An orphan instance of a cloned group (made for a second history of a member
+/// on a node where an instance already runs) is a removed resource: like
+/// Pacemaker, the scores leave out its group as well as its members.
+#[test]
+fn the_scores_leave_out_an_orphan_cloned_group_instance() {
+    let mut cib = base(&["n1", "n2"]);
+    cib.config.resources.push(cloned_group(&[]));
+    let st = cib.status.nodes.get_mut("n1").unwrap();
+    st.resources.insert("web:0".into(), running(2));
+    st.resources.insert("web:1".into(), running(3));
+    let t = schedule(&cib, 5).unwrap();
+    assert!(t
+        .placements
+        .iter()
+        .any(|p| p.orphan && p.resource == "web:2"));
+    let scores = t.raw_scores();
+    assert!(scores.contains("grp:1 allocation score"), "{scores}");
+    assert!(!scores.contains("grp:2"), "{scores}");
+}
