@@ -309,3 +309,33 @@ fn a_role_location_on_a_bundle_applies_to_the_bundled_clone() {
         "{got:?}"
     );
 }
+
+/// A replica whose container cannot run anywhere stops whole, each part
+/// naming the container's start as the reason, as Pacemaker does (the
+/// instance inside too, not its connection).
+#[test]
+fn a_replica_that_cannot_run_stops_naming_its_container() {
+    let guests = format!("{}{}", guest_running_app(0), guest_running_app(1));
+    let mut c = guest_cib("", &replica_on_host(0), &replica_on_host(1), &guests);
+    c.config
+        .constraints
+        .location
+        .push(hactl_model::LocationConstraint {
+            id: "ban".into(),
+            rsc: "web".into(),
+            node: Some("n1".into()),
+            score: Some(hactl_model::Score::NEG_INFINITY),
+            ..Default::default()
+        });
+    let mut got = summary(&c);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "Stop app:0 ( web-0 ) due to unrunnable web-podman-0 start",
+            "Stop web-0 ( n1 ) due to unrunnable web-podman-0 start",
+            "Stop web-podman-0 ( n1 ) due to node availability",
+        ],
+        "{got:?}"
+    );
+}

@@ -365,14 +365,18 @@ impl Sched<'_> {
         };
         match g.acts[i].task {
             Task::Start | Task::Promote => {
+                // The container's edge is made last so that it is looked at
+                // first (inputs are read newest first, as Pacemaker's): a start
+                // blocked by both is blocked by the container, as Pacemaker
+                // reports it ("unrunnable <container> start").
+                let conn_start = self.start_or_placeholder(conn, g);
+                g.order(conn_start, i, ORDERED | UNRUNNABLE_FIRST_BLOCKS);
                 let first = self.start_or_placeholder(container, g);
                 g.order(
                     first,
                     i,
                     ORDERED | FIRST_IMPLIES_THEN | UNRUNNABLE_FIRST_BLOCKS,
                 );
-                let first = self.start_or_placeholder(conn, g);
-                g.order(first, i, ORDERED | UNRUNNABLE_FIRST_BLOCKS);
             }
             Task::Stop | Task::Demote | Task::MigrateTo | Task::MigrateFrom => {
                 if !self.prims[container].failed {
