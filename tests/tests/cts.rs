@@ -211,7 +211,8 @@ fn pacemaker_cts() {
 }
 
 /// `CTS_CASE=name cargo test -p hactl-tests --test cts -- --nocapture one_case` prints
-/// one case's summaries, actions and score explanation (for debugging).
+/// one case's summaries, actions and score explanation, and its differences from
+/// the `.scores` file (`CTS_RAW=1` also prints hactl's score lines) (for debugging).
 #[test]
 fn one_case() {
     let Ok(name) = std::env::var("CTS_CASE") else {
@@ -237,6 +238,20 @@ fn one_case() {
         println!("action {a:?}");
     }
     print!("{}", t.explain_text());
+    if let Ok(scores) = std::fs::read_to_string(path.with_extension("scores")) {
+        let lines = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let diff = line_diff(&lines(&scores), &lines(&t.raw_scores()));
+        println!("scores differences:\n  {}", diff.join("\n  "));
+        if std::env::var_os("CTS_RAW").is_some() {
+            print!("{}", t.raw_scores());
+        }
+    }
     if let Ok(exp) = std::fs::read_to_string(path.with_extension("exp")) {
         let ours = hactl_policy::graph_xml(&cib, &t);
         if let (Ok(want), Ok(got)) = (Graph::parse(&exp), Graph::parse(&ours)) {

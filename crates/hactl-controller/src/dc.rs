@@ -1214,6 +1214,7 @@ fn graph_of(cib: &Cib, actions: Vec<Action>, edges: Vec<OrderingEdge>) -> Transi
         scores: Vec::new(),
         warnings: Vec::new(),
         assign_scores: Vec::new(),
+        promotion_scores: Vec::new(),
     }
 }
 

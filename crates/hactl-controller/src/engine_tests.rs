@@ -95,6 +95,7 @@ fn typed_graph(actions: Vec<Action>, edges: &[(usize, usize, EdgeKind)]) -> Tran
         scores: vec![],
         warnings: vec![],
         assign_scores: vec![],
+        promotion_scores: vec![],
     }
 }
 

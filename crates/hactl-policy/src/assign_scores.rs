@@ -1,9 +1,10 @@
 //! The node scores Pacemaker prints as it starts assigning a group or a clone
 //! (`pcmk__group_assign: …` / `pcmk__clone_assign: …` in `crm_simulate -s`): the
-//! collective resource's own scores (its location constraints), then each member's
-//! or instance's scores as they stand before any of them is assigned (its own
-//! constraints, stickiness, failure bans; a group's location constraints count in
-//! full for its first member only, as they do for assignment).
+//! collective resource's own scores (its location constraints; for a clone also
+//! its dependents' preferences), then each member's or instance's scores as they
+//! stand before any of them is assigned (its own constraints, stickiness, failure
+//! bans, a promotable instance's positive promotion scores; a group's location
+//! constraints count in full for its first member only, as they do for assignment).
 
 use hactl_model::Score;
 

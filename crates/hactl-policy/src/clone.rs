@@ -361,7 +361,6 @@ impl<'a> Sched<'a> {
         if !self.clones[ci].unassigned || self.clones[ci].assigning {
             return;
         }
-        self.note_clone_assign(ci);
         self.clones[ci].assigning = true;
         if self.clones[ci].promotable {
             self.add_promotion_scores(ci);
@@ -380,6 +379,9 @@ impl<'a> Sched<'a> {
         for c in with_this {
             self.add_dependent_scores_to_clone(c, ci);
         }
+        // Pacemaker shows the scores with the promotion scores and its
+        // dependents' preferences added, just before placing the instances.
+        self.note_clone_assign(ci);
         let mut order = self.clones[ci].instances.clone();
         order.sort_by(|&a, &b| self.cmp_instance(ci, a, b));
         self.assign_instances(ci, &order);

@@ -72,6 +72,8 @@ mod output;
 mod probe_order;
 mod promotable;
 mod promotable_actions;
+mod promotion_scores;
+pub use promotion_scores::PromotionScore;
 #[cfg(test)]
 mod promote_history_tests;
 mod raw_scores;
@@ -164,6 +166,9 @@ pub struct Transition {
     /// Scores as groups and clones start being assigned (`--show-scores --raw`).
     #[serde(skip)]
     pub assign_scores: Vec<AssignScores>,
+    /// Promotable clone instances' promotion scores (`--show-scores --raw`).
+    #[serde(skip)]
+    pub promotion_scores: Vec<PromotionScore>,
 }
 
 /// One action of the transition graph.
@@ -760,6 +765,7 @@ fn build_transition(
         scores,
         warnings,
         assign_scores: s.assign_scores.clone(),
+        promotion_scores: s.promotion_scores.clone(),
     }
 }
 

@@ -160,6 +160,7 @@ impl Sched<'_> {
         let mut promoted = 0;
         for r in ranks {
             let p = r.p;
+            self.note_promotion_score(p, r.sort_index);
             self.set_promote(p, false);
             if r.sort_index < Score::ZERO || promoted >= self.clones[ci].promoted_max {
                 continue;

@@ -32,7 +32,7 @@ pub(super) fn reaches(t: &crate::Transition, from: usize, to: usize) -> bool {
 
 /// `db` (Stateful-like) cloned and promotable over three nodes, with a monitor
 /// per role; the nodes' promotion scores for it as given.
-fn promotable(scores: &[(&str, &str)]) -> Cib {
+pub(super) fn promotable(scores: &[(&str, &str)]) -> Cib {
     let mut cib = base(&NODES);
     let mut prim = dummy("db");
     for (role, iv) in [(Role::Promoted, 10_000), (Role::Unpromoted, 11_000)] {

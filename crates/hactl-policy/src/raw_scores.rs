@@ -4,7 +4,8 @@
 //!
 //! Groups and clones add the scores they and their members had as their
 //! assignment started (`pcmk__group_assign: …`, `pcmk__clone_assign: …`; see
-//! `assign_scores.rs`).
+//! `assign_scores.rs`). Promotable clones add each instance's promotion score
+//! (`RSC promotion score on NODE: SCORE`; see `promotion_scores.rs`).
 
 use crate::Transition;
 
@@ -37,6 +38,15 @@ impl Transition {
                     ));
                 }
             }
+        }
+        for s in &self.promotion_scores {
+            lines.push(match s.node.and_then(|n| self.nodes.get(n)) {
+                Some(node) => format!(
+                    "{} promotion score on {}: {}",
+                    s.resource, node.name, s.score
+                ),
+                None => format!("{} promotion score (inactive): {}", s.resource, s.score),
+            });
         }
         lines.sort();
         let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());

@@ -294,6 +294,8 @@ pub(crate) struct Sched<'a> {
     pub(crate) group_allowed: Vec<Vec<Option<Score>>>,
     /// Scores as groups and clones start being assigned, in that order.
     pub(crate) assign_scores: Vec<crate::assign_scores::AssignScores>,
+    /// Promotion scores as promotable clones' roles are chosen.
+    pub(crate) promotion_scores: Vec<crate::promotion_scores::PromotionScore>,
     /// `resource-discovery` of the location constraints (`discovery.rs`).
     pub(crate) discovery: crate::discovery::Discovery,
 }
@@ -438,6 +440,7 @@ impl<'a> Sched<'a> {
             coloc_merges_cut: Vec::new(),
             group_allowed: Vec::new(),
             assign_scores: Vec::new(),
+            promotion_scores: Vec::new(),
             discovery: Default::default(),
         };
         s.unpack_nodes();

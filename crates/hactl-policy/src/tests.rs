@@ -694,6 +694,9 @@ mod clone_tests;
 #[path = "promotable_tests.rs"]
 mod promotable_tests;
 
+#[path = "promotion_scores_tests.rs"]
+mod promotion_scores_tests;
+
 #[path = "notify_tests.rs"]
 mod notify_tests;
 
