@@ -156,9 +156,18 @@ pub(crate) fn check_bundle_constraints(c: &Configuration) -> Result<(), ImportEr
     };
     let k = &c.constraints;
     for co in &k.colocation {
-        if (bundle(&co.rsc) && role(co.rsc_role))
-            || (bundle(&co.with_rsc) && role(co.with_rsc_role))
-        {
+        // A primitive with a bundle in a role: with its bundled clone's
+        // instances in that role, on their hosts (scheduled).
+        let primitive = c
+            .resources
+            .iter()
+            .any(|r| matches!(r, hactl_model::Resource::Primitive(p) if p.id == co.rsc));
+        let bundled = primitive
+            && c.bundles
+                .iter()
+                .any(|b| b.id == co.with_rsc && b.primitive.is_some());
+        let with_role = bundle(&co.with_rsc) && role(co.with_rsc_role) && !bundled;
+        if (bundle(&co.rsc) && role(co.rsc_role)) || with_role {
             return Err(refuse(
                 "rsc_colocation",
                 &co.id,

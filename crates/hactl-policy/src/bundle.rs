@@ -97,6 +97,7 @@ pub(crate) fn expand(cib: &Cib) -> Cow<'_, Cib> {
         placed.push((b.position, resources));
         out.config.constraints.colocation.extend(colocs);
         copy_locations_to_addresses(&mut out, b);
+        role_colocations_to_bundled_clone(&mut out, b);
     }
     // Insert from the back so earlier positions stay valid.
     placed.sort_by_key(|(pos, _)| std::cmp::Reverse(*pos));
@@ -266,6 +267,25 @@ fn copy_locations_to_addresses(out: &mut Cib, b: &Bundle) {
         })
         .collect();
     out.config.constraints.location.extend(copies);
+}
+
+/// A colocation with a bundle in a role (Promoted, Unpromoted) is with its
+/// bundled clone's instances in that role, on their replicas' hosts.
+fn role_colocations_to_bundled_clone(out: &mut Cib, b: &Bundle) {
+    if b.primitive.is_none() {
+        return;
+    }
+    let role = |r: Option<hactl_model::Role>| {
+        matches!(
+            r,
+            Some(hactl_model::Role::Promoted | hactl_model::Role::Unpromoted)
+        )
+    };
+    for c in out.config.constraints.colocation.iter_mut() {
+        if c.with_rsc == b.id && role(c.with_rsc_role) {
+            c.with_rsc = b.clone_id();
+        }
+    }
 }
 
 fn ip_id(b: &Bundle, addr: &str) -> String {

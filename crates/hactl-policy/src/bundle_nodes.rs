@@ -205,6 +205,25 @@ impl<'a> Sched<'a> {
         }
     }
 
+    /// The node that stands for node `n` when placing with what runs on it: a
+    /// bundle replica's node stands for its container's host (Pacemaker's
+    /// get_bundle_node_host), None while the container has none.
+    pub(crate) fn bundle_host(&self, n: usize) -> Option<usize> {
+        if self.cib.config.bundles.is_empty() {
+            return Some(n);
+        }
+        let Some(r) = self.bundle_replicas().into_iter().find(|r| r.node == n) else {
+            return Some(n);
+        };
+        match self
+            .by_id
+            .get(r.bundle.container_id(r.number as u32).as_str())
+        {
+            Some(&RscRef::P(c)) => self.prims[c].assigned,
+            _ => None,
+        }
+    }
+
     /// Whether `p` is a bundle replica's connection (placed with its bundle).
     pub(crate) fn is_bundle_connection(&self, p: usize) -> bool {
         let id = self.prims[p].id.as_str();

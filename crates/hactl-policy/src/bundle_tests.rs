@@ -339,3 +339,50 @@ fn a_replica_that_cannot_run_stops_naming_its_container() {
         "{got:?}"
     );
 }
+
+/// A primitive colocated with a bundle in the Promoted role is placed
+/// against the host of the replica whose instance is promoted.
+#[test]
+fn a_colocation_with_the_promoted_bundle_uses_the_replica_host() {
+    let meta = r##"<nvpair id="web-p" name="promotable" value="true"/>
+<nvpair id="web-t" name="container-attribute-target" value="host"/>"##;
+    let guests = format!("{}{}", guest_running_app(0), guest_running_app(1));
+    let n2 = format!(
+        "{}{}",
+        replica_on_host(1),
+        started("vip", "pacemaker", "Dummy")
+    );
+    let mut c = guest_cib(meta, &replica_on_host(0), &n2, &guests);
+    for (n, v) in [("n1", "5"), ("n2", "10")] {
+        let st = c.status.nodes.get_mut(n).expect("node state");
+        st.attributes.insert("master-app".into(), v.into());
+    }
+    c.config
+        .resources
+        .push(hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "vip".into(),
+            agent: hactl_model::AgentSpec::parse("ocf:pacemaker:Dummy").expect("agent"),
+            ..Default::default()
+        }));
+    c.config
+        .constraints
+        .colocation
+        .push(hactl_model::ColocationConstraint {
+            id: "vip-away".into(),
+            rsc: "vip".into(),
+            with_rsc: "web".into(),
+            with_rsc_role: Some(hactl_model::Role::Promoted),
+            score: hactl_model::Score::new(-5000),
+            ..Default::default()
+        });
+    let mut got = summary(&c);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "Move vip ( n2 -> n1 )",
+            "Promote app:1 ( Unpromoted -> Promoted web-1 )"
+        ],
+        "{got:?}"
+    );
+}

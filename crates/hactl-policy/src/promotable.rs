@@ -403,6 +403,8 @@ impl Sched<'_> {
             .iter()
             .filter(|&&q| self.next_role_of(q) == role)
             .filter_map(|&q| self.prims[q].assigned)
+            // A bundled instance counts where its replica's container is.
+            .filter_map(|n| self.bundle_host(n))
             .collect();
         let label = format!(
             "colocation {} with {} ({role})",
