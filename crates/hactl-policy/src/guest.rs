@@ -267,12 +267,13 @@ impl Sched<'_> {
 
     /// How the summary and the graph name the fencing of node `n`: `reboot`
     /// or `off` and, for a guest node, the container recovered for it (`off`
-    /// when the container is not started again).
+    /// only when the container has no start action at all).
     pub(crate) fn fence_label(&self, g: &Graph, n: usize) -> (&str, Option<&str>) {
         match self.guest_container(n) {
             Some(c) => {
-                // Not a placeholder start (no node) made only to order against.
-                let starts = g.start_of[c].is_some_and(|s| g.acts[s].node.is_some());
+                // Any start counts, even one that cannot run: Pacemaker (2.1.5)
+                // reboots a guest whose container stays stopped too.
+                let starts = g.start_of[c].is_some();
                 let action = if starts || self.prims[c].assigned.is_some() {
                     "reboot"
                 } else {
