@@ -22,9 +22,6 @@ pub(crate) fn refuse_in_cluster(c: &Configuration, errs: &mut Vec<ModelError>) {
             });
         }
     }
-    // The controller would have to record `#node-unfenced` when a node is
-    // unfenced (and forget it when the node leaves), or every transition would
-    // unfence the node again.
     // Only OCF agents have migrate_to and migrate_from: the executor would have
     // nothing to run for another class's migration (Pacemaker schedules it all
     // the same, so `hactl simulate` does).
@@ -36,10 +33,15 @@ pub(crate) fn refuse_in_cluster(c: &Configuration, errs: &mut Vec<ModelError>) {
                 .into(),
         });
     }
+    // The controller would have to record `#node-unfenced` when a node is
+    // unfenced (and forget it when the node leaves), or every transition would
+    // unfence the node again.
     if let Some((what, id)) = unfencing_setting(c) {
         errs.push(ModelError::Invalid {
             context: format!("{what} of {id}"),
-            message: "unfencing is not supported in a running cluster yet: the daemon                       does not record which nodes were unfenced (hactl simulate plans                       it for Pacemaker CIBs)"
+            message: "unfencing is not supported in a running cluster yet: the daemon \
+                      does not record which nodes were unfenced (hactl simulate plans \
+                      it for Pacemaker CIBs)"
                 .into(),
         });
     }
@@ -117,7 +119,8 @@ mod tests {
         assert!(
             e.contains("provides=unfencing")
                 && e.contains("fabric")
-                && e.contains("running cluster"),
+                && e.contains("running cluster")
+                && e.contains("the daemon does not record"),
             "{e}"
         );
         assert!(cib.config.resources.is_empty());
