@@ -718,6 +718,9 @@ mod migration_tests;
 #[path = "migration_orders_tests.rs"]
 mod migration_orders_tests;
 
+#[path = "partial_migration_tests.rs"]
+mod partial_migration_tests;
+
 #[path = "one_or_more_tests.rs"]
 mod one_or_more_tests;
 
