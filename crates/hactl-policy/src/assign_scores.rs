@@ -95,6 +95,25 @@ impl Sched<'_> {
         self.assign_scores.extend(out);
     }
 
+    /// Primitives whose assignment is undone (an instance tried on its current
+    /// node went elsewhere or nowhere) and will be assigned again: Pacemaker
+    /// printed their pcmk__primitive_assign scores as it assigned them, so those
+    /// lines appear once more, with the scores of that first attempt (the final
+    /// ones come from the placements).
+    pub(crate) fn note_undone_assign(&mut self, prims: &[usize]) {
+        for &m in prims {
+            let prim = &self.prims[m];
+            if prim.orphan || prim.unassigned {
+                continue;
+            }
+            self.assign_scores.push(AssignScores {
+                function: "pcmk__primitive_assign",
+                resource: prim.id.clone(),
+                scores: prim.allowed.clone(),
+            });
+        }
+    }
+
     /// A location constraint's score on a group's own scores.
     pub(crate) fn group_location(&mut self, g: usize, n: usize, score: Score) {
         let nodes = self.nodes.len();

@@ -628,6 +628,7 @@ impl<'a> Sched<'a> {
             }
             if let Some((gi, saved)) = &saved_group {
                 // The whole instance group goes back to unassigned.
+                self.note_undone_assign(&self.groups[*gi].members.clone());
                 self.unassign_instance_group(*gi, saved);
                 if chosen.is_none() {
                     break;
@@ -636,6 +637,7 @@ impl<'a> Sched<'a> {
                 chosen = None;
                 continue;
             }
+            self.note_undone_assign(&[p]);
             self.prims[p].allowed = saved_allowed.clone();
             self.prims[p].explain.truncate(saved_explain);
             let Some(other) = chosen else {

@@ -384,3 +384,42 @@ fn a_required_first_group_promotes_a_cloned_group_without_restarting_it() {
         ]
     );
 }
+
+/// An instance first tried on its current node, which then goes elsewhere, is
+/// assigned a second time; Pacemaker prints its pcmk__primitive_assign scores at
+/// each attempt, so they appear twice (CTS bug-lf-2422, cloned-group-stop).
+#[test]
+fn an_instance_assigned_twice_has_its_primitive_scores_printed_twice() {
+    let mut cib = base(&["n1", "n2"]);
+    cib.config
+        .resources
+        .push(clone_of("web-clone", "web", &[("clone-max", "1")]));
+    cib.config.resources.push(Resource::Primitive(dummy("db")));
+    cib.config.constraints.location.push(LocationConstraint {
+        id: "db-on-n2".into(),
+        rsc: "db".into(),
+        node: Some("n2".into()),
+        score: Some(Score::new(100)),
+        ..Default::default()
+    });
+    cib.config.constraints.colocation.push(coloc(
+        "web-with-db",
+        "web-clone",
+        "db",
+        Score::INFINITY,
+    ));
+    let st = cib.status.nodes.get_mut("n1").unwrap();
+    st.resources.insert("web".into(), running(2));
+    let t = schedule(&cib, 1_000_000).unwrap();
+    assert_eq!(
+        summary(&cib),
+        vec!["Move web:0 ( n1 -> n2 )", "Start db ( n2 )"]
+    );
+    let scores = t.raw_scores();
+    let on_n1 = "pcmk__primitive_assign: web:0 allocation score on n1: -INFINITY";
+    assert_eq!(
+        scores.lines().filter(|l| *l == on_n1).count(),
+        2,
+        "{scores}"
+    );
+}
