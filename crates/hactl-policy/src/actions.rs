@@ -551,7 +551,7 @@ impl Sched<'_> {
         if is_moving {
             need_stop = true;
         }
-        if prim.active.len() > 1 || prim.def_change.restart {
+        if prim.active.len() > 1 || prim.def_change.restart || prim.partial_restart {
             need_stop = true;
         }
         if !is_moving {

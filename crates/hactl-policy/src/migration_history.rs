@@ -4,8 +4,8 @@
 //! ran (or failed) counts the resource as active on the target too, unless the
 //! target has newer state of it; without that, the resource is failed and may
 //! not migrate. A partial migration whose target is chosen again is finished
-//! (`continue_partial_migrations`); one that cannot be, which Pacemaker
-//! recovers, is refused.
+//! (`continue_partial_migrations`); one that cannot be is recovered in place
+//! when the resource is active on the target only, else refused.
 
 use hactl_model::OpRecord;
 
@@ -206,8 +206,8 @@ impl Sched<'_> {
     /// A partial migration whose target is chosen again is finished, as
     /// Pacemaker does when the resource is active on just its source and target
     /// and may migrate: it moves from the source (`migrate_from` on the target,
-    /// no `migrate_to`; `migration.rs`). Otherwise Pacemaker recovers it; that
-    /// stays refused.
+    /// no `migrate_to`; `migration.rs`). Otherwise Pacemaker recovers it:
+    /// restarted on the target when active there only, else refused.
     pub(crate) fn continue_partial_migrations(&mut self) -> Result<(), PolicyError> {
         for p in 0..self.prims.len() {
             let prim = &self.prims[p];
@@ -221,6 +221,12 @@ impl Sched<'_> {
             let continues = prim.active.len() == 2
                 && prim.next_role != Some(hactl_model::Role::Stopped)
                 && source.is_some_and(|src| self.may_finish_migration(p, src));
+            if !continues && prim.active.len() == 1 {
+                // Active on the target only (stopped on the source since):
+                // Pacemaker forces its recovery in place (need_stop).
+                self.prims[p].partial_restart = true;
+                continue;
+            }
             if !continues {
                 return Err(PolicyError::Unsupported {
                     rsc: prim.id.clone(),

@@ -31,11 +31,16 @@ fn node_state(id: u32, node: &str, ops: &str) -> String {
 /// migrated to n2: migrate_to on n1 done, no migrate_from on n2, where (as on
 /// n3) it was only probed. A location constraint prefers `pref` (100).
 fn partially_migrated(pref: &str) -> Cib {
+    partially_migrated_with(pref, "")
+}
+
+/// As `partially_migrated`, with `more` added to n1's history of `vm`.
+fn partially_migrated_with(pref: &str, more: &str) -> Cib {
     let mon = format!(
         r#"<lrm_rsc_op id="vm_monitor_10000" operation_key="vm_monitor_10000" operation="monitor" crm_feature_set="3.16.1" transition-key="2:1:0:aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa" transition-magic="0:0;2:1:0:aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa" call-id="10" rc-code="0" op-status="0" interval="10000" last-rc-change="50" exec-time="0" queue-time="0" on_node="n1" op-digest="{MON_DIGEST}"/>"#
     );
     let migrated = format!(r#"migrate_source="n1" migrate_target="n2" op-digest="{DIGEST}""#);
-    let n1 = vm_op("vm_last_0", "migrate_to", 11, 0, "n1", &migrated) + &mon;
+    let n1 = vm_op("vm_migrate_to_0", "migrate_to", 11, 0, "n1", &migrated) + more + &mon;
     let probe = |node| {
         vm_op(
             "vm_last_0",
@@ -131,4 +136,30 @@ fn a_partial_migration_whose_target_is_not_chosen_again_stops_on_both_nodes() {
             assert!(reaches(&t, stop, start), "{to}: stop on {from}");
         }
     }
+}
+
+/// crm_simulate: n1 stopped vm after its migrate_to, so vm is active on the
+/// target n2 only; chosen again, the migration cannot be finished and vm is
+/// recovered in place: "Restart vm ( n2 )", stop then start on n2.
+#[test]
+fn a_partial_migration_stopped_on_its_source_is_restarted_on_its_target() {
+    let stop = vm_op(
+        "vm_last_0",
+        "stop",
+        12,
+        0,
+        "n1",
+        &format!(r#"op-digest="{DIGEST}""#),
+    );
+    let cib = partially_migrated_with("n2", &stop);
+    assert_eq!(summary(&cib), ["Restart vm ( n2 )"]);
+    let t = schedule(&cib, 1_000_000).expect("schedules");
+    let stop = on(&t, |k| *k == ActionKind::Stop, "n2").expect("stop on n2");
+    let start = on(&t, |k| *k == ActionKind::Start, "n2").expect("start on n2");
+    assert!(!t.actions[start].pseudo && reaches(&t, stop, start));
+    assert!(
+        on(&t, |k| *k == ActionKind::Stop, "n1").is_none(),
+        "{:#?}",
+        t.actions
+    );
 }

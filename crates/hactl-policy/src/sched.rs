@@ -150,6 +150,9 @@ pub(crate) struct Prim<'a> {
     /// chosen again): the target is taken out of `active` (the resource moves
     /// from the source) and kept here for the status display.
     pub partial_continue: Option<usize>,
+    /// A partial migration that cannot be finished on a resource active on
+    /// its target only: restarted there (Pacemaker's forced recovery).
+    pub partial_restart: bool,
     pub stop_if_failed: bool,
     /// Its history has a start still in progress (Pacemaker's start_pending).
     pub start_pending: bool,
@@ -640,6 +643,7 @@ impl<'a> Sched<'a> {
             migration_barred: false,
             partial_target: None,
             partial_continue: None,
+            partial_restart: false,
             stop_if_failed: false,
             start_pending: false,
             restart_container: false,
