@@ -352,11 +352,16 @@ fn netns_config_backup_restore_and_export_rebuild_an_identical_cluster() -> Resu
         o.status.success(),
         &format!("the exported script failed: {}", stderr(&o)),
     )?;
-    let got = config_json(&c, 1)?;
+    // The script's node (n3) answered each command once it applied there; n1
+    // may apply the last one a moment later.
+    let got = config_json(&c, 3)?;
     ensure(
         got == want,
         &format!("configurations differ:\nbefore {want:#}\nafter {got:#}"),
     )?;
+    c.wait_until("n1 has the rebuilt configuration", T, || {
+        Ok((config_json(&c, 1)? == want).then_some(()))
+    })?;
     c.wait_until("the recreated resources run, settled", T, || {
         let on = ["d1", "d2", "d3"].map(|r| dummy_on(&c, r));
         Ok((settled(&c.cib(1)?) && on.iter().all(|n| n.len() == 1)).then_some(()))
