@@ -133,6 +133,9 @@ pub enum PolicyError {
         node: String,
         reason: String,
     },
+    /// As `Unsupported`, for what concerns a whole node rather than one resource.
+    #[error("node {node:?}: {reason}")]
+    NodeUnsupported { node: String, reason: String },
 }
 
 /// Which state `format_status` shows.

@@ -79,12 +79,12 @@ impl Sched<'_> {
         };
         for n in 0..self.nodes.len() {
             if self.nodes[n].attrs.contains_key("#digests-all") {
-                return refuse(
-                    "",
-                    self.nodes[n].name,
-                    "unfencing again after a fence device's parameters changed \
-                     (#digests-all) is not supported yet",
-                );
+                return Err(PolicyError::NodeUnsupported {
+                    node: self.nodes[n].name.to_string(),
+                    reason: "unfencing again after a fence device's parameters changed \
+                             (#digests-all) is not supported yet"
+                        .into(),
+                });
             }
         }
         for (p, prim) in self.prims.iter().enumerate() {

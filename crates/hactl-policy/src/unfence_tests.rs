@@ -103,3 +103,19 @@ fn a_resource_running_on_a_node_never_unfenced_is_refused_by_name() {
         "{e}"
     );
 }
+
+/// A node recorded as unfenced under other fence device parameters
+/// (`#digests-all`) would be unfenced again, which is not scheduled: the CIB is
+/// refused naming the node (and no resource, since none is concerned).
+#[test]
+fn unfencing_again_after_a_device_change_is_refused_naming_the_node() {
+    let mut cib = fabric(true, None);
+    let n1 = cib.status.nodes.get_mut("node1").unwrap();
+    n1.attributes
+        .insert("#digests-all".into(), "f:fence_scsi:0123abcd,".into());
+    let e = schedule(&cib, 0).unwrap_err().to_string();
+    assert!(
+        e.starts_with("node \"node1\"") && e.contains("#digests-all"),
+        "{e}"
+    );
+}
