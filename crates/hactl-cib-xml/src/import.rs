@@ -152,6 +152,22 @@ pub(crate) fn bool_attr(el: &Element, attribute: &str) -> Result<Option<bool>, I
         .transpose()
 }
 
+/// A colocation's `influence`. One that does not read as a boolean is not an
+/// error for Pacemaker: it logs a configuration error and uses the default
+/// (the dependent's `critical` meta), so hactl warns and reads it as unset.
+pub(crate) fn influence_attr(k: &Element) -> Option<bool> {
+    let v = k.attr("influence")?;
+    let parsed = parse_bool(v);
+    if parsed.is_none() {
+        tracing::warn!(
+            constraint = k.id().unwrap_or_default(),
+            influence = v,
+            "invalid colocation influence: using the default, as Pacemaker does"
+        );
+    }
+    parsed
+}
+
 pub(crate) fn int_attr<T: std::str::FromStr>(
     el: &Element,
     attribute: &str,
@@ -624,12 +640,13 @@ fn import_constraint(
     match k.name.as_ref() {
         "rsc_location" => {
             reject_sets(k)?;
-            if k.attr("rsc-pattern").is_some() {
-                return Err(unsupported(k, "rsc-pattern is not supported yet"));
-            }
+            let targets = crate::pattern::location_targets(k, config)?;
             let mut c = LocationConstraint {
                 id: required(k, "id")?.to_string(),
-                rsc: required(k, "rsc")?.to_string(),
+                rsc: match &targets {
+                    Some(_) => String::new(),
+                    None => required(k, "rsc")?.to_string(),
+                },
                 node: k.attr("node").map(str::to_string),
                 score: score_attr(k, "score")?,
                 role: parsed(k, "role")?,
@@ -660,7 +677,7 @@ fn import_constraint(
                     "a location constraint needs node and score, or a rule",
                 ));
             }
-            config.constraints.location.push(c);
+            crate::pattern::push_location(c, targets, config);
         }
         "rsc_colocation" => {
             if crate::sets::colocation_sets(k, config)? {
@@ -684,7 +701,7 @@ fn import_constraint(
                 score: score_attr(k, "score")?.unwrap_or(Score::ZERO),
                 rsc_role: parsed(k, "rsc-role")?,
                 with_rsc_role: parsed(k, "with-rsc-role")?,
-                influence: bool_attr(k, "influence")?,
+                influence: influence_attr(k),
             });
         }
         "rsc_order" => {

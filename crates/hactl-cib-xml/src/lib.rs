@@ -9,6 +9,7 @@ pub mod export;
 mod export_rules;
 pub mod generate;
 mod import;
+mod pattern;
 mod refuse;
 mod refuse_migration;
 mod refuse_remote;

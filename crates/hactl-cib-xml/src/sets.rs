@@ -111,7 +111,7 @@ pub(crate) fn colocation_sets(
     };
     let id = required(k, "id")?;
     let score = score_attr(k, "score")?.unwrap_or(Score::ZERO);
-    let influence = bool_attr(k, "influence")?;
+    let influence = crate::import::influence_attr(k);
     let out = &mut config.constraints.colocation;
     let mut push = |id: String, dep: &str, prim: &str, score, dr, pr| {
         out.push(ColocationConstraint {

@@ -61,6 +61,8 @@ mod guest;
 mod guest_tests;
 mod health;
 mod history_order;
+#[cfg(test)]
+mod influence_tests;
 mod load_order;
 mod migration;
 mod migration_history;
