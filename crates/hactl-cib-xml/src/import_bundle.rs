@@ -141,11 +141,11 @@ fn storage(s: &Element) -> Result<Vec<StorageMapping>, ImportError> {
 }
 
 /// What constraints naming a bundle ask that is not scheduled yet, refused by
-/// the constraint's id: a colocation with a role (Promoted, Unpromoted) or a
-/// promote/demote ordering means the bundled primitive's clone as placed on
-/// the replicas' hosts, which is not done yet; tickets on a bundle are not
-/// either. (A role-specific location applies to the bundled clone on its
-/// replicas' nodes: scheduled.)
+/// the constraint's id: a colocation with a role (Promoted, Unpromoted) means
+/// the bundled primitive's clone as placed on the replicas' hosts, which is
+/// not done yet; an ordering on a bundle's demote as first and tickets on a
+/// bundle are not either. (A role-specific location applies to the bundled
+/// clone on its replicas' nodes: scheduled.)
 pub(crate) fn check_bundle_constraints(c: &Configuration) -> Result<(), ImportError> {
     let bundle = |id: &str| c.bundles.iter().any(|b| b.id == id);
     let role = |r: Option<Role>| matches!(r, Some(Role::Promoted | Role::Unpromoted));
@@ -175,13 +175,15 @@ pub(crate) fn check_bundle_constraints(c: &Configuration) -> Result<(), ImportEr
             ));
         }
     }
-    let promotion = |a: OrderAction| matches!(a, OrderAction::Promote | OrderAction::Demote);
-    for o in &k.order {
-        if (bundle(&o.first) && promotion(o.first_action))
-            || (bundle(&o.then) && promotion(o.then_action))
-        {
-            return Err(refuse("rsc_order", &o.id, "a promote or demote ordering"));
-        }
+    // A bundle's demote as first is its demote pseudo action, which nothing
+    // orders before the demotions it starts: not scheduled yet. (Its promote
+    // as first and promote/demote as then are scheduled.)
+    if let Some(o) = k
+        .order
+        .iter()
+        .find(|o| bundle(&o.first) && o.first_action == OrderAction::Demote)
+    {
+        return Err(refuse("rsc_order", &o.id, "a demote-first ordering"));
     }
     if let Some(t) = k.tickets.iter().find(|t| bundle(&t.rsc)) {
         return Err(refuse("rsc_ticket", &t.id, "a ticket"));
@@ -221,7 +223,7 @@ mod tests {
             ),
             (
                 "o1",
-                r#"<rsc_order id="o1" first="web" first-action="promote" then="a"/>"#,
+                r#"<rsc_order id="o1" first="web" first-action="demote" then="a"/>"#,
             ),
         ] {
             let e = crate::import(&with_constraints(web, cons))

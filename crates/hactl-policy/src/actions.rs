@@ -825,6 +825,11 @@ impl Sched<'_> {
         as_first: bool,
         g: &mut Graph,
     ) -> Vec<usize> {
+        if let RscRef::C(ci) = r {
+            if let Some(acts) = self.bundle_promotion_targets(ci, action, as_first, g) {
+                return acts;
+            }
+        }
         match r {
             RscRef::P(p) => match action {
                 OrderAction::Start | OrderAction::Promote => vec![self.start_or_placeholder(p, g)],

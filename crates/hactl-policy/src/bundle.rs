@@ -20,8 +20,8 @@ use std::sync::Arc;
 use hactl_model::bundle::Bundle;
 use hactl_model::remote::CONTAINER_META;
 use hactl_model::{
-    AgentSpec, Attrs, Cib, CloneSet, ColocationConstraint, Group, OpSpec, Primitive, Resource,
-    Score,
+    AgentSpec, Attrs, Cib, CloneSet, ColocationConstraint, Group, OpSpec, OrderAction, Primitive,
+    Resource, Score,
 };
 
 use crate::actions::{Graph, ORDERED, THEN_IMPLIES_FIRST, UNRUNNABLE_FIRST_BLOCKS};
@@ -478,6 +478,50 @@ impl<'a> Sched<'a> {
     /// Whether clone `ci` stands for a bundle's containers.
     pub(crate) fn is_bundle(&self, ci: usize) -> bool {
         bundle_replica_defs(self.clones[ci].set).is_some()
+    }
+
+    /// The actions an ordering on a bundle's promote or demote names, when the
+    /// bundle holds a promotable clone (None otherwise). Pacemaker orders with
+    /// the bundle's own promote/demote pseudo actions, not their completions:
+    /// promote follows the bundle's running (as first, the bundle's running
+    /// here) and comes before the bundled clone's promote (as then, that
+    /// promote); demote comes before the bundled clone's demote (as then).
+    /// A demote as first is refused on import.
+    pub(crate) fn bundle_promotion_targets(
+        &self,
+        ci: usize,
+        action: OrderAction,
+        as_first: bool,
+        g: &Graph,
+    ) -> Option<Vec<usize>> {
+        if !self.is_bundle(ci) || !matches!(action, OrderAction::Promote | OrderAction::Demote) {
+            return None;
+        }
+        let b = self
+            .cib
+            .config
+            .bundles
+            .iter()
+            .find(|b| b.id == self.clones[ci].id)?;
+        let Some(&RscRef::C(cc)) = self.by_id.get(b.clone_id().as_str()) else {
+            return None;
+        };
+        if !self.clones[cc].promotable {
+            return None;
+        }
+        let [promote, _, demote, _] = g.promo_acts[cc];
+        let [_, running, _, _] = g.clone_acts[ci];
+        let act = match (action, as_first) {
+            (OrderAction::Promote, true) => running,
+            (OrderAction::Promote, false) => promote,
+            (OrderAction::Demote, false) => demote,
+            _ => return None,
+        };
+        Some(if act == usize::MAX {
+            Vec::new()
+        } else {
+            vec![act]
+        })
     }
 
     /// A replica's address starts before its container, which stops before it

@@ -386,3 +386,100 @@ fn a_colocation_with_the_promoted_bundle_uses_the_replica_host() {
         "{got:?}"
     );
 }
+
+/// `guest_cib` with a promotable `app` whose promotion scores are read on
+/// the hosts (n2 preferred), nothing running yet, a stopped primitive `vip`
+/// and the ordering `order` between them.
+fn promoting_with(order: hactl_model::OrderConstraint) -> crate::Transition {
+    let meta = r##"<nvpair id="web-p" name="promotable" value="true"/>
+<nvpair id="web-t" name="container-attribute-target" value="host"/>"##;
+    let mut c = guest_cib(meta, "", "", "");
+    for (n, v) in [("n1", "5"), ("n2", "10")] {
+        let st = c.status.nodes.get_mut(n).expect("node state");
+        st.attributes.insert("master-app".into(), v.into());
+    }
+    c.config
+        .resources
+        .push(hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "vip".into(),
+            agent: hactl_model::AgentSpec::parse("ocf:pacemaker:Dummy").expect("agent"),
+            ..Default::default()
+        }));
+    c.config.constraints.order.push(order);
+    schedule(&c, 0).expect("schedules")
+}
+
+/// The id of `rsc`'s action of `kind`.
+fn action_id(t: &crate::Transition, rsc: &str, kind: fn(&ActionKind) -> bool) -> usize {
+    t.actions
+        .iter()
+        .find(|a| a.resource.as_deref() == Some(rsc) && kind(&a.kind))
+        .unwrap_or_else(|| panic!("{rsc}: no such action"))
+        .id
+}
+
+/// Whether action `to` comes after action `from` through the orderings.
+fn comes_after(t: &crate::Transition, from: usize, to: usize) -> bool {
+    let mut seen = vec![from];
+    let mut todo = vec![from];
+    while let Some(a) = todo.pop() {
+        for e in t.edges.iter().filter(|e| e.before == a) {
+            if e.after == to {
+                return true;
+            }
+            if !seen.contains(&e.after) {
+                seen.push(e.after);
+                todo.push(e.after);
+            }
+        }
+    }
+    false
+}
+
+fn is_start(k: &ActionKind) -> bool {
+    matches!(k, ActionKind::Start)
+}
+
+fn is_promote(k: &ActionKind) -> bool {
+    matches!(k, ActionKind::Promote)
+}
+
+/// An ordering after a bundle's promote waits for what Pacemaker's promote
+/// pseudo action of the bundle waits for: the bundle running (its bundled
+/// instances started), not the promotion itself.
+#[test]
+fn an_ordering_after_a_bundle_promote_waits_for_the_bundle_running() {
+    let t = promoting_with(hactl_model::OrderConstraint {
+        id: "o".into(),
+        first: "web".into(),
+        first_action: hactl_model::OrderAction::Promote,
+        then: "vip".into(),
+        ..Default::default()
+    });
+    let vip = action_id(&t, "vip", is_start);
+    for app in ["app:0", "app:1"] {
+        assert!(comes_after(&t, action_id(&t, app, is_start), vip), "{app}");
+    }
+    let promote = action_id(&t, "app:1", is_promote);
+    assert!(!comes_after(&t, promote, vip));
+}
+
+/// An ordering before a bundle's promote (or demote) holds back the bundled
+/// clone's promotions, not the bundle's containers.
+#[test]
+fn an_ordering_before_a_bundle_promote_holds_back_the_promotion() {
+    let t = promoting_with(hactl_model::OrderConstraint {
+        id: "o".into(),
+        first: "vip".into(),
+        then: "web".into(),
+        then_action: hactl_model::OrderAction::Promote,
+        ..Default::default()
+    });
+    let vip = action_id(&t, "vip", is_start);
+    assert!(comes_after(&t, vip, action_id(&t, "app:1", is_promote)));
+    assert!(!comes_after(
+        &t,
+        vip,
+        action_id(&t, "web-podman-0", is_start)
+    ));
+}

@@ -109,6 +109,12 @@ impl Sched<'_> {
         let RscRef::C(tc) = then else {
             return false;
         };
+        // A bundle's promote or demote is its bundled clone's (bundle.rs), whose
+        // instances follow through that clone's pseudo actions: its containers
+        // have nothing to order.
+        if self.bundle_promotion_targets(tc, ta, false, g).is_some() {
+            return false;
+        }
         let stopping = matches!(ta, OrderAction::Stop | OrderAction::Demote);
         if let RscRef::C(fc) = first {
             let decider = if stopping { fc } else { tc };
