@@ -483,3 +483,47 @@ fn an_ordering_before_a_bundle_promote_holds_back_the_promotion() {
         action_id(&t, "web-podman-0", is_start)
     ));
 }
+
+/// An ordering before a bundle's demote holds back the bundled clone's
+/// demotion.
+#[test]
+fn an_ordering_before_a_bundle_demote_holds_back_the_demotion() {
+    let meta = r##"<nvpair id="web-p" name="promotable" value="true"/>"##;
+    let promoted = r##"<node_state remote_node="true" id="web-1" uname="web-1" in_ccm="true">
+<lrm id="web-1"><lrm_resources><lrm_resource id="app" class="ocf" provider="pacemaker" type="Stateful">
+<lrm_rsc_op id="app_last_0" operation_key="app_promote_0" operation="promote" call-id="4" rc-code="0" op-status="0" interval="0"/>
+</lrm_resource></lrm_resources></lrm></node_state>"##;
+    let guests = format!("{}{promoted}", guest_running_app(0));
+    let mut c = guest_cib(meta, &replica_on_host(0), &replica_on_host(1), &guests);
+    c.config
+        .resources
+        .push(hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "vip".into(),
+            agent: hactl_model::AgentSpec::parse("ocf:pacemaker:Dummy").expect("agent"),
+            ..Default::default()
+        }));
+    c.config
+        .constraints
+        .location
+        .push(hactl_model::LocationConstraint {
+            id: "no-promoted".into(),
+            rsc: "web".into(),
+            node: Some("web-1".into()),
+            score: Some(hactl_model::Score::NEG_INFINITY),
+            role: Some(hactl_model::Role::Promoted),
+            ..Default::default()
+        });
+    c.config
+        .constraints
+        .order
+        .push(hactl_model::OrderConstraint {
+            id: "o".into(),
+            first: "vip".into(),
+            then: "web".into(),
+            then_action: hactl_model::OrderAction::Demote,
+            ..Default::default()
+        });
+    let t = schedule(&c, 0).expect("schedules");
+    let demote = action_id(&t, "app:1", |k| matches!(k, ActionKind::Demote));
+    assert!(comes_after(&t, action_id(&t, "vip", is_start), demote));
+}
