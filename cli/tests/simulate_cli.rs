@@ -304,6 +304,62 @@ fn containers_simulate_but_are_refused_for_a_cluster() {
     );
 }
 
+/// An `rsc-pattern` location is expanded by `hactl simulate` against the file's
+/// resources, as Pacemaker does when it schedules; a cluster would keep only
+/// that expansion (a resource added later would not match), so `cib import`
+/// (and `cib push`, through the same reader) refuses it by id.
+#[test]
+fn rsc_patterns_simulate_but_are_refused_for_a_cluster() {
+    let prim = |id: &str| {
+        format!(r#"<primitive id="{id}" class="ocf" provider="pacemaker" type="Dummy"/>"#)
+    };
+    let xml = format!(
+        r#"<cib admin_epoch="0" epoch="1" num_updates="0" have-quorum="1" validate-with="pacemaker-3.9">
+  <configuration>
+    <crm_config><cluster_property_set id="options">
+      <nvpair id="options-se" name="stonith-enabled" value="false"/>
+    </cluster_property_set></crm_config>
+    <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+    <resources>{}{}{}</resources>
+    <constraints>
+      <rsc_location id="web-on-2" rsc-pattern="^web-" node="node2" score="100"/>
+    </constraints>
+  </configuration>
+  <status>
+    <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>
+    <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/>
+  </status>
+</cib>"#,
+        prim("web-a"),
+        prim("web-b"),
+        prim("db")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("pattern.xml");
+    std::fs::write(&file, xml).expect("write");
+    let o = hactl(&["simulate", "--xml", path(&file)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = summary_block(&stdout(&o));
+    let starts_on = |rsc: &str, node: &str| {
+        summary.iter().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w == ["*", "Start", rsc, "(", node, ")"]
+        })
+    };
+    assert!(
+        starts_on("web-a", "node2") && starts_on("web-b", "node2") && starts_on("db", "node1"),
+        "{summary:?}"
+    );
+    let json = dir.path().join("c.json");
+    let o = hactl(&["cib", "import", path(&file), "-o", path(&json)]);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success() && err.contains("\"web-on-2\"") && err.contains("rsc-pattern"),
+        "{err}"
+    );
+    assert!(!json.exists(), "nothing written");
+}
+
 #[test]
 fn cib_import_validate_generate() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -68,6 +68,24 @@ pub enum CibFormat {
 pub fn load(path: &Path, format: Option<CibFormat>) -> anyhow::Result<Cib> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    load_text(path, &text, format)
+}
+
+/// [`load`] for a running cluster (`cib push`, `cib import`): a Pacemaker CIB
+/// whose meaning the import would only keep for this one file is refused.
+pub fn load_for_cluster(path: &Path, format: Option<CibFormat>) -> anyhow::Result<Cib> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let cib = load_text(path, &text, format)?;
+    if text.trim_start().starts_with('<') {
+        if let Some(e) = hactl_cib_xml::rsc_pattern_cluster_refusal(&text)? {
+            anyhow::bail!("{}: {e}", path.display());
+        }
+    }
+    Ok(cib)
+}
+
+fn load_text(path: &Path, text: &str, format: Option<CibFormat>) -> anyhow::Result<Cib> {
     let format = format.unwrap_or_else(|| {
         if text.trim_start().starts_with('<') {
             CibFormat::PacemakerXml
@@ -76,9 +94,9 @@ pub fn load(path: &Path, format: Option<CibFormat>) -> anyhow::Result<Cib> {
         }
     });
     match format {
-        CibFormat::PacemakerXml => hactl_cib_xml::import(&text)
+        CibFormat::PacemakerXml => hactl_cib_xml::import(text)
             .with_context(|| format!("{}: cannot import Pacemaker CIB", path.display())),
-        CibFormat::Json => serde_json::from_str(&text)
+        CibFormat::Json => serde_json::from_str(text)
             .with_context(|| format!("{}: not a hactl CIB (JSON)", path.display())),
     }
 }
@@ -101,7 +119,7 @@ pub fn run(c: CibCommand) -> anyhow::Result<ExitCode> {
         CibCommand::Pull(a) => crate::cmd::cib_push::pull(a),
         CibCommand::Push(a) => crate::cmd::cib_push::push(a),
         CibCommand::Import { file, output } => {
-            let cib = load(&file, Some(CibFormat::PacemakerXml))?;
+            let cib = load_for_cluster(&file, Some(CibFormat::PacemakerXml))?;
             // What `cib import` writes is meant for a cluster (`cib push`), which
             // cannot run these: say so now rather than at the push.
             if let Some(e) = hactl_model::remote::refusal_in_cluster(&cib.config) {

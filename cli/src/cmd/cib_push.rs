@@ -18,7 +18,7 @@ use hactl_model::change::Change;
 use hactl_model::replace::{foreign_nodes, merged_nodes};
 use hactl_model::{Cib, Configuration};
 
-use crate::cmd::cib::load;
+use crate::cmd::cib::load_for_cluster;
 use crate::cmd::config_diff::diff;
 use crate::verbs::{ChangeFlags, Plan, Session};
 
@@ -108,7 +108,7 @@ pub fn pull(a: PullArgs) -> Result<ExitCode> {
 }
 
 pub fn push(a: PushArgs) -> Result<ExitCode> {
-    let file = load(&a.file, None)?;
+    let file = load_for_cluster(&a.file, None)?;
     if let Err(errs) = file.config.validate() {
         for e in &errs {
             eprintln!("{}: {e}", a.file.display());

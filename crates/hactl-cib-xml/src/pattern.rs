@@ -76,3 +76,26 @@ pub(crate) fn push_location(
         });
     }
 }
+
+/// The first location constraint with an `rsc-pattern` in `xml`, as the error a
+/// running cluster gives it (`hactl cib push`, `cib import`): the import expands
+/// the pattern once, against the file's resources, where Pacemaker matches it
+/// again whenever it schedules, so a resource added later would silently not be
+/// matched. `hactl simulate` schedules one CIB and expands it as Pacemaker does.
+pub fn cluster_refusal(xml: &str) -> Result<Option<ImportError>, ImportError> {
+    let mut found = None;
+    crate::dom::parse_with(xml, |ancestors, el| {
+        if found.is_none() && el.name == "rsc_location" && el.attr("rsc-pattern").is_some() {
+            found = Some(unsupported(
+                &el,
+                "rsc-pattern in a running cluster: the pattern would be expanded \
+                 once, so resources added later would not match it \
+                 (hactl simulate expands it as Pacemaker does)",
+            ));
+        }
+        // Only the (childless) root is kept: the first pattern is all that is
+        // looked for.
+        Ok(ancestors.is_empty().then_some(el))
+    })?;
+    Ok(found)
+}
