@@ -26,19 +26,18 @@ pub(crate) fn desugar(cib: &Cib) -> Cow<'_, Cib> {
         }
         _ => false,
     });
-    let members = cib.config.resources.iter().flat_map(|r| match r {
-        Resource::Primitive(p) => std::slice::from_ref(p).iter(),
-        Resource::Group(g) => g.children.iter(),
-        Resource::Clone(_) => [].iter(),
+    // Each top-level primitive and group member, with its group's container:
+    // one pass, as a CIB may hold tens of thousands of them.
+    let members = cib.config.resources.iter().flat_map(|r| {
+        let (prims, group_container) = match r {
+            Resource::Primitive(p) => (std::slice::from_ref(p), None),
+            Resource::Group(g) => (&g.children[..], container_in(&g.meta)),
+            Resource::Clone(_) => (&[][..], None),
+        };
+        prims.iter().map(move |p| (p, group_container))
     });
     let pairs: Vec<(String, String, bool)> = members
-        .filter_map(|p| {
-            let group_container = cib.config.resources.iter().find_map(|r| match r {
-                Resource::Group(g) if g.children.iter().any(|c| c.id == p.id) => {
-                    container_in(&g.meta)
-                }
-                _ => None,
-            });
+        .filter_map(|(p, group_container)| {
             let c = container_of(p).or(group_container)?;
             Some((p.id.clone(), c.to_string(), is_remote_connection(p)))
         })
