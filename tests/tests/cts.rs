@@ -59,16 +59,9 @@ fn run_case(xml_path: &Path) -> Outcome {
     o.fail(Check::Summary, line_diff(&want, &got));
     if let Ok(scores) = read("scores") {
         o.scored = true;
-        let lines = |text: &str| -> Vec<String> {
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
         o.fail(
             Check::Scores,
-            line_diff(&lines(&scores), &lines(&t.raw_scores())),
+            line_diff(&score_lines(&scores), &score_lines(&t.raw_scores())),
         );
     }
     if let Ok(exp) = read("exp") {
@@ -239,14 +232,7 @@ fn one_case() {
     }
     print!("{}", t.explain_text());
     if let Ok(scores) = std::fs::read_to_string(path.with_extension("scores")) {
-        let lines = |text: &str| -> Vec<String> {
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
-        let diff = line_diff(&lines(&scores), &lines(&t.raw_scores()));
+        let diff = line_diff(&score_lines(&scores), &score_lines(&t.raw_scores()));
         println!("scores differences:\n  {}", diff.join("\n  "));
         if std::env::var_os("CTS_RAW").is_some() {
             print!("{}", t.raw_scores());
@@ -346,4 +332,13 @@ fn pacemaker_cts_status_blocks() {
     }
     println!("{agree} of {total} status blocks agree");
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// The non-empty lines of a `.scores` file or of hactl's score output, trimmed.
+fn score_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }

@@ -21,6 +21,17 @@ pub fn container_of(p: &Primitive) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The agent of a Pacemaker Remote node's connection, `ocf:pacemaker:remote`
+/// (what the scheduler gives the implicit connections of guest nodes and bundle
+/// replicas).
+pub fn remote_connection_agent() -> crate::AgentSpec {
+    crate::AgentSpec {
+        class: "ocf".into(),
+        provider: Some("pacemaker".into()),
+        kind: "remote".into(),
+    }
+}
+
 /// Whether `p` is the connection of a Pacemaker Remote node (`ocf:pacemaker:remote`).
 pub fn is_remote_connection(p: &Primitive) -> bool {
     p.agent.class == "ocf"

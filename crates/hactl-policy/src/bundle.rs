@@ -176,11 +176,7 @@ fn connection(b: &Bundle, i: u32, addr: Option<&str>) -> Primitive {
     Primitive {
         ops: vec![op(&id, "monitor", "30s", 30_000, Some(30_000))],
         id,
-        agent: AgentSpec {
-            class: "ocf".into(),
-            provider: Some("pacemaker".into()),
-            kind: "remote".into(),
-        },
+        agent: hactl_model::remote::remote_connection_agent(),
         params,
         meta,
         utilization: Attrs::new(),

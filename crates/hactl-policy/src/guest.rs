@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use hactl_model::remote::{CONTAINER_META, GUEST_META};
 use hactl_model::values::parse_interval_ms;
-use hactl_model::{AgentSpec, Attrs, Cib, OpSpec, Primitive, Resource, Score};
+use hactl_model::{Attrs, Cib, OpSpec, Primitive, Resource, Score};
 
 use crate::actions::{Act, Graph, Task, FIRST_IMPLIES_THEN, ORDERED, UNRUNNABLE_FIRST_BLOCKS};
 use crate::sched::Sched;
@@ -98,11 +98,7 @@ fn connection_for(vm: &Primitive, name: &str) -> Primitive {
     };
     Primitive {
         id: name.to_string(),
-        agent: AgentSpec {
-            class: "ocf".into(),
-            provider: Some("pacemaker".into()),
-            kind: "remote".into(),
-        },
+        agent: hactl_model::remote::remote_connection_agent(),
         params,
         meta,
         ops: vec![op("monitor", 30_000, 30_000), op("start", 0, start_timeout)],
