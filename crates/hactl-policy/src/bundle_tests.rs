@@ -357,13 +357,7 @@ fn a_colocation_with_the_promoted_bundle_uses_the_replica_host() {
         let st = c.status.nodes.get_mut(n).expect("node state");
         st.attributes.insert("master-app".into(), v.into());
     }
-    c.config
-        .resources
-        .push(hactl_model::Resource::Primitive(hactl_model::Primitive {
-            id: "vip".into(),
-            agent: hactl_model::AgentSpec::parse("ocf:pacemaker:Dummy").expect("agent"),
-            ..Default::default()
-        }));
+    add_vip(&mut c);
     c.config
         .constraints
         .colocation
@@ -387,6 +381,18 @@ fn a_colocation_with_the_promoted_bundle_uses_the_replica_host() {
     );
 }
 
+/// Adds `vip`, a stopped Dummy, for the tests that colocate or order it with
+/// the bundle.
+fn add_vip(c: &mut hactl_model::Cib) {
+    c.config
+        .resources
+        .push(hactl_model::Resource::Primitive(hactl_model::Primitive {
+            id: "vip".into(),
+            agent: hactl_model::AgentSpec::parse("ocf:pacemaker:Dummy").expect("agent"),
+            ..Default::default()
+        }));
+}
+
 /// `guest_cib` with a promotable `app` whose promotion scores are read on
 /// the hosts (n2 preferred), nothing running yet, a stopped primitive `vip`
 /// and the ordering `order` between them.
@@ -398,13 +404,7 @@ fn promoting_with(order: hactl_model::OrderConstraint) -> crate::Transition {
         let st = c.status.nodes.get_mut(n).expect("node state");
         st.attributes.insert("master-app".into(), v.into());
     }
-    c.config
-        .resources
-        .push(hactl_model::Resource::Primitive(hactl_model::Primitive {
-            id: "vip".into(),
-            agent: hactl_model::AgentSpec::parse("ocf:pacemaker:Dummy").expect("agent"),
-            ..Default::default()
-        }));
+    add_vip(&mut c);
     c.config.constraints.order.push(order);
     schedule(&c, 0).expect("schedules")
 }
@@ -495,13 +495,7 @@ fn an_ordering_before_a_bundle_demote_holds_back_the_demotion() {
 </lrm_resource></lrm_resources></lrm></node_state>"##;
     let guests = format!("{}{promoted}", guest_running_app(0));
     let mut c = guest_cib(meta, &replica_on_host(0), &replica_on_host(1), &guests);
-    c.config
-        .resources
-        .push(hactl_model::Resource::Primitive(hactl_model::Primitive {
-            id: "vip".into(),
-            agent: hactl_model::AgentSpec::parse("ocf:pacemaker:Dummy").expect("agent"),
-            ..Default::default()
-        }));
+    add_vip(&mut c);
     c.config
         .constraints
         .location
