@@ -10,8 +10,10 @@
 //! `offline` (left cleanly: it recorded `expected=down` before going, or was fenced), and
 //! `unclean` (lost while it was expected up).
 //!
-//! Quorum: a node has quorum while it hears heartbeats from a majority of the voters
-//! (itself included). A node that loses it knows within `lost_after` plus one check,
+//! Quorum: a node has quorum while a majority of the voters (itself included) hear it
+//! and it hears them: each peer that counts has echoed one of this node's heartbeats
+//! sent within `lost_after` ([`echo`]: hearing alone would keep a node that nobody
+//! hears in quorum). A node that loses it knows within `lost_after` plus one check,
 //! logs a `lost_quorum` event with the configured `no-quorum-policy`, and reports it in
 //! its status; the controller applies the policy to the resources it runs.
 //!
@@ -23,6 +25,7 @@
 mod alerts;
 mod clock;
 mod control;
+mod echo;
 mod fencing;
 mod links;
 mod members;
@@ -161,6 +164,8 @@ pub(crate) struct Daemon {
     pub(crate) links: links::Links,
     /// Last heartbeat received per peer (on any link).
     last_seen: Mutex<HashMap<NodeId, Instant>>,
+    /// Which peers acknowledge this node's recent heartbeats (quorum counts those).
+    echoes: echo::Echoes,
     /// When we last warned about each peer's dropped messages (one line per 10 s, not
     /// one per heartbeat).
     warned: Mutex<HashMap<String, Instant>>,
@@ -284,6 +289,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         transport,
         links: links::Links::new(&profile),
         last_seen: Mutex::new(HashMap::new()),
+        echoes: echo::Echoes::new(profile.lost_after * 2),
         warned: Mutex::new(HashMap::new()),
         clocks: Mutex::new(clock::ClockTracker::default()),
         rejoining: Mutex::new(HashMap::new()),
@@ -293,7 +299,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
         stopping: AtomicBool::new(false),
         left_running: Mutex::new(Vec::new()),
         shutdown: Notify::new(),
-        hb_seq: AtomicU64::new(0),
+        hb_seq: AtomicU64::new(echo::first_seq(unix_micros())),
         reconcile_busy: AtomicBool::new(false),
         pending_adds: Mutex::default(),
         controller: std::sync::OnceLock::new(),
@@ -519,6 +525,8 @@ impl Daemon {
                     m.insert(id, now);
                 }
                 self.links.on_heartbeat(id, hb.link, hb.links_heard, now);
+                self.echoes
+                    .on_heartbeat(id, hb.seq, hb.echoes, hb.echo, now);
                 self.check_clock(id, from, hb.sent_unix_micros);
                 self.two_node.heard(id, hb.last_log_index);
                 let report = peer_report(&hb);
@@ -611,6 +619,12 @@ impl Daemon {
             || self
                 .silent_for(id, now)
                 .is_some_and(|d| d < self.profile.lost_after)
+    }
+
+    /// Whether `id` counts toward this node's quorum: heard within the bound, and it
+    /// hears this node (it echoed a heartbeat sent within the bound; see [`echo`]).
+    fn counts_for_quorum(&self, id: NodeId, now: Instant) -> bool {
+        self.alive(id, now) && self.echoes.acked_within(id, now, self.profile.lost_after)
     }
 
     /// Time since the last heartbeat from `id`; None if never heard since start.
@@ -711,6 +725,14 @@ impl Daemon {
     }
 }
 
+/// The wall clock in microseconds since the Unix epoch (0 if it reads before it).
+fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|t| u64::try_from(t.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 async fn heartbeat_loop(d: Arc<Daemon>) {
     let mut tick = tokio::time::interval(d.profile.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -725,10 +747,7 @@ async fn heartbeat_loop(d: Arc<Daemon>) {
             node: d.me_name.clone(),
             term: s.term,
             leader_id: s.leader.unwrap_or(0),
-            sent_unix_micros: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|t| t.as_micros() as u64)
-                .unwrap_or(0),
+            sent_unix_micros: unix_micros(),
             seq,
             max_entry_format: hactl_consensus::format::ENTRY_FORMAT,
             rejoin: rejoin_state(s.rejoin) as i32,
@@ -736,18 +755,23 @@ async fn heartbeat_loop(d: Arc<Daemon>) {
             last_log_index: s.last_index,
             link: 0,
             links_heard: 0,
+            echoes: true,
+            echo: 0,
         };
         let now = Instant::now();
+        d.echoes.sent(seq, now);
         for (id, name, addrs) in d.members.all() {
             if id == d.me {
                 continue;
             }
             // One copy per link, each saying which it is: the peer tracks every link.
             let heard = d.links.heard_mask(id, addrs.len(), now);
+            let echo = d.echoes.echo_for(id);
             for (k, addr) in addrs.iter().enumerate() {
                 let hb = Heartbeat {
                     link: k as u32,
                     links_heard: heard,
+                    echo,
                     ..hb.clone()
                 };
                 let msg = PeerMessage::heartbeat(d.cluster.name.clone(), hb);
@@ -808,6 +832,7 @@ async fn monitor_loop(d: Arc<Daemon>) {
     let mut tick = tokio::time::interval(d.profile.interval / 4);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut alive_before: HashMap<NodeId, bool> = HashMap::new();
+    let mut one_way: HashMap<NodeId, bool> = HashMap::new();
     let mut had_quorum = false;
     let mut shutdown_mark: Option<String> = None;
     let mut cib_profile: Option<String> = None;
@@ -857,9 +882,11 @@ async fn monitor_loop(d: Arc<Daemon>) {
                 continue;
             }
             let alive = d.alive(id, now);
-            if voters.contains(&id) && alive {
+            let counts = d.counts_for_quorum(id, now);
+            if voters.contains(&id) && counts {
                 alive_count += 1;
             }
+            note_one_way(&mut one_way, id, name.as_str(), alive && !counts);
             let before = alive_before.insert(id, alive);
             if before != Some(alive) {
                 d.membership.send_modify(|n| *n += 1);
@@ -914,6 +941,18 @@ async fn monitor_loop(d: Arc<Daemon>) {
         if dc {
             reconcile(&d, &status, now);
         }
+    }
+}
+
+/// Logs once when a peer is heard but does not hear this node (or stops being so):
+/// such a peer does not count toward this node's quorum.
+fn note_one_way(seen: &mut HashMap<NodeId, bool>, id: NodeId, name: &str, one_way: bool) {
+    let before = seen.insert(id, one_way).unwrap_or(false);
+    if one_way && !before {
+        warn!(node = %name, event = "one_way",
+            "node heard, but it has not acknowledged our recent heartbeats: not counted toward quorum");
+    } else if before && !one_way {
+        info!(node = %name, event = "one_way_resolved", "node acknowledges our heartbeats again");
     }
 }
 
