@@ -56,6 +56,12 @@ impl Tmux {
         self.tmux(&["capture-pane", "-p", "-t", "t"])
     }
 
+    /// The pane's text now with tmux's escape sequences for colours and attributes
+    /// (`capture-pane -e`): a screen drawn without styles has none.
+    pub fn capture_styled(&self) -> Result<String> {
+        self.tmux(&["capture-pane", "-e", "-p", "-t", "t"])
+    }
+
     pub fn send_keys(&self, keys: &str) -> Result<()> {
         self.tmux(&["send-keys", "-t", "t", keys]).map(|_| ())
     }

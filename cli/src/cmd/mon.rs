@@ -39,8 +39,12 @@ pub struct Args {
     /// Show inactive resources.
     #[arg(short = 'r', long)]
     pub inactive: bool,
-    /// Hide fail counts (shown by default, as in `hactl status`).
-    #[arg(long)]
+    /// Show fail counts (crm_mon's letter; they are shown by default, as in
+    /// `hactl status`, so this undoes an earlier --no-failcounts).
+    #[arg(short = 'f', long = "failcounts", overrides_with = "no_failcounts")]
+    pub failcounts: bool,
+    /// Hide fail counts.
+    #[arg(long, overrides_with = "failcounts")]
     pub no_failcounts: bool,
     /// Show node attributes.
     #[arg(short = 'A', long = "show-node-attributes")]
