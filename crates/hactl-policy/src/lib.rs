@@ -38,6 +38,7 @@ mod clone;
 mod clone_actions;
 mod clone_group;
 mod clone_min;
+mod clone_status;
 mod coloc_block;
 #[cfg(test)]
 mod coloc_block_tests;

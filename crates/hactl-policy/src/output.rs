@@ -159,6 +159,12 @@ pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusVie
         StatusView::Current => (&p.current, p.failed && !p.failed_on.is_empty()),
         StatusView::Revised => (&p.after, p.failed_after),
     };
+    // crm_mon shows a resource active on several nodes as FAILED when it is marked
+    // failed at all (its last failure may be on none of them).
+    let failed_any = match view {
+        StatusView::Current => p.failed,
+        StatusView::Revised => p.failed_after,
+    };
     if p.orphan && view == StatusView::Current {
         state.push_str("ORPHANED ");
     }
@@ -178,9 +184,8 @@ pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusVie
             };
             let _ = write!(state, "{word} {}", nodes[0]);
         }
-        _ => {
-            let _ = write!(state, "Started [ {} ]", nodes.join(" "));
-        }
+        // Multiply active: the node list follows the flags (below).
+        _ => state.push_str(if failed_any { "FAILED" } else { "Started" }),
     }
     let mut flags: Vec<&str> = Vec::new();
     let unclean = nodes.iter().any(|n| {
@@ -207,6 +212,9 @@ pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusVie
     }
     if !flags.is_empty() {
         let _ = write!(state, " ({})", flags.join(", "));
+    }
+    if nodes.len() > 1 {
+        let _ = write!(state, " [ {} ]", nodes.join(" "));
     }
     format!("{name}\t({}):\t {}", p.agent, state)
 }
@@ -299,7 +307,16 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
     }
     out.push_str("\n  * Full List of Resources:\n");
     out.push_str(&format_resource_blocks(cib, t, view, &|_| true));
-    for pl in t.placements.iter().filter(|p| p.orphan) {
+    // An orphaned instance of a configured clone is listed in its set's block.
+    let in_a_set = |p: &Placement| {
+        p.clone.as_deref().is_some_and(|id| {
+            cib.config
+                .resources
+                .iter()
+                .any(|r| matches!(r, Resource::Clone(c) if c.id == id))
+        })
+    };
+    for pl in t.placements.iter().filter(|p| p.orphan && !in_a_set(p)) {
         if view == StatusView::Current && !pl.current.is_empty() {
             let _ = writeln!(out, "    * {}", rsc_line(pl, t, view));
         }
@@ -368,7 +385,7 @@ pub fn format_resource_blocks(
                     }
                 }
             }
-            Resource::Clone(c) => clone_set(&mut out, c, t, view),
+            Resource::Clone(c) => crate::clone_status::clone_block(&mut out, cib, c, t, view),
         }
     }
     let last = cib.config.resources.len();
@@ -376,84 +393,4 @@ pub fn format_resource_blocks(
         crate::bundle_status::bundle_block(&mut out, b, &find, t, view);
     }
     out
-}
-
-/// crm_mon's clone block: instances running normally folded into one
-/// `Started: [ … ]` line, the others (failed, unmanaged, blocked) one per line,
-/// and the nodes without an instance as `Stopped: [ … ]`.
-fn clone_set(out: &mut String, c: &hactl_model::CloneSet, t: &Transition, view: StatusView) {
-    let truthy = |k: &str| c.meta_true(k);
-    let unique = c.globally_unique();
-    let mut flags: Vec<&str> = Vec::new();
-    if truthy("promotable") {
-        flags.push("promotable");
-    }
-    if unique {
-        flags.push("unique");
-    }
-    let flags = if flags.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", flags.join(", "))
-    };
-    let _ = writeln!(out, "    * Clone Set: {} [{}]{flags}:", c.id, c.child.id());
-    // Instances running normally, folded per role: Promoted, then the others.
-    let mut promoted: Vec<&str> = Vec::new();
-    let mut started: Vec<&str> = Vec::new();
-    // Nodes with an instance on a line of its own (failed, unmanaged, blocked).
-    let mut listed: Vec<&str> = Vec::new();
-    for pl in t
-        .placements
-        .iter()
-        .filter(|p| p.clone.as_deref() == Some(c.id.as_str()))
-    {
-        let nodes = match view {
-            StatusView::Current => &pl.current,
-            StatusView::Revised => &pl.after,
-        };
-        let is_promoted = match view {
-            StatusView::Current => pl.promoted,
-            StatusView::Revised => pl.promoted_after,
-        };
-        let failed_now = pl.failed && view == StatusView::Current;
-        let plain = !(pl.unmanaged || pl.blocked || failed_now);
-        if plain && nodes.len() == 1 {
-            let list = if is_promoted {
-                &mut promoted
-            } else {
-                &mut started
-            };
-            list.push(nodes[0].as_str());
-        } else if !nodes.is_empty() {
-            let name = c.shown_instance(&pl.resource);
-            let _ = writeln!(out, "      * {}", rsc_line_named(name, pl, t, view));
-            listed.extend(nodes.iter().map(String::as_str));
-        }
-    }
-    promoted.sort_by(|a, b| natural_cmp(a, b));
-    started.sort_by(|a, b| natural_cmp(a, b));
-    // A cloned group's members share their instance's node: one entry per node.
-    promoted.dedup();
-    started.dedup();
-    if !promoted.is_empty() {
-        let _ = writeln!(out, "      * Promoted: [ {} ]", promoted.join(" "));
-    }
-    if !started.is_empty() {
-        let word = if truthy("promotable") {
-            "Unpromoted"
-        } else {
-            "Started"
-        };
-        let _ = writeln!(out, "      * {word}: [ {} ]", started.join(" "));
-    }
-    let mut stopped: Vec<&str> = t
-        .nodes
-        .iter()
-        .map(|n| n.name.as_str())
-        .filter(|n| !started.contains(n) && !promoted.contains(n) && !listed.contains(n))
-        .collect();
-    stopped.sort_by(|a, b| natural_cmp(a, b));
-    if !stopped.is_empty() {
-        let _ = writeln!(out, "      * Stopped: [ {} ]", stopped.join(" "));
-    }
 }

@@ -221,22 +221,47 @@ fn run_of<K: PartialEq>(ps: &[Placement], key: impl Fn(&Placement) -> K) -> &[Pl
 }
 
 /// Primitives in configuration order, a group's members inside its `<group>`, a
-/// clone's instances inside its `<clone>`.
+/// clone's instances inside its `<clone>` (its orphans too, wherever the
+/// scheduler lists them).
 fn resources(w: &mut W, v: &View) -> Result<(), ViewError> {
     let ps = &v.transition.placements;
     start(w, "resources", &[])?;
+    let mut written: Vec<&str> = Vec::new();
     let mut i = 0;
     while i < ps.len() {
-        let n = if let Some(c) = ps[i].clone.clone() {
-            let instances = run_of(&ps[i..], |p| p.clone.clone());
-            clone(w, v, &c, instances)?;
-            instances.len()
-        } else {
-            members(w, v, &ps[i..])?
+        let Some(c) = ps[i].clone.as_deref() else {
+            i += members(w, v, &ps[i..])?;
+            continue;
         };
-        i += n;
+        if !written.contains(&c) {
+            written.push(c);
+            clone(w, v, c, &instances_of(ps, c))?;
+        }
+        i += 1;
     }
     end(w, "resources")
+}
+
+/// A clone's placements, a cloned group's members next to each other.
+fn instances_of(ps: &[Placement], clone: &str) -> Vec<Placement> {
+    let mut mine: Vec<&Placement> = ps
+        .iter()
+        .filter(|p| p.clone.as_deref() == Some(clone))
+        .collect();
+    let first = |p: &Placement| {
+        mine.iter()
+            .position(|q| q.group.is_some() && q.group == p.group)
+            .unwrap_or(usize::MAX)
+    };
+    let keys: Vec<usize> = mine.iter().map(|p| first(p)).collect();
+    let mut keyed: Vec<(usize, usize, &Placement)> = keys
+        .into_iter()
+        .zip(mine.drain(..))
+        .enumerate()
+        .map(|(at, (k, p))| (k.min(at), at, p))
+        .collect();
+    keyed.sort_by_key(|(k, at, _)| (*k, *at));
+    keyed.into_iter().map(|(_, _, p)| p.clone()).collect()
 }
 
 /// One primitive, or one group with its members (they follow each other in the
@@ -282,8 +307,9 @@ fn clone(w: &mut W, v: &View, id: &str, instances: &[Placement]) -> Result<(), V
             b(instances.iter().any(|p| p.failure_ignored)),
         ),
     ];
-    if disabled {
-        attrs.push(("target_role", "Stopped".into()));
+    // crm_mon writes the configured value as it is (`started`, `Stopped`).
+    if let Some(r) = def.and_then(|c| c.meta.get("target-role")) {
+        attrs.push(("target_role", r.clone()));
     }
     start(w, "clone", &attrs)?;
     let mut i = 0;

@@ -219,7 +219,11 @@ fn difference(a: &[String], b: &[String]) -> Vec<String> {
 }
 
 fn same_rows_as_crm_mon(path: &str) {
-    let compared = compared();
+    same_rows_as_crm_mon_for(path, &compared());
+}
+
+/// The rows of `compared` alike in hactl's and crm_mon's documents for `path`.
+fn same_rows_as_crm_mon_for(path: &str, compared: &[(&str, &[&str])]) {
     // crm_mon lists a failed operation twice in the history when Pacemaker keeps
     // it both as the last result and as the last failure; hactl lists each call
     // once, so repeats of a history row are not compared.
@@ -227,14 +231,14 @@ fn same_rows_as_crm_mon(path: &str) {
         v.dedup_by(|a, b| a == b && a.contains("/operation_history "));
         v
     };
-    let theirs = once(rows(&crm_mon(path, &["--output-as=xml"]), &compared));
-    let ours = once(rows(&ours(path), &compared));
-    assert!(theirs.len() > 10, "{theirs:#?}");
+    let theirs = once(rows(&crm_mon(path, &["--output-as=xml"]), compared));
+    let ours = once(rows(&ours(path), compared));
+    assert!(theirs.len() >= 3, "{theirs:#?}");
     let missing = difference(&theirs, &ours);
     let extra = difference(&ours, &theirs);
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "crm_mon has, hactl lacks: {missing:#?}\nhactl has, crm_mon lacks: {extra:#?}"
+        "{path}\ncrm_mon has, hactl lacks: {missing:#?}\nhactl has, crm_mon lacks: {extra:#?}"
     );
 }
 
@@ -314,4 +318,179 @@ fn status_text_by_node_and_inactive_as_crm_mon_shows_them() {
         assert!(want.len() >= 5, "{header} {want:#?}");
         assert_eq!(resource_block(&text, header), want, "{header}\n{text}");
     }
+}
+
+/// Pacemaker's scheduler regression inputs (tests/data/pacemaker-cts).
+const CTS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/data/pacemaker-cts"
+);
+
+/// CTS inputs whose resource list hactl shows as `crm_mon -1 -r` does, one or two
+/// per clone construct (a case covers what its reason names), so that none of
+/// them can regress unseen. The whole corpus is compared by
+/// `crm_mon_agreement_over_all_cts_inputs` (ignored: it prints a number).
+const CLONE_CASES: &[(&str, &str)] = &[
+    (
+        "wave2/bug-lf-2508",
+        "cloned groups: an instance on an unclean node in full, partly active ones in full",
+    ),
+    (
+        "wave2/clone-anon-failcount",
+        "cloned group: the instance with a failed member in full, not also Started",
+    ),
+    (
+        "wave2/cloned-group",
+        "cloned group: an orphaned instance in its set's block",
+    ),
+    ("wave2/promoted-failed-demote-2", "promotable cloned group"),
+    (
+        "wave2/bug-cl-5212",
+        "promotable clone: instances on unclean nodes in full, with their roles",
+    ),
+    (
+        "wave2/interleave-pseudo-stop",
+        "disabled clone set with an instance on an unclean node",
+    ),
+    (
+        "wave2/inc9",
+        "orphaned anonymous instances, each on a line of its own",
+    ),
+    (
+        "wave2/clone-requires-quorum-recovery",
+        "orphan on an unclean node; no Stopped list once clone-max instances run",
+    ),
+    (
+        "wave2/inc2",
+        "globally-unique clone: every instance, several on one node",
+    ),
+    (
+        "wave2/inc6",
+        "globally-unique clones next to anonymous ones, stopped instances listed",
+    ),
+    ("wave2/group10", "globally-unique stonith clone"),
+    ("wave2/managed-1", "unmanaged globally-unique clone set"),
+    ("wave2/cloned-group-stop", "(disabled) clone set"),
+    ("wave2/order-clone", "Stopped (disabled): [ … ]"),
+    (
+        "wave2/container-is-remote-node",
+        "disabled cloned group, Stopped (disabled) including a guest node",
+    ),
+    (
+        "wave2/bug-cl-5168",
+        "Stopped list only while fewer than clone-max instances run",
+    ),
+    (
+        "wave2/migrate-fail-6",
+        "multiply active and failed: FAILED [ n1 n2 ]",
+    ),
+    (
+        "wave2/stopped-monitor-27",
+        "multiply active, failed, unmanaged: FAILED (unmanaged) [ n1 n2 ]",
+    ),
+    ("wave2/stop-unexpected", "multiply active member of a group"),
+    ("multi1", "multiply active, not failed: Started [ n1 n2 ]"),
+];
+
+fn cts_path(case: &str) -> String {
+    format!("{CTS}/{case}.xml")
+}
+
+/// The "Full List of Resources" of `hactl status -r` and of `crm_mon -1 -r` on one
+/// CIB file, or the reason hactl could not show it.
+fn full_lists(path: &str) -> Result<(Vec<String>, Vec<String>), String> {
+    let theirs = resource_block(&crm_mon(path, &["-r"]), "Full List of Resources:");
+    let xml = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let cib = hactl_cib_xml::import(&xml).map_err(|e| e.to_string())?;
+    let now = cib.execution_date.unwrap_or(0);
+    let v = View::new(Snapshot {
+        cib,
+        daemon: None,
+        now,
+    })
+    .map_err(|e| e.to_string())?;
+    let sections = hactl_view::Sections {
+        inactive: true,
+        ..hactl_view::Sections::STATUS
+    };
+    let text = hactl_view::text::render(&v, &sections);
+    Ok((resource_block(&text, "Full List of Resources:"), theirs))
+}
+
+/// Cloned groups, globally-unique clones, `(disabled)`, orphans, instances on
+/// unclean nodes and multiply-active resources are listed line for line as
+/// `crm_mon -1 -r` lists them, on the inputs of [`CLONE_CASES`].
+#[test]
+fn status_text_lists_clones_as_crm_mon_does_on_cts_inputs() {
+    let mut wrong = Vec::new();
+    for (case, why) in CLONE_CASES {
+        let (ours, theirs) = full_lists(&cts_path(case)).unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert!(!theirs.is_empty(), "{case}: crm_mon printed no resources");
+        if ours != theirs {
+            wrong.push(format!(
+                "{case} ({why}):\n  crm_mon: {theirs:#?}\n  hactl:   {ours:#?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The same inputs in `--output xml`: valid against Pacemaker's API schema, and
+/// the same `<clone>`, `<group>` and `<resource>` rows as `crm_mon --output-as=xml`.
+#[test]
+fn status_xml_shows_clones_as_crm_mon_does_on_cts_inputs() {
+    for (case, _) in CLONE_CASES {
+        let path = cts_path(case);
+        validates(&path);
+        // The resource list only: these inputs' histories and attributes are
+        // not what they were chosen for.
+        let resources: Vec<_> = compared()
+            .into_iter()
+            .filter(|(e, _)| {
+                ["resources/", "/resource", "resource/node"]
+                    .iter()
+                    .any(|k| e.contains(k))
+            })
+            .collect();
+        same_rows_as_crm_mon_for(&path, &resources);
+    }
+}
+
+/// Prints how many CTS inputs' resource lists agree with `crm_mon -1 -r` and
+/// names the others: `cargo nextest run -p hactl-view --run-ignored only
+/// crm_mon_agreement --no-capture`.
+#[test]
+#[ignore = "a report over all 260 inputs, not a check"]
+fn crm_mon_agreement_over_all_cts_inputs() {
+    let mut cases: Vec<String> = Vec::new();
+    for dir in [CTS.to_string(), format!("{CTS}/wave2")] {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "xml") {
+                cases.push(p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    cases.sort();
+    let (mut agree, mut differ, mut failed) = (0, Vec::new(), Vec::new());
+    for path in &cases {
+        let name = std::path::Path::new(path)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy();
+        match full_lists(path) {
+            Ok((ours, theirs)) if ours == theirs => agree += 1,
+            Ok(_) => differ.push(name.into_owned()),
+            Err(e) => failed.push(format!("{name}: {e}")),
+        }
+    }
+    println!("differ: {}", differ.join(" "));
+    println!("hactl could not show: {}", failed.join("; "));
+    println!(
+        "{agree} of {} CTS inputs agree with crm_mon -1 -r on the Full List of Resources \
+         ({} differ, {} fail in hactl)",
+        cases.len(),
+        differ.len(),
+        failed.len()
+    );
 }
