@@ -1,13 +1,21 @@
-//! Connection synchronisation: the kernel's IPVS sync daemon, master on the node that
-//! holds the service (it multicasts its connection table on `sync_interface`) and
-//! backup on the others (they keep a copy, so a director that takes over already knows
-//! the established connections and keeps forwarding them).
+//! Connection synchronisation: the kernel's IPVS sync daemon, master on a node that
+//! holds a service (it multicasts the connections it forwards on `sync_interface`) and
+//! backup on every node (it keeps a copy of the connections the other directors
+//! forward, so a director that takes a service over already knows its established
+//! connections and keeps forwarding them).
 //!
-//! The agent follows the resource: start and a running monitor make this node the
-//! master (stopping its backup); stop, and a probe or monitor that finds the service
-//! not running here, make it a backup. The kernel has one master and one backup per
-//! network namespace, shared by every service: stop leaves the master running while
-//! other services remain in this node's table.
+//! The kernel has one master and one backup per network namespace, shared by every
+//! service, and lets both run side by side. With two services held by two directors
+//! (active/active), each director is the master for its own service and must stay the
+//! backup for the other's. So the wanted state is derived from the whole node, never
+//! from one service alone:
+//! - backup: always, once any service with sync is probed, started or stopped here;
+//! - master: while this node's table holds any service (start and a running monitor
+//!   start it; a stop or a "not running" monitor stops it only when the table is
+//!   empty, so stopping one service never takes the master from another).
+//!
+//! Every resource on a node shares the two daemons, so they must all name the same
+//! `sync_interface` and `sync_id` (one that differs restarts the daemons its way).
 
 use crate::config::nonempty;
 use crate::ConfigError;
@@ -67,15 +75,16 @@ fn stop_role(ipvs: &mut Ipvs, role: SyncRole) -> Result<(), IpvsError> {
     Ok(())
 }
 
-/// This node holds the service: master, no backup.
+/// This node holds a service: master, and still the backup for the services that
+/// other directors hold.
 pub fn become_master(c: &SyncConfig) -> Result<(), IpvsError> {
     let mut ipvs = Ipvs::open()?;
-    stop_role(&mut ipvs, SyncRole::Backup)?;
-    ensure(&mut ipvs, c, SyncRole::Master)
+    ensure(&mut ipvs, c, SyncRole::Master)?;
+    ensure(&mut ipvs, c, SyncRole::Backup)
 }
 
-/// This node does not hold the service: backup; the master stops once no service is
-/// left in this node's table.
+/// This node does not hold this service: backup; the master stops once no service is
+/// left in this node's table (while one is, it is another resource's to keep).
 pub fn become_backup(c: &SyncConfig) -> Result<(), IpvsError> {
     let mut ipvs = Ipvs::open()?;
     if ipvs.services()?.is_empty() {

@@ -3,7 +3,9 @@
 //! `tests/guest/lifecycle.sh`: every scheduler and forwarding method, tcp/udp/sctp,
 //! IPv6, fwmark and persistence; start over a partial table, monitor repairing drift,
 //! an in-place update that keeps the service (its connection counter survives),
-//! stop removing exactly one service, and bad configuration changing nothing.
+//! stop removing exactly one service, connection sync with two services (master and
+//! backup side by side), and bad configuration (scheduler, duplicate, vip, address,
+//! ports above 65535) changing nothing.
 
 #[path = "support/guest.rs"]
 mod guest;
@@ -21,7 +23,7 @@ fn netns_ipvs_agent_in_a_real_lvs_kernel() {
     let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
     assert!(ok && failed.is_empty(), "guest checks failed: {failed:#?}");
     assert!(
-        out.contains("ok   nothing after stop"),
+        out.contains("ok   no sync daemon started by bad input"),
         "the script did not run to its end"
     );
 }

@@ -152,26 +152,59 @@ else echo "FAIL connection counts reset or never counted: before $before, after 
 expect_rc "stop" 0 stop "${WEB[@]}"
 expect_table "nothing after stop" ""
 
-echo "== connection sync: master while the service runs here, backup otherwise"
+echo "== connection sync: master while a service runs here, backup always"
 daemons() { ipvsadm -L --daemon | sed 's/, maxlen.*)/)/' | sort; }
 expect_daemons() { # NAME EXPECTED
   local got; got=$(daemons)
   if [ "$got" == "$2" ]; then echo "ok   $1"; else echo "FAIL $1: got '$got', want '$2'"; fail=1; fi
 }
+BACKUP="backup sync daemon (mcast=d0, syncid=5)"
+BOTH="$BACKUP
+master sync daemon (mcast=d0, syncid=5)"
+# Off by default: without sync_interface the agent leaves the daemons alone, here one
+# started by hand (as keepalived's lvs_sync_daemon or a script would).
+ipvsadm --start-daemon backup --mcast-interface d0 --syncid 9
+expect_rc "start without sync" 0 start "${WEB[@]}" "real_servers=10.0.0.11:80"
+expect_rc "monitor without sync" 0 monitor "${WEB[@]}" "real_servers=10.0.0.11:80"
+expect_rc "stop without sync" 0 stop "${WEB[@]}"
+expect_rc "probe without sync" 7 monitor "${WEB[@]}"
+expect_daemons "without sync_interface another's daemon is left alone" \
+  "backup sync daemon (mcast=d0, syncid=9)"
+ipvsadm --stop-daemon backup
 SYNC=("${WEB[@]}" "real_servers=10.0.0.11:80" sync_interface=d0 sync_id=5)
 expect_rc "probe, not running here" 7 monitor "${SYNC[@]}"
-expect_daemons "a probe that finds nothing makes a backup" "backup sync daemon (mcast=d0, syncid=5)"
+expect_daemons "a probe that finds nothing makes a backup" "$BACKUP"
 expect_rc "start with sync" 0 start "${SYNC[@]}"
-expect_daemons "start makes the master, no backup" "master sync daemon (mcast=d0, syncid=5)"
+expect_daemons "start makes the master and keeps the backup" "$BOTH"
 expect_rc "monitor with sync" 0 monitor "${SYNC[@]}"
-expect_daemons "monitor keeps the master" "master sync daemon (mcast=d0, syncid=5)"
+expect_daemons "monitor keeps both" "$BOTH"
+# Active/active: a second service, held by another director, whose connections this
+# node must keep a copy of while it stays the master for its own.
+OTHER=(vip=10.0.0.200 port=80 "real_servers=10.0.0.12:80" sync_interface=d0 sync_id=5)
+expect_rc "probe of a service held elsewhere" 7 monitor "${OTHER[@]}"
+expect_rc "monitor of the service held here" 0 monitor "${SYNC[@]}"
+expect_daemons "holder of one service stays the backup for the other" "$BOTH"
+expect_rc "the other service moves here" 0 start "${OTHER[@]}"
+expect_rc "and away again" 0 stop "${OTHER[@]}"
+expect_daemons "stopping one service keeps the master the other needs" "$BOTH"
+expect_rc "monitor after the other stopped" 0 monitor "${SYNC[@]}"
+expect_daemons "still both" "$BOTH"
 expect_rc "stop with sync" 0 stop "${SYNC[@]}"
-expect_daemons "stop hands over to a backup" "backup sync daemon (mcast=d0, syncid=5)"
+expect_daemons "the last stop leaves only the backup" "$BACKUP"
 ipvsadm --stop-daemon backup
 
 echo "== bad configuration changes nothing"
 expect_rc "unknown scheduler" 6 start "${WEB[@]}" scheduler=fastest "real_servers=10.0.0.11:80"
 expect_rc "duplicate real server" 6 start "${WEB[@]}" "real_servers=10.0.0.11:80 10.0.0.11:80"
-expect_table "still empty" ""
+# Each bad value comes after a good real server, so a start that built the table as
+# it parsed would leave the service and that server behind.
+expect_rc "bad vip" 6 start vip=10.0.0.300 port=80 "real_servers=10.0.0.11:80" sync_interface=d0
+expect_rc "service port 65536" 6 start vip=10.0.0.100 port=65536 "real_servers=10.0.0.11:80"
+expect_rc "real-server port 70000" 6 start "${WEB[@]}" "real_servers=10.0.0.11:80 10.0.0.12:70000"
+expect_rc "real-server port 65536" 6 start "${WEB[@]}" "real_servers=10.0.0.11:80 10.0.0.12:65536"
+expect_rc "bad real-server address" 6 start "${WEB[@]}" "real_servers=10.0.0.11:80 10.0.0.x:80"
+expect_rc "bad address in validate-all" 6 validate-all "${WEB[@]}" "real_servers=10.0.0.11:80 10.0.0.x:80"
+expect_table "still empty after bad input" ""
+expect_daemons "no sync daemon started by bad input" ""
 
 exit $fail
