@@ -82,6 +82,11 @@ fn shown<'a>(c: &CloneSet, i: &Instance<'a>, t: &Transition, view: StatusView) -
             Shown::Hidden
         };
     }
+    // An instance with an operation in flight is shown in full, active or not.
+    let pending = view == StatusView::Current && i.members.iter().any(|p| p.pending_task.is_some());
+    if pending {
+        return Shown::Full;
+    }
     if !any_active {
         return Shown::Hidden;
     }

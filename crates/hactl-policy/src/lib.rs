@@ -94,6 +94,7 @@ mod role_order_scope;
 mod rules;
 mod sched;
 mod shutdown_lock;
+mod status_marks;
 #[cfg(test)]
 mod stop_reason_tests;
 mod stopped_monitors;
@@ -117,6 +118,7 @@ pub use output::{
     format_resource_blocks, format_status, rsc_line as format_resource_line,
     rsc_line_named as format_resource_line_named,
 };
+pub use status_marks::pending_state;
 
 /// Node attribute a node sets on itself when it leaves by force (`hactl cluster stop
 /// --force`) with resources it could not confirm stopped (value: their ids). Its
@@ -370,6 +372,10 @@ pub struct Placement {
     pub after: Vec<String>,
     /// Still failed after the transition (its recovery is blocked).
     pub failed_after: bool,
+    /// An operation its history records as still in flight (`start`, `monitor`,
+    /// …; Pacemaker's `record-pending`), shown as `Starting` or `(Monitoring)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_task: Option<String>,
 }
 
 /// A node as the scheduler saw it.
@@ -708,7 +714,11 @@ fn build_transition(
                 && p.failed_on
                     .iter()
                     .any(|&n| after.contains(&n) && !stopped_on(n));
+            let names: Vec<&str> = std::iter::once(p.id.as_str())
+                .chain(p.history_name.as_deref())
+                .collect();
             Placement {
+                pending_task: status_marks::pending_task(s.cib, &names),
                 resource: p.id.clone(),
                 group: p.group.map(|gi| s.groups[gi].id.to_string()),
                 clone: p.clone.map(|ci| s.clones[ci].id.to_string()),

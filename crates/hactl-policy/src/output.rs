@@ -168,8 +168,15 @@ pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusVie
     if p.orphan && view == StatusView::Current {
         state.push_str("ORPHANED ");
     }
+    // An operation in flight replaces the role (`Starting`); crm_mon shows it
+    // for the current state only.
+    let pending = p
+        .pending_task
+        .as_deref()
+        .filter(|_| view == StatusView::Current);
+    let pending_state = pending.and_then(crate::status_marks::pending_state);
     match nodes.len() {
-        0 => state.push_str("Stopped"),
+        0 => state.push_str(pending_state.unwrap_or("Stopped")),
         1 => {
             let promoted = match view {
                 StatusView::Current => p.promoted,
@@ -182,10 +189,18 @@ pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusVie
                 (false, true, false) => "Unpromoted",
                 (false, false, _) => "Started",
             };
+            let word = match pending_state {
+                Some(w) if !failed => w,
+                _ => word,
+            };
             let _ = write!(state, "{word} {}", nodes[0]);
         }
         // Multiply active: the node list follows the flags (below).
-        _ => state.push_str(if failed_any { "FAILED" } else { "Started" }),
+        _ => state.push_str(match (failed_any, pending_state) {
+            (true, _) => "FAILED",
+            (false, Some(w)) => w,
+            (false, None) => "Started",
+        }),
     }
     let mut flags: Vec<&str> = Vec::new();
     let unclean = nodes.iter().any(|n| {
@@ -196,6 +211,10 @@ pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusVie
     });
     if unclean {
         flags.push("UNCLEAN");
+    }
+    // A recurring monitor in flight is a flag; other pending tasks are the state.
+    if pending == Some("monitor") {
+        flags.push("Monitoring");
     }
     if p.disabled {
         flags.push("disabled");

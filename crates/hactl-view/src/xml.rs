@@ -4,7 +4,7 @@
 
 use std::io::Cursor;
 
-use hactl_policy::Placement;
+use hactl_policy::{pending_state, Placement};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, Event};
 use quick_xml::Writer;
 
@@ -180,6 +180,13 @@ fn resource(w: &mut W, v: &View, p: &Placement) -> Result<(), ViewError> {
         (false, true, false) => "Unpromoted",
         (false, false, _) => "Started",
     };
+    // An operation in flight shows as crm_mon shows it: a start as the role
+    // `Starting`, a recurring monitor as `pending="Monitoring"`.
+    let pending = p.pending_task.as_deref();
+    let role = match pending.and_then(pending_state) {
+        Some(state) if !p.failed => state,
+        _ => role,
+    };
     let id = v.shown_id(p);
     let mut attrs = vec![
         ("id", id.to_string()),
@@ -198,6 +205,9 @@ fn resource(w: &mut W, v: &View, p: &Placement) -> Result<(), ViewError> {
         ("failure_ignored", b(p.failure_ignored)),
         ("nodes_running_on", p.current.len().to_string()),
     ]);
+    if pending == Some("monitor") {
+        attrs.push(("pending", "Monitoring".into()));
+    }
     if p.current.is_empty() {
         return empty(w, "resource", &attrs);
     }

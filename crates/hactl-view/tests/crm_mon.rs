@@ -154,6 +154,7 @@ fn compared() -> Vec<(&'static str, &'static [&'static str])> {
                 "failed",
                 "failure_ignored",
                 "nodes_running_on",
+                "pending",
             ],
         ),
         ("resource/node", &["name", "id"]),
@@ -327,8 +328,8 @@ const CTS: &str = concat!(
 );
 
 /// CTS inputs whose resource list hactl shows as `crm_mon -1 -r` does, one or two
-/// per clone construct (a case covers what its reason names), so that none of
-/// them can regress unseen. The whole corpus is compared by
+/// per clone construct or marker (a case covers what its reason names), so that
+/// none of them can regress unseen. The whole corpus is compared by
 /// `crm_mon_agreement_over_all_cts_inputs` (ignored: it prints a number).
 const CLONE_CASES: &[(&str, &str)] = &[
     (
@@ -390,6 +391,11 @@ const CLONE_CASES: &[(&str, &str)] = &[
     ),
     ("wave2/stop-unexpected", "multiply active member of a group"),
     ("multi1", "multiply active, not failed: Started [ n1 n2 ]"),
+    (
+        "wave2/726",
+        "operations in flight: (Monitoring), a unique clone's instances Starting",
+    ),
+    ("wave2/params-3", "a start in flight: Starting n1"),
 ];
 
 fn cts_path(case: &str) -> String {
@@ -402,7 +408,12 @@ fn full_lists(path: &str) -> Result<(Vec<String>, Vec<String>), String> {
     let theirs = resource_block(&crm_mon(path, &["-r"]), "Full List of Resources:");
     let xml = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let cib = hactl_cib_xml::import(&xml).map_err(|e| e.to_string())?;
-    let now = cib.execution_date.unwrap_or(0);
+    // As `hactl status --cib` and crm_mon: the CIB's execution date, else now.
+    let now = cib.execution_date.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    });
     let v = View::new(Snapshot {
         cib,
         daemon: None,

@@ -109,6 +109,30 @@ fn every_clone_field_is_documented() {
     documented(&v);
 }
 
+/// A CIB with operations in flight (Pacemaker's regression input 726): the
+/// instances' `pending_task`.
+#[test]
+fn every_pending_operation_field_is_documented() {
+    let xml = include_str!("../../../tests/data/pacemaker-cts/wave2/726.xml");
+    let cib = hactl_cib_xml::import(xml).unwrap();
+    let now = cib.execution_date.unwrap_or(0);
+    let v = View::new(Snapshot {
+        cib,
+        daemon: None,
+        now,
+    })
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&v.json().unwrap()).unwrap();
+    let pending = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["pending_task"].is_string())
+        .count();
+    assert!(pending >= 3, "{json:#}");
+    documented(&v);
+}
+
 /// Fails naming every field of `v`'s JSON that docs/status-json.md does not list.
 fn documented(v: &View) {
     let json: serde_json::Value = serde_json::from_str(&v.json().unwrap()).unwrap();
