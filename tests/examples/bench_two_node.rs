@@ -10,7 +10,9 @@
 //! nodes instead (both still reach fence_virtd), with `priority-fencing-delay=5s`:
 //! every run must fence exactly the node without the group, the group must stay
 //! where it ran and the VIP never be up on both; the fenced node is powered on and
-//! rejoins before the next run. Prints each run and how many runs were right.
+//! rejoins before the next run. The group is moved to n1 before the odd runs and to n2
+//! before the even ones (`hactl resource move`), so half the runs fence each node.
+//! Prints each run and how many runs were right, and how many fenced each node.
 //!
 //! Usage: bench_two_node [TRIALS] [kill|cut] (default 20 kill). Needs root.
 
@@ -18,7 +20,7 @@ use anyhow::{bail, Result};
 use hactl_tests::controller_lab::{idx, mac_of, unix_now, wait_group_on, Poller};
 use hactl_tests::netns::{require_root, run};
 use hactl_tests::two_node_lab::{
-    cut_once, lab, membership, other, power_on, watched, Lab, GROUP_RSCS, T,
+    cut_once, lab, move_group, other, power_on, wait_rejoined, watched, Lab, GROUP_RSCS, T,
 };
 
 fn main() -> Result<()> {
@@ -80,17 +82,8 @@ fn run_trials(l: &mut Lab, trials: usize, ms: &mut Vec<f64>) -> Result<()> {
         ms.push(took);
         on = wait_group_on(&l.c, s, &GROUP_RSCS, T, |n| n != on)?;
         power_on(l, h, s)?;
-        // Voters again as the survivor sees it (the returning node's own view is its
-        // stale configuration until it catches up), and caught up: only then does the
-        // returning node take part (wait_for_all), so only then may the next trial start.
-        l.c.wait_until("both voters again, caught up", T, || {
-            let m = membership(&l.c, s)?;
-            let (back, surv) = (l.c.status(h)?, l.c.status(s)?);
-            Ok((m.iter().all(|(_, v)| v == "voter")
-                && membership(&l.c, h)? == m
-                && back.applied_index >= surv.commit_index)
-                .then_some(()))
-        })?;
+        // Only once the returning node takes part may the next trial start.
+        wait_rejoined(l, s, h)?;
     }
     Ok(())
 }
@@ -100,8 +93,16 @@ fn cuts(l: &mut Lab, trials: usize) -> Result<()> {
     l.configure(true, &["priority-fencing-delay=5s"])?;
     let poller = Poller::start_http(&l.client(), &l.vip, 80)?;
     let mut right = 0;
+    // Runs in which n1, n2 was fenced (whether or not the run was right).
+    let mut fenced = [0usize; 2];
     let mut ms = Vec::new();
     for trial in 1..=trials {
+        // Half the runs with the group on each node: a bias towards one node (its
+        // index, its name) must not pass for the priority rule.
+        let want = if trial % 2 == 1 { 1 } else { 2 };
+        if let Err(e) = move_group(l, want) {
+            panic!("cut {trial}: moving the group to n{want}: {e:#}");
+        }
         let r = match cut_once(l, &poller) {
             Ok(r) => r,
             Err(e) => panic!("cut {trial}: {e:#}"),
@@ -119,9 +120,14 @@ fn cuts(l: &mut Lab, trials: usize) -> Result<()> {
             if r.ok() { "ok" } else { "WRONG" }
         );
         right += usize::from(r.ok());
+        for &k in &r.fenced {
+            if let Some(n) = fenced.get_mut(k.wrapping_sub(1)) {
+                *n += 1;
+            }
+        }
         ms.push(r.fenced_after_ms);
     }
-    println!("RESULT cut-link runs={trials} right={right} (exactly the node without the group fenced, the group stayed, ran once and kept running)");
+    println!("RESULT cut-link runs={trials} right={right} (exactly the node without the group fenced, the group stayed, ran once and kept running); n1 fenced in {} runs, n2 in {}", fenced[0], fenced[1]);
     hactl_tests::bench::summary("cut -> fencing recorded on the survivor", &mut ms);
     Ok(())
 }

@@ -59,6 +59,12 @@ impl FenceVirtd {
         Ok(self.xvm_from(from_ns, "off", domain)? == Some(0))
     }
 
+    /// `fence_xvm -o reboot` of `domain` run in namespace `from_ns` (the domain off,
+    /// then on again): whether it succeeded.
+    pub fn reboot_from(&self, from_ns: &str, domain: &str) -> Result<bool> {
+        Ok(self.xvm_from(from_ns, "reboot", domain)? == Some(0))
+    }
+
     /// The C `fence_xvm -o op -H domain` from namespace `from_ns`: its exit code.
     fn xvm_from(&self, from_ns: &str, op: &str, domain: &str) -> Result<Option<i32>> {
         let out = Command::new("ip")

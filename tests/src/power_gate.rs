@@ -14,7 +14,8 @@
 //! connections to a relay here, which forwards both directions unchanged. Before it
 //! passes on any byte from fence_virtd it reads fence_virtd's own log (line-buffered,
 //! debug level 3: `[virt:OFF] Success for n1` is written after the domain is destroyed
-//! and before the result byte) and cuts the power of every node turned off since. The
+//! and before the result byte; in a reboot, `[virt:REBOOT] Calling virDomainCreateLinux()
+//! for n1` once it is destroyed) and cuts the power of every node turned off since. The
 //! result byte therefore reaches the node only after the cut, as on real hardware;
 //! fence_virtd and hactl's fence_xvm client are the real ones, only the power is
 //! simulated. Cuts happen while a watch is armed ([`PowerGate::arm`]); the relay
@@ -39,6 +40,10 @@ const MARK: u32 = 0x4850;
 /// What fence_virtd's libvirt backend logs once a domain is destroyed (at the debug
 /// level `hactl_lab::fence_virtd` runs it with).
 const OFF_DONE: &str = "[virt:OFF] Success for ";
+/// What it logs in a reboot once the domain is destroyed (a failed destroy logs "still
+/// exists" and stops before this), just before it creates the domain again: the
+/// machine is off here, and the lab boots it ([`crate::two_node_lab::boot`]).
+const REBOOT_DESTROYED: &str = "[virt:REBOOT] Calling virDomainCreateLinux() for ";
 
 /// A node as a power cut sees it.
 #[derive(Clone, Debug)]
@@ -102,7 +107,10 @@ impl Shared {
             return;
         };
         for line in self.new_lines(&mut st) {
-            let Some(domain) = line.strip_prefix(OFF_DONE) else {
+            let Some(domain) = line
+                .strip_prefix(OFF_DONE)
+                .or_else(|| line.strip_prefix(REBOOT_DESTROYED))
+            else {
                 continue;
             };
             let i = domain.trim().trim_start_matches('n').parse::<usize>();

@@ -95,20 +95,30 @@ impl Lab {
         idx(&self.configure(fencing, extra)?)
     }
 
-    /// Fencing on (action off), the native xvm device, the group (priority 10,
+    /// Fencing on (action off unless `extra` says otherwise), the native xvm device, the group (priority 10,
     /// sticky); `extra` properties too. Returns where the group runs.
     pub fn configure(&self, fencing: bool, extra: &[&str]) -> Result<String> {
         let c = &self.c;
-        let mut props = vec![
-            "stonith-action=off",
-            "stonith-timeout=20s",
-            "no-quorum-policy=stop",
-        ];
-        props.push(if fencing {
+        let enabled = if fencing {
             "stonith-enabled=true"
         } else {
             "stonith-enabled=false"
-        });
+        };
+        let name = |a: &str| {
+            a.split_once('=')
+                .map_or(a.to_string(), |(k, _)| k.to_string())
+        };
+        // A property in `extra` replaces the lab's default (one value per name, or the
+        // applied check of `set_properties` could never hold).
+        let mut props: Vec<&str> = [
+            "stonith-action=off",
+            "stonith-timeout=20s",
+            "no-quorum-policy=stop",
+            enabled,
+        ]
+        .into_iter()
+        .filter(|d| !extra.iter().any(|e| name(e) == name(d)))
+        .collect();
         props.extend_from_slice(extra);
         set_properties(c, 1, &props, T)?;
         if fencing {
@@ -284,6 +294,29 @@ pub fn boot(l: &mut Lab, k: usize) -> Result<()> {
     l.start(k)
 }
 
+/// Waits until node `k`, back after a fencing, is a voter again as the survivor `s`
+/// sees it (the returning node's own view is its stale configuration until it catches
+/// up) and caught up: only then does it take part (wait_for_all).
+pub fn wait_rejoined(l: &Lab, s: usize, k: usize) -> Result<()> {
+    l.c.wait_until("both voters again, caught up", T, || {
+        let m = membership(&l.c, s)?;
+        let (back, surv) = (l.c.status(k)?, l.c.status(s)?);
+        Ok((m.iter().all(|(_, v)| v == "voter")
+            && membership(&l.c, k)? == m
+            && back.applied_index >= surv.commit_index)
+            .then_some(()))
+    })
+}
+
+/// Moves the group to node `to` (`hactl resource move`, which waits until it runs
+/// there and then removes its constraint: stickiness keeps it there).
+pub fn move_group(l: &Lab, to: usize) -> Result<()> {
+    let node = format!("n{to}");
+    cli(&l.c, to, &["resource", "move", "g", &node])?;
+    wait_group_on(&l.c, to, &GROUP_RSCS, T, |n| n == node)?;
+    Ok(())
+}
+
 pub fn membership(c: &Cluster, via: usize) -> Result<Vec<(String, String)>> {
     Ok(c.status(via)?
         .nodes
@@ -386,15 +419,7 @@ pub fn cut_once(l: &mut Lab, poller: &crate::controller_lab::Poller) -> Result<C
         power_on(l, k, other(k))?;
     }
     let s = other(*run.fenced.first().unwrap_or(&1));
-    let k = other(s);
-    l.c.wait_until("both voters again, caught up", T, || {
-        let m = membership(&l.c, s)?;
-        let (back, surv) = (l.c.status(k)?, l.c.status(s)?);
-        Ok((m.iter().all(|(_, v)| v == "voter")
-            && membership(&l.c, k)? == m
-            && back.applied_index >= surv.commit_index)
-            .then_some(()))
-    })?;
+    wait_rejoined(l, s, other(s))?;
     let failed_requests = poller
         .samples()
         .iter()

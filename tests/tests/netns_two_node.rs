@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use hactl_tests::controller_lab::{
-    cli_output, cluster_cmd, kill_node, mac_of, wait_group_on, Poller,
+    cli_output, cluster_cmd, kill_node, mac_of, unix_now, wait_group_on, Poller,
 };
 use hactl_tests::netns::{require_root, run};
 use hactl_tests::two_node_lab::{
-    cut_once, holds_vip, membership, other, power_on, two_node_lab, watched, GROUP_RSCS, T,
+    boot, cut_once, holds_vip, membership, other, power_on, two_node_lab, wait_rejoined, watched,
+    Lab, GROUP_RSCS, T,
 };
 use serde_json::json;
 
@@ -161,19 +162,23 @@ fn netns_two_node_cut_link_fences_one_and_the_fenced_node_rejoins() -> Result<()
     Ok(())
 }
 
+/// kill -9 of either node's daemon, in one lab (one setup, shorter CI): first the
+/// holder's (the survivor fences it and recovers the group), then, with the fenced node
+/// back, the other's (now the node without the group): it is fenced, and the group
+/// never stops or moves: the VIP answers throughout, from the holder only.
 #[test]
-fn netns_two_node_killed_holder_is_fenced_and_its_group_recovered() -> Result<()> {
+fn netns_two_node_kill_9_of_either_daemon_fences_it_and_the_group_runs_once() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    let (l, h) = two_node_lab("hx-2k", "10.88.1", true, &[])?;
+    let (mut l, h) = two_node_lab("hx-2k", "10.88.1", true, &[])?;
     let on = format!("n{h}");
     let s = other(h);
     let poller = Poller::start(&l.client(), &l.vip, 80)?;
     let survivor_mac = mac_of(&l.c, s)?;
     let pid = l.c.pid(h).context("holder's daemon")?;
     watched(&l, |w| {
-        let t0 = hactl_tests::controller_lab::unix_now();
+        let t0 = unix_now();
         // kill -9 of the daemon (its process group): the VIP stays configured
         run("kill", &["-9", "--", &format!("-{pid}")])?;
         let now_on = wait_group_on(&l.c, s, &GROUP_RSCS, T, |n| n != on)?;
@@ -189,6 +194,142 @@ fn netns_two_node_killed_holder_is_fenced_and_its_group_recovered() -> Result<()
         );
         if w.max_holders.load(Ordering::SeqCst) > 1 {
             bail!("the VIP was up on both nodes at once");
+        }
+        Ok(())
+    })?;
+    power_on(&mut l, h, s)?;
+    wait_rejoined(&l, s, h)?;
+    kill_the_node_without_the_group(&mut l, h, &poller)
+}
+
+/// kill -9 of node `k`'s daemon while `other(k)` holds the group; then `k` rejoins.
+fn kill_the_node_without_the_group(l: &mut Lab, k: usize, poller: &Poller) -> Result<()> {
+    let (h, gone) = (other(k), format!("n{k}"));
+    let holding = format!("n{h}");
+    let holder_mac = mac_of(&l.c, h)?;
+    l.c.wait_until("the client sees the VIP on the holder", T, || {
+        Ok(poller
+            .last()
+            .filter(|x| x.up && x.mac.as_deref() == Some(holder_mac.as_str()))
+            .map(|_| ()))
+    })?;
+    let pid = l.c.pid(k).context("the daemon without the group")?;
+    let t0 = unix_now();
+    watched(l, |w| {
+        run("kill", &["-9", "--", &format!("-{pid}")])?;
+        l.c.wait_until("its fencing recorded on the holder", T, || {
+            let cib = l.c.cib(h)?;
+            Ok(cib
+                .status
+                .fencing_history
+                .iter()
+                .any(|e| e.target == gone && e.ok && e.at as f64 >= t0.floor())
+                .then_some(()))
+        })?;
+        if w.fenced() != vec![k] {
+            bail!("fenced: {:?}, expected only {gone}", w.fenced());
+        }
+        let at = wait_group_on(&l.c, h, &GROUP_RSCS, T, |_| true)?;
+        if at != holding {
+            bail!("the group moved from {holding} to {at} when {gone}'s daemon was killed");
+        }
+        if w.max_holders.load(Ordering::SeqCst) > 1 || w.min_holders.load(Ordering::SeqCst) != 1 {
+            bail!("the VIP was not up on exactly one node throughout");
+        }
+        Ok(())
+    })?;
+    power_on(l, k, h)?;
+    wait_rejoined(l, h, k)?;
+    let at = wait_group_on(&l.c, h, &GROUP_RSCS, T, |_| true)?;
+    if at != holding || holds_vip(l, k) {
+        bail!(
+            "the group is on {at} after {gone} came back (VIP there: {})",
+            holds_vip(l, k)
+        );
+    }
+    // The client: every poll since the kill answered, and from the holder.
+    let s: Vec<_> = poller.samples().into_iter().filter(|x| x.t >= t0).collect();
+    let bad = s
+        .iter()
+        .filter(|x| !x.up || x.mac.as_deref() != Some(holder_mac.as_str()))
+        .count();
+    eprintln!("kill -9 of {gone} (no group): fenced, rejoined; {bad} of {} polls failed or came from elsewhere", s.len());
+    if bad > 0 {
+        bail!(
+            "{bad} of {} polls since the kill failed or came from a node other than {holding}",
+            s.len()
+        );
+    }
+    Ok(())
+}
+
+/// "Reboot one" (fence_virtd's domain off and on) of the holder, out of band, with
+/// `stonith-action=reboot` (Pacemaker's default): the survivor fences it (a reboot too),
+/// takes the group over, the VIP never up on both; the rebooted node boots, rejoins
+/// and does not take the group back (stickiness 100), the VIP up on the survivor
+/// throughout its return.
+#[test]
+fn netns_two_node_holder_rebooted_out_of_band_survivor_takes_over_once() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let (mut l, h) = two_node_lab("hx-2r", "10.88.8", true, &["stonith-action=reboot"])?;
+    let (on, s) = (format!("n{h}"), other(h));
+    let poller = Poller::start(&l.client(), &l.vip, 80)?;
+    let survivor_mac = mac_of(&l.c, s)?;
+    let t0 = unix_now();
+    watched(&l, |w| {
+        // From the client namespace: the cluster did not ask for it.
+        if !l.fv.reboot_from(&l.client(), &on)? {
+            bail!("fence_xvm -o reboot {on} failed");
+        }
+        l.c.wait_until("the survivor's reboot of the holder recorded", T, || {
+            let cib = l.c.cib(s)?;
+            Ok(cib
+                .status
+                .fencing_history
+                .iter()
+                .any(|e| {
+                    e.target == on && e.ok && e.action == "reboot" && e.at as f64 >= t0.floor()
+                })
+                .then_some(()))
+        })?;
+        wait_group_on(&l.c, s, &GROUP_RSCS, T, |n| n != on)?;
+        l.c.wait_until("VIP answering from the survivor", T, || {
+            Ok(poller.first_up_after(t0, |m| m == survivor_mac))
+        })?;
+        if w.fenced() != vec![h] || w.max_holders.load(Ordering::SeqCst) > 1 {
+            bail!(
+                "powered off: {:?} (expected only {on}); the VIP up on two at once: {}",
+                w.fenced(),
+                w.max_holders.load(Ordering::SeqCst) > 1
+            );
+        }
+        Ok(())
+    })?;
+    // fence_virtd created the domain again: the machine boots.
+    let state =
+        l.c.wait_until("fence_virtd answers", T, || l.domain_on(&on))?;
+    if !state {
+        bail!("{on}'s domain is off after a reboot");
+    }
+    boot(&mut l, h)?;
+    watched(&l, |w| {
+        wait_rejoined(&l, s, h)?;
+        let at = wait_group_on(&l.c, s, &GROUP_RSCS, T, |_| true)?;
+        if at != format!("n{s}") || holds_vip(&l, h) {
+            bail!("the group went to {at} when {on} came back");
+        }
+        if !w.fenced().is_empty()
+            || w.max_holders.load(Ordering::SeqCst) > 1
+            || w.min_holders.load(Ordering::SeqCst) != 1
+        {
+            bail!(
+                "while {on} rejoined: fenced {:?}, VIP holders {}..{} (expected 1..1)",
+                w.fenced(),
+                w.min_holders.load(Ordering::SeqCst),
+                w.max_holders.load(Ordering::SeqCst)
+            );
         }
         Ok(())
     })
