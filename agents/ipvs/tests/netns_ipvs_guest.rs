@@ -31,8 +31,10 @@ fn netns_ipvs_agent_in_a_real_lvs_kernel() {
 /// `tests/guest/realserver.sh`: lvs-realserver on DR and TUN real servers in
 /// namespaces behind an ipvs director; ARP for the VIP answered only by the director
 /// (arping from a client namespace, with a control real server that does answer),
-/// requests carried DR and TUN, drift seen by monitor, stop restoring exactly what
-/// start changed (also with two resources sharing the settings).
+/// requests carried DR and TUN, drift seen by monitor and repaired by start (the VIP
+/// gone from lo or tunl0: 7; arp_ignore or tunl0 rp_filter reset: 1), stop restoring
+/// exactly what start changed (also with two resources sharing the settings), and
+/// `arp_interfaces` naming one interface.
 #[test]
 fn netns_lvs_realserver_in_a_real_lvs_kernel() {
     if !guest::require_root() {
@@ -54,7 +56,7 @@ fn netns_lvs_realserver_in_a_real_lvs_kernel() {
     let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
     assert!(ok && failed.is_empty(), "guest checks failed: {failed:#?}");
     assert!(
-        out.contains("ok   no state left"),
+        out.contains("ok   no state left after the eth0 resource"),
         "the script did not run to its end"
     );
 }

@@ -104,6 +104,24 @@ ip netns exec rs1 sh -c 'echo 0 > /proc/sys/net/ipv4/conf/all/arp_ignore'
 expect_rc "rs1 monitor web2 with arp_ignore reset" 1 rs1 $RS web2 monitor vip=10.0.0.102
 ip netns exec rs1 sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore'
 
+echo "== monitor sees the address or the tunnel drift; start repairs it"
+ip -n rs2 addr del 10.0.0.100/32 dev lo
+expect_rc "rs2 monitor with the VIP gone from lo" 7 rs2 $RS web monitor vip=10.0.0.100
+expect_rc "rs2 start puts it back" 0 rs2 $RS web start vip=10.0.0.100
+expect_rc "rs2 monitor after the repair" 0 rs2 $RS web monitor vip=10.0.0.100
+ip -n rs2 addr show dev lo | grep -q "10.0.0.100/32" && ok "VIP back on rs2's lo" || bad "VIP not back on rs2's lo"
+# all/rp_filter is 1 (strict) in rs3, so tunl0 back at 0 makes the tunnel strict again.
+ip netns exec rs3 sh -c 'echo 0 > /proc/sys/net/ipv4/conf/tunl0/rp_filter'
+expect_rc "rs3 monitor with tunl0 rp_filter reset" 1 rs3 $RS web monitor vip=10.0.0.101 mode=tun
+expect_rc "rs3 start relaxes it again" 0 rs3 $RS web start vip=10.0.0.101 mode=tun
+expect_sysctl "tunl0 rp_filter loose again" rs3 tunl0 rp_filter 2
+ip -n rs3 addr del 10.0.0.101/32 dev tunl0
+expect_rc "rs3 monitor with the VIP gone from tunl0" 7 rs3 $RS web monitor vip=10.0.0.101 mode=tun
+expect_rc "rs3 start puts it back" 0 rs3 $RS web start vip=10.0.0.101 mode=tun
+expect_rc "rs3 monitor after the repairs" 0 rs3 $RS web monitor vip=10.0.0.101 mode=tun
+r=$(ip netns exec client curl -s -m 3 http://10.0.0.101/ || echo FAIL)
+[ "$r" == "hello from rs3" ] && ok "TUN carries requests again after the repairs ($r)" || bad "TUN reply after repair: $r"
+
 echo "== stop puts back exactly what start changed"
 expect_rc "rs1 stop web2" 0 rs1 $RS web2 stop vip=10.0.0.102
 expect_rc "rs2 stop" 0 rs2 $RS web stop vip=10.0.0.100
@@ -117,6 +135,25 @@ expect_sysctl "tunl0 rp_filter restored" rs3 tunl0 rp_filter 0
 expect_sysctl "all rp_filter untouched" rs3 all rp_filter 1
 ip -n rs3 addr show dev tunl0 | grep -q 10.0.0.101 && bad "VIP left on tunl0" || ok "VIP gone from tunl0"
 ls /tmp/rsc-rs1 /tmp/rsc-rs2 /tmp/rsc-rs3 2>/dev/null | grep -q state && bad "state files left" || ok "no state left"
+
+echo "== arp_interfaces naming one interface"
+expect_rc "rs1 start on eth0 only" 0 rs1 $RS web start vip=10.0.0.100 arp_interfaces=eth0
+expect_sysctl "eth0 arp_ignore raised" rs1 eth0 arp_ignore 1
+expect_sysctl "eth0 arp_announce raised" rs1 eth0 arp_announce 2
+expect_sysctl "all arp_ignore untouched" rs1 all arp_ignore 0
+got=$(arp_answers 10.0.0.100)
+[ "$got" == "$DIRMAC " ] && ok "with eth0 suppressed only the director answers ARP ($got)" || bad "ARP answers with arp_interfaces=eth0: '$got'"
+expect_rc "rs1 monitor eth0" 0 rs1 $RS web monitor vip=10.0.0.100 arp_interfaces=eth0
+ip netns exec rs1 sh -c 'echo 0 > /proc/sys/net/ipv4/conf/eth0/arp_ignore'
+expect_rc "rs1 monitor with eth0 arp_ignore reset" 1 rs1 $RS web monitor vip=10.0.0.100 arp_interfaces=eth0
+expect_rc "rs1 start repairs eth0" 0 rs1 $RS web start vip=10.0.0.100 arp_interfaces=eth0
+expect_sysctl "eth0 arp_ignore raised again" rs1 eth0 arp_ignore 1
+expect_rc "rs1 monitor after the repair" 0 rs1 $RS web monitor vip=10.0.0.100 arp_interfaces=eth0
+expect_rc "rs1 stop eth0" 0 rs1 $RS web stop vip=10.0.0.100 arp_interfaces=eth0
+expect_sysctl "eth0 arp_ignore restored" rs1 eth0 arp_ignore 0
+expect_sysctl "eth0 arp_announce restored" rs1 eth0 arp_announce 0
+ls /tmp/rsc-rs1 2>/dev/null | grep -q state && bad "rs1 state file left" || ok "no state left after the eth0 resource"
+expect_rc "unknown arp interface" 2 rs1 $RS web start vip=10.0.0.100 arp_interfaces=eth9
 
 echo "== bad configuration"
 expect_rc "ipv6 vip" 6 rs1 $RS web start vip=fd00::100
