@@ -368,8 +368,62 @@ fn unsafe_geteuid() -> u32 {
         .unwrap_or(u32::MAX)
 }
 
+/// The pid `cluster start` reports for the daemon it started.
+fn started_pid(o: &Output) -> u32 {
+    let out = stdout(o);
+    out.split_once("started the hactl daemon (pid ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no daemon pid in {out:?}"))
+}
+
+/// The TCP addresses process `pid` listens on: its socket inodes (/proc/PID/fd)
+/// matched against the LISTEN rows of its namespace's /proc/PID/net/tcp and tcp6.
+fn tcp_listeners(pid: u32) -> Vec<String> {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("daemon's fds");
+    let inodes: Vec<String> = fds
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let mut out = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap();
+        for row in text.lines().skip(1) {
+            let f: Vec<&str> = row.split_whitespace().collect();
+            // local_address, state (0A: LISTEN), inode.
+            if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+                out.push(proc_net_address(f[1]));
+            }
+        }
+    }
+    out
+}
+
+/// `0100007F:25E4` (or 32 hex digits for IPv6): 32-bit words in host order, then
+/// the port.
+fn proc_net_address(a: &str) -> String {
+    let (ip, port) = a.split_once(':').expect("ADDR:PORT");
+    let port = u16::from_str_radix(port, 16).expect("hex port");
+    let bytes: Vec<u8> = (0..ip.len() / 8)
+        .flat_map(|w| {
+            let word = u32::from_str_radix(&ip[w * 8..w * 8 + 8], 16).expect("hex address");
+            word.to_ne_bytes()
+        })
+        .collect();
+    let ip: std::net::IpAddr = match bytes.len() {
+        4 => <[u8; 4]>::try_from(bytes).unwrap().into(),
+        _ => <[u8; 16]>::try_from(bytes).unwrap().into(),
+    };
+    std::net::SocketAddr::new(ip, port).to_string()
+}
+
 /// A one-node cluster on loopback with the real daemon: start, status (text and JSON),
-/// stop. Exercises the CLI's spawning of `hactl daemon` without systemd.
+/// stop. Exercises the CLI's spawning of `hactl daemon` without systemd. With
+/// `metrics_listen` unset the daemon listens on no TCP port (the metrics endpoint is
+/// off; its UDP/QUIC port carries the cluster).
 #[test]
 fn start_status_stop_a_one_node_cluster() {
     let t = temp_dir("life");
@@ -403,6 +457,8 @@ fn start_status_stop_a_one_node_cluster() {
         "{}",
         stdout(&o)
     );
+    let pid = started_pid(&o);
+    assert_eq!(tcp_listeners(pid), Vec::<String>::new(), "daemon {pid}");
 
     let o = run(&["start", "--log-file", log.to_str().unwrap()]);
     assert!(stdout(&o).contains("already running"), "{}", stdout(&o));
@@ -1001,7 +1057,9 @@ fn a_change_sent_without_a_leader_waits_for_the_election() {
 /// `metrics_listen` set to a bare port: the daemon serves Prometheus metrics on
 /// 127.0.0.1 only. The scrape parses with the Python client's parser (Debian
 /// python3-prometheus-client) and carries membership, quorum, DC, Raft, resources
-/// by state and the start of a real ocf:heartbeat:Dummy with its duration.
+/// by state, the start of a real ocf:heartbeat:Dummy with its duration, the fail
+/// count of a resource whose start fails, and the fencing and alert counters (at 0)
+/// with their labels.
 #[test]
 fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
     let t = temp_dir("metrics");
@@ -1031,8 +1089,13 @@ fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
     );
     let node = LocalNode::new(Path::new(etc), Path::new(sock), Path::new(state));
     let cluster = |extra: &[&str]| node.cluster(extra);
-    let o = cluster(&["start", "--log-file", log]);
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let started = cluster(&["start", "--log-file", log]);
+    assert!(
+        started.status.success(),
+        "{}{}",
+        stdout(&started),
+        stderr(&started)
+    );
     let o = hactl(&["property", "set", "stonith-enabled=false", "--socket", sock]);
     assert!(o.status.success(), "{}", stderr(&o));
     let dummy_state = t.path().join("dummy.state");
@@ -1043,6 +1106,18 @@ fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
         "d",
         "ocf:heartbeat:Dummy",
         &state_param,
+        "--socket",
+        sock,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Its start fails: a fail count (INFINITY, start-failure-is-fatal) on n1.
+    let o = hactl(&[
+        "resource",
+        "create",
+        "bad",
+        "ocf:hactl:Dummy",
+        "fail_start=true",
+        "--no-wait",
         "--socket",
         sock,
     ]);
@@ -1061,7 +1136,9 @@ fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut body = scrape();
-    while !body.contains("agent=\"ocf:heartbeat:Dummy\",op=\"start\",result=\"ok\"") {
+    while !body.contains("agent=\"ocf:heartbeat:Dummy\",op=\"start\",result=\"ok\"")
+        || !body.contains("hactl_fail_count{")
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "no Dummy start in:\n{body}"
@@ -1069,6 +1146,13 @@ fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
         std::thread::sleep(std::time::Duration::from_millis(100));
         body = scrape();
     }
+    // The daemon's only TCP listener is this one (the endpoint is the daemon's).
+    let pid = started_pid(&started);
+    assert_eq!(
+        tcp_listeners(pid),
+        vec![format!("127.0.0.1:{port}")],
+        "daemon {pid}"
+    );
     // Not on any other address of this machine.
     let others = Command::new("hostname").arg("-I").output().unwrap();
     for ip in String::from_utf8_lossy(&others.stdout).split_whitespace() {
@@ -1099,15 +1183,22 @@ fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
         String::from_utf8_lossy(&out.stderr)
     );
     for want in [
-        "hactl_node_member [('name', 'n1')] 1.0",
+        "hactl_node_member [('node', 'n1')] 1.0",
         "hactl_quorum [] 1.0",
-        "hactl_dc [('name', 'n1')] 1.0",
-        "hactl_resources [('name', 'started')] 1.0",
+        "hactl_dc [('node', 'n1')] 1.0",
+        "hactl_resources [('state', 'started')] 1.0",
+        "hactl_resources [('state', 'failed')] 1.0",
+        "hactl_resources [('state', 'stopped')] 0.0",
+        "hactl_fail_count [('node', 'n1'), ('rsc', 'bad')] 1000000.0",
+        "hactl_fencing_attempts_total [('result', 'ok')] 0.0",
+        "hactl_fencing_attempts_total [('result', 'failed')] 0.0",
         "hactl_operations_total [('agent', 'ocf:heartbeat:Dummy'), ('op', 'start'), ('result', 'ok')] 1.0",
         "hactl_operation_duration_seconds_count [('agent', 'ocf:heartbeat:Dummy'), ('op', 'start')] 1.0",
         "hactl_raft_term [] ",
         "hactl_raft_apply_lag_entries [] ",
-        "hactl_alert_deliveries_total [('name', 'delivered')] 0.0",
+        "hactl_alert_deliveries_total [('result', 'delivered')] 0.0",
+        "hactl_alert_deliveries_total [('result', 'failed')] 0.0",
+        "hactl_alert_deliveries_total [('result', 'timed_out')] 0.0",
         // The Dummy's start ran in a transition of this node's, planned by a
         // policy engine run (counts depend on how many runs there were).
         "hactl_transitions_total [('result', 'complete')] ",

@@ -33,7 +33,7 @@ fn scrape(c: &Cluster) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `hactl_peer_rtt_seconds{link="0",name="n2"} 0.0003` lines as `(peer, link) → value`.
+/// `hactl_peer_rtt_seconds{link="0",node="n2"} 0.0003` lines as `(peer, link) → value`.
 fn rtts(page: &str) -> BTreeMap<(String, String), f64> {
     let mut out = BTreeMap::new();
     for line in page.lines() {
@@ -49,8 +49,8 @@ fn rtts(page: &str) -> BTreeMap<(String, String), f64> {
                 (key == k).then(|| v.trim_matches('"').to_string())
             })
         };
-        if let (Some(name), Some(link), Ok(v)) = (label("name"), label("link"), value.parse()) {
-            out.insert((name, link), v);
+        if let (Some(node), Some(link), Ok(v)) = (label("node"), label("link"), value.parse()) {
+            out.insert((node, link), v);
         }
     }
     out

@@ -42,9 +42,16 @@ struct OpResult {
     result: String,
 }
 
+/// A node (`node_member`, `dc`, a peer's heartbeat age).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct Labels1 {
-    name: String,
+struct NodeLabel {
+    node: String,
+}
+
+/// What a resource is doing (`resources`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,7 +62,7 @@ struct Labels2 {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LinkLabels {
-    name: String,
+    node: String,
     link: String,
 }
 
@@ -93,20 +100,27 @@ fn op_duration() -> Histogram {
 pub(crate) struct Counters {
     ops: Family<OpResult, Counter>,
     op_seconds: Family<OpLabels, Histogram, fn() -> Histogram>,
-    fencing: Family<Labels1, Counter>,
+    fencing: Family<ResultLabel, Counter>,
     transitions: Family<ResultLabel, Counter>,
     transition_seconds: Histogram,
 }
 
 impl Counters {
     fn new() -> Counters {
-        Counters {
+        let c = Counters {
             ops: Family::default(),
             op_seconds: Family::new_with_constructor(op_duration),
             fencing: Family::default(),
             transitions: Family::default(),
             transition_seconds: op_duration(),
+        };
+        // Every result from the start, at 0: a rate() or an alert rule on a series
+        // that appears only with the first fencing would miss that first one.
+        for r in FENCING_RESULTS {
+            // The guard is dropped at once: creating the series is the point.
+            let _ = c.fencing.get_or_create(&result(r));
         }
+        c
     }
 
     /// Counts what `new` adds to `old`: this node's operations, fencing attempts.
@@ -140,10 +154,8 @@ impl Counters {
         }
         self.observe_transitions(old, new, me);
         for e in new_fencing(old, new) {
-            let name = if e.ok { "ok" } else { "failed" };
-            self.fencing
-                .get_or_create(&Labels1 { name: name.into() })
-                .inc();
+            let r = if e.ok { "ok" } else { "failed" };
+            self.fencing.get_or_create(&result(r)).inc();
         }
     }
 }
@@ -154,16 +166,12 @@ impl Counters {
         let seen = old.status.transitions.last().map_or(0, |r| r.id);
         let added = new.status.transitions.iter().filter(|r| r.id > seen);
         for r in added.filter(|r| r.dc == me) {
-            let result = if r.aborted.is_some() {
+            let outcome = if r.aborted.is_some() {
                 "aborted"
             } else {
                 "complete"
             };
-            self.transitions
-                .get_or_create(&ResultLabel {
-                    result: result.into(),
-                })
-                .inc();
+            self.transitions.get_or_create(&result(outcome)).inc();
             self.transition_seconds
                 .observe(r.duration_ms as f64 / 1000.0);
         }
@@ -268,9 +276,17 @@ where
     reg.register(name, help, f);
 }
 
-fn named(n: &str) -> Labels1 {
-    Labels1 {
-        name: n.to_string(),
+const FENCING_RESULTS: [&str; 2] = ["ok", "failed"];
+
+fn node(n: &str) -> NodeLabel {
+    NodeLabel {
+        node: n.to_string(),
+    }
+}
+
+fn result(r: &str) -> ResultLabel {
+    ResultLabel {
+        result: r.to_string(),
     }
 }
 
@@ -313,19 +329,19 @@ fn render(d: &Daemon, counters: &Counters) -> String {
         d.scheduler_seconds.0.clone(),
     );
     let a = &d.alerts.counters;
-    let deliveries: Family<Labels1, Counter> = Family::default();
+    let deliveries: Family<ResultLabel, Counter> = Family::default();
     for (n, c) in [
         ("delivered", &a.delivered),
         ("failed", &a.failed),
         ("timed_out", &a.timed_out),
     ] {
         deliveries
-            .get_or_create(&named(n))
+            .get_or_create(&result(n))
             .inc_by(c.load(Ordering::Relaxed));
     }
     reg.register(
         "alert_deliveries",
-        "Alert agent runs on this node, by outcome (name)",
+        "Alert agent runs on this node, by result",
         deliveries,
     );
     let mut out = String::new();
@@ -340,7 +356,7 @@ fn membership(reg: &mut Registry, d: &Daemon, cib: &Cib) {
         .status
         .nodes
         .iter()
-        .map(|(n, s)| (named(n), i64::from(s.member == Some(true))));
+        .map(|(n, s)| (node(n), i64::from(s.member == Some(true))));
     family(
         reg,
         "node_member",
@@ -358,7 +374,7 @@ fn membership(reg: &mut Registry, d: &Daemon, cib: &Cib) {
         reg,
         "dc",
         "1 for the node that is DC (Raft leader)",
-        std::iter::once((named(&dc), 1)).filter(|_| !dc.is_empty()),
+        std::iter::once((node(&dc), 1)).filter(|_| !dc.is_empty()),
     );
     gauge(
         reg,
@@ -367,14 +383,14 @@ fn membership(reg: &mut Registry, d: &Daemon, cib: &Cib) {
         i64::from(dc == d.me_name),
     );
     let now = Instant::now();
-    let ages: Vec<(Labels1, i64)> = d
+    let ages: Vec<(NodeLabel, i64)> = d
         .cluster
         .nodes
         .iter()
         .filter(|n| n.id != d.me)
         .filter_map(|n| {
             Some((
-                named(n.name.as_str()),
+                node(n.name.as_str()),
                 d.silent_for(n.id, now)?.as_millis() as i64,
             ))
         })
@@ -391,7 +407,7 @@ fn membership(reg: &mut Registry, d: &Daemon, cib: &Cib) {
         for k in 0..MAX_LINKS {
             if let Some(t) = d.transport.link_rtt(&n.name, k) {
                 let l = LinkLabels {
-                    name: n.name.to_string(),
+                    node: n.name.to_string(),
                     link: k.to_string(),
                 };
                 rtt.get_or_create(&l).set(t.as_secs_f64());
@@ -478,8 +494,8 @@ fn resources(reg: &mut Registry, cib: &Cib) {
     family(
         reg,
         "resources",
-        "Configured primitives by state (name)",
-        states.map(|(n, v)| (named(n), v)),
+        "Configured primitives by state",
+        states.map(|(n, v)| (StateLabel { state: n.into() }, v)),
     );
     family(
         reg,
