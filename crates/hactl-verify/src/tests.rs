@@ -86,6 +86,18 @@ fn two_node_mode_without_a_fence_device_is_an_error() {
     let cib = cib_with(vip("10.0.0.100"), &[("stonith-enabled", "false")]);
     assert!(checks(&verify(&cib, &two)).contains(&"two-node-without-fencing"));
     assert!(!checks(&verify(&cib, &ctx())).contains(&"two-node-without-fencing"));
+    // Fencing enabled (explicitly, and by default) but no device: nothing can fence.
+    for props in [&[("stonith-enabled", "true")][..], &[]] {
+        let r = verify(&cib_with(vip("10.0.0.100"), props), &two);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.check == "two-node-without-fencing");
+        assert!(
+            f.is_some_and(|f| f.severity == Severity::Error),
+            "{props:?}: {r:?}"
+        );
+    }
     let mut fenced = cib_with(vip("10.0.0.100"), &[]);
     fenced.config.resources.push(Resource::Primitive(Primitive {
         id: "xvm".into(),
