@@ -362,13 +362,14 @@ pub fn format_resource_blocks(
         .map(|p| (p.resource.as_str(), p))
         .collect();
     let find = |id: &str| by_id.get(id).copied();
-    let bundles_at = |out: &mut String, at: usize| {
-        for b in cib.config.bundles.iter().filter(|b| b.position == at) {
-            crate::bundle_status::bundle_block(out, b, &find, t, view);
-        }
-    };
-    for (at, r) in cib.config.resources.iter().enumerate() {
-        bundles_at(&mut out, at);
+    for block in listing_order(cib) {
+        let r = match block {
+            Block::Bundle(b) => {
+                crate::bundle_status::bundle_block(&mut out, b, &find, t, view);
+                continue;
+            }
+            Block::Resource(r) => r,
+        };
         if !keep(r) {
             continue;
         }
@@ -407,9 +408,47 @@ pub fn format_resource_blocks(
             Resource::Clone(c) => crate::clone_status::clone_block(&mut out, cib, c, t, view),
         }
     }
-    let last = cib.config.resources.len();
-    for b in cib.config.bundles.iter().filter(|b| b.position >= last) {
-        crate::bundle_status::bundle_block(&mut out, b, &find, t, view);
-    }
     out
+}
+
+/// A top-level entry of the resource list.
+enum Block<'c> {
+    Resource(&'c Resource),
+    Bundle(&'c hactl_model::bundle::Bundle),
+}
+
+/// The configured resources and bundles as crm_mon lists them: highest
+/// `priority` first, configuration order among equals (Pacemaker sorts its
+/// resource list by priority once it has read the configuration).
+fn listing_order(cib: &Cib) -> Vec<Block<'_>> {
+    // A bundle sits before the resource that followed it in the CIB.
+    let mut blocks: Vec<(i64, (usize, u8), Block<'_>)> = cib
+        .config
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(at, r)| (listing_priority(r.meta()), (at, 1), Block::Resource(r)))
+        .chain(
+            cib.config
+                .bundles
+                .iter()
+                .map(|b| (listing_priority(&b.meta), (b.position, 0), Block::Bundle(b))),
+        )
+        .collect();
+    blocks.sort_by_key(|(prio, at, _)| (std::cmp::Reverse(*prio), *at));
+    blocks.into_iter().map(|(_, _, b)| b).collect()
+}
+
+/// A `priority` meta attribute as Pacemaker reads it for ordering: a score, or
+/// the leading integer of a value such as `2.0`; 0 when unset or unreadable.
+fn listing_priority(meta: &hactl_model::Attrs) -> i64 {
+    let Some(v) = meta.get("priority").map(|v| v.trim()) else {
+        return 0;
+    };
+    if let Ok(s) = v.parse::<Score>() {
+        return s.value();
+    }
+    let sign = usize::from(v.starts_with(['-', '+']));
+    let digits = v[sign..].bytes().take_while(u8::is_ascii_digit).count();
+    v[..sign + digits].parse::<i64>().unwrap_or(0)
 }

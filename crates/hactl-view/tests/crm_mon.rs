@@ -234,7 +234,10 @@ fn same_rows_as_crm_mon_for(path: &str, compared: &[(&str, &[&str])]) {
     };
     let theirs = once(rows(&crm_mon(path, &["--output-as=xml"]), compared));
     let ours = once(rows(&ours(path), compared));
-    assert!(theirs.len() >= 3, "{theirs:#?}");
+    assert!(
+        !theirs.is_empty(),
+        "crm_mon wrote none of the compared rows"
+    );
     let missing = difference(&theirs, &ours);
     let extra = difference(&ours, &theirs);
     assert!(
@@ -396,6 +399,14 @@ const CLONE_CASES: &[(&str, &str)] = &[
         "operations in flight: (Monitoring), a unique clone's instances Starting",
     ),
     ("wave2/params-3", "a start in flight: Starting n1"),
+    (
+        "rsc_dep1",
+        "the list in priority order (rsc2, priority 2, before rsc1)",
+    ),
+    (
+        "wave2/bug-lf-2551",
+        "a priority-100 primitive before a cloned group with an UNCLEAN instance",
+    ),
 ];
 
 fn cts_path(case: &str) -> String {
