@@ -1199,6 +1199,7 @@ fn metrics_endpoint_serves_parseable_prometheus_text_on_localhost() {
         "hactl_alert_deliveries_total [('result', 'delivered')] 0.0",
         "hactl_alert_deliveries_total [('result', 'failed')] 0.0",
         "hactl_alert_deliveries_total [('result', 'timed_out')] 0.0",
+        "hactl_alert_events_dropped_total [] 0.0",
         // The Dummy's start ran in a transition of this node's, planned by a
         // policy engine run (counts depend on how many runs there were).
         "hactl_transitions_total [('result', 'complete')] ",

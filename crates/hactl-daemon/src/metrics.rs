@@ -344,6 +344,13 @@ fn render(d: &Daemon, counters: &Counters) -> String {
         "Alert agent runs on this node, by result",
         deliveries,
     );
+    let dropped: Counter = Counter::default();
+    dropped.inc_by(a.dropped.load(Ordering::Relaxed));
+    reg.register(
+        "alert_events_dropped",
+        "Alert events dropped, oldest first, from the queue of an agent too slow to keep up",
+        dropped,
+    );
     let mut out = String::new();
     if let Err(e) = encode(&mut out, &reg) {
         warn!(error = %e, "metrics not encoded");

@@ -115,3 +115,58 @@ pub(crate) fn check(a: &Alert, errs: &mut Vec<ModelError>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(kinds: Option<Vec<AlertKind>>, attrs: &[&str]) -> Alert {
+        Alert {
+            select_kind: kinds,
+            select_attributes: attrs.iter().map(|a| a.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    const KINDS: [AlertKind; 4] = [
+        AlertKind::Node,
+        AlertKind::Fencing,
+        AlertKind::Resource,
+        AlertKind::Attribute,
+    ];
+
+    #[test]
+    fn no_select_takes_every_event() {
+        let a = alert(None, &[]);
+        for k in KINDS {
+            assert!(a.selects(k, None), "{k}");
+        }
+        assert!(a.selects(AlertKind::Attribute, Some("pingd")));
+    }
+
+    #[test]
+    fn select_kind_takes_only_the_kinds_listed() {
+        let a = alert(Some(vec![AlertKind::Node, AlertKind::Fencing]), &[]);
+        let taken: Vec<AlertKind> = KINDS.into_iter().filter(|k| a.selects(*k, None)).collect();
+        assert_eq!(taken, [AlertKind::Node, AlertKind::Fencing]);
+        assert!(!a.selects(AlertKind::Attribute, Some("pingd")));
+        // A select with no kind listed takes nothing.
+        let none = alert(Some(vec![]), &[]);
+        assert!(KINDS.into_iter().all(|k| !none.selects(k, None)));
+    }
+
+    #[test]
+    fn select_attributes_narrows_attribute_events_by_name_only() {
+        let a = alert(Some(vec![AlertKind::Attribute]), &["pingd", "site"]);
+        assert!(a.selects(AlertKind::Attribute, Some("pingd")));
+        assert!(a.selects(AlertKind::Attribute, Some("site")));
+        assert!(!a.selects(AlertKind::Attribute, Some("standby")));
+        // Names say nothing about the other kinds.
+        let b = alert(None, &["pingd"]);
+        assert!(b.selects(AlertKind::Node, None));
+        assert!(!b.selects(AlertKind::Attribute, Some("standby")));
+        // No names: every attribute.
+        let c = alert(Some(vec![AlertKind::Attribute]), &[]);
+        assert!(c.selects(AlertKind::Attribute, Some("standby")));
+    }
+}

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hactl_consensus::Status;
 use hactl_model::alerts::{Alert, AlertRecipient};
 use hactl_model::Cib;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use super::events::{events, AlertEvent};
@@ -18,15 +19,25 @@ use super::timestamp;
 /// interface this follows (agents check that it is set, some compare it).
 const PACEMAKER_VERSION: &str = "2.1.5";
 
-/// Agent runs, by outcome, on this node (read by the metrics endpoint).
+/// Events one alert's worker holds while its agent runs. An agent that hangs (up
+/// to its timeout, every time) in an event storm would otherwise queue without
+/// limit. Past this the oldest waiting event is dropped, counted and logged: the
+/// newest events say what the cluster is now, which is what a recipient acts on,
+/// and the jump in `CRM_alert_node_sequence` shows the agent that some are missing.
+const QUEUE_CAPACITY: usize = 1024;
+
+/// Agent runs, by outcome, on this node, and events dropped from a full queue
+/// (read by the metrics endpoint).
 #[derive(Debug, Default)]
 pub struct AlertCounters {
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
     pub timed_out: AtomicU64,
+    pub dropped: AtomicU64,
 }
 
 /// One event for one alert, with its place in this node's sequence.
+#[derive(Clone)]
 struct Job {
     alert: Alert,
     event: AlertEvent,
@@ -50,50 +61,107 @@ impl Alerts {
 
 async fn watch_cib(me: String, mut status: watch::Receiver<Arc<Status>>, c: Arc<AlertCounters>) {
     let mut last: Arc<Cib> = status.borrow_and_update().cib.clone();
-    let mut workers: HashMap<String, mpsc::UnboundedSender<Job>> = HashMap::new();
-    let mut seq = 0u64;
+    let mut router = Router::new(me, c, QUEUE_CAPACITY);
     while status.changed().await.is_ok() {
         let cib = status.borrow_and_update().cib.clone();
         if Arc::ptr_eq(&cib, &last) {
             continue;
         }
-        // A deleted alert's worker finishes what it has queued, then ends.
-        workers.retain(|id, _| cib.config.alerts.iter().any(|a| &a.id == id));
-        for event in events(&last, &cib, &me) {
-            seq += 1;
-            let at = SystemTime::now();
-            let attr = Some(event.attribute_name.as_str());
-            for alert in cib
-                .config
-                .alerts
-                .iter()
-                .filter(|a| a.selects(event.kind(), attr))
-            {
-                let tx = workers
-                    .entry(alert.id.clone())
-                    .or_insert_with(|| spawn_worker(me.clone(), c.clone()));
-                // The worker only ends when its sender is dropped, so this succeeds.
-                let sent = tx.send(Job {
-                    alert: alert.clone(),
-                    event: event.clone(),
-                    seq,
-                    at,
-                });
-                debug_assert!(sent.is_ok());
-            }
-        }
+        router.route(&last, &cib);
         last = cib;
     }
 }
 
-fn spawn_worker(me: String, c: Arc<AlertCounters>) -> mpsc::UnboundedSender<Job> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-    tokio::spawn(async move {
-        while let Some(job) = rx.recv().await {
-            deliver(&me, &job, &c).await;
+/// A worker: its queue's sending side and its task.
+struct Worker {
+    tx: broadcast::Sender<Job>,
+    // Awaited by the tests only (`Router::finish`); a worker ends by itself once
+    // its sender is dropped.
+    #[cfg_attr(not(test), allow(dead_code))]
+    task: JoinHandle<()>,
+}
+
+/// Hands each event of a CIB change to the workers of the alerts that select it.
+struct Router {
+    me: String,
+    counters: Arc<AlertCounters>,
+    capacity: usize,
+    workers: HashMap<String, Worker>,
+    seq: u64,
+}
+
+impl Router {
+    fn new(me: String, counters: Arc<AlertCounters>, capacity: usize) -> Router {
+        Router {
+            me,
+            counters,
+            capacity,
+            workers: HashMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// Queues the events between `last` and `cib` (never waits on a worker).
+    fn route(&mut self, last: &Cib, cib: &Cib) {
+        // A deleted alert's worker finishes what it has queued, then ends.
+        self.workers
+            .retain(|id, _| cib.config.alerts.iter().any(|a| &a.id == id));
+        for event in events(last, cib, &self.me) {
+            self.seq += 1;
+            let at = SystemTime::now();
+            let attr = Some(event.attribute_name.as_str());
+            let chosen = cib.config.alerts.iter();
+            for alert in chosen.filter(|a| a.selects(event.kind(), attr)) {
+                let (me, c, cap) = (&self.me, &self.counters, self.capacity);
+                let w = self
+                    .workers
+                    .entry(alert.id.clone())
+                    .or_insert_with(|| spawn_worker(&alert.id, me.clone(), c.clone(), cap));
+                let job = Job {
+                    alert: alert.clone(),
+                    event: event.clone(),
+                    seq: self.seq,
+                    at,
+                };
+                // Fails only when the worker is gone (it ends when its sender is
+                // dropped, so only by a panic).
+                if w.tx.send(job).is_err() {
+                    warn!(alert = %alert.id, seq = self.seq, "alert worker gone: event not delivered");
+                }
+            }
+        }
+    }
+
+    /// Closes every queue and waits until the workers have delivered what they hold.
+    #[cfg(test)]
+    async fn finish(self) {
+        for (_, w) in self.workers {
+            drop(w.tx);
+            let _ = w.task.await;
+        }
+    }
+}
+
+/// A worker task: delivers its alert's events in order, one at a time. Its queue
+/// holds `capacity` events (a power of two); when the agent falls further behind
+/// the oldest are dropped (see [`QUEUE_CAPACITY`]).
+fn spawn_worker(alert: &str, me: String, c: Arc<AlertCounters>, capacity: usize) -> Worker {
+    let (tx, mut rx) = broadcast::channel::<Job>(capacity);
+    let alert = alert.to_string();
+    let task = tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(job) => deliver(&me, &job, &c).await,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    c.dropped.fetch_add(n, Ordering::Relaxed);
+                    warn!(alert = %alert, dropped = n, capacity,
+                        "alert agent too slow: its oldest queued events dropped");
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
         }
     });
-    tx
+    Worker { tx, task }
 }
 
 /// Runs the agent once per recipient (once with no recipient when it has none),
@@ -208,3 +276,7 @@ async fn run_agent(path: &str, mut env: Vec<(String, String)>, timeout: Duration
         Err(e) => Outcome::Failed(format!("cannot run {path}: {e}")),
     }
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;
