@@ -56,12 +56,18 @@ fn both_voters(l: &Lab) -> Result<()> {
     })
 }
 
-/// Two nodes, a witness, fencing on or off, the group started; returns where it runs.
-fn witness_lab(prefix: &str, subnet: &str, fencing: bool) -> Result<(Lab, WitnessHost, usize)> {
+/// Two nodes, a witness, fencing on or off, the group started (`extra` properties);
+/// returns where it runs.
+fn witness_lab(
+    prefix: &str,
+    subnet: &str,
+    fencing: bool,
+    extra: &[&str],
+) -> Result<(Lab, WitnessHost, usize)> {
     let mut l = lab(prefix, subnet)?;
     let mut w = add_witness(&l)?;
     w.start()?;
-    let on = l.start_configured(fencing, &[])?;
+    let on = l.start_configured(fencing, extra)?;
     wait_witness(&l, &[1, 2], "")?;
     Ok((l, w, on))
 }
@@ -91,7 +97,7 @@ fn netns_witness_each_of_the_three_killed_in_turn() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    let (mut l, mut w, h) = witness_lab("hx-wk", "10.88.4", false)?;
+    let (mut l, mut w, h) = witness_lab("hx-wk", "10.88.4", false, &[])?;
     let o = other(h);
     // Without fencing but with a witness, `cluster verify` finds two-node mode safe.
     let (_, text) = l.verify(o)?;
@@ -161,9 +167,20 @@ fn wait_one_granted(l: &Lab, both: &[usize]) -> Result<usize> {
 
 /// The link between the nodes cut, both still reaching the witness (and fence_virtd):
 /// exactly one carries on with the group, the other stops (or, with fencing, is
-/// fenced); the VIP is never up on both.
-fn partition_one_carries_on(prefix: &str, subnet: &str, fencing: bool) -> Result<()> {
-    let (l, _w, h) = witness_lab(prefix, subnet, fencing)?;
+/// fenced); the VIP is never up on both. With `priority-fencing-delay` set (`priority`)
+/// the node running the group (priority 10) is the one granted, and the group stays.
+fn partition_one_carries_on(
+    prefix: &str,
+    subnet: &str,
+    fencing: bool,
+    priority: bool,
+) -> Result<()> {
+    let extra: &[&str] = if priority {
+        &["priority-fencing-delay=2s"]
+    } else {
+        &[]
+    };
+    let (l, _w, h) = witness_lab(prefix, subnet, fencing, extra)?;
     watched(&l, |w| {
         l.c.net.partition(&[1], &[2])?;
         let s = if fencing {
@@ -202,6 +219,9 @@ fn partition_one_carries_on(prefix: &str, subnet: &str, fencing: bool) -> Result
         if w.max_holders.load(Ordering::SeqCst) > 1 {
             bail!("the VIP was up on both nodes at once");
         }
+        if priority && s != h {
+            bail!("n{s} granted, but the group's node n{h} should have been (priority delay)");
+        }
         eprintln!(
             "partition: n{} refused, group on {at} (was on n{h})",
             other(s)
@@ -211,11 +231,11 @@ fn partition_one_carries_on(prefix: &str, subnet: &str, fencing: bool) -> Result
 }
 
 #[test]
-fn netns_witness_partition_exactly_one_carries_on() -> Result<()> {
+fn netns_witness_partition_grants_the_priority_groups_node() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    partition_one_carries_on("hx-wp", "10.88.5", false)
+    partition_one_carries_on("hx-wp", "10.88.5", false, true)
 }
 
 #[test]
@@ -223,5 +243,5 @@ fn netns_witness_partition_with_fencing_fences_the_refused_node() -> Result<()> 
     if !require_root() {
         return Ok(());
     }
-    partition_one_carries_on("hx-wf", "10.88.6", true)
+    partition_one_carries_on("hx-wf", "10.88.6", true, false)
 }

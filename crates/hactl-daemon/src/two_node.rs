@@ -341,6 +341,36 @@ fn priority_delay(cib: &hactl_model::Cib, peer: &str) -> Duration {
     }
 }
 
+/// `priority-fencing-delay` before asking the witness for `peer`'s loss: the property's
+/// value when the peer runs the highest-priority resources (and not every node the
+/// same), read from where resources run in this node's CIB. Unlike the fencing delay
+/// this does not look at the peer as lost: without fencing the scheduler counts a lost
+/// node's resources as stopped, and the priority would be nobody's.
+pub(crate) fn witness_priority_delay(cib: &hactl_model::Cib, peer: &str) -> Duration {
+    let delay = cib
+        .config
+        .options()
+        .map(|o| o.priority_fencing_delay_ms)
+        .unwrap_or(0);
+    if delay == 0 {
+        return Duration::ZERO;
+    }
+    let t = match hactl_policy::schedule(cib, unix_now()) {
+        Ok(t) => t,
+        Err(e) => {
+            warn!(peer, error = %e, "two-node: cannot compute the priority delay");
+            return Duration::ZERO;
+        }
+    };
+    let prio = hactl_controller::fence_delay::node_priorities(&t, cib);
+    let top = prio.values().copied().max().unwrap_or(0);
+    let lowest = prio.values().copied().min().unwrap_or(0);
+    if top == lowest || prio.get(peer).copied().unwrap_or(0) < top {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(delay)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

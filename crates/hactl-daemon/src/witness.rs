@@ -6,10 +6,14 @@
 //! held for the split-brain hold otherwise. The refused node lifts its seal and
 //! applies `no-quorum-policy`.
 //!
-//! Timing: while a node asks (at most [`ASK_TIMEOUT`]) its `no-quorum-policy` is
-//! deferred, so the granted node, before it acts as DC, waits out how long the refused
-//! one may have deferred ([`after_grant`]); the DC's own hold then counts from when the
-//! refused node started stopping, as for a minority.
+//! Priority: as in a fence race, the node whose peer runs the higher-priority
+//! resources waits `priority-fencing-delay` before it asks, so the witness grants the
+//! node running them and they do not move (`two_node::witness_priority_delay`).
+//!
+//! Timing: while a node waits and asks (at most the priority delay and [`ASK_TIMEOUT`])
+//! its `no-quorum-policy` is deferred, so the granted node, before it acts as DC, waits
+//! out how long the refused one may have deferred ([`after_grant`]); the DC's own hold
+//! then counts from when the refused node started stopping, as for a minority.
 //!
 //! The witness is re-read from `cluster.toml` at every use, so `hactl cluster witness
 //! add` takes effect on running daemons. A poller asks the witness what it holds every
@@ -27,7 +31,7 @@ use hactl_proto::client::WitnessInfo;
 use hactl_witness::{Reply, WitnessClient, WitnessError, WitnessOp};
 use tracing::{error, info, warn};
 
-use crate::two_node::peer_of;
+use crate::two_node::{peer_of, witness_priority_delay};
 use crate::Daemon;
 
 /// The longest a node waits for the witness's answer when its peer is lost.
@@ -200,6 +204,15 @@ pub(crate) async fn ask_and_continue(
 ) {
     d.two_node.set_busy(first);
     d.consensus.seal(Some(peer));
+    let cib = d.consensus.status().cib.clone();
+    if let Some((name, _)) = d.members.get(peer) {
+        let delay = witness_priority_delay(&cib, name.as_str());
+        if !delay.is_zero() {
+            warn!(node = %d.me_name, peer = %name, delay_ms = delay.as_millis() as u64,
+                "two-node: the peer runs the higher-priority resources: asking the witness after the priority delay");
+            tokio::time::sleep(delay).await;
+        }
+    }
     let r = c.request(WitnessOp::WitnessAsk, 0, ASK_TIMEOUT).await;
     d.witness.note(c.addr(), &r);
     match r {
@@ -233,10 +246,20 @@ pub(crate) async fn ask_and_continue(
 }
 
 /// Granted and alone: before acting as DC, wait as long as the refused node may have
-/// deferred `no-quorum-policy` (its ask, from when it noticed the loss, which may be up
-/// to a heartbeat interval and a loss timeout after this node did).
+/// deferred `no-quorum-policy` (its priority delay and its ask, from when it noticed
+/// the loss, which may be up to a heartbeat interval and a loss timeout after this node
+/// did). The priority delay counted is the property's whole value: the refused node
+/// computed its own from its copy of the CIB.
 async fn after_grant(d: &Daemon, peer: NodeId) {
-    let wait = ASK_TIMEOUT + d.profile.lost_after + d.profile.interval;
+    let priority = d
+        .consensus
+        .status()
+        .cib
+        .config
+        .options()
+        .map(|o| Duration::from_millis(o.priority_fencing_delay_ms))
+        .unwrap_or_default();
+    let wait = ASK_TIMEOUT + priority + d.profile.lost_after + d.profile.interval;
     warn!(node = %d.me_name, peer, wait_ms = wait.as_millis() as u64,
         "two-node: granted by the witness: continuing as the only voter");
     tokio::time::sleep(wait).await;
