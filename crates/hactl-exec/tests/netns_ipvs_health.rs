@@ -25,6 +25,33 @@ fn netns_ipvs_health_checks_in_a_real_lvs_kernel() {
         ok && out.contains("test result: ok. 1 passed"),
         "the guest run failed"
     );
+    // Each transition is logged with the resource and the server (the guest half
+    // sends the daemon's log to its stdout).
+    for (message, server) in [
+        ("failed its health check: out of rotation", "10.0.0.11:80"),
+        ("passed its health check: back in rotation", "10.0.0.11:80"),
+        ("failed its health check: out of rotation", "10.0.0.12:80"),
+    ] {
+        let field = format!("real_server={server}");
+        assert!(
+            out.lines()
+                .any(|l| l.contains(message) && l.contains("resource=web") && l.contains(&field)),
+            "no log line '{message}' for {server}"
+        );
+    }
+}
+
+/// The pids the hanging misc check recorded that are still running (a zombie counts
+/// as gone: it has been killed and only waits to be reaped).
+fn hanging_sleeps_alive() -> Vec<String> {
+    let pids = std::fs::read_to_string("/tmp/hang-pids").unwrap_or_default();
+    pids.lines()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|st| st.rsplit(") ").next().is_some_and(|f| !f.starts_with('Z')))
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 /// The table as `ipvsadm -Ln` lists it: "addr:port weight" per real server.
@@ -104,6 +131,11 @@ fn base(extra: &[(&str, &str)]) -> Params {
 #[ignore = "runs inside the ipvs-vm guest"]
 async fn guest_health_checks() {
     assert_eq!(std::env::var("HACTL_IN_GUEST").as_deref(), Ok("1"));
+    // The daemon's log, as it would write it, to stdout: the host half reads it.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stdout)
+        .with_ansi(false)
+        .init();
     let dir = tempfile::tempdir().unwrap();
     let (exec, _ev) = Executor::new(ExecConfig {
         rsctmp: dir.path().to_path_buf(),
@@ -205,18 +237,66 @@ async fn guest_health_checks() {
     );
     until(&["10.0.0.11:80 1"], slack);
 
-    // misc: the command decides, told which server it checks.
-    let p = base(&[("check", "misc"), ("misc_path", "test -e /tmp/up-$RS_ADDR")]);
-    std::fs::write("/tmp/up-10.0.0.12", "").unwrap();
+    // A status other than 200: only the server answering 404 passes.
+    std::fs::remove_file("/tmp/w12/ok").unwrap();
+    let p = base(&[
+        ("check", "http"),
+        ("http_path", "/ok"),
+        ("http_status", "404"),
+    ]);
     assert_eq!(
         exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
         0
     );
     until(&["10.0.0.12:80 1"], slack);
 
+    // misc: the command decides, told which server it checks (address and port).
+    let p = base(&[
+        ("check", "misc"),
+        ("misc_path", "test -e /tmp/up-$RS_ADDR:$RS_PORT"),
+    ]);
+    std::fs::write("/tmp/up-10.0.0.11:80", "").unwrap();
+    assert_eq!(
+        exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
+        0
+    );
+    until(&["10.0.0.11:80 1"], slack);
+
+    // misc_timeout: a command that hangs fails its check at the timeout, and the
+    // sleep it started goes with it (its process group is killed).
+    let hang = "if test -e /tmp/hang-$RS_ADDR; then sleep 300 & echo $! >> /tmp/hang-pids; \
+                wait; fi; test -e /tmp/up-$RS_ADDR:$RS_PORT";
+    let p = base(&[
+        ("check", "misc"),
+        ("misc_path", hang),
+        ("misc_timeout", "1"),
+    ]);
+    std::fs::write("/tmp/up-10.0.0.12:80", "").unwrap();
+    assert_eq!(
+        exec.execute("web", &ipvs, &p, "reload-agent", t).await.rc,
+        0
+    );
+    until(&["10.0.0.11:80 1", "10.0.0.12:80 1"], slack);
+    std::fs::write("/tmp/hang-10.0.0.11", "").unwrap();
+    // (retry+1) attempts of at most misc_timeout each, after at most one interval.
+    let took = until(&["10.0.0.12:80 1"], slack);
+    println!("misc: hanging check out of rotation after {took:?}");
+    std::fs::remove_file("/tmp/hang-10.0.0.11").unwrap();
+    until(&["10.0.0.11:80 1", "10.0.0.12:80 1"], slack);
+    // Back up: every hanging check has ended, so every sleep must be gone.
+    let hung = std::fs::read_to_string("/tmp/hang-pids").unwrap_or_default();
+    assert!(hung.lines().count() >= 2, "the check never hung: {hung:?}");
+    assert_eq!(
+        hanging_sleeps_alive(),
+        Vec::<String>::new(),
+        "a hung check's child survived"
+    );
+    std::fs::remove_file("/tmp/up-10.0.0.11:80").unwrap();
+    until(&["10.0.0.12:80 1"], slack);
+
     // stop: the checks stop with the service; nothing puts it back.
     assert_eq!(exec.execute("web", &ipvs, &p, "stop", t).await.rc, 0);
-    std::fs::write("/tmp/up-10.0.0.11", "").unwrap();
+    std::fs::write("/tmp/up-10.0.0.11:80", "").unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await; // three check intervals: no event to wait for
     assert!(
         table().is_empty(),
