@@ -401,6 +401,12 @@ impl Cluster {
         }
     }
 
+    /// The test is failing by a check of its own (not a wait that timed out): have
+    /// Drop show the daemons' logs all the same.
+    pub fn mark_failed(&self) {
+        self.failed.store(true, AtomicOrdering::SeqCst);
+    }
+
     /// Waits until every node in `nodes` reports the same DC, which is one of them,
     /// and has quorum; returns the DC's index.
     pub fn wait_dc(&self, nodes: &[usize], timeout: Duration) -> Result<usize> {

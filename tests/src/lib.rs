@@ -9,6 +9,7 @@
 //!   `hactl cluster setup`, with crash (SIGKILL) and clean stop (SIGTERM), and a
 //!   control-socket client for status, CIB reads and changes.
 //! * [`ipvs_guest`]: the host half of the cluster tests run in the ipvs-vm guest.
+//! * [`vip_watch`]: which nodes hold a VIP, read from their namespaces every 10 ms.
 
 pub mod bench;
 pub mod cluster;
@@ -20,4 +21,5 @@ pub mod netns;
 pub mod power_gate;
 pub mod tmux;
 pub mod two_node_lab;
+pub mod vip_watch;
 pub mod witness_lab;

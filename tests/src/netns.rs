@@ -97,7 +97,13 @@ impl Net {
         Ok(self.lab.partition(a, b)?)
     }
 
-    /// Removes every partition.
+    /// Drops what the nodes of `from` send to the nodes of `to` (IP; ARP passes),
+    /// while they still receive: an asymmetric cut ([`Lab::cut_one_way`]).
+    pub fn cut_one_way(&self, from: &[usize], to: &[usize]) -> Result<()> {
+        Ok(self.lab.cut_one_way(from, to)?)
+    }
+
+    /// Removes every partition and one-way cut.
     pub fn heal(&self) -> Result<()> {
         Ok(self.lab.heal()?)
     }

@@ -176,9 +176,7 @@ impl Lab {
 
 /// Whether node `i`'s namespace has the VIP on an interface that is up.
 pub fn holds_vip(l: &Lab, i: usize) -> bool {
-    run("ip", &["-n", &l.c.net.ns(i), "-o", "addr", "show", "up"])
-        .map(|o| o.contains(&format!("inet {}/", l.vip)))
-        .unwrap_or(false)
+    crate::vip_watch::holds(&l.c.net.ns(i), &l.vip)
 }
 
 /// Node `i` as a power cut sees it.

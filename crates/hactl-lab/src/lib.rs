@@ -13,7 +13,7 @@
 //! file system and PID namespace); [`host`] makes a node a separate host with its
 //! own mount namespace (private `/run`, `/tmp`), as the demo and the tests' daemons use.
 //! [`Lab::partition`] drops traffic between nodes in the switch (nftables) while
-//! links stay up; [`Lab::set_link`] cuts a port instead. [`Lab::add_link`] gives
+//! links stay up, [`Lab::cut_one_way`] in one direction only; [`Lab::set_link`] cuts a port instead. [`Lab::add_link`] gives
 //! every node a second (third, ...) network: `ethK` on bridge `brK`, ports `vKnI`,
 //! for redundant heartbeat links; [`Lab::partition_on`] cuts one of them. [`fence_virtd`] runs a real
 //! fence_virtd in a namespace; [`container`] boots a real systemd as a container.
@@ -405,7 +405,26 @@ impl Lab {
         Ok(())
     }
 
-    /// Removes every partition made by [`Lab::partition`].
+    /// Drops the IP packets each node of `from` sends to each node of `to` on link 0,
+    /// in the switch; the other direction still flows: an asymmetric cut, as a broken
+    /// transmit path or a one-sided firewall makes. ARP passes both ways, so each side
+    /// keeps resolving the other's address and the cut stays one-way for as long as it
+    /// lasts (dropping n3's ARP replies would, after the neighbour entries expire, stop
+    /// its peers sending to it too). [`Lab::heal`] removes it.
+    pub fn cut_one_way(&self, from: &[usize], to: &[usize]) -> Result<(), LabError> {
+        self.ensure_filter()?;
+        for &x in from {
+            for &y in to {
+                let (pi, po) = (port_name(0, x), port_name(0, y));
+                self.nft(&format!(
+                    "add rule bridge lab filt iifname \"{pi}\" oifname \"{po}\" ether type ip drop"
+                ))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every partition made by [`Lab::partition`] or [`Lab::cut_one_way`].
     pub fn heal(&self) -> Result<(), LabError> {
         self.ensure_filter()?;
         self.nft("flush chain bridge lab filt")
