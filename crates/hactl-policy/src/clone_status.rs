@@ -259,7 +259,7 @@ fn stopped(
         .map(|n| n.name.as_str())
         .filter(|n| !running.contains(n))
         .filter(|n| symmetric || has_history(cib, all, n))
-        .filter(|n| !later_bundle_node(cib, c, n))
+        .filter(|n| !undeclared_bundle_node(cib, n))
         .collect();
     idle.sort_by(|a, b| natural_cmp(a, b));
     if idle.is_empty() {
@@ -292,20 +292,15 @@ fn has_history(cib: &Cib, all: &[Instance<'_>], node: &str) -> bool {
     })
 }
 
-/// A bundle replica's guest node of a bundle configured after the set: crm_mon
-/// creates those nodes while unpacking the bundle, so the set never lists them.
-fn later_bundle_node(cib: &Cib, c: &CloneSet, node: &str) -> bool {
-    let at = cib
-        .config
-        .resources
-        .iter()
-        .position(|r| r.id() == c.id)
-        .unwrap_or(0);
-    cib.config.bundles.iter().any(|b| {
-        b.position > at
-            && node
-                .strip_prefix(b.id.as_str())
-                .and_then(|r| r.strip_prefix('-'))
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|d| d.is_ascii_digit()))
-    })
+/// A bundle replica's guest node that the configuration's node list does not
+/// declare: crm_mon's unpacking creates those only with the bundle, so a clone
+/// set never lists them as Stopped.
+fn undeclared_bundle_node(cib: &Cib, node: &str) -> bool {
+    let declared = cib.config.nodes.iter().any(|n| n.name == node);
+    !declared
+        && cib
+            .config
+            .bundles
+            .iter()
+            .any(|b| (0..b.replica_count()).any(|i| b.replica_node(i) == node))
 }

@@ -407,6 +407,27 @@ const CLONE_CASES: &[(&str, &str)] = &[
         "wave2/bug-lf-2551",
         "a priority-100 primitive before a cloned group with an UNCLEAN instance",
     ),
+    (
+        "wave2/bundle-promoted-location-2",
+        "bundle replicas named by their guest node, with the bundled primitive's role",
+    ),
+    (
+        "wave2/stop-all-resources",
+        "bundles' guest nodes are not in a clone set's Stopped list",
+    ),
+    (
+        "wave2/route-remote-notify",
+        "a one-replica bundle reads `Container bundle:`",
+    ),
+];
+
+/// Cases of [`CLONE_CASES`] whose XML differs: `--output xml` writes a bundle as
+/// a `<clone>` of its containers, its connections and a `<clone>` of its bundled
+/// primitive, not crm_mon's `<bundle>`/`<replica>`.
+const XML_WITHOUT_BUNDLES: &[&str] = &[
+    "wave2/bundle-promoted-location-2",
+    "wave2/stop-all-resources",
+    "wave2/route-remote-notify",
 ];
 
 fn cts_path(case: &str) -> String {
@@ -457,11 +478,15 @@ fn status_text_lists_clones_as_crm_mon_does_on_cts_inputs() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// The same inputs in `--output xml`: valid against Pacemaker's API schema, and
-/// the same `<clone>`, `<group>` and `<resource>` rows as `crm_mon --output-as=xml`.
+/// The same inputs in `--output xml` (but [`XML_WITHOUT_BUNDLES`]): valid against
+/// Pacemaker's API schema, and the same `<clone>`, `<group>` and `<resource>` rows
+/// as `crm_mon --output-as=xml`.
 #[test]
 fn status_xml_shows_clones_as_crm_mon_does_on_cts_inputs() {
     for (case, _) in CLONE_CASES {
+        if XML_WITHOUT_BUNDLES.contains(case) {
+            continue;
+        }
         let path = cts_path(case);
         validates(&path);
         // The resource list only: these inputs' histories and attributes are
