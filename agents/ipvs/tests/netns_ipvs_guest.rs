@@ -4,7 +4,8 @@
 //! IPv6, fwmark and persistence; start over a partial table, monitor repairing drift,
 //! an in-place update that keeps the service (its connection counter survives),
 //! stop removing exactly one service, connection sync with two services (master and
-//! backup side by side), and bad configuration (scheduler, duplicate, vip, address,
+//! backup side by side; two directors in namespaces, each holding one service, each
+//! receiving a copy of the other's connections), and bad configuration (scheduler, duplicate, vip, address,
 //! ports above 65535) changing nothing.
 
 #[path = "support/guest.rs"]

@@ -10,7 +10,8 @@ agent() {
   local action=$1; shift
   local env=(OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=web)
   for kv in "$@"; do env+=("OCF_RESKEY_$kv"); done
-  env -i "${env[@]}" "$A" "$action" 2>/tmp/agent.err
+  # NS=name runs it inside that network namespace (a second director).
+  ${NS:+ip netns exec "$NS"} env -i "${env[@]}" "$A" "$action" 2>/tmp/agent.err
   local rc=$?
   sed 's/^/    agent: /' /tmp/agent.err
   return $rc
@@ -192,6 +193,44 @@ expect_daemons "still both" "$BOTH"
 expect_rc "stop with sync" 0 stop "${SYNC[@]}"
 expect_daemons "the last stop leaves only the backup" "$BACKUP"
 ipvsadm --stop-daemon backup
+
+echo "== connection sync, active/active: two directors, each holding one service"
+# d1 and d2 are two directors (network namespaces, each its own IPVS and sync
+# daemons) on one link; rs a real server there. d1 holds A, d2 holds B; the
+# connections each forwards must reach the other's backup daemon.
+ip link add brs type bridge; ip link set brs up
+for n in d1 d2 rs; do
+  ip netns add $n
+  ip link add s-$n type veth peer name eth0 netns $n
+  ip link set s-$n master brs up
+  ip -n $n link set lo up; ip -n $n link set eth0 up
+done
+ip -n d1 addr add 10.1.0.1/24 dev eth0; ip -n d2 addr add 10.1.0.2/24 dev eth0
+ip -n rs addr add 10.1.0.99/24 dev eth0
+ip -n d1 addr add 10.0.0.201/32 dev lo; ip -n d2 addr add 10.0.0.202/32 dev lo
+A1=(vip=10.0.0.201 port=53 protocol=udp "real_servers=10.1.0.99:53" sync_interface=eth0 sync_id=3)
+B2=(vip=10.0.0.202 port=53 protocol=udp "real_servers=10.1.0.99:53" sync_interface=eth0 sync_id=3)
+NS=d1 expect_rc "d1 probes B" 7 monitor "${B2[@]}"
+NS=d2 expect_rc "d2 probes A" 7 monitor "${A1[@]}"
+NS=d1 expect_rc "d1 starts A" 0 start "${A1[@]}"
+NS=d2 expect_rc "d2 starts B" 0 start "${B2[@]}"
+NS=d1 expect_rc "d1 monitors A" 0 monitor "${A1[@]}"
+NS=d2 expect_rc "d2 monitors B" 0 monitor "${B2[@]}"
+# A local client sends three datagrams on one socket: the master syncs a UDP
+# connection at its third packet (sync_threshold 3) and flushes within 2 s.
+send3() { ip netns exec "$1" bash -c "exec 3>/dev/udp/$2/53; echo a >&3; echo b >&3; echo c >&3"; }
+synced() { ip netns exec "$1" ipvsadm -Lnc | grep -q " $2:53 "; }
+expect_synced() { # NAME NS VIP
+  local i; for i in $(seq 100); do synced "$2" "$3" && break; sleep 0.1; done
+  if synced "$2" "$3"; then echo "ok   $1"; else
+    echo "FAIL $1: $2 has no connection to $3"; ip netns exec "$2" ipvsadm -Lnc; fail=1; fi
+}
+send3 d1 10.0.0.201
+send3 d2 10.0.0.202
+expect_synced "d2 (holding B) has a copy of d1's connection to A" d2 10.0.0.201
+expect_synced "d1 (holding A) has a copy of d2's connection to B" d1 10.0.0.202
+for n in d1 d2 rs; do ip netns del $n; done
+ip link del brs
 
 echo "== bad configuration changes nothing"
 expect_rc "unknown scheduler" 6 start "${WEB[@]}" scheduler=fastest "real_servers=10.0.0.11:80"
