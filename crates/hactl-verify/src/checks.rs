@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use hactl_model::split_brain::{clean_within, hold, Liveness};
 use hactl_model::values::format_interval_ms;
-use hactl_model::{Cib, ModelError, NoQuorumPolicy, Primitive};
+use hactl_model::{Cib, ModelError, NoQuorumPolicy, OnFail, OpSpec, Primitive, Role};
 
 use crate::{Finding, Network, Report, Severity};
 
-fn push(
+pub(crate) fn push(
     r: &mut Report,
     severity: Severity,
     check: &'static str,
@@ -193,6 +193,47 @@ pub(crate) fn monitors(cib: &Cib, r: &mut Report) {
                     format_interval_ms(timeout)
                 ),
                 "make the interval at least the timeout, or shorten the timeout",
+            );
+        }
+    }
+}
+
+/// Why `on-fail` of `op` is not allowed there, as Pacemaker judges it (it then
+/// uses the default, and so does hactl's scheduler).
+fn on_fail_refused(op: &OpSpec) -> Option<String> {
+    let v = op.on_fail?;
+    let stop_refuses = matches!(v, OnFail::Stop | OnFail::Standby | OnFail::Demote);
+    if op.name == "stop" && stop_refuses {
+        return Some(format!("'{v}' is not allowed for stop"));
+    }
+    let promoted_monitor =
+        op.name == "monitor" && op.interval_ms > 0 && op.role == Some(Role::Promoted);
+    if v == OnFail::Demote && op.name != "promote" && !promoted_monitor {
+        return Some("'demote' is not allowed for it".into());
+    }
+    None
+}
+
+/// An `on-fail` an operation does not allow: a stop cannot recover by stopping
+/// (nor by standby or demote), and only a promote or a Promoted monitor can by
+/// demoting. Pacemaker calls this a configuration error.
+pub(crate) fn on_fail(cib: &Cib, r: &mut Report) {
+    for p in primitives(cib) {
+        for op in &p.ops {
+            let Some(why) = on_fail_refused(op) else {
+                continue;
+            };
+            let id = if op.id.is_empty() { &p.id } else { &op.id };
+            push(
+                r,
+                Severity::Error,
+                "on-fail-not-allowed",
+                id,
+                format!(
+                    "Resetting 'on-fail' for {} {} action to default value because {why}",
+                    p.id, op.name
+                ),
+                "remove on-fail from this operation, or choose a value it allows",
             );
         }
     }

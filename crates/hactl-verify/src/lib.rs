@@ -9,6 +9,7 @@
 
 mod checks;
 pub mod net;
+mod status;
 
 use hactl_model::split_brain::Liveness;
 use hactl_model::Cib;
@@ -95,6 +96,9 @@ pub fn verify(cib: &Cib, ctx: &Context) -> Report {
     }
     checks::split_brain(cib, &ctx.liveness, &mut r);
     checks::monitors(cib, &mut r);
+    checks::on_fail(cib, &mut r);
+    status::failed_stops(cib, &mut r);
+    status::multiply_active(cib, &mut r);
     match &ctx.local_networks {
         Some(nets) => checks::vips(cib, nets, &mut r),
         None => r.notes.push(
