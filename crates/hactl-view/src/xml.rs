@@ -174,6 +174,11 @@ fn nodes(w: &mut W, v: &View) -> Result<(), ViewError> {
 /// A primitive, or an instance of a clone (named as `View::shown_id` says); an
 /// instance of a promotable clone has its role.
 fn resource(w: &mut W, v: &View, p: &Placement) -> Result<(), ViewError> {
+    resource_named(w, v, p, v.shown_id(p))
+}
+
+/// [`resource`] under the id crm_mon gives it.
+fn resource_named(w: &mut W, v: &View, p: &Placement, id: &str) -> Result<(), ViewError> {
     let role = match (p.current.is_empty(), p.promotable, p.promoted) {
         (true, _, _) => "Stopped",
         (false, true, true) => "Promoted",
@@ -187,7 +192,6 @@ fn resource(w: &mut W, v: &View, p: &Placement) -> Result<(), ViewError> {
         Some(state) if !p.failed => state,
         _ => role,
     };
-    let id = v.shown_id(p);
     let mut attrs = vec![
         ("id", id.to_string()),
         ("resource_agent", p.agent.clone()),
@@ -239,6 +243,14 @@ fn resources(w: &mut W, v: &View) -> Result<(), ViewError> {
     let mut written: Vec<&str> = Vec::new();
     let mut i = 0;
     while i < ps.len() {
+        if let Some(b) = bundle_of(v, &ps[i]) {
+            if !written.contains(&b.id.as_str()) {
+                written.push(&b.id);
+                bundle(w, v, b)?;
+            }
+            i += 1;
+            continue;
+        }
         let Some(c) = ps[i].clone.as_deref() else {
             i += members(w, v, &ps[i..])?;
             continue;
@@ -250,6 +262,71 @@ fn resources(w: &mut W, v: &View) -> Result<(), ViewError> {
         i += 1;
     }
     end(w, "resources")
+}
+
+/// The bundle a placement belongs to: a replica's container, address,
+/// connection, or an instance of the bundled primitive.
+fn bundle_of<'v>(v: &'v View, p: &Placement) -> Option<&'v hactl_model::bundle::Bundle> {
+    v.cib.config.bundles.iter().find(|b| {
+        let clone = p.clone.as_deref();
+        clone == Some(b.id.as_str())
+            || clone == Some(b.clone_id().as_str())
+            || replica_ids(b).iter().flatten().any(|id| *id == p.resource)
+    })
+}
+
+/// Per replica, the ids crm_mon lists in its `<replica>`, in its order: the
+/// address, the bundled primitive's instance, the container, the connection.
+fn replica_ids(b: &hactl_model::bundle::Bundle) -> Vec<[String; 4]> {
+    let addresses = b.replica_addresses();
+    (0..b.replica_count())
+        .map(|i| {
+            let ip = match addresses.get(i as usize).cloned().flatten() {
+                Some(a) => format!("{}-ip-{a}", b.id),
+                None => String::new(),
+            };
+            let child = match &b.primitive {
+                Some(p) => format!("{}:{i}", p.id),
+                None => String::new(),
+            };
+            [ip, child, b.container_id(i), b.replica_node(i)]
+        })
+        .collect()
+}
+
+/// crm_mon's `<bundle>`: one `<replica>` per replica with its resources, the
+/// bundled primitive's instance under the primitive's id.
+fn bundle(w: &mut W, v: &View, bd: &hactl_model::bundle::Bundle) -> Result<(), ViewError> {
+    let find = |id: &str| v.transition.placements.iter().find(|p| p.resource == id);
+    let replicas = replica_ids(bd);
+    let all: Vec<&Placement> = replicas
+        .iter()
+        .flatten()
+        .filter_map(|id| find(id))
+        .collect();
+    let attrs = [
+        ("id", bd.id.clone()),
+        ("type", bd.kind.name().to_string()),
+        ("image", bd.image.clone()),
+        ("unique", b(false)),
+        ("managed", b(all.iter().all(|p| !p.unmanaged))),
+        ("failed", b(false)),
+    ];
+    start(w, "bundle", &attrs)?;
+    for (i, ids) in replicas.iter().enumerate() {
+        start(w, "replica", &[("id", i.to_string())])?;
+        for (k, id) in ids.iter().enumerate() {
+            let Some(p) = find(id) else { continue };
+            // The bundled primitive's instance goes by the primitive's id.
+            let shown = match (k, &bd.primitive) {
+                (1, Some(prim)) => prim.id.as_str(),
+                _ => id.as_str(),
+            };
+            resource_named(w, v, p, shown)?;
+        }
+        end(w, "replica")?;
+    }
+    end(w, "bundle")
 }
 
 /// A clone's placements, a cloned group's members next to each other.

@@ -189,6 +189,11 @@ fn compared() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         ("node_attributes/node/attribute", &["name", "value"]),
         (
+            "resources/bundle",
+            &["id", "type", "image", "unique", "managed", "failed"],
+        ),
+        ("bundle/replica", &["id"]),
+        (
             "resources/clone",
             &[
                 "id",
@@ -421,14 +426,11 @@ const CLONE_CASES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Cases of [`CLONE_CASES`] whose XML differs: `--output xml` writes a bundle as
-/// a `<clone>` of its containers, its connections and a `<clone>` of its bundled
-/// primitive, not crm_mon's `<bundle>`/`<replica>`.
-const XML_WITHOUT_BUNDLES: &[&str] = &[
-    "wave2/bundle-promoted-location-2",
-    "wave2/stop-all-resources",
-    "wave2/route-remote-notify",
-];
+/// Cases of [`CLONE_CASES`] whose XML differs from crm_mon's for a reason outside
+/// the display: hactl makes a clone one instance per node counting bundles'
+/// guest nodes, where crm_mon 2.1.5 counts only the nodes it knows when it reads
+/// the clone (the extra instances are stopped, so the text does not show them).
+const XML_OTHER_INSTANCE_COUNT: &[&str] = &["wave2/stop-all-resources"];
 
 fn cts_path(case: &str) -> String {
     format!("{CTS}/{case}.xml")
@@ -478,13 +480,13 @@ fn status_text_lists_clones_as_crm_mon_does_on_cts_inputs() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// The same inputs in `--output xml` (but [`XML_WITHOUT_BUNDLES`]): valid against
-/// Pacemaker's API schema, and the same `<clone>`, `<group>` and `<resource>` rows
-/// as `crm_mon --output-as=xml`.
+/// The same inputs in `--output xml` (but [`XML_OTHER_INSTANCE_COUNT`]): valid
+/// against Pacemaker's API schema, and the same `<clone>`, `<group>`, `<bundle>`
+/// and `<resource>` rows as `crm_mon --output-as=xml`.
 #[test]
 fn status_xml_shows_clones_as_crm_mon_does_on_cts_inputs() {
     for (case, _) in CLONE_CASES {
-        if XML_WITHOUT_BUNDLES.contains(case) {
+        if XML_OTHER_INSTANCE_COUNT.contains(case) {
             continue;
         }
         let path = cts_path(case);
