@@ -114,6 +114,14 @@ const CASES: &[Case] = &[
         crm_says: Some("Resetting 'on-fail' for d stop action to default value because 'stop' is not allowed for stop"),
     },
     Case {
+        file: "template-colocation",
+        code: 2,
+        check: Some("colocation-of-templates"),
+        says: "error: t1-with-t2: Ignoring constraint 't1-with-t2' because two templates or tags cannot be colocated",
+        crm_code: 78,
+        crm_says: Some("Ignoring constraint 't1-with-t2' because two templates or tags cannot be colocated"),
+    },
+    Case {
         file: "failed-stop",
         code: 2,
         check: Some("failed-stop"),

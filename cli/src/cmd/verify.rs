@@ -46,6 +46,11 @@ pub fn run(socket: &Path, config_dir: &Path, a: VerifyArgs) -> Result<ExitCode> 
         liveness: liveness(&cib),
         local_networks: local.then(local_networks),
         two_node: local && two_node(config_dir),
+        ignored_colocations: a
+            .cib
+            .as_deref()
+            .map(ignored_colocations)
+            .unwrap_or_default(),
     };
     let report = hactl_verify::verify(&cib, &ctx);
     match a.output {
@@ -66,6 +71,19 @@ fn two_node(config_dir: &Path) -> bool {
         hactl_settings::two_node::configured(&c.settings).unwrap_or(false)
             && !hactl_settings::witness::address(&c.settings).is_ok_and(|w| w.is_some())
     })
+}
+
+/// The template and tag colocations a Pacemaker XML file names (the import dropped
+/// them; see `hactl_cib_xml::ignored_colocations`). A JSON file has none; a file
+/// that cannot be read was reported by `read` already.
+fn ignored_colocations(file: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Vec::new();
+    };
+    if !text.trim_start().starts_with('<') {
+        return Vec::new();
+    }
+    hactl_cib_xml::ignored_colocations(&text).unwrap_or_default()
 }
 
 fn read(socket: &Path, file: Option<&Path>) -> Result<Cib> {

@@ -20,6 +20,7 @@ mod tickets;
 pub use export::export;
 pub use import::{import, import_reader, NODE_SCORE_ATTR, NO_QUORUM_PANIC_PROPERTY};
 pub use pattern::cluster_refusal as rsc_pattern_cluster_refusal;
+pub use templates::ignored_colocations;
 
 /// Why a CIB could not be imported. Every variant names the element (and its id when
 /// it has one) so that the operator can find it in the file.

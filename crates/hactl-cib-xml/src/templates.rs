@@ -186,6 +186,12 @@ impl<'e> Refs<'e> {
         self.members.get(id).map(Vec::as_slice)
     }
 
+    /// A colocation whose both sides name a template or a tag (not in sets).
+    fn colocates_two_refs(&self, k: &Element) -> bool {
+        let named = |a: &str| k.attr(a).and_then(|id| self.members(id)).is_some();
+        k.name == "rsc_colocation" && named("rsc") && named("with-rsc")
+    }
+
     /// The constraints `k` stands for once its template and tag references are
     /// resolved (`k` itself when it has none).
     pub(crate) fn expand<'a>(
@@ -220,7 +226,8 @@ impl<'e> Refs<'e> {
         }
         if named == 2 && k.name == "rsc_colocation" {
             // Pacemaker ignores such a constraint with a configuration error: so
-            // does hactl, loudly (the CLI shows warnings by default).
+            // does hactl, loudly (the CLI shows warnings by default; `cluster
+            // verify` makes it an error finding, see `ignored_colocations`).
             tracing::warn!(
                 constraint = k.id().unwrap_or_default(),
                 "colocation between two templates or tags ignored, as Pacemaker does"
@@ -320,4 +327,26 @@ fn op_role_key<'a>(op: &'a Element<'a>) -> &'a str {
         }
         Some(r) => r,
     }
+}
+
+/// The ids of the colocations a Pacemaker CIB document names between two templates
+/// or tags: Pacemaker ignores each with a configuration error, and the import drops
+/// them (logging a warning), so the model never holds them; `cluster verify` of a
+/// file reports them from here.
+pub fn ignored_colocations(xml: &str) -> Result<Vec<String>, ImportError> {
+    // The status section says nothing about constraints: dropped as it is read.
+    let root = crate::dom::parse_with(xml, |_, el| Ok((el.name != "status").then_some(el)))?;
+    let Some(conf) = root.children.iter().find(|c| c.name == "configuration") else {
+        return Ok(Vec::new());
+    };
+    let refs = collect(conf)?;
+    let constraints = conf
+        .children
+        .iter()
+        .filter(|c| c.name == "constraints")
+        .flat_map(|c| c.children.iter());
+    Ok(constraints
+        .filter(|k| refs.colocates_two_refs(k))
+        .map(|k| k.id().unwrap_or_default().to_string())
+        .collect())
 }

@@ -1,7 +1,7 @@
 //! Resource templates and tags are resolved on import: primitives take their
 //! template's definition, constraints naming a template or tag apply to each member.
 
-use hactl_cib_xml::{import, ImportError};
+use hactl_cib_xml::{ignored_colocations, import, ImportError};
 use hactl_model::{Cib, Score};
 
 fn cib(resources: &str, constraints: &str, tags: &str) -> Result<Cib, ImportError> {
@@ -126,6 +126,18 @@ fn colocating_two_templates_or_tags_is_ignored_as_pacemaker_does() {
         colocations(r#"<rsc_colocation id="x" rsc="G" with-rsc="a" score="1"/>"#),
         1
     );
+    // What was dropped is named, for `cluster verify` (a tag with a template, two
+    // tags); a tag with a resource is not.
+    let xml = |k: &str| {
+        format!(
+            r#"<cib><configuration><resources>{TEMPLATE}</resources><constraints>{k}</constraints>
+            <tags>{tags}<tag id="H"><obj_ref id="a"/></tag></tags></configuration><status/></cib>"#
+        )
+    };
+    let k = r#"<rsc_colocation id="x" rsc="G" with-rsc="T" score="1"/>
+        <rsc_colocation id="y" rsc="G" with-rsc="H" score="1"/>
+        <rsc_colocation id="z" rsc="G" with-rsc="a" score="1"/>"#;
+    assert_eq!(ignored_colocations(&xml(k)).expect("parses"), ["x", "y"]);
 }
 
 #[test]

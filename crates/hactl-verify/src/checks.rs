@@ -239,6 +239,22 @@ pub(crate) fn on_fail(cib: &Cib, r: &mut Report) {
     }
 }
 
+/// Colocations between two templates or tags: Pacemaker ignores them with a
+/// configuration error, and so does hactl's import.
+pub(crate) fn ignored_colocations(ids: &[String], r: &mut Report) {
+    for id in ids {
+        push(
+            r,
+            Severity::Error,
+            "colocation-of-templates",
+            id,
+            format!("Ignoring constraint '{id}' because two templates or tags cannot be colocated"),
+            "colocate the resources themselves, or a template or tag with one resource \
+             (or use resource sets)",
+        );
+    }
+}
+
 /// The agents whose `ip` parameter is an address the node brings up.
 const VIP_AGENTS: [&str; 2] = ["IPaddr2", "IPaddr"];
 

@@ -47,6 +47,10 @@ pub struct Context {
     /// The cluster is in two-node mode (`two_node = true` in `cluster.toml`) without a
     /// witness: only fencing lets a survivor continue.
     pub two_node: bool,
+    /// Colocations the Pacemaker XML names between two templates or tags, which the
+    /// import dropped (`hactl_cib_xml::ignored_colocations`); empty for JSON and
+    /// the live CIB, which never hold one.
+    pub ignored_colocations: Vec<String>,
 }
 
 /// Every finding, and notes on what was not checked.
@@ -97,6 +101,7 @@ pub fn verify(cib: &Cib, ctx: &Context) -> Report {
     checks::split_brain(cib, &ctx.liveness, &mut r);
     checks::monitors(cib, &mut r);
     checks::on_fail(cib, &mut r);
+    checks::ignored_colocations(&ctx.ignored_colocations, &mut r);
     status::failed_stops(cib, &mut r);
     status::multiply_active(cib, &mut r);
     match &ctx.local_networks {

@@ -14,6 +14,7 @@ fn ctx() -> Context {
             prefix: 24,
         }]),
         two_node: false,
+        ignored_colocations: Vec::new(),
     }
 }
 
