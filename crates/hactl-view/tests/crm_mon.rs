@@ -230,6 +230,17 @@ fn same_rows_as_crm_mon(path: &str) {
 
 /// The rows of `compared` alike in hactl's and crm_mon's documents for `path`.
 fn same_rows_as_crm_mon_for(path: &str, compared: &[(&str, &[&str])]) {
+    let (missing, extra, compared_rows) = row_differences(path, compared);
+    assert!(compared_rows > 0, "crm_mon wrote none of the compared rows");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{path}\ncrm_mon has, hactl lacks: {missing:#?}\nhactl has, crm_mon lacks: {extra:#?}"
+    );
+}
+
+/// The rows of `compared` only crm_mon's document for `path` has, those only
+/// hactl's has, and how many crm_mon's has.
+fn row_differences(path: &str, compared: &[(&str, &[&str])]) -> (Vec<String>, Vec<String>, usize) {
     // crm_mon lists a failed operation twice in the history when Pacemaker keeps
     // it both as the last result and as the last failure; hactl lists each call
     // once, so repeats of a history row are not compared.
@@ -239,16 +250,24 @@ fn same_rows_as_crm_mon_for(path: &str, compared: &[(&str, &[&str])]) {
     };
     let theirs = once(rows(&crm_mon(path, &["--output-as=xml"]), compared));
     let ours = once(rows(&ours(path), compared));
-    assert!(
-        !theirs.is_empty(),
-        "crm_mon wrote none of the compared rows"
-    );
-    let missing = difference(&theirs, &ours);
-    let extra = difference(&ours, &theirs);
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "{path}\ncrm_mon has, hactl lacks: {missing:#?}\nhactl has, crm_mon lacks: {extra:#?}"
-    );
+    (
+        difference(&theirs, &ours),
+        difference(&ours, &theirs),
+        theirs.len(),
+    )
+}
+
+/// The compared rows of the resource list only (`<clone>`, `<group>`,
+/// `<bundle>`, `<resource>` and where each runs).
+fn resource_rows() -> Vec<(&'static str, &'static [&'static str])> {
+    compared()
+        .into_iter()
+        .filter(|(e, _)| {
+            ["resources/", "/resource", "resource/node"]
+                .iter()
+                .any(|k| e.contains(k))
+        })
+        .collect()
 }
 
 #[test]
@@ -493,15 +512,7 @@ fn status_xml_shows_clones_as_crm_mon_does_on_cts_inputs() {
         validates(&path);
         // The resource list only: these inputs' histories and attributes are
         // not what they were chosen for.
-        let resources: Vec<_> = compared()
-            .into_iter()
-            .filter(|(e, _)| {
-                ["resources/", "/resource", "resource/node"]
-                    .iter()
-                    .any(|k| e.contains(k))
-            })
-            .collect();
-        same_rows_as_crm_mon_for(&path, &resources);
+        same_rows_as_crm_mon_for(&path, &resource_rows());
     }
 }
 
@@ -522,6 +533,7 @@ fn crm_mon_agreement_over_all_cts_inputs() {
     }
     cases.sort();
     let (mut agree, mut differ, mut failed) = (0, Vec::new(), Vec::new());
+    let (mut xml_agree, mut xml_differ) = (0, Vec::new());
     for path in &cases {
         let name = std::path::Path::new(path)
             .file_stem()
@@ -529,10 +541,22 @@ fn crm_mon_agreement_over_all_cts_inputs() {
             .to_string_lossy();
         match full_lists(path) {
             Ok((ours, theirs)) if ours == theirs => agree += 1,
-            Ok(_) => differ.push(name.into_owned()),
-            Err(e) => failed.push(format!("{name}: {e}")),
+            Ok(_) => differ.push(name.to_string()),
+            Err(e) => {
+                failed.push(format!("{name}: {e}"));
+                continue;
+            }
+        }
+        match row_differences(path, &resource_rows()) {
+            (missing, extra, _) if missing.is_empty() && extra.is_empty() => xml_agree += 1,
+            _ => xml_differ.push(name.to_string()),
         }
     }
+    println!("xml differs: {}", xml_differ.join(" "));
+    println!(
+        "{xml_agree} of {} CTS inputs have the same <resources> rows as crm_mon --output-as=xml",
+        cases.len() - failed.len()
+    );
     println!("differ: {}", differ.join(" "));
     println!("hactl could not show: {}", failed.join("; "));
     println!(
