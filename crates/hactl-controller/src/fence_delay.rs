@@ -51,19 +51,26 @@ pub fn node_priorities(t: &Transition, cib: &Cib) -> BTreeMap<String, i64> {
 /// side sees at most half of the nodes online, and the target's priority is the
 /// highest and not everyone's; otherwise none.
 pub fn priority_fencing_delay(t: &Transition, cib: &Cib, target: &str) -> Duration {
+    if t.nodes.iter().any(|n| n.name == target && n.online) {
+        return Duration::ZERO;
+    }
+    let online = t.nodes.iter().filter(|n| n.online).count();
+    if online > t.nodes.len() / 2 {
+        return Duration::ZERO;
+    }
+    delay_if_highest(t, cib, target)
+}
+
+/// `priority-fencing-delay` when `target` runs (per `t`) the highest-priority
+/// resources and not every node the same; otherwise none. Also the delay before a
+/// two-node member asks its witness.
+pub fn delay_if_highest(t: &Transition, cib: &Cib, target: &str) -> Duration {
     let delay = cib
         .config
         .options()
         .map(|o| o.priority_fencing_delay_ms)
         .unwrap_or(0);
     if delay == 0 {
-        return Duration::ZERO;
-    }
-    if t.nodes.iter().any(|n| n.name == target && n.online) {
-        return Duration::ZERO;
-    }
-    let online = t.nodes.iter().filter(|n| n.online).count();
-    if online > t.nodes.len() / 2 {
         return Duration::ZERO;
     }
     let prio = node_priorities(t, cib);

@@ -347,28 +347,20 @@ fn priority_delay(cib: &hactl_model::Cib, peer: &str) -> Duration {
 /// this does not look at the peer as lost: without fencing the scheduler counts a lost
 /// node's resources as stopped, and the priority would be nobody's.
 pub(crate) fn witness_priority_delay(cib: &hactl_model::Cib, peer: &str) -> Duration {
-    let delay = cib
+    let priority_set = cib
         .config
         .options()
-        .map(|o| o.priority_fencing_delay_ms)
-        .unwrap_or(0);
-    if delay == 0 {
-        return Duration::ZERO;
+        .is_ok_and(|o| o.priority_fencing_delay_ms > 0);
+    if !priority_set {
+        return Duration::ZERO; // the common case: no scheduler run
     }
-    let t = match hactl_policy::schedule(cib, unix_now()) {
-        Ok(t) => t,
+    match hactl_policy::schedule(cib, unix_now()) {
+        Ok(t) => hactl_controller::fence_delay::delay_if_highest(&t, cib, peer),
         Err(e) => {
             warn!(peer, error = %e, "two-node: cannot compute the priority delay");
-            return Duration::ZERO;
+            Duration::ZERO
         }
-    };
-    let prio = hactl_controller::fence_delay::node_priorities(&t, cib);
-    let top = prio.values().copied().max().unwrap_or(0);
-    let lowest = prio.values().copied().min().unwrap_or(0);
-    if top == lowest || prio.get(peer).copied().unwrap_or(0) < top {
-        return Duration::ZERO;
     }
-    Duration::from_millis(delay)
 }
 
 #[cfg(test)]
