@@ -7,7 +7,7 @@
 //! fence_virtd's test driver only flips a domain's state; it cannot power a namespace
 //! off. While [`watched`] runs, the lab's power gate ([`crate::power_gate`]) does that
 //! part (the one thing mocked, because no VM exists here): when fence_virtd turns a
-//! node's domain off, every process in its namespace gets SIGKILL, its link goes down
+//! node's domain off (or destroys it in a reboot), every process in its namespace gets SIGKILL, its link goes down
 //! and its VIP goes away, as a power cut would do — before fence_virtd's answer reaches
 //! the fencing node, as on real hardware. [`power_on`] is the domain on again (`hactl
 //! stonith fence NODE --on`), the link up and the daemon started again with its old
@@ -308,8 +308,12 @@ pub fn wait_rejoined(l: &Lab, s: usize, k: usize) -> Result<()> {
 
 /// Moves the group to node `to` (`hactl resource move`, which waits until it runs
 /// there and then removes its constraint: stickiness keeps it there).
+/// Nothing to do if it runs there already.
 pub fn move_group(l: &Lab, to: usize) -> Result<()> {
     let node = format!("n{to}");
+    if wait_group_on(&l.c, to, &GROUP_RSCS, T, |_| true)? == node {
+        return Ok(());
+    }
     cli(&l.c, to, &["resource", "move", "g", &node])?;
     wait_group_on(&l.c, to, &GROUP_RSCS, T, |n| n == node)?;
     Ok(())
