@@ -9,8 +9,11 @@
 //!   `hactl cluster setup`, with crash (SIGKILL) and clean stop (SIGTERM), and a
 //!   control-socket client for status, CIB reads and changes.
 //! * [`ipvs_guest`]: the host half of the cluster tests run in the ipvs-vm guest.
+//! * [`alert_receivers`]: snmptrapd and an SMTP server for Pacemaker's sample alert
+//!   agents.
 //! * [`vip_watch`]: which nodes hold a VIP, read from their namespaces every 10 ms.
 
+pub mod alert_receivers;
 pub mod bench;
 pub mod cluster;
 pub mod controller_lab;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hactl_consensus::Status;
-use hactl_model::alerts::{Alert, AlertRecipient};
+use hactl_model::alerts::{Alert, AlertKind, AlertRecipient};
 use hactl_model::Cib;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -229,21 +229,35 @@ fn environment(me: &str, job: &Job, r: &AlertRecipient) -> Vec<(String, String)>
     );
     set("timestamp_epoch", d.as_secs().to_string());
     set("timestamp_usec", d.subsec_micros().to_string());
-    set("node", e.node.clone());
-    set("nodeid", e.node.clone());
     set("local_node", me.into());
-    set("desc", e.desc.clone());
-    set("task", e.task.clone());
-    set("rsc", e.rsc.clone());
-    set("interval", e.interval_ms.to_string());
-    set("attribute_name", e.attribute_name.clone());
-    set("attribute_value", e.attribute_value.clone());
-    let num = |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or_default();
-    set("rc", num(e.rc));
-    set("target_rc", num(e.target_rc));
-    set("status", num(e.status));
     set("select_kind", e.kind().as_str().into());
+    event_fields(e, &mut env);
     env
+}
+
+/// The event's own variables. As Pacemaker, only those the event has: an agent
+/// tells "not given" by the variable being unset (Pacemaker's SNMP sample sends its
+/// "n/a" placeholder then, while an empty string makes snmptrap reject the trap).
+fn event_fields(e: &AlertEvent, env: &mut Vec<(String, String)>) {
+    let mut set = |k: &str, v: &str| {
+        if !v.is_empty() {
+            env.push((format!("CRM_alert_{k}"), v.to_string()));
+        }
+    };
+    set("node", &e.node);
+    set("nodeid", &e.node);
+    set("desc", &e.desc);
+    set("task", &e.task);
+    set("rsc", &e.rsc);
+    if e.kind() == AlertKind::Resource {
+        set("interval", &e.interval_ms.to_string());
+    }
+    set("attribute_name", &e.attribute_name);
+    set("attribute_value", &e.attribute_value);
+    let num = |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or_default();
+    set("rc", &num(e.rc));
+    set("target_rc", &num(e.target_rc));
+    set("status", &num(e.status));
 }
 
 enum Outcome {

@@ -152,3 +152,61 @@ async fn a_full_queue_drops_its_oldest_events_and_counts_them() {
     assert_eq!(c.dropped.load(Ordering::Relaxed), 2);
     assert_eq!(c.delivered.load(Ordering::Relaxed), 4);
 }
+
+/// The variables an event does not have are unset, not empty, as Pacemaker leaves
+/// them: Pacemaker's SNMP sample puts "n/a" in a trap only for an unset one, and an
+/// empty string makes snmptrap refuse the whole trap (tests/tests/netns_alerts.rs).
+#[test]
+fn an_event_sets_only_its_own_variables() {
+    let names = |e: AlertEvent| -> Vec<String> {
+        let job = Job {
+            alert: Alert::default(),
+            event: e,
+            seq: 1,
+            at: SystemTime::now(),
+        };
+        let env = environment("n1", &job, &recipient("r"));
+        env.into_iter().map(|(k, _)| k).collect()
+    };
+    let start = names(AlertEvent {
+        kind: Some(AlertKind::Resource),
+        node: "n1".into(),
+        rsc: "d1".into(),
+        task: "start".into(),
+        desc: "ok".into(),
+        rc: Some(0),
+        target_rc: Some(0),
+        status: Some(0),
+        ..Default::default()
+    });
+    for k in ["rsc", "task", "interval", "rc", "target_rc", "status"] {
+        assert!(
+            start.contains(&format!("CRM_alert_{k}")),
+            "{k} in {start:?}"
+        );
+    }
+    for k in ["attribute_name", "attribute_value"] {
+        assert!(
+            !start.contains(&format!("CRM_alert_{k}")),
+            "{k} in {start:?}"
+        );
+    }
+    let lost = names(AlertEvent {
+        kind: Some(AlertKind::Node),
+        node: "n3".into(),
+        desc: "lost".into(),
+        ..Default::default()
+    });
+    for k in [
+        "rsc",
+        "task",
+        "interval",
+        "rc",
+        "target_rc",
+        "status",
+        "attribute_name",
+    ] {
+        assert!(!lost.contains(&format!("CRM_alert_{k}")), "{k} in {lost:?}");
+    }
+    assert!(lost.contains(&"CRM_alert_node".to_string()), "{lost:?}");
+}
