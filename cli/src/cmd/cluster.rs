@@ -544,7 +544,7 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
     }
     if let Some(b) = &witness_bundle {
         outln!(
-            "  copy the directory {} to the witness host and run there: hactl witness add-cluster {}",
+            "  copy the directory {} to the witness host and run there: hactl-witness add-cluster {} (or hactl witness add-cluster)",
             b.display(),
             b.file_name().unwrap_or_default().to_string_lossy()
         );

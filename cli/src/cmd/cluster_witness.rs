@@ -54,7 +54,7 @@ pub fn run(dir: &Path, c: ClusterWitnessCommand) -> Result<ExitCode> {
             if dir.join(CA_KEY_FILE).exists() {
                 let b = issue_bundle(dir, &cfg)?;
                 outln!(
-                    "  copy the directory {} to the witness host and run there: hactl witness add-cluster {}",
+                    "  copy the directory {} to the witness host and run there: hactl-witness add-cluster {} (or hactl witness add-cluster)",
                     b.display(),
                     b.file_name().unwrap_or_default().to_string_lossy()
                 );
