@@ -366,6 +366,23 @@ impl CutRun {
     }
 }
 
+/// Waits until the client's poller sees the VIP answered by node `h` (its MAC); returns
+/// that MAC.
+pub fn client_sees_vip_on(
+    l: &Lab,
+    poller: &crate::controller_lab::Poller,
+    h: usize,
+) -> Result<String> {
+    let mac = crate::controller_lab::mac_of(&l.c, h)?;
+    l.c.wait_until("the client sees the VIP on the holder", T, || {
+        Ok(poller
+            .last()
+            .filter(|x| x.up && x.mac.as_deref() == Some(mac.as_str()))
+            .map(|_| ()))
+    })?;
+    Ok(mac)
+}
+
 /// Cuts the link, waits for the fencing to be recorded and the group to be settled,
 /// then heals, powers the fenced node on and waits until both are voters again and
 /// caught up. The lab must be configured with `priority-fencing-delay`.
@@ -373,13 +390,7 @@ pub fn cut_once(l: &mut Lab, poller: &crate::controller_lab::Poller) -> Result<C
     let before = wait_group_on(&l.c, 1, &GROUP_RSCS, T, |_| true)
         .or_else(|_| wait_group_on(&l.c, 2, &GROUP_RSCS, T, |_| true))?;
     let h: usize = before.trim_start_matches('n').parse()?;
-    let holder_mac = crate::controller_lab::mac_of(&l.c, h)?;
-    l.c.wait_until("the client sees the VIP on the holder", T, || {
-        Ok(poller
-            .last()
-            .filter(|x| x.up && x.mac.as_deref() == Some(holder_mac.as_str()))
-            .map(|_| ()))
-    })?;
+    let holder_mac = client_sees_vip_on(l, poller, h)?;
     let t0 = crate::controller_lab::unix_now();
     let run = watched(l, |w| {
         l.c.net.partition(&[1], &[2])?;

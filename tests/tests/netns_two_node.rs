@@ -21,8 +21,8 @@ use hactl_tests::controller_lab::{
 };
 use hactl_tests::netns::{require_root, run};
 use hactl_tests::two_node_lab::{
-    boot, cut_once, holds_vip, membership, move_group, other, power_on, two_node_lab,
-    wait_rejoined, watched, Lab, GROUP_RSCS, T,
+    boot, client_sees_vip_on, cut_once, holds_vip, membership, move_group, other, power_on,
+    two_node_lab, wait_rejoined, watched, Lab, GROUP_RSCS, T,
 };
 use serde_json::json;
 
@@ -209,13 +209,7 @@ fn netns_two_node_kill_9_of_either_daemon_fences_it_and_the_group_runs_once() ->
 fn kill_the_node_without_the_group(l: &mut Lab, k: usize, poller: &Poller) -> Result<()> {
     let (h, gone) = (other(k), format!("n{k}"));
     let holding = format!("n{h}");
-    let holder_mac = mac_of(&l.c, h)?;
-    l.c.wait_until("the client sees the VIP on the holder", T, || {
-        Ok(poller
-            .last()
-            .filter(|x| x.up && x.mac.as_deref() == Some(holder_mac.as_str()))
-            .map(|_| ()))
-    })?;
+    let holder_mac = client_sees_vip_on(l, poller, h)?;
     let pid = l.c.pid(k).context("the daemon without the group")?;
     let t0 = unix_now();
     watched(l, |w| {

@@ -83,27 +83,14 @@ fn every_json_field_is_documented() {
     }
     .apply(&mut cib)
     .unwrap();
-    let now = cib.execution_date.unwrap_or(0);
-    let v = View::new(Snapshot {
-        cib,
-        daemon: Some(daemon),
-        now,
-    })
-    .unwrap();
+    let v = view(cib, Some(daemon));
     documented(&v);
 }
 
 /// A CIB with clones: the `clones` entries and the instances' fields.
 #[test]
 fn every_clone_field_is_documented() {
-    let cib = hactl_cib_xml::import(CLONES).unwrap();
-    let now = cib.execution_date.unwrap_or(0);
-    let v = View::new(Snapshot {
-        cib,
-        daemon: None,
-        now,
-    })
-    .unwrap();
+    let v = view(hactl_cib_xml::import(CLONES).unwrap(), None);
     let json: serde_json::Value = serde_json::from_str(&v.json().unwrap()).unwrap();
     assert_eq!(json["clones"][1]["promoted_on"], serde_json::json!(["n1"]));
     documented(&v);
@@ -114,14 +101,7 @@ fn every_clone_field_is_documented() {
 #[test]
 fn every_pending_operation_field_is_documented() {
     let xml = include_str!("../../../tests/data/pacemaker-cts/wave2/726.xml");
-    let cib = hactl_cib_xml::import(xml).unwrap();
-    let now = cib.execution_date.unwrap_or(0);
-    let v = View::new(Snapshot {
-        cib,
-        daemon: None,
-        now,
-    })
-    .unwrap();
+    let v = view(hactl_cib_xml::import(xml).unwrap(), None);
     let json: serde_json::Value = serde_json::from_str(&v.json().unwrap()).unwrap();
     let pending = json["resources"]
         .as_array()
@@ -131,6 +111,12 @@ fn every_pending_operation_field_is_documented() {
         .count();
     assert!(pending >= 3, "{json:#}");
     documented(&v);
+}
+
+/// The view of `cib` at its own execution date (fixed times in the report).
+fn view(cib: hactl_model::Cib, daemon: Option<DaemonView>) -> View {
+    let now = cib.execution_date.unwrap_or(0);
+    View::new(Snapshot { cib, daemon, now }).unwrap()
 }
 
 /// Fails naming every field of `v`'s JSON that docs/status-json.md does not list.
