@@ -331,24 +331,20 @@ fn bundle(w: &mut W, v: &View, bd: &hactl_model::bundle::Bundle) -> Result<(), V
 
 /// A clone's placements, a cloned group's members next to each other.
 fn instances_of(ps: &[Placement], clone: &str) -> Vec<Placement> {
-    let mut mine: Vec<&Placement> = ps
+    let mine: Vec<&Placement> = ps
         .iter()
         .filter(|p| p.clone.as_deref() == Some(clone))
         .collect();
-    let first = |p: &Placement| {
+    // A group member moves up to its group's first placement; the sort is
+    // stable, so everything else keeps the scheduler's order.
+    let first_of_its_group = |at: usize| {
         mine.iter()
-            .position(|q| q.group.is_some() && q.group == p.group)
-            .unwrap_or(usize::MAX)
+            .position(|q| q.group.is_some() && q.group == mine[at].group)
+            .unwrap_or(at)
     };
-    let keys: Vec<usize> = mine.iter().map(|p| first(p)).collect();
-    let mut keyed: Vec<(usize, usize, &Placement)> = keys
-        .into_iter()
-        .zip(mine.drain(..))
-        .enumerate()
-        .map(|(at, (k, p))| (k.min(at), at, p))
-        .collect();
-    keyed.sort_by_key(|(k, at, _)| (*k, *at));
-    keyed.into_iter().map(|(_, _, p)| p.clone()).collect()
+    let mut order: Vec<usize> = (0..mine.len()).collect();
+    order.sort_by_cached_key(|&at| first_of_its_group(at));
+    order.into_iter().map(|at| mine[at].clone()).collect()
 }
 
 /// One primitive, or one group with its members (they follow each other in the
