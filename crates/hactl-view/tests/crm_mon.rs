@@ -520,7 +520,7 @@ fn status_xml_shows_clones_as_crm_mon_does_on_cts_inputs() {
 /// names the others: `cargo nextest run -p hactl-view --run-ignored only
 /// crm_mon_agreement --no-capture`.
 #[test]
-#[ignore = "a report over all 260 inputs, not a check"]
+#[ignore = "a report over all 264 inputs, not a check"]
 fn crm_mon_agreement_over_all_cts_inputs() {
     let mut cases: Vec<String> = Vec::new();
     for dir in [CTS.to_string(), format!("{CTS}/wave2")] {
