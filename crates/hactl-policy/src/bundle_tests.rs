@@ -3,6 +3,7 @@
 //! parameters as Pacemaker builds them.
 
 use crate::stop_reason_tests::{cib, summary};
+use crate::tests::promotable_tests::reaches;
 use crate::{schedule, ActionKind};
 
 const WEB: &str = r##"<bundle id="web"><docker image="img" replicas="2"/>
@@ -193,6 +194,20 @@ fn guest_running_app(i: u32) -> String {
     )
 }
 
+/// The hosts' promotion scores for `app`: n2 (10) over n1 (5).
+fn prefer_n2_for_promotion(c: &mut hactl_model::Cib) {
+    for (n, v) in [("n1", "5"), ("n2", "10")] {
+        let st = c.status.nodes.get_mut(n).expect("node state");
+        st.attributes.insert("master-app".into(), v.into());
+    }
+}
+
+/// `guest_cib` with both replicas and their instances of `app` running.
+fn both_replicas_running(meta: &str) -> hactl_model::Cib {
+    let guests = format!("{}{}", guest_running_app(0), guest_running_app(1));
+    guest_cib(meta, &replica_on_host(0), &replica_on_host(1), &guests)
+}
+
 /// Each replica's instance of the bundled primitive starts on that replica's
 /// guest node, after its container and connection; the connection is probed
 /// on the cluster nodes once the container runs, the primitive nowhere (its
@@ -271,11 +286,7 @@ fn promotion_scores_are_read_on_the_replica_host() {
         guest_running_app(1)
     );
     let mut c = guest_cib(meta, &replica_on_host(0), &replica_on_host(1), &guests);
-    let host_attr = |n: &str, v: &str| (n.to_string(), v.to_string());
-    for (n, v) in [host_attr("n1", "5"), host_attr("n2", "10")] {
-        let st = c.status.nodes.get_mut(&n).expect("node state");
-        st.attributes.insert("master-app".into(), v);
-    }
+    prefer_n2_for_promotion(&mut c);
     let got = summary(&c);
     assert_eq!(
         got,
@@ -289,8 +300,7 @@ fn promotion_scores_are_read_on_the_replica_host() {
 #[test]
 fn a_role_location_on_a_bundle_applies_to_the_bundled_clone() {
     let meta = r##"<nvpair id="web-p" name="promotable" value="true"/>"##;
-    let guests = format!("{}{}", guest_running_app(0), guest_running_app(1));
-    let mut c = guest_cib(meta, &replica_on_host(0), &replica_on_host(1), &guests);
+    let mut c = both_replicas_running(meta);
     c.config
         .constraints
         .location
@@ -315,8 +325,7 @@ fn a_role_location_on_a_bundle_applies_to_the_bundled_clone() {
 /// instance inside too, not its connection).
 #[test]
 fn a_replica_that_cannot_run_stops_naming_its_container() {
-    let guests = format!("{}{}", guest_running_app(0), guest_running_app(1));
-    let mut c = guest_cib("", &replica_on_host(0), &replica_on_host(1), &guests);
+    let mut c = both_replicas_running("");
     c.config
         .constraints
         .location
@@ -353,10 +362,7 @@ fn a_colocation_with_the_promoted_bundle_uses_the_replica_host() {
         started("vip", "pacemaker", "Dummy")
     );
     let mut c = guest_cib(meta, &replica_on_host(0), &n2, &guests);
-    for (n, v) in [("n1", "5"), ("n2", "10")] {
-        let st = c.status.nodes.get_mut(n).expect("node state");
-        st.attributes.insert("master-app".into(), v.into());
-    }
+    prefer_n2_for_promotion(&mut c);
     add_vip(&mut c);
     c.config
         .constraints
@@ -400,10 +406,7 @@ fn promoting_with(order: hactl_model::OrderConstraint) -> crate::Transition {
     let meta = r##"<nvpair id="web-p" name="promotable" value="true"/>
 <nvpair id="web-t" name="container-attribute-target" value="host"/>"##;
     let mut c = guest_cib(meta, "", "", "");
-    for (n, v) in [("n1", "5"), ("n2", "10")] {
-        let st = c.status.nodes.get_mut(n).expect("node state");
-        st.attributes.insert("master-app".into(), v.into());
-    }
+    prefer_n2_for_promotion(&mut c);
     add_vip(&mut c);
     c.config.constraints.order.push(order);
     schedule(&c, 0).expect("schedules")
@@ -416,24 +419,6 @@ fn action_id(t: &crate::Transition, rsc: &str, kind: fn(&ActionKind) -> bool) ->
         .find(|a| a.resource.as_deref() == Some(rsc) && kind(&a.kind))
         .unwrap_or_else(|| panic!("{rsc}: no such action"))
         .id
-}
-
-/// Whether action `to` comes after action `from` through the orderings.
-fn comes_after(t: &crate::Transition, from: usize, to: usize) -> bool {
-    let mut seen = vec![from];
-    let mut todo = vec![from];
-    while let Some(a) = todo.pop() {
-        for e in t.edges.iter().filter(|e| e.before == a) {
-            if e.after == to {
-                return true;
-            }
-            if !seen.contains(&e.after) {
-                seen.push(e.after);
-                todo.push(e.after);
-            }
-        }
-    }
-    false
 }
 
 fn is_start(k: &ActionKind) -> bool {
@@ -458,10 +443,10 @@ fn an_ordering_after_a_bundle_promote_waits_for_the_bundle_running() {
     });
     let vip = action_id(&t, "vip", is_start);
     for app in ["app:0", "app:1"] {
-        assert!(comes_after(&t, action_id(&t, app, is_start), vip), "{app}");
+        assert!(reaches(&t, action_id(&t, app, is_start), vip), "{app}");
     }
     let promote = action_id(&t, "app:1", is_promote);
-    assert!(!comes_after(&t, promote, vip));
+    assert!(!reaches(&t, promote, vip));
 }
 
 /// An ordering before a bundle's promote (or demote) holds back the bundled
@@ -476,12 +461,8 @@ fn an_ordering_before_a_bundle_promote_holds_back_the_promotion() {
         ..Default::default()
     });
     let vip = action_id(&t, "vip", is_start);
-    assert!(comes_after(&t, vip, action_id(&t, "app:1", is_promote)));
-    assert!(!comes_after(
-        &t,
-        vip,
-        action_id(&t, "web-podman-0", is_start)
-    ));
+    assert!(reaches(&t, vip, action_id(&t, "app:1", is_promote)));
+    assert!(!reaches(&t, vip, action_id(&t, "web-podman-0", is_start)));
 }
 
 /// An ordering before a bundle's demote holds back the bundled clone's
@@ -519,5 +500,5 @@ fn an_ordering_before_a_bundle_demote_holds_back_the_demotion() {
         });
     let t = schedule(&c, 0).expect("schedules");
     let demote = action_id(&t, "app:1", |k| matches!(k, ActionKind::Demote));
-    assert!(comes_after(&t, action_id(&t, "vip", is_start), demote));
+    assert!(reaches(&t, action_id(&t, "vip", is_start), demote));
 }

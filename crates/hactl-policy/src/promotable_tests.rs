@@ -14,7 +14,7 @@ use crate::format_status;
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
 
 /// Whether action `to` waits, through ordering edges, for action `from`.
-pub(super) fn reaches(t: &crate::Transition, from: usize, to: usize) -> bool {
+pub(crate) fn reaches(t: &crate::Transition, from: usize, to: usize) -> bool {
     let mut stack = vec![from];
     let mut seen = vec![false; t.actions.len()];
     while let Some(a) = stack.pop() {

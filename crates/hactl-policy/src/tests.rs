@@ -692,7 +692,7 @@ fn ordering_edges_are_typed_mandatory_or_optional() {
 mod clone_tests;
 
 #[path = "promotable_tests.rs"]
-mod promotable_tests;
+pub(crate) mod promotable_tests;
 
 #[path = "promotion_scores_tests.rs"]
 mod promotion_scores_tests;
