@@ -70,6 +70,14 @@ fn find(t: &Transition, rsc: &str, kind: &str, node: &str) -> usize {
         .id
 }
 
+/// The transition's fencing action, if any.
+fn fence_id(t: &Transition) -> Option<usize> {
+    t.actions
+        .iter()
+        .find(|a| matches!(a.kind, ActionKind::Fence { .. }))
+        .map(|a| a.id)
+}
+
 fn ordered(t: &Transition, before: usize, after: usize) -> bool {
     t.edges
         .iter()
@@ -148,12 +156,7 @@ fn a_failed_connection_fences_its_node() {
         got.iter().any(|l| l.starts_with("Move app ( r1 ->")),
         "{got:?}"
     );
-    let fence = t
-        .actions
-        .iter()
-        .find(|a| matches!(a.kind, ActionKind::Fence { .. }))
-        .expect("fencing")
-        .id;
+    let fence = fence_id(&t).expect("fencing");
     let stop = find(&t, "app", "Stop", "r1");
     assert!(t.actions[stop].pseudo, "the stop is implied by the fencing");
     assert!(ordered(&t, fence, stop));
@@ -250,12 +253,7 @@ fn a_migrating_connection_does_not_wait_for_fencing() {
         got.contains(&"Migrate r1 ( n1 -> n2 )".to_string()),
         "{got:?}"
     );
-    let fence = t
-        .actions
-        .iter()
-        .find(|a| matches!(a.kind, ActionKind::Fence { .. }))
-        .expect("n3 is fenced")
-        .id;
+    let fence = fence_id(&t).expect("n3 is fenced");
     let to = find(&t, "r1", "MigrateTo", "n1");
     assert!(!ordered(&t, fence, to), "{:#?}", t.edges);
 }
