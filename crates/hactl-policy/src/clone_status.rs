@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use hactl_model::{Cib, CloneSet};
 
-use crate::output::{fenced_node, natural_cmp, rsc_line_named};
+use crate::output::{fenced_node, flag_suffix, natural_cmp, rsc_line_named};
 use crate::{Placement, StatusView, Transition};
 
 /// One instance: a primitive, or a cloned group's members (`grp:N`).
@@ -26,13 +26,6 @@ enum Shown<'a> {
     Promoted(&'a str),
     Started(&'a str),
     Hidden,
-}
-
-fn nodes(p: &Placement, view: StatusView) -> &[String] {
-    match view {
-        StatusView::Current => &p.current,
-        StatusView::Revised => &p.after,
-    }
 }
 
 /// The set's instances in the scheduler's order (orphans last), each cloned
@@ -71,7 +64,7 @@ fn disabled(c: &CloneSet) -> bool {
 
 /// How crm_mon lists one instance (`pe__clone_default`'s per-child decision).
 fn shown<'a>(c: &CloneSet, i: &Instance<'a>, t: &Transition, view: StatusView) -> Shown<'a> {
-    let active = |p: &&Placement| !nodes(p, view).is_empty();
+    let active = |p: &&Placement| !p.nodes_in(view).is_empty();
     let any_active = i.members.iter().any(active);
     let orphan = i.members.iter().any(|p| p.orphan);
     if c.globally_unique() {
@@ -90,13 +83,7 @@ fn shown<'a>(c: &CloneSet, i: &Instance<'a>, t: &Transition, view: StatusView) -
     if !any_active {
         return Shown::Hidden;
     }
-    let odd = |p: &&Placement| {
-        let failed = match view {
-            StatusView::Current => p.failed,
-            StatusView::Revised => p.failed_after,
-        };
-        p.unmanaged || p.maintenance || p.blocked || failed
-    };
+    let odd = |p: &&Placement| p.unmanaged || p.maintenance || p.blocked || p.failed_in(view);
     if orphan || i.members.iter().any(odd) || !i.members.iter().all(active) {
         return Shown::Full;
     }
@@ -104,7 +91,7 @@ fn shown<'a>(c: &CloneSet, i: &Instance<'a>, t: &Transition, view: StatusView) -
     let mut on: Vec<&str> = i
         .members
         .iter()
-        .flat_map(|p| nodes(p, view))
+        .flat_map(|p| p.nodes_in(view))
         .map(String::as_str)
         .collect();
     on.dedup();
@@ -116,10 +103,7 @@ fn shown<'a>(c: &CloneSet, i: &Instance<'a>, t: &Transition, view: StatusView) -
         .iter()
         .any(|n| n.name == node && n.unclean && !n.online)
         && !(view == StatusView::Revised && fenced_node(t, node));
-    let promoted = i.members.iter().any(|p| match view {
-        StatusView::Current => p.promoted,
-        StatusView::Revised => p.promoted_after,
-    });
+    let promoted = i.members.iter().any(|p| p.promoted_in(view));
     match (unclean, promoted) {
         (true, _) => Shown::Full,
         (false, true) => Shown::Promoted(node),
@@ -144,11 +128,7 @@ fn full(out: &mut String, c: &CloneSet, i: &Instance<'_>, t: &Transition, view: 
     if disabled(c) {
         flags.push("disabled");
     }
-    let flags = if flags.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", flags.join(", "))
-    };
+    let flags = flag_suffix(&flags);
     let _ = writeln!(out, "      * Resource Group: {group}{flags}:");
     for p in &i.members {
         let name = c.shown_instance(&p.resource);
@@ -224,11 +204,7 @@ fn header(out: &mut String, cib: &Cib, c: &CloneSet) {
     } else if meta_bool("is-managed") == Some(false) || cluster_maintenance {
         flags.push("unmanaged");
     }
-    let flags = if flags.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", flags.join(", "))
-    };
+    let flags = flag_suffix(&flags);
     let _ = writeln!(out, "    * Clone Set: {} [{}]{flags}:", c.id, c.child.id());
 }
 
@@ -245,7 +221,7 @@ fn stopped(
 ) {
     let running: Vec<&str> = all
         .iter()
-        .flat_map(|i| i.members.iter().flat_map(|p| nodes(p, view)))
+        .flat_map(|i| i.members.iter().flat_map(|p| p.nodes_in(view)))
         .map(String::as_str)
         .collect();
     let symmetric = cib

@@ -151,6 +151,41 @@ pub fn rsc_line(p: &Placement, t: &Transition, view: StatusView) -> String {
     rsc_line_named(&p.resource, p, t, view)
 }
 
+impl Placement {
+    /// The nodes it is active on in `view`.
+    pub(crate) fn nodes_in(&self, view: StatusView) -> &[String] {
+        match view {
+            StatusView::Current => &self.current,
+            StatusView::Revised => &self.after,
+        }
+    }
+
+    /// Whether it is marked failed in `view`.
+    pub(crate) fn failed_in(&self, view: StatusView) -> bool {
+        match view {
+            StatusView::Current => self.failed,
+            StatusView::Revised => self.failed_after,
+        }
+    }
+
+    /// Whether it is promoted in `view`.
+    pub(crate) fn promoted_in(&self, view: StatusView) -> bool {
+        match view {
+            StatusView::Current => self.promoted,
+            StatusView::Revised => self.promoted_after,
+        }
+    }
+}
+
+/// crm_mon's flags after a name, ` (a, b)`; nothing when there are none.
+pub(crate) fn flag_suffix(flags: &[&str]) -> String {
+    if flags.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", flags.join(", "))
+    }
+}
+
 /// [`rsc_line`] under another name (an anonymous clone's instance shows as its
 /// primitive: `CloneSet::shown_instance`).
 pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusView) -> String {
@@ -161,10 +196,7 @@ pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusVie
     };
     // crm_mon shows a resource active on several nodes as FAILED when it is marked
     // failed at all (its last failure may be on none of them).
-    let failed_any = match view {
-        StatusView::Current => p.failed,
-        StatusView::Revised => p.failed_after,
-    };
+    let failed_any = p.failed_in(view);
     if p.orphan && view == StatusView::Current {
         state.push_str("ORPHANED ");
     }
@@ -178,10 +210,7 @@ pub fn rsc_line_named(name: &str, p: &Placement, t: &Transition, view: StatusVie
     match nodes.len() {
         0 => state.push_str(pending_state.unwrap_or("Stopped")),
         1 => {
-            let promoted = match view {
-                StatusView::Current => p.promoted,
-                StatusView::Revised => p.promoted_after,
-            };
+            let promoted = p.promoted_in(view);
             let word = match (failed, p.promotable, promoted) {
                 (true, true, true) => "FAILED Promoted",
                 (true, _, _) => "FAILED",
@@ -276,13 +305,10 @@ pub fn format_status(cib: &Cib, t: &Transition, view: StatusView) -> String {
             }
             continue;
         }
-        let active_here = t.placements.iter().any(|p| {
-            let nodes = match view {
-                StatusView::Current => &p.current,
-                StatusView::Revised => &p.after,
-            };
-            nodes.contains(&n.name)
-        });
+        let active_here = t
+            .placements
+            .iter()
+            .any(|p| p.nodes_in(view).contains(&n.name));
         let gone = view == StatusView::Revised && n.unclean && fenced_node(t, &n.name);
         if gone {
             offline.push(n.name.as_str());
@@ -393,11 +419,7 @@ pub fn format_resource_blocks(
                 {
                     flags.push("maintenance");
                 }
-                let flags = if flags.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", flags.join(", "))
-                };
+                let flags = flag_suffix(&flags);
                 let _ = writeln!(out, "    * Resource Group: {}{}:", g.id, flags);
                 for c in &g.children {
                     if let Some(pl) = find(&c.id) {
