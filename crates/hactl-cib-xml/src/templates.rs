@@ -224,7 +224,7 @@ impl<'e> Refs<'e> {
         if named == 0 {
             return Ok(vec![Cow::Borrowed(k)]);
         }
-        if named == 2 && k.name == "rsc_colocation" {
+        if self.colocates_two_refs(k) {
             // Pacemaker ignores such a constraint with a configuration error: so
             // does hactl, loudly (the CLI shows warnings by default; `cluster
             // verify` makes it an error finding, see `ignored_colocations`).
