@@ -143,8 +143,9 @@ fn storage(s: &Element) -> Result<Vec<StorageMapping>, ImportError> {
 /// What constraints naming a bundle ask that is not scheduled yet, refused by
 /// the constraint's id: a colocation with a role (Promoted, Unpromoted) means
 /// the bundled primitive's clone as placed on the replicas' hosts, which is
-/// not done yet; an ordering on a bundle's demote as first and tickets on a
-/// bundle are not either. (A role-specific location applies to the bundled
+/// done only for a primitive colocated with a bundle that holds one (see the
+/// loop); an ordering on a bundle's demote as first and tickets on a bundle
+/// are not scheduled either. (A role-specific location applies to the bundled
 /// clone on its replicas' nodes: scheduled.)
 pub(crate) fn check_bundle_constraints(c: &Configuration) -> Result<(), ImportError> {
     let bundle = |id: &str| c.bundles.iter().any(|b| b.id == id);
