@@ -306,6 +306,33 @@ pub fn wait_rejoined(l: &Lab, s: usize, k: usize) -> Result<()> {
     })
 }
 
+/// Waits until node `via`'s CIB records a successful fencing of `target` (`nK`),
+/// done at or after `since` (unix s; the history keeps whole seconds), with `action`
+/// when given.
+pub fn wait_fencing_recorded(
+    l: &Lab,
+    what: &str,
+    via: usize,
+    target: &str,
+    action: Option<&str>,
+    since: f64,
+) -> Result<()> {
+    l.c.wait_until(what, T, || {
+        let cib = l.c.cib(via)?;
+        Ok(cib
+            .status
+            .fencing_history
+            .iter()
+            .any(|e| {
+                e.target == target
+                    && e.ok
+                    && action.is_none_or(|a| e.action == a)
+                    && e.at as f64 >= since.floor()
+            })
+            .then_some(()))
+    })
+}
+
 /// Moves the group to node `to` (`hactl resource move`, which waits until it runs
 /// there and then removes its constraint: stickiness keeps it there).
 /// Nothing to do if it runs there already.

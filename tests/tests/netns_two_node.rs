@@ -22,7 +22,7 @@ use hactl_tests::controller_lab::{
 use hactl_tests::netns::{require_root, run};
 use hactl_tests::two_node_lab::{
     boot, client_sees_vip_on, cut_once, holds_vip, membership, move_group, other, power_on,
-    two_node_lab, wait_rejoined, watched, Lab, GROUP_RSCS, T,
+    two_node_lab, wait_fencing_recorded, wait_rejoined, watched, Lab, GROUP_RSCS, T,
 };
 use serde_json::json;
 
@@ -214,15 +214,7 @@ fn kill_the_node_without_the_group(l: &mut Lab, k: usize, poller: &Poller) -> Re
     let t0 = unix_now();
     watched(l, |w| {
         run("kill", &["-9", "--", &format!("-{pid}")])?;
-        l.c.wait_until("its fencing recorded on the holder", T, || {
-            let cib = l.c.cib(h)?;
-            Ok(cib
-                .status
-                .fencing_history
-                .iter()
-                .any(|e| e.target == gone && e.ok && e.at as f64 >= t0.floor())
-                .then_some(()))
-        })?;
+        wait_fencing_recorded(l, "its fencing recorded on the holder", h, &gone, None, t0)?;
         if w.fenced() != vec![k] {
             bail!("fenced: {:?}, expected only {gone}", w.fenced());
         }
@@ -280,17 +272,8 @@ fn netns_two_node_holder_rebooted_out_of_band_survivor_takes_over_once() -> Resu
         if !l.fv.reboot_from(&l.client(), &on)? {
             bail!("fence_xvm -o reboot {on} failed");
         }
-        l.c.wait_until("the survivor's reboot of the holder recorded", T, || {
-            let cib = l.c.cib(s)?;
-            Ok(cib
-                .status
-                .fencing_history
-                .iter()
-                .any(|e| {
-                    e.target == on && e.ok && e.action == "reboot" && e.at as f64 >= t0.floor()
-                })
-                .then_some(()))
-        })?;
+        let what = "the survivor's reboot of the holder recorded";
+        wait_fencing_recorded(&l, what, s, &on, Some("reboot"), t0)?;
         wait_group_on(&l.c, s, &GROUP_RSCS, T, |n| n != on)?;
         l.c.wait_until("VIP answering from the survivor", T, || {
             Ok(poller.first_up_after(t0, |m| m == survivor_mac))
