@@ -197,6 +197,22 @@ string_enum!(
     }
 );
 
+impl OnFail {
+    /// Whether a failed stop may recover this way: Pacemaker refuses stop, standby and
+    /// demote there (a configuration error; the scheduler falls back to fencing or
+    /// blocking, `hactl cluster verify` reports it).
+    pub fn allowed_for_stop(self) -> bool {
+        !matches!(self, OnFail::Stop | OnFail::Standby | OnFail::Demote)
+    }
+}
+
+/// Whether a failure of operation `op` can recover by demoting: only a promote or a
+/// recurring monitor of the Promoted role (elsewhere Pacemaker resets `on-fail=demote`
+/// to the default).
+pub fn demote_recovers(op: &str, interval_ms: u64, role: Option<Role>) -> bool {
+    op == "promote" || (op == "monitor" && interval_ms > 0 && role == Some(Role::Promoted))
+}
+
 string_enum!(
     /// Order constraint kind.
     OrderKind {

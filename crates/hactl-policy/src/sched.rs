@@ -906,9 +906,7 @@ impl<'a> Sched<'a> {
         } else {
             OnFail::Restart
         });
-        if op.operation == "stop"
-            && matches!(on_fail, OnFail::Standby | OnFail::Demote | OnFail::Stop)
-        {
+        if op.operation == "stop" && !on_fail.allowed_for_stop() {
             on_fail = if self.opts.stonith_enabled {
                 OnFail::Fence
             } else {
@@ -928,13 +926,11 @@ impl<'a> Sched<'a> {
     }
 
     fn demote_recovers(&self, p: usize, op: &OpRecord) -> bool {
-        let promoted_monitor = op.operation == "monitor"
-            && op.interval_ms > 0
-            && self.prims[p].def.is_some_and(|d| {
-                d.op("monitor", op.interval_ms)
-                    .is_some_and(|o| o.role == Some(Role::Promoted))
-            });
-        op.operation == "promote" || promoted_monitor
+        let role = self.prims[p]
+            .def
+            .and_then(|d| d.op(&op.operation, op.interval_ms))
+            .and_then(|o| o.role);
+        hactl_model::values::demote_recovers(&op.operation, op.interval_ms, role)
     }
 
     /// The effective fail count of a resource on a node, honouring failure-timeout.

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use hactl_model::split_brain::{clean_within, hold, Liveness};
-use hactl_model::values::format_interval_ms;
-use hactl_model::{Cib, ModelError, NoQuorumPolicy, OnFail, OpSpec, Primitive, Role};
+use hactl_model::values::{demote_recovers, format_interval_ms};
+use hactl_model::{Cib, ModelError, NoQuorumPolicy, OnFail, OpSpec, Primitive};
 
 use crate::{Finding, Network, Report, Severity};
 
@@ -202,13 +202,10 @@ pub(crate) fn monitors(cib: &Cib, r: &mut Report) {
 /// uses the default, and so does hactl's scheduler).
 fn on_fail_refused(op: &OpSpec) -> Option<String> {
     let v = op.on_fail?;
-    let stop_refuses = matches!(v, OnFail::Stop | OnFail::Standby | OnFail::Demote);
-    if op.name == "stop" && stop_refuses {
+    if op.name == "stop" && !v.allowed_for_stop() {
         return Some(format!("'{v}' is not allowed for stop"));
     }
-    let promoted_monitor =
-        op.name == "monitor" && op.interval_ms > 0 && op.role == Some(Role::Promoted);
-    if v == OnFail::Demote && op.name != "promote" && !promoted_monitor {
+    if v == OnFail::Demote && !demote_recovers(&op.name, op.interval_ms, op.role) {
         return Some("'demote' is not allowed for it".into());
     }
     None
