@@ -157,6 +157,24 @@ impl Cluster {
         Ok(())
     }
 
+    /// Names the cluster `name` instead of "test": a new identity (a new CA) in
+    /// `root/admin`, installed on every member. Clusters that meet at one witness need
+    /// names of their own (it tells them apart by name). Only before any daemon ran:
+    /// their state would belong to the old cluster.
+    pub fn rename(&mut self, name: &str) -> Result<()> {
+        if self.procs.iter().any(Option::is_some) {
+            bail!("renaming cluster {} while a daemon runs", self.name);
+        }
+        self.name = name.to_string();
+        let admin = self.root.join("admin");
+        std::fs::remove_dir_all(&admin).with_context(|| format!("removing {}", admin.display()))?;
+        self.make_identity("admin")?;
+        for i in 1..=self.members {
+            self.install_bundle(i, "admin")?;
+        }
+        Ok(())
+    }
+
     /// Adds `lines` (TOML `key = value` lines) under `[settings]` in every member's
     /// cluster.toml, where the daemons read e.g. `heartbeat_interval` and `dead_after`;
     /// call it before the daemons start. The files stay identical on every node.

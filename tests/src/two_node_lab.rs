@@ -245,7 +245,7 @@ pub fn watched<R>(l: &Lab, body: impl FnOnce(&Watch) -> Result<R>) -> Result<R> 
                 let holders: Vec<usize> = (1..=2).filter(|&i| holds_vip(l, i)).collect();
                 if holders != last {
                     // The timeline a failure is read against (the daemons log in UTC).
-                    eprintln!("lab {}: VIP up on {holders:?}", utc_now());
+                    eprintln!("lab {} {}: VIP up on {holders:?}", l.c.name, utc_now());
                     last.clone_from(&holders);
                 }
                 w.max_holders.fetch_max(holders.len(), Ordering::SeqCst);

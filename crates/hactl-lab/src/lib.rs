@@ -465,8 +465,9 @@ fn add_bridge(sw: &str, br: &str) -> Result<(), LabError> {
 
 /// A veth pair: `eth` in namespace `ns` with `addr` (and `mac`), its peer `port` on
 /// bridge `br` in the switch `sw`. The pair is made inside the node, then its peer is
-/// moved into the switch.
-fn add_port(
+/// moved into the switch. Public so that a namespace of one lab can get a leg into
+/// another lab's switch (a host on two networks, e.g. a witness serving two clusters).
+pub fn add_port(
     sw: &str,
     br: &str,
     ns: &str,
