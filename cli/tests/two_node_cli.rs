@@ -1,4 +1,5 @@
-//! `hactl cluster setup` turns two-node mode on for exactly two nodes, and
+//! `hactl cluster setup` turns two-node mode on for exactly two nodes, a witness is
+//! accepted for two or four, and
 //! `cluster start --force-alone` is refused outside it (no daemon is started here; the
 //! mode itself is tested in tests/tests/netns_two_node.rs).
 
@@ -105,6 +106,43 @@ fn witness_add_sets_both_nodes_and_writes_the_witness_identity_where_the_ca_is()
 }
 
 #[test]
+fn a_witness_serves_two_or_four_nodes_and_refuses_three_and_six() {
+    let four = tempfile::tempdir().unwrap();
+    let toml = setup_with(
+        four.path(),
+        &["--witness", "127.0.0.9"],
+        &(1..=4)
+            .map(|i| format!("n{i}=127.0.0.{i}:7494"))
+            .collect::<Vec<_>>(),
+    );
+    assert!(toml.contains("witness = \"127.0.0.9:7421\""), "{toml}");
+    assert!(!toml.contains("two_node"), "{toml}");
+    let six = tempfile::tempdir().unwrap();
+    setup(
+        six.path(),
+        &(1..=6)
+            .map(|i| format!("n{i}=127.0.0.{i}:7494"))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let o = hactl(six.path(), &["witness", "add", "127.0.0.9"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("clusters of 2 or 4 nodes"), "{err}");
+}
+
+fn setup_with(dir: &Path, flags: &[&str], nodes: &[String]) -> String {
+    let mut args = vec!["setup", "--name", "lab", "--local", "n1"];
+    args.extend_from_slice(flags);
+    args.extend(nodes.iter().map(String::as_str));
+    let o = hactl(dir, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(dir.join("cluster.toml")).unwrap()
+}
+
+#[test]
 fn a_witness_is_refused_for_three_nodes() {
     let three = tempfile::tempdir().unwrap();
     let nodes = [
@@ -115,7 +153,7 @@ fn a_witness_is_refused_for_three_nodes() {
     setup(three.path(), &nodes);
     let o = hactl(three.path(), &["witness", "add", "127.0.0.9"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("two-node clusters"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("odd number needs no witness"));
     let other = tempfile::tempdir().unwrap();
     let mut args = vec![
         "setup",

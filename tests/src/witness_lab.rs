@@ -6,6 +6,8 @@
 //!
 //! One witness can serve the cluster of a second lab too ([`WitnessHost::serve_too`]):
 //! its host gets a leg into that lab's switch, as a witness host on two networks would.
+//!
+//! [`add_witness_for`] sets one up for any [`Cluster`] (the four-node test).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -53,17 +55,17 @@ pub fn add_witness(l: &Lab) -> Result<WitnessHost> {
         log: root.join("witness.log"),
         child: None,
     };
-    install(c, &addr, &w.dir)?;
+    install(c, 2, &addr, &w.dir)?;
     Ok(w)
 }
 
 /// As an operator does: `hactl cluster witness add ADDR` where the CA key is (it
-/// writes the witness bundle) and on both nodes, then `hactl witness add-cluster
-/// BUNDLE` into the witness's `--dir`.
-fn install(c: &Cluster, addr: &str, witness_dir: &Path) -> Result<()> {
+/// writes the witness bundle) and on nodes 1..=`nodes`, then `hactl witness
+/// add-cluster BUNDLE` into the witness's `--dir`.
+fn install(c: &Cluster, nodes: usize, addr: &str, witness_dir: &Path) -> Result<()> {
     let admin = c.root.join("admin");
     let mut dirs = vec![admin.clone()];
-    dirs.extend((1..=2).map(|i| c.files(i).config_dir));
+    dirs.extend((1..=nodes).map(|i| c.files(i).config_dir));
     for d in &dirs {
         c.hactl(&[
             "cluster".into(),
@@ -112,7 +114,7 @@ impl WitnessHost {
             &format!("{subnet}.{LEG_HOST}/24"),
         )?;
         let addr = format!("{subnet}.{LEG_HOST}:{PORT}");
-        install(c, &addr, &self.dir)?;
+        install(c, 2, &addr, &self.dir)?;
         self.listen = format!("0.0.0.0:{PORT}");
         Ok(addr)
     }
@@ -189,4 +191,24 @@ pub fn wait_witness(l: &Lab, nodes: &[usize], holder: &str) -> Result<()> {
             Err(seen.join(", "))
         })
     })
+}
+
+/// A witness at namespace `host` (a spare of `c`, not a member) for `c`'s cluster of
+/// `nodes` nodes, set up as [`add_witness`] does (not started).
+pub fn add_witness_for(c: &Cluster, host: usize, nodes: usize) -> Result<WitnessHost> {
+    let addr = format!("{}:{PORT}", c.net.ip(host));
+    let root = c.root.join("witness");
+    let w = WitnessHost {
+        ns: c.net.ns(host),
+        bin: c.bin.clone(),
+        addr: addr.clone(),
+        listen: addr.clone(),
+        legs: 0,
+        dir: root.join("etc"),
+        state: root.join("lib"),
+        log: root.join("witness.log"),
+        child: None,
+    };
+    install(c, nodes, &addr, &w.dir)?;
+    Ok(w)
 }

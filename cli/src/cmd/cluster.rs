@@ -377,12 +377,10 @@ fn setup(dir: &Path, socket: &Path, a: SetupArgs) -> Result<ExitCode> {
         // Two-node mode: the survivor of a split continues after fencing its peer
         // (docs/cluster-setup.md); it needs a fence device to do anything.
         hactl_settings::two_node::set_configured(&mut cfg.settings, true);
+    }
+    if a.witness.is_some() {
+        crate::cmd::cluster_witness::check_size(&cfg)?;
         hactl_settings::witness::set_address(&mut cfg.settings, a.witness);
-    } else if a.witness.is_some() {
-        bail!(
-            "--witness: a witness serves two-node clusters, not {} nodes",
-            cfg.nodes.len()
-        );
     }
     let local = pick_local(&cfg, a.local.as_deref(), a.no_local)?;
     let cfg_path = dir.join(CLUSTER_CONFIG_FILE);

@@ -36,18 +36,31 @@ pub fn parse_witness(s: &str) -> Result<SocketAddr, hactl_settings::witness::Add
     parse(s)
 }
 
+/// A witness settles a split into halves of a cluster of two or four nodes: with an
+/// odd count a majority decides without it, and halves of three or more it cannot
+/// settle safely (docs/architecture.md, "Witness").
+pub fn check_size(cfg: &ClusterConfig) -> Result<()> {
+    match cfg.nodes.len() {
+        2 | 4 => Ok(()),
+        n if n % 2 == 1 => bail!(
+            "cluster {} has {n} nodes: an odd number needs no witness (a majority decides); \
+             a witness serves clusters of 2 or 4 nodes",
+            cfg.name
+        ),
+        n => bail!(
+            "cluster {} has {n} nodes: a witness serves clusters of 2 or 4 nodes \
+             (halves of three or more are not supported)",
+            cfg.name
+        ),
+    }
+}
+
 pub fn run(dir: &Path, c: ClusterWitnessCommand) -> Result<ExitCode> {
     let path = dir.join(CLUSTER_CONFIG_FILE);
     let mut cfg = ClusterConfig::load(&path)?;
     match c {
         ClusterWitnessCommand::Add { address } => {
-            if cfg.nodes.len() != 2 {
-                bail!(
-                    "cluster {} has {} nodes: a witness serves two-node clusters",
-                    cfg.name,
-                    cfg.nodes.len()
-                );
-            }
+            check_size(&cfg)?;
             hactl_settings::witness::set_address(&mut cfg.settings, Some(address));
             cfg.save(&path)?;
             outln!("witness {address} set in {}", path.display());
@@ -88,15 +101,19 @@ pub fn issue_bundle(dir: &Path, cfg: &ClusterConfig) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// `Witness: 10.0.0.9:7421 reachable, vote: not granted (both nodes vote)` for `cluster
+/// `Witness: 10.0.0.9:7421 reachable, vote: not granted (every node is a voter)` for `cluster
 /// status`.
 pub fn status_line(w: &hactl_proto::client::WitnessInfo) -> String {
     if !w.reachable {
         return format!("Witness: {} UNREACHABLE ({})", w.address, w.error);
     }
-    let vote = match w.holder.as_str() {
-        "" => "not granted (both nodes are voters)".to_string(),
-        h => format!("granted to {h} (it continues alone)"),
+    let vote = match (w.holder.as_str(), w.side.len()) {
+        ("", _) => "not granted (every node is a voter)".to_string(),
+        (h, 0 | 1) => format!("granted to {h} (it continues alone)"),
+        (_, _) => format!(
+            "granted to {} (they continue without the other half)",
+            w.side.join(", ")
+        ),
     };
     format!("Witness: {} reachable, vote: {vote}", w.address)
 }
@@ -108,6 +125,7 @@ pub fn status_json(w: Option<&hactl_proto::client::WitnessInfo>) -> serde_json::
             "address": w.address,
             "reachable": w.reachable,
             "holder": if w.holder.is_empty() { serde_json::Value::Null } else { w.holder.clone().into() },
+            "side": w.side,
             "error": if w.error.is_empty() { serde_json::Value::Null } else { w.error.clone().into() },
             "last_answer_ms": w.last_answer_ms,
         }),

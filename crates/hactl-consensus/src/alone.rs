@@ -1,28 +1,41 @@
-//! Two-node mode: how one of two voters continues alone (docs/architecture.md,
-//! "Two-node mode").
+//! Two-node mode and the witness: how one half of the voters continues without the
+//! other (docs/architecture.md, "Two-node mode" and "Witness").
 //!
-//! Raft commits with both votes of a two-voter cluster, so when the two nodes lose each
-//! other neither can commit. The survivor continues through a membership change to
-//! itself that is not replicated (like etcd's `--force-new-cluster`), and that this
-//! crate refuses unless:
+//! Raft commits with both votes of a two-voter cluster (three of four), so when the
+//! cluster splits into halves neither can commit. One half continues through a
+//! membership change that removes the other half and is not replicated (like etcd's
+//! `--force-new-cluster`), and that this crate refuses unless:
 //!
-//! 1. the node was *sealed* against its peer ([`crate::Handle::seal`]) before it asked:
-//!    from the seal on it drops the peer's Raft messages and sends it none, so it
-//!    acknowledges nothing and grants no vote; the peer can no longer commit (it needs
-//!    this node's acknowledgement), and every entry the peer ever committed is already
-//!    in this node's log;
-//! 2. it holds an [`AloneProof`] that the peer is out: a confirmed fence, or the grant
-//!    of the cluster's witness (`hactl-witness`), which grants at most one of the two;
-//! 3. the configuration is exactly `{me, peer}` as voters, nothing pending, and this
-//!    node is not rejoining (a node catching up does not hold everything committed).
+//! 1. the node was *sealed* against the other half ([`crate::Handle::seal`]) before it
+//!    asked: from the seal on it drops their Raft messages and sends them none, so it
+//!    acknowledges nothing of theirs and grants them no vote;
+//! 2. it holds an [`AloneProof`] that the other half is out: a confirmed fence of the
+//!    peer (two voters), or the grant of the cluster's witness (`hactl-witness`), which
+//!    grants at most one half;
+//! 3. the configuration is exactly this half and the other as voters, nothing pending,
+//!    and this node is not rejoining (a node catching up does not hold everything
+//!    committed).
+//!
+//! Why nothing committed is lost, with two voters: every commit needed this node's
+//! acknowledgement, so every committed entry is in its log, and the sealed peer can
+//! commit nothing more. With four: every commit needed three of the four, so one of
+//! this half's two holds each committed entry; the forced configuration is this half's
+//! two, so its first leader needs both votes and, by Raft's vote rule, holds every
+//! entry either holds. And every quorum of the old four (three) shares a node with the
+//! new configuration's only quorum (both): whichever nodes still use the old
+//! configuration, two leaders of one term, or a commit the other side can overwrite,
+//! would need a node to vote or acknowledge twice. With halves of three or more that
+//! fails (two of three can elect a leader lacking what the third holds), so a witness
+//! settles a split of two or four voters only ([`AloneError::NotHalf`]).
 //!
 //! The log is kept: whatever it holds past the commit index becomes committed under
-//! the new configuration, which loses nothing the peer committed (1). The peer is then
-//! added back as a learner by a replicated membership change, so when it returns its
-//! own log (whose tail may hold entries never committed) is overwritten by ours, and
-//! the leader promotes it once it holds everything committed (the rejoin path of
-//! [`crate::rejoin`]). Until that learner entry is applied the peer's id is kept in a
-//! small fsynced file next to the store, so a crash in between does not forget it.
+//! the new configuration. The other half is then added back as learners by replicated
+//! membership changes, so when they return their own logs (whose tails may hold
+//! entries never committed) are overwritten by ours, and the leader promotes each once
+//! it holds everything committed (the rejoin path of [`crate::rejoin`]). A node of this
+//! half that never forced applies those same changes to the old configuration and ends
+//! in the same one. Until the learner entries are applied the ids are kept in a small
+//! fsynced file next to the store, so a crash in between does not forget them.
 
 use std::path::{Path, PathBuf};
 
@@ -38,23 +51,28 @@ pub enum AloneProof {
         device: String,
         at_unix: i64,
     },
-    /// The cluster's witness at `witness` granted this node, not the peer, the right to
-    /// continue alone (grant `generation`). It proves the peer will not continue
-    /// alone, not that its resources stopped: the DC fences it or holds its resources
-    /// for the split-brain hold, as for any lost node.
+    /// The cluster's witness at `witness` granted this node's half, not the other
+    /// (`out`: the peer of a two-voter cluster, two of four), the right to continue
+    /// (grant `generation`). It proves the other half will not continue, not that
+    /// their resources stopped: the DC fences them or holds their resources for the
+    /// split-brain hold, as for any lost node.
     Witness {
-        peer: NodeId,
+        out: Vec<NodeId>,
         witness: String,
         generation: u64,
     },
 }
 
 impl AloneProof {
-    /// The node the proof says is out.
-    pub fn peer(&self) -> NodeId {
-        match self {
-            AloneProof::Fenced { peer, .. } | AloneProof::Witness { peer, .. } => *peer,
-        }
+    /// The nodes the proof says are out, sorted.
+    pub fn out(&self) -> Vec<NodeId> {
+        let mut out = match self {
+            AloneProof::Fenced { peer, .. } => vec![*peer],
+            AloneProof::Witness { out, .. } => out.clone(),
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 
@@ -64,10 +82,19 @@ pub enum AloneError {
     #[error("not a two-node cluster of this node and node {peer}: voters are {voters:?}")]
     NotTwoNode { peer: NodeId, voters: Vec<NodeId> },
     #[error(
-        "not sealed against node {peer}: it might still commit with this node's \
-         acknowledgement (seal first, then fence)"
+        "nodes {out:?} are not the other half of voters {voters:?}: a witness settles a \
+         split of two or four voters into halves (with three or more a side, two of them \
+         could elect a leader lacking what the third holds)"
     )]
-    NotSealed { peer: NodeId },
+    NotHalf {
+        out: Vec<NodeId>,
+        voters: Vec<NodeId>,
+    },
+    #[error(
+        "not sealed against nodes {out:?}: they might still commit with this node's \
+         acknowledgement (seal first, then fence or ask the witness)"
+    )]
+    NotSealed { out: Vec<NodeId> },
     #[error("a membership change is pending (committed index {committed}, applied {applied})")]
     Pending { committed: u64, applied: u64 },
     #[error("this node is rejoining ({0:?}): it may lack committed entries")]
@@ -85,7 +112,7 @@ pub(crate) struct Facts<'a> {
     pub me: NodeId,
     pub voters: &'a [NodeId],
     pub learners: &'a [NodeId],
-    pub sealed: Option<NodeId>,
+    pub sealed: &'a [NodeId],
     pub pending_conf: bool,
     pub committed: u64,
     pub applied: u64,
@@ -95,16 +122,34 @@ pub(crate) struct Facts<'a> {
 
 /// The guard: whether `proof` lets this node become the only voter.
 pub(crate) fn check(f: &Facts<'_>, proof: &AloneProof) -> Result<(), AloneError> {
-    let peer = proof.peer();
+    let out = proof.out();
     let mut voters = f.voters.to_vec();
     voters.sort_unstable();
-    let mut two = vec![f.me, peer];
-    two.sort_unstable();
-    if peer == f.me || voters != two || !f.learners.is_empty() {
-        return Err(AloneError::NotTwoNode { peer, voters });
+    match proof {
+        AloneProof::Fenced { peer, .. } => {
+            let mut two = vec![f.me, *peer];
+            two.sort_unstable();
+            if *peer == f.me || voters != two || !f.learners.is_empty() {
+                return Err(AloneError::NotTwoNode {
+                    peer: *peer,
+                    voters,
+                });
+            }
+        }
+        AloneProof::Witness { .. } => {
+            let half = (voters.len() == 2 || voters.len() == 4)
+                && out.len() * 2 == voters.len()
+                && out.iter().all(|o| voters.contains(o))
+                && voters.contains(&f.me)
+                && !out.contains(&f.me)
+                && f.learners.is_empty();
+            if !half {
+                return Err(AloneError::NotHalf { out, voters });
+            }
+        }
     }
-    if f.sealed != Some(peer) {
-        return Err(AloneError::NotSealed { peer });
+    if !out.iter().all(|o| f.sealed.contains(o)) {
+        return Err(AloneError::NotSealed { out });
     }
     if let Some(p) = f.rejoin {
         return Err(AloneError::Rejoining(p));
@@ -121,36 +166,38 @@ pub(crate) fn check(f: &Facts<'_>, proof: &AloneProof) -> Result<(), AloneError>
     Ok(())
 }
 
-/// The file naming the peer still to be added back as a learner.
+/// The file naming the nodes still to be added back as learners.
 fn path(data_dir: &Path) -> PathBuf {
     let mut name = data_dir.file_name().unwrap_or_default().to_os_string();
     name.push(".alone");
     data_dir.with_file_name(name)
 }
 
-pub(crate) fn load(data_dir: &Path) -> Result<Option<NodeId>, Error> {
+/// The ids, one per line (a file of one id, as two-node mode wrote it, reads the same).
+pub(crate) fn load(data_dir: &Path) -> Result<Vec<NodeId>, Error> {
     let p = path(data_dir);
     match std::fs::read_to_string(&p) {
         Ok(s) => s
-            .trim()
-            .parse::<NodeId>()
-            .map(Some)
+            .split_whitespace()
+            .map(|w| w.parse::<NodeId>())
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Error::Storage(format!("{}: {e}", p.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(Error::Storage(format!("{}: {e}", p.display()))),
     }
 }
 
-pub(crate) fn store(data_dir: &Path, peer: Option<NodeId>) -> Result<(), Error> {
-    let text = peer.map(|p| format!("{p}\n"));
-    crate::rejoin::write_durably(&path(data_dir), text.as_deref())
+/// Writes `ids` (none: removes the file).
+pub(crate) fn store(data_dir: &Path, ids: &[NodeId]) -> Result<(), Error> {
+    let text: String = ids.iter().map(|i| format!("{i}\n")).collect();
+    crate::rejoin::write_durably(&path(data_dir), (!ids.is_empty()).then_some(text.as_str()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn facts<'a>(voters: &'a [NodeId], sealed: Option<NodeId>) -> Facts<'a> {
+    fn facts<'a>(voters: &'a [NodeId], sealed: &'a [NodeId]) -> Facts<'a> {
         Facts {
             me: 1,
             voters,
@@ -174,48 +221,84 @@ mod tests {
 
     #[test]
     fn a_witness_grant_is_a_proof_under_the_same_guard() {
-        let grant = |peer| AloneProof::Witness {
-            peer,
-            witness: "10.0.0.9:7421".into(),
-            generation: 1,
-        };
-        assert_eq!(check(&facts(&[1, 2], Some(2)), &grant(2)), Ok(()));
+        assert_eq!(check(&facts(&[1, 2], &[2]), &grant(&[2])), Ok(()));
         assert!(matches!(
-            check(&facts(&[1, 2], None), &grant(2)),
+            check(&facts(&[1, 2], &[]), &grant(&[2])),
             Err(AloneError::NotSealed { .. })
         ));
         assert!(matches!(
-            check(&facts(&[1, 2], Some(2)), &grant(3)),
+            check(&facts(&[1, 2], &[2]), &grant(&[3])),
+            Err(AloneError::NotHalf { .. })
+        ));
+    }
+
+    fn grant(out: &[NodeId]) -> AloneProof {
+        AloneProof::Witness {
+            out: out.to_vec(),
+            witness: "10.0.0.9:7421".into(),
+            generation: 1,
+        }
+    }
+
+    #[test]
+    fn a_witness_grant_lets_half_of_four_voters_continue_and_nothing_else() {
+        let four = [1, 2, 3, 4];
+        // Node 1 with node 2, the other half 3 and 4 sealed out.
+        assert_eq!(check(&facts(&four, &[3, 4]), &grant(&[4, 3])), Ok(()));
+        // Sealed against only one of them: the other might still commit with us.
+        assert!(matches!(
+            check(&facts(&four, &[3]), &grant(&[3, 4])),
+            Err(AloneError::NotSealed { .. })
+        ));
+        // Not a half: one node out (that side has a majority and needs no witness),
+        // three out, this node among the out, a node that is no voter.
+        for out in [&[3][..], &[2, 3, 4], &[1, 3], &[3, 5]] {
+            assert!(
+                matches!(
+                    check(&facts(&four, &[2, 3, 4, 5]), &grant(out)),
+                    Err(AloneError::NotHalf { .. })
+                ),
+                "{out:?}"
+            );
+        }
+        // Halves of three: two of them could elect a leader lacking the third's entries.
+        assert!(matches!(
+            check(&facts(&[1, 2, 3, 4, 5, 6], &[4, 5, 6]), &grant(&[4, 5, 6])),
+            Err(AloneError::NotHalf { .. })
+        ));
+        // A fence proves one peer out: only in a two-voter configuration.
+        assert!(matches!(
+            check(&facts(&four, &[3, 4]), &fenced(3)),
             Err(AloneError::NotTwoNode { .. })
         ));
     }
 
     #[test]
     fn refuses_without_the_seal_a_two_node_config_or_the_right_peer() {
-        assert_eq!(check(&facts(&[1, 2], Some(2)), &fenced(2)), Ok(()));
+        assert_eq!(check(&facts(&[1, 2], &[2]), &fenced(2)), Ok(()));
         assert!(matches!(
-            check(&facts(&[1, 2], None), &fenced(2)),
+            check(&facts(&[1, 2], &[]), &fenced(2)),
             Err(AloneError::NotSealed { .. })
         ));
         assert!(matches!(
-            check(&facts(&[1, 2, 3], Some(2)), &fenced(2)),
+            check(&facts(&[1, 2, 3], &[2]), &fenced(2)),
             Err(AloneError::NotTwoNode { .. })
         ));
         assert!(matches!(
-            check(&facts(&[1, 2], Some(2)), &fenced(3)),
+            check(&facts(&[1, 2], &[2]), &fenced(3)),
             Err(AloneError::NotTwoNode { .. })
         ));
         assert!(matches!(
-            check(&facts(&[1, 2], Some(2)), &fenced(1)),
+            check(&facts(&[1, 2], &[2]), &fenced(1)),
             Err(AloneError::NotTwoNode { .. })
         ));
-        let mut f = facts(&[1, 2], Some(2));
+        let mut f = facts(&[1, 2], &[2]);
         f.rejoin = Some(RejoinPhase::Learner);
         assert!(matches!(
             check(&f, &fenced(2)),
             Err(AloneError::Rejoining(_))
         ));
-        let mut f = facts(&[1, 2], Some(2));
+        let mut f = facts(&[1, 2], &[2]);
         f.pending_conf = true;
         assert!(matches!(
             check(&f, &fenced(2)),
@@ -227,10 +310,12 @@ mod tests {
     fn the_peer_file_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let store_dir = dir.path().join("raft");
-        assert_eq!(load(&store_dir).unwrap(), None);
-        store(&store_dir, Some(2)).unwrap();
-        assert_eq!(load(&store_dir).unwrap(), Some(2));
-        store(&store_dir, None).unwrap();
-        assert_eq!(load(&store_dir).unwrap(), None);
+        assert_eq!(load(&store_dir).unwrap(), Vec::<NodeId>::new());
+        store(&store_dir, &[2]).unwrap();
+        assert_eq!(load(&store_dir).unwrap(), vec![2]);
+        store(&store_dir, &[3, 4]).unwrap();
+        assert_eq!(load(&store_dir).unwrap(), vec![3, 4]);
+        store(&store_dir, &[]).unwrap();
+        assert_eq!(load(&store_dir).unwrap(), Vec::<NodeId>::new());
     }
 }

@@ -53,7 +53,7 @@ enum Cmd {
     Unreachable(NodeId),
     Campaign,
     TransferLeader(NodeId),
-    Seal(Option<NodeId>),
+    Seal(Vec<NodeId>),
     Alone {
         proof: AloneProof,
         reply: oneshot::Sender<Result<(), AloneError>>,
@@ -149,18 +149,20 @@ impl Handle {
         self.voter(true, id).await
     }
 
-    /// Two-node mode: stops exchanging Raft messages with `peer` (none sent, none
-    /// taken), so this node acknowledges nothing of it and grants it no vote; `None`
-    /// lifts the seal. The step before [`Handle::force_alone`] ([`crate::alone`]).
-    pub fn seal(&self, peer: Option<NodeId>) {
-        if self.tx.send(Cmd::Seal(peer)).is_err() {
+    /// Two-node mode and the witness: stops exchanging Raft messages with the nodes of
+    /// `out` (none sent, none taken), so this node acknowledges nothing of theirs and
+    /// grants them no vote; an empty `out` lifts the seal. The step before
+    /// [`Handle::force_alone`] ([`crate::alone`]).
+    pub fn seal(&self, out: &[NodeId]) {
+        if self.tx.send(Cmd::Seal(out.to_vec())).is_err() {
             tracing::debug!(node = self.id, "consensus stopped; seal not applied");
         }
     }
 
-    /// Two-node mode: makes this node the only voter, given a proof that its sealed
-    /// peer is out ([`crate::alone`] says what is checked). Resolves once the change is
-    /// made; the node then elects itself and commits alone.
+    /// Two-node mode and the witness: makes this node's half the voters, given a proof
+    /// that the sealed other half is out ([`crate::alone`] says what is checked).
+    /// Resolves once the change is made here (at once if the other half is already out
+    /// of this node's configuration); the node then campaigns in the new one.
     pub async fn force_alone(&self, proof: AloneProof) -> Result<(), AloneError> {
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -218,7 +220,7 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
     };
     let store = Storage::open(&config.data_dir, founders, &initial)?;
     let rejoin = rejoin_phase(&config, &store)?;
-    let alone_peer = alone::load(&config.data_dir)?;
+    let alone_peers = alone::load(&config.data_dir)?;
     // A member's first report normally comes within a heartbeat; twelve election
     // timeouts leave room for a slow start and stay under the daemon's proposal
     // timeout (known_formats.rs says why proposals wait at all).
@@ -274,8 +276,8 @@ pub(crate) fn start(config: Config, transport: Transport) -> Result<Handle, Erro
         deferred_voter: Default::default(),
         progress_reset: Default::default(),
         snapshot_sent: HashMap::new(),
-        sealed: None,
-        alone_peer,
+        sealed: Vec::new(),
+        alone_peers,
     };
     let (status_tx, status_rx) = watch::channel(Arc::new(node.status(None, true)));
     let id = config.id;
@@ -382,11 +384,11 @@ struct Node {
     snapshot_sent: HashMap<NodeId, Instant>,
     /// Membership changes asked for while another was pending.
     deferred_voter: std::collections::VecDeque<(bool, NodeId, Reply)>,
-    /// Two-node mode: the peer whose messages are dropped both ways.
-    sealed: Option<NodeId>,
-    /// Two-node mode: the peer this node went on without, still to be added back as a
-    /// learner (kept on disk until that change is applied).
-    alone_peer: Option<NodeId>,
+    /// Two-node mode and the witness: the nodes whose messages are dropped both ways.
+    sealed: Vec<NodeId>,
+    /// Two-node mode and the witness: the nodes this node went on without, still to be
+    /// added back as learners (kept on disk until those changes are applied).
+    alone_peers: Vec<NodeId>,
     /// Each member's last announced format, also from before this start.
     known_formats: KnownFormats,
     /// Proposals that need a newer format than is written while a member that never
@@ -506,9 +508,9 @@ impl Node {
                     self.raw.transfer_leader(to);
                 }
             }
-            Cmd::Seal(peer) => {
-                tracing::warn!(node = self.id, peer = ?peer, "two-node: seal against the peer set");
-                self.sealed = peer;
+            Cmd::Seal(out) => {
+                tracing::warn!(node = self.id, out = ?out, "two-node: seal against the other half set");
+                self.sealed = out;
             }
             Cmd::Alone { proof, reply } => {
                 let r = self.force_alone(&proof);
@@ -519,17 +521,25 @@ impl Node {
         true
     }
 
-    /// Makes this node the only voter ([`crate::alone`]): the guard, then the peer's
-    /// id on disk (to add it back as a learner), then the configuration, then an
-    /// election this node wins alone at a new term.
+    /// Makes this node's half the voters ([`crate::alone`]): the guard, then the
+    /// other half's ids on disk (to add them back as learners), then the
+    /// configuration, then an election (this half's votes only).
     fn force_alone(&mut self, proof: &AloneProof) -> Result<(), AloneError> {
         let cs = self.raw.store().conf_state().clone();
+        let out = proof.out();
+        if cs.voters.contains(&self.id) && out.iter().all(|o| cs.learners.contains(o)) {
+            // The half that forced first already replicated the other half's demotion
+            // (their learner entries) here: nothing left to force.
+            tracing::info!(node = self.id, out = ?out, "witness: the other half is already out");
+            self.sealed.clear();
+            return Ok(());
+        }
         let r = &self.raw.raft;
         let facts = alone::Facts {
             me: self.id,
             voters: &cs.voters,
             learners: &cs.learners,
-            sealed: self.sealed,
+            sealed: &self.sealed,
             pending_conf: r.pending_conf_index > r.raft_log.applied
                 || r.raft_log.committed > r.raft_log.applied
                 || self.conf_change_in_tail(),
@@ -539,18 +549,20 @@ impl Node {
             stalled: self.stalled.as_deref(),
         };
         alone::check(&facts, proof)?;
-        let peer = proof.peer();
         let storage = |e: Error| AloneError::Storage(e.to_string());
-        alone::store(&self.data_dir, Some(peer)).map_err(storage)?;
-        let cc = ConfChange {
-            node_id: peer,
-            change_type: ConfChangeType::RemoveNode,
-            ..Default::default()
-        };
-        let cs = self
-            .raw
-            .apply_conf_change(&cc)
-            .map_err(|e| AloneError::Storage(e.to_string()))?;
+        alone::store(&self.data_dir, &out).map_err(storage)?;
+        let mut cs = cs;
+        for &o in &out {
+            let cc = ConfChange {
+                node_id: o,
+                change_type: ConfChangeType::RemoveNode,
+                ..Default::default()
+            };
+            cs = self
+                .raw
+                .apply_conf_change(&cc)
+                .map_err(|e| AloneError::Storage(e.to_string()))?;
+        }
         // Every membership change in the log is already in `cs` (the guard refused a
         // pending one): a replay after a restart must not apply them again.
         let upto = self.raw.raft.raft_log.last_index();
@@ -558,12 +570,12 @@ impl Node {
             .mut_store()
             .set_conf_state(&cs, upto)
             .map_err(storage)?;
-        self.alone_peer = Some(peer);
-        // The peer is out of the configuration now: its messages can no longer count,
-        // and it must hear from us to rejoin.
-        self.sealed = None;
-        tracing::warn!(node = self.id, peer, proof = ?proof, voters = ?cs.voters,
-            "two-node: continuing as the only voter");
+        self.alone_peers = out;
+        // The other half is out of the configuration now: its messages can no longer
+        // count, and it must hear from us to rejoin.
+        self.sealed.clear();
+        tracing::warn!(node = self.id, out = ?self.alone_peers, proof = ?proof, voters = ?cs.voters,
+            "two-node: continuing without the other half");
         if self.raw.raft.state != StateRole::Leader {
             if let Err(e) = self.raw.campaign() {
                 tracing::warn!(node = self.id, error = %e, "two-node: campaign refused");
@@ -697,7 +709,7 @@ impl Node {
             );
             return;
         }
-        if self.sealed == Some(from) {
+        if self.sealed.contains(&from) {
             return;
         }
         let mut msg = msg;
@@ -733,7 +745,7 @@ impl Node {
 
     fn send(&self, msgs: Vec<Message>) {
         for m in msgs {
-            if self.sealed == Some(m.to) {
+            if self.sealed.contains(&m.to) {
                 continue;
             }
             // A node without its state, or one that cannot read the log, must not lead.
@@ -1112,7 +1124,7 @@ impl Node {
             self.handle(Cmd::Voter { add, id, reply });
             return;
         }
-        if self.add_back_alone_peer() {
+        if self.add_back_alone_peers() {
             return;
         }
         let r = &self.raw.raft;
@@ -1158,24 +1170,30 @@ impl Node {
         }
     }
 
-    /// After [`Node::force_alone`]: proposes the peer back as a learner, and forgets it
-    /// once that is applied. True while it is being added (one change at a time).
-    fn add_back_alone_peer(&mut self) -> bool {
-        let Some(peer) = self.alone_peer else {
+    /// After [`Node::force_alone`]: proposes the other half back as learners, one
+    /// change at a time, and forgets them once all are applied. True while one is
+    /// being added.
+    fn add_back_alone_peers(&mut self) -> bool {
+        if self.alone_peers.is_empty() {
             return false;
-        };
+        }
         let cs = self.raw.store().conf_state();
-        if cs.learners.contains(&peer) || cs.voters.contains(&peer) {
-            match alone::store(&self.data_dir, None) {
-                Ok(()) => self.alone_peer = None,
+        let Some(peer) = self
+            .alone_peers
+            .iter()
+            .copied()
+            .find(|p| !cs.learners.contains(p) && !cs.voters.contains(p))
+        else {
+            match alone::store(&self.data_dir, &[]) {
+                Ok(()) => self.alone_peers.clear(),
                 Err(e) => tracing::error!(node = self.id, error = %e, "two-node: peer file"),
             }
             return false;
-        }
+        };
         tracing::info!(
             node = self.id,
             peer,
-            "two-node: adding the fenced peer back as a learner"
+            "two-node: adding a node of the other half back as a learner"
         );
         let cc = ConfChange {
             node_id: peer,

@@ -287,6 +287,18 @@ impl MemCluster {
         }
     }
 
+    /// Undoes [`MemCluster::partition`] between `a` and `b` only.
+    pub fn join(&self, a: &[NodeId], b: &[NodeId]) {
+        if let Ok(mut r) = self.router.write() {
+            for &x in a {
+                for &y in b {
+                    r.cut.remove(&(x, y));
+                    r.cut.remove(&(y, x));
+                }
+            }
+        }
+    }
+
     /// Cuts the one direction `from` → `to` (a peer that looks alive to `from`, whose
     /// messages still arrive, while everything sent to it is lost).
     pub fn cut(&self, from: NodeId, to: NodeId) {

@@ -162,7 +162,7 @@ fn a_two_node_survivor_does_not_lead_alone_after_a_power_cut() {
     let s = c.node(survivor).unwrap();
     c.partition(&[survivor], &[old_leader]);
     c.stop(old_leader);
-    s.seal(Some(old_leader));
+    s.seal(&[old_leader]);
     rt.block_on(s.force_alone(hactl_consensus::AloneProof::Fenced {
         peer: old_leader,
         device: "xvm".into(),

@@ -2,7 +2,9 @@
 //! redb storage connected in memory: the survivor of a split continues as the only
 //! voter only when sealed against its peer and given a proof; the sealed peer commits
 //! nothing; the fenced peer rejoins with the survivor's writes, its uncommitted tail
-//! overwritten. (A fence cannot power off a thread: `stop` stands in for it.)
+//! overwritten. (A fence cannot power off a thread: `stop` stands in for it.) And the
+//! witness's split of four voters into halves: the granted half continues with every
+//! committed entry, the other commits nothing and rejoins.
 
 use std::time::Duration;
 
@@ -19,11 +21,15 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn cluster() -> MemCluster {
+    cluster_of(2)
+}
+
+fn cluster_of(n: u64) -> MemCluster {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("HACTL_LOG").unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
         .try_init();
-    MemCluster::new(2, tempfile::tempdir().unwrap().keep()).unwrap()
+    MemCluster::new(n, tempfile::tempdir().unwrap().keep()).unwrap()
 }
 
 fn set(name: &str, value: &str) -> Change {
@@ -75,7 +81,7 @@ fn alone_needs_the_seal_and_a_proof_and_the_sealed_peer_commits_nothing() {
     c.partition(&[1], &[2]);
     // Without the seal: refused, and node 1 alone commits nothing (Raft needs 2 of 2).
     let r = rt.block_on(a.force_alone(fenced(2)));
-    assert!(matches!(r, Err(AloneError::NotSealed { peer: 2 })), "{r:?}");
+    assert!(matches!(r, Err(AloneError::NotSealed { .. })), "{r:?}");
     c.wait_for(T, |s| !s[&1].is_leader() && !s[&2].is_leader())
         .expect("neither side leads a two-voter cluster alone");
     let commit_a = a.status().commit_index;
@@ -85,7 +91,7 @@ fn alone_needs_the_seal_and_a_proof_and_the_sealed_peer_commits_nothing() {
     // Sealed against node 2, node 1 drops its messages even once the network heals:
     // node 2 (standing in for a peer whose fence was confirmed but which still runs)
     // commits nothing.
-    a.seal(Some(2));
+    a.seal(&[2]);
     c.heal();
     let commit_b = b.status().commit_index;
     // Elections take 50-100 ms here: 1.5 s of retries gives the two many chances.
@@ -158,7 +164,7 @@ fn the_fenced_peer_rejoins_with_the_survivors_writes_and_loses_its_uncommitted_t
     );
     // It is fenced (off); the survivor continues alone and writes.
     c.stop(old_leader);
-    s.seal(Some(old_leader));
+    s.seal(&[old_leader]);
     rt.block_on(s.force_alone(fenced(old_leader)))
         .expect("alone");
     for i in 0..3 {
@@ -208,7 +214,7 @@ fn a_survivor_restarted_alone_writes_the_format_its_peer_last_announced() {
     c.stop(2);
     c.restart(1).unwrap();
     let s = c.node(1).unwrap();
-    s.seal(Some(2));
+    s.seal(&[2]);
     rt.block_on(s.force_alone(fenced(2))).expect("alone");
     c.wait_for(T, |st| st[&1].is_leader()).expect("leads alone");
     assert_eq!(s.status().entry_format, newest);
@@ -218,4 +224,123 @@ fn a_survivor_restarted_alone_writes_the_format_its_peer_last_announced() {
         value: Some("1".into()),
     };
     propose(&rt, &s, needs_3, T).expect("a change of a newer format commits");
+}
+
+fn granted(out: &[NodeId]) -> AloneProof {
+    AloneProof::Witness {
+        out: out.to_vec(),
+        witness: "10.0.0.9:7421".into(),
+        generation: 1,
+    }
+}
+
+fn all_applied(c: &MemCluster, index: u64) {
+    c.wait_for(T, |st| st.values().all(|x| x.applied_index >= index))
+        .expect("every node applied");
+}
+
+/// Four voters split into halves {1, 2} | {3, 4}. An entry was committed by 2, 3 and 4
+/// while node 1 was cut off, so of the granted half only node 2 holds it: the forced
+/// configuration {1, 2} must elect node 2 (node 1 forcing first changes nothing), the
+/// entry survives, the other half commits nothing, and once healed it rejoins as
+/// learners, loses its uncommitted tail and becomes voters again.
+#[test]
+fn half_of_four_voters_continues_with_a_witness_grant_and_keeps_every_commit() {
+    let rt = rt();
+    let c = cluster_of(4);
+    let leader = c.wait_leader(&[1, 2, 3, 4], T).expect("a leader");
+    let i = propose(&rt, &c.node(leader).unwrap(), set("before", "1"), T).unwrap();
+    all_applied(&c, i);
+
+    c.partition(&[1], &[2, 3, 4]);
+    let leader = c.wait_leader(&[2, 3, 4], T).expect("a leader of 2, 3, 4");
+    propose(&rt, &c.node(leader).unwrap(), set("x", "1"), T).expect("three of four commit");
+    assert_eq!(property(&c.node(1).unwrap(), "x"), None);
+
+    // Halves, node 1 still without the entry: cut 2 from 3 and 4 before joining 1 and 2.
+    c.partition(&[2], &[3, 4]);
+    c.join(&[1], &[2]);
+    let (n1, n2, n3) = (c.node(1).unwrap(), c.node(2).unwrap(), c.node(3).unwrap());
+    // The other half's leader (if it was one) appends what it can never commit.
+    let tail = propose(&rt, &n3, set("tail", "1"), Duration::from_millis(300));
+    assert!(tail.is_err(), "two of four committed: {tail:?}");
+    // Not half, or not sealed: refused.
+    let r = rt.block_on(n1.force_alone(granted(&[3])));
+    assert!(matches!(r, Err(AloneError::NotHalf { .. })), "{r:?}");
+    n1.seal(&[3]);
+    let r = rt.block_on(n1.force_alone(granted(&[3, 4])));
+    assert!(matches!(r, Err(AloneError::NotSealed { .. })), "{r:?}");
+
+    for n in [&n1, &n2] {
+        n.seal(&[3, 4]);
+        rt.block_on(n.force_alone(granted(&[3, 4])))
+            .expect("the granted half continues");
+    }
+    let st = c
+        .wait_for(T, |st| st[&1].is_leader() || st[&2].is_leader())
+        .expect("the granted half elects a leader");
+    assert!(
+        st[&2].is_leader(),
+        "node 1 led without the entry node 2 holds"
+    );
+    propose(&rt, &n2, set("halves", "1"), T).expect("the granted half commits");
+    assert_eq!(property(&n2, "x").as_deref(), Some("1"));
+    c.wait_for(T, |st| {
+        st[&1].cib.config.properties.contains_key("halves")
+            && st[&2].learners == vec![3, 4]
+            && st[&1].voters == vec![1, 2]
+    })
+    .expect("node 1 applies; the other half is added back as learners");
+    assert_eq!(
+        property(&n1, "x").as_deref(),
+        Some("1"),
+        "a committed entry was lost"
+    );
+    let r = propose(&rt, &n3, set("from-b", "1"), Duration::from_millis(500));
+    assert!(r.is_err(), "the refused half committed: {r:?}");
+
+    c.heal();
+    let back = c
+        .wait_for(T, |st| {
+            st.values()
+                .all(|x| x.voters == vec![1, 2, 3, 4] && x.learners.is_empty())
+                && st[&3].applied_index >= st[&2].commit_index
+                && st[&4].applied_index >= st[&2].commit_index
+        })
+        .expect("the other half is voters again, caught up");
+    for id in [3, 4] {
+        let p = &back[&id].cib.config.properties;
+        assert_eq!(p.get("halves").map(String::as_str), Some("1"));
+        assert_eq!(p.get("x").map(String::as_str), Some("1"));
+        assert_eq!(p.get("tail"), None, "node {id} kept an uncommitted tail");
+        assert_eq!(p.get("from-b"), None, "node {id} kept an uncommitted tail");
+    }
+    // Four voters again: a write needs three.
+    let leader = c.wait_leader(&[1, 2, 3, 4], T).expect("a leader");
+    propose(&rt, &c.node(leader).unwrap(), set("after", "1"), T).unwrap();
+}
+
+/// Only the half's up-to-date node forces; its partner, still in the old four-voter
+/// configuration, votes for it, and ends in the new configuration by applying the
+/// replicated learner changes; its own later ask finds nothing left to force.
+#[test]
+fn a_partner_that_never_forced_follows_the_forced_half() {
+    let rt = rt();
+    let c = cluster_of(4);
+    let leader = c.wait_leader(&[1, 2, 3, 4], T).expect("a leader");
+    let i = propose(&rt, &c.node(leader).unwrap(), set("before", "1"), T).unwrap();
+    all_applied(&c, i);
+    c.partition(&[1, 2], &[3, 4]);
+    let (n1, n2) = (c.node(1).unwrap(), c.node(2).unwrap());
+    n2.seal(&[3, 4]);
+    rt.block_on(n2.force_alone(granted(&[3, 4])))
+        .expect("forced");
+    c.wait_for(T, |st| {
+        st[&1].voters == vec![1, 2] && st[&1].learners == vec![3, 4]
+    })
+    .expect("node 1 follows into the new configuration");
+    rt.block_on(n1.force_alone(granted(&[3, 4])))
+        .expect("nothing left to force");
+    let leader = c.wait_leader(&[1, 2], T).expect("a leader of the half");
+    propose(&rt, &c.node(leader).unwrap(), set("halves", "1"), T).unwrap();
 }

@@ -355,6 +355,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     let join = tokio::spawn(self_join_loop(d.clone()));
     let two_node = tokio::spawn(two_node::run(d.clone()));
     let witness = tokio::spawn(witness::run(d.clone()));
+    let halves = tokio::spawn(witness::watch_halves(d.clone()));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|source| DaemonError::Io {
@@ -376,6 +377,7 @@ async fn run_async(config: DaemonConfig) -> Result<(), DaemonError> {
     join.abort();
     two_node.abort();
     witness.abort();
+    halves.abort();
     control.abort();
     let _ = std::fs::remove_file(&config.socket);
     let c = d.consensus.clone();
@@ -623,7 +625,7 @@ impl Daemon {
 
     /// Whether `id` counts toward this node's quorum: heard within the bound, and it
     /// hears this node (it echoed a heartbeat sent within the bound; see [`echo`]).
-    fn counts_for_quorum(&self, id: NodeId, now: Instant) -> bool {
+    pub(crate) fn counts_for_quorum(&self, id: NodeId, now: Instant) -> bool {
         self.alive(id, now) && self.echoes.acked_within(id, now, self.profile.lost_after)
     }
 

@@ -179,7 +179,7 @@ pub(crate) async fn run(d: Arc<Daemon>) {
         // With a witness, its grant decides; never the fence race (a node the witness
         // refused must not continue alone by fencing the granted one).
         if let Some(w) = d.witness.client() {
-            crate::witness::ask_and_continue(&d, peer, w, !asked).await;
+            crate::witness::ask_and_continue(&d, vec![peer], w, !asked).await;
             asked = true;
             continue;
         }
@@ -203,7 +203,7 @@ async fn fence_and_continue(d: &Arc<Daemon>, peer: NodeId) {
     let name = name.as_str().to_string();
     d.two_node.busy.store(true, Ordering::SeqCst);
     d.two_node.fence_failed.store(false, Ordering::SeqCst);
-    d.consensus.seal(Some(peer));
+    d.consensus.seal(&[peer]);
     let cib = d.consensus.status().cib.clone();
     let delay = priority_delay(&cib, &name);
     warn!(node = %d.me_name, peer = %name, delay_ms = delay.as_millis() as u64,
@@ -214,7 +214,7 @@ async fn fence_and_continue(d: &Arc<Daemon>, peer: NodeId) {
     if !out.ok || out.action == "on" {
         warn!(node = %d.me_name, peer = %name, summary = %out.summary,
             "two-node: fencing failed: not continuing alone");
-        d.consensus.seal(None);
+        d.consensus.seal(&[]);
         d.two_node.fence_failed.store(true, Ordering::SeqCst);
         d.two_node.busy.store(false, Ordering::SeqCst);
         // Pacemaker retries fencing; so does the next turn of the loop, not at once.
@@ -237,7 +237,7 @@ async fn fence_and_continue(d: &Arc<Daemon>, peer: NodeId) {
         Ok(()) => record(d, &out, at).await,
         Err(e) => {
             error!(node = %d.me_name, peer = %name, error = %e, "two-node: cannot continue alone");
-            d.consensus.seal(None);
+            d.consensus.seal(&[]);
         }
     }
     d.two_node.busy.store(false, Ordering::SeqCst);

@@ -1,10 +1,12 @@
-//! Two-node mode with a witness (docs/architecture.md, "Witness"): when the two voters
-//! lose each other, each seals itself against the other and asks the cluster's
-//! `hactl witness`; the witness grants at most one of them, which continues as the
-//! only voter (`AloneProof::Witness`) without fencing first. The DC it then becomes
-//! treats the peer as any lost node: fenced where fencing is configured, its resources
-//! held for the split-brain hold otherwise. The refused node lifts its seal and
-//! applies `no-quorum-policy`.
+//! The witness (docs/architecture.md, "Witness"): when a cluster of two or four voters
+//! splits into halves (the two voters lose each other, or a node of four reaches only
+//! one other), each node seals itself against the other half and asks the cluster's
+//! `hactl witness`, naming its half; the witness grants at most one half, whose nodes
+//! make it the voters (`AloneProof::Witness`) without fencing first. The DC it then
+//! elects treats the other half as lost nodes: fenced where fencing is configured,
+//! their resources held for the split-brain hold otherwise. A refused node lifts its
+//! seal and applies `no-quorum-policy`. Two voters are watched by the two-node loop
+//! (`two_node::run`, which also keeps `wait_for_all`), four by [`watch_halves`].
 //!
 //! Priority: as in a fence race, the node whose peer runs the higher-priority
 //! resources waits `priority-fencing-delay` before it asks, so the witness grants the
@@ -17,21 +19,21 @@
 //!
 //! The witness is re-read from `cluster.toml` at every use, so `hactl cluster witness
 //! add` takes effect on running daemons. A poller asks the witness what it holds every
-//! [`POLL`] (for `hactl cluster status`), and gives the grant back once this node holds
-//! it and the two are voters again.
+//! [`POLL`] (for `hactl cluster status`), and gives the grant back once this node's
+//! half holds it and the cluster is whole again.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hactl_consensus::{AloneProof, NodeId};
+use hactl_consensus::{AloneProof, NodeId, Status};
 use hactl_net::NodeIdentity;
 use hactl_proto::client::WitnessInfo;
 use hactl_witness::{Reply, WitnessClient, WitnessError, WitnessOp};
 use tracing::{error, info, warn};
 
-use crate::two_node::{peer_of, witness_priority_delay};
+use crate::two_node::witness_priority_delay;
 use crate::Daemon;
 
 /// The longest a node waits for the witness's answer when its peer is lost.
@@ -126,14 +128,20 @@ impl Witness {
     pub(crate) fn info(&self, now: Instant) -> Option<WitnessInfo> {
         let st = self.state.lock().ok()?;
         let last = st.last.as_ref()?;
-        let (reachable, holder, error) = match &last.result {
-            Ok(r) => (true, r.holder.clone().unwrap_or_default(), String::new()),
-            Err(e) => (false, String::new(), e.clone()),
+        let (reachable, holder, side, error) = match &last.result {
+            Ok(r) => (
+                true,
+                r.holder.clone().unwrap_or_default(),
+                r.side.clone(),
+                String::new(),
+            ),
+            Err(e) => (false, String::new(), Vec::new(), e.clone()),
         };
         Some(WitnessInfo {
             address: last.addr.to_string(),
             reachable,
             holder,
+            side,
             error,
             last_answer_ms: last
                 .answered
@@ -142,7 +150,7 @@ impl Witness {
     }
 }
 
-/// Queries the witness for the status; releases the grant when two voters again.
+/// Queries the witness for the status; releases the grant when whole again.
 pub(crate) async fn run(d: Arc<Daemon>) {
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -155,29 +163,22 @@ pub(crate) async fn run(d: Arc<Daemon>) {
         let r = c.request(WitnessOp::WitnessQuery, 0, ASK_TIMEOUT).await;
         d.witness.note(c.addr(), &r);
         if let Ok(r) = r {
-            release_if_two_again(&d, &c, &r).await;
+            release_if_whole_again(&d, &c, &r).await;
         }
     }
 }
 
-/// Gives the grant back once this node holds it, the voters are this node and its
-/// peer, and the peer is heard and not rejoining: from then on every commit needs both
-/// again, so either may be granted on the next loss.
-async fn release_if_two_again(d: &Daemon, c: &WitnessClient, r: &Reply) {
-    if r.holder.as_deref() != Some(d.me_name.as_str()) {
+/// Gives the grant back once this node's half holds it and the cluster is whole
+/// again: as many voters as twice the half, the half among them, every one heard and
+/// none rejoining. The others are voters only once they caught up (they hold the
+/// granted half's configuration, so none can ask from the old one), and from then on
+/// every commit needs both halves, so either may be granted on the next split.
+async fn release_if_whole_again(d: &Daemon, c: &WitnessClient, r: &Reply) {
+    if !r.side.iter().any(|n| n == d.me_name.as_str()) {
         return;
     }
     let s = d.consensus.status();
-    let Some(peer) = peer_of(d.me, &s.voters) else {
-        return;
-    };
-    let peer_rejoining = d
-        .rejoining
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&peer).copied().flatten())
-        .is_some();
-    if !d.alive(peer, Instant::now()) || peer_rejoining || s.rejoin.is_some() {
+    if !whole_again(d, &s, &r.side) {
         return;
     }
     match c
@@ -185,7 +186,7 @@ async fn release_if_two_again(d: &Daemon, c: &WitnessClient, r: &Reply) {
         .await
     {
         Ok(_) => {
-            info!(node = %d.me_name, peer, witness = %c.addr(), "two-node: two voters again: witness grant released")
+            info!(node = %d.me_name, witness = %c.addr(), "witness: whole again: grant released")
         }
         Err(e) => {
             warn!(node = %d.me_name, witness = %c.addr(), error = %e, "two-node: witness grant not released yet")
@@ -193,51 +194,105 @@ async fn release_if_two_again(d: &Daemon, c: &WitnessClient, r: &Reply) {
     }
 }
 
-/// The peer is lost: seal, ask the witness, and continue alone if granted. `first`:
-/// the first ask since the peer was lost (only then is `no-quorum-policy` deferred
+fn whole_again(d: &Daemon, s: &Status, side: &[String]) -> bool {
+    let now = Instant::now();
+    let rejoining = |id: &NodeId| {
+        d.rejoining
+            .lock()
+            .ok()
+            .and_then(|m| m.get(id).copied().flatten())
+            .is_some()
+    };
+    let names: Vec<String> = s
+        .voters
+        .iter()
+        .filter_map(|id| d.members.get(*id).map(|(n, _)| n.as_str().to_string()))
+        .collect();
+    s.voters.len() == side.len() * 2
+        && names.len() == s.voters.len()
+        && side.iter().all(|n| names.contains(n))
+        && s.rejoin.is_none()
+        && s.voters
+            .iter()
+            .all(|id| d.alive(*id, now) && !rejoining(id))
+}
+
+/// Watches a cluster of four voters with a witness: when this node reaches exactly one
+/// other voter (its half), asks the witness for that half ([`ask_and_continue`]).
+/// Three reached is a majority and needs nothing; one is a minority. `wait_for_all`:
+/// only once this node has counted a majority since it started — a node hearing its
+/// peers one by one after a restart passes through "two" without a split.
+pub(crate) async fn watch_halves(d: Arc<Daemon>) {
+    let mut tick = tokio::time::interval(d.profile.interval / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Asked since the cluster was last more than half (later asks do not defer
+    // no-quorum-policy again).
+    let mut asked = false;
+    let mut armed = false;
+    loop {
+        tick.tick().await;
+        if d.leaving.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let s = d.consensus.status();
+        if s.voters.len() != 4 || !s.voters.contains(&d.me) || s.rejoin.is_some() {
+            continue;
+        }
+        let Some(w) = d.witness.client() else {
+            continue;
+        };
+        let now = Instant::now();
+        let (side, out): (Vec<NodeId>, Vec<NodeId>) = s
+            .voters
+            .iter()
+            .partition(|id| **id == d.me || d.counts_for_quorum(**id, now));
+        match side.len() {
+            2 if armed => {
+                ask_and_continue(&d, out, w, !asked).await;
+                asked = true;
+            }
+            n if n > 2 => {
+                if !armed {
+                    info!(node = %d.me_name, "witness: a majority of the four seen: armed");
+                }
+                armed = true;
+                asked = false;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The other half (`out`) is lost: seal, ask the witness, and continue if granted.
+/// `first`: the first ask since the loss (only then is `no-quorum-policy` deferred
 /// while asking: later asks come after it applied).
 pub(crate) async fn ask_and_continue(
     d: &Arc<Daemon>,
-    peer: NodeId,
+    out: Vec<NodeId>,
     c: Arc<WitnessClient>,
     first: bool,
 ) {
     d.two_node.set_busy(first);
-    d.consensus.seal(Some(peer));
-    let cib = d.consensus.status().cib.clone();
-    if let Some((name, _)) = d.members.get(peer) {
-        let delay = witness_priority_delay(&cib, name.as_str());
-        if !delay.is_zero() {
-            warn!(node = %d.me_name, peer = %name, delay_ms = delay.as_millis() as u64,
-                "two-node: the peer runs the higher-priority resources: asking the witness after the priority delay");
-            tokio::time::sleep(delay).await;
-        }
-    }
-    let r = c.request(WitnessOp::WitnessAsk, 0, ASK_TIMEOUT).await;
+    d.consensus.seal(&out);
+    priority_wait(d, &out).await;
+    let voters = d.consensus.status().voters.clone();
+    let side: Vec<String> = voters
+        .iter()
+        .filter(|id| !out.contains(id))
+        .filter_map(|id| d.members.get(*id).map(|(n, _)| n.as_str().to_string()))
+        .collect();
+    let r = c.ask(side, ASK_TIMEOUT).await;
     d.witness.note(c.addr(), &r);
     match r {
-        Ok(r) if r.granted => {
-            let proof = AloneProof::Witness {
-                peer,
-                witness: c.addr().to_string(),
-                generation: r.generation,
-            };
-            match d.consensus.force_alone(proof).await {
-                Ok(()) => after_grant(d, peer).await,
-                Err(e) => {
-                    error!(node = %d.me_name, peer, error = %e, "two-node: granted by the witness but cannot continue alone");
-                    d.consensus.seal(None);
-                }
-            }
-        }
+        Ok(r) if r.granted => continue_granted(d, &c, &r, &voters).await,
         other => {
             match other {
-                Ok(r) => warn!(node = %d.me_name, peer, holder = ?r.holder,
-                    "two-node: the witness granted the other node: not continuing alone"),
-                Err(e) => warn!(node = %d.me_name, peer, error = %e,
-                    "two-node: no grant from the witness: not continuing alone"),
+                Ok(r) => warn!(node = %d.me_name, out = ?out, side = ?r.side,
+                    "witness: the other half holds the grant: not continuing"),
+                Err(e) => warn!(node = %d.me_name, out = ?out, error = %e,
+                    "witness: no grant: not continuing"),
             }
-            d.consensus.seal(None);
+            d.consensus.seal(&[]);
             d.two_node.set_busy(false);
             tokio::time::sleep(d.profile.lost_after * 4).await;
         }
@@ -245,12 +300,56 @@ pub(crate) async fn ask_and_continue(
     d.two_node.set_busy(false);
 }
 
-/// Granted and alone: before acting as DC, wait as long as the refused node may have
-/// deferred `no-quorum-policy` (its priority delay and its ask, from when it noticed
-/// the loss, which may be up to a heartbeat interval and a loss timeout after this node
-/// did). The priority delay counted is the property's whole value: the refused node
-/// computed its own from its copy of the CIB.
-async fn after_grant(d: &Daemon, peer: NodeId) {
+/// As in a fence race, the half whose other half runs the higher-priority resources
+/// waits `priority-fencing-delay` before it asks.
+async fn priority_wait(d: &Daemon, out: &[NodeId]) {
+    let cib = d.consensus.status().cib.clone();
+    let delay = out
+        .iter()
+        .filter_map(|id| d.members.get(*id))
+        .map(|(name, _)| witness_priority_delay(&cib, name.as_str()))
+        .max()
+        .unwrap_or_default();
+    if !delay.is_zero() {
+        warn!(node = %d.me_name, out = ?out, delay_ms = delay.as_millis() as u64,
+            "witness: the other half runs the higher-priority resources: asking after the priority delay");
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Granted: continue with the half the witness granted (this node's partner may have
+/// named it first, with a view of its own): the voters outside it are out.
+async fn continue_granted(d: &Daemon, c: &WitnessClient, r: &Reply, voters: &[NodeId]) {
+    let out: Vec<NodeId> = voters
+        .iter()
+        .copied()
+        .filter(|id| {
+            d.members
+                .get(*id)
+                .is_none_or(|(n, _)| !r.side.iter().any(|s| s == n.as_str()))
+        })
+        .collect();
+    d.consensus.seal(&out);
+    let proof = AloneProof::Witness {
+        out: out.clone(),
+        witness: c.addr().to_string(),
+        generation: r.generation,
+    };
+    match d.consensus.force_alone(proof).await {
+        Ok(()) => after_grant(d, &out).await,
+        Err(e) => {
+            error!(node = %d.me_name, out = ?out, error = %e, "witness: granted but cannot continue");
+            d.consensus.seal(&[]);
+        }
+    }
+}
+
+/// Granted: before acting as DC, wait as long as a refused node may have deferred
+/// `no-quorum-policy` (its priority delay and its ask, from when it noticed the loss,
+/// which may be up to a heartbeat interval and a loss timeout after this node did).
+/// The priority delay counted is the property's whole value: the refused node computed
+/// its own from its copy of the CIB.
+async fn after_grant(d: &Daemon, out: &[NodeId]) {
     let priority = d
         .consensus
         .status()
@@ -260,7 +359,7 @@ async fn after_grant(d: &Daemon, peer: NodeId) {
         .map(|o| Duration::from_millis(o.priority_fencing_delay_ms))
         .unwrap_or_default();
     let wait = ASK_TIMEOUT + priority + d.profile.lost_after + d.profile.interval;
-    warn!(node = %d.me_name, peer, wait_ms = wait.as_millis() as u64,
-        "two-node: granted by the witness: continuing as the only voter");
+    warn!(node = %d.me_name, out = ?out, wait_ms = wait.as_millis() as u64,
+        "witness: granted: continuing without the other half");
     tokio::time::sleep(wait).await;
 }

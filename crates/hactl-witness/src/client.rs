@@ -70,11 +70,28 @@ impl WitnessClient {
         generation: u64,
         timeout: Duration,
     ) -> Result<Reply, WitnessError> {
+        self.send(op, generation, Vec::new(), timeout).await
+    }
+
+    /// Asks that this node's half `side` (the voters it reaches, itself included)
+    /// continue.
+    pub async fn ask(&self, side: Vec<String>, timeout: Duration) -> Result<Reply, WitnessError> {
+        self.send(WitnessOp::WitnessAsk, 0, side, timeout).await
+    }
+
+    async fn send(
+        &self,
+        op: WitnessOp,
+        generation: u64,
+        side: Vec<String>,
+        timeout: Duration,
+    ) -> Result<Reply, WitnessError> {
         let req = WitnessRequest {
             version: PROTOCOL_VERSION,
             cluster: self.cluster.clone(),
             op: op.into(),
             generation,
+            side,
         };
         let r = tokio::time::timeout(timeout, self.exchange(&req)).await;
         let r = r.map_err(|_| WitnessError::Timeout {
@@ -95,6 +112,7 @@ impl WitnessClient {
         Ok(Reply {
             granted: reply.granted,
             holder: (!reply.holder.is_empty()).then_some(reply.holder),
+            side: reply.side,
             generation: reply.generation,
         })
     }

@@ -1,12 +1,13 @@
-//! `hactl witness`: a light arbiter for two-node clusters, in the spirit of
-//! corosync-qdevice (docs/architecture.md, "Witness").
+//! `hactl witness`: a light arbiter for clusters of two or four nodes, in the spirit
+//! of corosync-qdevice (docs/architecture.md, "Witness").
 //!
 //! A witness runs on a third host (say, the libvirt host that runs fence_virtd). It
-//! stores no CIB and runs no resources; it only answers one question for the two nodes
-//! of a cluster that lost each other: *which one of you may continue alone?* It grants
-//! that to at most one node of a cluster, and keeps the grant (on disk, a few bytes per
-//! cluster) until that node gives it back once the two are voters again. The grant is
-//! the node's proof for `hactl_consensus::AloneProof::Witness`.
+//! stores no CIB and runs no resources; it only answers one question for a cluster
+//! split into halves (two nodes that lost each other, or two sites of two): *which half
+//! may continue?* It grants that to at most one half of a cluster, and keeps the grant
+//! (on disk, a few bytes per cluster) until a node of that half gives it back once the
+//! cluster is whole again. The grant is the node's proof for
+//! `hactl_consensus::AloneProof::Witness`.
 //!
 //! * [`grants`]: the rule and its durable table (pure, tested on its own).
 //! * [`server`]: the QUIC server: one port for several clusters, each authenticated

@@ -229,7 +229,7 @@ fn answer(grants: &Mutex<Grants>, cluster: &str, node: &str, req: &WitnessReques
     };
     let r: Result<Reply, GrantsError> = match req.op() {
         WitnessOp::WitnessQuery => Ok(g.query(cluster)),
-        WitnessOp::WitnessAsk => g.ask(cluster, node),
+        WitnessOp::WitnessAsk => g.ask(cluster, node, &req.side),
         WitnessOp::WitnessRelease => g.release(cluster, node, req.generation),
     };
     match r {
@@ -239,15 +239,17 @@ fn answer(grants: &Mutex<Grants>, cluster: &str, node: &str, req: &WitnessReques
                     warn!(
                         cluster,
                         node,
+                        side = ?r.side,
                         generation = r.generation,
-                        "witness: granted: continue alone"
+                        "witness: granted: continue without the other half"
                     )
                 }
                 WitnessOp::WitnessAsk => {
-                    warn!(cluster, node, holder = ?r.holder, "witness: refused: the other node holds the grant")
+                    warn!(cluster, node, holder = ?r.holder, side = ?r.side,
+                        "witness: refused: the other half holds the grant")
                 }
                 WitnessOp::WitnessRelease if r.holder.is_none() => {
-                    info!(cluster, node, "witness: grant released: two voters again")
+                    info!(cluster, node, "witness: grant released: whole again")
                 }
                 _ => {}
             }
@@ -256,6 +258,7 @@ fn answer(grants: &Mutex<Grants>, cluster: &str, node: &str, req: &WitnessReques
                 holder: r.holder.unwrap_or_default(),
                 generation: r.generation,
                 error: String::new(),
+                side: r.side,
             }
         }
         // Nothing was granted: the state could not be made durable first.

@@ -56,6 +56,32 @@ async fn two_clusters_one_witness_each_grants_one_node() {
     assert!(ask(node(&web, "n2")).await.unwrap().granted);
 }
 
+/// Halves of four over the wire: the side named in the ask comes back as the granted
+/// half, to the asker's partner too; the other half is refused and told which half
+/// holds it.
+#[tokio::test]
+async fn a_half_of_four_is_granted_over_the_wire() {
+    let web = Ca::create("web").unwrap();
+    let cfg = witness_dir(&[&web]);
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::bind(cfg.path(), state.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.run());
+    let ask = |me: &'static str, side: [&'static str; 2]| {
+        let id = node(&web, me);
+        async move {
+            let c = WitnessClient::new(&id, addr).unwrap();
+            c.ask(side.map(String::from).to_vec(), T).await.unwrap()
+        }
+    };
+    let half = vec!["n1".to_string(), "n2".to_string()];
+    let a = ask("n2", ["n2", "n1"]).await;
+    assert!(a.granted && a.side == half && a.holder.as_deref() == Some("n2"));
+    let b = ask("n3", ["n3", "n4"]).await;
+    assert!(!b.granted && b.side == half);
+    assert!(ask("n1", ["n1", "n3"]).await.granted);
+}
+
 #[tokio::test]
 async fn a_node_of_an_unknown_ca_is_refused() {
     let web = Ca::create("web").unwrap();
