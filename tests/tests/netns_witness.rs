@@ -19,32 +19,11 @@ use hactl_tests::netns::require_root;
 use hactl_tests::two_node_lab::{
     boot, holds_vip, lab, membership, other, power_off, watched, Lab, GROUP_RSCS, T,
 };
-use hactl_tests::witness_lab::{add_witness, WitnessHost};
+use hactl_tests::witness_lab::{add_witness, wait_witness, witness_seen, WitnessHost};
 
 /// Recovery without fencing waits out the lost node's stop timeouts (haproxy's 20 s
 /// default) in the split-brain hold: longer than the lab's usual bound.
 const RECOVERY: Duration = Duration::from_secs(120);
-
-/// The witness as node `i` reports it: (reachable, holder).
-fn witness_seen(l: &Lab, i: usize) -> Result<(bool, String)> {
-    let s = l.c.status(i)?;
-    let w = s
-        .witness
-        .ok_or_else(|| anyhow::anyhow!("n{i} reports no witness"))?;
-    Ok((w.reachable, w.holder))
-}
-
-/// Waits until both nodes (those in `nodes`) see the witness with `holder` ("" none).
-fn wait_witness(l: &Lab, nodes: &[usize], holder: &str) -> Result<()> {
-    l.c.wait_until(&format!("the witness seen holding {holder:?}"), T, || {
-        for &i in nodes {
-            if witness_seen(l, i)? != (true, holder.to_string()) {
-                return Ok(None);
-            }
-        }
-        Ok(Some(()))
-    })
-}
 
 fn both_voters(l: &Lab) -> Result<()> {
     let want = vec![

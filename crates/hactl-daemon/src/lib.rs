@@ -909,6 +909,7 @@ async fn monitor_loop(d: Arc<Daemon>) {
             &status.voters,
             &status.cib,
             d.witness.client().is_some(),
+            alive_count + self_votes,
         ) {
             NoQuorumPolicy::Freeze // two-node mode fencing its peer: nothing stops, nothing starts
         } else {

@@ -47,6 +47,12 @@ pub(crate) struct TwoNode {
     /// The last fencing of the peer failed: no-quorum-policy applies until the peer
     /// is seen again or the next attempt starts.
     fence_failed: AtomicBool,
+    /// The witness refused this node's half (or did not answer): no-quorum-policy
+    /// applies until the cluster is whole again or a later ask is granted.
+    witness_refused: AtomicBool,
+    /// Four voters with a witness: a majority counted since this daemon started
+    /// (`witness::watch_halves` asks only then).
+    halves_armed: AtomicBool,
 }
 
 impl TwoNode {
@@ -85,23 +91,53 @@ impl TwoNode {
     /// configured, no failed attempt), and while it does. The loss is noticed by the
     /// liveness check before this mode's own loop gets to seal and fence: without it
     /// the node that holds the group (and wins the race) stopped it first. With a
-    /// witness (`witness`) only while it asks ([`TwoNode::set_busy`]): a node the
-    /// witness refused must apply the policy, and the granted node waits only as long
-    /// as that ask may take (`witness::after_grant`).
+    /// witness (`witness`) likewise from the loss of quorum (the quorum count, by
+    /// round trip, drops up to a heartbeat interval before the peer is silent long
+    /// enough to be lost) until the witness answers: armed, and for four voters
+    /// exactly a half reached (`reached`, this node included). A node the witness
+    /// refused applies the policy at once, and the granted node waits out how long
+    /// the refused one may have deferred it (`witness::after_grant`): the ask ends at
+    /// most [`crate::witness::ASK_TIMEOUT`] after it started, however early the
+    /// deferral began.
     pub(crate) fn defers_no_quorum(
         &self,
         me: NodeId,
         voters: &[NodeId],
         cib: &hactl_model::Cib,
         witness: bool,
+        reached: usize,
     ) -> bool {
-        self.busy()
-            || (self.enabled
-                && !witness
-                && self.armed.load(Ordering::SeqCst)
-                && !self.fence_failed.load(Ordering::SeqCst)
-                && peer_of(me, voters).is_some()
-                && cib.config.fencing_configured())
+        if self.busy() {
+            return true;
+        }
+        if witness {
+            if self.witness_refused.load(Ordering::SeqCst) {
+                return false;
+            }
+            return match voters.len() {
+                2 => {
+                    self.enabled
+                        && self.armed.load(Ordering::SeqCst)
+                        && peer_of(me, voters).is_some()
+                }
+                4 => self.halves_armed.load(Ordering::SeqCst) && reached == 2,
+                _ => false,
+            };
+        }
+        self.enabled
+            && self.armed.load(Ordering::SeqCst)
+            && !self.fence_failed.load(Ordering::SeqCst)
+            && peer_of(me, voters).is_some()
+            && cib.config.fencing_configured()
+    }
+
+    /// The witness's last answer to this node: refused (or none), or granted.
+    pub(crate) fn set_witness_refused(&self, refused: bool) {
+        self.witness_refused.store(refused, Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_halves_armed(&self) {
+        self.halves_armed.store(true, Ordering::SeqCst);
     }
 
     fn arm_if_caught_up(&self, me: &str, peer: NodeId, s: &hactl_consensus::Status) {
@@ -166,7 +202,17 @@ pub(crate) async fn run(d: Arc<Daemon>) {
         let Some(peer) = peer_of(d.me, &s.voters) else {
             continue;
         };
-        if d.alive(peer, Instant::now()) {
+        let witness = d.witness.client();
+        // With a witness, lost as the quorum count has it (by round trip): a peer heard
+        // that does not hear us may be granted, and this node must then ask (and be
+        // refused) rather than defer its policy while it still hears the peer.
+        let here = if witness.is_some() {
+            d.counts_for_quorum(peer, Instant::now())
+        } else {
+            d.alive(peer, Instant::now())
+        };
+        if here {
+            d.two_node.set_witness_refused(false);
             d.two_node.fence_failed.store(false, Ordering::SeqCst);
             d.two_node.arm_if_caught_up(&d.me_name, peer, &s);
             said_no_fencing = false;
@@ -178,7 +224,7 @@ pub(crate) async fn run(d: Arc<Daemon>) {
         }
         // With a witness, its grant decides; never the fence race (a node the witness
         // refused must not continue alone by fencing the granted one).
-        if let Some(w) = d.witness.client() {
+        if let Some(w) = witness {
             crate::witness::ask_and_continue(&d, vec![peer], w, !asked).await;
             asked = true;
             continue;

@@ -254,9 +254,11 @@ pub(crate) async fn watch_halves(d: Arc<Daemon>) {
             n if n > 2 => {
                 if !armed {
                     info!(node = %d.me_name, "witness: a majority of the four seen: armed");
+                    d.two_node.set_halves_armed();
                 }
                 armed = true;
                 asked = false;
+                d.two_node.set_witness_refused(false);
             }
             _ => {}
         }
@@ -284,8 +286,12 @@ pub(crate) async fn ask_and_continue(
     let r = c.ask(side, ASK_TIMEOUT).await;
     d.witness.note(c.addr(), &r);
     match r {
-        Ok(r) if r.granted => continue_granted(d, &c, &r, &voters).await,
+        Ok(r) if r.granted => {
+            d.two_node.set_witness_refused(false);
+            continue_granted(d, &c, &r, &voters).await
+        }
         other => {
+            d.two_node.set_witness_refused(true);
             match other {
                 Ok(r) => warn!(node = %d.me_name, out = ?out, side = ?r.side,
                     "witness: the other half holds the grant: not continuing"),
@@ -339,6 +345,8 @@ async fn continue_granted(d: &Daemon, c: &WitnessClient, r: &Reply, voters: &[No
         Ok(()) => after_grant(d, &out).await,
         Err(e) => {
             error!(node = %d.me_name, out = ?out, error = %e, "witness: granted but cannot continue");
+            // Not continuing: the policy applies, as for a refusal.
+            d.two_node.set_witness_refused(true);
             d.consensus.seal(&[]);
         }
     }
