@@ -257,8 +257,12 @@ fn half_of_four_voters_continues_with_a_witness_grant_and_keeps_every_commit() {
     propose(&rt, &c.node(leader).unwrap(), set("x", "1"), T).expect("three of four commit");
     assert_eq!(property(&c.node(1).unwrap(), "x"), None);
 
-    // Halves, node 1 still without the entry: cut 2 from 3 and 4 before joining 1 and 2.
+    // Halves, node 1 still without the entry: cut 2 from 3 and 4, and wait until no
+    // node of the half leads (a leader would send node 1 the entry), before joining 1
+    // and 2.
     c.partition(&[2], &[3, 4]);
+    c.wait_for(T, |st| !st[&1].is_leader() && !st[&2].is_leader())
+        .expect("the half without a leader");
     c.join(&[1], &[2]);
     let (n1, n2, n3) = (c.node(1).unwrap(), c.node(2).unwrap(), c.node(3).unwrap());
     // The other half's leader (if it was one) appends what it can never commit.
@@ -271,6 +275,7 @@ fn half_of_four_voters_continues_with_a_witness_grant_and_keeps_every_commit() {
     let r = rt.block_on(n1.force_alone(granted(&[3, 4])));
     assert!(matches!(r, Err(AloneError::NotSealed { .. })), "{r:?}");
 
+    assert_eq!(property(&n1, "x"), None, "node 1 got the entry: the premise is gone");
     for n in [&n1, &n2] {
         n.seal(&[3, 4]);
         rt.block_on(n.force_alone(granted(&[3, 4])))
