@@ -103,3 +103,75 @@ impl Drop for VipWatch {
         }
     }
 }
+
+/// With fencing off (`stonith-enabled=false`, `no-quorum-policy=stop`: the split-brain
+/// hold is then the only guard), creates `vip` as the native `ocf:hactl:VIP` on eth0,
+/// monitored every second, with a 1 s stop timeout (a hold of about 1.1 s) and some
+/// stickiness (nothing pulls it back after a heal), through node `dc`.
+pub fn fencing_off_with_a_short_hold_vip(
+    c: &crate::cluster::Cluster,
+    dc: usize,
+    vip: &str,
+    within: Duration,
+) -> anyhow::Result<()> {
+    crate::controller_lab::set_properties(
+        c,
+        dc,
+        &["stonith-enabled=false", "no-quorum-policy=stop"],
+        within,
+    )?;
+    let ip = format!("ip={vip}");
+    let args = [
+        "resource",
+        "create",
+        "--no-wait",
+        "vip",
+        "ocf:hactl:VIP",
+        &ip,
+        "cidr_netmask=24",
+        "nic=eth0",
+        "op",
+        "monitor",
+        "interval=1s",
+        "op",
+        "stop",
+        "timeout=1s",
+        "meta",
+        "resource-stickiness=100",
+    ];
+    crate::controller_lab::cli(c, dc, &args)?;
+    Ok(())
+}
+
+/// Waits until `vip` (the resource `vip`) is recorded active on one node of `among`, as
+/// `via`'s CIB says with nothing left to do, and that node alone of `nodes` has the
+/// address; returns it.
+pub fn wait_vip_once(
+    c: &crate::cluster::Cluster,
+    vip: &str,
+    nodes: &[usize],
+    via: usize,
+    among: &[usize],
+    within: Duration,
+) -> anyhow::Result<usize> {
+    use crate::controller_lab::{active_on, idx, settled};
+    c.wait_seeing("the VIP on exactly one node", within, || {
+        let cib = c.cib(via)?;
+        let on = active_on(&cib, "vip");
+        let held: Vec<usize> = nodes
+            .iter()
+            .copied()
+            .filter(|&i| holds(&c.net.ns(i), vip))
+            .collect();
+        if let [n] = on.as_slice() {
+            let n = idx(n)?;
+            if among.contains(&n) && settled(&cib) && held == [n] {
+                return Ok(Ok(n));
+            }
+        }
+        Ok(Err(format!(
+            "recorded active on {on:?}, address on {held:?}, settled: {}",
+            settled(&cib)
+        )))
+    })
+}

@@ -42,21 +42,7 @@ pub struct WitnessHost {
 pub fn add_witness(l: &Lab) -> Result<WitnessHost> {
     let c = &l.c;
     let ns_index = c.net.len() - 1; // the fence_virtd host (the last is the client)
-    let addr = format!("{}:{PORT}", c.net.ip(ns_index));
-    let root = c.root.join("witness");
-    let w = WitnessHost {
-        ns: c.net.ns(ns_index),
-        bin: c.bin.clone(),
-        addr: addr.clone(),
-        listen: addr.clone(),
-        legs: 0,
-        dir: root.join("etc"),
-        state: root.join("lib"),
-        log: root.join("witness.log"),
-        child: None,
-    };
-    install(c, 2, &addr, &w.dir)?;
-    Ok(w)
+    add_witness_for(c, ns_index, 2)
 }
 
 /// As an operator does: `hactl cluster witness add ADDR` where the CA key is (it

@@ -21,33 +21,16 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use hactl_proto::client::NodeState;
 use hactl_tests::cluster::Cluster;
-use hactl_tests::controller_lab::{
-    active_on, cli, idx, set_properties, settled, start_nodes, unix_now, NsReaper,
-};
+use hactl_tests::controller_lab::{cli, start_nodes, unix_now, NsReaper};
 use hactl_tests::netns::require_root;
-use hactl_tests::vip_watch::{holds, VipWatch};
+use hactl_tests::vip_watch::{fencing_off_with_a_short_hold_vip, wait_vip_once, VipWatch};
 
 const VIP: &str = "10.95.1.100";
 const T: Duration = Duration::from_secs(40);
 
-/// Waits until the VIP is recorded active on one node of `among`, as seen by `via`'s
-/// CIB with nothing left to do, and that node alone has the address; returns it.
-fn wait_vip_once(c: &Cluster, via: usize, among: &[usize]) -> Result<usize> {
-    c.wait_seeing("the VIP on exactly one node", T, || {
-        let cib = c.cib(via)?;
-        let on = active_on(&cib, "vip");
-        let held: Vec<usize> = (1..=3).filter(|&i| holds(&c.net.ns(i), VIP)).collect();
-        if let [n] = on.as_slice() {
-            let n = idx(n)?;
-            if among.contains(&n) && settled(&cib) && held == [n] {
-                return Ok(Ok(n));
-            }
-        }
-        Ok(Err(format!(
-            "recorded active on {on:?}, address on {held:?}, settled: {}",
-            settled(&cib)
-        )))
-    })
+/// [`wait_vip_once`] on this test's three nodes.
+fn vip_once(c: &Cluster, via: usize, among: &[usize]) -> Result<usize> {
+    wait_vip_once(c, VIP, &[1, 2, 3], via, among, T)
 }
 
 /// The VIP's timeline around the cut at `cut` (unix s) as the report reads it.
@@ -74,40 +57,12 @@ fn netns_asymmetric_cut_never_runs_the_vip_twice() -> Result<()> {
     c.wait_joined(dc, &[1, 2, 3], T)?;
     let k = if dc == 3 { 2 } else { 3 };
     let majority: Vec<usize> = (1..=3).filter(|&i| i != k).collect();
-    set_properties(
-        &c,
-        dc,
-        &["stonith-enabled=false", "no-quorum-policy=stop"],
-        T,
-    )?;
-    cli(
-        &c,
-        dc,
-        &[
-            "resource",
-            "create",
-            "--no-wait",
-            "vip",
-            "ocf:hactl:VIP",
-            &format!("ip={VIP}"),
-            "cidr_netmask=24",
-            "nic=eth0",
-            "op",
-            "monitor",
-            "interval=1s",
-            // The hold is the lost node's stop timeouts plus ~100 ms: keep it short.
-            "op",
-            "stop",
-            "timeout=1s",
-            "meta",
-            "resource-stickiness=100",
-        ],
-    )?;
-    wait_vip_once(&c, dc, &[1, 2, 3])?;
+    fencing_off_with_a_short_hold_vip(&c, dc, VIP, T)?;
+    vip_once(&c, dc, &[1, 2, 3])?;
     // `move` waits until the VIP runs on k, then drops its constraint: stickiness keeps
     // it there, and nothing pulls it back to k after the heal.
     cli(&c, dc, &["resource", "move", "vip", &format!("n{k}")])?;
-    wait_vip_once(&c, dc, &[k])?;
+    vip_once(&c, dc, &[k])?;
 
     let w = VipWatch::start(VIP, (1..=3).map(|i| (i, c.net.ns(i))).collect());
     let cut = unix_now();
@@ -124,7 +79,7 @@ fn netns_asymmetric_cut_never_runs_the_vip_twice() -> Result<()> {
             }
             Ok(Ok(()))
         })
-        .and_then(|()| wait_vip_once(&c, dc, &majority));
+        .and_then(|()| vip_once(&c, dc, &majority));
     report(&w, cut, k);
     let moved = moved?;
     if w.max_holders() > 1 {
@@ -144,7 +99,7 @@ fn netns_asymmetric_cut_never_runs_the_vip_twice() -> Result<()> {
     c.wait_until(&format!("n{k} online again"), T, || {
         Ok((c.node_state(moved, k)? == NodeState::Online).then_some(()))
     })?;
-    let after = wait_vip_once(&c, moved, &[moved])?;
+    let after = vip_once(&c, moved, &[moved])?;
     if w.max_holders() > 1 || after != moved {
         c.mark_failed();
         bail!(

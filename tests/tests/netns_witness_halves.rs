@@ -1,7 +1,8 @@
-//! A witness for four nodes, two sites of two (docs/architecture.md, "Witness"): four
-//! real daemons in network namespaces set up by `hactl cluster setup`, a real `hactl
-//! witness` on a fifth host set up with `hactl cluster witness add` and `hactl witness
-//! add-cluster`, fencing off (the witness is what lets a half continue), the native VIP
+//! A witness for four nodes, two sites of two, and for six, two sites of three
+//! (docs/architecture.md, "Witness"): real daemons in network namespaces set up by
+//! `hactl cluster setup`, a real `hactl witness` on one more host set up with `hactl
+//! cluster witness add` and `hactl witness add-cluster`, fencing off (the witness is
+//! what lets a half continue), the native VIP
 //! `ocf:hactl:VIP` with a 1 s stop timeout (a split-brain hold of about 1.1 s). Every
 //! node's addresses are read every 10 ms (`vip_watch`) from the first cut to the end:
 //! the VIP must never be up on two nodes.
@@ -15,6 +16,11 @@
 //! 4. The two nodes of the half running the VIP lose power: the other two are granted
 //!    and start it.
 //!
+//! With six: the sites cut apart ({1, 2, 3} | {4, 5, 6}), healed, then the three
+//! nodes of the half running the VIP lose power. A half of three is granted only once
+//! all three asked, and only its node with the greatest log end forces the new
+//! configuration (the others follow it).
+//!
 //! Needs root; fails without it unless `HACTL_SKIP_ROOT_TESTS=1`. Run under
 //! `flock /tmp/hactl-netns.lock`.
 
@@ -22,38 +28,24 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use hactl_tests::cluster::Cluster;
-use hactl_tests::controller_lab::{
-    active_on, cli, idx, kill_node, set_properties, settled, start_nodes, NsReaper,
-};
+use hactl_tests::controller_lab::{kill_node, start_nodes, NsReaper};
 use hactl_tests::netns::require_root;
-use hactl_tests::vip_watch::{holds, VipWatch};
+use hactl_tests::vip_watch::{fencing_off_with_a_short_hold_vip, wait_vip_once, VipWatch};
 use hactl_tests::witness_lab::{add_witness_for, WitnessHost};
 
-const VIP: &str = "10.95.3.100";
 const T: Duration = Duration::from_secs(60);
-const ALL: [usize; 4] = [1, 2, 3, 4];
 
-/// Waits until the VIP is recorded active on one node of `among`, as `via`'s CIB says
-/// with nothing left to do, and that node alone has the address; returns it.
-fn wait_vip_once(c: &Cluster, via: usize, among: &[usize]) -> Result<usize> {
-    c.wait_seeing("the VIP on exactly one node", T, || {
-        let cib = c.cib(via)?;
-        let on = active_on(&cib, "vip");
-        let held: Vec<usize> = ALL
-            .into_iter()
-            .filter(|&i| holds(&c.net.ns(i), VIP))
-            .collect();
-        if let [n] = on.as_slice() {
-            let n = idx(n)?;
-            if among.contains(&n) && settled(&cib) && held == [n] {
-                return Ok(Ok(n));
-            }
-        }
-        Ok(Err(format!(
-            "recorded active on {on:?}, address on {held:?}, settled: {}",
-            settled(&cib)
-        )))
-    })
+/// A lab of `all.len()` nodes on `subnet`, its VIP at `.100`.
+struct Lab {
+    c: Cluster,
+    all: Vec<usize>,
+    vip: String,
+    _w: WitnessHost,
+}
+
+/// [`wait_vip_once`] on the lab's nodes.
+fn vip_once(l: &Lab, via: usize, among: &[usize]) -> Result<usize> {
+    wait_vip_once(&l.c, &l.vip, &l.all, via, among, T)
 }
 
 /// The voters as node `i` sees them.
@@ -106,15 +98,16 @@ fn wait_one_half(c: &Cluster, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     })
 }
 
-/// Waits until all four are voters again as each sees it, and each sees the witness
+/// Waits until all are voters again as each sees it, and each sees the witness
 /// holding no grant.
-fn wait_whole(c: &Cluster) -> Result<()> {
-    c.wait_seeing("four voters, the grant released", T, || {
-        for i in ALL {
+fn wait_whole(l: &Lab) -> Result<()> {
+    let c = &l.c;
+    c.wait_seeing("every node a voter, the grant released", T, || {
+        for &i in &l.all {
             let v = voters(c, i)?;
             let w = c.status(i)?.witness;
             let held = w.as_ref().map(|w| (w.reachable, w.holder.clone()));
-            if v != names(&ALL) || held != Some((true, String::new())) {
+            if v != names(&l.all) || held != Some((true, String::new())) {
                 return Ok(Err(format!(
                     "n{i}: voters {v:?}, witness (reachable, holder) {held:?}"
                 )));
@@ -124,53 +117,29 @@ fn wait_whole(c: &Cluster) -> Result<()> {
     })
 }
 
-fn lab() -> Result<(Cluster, WitnessHost, usize)> {
-    // Node namespaces 1-4, the witness host 5.
-    let mut c = Cluster::setup_with_spares("hx-wh", 4, 1, "10.95.3", None)?;
-    let mut w = add_witness_for(&c, 5, 4)?;
+fn lab(prefix: &str, n: usize, subnet: &str) -> Result<Lab> {
+    // Node namespaces 1..=n, the witness host n + 1.
+    let mut c = Cluster::setup_with_spares(prefix, n, 1, subnet, None)?;
+    let mut w = add_witness_for(&c, n + 1, n)?;
     w.start()?;
-    start_nodes(&mut c, 4)?;
-    let dc = c.wait_dc(&ALL, T)?;
-    c.wait_joined(dc, &ALL, T)?;
-    set_properties(
-        &c,
-        dc,
-        &["stonith-enabled=false", "no-quorum-policy=stop"],
-        T,
-    )?;
-    cli(
-        &c,
-        dc,
-        &[
-            "resource",
-            "create",
-            "--no-wait",
-            "vip",
-            "ocf:hactl:VIP",
-            &format!("ip={VIP}"),
-            "cidr_netmask=24",
-            "nic=eth0",
-            "op",
-            "monitor",
-            "interval=1s",
-            // The hold is the lost nodes' stop timeouts plus ~100 ms: keep it short.
-            "op",
-            "stop",
-            "timeout=1s",
-            "meta",
-            "resource-stickiness=100",
-        ],
-    )?;
-    wait_vip_once(&c, dc, &ALL)?;
-    wait_whole(&c)?;
-    Ok((c, w, dc))
+    start_nodes(&mut c, n)?;
+    let all: Vec<usize> = (1..=n).collect();
+    let vip = format!("{subnet}.100");
+    let dc = c.wait_dc(&all, T)?;
+    c.wait_joined(dc, &all, T)?;
+    fencing_off_with_a_short_hold_vip(&c, dc, &vip, T)?;
+    let l = Lab { c, all, vip, _w: w };
+    vip_once(&l, dc, &l.all)?;
+    wait_whole(&l)?;
+    Ok(l)
 }
 
 /// Cuts `a` from `b`; one half carries on with the VIP; heals; returns the half granted.
-fn split_and_heal(c: &Cluster, w: &VipWatch, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+fn split_and_heal(l: &Lab, w: &VipWatch, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let c = &l.c;
     c.net.partition(a, b)?;
     let half = wait_one_half(c, a, b)?;
-    let on = wait_vip_once(c, half[0], &half)?;
+    let on = vip_once(l, half[0], &half)?;
     eprintln!("{a:?} | {b:?}: half {half:?} granted, the VIP on n{on}");
     if w.max_holders() > 1 {
         c.mark_failed();
@@ -180,9 +149,39 @@ fn split_and_heal(c: &Cluster, w: &VipWatch, a: &[usize], b: &[usize]) -> Result
         );
     }
     c.net.heal()?;
-    wait_whole(c)?;
-    wait_vip_once(c, half[0], &ALL)?;
+    wait_whole(l)?;
+    vip_once(l, half[0], &l.all)?;
     Ok(half)
+}
+
+/// The half running the VIP (the VIP's node and the next ones) loses power; the other
+/// half carries on with it.
+fn power_off_the_vips_half(l: &mut Lab, watch: &VipWatch) -> Result<()> {
+    let dc = l.c.wait_dc(&l.all, T)?;
+    let on = vip_once(l, dc, &l.all)?;
+    let k = l.all.len() / 2;
+    let mut gone = vec![on];
+    gone.extend(l.all.iter().copied().filter(|&i| i != on).take(k - 1));
+    let rest: Vec<usize> = l
+        .all
+        .iter()
+        .copied()
+        .filter(|i| !gone.contains(i))
+        .collect();
+    for &i in &gone {
+        kill_node(&mut l.c, i)?;
+    }
+    wait_one_half(&l.c, &gone, &rest)?;
+    let now = vip_once(l, rest[0], &rest)?;
+    eprintln!("{gone:?} powered off: the VIP on n{now}");
+    if watch.max_holders() > 1 {
+        l.c.mark_failed();
+        bail!(
+            "the VIP was up on two nodes at once for {} ms",
+            watch.doubled().as_millis()
+        );
+    }
+    Ok(())
 }
 
 #[test]
@@ -190,31 +189,22 @@ fn netns_witness_settles_a_split_of_two_sites_of_two() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
-    let (mut c, _w, _dc) = lab()?;
-    let _reaper = NsReaper::new(&c);
-    let watch = VipWatch::start(VIP, ALL.iter().map(|&i| (i, c.net.ns(i))).collect());
-    split_and_heal(&c, &watch, &[1, 2], &[3, 4])?;
-    split_and_heal(&c, &watch, &[1, 3], &[2, 4])?;
+    let mut l = lab("hx-wh", 4, "10.95.3")?;
+    let _reaper = NsReaper::new(&l.c);
+    let watch = VipWatch::start(&l.vip, l.all.iter().map(|&i| (i, l.c.net.ns(i))).collect());
+    split_and_heal(&l, &watch, &[1, 2], &[3, 4])?;
+    split_and_heal(&l, &watch, &[1, 3], &[2, 4])?;
+    power_off_the_vips_half(&mut l, &watch)
+}
 
-    // The half running the VIP loses power; the other two carry on with it.
-    let dc = c.wait_dc(&ALL, T)?;
-    let on = wait_vip_once(&c, dc, &ALL)?;
-    let partner = if on == 1 { 2 } else { 1 };
-    let rest: Vec<usize> = ALL
-        .into_iter()
-        .filter(|i| ![on, partner].contains(i))
-        .collect();
-    kill_node(&mut c, on)?;
-    kill_node(&mut c, partner)?;
-    wait_one_half(&c, &[on, partner], &rest)?;
-    let now = wait_vip_once(&c, rest[0], &rest)?;
-    eprintln!("n{on} and n{partner} powered off: the VIP on n{now}");
-    if watch.max_holders() > 1 {
-        c.mark_failed();
-        bail!(
-            "the VIP was up on two nodes at once for {} ms",
-            watch.doubled().as_millis()
-        );
+#[test]
+fn netns_witness_settles_a_split_of_two_sites_of_three() -> Result<()> {
+    if !require_root() {
+        return Ok(());
     }
-    Ok(())
+    let mut l = lab("hx-w6", 6, "10.95.4")?;
+    let _reaper = NsReaper::new(&l.c);
+    let watch = VipWatch::start(&l.vip, l.all.iter().map(|&i| (i, l.c.net.ns(i))).collect());
+    split_and_heal(&l, &watch, &[1, 2, 3], &[4, 5, 6])?;
+    power_off_the_vips_half(&mut l, &watch)
 }

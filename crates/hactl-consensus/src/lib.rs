@@ -40,7 +40,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use alone::{AloneError, AloneProof};
+pub use alone::{AloneError, AloneProof, LogEnd};
 pub use hactl_model::change::Change;
 pub use hactl_model::Cib;
 pub use node::Handle;

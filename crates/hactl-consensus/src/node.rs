@@ -14,7 +14,7 @@ use raft::eraftpb::{
 use raft::{RawNode, StateRole};
 use tokio::sync::{oneshot, watch};
 
-use crate::alone::{self, AloneError, AloneProof};
+use crate::alone::{self, AloneError, AloneProof, LogEnd};
 use crate::format::{self, LEGACY_FORMAT};
 use crate::known_formats::KnownFormats;
 use crate::membership::{self, Action};
@@ -53,7 +53,8 @@ enum Cmd {
     Unreachable(NodeId),
     Campaign,
     TransferLeader(NodeId),
-    Seal(Vec<NodeId>),
+    /// The nodes to seal against; the reply, if any, gets the log end then.
+    Seal(Vec<NodeId>, Option<oneshot::Sender<LogEnd>>),
     Alone {
         proof: AloneProof,
         reply: oneshot::Sender<Result<(), AloneError>>,
@@ -154,9 +155,19 @@ impl Handle {
     /// grants them no vote; an empty `out` lifts the seal. The step before
     /// [`Handle::force_alone`] ([`crate::alone`]).
     pub fn seal(&self, out: &[NodeId]) {
-        if self.tx.send(Cmd::Seal(out.to_vec())).is_err() {
+        if self.tx.send(Cmd::Seal(out.to_vec(), None)).is_err() {
             tracing::debug!(node = self.id, "consensus stopped; seal not applied");
         }
+    }
+
+    /// [`Handle::seal`], answering with this node's log end as of the moment the seal
+    /// took effect: every entry the sealed nodes can still have committed with this
+    /// node's acknowledgement is in the log up to there (the witness picks the half's
+    /// node to continue first by it: [`crate::alone`]). None if the node stopped.
+    pub async fn seal_and_report(&self, out: &[NodeId]) -> Option<LogEnd> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Cmd::Seal(out.to_vec(), Some(reply))).ok()?;
+        rx.await.ok()
     }
 
     /// Two-node mode and the witness: makes this node's half the voters, given a proof
@@ -508,9 +519,17 @@ impl Node {
                     self.raw.transfer_leader(to);
                 }
             }
-            Cmd::Seal(out) => {
+            Cmd::Seal(out, reply) => {
                 tracing::warn!(node = self.id, out = ?out, "two-node: seal against the other half set");
                 self.sealed = out;
+                if let Some(reply) = reply {
+                    let log = &self.raw.raft.raft_log;
+                    let end = LogEnd {
+                        term: log.last_term(),
+                        index: log.last_index(),
+                    };
+                    let _ = reply.send(end);
+                }
             }
             Cmd::Alone { proof, reply } => {
                 let r = self.force_alone(&proof);
@@ -949,6 +968,10 @@ impl Node {
                 }
                 tracing::info!(node = self.id, index = e.index, voters = ?cs.voters,
                     learners = ?cs.learners, "membership changed");
+                // A sealed node that is no voter any more (the half that continued
+                // made it a learner) cannot count toward a quorum here: talk to it
+                // again, so it can catch up from whichever node leads.
+                self.sealed.retain(|n| cs.voters.contains(n));
                 self.rejoin_progress(&cs)?;
                 Ok(Ok(e.index))
             }

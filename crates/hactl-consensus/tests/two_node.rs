@@ -234,6 +234,26 @@ fn granted(out: &[NodeId]) -> AloneProof {
     }
 }
 
+/// Proposes through whichever node of `among` leads, again if a leader change drops
+/// the proposal (a leader found just before it is deposed), until `T` passes.
+fn propose_via_leader(rt: &tokio::runtime::Runtime, c: &MemCluster, among: &[NodeId], ch: Change) {
+    let until = std::time::Instant::now() + T;
+    loop {
+        let leader = c.wait_leader(among, T).expect("a leader");
+        let r = propose(
+            rt,
+            &c.node(leader).unwrap(),
+            ch.clone(),
+            Duration::from_secs(2),
+        );
+        match r {
+            Ok(_) => return,
+            Err(e) if std::time::Instant::now() > until => panic!("not committed: {e:?}"),
+            Err(_) => {}
+        }
+    }
+}
+
 fn all_applied(c: &MemCluster, index: u64) {
     c.wait_for(T, |st| st.values().all(|x| x.applied_index >= index))
         .expect("every node applied");
@@ -275,7 +295,11 @@ fn half_of_four_voters_continues_with_a_witness_grant_and_keeps_every_commit() {
     let r = rt.block_on(n1.force_alone(granted(&[3, 4])));
     assert!(matches!(r, Err(AloneError::NotSealed { .. })), "{r:?}");
 
-    assert_eq!(property(&n1, "x"), None, "node 1 got the entry: the premise is gone");
+    assert_eq!(
+        property(&n1, "x"),
+        None,
+        "node 1 got the entry: the premise is gone"
+    );
     for n in [&n1, &n2] {
         n.seal(&[3, 4]);
         rt.block_on(n.force_alone(granted(&[3, 4])))
@@ -321,8 +345,7 @@ fn half_of_four_voters_continues_with_a_witness_grant_and_keeps_every_commit() {
         assert_eq!(p.get("from-b"), None, "node {id} kept an uncommitted tail");
     }
     // Four voters again: a write needs three.
-    let leader = c.wait_leader(&[1, 2, 3, 4], T).expect("a leader");
-    propose(&rt, &c.node(leader).unwrap(), set("after", "1"), T).unwrap();
+    propose_via_leader(&rt, &c, &[1, 2, 3, 4], set("after", "1"));
 }
 
 /// Only the half's up-to-date node forces; its partner, still in the old four-voter
@@ -346,6 +369,80 @@ fn a_partner_that_never_forced_follows_the_forced_half() {
     .expect("node 1 follows into the new configuration");
     rt.block_on(n1.force_alone(granted(&[3, 4])))
         .expect("nothing left to force");
-    let leader = c.wait_leader(&[1, 2], T).expect("a leader of the half");
-    propose(&rt, &c.node(leader).unwrap(), set("halves", "1"), T).unwrap();
+    propose_via_leader(&rt, &c, &[1, 2], set("halves", "1"));
+}
+
+/// Six voters split into halves of three, {1, 2, 3} | {4, 5, 6}. An entry was
+/// committed by 3, 4, 5 and 6 while 1 and 2 were cut off, so of the granted half only
+/// node 3 holds it: two of {1, 2, 3} could elect a leader without it. The half seals
+/// and reports its log ends (the witness's input); only node 3, the greatest, forces,
+/// and 1 and 2, still in the six-voter configuration, vote for it and follow it into
+/// the new one. The entry survives, the other half commits nothing and rejoins.
+#[test]
+fn half_of_six_voters_continues_through_its_most_up_to_date_node() {
+    let rt = rt();
+    let c = cluster_of(6);
+    let all = [1, 2, 3, 4, 5, 6];
+    let leader = c.wait_leader(&all, T).expect("a leader");
+    let i = propose(&rt, &c.node(leader).unwrap(), set("before", "1"), T).unwrap();
+    all_applied(&c, i);
+
+    c.partition(&[1, 2], &[3, 4, 5, 6]);
+    let leader = c.wait_leader(&[3, 4, 5, 6], T).expect("a leader of 3-6");
+    propose(&rt, &c.node(leader).unwrap(), set("x", "1"), T).expect("four of six commit");
+    c.partition(&[3], &[4, 5, 6]);
+    c.wait_for(T, |st| [1, 2, 3].iter().all(|i| !st[i].is_leader()))
+        .expect("the half without a leader");
+    c.join(&[1, 2], &[3]);
+    let half: Vec<Handle> = [1, 2, 3].iter().map(|&i| c.node(i).unwrap()).collect();
+    let mut ends = Vec::new();
+    for n in &half {
+        ends.push(rt.block_on(n.seal_and_report(&[4, 5, 6])).expect("sealed"));
+    }
+    assert!(ends[2] > ends[0] && ends[2] > ends[1], "log ends {ends:?}");
+    assert_eq!(property(&half[0], "x"), None, "the premise is gone");
+
+    rt.block_on(half[2].force_alone(granted(&[4, 5, 6])))
+        .expect("the most up-to-date node forces");
+    c.wait_for(T, |st| st[&3].is_leader())
+        .expect("node 3 leads the half");
+    propose(&rt, &half[2], set("halves", "1"), T).expect("the half commits");
+    c.wait_for(T, |st| {
+        [1, 2, 3].iter().all(|i| {
+            st[i].voters == vec![1, 2, 3]
+                && st[i].learners == vec![4, 5, 6]
+                && st[i].cib.config.properties.contains_key("halves")
+        })
+    })
+    .expect("nodes 1 and 2 follow into the new configuration");
+    for n in &half {
+        assert_eq!(
+            property(n, "x").as_deref(),
+            Some("1"),
+            "a committed entry was lost"
+        );
+    }
+    let r = propose(
+        &rt,
+        &c.node(4).unwrap(),
+        set("from-b", "1"),
+        Duration::from_millis(500),
+    );
+    assert!(r.is_err(), "the refused half committed: {r:?}");
+
+    c.heal();
+    let back = c
+        .wait_for(T, |st| {
+            st.values()
+                .all(|x| x.voters == all.to_vec() && x.learners.is_empty())
+                && [4, 5, 6]
+                    .iter()
+                    .all(|i| st[i].applied_index >= st[&3].commit_index)
+        })
+        .expect("the other half is voters again, caught up");
+    for id in [4, 5, 6] {
+        let p = &back[&id].cib.config.properties;
+        assert_eq!(p.get("halves").map(String::as_str), Some("1"));
+        assert_eq!(p.get("from-b"), None, "node {id} kept an uncommitted tail");
+    }
 }

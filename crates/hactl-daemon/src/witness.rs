@@ -1,12 +1,14 @@
-//! The witness (docs/architecture.md, "Witness"): when a cluster of two or four voters
-//! splits into halves (the two voters lose each other, or a node of four reaches only
-//! one other), each node seals itself against the other half and asks the cluster's
-//! `hactl witness`, naming its half; the witness grants at most one half, whose nodes
-//! make it the voters (`AloneProof::Witness`) without fencing first. The DC it then
+//! The witness (docs/architecture.md, "Witness"): when a cluster of an even number of
+//! voters splits into halves (the two voters lose each other, or a node of four
+//! reaches only one other), each node seals itself against the other half and asks
+//! the cluster's `hactl witness`, naming its half and its log end; the witness grants
+//! at most one half, once all of it asked, and names its node with the greatest log
+//! end, which makes the half the voters (`AloneProof::Witness`) without fencing first;
+//! its partners follow it. The DC it then
 //! elects treats the other half as lost nodes: fenced where fencing is configured,
 //! their resources held for the split-brain hold otherwise. A refused node lifts its
 //! seal and applies `no-quorum-policy`. Two voters are watched by the two-node loop
-//! (`two_node::run`, which also keeps `wait_for_all`), four by [`watch_halves`].
+//! (`two_node::run`, which also keeps `wait_for_all`), more by [`watch_halves`].
 //!
 //! Priority: as in a fence race, the node whose peer runs the higher-priority
 //! resources waits `priority-fencing-delay` before it asks, so the witness grants the
@@ -30,7 +32,8 @@ use std::time::{Duration, Instant};
 use hactl_consensus::{AloneProof, NodeId, Status};
 use hactl_net::NodeIdentity;
 use hactl_proto::client::WitnessInfo;
-use hactl_witness::{Reply, WitnessClient, WitnessError, WitnessOp};
+use hactl_witness::grants::CLAIM_WINDOW;
+use hactl_witness::{Ask, Reply, WitnessClient, WitnessError, WitnessOp};
 use tracing::{error, info, warn};
 
 use crate::two_node::witness_priority_delay;
@@ -217,9 +220,10 @@ fn whole_again(d: &Daemon, s: &Status, side: &[String]) -> bool {
             .all(|id| d.alive(*id, now) && !rejoining(id))
 }
 
-/// Watches a cluster of four voters with a witness: when this node reaches exactly one
-/// other voter (its half), asks the witness for that half ([`ask_and_continue`]).
-/// Three reached is a majority and needs nothing; one is a minority. `wait_for_all`:
+/// Watches a cluster of an even number of voters (four or more) with a witness: when
+/// this node reaches exactly half of them, itself included, asks the witness for that
+/// half ([`ask_and_continue`]). More is a majority and needs nothing; fewer is a
+/// minority. `wait_for_all`:
 /// only once this node has counted a majority since it started — a node hearing its
 /// peers one by one after a restart passes through "two" without a split.
 pub(crate) async fn watch_halves(d: Arc<Daemon>) {
@@ -235,7 +239,8 @@ pub(crate) async fn watch_halves(d: Arc<Daemon>) {
             return;
         }
         let s = d.consensus.status();
-        if s.voters.len() != 4 || !s.voters.contains(&d.me) || s.rejoin.is_some() {
+        let n = s.voters.len();
+        if n < 4 || n % 2 == 1 || !s.voters.contains(&d.me) || s.rejoin.is_some() {
             continue;
         }
         let Some(w) = d.witness.client() else {
@@ -246,14 +251,14 @@ pub(crate) async fn watch_halves(d: Arc<Daemon>) {
             .voters
             .iter()
             .partition(|id| **id == d.me || d.counts_for_quorum(**id, now));
-        match side.len() {
-            2 if armed => {
+        match side.len() * 2 {
+            h if h == n && armed => {
                 ask_and_continue(&d, out, w, !asked).await;
                 asked = true;
             }
-            n if n > 2 => {
+            h if h > n => {
                 if !armed {
-                    info!(node = %d.me_name, "witness: a majority of the four seen: armed");
+                    info!(node = %d.me_name, "witness: a majority of the voters seen: armed");
                     d.two_node.set_halves_armed();
                 }
                 armed = true;
@@ -275,16 +280,9 @@ pub(crate) async fn ask_and_continue(
     first: bool,
 ) {
     d.two_node.set_busy(first);
-    d.consensus.seal(&out);
     priority_wait(d, &out).await;
     let voters = d.consensus.status().voters.clone();
-    let side: Vec<String> = voters
-        .iter()
-        .filter(|id| !out.contains(id))
-        .filter_map(|id| d.members.get(*id).map(|(n, _)| n.as_str().to_string()))
-        .collect();
-    let r = c.ask(side, ASK_TIMEOUT).await;
-    d.witness.note(c.addr(), &r);
+    let r = ask_until_answered(d, &c, out.clone(), &voters).await;
     match r {
         Ok(r) if r.granted => {
             d.two_node.set_witness_refused(false);
@@ -306,6 +304,57 @@ pub(crate) async fn ask_and_continue(
     d.two_node.set_busy(false);
 }
 
+/// Seals against `out` and asks naming the rest of `voters`, with the log end as the
+/// seal took effect; while the witness waits for the rest of the half, asks again
+/// (every `I/4`, for at most [`CLAIM_WINDOW`] and an ask), first re-sealing against
+/// the complement of the half it claimed for, if that is not the half this node asked
+/// for. A `waiting` answer still standing at the end counts as a refusal.
+async fn ask_until_answered(
+    d: &Daemon,
+    c: &WitnessClient,
+    mut out: Vec<NodeId>,
+    voters: &[NodeId],
+) -> Result<Reply, WitnessError> {
+    let deadline = Instant::now() + CLAIM_WINDOW + ASK_TIMEOUT;
+    loop {
+        let Some(end) = d.consensus.seal_and_report(&out).await else {
+            return Ok(Reply::default());
+        };
+        let side: Vec<String> = voters
+            .iter()
+            .filter(|id| !out.contains(id))
+            .filter_map(|id| d.members.get(*id).map(|(n, _)| n.as_str().to_string()))
+            .collect();
+        let ask = Ask {
+            side,
+            log: (end.term, end.index),
+        };
+        let r = c.ask(ask, ASK_TIMEOUT).await;
+        d.witness.note(c.addr(), &r);
+        match r {
+            Ok(r) if r.waiting && Instant::now() < deadline => {
+                out = outside(d, voters, &r.side);
+                tokio::time::sleep(d.profile.interval / 4).await;
+            }
+            Ok(r) if r.waiting => return Ok(Reply::default()),
+            other => return other,
+        }
+    }
+}
+
+/// The voters not in `side` (names).
+fn outside(d: &Daemon, voters: &[NodeId], side: &[String]) -> Vec<NodeId> {
+    voters
+        .iter()
+        .copied()
+        .filter(|id| {
+            d.members
+                .get(*id)
+                .is_none_or(|(n, _)| !side.iter().any(|s| s == n.as_str()))
+        })
+        .collect()
+}
+
 /// As in a fence race, the half whose other half runs the higher-priority resources
 /// waits `priority-fencing-delay` before it asks.
 async fn priority_wait(d: &Daemon, out: &[NodeId]) {
@@ -324,18 +373,21 @@ async fn priority_wait(d: &Daemon, out: &[NodeId]) {
 }
 
 /// Granted: continue with the half the witness granted (this node's partner may have
-/// named it first, with a view of its own): the voters outside it are out.
+/// named it first, with a view of its own): the voters outside it are out. Only the
+/// grant's holder (the half's node with the greatest log end) forces the new
+/// configuration; a partner stays sealed, votes for it and follows its replicated
+/// changes into the same configuration (its seal lifts as the other half become
+/// learners): two of a half of three could otherwise elect a leader lacking an entry
+/// the third holds (`hactl_consensus::alone`).
 async fn continue_granted(d: &Daemon, c: &WitnessClient, r: &Reply, voters: &[NodeId]) {
-    let out: Vec<NodeId> = voters
-        .iter()
-        .copied()
-        .filter(|id| {
-            d.members
-                .get(*id)
-                .is_none_or(|(n, _)| !r.side.iter().any(|s| s == n.as_str()))
-        })
-        .collect();
+    let out = outside(d, voters, &r.side);
     d.consensus.seal(&out);
+    if r.holder.as_deref() != Some(d.me_name.as_str()) {
+        info!(node = %d.me_name, holder = ?r.holder, out = ?out,
+            "witness: granted to this half: following its holder into the new configuration");
+        after_grant(d, &out).await;
+        return;
+    }
     let proof = AloneProof::Witness {
         out: out.clone(),
         witness: c.addr().to_string(),

@@ -10,7 +10,7 @@ use hactl_proto::witness::{WitnessOp, WitnessReply, WitnessRequest};
 use thiserror::Error;
 use tokio::sync::Mutex;
 
-use crate::grants::Reply;
+use crate::grants::{Ask, Reply};
 use crate::{MAX_MESSAGE, PROTOCOL_VERSION};
 
 #[derive(Debug, Error)]
@@ -70,20 +70,20 @@ impl WitnessClient {
         generation: u64,
         timeout: Duration,
     ) -> Result<Reply, WitnessError> {
-        self.send(op, generation, Vec::new(), timeout).await
+        self.send(op, generation, Ask::default(), timeout).await
     }
 
-    /// Asks that this node's half `side` (the voters it reaches, itself included)
-    /// continue.
-    pub async fn ask(&self, side: Vec<String>, timeout: Duration) -> Result<Reply, WitnessError> {
-        self.send(WitnessOp::WitnessAsk, 0, side, timeout).await
+    /// Asks that this node's half continue (`ask.side`: the voters it reaches, itself
+    /// included; `ask.log`: its log end as its seal took effect).
+    pub async fn ask(&self, ask: Ask, timeout: Duration) -> Result<Reply, WitnessError> {
+        self.send(WitnessOp::WitnessAsk, 0, ask, timeout).await
     }
 
     async fn send(
         &self,
         op: WitnessOp,
         generation: u64,
-        side: Vec<String>,
+        ask: Ask,
         timeout: Duration,
     ) -> Result<Reply, WitnessError> {
         let req = WitnessRequest {
@@ -91,7 +91,9 @@ impl WitnessClient {
             cluster: self.cluster.clone(),
             op: op.into(),
             generation,
-            side,
+            side: ask.side,
+            log_term: ask.log.0,
+            log_index: ask.log.1,
         };
         let r = tokio::time::timeout(timeout, self.exchange(&req)).await;
         let r = r.map_err(|_| WitnessError::Timeout {
@@ -114,6 +116,7 @@ impl WitnessClient {
             holder: (!reply.holder.is_empty()).then_some(reply.holder),
             side: reply.side,
             generation: reply.generation,
+            waiting: reply.waiting,
         })
     }
 

@@ -4,11 +4,19 @@
 //! node that asked first and the half it named, itself alone in a two-node cluster)
 //! and a generation number. The rule:
 //!
-//! * **ask** from node X naming its half S: granted when nobody holds the grant (the
-//!   half S then holds it), or X is in the half that holds it (a repeated ask, a lost
-//!   reply, or X's partner asking); refused otherwise. Every grant bumps the
-//!   generation. A node granted continues with the half that holds the grant, not the
-//!   one it named: two different halves never continue.
+//! * **ask** from node X naming its half S and its log end: while nobody holds the
+//!   grant, the first ask *claims* it for S (in memory, for [`CLAIM_WINDOW`]); the
+//!   claim becomes the grant once every node of S asked naming S, each sealed against
+//!   the other half (until then the askers get `waiting`, a node naming another half
+//!   is told the claimed one). The grant names the node of S with the greatest log end
+//!   (Raft's order; the smallest name among equals) as its holder: the one node that
+//!   forces the new configuration ([`hactl_consensus::AloneProof`]'s module says why
+//!   that keeps every committed entry). A claim not complete in time is dropped: no
+//!   node forced anything on it. While a grant is held, X in its half is granted again
+//!   (a repeated ask, a lost reply); anyone else is refused. Every grant bumps the
+//!   generation. A node continues with the half that holds the grant, never the one it
+//!   named: two different halves never continue. A half of one (two voters) completes
+//!   its claim with its first ask.
 //! * **release** from X with generation g: the grant is dropped only if X is in the
 //!   half that holds it *and* g is the current generation. A release sent before a
 //!   later grant (delayed in the network, or from before a new loss) does nothing.
@@ -21,8 +29,9 @@
 //! answer goes out, so a witness that restarts cannot grant the other half what it
 //! granted before.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -37,12 +46,36 @@ pub struct Grant {
 }
 
 /// The answer to a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Reply {
     pub granted: bool,
+    /// The node that forces the granted half's configuration (the others follow it).
     pub holder: Option<String>,
     pub side: Vec<String>,
     pub generation: u64,
+    /// Claimed for the asker's half (`side`), waiting for the rest of it to ask.
+    pub waiting: bool,
+}
+
+/// How long a claim waits for the rest of its half to ask.
+pub const CLAIM_WINDOW: Duration = Duration::from_secs(5);
+
+/// What a node asks with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ask {
+    /// Its half, itself included (empty: itself alone).
+    pub side: Vec<String>,
+    /// Its log end as its seal took effect: (last term, last index).
+    pub log: (u64, u64),
+}
+
+/// A half that asked first, waiting for the rest of it (memory only: nothing was
+/// granted on it, so a restarted witness may forget it).
+#[derive(Debug, Clone)]
+struct Claim {
+    side: Vec<String>,
+    logs: BTreeMap<String, (u64, u64)>,
+    until: Instant,
 }
 
 #[derive(Debug, Error)]
@@ -65,6 +98,7 @@ pub enum GrantsError {
 pub struct Grants {
     dir: PathBuf,
     by_cluster: HashMap<String, Grant>,
+    claims: HashMap<String, Claim>,
 }
 
 impl Grants {
@@ -90,6 +124,7 @@ impl Grants {
         Ok(Grants {
             dir: dir.to_path_buf(),
             by_cluster,
+            claims: HashMap::new(),
         })
     }
 
@@ -97,26 +132,59 @@ impl Grants {
         self.by_cluster.get(cluster).cloned().unwrap_or_default()
     }
 
-    /// `node` of `cluster` asks that its half `side` (empty: itself alone) continue.
+    /// `node` of `cluster` asks that its half continue (the rule above), at `now`.
     pub fn ask(
         &mut self,
         cluster: &str,
         node: &str,
-        side: &[String],
+        ask: &Ask,
+        now: Instant,
     ) -> Result<Reply, GrantsError> {
         let mut g = self.get(cluster);
-        if g.holder.is_some() && !g.side.iter().any(|n| n == node) {
-            return Ok(reply(false, &g));
+        if g.holder.is_some() {
+            if !g.side.iter().any(|n| n == node) {
+                return Ok(reply(false, &g));
+            }
+            g.generation += 1;
+            self.store(cluster, g.clone())?;
+            return Ok(reply(true, &g));
         }
-        if g.holder.is_none() {
-            let mut side: Vec<String> = side.to_vec();
-            side.push(node.to_string());
-            side.sort_unstable();
-            side.dedup();
-            g.holder = Some(node.to_string());
-            g.side = side;
+        let mut side: Vec<String> = ask.side.clone();
+        side.push(node.to_string());
+        side.sort_unstable();
+        side.dedup();
+        let claim = self
+            .claims
+            .entry(cluster.to_string())
+            .and_modify(|c| {
+                if now >= c.until {
+                    *c = Claim::new(side.clone(), now);
+                }
+            })
+            .or_insert_with(|| Claim::new(side.clone(), now));
+        let waiting = |c: &Claim| Reply {
+            side: c.side.clone(),
+            waiting: c.side.iter().any(|n| n == node),
+            ..Reply::default()
+        };
+        if claim.side != side {
+            // Another half claimed it, or this node sees its half otherwise: it must
+            // seal against the complement of the claimed half and ask naming it.
+            return Ok(waiting(claim));
         }
+        claim.logs.insert(node.to_string(), ask.log);
+        if claim.logs.len() < claim.side.len() {
+            return Ok(waiting(claim));
+        }
+        let holder = claim
+            .logs
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(n, _)| n.clone());
+        g.holder = holder;
+        g.side = claim.side.clone();
         g.generation += 1;
+        self.claims.remove(cluster);
         self.store(cluster, g.clone())?;
         Ok(reply(true, &g))
     }
@@ -137,6 +205,7 @@ impl Grants {
         Ok(reply(false, &g))
     }
 
+    /// What the witness holds for `cluster` (a claim in progress shows as nobody's).
     pub fn query(&self, cluster: &str) -> Reply {
         reply(false, &self.get(cluster))
     }
@@ -170,6 +239,17 @@ fn reply(granted: bool, g: &Grant) -> Reply {
         holder: g.holder.clone(),
         side: g.side.clone(),
         generation: g.generation,
+        waiting: false,
+    }
+}
+
+impl Claim {
+    fn new(side: Vec<String>, now: Instant) -> Claim {
+        Claim {
+            side,
+            logs: BTreeMap::new(),
+            until: now + CLAIM_WINDOW,
+        }
     }
 }
 
@@ -214,38 +294,57 @@ fn read(path: &Path) -> Result<Grant, GrantsError> {
 mod tests {
     use super::*;
 
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// An ask of a node alone (two voters), at `now`.
+    fn alone(g: &mut Grants, cluster: &str, node: &str, now: Instant) -> Reply {
+        g.ask(cluster, node, &Ask::default(), now).unwrap()
+    }
+
+    fn half(g: &mut Grants, node: &str, side: &[&str], log: (u64, u64), now: Instant) -> Reply {
+        let ask = Ask {
+            side: names(side),
+            log,
+        };
+        g.ask("web", node, &ask, now).unwrap()
+    }
+
     #[test]
     fn one_holder_per_cluster_until_it_releases_the_current_grant() {
         let dir = tempfile::tempdir().unwrap();
         let mut g = Grants::open(dir.path()).unwrap();
-        let a = g.ask("web", "n1", &[]).unwrap();
+        let now = Instant::now();
+        let a = alone(&mut g, "web", "n1", now);
         assert!(a.granted);
-        assert!(!g.ask("web", "n2", &[]).unwrap().granted);
+        assert!(!alone(&mut g, "web", "n2", now).granted);
         // Another cluster is independent.
-        assert!(g.ask("db", "n2", &[]).unwrap().granted);
+        assert!(alone(&mut g, "db", "n2", now).granted);
         // A repeated ask is granted again, with a new generation...
-        let again = g.ask("web", "n1", &[]).unwrap();
+        let again = alone(&mut g, "web", "n1", now);
         assert!(again.granted && again.generation > a.generation);
         // ...so a release of the older grant (sent before it) does nothing.
         g.release("web", "n1", a.generation).unwrap();
-        assert!(!g.ask("web", "n2", &[]).unwrap().granted);
+        assert!(!alone(&mut g, "web", "n2", now).granted);
         // Only the holder releases.
         g.release("web", "n2", again.generation).unwrap();
-        assert!(!g.ask("web", "n2", &[]).unwrap().granted);
+        assert!(!alone(&mut g, "web", "n2", now).granted);
         g.release("web", "n1", again.generation).unwrap();
-        assert!(g.ask("web", "n2", &[]).unwrap().granted);
+        assert!(alone(&mut g, "web", "n2", now).granted);
     }
 
     #[test]
     fn a_restarted_witness_keeps_its_grants() {
         let dir = tempfile::tempdir().unwrap();
         let mut g = Grants::open(dir.path()).unwrap();
-        let first = g.ask("web", "n1", &[]).unwrap();
+        let now = Instant::now();
+        let first = alone(&mut g, "web", "n1", now);
         drop(g);
         let mut g = Grants::open(dir.path()).unwrap();
         assert_eq!(g.query("web").holder.as_deref(), Some("n1"));
-        assert!(!g.ask("web", "n2", &[]).unwrap().granted);
-        assert!(g.ask("web", "n1", &[]).unwrap().generation > first.generation);
+        assert!(!alone(&mut g, "web", "n2", now).granted);
+        assert!(alone(&mut g, "web", "n1", now).generation > first.generation);
     }
 
     #[test]
@@ -260,40 +359,57 @@ mod tests {
         }
     }
 
-    fn names(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
     #[test]
-    fn one_half_of_four_holds_the_grant_its_partner_too_the_other_half_never() {
+    fn a_half_is_granted_once_all_of_it_asked_to_its_most_up_to_date_node() {
         let dir = tempfile::tempdir().unwrap();
         let mut g = Grants::open(dir.path()).unwrap();
-        let a = g.ask("web", "n1", &names(&["n1", "n2"])).unwrap();
-        assert!(a.granted);
-        assert_eq!(a.side, names(&["n1", "n2"]));
-        // The other half is refused, whichever half it names.
-        for (node, side) in [("n3", ["n3", "n4"]), ("n4", ["n4", "n2"])] {
-            let r = g.ask("web", node, &names(&side)).unwrap();
-            assert!(!r.granted, "{node}");
-            assert_eq!(r.side, names(&["n1", "n2"]));
-        }
-        // The partner is granted the same half, even naming another one.
-        let b = g.ask("web", "n2", &names(&["n2", "n3"])).unwrap();
-        assert!(b.granted && b.side == names(&["n1", "n2"]));
-        // Kept across a restart, in the file's format.
+        let now = Instant::now();
+        let abc = ["n1", "n2", "n3"];
+        // n2 claims for its half; it waits for n1 and n3.
+        let r = half(&mut g, "n2", &abc, (4, 20), now);
+        assert!(r.waiting && !r.granted && r.side == names(&abc));
+        // The other half is refused while the claim stands, whatever it names.
+        let r = half(&mut g, "n4", &["n4", "n5", "n6"], (4, 30), now);
+        assert!(!r.waiting && !r.granted && r.side == names(&abc));
+        // n1 sees its half otherwise: told the claimed half, not counted.
+        let r = half(&mut g, "n1", &["n1", "n2", "n4"], (5, 9), now);
+        assert!(r.waiting && r.side == names(&abc));
+        assert!(half(&mut g, "n1", &abc, (5, 9), now).waiting);
+        // The last of the half: granted; the holder is the greatest log end (term
+        // first), the one node that forces.
+        let r = half(&mut g, "n3", &abc, (4, 25), now);
+        assert!(r.granted && r.side == names(&abc));
+        assert_eq!(r.holder.as_deref(), Some("n1"));
+        // Kept across a restart; the half's nodes are granted again, the other not.
         drop(g);
         let mut g = Grants::open(dir.path()).unwrap();
-        assert_eq!(g.query("web").side, names(&["n1", "n2"]));
-        assert!(!g.ask("web", "n3", &names(&["n3", "n4"])).unwrap().granted);
-        // The partner releases the current grant; then the other half may be granted.
+        assert!(half(&mut g, "n2", &abc, (4, 20), now).granted);
+        assert!(!half(&mut g, "n5", &["n4", "n5", "n6"], (9, 9), now).granted);
+        // Any node of the half releases the current grant; then the other half may
+        // claim it.
         let cur = g.query("web").generation;
-        g.release("web", "n3", cur).unwrap();
+        g.release("web", "n4", cur).unwrap();
         assert!(
             g.query("web").holder.is_some(),
             "the other half released it"
         );
-        g.release("web", "n2", cur).unwrap();
-        assert!(g.ask("web", "n3", &names(&["n3", "n4"])).unwrap().granted);
+        g.release("web", "n3", cur).unwrap();
+        assert!(half(&mut g, "n4", &["n4", "n5", "n6"], (9, 9), now).waiting);
+    }
+
+    #[test]
+    fn a_claim_not_completed_in_time_is_dropped_and_equal_logs_pick_the_smallest_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut g = Grants::open(dir.path()).unwrap();
+        let t0 = Instant::now();
+        // n3 of {n3, n4} claims, n4 never asks.
+        assert!(half(&mut g, "n3", &["n3", "n4"], (2, 7), t0).waiting);
+        let later = t0 + CLAIM_WINDOW;
+        // Expired: the other half claims and completes it.
+        assert!(half(&mut g, "n2", &["n1", "n2"], (2, 7), later).waiting);
+        let r = half(&mut g, "n1", &["n1", "n2"], (2, 7), later);
+        assert!(r.granted && r.holder.as_deref() == Some("n1"));
+        assert!(!half(&mut g, "n3", &["n3", "n4"], (2, 7), later).granted);
     }
 
     #[test]
@@ -301,8 +417,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("web.grant"), "4 n1\n").unwrap();
         let mut g = Grants::open(dir.path()).unwrap();
+        let now = Instant::now();
         assert_eq!(g.query("web").side, names(&["n1"]));
-        assert!(!g.ask("web", "n2", &[]).unwrap().granted);
-        assert!(g.ask("web", "n1", &[]).unwrap().granted);
+        assert!(!alone(&mut g, "web", "n2", now).granted);
+        assert!(alone(&mut g, "web", "n1", now).granted);
     }
 }

@@ -1,10 +1,10 @@
-//! `hactl witness`: a light arbiter for clusters of two or four nodes, in the spirit
+//! `hactl witness`: a light arbiter for clusters with an even number of nodes, in the spirit
 //! of corosync-qdevice (docs/architecture.md, "Witness").
 //!
 //! A witness runs on a third host (say, the libvirt host that runs fence_virtd). It
 //! stores no CIB and runs no resources; it only answers one question for a cluster
-//! split into halves (two nodes that lost each other, or two sites of two): *which half
-//! may continue?* It grants that to at most one half of a cluster, and keeps the grant
+//! split into halves (two nodes that lost each other, or two sites): *which half may
+//! continue?* It grants that to at most one half of a cluster, and keeps the grant
 //! (on disk, a few bytes per cluster) until a node of that half gives it back once the
 //! cluster is whole again. The grant is the node's proof for
 //! `hactl_consensus::AloneProof::Witness`.
@@ -23,7 +23,7 @@ pub mod grants;
 pub mod server;
 
 pub use client::{WitnessClient, WitnessError};
-pub use grants::{Grants, Reply};
+pub use grants::{Ask, Grants, Reply};
 pub use hactl_proto::witness::WitnessOp;
 
 /// The witness protocol version carried in every request.

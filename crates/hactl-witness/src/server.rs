@@ -19,7 +19,7 @@ use hactl_proto::witness::{WitnessOp, WitnessReply, WitnessRequest};
 use thiserror::Error;
 use tracing::{debug, info, warn};
 
-use crate::grants::{Grants, GrantsError, Reply};
+use crate::grants::{Ask, Grants, GrantsError, Reply};
 use crate::{MAX_MESSAGE, PROTOCOL_VERSION};
 
 /// Where a witness keeps each cluster's identity, under its configuration directory.
@@ -229,7 +229,13 @@ fn answer(grants: &Mutex<Grants>, cluster: &str, node: &str, req: &WitnessReques
     };
     let r: Result<Reply, GrantsError> = match req.op() {
         WitnessOp::WitnessQuery => Ok(g.query(cluster)),
-        WitnessOp::WitnessAsk => g.ask(cluster, node, &req.side),
+        WitnessOp::WitnessAsk => {
+            let ask = Ask {
+                side: req.side.clone(),
+                log: (req.log_term, req.log_index),
+            };
+            g.ask(cluster, node, &ask, std::time::Instant::now())
+        }
         WitnessOp::WitnessRelease => g.release(cluster, node, req.generation),
     };
     match r {
@@ -244,9 +250,12 @@ fn answer(grants: &Mutex<Grants>, cluster: &str, node: &str, req: &WitnessReques
                         "witness: granted: continue without the other half"
                     )
                 }
+                WitnessOp::WitnessAsk if r.waiting => {
+                    info!(cluster, node, side = ?r.side, "witness: claimed: waiting for the rest of the half")
+                }
                 WitnessOp::WitnessAsk => {
                     warn!(cluster, node, holder = ?r.holder, side = ?r.side,
-                        "witness: refused: the other half holds the grant")
+                        "witness: refused: the other half holds or claimed the grant")
                 }
                 WitnessOp::WitnessRelease if r.holder.is_none() => {
                     info!(cluster, node, "witness: grant released: whole again")
@@ -259,6 +268,7 @@ fn answer(grants: &Mutex<Grants>, cluster: &str, node: &str, req: &WitnessReques
                 generation: r.generation,
                 error: String::new(),
                 side: r.side,
+                waiting: r.waiting,
             }
         }
         // Nothing was granted: the state could not be made durable first.

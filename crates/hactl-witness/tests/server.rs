@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hactl_net::{Ca, NodeIdentity, NodeName};
 use hactl_witness::server::{cluster_dir, Server};
-use hactl_witness::{WitnessClient, WitnessError, WitnessOp};
+use hactl_witness::{Ask, WitnessClient, WitnessError, WitnessOp};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -26,15 +26,21 @@ fn witness_dir(cas: &[&Ca]) -> tempfile::TempDir {
     dir
 }
 
+/// A witness on a free local port, running on the test's runtime.
+fn serve(cfg: &std::path::Path, state: &std::path::Path) -> std::net::SocketAddr {
+    let server = Server::bind(cfg, state, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.run());
+    addr
+}
+
 #[tokio::test]
 async fn two_clusters_one_witness_each_grants_one_node() {
     let web = Ca::create("web").unwrap();
     let db = Ca::create("db_1").unwrap();
     let cfg = witness_dir(&[&web, &db]);
     let state = tempfile::tempdir().unwrap();
-    let server = Server::bind(cfg.path(), state.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.run());
+    let addr = serve(cfg.path(), state.path());
 
     let ask = |id: NodeIdentity| async move {
         let c = WitnessClient::new(&id, addr).unwrap();
@@ -56,30 +62,31 @@ async fn two_clusters_one_witness_each_grants_one_node() {
     assert!(ask(node(&web, "n2")).await.unwrap().granted);
 }
 
-/// Halves of four over the wire: the side named in the ask comes back as the granted
-/// half, to the asker's partner too; the other half is refused and told which half
-/// holds it.
+/// Halves of four over the wire: the first ask claims the grant for its half and
+/// waits; the other half is refused and told the claimed half; the partner's ask
+/// completes it, naming the node with the greater log end as the holder.
 #[tokio::test]
 async fn a_half_of_four_is_granted_over_the_wire() {
     let web = Ca::create("web").unwrap();
     let cfg = witness_dir(&[&web]);
     let state = tempfile::tempdir().unwrap();
-    let server = Server::bind(cfg.path(), state.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.run());
-    let ask = |me: &'static str, side: [&'static str; 2]| {
+    let addr = serve(cfg.path(), state.path());
+    let ask = |me: &'static str, side: [&'static str; 2], log: (u64, u64)| {
         let id = node(&web, me);
         async move {
             let c = WitnessClient::new(&id, addr).unwrap();
-            c.ask(side.map(String::from).to_vec(), T).await.unwrap()
+            let side = side.map(String::from).to_vec();
+            c.ask(Ask { side, log }, T).await.unwrap()
         }
     };
     let half = vec!["n1".to_string(), "n2".to_string()];
-    let a = ask("n2", ["n2", "n1"]).await;
-    assert!(a.granted && a.side == half && a.holder.as_deref() == Some("n2"));
-    let b = ask("n3", ["n3", "n4"]).await;
-    assert!(!b.granted && b.side == half);
-    assert!(ask("n1", ["n1", "n3"]).await.granted);
+    let a = ask("n2", ["n2", "n1"], (3, 10)).await;
+    assert!(a.waiting && !a.granted && a.side == half);
+    let b = ask("n3", ["n3", "n4"], (3, 12)).await;
+    assert!(!b.granted && !b.waiting && b.side == half);
+    let c = ask("n1", ["n1", "n2"], (3, 11)).await;
+    assert!(c.granted && c.side == half && c.holder.as_deref() == Some("n1"));
+    assert!(ask("n2", ["n2", "n1"], (3, 10)).await.granted);
 }
 
 #[tokio::test]
@@ -87,9 +94,7 @@ async fn a_node_of_an_unknown_ca_is_refused() {
     let web = Ca::create("web").unwrap();
     let cfg = witness_dir(&[&web]);
     let state = tempfile::tempdir().unwrap();
-    let server = Server::bind(cfg.path(), state.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.run());
+    let addr = serve(cfg.path(), state.path());
     // Same cluster name, another CA: the witness's certificate does not verify for it,
     // and its certificate does not verify for the witness.
     let impostor = Ca::create("web").unwrap();
