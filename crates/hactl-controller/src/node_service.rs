@@ -666,9 +666,19 @@ impl NodeService {
     /// (no-quorum-policy=stop). The results are reported (and kept until a DC
     /// acknowledges them).
     pub async fn stop_all_local(&self) -> Vec<(String, Outcome)> {
+        self.stop_all_local_while(|| true).await
+    }
+
+    /// [`NodeService::stop_all_local`], checking `needed` before each stop: once it
+    /// says no (quorum came back), the rest keep running and the DC decides.
+    pub async fn stop_all_local_while(&self, needed: impl Fn() -> bool) -> Vec<(String, Outcome)> {
         let mut out = Vec::new();
         let active = self.active();
         for d in active.iter().rev() {
+            if !needed() {
+                info!(node = %self.inner.node, resource = %d.rsc, "stopping no more: left to the DC");
+                break;
+            }
             let mut stop = d.clone();
             stop.op = "stop".into();
             stop.interval_ms = 0;

@@ -126,7 +126,10 @@ async fn on_lost(
     match on_quorum_lost(q.policy) {
         LocalAction::StopAll => {
             let started = Instant::now();
-            let mut stops = std::pin::pin!(stop_until_clean(svc));
+            // Stops only while quorum stays lost: once it is back, a DC (perhaps this
+            // node) decides, and may already be starting what was left running here.
+            let needed = || !quorum.borrow().have;
+            let mut stops = std::pin::pin!(stop_until_clean(svc, needed));
             let outcome = match deadline {
                 Some(d) => match tokio::time::timeout(d, &mut stops).await {
                     Ok(r) => r,
@@ -168,12 +171,21 @@ async fn on_lost(
 }
 
 /// Stops everything the node runs, then what a start still in flight brought up
-/// (three rounds at most): `Ok(stops)` once nothing runs, else the resources that
-/// failed to stop or still run.
-async fn stop_until_clean(svc: &NodeService) -> Result<usize, Vec<String>> {
+/// (three rounds at most), while `needed` (quorum still lost): `Ok(stops)` once
+/// nothing runs or quorum is back, else the resources that failed to stop or still
+/// run. Without the check, a node granted by its witness (or rejoining a majority)
+/// while it stopped went on to stop what its new DC had just started.
+async fn stop_until_clean(
+    svc: &NodeService,
+    needed: impl Fn() -> bool,
+) -> Result<usize, Vec<String>> {
     let mut stopped = 0;
     for _ in 0..3 {
-        let results = svc.stop_all_local().await;
+        if !needed() {
+            info!(node = %svc.node(), stopped, "quorum back: no more stops for its loss");
+            return Ok(stopped);
+        }
+        let results = svc.stop_all_local_while(&needed).await;
         let failed: Vec<String> = results
             .iter()
             .filter(|(_, o)| !o.is(0))

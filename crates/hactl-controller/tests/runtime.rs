@@ -891,6 +891,26 @@ async fn losing_quorum_with_policy_freeze_keeps_local_resources() {
     task.abort();
 }
 
+/// A node that regains quorum while it stops its resources for the loss stops no
+/// more: what is left runs on, for the DC to decide (a node its witness granted went
+/// on to stop what its own new DC had just started). The check before each stop is
+/// driven here by a counter standing in for the quorum watch (`quorum::on_lost`
+/// passes "quorum still lost").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stops_for_a_lost_quorum_end_when_quorum_is_back() {
+    let mut lab = Lab::new();
+    let Enforcing { at, svc, task, .. } = enforcing(&mut lab, NoQuorumPolicy::Stop).await;
+    task.abort();
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    let out = svc
+        .stop_all_local_while(|| asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0)
+        .await;
+    let names: Vec<&str> = out.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(names, ["web"], "stopped {names:?}");
+    assert_eq!(lab.running_on("vip"), vec![at]);
+    assert!(lab.running_on("web").is_empty());
+}
+
 /// Two-node mode defers `no-quorum-policy` (freeze) while it fences its peer or asks
 /// its witness; a node refused must then stop what it runs, although it lost quorum
 /// before, under the deferral.
