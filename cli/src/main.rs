@@ -98,7 +98,7 @@ enum Command {
     /// Tickets: grant, revoke, standby, activate, list (crm_ticket).
     #[command(subcommand)]
     Ticket(cmd::ticket::TicketCommand),
-    /// The witness of clusters with an even number of nodes, run on a third host (corosync-qnetd).
+    /// The witness of clusters of two or four nodes, run on a third host (corosync-qnetd).
     #[command(subcommand)]
     Witness(hactl_witness::cli::WitnessCommand),
 }

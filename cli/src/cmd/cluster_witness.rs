@@ -36,14 +36,20 @@ pub fn parse_witness(s: &str) -> Result<SocketAddr, hactl_settings::witness::Add
     parse(s)
 }
 
-/// A witness settles a split into halves of a cluster with an even number of nodes;
-/// with an odd number a majority decides without it (docs/architecture.md, "Witness").
+/// A witness settles a split into halves of a cluster of two or four nodes (two sites
+/// of two); with an odd number a majority decides without it, and halves of three or
+/// more are not supported (docs/architecture.md, "Witness").
 pub fn check_size(cfg: &ClusterConfig) -> Result<()> {
     match cfg.nodes.len() {
-        n if n % 2 == 0 => Ok(()),
-        n => bail!(
+        2 | 4 => Ok(()),
+        n if n % 2 == 1 => bail!(
             "cluster {} has {n} nodes: an odd number needs no witness (a majority decides); \
-             a witness serves clusters with an even number of nodes",
+             a witness serves clusters of 2 or 4 nodes",
+            cfg.name
+        ),
+        n => bail!(
+            "cluster {} has {n} nodes: a witness serves clusters of 2 or 4 nodes \
+             (halves of three or more are not supported yet)",
             cfg.name
         ),
     }

@@ -50,7 +50,7 @@ pub(crate) struct TwoNode {
     /// The witness refused this node's half (or did not answer): no-quorum-policy
     /// applies until the cluster is whole again or a later ask is granted.
     witness_refused: AtomicBool,
-    /// Four voters or more with a witness: a majority counted since this daemon started
+    /// Four voters with a witness: a majority counted since this daemon started
     /// (`witness::watch_halves` asks only then).
     halves_armed: AtomicBool,
 }
@@ -93,7 +93,7 @@ impl TwoNode {
     /// the node that holds the group (and wins the race) stopped it first. With a
     /// witness (`witness`) likewise from the loss of quorum (the quorum count, by
     /// round trip, drops up to a heartbeat interval before the peer is silent long
-    /// enough to be lost) until the witness answers: armed, and for four voters or more
+    /// enough to be lost) until the witness answers: armed, and for four voters
     /// exactly a half reached (`reached`, this node included). A node the witness
     /// refused applies the policy at once, and the granted node waits out how long
     /// the refused one may have deferred it (`witness::after_grant`): a refused node
@@ -121,9 +121,7 @@ impl TwoNode {
                         && self.armed.load(Ordering::SeqCst)
                         && peer_of(me, voters).is_some()
                 }
-                n if n >= 4 && n % 2 == 0 => {
-                    self.halves_armed.load(Ordering::SeqCst) && reached * 2 == n
-                }
+                4 => self.halves_armed.load(Ordering::SeqCst) && reached == 2,
                 _ => false,
             };
         }

@@ -1,4 +1,4 @@
-//! The witness (docs/architecture.md, "Witness"): when a cluster of an even number of
+//! The witness (docs/architecture.md, "Witness"): when a cluster of two or four
 //! voters splits into halves (the two voters lose each other, or a node of four
 //! reaches only one other), each node seals itself against the other half and asks
 //! the cluster's `hactl witness`, naming its half and its log end; the witness grants
@@ -220,10 +220,10 @@ fn whole_again(d: &Daemon, s: &Status, side: &[String]) -> bool {
             .all(|id| d.alive(*id, now) && !rejoining(id))
 }
 
-/// Watches a cluster of an even number of voters (four or more) with a witness: when
-/// this node reaches exactly half of them, itself included, asks the witness for that
-/// half ([`ask_and_continue`]). More is a majority and needs nothing; fewer is a
-/// minority. `wait_for_all`:
+/// Watches a cluster of four voters with a witness: when this node reaches exactly
+/// half of them, itself included, asks the witness for that half
+/// ([`ask_and_continue`]). More is a majority and needs nothing; fewer is a minority.
+/// `wait_for_all`:
 /// only once this node has counted a majority since it started — a node hearing its
 /// peers one by one after a restart passes through "two" without a split.
 pub(crate) async fn watch_halves(d: Arc<Daemon>) {
@@ -239,8 +239,9 @@ pub(crate) async fn watch_halves(d: Arc<Daemon>) {
             return;
         }
         let s = d.consensus.status();
+        // Four voters only: halves of three are not supported (hactl_consensus::alone).
         let n = s.voters.len();
-        if n < 4 || n % 2 == 1 || !s.voters.contains(&d.me) || s.rejoin.is_some() {
+        if n != 4 || !s.voters.contains(&d.me) || s.rejoin.is_some() {
             continue;
         }
         let Some(w) = d.witness.client() else {
@@ -377,8 +378,7 @@ async fn priority_wait(d: &Daemon, out: &[NodeId]) {
 /// grant's holder (the half's node with the greatest log end) forces the new
 /// configuration; a partner stays sealed, votes for it and follows its replicated
 /// changes into the same configuration (its seal lifts as the other half become
-/// learners): two of a half of three could otherwise elect a leader lacking an entry
-/// the third holds (`hactl_consensus::alone`).
+/// learners).
 async fn continue_granted(d: &Daemon, c: &WitnessClient, r: &Reply, voters: &[NodeId]) {
     let out = outside(d, voters, &r.side);
     d.consensus.seal(&out);

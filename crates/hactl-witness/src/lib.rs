@@ -1,4 +1,4 @@
-//! `hactl witness`: a light arbiter for clusters with an even number of nodes, in the spirit
+//! `hactl witness`: a light arbiter for clusters of two or four nodes, in the spirit
 //! of corosync-qdevice (docs/architecture.md, "Witness").
 //!
 //! A witness runs on a third host (say, the libvirt host that runs fence_virtd). It
