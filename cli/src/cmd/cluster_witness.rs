@@ -131,3 +131,36 @@ pub fn status_json(w: Option<&hactl_proto::client::WitnessInfo>) -> serde_json::
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hactl_proto::client::WitnessInfo;
+
+    #[test]
+    fn the_status_line_names_the_holder_or_the_granted_pair() {
+        let info = |holder: &str, side: &[&str]| WitnessInfo {
+            address: "10.0.0.9:7421".into(),
+            reachable: true,
+            holder: holder.into(),
+            side: side.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let none = status_line(&info("", &[]));
+        assert!(
+            none.ends_with("vote: not granted (every node is a voter)"),
+            "{none}"
+        );
+        let alone = status_line(&info("n1", &["n1"]));
+        assert!(
+            alone.ends_with("granted to n1 (it continues alone)"),
+            "{alone}"
+        );
+        let pair = status_line(&info("n2", &["n1", "n2"]));
+        assert!(pair.contains("granted to n1, n2 (they continue"), "{pair}");
+        assert_eq!(
+            status_json(Some(&info("n2", &["n1", "n2"])))["side"],
+            serde_json::json!(["n1", "n2"])
+        );
+    }
+}
