@@ -266,7 +266,8 @@ pub(crate) fn status(d: &Daemon) -> ClusterStatus {
                     .then(|| d.clocks.lock().ok().and_then(|c| c.offset_ms(id)))
                     .flatten(),
                 membership: membership(&s, id).to_string(),
-                rejoin: rejoin_of(d, &s, id)
+                rejoin: d
+                    .rejoin_of(&s, id)
                     .map(|p| p.as_str().to_string())
                     .unwrap_or_default(),
             }
@@ -323,21 +324,6 @@ fn membership(s: &hactl_consensus::Status, id: NodeId) -> &'static str {
     } else {
         ""
     }
-}
-
-/// The node's rejoin phase: ours from consensus, a peer's from its heartbeats.
-fn rejoin_of(
-    d: &Daemon,
-    s: &hactl_consensus::Status,
-    id: NodeId,
-) -> Option<hactl_consensus::RejoinPhase> {
-    if id == d.me {
-        return s.rejoin;
-    }
-    d.rejoining
-        .lock()
-        .ok()
-        .and_then(|r| r.get(&id).copied().flatten())
 }
 
 /// Pacemaker's node state from liveness and the CIB: heard from → online; silent after

@@ -615,6 +615,21 @@ impl Daemon {
         }
     }
 
+    /// A node's rejoin phase: ours from consensus (`s`), a peer's from its heartbeats.
+    pub(crate) fn rejoin_of(
+        &self,
+        s: &hactl_consensus::Status,
+        id: NodeId,
+    ) -> Option<hactl_consensus::RejoinPhase> {
+        if id == self.me {
+            return s.rejoin;
+        }
+        self.rejoining
+            .lock()
+            .ok()
+            .and_then(|r| r.get(&id).copied().flatten())
+    }
+
     /// Whether `id` was heard from within the profile's bound (this node: always).
     pub(crate) fn alive(&self, id: NodeId, now: Instant) -> bool {
         id == self.me

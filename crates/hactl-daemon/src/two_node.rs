@@ -121,7 +121,7 @@ impl TwoNode {
                         && self.armed.load(Ordering::SeqCst)
                         && peer_of(me, voters).is_some()
                 }
-                4 => self.halves_armed.load(Ordering::SeqCst) && reached == 2,
+                4 => self.halves_armed() && reached == 2,
                 _ => false,
             };
         }
@@ -135,6 +135,10 @@ impl TwoNode {
     /// The witness's last answer to this node: refused (or none), or granted.
     pub(crate) fn set_witness_refused(&self, refused: bool) {
         self.witness_refused.store(refused, Ordering::SeqCst);
+    }
+
+    pub(crate) fn halves_armed(&self) -> bool {
+        self.halves_armed.load(Ordering::SeqCst)
     }
 
     pub(crate) fn set_halves_armed(&self) {

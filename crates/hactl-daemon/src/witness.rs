@@ -4,11 +4,10 @@
 //! the cluster's `hactl witness`, naming its half and its log end; the witness grants
 //! at most one half, once all of it asked, and names its node with the greatest log
 //! end, which makes the half the voters (`AloneProof::Witness`) without fencing first;
-//! its partners follow it. The DC it then
-//! elects treats the other half as lost nodes: fenced where fencing is configured,
+//! its partner follows it. The DC it then elects treats the other half as lost nodes: fenced where fencing is configured,
 //! their resources held for the split-brain hold otherwise. A refused node lifts its
 //! seal and applies `no-quorum-policy`. Two voters are watched by the two-node loop
-//! (`two_node::run`, which also keeps `wait_for_all`), more by [`watch_halves`].
+//! (`two_node::run`, which also keeps `wait_for_all`), four by [`watch_halves`].
 //!
 //! Priority: as in a fence race, the node whose peer runs the higher-priority
 //! resources waits `priority-fencing-delay` before it asks, so the witness grants the
@@ -199,13 +198,6 @@ async fn release_if_whole_again(d: &Daemon, c: &WitnessClient, r: &Reply) {
 
 fn whole_again(d: &Daemon, s: &Status, side: &[String]) -> bool {
     let now = Instant::now();
-    let rejoining = |id: &NodeId| {
-        d.rejoining
-            .lock()
-            .ok()
-            .and_then(|m| m.get(id).copied().flatten())
-            .is_some()
-    };
     let names: Vec<String> = s
         .voters
         .iter()
@@ -214,25 +206,23 @@ fn whole_again(d: &Daemon, s: &Status, side: &[String]) -> bool {
     s.voters.len() == side.len() * 2
         && names.len() == s.voters.len()
         && side.iter().all(|n| names.contains(n))
-        && s.rejoin.is_none()
         && s.voters
             .iter()
-            .all(|id| d.alive(*id, now) && !rejoining(id))
+            .all(|id| d.alive(*id, now) && d.rejoin_of(s, *id).is_none())
 }
 
 /// Watches a cluster of four voters with a witness: when this node reaches exactly
 /// half of them, itself included, asks the witness for that half
 /// ([`ask_and_continue`]). More is a majority and needs nothing; fewer is a minority.
-/// `wait_for_all`:
-/// only once this node has counted a majority since it started — a node hearing its
-/// peers one by one after a restart passes through "two" without a split.
+/// `wait_for_all`: only once this node has counted a majority since it started
+/// (`TwoNode::halves_armed`) — a node hearing its peers one by one after a restart
+/// passes through "two" without a split.
 pub(crate) async fn watch_halves(d: Arc<Daemon>) {
     let mut tick = tokio::time::interval(d.profile.interval / 4);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Asked since the cluster was last more than half (later asks do not defer
     // no-quorum-policy again).
     let mut asked = false;
-    let mut armed = false;
     loop {
         tick.tick().await;
         if d.leaving.load(std::sync::atomic::Ordering::SeqCst) {
@@ -253,16 +243,15 @@ pub(crate) async fn watch_halves(d: Arc<Daemon>) {
             .iter()
             .partition(|id| **id == d.me || d.counts_for_quorum(**id, now));
         match side.len() * 2 {
-            h if h == n && armed => {
+            h if h == n && d.two_node.halves_armed() => {
                 ask_and_continue(&d, out, w, !asked).await;
                 asked = true;
             }
             h if h > n => {
-                if !armed {
+                if !d.two_node.halves_armed() {
                     info!(node = %d.me_name, "witness: a majority of the voters seen: armed");
                     d.two_node.set_halves_armed();
                 }
-                armed = true;
                 asked = false;
                 d.two_node.set_witness_refused(false);
             }
