@@ -348,18 +348,22 @@ fn half_of_four_voters_continues_with_a_witness_grant_and_keeps_every_commit() {
     propose_via_leader(&rt, &c, &[1, 2, 3, 4], set("after", "1"));
 }
 
-/// Only the half's up-to-date node forces; its partner, still in the old four-voter
-/// configuration, votes for it, and ends in the new configuration by applying the
-/// replicated learner changes; its own later ask finds nothing left to force.
+/// Only the half's up-to-date node forces; its partner, sealed but still in the old
+/// four-voter configuration, votes for it, and ends in the new configuration by
+/// applying the replicated learner changes; the holder forcing again (a repeated
+/// grant) finds nothing left to force. The partner's seal lifts by itself once the
+/// other half are learners: after the heal, with the holder stopped, the partner and
+/// the other half (three of four) commit.
 #[test]
 fn a_partner_that_never_forced_follows_the_forced_half() {
-    let rt = rt();
     let c = cluster_of(4);
+    let rt = rt();
     let leader = c.wait_leader(&[1, 2, 3, 4], T).expect("a leader");
     let i = propose(&rt, &c.node(leader).unwrap(), set("before", "1"), T).unwrap();
     all_applied(&c, i);
     c.partition(&[1, 2], &[3, 4]);
     let (n1, n2) = (c.node(1).unwrap(), c.node(2).unwrap());
+    n1.seal(&[3, 4]);
     n2.seal(&[3, 4]);
     rt.block_on(n2.force_alone(granted(&[3, 4])))
         .expect("forced");
@@ -367,7 +371,16 @@ fn a_partner_that_never_forced_follows_the_forced_half() {
         st[&1].voters == vec![1, 2] && st[&1].learners == vec![3, 4]
     })
     .expect("node 1 follows into the new configuration");
-    rt.block_on(n1.force_alone(granted(&[3, 4])))
+    rt.block_on(n2.force_alone(granted(&[3, 4])))
         .expect("nothing left to force");
     propose_via_leader(&rt, &c, &[1, 2], set("halves", "1"));
+
+    c.heal();
+    c.wait_for(T, |st| {
+        st.values()
+            .all(|x| x.voters == vec![1, 2, 3, 4] && x.learners.is_empty())
+    })
+    .expect("four voters again");
+    c.stop(2);
+    propose_via_leader(&rt, &c, &[1, 3, 4], set("without-2", "1"));
 }
