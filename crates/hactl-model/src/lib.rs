@@ -780,6 +780,12 @@ impl ResourceHistory {
 }
 
 impl OpRecord {
+    /// Recorded while it still runs (execution status -1, Pacemaker's
+    /// `record-pending`): no result yet.
+    pub fn is_pending(&self) -> bool {
+        self.op_status == -1
+    }
+
     /// A probe (monitor with interval 0).
     pub fn is_probe(&self) -> bool {
         self.operation == "monitor" && self.interval_ms == 0

@@ -4,9 +4,6 @@
 
 use hactl_model::{Cib, OpRecord};
 
-/// Pacemaker's execution status of an operation that has not finished.
-const PENDING: i32 = -1;
-
 /// The operations of a resource known as `names` (its id, the name its history
 /// keeps) on every node, last failures included.
 fn ops<'c>(cib: &'c Cib, names: &[&str]) -> Vec<&'c OpRecord> {
@@ -23,7 +20,7 @@ fn ops<'c>(cib: &'c Cib, names: &[&str]) -> Vec<&'c OpRecord> {
 pub(crate) fn pending_task(cib: &Cib, names: &[&str]) -> Option<String> {
     ops(cib, names)
         .into_iter()
-        .filter(|o| o.op_status == PENDING && !o.is_probe())
+        .filter(|o| o.is_pending() && !o.is_probe())
         .min_by_key(|o| o.call_id)
         .map(|o| o.operation.clone())
 }

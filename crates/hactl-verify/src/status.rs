@@ -52,7 +52,8 @@ fn active(h: &ResourceHistory) -> bool {
 fn newest(h: &ResourceHistory) -> Option<&OpRecord> {
     h.ops
         .iter()
-        .filter(|o| o.op_status != 1) // pending: says nothing yet
+        // Still running, or cancelled: says nothing of the resource yet.
+        .filter(|o| !o.is_pending() && o.op_status != 1)
         .max_by_key(|o| o.call_id)
 }
 

@@ -112,3 +112,32 @@ fn two_node_mode_without_a_fence_device_is_an_error() {
         .insert("stonith-enabled".into(), "false".into());
     assert!(checks(&verify(&fenced, &two)).contains(&"two-node-without-fencing"));
 }
+
+/// A stop recorded while it still runs (`record-pending`, execution status -1) is no
+/// failed stop; the same stop finished with an error is.
+#[test]
+fn a_pending_stop_is_not_a_failed_stop() {
+    let op = |operation: &str, call_id: i64, rc: i32, op_status: i32| hactl_model::OpRecord {
+        operation: operation.into(),
+        call_id,
+        rc,
+        op_status,
+        ..Default::default()
+    };
+    let with_stop = |stop: hactl_model::OpRecord| {
+        let mut cib = cib_with(vip("10.0.0.9"), &[("stonith-enabled", "false")]);
+        let history = hactl_model::ResourceHistory {
+            ops: vec![op("start", 1, 0, 0), stop],
+            ..Default::default()
+        };
+        let mut node = hactl_model::NodeStatus::default();
+        node.resources.insert("vip".into(), history);
+        cib.status.nodes.insert("n1".into(), node);
+        checks(&verify(&cib, &ctx()))
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert!(!with_stop(op("stop", 2, 0, -1)).contains(&"failed-stop".to_string()));
+    assert!(with_stop(op("stop", 2, 1, 4)).contains(&"failed-stop".to_string()));
+}
