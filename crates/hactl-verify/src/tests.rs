@@ -141,3 +141,28 @@ fn a_pending_stop_is_not_a_failed_stop() {
     assert!(!with_stop(op("stop", 2, 0, -1)).contains(&"failed-stop".to_string()));
     assert!(with_stop(op("stop", 2, 1, 4)).contains(&"failed-stop".to_string()));
 }
+
+/// `on-fail=demote` is allowed only where demoting recovers: a promote or a recurring
+/// monitor of the Promoted role (Pacemaker resets it elsewhere, a configuration error).
+#[test]
+fn on_fail_demote_is_refused_on_a_start_and_taken_on_a_promoted_monitor() {
+    let with_op = |op: OpSpec| {
+        let mut p = vip("10.0.0.9");
+        p.ops.push(op);
+        let r = verify(&cib_with(p, &[("stonith-enabled", "false")]), &ctx());
+        checks(&r).contains(&"on-fail-not-allowed")
+    };
+    let demote = Some(hactl_model::values::OnFail::Demote);
+    assert!(with_op(OpSpec {
+        name: "start".into(),
+        on_fail: demote,
+        ..Default::default()
+    }));
+    assert!(!with_op(OpSpec {
+        name: "monitor".into(),
+        interval_ms: 10_000,
+        role: Some(hactl_model::Role::Promoted),
+        on_fail: demote,
+        ..Default::default()
+    }));
+}
