@@ -110,6 +110,16 @@ impl Bundle {
         format!("{}-{}-{i}", self.id, self.kind.name())
     }
 
+    /// The IP address resource of a replica with address `addr`: `<bundle>-ip-<addr>`.
+    pub fn address_id(&self, addr: &str) -> String {
+        format!("{}-ip-{addr}", self.id)
+    }
+
+    /// The bundled primitive's instance in replica `i`: `<primitive>:<i>`.
+    pub fn instance_id(&self, i: u32) -> Option<String> {
+        self.primitive.as_ref().map(|p| format!("{}:{i}", p.id))
+    }
+
     /// The guest node (and its connection resource) of replica `i`.
     pub fn replica_node(&self, i: u32) -> String {
         format!("{}-{i}", self.id)

@@ -245,7 +245,7 @@ fn copy_locations_to_addresses(out: &mut Cib, b: &Bundle) {
         .replica_addresses()
         .into_iter()
         .flatten()
-        .map(|a| ip_id(b, &a))
+        .map(|a| b.address_id(&a))
         .collect();
     let copies: Vec<_> = out
         .config
@@ -284,10 +284,6 @@ fn role_colocations_to_bundled_clone(out: &mut Cib, b: &Bundle) {
     }
 }
 
-fn ip_id(b: &Bundle, addr: &str) -> String {
-    format!("{}-ip-{addr}", b.id)
-}
-
 /// An operation as Pacemaker writes the ones it adds (`crm_create_op_xml`).
 fn op(rsc: &str, name: &str, interval: &str, interval_ms: u64, timeout_ms: Option<u64>) -> OpSpec {
     OpSpec {
@@ -309,7 +305,7 @@ fn heartbeat(kind: &str) -> AgentSpec {
 
 /// The IPaddr2 resource of replica `i`.
 fn address(b: &Bundle, addr: &str) -> Primitive {
-    let id = ip_id(b, addr);
+    let id = b.address_id(addr);
     let mut params = Attrs::new();
     params.insert("ip".into(), addr.into());
     if let Some(nic) = &b.host_interface {
@@ -532,7 +528,8 @@ impl<'a> Sched<'a> {
             self.bundled_clone_orders(b, g);
             for (i, addr) in b.replica_addresses().iter().enumerate() {
                 let Some(addr) = addr else { continue };
-                let (Some(ip), Some(c)) = (prim(&ip_id(b, addr)), prim(&b.container_id(i as u32)))
+                let (Some(ip), Some(c)) =
+                    (prim(&b.address_id(addr)), prim(&b.container_id(i as u32)))
                 else {
                     continue;
                 };

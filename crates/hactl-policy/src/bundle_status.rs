@@ -25,10 +25,7 @@ pub(crate) fn bundle_block<'t>(
         // With a bundled primitive, the replica is named by its guest node and
         // shows the primitive's state (its role) on the container's host, as
         // crm_mon does; without one, the container.
-        let child = b
-            .primitive
-            .as_ref()
-            .and_then(|p| find(&format!("{}:{i}", p.id)));
+        let child = b.instance_id(i).and_then(|id| find(&id));
         let base = match child {
             Some(_) => b.replica_node(i),
             None => container,

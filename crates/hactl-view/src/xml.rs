@@ -282,13 +282,10 @@ fn replica_ids(b: &hactl_model::bundle::Bundle) -> Vec<[String; 4]> {
     (0..b.replica_count())
         .map(|i| {
             let ip = match addresses.get(i as usize).cloned().flatten() {
-                Some(a) => format!("{}-ip-{a}", b.id),
+                Some(a) => b.address_id(&a),
                 None => String::new(),
             };
-            let child = match &b.primitive {
-                Some(p) => format!("{}:{i}", p.id),
-                None => String::new(),
-            };
+            let child = b.instance_id(i).unwrap_or_default();
             [ip, child, b.container_id(i), b.replica_node(i)]
         })
         .collect()
