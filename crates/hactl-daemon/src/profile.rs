@@ -65,8 +65,13 @@ impl Profile {
     /// `base` with an explicit heartbeat interval and/or loss timeout (corosync's
     /// token), checked so the split-brain hold's derivation still holds: a node is
     /// declared lost only after two heartbeats in a row went missing, and only once a
-    /// heartbeat that was merely late by the slack could not still arrive. Raft's
-    /// clock follows: heartbeats at the interval, elections no sooner than the loss.
+    /// heartbeat that was merely late by the slack could not still arrive. Quorum
+    /// counts a peer by round trip ([`crate::echo`]): the heartbeat of ours it echoes
+    /// can be an interval old when it sends, and its echo comes an interval later, so
+    /// a healthy acknowledgement ages up to two intervals plus both sides' lateness and
+    /// the check's period; the loss timeout must exceed that too, or a healthy peer
+    /// would drop out of quorum. Raft's clock follows: heartbeats at the interval,
+    /// elections no sooner than the loss.
     pub fn custom(
         base: Profile,
         interval: Option<Duration>,
@@ -79,15 +84,17 @@ impl Profile {
         if i < MIN_INTERVAL || i > MAX_INTERVAL {
             return Err(ProfileError::Interval(i));
         }
-        let l = dead_after.unwrap_or(base.lost_after.max(i * 3));
         // 2/5 of the interval, as the default profile (50 ms → 20 ms), at least 10 ms.
         let slack = (i * 2 / 5).max(Duration::from_millis(10));
         let check = i / 4;
-        if l < i * 3 || l <= i + 2 * slack + check {
+        // The round trip's bound implies the one-way bound (`i + 2·slack + check`).
+        let min = (i * 3).max(2 * i + 2 * slack + check + Duration::from_millis(1));
+        let l = dead_after.unwrap_or(base.lost_after.max(min));
+        if l < min {
             return Err(ProfileError::DeadAfter {
                 dead_after: l,
                 interval: i,
-                min: (i * 3).max(i + 2 * slack + check + Duration::from_millis(1)),
+                min,
             });
         }
         let tick = (i / 5).max(Duration::from_millis(1));
@@ -245,9 +252,10 @@ mod tests {
         let raft_hb = p.raft.tick * p.raft.heartbeat_ticks as u32;
         let election = p.raft.tick * p.raft.election_ticks as u32;
         assert!(raft_hb <= p.interval && election >= p.lost_after, "{p:?}");
-        // Only the interval: the loss follows at three intervals at least.
+        // Only the interval: the loss follows, past the round trip's bound (2 · 200 +
+        // 2 · 80 + 50 ms, and 1 ms).
         let p = choose(None, &settings("heartbeat_interval = \"200ms\""), None).unwrap();
-        assert_eq!(p.lost_after, Duration::from_millis(600));
+        assert_eq!(p.lost_after, Duration::from_millis(611));
         // Too short a loss for the interval, nonsense, out of range: named.
         let e = choose(
             None,
